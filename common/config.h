@@ -1,0 +1,69 @@
+/*
+ * config: the settings of SPEC §2, read once from the environment.
+ *
+ * Every secret may also be given as NAME_FILE, the path of a file holding
+ * it (one trailing newline is ignored); setting both is an error.  A
+ * missing or malformed required setting makes config_load() fail with one
+ * line naming the variable, and the program stops before it serves
+ * anything.
+ *
+ * Salesforce settings are reached only through config_sf_org(), never as
+ * globals: today there is one integration (the environment's), keyed by
+ * the empty name; a later step maps workspaces to named integrations
+ * there without touching the callers.
+ */
+#ifndef FORCELINK_CONFIG_H
+#define FORCELINK_CONFIG_H
+
+#include <stddef.h>
+
+#include "crypto.h"
+
+#define CONFIG_DEFAULT_LOGIN_URL	"https://login.salesforce.com"
+#define CONFIG_DEFAULT_API_VERSION	"v62.0"
+#define CONFIG_DEFAULT_DB		"var/forcelink.db"
+#define CONFIG_DEFAULT_RESPONSE_PREFIX	"https://hooks.slack.com/"
+
+/* One Salesforce app registration (External Client App). */
+struct sf_org {
+	char	*name;		/* "" for the environment's integration */
+	char	*login_url;	/* https://host[:port], no trailing slash */
+	char	*login_host;	/* host part of login_url */
+	char	*client_id;
+	char	*client_secret;	/* secret */
+	char	*api_version;	/* "vNN.N" */
+};
+
+struct config {
+	char			*slack_signing_secret;	/* secret; NULL if unset */
+	char			*slack_verification_token; /* secret; NULL if unset */
+	char			*public_url;	/* no trailing slash */
+	int			 public_https;	/* public_url is https */
+	char			*redirect_uri;	/* public_url + /oauth/callback */
+	struct crypto_key	 key;
+	char			*db_path;
+	char			*ca_file;	/* NULL if unset */
+	char			*response_url_prefix;
+	struct sf_org		 sf;		/* the default integration */
+};
+
+/*
+ * Fills *cfg from the environment.  Returns 0, or -1 with one line in err
+ * (size errsz) naming the variable at fault; *cfg is then empty.
+ */
+int		 config_load(struct config *cfg, char *err, size_t errsz);
+
+/* Releases everything and wipes the secrets. */
+void		 config_free(struct config *cfg);
+
+/*
+ * Returns the Salesforce integration for a workspace.  The integration
+ * named by org (as recorded on a link; NULL or "" for the default) wins;
+ * otherwise the workspace's.  Returns NULL when there is none by that
+ * name.
+ */
+const struct sf_org *config_sf_org(const struct config *,
+		    const char *enterprise_id, const char *team_id,
+		    const char *org);
+
+#endif

@@ -1,0 +1,141 @@
+/*
+ * log: key=value event lines on standard error (see log.h).
+ *
+ * A line is assembled in a fixed stack buffer and written with a single
+ * write(2), so lines from concurrent threads and processes sharing the
+ * same standard error never interleave.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+
+#define LOG_LINE_MAX	2048
+#define LOG_CTX_MAX	65
+
+static const char	*log_program = "forcelink";
+static int		 log_debug;
+
+static __thread char	 log_req[LOG_CTX_MAX];
+static __thread char	 log_team[LOG_CTX_MAX];
+static __thread char	 log_user[LOG_CTX_MAX];
+
+static const char *const log_level_names[] = {
+	"error", "warn", "info", "debug"
+};
+
+void
+log_init(const char *program)
+{
+	const char	*d;
+
+	log_program = program;
+	d = getenv("FORCELINK_DEBUG");
+	log_debug = d != NULL && strcmp(d, "1") == 0;
+}
+
+static void
+log_copy(char *dst, const char *src)
+{
+	size_t	 i;
+
+	if (src == NULL) {
+		dst[0] = '\0';
+		return;
+	}
+	/* Context values come from requests: keep only a safe alphabet. */
+	for (i = 0; src[i] != '\0' && i < LOG_CTX_MAX - 1; i++)
+		dst[i] = (src[i] >= '!' && src[i] <= '~' && src[i] != '"') ?
+		    src[i] : '?';
+	dst[i] = '\0';
+}
+
+void
+log_set_request(const char *request_id)
+{
+	log_copy(log_req, request_id);
+}
+
+void
+log_set_user(const char *team_id, const char *user_id)
+{
+	log_copy(log_team, team_id);
+	log_copy(log_user, user_id);
+}
+
+void
+log_clear_request(void)
+{
+	log_req[0] = log_team[0] = log_user[0] = '\0';
+}
+
+static void
+log_vline(enum log_level lvl, const char *event, const char *func,
+    const char *fmt, va_list ap)
+{
+	char		 line[LOG_LINE_MAX];
+	struct timespec	 ts;
+	struct tm	 tm;
+	size_t		 n, i, start;
+	int		 w;
+
+	if (lvl == LOGL_DEBUG && !log_debug)
+		return;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	w = snprintf(line, sizeof(line),
+	    "time=%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ prog=%s pid=%ld "
+	    "level=%s event=%s",
+	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+	    tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000L, log_program,
+	    (long)getpid(), log_level_names[lvl], event);
+	n = w < 0 ? 0 : (size_t)w;
+	if (n < sizeof(line) && log_req[0] != '\0')
+		n += (size_t)snprintf(line + n, sizeof(line) - n, " req=%s",
+		    log_req);
+	if (n < sizeof(line) && log_team[0] != '\0')
+		n += (size_t)snprintf(line + n, sizeof(line) - n,
+		    " team=%s user=%s", log_team, log_user);
+	if (n < sizeof(line) && func != NULL)
+		n += (size_t)snprintf(line + n, sizeof(line) - n, " func=%s",
+		    func);
+	start = n;
+	if (n < sizeof(line) - 1 && fmt != NULL && fmt[0] != '\0') {
+		line[n++] = ' ';
+		w = vsnprintf(line + n, sizeof(line) - n, fmt, ap);
+		if (w > 0)
+			n += (size_t)w;
+	}
+	if (n > sizeof(line) - 2)
+		n = sizeof(line) - 2;
+	/* A value may come from a peer: no control byte may end the line. */
+	for (i = start; i < n; i++)
+		if ((unsigned char)line[i] < 0x20 || line[i] == 0x7f)
+			line[i] = '?';
+	line[n++] = '\n';
+	(void)!write(STDERR_FILENO, line, n);
+}
+
+void
+log_event(enum log_level lvl, const char *event, const char *fmt, ...)
+{
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	log_vline(lvl, event, NULL, fmt, ap);
+	va_end(ap);
+}
+
+void
+log_fn(enum log_level lvl, const char *func, const char *fmt, ...)
+{
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	log_vline(lvl, lvl == LOGL_ERR ? "error" : "warning", func, fmt, ap);
+	va_end(ap);
+}

@@ -1,0 +1,42 @@
+/*
+ * page: the HTML pages of the login flow.
+ *
+ * Pages are self-contained (no scripts, no external resources), served
+ * with Cache-Control: no-store, Referrer-Policy: no-referrer, a strict
+ * Content-Security-Policy with frame-ancestors 'none', and every dynamic
+ * value HTML-escaped.  Each function appends a complete CGI response
+ * (headers, blank line, body) to a buffer that the program writes out.
+ */
+#ifndef FORCELINK_PAGE_H
+#define FORCELINK_PAGE_H
+
+struct buf;
+
+/* Appends s HTML-escaped (& < > " ' become entities).  Returns 0, or -1
+ * past b's ceiling. */
+int	 page_escape(struct buf *b, const char *s);
+
+/*
+ * Appends an error page with HTTP status, a title and a short explanation
+ * (plain text, escaped here) and the next step for the person.  Returns
+ * 0, or -1 past b's ceiling.
+ */
+int	 page_error(struct buf *b, int status, const char *title,
+	    const char *explanation);
+
+/*
+ * Appends the success page: which Salesforce user (username, org id,
+ * instance) is now linked to which Slack user in which workspace.  Returns
+ * 0, or -1 past b's ceiling.
+ */
+int	 page_linked(struct buf *b, const char *sf_username,
+	    const char *sf_org_id, const char *instance_url,
+	    const char *slack_team_id, const char *slack_user_id);
+
+/*
+ * Appends a 302 redirect to url, with extra header lines (each ending in
+ * "\r\n", may be NULL) such as Set-Cookie.  Returns 0, or -1.
+ */
+int	 page_redirect(struct buf *b, const char *url, const char *headers);
+
+#endif

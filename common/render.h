@@ -1,0 +1,39 @@
+/*
+ * render: the Slack messages forcelink answers with.
+ *
+ * Every answer is {"response_type":"ephemeral","text":...,"blocks":[...]}.
+ * "text" always carries the whole human-readable content (it is what
+ * notifications and screen readers use); "blocks" present the same
+ * content as Block Kit.  All text from outside (Salesforce fields, the
+ * user's query) is escaped with slack_escape(); only links we build
+ * ourselves are left as Slack link syntax.  A message never exceeds
+ * SLACK_MAX_BLOCKS blocks or SLACK_MAX_TEXT characters in one text field.
+ *
+ * Each function returns the JSON as an allocated string the caller frees,
+ * or NULL on memory exhaustion.
+ */
+#ifndef FORCELINK_RENDER_H
+#define FORCELINK_RENDER_H
+
+#include "sf.h"
+
+/* The help text (also the answer to an empty command). command is the
+ * slash command as invoked ("/contact"); may be NULL. */
+char	*render_help(const char *command);
+
+/* A login link.  reason (may be NULL) says why, e.g. "Your Salesforce
+ * session was revoked or expired." */
+char	*render_login(const char *url, const char *reason);
+
+/* Search results for query (as the user typed it, unescaped). */
+char	*render_contacts(const char *instance_url, const char *query,
+	    const struct sf_contacts *);
+
+/* whoami: who the user is linked as. */
+char	*render_whoami(const char *instance_url, const struct sf_userinfo *);
+
+/* A plain message (already human text, escaped here), e.g. "Searching…",
+ * "Unlinked.", or a friendly error. */
+char	*render_message(const char *text);
+
+#endif

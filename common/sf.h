@@ -1,0 +1,155 @@
+/*
+ * sf: the Salesforce REST and OAuth client.
+ *
+ * Builds the authorize URL, exchanges codes, refreshes and revokes
+ * tokens, reads userinfo and runs the contact query.  Every reply is
+ * parsed strictly (json-c with a depth limit and UTF-8 validation) into
+ * plain structs; the parse functions are public so they can be tested and
+ * fuzzed without a network.  Nothing here touches the store: the caller
+ * (session.c) decides what to keep.
+ */
+#ifndef FORCELINK_SF_H
+#define FORCELINK_SF_H
+
+#include <stddef.h>
+
+#include "config.h"
+
+struct buf;
+struct http;
+
+/* Results, in the order a caller usually branches on them. */
+enum sf_result {
+	SF_OK,
+	SF_EXPIRED,		/* 401 INVALID_SESSION_ID: refresh and retry */
+	SF_INVALID_GRANT,	/* refresh/code refused for good: relink */
+	SF_REFUSED,		/* other 4xx (limits, permissions, bad query) */
+	SF_TRANSIENT,		/* 5xx, timeout, connection or TLS failure */
+	SF_MALFORMED,		/* reply not JSON or not the documented shape */
+	SF_ERROR		/* local failure (memory, bad arguments) */
+};
+
+const char	*sf_result_str(enum sf_result);
+
+/* Most contacts asked for and shown. */
+#define SF_QUERY_LIMIT	10
+
+/* A token endpoint reply (allocated strings; sf_tokens_free wipes). */
+struct sf_tokens {
+	char	*access_token;
+	char	*refresh_token;	/* NULL on a refresh without rotation */
+	char	*instance_url;
+	char	*id;		/* identity URL .../id/ORGID/USERID */
+	char	*issued_at;
+	char	*signature;
+	char	*org_id;	/* parsed from id by sf_tokens_verify */
+	char	*user_id;	/* parsed from id by sf_tokens_verify */
+};
+
+struct sf_userinfo {
+	char	*user_id;
+	char	*org_id;
+	char	*username;	/* preferred_username */
+	char	*name;
+	char	*email;
+};
+
+struct sf_contact {
+	char	*id;
+	char	*name;
+	char	*title;		/* NULL when empty */
+	char	*email;
+	char	*phone;
+	char	*mobile;
+	char	*account_id;	/* NULL when the contact has no account */
+	char	*account_name;
+};
+
+struct sf_contacts {
+	struct sf_contact	*v;
+	size_t			 n;
+	long			 total;	/* totalSize: may exceed n */
+};
+
+/* An error reply: errorCode/message of a REST error array or
+ * error/error_description of an OAuth error; strings are truncated and
+ * safe to log. */
+struct sf_error {
+	char	code[64];
+	char	message[256];
+};
+
+/*
+ * Returns the authorize URL (allocated) for the web server flow with
+ * PKCE: SF_LOGIN_URL/services/oauth2/authorize?response_type=code&
+ * client_id&redirect_uri&state&code_challenge&code_challenge_method=S256.
+ * NULL on memory exhaustion.
+ */
+char		*sf_authorize_url(const struct sf_org *, const char *redirect_uri,
+		    const char *state, const char *challenge);
+
+/* Exchanges an authorization code (with its PKCE verifier).  SF_OK fills
+ * *out (not yet verified: call sf_tokens_verify). */
+enum sf_result	 sf_token_code(struct http *, const struct sf_org *,
+		    const char *code, const char *redirect_uri,
+		    const char *verifier, struct sf_tokens *out,
+		    struct sf_error *err);
+
+/* Refreshes.  SF_OK fills *out; SF_INVALID_GRANT when the refresh token
+ * is revoked, expired or rotated out. */
+enum sf_result	 sf_token_refresh(struct http *, const struct sf_org *,
+		    const char *refresh_token, struct sf_tokens *out,
+		    struct sf_error *err);
+
+/*
+ * Verifies a token reply before anything is stored: signature =
+ * base64(HMAC-SHA256(client secret, id + issued_at)); instance_url is
+ * https with a Salesforce host (*.salesforce.com, *.force.com,
+ * *.salesforce.mil, *.cloudforce.com, *.database.com) or the login host;
+ * id is a URL ending in /id/ORGID/USERID with Salesforce ids.  Fills
+ * org_id and user_id.  Returns 0, or -1 with a reason in *why (static).
+ */
+int		 sf_tokens_verify(const struct sf_org *, struct sf_tokens *,
+		    const char **why);
+
+/* Revokes a token (200 is SF_OK; 400 invalid_token also counts as done). */
+enum sf_result	 sf_revoke(struct http *, const struct sf_org *,
+		    const char *token);
+
+/* GET {instance_url}/services/oauth2/userinfo. */
+enum sf_result	 sf_userinfo(struct http *, const char *instance_url,
+		    const char *access_token, struct sf_userinfo *out,
+		    struct sf_error *err);
+
+/* Runs the contact search for needle (a literal substring). */
+enum sf_result	 sf_query_contacts(struct http *, const struct sf_org *,
+		    const char *instance_url, const char *access_token,
+		    const char *needle, struct sf_contacts *out,
+		    struct sf_error *err);
+
+/*
+ * Appends the SOQL query text for a contact search to b: needle is
+ * escaped for a SOQL string literal (\ first, then ' " and \n \r \t \b
+ * \f) and then for LIKE (\% \_).  Returns 0, or -1 past b's ceiling.
+ */
+int		 sf_soql_contacts(struct buf *b, const char *needle);
+
+/* Appends needle escaped as the inside of a SOQL LIKE literal. */
+int		 sf_soql_escape_like(struct buf *b, const char *needle);
+
+/* Parsers (no network).  Each returns SF_OK or SF_MALFORMED and fills
+ * *out only on SF_OK. */
+enum sf_result	 sf_parse_tokens(const char *, size_t, struct sf_tokens *);
+enum sf_result	 sf_parse_userinfo(const char *, size_t, struct sf_userinfo *);
+enum sf_result	 sf_parse_contacts(const char *, size_t, struct sf_contacts *);
+
+/* Classifies an error reply by status and body (either a REST error array
+ * or an OAuth error object) and fills *err.  Never returns SF_OK. */
+enum sf_result	 sf_parse_error(long status, const char *, size_t,
+		    struct sf_error *err);
+
+void		 sf_tokens_free(struct sf_tokens *);
+void		 sf_userinfo_free(struct sf_userinfo *);
+void		 sf_contacts_free(struct sf_contacts *);
+
+#endif
