@@ -5,8 +5,6 @@
  * for the terminator, so a hostile peer cannot make us allocate more than
  * the caller agreed to.
  */
-#include "config.h"
-
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -76,7 +76,7 @@ void	 crypto_random_token(char *out, size_t nbytes);
 
 /* SHA-256 of a string, for storing one-time secrets (nonces, states,
  * cookies) by their hash only. */
-void	 crypto_hash(const char *, unsigned char out[CRYPTO_HASHLEN]);
+void	 crypto_sha256(const char *, unsigned char out[CRYPTO_HASHLEN]);
 
 /* HMAC-SHA256 with a key of any length. */
 void	 crypto_hmac_sha256(const void *key, size_t keylen, const void *msg,

@@ -60,7 +60,9 @@ struct form_field {
 enum form_result form_parse(const char *, size_t len, struct form *f);
 
 /*
- * Checks the pairs against a table of n declared fields.  On failure
+ * Checks the pairs against a table of n declared fields.  An empty value
+ * of a field that is not required is accepted without calling its
+ * validator (enterprise_id is empty outside Enterprise Grid).  On failure
  * *bad (when not NULL) names the offending field.
  */
 enum form_result form_validate(const struct form *,

@@ -44,6 +44,10 @@ struct http_response {
 	struct buf	body;		/* capped at HTTP_RESPONSE_MAX */
 };
 
+/* Initialises libcurl for a threaded program: call once in main() before
+ * any thread starts.  Returns 0, or -1. */
+int		 http_init(void);
+
 /* Creates a client.  ca_file (may be NULL) is an extra CA bundle.
  * Returns NULL on failure (logged). */
 struct http	*http_new(const char *ca_file);
@@ -80,8 +84,10 @@ long		 http_connections(const struct http *);
 
 const char	*http_result_str(enum http_result);
 
-/* Copies the host part of an https URL into out (size n).  Returns 0, or
- * -1 when url is not an https URL with a host that fits. */
+/* Copies the host part of an https URL into out (size n); an IPv6
+ * literal is copied without its brackets.  Returns 0, or -1 when url is
+ * not an https URL with a host that fits, or has user information ("@"),
+ * an empty host or a bad port. */
 int		 http_url_host(const char *url, char *out, size_t n);
 
 #endif

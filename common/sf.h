@@ -116,7 +116,8 @@ int		 sf_tokens_verify(const struct sf_org *, struct sf_tokens *,
 enum sf_result	 sf_revoke(struct http *, const struct sf_org *,
 		    const char *token);
 
-/* GET {instance_url}/services/oauth2/userinfo. */
+/* GET {instance_url}/services/oauth2/userinfo.  A 401 or 403 (a bad or
+ * expired token) is SF_EXPIRED. */
 enum sf_result	 sf_userinfo(struct http *, const char *instance_url,
 		    const char *access_token, struct sf_userinfo *out,
 		    struct sf_error *err);
@@ -137,14 +138,21 @@ int		 sf_soql_contacts(struct buf *b, const char *needle);
 /* Appends needle escaped as the inside of a SOQL LIKE literal. */
 int		 sf_soql_escape_like(struct buf *b, const char *needle);
 
-/* Parsers (no network).  Each returns SF_OK or SF_MALFORMED and fills
- * *out only on SF_OK. */
+/* Parsers (no network).  Each returns SF_OK or SF_MALFORMED (SF_ERROR
+ * on memory exhaustion) and fills *out only on SF_OK. */
 enum sf_result	 sf_parse_tokens(const char *, size_t, struct sf_tokens *);
 enum sf_result	 sf_parse_userinfo(const char *, size_t, struct sf_userinfo *);
 enum sf_result	 sf_parse_contacts(const char *, size_t, struct sf_contacts *);
 
-/* Classifies an error reply by status and body (either a REST error array
- * or an OAuth error object) and fills *err.  Never returns SF_OK. */
+/*
+ * Classifies an error reply by status and body (either a REST error array
+ * or an OAuth error object) and fills *err (may be NULL).  Only 401
+ * INVALID_SESSION_ID is SF_EXPIRED (not when the message says the session
+ * is "not valid for use with the REST API": refreshing cannot help) and
+ * only 400 invalid_grant is SF_INVALID_GRANT; any other 4xx, whatever
+ * its body, is SF_REFUSED; 5xx is SF_TRANSIENT; any other status is
+ * SF_MALFORMED.  Never returns SF_OK.
+ */
 enum sf_result	 sf_parse_error(long status, const char *, size_t,
 		    struct sf_error *err);
 

@@ -92,7 +92,9 @@ enum store_result store_link_get(struct store *, const struct slack_user *,
  * existed and old_refresh is not NULL, *old_refresh receives its refresh
  * token (allocated; free with crypto_free_secret) so the caller can revoke
  * it, or NULL when there was none or it could not be opened.  Returns
- * STORE_OK or STORE_ERROR.
+ * STORE_OK, STORE_BADKEY when the existing link is sealed under another
+ * key (it is left as it is: a wrong key must not destroy links), or
+ * STORE_ERROR.
  */
 enum store_result store_link_put(struct store *, const struct slack_user *,
 	    const struct store_link *in, char **old_refresh);
@@ -109,8 +111,9 @@ enum store_result store_link_update_tokens(struct store *,
 
 /*
  * Deletes the link of who, but only while it still has version expect
- * (expect < 0: whatever version).  Returns STORE_OK, STORE_NOTFOUND (gone
- * already or changed meanwhile) or STORE_ERROR.
+ * (expect < 0: whatever version) and is sealed under this connection's
+ * key.  Returns STORE_OK, STORE_NOTFOUND (gone already, changed meanwhile
+ * or sealed under another key) or STORE_ERROR.
  */
 enum store_result store_link_delete(struct store *, const struct slack_user *,
 	    int64_t expect);

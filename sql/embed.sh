@@ -3,7 +3,7 @@
 # in order) into common/schema.c, so the schema is compiled into every
 # program.  The version of a migration is its NNN prefix.
 set -eu
-echo '/* Generated from sql/*.sql by sql/embed.sh: do not edit. */'
+echo '/* Generated from the sql/ migrations by sql/embed.sh: do not edit. */'
 echo '#include <stddef.h>'
 echo '#include "schema.h"'
 echo 'const struct schema_migration schema_migrations[] = {'

@@ -1,0 +1,442 @@
+/*
+ * contact: the Slack slash command /contact (SPEC §4, §7).
+ *
+ * A request is read (bounded), verified (signature or legacy token, then
+ * the replay cache) before any field is looked at, validated against the
+ * field table below, and dispatched to a sub-command.  Sub-commands that
+ * call Salesforce run under the 3-second rule: if Salesforce has not
+ * answered 2.5 s after the request arrived, contact_ack() answers Slack
+ * with "Searching…" from inside the HTTP wait, and the result is POSTed to
+ * the request's response_url when it comes.
+ */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <fcgiapp.h>
+
+#include "app.h"
+#include "buf.h"
+#include "form.h"
+#include "log.h"
+#include "render.h"
+#include "req.h"
+#include "serve.h"
+#include "slack.h"
+
+/* Answer Slack after this long, at the latest (SPEC §4: about 2.5 s). */
+#define CONTACT_ACK_MS		2500
+#define CONTACT_TEXT_MAX	4000
+
+/* One request, with every input already validated and copied out of the
+ * FastCGI request (which is gone once Slack has been acknowledged). */
+struct contact {
+	FCGX_Request		*fcgi;
+	struct session		*s;
+	struct slack_user	 who;
+	char			 text[CONTACT_TEXT_MAX + 1];
+	const char		*command;
+	const char		*response_url;	/* NULL: cannot defer */
+	const char		*ack_text;
+	int			 acked;
+};
+
+static int	valid_enterprise_id(const char *, size_t);
+
+/* The fields /contact reads, and the others Slack sends (declared so that
+ * a duplicate of any of them is refused). */
+static const struct form_field contact_fields[] = {
+	{ "team_id",		SLACK_ID_MAX, form_valid_slack_id, 1 },
+	{ "user_id",		SLACK_ID_MAX, form_valid_slack_id, 1 },
+	{ "enterprise_id",	SLACK_ID_MAX, valid_enterprise_id, 0 },
+	{ "user_name",		256, NULL, 0 },
+	{ "command",		64, NULL, 0 },
+	{ "text",		CONTACT_TEXT_MAX, NULL, 0 },
+	{ "response_url",	2048, form_valid_https_url, 0 },
+	{ "token",		256, form_valid_printable, 0 },
+	{ "ssl_check",		8, form_valid_printable, 0 },
+	{ "team_domain",	256, NULL, 0 },
+	{ "enterprise_name",	256, NULL, 0 },
+	{ "channel_id",		SLACK_ID_MAX, NULL, 0 },
+	{ "channel_name",	256, NULL, 0 },
+	{ "trigger_id",		256, NULL, 0 },
+	{ "api_app_id",		SLACK_ID_MAX, NULL, 0 },
+	{ "is_enterprise_install", 8, NULL, 0 },
+};
+#define CONTACT_NFIELDS	(sizeof(contact_fields) / sizeof(contact_fields[0]))
+
+/* enterprise_id is empty outside Enterprise Grid. */
+static int
+valid_enterprise_id(const char *s, size_t len)
+{
+	return len == 0 || form_valid_slack_id(s, len);
+}
+
+static void
+contact_plain(FCGX_Request *r, int status, const char *msg)
+{
+	req_send(r, status, "text/plain; charset=utf-8", msg, strlen(msg));
+}
+
+/*
+ * Runs on this thread, from inside an HTTP wait, once the ack deadline has
+ * passed: Slack gets "Searching…" now, the result goes to response_url.
+ */
+static void
+contact_ack(void *arg)
+{
+	struct contact	*c = arg;
+	char		*json;
+
+	if ((json = render_message(c->ack_text)) != NULL) {
+		req_send(c->fcgi, 200, "application/json", json, strlen(json));
+		free(json);
+	}
+	FCGX_Finish_r(c->fcgi);
+	c->acked = 1;
+	serve_detach();
+	log_event(LOGL_INFO, "slack.ack", "deferred=1 response_url=%s",
+	    c->response_url != NULL ? "yes" : "missing");
+}
+
+/* Sends the answer: in the HTTP response, or later to response_url. */
+static void
+contact_reply(struct contact *c, const char *json)
+{
+	struct http_response	 resp;
+	enum http_result	 hr;
+	const char		*prefix = c->s->cfg->response_url_prefix;
+
+	if (!c->acked) {
+		req_send(c->fcgi, 200, "application/json", json, strlen(json));
+		return;
+	}
+	if (c->response_url == NULL ||
+	    strncmp(c->response_url, prefix, strlen(prefix)) != 0) {
+		log_event(LOGL_WARN, "slack.deferred", "outcome=dropped "
+		    "why=\"response_url missing or outside %s\"", prefix);
+		return;
+	}
+	http_response_init(&resp);
+	hr = http_request(c->s->http, "POST", c->response_url, NULL,
+	    "application/json", json, &resp);
+	log_event(hr == HTTP_OK && resp.status == 200 ? LOGL_INFO : LOGL_WARN,
+	    "slack.deferred", "outcome=%s status=%ld", http_result_str(hr),
+	    hr == HTTP_OK ? resp.status : 0L);
+	http_response_free(&resp);
+}
+
+/* The answer for a failed session call; NULL only on memory exhaustion. */
+static char *
+contact_failure(struct contact *c, enum session_result res)
+{
+	const char	*reason = NULL;
+	char		*url = NULL, *json;
+
+	switch (res) {
+	case SESSION_UNLINKED:
+		break;
+	case SESSION_REVOKED:
+		reason = "Your Salesforce session was revoked or expired.";
+		break;
+	case SESSION_RELINK:
+		reason = "Salesforce no longer accepts your session.";
+		break;
+	case SESSION_BADKEY:
+		return render_message("forcelink cannot read your saved "
+		    "Salesforce link right now (its encryption key does not "
+		    "match). Nothing was deleted; please tell your admin.");
+	case SESSION_REFUSED:
+		return render_message("Salesforce refused this request. Your "
+		    "org may have reached its API limit, or your user may "
+		    "lack access. Please try again later.");
+	case SESSION_TRANSIENT:
+		return render_message("Salesforce did not answer properly "
+		    "just now. Please try again in a minute.");
+	default:
+		return render_message("Something went wrong on our side. "
+		    "Please try again in a minute.");
+	}
+	if (session_login_url(c->s, &c->who, &url) != SESSION_OK) {
+		free(url);
+		return render_message("Something went wrong on our side. "
+		    "Please try again in a minute.");
+	}
+	json = render_login(url, reason);
+	free(url);
+	return json;
+}
+
+static char *
+cmd_help(struct contact *c)
+{
+	return render_help(c->command);
+}
+
+static char *
+cmd_login(struct contact *c)
+{
+	return contact_failure(c, SESSION_UNLINKED);
+}
+
+static char *
+cmd_logout(struct contact *c)
+{
+	enum session_result	 res;
+
+	c->ack_text = "Logging you out of Salesforce…";
+	res = session_logout(c->s, &c->who);
+	log_event(LOGL_INFO, "cmd.logout", "outcome=%s",
+	    session_result_str(res));
+	if (res == SESSION_OK)
+		return render_message("Logged out: your Salesforce link is "
+		    "removed and its token revoked.");
+	if (res == SESSION_UNLINKED)
+		return render_message("You are not linked to Salesforce.");
+	if (res == SESSION_TRANSIENT)
+		return render_message("Salesforce could not be reached to "
+		    "revoke your token, so your link is unchanged. Please try "
+		    "again in a minute.");
+	return contact_failure(c, res);
+}
+
+static char *
+cmd_whoami(struct contact *c)
+{
+	struct sf_userinfo	 ui;
+	enum session_result	 res;
+	char			*inst = NULL, *json;
+
+	memset(&ui, 0, sizeof(ui));
+	c->ack_text = "Asking Salesforce who you are…";
+	res = session_whoami(c->s, &c->who, &ui, &inst);
+	log_event(LOGL_INFO, "cmd.whoami", "outcome=%s",
+	    session_result_str(res));
+	json = res == SESSION_OK ? render_whoami(inst, &ui) :
+	    contact_failure(c, res);
+	sf_userinfo_free(&ui);
+	free(inst);
+	return json;
+}
+
+static char *
+cmd_search(struct contact *c)
+{
+	struct sf_contacts	 found;
+	struct sf_error		 err;
+	enum session_result	 res;
+	char			*inst = NULL, *json;
+
+	memset(&found, 0, sizeof(found));
+	c->ack_text = "Searching Salesforce…";
+	res = session_search(c->s, &c->who, c->text, &found, &inst, &err);
+	log_event(LOGL_INFO, "cmd.search", "outcome=%s found=%zu error=%s",
+	    session_result_str(res), found.n, err.code[0] ? err.code : "-");
+	json = res == SESSION_OK ? render_contacts(inst, c->text, &found) :
+	    contact_failure(c, res);
+	sf_contacts_free(&found);
+	free(inst);
+	return json;
+}
+
+static const struct {
+	const char	*word;
+	char		*(*run)(struct contact *);
+} contact_cmds[] = {
+	{ "help",	cmd_help },
+	{ "login",	cmd_login },
+	{ "logout",	cmd_logout },
+	{ "whoami",	cmd_whoami },
+};
+
+/* Picks the sub-command: one of the words alone, help when empty, else a
+ * search for the text. */
+static char *
+contact_run(struct contact *c)
+{
+	size_t	 i;
+
+	if (c->text[0] == '\0')
+		return cmd_help(c);
+	for (i = 0; i < sizeof(contact_cmds) / sizeof(contact_cmds[0]); i++)
+		if (strcasecmp(c->text, contact_cmds[i].word) == 0)
+			return contact_cmds[i].run(c);
+	return cmd_search(c);
+}
+
+/* Copies Slack's text, unescaped and trimmed of surrounding spaces. */
+static void
+contact_set_text(struct contact *c, const char *text)
+{
+	size_t	 n;
+	char	*p;
+
+	slack_unescape(text != NULL ? text : "", c->text);
+	for (p = c->text; *p != '\0' && isspace((unsigned char)*p); p++)
+		continue;
+	memmove(c->text, p, strlen(p) + 1);
+	n = strlen(c->text);
+	while (n > 0 && isspace((unsigned char)c->text[n - 1]))
+		c->text[--n] = '\0';
+}
+
+/*
+ * Checks a signed request (SPEC §4) and that its signature was not seen
+ * before.  Returns 0, or -1 after answering.
+ */
+static int
+contact_verify_signature(FCGX_Request *r, struct session *s,
+    const struct buf *body)
+{
+	enum slack_verdict	 v;
+	unsigned char		 h[CRYPTO_HASHLEN];
+	enum store_result	 sr;
+	const char		*sig;
+	time_t			 now = time(NULL);
+
+	sig = req_param(r, "HTTP_X_SLACK_SIGNATURE");
+	v = slack_verify(s->cfg->slack_signing_secret,
+	    req_param(r, "HTTP_X_SLACK_REQUEST_TIMESTAMP"), sig,
+	    buf_cstr(body), body->len, now);
+	if (v != SLACK_OK) {
+		log_event(LOGL_WARN, "slack.verify", "outcome=%s",
+		    slack_verdict_str(v));
+		contact_plain(r, 401, "request verification failed\n");
+		return -1;
+	}
+	/* Any timestamp we accept is within SLACK_MAX_SKEW of now, so a
+	 * signature can only be replayed for 2 * SLACK_MAX_SKEW. */
+	crypto_sha256(sig, h);
+	sr = store_replay_add(s->st, h, now, now + 2 * SLACK_MAX_SKEW + 1);
+	if (sr == STORE_EXISTS) {
+		log_event(LOGL_WARN, "slack.verify", "outcome=replay");
+		contact_plain(r, 401, "replayed request\n");
+		return -1;
+	} else if (sr != STORE_OK) {
+		contact_plain(r, 503, "temporarily unavailable\n");
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Legacy apps without a signing secret: the token field must match.
+ * Returns 0, or -1 after answering.
+ */
+static int
+contact_verify_token(FCGX_Request *r, struct session *s,
+    const struct form *f)
+{
+	enum slack_verdict	 v;
+
+	v = slack_verify_token(s->cfg->slack_verification_token,
+	    f != NULL ? form_get(f, "token") : NULL);
+	if (v != SLACK_OK) {
+		log_event(LOGL_WARN, "slack.verify", "outcome=%s",
+		    slack_verdict_str(v));
+		contact_plain(r, 401, "request verification failed\n");
+		return -1;
+	}
+	return 0;
+}
+
+static void
+contact_handle(FCGX_Request *r, struct session *s)
+{
+	struct contact		 c;
+	struct buf		 body;
+	struct form		 f = { NULL, 0 };
+	struct timespec		 deadline;
+	enum req_body		 rb;
+	enum form_result	 fr;
+	const char		*method, *bad = NULL, *ssl;
+	char			*json = NULL;
+
+	buf_init(&body, SLACK_BODY_MAX);
+	method = req_param(r, "REQUEST_METHOD");
+	if (method == NULL || strcmp(method, "POST") != 0) {
+		contact_plain(r, 405, "POST only\n");
+		goto out;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &deadline);
+	if ((rb = req_read_body(r, SLACK_BODY_MAX, &body)) != REQ_BODY_OK) {
+		log_event(LOGL_WARN, "request.body", "outcome=\"%s\"",
+		    req_body_str(rb));
+		contact_plain(r, req_body_status(rb), req_body_str(rb));
+		goto out;
+	}
+	/* Nothing in the body is decoded before a signature is checked. */
+	if (s->cfg->slack_signing_secret != NULL) {
+		if (contact_verify_signature(r, s, &body) == -1)
+			goto out;
+		fr = form_parse(buf_cstr(&body), body.len, &f);
+	} else {
+		fr = form_parse(buf_cstr(&body), body.len, &f);
+		if (contact_verify_token(r, s, fr == FORM_OK ? &f : NULL) ==
+		    -1)
+			goto out;
+	}
+	if (fr != FORM_OK) {
+		log_event(LOGL_WARN, "request.form", "outcome=\"%s\"",
+		    form_result_str(fr));
+		contact_plain(r, 400, "malformed form body\n");
+		goto out;
+	}
+	if ((ssl = form_get(&f, "ssl_check")) != NULL && strcmp(ssl, "1") == 0) {
+		req_send(r, 200, "text/plain", "", 0);
+		goto out;
+	}
+	if ((fr = form_validate(&f, contact_fields, CONTACT_NFIELDS, &bad)) !=
+	    FORM_OK) {
+		log_event(LOGL_WARN, "request.form", "outcome=\"%s\" field=%s",
+		    form_result_str(fr), bad != NULL ? bad : "-");
+		contact_plain(r, 400, fr == FORM_MISSING ?
+		    "missing team_id or user_id\n" : "invalid form field\n");
+		goto out;
+	}
+
+	memset(&c, 0, sizeof(c));
+	c.fcgi = r;
+	c.s = s;
+	snprintf(c.who.team_id, sizeof(c.who.team_id), "%s",
+	    form_get(&f, "team_id"));
+	snprintf(c.who.user_id, sizeof(c.who.user_id), "%s",
+	    form_get(&f, "user_id"));
+	if (form_get(&f, "enterprise_id") != NULL)
+		snprintf(c.who.enterprise_id, sizeof(c.who.enterprise_id),
+		    "%s", form_get(&f, "enterprise_id"));
+	log_set_user(c.who.team_id, c.who.user_id);
+	contact_set_text(&c, form_get(&f, "text"));
+	c.command = form_get(&f, "command");
+	c.response_url = form_get(&f, "response_url");
+	c.ack_text = "Working on it…";
+
+	deadline.tv_sec += CONTACT_ACK_MS / 1000;
+	deadline.tv_nsec += (CONTACT_ACK_MS % 1000) * 1000000L;
+	if (deadline.tv_nsec >= 1000000000L) {
+		deadline.tv_sec++;
+		deadline.tv_nsec -= 1000000000L;
+	}
+	http_set_deadline(s->http, &deadline, contact_ack, &c);
+	json = contact_run(&c);
+	http_set_deadline(s->http, NULL, NULL, NULL);
+	if (json == NULL)
+		json = render_message("Something went wrong on our side.");
+	if (json != NULL)
+		contact_reply(&c, json);
+	else if (!c.acked)
+		contact_plain(r, 500, "out of memory\n");
+out:
+	free(json);
+	form_free(&f);
+	buf_free(&body);
+}
+
+int
+main(int argc, char *argv[])
+{
+	return app_main(argc, argv, "contact", contact_handle);
+}

@@ -1,0 +1,143 @@
+/*
+ * oauth_start: GET /oauth/start?state=NONCE (SPEC §5).
+ *
+ * Consumes the one-time login nonce from the Slack message, makes the
+ * OAuth state, the browser cookie and the PKCE verifier for this login,
+ * and redirects the browser to Salesforce's authorize endpoint.  The
+ * cookie is what lets the callback refuse a login finished in another
+ * person's browser.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <fcgiapp.h>
+
+#include "app.h"
+#include "buf.h"
+#include "form.h"
+#include "log.h"
+#include "page.h"
+#include "req.h"
+#include "sf.h"
+
+#define PAGE_MAX	(64 * 1024)
+
+static const struct form_field start_fields[] = {
+	{ "state",	128, form_valid_token, 1 },
+};
+
+/* The path the cookie is sent back on: the public URL's path + /oauth/. */
+static void
+start_cookie_path(const char *public_url, char *out, size_t n)
+{
+	const char	*p;
+
+	p = strstr(public_url, "://");
+	p = p != NULL ? strchr(p + 3, '/') : NULL;
+	snprintf(out, n, "%s/oauth/", p != NULL ? p : "");
+}
+
+static void
+start_fail(struct buf *b, enum store_result sr)
+{
+	switch (sr) {
+	case STORE_USED:
+		page_error(b, 400, "Login link already used", "This login "
+		    "link has been used already. Each link works once. Run "
+		    "/contact login in Slack to get a new one.");
+		break;
+	case STORE_EXPIRED:
+		page_error(b, 400, "Login link expired", "This login link "
+		    "has expired (links last 10 minutes). Run /contact login "
+		    "in Slack to get a new one.");
+		break;
+	case STORE_NOTFOUND:
+		page_error(b, 400, "Unknown login link", "This login link is "
+		    "not valid. Run /contact login in Slack to get a new "
+		    "one.");
+		break;
+	default:
+		page_error(b, 500, "Something went wrong", "forcelink could "
+		    "not start the login. Please try again in a minute.");
+		break;
+	}
+}
+
+static void
+start_handle(FCGX_Request *r, struct session *s)
+{
+	struct buf		 page;
+	struct form		 f = { NULL, 0 };
+	struct slack_user	 who;
+	const struct sf_org	*org;
+	enum store_result	 sr;
+	const char		*q, *method;
+	char			 state[CRYPTO_TOKEN_MAX], cookie[CRYPTO_TOKEN_MAX];
+	char			 verifier[CRYPTO_TOKEN_MAX], challenge[44];
+	char			 path[512], header[1024];
+	unsigned char		 nonce_h[CRYPTO_HASHLEN], state_h[CRYPTO_HASHLEN];
+	unsigned char		 cookie_h[CRYPTO_HASHLEN];
+	char			*url = NULL;
+
+	buf_init(&page, PAGE_MAX);
+	method = req_param(r, "REQUEST_METHOD");
+	if (method == NULL || (strcmp(method, "GET") != 0 &&
+	    strcmp(method, "HEAD") != 0)) {
+		page_error(&page, 405, "Method not allowed",
+		    "Open the login link from Slack in your browser.");
+		goto out;
+	}
+	q = req_param(r, "QUERY_STRING");
+	if (q == NULL || form_parse(q, strlen(q), &f) != FORM_OK ||
+	    form_validate(&f, start_fields, 1, NULL) != FORM_OK) {
+		start_fail(&page, STORE_NOTFOUND);
+		goto out;
+	}
+	crypto_sha256(form_get(&f, "state"), nonce_h);
+	crypto_random_token(state, 32);
+	crypto_random_token(cookie, 32);
+	crypto_random_token(verifier, 32);
+	crypto_sha256(state, state_h);
+	crypto_sha256(cookie, cookie_h);
+	sr = store_nonce_start(s->st, nonce_h, time(NULL), state_h, cookie_h,
+	    verifier, time(NULL) + SESSION_STATE_TTL, &who);
+	if (sr != STORE_OK) {
+		log_event(LOGL_WARN, "oauth.start", "outcome=%s",
+		    store_result_str(sr));
+		start_fail(&page, sr);
+		goto out;
+	}
+	log_set_user(who.team_id, who.user_id);
+	crypto_pkce_challenge(verifier, challenge);
+	if ((org = config_sf_org(s->cfg, who.enterprise_id, who.team_id,
+	    NULL)) == NULL ||
+	    (url = sf_authorize_url(org, s->cfg->redirect_uri, state,
+	    challenge)) == NULL) {
+		start_fail(&page, STORE_ERROR);
+		goto out;
+	}
+	start_cookie_path(s->cfg->public_url, path, sizeof(path));
+	snprintf(header, sizeof(header), "Set-Cookie: %s=%s; Path=%s; "
+	    "Max-Age=%d; HttpOnly; SameSite=Lax%s\r\n", SESSION_COOKIE,
+	    cookie, path, SESSION_STATE_TTL,
+	    s->cfg->public_https ? "; Secure" : "");
+	page_redirect(&page, url, header);
+	log_event(LOGL_INFO, "oauth.start", "outcome=redirect");
+out:
+	req_send_raw(r, &page);
+	crypto_wipe(state, sizeof(state));
+	crypto_wipe(cookie, sizeof(cookie));
+	crypto_wipe(verifier, sizeof(verifier));
+	crypto_wipe(header, sizeof(header));
+	free(url);
+	form_free(&f);
+	buf_free_secret(&page);
+}
+
+int
+main(int argc, char *argv[])
+{
+	return app_main(argc, argv, "oauth_start", start_handle);
+}

@@ -1,0 +1,75 @@
+/*
+ * app: start-up and per-thread state shared by the programs in cgi/ (see
+ * app.h).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "app.h"
+#include "config.h"
+#include "crypto.h"
+#include "http.h"
+#include "log.h"
+#include "req.h"
+#include "serve.h"
+
+static struct config	 app_cfg;
+static app_handler	 app_handle;
+
+static void *
+app_thread_init(void *global)
+{
+	return session_new(global);
+}
+
+static void
+app_thread_fini(void *ctx)
+{
+	session_free(ctx);
+}
+
+static void
+app_dispatch(FCGX_Request *r, void *ctx)
+{
+	const char	*id;
+
+	/* nginx passes its $request_id, so its log and ours can be joined. */
+	if ((id = req_param(r, "REQUEST_ID")) != NULL)
+		log_set_request(id);
+	app_handle(r, ctx);
+}
+
+int
+app_main(int argc, char *argv[], const char *name, app_handler handle)
+{
+	struct serve_program	 prog = {
+		name, app_thread_init, app_thread_fini, app_dispatch
+	};
+	struct session		*probe;
+	char			 err[512];
+	int			 rc;
+
+	log_init(name);
+	if (crypto_init() == -1 || http_init() == -1) {
+		fprintf(stderr, "%s: cannot initialise libsodium or libcurl\n",
+		    name);
+		return EXIT_FAILURE;
+	}
+	if (config_load(&app_cfg, err, sizeof(err)) == -1) {
+		fprintf(stderr, "%s: %s\n", name, err);
+		return EXIT_FAILURE;
+	}
+	/* Open the database once before serving: it applies migrations and
+	 * proves the path is usable. */
+	if ((probe = session_new(&app_cfg)) == NULL) {
+		fprintf(stderr, "%s: cannot open the database %s (see the "
+		    "log line above)\n", name, app_cfg.db_path);
+		config_free(&app_cfg);
+		return EXIT_FAILURE;
+	}
+	session_free(probe);
+	app_handle = handle;
+	rc = serve_main(argc, argv, &prog, &app_cfg);
+	config_free(&app_cfg);
+	return rc;
+}

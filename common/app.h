@@ -1,0 +1,25 @@
+/*
+ * app: what the three FastCGI programs have in common around their
+ * handlers: start-up (settings, libraries, a first database open that
+ * applies migrations, so a misconfigured program stops before it serves
+ * anything), one struct session per thread, and the per-request log
+ * context.
+ */
+#ifndef FORCELINK_APP_H
+#define FORCELINK_APP_H
+
+#include <fcgiapp.h>
+
+#include "session.h"
+
+/* Handles one request with the calling thread's session. */
+typedef void (*app_handler)(FCGX_Request *, struct session *);
+
+/*
+ * Runs program name: loads the configuration (exiting with one clear line
+ * on error), then serves requests with handle until SIGTERM.  Returns the
+ * exit status for main().
+ */
+int	 app_main(int argc, char *argv[], const char *name, app_handler handle);
+
+#endif

@@ -1,0 +1,336 @@
+/*
+ * config: the environment settings of SPEC §2 (see config.h).
+ *
+ * Each setting is read through config_get(), which handles the NAME /
+ * NAME_FILE pair in one place, and then checked by a small validator.
+ * The first problem found is reported as one line naming the variable.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "config.h"
+#include "crypto.h"
+#include "http.h"
+
+/* Longest value accepted from a variable or a _FILE. */
+#define CONFIG_VALUE_MAX	8192
+
+static int
+config_fail(char *err, size_t errsz, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int
+config_fail(char *err, size_t errsz, const char *fmt, ...)
+{
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, errsz, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+/*
+ * Reads a whole small file into an allocated string, dropping one
+ * trailing newline.  Returns NULL with errno set on failure.
+ */
+static char *
+config_read_file(const char *path)
+{
+	struct buf	 b;
+	char		 chunk[1024];
+	ssize_t		 n;
+	int		 fd;
+
+	buf_init(&b, CONFIG_VALUE_MAX);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return NULL;
+	while ((n = read(fd, chunk, sizeof(chunk))) > 0)
+		if (buf_append(&b, chunk, (size_t)n) == -1) {
+			n = -1;
+			errno = EFBIG;
+			break;
+		}
+	crypto_wipe(chunk, sizeof(chunk));
+	close(fd);
+	if (n == -1) {
+		buf_free_secret(&b);
+		return NULL;
+	}
+	if (b.len > 0 && b.data[b.len - 1] == '\n')
+		b.data[--b.len] = '\0';
+	if (b.len > 0 && b.data[b.len - 1] == '\r')
+		b.data[--b.len] = '\0';
+	return buf_detach(&b);
+}
+
+/*
+ * Fetches setting name from NAME or NAME_FILE.  Returns 0 with *out an
+ * allocated value (NULL when neither is set or the value is empty), or
+ * -1 with err filled.
+ */
+static int
+config_get(const char *name, char **out, char *err, size_t errsz)
+{
+	char		 fname[128];
+	const char	*v, *f;
+
+	*out = NULL;
+	snprintf(fname, sizeof(fname), "%s_FILE", name);
+	v = getenv(name);
+	f = getenv(fname);
+	if (v != NULL && *v != '\0' && f != NULL && *f != '\0')
+		return config_fail(err, errsz,
+		    "%s and %s are both set: set only one", name, fname);
+	if (f != NULL && *f != '\0') {
+		if ((*out = config_read_file(f)) == NULL)
+			return config_fail(err, errsz, "%s: cannot read %s: %s",
+			    fname, f, strerror(errno));
+	} else if (v != NULL && *v != '\0') {
+		if (strlen(v) > CONFIG_VALUE_MAX)
+			return config_fail(err, errsz, "%s is too long", name);
+		if ((*out = strdup(v)) == NULL)
+			return config_fail(err, errsz, "out of memory");
+	}
+	if (*out != NULL && **out == '\0') {
+		free(*out);
+		*out = NULL;
+	}
+	return 0;
+}
+
+/* Like config_get, but an unset value becomes a copy of def. */
+static int
+config_get_default(const char *name, const char *def, char **out, char *err,
+    size_t errsz)
+{
+	if (config_get(name, out, err, errsz) == -1)
+		return -1;
+	if (*out == NULL && (*out = strdup(def)) == NULL)
+		return config_fail(err, errsz, "out of memory");
+	return 0;
+}
+
+/* Returns 1 when s is printable ASCII with no spaces. */
+static int
+config_printable(const char *s)
+{
+	for (; *s != '\0'; s++)
+		if (*s <= ' ' || *s > '~')
+			return 0;
+	return 1;
+}
+
+/* Drops trailing slashes of a base URL. */
+static void
+config_trim_slash(char *s)
+{
+	size_t	 n = strlen(s);
+
+	while (n > 0 && s[n - 1] == '/')
+		s[--n] = '\0';
+}
+
+/*
+ * Checks a base URL: scheme "https://" (or "http://" when allow_http), a
+ * host, an optional port, no path beyond "/" unless allow_path, no query
+ * or fragment.  Returns 1 when acceptable.
+ */
+static int
+config_base_url(const char *s, int allow_http, int allow_path)
+{
+	const char	*p;
+
+	if (!config_printable(s) || strpbrk(s, "?#@\\\"'<>") != NULL)
+		return 0;
+	if (strncmp(s, "https://", 8) == 0)
+		p = s + 8;
+	else if (allow_http && strncmp(s, "http://", 7) == 0)
+		p = s + 7;
+	else
+		return 0;
+	if (*p == '\0' || *p == '/' || *p == ':')
+		return 0;
+	p += strcspn(p, "/");
+	return allow_path || *p == '\0' || strcmp(p, "/") == 0;
+}
+
+/* "v" digits "." digits, as Salesforce names API versions. */
+static int
+config_api_version(const char *s)
+{
+	if (*s++ != 'v' || !isdigit((unsigned char)*s))
+		return 0;
+	while (isdigit((unsigned char)*s))
+		s++;
+	if (*s++ != '.' || !isdigit((unsigned char)*s))
+		return 0;
+	while (isdigit((unsigned char)*s))
+		s++;
+	return *s == '\0';
+}
+
+static int
+config_load_slack(struct config *cfg, char *err, size_t errsz)
+{
+	char	*p;
+
+	if (config_get("SLACK_SIGNING_SECRET", &cfg->slack_signing_secret,
+	    err, errsz) == -1 ||
+	    config_get("SLACK_VERIFICATION_TOKEN",
+	    &cfg->slack_verification_token, err, errsz) == -1)
+		return -1;
+	if (cfg->slack_signing_secret == NULL &&
+	    cfg->slack_verification_token == NULL)
+		return config_fail(err, errsz, "SLACK_SIGNING_SECRET is not set "
+		    "(or, for legacy apps, SLACK_VERIFICATION_TOKEN)");
+	if (config_get_default("SLACK_RESPONSE_URL_PREFIX",
+	    CONFIG_DEFAULT_RESPONSE_PREFIX, &cfg->response_url_prefix, err,
+	    errsz) == -1)
+		return -1;
+	/*
+	 * The prefix must end at a path separator after the host: a prefix
+	 * "https://hooks.slack.com" would also admit hooks.slack.com.evil.
+	 */
+	p = cfg->response_url_prefix;
+	if (!config_base_url(p, 0, 1) || strchr(p + 8, '/') == NULL ||
+	    p[strlen(p) - 1] != '/')
+		return config_fail(err, errsz, "SLACK_RESPONSE_URL_PREFIX must "
+		    "be an https URL ending in '/', e.g. %s",
+		    CONFIG_DEFAULT_RESPONSE_PREFIX);
+	return 0;
+}
+
+static int
+config_load_sf(struct sf_org *sf, char *err, size_t errsz)
+{
+	char	 host[256];
+
+	if ((sf->name = strdup("")) == NULL)
+		return config_fail(err, errsz, "out of memory");
+	if (config_get("SF_CLIENT_ID", &sf->client_id, err, errsz) == -1 ||
+	    config_get("SF_CLIENT_SECRET", &sf->client_secret, err,
+	    errsz) == -1 ||
+	    config_get_default("SF_LOGIN_URL", CONFIG_DEFAULT_LOGIN_URL,
+	    &sf->login_url, err, errsz) == -1 ||
+	    config_get_default("SF_API_VERSION", CONFIG_DEFAULT_API_VERSION,
+	    &sf->api_version, err, errsz) == -1)
+		return -1;
+	if (sf->client_id == NULL || !config_printable(sf->client_id))
+		return config_fail(err, errsz, sf->client_id == NULL ?
+		    "SF_CLIENT_ID is not set" :
+		    "SF_CLIENT_ID must be printable text without spaces");
+	if (sf->client_secret == NULL)
+		return config_fail(err, errsz, "SF_CLIENT_SECRET is not set");
+	if (!config_base_url(sf->login_url, 0, 0))
+		return config_fail(err, errsz, "SF_LOGIN_URL must be an https "
+		    "URL without a path, e.g. %s", CONFIG_DEFAULT_LOGIN_URL);
+	config_trim_slash(sf->login_url);
+	if (http_url_host(sf->login_url, host, sizeof(host)) == -1 ||
+	    (sf->login_host = strdup(host)) == NULL)
+		return config_fail(err, errsz, "SF_LOGIN_URL has no usable host");
+	if (!config_api_version(sf->api_version))
+		return config_fail(err, errsz,
+		    "SF_API_VERSION must look like v62.0");
+	return 0;
+}
+
+static int
+config_load_service(struct config *cfg, char *err, size_t errsz)
+{
+	char	*key = NULL;
+	int	 rc = -1;
+
+	if (config_get("FORCELINK_PUBLIC_URL", &cfg->public_url, err,
+	    errsz) == -1)
+		goto out;
+	if (cfg->public_url == NULL || !config_base_url(cfg->public_url, 1, 1)) {
+		config_fail(err, errsz, "FORCELINK_PUBLIC_URL must be set to "
+		    "this service's external URL, e.g. https://forcelink.example.com");
+		goto out;
+	}
+	config_trim_slash(cfg->public_url);
+	cfg->public_https = strncmp(cfg->public_url, "https://", 8) == 0;
+	if (asprintf(&cfg->redirect_uri, "%s/oauth/callback",
+	    cfg->public_url) == -1) {
+		cfg->redirect_uri = NULL;
+		config_fail(err, errsz, "out of memory");
+		goto out;
+	}
+	if (config_get("FORCELINK_KEY", &key, err, errsz) == -1)
+		goto out;
+	if (key == NULL || crypto_key_from_base64(&cfg->key, key) == -1) {
+		config_fail(err, errsz, "FORCELINK_KEY must be base64 of 32 "
+		    "random bytes (e.g. head -c32 /dev/urandom | base64)");
+		goto out;
+	}
+	if (config_get_default("FORCELINK_DB", CONFIG_DEFAULT_DB,
+	    &cfg->db_path, err, errsz) == -1 ||
+	    config_get("FORCELINK_CA_FILE", &cfg->ca_file, err, errsz) == -1)
+		goto out;
+	if (cfg->ca_file != NULL && access(cfg->ca_file, R_OK) == -1) {
+		config_fail(err, errsz, "FORCELINK_CA_FILE: cannot read %s: %s",
+		    cfg->ca_file, strerror(errno));
+		goto out;
+	}
+	rc = 0;
+out:
+	crypto_free_secret(key);
+	return rc;
+}
+
+int
+config_load(struct config *cfg, char *err, size_t errsz)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	if (config_load_slack(cfg, err, errsz) == -1 ||
+	    config_load_sf(&cfg->sf, err, errsz) == -1 ||
+	    config_load_service(cfg, err, errsz) == -1) {
+		config_free(cfg);
+		return -1;
+	}
+	return 0;
+}
+
+void
+config_free(struct config *cfg)
+{
+	crypto_free_secret(cfg->slack_signing_secret);
+	crypto_free_secret(cfg->slack_verification_token);
+	free(cfg->public_url);
+	free(cfg->redirect_uri);
+	free(cfg->db_path);
+	free(cfg->ca_file);
+	free(cfg->response_url_prefix);
+	free(cfg->sf.name);
+	free(cfg->sf.login_url);
+	free(cfg->sf.login_host);
+	free(cfg->sf.client_id);
+	crypto_free_secret(cfg->sf.client_secret);
+	free(cfg->sf.api_version);
+	crypto_key_wipe(&cfg->key);
+	memset(cfg, 0, sizeof(*cfg));
+}
+
+const struct sf_org *
+config_sf_org(const struct config *cfg, const char *enterprise_id,
+    const char *team_id, const char *org)
+{
+	/*
+	 * One integration today.  Workspaces will map to named integrations
+	 * here; a link names its integration, so it can never be refreshed
+	 * against another one.
+	 */
+	(void)enterprise_id;
+	(void)team_id;
+	if (org != NULL && *org != '\0' && strcmp(org, cfg->sf.name) != 0)
+		return NULL;
+	return &cfg->sf;
+}

@@ -1,0 +1,300 @@
+/*
+ * crypto: every cryptographic operation forcelink performs (see crypto.h).
+ *
+ * This file is a thin layer over libsodium so that the rest of the code
+ * never chooses an algorithm, a nonce or a comparison itself.  Tokens at
+ * rest are sealed with XChaCha20-Poly1305 (its 192-bit nonce is safe to
+ * pick at random for every write); one-time secrets are stored by SHA-256
+ * only; every comparison of secrets goes through sodium_memcmp.  Anything
+ * that held key material or a plaintext secret is wiped before it is
+ * released.
+ */
+#include <ctype.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "crypto.h"
+
+#define CRYPTO_NONCELEN	crypto_aead_xchacha20poly1305_ietf_NPUBBYTES
+#define CRYPTO_TAGLEN	crypto_aead_xchacha20poly1305_ietf_ABYTES
+
+_Static_assert(CRYPTO_NONCELEN + CRYPTO_TAGLEN == CRYPTO_SEAL_OVERHEAD,
+    "CRYPTO_SEAL_OVERHEAD must be nonce plus tag");
+
+/* The message the key id hashes: changing it changes every key id. */
+#define CRYPTO_KEYID_MSG	"forcelink key id v1"
+#define CRYPTO_KEYID_BYTES	(CRYPTO_KEYID_LEN / 2)
+
+/* Bounds on the random part of a token (see crypto_random_token). */
+#define CRYPTO_TOKEN_MIN_BYTES	16
+#define CRYPTO_TOKEN_MAX_BYTES	32
+
+/* The key text is a few dozen characters; anything longer is not a key. */
+#define CRYPTO_KEYTEXT_MAX	4096
+
+int
+crypto_init(void)
+{
+	/* sodium_init() returns 1 when it already ran, which is fine. */
+	return sodium_init() < 0 ? -1 : 0;
+}
+
+/*
+ * Derives the public id of a key: the first 8 bytes, in hex, of BLAKE2b
+ * keyed with the key over a fixed message.  Knowing ids of keys tells
+ * nothing about the keys, and the same key always gets the same id.
+ */
+static void
+crypto_key_id(struct crypto_key *k)
+{
+	unsigned char	 h[CRYPTO_KEYID_BYTES];
+
+	crypto_generichash(h, sizeof(h),
+	    (const unsigned char *)CRYPTO_KEYID_MSG,
+	    sizeof(CRYPTO_KEYID_MSG) - 1, k->key, sizeof(k->key));
+	crypto_hex(h, sizeof(h), k->id);
+}
+
+/*
+ * Finds the base64 text inside s without surrounding white space and
+ * without its "=" padding.  Returns the number of characters left from
+ * *start, or -1 when the text is too long or the padding is malformed
+ * (more than two "=", or a padded text whose length is not a multiple of
+ * four).
+ */
+static long
+crypto_b64_trim(const char *s, const char **start)
+{
+	size_t	 len, pad;
+
+	while (*s != '\0' && isspace((unsigned char)*s))
+		s++;
+	len = strnlen(s, CRYPTO_KEYTEXT_MAX + 1);
+	if (len > CRYPTO_KEYTEXT_MAX)
+		return -1;
+	while (len > 0 && isspace((unsigned char)s[len - 1]))
+		len--;
+	for (pad = 0; pad < len && s[len - 1 - pad] == '='; pad++)
+		continue;
+	if (pad > 2 || (pad > 0 && len % 4 != 0))
+		return -1;
+	*start = s;
+	return (long)(len - pad);
+}
+
+int
+crypto_key_from_base64(struct crypto_key *k, const char *text)
+{
+	unsigned char	 raw[CRYPTO_KEYLEN * 2];
+	const char	*b64;
+	size_t		 rawlen = 0;
+	long		 n;
+	int		 rc = -1;
+
+	if (text == NULL || (n = crypto_b64_trim(text, &b64)) <= 0)
+		goto out;
+	/*
+	 * Without an end pointer libsodium insists that every character is
+	 * consumed, and it rejects non-zero trailing bits, so only the one
+	 * canonical spelling of a 32-byte key is accepted.  raw is larger
+	 * than a key so that 33 bytes are seen as 33, not as an overflow.
+	 */
+	if (sodium_base642bin(raw, sizeof(raw), b64, (size_t)n, NULL, &rawlen,
+	    NULL, sodium_base64_VARIANT_ORIGINAL_NO_PADDING) != 0)
+		goto out;
+	if (rawlen != CRYPTO_KEYLEN)
+		goto out;
+	memcpy(k->key, raw, CRYPTO_KEYLEN);
+	crypto_key_id(k);
+	rc = 0;
+out:
+	sodium_memzero(raw, sizeof(raw));
+	return rc;
+}
+
+void
+crypto_key_wipe(struct crypto_key *k)
+{
+	sodium_memzero(k, sizeof(*k));
+}
+
+int
+crypto_seal(const struct crypto_key *k, const void *ad, size_t adlen,
+    const void *pt, size_t ptlen, unsigned char **out, size_t *outlen)
+{
+	unsigned char		*p = NULL;
+	unsigned long long	 clen;
+	int			 rc = -1;
+
+	*out = NULL;
+	*outlen = 0;
+	if (ptlen > crypto_aead_xchacha20poly1305_ietf_MESSAGEBYTES_MAX ||
+	    ptlen > SIZE_MAX - CRYPTO_SEAL_OVERHEAD)
+		goto out;
+	if ((p = malloc(ptlen + CRYPTO_SEAL_OVERHEAD)) == NULL)
+		goto out;
+	randombytes_buf(p, CRYPTO_NONCELEN);
+	if (crypto_aead_xchacha20poly1305_ietf_encrypt(p + CRYPTO_NONCELEN,
+	    &clen, pt, ptlen, ad, adlen, NULL, p, k->key) != 0)
+		goto out;
+	*out = p;
+	*outlen = CRYPTO_NONCELEN + (size_t)clen;
+	p = NULL;
+	rc = 0;
+out:
+	free(p);
+	return rc;
+}
+
+int
+crypto_open(const struct crypto_key *k, const void *ad, size_t adlen,
+    const unsigned char *ct, size_t ctlen, char **out, size_t *outlen)
+{
+	unsigned char		*p = NULL;
+	unsigned long long	 plen = 0;
+	size_t			 cap = 0;
+	int			 rc = -1;
+
+	*out = NULL;
+	*outlen = 0;
+	if (ct == NULL || ctlen < CRYPTO_SEAL_OVERHEAD)
+		goto out;
+	/* One byte more than the plaintext, for the terminator. */
+	cap = ctlen - CRYPTO_SEAL_OVERHEAD + 1;
+	if ((p = malloc(cap)) == NULL)
+		goto out;
+	if (crypto_aead_xchacha20poly1305_ietf_decrypt(p, &plen, NULL,
+	    ct + CRYPTO_NONCELEN, ctlen - CRYPTO_NONCELEN, ad, adlen, ct,
+	    k->key) != 0)
+		goto out;
+	p[plen] = '\0';
+	*out = (char *)p;
+	*outlen = (size_t)plen;
+	p = NULL;
+	rc = 0;
+out:
+	if (p != NULL) {
+		sodium_memzero(p, cap);
+		free(p);
+	}
+	return rc;
+}
+
+void
+crypto_free_secret(char *s)
+{
+	if (s == NULL)
+		return;
+	sodium_memzero(s, strlen(s));
+	free(s);
+}
+
+void
+crypto_wipe(void *p, size_t n)
+{
+	sodium_memzero(p, n);
+}
+
+void
+crypto_random(void *out, size_t n)
+{
+	randombytes_buf(out, n);
+}
+
+void
+crypto_random_token(char *out, size_t nbytes)
+{
+	unsigned char	 raw[CRYPTO_TOKEN_MAX_BYTES];
+
+	/* Out-of-range requests are clamped, never made weaker than 128
+	 * bits nor longer than out can hold. */
+	if (nbytes < CRYPTO_TOKEN_MIN_BYTES)
+		nbytes = CRYPTO_TOKEN_MIN_BYTES;
+	if (nbytes > CRYPTO_TOKEN_MAX_BYTES)
+		nbytes = CRYPTO_TOKEN_MAX_BYTES;
+	randombytes_buf(raw, nbytes);
+	sodium_bin2base64(out, CRYPTO_TOKEN_MAX, raw, nbytes,
+	    sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+	sodium_memzero(raw, sizeof(raw));
+}
+
+void
+crypto_sha256(const char *s, unsigned char out[CRYPTO_HASHLEN])
+{
+	crypto_hash_sha256(out, (const unsigned char *)s, strlen(s));
+}
+
+void
+crypto_hmac_sha256(const void *key, size_t keylen, const void *msg,
+    size_t msglen, unsigned char out[32])
+{
+	crypto_auth_hmacsha256_state	 st;
+
+	/* The init/update/final form takes keys of any length (longer ones
+	 * are hashed first, as RFC 2104 says); crypto_auth_hmacsha256()
+	 * would insist on exactly 32 bytes. */
+	crypto_auth_hmacsha256_init(&st, key, keylen);
+	crypto_auth_hmacsha256_update(&st, msg, msglen);
+	crypto_auth_hmacsha256_final(&st, out);
+	sodium_memzero(&st, sizeof(st));
+}
+
+void
+crypto_pkce_challenge(const char *verifier, char out[44])
+{
+	unsigned char	 h[crypto_hash_sha256_BYTES];
+
+	crypto_hash_sha256(h, (const unsigned char *)verifier,
+	    strlen(verifier));
+	sodium_bin2base64(out, 44, h, sizeof(h),
+	    sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+}
+
+int
+crypto_equal(const void *a, const void *b, size_t n)
+{
+	return sodium_memcmp(a, b, n) == 0;
+}
+
+int
+crypto_str_equal(const char *a, const char *b)
+{
+	unsigned char	 ha[CRYPTO_HASHLEN], hb[CRYPTO_HASHLEN];
+	int		 eq;
+
+	if (a == NULL || b == NULL)
+		return 0;
+	/* Hashing first makes both sides the same length, so neither the
+	 * lengths nor the first differing byte show in the timing of the
+	 * comparison. */
+	crypto_sha256(a, ha);
+	crypto_sha256(b, hb);
+	eq = sodium_memcmp(ha, hb, sizeof(ha)) == 0;
+	sodium_memzero(ha, sizeof(ha));
+	sodium_memzero(hb, sizeof(hb));
+	return eq;
+}
+
+char *
+crypto_base64(const void *p, size_t n)
+{
+	char	*s;
+	size_t	 len;
+
+	if (n > (SIZE_MAX - 8) / 4 * 3)
+		return NULL;
+	len = sodium_base64_ENCODED_LEN(n, sodium_base64_VARIANT_ORIGINAL);
+	if ((s = malloc(len)) == NULL)
+		return NULL;
+	sodium_bin2base64(s, len, p, n, sodium_base64_VARIANT_ORIGINAL);
+	return s;
+}
+
+void
+crypto_hex(const void *p, size_t n, char *out)
+{
+	sodium_bin2hex(out, 2 * n + 1, p, n);
+}

@@ -1,0 +1,645 @@
+/*
+ * http: the one hardened libcurl wrapper for every outbound call (see
+ * http.h).
+ *
+ * A struct http pairs one curl easy handle with one multi handle.  The
+ * multi handle owns the connection cache and the easy handle keeps the
+ * TLS session cache, so as long as a thread reuses its struct http, a
+ * second request to the same Salesforce instance rides the connection the
+ * first one opened.  The easy handle is added to the multi handle for one
+ * transfer and removed afterwards; the per-request options (method, body,
+ * headers) are set before and cleared after each transfer, while the
+ * hardening set once in http_new() is never touched again, so there is no
+ * code path that could turn verification off.
+ *
+ * Transfers are driven with curl_multi_perform() and curl_multi_poll(),
+ * waking at least every HTTP_POLL_MS, so the deadline function registered
+ * with http_set_deadline() runs on the calling thread in time even when
+ * the peer sends nothing at all.
+ */
+#include <ctype.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+
+#include "buf.h"
+#include "crypto.h"
+#include "http.h"
+#include "log.h"
+
+#ifndef PACKAGE_VERSION
+#define PACKAGE_VERSION		"0"
+#endif
+
+#define HTTP_USER_AGENT		"forcelink/" PACKAGE_VERSION
+/* Longest sleep between two looks at the transfer and the deadline. */
+#define HTTP_POLL_MS		50
+/* A peer slower than 1 byte/s for 10 s is dripping: give up on it. */
+#define HTTP_LOWSPEED_BYTES	1
+#define HTTP_LOWSPEED_SECS	10
+#define HTTP_KEEPIDLE_SECS	60
+#define HTTP_KEEPINTVL_SECS	30
+/* Idle connections a client keeps (one per Salesforce host it talks to). */
+#define HTTP_MAXCONNECTS	4
+/* Longest URL and host name accepted. */
+#define HTTP_URL_MAX		16384
+#define HTTP_HOST_MAX		256
+/* The system trust store, kept when FORCELINK_CA_FILE adds a CA. */
+#define HTTP_SYSTEM_CAPATH	"/etc/ssl/certs"
+
+struct http {
+	CURL		*easy;
+	CURLM		*multi;
+	char		 errbuf[CURL_ERROR_SIZE];
+	struct buf	*sink;		/* body of the transfer under way */
+	int		 toobig;	/* the sink reached its cap */
+	long		 connects;	/* connections opened so far */
+	struct timespec	 deadline;
+	void		(*deadline_fn)(void *);
+	void		*deadline_arg;
+	int		 deadline_ran;
+};
+
+/* Hardening options of type long, set once per client. */
+static const struct {
+	CURLoption	 opt;
+	long		 val;
+} http_longopts[] = {
+	{ CURLOPT_FOLLOWLOCATION,	0 },
+	{ CURLOPT_MAXREDIRS,		0 },
+	{ CURLOPT_SSL_VERIFYPEER,	1 },
+	{ CURLOPT_SSL_VERIFYHOST,	2 },
+	{ CURLOPT_SSLVERSION,		CURL_SSLVERSION_TLSv1_2 },
+	/* One request at a time per client: HTTP/2 would add a parser
+	 * and buy nothing. */
+	{ CURLOPT_HTTP_VERSION,		CURL_HTTP_VERSION_1_1 },
+	/* Threads: libcurl must not use signals for its timeouts. */
+	{ CURLOPT_NOSIGNAL,		1 },
+	{ CURLOPT_CONNECTTIMEOUT_MS,	HTTP_CONNECT_MS },
+	{ CURLOPT_TIMEOUT_MS,		HTTP_TOTAL_MS },
+	{ CURLOPT_LOW_SPEED_LIMIT,	HTTP_LOWSPEED_BYTES },
+	{ CURLOPT_LOW_SPEED_TIME,	HTTP_LOWSPEED_SECS },
+	{ CURLOPT_TCP_KEEPALIVE,	1 },
+	{ CURLOPT_TCP_KEEPIDLE,		HTTP_KEEPIDLE_SECS },
+	{ CURLOPT_TCP_KEEPINTVL,	HTTP_KEEPINTVL_SECS },
+};
+
+static pthread_once_t	 http_once = PTHREAD_ONCE_INIT;
+static CURLcode		 http_global_rc = CURLE_FAILED_INIT;
+
+static void
+http_global_init(void)
+{
+	http_global_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+int
+http_init(void)
+{
+	if (pthread_once(&http_once, http_global_init) != 0 ||
+	    http_global_rc != CURLE_OK) {
+		log_error("msg=\"curl_global_init failed\"");
+		return -1;
+	}
+	return 0;
+}
+
+const char *
+http_result_str(enum http_result r)
+{
+	switch (r) {
+	case HTTP_OK:
+		return "ok";
+	case HTTP_TIMEOUT:
+		return "timeout";
+	case HTTP_CONNECT:
+		return "connect";
+	case HTTP_TLS:
+		return "tls";
+	case HTTP_TOOBIG:
+		return "toobig";
+	case HTTP_REFUSED:
+		return "refused";
+	case HTTP_ERROR:
+		break;
+	}
+	return "error";
+}
+
+/*
+ * Appends what libcurl received to the response body, refusing to go
+ * past HTTP_RESPONSE_MAX (or the body's own ceiling, if lower).
+ * Returning less than asked makes libcurl abort with CURLE_WRITE_ERROR.
+ */
+static size_t
+http_write(char *p, size_t size, size_t nmemb, void *arg)
+{
+	struct http	*h = arg;
+	size_t		 n = size * nmemb, cap;
+
+	cap = h->sink->max < HTTP_RESPONSE_MAX ? h->sink->max :
+	    HTTP_RESPONSE_MAX;
+	if (h->sink->len > cap || n > cap - h->sink->len) {
+		h->toobig = 1;
+		return 0;
+	}
+	if (buf_append(h->sink, p, n) == -1)
+		return 0;
+	return n;
+}
+
+/*
+ * Sets the options every request of this client shares.  ca_file, when
+ * set, is added to the system store rather than replacing it: CAINFO
+ * names the extra bundle and CAPATH keeps the hashed system directory.
+ * Returns 0, or -1 when libcurl refuses any of them (too old a libcurl
+ * must not silently run without a hardening option).
+ */
+static int
+http_setup(struct http *h, const char *ca_file)
+{
+	CURL	*c = h->easy;
+	size_t	 i;
+	int	 bad = 0;
+
+	for (i = 0; i < sizeof(http_longopts) / sizeof(http_longopts[0]); i++)
+		bad |= curl_easy_setopt(c, http_longopts[i].opt,
+		    http_longopts[i].val) != CURLE_OK;
+	bad |= curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https") != CURLE_OK;
+	bad |= curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "https") !=
+	    CURLE_OK;
+	bad |= curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE,
+	    (curl_off_t)HTTP_RESPONSE_MAX) != CURLE_OK;
+	bad |= curl_easy_setopt(c, CURLOPT_USERAGENT, HTTP_USER_AGENT) !=
+	    CURLE_OK;
+	bad |= curl_easy_setopt(c, CURLOPT_ERRORBUFFER, h->errbuf) != CURLE_OK;
+	bad |= curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, http_write) !=
+	    CURLE_OK;
+	bad |= curl_easy_setopt(c, CURLOPT_WRITEDATA, h) != CURLE_OK;
+	if (ca_file != NULL) {
+		bad |= curl_easy_setopt(c, CURLOPT_CAINFO, ca_file) != CURLE_OK;
+		bad |= curl_easy_setopt(c, CURLOPT_CAPATH,
+		    HTTP_SYSTEM_CAPATH) != CURLE_OK;
+	}
+	bad |= curl_multi_setopt(h->multi, CURLMOPT_MAXCONNECTS,
+	    (long)HTTP_MAXCONNECTS) != CURLM_OK;
+	return bad ? -1 : 0;
+}
+
+struct http *
+http_new(const char *ca_file)
+{
+	struct http	*h = NULL;
+
+	/* Normally done by main() already; a no-op then. */
+	if (http_init() == -1)
+		goto fail;
+	if (ca_file != NULL && access(ca_file, R_OK) == -1) {
+		log_error("msg=\"CA file is not readable\"");
+		goto fail;
+	}
+	if ((h = calloc(1, sizeof(*h))) == NULL ||
+	    (h->easy = curl_easy_init()) == NULL ||
+	    (h->multi = curl_multi_init()) == NULL) {
+		log_error("msg=\"out of memory\"");
+		goto fail;
+	}
+	if (http_setup(h, ca_file) == -1) {
+		log_error("msg=\"libcurl refused a hardening option\"");
+		goto fail;
+	}
+	return h;
+fail:
+	http_free(h);
+	return NULL;
+}
+
+void
+http_free(struct http *h)
+{
+	if (h == NULL)
+		return;
+	/* The easy handle is never left in the multi handle. */
+	if (h->easy != NULL)
+		curl_easy_cleanup(h->easy);
+	if (h->multi != NULL)
+		curl_multi_cleanup(h->multi);
+	free(h);
+}
+
+void
+http_response_init(struct http_response *r)
+{
+	r->status = 0;
+	buf_init(&r->body, HTTP_RESPONSE_MAX);
+}
+
+void
+http_response_free(struct http_response *r)
+{
+	/* Token replies pass through here: wipe, whatever the body was. */
+	buf_free_secret(&r->body);
+	r->status = 0;
+}
+
+void
+http_set_deadline(struct http *h, const struct timespec *deadline,
+    void (*fn)(void *), void *arg)
+{
+	h->deadline_fn = fn;
+	h->deadline_arg = arg;
+	h->deadline_ran = 0;
+	if (fn != NULL && deadline != NULL)
+		h->deadline = *deadline;
+	else
+		h->deadline_fn = NULL;
+}
+
+/* Milliseconds from now until the deadline (negative once past). */
+static long
+http_deadline_ms(const struct http *h)
+{
+	struct timespec	 now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (long)(h->deadline.tv_sec - now.tv_sec) * 1000L +
+	    (h->deadline.tv_nsec - now.tv_nsec) / 1000000L;
+}
+
+int
+http_deadline_check(struct http *h)
+{
+	if (h->deadline_ran)
+		return 1;
+	if (h->deadline_fn == NULL || http_deadline_ms(h) > 0)
+		return 0;
+	/* Mark it first: fn runs once even if it starts a transfer. */
+	h->deadline_ran = 1;
+	h->deadline_fn(h->deadline_arg);
+	return 1;
+}
+
+/* How long one curl_multi_poll() may sleep. */
+static int
+http_wait_ms(const struct http *h)
+{
+	long	 ms;
+
+	if (h->deadline_fn == NULL || h->deadline_ran)
+		return HTTP_POLL_MS;
+	ms = http_deadline_ms(h);
+	if (ms < 0)
+		ms = 0;
+	return ms < HTTP_POLL_MS ? (int)ms : HTTP_POLL_MS;
+}
+
+long
+http_connections(const struct http *h)
+{
+	return h->connects;
+}
+
+/* Returns 1 when c may appear in a host name or IPv4 address. */
+static int
+http_host_char(int c)
+{
+	return isalnum((unsigned char)c) || c == '-' || c == '.';
+}
+
+/* Returns 1 when c may appear inside the brackets of an IPv6 literal. */
+static int
+http_ipv6_char(int c)
+{
+	return isxdigit((unsigned char)c) || c == ':' || c == '.';
+}
+
+/* Returns 1 when [p, end) is a decimal port 1..65535. */
+static int
+http_port_ok(const char *p, const char *end)
+{
+	long	 v = 0;
+
+	if (p == end || end - p > 5)
+		return 0;
+	for (; p < end; p++) {
+		if (!isdigit((unsigned char)*p))
+			return 0;
+		v = v * 10 + (*p - '0');
+	}
+	return v >= 1 && v <= 65535;
+}
+
+int
+http_url_host(const char *url, char *out, size_t n)
+{
+	const char	*p, *end, *host, *hend, *rest;
+	int		(*ok)(int) = http_host_char;
+
+	if (url == NULL || strncasecmp(url, "https://", 8) != 0)
+		return -1;
+	p = url + 8;
+	end = p + strcspn(p, "/?#");
+	if (memchr(p, '@', (size_t)(end - p)) != NULL)
+		return -1;
+	if (*p == '[') {
+		host = p + 1;
+		if ((hend = memchr(host, ']', (size_t)(end - host))) == NULL)
+			return -1;
+		rest = hend + 1;
+		ok = http_ipv6_char;
+	} else {
+		host = p;
+		hend = memchr(p, ':', (size_t)(end - p));
+		if (hend == NULL)
+			hend = end;
+		rest = hend;
+	}
+	if (hend == host || (size_t)(hend - host) >= n ||
+	    hend - host >= HTTP_HOST_MAX)
+		return -1;
+	for (p = host; p < hend; p++)
+		if (!ok(*p))
+			return -1;
+	if (rest != end && (*rest != ':' || !http_port_ok(rest + 1, end)))
+		return -1;
+	memcpy(out, host, (size_t)(hend - host));
+	out[hend - host] = '\0';
+	return 0;
+}
+
+/* Returns 1 when s is a URL we hand to libcurl at all: bounded, printable
+ * ASCII, https with a well-formed host. */
+static int
+http_url_ok(const char *url, char *host, size_t hostsz)
+{
+	size_t	 i;
+
+	if (url == NULL)
+		return 0;
+	for (i = 0; url[i] != '\0'; i++)
+		if (i >= HTTP_URL_MAX || url[i] <= ' ' || url[i] > '~')
+			return 0;
+	return http_url_host(url, host, hostsz) == 0;
+}
+
+/* Returns 1 when s may be sent as a header value (no CR, LF or other
+ * control byte that would end the header). */
+static int
+http_header_ok(const char *s)
+{
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s < ' ' || *s == 0x7f)
+			return 0;
+	return 1;
+}
+
+/* Frees a header list, wiping it first: it may hold a bearer token. */
+static void
+http_headers_free(struct curl_slist *list)
+{
+	struct curl_slist	*l;
+
+	for (l = list; l != NULL; l = l->next)
+		if (l->data != NULL)
+			crypto_wipe(l->data, strlen(l->data));
+	curl_slist_free_all(list);
+}
+
+/* Appends the header prefix + value to *list.  Returns 0, or -1 on memory
+ * exhaustion (then *list is freed and NULL). */
+static int
+http_header_add(struct curl_slist **list, const char *prefix,
+    const char *value)
+{
+	struct curl_slist	*l;
+	struct buf		 b;
+	int			 rc = -1;
+
+	buf_init(&b, HTTP_URL_MAX);
+	if (buf_puts(&b, prefix) == -1 || buf_puts(&b, value) == -1)
+		goto out;
+	if ((l = curl_slist_append(*list, buf_cstr(&b))) == NULL)
+		goto out;
+	*list = l;
+	rc = 0;
+out:
+	buf_free_secret(&b);
+	if (rc == -1) {
+		http_headers_free(*list);
+		*list = NULL;
+	}
+	return rc;
+}
+
+/*
+ * Builds the request headers.  "Expect:" stops libcurl from waiting for
+ * a 100 Continue before larger bodies.  Returns the list, or NULL on
+ * memory exhaustion.
+ */
+static struct curl_slist *
+http_headers(const char *bearer, const char *content_type)
+{
+	struct curl_slist	*list = NULL;
+
+	if (http_header_add(&list, "Accept: ", "application/json") == -1 ||
+	    http_header_add(&list, "Expect:", "") == -1)
+		return NULL;
+	if (content_type != NULL &&
+	    http_header_add(&list, "Content-Type: ", content_type) == -1)
+		return NULL;
+	if (bearer != NULL &&
+	    http_header_add(&list, "Authorization: Bearer ", bearer) == -1)
+		return NULL;
+	return list;
+}
+
+/* Sets the options of one request.  Returns 0, or -1 (logged). */
+static int
+http_prepare(struct http *h, const char *method, const char *url,
+    struct curl_slist *hdrs, const char *body)
+{
+	CURL	*c = h->easy;
+	int	 bad = 0;
+
+	if (strcmp(method, "GET") == 0)
+		bad |= curl_easy_setopt(c, CURLOPT_HTTPGET, 1L) != CURLE_OK;
+	else if (strcmp(method, "POST") == 0) {
+		if (body == NULL)
+			body = "";
+		bad |= curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE,
+		    (curl_off_t)strlen(body)) != CURLE_OK;
+		/* Not copied: the body outlives the transfer. */
+		bad |= curl_easy_setopt(c, CURLOPT_POSTFIELDS, body) !=
+		    CURLE_OK;
+	} else {
+		log_error("msg=\"unsupported method\"");
+		return -1;
+	}
+	bad |= curl_easy_setopt(c, CURLOPT_URL, url) != CURLE_OK;
+	bad |= curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs) != CURLE_OK;
+	if (bad)
+		log_error("msg=\"libcurl refused a request option\"");
+	return bad ? -1 : 0;
+}
+
+/* Forgets the per-request options, so that no pointer into the caller's
+ * memory (body, headers) stays in the handle. */
+static void
+http_unprepare(struct http *h)
+{
+	CURL	*c = h->easy;
+
+	(void)curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
+	(void)curl_easy_setopt(c, CURLOPT_POSTFIELDS, NULL);
+	(void)curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)-1);
+	/* Setting POSTFIELDS switched the method to POST: back to GET. */
+	(void)curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
+	h->sink = NULL;
+}
+
+/*
+ * Runs the transfer to its end, running the deadline function when it
+ * falls due.  Returns libcurl's result for the transfer
+ * (CURLE_FAILED_INIT when the multi interface itself failed, logged).
+ */
+static CURLcode
+http_drive(struct http *h)
+{
+	CURLMsg		*msg;
+	CURLMcode	 mc;
+	CURLcode	 rc = CURLE_FAILED_INIT;
+	int		 running = 1, left;
+
+	if ((mc = curl_multi_add_handle(h->multi, h->easy)) != CURLM_OK)
+		goto out;
+	while (running) {
+		http_deadline_check(h);
+		if ((mc = curl_multi_perform(h->multi, &running)) != CURLM_OK)
+			break;
+		if (running && (mc = curl_multi_poll(h->multi, NULL, 0,
+		    http_wait_ms(h), NULL)) != CURLM_OK)
+			break;
+	}
+	while ((msg = curl_multi_info_read(h->multi, &left)) != NULL)
+		if (msg->msg == CURLMSG_DONE && msg->easy_handle == h->easy)
+			rc = msg->data.result;
+	(void)curl_multi_remove_handle(h->multi, h->easy);
+out:
+	if (mc != CURLM_OK)
+		log_error("msg=\"%s\"", curl_multi_strerror(mc));
+	return rc;
+}
+
+/* Maps a libcurl result to ours. */
+static enum http_result
+http_map(const struct http *h, CURLcode cc)
+{
+	switch (cc) {
+	case CURLE_OK:
+		return HTTP_OK;
+	case CURLE_OPERATION_TIMEDOUT:
+		return HTTP_TIMEOUT;
+	case CURLE_COULDNT_RESOLVE_HOST:
+	case CURLE_COULDNT_RESOLVE_PROXY:
+	case CURLE_COULDNT_CONNECT:
+		return HTTP_CONNECT;
+	case CURLE_PEER_FAILED_VERIFICATION:
+	case CURLE_SSL_CONNECT_ERROR:
+	case CURLE_SSL_CERTPROBLEM:
+	case CURLE_SSL_CIPHER:
+	case CURLE_SSL_CACERT_BADFILE:
+	case CURLE_SSL_ISSUER_ERROR:
+	case CURLE_SSL_INVALIDCERTSTATUS:
+	case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+	case CURLE_SSL_CRL_BADFILE:
+	case CURLE_SSL_SHUTDOWN_FAILED:
+	case CURLE_SSL_ENGINE_NOTFOUND:
+	case CURLE_SSL_ENGINE_SETFAILED:
+	case CURLE_SSL_ENGINE_INITFAILED:
+		return HTTP_TLS;
+	case CURLE_FILESIZE_EXCEEDED:
+		return HTTP_TOOBIG;
+	case CURLE_WRITE_ERROR:
+		return h->toobig ? HTTP_TOOBIG : HTTP_ERROR;
+	case CURLE_UNSUPPORTED_PROTOCOL:
+	case CURLE_URL_MALFORMAT:
+		return HTTP_REFUSED;
+	default:
+		return HTTP_ERROR;
+	}
+}
+
+/* Collects the outcome of a transfer into resp and the counters; logs a
+ * failure with the host only. */
+static enum http_result
+http_finish(struct http *h, CURLcode cc, const char *host,
+    struct http_response *resp)
+{
+	enum http_result	 rv;
+	long			 n = 0;
+
+	if (curl_easy_getinfo(h->easy, CURLINFO_NUM_CONNECTS, &n) == CURLE_OK)
+		h->connects += n;
+	if ((rv = http_map(h, cc)) == HTTP_OK &&
+	    curl_easy_getinfo(h->easy, CURLINFO_RESPONSE_CODE,
+	    &resp->status) != CURLE_OK)
+		rv = HTTP_ERROR;
+	if (rv == HTTP_OK) {
+		log_event(LOGL_DEBUG, "http.response", "host=%s status=%ld "
+		    "bytes=%zu", host, resp->status, resp->body.len);
+		return rv;
+	}
+	/* libcurl's error text names the host and port, never the path. */
+	log_warn("host=%s result=%s curl=%d msg=\"%s\"", host,
+	    http_result_str(rv), (int)cc, h->errbuf[0] != '\0' ? h->errbuf :
+	    curl_easy_strerror(cc));
+	buf_reset(&resp->body);
+	resp->status = 0;
+	return rv;
+}
+
+enum http_result
+http_request(struct http *h, const char *method, const char *url,
+    const char *bearer, const char *content_type, const char *body,
+    struct http_response *resp)
+{
+	struct curl_slist	*hdrs = NULL;
+	enum http_result	 rv = HTTP_ERROR;
+	char			 host[HTTP_HOST_MAX];
+	CURLcode		 cc;
+
+	buf_reset(&resp->body);
+	resp->status = 0;
+	http_deadline_check(h);
+	if (!http_url_ok(url, host, sizeof(host))) {
+		log_warn("msg=\"refused a URL that is not plain https\"");
+		rv = HTTP_REFUSED;
+		goto out;
+	}
+	if ((bearer != NULL && !http_header_ok(bearer)) ||
+	    (content_type != NULL && !http_header_ok(content_type))) {
+		log_error("host=%s msg=\"control byte in a header value\"",
+		    host);
+		goto out;
+	}
+	if ((hdrs = http_headers(bearer, content_type)) == NULL) {
+		log_error("msg=\"out of memory\"");
+		goto out;
+	}
+	if (http_prepare(h, method, url, hdrs, body) == -1)
+		goto out;
+	h->sink = &resp->body;
+	h->toobig = 0;
+	h->errbuf[0] = '\0';
+	cc = http_drive(h);
+	rv = http_finish(h, cc, host, resp);
+out:
+	http_unprepare(h);
+	http_headers_free(hdrs);
+	return rv;
+}

@@ -1,0 +1,239 @@
+/*
+ * page: the HTML pages and redirects of the login flow (see page.h).
+ *
+ * A person lands on these pages straight from Salesforce, sometimes after
+ * following a link someone else sent, so each page says plainly what
+ * happened and what to do next, and the success page names both accounts
+ * so that a person linked to the wrong one notices.  The pages carry no
+ * script and load nothing: the only style is one fixed inline block,
+ * which the Content-Security-Policy allows by its SHA-256 hash and
+ * nothing else.  Every value that did not come from this file goes
+ * through page_escape().
+ */
+#include <string.h>
+
+#include "buf.h"
+#include "log.h"
+#include "page.h"
+#include "req.h"
+
+/*
+ * The one stylesheet.  PAGE_STYLE_HASH is base64(SHA-256(PAGE_STYLE));
+ * test_page recomputes it from a rendered page, so changing one without
+ * the other fails the tests.
+ */
+#define PAGE_STYLE \
+	"body{margin:0;background:#f3f5f8;color:#16191d;" \
+	"font:16px/1.55 system-ui,-apple-system,\"Segoe UI\",Roboto," \
+	"\"Helvetica Neue\",Arial,sans-serif}" \
+	"main{box-sizing:border-box;max-width:36rem;margin:3rem auto;" \
+	"padding:2rem 2.25rem;background:#fff;border:1px solid #d9dee5;" \
+	"border-radius:12px}" \
+	".brand{margin:0 0 1.5rem;font-weight:700;color:#0b5cab;" \
+	"letter-spacing:.02em}" \
+	".brand span{font-weight:400;color:#4b5563}" \
+	"h1{margin:0 0 1rem;font-size:1.6rem;line-height:1.25}" \
+	".ok h1{color:#067647}" \
+	".err h1{color:#b42318}" \
+	"p{margin:0 0 1rem}" \
+	"dl{display:grid;grid-template-columns:max-content 1fr;" \
+	"gap:.5rem 1.25rem;margin:1.5rem 0;padding:1rem 1.25rem;" \
+	"background:#f7f9fb;border-radius:8px}" \
+	"dt{color:#4b5563}" \
+	"dd{margin:0;font-weight:600;overflow-wrap:anywhere}" \
+	".next{padding:.75rem 1rem;background:#eaf2fb;" \
+	"border-left:4px solid #0b5cab;border-radius:4px}" \
+	".note{color:#4b5563;font-size:.95rem}" \
+	"code{font:.95em ui-monospace,SFMono-Regular,Menlo,Consolas," \
+	"monospace;background:#eef0f3;padding:.1rem .35rem;" \
+	"border-radius:4px}" \
+	"@media (max-width:40rem){main{margin:0;border:0;border-radius:0;" \
+	"padding:1.5rem}}"
+#define PAGE_STYLE_HASH	"sha256-P5upwItorZsnm/oFD3n+cbvTjjCkm++wWZ+otGhvNt4="
+
+#define PAGE_CSP \
+	"default-src 'none'; style-src '" PAGE_STYLE_HASH "'; " \
+	"img-src 'none'; base-uri 'none'; form-action 'none'; " \
+	"frame-ancestors 'none'"
+
+/* Headers of every HTML page, after the status line. */
+#define PAGE_HEADERS \
+	"Content-Type: text/html; charset=utf-8\r\n" \
+	"Cache-Control: no-store\r\n" \
+	"Pragma: no-cache\r\n" \
+	"Referrer-Policy: no-referrer\r\n" \
+	"X-Content-Type-Options: nosniff\r\n" \
+	"X-Frame-Options: DENY\r\n" \
+	"Content-Security-Policy: " PAGE_CSP "\r\n" \
+	"\r\n"
+
+/* The command people type in Slack, as the pages show it. */
+#define PAGE_COMMAND	"/contact"
+
+int
+page_escape(struct buf *b, const char *s)
+{
+	const char	*run, *ent;
+
+	if (s == NULL)
+		return 0;
+	for (run = s; *s != '\0'; s++) {
+		switch (*s) {
+		case '&':
+			ent = "&amp;";
+			break;
+		case '<':
+			ent = "&lt;";
+			break;
+		case '>':
+			ent = "&gt;";
+			break;
+		case '"':
+			ent = "&quot;";
+			break;
+		case '\'':
+			ent = "&#39;";
+			break;
+		default:
+			continue;
+		}
+		if (buf_append(b, run, (size_t)(s - run)) == -1 ||
+		    buf_puts(b, ent) == -1)
+			return -1;
+		run = s + 1;
+	}
+	return buf_append(b, run, (size_t)(s - run));
+}
+
+/*
+ * Appends the headers and the page up to and including the <h1>; cls is
+ * the class of <main> ("ok" or "err").  title is escaped here.
+ */
+static int
+page_open(struct buf *b, int status, const char *cls, const char *title)
+{
+	if (buf_printf(b, "Status: %s\r\n" PAGE_HEADERS,
+	    req_status_line(status)) == -1 ||
+	    buf_puts(b, "<!doctype html>\n<html lang=\"en\">\n<head>\n"
+	    "<meta charset=\"utf-8\">\n"
+	    "<meta name=\"viewport\" "
+	    "content=\"width=device-width, initial-scale=1\">\n"
+	    "<title>") == -1 ||
+	    page_escape(b, title) == -1 ||
+	    buf_puts(b, " \xc2\xb7 forcelink</title>\n<style>" PAGE_STYLE
+	    "</style>\n</head>\n<body>\n") == -1 ||
+	    buf_printf(b, "<main class=\"%s\">\n", cls) == -1 ||
+	    buf_puts(b, "<p class=\"brand\">forcelink "
+	    "<span>Salesforce for Slack</span></p>\n<h1>") == -1 ||
+	    page_escape(b, title) == -1 ||
+	    buf_puts(b, "</h1>\n") == -1)
+		return -1;
+	return 0;
+}
+
+/* Appends the end of the page. */
+static int
+page_close(struct buf *b)
+{
+	return buf_puts(b, "</main>\n</body>\n</html>\n");
+}
+
+int
+page_error(struct buf *b, int status, const char *title,
+    const char *explanation)
+{
+	if (page_open(b, status, "err", title) == -1 ||
+	    buf_puts(b, "<p>") == -1 ||
+	    page_escape(b, explanation) == -1 ||
+	    buf_puts(b, "</p>\n<p class=\"next\"><strong>Next step:</strong> "
+	    "Run <code>" PAGE_COMMAND " login</code> in Slack to get a new "
+	    "link.</p>\n") == -1)
+		return -1;
+	return page_close(b);
+}
+
+/* Appends one "<dt>name</dt><dd>value</dd>" row, value escaped. */
+static int
+page_row(struct buf *b, const char *name, const char *value)
+{
+	if (buf_printf(b, "<dt>%s</dt><dd>", name) == -1 ||
+	    page_escape(b, value != NULL && *value != '\0' ? value :
+	    "(unknown)") == -1)
+		return -1;
+	return buf_puts(b, "</dd>\n");
+}
+
+int
+page_linked(struct buf *b, const char *sf_username, const char *sf_org_id,
+    const char *instance_url, const char *slack_team_id,
+    const char *slack_user_id)
+{
+	if (page_open(b, 200, "ok", "Linked") == -1 ||
+	    buf_puts(b, "<p>Your Salesforce account is now linked to your "
+	    "Slack account. Searches you run with <code>" PAGE_COMMAND
+	    "</code> use this Salesforce user&#39;s access.</p>\n<dl>\n") == -1)
+		return -1;
+	if (page_row(b, "Salesforce username", sf_username) == -1 ||
+	    page_row(b, "Salesforce org id", sf_org_id) == -1 ||
+	    page_row(b, "Salesforce instance", instance_url) == -1 ||
+	    page_row(b, "Slack workspace", slack_team_id) == -1 ||
+	    page_row(b, "Slack user", slack_user_id) == -1)
+		return -1;
+	if (buf_puts(b, "</dl>\n<p class=\"next\"><strong>Next step:</strong> "
+	    "Go back to Slack and run <code>" PAGE_COMMAND "</code> again."
+	    "</p>\n<p class=\"note\">If this is not you, run <code>"
+	    PAGE_COMMAND " logout</code> in Slack.</p>\n") == -1)
+		return -1;
+	return page_close(b);
+}
+
+/* Returns 1 when s may be placed in a header value: no control bytes, so
+ * it cannot end the header or start another. */
+static int
+page_header_safe(const char *s)
+{
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return 0;
+	return 1;
+}
+
+/* Returns 1 when h is a run of "Name: value\r\n" lines and nothing else. */
+static int
+page_lines_ok(const char *h)
+{
+	const char	*eol, *colon;
+
+	while (*h != '\0') {
+		if ((eol = strstr(h, "\r\n")) == NULL)
+			return 0;
+		colon = memchr(h, ':', (size_t)(eol - h));
+		if (colon == NULL || colon == h)
+			return 0;
+		for (; h < eol; h++)
+			if (((unsigned char)*h < 0x20 && *h != '\t') ||
+			    *h == 0x7f)
+				return 0;
+		h = eol + 2;
+	}
+	return 1;
+}
+
+int
+page_redirect(struct buf *b, const char *url, const char *headers)
+{
+	if (url == NULL || *url == '\0' || !page_header_safe(url)) {
+		log_error("msg=\"refusing a redirect to an unsafe URL\"");
+		return -1;
+	}
+	if (headers != NULL && !page_lines_ok(headers)) {
+		log_error("msg=\"refusing malformed extra headers\"");
+		return -1;
+	}
+	if (buf_printf(b, "Status: %s\r\nLocation: %s\r\n"
+	    "Cache-Control: no-store\r\nReferrer-Policy: no-referrer\r\n%s"
+	    "Content-Type: text/plain; charset=utf-8\r\n\r\nRedirecting.\n",
+	    req_status_line(302), url, headers != NULL ? headers : "") == -1)
+		return -1;
+	return 0;
+}

@@ -1,0 +1,664 @@
+/*
+ * render: the Slack messages forcelink answers with (see render.h).
+ *
+ * Each message is built twice from the same pieces: once as the plain
+ * "text" fallback, which carries everything, and once as Block Kit
+ * sections.  Every value from outside passes through render_put() or
+ * render_put_link(), which clean it (invalid UTF-8 becomes U+FFFD,
+ * control characters become spaces), cut it to a bounded length at a
+ * character boundary and escape it for Slack; so a hostile contact name
+ * can neither ping a channel nor push a message past Slack's limits.
+ * Lengths are counted in bytes, which is never less than Slack's count
+ * of characters, so a text that fits here fits there.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <json-c/json.h>
+
+#include "buf.h"
+#include "form.h"
+#include "log.h"
+#include "render.h"
+#include "slack.h"
+
+/* Top-level "text": Slack truncates past 40,000 characters. */
+#define RENDER_TEXT_MAX		39000
+/* Room left in the top-level text for the header line. */
+#define RENDER_HEAD_ROOM	2048
+/* Most bytes shown of one outside value (a contact field, a query). */
+#define RENDER_FIELD_MAX	256
+#define RENDER_QUERY_MAX	100
+#define RENDER_REASON_MAX	500
+/* Ceiling for scratch buffers: far above anything rendered. */
+#define RENDER_BUF_MAX		(256 * 1024)
+/* Slack rejects a button whose url is longer. */
+#define RENDER_BUTTON_URL_MAX	3000
+
+#define ELLIPSIS	"\xe2\x80\xa6"		/* U+2026 */
+#define LQUOTE		"\xe2\x80\x9c"		/* U+201C */
+#define RQUOTE		"\xe2\x80\x9d"		/* U+201D */
+#define REPLACEMENT	"\xef\xbf\xbd"		/* U+FFFD */
+#define BULLET		"\xe2\x80\xa2"		/* U+2022 */
+#define DASH		"\xe2\x80\x94"		/* U+2014 */
+
+#define RENDER_DEFAULT_COMMAND	"/contact"
+
+/* Returns 1 when s is set and not empty. */
+static int
+render_set(const char *s)
+{
+	return s != NULL && *s != '\0';
+}
+
+/*
+ * Returns the length of the well-formed UTF-8 character at p (at most
+ * left bytes), or 0 when the bytes there are not one.
+ */
+static size_t
+render_seqlen(const unsigned char *p, size_t left)
+{
+	size_t	 n;
+
+	n = *p < 0x80 ? 1 : *p >= 0xf0 ? 4 : *p >= 0xe0 ? 3 : 2;
+	if (n > left || !form_utf8_ok((const char *)p, n))
+		return 0;
+	return n;
+}
+
+/*
+ * Cuts b (valid UTF-8) to at most max bytes: when it is longer, it ends
+ * at a character boundary followed by an ellipsis.  Never grows b.
+ */
+static void
+render_clip(struct buf *b, size_t max)
+{
+	size_t	 cut;
+
+	if (b->len <= max || max < sizeof(ELLIPSIS) - 1)
+		return;
+	cut = max - (sizeof(ELLIPSIS) - 1);
+	while (cut > 0 && ((unsigned char)b->data[cut] & 0xc0) == 0x80)
+		cut--;
+	b->len = cut;
+	b->data[cut] = '\0';
+	(void)buf_puts(b, ELLIPSIS);	/* fits: the buffer held more */
+}
+
+/*
+ * Copies s into b for display: invalid UTF-8 becomes U+FFFD, control
+ * characters become spaces (line breaks stay when lines is set), and the
+ * result is cut to max bytes.  Returns 0, or -1 on memory exhaustion.
+ */
+static int
+render_clean(struct buf *b, const char *s, size_t max, int lines)
+{
+	const unsigned char	*p = (const unsigned char *)s;
+	size_t			 len, i, n;
+	int			 rc;
+
+	len = strlen(s);
+	for (i = 0; i < len && b->len <= max; i += n) {
+		if ((n = render_seqlen(p + i, len - i)) == 0) {
+			n = 1;
+			rc = buf_puts(b, REPLACEMENT);
+		} else if (n == 1 && p[i] == '\n' && lines)
+			rc = buf_putc(b, '\n');
+		else if (n == 1 && (p[i] < 0x20 || p[i] == 0x7f))
+			rc = buf_putc(b, ' ');
+		else if (n == 2 && p[i] == 0xc2 && p[i + 1] < 0xa0)
+			rc = buf_putc(b, ' ');	/* C1 control */
+		else
+			rc = buf_append(b, p + i, n);
+		if (rc == -1)
+			return -1;
+	}
+	render_clip(b, max);
+	return 0;
+}
+
+/* Appends outside text s, cleaned, cut to max bytes and escaped. */
+static int
+render_put(struct buf *b, const char *s, size_t max, int lines)
+{
+	struct buf	 t;
+	int		 rc = -1;
+
+	buf_init(&t, RENDER_BUF_MAX);
+	if (render_clean(&t, s, max, lines) == -1)
+		goto out;
+	rc = slack_escape(b, buf_cstr(&t));
+out:
+	buf_free(&t);
+	return rc;
+}
+
+/* Appends a link to url labelled with outside text, cleaned and cut. */
+static int
+render_put_link(struct buf *b, const char *url, const char *label)
+{
+	struct buf	 t;
+	int		 rc = -1;
+
+	buf_init(&t, RENDER_BUF_MAX);
+	if (render_clean(&t, label, RENDER_FIELD_MAX, 0) == -1)
+		goto out;
+	rc = slack_link(b, url, buf_cstr(&t));
+out:
+	buf_free(&t);
+	return rc;
+}
+
+/* Returns 1 when id looks like a Salesforce record id (alphanumeric, at
+ * most 18 characters), so that it can only name a record, not a path. */
+static int
+render_record_id(const char *id)
+{
+	size_t	 i;
+
+	for (i = 0; id[i] != '\0'; i++)
+		if (i == 18 || !((id[i] >= 'A' && id[i] <= 'Z') ||
+		    (id[i] >= 'a' && id[i] <= 'z') ||
+		    (id[i] >= '0' && id[i] <= '9')))
+			return 0;
+	return i > 0;
+}
+
+/*
+ * Appends label linked to the record {instance_url}/{id}, or just the
+ * label when there is no usable instance or id.
+ */
+static int
+render_record(struct buf *b, const char *instance_url, const char *id,
+    const char *label)
+{
+	struct buf	 url;
+	int		 rc = -1;
+
+	if (!render_set(instance_url) || id == NULL || !render_record_id(id))
+		return render_put(b, label, RENDER_FIELD_MAX, 0);
+	buf_init(&url, RENDER_BUF_MAX);
+	if (buf_printf(&url, "%s/%s", instance_url, id) == -1)
+		goto out;
+	rc = render_put_link(b, buf_cstr(&url), label);
+out:
+	buf_free(&url);
+	return rc;
+}
+
+/* Returns 1 when email can be a mailto: link as it is: no characters
+ * that would add headers or parameters to the link. */
+static int
+render_mailable(const char *email)
+{
+	return strchr(email, '@') != NULL &&
+	    strlen(email) <= RENDER_FIELD_MAX &&
+	    strpbrk(email, "?&#/%\\\"<>| \t\r\n") == NULL;
+}
+
+/* Appends "Email: " and the address, linked when it is safe to. */
+static int
+render_email(struct buf *b, const char *email)
+{
+	struct buf	 url;
+	int		 rc = -1;
+
+	buf_init(&url, RENDER_BUF_MAX);
+	if (buf_puts(b, "\nEmail: ") == -1)
+		goto out;
+	if (!render_mailable(email)) {
+		rc = render_put(b, email, RENDER_FIELD_MAX, 0);
+		goto out;
+	}
+	if (buf_printf(&url, "mailto:%s", email) == -1)
+		goto out;
+	rc = render_put_link(b, buf_cstr(&url), email);
+out:
+	buf_free(&url);
+	return rc;
+}
+
+/* Appends "\nLABEL: value" when value is set. */
+static int
+render_line(struct buf *b, const char *label, const char *value)
+{
+	if (!render_set(value))
+		return 0;
+	if (buf_printf(b, "\n%s", label) == -1)
+		return -1;
+	return render_put(b, value, RENDER_FIELD_MAX, 0);
+}
+
+/* Appends one contact as mrkdwn, cut to what one section may hold. */
+static int
+render_contact(struct buf *b, const char *instance_url,
+    const struct sf_contact *c)
+{
+	const char	*name;
+
+	name = render_set(c->name) ? c->name : "(no name)";
+	if (buf_putc(b, '*') == -1 ||
+	    render_record(b, instance_url, c->id, name) == -1 ||
+	    buf_putc(b, '*') == -1 ||
+	    render_line(b, "", c->title) == -1 ||
+	    buf_puts(b, "\nAccount: ") == -1)
+		return -1;
+	if (!render_set(c->account_id)) {
+		if (buf_puts(b, "No account") == -1)
+			return -1;
+	} else if (render_record(b, instance_url, c->account_id,
+	    render_set(c->account_name) ? c->account_name :
+	    "(unnamed account)") == -1)
+		return -1;
+	if (render_set(c->email) && render_email(b, c->email) == -1)
+		return -1;
+	if (render_line(b, "Phone: ", c->phone) == -1 ||
+	    render_line(b, "Mobile: ", c->mobile) == -1)
+		return -1;
+	render_clip(b, SLACK_MAX_TEXT);
+	return 0;
+}
+
+/* Adds val under key, or releases val.  Returns 0, or -1. */
+static int
+render_add(struct json_object *obj, const char *key,
+    struct json_object *val)
+{
+	if (val == NULL)
+		return -1;
+	if (json_object_object_add(obj, key, val) != 0) {
+		json_object_put(val);
+		return -1;
+	}
+	return 0;
+}
+
+/* Appends val to an array of at most SLACK_MAX_BLOCKS entries, or
+ * releases val.  Returns 0, or -1. */
+static int
+render_push(struct json_object *arr, struct json_object *val)
+{
+	if (val == NULL)
+		return -1;
+	if (json_object_array_length(arr) >= SLACK_MAX_BLOCKS) {
+		log_error("msg=\"more than %d blocks\"", SLACK_MAX_BLOCKS);
+		json_object_put(val);
+		return -1;
+	}
+	if (json_object_array_add(arr, val) != 0) {
+		json_object_put(val);
+		return -1;
+	}
+	return 0;
+}
+
+/* Returns a text object {"type":type,"text":s}, or NULL. */
+static struct json_object *
+render_text_object(const char *type, const char *s)
+{
+	struct json_object	*o;
+
+	if ((o = json_object_new_object()) == NULL)
+		return NULL;
+	if (render_add(o, "type", json_object_new_string(type)) == -1 ||
+	    render_add(o, "text", json_object_new_string(s)) == -1) {
+		json_object_put(o);
+		return NULL;
+	}
+	return o;
+}
+
+/*
+ * Appends a section block with mrkdwn (already escaped Slack text) to
+ * blocks, cut to SLACK_MAX_TEXT bytes.  Returns 0, or -1.
+ */
+static int
+render_section(struct json_object *blocks, const char *mrkdwn)
+{
+	struct json_object	*sec = NULL;
+	struct buf		 t;
+	int			 rc = -1;
+
+	buf_init(&t, RENDER_BUF_MAX);
+	if (buf_puts(&t, *mrkdwn != '\0' ? mrkdwn : ELLIPSIS) == -1)
+		goto out;
+	render_clip(&t, SLACK_MAX_TEXT);
+	if ((sec = json_object_new_object()) == NULL)
+		goto out;
+	if (render_add(sec, "type", json_object_new_string("section")) == -1 ||
+	    render_add(sec, "text", render_text_object("mrkdwn",
+	    buf_cstr(&t))) == -1)
+		goto out;
+	rc = render_push(blocks, sec);
+	sec = NULL;
+out:
+	json_object_put(sec);
+	buf_free(&t);
+	return rc;
+}
+
+/*
+ * Returns the message {"response_type":"ephemeral","text":...,"blocks":
+ * [...]} as an allocated string, with text cut to RENDER_TEXT_MAX bytes.
+ * Takes over blocks in every case.  NULL on memory exhaustion.
+ */
+static char *
+render_json(struct buf *text, struct json_object *blocks)
+{
+	struct json_object	*msg = NULL;
+	const char		*s;
+	char			*out = NULL;
+
+	render_clip(text, RENDER_TEXT_MAX);
+	if ((msg = json_object_new_object()) == NULL)
+		goto out;
+	if (render_add(msg, "response_type",
+	    json_object_new_string("ephemeral")) == -1 ||
+	    render_add(msg, "text", json_object_new_string_len(
+	    buf_cstr(text), (int)text->len)) == -1)
+		goto out;
+	if (render_add(msg, "blocks", blocks) == -1) {
+		blocks = NULL;
+		goto out;
+	}
+	blocks = NULL;
+	s = json_object_to_json_string_ext(msg,
+	    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+	if (s != NULL)
+		out = strdup(s);
+out:
+	json_object_put(blocks);
+	json_object_put(msg);
+	return out;
+}
+
+/* A message of one section showing the same text as the fallback. */
+static char *
+render_single(struct buf *text)
+{
+	struct json_object	*blocks;
+
+	if ((blocks = json_object_new_array()) == NULL)
+		return NULL;
+	if (render_section(blocks, buf_cstr(text)) == -1) {
+		json_object_put(blocks);
+		return NULL;
+	}
+	return render_json(text, blocks);
+}
+
+/* Returns 1 when command is a plausible slash command ("/contact"). */
+static int
+render_command_ok(const char *c)
+{
+	size_t	 i;
+
+	if (c == NULL || c[0] != '/')
+		return 0;
+	for (i = 1; c[i] != '\0'; i++)
+		if (i > 32 || !((c[i] >= 'a' && c[i] <= 'z') ||
+		    (c[i] >= 'A' && c[i] <= 'Z') ||
+		    (c[i] >= '0' && c[i] <= '9') || c[i] == '_' || c[i] == '-'))
+			return 0;
+	return i > 1;
+}
+
+char *
+render_help(const char *command)
+{
+	static const struct {
+		const char	*args;
+		const char	*what;
+	} lines[] = {
+		{ "smith", "search contacts whose name contains "
+		    LQUOTE "smith" RQUOTE },
+		{ "login", "link your Salesforce account" },
+		{ "whoami", "show which Salesforce user you are linked as" },
+		{ "logout", "unlink your Salesforce account and revoke "
+		    "access" },
+		{ "help", "show this help" },
+	};
+	struct buf	 text;
+	const char	*cmd;
+	char		*out = NULL;
+	size_t		 i;
+
+	cmd = render_command_ok(command) ? command : RENDER_DEFAULT_COMMAND;
+	buf_init(&text, RENDER_BUF_MAX);
+	if (buf_puts(&text, "*forcelink* searches Salesforce contacts as you, "
+	    "with your own Salesforce access. Answers are visible only to "
+	    "you.") == -1)
+		goto out;
+	for (i = 0; i < sizeof(lines) / sizeof(lines[0]); i++)
+		if (buf_printf(&text, "\n" BULLET " `%s %s` " DASH " %s", cmd,
+		    lines[i].args, lines[i].what) == -1)
+			goto out;
+	out = render_single(&text);
+out:
+	buf_free(&text);
+	return out;
+}
+
+/* Appends the explanation that precedes a login link. */
+static int
+render_login_intro(struct buf *b, const char *reason)
+{
+	if (render_set(reason) &&
+	    (render_put(b, reason, RENDER_REASON_MAX, 1) == -1 ||
+	    buf_putc(b, ' ') == -1))
+		return -1;
+	return buf_puts(b, "To search Salesforce as yourself, link your "
+	    "Salesforce account. The link is yours alone, works once and "
+	    "expires in 10 minutes.");
+}
+
+/*
+ * Returns the actions block holding the login button,
+ * {"type":"actions","elements":[{"type":"button",...}]}, or NULL.
+ */
+static struct json_object *
+render_button(const char *url)
+{
+	struct json_object	*btn, *elems = NULL, *actions = NULL;
+	struct json_object	*ret = NULL;
+
+	if ((btn = json_object_new_object()) == NULL)
+		goto out;
+	if (render_add(btn, "type", json_object_new_string("button")) == -1 ||
+	    render_add(btn, "text", render_text_object("plain_text",
+	    "Log in to Salesforce")) == -1 ||
+	    render_add(btn, "url", json_object_new_string(url)) == -1 ||
+	    render_add(btn, "style", json_object_new_string("primary")) == -1)
+		goto out;
+	if ((elems = json_object_new_array()) == NULL ||
+	    render_push(elems, btn) == -1)
+		goto out;	/* render_push released btn */
+	btn = NULL;
+	if ((actions = json_object_new_object()) == NULL ||
+	    render_add(actions, "type",
+	    json_object_new_string("actions")) == -1)
+		goto out;
+	if (render_add(actions, "elements", elems) == -1) {
+		elems = NULL;	/* render_add released it */
+		goto out;
+	}
+	elems = NULL;
+	ret = actions;
+	actions = NULL;
+out:
+	json_object_put(btn);
+	json_object_put(elems);
+	json_object_put(actions);
+	return ret;
+}
+
+char *
+render_login(const char *url, const char *reason)
+{
+	struct json_object	*blocks = NULL;
+	struct buf		 text, sec;
+	char			*out = NULL;
+
+	buf_init(&text, RENDER_BUF_MAX);
+	buf_init(&sec, RENDER_BUF_MAX);
+	if (url == NULL || (blocks = json_object_new_array()) == NULL)
+		goto out;
+	if (render_login_intro(&text, reason) == -1 ||
+	    buf_puts(&text, "\nLog in to Salesforce: ") == -1 ||
+	    slack_link(&text, url, NULL) == -1)
+		goto out;
+	if (buf_puts(&sec, "*Link your Salesforce account*\n") == -1 ||
+	    render_login_intro(&sec, reason) == -1 ||
+	    render_section(blocks, buf_cstr(&sec)) == -1)
+		goto out;
+	if (strlen(url) <= RENDER_BUTTON_URL_MAX &&
+	    render_push(blocks, render_button(url)) == -1)
+		goto out;
+	buf_reset(&sec);
+	if (buf_puts(&sec, "Or open this link: ") == -1 ||
+	    slack_link(&sec, url, NULL) == -1 ||
+	    render_section(blocks, buf_cstr(&sec)) == -1)
+		goto out;
+	out = render_json(&text, blocks);
+	blocks = NULL;
+out:
+	json_object_put(blocks);
+	buf_free(&text);
+	buf_free(&sec);
+	return out;
+}
+
+/* Appends the line above the results: how many, for what. */
+static int
+render_contacts_head(struct buf *b, const char *query, size_t shown,
+    long total)
+{
+	int	 rc;
+
+	if (shown == 0)
+		rc = buf_puts(b, "No contacts match " LQUOTE);
+	else if (total > (long)shown)
+		rc = buf_printf(b, "Showing %zu of %ld contacts matching "
+		    LQUOTE, shown, total);
+	else
+		rc = buf_printf(b, "%zu contact%s matching " LQUOTE, shown,
+		    shown == 1 ? "" : "s");
+	if (rc == -1 ||
+	    render_put(b, query != NULL ? query : "", RENDER_QUERY_MAX,
+	    0) == -1)
+		return -1;
+	if (shown == 0)
+		return buf_puts(b, RQUOTE ".");
+	if (total > (long)shown)
+		return buf_puts(b, RQUOTE "; refine your search.");
+	return buf_puts(b, RQUOTE);
+}
+
+char *
+render_contacts(const char *instance_url, const char *query,
+    const struct sf_contacts *cs)
+{
+	struct json_object	*blocks = NULL;
+	struct buf		 text, entry[SLACK_MAX_BLOCKS - 1];
+	size_t			 i, shown = 0, used = 0;
+	long			 total;
+	char			*out = NULL;
+
+	buf_init(&text, RENDER_BUF_MAX);
+	for (i = 0; i < SLACK_MAX_BLOCKS - 1; i++)
+		buf_init(&entry[i], RENDER_BUF_MAX);
+	if (cs == NULL || (blocks = json_object_new_array()) == NULL)
+		goto out;
+	/* One section per contact, as many as both limits allow. */
+	for (i = 0; i < cs->n && shown < SLACK_MAX_BLOCKS - 1; i++) {
+		if (render_contact(&entry[shown], instance_url,
+		    &cs->v[i]) == -1)
+			goto out;
+		used += entry[shown].len + 2;
+		if (used > RENDER_TEXT_MAX - RENDER_HEAD_ROOM)
+			break;
+		shown++;
+	}
+	total = cs->total > (long)cs->n ? cs->total : (long)cs->n;
+	if (render_contacts_head(&text, query, shown, total) == -1 ||
+	    render_section(blocks, buf_cstr(&text)) == -1)
+		goto out;
+	for (i = 0; i < shown; i++)
+		if (buf_puts(&text, "\n\n") == -1 ||
+		    buf_append(&text, entry[i].data, entry[i].len) == -1 ||
+		    render_section(blocks, buf_cstr(&entry[i])) == -1)
+			goto out;
+	out = render_json(&text, blocks);
+	blocks = NULL;
+out:
+	json_object_put(blocks);
+	buf_free(&text);
+	for (i = 0; i < SLACK_MAX_BLOCKS - 1; i++)
+		buf_free(&entry[i]);
+	return out;
+}
+
+/* Appends "*username* (Name, email)", leaving out what is unknown. */
+static int
+render_identity(struct buf *b, const struct sf_userinfo *ui)
+{
+	const char	*who;
+
+	who = render_set(ui->username) ? ui->username :
+	    render_set(ui->user_id) ? ui->user_id : "an unknown user";
+	if (buf_putc(b, '*') == -1 ||
+	    render_put(b, who, RENDER_FIELD_MAX, 0) == -1 ||
+	    buf_putc(b, '*') == -1)
+		return -1;
+	if (!render_set(ui->name) && !render_set(ui->email))
+		return 0;
+	if (buf_puts(b, " (") == -1 ||
+	    (render_set(ui->name) &&
+	    render_put(b, ui->name, RENDER_FIELD_MAX, 0) == -1) ||
+	    (render_set(ui->name) && render_set(ui->email) &&
+	    buf_puts(b, ", ") == -1) ||
+	    (render_set(ui->email) &&
+	    render_put(b, ui->email, RENDER_FIELD_MAX, 0) == -1))
+		return -1;
+	return buf_putc(b, ')');
+}
+
+char *
+render_whoami(const char *instance_url, const struct sf_userinfo *ui)
+{
+	struct buf	 text;
+	char		*out = NULL;
+
+	buf_init(&text, RENDER_BUF_MAX);
+	if (ui == NULL)
+		goto out;
+	if (buf_puts(&text, "You are linked to Salesforce as ") == -1 ||
+	    render_identity(&text, ui) == -1)
+		goto out;
+	if (render_set(instance_url) &&
+	    (buf_puts(&text, " on instance ") == -1 ||
+	    slack_link(&text, instance_url, NULL) == -1))
+		goto out;
+	if (buf_puts(&text, ".\nIf this is not you, run `"
+	    RENDER_DEFAULT_COMMAND " logout` and link again.") == -1)
+		goto out;
+	out = render_single(&text);
+out:
+	buf_free(&text);
+	return out;
+}
+
+char *
+render_message(const char *text)
+{
+	struct buf	 t;
+	char		*out = NULL;
+
+	buf_init(&t, RENDER_BUF_MAX);
+	if (render_put(&t, text != NULL ? text : "", SLACK_MAX_TEXT, 1) == -1)
+		goto out;
+	out = render_single(&t);
+out:
+	buf_free(&t);
+	return out;
+}

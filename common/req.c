@@ -1,0 +1,157 @@
+/*
+ * req: FastCGI request input and response output (see req.h).
+ *
+ * libfcgi's examples trust CONTENT_LENGTH; here it is parsed strictly and
+ * bounded before a single body byte is read.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include <fcgiapp.h>
+
+#include "buf.h"
+#include "req.h"
+
+const char *
+req_param(FCGX_Request *r, const char *name)
+{
+	return FCGX_GetParam(name, r->envp);
+}
+
+enum req_body
+req_content_length(const char *s, size_t max, size_t *len)
+{
+	size_t	 n = 0;
+
+	if (s == NULL || *s == '\0')
+		return REQ_BODY_NO_LENGTH;
+	for (; *s != '\0'; s++) {
+		if (*s < '0' || *s > '9')
+			return REQ_BODY_BAD_LENGTH;
+		if (n > max)	/* keep going only to validate the digits */
+			continue;
+		n = n * 10 + (size_t)(*s - '0');
+	}
+	if (n > max)
+		return REQ_BODY_TOO_LARGE;
+	*len = n;
+	return REQ_BODY_OK;
+}
+
+enum req_body
+req_read_body(FCGX_Request *r, size_t max, struct buf *b)
+{
+	char		 chunk[8192];
+	size_t		 want, got = 0;
+	int		 n, ask;
+	enum req_body	 rc;
+
+	rc = req_content_length(req_param(r, "CONTENT_LENGTH"), max, &want);
+	if (rc != REQ_BODY_OK)
+		return rc;
+	while (got < want) {
+		ask = (int)(want - got < sizeof(chunk) ?
+		    want - got : sizeof(chunk));
+		n = FCGX_GetStr(chunk, ask, r->in);
+		if (n <= 0)
+			return REQ_BODY_SHORT;
+		if (buf_append(b, chunk, (size_t)n) == -1)
+			return REQ_BODY_NOMEM;
+		got += (size_t)n;
+	}
+	return REQ_BODY_OK;
+}
+
+int
+req_body_status(enum req_body rc)
+{
+	switch (rc) {
+	case REQ_BODY_OK:
+		return 200;
+	case REQ_BODY_NO_LENGTH:
+		return 411;
+	case REQ_BODY_TOO_LARGE:
+		return 413;
+	case REQ_BODY_NOMEM:
+		return 500;
+	default:
+		return 400;
+	}
+}
+
+const char *
+req_body_str(enum req_body rc)
+{
+	switch (rc) {
+	case REQ_BODY_OK:
+		return "ok";
+	case REQ_BODY_NO_LENGTH:
+		return "length required";
+	case REQ_BODY_BAD_LENGTH:
+		return "malformed content length";
+	case REQ_BODY_TOO_LARGE:
+		return "request body too large";
+	case REQ_BODY_SHORT:
+		return "request body shorter than its length";
+	case REQ_BODY_NOMEM:
+		return "out of memory";
+	}
+	return "unknown";
+}
+
+const char *
+req_status_line(int status)
+{
+	static const struct {
+		int		 code;
+		const char	*line;
+	} lines[] = {
+		{ 200, "200 OK" },
+		{ 302, "302 Found" },
+		{ 400, "400 Bad Request" },
+		{ 401, "401 Unauthorized" },
+		{ 403, "403 Forbidden" },
+		{ 404, "404 Not Found" },
+		{ 405, "405 Method Not Allowed" },
+		{ 411, "411 Length Required" },
+		{ 413, "413 Payload Too Large" },
+		{ 415, "415 Unsupported Media Type" },
+		{ 500, "500 Internal Server Error" },
+		{ 502, "502 Bad Gateway" },
+		{ 503, "503 Service Unavailable" },
+	};
+	size_t	 i;
+
+	for (i = 0; i < sizeof(lines) / sizeof(lines[0]); i++)
+		if (lines[i].code == status)
+			return lines[i].line;
+	return "500 Internal Server Error";
+}
+
+int
+req_send(FCGX_Request *r, int status, const char *content_type,
+    const char *body, size_t len)
+{
+	char	 head[256];
+	int	 n;
+
+	/* libfcgi's own printf lacks %zu: format the head here. */
+	n = snprintf(head, sizeof(head), "Status: %s\r\nContent-Type: %s\r\n"
+	    "Content-Length: %zu\r\nCache-Control: no-store\r\n\r\n",
+	    req_status_line(status), content_type, len);
+	if (n < 0 || (size_t)n >= sizeof(head) ||
+	    FCGX_PutStr(head, n, r->out) != n)
+		return -1;
+	if (len > 0 && FCGX_PutStr(body, (int)len, r->out) != (int)len)
+		return -1;
+	return 0;
+}
+
+int
+req_send_raw(FCGX_Request *r, const struct buf *b)
+{
+	if (b->len == 0)
+		return 0;
+	return FCGX_PutStr(b->data, (int)b->len, r->out) == (int)b->len ?
+	    0 : -1;
+}

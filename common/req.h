@@ -1,0 +1,59 @@
+/*
+ * req: reading a FastCGI request and writing its response.
+ *
+ * The request body is read only after CONTENT_LENGTH has been checked
+ * against the caller's ceiling, so an oversized body is refused without
+ * being read into memory.  Responses are written in one piece.
+ */
+#ifndef FORCELINK_REQ_H
+#define FORCELINK_REQ_H
+
+#include <stddef.h>
+
+#include <fcgiapp.h>
+
+struct buf;
+
+enum req_body {
+	REQ_BODY_OK,
+	REQ_BODY_NO_LENGTH,	/* CONTENT_LENGTH absent (411) */
+	REQ_BODY_BAD_LENGTH,	/* not a plain decimal number (400) */
+	REQ_BODY_TOO_LARGE,	/* over the ceiling (413) */
+	REQ_BODY_SHORT,		/* fewer bytes arrived than announced (400) */
+	REQ_BODY_NOMEM
+};
+
+/* Returns the FastCGI parameter name, or NULL when absent. */
+const char	*req_param(FCGX_Request *, const char *name);
+
+/*
+ * Parses a CONTENT_LENGTH value: decimal digits only, no sign, no
+ * spaces, at most max.  Returns REQ_BODY_OK and *len, or NO_LENGTH (s is
+ * NULL or empty), BAD_LENGTH or TOO_LARGE.
+ */
+enum req_body	 req_content_length(const char *s, size_t max, size_t *len);
+
+/* Reads the body (at most max bytes) into b, which the caller initialised
+ * with a ceiling of at least max. */
+enum req_body	 req_read_body(FCGX_Request *, size_t max, struct buf *b);
+
+/* The HTTP status that answers a body error, and a short text for it. */
+int		 req_body_status(enum req_body);
+const char	*req_body_str(enum req_body);
+
+/* "200 OK", "404 Not Found", ... for the status codes forcelink uses;
+ * "500 Internal Server Error" for any other. */
+const char	*req_status_line(int status);
+
+/*
+ * Writes a complete response: status, Content-Type, Cache-Control:
+ * no-store, then len bytes of body.  Returns 0, or -1 when the client
+ * went away.
+ */
+int		 req_send(FCGX_Request *, int status, const char *content_type,
+		    const char *body, size_t len);
+
+/* Writes a response whose headers are already in b (see page.h). */
+int		 req_send_raw(FCGX_Request *, const struct buf *b);
+
+#endif

@@ -1,0 +1,431 @@
+/*
+ * serve: supervisor, worker processes and accept threads (see serve.h).
+ *
+ * The supervisor does nothing but keep workers alive and pass on a
+ * shutdown; all request work happens in the workers.  Within a worker the
+ * only shared state is the pool counters below, under one mutex.
+ */
+#include <sys/types.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <fcgiapp.h>
+
+#include "log.h"
+#include "serve.h"
+
+#define SERVE_MAX_WORKERS	64
+#define SERVE_BACKLOG		1024
+#define SERVE_STACK		(512 * 1024)
+
+struct serve_opts {
+	const char	*socket_path;	/* NULL: the socket is on fd 0 */
+	mode_t		 socket_mode;
+	int		 workers;
+	int		 threads;	/* accepting threads per worker */
+	int		 max_threads;	/* hard cap per worker */
+};
+
+/* Per worker: the pool of accept threads. */
+static pthread_mutex_t		 pool_mtx = PTHREAD_MUTEX_INITIALIZER;
+static int			 pool_accepting;	/* not detached */
+static int			 pool_total;
+static const struct serve_opts	*pool_opts;
+static const struct serve_program *pool_prog;
+static void			*pool_global;
+static int			 pool_fd;
+static __thread int		 thread_detached;
+
+/* Supervisor state, touched by signal handlers. */
+static volatile sig_atomic_t	 sup_stop;
+static volatile sig_atomic_t	 sup_child;
+
+static void	*serve_thread(void *);
+
+static int
+serve_spawn_thread(void)
+{
+	pthread_attr_t	 attr;
+	pthread_t	 t;
+	int		 rc;
+
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	pthread_attr_setstacksize(&attr, SERVE_STACK);
+	rc = pthread_create(&t, &attr, serve_thread, NULL);
+	pthread_attr_destroy(&attr);
+	if (rc != 0) {
+		log_error("msg=\"pthread_create: %s\"", strerror(rc));
+		return -1;
+	}
+	return 0;
+}
+
+void
+serve_detach(void)
+{
+	if (thread_detached)
+		return;
+	thread_detached = 1;
+	pthread_mutex_lock(&pool_mtx);
+	pool_accepting--;
+	if (pool_accepting < pool_opts->threads &&
+	    pool_total < pool_opts->max_threads) {
+		if (serve_spawn_thread() == 0) {
+			pool_accepting++;
+			pool_total++;
+		}
+	} else if (pool_accepting == 0)
+		log_warn("msg=\"all %d threads busy; new requests wait\"",
+		    pool_total);
+	pthread_mutex_unlock(&pool_mtx);
+}
+
+/*
+ * After a detached request: rejoin the accepting threads, or exit when
+ * the pool already has enough.  Returns 1 when this thread should exit.
+ */
+static int
+serve_reattach(void)
+{
+	int	 leave;
+
+	thread_detached = 0;
+	pthread_mutex_lock(&pool_mtx);
+	leave = pool_accepting >= pool_opts->threads;
+	if (leave)
+		pool_total--;
+	else
+		pool_accepting++;
+	pthread_mutex_unlock(&pool_mtx);
+	return leave;
+}
+
+static void *
+serve_thread(void *arg)
+{
+	FCGX_Request	 req;
+	void		*ctx;
+
+	(void)arg;
+	if ((ctx = pool_prog->thread_init(pool_global)) == NULL) {
+		log_error("msg=\"thread start failed; worker exits\"");
+		exit(EXIT_FAILURE);
+	}
+	if (FCGX_InitRequest(&req, pool_fd, 0) != 0) {
+		log_error("msg=\"FCGX_InitRequest failed\"");
+		exit(EXIT_FAILURE);
+	}
+	for (;;) {
+		if (FCGX_Accept_r(&req) < 0) {
+			log_error("msg=\"accept failed; worker exits\"");
+			exit(EXIT_FAILURE);
+		}
+		pool_prog->handle(&req, ctx);
+		FCGX_Finish_r(&req);
+		log_clear_request();
+		if (thread_detached && serve_reattach())
+			break;
+	}
+	FCGX_Free(&req, 0);
+	pool_prog->thread_fini(ctx);
+	return NULL;
+}
+
+/* A worker process: start the pool and wait forever. */
+static void
+serve_worker(int fd)
+{
+	sigset_t	 none;
+	int		 i;
+
+	/* Die with the supervisor, even if it is killed with SIGKILL. */
+	prctl(PR_SET_PDEATHSIG, SIGTERM);
+	if (getppid() == 1)
+		_exit(EXIT_FAILURE);
+	signal(SIGTERM, SIG_DFL);
+	signal(SIGINT, SIG_IGN);
+	signal(SIGCHLD, SIG_DFL);
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	if (FCGX_Init() != 0) {
+		log_error("msg=\"FCGX_Init failed\"");
+		_exit(EXIT_FAILURE);
+	}
+	pool_fd = fd;
+	pthread_mutex_lock(&pool_mtx);
+	for (i = 0; i < pool_opts->threads; i++)
+		if (serve_spawn_thread() == 0) {
+			pool_accepting++;
+			pool_total++;
+		}
+	pthread_mutex_unlock(&pool_mtx);
+	if (pool_total == 0)
+		_exit(EXIT_FAILURE);
+	log_event(LOGL_INFO, "worker.ready", "threads=%d", pool_total);
+	for (;;)
+		pause();
+}
+
+static void
+serve_on_stop(int sig)
+{
+	(void)sig;
+	sup_stop = 1;
+}
+
+static void
+serve_on_child(int sig)
+{
+	(void)sig;
+	sup_child = 1;
+}
+
+static pid_t
+serve_fork_worker(int fd)
+{
+	pid_t	 pid;
+
+	if ((pid = fork()) == -1) {
+		log_error("msg=\"fork: %s\"", strerror(errno));
+		return -1;
+	}
+	if (pid == 0)
+		serve_worker(fd);
+	return pid;
+}
+
+/*
+ * Reaps exited workers and starts replacements.  A worker that dies within
+ * a second of its start is restarted only after a pause, so a worker that
+ * cannot start (a bad database path, say) does not spin the CPU.
+ */
+static void
+serve_reap(pid_t *pids, time_t *started, int n, int fd)
+{
+	pid_t	 pid;
+	int	 status, i;
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		for (i = 0; i < n && pids[i] != pid; i++)
+			continue;
+		if (i == n)
+			continue;
+		if (WIFSIGNALED(status))
+			log_event(LOGL_WARN, "worker.died", "pid=%ld signal=%d",
+			    (long)pid, WTERMSIG(status));
+		else
+			log_event(LOGL_WARN, "worker.exited", "pid=%ld status=%d",
+			    (long)pid, WEXITSTATUS(status));
+		pids[i] = -1;
+		if (sup_stop)
+			continue;
+		if (time(NULL) - started[i] < 1)
+			sleep(1);
+		started[i] = time(NULL);
+		pids[i] = serve_fork_worker(fd);
+	}
+}
+
+static void
+serve_shutdown(pid_t *pids, int n)
+{
+	int	 i, alive, tries;
+
+	for (i = 0; i < n; i++)
+		if (pids[i] > 0)
+			kill(pids[i], SIGTERM);
+	for (tries = 0; tries < 50; tries++) {
+		alive = 0;
+		for (i = 0; i < n; i++) {
+			if (pids[i] > 0 && waitpid(pids[i], NULL, WNOHANG) ==
+			    pids[i])
+				pids[i] = -1;
+			alive += pids[i] > 0;
+		}
+		if (alive == 0)
+			return;
+		usleep(100000);
+	}
+	for (i = 0; i < n; i++)
+		if (pids[i] > 0) {
+			kill(pids[i], SIGKILL);
+			waitpid(pids[i], NULL, 0);
+		}
+}
+
+static void
+serve_usage(const char *name)
+{
+	fprintf(stderr, "usage: %s [-s socket] [-m mode] [-w workers] "
+	    "[-t threads] [-T max-threads]\n"
+	    "  -s PATH  listen on this unix socket (default: the socket "
+	    "passed as standard input)\n"
+	    "  -m MODE  octal mode of the socket (default 0660)\n"
+	    "  -w N     worker processes (default 2)\n"
+	    "  -t N     accepting threads per worker (default 8)\n"
+	    "  -T N     most threads per worker, busy ones included "
+	    "(default 256)\n", name);
+}
+
+static int
+serve_number(const char *s, int lo, int hi, int base)
+{
+	char	*end;
+	long	 v;
+
+	errno = 0;
+	v = strtol(s, &end, base);
+	if (errno != 0 || *s == '\0' || *end != '\0' || v < lo || v > hi)
+		return -1;
+	return (int)v;
+}
+
+static int
+serve_parse(int argc, char *argv[], struct serve_opts *o)
+{
+	int	 c, v;
+
+	o->socket_path = NULL;
+	o->socket_mode = 0660;
+	o->workers = 2;
+	o->threads = 8;
+	o->max_threads = 256;
+	while ((c = getopt(argc, argv, "s:m:w:t:T:h")) != -1) {
+		switch (c) {
+		case 's':
+			o->socket_path = optarg;
+			break;
+		case 'm':
+			if ((v = serve_number(optarg, 0, 0777, 8)) == -1)
+				return -1;
+			o->socket_mode = (mode_t)v;
+			break;
+		case 'w':
+			if ((o->workers = serve_number(optarg, 1,
+			    SERVE_MAX_WORKERS, 10)) == -1)
+				return -1;
+			break;
+		case 't':
+			if ((o->threads = serve_number(optarg, 1, 1024,
+			    10)) == -1)
+				return -1;
+			break;
+		case 'T':
+			if ((o->max_threads = serve_number(optarg, 1, 4096,
+			    10)) == -1)
+				return -1;
+			break;
+		default:
+			return -1;
+		}
+	}
+	if (optind != argc || o->max_threads < o->threads)
+		return -1;
+	return 0;
+}
+
+/* Opens the listening socket.  Returns its descriptor, or -1. */
+static int
+serve_listen(const struct serve_opts *o)
+{
+	struct stat	 st;
+	int		 fd, type;
+	socklen_t	 len = sizeof(type);
+
+	if (o->socket_path == NULL) {
+		if (getsockopt(0, SOL_SOCKET, SO_TYPE, &type, &len) == -1) {
+			log_error("msg=\"standard input is not a socket: "
+			    "give -s PATH\"");
+			return -1;
+		}
+		return 0;
+	}
+	/* Remove a stale socket from an earlier run, but nothing else. */
+	if (lstat(o->socket_path, &st) == 0 && S_ISSOCK(st.st_mode))
+		unlink(o->socket_path);
+	if ((fd = FCGX_OpenSocket(o->socket_path, SERVE_BACKLOG)) == -1) {
+		log_error("msg=\"cannot listen on %s\"", o->socket_path);
+		return -1;
+	}
+	if (chmod(o->socket_path, o->socket_mode) == -1) {
+		log_error("msg=\"chmod %s: %s\"", o->socket_path,
+		    strerror(errno));
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+int
+serve_main(int argc, char *argv[], const struct serve_program *prog,
+    void *global)
+{
+	struct serve_opts	 o;
+	struct sigaction	 sa;
+	sigset_t		 block, old;
+	pid_t			 pids[SERVE_MAX_WORKERS];
+	time_t			 started[SERVE_MAX_WORKERS];
+	int			 fd, i;
+
+	if (serve_parse(argc, argv, &o) == -1) {
+		serve_usage(prog->name);
+		return 2;
+	}
+	if ((fd = serve_listen(&o)) == -1)
+		return 1;
+	pool_opts = &o;
+	pool_prog = prog;
+	pool_global = global;
+
+	memset(&sa, 0, sizeof(sa));
+	sigemptyset(&sa.sa_mask);
+	sa.sa_handler = serve_on_stop;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sa.sa_handler = serve_on_child;
+	sa.sa_flags = SA_NOCLDSTOP;
+	sigaction(SIGCHLD, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	/* Block the signals we wait for, so none is lost between the checks
+	 * and sigsuspend(). */
+	sigemptyset(&block);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &block, &old);
+
+	for (i = 0; i < o.workers; i++) {
+		started[i] = time(NULL);
+		pids[i] = serve_fork_worker(fd);
+	}
+	log_event(LOGL_INFO, "supervisor.start", "workers=%d threads=%d "
+	    "socket=%s", o.workers, o.threads,
+	    o.socket_path != NULL ? o.socket_path : "stdin");
+	while (!sup_stop) {
+		sigsuspend(&old);
+		if (sup_child) {
+			sup_child = 0;
+			serve_reap(pids, started, o.workers, fd);
+		}
+	}
+	log_event(LOGL_INFO, "supervisor.stop", NULL);
+	serve_shutdown(pids, o.workers);
+	if (o.socket_path != NULL)
+		unlink(o.socket_path);
+	return 0;
+}

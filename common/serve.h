@@ -1,0 +1,55 @@
+/*
+ * serve: the process and thread model every FastCGI program shares.
+ *
+ * A program is a supervisor process that owns the listening socket and
+ * keeps a fixed number of worker processes alive (a worker that dies is
+ * replaced, so a crash or a kill -9 costs only the requests in flight in
+ * that worker).  Each worker runs a pool of threads that each block in
+ * FCGX_Accept_r() on the shared socket and handle one request at a time.
+ *
+ * The 3-second rule (SPEC §4) shapes the pool: a thread whose request has
+ * been acknowledged to Slack but which still waits on Salesforce calls
+ * serve_detach().  The pool then starts another accepting thread, so the
+ * number of threads ready to accept never drops below the configured
+ * count however many slow Salesforce calls are in flight (up to a hard
+ * cap per worker).  When a detached thread finishes and the pool has more
+ * accepting threads than it needs, that thread exits.
+ *
+ * The listening socket is either the one libfcgi expects on standard input
+ * (systemd socket activation, spawn-fcgi) or a unix socket path given
+ * with -s, created here.
+ */
+#ifndef FORCELINK_SERVE_H
+#define FORCELINK_SERVE_H
+
+#include <fcgiapp.h>
+
+struct serve_program {
+	const char	*name;		/* for logs and usage */
+	/* Makes one thread's private state (database connection, HTTP
+	 * client).  Returns NULL on failure; the thread then exits. */
+	void		*(*thread_init)(void *global);
+	void		 (*thread_fini)(void *ctx);
+	/* Handles one accepted request.  The request is finished by the
+	 * caller afterwards (FCGX_Finish_r is harmless if done already). */
+	void		 (*handle)(FCGX_Request *, void *ctx);
+};
+
+/*
+ * Parses the command line (-s socket, -m mode, -w workers, -t threads,
+ * -T max threads, -h), opens the socket and runs the supervisor until
+ * SIGTERM or SIGINT.  global is handed to every thread_init.  Returns
+ * the process exit status.
+ */
+int	 serve_main(int argc, char *argv[], const struct serve_program *,
+	    void *global);
+
+/*
+ * Called by a handler thread once its client has its answer but the
+ * thread will stay busy (a deferred Slack response): lets the pool start
+ * another accepting thread.  The thread stays detached until its handler
+ * returns.
+ */
+void	 serve_detach(void);
+
+#endif

@@ -1,0 +1,501 @@
+/*
+ * session: Salesforce sessions of Slack users (see session.h).
+ *
+ * Every call made with a user's tokens goes through session_call(), which
+ * reads the link, runs the call, and on SF_EXPIRED refreshes once (single
+ * flight, under the per-user lock) and retries once.  There is no loop: a
+ * session refused right after a refresh is reported, not refreshed again.
+ */
+#include <sys/file.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "session.h"
+
+/* A login nonce is valid this long (SPEC §5: 10 minutes). */
+#define SESSION_NONCE_TTL	600
+/* How long a caller waits for another worker's refresh of the same user. */
+#define SESSION_LOCK_WAIT_MS	25000
+
+static const char *const session_result_names[] = {
+	"ok", "unlinked", "revoked", "relink", "badkey", "refused", "forged",
+	"transient", "error"
+};
+
+const char *
+session_result_str(enum session_result r)
+{
+	return session_result_names[r];
+}
+
+struct session *
+session_new(const struct config *cfg)
+{
+	struct session	*s;
+
+	if ((s = calloc(1, sizeof(*s))) == NULL)
+		return NULL;
+	s->cfg = cfg;
+	if (asprintf(&s->lock_path, "%s-refresh.lock", cfg->db_path) == -1) {
+		s->lock_path = NULL;
+		goto fail;
+	}
+	if ((s->st = store_open(cfg->db_path, &cfg->key)) == NULL)
+		goto fail;
+	if ((s->http = http_new(cfg->ca_file)) == NULL)
+		goto fail;
+	return s;
+fail:
+	session_free(s);
+	return NULL;
+}
+
+void
+session_free(struct session *s)
+{
+	if (s == NULL)
+		return;
+	store_close(s->st);
+	http_free(s->http);
+	free(s->lock_path);
+	free(s);
+}
+
+/*
+ * Takes the refresh lock of who: an OFD write lock on one byte of the lock
+ * file, at an offset derived from who.  Users whose hashes collide merely
+ * refresh one after the other.  Returns the descriptor to pass to
+ * session_unlock(), or -1 on failure or after SESSION_LOCK_WAIT_MS.
+ */
+static int
+session_lock(struct session *s, const struct slack_user *who)
+{
+	unsigned char	 h[CRYPTO_HASHLEN];
+	char		 id[3 * (SLACK_ID_MAX + 1)];
+	struct flock	 fl;
+	uint64_t	 off;
+	int		 fd, waited;
+
+	snprintf(id, sizeof(id), "%s\n%s\n%s", who->enterprise_id,
+	    who->team_id, who->user_id);
+	crypto_sha256(id, h);
+	memcpy(&off, h, sizeof(off));
+	if ((fd = open(s->lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) ==
+	    -1) {
+		log_error("msg=\"open %s: %s\"", s->lock_path, strerror(errno));
+		return -1;
+	}
+	memset(&fl, 0, sizeof(fl));
+	fl.l_type = F_WRLCK;
+	fl.l_whence = SEEK_SET;
+	fl.l_start = (off_t)(off % (UINT64_C(1) << 40));
+	fl.l_len = 1;
+	for (waited = 0; fcntl(fd, F_OFD_SETLK, &fl) == -1; waited += 5) {
+		if ((errno != EAGAIN && errno != EACCES) ||
+		    waited >= SESSION_LOCK_WAIT_MS) {
+			log_error("msg=\"refresh lock: %s\"", errno == EAGAIN ||
+			    errno == EACCES ? "timed out" : strerror(errno));
+			close(fd);
+			return -1;
+		}
+		usleep(5000);
+	}
+	return fd;
+}
+
+/* Closing the descriptor releases the OFD lock. */
+static void
+session_unlock(int fd)
+{
+	if (fd != -1)
+		close(fd);
+}
+
+/* Replaces *dst with a copy of src (which may be NULL).  -1 on ENOMEM. */
+static int
+session_replace(char **dst, const char *src, int secret)
+{
+	char	*p = NULL;
+
+	if (src != NULL && (p = strdup(src)) == NULL)
+		return -1;
+	if (secret)
+		crypto_free_secret(*dst);
+	else
+		free(*dst);
+	*dst = p;
+	return 0;
+}
+
+/*
+ * Refreshes link (who's link as read at version link->version) unless
+ * another thread or process did so meanwhile.  On SF_OK *link holds the
+ * current tokens.  SF_INVALID_GRANT means the link was removed.
+ */
+static enum sf_result
+session_refresh(struct session *s, const struct slack_user *who,
+    const struct sf_org *org, struct store_link *link)
+{
+	struct store_link	 now;
+	struct sf_tokens	 tok;
+	struct sf_error		 err;
+	enum store_result	 sr;
+	enum sf_result		 r = SF_ERROR;
+	const char		*why = NULL;
+	int			 fd;
+
+	memset(&now, 0, sizeof(now));
+	memset(&tok, 0, sizeof(tok));
+	if ((fd = session_lock(s, who)) == -1)
+		return SF_TRANSIENT;
+	sr = store_link_get(s->st, who, &now);
+	if (sr == STORE_NOTFOUND) {
+		r = SF_INVALID_GRANT;
+		goto out;
+	} else if (sr != STORE_OK)
+		goto out;
+	if (now.version != link->version) {
+		/* Someone refreshed (or relinked) while we waited. */
+		store_link_free(link);
+		*link = now;
+		memset(&now, 0, sizeof(now));
+		log_event(LOGL_INFO, "sf.refresh", "outcome=shared");
+		r = SF_OK;
+		goto out;
+	}
+	r = sf_token_refresh(s->http, org, link->refresh_token, &tok, &err);
+	if (r == SF_INVALID_GRANT) {
+		log_event(LOGL_INFO, "sf.refresh", "outcome=invalid_grant "
+		    "desc=\"%s\"", err.message);
+		store_link_delete(s->st, who, link->version);
+		goto out;
+	} else if (r != SF_OK) {
+		log_event(LOGL_WARN, "sf.refresh", "outcome=%s",
+		    sf_result_str(r));
+		goto out;
+	}
+	if (sf_tokens_verify(org, &tok, &why) == -1 ||
+	    strcmp(tok.org_id, link->sf_org_id) != 0 ||
+	    strcmp(tok.user_id, link->sf_user_id) != 0) {
+		log_event(LOGL_ERR, "sf.refresh", "outcome=forged why=\"%s\"",
+		    why != NULL ? why : "identity changed");
+		r = SF_MALFORMED;
+		goto out;
+	}
+	sr = store_link_update_tokens(s->st, who, link->version,
+	    tok.access_token, tok.refresh_token);
+	if (sr != STORE_OK) {
+		r = sr == STORE_CONFLICT ? SF_INVALID_GRANT : SF_ERROR;
+		goto out;
+	}
+	if (session_replace(&link->access_token, tok.access_token, 1) == -1 ||
+	    (tok.refresh_token != NULL && session_replace(&link->refresh_token,
+	    tok.refresh_token, 1) == -1)) {
+		r = SF_ERROR;
+		goto out;
+	}
+	link->version++;
+	log_event(LOGL_INFO, "sf.refresh", "outcome=ok rotated=%d",
+	    tok.refresh_token != NULL);
+out:
+	session_unlock(fd);
+	store_link_free(&now);
+	sf_tokens_free(&tok);
+	return r;
+}
+
+/* A call made with a user's link; arg carries its inputs and outputs. */
+typedef enum sf_result (*session_fn)(struct session *,
+    const struct sf_org *, const struct store_link *, void *arg);
+
+static enum session_result
+session_from_sf(enum sf_result r)
+{
+	switch (r) {
+	case SF_OK:
+		return SESSION_OK;
+	case SF_REFUSED:
+		return SESSION_REFUSED;
+	case SF_TRANSIENT:
+	case SF_MALFORMED:
+		return SESSION_TRANSIENT;
+	default:
+		return SESSION_ERROR;
+	}
+}
+
+/*
+ * Runs fn with who's link, refreshing once on SF_EXPIRED.  On SESSION_OK
+ * *instance_url (when not NULL) receives a copy of the link's instance.
+ */
+static enum session_result
+session_call(struct session *s, const struct slack_user *who, session_fn fn,
+    void *arg, char **instance_url)
+{
+	struct store_link	 link;
+	const struct sf_org	*org;
+	enum session_result	 res = SESSION_ERROR;
+	enum store_result	 sr;
+	enum sf_result		 r;
+
+	memset(&link, 0, sizeof(link));
+	sr = store_link_get(s->st, who, &link);
+	if (sr != STORE_OK) {
+		res = sr == STORE_NOTFOUND ? SESSION_UNLINKED :
+		    sr == STORE_BADKEY ? SESSION_BADKEY : SESSION_ERROR;
+		goto out;
+	}
+	org = config_sf_org(s->cfg, who->enterprise_id, who->team_id,
+	    link.org);
+	if (org == NULL) {
+		log_error("msg=\"link names unknown integration '%s'\"",
+		    link.org);
+		goto out;
+	}
+	r = fn(s, org, &link, arg);
+	if (r == SF_EXPIRED) {
+		r = session_refresh(s, who, org, &link);
+		if (r == SF_INVALID_GRANT) {
+			res = SESSION_REVOKED;
+			goto out;
+		}
+		if (r == SF_OK) {
+			r = fn(s, org, &link, arg);
+			if (r == SF_EXPIRED) {
+				log_event(LOGL_WARN, "sf.call",
+				    "outcome=expired_after_refresh");
+				res = SESSION_RELINK;
+				goto out;
+			}
+		}
+	}
+	res = session_from_sf(r);
+	if (res == SESSION_OK) {
+		store_link_touch(s->st, who);
+		if (instance_url != NULL &&
+		    (*instance_url = strdup(link.instance_url)) == NULL)
+			res = SESSION_ERROR;
+	}
+out:
+	store_link_free(&link);
+	return res;
+}
+
+enum session_result
+session_login_url(struct session *s, const struct slack_user *who,
+    char **url)
+{
+	char		 nonce[CRYPTO_TOKEN_MAX];
+	unsigned char	 h[CRYPTO_HASHLEN];
+	int		 rc;
+
+	*url = NULL;
+	crypto_random_token(nonce, 32);
+	crypto_sha256(nonce, h);
+	if (store_nonce_add(s->st, who, h, time(NULL) + SESSION_NONCE_TTL) !=
+	    STORE_OK)
+		return SESSION_ERROR;
+	rc = asprintf(url, "%s/oauth/start?state=%s", s->cfg->public_url,
+	    nonce);
+	crypto_wipe(nonce, sizeof(nonce));
+	if (rc == -1) {
+		*url = NULL;
+		return SESSION_ERROR;
+	}
+	return SESSION_OK;
+}
+
+struct session_search_arg {
+	const char		*needle;
+	struct sf_contacts	*out;
+	struct sf_error		*err;
+};
+
+static enum sf_result
+session_search_fn(struct session *s, const struct sf_org *org,
+    const struct store_link *link, void *arg)
+{
+	struct session_search_arg	*a = arg;
+
+	return sf_query_contacts(s->http, org, link->instance_url,
+	    link->access_token, a->needle, a->out, a->err);
+}
+
+enum session_result
+session_search(struct session *s, const struct slack_user *who,
+    const char *needle, struct sf_contacts *out, char **instance_url,
+    struct sf_error *err)
+{
+	struct session_search_arg	 a = { needle, out, err };
+
+	memset(err, 0, sizeof(*err));
+	return session_call(s, who, session_search_fn, &a, instance_url);
+}
+
+static enum sf_result
+session_whoami_fn(struct session *s, const struct sf_org *org,
+    const struct store_link *link, void *arg)
+{
+	struct sf_error	 err;
+
+	(void)org;
+	return sf_userinfo(s->http, link->instance_url, link->access_token,
+	    arg, &err);
+}
+
+enum session_result
+session_whoami(struct session *s, const struct slack_user *who,
+    struct sf_userinfo *out, char **instance_url)
+{
+	return session_call(s, who, session_whoami_fn, out, instance_url);
+}
+
+enum session_result
+session_logout(struct session *s, const struct slack_user *who)
+{
+	struct store_link	 link;
+	const struct sf_org	*org;
+	enum session_result	 res = SESSION_ERROR;
+	enum store_result	 sr;
+	enum sf_result		 r;
+
+	memset(&link, 0, sizeof(link));
+	sr = store_link_get(s->st, who, &link);
+	if (sr != STORE_OK) {
+		res = sr == STORE_NOTFOUND ? SESSION_UNLINKED :
+		    sr == STORE_BADKEY ? SESSION_BADKEY : SESSION_ERROR;
+		goto out;
+	}
+	org = config_sf_org(s->cfg, who->enterprise_id, who->team_id,
+	    link.org);
+	if (org == NULL)
+		goto out;
+	r = sf_revoke(s->http, org, link.refresh_token);
+	if (r != SF_OK) {
+		log_event(LOGL_WARN, "sf.revoke", "outcome=%s; link kept",
+		    sf_result_str(r));
+		res = r == SF_TRANSIENT || r == SF_MALFORMED ?
+		    SESSION_TRANSIENT : SESSION_REFUSED;
+		goto out;
+	}
+	sr = store_link_delete(s->st, who, -1);
+	res = sr == STORE_ERROR ? SESSION_ERROR : SESSION_OK;
+	log_event(LOGL_INFO, "link.deleted", "reason=logout");
+out:
+	store_link_free(&link);
+	return res;
+}
+
+/* Revokes the refresh token of a link that was just replaced. */
+static void
+session_revoke_old(struct session *s, const struct sf_org *org,
+    const char *old, const char *current)
+{
+	enum sf_result	 r;
+
+	if (old == NULL || strcmp(old, current) == 0)
+		return;
+	r = sf_revoke(s->http, org, old);
+	log_event(r == SF_OK ? LOGL_INFO : LOGL_WARN, "sf.revoke",
+	    "reason=relink outcome=%s", sf_result_str(r));
+}
+
+enum session_result
+session_link(struct session *s, const struct slack_user *who,
+    const char *code, const char *verifier, struct session_linked *out)
+{
+	struct sf_tokens	 tok;
+	struct sf_userinfo	 ui;
+	struct sf_error		 err;
+	struct store_link	 link;
+	const struct sf_org	*org;
+	enum session_result	 res = SESSION_ERROR;
+	enum sf_result		 r;
+	const char		*why = NULL;
+	char			*old = NULL;
+
+	memset(&tok, 0, sizeof(tok));
+	memset(&ui, 0, sizeof(ui));
+	memset(&link, 0, sizeof(link));
+	memset(out, 0, sizeof(*out));
+	if ((org = config_sf_org(s->cfg, who->enterprise_id, who->team_id,
+	    NULL)) == NULL)
+		goto out;
+	r = sf_token_code(s->http, org, code, s->cfg->redirect_uri, verifier,
+	    &tok, &err);
+	if (r != SF_OK) {
+		log_event(LOGL_WARN, "sf.token", "grant=authorization_code "
+		    "outcome=%s error=%s", sf_result_str(r), err.code);
+		res = r == SF_INVALID_GRANT || r == SF_REFUSED ?
+		    SESSION_REFUSED : session_from_sf(r);
+		goto out;
+	}
+	if (sf_tokens_verify(org, &tok, &why) == -1) {
+		log_event(LOGL_ERR, "sf.token", "outcome=forged why=\"%s\"",
+		    why);
+		res = SESSION_FORGED;
+		goto out;
+	}
+	if (tok.refresh_token == NULL) {
+		log_event(LOGL_ERR, "sf.token", "outcome=rejected why=\"no "
+		    "refresh token: the app must grant the refresh_token "
+		    "scope\"");
+		res = SESSION_REFUSED;
+		goto out;
+	}
+	r = sf_userinfo(s->http, tok.instance_url, tok.access_token, &ui,
+	    &err);
+	if (r != SF_OK) {
+		res = r == SF_TRANSIENT || r == SF_MALFORMED ?
+		    SESSION_TRANSIENT : SESSION_REFUSED;
+		goto out;
+	}
+	if (strcmp(ui.user_id, tok.user_id) != 0 ||
+	    strcmp(ui.org_id, tok.org_id) != 0) {
+		log_event(LOGL_ERR, "sf.userinfo", "outcome=rejected "
+		    "why=\"identity differs from the token reply\"");
+		res = SESSION_FORGED;
+		goto out;
+	}
+	link.org = org->name;
+	link.sf_user_id = tok.user_id;
+	link.sf_org_id = tok.org_id;
+	link.sf_username = ui.username;
+	link.instance_url = tok.instance_url;
+	link.access_token = tok.access_token;
+	link.refresh_token = tok.refresh_token;
+	if (store_link_put(s->st, who, &link, &old) != STORE_OK)
+		goto out;
+	log_event(LOGL_INFO, "link.stored", "sf_user=%s sf_org=%s replaced=%d",
+	    tok.user_id, tok.org_id, old != NULL);
+	session_revoke_old(s, org, old, tok.refresh_token);
+	if ((out->sf_username = strdup(ui.username)) == NULL ||
+	    (out->sf_org_id = strdup(tok.org_id)) == NULL ||
+	    (out->instance_url = strdup(tok.instance_url)) == NULL) {
+		session_linked_free(out);
+		goto out;
+	}
+	res = SESSION_OK;
+out:
+	crypto_free_secret(old);
+	sf_tokens_free(&tok);
+	sf_userinfo_free(&ui);
+	return res;
+}
+
+void
+session_linked_free(struct session_linked *l)
+{
+	free(l->sf_username);
+	free(l->sf_org_id);
+	free(l->instance_url);
+	memset(l, 0, sizeof(*l));
+}

@@ -1,0 +1,114 @@
+/*
+ * session: a Slack user's Salesforce session, from link to logout.
+ *
+ * This is where the store and the Salesforce client meet: issuing login
+ * links, completing a link after the OAuth callback, running a call with
+ * the user's tokens and refreshing them once when Salesforce says they
+ * expired, and logging out.  The programs in cgi/ only parse requests and
+ * render answers around these functions.
+ *
+ * Refreshes are single-flight across every thread and process that share
+ * the database: the refresher holds an advisory lock (an open file
+ * description lock on a lock file next to the database, one byte per
+ * user hash), re-reads the link under it, and refreshes only if nobody
+ * else did meanwhile; the others wait and use the refreshed token.  The
+ * kernel drops the lock when a worker dies, so a killed refresher never
+ * blocks anyone.  This matters because with refresh-token rotation a
+ * refresh token presented twice makes Salesforce revoke the whole grant.
+ */
+#ifndef FORCELINK_SESSION_H
+#define FORCELINK_SESSION_H
+
+#include "config.h"
+#include "http.h"
+#include "sf.h"
+#include "slack.h"
+#include "store.h"
+
+/* The cookie that binds an OAuth state to the browser that started the
+ * login (SPEC §5), and how long a started login stays valid. */
+#define SESSION_COOKIE		"forcelink_oauth"
+#define SESSION_STATE_TTL	600
+
+/* One thread's resources: the settings, a database connection and an
+ * HTTP client. */
+struct session {
+	const struct config	*cfg;
+	struct store		*st;
+	struct http		*http;
+	char			*lock_path;
+};
+
+enum session_result {
+	SESSION_OK,
+	SESSION_UNLINKED,	/* no link: offer the login link */
+	SESSION_REVOKED,	/* Salesforce refused the refresh token for
+				   good; the link was removed */
+	SESSION_RELINK,		/* a freshly refreshed session was refused
+				   too: the user must link again */
+	SESSION_BADKEY,		/* the link cannot be opened with this key;
+				   nothing was changed */
+	SESSION_REFUSED,	/* Salesforce refused the call (limits,
+				   permissions, a refused code) */
+	SESSION_FORGED,		/* a token reply failed verification */
+	SESSION_TRANSIENT,	/* Salesforce unreachable, slow, failing or
+				   answering garbage */
+	SESSION_ERROR		/* our own failure (logged) */
+};
+
+const char	*session_result_str(enum session_result);
+
+/* What the callback page shows after a successful link. */
+struct session_linked {
+	char	*sf_username;
+	char	*sf_org_id;
+	char	*instance_url;
+};
+
+/* Opens a database connection and an HTTP client for one thread.
+ * Returns NULL on failure (logged). */
+struct session	*session_new(const struct config *);
+void		 session_free(struct session *);
+
+/* Makes a one-time login nonce for who and returns the login link
+ * (allocated) in *url.  SESSION_OK or SESSION_ERROR. */
+enum session_result session_login_url(struct session *,
+		    const struct slack_user *, char **url);
+
+/*
+ * Searches who's contacts.  On SESSION_OK *out holds them and
+ * *instance_url (allocated) the instance they came from.  *err, when the
+ * result is SESSION_REFUSED, says what Salesforce answered.
+ */
+enum session_result session_search(struct session *,
+		    const struct slack_user *, const char *needle,
+		    struct sf_contacts *out, char **instance_url,
+		    struct sf_error *err);
+
+/* Fetches who's Salesforce identity (userinfo). */
+enum session_result session_whoami(struct session *,
+		    const struct slack_user *, struct sf_userinfo *out,
+		    char **instance_url);
+
+/*
+ * Revokes who's refresh token at Salesforce and deletes the link.  If
+ * Salesforce cannot be reached the link is kept (SESSION_TRANSIENT), so
+ * a live grant is never forgotten.  SESSION_UNLINKED when there was none.
+ */
+enum session_result session_logout(struct session *,
+		    const struct slack_user *);
+
+/*
+ * Completes a link after the OAuth callback: exchanges code (with its
+ * PKCE verifier), verifies the reply (signature, instance_url, identity),
+ * reads the username, stores the link encrypted and revokes the refresh
+ * token of a link it replaces.  On SESSION_OK *out is filled (free with
+ * session_linked_free).
+ */
+enum session_result session_link(struct session *, const struct slack_user *,
+		    const char *code, const char *verifier,
+		    struct session_linked *out);
+
+void		 session_linked_free(struct session_linked *);
+
+#endif

@@ -1,0 +1,1181 @@
+/*
+ * sf: the Salesforce REST and OAuth client (see sf.h).
+ *
+ * Owns everything forcelink says to Salesforce and believes from it: the
+ * form bodies of the token and revoke calls, the authorize URL, the SOQL
+ * of the contact search with its two layers of escaping, and the strict
+ * reading of every reply.  A reply is trusted only after all of it has
+ * been parsed as strict JSON (json-c in strict mode with a depth limit,
+ * plus the checks json-c leaves out: UTF-8 without overlongs or
+ * surrogates, no raw control bytes, finite numbers, nothing after the
+ * value) and every field used has the documented type and a bounded
+ * length; anything else is SF_MALFORMED.  Token replies are additionally
+ * verified (signature, Salesforce hosts) before the caller stores them.
+ * Transport trouble of any kind is SF_TRANSIENT: the user gets a friendly
+ * "try again" and the log gets the detail.
+ */
+#include <ctype.h>
+#include <limits.h>
+#include <math.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <json-c/json.h>
+#include <json-c/json_visit.h>
+
+#include "buf.h"
+#include "config.h"
+#include "crypto.h"
+#include "form.h"
+#include "http.h"
+#include "log.h"
+#include "sf.h"
+
+#define SF_JSON_DEPTH		16
+/* Longest strings accepted from a reply. */
+#define SF_TOKEN_MAX		4096	/* access and refresh tokens */
+#define SF_URL_MAX		1024	/* instance_url, identity URL */
+#define SF_ID_MAX		64	/* record, user and org ids */
+#define SF_NAME_MAX		512	/* names, titles, e-mail, phones */
+#define SF_ISSUED_MAX		32	/* issued_at: milliseconds, digits */
+#define SF_SIGNATURE_MAX	128	/* base64 of an HMAC-SHA256 */
+/* Ceilings of what we build. */
+#define SF_BODY_MAX		(64 * 1024)	/* form bodies */
+#define SF_REQURL_MAX		(64 * 1024)	/* request URLs */
+#define SF_SOQL_MAX		(16 * 1024)
+
+#define SF_FORM_TYPE		"application/x-www-form-urlencoded"
+
+#define SF_SOQL_HEAD \
+	"SELECT Id, Name, Title, Email, Phone, MobilePhone, Account.Id, " \
+	"Account.Name FROM Contact WHERE Name LIKE '%"
+
+/* Host suffixes Salesforce serves instances and identity URLs from; the
+ * leading dot makes the match end at a label boundary. */
+static const char *const sf_host_suffixes[] = {
+	".salesforce.com",
+	".force.com",
+	".salesforce.mil",
+	".cloudforce.com",
+	".database.com",
+};
+
+/* One string member of a reply object and where it goes. */
+struct sf_field {
+	const char	*key;
+	size_t		 max;		/* longest accepted */
+	int		 required;	/* absent, null or "" is malformed */
+	int		(*valid)(const char *, size_t);	/* NULL: any */
+	size_t		 off;		/* offset of the char * in the struct */
+};
+
+static int	sf_valid_id(const char *, size_t);
+static int	sf_valid_opaque(const char *, size_t);
+static int	sf_valid_digits(const char *, size_t);
+
+static const struct sf_field sf_token_fields[] = {
+	{ "access_token", SF_TOKEN_MAX, 1, sf_valid_opaque,
+	    offsetof(struct sf_tokens, access_token) },
+	{ "refresh_token", SF_TOKEN_MAX, 0, sf_valid_opaque,
+	    offsetof(struct sf_tokens, refresh_token) },
+	{ "instance_url", SF_URL_MAX, 1, sf_valid_opaque,
+	    offsetof(struct sf_tokens, instance_url) },
+	{ "id", SF_URL_MAX, 1, sf_valid_opaque,
+	    offsetof(struct sf_tokens, id) },
+	{ "issued_at", SF_ISSUED_MAX, 1, sf_valid_digits,
+	    offsetof(struct sf_tokens, issued_at) },
+	{ "signature", SF_SIGNATURE_MAX, 1, sf_valid_opaque,
+	    offsetof(struct sf_tokens, signature) },
+};
+
+static const struct sf_field sf_userinfo_fields[] = {
+	{ "user_id", SF_ID_MAX, 1, sf_valid_id,
+	    offsetof(struct sf_userinfo, user_id) },
+	{ "organization_id", SF_ID_MAX, 1, sf_valid_id,
+	    offsetof(struct sf_userinfo, org_id) },
+	{ "preferred_username", SF_NAME_MAX, 1, NULL,
+	    offsetof(struct sf_userinfo, username) },
+	{ "name", SF_NAME_MAX, 0, NULL,
+	    offsetof(struct sf_userinfo, name) },
+	{ "email", SF_NAME_MAX, 0, NULL,
+	    offsetof(struct sf_userinfo, email) },
+};
+
+static const struct sf_field sf_contact_fields[] = {
+	{ "Id", SF_ID_MAX, 1, sf_valid_id, offsetof(struct sf_contact, id) },
+	{ "Name", SF_NAME_MAX, 1, NULL, offsetof(struct sf_contact, name) },
+	{ "Title", SF_NAME_MAX, 0, NULL, offsetof(struct sf_contact, title) },
+	{ "Email", SF_NAME_MAX, 0, NULL, offsetof(struct sf_contact, email) },
+	{ "Phone", SF_NAME_MAX, 0, NULL, offsetof(struct sf_contact, phone) },
+	{ "MobilePhone", SF_NAME_MAX, 0, NULL,
+	    offsetof(struct sf_contact, mobile) },
+};
+
+static const struct sf_field sf_account_fields[] = {
+	{ "Id", SF_ID_MAX, 1, sf_valid_id,
+	    offsetof(struct sf_contact, account_id) },
+	{ "Name", SF_NAME_MAX, 1, NULL,
+	    offsetof(struct sf_contact, account_name) },
+};
+
+#define NELEM(a)	(sizeof(a) / sizeof((a)[0]))
+
+const char *
+sf_result_str(enum sf_result r)
+{
+	switch (r) {
+	case SF_OK:
+		return "ok";
+	case SF_EXPIRED:
+		return "expired";
+	case SF_INVALID_GRANT:
+		return "invalid_grant";
+	case SF_REFUSED:
+		return "refused";
+	case SF_TRANSIENT:
+		return "transient";
+	case SF_MALFORMED:
+		return "malformed";
+	case SF_ERROR:
+		break;
+	}
+	return "error";
+}
+
+/* ------------------------------------------------------------------ */
+/* Validators. */
+
+/* A Salesforce record id: 15 or 18 alphanumeric characters. */
+static int
+sf_valid_id(const char *s, size_t n)
+{
+	size_t	 i;
+
+	if (n != 15 && n != 18)
+		return 0;
+	for (i = 0; i < n; i++)
+		if (!isalnum((unsigned char)s[i]))
+			return 0;
+	return 1;
+}
+
+/* Tokens and URLs: printable ASCII without spaces, so they can go into a
+ * header or a URL as they are. */
+static int
+sf_valid_opaque(const char *s, size_t n)
+{
+	size_t	 i;
+
+	for (i = 0; i < n; i++)
+		if (s[i] <= ' ' || s[i] > '~')
+			return 0;
+	return 1;
+}
+
+static int
+sf_valid_digits(const char *s, size_t n)
+{
+	size_t	 i;
+
+	for (i = 0; i < n; i++)
+		if (!isdigit((unsigned char)s[i]))
+			return 0;
+	return n > 0;
+}
+
+/* An API version as config.c accepts it: "v" digits "." digits. */
+static int
+sf_valid_version(const char *s)
+{
+	size_t	 n;
+
+	if (s == NULL || *s++ != 'v' || (n = strspn(s, "0123456789")) == 0)
+		return 0;
+	s += n;
+	if (*s++ != '.' || (n = strspn(s, "0123456789")) == 0)
+		return 0;
+	return s[n] == '\0';
+}
+
+/* ------------------------------------------------------------------ */
+/* JSON. */
+
+static int
+sf_json_space(int c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+/*
+ * Checks what json-c lets through even in strict mode: the input must be
+ * well-formed UTF-8 (json-c accepts overlong forms and surrogates), hold
+ * no control byte inside a string or outside one (other than white
+ * space), and no number may end in a bare "." ("1.").  Returns 1 when
+ * the text passes.
+ */
+static int
+sf_json_prescan(const char *s, size_t len)
+{
+	unsigned char	 c;
+	size_t		 i;
+	int		 in = 0, esc = 0;
+
+	if (!form_utf8_ok(s, len))
+		return 0;
+	for (i = 0; i < len; i++) {
+		c = (unsigned char)s[i];
+		if (c < 0x20 && (in || !sf_json_space(c)))
+			return 0;
+		if (!in) {
+			if (c == '.' && (i + 1 == len ||
+			    !isdigit((unsigned char)s[i + 1])))
+				return 0;
+			in = c == '"';
+		} else if (esc)
+			esc = 0;
+		else if (c == '\\')
+			esc = 1;
+		else if (c == '"')
+			in = 0;
+	}
+	return 1;
+}
+
+/* json_c_visit callback: stops at a NaN or infinity, which json-c reads
+ * even in strict mode and JSON does not have. */
+static int
+sf_json_finite(struct json_object *v, int flags, struct json_object *parent,
+    const char *key, size_t *idx, void *arg)
+{
+	(void)parent;
+	(void)key;
+	(void)idx;
+	if (flags != JSON_C_VISIT_SECOND &&
+	    json_object_is_type(v, json_type_double) &&
+	    !isfinite(json_object_get_double(v))) {
+		*(int *)arg = 0;
+		return JSON_C_VISIT_RETURN_STOP;
+	}
+	return JSON_C_VISIT_RETURN_CONTINUE;
+}
+
+/*
+ * Parses exactly len bytes of JSON: strict grammar, valid UTF-8, at most
+ * SF_JSON_DEPTH levels of nesting, finite numbers, nothing but white
+ * space after the value.  Returns the value (the caller puts it), or NULL.
+ */
+static struct json_object *
+sf_json_parse(const char *s, size_t len)
+{
+	struct json_tokener	*tok = NULL;
+	struct json_object	*obj = NULL;
+	size_t			 end;
+	int			 finite = 1;
+
+	if (s == NULL || len == 0 || len > HTTP_RESPONSE_MAX ||
+	    !sf_json_prescan(s, len))
+		goto out;
+	if ((tok = json_tokener_new_ex(SF_JSON_DEPTH)) == NULL)
+		goto out;
+	json_tokener_set_flags(tok,
+	    JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+	obj = json_tokener_parse_ex(tok, s, (int)len);
+	if (json_tokener_get_error(tok) != json_tokener_success)
+		goto fail;
+	for (end = json_tokener_get_parse_end(tok); end < len; end++)
+		if (!sf_json_space((unsigned char)s[end]))
+			goto fail;
+	if (json_c_visit(obj, 0, sf_json_finite, &finite) == -1 || !finite)
+		goto fail;
+	goto out;
+fail:
+	json_object_put(obj);
+	obj = NULL;
+out:
+	if (tok != NULL)
+		json_tokener_free(tok);
+	return obj;
+}
+
+/*
+ * Copies string member f->key of obj into *out (allocated).  An optional
+ * member that is absent, null or empty leaves *out NULL.  Returns SF_OK;
+ * SF_MALFORMED when a required member is missing or empty, or the member
+ * is not a string, is too long, holds a NUL or fails its validator;
+ * SF_ERROR on memory exhaustion.
+ */
+static enum sf_result
+sf_json_str(struct json_object *obj, const struct sf_field *f, char **out)
+{
+	struct json_object	*v;
+	const char		*s;
+	size_t			 len;
+
+	*out = NULL;
+	if (!json_object_object_get_ex(obj, f->key, &v) ||
+	    json_object_is_type(v, json_type_null))
+		return f->required ? SF_MALFORMED : SF_OK;
+	if (!json_object_is_type(v, json_type_string))
+		return SF_MALFORMED;
+	s = json_object_get_string(v);
+	len = (size_t)json_object_get_string_len(v);
+	if (len > f->max || strlen(s) != len)
+		return SF_MALFORMED;
+	if (len == 0)
+		return f->required ? SF_MALFORMED : SF_OK;
+	if (f->valid != NULL && !f->valid(s, len))
+		return SF_MALFORMED;
+	if ((*out = strndup(s, len)) == NULL)
+		return SF_ERROR;
+	return SF_OK;
+}
+
+/* Fills the char * members of the struct at base from a table of
+ * fields.  Returns as sf_json_str; on failure some may be filled. */
+static enum sf_result
+sf_json_fields(struct json_object *obj, const struct sf_field *f, size_t n,
+    void *base)
+{
+	enum sf_result	 rv;
+	size_t		 i;
+
+	if (!json_object_is_type(obj, json_type_object))
+		return SF_MALFORMED;
+	for (i = 0; i < n; i++)
+		if ((rv = sf_json_str(obj, &f[i],
+		    (char **)((char *)base + f[i].off))) != SF_OK)
+			return rv;
+	return SF_OK;
+}
+
+/* Overwrites a string member in a parsed reply (a token) before the
+ * reply is released. */
+static void
+sf_json_wipe(struct json_object *obj, const char *key)
+{
+	struct json_object	*v;
+
+	if (obj != NULL && json_object_is_type(obj, json_type_object) &&
+	    json_object_object_get_ex(obj, key, &v) &&
+	    json_object_is_type(v, json_type_string))
+		crypto_wipe((char *)(uintptr_t)json_object_get_string(v),
+		    (size_t)json_object_get_string_len(v));
+}
+
+/* ------------------------------------------------------------------ */
+/* Parsers. */
+
+enum sf_result
+sf_parse_tokens(const char *s, size_t len, struct sf_tokens *out)
+{
+	struct json_object	*root;
+	struct sf_tokens	 t;
+	enum sf_result		 rv = SF_MALFORMED;
+
+	memset(&t, 0, sizeof(t));
+	if ((root = sf_json_parse(s, len)) == NULL)
+		goto out;
+	if ((rv = sf_json_fields(root, sf_token_fields,
+	    NELEM(sf_token_fields), &t)) != SF_OK)
+		goto out;
+	*out = t;
+	memset(&t, 0, sizeof(t));
+out:
+	sf_json_wipe(root, "access_token");
+	sf_json_wipe(root, "refresh_token");
+	json_object_put(root);
+	sf_tokens_free(&t);
+	return rv;
+}
+
+enum sf_result
+sf_parse_userinfo(const char *s, size_t len, struct sf_userinfo *out)
+{
+	struct json_object	*root;
+	struct sf_userinfo	 u;
+	enum sf_result		 rv = SF_MALFORMED;
+
+	memset(&u, 0, sizeof(u));
+	if ((root = sf_json_parse(s, len)) == NULL)
+		goto out;
+	if ((rv = sf_json_fields(root, sf_userinfo_fields,
+	    NELEM(sf_userinfo_fields), &u)) != SF_OK)
+		goto out;
+	*out = u;
+	memset(&u, 0, sizeof(u));
+out:
+	json_object_put(root);
+	sf_userinfo_free(&u);
+	return rv;
+}
+
+static void
+sf_contact_free(struct sf_contact *c)
+{
+	free(c->id);
+	free(c->name);
+	free(c->title);
+	free(c->email);
+	free(c->phone);
+	free(c->mobile);
+	free(c->account_id);
+	free(c->account_name);
+	memset(c, 0, sizeof(*c));
+}
+
+/* Reads one record: its own fields and the Account (an object with Id
+ * and Name, or null when the contact has none). */
+static enum sf_result
+sf_parse_contact(struct json_object *rec, struct sf_contact *c)
+{
+	struct json_object	*acct;
+	enum sf_result		 rv;
+
+	if ((rv = sf_json_fields(rec, sf_contact_fields,
+	    NELEM(sf_contact_fields), c)) != SF_OK)
+		return rv;
+	if (!json_object_object_get_ex(rec, "Account", &acct) ||
+	    json_object_is_type(acct, json_type_null))
+		return SF_OK;
+	return sf_json_fields(acct, sf_account_fields,
+	    NELEM(sf_account_fields), c);
+}
+
+/* Reads totalSize and the records array of a query reply. */
+static int
+sf_query_shape(struct json_object *root, struct json_object **records,
+    long *total)
+{
+	struct json_object	*v;
+	int64_t			 n;
+
+	if (!json_object_is_type(root, json_type_object) ||
+	    !json_object_object_get_ex(root, "totalSize", &v) ||
+	    !json_object_is_type(v, json_type_int) ||
+	    !json_object_object_get_ex(root, "records", records) ||
+	    !json_object_is_type(*records, json_type_array))
+		return -1;
+	n = json_object_get_int64(v);
+	/* A page never holds more records than the total. */
+	if (n < 0 || n > LONG_MAX ||
+	    (size_t)n < json_object_array_length(*records))
+		return -1;
+	*total = (long)n;
+	return 0;
+}
+
+enum sf_result
+sf_parse_contacts(const char *s, size_t len, struct sf_contacts *out)
+{
+	struct json_object	*root, *records;
+	struct sf_contacts	 cs;
+	enum sf_result		 rv = SF_MALFORMED;
+	size_t			 n;
+
+	memset(&cs, 0, sizeof(cs));
+	if ((root = sf_json_parse(s, len)) == NULL ||
+	    sf_query_shape(root, &records, &cs.total) == -1)
+		goto out;
+	if ((n = json_object_array_length(records)) > SF_QUERY_LIMIT)
+		n = SF_QUERY_LIMIT;
+	if ((cs.v = calloc(n > 0 ? n : 1, sizeof(*cs.v))) == NULL) {
+		rv = SF_ERROR;
+		goto out;
+	}
+	for (; cs.n < n; cs.n++)
+		if ((rv = sf_parse_contact(json_object_array_get_idx(records,
+		    cs.n), &cs.v[cs.n])) != SF_OK) {
+			cs.n++;		/* free what it filled */
+			goto out;
+		}
+	*out = cs;
+	memset(&cs, 0, sizeof(cs));
+	rv = SF_OK;
+out:
+	json_object_put(root);
+	sf_contacts_free(&cs);
+	return rv;
+}
+
+/* Copies a reply string into a fixed field, truncated, with everything
+ * but printable ASCII (and the quote and backslash) replaced, so that it
+ * can go into a log line as it is. */
+static void
+sf_error_copy(char *dst, size_t n, struct json_object *v)
+{
+	const char	*s;
+	size_t		 i;
+
+	dst[0] = '\0';
+	if (v == NULL || !json_object_is_type(v, json_type_string))
+		return;
+	s = json_object_get_string(v);
+	for (i = 0; i + 1 < n && s[i] != '\0'; i++)
+		dst[i] = (s[i] >= ' ' && s[i] <= '~' && s[i] != '"' &&
+		    s[i] != '\\') ? s[i] : '?';
+	dst[i] = '\0';
+}
+
+/* Fills err from an error reply: the first element of a REST error
+ * array, or an OAuth error object.  Returns 1 when a code was found. */
+static int
+sf_error_fill(struct json_object *root, struct sf_error *err)
+{
+	struct json_object	*obj = root, *code = NULL, *msg = NULL;
+	const char		*ck = "error", *mk = "error_description";
+
+	if (json_object_is_type(root, json_type_array)) {
+		if (json_object_array_length(root) == 0)
+			return 0;
+		obj = json_object_array_get_idx(root, 0);
+		ck = "errorCode";
+		mk = "message";
+	}
+	if (!json_object_is_type(obj, json_type_object))
+		return 0;
+	json_object_object_get_ex(obj, ck, &code);
+	json_object_object_get_ex(obj, mk, &msg);
+	sf_error_copy(err->code, sizeof(err->code), code);
+	sf_error_copy(err->message, sizeof(err->message), msg);
+	return err->code[0] != '\0';
+}
+
+/*
+ * Returns 1 when a 401 error says the access token expired.  Salesforce
+ * uses INVALID_SESSION_ID for more than expiry: a session that may not
+ * use the REST API at all (an app without the "api" scope, a SOAP login)
+ * carries it too, and refreshing cannot help there.
+ */
+static int
+sf_error_expired(const struct sf_error *err)
+{
+	return strcmp(err->code, "INVALID_SESSION_ID") == 0 &&
+	    strstr(err->message, "not valid for use with the REST API") ==
+	    NULL;
+}
+
+enum sf_result
+sf_parse_error(long status, const char *s, size_t len, struct sf_error *err)
+{
+	struct json_object	*root;
+	struct sf_error		 local;
+	int			 coded = 0;
+
+	if (err == NULL)
+		err = &local;
+	err->code[0] = err->message[0] = '\0';
+	if ((root = sf_json_parse(s, len)) != NULL)
+		coded = sf_error_fill(root, err);
+	json_object_put(root);
+	/* Only the documented codes change the class of a status. */
+	if (status == 401 && coded && sf_error_expired(err))
+		return SF_EXPIRED;
+	if (status == 400 && coded && strcmp(err->code, "invalid_grant") == 0)
+		return SF_INVALID_GRANT;
+	if (status >= 400 && status <= 499)
+		return SF_REFUSED;
+	if (status >= 500 && status <= 599)
+		return SF_TRANSIENT;
+	return SF_MALFORMED;
+}
+
+void
+sf_tokens_free(struct sf_tokens *t)
+{
+	if (t == NULL)
+		return;
+	crypto_free_secret(t->access_token);
+	crypto_free_secret(t->refresh_token);
+	free(t->instance_url);
+	free(t->id);
+	free(t->issued_at);
+	free(t->signature);
+	free(t->org_id);
+	free(t->user_id);
+	memset(t, 0, sizeof(*t));
+}
+
+void
+sf_userinfo_free(struct sf_userinfo *u)
+{
+	if (u == NULL)
+		return;
+	free(u->user_id);
+	free(u->org_id);
+	free(u->username);
+	free(u->name);
+	free(u->email);
+	memset(u, 0, sizeof(*u));
+}
+
+void
+sf_contacts_free(struct sf_contacts *cs)
+{
+	size_t	 i;
+
+	if (cs == NULL)
+		return;
+	for (i = 0; i < cs->n; i++)
+		sf_contact_free(&cs->v[i]);
+	free(cs->v);
+	memset(cs, 0, sizeof(*cs));
+}
+
+/* ------------------------------------------------------------------ */
+/* Token verification. */
+
+/*
+ * Recomputes the signature of a token reply.  Returns 1 when it matches
+ * (compared in constant time), 0 when it does not, -1 on memory
+ * exhaustion.
+ */
+static int
+sf_signature_check(const struct sf_org *org, const struct sf_tokens *t)
+{
+	unsigned char	 mac[32];
+	struct buf	 msg;
+	char		*want = NULL;
+	int		 rc = -1;
+
+	buf_init(&msg, 2 * SF_URL_MAX);
+	if (buf_puts(&msg, t->id) == -1 || buf_puts(&msg, t->issued_at) == -1)
+		goto out;
+	crypto_hmac_sha256(org->client_secret, strlen(org->client_secret),
+	    msg.data, msg.len, mac);
+	if ((want = crypto_base64(mac, sizeof(mac))) == NULL)
+		goto out;
+	rc = crypto_str_equal(want, t->signature) ? 1 : 0;
+out:
+	crypto_wipe(mac, sizeof(mac));
+	crypto_free_secret(want);
+	buf_free(&msg);
+	return rc;
+}
+
+/* Returns 1 when host ends in a Salesforce suffix at a label boundary
+ * and is a well-formed name (no empty label). */
+static int
+sf_host_salesforce(const char *host)
+{
+	size_t	 hl = strlen(host), sl, i;
+
+	if (hl == 0 || host[0] == '.' || host[hl - 1] == '.' ||
+	    strstr(host, "..") != NULL)
+		return 0;
+	for (i = 0; i < NELEM(sf_host_suffixes); i++) {
+		sl = strlen(sf_host_suffixes[i]);
+		if (hl > sl &&
+		    strcasecmp(host + hl - sl, sf_host_suffixes[i]) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+/*
+ * Checks the start of a URL we are told to trust: "https://", then a
+ * Salesforce host without a port, or the login host (with or without
+ * one); no user information.  Returns a pointer to what follows the host
+ * and port, or NULL.
+ */
+static const char *
+sf_trusted_authority(const struct sf_org *org, const char *url)
+{
+	const char	*p, *rest;
+	char		 host[256];
+
+	if (url == NULL || strncmp(url, "https://", 8) != 0 ||
+	    !sf_valid_opaque(url, strlen(url)) ||
+	    http_url_host(url, host, sizeof(host)) == -1)
+		return NULL;
+	p = url + 8;
+	rest = p + strcspn(p, "/?#");
+	if (org->login_host != NULL && strcasecmp(host, org->login_host) == 0)
+		return rest;
+	if (memchr(p, ':', (size_t)(rest - p)) != NULL ||
+	    !sf_host_salesforce(host))
+		return NULL;
+	return rest;
+}
+
+/*
+ * Checks the path of an identity URL: it ends in /id/ORGID/USERID, holds
+ * no query or fragment, and both ids are Salesforce ids, copied to org
+ * and user.  Returns 0, or -1.
+ */
+static int
+sf_identity_path(const char *path, char org[SF_ID_MAX], char user[SF_ID_MAX])
+{
+	const char	*u, *o;
+	size_t		 len = strlen(path);
+
+	if (path[0] != '/' || strcspn(path, "?#") != len)
+		return -1;
+	u = strrchr(path, '/') + 1;
+	for (o = u - 1; o > path && o[-1] != '/'; o--)
+		continue;
+	if (o - path < 4 || memcmp(o - 4, "/id/", 4) != 0 ||
+	    !sf_valid_id(o, (size_t)(u - 1 - o)) ||
+	    !sf_valid_id(u, len - (size_t)(u - path)))
+		return -1;
+	memcpy(org, o, (size_t)(u - 1 - o));
+	org[u - 1 - o] = '\0';
+	strcpy(user, u);
+	return 0;
+}
+
+/* Stores org and user ids in t.  Returns 0, or -1 on memory exhaustion. */
+static int
+sf_tokens_set_ids(struct sf_tokens *t, const char *org, const char *user)
+{
+	char	*o, *u;
+
+	if ((o = strdup(org)) == NULL || (u = strdup(user)) == NULL) {
+		free(o);
+		return -1;
+	}
+	free(t->org_id);
+	free(t->user_id);
+	t->org_id = o;
+	t->user_id = u;
+	return 0;
+}
+
+int
+sf_tokens_verify(const struct sf_org *org, struct sf_tokens *t,
+    const char **why)
+{
+	char		 oid[SF_ID_MAX], uid[SF_ID_MAX];
+	const char	*rest, *dummy;
+	int		 sig;
+
+	if (why == NULL)
+		why = &dummy;
+	*why = NULL;
+	if (t->access_token == NULL || t->instance_url == NULL ||
+	    t->id == NULL || t->issued_at == NULL || t->signature == NULL) {
+		*why = "token reply incomplete";
+		return -1;
+	}
+	if ((sig = sf_signature_check(org, t)) != 1) {
+		*why = sig == 0 ? "signature mismatch" : "out of memory";
+		return -1;
+	}
+	rest = sf_trusted_authority(org, t->instance_url);
+	if (rest == NULL || (rest[0] != '\0' && strcmp(rest, "/") != 0)) {
+		*why = "instance_url is not a Salesforce https URL";
+		return -1;
+	}
+	if ((rest = sf_trusted_authority(org, t->id)) == NULL ||
+	    sf_identity_path(rest, oid, uid) == -1) {
+		*why = "id is not a Salesforce identity URL";
+		return -1;
+	}
+	if (sf_tokens_set_ids(t, oid, uid) == -1) {
+		*why = "out of memory";
+		return -1;
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Building requests. */
+
+/*
+ * Appends key=value pairs (kv holds n keys and values, alternating),
+ * values percent-encoded, separated by '&'.  Returns 0, or -1 when a
+ * value is NULL or past b's ceiling.
+ */
+static int
+sf_pairs(struct buf *b, const char *const *kv, size_t n)
+{
+	size_t	 i;
+
+	for (i = 0; i + 1 < n; i += 2) {
+		if (kv[i + 1] == NULL ||
+		    (i > 0 && buf_putc(b, '&') == -1) ||
+		    buf_puts(b, kv[i]) == -1 || buf_putc(b, '=') == -1 ||
+		    form_urlencode(b, kv[i + 1]) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+/* Appends base (without trailing slashes) and path to b.  Returns 0, or
+ * -1 past b's ceiling or without a base. */
+static int
+sf_url(struct buf *b, const char *base, const char *path)
+{
+	size_t	 n;
+
+	if (base == NULL)
+		return -1;
+	for (n = strlen(base); n > 0 && base[n - 1] == '/'; n--)
+		continue;
+	return buf_append(b, base, n) == -1 || buf_puts(b, path) == -1 ?
+	    -1 : 0;
+}
+
+char *
+sf_authorize_url(const struct sf_org *org, const char *redirect_uri,
+    const char *state, const char *challenge)
+{
+	const char *const kv[] = {
+		"response_type", "code",
+		"client_id", org->client_id,
+		"redirect_uri", redirect_uri,
+		"state", state,
+		"code_challenge", challenge,
+		"code_challenge_method", "S256",
+	};
+	struct buf	 b;
+	char		*url = NULL;
+
+	buf_init(&b, SF_REQURL_MAX);
+	if (sf_url(&b, org->login_url, "/services/oauth2/authorize?") == -1 ||
+	    sf_pairs(&b, kv, NELEM(kv)) == -1)
+		goto out;
+	url = buf_detach(&b);
+out:
+	buf_free(&b);
+	return url;
+}
+
+int
+sf_soql_escape_like(struct buf *b, const char *needle)
+{
+	const char	*esc, *p;
+	char		 one[2] = { 0, 0 };
+	size_t		 mark = b->len;
+	int		 rc = -1;
+
+	for (p = needle; *p != '\0'; p++) {
+		switch (*p) {
+		case '\\': esc = "\\\\"; break;
+		case '\'': esc = "\\'"; break;
+		case '"': esc = "\\\""; break;
+		case '\n': esc = "\\n"; break;
+		case '\r': esc = "\\r"; break;
+		case '\t': esc = "\\t"; break;
+		case '\b': esc = "\\b"; break;
+		case '\f': esc = "\\f"; break;
+		/* LIKE wildcards: the user's text is a literal. */
+		case '%': esc = "\\%"; break;
+		case '_': esc = "\\_"; break;
+		default:
+			/* SOQL has no escape for other control bytes. */
+			if ((unsigned char)*p < 0x20)
+				continue;
+			one[0] = *p;
+			esc = one;
+			break;
+		}
+		if (buf_puts(b, esc) == -1)
+			goto out;
+	}
+	rc = 0;
+out:
+	if (rc == -1 && b->data != NULL) {
+		b->len = mark;
+		b->data[mark] = '\0';
+	}
+	return rc;
+}
+
+int
+sf_soql_contacts(struct buf *b, const char *needle)
+{
+	size_t	 mark = b->len;
+	int	 rc = -1;
+
+	if (buf_puts(b, SF_SOQL_HEAD) == -1 ||
+	    sf_soql_escape_like(b, needle) == -1 ||
+	    buf_printf(b, "%%' ORDER BY Name LIMIT %d", SF_QUERY_LIMIT) == -1)
+		goto out;
+	rc = 0;
+out:
+	if (rc == -1 && b->data != NULL) {
+		b->len = mark;
+		b->data[mark] = '\0';
+	}
+	return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* Calls. */
+
+/*
+ * Sends one request; a form body goes as SF_FORM_TYPE.  Returns SF_OK
+ * when a reply arrived (any status, in *resp); SF_TRANSIENT for
+ * timeouts, connection and TLS failures; SF_MALFORMED for a reply past
+ * the size cap; SF_ERROR for a URL that is not to be called.  Logs.
+ */
+static enum sf_result
+sf_call(struct http *h, const char *what, const char *method,
+    const char *url, const char *bearer, const char *form,
+    struct http_response *resp)
+{
+	enum http_result	 hr;
+
+	hr = http_request(h, method, url, bearer,
+	    form != NULL ? SF_FORM_TYPE : NULL, form, resp);
+	switch (hr) {
+	case HTTP_OK:
+		return SF_OK;
+	case HTTP_TOOBIG:
+		log_warn("call=%s msg=\"reply too large\"", what);
+		return SF_MALFORMED;
+	case HTTP_REFUSED:
+		log_error("call=%s msg=\"URL refused\"", what);
+		return SF_ERROR;
+	default:
+		log_warn("call=%s result=%s", what, http_result_str(hr));
+		return SF_TRANSIENT;
+	}
+}
+
+/*
+ * Classifies a reply that is not a success, lets adjust (may be NULL)
+ * correct the class for one endpoint, and logs it (the code only: a
+ * message may quote the user's search).
+ */
+static enum sf_result
+sf_failed(const char *what, const struct http_response *resp,
+    struct sf_error *err,
+    enum sf_result (*adjust)(long, const struct sf_error *, enum sf_result))
+{
+	enum sf_result	 rv;
+
+	rv = sf_parse_error(resp->status, resp->body.data, resp->body.len,
+	    err);
+	if (adjust != NULL)
+		rv = adjust(resp->status, err, rv);
+	log_warn("call=%s status=%ld code=\"%s\" result=%s", what,
+	    resp->status, err->code, sf_result_str(rv));
+	return rv;
+}
+
+/* userinfo answers a bad or expired token with 403 (or 401). */
+static enum sf_result
+sf_adjust_userinfo(long status, const struct sf_error *err, enum sf_result rv)
+{
+	(void)err;
+	return status == 401 || status == 403 ? SF_EXPIRED : rv;
+}
+
+/* A token that is revoked or expired already is what revoke wanted. */
+static enum sf_result
+sf_adjust_revoke(long status, const struct sf_error *err, enum sf_result rv)
+{
+	return status == 400 && strcmp(err->code, "invalid_token") == 0 ?
+	    SF_OK : rv;
+}
+
+/* Posts a token request (form is the body) and reads the reply. */
+static enum sf_result
+sf_token_post(struct http *h, const struct sf_org *org, const char *what,
+    const struct buf *form, struct sf_tokens *out, struct sf_error *err)
+{
+	struct http_response	 resp;
+	struct buf		 url;
+	enum sf_result		 rv = SF_ERROR;
+
+	http_response_init(&resp);
+	buf_init(&url, SF_REQURL_MAX);
+	if (sf_url(&url, org->login_url, "/services/oauth2/token") == -1)
+		goto out;
+	if ((rv = sf_call(h, what, "POST", buf_cstr(&url), NULL,
+	    buf_cstr(form), &resp)) != SF_OK)
+		goto out;
+	if (resp.status != 200) {
+		rv = sf_failed(what, &resp, err, NULL);
+		goto out;
+	}
+	if ((rv = sf_parse_tokens(resp.body.data, resp.body.len, out)) !=
+	    SF_OK)
+		log_warn("call=%s msg=\"malformed token reply\"", what);
+out:
+	buf_free(&url);
+	http_response_free(&resp);
+	return rv;
+}
+
+enum sf_result
+sf_token_code(struct http *h, const struct sf_org *org, const char *code,
+    const char *redirect_uri, const char *verifier, struct sf_tokens *out,
+    struct sf_error *err)
+{
+	const char *const kv[] = {
+		"grant_type", "authorization_code",
+		"code", code,
+		"client_id", org->client_id,
+		"client_secret", org->client_secret,
+		"redirect_uri", redirect_uri,
+		"code_verifier", verifier,
+	};
+	struct sf_error	 local;
+	struct buf	 form;
+	enum sf_result	 rv = SF_ERROR;
+
+	if (err == NULL)
+		err = &local;
+	err->code[0] = err->message[0] = '\0';
+	buf_init(&form, SF_BODY_MAX);
+	if (sf_pairs(&form, kv, NELEM(kv)) == -1) {
+		log_error("msg=\"cannot build the token request\"");
+		goto out;
+	}
+	rv = sf_token_post(h, org, "token_code", &form, out, err);
+out:
+	buf_free_secret(&form);
+	return rv;
+}
+
+enum sf_result
+sf_token_refresh(struct http *h, const struct sf_org *org,
+    const char *refresh_token, struct sf_tokens *out, struct sf_error *err)
+{
+	const char *const kv[] = {
+		"grant_type", "refresh_token",
+		"refresh_token", refresh_token,
+		"client_id", org->client_id,
+		"client_secret", org->client_secret,
+	};
+	struct sf_error	 local;
+	struct buf	 form;
+	enum sf_result	 rv = SF_ERROR;
+
+	if (err == NULL)
+		err = &local;
+	err->code[0] = err->message[0] = '\0';
+	buf_init(&form, SF_BODY_MAX);
+	if (sf_pairs(&form, kv, NELEM(kv)) == -1) {
+		log_error("msg=\"cannot build the refresh request\"");
+		goto out;
+	}
+	rv = sf_token_post(h, org, "token_refresh", &form, out, err);
+out:
+	buf_free_secret(&form);
+	return rv;
+}
+
+enum sf_result
+sf_revoke(struct http *h, const struct sf_org *org, const char *token)
+{
+	const char *const kv[] = { "token", token };
+	struct http_response	 resp;
+	struct sf_error		 err;
+	struct buf		 form, url;
+	enum sf_result		 rv = SF_ERROR;
+
+	http_response_init(&resp);
+	buf_init(&form, SF_BODY_MAX);
+	buf_init(&url, SF_REQURL_MAX);
+	if (sf_pairs(&form, kv, NELEM(kv)) == -1 ||
+	    sf_url(&url, org->login_url, "/services/oauth2/revoke") == -1) {
+		log_error("msg=\"cannot build the revoke request\"");
+		goto out;
+	}
+	if ((rv = sf_call(h, "revoke", "POST", buf_cstr(&url), NULL,
+	    buf_cstr(&form), &resp)) != SF_OK || resp.status == 200)
+		goto out;
+	rv = sf_failed("revoke", &resp, &err, sf_adjust_revoke);
+out:
+	buf_free(&url);
+	buf_free_secret(&form);
+	http_response_free(&resp);
+	return rv;
+}
+
+enum sf_result
+sf_userinfo(struct http *h, const char *instance_url,
+    const char *access_token, struct sf_userinfo *out, struct sf_error *err)
+{
+	struct http_response	 resp;
+	struct sf_error		 local;
+	struct buf		 url;
+	enum sf_result		 rv = SF_ERROR;
+
+	if (err == NULL)
+		err = &local;
+	err->code[0] = err->message[0] = '\0';
+	http_response_init(&resp);
+	buf_init(&url, SF_REQURL_MAX);
+	if (sf_url(&url, instance_url, "/services/oauth2/userinfo") == -1 ||
+	    access_token == NULL)
+		goto out;
+	if ((rv = sf_call(h, "userinfo", "GET", buf_cstr(&url), access_token,
+	    NULL, &resp)) != SF_OK)
+		goto out;
+	if (resp.status != 200) {
+		rv = sf_failed("userinfo", &resp, err, sf_adjust_userinfo);
+		goto out;
+	}
+	if ((rv = sf_parse_userinfo(resp.body.data, resp.body.len, out)) !=
+	    SF_OK)
+		log_warn("call=userinfo msg=\"malformed reply\"");
+out:
+	buf_free(&url);
+	http_response_free(&resp);
+	return rv;
+}
+
+/* Builds the query URL for a contact search.  Returns 0, or -1. */
+static int
+sf_query_url(struct buf *url, const struct sf_org *org,
+    const char *instance_url, const char *needle)
+{
+	struct buf	 soql;
+	int		 rc = -1;
+
+	buf_init(&soql, SF_SOQL_MAX);
+	if (!sf_valid_version(org->api_version) || needle == NULL ||
+	    sf_url(url, instance_url, "/services/data/") == -1 ||
+	    buf_puts(url, org->api_version) == -1 ||
+	    buf_puts(url, "/query?q=") == -1 ||
+	    sf_soql_contacts(&soql, needle) == -1 ||
+	    form_urlencode(url, buf_cstr(&soql)) == -1)
+		goto out;
+	rc = 0;
+out:
+	buf_free(&soql);
+	return rc;
+}
+
+enum sf_result
+sf_query_contacts(struct http *h, const struct sf_org *org,
+    const char *instance_url, const char *access_token, const char *needle,
+    struct sf_contacts *out, struct sf_error *err)
+{
+	struct http_response	 resp;
+	struct sf_error		 local;
+	struct buf		 url;
+	enum sf_result		 rv = SF_ERROR;
+
+	if (err == NULL)
+		err = &local;
+	err->code[0] = err->message[0] = '\0';
+	http_response_init(&resp);
+	buf_init(&url, SF_REQURL_MAX);
+	if (access_token == NULL ||
+	    sf_query_url(&url, org, instance_url, needle) == -1) {
+		log_error("msg=\"cannot build the query\"");
+		goto out;
+	}
+	if ((rv = sf_call(h, "query", "GET", buf_cstr(&url), access_token,
+	    NULL, &resp)) != SF_OK)
+		goto out;
+	if (resp.status != 200) {
+		rv = sf_failed("query", &resp, err, NULL);
+		goto out;
+	}
+	if ((rv = sf_parse_contacts(resp.body.data, resp.body.len, out)) !=
+	    SF_OK)
+		log_warn("call=query msg=\"malformed reply\"");
+out:
+	buf_free(&url);
+	http_response_free(&resp);
+	return rv;
+}

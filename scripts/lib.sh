@@ -1,0 +1,141 @@
+# scripts/lib.sh: shared by scripts/run, scripts/test and the end-to-end
+# tests.  Sourced, not run.  Installs what is missing, builds, and starts
+# or stops the pieces (Salesforce stand-in, FastCGI programs, nginx).
+
+FL_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+FL_PY=/usr/bin/python3
+
+# Debian 12 packages forcelink needs to build, run and test.
+FL_PACKAGES="build-essential autoconf automake pkg-config libfcgi-dev
+libcurl4-openssl-dev libjson-c-dev libsqlite3-dev libsodium-dev sqlite3
+nginx-light check python3-pytest openssl curl ca-certificates valgrind"
+
+fl_log() { printf '%s: %s\n' "${FL_PROG:-forcelink}" "$*" >&2; }
+
+# Installs the missing packages (as root) or prints the exact command.
+fl_ensure_packages() {
+	local missing="" p
+	for p in $FL_PACKAGES; do
+		if [ "$p" = nginx-light ]; then
+			command -v nginx >/dev/null 2>&1 ||
+			    [ -x /usr/sbin/nginx ] || missing="$missing $p"
+			continue
+		fi
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null |
+		    grep -q 'install ok installed' || missing="$missing $p"
+	done
+	[ -z "$missing" ] && return 0
+	if [ "$(id -u)" -ne 0 ]; then
+		fl_log "missing packages; run as root:"
+		echo "  apt-get update && apt-get install -y$missing" >&2
+		exit 1
+	fi
+	fl_log "installing:$missing"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq >/dev/null
+	# policy-rc.d keeps the nginx package from starting a system nginx.
+	if [ ! -e /usr/sbin/policy-rc.d ]; then
+		printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+		chmod +x /usr/sbin/policy-rc.d
+		apt-get install -y -qq $missing >/dev/null
+		rm -f /usr/sbin/policy-rc.d
+	else
+		apt-get install -y -qq $missing >/dev/null
+	fi
+}
+
+# Builds in the source tree.  $1: extra configure flags.
+fl_build() {
+	local flags=${1:-}
+	cd "$FL_ROOT"
+	if [ ! -x configure ] || [ configure.ac -nt configure ] ||
+	    [ Makefile.am -nt configure ]; then
+		autoreconf -fi >/dev/null 2>&1 || { autoreconf -fi; return 1; }
+	fi
+	if [ ! -f Makefile ] || [ "$(cat .configure-flags 2>/dev/null)" != "$flags" ]; then
+		./configure -q $flags >/dev/null || return 1
+		echo "$flags" >.configure-flags
+	fi
+	make -s -j"$(nproc)" >/dev/null || make
+}
+
+# Renders the nginx config for rundir $1 and port $2.
+fl_nginx_conf() {
+	local rundir=$1 port=$2 user=""
+	mkdir -p "$rundir/nginx-tmp"
+	# As root nginx would drop its workers to "nobody", who cannot reach
+	# the sockets in the run directory: run them as ourselves.
+	[ "$(id -u)" -eq 0 ] && user="user root root;"
+	sed "s|/usr/share/forcelink/nginx|$FL_ROOT/nginx|g" \
+	    "$FL_ROOT/nginx/forcelink-locations.conf" \
+	    >"$rundir/forcelink-locations.conf"
+	sed -e "s|{{RUNDIR}}|$rundir|g" -e "s|{{PORT}}|$port|g" \
+	    -e "s|{{USER}}|$user|g" "$FL_ROOT/nginx/run.conf.in" \
+	    >"$rundir/nginx.conf"
+}
+
+# Starts the three FastCGI programs with sockets in $1.  PIDs go to
+# $1/pids.  Environment: the settings of SPEC §2.
+fl_start_programs() {
+	local rundir=$1 prog
+	for prog in contact oauth_start oauth_callback; do
+		"$FL_ROOT/cgi/$prog" -s "$rundir/$prog.sock" -m 0660 \
+		    -w "${FL_WORKERS:-2}" -t "${FL_THREADS:-8}" \
+		    2>>"$rundir/forcelink.log" &
+		echo $! >>"$rundir/pids"
+	done
+}
+
+fl_start_nginx() {
+	local rundir=$1
+	nginx -p "$rundir" -c "$rundir/nginx.conf" -e "$rundir/nginx-error.log" &
+	echo $! >>"$rundir/pids"
+}
+
+# Starts the Salesforce stand-in (SPEC §8) for rundir $1 with redirect
+# URI $2.  Sets FL_SF_URL.
+fl_start_standin() {
+	local rundir=$1 redirect=$2 i
+	"$FL_ROOT/tests/standin/mkcerts.sh" "$rundir/tls" || return 1
+	rm -f "$rundir/standin.ready"
+	$FL_PY "$FL_ROOT/tests/standin/salesforce.py" \
+	    --cert "$rundir/tls/server.pem" --key "$rundir/tls/server.key" \
+	    --client-id "$SF_CLIENT_ID" --client-secret-file "$SF_CLIENT_SECRET_FILE" \
+	    --redirect-uri "$redirect" --ready-file "$rundir/standin.ready" \
+	    --log "$rundir/standin.log" &
+	echo $! >>"$rundir/pids"
+	for i in $(seq 100); do
+		[ -s "$rundir/standin.ready" ] && break
+		sleep 0.1
+	done
+	FL_SF_URL=$(sed -n 2p "$rundir/standin.ready")
+	[ -n "$FL_SF_URL" ]
+}
+
+# Waits until every socket exists and nginx answers on port $2.
+fl_wait_ready() {
+	local rundir=$1 port=$2 i
+	for i in $(seq 100); do
+		if [ -S "$rundir/contact.sock" ] && [ -S "$rundir/oauth_start.sock" ] &&
+		    [ -S "$rundir/oauth_callback.sock" ] &&
+		    curl -fs "http://127.0.0.1:$port/healthz" >/dev/null 2>&1; then
+			return 0
+		fi
+		sleep 0.1
+	done
+	return 1
+}
+
+# Stops everything listed in $1/pids.
+fl_stop_all() {
+	local rundir=$1 pid
+	[ -f "$rundir/pids" ] || return 0
+	while read -r pid; do
+		kill "$pid" 2>/dev/null || true
+	done <"$rundir/pids"
+	sleep 0.3
+	while read -r pid; do
+		kill -9 "$pid" 2>/dev/null || true
+	done <"$rundir/pids"
+	rm -f "$rundir/pids"
+}

@@ -1,0 +1,364 @@
+"""The whole forcelink stack for end-to-end tests, on one machine.
+
+Stack starts, in a fresh temporary directory: the Salesforce stand-in over
+HTTPS (certificates from a throwaway CA made now), the three real FastCGI
+programs (built by scripts/test) on unix sockets, and a real nginx in
+front of them on a free 127.0.0.1 port, rendered from nginx/run.conf.in
+by scripts/lib.sh exactly as scripts/run does.  Tests speak to it the way
+Slack and a browser would: signed form POSTs to /contact, and GETs that
+follow the OAuth redirects by hand (so every hop can be checked).
+"""
+
+import base64
+import hashlib
+import hmac
+import html
+import json
+import os
+import re
+import secrets
+import socket
+import sqlite3
+import ssl
+import subprocess
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(os.environ.get("FORCELINK_ROOT",
+                           Path(__file__).resolve().parents[2]))
+BUILD = Path(os.environ.get("FORCELINK_BUILD", ROOT))
+PY = "/usr/bin/python3"
+PROGRAMS = ("contact", "oauth_start", "oauth_callback")
+CLIENT_ID = "3MVG9e2e.forcelink_test"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
+class Response:
+    def __init__(self, status, headers, body):
+        self.status, self.headers, self.body = status, headers, body
+
+    @property
+    def text(self):
+        return self.body.decode("utf-8", "replace")
+
+    def json(self):
+        return json.loads(self.body)
+
+
+class Stack:
+    def __init__(self, tmp, env_overrides=None, workers=2, threads=4):
+        self.dir = Path(tmp)
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.procs = {}
+        self.workers, self.threads = workers, threads
+        self.signing_secret = secrets.token_hex(16)
+        self.client_secret = secrets.token_urlsafe(24)
+        self.key = base64.b64encode(os.urandom(32)).decode()
+        (self.dir / "sf_secret").write_text(self.client_secret)
+        (self.dir / "key").write_text(self.key + "\n")
+        self.port = free_port()
+        self.url = "http://127.0.0.1:%d" % self.port
+        self.db_path = self.dir / "var" / "forcelink.db"
+        self.log_path = self.dir / "forcelink.log"
+        self.env_overrides = env_overrides or {}
+        self.opener = urllib.request.build_opener(NoRedirect)
+
+    # -- starting and stopping ------------------------------------------
+    def start(self):
+        subprocess.run([str(ROOT / "tests/standin/mkcerts.sh"),
+                        str(self.dir / "tls")], check=True)
+        self.ca = str(self.dir / "tls" / "ca.pem")
+        self.ctx = ssl.create_default_context(cafile=self.ca)
+        self.sf_opener = urllib.request.build_opener(
+            urllib.request.HTTPSHandler(context=self.ctx), NoRedirect)
+        self.start_standin()
+        self.start_programs()
+        self.start_nginx()
+        return self
+
+    def start_standin(self):
+        ready = self.dir / "standin.ready"
+        if ready.exists():
+            ready.unlink()
+        self.procs["standin"] = subprocess.Popen([
+            PY, str(ROOT / "tests/standin/salesforce.py"),
+            "--cert", str(self.dir / "tls/server.pem"),
+            "--key", str(self.dir / "tls/server.key"),
+            "--client-id", CLIENT_ID,
+            "--client-secret-file", str(self.dir / "sf_secret"),
+            "--redirect-uri", self.url + "/oauth/callback",
+            "--ready-file", str(ready),
+            "--log", str(self.dir / "standin.log")])
+        for _ in range(100):
+            if ready.exists() and len(ready.read_text().splitlines()) >= 2:
+                break
+            time.sleep(0.05)
+        self.sf_url = ready.read_text().splitlines()[1]
+
+    def env(self):
+        env = {k: v for k, v in os.environ.items()
+               if not k.startswith(("SLACK_", "SF_", "FORCELINK_"))}
+        env.update({
+            "SLACK_SIGNING_SECRET": self.signing_secret,
+            "SF_CLIENT_ID": CLIENT_ID,
+            "SF_CLIENT_SECRET_FILE": str(self.dir / "sf_secret"),
+            "SF_LOGIN_URL": self.sf_url,
+            "SF_API_VERSION": "v62.0",
+            "FORCELINK_PUBLIC_URL": self.url,
+            "FORCELINK_KEY_FILE": str(self.dir / "key"),
+            "FORCELINK_DB": str(self.db_path),
+            "FORCELINK_CA_FILE": self.ca,
+            "SLACK_RESPONSE_URL_PREFIX": self.sf_url + "/hooks/",
+        })
+        env.update(self.env_overrides)
+        return {k: v for k, v in env.items() if v is not None}
+
+    def start_programs(self, env=None):
+        (self.dir / "var").mkdir(exist_ok=True)
+        log = open(self.log_path, "ab")
+        for prog in PROGRAMS:
+            sock = self.dir / (prog + ".sock")
+            self.procs[prog] = subprocess.Popen(
+                [str(BUILD / "cgi" / prog), "-s", str(sock), "-m", "0660",
+                 "-w", str(self.workers), "-t", str(self.threads)],
+                env=env or self.env(), stdout=log, stderr=log,
+                cwd=str(self.dir))
+        log.close()
+        for _ in range(200):
+            if all((self.dir / (p + ".sock")).exists() for p in PROGRAMS):
+                return
+            time.sleep(0.025)
+        raise RuntimeError("programs did not start: " + self.log_text()[-2000:])
+
+    def stop_programs(self):
+        for prog in PROGRAMS:
+            p = self.procs.pop(prog, None)
+            if p is not None:
+                p.terminate()
+                p.wait(timeout=10)
+
+    def restart_programs(self, env=None):
+        self.stop_programs()
+        self.start_programs(env)
+
+    def start_nginx(self):
+        script = ('. "%s/scripts/lib.sh"; fl_nginx_conf "%s" %d'
+                  % (ROOT, self.dir, self.port))
+        subprocess.run(["bash", "-c", script], check=True)
+        self.procs["nginx"] = subprocess.Popen(
+            ["nginx", "-p", str(self.dir), "-c", str(self.dir / "nginx.conf"),
+             "-e", str(self.dir / "nginx-error.log")])
+        for _ in range(200):
+            try:
+                if self.get("/healthz").status == 200:
+                    return
+            except OSError:
+                pass
+            time.sleep(0.025)
+        raise RuntimeError("nginx did not start")
+
+    def stop(self):
+        self.stop_programs()
+        for name in ("nginx", "standin"):
+            p = self.procs.pop(name, None)
+            if p is not None:
+                p.terminate()
+                try:
+                    p.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+
+    # -- HTTP -------------------------------------------------------------
+    def request(self, method, path, body=None, headers=None, timeout=15):
+        req = urllib.request.Request(self.url + path, data=body,
+                                     method=method, headers=headers or {})
+        try:
+            with self.opener.open(req, timeout=timeout) as r:
+                return Response(r.status, r.headers, r.read())
+        except urllib.error.HTTPError as e:
+            with e:
+                return Response(e.code, e.headers, e.read())
+
+    def get(self, path, headers=None):
+        return self.request("GET", path, headers=headers)
+
+    def sign(self, body, ts=None, secret=None):
+        ts = str(int(time.time()) if ts is None else ts)
+        key = (secret or self.signing_secret).encode()
+        mac = hmac.new(key, b"v0:" + ts.encode() + b":" + body,
+                       hashlib.sha256).hexdigest()
+        return ts, "v0=" + mac
+
+    def form(self, text="", team="T0E2E0001", user="U0E2E0001", **extra):
+        fields = {
+            "token": "legacy-token-unused", "team_id": team,
+            "team_domain": "e2e", "channel_id": "C0E2E0001",
+            "channel_name": "general", "user_id": user,
+            "user_name": "tester", "command": "/contact",
+            "text": (text.replace("&", "&amp;").replace("<", "&lt;")
+                     .replace(">", "&gt;")),
+            "response_url": self.response_url(team),
+            "trigger_id": "1.2.3",
+        }
+        fields.update(extra)
+        return urllib.parse.urlencode(
+            {k: v for k, v in fields.items() if v is not None}).encode()
+
+    def response_url(self, team="T0E2E0001"):
+        return self.sf_url + "/hooks/commands/%s/%s" % (team,
+                                                        secrets.token_hex(8))
+
+    def post_contact(self, body, ts=None, sig=None, headers=None,
+                     timeout=15):
+        h = {"Content-Type": "application/x-www-form-urlencoded"}
+        if sig is None:
+            ts, sig = self.sign(body, ts)
+        if ts is not None:
+            h["X-Slack-Request-Timestamp"] = str(ts)
+        if sig is not False:
+            h["X-Slack-Signature"] = sig
+        h.update(headers or {})
+        return self.request("POST", "/contact", body, h, timeout=timeout)
+
+    def slash(self, text="", team="T0E2E0001", user="U0E2E0001", **extra):
+        """Sends a correctly signed /contact and returns the Response."""
+        return self.post_contact(self.form(text, team, user, **extra))
+
+    # -- the stand-in -------------------------------------------------------
+    def sf(self, method, path, obj=None):
+        data = json.dumps(obj).encode() if obj is not None else None
+        req = urllib.request.Request(
+            self.sf_url + path, data=data, method=method,
+            headers={"Content-Type": "application/json"} if data else {})
+        try:
+            with self.sf_opener.open(req, timeout=15) as r:
+                return Response(r.status, r.headers, r.read())
+        except urllib.error.HTTPError as e:
+            with e:
+                return Response(e.code, e.headers, e.read())
+
+    def faults(self, **faults):
+        r = self.sf("POST", "/_control/faults", faults)
+        assert r.status == 200, r.text
+
+    def sf_state(self):
+        return self.sf("GET", "/_control/state").json()
+
+    def hooks(self, path_suffix=None):
+        posts = self.sf("GET", "/_control/hooks").json()
+        if path_suffix is not None:
+            posts = [p for p in posts if path_suffix.endswith(p["path"])
+                     or p["path"].endswith(path_suffix)]
+        return posts
+
+    def wait_hook(self, response_url, timeout=20):
+        path = urllib.parse.urlparse(response_url).path
+        end = time.time() + timeout
+        while time.time() < end:
+            posts = [p for p in self.hooks() if p["path"] == path]
+            if posts:
+                return posts
+            time.sleep(0.1)
+        return []
+
+    # -- the OAuth flow, as a browser would run it ------------------------
+    def login_url(self, team="T0E2E0001", user="U0E2E0001"):
+        r = self.slash("login", team, user)
+        assert r.status == 200, r.text
+        m = re.search(r"(http://127\.0\.0\.1:\d+/oauth/start\?state=[A-Za-z0-9_-]+)",
+                      r.json()["text"])
+        assert m, r.text
+        return m.group(1)
+
+    def start_login(self, login_url):
+        """GET /oauth/start; returns (response, cookie header value)."""
+        r = self.get(login_url[len(self.url):])
+        cookie = None
+        sc = r.headers.get("Set-Cookie")
+        if sc:
+            cookie = sc.split(";", 1)[0]
+        return r, cookie
+
+    def consent(self, authorize_url, sf_user="alice@example.com",
+                action="Allow"):
+        """Shows the stand-in's consent page and answers it; returns the
+        Location Salesforce redirects the browser to."""
+        r = self.sf_get_url(authorize_url)
+        assert r.status == 200, r.text
+        fields = dict(re.findall(
+            r'<input[^>]*type="hidden"[^>]*name="([^"]+)"[^>]*value="([^"]*)"',
+            r.text))
+        fields = {k: html.unescape(v) for k, v in fields.items()}
+        fields.update({"user": sf_user, "action": action})
+        body = urllib.parse.urlencode(fields).encode()
+        req = urllib.request.Request(
+            self.sf_url + "/services/oauth2/authorize", data=body,
+            method="POST",
+            headers={"Content-Type": "application/x-www-form-urlencoded"})
+        try:
+            with self.sf_opener.open(req, timeout=15) as resp:
+                raise AssertionError("consent did not redirect: %d"
+                                     % resp.status)
+        except urllib.error.HTTPError as e:
+            with e:
+                assert e.code == 302, e.read()
+                return e.headers["Location"]
+
+    def sf_get_url(self, url):
+        req = urllib.request.Request(url)
+        try:
+            with self.sf_opener.open(req, timeout=15) as r:
+                return Response(r.status, r.headers, r.read())
+        except urllib.error.HTTPError as e:
+            with e:
+                return Response(e.code, e.headers, e.read())
+
+    def callback(self, location, cookie):
+        assert location.startswith(self.url + "/oauth/callback"), location
+        headers = {"Cookie": cookie} if cookie else {}
+        return self.get(location[len(self.url):], headers=headers)
+
+    def link(self, team="T0E2E0001", user="U0E2E0001",
+             sf_user="alice@example.com"):
+        """Runs the whole login flow; returns the callback Response."""
+        r, cookie = self.start_login(self.login_url(team, user))
+        assert r.status == 302, r.text
+        location = self.consent(r.headers["Location"], sf_user)
+        return self.callback(location, cookie)
+
+    # -- what is on disk --------------------------------------------------
+    def db(self):
+        return sqlite3.connect(str(self.db_path), timeout=10)
+
+    def links(self):
+        with self.db() as c:
+            c.row_factory = sqlite3.Row
+            return [dict(r) for r in c.execute("SELECT * FROM links")]
+
+    def log_text(self):
+        try:
+            return self.log_path.read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    def disk_bytes(self):
+        """Every byte of the database, its WAL and the logs."""
+        out = b""
+        for p in self.dir.rglob("*"):
+            if p.is_file() and (p.name.startswith("forcelink.db")
+                                or p.suffix == ".log"):
+                out += p.read_bytes()
+        return out

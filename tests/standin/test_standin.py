@@ -1,0 +1,957 @@
+"""Tests of the Salesforce stand-in itself (tests/standin/salesforce.py).
+
+The stand-in is started once per module on a free port with throwaway
+certificates from mkcerts.sh, and spoken to over CA-verified TLS with urllib
+and http.client, the way forcelink's C client will.  State is reset before
+every test.  Run: /usr/bin/python3 -m pytest -q tests/standin
+"""
+
+import base64
+import hashlib
+import hmac
+import http.client
+import json
+import os
+import re
+import secrets
+import signal
+import socket
+import ssl
+import stat
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).resolve().parent
+CLIENT_ID = "3MVG9standin.test_client"
+SECRET = "t0p-s3cret/+=&%"
+REDIRECT = "http://127.0.0.1:8080/oauth/callback"
+ALICE = "alice@example.com"
+BOB = "bob@example.com"
+INVALID_SESSION = (b'[{"message":"Session expired or invalid",'
+                   b'"errorCode":"INVALID_SESSION_ID"}]')
+SMITHS = ["Adam Smithers", "Carla Blacksmith", "Jane Smith", "John Smith",
+          "Oliver Goldsmith", "Pat Smith"]
+SEEN_SECRETS = set()    # every token/code handed out; must never be logged
+
+
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
+class StandIn:
+    def __init__(self, proc, port, url, ctx, log, certs):
+        self.proc, self.port, self.url = proc, port, url
+        self.ctx, self.log, self.certs = ctx, log, certs
+        self.opener = urllib.request.build_opener(
+            urllib.request.HTTPSHandler(context=ctx), NoRedirect)
+
+    def request(self, method, path, body=None, headers=None, timeout=10):
+        req = urllib.request.Request(self.url + path, data=body,
+                                     method=method, headers=headers or {})
+        try:
+            with self.opener.open(req, timeout=timeout) as resp:
+                return resp.status, resp.headers, resp.read()
+        except urllib.error.HTTPError as e:
+            with e:
+                return e.code, e.headers, e.read()
+
+    def get(self, path, params=None, **kw):
+        if params:
+            path += "?" + urllib.parse.urlencode(params)
+        return self.request("GET", path, **kw)
+
+    def post_form(self, path, fields, headers=None, **kw):
+        h = {"Content-Type": "application/x-www-form-urlencoded"}
+        h.update(headers or {})
+        return self.request("POST", path,
+                            urllib.parse.urlencode(fields).encode(), h, **kw)
+
+    def post_json(self, path, obj, **kw):
+        return self.request("POST", path, json.dumps(obj).encode(),
+                            {"Content-Type": "application/json"}, **kw)
+
+    def control(self, what, obj=None):
+        status, _, body = self.post_json("/_control/" + what, obj or {})
+        assert status == 200, body
+        return json.loads(body)
+
+    def state(self):
+        status, _, body = self.get("/_control/state")
+        assert status == 200
+        return json.loads(body)
+
+
+def wait_ready(path, proc, seconds=10):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if path.exists():
+            lines = path.read_text().split()
+            if len(lines) == 2:
+                return int(lines[0]), lines[1]
+        assert proc.poll() is None, "stand-in exited early"
+        time.sleep(0.02)
+    raise AssertionError("stand-in did not become ready")
+
+
+def start(tmp, certs, cert="server", extra=()):
+    secret_file = tmp / "secret"
+    secret_file.write_text(SECRET + "\n")
+    ready = tmp / ("ready-" + cert)
+    log = tmp / ("log-" + cert)
+    proc = subprocess.Popen([
+        sys.executable, str(HERE / "salesforce.py"), "--port", "0",
+        "--cert", str(certs / (cert + ".pem")),
+        "--key", str(certs / (cert + ".key")),
+        "--client-id", CLIENT_ID, "--client-secret-file", str(secret_file),
+        "--redirect-uri", REDIRECT, "--ready-file", str(ready),
+        "--log", str(log), *extra])
+    port, url = wait_ready(ready, proc)
+    return proc, port, url, log
+
+
+@pytest.fixture(scope="module")
+def certs(tmp_path_factory):
+    d = tmp_path_factory.mktemp("certs") / "tls"
+    subprocess.run([str(HERE / "mkcerts.sh"), str(d)], check=True)
+    return d
+
+
+@pytest.fixture(scope="module")
+def sf(tmp_path_factory, certs):
+    tmp = tmp_path_factory.mktemp("standin")
+    proc, port, url, log = start(tmp, certs)
+    ctx = ssl.create_default_context(cafile=str(certs / "ca.pem"))
+    yield StandIn(proc, port, url, ctx, log, certs)
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(10) == 0
+    assert not (tmp / "ready-server").exists()
+
+
+@pytest.fixture(autouse=True)
+def fresh(request):
+    if "sf" in request.fixturenames:
+        request.getfixturevalue("sf").control("reset")
+
+
+# --------------------------------------------------------------------------
+# Helpers for the OAuth flow
+
+def new_verifier():
+    return secrets.token_urlsafe(48)[:64]
+
+
+def challenge_of(verifier):
+    digest = hashlib.sha256(verifier.encode()).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def authorize_params(challenge, **over):
+    p = {"response_type": "code", "client_id": CLIENT_ID,
+         "redirect_uri": REDIRECT, "state": "st4te/+=",
+         "code_challenge": challenge, "code_challenge_method": "S256"}
+    p.update(over)
+    return {k: v for k, v in p.items() if v is not None}
+
+
+def callback_params(location):
+    assert location.startswith(REDIRECT + "?"), location
+    return dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(location).query,
+                                       keep_blank_values=True))
+
+
+def consent(sf, params, user=ALICE, action="Allow"):
+    """Open the consent page, answer it; returns the callback parameters."""
+    status, _, body = sf.get("/services/oauth2/authorize", params)
+    assert status == 200, body
+    page = body.decode()
+    assert 'action="/services/oauth2/authorize"' in page
+    cid = re.search(r'name="consent" value="([^"]+)"', page).group(1)
+    status, hdrs, _ = sf.post_form("/services/oauth2/authorize", {
+        "consent": cid, "user": user, "action": action})
+    assert status == 302
+    return callback_params(hdrs["Location"])
+
+
+def get_code(sf, verifier, user=ALICE, **over):
+    cb = consent(sf, authorize_params(challenge_of(verifier), **over), user)
+    assert cb["state"] == "st4te/+="
+    SEEN_SECRETS.add(cb["code"])
+    return cb["code"]
+
+
+def exchange(sf, code, verifier, **over):
+    f = {"grant_type": "authorization_code", "code": code,
+         "client_id": CLIENT_ID, "client_secret": SECRET,
+         "redirect_uri": REDIRECT, "code_verifier": verifier}
+    f.update(over)
+    status, _, body = sf.post_form("/services/oauth2/token",
+                                   {k: v for k, v in f.items()
+                                    if v is not None})
+    out = json.loads(body)
+    SEEN_SECRETS.update(v for k, v in out.items()
+                        if k in ("access_token", "refresh_token"))
+    return status, out
+
+
+def link(sf, user=ALICE):
+    verifier = new_verifier()
+    status, tok = exchange(sf, get_code(sf, verifier, user), verifier)
+    assert status == 200, tok
+    return tok
+
+
+def refresh(sf, token, **over):
+    f = {"grant_type": "refresh_token", "refresh_token": token,
+         "client_id": CLIENT_ID, "client_secret": SECRET}
+    f.update(over)
+    status, _, body = sf.post_form("/services/oauth2/token", f)
+    out = json.loads(body)
+    SEEN_SECRETS.update(v for k, v in out.items()
+                        if k in ("access_token", "refresh_token"))
+    return status, out
+
+
+def query(sf, access, soql, version="v62.0", timeout=10):
+    return sf.get("/services/data/%s/query" % version, {"q": soql},
+                  headers={"Authorization": "Bearer " + access},
+                  timeout=timeout)
+
+
+def names(sf, access, literal, extra=""):
+    status, _, body = query(sf, access, "SELECT Id, Name FROM Contact "
+                            "WHERE Name LIKE '%s'%s" % (literal, extra))
+    assert status == 200, body
+    return sorted(r["Name"] for r in json.loads(body)["records"])
+
+
+def userinfo(sf, access):
+    return sf.get("/services/oauth2/userinfo",
+                  headers={"Authorization": "Bearer " + access})
+
+
+# --------------------------------------------------------------------------
+# mkcerts.sh
+
+def test_mkcerts_makes_private_keys_and_is_idempotent(certs):
+    for name in ("ca.key", "server.key", "wrong-host.key"):
+        assert stat.S_IMODE(os.stat(certs / name).st_mode) == 0o600
+    before = {f: os.stat(certs / f).st_mtime_ns for f in os.listdir(certs)}
+    subprocess.run([str(HERE / "mkcerts.sh"), str(certs)], check=True)
+    after = {f: os.stat(certs / f).st_mtime_ns for f in os.listdir(certs)}
+    assert before == after
+
+
+def test_mkcerts_without_directory_fails():
+    r = subprocess.run([str(HERE / "mkcerts.sh")], capture_output=True)
+    assert r.returncode != 0 and b"usage" in r.stderr
+
+
+def test_wrong_host_certificate_fails_verification(tmp_path, certs):
+    proc, port, _, _ = start(tmp_path, certs, cert="wrong-host")
+    try:
+        ctx = ssl.create_default_context(cafile=str(certs / "ca.pem"))
+        with pytest.raises(ssl.SSLCertVerificationError):
+            with socket.create_connection(("127.0.0.1", port), 5) as s:
+                ctx.wrap_socket(s, server_hostname="localhost")
+    finally:
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(10) == 0
+
+
+def test_sigterm_stops_promptly_even_with_a_blackholed_request(tmp_path,
+                                                                certs):
+    proc, port, url, _ = start(tmp_path, certs)
+    sf = StandIn(proc, port, url, ssl.create_default_context(
+        cafile=str(certs / "ca.pem")), None, certs)
+    sf.control("faults", {"blackhole": True})
+    def hang():
+        try:
+            userinfo(sf, "x")
+        except (OSError, http.client.HTTPException):
+            pass        # the connection dies with the server: expected
+
+    worker = threading.Thread(target=hang, daemon=True)
+    worker.start()
+    time.sleep(0.2)
+    t0 = time.monotonic()
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(5) == 0
+    assert time.monotonic() - t0 < 3
+    assert not (tmp_path / "ready-server").exists()
+
+
+def test_untrusted_client_is_refused_but_server_keeps_serving(sf):
+    with socket.create_connection(("127.0.0.1", sf.port), 5) as s:
+        with pytest.raises(ssl.SSLCertVerificationError):
+            ssl.create_default_context().wrap_socket(
+                s, server_hostname="localhost")
+    assert sf.get("/services/data/")[0] == 200
+
+
+def test_stalled_handshake_does_not_block_others(sf):
+    with socket.create_connection(("127.0.0.1", sf.port), 5):
+        t0 = time.monotonic()
+        assert sf.get("/services/data/")[0] == 200
+        assert time.monotonic() - t0 < 2
+
+
+def test_keep_alive_serves_several_requests_on_one_connection(sf):
+    conn = http.client.HTTPSConnection("localhost", sf.port,
+                                       context=sf.ctx, timeout=5)
+    conn.request("GET", "/services/data/")
+    r1 = conn.getresponse()
+    r1.read()
+    sock = conn.sock
+    conn.request("GET", "/services/data/v62.0/query?q=x")
+    r2 = conn.getresponse()
+    assert (r1.status, r2.status, r2.read()) == (200, 401, INVALID_SESSION)
+    assert conn.sock is sock
+    conn.close()
+
+
+# --------------------------------------------------------------------------
+# authorize
+
+def test_versions_list_is_public(sf):
+    status, hdrs, body = sf.get("/services/data/")
+    versions = json.loads(body)
+    assert status == 200
+    assert {"label": "Spring '26", "url": "/services/data/v66.0",
+            "version": "66.0"} in versions
+    assert {"label": "Winter '25", "url": "/services/data/v62.0",
+            "version": "62.0"} in versions
+
+
+def test_consent_page_lists_users_escaped(sf):
+    status, hdrs, body = sf.get("/services/oauth2/authorize",
+                                authorize_params(challenge_of("x" * 43),
+                                                 login_hint=BOB))
+    page = body.decode()
+    assert status == 200
+    assert hdrs["Content-Type"].startswith("text/html")
+    assert 'value="bob@example.com" checked' in page
+    assert "<script>" not in page and "&lt;script&gt;" in page
+    assert 'value="Allow"' in page and 'value="Deny"' in page
+
+
+@pytest.mark.parametrize("over, error", [
+    ({"client_id": "nope"}, "invalid_client_id"),
+    ({"client_id": None}, "invalid_client_id"),
+    ({"redirect_uri": REDIRECT + "/"}, "redirect_uri_mismatch"),
+    ({"redirect_uri": "https://evil.example/cb"}, "redirect_uri_mismatch"),
+    ({"redirect_uri": None}, "redirect_uri_mismatch"),
+])
+def test_authorize_bad_client_or_redirect_is_an_error_page(sf, over, error):
+    status, hdrs, body = sf.get("/services/oauth2/authorize",
+                                authorize_params("x" * 43, **over))
+    assert status == 400
+    assert "Location" not in hdrs
+    assert ("error=" + error).encode() in body
+
+
+@pytest.mark.parametrize("over, error", [
+    ({"response_type": "token"}, "unsupported_response_type"),
+    ({"code_challenge_method": "plain"}, "invalid_request"),
+    ({"code_challenge_method": None}, "invalid_request"),
+    ({"code_challenge": "short"}, "invalid_request"),
+    ({"scope": "api full"}, "invalid_scope"),
+])
+def test_authorize_bad_request_redirects_with_error(sf, over, error):
+    status, hdrs, _ = sf.get("/services/oauth2/authorize",
+                             authorize_params(challenge_of("v" * 43), **over))
+    assert status == 302
+    cb = callback_params(hdrs["Location"])
+    assert cb["error"] == error and cb["state"] == "st4te/+="
+
+
+def test_deny_redirects_access_denied(sf):
+    cb = consent(sf, authorize_params(challenge_of("v" * 43)), action="Deny")
+    assert cb == {"error": "access_denied",
+                  "error_description": "end-user denied authorization",
+                  "state": "st4te/+="}
+    assert sf.state()["denials"] == 1
+
+
+def test_consent_form_is_single_use(sf):
+    status, _, body = sf.get("/services/oauth2/authorize",
+                             authorize_params(challenge_of("v" * 43)))
+    cid = re.search(r'name="consent" value="([^"]+)"', body.decode()).group(1)
+    form = {"consent": cid, "user": ALICE, "action": "Allow"}
+    assert sf.post_form("/services/oauth2/authorize", form)[0] == 302
+    assert sf.post_form("/services/oauth2/authorize", form)[0] == 400
+
+
+# --------------------------------------------------------------------------
+# token: authorization_code
+
+def test_code_exchange_returns_salesforce_token_response(sf):
+    verifier = new_verifier()
+    code = get_code(sf, verifier)
+    assert code.endswith("==")
+    status, tok = exchange(sf, code, verifier)
+    assert status == 200
+    assert set(tok) == {"access_token", "refresh_token", "signature", "scope",
+                        "instance_url", "id", "token_type", "issued_at"}
+    assert re.fullmatch(r"00D5g000004ZyAb![A-Za-z0-9._]+", tok["access_token"])
+    assert tok["token_type"] == "Bearer"
+    assert tok["scope"] == "api refresh_token"
+    assert tok["instance_url"] == sf.url
+    assert tok["id"] == sf.url + "/id/00D5g000004ZyAbEAK/0055g00000Xa001AAB"
+    assert re.fullmatch(r"[0-9]{13}", tok["issued_at"])
+    assert abs(int(tok["issued_at"]) / 1000 - time.time()) < 60
+    mac = hmac.new(SECRET.encode(), (tok["id"] + tok["issued_at"]).encode(),
+                   hashlib.sha256).digest()
+    assert tok["signature"] == base64.b64encode(mac).decode()
+    st = sf.state()
+    assert st["code_exchanges_ok"] == 1 and st["live_grants"][ALICE] == 1
+
+
+def test_bob_gets_his_own_identity(sf):
+    tok = link(sf, BOB)
+    assert tok["id"].endswith("/0055g00000Xa002AAB")
+    status, _, body = userinfo(sf, tok["access_token"])
+    info = json.loads(body)
+    assert status == 200
+    assert info["preferred_username"] == BOB
+    assert info["user_id"] == "0055g00000Xa002AAB"
+    assert info["organization_id"] == "00D5g000004ZyAbEAK"
+    assert info["sub"] == tok["id"]
+    assert info["name"] == "Bob Ødegård"
+
+
+def test_bad_verifier_is_refused_and_burns_the_code(sf):
+    verifier = new_verifier()
+    code = get_code(sf, verifier)
+    status, err = exchange(sf, code, new_verifier())
+    assert (status, err) == (400, {"error": "invalid_grant",
+                                   "error_description":
+                                   "invalid code verifier"})
+    status, err = exchange(sf, code, verifier)
+    assert err == {"error": "invalid_grant",
+                   "error_description": "expired authorization code"}
+
+
+@pytest.mark.parametrize("verifier", [None, "short", "a" * 129,
+                                      "a" * 42 + "!"])
+def test_missing_or_malformed_verifier_is_refused(sf, verifier):
+    code = get_code(sf, new_verifier())
+    status, err = exchange(sf, code, verifier)
+    assert (status, err["error_description"]) == (400,
+                                                  "invalid code verifier")
+
+
+def test_code_is_single_use(sf):
+    verifier = new_verifier()
+    code = get_code(sf, verifier)
+    assert exchange(sf, code, verifier)[0] == 200
+    status, err = exchange(sf, code, verifier)
+    assert (status, err) == (400, {"error": "invalid_grant",
+                                   "error_description":
+                                   "expired authorization code"})
+
+
+def test_code_expires_after_fifteen_minutes(sf):
+    verifier = new_verifier()
+    code = get_code(sf, verifier)
+    sf.control("advance", {"seconds": 15 * 60 + 1})
+    status, err = exchange(sf, code, verifier)
+    assert (status, err["error"]) == (400, "invalid_grant")
+
+
+def test_unknown_code_is_invalid_grant(sf):
+    status, err = exchange(sf, "aPrxnot-a-code==", new_verifier())
+    assert (status, err["error_description"]) == (
+        400, "expired authorization code")
+
+
+def test_wrong_redirect_uri_at_token(sf):
+    verifier = new_verifier()
+    code = get_code(sf, verifier)
+    status, err = exchange(sf, code, verifier,
+                           redirect_uri=REDIRECT + "?x=1")
+    assert (status, err) == (400, {"error": "redirect_uri_mismatch",
+                                   "error_description":
+                                   "redirect_uri must match configuration"})
+
+
+def test_wrong_secret_is_invalid_client_and_keeps_the_code(sf):
+    verifier = new_verifier()
+    code = get_code(sf, verifier)
+    for secret in ("wrong", None):
+        status, err = exchange(sf, code, verifier, client_secret=secret)
+        assert (status, err) == (400, {"error": "invalid_client",
+                                       "error_description":
+                                       "invalid client credentials"})
+    assert exchange(sf, code, verifier)[0] == 200
+
+
+def test_unknown_client_id_at_token(sf):
+    verifier = new_verifier()
+    status, err = exchange(sf, get_code(sf, verifier), verifier,
+                           client_id="other")
+    assert (status, err["error"]) == (400, "invalid_client_id")
+
+
+def test_secret_in_url_is_refused(sf):
+    status, _, body = sf.request(
+        "POST", "/services/oauth2/token?client_secret=" + SECRET,
+        b"grant_type=refresh_token",
+        {"Content-Type": "application/x-www-form-urlencoded"})
+    assert (status, json.loads(body)["error"]) == (400, "invalid_request")
+
+
+@pytest.mark.parametrize("grant", ["password", "", "client_credentials"])
+def test_unsupported_grant_type(sf, grant):
+    status, _, body = sf.post_form("/services/oauth2/token", {
+        "grant_type": grant, "client_id": CLIENT_ID,
+        "client_secret": SECRET})
+    assert (status, json.loads(body)) == (400, {
+        "error": "unsupported_grant_type",
+        "error_description": "grant type not supported"})
+
+
+def test_scope_without_refresh_token_gets_no_refresh_token(sf):
+    verifier = new_verifier()
+    status, tok = exchange(sf, get_code(sf, verifier, scope="api"), verifier)
+    assert status == 200 and "refresh_token" not in tok
+    assert tok["scope"] == "api"
+
+
+# --------------------------------------------------------------------------
+# token: refresh_token
+
+def test_refresh_without_rotation(sf):
+    tok = link(sf)
+    status, new = refresh(sf, tok["refresh_token"])
+    assert status == 200
+    assert set(new) == {"access_token", "signature", "scope", "instance_url",
+                        "id", "token_type", "issued_at"}
+    assert new["access_token"] != tok["access_token"]
+    assert query(sf, new["access_token"], "SELECT Id FROM Contact")[0] == 200
+    assert refresh(sf, tok["refresh_token"])[0] == 200
+    st = sf.state()
+    assert (st["refreshes"], st["refreshes_ok"]) == (2, 2)
+    assert st["token_requests"] == {"authorization_code": 1,
+                                    "refresh_token": 2, "other": 0}
+
+
+def test_refresh_with_rotation_and_theft_detection(sf):
+    sf.control("faults", {"rotate_refresh": True})
+    tok = link(sf)
+    status, new = refresh(sf, tok["refresh_token"])
+    assert status == 200
+    assert new["refresh_token"] != tok["refresh_token"]
+    status, newer = refresh(sf, new["refresh_token"])
+    assert status == 200
+    # The first, rotated-out token comes back: the whole grant is revoked.
+    status, err = refresh(sf, tok["refresh_token"])
+    assert (status, err) == (400, {"error": "invalid_grant",
+                                   "error_description":
+                                   "expired access/refresh token"})
+    assert refresh(sf, newer["refresh_token"])[0] == 400
+    assert query(sf, newer["access_token"], "SELECT Id FROM Contact")[0] == 401
+    st = sf.state()
+    assert st["retired_refresh_presented"] == 1
+    assert st["live_grants"][ALICE] == 0
+
+
+def test_refresh_unknown_token_and_wrong_secret(sf):
+    tok = link(sf)
+    assert refresh(sf, "5Aep861nothing")[1] == {
+        "error": "invalid_grant",
+        "error_description": "expired access/refresh token"}
+    assert refresh(sf, tok["refresh_token"], client_secret="x")[1][
+        "error"] == "invalid_client"
+
+
+def test_token_requests_are_served_concurrently(sf):
+    tok = link(sf)
+    sf.control("faults", {"token_delay": 0.5})
+    results = []
+    threads = [threading.Thread(target=lambda: results.append(
+        refresh(sf, tok["refresh_token"])[0])) for _ in range(4)]
+    t0 = time.monotonic()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results == [200] * 4
+    assert time.monotonic() - t0 < 1.5
+    st = sf.state()
+    assert st["max_inflight_token_requests"] == 4
+    assert (st["refreshes"], st["refreshes_ok"]) == (4, 4)
+
+
+def test_sixth_grant_revokes_the_oldest(sf):
+    toks = [link(sf) for _ in range(6)]
+    bob = link(sf, BOB)
+    assert refresh(sf, toks[0]["refresh_token"])[0] == 400
+    assert query(sf, toks[0]["access_token"], "SELECT Id FROM Contact")[
+        0] == 401
+    for tok in toks[1:] + [bob]:
+        assert refresh(sf, tok["refresh_token"])[0] == 200
+    st = sf.state()
+    assert st["live_grants"] == {ALICE: 5, BOB: 1, "mallory@example.com": 0}
+    assert st["grants_dropped"] == 1
+
+
+def test_deactivated_user_gets_authentication_failure(sf):
+    tok = link(sf)
+    sf.control("faults", {"deactivated_users": [ALICE]})
+    assert refresh(sf, tok["refresh_token"])[1] == {
+        "error": "invalid_grant", "error_description":
+        "authentication failure"}
+
+
+# --------------------------------------------------------------------------
+# revoke and userinfo
+
+def test_revoke_refresh_token_revokes_its_sessions(sf):
+    tok = link(sf)
+    assert userinfo(sf, tok["access_token"])[0] == 200
+    status, _, body = sf.post_form("/services/oauth2/revoke",
+                                   {"token": tok["refresh_token"]})
+    assert (status, body) == (200, b"")
+    assert refresh(sf, tok["refresh_token"])[0] == 400
+    assert userinfo(sf, tok["access_token"])[:3:2] == (403, b"Bad_OAuth_Token")
+    status, _, body = query(sf, tok["access_token"], "SELECT Id FROM Contact")
+    assert (status, body) == (401, INVALID_SESSION)
+    # Again: the token is no longer valid.
+    status, hdrs, body = sf.post_form("/services/oauth2/revoke",
+                                      {"token": tok["refresh_token"]})
+    assert status == 400
+    assert body == b"error=invalid_token&error_description=invalid%20token"
+    status, hdrs, body = sf.post_form("/services/oauth2/revoke",
+                                      {"token": tok["refresh_token"]},
+                                      {"Accept": "application/json"})
+    assert (status, json.loads(body)["error"]) == (400, "invalid_token")
+    st = sf.state()
+    assert [r["kind"] for r in st["revocations"]] == [
+        "refresh_token", "unknown", "unknown"]
+    assert st["live_grants"][ALICE] == 0
+
+
+def test_revoke_access_token_keeps_the_grant(sf):
+    tok = link(sf)
+    assert sf.post_form("/services/oauth2/revoke",
+                        {"token": tok["access_token"]})[0] == 200
+    assert userinfo(sf, tok["access_token"])[0] == 403
+    status, new = refresh(sf, tok["refresh_token"])
+    assert status == 200
+    assert userinfo(sf, new["access_token"])[0] == 200
+
+
+def test_revoke_without_token(sf):
+    status, _, body = sf.post_form("/services/oauth2/revoke", {},
+                                   {"Accept": "application/json"})
+    assert (status, json.loads(body)["error"]) == (400,
+                                                   "unsupported_token_type")
+
+
+def test_userinfo_without_or_with_bad_token(sf):
+    assert sf.get("/services/oauth2/userinfo")[:3:2] == (
+        403, b"Missing_OAuth_Token")
+    assert userinfo(sf, "00Dbogus!x")[:3:2] == (403, b"Bad_OAuth_Token")
+    assert sf.state()["userinfo"] == 2
+
+
+def test_identity_url_answers_for_its_own_user(sf):
+    tok = link(sf)
+    path = urllib.parse.urlsplit(tok["id"]).path
+    status, _, body = sf.get(path, headers={
+        "Authorization": "Bearer " + tok["access_token"]})
+    assert status == 200 and json.loads(body)["username"] == ALICE
+
+
+# --------------------------------------------------------------------------
+# query
+
+@pytest.fixture
+def access(sf):
+    return link(sf)["access_token"]
+
+
+@pytest.mark.parametrize("literal, expected", [
+    ("%smith%", SMITHS),
+    ("%SMITH%", SMITHS),
+    ("Pat Smith", ["Pat Smith"]),
+    ("_at smith", ["Pat Smith"]),
+    ("smith", []),
+    ("%O\\'Brien%", ["Seán O'Brien"]),
+    ("%\\'%", ["D'Angelo Russo", "Seán O'Brien"]),
+    ("%\\%%", ["Percent 100% Person"]),
+    ("%\\_%", ["Under_score Person"]),
+    ("%\\\\%", ["Back\\slash Person"]),
+    ("%\\u00eb%", ["Zoë Ångström"]),
+    ("%ZO\\u00CB%", ["Zoë Ångström"]),
+    ("%\\ud83d\\ude00%", ["Sunny \U0001F600 Day"]),
+    ('%\\"The Rock\\"%', ['Dwayne "The Rock" Johnson']),
+    ("%<!channel>%", ["Eve <!channel> & Mallory"]),
+    ("%&%", ["Eve <!channel> & Mallory"]),
+    ("%\\n%", []),
+    ("%\\N\\r\\R\\t\\T\\b\\B\\f\\F%", []),
+    ("%ångström%", ["Zoë Ångström"]),
+])
+def test_like_literals_decode_and_match(sf, access, literal, expected):
+    assert names(sf, access, literal) == expected
+
+
+@pytest.mark.parametrize("literal", [
+    "a\\-b", "\\x", "\\U00eb", "\\u12", "\\u12G4", "\\uZZZZ", "\\a", "\\ ",
+])
+def test_bad_escape_is_malformed_query(sf, access, literal):
+    status, _, body = query(sf, access, "SELECT Id FROM Contact WHERE "
+                            "Name LIKE '%s'" % literal)
+    err = json.loads(body)
+    assert status == 400
+    assert len(err) == 1 and err[0]["errorCode"] == "MALFORMED_QUERY"
+    assert "ERROR at Row:1:Column:40" in err[0]["message"]
+
+
+@pytest.mark.parametrize("soql, code", [
+    ("SELECT Id FROM Contact WHERE Name LIKE 'abc", "MALFORMED_QUERY"),
+    ("SELECT Id FROM Contact WHERE Name LIKE 'abc\\'", "MALFORMED_QUERY"),
+    ("SELECT Id FROM Contact WHERE Name LIKE 'abc\\", "MALFORMED_QUERY"),
+    ("SELECT FROM Contact", "MALFORMED_QUERY"),
+    ("SELECT Id, FROM Contact", "MALFORMED_QUERY"),
+    ("SELECT Id FROM Contact WHERE Name = 'x'", "MALFORMED_QUERY"),
+    ("SELECT Id FROM Contact WHERE Name LIKE x", "MALFORMED_QUERY"),
+    ("SELECT Id FROM Contact LIMIT x", "MALFORMED_QUERY"),
+    ("SELECT Id FROM Contact LIMIT 5 junk", "MALFORMED_QUERY"),
+    ("SELECT Id FROM Contact; DROP", "MALFORMED_QUERY"),
+    ("SELECT Id, Id FROM Contact", "MALFORMED_QUERY"),
+    ("SELECT Secret__c FROM Contact", "INVALID_FIELD"),
+    ("SELECT Id FROM Account", "INVALID_TYPE"),
+])
+def test_bad_soql(sf, access, soql, code):
+    status, _, body = query(sf, access, soql)
+    assert (status, json.loads(body)[0]["errorCode"]) == (400, code)
+
+
+def test_query_returns_selected_fields_only(sf, access):
+    status, hdrs, body = query(
+        sf, access, "select id, NAME, Title, Email, Phone, MobilePhone, "
+        "Account.Id, Account.Name from contact where name like '% smith' "
+        "order by name limit 2")
+    out = json.loads(body)
+    assert status == 200
+    assert out["totalSize"] == 2 and out["done"] is True
+    assert "nextRecordsUrl" not in out
+    jane, john = out["records"]
+    assert john == {
+        "attributes": {"type": "Contact", "url": "/services/data/v62.0/"
+                       "sobjects/Contact/0035g00000Qz001AAB"},
+        "Id": "0035g00000Qz001AAB", "Name": "John Smith",
+        "Title": "VP Sales", "Email": "john.smith@acme.example",
+        "Phone": "(415) 555-0101", "MobilePhone": "(415) 555-0199",
+        "Account": {"attributes": {"type": "Account", "url": "/services/data"
+                                   "/v62.0/sobjects/Account/"
+                                   "0015g00000Bc001AAB"},
+                    "Id": "0015g00000Bc001AAB", "Name": "Acme Corporation"}}
+    assert jane["Name"] == "Jane Smith" and jane["MobilePhone"] is None
+    assert re.fullmatch(r"api-usage=\d+/15000", hdrs["Sforce-Limit-Info"])
+
+
+def test_null_account_and_partial_relationship(sf, access):
+    status, _, body = query(sf, access, "SELECT Name, Account.Name FROM "
+                            "Contact WHERE Name LIKE '% Smith' ORDER BY Name "
+                            "DESC", version="v66.0")
+    recs = json.loads(body)["records"]
+    assert [r["Name"] for r in recs] == ["Pat Smith", "John Smith",
+                                         "Jane Smith"]
+    assert recs[0] == {"attributes": {
+        "type": "Contact",
+        "url": "/services/data/v66.0/sobjects/Contact/0035g00000Qz006AAB"},
+        "Name": "Pat Smith", "Account": None}
+    assert set(recs[1]["Account"]) == {"attributes", "Name"}
+
+
+def test_api_usage_counts_calls(sf, access):
+    for n in (1, 2):
+        hdrs = query(sf, access, "SELECT Id FROM Contact LIMIT 1")[1]
+        assert hdrs["Sforce-Limit-Info"] == "api-usage=%d/15000" % n
+    assert sf.state()["queries"] == 2
+
+
+def test_missing_q_and_unknown_version(sf, access):
+    auth = {"Authorization": "Bearer " + access}
+    status, _, body = sf.get("/services/data/v62.0/query", headers=auth)
+    assert (status, json.loads(body)[0]["errorCode"]) == (400,
+                                                          "MALFORMED_QUERY")
+    status, _, body = sf.get("/services/data/v12.0/query", {"q": "x"},
+                             headers=auth)
+    assert (status, json.loads(body)[0]["errorCode"]) == (404, "NOT_FOUND")
+
+
+def test_expired_access_token_gets_exact_401_then_refresh_works(sf):
+    tok = link(sf)
+    assert sf.control("expire_access_tokens") == {"expired": 1}
+    status, hdrs, body = query(sf, tok["access_token"],
+                               "SELECT Id FROM Contact")
+    assert (status, body) == (401, INVALID_SESSION)
+    assert hdrs["Content-Type"].startswith("application/json")
+    assert query(sf, "", "SELECT Id FROM Contact")[0] == 401
+    status, new = refresh(sf, tok["refresh_token"])
+    assert query(sf, new["access_token"], "SELECT Id FROM Contact")[0] == 200
+
+
+def test_access_token_lifetime(sf):
+    tok = link(sf)
+    sf.control("advance", {"seconds": 7201})
+    assert query(sf, tok["access_token"], "SELECT Id FROM Contact")[0] == 401
+
+
+def test_revoke_all_for_one_user(sf):
+    alice, bob = link(sf), link(sf, BOB)
+    assert sf.control("revoke_all", {"user": ALICE}) == {"revoked_grants": 1}
+    assert refresh(sf, alice["refresh_token"])[0] == 400
+    assert refresh(sf, bob["refresh_token"])[0] == 200
+
+
+# --------------------------------------------------------------------------
+# Slack response_url
+
+def test_hooks_allow_five_posts_per_url(sf):
+    for _ in range(5):
+        assert sf.post_json("/hooks/commands/T1/1/abc", {"text": "hi"})[
+            ::2] == (200, b"ok")
+    assert sf.post_json("/hooks/commands/T1/1/abc", {"text": "hi"})[
+        ::2] == (404, b"used_url")
+    assert sf.post_json("/hooks/commands/T1/1/other", {"text": "x"})[0] == 200
+    status, _, body = sf.request("POST", "/hooks/commands/T1/1/z",
+                                 b"text=hi", {"Content-Type":
+                                              "application/x-www-form-"
+                                              "urlencoded"})
+    assert (status, body) == (400, b"invalid_payload")
+    assert sf.post_json("/hooks/commands/T1/1/z", {"x": 1})[::2] == (
+        400, b"no_text")
+    status, _, body = sf.get("/_control/hooks")
+    hooks = json.loads(body)
+    assert len(hooks) == 9
+    assert hooks[0]["path"] == "/hooks/commands/T1/1/abc"
+    assert hooks[0]["body"] == {"text": "hi"}
+    assert [h["status"] for h in hooks] == [200] * 5 + [404, 200, 400, 400]
+
+
+def test_hooks_status_fault(sf):
+    sf.control("faults", {"hooks_status": 500})
+    assert sf.post_json("/hooks/a", {"text": "x"})[0] == 500
+
+
+# --------------------------------------------------------------------------
+# faults
+
+def test_fault_delay_applies_to_query_and_userinfo(sf, access):
+    sf.control("faults", {"delay": 0.4})
+    t0 = time.monotonic()
+    assert query(sf, access, "SELECT Id FROM Contact")[0] == 200
+    assert userinfo(sf, access)[0] == 200
+    assert time.monotonic() - t0 >= 0.8
+    sf.control("faults", {"delay": None})
+    t0 = time.monotonic()
+    assert query(sf, access, "SELECT Id FROM Contact")[0] == 200
+    assert time.monotonic() - t0 < 0.3
+
+
+def test_fault_token_delay(sf):
+    sf.control("faults", {"token_delay": 0.3})
+    t0 = time.monotonic()
+    link(sf)
+    assert time.monotonic() - t0 >= 0.3
+
+
+@pytest.mark.parametrize("status, body", [
+    (500, [{"message": "An unexpected error occurred. Please include this "
+            "ErrorId if you contact support: 1452464078-314667 "
+            "(-1173371248)", "errorCode": "UNKNOWN_EXCEPTION"}]),
+    (503, [{"message": "Server too busy", "errorCode": "SERVER_UNAVAILABLE"}]),
+    (403, [{"message": "TotalRequests Limit exceeded.",
+            "errorCode": "REQUEST_LIMIT_EXCEEDED"}]),
+])
+def test_fault_query_status(sf, access, status, body):
+    sf.control("faults", {"query_status": status})
+    got = query(sf, access, "SELECT Id FROM Contact")
+    assert (got[0], json.loads(got[2])) == (status, body)
+
+
+def test_fault_query_status_count(sf, access):
+    sf.control("faults", {"query_status": 500, "query_status_count": 1})
+    assert query(sf, access, "SELECT Id FROM Contact")[0] == 500
+    assert query(sf, access, "SELECT Id FROM Contact")[0] == 200
+
+
+def test_fault_query_body_and_huge(sf, access):
+    sf.control("faults", {"query_body": "{not json"})
+    assert query(sf, access, "SELECT Id FROM Contact")[::2] == (
+        200, b"{not json")
+    sf.control("faults", {"query_body": None, "huge": 300000})
+    status, _, body = query(sf, access, "SELECT Id FROM Contact")
+    assert status == 200 and len(body) == 300000
+    assert json.loads(body)["done"] is True
+
+
+def test_fault_blackhole_never_answers(sf, access):
+    sf.control("faults", {"blackhole": True})
+    with pytest.raises((TimeoutError, socket.timeout, urllib.error.URLError)):
+        query(sf, access, "SELECT Id FROM Contact", timeout=0.5)
+    sf.control("faults", {"blackhole": False})
+    assert query(sf, access, "SELECT Id FROM Contact")[0] == 200
+
+
+def test_fault_drip_sends_slowly(sf, access):
+    sf.control("faults", {"drip": 2000})
+    t0 = time.monotonic()
+    status, _, body = query(sf, access, "SELECT Id, Name FROM Contact "
+                            "LIMIT 5")
+    assert status == 200 and json.loads(body)["totalSize"] == 5
+    assert time.monotonic() - t0 >= len(body) / 2000 * 0.8
+
+
+def test_fault_token_reply_shape(sf):
+    sf.control("faults", {"bad_signature": True,
+                          "instance_url": "https://evil.example"})
+    tok = link(sf)
+    mac = hmac.new(SECRET.encode(), (tok["id"] + tok["issued_at"]).encode(),
+                   hashlib.sha256).digest()
+    assert tok["signature"] != base64.b64encode(mac).decode()
+    assert tok["instance_url"] == "https://evil.example"
+
+
+def test_fault_token_status(sf):
+    tok = link(sf)
+    sf.control("faults", {"token_status": 503})
+    status, err = refresh(sf, tok["refresh_token"])
+    assert status == 503 and err["error"] == "unknown_error"
+
+
+def test_fault_auto_consent_skips_the_page(sf):
+    sf.control("faults", {"auto_consent": BOB})
+    status, hdrs, _ = sf.get("/services/oauth2/authorize",
+                             authorize_params(challenge_of("v" * 43)))
+    assert status == 302 and "code" in callback_params(hdrs["Location"])
+
+
+def test_faults_reject_unknown_keys_and_reset_clears(sf):
+    status, _, body = sf.post_json("/_control/faults", {"nope": 1})
+    assert status == 400
+    sf.control("faults", {"delay": 1})
+    sf.control("reset")
+    assert sf.state()["faults"] == {}
+
+
+def test_zz_log_never_contains_secrets(sf):
+    text = sf.log.read_text()
+    assert "GET /services/oauth2/authorize" in text
+    assert SEEN_SECRETS
+    for value in SEEN_SECRETS | {SECRET}:
+        assert value not in text
+        assert urllib.parse.quote(value, safe="") not in text

@@ -1,0 +1,405 @@
+/*
+ * test_page: the HTML pages and redirects (common/page.c): exact
+ * headers, status lines, the CSP hash of the inline style, and escaping
+ * of hostile values on every page.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <check.h>
+#include <sodium.h>
+
+#include "buf.h"
+#include "page.h"
+
+#define NELEM(a)	(sizeof(a) / sizeof((a)[0]))
+
+#define HOSTILE		"<img src=x onerror=alert(1)>\"'&amp;"
+#define HOSTILE_ESC \
+	"&lt;img src=x onerror=alert(1)&gt;&quot;&#39;&amp;amp;"
+
+/* Returns the bytes between "<style>" and "</style>" as an allocated
+ * string, checking there is exactly one style block. */
+static char *
+style_of(const char *page)
+{
+	const char	*a, *z;
+	char		*s;
+
+	ck_assert_ptr_nonnull(a = strstr(page, "<style>"));
+	a += strlen("<style>");
+	ck_assert_ptr_nonnull(z = strstr(a, "</style>"));
+	ck_assert_ptr_null(strstr(z, "<style"));
+	ck_assert_ptr_nonnull(s = strndup(a, (size_t)(z - a)));
+	return s;
+}
+
+/* Returns "sha256-" + base64(SHA-256(style)) as CSP writes it. */
+static void
+style_hash(const char *style, char out[128])
+{
+	unsigned char	 h[crypto_hash_sha256_BYTES];
+
+	crypto_hash_sha256(h, (const unsigned char *)style, strlen(style));
+	strcpy(out, "sha256-");
+	sodium_bin2base64(out + 7, 128 - 7, h, sizeof(h),
+	    sodium_base64_VARIANT_ORIGINAL);
+}
+
+/* Checks the exact head of an HTML page with the given status line and
+ * returns a pointer to its body. */
+static const char *
+assert_page_head(const char *page, const char *status)
+{
+	struct buf	 want;
+	char		*style, hash[128];
+
+	style = style_of(page);
+	style_hash(style, hash);
+	buf_init(&want, 4096);
+	ck_assert_int_eq(buf_printf(&want, "Status: %s\r\n"
+	    "Content-Type: text/html; charset=utf-8\r\n"
+	    "Cache-Control: no-store\r\n"
+	    "Pragma: no-cache\r\n"
+	    "Referrer-Policy: no-referrer\r\n"
+	    "X-Content-Type-Options: nosniff\r\n"
+	    "X-Frame-Options: DENY\r\n"
+	    "Content-Security-Policy: default-src 'none'; style-src '%s'; "
+	    "img-src 'none'; base-uri 'none'; form-action 'none'; "
+	    "frame-ancestors 'none'\r\n\r\n", status, hash), 0);
+	ck_assert_int_eq(strncmp(page, want.data, want.len), 0);
+	page += want.len;
+	buf_free(&want);
+	free(style);
+	return page;
+}
+
+/* Checks what every page body must (and must not) contain. */
+static void
+assert_page_body(const char *body, const char *title_esc)
+{
+	char	 t[512];
+
+	ck_assert_int_eq(strncmp(body,
+	    "<!doctype html>\n<html lang=\"en\">\n<head>\n"
+	    "<meta charset=\"utf-8\">\n<meta name=\"viewport\" "
+	    "content=\"width=device-width, initial-scale=1\">\n<title>", 137),
+	    0);
+	snprintf(t, sizeof(t), "<title>%s \xc2\xb7 forcelink</title>",
+	    title_esc);
+	ck_assert_ptr_nonnull(strstr(body, t));
+	snprintf(t, sizeof(t), "<h1>%s</h1>", title_esc);
+	ck_assert_ptr_nonnull(strstr(body, t));
+	ck_assert_ptr_nonnull(strstr(body, "<main class="));
+	ck_assert_ptr_nonnull(strstr(body, "<p class=\"brand\">forcelink "));
+	ck_assert_str_eq(body + strlen(body) - 24,
+	    "</main>\n</body>\n</html>\n");
+	/* Self-contained: no script, no external resource, no handlers. */
+	ck_assert_ptr_null(strstr(body, "<script"));
+	ck_assert_ptr_null(strstr(body, "<img"));
+	ck_assert_ptr_null(strstr(body, "<link"));
+	ck_assert_ptr_null(strstr(body, "<iframe"));
+	ck_assert_ptr_null(strstr(body, "src=\""));
+	ck_assert_ptr_null(strstr(body, "href=\""));
+	ck_assert_ptr_null(strstr(body, "url("));
+	ck_assert_ptr_null(strstr(body, "@import"));
+}
+
+static const struct {
+	const char	*in;
+	const char	*want;
+} escape_cases[] = {
+	{ "", "" },
+	{ "plain text", "plain text" },
+	{ "&", "&amp;" },
+	{ "<>", "&lt;&gt;" },
+	{ "\"'", "&quot;&#39;" },
+	{ "a&amp;b", "a&amp;amp;b" },
+	{ "<script>alert('x')</script>",
+	    "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;" },
+	{ "caf\xc3\xa9 `=`", "caf\xc3\xa9 `=`" },
+	{ HOSTILE, HOSTILE_ESC },
+};
+
+START_TEST(test_escape_table)
+{
+	struct buf	 b;
+
+	buf_init(&b, 1024);
+	ck_assert_int_eq(page_escape(&b, escape_cases[_i].in), 0);
+	ck_assert_str_eq(buf_cstr(&b), escape_cases[_i].want);
+	buf_free(&b);
+}
+END_TEST
+
+START_TEST(test_escape_null_and_ceiling)
+{
+	struct buf	 b;
+
+	buf_init(&b, 6);
+	ck_assert_int_eq(page_escape(&b, NULL), 0);
+	ck_assert_uint_eq(b.len, 0);
+	ck_assert_int_eq(page_escape(&b, "a\""), -1);
+	buf_reset(&b);
+	ck_assert_int_eq(page_escape(&b, "a&"), 0);
+	ck_assert_str_eq(buf_cstr(&b), "a&amp;");
+	buf_free(&b);
+}
+END_TEST
+
+START_TEST(test_csp_hash_matches_style)
+{
+	struct buf	 b;
+	char		*style, hash[128], csp[256];
+
+	buf_init(&b, 64 * 1024);
+	ck_assert_int_eq(page_error(&b, 400, "t", "e"), 0);
+	style = style_of(b.data);
+	ck_assert_uint_gt(strlen(style), 100);
+	style_hash(style, hash);
+	snprintf(csp, sizeof(csp), "style-src '%s';", hash);
+	ck_assert_msg(strstr(b.data, csp) != NULL,
+	    "the CSP does not allow the style block; its hash is %s", hash);
+	/* The hash is in the header block, not only somewhere in the page. */
+	ck_assert(strstr(b.data, csp) < strstr(b.data, "\r\n\r\n"));
+	free(style);
+	buf_free(&b);
+}
+END_TEST
+
+static const struct {
+	int		 status;
+	const char	*line;
+} status_cases[] = {
+	{ 400, "400 Bad Request" },
+	{ 401, "401 Unauthorized" },
+	{ 403, "403 Forbidden" },
+	{ 404, "404 Not Found" },
+	{ 500, "500 Internal Server Error" },
+	{ 502, "502 Bad Gateway" },
+	{ 503, "503 Service Unavailable" },
+	{ 999, "500 Internal Server Error" },
+};
+
+START_TEST(test_error_status_table)
+{
+	struct buf	 b;
+	const char	*body;
+
+	buf_init(&b, 64 * 1024);
+	ck_assert_int_eq(page_error(&b, status_cases[_i].status,
+	    "Link expired", "This login link was already used."), 0);
+	body = assert_page_head(b.data, status_cases[_i].line);
+	assert_page_body(body, "Link expired");
+	ck_assert_ptr_nonnull(strstr(body, "<main class=\"err\">"));
+	ck_assert_ptr_nonnull(strstr(body,
+	    "<p>This login link was already used.</p>"));
+	ck_assert_ptr_nonnull(strstr(body, "<p class=\"next\"><strong>Next "
+	    "step:</strong> Run <code>/contact login</code> in Slack to get a "
+	    "new link.</p>"));
+	buf_free(&b);
+}
+END_TEST
+
+START_TEST(test_error_hostile)
+{
+	struct buf	 b;
+	const char	*body;
+
+	buf_init(&b, 64 * 1024);
+	ck_assert_int_eq(page_error(&b, 400, HOSTILE, HOSTILE "\r\n"), 0);
+	body = assert_page_head(b.data, "400 Bad Request");
+	assert_page_body(body, HOSTILE_ESC);
+	ck_assert_ptr_nonnull(strstr(body, "<p>" HOSTILE_ESC "\r\n</p>"));
+	ck_assert_ptr_null(strstr(b.data, "onerror=alert(1)>"));
+	buf_free(&b);
+}
+END_TEST
+
+START_TEST(test_error_ceiling_fails)
+{
+	struct buf	 b;
+
+	buf_init(&b, 512);
+	ck_assert_int_eq(page_error(&b, 400, "t", "e"), -1);
+	buf_free(&b);
+}
+END_TEST
+
+START_TEST(test_linked)
+{
+	struct buf	 b;
+	const char	*body;
+
+	buf_init(&b, 64 * 1024);
+	ck_assert_int_eq(page_linked(&b, "ann@acme.example",
+	    "00D000000000001AAA", "https://acme.my.salesforce.com",
+	    "T1DC2JH3J", "U2CERLKJA"), 0);
+	body = assert_page_head(b.data, "200 OK");
+	assert_page_body(body, "Linked");
+	ck_assert_ptr_nonnull(strstr(body, "<main class=\"ok\">"));
+	ck_assert_ptr_nonnull(strstr(body, "<dl>\n"
+	    "<dt>Salesforce username</dt><dd>ann@acme.example</dd>\n"
+	    "<dt>Salesforce org id</dt><dd>00D000000000001AAA</dd>\n"
+	    "<dt>Salesforce instance</dt>"
+	    "<dd>https://acme.my.salesforce.com</dd>\n"
+	    "<dt>Slack workspace</dt><dd>T1DC2JH3J</dd>\n"
+	    "<dt>Slack user</dt><dd>U2CERLKJA</dd>\n</dl>\n"));
+	ck_assert_ptr_nonnull(strstr(body, "<p class=\"next\"><strong>Next "
+	    "step:</strong> Go back to Slack and run <code>/contact</code> "
+	    "again.</p>"));
+	ck_assert_ptr_nonnull(strstr(body, "If this is not you, run "
+	    "<code>/contact logout</code> in Slack."));
+	buf_free(&b);
+}
+END_TEST
+
+START_TEST(test_linked_hostile)
+{
+	struct buf	 b;
+	const char	*body;
+
+	buf_init(&b, 64 * 1024);
+	ck_assert_int_eq(page_linked(&b, HOSTILE "1", HOSTILE "2",
+	    HOSTILE "3", HOSTILE "4", HOSTILE "5"), 0);
+	body = assert_page_head(b.data, "200 OK");
+	assert_page_body(body, "Linked");
+	ck_assert_ptr_nonnull(strstr(body, "<dd>" HOSTILE_ESC "1</dd>"));
+	ck_assert_ptr_nonnull(strstr(body, "<dd>" HOSTILE_ESC "2</dd>"));
+	ck_assert_ptr_nonnull(strstr(body, "<dd>" HOSTILE_ESC "3</dd>"));
+	ck_assert_ptr_nonnull(strstr(body, "<dd>" HOSTILE_ESC "4</dd>"));
+	ck_assert_ptr_nonnull(strstr(body, "<dd>" HOSTILE_ESC "5</dd>"));
+	buf_free(&b);
+}
+END_TEST
+
+START_TEST(test_linked_missing_values)
+{
+	struct buf	 b;
+
+	buf_init(&b, 64 * 1024);
+	ck_assert_int_eq(page_linked(&b, NULL, "", NULL, "T1", "U1"), 0);
+	ck_assert_ptr_nonnull(strstr(b.data,
+	    "<dt>Salesforce username</dt><dd>(unknown)</dd>\n"
+	    "<dt>Salesforce org id</dt><dd>(unknown)</dd>\n"
+	    "<dt>Salesforce instance</dt><dd>(unknown)</dd>\n"));
+	buf_free(&b);
+}
+END_TEST
+
+#define AUTH_URL "https://login.salesforce.com/services/oauth2/authorize" \
+	"?response_type=code&client_id=abc&state=xyz"
+
+START_TEST(test_redirect)
+{
+	struct buf	 b;
+
+	buf_init(&b, 4096);
+	ck_assert_int_eq(page_redirect(&b, AUTH_URL, NULL), 0);
+	ck_assert_str_eq(buf_cstr(&b), "Status: 302 Found\r\n"
+	    "Location: " AUTH_URL "\r\n"
+	    "Cache-Control: no-store\r\n"
+	    "Referrer-Policy: no-referrer\r\n"
+	    "Content-Type: text/plain; charset=utf-8\r\n"
+	    "\r\n"
+	    "Redirecting.\n");
+	buf_free(&b);
+}
+END_TEST
+
+START_TEST(test_redirect_extra_headers)
+{
+	struct buf	 b;
+
+	buf_init(&b, 4096);
+	ck_assert_int_eq(page_redirect(&b, AUTH_URL,
+	    "Set-Cookie: fl_state=abc; Path=/oauth; HttpOnly; Secure; "
+	    "SameSite=Lax; Max-Age=600\r\nX-Extra:\tv\r\n"), 0);
+	ck_assert_str_eq(buf_cstr(&b), "Status: 302 Found\r\n"
+	    "Location: " AUTH_URL "\r\n"
+	    "Cache-Control: no-store\r\n"
+	    "Referrer-Policy: no-referrer\r\n"
+	    "Set-Cookie: fl_state=abc; Path=/oauth; HttpOnly; Secure; "
+	    "SameSite=Lax; Max-Age=600\r\n"
+	    "X-Extra:\tv\r\n"
+	    "Content-Type: text/plain; charset=utf-8\r\n"
+	    "\r\n"
+	    "Redirecting.\n");
+	buf_free(&b);
+}
+END_TEST
+
+static const struct {
+	const char	*url;
+	const char	*headers;
+} bad_redirect_cases[] = {
+	{ "https://h/\r\nSet-Cookie: x=1", NULL },
+	{ "https://h/\nX: y", NULL },
+	{ "https://h/\r", NULL },
+	{ "https://h/\t", NULL },
+	{ "https://h/\x7f", NULL },
+	{ "", NULL },
+	{ NULL, NULL },
+	{ "https://h/", "Set-Cookie: a=b" },
+	{ "https://h/", "\r\n" },
+	{ "https://h/", "X: y\r\n\r\n<html>" },
+	{ "https://h/", "X: a\nY: b\r\n" },
+	{ "https://h/", "X: a\rY: b\r\n" },
+	{ "https://h/", "NoColon\r\n" },
+	{ "https://h/", ": v\r\n" },
+};
+
+START_TEST(test_redirect_bad_fails)
+{
+	struct buf	 b;
+
+	buf_init(&b, 4096);
+	ck_assert_int_eq(page_redirect(&b, bad_redirect_cases[_i].url,
+	    bad_redirect_cases[_i].headers), -1);
+	ck_assert_uint_eq(b.len, 0);
+	buf_free(&b);
+}
+END_TEST
+
+START_TEST(test_redirect_ceiling_fails)
+{
+	struct buf	 b;
+
+	buf_init(&b, 64);
+	ck_assert_int_eq(page_redirect(&b, AUTH_URL, NULL), -1);
+	buf_free(&b);
+}
+END_TEST
+
+static Suite *
+suite(void)
+{
+	Suite	*s;
+	TCase	*tc;
+
+	s = suite_create("page");
+	tc = tcase_create("escape");
+	tcase_add_loop_test(tc, test_escape_table, 0, NELEM(escape_cases));
+	tcase_add_test(tc, test_escape_null_and_ceiling);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("pages");
+	tcase_add_test(tc, test_csp_hash_matches_style);
+	tcase_add_loop_test(tc, test_error_status_table, 0,
+	    NELEM(status_cases));
+	tcase_add_test(tc, test_error_hostile);
+	tcase_add_test(tc, test_error_ceiling_fails);
+	tcase_add_test(tc, test_linked);
+	tcase_add_test(tc, test_linked_hostile);
+	tcase_add_test(tc, test_linked_missing_values);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("redirect");
+	tcase_add_test(tc, test_redirect);
+	tcase_add_test(tc, test_redirect_extra_headers);
+	tcase_add_loop_test(tc, test_redirect_bad_fails, 0,
+	    NELEM(bad_redirect_cases));
+	tcase_add_test(tc, test_redirect_ceiling_fails);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+#include "check_main.h"

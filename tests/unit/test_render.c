@@ -1,0 +1,691 @@
+/*
+ * test_render: the Slack messages (common/render.c).  Every output is
+ * parsed back with json-c and its fields compared exactly; hostile
+ * contact data must come out escaped and within Slack's limits.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <check.h>
+#include <json-c/json.h>
+
+#include "buf.h"
+#include "form.h"
+#include "render.h"
+#include "slack.h"
+
+#define NELEM(a)	(sizeof(a) / sizeof((a)[0]))
+
+#define INSTANCE	"https://acme.my.salesforce.com"
+#define ELLIPSIS	"\xe2\x80\xa6"
+
+/* Parses a message and checks the frame every message shares. */
+static struct json_object *
+parse_msg(char *json)
+{
+	struct json_object	*o, *v;
+
+	ck_assert_ptr_nonnull(json);
+	o = json_tokener_parse(json);
+	ck_assert_msg(o != NULL, "not JSON: %s", json);
+	ck_assert_int_eq(json_object_object_length(o), 3);
+	ck_assert(json_object_object_get_ex(o, "response_type", &v));
+	ck_assert_str_eq(json_object_get_string(v), "ephemeral");
+	ck_assert(json_object_object_get_ex(o, "text", &v));
+	ck_assert(json_object_is_type(v, json_type_string));
+	ck_assert_int_lt(json_object_get_string_len(v), 40000);
+	ck_assert(json_object_object_get_ex(o, "blocks", &v));
+	ck_assert(json_object_is_type(v, json_type_array));
+	ck_assert_uint_ge(json_object_array_length(v), 1);
+	ck_assert_uint_le(json_object_array_length(v), SLACK_MAX_BLOCKS);
+	free(json);
+	return o;
+}
+
+static const char *
+msg_text(struct json_object *o)
+{
+	struct json_object	*v;
+
+	ck_assert(json_object_object_get_ex(o, "text", &v));
+	return json_object_get_string(v);
+}
+
+static size_t
+msg_nblocks(struct json_object *o)
+{
+	struct json_object	*v;
+
+	ck_assert(json_object_object_get_ex(o, "blocks", &v));
+	return json_object_array_length(v);
+}
+
+static struct json_object *
+msg_block(struct json_object *o, size_t i)
+{
+	struct json_object	*v;
+
+	ck_assert(json_object_object_get_ex(o, "blocks", &v));
+	ck_assert_uint_lt(i, json_object_array_length(v));
+	return json_object_array_get_idx(v, i);
+}
+
+/* Returns the mrkdwn text of section block i, checking its shape and
+ * Slack's limit on it. */
+static const char *
+section_text(struct json_object *o, size_t i)
+{
+	struct json_object	*b, *t, *v;
+	const char		*s;
+
+	b = msg_block(o, i);
+	ck_assert_int_eq(json_object_object_length(b), 2);
+	ck_assert(json_object_object_get_ex(b, "type", &v));
+	ck_assert_str_eq(json_object_get_string(v), "section");
+	ck_assert(json_object_object_get_ex(b, "text", &t));
+	ck_assert_int_eq(json_object_object_length(t), 2);
+	ck_assert(json_object_object_get_ex(t, "type", &v));
+	ck_assert_str_eq(json_object_get_string(v), "mrkdwn");
+	ck_assert(json_object_object_get_ex(t, "text", &v));
+	s = json_object_get_string(v);
+	ck_assert_int_ge(json_object_get_string_len(v), 1);
+	ck_assert_int_le(json_object_get_string_len(v), SLACK_MAX_TEXT);
+	ck_assert(form_utf8_ok(s, strlen(s)));
+	return s;
+}
+
+/* No raw Slack control sequence may come from outside data. */
+static void
+assert_no_mention(struct json_object *o)
+{
+	const char	*s;
+
+	s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+	    JSON_C_TO_STRING_NOSLASHESCAPE);
+	ck_assert_ptr_null(strstr(s, "<!"));
+	ck_assert_ptr_null(strstr(s, "<@"));
+}
+
+/* The fallback text is exactly the sections joined by blank lines. */
+static void
+assert_text_is_blocks(struct json_object *o)
+{
+	struct buf	 b;
+	size_t		 i;
+
+	buf_init(&b, 64 * 1024);
+	for (i = 0; i < msg_nblocks(o); i++)
+		ck_assert_int_eq(buf_printf(&b, "%s%s", i ? "\n\n" : "",
+		    section_text(o, i)), 0);
+	ck_assert_str_eq(msg_text(o), buf_cstr(&b));
+	buf_free(&b);
+}
+
+START_TEST(test_help)
+{
+	struct json_object	*o;
+	const char		*t;
+
+	o = parse_msg(render_help("/contact"));
+	ck_assert_uint_eq(msg_nblocks(o), 1);
+	t = msg_text(o);
+	ck_assert_str_eq(section_text(o, 0), t);
+	ck_assert_ptr_nonnull(strstr(t, "`/contact smith`"));
+	ck_assert_ptr_nonnull(strstr(t, "`/contact login`"));
+	ck_assert_ptr_nonnull(strstr(t, "`/contact logout`"));
+	ck_assert_ptr_nonnull(strstr(t, "`/contact whoami`"));
+	ck_assert_ptr_nonnull(strstr(t, "`/contact help`"));
+	json_object_put(o);
+}
+END_TEST
+
+START_TEST(test_help_command_name)
+{
+	struct json_object	*o;
+
+	o = parse_msg(render_help("/people"));
+	ck_assert_ptr_nonnull(strstr(msg_text(o), "`/people login`"));
+	ck_assert_ptr_null(strstr(msg_text(o), "/contact"));
+	json_object_put(o);
+	o = parse_msg(render_help(NULL));
+	ck_assert_ptr_nonnull(strstr(msg_text(o), "`/contact whoami`"));
+	json_object_put(o);
+}
+END_TEST
+
+START_TEST(test_help_hostile_command_fails)
+{
+	static const char *const bad[] = {
+		"<!channel>", "contact", "/", "/a b", "/x&y", "/x`y",
+		"/abcdefghijklmnopqrstuvwxyz0123456789",
+	};
+	struct json_object	*o;
+	size_t			 i;
+
+	for (i = 0; i < NELEM(bad); i++) {
+		o = parse_msg(render_help(bad[i]));
+		ck_assert_ptr_nonnull(strstr(msg_text(o), "`/contact login`"));
+		assert_no_mention(o);
+		json_object_put(o);
+	}
+}
+END_TEST
+
+#define LOGIN_URL "https://fl.example/oauth/start?state=Zm9vYmFyYmF6cXV4"
+
+START_TEST(test_login)
+{
+	struct json_object	*o, *b, *v, *btn, *t;
+	const char		*text;
+
+	o = parse_msg(render_login(LOGIN_URL,
+	    "Your Salesforce session was revoked or expired."));
+	text = msg_text(o);
+	ck_assert_str_eq(text, "Your Salesforce session was revoked or "
+	    "expired. To search Salesforce as yourself, link your Salesforce "
+	    "account. The link is yours alone, works once and expires in 10 "
+	    "minutes.\nLog in to Salesforce: <" LOGIN_URL ">");
+	ck_assert_uint_eq(msg_nblocks(o), 3);
+	ck_assert_str_eq(section_text(o, 0), "*Link your Salesforce account*\n"
+	    "Your Salesforce session was revoked or expired. To search "
+	    "Salesforce as yourself, link your Salesforce account. The link "
+	    "is yours alone, works once and expires in 10 minutes.");
+	b = msg_block(o, 1);
+	ck_assert_int_eq(json_object_object_length(b), 2);
+	ck_assert(json_object_object_get_ex(b, "type", &v));
+	ck_assert_str_eq(json_object_get_string(v), "actions");
+	ck_assert(json_object_object_get_ex(b, "elements", &v));
+	ck_assert_uint_eq(json_object_array_length(v), 1);
+	btn = json_object_array_get_idx(v, 0);
+	ck_assert_int_eq(json_object_object_length(btn), 4);
+	ck_assert(json_object_object_get_ex(btn, "type", &v));
+	ck_assert_str_eq(json_object_get_string(v), "button");
+	ck_assert(json_object_object_get_ex(btn, "url", &v));
+	ck_assert_str_eq(json_object_get_string(v), LOGIN_URL);
+	ck_assert(json_object_object_get_ex(btn, "style", &v));
+	ck_assert_str_eq(json_object_get_string(v), "primary");
+	ck_assert(json_object_object_get_ex(btn, "text", &t));
+	ck_assert_int_eq(json_object_object_length(t), 2);
+	ck_assert(json_object_object_get_ex(t, "type", &v));
+	ck_assert_str_eq(json_object_get_string(v), "plain_text");
+	ck_assert(json_object_object_get_ex(t, "text", &v));
+	ck_assert_str_eq(json_object_get_string(v), "Log in to Salesforce");
+	ck_assert_str_eq(section_text(o, 2),
+	    "Or open this link: <" LOGIN_URL ">");
+	json_object_put(o);
+}
+END_TEST
+
+START_TEST(test_login_no_reason)
+{
+	struct json_object	*o;
+
+	o = parse_msg(render_login(LOGIN_URL, NULL));
+	ck_assert_str_eq(msg_text(o), "To search Salesforce as yourself, link "
+	    "your Salesforce account. The link is yours alone, works once and "
+	    "expires in 10 minutes.\nLog in to Salesforce: <" LOGIN_URL ">");
+	json_object_put(o);
+}
+END_TEST
+
+START_TEST(test_login_hostile_reason)
+{
+	static const char	 want[] =
+				    "&lt;!here&gt; &amp; &lt;@U1&gt; To search";
+	struct json_object	*o;
+
+	o = parse_msg(render_login(LOGIN_URL, "<!here> & <@U1>"));
+	ck_assert_int_eq(strncmp(msg_text(o), want, sizeof(want) - 1), 0);
+	assert_no_mention(o);
+	json_object_put(o);
+}
+END_TEST
+
+START_TEST(test_login_null_url_fails)
+{
+	ck_assert_ptr_null(render_login(NULL, NULL));
+}
+END_TEST
+
+static struct sf_contact ann = {
+	.id = "003000000000001AAA", .name = "Ann Smith", .title = "VP Sales",
+	.email = "ann@acme.example", .phone = "+1 555 0100",
+	.mobile = "+1 555 0101", .account_id = "001000000000001AAA",
+	.account_name = "Acme"
+};
+/* A null account and nothing else but a hostile name. */
+static struct sf_contact co = {
+	.id = "003000000000002AAA", .name = "<!channel> & Co"
+};
+
+#define ANN_TEXT \
+	"*<" INSTANCE "/003000000000001AAA|Ann Smith>*\n" \
+	"VP Sales\n" \
+	"Account: <" INSTANCE "/001000000000001AAA|Acme>\n" \
+	"Email: <mailto:ann@acme.example|ann@acme.example>\n" \
+	"Phone: +1 555 0100\n" \
+	"Mobile: +1 555 0101"
+#define CO_TEXT \
+	"*<" INSTANCE "/003000000000002AAA|&lt;!channel&gt; &amp; Co>*\n" \
+	"Account: No account"
+
+START_TEST(test_contacts)
+{
+	struct sf_contact	 v[2];
+	struct sf_contacts	 cs = { .v = v, .n = 2, .total = 2 };
+	struct json_object	*o;
+
+	v[0] = ann;
+	v[1] = co;
+	o = parse_msg(render_contacts(INSTANCE, "smith", &cs));
+	ck_assert_str_eq(msg_text(o),
+	    "2 contacts matching \xe2\x80\x9csmith\xe2\x80\x9d\n\n"
+	    ANN_TEXT "\n\n" CO_TEXT);
+	ck_assert_uint_eq(msg_nblocks(o), 3);
+	ck_assert_str_eq(section_text(o, 0),
+	    "2 contacts matching \xe2\x80\x9csmith\xe2\x80\x9d");
+	ck_assert_str_eq(section_text(o, 1), ANN_TEXT);
+	ck_assert_str_eq(section_text(o, 2), CO_TEXT);
+	assert_no_mention(o);
+	json_object_put(o);
+}
+END_TEST
+
+START_TEST(test_contacts_one)
+{
+	struct sf_contacts	 cs = { .v = &ann, .n = 1, .total = 1 };
+	struct json_object	*o;
+
+	o = parse_msg(render_contacts(INSTANCE, "ann", &cs));
+	ck_assert_str_eq(section_text(o, 0),
+	    "1 contact matching \xe2\x80\x9c" "ann\xe2\x80\x9d");
+	json_object_put(o);
+}
+END_TEST
+
+START_TEST(test_contacts_none)
+{
+	struct sf_contacts	 cs = { .v = NULL, .n = 0, .total = 0 };
+	struct json_object	*o;
+
+	o = parse_msg(render_contacts(INSTANCE, "smith", &cs));
+	ck_assert_str_eq(msg_text(o),
+	    "No contacts match \xe2\x80\x9csmith\xe2\x80\x9d.");
+	ck_assert_uint_eq(msg_nblocks(o), 1);
+	ck_assert_str_eq(section_text(o, 0), msg_text(o));
+	json_object_put(o);
+}
+END_TEST
+
+START_TEST(test_contacts_query_escaped)
+{
+	struct sf_contacts	 cs = { .v = NULL, .n = 0, .total = 0 };
+	struct json_object	*o;
+
+	o = parse_msg(render_contacts(INSTANCE, "AT&T <!channel>", &cs));
+	ck_assert_str_eq(msg_text(o), "No contacts match \xe2\x80\x9c"
+	    "AT&amp;T &lt;!channel&gt;\xe2\x80\x9d.");
+	assert_no_mention(o);
+	json_object_put(o);
+}
+END_TEST
+
+/* Fills n contacts that all look like ann. */
+static struct sf_contact *
+many(size_t n)
+{
+	struct sf_contact	*v;
+	size_t			 i;
+
+	ck_assert_ptr_nonnull(v = calloc(n, sizeof(*v)));
+	for (i = 0; i < n; i++)
+		v[i] = ann;
+	return v;
+}
+
+START_TEST(test_contacts_more_than_shown)
+{
+	struct sf_contacts	 cs = { .v = NULL, .n = 10, .total = 57 };
+	struct json_object	*o;
+
+	cs.v = many(10);
+	o = parse_msg(render_contacts(INSTANCE, "smith", &cs));
+	ck_assert_str_eq(section_text(o, 0), "Showing 10 of 57 contacts "
+	    "matching \xe2\x80\x9csmith\xe2\x80\x9d; refine your search.");
+	ck_assert_uint_eq(msg_nblocks(o), 11);
+	json_object_put(o);
+	free(cs.v);
+}
+END_TEST
+
+START_TEST(test_contacts_sixty_within_block_limit)
+{
+	struct sf_contacts	 cs = { .v = NULL, .n = 60, .total = 60 };
+	struct json_object	*o;
+	size_t			 i;
+
+	cs.v = many(60);
+	o = parse_msg(render_contacts(INSTANCE, "smith", &cs));
+	ck_assert_uint_eq(msg_nblocks(o), SLACK_MAX_BLOCKS);
+	ck_assert_str_eq(section_text(o, 0), "Showing 49 of 60 contacts "
+	    "matching \xe2\x80\x9csmith\xe2\x80\x9d; refine your search.");
+	for (i = 1; i < SLACK_MAX_BLOCKS; i++)
+		ck_assert_str_eq(section_text(o, i), ANN_TEXT);
+	assert_text_is_blocks(o);
+	json_object_put(o);
+	free(cs.v);
+}
+END_TEST
+
+START_TEST(test_contacts_long_title_cut)
+{
+	struct sf_contact	 c = ann;
+	struct sf_contacts	 cs = { .v = &c, .n = 1, .total = 1 };
+	struct json_object	*o;
+	char			*title, want[300];
+	const char		*s;
+
+	ck_assert_ptr_nonnull(title = malloc(5001));
+	memset(title, 'T', 5000);
+	title[5000] = '\0';
+	c.title = title;
+	o = parse_msg(render_contacts(INSTANCE, "smith", &cs));
+	s = section_text(o, 1);
+	/* 256 bytes at most: 253 of the title and the ellipsis. */
+	want[0] = '\n';
+	memset(want + 1, 'T', 253);
+	strcpy(want + 254, ELLIPSIS "\nAccount: ");
+	ck_assert_ptr_nonnull(strstr(s, want));
+	ck_assert_ptr_nonnull(strstr(msg_text(o), want));
+	json_object_put(o);
+	free(title);
+}
+END_TEST
+
+/* Cut cases: a title of repeated characters of every UTF-8 width, and
+ * how many of them survive the 256-byte field limit. */
+static const struct {
+	const char	*ch;
+	size_t		 kept;
+} cut_cases[] = {
+	{ "a", 253 },
+	{ "\xc3\xa9", 126 },		/* é: 252 bytes */
+	{ "\xe2\x82\xac", 84 },		/* €: 252 bytes */
+	{ "\xf0\x9f\x98\x80", 63 },	/* U+1F600: 252 bytes */
+};
+
+START_TEST(test_contacts_multibyte_cut)
+{
+	struct sf_contact	 c = ann;
+	struct sf_contacts	 cs = { .v = &c, .n = 1, .total = 1 };
+	struct json_object	*o;
+	struct buf		 title, want;
+	size_t			 i;
+
+	buf_init(&title, 64 * 1024);
+	buf_init(&want, 64 * 1024);
+	for (i = 0; i < 2000; i++)
+		ck_assert_int_eq(buf_puts(&title, cut_cases[_i].ch), 0);
+	ck_assert_int_eq(buf_putc(&want, '\n'), 0);
+	for (i = 0; i < cut_cases[_i].kept; i++)
+		ck_assert_int_eq(buf_puts(&want, cut_cases[_i].ch), 0);
+	ck_assert_int_eq(buf_puts(&want, ELLIPSIS "\nAccount"), 0);
+	c.title = title.data;
+	o = parse_msg(render_contacts(INSTANCE, "x", &cs));
+	ck_assert_ptr_nonnull(strstr(section_text(o, 1), want.data));
+	json_object_put(o);
+	buf_free(&title);
+	buf_free(&want);
+}
+END_TEST
+
+START_TEST(test_contacts_hostile_within_limits)
+{
+	struct sf_contacts	 cs = { .v = NULL, .n = 60, .total = 60 };
+	struct json_object	*o, *t;
+	char			*amp;
+	const char		*s;
+	size_t			 i, n;
+
+	/* Every field 5000 "&": escaping multiplies it by five. */
+	ck_assert_ptr_nonnull(amp = malloc(5001));
+	memset(amp, '&', 5000);
+	amp[5000] = '\0';
+	cs.v = many(60);
+	for (i = 0; i < 60; i++) {
+		cs.v[i].name = cs.v[i].title = cs.v[i].email = amp;
+		cs.v[i].phone = cs.v[i].mobile = cs.v[i].account_name = amp;
+	}
+	o = parse_msg(render_contacts(INSTANCE, amp, &cs));
+	n = msg_nblocks(o);
+	ck_assert_uint_ge(n, 2);
+	ck_assert_uint_lt(n, SLACK_MAX_BLOCKS);
+	for (i = 1; i < n; i++) {
+		s = section_text(o, i);
+		ck_assert_uint_eq(strlen(s), SLACK_MAX_TEXT);
+		ck_assert_str_eq(s + strlen(s) - 3, ELLIPSIS);
+	}
+	ck_assert(json_object_object_get_ex(o, "text", &t));
+	ck_assert_int_gt(json_object_get_string_len(t), 30000);
+	ck_assert_int_le(json_object_get_string_len(t), 39000);
+	ck_assert_int_eq(strncmp(section_text(o, 0), "Showing ", 8), 0);
+	assert_text_is_blocks(o);
+	json_object_put(o);
+	free(cs.v);
+	free(amp);
+}
+END_TEST
+
+START_TEST(test_contacts_bad_bytes_cleaned)
+{
+	struct sf_contact	 c = co;
+	struct sf_contacts	 cs = { .v = &c, .n = 1, .total = 1 };
+	struct json_object	*o;
+
+	c.name = "A\xff" "B\x01" "C\nD\xc2\x85" "E";
+	c.title = "tab\there";
+	o = parse_msg(render_contacts(INSTANCE, "x", &cs));
+	ck_assert_str_eq(section_text(o, 1), "*<" INSTANCE
+	    "/003000000000002AAA|A\xef\xbf\xbd" "B C D E>*\n"
+	    "tab here\nAccount: No account");
+	json_object_put(o);
+}
+END_TEST
+
+START_TEST(test_contacts_unsafe_links_dropped)
+{
+	struct sf_contact	 c = ann;
+	struct sf_contacts	 cs = { .v = &c, .n = 1, .total = 1 };
+	struct json_object	*o;
+
+	c.id = "../../evil";
+	c.account_id = "001000000000001AAAX";	/* 19 characters */
+	c.email = "a@b.example?subject=x";
+	c.phone = c.mobile = c.title = NULL;
+	o = parse_msg(render_contacts(INSTANCE, "x", &cs));
+	ck_assert_str_eq(section_text(o, 1), "*Ann Smith*\nAccount: Acme\n"
+	    "Email: a@b.example?subject=x");
+	json_object_put(o);
+	/* Without an instance nothing is linked. */
+	c = ann;
+	c.title = c.phone = c.mobile = c.email = NULL;
+	o = parse_msg(render_contacts(NULL, "x", &cs));
+	ck_assert_str_eq(section_text(o, 1), "*Ann Smith*\nAccount: Acme");
+	json_object_put(o);
+}
+END_TEST
+
+START_TEST(test_contacts_account_without_name)
+{
+	struct sf_contact	 c = co;
+	struct sf_contacts	 cs = { .v = &c, .n = 1, .total = 1 };
+	struct json_object	*o;
+
+	c.name = NULL;
+	c.account_id = "001000000000001AAA";
+	o = parse_msg(render_contacts(INSTANCE, "x", &cs));
+	ck_assert_str_eq(section_text(o, 1), "*<" INSTANCE
+	    "/003000000000002AAA|(no name)>*\nAccount: <" INSTANCE
+	    "/001000000000001AAA|(unnamed account)>");
+	json_object_put(o);
+}
+END_TEST
+
+START_TEST(test_whoami)
+{
+	struct sf_userinfo	 ui = {
+		.user_id = "005000000000001AAA",
+		.org_id = "00D000000000001AAA",
+		.username = "ann@acme.example",
+		.name = "Ann Smith",
+		.email = "ann@acme.example",
+	};
+	struct json_object	*o;
+
+	o = parse_msg(render_whoami(INSTANCE, &ui));
+	ck_assert_str_eq(msg_text(o), "You are linked to Salesforce as "
+	    "*ann@acme.example* (Ann Smith, ann@acme.example) on instance <"
+	    INSTANCE ">.\nIf this is not you, run `/contact logout` and link "
+	    "again.");
+	ck_assert_uint_eq(msg_nblocks(o), 1);
+	ck_assert_str_eq(section_text(o, 0), msg_text(o));
+	json_object_put(o);
+}
+END_TEST
+
+START_TEST(test_whoami_partial)
+{
+	struct sf_userinfo	 ui = {
+		.user_id = "005000000000001AAA",
+		.name = "<!channel>",
+	};
+	struct json_object	*o;
+
+	o = parse_msg(render_whoami(INSTANCE, &ui));
+	ck_assert_str_eq(msg_text(o), "You are linked to Salesforce as "
+	    "*005000000000001AAA* (&lt;!channel&gt;) on instance <" INSTANCE
+	    ">.\nIf this is not you, run `/contact logout` and link again.");
+	json_object_put(o);
+	ui.name = NULL;
+	o = parse_msg(render_whoami(NULL, &ui));
+	ck_assert_str_eq(msg_text(o), "You are linked to Salesforce as "
+	    "*005000000000001AAA*.\nIf this is not you, run `/contact logout` "
+	    "and link again.");
+	json_object_put(o);
+}
+END_TEST
+
+START_TEST(test_whoami_null_fails)
+{
+	ck_assert_ptr_null(render_whoami(INSTANCE, NULL));
+}
+END_TEST
+
+static const struct {
+	const char	*in;
+	const char	*want;
+} message_cases[] = {
+	{ "Searching\xe2\x80\xa6", "Searching\xe2\x80\xa6" },
+	{ "Unlinked.", "Unlinked." },
+	{ "<!everyone> & <https://evil|x>",
+	    "&lt;!everyone&gt; &amp; &lt;https://evil|x&gt;" },
+	{ "two\nlines", "two\nlines" },
+};
+
+START_TEST(test_message_table)
+{
+	struct json_object	*o;
+
+	o = parse_msg(render_message(message_cases[_i].in));
+	ck_assert_str_eq(msg_text(o), message_cases[_i].want);
+	ck_assert_uint_eq(msg_nblocks(o), 1);
+	ck_assert_str_eq(section_text(o, 0), message_cases[_i].want);
+	assert_no_mention(o);
+	json_object_put(o);
+}
+END_TEST
+
+START_TEST(test_message_long_cut)
+{
+	struct json_object	*o;
+	char			*s;
+	const char		*t;
+
+	ck_assert_ptr_nonnull(s = malloc(5001));
+	memset(s, 'm', 5000);
+	s[5000] = '\0';
+	o = parse_msg(render_message(s));
+	t = section_text(o, 0);
+	ck_assert_uint_eq(strlen(t), SLACK_MAX_TEXT);
+	ck_assert_str_eq(t + SLACK_MAX_TEXT - 3, ELLIPSIS);
+	json_object_put(o);
+	free(s);
+}
+END_TEST
+
+START_TEST(test_message_empty)
+{
+	struct json_object	*o;
+
+	o = parse_msg(render_message(""));
+	ck_assert_str_eq(msg_text(o), "");
+	ck_assert_str_eq(section_text(o, 0), ELLIPSIS);
+	json_object_put(o);
+}
+END_TEST
+
+START_TEST(test_no_slash_escaping)
+{
+	char	*json;
+
+	json = render_message("a/b");
+	ck_assert_ptr_nonnull(json);
+	ck_assert_ptr_nonnull(strstr(json, "\"text\":\"a/b\""));
+	ck_assert_ptr_null(strstr(json, "\\/"));
+	free(json);
+}
+END_TEST
+
+static Suite *
+suite(void)
+{
+	Suite	*s;
+	TCase	*tc;
+
+	s = suite_create("render");
+	tc = tcase_create("messages");
+	tcase_add_test(tc, test_help);
+	tcase_add_test(tc, test_help_command_name);
+	tcase_add_test(tc, test_help_hostile_command_fails);
+	tcase_add_test(tc, test_login);
+	tcase_add_test(tc, test_login_no_reason);
+	tcase_add_test(tc, test_login_hostile_reason);
+	tcase_add_test(tc, test_login_null_url_fails);
+	tcase_add_test(tc, test_whoami);
+	tcase_add_test(tc, test_whoami_partial);
+	tcase_add_test(tc, test_whoami_null_fails);
+	tcase_add_loop_test(tc, test_message_table, 0, NELEM(message_cases));
+	tcase_add_test(tc, test_message_long_cut);
+	tcase_add_test(tc, test_message_empty);
+	tcase_add_test(tc, test_no_slash_escaping);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("contacts");
+	tcase_add_test(tc, test_contacts);
+	tcase_add_test(tc, test_contacts_one);
+	tcase_add_test(tc, test_contacts_none);
+	tcase_add_test(tc, test_contacts_query_escaped);
+	tcase_add_test(tc, test_contacts_more_than_shown);
+	tcase_add_test(tc, test_contacts_sixty_within_block_limit);
+	tcase_add_test(tc, test_contacts_long_title_cut);
+	tcase_add_loop_test(tc, test_contacts_multibyte_cut, 0,
+	    NELEM(cut_cases));
+	tcase_add_test(tc, test_contacts_hostile_within_limits);
+	tcase_add_test(tc, test_contacts_bad_bytes_cleaned);
+	tcase_add_test(tc, test_contacts_unsafe_links_dropped);
+	tcase_add_test(tc, test_contacts_account_without_name);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+#include "check_main.h"

@@ -1,0 +1,203 @@
+/*
+ * Unit tests of common/session.c that need no Salesforce: login links
+ * and their nonces, unlinked users, a wrong key (nothing changes), and a
+ * Salesforce that cannot be reached (the link stays).  The refresh paths
+ * run against the stand-in in tests/e2e.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <check.h>
+
+#include "session.h"
+
+static char			 dbpath[64];
+static struct config		 cfg;
+static const struct slack_user	 alice = { "", "T0000001", "U0000001" };
+
+static void
+setup(void)
+{
+	int	 fd;
+
+	crypto_init();
+	http_init();
+	strcpy(dbpath, "/tmp/fl-session-XXXXXX");
+	fd = mkstemp(dbpath);
+	ck_assert_int_ne(fd, -1);
+	close(fd);
+	unlink(dbpath);
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.public_url = "https://fl.example.com";
+	cfg.redirect_uri = "https://fl.example.com/oauth/callback";
+	cfg.db_path = dbpath;
+	cfg.response_url_prefix = "https://hooks.slack.com/";
+	cfg.sf.name = "";
+	/* A closed local port: every Salesforce call fails fast. */
+	cfg.sf.login_url = "https://127.0.0.1:9";
+	cfg.sf.login_host = "127.0.0.1";
+	cfg.sf.client_id = "id";
+	cfg.sf.client_secret = "secret";
+	cfg.sf.api_version = "v62.0";
+	ck_assert_int_eq(crypto_key_from_base64(&cfg.key,
+	    "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="), 0);
+}
+
+static void
+teardown(void)
+{
+	char	 p[128];
+
+	unlink(dbpath);
+	snprintf(p, sizeof(p), "%s-wal", dbpath);
+	unlink(p);
+	snprintf(p, sizeof(p), "%s-shm", dbpath);
+	unlink(p);
+	snprintf(p, sizeof(p), "%s-refresh.lock", dbpath);
+	unlink(p);
+}
+
+/* Stores a link for alice directly, under key k. */
+static void
+put_link(const struct crypto_key *k)
+{
+	struct store		*st;
+	struct store_link	 l;
+
+	memset(&l, 0, sizeof(l));
+	l.org = "";
+	l.sf_user_id = "005000000000001AAA";
+	l.sf_org_id = "00D000000000001AAA";
+	l.sf_username = "alice@example.com";
+	l.instance_url = "https://127.0.0.1:9";
+	l.access_token = "00D!access";
+	l.refresh_token = "refresh-1";
+	st = store_open(dbpath, k);
+	ck_assert_ptr_nonnull(st);
+	ck_assert_int_eq(store_link_put(st, &alice, &l, NULL), STORE_OK);
+	store_close(st);
+}
+
+START_TEST(login_url_nonce_works_once)
+{
+	struct session		*s;
+	struct slack_user	 who;
+	unsigned char		 n[CRYPTO_HASHLEN], h[CRYPTO_HASHLEN];
+	const char		*prefix = "https://fl.example.com/oauth/start?state=";
+	char			*url = NULL;
+
+	s = session_new(&cfg);
+	ck_assert_ptr_nonnull(s);
+	ck_assert_int_eq(session_login_url(s, &alice, &url), SESSION_OK);
+	ck_assert_int_eq(strncmp(url, prefix, strlen(prefix)), 0);
+	/* 32 random bytes in base64url: 43 characters, >= 128 bits. */
+	ck_assert_uint_eq(strlen(url + strlen(prefix)), 43);
+	crypto_sha256(url + strlen(prefix), n);
+	crypto_sha256("state", h);
+	ck_assert_int_eq(store_nonce_start(s->st, n, time(NULL), h, h,
+	    "verifier-verifier-verifier-verifier-verifier", time(NULL) + 600,
+	    &who), STORE_OK);
+	ck_assert_str_eq(who.team_id, "T0000001");
+	ck_assert_str_eq(who.user_id, "U0000001");
+	ck_assert_int_eq(store_nonce_start(s->st, n, time(NULL), h, h,
+	    "verifier-verifier-verifier-verifier-verifier", time(NULL) + 600,
+	    &who), STORE_USED);
+	free(url);
+	session_free(s);
+}
+END_TEST
+
+START_TEST(unlinked_user)
+{
+	struct session		*s;
+	struct sf_contacts	 c;
+	struct sf_userinfo	 ui;
+	struct sf_error		 err;
+	char			*inst = NULL;
+
+	memset(&c, 0, sizeof(c));
+	memset(&ui, 0, sizeof(ui));
+	s = session_new(&cfg);
+	ck_assert_ptr_nonnull(s);
+	ck_assert_int_eq(session_search(s, &alice, "smith", &c, &inst, &err),
+	    SESSION_UNLINKED);
+	ck_assert_int_eq(session_whoami(s, &alice, &ui, &inst),
+	    SESSION_UNLINKED);
+	ck_assert_int_eq(session_logout(s, &alice), SESSION_UNLINKED);
+	ck_assert_ptr_null(inst);
+	session_free(s);
+}
+END_TEST
+
+START_TEST(wrong_key_changes_nothing)
+{
+	struct crypto_key	 other;
+	struct session		*s;
+	struct sf_contacts	 c;
+	struct sf_error		 err;
+	struct store		*st;
+	struct store_link	 l;
+	char			*inst = NULL;
+
+	memset(&c, 0, sizeof(c));
+	ck_assert_int_eq(crypto_key_from_base64(&other,
+	    "ICEiIyQlJicoKSorLC0uLzAxMjM0NTY3ODk6Ozw9Pj8="), 0);
+	put_link(&other);
+	s = session_new(&cfg);
+	ck_assert_ptr_nonnull(s);
+	ck_assert_int_eq(session_search(s, &alice, "smith", &c, &inst, &err),
+	    SESSION_BADKEY);
+	ck_assert_int_eq(session_logout(s, &alice), SESSION_BADKEY);
+	session_free(s);
+	/* The link is still there and still opens with its own key. */
+	st = store_open(dbpath, &other);
+	ck_assert_ptr_nonnull(st);
+	ck_assert_int_eq(store_link_get(st, &alice, &l), STORE_OK);
+	ck_assert_str_eq(l.refresh_token, "refresh-1");
+	store_link_free(&l);
+	store_close(st);
+}
+END_TEST
+
+START_TEST(unreachable_salesforce_keeps_link)
+{
+	struct session		*s;
+	struct sf_contacts	 c;
+	struct sf_error		 err;
+	struct store_link	 l;
+	char			*inst = NULL;
+
+	memset(&c, 0, sizeof(c));
+	put_link(&cfg.key);
+	s = session_new(&cfg);
+	ck_assert_ptr_nonnull(s);
+	ck_assert_int_eq(session_search(s, &alice, "smith", &c, &inst, &err),
+	    SESSION_TRANSIENT);
+	/* logout must not forget a grant it could not revoke */
+	ck_assert_int_eq(session_logout(s, &alice), SESSION_TRANSIENT);
+	ck_assert_int_eq(store_link_get(s->st, &alice, &l), STORE_OK);
+	ck_assert_str_eq(l.access_token, "00D!access");
+	store_link_free(&l);
+	session_free(s);
+}
+END_TEST
+
+static Suite *
+suite(void)
+{
+	Suite	*s = suite_create("session");
+	TCase	*tc = tcase_create("session");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, login_url_nonce_works_once);
+	tcase_add_test(tc, unlinked_user);
+	tcase_add_test(tc, wrong_key_changes_nothing);
+	tcase_add_test(tc, unreachable_salesforce_keeps_link);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+#include "check_main.h"

@@ -1,0 +1,1656 @@
+/*
+ * test_sf: the Salesforce client without a network.
+ *
+ * SOQL escaping against a golden table, the authorize URL byte for byte,
+ * the strict parsers against good and hostile replies, the classification
+ * of error replies, and token verification (signature and hosts).  The
+ * calls themselves go to a local "openssl s_server" (the same harness as
+ * test_http.c, with certificates from tests/standin/mkcerts.sh) that
+ * answers with canned replies, so the exact request lines and form bodies
+ * and the classification of each reply are checked on the wire; a few
+ * go to refused URLs or a closed local port instead.
+ *
+ * JSON in the tables is written with single quotes for readability;
+ * json() turns them into double quotes (a real apostrophe is \u0027).
+ */
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+
+#include <netinet/in.h>
+#include <arpa/inet.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <check.h>
+
+#include "buf.h"
+#include "config.h"
+#include "crypto.h"
+#include "http.h"
+#include "sf.h"
+
+#define ORG_ID		"00D000000000001AAA"
+#define USER_ID		"005000000000001AAA"
+#define ID_URL		"https://login.salesforce.com/id/" ORG_ID "/" USER_ID
+#define ISSUED		"1700000000000"
+/* base64(HMAC-SHA256("s3cr3t", ID_URL ISSUED)), computed with Python's
+ * hmac module, independently of crypto.c. */
+#define ID_URL_SIG	"X9oLNrbZCCcoc1FfapYV7L0ZYjmmhkJv3Dknu54H9cs="
+
+/* Where the certificates live; made once per test case in the parent. */
+static char	 certdir[64];
+
+static struct sf_org	 org = {
+	.name = "",
+	.login_url = "https://login.salesforce.com",
+	.login_host = "login.salesforce.com",
+	.client_id = "3MVG9client.id",
+	.client_secret = "s3cr3t",
+	.api_version = "v62.0",
+};
+
+/* Turns single quotes into double quotes; four results live at once. */
+static const char *
+json(const char *sq)
+{
+	static char	 ring[4][8192];
+	static int	 next;
+	char		*out = ring[next++ % 4];
+	size_t		 i;
+
+	ck_assert_uint_lt(strlen(sq), sizeof(ring[0]));
+	for (i = 0; sq[i] != '\0'; i++)
+		out[i] = sq[i] == '\'' ? '"' : sq[i];
+	out[i] = '\0';
+	return out;
+}
+
+static long
+now_ms(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long)ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+}
+
+/* Appends n copies of c to b (no assertion per byte: Check records
+ * every assertion it passes). */
+static void
+buf_fill(struct buf *b, int c, size_t n)
+{
+	int	 rc = 0;
+
+	while (n-- > 0)
+		rc |= buf_putc(b, c);
+	ck_assert_int_eq(rc, 0);
+}
+
+/* ------------------------------------------------------------------ */
+/* SOQL */
+
+static const struct {
+	const char	*in;
+	const char	*out;
+} soql_table[] = {
+	{ "smith", "smith" },
+	{ "", "" },
+	{ "O'Brien", "O\\'Brien" },
+	{ "50%_off", "50\\%\\_off" },
+	{ "back\\slash", "back\\\\slash" },
+	{ "\"quoted\"", "\\\"quoted\\\"" },
+	{ "a\nb", "a\\nb" },
+	{ "a\rb", "a\\rb" },
+	{ "a\tb", "a\\tb" },
+	{ "a\bb", "a\\bb" },
+	{ "a\fb", "a\\fb" },
+	/* Backslash first: an escape in the input stays literal. */
+	{ "\\'", "\\\\\\'" },
+	{ "\\%", "\\\\\\%" },
+	{ "\\n", "\\\\n" },
+	{ "O'B\\%\n_\"", "O\\'B\\\\\\%\\n\\_\\\"" },
+	{ "%%__", "\\%\\%\\_\\_" },
+	/* No escape exists for other control bytes: dropped. */
+	{ "a\x01" "b\x1f" "c\x0b", "abc" },
+	{ "Zo\xc3\xab", "Zo\xc3\xab" },
+	{ "\xe5\xb1\xb1\xe7\x94\xb0", "\xe5\xb1\xb1\xe7\x94\xb0" },
+	{ "AT&T <x>", "AT&T <x>" },
+};
+
+START_TEST(test_soql_escape_table)
+{
+	struct buf	 b;
+
+	buf_init(&b, 1024);
+	ck_assert_int_eq(sf_soql_escape_like(&b, soql_table[_i].in), 0);
+	ck_assert_str_eq(buf_cstr(&b), soql_table[_i].out);
+	buf_free(&b);
+}
+END_TEST
+
+START_TEST(test_soql_contacts_exact)
+{
+	struct buf	 b;
+
+	buf_init(&b, 4096);
+	ck_assert_int_eq(sf_soql_contacts(&b, "O'Brien_%"), 0);
+	ck_assert_str_eq(buf_cstr(&b),
+	    "SELECT Id, Name, Title, Email, Phone, MobilePhone, Account.Id, "
+	    "Account.Name FROM Contact WHERE Name LIKE '%O\\'Brien\\_\\%%' "
+	    "ORDER BY Name LIMIT 10");
+	buf_free(&b);
+}
+END_TEST
+
+START_TEST(test_soql_fail_ceiling)
+{
+	struct buf	 b;
+
+	/* Past the ceiling: -1 and the buffer as it was. */
+	buf_init(&b, 100);
+	ck_assert_int_eq(buf_puts(&b, "keep"), 0);
+	ck_assert_int_eq(sf_soql_contacts(&b, "smith"), -1);
+	ck_assert_str_eq(buf_cstr(&b), "keep");
+	ck_assert_uint_eq(b.len, 4);
+	buf_free(&b);
+
+	buf_init(&b, 6);
+	ck_assert_int_eq(buf_puts(&b, "x"), 0);
+	ck_assert_int_eq(sf_soql_escape_like(&b, "a'b'c"), -1);
+	ck_assert_str_eq(buf_cstr(&b), "x");
+	buf_free(&b);
+}
+END_TEST
+
+/* ------------------------------------------------------------------ */
+/* Authorize URL */
+
+START_TEST(test_authorize_url_exact)
+{
+	char	*url;
+
+	url = sf_authorize_url(&org, "https://fl.example.com/oauth/callback",
+	    "st-ate_1~x", "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM");
+	ck_assert_ptr_nonnull(url);
+	ck_assert_str_eq(url, "https://login.salesforce.com/services/oauth2/"
+	    "authorize?response_type=code&client_id=3MVG9client.id"
+	    "&redirect_uri=https%3A%2F%2Ffl.example.com%2Foauth%2Fcallback"
+	    "&state=st-ate_1~x"
+	    "&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+	    "&code_challenge_method=S256");
+	free(url);
+}
+END_TEST
+
+START_TEST(test_authorize_url_encodes_values)
+{
+	char	*url;
+
+	url = sf_authorize_url(&org, "https://h/cb?a=1&b=2", "s t&x=y", "c");
+	ck_assert_ptr_nonnull(url);
+	ck_assert_str_eq(url, "https://login.salesforce.com/services/oauth2/"
+	    "authorize?response_type=code&client_id=3MVG9client.id"
+	    "&redirect_uri=https%3A%2F%2Fh%2Fcb%3Fa%3D1%26b%3D2"
+	    "&state=s%20t%26x%3Dy&code_challenge=c"
+	    "&code_challenge_method=S256");
+	free(url);
+	ck_assert_ptr_null(sf_authorize_url(&org, "https://h/cb", NULL, "c"));
+}
+END_TEST
+
+/* ------------------------------------------------------------------ */
+/* Token replies */
+
+#define TOKENS_GOOD \
+	"{'access_token':'00D000000000001!AQ.abc','refresh_token':'5Aep.ref'," \
+	"'signature':'" ID_URL_SIG "','scope':'api refresh_token'," \
+	"'id_token':'x.y.z','instance_url':'https://na1.my.salesforce.com'," \
+	"'id':'" ID_URL "','token_type':'Bearer','issued_at':'" ISSUED "'}"
+
+START_TEST(test_parse_tokens_good)
+{
+	struct sf_tokens	 t;
+	const char		*s = json(TOKENS_GOOD);
+
+	memset(&t, 0, sizeof(t));
+	ck_assert_int_eq(sf_parse_tokens(s, strlen(s), &t), SF_OK);
+	ck_assert_str_eq(t.access_token, "00D000000000001!AQ.abc");
+	ck_assert_str_eq(t.refresh_token, "5Aep.ref");
+	ck_assert_str_eq(t.instance_url, "https://na1.my.salesforce.com");
+	ck_assert_str_eq(t.id, ID_URL);
+	ck_assert_str_eq(t.issued_at, ISSUED);
+	ck_assert_str_eq(t.signature, ID_URL_SIG);
+	ck_assert_ptr_null(t.org_id);
+	ck_assert_ptr_null(t.user_id);
+	sf_tokens_free(&t);
+	ck_assert_ptr_null(t.access_token);
+}
+END_TEST
+
+START_TEST(test_parse_tokens_no_refresh_token)
+{
+	struct sf_tokens	 t;
+	const char		*s;
+
+	/* A refresh without rotation: no refresh_token, or null. */
+	s = json("{'access_token':'a',"
+	    "'instance_url':'https://x.salesforce.com',"
+	    "'id':'" ID_URL "','issued_at':'1','signature':'s'}");
+	ck_assert_int_eq(sf_parse_tokens(s, strlen(s), &t), SF_OK);
+	ck_assert_ptr_null(t.refresh_token);
+	sf_tokens_free(&t);
+	s = json("{'access_token':'a','refresh_token':null,"
+	    "'instance_url':'https://x.salesforce.com','id':'" ID_URL "',"
+	    "'issued_at':'1','signature':'s'}  \r\n");
+	ck_assert_int_eq(sf_parse_tokens(s, strlen(s), &t), SF_OK);
+	ck_assert_ptr_null(t.refresh_token);
+	sf_tokens_free(&t);
+}
+END_TEST
+
+static const char *const tokens_bad[] = {
+	/* a required field missing, one at a time */
+	"{'instance_url':'https://x.salesforce.com','id':'i','issued_at':'1',"
+	    "'signature':'s'}",
+	"{'access_token':'a','id':'i','issued_at':'1','signature':'s'}",
+	"{'access_token':'a','instance_url':'https://x.salesforce.com',"
+	    "'issued_at':'1','signature':'s'}",
+	"{'access_token':'a','instance_url':'https://x.salesforce.com',"
+	    "'id':'i','signature':'s'}",
+	"{'access_token':'a','instance_url':'https://x.salesforce.com',"
+	    "'id':'i','issued_at':'1'}",
+	/* wrong types */
+	"{'access_token':5,'instance_url':'u','id':'i','issued_at':'1',"
+	    "'signature':'s'}",
+	"{'access_token':'a','instance_url':'u','id':'i','issued_at':1,"
+	    "'signature':'s'}",
+	"{'access_token':'a','refresh_token':7,'instance_url':'u','id':'i',"
+	    "'issued_at':'1','signature':'s'}",
+	"{'access_token':['a'],'instance_url':'u','id':'i','issued_at':'1',"
+	    "'signature':'s'}",
+	"{'access_token':'a','instance_url':null,'id':'i','issued_at':'1',"
+	    "'signature':'s'}",
+	"{'access_token':'a','instance_url':'u','id':{},'issued_at':'1',"
+	    "'signature':'s'}",
+	"{'access_token':'a','instance_url':'u','id':'i','issued_at':'1',"
+	    "'signature':true}",
+	/* bad values */
+	"{'access_token':'','instance_url':'u','id':'i','issued_at':'1',"
+	    "'signature':'s'}",
+	"{'access_token':'a b','instance_url':'u','id':'i','issued_at':'1',"
+	    "'signature':'s'}",
+	"{'access_token':'a\\r\\nX: y','instance_url':'u','id':'i',"
+	    "'issued_at':'1','signature':'s'}",
+	"{'access_token':'a\\u0000b','instance_url':'u','id':'i',"
+	    "'issued_at':'1','signature':'s'}",
+	"{'access_token':'a','instance_url':'u','id':'i','issued_at':'17e3',"
+	    "'signature':'s'}",
+	"{'access_token':'a','instance_url':'u','id':'i','issued_at':'-1',"
+	    "'signature':'s'}",
+	/* not an object */
+	"[]",
+	"'a'",
+	"null",
+	"42",
+	/* not JSON, or not only JSON */
+	"",
+	"   ",
+	"{",
+	"{'access_token':'a','instance_url':'u','id':'i','issued_at':'1',"
+	    "'signature':'s'} x",
+	"{'access_token':'a','instance_url':'u','id':'i','issued_at':'1',"
+	    "'signature':'s'}{}",
+	"{'access_token':'a','instance_url':'u','id':'i','issued_at':'1',"
+	    "'signature':'s',}",
+	"<html><body>Bad Gateway</body></html>",
+	/* invalid UTF-8 anywhere, even in a field we ignore */
+	"{'access_token':'a','instance_url':'u','id':'i','issued_at':'1',"
+	    "'signature':'s','scope':'\xff'}",
+	"{'access_token':'a','instance_url':'u','id':'i','issued_at':'1',"
+	    "'signature':'s','scope':'\xc0\xaf'}",
+	"{'access_token':'a','instance_url':'u','id':'i','issued_at':'1',"
+	    "'signature':'s','scope':'\xed\xa0\x80'}",
+};
+
+START_TEST(test_parse_tokens_fail_table)
+{
+	struct sf_tokens	 t, before;
+	const char		*s = json(tokens_bad[_i]);
+
+	memset(&t, 0x5a, sizeof(t));
+	memset(&before, 0x5a, sizeof(before));
+	ck_assert_msg(sf_parse_tokens(s, strlen(s), &t) == SF_MALFORMED,
+	    "accepted %s", s);
+	/* *out untouched on failure. */
+	ck_assert_int_eq(memcmp(&t, &before, sizeof(t)), 0);
+}
+END_TEST
+
+START_TEST(test_parse_tokens_fail_nul_byte)
+{
+	static const char	 s[] = "{\"access_token\":\"a\0\"}";
+	struct sf_tokens	 t;
+
+	ck_assert_int_eq(sf_parse_tokens(s, sizeof(s) - 1, &t), SF_MALFORMED);
+	ck_assert_int_eq(sf_parse_tokens(NULL, 0, &t), SF_MALFORMED);
+}
+END_TEST
+
+/* What lenient JSON parsers accept and a strict one must not (these
+ * bypass json(): the single quotes are meant). */
+static const char *const lenient_json[] = {
+	"{'access_token':'a','instance_url':'u','id':'i','issued_at':'1',"
+	    "'signature':'s'}",
+	"{\"access_token\":\"a\",\"instance_url\":\"u\",\"id\":\"i\","
+	    "\"issued_at\":\"1\",\"signature\":\"s\" /* c */}",
+	"{\"access_token\":\"a\",\"instance_url\":\"u\",\"id\":\"i\","
+	    "\"issued_at\":\"1\",\"signature\":\"s\"} // c",
+	"{\"access_token\":\"a\",\"instance_url\":\"u\",\"id\":\"i\","
+	    "\"issued_at\":\"1\",\"signature\":\"s\",\"n\":NaN}",
+	"{\"access_token\":\"a\",\"instance_url\":\"u\",\"id\":\"i\","
+	    "\"issued_at\":\"1\",\"signature\":\"s\",\"n\":0x10}",
+	"{\"access_token\":\"a\",\"instance_url\":\"u\",\"id\":\"i\","
+	    "\"issued_at\":\"1\",\"signature\":\"s\",\"n\":[1,]}",
+	"{\"access_token\":\"a\",\"instance_url\":\"u\",\"id\":\"i\","
+	    "\"issued_at\":\"1\",\"signature\":\"s\",\"n\":\"\t\"}",
+	"{access_token:\"a\",\"instance_url\":\"u\",\"id\":\"i\","
+	    "\"issued_at\":\"1\",\"signature\":\"s\"}",
+	"{\"access_token\":\"a\",\"instance_url\":\"u\",\"id\":\"i\","
+	    "\"issued_at\":\"1\",\"signature\":\"s\",\"n\":Infinity}",
+	"{\"access_token\":\"a\",\"instance_url\":\"u\",\"id\":\"i\","
+	    "\"issued_at\":\"1\",\"signature\":\"s\",\"n\":[-Infinity]}",
+	"{\"access_token\":\"a\",\"instance_url\":\"u\",\"id\":\"i\","
+	    "\"issued_at\":\"1\",\"signature\":\"s\",\"n\":1.}",
+	"{\"access_token\":\"a\",\"instance_url\":\"u\",\"id\":\"i\","
+	    "\"issued_at\":\"1\",\"signature\":\"s\",\"n\":\"a\nb\"}",
+	"{\"access_token\":\"a\",\"instance_url\":\"u\",\"id\":\"i\","
+	    "\"issued_at\":\"1\",\"signature\":\"s\"}\x01",
+};
+
+START_TEST(test_parse_tokens_strict_but_valid)
+{
+	struct sf_tokens	 t;
+	const char		*s;
+
+	/* JSON that is valid, however unusual, is read. */
+	s = "\r\n\t {\"access_token\":\"a\",\"instance_url\":\"u\","
+	    "\"id\":\"i\",\"issued_at\":\"1\",\"signature\":\"s\\/\","
+	    "\"n\":[1.5e3,-0,0.25,{\"x\":\"\\ud800\"}],\"s\":\"a.b\"}\n";
+	ck_assert_int_eq(sf_parse_tokens(s, strlen(s), &t), SF_OK);
+	ck_assert_str_eq(t.signature, "s/");
+	sf_tokens_free(&t);
+}
+END_TEST
+
+START_TEST(test_parse_tokens_fail_lenient_json)
+{
+	struct sf_tokens	 t;
+	const char		*s = lenient_json[_i];
+
+	ck_assert_msg(sf_parse_tokens(s, strlen(s), &t) == SF_MALFORMED,
+	    "accepted %s", s);
+}
+END_TEST
+
+START_TEST(test_parse_tokens_fail_deep_nesting)
+{
+	const size_t	 depth = 100000;
+	struct sf_tokens t;
+	char		*s;
+	long		 t0;
+
+	ck_assert_ptr_nonnull(s = malloc(2 * depth + 1));
+	memset(s, '[', depth);
+	memset(s + depth, ']', depth);
+	s[2 * depth] = '\0';
+	t0 = now_ms();
+	ck_assert_int_eq(sf_parse_tokens(s, 2 * depth, &t), SF_MALFORMED);
+	/* Objects too. */
+	memset(s, '{', depth);
+	ck_assert_int_eq(sf_parse_tokens(s, depth, &t), SF_MALFORMED);
+	ck_assert_int_lt(now_ms() - t0, 1000);
+	free(s);
+}
+END_TEST
+
+/* A valid reply with an ignored member nested so that the whole value
+ * is levels deep. */
+static enum sf_result
+parse_nested(int levels)
+{
+	struct sf_tokens	 t;
+	enum sf_result		 rv;
+	char			 s[512];
+	int			 i, n;
+
+	n = snprintf(s, sizeof(s), "{\"access_token\":\"a\",\"instance_url\":"
+	    "\"u\",\"id\":\"i\",\"issued_at\":\"1\",\"signature\":\"s\","
+	    "\"n\":");
+	for (i = 1; i < levels; i++)
+		s[n++] = '[';
+	for (i = 1; i < levels; i++)
+		s[n++] = ']';
+	s[n++] = '}';
+	s[n] = '\0';
+	if ((rv = sf_parse_tokens(s, (size_t)n, &t)) == SF_OK)
+		sf_tokens_free(&t);
+	return rv;
+}
+
+START_TEST(test_parse_tokens_depth_limit)
+{
+	ck_assert_int_eq(parse_nested(16), SF_OK);
+	ck_assert_int_eq(parse_nested(17), SF_MALFORMED);
+}
+END_TEST
+
+START_TEST(test_parse_tokens_fail_huge_token)
+{
+	struct sf_tokens	 t;
+	struct buf		 b;
+
+	/* 4096 is the longest token accepted; 4097 is refused. */
+	buf_init(&b, 1 << 20);
+	ck_assert_int_eq(buf_puts(&b, "{\"access_token\":\""), 0);
+	buf_fill(&b, 'a', 17 + 4096 - b.len);
+	ck_assert_int_eq(buf_puts(&b, "\",\"instance_url\":\"u\",\"id\":\"i\","
+	    "\"issued_at\":\"1\",\"signature\":\"s\"}"), 0);
+	ck_assert_int_eq(sf_parse_tokens(b.data, b.len, &t), SF_OK);
+	ck_assert_uint_eq(strlen(t.access_token), 4096);
+	sf_tokens_free(&t);
+	buf_reset(&b);
+	ck_assert_int_eq(buf_puts(&b, "{\"access_token\":\""), 0);
+	buf_fill(&b, 'a', 17 + 4097 - b.len);
+	ck_assert_int_eq(buf_puts(&b, "\",\"instance_url\":\"u\",\"id\":\"i\","
+	    "\"issued_at\":\"1\",\"signature\":\"s\"}"), 0);
+	ck_assert_int_eq(sf_parse_tokens(b.data, b.len, &t), SF_MALFORMED);
+
+	/* A string of 900 KB: refused as a token, whole reply still read. */
+	buf_reset(&b);
+	ck_assert_int_eq(buf_puts(&b, "{\"signature\":\""), 0);
+	buf_fill(&b, 'A', 900 * 1024 - b.len);
+	ck_assert_int_eq(buf_puts(&b, "\"}"), 0);
+	ck_assert_int_eq(sf_parse_tokens(b.data, b.len, &t), SF_MALFORMED);
+	buf_free(&b);
+}
+END_TEST
+
+/* ------------------------------------------------------------------ */
+/* Contacts */
+
+#define CONTACTS_GOOD \
+	"{'totalSize':2,'done':true,'records':[" \
+	"{'attributes':{'type':'Contact','url':'/services/data/v62.0/" \
+	"sobjects/Contact/003000000000001AAA'},'Id':'003000000000001AAA'," \
+	"'Name':'Zo\\u00eb O\\u0027Brien','Title':'CEO'," \
+	"'Email':'zoe@example.com','Phone':'+1 555 0100','MobilePhone':null," \
+	"'Account':{'attributes':{'type':'Account','url':'/x'}," \
+	"'Id':'001000000000001AAA','Name':'Acme & Co <x>'}}," \
+	"{'attributes':{'type':'Contact','url':'/y'},'Id':'003000000000002'," \
+	"'Name':'No Account','Title':null,'Email':null,'Phone':''," \
+	"'MobilePhone':'+1 555 0101','Account':null,'Extra':{'n':[1,2]}}]}"
+
+START_TEST(test_parse_contacts_good)
+{
+	struct sf_contacts	 cs;
+	const char		*s = json(CONTACTS_GOOD);
+
+	ck_assert_int_eq(sf_parse_contacts(s, strlen(s), &cs), SF_OK);
+	ck_assert_uint_eq(cs.n, 2);
+	ck_assert_int_eq(cs.total, 2);
+	ck_assert_str_eq(cs.v[0].id, "003000000000001AAA");
+	ck_assert_str_eq(cs.v[0].name, "Zo\xc3\xab O'Brien");
+	ck_assert_str_eq(cs.v[0].title, "CEO");
+	ck_assert_str_eq(cs.v[0].email, "zoe@example.com");
+	ck_assert_str_eq(cs.v[0].phone, "+1 555 0100");
+	ck_assert_ptr_null(cs.v[0].mobile);
+	ck_assert_str_eq(cs.v[0].account_id, "001000000000001AAA");
+	ck_assert_str_eq(cs.v[0].account_name, "Acme & Co <x>");
+	ck_assert_str_eq(cs.v[1].id, "003000000000002");
+	ck_assert_str_eq(cs.v[1].name, "No Account");
+	ck_assert_ptr_null(cs.v[1].title);
+	ck_assert_ptr_null(cs.v[1].email);
+	ck_assert_ptr_null(cs.v[1].phone);	/* "" is no phone */
+	ck_assert_str_eq(cs.v[1].mobile, "+1 555 0101");
+	ck_assert_ptr_null(cs.v[1].account_id);
+	ck_assert_ptr_null(cs.v[1].account_name);
+	sf_contacts_free(&cs);
+	ck_assert_ptr_null(cs.v);
+	ck_assert_uint_eq(cs.n, 0);
+}
+END_TEST
+
+START_TEST(test_parse_contacts_empty)
+{
+	struct sf_contacts	 cs;
+	const char		*s;
+
+	s = json("{'totalSize':0,'done':true,'records':[]}");
+	ck_assert_int_eq(sf_parse_contacts(s, strlen(s), &cs), SF_OK);
+	ck_assert_uint_eq(cs.n, 0);
+	ck_assert_int_eq(cs.total, 0);
+	sf_contacts_free(&cs);
+}
+END_TEST
+
+START_TEST(test_parse_contacts_capped)
+{
+	struct sf_contacts	 cs;
+	struct buf		 b;
+	int			 i;
+
+	/* More records than asked for: the first SF_QUERY_LIMIT count. */
+	buf_init(&b, 65536);
+	ck_assert_int_eq(buf_puts(&b, "{\"totalSize\":250,\"done\":false,"
+	    "\"nextRecordsUrl\":\"/services/data/v62.0/query/01g-2000\","
+	    "\"records\":["), 0);
+	for (i = 0; i < 12; i++)
+		ck_assert_int_eq(buf_printf(&b, "%s{\"Id\":"
+		    "\"0030000000000%02d\",\"Name\":\"C%d\",\"Account\":null}",
+		    i ? "," : "", i, i), 0);
+	ck_assert_int_eq(buf_puts(&b, "]}"), 0);
+	ck_assert_int_eq(sf_parse_contacts(b.data, b.len, &cs), SF_OK);
+	ck_assert_uint_eq(cs.n, SF_QUERY_LIMIT);
+	ck_assert_int_eq(cs.total, 250);
+	ck_assert_str_eq(cs.v[9].name, "C9");
+	ck_assert_str_eq(cs.v[9].id, "003000000000009");
+	sf_contacts_free(&cs);
+	buf_free(&b);
+}
+END_TEST
+
+#define REC(x) "{'totalSize':1,'done':true,'records':[" x "]}"
+
+static const char *const contacts_bad[] = {
+	REC("{'Id':'003000000000001AAA','Account':null}"),	/* no Name */
+	REC("{'Id':'003000000000001AAA','Name':null}"),
+	REC("{'Id':'003000000000001AAA','Name':''}"),
+	REC("{'Id':'003000000000001AAA','Name':5}"),
+	REC("{'Name':'x'}"),					/* no Id */
+	REC("{'Id':'003x','Name':'x'}"),			/* short */
+	REC("{'Id':'00300000000000-AAA','Name':'x'}"),		/* not alnum */
+	REC("{'Id':'0030000000000010AAA','Name':'x'}"),		/* 19 */
+	REC("{'Id':3,'Name':'x'}"),
+	REC("{'Id':'003000000000001AAA','Name':'x','Title':7}"),
+	REC("{'Id':'003000000000001AAA','Name':'x','Email':['a']}"),
+	REC("{'Id':'003000000000001AAA','Name':'x','Account':'Acme'}"),
+	REC("{'Id':'003000000000001AAA','Name':'x','Account':{'Id':"
+	    "'001000000000001AAA'}}"),				/* no Name */
+	REC("{'Id':'003000000000001AAA','Name':'x','Account':{'Name':'A'}}"),
+	REC("{'Id':'003000000000001AAA','Name':'x','Account':{'Id':'bad',"
+	    "'Name':'A'}}"),
+	REC("'003000000000001AAA'"),				/* not object */
+	REC("null"),
+	"{'done':true,'records':[]}",				/* no total */
+	"{'totalSize':'0','done':true,'records':[]}",
+	"{'totalSize':0.5,'done':true,'records':[]}",
+	"{'totalSize':-1,'done':true,'records':[]}",
+	"{'totalSize':0,'done':true,'records':[{'Id':'003000000000001',"
+	    "'Name':'x'}]}",				/* more than total */
+	"{'totalSize':0,'done':true}",				/* no records */
+	"{'totalSize':0,'done':true,'records':{}}",
+	"[{'message':'Session expired or invalid',"
+	    "'errorCode':'INVALID_SESSION_ID'}]",
+};
+
+START_TEST(test_parse_contacts_fail_table)
+{
+	struct sf_contacts	 cs;
+	const char		*s = json(contacts_bad[_i]);
+
+	memset(&cs, 0, sizeof(cs));
+	ck_assert_msg(sf_parse_contacts(s, strlen(s), &cs) == SF_MALFORMED,
+	    "accepted %s", s);
+	ck_assert_ptr_null(cs.v);
+}
+END_TEST
+
+/* ------------------------------------------------------------------ */
+/* userinfo */
+
+START_TEST(test_parse_userinfo_good)
+{
+	struct sf_userinfo	 u;
+	const char		*s;
+
+	s = json("{'sub':'" ID_URL "','user_id':'" USER_ID "',"
+	    "'organization_id':'" ORG_ID "','preferred_username':"
+	    "'ada@example.com','nickname':'ada','name':'Ada Lovelace',"
+	    "'email':'ada@example.com','email_verified':true,"
+	    "'photos':{'picture':'https://x'},'utcOffset':-28800000}");
+	ck_assert_int_eq(sf_parse_userinfo(s, strlen(s), &u), SF_OK);
+	ck_assert_str_eq(u.user_id, USER_ID);
+	ck_assert_str_eq(u.org_id, ORG_ID);
+	ck_assert_str_eq(u.username, "ada@example.com");
+	ck_assert_str_eq(u.name, "Ada Lovelace");
+	ck_assert_str_eq(u.email, "ada@example.com");
+	sf_userinfo_free(&u);
+
+	s = json("{'user_id':'" USER_ID "','organization_id':'" ORG_ID "',"
+	    "'preferred_username':'ada','name':null}");
+	ck_assert_int_eq(sf_parse_userinfo(s, strlen(s), &u), SF_OK);
+	ck_assert_ptr_null(u.name);
+	ck_assert_ptr_null(u.email);
+	sf_userinfo_free(&u);
+}
+END_TEST
+
+static const char *const userinfo_bad[] = {
+	"{'user_id':'" USER_ID "','organization_id':'" ORG_ID "'}",
+	"{'user_id':'" USER_ID "','preferred_username':'ada'}",
+	"{'organization_id':'" ORG_ID "','preferred_username':'ada'}",
+	"{'user_id':'005','organization_id':'" ORG_ID "',"
+	    "'preferred_username':'ada'}",
+	"{'user_id':'" USER_ID "','organization_id':'" ORG_ID "',"
+	    "'preferred_username':1}",
+	"{'user_id':'" USER_ID "','organization_id':'" ORG_ID "',"
+	    "'preferred_username':'ada','email':false}",
+	"[{'errorCode':'INVALID_SESSION_ID','message':'x'}]",
+	"Bad_OAuth_Token",
+};
+
+START_TEST(test_parse_userinfo_fail_table)
+{
+	struct sf_userinfo	 u;
+	const char		*s = json(userinfo_bad[_i]);
+
+	ck_assert_msg(sf_parse_userinfo(s, strlen(s), &u) == SF_MALFORMED,
+	    "accepted %s", s);
+}
+END_TEST
+
+/* ------------------------------------------------------------------ */
+/* Error replies */
+
+static const struct {
+	long		 status;
+	const char	*body;
+	enum sf_result	 want;
+	const char	*code;
+	const char	*message;
+} error_table[] = {
+	{ 401, "[{'message':'Session expired or invalid',"
+	    "'errorCode':'INVALID_SESSION_ID'}]", SF_EXPIRED,
+	    "INVALID_SESSION_ID", "Session expired or invalid" },
+	/* Same code, but refreshing cannot help. */
+	{ 401, "[{'message':'This session is not valid for use with the "
+	    "REST API','errorCode':'INVALID_SESSION_ID'}]", SF_REFUSED,
+	    "INVALID_SESSION_ID",
+	    "This session is not valid for use with the REST API" },
+	{ 401, "[{'message':'Bad','errorCode':'INVALID_AUTH_HEADER'}]",
+	    SF_REFUSED, "INVALID_AUTH_HEADER", "Bad" },
+	{ 401, "", SF_REFUSED, "", "" },
+	{ 401, "<html><body>401</body></html>", SF_REFUSED, "", "" },
+	{ 400, "{'error':'invalid_grant','error_description':"
+	    "'expired access/refresh token'}", SF_INVALID_GRANT,
+	    "invalid_grant", "expired access/refresh token" },
+	{ 400, "{'error':'invalid_grant','error_description':"
+	    "'authentication failure'}", SF_INVALID_GRANT, "invalid_grant",
+	    "authentication failure" },
+	{ 400, "{'error':'invalid_client','error_description':"
+	    "'invalid client credentials'}", SF_REFUSED, "invalid_client",
+	    "invalid client credentials" },
+	{ 400, "{'error':'unsupported_grant_type','error_description':"
+	    "'grant type not supported'}", SF_REFUSED,
+	    "unsupported_grant_type", "grant type not supported" },
+	{ 400, "[{'message':'unexpected token: x','errorCode':"
+	    "'MALFORMED_QUERY'}]", SF_REFUSED, "MALFORMED_QUERY",
+	    "unexpected token: x" },
+	{ 400, "[]", SF_REFUSED, "", "" },
+	{ 400, "{'error':5}", SF_REFUSED, "", "" },
+	{ 403, "[{'message':'TotalRequests Limit exceeded.','errorCode':"
+	    "'REQUEST_LIMIT_EXCEEDED'}]", SF_REFUSED,
+	    "REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded." },
+	{ 404, "[{'errorCode':'NOT_FOUND','message':'The requested "
+	    "resource does not exist'}]", SF_REFUSED, "NOT_FOUND",
+	    "The requested resource does not exist" },
+	{ 500, "[{'errorCode':'UNKNOWN_EXCEPTION','message':'An unexpected "
+	    "error occurred.'}]", SF_TRANSIENT, "UNKNOWN_EXCEPTION",
+	    "An unexpected error occurred." },
+	{ 503, "", SF_TRANSIENT, "", "" },
+	{ 502, "<html><body>Bad Gateway</body></html>", SF_TRANSIENT, "", "" },
+	/* Codes and messages are made safe to log. */
+	{ 500, "[{'errorCode':'X\\'\\n\\\\','message':'a\\u0001b\\u00e9'}]",
+	    SF_TRANSIENT, "X???", "a?b??" },
+	/* Not an error status at all. */
+	{ 200, "{}", SF_MALFORMED, "", "" },
+	{ 302, "", SF_MALFORMED, "", "" },
+};
+
+START_TEST(test_parse_error_table)
+{
+	struct sf_error	 err;
+	const char	*s = json(error_table[_i].body);
+
+	memset(&err, 'z', sizeof(err));
+	ck_assert_int_eq(sf_parse_error(error_table[_i].status, s, strlen(s),
+	    &err), error_table[_i].want);
+	ck_assert_str_eq(err.code, error_table[_i].code);
+	ck_assert_str_eq(err.message, error_table[_i].message);
+}
+END_TEST
+
+START_TEST(test_parse_error_truncates)
+{
+	struct sf_error	 err;
+	struct buf	 b;
+
+	buf_init(&b, 8192);
+	ck_assert_int_eq(buf_puts(&b, "[{\"errorCode\":\""), 0);
+	buf_fill(&b, 'C', 1000 - b.len);
+	ck_assert_int_eq(buf_puts(&b, "\",\"message\":\""), 0);
+	buf_fill(&b, 'm', 3000 - b.len);
+	ck_assert_int_eq(buf_puts(&b, "\"}]"), 0);
+	ck_assert_int_eq(sf_parse_error(500, b.data, b.len, &err),
+	    SF_TRANSIENT);
+	ck_assert_uint_eq(strlen(err.code), sizeof(err.code) - 1);
+	ck_assert_uint_eq(strlen(err.message), sizeof(err.message) - 1);
+	/* NULL err is allowed. */
+	ck_assert_int_eq(sf_parse_error(503, "", 0, NULL), SF_TRANSIENT);
+	buf_free(&b);
+}
+END_TEST
+
+START_TEST(test_result_str)
+{
+	ck_assert_str_eq(sf_result_str(SF_OK), "ok");
+	ck_assert_str_eq(sf_result_str(SF_EXPIRED), "expired");
+	ck_assert_str_eq(sf_result_str(SF_INVALID_GRANT), "invalid_grant");
+	ck_assert_str_eq(sf_result_str(SF_REFUSED), "refused");
+	ck_assert_str_eq(sf_result_str(SF_TRANSIENT), "transient");
+	ck_assert_str_eq(sf_result_str(SF_MALFORMED), "malformed");
+	ck_assert_str_eq(sf_result_str(SF_ERROR), "error");
+}
+END_TEST
+
+/* ------------------------------------------------------------------ */
+/* Token verification */
+
+/* Signs id + issued_at the way Salesforce does. */
+static char *
+sign(const char *secret, const char *id, const char *issued)
+{
+	unsigned char	 mac[32];
+	char		 msg[2048];
+
+	snprintf(msg, sizeof(msg), "%s%s", id, issued);
+	crypto_hmac_sha256(secret, strlen(secret), msg, strlen(msg), mac);
+	return crypto_base64(mac, sizeof(mac));
+}
+
+/* Fills t as a token reply for instance and id, signed with secret. */
+static void
+tokens_make(struct sf_tokens *t, const char *instance, const char *id,
+    const char *secret)
+{
+	memset(t, 0, sizeof(*t));
+	ck_assert_ptr_nonnull(t->access_token = strdup("00D!tok"));
+	ck_assert_ptr_nonnull(t->instance_url = strdup(instance));
+	ck_assert_ptr_nonnull(t->id = strdup(id));
+	ck_assert_ptr_nonnull(t->issued_at = strdup(ISSUED));
+	ck_assert_ptr_nonnull(t->signature = sign(secret, id, ISSUED));
+}
+
+START_TEST(test_sign_matches_independent_vector)
+{
+	char	*sig = sign("s3cr3t", ID_URL, ISSUED);
+
+	ck_assert_str_eq(sig, ID_URL_SIG);
+	free(sig);
+}
+END_TEST
+
+START_TEST(test_verify_good)
+{
+	struct sf_tokens	 t;
+	const char		*why = "unset";
+	const char		*s = json(TOKENS_GOOD);
+
+	/* The reply as parsed, with the independently computed signature. */
+	ck_assert_int_eq(sf_parse_tokens(s, strlen(s), &t), SF_OK);
+	ck_assert_int_eq(sf_tokens_verify(&org, &t, &why), 0);
+	ck_assert_ptr_null(why);
+	ck_assert_str_eq(t.org_id, ORG_ID);
+	ck_assert_str_eq(t.user_id, USER_ID);
+	/* Verifying twice replaces the ids without leaking. */
+	ck_assert_int_eq(sf_tokens_verify(&org, &t, NULL), 0);
+	ck_assert_str_eq(t.org_id, ORG_ID);
+	sf_tokens_free(&t);
+}
+END_TEST
+
+static const struct {
+	const char	*instance;
+	const char	*id;
+	const char	*why;	/* NULL: accepted */
+} verify_table[] = {
+	{ "https://na1.my.salesforce.com", ID_URL, NULL },
+	{ "https://na1.my.salesforce.com/", ID_URL, NULL },
+	{ "https://acme--sbx.sandbox.my.salesforce.com", ID_URL, NULL },
+	{ "https://acme.lightning.force.com", ID_URL, NULL },
+	{ "https://x.salesforce.mil", ID_URL, NULL },
+	{ "https://x.cloudforce.com", ID_URL, NULL },
+	{ "https://x.database.com", ID_URL, NULL },
+	{ "https://NA1.SALESFORCE.COM", ID_URL, NULL },
+	{ "https://login.salesforce.com", ID_URL, NULL },
+	{ "https://na1.salesforce.com",
+	    "https://test.salesforce.com/id/00D000000000001/005000000000001",
+	    NULL },
+	{ "https://na1.salesforce.com",
+	    "https://acme.my.salesforce.com/services/id/" ORG_ID "/" USER_ID,
+	    NULL },
+	/* instance_url not Salesforce's */
+#define BAD_INSTANCE	"instance_url is not a Salesforce https URL"
+	{ "https://evil.example.com", ID_URL, BAD_INSTANCE },
+	{ "http://na1.salesforce.com", ID_URL, BAD_INSTANCE },
+	{ "https://evilsalesforce.com", ID_URL, BAD_INSTANCE },
+	{ "https://salesforce.com", ID_URL, BAD_INSTANCE },
+	{ "https://.salesforce.com", ID_URL, BAD_INSTANCE },
+	{ "https://a..salesforce.com", ID_URL, BAD_INSTANCE },
+	{ "https://salesforce.com.evil.com", ID_URL, BAD_INSTANCE },
+	{ "https://na1.salesforce.com.", ID_URL, BAD_INSTANCE },
+	{ "https://x.salesforce.com@evil.com", ID_URL, BAD_INSTANCE },
+	{ "https://evil.com#.salesforce.com", ID_URL, BAD_INSTANCE },
+	{ "https://evil.com?.salesforce.com", ID_URL, BAD_INSTANCE },
+	{ "https://evil.com/.salesforce.com", ID_URL, BAD_INSTANCE },
+	{ "https://evil.com\\.salesforce.com", ID_URL, BAD_INSTANCE },
+	{ "https://na1.salesforce.com:8443", ID_URL, BAD_INSTANCE },
+	{ "https://na1.salesforce.com/path", ID_URL, BAD_INSTANCE },
+	{ "https://na1.salesforce.com/?q", ID_URL, BAD_INSTANCE },
+	{ "https://na1.salesforce.com//", ID_URL, BAD_INSTANCE },
+	{ "https://na1.salesforce.com /", ID_URL, BAD_INSTANCE },
+	{ "HTTPS://na1.salesforce.com", ID_URL, BAD_INSTANCE },
+	{ "https://", ID_URL, BAD_INSTANCE },
+	{ "na1.salesforce.com", ID_URL, BAD_INSTANCE },
+	/* id not an identity URL on a Salesforce host */
+#define BAD_ID	"id is not a Salesforce identity URL"
+	{ "https://na1.salesforce.com",
+	    "https://evil.example.com/id/" ORG_ID "/" USER_ID, BAD_ID },
+	{ "https://na1.salesforce.com",
+	    "http://login.salesforce.com/id/" ORG_ID "/" USER_ID, BAD_ID },
+	{ "https://na1.salesforce.com",
+	    "https://x.salesforce.com@evil.com/id/" ORG_ID "/" USER_ID,
+	    BAD_ID },
+	{ "https://na1.salesforce.com",
+	    "https://login.salesforce.com/id/" ORG_ID, BAD_ID },
+	{ "https://na1.salesforce.com",
+	    "https://login.salesforce.com/id/" ORG_ID "/" USER_ID "/",
+	    BAD_ID },
+	{ "https://na1.salesforce.com",
+	    "https://login.salesforce.com/id/" ORG_ID "/" USER_ID "?x=1",
+	    BAD_ID },
+	{ "https://na1.salesforce.com",
+	    "https://login.salesforce.com/ids/" ORG_ID "/" USER_ID, BAD_ID },
+	{ "https://na1.salesforce.com",
+	    "https://login.salesforce.com/xid/" ORG_ID "/" USER_ID, BAD_ID },
+	{ "https://na1.salesforce.com",
+	    "https://login.salesforce.com/id/00D1/" USER_ID, BAD_ID },
+	{ "https://na1.salesforce.com",
+	    "https://login.salesforce.com/id/" ORG_ID "/005-00000000001",
+	    BAD_ID },
+	{ "https://na1.salesforce.com",
+	    "https://na1.salesforce.com:444/id/" ORG_ID "/" USER_ID,
+	    BAD_ID },
+	{ "https://na1.salesforce.com", "/id/" ORG_ID "/" USER_ID, BAD_ID },
+};
+
+START_TEST(test_verify_table)
+{
+	struct sf_tokens	 t;
+	const char		*why = "unset";
+	int			 rc;
+
+	tokens_make(&t, verify_table[_i].instance, verify_table[_i].id,
+	    "s3cr3t");
+	rc = sf_tokens_verify(&org, &t, &why);
+	if (verify_table[_i].why == NULL) {
+		ck_assert_msg(rc == 0, "refused %s %s: %s",
+		    verify_table[_i].instance, verify_table[_i].id, why);
+		ck_assert_ptr_null(why);
+		ck_assert_ptr_nonnull(t.org_id);
+		ck_assert_ptr_nonnull(t.user_id);
+	} else {
+		ck_assert_msg(rc == -1, "accepted %s %s",
+		    verify_table[_i].instance, verify_table[_i].id);
+		ck_assert_str_eq(why, verify_table[_i].why);
+		ck_assert_ptr_null(t.org_id);
+	}
+	sf_tokens_free(&t);
+}
+END_TEST
+
+START_TEST(test_verify_fail_signature)
+{
+	struct sf_tokens	 t;
+	const char		*why;
+
+	/* Signed with another secret. */
+	tokens_make(&t, "https://na1.salesforce.com", ID_URL, "other");
+	ck_assert_int_eq(sf_tokens_verify(&org, &t, &why), -1);
+	ck_assert_str_eq(why, "signature mismatch");
+	sf_tokens_free(&t);
+
+	/* One character changed. */
+	tokens_make(&t, "https://na1.salesforce.com", ID_URL, "s3cr3t");
+	t.signature[3] = t.signature[3] == 'A' ? 'B' : 'A';
+	ck_assert_int_eq(sf_tokens_verify(&org, &t, &why), -1);
+	ck_assert_str_eq(why, "signature mismatch");
+	sf_tokens_free(&t);
+
+	/* Signed for another user: the id was swapped after signing. */
+	tokens_make(&t, "https://na1.salesforce.com", ID_URL, "s3cr3t");
+	free(t.id);
+	ck_assert_ptr_nonnull(t.id = strdup("https://login.salesforce.com/id/"
+	    ORG_ID "/005000000000002AAA"));
+	ck_assert_int_eq(sf_tokens_verify(&org, &t, &why), -1);
+	ck_assert_str_eq(why, "signature mismatch");
+	sf_tokens_free(&t);
+
+	/* issued_at changed. */
+	tokens_make(&t, "https://na1.salesforce.com", ID_URL, "s3cr3t");
+	t.issued_at[0] = '2';
+	ck_assert_int_eq(sf_tokens_verify(&org, &t, &why), -1);
+	ck_assert_str_eq(why, "signature mismatch");
+	sf_tokens_free(&t);
+
+	/* The signature must be there at all. */
+	tokens_make(&t, "https://na1.salesforce.com", ID_URL, "s3cr3t");
+	free(t.signature);
+	t.signature = NULL;
+	ck_assert_int_eq(sf_tokens_verify(&org, &t, &why), -1);
+	ck_assert_str_eq(why, "token reply incomplete");
+	sf_tokens_free(&t);
+}
+END_TEST
+
+START_TEST(test_verify_login_host)
+{
+	struct sf_org		 local = org;
+	struct sf_tokens	 t;
+	const char		*why;
+
+	/* The stand-in: instance and identity URLs on the login host,
+	 * port included; the host compares case-insensitively. */
+	local.login_url = "https://127.0.0.1:8443";
+	local.login_host = "127.0.0.1";
+	tokens_make(&t, "https://127.0.0.1:8443",
+	    "https://127.0.0.1:8443/id/" ORG_ID "/" USER_ID, "s3cr3t");
+	ck_assert_int_eq(sf_tokens_verify(&local, &t, &why), 0);
+	ck_assert_str_eq(t.org_id, ORG_ID);
+	sf_tokens_free(&t);
+
+	local.login_url = "https://Login.Example.ORG";
+	local.login_host = "Login.Example.ORG";
+	tokens_make(&t, "https://login.example.org/",
+	    "https://LOGIN.example.org:9443/id/" ORG_ID "/" USER_ID, "s3cr3t");
+	ck_assert_int_eq(sf_tokens_verify(&local, &t, &why), 0);
+	sf_tokens_free(&t);
+
+	/* Another host with a port is not the login host. */
+	local.login_url = "https://127.0.0.1:8443";
+	local.login_host = "127.0.0.1";
+	tokens_make(&t, "https://localhost:8443",
+	    "https://127.0.0.1:8443/id/" ORG_ID "/" USER_ID, "s3cr3t");
+	ck_assert_int_eq(sf_tokens_verify(&local, &t, &why), -1);
+	ck_assert_str_eq(why, BAD_INSTANCE);
+	sf_tokens_free(&t);
+
+	/* The login host is no wildcard for subdomains. */
+	tokens_make(&t, "https://x.127.0.0.1:8443",
+	    "https://127.0.0.1:8443/id/" ORG_ID "/" USER_ID, "s3cr3t");
+	ck_assert_int_eq(sf_tokens_verify(&local, &t, &why), -1);
+	ck_assert_str_eq(why, BAD_INSTANCE);
+	sf_tokens_free(&t);
+}
+END_TEST
+
+/* ------------------------------------------------------------------ */
+/* Calls that never reach a server */
+
+START_TEST(test_calls_fail_locally)
+{
+	struct sf_org		 bad = org;
+	struct sf_userinfo	 u;
+	struct sf_contacts	 cs;
+	struct sf_error		 err;
+	struct http		*h;
+
+	ck_assert_ptr_nonnull(h = http_new(NULL));
+	/* A URL http.c refuses: our error, not Salesforce's. */
+	ck_assert_int_eq(sf_userinfo(h, "http://na1.salesforce.com", "tok",
+	    &u, &err), SF_ERROR);
+	ck_assert_int_eq(sf_query_contacts(h, &org, "http://x", "tok", "a",
+	    &cs, &err), SF_ERROR);
+	/* An API version that would change the path. */
+	bad.api_version = "v62.0/../../x";
+	ck_assert_int_eq(sf_query_contacts(h, &bad, "https://127.0.0.1:1",
+	    "tok", "a", &cs, &err), SF_ERROR);
+	ck_assert_int_eq(sf_query_contacts(h, &org, "https://127.0.0.1:1",
+	    "tok", NULL, &cs, &err), SF_ERROR);
+	ck_assert_int_eq(http_connections(h), 0);
+	http_free(h);
+}
+END_TEST
+
+START_TEST(test_calls_transport_is_transient)
+{
+	struct sf_org		 local = org;
+	struct sf_tokens	 t;
+	struct sf_contacts	 cs;
+	struct sockaddr_in	 sin;
+	socklen_t		 len = sizeof(sin);
+	struct http		*h;
+	char			 base[64];
+	int			 fd;
+
+	/* A bound port that does not listen: connection refused. */
+	ck_assert_int_ge(fd = socket(AF_INET, SOCK_STREAM, 0), 0);
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
+	snprintf(base, sizeof(base), "https://127.0.0.1:%d",
+	    ntohs(sin.sin_port));
+	local.login_url = base;
+	local.login_host = "127.0.0.1";
+
+	ck_assert_ptr_nonnull(h = http_new(NULL));
+	ck_assert_int_eq(sf_token_refresh(h, &local, "5Aep.ref", &t, NULL),
+	    SF_TRANSIENT);
+	ck_assert_int_eq(sf_token_code(h, &local, "code", "https://h/cb",
+	    "verifier", &t, NULL), SF_TRANSIENT);
+	ck_assert_int_eq(sf_revoke(h, &local, "5Aep.ref"), SF_TRANSIENT);
+	ck_assert_int_eq(sf_query_contacts(h, &local, base, "tok", "smith",
+	    &cs, NULL), SF_TRANSIENT);
+	http_free(h);
+	close(fd);
+}
+END_TEST
+
+/* ------------------------------------------------------------------ */
+/* A local TLS server: openssl s_server plus a responder thread. */
+
+struct tls_server {
+	pid_t		 pid;
+	int		 in;		/* s_server's standard input */
+	int		 out;		/* its standard output */
+	int		 port;
+	pthread_t	 thr;
+	const char	*reply;		/* sent after each complete request */
+	size_t		 replylen;
+	pthread_mutex_t	 mu;
+	char		 last[4096];	/* the latest request, truncated */
+	int		 requests;
+};
+
+static void
+write_all(int fd, const char *p, size_t n)
+{
+	ssize_t	 w;
+
+	while (n > 0) {
+		if ((w = write(fd, p, n)) <= 0) {
+			if (w == -1 && errno == EINTR)
+				continue;
+			return;
+		}
+		p += w;
+		n -= (size_t)w;
+	}
+}
+
+/* Reads one line of s_server's output (without the newline); waits at
+ * most 5 s.  Returns 0, or -1 at EOF or timeout. */
+static int
+read_line(int fd, char *line, size_t n)
+{
+	struct pollfd	 pfd = { .fd = fd, .events = POLLIN };
+	size_t		 i = 0;
+	char		 c;
+
+	while (i + 1 < n) {
+		if (poll(&pfd, 1, 5000) != 1 || read(fd, &c, 1) != 1)
+			return -1;
+		if (c == '\n')
+			break;
+		line[i++] = c;
+	}
+	line[i] = '\0';
+	return 0;
+}
+
+/*
+ * Looks for one complete request (request line, headers, and a body of
+ * Content-Length bytes) in buf; s_server's own chatter before it is
+ * skipped.  Returns the bytes it spans (from *start), or 0 when it is not
+ * complete yet.
+ */
+static size_t
+find_request(const char *buf, size_t len, size_t *start)
+{
+	const char	*p, *q, *end, *cl;
+	size_t		 body = 0;
+
+	p = memmem(buf, len, "GET /", 5);
+	q = memmem(buf, len, "POST /", 6);
+	if (p == NULL || (q != NULL && q < p))
+		p = q;
+	if (p == NULL)
+		return 0;
+	if ((end = memmem(p, len - (size_t)(p - buf), "\r\n\r\n", 4)) == NULL)
+		return 0;
+	end += 4;
+	cl = memmem(p, (size_t)(end - p), "Content-Length: ", 16);
+	if (cl != NULL)
+		body = strtoul(cl + 16, NULL, 10);
+	if ((size_t)(end - buf) + body > len)
+		return 0;
+	*start = (size_t)(p - buf);
+	return (size_t)(end - p) + body;
+}
+
+static void *
+tls_responder(void *arg)
+{
+	struct tls_server	*s = arg;
+	char			 buf[65536];
+	size_t			 len = 0, start, n;
+	ssize_t			 r;
+
+	while ((r = read(s->out, buf + len, sizeof(buf) - len)) > 0) {
+		len += (size_t)r;
+		while ((n = find_request(buf, len, &start)) > 0) {
+			pthread_mutex_lock(&s->mu);
+			snprintf(s->last, sizeof(s->last), "%.*s", (int)n,
+			    buf + start);
+			s->requests++;
+			pthread_mutex_unlock(&s->mu);
+			write_all(s->in, s->reply, s->replylen);
+			memmove(buf, buf + start + n, len - start - n);
+			len -= start + n;
+		}
+		if (len == sizeof(buf))
+			len = 0;	/* chatter only: drop it */
+	}
+	return NULL;
+}
+
+/* Starts s_server with certificate NAME.pem from certdir; each request
+ * is answered with reply. */
+static void
+tls_start(struct tls_server *s, const char *name, const char *reply,
+    size_t replylen)
+{
+	char	 cert[PATH_MAX], key[PATH_MAX], line[256];
+	int	 inp[2], outp[2], devnull;
+
+	memset(s, 0, sizeof(*s));
+	s->reply = reply;
+	s->replylen = replylen;
+	pthread_mutex_init(&s->mu, NULL);
+	snprintf(cert, sizeof(cert), "%s/%s.pem", certdir, name);
+	snprintf(key, sizeof(key), "%s/%s.key", certdir, name);
+	ck_assert_int_eq(pipe(inp), 0);
+	ck_assert_int_eq(pipe(outp), 0);
+	ck_assert_int_ge(s->pid = fork(), 0);
+	if (s->pid == 0) {
+		devnull = open("/dev/null", O_WRONLY);
+		dup2(inp[0], 0);
+		dup2(outp[1], 1);
+		dup2(devnull, 2);
+		close(inp[1]);
+		close(outp[0]);
+		execlp("openssl", "openssl", "s_server", "-accept",
+		    "127.0.0.1:0", "-cert", cert, "-key", key, (char *)NULL);
+		_exit(127);
+	}
+	close(inp[0]);
+	close(outp[1]);
+	s->in = inp[1];
+	s->out = outp[0];
+	/* "ACCEPT 127.0.0.1:PORT" says it listens, and on which port. */
+	do {
+		ck_assert_msg(read_line(s->out, line, sizeof(line)) == 0,
+		    "s_server did not start");
+	} while (sscanf(line, "ACCEPT 127.0.0.1:%d", &s->port) != 1);
+	ck_assert_int_eq(pthread_create(&s->thr, NULL, tls_responder, s), 0);
+}
+
+static void
+tls_stop(struct tls_server *s)
+{
+	kill(s->pid, SIGTERM);
+	waitpid(s->pid, NULL, 0);
+	close(s->in);
+	pthread_join(s->thr, NULL);
+	close(s->out);
+	pthread_mutex_destroy(&s->mu);
+}
+
+/* Copies the latest request the server saw. */
+static void
+tls_last(struct tls_server *s, char *out, size_t n, int *requests)
+{
+	pthread_mutex_lock(&s->mu);
+	snprintf(out, n, "%s", s->last);
+	*requests = s->requests;
+	pthread_mutex_unlock(&s->mu);
+}
+
+static void
+certs_setup(void)
+{
+	char		 cmd[PATH_MAX * 2];
+	const char	*src;
+
+	signal(SIGPIPE, SIG_IGN);
+	if ((src = getenv("srcdir")) == NULL)
+		src = ".";
+	snprintf(certdir, sizeof(certdir), "/tmp/forcelink-test-sf.XXXXXX");
+	if (mkdtemp(certdir) == NULL)
+		abort();
+	snprintf(cmd, sizeof(cmd), "sh '%s/tests/standin/mkcerts.sh' '%s'",
+	    src, certdir);
+	if (system(cmd) != 0) {
+		fprintf(stderr, "test_sf: mkcerts.sh failed\n");
+		abort();
+	}
+}
+
+static void
+certs_teardown(void)
+{
+	char	 cmd[PATH_MAX + 16];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", certdir);
+	(void)!system(cmd);
+}
+
+static struct http *
+client(const char *ca)
+{
+	char		 path[PATH_MAX];
+	struct http	*h;
+
+	if (ca != NULL)
+		snprintf(path, sizeof(path), "%s/%s", certdir, ca);
+	h = http_new(ca != NULL ? path : NULL);
+	ck_assert_ptr_nonnull(h);
+	return h;
+}
+
+/* ------------------------------------------------------------------ */
+/* On the wire, against the local TLS server */
+
+/* An org whose login URL is the local server. */
+static void
+local_org(struct sf_org *o, const struct tls_server *s, char *base, size_t n)
+{
+	*o = org;
+	snprintf(base, n, "https://127.0.0.1:%d", s->port);
+	o->login_url = base;
+	o->login_host = "127.0.0.1";
+}
+
+/* An HTTP reply with a JSON body. */
+static char *
+reply_json(const char *status, const char *body)
+{
+	static char	 r[8192];
+
+	snprintf(r, sizeof(r), "HTTP/1.1 %s\r\nContent-Type: application/json"
+	    "\r\nContent-Length: %zu\r\n\r\n%s", status, strlen(body), body);
+	return r;
+}
+
+/* Asserts the last request ended with the form body want. */
+static void
+assert_body(struct tls_server *s, const char *line, const char *want)
+{
+	char	 req[4096], *p;
+	int	 n;
+
+	tls_last(s, req, sizeof(req), &n);
+	ck_assert_int_eq(n, 1);
+	ck_assert_msg(strncmp(req, line, strlen(line)) == 0, "request %s", req);
+	ck_assert_ptr_nonnull(strstr(req,
+	    "\r\nContent-Type: application/x-www-form-urlencoded\r\n"));
+	ck_assert_ptr_nonnull(p = strstr(req, "\r\n\r\n"));
+	ck_assert_str_eq(p + 4, want);
+}
+
+START_TEST(test_wire_token_refresh)
+{
+	const char		*r;
+	struct tls_server	 s;
+	struct sf_tokens	 t;
+	struct sf_org		 o;
+	struct http		*h;
+	char			 base[64];
+
+	r = reply_json("200 OK", json(TOKENS_GOOD));
+	tls_start(&s, "server", r, strlen(r));
+	local_org(&o, &s, base, sizeof(base));
+	h = client("ca.pem");
+	ck_assert_int_eq(sf_token_refresh(h, &o, "5Aep.ref/x+y", &t, NULL),
+	    SF_OK);
+	ck_assert_str_eq(t.access_token, "00D000000000001!AQ.abc");
+	ck_assert_str_eq(t.refresh_token, "5Aep.ref");
+	assert_body(&s, "POST /services/oauth2/token HTTP/1.1\r\n",
+	    "grant_type=refresh_token&refresh_token=5Aep.ref%2Fx%2By"
+	    "&client_id=3MVG9client.id&client_secret=s3cr3t");
+	sf_tokens_free(&t);
+	http_free(h);
+	tls_stop(&s);
+}
+END_TEST
+
+START_TEST(test_wire_token_code_invalid_grant)
+{
+	const char		*r;
+	struct tls_server	 s;
+	struct sf_tokens	 t;
+	struct sf_error		 err;
+	struct sf_org		 o;
+	struct http		*h;
+	char			 base[64];
+
+	r = reply_json("400 Bad Request", json("{'error':'invalid_grant',"
+	    "'error_description':'authentication failure'}"));
+	tls_start(&s, "server", r, strlen(r));
+	local_org(&o, &s, base, sizeof(base));
+	h = client("ca.pem");
+	ck_assert_int_eq(sf_token_code(h, &o, "aPrx==", "https://fl.example"
+	    ".com/oauth/callback", "ver-1_~.", &t, &err), SF_INVALID_GRANT);
+	ck_assert_str_eq(err.code, "invalid_grant");
+	ck_assert_str_eq(err.message, "authentication failure");
+	assert_body(&s, "POST /services/oauth2/token HTTP/1.1\r\n",
+	    "grant_type=authorization_code&code=aPrx%3D%3D"
+	    "&client_id=3MVG9client.id&client_secret=s3cr3t"
+	    "&redirect_uri=https%3A%2F%2Ffl.example.com%2Foauth%2Fcallback"
+	    "&code_verifier=ver-1_~.");
+	http_free(h);
+	tls_stop(&s);
+}
+END_TEST
+
+START_TEST(test_wire_token_malformed)
+{
+	const char		*r;
+	struct tls_server	 s;
+	struct sf_tokens	 t;
+	struct sf_org		 o;
+	struct http		*h;
+	char			 base[64];
+
+	r = reply_json("200 OK", "{\"access_token\":\"a\"}");
+	tls_start(&s, "server", r, strlen(r));
+	local_org(&o, &s, base, sizeof(base));
+	h = client("ca.pem");
+	ck_assert_int_eq(sf_token_refresh(h, &o, "r", &t, NULL),
+	    SF_MALFORMED);
+	http_free(h);
+	tls_stop(&s);
+}
+END_TEST
+
+static const struct {
+	const char	*reply_status;
+	const char	*reply_body;
+	enum sf_result	 want;
+} revoke_table[] = {
+	{ "200 OK", "", SF_OK },
+	/* Gone already: what revoke wanted. */
+	{ "400 Bad Request", "{'error':'invalid_token','error_description':"
+	    "'invalid token'}", SF_OK },
+	{ "400 Bad Request", "{'error':'unsupported_token_type'}",
+	    SF_REFUSED },
+	{ "503 Service Unavailable", "", SF_TRANSIENT },
+};
+
+START_TEST(test_wire_revoke_table)
+{
+	const char		*r;
+	struct tls_server	 s;
+	struct sf_org		 o;
+	struct http		*h;
+	char			 base[64];
+
+	r = reply_json(revoke_table[_i].reply_status,
+	    json(revoke_table[_i].reply_body));
+	tls_start(&s, "server", r, strlen(r));
+	local_org(&o, &s, base, sizeof(base));
+	h = client("ca.pem");
+	ck_assert_int_eq(sf_revoke(h, &o, "5Aep.ref="), revoke_table[_i].want);
+	assert_body(&s, "POST /services/oauth2/revoke HTTP/1.1\r\n",
+	    "token=5Aep.ref%3D");
+	http_free(h);
+	tls_stop(&s);
+}
+END_TEST
+
+START_TEST(test_wire_userinfo)
+{
+	const char		*r;
+	struct tls_server	 s;
+	struct sf_userinfo	 u;
+	struct http		*h;
+	char			 base[64], req[4096];
+	int			 n;
+
+	r = reply_json("200 OK", json("{'user_id':'" USER_ID "',"
+	    "'organization_id':'" ORG_ID "','preferred_username':'ada'}"));
+	tls_start(&s, "server", r, strlen(r));
+	snprintf(base, sizeof(base), "https://127.0.0.1:%d/", s.port);
+	h = client("ca.pem");
+	ck_assert_int_eq(sf_userinfo(h, base, "00D!tok", &u, NULL), SF_OK);
+	ck_assert_str_eq(u.username, "ada");
+	tls_last(&s, req, sizeof(req), &n);
+	ck_assert_int_eq(n, 1);
+	ck_assert_ptr_eq(strstr(req, "GET /services/oauth2/userinfo "
+	    "HTTP/1.1\r\n"), req);
+	ck_assert_ptr_nonnull(strstr(req,
+	    "\r\nAuthorization: Bearer 00D!tok\r\n"));
+	sf_userinfo_free(&u);
+	http_free(h);
+	tls_stop(&s);
+}
+END_TEST
+
+START_TEST(test_wire_userinfo_forbidden_is_expired)
+{
+	static const char	 r[] = "HTTP/1.1 403 Forbidden\r\n"
+	    "Content-Length: 15\r\n\r\nBad_OAuth_Token";
+	struct tls_server	 s;
+	struct sf_userinfo	 u;
+	struct sf_error		 err;
+	struct http		*h;
+	char			 base[64];
+
+	tls_start(&s, "server", r, strlen(r));
+	snprintf(base, sizeof(base), "https://127.0.0.1:%d", s.port);
+	h = client("ca.pem");
+	ck_assert_int_eq(sf_userinfo(h, base, "00D!tok", &u, &err),
+	    SF_EXPIRED);
+	ck_assert_str_eq(err.code, "");
+	http_free(h);
+	tls_stop(&s);
+}
+END_TEST
+
+START_TEST(test_wire_query)
+{
+	const char		*r;
+	struct tls_server	 s;
+	struct sf_contacts	 cs;
+	struct http		*h;
+	char			 base[64], req[4096];
+	int			 n;
+
+	r = reply_json("200 OK", json(CONTACTS_GOOD));
+	tls_start(&s, "server", r, strlen(r));
+	snprintf(base, sizeof(base), "https://127.0.0.1:%d/", s.port);
+	h = client("ca.pem");
+	ck_assert_int_eq(sf_query_contacts(h, &org, base, "00D!tok",
+	    "O'Brien 5%", &cs, NULL), SF_OK);
+	ck_assert_uint_eq(cs.n, 2);
+	tls_last(&s, req, sizeof(req), &n);
+	ck_assert_int_eq(n, 1);
+	ck_assert_ptr_eq(strstr(req, "GET /services/data/v62.0/query?q="
+	    "SELECT%20Id%2C%20Name%2C%20Title%2C%20Email%2C%20Phone%2C%20"
+	    "MobilePhone%2C%20Account.Id%2C%20Account.Name%20FROM%20Contact"
+	    "%20WHERE%20Name%20LIKE%20%27%25O%5C%27Brien%205%5C%25%25%27%20"
+	    "ORDER%20BY%20Name%20LIMIT%2010 HTTP/1.1\r\n"), req);
+	ck_assert_ptr_nonnull(strstr(req,
+	    "\r\nAuthorization: Bearer 00D!tok\r\n"));
+	sf_contacts_free(&cs);
+	http_free(h);
+	tls_stop(&s);
+}
+END_TEST
+
+static const struct {
+	const char	*reply_status;
+	const char	*reply_body;
+	enum sf_result	 want;
+} query_table[] = {
+	{ "401 Unauthorized", "[{'message':'Session expired or invalid',"
+	    "'errorCode':'INVALID_SESSION_ID'}]", SF_EXPIRED },
+	{ "400 Bad Request", "[{'message':'x','errorCode':'MALFORMED_QUERY'}]",
+	    SF_REFUSED },
+	{ "403 Forbidden", "[{'message':'x','errorCode':"
+	    "'REQUEST_LIMIT_EXCEEDED'}]", SF_REFUSED },
+	{ "500 Server Error", "[{'message':'x','errorCode':"
+	    "'UNKNOWN_EXCEPTION'}]", SF_TRANSIENT },
+	{ "200 OK", "{'totalSize':1,'records':[{'Id':'x'}]}", SF_MALFORMED },
+	{ "200 OK", "<html></html>", SF_MALFORMED },
+};
+
+START_TEST(test_wire_query_table)
+{
+	const char		*r;
+	struct tls_server	 s;
+	struct sf_contacts	 cs;
+	struct sf_error		 err;
+	struct http		*h;
+	char			 base[64];
+
+	r = reply_json(query_table[_i].reply_status,
+	    json(query_table[_i].reply_body));
+	tls_start(&s, "server", r, strlen(r));
+	snprintf(base, sizeof(base), "https://127.0.0.1:%d", s.port);
+	h = client("ca.pem");
+	ck_assert_int_eq(sf_query_contacts(h, &org, base, "00D!tok", "a",
+	    &cs, &err), query_table[_i].want);
+	http_free(h);
+	tls_stop(&s);
+}
+END_TEST
+
+START_TEST(test_wire_tls_failure_is_transient)
+{
+	struct tls_server	 s;
+	struct sf_contacts	 cs;
+	struct http		*h;
+	char			 base[64];
+
+	/* The server's CA is not trusted by this client. */
+	tls_start(&s, "server", "", 0);
+	snprintf(base, sizeof(base), "https://127.0.0.1:%d", s.port);
+	ck_assert_ptr_nonnull(h = http_new(NULL));
+	ck_assert_int_eq(sf_query_contacts(h, &org, base, "00D!tok", "a",
+	    &cs, NULL), SF_TRANSIENT);
+	http_free(h);
+	tls_stop(&s);
+}
+END_TEST
+
+static Suite *
+suite(void)
+{
+	Suite	*s;
+	TCase	*tc;
+
+	s = suite_create("sf");
+
+	tc = tcase_create("soql");
+	tcase_add_loop_test(tc, test_soql_escape_table, 0,
+	    sizeof(soql_table) / sizeof(soql_table[0]));
+	tcase_add_test(tc, test_soql_contacts_exact);
+	tcase_add_test(tc, test_soql_fail_ceiling);
+	tcase_add_test(tc, test_authorize_url_exact);
+	tcase_add_test(tc, test_authorize_url_encodes_values);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("parse");
+	tcase_add_test(tc, test_parse_tokens_good);
+	tcase_add_test(tc, test_parse_tokens_no_refresh_token);
+	tcase_add_loop_test(tc, test_parse_tokens_fail_table, 0,
+	    sizeof(tokens_bad) / sizeof(tokens_bad[0]));
+	tcase_add_loop_test(tc, test_parse_tokens_fail_lenient_json, 0,
+	    sizeof(lenient_json) / sizeof(lenient_json[0]));
+	tcase_add_test(tc, test_parse_tokens_strict_but_valid);
+	tcase_add_test(tc, test_parse_tokens_fail_nul_byte);
+	tcase_add_test(tc, test_parse_tokens_fail_deep_nesting);
+	tcase_add_test(tc, test_parse_tokens_depth_limit);
+	tcase_add_test(tc, test_parse_tokens_fail_huge_token);
+	tcase_add_test(tc, test_parse_contacts_good);
+	tcase_add_test(tc, test_parse_contacts_empty);
+	tcase_add_test(tc, test_parse_contacts_capped);
+	tcase_add_loop_test(tc, test_parse_contacts_fail_table, 0,
+	    sizeof(contacts_bad) / sizeof(contacts_bad[0]));
+	tcase_add_test(tc, test_parse_userinfo_good);
+	tcase_add_loop_test(tc, test_parse_userinfo_fail_table, 0,
+	    sizeof(userinfo_bad) / sizeof(userinfo_bad[0]));
+	tcase_add_loop_test(tc, test_parse_error_table, 0,
+	    sizeof(error_table) / sizeof(error_table[0]));
+	tcase_add_test(tc, test_parse_error_truncates);
+	tcase_add_test(tc, test_result_str);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("verify");
+	tcase_add_test(tc, test_sign_matches_independent_vector);
+	tcase_add_test(tc, test_verify_good);
+	tcase_add_loop_test(tc, test_verify_table, 0,
+	    sizeof(verify_table) / sizeof(verify_table[0]));
+	tcase_add_test(tc, test_verify_fail_signature);
+	tcase_add_test(tc, test_verify_login_host);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("calls");
+	tcase_set_timeout(tc, 10);
+	tcase_add_test(tc, test_calls_fail_locally);
+	tcase_add_test(tc, test_calls_transport_is_transient);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("wire");
+	tcase_set_timeout(tc, 15);
+	tcase_add_unchecked_fixture(tc, certs_setup, certs_teardown);
+	tcase_add_test(tc, test_wire_token_refresh);
+	tcase_add_test(tc, test_wire_token_code_invalid_grant);
+	tcase_add_test(tc, test_wire_token_malformed);
+	tcase_add_loop_test(tc, test_wire_revoke_table, 0,
+	    sizeof(revoke_table) / sizeof(revoke_table[0]));
+	tcase_add_test(tc, test_wire_userinfo);
+	tcase_add_test(tc, test_wire_userinfo_forbidden_is_expired);
+	tcase_add_test(tc, test_wire_query);
+	tcase_add_loop_test(tc, test_wire_query_table, 0,
+	    sizeof(query_table) / sizeof(query_table[0]));
+	tcase_add_test(tc, test_wire_tls_failure_is_transient);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+#include "check_main.h"

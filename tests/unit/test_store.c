@@ -1,0 +1,1344 @@
+/*
+ * test_store: common/store.c on real SQLite files in a scratch directory.
+ *
+ * Besides the normal paths this goes after what an attacker or an
+ * accident does to the file: ciphertext flipped, truncated, or moved to
+ * another row or column (with raw sqlite3, as an admin could), a program
+ * started with the wrong key, a database from a newer version, several
+ * connections and processes racing for one OAuth state, and plaintext
+ * tokens looked for in the bytes of the database and its WAL.
+ */
+#include <sys/types.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <check.h>
+#include <sqlite3.h>
+
+#include "crypto.h"
+#include "slack.h"
+#include "store.h"
+
+#define ACCESS1		"00Dxx0000001gPL!ACCESS-one-9f3b2c"
+#define REFRESH1	"5Aep861REFRESH-one-d41d8cd98f00b204"
+#define ACCESS2		"00Dxx0000001gPL!ACCESS-two-7a1e55"
+#define REFRESH2	"5Aep861REFRESH-two-e3b0c44298fc1c14"
+#define VERIFIER	"pkce-VERIFIER-plaintext-0123456789abcdefghijk"
+
+static char			 dir[1024];
+static char			 dbpath[PATH_MAX];
+static struct crypto_key	 key_a, key_b;
+
+static void
+key_make(struct crypto_key *k)
+{
+	unsigned char	 raw[CRYPTO_KEYLEN];
+	char		*b64;
+
+	crypto_random(raw, sizeof(raw));
+	b64 = crypto_base64(raw, sizeof(raw));
+	ck_assert_ptr_nonnull(b64);
+	ck_assert_int_eq(crypto_key_from_base64(k, b64), 0);
+	free(b64);
+}
+
+static void
+setup(void)
+{
+	const char	*tmp;
+
+	ck_assert_int_eq(crypto_init(), 0);
+	tmp = getenv("TMPDIR");
+	snprintf(dir, sizeof(dir), "%s/test_store.XXXXXX",
+	    tmp != NULL && *tmp != '\0' ? tmp : "/tmp");
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(dbpath, sizeof(dbpath), "%s/forcelink.db", dir);
+	key_make(&key_a);
+	key_make(&key_b);
+	ck_assert_str_ne(key_a.id, key_b.id);
+}
+
+static void
+teardown(void)
+{
+	char	 p[PATH_MAX + 8];
+
+	unlink(dbpath);
+	snprintf(p, sizeof(p), "%s-wal", dbpath);
+	unlink(p);
+	snprintf(p, sizeof(p), "%s-shm", dbpath);
+	unlink(p);
+	snprintf(p, sizeof(p), "%s/stderr.log", dir);
+	unlink(p);
+	rmdir(dir);
+}
+
+static struct store *
+open_with(const struct crypto_key *k)
+{
+	struct store	*st;
+
+	st = store_open(dbpath, k);
+	ck_assert_ptr_nonnull(st);
+	return st;
+}
+
+static struct slack_user
+user(const char *ent, const char *team, const char *uid)
+{
+	struct slack_user	 u;
+
+	memset(&u, 0, sizeof(u));
+	snprintf(u.enterprise_id, sizeof(u.enterprise_id), "%s", ent);
+	snprintf(u.team_id, sizeof(u.team_id), "%s", team);
+	snprintf(u.user_id, sizeof(u.user_id), "%s", uid);
+	return u;
+}
+
+static struct store_link
+link_in(const char *access, const char *refresh)
+{
+	struct store_link	 l;
+
+	memset(&l, 0, sizeof(l));
+	l.org = (char *)"";
+	l.sf_user_id = (char *)"005xx000001SvJVAA0";
+	l.sf_org_id = (char *)"00Dxx0000001gPLEAY";
+	l.sf_username = (char *)"alice@example.com";
+	l.instance_url = (char *)"https://example.my.salesforce.com";
+	l.access_token = (char *)access;
+	l.refresh_token = (char *)refresh;
+	return l;
+}
+
+static void
+put(struct store *st, const struct slack_user *u, const char *access,
+    const char *refresh)
+{
+	struct store_link	 l = link_in(access, refresh);
+
+	ck_assert_int_eq(store_link_put(st, u, &l, NULL), STORE_OK);
+}
+
+static void
+hash_of(const char *s, unsigned char h[CRYPTO_HASHLEN])
+{
+	crypto_sha256(s, h);
+}
+
+/* --- Raw SQLite, as an admin (or an attacker) with the file would ----- */
+
+static sqlite3 *
+raw_open(void)
+{
+	sqlite3	*db = NULL;
+
+	ck_assert_int_eq(sqlite3_open_v2(dbpath, &db, SQLITE_OPEN_READWRITE |
+	    SQLITE_OPEN_CREATE, NULL), SQLITE_OK);
+	sqlite3_busy_timeout(db, 5000);
+	return db;
+}
+
+static void
+raw_exec(const char *sql)
+{
+	sqlite3	*db = raw_open();
+	char	*err = NULL;
+	int	 rc;
+
+	rc = sqlite3_exec(db, sql, NULL, NULL, &err);
+	ck_assert_msg(rc == SQLITE_OK, "%s: %s", sql, err ? err : "?");
+	sqlite3_free(err);
+	sqlite3_close(db);
+}
+
+static int64_t
+raw_int(const char *sql)
+{
+	sqlite3		*db = raw_open();
+	sqlite3_stmt	*s = NULL;
+	int64_t		 v;
+
+	ck_assert_int_eq(sqlite3_prepare_v2(db, sql, -1, &s, NULL), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_step(s), SQLITE_ROW);
+	v = sqlite3_column_int64(s, 0);
+	sqlite3_finalize(s);
+	sqlite3_close(db);
+	return v;
+}
+
+/* First column of the first row as an allocated string; NULL for SQL
+ * NULL. */
+static char *
+raw_text(const char *sql)
+{
+	sqlite3			*db = raw_open();
+	sqlite3_stmt		*s = NULL;
+	const unsigned char	*t;
+	char			*v = NULL;
+
+	ck_assert_int_eq(sqlite3_prepare_v2(db, sql, -1, &s, NULL), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_step(s), SQLITE_ROW);
+	if ((t = sqlite3_column_text(s, 0)) != NULL)
+		v = strdup((const char *)t);
+	sqlite3_finalize(s);
+	sqlite3_close(db);
+	return v;
+}
+
+/* Flips one bit of byte pos of blob column col in the rows of sql_where
+ * (a WHERE clause). */
+static void
+raw_flip(const char *table, const char *col, const char *where, int pos)
+{
+	sqlite3		*db = raw_open();
+	sqlite3_stmt	*s = NULL;
+	unsigned char	 b[512];
+	char		 sql[256];
+	int		 n;
+
+	snprintf(sql, sizeof(sql), "SELECT %s FROM %s WHERE %s", col, table,
+	    where);
+	ck_assert_int_eq(sqlite3_prepare_v2(db, sql, -1, &s, NULL), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_step(s), SQLITE_ROW);
+	n = sqlite3_column_bytes(s, 0);
+	ck_assert_int_gt(n, pos);
+	ck_assert_int_le(n, (int)sizeof(b));
+	memcpy(b, sqlite3_column_blob(s, 0), (size_t)n);
+	sqlite3_finalize(s);
+	b[pos] ^= 0x01;
+	snprintf(sql, sizeof(sql), "UPDATE %s SET %s = ?1 WHERE %s", table,
+	    col, where);
+	ck_assert_int_eq(sqlite3_prepare_v2(db, sql, -1, &s, NULL), SQLITE_OK);
+	sqlite3_bind_blob(s, 1, b, n, SQLITE_TRANSIENT);
+	ck_assert_int_eq(sqlite3_step(s), SQLITE_DONE);
+	sqlite3_finalize(s);
+	sqlite3_close(db);
+}
+
+/* A fingerprint of everything in sf_link, to prove nothing changed. */
+static char *
+raw_links_snapshot(void)
+{
+	return raw_text("SELECT group_concat(enterprise_id || '|' || team_id "
+	    "|| '|' || user_id || '|' || key_id || '|' || "
+	    "hex(access_token_ct) || '|' || hex(refresh_token_ct) || '|' || "
+	    "version || '|' || created_at || '|' || updated_at, ';') "
+	    "FROM (SELECT * FROM sf_link ORDER BY user_id)");
+}
+
+/* Whether the file holds needle anywhere; a missing file holds nothing. */
+static int
+file_contains(const char *path, const char *needle)
+{
+	FILE	*f;
+	char	*data = NULL;
+	size_t	 n = 0, cap = 0, got, len, i;
+	int	 found = 0;
+
+	if ((f = fopen(path, "rb")) == NULL) {
+		ck_assert_int_eq(errno, ENOENT);
+		return 0;
+	}
+	do {
+		if (n == cap) {
+			cap = cap ? cap * 2 : 65536;
+			data = realloc(data, cap);
+			ck_assert_ptr_nonnull(data);
+		}
+		got = fread(data + n, 1, cap - n, f);
+		n += got;
+	} while (got > 0);
+	fclose(f);
+	len = strlen(needle);
+	for (i = 0; len <= n && i <= n - len && !found; i++)
+		found = memcmp(data + i, needle, len) == 0;
+	free(data);
+	return found;
+}
+
+/* Sends standard error to a file in the scratch directory. */
+static int
+stderr_capture(void)
+{
+	char	 p[PATH_MAX + 16];
+	int	 saved, fd;
+
+	snprintf(p, sizeof(p), "%s/stderr.log", dir);
+	saved = dup(STDERR_FILENO);
+	fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	ck_assert_int_ge(fd, 0);
+	dup2(fd, STDERR_FILENO);
+	close(fd);
+	return saved;
+}
+
+/* Restores standard error; returns the path of what was captured. */
+static const char *
+stderr_restore(int saved)
+{
+	static char	 p[PATH_MAX + 16];
+
+	dup2(saved, STDERR_FILENO);
+	close(saved);
+	snprintf(p, sizeof(p), "%s/stderr.log", dir);
+	return p;
+}
+
+/* --- Opening and schema ----------------------------------------------- */
+
+START_TEST(test_result_str)
+{
+	enum store_result	 r, q;
+
+	for (r = STORE_OK; r <= STORE_ERROR; r++) {
+		ck_assert_str_ne(store_result_str(r), "unknown");
+		for (q = STORE_OK; q < r; q++)
+			ck_assert_str_ne(store_result_str(r),
+			    store_result_str(q));
+	}
+	ck_assert_str_eq(store_result_str(STORE_BADKEY), "badkey");
+}
+END_TEST
+
+START_TEST(test_open_mode_0600)
+{
+	struct slack_user	 u = user("", "T1", "U1");
+	struct store		*st;
+	struct stat		 sb;
+	char			 p[PATH_MAX + 8], *mode;
+
+	/* Even with a permissive umask the file is the owner's alone. */
+	umask(0);
+	st = open_with(&key_a);
+	put(st, &u, ACCESS1, REFRESH1);
+	ck_assert_int_eq(stat(dbpath, &sb), 0);
+	ck_assert_uint_eq(sb.st_mode & 07777, 0600);
+	snprintf(p, sizeof(p), "%s-wal", dbpath);
+	ck_assert_int_eq(stat(p, &sb), 0);
+	ck_assert_uint_eq(sb.st_mode & 07777, 0600);
+	snprintf(p, sizeof(p), "%s-shm", dbpath);
+	ck_assert_int_eq(stat(p, &sb), 0);
+	ck_assert_uint_eq(sb.st_mode & 07777, 0600);
+	store_close(st);
+	mode = raw_text("PRAGMA journal_mode");
+	ck_assert_str_eq(mode, "wal");
+	free(mode);
+}
+END_TEST
+
+START_TEST(test_migrate_idempotent)
+{
+	struct slack_user	 u = user("", "T1", "U1");
+	struct store_link	 l;
+	struct store		*st;
+	int64_t			 objects;
+
+	ck_assert_int_eq(store_schema_version(), 1);
+	st = open_with(&key_a);
+	put(st, &u, ACCESS1, REFRESH1);
+	store_close(st);
+	ck_assert_int_eq(raw_int("PRAGMA user_version"), 1);
+	objects = raw_int("SELECT count(*) FROM sqlite_master");
+	ck_assert_int_ge(objects, 4);
+
+	/* A second and third open change nothing and lose nothing. */
+	store_close(open_with(&key_a));
+	st = open_with(&key_a);
+	ck_assert_int_eq(raw_int("PRAGMA user_version"), 1);
+	ck_assert_int_eq(raw_int("SELECT count(*) FROM sqlite_master"),
+	    objects);
+	ck_assert_int_eq(store_link_get(st, &u, &l), STORE_OK);
+	ck_assert_str_eq(l.access_token, ACCESS1);
+	store_link_free(&l);
+	store_close(st);
+}
+END_TEST
+
+START_TEST(test_open_fail_newer_schema)
+{
+	int	 saved;
+
+	raw_exec("CREATE TABLE future (x); PRAGMA user_version = 999;");
+	saved = stderr_capture();
+	ck_assert_ptr_null(store_open(dbpath, &key_a));
+	ck_assert_int_eq(file_contains(stderr_restore(saved),
+	    "database schema version 999"), 1);
+	/* Nothing was touched. */
+	ck_assert_int_eq(raw_int("PRAGMA user_version"), 999);
+	ck_assert_int_eq(raw_int("SELECT count(*) FROM sqlite_master "
+	    "WHERE name = 'sf_link'"), 0);
+}
+END_TEST
+
+START_TEST(test_open_fail_not_a_database)
+{
+	FILE	*f;
+
+	f = fopen(dbpath, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs("this is not an SQLite database, just some text that is long "
+	    "enough to have a header", f);
+	fclose(f);
+	ck_assert_ptr_null(store_open(dbpath, &key_a));
+}
+END_TEST
+
+START_TEST(test_open_fail_bad_path)
+{
+	char	 p[PATH_MAX + 32];
+
+	snprintf(p, sizeof(p), "%s/no/such/dir/x.db", dir);
+	ck_assert_ptr_null(store_open(p, &key_a));
+	ck_assert_ptr_null(store_open(NULL, &key_a));
+}
+END_TEST
+
+#define OPENERS	8
+
+static void *
+opener(void *arg)
+{
+	pthread_barrier_t	*bar = arg;
+	struct store		*st;
+
+	pthread_barrier_wait(bar);
+	st = store_open(dbpath, &key_a);
+	store_close(st);
+	return st != NULL ? (void *)1 : NULL;
+}
+
+START_TEST(test_open_concurrent_migrate)
+{
+	pthread_barrier_t	 bar;
+	pthread_t		 t[OPENERS];
+	void			*ok;
+	int			 i, good = 0;
+
+	pthread_barrier_init(&bar, NULL, OPENERS);
+	for (i = 0; i < OPENERS; i++)
+		ck_assert_int_eq(pthread_create(&t[i], NULL, opener, &bar), 0);
+	for (i = 0; i < OPENERS; i++) {
+		pthread_join(t[i], &ok);
+		good += ok != NULL;
+	}
+	pthread_barrier_destroy(&bar);
+	ck_assert_int_eq(good, OPENERS);
+	ck_assert_int_eq(raw_int("PRAGMA user_version"), 1);
+	ck_assert_int_eq(raw_int("SELECT count(*) FROM sqlite_master "
+	    "WHERE name = 'sf_link'"), 1);
+}
+END_TEST
+
+START_TEST(test_links_view)
+{
+	static const char *const cols[] = {
+		"team_id", "user_id", "enterprise_id", "org", "sf_user_id",
+		"sf_org_id", "sf_username", "instance_url", "key_id",
+		"created_at", "updated_at", "last_used_at"
+	};
+	struct slack_user	 u = user("E1", "T1", "U1");
+	struct store		*st;
+	sqlite3			*db;
+	sqlite3_stmt		*s = NULL;
+	char			*t;
+	int			 i;
+
+	st = open_with(&key_a);
+	put(st, &u, ACCESS1, REFRESH1);
+	raw_exec("UPDATE sf_link SET created_at = 1795428000, "
+	    "updated_at = 1795428000 + 3661");
+
+	db = raw_open();
+	ck_assert_int_eq(sqlite3_prepare_v2(db, "SELECT * FROM links", -1,
+	    &s, NULL), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_column_count(s),
+	    (int)(sizeof(cols) / sizeof(cols[0])));
+	for (i = 0; i < sqlite3_column_count(s); i++)
+		ck_assert_str_eq(sqlite3_column_name(s, i), cols[i]);
+	ck_assert_int_eq(sqlite3_step(s), SQLITE_ROW);
+	ck_assert_str_eq((const char *)sqlite3_column_text(s, 0), "T1");
+	ck_assert_str_eq((const char *)sqlite3_column_text(s, 1), "U1");
+	ck_assert_str_eq((const char *)sqlite3_column_text(s, 2), "E1");
+	ck_assert_str_eq((const char *)sqlite3_column_text(s, 6),
+	    "alice@example.com");
+	ck_assert_str_eq((const char *)sqlite3_column_text(s, 8), key_a.id);
+	ck_assert_str_eq((const char *)sqlite3_column_text(s, 9),
+	    "2026-11-23T10:00:00Z");
+	ck_assert_str_eq((const char *)sqlite3_column_text(s, 10),
+	    "2026-11-23T11:01:01Z");
+	ck_assert_int_eq(sqlite3_column_type(s, 11), SQLITE_NULL);
+	ck_assert_int_eq(sqlite3_step(s), SQLITE_DONE);
+	sqlite3_finalize(s);
+	sqlite3_close(db);
+
+	ck_assert_int_eq(store_link_touch(st, &u), STORE_OK);
+	t = raw_text("SELECT last_used_at FROM links");
+	ck_assert_ptr_nonnull(t);
+	ck_assert_uint_eq(strlen(t), 20);
+	ck_assert_int_eq(t[10], 'T');
+	ck_assert_int_eq(t[19], 'Z');
+	free(t);
+	store_close(st);
+}
+END_TEST
+
+/* --- Links ------------------------------------------------------------ */
+
+START_TEST(test_link_roundtrip)
+{
+	struct slack_user	 u = user("", "T1", "U1");
+	struct slack_user	 other_ent = user("E9", "T1", "U1");
+	struct slack_user	 other_user = user("", "T1", "U2");
+	struct store_link	 in = link_in(ACCESS1, REFRESH1), l;
+	struct store		*st;
+	time_t			 before, after;
+
+	st = open_with(&key_a);
+	in.org = (char *)"acme";
+	before = time(NULL);
+	ck_assert_int_eq(store_link_put(st, &u, &in, NULL), STORE_OK);
+	after = time(NULL);
+	ck_assert_int_eq(store_link_get(st, &u, &l), STORE_OK);
+	ck_assert_str_eq(l.org, "acme");
+	ck_assert_str_eq(l.sf_user_id, "005xx000001SvJVAA0");
+	ck_assert_str_eq(l.sf_org_id, "00Dxx0000001gPLEAY");
+	ck_assert_str_eq(l.sf_username, "alice@example.com");
+	ck_assert_str_eq(l.instance_url, "https://example.my.salesforce.com");
+	ck_assert_str_eq(l.access_token, ACCESS1);
+	ck_assert_str_eq(l.refresh_token, REFRESH1);
+	ck_assert_int_eq(l.version, 1);
+	ck_assert_int_ge(l.created_at, before);
+	ck_assert_int_le(l.created_at, after);
+	ck_assert_int_eq(l.updated_at, l.created_at);
+	store_link_free(&l);
+	ck_assert_ptr_null(l.access_token);
+
+	/* The whole key (enterprise, team, user) picks the row. */
+	ck_assert_int_eq(store_link_get(st, &other_ent, &l), STORE_NOTFOUND);
+	ck_assert_ptr_null(l.access_token);
+	ck_assert_int_eq(store_link_get(st, &other_user, &l), STORE_NOTFOUND);
+	store_close(st);
+}
+END_TEST
+
+START_TEST(test_link_fail_invalid_input)
+{
+	struct slack_user	 no_team = user("", "", "U1");
+	struct slack_user	 u = user("", "T1", "U1");
+	struct store_link	 in = link_in(ACCESS1, NULL), l;
+	struct store		*st;
+	unsigned char		 h[CRYPTO_HASHLEN];
+
+	st = open_with(&key_a);
+	ck_assert_int_eq(store_link_get(st, &no_team, &l), STORE_ERROR);
+	ck_assert_int_eq(store_link_put(st, &u, &in, NULL), STORE_ERROR);
+	hash_of("n", h);
+	ck_assert_int_eq(store_nonce_add(st, &no_team, h, time(NULL) + 60),
+	    STORE_ERROR);
+	ck_assert_int_eq(raw_int("SELECT count(*) FROM sf_link"), 0);
+	ck_assert_int_eq(raw_int("SELECT count(*) FROM login_state"), 0);
+	store_close(st);
+}
+END_TEST
+
+START_TEST(test_relink_returns_old_refresh)
+{
+	struct slack_user	 u = user("", "T1", "U1");
+	struct store_link	 in1 = link_in(ACCESS1, REFRESH1);
+	struct store_link	 in2 = link_in(ACCESS2, REFRESH2), l;
+	struct store		*st;
+	char			*old = (char *)"sentinel";
+
+	st = open_with(&key_a);
+	ck_assert_int_eq(store_link_put(st, &u, &in1, &old), STORE_OK);
+	ck_assert_ptr_null(old);
+	ck_assert_int_eq(store_link_touch(st, &u), STORE_OK);
+	ck_assert_int_eq(store_link_put(st, &u, &in2, &old), STORE_OK);
+	ck_assert_ptr_nonnull(old);
+	ck_assert_str_eq(old, REFRESH1);
+	crypto_free_secret(old);
+	ck_assert_int_eq(store_link_get(st, &u, &l), STORE_OK);
+	ck_assert_str_eq(l.access_token, ACCESS2);
+	ck_assert_str_eq(l.refresh_token, REFRESH2);
+	ck_assert_int_eq(l.version, 2);
+	store_link_free(&l);
+	/* A relink is a new link: it has not been used yet. */
+	ck_assert_int_eq(raw_int("SELECT last_used_at IS NULL FROM sf_link"),
+	    1);
+	ck_assert_int_eq(raw_int("SELECT count(*) FROM sf_link"), 1);
+	store_close(st);
+}
+END_TEST
+
+START_TEST(test_relink_old_refresh_unreadable)
+{
+	struct slack_user	 u = user("", "T1", "U1");
+	struct store_link	 in2 = link_in(ACCESS2, REFRESH2);
+	struct store		*st;
+	char			*old = (char *)"sentinel";
+
+	st = open_with(&key_a);
+	put(st, &u, ACCESS1, REFRESH1);
+	raw_flip("sf_link", "refresh_token_ct", "user_id = 'U1'", 30);
+	/* An altered row under our own key is replaced; there is just
+	 * nothing to revoke. */
+	ck_assert_int_eq(store_link_put(st, &u, &in2, &old), STORE_OK);
+	ck_assert_ptr_null(old);
+	ck_assert_int_eq(raw_int("SELECT version FROM sf_link"), 2);
+	store_close(st);
+}
+END_TEST
+
+START_TEST(test_update_tokens_cas)
+{
+	struct slack_user	 u = user("", "T1", "U1");
+	struct slack_user	 nobody = user("", "T1", "U404");
+	struct store_link	 l;
+	struct store		*st;
+
+	st = open_with(&key_a);
+	put(st, &u, ACCESS1, REFRESH1);
+
+	/* Access only: the refresh token stays. */
+	ck_assert_int_eq(store_link_update_tokens(st, &u, 1, ACCESS2, NULL),
+	    STORE_OK);
+	ck_assert_int_eq(store_link_get(st, &u, &l), STORE_OK);
+	ck_assert_str_eq(l.access_token, ACCESS2);
+	ck_assert_str_eq(l.refresh_token, REFRESH1);
+	ck_assert_int_eq(l.version, 2);
+	store_link_free(&l);
+
+	/* A stale version loses and changes nothing. */
+	ck_assert_int_eq(store_link_update_tokens(st, &u, 1, "stale-access",
+	    "stale-refresh"), STORE_CONFLICT);
+	ck_assert_int_eq(store_link_get(st, &u, &l), STORE_OK);
+	ck_assert_str_eq(l.access_token, ACCESS2);
+	ck_assert_int_eq(l.version, 2);
+	store_link_free(&l);
+
+	/* A rotated refresh token is stored too. */
+	ck_assert_int_eq(store_link_update_tokens(st, &u, 2, ACCESS1,
+	    REFRESH2), STORE_OK);
+	ck_assert_int_eq(store_link_get(st, &u, &l), STORE_OK);
+	ck_assert_str_eq(l.access_token, ACCESS1);
+	ck_assert_str_eq(l.refresh_token, REFRESH2);
+	ck_assert_int_eq(l.version, 3);
+	store_link_free(&l);
+
+	ck_assert_int_eq(store_link_update_tokens(st, &nobody, 1, ACCESS1,
+	    NULL), STORE_CONFLICT);
+	store_close(st);
+}
+END_TEST
+
+START_TEST(test_link_delete)
+{
+	struct slack_user	 u = user("", "T1", "U1");
+	struct store_link	 l;
+	struct store		*st;
+
+	st = open_with(&key_a);
+	put(st, &u, ACCESS1, REFRESH1);
+	ck_assert_int_eq(store_link_delete(st, &u, 7), STORE_NOTFOUND);
+	ck_assert_int_eq(raw_int("SELECT count(*) FROM sf_link"), 1);
+	ck_assert_int_eq(store_link_delete(st, &u, 1), STORE_OK);
+	ck_assert_int_eq(store_link_get(st, &u, &l), STORE_NOTFOUND);
+	ck_assert_int_eq(store_link_delete(st, &u, -1), STORE_NOTFOUND);
+	put(st, &u, ACCESS1, REFRESH1);
+	ck_assert_int_eq(store_link_delete(st, &u, -1), STORE_OK);
+	ck_assert_int_eq(raw_int("SELECT count(*) FROM sf_link"), 0);
+	ck_assert_int_eq(store_link_touch(st, &u), STORE_NOTFOUND);
+	store_close(st);
+}
+END_TEST
+
+/* --- Hostile changes to the file -------------------------------------- */
+
+/* Each case alters the row of (E1, T1, U1) (after U2 was linked too) and
+ * then reads the link of `who`. */
+static const struct {
+	const char	*name;
+	const char	*sql;
+	const char	*team;
+} tamper_cases[] = {
+	{ "fail: access copied into refresh column",
+	    "UPDATE sf_link SET refresh_token_ct = access_token_ct "
+	    "WHERE user_id = 'U1'", "T1" },
+	{ "fail: refresh copied into access column",
+	    "UPDATE sf_link SET access_token_ct = refresh_token_ct "
+	    "WHERE user_id = 'U1'", "T1" },
+	{ "fail: columns swapped",
+	    "UPDATE sf_link SET access_token_ct = refresh_token_ct, "
+	    "refresh_token_ct = access_token_ct WHERE user_id = 'U1'", "T1" },
+	{ "fail: access copied from another user",
+	    "UPDATE sf_link SET access_token_ct = (SELECT access_token_ct "
+	    "FROM sf_link WHERE user_id = 'U2') WHERE user_id = 'U1'", "T1" },
+	{ "fail: both tokens copied from another user",
+	    "UPDATE sf_link SET (access_token_ct, refresh_token_ct) = "
+	    "(SELECT access_token_ct, refresh_token_ct FROM sf_link "
+	    "WHERE user_id = 'U2') WHERE user_id = 'U1'", "T1" },
+	{ "fail: row moved to another team",
+	    "UPDATE sf_link SET team_id = 'T9' WHERE user_id = 'U1'", "T9" },
+	{ "fail: row moved to another enterprise",
+	    "UPDATE sf_link SET enterprise_id = 'E2', team_id = 'T9' "
+	    "WHERE user_id = 'U1'", "T9" },
+	{ "fail: truncated to 30 bytes",
+	    "UPDATE sf_link SET access_token_ct = substr(access_token_ct, 1, "
+	    "30) WHERE user_id = 'U1'", "T1" },
+	{ "fail: last byte cut",
+	    "UPDATE sf_link SET refresh_token_ct = substr(refresh_token_ct, "
+	    "1, length(refresh_token_ct) - 1) WHERE user_id = 'U1'", "T1" },
+	{ "fail: empty blob",
+	    "UPDATE sf_link SET access_token_ct = zeroblob(0) "
+	    "WHERE user_id = 'U1'", "T1" },
+	{ "fail: text instead of blob",
+	    "UPDATE sf_link SET access_token_ct = 'plain' "
+	    "WHERE user_id = 'U1'", "T1" },
+	{ "fail: key id changed",
+	    "UPDATE sf_link SET key_id = '0000000000000000' "
+	    "WHERE user_id = 'U1'", "T1" },
+};
+
+START_TEST(test_tampered)
+{
+	struct slack_user	 u1 = user("E1", "T1", "U1");
+	struct slack_user	 u2 = user("E1", "T1", "U2");
+	struct slack_user	 who;
+	struct store_link	 l;
+	struct store		*st;
+	char			*before, *after;
+	int			 saved;
+	const char		*log;
+
+	st = open_with(&key_a);
+	put(st, &u1, ACCESS1, REFRESH1);
+	put(st, &u2, ACCESS2, REFRESH2);
+	raw_exec(tamper_cases[_i].sql);
+	who = user(strstr(tamper_cases[_i].sql, "'E2'") ? "E2" : "E1",
+	    tamper_cases[_i].team, "U1");
+	before = raw_links_snapshot();
+
+	saved = stderr_capture();
+	ck_assert_int_eq(store_link_get(st, &who, &l), STORE_BADKEY);
+	log = stderr_restore(saved);
+	ck_assert_ptr_null(l.access_token);
+	ck_assert_ptr_null(l.refresh_token);
+	/* Nothing was deleted or rewritten, and no secret was logged. */
+	after = raw_links_snapshot();
+	ck_assert_str_eq(before, after);
+	ck_assert_int_eq(file_contains(log, "key"), 1);
+	ck_assert_int_eq(file_contains(log, ACCESS1), 0);
+	ck_assert_int_eq(file_contains(log, ACCESS2), 0);
+	ck_assert_int_eq(file_contains(log, REFRESH1), 0);
+	ck_assert_int_eq(file_contains(log, REFRESH2), 0);
+	free(before);
+	free(after);
+
+	/* The untouched neighbour still opens. */
+	ck_assert_int_eq(store_link_get(st, &u2, &l), STORE_OK);
+	ck_assert_str_eq(l.access_token, ACCESS2);
+	store_link_free(&l);
+	store_close(st);
+}
+END_TEST
+
+static const struct {
+	const char	*col;
+	int		 pos;
+} flip_cases[] = {
+	{ "access_token_ct", 0 },	/* nonce */
+	{ "access_token_ct", 30 },	/* ciphertext */
+	{ "refresh_token_ct", 24 },
+	{ "refresh_token_ct", 60 },	/* tag (35 + 40 bytes long) */
+};
+
+START_TEST(test_flipped_byte)
+{
+	struct slack_user	 u = user("", "T1", "U1");
+	struct store_link	 l;
+	struct store		*st;
+	int			 saved;
+
+	st = open_with(&key_a);
+	put(st, &u, ACCESS1, REFRESH1);
+	raw_flip("sf_link", flip_cases[_i].col, "user_id = 'U1'",
+	    flip_cases[_i].pos);
+	saved = stderr_capture();
+	ck_assert_int_eq(store_link_get(st, &u, &l), STORE_BADKEY);
+	ck_assert_int_eq(file_contains(stderr_restore(saved),
+	    "altered or wrong key"), 1);
+	ck_assert_int_eq(raw_int("SELECT count(*) FROM sf_link"), 1);
+	store_close(st);
+}
+END_TEST
+
+START_TEST(test_wrong_key)
+{
+	struct slack_user	 u = user("", "T1", "U1");
+	struct store_link	 l, in = link_in(ACCESS2, REFRESH2);
+	struct store		*a, *b;
+	char			*before, *after, *old = (char *)"sentinel";
+	unsigned char		 h[CRYPTO_HASHLEN];
+
+	a = open_with(&key_a);
+	put(a, &u, ACCESS1, REFRESH1);
+	before = raw_links_snapshot();
+
+	/* The program started with another key: a clear error, and nothing
+	 * is overwritten or deleted. */
+	b = open_with(&key_b);
+	ck_assert_int_eq(store_link_get(b, &u, &l), STORE_BADKEY);
+	ck_assert_int_eq(store_link_put(b, &u, &in, &old), STORE_BADKEY);
+	ck_assert_ptr_null(old);
+	ck_assert_int_eq(store_link_update_tokens(b, &u, 1, ACCESS2,
+	    REFRESH2), STORE_CONFLICT);
+	ck_assert_int_eq(store_link_delete(b, &u, -1), STORE_NOTFOUND);
+	ck_assert_int_eq(store_link_delete(b, &u, 1), STORE_NOTFOUND);
+	hash_of("x", h);
+	ck_assert_int_eq(store_replay_add(b, h, 1000, 2000), STORE_OK);
+	after = raw_links_snapshot();
+	ck_assert_str_eq(before, after);
+	free(before);
+	free(after);
+	store_close(b);
+
+	/* With the right key everything is as it was. */
+	ck_assert_int_eq(store_link_get(a, &u, &l), STORE_OK);
+	ck_assert_str_eq(l.access_token, ACCESS1);
+	ck_assert_str_eq(l.refresh_token, REFRESH1);
+	ck_assert_int_eq(l.version, 1);
+	store_link_free(&l);
+	store_close(a);
+}
+END_TEST
+
+START_TEST(test_no_plaintext_on_disk)
+{
+	static const char *const secrets[] = {
+		ACCESS1, REFRESH1, ACCESS2, REFRESH2, VERIFIER
+	};
+	struct slack_user	 u = user("", "T1", "U1");
+	struct slack_user	 got;
+	struct store		*st;
+	unsigned char		 n[CRYPTO_HASHLEN], s[CRYPTO_HASHLEN];
+	unsigned char		 c[CRYPTO_HASHLEN];
+	char			 wal[PATH_MAX + 8], shm[PATH_MAX + 8];
+	time_t			 now = time(NULL);
+	size_t			 i;
+
+	snprintf(wal, sizeof(wal), "%s-wal", dbpath);
+	snprintf(shm, sizeof(shm), "%s-shm", dbpath);
+	st = open_with(&key_a);
+	put(st, &u, ACCESS1, REFRESH1);
+	ck_assert_int_eq(store_link_update_tokens(st, &u, 1, ACCESS2,
+	    REFRESH2), STORE_OK);
+	hash_of("nonce", n);
+	hash_of("state", s);
+	hash_of("cookie", c);
+	ck_assert_int_eq(store_nonce_add(st, &u, n, now + 600), STORE_OK);
+	ck_assert_int_eq(store_nonce_start(st, n, now, s, c, VERIFIER,
+	    now + 600, &got), STORE_OK);
+
+	/* While open, most of it is in the WAL: look there too. */
+	ck_assert_int_eq(access(wal, F_OK), 0);
+	ck_assert_int_eq(file_contains(wal, "005xx000001SvJVAA0"), 1);
+	for (i = 0; i < sizeof(secrets) / sizeof(secrets[0]); i++) {
+		ck_assert_int_eq(file_contains(dbpath, secrets[i]), 0);
+		ck_assert_int_eq(file_contains(wal, secrets[i]), 0);
+		ck_assert_int_eq(file_contains(shm, secrets[i]), 0);
+	}
+	store_close(st);
+	/* After the last close SQLite checkpoints into the main file. */
+	ck_assert_int_eq(file_contains(dbpath, "005xx000001SvJVAA0"), 1);
+	for (i = 0; i < sizeof(secrets) / sizeof(secrets[0]); i++) {
+		ck_assert_int_eq(file_contains(dbpath, secrets[i]), 0);
+		ck_assert_int_eq(file_contains(wal, secrets[i]), 0);
+	}
+}
+END_TEST
+
+/* --- Login nonces and states ------------------------------------------ */
+
+START_TEST(test_nonce_once)
+{
+	struct slack_user	 u = user("E1", "T1", "U1"), got;
+	struct store		*st;
+	unsigned char		 n[CRYPTO_HASHLEN], old[CRYPTO_HASHLEN];
+	unsigned char		 unk[CRYPTO_HASHLEN], s[CRYPTO_HASHLEN];
+	unsigned char		 s2[CRYPTO_HASHLEN], c[CRYPTO_HASHLEN];
+	time_t			 now = time(NULL);
+
+	st = open_with(&key_a);
+	hash_of("nonce", n);
+	hash_of("old nonce", old);
+	hash_of("unknown nonce", unk);
+	hash_of("state", s);
+	hash_of("state 2", s2);
+	hash_of("cookie", c);
+	ck_assert_int_eq(store_nonce_add(st, &u, n, now + 600), STORE_OK);
+	ck_assert_int_eq(store_nonce_add(st, &u, old, now + 5), STORE_OK);
+
+	memset(&got, 0, sizeof(got));
+	ck_assert_int_eq(store_nonce_start(st, n, now, s, c, VERIFIER,
+	    now + 600, &got), STORE_OK);
+	ck_assert_str_eq(got.enterprise_id, "E1");
+	ck_assert_str_eq(got.team_id, "T1");
+	ck_assert_str_eq(got.user_id, "U1");
+
+	/* Used, unknown, expired (at and after its expiry). */
+	ck_assert_int_eq(store_nonce_start(st, n, now, s2, c, VERIFIER,
+	    now + 600, &got), STORE_USED);
+	ck_assert_int_eq(store_nonce_start(st, unk, now, s2, c, VERIFIER,
+	    now + 600, &got), STORE_NOTFOUND);
+	ck_assert_int_eq(store_nonce_start(st, old, now + 5, s2, c, VERIFIER,
+	    now + 600, &got), STORE_EXPIRED);
+	ck_assert_int_eq(store_nonce_start(st, old, now + 6, s2, c, VERIFIER,
+	    now + 600, &got), STORE_EXPIRED);
+	/* One second earlier it was still good. */
+	ck_assert_int_eq(store_nonce_start(st, old, now + 4, s2, c, VERIFIER,
+	    now + 600, &got), STORE_OK);
+	store_close(st);
+}
+END_TEST
+
+/* Makes a started login state: nonce added and started by store st. */
+static void
+state_make(struct store *st, const char *name, time_t now, time_t expires,
+    unsigned char s[CRYPTO_HASHLEN], unsigned char c[CRYPTO_HASHLEN])
+{
+	struct slack_user	 u = user("E1", "T1", "U1"), got;
+	unsigned char		 n[CRYPTO_HASHLEN];
+	char			 buf[128];
+
+	snprintf(buf, sizeof(buf), "nonce %s", name);
+	hash_of(buf, n);
+	snprintf(buf, sizeof(buf), "state %s", name);
+	hash_of(buf, s);
+	snprintf(buf, sizeof(buf), "cookie %s", name);
+	hash_of(buf, c);
+	ck_assert_int_eq(store_nonce_add(st, &u, n, now + 600), STORE_OK);
+	ck_assert_int_eq(store_nonce_start(st, n, now, s, c, VERIFIER,
+	    expires, &got), STORE_OK);
+}
+
+START_TEST(test_state_take)
+{
+	struct slack_user	 got;
+	struct store		*st;
+	unsigned char		 s[CRYPTO_HASHLEN], c[CRYPTO_HASHLEN];
+	unsigned char		 s2[CRYPTO_HASHLEN], c2[CRYPTO_HASHLEN];
+	unsigned char		 wrong[CRYPTO_HASHLEN];
+	char			*v = (char *)"sentinel";
+	time_t			 now = time(NULL);
+
+	st = open_with(&key_a);
+	state_make(st, "a", now, now + 300, s, c);
+	hash_of("someone else's cookie", wrong);
+
+	/* A wrong cookie is refused and leaves the state usable. */
+	ck_assert_int_eq(store_state_take(st, s, wrong, now, &got, &v),
+	    STORE_MISMATCH);
+	ck_assert_ptr_null(v);
+	memset(&got, 0, sizeof(got));
+	ck_assert_int_eq(store_state_take(st, s, c, now, &got, &v), STORE_OK);
+	ck_assert_ptr_nonnull(v);
+	ck_assert_str_eq(v, VERIFIER);
+	crypto_free_secret(v);
+	ck_assert_str_eq(got.enterprise_id, "E1");
+	ck_assert_str_eq(got.team_id, "T1");
+	ck_assert_str_eq(got.user_id, "U1");
+	/* The verifier is not kept once it was handed out. */
+	ck_assert_int_eq(raw_int("SELECT count(*) FROM login_state "
+	    "WHERE verifier_ct IS NOT NULL"), 0);
+
+	/* Used (kept until expiry, so not merely unknown), unknown. */
+	ck_assert_int_eq(store_state_take(st, s, c, now, &got, &v),
+	    STORE_USED);
+	ck_assert_ptr_null(v);
+	ck_assert_int_eq(store_state_take(st, wrong, c, now, &got, &v),
+	    STORE_NOTFOUND);
+
+	/* Expired at its expiry time. */
+	state_make(st, "b", now, now + 300, s2, c2);
+	ck_assert_int_eq(store_state_take(st, s2, c2, now + 300, &got, &v),
+	    STORE_EXPIRED);
+	ck_assert_ptr_null(v);
+	store_close(st);
+}
+END_TEST
+
+/* Writes the WHERE clause that picks the login state with hash s. */
+static void
+where_state(const unsigned char s[CRYPTO_HASHLEN], char *out, size_t n)
+{
+	char	 hex[2 * CRYPTO_HASHLEN + 1];
+
+	crypto_hex(s, CRYPTO_HASHLEN, hex);
+	snprintf(out, n, "state_hash = X'%s'", hex);
+}
+
+START_TEST(test_state_take_fail_badkey)
+{
+	struct slack_user	 got;
+	struct store		*a, *b;
+	unsigned char		 s[CRYPTO_HASHLEN], c[CRYPTO_HASHLEN];
+	unsigned char		 s2[CRYPTO_HASHLEN], c2[CRYPTO_HASHLEN];
+	char			*v = NULL, where[128], where2[128], sql[512];
+	time_t			 now = time(NULL);
+
+	a = open_with(&key_a);
+	b = open_with(&key_b);
+	state_make(a, "a", now, now + 300, s, c);
+	ck_assert_int_eq(store_state_take(b, s, c, now, &got, &v),
+	    STORE_BADKEY);
+	ck_assert_ptr_null(v);
+	/* Not consumed by the failed attempt. */
+	ck_assert_int_eq(store_state_take(a, s, c, now, &got, &v), STORE_OK);
+	ck_assert_str_eq(v, VERIFIER);
+	crypto_free_secret(v);
+
+	/* An altered verifier does not open either. */
+	state_make(a, "b", now, now + 300, s2, c2);
+	where_state(s2, where, sizeof(where));
+	raw_flip("login_state", "verifier_ct", where, 33);
+	ck_assert_int_eq(store_state_take(a, s2, c2, now, &got, &v),
+	    STORE_BADKEY);
+	ck_assert_ptr_null(v);
+
+	/* Nor does one moved from another state's row. */
+	state_make(a, "c", now, now + 300, s, c);
+	state_make(a, "d", now, now + 300, s2, c2);
+	where_state(s2, where, sizeof(where));
+	where_state(s, where2, sizeof(where2));
+	snprintf(sql, sizeof(sql), "UPDATE login_state SET verifier_ct = "
+	    "(SELECT verifier_ct FROM login_state WHERE %s) WHERE %s",
+	    where2, where);
+	raw_exec(sql);
+	ck_assert_int_eq(store_state_take(a, s2, c2, now, &got, &v),
+	    STORE_BADKEY);
+	ck_assert_ptr_null(v);
+	/* The row it came from still opens. */
+	ck_assert_int_eq(store_state_take(a, s, c, now, &got, &v), STORE_OK);
+	crypto_free_secret(v);
+	store_close(a);
+	store_close(b);
+}
+END_TEST
+
+#define RACERS	8
+#define ROUNDS	5
+
+struct racer {
+	pthread_barrier_t	*bar;
+	const unsigned char	*state;
+	const unsigned char	*cookie;
+	time_t			 now;
+	enum store_result	 r;
+	int			 verifier_ok;
+};
+
+static void *
+racer_run(void *arg)
+{
+	struct racer		*rc = arg;
+	struct slack_user	 got;
+	struct store		*st;
+	char			*v = NULL;
+
+	st = store_open(dbpath, &key_a);
+	pthread_barrier_wait(rc->bar);
+	rc->r = st != NULL ? store_state_take(st, rc->state, rc->cookie,
+	    rc->now, &got, &v) : STORE_ERROR;
+	rc->verifier_ok = v != NULL && strcmp(v, VERIFIER) == 0;
+	crypto_free_secret(v);
+	store_close(st);
+	return NULL;
+}
+
+START_TEST(test_state_take_race_threads)
+{
+	pthread_barrier_t	 bar;
+	pthread_t		 t[RACERS];
+	struct racer		 rc[RACERS];
+	struct store		*st;
+	unsigned char		 s[CRYPTO_HASHLEN], c[CRYPTO_HASHLEN];
+	char			 name[16];
+	time_t			 now = time(NULL);
+	int			 i, round, ok, used;
+
+	st = open_with(&key_a);
+	for (round = 0; round < ROUNDS; round++) {
+		snprintf(name, sizeof(name), "r%d", round);
+		state_make(st, name, now, now + 300, s, c);
+		pthread_barrier_init(&bar, NULL, RACERS);
+		for (i = 0; i < RACERS; i++) {
+			rc[i] = (struct racer){ &bar, s, c, now, STORE_ERROR,
+			    0 };
+			ck_assert_int_eq(pthread_create(&t[i], NULL,
+			    racer_run, &rc[i]), 0);
+		}
+		ok = used = 0;
+		for (i = 0; i < RACERS; i++) {
+			pthread_join(t[i], NULL);
+			if (rc[i].r == STORE_OK) {
+				ok++;
+				ck_assert_int_eq(rc[i].verifier_ok, 1);
+			} else if (rc[i].r == STORE_USED)
+				used++;
+		}
+		pthread_barrier_destroy(&bar);
+		ck_assert_int_eq(ok, 1);
+		ck_assert_int_eq(used, RACERS - 1);
+	}
+	store_close(st);
+}
+END_TEST
+
+/* A child process: opens its own connection, says it is ready, waits
+ * for the start signal (EOF on go), takes the state, exits with the
+ * result. */
+static void
+racer_child(int ready, int go, const unsigned char *s,
+    const unsigned char *c, time_t now)
+{
+	struct slack_user	 got;
+	struct store		*st;
+	char			*v = NULL, ch;
+	enum store_result	 r = STORE_ERROR;
+
+	st = store_open(dbpath, &key_a);
+	(void)!write(ready, "r", 1);
+	(void)!read(go, &ch, 1);
+	if (st != NULL)
+		r = store_state_take(st, s, c, now, &got, &v);
+	if (r == STORE_OK && (v == NULL || strcmp(v, VERIFIER) != 0))
+		r = STORE_ERROR;
+	crypto_free_secret(v);
+	store_close(st);
+	_exit((int)r);
+}
+
+START_TEST(test_state_take_race_processes)
+{
+	struct store		*st;
+	unsigned char		 s[CRYPTO_HASHLEN], c[CRYPTO_HASHLEN];
+	pid_t			 pid[RACERS];
+	int			 ready[2], go[2], i, status, ok = 0, used = 0;
+	time_t			 now = time(NULL);
+	char			 ch;
+
+	st = open_with(&key_a);
+	state_make(st, "p", now, now + 300, s, c);
+	store_close(st);
+	ck_assert_int_eq(pipe(ready), 0);
+	ck_assert_int_eq(pipe(go), 0);
+	for (i = 0; i < RACERS; i++) {
+		pid[i] = fork();
+		ck_assert_int_ge(pid[i], 0);
+		if (pid[i] == 0) {
+			close(ready[0]);
+			close(go[1]);
+			racer_child(ready[1], go[0], s, c, now);
+		}
+	}
+	close(ready[1]);
+	close(go[0]);
+	for (i = 0; i < RACERS; i++)
+		ck_assert_int_eq(read(ready[0], &ch, 1), 1);
+	close(go[1]);	/* every child's read returns now */
+	for (i = 0; i < RACERS; i++) {
+		ck_assert_int_eq(waitpid(pid[i], &status, 0), pid[i]);
+		ck_assert(WIFEXITED(status));
+		if (WEXITSTATUS(status) == STORE_OK)
+			ok++;
+		else if (WEXITSTATUS(status) == STORE_USED)
+			used++;
+	}
+	close(ready[0]);
+	ck_assert_int_eq(ok, 1);
+	ck_assert_int_eq(used, RACERS - 1);
+}
+END_TEST
+
+/* --- Replays and purging ---------------------------------------------- */
+
+START_TEST(test_replay)
+{
+	struct store	*st;
+	unsigned char	 a[CRYPTO_HASHLEN], b[CRYPTO_HASHLEN];
+
+	st = open_with(&key_a);
+	hash_of("v0=aaaa", a);
+	hash_of("v0=bbbb", b);
+	ck_assert_int_eq(store_replay_add(st, a, 1000, 1300), STORE_OK);
+	ck_assert_int_eq(store_replay_add(st, a, 1001, 1301), STORE_EXISTS);
+	ck_assert_int_eq(store_replay_add(st, a, 1299, 1599), STORE_EXISTS);
+	ck_assert_int_eq(store_replay_add(st, b, 1001, 1301), STORE_OK);
+	/* Once its window has passed the same hash is new again. */
+	ck_assert_int_eq(store_replay_add(st, a, 1300, 1600), STORE_OK);
+	ck_assert_int_eq(store_replay_add(st, a, 1301, 1601), STORE_EXISTS);
+	store_close(st);
+}
+END_TEST
+
+START_TEST(test_replay_purges_along_the_way)
+{
+	struct store	*st;
+	unsigned char	 a[CRYPTO_HASHLEN];
+
+	st = open_with(&key_a);
+	raw_exec("INSERT INTO slack_replay VALUES (zeroblob(32), 100), "
+	    "(randomblob(32), 200), (randomblob(32), 5000)");
+	hash_of("v0=cccc", a);
+	ck_assert_int_eq(store_replay_add(st, a, 1000, 1300), STORE_OK);
+	ck_assert_int_eq(raw_int("SELECT count(*) FROM slack_replay"), 2);
+	ck_assert_int_eq(raw_int("SELECT min(expires_at) FROM slack_replay"),
+	    1300);
+	store_close(st);
+}
+END_TEST
+
+START_TEST(test_purge)
+{
+	struct slack_user	 u = user("", "T1", "U1");
+	struct store		*st;
+	unsigned char		 h[CRYPTO_HASHLEN];
+
+	st = open_with(&key_a);
+	raw_exec("INSERT INTO slack_replay VALUES (randomblob(32), 100), "
+	    "(randomblob(32), 400), (randomblob(32), 500), "
+	    "(randomblob(32), 501)");
+	hash_of("n1", h);
+	ck_assert_int_eq(store_nonce_add(st, &u, h, 499), STORE_OK);
+	hash_of("n2", h);
+	ck_assert_int_eq(store_nonce_add(st, &u, h, 900), STORE_OK);
+	put(st, &u, ACCESS1, REFRESH1);
+	ck_assert_int_eq(store_purge(st, 500), 4);
+	ck_assert_int_eq(raw_int("SELECT count(*) FROM slack_replay"), 1);
+	ck_assert_int_eq(raw_int("SELECT count(*) FROM login_state"), 1);
+	ck_assert_int_eq(raw_int("SELECT count(*) FROM sf_link"), 1);
+	ck_assert_int_eq(store_purge(st, 500), 0);
+	store_close(st);
+}
+END_TEST
+
+/*
+ * Every outcome, including the failures, must leave no statement holding
+ * a read transaction: otherwise the WAL could never be reset and would
+ * grow without bound.  A TRUNCATE checkpoint from another connection
+ * succeeds only when no reader is left.
+ */
+START_TEST(test_no_reader_left_behind)
+{
+	struct slack_user	 u = user("", "T1", "U1"), got;
+	struct store_link	 l, in = link_in(ACCESS2, REFRESH2);
+	struct store		*a, *b;
+	unsigned char		 s[CRYPTO_HASHLEN], c[CRYPTO_HASHLEN];
+	unsigned char		 x[CRYPTO_HASHLEN];
+	char			*v = NULL;
+	time_t			 now = time(NULL);
+
+	a = open_with(&key_a);
+	b = open_with(&key_b);
+	put(a, &u, ACCESS1, REFRESH1);
+	state_make(a, "a", now, now + 300, s, c);
+	hash_of("x", x);
+	ck_assert_int_eq(store_link_get(b, &u, &l), STORE_BADKEY);
+	ck_assert_int_eq(store_link_put(b, &u, &in, NULL), STORE_BADKEY);
+	ck_assert_int_eq(store_state_take(b, s, c, now, &got, &v),
+	    STORE_BADKEY);
+	ck_assert_int_eq(store_state_take(a, s, x, now, &got, &v),
+	    STORE_MISMATCH);
+	ck_assert_int_eq(store_state_take(a, x, c, now, &got, &v),
+	    STORE_NOTFOUND);
+	ck_assert_int_eq(store_nonce_start(a, x, now, x, x, VERIFIER, now,
+	    &got), STORE_NOTFOUND);
+	ck_assert_int_eq(store_replay_add(a, x, now, now + 300), STORE_OK);
+	ck_assert_int_eq(store_replay_add(a, x, now, now + 300),
+	    STORE_EXISTS);
+	ck_assert_int_eq(store_link_update_tokens(a, &u, 9, "a", NULL),
+	    STORE_CONFLICT);
+	raw_flip("sf_link", "access_token_ct", "user_id = 'U1'", 30);
+	ck_assert_int_eq(store_link_get(a, &u, &l), STORE_BADKEY);
+
+	ck_assert_int_eq(raw_int("PRAGMA wal_checkpoint(TRUNCATE)"), 0);
+	store_close(a);
+	store_close(b);
+}
+END_TEST
+
+#define NELEM(a)	((int)(sizeof(a) / sizeof((a)[0])))
+
+static Suite *
+suite(void)
+{
+	Suite	*s;
+	TCase	*tc;
+
+	s = suite_create("store");
+
+	tc = tcase_create("open");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, test_result_str);
+	tcase_add_test(tc, test_open_mode_0600);
+	tcase_add_test(tc, test_migrate_idempotent);
+	tcase_add_test(tc, test_open_fail_newer_schema);
+	tcase_add_test(tc, test_open_fail_not_a_database);
+	tcase_add_test(tc, test_open_fail_bad_path);
+	tcase_add_test(tc, test_open_concurrent_migrate);
+	tcase_add_test(tc, test_links_view);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("links");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_link_roundtrip);
+	tcase_add_test(tc, test_link_fail_invalid_input);
+	tcase_add_test(tc, test_relink_returns_old_refresh);
+	tcase_add_test(tc, test_relink_old_refresh_unreadable);
+	tcase_add_test(tc, test_update_tokens_cas);
+	tcase_add_test(tc, test_link_delete);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("hostile file");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_loop_test(tc, test_tampered, 0, NELEM(tamper_cases));
+	tcase_add_loop_test(tc, test_flipped_byte, 0, NELEM(flip_cases));
+	tcase_add_test(tc, test_wrong_key);
+	tcase_add_test(tc, test_no_plaintext_on_disk);
+	tcase_add_test(tc, test_no_reader_left_behind);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("login states");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_nonce_once);
+	tcase_add_test(tc, test_state_take);
+	tcase_add_test(tc, test_state_take_fail_badkey);
+	tcase_add_test(tc, test_state_take_race_threads);
+	tcase_add_test(tc, test_state_take_race_processes);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("replays");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_replay);
+	tcase_add_test(tc, test_replay_purges_along_the_way);
+	tcase_add_test(tc, test_purge);
+	suite_add_tcase(s, tc);
+
+	return s;
+}
+
+#include "check_main.h"
