@@ -155,16 +155,20 @@ serve_worker(int fd)
 	prctl(PR_SET_PDEATHSIG, SIGTERM);
 	if (getppid() == 1)
 		_exit(EXIT_FAILURE);
+	if (FCGX_Init() != 0) {
+		log_error("msg=\"FCGX_Init failed\"");
+		_exit(EXIT_FAILURE);
+	}
+	/* After FCGX_Init: libfcgi installs a SIGTERM handler that only
+	 * sets a flag, which would leave a worker blocked in accept alive.
+	 * A worker stops at once; nothing it holds needs a clean exit. */
 	signal(SIGTERM, SIG_DFL);
+	signal(SIGUSR1, SIG_DFL);
 	signal(SIGINT, SIG_IGN);
 	signal(SIGCHLD, SIG_DFL);
 	signal(SIGPIPE, SIG_IGN);
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
-	if (FCGX_Init() != 0) {
-		log_error("msg=\"FCGX_Init failed\"");
-		_exit(EXIT_FAILURE);
-	}
 	pool_fd = fd;
 	pthread_mutex_lock(&pool_mtx);
 	for (i = 0; i < pool_opts->threads; i++)

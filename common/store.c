@@ -9,7 +9,9 @@
  * Busy policy, in one place: every connection has a busy timeout of
  * STORE_BUSY_MS.  It is a cap, not a retry loop: a lock held longer than
  * that makes the call fail with STORE_ERROR (logged), and the request is
- * answered with an error instead of hanging.  Every read-then-write runs
+ * answered with an error instead of hanging.  (The one statement SQLite
+ * does not wait for by itself, the switch of a new file to WAL, is
+ * retried by store_wal() within the same cap.)  Every read-then-write runs
  * in BEGIN IMMEDIATE, so the write lock is taken (or waited for) before
  * the read and a WAL snapshot can never go stale under us.
  *
@@ -46,6 +48,8 @@
 
 /* The one busy policy: wait at most this long for a lock. */
 #define STORE_BUSY_MS		5000
+/* Pause between attempts to switch a new file to WAL (see store_wal). */
+#define STORE_WAL_RETRY_MS	10
 
 /* Associated data: a version tag, then length-prefixed fields. */
 #define STORE_AD_TAG		"forcelink-v1"
@@ -183,7 +187,7 @@ struct store {
 	sqlite3			*db;
 	sqlite3_stmt		*stmt[STMT__MAX];
 	struct crypto_key	 key;
-	unsigned int		 nreplay;	/* replay inserts, for purging */
+	unsigned int		 nreplay;	/* replay inserts so far */
 };
 
 /* Associated data under construction. */
@@ -683,19 +687,85 @@ store_migrate(sqlite3 *db, const char *path)
 	return 0;
 }
 
-/* Creates the file with mode 0600 unless it exists; SQLite then gives
- * the -wal and -shm files the same mode.  Returns 0 or -1 (logged). */
+/*
+ * Creates the file with mode 0600 unless it exists; SQLite then gives
+ * the -wal and -shm files the same mode.  An existing file is not opened
+ * here at all: closing any descriptor of a file drops every POSIX lock
+ * this process holds on it, including those of other threads' SQLite
+ * connections, and SQLite's locking (and the -shm file) would silently
+ * break.  Returns 0 or -1 (logged).
+ */
 static int
 store_create_file(const char *path)
 {
-	int	 fd;
+	struct stat	 sb;
+	int		 fd;
 
-	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) == -1) {
-		log_error("path=\"%s\" msg=\"cannot open database: %s\"", path,
-		    strerror(errno));
+	if (stat(path, &sb) == 0)
+		return 0;
+	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd == -1 && errno == EEXIST)
+		return 0;
+	if (fd == -1) {
+		log_error("path=\"%s\" msg=\"cannot create database: %s\"",
+		    path, strerror(errno));
 		return -1;
 	}
 	close(fd);
+	return 0;
+}
+
+/*
+ * Runs PRAGMA journal_mode=WAL once.  Returns SQLITE_ROW with the
+ * resulting mode copied into mode (size n), or SQLite's error code.
+ */
+static int
+store_wal_try(sqlite3 *db, char *mode, size_t n)
+{
+	sqlite3_stmt		*s = NULL;
+	const unsigned char	*t;
+	int			 rc;
+
+	rc = sqlite3_prepare_v2(db, "PRAGMA journal_mode=WAL", -1, &s, NULL);
+	if (rc == SQLITE_OK && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+		t = sqlite3_column_text(s, 0);
+		snprintf(mode, n, "%s", t != NULL ? (const char *)t : "");
+	}
+	sqlite3_finalize(s);
+	return rc;
+}
+
+/*
+ * Puts the file in WAL mode.  On a new file this takes an exclusive
+ * lock, and when several workers start together their lock upgrades can
+ * deadlock; SQLite then returns SQLITE_BUSY at once instead of calling
+ * the busy handler.  So this one statement is retried, every
+ * STORE_WAL_RETRY_MS, within the same STORE_BUSY_MS cap.  Returns 0 or
+ * -1 (logged).
+ */
+static int
+store_wal(sqlite3 *db, const char *path)
+{
+	const struct timespec	 pause = { 0, STORE_WAL_RETRY_MS * 1000000L };
+	char			 mode[16];
+	int			 rc, waited;
+
+	for (waited = 0; ; waited += STORE_WAL_RETRY_MS) {
+		rc = store_wal_try(db, mode, sizeof(mode));
+		if ((rc & 0xff) != SQLITE_BUSY || waited >= STORE_BUSY_MS)
+			break;
+		nanosleep(&pause, NULL);
+	}
+	if (rc != SQLITE_ROW) {
+		log_error("path=\"%s\" msg=\"%s\"", path, sqlite3_errmsg(db));
+		return -1;
+	}
+	if (strcmp(mode, "wal") != 0) {
+		log_error("path=\"%s\" msg=\"WAL mode refused (journal mode "
+		    "%s): the database must be on a local file system\"",
+		    path, mode);
+		return -1;
+	}
 	return 0;
 }
 
@@ -704,32 +774,14 @@ store_create_file(const char *path)
 static int
 store_configure(sqlite3 *db, const char *path)
 {
-	sqlite3_stmt		*s = NULL;
-	const unsigned char	*mode;
-	int			 rc = -1;
-
 	sqlite3_busy_timeout(db, STORE_BUSY_MS);
 	/* No SQL may corrupt the file on purpose (writable_schema etc.). */
 	sqlite3_db_config(db, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL);
-	if (sqlite3_prepare_v2(db, "PRAGMA journal_mode=WAL", -1, &s,
-	    NULL) != SQLITE_OK || sqlite3_step(s) != SQLITE_ROW) {
-		log_error("path=\"%s\" msg=\"%s\"", path, sqlite3_errmsg(db));
-		goto out;
-	}
-	mode = sqlite3_column_text(s, 0);
-	if (mode == NULL || strcmp((const char *)mode, "wal") != 0) {
-		log_error("path=\"%s\" msg=\"WAL mode refused (journal mode "
-		    "%s): the database must be on a local file system\"",
-		    path, mode != NULL ? (const char *)mode : "unknown");
-		goto out;
-	}
-	if (store_exec(db, "settings", "PRAGMA foreign_keys=ON; "
+	if (store_wal(db, path) == -1 ||
+	    store_exec(db, "settings", "PRAGMA foreign_keys=ON; "
 	    "PRAGMA synchronous=NORMAL") == -1)
-		goto out;
-	rc = 0;
-out:
-	sqlite3_finalize(s);
-	return rc;
+		return -1;
+	return 0;
 }
 
 /* Prepares every statement of stmts[].  Returns 0 or -1 (logged). */

@@ -130,10 +130,19 @@ fl_wait_ready() {
 fl_stop_all() {
 	local rundir=$1 pid
 	[ -f "$rundir/pids" ] || return 0
+	local i alive
 	while read -r pid; do
 		kill "$pid" 2>/dev/null || true
 	done <"$rundir/pids"
-	sleep 0.3
+	# The supervisors stop their workers first; give them time.
+	for i in $(seq 50); do
+		alive=0
+		while read -r pid; do
+			kill -0 "$pid" 2>/dev/null && alive=1
+		done <"$rundir/pids"
+		[ "$alive" = 0 ] && break
+		sleep 0.1
+	done
 	while read -r pid; do
 		kill -9 "$pid" 2>/dev/null || true
 	done <"$rundir/pids"

@@ -405,7 +405,8 @@ START_TEST(test_open_fail_bad_path)
 }
 END_TEST
 
-#define OPENERS	8
+#define OPENERS		8
+#define OPEN_ROUNDS	10
 
 static void *
 opener(void *arg)
@@ -419,25 +420,47 @@ opener(void *arg)
 	return st != NULL ? (void *)1 : NULL;
 }
 
+/* Removes the database and its WAL and shared-memory files. */
+static void
+db_remove(void)
+{
+	char	 p[PATH_MAX + 8];
+
+	unlink(dbpath);
+	snprintf(p, sizeof(p), "%s-wal", dbpath);
+	unlink(p);
+	snprintf(p, sizeof(p), "%s-shm", dbpath);
+	unlink(p);
+}
+
+/*
+ * Workers that start together on a fresh file all create, switch to WAL
+ * and migrate it at once.  Every one of them must succeed.
+ */
 START_TEST(test_open_concurrent_migrate)
 {
 	pthread_barrier_t	 bar;
 	pthread_t		 t[OPENERS];
 	void			*ok;
-	int			 i, good = 0;
+	int			 i, round, good;
 
-	pthread_barrier_init(&bar, NULL, OPENERS);
-	for (i = 0; i < OPENERS; i++)
-		ck_assert_int_eq(pthread_create(&t[i], NULL, opener, &bar), 0);
-	for (i = 0; i < OPENERS; i++) {
-		pthread_join(t[i], &ok);
-		good += ok != NULL;
+	for (round = 0; round < OPEN_ROUNDS; round++) {
+		db_remove();
+		good = 0;
+		pthread_barrier_init(&bar, NULL, OPENERS);
+		for (i = 0; i < OPENERS; i++)
+			ck_assert_int_eq(pthread_create(&t[i], NULL, opener,
+			    &bar), 0);
+		for (i = 0; i < OPENERS; i++) {
+			pthread_join(t[i], &ok);
+			good += ok != NULL;
+		}
+		pthread_barrier_destroy(&bar);
+		ck_assert_int_eq(good, OPENERS);
+		ck_assert_int_eq(raw_int("PRAGMA user_version"), 1);
+		ck_assert_int_eq(raw_int("SELECT count(*) FROM sqlite_master "
+		    "WHERE name = 'sf_link'"), 1);
 	}
-	pthread_barrier_destroy(&bar);
-	ck_assert_int_eq(good, OPENERS);
-	ck_assert_int_eq(raw_int("PRAGMA user_version"), 1);
-	ck_assert_int_eq(raw_int("SELECT count(*) FROM sqlite_master "
-	    "WHERE name = 'sf_link'"), 1);
 }
 END_TEST
 
