@@ -150,8 +150,11 @@ req_send(FCGX_Request *r, int status, const char *content_type,
 int
 req_send_raw(FCGX_Request *r, const struct buf *b)
 {
+	/* A page that could not be built (past its ceiling) must still
+	 * answer something. */
 	if (b->len == 0)
-		return 0;
+		return req_send(r, 500, "text/plain; charset=utf-8",
+		    "internal error\n", 15);
 	return FCGX_PutStr(b->data, (int)b->len, r->out) == (int)b->len ?
 	    0 : -1;
 }

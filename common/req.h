@@ -53,7 +53,8 @@ const char	*req_status_line(int status);
 int		 req_send(FCGX_Request *, int status, const char *content_type,
 		    const char *body, size_t len);
 
-/* Writes a response whose headers are already in b (see page.h). */
+/* Writes a response whose headers are already in b (see page.h); an
+ * empty b (a page that could not be built) becomes a plain 500. */
 int		 req_send_raw(FCGX_Request *, const struct buf *b);
 
 #endif

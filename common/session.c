@@ -233,6 +233,31 @@ session_from_sf(enum sf_result r)
 }
 
 /*
+ * Reads who's link and finds its integration.  Returns SESSION_OK with
+ * *link filled (the caller frees it) and *org set, or SESSION_UNLINKED,
+ * SESSION_BADKEY or SESSION_ERROR.
+ */
+static enum session_result
+session_open_link(struct session *s, const struct slack_user *who,
+    struct store_link *link, const struct sf_org **org)
+{
+	enum store_result	 sr;
+
+	sr = store_link_get(s->st, who, link);
+	if (sr != STORE_OK)
+		return sr == STORE_NOTFOUND ? SESSION_UNLINKED :
+		    sr == STORE_BADKEY ? SESSION_BADKEY : SESSION_ERROR;
+	*org = config_sf_org(s->cfg, who->enterprise_id, who->team_id,
+	    link->org);
+	if (*org == NULL) {
+		log_error("msg=\"link names unknown integration '%s'\"",
+		    link->org);
+		return SESSION_ERROR;
+	}
+	return SESSION_OK;
+}
+
+/*
  * Runs fn with who's link, refreshing once on SF_EXPIRED.  On SESSION_OK
  * *instance_url (when not NULL) receives a copy of the link's instance.
  */
@@ -242,24 +267,12 @@ session_call(struct session *s, const struct slack_user *who, session_fn fn,
 {
 	struct store_link	 link;
 	const struct sf_org	*org;
-	enum session_result	 res = SESSION_ERROR;
-	enum store_result	 sr;
+	enum session_result	 res;
 	enum sf_result		 r;
 
 	memset(&link, 0, sizeof(link));
-	sr = store_link_get(s->st, who, &link);
-	if (sr != STORE_OK) {
-		res = sr == STORE_NOTFOUND ? SESSION_UNLINKED :
-		    sr == STORE_BADKEY ? SESSION_BADKEY : SESSION_ERROR;
+	if ((res = session_open_link(s, who, &link, &org)) != SESSION_OK)
 		goto out;
-	}
-	org = config_sf_org(s->cfg, who->enterprise_id, who->team_id,
-	    link.org);
-	if (org == NULL) {
-		log_error("msg=\"link names unknown integration '%s'\"",
-		    link.org);
-		goto out;
-	}
 	r = fn(s, org, &link, arg);
 	if (r == SF_EXPIRED) {
 		r = session_refresh(s, who, org, &link);
@@ -363,20 +376,12 @@ session_logout(struct session *s, const struct slack_user *who)
 {
 	struct store_link	 link;
 	const struct sf_org	*org;
-	enum session_result	 res = SESSION_ERROR;
+	enum session_result	 res;
 	enum store_result	 sr;
 	enum sf_result		 r;
 
 	memset(&link, 0, sizeof(link));
-	sr = store_link_get(s->st, who, &link);
-	if (sr != STORE_OK) {
-		res = sr == STORE_NOTFOUND ? SESSION_UNLINKED :
-		    sr == STORE_BADKEY ? SESSION_BADKEY : SESSION_ERROR;
-		goto out;
-	}
-	org = config_sf_org(s->cfg, who->enterprise_id, who->team_id,
-	    link.org);
-	if (org == NULL)
+	if ((res = session_open_link(s, who, &link, &org)) != SESSION_OK)
 		goto out;
 	r = sf_revoke(s->http, org, link.refresh_token);
 	if (r != SF_OK) {
