@@ -24,7 +24,6 @@
 #include "log.h"
 #include "render.h"
 #include "req.h"
-#include "serve.h"
 #include "slack.h"
 
 /* Answer Slack after this long, at the latest (SPEC §4: about 2.5 s). */
@@ -97,7 +96,6 @@ contact_ack(void *arg)
 	}
 	FCGX_Finish_r(c->fcgi);
 	c->acked = 1;
-	serve_detach();
 	log_event(LOGL_INFO, "slack.ack", "deferred=1 response_url=%s",
 	    c->response_url != NULL ? "yes" : "missing");
 }

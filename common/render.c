@@ -67,11 +67,36 @@ render_seqlen(const unsigned char *p, size_t left)
 }
 
 /*
+ * Where mrkdwn text may be cut at or before cut: never inside an entity
+ * ("&amp;") or a link ("<url|label>") that the cut would leave
+ * unterminated, or Slack would show a stray "&" or "<" and the raw URL.
+ */
+static size_t
+render_safe_cut(const char *s, size_t cut)
+{
+	size_t	 i, amp = cut, lt = cut;
+
+	for (i = 0; i < cut; i++) {
+		if (s[i] == '&')
+			amp = i;
+		else if (s[i] == ';')
+			amp = cut;
+		else if (s[i] == '<')
+			lt = i;
+		else if (s[i] == '>')
+			lt = cut;
+	}
+	return amp < lt ? amp : lt;
+}
+
+/*
  * Cuts b (valid UTF-8) to at most max bytes: when it is longer, it ends
- * at a character boundary followed by an ellipsis.  Never grows b.
+ * at a character boundary followed by an ellipsis.  With mrkdwn set, b is
+ * escaped Slack text and the cut also avoids splitting an entity or a
+ * link.  Never grows b.
  */
 static void
-render_clip(struct buf *b, size_t max)
+render_clip(struct buf *b, size_t max, int mrkdwn)
 {
 	size_t	 cut;
 
@@ -80,6 +105,8 @@ render_clip(struct buf *b, size_t max)
 	cut = max - (sizeof(ELLIPSIS) - 1);
 	while (cut > 0 && ((unsigned char)b->data[cut] & 0xc0) == 0x80)
 		cut--;
+	if (mrkdwn)
+		cut = render_safe_cut(b->data, cut);
 	b->len = cut;
 	b->data[cut] = '\0';
 	(void)buf_puts(b, ELLIPSIS);	/* fits: the buffer held more */
@@ -113,7 +140,7 @@ render_clean(struct buf *b, const char *s, size_t max, int lines)
 		if (rc == -1)
 			return -1;
 	}
-	render_clip(b, max);
+	render_clip(b, max, 0);
 	return 0;
 }
 
@@ -255,7 +282,7 @@ render_contact(struct buf *b, const char *instance_url,
 	if (render_line(b, "Phone: ", c->phone) == -1 ||
 	    render_line(b, "Mobile: ", c->mobile) == -1)
 		return -1;
-	render_clip(b, SLACK_MAX_TEXT);
+	render_clip(b, SLACK_MAX_TEXT, 1);
 	return 0;
 }
 
@@ -322,7 +349,7 @@ render_section(struct json_object *blocks, const char *mrkdwn)
 	buf_init(&t, RENDER_BUF_MAX);
 	if (buf_puts(&t, *mrkdwn != '\0' ? mrkdwn : ELLIPSIS) == -1)
 		goto out;
-	render_clip(&t, SLACK_MAX_TEXT);
+	render_clip(&t, SLACK_MAX_TEXT, 1);
 	if ((sec = json_object_new_object()) == NULL)
 		goto out;
 	if (render_add(sec, "type", json_object_new_string("section")) == -1 ||
@@ -349,7 +376,7 @@ render_json(struct buf *text, struct json_object *blocks)
 	const char		*s;
 	char			*out = NULL;
 
-	render_clip(text, RENDER_TEXT_MAX);
+	render_clip(text, RENDER_TEXT_MAX, 1);
 	if ((msg = json_object_new_object()) == NULL)
 		goto out;
 	if (render_add(msg, "response_type",

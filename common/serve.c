@@ -40,13 +40,12 @@ struct serve_opts {
 
 /* Per worker: the pool of accept threads. */
 static pthread_mutex_t		 pool_mtx = PTHREAD_MUTEX_INITIALIZER;
-static int			 pool_accepting;	/* not detached */
+static int			 pool_idle;	/* waiting in accept */
 static int			 pool_total;
 static const struct serve_opts	*pool_opts;
 static const struct serve_program *pool_prog;
 static void			*pool_global;
 static int			 pool_fd;
-static __thread int		 thread_detached;
 
 /* Supervisor state, touched by signal handlers. */
 static volatile sig_atomic_t	 sup_stop;
@@ -73,42 +72,45 @@ serve_spawn_thread(void)
 	return 0;
 }
 
-void
-serve_detach(void)
+/*
+ * A thread took a request: keep at least one thread waiting in accept, so
+ * a new request never queues behind requests that wait on Salesforce.
+ * Threads are added only when every one is busy, so a steady load runs on
+ * the same threads (and their database and HTTP connections).
+ */
+static void
+serve_busy(void)
 {
-	if (thread_detached)
-		return;
-	thread_detached = 1;
 	pthread_mutex_lock(&pool_mtx);
-	pool_accepting--;
-	if (pool_accepting < pool_opts->threads &&
-	    pool_total < pool_opts->max_threads) {
-		if (serve_spawn_thread() == 0) {
-			pool_accepting++;
+	pool_idle--;
+	if (pool_idle == 0) {
+		if (pool_total < pool_opts->max_threads &&
+		    serve_spawn_thread() == 0) {
+			pool_idle++;
 			pool_total++;
-		}
-	} else if (pool_accepting == 0)
-		log_warn("msg=\"all %d threads busy; new requests wait\"",
-		    pool_total);
+		} else
+			log_warn("msg=\"all %d threads busy; new requests "
+			    "wait\"", pool_total);
+	}
 	pthread_mutex_unlock(&pool_mtx);
 }
 
 /*
- * After a detached request: rejoin the accepting threads, or exit when
- * the pool already has enough.  Returns 1 when this thread should exit.
+ * A thread finished a request: it waits for the next one, or exits when
+ * enough others already wait (the pool shrinks back after a burst).
+ * Returns 1 when this thread should exit.
  */
 static int
-serve_reattach(void)
+serve_idle(void)
 {
 	int	 leave;
 
-	thread_detached = 0;
 	pthread_mutex_lock(&pool_mtx);
-	leave = pool_accepting >= pool_opts->threads;
+	leave = pool_idle >= pool_opts->threads;
 	if (leave)
 		pool_total--;
 	else
-		pool_accepting++;
+		pool_idle++;
 	pthread_mutex_unlock(&pool_mtx);
 	return leave;
 }
@@ -133,10 +135,11 @@ serve_thread(void *arg)
 			log_error("msg=\"accept failed; worker exits\"");
 			exit(EXIT_FAILURE);
 		}
+		serve_busy();
 		pool_prog->handle(&req, ctx);
 		FCGX_Finish_r(&req);
 		log_clear_request();
-		if (thread_detached && serve_reattach())
+		if (serve_idle())
 			break;
 	}
 	FCGX_Free(&req, 0);
@@ -173,7 +176,7 @@ serve_worker(int fd)
 	pthread_mutex_lock(&pool_mtx);
 	for (i = 0; i < pool_opts->threads; i++)
 		if (serve_spawn_thread() == 0) {
-			pool_accepting++;
+			pool_idle++;
 			pool_total++;
 		}
 	pthread_mutex_unlock(&pool_mtx);

@@ -7,13 +7,13 @@
  * that worker).  Each worker runs a pool of threads that each block in
  * FCGX_Accept_r() on the shared socket and handle one request at a time.
  *
- * The 3-second rule (SPEC §4) shapes the pool: a thread whose request has
- * been acknowledged to Slack but which still waits on Salesforce calls
- * serve_detach().  The pool then starts another accepting thread, so the
- * number of threads ready to accept never drops below the configured
- * count however many slow Salesforce calls are in flight (up to a hard
- * cap per worker).  When a detached thread finishes and the pool has more
- * accepting threads than it needs, that thread exits.
+ * The 3-second rule (SPEC §4) shapes the pool: a request must never queue
+ * behind requests that wait on a slow Salesforce.  So whenever the last
+ * thread waiting in accept takes a request, the pool starts another one
+ * (up to a hard cap per worker, -T), and when a request ends while enough
+ * threads already wait, its thread exits.  A steady load thus runs on the
+ * same threads, which keep their database and HTTP connections; a burst of
+ * slow requests grows the pool for as long as it lasts.
  *
  * The listening socket is either the one libfcgi expects on standard input
  * (systemd socket activation, spawn-fcgi) or a unix socket path given
@@ -43,13 +43,5 @@ struct serve_program {
  */
 int	 serve_main(int argc, char *argv[], const struct serve_program *,
 	    void *global);
-
-/*
- * Called by a handler thread once its client has its answer but the
- * thread will stay busy (a deferred Slack response): lets the pool start
- * another accepting thread.  The thread stays detached until its handler
- * returns.
- */
-void	 serve_detach(void);
 
 #endif

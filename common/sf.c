@@ -368,47 +368,55 @@ sf_json_wipe(struct json_object *obj, const char *key)
 /* ------------------------------------------------------------------ */
 /* Parsers. */
 
-enum sf_result
-sf_parse_tokens(const char *s, size_t len, struct sf_tokens *out)
+/*
+ * Parses a reply object into the struct at base through a field table.
+ * Tokens anywhere in the reply are wiped before it is released.  Returns
+ * as sf_json_fields; on failure some members may be filled.
+ */
+static enum sf_result
+sf_parse_object(const char *s, size_t len, const struct sf_field *f,
+    size_t n, void *base)
 {
 	struct json_object	*root;
-	struct sf_tokens	 t;
 	enum sf_result		 rv = SF_MALFORMED;
 
-	memset(&t, 0, sizeof(t));
-	if ((root = sf_json_parse(s, len)) == NULL)
-		goto out;
-	if ((rv = sf_json_fields(root, sf_token_fields,
-	    NELEM(sf_token_fields), &t)) != SF_OK)
-		goto out;
-	*out = t;
-	memset(&t, 0, sizeof(t));
-out:
+	if ((root = sf_json_parse(s, len)) != NULL)
+		rv = sf_json_fields(root, f, n, base);
 	sf_json_wipe(root, "access_token");
 	sf_json_wipe(root, "refresh_token");
 	json_object_put(root);
-	sf_tokens_free(&t);
+	return rv;
+}
+
+enum sf_result
+sf_parse_tokens(const char *s, size_t len, struct sf_tokens *out)
+{
+	struct sf_tokens	 t;
+	enum sf_result		 rv;
+
+	memset(&t, 0, sizeof(t));
+	rv = sf_parse_object(s, len, sf_token_fields, NELEM(sf_token_fields),
+	    &t);
+	if (rv == SF_OK)
+		*out = t;
+	else
+		sf_tokens_free(&t);
 	return rv;
 }
 
 enum sf_result
 sf_parse_userinfo(const char *s, size_t len, struct sf_userinfo *out)
 {
-	struct json_object	*root;
 	struct sf_userinfo	 u;
-	enum sf_result		 rv = SF_MALFORMED;
+	enum sf_result		 rv;
 
 	memset(&u, 0, sizeof(u));
-	if ((root = sf_json_parse(s, len)) == NULL)
-		goto out;
-	if ((rv = sf_json_fields(root, sf_userinfo_fields,
-	    NELEM(sf_userinfo_fields), &u)) != SF_OK)
-		goto out;
-	*out = u;
-	memset(&u, 0, sizeof(u));
-out:
-	json_object_put(root);
-	sf_userinfo_free(&u);
+	rv = sf_parse_object(s, len, sf_userinfo_fields,
+	    NELEM(sf_userinfo_fields), &u);
+	if (rv == SF_OK)
+		*out = u;
+	else
+		sf_userinfo_free(&u);
 	return rv;
 }
 
@@ -843,13 +851,22 @@ out:
 	return url;
 }
 
+/* Cuts b back to its first mark bytes, undoing a partial append. */
+static void
+sf_cut(struct buf *b, size_t mark)
+{
+	if (b->data != NULL) {
+		b->len = mark;
+		b->data[mark] = '\0';
+	}
+}
+
 int
 sf_soql_escape_like(struct buf *b, const char *needle)
 {
 	const char	*esc, *p;
 	char		 one[2] = { 0, 0 };
 	size_t		 mark = b->len;
-	int		 rc = -1;
 
 	for (p = needle; *p != '\0'; p++) {
 		switch (*p) {
@@ -872,35 +889,26 @@ sf_soql_escape_like(struct buf *b, const char *needle)
 			esc = one;
 			break;
 		}
-		if (buf_puts(b, esc) == -1)
-			goto out;
+		if (buf_puts(b, esc) == -1) {
+			sf_cut(b, mark);
+			return -1;
+		}
 	}
-	rc = 0;
-out:
-	if (rc == -1 && b->data != NULL) {
-		b->len = mark;
-		b->data[mark] = '\0';
-	}
-	return rc;
+	return 0;
 }
 
 int
 sf_soql_contacts(struct buf *b, const char *needle)
 {
 	size_t	 mark = b->len;
-	int	 rc = -1;
 
 	if (buf_puts(b, SF_SOQL_HEAD) == -1 ||
 	    sf_soql_escape_like(b, needle) == -1 ||
-	    buf_printf(b, "%%' ORDER BY Name LIMIT %d", SF_QUERY_LIMIT) == -1)
-		goto out;
-	rc = 0;
-out:
-	if (rc == -1 && b->data != NULL) {
-		b->len = mark;
-		b->data[mark] = '\0';
+	    buf_printf(b, "%%' ORDER BY Name LIMIT %d", SF_QUERY_LIMIT) == -1) {
+		sf_cut(b, mark);
+		return -1;
 	}
-	return rc;
+	return 0;
 }
 
 /* ------------------------------------------------------------------ */
@@ -973,33 +981,131 @@ sf_adjust_revoke(long status, const struct sf_error *err, enum sf_result rv)
 	    SF_OK : rv;
 }
 
-/* Posts a token request (form is the body) and reads the reply. */
+/* What a 200 reply holds, and so which parser reads it. */
+enum sf_reply {
+	SF_REPLY_NONE,		/* nothing to read (revoke) */
+	SF_REPLY_TOKENS,	/* into a struct sf_tokens */
+	SF_REPLY_USERINFO,	/* into a struct sf_userinfo */
+	SF_REPLY_CONTACTS	/* into a struct sf_contacts */
+};
+
+/* One call to Salesforce: what to send and how to read the reply. */
+struct sf_request {
+	const char		*what;		/* the call, in log lines */
+	const char		*base;		/* login or instance URL */
+	const char		*path;		/* after base; NULL: unbuildable */
+	const char		*bearer;	/* access token; every GET has one */
+	const char *const	*form;		/* POST pairs for sf_pairs, or
+						 * NULL for a GET */
+	size_t			 nform;		/* keys and values in form */
+	/* corrects the class of a failed reply for one endpoint, or NULL */
+	enum sf_result		(*adjust)(long, const struct sf_error *,
+				    enum sf_result);
+	enum sf_reply		 reply;
+	void			*out;		/* where the reply is read to */
+};
+
+/* Builds the URL and, for a POST, the form body of rq.  Returns 0, or -1
+ * (logged). */
+static int
+sf_build(const struct sf_request *rq, struct buf *url, struct buf *form)
+{
+	int	 ok;
+
+	if (rq->form != NULL)
+		ok = sf_pairs(form, rq->form, rq->nform) == 0;
+	else
+		ok = rq->bearer != NULL;
+	if (!ok || rq->path == NULL || sf_url(url, rq->base, rq->path) == -1) {
+		log_error("call=%s msg=\"cannot build the request\"", rq->what);
+		return -1;
+	}
+	return 0;
+}
+
+/* Reads a 200 reply into rq->out.  Returns SF_OK, or what the parser
+ * returned (logged). */
 static enum sf_result
-sf_token_post(struct http *h, const struct sf_org *org, const char *what,
-    const struct buf *form, struct sf_tokens *out, struct sf_error *err)
+sf_read(const struct sf_request *rq, const struct http_response *resp)
+{
+	const char	*s = resp->body.data;
+	size_t		 len = resp->body.len;
+	enum sf_result	 rv = SF_OK;
+
+	switch (rq->reply) {
+	case SF_REPLY_NONE:
+		break;
+	case SF_REPLY_TOKENS:
+		rv = sf_parse_tokens(s, len, rq->out);
+		break;
+	case SF_REPLY_USERINFO:
+		rv = sf_parse_userinfo(s, len, rq->out);
+		break;
+	case SF_REPLY_CONTACTS:
+		rv = sf_parse_contacts(s, len, rq->out);
+		break;
+	}
+	if (rv != SF_OK)
+		log_warn("call=%s msg=\"malformed reply\"", rq->what);
+	return rv;
+}
+
+/*
+ * Makes one call: builds and sends it, then reads a 200 reply into
+ * rq->out or classifies any other status into *err (may be NULL; cleared
+ * first).  Returns SF_OK; the class of a failed reply; SF_TRANSIENT or
+ * SF_MALFORMED as sf_call; SF_MALFORMED (or SF_ERROR) when a 200 reply
+ * does not parse; SF_ERROR when the call cannot be built or its URL is
+ * refused.  The form body is wiped: it may hold a token or a secret.
+ */
+static enum sf_result
+sf_do(struct http *h, const struct sf_request *rq, struct sf_error *err)
 {
 	struct http_response	 resp;
-	struct buf		 url;
+	struct sf_error		 local;
+	struct buf		 url, form;
 	enum sf_result		 rv = SF_ERROR;
 
+	if (err == NULL)
+		err = &local;
+	err->code[0] = err->message[0] = '\0';
 	http_response_init(&resp);
 	buf_init(&url, SF_REQURL_MAX);
-	if (sf_url(&url, org->login_url, "/services/oauth2/token") == -1)
+	buf_init(&form, SF_BODY_MAX);
+	if (sf_build(rq, &url, &form) == -1)
 		goto out;
-	if ((rv = sf_call(h, what, "POST", buf_cstr(&url), NULL,
-	    buf_cstr(form), &resp)) != SF_OK)
+	if ((rv = sf_call(h, rq->what, rq->form != NULL ? "POST" : "GET",
+	    buf_cstr(&url), rq->bearer, rq->form != NULL ? buf_cstr(&form) :
+	    NULL, &resp)) != SF_OK)
 		goto out;
-	if (resp.status != 200) {
-		rv = sf_failed(what, &resp, err, NULL);
-		goto out;
-	}
-	if ((rv = sf_parse_tokens(resp.body.data, resp.body.len, out)) !=
-	    SF_OK)
-		log_warn("call=%s msg=\"malformed token reply\"", what);
+	if (resp.status == 200)
+		rv = sf_read(rq, &resp);
+	else
+		rv = sf_failed(rq->what, &resp, err, rq->adjust);
 out:
+	buf_free_secret(&form);
 	buf_free(&url);
 	http_response_free(&resp);
 	return rv;
+}
+
+/* Posts a token request (kv: n keys and values) and reads the tokens. */
+static enum sf_result
+sf_token_post(struct http *h, const struct sf_org *org, const char *what,
+    const char *const *kv, size_t n, struct sf_tokens *out,
+    struct sf_error *err)
+{
+	const struct sf_request	 rq = {
+		.what = what,
+		.base = org->login_url,
+		.path = "/services/oauth2/token",
+		.form = kv,
+		.nform = n,
+		.reply = SF_REPLY_TOKENS,
+		.out = out,
+	};
+
+	return sf_do(h, &rq, err);
 }
 
 enum sf_result
@@ -1015,22 +1121,8 @@ sf_token_code(struct http *h, const struct sf_org *org, const char *code,
 		"redirect_uri", redirect_uri,
 		"code_verifier", verifier,
 	};
-	struct sf_error	 local;
-	struct buf	 form;
-	enum sf_result	 rv = SF_ERROR;
 
-	if (err == NULL)
-		err = &local;
-	err->code[0] = err->message[0] = '\0';
-	buf_init(&form, SF_BODY_MAX);
-	if (sf_pairs(&form, kv, NELEM(kv)) == -1) {
-		log_error("msg=\"cannot build the token request\"");
-		goto out;
-	}
-	rv = sf_token_post(h, org, "token_code", &form, out, err);
-out:
-	buf_free_secret(&form);
-	return rv;
+	return sf_token_post(h, org, "token_code", kv, NELEM(kv), out, err);
 }
 
 enum sf_result
@@ -1043,100 +1135,58 @@ sf_token_refresh(struct http *h, const struct sf_org *org,
 		"client_id", org->client_id,
 		"client_secret", org->client_secret,
 	};
-	struct sf_error	 local;
-	struct buf	 form;
-	enum sf_result	 rv = SF_ERROR;
 
-	if (err == NULL)
-		err = &local;
-	err->code[0] = err->message[0] = '\0';
-	buf_init(&form, SF_BODY_MAX);
-	if (sf_pairs(&form, kv, NELEM(kv)) == -1) {
-		log_error("msg=\"cannot build the refresh request\"");
-		goto out;
-	}
-	rv = sf_token_post(h, org, "token_refresh", &form, out, err);
-out:
-	buf_free_secret(&form);
-	return rv;
+	return sf_token_post(h, org, "token_refresh", kv, NELEM(kv), out,
+	    err);
 }
 
 enum sf_result
 sf_revoke(struct http *h, const struct sf_org *org, const char *token)
 {
-	const char *const kv[] = { "token", token };
-	struct http_response	 resp;
-	struct sf_error		 err;
-	struct buf		 form, url;
-	enum sf_result		 rv = SF_ERROR;
+	const char *const	 kv[] = { "token", token };
+	const struct sf_request	 rq = {
+		.what = "revoke",
+		.base = org->login_url,
+		.path = "/services/oauth2/revoke",
+		.form = kv,
+		.nform = NELEM(kv),
+		.adjust = sf_adjust_revoke,
+	};
 
-	http_response_init(&resp);
-	buf_init(&form, SF_BODY_MAX);
-	buf_init(&url, SF_REQURL_MAX);
-	if (sf_pairs(&form, kv, NELEM(kv)) == -1 ||
-	    sf_url(&url, org->login_url, "/services/oauth2/revoke") == -1) {
-		log_error("msg=\"cannot build the revoke request\"");
-		goto out;
-	}
-	if ((rv = sf_call(h, "revoke", "POST", buf_cstr(&url), NULL,
-	    buf_cstr(&form), &resp)) != SF_OK || resp.status == 200)
-		goto out;
-	rv = sf_failed("revoke", &resp, &err, sf_adjust_revoke);
-out:
-	buf_free(&url);
-	buf_free_secret(&form);
-	http_response_free(&resp);
-	return rv;
+	return sf_do(h, &rq, NULL);
 }
 
 enum sf_result
 sf_userinfo(struct http *h, const char *instance_url,
     const char *access_token, struct sf_userinfo *out, struct sf_error *err)
 {
-	struct http_response	 resp;
-	struct sf_error		 local;
-	struct buf		 url;
-	enum sf_result		 rv = SF_ERROR;
+	const struct sf_request	 rq = {
+		.what = "userinfo",
+		.base = instance_url,
+		.path = "/services/oauth2/userinfo",
+		.bearer = access_token,
+		.adjust = sf_adjust_userinfo,
+		.reply = SF_REPLY_USERINFO,
+		.out = out,
+	};
 
-	if (err == NULL)
-		err = &local;
-	err->code[0] = err->message[0] = '\0';
-	http_response_init(&resp);
-	buf_init(&url, SF_REQURL_MAX);
-	if (sf_url(&url, instance_url, "/services/oauth2/userinfo") == -1 ||
-	    access_token == NULL)
-		goto out;
-	if ((rv = sf_call(h, "userinfo", "GET", buf_cstr(&url), access_token,
-	    NULL, &resp)) != SF_OK)
-		goto out;
-	if (resp.status != 200) {
-		rv = sf_failed("userinfo", &resp, err, sf_adjust_userinfo);
-		goto out;
-	}
-	if ((rv = sf_parse_userinfo(resp.body.data, resp.body.len, out)) !=
-	    SF_OK)
-		log_warn("call=userinfo msg=\"malformed reply\"");
-out:
-	buf_free(&url);
-	http_response_free(&resp);
-	return rv;
+	return sf_do(h, &rq, err);
 }
 
-/* Builds the query URL for a contact search.  Returns 0, or -1. */
+/* Appends the path and query of a contact search to path.  Returns 0, or
+ * -1. */
 static int
-sf_query_url(struct buf *url, const struct sf_org *org,
-    const char *instance_url, const char *needle)
+sf_query_path(struct buf *path, const struct sf_org *org, const char *needle)
 {
 	struct buf	 soql;
 	int		 rc = -1;
 
 	buf_init(&soql, SF_SOQL_MAX);
 	if (!sf_valid_version(org->api_version) || needle == NULL ||
-	    sf_url(url, instance_url, "/services/data/") == -1 ||
-	    buf_puts(url, org->api_version) == -1 ||
-	    buf_puts(url, "/query?q=") == -1 ||
+	    buf_printf(path, "/services/data/%s/query?q=",
+	    org->api_version) == -1 ||
 	    sf_soql_contacts(&soql, needle) == -1 ||
-	    form_urlencode(url, buf_cstr(&soql)) == -1)
+	    form_urlencode(path, buf_cstr(&soql)) == -1)
 		goto out;
 	rc = 0;
 out:
@@ -1149,33 +1199,20 @@ sf_query_contacts(struct http *h, const struct sf_org *org,
     const char *instance_url, const char *access_token, const char *needle,
     struct sf_contacts *out, struct sf_error *err)
 {
-	struct http_response	 resp;
-	struct sf_error		 local;
-	struct buf		 url;
-	enum sf_result		 rv = SF_ERROR;
+	struct sf_request	 rq = {
+		.what = "query",
+		.base = instance_url,
+		.bearer = access_token,
+		.reply = SF_REPLY_CONTACTS,
+		.out = out,
+	};
+	struct buf		 path;
+	enum sf_result		 rv;
 
-	if (err == NULL)
-		err = &local;
-	err->code[0] = err->message[0] = '\0';
-	http_response_init(&resp);
-	buf_init(&url, SF_REQURL_MAX);
-	if (access_token == NULL ||
-	    sf_query_url(&url, org, instance_url, needle) == -1) {
-		log_error("msg=\"cannot build the query\"");
-		goto out;
-	}
-	if ((rv = sf_call(h, "query", "GET", buf_cstr(&url), access_token,
-	    NULL, &resp)) != SF_OK)
-		goto out;
-	if (resp.status != 200) {
-		rv = sf_failed("query", &resp, err, NULL);
-		goto out;
-	}
-	if ((rv = sf_parse_contacts(resp.body.data, resp.body.len, out)) !=
-	    SF_OK)
-		log_warn("call=query msg=\"malformed reply\"");
-out:
-	buf_free(&url);
-	http_response_free(&resp);
+	buf_init(&path, SF_REQURL_MAX);
+	if (sf_query_path(&path, org, needle) == 0)
+		rq.path = buf_cstr(&path);
+	rv = sf_do(h, &rq, err);
+	buf_free(&path);
 	return rv;
 }

@@ -494,6 +494,25 @@ store_ad_add(struct store_ad *ad, const char *s)
 	return 0;
 }
 
+/* Fills ad with the tag and then the n fields f, each length-prefixed.
+ * Returns 0, or -1 (logged) when they do not fit. */
+static int
+store_ad_fields(struct store_ad *ad, const char *const *f, size_t n)
+{
+	size_t	 i;
+
+	ad->len = 0;
+	if (store_ad_add(ad, STORE_AD_TAG) == -1)
+		goto fail;
+	for (i = 0; i < n; i++)
+		if (store_ad_add(ad, f[i]) == -1)
+			goto fail;
+	return 0;
+fail:
+	log_error("msg=\"associated data too long\"");
+	return -1;
+}
+
 /*
  * Associated data of a token: the tag, the row (enterprise, team, user),
  * which token ("access" or "refresh") and the key id.  The length
@@ -503,17 +522,11 @@ static int
 store_ad_token(struct store_ad *ad, const struct slack_user *who,
     const char *which, const char *key_id)
 {
-	ad->len = 0;
-	if (store_ad_add(ad, STORE_AD_TAG) == -1 ||
-	    store_ad_add(ad, who->enterprise_id) == -1 ||
-	    store_ad_add(ad, who->team_id) == -1 ||
-	    store_ad_add(ad, who->user_id) == -1 ||
-	    store_ad_add(ad, which) == -1 ||
-	    store_ad_add(ad, key_id) == -1) {
-		log_error("msg=\"associated data too long\"");
-		return -1;
-	}
-	return 0;
+	const char *const f[] = {
+		who->enterprise_id, who->team_id, who->user_id, which, key_id
+	};
+
+	return store_ad_fields(ad, f, sizeof(f) / sizeof(f[0]));
 }
 
 /* Associated data of a PKCE verifier: the tag, "verifier", the hex of the
@@ -522,18 +535,11 @@ static int
 store_ad_verifier(struct store_ad *ad,
     const unsigned char state_hash[CRYPTO_HASHLEN], const char *key_id)
 {
-	char	 hex[CRYPTO_HASHLEN * 2 + 1];
+	char		 hex[CRYPTO_HASHLEN * 2 + 1];
+	const char *const f[] = { "verifier", hex, key_id };
 
 	crypto_hex(state_hash, CRYPTO_HASHLEN, hex);
-	ad->len = 0;
-	if (store_ad_add(ad, STORE_AD_TAG) == -1 ||
-	    store_ad_add(ad, "verifier") == -1 ||
-	    store_ad_add(ad, hex) == -1 ||
-	    store_ad_add(ad, key_id) == -1) {
-		log_error("msg=\"associated data too long\"");
-		return -1;
-	}
-	return 0;
+	return store_ad_fields(ad, f, sizeof(f) / sizeof(f[0]));
 }
 
 /* Seals a token of who under this connection's key.  Returns 0, or -1
@@ -774,7 +780,18 @@ store_wal(sqlite3 *db, const char *path)
 static int
 store_configure(sqlite3 *db, const char *path)
 {
+	int	 persist = 1;
+
 	sqlite3_busy_timeout(db, STORE_BUSY_MS);
+	/*
+	 * Keep the -wal and -shm files when a connection closes.  Otherwise
+	 * the last connection of one process deletes them as it closes,
+	 * which races with processes that are opening the database at that
+	 * moment (program starts, restarts, sqlite3 in another terminal):
+	 * they can end up on different WAL indexes and stop seeing each
+	 * other's writes.
+	 */
+	sqlite3_file_control(db, "main", SQLITE_FCNTL_PERSIST_WAL, &persist);
 	/* No SQL may corrupt the file on purpose (writable_schema etc.). */
 	sqlite3_db_config(db, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL);
 	if (store_wal(db, path) == -1 ||

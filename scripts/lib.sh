@@ -66,7 +66,8 @@ fl_nginx_conf() {
 	# As root nginx would drop its workers to "nobody", who cannot reach
 	# the sockets in the run directory: run them as ourselves.
 	[ "$(id -u)" -eq 0 ] && user="user root root;"
-	sed "s|/usr/share/forcelink/nginx|$FL_ROOT/nginx|g" \
+	sed -e "s|/usr/share/forcelink/nginx|$FL_ROOT/nginx|g" \
+	    -e "s|/var/log/nginx/forcelink-access.log|$rundir/nginx-access.log|g" \
 	    "$FL_ROOT/nginx/forcelink-locations.conf" \
 	    >"$rundir/forcelink-locations.conf"
 	sed -e "s|{{RUNDIR}}|$rundir|g" -e "s|{{PORT}}|$port|g" \
