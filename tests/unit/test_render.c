@@ -440,6 +440,16 @@ START_TEST(test_contacts_multibyte_cut)
 }
 END_TEST
 
+static size_t
+count_char(const char *s, char c)
+{
+	size_t	 n = 0;
+
+	for (; *s != '\0'; s++)
+		n += *s == c;
+	return n;
+}
+
 START_TEST(test_contacts_hostile_within_limits)
 {
 	struct sf_contacts	 cs = { .v = NULL, .n = 60, .total = 60 };
@@ -463,8 +473,15 @@ START_TEST(test_contacts_hostile_within_limits)
 	ck_assert_uint_lt(n, SLACK_MAX_BLOCKS);
 	for (i = 1; i < n; i++) {
 		s = section_text(o, i);
-		ck_assert_uint_eq(strlen(s), SLACK_MAX_TEXT);
+		ck_assert_uint_le(strlen(s), SLACK_MAX_TEXT);
+		ck_assert_uint_gt(strlen(s), SLACK_MAX_TEXT / 2);
 		ck_assert_str_eq(s + strlen(s) - 3, ELLIPSIS);
+		/* The cut never splits an entity or a link. */
+		ck_assert_ptr_null(strstr(s, "&" ELLIPSIS));
+		ck_assert_ptr_null(strstr(s, "&a" ELLIPSIS));
+		ck_assert_ptr_null(strstr(s, "&am" ELLIPSIS));
+		ck_assert_ptr_null(strstr(s, "&amp" ELLIPSIS));
+		ck_assert_uint_eq(count_char(s, '<'), count_char(s, '>'));
 	}
 	ck_assert(json_object_object_get_ex(o, "text", &t));
 	ck_assert_int_gt(json_object_get_string_len(t), 30000);
