@@ -8,7 +8,7 @@ FL_PY=/usr/bin/python3
 # Debian 12 packages forcelink needs to build, run and test.
 FL_PACKAGES="build-essential autoconf automake pkg-config libfcgi-dev
 libcurl4-openssl-dev libjson-c-dev libsqlite3-dev libsodium-dev sqlite3
-nginx-light check python3-pytest openssl curl ca-certificates valgrind"
+nginx-light check python3-pytest openssl curl ca-certificates"
 
 fl_log() { printf '%s: %s\n' "${FL_PROG:-forcelink}" "$*" >&2; }
 
