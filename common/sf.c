@@ -370,8 +370,9 @@ sf_json_wipe(struct json_object *obj, const char *key)
 
 /*
  * Parses a reply object into the struct at base through a field table.
- * Tokens anywhere in the reply are wiped before it is released.  Returns
- * as sf_json_fields; on failure some members may be filled.
+ * Its access_token and refresh_token members, if any, are wiped before
+ * the reply is released.  Returns as sf_json_fields; on failure some
+ * members may be filled.
  */
 static enum sf_result
 sf_parse_object(const char *s, size_t len, const struct sf_field *f,
@@ -989,20 +990,25 @@ enum sf_reply {
 	SF_REPLY_CONTACTS	/* into a struct sf_contacts */
 };
 
-/* One call to Salesforce: what to send and how to read the reply. */
+/*
+ * One call to Salesforce: what to send and how to read the reply.  The
+ * URL is base (login or instance URL) followed by path; a NULL path
+ * means the call could not be built.  A POST carries form (nform keys
+ * and values for sf_pairs); a GET has no form and always a bearer token.
+ * adjust (may be NULL) corrects the class of a failed reply for one
+ * endpoint; a 200 reply is read into out as reply says.
+ */
 struct sf_request {
 	const char		*what;		/* the call, in log lines */
-	const char		*base;		/* login or instance URL */
-	const char		*path;		/* after base; NULL: unbuildable */
-	const char		*bearer;	/* access token; every GET has one */
-	const char *const	*form;		/* POST pairs for sf_pairs, or
-						 * NULL for a GET */
-	size_t			 nform;		/* keys and values in form */
-	/* corrects the class of a failed reply for one endpoint, or NULL */
+	const char		*base;
+	const char		*path;
+	const char		*bearer;
+	const char *const	*form;
+	size_t			 nform;
 	enum sf_result		(*adjust)(long, const struct sf_error *,
 				    enum sf_result);
 	enum sf_reply		 reply;
-	void			*out;		/* where the reply is read to */
+	void			*out;
 };
 
 /* Builds the URL and, for a POST, the form body of rq.  Returns 0, or -1

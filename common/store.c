@@ -500,17 +500,15 @@ static int
 store_ad_fields(struct store_ad *ad, const char *const *f, size_t n)
 {
 	size_t	 i;
+	int	 rc;
 
 	ad->len = 0;
-	if (store_ad_add(ad, STORE_AD_TAG) == -1)
-		goto fail;
-	for (i = 0; i < n; i++)
-		if (store_ad_add(ad, f[i]) == -1)
-			goto fail;
-	return 0;
-fail:
-	log_error("msg=\"associated data too long\"");
-	return -1;
+	rc = store_ad_add(ad, STORE_AD_TAG);
+	for (i = 0; i < n && rc == 0; i++)
+		rc = store_ad_add(ad, f[i]);
+	if (rc == -1)
+		log_error("msg=\"associated data too long\"");
+	return rc;
 }
 
 /*

@@ -11,6 +11,7 @@
 #include <check.h>
 
 #include "crypto.h"
+#include "testutil.h"
 
 /* The 32 bytes 0x00..0x1f, in base64, and the id derived from them
  * (BLAKE2b-64 keyed with them over "forcelink key id v1", computed
@@ -18,24 +19,6 @@
 #define KEY_B64		"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
 #define KEY_B64_NOPAD	"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8"
 #define KEY_ID		"0a324dac2ce0e664"
-
-/* Whether needle (n bytes) occurs in hay (len bytes). */
-static int
-contains(const unsigned char *hay, size_t len, const char *needle, size_t n)
-{
-	size_t	 i;
-
-	for (i = 0; n <= len && i <= len - n; i++)
-		if (memcmp(hay + i, needle, n) == 0)
-			return 1;
-	return 0;
-}
-
-static void
-hex_of(const unsigned char *p, size_t n, char *out)
-{
-	crypto_hex(p, n, out);
-}
 
 static void
 setup(void)
@@ -47,19 +30,6 @@ static void
 key_fixed(struct crypto_key *k)
 {
 	ck_assert_int_eq(crypto_key_from_base64(k, KEY_B64), 0);
-}
-
-static void
-key_random(struct crypto_key *k)
-{
-	unsigned char	 raw[CRYPTO_KEYLEN];
-	char		*b64;
-
-	crypto_random(raw, sizeof(raw));
-	b64 = crypto_base64(raw, sizeof(raw));
-	ck_assert_ptr_nonnull(b64);
-	ck_assert_int_eq(crypto_key_from_base64(k, b64), 0);
-	free(b64);
 }
 
 /* --- Keys ------------------------------------------------------------- */
@@ -122,7 +92,7 @@ START_TEST(test_key_id_differs)
 	struct crypto_key	 a, b;
 
 	key_fixed(&a);
-	key_random(&b);
+	tu_key_random(&b);
 	ck_assert_uint_eq(strlen(b.id), CRYPTO_KEYID_LEN);
 	ck_assert_uint_eq(strspn(b.id, "0123456789abcdef"), CRYPTO_KEYID_LEN);
 	ck_assert_str_ne(a.id, b.id);
@@ -145,18 +115,44 @@ END_TEST
 #define PT	"00Dxx0000001gPL!AQ4AQFakeAccessToken"
 #define AD	"forcelink-v1 T1 U1 access"
 
+/* Seals PT with associated data AD under the fixed key, which goes to
+ * *k.  Returns the ciphertext (the caller frees it), its length in
+ * *len. */
+static unsigned char *
+seal_fixed(struct crypto_key *k, size_t *len)
+{
+	unsigned char	*ct = NULL;
+
+	key_fixed(k);
+	ck_assert_int_eq(crypto_seal(k, AD, strlen(AD), PT, strlen(PT), &ct,
+	    len), 0);
+	return ct;
+}
+
+/* Asserts that ct (len bytes) does not open under k with associated data
+ * ad, and that no plaintext is handed out. */
+static void
+assert_open_fails(const struct crypto_key *k, const char *ad,
+    const unsigned char *ct, size_t len)
+{
+	char	*pt = NULL;
+	size_t	 ptlen;
+
+	ck_assert_int_eq(crypto_open(k, ad, strlen(ad), ct, len, &pt,
+	    &ptlen), -1);
+	ck_assert_ptr_null(pt);
+}
+
 START_TEST(test_seal_roundtrip)
 {
 	struct crypto_key	 k;
-	unsigned char		*ct = NULL;
+	unsigned char		*ct;
 	size_t			 ctlen, ptlen;
 	char			*pt = NULL;
 
-	key_fixed(&k);
-	ck_assert_int_eq(crypto_seal(&k, AD, strlen(AD), PT, strlen(PT), &ct,
-	    &ctlen), 0);
+	ct = seal_fixed(&k, &ctlen);
 	ck_assert_uint_eq(ctlen, strlen(PT) + CRYPTO_SEAL_OVERHEAD);
-	ck_assert_int_eq(contains(ct, ctlen, PT, strlen(PT)), 0);
+	ck_assert_ptr_null(memmem(ct, ctlen, PT, strlen(PT)));
 	ck_assert_int_eq(crypto_open(&k, AD, strlen(AD), ct, ctlen, &pt,
 	    &ptlen), 0);
 	ck_assert_str_eq(pt, PT);
@@ -187,14 +183,11 @@ END_TEST
 START_TEST(test_seal_fresh_nonce)
 {
 	struct crypto_key	 k;
-	unsigned char		*a = NULL, *b = NULL;
+	unsigned char		*a, *b;
 	size_t			 alen, blen;
 
-	key_fixed(&k);
-	ck_assert_int_eq(crypto_seal(&k, AD, strlen(AD), PT, strlen(PT), &a,
-	    &alen), 0);
-	ck_assert_int_eq(crypto_seal(&k, AD, strlen(AD), PT, strlen(PT), &b,
-	    &blen), 0);
+	a = seal_fixed(&k, &alen);
+	b = seal_fixed(&k, &blen);
 	ck_assert_uint_eq(alen, blen);
 	/* Neither the nonce nor the ciphertext repeats. */
 	ck_assert_int_ne(memcmp(a, b, 24), 0);
@@ -213,18 +206,12 @@ START_TEST(test_open_fail_wrong_ad)
 		"",
 	};
 	struct crypto_key	 k;
-	unsigned char		*ct = NULL;
-	size_t			 ctlen, ptlen, i;
-	char			*pt = NULL;
+	unsigned char		*ct;
+	size_t			 ctlen, i;
 
-	key_fixed(&k);
-	ck_assert_int_eq(crypto_seal(&k, AD, strlen(AD), PT, strlen(PT), &ct,
-	    &ctlen), 0);
-	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		ck_assert_int_eq(crypto_open(&k, bad[i], strlen(bad[i]), ct,
-		    ctlen, &pt, &ptlen), -1);
-		ck_assert_ptr_null(pt);
-	}
+	ct = seal_fixed(&k, &ctlen);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_open_fails(&k, bad[i], ct, ctlen);
 	free(ct);
 }
 END_TEST
@@ -232,17 +219,12 @@ END_TEST
 START_TEST(test_open_fail_wrong_key)
 {
 	struct crypto_key	 k, other;
-	unsigned char		*ct = NULL;
-	size_t			 ctlen, ptlen;
-	char			*pt = NULL;
+	unsigned char		*ct;
+	size_t			 ctlen;
 
-	key_fixed(&k);
-	key_random(&other);
-	ck_assert_int_eq(crypto_seal(&k, AD, strlen(AD), PT, strlen(PT), &ct,
-	    &ctlen), 0);
-	ck_assert_int_eq(crypto_open(&other, AD, strlen(AD), ct, ctlen, &pt,
-	    &ptlen), -1);
-	ck_assert_ptr_null(pt);
+	ct = seal_fixed(&k, &ctlen);
+	tu_key_random(&other);
+	assert_open_fails(&other, AD, ct, ctlen);
 	free(ct);
 }
 END_TEST
@@ -250,19 +232,15 @@ END_TEST
 START_TEST(test_open_fail_tampered)
 {
 	struct crypto_key	 k;
-	unsigned char		*ct = NULL;
+	unsigned char		*ct;
 	size_t			 ctlen, ptlen, i;
 	char			*pt = NULL;
 
-	key_fixed(&k);
-	ck_assert_int_eq(crypto_seal(&k, AD, strlen(AD), PT, strlen(PT), &ct,
-	    &ctlen), 0);
+	ct = seal_fixed(&k, &ctlen);
 	/* Every byte matters: nonce, ciphertext and tag alike. */
 	for (i = 0; i < ctlen; i++) {
 		ct[i] ^= 0x01;
-		ck_assert_int_eq(crypto_open(&k, AD, strlen(AD), ct, ctlen,
-		    &pt, &ptlen), -1);
-		ck_assert_ptr_null(pt);
+		assert_open_fails(&k, AD, ct, ctlen);
 		ct[i] ^= 0x01;
 	}
 	ck_assert_int_eq(crypto_open(&k, AD, strlen(AD), ct, ctlen, &pt,
@@ -275,20 +253,13 @@ END_TEST
 START_TEST(test_open_fail_truncated)
 {
 	struct crypto_key	 k;
-	unsigned char		*ct = NULL;
-	size_t			 ctlen, ptlen, n;
-	char			*pt = NULL;
+	unsigned char		*ct;
+	size_t			 ctlen, n;
 
-	key_fixed(&k);
-	ck_assert_int_eq(crypto_seal(&k, AD, strlen(AD), PT, strlen(PT), &ct,
-	    &ctlen), 0);
-	for (n = 0; n < ctlen; n++) {
-		ck_assert_int_eq(crypto_open(&k, AD, strlen(AD), ct, n, &pt,
-		    &ptlen), -1);
-		ck_assert_ptr_null(pt);
-	}
-	ck_assert_int_eq(crypto_open(&k, AD, strlen(AD), NULL, 0, &pt,
-	    &ptlen), -1);
+	ct = seal_fixed(&k, &ctlen);
+	for (n = 0; n < ctlen; n++)
+		assert_open_fails(&k, AD, ct, n);
+	assert_open_fails(&k, AD, NULL, 0);
 	free(ct);
 }
 END_TEST
@@ -301,11 +272,11 @@ START_TEST(test_sha256_vector)
 	char		 hex[2 * CRYPTO_HASHLEN + 1];
 
 	crypto_sha256("abc", h);
-	hex_of(h, sizeof(h), hex);
+	crypto_hex(h, sizeof(h), hex);
 	ck_assert_str_eq(hex, "ba7816bf8f01cfea414140de5dae2223"
 	    "b00361a396177a9cb410ff61f20015ad");
 	crypto_sha256("", h);
-	hex_of(h, sizeof(h), hex);
+	crypto_hex(h, sizeof(h), hex);
 	ck_assert_str_eq(hex, "e3b0c44298fc1c149afbf4c8996fb924"
 	    "27ae41e4649b934ca495991b7852b855");
 }
@@ -346,7 +317,7 @@ START_TEST(test_hmac_rfc4231)
 	}
 	crypto_hmac_sha256(k, hmac_cases[_i].keylen, hmac_cases[_i].msg,
 	    strlen(hmac_cases[_i].msg), mac);
-	hex_of(mac, sizeof(mac), hex);
+	crypto_hex(mac, sizeof(mac), hex);
 	ck_assert_str_eq(hex, hmac_cases[_i].mac);
 }
 END_TEST
@@ -366,7 +337,7 @@ START_TEST(test_hmac_slack_vector)
 	char		 hex[65];
 
 	crypto_hmac_sha256(secret, strlen(secret), base, strlen(base), mac);
-	hex_of(mac, sizeof(mac), hex);
+	crypto_hex(mac, sizeof(mac), hex);
 	ck_assert_str_eq(hex, "a2114d57b48eac39b9ad189dd8316235"
 	    "a7b4a8d21a10bd27519666489c69b503");
 }

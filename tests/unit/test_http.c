@@ -5,26 +5,10 @@
  * sockets: a bound port that does not listen (refused at once) and a
  * listener that never accepts (the TCP handshake completes, TLS never
  * answers), which is where the deadline function has to fire.  TLS tests
- * run a real "openssl s_server" on 127.0.0.1 with certificates made at
- * test time by tests/standin/mkcerts.sh.  s_server runs in its plain
- * mode: it prints what a client sends and sends what it reads on its
- * standard input, so a small responder thread answers each complete
- * request with a canned HTTP/1.1 reply and keeps the connection open;
- * that is what lets the tests see a connection being reused.
+ * run against the local "openssl s_server" of tls_server.c, which answers
+ * each request with a canned HTTP/1.1 reply and keeps the connection
+ * open; that is what lets the tests see a connection being reused.
  */
-#include <sys/socket.h>
-#include <sys/types.h>
-#include <sys/wait.h>
-
-#include <netinet/in.h>
-#include <arpa/inet.h>
-
-#include <errno.h>
-#include <fcntl.h>
-#include <limits.h>
-#include <poll.h>
-#include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,21 +19,11 @@
 
 #include "buf.h"
 #include "http.h"
-
-/* Where the certificates live; made once per test case in the parent. */
-static char	 certdir[64];
+#include "testutil.h"
+#include "tls_server.h"
 
 /* ------------------------------------------------------------------ */
-/* Time and sockets. */
-
-static long
-now_ms(void)
-{
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long)ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
-}
+/* Time and URLs. */
 
 static struct timespec
 in_ms(long ms)
@@ -67,240 +41,6 @@ in_ms(long ms)
 		ts.tv_nsec += 1000000000L;
 	}
 	return ts;
-}
-
-/* A TCP socket bound to 127.0.0.1 on a free port; listens when backlog
- * is positive.  Returns the socket and the port in *port. */
-static int
-local_socket(int backlog, int *port)
-{
-	struct sockaddr_in	 sin;
-	socklen_t		 len = sizeof(sin);
-	int			 fd;
-
-	fd = socket(AF_INET, SOCK_STREAM, 0);
-	ck_assert_int_ge(fd, 0);
-	memset(&sin, 0, sizeof(sin));
-	sin.sin_family = AF_INET;
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
-	if (backlog > 0)
-		ck_assert_int_eq(listen(fd, backlog), 0);
-	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
-	*port = ntohs(sin.sin_port);
-	return fd;
-}
-
-/* ------------------------------------------------------------------ */
-/* A local TLS server: openssl s_server plus a responder thread. */
-
-struct tls_server {
-	pid_t		 pid;
-	int		 in;		/* s_server's standard input */
-	int		 out;		/* its standard output */
-	int		 port;
-	pthread_t	 thr;
-	const char	*reply;		/* sent after each complete request */
-	size_t		 replylen;
-	pthread_mutex_t	 mu;
-	char		 last[4096];	/* the latest request, truncated */
-	int		 requests;
-};
-
-static void
-write_all(int fd, const char *p, size_t n)
-{
-	ssize_t	 w;
-
-	while (n > 0) {
-		if ((w = write(fd, p, n)) <= 0) {
-			if (w == -1 && errno == EINTR)
-				continue;
-			return;
-		}
-		p += w;
-		n -= (size_t)w;
-	}
-}
-
-/* Reads one line of s_server's output (without the newline); waits at
- * most 5 s.  Returns 0, or -1 at EOF or timeout. */
-static int
-read_line(int fd, char *line, size_t n)
-{
-	struct pollfd	 pfd = { .fd = fd, .events = POLLIN };
-	size_t		 i = 0;
-	char		 c;
-
-	while (i + 1 < n) {
-		if (poll(&pfd, 1, 5000) != 1 || read(fd, &c, 1) != 1)
-			return -1;
-		if (c == '\n')
-			break;
-		line[i++] = c;
-	}
-	line[i] = '\0';
-	return 0;
-}
-
-/*
- * Looks for one complete request (request line, headers, and a body of
- * Content-Length bytes) in buf; s_server's own chatter before it is
- * skipped.  Returns the bytes it spans (from *start), or 0 when it is not
- * complete yet.
- */
-static size_t
-find_request(const char *buf, size_t len, size_t *start)
-{
-	const char	*p, *q, *end, *cl;
-	size_t		 body = 0;
-
-	p = memmem(buf, len, "GET /", 5);
-	q = memmem(buf, len, "POST /", 6);
-	if (p == NULL || (q != NULL && q < p))
-		p = q;
-	if (p == NULL)
-		return 0;
-	if ((end = memmem(p, len - (size_t)(p - buf), "\r\n\r\n", 4)) == NULL)
-		return 0;
-	end += 4;
-	cl = memmem(p, (size_t)(end - p), "Content-Length: ", 16);
-	if (cl != NULL)
-		body = strtoul(cl + 16, NULL, 10);
-	if ((size_t)(end - buf) + body > len)
-		return 0;
-	*start = (size_t)(p - buf);
-	return (size_t)(end - p) + body;
-}
-
-static void *
-tls_responder(void *arg)
-{
-	struct tls_server	*s = arg;
-	char			 buf[65536];
-	size_t			 len = 0, start, n;
-	ssize_t			 r;
-
-	while ((r = read(s->out, buf + len, sizeof(buf) - len)) > 0) {
-		len += (size_t)r;
-		while ((n = find_request(buf, len, &start)) > 0) {
-			pthread_mutex_lock(&s->mu);
-			snprintf(s->last, sizeof(s->last), "%.*s", (int)n,
-			    buf + start);
-			s->requests++;
-			pthread_mutex_unlock(&s->mu);
-			write_all(s->in, s->reply, s->replylen);
-			memmove(buf, buf + start + n, len - start - n);
-			len -= start + n;
-		}
-		if (len == sizeof(buf))
-			len = 0;	/* chatter only: drop it */
-	}
-	return NULL;
-}
-
-/* Starts s_server with certificate NAME.pem from certdir; each request
- * is answered with reply. */
-static void
-tls_start(struct tls_server *s, const char *name, const char *reply,
-    size_t replylen)
-{
-	char	 cert[PATH_MAX], key[PATH_MAX], line[256];
-	int	 inp[2], outp[2], devnull;
-
-	memset(s, 0, sizeof(*s));
-	s->reply = reply;
-	s->replylen = replylen;
-	pthread_mutex_init(&s->mu, NULL);
-	snprintf(cert, sizeof(cert), "%s/%s.pem", certdir, name);
-	snprintf(key, sizeof(key), "%s/%s.key", certdir, name);
-	ck_assert_int_eq(pipe(inp), 0);
-	ck_assert_int_eq(pipe(outp), 0);
-	ck_assert_int_ge(s->pid = fork(), 0);
-	if (s->pid == 0) {
-		devnull = open("/dev/null", O_WRONLY);
-		dup2(inp[0], 0);
-		dup2(outp[1], 1);
-		dup2(devnull, 2);
-		close(inp[1]);
-		close(outp[0]);
-		execlp("openssl", "openssl", "s_server", "-accept",
-		    "127.0.0.1:0", "-cert", cert, "-key", key, (char *)NULL);
-		_exit(127);
-	}
-	close(inp[0]);
-	close(outp[1]);
-	s->in = inp[1];
-	s->out = outp[0];
-	/* "ACCEPT 127.0.0.1:PORT" says it listens, and on which port. */
-	do {
-		ck_assert_msg(read_line(s->out, line, sizeof(line)) == 0,
-		    "s_server did not start");
-	} while (sscanf(line, "ACCEPT 127.0.0.1:%d", &s->port) != 1);
-	ck_assert_int_eq(pthread_create(&s->thr, NULL, tls_responder, s), 0);
-}
-
-static void
-tls_stop(struct tls_server *s)
-{
-	kill(s->pid, SIGTERM);
-	waitpid(s->pid, NULL, 0);
-	close(s->in);
-	pthread_join(s->thr, NULL);
-	close(s->out);
-	pthread_mutex_destroy(&s->mu);
-}
-
-/* Copies the latest request the server saw. */
-static void
-tls_last(struct tls_server *s, char *out, size_t n, int *requests)
-{
-	pthread_mutex_lock(&s->mu);
-	snprintf(out, n, "%s", s->last);
-	*requests = s->requests;
-	pthread_mutex_unlock(&s->mu);
-}
-
-static void
-certs_setup(void)
-{
-	char		 cmd[PATH_MAX * 2];
-	const char	*src;
-
-	signal(SIGPIPE, SIG_IGN);
-	if ((src = getenv("srcdir")) == NULL)
-		src = ".";
-	snprintf(certdir, sizeof(certdir), "/tmp/forcelink-test-http.XXXXXX");
-	if (mkdtemp(certdir) == NULL)
-		abort();
-	snprintf(cmd, sizeof(cmd), "sh '%s/tests/standin/mkcerts.sh' '%s'",
-	    src, certdir);
-	if (system(cmd) != 0) {
-		fprintf(stderr, "test_http: mkcerts.sh failed\n");
-		abort();
-	}
-}
-
-static void
-certs_teardown(void)
-{
-	char	 cmd[PATH_MAX + 16];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", certdir);
-	(void)!system(cmd);
-}
-
-static struct http *
-client(const char *ca)
-{
-	char		 path[PATH_MAX];
-	struct http	*h;
-
-	if (ca != NULL)
-		snprintf(path, sizeof(path), "%s/%s", certdir, ca);
-	h = http_new(ca != NULL ? path : NULL);
-	ck_assert_ptr_nonnull(h);
-	return h;
 }
 
 static char *
@@ -425,16 +165,16 @@ START_TEST(test_fail_refused_not_https)
 	size_t			 i;
 	long			 t0;
 
-	h = client(NULL);
+	h = tls_client(NULL);
 	http_response_init(&r);
-	t0 = now_ms();
+	t0 = tu_now_ms();
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		ck_assert_int_eq(http_request(h, "GET", bad[i], NULL, NULL,
 		    NULL, &r), HTTP_REFUSED);
 	ck_assert_int_eq(http_request(h, "GET", NULL, NULL, NULL, NULL, &r),
 	    HTTP_REFUSED);
 	/* Refused before libcurl: no connection, no time spent. */
-	ck_assert_int_lt(now_ms() - t0, 100);
+	ck_assert_int_lt(tu_now_ms() - t0, 100);
 	ck_assert_int_eq(http_connections(h), 0);
 	ck_assert_int_eq(r.status, 0);
 	http_response_free(&r);
@@ -447,7 +187,7 @@ START_TEST(test_fail_bad_method_and_header)
 	struct http_response	 r;
 	struct http		*h;
 
-	h = client(NULL);
+	h = tls_client(NULL);
 	http_response_init(&r);
 	ck_assert_int_eq(http_request(h, "PUT", "https://127.0.0.1:1/", NULL,
 	    NULL, NULL, &r), HTTP_ERROR);
@@ -488,13 +228,13 @@ START_TEST(test_fail_connect_closed_port)
 
 	/* Bound but not listening: the kernel refuses, and the port stays
 	 * ours so nobody else can start listening on it meanwhile. */
-	fd = local_socket(0, &port);
-	h = client(NULL);
+	fd = tls_local_socket(0, &port);
+	h = tls_client(NULL);
 	http_response_init(&r);
-	t0 = now_ms();
+	t0 = tu_now_ms();
 	ck_assert_int_eq(http_request(h, "GET", url_for(port, "/"), NULL,
 	    NULL, NULL, &r), HTTP_CONNECT);
-	ck_assert_int_lt(now_ms() - t0, 2000);
+	ck_assert_int_lt(tu_now_ms() - t0, 2000);
 	ck_assert_int_eq(r.status, 0);
 	ck_assert_uint_eq(r.body.len, 0);
 	http_response_free(&r);
@@ -505,7 +245,7 @@ END_TEST
 
 struct deadline_probe {
 	int	 runs;
-	long	 at;		/* now_ms() when it ran */
+	long	 at;		/* tu_now_ms() when it ran */
 	int	 fd;		/* closed by the deadline function, if >= 0 */
 };
 
@@ -515,7 +255,7 @@ deadline_fn(void *arg)
 	struct deadline_probe	*p = arg;
 
 	p->runs++;
-	p->at = now_ms();
+	p->at = tu_now_ms();
 	if (p->fd >= 0) {
 		close(p->fd);
 		p->fd = -1;
@@ -530,8 +270,8 @@ START_TEST(test_deadline_already_due)
 	struct http		*h;
 	int			 fd, port;
 
-	fd = local_socket(0, &port);
-	h = client(NULL);
+	fd = tls_local_socket(0, &port);
+	h = tls_client(NULL);
 	http_response_init(&r);
 	past = in_ms(-10);
 	http_set_deadline(h, &past, deadline_fn, &p);
@@ -559,7 +299,7 @@ START_TEST(test_deadline_check_pending)
 	struct timespec		 later;
 	struct http		*h;
 
-	h = client(NULL);
+	h = tls_client(NULL);
 	ck_assert_int_eq(http_deadline_check(h), 0);
 	later = in_ms(60000);
 	http_set_deadline(h, &later, deadline_fn, &p);
@@ -590,14 +330,14 @@ START_TEST(test_deadline_during_blackhole)
 	int			 port;
 	long			 t0, t1;
 
-	p.fd = local_socket(8, &port);
-	h = client(NULL);
+	p.fd = tls_local_socket(8, &port);
+	h = tls_client(NULL);
 	http_response_init(&r);
-	t0 = now_ms();
+	t0 = tu_now_ms();
 	dl = in_ms(200);
 	http_set_deadline(h, &dl, deadline_fn, &p);
 	rv = http_request(h, "GET", url_for(port, "/"), NULL, NULL, NULL, &r);
-	t1 = now_ms();
+	t1 = tu_now_ms();
 	ck_assert_int_eq(p.runs, 1);
 	ck_assert_int_ge(p.at - t0, 190);
 	/*
@@ -618,60 +358,93 @@ END_TEST
 /* ------------------------------------------------------------------ */
 /* Against a real TLS server. */
 
-START_TEST(test_tls_fail_unknown_ca)
-{
+/* A server answering every request with one reply, a client that trusts
+ * ca (NULL: the system's store), and a response to fill. */
+struct live {
 	struct tls_server	 s;
-	struct http_response	 r;
 	struct http		*h;
+	struct http_response	 r;
+};
 
-	tls_start(&s, "server", REPLY_OK, strlen(REPLY_OK));
-	h = client(NULL);
-	http_response_init(&r);
-	ck_assert_int_eq(http_request(h, "GET", url_for(s.port, "/"), NULL,
-	    NULL, NULL, &r), HTTP_TLS);
-	ck_assert_int_eq(r.status, 0);
-	ck_assert_uint_eq(r.body.len, 0);
-	http_response_free(&r);
-	http_free(h);
-	tls_stop(&s);
+/* Starts l with a server presenting certificate cert; reply (len bytes)
+ * must stay alive until live_stop. */
+static void
+live_start(struct live *l, const char *cert, const char *ca,
+    const char *reply, size_t len)
+{
+	tls_start(&l->s, cert, reply, len);
+	l->h = tls_client(ca);
+	http_response_init(&l->r);
 }
-END_TEST
 
-START_TEST(test_tls_fail_wrong_host)
+static void
+live_stop(struct live *l)
 {
-	struct tls_server	 s;
-	struct http_response	 r;
-	struct http		*h;
+	http_response_free(&l->r);
+	http_free(l->h);
+	tls_stop(&l->s);
+}
 
+/* One GET of path from l, with a bearer token unless it is NULL. */
+static enum http_result
+live_get(struct live *l, const char *path, const char *bearer)
+{
+	return http_request(l->h, "GET", url_for(l->s.port, path), bearer,
+	    NULL, NULL, &l->r);
+}
+
+/* Single requests and what comes of them; a failure leaves no status
+ * and no body. */
+static const struct {
+	const char		*name;
+	const char		*cert;	/* the server's certificate */
+	const char		*ca;	/* the client's CA file; NULL: system */
+	const char		*reply;
+	enum http_result	 want;
+	long			 status;
+	const char		*body;
+} get_cases[] = {
+	{ "fail: unknown CA", "server", NULL, REPLY_OK, HTTP_TLS, 0, "" },
 	/* Signed by the trusted CA, but for wrong.example, not 127.0.0.1. */
-	tls_start(&s, "wrong-host", REPLY_OK, strlen(REPLY_OK));
-	h = client("ca.pem");
-	http_response_init(&r);
-	ck_assert_int_eq(http_request(h, "GET", url_for(s.port, "/"), NULL,
-	    NULL, NULL, &r), HTTP_TLS);
-	ck_assert_int_eq(r.status, 0);
-	http_response_free(&r);
-	http_free(h);
-	tls_stop(&s);
+	{ "fail: wrong host", "wrong-host", "ca.pem", REPLY_OK, HTTP_TLS, 0,
+	    "" },
+	{ "an error status is a reply", "server", "ca.pem",
+	    "HTTP/1.1 503 Service Unavailable\r\n"
+	    "Content-Length: 4\r\n\r\nbusy", HTTP_OK, 503, "busy" },
+	{ "no redirect followed", "server", "ca.pem", "HTTP/1.1 302 Found\r\n"
+	    "Location: https://127.0.0.1:1/elsewhere\r\n"
+	    "Content-Length: 0\r\n\r\n", HTTP_OK, 302, "" },
+	{ "fail: declared too big", "server", "ca.pem", "HTTP/1.1 200 OK\r\n"
+	    "Content-Length: 2000000\r\n\r\n", HTTP_TOOBIG, 0, "" },
+};
+
+START_TEST(test_tls_get_table)
+{
+	struct live		 l;
+	enum http_result	 rv;
+
+	live_start(&l, get_cases[_i].cert, get_cases[_i].ca,
+	    get_cases[_i].reply, strlen(get_cases[_i].reply));
+	rv = live_get(&l, "/", NULL);
+	ck_assert_msg(rv == get_cases[_i].want, "%s: result %s",
+	    get_cases[_i].name, http_result_str(rv));
+	ck_assert_int_eq(l.r.status, get_cases[_i].status);
+	ck_assert_str_eq(buf_cstr(&l.r.body), get_cases[_i].body);
+	live_stop(&l);
 }
 END_TEST
 
 START_TEST(test_tls_ok_with_ca_file)
 {
-	struct tls_server	 s;
-	struct http_response	 r;
-	struct http		*h;
-	char			 req[4096];
-	int			 n;
+	struct live	 l;
+	char		 req[4096];
+	int		 n;
 
-	tls_start(&s, "server", REPLY_OK, strlen(REPLY_OK));
-	h = client("ca.pem");
-	http_response_init(&r);
-	ck_assert_int_eq(http_request(h, "GET", url_for(s.port, "/q?x=1"),
-	    "tok123", NULL, NULL, &r), HTTP_OK);
-	ck_assert_int_eq(r.status, 200);
-	ck_assert_str_eq(buf_cstr(&r.body), "{\"ok\":true}");
-	tls_last(&s, req, sizeof(req), &n);
+	live_start(&l, "server", "ca.pem", REPLY_OK, strlen(REPLY_OK));
+	ck_assert_int_eq(live_get(&l, "/q?x=1", "tok123"), HTTP_OK);
+	ck_assert_int_eq(l.r.status, 200);
+	ck_assert_str_eq(buf_cstr(&l.r.body), "{\"ok\":true}");
+	tls_last(&l.s, req, sizeof(req), &n);
 	ck_assert_int_eq(n, 1);
 	ck_assert_ptr_nonnull(strstr(req, "GET /q?x=1 HTTP/1.1\r\n"));
 	ck_assert_ptr_nonnull(strstr(req, "\r\nAccept: application/json\r\n"));
@@ -680,33 +453,26 @@ START_TEST(test_tls_ok_with_ca_file)
 	    "\r\nAuthorization: Bearer tok123\r\n"));
 	/* No compression offered: a reply is capped as it arrives. */
 	ck_assert_ptr_null(strstr(req, "Accept-Encoding"));
-	ck_assert_int_eq(http_connections(h), 1);
-	http_response_free(&r);
-	http_free(h);
-	tls_stop(&s);
+	ck_assert_int_eq(http_connections(l.h), 1);
+	live_stop(&l);
 }
 END_TEST
 
 START_TEST(test_tls_connection_reused)
 {
-	struct tls_server	 s;
-	struct http_response	 r;
-	struct http		*h;
-	char			 req[4096];
-	int			 n;
+	struct live	 l;
+	char		 req[4096];
+	int		 n;
 
-	tls_start(&s, "server", REPLY_OK, strlen(REPLY_OK));
-	h = client("ca.pem");
-	http_response_init(&r);
-	ck_assert_int_eq(http_request(h, "GET", url_for(s.port, "/one"),
-	    NULL, NULL, NULL, &r), HTTP_OK);
-	ck_assert_int_eq(r.status, 200);
-	ck_assert_int_eq(http_request(h, "POST", url_for(s.port, "/two"),
-	    NULL, "application/x-www-form-urlencoded", "a=1&b=2", &r),
+	live_start(&l, "server", "ca.pem", REPLY_OK, strlen(REPLY_OK));
+	ck_assert_int_eq(live_get(&l, "/one", NULL), HTTP_OK);
+	ck_assert_int_eq(l.r.status, 200);
+	ck_assert_int_eq(http_request(l.h, "POST", url_for(l.s.port, "/two"),
+	    NULL, "application/x-www-form-urlencoded", "a=1&b=2", &l.r),
 	    HTTP_OK);
-	ck_assert_int_eq(r.status, 200);
-	ck_assert_str_eq(buf_cstr(&r.body), "{\"ok\":true}");
-	tls_last(&s, req, sizeof(req), &n);
+	ck_assert_int_eq(l.r.status, 200);
+	ck_assert_str_eq(buf_cstr(&l.r.body), "{\"ok\":true}");
+	tls_last(&l.s, req, sizeof(req), &n);
 	ck_assert_int_eq(n, 2);
 	ck_assert_ptr_nonnull(strstr(req, "POST /two HTTP/1.1\r\n"));
 	ck_assert_ptr_nonnull(strstr(req,
@@ -717,80 +483,14 @@ START_TEST(test_tls_connection_reused)
 	ck_assert_int_ge(n, 11);
 	ck_assert_str_eq(req + n - 11, "\r\n\r\na=1&b=2");
 	/* And a GET after the POST is a GET again, without the body. */
-	ck_assert_int_eq(http_request(h, "GET", url_for(s.port, "/three"),
-	    NULL, NULL, NULL, &r), HTTP_OK);
-	tls_last(&s, req, sizeof(req), &n);
+	ck_assert_int_eq(live_get(&l, "/three", NULL), HTTP_OK);
+	tls_last(&l.s, req, sizeof(req), &n);
 	ck_assert_int_eq(n, 3);
 	ck_assert_ptr_nonnull(strstr(req, "GET /three HTTP/1.1\r\n"));
 	ck_assert_ptr_null(strstr(req, "Content-"));
 	/* Three requests, one connection. */
-	ck_assert_int_eq(http_connections(h), 1);
-	http_response_free(&r);
-	http_free(h);
-	tls_stop(&s);
-}
-END_TEST
-
-START_TEST(test_tls_error_status_is_ok)
-{
-	static const char	 reply[] =
-	    "HTTP/1.1 503 Service Unavailable\r\n"
-	    "Content-Length: 4\r\n\r\nbusy";
-	struct tls_server	 s;
-	struct http_response	 r;
-	struct http		*h;
-
-	tls_start(&s, "server", reply, strlen(reply));
-	h = client("ca.pem");
-	http_response_init(&r);
-	ck_assert_int_eq(http_request(h, "GET", url_for(s.port, "/"), NULL,
-	    NULL, NULL, &r), HTTP_OK);
-	ck_assert_int_eq(r.status, 503);
-	ck_assert_str_eq(buf_cstr(&r.body), "busy");
-	http_response_free(&r);
-	http_free(h);
-	tls_stop(&s);
-}
-END_TEST
-
-START_TEST(test_tls_no_redirect_followed)
-{
-	static const char	 reply[] = "HTTP/1.1 302 Found\r\n"
-	    "Location: https://127.0.0.1:1/elsewhere\r\n"
-	    "Content-Length: 0\r\n\r\n";
-	struct tls_server	 s;
-	struct http_response	 r;
-	struct http		*h;
-
-	tls_start(&s, "server", reply, strlen(reply));
-	h = client("ca.pem");
-	http_response_init(&r);
-	ck_assert_int_eq(http_request(h, "GET", url_for(s.port, "/"), NULL,
-	    NULL, NULL, &r), HTTP_OK);
-	ck_assert_int_eq(r.status, 302);
-	http_response_free(&r);
-	http_free(h);
-	tls_stop(&s);
-}
-END_TEST
-
-START_TEST(test_tls_fail_toobig_declared)
-{
-	static const char	 reply[] = "HTTP/1.1 200 OK\r\n"
-	    "Content-Length: 2000000\r\n\r\n";
-	struct tls_server	 s;
-	struct http_response	 r;
-	struct http		*h;
-
-	tls_start(&s, "server", reply, strlen(reply));
-	h = client("ca.pem");
-	http_response_init(&r);
-	ck_assert_int_eq(http_request(h, "GET", url_for(s.port, "/"), NULL,
-	    NULL, NULL, &r), HTTP_TOOBIG);
-	ck_assert_uint_eq(r.body.len, 0);
-	http_response_free(&r);
-	http_free(h);
-	tls_stop(&s);
+	ck_assert_int_eq(http_connections(l.h), 1);
+	live_stop(&l);
 }
 END_TEST
 
@@ -798,9 +498,7 @@ START_TEST(test_tls_fail_toobig_streamed)
 {
 	static const char	 head[] = "HTTP/1.1 200 OK\r\n"
 	    "Connection: close\r\n\r\n";
-	struct tls_server	 s;
-	struct http_response	 r;
-	struct http		*h;
+	struct live		 l;
 	size_t			 n;
 	char			*reply;
 
@@ -811,15 +509,10 @@ START_TEST(test_tls_fail_toobig_streamed)
 	ck_assert_ptr_nonnull(reply = malloc(n));
 	memcpy(reply, head, strlen(head));
 	memset(reply + strlen(head), 'x', n - strlen(head));
-	tls_start(&s, "server", reply, n);
-	h = client("ca.pem");
-	http_response_init(&r);
-	ck_assert_int_eq(http_request(h, "GET", url_for(s.port, "/"), NULL,
-	    NULL, NULL, &r), HTTP_TOOBIG);
-	ck_assert_uint_eq(r.body.len, 0);
-	http_response_free(&r);
-	http_free(h);
-	tls_stop(&s);
+	live_start(&l, "server", "ca.pem", reply, n);
+	ck_assert_int_eq(live_get(&l, "/", NULL), HTTP_TOOBIG);
+	ck_assert_uint_eq(l.r.body.len, 0);
+	live_stop(&l);
 	free(reply);
 }
 END_TEST
@@ -853,14 +546,11 @@ suite(void)
 
 	tc = tcase_create("tls");
 	tcase_set_timeout(tc, 15);
-	tcase_add_unchecked_fixture(tc, certs_setup, certs_teardown);
-	tcase_add_test(tc, test_tls_fail_unknown_ca);
-	tcase_add_test(tc, test_tls_fail_wrong_host);
+	tcase_add_unchecked_fixture(tc, tls_certs_setup, tls_certs_teardown);
+	tcase_add_loop_test(tc, test_tls_get_table, 0,
+	    sizeof(get_cases) / sizeof(get_cases[0]));
 	tcase_add_test(tc, test_tls_ok_with_ca_file);
 	tcase_add_test(tc, test_tls_connection_reused);
-	tcase_add_test(tc, test_tls_error_status_is_ok);
-	tcase_add_test(tc, test_tls_no_redirect_followed);
-	tcase_add_test(tc, test_tls_fail_toobig_declared);
 	tcase_add_test(tc, test_tls_fail_toobig_streamed);
 	suite_add_tcase(s, tc);
 	return s;

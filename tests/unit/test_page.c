@@ -105,6 +105,19 @@ assert_page_body(const char *body, const char *title_esc)
 	ck_assert_ptr_null(strstr(body, "@import"));
 }
 
+/* Checks the frame of an HTML page: the exact head with this status
+ * line, and what every body holds, titled title_esc.  Returns the
+ * body. */
+static const char *
+assert_page(const char *page, const char *status, const char *title_esc)
+{
+	const char	*body;
+
+	body = assert_page_head(page, status);
+	assert_page_body(body, title_esc);
+	return body;
+}
+
 static const struct {
 	const char	*in;
 	const char	*want;
@@ -147,23 +160,35 @@ START_TEST(test_escape_null_and_ceiling)
 }
 END_TEST
 
+/* Each test of the "pages" case renders into a fresh pg of 64 KiB. */
+static struct buf	 pg;
+
+static void
+pg_setup(void)
+{
+	buf_init(&pg, 64 * 1024);
+}
+
+static void
+pg_teardown(void)
+{
+	buf_free(&pg);
+}
+
 START_TEST(test_csp_hash_matches_style)
 {
-	struct buf	 b;
 	char		*style, hash[128], csp[256];
 
-	buf_init(&b, 64 * 1024);
-	ck_assert_int_eq(page_error(&b, 400, "t", "e"), 0);
-	style = style_of(b.data);
+	ck_assert_int_eq(page_error(&pg, 400, "t", "e"), 0);
+	style = style_of(pg.data);
 	ck_assert_uint_gt(strlen(style), 100);
 	style_hash(style, hash);
 	snprintf(csp, sizeof(csp), "style-src '%s';", hash);
-	ck_assert_msg(strstr(b.data, csp) != NULL,
+	ck_assert_msg(strstr(pg.data, csp) != NULL,
 	    "the CSP does not allow the style block; its hash is %s", hash);
 	/* The hash is in the header block, not only somewhere in the page. */
-	ck_assert(strstr(b.data, csp) < strstr(b.data, "\r\n\r\n"));
+	ck_assert(strstr(pg.data, csp) < strstr(pg.data, "\r\n\r\n"));
 	free(style);
-	buf_free(&b);
 }
 END_TEST
 
@@ -183,36 +208,28 @@ static const struct {
 
 START_TEST(test_error_status_table)
 {
-	struct buf	 b;
 	const char	*body;
 
-	buf_init(&b, 64 * 1024);
-	ck_assert_int_eq(page_error(&b, status_cases[_i].status,
+	ck_assert_int_eq(page_error(&pg, status_cases[_i].status,
 	    "Link expired", "This login link was already used."), 0);
-	body = assert_page_head(b.data, status_cases[_i].line);
-	assert_page_body(body, "Link expired");
+	body = assert_page(pg.data, status_cases[_i].line, "Link expired");
 	ck_assert_ptr_nonnull(strstr(body, "<main class=\"err\">"));
 	ck_assert_ptr_nonnull(strstr(body,
 	    "<p>This login link was already used.</p>"));
 	ck_assert_ptr_nonnull(strstr(body, "<p class=\"next\"><strong>Next "
 	    "step:</strong> Run <code>/contact login</code> in Slack to get a "
 	    "new link.</p>"));
-	buf_free(&b);
 }
 END_TEST
 
 START_TEST(test_error_hostile)
 {
-	struct buf	 b;
 	const char	*body;
 
-	buf_init(&b, 64 * 1024);
-	ck_assert_int_eq(page_error(&b, 400, HOSTILE, HOSTILE "\r\n"), 0);
-	body = assert_page_head(b.data, "400 Bad Request");
-	assert_page_body(body, HOSTILE_ESC);
+	ck_assert_int_eq(page_error(&pg, 400, HOSTILE, HOSTILE "\r\n"), 0);
+	body = assert_page(pg.data, "400 Bad Request", HOSTILE_ESC);
 	ck_assert_ptr_nonnull(strstr(body, "<p>" HOSTILE_ESC "\r\n</p>"));
-	ck_assert_ptr_null(strstr(b.data, "onerror=alert(1)>"));
-	buf_free(&b);
+	ck_assert_ptr_null(strstr(pg.data, "onerror=alert(1)>"));
 }
 END_TEST
 
@@ -228,15 +245,12 @@ END_TEST
 
 START_TEST(test_linked)
 {
-	struct buf	 b;
 	const char	*body;
 
-	buf_init(&b, 64 * 1024);
-	ck_assert_int_eq(page_linked(&b, "ann@acme.example",
+	ck_assert_int_eq(page_linked(&pg, "ann@acme.example",
 	    "00D000000000001AAA", "https://acme.my.salesforce.com",
 	    "T1DC2JH3J", "U2CERLKJA"), 0);
-	body = assert_page_head(b.data, "200 OK");
-	assert_page_body(body, "Linked");
+	body = assert_page(pg.data, "200 OK", "Linked");
 	ck_assert_ptr_nonnull(strstr(body, "<main class=\"ok\">"));
 	ck_assert_ptr_nonnull(strstr(body, "<dl>\n"
 	    "<dt>Salesforce username</dt><dd>ann@acme.example</dd>\n"
@@ -250,40 +264,31 @@ START_TEST(test_linked)
 	    "again.</p>"));
 	ck_assert_ptr_nonnull(strstr(body, "If this is not you, run "
 	    "<code>/contact logout</code> in Slack."));
-	buf_free(&b);
 }
 END_TEST
 
 START_TEST(test_linked_hostile)
 {
-	struct buf	 b;
 	const char	*body;
 
-	buf_init(&b, 64 * 1024);
-	ck_assert_int_eq(page_linked(&b, HOSTILE "1", HOSTILE "2",
+	ck_assert_int_eq(page_linked(&pg, HOSTILE "1", HOSTILE "2",
 	    HOSTILE "3", HOSTILE "4", HOSTILE "5"), 0);
-	body = assert_page_head(b.data, "200 OK");
-	assert_page_body(body, "Linked");
+	body = assert_page(pg.data, "200 OK", "Linked");
 	ck_assert_ptr_nonnull(strstr(body, "<dd>" HOSTILE_ESC "1</dd>"));
 	ck_assert_ptr_nonnull(strstr(body, "<dd>" HOSTILE_ESC "2</dd>"));
 	ck_assert_ptr_nonnull(strstr(body, "<dd>" HOSTILE_ESC "3</dd>"));
 	ck_assert_ptr_nonnull(strstr(body, "<dd>" HOSTILE_ESC "4</dd>"));
 	ck_assert_ptr_nonnull(strstr(body, "<dd>" HOSTILE_ESC "5</dd>"));
-	buf_free(&b);
 }
 END_TEST
 
 START_TEST(test_linked_missing_values)
 {
-	struct buf	 b;
-
-	buf_init(&b, 64 * 1024);
-	ck_assert_int_eq(page_linked(&b, NULL, "", NULL, "T1", "U1"), 0);
-	ck_assert_ptr_nonnull(strstr(b.data,
+	ck_assert_int_eq(page_linked(&pg, NULL, "", NULL, "T1", "U1"), 0);
+	ck_assert_ptr_nonnull(strstr(pg.data,
 	    "<dt>Salesforce username</dt><dd>(unknown)</dd>\n"
 	    "<dt>Salesforce org id</dt><dd>(unknown)</dd>\n"
 	    "<dt>Salesforce instance</dt><dd>(unknown)</dd>\n"));
-	buf_free(&b);
 }
 END_TEST
 
@@ -383,6 +388,7 @@ suite(void)
 	tcase_add_test(tc, test_escape_null_and_ceiling);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("pages");
+	tcase_add_checked_fixture(tc, pg_setup, pg_teardown);
 	tcase_add_test(tc, test_csp_hash_matches_style);
 	tcase_add_loop_test(tc, test_error_status_table, 0,
 	    NELEM(status_cases));

@@ -292,45 +292,6 @@ START_TEST(test_contacts)
 }
 END_TEST
 
-START_TEST(test_contacts_one)
-{
-	struct sf_contacts	 cs = { .v = &ann, .n = 1, .total = 1 };
-	struct json_object	*o;
-
-	o = parse_msg(render_contacts(INSTANCE, "ann", &cs));
-	ck_assert_str_eq(section_text(o, 0),
-	    "1 contact matching \xe2\x80\x9c" "ann\xe2\x80\x9d");
-	json_object_put(o);
-}
-END_TEST
-
-START_TEST(test_contacts_none)
-{
-	struct sf_contacts	 cs = { .v = NULL, .n = 0, .total = 0 };
-	struct json_object	*o;
-
-	o = parse_msg(render_contacts(INSTANCE, "smith", &cs));
-	ck_assert_str_eq(msg_text(o),
-	    "No contacts match \xe2\x80\x9csmith\xe2\x80\x9d.");
-	ck_assert_uint_eq(msg_nblocks(o), 1);
-	ck_assert_str_eq(section_text(o, 0), msg_text(o));
-	json_object_put(o);
-}
-END_TEST
-
-START_TEST(test_contacts_query_escaped)
-{
-	struct sf_contacts	 cs = { .v = NULL, .n = 0, .total = 0 };
-	struct json_object	*o;
-
-	o = parse_msg(render_contacts(INSTANCE, "AT&T <!channel>", &cs));
-	ck_assert_str_eq(msg_text(o), "No contacts match \xe2\x80\x9c"
-	    "AT&amp;T &lt;!channel&gt;\xe2\x80\x9d.");
-	assert_no_mention(o);
-	json_object_put(o);
-}
-END_TEST
-
 /* Fills n contacts that all look like ann. */
 static struct sf_contact *
 many(size_t n)
@@ -344,16 +305,39 @@ many(size_t n)
 	return v;
 }
 
-START_TEST(test_contacts_more_than_shown)
+/* The head of a contact list (its first section): how many contacts
+ * match, and how many are shown. */
+static const struct {
+	const char	*needle;
+	size_t		 n;		/* contacts handed over, like ann */
+	long		 total;		/* contacts matching */
+	const char	*head;
+	size_t		 blocks;
+} head_cases[] = {
+	{ "ann", 1, 1, "1 contact matching \xe2\x80\x9c" "ann\xe2\x80\x9d", 2 },
+	{ "smith", 0, 0, "No contacts match \xe2\x80\x9csmith\xe2\x80\x9d.",
+	    1 },
+	{ "AT&T <!channel>", 0, 0, "No contacts match \xe2\x80\x9c"
+	    "AT&amp;T &lt;!channel&gt;\xe2\x80\x9d.", 1 },
+	{ "smith", 10, 57, "Showing 10 of 57 contacts matching "
+	    "\xe2\x80\x9csmith\xe2\x80\x9d; refine your search.", 11 },
+};
+
+START_TEST(test_contacts_head_table)
 {
-	struct sf_contacts	 cs = { .v = NULL, .n = 10, .total = 57 };
+	struct sf_contacts	 cs = { .v = NULL, .n = head_cases[_i].n,
+				    .total = head_cases[_i].total };
 	struct json_object	*o;
 
-	cs.v = many(10);
-	o = parse_msg(render_contacts(INSTANCE, "smith", &cs));
-	ck_assert_str_eq(section_text(o, 0), "Showing 10 of 57 contacts "
-	    "matching \xe2\x80\x9csmith\xe2\x80\x9d; refine your search.");
-	ck_assert_uint_eq(msg_nblocks(o), 11);
+	if (cs.n > 0)
+		cs.v = many(cs.n);
+	o = parse_msg(render_contacts(INSTANCE, head_cases[_i].needle, &cs));
+	ck_assert_str_eq(section_text(o, 0), head_cases[_i].head);
+	ck_assert_uint_eq(msg_nblocks(o), head_cases[_i].blocks);
+	/* Without contacts the head is all there is. */
+	if (cs.n == 0)
+		ck_assert_str_eq(msg_text(o), head_cases[_i].head);
+	assert_no_mention(o);
 	json_object_put(o);
 	free(cs.v);
 }
@@ -494,57 +478,43 @@ START_TEST(test_contacts_hostile_within_limits)
 }
 END_TEST
 
-START_TEST(test_contacts_bad_bytes_cleaned)
+/* One contact on its own, and its section as it must read. */
+static const struct {
+	const char		*name;
+	const char		*instance;
+	struct sf_contact	 c;
+	const char		*want;
+} alone_cases[] = {
+	{ "bad bytes cleaned", INSTANCE, { .id = "003000000000002AAA",
+	    .name = "A\xff" "B\x01" "C\nD\xc2\x85" "E", .title = "tab\there" },
+	    "*<" INSTANCE "/003000000000002AAA|A\xef\xbf\xbd" "B C D E>*\n"
+	    "tab here\nAccount: No account" },
+	{ "unsafe links dropped", INSTANCE, { .id = "../../evil",
+	    .name = "Ann Smith", .email = "a@b.example?subject=x",
+	    .account_id = "001000000000001AAAX",	/* 19 characters */
+	    .account_name = "Acme" },
+	    "*Ann Smith*\nAccount: Acme\nEmail: a@b.example?subject=x" },
+	{ "nothing linked without an instance", NULL, {
+	    .id = "003000000000001AAA", .name = "Ann Smith",
+	    .account_id = "001000000000001AAA", .account_name = "Acme" },
+	    "*Ann Smith*\nAccount: Acme" },
+	{ "account without a name", INSTANCE, { .id = "003000000000002AAA",
+	    .account_id = "001000000000001AAA" },
+	    "*<" INSTANCE "/003000000000002AAA|(no name)>*\nAccount: <" INSTANCE
+	    "/001000000000001AAA|(unnamed account)>" },
+};
+
+START_TEST(test_contact_alone_table)
 {
-	struct sf_contact	 c = co;
+	struct sf_contact	 c = alone_cases[_i].c;
 	struct sf_contacts	 cs = { .v = &c, .n = 1, .total = 1 };
 	struct json_object	*o;
+	const char		*s;
 
-	c.name = "A\xff" "B\x01" "C\nD\xc2\x85" "E";
-	c.title = "tab\there";
-	o = parse_msg(render_contacts(INSTANCE, "x", &cs));
-	ck_assert_str_eq(section_text(o, 1), "*<" INSTANCE
-	    "/003000000000002AAA|A\xef\xbf\xbd" "B C D E>*\n"
-	    "tab here\nAccount: No account");
-	json_object_put(o);
-}
-END_TEST
-
-START_TEST(test_contacts_unsafe_links_dropped)
-{
-	struct sf_contact	 c = ann;
-	struct sf_contacts	 cs = { .v = &c, .n = 1, .total = 1 };
-	struct json_object	*o;
-
-	c.id = "../../evil";
-	c.account_id = "001000000000001AAAX";	/* 19 characters */
-	c.email = "a@b.example?subject=x";
-	c.phone = c.mobile = c.title = NULL;
-	o = parse_msg(render_contacts(INSTANCE, "x", &cs));
-	ck_assert_str_eq(section_text(o, 1), "*Ann Smith*\nAccount: Acme\n"
-	    "Email: a@b.example?subject=x");
-	json_object_put(o);
-	/* Without an instance nothing is linked. */
-	c = ann;
-	c.title = c.phone = c.mobile = c.email = NULL;
-	o = parse_msg(render_contacts(NULL, "x", &cs));
-	ck_assert_str_eq(section_text(o, 1), "*Ann Smith*\nAccount: Acme");
-	json_object_put(o);
-}
-END_TEST
-
-START_TEST(test_contacts_account_without_name)
-{
-	struct sf_contact	 c = co;
-	struct sf_contacts	 cs = { .v = &c, .n = 1, .total = 1 };
-	struct json_object	*o;
-
-	c.name = NULL;
-	c.account_id = "001000000000001AAA";
-	o = parse_msg(render_contacts(INSTANCE, "x", &cs));
-	ck_assert_str_eq(section_text(o, 1), "*<" INSTANCE
-	    "/003000000000002AAA|(no name)>*\nAccount: <" INSTANCE
-	    "/001000000000001AAA|(unnamed account)>");
+	o = parse_msg(render_contacts(alone_cases[_i].instance, "x", &cs));
+	s = section_text(o, 1);
+	ck_assert_msg(strcmp(s, alone_cases[_i].want) == 0, "%s: \"%s\"",
+	    alone_cases[_i].name, s);
 	json_object_put(o);
 }
 END_TEST
@@ -689,18 +659,15 @@ suite(void)
 	suite_add_tcase(s, tc);
 	tc = tcase_create("contacts");
 	tcase_add_test(tc, test_contacts);
-	tcase_add_test(tc, test_contacts_one);
-	tcase_add_test(tc, test_contacts_none);
-	tcase_add_test(tc, test_contacts_query_escaped);
-	tcase_add_test(tc, test_contacts_more_than_shown);
+	tcase_add_loop_test(tc, test_contacts_head_table, 0,
+	    NELEM(head_cases));
 	tcase_add_test(tc, test_contacts_sixty_within_block_limit);
 	tcase_add_test(tc, test_contacts_long_title_cut);
 	tcase_add_loop_test(tc, test_contacts_multibyte_cut, 0,
 	    NELEM(cut_cases));
 	tcase_add_test(tc, test_contacts_hostile_within_limits);
-	tcase_add_test(tc, test_contacts_bad_bytes_cleaned);
-	tcase_add_test(tc, test_contacts_unsafe_links_dropped);
-	tcase_add_test(tc, test_contacts_account_without_name);
+	tcase_add_loop_test(tc, test_contact_alone_table, 0,
+	    NELEM(alone_cases));
 	suite_add_tcase(s, tc);
 	return s;
 }

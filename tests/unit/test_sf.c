@@ -4,32 +4,18 @@
  * SOQL escaping against a golden table, the authorize URL byte for byte,
  * the strict parsers against good and hostile replies, the classification
  * of error replies, and token verification (signature and hosts).  The
- * calls themselves go to a local "openssl s_server" (the same harness as
- * test_http.c, with certificates from tests/standin/mkcerts.sh) that
- * answers with canned replies, so the exact request lines and form bodies
- * and the classification of each reply are checked on the wire; a few
- * go to refused URLs or a closed local port instead.
+ * calls themselves go to the local "openssl s_server" of tls_server.c
+ * (shared with test_http.c), which answers with canned replies, so the
+ * exact request lines and form bodies and the classification of each
+ * reply are checked on the wire; a few go to refused URLs or a closed
+ * local port instead.
  *
  * JSON in the tables is written with single quotes for readability;
  * json() turns them into double quotes (a real apostrophe is \u0027).
  */
-#include <sys/socket.h>
-#include <sys/types.h>
-#include <sys/wait.h>
-
-#include <netinet/in.h>
-#include <arpa/inet.h>
-
-#include <errno.h>
-#include <fcntl.h>
-#include <limits.h>
-#include <poll.h>
-#include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <check.h>
@@ -39,6 +25,8 @@
 #include "crypto.h"
 #include "http.h"
 #include "sf.h"
+#include "testutil.h"
+#include "tls_server.h"
 
 #define ORG_ID		"00D000000000001AAA"
 #define USER_ID		"005000000000001AAA"
@@ -47,9 +35,6 @@
 /* base64(HMAC-SHA256("s3cr3t", ID_URL ISSUED)), computed with Python's
  * hmac module, independently of crypto.c. */
 #define ID_URL_SIG	"X9oLNrbZCCcoc1FfapYV7L0ZYjmmhkJv3Dknu54H9cs="
-
-/* Where the certificates live; made once per test case in the parent. */
-static char	 certdir[64];
 
 static struct sf_org	 org = {
 	.name = "",
@@ -74,15 +59,6 @@ json(const char *sq)
 		out[i] = sq[i] == '\'' ? '"' : sq[i];
 	out[i] = '\0';
 	return out;
-}
-
-static long
-now_ms(void)
-{
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long)ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
 }
 
 /* Appends n copies of c to b (no assertion per byte: Check records
@@ -414,12 +390,12 @@ START_TEST(test_parse_tokens_fail_deep_nesting)
 	memset(s, '[', depth);
 	memset(s + depth, ']', depth);
 	s[2 * depth] = '\0';
-	t0 = now_ms();
+	t0 = tu_now_ms();
 	ck_assert_int_eq(sf_parse_tokens(s, 2 * depth, &t), SF_MALFORMED);
 	/* Objects too. */
 	memset(s, '{', depth);
 	ck_assert_int_eq(sf_parse_tokens(s, depth, &t), SF_MALFORMED);
-	ck_assert_int_lt(now_ms() - t0, 1000);
+	ck_assert_int_lt(tu_now_ms() - t0, 1000);
 	free(s);
 }
 END_TEST
@@ -1048,21 +1024,13 @@ START_TEST(test_calls_transport_is_transient)
 	struct sf_org		 local = org;
 	struct sf_tokens	 t;
 	struct sf_contacts	 cs;
-	struct sockaddr_in	 sin;
-	socklen_t		 len = sizeof(sin);
 	struct http		*h;
 	char			 base[64];
-	int			 fd;
+	int			 fd, port;
 
 	/* A bound port that does not listen: connection refused. */
-	ck_assert_int_ge(fd = socket(AF_INET, SOCK_STREAM, 0), 0);
-	memset(&sin, 0, sizeof(sin));
-	sin.sin_family = AF_INET;
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
-	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
-	snprintf(base, sizeof(base), "https://127.0.0.1:%d",
-	    ntohs(sin.sin_port));
+	fd = tls_local_socket(0, &port);
+	snprintf(base, sizeof(base), "https://127.0.0.1:%d", port);
 	local.login_url = base;
 	local.login_host = "127.0.0.1";
 
@@ -1080,228 +1048,34 @@ START_TEST(test_calls_transport_is_transient)
 END_TEST
 
 /* ------------------------------------------------------------------ */
-/* A local TLS server: openssl s_server plus a responder thread. */
-
-struct tls_server {
-	pid_t		 pid;
-	int		 in;		/* s_server's standard input */
-	int		 out;		/* its standard output */
-	int		 port;
-	pthread_t	 thr;
-	const char	*reply;		/* sent after each complete request */
-	size_t		 replylen;
-	pthread_mutex_t	 mu;
-	char		 last[4096];	/* the latest request, truncated */
-	int		 requests;
-};
-
-static void
-write_all(int fd, const char *p, size_t n)
-{
-	ssize_t	 w;
-
-	while (n > 0) {
-		if ((w = write(fd, p, n)) <= 0) {
-			if (w == -1 && errno == EINTR)
-				continue;
-			return;
-		}
-		p += w;
-		n -= (size_t)w;
-	}
-}
-
-/* Reads one line of s_server's output (without the newline); waits at
- * most 5 s.  Returns 0, or -1 at EOF or timeout. */
-static int
-read_line(int fd, char *line, size_t n)
-{
-	struct pollfd	 pfd = { .fd = fd, .events = POLLIN };
-	size_t		 i = 0;
-	char		 c;
-
-	while (i + 1 < n) {
-		if (poll(&pfd, 1, 5000) != 1 || read(fd, &c, 1) != 1)
-			return -1;
-		if (c == '\n')
-			break;
-		line[i++] = c;
-	}
-	line[i] = '\0';
-	return 0;
-}
-
-/*
- * Looks for one complete request (request line, headers, and a body of
- * Content-Length bytes) in buf; s_server's own chatter before it is
- * skipped.  Returns the bytes it spans (from *start), or 0 when it is not
- * complete yet.
- */
-static size_t
-find_request(const char *buf, size_t len, size_t *start)
-{
-	const char	*p, *q, *end, *cl;
-	size_t		 body = 0;
-
-	p = memmem(buf, len, "GET /", 5);
-	q = memmem(buf, len, "POST /", 6);
-	if (p == NULL || (q != NULL && q < p))
-		p = q;
-	if (p == NULL)
-		return 0;
-	if ((end = memmem(p, len - (size_t)(p - buf), "\r\n\r\n", 4)) == NULL)
-		return 0;
-	end += 4;
-	cl = memmem(p, (size_t)(end - p), "Content-Length: ", 16);
-	if (cl != NULL)
-		body = strtoul(cl + 16, NULL, 10);
-	if ((size_t)(end - buf) + body > len)
-		return 0;
-	*start = (size_t)(p - buf);
-	return (size_t)(end - p) + body;
-}
-
-static void *
-tls_responder(void *arg)
-{
-	struct tls_server	*s = arg;
-	char			 buf[65536];
-	size_t			 len = 0, start, n;
-	ssize_t			 r;
-
-	while ((r = read(s->out, buf + len, sizeof(buf) - len)) > 0) {
-		len += (size_t)r;
-		while ((n = find_request(buf, len, &start)) > 0) {
-			pthread_mutex_lock(&s->mu);
-			snprintf(s->last, sizeof(s->last), "%.*s", (int)n,
-			    buf + start);
-			s->requests++;
-			pthread_mutex_unlock(&s->mu);
-			write_all(s->in, s->reply, s->replylen);
-			memmove(buf, buf + start + n, len - start - n);
-			len -= start + n;
-		}
-		if (len == sizeof(buf))
-			len = 0;	/* chatter only: drop it */
-	}
-	return NULL;
-}
-
-/* Starts s_server with certificate NAME.pem from certdir; each request
- * is answered with reply. */
-static void
-tls_start(struct tls_server *s, const char *name, const char *reply,
-    size_t replylen)
-{
-	char	 cert[PATH_MAX], key[PATH_MAX], line[256];
-	int	 inp[2], outp[2], devnull;
-
-	memset(s, 0, sizeof(*s));
-	s->reply = reply;
-	s->replylen = replylen;
-	pthread_mutex_init(&s->mu, NULL);
-	snprintf(cert, sizeof(cert), "%s/%s.pem", certdir, name);
-	snprintf(key, sizeof(key), "%s/%s.key", certdir, name);
-	ck_assert_int_eq(pipe(inp), 0);
-	ck_assert_int_eq(pipe(outp), 0);
-	ck_assert_int_ge(s->pid = fork(), 0);
-	if (s->pid == 0) {
-		devnull = open("/dev/null", O_WRONLY);
-		dup2(inp[0], 0);
-		dup2(outp[1], 1);
-		dup2(devnull, 2);
-		close(inp[1]);
-		close(outp[0]);
-		execlp("openssl", "openssl", "s_server", "-accept",
-		    "127.0.0.1:0", "-cert", cert, "-key", key, (char *)NULL);
-		_exit(127);
-	}
-	close(inp[0]);
-	close(outp[1]);
-	s->in = inp[1];
-	s->out = outp[0];
-	/* "ACCEPT 127.0.0.1:PORT" says it listens, and on which port. */
-	do {
-		ck_assert_msg(read_line(s->out, line, sizeof(line)) == 0,
-		    "s_server did not start");
-	} while (sscanf(line, "ACCEPT 127.0.0.1:%d", &s->port) != 1);
-	ck_assert_int_eq(pthread_create(&s->thr, NULL, tls_responder, s), 0);
-}
-
-static void
-tls_stop(struct tls_server *s)
-{
-	kill(s->pid, SIGTERM);
-	waitpid(s->pid, NULL, 0);
-	close(s->in);
-	pthread_join(s->thr, NULL);
-	close(s->out);
-	pthread_mutex_destroy(&s->mu);
-}
-
-/* Copies the latest request the server saw. */
-static void
-tls_last(struct tls_server *s, char *out, size_t n, int *requests)
-{
-	pthread_mutex_lock(&s->mu);
-	snprintf(out, n, "%s", s->last);
-	*requests = s->requests;
-	pthread_mutex_unlock(&s->mu);
-}
-
-static void
-certs_setup(void)
-{
-	char		 cmd[PATH_MAX * 2];
-	const char	*src;
-
-	signal(SIGPIPE, SIG_IGN);
-	if ((src = getenv("srcdir")) == NULL)
-		src = ".";
-	snprintf(certdir, sizeof(certdir), "/tmp/forcelink-test-sf.XXXXXX");
-	if (mkdtemp(certdir) == NULL)
-		abort();
-	snprintf(cmd, sizeof(cmd), "sh '%s/tests/standin/mkcerts.sh' '%s'",
-	    src, certdir);
-	if (system(cmd) != 0) {
-		fprintf(stderr, "test_sf: mkcerts.sh failed\n");
-		abort();
-	}
-}
-
-static void
-certs_teardown(void)
-{
-	char	 cmd[PATH_MAX + 16];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", certdir);
-	(void)!system(cmd);
-}
-
-static struct http *
-client(const char *ca)
-{
-	char		 path[PATH_MAX];
-	struct http	*h;
-
-	if (ca != NULL)
-		snprintf(path, sizeof(path), "%s/%s", certdir, ca);
-	h = http_new(ca != NULL ? path : NULL);
-	ck_assert_ptr_nonnull(h);
-	return h;
-}
-
-/* ------------------------------------------------------------------ */
 /* On the wire, against the local TLS server */
 
-/* An org whose login URL is the local server. */
+/* A local server that gives every request one reply, an org whose login
+ * URL it is, and a client that trusts it. */
+struct wire {
+	struct tls_server	 s;
+	struct sf_org		 org;
+	struct http		*h;
+	char			 base[64];	/* https://127.0.0.1:PORT */
+};
+
+/* Starts w; reply must stay alive until wire_stop. */
 static void
-local_org(struct sf_org *o, const struct tls_server *s, char *base, size_t n)
+wire_start(struct wire *w, const char *reply)
 {
-	*o = org;
-	snprintf(base, n, "https://127.0.0.1:%d", s->port);
-	o->login_url = base;
-	o->login_host = "127.0.0.1";
+	tls_start(&w->s, "server", reply, strlen(reply));
+	snprintf(w->base, sizeof(w->base), "https://127.0.0.1:%d", w->s.port);
+	w->org = org;
+	w->org.login_url = w->base;
+	w->org.login_host = "127.0.0.1";
+	w->h = tls_client("ca.pem");
+}
+
+static void
+wire_stop(struct wire *w)
+{
+	http_free(w->h);
+	tls_stop(&w->s);
 }
 
 /* An HTTP reply with a JSON body. */
@@ -1315,14 +1089,15 @@ reply_json(const char *status, const char *body)
 	return r;
 }
 
-/* Asserts the last request ended with the form body want. */
+/* Asserts the one request began with line and ended with the form body
+ * want. */
 static void
-assert_body(struct tls_server *s, const char *line, const char *want)
+assert_form(struct wire *w, const char *line, const char *want)
 {
 	char	 req[4096], *p;
 	int	 n;
 
-	tls_last(s, req, sizeof(req), &n);
+	tls_last(&w->s, req, sizeof(req), &n);
 	ck_assert_int_eq(n, 1);
 	ck_assert_msg(strncmp(req, line, strlen(line)) == 0, "request %s", req);
 	ck_assert_ptr_nonnull(strstr(req,
@@ -1331,86 +1106,82 @@ assert_body(struct tls_server *s, const char *line, const char *want)
 	ck_assert_str_eq(p + 4, want);
 }
 
+/* Asserts the one request began with line and carried the bearer
+ * token. */
+static void
+assert_get(struct wire *w, const char *line, const char *token)
+{
+	char	 req[4096], auth[256];
+	int	 n;
+
+	tls_last(&w->s, req, sizeof(req), &n);
+	ck_assert_int_eq(n, 1);
+	ck_assert_ptr_eq(strstr(req, line), req);
+	snprintf(auth, sizeof(auth), "\r\nAuthorization: Bearer %s\r\n",
+	    token);
+	ck_assert_ptr_nonnull(strstr(req, auth));
+}
+
 START_TEST(test_wire_token_refresh)
 {
-	const char		*r;
-	struct tls_server	 s;
+	struct wire		 w;
 	struct sf_tokens	 t;
-	struct sf_org		 o;
-	struct http		*h;
-	char			 base[64];
 
-	r = reply_json("200 OK", json(TOKENS_GOOD));
-	tls_start(&s, "server", r, strlen(r));
-	local_org(&o, &s, base, sizeof(base));
-	h = client("ca.pem");
-	ck_assert_int_eq(sf_token_refresh(h, &o, "5Aep.ref/x+y", &t, NULL),
-	    SF_OK);
+	wire_start(&w, reply_json("200 OK", json(TOKENS_GOOD)));
+	ck_assert_int_eq(sf_token_refresh(w.h, &w.org, "5Aep.ref/x+y", &t,
+	    NULL), SF_OK);
 	ck_assert_str_eq(t.access_token, "00D000000000001!AQ.abc");
 	ck_assert_str_eq(t.refresh_token, "5Aep.ref");
-	assert_body(&s, "POST /services/oauth2/token HTTP/1.1\r\n",
+	assert_form(&w, "POST /services/oauth2/token HTTP/1.1\r\n",
 	    "grant_type=refresh_token&refresh_token=5Aep.ref%2Fx%2By"
 	    "&client_id=3MVG9client.id&client_secret=s3cr3t");
 	sf_tokens_free(&t);
-	http_free(h);
-	tls_stop(&s);
+	wire_stop(&w);
 }
 END_TEST
 
 START_TEST(test_wire_token_code_invalid_grant)
 {
-	const char		*r;
-	struct tls_server	 s;
+	struct wire		 w;
 	struct sf_tokens	 t;
 	struct sf_error		 err;
-	struct sf_org		 o;
-	struct http		*h;
-	char			 base[64];
 
-	r = reply_json("400 Bad Request", json("{'error':'invalid_grant',"
-	    "'error_description':'authentication failure'}"));
-	tls_start(&s, "server", r, strlen(r));
-	local_org(&o, &s, base, sizeof(base));
-	h = client("ca.pem");
-	ck_assert_int_eq(sf_token_code(h, &o, "aPrx==", "https://fl.example"
-	    ".com/oauth/callback", "ver-1_~.", &t, &err), SF_INVALID_GRANT);
+	wire_start(&w, reply_json("400 Bad Request", json("{'error':"
+	    "'invalid_grant','error_description':'authentication failure'}")));
+	ck_assert_int_eq(sf_token_code(w.h, &w.org, "aPrx==", "https://fl"
+	    ".example.com/oauth/callback", "ver-1_~.", &t, &err),
+	    SF_INVALID_GRANT);
 	ck_assert_str_eq(err.code, "invalid_grant");
 	ck_assert_str_eq(err.message, "authentication failure");
-	assert_body(&s, "POST /services/oauth2/token HTTP/1.1\r\n",
+	assert_form(&w, "POST /services/oauth2/token HTTP/1.1\r\n",
 	    "grant_type=authorization_code&code=aPrx%3D%3D"
 	    "&client_id=3MVG9client.id&client_secret=s3cr3t"
 	    "&redirect_uri=https%3A%2F%2Ffl.example.com%2Foauth%2Fcallback"
 	    "&code_verifier=ver-1_~.");
-	http_free(h);
-	tls_stop(&s);
+	wire_stop(&w);
 }
 END_TEST
 
 START_TEST(test_wire_token_malformed)
 {
-	const char		*r;
-	struct tls_server	 s;
+	struct wire		 w;
 	struct sf_tokens	 t;
-	struct sf_org		 o;
-	struct http		*h;
-	char			 base[64];
 
-	r = reply_json("200 OK", "{\"access_token\":\"a\"}");
-	tls_start(&s, "server", r, strlen(r));
-	local_org(&o, &s, base, sizeof(base));
-	h = client("ca.pem");
-	ck_assert_int_eq(sf_token_refresh(h, &o, "r", &t, NULL),
+	wire_start(&w, reply_json("200 OK", "{\"access_token\":\"a\"}"));
+	ck_assert_int_eq(sf_token_refresh(w.h, &w.org, "r", &t, NULL),
 	    SF_MALFORMED);
-	http_free(h);
-	tls_stop(&s);
+	wire_stop(&w);
 }
 END_TEST
 
-static const struct {
+/* A canned reply and what the call must make of it. */
+struct wire_case {
 	const char	*reply_status;
-	const char	*reply_body;
+	const char	*reply_body;	/* for json() */
 	enum sf_result	 want;
-} revoke_table[] = {
+};
+
+static const struct wire_case revoke_table[] = {
 	{ "200 OK", "", SF_OK },
 	/* Gone already: what revoke wanted. */
 	{ "400 Bad Request", "{'error':'invalid_token','error_description':"
@@ -1422,110 +1193,72 @@ static const struct {
 
 START_TEST(test_wire_revoke_table)
 {
-	const char		*r;
-	struct tls_server	 s;
-	struct sf_org		 o;
-	struct http		*h;
-	char			 base[64];
+	const struct wire_case	*c = &revoke_table[_i];
+	struct wire		 w;
 
-	r = reply_json(revoke_table[_i].reply_status,
-	    json(revoke_table[_i].reply_body));
-	tls_start(&s, "server", r, strlen(r));
-	local_org(&o, &s, base, sizeof(base));
-	h = client("ca.pem");
-	ck_assert_int_eq(sf_revoke(h, &o, "5Aep.ref="), revoke_table[_i].want);
-	assert_body(&s, "POST /services/oauth2/revoke HTTP/1.1\r\n",
+	wire_start(&w, reply_json(c->reply_status, json(c->reply_body)));
+	ck_assert_int_eq(sf_revoke(w.h, &w.org, "5Aep.ref="), c->want);
+	assert_form(&w, "POST /services/oauth2/revoke HTTP/1.1\r\n",
 	    "token=5Aep.ref%3D");
-	http_free(h);
-	tls_stop(&s);
+	wire_stop(&w);
 }
 END_TEST
 
 START_TEST(test_wire_userinfo)
 {
-	const char		*r;
-	struct tls_server	 s;
+	struct wire		 w;
 	struct sf_userinfo	 u;
-	struct http		*h;
-	char			 base[64], req[4096];
-	int			 n;
+	char			 url[80];
 
-	r = reply_json("200 OK", json("{'user_id':'" USER_ID "',"
-	    "'organization_id':'" ORG_ID "','preferred_username':'ada'}"));
-	tls_start(&s, "server", r, strlen(r));
-	snprintf(base, sizeof(base), "https://127.0.0.1:%d/", s.port);
-	h = client("ca.pem");
-	ck_assert_int_eq(sf_userinfo(h, base, "00D!tok", &u, NULL), SF_OK);
+	wire_start(&w, reply_json("200 OK", json("{'user_id':'" USER_ID "',"
+	    "'organization_id':'" ORG_ID "','preferred_username':'ada'}")));
+	snprintf(url, sizeof(url), "%s/", w.base);
+	ck_assert_int_eq(sf_userinfo(w.h, url, "00D!tok", &u, NULL), SF_OK);
 	ck_assert_str_eq(u.username, "ada");
-	tls_last(&s, req, sizeof(req), &n);
-	ck_assert_int_eq(n, 1);
-	ck_assert_ptr_eq(strstr(req, "GET /services/oauth2/userinfo "
-	    "HTTP/1.1\r\n"), req);
-	ck_assert_ptr_nonnull(strstr(req,
-	    "\r\nAuthorization: Bearer 00D!tok\r\n"));
+	assert_get(&w, "GET /services/oauth2/userinfo HTTP/1.1\r\n",
+	    "00D!tok");
 	sf_userinfo_free(&u);
-	http_free(h);
-	tls_stop(&s);
+	wire_stop(&w);
 }
 END_TEST
 
 START_TEST(test_wire_userinfo_forbidden_is_expired)
 {
-	static const char	 r[] = "HTTP/1.1 403 Forbidden\r\n"
-	    "Content-Length: 15\r\n\r\nBad_OAuth_Token";
-	struct tls_server	 s;
+	struct wire		 w;
 	struct sf_userinfo	 u;
 	struct sf_error		 err;
-	struct http		*h;
-	char			 base[64];
 
-	tls_start(&s, "server", r, strlen(r));
-	snprintf(base, sizeof(base), "https://127.0.0.1:%d", s.port);
-	h = client("ca.pem");
-	ck_assert_int_eq(sf_userinfo(h, base, "00D!tok", &u, &err),
+	wire_start(&w, "HTTP/1.1 403 Forbidden\r\n"
+	    "Content-Length: 15\r\n\r\nBad_OAuth_Token");
+	ck_assert_int_eq(sf_userinfo(w.h, w.base, "00D!tok", &u, &err),
 	    SF_EXPIRED);
 	ck_assert_str_eq(err.code, "");
-	http_free(h);
-	tls_stop(&s);
+	wire_stop(&w);
 }
 END_TEST
 
 START_TEST(test_wire_query)
 {
-	const char		*r;
-	struct tls_server	 s;
+	struct wire		 w;
 	struct sf_contacts	 cs;
-	struct http		*h;
-	char			 base[64], req[4096];
-	int			 n;
+	char			 url[80];
 
-	r = reply_json("200 OK", json(CONTACTS_GOOD));
-	tls_start(&s, "server", r, strlen(r));
-	snprintf(base, sizeof(base), "https://127.0.0.1:%d/", s.port);
-	h = client("ca.pem");
-	ck_assert_int_eq(sf_query_contacts(h, &org, base, "00D!tok",
+	wire_start(&w, reply_json("200 OK", json(CONTACTS_GOOD)));
+	snprintf(url, sizeof(url), "%s/", w.base);
+	ck_assert_int_eq(sf_query_contacts(w.h, &org, url, "00D!tok",
 	    "O'Brien 5%", &cs, NULL), SF_OK);
 	ck_assert_uint_eq(cs.n, 2);
-	tls_last(&s, req, sizeof(req), &n);
-	ck_assert_int_eq(n, 1);
-	ck_assert_ptr_eq(strstr(req, "GET /services/data/v62.0/query?q="
+	assert_get(&w, "GET /services/data/v62.0/query?q="
 	    "SELECT%20Id%2C%20Name%2C%20Title%2C%20Email%2C%20Phone%2C%20"
 	    "MobilePhone%2C%20Account.Id%2C%20Account.Name%20FROM%20Contact"
 	    "%20WHERE%20Name%20LIKE%20%27%25O%5C%27Brien%205%5C%25%25%27%20"
-	    "ORDER%20BY%20Name%20LIMIT%2010 HTTP/1.1\r\n"), req);
-	ck_assert_ptr_nonnull(strstr(req,
-	    "\r\nAuthorization: Bearer 00D!tok\r\n"));
+	    "ORDER%20BY%20Name%20LIMIT%2010 HTTP/1.1\r\n", "00D!tok");
 	sf_contacts_free(&cs);
-	http_free(h);
-	tls_stop(&s);
+	wire_stop(&w);
 }
 END_TEST
 
-static const struct {
-	const char	*reply_status;
-	const char	*reply_body;
-	enum sf_result	 want;
-} query_table[] = {
+static const struct wire_case query_table[] = {
 	{ "401 Unauthorized", "[{'message':'Session expired or invalid',"
 	    "'errorCode':'INVALID_SESSION_ID'}]", SF_EXPIRED },
 	{ "400 Bad Request", "[{'message':'x','errorCode':'MALFORMED_QUERY'}]",
@@ -1540,40 +1273,31 @@ static const struct {
 
 START_TEST(test_wire_query_table)
 {
-	const char		*r;
-	struct tls_server	 s;
+	const struct wire_case	*c = &query_table[_i];
+	struct wire		 w;
 	struct sf_contacts	 cs;
 	struct sf_error		 err;
-	struct http		*h;
-	char			 base[64];
 
-	r = reply_json(query_table[_i].reply_status,
-	    json(query_table[_i].reply_body));
-	tls_start(&s, "server", r, strlen(r));
-	snprintf(base, sizeof(base), "https://127.0.0.1:%d", s.port);
-	h = client("ca.pem");
-	ck_assert_int_eq(sf_query_contacts(h, &org, base, "00D!tok", "a",
-	    &cs, &err), query_table[_i].want);
-	http_free(h);
-	tls_stop(&s);
+	wire_start(&w, reply_json(c->reply_status, json(c->reply_body)));
+	ck_assert_int_eq(sf_query_contacts(w.h, &org, w.base, "00D!tok", "a",
+	    &cs, &err), c->want);
+	wire_stop(&w);
 }
 END_TEST
 
 START_TEST(test_wire_tls_failure_is_transient)
 {
-	struct tls_server	 s;
+	struct wire		 w;
 	struct sf_contacts	 cs;
 	struct http		*h;
-	char			 base[64];
 
 	/* The server's CA is not trusted by this client. */
-	tls_start(&s, "server", "", 0);
-	snprintf(base, sizeof(base), "https://127.0.0.1:%d", s.port);
+	wire_start(&w, "");
 	ck_assert_ptr_nonnull(h = http_new(NULL));
-	ck_assert_int_eq(sf_query_contacts(h, &org, base, "00D!tok", "a",
+	ck_assert_int_eq(sf_query_contacts(h, &org, w.base, "00D!tok", "a",
 	    &cs, NULL), SF_TRANSIENT);
 	http_free(h);
-	tls_stop(&s);
+	wire_stop(&w);
 }
 END_TEST
 
@@ -1637,7 +1361,7 @@ suite(void)
 
 	tc = tcase_create("wire");
 	tcase_set_timeout(tc, 15);
-	tcase_add_unchecked_fixture(tc, certs_setup, certs_teardown);
+	tcase_add_unchecked_fixture(tc, tls_certs_setup, tls_certs_teardown);
 	tcase_add_test(tc, test_wire_token_refresh);
 	tcase_add_test(tc, test_wire_token_code_invalid_grant);
 	tcase_add_test(tc, test_wire_token_malformed);

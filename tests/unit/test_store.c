@@ -29,6 +29,7 @@
 #include "crypto.h"
 #include "slack.h"
 #include "store.h"
+#include "testutil.h"
 
 #define ACCESS1		"00Dxx0000001gPL!ACCESS-one-9f3b2c"
 #define REFRESH1	"5Aep861REFRESH-one-d41d8cd98f00b204"
@@ -41,19 +42,6 @@ static char			 dbpath[PATH_MAX];
 static struct crypto_key	 key_a, key_b;
 
 static void
-key_make(struct crypto_key *k)
-{
-	unsigned char	 raw[CRYPTO_KEYLEN];
-	char		*b64;
-
-	crypto_random(raw, sizeof(raw));
-	b64 = crypto_base64(raw, sizeof(raw));
-	ck_assert_ptr_nonnull(b64);
-	ck_assert_int_eq(crypto_key_from_base64(k, b64), 0);
-	free(b64);
-}
-
-static void
 setup(void)
 {
 	const char	*tmp;
@@ -64,13 +52,14 @@ setup(void)
 	    tmp != NULL && *tmp != '\0' ? tmp : "/tmp");
 	ck_assert_ptr_nonnull(mkdtemp(dir));
 	snprintf(dbpath, sizeof(dbpath), "%s/forcelink.db", dir);
-	key_make(&key_a);
-	key_make(&key_b);
+	tu_key_random(&key_a);
+	tu_key_random(&key_b);
 	ck_assert_str_ne(key_a.id, key_b.id);
 }
 
+/* Removes the database and its WAL and shared-memory files. */
 static void
-teardown(void)
+db_remove(void)
 {
 	char	 p[PATH_MAX + 8];
 
@@ -79,6 +68,14 @@ teardown(void)
 	unlink(p);
 	snprintf(p, sizeof(p), "%s-shm", dbpath);
 	unlink(p);
+}
+
+static void
+teardown(void)
+{
+	char	 p[PATH_MAX + 8];
+
+	db_remove();
 	snprintf(p, sizeof(p), "%s/stderr.log", dir);
 	unlink(p);
 	rmdir(dir);
@@ -129,6 +126,21 @@ put(struct store *st, const struct slack_user *u, const char *access,
 	struct store_link	 l = link_in(access, refresh);
 
 	ck_assert_int_eq(store_link_put(st, u, &l, NULL), STORE_OK);
+}
+
+/* Asserts that who's link in st opens to exactly these tokens at this
+ * version. */
+static void
+assert_link(struct store *st, const struct slack_user *who,
+    const char *access, const char *refresh, int64_t version)
+{
+	struct store_link	 l;
+
+	ck_assert_int_eq(store_link_get(st, who, &l), STORE_OK);
+	ck_assert_str_eq(l.access_token, access);
+	ck_assert_str_eq(l.refresh_token, refresh);
+	ck_assert_int_eq(l.version, version);
+	store_link_free(&l);
 }
 
 static void
@@ -244,8 +256,8 @@ file_contains(const char *path, const char *needle)
 {
 	FILE	*f;
 	char	*data = NULL;
-	size_t	 n = 0, cap = 0, got, len, i;
-	int	 found = 0;
+	size_t	 n = 0, cap = 0, got;
+	int	 found;
 
 	if ((f = fopen(path, "rb")) == NULL) {
 		ck_assert_int_eq(errno, ENOENT);
@@ -261,9 +273,7 @@ file_contains(const char *path, const char *needle)
 		n += got;
 	} while (got > 0);
 	fclose(f);
-	len = strlen(needle);
-	for (i = 0; len <= n && i <= n - len && !found; i++)
-		found = memcmp(data + i, needle, len) == 0;
+	found = memmem(data, n, needle, strlen(needle)) != NULL;
 	free(data);
 	return found;
 }
@@ -420,19 +430,6 @@ opener(void *arg)
 	return st != NULL ? (void *)1 : NULL;
 }
 
-/* Removes the database and its WAL and shared-memory files. */
-static void
-db_remove(void)
-{
-	char	 p[PATH_MAX + 8];
-
-	unlink(dbpath);
-	snprintf(p, sizeof(p), "%s-wal", dbpath);
-	unlink(p);
-	snprintf(p, sizeof(p), "%s-shm", dbpath);
-	unlink(p);
-}
-
 /*
  * Workers that start together on a fresh file all create, switch to WAL
  * and migrate it at once.  Every one of them must succeed.
@@ -580,7 +577,7 @@ START_TEST(test_relink_returns_old_refresh)
 {
 	struct slack_user	 u = user("", "T1", "U1");
 	struct store_link	 in1 = link_in(ACCESS1, REFRESH1);
-	struct store_link	 in2 = link_in(ACCESS2, REFRESH2), l;
+	struct store_link	 in2 = link_in(ACCESS2, REFRESH2);
 	struct store		*st;
 	char			*old = (char *)"sentinel";
 
@@ -592,11 +589,7 @@ START_TEST(test_relink_returns_old_refresh)
 	ck_assert_ptr_nonnull(old);
 	ck_assert_str_eq(old, REFRESH1);
 	crypto_free_secret(old);
-	ck_assert_int_eq(store_link_get(st, &u, &l), STORE_OK);
-	ck_assert_str_eq(l.access_token, ACCESS2);
-	ck_assert_str_eq(l.refresh_token, REFRESH2);
-	ck_assert_int_eq(l.version, 2);
-	store_link_free(&l);
+	assert_link(st, &u, ACCESS2, REFRESH2, 2);
 	/* A relink is a new link: it has not been used yet. */
 	ck_assert_int_eq(raw_int("SELECT last_used_at IS NULL FROM sf_link"),
 	    1);
@@ -628,7 +621,6 @@ START_TEST(test_update_tokens_cas)
 {
 	struct slack_user	 u = user("", "T1", "U1");
 	struct slack_user	 nobody = user("", "T1", "U404");
-	struct store_link	 l;
 	struct store		*st;
 
 	st = open_with(&key_a);
@@ -637,28 +629,17 @@ START_TEST(test_update_tokens_cas)
 	/* Access only: the refresh token stays. */
 	ck_assert_int_eq(store_link_update_tokens(st, &u, 1, ACCESS2, NULL),
 	    STORE_OK);
-	ck_assert_int_eq(store_link_get(st, &u, &l), STORE_OK);
-	ck_assert_str_eq(l.access_token, ACCESS2);
-	ck_assert_str_eq(l.refresh_token, REFRESH1);
-	ck_assert_int_eq(l.version, 2);
-	store_link_free(&l);
+	assert_link(st, &u, ACCESS2, REFRESH1, 2);
 
 	/* A stale version loses and changes nothing. */
 	ck_assert_int_eq(store_link_update_tokens(st, &u, 1, "stale-access",
 	    "stale-refresh"), STORE_CONFLICT);
-	ck_assert_int_eq(store_link_get(st, &u, &l), STORE_OK);
-	ck_assert_str_eq(l.access_token, ACCESS2);
-	ck_assert_int_eq(l.version, 2);
-	store_link_free(&l);
+	assert_link(st, &u, ACCESS2, REFRESH1, 2);
 
 	/* A rotated refresh token is stored too. */
 	ck_assert_int_eq(store_link_update_tokens(st, &u, 2, ACCESS1,
 	    REFRESH2), STORE_OK);
-	ck_assert_int_eq(store_link_get(st, &u, &l), STORE_OK);
-	ck_assert_str_eq(l.access_token, ACCESS1);
-	ck_assert_str_eq(l.refresh_token, REFRESH2);
-	ck_assert_int_eq(l.version, 3);
-	store_link_free(&l);
+	assert_link(st, &u, ACCESS1, REFRESH2, 3);
 
 	ck_assert_int_eq(store_link_update_tokens(st, &nobody, 1, ACCESS1,
 	    NULL), STORE_CONFLICT);
@@ -838,11 +819,7 @@ START_TEST(test_wrong_key)
 	store_close(b);
 
 	/* With the right key everything is as it was. */
-	ck_assert_int_eq(store_link_get(a, &u, &l), STORE_OK);
-	ck_assert_str_eq(l.access_token, ACCESS1);
-	ck_assert_str_eq(l.refresh_token, REFRESH1);
-	ck_assert_int_eq(l.version, 1);
-	store_link_free(&l);
+	assert_link(a, &u, ACCESS1, REFRESH1, 1);
 	store_close(a);
 }
 END_TEST

@@ -1,0 +1,43 @@
+/*
+ * testutil.h: small helpers several unit test programs share.
+ *
+ * Header-only (static inline), so a test program takes what it uses and
+ * nothing has to be added to its SOURCES.  Each helper fails the calling
+ * test through Check's assertions rather than returning an error.
+ */
+#ifndef FORCELINK_TESTUTIL_H
+#define FORCELINK_TESTUTIL_H
+
+#include <stdlib.h>
+#include <time.h>
+
+#include <check.h>
+
+#include "crypto.h"
+
+/* Returns the monotonic clock in milliseconds, for timing a call. */
+static inline long
+tu_now_ms(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long)ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+}
+
+/* Fills *k with a fresh random key, made the way an operator's key is
+ * read: from base64 text.  crypto_init() must have run. */
+static inline void
+tu_key_random(struct crypto_key *k)
+{
+	unsigned char	 raw[CRYPTO_KEYLEN];
+	char		*b64;
+
+	crypto_random(raw, sizeof(raw));
+	b64 = crypto_base64(raw, sizeof(raw));
+	ck_assert_ptr_nonnull(b64);
+	ck_assert_int_eq(crypto_key_from_base64(k, b64), 0);
+	free(b64);
+}
+
+#endif
