@@ -8,7 +8,8 @@ FL_PY=/usr/bin/python3
 # Debian 12 packages forcelink needs to build, run and test.
 FL_PACKAGES="build-essential autoconf automake pkg-config libfcgi-dev
 libcurl4-openssl-dev libjson-c-dev libsqlite3-dev libsodium-dev sqlite3
-nginx-light check python3-pytest openssl curl ca-certificates"
+nginx-light check python3-pytest openssl curl ca-certificates
+clang-14 libclang-rt-14-dev valgrind libasan8 libubsan1"
 
 fl_log() { printf '%s: %s\n' "${FL_PROG:-forcelink}" "$*" >&2; }
 
@@ -148,4 +149,24 @@ fl_stop_all() {
 		kill -9 "$pid" 2>/dev/null || true
 	done <"$rundir/pids"
 	rm -f "$rundir/pids"
+}
+
+# Builds a second copy in $1/src with --enable-sanitizers (ASan, LSan,
+# UBSan) and -Werror.  The source tree is configured in place, which rules
+# out a VPATH build beside it, so make distdir first copies exactly the
+# distributed files there.
+fl_build_sanitized() {
+	local dir=$1
+	rm -rf "$dir/src"
+	make -s -C "$FL_ROOT" distdir distdir="$dir/src" >/dev/null || return 1
+	(cd "$dir/src" &&
+	    ./configure -q --enable-sanitizers --enable-werror >/dev/null &&
+	    { make -s -j"$(nproc)" >/dev/null || make; })
+}
+
+# Runs "$@" with the sanitizers set so that any report fails: the first
+# report aborts the process, and LeakSanitizer checks every normal exit.
+fl_sanitized() {
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:halt_on_error=1 \
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 "$@"
 }

@@ -32,6 +32,12 @@ ROOT = Path(os.environ.get("FORCELINK_ROOT",
 BUILD = Path(os.environ.get("FORCELINK_BUILD", ROOT))
 PY = "/usr/bin/python3"
 PROGRAMS = ("contact", "oauth_start", "oauth_callback")
+# What AddressSanitizer, LeakSanitizer and UBSan print.  scripts/test
+# runs this suite a second time against a --enable-sanitizers build
+# (FORCELINK_BUILD); the programs' stderr is forcelink.log, and a report
+# there fails the Stack's stop (so the module's teardown errors) even when
+# every request looked fine.  A normal build never prints them.
+SANITIZER_MARKS = ("AddressSanitizer", "LeakSanitizer", "runtime error:")
 CLIENT_ID = "3MVG9e2e.forcelink_test"
 
 
@@ -180,6 +186,23 @@ class Stack:
                     p.wait(timeout=10)
                 except subprocess.TimeoutExpired:
                     p.kill()
+        reports = self.sanitizer_reports()
+        if reports:
+            raise AssertionError("sanitizer reports in %s:\n%s" % (
+                self.log_path, "\n".join(reports[:40])))
+
+    def sanitizer_reports(self):
+        """The lines of forcelink.log that a sanitizer wrote, each with
+        the stack frames that follow it."""
+        lines = self.log_text().splitlines()
+        keep = set()
+        for i, ln in enumerate(lines):
+            # forcelink's own lines ("time=...") may quote user input.
+            if (not ln.startswith("time=")
+                    and any(m in ln for m in SANITIZER_MARKS)):
+                keep.update(range(i, min(i + 12, len(lines))))
+        return [lines[i] for i in sorted(keep)
+                if not lines[i].startswith("time=")]
 
     # -- HTTP -------------------------------------------------------------
     def request(self, method, path, body=None, headers=None, timeout=15):
