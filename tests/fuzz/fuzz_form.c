@@ -1,0 +1,158 @@
+/*
+ * fuzz_form: form bodies and query strings (form_parse, form_validate,
+ * form_get, form_urlencode).
+ *
+ * The input is a raw body as Slack would POST it to /contact, and also a
+ * query string as /oauth/start receives it.  Beyond "no crash, no leak"
+ * the harness asserts what form.h promises: an accepted input holds no
+ * NUL and at most FORM_MAX_PAIRS pairs, every key is non-empty, vallen
+ * is the value's length; when validation passes, each declared field is
+ * unique, within its maximum and accepted by its validator; and
+ * re-encoding the pairs with form_urlencode() parses back to exactly the
+ * same pairs.
+ */
+#include <stdint.h>
+#include <string.h>
+
+#include "buf.h"
+#include "form.h"
+#include "fuzz.h"
+#include "slack.h"
+
+static int	valid_enterprise_id(const char *, size_t);
+
+/* Copied from cgi/contact.c: the fields /contact declares. */
+static const struct form_field contact_fields[] = {
+	{ "team_id",		SLACK_ID_MAX, form_valid_slack_id, 1 },
+	{ "user_id",		SLACK_ID_MAX, form_valid_slack_id, 1 },
+	{ "enterprise_id",	SLACK_ID_MAX, valid_enterprise_id, 0 },
+	{ "user_name",		256, NULL, 0 },
+	{ "command",		64, NULL, 0 },
+	{ "text",		4000, NULL, 0 },
+	{ "response_url",	2048, form_valid_https_url, 0 },
+	{ "token",		256, form_valid_printable, 0 },
+	{ "ssl_check",		8, form_valid_printable, 0 },
+	{ "team_domain",	256, NULL, 0 },
+	{ "enterprise_name",	256, NULL, 0 },
+	{ "channel_id",		SLACK_ID_MAX, NULL, 0 },
+	{ "channel_name",	256, NULL, 0 },
+	{ "trigger_id",		256, NULL, 0 },
+	{ "api_app_id",		SLACK_ID_MAX, NULL, 0 },
+	{ "is_enterprise_install", 8, NULL, 0 },
+};
+
+/* Copied from cgi/oauth_start.c: its query string. */
+static const struct form_field start_fields[] = {
+	{ "state",	128, form_valid_token, 1 },
+};
+
+#define NELEM(a)	(sizeof(a) / sizeof((a)[0]))
+
+static int
+valid_enterprise_id(const char *s, size_t len)
+{
+	return len == 0 || form_valid_slack_id(s, len);
+}
+
+/* Asserts the shape form.h promises for an accepted input. */
+static void
+check_pairs(const struct form *f, const uint8_t *data, size_t size)
+{
+	size_t	 i;
+
+	FUZZ_REQUIRE(memchr(data, '\0', size) == NULL);
+	FUZZ_REQUIRE(f->npairs <= FORM_MAX_PAIRS);
+	FUZZ_REQUIRE(f->npairs == 0 || f->pairs != NULL);
+	for (i = 0; i < f->npairs; i++) {
+		FUZZ_REQUIRE(f->pairs[i].key[0] != '\0');
+		FUZZ_REQUIRE(strlen(f->pairs[i].val) == f->pairs[i].vallen);
+		/* The first of equal keys is what form_get returns. */
+		FUZZ_REQUIRE(form_get(f, f->pairs[i].key) != NULL);
+	}
+}
+
+/* Asserts that every declared field passed what its table says. */
+static void
+check_valid(const struct form *f, const struct form_field *t, size_t n)
+{
+	const char	*v;
+	size_t		 i, j, count, len;
+	form_validator	 valid;
+
+	for (i = 0; i < n; i++) {
+		for (j = count = 0; j < f->npairs; j++)
+			count += strcmp(f->pairs[j].key, t[i].name) == 0;
+		FUZZ_REQUIRE(count <= 1);
+		v = form_get(f, t[i].name);
+		FUZZ_REQUIRE((v != NULL) == (count == 1));
+		if (v == NULL || *v == '\0') {
+			FUZZ_REQUIRE(!t[i].required);
+			continue;
+		}
+		len = strlen(v);
+		FUZZ_REQUIRE(len <= t[i].maxlen);
+		valid = t[i].valid != NULL ? t[i].valid : form_valid_utf8;
+		FUZZ_REQUIRE(valid(v, len));
+	}
+}
+
+/* Re-encodes the pairs and asserts they parse back the same. */
+static void
+check_roundtrip(const struct form *f)
+{
+	struct buf	 b;
+	struct form	 g;
+	size_t		 i;
+
+	buf_init(&b, 1024 * 1024);
+	for (i = 0; i < f->npairs; i++) {
+		FUZZ_REQUIRE(i == 0 || buf_putc(&b, '&') == 0);
+		FUZZ_REQUIRE(form_urlencode(&b, f->pairs[i].key) == 0);
+		FUZZ_REQUIRE(buf_putc(&b, '=') == 0);
+		FUZZ_REQUIRE(form_urlencode(&b, f->pairs[i].val) == 0);
+	}
+	FUZZ_REQUIRE(form_parse(buf_cstr(&b), b.len, &g) == FORM_OK);
+	FUZZ_REQUIRE(g.npairs == f->npairs);
+	for (i = 0; i < f->npairs; i++) {
+		FUZZ_REQUIRE(strcmp(g.pairs[i].key, f->pairs[i].key) == 0);
+		FUZZ_REQUIRE(g.pairs[i].vallen == f->pairs[i].vallen);
+		FUZZ_REQUIRE(strcmp(g.pairs[i].val, f->pairs[i].val) == 0);
+	}
+	form_free(&g);
+	buf_free(&b);
+}
+
+static void
+check_table(const struct form *f, const struct form_field *t, size_t n)
+{
+	const char		*bad = "unset";
+	enum form_result	 rc;
+
+	rc = form_validate(f, t, n, &bad);
+	FUZZ_REQUIRE(rc != FORM_BAD_ENCODING && rc != FORM_TOO_MANY);
+	FUZZ_REQUIRE((rc == FORM_OK) == (bad == NULL));
+	FUZZ_REQUIRE(form_result_str(rc) != NULL);
+	if (rc == FORM_OK)
+		check_valid(f, t, n);
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct form		 f;
+	enum form_result	 rc;
+
+	/* libFuzzer's buffer has exactly size bytes and no terminator:
+	 * ASan sees any read past the end. */
+	rc = form_parse((const char *)data, size, &f);
+	if (rc != FORM_OK) {
+		FUZZ_REQUIRE(f.pairs == NULL && f.npairs == 0);
+		return 0;
+	}
+	check_pairs(&f, data, size);
+	check_table(&f, contact_fields, NELEM(contact_fields));
+	check_table(&f, start_fields, NELEM(start_fields));
+	check_roundtrip(&f);
+	form_free(&f);
+	return 0;
+}
