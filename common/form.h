@@ -86,12 +86,21 @@ const char	*form_result_str(enum form_result);
 int		 form_cookie(const char *header, const char *name, char *out,
 		    size_t outsz);
 
-/* Validators. */
-int	 form_valid_utf8(const char *, size_t);	/* UTF-8, no control bytes but \t \n \r */
-int	 form_valid_slack_id(const char *, size_t);	/* [A-Z0-9]+, as Slack ids are */
-int	 form_valid_token(const char *, size_t);	/* base64url alphabet */
-int	 form_valid_https_url(const char *, size_t);	/* https://host/..., no spaces or controls */
-int	 form_valid_printable(const char *, size_t);	/* printable ASCII */
+/*
+ * Validators for form_field tables.  Each returns 1 when the value (len
+ * bytes) is acceptable:
+ *  - form_valid_utf8: UTF-8 with no control bytes but tab, LF and CR;
+ *  - form_valid_slack_id: 1 to 32 of [A-Z0-9], as Slack ids are;
+ *  - form_valid_token: 1 to 128 of the base64url alphabet;
+ *  - form_valid_https_url: https://host/... with no user part, spaces,
+ *    quotes, angle brackets, backslashes or control bytes;
+ *  - form_valid_printable: printable ASCII.
+ */
+int	 form_valid_utf8(const char *, size_t);
+int	 form_valid_slack_id(const char *, size_t);
+int	 form_valid_token(const char *, size_t);
+int	 form_valid_https_url(const char *, size_t);
+int	 form_valid_printable(const char *, size_t);
 
 /* Returns 1 when s (len bytes) is well-formed UTF-8 (no overlongs, no
  * surrogates, nothing past U+10FFFF), else 0. */
