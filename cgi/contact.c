@@ -20,6 +20,7 @@
 
 #include "app.h"
 #include "buf.h"
+#include "fields.h"
 #include "form.h"
 #include "log.h"
 #include "render.h"
@@ -28,7 +29,6 @@
 
 /* Answer Slack after this long, at the latest (SPEC §4: about 2.5 s). */
 #define CONTACT_ACK_MS		2500
-#define CONTACT_TEXT_MAX	4000
 
 /* One request, with every input already validated and copied out of the
  * FastCGI request (which is gone once Slack has been acknowledged). */
@@ -36,43 +36,12 @@ struct contact {
 	FCGX_Request		*fcgi;
 	struct session		*s;
 	struct slack_user	 who;
-	char			 text[CONTACT_TEXT_MAX + 1];
+	char			 text[FIELDS_TEXT_MAX + 1];
 	const char		*command;
 	const char		*response_url;	/* NULL: cannot defer */
 	const char		*ack_text;
 	int			 acked;
 };
-
-static int	valid_enterprise_id(const char *, size_t);
-
-/* The fields /contact reads, and the others Slack sends (declared so that
- * a duplicate of any of them is refused). */
-static const struct form_field contact_fields[] = {
-	{ "team_id",		SLACK_ID_MAX, form_valid_slack_id, 1 },
-	{ "user_id",		SLACK_ID_MAX, form_valid_slack_id, 1 },
-	{ "enterprise_id",	SLACK_ID_MAX, valid_enterprise_id, 0 },
-	{ "user_name",		256, NULL, 0 },
-	{ "command",		64, NULL, 0 },
-	{ "text",		CONTACT_TEXT_MAX, NULL, 0 },
-	{ "response_url",	2048, form_valid_https_url, 0 },
-	{ "token",		256, form_valid_printable, 0 },
-	{ "ssl_check",		8, form_valid_printable, 0 },
-	{ "team_domain",	256, NULL, 0 },
-	{ "enterprise_name",	256, NULL, 0 },
-	{ "channel_id",		SLACK_ID_MAX, NULL, 0 },
-	{ "channel_name",	256, NULL, 0 },
-	{ "trigger_id",		256, NULL, 0 },
-	{ "api_app_id",		SLACK_ID_MAX, NULL, 0 },
-	{ "is_enterprise_install", 8, NULL, 0 },
-};
-#define CONTACT_NFIELDS	(sizeof(contact_fields) / sizeof(contact_fields[0]))
-
-/* enterprise_id is empty outside Enterprise Grid. */
-static int
-valid_enterprise_id(const char *s, size_t len)
-{
-	return len == 0 || form_valid_slack_id(s, len);
-}
 
 static void
 contact_plain(FCGX_Request *r, int status, const char *msg)
@@ -387,7 +356,7 @@ contact_handle(FCGX_Request *r, struct session *s)
 		req_send(r, 200, "text/plain", "", 0);
 		goto out;
 	}
-	if ((fr = form_validate(&f, contact_fields, CONTACT_NFIELDS, &bad)) !=
+	if ((fr = form_validate(&f, fields_contact, fields_ncontact, &bad)) !=
 	    FORM_OK) {
 		log_event(LOGL_WARN, "request.form", "outcome=\"%s\" field=%s",
 		    form_result_str(fr), bad != NULL ? bad : "-");

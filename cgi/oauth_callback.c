@@ -16,21 +16,13 @@
 
 #include "app.h"
 #include "buf.h"
+#include "fields.h"
 #include "form.h"
 #include "log.h"
 #include "page.h"
 #include "req.h"
 
 #define PAGE_MAX	(64 * 1024)
-
-static const struct form_field callback_fields[] = {
-	{ "state",		128, form_valid_token, 0 },
-	{ "code",		1024, form_valid_printable, 0 },
-	{ "error",		128, form_valid_printable, 0 },
-	{ "error_description",	1024, NULL, 0 },
-	{ "error_uri",		1024, NULL, 0 },
-};
-#define CALLBACK_NFIELDS (sizeof(callback_fields) / sizeof(callback_fields[0]))
 
 static void
 callback_state_fail(struct buf *b, enum store_result sr)
@@ -133,7 +125,7 @@ callback_handle(FCGX_Request *r, struct session *s)
 	}
 	q = req_param(r, "QUERY_STRING");
 	if (q == NULL || form_parse(q, strlen(q), &f) != FORM_OK ||
-	    form_validate(&f, callback_fields, CALLBACK_NFIELDS, NULL) !=
+	    form_validate(&f, fields_callback, fields_ncallback, NULL) !=
 	    FORM_OK) {
 		page_error(&page, 400, "Invalid login answer", "This address "
 		    "did not come from Salesforce's login. Run /contact login "

@@ -16,6 +16,7 @@
 
 #include "app.h"
 #include "buf.h"
+#include "fields.h"
 #include "form.h"
 #include "log.h"
 #include "page.h"
@@ -23,10 +24,6 @@
 #include "sf.h"
 
 #define PAGE_MAX	(64 * 1024)
-
-static const struct form_field start_fields[] = {
-	{ "state",	128, form_valid_token, 1 },
-};
 
 /* The path the cookie is sent back on: the public URL's path + /oauth/. */
 static void
@@ -91,7 +88,7 @@ start_handle(FCGX_Request *r, struct session *s)
 	}
 	q = req_param(r, "QUERY_STRING");
 	if (q == NULL || form_parse(q, strlen(q), &f) != FORM_OK ||
-	    form_validate(&f, start_fields, 1, NULL) != FORM_OK) {
+	    form_validate(&f, fields_start, fields_nstart, NULL) != FORM_OK) {
 		start_fail(&page, STORE_NOTFOUND);
 		goto out;
 	}

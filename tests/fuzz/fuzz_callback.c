@@ -11,19 +11,11 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "fields.h"
 #include "form.h"
 #include "fuzz.h"
 
 /* Copied from cgi/oauth_callback.c. */
-static const struct form_field callback_fields[] = {
-	{ "state",		128, form_valid_token, 0 },
-	{ "code",		1024, form_valid_printable, 0 },
-	{ "error",		128, form_valid_printable, 0 },
-	{ "error_description",	1024, NULL, 0 },
-	{ "error_uri",		1024, NULL, 0 },
-};
-
-#define NELEM(a)	(sizeof(a) / sizeof((a)[0]))
 
 /* Asserts that an accepted value obeys its field's declaration. */
 static void
@@ -65,11 +57,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (form_parse((const char *)data, size, &f) != FORM_OK)
 		return 0;
-	rc = form_validate(&f, callback_fields, NELEM(callback_fields), &bad);
+	rc = form_validate(&f, fields_callback, fields_ncallback, &bad);
 	if (rc == FORM_OK) {
 		FUZZ_REQUIRE(bad == NULL);
-		for (i = 0; i < NELEM(callback_fields); i++)
-			check_field(&f, &callback_fields[i]);
+		for (i = 0; i < fields_ncallback; i++)
+			check_field(&f, &fields_callback[i]);
 	} else {
 		FUZZ_REQUIRE(bad != NULL);
 		FUZZ_REQUIRE(rc == FORM_DUPLICATE || rc == FORM_TOO_LONG ||

@@ -15,44 +15,10 @@
 #include <string.h>
 
 #include "buf.h"
+#include "fields.h"
 #include "form.h"
 #include "fuzz.h"
 #include "slack.h"
-
-static int	valid_enterprise_id(const char *, size_t);
-
-/* Copied from cgi/contact.c: the fields /contact declares. */
-static const struct form_field contact_fields[] = {
-	{ "team_id",		SLACK_ID_MAX, form_valid_slack_id, 1 },
-	{ "user_id",		SLACK_ID_MAX, form_valid_slack_id, 1 },
-	{ "enterprise_id",	SLACK_ID_MAX, valid_enterprise_id, 0 },
-	{ "user_name",		256, NULL, 0 },
-	{ "command",		64, NULL, 0 },
-	{ "text",		4000, NULL, 0 },
-	{ "response_url",	2048, form_valid_https_url, 0 },
-	{ "token",		256, form_valid_printable, 0 },
-	{ "ssl_check",		8, form_valid_printable, 0 },
-	{ "team_domain",	256, NULL, 0 },
-	{ "enterprise_name",	256, NULL, 0 },
-	{ "channel_id",		SLACK_ID_MAX, NULL, 0 },
-	{ "channel_name",	256, NULL, 0 },
-	{ "trigger_id",		256, NULL, 0 },
-	{ "api_app_id",		SLACK_ID_MAX, NULL, 0 },
-	{ "is_enterprise_install", 8, NULL, 0 },
-};
-
-/* Copied from cgi/oauth_start.c: its query string. */
-static const struct form_field start_fields[] = {
-	{ "state",	128, form_valid_token, 1 },
-};
-
-#define NELEM(a)	(sizeof(a) / sizeof((a)[0]))
-
-static int
-valid_enterprise_id(const char *s, size_t len)
-{
-	return len == 0 || form_valid_slack_id(s, len);
-}
 
 /* Asserts the shape form.h promises for an accepted input. */
 static void
@@ -150,8 +116,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	}
 	check_pairs(&f, data, size);
-	check_table(&f, contact_fields, NELEM(contact_fields));
-	check_table(&f, start_fields, NELEM(start_fields));
+	check_table(&f, fields_contact, fields_ncontact);
+	check_table(&f, fields_start, fields_nstart);
 	check_roundtrip(&f);
 	form_free(&f);
 	return 0;
