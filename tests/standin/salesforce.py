@@ -1505,17 +1505,27 @@ class Handler(BaseHTTPRequestHandler):
             return self.send_huge(int(faults["huge"]), headers or {})
         self.send_body(status, body, ctype, headers, drip=faults.get("drip"))
 
-    def userinfo(self):
+    def oauth_user(self):
+        """Counts a userinfo/identity call, applies the API faults and
+        checks the Bearer token as Salesforce does (403 Missing_OAuth_Token
+        or Bad_OAuth_Token).  Returns (faults, user); faults is None when a
+        fault already answered the request."""
         self.st.count("userinfo")
         faults = self.api_faults()
         if faults is None:
-            return
+            return None, None
         token = self.bearer()
         if token is None:
             raise Reply(403, "Missing_OAuth_Token")
         user = self.st.check_access(token)
         if user is None:
             raise Reply(403, "Bad_OAuth_Token")
+        return faults, user
+
+    def userinfo(self):
+        faults, user = self.oauth_user()
+        if faults is None:
+            return
         if faults.get("userinfo_status"):
             status = faults["userinfo_status"]
             raise Reply(status, to_json(sf_error(status)), JSON_TYPE)
@@ -1553,16 +1563,9 @@ class Handler(BaseHTTPRequestHandler):
         }
 
     def identity(self, path):
-        self.st.count("userinfo")
-        faults = self.api_faults()
+        faults, user = self.oauth_user()
         if faults is None:
             return
-        token = self.bearer()
-        if token is None:
-            raise Reply(403, "Missing_OAuth_Token")
-        user = self.st.check_access(token)
-        if user is None:
-            raise Reply(403, "Bad_OAuth_Token")
         info = self.userinfo_json(user)
         if path.rstrip("/") != urllib.parse.urlsplit(info["sub"]).path:
             raise Reply(404, "Bad_Id")
