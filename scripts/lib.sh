@@ -158,6 +158,7 @@ fl_stop_all() {
 fl_build_sanitized() {
 	local dir=$1
 	rm -rf "$dir/src"
+	mkdir -p "$dir"
 	make -s -C "$FL_ROOT" distdir distdir="$dir/src" >/dev/null || return 1
 	(cd "$dir/src" &&
 	    ./configure -q --enable-sanitizers --enable-werror >/dev/null &&
