@@ -616,6 +616,9 @@ class State:
     def __init__(self, cfg):
         self.cfg = cfg
         self.lock = threading.Lock()
+        # Every secret issued or received since start, kept across resets:
+        # the tests search forcelink's logs and files for them.
+        self.ledger = set()
         self.reset()
 
     def reset(self):
@@ -646,6 +649,14 @@ class State:
 
     def now(self):
         return time.time() + self.offset
+
+    def remember(self, secret):
+        with self.lock:
+            self.ledger.add(secret)
+
+    def ledger_json(self):
+        with self.lock:
+            return sorted(self.ledger)
 
     def snapshot_faults(self):
         with self.lock:
@@ -715,6 +726,7 @@ class State:
     def new_code(self, req, user):
         code = new_code()
         with self.lock:
+            self.ledger.add(code)
             self.codes[code] = {
                 "client_id": req["client_id"],
                 "redirect_uri": req["redirect_uri"],
@@ -740,6 +752,7 @@ class State:
 
     def _issue_access(self, g):
         tok = new_access_token()
+        self.ledger.add(tok)
         self.access[tok] = {"grant": g.seq, "user": g.user,
                             "expires": self.now() + self.cfg.access_ttl,
                             "revoked": False}
@@ -762,6 +775,7 @@ class State:
             refresh = None
             if "refresh_token" in scopes or "offline_access" in scopes:
                 refresh = new_refresh_token()
+                self.ledger.add(refresh)
                 g.refresh = refresh
                 self.refresh[refresh] = [g.seq, False]
             return g, access, refresh
@@ -786,6 +800,7 @@ class State:
             new = None
             if self.rotate:
                 new = new_refresh_token()
+                self.ledger.add(new)
                 entry[1] = True
                 self.refresh[new] = [g.seq, False]
                 g.refresh = new
@@ -1413,6 +1428,8 @@ class Handler(BaseHTTPRequestHandler):
             raise oauth_error(400, "redirect_uri_mismatch",
                               "redirect_uri must match configuration")
         verifier = f.get("code_verifier")
+        if verifier:
+            self.st.remember(verifier)
         if code["challenge"] is not None or verifier is not None:
             if code["challenge"] is None or verifier is None or \
                     not _VERIFIER.fullmatch(verifier) or \
@@ -1681,6 +1698,8 @@ class Handler(BaseHTTPRequestHandler):
             out = st.state_json()
         elif m == "GET" and what == "hooks":
             out = st.state_json()["hooks"]
+        elif m == "GET" and what == "secrets":
+            out = st.ledger_json()
         elif m == "GET" and what == "faults":
             out = st.snapshot_faults()
         elif m == "POST" and what == "reset":

@@ -564,6 +564,28 @@ def test_refresh_with_rotation_and_theft_detection(sf):
     assert st["live_grants"][ALICE] == 0
 
 
+def test_secrets_ledger_lists_everything_issued_and_survives_reset(sf):
+    sf.control("faults", {"rotate_refresh": True})
+    verifier = new_verifier()
+    code = get_code(sf, verifier)
+    status, tok = exchange(sf, code, verifier)
+    assert status == 200
+    status, new = refresh(sf, tok["refresh_token"])
+    assert status == 200
+    want = {code, verifier, tok["access_token"], tok["refresh_token"],
+            new["access_token"], new["refresh_token"]}
+    sf.control("reset")
+    status, _, body = sf.get("/_control/secrets")
+    assert status == 200
+    got = set(json.loads(body))
+    assert want <= got
+    # Only codes, tokens and verifiers: nothing public.
+    shapes = re.compile(r"aPrx.{60}==|5Aep861.{80}|00D\w{12}!AQ.{96}"
+                        r"|[A-Za-z0-9._~-]{43,128}")
+    assert all(shapes.fullmatch(s) for s in got), got
+    assert CLIENT_ID not in got and SECRET not in got
+
+
 def test_refresh_unknown_token_and_wrong_secret(sf):
     tok = link(sf)
     assert refresh(sf, "5Aep861nothing")[1] == {
