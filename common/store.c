@@ -792,9 +792,16 @@ store_configure(sqlite3 *db, const char *path)
 	sqlite3_file_control(db, "main", SQLITE_FCNTL_PERSIST_WAL, &persist);
 	/* No SQL may corrupt the file on purpose (writable_schema etc.). */
 	sqlite3_db_config(db, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL);
+	/*
+	 * A page cache of 512 KiB per connection (SQLite's default is 2 MB)
+	 * holds every interior page of even a million links; the rest is in
+	 * the kernel's cache.  Each worker thread has a connection, so the
+	 * default would let a worker's memory creep up by megabytes as the
+	 * replay table fills and empties.
+	 */
 	if (store_wal(db, path) == -1 ||
 	    store_exec(db, "settings", "PRAGMA foreign_keys=ON; "
-	    "PRAGMA synchronous=NORMAL") == -1)
+	    "PRAGMA synchronous=NORMAL; PRAGMA cache_size=-512") == -1)
 		return -1;
 	return 0;
 }
