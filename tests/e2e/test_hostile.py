@@ -50,7 +50,9 @@ Sections and the issue's rows:
 |                                 | body_reads_only_the_signed_part          |
 | raw malformed FastCGI records   | RECORD_ROWS (contact), test_records_     |
 |                                 | other_programs, test_fcgi_keep_conn_*,   |
+|                                 | test_fcgi_many_request_ids_*,            |
 |                                 | test_fcgi_multiplexed_ids_*,             |
+|                                 | test_fcgi_stalled_peer_*,                |
 |                                 | test_fcgi_get_values_repeated_name       |
 | clients that abort              | test_abort_*                             |
 | never a wrong user's data       | every row's check, and                   |
@@ -60,6 +62,16 @@ nginx normalizes some of these (it refuses a negative or doubled
 Content-Length itself, for instance), so the FastCGI rows speak the
 protocol straight to a program's unix socket, with the small record
 encoder below, the way a local process that can reach the socket could.
+
+What they found in libfcgi 2.4.2 (Debian 12), which parses the records
+inside FCGX_Accept_r(), before forcelink sees a request: a GET_VALUES
+record repeating a name overflows a stack buffer and kills the worker
+(test_fcgi_get_values_repeated_name); a peer that stalls mid-record holds
+an accept thread for as long as it likes (test_fcgi_stalled_peer_*); the
+padding of an empty PARAMS record and the content of an unknown
+management record are not skipped (RECORD_ROWS padding_on_params_end,
+unknown_management_record_content: a 400 or a closed connection).  Only
+nginx should reach the sockets (mode 0660).
 """
 
 import base64
