@@ -174,8 +174,8 @@ def assert_clear(msg, expected):
     the login message) and shows nothing from inside."""
     assert msg["response_type"] == "ephemeral"
     if expected == RELINK:
-        assert msg["text"].startswith(expected + "\nLog in to Salesforce: "
-                                      "<" + "http"), msg["text"]
+        assert msg["text"].startswith(
+            expected + "\nLog in to Salesforce: <http"), msg["text"]
         assert re.search(r"/oauth/start\?state=[A-Za-z0-9_-]{20,}",
                          msg["text"]), msg["text"]
     else:
@@ -301,7 +301,7 @@ def bad_tls(stack, tmp_path_factory):
         s.close()
 
 
-# -- the table -----------------------------------------------------------------
+# -- the table ----------------------------------------------------------------
 
 def b64(raw):
     return base64.b64encode(raw).decode()
