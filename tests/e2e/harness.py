@@ -462,6 +462,17 @@ class Stack:
         except FileNotFoundError:
             return ""
 
+    # -- processes ----------------------------------------------------------
+    def worker_pids(self, prog="contact"):
+        """The pids of prog's worker processes: its supervisor's children.
+        A worker that crashed and was restarted shows up as a new pid."""
+        pid = self.procs[prog].pid
+        try:
+            with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
+                return sorted(int(p) for p in f.read().split())
+        except FileNotFoundError:
+            return []
+
     def disk_bytes(self):
         """Every byte of the database, its WAL and the logs."""
         out = b""

@@ -593,6 +593,7 @@ FAULT_TYPES = {
     "huge": int, "instance_url": str, "bad_signature": bool,
     "rotate_refresh": bool, "token_status": int, "token_body": str,
     "hooks_status": int, "auto_consent": str, "deactivated_users": list,
+    "query_body_b64": str,
 }
 
 
@@ -674,6 +675,11 @@ class State:
                                       (want is int and
                                        isinstance(value, bool))):
                 return "fault '%s' has the wrong type" % key
+            if key == "query_body_b64" and value is not None:
+                try:
+                    base64.b64decode(value, validate=True)
+                except ValueError:
+                    return "fault 'query_body_b64' is not base64"
         with self.lock:
             for key, value in changes.items():
                 if key == "rotate_refresh":
@@ -1637,6 +1643,9 @@ class Handler(BaseHTTPRequestHandler):
         if faults.get("query_body") is not None:
             return self.send_api(200, faults["query_body"], JSON_TYPE,
                                  faults, limit)
+        if faults.get("query_body_b64") is not None:
+            return self.send_api(200, base64.b64decode(
+                faults["query_body_b64"]), JSON_TYPE, faults, limit)
         q = self.query_params().get("q")
         if not q:
             raise Reply(400, to_json(sf_error(400)), JSON_TYPE, limit)

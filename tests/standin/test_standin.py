@@ -919,6 +919,18 @@ def test_fault_query_body_and_huge(sf, access):
     assert json.loads(body)["done"] is True
 
 
+def test_fault_query_body_b64_sends_raw_bytes(sf, access):
+    raw = b'{"totalSize":1,"done":true,"records":[{"Name":"\xff\xfe"}]}'
+    sf.control("faults", {"query_body_b64": base64.b64encode(raw).decode()})
+    assert query(sf, access, "SELECT Id FROM Contact")[::2] == (200, raw)
+    status, _, _ = sf.post_json("/_control/faults",
+                                {"query_body_b64": "not base64!"})
+    assert status == 400
+    sf.control("faults", {"query_body_b64": None})
+    assert json.loads(query(sf, access, "SELECT Id FROM Contact")[2])[
+        "done"] is True
+
+
 def test_fault_blackhole_never_answers(sf, access):
     sf.control("faults", {"blackhole": True})
     with pytest.raises((TimeoutError, socket.timeout, urllib.error.URLError)):
