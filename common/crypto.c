@@ -228,18 +228,29 @@ crypto_sha256(const char *s, unsigned char out[CRYPTO_HASHLEN])
 }
 
 void
-crypto_hmac_sha256(const void *key, size_t keylen, const void *msg,
-    size_t msglen, unsigned char out[32])
+crypto_hmac_sha256_parts(const void *key, size_t keylen,
+    const struct crypto_part *parts, size_t n, unsigned char out[32])
 {
 	crypto_auth_hmacsha256_state	 st;
+	size_t				 i;
 
 	/* The init/update/final form takes keys of any length (longer ones
 	 * are hashed first, as RFC 2104 says); crypto_auth_hmacsha256()
 	 * would insist on exactly 32 bytes. */
 	crypto_auth_hmacsha256_init(&st, key, keylen);
-	crypto_auth_hmacsha256_update(&st, msg, msglen);
+	for (i = 0; i < n; i++)
+		crypto_auth_hmacsha256_update(&st, parts[i].p, parts[i].len);
 	crypto_auth_hmacsha256_final(&st, out);
 	sodium_memzero(&st, sizeof(st));
+}
+
+void
+crypto_hmac_sha256(const void *key, size_t keylen, const void *msg,
+    size_t msglen, unsigned char out[32])
+{
+	const struct crypto_part	 part = { msg, msglen };
+
+	crypto_hmac_sha256_parts(key, keylen, &part, 1, out);
 }
 
 void
