@@ -164,8 +164,10 @@ crypto_open(const struct crypto_key *k, const void *ad, size_t adlen,
 		goto out;
 	/* One byte more than the plaintext, for the terminator. */
 	cap = ctlen - CRYPTO_SEAL_OVERHEAD + 1;
-	if ((p = malloc(cap)) == NULL)
+	if ((p = malloc(cap)) == NULL) {
+		rc = -2;
 		goto out;
+	}
 	if (crypto_aead_xchacha20poly1305_ietf_decrypt(p, &plen, NULL,
 	    ct + CRYPTO_NONCELEN, ctlen - CRYPTO_NONCELEN, ad, adlen, ct,
 	    k->key) != 0)

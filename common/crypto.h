@@ -55,7 +55,8 @@ int	 crypto_seal(const struct crypto_key *, const void *ad, size_t adlen,
  * allocated copy of the plaintext (*outlen excludes the terminator; free it
  * with crypto_free_secret) and 0 is returned.  Returns -1 when the value
  * was altered, sealed under another key or with other associated data, or
- * is too short.
+ * is too short; -2 when memory is exhausted (which says nothing about the
+ * value or the key).
  */
 int	 crypto_open(const struct crypto_key *, const void *ad, size_t adlen,
 	    const unsigned char *ct, size_t ctlen, char **out, size_t *outlen);
