@@ -503,17 +503,21 @@ session_link(struct session *s, const struct slack_user *who,
 	link.instance_url = tok.instance_url;
 	link.access_token = tok.access_token;
 	link.refresh_token = tok.refresh_token;
-	if (store_link_put(s->st, who, &link, &old) != STORE_OK)
-		goto out;
-	log_event(LOGL_INFO, "link.stored", "sf_user=%s sf_org=%s replaced=%d",
-	    tok.user_id, tok.org_id, old != NULL);
-	session_revoke_old(s, org, old, tok.refresh_token);
+	/* Copied first: once the link is stored, nothing may fail and make
+	 * the page say it was not. */
 	if ((out->sf_username = strdup(ui.username)) == NULL ||
 	    (out->sf_org_id = strdup(tok.org_id)) == NULL ||
 	    (out->instance_url = strdup(tok.instance_url)) == NULL) {
 		session_linked_free(out);
 		goto out;
 	}
+	if (store_link_put(s->st, who, &link, &old) != STORE_OK) {
+		session_linked_free(out);
+		goto out;
+	}
+	log_event(LOGL_INFO, "link.stored", "sf_user=%s sf_org=%s replaced=%d",
+	    tok.user_id, tok.org_id, old != NULL);
+	session_revoke_old(s, org, old, tok.refresh_token);
 	res = SESSION_OK;
 out:
 	crypto_free_secret(old);
