@@ -192,7 +192,8 @@ peer_answer(const char *head, size_t headlen, const char *body,
 	}
 	if (strncmp(head, "GET /services/data/" SC_API "/query?q=",
 	    sizeof("GET /services/data/" SC_API "/query?q=") - 1) == 0) {
-		old = !peer_bearer(head, headlen, SC_AT_REFRESHED);
+		old = !peer_bearer(head, headlen, SC_AT_REFRESHED) &&
+		    !peer_bearer(head, headlen, SC_AT_NEW);
 		pthread_mutex_lock(&peer_mu);
 		if (old)
 			peer_log.expired++;

@@ -26,7 +26,10 @@
  *    blames what did not happen (Salesforce refusing, a forged reply, a
  *    wrong key), and no secret in it;
  *  - Salesforce saw what the outcome implies: a kept link's refresh
- *    token was not revoked, a deleted link's was.
+ *    token was not revoked, a deleted link's was;
+ *  - the worker is not poisoned: the next request on the same session,
+ *    without faults, succeeds (no transaction left open, no statement
+ *    left unreset, no lock held).
  * At the end of a group no secret may appear in the log it wrote.
  *
  * Each group (path, kind) runs in a child process with its own peer,
@@ -91,6 +94,7 @@ enum outcome {
 	OUT_SUCCESS,		/* the path's success */
 	OUT_ERROR,		/* a readable error */
 	OUT_UNCHANGED,		/* logout: "your link is unchanged" */
+	OUT_NOT_LINKED,		/* logout: "you are not linked" */
 	OUT_BAD			/* anything else: a failure of the run */
 };
 
@@ -407,9 +411,10 @@ fake_init(const char *body)
 	fk.req.ipcFd = -1;
 }
 
-/* A signed slash command from Alice with text. */
+/* A signed slash command from Alice with text; requests with another
+ * trigger (0-9) have another signature, so they are no replay. */
 static void
-fake_contact(const char *text)
+fake_contact(const char *text, int trigger)
 {
 	unsigned char	 mac[32];
 	char		 body[1024], base[1200], hex[65];
@@ -419,7 +424,7 @@ fake_contact(const char *text)
 	    "&team_domain=torture&channel_id=C0TORTURE&user_id=" SC_USER
 	    "&user_name=alice&command=%%2Fcontact&text=%s"
 	    "&response_url=https%%3A%%2F%%2Fhooks.slack.com%%2Fcommands%%2F"
-	    SC_TEAM "%%2F1%%2Fx&trigger_id=1.2.3", text);
+	    SC_TEAM "%%2F1%%2Fx&trigger_id=1.2.%d", text, trigger % 10);
 	snprintf(base, sizeof(base), "v0:%ld:%s", ts, body);
 	crypto_hmac_sha256(SC_SIGNING_SECRET, strlen(SC_SIGNING_SECRET),
 	    base, strlen(base), mac);
@@ -571,6 +576,9 @@ contact_outcome(enum path p, const struct answer *a, char *why, size_t n)
 	    "reached to revoke your token, so your link is unchanged. Please "
 	    "try again in a minute.") == 0)
 		o = OUT_UNCHANGED;
+	else if (p == PATH_LOGOUT && strcmp(text, "You are not linked to "
+	    "Salesforce.") == 0)
+		o = OUT_NOT_LINKED;
 	else
 		snprintf(why, n, "misleading answer: \"%.100s\"", text);
 out:
@@ -752,6 +760,11 @@ judge(enum path p, enum outcome o, enum row r, const struct peer_seen *ps,
 			break;
 		return 0;
 	case PATH_LOGOUT:
+		if (o == OUT_NOT_LINKED) {
+			snprintf(why, n, "says not linked; the link is %s",
+			    row_names[r]);
+			return -1;
+		}
 		if ((o == OUT_SUCCESS && r != ROW_ABSENT) ||
 		    (o == OUT_UNCHANGED && r != ROW_OLD) ||
 		    (o == OUT_ERROR && r != ROW_OLD && r != ROW_ABSENT))
@@ -769,6 +782,47 @@ judge(enum path p, enum outcome o, enum row r, const struct peer_seen *ps,
 	    o == OUT_SUCCESS ? "success" : o == OUT_UNCHANGED ? "unchanged" :
 	    "error", row_names[r]);
 	return -1;
+}
+
+/*
+ * After a run of path p that left the link r, makes one more request on
+ * the same session, without faults, as the worker's next request would:
+ * a search after link and search (it must find the contacts, refreshing
+ * again if the refresh was lost), a logout after logout (it must log
+ * out, or say there is no link when there is none).  A failure must not
+ * have left the connection in a transaction, a statement unreset or a
+ * lock held.  Returns 0, or -1 with why.
+ */
+static int
+follow_up(enum path p, struct session *s, enum row r, char *why, size_t n)
+{
+	struct answer	 a;
+	enum path	 next = p == PATH_LOGOUT ? PATH_LOGOUT : PATH_SEARCH;
+	enum outcome	 o, want = OUT_SUCCESS;
+	const char	*perr;
+	long		 ours;
+
+	if (p == PATH_LOGOUT && r == ROW_ABSENT)
+		want = OUT_NOT_LINKED;
+	fake_contact(next == PATH_SEARCH ? SC_QUERY : "logout", 1);
+	ours = fault_live_ours();
+	torture_contact(&fk.req, s);
+	if (fault_live_ours() != ours) {
+		snprintf(why, n, "the next request leaked %ld allocations",
+		    fault_live_ours() - ours);
+		return -1;
+	}
+	if (answer_parse(&a, &perr) == -1) {
+		snprintf(why, n, "next request: %s", perr);
+		return -1;
+	}
+	if ((o = contact_outcome(next, &a, why, n)) != want) {
+		if (o != OUT_BAD)
+			snprintf(why, n, "the next %s on this worker failed "
+			    "(%d: %.60s)", path_names[next], a.status, a.body);
+		return -1;
+	}
+	return 0;
 }
 
 /*
@@ -804,7 +858,7 @@ run_one(enum path p, enum fault_kind kind, long n, int *failed)
 	if (p == PATH_LINK)
 		fake_callback();
 	else
-		fake_contact(p == PATH_SEARCH ? SC_QUERY : "logout");
+		fake_contact(p == PATH_SEARCH ? SC_QUERY : "logout", 0);
 	ours1 = fault_live_ours();
 	fault_arm(kind, n);
 	if (p == PATH_LINK)
@@ -816,14 +870,6 @@ run_one(enum path p, enum fault_kind kind, long n, int *failed)
 	if (fault_live_ours() != ours1) {
 		snprintf(why, sizeof(why), "the request leaked %ld "
 		    "allocations", fault_live_ours() - ours1);
-		goto fail;
-	}
-	session_free(s);
-	s = NULL;
-	if (fault_live_ours() != ours0 || fault_live_sqlite() != sql0) {
-		snprintf(why, sizeof(why), "leak after close: %ld ours, %ld "
-		    "SQLite's", fault_live_ours() - ours0,
-		    fault_live_sqlite() - sql0);
 		goto fail;
 	}
 	if (answer_parse(&a, &perr) == -1) {
@@ -851,6 +897,16 @@ run_one(enum path p, enum fault_kind kind, long n, int *failed)
 			    "succeed");
 			goto fail;
 		}
+	}
+	if (follow_up(p, s, r, why, sizeof(why)) == -1)
+		goto fail;
+	session_free(s);
+	s = NULL;
+	if (fault_live_ours() != ours0 || fault_live_sqlite() != sql0) {
+		snprintf(why, sizeof(why), "leak after close: %ld ours, %ld "
+		    "SQLite's", fault_live_ours() - ours0,
+		    fault_live_sqlite() - sql0);
+		goto fail;
 	}
 	if (verbose)
 		say("  run %s %s n=%ld: events=%ld injected=%ld status=%d "
@@ -1034,8 +1090,10 @@ int
 main(int argc, char *argv[])
 {
 	int		 paths[PATH__MAX], kinds[FAULT__MAX];
-	int		 np = 0, nk = 0, c, i, j, keep = 0, any_p = 0, any_k = 0;
-	long		 stride = 1, max = 100000, runs = 0, passed = 0, bad = 0;
+	int		 np = 0, nk = 0, c, i, j, keep = 0;
+	int		 any_p = 0, any_k = 0;
+	long		 stride = 1, max = 100000, runs = 0;
+	long		 passed = 0, bad = 0;
 	enum fault_kind	 k;
 	char		 cmd[PATH_MAX + 16];
 
