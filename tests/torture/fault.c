@@ -396,13 +396,20 @@ t_read(sqlite3_file *f, void *p, int n, sqlite3_int64 off)
 	return RM(f)->xRead(REAL(f), p, n, off);
 }
 
+/*
+ * A full disk takes what fits: the first write it fails still puts its
+ * first half in the file (a torn write), as write(2) does before ENOSPC.
+ */
 static int
 t_write(sqlite3_file *f, const void *p, int n, sqlite3_int64 off)
 {
-	if (fault_hit(SITE_WRITE))
-		return fault_kind_armed == FAULT_FULL ? SQLITE_FULL :
-		    SQLITE_IOERR_WRITE;
-	return RM(f)->xWrite(REAL(f), p, n, off);
+	if (!fault_hit(SITE_WRITE))
+		return RM(f)->xWrite(REAL(f), p, n, off);
+	if (fault_kind_armed != FAULT_FULL)
+		return SQLITE_IOERR_WRITE;
+	if (fault_ninjected == 1 && n > 1)
+		(void)RM(f)->xWrite(REAL(f), p, n / 2, off);
+	return SQLITE_FULL;
 }
 
 static int

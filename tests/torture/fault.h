@@ -28,7 +28,8 @@ enum fault_kind {
 	FAULT_SQLMEM_ALL,	/* ... and every one after it */
 	FAULT_IO,		/* SQLite's write, sync or truncate N fails */
 	FAULT_IO_ALL,		/* ... and every one after it */
-	FAULT_FULL,		/* write N and all later: disk full */
+	FAULT_FULL,		/* write N (torn: half written) and all
+				   later: a full disk */
 	FAULT__MAX
 };
 

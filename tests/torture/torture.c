@@ -13,7 +13,9 @@
  *  - logout: POST /contact "logout" (revoke, delete, answer).
  * For each path and each fault kind (fault.h) the run is repeated with
  * the fault on event N = 1, 2, ... until a run completes without reaching
- * event N.  After every run:
+ * event N.  For the SQLite faults every run starts with the WAL one
+ * commit short of SQLite's automatic checkpoint, so that the faults also
+ * fall on a checkpoint inside a request.  After every run:
  *  - the handler returned (a crash ends the group: the parent reports
  *    it with the run that crashed);
  *  - everything forcelink allocated in the handler was freed, and after
@@ -76,6 +78,8 @@
 /* Failures described per group; the rest are only counted. */
 #define SHOW_FAILURES	8
 #define OUT_MAX		(256 * 1024)
+/* SQLite's automatic checkpoint, in WAL frames (its default). */
+#define WAL_CHECKPOINT_FRAMES	1000
 #define ENV_MAX		12
 
 enum path {
@@ -141,8 +145,8 @@ static char			 certdir[300];
 static char			 dbpath[PATH_MAX];
 static char			 logpath[PATH_MAX];
 static char			 cafile[PATH_MAX];
-static unsigned char		*tmpl;
-static size_t			 tmpl_len;
+static unsigned char		*tmpl, *tmpl_wal;
+static size_t			 tmpl_len, tmpl_wal_len;
 static struct fake		 fk;
 static int			 verbose;
 static long			 shown;
@@ -275,13 +279,48 @@ config_setup(void)
 }
 
 /*
+ * Fills the WAL of db with commits that change nothing (a row rewritten
+ * as it is) until one more commit reaches SQLite's automatic checkpoint
+ * (WAL_CHECKPOINT_FRAMES, its default, which store.c keeps): the first
+ * commit of a run then also copies the WAL back into the database, under
+ * the same faults.  Returns 0 or -1.
+ */
+static int
+template_pad_wal(sqlite3 *db)
+{
+	struct stat	 sb;
+	char		 wal[PATH_MAX + 8];
+	long		 frames = 0;
+	int		 i;
+
+	snprintf(wal, sizeof(wal), "%s-wal", dbpath);
+	if (sqlite3_exec(db, "PRAGMA wal_autocheckpoint=0; "
+	    "PRAGMA synchronous=OFF", NULL, NULL, NULL) != SQLITE_OK)
+		return -1;
+	for (i = 0; frames < WAL_CHECKPOINT_FRAMES - 1; i++) {
+		if (i == 2 * WAL_CHECKPOINT_FRAMES || sqlite3_exec(db,
+		    "UPDATE login_state SET expires_at = expires_at", NULL,
+		    NULL, NULL) != SQLITE_OK || stat(wal, &sb) == -1)
+			return -1;
+		/* A 32-byte header, then frames of a 24-byte header and a
+		 * page (4096 bytes, SQLite's default). */
+		frames = ((long)sb.st_size - 32) / (24 + 4096);
+	}
+	/* Closing must not checkpoint what was just written. */
+	return sqlite3_db_config(db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1,
+	    NULL) == SQLITE_OK ? 0 : -1;
+}
+
+/*
  * Builds the database every run starts from: Alice linked to the old
  * Salesforce user, and her login in flight (nonce taken, state and
  * cookie recorded with the verifier), valid for a year.  The file is
- * checkpointed so that the main file alone holds it; tmpl keeps a copy.
+ * checkpointed so that the main file alone holds it; with full_wal the
+ * WAL is then filled up to the checkpoint (template_pad_wal).  tmpl and
+ * tmpl_wal keep copies.
  */
 static int
-template_build(void)
+template_build(int full_wal)
 {
 	struct store		*st;
 	struct store_link	 l;
@@ -290,6 +329,7 @@ template_build(void)
 	unsigned char		 ch[CRYPTO_HASHLEN];
 	sqlite3			*db = NULL;
 	time_t			 now = time(NULL), later = now + 365 * 86400;
+	char			 wal[PATH_MAX + 8];
 	int			 rc = -1;
 
 	unlink_db();
@@ -315,11 +355,14 @@ template_build(void)
 	st = NULL;
 	if (sqlite3_open_v2(dbpath, &db, SQLITE_OPEN_READWRITE, NULL) !=
 	    SQLITE_OK || sqlite3_exec(db, "PRAGMA wal_checkpoint(TRUNCATE)",
-	    NULL, NULL, NULL) != SQLITE_OK)
+	    NULL, NULL, NULL) != SQLITE_OK ||
+	    (full_wal && template_pad_wal(db) == -1))
 		goto out;
 	sqlite3_close(db);
 	db = NULL;
-	if ((tmpl = slurp(dbpath, &tmpl_len)) == NULL)
+	snprintf(wal, sizeof(wal), "%s-wal", dbpath);
+	if ((tmpl = slurp(dbpath, &tmpl_len)) == NULL ||
+	    (full_wal && (tmpl_wal = slurp(wal, &tmpl_wal_len)) == NULL))
 		goto out;
 	rc = 0;
 out:
@@ -329,26 +372,40 @@ out:
 	return rc;
 }
 
-/* Puts the template back as the database. */
+/* Writes the len bytes at p as the file path.  Returns 0 or -1. */
 static int
-template_restore(void)
+spill(const char *path, const unsigned char *p, size_t len)
 {
 	size_t	 off = 0;
 	ssize_t	 w;
 	int	 fd;
 
-	unlink_db();
-	if ((fd = open(dbpath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
 	    0600)) == -1)
 		return -1;
-	while (off < tmpl_len) {
-		if ((w = write(fd, tmpl + off, tmpl_len - off)) <= 0) {
+	while (off < len) {
+		if ((w = write(fd, p + off, len - off)) <= 0) {
 			close(fd);
 			return -1;
 		}
 		off += (size_t)w;
 	}
 	return close(fd);
+}
+
+/* Puts the template back as the database (and its WAL, if it has one);
+ * the first connection rebuilds the WAL index. */
+static int
+template_restore(void)
+{
+	char	 wal[PATH_MAX + 8];
+
+	unlink_db();
+	snprintf(wal, sizeof(wal), "%s-wal", dbpath);
+	if (spill(dbpath, tmpl, tmpl_len) == -1 ||
+	    (tmpl_wal != NULL && spill(wal, tmpl_wal, tmpl_wal_len) == -1))
+		return -1;
+	return 0;
 }
 
 /* --- The fake FastCGI request ----------------------------------------- */
@@ -969,7 +1026,7 @@ group_child(enum path p, enum fault_kind kind, long stride, long max,
 	close(fd);
 	if (fault_init() == -1 || crypto_init() == -1 || http_init() == -1 ||
 	    peer_start(certdir) == -1 || config_setup() == -1 ||
-	    template_build() == -1) {
+	    template_build(kind >= FAULT_SQLMEM) == -1) {
 		say("  FAIL %s %s: setup failed (see %s)\n", path_names[p],
 		    fault_name(kind), logpath);
 		pr->failures++;
@@ -996,6 +1053,7 @@ group_child(enum path p, enum fault_kind kind, long stride, long max,
 out:
 	peer_stop();
 	free(tmpl);
+	free(tmpl_wal);
 	crypto_key_wipe(&cfg.key);
 	unlink_db();
 	curl_global_cleanup();
