@@ -19,7 +19,8 @@
  *  - the handler returned (a crash ends the group: the parent reports
  *    it with the run that crashed);
  *  - everything forcelink allocated in the handler was freed, and after
- *    the session is closed, everything SQLite allocated too;
+ *    the session is closed, everything SQLite allocated and every file
+ *    descriptor too;
  *  - PRAGMA integrity_check on a fresh connection says "ok";
  *  - the link is exactly the old one, exactly the new one (or, for
  *    logout, gone), never anything in between;
@@ -49,6 +50,7 @@
 #include <sys/types.h>
 #include <sys/wait.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -229,6 +231,22 @@ fail:
 	free(p);
 	close(fd);
 	return NULL;
+}
+
+/* How many descriptors this process has open. */
+static int
+fd_count(void)
+{
+	struct dirent	*e;
+	DIR		*d;
+	int		 n = 0;
+
+	if ((d = opendir("/proc/self/fd")) == NULL)
+		return -1;
+	while ((e = readdir(d)) != NULL)
+		n += e->d_name[0] != '.';
+	closedir(d);
+	return n;
 }
 
 /* The first secret found in the len bytes at p, or NULL. */
@@ -899,6 +917,7 @@ run_one(enum path p, enum fault_kind kind, long n, int *failed)
 	const char		*perr, *sec;
 	char			 why[512] = "";
 	long			 ours0, ours1, sql0, injected = 0, events = 0;
+	int			 fds0;
 
 	*failed = 0;
 	if (template_restore() == -1) {
@@ -908,6 +927,7 @@ run_one(enum path p, enum fault_kind kind, long n, int *failed)
 	peer_reset();
 	ours0 = fault_live_ours();
 	sql0 = fault_live_sqlite();
+	fds0 = fd_count();
 	if ((s = session_new(&cfg)) == NULL) {
 		snprintf(why, sizeof(why), "session_new failed");
 		goto fail;
@@ -959,10 +979,11 @@ run_one(enum path p, enum fault_kind kind, long n, int *failed)
 		goto fail;
 	session_free(s);
 	s = NULL;
-	if (fault_live_ours() != ours0 || fault_live_sqlite() != sql0) {
+	if (fault_live_ours() != ours0 || fault_live_sqlite() != sql0 ||
+	    fd_count() != fds0) {
 		snprintf(why, sizeof(why), "leak after close: %ld ours, %ld "
-		    "SQLite's", fault_live_ours() - ours0,
-		    fault_live_sqlite() - sql0);
+		    "SQLite's, %d descriptors", fault_live_ours() - ours0,
+		    fault_live_sqlite() - sql0, fd_count() - fds0);
 		goto fail;
 	}
 	if (verbose)
