@@ -541,7 +541,7 @@ struct answer {
 static int
 answer_parse(struct answer *a, const char **why)
 {
-	const char	*p = (const char *)fk.outbuf, *end, *h, *eol;
+	const char	*p = (const char *)fk.outbuf, *end = NULL, *h, *eol;
 	size_t		 len = (size_t)(fk.out.wrNext - fk.outbuf);
 	unsigned long	 cl = 0;
 	int		 has_cl = 0;
@@ -1093,7 +1093,7 @@ group(enum path p, enum fault_kind kind, long stride, long max, long *runs)
 	struct progress	*pr;
 	pid_t		 pid;
 	time_t		 t0 = time(NULL);
-	char		 log[PATH_MAX + 32];
+	char		 log[PATH_MAX + 256];
 	int		 status, rc = -1;
 
 	pr = mmap(NULL, sizeof(*pr), PROT_READ | PROT_WRITE,
@@ -1121,7 +1121,10 @@ group(enum path p, enum fault_kind kind, long stride, long max, long *runs)
 		    WIFSIGNALED(status) ? WTERMSIG(status) :
 		    WEXITSTATUS(status), workdir, path_names[p],
 		    fault_name(kind));
-		snprintf(log, sizeof(log), "tail -n 25 '%s/%s-%s.log'",
+		/* The sanitizer's verdict first, then how the log ends. */
+		snprintf(log, sizeof(log), "f='%s/%s-%s.log'; grep -E -m 6 "
+		    "'ERROR: .*Sanitizer|runtime error|^SUMMARY' \"$f\" | "
+		    "sed 's/^/    /'; tail -n 15 \"$f\" | sed 's/^/    /'",
 		    workdir, path_names[p], fault_name(kind));
 		fflush(stdout);
 		(void)!system(log);
