@@ -587,8 +587,8 @@ answer_parse(struct answer *a, const char **why)
 static const char *const generic_errors[] = {
 	"Something went wrong on our side. Please try again in a minute.",
 	"Something went wrong on our side.",
-	"Salesforce did not answer properly just now. Please try again in a "
-	    "minute.",
+	("Salesforce did not answer properly just now. Please try again in "
+	    "a minute."),
 };
 
 static int
