@@ -342,9 +342,14 @@ contact_handle(FCGX_Request *r, struct session *s)
 		fr = form_parse(buf_cstr(&body), body.len, &f);
 	} else {
 		fr = form_parse(buf_cstr(&body), body.len, &f);
-		if (contact_verify_token(r, s, fr == FORM_OK ? &f : NULL) ==
-		    -1)
+		if (fr != FORM_NOMEM && contact_verify_token(r, s,
+		    fr == FORM_OK ? &f : NULL) == -1)
 			goto out;
+	}
+	/* Our memory, not the request, failed: no 400 and no 401. */
+	if (fr == FORM_NOMEM) {
+		contact_plain(r, 500, "out of memory\n");
+		goto out;
 	}
 	if (fr != FORM_OK) {
 		log_event(LOGL_WARN, "request.form", "outcome=\"%s\"",

@@ -150,7 +150,7 @@ session_refresh(struct session *s, const struct slack_user *who,
 	enum store_result	 sr;
 	enum sf_result		 r = SF_ERROR;
 	const char		*why = NULL;
-	int			 fd;
+	int			 fd, vr;
 
 	memset(&now, 0, sizeof(now));
 	memset(&tok, 0, sizeof(tok));
@@ -182,8 +182,12 @@ session_refresh(struct session *s, const struct slack_user *who,
 		    sf_result_str(r));
 		goto out;
 	}
-	if (sf_tokens_verify(org, &tok, &why) == -1 ||
-	    strcmp(tok.org_id, link->sf_org_id) != 0 ||
+	if ((vr = sf_tokens_verify(org, &tok, &why)) == -2) {
+		log_error("msg=\"%s\"", why);
+		r = SF_ERROR;
+		goto out;
+	}
+	if (vr != 0 || strcmp(tok.org_id, link->sf_org_id) != 0 ||
 	    strcmp(tok.user_id, link->sf_user_id) != 0) {
 		log_event(LOGL_ERR, "sf.refresh", "outcome=forged why=\"%s\"",
 		    why != NULL ? why : "identity changed");
@@ -229,6 +233,25 @@ session_from_sf(enum sf_result r)
 		return SESSION_TRANSIENT;
 	default:
 		return SESSION_ERROR;
+	}
+}
+
+/*
+ * Maps the failure of a call whose 4xx means Salesforce said no (revoke,
+ * userinfo during a link): SESSION_REFUSED only when it did, never for a
+ * failure of our own (SF_ERROR).
+ */
+static enum session_result
+session_from_reply(enum sf_result r)
+{
+	switch (r) {
+	case SF_TRANSIENT:
+	case SF_MALFORMED:
+		return SESSION_TRANSIENT;
+	case SF_ERROR:
+		return SESSION_ERROR;
+	default:
+		return SESSION_REFUSED;
 	}
 }
 
@@ -387,8 +410,7 @@ session_logout(struct session *s, const struct slack_user *who)
 	if (r != SF_OK) {
 		log_event(LOGL_WARN, "sf.revoke", "outcome=%s; link kept",
 		    sf_result_str(r));
-		res = r == SF_TRANSIENT || r == SF_MALFORMED ?
-		    SESSION_TRANSIENT : SESSION_REFUSED;
+		res = session_from_reply(r);
 		goto out;
 	}
 	sr = store_link_delete(s->st, who, -1);
@@ -426,6 +448,7 @@ session_link(struct session *s, const struct slack_user *who,
 	enum sf_result		 r;
 	const char		*why = NULL;
 	char			*old = NULL;
+	int			 vr;
 
 	memset(&tok, 0, sizeof(tok));
 	memset(&ui, 0, sizeof(ui));
@@ -443,7 +466,11 @@ session_link(struct session *s, const struct slack_user *who,
 		    SESSION_REFUSED : session_from_sf(r);
 		goto out;
 	}
-	if (sf_tokens_verify(org, &tok, &why) == -1) {
+	if ((vr = sf_tokens_verify(org, &tok, &why)) != 0) {
+		if (vr == -2) {
+			log_error("msg=\"%s\"", why);
+			goto out;
+		}
 		log_event(LOGL_ERR, "sf.token", "outcome=forged why=\"%s\"",
 		    why);
 		res = SESSION_FORGED;
@@ -459,8 +486,7 @@ session_link(struct session *s, const struct slack_user *who,
 	r = sf_userinfo(s->http, tok.instance_url, tok.access_token, &ui,
 	    &err);
 	if (r != SF_OK) {
-		res = r == SF_TRANSIENT || r == SF_MALFORMED ?
-		    SESSION_TRANSIENT : SESSION_REFUSED;
+		res = session_from_reply(r);
 		goto out;
 	}
 	if (strcmp(ui.user_id, tok.user_id) != 0 ||
@@ -477,17 +503,21 @@ session_link(struct session *s, const struct slack_user *who,
 	link.instance_url = tok.instance_url;
 	link.access_token = tok.access_token;
 	link.refresh_token = tok.refresh_token;
-	if (store_link_put(s->st, who, &link, &old) != STORE_OK)
-		goto out;
-	log_event(LOGL_INFO, "link.stored", "sf_user=%s sf_org=%s replaced=%d",
-	    tok.user_id, tok.org_id, old != NULL);
-	session_revoke_old(s, org, old, tok.refresh_token);
+	/* Copied first: once the link is stored, nothing may fail and make
+	 * the page say it was not. */
 	if ((out->sf_username = strdup(ui.username)) == NULL ||
 	    (out->sf_org_id = strdup(tok.org_id)) == NULL ||
 	    (out->instance_url = strdup(tok.instance_url)) == NULL) {
 		session_linked_free(out);
 		goto out;
 	}
+	if (store_link_put(s->st, who, &link, &old) != STORE_OK) {
+		session_linked_free(out);
+		goto out;
+	}
+	log_event(LOGL_INFO, "link.stored", "sf_user=%s sf_org=%s replaced=%d",
+	    tok.user_id, tok.org_id, old != NULL);
+	session_revoke_old(s, org, old, tok.refresh_token);
 	res = SESSION_OK;
 out:
 	crypto_free_secret(old);
