@@ -75,8 +75,10 @@ session_free(struct session *s)
 /*
  * Takes the refresh lock of who: an OFD write lock on one byte of the lock
  * file, at an offset derived from who.  Users whose hashes collide merely
- * refresh one after the other.  Returns the descriptor to pass to
- * session_unlock(), or -1 on failure or after SESSION_LOCK_WAIT_MS.
+ * refresh one after the other.  While it waits, the Slack deadline set
+ * on s->http (see http_set_deadline) still fires.  Returns the descriptor
+ * to pass to session_unlock(), or -1 on failure or after
+ * SESSION_LOCK_WAIT_MS.
  */
 static int
 session_lock(struct session *s, const struct slack_user *who)
@@ -109,6 +111,9 @@ session_lock(struct session *s, const struct slack_user *who)
 			close(fd);
 			return -1;
 		}
+		/* Waiting here counts toward Slack's 3 seconds like an HTTP
+		 * wait does: acknowledge Slack once the deadline passes. */
+		http_deadline_check(s->http);
 		usleep(5000);
 	}
 	return fd;
