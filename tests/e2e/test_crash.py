@@ -38,7 +38,7 @@ import pytest
 
 from harness import Stack
 import load
-from load import SMITHS, TEAM
+from load import TEAM
 
 KILLS = int(os.environ.get("FL_CRASH_KILLS", "200"))
 SEED = int(os.environ.get("FL_CRASH_SEED", str(int(time.time()))))
@@ -47,7 +47,7 @@ PAUSE = float(os.environ.get("FL_CRASH_PAUSE", "0.06"))
 LINKERS = 3
 USERS_PER_LINKER = 30
 SEARCHERS = 3
-WORKERS, THREADS = 4, 4
+WORKERS, THREADS = 6, 4
 PROGRAMS = ("contact", "oauth_start", "oauth_callback")
 # Short enough that most searches refresh, long enough that a token is not
 # expired again by the time the search retries with it (which would be
@@ -153,15 +153,24 @@ def linker(run, n):
                     run.searchable.append(user)
                 run.acked[user] = sf_user
                 run.may_be[user] = {sf_user}
-        elif outcome not in ("callback_http_502", "start_http_502",
-                             "login_http_502", "connection"):
-            # Only a request cut off by a kill may fail: the step it died
-            # in must have been served by a program we killed meanwhile.
-            prog = {"login": "contact", "start": "oauth_start",
-                    "callback": "oauth_callback"}.get(
-                        outcome.split("_")[0])
-            if prog is None or not run.killed_since(t0, prog):
-                run.fail("link", user, outcome, detail)
+        elif not cut_off(run, outcome, t0):
+            run.fail("link", user, outcome, detail)
+
+
+# The program that serves each step of load.link_flow().
+STEP_PROGRAM = {"login": "contact", "start": "oauth_start",
+                "callback": "oauth_callback"}
+
+
+def cut_off(run, outcome, t0):
+    """Whether a link flow that started at t0 and ended in outcome was cut
+    off by a kill: nginx answered 502 for a step whose program lost a
+    worker meanwhile (or the connection failed while any did)."""
+    if outcome == "connection":
+        return any(run.killed_since(t0, p) for p in PROGRAMS)
+    step, _, rest = outcome.partition("_")
+    return rest == "http_502" and step in STEP_PROGRAM and \
+        run.killed_since(t0, STEP_PROGRAM[step])
 
 
 def searcher(run):
@@ -178,7 +187,7 @@ def searcher(run):
             r, url = load.search(run.stack, user)
             kind, msg = load.final_message(run.stack, r, url, run.hooks,
                                            wait=15)
-        except OSError as e:
+        except OSError:
             kind, msg = "connection", None
         c = load.classify(kind, msg)
         run.count("search", c)
