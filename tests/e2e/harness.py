@@ -65,11 +65,13 @@ class Response:
 
 
 class Stack:
-    def __init__(self, tmp, env_overrides=None, workers=2, threads=4):
+    def __init__(self, tmp, env_overrides=None, workers=2, threads=4,
+                 max_threads=None):
         self.dir = Path(tmp)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.procs = {}
         self.workers, self.threads = workers, threads
+        self.max_threads = max_threads
         self.signing_secret = secrets.token_hex(16)
         self.client_secret = secrets.token_urlsafe(24)
         self.key = base64.b64encode(os.urandom(32)).decode()
@@ -139,7 +141,8 @@ class Stack:
             sock = self.dir / (prog + ".sock")
             self.procs[prog] = subprocess.Popen(
                 [str(BUILD / "cgi" / prog), "-s", str(sock), "-m", "0660",
-                 "-w", str(self.workers), "-t", str(self.threads)],
+                 "-w", str(self.workers), "-t", str(self.threads)] +
+                (["-T", str(self.max_threads)] if self.max_threads else []),
                 env=env or self.env(), stdout=log, stderr=log,
                 cwd=str(self.dir))
         log.close()

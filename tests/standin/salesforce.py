@@ -594,6 +594,8 @@ FAULT_TYPES = {
     "rotate_refresh": bool, "token_status": int, "token_body": str,
     "hooks_status": int, "auto_consent": str, "deactivated_users": list,
     "query_body_b64": str,
+    "grant_limit": int, "access_ttl": (int, float),
+    "refresh_reply_delay": (int, float),
 }
 
 
@@ -759,19 +761,22 @@ class State:
     def _issue_access(self, g):
         tok = new_access_token()
         self.ledger.add(tok)
+        ttl = self.faults.get("access_ttl", self.cfg.access_ttl)
         self.access[tok] = {"grant": g.seq, "user": g.user,
-                            "expires": self.now() + self.cfg.access_ttl,
+                            "expires": self.now() + ttl,
                             "revoked": False}
         g.access.add(tok)
         return tok
 
     def create_grant(self, user, client_id, scopes):
-        """A new grant from a code exchange; drops the oldest past five."""
+        """A new grant from a code exchange; drops the oldest past five
+        (or the grant_limit fault)."""
         with self.lock:
             live = sorted((g for g in self.grants.values()
                            if g.user == user and g.client_id == client_id
                            and not g.revoked), key=lambda g: g.seq)
-            while len(live) >= MAX_GRANTS:
+            limit = self.faults.get("grant_limit", MAX_GRANTS)
+            while len(live) >= max(limit, 1):
                 self._revoke_grant(live.pop(0))
                 self.c["grants_dropped"] += 1
             self.seq += 1
@@ -1459,6 +1464,9 @@ class Handler(BaseHTTPRequestHandler):
         if err:
             raise oauth_error(400, "invalid_grant", err)
         self.st.count("refreshes_ok")
+        # The grant is already refreshed (and a rotated token retired):
+        # only the reply is late, as when it is slow on the wire.
+        self.delay(faults.get("refresh_reply_delay"))
         self.token_reply(g, access, new, faults)
 
     def token_reply(self, g, access, refresh, faults):

@@ -624,6 +624,54 @@ def test_sixth_grant_revokes_the_oldest(sf):
     assert st["grants_dropped"] == 1
 
 
+def test_fault_grant_limit_raises_the_five_grant_limit(sf):
+    sf.control("faults", {"grant_limit": 7})
+    toks = [link(sf) for _ in range(8)]
+    assert refresh(sf, toks[0]["refresh_token"])[0] == 400
+    for tok in toks[1:]:
+        assert refresh(sf, tok["refresh_token"])[0] == 200
+    st = sf.state()
+    assert st["live_grants"][ALICE] == 7
+    assert st["grants_dropped"] == 1
+
+
+def test_fault_access_ttl_shortens_new_access_tokens(sf):
+    old = link(sf)
+    sf.control("faults", {"access_ttl": 1.0})
+    new = link(sf)
+    soql = "SELECT Id FROM Contact"
+    assert query(sf, new["access_token"], soql)[0] == 200
+    sf.control("advance", {"seconds": 1.5})
+    assert query(sf, new["access_token"], soql)[0] == 401
+    # Tokens issued before keep their lifetime.
+    assert query(sf, old["access_token"], soql)[0] == 200
+
+
+def test_fault_refresh_reply_delay_rotates_first_answers_late(sf):
+    sf.control("faults", {"rotate_refresh": True,
+                          "refresh_reply_delay": 0.6})
+    tok = link(sf)
+    out = {}
+
+    def late():
+        out["r"] = refresh(sf, tok["refresh_token"])
+
+    t = threading.Thread(target=late)
+    t0 = time.monotonic()
+    t.start()
+    time.sleep(0.3)
+    # The first refresh has already retired the token it presented.
+    assert sf.state()["refreshes_ok"] == 1
+    t.join(10)
+    assert time.monotonic() - t0 >= 0.6
+    status, body = out["r"]
+    assert status == 200 and body["refresh_token"] != tok["refresh_token"]
+    # The code exchange is not delayed.
+    t0 = time.monotonic()
+    link(sf)
+    assert time.monotonic() - t0 < 0.5
+
+
 def test_deactivated_user_gets_authentication_failure(sf):
     tok = link(sf)
     sf.control("faults", {"deactivated_users": [ALICE]})
