@@ -469,7 +469,10 @@ def test_black_hole_and_drip(stack):
                                                         hole.held)
     assert 9.0 <= hole.held[0] <= 14.0, hole.held
     assert 9.0 <= results["blackhole"] <= 15.0, results
-    assert 19.0 <= results["drip_1Bps"] <= 26.0, results
+    # At exactly 1 byte/s the drip sits on curl's low-speed limit (under
+    # 1 byte/s for 10 s): on a loaded machine a late byte trips it at
+    # about 10 s, otherwise the 20 s cap on a whole call ends it.
+    assert 9.0 <= results["drip_1Bps"] <= 26.0, results
     for k, u in users.items():
         assert tokens(stack, u) == rows[k].tokens, k
         rows[k].check_workers()
