@@ -1,7 +1,7 @@
 /*
  * peer: the torture test's Salesforce over HTTPS (see peer.h).
  *
- * Owns the s_server child and its two pipes, the responder thread, the
+ * Owns the s_server child (through sserver), the responder thread, the
  * canned replies of the scenario and the record of what was asked.
  * s_server serves one connection at a time, which is all a run needs:
  * each run uses one fresh client and closes it before the next starts.
@@ -9,29 +9,20 @@
  * input at once, so a reply is never split, and they start with "HTTP",
  * never with one of the letters s_server reads as a command.
  */
-#include <sys/types.h>
-#include <sys/wait.h>
-
-#include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
-#include <poll.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "crypto.h"
 #include "peer.h"
 #include "scenario.h"
+#include "sserver.h"
 
 #define PEER_REPLY_MAX	8000
 
-static pid_t		 peer_pid = -1;
-static int		 peer_in = -1;	/* s_server's standard input */
-static int		 peer_out = -1;	/* its standard output */
+static struct sserver	 peer_srv = { -1, -1, -1, 0 };
 static pthread_t	 peer_thr;
 static int		 peer_thr_started;
 static char		 peer_base[64];
@@ -68,22 +59,6 @@ static const char	 peer_bad_grant[] =
 static const char	 peer_not_found[] =
 	"[{\"errorCode\":\"NOT_FOUND\","
 	"\"message\":\"The requested resource does not exist\"}]";
-
-static void
-peer_write_all(int fd, const char *p, size_t n)
-{
-	ssize_t	 w;
-
-	while (n > 0) {
-		if ((w = write(fd, p, n)) <= 0) {
-			if (w == -1 && errno == EINTR)
-				continue;
-			return;
-		}
-		p += w;
-		n -= (size_t)w;
-	}
-}
 
 /* Whether the form body (len bytes) holds the pair kv ("key=value"). */
 static int
@@ -124,7 +99,7 @@ peer_send(int status, const char *body)
 	    status == 401 ? "Unauthorized" : status == 403 ? "Forbidden" :
 	    "Not Found", strlen(body), body);
 	if (n > 0 && (size_t)n < sizeof(r))
-		peer_write_all(peer_in, r, (size_t)n);
+		sserver_write(&peer_srv, r, (size_t)n);
 }
 
 /* The token endpoint: a code with its verifier, or the old refresh
@@ -209,77 +184,20 @@ peer_answer(const char *head, size_t headlen, const char *body,
 	peer_send(404, peer_not_found);
 }
 
-/*
- * Finds one complete request (request line, headers, a body of
- * Content-Length bytes) in buf, skipping s_server's chatter before it.
- * Returns the bytes it spans from *start, and its head length in *head,
- * or 0 when it is not complete yet.
- */
-static size_t
-peer_find(const char *buf, size_t len, size_t *start, size_t *head)
+/* sserver's answer function: one complete request. */
+static void
+peer_request(void *arg, const char *req, size_t head, size_t n)
 {
-	const char	*p, *q, *end, *cl;
-	size_t		 body = 0;
-
-	p = memmem(buf, len, "GET /", 5);
-	q = memmem(buf, len, "POST /", 6);
-	if (p == NULL || (q != NULL && q < p))
-		p = q;
-	if (p == NULL)
-		return 0;
-	if ((end = memmem(p, len - (size_t)(p - buf), "\r\n\r\n", 4)) == NULL)
-		return 0;
-	end += 4;
-	cl = memmem(p, (size_t)(end - p), "\r\nContent-Length: ", 18);
-	if (cl != NULL)
-		body = strtoul(cl + 18, NULL, 10);
-	if ((size_t)(end - buf) + body > len)
-		return 0;
-	*start = (size_t)(p - buf);
-	*head = (size_t)(end - p);
-	return (size_t)(end - p) + body;
+	(void)arg;
+	peer_answer(req, head, req + head, n - head);
 }
 
 static void *
 peer_responder(void *arg)
 {
-	static char	 buf[65536];
-	size_t		 len = 0, start, head, n;
-	ssize_t		 r;
-
 	(void)arg;
-	while ((r = read(peer_out, buf + len, sizeof(buf) - len)) > 0) {
-		len += (size_t)r;
-		while ((n = peer_find(buf, len, &start, &head)) > 0) {
-			peer_answer(buf + start, head, buf + start + head,
-			    n - head);
-			memmove(buf, buf + start + n, len - start - n);
-			len -= start + n;
-		}
-		if (len == sizeof(buf))
-			len = 0;	/* chatter only: drop it */
-	}
+	sserver_serve(&peer_srv, peer_request, NULL);
 	return NULL;
-}
-
-/* Reads one line of s_server's output, waiting at most 5 s.  Returns 0,
- * or -1 at EOF or timeout. */
-static int
-peer_line(char *line, size_t n)
-{
-	struct pollfd	 pfd = { .fd = peer_out, .events = POLLIN };
-	size_t		 i = 0;
-	char		 c;
-
-	while (i + 1 < n) {
-		if (poll(&pfd, 1, 5000) != 1 || read(peer_out, &c, 1) != 1)
-			return -1;
-		if (c == '\n')
-			break;
-		line[i++] = c;
-	}
-	line[i] = '\0';
-	return 0;
 }
 
 /* A token reply for user, signed as Salesforce signs it. */
@@ -309,40 +227,16 @@ peer_token_reply(char *out, size_t n, const char *access,
 int
 peer_start(const char *certdir)
 {
-	char	 cert[PATH_MAX], key[PATH_MAX], line[256];
-	int	 inp[2], outp[2], devnull, port = 0;
+	char	 cert[PATH_MAX], key[PATH_MAX];
 
 	snprintf(cert, sizeof(cert), "%s/server.pem", certdir);
 	snprintf(key, sizeof(key), "%s/server.key", certdir);
-	if (pipe(inp) == -1 || pipe(outp) == -1 || (peer_pid = fork()) == -1) {
-		perror("torture: peer");
+	if (sserver_start(&peer_srv, cert, key) == -1) {
+		fprintf(stderr, "torture: s_server did not start\n");
 		return -1;
 	}
-	if (peer_pid == 0) {
-		devnull = open("/dev/null", O_WRONLY);
-		dup2(inp[0], 0);
-		dup2(outp[1], 1);
-		dup2(devnull, 2);
-		close(inp[1]);
-		close(outp[0]);
-		execlp("openssl", "openssl", "s_server", "-accept",
-		    "127.0.0.1:0", "-cert", cert, "-key", key, (char *)NULL);
-		_exit(127);
-	}
-	close(inp[0]);
-	close(outp[1]);
-	fcntl(inp[1], F_SETFD, FD_CLOEXEC);
-	fcntl(outp[0], F_SETFD, FD_CLOEXEC);
-	peer_in = inp[1];
-	peer_out = outp[0];
-	/* "ACCEPT 127.0.0.1:PORT" says it listens, and on which port. */
-	do {
-		if (peer_line(line, sizeof(line)) == -1) {
-			fprintf(stderr, "torture: s_server did not start\n");
-			return -1;
-		}
-	} while (sscanf(line, "ACCEPT 127.0.0.1:%d", &port) != 1);
-	snprintf(peer_base, sizeof(peer_base), "https://127.0.0.1:%d", port);
+	snprintf(peer_base, sizeof(peer_base), "https://127.0.0.1:%d",
+	    peer_srv.port);
 	if (peer_token_reply(peer_tok_code, sizeof(peer_tok_code), SC_AT_NEW,
 	    SC_RT_NEW, SC_NEW_USER, "1700000000000") == -1 ||
 	    peer_token_reply(peer_tok_refresh, sizeof(peer_tok_refresh),
@@ -368,18 +262,10 @@ peer_start(const char *certdir)
 void
 peer_stop(void)
 {
-	if (peer_pid > 0) {
-		kill(peer_pid, SIGTERM);
-		waitpid(peer_pid, NULL, 0);
-		peer_pid = -1;
-	}
-	if (peer_in != -1)
-		close(peer_in);
+	sserver_stop(&peer_srv);
 	if (peer_thr_started)
 		pthread_join(peer_thr, NULL);
-	if (peer_out != -1)
-		close(peer_out);
-	peer_in = peer_out = -1;
+	sserver_close(&peer_srv);
 	peer_thr_started = 0;
 }
 

@@ -25,14 +25,14 @@
 #include <pthread.h>
 #include <stddef.h>
 
+#include "sserver.h"
+
 struct http;
 
 /* One running server.  Only port is for the test to read; the rest
  * belongs to tls_start, tls_last and tls_stop. */
 struct tls_server {
-	pid_t		 pid;		/* s_server */
-	int		 in;		/* s_server's standard input */
-	int		 out;		/* its standard output */
+	struct sserver	 srv;		/* s_server and its pipes */
 	int		 port;		/* where it listens on 127.0.0.1 */
 	pthread_t	 thr;		/* the responder */
 	const char	*reply;		/* sent after each complete request */
