@@ -41,6 +41,39 @@ SANITIZER_MARKS = ("AddressSanitizer", "LeakSanitizer", "runtime error:")
 CLIENT_ID = "3MVG9e2e.forcelink_test"
 
 
+def block_texts(blocks):
+    """Every "text" value anywhere inside Block Kit blocks."""
+    out = []
+
+    def walk(o):
+        if isinstance(o, dict):
+            for k, v in o.items():
+                if k == "text" and isinstance(v, str):
+                    out.append(v)
+                else:
+                    walk(v)
+        elif isinstance(o, list):
+            for v in o:
+                walk(v)
+    walk(blocks)
+    return out
+
+
+def contact_names(msg, strict=True):
+    """The contact names a search answer lists (one section per contact
+    after the heading).  strict: every such section must be a contact
+    (an assertion); otherwise other sections are skipped."""
+    names = set()
+    for b in msg.get("blocks", [])[1:]:
+        t = b.get("text", {}).get("text", "")
+        m = re.match(r"\*<[^|>]+\|([^>]*)>\*", t)
+        assert m or not strict, b
+        if m:
+            names.add(m.group(1).replace("&lt;", "<").replace("&gt;", ">")
+                      .replace("&amp;", "&"))
+    return names
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -467,14 +500,26 @@ class Stack:
 
     # -- processes ----------------------------------------------------------
     def worker_pids(self, prog="contact"):
-        """The pids of prog's worker processes: its supervisor's children.
-        A worker that crashed and was restarted shows up as a new pid."""
+        """The pids of prog's live worker processes: its supervisor's
+        children, less a dead one not reaped yet (a zombie is still a
+        child, but no longer a worker).  A worker that crashed and was
+        restarted shows up as a new pid."""
         pid = self.procs[prog].pid
         try:
             with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
-                return sorted(int(p) for p in f.read().split())
+                kids = [int(p) for p in f.read().split()]
         except FileNotFoundError:
             return []
+        live = []
+        for k in kids:
+            try:
+                # The state follows the parenthesised command name.
+                stat = Path("/proc/%d/stat" % k).read_text()
+            except OSError:
+                continue
+            if stat.rsplit(")", 1)[1].split()[0] != "Z":
+                live.append(k)
+        return sorted(live)
 
     def disk_bytes(self):
         """Every byte of the database, its WAL and the logs."""

@@ -9,10 +9,13 @@ other outcome gets a name (see classify()), so a test can count them and
 fail on the ones that must not happen.
 """
 
+import os
 import re
 import threading
 import time
 import urllib.parse
+
+import harness
 
 TEAM = "T0E2E0001"
 # The seed contacts whose Name contains "smith" (tests/standin/README.md).
@@ -25,19 +28,20 @@ BAD_WORDS = ("busy", "locked", "sqlite", "database", "went wrong",
              "internal", "errorcode", "traceback")
 
 
-def unslack(s):
-    return s.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
-
-
 def contact_names(msg):
-    """The names of the contacts listed in a search answer."""
-    names = set()
-    for b in msg.get("blocks", [])[1:]:
-        t = b.get("text", {}).get("text", "")
-        m = re.match(r"\*<[^|>]+\|([^>]*)>\*", t)
-        if m:
-            names.add(unslack(m.group(1)))
-    return names
+    """The names of the contacts listed in a search answer (sections that
+    are not contacts are skipped: the caller classifies the answer)."""
+    return harness.contact_names(msg, strict=False)
+
+
+def figure(line):
+    """Prints a measured figure, and appends it to $FL_FIGURES when set
+    (scripts/soak collects them)."""
+    print("figure: " + line)
+    path = os.environ.get("FL_FIGURES")
+    if path:
+        with open(path, "a") as f:
+            f.write(line + "\n")
 
 
 def is_ack(msg):

@@ -39,7 +39,7 @@ import pytest
 
 from harness import Stack
 import load
-from load import SMITHS, TEAM
+from load import SMITHS, TEAM, figure
 
 BURST = int(os.environ.get("FL_BURST", "200"))
 ROUNDS = int(os.environ.get("FL_BURST_ROUNDS", "20"))
@@ -47,14 +47,6 @@ MIXED_SECONDS = float(os.environ.get("FL_MIXED_SECONDS", "10"))
 MIXED_RATE = float(os.environ.get("FL_MIXED_RATE", "50"))
 WORKERS, THREADS = 4, 8
 BURST_THREADS = 48
-
-
-def figure(line):
-    print("figure: " + line)
-    path = os.environ.get("FL_FIGURES")
-    if path:
-        with open(path, "a") as f:
-            f.write(line + "\n")
 
 
 @pytest.fixture(scope="module")
@@ -93,12 +85,8 @@ def link_version(stack, user):
 
 def workers_of(stack):
     """{program: worker pids}, from the supervisors' children."""
-    out = {}
-    for prog in ("contact", "oauth_start", "oauth_callback"):
-        pid = stack.procs[prog].pid
-        with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
-            out[prog] = [int(x) for x in f.read().split()]
-    return out
+    return {prog: stack.worker_pids(prog)
+            for prog in ("contact", "oauth_start", "oauth_callback")}
 
 
 def threads_of(pid):

@@ -38,7 +38,7 @@ import pytest
 
 from harness import Stack
 import load
-from load import TEAM
+from load import TEAM, figure
 
 KILLS = int(os.environ.get("FL_CRASH_KILLS", "200"))
 SEED = int(os.environ.get("FL_CRASH_SEED", str(int(time.time()))))
@@ -55,14 +55,6 @@ PROGRAMS = ("contact", "oauth_start", "oauth_callback")
 ACCESS_TTL = 3
 
 
-def figure(line):
-    print("figure: " + line)
-    path = os.environ.get("FL_FIGURES")
-    if path:
-        with open(path, "a") as f:
-            f.write(line + "\n")
-
-
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
     s = Stack(tmp_path_factory.mktemp("crash"), workers=WORKERS,
@@ -72,12 +64,7 @@ def stack(tmp_path_factory):
 
 
 def workers(stack, prog):
-    pid = stack.procs[prog].pid
-    try:
-        with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
-            return [int(x) for x in f.read().split()]
-    except OSError:
-        return []
+    return stack.worker_pids(prog)
 
 
 def integrity(stack):

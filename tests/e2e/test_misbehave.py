@@ -63,7 +63,7 @@ import time
 
 import pytest
 
-from harness import ROOT
+from harness import ROOT, block_texts, contact_names
 
 TEAM = "T0E2E0001"
 SMITHS = {"Adam Smithers", "Carla Blacksmith", "Jane Smith", "John Smith",
@@ -153,20 +153,7 @@ def final(stack, r, url, wait):
 
 
 def texts(msg):
-    out = [msg["text"]]
-
-    def walk(o):
-        if isinstance(o, dict):
-            for k, v in o.items():
-                if k == "text" and isinstance(v, str):
-                    out.append(v)
-                else:
-                    walk(v)
-        elif isinstance(o, list):
-            for v in o:
-                walk(v)
-    walk(msg.get("blocks", []))
-    return out
+    return [msg["text"]] + block_texts(msg.get("blocks", []))
 
 
 def assert_clear(msg, expected):
@@ -189,14 +176,6 @@ def assert_clear(msg, expected):
                 continue    # the login link is on the public URL
             assert bad.lower() not in low, (bad, t)
 
-
-def smiths(msg):
-    names = set()
-    for b in msg["blocks"][1:]:
-        m = re.match(r"\*<[^|>]+\|([^>]*)>\*", b["text"]["text"])
-        assert m, b
-        names.add(m.group(1))
-    return names
 
 
 def all_workers(stack, prog="contact"):
@@ -382,7 +361,7 @@ class Row:
         assert secs < 3.0
         msg, deferred, _ = final(self.stack, r, url, 10)
         assert not deferred
-        assert smiths(msg) == SMITHS, msg["text"]
+        assert contact_names(msg) == SMITHS, msg["text"]
         self.check_workers()
 
 

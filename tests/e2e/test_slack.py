@@ -18,7 +18,7 @@ import urllib.parse
 
 import pytest
 
-from harness import BUILD, Stack
+from harness import BUILD, Stack, block_texts
 
 TEAM = "T0E2E0001"
 # Linked once for the module; verification tests use it so that a request
@@ -60,24 +60,6 @@ def assert_json_answer(r):
     assert isinstance(body["text"], str) and body["text"].strip(), body
     assert isinstance(body["blocks"], list), body
     return body
-
-
-def block_texts(blocks):
-    """Every text value anywhere inside the blocks."""
-    out = []
-
-    def walk(o):
-        if isinstance(o, dict):
-            for k, v in o.items():
-                if k == "text" and isinstance(v, str):
-                    out.append(v)
-                else:
-                    walk(v)
-        elif isinstance(o, list):
-            for v in o:
-                walk(v)
-    walk(blocks)
-    return out
 
 
 def assert_slack_limits(msg):

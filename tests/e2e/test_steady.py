@@ -58,10 +58,9 @@ def workers(stack):
     """{program: worker pid} (one worker each)."""
     out = {}
     for prog in ("contact", "oauth_start", "oauth_callback"):
-        pid = stack.procs[prog].pid
-        kids = open("/proc/%d/task/%d/children" % (pid, pid)).read().split()
+        kids = stack.worker_pids(prog)
         assert len(kids) == 1, (prog, kids)
-        out[prog] = int(kids[0])
+        out[prog] = kids[0]
     return out
 
 
