@@ -88,7 +88,7 @@ import time
 
 import pytest
 
-from harness import Stack
+from harness import Stack, contact_names
 
 TEAM = "T0E2E0001"
 UA, UB = "U0HOSTA", "U0HOSTB"
@@ -270,15 +270,6 @@ def who(msg):
     return set(re.findall(r"[a-z]+@example\.com", msg["text"]))
 
 
-def contact_names(msg):
-    names = set()
-    for b in msg["blocks"][1:]:
-        m = re.match(r"\*<[^|>]+\|([^>]*)>\*", b["text"]["text"])
-        assert m, b
-        names.add(m.group(1))
-    return names
-
-
 def whoami(stack, user):
     r = stack.slash("whoami", TEAM, user)
     assert r.status == 200, (r.status, r.text)
@@ -346,6 +337,37 @@ def assert_plain_4xx(status, headers, body, want):
     assert headers["content-type"].startswith("text/plain"), headers
     assert 0 < len(body) <= 100, body
     assert b"{" not in body and b"<" not in body
+
+
+# What the worker-exit leak check of the sanitizer build reports after
+# this module's malformed records: libfcgi 2.4.2 leaks a 24-byte params
+# block and its 24-byte vector, allocated inside its record reader (just
+# after FCGX_GetError in the binary; libfcgi has no frame pointers, so the
+# stack stops in libfcgi).  Only this module sends such records; in every
+# other module any libfcgi leak still fails, so a leak through forcelink's
+# own use of libfcgi cannot hide here for long.
+LIBFCGI_LEAK = re.compile(
+    r"^(=+|==\d+==ERROR: LeakSanitizer: detected memory leaks|"
+    r"(Direct|Indirect) leak of 24 byte\(s\) in 1 object\(s\) "
+    r"allocated from:|"
+    r" *#0 0x[0-9a-f]+ in (__interceptor_)?malloc .*|"
+    r" *#1 0x[0-9a-f]+ +\(/[^ ]*/libfcgi\.so\.0\+0x[0-9a-f]+\)|"
+    r"SUMMARY: AddressSanitizer: \d+ byte\(s\) leaked in \d+ "
+    r"allocation\(s\)\.|)$")
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    """The module's stack (as conftest's), whose sanitizer check lets
+    libfcgi's own leak on hostile records (LIBFCGI_LEAK) pass and fails
+    on any other report."""
+    s = Stack(tmp_path_factory.mktemp("stack")).start()
+    yield s
+    reports = s.sanitizer_reports()
+    bad = [ln for ln in reports if not LIBFCGI_LEAK.match(ln.strip("\r"))]
+    assert not bad, "\n".join(reports)
+    s.sanitizer_reports = lambda: []
+    s.stop()
 
 
 @pytest.fixture(scope="module")
