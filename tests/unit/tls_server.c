@@ -13,6 +13,7 @@
 #include <netinet/in.h>
 #include <arpa/inet.h>
 
+#include <errno.h>
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
