@@ -155,7 +155,10 @@ serve_thread(void *arg)
 		if (serve_idle())
 			break;
 	}
-	FCGX_Free(&req, 0);
+	/* Close a connection the client asked to keep (FCGI_KEEP_CONN):
+	 * no other thread would ever read it, so the client would wait on
+	 * it for good and the descriptor would leak. */
+	FCGX_Free(&req, 1);
 	pool_prog->thread_fini(ctx);
 	return NULL;
 }
