@@ -647,3 +647,43 @@ def test_searches_waiting_for_a_slow_refresh_answer_in_time(stack):
     assert not slow, sorted(o[0] for o in out)
     assert [load.classify(k, m) for _, k, m in out] == ["contacts"] * n
     assert [k for _, k, _ in out] == ["deferred"] * n
+
+
+def test_logout_and_login_during_a_slow_query_keeps_new_link(stack):
+    """A search reads the link, then its query hangs at Salesforce while
+    the user logs out and logs in again as someone else; the query then
+    fails (logout revoked its token) and the search refreshes.  The new
+    link starts over at the same version number, so by the version alone
+    the search took it for the link it had read, refreshed with the old,
+    revoked refresh token, got invalid_grant and deleted the new link."""
+    stack.faults(rotate_refresh=None, grant_limit=None, access_ttl=None)
+    user = "U0CCSTALE"
+    link(stack, user, "alice@example.com")
+    q0 = stack.sf_state()["queries"]
+    stack.faults(delay=2.0)
+    out = {}
+
+    def do_search():
+        r, url = load.search(stack, user)
+        out["search"] = load.final_message(stack, r, url)
+
+    t = threading.Thread(target=do_search)
+    t.start()
+    # Its query has reached Salesforce (and waits there) before the
+    # delay is lifted for everything that follows.
+    end = time.monotonic() + 10
+    while stack.sf_state()["queries"] == q0 and time.monotonic() < end:
+        time.sleep(0.02)
+    stack.faults(delay=None)
+    r = stack.slash("logout", TEAM, user)
+    assert r.json()["text"].startswith("Logged out"), r.text
+    link(stack, user, "bob@example.com")
+    t.join(60)
+    kind, msg = out["search"]
+    rows = [row for row in stack.links() if row["user_id"] == user]
+    assert [row["sf_username"] for row in rows] == ["bob@example.com"]
+    who, _ = load.whoami(stack, user)
+    assert who == "bob@example.com"
+    # The search used the link there was when it refreshed.
+    assert load.classify(kind, msg) == "contacts", (
+        kind, load.message_text(msg)[:300])
