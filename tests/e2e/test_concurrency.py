@@ -125,11 +125,11 @@ def contact_times(lines):
 
 
 def busy_lines(stack):
-    """forcelink.log lines that report SQLite contention."""
+    """forcelink.log lines that report SQLite contention, or any error."""
     return [ln for ln in stack.log_text().splitlines()
-            if re.search(r"database (table )?is locked|SQLITE_BUSY|"
-                         r"SQLITE_LOCKED|temporarily unavailable",
-                         ln, re.I)]
+            if " level=err " in ln or
+            re.search(r"database (table )?is locked|SQLITE_BUSY|"
+                      r"SQLITE_LOCKED|temporarily unavailable", ln, re.I)]
 
 
 # ===========================================================================

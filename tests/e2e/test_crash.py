@@ -301,7 +301,11 @@ def test_crash_loop_keeps_every_acknowledged_link(stack):
                         r"(\d+)", stack.log_text())
     assert len(deaths) == KILLS, (len(deaths), KILLS)
     assert all(d == ("died", "9") for d in deaths), set(deaths)
-    # ... and each was followed by a replacement that started serving.
+    # No worker logged an error: no SQLite failure, no lock timeout.
+    errors = [ln for ln in stack.log_text().splitlines()
+              if " level=err " in ln]
+    assert not errors, errors[:5]
+    # Each death was followed by a replacement that started serving.
     restarts = restart_times(stack.log_text())
     assert len(restarts) == KILLS and None not in restarts, restarts
     assert integrity(stack) == ["ok"]
