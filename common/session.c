@@ -144,14 +144,28 @@ session_replace(char **dst, const char *src, int secret)
 }
 
 /*
+ * Whether a and b are the same state of one link: the same version and
+ * the same refresh token.  The version alone cannot tell, because a link
+ * removed by a logout and made again by a new login starts over at
+ * version 1; the new login's grant has its own refresh token.
+ */
+static int
+session_same_link(const struct store_link *a, const struct store_link *b)
+{
+	return a->version == b->version &&
+	    crypto_str_equal(a->refresh_token, b->refresh_token);
+}
+
+/*
  * Salesforce refused the tokens of link (as read at link->version) right
  * after they were refreshed.  A new login of the same user explains that:
  * it replaces the link as soon as the refresh lets go of the lock, and
  * revokes the grant it replaces, our fresh tokens included.  Reads the
  * link again: returns SF_OK with *link replaced by the current one when
- * that is a newer version, SF_INVALID_GRANT when it is gone or unchanged,
- * or SF_ERROR.  So a search that races its user's relink uses the new
- * link instead of telling a linked user to link again.
+ * that is another link or a newer version, SF_INVALID_GRANT when it is
+ * gone or unchanged, or SF_ERROR.  So a search that races its user's
+ * relink uses the new link instead of telling a linked user to link
+ * again.
  */
 static enum sf_result
 session_relinked(struct session *s, const struct slack_user *who,
@@ -166,7 +180,7 @@ session_relinked(struct session *s, const struct slack_user *who,
 		return SF_INVALID_GRANT;
 	if (sr != STORE_OK)
 		return SF_ERROR;
-	if (now.version == link->version) {
+	if (session_same_link(&now, link)) {
 		store_link_free(&now);
 		return SF_INVALID_GRANT;
 	}
@@ -204,8 +218,9 @@ session_refresh(struct session *s, const struct slack_user *who,
 		goto out;
 	} else if (sr != STORE_OK)
 		goto out;
-	if (now.version != link->version) {
-		/* Someone refreshed (or relinked) while we waited. */
+	if (!session_same_link(&now, link)) {
+		/* Someone refreshed, relinked, or logged out and in again
+		 * since link was read: use theirs. */
 		store_link_free(link);
 		*link = now;
 		memset(&now, 0, sizeof(now));

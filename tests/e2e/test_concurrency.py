@@ -59,12 +59,12 @@ def stack(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def burst_stack(tmp_path_factory):
-    """Pools that start with 48 threads per worker: a burst of 200 meets
-    192 waiting threads in 4 processes (and grows the busiest pools a
-    little).  Threads that stay keep their Salesforce connections, so a
-    round costs no TLS handshakes after the first; with 8 per worker the
-    pools grow and shrink back every round and the 20 rounds take three
-    times as long (pool growth has its own test below)."""
+    """Pools that start with 48 threads per worker, for the burst of slow
+    searches: 200 requests meet 192 waiting threads in 4 processes.  (On
+    8-thread pools, which must grow by 168 threads first, the last of
+    them wait for a thread longer than Slack's 3 seconds on a loaded
+    machine under ASan, where opening a thread's database takes 45 ms;
+    that wait is covered by the capped-pool test below.)"""
     s = Stack(tmp_path_factory.mktemp("burst"), workers=WORKERS,
               threads=BURST_THREADS).start()
     yield s
@@ -113,11 +113,11 @@ def contact_times(lines):
 
 
 def busy_lines(stack):
-    """forcelink.log lines that report SQLite contention."""
+    """forcelink.log lines that report SQLite contention, or any error."""
     return [ln for ln in stack.log_text().splitlines()
-            if re.search(r"database (table )?is locked|SQLITE_BUSY|"
-                         r"SQLITE_LOCKED|temporarily unavailable",
-                         ln, re.I)]
+            if " level=err " in ln or
+            re.search(r"database (table )?is locked|SQLITE_BUSY|"
+                      r"SQLITE_LOCKED|temporarily unavailable", ln, re.I)]
 
 
 # ===========================================================================
@@ -156,8 +156,12 @@ def burst(stack, user, n, hooks):
     return out
 
 
-def test_burst_on_expired_session_refreshes_exactly_once(burst_stack):
-    stack = burst_stack
+def test_burst_on_expired_session_refreshes_exactly_once(stack):
+    """Pools of 8 threads per worker: every burst grows them to about 50
+    (and they shrink back after it), so the refresh meets threads that
+    were just started as well as old ones."""
+    # A fresh stand-in state: max_inflight_token_requests is a high mark.
+    assert stack.sf("POST", "/_control/reset").status == 200
     stack.faults(rotate_refresh=True)
     user = "U0CCBURST"
     link(stack, user)
@@ -635,3 +639,43 @@ def test_searches_waiting_for_a_slow_refresh_answer_in_time(stack):
     assert not slow, sorted(o[0] for o in out)
     assert [load.classify(k, m) for _, k, m in out] == ["contacts"] * n
     assert [k for _, k, _ in out] == ["deferred"] * n
+
+
+def test_logout_and_login_during_a_slow_query_keeps_new_link(stack):
+    """A search reads the link, then its query hangs at Salesforce while
+    the user logs out and logs in again as someone else; the query then
+    fails (logout revoked its token) and the search refreshes.  The new
+    link starts over at the same version number, so by the version alone
+    the search took it for the link it had read, refreshed with the old,
+    revoked refresh token, got invalid_grant and deleted the new link."""
+    stack.faults(rotate_refresh=None, grant_limit=None, access_ttl=None)
+    user = "U0CCSTALE"
+    link(stack, user, "alice@example.com")
+    q0 = stack.sf_state()["queries"]
+    stack.faults(delay=2.0)
+    out = {}
+
+    def do_search():
+        r, url = load.search(stack, user)
+        out["search"] = load.final_message(stack, r, url)
+
+    t = threading.Thread(target=do_search)
+    t.start()
+    # Its query has reached Salesforce (and waits there) before the
+    # delay is lifted for everything that follows.
+    end = time.monotonic() + 10
+    while stack.sf_state()["queries"] == q0 and time.monotonic() < end:
+        time.sleep(0.02)
+    stack.faults(delay=None)
+    r = stack.slash("logout", TEAM, user)
+    assert r.json()["text"].startswith("Logged out"), r.text
+    link(stack, user, "bob@example.com")
+    t.join(60)
+    kind, msg = out["search"]
+    rows = [row for row in stack.links() if row["user_id"] == user]
+    assert [row["sf_username"] for row in rows] == ["bob@example.com"]
+    who, _ = load.whoami(stack, user)
+    assert who == "bob@example.com"
+    # The search used the link there was when it refreshed.
+    assert load.classify(kind, msg) == "contacts", (
+        kind, load.message_text(msg)[:300])

@@ -1749,6 +1749,10 @@ class Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
     block_on_close = False
+    # socketserver listens with a backlog of 5: a burst of new connections
+    # (every worker thread of a grown pool opens one) would then wait for
+    # SYN retransmits, a second or more, which Salesforce does not do.
+    request_queue_size = 1024
 
     def __init__(self, addr, ctx, cfg, log):
         self.ctx, self.cfg, self.log = ctx, cfg, log
