@@ -292,7 +292,8 @@ session_call(struct session *s, const struct slack_user *who, session_fn fn,
 	}
 	res = session_from_sf(r);
 	if (res == SESSION_OK) {
-		store_link_touch(s->st, who);
+		if (time(NULL) - link.last_used_at >= STORE_TOUCH_SECS)
+			store_link_touch(s->st, who);
 		if (instance_url != NULL &&
 		    (*instance_url = strdup(link.instance_url)) == NULL)
 			res = SESSION_ERROR;

@@ -6,8 +6,10 @@
  * fixed array of statements every connection prepares once, and the
  * sealing of tokens and verifiers with their associated data.
  *
- * Busy policy, in one place: every connection has a busy timeout of
- * STORE_BUSY_MS.  It is a cap, not a retry loop: a lock held longer than
+ * Busy policy, in one place: store_busy() waits for a lock in short
+ * naps (many threads share the file, and SQLite's own handler would nap
+ * up to 100 ms at a time) for at most STORE_BUSY_MS.  It is a cap, not a
+ * retry loop: a lock held longer than
  * that makes the call fail with STORE_ERROR (logged), and the request is
  * answered with an error instead of hanging.  (The one statement SQLite
  * does not wait for by itself, the switch of a new file to WAL, is
@@ -20,6 +22,16 @@
  * write a token switch to synchronous=FULL first, because a refresh
  * token that Salesforce rotated cannot be fetched again.
  *
+ * Checkpoints: every request writes (the replay cache), and with dozens
+ * of threads reading at any instant SQLite's automatic checkpoint never
+ * finds a moment when the WAL can start over: the file grew by about
+ * 7 KB per request without end, and once past 1000 pages every commit
+ * ran another checkpoint with its two fsyncs.  So store_wal_hook()
+ * replaces it: once the WAL holds STORE_WAL_FRAMES pages, the committing
+ * connection runs a RESTART checkpoint, which waits (at most
+ * STORE_CKPT_WAIT_MS) for the readers to move to the newest snapshot, so
+ * that the next writer starts the WAL over.
+ *
  * Error discipline: an SQLite failure is logged once, where it happens,
  * with SQLite's message (which names tables and columns, never bound
  * values) and becomes STORE_ERROR.  Every statement is reset and its
@@ -31,6 +43,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,6 +63,12 @@
 #define STORE_BUSY_MS		5000
 /* Pause between attempts to switch a new file to WAL (see store_wal). */
 #define STORE_WAL_RETRY_MS	10
+/* Longest single nap while waiting for a lock, in microseconds. */
+#define STORE_BUSY_NAP_MAX_US	2000
+/* WAL pages after which a commit checkpoints (SQLite's default too). */
+#define STORE_WAL_FRAMES	1000
+/* How long that checkpoint waits for readers and writers. */
+#define STORE_CKPT_WAIT_MS	100
 
 /* Associated data: a version tag, then length-prefixed fields. */
 #define STORE_AD_TAG		"forcelink-v1"
@@ -96,7 +115,8 @@ enum {
 	LCOL_REFRESH_CT,
 	LCOL_VERSION,
 	LCOL_CREATED_AT,
-	LCOL_UPDATED_AT
+	LCOL_UPDATED_AT,
+	LCOL_LAST_USED_AT
 };
 
 /* Columns of STMT_NONCE_GET and STMT_STATE_GET (the first five). */
@@ -121,7 +141,7 @@ static const struct {
 	[STMT_LINK_GET] = { "link_get",
 	    "SELECT org, sf_user_id, sf_org_id, sf_username, instance_url, "
 	    "key_id, access_token_ct, refresh_token_ct, version, created_at, "
-	    "updated_at FROM sf_link "
+	    "updated_at, last_used_at FROM sf_link "
 	    "WHERE enterprise_id = ?1 AND team_id = ?2 AND user_id = ?3" },
 	[STMT_LINK_PUT] = { "link_put",
 	    "INSERT INTO sf_link (enterprise_id, team_id, user_id, org, "
@@ -188,6 +208,8 @@ struct store {
 	sqlite3_stmt		*stmt[STMT__MAX];
 	struct crypto_key	 key;
 	unsigned int		 nreplay;	/* replay inserts so far */
+	int			 busy_cap_ms;	/* current cap of store_busy */
+	long			 busy_waited_us; /* in the current wait */
 };
 
 /* Associated data under construction. */
@@ -773,14 +795,68 @@ store_wal(sqlite3 *db, const char *path)
 	return 0;
 }
 
-/* Per-connection settings: busy cap, WAL, foreign keys, synchronous.
- * Returns 0 or -1 (logged). */
+/*
+ * The busy handler: SQLite calls it with count 0, 1, 2, ... while a lock
+ * it needs is held elsewhere.  It naps 50 us, doubling up to
+ * STORE_BUSY_NAP_MAX_US, and gives up (SQLITE_BUSY for the caller) once
+ * the naps add up to busy_cap_ms.
+ */
 static int
-store_configure(sqlite3 *db, const char *path)
+store_busy(void *arg, int count)
 {
+	struct store	*st = arg;
+	struct timespec	 ts;
+	long		 us;
+
+	if (count == 0)
+		st->busy_waited_us = 0;
+	if (st->busy_waited_us >= st->busy_cap_ms * 1000L)
+		return 0;
+	us = count < 6 ? 50L << count : STORE_BUSY_NAP_MAX_US;
+	if (us > STORE_BUSY_NAP_MAX_US)
+		us = STORE_BUSY_NAP_MAX_US;
+	ts.tv_sec = 0;
+	ts.tv_nsec = us * 1000;
+	nanosleep(&ts, NULL);
+	st->busy_waited_us += us;
+	return 1;
+}
+
+/*
+ * Runs after every commit with the number of pages in the WAL (see
+ * "Checkpoints" above).  A checkpoint that cannot finish in time is not
+ * an error: the next commit tries again, and the WAL merely grows until
+ * then.  Always returns SQLITE_OK (the commit has happened).
+ */
+static int
+store_wal_hook(void *arg, sqlite3 *db, const char *name, int nframes)
+{
+	struct store	*st = arg;
+	int		 rc;
+
+	if (nframes < STORE_WAL_FRAMES)
+		return SQLITE_OK;
+	st->busy_cap_ms = STORE_CKPT_WAIT_MS;
+	rc = sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_RESTART,
+	    NULL, NULL);
+	st->busy_cap_ms = STORE_BUSY_MS;
+	if (rc != SQLITE_OK && (rc & 0xff) != SQLITE_BUSY)
+		log_warn("frames=%d msg=\"checkpoint: %s\"", nframes,
+		    sqlite3_errmsg(db));
+	return SQLITE_OK;
+}
+
+/* Per-connection settings: busy cap, checkpoints, WAL, foreign keys,
+ * synchronous.  Returns 0 or -1 (logged). */
+static int
+store_configure(struct store *st, const char *path)
+{
+	sqlite3	*db = st->db;
 	int	 persist = 1;
 
-	sqlite3_busy_timeout(db, STORE_BUSY_MS);
+	st->busy_cap_ms = STORE_BUSY_MS;
+	sqlite3_busy_handler(db, store_busy, st);
+	sqlite3_wal_hook(db, store_wal_hook, st);
 	/*
 	 * Keep the -wal and -shm files when a connection closes.  Otherwise
 	 * the last connection of one process deletes them as it closes,
@@ -816,11 +892,24 @@ store_prepare(struct store *st)
 	return 0;
 }
 
+/*
+ * Process-wide SQLite settings, before the first connection.  Memory
+ * statistics are off: they put one global mutex around every allocation
+ * SQLite makes, which every worker thread would then queue on.
+ */
+static void
+store_global_init(void)
+{
+	(void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
 struct store *
 store_open(const char *path, const struct crypto_key *key)
 {
-	struct store	*st = NULL;
+	static pthread_once_t	 once = PTHREAD_ONCE_INIT;
+	struct store		*st = NULL;
 
+	pthread_once(&once, store_global_init);
 	if (path == NULL || key == NULL || store_create_file(path) == -1)
 		goto out;
 	if ((st = calloc(1, sizeof(*st))) == NULL) {
@@ -834,7 +923,7 @@ store_open(const char *path, const struct crypto_key *key)
 		    sqlite3_errmsg(st->db) : "out of memory");
 		goto out;
 	}
-	if (store_configure(st->db, path) == -1 ||
+	if (store_configure(st, path) == -1 ||
 	    store_migrate(st->db, path) == -1 ||
 	    store_prepare(st) == -1)
 		goto out;
@@ -915,6 +1004,8 @@ store_link_read(struct store *st, const struct slack_user *who,
 	out->version = sqlite3_column_int64(s, LCOL_VERSION);
 	out->created_at = (time_t)sqlite3_column_int64(s, LCOL_CREATED_AT);
 	out->updated_at = (time_t)sqlite3_column_int64(s, LCOL_UPDATED_AT);
+	/* NULL (never used) reads as 0. */
+	out->last_used_at = (time_t)sqlite3_column_int64(s, LCOL_LAST_USED_AT);
 	return STORE_OK;
 }
 

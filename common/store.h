@@ -63,7 +63,12 @@ struct store_link {
 	int64_t	 version;	/* bumped on every token change */
 	time_t	 created_at;
 	time_t	 updated_at;
+	time_t	 last_used_at;	/* 0 when never used */
 };
+
+/* How stale last_used_at may be before a use is written down: recording
+ * every use would add a second write transaction to each request. */
+#define STORE_TOUCH_SECS	60
 
 /*
  * Opens (creating with mode 0600 when absent) the database at path,
@@ -118,7 +123,9 @@ enum store_result store_link_update_tokens(struct store *,
 enum store_result store_link_delete(struct store *, const struct slack_user *,
 	    int64_t expect);
 
-/* Records that the link was just used (for the admin's "last used"). */
+/* Records that the link was just used (for the admin's "last used").
+ * Callers skip it while last_used_at is less than STORE_TOUCH_SECS old,
+ * so the column is exact to within that. */
 enum store_result store_link_touch(struct store *, const struct slack_user *);
 
 void		 store_link_free(struct store_link *);
