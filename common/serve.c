@@ -15,6 +15,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +32,13 @@
 #define SERVE_STACK		(512 * 1024)
 /* A pool that had to grow keeps its threads this long (see serve_idle). */
 #define SERVE_KEEP_SECS		10
+/* Every thread busy and none done for this long: they are blocked on
+ * something slow, and the pool grows (see serve_grow). */
+#define SERVE_GROW_MS		50
+/* How often the worker's main thread looks, and how many threads it adds
+ * at a time. */
+#define SERVE_TICK_MS		10
+#define SERVE_GROW_BATCH	4
 
 struct serve_opts {
 	const char	*socket_path;	/* NULL: the socket is on fd 0 */
@@ -49,12 +57,24 @@ static const struct serve_program *pool_prog;
 static void			*pool_global;
 static int			 pool_fd;
 static time_t			 pool_grown;	/* last growth, monotonic s */
+static int64_t			 pool_done_ms;	/* last request done, monotonic */
+static int			 pool_capped;	/* "all busy" already logged */
 
 /* Supervisor state, touched by signal handlers. */
 static volatile sig_atomic_t	 sup_stop;
 static volatile sig_atomic_t	 sup_child;
 
 static void	*serve_thread(void *);
+
+/* Milliseconds on the monotonic clock. */
+static int64_t
+serve_now_ms(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 /* Seconds on the monotonic clock. */
 static time_t
@@ -85,27 +105,51 @@ serve_spawn_thread(void)
 	return 0;
 }
 
-/*
- * A thread took a request: keep at least one thread waiting in accept, so
- * a new request never queues behind requests that wait on Salesforce.
- * Threads are added only when every one is busy, so a steady load runs on
- * the same threads (and their database and HTTP connections).
- */
+/* A thread took a request. */
 static void
 serve_busy(void)
 {
 	pthread_mutex_lock(&pool_mtx);
 	pool_idle--;
-	if (pool_idle == 0) {
-		pool_grown = serve_now();
-		if (pool_total < pool_opts->max_threads &&
-		    serve_spawn_thread() == 0) {
-			pool_idle++;
-			pool_total++;
-		} else
-			log_warn("msg=\"all %d threads busy; new requests "
-			    "wait\"", pool_total);
+	pthread_mutex_unlock(&pool_mtx);
+}
+
+/*
+ * Runs every SERVE_TICK_MS on the worker's main thread: a new request
+ * must never queue behind requests that wait on Salesforce, so when every
+ * thread is busy and none has finished a request for SERVE_GROW_MS, they
+ * are all blocked and SERVE_GROW_BATCH more threads start (up to -T).
+ * Threads are not added merely because every one is busy: under a load
+ * that keeps the CPUs busy, requests finish all the time, and more
+ * threads would only add context switches, memory and TLS connections.
+ * So a steady load runs on the same threads (and their database and HTTP
+ * connections), and a burst of slow requests grows the pool within a few
+ * tens of milliseconds.
+ */
+static void
+serve_grow(void)
+{
+	int	 i;
+
+	pthread_mutex_lock(&pool_mtx);
+	if (pool_idle > 0 || serve_now_ms() - pool_done_ms < SERVE_GROW_MS) {
+		pool_capped = 0;
+		goto out;
 	}
+	pool_grown = serve_now();
+	for (i = 0; i < SERVE_GROW_BATCH &&
+	    pool_total < pool_opts->max_threads; i++) {
+		if (serve_spawn_thread() == -1)
+			break;
+		pool_idle++;
+		pool_total++;
+	}
+	if (i == 0 && !pool_capped) {
+		log_warn("msg=\"all %d threads busy; new requests wait\"",
+		    pool_total);
+		pool_capped = 1;
+	}
+out:
 	pthread_mutex_unlock(&pool_mtx);
 }
 
@@ -130,6 +174,7 @@ serve_idle(void)
 	int	 leave;
 
 	pthread_mutex_lock(&pool_mtx);
+	pool_done_ms = serve_now_ms();
 	/* pool_total - pool_idle counts the busy threads, this one too. */
 	leave = pool_idle >= pool_opts->threads &&
 	    pool_idle >= pool_total - pool_idle &&
@@ -174,12 +219,13 @@ serve_thread(void *arg)
 	return NULL;
 }
 
-/* A worker process: start the pool and wait forever. */
+/* A worker process: start the pool, then watch it (serve_grow). */
 static void
 serve_worker(int fd)
 {
-	sigset_t	 none;
-	int		 i;
+	const struct timespec	 tick = { 0, SERVE_TICK_MS * 1000000L };
+	sigset_t		 none;
+	int			 i;
 
 	/* Die with the supervisor, even if it is killed with SIGKILL. */
 	prctl(PR_SET_PDEATHSIG, SIGTERM);
@@ -200,6 +246,7 @@ serve_worker(int fd)
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	pool_fd = fd;
+	pool_done_ms = serve_now_ms();
 	pthread_mutex_lock(&pool_mtx);
 	for (i = 0; i < pool_opts->threads; i++)
 		if (serve_spawn_thread() == 0) {
@@ -210,8 +257,10 @@ serve_worker(int fd)
 	if (pool_total == 0)
 		_exit(EXIT_FAILURE);
 	log_event(LOGL_INFO, "worker.ready", "threads=%d", pool_total);
-	for (;;)
-		pause();
+	for (;;) {
+		nanosleep(&tick, NULL);
+		serve_grow();
+	}
 }
 
 static void
