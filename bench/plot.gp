@@ -1,10 +1,10 @@
 # bench/plot.gp: draws bench/plot.dat (written by scripts/bench --plot)
 # into bench/plot.png: throughput and p99 latency against the number of
 # wrk connections, for the three targets.
-set terminal pngcairo size 1200,520 font "DejaVu Sans,11"
+set terminal pngcairo size 1200,600 font "DejaVu Sans,11"
 set output "plot.png"
 set multiplot layout 1,2 title "forcelink /contact against a FastCGI hello-world and a minimal relay (2 cores, wrk on the same machine)"
-set key top left
+set key below
 set grid
 set xlabel "concurrent connections (wrk -c)"
 set logscale x
