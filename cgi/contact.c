@@ -27,7 +27,8 @@
 #include "req.h"
 #include "slack.h"
 
-/* Answer Slack after this long, at the latest (SPEC §4: about 2.5 s). */
+/* Answer Slack this long after nginx got the request, at the latest (SPEC
+ * §4: about 2.5 s). */
 #define CONTACT_ACK_MS		2500
 
 /* One request, with every input already validated and copied out of the
@@ -42,6 +43,31 @@ struct contact {
 	const char		*ack_text;
 	int			 acked;
 };
+
+/*
+ * Sets *deadline (monotonic) to when Slack must be acknowledged: 2.5 s
+ * after nginx received the request when nginx says when that was
+ * (REQUEST_START), else 2.5 s from now.  A request that waited for a free
+ * thread (a burst larger than the pools) is then acknowledged as soon as
+ * it is handled, instead of 2.5 s later.
+ */
+static void
+contact_deadline(FCGX_Request *r, struct timespec *deadline)
+{
+	struct timespec	 now;
+	long		 ms = CONTACT_ACK_MS, age;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	if ((age = req_age_ms(req_param(r, "REQUEST_START"), &now)) > 0)
+		ms = age < ms ? ms - age : 0;
+	clock_gettime(CLOCK_MONOTONIC, deadline);
+	deadline->tv_sec += ms / 1000;
+	deadline->tv_nsec += (ms % 1000) * 1000000L;
+	if (deadline->tv_nsec >= 1000000000L) {
+		deadline->tv_sec++;
+		deadline->tv_nsec -= 1000000000L;
+	}
+}
 
 static void
 contact_plain(FCGX_Request *r, int status, const char *msg)
@@ -328,7 +354,7 @@ contact_handle(FCGX_Request *r, struct session *s)
 		contact_plain(r, 405, "POST only\n");
 		goto out;
 	}
-	clock_gettime(CLOCK_MONOTONIC, &deadline);
+	contact_deadline(r, &deadline);
 	if ((rb = req_read_body(r, SLACK_BODY_MAX, &body)) != REQ_BODY_OK) {
 		log_event(LOGL_WARN, "request.body", "outcome=\"%s\"",
 		    req_body_str(rb));
@@ -342,9 +368,14 @@ contact_handle(FCGX_Request *r, struct session *s)
 		fr = form_parse(buf_cstr(&body), body.len, &f);
 	} else {
 		fr = form_parse(buf_cstr(&body), body.len, &f);
-		if (contact_verify_token(r, s, fr == FORM_OK ? &f : NULL) ==
-		    -1)
+		if (fr != FORM_NOMEM && contact_verify_token(r, s,
+		    fr == FORM_OK ? &f : NULL) == -1)
 			goto out;
+	}
+	/* Our memory, not the request, failed: no 400 and no 401. */
+	if (fr == FORM_NOMEM) {
+		contact_plain(r, 500, "out of memory\n");
+		goto out;
 	}
 	if (fr != FORM_OK) {
 		log_event(LOGL_WARN, "request.form", "outcome=\"%s\"",
@@ -381,12 +412,6 @@ contact_handle(FCGX_Request *r, struct session *s)
 	c.response_url = form_get(&f, "response_url");
 	c.ack_text = "Working on it…";
 
-	deadline.tv_sec += CONTACT_ACK_MS / 1000;
-	deadline.tv_nsec += (CONTACT_ACK_MS % 1000) * 1000000L;
-	if (deadline.tv_nsec >= 1000000000L) {
-		deadline.tv_sec++;
-		deadline.tv_nsec -= 1000000000L;
-	}
 	http_set_deadline(s->http, &deadline, contact_ack, &c);
 	json = contact_run(&c);
 	http_set_deadline(s->http, NULL, NULL, NULL);

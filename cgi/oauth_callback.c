@@ -112,6 +112,7 @@ callback_handle(FCGX_Request *r, struct session *s)
 	struct session_linked	 linked;
 	enum store_result	 sr;
 	enum session_result	 res;
+	enum form_result	 fr = FORM_OK;
 	const char		*q, *err, *code, *method;
 	char			*verifier = NULL;
 
@@ -124,7 +125,12 @@ callback_handle(FCGX_Request *r, struct session *s)
 		goto out;
 	}
 	q = req_param(r, "QUERY_STRING");
-	if (q == NULL || form_parse(q, strlen(q), &f) != FORM_OK ||
+	if (q != NULL && (fr = form_parse(q, strlen(q), &f)) == FORM_NOMEM) {
+		/* Our failure: the link itself may be fine. */
+		callback_state_fail(&page, STORE_ERROR);
+		goto out;
+	}
+	if (q == NULL || fr != FORM_OK ||
 	    form_validate(&f, fields_callback, fields_ncallback, NULL) !=
 	    FORM_OK) {
 		page_error(&page, 400, "Invalid login answer", "This address "

@@ -164,8 +164,10 @@ crypto_open(const struct crypto_key *k, const void *ad, size_t adlen,
 		goto out;
 	/* One byte more than the plaintext, for the terminator. */
 	cap = ctlen - CRYPTO_SEAL_OVERHEAD + 1;
-	if ((p = malloc(cap)) == NULL)
+	if ((p = malloc(cap)) == NULL) {
+		rc = -2;
 		goto out;
+	}
 	if (crypto_aead_xchacha20poly1305_ietf_decrypt(p, &plen, NULL,
 	    ct + CRYPTO_NONCELEN, ctlen - CRYPTO_NONCELEN, ad, adlen, ct,
 	    k->key) != 0)
@@ -228,18 +230,29 @@ crypto_sha256(const char *s, unsigned char out[CRYPTO_HASHLEN])
 }
 
 void
-crypto_hmac_sha256(const void *key, size_t keylen, const void *msg,
-    size_t msglen, unsigned char out[32])
+crypto_hmac_sha256_parts(const void *key, size_t keylen,
+    const struct crypto_part *parts, size_t n, unsigned char out[32])
 {
 	crypto_auth_hmacsha256_state	 st;
+	size_t				 i;
 
 	/* The init/update/final form takes keys of any length (longer ones
 	 * are hashed first, as RFC 2104 says); crypto_auth_hmacsha256()
 	 * would insist on exactly 32 bytes. */
 	crypto_auth_hmacsha256_init(&st, key, keylen);
-	crypto_auth_hmacsha256_update(&st, msg, msglen);
+	for (i = 0; i < n; i++)
+		crypto_auth_hmacsha256_update(&st, parts[i].p, parts[i].len);
 	crypto_auth_hmacsha256_final(&st, out);
 	sodium_memzero(&st, sizeof(st));
+}
+
+void
+crypto_hmac_sha256(const void *key, size_t keylen, const void *msg,
+    size_t msglen, unsigned char out[32])
+{
+	const struct crypto_part	 part = { msg, msglen };
+
+	crypto_hmac_sha256_parts(key, keylen, &part, 1, out);
 }
 
 void

@@ -55,7 +55,8 @@ int	 crypto_seal(const struct crypto_key *, const void *ad, size_t adlen,
  * allocated copy of the plaintext (*outlen excludes the terminator; free it
  * with crypto_free_secret) and 0 is returned.  Returns -1 when the value
  * was altered, sealed under another key or with other associated data, or
- * is too short.
+ * is too short; -2 when memory is exhausted (which says nothing about the
+ * value or the key).
  */
 int	 crypto_open(const struct crypto_key *, const void *ad, size_t adlen,
 	    const unsigned char *ct, size_t ctlen, char **out, size_t *outlen);
@@ -81,6 +82,18 @@ void	 crypto_sha256(const char *, unsigned char out[CRYPTO_HASHLEN]);
 /* HMAC-SHA256 with a key of any length. */
 void	 crypto_hmac_sha256(const void *key, size_t keylen, const void *msg,
 	    size_t msglen, unsigned char out[32]);
+
+/* One piece of a message that exists only in pieces. */
+struct crypto_part {
+	const void	*p;
+	size_t		 len;
+};
+
+/* HMAC-SHA256 of n parts taken one after another, as if they were
+ * concatenated, without copying them: nothing is allocated, so nothing
+ * can fail (Slack signs "v0:" timestamp ":" body). */
+void	 crypto_hmac_sha256_parts(const void *key, size_t keylen,
+	    const struct crypto_part *parts, size_t n, unsigned char out[32]);
 
 /* PKCE S256: writes base64url(SHA-256(verifier)) without padding (43
  * characters) into out, which must hold 44 bytes. */

@@ -73,6 +73,10 @@ log_clear_request(void)
 	log_req[0] = log_team[0] = log_user[0] = '\0';
 }
 
+/* The attribute lets the compiler check the callers' formats through. */
+static void	log_vline(enum log_level, const char *, const char *,
+		    const char *, va_list) __attribute__((format(printf, 4, 0)));
+
 static void
 log_vline(enum log_level lvl, const char *event, const char *func,
     const char *fmt, va_list ap)

@@ -138,18 +138,37 @@ page_close(struct buf *b)
 	return buf_puts(b, "</main>\n</body>\n</html>\n");
 }
 
+/*
+ * Undoes a page that could not be finished: b goes back to its first mark
+ * bytes, so that no half page (a status line and headers, or a success
+ * page cut short) is ever sent; req_send_raw() answers an empty buffer
+ * with a plain 500.  Returns -1.
+ */
+static int
+page_fail(struct buf *b, size_t mark)
+{
+	if (b->data != NULL) {
+		b->len = mark;
+		b->data[mark] = '\0';
+	}
+	return -1;
+}
+
 int
 page_error(struct buf *b, int status, const char *title,
     const char *explanation)
 {
+	size_t	 mark = b->len;
+
 	if (page_open(b, status, "err", title) == -1 ||
 	    buf_puts(b, "<p>") == -1 ||
 	    page_escape(b, explanation) == -1 ||
 	    buf_puts(b, "</p>\n<p class=\"next\"><strong>Next step:</strong> "
 	    "Run <code>" PAGE_COMMAND " login</code> in Slack to get a new "
-	    "link.</p>\n") == -1)
-		return -1;
-	return page_close(b);
+	    "link.</p>\n") == -1 ||
+	    page_close(b) == -1)
+		return page_fail(b, mark);
+	return 0;
 }
 
 /* Appends one "<dt>name</dt><dd>value</dd>" row, value escaped. */
@@ -168,23 +187,26 @@ page_linked(struct buf *b, const char *sf_username, const char *sf_org_id,
     const char *instance_url, const char *slack_team_id,
     const char *slack_user_id)
 {
+	size_t	 mark = b->len;
+
 	if (page_open(b, 200, "ok", "Linked") == -1 ||
 	    buf_puts(b, "<p>Your Salesforce account is now linked to your "
 	    "Slack account. Searches you run with <code>" PAGE_COMMAND
 	    "</code> use this Salesforce user&#39;s access.</p>\n<dl>\n") == -1)
-		return -1;
+		return page_fail(b, mark);
 	if (page_row(b, "Salesforce username", sf_username) == -1 ||
 	    page_row(b, "Salesforce org id", sf_org_id) == -1 ||
 	    page_row(b, "Salesforce instance", instance_url) == -1 ||
 	    page_row(b, "Slack workspace", slack_team_id) == -1 ||
 	    page_row(b, "Slack user", slack_user_id) == -1)
-		return -1;
+		return page_fail(b, mark);
 	if (buf_puts(b, "</dl>\n<p class=\"next\"><strong>Next step:</strong> "
 	    "Go back to Slack and run <code>" PAGE_COMMAND "</code> again."
 	    "</p>\n<p class=\"note\">If this is not you, run <code>"
-	    PAGE_COMMAND " logout</code> in Slack.</p>\n") == -1)
-		return -1;
-	return page_close(b);
+	    PAGE_COMMAND " logout</code> in Slack.</p>\n") == -1 ||
+	    page_close(b) == -1)
+		return page_fail(b, mark);
+	return 0;
 }
 
 /* Returns 1 when s may be placed in a header value: no control bytes, so

@@ -19,7 +19,7 @@ int	 page_escape(struct buf *b, const char *s);
 /*
  * Appends an error page with HTTP status, a title and a short explanation
  * (plain text, escaped here) and the next step for the person.  Returns
- * 0, or -1 past b's ceiling.
+ * 0, or -1 past b's ceiling or on memory exhaustion; b is then as it was.
  */
 int	 page_error(struct buf *b, int status, const char *title,
 	    const char *explanation);
@@ -27,7 +27,7 @@ int	 page_error(struct buf *b, int status, const char *title,
 /*
  * Appends the success page: which Salesforce user (username, org id,
  * instance) is now linked to which Slack user in which workspace.  Returns
- * 0, or -1 past b's ceiling.
+ * 0, or -1 past b's ceiling or on memory exhaustion; b is then as it was.
  */
 int	 page_linked(struct buf *b, const char *sf_username,
 	    const char *sf_org_id, const char *instance_url,

@@ -18,6 +18,34 @@ req_param(FCGX_Request *r, const char *name)
 	return FCGX_GetParam(name, r->envp);
 }
 
+long
+req_age_ms(const char *start, const struct timespec *now)
+{
+	long long	 sec = 0, ms, age;
+	int		 i, digits = 0;
+
+	if (start == NULL)
+		return -1;
+	for (; *start >= '0' && *start <= '9' && digits < 12; start++) {
+		sec = sec * 10 + (*start - '0');
+		digits++;
+	}
+	if (digits == 0 || start[0] != '.')
+		return -1;
+	for (ms = 0, i = 1; i <= 3; i++) {
+		if (start[i] < '0' || start[i] > '9')
+			return -1;
+		ms = ms * 10 + (start[i] - '0');
+	}
+	if (start[4] != '\0')
+		return -1;
+	age = ((long long)now->tv_sec - sec) * 1000 +
+	    now->tv_nsec / 1000000 - ms;
+	if (age < -1000 || age > REQ_AGE_MAX_MS)
+		return -1;
+	return age < 0 ? 0 : (long)age;
+}
+
 enum req_body
 req_content_length(const char *s, size_t max, size_t *len)
 {

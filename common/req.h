@@ -9,6 +9,7 @@
 #define FORCELINK_REQ_H
 
 #include <stddef.h>
+#include <time.h>
 
 #include <fcgiapp.h>
 
@@ -32,6 +33,20 @@ const char	*req_param(FCGX_Request *, const char *name);
  * NULL or empty), BAD_LENGTH or TOO_LARGE.
  */
 enum req_body	 req_content_length(const char *s, size_t max, size_t *len);
+
+/* The longest request age req_age_ms() believes, in milliseconds. */
+#define REQ_AGE_MAX_MS	60000
+
+/*
+ * How long ago nginx received the request: start is nginx's $msec when it
+ * passed the request on (REQUEST_START, "1700000000.123": seconds, a dot,
+ * three digits), now the wall clock.  The time a request waits for a free
+ * worker thread thus counts toward Slack's 3 seconds.  Returns the age in
+ * milliseconds (0 when start is up to a second in the future), or -1 when
+ * start is NULL, malformed, further in the future or older than
+ * REQ_AGE_MAX_MS (a clock step, not a queue).
+ */
+long		 req_age_ms(const char *start, const struct timespec *now);
 
 /* Reads the body (at most max bytes) into b, which the caller initialised
  * with a ceiling of at least max. */

@@ -5,6 +5,9 @@
  * reads the link, runs the call, and on SF_EXPIRED refreshes once (single
  * flight, under the per-user lock) and retries once.  There is no loop: a
  * session refused right after a refresh is reported, not refreshed again.
+ * The one exception is bounded too: when the user relinked meanwhile (a
+ * new login revokes the grant it replaces, freshly refreshed tokens
+ * included), the call is tried once more with the new link.
  */
 #include <sys/file.h>
 
@@ -72,8 +75,10 @@ session_free(struct session *s)
 /*
  * Takes the refresh lock of who: an OFD write lock on one byte of the lock
  * file, at an offset derived from who.  Users whose hashes collide merely
- * refresh one after the other.  Returns the descriptor to pass to
- * session_unlock(), or -1 on failure or after SESSION_LOCK_WAIT_MS.
+ * refresh one after the other.  While it waits, the Slack deadline set
+ * on s->http (see http_set_deadline) still fires.  Returns the descriptor
+ * to pass to session_unlock(), or -1 on failure or after
+ * SESSION_LOCK_WAIT_MS.
  */
 static int
 session_lock(struct session *s, const struct slack_user *who)
@@ -106,6 +111,9 @@ session_lock(struct session *s, const struct slack_user *who)
 			close(fd);
 			return -1;
 		}
+		/* Waiting here counts toward Slack's 3 seconds like an HTTP
+		 * wait does: acknowledge Slack once the deadline passes. */
+		http_deadline_check(s->http);
 		usleep(5000);
 	}
 	return fd;
@@ -136,6 +144,40 @@ session_replace(char **dst, const char *src, int secret)
 }
 
 /*
+ * Salesforce refused the tokens of link (as read at link->version) right
+ * after they were refreshed.  A new login of the same user explains that:
+ * it replaces the link as soon as the refresh lets go of the lock, and
+ * revokes the grant it replaces, our fresh tokens included.  Reads the
+ * link again: returns SF_OK with *link replaced by the current one when
+ * that is a newer version, SF_INVALID_GRANT when it is gone or unchanged,
+ * or SF_ERROR.  So a search that races its user's relink uses the new
+ * link instead of telling a linked user to link again.
+ */
+static enum sf_result
+session_relinked(struct session *s, const struct slack_user *who,
+    struct store_link *link)
+{
+	struct store_link	 now;
+	enum store_result	 sr;
+
+	memset(&now, 0, sizeof(now));
+	sr = store_link_get(s->st, who, &now);
+	if (sr == STORE_NOTFOUND)
+		return SF_INVALID_GRANT;
+	if (sr != STORE_OK)
+		return SF_ERROR;
+	if (now.version == link->version) {
+		store_link_free(&now);
+		return SF_INVALID_GRANT;
+	}
+	store_link_free(link);
+	*link = now;
+	log_event(LOGL_INFO, "link.changed", "version=%lld",
+	    (long long)link->version);
+	return SF_OK;
+}
+
+/*
  * Refreshes link (who's link as read at version link->version) unless
  * another thread or process did so meanwhile.  On SF_OK *link holds the
  * current tokens.  SF_INVALID_GRANT means the link was removed.
@@ -150,7 +192,7 @@ session_refresh(struct session *s, const struct slack_user *who,
 	enum store_result	 sr;
 	enum sf_result		 r = SF_ERROR;
 	const char		*why = NULL;
-	int			 fd;
+	int			 fd, vr;
 
 	memset(&now, 0, sizeof(now));
 	memset(&tok, 0, sizeof(tok));
@@ -182,8 +224,12 @@ session_refresh(struct session *s, const struct slack_user *who,
 		    sf_result_str(r));
 		goto out;
 	}
-	if (sf_tokens_verify(org, &tok, &why) == -1 ||
-	    strcmp(tok.org_id, link->sf_org_id) != 0 ||
+	if ((vr = sf_tokens_verify(org, &tok, &why)) == -2) {
+		log_error("msg=\"%s\"", why);
+		r = SF_ERROR;
+		goto out;
+	}
+	if (vr != 0 || strcmp(tok.org_id, link->sf_org_id) != 0 ||
 	    strcmp(tok.user_id, link->sf_user_id) != 0) {
 		log_event(LOGL_ERR, "sf.refresh", "outcome=forged why=\"%s\"",
 		    why != NULL ? why : "identity changed");
@@ -229,6 +275,25 @@ session_from_sf(enum sf_result r)
 		return SESSION_TRANSIENT;
 	default:
 		return SESSION_ERROR;
+	}
+}
+
+/*
+ * Maps the failure of a call whose 4xx means Salesforce said no (revoke,
+ * userinfo during a link): SESSION_REFUSED only when it did, never for a
+ * failure of our own (SF_ERROR).
+ */
+static enum session_result
+session_from_reply(enum sf_result r)
+{
+	switch (r) {
+	case SF_TRANSIENT:
+	case SF_MALFORMED:
+		return SESSION_TRANSIENT;
+	case SF_ERROR:
+		return SESSION_ERROR;
+	default:
+		return SESSION_REFUSED;
 	}
 }
 
@@ -282,6 +347,11 @@ session_call(struct session *s, const struct slack_user *who, session_fn fn,
 		}
 		if (r == SF_OK) {
 			r = fn(s, org, &link, arg);
+			/* A relink right after our refresh revoked the grant
+			 * we refreshed: one more try, with the new link. */
+			if (r == SF_EXPIRED &&
+			    session_relinked(s, who, &link) == SF_OK)
+				r = fn(s, org, &link, arg);
 			if (r == SF_EXPIRED) {
 				log_event(LOGL_WARN, "sf.call",
 				    "outcome=expired_after_refresh");
@@ -380,22 +450,29 @@ session_logout(struct session *s, const struct slack_user *who)
 	enum session_result	 res;
 	enum store_result	 sr;
 	enum sf_result		 r;
+	int			 fd;
 
 	memset(&link, 0, sizeof(link));
+	/* Under the refresh lock, so the token revoked is the current one
+	 * and no refresh in flight writes into a link made after this. */
+	if ((fd = session_lock(s, who)) == -1) {
+		res = SESSION_ERROR;
+		goto out;
+	}
 	if ((res = session_open_link(s, who, &link, &org)) != SESSION_OK)
 		goto out;
 	r = sf_revoke(s->http, org, link.refresh_token);
 	if (r != SF_OK) {
 		log_event(LOGL_WARN, "sf.revoke", "outcome=%s; link kept",
 		    sf_result_str(r));
-		res = r == SF_TRANSIENT || r == SF_MALFORMED ?
-		    SESSION_TRANSIENT : SESSION_REFUSED;
+		res = session_from_reply(r);
 		goto out;
 	}
 	sr = store_link_delete(s->st, who, -1);
 	res = sr == STORE_ERROR ? SESSION_ERROR : SESSION_OK;
 	log_event(LOGL_INFO, "link.deleted", "reason=logout");
 out:
+	session_unlock(fd);
 	store_link_free(&link);
 	return res;
 }
@@ -424,9 +501,11 @@ session_link(struct session *s, const struct slack_user *who,
 	struct store_link	 link;
 	const struct sf_org	*org;
 	enum session_result	 res = SESSION_ERROR;
+	enum store_result	 sr;
 	enum sf_result		 r;
 	const char		*why = NULL;
 	char			*old = NULL;
+	int			 vr, fd;
 
 	memset(&tok, 0, sizeof(tok));
 	memset(&ui, 0, sizeof(ui));
@@ -444,7 +523,11 @@ session_link(struct session *s, const struct slack_user *who,
 		    SESSION_REFUSED : session_from_sf(r);
 		goto out;
 	}
-	if (sf_tokens_verify(org, &tok, &why) == -1) {
+	if ((vr = sf_tokens_verify(org, &tok, &why)) != 0) {
+		if (vr == -2) {
+			log_error("msg=\"%s\"", why);
+			goto out;
+		}
 		log_event(LOGL_ERR, "sf.token", "outcome=forged why=\"%s\"",
 		    why);
 		res = SESSION_FORGED;
@@ -460,8 +543,7 @@ session_link(struct session *s, const struct slack_user *who,
 	r = sf_userinfo(s->http, tok.instance_url, tok.access_token, &ui,
 	    &err);
 	if (r != SF_OK) {
-		res = r == SF_TRANSIENT || r == SF_MALFORMED ?
-		    SESSION_TRANSIENT : SESSION_REFUSED;
+		res = session_from_reply(r);
 		goto out;
 	}
 	if (strcmp(ui.user_id, tok.user_id) != 0 ||
@@ -478,17 +560,34 @@ session_link(struct session *s, const struct slack_user *who,
 	link.instance_url = tok.instance_url;
 	link.access_token = tok.access_token;
 	link.refresh_token = tok.refresh_token;
-	if (store_link_put(s->st, who, &link, &old) != STORE_OK)
-		goto out;
-	log_event(LOGL_INFO, "link.stored", "sf_user=%s sf_org=%s replaced=%d",
-	    tok.user_id, tok.org_id, old != NULL);
-	session_revoke_old(s, org, old, tok.refresh_token);
+	/* Copied first: once the link is stored, nothing may fail and make
+	 * the page say it was not. */
 	if ((out->sf_username = strdup(ui.username)) == NULL ||
 	    (out->sf_org_id = strdup(tok.org_id)) == NULL ||
 	    (out->instance_url = strdup(tok.instance_url)) == NULL) {
 		session_linked_free(out);
 		goto out;
 	}
+	/*
+	 * Replace the link under the refresh lock: a refresh holds it from
+	 * reading the link to writing the new tokens, and must not see the
+	 * link replaced in between (it would revoke or overwrite the wrong
+	 * grant's tokens).  The old refresh token read here is then the
+	 * current one, rotated or not.
+	 */
+	if ((fd = session_lock(s, who)) == -1) {
+		session_linked_free(out);
+		goto out;
+	}
+	sr = store_link_put(s->st, who, &link, &old);
+	session_unlock(fd);
+	if (sr != STORE_OK) {
+		session_linked_free(out);
+		goto out;
+	}
+	log_event(LOGL_INFO, "link.stored", "sf_user=%s sf_org=%s replaced=%d",
+	    tok.user_id, tok.org_id, old != NULL);
+	session_revoke_old(s, org, old, tok.refresh_token);
 	res = SESSION_OK;
 out:
 	crypto_free_secret(old);

@@ -15,6 +15,10 @@
  * kernel drops the lock when a worker dies, so a killed refresher never
  * blocks anyone.  This matters because with refresh-token rotation a
  * refresh token presented twice makes Salesforce revoke the whole grant.
+ * Replacing a link (a new login) and removing it (logout) take the same
+ * lock, so a refresh never sees its link change between reading it and
+ * writing the new tokens, and the token a relink or logout revokes is
+ * always the current one.
  */
 #ifndef FORCELINK_SESSION_H
 #define FORCELINK_SESSION_H

@@ -770,7 +770,7 @@ sf_tokens_verify(const struct sf_org *org, struct sf_tokens *t,
 	}
 	if ((sig = sf_signature_check(org, t)) != 1) {
 		*why = sig == 0 ? "signature mismatch" : "out of memory";
-		return -1;
+		return sig == 0 ? -1 : -2;
 	}
 	rest = sf_trusted_authority(org, t->instance_url);
 	if (rest == NULL || (rest[0] != '\0' && strcmp(rest, "/") != 0)) {
@@ -784,7 +784,7 @@ sf_tokens_verify(const struct sf_org *org, struct sf_tokens *t,
 	}
 	if (sf_tokens_set_ids(t, oid, uid) == -1) {
 		*why = "out of memory";
-		return -1;
+		return -2;
 	}
 	return 0;
 }

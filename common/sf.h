@@ -107,7 +107,9 @@ enum sf_result	 sf_token_refresh(struct http *, const struct sf_org *,
  * https with a Salesforce host (*.salesforce.com, *.force.com,
  * *.salesforce.mil, *.cloudforce.com, *.database.com) or the login host;
  * id is a URL ending in /id/ORGID/USERID with Salesforce ids.  Fills
- * org_id and user_id.  Returns 0, or -1 with a reason in *why (static).
+ * org_id and user_id.  Returns 0; -1 with a reason in *why (static) when
+ * the reply is not to be trusted; -2 (and *why) when memory is exhausted,
+ * which says nothing about the reply.
  */
 int		 sf_tokens_verify(const struct sf_org *, struct sf_tokens *,
 		    const char **why);

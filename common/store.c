@@ -599,7 +599,7 @@ store_seal_token(struct store *st, const struct slack_user *who,
  * Opens the token of who in blob column col of s (sealed under key id
  * key_id, which the caller checked is ours).  Returns STORE_OK and *out
  * (free with crypto_free_secret), STORE_BADKEY (logged) when it does not
- * open, or STORE_ERROR.
+ * open, or STORE_ERROR (logged; out of memory is not a wrong key).
  */
 static enum store_result
 store_open_token(struct store *st, sqlite3_stmt *s, int col,
@@ -607,11 +607,16 @@ store_open_token(struct store *st, sqlite3_stmt *s, int col,
 {
 	struct store_ad	 ad;
 	size_t		 len;
+	int		 rc;
 
 	if (store_ad_token(&ad, who, which, st->key.id) == -1)
 		return STORE_ERROR;
-	if (crypto_open(&st->key, ad.b, ad.len, sqlite3_column_blob(s, col),
-	    (size_t)sqlite3_column_bytes(s, col), out, &len) == -1) {
+	rc = crypto_open(&st->key, ad.b, ad.len, sqlite3_column_blob(s, col),
+	    (size_t)sqlite3_column_bytes(s, col), out, &len);
+	if (rc == -2) {
+		log_error("which=%s msg=\"out of memory\"", which);
+		return STORE_ERROR;
+	} else if (rc != 0) {
 		log_error("which=%s msg=\"sealed token does not open: "
 		    "altered or wrong key\"", which);
 		return STORE_BADKEY;
@@ -883,9 +888,16 @@ store_configure(struct store *st, const char *path)
 	sqlite3_file_control(db, "main", SQLITE_FCNTL_PERSIST_WAL, &persist);
 	/* No SQL may corrupt the file on purpose (writable_schema etc.). */
 	sqlite3_db_config(db, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL);
+	/*
+	 * A page cache of 512 KiB per connection (SQLite's default is 2 MB)
+	 * holds every interior page of even a million links; the rest is in
+	 * the kernel's cache.  Each worker thread has a connection, so the
+	 * default would let a worker's memory creep up by megabytes as the
+	 * replay table fills and empties.
+	 */
 	if (store_wal(db, path) == -1 ||
 	    store_exec(db, "settings", "PRAGMA foreign_keys=ON; "
-	    "PRAGMA synchronous=NORMAL") == -1)
+	    "PRAGMA synchronous=NORMAL; PRAGMA cache_size=-512") == -1)
 		return -1;
 	return 0;
 }
@@ -1390,11 +1402,15 @@ store_state_check(struct store *st,
 	if (store_ad_verifier(&ad, state_hash, st->key.id) == -1 ||
 	    store_col_user(s, who) == -1)
 		goto out;
-	r = STORE_BADKEY;
-	if (crypto_open(&st->key, ad.b, ad.len,
+	rc = crypto_open(&st->key, ad.b, ad.len,
 	    sqlite3_column_blob(s, SCOL_VERIFIER_CT),
 	    (size_t)sqlite3_column_bytes(s, SCOL_VERIFIER_CT), verifier,
-	    &len) == -1) {
+	    &len);
+	if (rc == -2) {
+		log_error("msg=\"out of memory\"");
+		goto out;
+	} else if (rc != 0) {
+		r = STORE_BADKEY;
 		log_error("msg=\"sealed verifier does not open: altered or "
 		    "wrong key\"");
 		goto out;

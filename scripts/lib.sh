@@ -69,6 +69,7 @@ fl_nginx_conf() {
 	[ "$(id -u)" -eq 0 ] && user="user root root;"
 	sed -e "s|/usr/share/forcelink/nginx|$FL_ROOT/nginx|g" \
 	    -e "s|/var/log/nginx/forcelink-access.log|$rundir/nginx-access.log|g" \
+	    -e "s|/var/log/nginx/forcelink-error.log|$rundir/nginx-error.log|g" \
 	    "$FL_ROOT/nginx/forcelink-locations.conf" \
 	    >"$rundir/forcelink-locations.conf"
 	sed -e "s|{{RUNDIR}}|$rundir|g" -e "s|{{PORT}}|$port|g" \
@@ -159,6 +160,7 @@ fl_stop_all() {
 fl_build_sanitized() {
 	local dir=$1
 	rm -rf "$dir/src"
+	mkdir -p "$dir"
 	make -s -C "$FL_ROOT" distdir distdir="$dir/src" >/dev/null || return 1
 	(cd "$dir/src" &&
 	    ./configure -q --enable-sanitizers --enable-werror >/dev/null &&

@@ -65,11 +65,13 @@ class Response:
 
 
 class Stack:
-    def __init__(self, tmp, env_overrides=None, workers=2, threads=4):
+    def __init__(self, tmp, env_overrides=None, workers=2, threads=4,
+                 max_threads=None):
         self.dir = Path(tmp)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.procs = {}
         self.workers, self.threads = workers, threads
+        self.max_threads = max_threads
         self.signing_secret = secrets.token_hex(16)
         self.client_secret = secrets.token_urlsafe(24)
         self.key = base64.b64encode(os.urandom(32)).decode()
@@ -139,7 +141,8 @@ class Stack:
             sock = self.dir / (prog + ".sock")
             self.procs[prog] = subprocess.Popen(
                 [str(BUILD / "cgi" / prog), "-s", str(sock), "-m", "0660",
-                 "-w", str(self.workers), "-t", str(self.threads)],
+                 "-w", str(self.workers), "-t", str(self.threads)] +
+                (["-T", str(self.max_threads)] if self.max_threads else []),
                 env=env or self.env(), stdout=log, stderr=log,
                 cwd=str(self.dir))
         log.close()
@@ -177,7 +180,11 @@ class Stack:
         raise RuntimeError("nginx did not start")
 
     def stop(self):
+        # The secrets check needs the processes (argv) and the stand-in
+        # (its ledger, the Slack messages it received) still running.
+        leaks = self.secret_leaks(files=False)
         self.stop_programs()
+        leaks += self.secret_leaks(secrets=self._secrets, files=True)
         for name in ("nginx", "standin"):
             p = self.procs.pop(name, None)
             if p is not None:
@@ -190,6 +197,8 @@ class Stack:
         if reports:
             raise AssertionError("sanitizer reports in %s:\n%s" % (
                 self.log_path, "\n".join(reports[:40])))
+        if leaks:
+            raise AssertionError("secrets leaked:\n" + "\n".join(leaks))
 
     def sanitizer_reports(self):
         """The lines of forcelink.log that a sanitizer wrote, each with
@@ -203,6 +212,85 @@ class Stack:
                 keep.update(range(i, min(i + 12, len(lines))))
         return [lines[i] for i in sorted(keep)
                 if not lines[i].startswith("time=")]
+
+    # -- secrets ------------------------------------------------------------
+    def secret_values(self):
+        """Every secret of this stack: what the stand-in issued or received
+        (codes, access and refresh tokens, PKCE verifiers), the Slack
+        signing secret, the Salesforce client secret and the store key."""
+        vals = {self.signing_secret, self.client_secret, self.key}
+        if "standin" in self.procs:
+            r = self.sf("GET", "/_control/secrets")
+            assert r.status == 200, r.text
+            vals |= set(r.json())
+        return vals
+
+    def secret_probes(self, secrets):
+        """Byte strings any of which, found anywhere, is a leak: 24-byte
+        pieces (head, middle, tail) of each secret as it is and
+        URL-encoded, plus the raw and hex forms of the store key."""
+        probes = {}
+        for v in secrets:
+            for form in {v, urllib.parse.quote(v, safe="")}:
+                b = form.encode()
+                n = len(b)
+                for i in {0, max(0, n // 2 - 12), max(0, n - 24)}:
+                    probes[b[i:i + 24]] = v
+        raw = base64.b64decode(self.key)
+        probes[raw.hex().encode()[:24]] = "store key (hex)"
+        return probes, [(raw, "store key (raw)")]
+
+    def process_argv(self):
+        """argv of every process of the stack: the supervisors, their
+        workers, nginx's master and workers."""
+        out = {}
+        pids = [p.pid for p in self.procs.values() if p.poll() is None]
+        while pids:
+            pid = pids.pop()
+            try:
+                out[pid] = Path("/proc/%d/cmdline" % pid).read_bytes()
+                kids = Path("/proc/%d/task/%d/children"
+                            % (pid, pid)).read_text().split()
+            except OSError:
+                continue
+            pids += [int(k) for k in kids]
+        return out
+
+    def leak_places(self, files):
+        """(name, bytes) of every place a secret must never be."""
+        if not files:
+            places = [("argv of pid %d" % pid, argv)
+                      for pid, argv in self.process_argv().items()]
+            places += [("Slack message to " + h["path"],
+                        (h.get("raw") or "").encode())
+                       for h in self.hooks()]
+            return places
+        places = []
+        for p in sorted(self.dir.rglob("*")):
+            if (p.is_file() and p.name != "standin.log"
+                    and (p.name.startswith("forcelink.db")
+                         or p.suffix == ".log")):
+                places.append((str(p.relative_to(self.dir)),
+                               p.read_bytes()))
+        return places
+
+    def secret_leaks(self, secrets=None, files=True):
+        """Where a secret shows up: a list of "place: what" lines."""
+        if secrets is None:
+            secrets = self._secrets = self.secret_values()
+        probes, needles = self.secret_probes(secrets)
+        found = []
+        for name, hay in self.leak_places(files):
+            hits = set()
+            for m in re.finditer(rb"[\x21-\x7e]{24,}", hay):
+                run = m.group(0)
+                for i in range(len(run) - 23):
+                    v = probes.get(run[i:i + 24])
+                    if v is not None:
+                        hits.add(v)
+            hits.update(what for needle, what in needles if needle in hay)
+            found += ["%s: %s…" % (name, v[:8]) for v in sorted(hits)]
+        return found
 
     # -- HTTP -------------------------------------------------------------
     def request(self, method, path, body=None, headers=None, timeout=15):
@@ -376,6 +464,17 @@ class Stack:
             return self.log_path.read_text(errors="replace")
         except FileNotFoundError:
             return ""
+
+    # -- processes ----------------------------------------------------------
+    def worker_pids(self, prog="contact"):
+        """The pids of prog's worker processes: its supervisor's children.
+        A worker that crashed and was restarted shows up as a new pid."""
+        pid = self.procs[prog].pid
+        try:
+            with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
+                return sorted(int(p) for p in f.read().split())
+        except FileNotFoundError:
+            return []
 
     def disk_bytes(self):
         """Every byte of the database, its WAL and the logs."""

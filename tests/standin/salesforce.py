@@ -593,6 +593,9 @@ FAULT_TYPES = {
     "huge": int, "instance_url": str, "bad_signature": bool,
     "rotate_refresh": bool, "token_status": int, "token_body": str,
     "hooks_status": int, "auto_consent": str, "deactivated_users": list,
+    "query_body_b64": str,
+    "grant_limit": int, "access_ttl": (int, float),
+    "refresh_reply_delay": (int, float),
 }
 
 
@@ -616,6 +619,9 @@ class State:
     def __init__(self, cfg):
         self.cfg = cfg
         self.lock = threading.Lock()
+        # Every secret issued or received since start, kept across resets:
+        # the tests search forcelink's logs and files for them.
+        self.ledger = set()
         self.reset()
 
     def reset(self):
@@ -647,6 +653,14 @@ class State:
     def now(self):
         return time.time() + self.offset
 
+    def remember(self, secret):
+        with self.lock:
+            self.ledger.add(secret)
+
+    def ledger_json(self):
+        with self.lock:
+            return sorted(self.ledger)
+
     def snapshot_faults(self):
         with self.lock:
             return dict(self.faults)
@@ -663,6 +677,11 @@ class State:
                                       (want is int and
                                        isinstance(value, bool))):
                 return "fault '%s' has the wrong type" % key
+            if key == "query_body_b64" and value is not None:
+                try:
+                    base64.b64decode(value, validate=True)
+                except ValueError:
+                    return "fault 'query_body_b64' is not base64"
         with self.lock:
             for key, value in changes.items():
                 if key == "rotate_refresh":
@@ -715,6 +734,7 @@ class State:
     def new_code(self, req, user):
         code = new_code()
         with self.lock:
+            self.ledger.add(code)
             self.codes[code] = {
                 "client_id": req["client_id"],
                 "redirect_uri": req["redirect_uri"],
@@ -740,19 +760,23 @@ class State:
 
     def _issue_access(self, g):
         tok = new_access_token()
+        self.ledger.add(tok)
+        ttl = self.faults.get("access_ttl", self.cfg.access_ttl)
         self.access[tok] = {"grant": g.seq, "user": g.user,
-                            "expires": self.now() + self.cfg.access_ttl,
+                            "expires": self.now() + ttl,
                             "revoked": False}
         g.access.add(tok)
         return tok
 
     def create_grant(self, user, client_id, scopes):
-        """A new grant from a code exchange; drops the oldest past five."""
+        """A new grant from a code exchange; drops the oldest past five
+        (or the grant_limit fault)."""
         with self.lock:
             live = sorted((g for g in self.grants.values()
                            if g.user == user and g.client_id == client_id
                            and not g.revoked), key=lambda g: g.seq)
-            while len(live) >= MAX_GRANTS:
+            limit = self.faults.get("grant_limit", MAX_GRANTS)
+            while len(live) >= max(limit, 1):
                 self._revoke_grant(live.pop(0))
                 self.c["grants_dropped"] += 1
             self.seq += 1
@@ -762,6 +786,7 @@ class State:
             refresh = None
             if "refresh_token" in scopes or "offline_access" in scopes:
                 refresh = new_refresh_token()
+                self.ledger.add(refresh)
                 g.refresh = refresh
                 self.refresh[refresh] = [g.seq, False]
             return g, access, refresh
@@ -786,6 +811,7 @@ class State:
             new = None
             if self.rotate:
                 new = new_refresh_token()
+                self.ledger.add(new)
                 entry[1] = True
                 self.refresh[new] = [g.seq, False]
                 g.refresh = new
@@ -1413,6 +1439,8 @@ class Handler(BaseHTTPRequestHandler):
             raise oauth_error(400, "redirect_uri_mismatch",
                               "redirect_uri must match configuration")
         verifier = f.get("code_verifier")
+        if verifier:
+            self.st.remember(verifier)
         if code["challenge"] is not None or verifier is not None:
             if code["challenge"] is None or verifier is None or \
                     not _VERIFIER.fullmatch(verifier) or \
@@ -1436,6 +1464,9 @@ class Handler(BaseHTTPRequestHandler):
         if err:
             raise oauth_error(400, "invalid_grant", err)
         self.st.count("refreshes_ok")
+        # The grant is already refreshed (and a rotated token retired):
+        # only the reply is late, as when it is slow on the wire.
+        self.delay(faults.get("refresh_reply_delay"))
         self.token_reply(g, access, new, faults)
 
     def token_reply(self, g, access, refresh, faults):
@@ -1620,6 +1651,9 @@ class Handler(BaseHTTPRequestHandler):
         if faults.get("query_body") is not None:
             return self.send_api(200, faults["query_body"], JSON_TYPE,
                                  faults, limit)
+        if faults.get("query_body_b64") is not None:
+            return self.send_api(200, base64.b64decode(
+                faults["query_body_b64"]), JSON_TYPE, faults, limit)
         q = self.query_params().get("q")
         if not q:
             raise Reply(400, to_json(sf_error(400)), JSON_TYPE, limit)
@@ -1681,6 +1715,8 @@ class Handler(BaseHTTPRequestHandler):
             out = st.state_json()
         elif m == "GET" and what == "hooks":
             out = st.state_json()["hooks"]
+        elif m == "GET" and what == "secrets":
+            out = st.ledger_json()
         elif m == "GET" and what == "faults":
             out = st.snapshot_faults()
         elif m == "POST" and what == "reset":

@@ -564,6 +564,26 @@ def test_refresh_with_rotation_and_theft_detection(sf):
     assert st["live_grants"][ALICE] == 0
 
 
+def test_secrets_ledger_lists_everything_issued_and_survives_reset(sf):
+    sf.control("faults", {"rotate_refresh": True})
+    verifier = new_verifier()
+    code = get_code(sf, verifier)
+    status, tok = exchange(sf, code, verifier)
+    assert status == 200
+    status, new = refresh(sf, tok["refresh_token"])
+    assert status == 200
+    want = {code, verifier, tok["access_token"], tok["refresh_token"],
+            new["access_token"], new["refresh_token"]}
+    sf.control("reset")
+    status, _, body = sf.get("/_control/secrets")
+    assert status == 200
+    got = set(json.loads(body))
+    assert want <= got
+    # Secrets only: the consumer key is public, the consumer secret is
+    # the caller's own.
+    assert CLIENT_ID not in got and SECRET not in got
+
+
 def test_refresh_unknown_token_and_wrong_secret(sf):
     tok = link(sf)
     assert refresh(sf, "5Aep861nothing")[1] == {
@@ -602,6 +622,54 @@ def test_sixth_grant_revokes_the_oldest(sf):
     st = sf.state()
     assert st["live_grants"] == {ALICE: 5, BOB: 1, "mallory@example.com": 0}
     assert st["grants_dropped"] == 1
+
+
+def test_fault_grant_limit_raises_the_five_grant_limit(sf):
+    sf.control("faults", {"grant_limit": 7})
+    toks = [link(sf) for _ in range(8)]
+    assert refresh(sf, toks[0]["refresh_token"])[0] == 400
+    for tok in toks[1:]:
+        assert refresh(sf, tok["refresh_token"])[0] == 200
+    st = sf.state()
+    assert st["live_grants"][ALICE] == 7
+    assert st["grants_dropped"] == 1
+
+
+def test_fault_access_ttl_shortens_new_access_tokens(sf):
+    old = link(sf)
+    sf.control("faults", {"access_ttl": 1.0})
+    new = link(sf)
+    soql = "SELECT Id FROM Contact"
+    assert query(sf, new["access_token"], soql)[0] == 200
+    sf.control("advance", {"seconds": 1.5})
+    assert query(sf, new["access_token"], soql)[0] == 401
+    # Tokens issued before keep their lifetime.
+    assert query(sf, old["access_token"], soql)[0] == 200
+
+
+def test_fault_refresh_reply_delay_rotates_first_answers_late(sf):
+    sf.control("faults", {"rotate_refresh": True,
+                          "refresh_reply_delay": 0.6})
+    tok = link(sf)
+    out = {}
+
+    def late():
+        out["r"] = refresh(sf, tok["refresh_token"])
+
+    t = threading.Thread(target=late)
+    t0 = time.monotonic()
+    t.start()
+    time.sleep(0.3)
+    # The first refresh has already retired the token it presented.
+    assert sf.state()["refreshes_ok"] == 1
+    t.join(10)
+    assert time.monotonic() - t0 >= 0.6
+    status, body = out["r"]
+    assert status == 200 and body["refresh_token"] != tok["refresh_token"]
+    # The code exchange is not delayed.
+    t0 = time.monotonic()
+    link(sf)
+    assert time.monotonic() - t0 < 0.5
 
 
 def test_deactivated_user_gets_authentication_failure(sf):
@@ -897,6 +965,18 @@ def test_fault_query_body_and_huge(sf, access):
     status, _, body = query(sf, access, "SELECT Id FROM Contact")
     assert status == 200 and len(body) == 300000
     assert json.loads(body)["done"] is True
+
+
+def test_fault_query_body_b64_sends_raw_bytes(sf, access):
+    raw = b'{"totalSize":1,"done":true,"records":[{"Name":"\xff\xfe"}]}'
+    sf.control("faults", {"query_body_b64": base64.b64encode(raw).decode()})
+    assert query(sf, access, "SELECT Id FROM Contact")[::2] == (200, raw)
+    status, _, _ = sf.post_json("/_control/faults",
+                                {"query_body_b64": "not base64!"})
+    assert status == 400
+    sf.control("faults", {"query_body_b64": None})
+    assert json.loads(query(sf, access, "SELECT Id FROM Contact")[2])[
+        "done"] is True
 
 
 def test_fault_blackhole_never_answers(sf, access):

@@ -343,6 +343,33 @@ START_TEST(test_hmac_slack_vector)
 }
 END_TEST
 
+/* The same vector from parts, split anywhere, empty parts included. */
+START_TEST(test_hmac_parts_slack_vector)
+{
+	static const char secret[] = "8f742231b10e8888abcd99yyyzzz85a5";
+	static const char body[] =
+	    "token=xyzz0WbapA4vBCDEFasx0q6G&team_id=T1DC2JH3J&"
+	    "team_domain=testteamnow&channel_id=G8PSS9T3V&"
+	    "channel_name=foobar&user_id=U2CERLKJA&user_name=roadrunner&"
+	    "command=%2Fwebhook-collect&text=&response_url=https%3A%2F%2F"
+	    "hooks.slack.com%2Fcommands%2FT1DC2JH3J%2F397700885554%2F"
+	    "96rGlfmibIGlgcZRskXaIFfN&trigger_id=398738663015."
+	    "47445629121.803a0bc887a14d10d2c447fce8b6703c";
+	const struct crypto_part parts[] = {
+		{ "v0:", 3 }, { "1531420618", 10 }, { NULL, 0 }, { ":", 1 },
+		{ body, 7 }, { body + 7, sizeof(body) - 8 }
+	};
+	unsigned char	 mac[32];
+	char		 hex[65];
+
+	crypto_hmac_sha256_parts(secret, strlen(secret), parts,
+	    sizeof(parts) / sizeof(parts[0]), mac);
+	crypto_hex(mac, sizeof(mac), hex);
+	ck_assert_str_eq(hex, "a2114d57b48eac39b9ad189dd8316235"
+	    "a7b4a8d21a10bd27519666489c69b503");
+}
+END_TEST
+
 START_TEST(test_pkce_rfc7636)
 {
 	char	 c[44];
@@ -504,6 +531,7 @@ suite(void)
 	tcase_add_test(tc, test_sha256_vector);
 	tcase_add_loop_test(tc, test_hmac_rfc4231, 0, NELEM(hmac_cases));
 	tcase_add_test(tc, test_hmac_slack_vector);
+	tcase_add_test(tc, test_hmac_parts_slack_vector);
 	tcase_add_test(tc, test_pkce_rfc7636);
 	suite_add_tcase(s, tc);
 

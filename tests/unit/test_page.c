@@ -239,6 +239,25 @@ START_TEST(test_error_ceiling_fails)
 
 	buf_init(&b, 512);
 	ck_assert_int_eq(page_error(&b, 400, "t", "e"), -1);
+	/* Nothing half-written: req_send_raw() answers a plain 500. */
+	ck_assert_uint_eq(b.len, 0);
+	buf_free(&b);
+}
+END_TEST
+
+/* A success page that does not fit leaves what was there before, not a
+ * 200 page cut short (found by tests/torture). */
+START_TEST(test_linked_ceiling_undone)
+{
+	struct buf	 b;
+
+	buf_init(&b, 2048);
+	ck_assert_int_eq(buf_puts(&b, "kept"), 0);
+	ck_assert_int_eq(page_linked(&b, "ann@acme.example",
+	    "00D000000000001AAA", "https://acme.my.salesforce.com", "T1",
+	    "U1"), -1);
+	ck_assert_uint_eq(b.len, 4);
+	ck_assert_str_eq(b.data, "kept");
 	buf_free(&b);
 }
 END_TEST
@@ -394,6 +413,7 @@ suite(void)
 	    NELEM(status_cases));
 	tcase_add_test(tc, test_error_hostile);
 	tcase_add_test(tc, test_error_ceiling_fails);
+	tcase_add_test(tc, test_linked_ceiling_undone);
 	tcase_add_test(tc, test_linked);
 	tcase_add_test(tc, test_linked_hostile);
 	tcase_add_test(tc, test_linked_missing_values);

@@ -1,0 +1,128 @@
+"""Issue 3, point 9: no token, code, verifier, key or secret anywhere.
+
+Every Stack checks this when it stops (harness.Stack.secret_leaks): the
+stand-in keeps a ledger of every code, access token and refresh token it
+issued and every PKCE verifier it received, and the harness adds the
+Slack signing secret, the Salesforce client secret and the store key.  It
+then searches, for each secret as it is and URL-encoded (24-byte pieces
+of its head, middle and tail; the key also raw and in hex):
+
+  - the argv of every process (supervisors, workers, nginx);
+  - every Slack message the programs posted to a response_url;
+  - forcelink.log, nginx's access and error logs (the URLs it logged);
+  - the database, its WAL and shared-memory files (plaintext).
+
+A leak anywhere fails that module's teardown, so the check covers the
+whole end-to-end suite.  This module drives every path that handles a
+secret, with debug logging on, checks the places explicitly, and first
+proves that the search finds a planted secret in each kind of place.
+"""
+
+import base64
+import re
+import urllib.parse
+
+import pytest
+
+from harness import Stack
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    s = Stack(tmp_path_factory.mktemp("secrets"),
+              env_overrides={"FORCELINK_DEBUG": "1"}).start()
+    yield s
+    s.stop()
+
+
+def test_the_search_finds_a_planted_secret_in_every_kind_of_place(stack):
+    stack.link(user="U0PLANT")
+    secrets = stack.secret_values()
+    token = next(v for v in secrets if v.startswith("5Aep861"))
+    code = next(v for v in secrets if v.startswith("aPrx"))
+    raw_key = base64.b64decode(stack.key)
+    plants = {
+        "planted-plain.log": b"time=x msg=\"oops " + token.encode() + b"\"",
+        # A code in a logged URL is URL-encoded ("==" -> "%3D%3D").
+        "planted-url.log": ("GET /oauth/callback?code=%s HTTP/1.1" %
+                            urllib.parse.quote(code, safe="")).encode(),
+        "forcelink.db-planted": b"\x00\x01" + raw_key + b"\x00",
+        "planted-hex.log": raw_key.hex().encode(),
+        "planted-b64.log": b"key=" + stack.key.encode(),
+        "planted-secret.log": stack.client_secret.encode() + b"\n",
+        # Only the tail survived a truncation: still a leak.
+        "planted-tail.log": token[-30:].encode(),
+    }
+    try:
+        for name, data in plants.items():
+            (stack.dir / name).write_bytes(data)
+        leaks = stack.secret_leaks(files=True)
+        for name in plants:
+            assert any(l.startswith(name + ":") for l in leaks), (name, leaks)
+        assert not [l for l in leaks if not l.startswith(tuple(plants))]
+    finally:
+        for name in plants:
+            (stack.dir / name).unlink()
+
+
+def test_argv_and_slack_messages_are_searched(stack):
+    argv = stack.process_argv()
+    # 3 supervisors with 2 workers each, and nginx with its worker(s).
+    assert len(argv) >= 3 * 3 + 2, argv
+    progs = [a for a in argv.values() if b"/cgi/" in a]
+    assert len(progs) == 9, progs
+    places = [name for name, _ in stack.leak_places(files=False)]
+    assert sum(n.startswith("argv of pid") for n in places) == len(argv)
+
+
+def _every_secret_path(stack):
+    """Runs every path that handles a code, token, verifier or key."""
+    stack.faults(rotate_refresh=True)
+    for user, sf_user in (("U0SEC1", "alice@example.com"),
+                          ("U0SEC2", "bob@example.com")):
+        r = stack.link(user=user, sf_user=sf_user)
+        assert r.status == 200, r.text
+    assert "Alice" in stack.slash("whoami", user="U0SEC1").text
+    assert stack.slash("smith", user="U0SEC1").status == 200
+    # Expired sessions: refresh with rotation, for both users.
+    stack.sf("POST", "/_control/expire_access_tokens", {})
+    for user in ("U0SEC1", "U0SEC2"):
+        assert "Smith" in stack.slash("smith", user=user).text
+    # A replayed callback (the code is spent) and a denied consent.
+    login = stack.login_url(user="U0SEC3")
+    r, cookie = stack.start_login(login)
+    location = stack.consent(r.headers["Location"])
+    assert stack.callback(location, cookie).status == 200
+    assert stack.callback(location, cookie).status >= 400
+    r, cookie = stack.start_login(stack.login_url(user="U0SEC4"))
+    denied = stack.consent(r.headers["Location"], action="Deny")
+    assert stack.callback(denied, cookie).status == 400
+    # The token endpoint failing mid-link, and a refused refresh.
+    stack.faults(token_status=500)
+    r, cookie = stack.start_login(stack.login_url(user="U0SEC5"))
+    location = stack.consent(r.headers["Location"])
+    assert stack.callback(location, cookie).status >= 500
+    stack.faults(token_status=None)
+    stack.sf("POST", "/_control/revoke_all", {"user": "bob@example.com"})
+    stack.sf("POST", "/_control/expire_access_tokens", {})
+    assert "/oauth/start" in stack.slash("smith", user="U0SEC2").text
+    # Logout revokes the refresh token at Salesforce.
+    assert "Logged out" in stack.slash("logout", user="U0SEC1").text
+
+
+def test_no_secret_anywhere_after_every_secret_path(stack):
+    _every_secret_path(stack)
+    secrets = stack.secret_values()
+    shapes = {"code": r"aPrx", "access token": r"00D\w+!AQ",
+              "refresh token": r"5Aep861"}
+    for what, prefix in shapes.items():
+        n = sum(bool(re.match(prefix, v)) for v in secrets)
+        assert n >= 3, "too few %s in the ledger: %d" % (what, n)
+    leaks = stack.secret_leaks(files=False) + stack.secret_leaks(files=True)
+    assert leaks == []
+    # The places searched are the real ones, not empty files.
+    places = dict(stack.leak_places(files=True))
+    for name in ("forcelink.log", "nginx-access.log", "var/forcelink.db"):
+        assert len(places.get(name, b"")) > 1000, (name, sorted(places))
+    assert b"http.response" in places["forcelink.log"]     # debug is on
+    assert b"/oauth/callback" in places["nginx-access.log"]

@@ -1,0 +1,406 @@
+/*
+ * peer: the torture test's Salesforce over HTTPS (see peer.h).
+ *
+ * Owns the s_server child and its two pipes, the responder thread, the
+ * canned replies of the scenario and the record of what was asked.
+ * s_server serves one connection at a time, which is all a run needs:
+ * each run uses one fresh client and closes it before the next starts.
+ * Replies stay below 8 KiB, the most s_server reads from its standard
+ * input at once, so a reply is never split, and they start with "HTTP",
+ * never with one of the letters s_server reads as a command.
+ */
+#include <sys/types.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "crypto.h"
+#include "peer.h"
+#include "scenario.h"
+
+#define PEER_REPLY_MAX	8000
+
+static pid_t		 peer_pid = -1;
+static int		 peer_in = -1;	/* s_server's standard input */
+static int		 peer_out = -1;	/* its standard output */
+static pthread_t	 peer_thr;
+static int		 peer_thr_started;
+static char		 peer_base[64];
+
+static pthread_mutex_t	 peer_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct peer_seen	 peer_log;
+
+/* Bodies built at start: they name the port and carry signatures. */
+static char		 peer_tok_code[1024];
+static char		 peer_tok_refresh[1024];
+static char		 peer_userinfo[1024];
+
+static const char	 peer_contacts[] =
+	"{\"totalSize\":2,\"done\":true,\"records\":["
+	"{\"attributes\":{\"type\":\"Contact\",\"url\":"
+	"\"/services/data/" SC_API "/sobjects/Contact/003000000000001AAA\"},"
+	"\"Id\":\"003000000000001AAA\",\"Name\":\"" SC_CONTACT1 "\","
+	"\"Title\":\"CTO\",\"Email\":\"ada@example.com\","
+	"\"Phone\":\"+1 555 0100\",\"MobilePhone\":null,"
+	"\"Account\":{\"attributes\":{\"type\":\"Account\",\"url\":"
+	"\"/services/data/" SC_API "/sobjects/Account/001000000000001AAA\"},"
+	"\"Id\":\"001000000000001AAA\",\"Name\":\"Acme & Sons\"}},"
+	"{\"attributes\":{\"type\":\"Contact\",\"url\":"
+	"\"/services/data/" SC_API "/sobjects/Contact/003000000000002AAA\"},"
+	"\"Id\":\"003000000000002AAA\",\"Name\":\"" SC_CONTACT2 "\","
+	"\"Title\":null,\"Email\":\"bob@example.com\",\"Phone\":null,"
+	"\"MobilePhone\":\"+1 555 0199\",\"Account\":null}]}";
+static const char	 peer_expired[] =
+	"[{\"message\":\"Session expired or invalid\","
+	"\"errorCode\":\"INVALID_SESSION_ID\"}]";
+static const char	 peer_bad_grant[] =
+	"{\"error\":\"invalid_grant\","
+	"\"error_description\":\"expired access/refresh token\"}";
+static const char	 peer_not_found[] =
+	"[{\"errorCode\":\"NOT_FOUND\","
+	"\"message\":\"The requested resource does not exist\"}]";
+
+static void
+peer_write_all(int fd, const char *p, size_t n)
+{
+	ssize_t	 w;
+
+	while (n > 0) {
+		if ((w = write(fd, p, n)) <= 0) {
+			if (w == -1 && errno == EINTR)
+				continue;
+			return;
+		}
+		p += w;
+		n -= (size_t)w;
+	}
+}
+
+/* Whether the form body (len bytes) holds the pair kv ("key=value"). */
+static int
+peer_form_has(const char *body, size_t len, const char *kv)
+{
+	size_t	 n = strlen(kv);
+	size_t	 i;
+
+	for (i = 0; i + n <= len; i++)
+		if ((i == 0 || body[i - 1] == '&') &&
+		    memcmp(body + i, kv, n) == 0 &&
+		    (i + n == len || body[i + n] == '&'))
+			return 1;
+	return 0;
+}
+
+/* Whether the request head (len bytes) carries "Bearer token". */
+static int
+peer_bearer(const char *head, size_t len, const char *token)
+{
+	char	 h[256];
+
+	snprintf(h, sizeof(h), "\r\nAuthorization: Bearer %s\r\n", token);
+	return memmem(head, len, h, strlen(h)) != NULL;
+}
+
+/* Sends status with body to s_server. */
+static void
+peer_send(int status, const char *body)
+{
+	char	 r[PEER_REPLY_MAX];
+	int	 n;
+
+	n = snprintf(r, sizeof(r), "HTTP/1.1 %d %s\r\n"
+	    "Content-Type: application/json;charset=UTF-8\r\n"
+	    "Content-Length: %zu\r\n\r\n%s", status,
+	    status == 200 ? "OK" : status == 400 ? "Bad Request" :
+	    status == 401 ? "Unauthorized" : status == 403 ? "Forbidden" :
+	    "Not Found", strlen(body), body);
+	if (n > 0 && (size_t)n < sizeof(r))
+		peer_write_all(peer_in, r, (size_t)n);
+}
+
+/* The token endpoint: a code with its verifier, or the old refresh
+ * token; anything else is an invalid grant. */
+static void
+peer_token(const char *body, size_t len)
+{
+	int	 code, refresh;
+
+	code = peer_form_has(body, len, "grant_type=authorization_code") &&
+	    peer_form_has(body, len, "code=" SC_CODE) &&
+	    peer_form_has(body, len, "code_verifier=" SC_VERIFIER) &&
+	    peer_form_has(body, len, "client_id=" SC_CLIENT_ID) &&
+	    peer_form_has(body, len, "client_secret=" SC_CLIENT_SECRET);
+	refresh = peer_form_has(body, len, "grant_type=refresh_token") &&
+	    peer_form_has(body, len, "refresh_token=" SC_RT_OLD) &&
+	    peer_form_has(body, len, "client_id=" SC_CLIENT_ID) &&
+	    peer_form_has(body, len, "client_secret=" SC_CLIENT_SECRET);
+	pthread_mutex_lock(&peer_mu);
+	if (code)
+		peer_log.code_grants++;
+	else if (refresh)
+		peer_log.refresh_grants++;
+	pthread_mutex_unlock(&peer_mu);
+	if (code)
+		peer_send(200, peer_tok_code);
+	else if (refresh)
+		peer_send(200, peer_tok_refresh);
+	else
+		peer_send(400, peer_bad_grant);
+}
+
+/* Answers one request: method and path in line, headers in head. */
+static void
+peer_answer(const char *head, size_t headlen, const char *body,
+    size_t bodylen)
+{
+	int	 old;
+
+	if (strncmp(head, "POST /services/oauth2/token ", 28) == 0) {
+		peer_token(body, bodylen);
+		return;
+	}
+	if (strncmp(head, "POST /services/oauth2/revoke ", 29) == 0) {
+		old = peer_form_has(body, bodylen, "token=" SC_RT_OLD);
+		pthread_mutex_lock(&peer_mu);
+		if (old)
+			peer_log.revoked_old++;
+		else
+			peer_log.revoked_other++;
+		pthread_mutex_unlock(&peer_mu);
+		peer_send(200, "");
+		return;
+	}
+	if (strncmp(head, "GET /services/oauth2/userinfo ", 30) == 0) {
+		if (!peer_bearer(head, headlen, SC_AT_NEW)) {
+			peer_send(403, "\"Bad_OAuth_Token\"");
+			return;
+		}
+		pthread_mutex_lock(&peer_mu);
+		peer_log.userinfo++;
+		pthread_mutex_unlock(&peer_mu);
+		peer_send(200, peer_userinfo);
+		return;
+	}
+	if (strncmp(head, "GET /services/data/" SC_API "/query?q=",
+	    sizeof("GET /services/data/" SC_API "/query?q=") - 1) == 0) {
+		old = !peer_bearer(head, headlen, SC_AT_REFRESHED) &&
+		    !peer_bearer(head, headlen, SC_AT_NEW);
+		pthread_mutex_lock(&peer_mu);
+		if (old)
+			peer_log.expired++;
+		else
+			peer_log.queries++;
+		pthread_mutex_unlock(&peer_mu);
+		peer_send(old ? 401 : 200, old ? peer_expired : peer_contacts);
+		return;
+	}
+	pthread_mutex_lock(&peer_mu);
+	peer_log.unexpected++;
+	pthread_mutex_unlock(&peer_mu);
+	peer_send(404, peer_not_found);
+}
+
+/*
+ * Finds one complete request (request line, headers, a body of
+ * Content-Length bytes) in buf, skipping s_server's chatter before it.
+ * Returns the bytes it spans from *start, and its head length in *head,
+ * or 0 when it is not complete yet.
+ */
+static size_t
+peer_find(const char *buf, size_t len, size_t *start, size_t *head)
+{
+	const char	*p, *q, *end, *cl;
+	size_t		 body = 0;
+
+	p = memmem(buf, len, "GET /", 5);
+	q = memmem(buf, len, "POST /", 6);
+	if (p == NULL || (q != NULL && q < p))
+		p = q;
+	if (p == NULL)
+		return 0;
+	if ((end = memmem(p, len - (size_t)(p - buf), "\r\n\r\n", 4)) == NULL)
+		return 0;
+	end += 4;
+	cl = memmem(p, (size_t)(end - p), "\r\nContent-Length: ", 18);
+	if (cl != NULL)
+		body = strtoul(cl + 18, NULL, 10);
+	if ((size_t)(end - buf) + body > len)
+		return 0;
+	*start = (size_t)(p - buf);
+	*head = (size_t)(end - p);
+	return (size_t)(end - p) + body;
+}
+
+static void *
+peer_responder(void *arg)
+{
+	static char	 buf[65536];
+	size_t		 len = 0, start, head, n;
+	ssize_t		 r;
+
+	(void)arg;
+	while ((r = read(peer_out, buf + len, sizeof(buf) - len)) > 0) {
+		len += (size_t)r;
+		while ((n = peer_find(buf, len, &start, &head)) > 0) {
+			peer_answer(buf + start, head, buf + start + head,
+			    n - head);
+			memmove(buf, buf + start + n, len - start - n);
+			len -= start + n;
+		}
+		if (len == sizeof(buf))
+			len = 0;	/* chatter only: drop it */
+	}
+	return NULL;
+}
+
+/* Reads one line of s_server's output, waiting at most 5 s.  Returns 0,
+ * or -1 at EOF or timeout. */
+static int
+peer_line(char *line, size_t n)
+{
+	struct pollfd	 pfd = { .fd = peer_out, .events = POLLIN };
+	size_t		 i = 0;
+	char		 c;
+
+	while (i + 1 < n) {
+		if (poll(&pfd, 1, 5000) != 1 || read(peer_out, &c, 1) != 1)
+			return -1;
+		if (c == '\n')
+			break;
+		line[i++] = c;
+	}
+	line[i] = '\0';
+	return 0;
+}
+
+/* A token reply for user, signed as Salesforce signs it. */
+static int
+peer_token_reply(char *out, size_t n, const char *access,
+    const char *refresh, const char *user, const char *issued)
+{
+	unsigned char	 mac[32];
+	char		 id[256], msg[300], *sig;
+	int		 len;
+
+	snprintf(id, sizeof(id), "%s/id/" SC_ORG "/%s", peer_base, user);
+	snprintf(msg, sizeof(msg), "%s%s", id, issued);
+	crypto_hmac_sha256(SC_CLIENT_SECRET, strlen(SC_CLIENT_SECRET), msg,
+	    strlen(msg), mac);
+	if ((sig = crypto_base64(mac, sizeof(mac))) == NULL)
+		return -1;
+	len = snprintf(out, n, "{\"access_token\":\"%s\","
+	    "\"refresh_token\":\"%s\",\"signature\":\"%s\","
+	    "\"scope\":\"api refresh_token\",\"instance_url\":\"%s\","
+	    "\"id\":\"%s\",\"token_type\":\"Bearer\",\"issued_at\":\"%s\"}",
+	    access, refresh, sig, peer_base, id, issued);
+	free(sig);
+	return len > 0 && (size_t)len < n ? 0 : -1;
+}
+
+int
+peer_start(const char *certdir)
+{
+	char	 cert[PATH_MAX], key[PATH_MAX], line[256];
+	int	 inp[2], outp[2], devnull, port = 0;
+
+	snprintf(cert, sizeof(cert), "%s/server.pem", certdir);
+	snprintf(key, sizeof(key), "%s/server.key", certdir);
+	if (pipe(inp) == -1 || pipe(outp) == -1 || (peer_pid = fork()) == -1) {
+		perror("torture: peer");
+		return -1;
+	}
+	if (peer_pid == 0) {
+		devnull = open("/dev/null", O_WRONLY);
+		dup2(inp[0], 0);
+		dup2(outp[1], 1);
+		dup2(devnull, 2);
+		close(inp[1]);
+		close(outp[0]);
+		execlp("openssl", "openssl", "s_server", "-accept",
+		    "127.0.0.1:0", "-cert", cert, "-key", key, (char *)NULL);
+		_exit(127);
+	}
+	close(inp[0]);
+	close(outp[1]);
+	fcntl(inp[1], F_SETFD, FD_CLOEXEC);
+	fcntl(outp[0], F_SETFD, FD_CLOEXEC);
+	peer_in = inp[1];
+	peer_out = outp[0];
+	/* "ACCEPT 127.0.0.1:PORT" says it listens, and on which port. */
+	do {
+		if (peer_line(line, sizeof(line)) == -1) {
+			fprintf(stderr, "torture: s_server did not start\n");
+			return -1;
+		}
+	} while (sscanf(line, "ACCEPT 127.0.0.1:%d", &port) != 1);
+	snprintf(peer_base, sizeof(peer_base), "https://127.0.0.1:%d", port);
+	if (peer_token_reply(peer_tok_code, sizeof(peer_tok_code), SC_AT_NEW,
+	    SC_RT_NEW, SC_NEW_USER, "1700000000000") == -1 ||
+	    peer_token_reply(peer_tok_refresh, sizeof(peer_tok_refresh),
+	    SC_AT_REFRESHED, SC_RT_ROTATED, SC_OLD_USER, "1700000000001") ==
+	    -1) {
+		fprintf(stderr, "torture: cannot build the token replies\n");
+		return -1;
+	}
+	snprintf(peer_userinfo, sizeof(peer_userinfo),
+	    "{\"sub\":\"%s/id/" SC_ORG "/" SC_NEW_USER "\","
+	    "\"user_id\":\"" SC_NEW_USER "\","
+	    "\"organization_id\":\"" SC_ORG "\","
+	    "\"preferred_username\":\"" SC_NEW_NAME "\","
+	    "\"name\":\"New User\",\"email\":\"" SC_NEW_NAME "\"}", peer_base);
+	if (pthread_create(&peer_thr, NULL, peer_responder, NULL) != 0) {
+		fprintf(stderr, "torture: cannot start the responder\n");
+		return -1;
+	}
+	peer_thr_started = 1;
+	return 0;
+}
+
+void
+peer_stop(void)
+{
+	if (peer_pid > 0) {
+		kill(peer_pid, SIGTERM);
+		waitpid(peer_pid, NULL, 0);
+		peer_pid = -1;
+	}
+	if (peer_in != -1)
+		close(peer_in);
+	if (peer_thr_started)
+		pthread_join(peer_thr, NULL);
+	if (peer_out != -1)
+		close(peer_out);
+	peer_in = peer_out = -1;
+	peer_thr_started = 0;
+}
+
+const char *
+peer_url(void)
+{
+	return peer_base;
+}
+
+void
+peer_reset(void)
+{
+	pthread_mutex_lock(&peer_mu);
+	memset(&peer_log, 0, sizeof(peer_log));
+	pthread_mutex_unlock(&peer_mu);
+}
+
+void
+peer_get(struct peer_seen *out)
+{
+	pthread_mutex_lock(&peer_mu);
+	*out = peer_log;
+	pthread_mutex_unlock(&peer_mu);
+}

@@ -1,0 +1,45 @@
+/*
+ * peer: the Salesforce of the torture test, over real HTTPS.
+ *
+ * A real "openssl s_server" on 127.0.0.1 (port picked by the kernel,
+ * certificate from tests/standin/mkcerts.sh) in its plain mode: it
+ * prints what a client sends and sends what it reads on its standard
+ * input.  A responder thread finds each complete request in that output,
+ * answers it as Salesforce would in the scenario (scenario.h), and
+ * records what it saw.  The login URL and the instance URL are both this
+ * server, so one run of a path rides one TLS connection.
+ *
+ * The responder allocates nothing, so it never disturbs the counts of
+ * fault.c.
+ */
+#ifndef FORCELINK_PEER_H
+#define FORCELINK_PEER_H
+
+/* What the peer was asked since the last peer_reset(). */
+struct peer_seen {
+	int	 code_grants;		/* codes exchanged for tokens */
+	int	 refresh_grants;	/* refresh tokens exchanged */
+	int	 revoked_old;		/* revokes of SC_RT_OLD */
+	int	 revoked_other;		/* revokes of any other token */
+	int	 userinfo;		/* userinfo answered */
+	int	 queries;		/* queries answered with contacts */
+	int	 expired;		/* queries refused as expired */
+	int	 unexpected;		/* requests outside the scenario */
+};
+
+/*
+ * Starts the server with server.pem and server.key from certdir and
+ * builds the replies (the token replies name the server as instance and
+ * are signed with SC_CLIENT_SECRET).  Returns 0, or -1 (printed on
+ * stderr).
+ */
+int		 peer_start(const char *certdir);
+void		 peer_stop(void);
+
+/* "https://127.0.0.1:PORT": both the login and the instance URL. */
+const char	*peer_url(void);
+
+void		 peer_reset(void);
+void		 peer_get(struct peer_seen *);
+
+#endif

@@ -1,0 +1,1250 @@
+/*
+ * torture: counted fault injection over forcelink's request paths
+ * (issue 3), the method of SQLite's and curl's torture tests.
+ *
+ * Three paths run through the real handlers (handlers.h) against a real
+ * HTTPS Salesforce (peer.h) and a real SQLite file:
+ *  - link:   GET /oauth/callback replacing an existing link (state and
+ *            cookie check, code exchange, userinfo, store, revoke of the
+ *            old refresh token, success page);
+ *  - search: POST /contact "smith" with an expired access token
+ *            (signature, replay cache, query, 401, single-flight refresh
+ *            with rotation, store update, query again, answer);
+ *  - logout: POST /contact "logout" (revoke, delete, answer).
+ * For each path and each fault kind (fault.h) the run is repeated with
+ * the fault on event N = 1, 2, ... until a run completes without reaching
+ * event N.  For the SQLite faults every run starts with the WAL one
+ * commit short of SQLite's automatic checkpoint, so that the faults also
+ * fall on a checkpoint inside a request.  After every run:
+ *  - the handler returned (a crash ends the group: the parent reports
+ *    it with the run that crashed);
+ *  - everything forcelink allocated in the handler was freed, and after
+ *    the session is closed, everything SQLite allocated and every file
+ *    descriptor too;
+ *  - PRAGMA integrity_check on a fresh connection says "ok";
+ *  - the link is exactly the old one, exactly the new one (or, for
+ *    logout, gone), never anything in between;
+ *  - the answer is complete and readable: a success only when the path
+ *    succeeded, otherwise an error that neither claims success nor
+ *    blames what did not happen (Salesforce refusing, a forged reply, a
+ *    wrong key), and no secret in it;
+ *  - Salesforce saw what the outcome implies: a kept link's refresh
+ *    token was not revoked, a deleted link's was;
+ *  - the worker is not poisoned: the next request on the same session,
+ *    without faults, succeeds (no transaction left open, no statement
+ *    left unreset, no lock held).
+ * At the end of a group no secret may appear in the log it wrote.
+ *
+ * Each group (path, kind) runs in a child process with its own peer,
+ * database and log, so a crash or a sanitizer report ends one group and
+ * is reported with the run that caused it.  Output: one line per group,
+ * "torture PATH KIND: N runs, F failures", then "torture: P passed, F
+ * failed (N runs)".
+ *
+ * Slack's 3-second rule is switched off here (http_set_deadline is
+ * wrapped): under valgrind a run may take longer than 2.5 s, and the
+ * deferred answer goes to a response_url this test does not serve.
+ */
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+#include <fcgiapp.h>
+#include <json-c/json.h>
+#include <sqlite3.h>
+
+#include "config.h"
+#include "crypto.h"
+#include "fault.h"
+#include "handlers.h"
+#include "http.h"
+#include "peer.h"
+#include "scenario.h"
+#include "session.h"
+#include "store.h"
+
+/* Failures described per group; the rest are only counted. */
+#define SHOW_FAILURES	8
+#define OUT_MAX		(256 * 1024)
+/* SQLite's automatic checkpoint, in WAL frames (its default). */
+#define WAL_CHECKPOINT_FRAMES	1000
+#define ENV_MAX		12
+
+enum path {
+	PATH_LINK,
+	PATH_SEARCH,
+	PATH_LOGOUT,
+	PATH__MAX
+};
+
+static const char *const path_names[PATH__MAX] = {
+	"link", "search", "logout"
+};
+
+/* What the answer said. */
+enum outcome {
+	OUT_SUCCESS,		/* the path's success */
+	OUT_ERROR,		/* a readable error */
+	OUT_UNCHANGED,		/* logout: "your link is unchanged" */
+	OUT_NOT_LINKED,		/* logout: "you are not linked" */
+	OUT_BAD			/* anything else: a failure of the run */
+};
+
+/* The link after a run. */
+enum row {
+	ROW_ABSENT,
+	ROW_OLD,		/* exactly the link the run started with */
+	ROW_NEW,		/* exactly the link the code bought */
+	ROW_REFRESHED,		/* the old link with the refreshed tokens */
+	ROW_BROKEN		/* anything else */
+};
+
+static const char *const row_names[] = {
+	"absent", "old", "new", "refreshed", "broken"
+};
+
+/* A group's progress, shared with the parent through an anonymous
+ * mapping so that it survives the child's crash. */
+struct progress {
+	long	 runs;
+	long	 failures;
+	long	 current;	/* N of the run under way */
+	int	 finished;
+};
+
+/* A FastCGI request made of plain memory, with the streams libfcgi's
+ * FCGX_GetStr and FCGX_PutStr read and write. */
+struct fake {
+	FCGX_Request	 req;
+	FCGX_Stream	 in, out, err;
+	char		*envp[ENV_MAX + 1];
+	char		 env[ENV_MAX][512];
+	int		 nenv;
+	unsigned char	 body[2048];
+	size_t		 bodylen;
+	unsigned char	 outbuf[OUT_MAX + 1];
+	unsigned char	 errbuf[256];
+};
+
+static struct config		 cfg;
+static const struct slack_user	 alice = { "", SC_TEAM, SC_USER };
+static char			 workdir[256];
+static char			 certdir[300];
+static char			 dbpath[PATH_MAX];
+static char			 logpath[PATH_MAX];
+static char			 cafile[PATH_MAX];
+static unsigned char		*tmpl, *tmpl_wal;
+static size_t			 tmpl_len, tmpl_wal_len;
+static struct fake		 fk;
+static int			 verbose;
+static long			 shown;
+
+/* The secrets no answer and no log line may carry. */
+static const char *const secrets[] = {
+	SC_AT_OLD, SC_RT_OLD, SC_AT_NEW, SC_RT_NEW, SC_AT_REFRESHED,
+	SC_RT_ROTATED, SC_CODE, SC_VERIFIER, SC_NONCE, SC_COOKIE,
+	SC_CLIENT_SECRET, SC_SIGNING_SECRET, SC_KEY
+};
+
+/* --- The 3-second rule, switched off ----------------------------------- */
+
+void	__real_http_set_deadline(struct http *, const struct timespec *,
+	    void (*)(void *), void *);
+void	__wrap_http_set_deadline(struct http *, const struct timespec *,
+	    void (*)(void *), void *);
+
+void
+__wrap_http_set_deadline(struct http *h, const struct timespec *when,
+    void (*fn)(void *), void *arg)
+{
+	(void)when;
+	(void)fn;
+	(void)arg;
+	__real_http_set_deadline(h, NULL, NULL, NULL);
+}
+
+/* --- Small helpers ---------------------------------------------------- */
+
+static void
+say(const char *fmt, ...)
+{
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	fflush(stdout);
+}
+
+static void
+unlink_db(void)
+{
+	char	 p[PATH_MAX + 16];
+
+	unlink(dbpath);
+	snprintf(p, sizeof(p), "%s-wal", dbpath);
+	unlink(p);
+	snprintf(p, sizeof(p), "%s-shm", dbpath);
+	unlink(p);
+}
+
+/* Reads the whole file at path.  Returns it (NUL-terminated, allocated)
+ * and its length in *len, or NULL. */
+static unsigned char *
+slurp(const char *path, size_t *len)
+{
+	struct stat	 sb;
+	unsigned char	*p = NULL;
+	ssize_t		 r;
+	size_t		 got = 0;
+	int		 fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return NULL;
+	if (fstat(fd, &sb) == -1 || (p = malloc((size_t)sb.st_size + 1)) ==
+	    NULL)
+		goto fail;
+	while (got < (size_t)sb.st_size) {
+		if ((r = read(fd, p + got, (size_t)sb.st_size - got)) <= 0)
+			goto fail;
+		got += (size_t)r;
+	}
+	p[got] = '\0';
+	*len = got;
+	close(fd);
+	return p;
+fail:
+	free(p);
+	close(fd);
+	return NULL;
+}
+
+/* How many descriptors this process has open. */
+static int
+fd_count(void)
+{
+	struct dirent	*e;
+	DIR		*d;
+	int		 n = 0;
+
+	if ((d = opendir("/proc/self/fd")) == NULL)
+		return -1;
+	while ((e = readdir(d)) != NULL)
+		n += e->d_name[0] != '.';
+	closedir(d);
+	return n;
+}
+
+/* The first secret found in the len bytes at p, or NULL. */
+static const char *
+find_secret(const void *p, size_t len)
+{
+	size_t	 i;
+
+	for (i = 0; i < sizeof(secrets) / sizeof(secrets[0]); i++)
+		if (memmem(p, len, secrets[i], strlen(secrets[i])) != NULL)
+			return secrets[i];
+	return NULL;
+}
+
+/* --- Setting the scene ------------------------------------------------ */
+
+static int
+config_setup(void)
+{
+	static char	 signing[] = SC_SIGNING_SECRET;
+	static char	 public_url[] = "https://forcelink.example.com";
+	static char	 redirect[] =
+	    "https://forcelink.example.com/oauth/callback";
+	static char	 prefix[] = "https://hooks.slack.com/";
+	static char	 name[] = "";
+	static char	 host[] = "127.0.0.1";
+	static char	 client_id[] = SC_CLIENT_ID;
+	static char	 client_secret[] = SC_CLIENT_SECRET;
+	static char	 api[] = SC_API;
+	static char	 login[64];
+
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.slack_signing_secret = signing;
+	cfg.public_url = public_url;
+	cfg.public_https = 1;
+	cfg.redirect_uri = redirect;
+	cfg.db_path = dbpath;
+	cfg.ca_file = cafile;
+	cfg.response_url_prefix = prefix;
+	snprintf(login, sizeof(login), "%s", peer_url());
+	cfg.sf.name = name;
+	cfg.sf.login_url = login;
+	cfg.sf.login_host = host;
+	cfg.sf.client_id = client_id;
+	cfg.sf.client_secret = client_secret;
+	cfg.sf.api_version = api;
+	return crypto_key_from_base64(&cfg.key, SC_KEY);
+}
+
+/*
+ * Fills the WAL of db with commits that change nothing (a row rewritten
+ * as it is) until one more commit reaches SQLite's automatic checkpoint
+ * (WAL_CHECKPOINT_FRAMES, its default, which store.c keeps): the first
+ * commit of a run then also copies the WAL back into the database, under
+ * the same faults.  Returns 0 or -1.
+ */
+static int
+template_pad_wal(sqlite3 *db)
+{
+	struct stat	 sb;
+	char		 wal[PATH_MAX + 8];
+	long		 frames = 0;
+	int		 i;
+
+	snprintf(wal, sizeof(wal), "%s-wal", dbpath);
+	if (sqlite3_exec(db, "PRAGMA wal_autocheckpoint=0; "
+	    "PRAGMA synchronous=OFF", NULL, NULL, NULL) != SQLITE_OK)
+		return -1;
+	for (i = 0; frames < WAL_CHECKPOINT_FRAMES - 1; i++) {
+		if (i == 2 * WAL_CHECKPOINT_FRAMES || sqlite3_exec(db,
+		    "UPDATE login_state SET expires_at = expires_at", NULL,
+		    NULL, NULL) != SQLITE_OK || stat(wal, &sb) == -1)
+			return -1;
+		/* A 32-byte header, then frames of a 24-byte header and a
+		 * page (4096 bytes, SQLite's default). */
+		frames = ((long)sb.st_size - 32) / (24 + 4096);
+	}
+	/* Closing must not checkpoint what was just written. */
+	return sqlite3_db_config(db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1,
+	    NULL) == SQLITE_OK ? 0 : -1;
+}
+
+/*
+ * Builds the database every run starts from: Alice linked to the old
+ * Salesforce user, and her login in flight (nonce taken, state and
+ * cookie recorded with the verifier), valid for a year.  The file is
+ * checkpointed so that the main file alone holds it; with full_wal the
+ * WAL is then filled up to the checkpoint (template_pad_wal).  tmpl and
+ * tmpl_wal keep copies.
+ */
+static int
+template_build(int full_wal)
+{
+	struct store		*st;
+	struct store_link	 l;
+	struct slack_user	 who;
+	unsigned char		 nh[CRYPTO_HASHLEN], sh[CRYPTO_HASHLEN];
+	unsigned char		 ch[CRYPTO_HASHLEN];
+	sqlite3			*db = NULL;
+	time_t			 now = time(NULL), later = now + 365 * 86400;
+	char			 wal[PATH_MAX + 8];
+	int			 rc = -1;
+
+	unlink_db();
+	if ((st = store_open(dbpath, &cfg.key)) == NULL)
+		return -1;
+	memset(&l, 0, sizeof(l));
+	l.org = "";
+	l.sf_user_id = SC_OLD_USER;
+	l.sf_org_id = SC_ORG;
+	l.sf_username = SC_OLD_NAME;
+	l.instance_url = (char *)peer_url();
+	l.access_token = SC_AT_OLD;
+	l.refresh_token = SC_RT_OLD;
+	crypto_sha256(SC_NONCE, nh);
+	crypto_sha256(SC_STATE, sh);
+	crypto_sha256(SC_COOKIE, ch);
+	if (store_link_put(st, &alice, &l, NULL) != STORE_OK ||
+	    store_nonce_add(st, &alice, nh, later) != STORE_OK ||
+	    store_nonce_start(st, nh, now, sh, ch, SC_VERIFIER, later,
+	    &who) != STORE_OK)
+		goto out;
+	store_close(st);
+	st = NULL;
+	if (sqlite3_open_v2(dbpath, &db, SQLITE_OPEN_READWRITE, NULL) !=
+	    SQLITE_OK || sqlite3_exec(db, "PRAGMA wal_checkpoint(TRUNCATE)",
+	    NULL, NULL, NULL) != SQLITE_OK ||
+	    (full_wal && template_pad_wal(db) == -1))
+		goto out;
+	sqlite3_close(db);
+	db = NULL;
+	snprintf(wal, sizeof(wal), "%s-wal", dbpath);
+	if ((tmpl = slurp(dbpath, &tmpl_len)) == NULL ||
+	    (full_wal && (tmpl_wal = slurp(wal, &tmpl_wal_len)) == NULL))
+		goto out;
+	rc = 0;
+out:
+	if (db != NULL)
+		sqlite3_close(db);
+	store_close(st);
+	return rc;
+}
+
+/* Writes the len bytes at p as the file path.  Returns 0 or -1. */
+static int
+spill(const char *path, const unsigned char *p, size_t len)
+{
+	size_t	 off = 0;
+	ssize_t	 w;
+	int	 fd;
+
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+	    0600)) == -1)
+		return -1;
+	while (off < len) {
+		if ((w = write(fd, p + off, len - off)) <= 0) {
+			close(fd);
+			return -1;
+		}
+		off += (size_t)w;
+	}
+	return close(fd);
+}
+
+/* Puts the template back as the database (and its WAL, if it has one);
+ * the first connection rebuilds the WAL index. */
+static int
+template_restore(void)
+{
+	char	 wal[PATH_MAX + 8];
+
+	unlink_db();
+	snprintf(wal, sizeof(wal), "%s-wal", dbpath);
+	if (spill(dbpath, tmpl, tmpl_len) == -1 ||
+	    (tmpl_wal != NULL && spill(wal, tmpl_wal, tmpl_wal_len) == -1))
+		return -1;
+	return 0;
+}
+
+/* --- The fake FastCGI request ----------------------------------------- */
+
+static void
+fake_fill(FCGX_Stream *s)
+{
+	s->isClosed = 1;
+}
+
+/* The answer outgrew the buffer: the handler sees a failed write. */
+static void
+fake_empty(FCGX_Stream *s, int doclose)
+{
+	(void)doclose;
+	s->isClosed = 1;
+	s->FCGI_errno = ENOSPC;
+}
+
+static void
+fake_env(const char *fmt, ...)
+{
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	vsnprintf(fk.env[fk.nenv], sizeof(fk.env[0]), fmt, ap);
+	va_end(ap);
+	fk.envp[fk.nenv] = fk.env[fk.nenv];
+	fk.nenv++;
+	fk.envp[fk.nenv] = NULL;
+}
+
+/* Readies fk for a request with body (may be NULL). */
+static void
+fake_init(const char *body)
+{
+	memset(&fk.req, 0, sizeof(fk.req));
+	memset(&fk.in, 0, sizeof(fk.in));
+	memset(&fk.out, 0, sizeof(fk.out));
+	memset(&fk.err, 0, sizeof(fk.err));
+	fk.nenv = 0;
+	fk.envp[0] = NULL;
+	fk.bodylen = body != NULL ? strlen(body) : 0;
+	if (fk.bodylen > 0)
+		memcpy(fk.body, body, fk.bodylen);
+	fk.in.isReader = 1;
+	fk.in.rdNext = fk.in.stopUnget = fk.body;
+	fk.in.stop = fk.body + fk.bodylen;
+	fk.in.fillBuffProc = fake_fill;
+	fk.out.wrNext = fk.outbuf;
+	fk.out.stop = fk.outbuf + OUT_MAX;
+	fk.out.emptyBuffProc = fake_empty;
+	fk.err.wrNext = fk.errbuf;
+	fk.err.stop = fk.errbuf + sizeof(fk.errbuf);
+	fk.err.emptyBuffProc = fake_empty;
+	fk.req.in = &fk.in;
+	fk.req.out = &fk.out;
+	fk.req.err = &fk.err;
+	fk.req.envp = fk.envp;
+	fk.req.ipcFd = -1;
+}
+
+/* A signed slash command from Alice with text; requests with another
+ * trigger (0-9) have another signature, so they are no replay. */
+static void
+fake_contact(const char *text, int trigger)
+{
+	unsigned char	 mac[32];
+	char		 body[1024], base[1200], hex[65];
+	long		 ts = (long)time(NULL);
+
+	snprintf(body, sizeof(body), "token=unused&team_id=" SC_TEAM
+	    "&team_domain=torture&channel_id=C0TORTURE&user_id=" SC_USER
+	    "&user_name=alice&command=%%2Fcontact&text=%s"
+	    "&response_url=https%%3A%%2F%%2Fhooks.slack.com%%2Fcommands%%2F"
+	    SC_TEAM "%%2F1%%2Fx&trigger_id=1.2.%d", text, trigger % 10);
+	snprintf(base, sizeof(base), "v0:%ld:%s", ts, body);
+	crypto_hmac_sha256(SC_SIGNING_SECRET, strlen(SC_SIGNING_SECRET),
+	    base, strlen(base), mac);
+	crypto_hex(mac, sizeof(mac), hex);
+	fake_init(body);
+	fake_env("REQUEST_METHOD=POST");
+	fake_env("CONTENT_TYPE=application/x-www-form-urlencoded");
+	fake_env("CONTENT_LENGTH=%zu", strlen(body));
+	fake_env("HTTP_X_SLACK_REQUEST_TIMESTAMP=%ld", ts);
+	fake_env("HTTP_X_SLACK_SIGNATURE=v0=%s", hex);
+	fake_env("REQUEST_ID=torture");
+}
+
+/* Salesforce sending Alice's browser back with the code. */
+static void
+fake_callback(void)
+{
+	fake_init(NULL);
+	fake_env("REQUEST_METHOD=GET");
+	fake_env("QUERY_STRING=code=" SC_CODE "&state=" SC_STATE);
+	fake_env("HTTP_COOKIE=other=1; " SESSION_COOKIE "=" SC_COOKIE);
+	fake_env("REQUEST_ID=torture");
+}
+
+/* --- Reading the answer ----------------------------------------------- */
+
+/* The answer split up: status, content type, body. */
+struct answer {
+	int		 status;
+	char		 type[64];
+	const char	*body;
+	size_t		 bodylen;
+};
+
+/*
+ * Splits the bytes the handler wrote.  Returns 0, or -1 with why when
+ * they are not one complete CGI response.
+ */
+static int
+answer_parse(struct answer *a, const char **why)
+{
+	const char	*p = (const char *)fk.outbuf, *end = NULL, *h, *eol;
+	size_t		 len = (size_t)(fk.out.wrNext - fk.outbuf);
+	unsigned long	 cl = 0;
+	int		 has_cl = 0;
+
+	fk.outbuf[len] = '\0';
+	memset(a, 0, sizeof(*a));
+	*why = NULL;
+	if (fk.out.isClosed)
+		*why = "answer larger than the test's buffer";
+	else if (len == 0)
+		*why = "no answer at all";
+	else if (strncmp(p, "Status: ", 8) != 0 ||
+	    sscanf(p + 8, "%3d", &a->status) != 1)
+		*why = "answer does not start with a status";
+	else if ((end = strstr(p, "\r\n\r\n")) == NULL)
+		*why = "answer headers never end";
+	if (*why != NULL)
+		return -1;
+	for (h = p; h < end; h = eol + 2) {
+		eol = strstr(h, "\r\n");
+		if (strncmp(h, "Content-Type: ", 14) == 0)
+			snprintf(a->type, sizeof(a->type), "%.*s",
+			    (int)(eol - h - 14), h + 14);
+		else if (strncmp(h, "Content-Length: ", 16) == 0) {
+			cl = strtoul(h + 16, NULL, 10);
+			has_cl = 1;
+		}
+	}
+	a->body = end + 4;
+	a->bodylen = len - (size_t)(a->body - p);
+	if (has_cl && cl != a->bodylen) {
+		*why = "Content-Length does not match the body";
+		return -1;
+	}
+	if (a->type[0] == '\0') {
+		*why = "answer without a Content-Type";
+		return -1;
+	}
+	return 0;
+}
+
+/* Slack texts of errors that fit any failure of ours or a transport. */
+static const char *const generic_errors[] = {
+	"Something went wrong on our side. Please try again in a minute.",
+	"Something went wrong on our side.",
+	("Salesforce did not answer properly just now. Please try again in "
+	    "a minute."),
+};
+
+static int
+generic_error(const char *text)
+{
+	size_t	 i;
+
+	for (i = 0; i < sizeof(generic_errors) / sizeof(generic_errors[0]);
+	    i++)
+		if (strcmp(text, generic_errors[i]) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * Classifies a /contact answer for path p.  A plain 503 (replay cache
+ * unavailable) or 500 ("out of memory") is a readable error; a JSON
+ * answer must be an ephemeral message with text and blocks.
+ */
+static enum outcome
+contact_outcome(enum path p, const struct answer *a, char *why, size_t n)
+{
+	struct json_object	*msg = NULL, *v;
+	const char		*text, *type;
+	enum outcome		 o = OUT_BAD;
+
+	if ((a->status == 503 && strcmp(a->body,
+	    "temporarily unavailable\n") == 0) ||
+	    (a->status == 500 && (strcmp(a->body, "out of memory\n") == 0 ||
+	    strcmp(a->body, "out of memory") == 0)))
+		return OUT_ERROR;
+	if (a->status != 200 || strcmp(a->type, "application/json") != 0) {
+		snprintf(why, n, "answer %d %s: %.80s", a->status, a->type,
+		    a->body);
+		return OUT_BAD;
+	}
+	if ((msg = json_tokener_parse(a->body)) == NULL ||
+	    !json_object_object_get_ex(msg, "response_type", &v) ||
+	    (type = json_object_get_string(v)) == NULL ||
+	    strcmp(type, "ephemeral") != 0 ||
+	    !json_object_object_get_ex(msg, "blocks", &v) ||
+	    json_object_array_length(v) == 0 ||
+	    !json_object_object_get_ex(msg, "text", &v) ||
+	    (text = json_object_get_string(v)) == NULL || *text == '\0') {
+		snprintf(why, n, "not a complete Slack message: %.80s",
+		    a->body);
+		goto out;
+	}
+	if (generic_error(text))
+		o = OUT_ERROR;
+	else if (p == PATH_SEARCH && strncmp(text, "2 contacts matching ",
+	    20) == 0 && strstr(text, SC_CONTACT1) != NULL &&
+	    strstr(text, SC_CONTACT2) != NULL &&
+	    strstr(text, "Acme &amp; Sons") != NULL)
+		o = OUT_SUCCESS;
+	else if (p == PATH_LOGOUT && strcmp(text, "Logged out: your "
+	    "Salesforce link is removed and its token revoked.") == 0)
+		o = OUT_SUCCESS;
+	else if (p == PATH_LOGOUT && strcmp(text, "Salesforce could not be "
+	    "reached to revoke your token, so your link is unchanged. Please "
+	    "try again in a minute.") == 0)
+		o = OUT_UNCHANGED;
+	else if (p == PATH_LOGOUT && strcmp(text, "You are not linked to "
+	    "Salesforce.") == 0)
+		o = OUT_NOT_LINKED;
+	else
+		snprintf(why, n, "misleading answer: \"%.100s\"", text);
+out:
+	json_object_put(msg);
+	return o;
+}
+
+/*
+ * Classifies an /oauth/callback answer: the success page naming the new
+ * Salesforce user and Alice, or a complete error page whose title does
+ * not blame Salesforce or the login for what was our failure, or the
+ * plain 500 of a page that could not be built.
+ */
+static enum outcome
+callback_outcome(const struct answer *a, char *why, size_t n)
+{
+	static const char *const fair[] = {
+		"<title>Something went wrong \xc2\xb7",
+		"<title>Salesforce did not answer \xc2\xb7",
+	};
+	size_t	 i;
+
+	if (a->status == 500 && strcmp(a->type, "text/plain; charset=utf-8") ==
+	    0 && strcmp(a->body, "internal error\n") == 0)
+		return OUT_ERROR;
+	if (strcmp(a->type, "text/html; charset=utf-8") != 0 ||
+	    strncmp(a->body, "<!doctype html>", 15) != 0 ||
+	    a->bodylen < 8 || strcmp(a->body + a->bodylen - 8, "</html>\n") !=
+	    0 || strstr(a->body, "</h1>") == NULL) {
+		snprintf(why, n, "not a complete page (%d): %.60s ... %.40s",
+		    a->status, a->body, a->bodylen > 40 ?
+		    a->body + a->bodylen - 40 : a->body);
+		return OUT_BAD;
+	}
+	if (a->status == 200) {
+		if (strstr(a->body, "<title>Linked \xc2\xb7") != NULL &&
+		    strstr(a->body, SC_NEW_NAME) != NULL &&
+		    strstr(a->body, SC_ORG) != NULL &&
+		    strstr(a->body, SC_TEAM) != NULL &&
+		    strstr(a->body, SC_USER) != NULL)
+			return OUT_SUCCESS;
+		snprintf(why, n, "200 page that is not the success page");
+		return OUT_BAD;
+	}
+	if (a->status >= 400 && a->status <= 599)
+		for (i = 0; i < sizeof(fair) / sizeof(fair[0]); i++)
+			if (strstr(a->body, fair[i]) != NULL)
+				return OUT_ERROR;
+	snprintf(why, n, "misleading page %d: %.60s", a->status,
+	    strstr(a->body, "<title>") != NULL ? strstr(a->body, "<title>") :
+	    a->body);
+	return OUT_BAD;
+}
+
+/* --- Reading the database --------------------------------------------- */
+
+/* Whether l is the link of the old or new Salesforce user with tokens
+ * access and refresh at version. */
+static int
+row_is(const struct store_link *l, const char *user, const char *name,
+    const char *access, const char *refresh, int64_t version)
+{
+	return strcmp(l->org, "") == 0 && strcmp(l->sf_org_id, SC_ORG) == 0 &&
+	    strcmp(l->sf_user_id, user) == 0 &&
+	    strcmp(l->sf_username, name) == 0 &&
+	    strcmp(l->instance_url, peer_url()) == 0 &&
+	    strcmp(l->access_token, access) == 0 &&
+	    strcmp(l->refresh_token, refresh) == 0 && l->version == version;
+}
+
+/*
+ * Checks the file on fresh connections: integrity, at most one link, and
+ * which link it is.  Returns the row, ROW_BROKEN with why.
+ */
+static enum row
+row_read(char *why, size_t n)
+{
+	struct store		*st = NULL;
+	struct store_link	 l;
+	sqlite3			*db = NULL;
+	sqlite3_stmt		*s = NULL;
+	enum store_result	 sr;
+	enum row		 r = ROW_BROKEN;
+	const unsigned char	*t;
+	int			 rows = 0, links = -1;
+
+	memset(&l, 0, sizeof(l));
+	if (sqlite3_open_v2(dbpath, &db, SQLITE_OPEN_READWRITE, NULL) !=
+	    SQLITE_OK ||
+	    sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &s, NULL) !=
+	    SQLITE_OK) {
+		snprintf(why, n, "cannot open the database: %s",
+		    db != NULL ? sqlite3_errmsg(db) : "?");
+		goto out;
+	}
+	while (sqlite3_step(s) == SQLITE_ROW) {
+		t = sqlite3_column_text(s, 0);
+		if (rows++ == 0 && t != NULL && strcmp((const char *)t, "ok") ==
+		    0)
+			continue;
+		snprintf(why, n, "integrity_check: %s", t != NULL ?
+		    (const char *)t : "?");
+		goto out;
+	}
+	sqlite3_finalize(s);
+	s = NULL;
+	if (rows != 1 || sqlite3_prepare_v2(db,
+	    "SELECT count(*) FROM sf_link", -1, &s, NULL) != SQLITE_OK ||
+	    sqlite3_step(s) != SQLITE_ROW ||
+	    (links = sqlite3_column_int(s, 0)) > 1) {
+		snprintf(why, n, "integrity_check gave %d rows, %d links",
+		    rows, links);
+		goto out;
+	}
+	if ((st = store_open(dbpath, &cfg.key)) == NULL) {
+		snprintf(why, n, "store_open failed on the result");
+		goto out;
+	}
+	sr = store_link_get(st, &alice, &l);
+	if (sr == STORE_NOTFOUND)
+		r = ROW_ABSENT;
+	else if (sr != STORE_OK)
+		snprintf(why, n, "link does not read: %s",
+		    store_result_str(sr));
+	else if (row_is(&l, SC_OLD_USER, SC_OLD_NAME, SC_AT_OLD, SC_RT_OLD, 1))
+		r = ROW_OLD;
+	else if (row_is(&l, SC_NEW_USER, SC_NEW_NAME, SC_AT_NEW, SC_RT_NEW, 2))
+		r = ROW_NEW;
+	else if (row_is(&l, SC_OLD_USER, SC_OLD_NAME, SC_AT_REFRESHED,
+	    SC_RT_ROTATED, 2))
+		r = ROW_REFRESHED;
+	else
+		snprintf(why, n, "half-written link: user %s, version %lld",
+		    l.sf_user_id, (long long)l.version);
+out:
+	store_link_free(&l);
+	store_close(st);
+	sqlite3_finalize(s);
+	if (db != NULL)
+		sqlite3_close(db);
+	return r;
+}
+
+/* --- One run ---------------------------------------------------------- */
+
+/*
+ * Judges what a run left behind for path p: the answer's outcome o, the
+ * link row r, and what Salesforce saw.  Returns 0, or -1 with why.
+ */
+static int
+judge(enum path p, enum outcome o, enum row r, const struct peer_seen *ps,
+    char *why, size_t n)
+{
+	if (ps->unexpected > 0 || ps->revoked_other > 0) {
+		snprintf(why, n, "unexpected call to Salesforce (%d, %d)",
+		    ps->unexpected, ps->revoked_other);
+		return -1;
+	}
+	switch (p) {
+	case PATH_LINK:
+		if ((o == OUT_SUCCESS && r != ROW_NEW) ||
+		    (o == OUT_ERROR && r != ROW_OLD && r != ROW_NEW))
+			break;
+		if (r == ROW_OLD && ps->revoked_old > 0) {
+			snprintf(why, n, "the kept link's refresh token was "
+			    "revoked");
+			return -1;
+		}
+		return 0;
+	case PATH_SEARCH:
+		if (ps->refresh_grants > 1) {
+			snprintf(why, n, "%d refreshes", ps->refresh_grants);
+			return -1;
+		}
+		if ((o == OUT_SUCCESS && r != ROW_REFRESHED) ||
+		    (o == OUT_ERROR && r != ROW_OLD && r != ROW_REFRESHED))
+			break;
+		if (r == ROW_REFRESHED && ps->refresh_grants != 1)
+			break;
+		return 0;
+	case PATH_LOGOUT:
+		if (o == OUT_NOT_LINKED) {
+			snprintf(why, n, "says not linked; the link is %s",
+			    row_names[r]);
+			return -1;
+		}
+		if ((o == OUT_SUCCESS && r != ROW_ABSENT) ||
+		    (o == OUT_UNCHANGED && r != ROW_OLD) ||
+		    (o == OUT_ERROR && r != ROW_OLD && r != ROW_ABSENT))
+			break;
+		if (r == ROW_ABSENT && ps->revoked_old == 0) {
+			snprintf(why, n, "link deleted but its grant never "
+			    "revoked");
+			return -1;
+		}
+		return 0;
+	default:
+		break;
+	}
+	snprintf(why, n, "answer says %s but the link is %s",
+	    o == OUT_SUCCESS ? "success" : o == OUT_UNCHANGED ? "unchanged" :
+	    "error", row_names[r]);
+	return -1;
+}
+
+/*
+ * After a run of path p that left the link r, makes one more request on
+ * the same session, without faults, as the worker's next request would:
+ * a search after link and search (it must find the contacts, refreshing
+ * again if the refresh was lost), a logout after logout (it must log
+ * out, or say there is no link when there is none).  A failure must not
+ * have left the connection in a transaction, a statement unreset or a
+ * lock held.  Returns 0, or -1 with why.
+ */
+static int
+follow_up(enum path p, struct session *s, enum row r, char *why, size_t n)
+{
+	struct answer	 a;
+	enum path	 next = p == PATH_LOGOUT ? PATH_LOGOUT : PATH_SEARCH;
+	enum outcome	 o, want = OUT_SUCCESS;
+	const char	*perr;
+	long		 ours;
+
+	if (p == PATH_LOGOUT && r == ROW_ABSENT)
+		want = OUT_NOT_LINKED;
+	fake_contact(next == PATH_SEARCH ? SC_QUERY : "logout", 1);
+	ours = fault_live_ours();
+	torture_contact(&fk.req, s);
+	if (fault_live_ours() != ours) {
+		snprintf(why, n, "the next request leaked %ld allocations",
+		    fault_live_ours() - ours);
+		return -1;
+	}
+	if (answer_parse(&a, &perr) == -1) {
+		snprintf(why, n, "next request: %s", perr);
+		return -1;
+	}
+	if ((o = contact_outcome(next, &a, why, n)) != want) {
+		if (o != OUT_BAD)
+			snprintf(why, n, "the next %s on this worker failed "
+			    "(%d: %.60s)", path_names[next], a.status, a.body);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Runs path p once with fault kind on event n (kind FAULT_NONE: no
+ * fault).  Returns 1 when the fault was injected, 0 when the run never
+ * reached event n, and sets *failed (with a line on stdout) when any
+ * check failed.
+ */
+static int
+run_one(enum path p, enum fault_kind kind, long n, int *failed)
+{
+	struct session		*s = NULL;
+	struct answer		 a;
+	struct peer_seen	 ps;
+	enum outcome		 o = OUT_BAD;
+	enum row		 r = ROW_BROKEN;
+	const char		*perr, *sec;
+	char			 why[512] = "";
+	long			 ours0, ours1, sql0, injected = 0, events = 0;
+	int			 fds0;
+
+	*failed = 0;
+	if (template_restore() == -1) {
+		snprintf(why, sizeof(why), "cannot restore the database");
+		goto fail;
+	}
+	peer_reset();
+	ours0 = fault_live_ours();
+	sql0 = fault_live_sqlite();
+	fds0 = fd_count();
+	if ((s = session_new(&cfg)) == NULL) {
+		snprintf(why, sizeof(why), "session_new failed");
+		goto fail;
+	}
+	if (p == PATH_LINK)
+		fake_callback();
+	else
+		fake_contact(p == PATH_SEARCH ? SC_QUERY : "logout", 0);
+	ours1 = fault_live_ours();
+	fault_arm(kind, n);
+	if (p == PATH_LINK)
+		torture_callback(&fk.req, s);
+	else
+		torture_contact(&fk.req, s);
+	events = fault_events();
+	injected = fault_disarm();
+	if (fault_live_ours() != ours1) {
+		snprintf(why, sizeof(why), "the request leaked %ld "
+		    "allocations", fault_live_ours() - ours1);
+		goto fail;
+	}
+	if (answer_parse(&a, &perr) == -1) {
+		snprintf(why, sizeof(why), "%s", perr);
+		goto fail;
+	}
+	if ((sec = find_secret(fk.outbuf, (size_t)(fk.out.wrNext -
+	    fk.outbuf))) != NULL) {
+		snprintf(why, sizeof(why), "a secret in the answer");
+		goto fail;
+	}
+	o = p == PATH_LINK ? callback_outcome(&a, why, sizeof(why)) :
+	    contact_outcome(p, &a, why, sizeof(why));
+	if (o == OUT_BAD)
+		goto fail;
+	if ((r = row_read(why, sizeof(why))) == ROW_BROKEN)
+		goto fail;
+	peer_get(&ps);
+	if (judge(p, o, r, &ps, why, sizeof(why)) == -1)
+		goto fail;
+	if (kind == FAULT_NONE || injected == 0) {
+		/* Nothing failed: the path must have succeeded. */
+		if (o != OUT_SUCCESS) {
+			snprintf(why, sizeof(why), "fault-free run did not "
+			    "succeed");
+			goto fail;
+		}
+	}
+	if (follow_up(p, s, r, why, sizeof(why)) == -1)
+		goto fail;
+	session_free(s);
+	s = NULL;
+	if (fault_live_ours() != ours0 || fault_live_sqlite() != sql0 ||
+	    fd_count() != fds0) {
+		snprintf(why, sizeof(why), "leak after close: %ld ours, %ld "
+		    "SQLite's, %d descriptors", fault_live_ours() - ours0,
+		    fault_live_sqlite() - sql0, fd_count() - fds0);
+		goto fail;
+	}
+	if (verbose)
+		say("  run %s %s n=%ld: events=%ld injected=%ld status=%d "
+		    "row=%s\n", path_names[p], fault_name(kind), n, events,
+		    injected, a.status, row_names[r]);
+	return injected > 0;
+fail:
+	session_free(s);
+	*failed = 1;
+	/* Answers quoted in why may hold line breaks: one line per failure. */
+	for (perr = why; *perr != '\0'; perr++)
+		if ((unsigned char)*perr < ' ')
+			why[perr - why] = ' ';
+	if (shown++ < SHOW_FAILURES)
+		say("  FAIL %s %s n=%ld (events=%ld, injected=%ld): %s\n",
+		    path_names[p], fault_name(kind), n, events, injected, why);
+	return injected > 0;
+}
+
+/* --- One group, in a child process ------------------------------------ */
+
+/* Looks for secrets in the group's log.  Returns 0, or -1 (printed). */
+static int
+log_check(enum path p, enum fault_kind kind)
+{
+	unsigned char	*log;
+	const char	*sec;
+	size_t		 len;
+	int		 rc = 0;
+
+	if ((log = slurp(logpath, &len)) == NULL) {
+		say("  FAIL %s %s: cannot read the log\n", path_names[p],
+		    fault_name(kind));
+		return -1;
+	}
+	if ((sec = find_secret(log, len)) != NULL) {
+		say("  FAIL %s %s: a secret (%.12s...) in the log %s\n",
+		    path_names[p], fault_name(kind), sec, logpath);
+		rc = -1;
+	}
+	free(log);
+	return rc;
+}
+
+static void
+group_child(enum path p, enum fault_kind kind, long stride, long max,
+    struct progress *pr)
+{
+	long	 n;
+	int	 failed, hit = 1, fd;
+
+	signal(SIGPIPE, SIG_IGN);
+	snprintf(logpath, sizeof(logpath), "%s/%s-%s.log", workdir,
+	    path_names[p], fault_name(kind));
+	snprintf(dbpath, sizeof(dbpath), "%s/%s-%s.db", workdir,
+	    path_names[p], fault_name(kind));
+	if ((fd = open(logpath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+	    0600)) == -1 || dup2(fd, 2) == -1)
+		_exit(2);
+	close(fd);
+	if (fault_init() == -1 || crypto_init() == -1 || http_init() == -1 ||
+	    peer_start(certdir) == -1 || config_setup() == -1 ||
+	    template_build(kind >= FAULT_SQLMEM) == -1) {
+		say("  FAIL %s %s: setup failed (see %s)\n", path_names[p],
+		    fault_name(kind), logpath);
+		pr->failures++;
+		goto out;
+	}
+	/* The fault-free run first: it must succeed. */
+	pr->current = 0;
+	run_one(p, FAULT_NONE, 0, &failed);
+	pr->runs++;
+	pr->failures += failed;
+	for (n = 1; n <= max && hit; n += stride) {
+		pr->current = n;
+		hit = run_one(p, kind, n, &failed);
+		pr->runs++;
+		pr->failures += failed;
+	}
+	if (hit) {
+		say("  FAIL %s %s: still failing at n=%ld (-m %ld)\n",
+		    path_names[p], fault_name(kind), n - stride, max);
+		pr->failures++;
+	}
+	if (log_check(p, kind) == -1)
+		pr->failures++;
+out:
+	peer_stop();
+	free(tmpl);
+	free(tmpl_wal);
+	crypto_key_wipe(&cfg.key);
+	unlink_db();
+	curl_global_cleanup();
+	sqlite3_shutdown();
+	pr->finished = 1;
+	exit(pr->failures > 0 ? 1 : 0);
+}
+
+/*
+ * Runs group (p, kind) in a child.  Prints its line.  Returns 0 when it
+ * passed, -1 when it failed; adds its runs to *runs.
+ */
+static int
+group(enum path p, enum fault_kind kind, long stride, long max, long *runs)
+{
+	struct progress	*pr;
+	pid_t		 pid;
+	time_t		 t0 = time(NULL);
+	char		 log[PATH_MAX + 256];
+	int		 status, rc = -1;
+
+	pr = mmap(NULL, sizeof(*pr), PROT_READ | PROT_WRITE,
+	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (pr == MAP_FAILED) {
+		perror("torture: mmap");
+		return -1;
+	}
+	memset(pr, 0, sizeof(*pr));
+	fflush(stdout);
+	if ((pid = fork()) == -1) {
+		perror("torture: fork");
+		goto out;
+	}
+	if (pid == 0)
+		group_child(p, kind, stride, max, pr);
+	while (waitpid(pid, &status, 0) == -1 && errno == EINTR)
+		continue;
+	*runs += pr->runs;
+	if (!pr->finished || !WIFEXITED(status) ||
+	    (WEXITSTATUS(status) != 0 && pr->failures == 0)) {
+		say("  CRASH %s %s at n=%ld (%s %d); log: %s/%s-%s.log\n",
+		    path_names[p], fault_name(kind), pr->current,
+		    WIFSIGNALED(status) ? "signal" : "exit",
+		    WIFSIGNALED(status) ? WTERMSIG(status) :
+		    WEXITSTATUS(status), workdir, path_names[p],
+		    fault_name(kind));
+		/* The sanitizer's verdict first, then how the log ends. */
+		snprintf(log, sizeof(log), "f='%s/%s-%s.log'; grep -E -m 6 "
+		    "'ERROR: .*Sanitizer|runtime error|^SUMMARY' \"$f\" | "
+		    "sed 's/^/    /'; tail -n 15 \"$f\" | sed 's/^/    /'",
+		    workdir, path_names[p], fault_name(kind));
+		fflush(stdout);
+		(void)!system(log);
+		pr->failures++;
+	}
+	say("torture %s %s: %ld runs, %ld failures (%lds)\n", path_names[p],
+	    fault_name(kind), pr->runs, pr->failures,
+	    (long)(time(NULL) - t0));
+	rc = pr->failures == 0 ? 0 : -1;
+out:
+	munmap(pr, sizeof(*pr));
+	return rc;
+}
+
+/* --- Main ------------------------------------------------------------- */
+
+static void
+usage(void)
+{
+	fprintf(stderr, "usage: torture [-kv] [-m max] [-s stride] "
+	    "[-p path]... [-f fault]...\n"
+	    "paths: link search logout\n"
+	    "faults: malloc malloc-all sqlite-malloc sqlite-malloc-all io "
+	    "io-all disk-full\n");
+	exit(2);
+}
+
+/* Makes the certificates with tests/standin/mkcerts.sh under $srcdir. */
+static int
+certs_make(void)
+{
+	char		 cmd[PATH_MAX * 3];
+	const char	*src;
+
+	if ((src = getenv("srcdir")) == NULL)
+		src = ".";
+	snprintf(certdir, sizeof(certdir), "%s/tls", workdir);
+	snprintf(cafile, sizeof(cafile), "%s/ca.pem", certdir);
+	snprintf(cmd, sizeof(cmd), "sh '%s/tests/standin/mkcerts.sh' '%s'",
+	    src, certdir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+int
+main(int argc, char *argv[])
+{
+	int		 paths[PATH__MAX], kinds[FAULT__MAX];
+	int		 np = 0, nk = 0, c, i, j, keep = 0;
+	int		 any_p = 0, any_k = 0;
+	long		 stride = 1, max = 100000, runs = 0;
+	long		 passed = 0, bad = 0;
+	enum fault_kind	 k;
+	char		 cmd[PATH_MAX + 16];
+
+	memset(paths, 0, sizeof(paths));
+	memset(kinds, 0, sizeof(kinds));
+	while ((c = getopt(argc, argv, "f:km:p:s:v")) != -1) {
+		switch (c) {
+		case 'f':
+			if ((k = fault_by_name(optarg)) == FAULT_NONE)
+				usage();
+			kinds[k] = any_k = 1;
+			break;
+		case 'k':
+			keep = 1;
+			break;
+		case 'm':
+			if ((max = strtol(optarg, NULL, 10)) < 1)
+				usage();
+			break;
+		case 'p':
+			for (i = 0; i < PATH__MAX; i++)
+				if (strcmp(optarg, path_names[i]) == 0)
+					break;
+			if (i == PATH__MAX)
+				usage();
+			paths[i] = any_p = 1;
+			break;
+		case 's':
+			if ((stride = strtol(optarg, NULL, 10)) < 1)
+				usage();
+			break;
+		case 'v':
+			verbose = 1;
+			break;
+		default:
+			usage();
+		}
+	}
+	if (optind != argc)
+		usage();
+	for (i = 0; i < PATH__MAX; i++)
+		np += paths[i] = !any_p || paths[i];
+	for (i = FAULT_NONE + 1; i < FAULT__MAX; i++)
+		nk += kinds[i] = !any_k || kinds[i];
+	snprintf(workdir, sizeof(workdir), "%s/forcelink-torture.XXXXXX",
+	    getenv("TMPDIR") != NULL ? getenv("TMPDIR") : "/tmp");
+	if (mkdtemp(workdir) == NULL || certs_make() == -1) {
+		fprintf(stderr, "torture: cannot make %s or its "
+		    "certificates\n", workdir);
+		return 2;
+	}
+	say("torture: %d paths x %d faults, stride %ld, in %s\n", np, nk,
+	    stride, workdir);
+	for (i = 0; i < PATH__MAX; i++)
+		for (j = FAULT_NONE + 1; j < FAULT__MAX; j++) {
+			if (!paths[i] || !kinds[j])
+				continue;
+			if (group((enum path)i, (enum fault_kind)j, stride,
+			    max, &runs) == 0)
+				passed++;
+			else
+				bad++;
+		}
+	say("torture: %ld passed, %ld failed (%ld runs)\n", passed, bad,
+	    runs);
+	if (bad == 0 && !keep) {
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", workdir);
+		(void)!system(cmd);
+	} else
+		say("torture: logs kept in %s\n", workdir);
+	return bad == 0 ? 0 : 1;
+}
