@@ -15,7 +15,6 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,13 +44,6 @@
 #define SERVE_STACK		(512 * 1024)
 /* A pool that had to grow keeps its threads this long (see serve_idle). */
 #define SERVE_KEEP_SECS		10
-/* Every thread busy and none done for this long: they are blocked on
- * something slow, and the pool grows (see serve_grow). */
-#define SERVE_GROW_MS		50
-/* How often the worker's main thread looks, and how many threads it adds
- * at a time. */
-#define SERVE_TICK_MS		10
-#define SERVE_GROW_BATCH	4
 
 struct serve_opts {
 	const char	*socket_path;	/* NULL: the socket is on fd 0 */
@@ -70,24 +62,12 @@ static const struct serve_program *pool_prog;
 static void			*pool_global;
 static int			 pool_fd;
 static time_t			 pool_grown;	/* last growth, monotonic s */
-static int64_t			 pool_done_ms;	/* last request done, monotonic */
-static int			 pool_capped;	/* "all busy" already logged */
 
 /* Supervisor state, touched by signal handlers. */
 static volatile sig_atomic_t	 sup_stop;
 static volatile sig_atomic_t	 sup_child;
 
 static void	*serve_thread(void *);
-
-/* Milliseconds on the monotonic clock. */
-static int64_t
-serve_now_ms(void)
-{
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* Seconds on the monotonic clock. */
 static time_t
@@ -118,51 +98,27 @@ serve_spawn_thread(void)
 	return 0;
 }
 
-/* A thread took a request. */
+/*
+ * A thread took a request: keep at least one thread waiting in accept, so
+ * a new request never queues behind requests that wait on Salesforce.
+ * Threads are added only when every one is busy, so a steady load runs on
+ * the same threads (and their database and HTTP connections).
+ */
 static void
 serve_busy(void)
 {
 	pthread_mutex_lock(&pool_mtx);
 	pool_idle--;
-	pthread_mutex_unlock(&pool_mtx);
-}
-
-/*
- * Runs every SERVE_TICK_MS on the worker's main thread: a new request
- * must never queue behind requests that wait on Salesforce, so when every
- * thread is busy and none has finished a request for SERVE_GROW_MS, they
- * are all blocked and SERVE_GROW_BATCH more threads start (up to -T).
- * Threads are not added merely because every one is busy: under a load
- * that keeps the CPUs busy, requests finish all the time, and more
- * threads would only add context switches, memory and TLS connections.
- * So a steady load runs on the same threads (and their database and HTTP
- * connections), and a burst of slow requests grows the pool within a few
- * tens of milliseconds.
- */
-static void
-serve_grow(void)
-{
-	int	 i;
-
-	pthread_mutex_lock(&pool_mtx);
-	if (pool_idle > 0 || serve_now_ms() - pool_done_ms < SERVE_GROW_MS) {
-		pool_capped = 0;
-		goto out;
+	if (pool_idle == 0) {
+		pool_grown = serve_now();
+		if (pool_total < pool_opts->max_threads &&
+		    serve_spawn_thread() == 0) {
+			pool_idle++;
+			pool_total++;
+		} else
+			log_warn("msg=\"all %d threads busy; new requests "
+			    "wait\"", pool_total);
 	}
-	pool_grown = serve_now();
-	for (i = 0; i < SERVE_GROW_BATCH &&
-	    pool_total < pool_opts->max_threads; i++) {
-		if (serve_spawn_thread() == -1)
-			break;
-		pool_idle++;
-		pool_total++;
-	}
-	if (i == 0 && !pool_capped) {
-		log_warn("msg=\"all %d threads busy; new requests wait\"",
-		    pool_total);
-		pool_capped = 1;
-	}
-out:
 	pthread_mutex_unlock(&pool_mtx);
 }
 
@@ -187,7 +143,6 @@ serve_idle(void)
 	int	 leave;
 
 	pthread_mutex_lock(&pool_mtx);
-	pool_done_ms = serve_now_ms();
 	/* pool_total - pool_idle counts the busy threads, this one too. */
 	leave = pool_idle >= pool_opts->threads &&
 	    pool_idle >= pool_total - pool_idle &&
@@ -233,24 +188,23 @@ serve_thread(void *arg)
 }
 
 /*
- * The worker's main thread after the pool has started: every
- * SERVE_TICK_MS it looks whether the pool must grow (serve_grow), and it
- * waits for SIGTERM (from the supervisor, or PDEATHSIG when the
- * supervisor died), which every thread blocks, and then ends the process
- * at once; nothing a worker holds needs a clean exit, and requests in
- * flight are cut off just as by a crash, which the store is built to
- * survive.  In a sanitizer build it first runs LeakSanitizer's check,
- * which a process ending by _exit would never get: what the threads hold
- * is reachable from their stacks, so only memory that is really lost is
- * reported (into forcelink.log, where the end-to-end harness looks).
+ * The worker's main thread after the pool has started: it waits for
+ * SIGTERM (from the supervisor, or PDEATHSIG when the supervisor died),
+ * which every thread blocks, and ends the process at once; nothing a
+ * worker holds needs a clean exit, and requests in flight are cut off
+ * just as by a crash, which the store is built to survive.  In a
+ * sanitizer build it first runs LeakSanitizer's check, which a process
+ * ending by _exit would never get: what the threads hold is reachable
+ * from their stacks, so only memory that is really lost is reported
+ * (into forcelink.log, where the end-to-end harness looks).
  */
 static void __attribute__((noreturn))
 serve_worker_wait(const sigset_t *stop)
 {
-	const struct timespec	 tick = { 0, SERVE_TICK_MS * 1000000L };
+	int	 sig;
 
-	while (sigtimedwait(stop, NULL, &tick) != SIGTERM)
-		serve_grow();
+	while (sigwait(stop, &sig) != 0 || sig != SIGTERM)
+		continue;
 	log_event(LOGL_INFO, "worker.stop", NULL);
 #ifdef SERVE_LSAN
 	if (__lsan_do_recoverable_leak_check() != 0)
@@ -259,7 +213,7 @@ serve_worker_wait(const sigset_t *stop)
 	_exit(EXIT_SUCCESS);
 }
 
-/* A worker process: start the pool, then watch it until stopped. */
+/* A worker process: start the pool, then wait to be stopped. */
 static void
 serve_worker(int fd)
 {
@@ -288,7 +242,6 @@ serve_worker(int fd)
 	sigaddset(&stop, SIGTERM);
 	sigprocmask(SIG_SETMASK, &stop, NULL);
 	pool_fd = fd;
-	pool_done_ms = serve_now_ms();
 	pthread_mutex_lock(&pool_mtx);
 	for (i = 0; i < pool_opts->threads; i++)
 		if (serve_spawn_thread() == 0) {

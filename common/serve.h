@@ -8,14 +8,13 @@
  * FCGX_Accept_r() on the shared socket and handle one request at a time.
  *
  * The 3-second rule (SPEC §4) shapes the pool: a request must never queue
- * behind requests that wait on a slow Salesforce.  So whenever every
- * thread is busy and none has finished a request for 50 ms (they are all
- * blocked, not merely busy), the pool starts more (up to a hard cap per
- * worker, -T), and when a request ends while enough threads already wait
- * and the pool has not had to grow for a while, its thread exits.  A
- * steady load thus runs on the same threads, which keep their database
- * and HTTP connections; a burst of slow requests grows the pool for as
- * long as it lasts.
+ * behind requests that wait on a slow Salesforce.  So whenever the last
+ * thread waiting in accept takes a request, the pool starts another one
+ * (up to a hard cap per worker, -T), and when a request ends while enough
+ * threads already wait and the pool has not had to grow for a while, its
+ * thread exits.  A steady load thus runs on the same threads, which keep
+ * their database and HTTP connections; a burst of slow requests grows the
+ * pool for as long as it lasts.
  *
  * The listening socket is either the one libfcgi expects on standard input
  * (systemd socket activation, spawn-fcgi) or a unix socket path given
