@@ -39,9 +39,6 @@
 #define HTTP_USER_AGENT		"forcelink/" PACKAGE_VERSION
 /* Longest sleep between two looks at the transfer and the deadline. */
 #define HTTP_POLL_MS		50
-/* A peer slower than 1 byte/s for 10 s is dripping: give up on it. */
-#define HTTP_LOWSPEED_BYTES	1
-#define HTTP_LOWSPEED_SECS	10
 #define HTTP_KEEPIDLE_SECS	60
 #define HTTP_KEEPINTVL_SECS	30
 /* Idle connections a client keeps (one per Salesforce host it talks to). */
@@ -82,8 +79,12 @@ static const struct {
 	{ CURLOPT_NOSIGNAL,		1 },
 	{ CURLOPT_CONNECTTIMEOUT_MS,	HTTP_CONNECT_MS },
 	{ CURLOPT_TIMEOUT_MS,		HTTP_TOTAL_MS },
-	{ CURLOPT_LOW_SPEED_LIMIT,	HTTP_LOWSPEED_BYTES },
-	{ CURLOPT_LOW_SPEED_TIME,	HTTP_LOWSPEED_SECS },
+	/*
+	 * No low-speed limit: libcurl counts the time a server takes to
+	 * start answering as a stall, so "1 byte/s for 10 s" cut off every
+	 * Salesforce query that took 10 s to run.  HTTP_TOTAL_MS bounds a
+	 * dripping peer as well.
+	 */
 	{ CURLOPT_TCP_KEEPALIVE,	1 },
 	{ CURLOPT_TCP_KEEPIDLE,		HTTP_KEEPIDLE_SECS },
 	{ CURLOPT_TCP_KEEPINTVL,	HTTP_KEEPINTVL_SECS },

@@ -42,6 +42,8 @@
 #define SERVE_MAX_WORKERS	64
 #define SERVE_BACKLOG		1024
 #define SERVE_STACK		(512 * 1024)
+/* A pool that had to grow keeps its threads this long (see serve_idle). */
+#define SERVE_KEEP_SECS		10
 
 struct serve_opts {
 	const char	*socket_path;	/* NULL: the socket is on fd 0 */
@@ -59,12 +61,23 @@ static const struct serve_opts	*pool_opts;
 static const struct serve_program *pool_prog;
 static void			*pool_global;
 static int			 pool_fd;
+static time_t			 pool_grown;	/* last growth, monotonic s */
 
 /* Supervisor state, touched by signal handlers. */
 static volatile sig_atomic_t	 sup_stop;
 static volatile sig_atomic_t	 sup_child;
 
 static void	*serve_thread(void *);
+
+/* Seconds on the monotonic clock. */
+static time_t
+serve_now(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec;
+}
 
 static int
 serve_spawn_thread(void)
@@ -97,6 +110,7 @@ serve_busy(void)
 	pthread_mutex_lock(&pool_mtx);
 	pool_idle--;
 	if (pool_idle == 0) {
+		pool_grown = serve_now();
 		if (pool_total < pool_opts->max_threads &&
 		    serve_spawn_thread() == 0) {
 			pool_idle++;
@@ -111,6 +125,16 @@ serve_busy(void)
 /*
  * A thread finished a request: it waits for the next one, or exits when
  * enough others already wait (the pool shrinks back after a burst).
+ *
+ * Under a steady load the number of requests a worker holds swings all
+ * the time (the kernel hands each connection to whichever thread of any
+ * worker waits), and a pool that shed every thread beyond -t at each dip
+ * would start them again at the next rise, each time at the price of a
+ * new database connection and a new TLS handshake with Salesforce.  So a
+ * thread leaves only when at least -t others wait, at least as many
+ * wait as are busy, and the pool has not had to grow for SERVE_KEEP_SECS:
+ * a pool sized for the load keeps its threads, and one left over from a
+ * burst gives a thread back with each request once the burst is over.
  * Returns 1 when this thread should exit.
  */
 static int
@@ -119,7 +143,10 @@ serve_idle(void)
 	int	 leave;
 
 	pthread_mutex_lock(&pool_mtx);
-	leave = pool_idle >= pool_opts->threads;
+	/* pool_total - pool_idle counts the busy threads, this one too. */
+	leave = pool_idle >= pool_opts->threads &&
+	    pool_idle >= pool_total - pool_idle &&
+	    serve_now() - pool_grown >= SERVE_KEEP_SECS;
 	if (leave)
 		pool_total--;
 	else

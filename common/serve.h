@@ -11,9 +11,10 @@
  * behind requests that wait on a slow Salesforce.  So whenever the last
  * thread waiting in accept takes a request, the pool starts another one
  * (up to a hard cap per worker, -T), and when a request ends while enough
- * threads already wait, its thread exits.  A steady load thus runs on the
- * same threads, which keep their database and HTTP connections; a burst of
- * slow requests grows the pool for as long as it lasts.
+ * threads already wait and the pool has not had to grow for a while, its
+ * thread exits.  A steady load thus runs on the same threads, which keep
+ * their database and HTTP connections; a burst of slow requests grows the
+ * pool for as long as it lasts.
  *
  * The listening socket is either the one libfcgi expects on standard input
  * (systemd socket activation, spawn-fcgi) or a unix socket path given

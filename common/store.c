@@ -6,6 +6,11 @@
  * fixed array of statements every connection prepares once, and the
  * sealing of tokens and verifiers with their associated data.
  *
+ * Writers queue: within a process, every write (a transaction, or a
+ * single statement that writes) holds store_writer, a mutex, so the
+ * threads of a worker wait their turn on it instead of all trying the
+ * file lock and napping; only the processes compete for the file lock.
+ *
  * Busy policy, in one place: store_busy() waits for a lock in short
  * naps (many threads share the file, and SQLite's own handler would nap
  * up to 100 ms at a time) for at most STORE_BUSY_MS.  It is a cap, not a
@@ -211,6 +216,9 @@ struct store {
 	int			 busy_cap_ms;	/* current cap of store_busy */
 	long			 busy_waited_us; /* in the current wait */
 };
+
+/* One writer at a time per process (see the top of this file). */
+static pthread_mutex_t	 store_writer = PTHREAD_MUTEX_INITIALIZER;
 
 /* Associated data under construction. */
 struct store_ad {
@@ -443,12 +451,18 @@ store_sync(struct store *st, const char *level)
 	return 0;
 }
 
-/* BEGIN IMMEDIATE: takes the write lock now, waiting up to the busy
- * timeout.  Returns 0, or -1 after logging. */
+/* BEGIN IMMEDIATE: takes this process's writer mutex, then the write
+ * lock, waiting up to the busy timeout.  Returns 0, or -1 after logging
+ * (and then holds neither). */
 static int
 store_begin(struct store *st)
 {
-	return store_run(st, STMT_BEGIN);
+	pthread_mutex_lock(&store_writer);
+	if (store_run(st, STMT_BEGIN) == -1) {
+		pthread_mutex_unlock(&store_writer);
+		return -1;
+	}
+	return 0;
 }
 
 /*
@@ -466,6 +480,7 @@ store_end(struct store *st, int commit)
 	/* SQLite may have rolled back by itself (I/O error, full disk). */
 	if (!sqlite3_get_autocommit(st->db))
 		(void)store_run(st, STMT_ROLLBACK);
+	pthread_mutex_unlock(&store_writer);
 	return rc;
 }
 
@@ -1204,6 +1219,7 @@ store_link_delete(struct store *st, const struct slack_user *who,
 
 	if (!store_who_ok(who))
 		return STORE_ERROR;
+	pthread_mutex_lock(&store_writer);
 	if (store_bind_user(st, id, who) == -1 ||
 	    store_bind_text(st, id, 4, st->key.id) == -1 ||
 	    store_bind_int(st, id, 5, expect < 0 ? -1 : expect) == -1 ||
@@ -1212,6 +1228,7 @@ store_link_delete(struct store *st, const struct slack_user *who,
 	r = sqlite3_changes(st->db) == 1 ? STORE_OK : STORE_NOTFOUND;
 out:
 	store_reset(st, id);
+	pthread_mutex_unlock(&store_writer);
 	return r;
 }
 
@@ -1223,6 +1240,7 @@ store_link_touch(struct store *st, const struct slack_user *who)
 
 	if (!store_who_ok(who))
 		return STORE_ERROR;
+	pthread_mutex_lock(&store_writer);
 	if (store_bind_user(st, id, who) == -1 ||
 	    store_bind_int(st, id, 4, (int64_t)time(NULL)) == -1 ||
 	    store_step(st, id) == -1)
@@ -1230,6 +1248,7 @@ store_link_touch(struct store *st, const struct slack_user *who)
 	r = sqlite3_changes(st->db) == 1 ? STORE_OK : STORE_NOTFOUND;
 out:
 	store_reset(st, id);
+	pthread_mutex_unlock(&store_writer);
 	return r;
 }
 
@@ -1244,6 +1263,7 @@ store_nonce_add(struct store *st, const struct slack_user *who,
 
 	if (!store_who_ok(who))
 		return STORE_ERROR;
+	pthread_mutex_lock(&store_writer);
 	if (store_bind_user(st, id, who) == -1 ||
 	    store_bind_blob(st, id, 4, nonce_hash, CRYPTO_HASHLEN) == -1 ||
 	    store_bind_int(st, id, 5, (int64_t)time(NULL)) == -1 ||
@@ -1253,6 +1273,7 @@ store_nonce_add(struct store *st, const struct slack_user *who,
 	r = STORE_OK;
 out:
 	store_reset(st, id);
+	pthread_mutex_unlock(&store_writer);
 	return r;
 }
 
@@ -1443,6 +1464,8 @@ out:
 
 /* --- Replays and purging ---------------------------------------------- */
 
+static int	store_purge_locked(struct store *, time_t);
+
 enum store_result
 store_replay_add(struct store *st,
     const unsigned char sig_hash[CRYPTO_HASHLEN], time_t now,
@@ -1451,6 +1474,7 @@ store_replay_add(struct store *st,
 	enum store_result	 r = STORE_ERROR;
 	enum stmt		 id = STMT_REPLAY_ADD;
 
+	pthread_mutex_lock(&store_writer);
 	if (store_bind_blob(st, id, 1, sig_hash, CRYPTO_HASHLEN) == -1 ||
 	    store_bind_int(st, id, 2, (int64_t)expires) == -1 ||
 	    store_bind_int(st, id, 3, (int64_t)now) == -1 ||
@@ -1464,12 +1488,25 @@ out:
 	 * the table stays small without a separate job.  A failed purge is
 	 * logged and does not undo the insert. */
 	if (r == STORE_OK && st->nreplay++ % STORE_PURGE_EVERY == 0)
-		(void)store_purge(st, now);
+		(void)store_purge_locked(st, now);
+	pthread_mutex_unlock(&store_writer);
 	return r;
 }
 
 int
 store_purge(struct store *st, time_t now)
+{
+	int	 n;
+
+	pthread_mutex_lock(&store_writer);
+	n = store_purge_locked(st, now);
+	pthread_mutex_unlock(&store_writer);
+	return n;
+}
+
+/* store_purge() for a caller that holds store_writer. */
+static int
+store_purge_locked(struct store *st, time_t now)
 {
 	int	 n = -1;
 

@@ -84,6 +84,7 @@ fl_start_programs() {
 	for prog in contact oauth_start oauth_callback; do
 		"$FL_ROOT/cgi/$prog" -s "$rundir/$prog.sock" -m 0660 \
 		    -w "${FL_WORKERS:-2}" -t "${FL_THREADS:-8}" \
+		    -T "${FL_MAX_THREADS:-256}" \
 		    2>>"$rundir/forcelink.log" &
 		echo $! >>"$rundir/pids"
 	done

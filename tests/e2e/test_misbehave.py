@@ -403,10 +403,11 @@ def test_black_hole_and_drip(stack):
     black hole is a TlsPeer(hold=True) with the trusted certificate, which
     the black-hole user's instance_url points at.  Neither may delay
     Slack's answer: both get "Searching Salesforce…" at 2.5 s, and the
-    outcome is posted when forcelink's own deadlines give up: the black
-    hole at the low-speed limit (less than 1 byte/s for 10 s), the drip at
-    the 20 s cap on a whole call (HTTP_TOTAL_MS).  The drip keeps exactly
-    1 byte/s, which the low-speed limit lets pass."""
+    outcome is posted when forcelink's own deadline gives up: the 20 s cap
+    on a whole call (HTTP_TOTAL_MS), for both.  (There is no low-speed
+    limit: libcurl counts the wait for an answer's first byte as a stall,
+    so it cut off a Salesforce that took 10 s to answer; see
+    test_slow_salesforce.py.)"""
     tls = stack.dir / "tls"
     hole = TlsPeer(str(tls / "server.pem"), str(tls / "server.key"),
                    hold=True)
@@ -446,12 +447,9 @@ def test_black_hole_and_drip(stack):
     assert (d["queries"], d["queries_ok"], d["refreshes"]) == (1, 1, 0), d
     assert hole.requests == 1 and len(hole.held) == 1, (hole.requests,
                                                         hole.held)
-    assert 9.0 <= hole.held[0] <= 14.0, hole.held
-    assert 9.0 <= results["blackhole"] <= 15.0, results
-    # At exactly 1 byte/s the drip sits on curl's low-speed limit (under
-    # 1 byte/s for 10 s): on a loaded machine a late byte trips it at
-    # about 10 s, otherwise the 20 s cap on a whole call ends it.
-    assert 9.0 <= results["drip_1Bps"] <= 26.0, results
+    assert 19.0 <= hole.held[0] <= 24.0, hole.held
+    assert 19.0 <= results["blackhole"] <= 26.0, results
+    assert 19.0 <= results["drip_1Bps"] <= 26.0, results
     for k, u in users.items():
         assert tokens(stack, u) == rows[k].tokens, k
         rows[k].check_workers()
