@@ -221,16 +221,19 @@ def fcgi(stack, data, prog="contact", timeout=5, half_close=True):
     return Reply(raw, closed)
 
 
-def fcgi_keep(stack, requests, prog="contact", timeout=5):
+def fcgi_keep(stack, requests, prog="contact", timeout=5, pause=0):
     """Sends [(rid, bytes)] one after the other on one connection, each
     once the previous one's END_REQUEST arrived (libfcgi drops pipelined
-    input it has buffered), and returns one Reply per request."""
+    input it has buffered) and pause more seconds passed, and returns one
+    Reply per request."""
     s = socket.socket(socket.AF_UNIX)
     s.settimeout(timeout)
     s.connect(str(stack.dir / (prog + ".sock")))
     out, raw = [], b""
     try:
-        for rid, data in requests:
+        for n, (rid, data) in enumerate(requests):
+            if n and pause:
+                time.sleep(pause)
             try:
                 s.sendall(data)
             except (BrokenPipeError, ConnectionResetError):
@@ -1039,20 +1042,28 @@ def test_fcgi_keep_conn_params_do_not_carry_over(stack, users):
 
 def test_fcgi_kept_connection_of_a_retiring_thread_is_closed(tmp_path):
     """With one thread per worker (-t 1), the thread that takes a request
-    starts a second one, and after the request it retires, since another
-    already waits.  A connection kept alive (FCGI_KEEP_CONN) by that
-    request must then be closed, not left open with nobody reading it:
-    the client used to wait for its next answer for good, and the worker
-    lost the descriptor."""
+    starts a second one.  A grown pool keeps its threads while the pool
+    grew in the last SERVE_KEEP_SECS (10 s, common/serve.c), so the first
+    request's thread stays and serves the connection's next request; one
+    that comes after that time, with the second thread still waiting, is
+    answered and then its thread retires.  A connection kept alive
+    (FCGI_KEEP_CONN) by that request must then be closed, not left open
+    with nobody reading it: the client used to wait for its next answer
+    for good, and the worker lost the descriptor."""
     stack = Stack(tmp_path / "retire", threads=1)
     try:
         stack.start()
-        body = stack.form("help", TEAM, UA)
-        first, then = fcgi_keep(stack, [
-            (1, fcgi_request(slack_params(stack, body), body, keep=True)),
-            (2, fcgi_request(slack_params(stack, body), body, rid=2))],
-            timeout=10)
+        # Distinct bodies, so no signature is a replay of another.
+        b1, b2, b3 = (stack.form("help", TEAM, u)
+                      for u in (UA, UB, "U0HOSTC"))
+        first, second, then = fcgi_keep(stack, [
+            (1, fcgi_request(slack_params(stack, b1), b1, keep=True)),
+            (2, fcgi_request(slack_params(stack, b2), b2, rid=2,
+                             keep=True)),
+            (3, fcgi_request(slack_params(stack, b3), b3, rid=3))],
+            timeout=10, pause=10.5)
         assert first.http(1)[0] == 200
+        assert second.http(2)[0] == 200, second.raw
         assert then.closed and then.raw == b"", then.raw
     finally:
         stack.stop()

@@ -38,6 +38,7 @@ TOTAL = int(os.environ.get("FL_STEADY_REQUESTS", "100000"))
 WARMUP = max(TOTAL // 10, 1000)
 CLIENTS = 8
 RSS_BUDGET_KB = 1024
+RSS_PER_THREAD_KB = 768
 WAL_MAX = 8 * 1024 * 1024
 LINKED = ["U0STEADY%d" % i for i in range(4)]
 
@@ -62,6 +63,47 @@ def workers(stack):
         assert len(kids) == 1, (prog, kids)
         out[prog] = kids[0]
     return out
+
+
+def fd_targets(pid):
+    """Sorted targets of a process's descriptors other than sockets."""
+    out = []
+    for fd in os.listdir("/proc/%d/fd" % pid):
+        try:
+            t = os.readlink("/proc/%d/fd/%s" % (pid, fd))
+        except OSError:
+            continue
+        if not t.startswith("socket:"):
+            out.append(t)
+    return sorted(out)
+
+
+class Peak:
+    """Samples each worker's thread count every 0.1 s while a run lasts
+    and keeps the highest.  A thread lives at least SERVE_KEEP_SECS, so
+    no peak falls between two samples."""
+
+    def __init__(self, pids):
+        self.pids = pids
+        self.peak = {prog: 0 for prog in pids}
+        self.stop = threading.Event()
+        self.t = threading.Thread(target=self.loop)
+
+    def loop(self):
+        while not self.stop.is_set():
+            for prog, pid in self.pids.items():
+                st = open("/proc/%d/status" % pid).read()
+                n = int(st.split("Threads:")[1].split()[0])
+                self.peak[prog] = max(self.peak[prog], n)
+            self.stop.wait(0.1)
+
+    def __enter__(self):
+        self.t.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        self.t.join()
 
 
 def sample(pids):
@@ -132,7 +174,7 @@ class Client:
         return status == 200 and b"/contact" in body
 
 
-def run(stack, start, count, wal_sizes):
+def run(stack, start, count, wal_sizes, clients=CLIENTS):
     """Sends requests start .. start+count over CLIENTS connections;
     returns the number of wrong answers."""
     wal = stack.db_path.with_name(stack.db_path.name + "-wal")
@@ -159,7 +201,7 @@ def run(stack, start, count, wal_sizes):
             if i % 1000 == 0 and wal.exists():
                 wal_sizes.append(wal.stat().st_size)
 
-    threads = [threading.Thread(target=client) for _ in range(CLIENTS)]
+    threads = [threading.Thread(target=client) for _ in range(clients)]
     for t in threads:
         t.start()
     for t in threads:
@@ -167,9 +209,28 @@ def run(stack, start, count, wal_sizes):
     return bad[0]
 
 
-def settle():
-    """Lets idle threads retire and kept-alive connections settle."""
-    time.sleep(2)
+# common/serve.c: a pool that had to grow keeps its threads this long.
+SERVE_KEEP_SECS = 10
+
+
+def settle(stack):
+    """Brings every pool back to its resting size, so that two samples
+    compare like with like.  A pool that grew keeps its threads for
+    SERVE_KEEP_SECS, and after that a surplus thread leaves when it has
+    served a request; so wait that long, then send each program a few
+    dozen requests one at a time (one surplus thread leaves per request,
+    and retiring closes its kept-alive connection)."""
+    time.sleep(SERVE_KEEP_SECS + 0.5)
+    c = Client(stack)
+    for _ in range(40):
+        status, _ = c.post(stack.form("help", user=LINKED[0]))
+        assert status == 200
+        for path in ("/oauth/start?state=", "/oauth/callback?state="):
+            c.conn.request("GET", path + "x" * 43)
+            status, _ = c.read()
+            assert status == 400
+    c.conn.close()
+    time.sleep(0.5)
 
 
 def test_steady_state_over_many_requests(stack):
@@ -178,32 +239,53 @@ def test_steady_state_over_many_requests(stack):
     pids = workers(stack)
     wal_sizes = []
     t0 = time.monotonic()
-    assert run(stack, 0, WARMUP, wal_sizes) == 0
-    settle()
+    # The warm-up runs three times as many clients, so that the pools
+    # reach a peak the measured run does not pass (see below).
+    with Peak(pids) as warm:
+        assert run(stack, 0, WARMUP, wal_sizes, 3 * CLIENTS) == 0
+    settle(stack)
     before = sample(pids)
-    assert run(stack, WARMUP, TOTAL - WARMUP, wal_sizes) == 0
+    before_fds = {prog: fd_targets(pid) for prog, pid in pids.items()}
+    with Peak(pids) as main:
+        assert run(stack, WARMUP, TOTAL - WARMUP, wal_sizes) == 0
     elapsed = time.monotonic() - t0
-    settle()
+    settle(stack)
     after = sample(pids)
     assert workers(stack) == pids, "a worker was restarted"
     print("\nsteady: %d requests in %.1f s (%.0f/s)" % (
         TOTAL, elapsed, TOTAL / elapsed))
     for prog in pids:
         print("steady: %-14s RSS %5d -> %5d kB, fds %d -> %d, sockets "
-              "%d -> %d, threads %d -> %d" % (
+              "%d -> %d, threads %d -> %d (peak %d, then %d)" % (
                   prog, before[prog][0], after[prog][0], before[prog][1],
                   after[prog][1], before[prog][2], after[prog][2],
-                  before[prog][3], after[prog][3]))
+                  before[prog][3], after[prog][3], warm.peak[prog],
+                  main.peak[prog]))
     print("steady: WAL max %d bytes over %d samples" % (
         max(wal_sizes), len(wal_sizes)))
     for prog in pids:
-        assert after[prog][0] - before[prog][0] < RSS_BUDGET_KB, (
-            prog, before[prog], after[prog])
-        # One more descriptor has been seen once under heavy machine
-        # load (contact: 21 -> 22, not yet explained); more than that is
-        # a leak.
-        assert after[prog][1] - before[prog][1] <= 1, (
-            prog, before[prog], after[prog])
+        # A pool that passes its old peak keeps the memory of the extra
+        # threads' arenas and caches, about 0.6 MB each (measured: +1.9 MB
+        # for 3 threads); the warm-up makes that rare.
+        grown = max(0, main.peak[prog] - warm.peak[prog])
+        assert after[prog][0] - before[prog][0] < (
+            RSS_BUDGET_KB + grown * RSS_PER_THREAD_KB), (
+            prog, before[prog], after[prog], warm.peak[prog],
+            main.peak[prog])
+        # Every thread has its own database connection.  When a thread
+        # leaves, SQLite does not close the database file's descriptor
+        # while other connections of the process hold POSIX locks on it
+        # (closing any descriptor of a file drops all of the process's
+        # locks on it, so the unix VFS parks it until the last lock goes,
+        # which in WAL mode is never while a connection is open) and hands
+        # it to the next connection opened on the file.  So a pool that
+        # grew to a new peak and shrank back holds one more descriptor
+        # per thread above the old peak; the next growth reuses them.
+        # Anything beyond that is a leak.
+        assert after[prog][1] - before[prog][1] <= grown, (
+            prog, before[prog], after[prog], warm.peak[prog],
+            main.peak[prog], sorted(set(fd_targets(pids[prog])) -
+                                    set(before_fds[prog])))
         # Per thread: an accepted FastCGI connection and at most two
         # HTTPS connections (login host, instance); plus the listener.
         assert after[prog][2] <= 1 + 3 * after[prog][3], (
