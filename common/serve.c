@@ -44,6 +44,8 @@
 #define SERVE_STACK		(512 * 1024)
 /* A pool that had to grow keeps its threads this long (see serve_idle). */
 #define SERVE_KEEP_SECS		10
+/* A state no thread took for this long is freed (see serve_trim). */
+#define SERVE_SPARE_SECS	60
 
 struct serve_opts {
 	const char	*socket_path;	/* NULL: the socket is on fd 0 */
@@ -62,6 +64,15 @@ static const struct serve_program *pool_prog;
 static void			*pool_global;
 static int			 pool_fd;
 static time_t			 pool_grown;	/* last growth, monotonic s */
+/* Thread states (database connection, HTTP client with its open
+ * connection to Salesforce) left by threads that exited, for the next new
+ * thread; max_threads slots, NULL when it could not be allocated. */
+struct serve_spare {
+	void	*ctx;
+	time_t	 since;		/* when it was left, monotonic s */
+};
+static struct serve_spare	*pool_spare;
+static int			 pool_nspare;
 
 /* Supervisor state, touched by signal handlers. */
 static volatile sig_atomic_t	 sup_stop;
@@ -155,6 +166,42 @@ serve_idle(void)
 	return leave;
 }
 
+/*
+ * A new thread takes the state an exited one left, if any, instead of
+ * making its own: opening a database connection and a TLS connection to
+ * Salesforce costs milliseconds and a handshake, and a pool that swings
+ * with the load would pay them at every swing.  It also keeps the
+ * process's descriptors steady: SQLite cannot close a connection's
+ * database descriptor while other connections of the process hold locks
+ * on the file, and parks it instead.  So a worker holds at most as many
+ * states as it once had threads at the same time.
+ */
+static void *
+serve_take_state(void)
+{
+	void	*ctx = NULL;
+
+	pthread_mutex_lock(&pool_mtx);
+	if (pool_nspare > 0)
+		ctx = pool_spare[--pool_nspare].ctx;
+	pthread_mutex_unlock(&pool_mtx);
+	return ctx != NULL ? ctx : pool_prog->thread_init(pool_global);
+}
+
+static void
+serve_give_state(void *ctx)
+{
+	pthread_mutex_lock(&pool_mtx);
+	if (pool_spare != NULL && pool_nspare < pool_opts->max_threads) {
+		pool_spare[pool_nspare].ctx = ctx;
+		pool_spare[pool_nspare++].since = serve_now();
+		ctx = NULL;
+	}
+	pthread_mutex_unlock(&pool_mtx);
+	if (ctx != NULL)
+		pool_prog->thread_fini(ctx);
+}
+
 static void *
 serve_thread(void *arg)
 {
@@ -162,7 +209,7 @@ serve_thread(void *arg)
 	void		*ctx;
 
 	(void)arg;
-	if ((ctx = pool_prog->thread_init(pool_global)) == NULL) {
+	if ((ctx = serve_take_state()) == NULL) {
 		log_error("msg=\"thread start failed; worker exits\"");
 		exit(EXIT_FAILURE);
 	}
@@ -186,14 +233,15 @@ serve_thread(void *arg)
 	 * no other thread would ever read it, so the client would wait on
 	 * it for good and the descriptor would leak. */
 	FCGX_Free(&req, 1);
-	pool_prog->thread_fini(ctx);
+	serve_give_state(ctx);
 	return NULL;
 }
 
 /*
- * The worker's main thread after the pool has started: it waits for
- * SIGTERM (from the supervisor, or PDEATHSIG when the supervisor died),
- * which every thread blocks, and ends the process at once; nothing a
+ * The worker's main thread after the pool has started: it trims the spare
+ * states every SERVE_KEEP_SECS and waits for SIGTERM (from the
+ * supervisor, or PDEATHSIG when the supervisor died), which every thread
+ * blocks, and ends the process at once; nothing a
  * worker holds needs a clean exit, and requests in flight are cut off
  * just as by a crash, which the store is built to survive.  In a
  * sanitizer build it first runs LeakSanitizer's check, which a process
@@ -201,13 +249,40 @@ serve_thread(void *arg)
  * from their stacks, so only memory that is really lost is reported
  * (into forcelink.log, where the end-to-end harness looks).
  */
+/*
+ * Frees the states no thread has taken for SERVE_SPARE_SECS, so that a
+ * burst long past does not hold its connections and memory for good.
+ * The stack is taken from the top, so the oldest states are at the
+ * bottom; they are freed outside the lock.
+ */
+static void
+serve_trim(void)
+{
+	void	*old[64];
+	time_t	 now = serve_now();
+	int	 n = 0, i;
+
+	pthread_mutex_lock(&pool_mtx);
+	while (n < pool_nspare && n < (int)(sizeof(old) / sizeof(old[0])) &&
+	    now - pool_spare[n].since >= SERVE_SPARE_SECS) {
+		old[n] = pool_spare[n].ctx;
+		n++;
+	}
+	for (i = n; i < pool_nspare; i++)
+		pool_spare[i - n] = pool_spare[i];
+	pool_nspare -= n;
+	pthread_mutex_unlock(&pool_mtx);
+	for (i = 0; i < n; i++)
+		pool_prog->thread_fini(old[i]);
+}
+
 static void __attribute__((noreturn))
 serve_worker_wait(const sigset_t *stop)
 {
-	int	 sig;
+	struct timespec	 tick = { SERVE_KEEP_SECS, 0 };
 
-	while (sigwait(stop, &sig) != 0 || sig != SIGTERM)
-		continue;
+	while (sigtimedwait(stop, NULL, &tick) != SIGTERM)
+		serve_trim();
 	log_event(LOGL_INFO, "worker.stop", NULL);
 #ifdef SERVE_LSAN
 	if (__lsan_do_recoverable_leak_check() != 0)
@@ -245,6 +320,8 @@ serve_worker(int fd)
 	sigaddset(&stop, SIGTERM);
 	sigprocmask(SIG_SETMASK, &stop, NULL);
 	pool_fd = fd;
+	/* Without it, exiting threads free their state (serve_give_state). */
+	pool_spare = calloc(pool_opts->max_threads, sizeof(*pool_spare));
 	pthread_mutex_lock(&pool_mtx);
 	for (i = 0; i < pool_opts->threads; i++)
 		if (serve_spawn_thread() == 0) {

@@ -14,7 +14,11 @@
  * threads already wait and the pool has not had to grow for a while, its
  * thread exits.  A steady load thus runs on the same threads, which keep
  * their database and HTTP connections; a burst of slow requests grows the
- * pool for as long as it lasts.
+ * pool for as long as it lasts.  A thread that exits leaves its state
+ * (thread_init's result) to the next thread started, so a worker opens
+ * at most as many database and Salesforce connections as it once had
+ * threads at the same time, and thread_fini runs only when there is no
+ * room to keep a state.
  *
  * The listening socket is either the one libfcgi expects on standard input
  * (systemd socket activation, spawn-fcgi) or a unix socket path given
