@@ -336,9 +336,8 @@ def check_page(b, s, name, status, title, said=None, next_step=None,
         assert low == [], low
         assert len(facts["texts"]) >= 4, facts["texts"]
     width, scroll = shoot(b, s, name, facts)
-    if product:
-        assert width == PHONE[0], width
-        assert scroll <= PHONE[0], scroll
+    assert width == PHONE[0], (name, width)
+    assert scroll <= PHONE[0], (name, scroll)
     return facts
 
 

@@ -26,10 +26,11 @@ from pathlib import Path
 # W3C WebDriver's key for an element reference.
 ELEMENT = "element-6066-11e4-a52e-4f735466cecf"
 
-CHROMEDRIVER = "/usr/bin/chromedriver"
-# The browser itself, not Debian's /usr/bin/chromium launcher script,
-# which adds flags of its own from /etc/chromium.d.
-CHROMIUM = "/usr/lib/chromium/chromium"
+# Debian's paths; FL_CHROMEDRIVER and FL_CHROMIUM may name others.  The
+# browser is the binary itself, not Debian's /usr/bin/chromium launcher
+# script, which adds flags of its own from /etc/chromium.d.
+CHROMEDRIVER = os.environ.get("FL_CHROMEDRIVER", "/usr/bin/chromedriver")
+CHROMIUM = os.environ.get("FL_CHROMIUM", "/usr/lib/chromium/chromium")
 
 # Headless and closed to the network: as root the sandbox cannot start,
 # there is no GPU, and nothing may phone home (updates, sync, QUIC
@@ -71,16 +72,24 @@ def _free_port():
 
 
 class Chromedriver:
-    """One chromedriver process on a free local port."""
+    """One chromedriver process on a free local port.  It and the
+    browsers it starts get a home directory of their own under logdir,
+    so that Chromium's crash reports and settings stay out of the real
+    one."""
 
     def __init__(self, logdir):
         self.port = _free_port()
         self.url = "http://127.0.0.1:%d" % self.port
         self.log = Path(logdir) / "chromedriver.log"
+        home = Path(logdir) / "home"
+        home.mkdir(parents=True, exist_ok=True)
+        env = dict(os.environ, HOME=str(home),
+                   XDG_CONFIG_HOME=str(home / ".config"),
+                   XDG_CACHE_HOME=str(home / ".cache"))
         self.proc = subprocess.Popen(
             [CHROMEDRIVER, "--port=%d" % self.port,
              "--log-path=%s" % self.log, "--allowed-ips=127.0.0.1"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
         end = time.time() + 10
         while True:
             try:
