@@ -72,7 +72,8 @@
 #define PAGE_COMMAND	"/contact"
 
 /* The next step of an error page when the caller names none. */
-#define PAGE_NEXT_LOGIN	"Run `" PAGE_COMMAND " login` in Slack to get a new link."
+#define PAGE_NEXT_LOGIN \
+	"Run `" PAGE_COMMAND " login` in Slack to get a new link."
 
 /* Appends the n bytes at s HTML-escaped.  Returns 0, or -1. */
 static int

@@ -244,7 +244,8 @@ static const struct {
 	{ "", "" },
 	{ "Tell your admin.", "Tell your admin." },
 	{ "Run `/contact whoami` or `/contact login`.",
-	    "Run <code>/contact whoami</code> or <code>/contact login</code>." },
+	    "Run <code>/contact whoami</code> or "
+	    "<code>/contact login</code>." },
 	{ "``", "<code></code>" },
 	{ "a ` b", "a ` b" },
 	{ "`x` and `y", "<code>x</code> and `y" },
