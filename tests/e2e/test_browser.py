@@ -149,7 +149,6 @@ return {
         function (p) { return p.innerText; }),
     next: Array.prototype.map.call(document.querySelectorAll('.next'),
         function (n) { return n.innerText; }),
-    text: document.body.innerText,
     texts: texts,
     innerWidth: innerWidth,
     scrollWidth: document.documentElement.scrollWidth
@@ -181,11 +180,13 @@ class Browsers:
         with concurrent.futures.ThreadPoolExecutor(2) as pool:
             js = pool.submit(self.open, tmp / "profile-js", True)
             nojs = pool.submit(self.open, tmp / "profile-nojs", False)
-            try:
-                self.js, self.nojs = js.result(), nojs.result()
-            except BaseException:
-                self.close()
-                raise
+        if js.exception() is None:
+            self.js = js.result()
+        if nojs.exception() is None:
+            self.nojs = nojs.result()
+        if js.exception() or nojs.exception():
+            self.close()
+            raise js.exception() or nojs.exception()
 
     def open(self, profile, javascript):
         s = self.driver.session(profile, spki=[self.spki],
@@ -290,7 +291,7 @@ def console_problems(entries, url=None, status=None):
     return bad
 
 
-def shoot(b, s, name, facts):
+def shoot(b, s, name):
     """Screenshots the current page at desktop and phone widths; checks
     that a phone lays it out at device width with no sideways scroll."""
     s.screenshot(ARTIFACTS / ("%s-desktop.png" % name))
@@ -334,7 +335,7 @@ def check_page(b, s, name, status, title, said=None, next_step=None,
         low = [t for t in facts["texts"] if t["ratio"] < MIN_CONTRAST]
         assert low == [], low
         assert len(facts["texts"]) >= 4, facts["texts"]
-    width, scroll = shoot(b, s, name, facts)
+    width, scroll = shoot(b, s, name)
     assert width == PHONE[0], (name, width)
     assert scroll <= PHONE[0], (name, scroll)
     return facts

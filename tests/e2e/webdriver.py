@@ -16,6 +16,7 @@ import base64
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -89,7 +90,8 @@ class Chromedriver:
         self.proc = subprocess.Popen(
             [CHROMEDRIVER, "--port=%d" % self.port,
              "--log-path=%s" % self.log, "--allowed-ips=127.0.0.1"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
+            start_new_session=True)
         end = time.time() + 10
         while True:
             try:
@@ -143,6 +145,10 @@ class Chromedriver:
         return Session(self, v["sessionId"])
 
     def stop(self):
+        """Stops chromedriver and whatever is left of the browsers it
+        started.  chromedriver leaves a browser running when it exits,
+        so it runs in a process group of its own (its pid), which the
+        browsers inherit; the group goes last."""
         if self.proc.poll() is None:
             self.proc.terminate()
             try:
@@ -150,6 +156,10 @@ class Chromedriver:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
 
 
 class Session:
