@@ -24,56 +24,68 @@
 
 #define PAGE_MAX	(64 * 1024)
 
+/* The error page for a state that cannot finish a login. */
 static void
 callback_state_fail(struct buf *b, enum store_result sr)
 {
 	switch (sr) {
 	case STORE_MISMATCH:
 	case STORE_NOTFOUND:
-		page_error(b, 400, "Login could not be matched", "This login "
-		    "was not started in this browser, or is not known. Open "
-		    "the login link from Slack in this browser and finish the "
-		    "login here. Run /contact login to get a new link.");
+		page_error_next(b, 400, "Login could not be matched", "This "
+		    "login was started in another browser, or is not known, "
+		    "so nothing was linked.", "Run `/contact login` in Slack, "
+		    "then open the new link in this browser and finish the "
+		    "login here.");
 		break;
 	case STORE_USED:
-		page_error(b, 400, "Login already finished", "This login has "
-		    "been used already. Run /contact whoami in Slack to see "
-		    "your link, or /contact login for a new one.");
-		break;
-	case STORE_EXPIRED:
-		page_error(b, 400, "Login expired", "This login took longer "
-		    "than 10 minutes. Run /contact login in Slack to start "
+		page_error_next(b, 400, "Login already finished", "This "
+		    "login has been used already, so nothing was changed.",
+		    "Run `/contact whoami` in Slack to see which Salesforce "
+		    "user you are linked to, or `/contact login` to link "
 		    "again.");
 		break;
+	case STORE_EXPIRED:
+		page_error_next(b, 400, "Login expired", "This login took "
+		    "longer than 10 minutes, so nothing was linked.", "Run "
+		    "`/contact login` in Slack to start again.");
+		break;
 	default:
-		page_error(b, 500, "Something went wrong", "forcelink could "
-		    "not finish the login. Please try again in a minute.");
+		page_error_next(b, 500, "Something went wrong", "forcelink "
+		    "could not finish the login, so nothing was linked.",
+		    "Wait a minute, then run `/contact login` in Slack to "
+		    "start again. If this keeps happening, tell your "
+		    "forcelink admin.");
 		break;
 	}
 }
 
+/* The error page for a login that Salesforce did not complete. */
 static void
 callback_link_fail(struct buf *b, enum session_result res)
 {
 	switch (res) {
 	case SESSION_REFUSED:
-		page_error(b, 400, "Salesforce refused the login",
-		    "Salesforce did not accept this login. Run /contact login "
-		    "in Slack to try again.");
+		page_error_next(b, 400, "Salesforce refused the login",
+		    "Salesforce did not accept this login, so nothing was "
+		    "linked.", "Run `/contact login` in Slack to try again.");
 		break;
 	case SESSION_FORGED:
-		page_error(b, 502, "Salesforce's answer was not trusted",
+		page_error_next(b, 502, "Salesforce's answer was not trusted",
 		    "The answer from Salesforce could not be verified, so "
-		    "nothing was saved. Please tell your admin.");
+		    "nothing was saved.", "Tell your forcelink admin: this "
+		    "needs fixing on the server before anyone can link.");
 		break;
 	case SESSION_TRANSIENT:
-		page_error(b, 502, "Salesforce did not answer",
-		    "Salesforce could not be reached just now. Run /contact "
-		    "login in Slack to try again.");
+		page_error_next(b, 502, "Salesforce did not answer",
+		    "Salesforce could not be reached just now, so nothing "
+		    "was linked.", "Wait a minute, then run `/contact login` "
+		    "in Slack to try again.");
 		break;
 	default:
-		page_error(b, 500, "Something went wrong", "forcelink could "
-		    "not save your link. Please try again in a minute.");
+		page_error_next(b, 500, "Something went wrong", "forcelink "
+		    "could not save your link.", "Wait a minute, then run "
+		    "`/contact login` in Slack to try again. If this keeps "
+		    "happening, tell your forcelink admin.");
 		break;
 	}
 }
@@ -133,9 +145,10 @@ callback_handle(FCGX_Request *r, struct session *s)
 	if (q == NULL || fr != FORM_OK ||
 	    form_validate(&f, fields_callback, fields_ncallback, NULL) !=
 	    FORM_OK) {
-		page_error(&page, 400, "Invalid login answer", "This address "
-		    "did not come from Salesforce's login. Run /contact login "
-		    "in Slack to start again.");
+		page_error_next(&page, 400, "Invalid login answer", "This "
+		    "address did not come from Salesforce's login, so nothing "
+		    "was linked.", "Run `/contact login` in Slack to start "
+		    "again.");
 		goto out;
 	}
 	sr = callback_take_state(r, s, form_get(&f, "state"), &who,
@@ -143,13 +156,17 @@ callback_handle(FCGX_Request *r, struct session *s)
 	if ((err = form_get(&f, "error")) != NULL) {
 		log_event(LOGL_INFO, "oauth.callback", "outcome=sf_error "
 		    "error=%s state=%s", err, store_result_str(sr));
-		page_error(&page, 400, strcmp(err, "access_denied") == 0 ?
-		    "Login cancelled" : "Salesforce reported a problem",
-		    strcmp(err, "access_denied") == 0 ? "You did not allow "
-		    "forcelink to access Salesforce, so nothing was linked. "
-		    "Run /contact login in Slack if you change your mind." :
-		    "Salesforce could not complete the login, so nothing was "
-		    "linked. Run /contact login in Slack to try again.");
+		if (strcmp(err, "access_denied") == 0)
+			page_error_next(&page, 400, "Login cancelled", "You "
+			    "did not allow forcelink to use your Salesforce "
+			    "account, so nothing was linked.", "If you change "
+			    "your mind, run `/contact login` in Slack and "
+			    "choose Allow.");
+		else
+			page_error_next(&page, 400,
+			    "Salesforce reported a problem", "Salesforce could "
+			    "not complete the login, so nothing was linked.",
+			    "Run `/contact login` in Slack to try again.");
 		goto out;
 	}
 	if (sr != STORE_OK) {

@@ -36,28 +36,31 @@ start_cookie_path(const char *public_url, char *out, size_t n)
 	snprintf(out, n, "%s/oauth/", p != NULL ? p : "");
 }
 
+/* The error page for a login link that cannot start a login: what
+ * happened, and (the default next step) how to get a new link. */
 static void
 start_fail(struct buf *b, enum store_result sr)
 {
 	switch (sr) {
 	case STORE_USED:
 		page_error(b, 400, "Login link already used", "This login "
-		    "link has been used already. Each link works once. Run "
-		    "/contact login in Slack to get a new one.");
+		    "link has been used already, and each link works only "
+		    "once.");
 		break;
 	case STORE_EXPIRED:
 		page_error(b, 400, "Login link expired", "This login link "
-		    "has expired (links last 10 minutes). Run /contact login "
-		    "in Slack to get a new one.");
+		    "has expired: links work for 10 minutes.");
 		break;
 	case STORE_NOTFOUND:
 		page_error(b, 400, "Unknown login link", "This login link is "
-		    "not valid. Run /contact login in Slack to get a new "
-		    "one.");
+		    "not valid. It may have been cut short when it was "
+		    "copied.");
 		break;
 	default:
-		page_error(b, 500, "Something went wrong", "forcelink could "
-		    "not start the login. Please try again in a minute.");
+		page_error_next(b, 500, "Something went wrong", "forcelink "
+		    "could not start the login.", "Wait a minute, then run "
+		    "`/contact login` in Slack to get a new link. If this "
+		    "keeps happening, tell your forcelink admin.");
 		break;
 	}
 }
@@ -82,8 +85,9 @@ start_handle(FCGX_Request *r, struct session *s)
 	method = req_param(r, "REQUEST_METHOD");
 	if (method == NULL || (strcmp(method, "GET") != 0 &&
 	    strcmp(method, "HEAD") != 0)) {
-		page_error(&page, 405, "Method not allowed",
-		    "Open the login link from Slack in your browser.");
+		page_error_next(&page, 405, "Method not allowed", "This "
+		    "address only opens login links from Slack.", "Open the "
+		    "login link from Slack in your browser.");
 		goto out;
 	}
 	q = req_param(r, "QUERY_STRING");

@@ -47,9 +47,10 @@
 	"code{font:.95em ui-monospace,SFMono-Regular,Menlo,Consolas," \
 	"monospace;background:#eef0f3;padding:.1rem .35rem;" \
 	"border-radius:4px}" \
-	"@media (max-width:40rem){main{margin:0;border:0;border-radius:0;" \
-	"padding:1.5rem}}"
-#define PAGE_STYLE_HASH	"sha256-P5upwItorZsnm/oFD3n+cbvTjjCkm++wWZ+otGhvNt4="
+	"@media (max-width:40rem){body{background:#fff}" \
+	"main{margin:0;border:0;border-radius:0;padding:1.5rem}" \
+	"dl{grid-template-columns:1fr;gap:0}dd+dt{margin-top:.6rem}}"
+#define PAGE_STYLE_HASH	"sha256-QFt24mkbcNWbZHFWnRoPNPT1+jODnPjnIof5j1Gyp84="
 
 #define PAGE_CSP \
 	"default-src 'none'; style-src '" PAGE_STYLE_HASH "'; " \
@@ -70,14 +71,17 @@
 /* The command people type in Slack, as the pages show it. */
 #define PAGE_COMMAND	"/contact"
 
-int
-page_escape(struct buf *b, const char *s)
-{
-	const char	*run, *ent;
+/* The next step of an error page when the caller names none. */
+#define PAGE_NEXT_LOGIN \
+	"Run `" PAGE_COMMAND " login` in Slack to get a new link."
 
-	if (s == NULL)
-		return 0;
-	for (run = s; *s != '\0'; s++) {
+/* Appends the n bytes at s HTML-escaped.  Returns 0, or -1. */
+static int
+page_escape_n(struct buf *b, const char *s, size_t n)
+{
+	const char	*run, *ent, *end = s + n;
+
+	for (run = s; s < end; s++) {
 		switch (*s) {
 		case '&':
 			ent = "&amp;";
@@ -103,6 +107,36 @@ page_escape(struct buf *b, const char *s)
 		run = s + 1;
 	}
 	return buf_append(b, run, (size_t)(s - run));
+}
+
+int
+page_escape(struct buf *b, const char *s)
+{
+	if (s == NULL)
+		return 0;
+	return page_escape_n(b, s, strlen(s));
+}
+
+/*
+ * Appends s HTML-escaped, each `span` between a pair of backquotes as
+ * <code>span</code> (a command to type).  A backquote without a partner
+ * is text.  Returns 0, or -1.
+ */
+static int
+page_text(struct buf *b, const char *s)
+{
+	const char	*open, *close;
+
+	while ((open = strchr(s, '`')) != NULL &&
+	    (close = strchr(open + 1, '`')) != NULL) {
+		if (page_escape_n(b, s, (size_t)(open - s)) == -1 ||
+		    buf_puts(b, "<code>") == -1 ||
+		    page_escape_n(b, open + 1, (size_t)(close - open - 1)) ==
+		    -1 || buf_puts(b, "</code>") == -1)
+			return -1;
+		s = close + 1;
+	}
+	return page_escape(b, s);
 }
 
 /*
@@ -158,14 +192,22 @@ int
 page_error(struct buf *b, int status, const char *title,
     const char *explanation)
 {
+	return page_error_next(b, status, title, explanation, NULL);
+}
+
+int
+page_error_next(struct buf *b, int status, const char *title,
+    const char *explanation, const char *next)
+{
 	size_t	 mark = b->len;
 
 	if (page_open(b, status, "err", title) == -1 ||
 	    buf_puts(b, "<p>") == -1 ||
 	    page_escape(b, explanation) == -1 ||
-	    buf_puts(b, "</p>\n<p class=\"next\"><strong>Next step:</strong> "
-	    "Run <code>" PAGE_COMMAND " login</code> in Slack to get a new "
-	    "link.</p>\n") == -1 ||
+	    buf_puts(b, "</p>\n<p class=\"next\">"
+	    "<strong>Next step:</strong> ") == -1 ||
+	    page_text(b, next != NULL ? next : PAGE_NEXT_LOGIN) == -1 ||
+	    buf_puts(b, "</p>\n") == -1 ||
 	    page_close(b) == -1)
 		return page_fail(b, mark);
 	return 0;
@@ -201,7 +243,8 @@ page_linked(struct buf *b, const char *sf_username, const char *sf_org_id,
 	    page_row(b, "Slack user", slack_user_id) == -1)
 		return page_fail(b, mark);
 	if (buf_puts(b, "</dl>\n<p class=\"next\"><strong>Next step:</strong> "
-	    "Go back to Slack and run <code>" PAGE_COMMAND "</code> again."
+	    "Go back to Slack and run <code>" PAGE_COMMAND "</code> followed "
+	    "by a name, for example <code>" PAGE_COMMAND " smith</code>."
 	    "</p>\n<p class=\"note\">If this is not you, run <code>"
 	    PAGE_COMMAND " logout</code> in Slack.</p>\n") == -1 ||
 	    page_close(b) == -1)

@@ -18,11 +18,20 @@ int	 page_escape(struct buf *b, const char *s);
 
 /*
  * Appends an error page with HTTP status, a title and a short explanation
- * (plain text, escaped here) and the next step for the person.  Returns
- * 0, or -1 past b's ceiling or on memory exhaustion; b is then as it was.
+ * of what happened (plain text, escaped here) and, as the next step for
+ * the person, to get a new login link.  Returns 0, or -1 past b's
+ * ceiling or on memory exhaustion; b is then as it was.
  */
 int	 page_error(struct buf *b, int status, const char *title,
 	    const char *explanation);
+
+/*
+ * page_error() with the next step given: plain text, escaped here, in
+ * which each `span` between a pair of backquotes is shown as code (a
+ * command to type).  NULL gives page_error()'s.  Returns as page_error().
+ */
+int	 page_error_next(struct buf *b, int status, const char *title,
+	    const char *explanation, const char *next);
 
 /*
  * Appends the success page: which Salesforce user (username, org id,

@@ -1245,8 +1245,11 @@ class Handler(BaseHTTPRequestHandler):
 
     def page(self, status, title, body_html):
         doc = ("<!DOCTYPE html>\n<html lang=\"en\"><head>"
-               "<meta charset=\"utf-8\"><title>%s</title><style>"
-               "body{font-family:sans-serif;max-width:34em;margin:3em auto}"
+               "<meta charset=\"utf-8\"><meta name=\"viewport\" "
+               "content=\"width=device-width, initial-scale=1\">"
+               "<title>%s</title><style>"
+               "body{font-family:sans-serif;max-width:34em;margin:3em auto;"
+               "padding:0 1em}"
                "label{display:block;margin:.4em 0}"
                "button{margin-right:1em;padding:.4em 1.2em}"
                "</style></head><body>%s</body></html>\n"

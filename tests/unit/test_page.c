@@ -233,6 +233,69 @@ START_TEST(test_error_hostile)
 }
 END_TEST
 
+/* The next step given, with `commands` shown as code; a backquote
+ * without a partner stays text; NULL is page_error()'s own. */
+static const struct {
+	const char	*next;
+	const char	*want;
+} next_cases[] = {
+	{ NULL, "Run <code>/contact login</code> in Slack to get a new "
+	    "link." },
+	{ "", "" },
+	{ "Tell your admin.", "Tell your admin." },
+	{ "Run `/contact whoami` or `/contact login`.",
+	    "Run <code>/contact whoami</code> or "
+	    "<code>/contact login</code>." },
+	{ "``", "<code></code>" },
+	{ "a ` b", "a ` b" },
+	{ "`x` and `y", "<code>x</code> and `y" },
+	{ "`<b>&` <i>", "<code>&lt;b&gt;&amp;</code> &lt;i&gt;" },
+	{ HOSTILE, HOSTILE_ESC },
+};
+
+START_TEST(test_error_next_table)
+{
+	const char	*body;
+	char		 want[512];
+
+	ck_assert_int_eq(page_error_next(&pg, 400, "Login cancelled",
+	    "Nothing was linked.", next_cases[_i].next), 0);
+	body = assert_page(pg.data, "400 Bad Request", "Login cancelled");
+	ck_assert_ptr_nonnull(strstr(body, "<p>Nothing was linked.</p>\n"));
+	snprintf(want, sizeof(want), "<p class=\"next\"><strong>Next "
+	    "step:</strong> %s</p>\n</main>", next_cases[_i].want);
+	ck_assert_ptr_nonnull(strstr(body, want));
+}
+END_TEST
+
+/* Whichever byte the ceiling falls on, inside a code span or not, the
+ * buffer is left as it was. */
+START_TEST(test_error_next_ceiling_undone)
+{
+	struct buf	 b;
+	size_t		 n, max;
+
+	buf_init(&b, 64 * 1024);
+	ck_assert_int_eq(page_error_next(&b, 400, "t", "e",
+	    "Run `/contact login` or `x`."), 0);
+	n = b.len;
+	buf_free(&b);
+	for (max = 4; max < n + 4; max++) {
+		buf_init(&b, max);
+		ck_assert_int_eq(buf_puts(&b, "kept"), 0);
+		ck_assert_int_eq(page_error_next(&b, 400, "t", "e",
+		    "Run `/contact login` or `x`."), -1);
+		ck_assert_str_eq(buf_cstr(&b), "kept");
+		buf_free(&b);
+	}
+	buf_init(&b, n + 4);
+	ck_assert_int_eq(buf_puts(&b, "kept"), 0);
+	ck_assert_int_eq(page_error_next(&b, 400, "t", "e",
+	    "Run `/contact login` or `x`."), 0);
+	buf_free(&b);
+}
+END_TEST
+
 START_TEST(test_error_ceiling_fails)
 {
 	struct buf	 b;
@@ -280,7 +343,8 @@ START_TEST(test_linked)
 	    "<dt>Slack user</dt><dd>U2CERLKJA</dd>\n</dl>\n"));
 	ck_assert_ptr_nonnull(strstr(body, "<p class=\"next\"><strong>Next "
 	    "step:</strong> Go back to Slack and run <code>/contact</code> "
-	    "again.</p>"));
+	    "followed by a name, for example <code>/contact smith</code>."
+	    "</p>"));
 	ck_assert_ptr_nonnull(strstr(body, "If this is not you, run "
 	    "<code>/contact logout</code> in Slack."));
 }
@@ -412,6 +476,8 @@ suite(void)
 	tcase_add_loop_test(tc, test_error_status_table, 0,
 	    NELEM(status_cases));
 	tcase_add_test(tc, test_error_hostile);
+	tcase_add_loop_test(tc, test_error_next_table, 0, NELEM(next_cases));
+	tcase_add_test(tc, test_error_next_ceiling_undone);
 	tcase_add_test(tc, test_error_ceiling_fails);
 	tcase_add_test(tc, test_linked_ceiling_undone);
 	tcase_add_test(tc, test_linked);
