@@ -35,7 +35,8 @@ enum admin_exit {
 	ADMIN_NOTFOUND = 3,	/* no such link */
 	ADMIN_CONFIG = 4,	/* configuration missing or malformed, or
 				   the key opens no row (wrong key) */
-	ADMIN_BUSY = 5		/* database locked beyond the busy timeout */
+	ADMIN_BUSY = 5		/* database locked beyond the busy
+				   timeout */
 };
 
 #define ADMIN_PROG	"forcelink-admin"
@@ -44,7 +45,7 @@ enum admin_exit {
 int	 cmd_list(int argc, char *argv[]);
 int	 cmd_show(int argc, char *argv[]);
 int	 cmd_unlink(int argc, char *argv[]);
-int	 cmd_rotate_key(int argc, char *argv[]);	/* admin/rotate_key.c */
+int	 cmd_rotate_key(int argc, char *argv[]);	/* rotate_key.c */
 int	 cmd_purge(int argc, char *argv[]);
 int	 cmd_stats(int argc, char *argv[]);
 int	 cmd_doctor(int argc, char *argv[]);
@@ -57,7 +58,8 @@ int	 cmd_doctor(int argc, char *argv[]);
 int	 envfile_load(const char *path, char *err, size_t errsz);
 
 /* Prints "forcelink-admin: " and the message as one line on stderr. */
-void	 admin_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void	 admin_err(const char *fmt, ...)
+	    __attribute__((format(printf, 1, 2)));
 
 /* Prints usage (one line per synopsis, then "try ... --help") on stderr
  * and returns ADMIN_USAGE. */
@@ -74,8 +76,8 @@ int	 admin_usage(const char *synopsis);
  * the usage lines).
  */
 struct admin_cmd_help {
-	const char	*synopsis;	/* "forcelink-admin list [--json] ..." */
-	const char	*help;		/* the text after the synopsis */
+	const char	*synopsis;	/* "forcelink-admin list ..." */
+	const char	*help;		/* what follows it */
 };
 int	 admin_getopt(int argc, char *argv[], const char *optstring,
 	    const struct option *longopts, const struct admin_cmd_help *h,
@@ -94,7 +96,8 @@ int	 admin_config(struct config *cfg);
  * *st (close with store_close).  *version, when not NULL, receives the
  * schema version found before store_open() migrated an older one.
  */
-int	 admin_open(const struct config *cfg, struct store **st, int *version);
+int	 admin_open(const struct config *cfg, struct store **st,
+	    int *version);
 
 /* After a store call on st failed: prints "what: ..." and returns
  * ADMIN_BUSY when a lock held elsewhere was the cause, else ADMIN_FAIL. */

@@ -78,11 +78,11 @@ enum {
 };
 
 static const struct option doctor_longopts[] = {
-	{ "help",	no_argument,		NULL,	'h' },
-	{ "json",	no_argument,		NULL,	OPT_JSON },
-	{ "socket",	required_argument,	NULL,	OPT_SOCKET },
-	{ "timeout",	required_argument,	NULL,	OPT_TIMEOUT },
-	{ NULL,		0,			NULL,	0 }
+	{ "help",	no_argument,		NULL, 'h' },
+	{ "json",	no_argument,		NULL, OPT_JSON },
+	{ "socket",	required_argument,	NULL, OPT_SOCKET },
+	{ "timeout",	required_argument,	NULL, OPT_TIMEOUT },
+	{ NULL,		0,			NULL, 0 }
 };
 
 static const struct admin_cmd_help doctor_help = {
@@ -103,20 +103,22 @@ static const struct admin_cmd_help doctor_help = {
 	"  socket        each FastCGI socket exists, is a socket and is\n"
 	"                not world-writable\n"
 	"\n"
-	"  --json              {\"ok\": bool, \"checks\": [{\"check\", \"status\",\n"
-	"                      \"detail\"}]}\n"
+	"  --json              {\"ok\": bool, \"checks\": [{\"check\",\n"
+	"                      \"status\", \"detail\"}]}\n"
 	"  --socket PATH       check this socket (repeatable) instead of\n"
 	"                      contact.sock, oauth_start.sock and\n"
 	"                      oauth_callback.sock in $FORCELINK_SOCKET_DIR\n"
 	"                      (default " DOCTOR_SOCKET_DIR ")\n"
-	"  --timeout SECONDS   for the Salesforce request (1 to 20, default 5)\n"
+	"  --timeout SECONDS   for the Salesforce request (1 to 20,\n"
+	"                      default 5)\n"
 };
 
 static const char *const doctor_status_names[] = { "ok", "FAIL", "skip" };
 static const char *const doctor_status_json[] = { "ok", "fail", "skip" };
 
-static void	doctor_report(struct doctor *, const char *, enum doctor_status,
-		    const char *, ...) __attribute__((format(printf, 4, 5)));
+static void	doctor_report(struct doctor *, const char *,
+		    enum doctor_status, const char *, ...)
+		    __attribute__((format(printf, 4, 5)));
 
 /* Prints (or, with --json, records) one check's outcome. */
 static void
@@ -163,7 +165,7 @@ doctor_opt(int c, const char *arg, void *v)
 		if (d->nsockets == DOCTOR_SOCKETS_MAX || *arg == '\0') {
 			admin_err("doctor: --socket: %s", *arg == '\0' ?
 			    "empty path" : "too many");
-			return ADMIN_USAGE;
+			return admin_usage(doctor_help.synopsis);
 		}
 		d->sockets[d->nsockets++] = arg;
 		break;
@@ -174,7 +176,7 @@ doctor_opt(int c, const char *arg, void *v)
 		    n > DOCTOR_TIMEOUT_MAX) {
 			admin_err("doctor: --timeout: not a number of seconds "
 			    "from 1 to %d: %.32s", DOCTOR_TIMEOUT_MAX, arg);
-			return ADMIN_USAGE;
+			return admin_usage(doctor_help.synopsis);
 		}
 		d->timeout = (int)n;
 		break;
@@ -316,12 +318,13 @@ doctor_modes_db(struct doctor *d)
 		doctor_mode(&sb, m, sizeof(m));
 		if (!S_ISREG(sb.st_mode) || (perm != 0600 && perm != 0660)) {
 			bad = 1;
-			doctor_append(detail, sizeof(detail), &n, "%s%s is %s%s", n ? "; " :
-			    "", path, S_ISREG(sb.st_mode) ? "" :
+			doctor_append(detail, sizeof(detail), &n,
+			    "%s%s is %s%s", n ? "; " : "", path,
+			    S_ISREG(sb.st_mode) ? "" :
 			    "not a regular file, ", m);
 		} else
-			doctor_append(detail, sizeof(detail), &n, "%s%s %s", n ? ", " : "",
-			    i == 0 ? path : suffix[i], m);
+			doctor_append(detail, sizeof(detail), &n, "%s%s %s",
+			    n ? ", " : "", i == 0 ? path : suffix[i], m);
 	}
 	if (bad)
 		doctor_report(d, "modes.database", DOC_FAIL, "%s (must be "
@@ -382,8 +385,9 @@ doctor_modes_key(struct doctor *d)
 	}
 	doctor_mode(&sb, m, sizeof(m));
 	if (sb.st_mode & (S_IRWXG | S_IRWXO))
-		doctor_report(d, "modes.key", DOC_FAIL, "%s is %s: the key must "
-		    "be readable by its owner only (chmod 0600)", path, m);
+		doctor_report(d, "modes.key", DOC_FAIL, "%s is %s: the key "
+		    "must be readable by its owner only (chmod 0600)", path,
+		    m);
 	else
 		doctor_report(d, "modes.key", DOC_OK, "%s %s", path, m);
 }
@@ -407,15 +411,16 @@ doctor_modes_secrets(struct doctor *d)
 		any = 1;
 		if (stat(path, &sb) == -1) {
 			bad = 1;
-			doctor_append(detail, sizeof(detail), &n, "%s%s: %s", n ? "; " : "",
-			    path, strerror(errno));
+			doctor_append(detail, sizeof(detail), &n, "%s%s: %s",
+			    n ? "; " : "", path, strerror(errno));
 			continue;
 		}
 		doctor_mode(&sb, m, sizeof(m));
 		if (sb.st_mode & S_IRWXO)
 			bad = 1;
-		doctor_append(detail, sizeof(detail), &n, "%s%s %s%s", n ? "; " : "", path, m,
-		    sb.st_mode & S_IRWXO ? " (world-accessible)" : "");
+		doctor_append(detail, sizeof(detail), &n, "%s%s %s%s",
+		    n ? "; " : "", path, m, sb.st_mode & S_IRWXO ?
+		    " (world-accessible)" : "");
 	}
 	if (any)
 		doctor_report(d, "modes.secrets", bad ? DOC_FAIL : DOC_OK, "%s",
@@ -433,8 +438,8 @@ doctor_key_sample(struct doctor *d)
 	size_t			 i;
 
 	if (store_list_links(d->st, NULL, NULL, NULL, &ll) != STORE_OK) {
-		doctor_report(d, "key.sample", DOC_FAIL, "cannot read the links "
-		    "(see the log line)");
+		doctor_report(d, "key.sample", DOC_FAIL, "cannot read the "
+		    "links (see the log line)");
 		return;
 	}
 	if (ll.n == 0) {
@@ -486,9 +491,10 @@ doctor_key_ids(struct doctor *d)
 		states += ss.keys[i].login_states;
 		if (admin_key_known(&d->cfg, ss.keys[i].key_id))
 			continue;
-		doctor_append(detail, sizeof(detail), &n, "%skey id %.32s seals %ld links and "
-		    "%ld login states", n ? "; " : "", ss.keys[i].key_id,
-		    ss.keys[i].links, ss.keys[i].login_states);
+		doctor_append(detail, sizeof(detail), &n, "%skey id %.32s "
+		    "seals %ld links and %ld login states", n ? "; " : "",
+		    ss.keys[i].key_id, ss.keys[i].links,
+		    ss.keys[i].login_states);
 	}
 	if (n > 0)
 		doctor_report(d, "key.ids", DOC_FAIL, "%s, but is not the "
@@ -546,9 +552,9 @@ doctor_salesforce(struct doctor *d)
 		    "the name or connect", host);
 		break;
 	case HTTP_TLS:
-		doctor_report(d, "salesforce", DOC_FAIL, "%s: the TLS handshake "
-		    "or certificate verification failed (a private CA goes in "
-		    "FORCELINK_CA_FILE)", host);
+		doctor_report(d, "salesforce", DOC_FAIL, "%s: the TLS "
+		    "handshake or certificate verification failed (a private "
+		    "CA goes in FORCELINK_CA_FILE)", host);
 		break;
 	default:
 		doctor_report(d, "salesforce", DOC_FAIL, "%s: %s", host,
@@ -576,11 +582,12 @@ doctor_socket(struct doctor *d, const char *path)
 	}
 	doctor_mode(&sb, m, sizeof(m));
 	if (!S_ISSOCK(sb.st_mode))
-		doctor_report(d, "socket", DOC_FAIL, "%s is not a socket", path);
+		doctor_report(d, "socket", DOC_FAIL, "%s is not a socket",
+		    path);
 	else if (sb.st_mode & S_IWOTH)
-		doctor_report(d, "socket", DOC_FAIL, "%s is %s: world-writable, "
-		    "so any local user can talk FastCGI to the workers "
-		    "(0660 with nginx's group)", path, m);
+		doctor_report(d, "socket", DOC_FAIL, "%s is %s: "
+		    "world-writable, so any local user can talk FastCGI to "
+		    "the workers (0660 with nginx's group)", path, m);
 	else
 		doctor_report(d, "socket", DOC_OK, "%s %s", path, m);
 }

@@ -29,19 +29,18 @@ static const struct admin_command {
 	int		(*fn)(int, char *[]);
 	const char	*summary;
 } commands[] = {
-	{ "list",	cmd_list,	"list the linked Slack users" },
-	{ "show",	cmd_show,	"one link in full, and whether its tokens "
-	    "open" },
-	{ "unlink",	cmd_unlink,	"delete a link (--revoke: revoke its "
-	    "grant at Salesforce first)" },
-	/* { "rotate-key", cmd_rotate_key, "re-seal every row under a new "
-	    "key" },	   admin/rotate_key.c goes here */
-	{ "purge",	cmd_purge,	"delete expired login states and replay "
-	    "entries" },
-	{ "stats",	cmd_stats,	"figures about links, logins, keys and "
-	    "the database" },
-	{ "doctor",	cmd_doctor,	"check configuration, database, modes, "
-	    "key, Salesforce, sockets" },
+	{ "list", cmd_list, "list the linked Slack users" },
+	{ "show", cmd_show, "one link in full, and whether its tokens open" },
+	{ "unlink", cmd_unlink,
+	    "delete a link (--revoke: revoke its grant at Salesforce first)" },
+	/* { "rotate-key", cmd_rotate_key,
+	    "re-seal every row under a new key" },  admin/rotate_key.c */
+	{ "purge", cmd_purge,
+	    "delete expired login states and replay entries" },
+	{ "stats", cmd_stats,
+	    "figures about links, logins, keys and the database" },
+	{ "doctor", cmd_doctor,
+	    "check configuration, database, modes, key, Salesforce, sockets" },
 };
 
 #define SYNOPSIS	ADMIN_PROG " [--env-file FILE] COMMAND [OPTION]... " \
@@ -82,10 +81,10 @@ int
 main(int argc, char *argv[])
 {
 	static const struct option longopts[] = {
-		{ "env-file",	required_argument,	NULL,	OPT_ENV_FILE },
-		{ "help",	no_argument,		NULL,	'h' },
-		{ "version",	no_argument,		NULL,	'V' },
-		{ NULL,		0,			NULL,	0 }
+		{ "env-file",	required_argument, NULL, OPT_ENV_FILE },
+		{ "help",	no_argument,	   NULL, 'h' },
+		{ "version",	no_argument,	   NULL, 'V' },
+		{ NULL,		0,		   NULL, 0 }
 	};
 	const struct admin_command	*cmd = NULL;
 	char				 err[512];
@@ -109,7 +108,8 @@ main(int argc, char *argv[])
 			return fflush(stdout) == 0 ? ADMIN_OK : ADMIN_FAIL;
 		case 'V':
 			printf("%s (forcelink) %s, schema version %d\n",
-			    ADMIN_PROG, PACKAGE_VERSION, store_schema_version());
+			    ADMIN_PROG, PACKAGE_VERSION,
+			    store_schema_version());
 			return fflush(stdout) == 0 ? ADMIN_OK : ADMIN_FAIL;
 		case ':':
 			admin_err("a value is needed for %.80s",

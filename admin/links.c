@@ -28,7 +28,7 @@ struct links_opts {
 	int		 json;
 	int		 revoke;
 	const char	*team;		/* list --team */
-	const char	*enterprise;	/* --enterprise; NULL when absent */
+	const char	*enterprise;	/* NULL when absent */
 };
 
 enum {
@@ -74,20 +74,20 @@ static const struct admin_cmd_help unlink_help = {
 	"                          the link is kept and the exit status is 1.\n"
 	"                          Needs the key that sealed the link.\n"
 	"                          Without --revoke the link is deleted\n"
-	"                          whatever key sealed it, and the grant stays\n"
-	"                          valid at Salesforce until it expires or is\n"
-	"                          revoked there.\n"
+	"                          whatever key sealed it, and the grant\n"
+	"                          stays valid at Salesforce until it expires\n"
+	"                          or is revoked there.\n"
 	"  --enterprise ENTERPRISE the Enterprise Grid org, when the same\n"
 	"                          TEAM and USER are linked in several\n"
 };
 
 static const struct option links_longopts[] = {
-	{ "help",	no_argument,		NULL,	'h' },
-	{ "json",	no_argument,		NULL,	OPT_JSON },
-	{ "team",	required_argument,	NULL,	OPT_TEAM },
-	{ "enterprise",	required_argument,	NULL,	OPT_ENTERPRISE },
-	{ "revoke",	no_argument,		NULL,	OPT_REVOKE },
-	{ NULL,		0,			NULL,	0 }
+	{ "help",	no_argument,		NULL, 'h' },
+	{ "json",	no_argument,		NULL, OPT_JSON },
+	{ "team",	required_argument,	NULL, OPT_TEAM },
+	{ "enterprise",	required_argument,	NULL, OPT_ENTERPRISE },
+	{ "revoke",	no_argument,		NULL, OPT_REVOKE },
+	{ NULL,		0,			NULL, 0 }
 };
 
 /* The options each command accepts, as bits. */
@@ -128,7 +128,7 @@ links_opt(int c, const char *arg, void *v)
 			admin_err("%s: --team: not a Slack workspace id "
 			    "(1 to %d of A-Z 0-9): %.64s", p->cmd, SLACK_ID_MAX,
 			    arg);
-			return ADMIN_USAGE;
+			return admin_usage(p->synopsis);
 		}
 		p->o->team = arg;
 		break;
@@ -137,7 +137,7 @@ links_opt(int c, const char *arg, void *v)
 			admin_err("%s: --enterprise: not an Enterprise Grid "
 			    "id (1 to %d of A-Z 0-9, or ''): %.64s", p->cmd,
 			    SLACK_ID_MAX, arg);
-			return ADMIN_USAGE;
+			return admin_usage(p->synopsis);
 		}
 		p->o->enterprise = arg;
 		break;

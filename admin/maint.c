@@ -170,8 +170,10 @@ stats_json_links(const struct store_stats *ss)
 	    json_object_new_int64(ss->links_used_30d));
 	json_object_object_add(o, "never_used",
 	    json_object_new_int64(ss->links_never_used));
-	json_object_object_add(o, "oldest", admin_json_time(ss->oldest_created));
-	json_object_object_add(o, "newest", admin_json_time(ss->newest_created));
+	json_object_object_add(o, "oldest",
+	    admin_json_time(ss->oldest_created));
+	json_object_object_add(o, "newest",
+	    admin_json_time(ss->newest_created));
 	for (i = 0; i < ss->nteams; i++) {
 		if ((t = json_object_new_object()) == NULL)
 			break;

@@ -274,21 +274,23 @@ struct store_key_count {
 /* Figures about the database (each read on its own). */
 struct store_stats {
 	long			 links;
-	long			 links_used_24h;	/* last_used_at >= now - 1 d */
+	long			 links_used_24h; /* used in the last day */
 	long			 links_used_30d;
 	long			 links_never_used;
-	time_t			 oldest_created;	/* 0 without links */
+	time_t			 oldest_created; /* 0 without links */
 	time_t			 newest_created;
-	long			 login_waiting;	/* link sent, not opened */
-	long			 login_started;	/* awaiting the callback */
-	long			 login_used;	/* done, kept until expiry */
+	/* Login states: waiting for the login link to be opened, then for
+	 * the callback; used (kept until they expire); expired. */
+	long			 login_waiting;
+	long			 login_started;
+	long			 login_used;
 	long			 login_expired;	/* purgeable */
 	long			 replays_live;
-	long			 replays_expired;	/* purgeable */
+	long			 replays_expired; /* purgeable */
 	long			 page_size;
 	long			 page_count;
 	long			 freelist_count;
-	int			 schema_version;	/* PRAGMA user_version */
+	int			 schema_version; /* PRAGMA user_version */
 	struct store_team_count	*teams;
 	size_t			 nteams;
 	struct store_key_count	*keys;
@@ -297,7 +299,8 @@ struct store_stats {
 
 /* Fills *out as of now.  Returns 0 (release with store_stats_free), or
  * -1 (logged; *out is then empty). */
-int		 store_stats(struct store *, time_t now, struct store_stats *out);
+int		 store_stats(struct store *, time_t now,
+		    struct store_stats *out);
 void		 store_stats_free(struct store_stats *);
 
 /*
@@ -305,6 +308,7 @@ void		 store_stats_free(struct store_stats *);
  * it found problems (the first one is copied into msg, size msgsz); -1
  * when the check could not run (logged; msg says why).
  */
-int		 store_integrity_check(struct store *, char *msg, size_t msgsz);
+int		 store_integrity_check(struct store *, char *msg,
+		    size_t msgsz);
 
 #endif
