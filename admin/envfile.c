@@ -104,7 +104,7 @@ env_name_ok(const char *s, size_t n)
 /*
  * Decodes the value part of a line (p to end, no newline) into out,
  * which has room for end - p + 1 bytes.  Returns 0, or -1 with a reason
- * in *why.
+ * in *why; out is a string either way.
  */
 static int
 env_value(const char *p, const char *end, char *out, const char **why)
@@ -133,6 +133,9 @@ env_value(const char *p, const char *end, char *out, const char **why)
 			} else
 				out[n++] = *p;
 		}
+		/* Terminated on every path: the caller wipes it as a
+		 * string. */
+		out[n] = '\0';
 		if (p == end) {
 			*why = "unterminated quote";
 			return -1;
@@ -174,7 +177,7 @@ env_line(const char *p, const char *end, struct env_list *l,
 		*why = "not a variable name before '='";
 		return -1;
 	}
-	if ((v = malloc((size_t)(end - eq) + 2)) == NULL) {
+	if ((v = calloc(1, (size_t)(end - eq) + 2)) == NULL) {
 		*why = "out of memory";
 		return -1;
 	}
