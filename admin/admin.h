@@ -99,6 +99,16 @@ int	 admin_config(struct config *cfg);
 int	 admin_open(const struct config *cfg, struct store **st,
 	    int *version);
 
+/*
+ * Run as root, a file the tool creates next to the database would be
+ * root's, and the service, running as the database's owner, could no
+ * longer open it.  SQLite gives its -wal and -shm files the database's
+ * owner by itself; this does the same for session.c's refresh lock file
+ * ($FORCELINK_DB-refresh.lock), creating it now when it is missing.
+ * Call before session_new().  Returns ADMIN_OK or ADMIN_FAIL (printed).
+ */
+int	 admin_lock_file(const struct config *cfg);
+
 /* After a store call on st failed: prints "what: ..." and returns
  * ADMIN_BUSY when a lock held elsewhere was the cause, else ADMIN_FAIL. */
 int	 admin_store_fail(struct store *st, const char *what);

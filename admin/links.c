@@ -455,6 +455,8 @@ unlink_revoke(const struct config *cfg, const struct store_link_info *l)
 	enum session_result	 r;
 	int			 rc = ADMIN_FAIL;
 
+	if (admin_lock_file(cfg) != ADMIN_OK)
+		return ADMIN_FAIL;
 	if ((s = session_new(cfg)) == NULL) {
 		admin_err("cannot open the database or the HTTPS client (see "
 		    "the line above)");

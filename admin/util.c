@@ -8,13 +8,17 @@
  * failure.  Output helpers (JSON, aligned tables, ISO-8601 times) keep
  * every command's output in one format.
  */
+#include <sys/stat.h>
+
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <json-c/json.h>
 
@@ -143,6 +147,39 @@ admin_open(const struct config *cfg, struct store **st, int *version)
 		return ADMIN_FAIL;
 	}
 	return ADMIN_OK;
+}
+
+int
+admin_lock_file(const struct config *cfg)
+{
+	struct stat	 sb;
+	char		*path = NULL;
+	int		 fd, rc = ADMIN_FAIL;
+
+	if (geteuid() != 0 || stat(cfg->db_path, &sb) == -1 ||
+	    (sb.st_uid == 0 && sb.st_gid == 0))
+		return ADMIN_OK;
+	/* The name session.c gives it. */
+	if (asprintf(&path, "%s-refresh.lock", cfg->db_path) == -1) {
+		admin_err("out of memory");
+		return ADMIN_FAIL;
+	}
+	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+	    0600);
+	if (fd == -1 && errno == EEXIST)
+		rc = ADMIN_OK;
+	else if (fd == -1)
+		admin_err("cannot create %s: %s", path, strerror(errno));
+	else if (fchown(fd, sb.st_uid, sb.st_gid) == -1) {
+		admin_err("cannot give %s the database's owner: %s", path,
+		    strerror(errno));
+		(void)unlink(path);
+	} else
+		rc = ADMIN_OK;
+	if (fd != -1)
+		close(fd);
+	free(path);
+	return rc;
 }
 
 int

@@ -544,6 +544,38 @@ def test_unlink_revoke(linked):
     assert r.returncode == 3
 
 
+def test_unlink_revoke_as_root_keeps_owners(linked):
+    """Run as root against a database owned by the service's user, the
+    files the tool makes beside it (the refresh lock, and SQLite's -wal
+    and -shm) belong to that user, or the service could not open them."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root")
+    d = linked.dir / "owned"
+    d.mkdir()
+    db = d / "forcelink.db"
+    src, dst = linked.db(), sqlite3.connect(str(db))
+    src.backup(dst)
+    src.close()
+    dst.close()
+    os.chown(d, 65534, 65534)
+    os.chown(db, 65534, 65534)
+    os.chmod(db, 0o600)
+    r = admin(linked, "unlink", "--revoke", A[1], A[2],
+              env={"FORCELINK_DB": str(db),
+                   "SF_LOGIN_URL": "https://127.0.0.1:1"})
+    assert r.returncode == 1, r.stderr
+    assert "is kept" in r.stderr
+    for name in ("forcelink.db-refresh.lock", "forcelink.db-wal",
+                 "forcelink.db-shm"):
+        st = os.stat(d / name)
+        assert (st.st_uid, st.st_gid) == (65534, 65534), name
+    assert stat_mode(d / "forcelink.db-refresh.lock") == 0o600
+
+
+def stat_mode(p):
+    return os.stat(p).st_mode & 0o7777
+
+
 # -- purge and stats ----------------------------------------------------------
 
 def test_purge(linked):
