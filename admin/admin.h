@@ -93,11 +93,10 @@ int	 admin_config(struct config *cfg);
  * one: ADMIN_CONFIG when FORCELINK_DB names no file, ADMIN_BUSY when it is
  * locked beyond the busy timeout, ADMIN_FAIL when it is not a database or
  * is newer than this program, each with a clear line; else ADMIN_OK and
- * *st (close with store_close).  *version, when not NULL, receives the
- * schema version found before store_open() migrated an older one.
+ * *st (close with store_close).  An older schema is migrated, as the
+ * programs do when they start.
  */
-int	 admin_open(const struct config *cfg, struct store **st,
-	    int *version);
+int	 admin_open(const struct config *cfg, struct store **st);
 
 /*
  * Run as root, a file the tool creates next to the database would be

@@ -287,7 +287,7 @@ cmd_list(int argc, char *argv[])
 	if ((rc = admin_config(&cfg)) != ADMIN_OK)
 		goto out;
 	loaded = 1;
-	if ((rc = admin_open(&cfg, &st, NULL)) != ADMIN_OK)
+	if ((rc = admin_open(&cfg, &st)) != ADMIN_OK)
 		goto out;
 	if (store_list_links(st, o.enterprise, o.team, NULL, &ll) !=
 	    STORE_OK) {
@@ -399,7 +399,7 @@ cmd_show(int argc, char *argv[])
 	if ((rc = admin_config(&cfg)) != ADMIN_OK)
 		goto out;
 	loaded = 1;
-	if ((rc = admin_open(&cfg, &st, NULL)) != ADMIN_OK ||
+	if ((rc = admin_open(&cfg, &st)) != ADMIN_OK ||
 	    (rc = admin_find_link(st, o.enterprise, argv[first],
 	    argv[first + 1], &ll)) != ADMIN_OK)
 		goto out;
@@ -427,6 +427,25 @@ out:
 	return rc;
 }
 
+/* Prints what unlink did: "WHAT team T user U (Salesforce user
+ * NAME)TAIL".  Returns the exit status. */
+static int
+unlink_said(const char *what, const struct store_link_info *l,
+    const char *tail)
+{
+	char	*name;
+
+	/* The username came from Salesforce: no control bytes. */
+	if ((name = admin_clean(l->sf_username)) == NULL) {
+		admin_err("out of memory");
+		return ADMIN_FAIL;
+	}
+	printf("%s team %s user %s (Salesforce user %s)%s\n", what,
+	    l->who.team_id, l->who.user_id, name, tail);
+	free(name);
+	return fflush(stdout) == 0 ? ADMIN_OK : ADMIN_FAIL;
+}
+
 /* unlink without --revoke: deletes whatever key sealed the link. */
 static int
 unlink_plain(struct store *st, const struct store_link_info *l)
@@ -434,10 +453,8 @@ unlink_plain(struct store *st, const struct store_link_info *l)
 	switch (store_link_remove(st, &l->who)) {
 	case STORE_OK:
 		log_event(LOGL_INFO, "link.deleted", "reason=admin revoke=no");
-		printf("unlinked team %s user %s (Salesforce user %s); the "
-		    "grant was not revoked at Salesforce\n", l->who.team_id,
-		    l->who.user_id, l->sf_username);
-		return fflush(stdout) == 0 ? ADMIN_OK : ADMIN_FAIL;
+		return unlink_said("unlinked", l,
+		    "; the grant was not revoked at Salesforce");
 	case STORE_NOTFOUND:
 		admin_err("the link of team %s user %s was deleted meanwhile",
 		    l->who.team_id, l->who.user_id);
@@ -465,11 +482,9 @@ unlink_revoke(const struct config *cfg, const struct store_link_info *l)
 	r = session_logout(s, &l->who);
 	switch (r) {
 	case SESSION_OK:
-		log_event(LOGL_INFO, "link.deleted", "reason=admin revoke=yes");
-		printf("revoked at Salesforce and unlinked team %s user %s "
-		    "(Salesforce user %s)\n", l->who.team_id, l->who.user_id,
-		    l->sf_username);
-		rc = fflush(stdout) == 0 ? ADMIN_OK : ADMIN_FAIL;
+		/* session_logout() logged link.deleted. */
+		log_event(LOGL_INFO, "admin.unlink", "revoke=yes");
+		rc = unlink_said("revoked at Salesforce and unlinked", l, "");
 		break;
 	case SESSION_UNLINKED:
 		admin_err("the link of team %s user %s was deleted meanwhile",
@@ -519,7 +534,7 @@ cmd_unlink(int argc, char *argv[])
 	if ((rc = admin_config(&cfg)) != ADMIN_OK)
 		goto out;
 	loaded = 1;
-	if ((rc = admin_open(&cfg, &st, NULL)) != ADMIN_OK ||
+	if ((rc = admin_open(&cfg, &st)) != ADMIN_OK ||
 	    (rc = admin_find_link(st, o.enterprise, argv[first],
 	    argv[first + 1], &ll)) != ADMIN_OK)
 		goto out;

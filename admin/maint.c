@@ -99,7 +99,7 @@ cmd_purge(int argc, char *argv[])
 	if ((rc = admin_config(&cfg)) != ADMIN_OK)
 		goto out;
 	loaded = 1;
-	if ((rc = admin_open(&cfg, &st, NULL)) != ADMIN_OK)
+	if ((rc = admin_open(&cfg, &st)) != ADMIN_OK)
 		goto out;
 	if (store_purge_counts(st, time(NULL), &p) == -1) {
 		rc = admin_store_fail(st, "purging");
@@ -327,7 +327,7 @@ cmd_stats(int argc, char *argv[])
 	if ((rc = admin_config(&cfg)) != ADMIN_OK)
 		goto out;
 	loaded = 1;
-	if ((rc = admin_open(&cfg, &st, NULL)) != ADMIN_OK)
+	if ((rc = admin_open(&cfg, &st)) != ADMIN_OK)
 		goto out;
 	if (store_stats(st, time(NULL), &ss) == -1) {
 		rc = admin_store_fail(st, "reading the statistics");

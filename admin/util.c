@@ -112,7 +112,7 @@ admin_config(struct config *cfg)
 }
 
 int
-admin_open(const struct config *cfg, struct store **st, int *version)
+admin_open(const struct config *cfg, struct store **st)
 {
 	int	 v = 0;
 
@@ -133,8 +133,6 @@ admin_open(const struct config *cfg, struct store **st, int *version)
 		    cfg->db_path);
 		return ADMIN_FAIL;
 	}
-	if (version != NULL)
-		*version = v;
 	if (v > store_schema_version()) {
 		admin_err("database %s has schema version %d, newer than "
 		    "this forcelink-admin knows (%d): use the forcelink that "

@@ -532,6 +532,10 @@ def test_unlink_revoke(linked):
     assert r.returncode == 0, r.stderr
     assert r.stdout == ("revoked at Salesforce and unlinked team T0ADM0004 "
                         "user U0ADM0005 (Salesforce user bob@example.com)\n")
+    assert re.search(r"event=link\.deleted team=T0ADM0004 user=U0ADM0005 "
+                     r"reason=logout\n", r.stderr)
+    assert "event=admin.unlink team=T0ADM0004 user=U0ADM0005 revoke=yes" \
+        in r.stderr
     assert key(ln) not in view(linked)
     st = state(linked)
     assert st["revocations"] == revocations + [
@@ -542,6 +546,34 @@ def test_unlink_revoke(linked):
     assert (status, body["error"]) == (400, "invalid_grant")
     r = admin(linked, "unlink", "--revoke", ln[1], ln[2])
     assert r.returncode == 3
+
+
+def test_hostile_stored_values(linked):
+    """A stored value with control bytes (the Salesforce username comes
+    from Salesforce) cannot drive the admin's terminal: the text outputs
+    show '?' for them, JSON escapes them."""
+    ln = ("", "T0ADM0007", "U0ADM0007", "mallory@example.com")
+    link_user(linked, *ln)
+    evil = "evil\x1b[2J\x07\nname\x7f"
+    with linked.db() as c:
+        c.execute("UPDATE sf_link SET sf_username = ? WHERE team_id = ? "
+                  "AND user_id = ?", (evil,) + ln[1:3])
+    shown = "evil?[2J??name?"
+    for args in (("list", "--team", ln[1]), ("show", ln[1], ln[2]),
+                 ("unlink", ln[1], ln[2])):
+        r = admin(linked, *args)
+        assert r.returncode == 0, r.stderr
+        assert not re.search(r"[\x00-\x09\x0b-\x1f\x7f]", r.stdout), args
+        assert shown in r.stdout, r.stdout
+    link_user(linked, *ln)
+    with linked.db() as c:
+        c.execute("UPDATE sf_link SET sf_username = ? WHERE team_id = ? "
+                  "AND user_id = ?", (evil,) + ln[1:3])
+    o = admin_json(linked, "show", "--json", ln[1], ln[2])
+    assert o["sf_username"] == evil
+    r = admin(linked, "unlink", "--revoke", ln[1], ln[2])
+    assert r.returncode == 0, r.stderr
+    assert shown in r.stdout
 
 
 def test_unlink_revoke_as_root_keeps_owners(linked):
