@@ -175,4 +175,140 @@ enum store_result store_replay_add(struct store *,
  * of rows removed, or -1. */
 int		 store_purge(struct store *, time_t now);
 
+/* --- Administration (forcelink-admin) ----------------------------------
+ *
+ * What the admin tool needs beyond the workers' calls: listing links
+ * without opening their tokens, removing a link whatever key sealed it,
+ * purging with counts, statistics and the integrity check.  None of these
+ * reads or returns a secret.
+ */
+
+/* Outcome of store_probe(). */
+enum store_probe_result {
+	STORE_PROBE_OK,		/* the file is an SQLite database */
+	STORE_PROBE_MISSING,	/* no such file (nothing is created) */
+	STORE_PROBE_BUSY,	/* locked beyond the busy timeout */
+	STORE_PROBE_ERROR	/* not a database, unreadable, ... (logged) */
+};
+
+/*
+ * Looks at the database at path without creating, migrating or changing
+ * it: reads its schema version (PRAGMA user_version) into *version,
+ * waiting for a lock at most as long as every other store call does.
+ * An admin tool calls it before store_open(), which would create a
+ * missing file and migrate an old one.
+ */
+enum store_probe_result store_probe(const char *path, int *version);
+
+/* Whether the last call on this connection that failed did so because
+ * another connection held a lock beyond the busy timeout (1) or for
+ * another reason (0).  Meaningful only right after a failure. */
+int		 store_busy_failed(struct store *);
+
+/* The non-secret columns of one link, plus the id of the key that sealed
+ * its tokens.  Strings are allocated and owned by the struct. */
+struct store_link_info {
+	struct slack_user who;
+	char	*org;
+	char	*sf_user_id;
+	char	*sf_org_id;
+	char	*sf_username;
+	char	*instance_url;
+	char	*key_id;
+	int64_t	 version;
+	time_t	 created_at;
+	time_t	 updated_at;
+	time_t	 last_used_at;	/* 0 when never used */
+};
+
+struct store_link_list {
+	struct store_link_info	*v;
+	size_t			 n;
+};
+
+/*
+ * Lists the links whose enterprise, team and user ids equal the given
+ * ones; a NULL filter matches any value ("" matches only links outside
+ * Enterprise Grid).  Ordered by team, user, enterprise.  Tokens are
+ * neither read nor opened.  Returns STORE_OK with *out (release with
+ * store_link_list_free; empty when nothing matches) or STORE_ERROR.
+ */
+enum store_result store_list_links(struct store *, const char *enterprise_id,
+	    const char *team_id, const char *user_id,
+	    struct store_link_list *out);
+void		 store_link_list_free(struct store_link_list *);
+
+/*
+ * Deletes the link of who whatever key sealed it (an admin may remove a
+ * link the configured key cannot open; nothing is revoked).  Returns
+ * STORE_OK, STORE_NOTFOUND or STORE_ERROR.
+ */
+enum store_result store_link_remove(struct store *, const struct slack_user *);
+
+/* What store_purge_counts() removed. */
+struct store_purged {
+	long	login_states;	/* expired login nonces and states */
+	long	replays;	/* expired Slack signature hashes */
+};
+
+/* store_purge(), counting each kind.  Returns 0 or -1 (logged; the
+ * counts then say what was removed before the failure). */
+int		 store_purge_counts(struct store *, time_t now,
+		    struct store_purged *);
+
+/* Links per workspace, for store_stats(). */
+struct store_team_count {
+	char	enterprise_id[SLACK_ID_MAX + 1];
+	char	team_id[SLACK_ID_MAX + 1];
+	long	links;
+};
+
+/* Rows per key id, for store_stats(): links and login states whose
+ * sealed verifier is still there. */
+struct store_key_count {
+	char	*key_id;
+	long	 links;
+	long	 login_states;
+};
+
+/* Figures about the database (each read on its own). */
+struct store_stats {
+	long			 links;
+	long			 links_used_24h; /* used in the last day */
+	long			 links_used_30d;
+	long			 links_never_used;
+	time_t			 oldest_created; /* 0 without links */
+	time_t			 newest_created;
+	/* Login states: waiting for the login link to be opened, then for
+	 * the callback; used (kept until they expire); expired. */
+	long			 login_waiting;
+	long			 login_started;
+	long			 login_used;
+	long			 login_expired;	/* purgeable */
+	long			 replays_live;
+	long			 replays_expired; /* purgeable */
+	long			 page_size;
+	long			 page_count;
+	long			 freelist_count;
+	int			 schema_version; /* PRAGMA user_version */
+	struct store_team_count	*teams;
+	size_t			 nteams;
+	struct store_key_count	*keys;
+	size_t			 nkeys;
+};
+
+/* Fills *out as of now.  Returns 0 (release with store_stats_free), or
+ * -1 (logged; *out is then empty). */
+int		 store_stats(struct store *, time_t now,
+		    struct store_stats *out);
+void		 store_stats_free(struct store_stats *);
+
+/*
+ * Runs PRAGMA integrity_check.  Returns 0 when SQLite says "ok"; 1 when
+ * it found problems (the first one is copied into msg, size msgsz); -1
+ * when the check could not run (logged; msg says why).
+ */
+int		 store_integrity_check(struct store *, char *msg,
+		    size_t msgsz);
+
 #endif

@@ -9,7 +9,7 @@ FL_PY=/usr/bin/python3
 FL_PACKAGES="build-essential autoconf automake pkg-config libfcgi-dev
 libcurl4-openssl-dev libjson-c-dev libsqlite3-dev libsodium-dev sqlite3
 nginx-light check python3-pytest openssl curl ca-certificates
-clang-14 libclang-rt-14-dev valgrind libasan8 libubsan1
+clang-14 libclang-rt-14-dev valgrind libasan8 libubsan1 mandoc
 chromium chromium-driver"
 
 fl_log() { printf '%s: %s\n' "${FL_PROG:-forcelink}" "$*" >&2; }

@@ -1377,6 +1377,446 @@ START_TEST(test_wal_bounded_under_readers)
 }
 END_TEST
 
+/* --- Administration (forcelink-admin) --------------------------------- */
+
+/* Puts a link for who under key k with this Salesforce username. */
+static void
+put_as(const struct crypto_key *k, const struct slack_user *who,
+    const char *username)
+{
+	struct store_link	 l = link_in(ACCESS1, REFRESH1);
+	struct store		*st = open_with(k);
+
+	l.sf_username = (char *)username;
+	ck_assert_int_eq(store_link_put(st, who, &l, NULL), STORE_OK);
+	store_close(st);
+}
+
+START_TEST(test_probe)
+{
+	struct store	*st;
+	char		 p[PATH_MAX + 16];
+	FILE		*f;
+	int		 v = -1;
+
+	/* Missing: reported, and not created. */
+	ck_assert_int_eq(store_probe(dbpath, &v), STORE_PROBE_MISSING);
+	ck_assert_int_eq(v, 0);
+	ck_assert_int_eq(access(dbpath, F_OK), -1);
+	ck_assert_int_eq(store_probe(NULL, &v), STORE_PROBE_ERROR);
+	/* An SQLite file of version 0 is read, not migrated. */
+	raw_exec("CREATE TABLE t (x)");
+	ck_assert_int_eq(store_probe(dbpath, &v), STORE_PROBE_OK);
+	ck_assert_int_eq(v, 0);
+	ck_assert_int_eq(raw_int("PRAGMA user_version"), 0);
+	ck_assert_int_eq(raw_int("SELECT count(*) FROM sqlite_schema "
+	    "WHERE name = 'sf_link'"), 0);
+	db_remove();
+	st = open_with(&key_a);
+	store_close(st);
+	ck_assert_int_eq(store_probe(dbpath, &v), STORE_PROBE_OK);
+	ck_assert_int_eq(v, store_schema_version());
+	/* The WAL is kept: closing the probe must not delete it. */
+	snprintf(p, sizeof(p), "%s-wal", dbpath);
+	ck_assert_int_eq(access(p, F_OK), 0);
+	/* Not a database; not a file. */
+	db_remove();
+	ck_assert_ptr_nonnull(f = fopen(dbpath, "w"));
+	fputs("this is not an SQLite database, not at all, no. "
+	    "padding padding padding padding padding padding\n", f);
+	fclose(f);
+	ck_assert_int_eq(store_probe(dbpath, &v), STORE_PROBE_ERROR);
+	ck_assert_int_eq(store_probe(dir, &v), STORE_PROBE_ERROR);
+}
+END_TEST
+
+START_TEST(test_list_links)
+{
+	struct slack_user	 a = user("", "T1", "U2");
+	struct slack_user	 b = user("", "T1", "U1");
+	struct slack_user	 c = user("E2", "T2", "U1");
+	struct slack_user	 d = user("E1", "T2", "U1");
+	struct slack_user	 e = user("", "T3", "U1");
+	struct store_link_list	 ll;
+	struct store		*st;
+	time_t			 now = time(NULL);
+
+	put_as(&key_a, &a, "a@example.com");
+	put_as(&key_a, &b, "b@example.com");
+	put_as(&key_a, &c, "c@example.com");
+	put_as(&key_a, &d, "d@example.com");
+	put_as(&key_b, &e, "e@example.com");
+	/* Listing needs no key: a connection under key_b sees them all. */
+	st = open_with(&key_b);
+	ck_assert_int_eq(store_list_links(st, NULL, NULL, NULL, &ll), STORE_OK);
+	ck_assert_uint_eq(ll.n, 5);
+	/* Ordered by team, user, enterprise. */
+	ck_assert_str_eq(ll.v[0].sf_username, "b@example.com");
+	ck_assert_str_eq(ll.v[1].sf_username, "a@example.com");
+	ck_assert_str_eq(ll.v[2].sf_username, "d@example.com");
+	ck_assert_str_eq(ll.v[3].sf_username, "c@example.com");
+	ck_assert_str_eq(ll.v[4].sf_username, "e@example.com");
+	ck_assert_str_eq(ll.v[2].who.enterprise_id, "E1");
+	ck_assert_str_eq(ll.v[2].who.team_id, "T2");
+	ck_assert_str_eq(ll.v[2].who.user_id, "U1");
+	ck_assert_str_eq(ll.v[0].who.enterprise_id, "");
+	ck_assert_str_eq(ll.v[0].org, "");
+	ck_assert_str_eq(ll.v[0].sf_user_id, "005xx000001SvJVAA0");
+	ck_assert_str_eq(ll.v[0].sf_org_id, "00Dxx0000001gPLEAY");
+	ck_assert_str_eq(ll.v[0].instance_url,
+	    "https://example.my.salesforce.com");
+	ck_assert_str_eq(ll.v[0].key_id, key_a.id);
+	ck_assert_str_eq(ll.v[4].key_id, key_b.id);
+	ck_assert_int_eq(ll.v[0].version, 1);
+	ck_assert_int_ge(ll.v[0].created_at, now);
+	ck_assert_int_le(ll.v[0].created_at, now + 5);
+	ck_assert_int_eq(ll.v[0].updated_at, ll.v[0].created_at);
+	ck_assert_int_eq(ll.v[0].last_used_at, 0);
+	store_link_list_free(&ll);
+	ck_assert_ptr_null(ll.v);
+	ck_assert_uint_eq(ll.n, 0);
+
+	/* Filters. */
+	ck_assert_int_eq(store_list_links(st, NULL, "T2", NULL, &ll), STORE_OK);
+	ck_assert_uint_eq(ll.n, 2);
+	store_link_list_free(&ll);
+	ck_assert_int_eq(store_list_links(st, "", NULL, NULL, &ll), STORE_OK);
+	ck_assert_uint_eq(ll.n, 3);
+	store_link_list_free(&ll);
+	ck_assert_int_eq(store_list_links(st, "E2", "T2", "U1", &ll),
+	    STORE_OK);
+	ck_assert_uint_eq(ll.n, 1);
+	ck_assert_str_eq(ll.v[0].sf_username, "c@example.com");
+	store_link_list_free(&ll);
+	ck_assert_int_eq(store_list_links(st, NULL, "T1", "U2", &ll),
+	    STORE_OK);
+	ck_assert_uint_eq(ll.n, 1);
+	ck_assert_str_eq(ll.v[0].sf_username, "a@example.com");
+	store_link_list_free(&ll);
+	ck_assert_int_eq(store_list_links(st, NULL, "T9", NULL, &ll),
+	    STORE_OK);
+	ck_assert_uint_eq(ll.n, 0);
+	ck_assert_ptr_null(ll.v);
+
+	/* last used shows after a touch. */
+	ck_assert_int_eq(store_link_touch(st, &b), STORE_OK);
+	ck_assert_int_eq(store_list_links(st, NULL, "T1", "U1", &ll),
+	    STORE_OK);
+	ck_assert_int_ge(ll.v[0].last_used_at, now);
+	store_link_list_free(&ll);
+	store_close(st);
+}
+END_TEST
+
+START_TEST(test_list_links_fail_malformed_row)
+{
+	struct store_link_list	 ll;
+	struct store		*st;
+	struct slack_user	 a = user("", "T1", "U1");
+
+	put_as(&key_a, &a, "a@example.com");
+	/* A team id longer than any Slack id (an edited file). */
+	raw_exec("UPDATE sf_link SET team_id = "
+	    "'T0123456789012345678901234567890123456789'");
+	st = open_with(&key_a);
+	ck_assert_int_eq(store_list_links(st, NULL, NULL, NULL, &ll),
+	    STORE_ERROR);
+	ck_assert_ptr_null(ll.v);
+	ck_assert_uint_eq(ll.n, 0);
+	store_close(st);
+}
+END_TEST
+
+START_TEST(test_link_remove)
+{
+	struct slack_user	 a = user("", "T1", "U1");
+	struct slack_user	 b = user("", "T1", "U2");
+	struct slack_user	 bad = user("", "", "U1");
+	struct store		*st;
+
+	put_as(&key_b, &a, "a@example.com");
+	put_as(&key_a, &b, "b@example.com");
+	st = open_with(&key_a);
+	/* The workers' delete leaves a link sealed under another key... */
+	ck_assert_int_eq(store_link_delete(st, &a, -1), STORE_NOTFOUND);
+	ck_assert_int_eq(raw_int("SELECT count(*) FROM sf_link"), 2);
+	/* ... the admin's removes it, and only it. */
+	ck_assert_int_eq(store_link_remove(st, &a), STORE_OK);
+	ck_assert_int_eq(raw_int("SELECT count(*) FROM sf_link "
+	    "WHERE user_id = 'U1'"), 0);
+	ck_assert_int_eq(raw_int("SELECT count(*) FROM sf_link"), 1);
+	ck_assert_int_eq(store_link_remove(st, &a), STORE_NOTFOUND);
+	ck_assert_int_eq(store_link_remove(st, &bad), STORE_ERROR);
+	assert_link(st, &b, ACCESS1, REFRESH1, 1);
+	store_close(st);
+}
+END_TEST
+
+START_TEST(test_purge_counts)
+{
+	struct slack_user	 u = user("", "T1", "U1");
+	struct store_purged	 p = { -1, -1 };
+	struct store		*st;
+	unsigned char		 h[CRYPTO_HASHLEN];
+
+	st = open_with(&key_a);
+	raw_exec("INSERT INTO slack_replay VALUES (randomblob(32), 100), "
+	    "(randomblob(32), 400), (randomblob(32), 500), "
+	    "(randomblob(32), 501)");
+	hash_of("n1", h);
+	ck_assert_int_eq(store_nonce_add(st, &u, h, 499), STORE_OK);
+	hash_of("n2", h);
+	ck_assert_int_eq(store_nonce_add(st, &u, h, 900), STORE_OK);
+	put(st, &u, ACCESS1, REFRESH1);
+	ck_assert_int_eq(store_purge_counts(st, 500, &p), 0);
+	ck_assert_int_eq(p.login_states, 1);
+	ck_assert_int_eq(p.replays, 3);
+	ck_assert_int_eq(raw_int("SELECT count(*) FROM slack_replay"), 1);
+	ck_assert_int_eq(raw_int("SELECT count(*) FROM login_state"), 1);
+	ck_assert_int_eq(raw_int("SELECT count(*) FROM sf_link"), 1);
+	ck_assert_int_eq(store_purge_counts(st, 500, &p), 0);
+	ck_assert_int_eq(p.login_states, 0);
+	ck_assert_int_eq(p.replays, 0);
+	store_close(st);
+}
+END_TEST
+
+START_TEST(test_stats)
+{
+	struct slack_user	 a = user("", "T1", "U1");
+	struct slack_user	 b = user("", "T1", "U2");
+	struct slack_user	 c = user("E1", "T2", "U1");
+	struct slack_user	 w = user("", "T1", "U9");
+	struct store_stats	 ss;
+	struct slack_user	 got;
+	struct store		*st;
+	unsigned char		 n1[CRYPTO_HASHLEN], n2[CRYPTO_HASHLEN],
+				 n3[CRYPTO_HASHLEN], n4[CRYPTO_HASHLEN],
+				 s2[CRYPTO_HASHLEN], s3[CRYPTO_HASHLEN],
+				 ck[CRYPTO_HASHLEN];
+	char			*v = NULL;
+	time_t			 now = time(NULL);
+	size_t			 ka, kb;
+
+	put_as(&key_a, &a, "a@example.com");
+	put_as(&key_a, &b, "b@example.com");
+	put_as(&key_b, &c, "c@example.com");
+	/* Known times: created 1000, 2000, 3000; used an hour ago, ten days
+	 * ago, never. */
+	raw_exec("UPDATE sf_link SET created_at = 1000 WHERE user_id = 'U1' "
+	    "AND team_id = 'T1'");
+	raw_exec("UPDATE sf_link SET created_at = 3000 WHERE user_id = 'U2'");
+	raw_exec("UPDATE sf_link SET created_at = 2000 WHERE team_id = 'T2'");
+	raw_exec("UPDATE sf_link SET last_used_at = strftime('%s') - 3600 "
+	    "WHERE user_id = 'U2'");
+	raw_exec("UPDATE sf_link SET last_used_at = strftime('%s') - 864000 "
+	    "WHERE team_id = 'T2'");
+
+	st = open_with(&key_a);
+	/* Login states: one waiting, one started, one used, one expired. */
+	hash_of("n1", n1);
+	hash_of("n2", n2);
+	hash_of("n3", n3);
+	hash_of("n4", n4);
+	hash_of("s2", s2);
+	hash_of("s3", s3);
+	hash_of("cookie", ck);
+	ck_assert_int_eq(store_nonce_add(st, &w, n1, now + 600), STORE_OK);
+	ck_assert_int_eq(store_nonce_add(st, &w, n2, now + 600), STORE_OK);
+	ck_assert_int_eq(store_nonce_start(st, n2, now, s2, ck, VERIFIER,
+	    now + 600, &got), STORE_OK);
+	ck_assert_int_eq(store_nonce_add(st, &w, n3, now + 600), STORE_OK);
+	ck_assert_int_eq(store_nonce_start(st, n3, now, s3, ck, VERIFIER,
+	    now + 600, &got), STORE_OK);
+	ck_assert_int_eq(store_state_take(st, s3, ck, now, &got, &v),
+	    STORE_OK);
+	crypto_free_secret(v);
+	ck_assert_int_eq(store_nonce_add(st, &w, n4, now - 1), STORE_OK);
+	raw_exec("INSERT INTO slack_replay VALUES (randomblob(32), 100), "
+	    "(randomblob(32), strftime('%s') + 300), "
+	    "(randomblob(32), strftime('%s') + 300)");
+
+	ck_assert_int_eq(store_stats(st, now, &ss), 0);
+	ck_assert_int_eq(ss.links, 3);
+	ck_assert_int_eq(ss.links_used_24h, 1);
+	ck_assert_int_eq(ss.links_used_30d, 2);
+	ck_assert_int_eq(ss.links_never_used, 1);
+	ck_assert_int_eq(ss.oldest_created, 1000);
+	ck_assert_int_eq(ss.newest_created, 3000);
+	ck_assert_int_eq(ss.login_waiting, 1);
+	ck_assert_int_eq(ss.login_started, 1);
+	ck_assert_int_eq(ss.login_used, 1);
+	ck_assert_int_eq(ss.login_expired, 1);
+	ck_assert_int_eq(ss.replays_live, 2);
+	ck_assert_int_eq(ss.replays_expired, 1);
+	ck_assert_int_eq(ss.page_size, raw_int("PRAGMA page_size"));
+	ck_assert_int_eq(ss.page_count, raw_int("PRAGMA page_count"));
+	ck_assert_int_eq(ss.freelist_count, raw_int("PRAGMA freelist_count"));
+	ck_assert_int_eq(ss.schema_version, store_schema_version());
+	ck_assert_uint_eq(ss.nteams, 2);
+	ck_assert_str_eq(ss.teams[0].team_id, "T1");
+	ck_assert_str_eq(ss.teams[0].enterprise_id, "");
+	ck_assert_int_eq(ss.teams[0].links, 2);
+	ck_assert_str_eq(ss.teams[1].team_id, "T2");
+	ck_assert_str_eq(ss.teams[1].enterprise_id, "E1");
+	ck_assert_int_eq(ss.teams[1].links, 1);
+	/* key_a: two links and the started login (the used one no longer
+	 * holds its verifier); key_b: one link. */
+	ck_assert_uint_eq(ss.nkeys, 2);
+	ka = strcmp(ss.keys[0].key_id, key_a.id) == 0 ? 0 : 1;
+	kb = 1 - ka;
+	ck_assert_str_eq(ss.keys[ka].key_id, key_a.id);
+	ck_assert_str_eq(ss.keys[kb].key_id, key_b.id);
+	ck_assert_int_eq(ss.keys[ka].links, 2);
+	ck_assert_int_eq(ss.keys[ka].login_states, 1);
+	ck_assert_int_eq(ss.keys[kb].links, 1);
+	ck_assert_int_eq(ss.keys[kb].login_states, 0);
+	store_stats_free(&ss);
+	ck_assert_ptr_null(ss.keys);
+	ck_assert_uint_eq(ss.nkeys, 0);
+
+	/* An empty database. */
+	raw_exec("DELETE FROM sf_link; DELETE FROM login_state; "
+	    "DELETE FROM slack_replay");
+	ck_assert_int_eq(store_stats(st, now, &ss), 0);
+	ck_assert_int_eq(ss.links, 0);
+	ck_assert_int_eq(ss.oldest_created, 0);
+	ck_assert_int_eq(ss.newest_created, 0);
+	ck_assert_int_eq(ss.login_waiting + ss.login_started +
+	    ss.login_used + ss.login_expired, 0);
+	ck_assert_uint_eq(ss.nteams, 0);
+	ck_assert_uint_eq(ss.nkeys, 0);
+	store_stats_free(&ss);
+	store_close(st);
+}
+END_TEST
+
+START_TEST(test_integrity_check)
+{
+	struct store	*st;
+	char		 msg[256];
+	unsigned char	 junk[64];
+	int64_t		 root, psz;
+	int		 fd;
+
+	st = open_with(&key_a);
+	ck_assert_int_eq(store_integrity_check(st, msg, sizeof(msg)), 0);
+	ck_assert_str_eq(msg, "ok");
+	/* A tiny buffer still gets a terminated message. */
+	ck_assert_int_eq(store_integrity_check(st, msg, 2), 0);
+	ck_assert_str_eq(msg, "o");
+	store_close(st);
+
+	/* Scribble over the header of an index's root page, in the main
+	 * file (after a checkpoint), as a failing disk might. */
+	raw_exec("PRAGMA wal_checkpoint(TRUNCATE)");
+	root = raw_int("SELECT rootpage FROM sqlite_schema "
+	    "WHERE name = 'login_state_expires'");
+	psz = raw_int("PRAGMA page_size");
+	ck_assert_int_gt(root, 1);
+	memset(junk, 0x5a, sizeof(junk));
+	ck_assert_int_ge(fd = open(dbpath, O_WRONLY), 0);
+	ck_assert_int_eq(pwrite(fd, junk, sizeof(junk),
+	    (off_t)((root - 1) * psz)), (ssize_t)sizeof(junk));
+	close(fd);
+	st = open_with(&key_a);
+	ck_assert_int_eq(store_integrity_check(st, msg, sizeof(msg)), 1);
+	ck_assert_str_ne(msg, "ok");
+	ck_assert_str_ne(msg, "");
+	store_close(st);
+}
+END_TEST
+
+/* Holds the database at path in exclusive locking mode, so that no other
+ * connection may even read it, until released. */
+static sqlite3 *
+lock_exclusive(const char *path)
+{
+	sqlite3	*db = NULL;
+
+	ck_assert_int_eq(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE,
+	    NULL), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_exec(db, "PRAGMA locking_mode=EXCLUSIVE; "
+	    "BEGIN EXCLUSIVE; SELECT count(*) FROM sqlite_schema", NULL, NULL,
+	    NULL), SQLITE_OK);
+	return db;
+}
+
+struct probe_run {
+	const char			*path;
+	enum store_probe_result		 r;
+	long				 ms;
+};
+
+static void *
+probe_thread(void *arg)
+{
+	struct probe_run	*p = arg;
+	long			 t0 = tu_now_ms();
+	int			 v;
+
+	p->r = store_probe(p->path, &v);
+	p->ms = tu_now_ms() - t0;
+	return NULL;
+}
+
+/*
+ * A lock held beyond the busy timeout: store_probe() says BUSY (a file
+ * held in exclusive locking mode, which no one may even read), and a
+ * purge that cannot get the write lock fails with store_busy_failed()
+ * set.  The two run at once, on two files, to wait the timeout once.
+ */
+START_TEST(test_busy)
+{
+	struct store_purged	 p;
+	struct probe_run	 pr;
+	struct store		*st, *other;
+	pthread_t		 t;
+	sqlite3			*xlock, *wlock;
+	char			 path2[PATH_MAX + 16], q[PATH_MAX + 24];
+	long			 t0, ms;
+	int			 v;
+
+	snprintf(path2, sizeof(path2), "%s/other.db", dir);
+	ck_assert_ptr_nonnull(other = store_open(path2, &key_a));
+	store_close(other);
+	xlock = lock_exclusive(path2);
+	pr.path = path2;
+	ck_assert_int_eq(pthread_create(&t, NULL, probe_thread, &pr), 0);
+
+	st = open_with(&key_a);
+	wlock = raw_open();
+	ck_assert_int_eq(sqlite3_exec(wlock, "BEGIN IMMEDIATE", NULL, NULL,
+	    NULL), SQLITE_OK);
+	t0 = tu_now_ms();
+	ck_assert_int_eq(store_purge_counts(st, 500, &p), -1);
+	ms = tu_now_ms() - t0;
+	ck_assert_int_eq(store_busy_failed(st), 1);
+	ck_assert_int_ge(ms, 4500);
+	ck_assert_int_lt(ms, 15000);
+	/* Reads are not blocked by a writer in WAL mode. */
+	sqlite3_exec(wlock, "COMMIT", NULL, NULL, NULL);
+	sqlite3_close(wlock);
+	ck_assert_int_eq(store_purge_counts(st, 500, &p), 0);
+	ck_assert_int_eq(store_busy_failed(st), 0);
+	store_close(st);
+
+	ck_assert_int_eq(pthread_join(t, NULL), 0);
+	ck_assert_int_eq(pr.r, STORE_PROBE_BUSY);
+	ck_assert_int_ge(pr.ms, 4500);
+	ck_assert_int_lt(pr.ms, 15000);
+	sqlite3_exec(xlock, "COMMIT", NULL, NULL, NULL);
+	sqlite3_close(xlock);
+	ck_assert_int_eq(store_probe(path2, &v), STORE_PROBE_OK);
+	ck_assert_int_eq(v, store_schema_version());
+	unlink(path2);
+	snprintf(q, sizeof(q), "%s-wal", path2);
+	unlink(q);
+	snprintf(q, sizeof(q), "%s-shm", path2);
+	unlink(q);
+}
+END_TEST
+
 #define NELEM(a)	((int)(sizeof(a) / sizeof((a)[0])))
 
 static Suite *
@@ -1441,6 +1881,19 @@ suite(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, test_link_last_used);
 	tcase_add_test(tc, test_wal_bounded_under_readers);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("admin");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_probe);
+	tcase_add_test(tc, test_list_links);
+	tcase_add_test(tc, test_list_links_fail_malformed_row);
+	tcase_add_test(tc, test_link_remove);
+	tcase_add_test(tc, test_purge_counts);
+	tcase_add_test(tc, test_stats);
+	tcase_add_test(tc, test_integrity_check);
+	tcase_add_test(tc, test_busy);
 	suite_add_tcase(s, tc);
 
 	return s;
