@@ -60,7 +60,8 @@ fl_build() {
 	make -s -j"$(nproc)" >/dev/null || make
 }
 
-# Renders the nginx config for rundir $1 and port $2.
+# Renders the nginx config for rundir $1 and port $2: run.conf.in and the
+# snippets of nginx/ it includes, their paths pointed at $1.
 fl_nginx_conf() {
 	local rundir=$1 port=$2 user=""
 	mkdir -p "$rundir/nginx-tmp"
@@ -72,6 +73,9 @@ fl_nginx_conf() {
 	    -e "s|/var/log/nginx/forcelink-error.log|$rundir/nginx-error.log|g" \
 	    "$FL_ROOT/nginx/forcelink-locations.conf" \
 	    >"$rundir/forcelink-locations.conf"
+	sed -e "s|unix:/run/forcelink/|unix:$rundir/|g" \
+	    "$FL_ROOT/nginx/forcelink-upstreams.conf" \
+	    >"$rundir/forcelink-upstreams.conf"
 	sed -e "s|{{RUNDIR}}|$rundir|g" -e "s|{{PORT}}|$port|g" \
 	    -e "s|{{USER}}|$user|g" "$FL_ROOT/nginx/run.conf.in" \
 	    >"$rundir/nginx.conf"
