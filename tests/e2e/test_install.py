@@ -299,6 +299,7 @@ def test_units_say_what_the_readme_promises(inst):
         # No -s: the socket is standard input.
         assert "-s" not in svc["ExecStart"][0].split()
         assert svc["StandardInput"] == ["socket"]
+        assert svc["Restart"] == ["on-abnormal"]
         assert svc["StandardOutput"] == ["journal"]
         assert svc["StandardError"] == ["journal"]
         assert svc["User"] == ["forcelink"]
@@ -754,7 +755,8 @@ def test_example_server_block_passes_nginx_t(astack):
     (s.dir / "site.conf").write_text(site)
     (s.dir / "site-main.conf").write_text(
         "pid %s/site.pid;\nerror_log %s/site-error.log;\n"
-        "events {}\nhttp {\n    access_log off;\n    include %s/site.conf;\n}\n"
+        "events {}\nhttp {\n    access_log off;\n"
+        "    include %s/site.conf;\n}\n"
         % (s.dir, s.dir, s.dir))
     r = run(["nginx", "-t", "-p", str(s.dir), "-c",
              str(s.dir / "site-main.conf"), "-e",
