@@ -18,6 +18,7 @@
 #include <stddef.h>
 
 #include "crypto.h"
+#include "keyring.h"
 
 #define CONFIG_DEFAULT_LOGIN_URL	"https://login.salesforce.com"
 #define CONFIG_DEFAULT_API_VERSION	"v62.0"
@@ -40,7 +41,7 @@ struct config {
 	char			*public_url;	/* no trailing slash */
 	int			 public_https;	/* public_url is https */
 	char			*redirect_uri;	/* public_url + /oauth/callback */
-	struct crypto_key	 key;
+	struct keyring		*keyring;	/* FORCELINK_KEY or _FILE */
 	char			*db_path;
 	char			*ca_file;	/* NULL if unset */
 	char			*response_url_prefix;
