@@ -137,8 +137,8 @@ rk_options(int argc, char *argv[], struct rekey_opts *o)
 	}
 	return -1;
 bad:
-	fprintf(stderr, "%s: bad value for %s: %s (--grace 0-%d, --batch "
-	    "1-%d, --pause 0-%d)\n", RK_PROG, argv[optind - 2], optarg,
+	fprintf(stderr, "%s: bad value \"%s\" (--grace takes 0-%d seconds, "
+	    "--batch 1-%d rows, --pause 0-%d milliseconds)\n", RK_PROG, optarg,
 	    REKEY_GRACE_MAX, REKEY_BATCH_MAX, REKEY_PAUSE_MAX);
 	return RK_EXIT_USAGE;
 }

@@ -265,7 +265,8 @@ config_load_key(struct config *cfg, char *err, size_t errsz)
 		    sizeof(why))) == NULL)
 			return config_fail(err, errsz, "FORCELINK_KEY_FILE: "
 			    "%s (each line must be the base64 of 32 random "
-			    "bytes, e.g. head -c32 /dev/urandom | base64)", why);
+			    "bytes, e.g. head -c32 /dev/urandom | base64)",
+			    why);
 		return 0;
 	}
 	if (config_get("FORCELINK_KEY", &text, err, errsz) == -1)

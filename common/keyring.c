@@ -57,12 +57,18 @@ struct keyring_fileid {
 	int		 exists;
 };
 
+/*
+ * path is NULL for a keyring that never reloads.  mu guards the swaps of
+ * snap and fileid; snap holds one reference to the current snapshot;
+ * checked is the monotonic second of the last look at the file; fileid
+ * is the version of the file last loaded or tried.
+ */
 struct keyring {
-	char				*path;	/* NULL: never reloads */
-	pthread_mutex_t			 mu;	/* swaps of snap, fileid */
-	_Atomic(struct keyring_snap *)	 snap;	/* holds one reference */
-	atomic_llong			 checked; /* second of the last look */
-	struct keyring_fileid		 fileid; /* as last loaded or tried */
+	char				*path;
+	pthread_mutex_t			 mu;
+	_Atomic(struct keyring_snap *)	 snap;
+	atomic_llong			 checked;
+	struct keyring_fileid		 fileid;
 };
 
 static int
@@ -120,9 +126,9 @@ keyring_parse(const char *text, struct crypto_key keys[KEYRING_MAX],
 			if (strcmp(keys[i].id, keys[count].id) == 0)
 				break;
 		if (i < count) {
-			keyring_fail(err, errsz, "key %zu (line %d) is the same "
-			    "key as key %zu (key id %s)", count + 1, lineno,
-			    i + 1, keys[i].id);
+			keyring_fail(err, errsz, "key %zu (line %d) is the "
+			    "same key as key %zu (key id %s)", count + 1,
+			    lineno, i + 1, keys[i].id);
 			goto out;
 		}
 		count++;

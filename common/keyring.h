@@ -71,9 +71,12 @@ int	 keyring_read_file(const char *path,
  * Return NULL with err filled (from_file, from_text) or on memory
  * exhaustion (from_keys: keys are copied, 1..KEYRING_MAX of them).
  */
-struct keyring	*keyring_from_file(const char *path, char *err, size_t errsz);
-struct keyring	*keyring_from_text(const char *text, char *err, size_t errsz);
-struct keyring	*keyring_from_keys(const struct crypto_key *keys, size_t n);
+struct keyring	*keyring_from_file(const char *path, char *err,
+		    size_t errsz);
+struct keyring	*keyring_from_text(const char *text, char *err,
+		    size_t errsz);
+struct keyring	*keyring_from_keys(const struct crypto_key *keys,
+		    size_t n);
 
 /*
  * Frees a keyring and drops its reference to its current snapshot.
@@ -92,7 +95,8 @@ const char	*keyring_path(const struct keyring *);
  * file first when it was not looked at in the current second.  Never
  * fails: after it, *snap is a valid snapshot.
  */
-void		 keyring_update(struct keyring *, struct keyring_snap **snap);
+void		 keyring_update(struct keyring *,
+		    struct keyring_snap **snap);
 
 /*
  * Looks at the keyring's file now (not at most once a second) and loads

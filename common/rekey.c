@@ -46,17 +46,19 @@
 /* Distinct key ids the census tells apart. */
 #define REKEY_CENSUS_MAX	16
 
-/* One run: the keys, the database, and where to report. */
+/* One run: the keys of the key file as found (old), the ring (the new
+ * key, then the old ones without it), the database, and where to report.
+ * total counts the rows re-sealed. */
 struct rekey {
 	const struct rekey_opts	*o;
-	struct crypto_key	 old[KEYRING_MAX];	/* the key file, found */
+	struct crypto_key	 old[KEYRING_MAX];
 	size_t			 nold;
-	struct crypto_key	 ring[KEYRING_MAX];	/* new, then old ones */
+	struct crypto_key	 ring[KEYRING_MAX];
 	size_t			 nring;
 	struct keyring		*kr;
 	struct store		*st;
 	int			 lockfd;
-	long			 total;		/* rows re-sealed in all */
+	long			 total;
 	char			*err;
 	size_t			 errsz;
 };
@@ -516,9 +518,9 @@ rekey_passes(struct rekey *rk, const char *label)
 		if (c.resealed == 0 && c.changed == 0)
 			break;
 		if (pass == REKEY_PASSES_MAX)
-			return rekey_fail(rk, REKEY_FAILED, "rows keep changing "
-			    "during re-sealing after %d passes; run rotate-key "
-			    "again to resume", pass);
+			return rekey_fail(rk, REKEY_FAILED, "rows keep "
+			    "changing during re-sealing after %d passes; run "
+			    "rotate-key again to resume", pass);
 	}
 	if (unknown > 0)
 		return rekey_fail(rk, REKEY_CONFIG, "%ld rows are sealed under "
@@ -545,7 +547,7 @@ rekey_finish(struct rekey *rk)
 			return r;
 		rekey_grace(rk, rk->o->grace);
 	}
-	return rekey_passes(rk, "stragglers");
+	return rekey_passes(rk, "straggler pass");
 }
 
 enum rekey_result

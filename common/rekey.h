@@ -51,15 +51,21 @@ enum rekey_result {
 
 const char	*rekey_result_str(enum rekey_result);
 
+/*
+ * db_path is FORCELINK_DB, key_path FORCELINK_KEY_FILE; new_key_path
+ * holds the new key alone.  grace is in seconds (after each rewrite of
+ * the key file), batch in rows per transaction, pause_ms between
+ * transactions.  Progress goes to out, one line per step and per pass
+ * (NULL: nowhere).
+ */
 struct rekey_opts {
-	const char	*db_path;	/* FORCELINK_DB */
-	const char	*key_path;	/* FORCELINK_KEY_FILE */
-	const char	*new_key_path;	/* holds one key: the new one */
-	int		 grace;		/* seconds, after each rewrite */
-	int		 batch;		/* rows per transaction */
-	int		 pause_ms;	/* between transactions */
-	FILE		*out;		/* progress: one line per step and
-					   per pass */
+	const char	*db_path;
+	const char	*key_path;
+	const char	*new_key_path;
+	int		 grace;
+	int		 batch;
+	int		 pause_ms;
+	FILE		*out;
 };
 
 /*

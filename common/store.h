@@ -209,13 +209,18 @@ enum store_rekey_table {
 	STORE_REKEY_STATES
 };
 
+/*
+ * Rows read (that are under another key than the current one); re-sealed
+ * (written under the current key); changed since read (left for the next
+ * pass); under a key the keyring does not hold; under a held key but not
+ * opening (altered) or malformed.
+ */
 struct store_rekey_counts {
-	long	 read;		/* rows read that are under another key */
-	long	 resealed;	/* written under the current key */
-	long	 changed;	/* changed since read: for the next pass */
-	long	 unknown_key;	/* under a key the keyring does not hold */
-	long	 unopenable;	/* under a held key but do not open
-				   (altered), or malformed */
+	long	 read;
+	long	 resealed;
+	long	 changed;
+	long	 unknown_key;
+	long	 unopenable;
 };
 
 struct store_rekey;
@@ -246,9 +251,10 @@ enum store_result store_rekey_write(struct store *,
 size_t		 store_rekey_count(const struct store_rekey *);
 void		 store_rekey_free(struct store_rekey *);
 
-/* Rows per key id: links, and started logins whose verifier is sealed. */
+/* Rows per key id ("" when malformed): links, and started logins whose
+ * verifier is sealed. */
 struct store_key_count {
-	char	 key_id[CRYPTO_KEYID_LEN + 1];	/* "" when malformed */
+	char	 key_id[CRYPTO_KEYID_LEN + 1];
 	long	 links;
 	long	 states;
 };
