@@ -4,13 +4,14 @@ forcelink-admin rotate-key (the real binary) runs against the real stack:
 nginx, the three FastCGI programs reading FORCELINK_KEY_FILE, and the
 Salesforce stand-in.
 
-- Under load: 30 Slack users linked through the whole OAuth flow search
-  continuously while their access tokens expire every few seconds (so
-  refreshes write tokens all along); rotate-key runs meanwhile.  Every
-  search answers the user's contacts (none says "wrong key"), a link made
-  while the rotation waits for the programs is written under the new key
-  by the program itself, and at the end every row is under the new key,
-  the key file holds the new key alone, and every link works (each
+- Under load: 30 Slack users are linked through the whole OAuth flow; 20
+  of them search continuously while their access tokens expire every few
+  seconds (so refreshes write tokens all along), the other 10 are idle
+  (so rotate-key has rows to re-seal itself); rotate-key runs meanwhile.
+  Every search answers the user's contacts (none says "wrong key"), a link
+  made while the rotation waits for the programs is written under the new
+  key by the program itself, and at the end every row is under the new
+  key, the key file holds the new key alone, and every link works (each
   refreshes once more, so its re-sealed refresh token is opened and used).
 - kill -9 in the middle of a pass (small batches with a pause between
   them): the database passes integrity_check, every row opens under one
@@ -194,7 +195,11 @@ def test_rotate_under_load(stack, linked):
     stack.faults(grant_limit=1000, access_ttl=ACCESS_TTL)
     assert stack.sf("POST", "/_control/expire_access_tokens").status == 200
     before = stack.sf_state()
-    with Load(stack, linked) as ld:
+    # Two thirds of the users search (and refresh, which re-seals their
+    # rows under the current key by itself); the others stay idle, so
+    # rotate-key has rows of its own to re-seal.
+    busy, idle = linked[:20], linked[20:]
+    with Load(stack, busy) as ld:
         time.sleep(1.0)
         t0 = time.monotonic()
         proc = subprocess.Popen(
@@ -230,7 +235,9 @@ def test_rotate_under_load(stack, linked):
     assert len(results) >= 40, tally
     # Refreshes (which write tokens) ran during the rotation.
     assert after["refreshes_ok"] - before["refreshes_ok"] >= 10
-    assert any(ln.startswith("pass 1: ") for ln in out.lines), out.lines
+    m = re.match(r"pass 1: (\d+) rows re-sealed", next(
+        (ln for ln in out.lines if ln.startswith("pass 1: ")), ""))
+    assert m and int(m.group(1)) >= len(idle), out.lines
     assert out.lines[-1].startswith("done: "), out.lines
     assert "key file: now holds the new key alone" in out.lines
     assert counts(stack) == {new: NUSERS + 1}
