@@ -7,6 +7,10 @@
  * line naming the variable, and the program stops before it serves
  * anything.
  *
+ * The token-encryption key is a keyring (keyring.h): FORCELINK_KEY_FILE,
+ * which the programs follow while they run (a rotation rewrites it), or
+ * FORCELINK_KEY, which they read once.
+ *
  * Salesforce settings are reached only through config_sf_org(), never as
  * globals: today there is one integration (the environment's), keyed by
  * the empty name; a later step maps workspaces to named integrations

@@ -6,6 +6,13 @@
  * fixed array of statements every connection prepares once, and the
  * sealing of tokens and verifiers with their associated data.
  *
+ * Keys: a connection follows its program's keyring (keyring.h).  A row is
+ * opened with the key its key id names, and every seal uses the key that
+ * is current once the write transaction holds the lock (store_keys()), so
+ * that a key rotation (rekey.c) knows when no row can appear under an old
+ * key any more.  The re-sealing of a rotation is here too, since it needs
+ * the statements and the associated data.
+ *
  * Writers queue: within a process, every write (a transaction, or a
  * single statement that writes) holds store_writer, a mutex, so the
  * threads of a worker wait their turn on it instead of all trying the
