@@ -552,7 +552,7 @@ START_TEST(test_threads_swap)
 		swaps += w[i].swaps;
 	}
 	/* The workers did see the keyring change under them. */
-	ck_assert_int_gt(swaps, 40);
+	ck_assert_int_ge(swaps, 10);
 	keyring_free(kr);
 }
 END_TEST
