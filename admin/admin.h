@@ -131,6 +131,11 @@ int	 admin_find_link(struct store *st, const char *enterprise,
  * knows where the configured keys are (a keyring holds several). */
 int	 admin_key_known(const struct config *cfg, const char *id);
 
+/* The id of the configured keyring's current key (the one new rows are
+ * sealed with). */
+void	 admin_current_key_id(const struct config *cfg,
+	    char out[CRYPTO_KEYID_LEN + 1]);
+
 /* Writes t as ISO-8601 UTC ("2024-05-01T12:00:00Z") into out; t == 0
  * writes "-" (never). */
 void	 admin_iso8601(time_t t, char out[24]);

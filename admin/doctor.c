@@ -68,6 +68,7 @@ struct doctor {
 	struct json_object	*checks;
 	int			 failed;
 	struct config		 cfg;
+	char			 keyid[CRYPTO_KEYID_LEN + 1]; /* current key */
 	struct store		*st;
 };
 
@@ -233,9 +234,10 @@ doctor_config(struct doctor *d)
 		doctor_report(d, "config", DOC_FAIL, "%s", err);
 		return -1;
 	}
+	admin_current_key_id(&d->cfg, d->keyid);
 	doctor_report(d, "config", DOC_OK, "loaded: FORCELINK_DB %s, "
 	    "SF_LOGIN_URL %s, key id %s", d->cfg.db_path, d->cfg.sf.login_url,
-	    d->cfg.key.id);
+	    d->keyid);
 	return 0;
 }
 
@@ -269,7 +271,7 @@ doctor_database(struct doctor *d)
 		    v, store_schema_version());
 		return;
 	}
-	if ((d->st = store_open(path, &d->cfg.key)) == NULL) {
+	if ((d->st = store_open_keyring(path, d->cfg.keyring)) == NULL) {
 		doctor_report(d, "database", DOC_FAIL, "%s cannot be opened "
 		    "(see the log line)", path);
 		return;
@@ -460,7 +462,7 @@ doctor_key_sample(struct doctor *d)
 		doctor_report(d, "key.sample", DOC_FAIL, "the key does not "
 		    "open the tokens of team %s user %s (sealed under key id "
 		    "%s; the configured key's id is %s): wrong key?",
-		    l->who.team_id, l->who.user_id, l->key_id, d->cfg.key.id);
+		    l->who.team_id, l->who.user_id, l->key_id, d->keyid);
 	else if (r == STORE_NOTFOUND)
 		doctor_report(d, "key.sample", DOC_SKIP, "the sample link was "
 		    "deleted meanwhile");
@@ -497,12 +499,12 @@ doctor_key_ids(struct doctor *d)
 		    ss.keys[i].login_states);
 	}
 	if (n > 0)
-		doctor_report(d, "key.ids", DOC_FAIL, "%s, but is not the "
-		    "configured key (id %s)", detail, d->cfg.key.id);
+		doctor_report(d, "key.ids", DOC_FAIL, "%s, but is not in the "
+		    "configured keyring (current key id %s)", detail, d->keyid);
 	else
 		doctor_report(d, "key.ids", DOC_OK, "%ld links and %ld login "
-		    "states, all under the configured key (id %s)", links,
-		    states, d->cfg.key.id);
+		    "states, all under the configured keys (current id %s)",
+		    links, states, d->keyid);
 	store_stats_free(&ss);
 }
 

@@ -33,8 +33,8 @@ static const struct admin_command {
 	{ "show", cmd_show, "one link in full, and whether its tokens open" },
 	{ "unlink", cmd_unlink,
 	    "delete a link (--revoke: revoke its grant at Salesforce first)" },
-	/* { "rotate-key", cmd_rotate_key,
-	    "re-seal every row under a new key" },  admin/rotate_key.c */
+	{ "rotate-key", cmd_rotate_key,
+	    "re-seal every row under a new key" },
 	{ "purge", cmd_purge,
 	    "delete expired login states and replay entries" },
 	{ "stats", cmd_stats,

@@ -390,6 +390,7 @@ cmd_show(int argc, char *argv[])
 	struct store_link_list	 ll = { NULL, 0 };
 	struct store		*st = NULL;
 	const struct store_link_info *l;
+	char			 cur[CRYPTO_KEYID_LEN + 1];
 	int			 rc, first, done, open, known, loaded = 0;
 
 	rc = links_args(argc, argv, &show_help, LOPT_JSON | LOPT_ENT, 2, &o,
@@ -413,10 +414,11 @@ cmd_show(int argc, char *argv[])
 		goto out;
 	}
 	if (!open) {
+		admin_current_key_id(&cfg, cur);
 		admin_err("the configured key does not open the tokens of "
 		    "team %s user %s (sealed under key id %s; the configured "
 		    "key's id is %s): wrong FORCELINK_KEY?", l->who.team_id,
-		    l->who.user_id, l->key_id, cfg.key.id);
+		    l->who.user_id, l->key_id, cur);
 		rc = ADMIN_CONFIG;
 	}
 out:

@@ -25,6 +25,7 @@
 #include "admin.h"
 #include "config.h"
 #include "form.h"
+#include "keyring.h"
 #include "store.h"
 
 /* Longest message line; longer ones are cut. */
@@ -139,7 +140,7 @@ admin_open(const struct config *cfg, struct store **st)
 		    "wrote it", cfg->db_path, v, store_schema_version());
 		return ADMIN_FAIL;
 	}
-	if ((*st = store_open(cfg->db_path, &cfg->key)) == NULL) {
+	if ((*st = store_open_keyring(cfg->db_path, cfg->keyring)) == NULL) {
 		admin_err("database %s cannot be opened (see the line above)",
 		    cfg->db_path);
 		return ADMIN_FAIL;
@@ -235,7 +236,26 @@ admin_find_link(struct store *st, const char *enterprise, const char *team,
 int
 admin_key_known(const struct config *cfg, const char *id)
 {
-	return id != NULL && strcmp(cfg->key.id, id) == 0;
+	struct keyring_snap	*snap = NULL;
+	int			 known;
+
+	if (id == NULL)
+		return 0;
+	keyring_update(cfg->keyring, &snap);
+	known = keyring_find(snap, id) != NULL;
+	keyring_release(snap);
+	return known;
+}
+
+void
+admin_current_key_id(const struct config *cfg,
+    char out[CRYPTO_KEYID_LEN + 1])
+{
+	struct keyring_snap	*snap = NULL;
+
+	keyring_update(cfg->keyring, &snap);
+	memcpy(out, keyring_current(snap)->id, CRYPTO_KEYID_LEN + 1);
+	keyring_release(snap);
 }
 
 void

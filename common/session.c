@@ -51,7 +51,7 @@ session_new(const struct config *cfg)
 		s->lock_path = NULL;
 		goto fail;
 	}
-	if ((s->st = store_open(cfg->db_path, &cfg->key)) == NULL)
+	if ((s->st = store_open_keyring(cfg->db_path, cfg->keyring)) == NULL)
 		goto fail;
 	if ((s->http = http_new(cfg->ca_file)) == NULL)
 		goto fail;

@@ -6,6 +6,13 @@
  * fixed array of statements every connection prepares once, and the
  * sealing of tokens and verifiers with their associated data.
  *
+ * Keys: a connection follows its program's keyring (keyring.h).  A row is
+ * opened with the key its key id names, and every seal uses the key that
+ * is current once the write transaction holds the lock (store_keys()), so
+ * that a key rotation (rekey.c) knows when no row can appear under an old
+ * key any more.  The re-sealing of a rotation is here too, since it needs
+ * the statements and the associated data.
+ *
  * Writers queue: within a process, every write (a transaction, or a
  * single statement that writes) holds store_writer, a mutex, so the
  * threads of a worker wait their turn on it instead of all trying the
@@ -59,6 +66,7 @@
 #include <sqlite3.h>
 
 #include "crypto.h"
+#include "keyring.h"
 #include "log.h"
 #include "schema.h"
 #include "slack.h"
@@ -105,6 +113,11 @@ enum stmt {
 	STMT_REPLAY_ADD,
 	STMT_PURGE_STATE,
 	STMT_PURGE_REPLAY,
+	STMT_REKEY_LINKS,
+	STMT_REKEY_LINK_SET,
+	STMT_REKEY_STATES,
+	STMT_REKEY_STATE_SET,
+	STMT_KEY_CENSUS,
 	STMT__MAX
 };
 
@@ -122,6 +135,26 @@ enum {
 	LCOL_CREATED_AT,
 	LCOL_UPDATED_AT,
 	LCOL_LAST_USED_AT
+};
+
+/* Columns of STMT_REKEY_LINKS. */
+enum {
+	RLCOL_ROWID,
+	RLCOL_ENTERPRISE_ID,
+	RLCOL_TEAM_ID,
+	RLCOL_USER_ID,
+	RLCOL_KEY_ID,
+	RLCOL_ACCESS_CT,
+	RLCOL_REFRESH_CT,
+	RLCOL_VERSION
+};
+
+/* Columns of STMT_REKEY_STATES. */
+enum {
+	RSCOL_ROWID,
+	RSCOL_STATE_HASH,
+	RSCOL_KEY_ID,
+	RSCOL_VERIFIER_CT
 };
 
 /* Columns of STMT_NONCE_GET and STMT_STATE_GET (the first five). */
@@ -164,16 +197,21 @@ static const struct {
 	    "refresh_token_ct = excluded.refresh_token_ct, "
 	    "version = excluded.version, created_at = excluded.created_at, "
 	    "updated_at = excluded.updated_at, last_used_at = NULL" },
+	/* ?9 is the key id the row was read with: a NULL ?5 keeps the
+	 * refresh token, which must then be sealed under ?8 already. */
 	[STMT_LINK_UPDATE] = { "link_update",
-	    "UPDATE sf_link SET access_token_ct = ?4, "
+	    "UPDATE sf_link SET key_id = ?8, access_token_ct = ?4, "
 	    "refresh_token_ct = coalesce(?5, refresh_token_ct), "
 	    "version = version + 1, updated_at = ?6 "
 	    "WHERE enterprise_id = ?1 AND team_id = ?2 AND user_id = ?3 "
-	    "AND version = ?7 AND key_id = ?8" },
+	    "AND version = ?7 AND key_id = ?9" },
+	/* ?4 to ?11: the ids of the keys held (KEYRING_MAX), NULL where
+	 * there are fewer; a NULL never matches. */
 	[STMT_LINK_DELETE] = { "link_delete",
 	    "DELETE FROM sf_link "
 	    "WHERE enterprise_id = ?1 AND team_id = ?2 AND user_id = ?3 "
-	    "AND key_id = ?4 AND (?5 < 0 OR version = ?5)" },
+	    "AND key_id IN (?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) "
+	    "AND (?12 < 0 OR version = ?12)" },
 	[STMT_LINK_TOUCH] = { "link_touch",
 	    "UPDATE sf_link SET last_used_at = ?4 "
 	    "WHERE enterprise_id = ?1 AND team_id = ?2 AND user_id = ?3" },
@@ -206,16 +244,53 @@ static const struct {
 	    "DELETE FROM login_state WHERE expires_at <= ?1" },
 	[STMT_PURGE_REPLAY] = { "purge_replay",
 	    "DELETE FROM slack_replay WHERE expires_at <= ?1" },
+	/*
+	 * Key rotation.  The rows not sealed under key ?1, in rowid order
+	 * after ?2; a changed row is written back only while it is still
+	 * exactly as read (version, key and both ciphertexts), so a
+	 * refresh, relink or logout in between always wins.  The version
+	 * stays: re-sealing changes no token.
+	 */
+	[STMT_REKEY_LINKS] = { "rekey_links",
+	    "SELECT rowid, enterprise_id, team_id, user_id, key_id, "
+	    "access_token_ct, refresh_token_ct, version FROM sf_link "
+	    "WHERE key_id <> ?1 AND rowid > ?2 ORDER BY rowid LIMIT ?3" },
+	[STMT_REKEY_LINK_SET] = { "rekey_link_set",
+	    "UPDATE sf_link SET key_id = ?4, access_token_ct = ?5, "
+	    "refresh_token_ct = ?6 "
+	    "WHERE enterprise_id = ?1 AND team_id = ?2 AND user_id = ?3 "
+	    "AND version = ?7 AND key_id = ?8 AND access_token_ct = ?9 "
+	    "AND refresh_token_ct = ?10" },
+	[STMT_REKEY_STATES] = { "rekey_states",
+	    "SELECT rowid, state_hash, key_id, verifier_ct FROM login_state "
+	    "WHERE verifier_ct IS NOT NULL AND "
+	    "(key_id IS NULL OR key_id <> ?1) AND rowid > ?2 "
+	    "ORDER BY rowid LIMIT ?3" },
+	[STMT_REKEY_STATE_SET] = { "rekey_state_set",
+	    "UPDATE login_state SET key_id = ?2, verifier_ct = ?3 "
+	    "WHERE state_hash = ?1 AND key_id = ?4 AND verifier_ct = ?5" },
+	[STMT_KEY_CENSUS] = { "key_census",
+	    "SELECT key_id, sum(l), sum(s) FROM ("
+	    "SELECT key_id, 1 AS l, 0 AS s FROM sf_link UNION ALL "
+	    "SELECT key_id, 0, 1 FROM login_state "
+	    "WHERE verifier_ct IS NOT NULL) "
+	    "GROUP BY key_id ORDER BY key_id" },
 };
 
 struct store {
 	sqlite3			*db;
 	sqlite3_stmt		*stmt[STMT__MAX];
-	struct crypto_key	 key;
+	struct keyring		*kr;		/* the keys, maybe shared */
+	struct keyring		*own_kr;	/* kr, when store_open made it */
+	struct keyring_snap	*keys;		/* kr's keys as last seen */
 	unsigned int		 nreplay;	/* replay inserts so far */
 	int			 busy_cap_ms;	/* current cap of store_busy */
 	long			 busy_waited_us; /* in the current wait */
+	int			 last_rc;	/* SQLite's code of the last
+						   failure */
 };
+
+_Static_assert(KEYRING_MAX == 8, "STMT_LINK_DELETE binds KEYRING_MAX ids");
 
 /* One writer at a time per process (see the top of this file). */
 static pthread_mutex_t	 store_writer = PTHREAD_MUTEX_INITIALIZER;
@@ -252,6 +327,8 @@ store_result_str(enum store_result r)
 		return "exists";
 	case STORE_BADKEY:
 		return "badkey";
+	case STORE_BUSY:
+		return "busy";
 	case STORE_ERROR:
 		return "error";
 	}
@@ -288,6 +365,7 @@ store_step(struct store *st, enum stmt id)
 	rc = sqlite3_step(st->stmt[id]);
 	if (rc == SQLITE_ROW || rc == SQLITE_DONE)
 		return rc;
+	st->last_rc = rc;
 	log_error("stmt=%s msg=\"%s\"", stmts[id].name,
 	    sqlite3_errmsg(st->db));
 	return -1;
@@ -424,14 +502,58 @@ store_col_dup(sqlite3_stmt *s, int col)
 	return p;
 }
 
-/* Whether text column col holds this connection's key id. */
-static int
-store_col_is_key(const struct store *st, sqlite3_stmt *s, int col)
-{
-	const unsigned char	*t;
+/* --- Keys ------------------------------------------------------------- */
 
-	t = sqlite3_column_text(s, col);
-	return t != NULL && strcmp((const char *)t, st->key.id) == 0;
+/*
+ * Brings this connection's keys up to date with its keyring, which looks
+ * at the key file at most once a second (keyring.h).  Every operation
+ * calls it first, and a write calls it again once its transaction holds
+ * the write lock, right before sealing: a write that takes the lock a
+ * second or more after a rotation rewrote the key file then seals under
+ * the new key, which is what lets forcelink-admin rotate-key know when no
+ * more rows can appear under the old one.  Key pointers taken before are
+ * invalid afterwards.
+ */
+static void
+store_keys(struct store *st)
+{
+	keyring_update(st->kr, &st->keys);
+}
+
+/* The key every new seal uses.  Valid until the next store_keys() or
+ * store_key_find(). */
+static const struct crypto_key *
+store_key_current(const struct store *st)
+{
+	return keyring_current(st->keys);
+}
+
+/*
+ * The key to open a row with: the one whose id is in text column col of
+ * s.  An id we do not hold makes us read the key file again first (a
+ * rotation may have just added the key, and another worker seals under it
+ * already).  Returns NULL, logged, when no key has that id: the row is
+ * sealed under a key this program was not given.  Key pointers taken
+ * before are invalid afterwards.
+ */
+static const struct crypto_key *
+store_key_find(struct store *st, sqlite3_stmt *s, int col, const char *what)
+{
+	const struct crypto_key	*k;
+	const char		*id;
+
+	if ((id = (const char *)sqlite3_column_text(s, col)) == NULL)
+		id = "";
+	if ((k = keyring_find(st->keys, id)) != NULL)
+		return k;
+	(void)keyring_reload(st->kr);
+	store_keys(st);
+	if ((k = keyring_find(st->keys, id)) != NULL)
+		return k;
+	log_error("row=%s row_key_id=%.16s key_id=%s msg=\"%s sealed under "
+	    "another key: not one this program holds\"", what, id,
+	    store_key_current(st)->id, what);
+	return NULL;
 }
 
 /* --- Transactions ----------------------------------------------------- */
@@ -577,17 +699,16 @@ store_ad_verifier(struct store_ad *ad,
 	return store_ad_fields(ad, f, sizeof(f) / sizeof(f[0]));
 }
 
-/* Seals a token of who under this connection's key.  Returns 0, or -1
- * (logged). */
+/* Seals a token of who under key k.  Returns 0, or -1 (logged). */
 static int
-store_seal_token(struct store *st, const struct slack_user *who,
+store_seal_token(const struct crypto_key *k, const struct slack_user *who,
     const char *which, const char *token, struct sealed *out)
 {
 	struct store_ad	 ad;
 
-	if (store_ad_token(&ad, who, which, st->key.id) == -1)
+	if (store_ad_token(&ad, who, which, k->id) == -1)
 		return -1;
-	if (crypto_seal(&st->key, ad.b, ad.len, token, strlen(token),
+	if (crypto_seal(k, ad.b, ad.len, token, strlen(token),
 	    &out->p, &out->len) == -1) {
 		log_error("which=%s msg=\"cannot seal token\"", which);
 		return -1;
@@ -596,22 +717,22 @@ store_seal_token(struct store *st, const struct slack_user *who,
 }
 
 /*
- * Opens the token of who in blob column col of s (sealed under key id
- * key_id, which the caller checked is ours).  Returns STORE_OK and *out
- * (free with crypto_free_secret), STORE_BADKEY (logged) when it does not
- * open, or STORE_ERROR (logged; out of memory is not a wrong key).
+ * Opens the token of who in blob column col of s, sealed under key k (the
+ * key of the row's key id).  Returns STORE_OK and *out (free with
+ * crypto_free_secret), STORE_BADKEY (logged) when it does not open, or
+ * STORE_ERROR (logged; out of memory is not a wrong key).
  */
 static enum store_result
-store_open_token(struct store *st, sqlite3_stmt *s, int col,
+store_open_token(const struct crypto_key *k, sqlite3_stmt *s, int col,
     const struct slack_user *who, const char *which, char **out)
 {
 	struct store_ad	 ad;
 	size_t		 len;
 	int		 rc;
 
-	if (store_ad_token(&ad, who, which, st->key.id) == -1)
+	if (store_ad_token(&ad, who, which, k->id) == -1)
 		return STORE_ERROR;
-	rc = crypto_open(&st->key, ad.b, ad.len, sqlite3_column_blob(s, col),
+	rc = crypto_open(k, ad.b, ad.len, sqlite3_column_blob(s, col),
 	    (size_t)sqlite3_column_bytes(s, col), out, &len);
 	if (rc == -2) {
 		log_error("which=%s msg=\"out of memory\"", which);
@@ -931,19 +1052,20 @@ store_global_init(void)
 }
 
 struct store *
-store_open(const char *path, const struct crypto_key *key)
+store_open_keyring(const char *path, struct keyring *kr)
 {
 	static pthread_once_t	 once = PTHREAD_ONCE_INIT;
 	struct store		*st = NULL;
 
 	pthread_once(&once, store_global_init);
-	if (path == NULL || key == NULL || store_create_file(path) == -1)
+	if (path == NULL || kr == NULL || store_create_file(path) == -1)
 		goto out;
 	if ((st = calloc(1, sizeof(*st))) == NULL) {
 		log_error("msg=\"out of memory\"");
 		goto out;
 	}
-	st->key = *key;
+	st->kr = kr;
+	store_keys(st);
 	if (sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE |
 	    SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
 		log_error("path=\"%s\" msg=\"%s\"", path, st->db != NULL ?
@@ -960,6 +1082,26 @@ out:
 	return NULL;
 }
 
+struct store *
+store_open(const char *path, const struct crypto_key *key)
+{
+	struct keyring	*kr;
+	struct store	*st;
+
+	if (key == NULL)
+		return NULL;
+	if ((kr = keyring_from_keys(key, 1)) == NULL) {
+		log_error("msg=\"out of memory\"");
+		return NULL;
+	}
+	if ((st = store_open_keyring(path, kr)) == NULL) {
+		keyring_free(kr);
+		return NULL;
+	}
+	st->own_kr = kr;
+	return st;
+}
+
 void
 store_close(struct store *st)
 {
@@ -971,7 +1113,8 @@ store_close(struct store *st)
 		sqlite3_finalize(st->stmt[i]);
 	if (sqlite3_close(st->db) != SQLITE_OK)
 		log_error("msg=\"%s\"", sqlite3_errmsg(st->db));
-	crypto_key_wipe(&st->key);
+	keyring_release(st->keys);
+	keyring_free(st->own_kr);
 	free(st);
 }
 
@@ -992,20 +1135,6 @@ store_link_free(struct store_link *l)
 	memset(l, 0, sizeof(*l));
 }
 
-/* Whether the link row in s is sealed under our key; logs when not. */
-static int
-store_link_key_ok(struct store *st, sqlite3_stmt *s)
-{
-	const unsigned char	*t;
-
-	if (store_col_is_key(st, s, LCOL_KEY_ID))
-		return 1;
-	t = sqlite3_column_text(s, LCOL_KEY_ID);
-	log_error("row_key_id=%.16s key_id=%s msg=\"link sealed under "
-	    "another key\"", t != NULL ? (const char *)t : "none", st->key.id);
-	return 0;
-}
-
 /* Fills out from the row STMT_LINK_GET is on.  Returns STORE_OK,
  * STORE_BADKEY or STORE_ERROR; out may be half filled on failure. */
 static enum store_result
@@ -1013,13 +1142,14 @@ store_link_read(struct store *st, const struct slack_user *who,
     struct store_link *out)
 {
 	sqlite3_stmt		*s = st->stmt[STMT_LINK_GET];
+	const struct crypto_key	*k;
 	enum store_result	 r;
 
-	if (!store_link_key_ok(st, s))
+	if ((k = store_key_find(st, s, LCOL_KEY_ID, "link")) == NULL)
 		return STORE_BADKEY;
-	if ((r = store_open_token(st, s, LCOL_ACCESS_CT, who, "access",
+	if ((r = store_open_token(k, s, LCOL_ACCESS_CT, who, "access",
 	    &out->access_token)) != STORE_OK ||
-	    (r = store_open_token(st, s, LCOL_REFRESH_CT, who, "refresh",
+	    (r = store_open_token(k, s, LCOL_REFRESH_CT, who, "refresh",
 	    &out->refresh_token)) != STORE_OK)
 		return r;
 	if ((out->org = store_col_dup(s, LCOL_ORG)) == NULL ||
@@ -1046,6 +1176,7 @@ store_link_get(struct store *st, const struct slack_user *who,
 	memset(out, 0, sizeof(*out));
 	if (!store_who_ok(who))
 		return STORE_ERROR;
+	store_keys(st);
 	if (store_bind_user(st, STMT_LINK_GET, who) == -1 ||
 	    (rc = store_step(st, STMT_LINK_GET)) == -1)
 		goto out;
@@ -1058,20 +1189,23 @@ out:
 }
 
 /*
- * Inside store_link_put's transaction: reads the current link of who.
- * Returns STORE_NOTFOUND, STORE_OK with *version and *old_refresh (NULL
- * when it does not open; that is logged, and the link is replaced all
- * the same), STORE_BADKEY (sealed under another key) or STORE_ERROR.
+ * Inside a write transaction: reads the current link of who.  Returns
+ * STORE_NOTFOUND, or STORE_OK with *version, the row's key id in key_id
+ * and, when old_refresh is not NULL, *old_refresh (NULL when it does not
+ * open; that is logged, and the caller goes on all the same), or
+ * STORE_BADKEY (sealed under a key we do not hold), or STORE_ERROR.
  */
 static enum store_result
 store_link_old(struct store *st, const struct slack_user *who,
-    int64_t *version, char **old_refresh)
+    int64_t *version, char key_id[CRYPTO_KEYID_LEN + 1], char **old_refresh)
 {
 	sqlite3_stmt		*s = st->stmt[STMT_LINK_GET];
+	const struct crypto_key	*k;
 	enum store_result	 r = STORE_ERROR;
 	int			 rc;
 
-	*old_refresh = NULL;
+	if (old_refresh != NULL)
+		*old_refresh = NULL;
 	if (store_bind_user(st, STMT_LINK_GET, who) == -1 ||
 	    (rc = store_step(st, STMT_LINK_GET)) == -1)
 		goto out;
@@ -1079,15 +1213,15 @@ store_link_old(struct store *st, const struct slack_user *who,
 		r = STORE_NOTFOUND;
 		goto out;
 	}
-	if (!store_link_key_ok(st, s)) {
+	if ((k = store_key_find(st, s, LCOL_KEY_ID, "link")) == NULL) {
 		r = STORE_BADKEY;
 		goto out;
 	}
 	*version = sqlite3_column_int64(s, LCOL_VERSION);
-	if (store_open_token(st, s, LCOL_REFRESH_CT, who, "refresh",
-	    old_refresh) != STORE_OK)
-		log_warn("msg=\"old refresh token unreadable: it cannot be "
-		    "revoked\"");
+	snprintf(key_id, CRYPTO_KEYID_LEN + 1, "%s", k->id);
+	if (old_refresh != NULL && store_open_token(k, s, LCOL_REFRESH_CT,
+	    who, "refresh", old_refresh) != STORE_OK)
+		log_warn("msg=\"old refresh token unreadable\"");
 	r = STORE_OK;
 out:
 	store_reset(st, STMT_LINK_GET);
@@ -1097,8 +1231,9 @@ out:
 /* Binds everything STMT_LINK_PUT needs.  Returns 0 or -1 (logged). */
 static int
 store_link_bind_put(struct store *st, const struct slack_user *who,
-    const struct store_link *in, const struct sealed *acc,
-    const struct sealed *ref, int64_t version, time_t now)
+    const struct store_link *in, const char *key_id,
+    const struct sealed *acc, const struct sealed *ref, int64_t version,
+    time_t now)
 {
 	enum stmt	 id = STMT_LINK_PUT;
 
@@ -1108,7 +1243,7 @@ store_link_bind_put(struct store *st, const struct slack_user *who,
 	    store_bind_text(st, id, 6, in->sf_org_id) == -1 ||
 	    store_bind_text(st, id, 7, in->sf_username) == -1 ||
 	    store_bind_text(st, id, 8, in->instance_url) == -1 ||
-	    store_bind_text(st, id, 9, st->key.id) == -1 ||
+	    store_bind_text(st, id, 9, key_id) == -1 ||
 	    store_bind_blob(st, id, 10, acc->p, acc->len) == -1 ||
 	    store_bind_blob(st, id, 11, ref->p, ref->len) == -1 ||
 	    store_bind_int(st, id, 12, version) == -1 ||
@@ -1134,8 +1269,9 @@ store_link_put(struct store *st, const struct slack_user *who,
     const struct store_link *in, char **old_refresh)
 {
 	struct sealed		 acc = { NULL, 0 }, ref = { NULL, 0 };
+	const struct crypto_key	*k;
 	enum store_result	 r = STORE_ERROR;
-	char			*old = NULL;
+	char			*old = NULL, old_id[CRYPTO_KEYID_LEN + 1];
 	int64_t			 version = 0;
 	int			 began = 0;
 
@@ -1143,18 +1279,22 @@ store_link_put(struct store *st, const struct slack_user *who,
 		*old_refresh = NULL;
 	if (!store_who_ok(who) || !store_link_complete(in))
 		goto out;
-	/* Seal first: the write lock is then held only for the SQL. */
-	if (store_seal_token(st, who, "access", in->access_token, &acc) == -1 ||
-	    store_seal_token(st, who, "refresh", in->refresh_token, &ref) == -1)
-		goto out;
+	store_keys(st);
 	if (store_write_begin(st) == -1)
 		goto out;
 	began = 1;
-	r = store_link_old(st, who, &version, &old);
+	store_keys(st);
+	r = store_link_old(st, who, &version, old_id, &old);
 	if (r != STORE_OK && r != STORE_NOTFOUND)
 		goto out;
 	r = STORE_ERROR;
-	if (store_link_bind_put(st, who, in, &acc, &ref, version + 1,
+	/* Sealed inside the transaction, under the key current now (see
+	 * store_keys); sealing takes microseconds. */
+	k = store_key_current(st);
+	if (store_seal_token(k, who, "access", in->access_token, &acc) == -1 ||
+	    store_seal_token(k, who, "refresh", in->refresh_token, &ref) == -1)
+		goto out;
+	if (store_link_bind_put(st, who, in, k->id, &acc, &ref, version + 1,
 	    time(NULL)) == -1 || store_step(st, STMT_LINK_PUT) == -1)
 		goto out;
 	r = STORE_OK;
@@ -1172,32 +1312,81 @@ out:
 	return r;
 }
 
+/*
+ * Inside store_link_update_tokens' transaction: checks that who's link is
+ * still at version expect and under a key we hold.  A row has one key id
+ * for both tokens, so when refresh is NULL (the refresh token stays) but
+ * the row is sealed under another key than the current one, its refresh
+ * token is opened into *keep, to be sealed again under the current key
+ * with the new access token.  Returns STORE_OK with the row's key id in
+ * row_id, STORE_CONFLICT (changed, gone, or under a key we do not hold:
+ * not the link the caller read), STORE_BADKEY (its refresh token does not
+ * open) or STORE_ERROR.
+ */
+static enum store_result
+store_link_check(struct store *st, const struct slack_user *who,
+    int64_t expect, const char *refresh, char row_id[CRYPTO_KEYID_LEN + 1],
+    char **keep)
+{
+	enum store_result	 r;
+	int64_t			 version = -1;
+
+	*keep = NULL;
+	r = store_link_old(st, who, &version, row_id,
+	    refresh == NULL ? keep : NULL);
+	if (r == STORE_NOTFOUND || r == STORE_BADKEY ||
+	    (r == STORE_OK && version != expect))
+		r = STORE_CONFLICT;
+	else if (r == STORE_OK && refresh == NULL &&
+	    strcmp(row_id, store_key_current(st)->id) == 0) {
+		/* Already under the current key: the column stays. */
+		crypto_free_secret(*keep);
+		*keep = NULL;
+	} else if (r == STORE_OK && refresh == NULL && *keep == NULL)
+		r = STORE_BADKEY;
+	if (r != STORE_OK) {
+		crypto_free_secret(*keep);
+		*keep = NULL;
+	}
+	return r;
+}
+
 enum store_result
 store_link_update_tokens(struct store *st, const struct slack_user *who,
     int64_t expect, const char *access, const char *refresh)
 {
 	struct sealed		 acc = { NULL, 0 }, ref = { NULL, 0 };
+	const struct crypto_key	*k;
 	enum store_result	 r = STORE_ERROR;
 	enum stmt		 id = STMT_LINK_UPDATE;
+	char			*keep = NULL, row_id[CRYPTO_KEYID_LEN + 1];
+	const char		*newref;
 	int			 began = 0;
 
 	if (!store_who_ok(who) || access == NULL)
 		goto out;
-	if (store_seal_token(st, who, "access", access, &acc) == -1 ||
-	    (refresh != NULL &&
-	    store_seal_token(st, who, "refresh", refresh, &ref) == -1))
-		goto out;
+	store_keys(st);
 	if (store_write_begin(st) == -1)
 		goto out;
 	began = 1;
-	/* key_id in the WHERE: a row resealed under another key has
-	 * changed as surely as one with another version. */
+	store_keys(st);
+	if ((r = store_link_check(st, who, expect, refresh, row_id,
+	    &keep)) != STORE_OK)
+		goto out;
+	r = STORE_ERROR;
+	k = store_key_current(st);
+	newref = refresh != NULL ? refresh : keep;
+	if (store_seal_token(k, who, "access", access, &acc) == -1 ||
+	    (newref != NULL &&
+	    store_seal_token(k, who, "refresh", newref, &ref) == -1))
+		goto out;
 	if (store_bind_user(st, id, who) == -1 ||
 	    store_bind_blob(st, id, 4, acc.p, acc.len) == -1 ||
 	    store_bind_blob(st, id, 5, ref.p, ref.len) == -1 ||
 	    store_bind_int(st, id, 6, (int64_t)time(NULL)) == -1 ||
 	    store_bind_int(st, id, 7, expect) == -1 ||
-	    store_bind_text(st, id, 8, st->key.id) == -1 ||
+	    store_bind_text(st, id, 8, k->id) == -1 ||
+	    store_bind_text(st, id, 9, row_id) == -1 ||
 	    store_step(st, id) == -1)
 		goto out;
 	r = sqlite3_changes(st->db) == 1 ? STORE_OK : STORE_CONFLICT;
@@ -1205,6 +1394,7 @@ out:
 	store_reset(st, id);
 	if (began && store_write_end(st, r == STORE_OK) == -1)
 		r = STORE_ERROR;
+	crypto_free_secret(keep);
 	free(acc.p);
 	free(ref.p);
 	return r;
@@ -1214,15 +1404,26 @@ enum store_result
 store_link_delete(struct store *st, const struct slack_user *who,
     int64_t expect)
 {
+	const struct crypto_key	*k;
 	enum store_result	 r = STORE_ERROR;
 	enum stmt		 id = STMT_LINK_DELETE;
+	size_t			 i;
 
 	if (!store_who_ok(who))
 		return STORE_ERROR;
+	store_keys(st);
 	pthread_mutex_lock(&store_writer);
-	if (store_bind_user(st, id, who) == -1 ||
-	    store_bind_text(st, id, 4, st->key.id) == -1 ||
-	    store_bind_int(st, id, 5, expect < 0 ? -1 : expect) == -1 ||
+	if (store_bind_user(st, id, who) == -1)
+		goto out;
+	/* Only a link sealed under a key we hold: one we cannot open was
+	 * not read by the caller, and a wrong key must not destroy it. */
+	for (i = 0; i < KEYRING_MAX; i++) {
+		k = keyring_key(st->keys, i);
+		if (k != NULL && store_bind_text(st, id, 4 + (int)i,
+		    k->id) == -1)
+			goto out;
+	}
+	if (store_bind_int(st, id, 12, expect < 0 ? -1 : expect) == -1 ||
 	    store_step(st, id) == -1)
 		goto out;
 	r = sqlite3_changes(st->db) == 1 ? STORE_OK : STORE_NOTFOUND;
@@ -1318,30 +1519,37 @@ store_nonce_start(struct store *st,
 	struct store_ad		 ad;
 	struct sealed		 v = { NULL, 0 };
 	struct slack_user	 u;
+	const struct crypto_key	*k;
 	enum store_result	 r = STORE_ERROR;
 	enum stmt		 id = STMT_NONCE_START;
 	int			 began = 0;
 
-	if (verifier == NULL ||
-	    store_ad_verifier(&ad, state_hash, st->key.id) == -1)
+	if (verifier == NULL)
 		goto out;
-	if (crypto_seal(&st->key, ad.b, ad.len, verifier, strlen(verifier),
-	    &v.p, &v.len) == -1) {
-		log_error("msg=\"cannot seal verifier\"");
-		goto out;
-	}
+	store_keys(st);
 	if (store_begin(st) == -1)
 		goto out;
 	began = 1;
 	if ((r = store_nonce_check(st, nonce_hash, now, &u)) != STORE_OK)
 		goto out;
 	r = STORE_ERROR;
+	/* Sealed under the key current once the lock is held (see
+	 * store_keys). */
+	store_keys(st);
+	k = store_key_current(st);
+	if (store_ad_verifier(&ad, state_hash, k->id) == -1)
+		goto out;
+	if (crypto_seal(k, ad.b, ad.len, verifier, strlen(verifier),
+	    &v.p, &v.len) == -1) {
+		log_error("msg=\"cannot seal verifier\"");
+		goto out;
+	}
 	if (store_bind_blob(st, id, 1, nonce_hash, CRYPTO_HASHLEN) == -1 ||
 	    store_bind_int(st, id, 2, (int64_t)now) == -1 ||
 	    store_bind_blob(st, id, 3, state_hash, CRYPTO_HASHLEN) == -1 ||
 	    store_bind_blob(st, id, 4, cookie_hash, CRYPTO_HASHLEN) == -1 ||
 	    store_bind_blob(st, id, 5, v.p, v.len) == -1 ||
-	    store_bind_text(st, id, 6, st->key.id) == -1 ||
+	    store_bind_text(st, id, 6, k->id) == -1 ||
 	    store_bind_int(st, id, 7, (int64_t)expires) == -1 ||
 	    store_step(st, id) == -1)
 		goto out;
@@ -1370,6 +1578,7 @@ store_state_check(struct store *st,
     struct slack_user *who, char **verifier)
 {
 	sqlite3_stmt		*s = st->stmt[STMT_STATE_GET];
+	const struct crypto_key	*k;
 	struct store_ad		 ad;
 	enum store_result	 r = STORE_ERROR;
 	size_t			 len;
@@ -1394,15 +1603,13 @@ store_state_check(struct store *st,
 	    cookie_hash, CRYPTO_HASHLEN))
 		goto out;
 	r = STORE_BADKEY;
-	if (!store_col_is_key(st, s, SCOL_KEY_ID)) {
-		log_error("msg=\"login state sealed under another key\"");
+	if ((k = store_key_find(st, s, SCOL_KEY_ID, "login_state")) == NULL)
 		goto out;
-	}
 	r = STORE_ERROR;
-	if (store_ad_verifier(&ad, state_hash, st->key.id) == -1 ||
+	if (store_ad_verifier(&ad, state_hash, k->id) == -1 ||
 	    store_col_user(s, who) == -1)
 		goto out;
-	rc = crypto_open(&st->key, ad.b, ad.len,
+	rc = crypto_open(k, ad.b, ad.len,
 	    sqlite3_column_blob(s, SCOL_VERIFIER_CT),
 	    (size_t)sqlite3_column_bytes(s, SCOL_VERIFIER_CT), verifier,
 	    &len);
@@ -1434,6 +1641,7 @@ store_state_take(struct store *st,
 	int			 began = 0;
 
 	*verifier = NULL;
+	store_keys(st);
 	/* The check and the consumption share one write transaction, so of
 	 * concurrent callers exactly one sees the state unused. */
 	if (store_begin(st) == -1)
@@ -1525,6 +1733,416 @@ out:
 	store_reset(st, STMT_PURGE_STATE);
 	store_reset(st, STMT_PURGE_REPLAY);
 	return n;
+}
+
+/* --- Key rotation ----------------------------------------------------- */
+
+/* One row of a rekey batch: what it was read as, and its new seals. */
+struct store_rekey_row {
+	struct slack_user	 who;		/* links */
+	unsigned char		 state_hash[CRYPTO_HASHLEN]; /* states */
+	int64_t			 version;	/* links */
+	char			 old_id[CRYPTO_KEYID_LEN + 1];
+	struct sealed		 old_a, old_b;	/* as read */
+	struct sealed		 new_a, new_b;	/* under new_id */
+};
+
+struct store_rekey {
+	enum store_rekey_table	 table;
+	char			 new_id[CRYPTO_KEYID_LEN + 1];
+	size_t			 n, cap;
+	struct store_rekey_row	*rows;
+};
+
+/* Empties a batch (its rows' memory goes, its array stays). */
+static void
+store_rekey_clear(struct store_rekey *b)
+{
+	size_t	 i;
+
+	for (i = 0; i < b->n; i++) {
+		free(b->rows[i].old_a.p);
+		free(b->rows[i].old_b.p);
+		free(b->rows[i].new_a.p);
+		free(b->rows[i].new_b.p);
+	}
+	b->n = 0;
+}
+
+void
+store_rekey_free(struct store_rekey *b)
+{
+	if (b == NULL)
+		return;
+	store_rekey_clear(b);
+	free(b->rows);
+	free(b);
+}
+
+size_t
+store_rekey_count(const struct store_rekey *b)
+{
+	return b != NULL ? b->n : 0;
+}
+
+/* Copies blob column col into *out (allocated).  Returns 0, or -1 when
+ * it is NULL or empty (no sealed value is) or memory is exhausted. */
+static int
+store_col_blob(sqlite3_stmt *s, int col, struct sealed *out)
+{
+	const void	*p = sqlite3_column_blob(s, col);
+	int		 n = sqlite3_column_bytes(s, col);
+
+	if (p == NULL || n <= 0 || (out->p = malloc((size_t)n)) == NULL)
+		return -1;
+	memcpy(out->p, p, (size_t)n);
+	out->len = (size_t)n;
+	return 0;
+}
+
+/*
+ * Opens one sealed value of a row with key k and its associated data
+ * under old_id, and seals it again under the current key cur with the
+ * same associated data but cur's id.  The plaintext is wiped at once.
+ * Returns 0, -1 when it does not open (*open_failed set) or on
+ * memory exhaustion.
+ */
+static int
+store_reseal(const struct crypto_key *k, const struct crypto_key *cur,
+    const struct store_ad *ad_old, const struct store_ad *ad_new,
+    const struct sealed *in, struct sealed *out, int *open_failed)
+{
+	char	*pt = NULL;
+	size_t	 len;
+	int	 rc;
+
+	rc = crypto_open(k, ad_old->b, ad_old->len, in->p, in->len, &pt, &len);
+	if (rc != 0) {
+		*open_failed = rc == -1;
+		return -1;
+	}
+	rc = crypto_seal(cur, ad_new->b, ad_new->len, pt, len, &out->p,
+	    &out->len);
+	crypto_free_secret(pt);
+	return rc;
+}
+
+/* Makes room for one more row.  Returns the zeroed row or NULL. */
+static struct store_rekey_row *
+store_rekey_add(struct store_rekey *b)
+{
+	struct store_rekey_row	*p;
+	size_t			 ncap;
+
+	if (b->n == b->cap) {
+		ncap = b->cap == 0 ? 16 : b->cap * 2;
+		if ((p = reallocarray(b->rows, ncap, sizeof(*p))) == NULL)
+			return NULL;
+		b->rows = p;
+		b->cap = ncap;
+	}
+	p = &b->rows[b->n];
+	memset(p, 0, sizeof(*p));
+	return p;
+}
+
+/*
+ * Adds the link row s is on to batch b, re-sealed under cur.  Counts it
+ * in *c as having an unknown key or not opening when so (and leaves it
+ * out).  Returns 0, or -1 on memory exhaustion or a malformed row
+ * (logged).
+ */
+static int
+store_rekey_link(struct store *st, sqlite3_stmt *s, struct store_rekey *b,
+    struct store_rekey_counts *c)
+{
+	struct store_rekey_row	*row;
+	const struct crypto_key	*k, *cur;
+	struct store_ad		 ao, an;
+	int			 bad = 0;
+
+	if ((row = store_rekey_add(b)) == NULL)
+		goto nomem;
+	if (store_col_id(s, RLCOL_ENTERPRISE_ID, row->who.enterprise_id,
+	    sizeof(row->who.enterprise_id)) == -1 ||
+	    store_col_id(s, RLCOL_TEAM_ID, row->who.team_id,
+	    sizeof(row->who.team_id)) == -1 ||
+	    store_col_id(s, RLCOL_USER_ID, row->who.user_id,
+	    sizeof(row->who.user_id)) == -1 ||
+	    store_col_blob(s, RLCOL_ACCESS_CT, &row->old_a) == -1 ||
+	    store_col_blob(s, RLCOL_REFRESH_CT, &row->old_b) == -1) {
+		log_error("msg=\"malformed link row: left as it is\"");
+		c->unopenable++;
+		goto skip;
+	}
+	if ((k = store_key_find(st, s, RLCOL_KEY_ID, "link")) == NULL) {
+		c->unknown_key++;
+		goto skip;
+	}
+	cur = store_key_current(st);
+	snprintf(row->old_id, sizeof(row->old_id), "%s", k->id);
+	row->version = sqlite3_column_int64(s, RLCOL_VERSION);
+	if (store_ad_token(&ao, &row->who, "access", k->id) == -1 ||
+	    store_ad_token(&an, &row->who, "access", cur->id) == -1 ||
+	    store_reseal(k, cur, &ao, &an, &row->old_a, &row->new_a,
+	    &bad) == -1 ||
+	    store_ad_token(&ao, &row->who, "refresh", k->id) == -1 ||
+	    store_ad_token(&an, &row->who, "refresh", cur->id) == -1 ||
+	    store_reseal(k, cur, &ao, &an, &row->old_b, &row->new_b,
+	    &bad) == -1) {
+		if (!bad)
+			goto nomem;
+		log_error("msg=\"sealed token does not open: altered or wrong "
+		    "key; link left as it is\"");
+		c->unopenable++;
+		goto skip;
+	}
+	b->n++;
+	return 0;
+skip:
+	free(row->old_a.p);
+	free(row->old_b.p);
+	free(row->new_a.p);
+	return 0;
+nomem:
+	if (row != NULL) {
+		free(row->old_a.p);
+		free(row->old_b.p);
+		free(row->new_a.p);
+	}
+	log_error("msg=\"out of memory\"");
+	return -1;
+}
+
+/* store_rekey_link() for the login_state row s is on (its verifier). */
+static int
+store_rekey_state(struct store *st, sqlite3_stmt *s, struct store_rekey *b,
+    struct store_rekey_counts *c)
+{
+	struct store_rekey_row	*row;
+	const struct crypto_key	*k, *cur;
+	struct store_ad		 ao, an;
+	int			 bad = 0;
+
+	if ((row = store_rekey_add(b)) == NULL)
+		goto nomem;
+	if (sqlite3_column_bytes(s, RSCOL_STATE_HASH) != CRYPTO_HASHLEN ||
+	    store_col_blob(s, RSCOL_VERIFIER_CT, &row->old_a) == -1) {
+		log_error("msg=\"malformed login_state row: left as it is\"");
+		c->unopenable++;
+		goto skip;
+	}
+	memcpy(row->state_hash, sqlite3_column_blob(s, RSCOL_STATE_HASH),
+	    CRYPTO_HASHLEN);
+	if ((k = store_key_find(st, s, RSCOL_KEY_ID, "login_state")) == NULL) {
+		c->unknown_key++;
+		goto skip;
+	}
+	cur = store_key_current(st);
+	snprintf(row->old_id, sizeof(row->old_id), "%s", k->id);
+	if (store_ad_verifier(&ao, row->state_hash, k->id) == -1 ||
+	    store_ad_verifier(&an, row->state_hash, cur->id) == -1 ||
+	    store_reseal(k, cur, &ao, &an, &row->old_a, &row->new_a,
+	    &bad) == -1) {
+		if (!bad)
+			goto nomem;
+		log_error("msg=\"sealed verifier does not open: altered or "
+		    "wrong key; login state left as it is\"");
+		c->unopenable++;
+		goto skip;
+	}
+	b->n++;
+	return 0;
+skip:
+	free(row->old_a.p);
+	return 0;
+nomem:
+	if (row != NULL)
+		free(row->old_a.p);
+	log_error("msg=\"out of memory\"");
+	return -1;
+}
+
+/* The outcome of a failed SQLite call: STORE_BUSY when another
+ * connection held the lock past the busy cap, else STORE_ERROR. */
+static enum store_result
+store_failure(const struct store *st)
+{
+	int	 rc = st->last_rc & 0xff;
+
+	return rc == SQLITE_BUSY || rc == SQLITE_LOCKED ? STORE_BUSY :
+	    STORE_ERROR;
+}
+
+enum store_result
+store_rekey_read(struct store *st, enum store_rekey_table table,
+    int64_t *cursor, int max, struct store_rekey **out,
+    struct store_rekey_counts *c)
+{
+	struct store_rekey	*b = NULL;
+	enum stmt		 id;
+	sqlite3_stmt		*s;
+	enum store_result	 r = STORE_ERROR;
+	int			 rc;
+
+	*out = NULL;
+	memset(c, 0, sizeof(*c));
+	id = table == STORE_REKEY_LINKS ? STMT_REKEY_LINKS : STMT_REKEY_STATES;
+	s = st->stmt[id];
+	if (max < 1 || (b = calloc(1, sizeof(*b))) == NULL)
+		goto out;
+	st->last_rc = 0;
+	store_keys(st);
+	b->table = table;
+	snprintf(b->new_id, sizeof(b->new_id), "%s",
+	    store_key_current(st)->id);
+	if (store_bind_text(st, id, 1, b->new_id) == -1 ||
+	    store_bind_int(st, id, 2, *cursor) == -1 ||
+	    store_bind_int(st, id, 3, max) == -1)
+		goto out;
+	while ((rc = store_step(st, id)) == SQLITE_ROW) {
+		c->read++;
+		*cursor = sqlite3_column_int64(s, 0);
+		if ((table == STORE_REKEY_LINKS ?
+		    store_rekey_link(st, s, b, c) :
+		    store_rekey_state(st, s, b, c)) == -1)
+			goto out;
+	}
+	if (rc == -1) {
+		r = store_failure(st);
+		goto out;
+	}
+	/* store_key_find() may have moved to newer keys; a batch sealed
+	 * under two current keys would be wrong, so the caller retries. */
+	if (strcmp(b->new_id, store_key_current(st)->id) != 0) {
+		log_warn("msg=\"keys changed while reading: batch dropped\"");
+		c->changed += (long)b->n;
+		store_rekey_clear(b);
+	}
+	*out = b;
+	b = NULL;
+	r = STORE_OK;
+out:
+	store_reset(st, id);
+	store_rekey_free(b);
+	return r;
+}
+
+/* Binds and runs the compare-and-set update of one row.  Returns 1 when
+ * it was written, 0 when it had changed, -1 on failure (logged). */
+static int
+store_rekey_set(struct store *st, const struct store_rekey *b,
+    const struct store_rekey_row *row)
+{
+	enum stmt	 id;
+	int		 rc = -1;
+
+	if (b->table == STORE_REKEY_LINKS) {
+		id = STMT_REKEY_LINK_SET;
+		if (store_bind_user(st, id, &row->who) == -1 ||
+		    store_bind_text(st, id, 4, b->new_id) == -1 ||
+		    store_bind_blob(st, id, 5, row->new_a.p,
+		    row->new_a.len) == -1 ||
+		    store_bind_blob(st, id, 6, row->new_b.p,
+		    row->new_b.len) == -1 ||
+		    store_bind_int(st, id, 7, row->version) == -1 ||
+		    store_bind_text(st, id, 8, row->old_id) == -1 ||
+		    store_bind_blob(st, id, 9, row->old_a.p,
+		    row->old_a.len) == -1 ||
+		    store_bind_blob(st, id, 10, row->old_b.p,
+		    row->old_b.len) == -1)
+			goto out;
+	} else {
+		id = STMT_REKEY_STATE_SET;
+		if (store_bind_blob(st, id, 1, row->state_hash,
+		    CRYPTO_HASHLEN) == -1 ||
+		    store_bind_text(st, id, 2, b->new_id) == -1 ||
+		    store_bind_blob(st, id, 3, row->new_a.p,
+		    row->new_a.len) == -1 ||
+		    store_bind_text(st, id, 4, row->old_id) == -1 ||
+		    store_bind_blob(st, id, 5, row->old_a.p,
+		    row->old_a.len) == -1)
+			goto out;
+	}
+	if (store_step(st, id) == -1)
+		goto out;
+	rc = sqlite3_changes(st->db) == 1;
+out:
+	store_reset(st, id);
+	return rc;
+}
+
+enum store_result
+store_rekey_write(struct store *st, const struct store_rekey *b,
+    struct store_rekey_counts *c)
+{
+	enum store_result	 r = STORE_ERROR;
+	long			 done = 0, changed = 0;
+	size_t			 i;
+	int			 rc, began = 0;
+
+	if (b == NULL || b->n == 0)
+		return STORE_OK;
+	st->last_rc = 0;
+	if (store_write_begin(st) == -1) {
+		r = store_failure(st);
+		goto out;
+	}
+	began = 1;
+	for (i = 0; i < b->n; i++) {
+		if ((rc = store_rekey_set(st, b, &b->rows[i])) == -1) {
+			r = store_failure(st);
+			goto out;
+		}
+		if (rc == 1)
+			done++;
+		else
+			changed++;
+	}
+	r = STORE_OK;
+out:
+	if (began && store_write_end(st, r == STORE_OK) == -1)
+		r = store_failure(st);
+	if (r == STORE_OK) {
+		c->resealed += done;
+		c->changed += changed;
+	}
+	return r;
+}
+
+enum store_result
+store_key_census(struct store *st, struct store_key_count *out, size_t max,
+    size_t *n)
+{
+	sqlite3_stmt		*s = st->stmt[STMT_KEY_CENSUS];
+	struct store_key_count	*e;
+	enum store_result	 r = STORE_ERROR;
+	const unsigned char	*t;
+	int			 rc;
+
+	*n = 0;
+	if (max == 0)
+		return STORE_ERROR;
+	st->last_rc = 0;
+	while ((rc = store_step(st, STMT_KEY_CENSUS)) == SQLITE_ROW) {
+		/* Past max ids, the rest are added up in the last entry. */
+		if (*n < max) {
+			e = &out[(*n)++];
+			memset(e, 0, sizeof(*e));
+			t = sqlite3_column_text(s, 0);
+			if (t != NULL && sqlite3_column_bytes(s, 0) ==
+			    CRYPTO_KEYID_LEN)
+				memcpy(e->key_id, t, CRYPTO_KEYID_LEN);
+		} else {
+			e = &out[max - 1];
+			e->key_id[0] = '\0';
+		}
+		e->links += (long)sqlite3_column_int64(s, 1);
+		e->states += (long)sqlite3_column_int64(s, 2);
+	}
+	r = rc == -1 ? store_failure(st) : STORE_OK;
+	store_reset(st, STMT_KEY_CENSUS);
+	return r;
 }
 
 /* --- Administration (forcelink-admin) ----------------------------------
@@ -1990,7 +2608,7 @@ store_stats_teams(struct store *st, struct store_stats *ss)
 static int
 store_stats_keys(struct store *st, struct store_stats *ss)
 {
-	struct store_key_count	*v;
+	struct store_stats_key	*v;
 	sqlite3_stmt		*s;
 	size_t			 cap = 0;
 	int			 rc;

@@ -8,7 +8,9 @@
  * of tokens at rest.
  *
  * One struct store is one connection and must be used by one thread at a
- * time; each worker thread opens its own.  Many processes share the file
+ * time; each worker thread opens its own.  The connections of a program
+ * share one keyring (keyring.h): each row is opened with the key its key
+ * id names, and every seal uses the current key.  Many processes share the file
  * through WAL mode.  Writes that read first run under BEGIN IMMEDIATE;
  * writes of tokens run with synchronous=FULL, because a rotated refresh
  * token that is lost cannot be fetched again.
@@ -32,6 +34,7 @@
 #include <time.h>
 
 #include "crypto.h"
+#include "keyring.h"
 #include "slack.h"
 
 struct store;
@@ -45,7 +48,10 @@ enum store_result {
 	STORE_CONFLICT,		/* the row changed since it was read */
 	STORE_EXISTS,		/* already present (a replayed signature) */
 	STORE_BADKEY,		/* sealed under another key, or altered */
-	STORE_ERROR		/* SQLite or memory failure (logged) */
+	STORE_ERROR,		/* SQLite or memory failure (logged) */
+	STORE_BUSY		/* the database stayed locked past the busy
+				   cap (only the key-rotation calls tell
+				   this apart from STORE_ERROR) */
 };
 
 const char	*store_result_str(enum store_result);
@@ -73,10 +79,16 @@ struct store_link {
 /*
  * Opens (creating with mode 0600 when absent) the database at path,
  * applies pending migrations, sets WAL mode and the busy timeout, and
- * prepares the statements.  key is used for every seal and open on this
- * connection; it is copied.  Returns NULL on failure (logged), including
- * a database newer than this program understands.
+ * prepares the statements.  The connection seals with the keyring's
+ * current key and opens each row with the key its key id names; it
+ * follows the keyring as it is reloaded (keyring.h).  kr is shared, not
+ * copied: it must outlive the connection.  Returns NULL on failure
+ * (logged), including a database newer than this program understands.
  */
+struct store	*store_open_keyring(const char *path, struct keyring *kr);
+
+/* store_open_keyring() with a keyring of this one key, which is copied
+ * (tests and tools that hold one key). */
 struct store	*store_open(const char *path, const struct crypto_key *key);
 void		 store_close(struct store *);
 
@@ -84,9 +96,11 @@ void		 store_close(struct store *);
 int		 store_schema_version(void);
 
 /*
- * Reads the link of who.  STORE_OK fills *out; STORE_NOTFOUND when not
- * linked; STORE_BADKEY when the tokens were sealed under another key or
- * were altered (nothing is changed: the caller reports it); STORE_ERROR.
+ * Reads the link of who, opening it with the key its key id names (an id
+ * the keyring does not hold makes it re-read the key file once).
+ * STORE_OK fills *out; STORE_NOTFOUND when not linked; STORE_BADKEY when
+ * the tokens were sealed under a key we do not hold or were altered
+ * (nothing is changed: the caller reports it); STORE_ERROR.
  */
 enum store_result store_link_get(struct store *, const struct slack_user *,
 	    struct store_link *out);
@@ -96,19 +110,22 @@ enum store_result store_link_get(struct store *, const struct slack_user *,
  * both tokens are read; version and times are set here).  When a link
  * existed and old_refresh is not NULL, *old_refresh receives its refresh
  * token (allocated; free with crypto_free_secret) so the caller can revoke
- * it, or NULL when there was none or it could not be opened.  Returns
- * STORE_OK, STORE_BADKEY when the existing link is sealed under another
- * key (it is left as it is: a wrong key must not destroy links), or
- * STORE_ERROR.
+ * it, or NULL when there was none or it could not be opened.  The new
+ * link is sealed under the current key.  Returns STORE_OK, STORE_BADKEY
+ * when the existing link is sealed under a key we do not hold (it is left
+ * as it is: a wrong key must not destroy links), or STORE_ERROR.
  */
 enum store_result store_link_put(struct store *, const struct slack_user *,
 	    const struct store_link *in, char **old_refresh);
 
 /*
  * After a refresh: replaces the access token (and the refresh token when
- * refresh is not NULL) if the link still has version expect.  Returns
- * STORE_OK (and bumps the version), STORE_CONFLICT when the link changed
- * or vanished meanwhile, STORE_ERROR.
+ * refresh is not NULL) if the link still has version expect, sealing
+ * under the current key (a refresh token that stays is sealed again with
+ * it when the link was under an older key).  Returns STORE_OK (and bumps
+ * the version), STORE_CONFLICT when the link changed or vanished
+ * meanwhile or is under a key we do not hold, STORE_BADKEY when its
+ * refresh token does not open, STORE_ERROR.
  */
 enum store_result store_link_update_tokens(struct store *,
 	    const struct slack_user *, int64_t expect, const char *access,
@@ -116,9 +133,9 @@ enum store_result store_link_update_tokens(struct store *,
 
 /*
  * Deletes the link of who, but only while it still has version expect
- * (expect < 0: whatever version) and is sealed under this connection's
- * key.  Returns STORE_OK, STORE_NOTFOUND (gone already, changed meanwhile
- * or sealed under another key) or STORE_ERROR.
+ * (expect < 0: whatever version) and is sealed under a key of this
+ * connection's keyring.  Returns STORE_OK, STORE_NOTFOUND (gone already,
+ * changed meanwhile or sealed under a key we do not hold) or STORE_ERROR.
  */
 enum store_result store_link_delete(struct store *, const struct slack_user *,
 	    int64_t expect);
@@ -265,7 +282,7 @@ struct store_team_count {
 
 /* Rows per key id, for store_stats(): links and login states whose
  * sealed verifier is still there. */
-struct store_key_count {
+struct store_stats_key {
 	char	*key_id;
 	long	 links;
 	long	 login_states;
@@ -293,7 +310,7 @@ struct store_stats {
 	int			 schema_version; /* PRAGMA user_version */
 	struct store_team_count	*teams;
 	size_t			 nteams;
-	struct store_key_count	*keys;
+	struct store_stats_key	*keys;
 	size_t			 nkeys;
 };
 
@@ -310,5 +327,81 @@ void		 store_stats_free(struct store_stats *);
  */
 int		 store_integrity_check(struct store *, char *msg,
 		    size_t msgsz);
+
+/*
+ * Key rotation (common/rekey.c drives it).  The sealed values of links
+ * (both tokens) and of started logins (the PKCE verifier) that are not
+ * under the current key are read a batch at a time, opened with the key
+ * their key id names and sealed again under the current key, with the
+ * associated data now naming the current key's id.  The batch is then
+ * written in one transaction, each row only while it is still exactly as
+ * read (version, key id and ciphertexts), so a refresh, relink or logout
+ * that came in between is never overwritten: that row is counted as
+ * changed and is read again by the next pass.  Versions stay as they
+ * are: re-sealing changes no token.
+ */
+enum store_rekey_table {
+	STORE_REKEY_LINKS,
+	STORE_REKEY_STATES
+};
+
+/*
+ * Rows read (that are under another key than the current one); re-sealed
+ * (written under the current key); changed since read (left for the next
+ * pass); under a key the keyring does not hold; under a held key but not
+ * opening (altered) or malformed.
+ */
+struct store_rekey_counts {
+	long	 read;
+	long	 resealed;
+	long	 changed;
+	long	 unknown_key;
+	long	 unopenable;
+};
+
+struct store_rekey;
+
+/*
+ * Reads up to max rows of table that are not under the current key, in
+ * rowid order after *cursor (start at 0), and re-seals them in memory.
+ * On STORE_OK *cursor is the last rowid read (fewer than max rows read
+ * means the end of the table), *out the batch to write (free with
+ * store_rekey_free) and *c (reset first) counts read, unknown_key and
+ * unopenable rows, which are left out of the batch and left as they are.
+ * STORE_BUSY or STORE_ERROR otherwise (logged).
+ */
+enum store_result store_rekey_read(struct store *, enum store_rekey_table,
+	    int64_t *cursor, int max, struct store_rekey **out,
+	    struct store_rekey_counts *c);
+
+/*
+ * Writes a batch in one transaction (synchronous=FULL), each row only if
+ * unchanged since it was read.  On STORE_OK adds to c->resealed and
+ * c->changed.  STORE_BUSY when the write lock could not be had within the
+ * busy cap, STORE_ERROR otherwise; nothing is written then.
+ */
+enum store_result store_rekey_write(struct store *,
+	    const struct store_rekey *, struct store_rekey_counts *c);
+
+/* Rows in a batch; NULL counts as 0. */
+size_t		 store_rekey_count(const struct store_rekey *);
+void		 store_rekey_free(struct store_rekey *);
+
+/* Rows per key id ("" when malformed): links, and started logins whose
+ * verifier is sealed. */
+struct store_key_count {
+	char	 key_id[CRYPTO_KEYID_LEN + 1];
+	long	 links;
+	long	 states;
+};
+
+/*
+ * Counts the sealed rows by key id, in key id order, into out[0..*n-1]
+ * (at most max entries; past max distinct ids the rest are added up in
+ * out[max - 1], whose key id is then "").  Returns STORE_OK, STORE_BUSY
+ * or STORE_ERROR.
+ */
+enum store_result store_key_census(struct store *,
+	    struct store_key_count *out, size_t max, size_t *n);
 
 #endif

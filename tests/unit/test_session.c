@@ -16,6 +16,7 @@
 
 static char			 dbpath[64];
 static struct config		 cfg;
+static struct crypto_key	 cfg_key;
 static const struct slack_user	 alice = { "", "T0000001", "U0000001" };
 
 static void
@@ -42,8 +43,10 @@ setup(void)
 	cfg.sf.client_id = "id";
 	cfg.sf.client_secret = "secret";
 	cfg.sf.api_version = "v62.0";
-	ck_assert_int_eq(crypto_key_from_base64(&cfg.key,
+	ck_assert_int_eq(crypto_key_from_base64(&cfg_key,
 	    "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="), 0);
+	cfg.keyring = keyring_from_keys(&cfg_key, 1);
+	ck_assert_ptr_nonnull(cfg.keyring);
 }
 
 static void
@@ -58,6 +61,8 @@ teardown(void)
 	unlink(p);
 	snprintf(p, sizeof(p), "%s-refresh.lock", dbpath);
 	unlink(p);
+	keyring_free(cfg.keyring);
+	cfg.keyring = NULL;
 }
 
 /* Stores a link for alice directly, under key k. */
@@ -171,7 +176,7 @@ START_TEST(unreachable_salesforce_keeps_link)
 	char			*inst = NULL;
 
 	memset(&c, 0, sizeof(c));
-	put_link(&cfg.key);
+	put_link(&cfg_key);
 	s = session_new(&cfg);
 	ck_assert_ptr_nonnull(s);
 	ck_assert_int_eq(session_search(s, &alice, "smith", &c, &inst, &err),
