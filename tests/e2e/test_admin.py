@@ -402,7 +402,8 @@ MISSING_CONFIG = [
     ({"FORCELINK_KEY_FILE": None},
      "configuration: FORCELINK_KEY must be base64 of 32 random bytes"),
     ({"FORCELINK_KEY_FILE": None, "FORCELINK_KEY": "bm90IGEga2V5"},
-     "configuration: FORCELINK_KEY must be base64 of 32 random bytes"),
+     "configuration: FORCELINK_KEY: key 1 (line 1) is not the base64 of "
+     "32 bytes"),
     ({"FORCELINK_KEY_FILE": "/nonexistent/key"},
      "configuration: FORCELINK_KEY_FILE: cannot read /nonexistent/key"),
     ({"SLACK_SIGNING_SECRET": None},
