@@ -8,6 +8,10 @@
  * answered 2.5 s after the request arrived, contact_ack() answers Slack
  * with "Searching…" from inside the HTTP wait, and the result is POSTed to
  * the request's response_url when it comes.
+ *
+ * A workspace whose integration is in integration-user mode (see
+ * session.h) searches as that integration's Run-As user: nobody links,
+ * and every answer says so, in its text and in a context block.
  */
 #include <ctype.h>
 #include <stdio.h>
@@ -42,6 +46,8 @@ struct contact {
 	const char		*response_url;	/* NULL: cannot defer */
 	const char		*ack_text;
 	int			 acked;
+	struct session_as	 as;		/* who the workspace runs as */
+	int			 found;		/* a search answered with results */
 };
 
 /*
@@ -149,6 +155,15 @@ contact_failure(struct contact *c, enum session_result res)
 	case SESSION_TRANSIENT:
 		return render_message("Salesforce did not answer properly "
 		    "just now. Please try again in a minute.");
+	case SESSION_MOVED:
+		reason = "Your workspace now uses another Salesforce "
+		    "integration, so your earlier link is no longer used.";
+		break;
+	case SESSION_IUSER_REFUSED:
+		return render_message("Salesforce refused forcelink's "
+		    "integration user for this workspace. Nothing can be "
+		    "searched until your forcelink admin fixes the "
+		    "integration.");
 	default:
 		return render_message("Something went wrong on our side. "
 		    "Please try again in a minute.");
@@ -166,12 +181,18 @@ contact_failure(struct contact *c, enum session_result res)
 static char *
 cmd_help(struct contact *c)
 {
+	if (c->as.integration_user)
+		return render_help_iuser(c->command);
 	return render_help(c->command);
 }
 
 static char *
 cmd_login(struct contact *c)
 {
+	if (c->as.integration_user)
+		return render_message("No login is needed here: this "
+		    "workspace searches Salesforce as the integration user, "
+		    "not as you.");
 	return contact_failure(c, SESSION_UNLINKED);
 }
 
@@ -187,6 +208,9 @@ cmd_logout(struct contact *c)
 	if (res == SESSION_OK)
 		return render_message("Logged out: your Salesforce link is "
 		    "removed and its token revoked.");
+	if (res == SESSION_UNLINKED && c->as.integration_user)
+		return render_message("Nothing to log out: this workspace "
+		    "searches Salesforce as the integration user, not as you.");
 	if (res == SESSION_UNLINKED)
 		return render_message("You are not linked to Salesforce.");
 	if (res == SESSION_TRANSIENT)
@@ -205,11 +229,16 @@ cmd_whoami(struct contact *c)
 
 	memset(&ui, 0, sizeof(ui));
 	c->ack_text = "Asking Salesforce who you are…";
-	res = session_whoami(c->s, &c->who, &ui, &inst);
-	log_event(LOGL_INFO, "cmd.whoami", "outcome=%s",
-	    session_result_str(res));
-	json = res == SESSION_OK ? render_whoami(inst, &ui) :
-	    contact_failure(c, res);
+	res = session_whoami_as(c->s, &c->who, &ui, &inst, &c->as);
+	log_event(LOGL_INFO, "cmd.whoami", "outcome=%s integration=\"%s\" "
+	    "iuser=%d", session_result_str(res), c->as.integration,
+	    c->as.integration_user);
+	if (res != SESSION_OK)
+		json = contact_failure(c, res);
+	else if (c->as.integration_user)
+		json = render_whoami_iuser(inst, &ui);
+	else
+		json = render_whoami(inst, &ui);
 	sf_userinfo_free(&ui);
 	free(inst);
 	return json;
@@ -225,9 +254,13 @@ cmd_search(struct contact *c)
 
 	memset(&found, 0, sizeof(found));
 	c->ack_text = "Searching Salesforce…";
-	res = session_search(c->s, &c->who, c->text, &found, &inst, &err);
-	log_event(LOGL_INFO, "cmd.search", "outcome=%s found=%zu error=%s",
-	    session_result_str(res), found.n, err.code[0] ? err.code : "-");
+	res = session_search_as(c->s, &c->who, c->text, &found, &inst, &err,
+	    &c->as);
+	log_event(LOGL_INFO, "cmd.search", "outcome=%s found=%zu error=%s "
+	    "integration=\"%s\" iuser=%d", session_result_str(res), found.n,
+	    err.code[0] ? err.code : "-", c->as.integration,
+	    c->as.integration_user);
+	c->found = res == SESSION_OK;
 	json = res == SESSION_OK ? render_contacts(inst, c->text, &found) :
 	    contact_failure(c, res);
 	sf_contacts_free(&found);
@@ -248,7 +281,7 @@ static const struct {
 /* Picks the sub-command: one of the words alone, help when empty, else a
  * search for the text. */
 static char *
-contact_run(struct contact *c)
+contact_pick(struct contact *c)
 {
 	size_t	 i;
 
@@ -258,6 +291,34 @@ contact_run(struct contact *c)
 		if (strcasecmp(c->text, contact_cmds[i].word) == 0)
 			return contact_cmds[i].run(c);
 	return cmd_search(c);
+}
+
+/*
+ * Runs the sub-command.  In integration-user mode the answer says, first
+ * thing, that it came from Salesforce as the integration user (and which
+ * one, once a token was fetched).  A failed look-up of the mode is left
+ * to the sub-command, whose own look-up fails the same way.
+ */
+static char *
+contact_run(struct contact *c)
+{
+	char	*json, *with, line[256];
+
+	(void)session_mode(c->s, &c->who, &c->as);
+	json = contact_pick(c);
+	if (json == NULL || !c->as.integration_user)
+		return json;
+	if (c->as.username != NULL)
+		snprintf(line, sizeof(line), "%s as the integration user "
+		    "%.200s", c->found ? "Results from Salesforce" :
+		    "This workspace uses Salesforce", c->as.username);
+	else
+		snprintf(line, sizeof(line), "This workspace uses Salesforce "
+		    "as the integration user of integration %s",
+		    c->as.integration);
+	with = render_with_context(json, line);
+	free(json);
+	return with;
 }
 
 /* Copies Slack's text, unescaped and trimmed of surrounding spaces. */
@@ -415,6 +476,7 @@ contact_handle(FCGX_Request *r, struct session *s)
 	http_set_deadline(s->http, &deadline, contact_ack, &c);
 	json = contact_run(&c);
 	http_set_deadline(s->http, NULL, NULL, NULL);
+	session_as_free(&c.as);
 	if (json == NULL)
 		json = render_message("Something went wrong on our side.");
 	if (json != NULL)

@@ -126,7 +126,8 @@ callback_handle(FCGX_Request *r, struct session *s)
 	enum session_result	 res;
 	enum form_result	 fr = FORM_OK;
 	const char		*q, *err, *code, *method;
-	char			*verifier = NULL;
+	char			*verifier = NULL, *org = NULL;
+	unsigned char		 state_h[CRYPTO_HASHLEN];
 
 	buf_init(&page, PAGE_MAX);
 	memset(&linked, 0, sizeof(linked));
@@ -180,7 +181,14 @@ callback_handle(FCGX_Request *r, struct session *s)
 		callback_state_fail(&page, STORE_NOTFOUND);
 		goto out;
 	}
-	res = session_link(s, &who, code, verifier, &linked);
+	/* The integration /oauth/start used (NULL for a login started
+	 * before integrations existed: the workspace's). */
+	crypto_sha256(form_get(&f, "state"), state_h);
+	if (store_state_org(s->st, state_h, &org) != STORE_OK) {
+		callback_state_fail(&page, STORE_ERROR);
+		goto out;
+	}
+	res = session_link_org(s, &who, org, code, verifier, &linked);
 	log_event(res == SESSION_OK ? LOGL_INFO : LOGL_WARN, "oauth.callback",
 	    "outcome=%s", session_result_str(res));
 	if (res != SESSION_OK) {
@@ -192,6 +200,7 @@ callback_handle(FCGX_Request *r, struct session *s)
 out:
 	req_send_raw(r, &page);
 	crypto_free_secret(verifier);
+	free(org);
 	session_linked_free(&linked);
 	form_free(&f);
 	buf_free(&page);

@@ -71,7 +71,7 @@ start_handle(FCGX_Request *r, struct session *s)
 	struct buf		 page;
 	struct form		 f = { NULL, 0 };
 	struct slack_user	 who;
-	const struct sf_org	*org;
+	struct sf_org		 org;
 	enum store_result	 sr;
 	const char		*q, *method;
 	char			 state[CRYPTO_TOKEN_MAX], cookie[CRYPTO_TOKEN_MAX];
@@ -82,6 +82,7 @@ start_handle(FCGX_Request *r, struct session *s)
 	char			*url = NULL;
 
 	buf_init(&page, PAGE_MAX);
+	memset(&org, 0, sizeof(org));
 	method = req_param(r, "REQUEST_METHOD");
 	if (method == NULL || (strcmp(method, "GET") != 0 &&
 	    strcmp(method, "HEAD") != 0)) {
@@ -112,9 +113,11 @@ start_handle(FCGX_Request *r, struct session *s)
 	}
 	log_set_user(who.team_id, who.user_id);
 	crypto_pkce_challenge(verifier, challenge);
-	if ((org = config_sf_org(s->cfg, who.enterprise_id, who.team_id,
-	    NULL)) == NULL ||
-	    (url = sf_authorize_url(org, s->cfg->redirect_uri, state,
+	/* The workspace's integration, recorded with the state: the
+	 * callback exchanges the code with the same one. */
+	if (session_login_org(s, &who, &org) != SESSION_OK ||
+	    store_state_set_org(s->st, state_h, org.name) != STORE_OK ||
+	    (url = sf_authorize_url(&org, s->cfg->redirect_uri, state,
 	    challenge)) == NULL) {
 		start_fail(&page, STORE_ERROR);
 		goto out;
@@ -125,7 +128,8 @@ start_handle(FCGX_Request *r, struct session *s)
 	    cookie, path, SESSION_STATE_TTL,
 	    s->cfg->public_https ? "; Secure" : "");
 	page_redirect(&page, url, header);
-	log_event(LOGL_INFO, "oauth.start", "outcome=redirect");
+	log_event(LOGL_INFO, "oauth.start", "outcome=redirect "
+	    "integration=\"%s\"", org.name);
 out:
 	req_send_raw(r, &page);
 	crypto_wipe(state, sizeof(state));
@@ -133,6 +137,7 @@ out:
 	crypto_wipe(verifier, sizeof(verifier));
 	crypto_wipe(header, sizeof(header));
 	free(url);
+	config_sf_org_free(&org);
 	form_free(&f);
 	buf_free_secret(&page);
 }

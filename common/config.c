@@ -12,12 +12,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "buf.h"
 #include "config.h"
 #include "crypto.h"
 #include "http.h"
+#include "log.h"
+#include "store.h"
 
 /* Longest value accepted from a variable or a _FILE. */
 #define CONFIG_VALUE_MAX	8192
@@ -359,18 +362,131 @@ config_free(struct config *cfg)
 	memset(cfg, 0, sizeof(*cfg));
 }
 
-const struct sf_org *
-config_sf_org(const struct config *cfg, const char *enterprise_id,
-    const char *team_id, const char *org)
+/* --- Integrations ---------------------------------------------------- */
+
+int
+config_org_name_ok(const char *s)
 {
-	/*
-	 * One integration today.  Workspaces will map to named integrations
-	 * here; a link names its integration, so it can never be refreshed
-	 * against another one.
-	 */
-	(void)enterprise_id;
-	(void)team_id;
-	if (org != NULL && *org != '\0' && strcmp(org, cfg->sf.name) != 0)
-		return NULL;
-	return &cfg->sf;
+	size_t	 i;
+
+	if (s == NULL || !isalnum((unsigned char)s[0]) ||
+	    strcasecmp(s, "default") == 0)
+		return 0;
+	for (i = 0; s[i] != '\0'; i++)
+		if (i == CONFIG_ORG_NAME_MAX || !(isalnum((unsigned char)s[i]) ||
+		    s[i] == '.' || s[i] == '_' || s[i] == '-'))
+			return 0;
+	return 1;
+}
+
+int
+config_login_url_ok(const char *s, char *host, size_t hostsz)
+{
+	char	 h[256];
+
+	if (s == NULL || !config_base_url(s, 0, 0) ||
+	    http_url_host(s, h, sizeof(h)) == -1 || strlen(h) >= hostsz)
+		return 0;
+	memcpy(host, h, strlen(h) + 1);
+	return 1;
+}
+
+int
+config_client_id_ok(const char *s)
+{
+	return s != NULL && *s != '\0' && strlen(s) <= 255 &&
+	    config_printable(s);
+}
+
+int
+config_api_version_ok(const char *s)
+{
+	return s != NULL && config_api_version(s);
+}
+
+int
+config_my_domain_ok(const char *host)
+{
+	return host != NULL && strcasecmp(host, "login.salesforce.com") != 0 &&
+	    strcasecmp(host, "test.salesforce.com") != 0;
+}
+
+void
+config_sf_org_free(struct sf_org *o)
+{
+	if (o == NULL)
+		return;
+	free(o->name);
+	free(o->login_url);
+	free(o->login_host);
+	free(o->client_id);
+	crypto_free_secret(o->client_secret);
+	free(o->api_version);
+	memset(o, 0, sizeof(*o));
+}
+
+/* Copies src into *out.  Returns 0, or -1 on memory exhaustion (*out is
+ * then empty). */
+static int
+config_sf_org_copy(const struct sf_org *src, struct sf_org *out)
+{
+	memset(out, 0, sizeof(*out));
+	if ((out->name = strdup(src->name)) == NULL ||
+	    (out->login_url = strdup(src->login_url)) == NULL ||
+	    (out->login_host = strdup(src->login_host)) == NULL ||
+	    (out->client_id = strdup(src->client_id)) == NULL ||
+	    (out->client_secret = strdup(src->client_secret)) == NULL ||
+	    (out->api_version = strdup(src->api_version)) == NULL) {
+		config_sf_org_free(out);
+		return -1;
+	}
+	out->integration_user = src->integration_user;
+	return 0;
+}
+
+enum config_org
+config_sf_org(const struct config *cfg, struct store *st,
+    const char *enterprise_id, const char *team_id, const char *org,
+    struct sf_org *out)
+{
+	char			 name[CONFIG_ORG_NAME_MAX + 1], host[256];
+	enum store_result	 sr;
+
+	memset(out, 0, sizeof(*out));
+	if (org != NULL)
+		snprintf(name, sizeof(name), "%s", org);
+	else if (st == NULL)
+		name[0] = '\0';
+	else if (store_workspace_integration(st, enterprise_id != NULL ?
+	    enterprise_id : "", team_id != NULL ? team_id : "", name,
+	    NULL) != STORE_OK)
+		return CONFIG_ORG_ERROR;
+	/* A link names its integration, so it can never be refreshed
+	 * against another one: a name that is not found is an error, not
+	 * the default. */
+	if (name[0] == '\0')
+		return config_sf_org_copy(&cfg->sf, out) == 0 ? CONFIG_ORG_OK :
+		    CONFIG_ORG_ERROR;
+	if (st == NULL || (org != NULL && strlen(org) > CONFIG_ORG_NAME_MAX))
+		return CONFIG_ORG_UNKNOWN;
+	sr = store_integration_get(st, name, out);
+	if (sr != STORE_OK)
+		return sr == STORE_NOTFOUND ? CONFIG_ORG_UNKNOWN :
+		    sr == STORE_BADKEY ? CONFIG_ORG_BADKEY : CONFIG_ORG_ERROR;
+	/* Validated when it was added; checked again, as anything read
+	 * back from a file. */
+	if (!config_login_url_ok(out->login_url, host, sizeof(host)) ||
+	    !config_api_version_ok(out->api_version) ||
+	    !config_client_id_ok(out->client_id)) {
+		log_error("integration=%s msg=\"stored settings are "
+		    "malformed\"", name);
+		config_sf_org_free(out);
+		return CONFIG_ORG_ERROR;
+	}
+	config_trim_slash(out->login_url);
+	if ((out->login_host = strdup(host)) == NULL) {
+		config_sf_org_free(out);
+		return CONFIG_ORG_ERROR;
+	}
+	return CONFIG_ORG_OK;
 }

@@ -12,9 +12,10 @@
  * FORCELINK_KEY, which they read once.
  *
  * Salesforce settings are reached only through config_sf_org(), never as
- * globals: today there is one integration (the environment's), keyed by
- * the empty name; a later step maps workspaces to named integrations
- * there without touching the callers.
+ * globals.  The environment's settings are the default integration, named
+ * ""; named integrations, and which workspace uses which, are kept in the
+ * store (forcelink-admin integration, workspace) and looked up there on
+ * every call, so that a change is seen by the next request.
  */
 #ifndef FORCELINK_CONFIG_H
 #define FORCELINK_CONFIG_H
@@ -37,7 +38,12 @@ struct sf_org {
 	char	*client_id;
 	char	*client_secret;	/* secret */
 	char	*api_version;	/* "vNN.N" */
+	int	 integration_user; /* client credentials: commands run as the
+				   app's Run-As user, nobody links */
 };
+
+/* Longest name of an integration. */
+#define CONFIG_ORG_NAME_MAX	64
 
 struct config {
 	char			*slack_signing_secret;	/* secret; NULL if unset */
@@ -61,14 +67,51 @@ int		 config_load(struct config *cfg, char *err, size_t errsz);
 /* Releases everything and wipes the secrets. */
 void		 config_free(struct config *cfg);
 
+struct store;
+
+/* Outcome of config_sf_org(). */
+enum config_org {
+	CONFIG_ORG_OK,
+	CONFIG_ORG_UNKNOWN,	/* no integration of that name (removed) */
+	CONFIG_ORG_BADKEY,	/* its secret does not open (wrong key) */
+	CONFIG_ORG_ERROR	/* store or memory failure (logged) */
+};
+
 /*
- * Returns the Salesforce integration for a workspace.  The integration
- * named by org (as recorded on a link; NULL or "" for the default) wins;
- * otherwise the workspace's.  Returns NULL when there is none by that
- * name.
+ * Finds a Salesforce integration.  With org not NULL: the one of that
+ * name, as recorded on a link or a login ("" is the default).  With org
+ * NULL: the workspace's, i.e. the mapping of team_id, else of
+ * enterprise_id, else the default (store_workspace_integration).  The
+ * store is read every time (one or two indexed reads and the opening of
+ * one sealed secret), so forcelink-admin's changes apply to the next
+ * request; st may be NULL, and then only the default is known.  On
+ * CONFIG_ORG_OK *out holds a copy (release with config_sf_org_free);
+ * otherwise *out is empty.
  */
-const struct sf_org *config_sf_org(const struct config *,
+enum config_org	 config_sf_org(const struct config *, struct store *st,
 		    const char *enterprise_id, const char *team_id,
-		    const char *org);
+		    const char *org, struct sf_org *out);
+
+/* Releases what config_sf_org() filled and wipes the secret. */
+void		 config_sf_org_free(struct sf_org *);
+
+/*
+ * Checks shared with forcelink-admin, which validates a new integration
+ * the way config_load() validates the environment's.  Each returns 1 when
+ * s is acceptable.  config_org_name_ok: 1 to CONFIG_ORG_NAME_MAX of
+ * A-Z a-z 0-9 . _ -, starting with a letter or digit, not "default" in
+ * any case.  config_login_url_ok: an https URL with a host and no path,
+ * query or user information (a trailing "/" is allowed); its host is
+ * copied to host (size hostsz).  config_client_id_ok: printable ASCII
+ * without spaces, at most 255 bytes.  config_api_version_ok: "v" digits
+ * "." digits.  config_my_domain_ok: the login host is not
+ * login.salesforce.com or test.salesforce.com, which Salesforce's client
+ * credentials flow does not accept (it needs the org's My Domain).
+ */
+int		 config_org_name_ok(const char *s);
+int		 config_login_url_ok(const char *s, char *host, size_t hostsz);
+int		 config_client_id_ok(const char *s);
+int		 config_api_version_ok(const char *s);
+int		 config_my_domain_ok(const char *host);
 
 #endif

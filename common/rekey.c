@@ -132,7 +132,8 @@ rekey_pass(struct store *st, int batch, int pause_ms,
     struct store_rekey_counts *c)
 {
 	static const enum store_rekey_table tables[] = {
-		STORE_REKEY_LINKS, STORE_REKEY_STATES
+		STORE_REKEY_LINKS, STORE_REKEY_STATES,
+		STORE_REKEY_INTEGRATIONS, STORE_REKEY_ITOKENS
 	};
 	struct store_rekey_counts	 one;
 	struct store_rekey		*b = NULL;
@@ -411,7 +412,7 @@ rekey_count(struct rekey *rk, long *remaining, long *unknown,
 		    "rows by key (%s)", sr == STORE_BUSY ? "the database is "
 		    "locked" : "see the line above");
 	for (i = 0; i < n; i++) {
-		rows = kc[i].links + kc[i].states;
+		rows = kc[i].links + kc[i].states + kc[i].integrations;
 		if (strcmp(kc[i].key_id, rk->ring[0].id) == 0)
 			continue;
 		*remaining += rows;

@@ -689,3 +689,168 @@ out:
 	buf_free(&t);
 	return out;
 }
+
+/* --- Integration-user mode -------------------------------------------- */
+
+/* Longest context line shown (it names a username). */
+#define RENDER_CONTEXT_MAX	600
+
+/* Returns a context block {"type":"context","elements":[mrkdwn]}, or
+ * NULL. */
+static struct json_object *
+render_context(const char *mrkdwn)
+{
+	struct json_object	*ctx, *elems = NULL, *ret = NULL;
+
+	if ((ctx = json_object_new_object()) == NULL)
+		return NULL;
+	if (render_add(ctx, "type", json_object_new_string("context")) == -1 ||
+	    (elems = json_object_new_array()) == NULL ||
+	    render_push(elems, render_text_object("mrkdwn", mrkdwn)) == -1)
+		goto out;
+	if (render_add(ctx, "elements", elems) == -1) {
+		elems = NULL;	/* render_add released it */
+		goto out;
+	}
+	elems = NULL;
+	ret = ctx;
+	ctx = NULL;
+out:
+	json_object_put(elems);
+	json_object_put(ctx);
+	return ret;
+}
+
+/*
+ * Puts line (escaped Slack text) in front of the text of block b, a
+ * section, cut to SLACK_MAX_TEXT.  Returns 0, or -1.
+ */
+static int
+render_prefix_section(struct json_object *b, const char *line)
+{
+	struct json_object	*t, *v;
+	struct buf		 s;
+	int			 rc = -1;
+
+	buf_init(&s, RENDER_BUF_MAX);
+	if (!json_object_object_get_ex(b, "text", &t) ||
+	    !json_object_object_get_ex(t, "text", &v) ||
+	    !json_object_is_type(v, json_type_string))
+		goto out;
+	if (buf_printf(&s, "%s\n", line) == -1 ||
+	    buf_puts(&s, json_object_get_string(v)) == -1)
+		goto out;
+	render_clip(&s, SLACK_MAX_TEXT, 1);
+	rc = render_add(t, "text", json_object_new_string(buf_cstr(&s)));
+out:
+	buf_free(&s);
+	return rc;
+}
+
+char *
+render_with_context(const char *json, const char *line)
+{
+	struct json_object	*msg = NULL, *blocks, *text, *nb = NULL;
+	struct buf		 l, t;
+	size_t			 i, n;
+	char			*out = NULL;
+
+	buf_init(&l, RENDER_BUF_MAX);
+	buf_init(&t, RENDER_BUF_MAX);
+	if (json == NULL || line == NULL ||
+	    render_put(&l, line, RENDER_CONTEXT_MAX, 0) == -1 ||
+	    (msg = json_tokener_parse(json)) == NULL ||
+	    !json_object_object_get_ex(msg, "blocks", &blocks) ||
+	    !json_object_is_type(blocks, json_type_array) ||
+	    !json_object_object_get_ex(msg, "text", &text) ||
+	    !json_object_is_type(text, json_type_string))
+		goto out;
+	if (buf_printf(&t, "%s\n", buf_cstr(&l)) == -1 ||
+	    buf_puts(&t, json_object_get_string(text)) == -1)
+		goto out;
+	n = json_object_array_length(blocks);
+	if (n >= SLACK_MAX_BLOCKS) {
+		if (render_prefix_section(json_object_array_get_idx(blocks, 0),
+		    buf_cstr(&l)) == -1)
+			goto out;
+		nb = json_object_get(blocks);
+	} else {
+		if ((nb = json_object_new_array()) == NULL ||
+		    render_push(nb, render_context(buf_cstr(&l))) == -1)
+			goto out;
+		for (i = 0; i < n; i++)
+			if (render_push(nb, json_object_get(
+			    json_object_array_get_idx(blocks, i))) == -1)
+				goto out;
+	}
+	json_object_put(msg);
+	msg = NULL;
+	out = render_json(&t, nb);	/* takes nb */
+	nb = NULL;
+out:
+	json_object_put(nb);
+	json_object_put(msg);
+	buf_free(&l);
+	buf_free(&t);
+	return out;
+}
+
+char *
+render_help_iuser(const char *command)
+{
+	static const struct {
+		const char	*args;
+		const char	*what;
+	} lines[] = {
+		{ "smith", "search contacts whose name contains "
+		    LQUOTE "smith" RQUOTE },
+		{ "whoami", "show which Salesforce user this workspace "
+		    "searches as" },
+		{ "help", "show this help" },
+	};
+	struct buf	 text;
+	const char	*cmd;
+	char		*out = NULL;
+	size_t		 i;
+
+	cmd = render_command_ok(command) ? command : RENDER_DEFAULT_COMMAND;
+	buf_init(&text, RENDER_BUF_MAX);
+	if (buf_puts(&text, "*forcelink* searches Salesforce contacts as the "
+	    "integration user of this workspace, not as you: everyone here "
+	    "sees what that Salesforce user may see, and nobody needs to "
+	    "log in. Answers are visible only to you.") == -1)
+		goto out;
+	for (i = 0; i < sizeof(lines) / sizeof(lines[0]); i++)
+		if (buf_printf(&text, "\n" BULLET " `%s %s` " DASH " %s", cmd,
+		    lines[i].args, lines[i].what) == -1)
+			goto out;
+	out = render_single(&text);
+out:
+	buf_free(&text);
+	return out;
+}
+
+char *
+render_whoami_iuser(const char *instance_url, const struct sf_userinfo *ui)
+{
+	struct buf	 text;
+	char		*out = NULL;
+
+	buf_init(&text, RENDER_BUF_MAX);
+	if (ui == NULL)
+		goto out;
+	if (buf_puts(&text, "This workspace searches Salesforce as the "
+	    "integration user ") == -1 || render_identity(&text, ui) == -1)
+		goto out;
+	if (render_set(instance_url) &&
+	    (buf_puts(&text, " on instance ") == -1 ||
+	    slack_link(&text, instance_url, NULL) == -1))
+		goto out;
+	if (buf_puts(&text, ", not as you: everyone here sees what that "
+	    "Salesforce user may see.") == -1)
+		goto out;
+	out = render_single(&text);
+out:
+	buf_free(&text);
+	return out;
+}

@@ -36,4 +36,26 @@ char	*render_whoami(const char *instance_url, const struct sf_userinfo *);
  * "Unlinked.", or a friendly error. */
 char	*render_message(const char *text);
 
+/* --- Integration-user mode (issue 6) --------------------------------- */
+
+/*
+ * Returns json (a message rendered here) with line (human text, cleaned,
+ * cut and escaped here) added where every reader sees it: as the first
+ * line of "text" and as a context block above the others (or, when the
+ * message has SLACK_MAX_BLOCKS blocks already, as the first line of its
+ * first section).  Used to say that an answer came from Salesforce as
+ * the integration user.  NULL on memory exhaustion or when json is not
+ * a message.
+ */
+char	*render_with_context(const char *json, const char *line);
+
+/* The help for a workspace in integration-user mode: searches run as the
+ * integration user, nobody links. */
+char	*render_help_iuser(const char *command);
+
+/* whoami in integration-user mode: which Salesforce user the workspace
+ * searches as. */
+char	*render_whoami_iuser(const char *instance_url,
+	    const struct sf_userinfo *);
+
 #endif

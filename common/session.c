@@ -30,7 +30,7 @@
 
 static const char *const session_result_names[] = {
 	"ok", "unlinked", "revoked", "relink", "badkey", "refused", "forged",
-	"transient", "error"
+	"transient", "error", "moved", "iuser_refused"
 };
 
 const char *
@@ -73,24 +73,21 @@ session_free(struct session *s)
 }
 
 /*
- * Takes the refresh lock of who: an OFD write lock on one byte of the lock
- * file, at an offset derived from who.  Users whose hashes collide merely
- * refresh one after the other.  While it waits, the Slack deadline set
- * on s->http (see http_set_deadline) still fires.  Returns the descriptor
- * to pass to session_unlock(), or -1 on failure or after
+ * Takes the refresh lock named id: an OFD write lock on one byte of the
+ * lock file, at an offset derived from id.  Ids whose hashes collide
+ * merely refresh one after the other.  While it waits, the Slack deadline
+ * set on s->http (see http_set_deadline) still fires.  Returns the
+ * descriptor to pass to session_unlock(), or -1 on failure or after
  * SESSION_LOCK_WAIT_MS.
  */
 static int
-session_lock(struct session *s, const struct slack_user *who)
+session_lock_id(struct session *s, const char *id)
 {
 	unsigned char	 h[CRYPTO_HASHLEN];
-	char		 id[3 * (SLACK_ID_MAX + 1)];
 	struct flock	 fl;
 	uint64_t	 off;
 	int		 fd, waited;
 
-	snprintf(id, sizeof(id), "%s\n%s\n%s", who->enterprise_id,
-	    who->team_id, who->user_id);
 	crypto_sha256(id, h);
 	memcpy(&off, h, sizeof(off));
 	if ((fd = open(s->lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) ==
@@ -117,6 +114,17 @@ session_lock(struct session *s, const struct slack_user *who)
 		usleep(5000);
 	}
 	return fd;
+}
+
+/* The refresh lock of who (session_lock_id). */
+static int
+session_lock(struct session *s, const struct slack_user *who)
+{
+	char	 id[3 * (SLACK_ID_MAX + 1)];
+
+	snprintf(id, sizeof(id), "%s\n%s\n%s", who->enterprise_id,
+	    who->team_id, who->user_id);
+	return session_lock_id(s, id);
 }
 
 /* Closing the descriptor releases the OFD lock. */
@@ -313,60 +321,317 @@ session_from_reply(enum sf_result r)
 }
 
 /*
- * Reads who's link and finds its integration.  Returns SESSION_OK with
- * *link filled (the caller frees it) and *org set, or SESSION_UNLINKED,
- * SESSION_BADKEY or SESSION_ERROR.
+ * Reads who's link and its integration into *link and *org (the caller
+ * releases both, whatever the result).  With ws (the workspace's
+ * integration now) not NULL, a link made with another integration is not
+ * used: SESSION_MOVED.  Returns SESSION_OK, SESSION_UNLINKED,
+ * SESSION_MOVED, SESSION_BADKEY or SESSION_ERROR.
  */
 static enum session_result
 session_open_link(struct session *s, const struct slack_user *who,
-    struct store_link *link, const struct sf_org **org)
+    const char *ws, struct store_link *link, struct sf_org *org)
 {
 	enum store_result	 sr;
+	enum config_org		 cr;
 
+	memset(org, 0, sizeof(*org));
 	sr = store_link_get(s->st, who, link);
 	if (sr != STORE_OK)
 		return sr == STORE_NOTFOUND ? SESSION_UNLINKED :
 		    sr == STORE_BADKEY ? SESSION_BADKEY : SESSION_ERROR;
-	*org = config_sf_org(s->cfg, who->enterprise_id, who->team_id,
-	    link->org);
-	if (*org == NULL) {
-		log_error("msg=\"link names unknown integration '%s'\"",
-		    link->org);
+	if (ws != NULL && strcmp(link->org, ws) != 0) {
+		log_event(LOGL_INFO, "link.moved", "link_integration=\"%s\" "
+		    "workspace_integration=\"%s\"", link->org, ws);
+		return SESSION_MOVED;
+	}
+	cr = config_sf_org(s->cfg, s->st, who->enterprise_id, who->team_id,
+	    link->org, org);
+	if (cr == CONFIG_ORG_OK)
+		return SESSION_OK;
+	log_error("integration=\"%s\" msg=\"the link's integration %s\"",
+	    link->org, cr == CONFIG_ORG_UNKNOWN ? "is unknown" :
+	    cr == CONFIG_ORG_BADKEY ? "has a secret that does not open" :
+	    "cannot be read");
+	return cr == CONFIG_ORG_BADKEY ? SESSION_BADKEY : SESSION_ERROR;
+}
+
+/* The refresh lock's id of integration name's token (session_lock_id):
+ * no Slack id starts with "integration". */
+static int
+session_lock_integration(struct session *s, const char *name)
+{
+	char	 id[sizeof("integration\n") + CONFIG_ORG_NAME_MAX];
+
+	snprintf(id, sizeof(id), "integration\n%s", name);
+	return session_lock_id(s, id);
+}
+
+/* The session result of a failed client credentials fetch. */
+static enum session_result
+session_from_client(enum sf_result r)
+{
+	switch (r) {
+	case SF_INVALID_GRANT:
+	case SF_REFUSED:
+		return SESSION_IUSER_REFUSED;
+	case SF_TRANSIENT:
+	case SF_MALFORMED:
+		return SESSION_TRANSIENT;
+	default:
 		return SESSION_ERROR;
 	}
-	return SESSION_OK;
 }
 
 /*
- * Runs fn with who's link, refreshing once on SF_EXPIRED.  On SESSION_OK
- * *instance_url (when not NULL) receives a copy of the link's instance.
+ * With integration org's token lock held: fetches a token with the client
+ * credentials flow, verifies it as a login's (signature with org's
+ * secret, instance_url and identity URL on Salesforce or org's login
+ * host), reads the Run-As user's username, and stores it in place of
+ * version expect.  Returns SESSION_OK with *tok filled, or a failure.
+ */
+static enum session_result
+session_itoken_fetch(struct session *s, const struct sf_org *org,
+    int64_t expect, struct store_itoken *tok)
+{
+	struct sf_tokens	 t;
+	struct sf_userinfo	 ui;
+	struct sf_error		 err;
+	enum session_result	 res = SESSION_ERROR;
+	enum store_result	 sr;
+	enum sf_result		 r;
+	const char		*why = NULL;
+	int			 vr;
+
+	memset(&t, 0, sizeof(t));
+	memset(&ui, 0, sizeof(ui));
+	memset(tok, 0, sizeof(*tok));
+	r = sf_token_client(s->http, org, &t, &err);
+	if (r != SF_OK) {
+		log_event(LOGL_WARN, "sf.token", "grant=client_credentials "
+		    "integration=%s outcome=%s error=%s", org->name,
+		    sf_result_str(r), err.code[0] != '\0' ? err.code : "-");
+		res = session_from_client(r);
+		goto out;
+	}
+	if ((vr = sf_tokens_verify(org, &t, &why)) != 0) {
+		log_event(LOGL_ERR, "sf.token", "grant=client_credentials "
+		    "integration=%s outcome=forged why=\"%s\"", org->name, why);
+		res = vr == -2 ? SESSION_ERROR : SESSION_FORGED;
+		goto out;
+	}
+	r = sf_userinfo(s->http, t.instance_url, t.access_token, &ui, &err);
+	if (r != SF_OK) {
+		res = session_from_reply(r);
+		goto out;
+	}
+	if (strcmp(ui.user_id, t.user_id) != 0 ||
+	    strcmp(ui.org_id, t.org_id) != 0) {
+		log_event(LOGL_ERR, "sf.userinfo", "integration=%s "
+		    "outcome=rejected why=\"identity differs from the token "
+		    "reply\"", org->name);
+		res = SESSION_FORGED;
+		goto out;
+	}
+	tok->sf_user_id = t.user_id;
+	tok->sf_org_id = t.org_id;
+	tok->sf_username = ui.username;
+	tok->instance_url = t.instance_url;
+	tok->access_token = t.access_token;
+	sr = store_itoken_put(s->st, org->name, tok, expect);
+	memset(tok, 0, sizeof(*tok));
+	if (sr != STORE_OK) {
+		log_error("integration=%s msg=\"cannot keep the integration "
+		    "user's token (%s)\"", org->name, store_result_str(sr));
+		goto out;
+	}
+	log_event(LOGL_INFO, "sf.token", "grant=client_credentials "
+	    "integration=%s outcome=ok sf_user=%s", org->name, t.user_id);
+	/* Read back, so the caller holds exactly what the workers share. */
+	res = store_itoken_get(s->st, org->name, tok) == STORE_OK ?
+	    SESSION_OK : SESSION_ERROR;
+out:
+	sf_tokens_free(&t);
+	sf_userinfo_free(&ui);
+	return res;
+}
+
+/*
+ * The token of integration org's integration user into *tok: the cached
+ * one, unless it is the one of version stale (a call just got a 401 with
+ * it; 0: none), or none is cached; then, under the integration's lock,
+ * the cached one if another worker replaced it meanwhile, else a new one
+ * (session_itoken_fetch).  So concurrent callers make one fetch.
+ */
+static enum session_result
+session_itoken(struct session *s, const struct sf_org *org, int64_t stale,
+    struct store_itoken *tok)
+{
+	struct store_itoken	 peek;
+	enum session_result	 res;
+	enum store_result	 sr;
+	int64_t			 expect = 0;
+	int			 fd;
+
+	memset(&peek, 0, sizeof(peek));
+	sr = store_itoken_get(s->st, org->name, tok);
+	if (sr == STORE_OK && tok->version != stale)
+		return SESSION_OK;
+	store_itoken_free(tok);
+	if (sr == STORE_ERROR)
+		return SESSION_ERROR;
+	if ((fd = session_lock_integration(s, org->name)) == -1)
+		return SESSION_TRANSIENT;
+	sr = store_itoken_get(s->st, org->name, tok);
+	if (sr == STORE_OK && tok->version != stale) {
+		log_event(LOGL_INFO, "sf.token", "grant=client_credentials "
+		    "integration=%s outcome=shared", org->name);
+		res = SESSION_OK;
+		goto out;
+	}
+	store_itoken_free(tok);
+	if (sr == STORE_ERROR) {
+		res = SESSION_ERROR;
+		goto out;
+	}
+	/* A cached token that does not open (sealed under a key we do not
+	 * hold) is only a cache: it is replaced. */
+	if (sr != STORE_NOTFOUND) {
+		if (store_itoken_peek(s->st, org->name, &peek) != STORE_OK) {
+			res = SESSION_ERROR;
+			goto out;
+		}
+		expect = peek.version;
+	}
+	res = session_itoken_fetch(s, org, expect, tok);
+out:
+	session_unlock(fd);
+	store_itoken_free(&peek);
+	if (res != SESSION_OK)
+		store_itoken_free(tok);
+	return res;
+}
+
+/*
+ * Runs fn as the integration user of integration as->integration; a 401
+ * makes one re-fetch of the token and one more try.  On SESSION_OK
+ * *instance_url (when not NULL) receives the instance, and as->username
+ * the integration user's username.
+ */
+static enum session_result
+session_iuser_call(struct session *s, session_fn fn, void *arg,
+    char **instance_url, struct session_as *as)
+{
+	struct sf_org		 org;
+	struct store_itoken	 tok;
+	struct store_link	 link;
+	enum session_result	 res;
+	enum config_org		 cr;
+	enum sf_result		 r;
+
+	memset(&tok, 0, sizeof(tok));
+	memset(&link, 0, sizeof(link));
+	cr = config_sf_org(s->cfg, s->st, NULL, NULL, as->integration, &org);
+	if (cr != CONFIG_ORG_OK) {
+		res = cr == CONFIG_ORG_BADKEY ? SESSION_BADKEY : SESSION_ERROR;
+		goto out;
+	}
+	if ((res = session_itoken(s, &org, 0, &tok)) != SESSION_OK)
+		goto out;
+	link.instance_url = tok.instance_url;
+	link.access_token = tok.access_token;
+	r = fn(s, &org, &link, arg);
+	if (r == SF_EXPIRED) {
+		log_event(LOGL_INFO, "sf.call", "integration=%s "
+		    "outcome=expired version=%lld", org.name,
+		    (long long)tok.version);
+		if ((res = session_itoken(s, &org, tok.version, &tok)) !=
+		    SESSION_OK)
+			goto out;
+		link.instance_url = tok.instance_url;
+		link.access_token = tok.access_token;
+		r = fn(s, &org, &link, arg);
+		if (r == SF_EXPIRED) {
+			log_event(LOGL_WARN, "sf.call", "integration=%s "
+			    "outcome=expired_after_refetch", org.name);
+			res = SESSION_IUSER_REFUSED;
+			goto out;
+		}
+	}
+	res = session_from_sf(r);
+	if (res == SESSION_OK && instance_url != NULL &&
+	    (*instance_url = strdup(tok.instance_url)) == NULL)
+		res = SESSION_ERROR;
+out:
+	/* Who it is, also when the call failed after the token came. */
+	if (tok.sf_username != NULL) {
+		free(as->username);
+		if ((as->username = strdup(tok.sf_username)) == NULL)
+			res = SESSION_ERROR;
+	}
+	store_itoken_free(&tok);
+	config_sf_org_free(&org);
+	return res;
+}
+
+/*
+ * Runs fn for who: as the integration user when who's workspace is in
+ * integration-user mode, else with who's link, refreshing once on
+ * SF_EXPIRED.  On SESSION_OK *instance_url (when not NULL) receives a
+ * copy of the instance.  *as (may be NULL) is filled with as whom.
  */
 static enum session_result
 session_call(struct session *s, const struct slack_user *who, session_fn fn,
-    void *arg, char **instance_url)
+    void *arg, char **instance_url, struct session_as *as)
 {
+	struct session_as	 local;
 	struct store_link	 link;
-	const struct sf_org	*org;
+	struct sf_org		 org;
 	enum session_result	 res;
 	enum sf_result		 r;
 
 	memset(&link, 0, sizeof(link));
-	if ((res = session_open_link(s, who, &link, &org)) != SESSION_OK)
+	memset(&org, 0, sizeof(org));
+	memset(&local, 0, sizeof(local));
+	if (as == NULL)
+		as = &local;
+	if (store_workspace_integration(s->st, who->enterprise_id,
+	    who->team_id, as->integration, &as->integration_user) !=
+	    STORE_OK) {
+		res = SESSION_ERROR;
 		goto out;
-	r = fn(s, org, &link, arg);
+	}
+	if (as->integration_user) {
+		res = session_iuser_call(s, fn, arg, instance_url, as);
+		goto out;
+	}
+	if ((res = session_open_link(s, who, as->integration, &link,
+	    &org)) != SESSION_OK)
+		goto out;
+	r = fn(s, &org, &link, arg);
 	if (r == SF_EXPIRED) {
-		r = session_refresh(s, who, org, &link);
+		r = session_refresh(s, who, &org, &link);
 		if (r == SF_INVALID_GRANT) {
 			res = SESSION_REVOKED;
 			goto out;
 		}
+		/* Another worker's relink, with another integration. */
+		if (r == SF_OK && strcmp(link.org, org.name) != 0) {
+			res = SESSION_MOVED;
+			goto out;
+		}
 		if (r == SF_OK) {
-			r = fn(s, org, &link, arg);
+			r = fn(s, &org, &link, arg);
 			/* A relink right after our refresh revoked the grant
-			 * we refreshed: one more try, with the new link. */
+			 * we refreshed: one more try, with the new link (made
+			 * with the same integration, or it is not used). */
 			if (r == SF_EXPIRED &&
-			    session_relinked(s, who, &link) == SF_OK)
-				r = fn(s, org, &link, arg);
+			    session_relinked(s, who, &link) == SF_OK) {
+				if (strcmp(link.org, org.name) != 0) {
+					res = SESSION_MOVED;
+					goto out;
+				}
+				r = fn(s, &org, &link, arg);
+			}
 			if (r == SF_EXPIRED) {
 				log_event(LOGL_WARN, "sf.call",
 				    "outcome=expired_after_refresh");
@@ -385,6 +650,8 @@ session_call(struct session *s, const struct slack_user *who, session_fn fn,
 	}
 out:
 	store_link_free(&link);
+	config_sf_org_free(&org);
+	session_as_free(&local);
 	return res;
 }
 
@@ -436,7 +703,19 @@ session_search(struct session *s, const struct slack_user *who,
 	struct session_search_arg	 a = { needle, out, err };
 
 	memset(err, 0, sizeof(*err));
-	return session_call(s, who, session_search_fn, &a, instance_url);
+	return session_call(s, who, session_search_fn, &a, instance_url,
+	    NULL);
+}
+
+enum session_result
+session_search_as(struct session *s, const struct slack_user *who,
+    const char *needle, struct sf_contacts *out, char **instance_url,
+    struct sf_error *err, struct session_as *as)
+{
+	struct session_search_arg	 a = { needle, out, err };
+
+	memset(err, 0, sizeof(*err));
+	return session_call(s, who, session_search_fn, &a, instance_url, as);
 }
 
 static enum sf_result
@@ -454,29 +733,41 @@ enum session_result
 session_whoami(struct session *s, const struct slack_user *who,
     struct sf_userinfo *out, char **instance_url)
 {
-	return session_call(s, who, session_whoami_fn, out, instance_url);
+	return session_call(s, who, session_whoami_fn, out, instance_url,
+	    NULL);
+}
+
+enum session_result
+session_whoami_as(struct session *s, const struct slack_user *who,
+    struct sf_userinfo *out, char **instance_url, struct session_as *as)
+{
+	return session_call(s, who, session_whoami_fn, out, instance_url, as);
 }
 
 enum session_result
 session_logout(struct session *s, const struct slack_user *who)
 {
 	struct store_link	 link;
-	const struct sf_org	*org;
+	struct sf_org		 org;
 	enum session_result	 res;
 	enum store_result	 sr;
 	enum sf_result		 r;
 	int			 fd;
 
 	memset(&link, 0, sizeof(link));
+	memset(&org, 0, sizeof(org));
 	/* Under the refresh lock, so the token revoked is the current one
-	 * and no refresh in flight writes into a link made after this. */
+	 * and no refresh in flight writes into a link made after this.  A
+	 * link of another integration than the workspace's is revoked with
+	 * its own. */
 	if ((fd = session_lock(s, who)) == -1) {
 		res = SESSION_ERROR;
 		goto out;
 	}
-	if ((res = session_open_link(s, who, &link, &org)) != SESSION_OK)
+	if ((res = session_open_link(s, who, NULL, &link, &org)) !=
+	    SESSION_OK)
 		goto out;
-	r = sf_revoke(s->http, org, link.refresh_token);
+	r = sf_revoke(s->http, &org, link.refresh_token);
 	if (r != SF_OK) {
 		log_event(LOGL_WARN, "sf.revoke", "outcome=%s; link kept",
 		    sf_result_str(r));
@@ -489,46 +780,79 @@ session_logout(struct session *s, const struct slack_user *who)
 out:
 	session_unlock(fd);
 	store_link_free(&link);
+	config_sf_org_free(&org);
 	return res;
 }
 
-/* Revokes the refresh token of a link that was just replaced. */
+/*
+ * Revokes the refresh token of a link that was just replaced, with the
+ * integration that link was made with (oldorg), which need not be the new
+ * link's: a token is only ever sent to its own integration.
+ */
 static void
-session_revoke_old(struct session *s, const struct sf_org *org,
-    const char *old, const char *current)
+session_revoke_old(struct session *s, const struct slack_user *who,
+    const char *oldorg, const char *old, const char *current)
 {
+	struct sf_org	 org;
+	enum config_org	 cr;
 	enum sf_result	 r;
 
-	if (old == NULL || strcmp(old, current) == 0)
+	if (old == NULL || oldorg == NULL || strcmp(old, current) == 0)
 		return;
-	r = sf_revoke(s->http, org, old);
+	cr = config_sf_org(s->cfg, s->st, who->enterprise_id, who->team_id,
+	    oldorg, &org);
+	if (cr != CONFIG_ORG_OK) {
+		log_event(LOGL_WARN, "sf.revoke", "reason=relink outcome=skipped "
+		    "why=\"integration '%s' of the replaced link is unusable\"",
+		    oldorg);
+		return;
+	}
+	r = sf_revoke(s->http, &org, old);
 	log_event(r == SF_OK ? LOGL_INFO : LOGL_WARN, "sf.revoke",
-	    "reason=relink outcome=%s", sf_result_str(r));
+	    "reason=relink integration=\"%s\" outcome=%s", oldorg,
+	    sf_result_str(r));
+	config_sf_org_free(&org);
 }
 
 enum session_result
 session_link(struct session *s, const struct slack_user *who,
     const char *code, const char *verifier, struct session_linked *out)
 {
+	return session_link_org(s, who, NULL, code, verifier, out);
+}
+
+enum session_result
+session_link_org(struct session *s, const struct slack_user *who,
+    const char *orgname, const char *code, const char *verifier,
+    struct session_linked *out)
+{
 	struct sf_tokens	 tok;
 	struct sf_userinfo	 ui;
 	struct sf_error		 err;
 	struct store_link	 link;
-	const struct sf_org	*org;
+	struct sf_org		 o;
+	const struct sf_org	*org = &o;
 	enum session_result	 res = SESSION_ERROR;
 	enum store_result	 sr;
+	enum config_org		 cr;
 	enum sf_result		 r;
 	const char		*why = NULL;
-	char			*old = NULL;
+	char			*old = NULL, *oldorg = NULL;
 	int			 vr, fd;
 
 	memset(&tok, 0, sizeof(tok));
 	memset(&ui, 0, sizeof(ui));
 	memset(&link, 0, sizeof(link));
 	memset(out, 0, sizeof(*out));
-	if ((org = config_sf_org(s->cfg, who->enterprise_id, who->team_id,
-	    NULL)) == NULL)
+	/* The integration the login started with: its client id is the
+	 * one the code was issued to. */
+	if ((cr = config_sf_org(s->cfg, s->st, who->enterprise_id,
+	    who->team_id, orgname, &o)) != CONFIG_ORG_OK) {
+		log_error("integration=\"%s\" msg=\"the login's integration "
+		    "is %s\"", orgname != NULL ? orgname : "(workspace's)",
+		    cr == CONFIG_ORG_UNKNOWN ? "gone" : "unusable");
 		goto out;
+	}
 	r = sf_token_code(s->http, org, code, s->cfg->redirect_uri, verifier,
 	    &tok, &err);
 	if (r != SF_OK) {
@@ -594,21 +918,72 @@ session_link(struct session *s, const struct slack_user *who,
 		session_linked_free(out);
 		goto out;
 	}
-	sr = store_link_put(s->st, who, &link, &old);
+	/* The replaced link's integration, to revoke its token with. */
+	sr = store_link_org(s->st, who, &oldorg);
+	if (sr == STORE_OK || sr == STORE_NOTFOUND)
+		sr = store_link_put(s->st, who, &link, &old);
 	session_unlock(fd);
 	if (sr != STORE_OK) {
 		session_linked_free(out);
 		goto out;
 	}
-	log_event(LOGL_INFO, "link.stored", "sf_user=%s sf_org=%s replaced=%d",
-	    tok.user_id, tok.org_id, old != NULL);
-	session_revoke_old(s, org, old, tok.refresh_token);
+	log_event(LOGL_INFO, "link.stored", "sf_user=%s sf_org=%s "
+	    "integration=\"%s\" replaced=%d", tok.user_id, tok.org_id,
+	    org->name, old != NULL);
+	session_revoke_old(s, who, oldorg, old, tok.refresh_token);
 	res = SESSION_OK;
 out:
 	crypto_free_secret(old);
+	free(oldorg);
 	sf_tokens_free(&tok);
 	sf_userinfo_free(&ui);
+	config_sf_org_free(&o);
 	return res;
+}
+
+void
+session_as_free(struct session_as *as)
+{
+	if (as == NULL)
+		return;
+	free(as->username);
+	as->username = NULL;
+}
+
+enum session_result
+session_mode(struct session *s, const struct slack_user *who,
+    struct session_as *as)
+{
+	struct store_itoken	 peek;
+
+	memset(as, 0, sizeof(*as));
+	if (store_workspace_integration(s->st, who->enterprise_id,
+	    who->team_id, as->integration, &as->integration_user) != STORE_OK)
+		return SESSION_ERROR;
+	if (!as->integration_user)
+		return SESSION_OK;
+	/* Nothing is opened: only who the integration user is. */
+	if (store_itoken_peek(s->st, as->integration, &peek) == STORE_OK) {
+		as->username = peek.sf_username;
+		peek.sf_username = NULL;
+	}
+	store_itoken_free(&peek);
+	return SESSION_OK;
+}
+
+enum session_result
+session_login_org(struct session *s, const struct slack_user *who,
+    struct sf_org *org)
+{
+	enum config_org	 cr;
+
+	cr = config_sf_org(s->cfg, s->st, who->enterprise_id, who->team_id,
+	    NULL, org);
+	if (cr != CONFIG_ORG_OK)
+		log_error("msg=\"the workspace's integration is unusable "
+		    "(%s)\"", cr == CONFIG_ORG_BADKEY ? "its secret does not "
+		    "open" : "see above");
+	return cr == CONFIG_ORG_OK ? SESSION_OK : SESSION_ERROR;
 }
 
 void

@@ -57,7 +57,13 @@ enum session_result {
 	SESSION_FORGED,		/* a token reply failed verification */
 	SESSION_TRANSIENT,	/* Salesforce unreachable, slow, failing or
 				   answering garbage */
-	SESSION_ERROR		/* our own failure (logged) */
+	SESSION_ERROR,		/* our own failure (logged) */
+	SESSION_MOVED,		/* the link was made with another integration
+				   than the workspace's now: it is not used;
+				   the user must link again */
+	SESSION_IUSER_REFUSED	/* Salesforce refused the integration's
+				   client credentials (no Run-As user, flow
+				   off, wrong secret): the admin must act */
 };
 
 const char	*session_result_str(enum session_result);
@@ -114,5 +120,71 @@ enum session_result session_link(struct session *, const struct slack_user *,
 		    struct session_linked *out);
 
 void		 session_linked_free(struct session_linked *);
+
+/* --- Integrations (issue 6) ------------------------------------------
+ *
+ * A workspace uses one Salesforce integration (config_sf_org: its own
+ * mapping, else its enterprise's, else the default).  A link records the
+ * integration it was made with, and every call made with it (refresh,
+ * revoke, queries) uses that integration only.  When the workspace has
+ * been mapped to another integration since, the link is not used at all
+ * (SESSION_MOVED: the user links again, and the new link replaces it;
+ * the old grant is then revoked with its own integration); mapping the
+ * workspace back makes it usable again.  A logout still revokes such a
+ * link with its own integration.
+ *
+ * In integration-user mode (an integration added with
+ * --integration-user), nobody links: commands run with one access token
+ * of the integration's Run-As user, fetched with the client credentials
+ * flow and shared by every worker through the store.  The fetch is
+ * single-flight across processes (the refresh lock, on a byte of its
+ * own); a 401 makes one re-fetch, after which the call is tried once
+ * more.
+ */
+
+/* Who a workspace's commands run as. */
+struct session_as {
+	char	 integration[CONFIG_ORG_NAME_MAX + 1];	/* "" for the default */
+	int	 integration_user;	/* as the integration user */
+	char	*username;		/* the integration user's username, when
+					   known (allocated) */
+};
+
+/*
+ * Fills *as for who's workspace, making no call to Salesforce: its
+ * integration, whether it is in integration-user mode and, when a token
+ * is cached, the integration user's username.  SESSION_OK or
+ * SESSION_ERROR.  Release with session_as_free (also after a failure).
+ */
+enum session_result session_mode(struct session *, const struct slack_user *,
+		    struct session_as *as);
+void		 session_as_free(struct session_as *);
+
+/* session_search() and session_whoami() that fill *as (may be NULL):
+ * as whom the call ran. */
+enum session_result session_search_as(struct session *,
+		    const struct slack_user *, const char *needle,
+		    struct sf_contacts *out, char **instance_url,
+		    struct sf_error *err, struct session_as *as);
+enum session_result session_whoami_as(struct session *,
+		    const struct slack_user *, struct sf_userinfo *out,
+		    char **instance_url, struct session_as *as);
+
+/*
+ * The integration a new login of who starts with (the workspace's), for
+ * /oauth/start.  SESSION_OK fills *org (release with config_sf_org_free);
+ * SESSION_ERROR.
+ */
+enum session_result session_login_org(struct session *,
+		    const struct slack_user *, struct sf_org *org);
+
+/*
+ * session_link() with the integration the login was started with (org as
+ * /oauth/start recorded it; NULL: the workspace's now).
+ */
+enum session_result session_link_org(struct session *,
+		    const struct slack_user *, const char *org,
+		    const char *code, const char *verifier,
+		    struct session_linked *out);
 
 #endif

@@ -1147,6 +1147,20 @@ sf_token_refresh(struct http *h, const struct sf_org *org,
 }
 
 enum sf_result
+sf_token_client(struct http *h, const struct sf_org *org,
+    struct sf_tokens *out, struct sf_error *err)
+{
+	const char *const kv[] = {
+		"grant_type", "client_credentials",
+		"client_id", org->client_id,
+		"client_secret", org->client_secret,
+	};
+
+	return sf_token_post(h, org, "token_client", kv, NELEM(kv), out,
+	    err);
+}
+
+enum sf_result
 sf_revoke(struct http *h, const struct sf_org *org, const char *token)
 {
 	const char *const	 kv[] = { "token", token };

@@ -102,6 +102,18 @@ enum sf_result	 sf_token_refresh(struct http *, const struct sf_org *,
 		    struct sf_error *err);
 
 /*
+ * The client credentials flow (integration-user mode): posts
+ * grant_type=client_credentials with client_id and client_secret to the
+ * integration's token endpoint, which must be its My Domain (Salesforce
+ * refuses the flow on login.salesforce.com and test.salesforce.com).
+ * SF_OK fills *out (not yet verified: call sf_tokens_verify); the reply
+ * has no refresh token.  SF_INVALID_GRANT when the app has no Run-As user
+ * or the flow is off; SF_REFUSED for refused client credentials.
+ */
+enum sf_result	 sf_token_client(struct http *, const struct sf_org *,
+		    struct sf_tokens *out, struct sf_error *err);
+
+/*
  * Verifies a token reply before anything is stored: signature =
  * base64(HMAC-SHA256(client secret, id + issued_at)); instance_url is
  * https with a Salesforce host (*.salesforce.com, *.force.com,

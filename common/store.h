@@ -33,6 +33,7 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "config.h"
 #include "crypto.h"
 #include "keyring.h"
 #include "slack.h"
@@ -342,7 +343,9 @@ int		 store_integrity_check(struct store *, char *msg,
  */
 enum store_rekey_table {
 	STORE_REKEY_LINKS,
-	STORE_REKEY_STATES
+	STORE_REKEY_STATES,
+	STORE_REKEY_INTEGRATIONS,	/* consumer secrets (migration 4) */
+	STORE_REKEY_ITOKENS		/* integration users' tokens */
 };
 
 /*
@@ -387,12 +390,14 @@ enum store_result store_rekey_write(struct store *,
 size_t		 store_rekey_count(const struct store_rekey *);
 void		 store_rekey_free(struct store_rekey *);
 
-/* Rows per key id ("" when malformed): links, and started logins whose
- * verifier is sealed. */
+/* Rows per key id ("" when malformed): links, started logins whose
+ * verifier is sealed, and integrations' sealed values. */
 struct store_key_count {
 	char	 key_id[CRYPTO_KEYID_LEN + 1];
 	long	 links;
 	long	 states;
+	long	 integrations;	/* consumer secrets and integration users'
+				   tokens (migration 4) */
 };
 
 /*
@@ -403,5 +408,176 @@ struct store_key_count {
  */
 enum store_result store_key_census(struct store *,
 	    struct store_key_count *out, size_t max, size_t *n);
+
+/* --- Salesforce integrations (sql/004_integrations.sql) ---------------
+ *
+ * Named app registrations besides the environment's default one (named
+ * ""), which workspace or Enterprise Grid organisation uses which, and
+ * the cached token of an integration in integration-user mode.  The
+ * consumer secret and that token are sealed like links' tokens; the
+ * associated data names the integration, the column and the key id.
+ * The lookups the workers make per request (store_workspace_integration,
+ * store_integration_get, store_itoken_get) are one indexed read each, on
+ * statements prepared once per connection.
+ */
+
+/*
+ * Adds integration in->name (login_url, client_id, client_secret, which
+ * is sealed under the current key, api_version, integration_user; the
+ * caller validated them, see config.h; login_host is not stored).
+ * Returns STORE_OK, STORE_EXISTS when the name is taken, STORE_ERROR.
+ */
+enum store_result store_integration_add(struct store *,
+	    const struct sf_org *in);
+
+/*
+ * Reads integration name with its secret opened.  STORE_OK fills *out
+ * (every string allocated, login_host NULL: the caller derives it;
+ * release with config_sf_org_free); STORE_NOTFOUND; STORE_BADKEY when the
+ * secret is sealed under a key we do not hold or was altered;
+ * STORE_ERROR.
+ */
+enum store_result store_integration_get(struct store *, const char *name,
+	    struct sf_org *out);
+
+/*
+ * The integration a request from team team_id of enterprise enterprise_id
+ * ("" outside Enterprise Grid) uses: the team's mapping, else the
+ * enterprise's, else the default ("").  Copies its name into name and
+ * sets *integration_user (may be NULL) from it (0 for the default).  A
+ * mapping to an integration that is gone counts as no mapping.  Returns
+ * STORE_OK or STORE_ERROR.
+ */
+enum store_result store_workspace_integration(struct store *,
+	    const char *enterprise_id, const char *team_id,
+	    char name[CONFIG_ORG_NAME_MAX + 1], int *integration_user);
+
+/* An integration as the admin lists it: no secret.  Strings allocated. */
+struct store_integration_info {
+	char	*name;
+	char	*login_url;
+	char	*client_id;
+	char	*api_version;
+	char	*key_id;	/* of the sealed secret */
+	int	 integration_user;
+	time_t	 created_at;
+	long	 workspaces;	/* mappings naming it */
+	long	 links;		/* links made with it */
+	char	*token_user;	/* integration user of the cached token, or
+				   NULL when none is cached */
+};
+
+struct store_integration_list {
+	struct store_integration_info	*v;
+	size_t				 n;
+};
+
+/* Lists the integrations by name.  STORE_OK (release with
+ * store_integration_list_free) or STORE_ERROR. */
+enum store_result store_integration_list(struct store *,
+	    struct store_integration_list *out);
+void		 store_integration_list_free(struct store_integration_list *);
+
+/* A workspace (or enterprise) mapping. */
+struct store_workspace {
+	int	 enterprise;		/* slack_id is an enterprise id */
+	char	 slack_id[SLACK_ID_MAX + 1];
+	char	*integration;		/* "" for the default */
+	time_t	 updated_at;
+	long	 links;			/* links in it (for an enterprise: in
+					   its workspaces) */
+	long	 other;			/* of those, made with another
+					   integration than this mapping's */
+};
+
+struct store_workspace_list {
+	struct store_workspace	*v;
+	size_t			 n;
+};
+
+/* Lists the mappings, teams then enterprises, by id.  STORE_OK or
+ * STORE_ERROR. */
+enum store_result store_workspace_list(struct store *,
+	    struct store_workspace_list *out);
+void		 store_workspace_list_free(struct store_workspace_list *);
+
+/*
+ * Maps workspace (or, with enterprise set, Enterprise Grid organisation)
+ * slack_id to integration ("" for the default), replacing any mapping it
+ * had.  *previous (may be NULL) receives the name it was mapped to before
+ * (allocated; NULL when it had no mapping).  Returns STORE_OK,
+ * STORE_NOTFOUND when no integration has that name, STORE_ERROR.
+ */
+enum store_result store_workspace_set(struct store *, int enterprise,
+	    const char *slack_id, const char *integration, char **previous);
+
+/* Removes a mapping.  STORE_OK, STORE_NOTFOUND (none), STORE_ERROR. */
+enum store_result store_workspace_unset(struct store *, int enterprise,
+	    const char *slack_id);
+
+/*
+ * Removes integration name and its cached token, in one transaction.
+ * While mappings name it or links were made with it, it refuses
+ * (STORE_CONFLICT) unless force is set; with force those mappings and
+ * links are deleted too (nothing is revoked at Salesforce), and what was
+ * deleted is returned in *unmapped and *unlinked (may be NULL; release
+ * with the list's free function).  STORE_OK, STORE_NOTFOUND, STORE_BUSY,
+ * STORE_ERROR.
+ */
+enum store_result store_integration_remove(struct store *, const char *name,
+	    int force, struct store_workspace_list *unmapped,
+	    struct store_link_list *unlinked);
+
+/* The integration link of who was made with (allocated in *org; ""
+ * for the default), without opening anything.  STORE_OK,
+ * STORE_NOTFOUND, STORE_ERROR. */
+enum store_result store_link_org(struct store *, const struct slack_user *,
+	    char **org);
+
+/*
+ * /oauth/start records the integration the login is started with on the
+ * state's row; the callback reads it back (*org allocated, or NULL for a
+ * login started before migration 4).  STORE_OK, STORE_NOTFOUND,
+ * STORE_ERROR.
+ */
+enum store_result store_state_set_org(struct store *,
+	    const unsigned char state_hash[CRYPTO_HASHLEN], const char *org);
+enum store_result store_state_org(struct store *,
+	    const unsigned char state_hash[CRYPTO_HASHLEN], char **org);
+
+/* The cached token of an integration user.  Strings allocated; release
+ * with store_itoken_free, which wipes the token. */
+struct store_itoken {
+	char	*sf_user_id;
+	char	*sf_org_id;
+	char	*sf_username;
+	char	*instance_url;
+	char	*access_token;	/* secret; NULL from store_itoken_peek */
+	int64_t	 version;
+	time_t	 fetched_at;
+};
+
+/* Reads the cached token of integration name, opened.  STORE_OK,
+ * STORE_NOTFOUND, STORE_BADKEY, STORE_ERROR. */
+enum store_result store_itoken_get(struct store *, const char *name,
+	    struct store_itoken *out);
+
+/* store_itoken_get() without opening the token (access_token NULL): who
+ * the integration user is, for answers that make no call. */
+enum store_result store_itoken_peek(struct store *, const char *name,
+	    struct store_itoken *out);
+
+/*
+ * Stores a newly fetched token of integration name (sf_*, instance_url,
+ * access_token of in), sealed under the current key, if the cached one
+ * still has version expect (0: none cached).  The new version is expect
+ * + 1.  Returns STORE_OK, STORE_CONFLICT (changed meanwhile, or the
+ * integration is gone), STORE_ERROR.
+ */
+enum store_result store_itoken_put(struct store *, const char *name,
+	    const struct store_itoken *in, int64_t expect);
+
+void		 store_itoken_free(struct store_itoken *);
+
 
 #endif

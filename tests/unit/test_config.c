@@ -1,6 +1,8 @@
 /*
  * Unit tests of common/config.c: every required setting, the NAME_FILE
- * forms, and that a bad value names its variable.
+ * forms, and that a bad value names its variable; config_sf_org() against
+ * a real store (which integration a workspace gets, and a link's), and
+ * the validators forcelink-admin shares.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +12,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "store.h"
 
 #define KEY_B64	"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
 #define KEY2_B64 "ICEiIyQlJicoKSorLC0uLzAxMjM0NTY3ODk6Ozw9Pj8="
@@ -79,9 +82,6 @@ START_TEST(good_defaults)
 	ck_assert_ptr_null(cfg.slack_verification_token);
 	ck_assert_uint_eq(current_key(&cfg)->key[31], 31);
 	ck_assert_ptr_null(keyring_path(cfg.keyring));
-	ck_assert_ptr_eq(config_sf_org(&cfg, "", "T1", NULL), &cfg.sf);
-	ck_assert_ptr_eq(config_sf_org(&cfg, "", "T1", ""), &cfg.sf);
-	ck_assert_ptr_null(config_sf_org(&cfg, "", "T1", "uat"));
 	config_free(&cfg);
 }
 END_TEST
@@ -245,6 +245,243 @@ START_TEST(legacy_token_only)
 }
 END_TEST
 
+/* --- Integrations ----------------------------------------------------- */
+
+/* A configuration from good_env() and a fresh store sharing its keyring;
+ * the database lives in dir (mkdtemp'd). */
+static struct store *
+integ_open(struct config *cfg, char *dir)
+{
+	char		 err[256], path[256];
+	struct store	*st;
+
+	ck_assert_int_eq(crypto_init(), 0);
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	good_env();
+	setenv("SF_LOGIN_URL", "https://login.example.com", 1);
+	ck_assert_int_eq(config_load(cfg, err, sizeof(err)), 0);
+	snprintf(path, sizeof(path), "%s/t.db", dir);
+	st = store_open_keyring(path, cfg->keyring);
+	ck_assert_ptr_nonnull(st);
+	return st;
+}
+
+static void
+integ_close(struct config *cfg, struct store *st, const char *dir)
+{
+	char	 cmd[300];
+
+	store_close(st);
+	config_free(cfg);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	ck_assert_int_eq(system(cmd), 0);
+}
+
+static void
+integ_add(struct store *st, const char *name, const char *url,
+    const char *id, const char *secret, int iuser)
+{
+	struct sf_org	 o;
+
+	memset(&o, 0, sizeof(o));
+	o.name = (char *)name;
+	o.login_url = (char *)url;
+	o.client_id = (char *)id;
+	o.client_secret = (char *)secret;
+	o.api_version = (char *)"v61.0";
+	o.integration_user = iuser;
+	ck_assert_int_eq(store_integration_add(st, &o), STORE_OK);
+}
+
+/* Which integration config_sf_org() gives (its client id), or "?" with
+ * the outcome when it gives none. */
+static const char *
+integ_pick(struct config *cfg, struct store *st, const char *ent,
+    const char *team, const char *org, char *buf, size_t n)
+{
+	struct sf_org	 o;
+	enum config_org	 r;
+
+	r = config_sf_org(cfg, st, ent, team, org, &o);
+	if (r != CONFIG_ORG_OK) {
+		snprintf(buf, n, "?%d", (int)r);
+		ck_assert_ptr_null(o.name);
+		return buf;
+	}
+	snprintf(buf, n, "%s", o.client_id);
+	config_sf_org_free(&o);
+	return buf;
+}
+
+/* Lookup order: the team's mapping, else the enterprise's, else the
+ * environment's default; a link's recorded name wins over all. */
+START_TEST(integ_lookup_order)
+{
+	struct config	 cfg;
+	struct store	*st;
+	char		 dir[] = "/tmp/fl-cfg-integ-XXXXXX", b[64];
+
+	st = integ_open(&cfg, dir);
+	integ_add(st, "prod", "https://acme.my.salesforce.com/", "id-prod",
+	    "secret-prod", 0);
+	integ_add(st, "uat", "https://acme--uat.sandbox.my.salesforce.com",
+	    "id-uat", "secret-uat", 0);
+	/* Nothing mapped: the default, for anyone. */
+	ck_assert_str_eq(integ_pick(&cfg, st, "", "T1", NULL, b, sizeof(b)),
+	    "3MVG9.client");
+	ck_assert_int_eq(store_workspace_set(st, 1, "E1", "prod", NULL),
+	    STORE_OK);
+	ck_assert_int_eq(store_workspace_set(st, 0, "T2", "uat", NULL),
+	    STORE_OK);
+	/* Enterprise mapping for its teams; the team's own wins. */
+	ck_assert_str_eq(integ_pick(&cfg, st, "E1", "T1", NULL, b, sizeof(b)),
+	    "id-prod");
+	ck_assert_str_eq(integ_pick(&cfg, st, "E1", "T2", NULL, b, sizeof(b)),
+	    "id-uat");
+	ck_assert_str_eq(integ_pick(&cfg, st, "", "T2", NULL, b, sizeof(b)),
+	    "id-uat");
+	/* Another enterprise, or none: the default. */
+	ck_assert_str_eq(integ_pick(&cfg, st, "E9", "T1", NULL, b, sizeof(b)),
+	    "3MVG9.client");
+	ck_assert_str_eq(integ_pick(&cfg, st, "", "T1", NULL, b, sizeof(b)),
+	    "3MVG9.client");
+	/* A team mapped to the default explicitly overrides its enterprise. */
+	ck_assert_int_eq(store_workspace_set(st, 0, "T3", "", NULL), STORE_OK);
+	ck_assert_str_eq(integ_pick(&cfg, st, "E1", "T3", NULL, b, sizeof(b)),
+	    "3MVG9.client");
+	/* A name (a link's) is taken as it is, whatever the mapping. */
+	ck_assert_str_eq(integ_pick(&cfg, st, "E1", "T2", "", b, sizeof(b)),
+	    "3MVG9.client");
+	ck_assert_str_eq(integ_pick(&cfg, st, "", "T1", "prod", b, sizeof(b)),
+	    "id-prod");
+	ck_assert_str_eq(integ_pick(&cfg, st, "", "T1", "gone", b, sizeof(b)),
+	    "?1");
+	/* Without a store only the default exists. */
+	ck_assert_str_eq(integ_pick(&cfg, NULL, "E1", "T2", NULL, b,
+	    sizeof(b)), "3MVG9.client");
+	ck_assert_str_eq(integ_pick(&cfg, NULL, "", "T1", "prod", b,
+	    sizeof(b)), "?1");
+	integ_close(&cfg, st, dir);
+}
+END_TEST
+
+/* What config_sf_org() hands over: every field, the login host derived,
+ * the secret opened; the default is a copy, not the configuration's. */
+START_TEST(integ_fields)
+{
+	struct config	 cfg;
+	struct store	*st;
+	struct sf_org	 o;
+	char		 dir[] = "/tmp/fl-cfg-integ-XXXXXX";
+
+	st = integ_open(&cfg, dir);
+	integ_add(st, "cc", "https://acme.my.salesforce.com/", "id-cc",
+	    "secret-cc", 1);
+	ck_assert_int_eq(store_workspace_set(st, 0, "T1", "cc", NULL),
+	    STORE_OK);
+	ck_assert_int_eq(config_sf_org(&cfg, st, "", "T1", NULL, &o),
+	    CONFIG_ORG_OK);
+	ck_assert_str_eq(o.name, "cc");
+	ck_assert_str_eq(o.login_url, "https://acme.my.salesforce.com");
+	ck_assert_str_eq(o.login_host, "acme.my.salesforce.com");
+	ck_assert_str_eq(o.client_id, "id-cc");
+	ck_assert_str_eq(o.client_secret, "secret-cc");
+	ck_assert_str_eq(o.api_version, "v61.0");
+	ck_assert_int_eq(o.integration_user, 1);
+	config_sf_org_free(&o);
+	ck_assert_ptr_null(o.client_secret);
+
+	ck_assert_int_eq(config_sf_org(&cfg, st, "", "T2", NULL, &o),
+	    CONFIG_ORG_OK);
+	ck_assert_str_eq(o.name, "");
+	ck_assert_str_eq(o.login_host, "login.example.com");
+	ck_assert_str_eq(o.client_secret, "s3cret");
+	ck_assert_int_eq(o.integration_user, 0);
+	ck_assert_ptr_ne(o.client_secret, cfg.sf.client_secret);
+	config_sf_org_free(&o);
+	integ_close(&cfg, st, dir);
+}
+END_TEST
+
+/* An integration whose secret another key sealed: BADKEY, not a crash
+ * and not the default. */
+START_TEST(integ_wrong_key)
+{
+	struct config		 cfg;
+	struct store		*st, *other;
+	struct crypto_key	 k;
+	struct sf_org		 o;
+	char			 dir[] = "/tmp/fl-cfg-integ-XXXXXX", path[300];
+
+	st = integ_open(&cfg, dir);
+	ck_assert_int_eq(crypto_key_from_base64(&k, KEY2_B64), 0);
+	snprintf(path, sizeof(path), "%s/t.db", dir);
+	other = store_open(path, &k);
+	ck_assert_ptr_nonnull(other);
+	integ_add(other, "prod", "https://acme.my.salesforce.com", "id",
+	    "secret", 0);
+	store_close(other);
+	ck_assert_int_eq(store_workspace_set(st, 0, "T1", "prod", NULL),
+	    STORE_OK);
+	ck_assert_int_eq(config_sf_org(&cfg, st, "", "T1", NULL, &o),
+	    CONFIG_ORG_BADKEY);
+	ck_assert_ptr_null(o.client_secret);
+	integ_close(&cfg, st, dir);
+}
+END_TEST
+
+START_TEST(integ_validators)
+{
+	char	 host[64], longname[80];
+
+	ck_assert_int_eq(config_org_name_ok("prod"), 1);
+	ck_assert_int_eq(config_org_name_ok("Prod-EU_2.uat"), 1);
+	ck_assert_int_eq(config_org_name_ok("9lives"), 1);
+	ck_assert_int_eq(config_org_name_ok(""), 0);
+	ck_assert_int_eq(config_org_name_ok("-x"), 0);
+	ck_assert_int_eq(config_org_name_ok(".x"), 0);
+	ck_assert_int_eq(config_org_name_ok("a b"), 0);
+	ck_assert_int_eq(config_org_name_ok("a/b"), 0);
+	ck_assert_int_eq(config_org_name_ok("caf\xc3\xa9"), 0);
+	ck_assert_int_eq(config_org_name_ok("default"), 0);
+	ck_assert_int_eq(config_org_name_ok("DEFAULT"), 0);
+	memset(longname, 'a', sizeof(longname));
+	longname[CONFIG_ORG_NAME_MAX] = '\0';
+	ck_assert_int_eq(config_org_name_ok(longname), 1);
+	longname[CONFIG_ORG_NAME_MAX] = 'a';
+	longname[CONFIG_ORG_NAME_MAX + 1] = '\0';
+	ck_assert_int_eq(config_org_name_ok(longname), 0);
+
+	ck_assert_int_eq(config_login_url_ok("https://acme.my.salesforce.com",
+	    host, sizeof(host)), 1);
+	ck_assert_str_eq(host, "acme.my.salesforce.com");
+	ck_assert_int_eq(config_login_url_ok("https://localhost:8443/", host,
+	    sizeof(host)), 1);
+	ck_assert_str_eq(host, "localhost");
+	ck_assert_int_eq(config_login_url_ok("http://acme.my.salesforce.com",
+	    host, sizeof(host)), 0);
+	ck_assert_int_eq(config_login_url_ok("https://a.com/path", host,
+	    sizeof(host)), 0);
+	ck_assert_int_eq(config_login_url_ok("https://a.com?x", host,
+	    sizeof(host)), 0);
+	ck_assert_int_eq(config_login_url_ok("https://u@a.com", host,
+	    sizeof(host)), 0);
+	ck_assert_int_eq(config_login_url_ok("https://", host,
+	    sizeof(host)), 0);
+	ck_assert_int_eq(config_login_url_ok("https://a.com", host, 3), 0);
+
+	ck_assert_int_eq(config_client_id_ok("3MVG9.abc_DEF"), 1);
+	ck_assert_int_eq(config_client_id_ok(""), 0);
+	ck_assert_int_eq(config_client_id_ok("a b"), 0);
+	ck_assert_int_eq(config_api_version_ok("v62.0"), 1);
+	ck_assert_int_eq(config_api_version_ok("v62"), 0);
+	ck_assert_int_eq(config_api_version_ok("62.0"), 0);
+	ck_assert_int_eq(config_my_domain_ok("acme.my.salesforce.com"), 1);
+	ck_assert_int_eq(config_my_domain_ok("login.salesforce.com"), 0);
+	ck_assert_int_eq(config_my_domain_ok("TEST.Salesforce.com"), 0);
+}
+END_TEST
+
 static Suite *
 suite(void)
 {
@@ -258,6 +495,12 @@ suite(void)
 	tcase_add_test(tc, keyring_in_env);
 	tcase_add_test(tc, keyring_from_key_file);
 	tcase_add_test(tc, legacy_token_only);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("integrations");
+	tcase_add_test(tc, integ_lookup_order);
+	tcase_add_test(tc, integ_fields);
+	tcase_add_test(tc, integ_wrong_key);
+	tcase_add_test(tc, integ_validators);
 	suite_add_tcase(s, tc);
 	return s;
 }

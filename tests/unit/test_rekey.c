@@ -1027,6 +1027,225 @@ START_TEST(test_run_no_database)
 }
 END_TEST
 
+/* --- Integrations (migration 4) ----------------------------------------- */
+
+#define ISECRET		"CONSUMER-SECRET-rekey-5d41402abc4b2a76"
+#define ITOKEN		"00Dxx!INTEGRATION-USER-token-8277e091"
+
+/* An integration (consumer secret sealed) and, when token is not NULL,
+ * its integration user's token, in st. */
+static void
+put_integration(struct store *st, const char *name, const char *token)
+{
+	struct sf_org		 o;
+	struct store_itoken	 t;
+
+	memset(&o, 0, sizeof(o));
+	o.name = (char *)name;
+	o.login_url = (char *)"https://acme.my.salesforce.com";
+	o.client_id = (char *)"3MVG9-rekey";
+	o.client_secret = (char *)ISECRET;
+	o.api_version = (char *)"v61.0";
+	o.integration_user = token != NULL;
+	ck_assert_int_eq(store_integration_add(st, &o), STORE_OK);
+	if (token == NULL)
+		return;
+	memset(&t, 0, sizeof(t));
+	t.sf_user_id = (char *)"005xx000009RunAsAA";
+	t.sf_org_id = (char *)"00Dxx0000001gPLEAY";
+	t.sf_username = (char *)"runas@acme.example";
+	t.instance_url = (char *)"https://acme.my.salesforce.com";
+	t.access_token = (char *)token;
+	ck_assert_int_eq(store_itoken_put(st, name, &t, 0), STORE_OK);
+}
+
+/* Asserts what integration name opens to in st (secret, and token when
+ * not NULL), or that it does not open (want STORE_BADKEY). */
+static void
+assert_integration(struct store *st, const char *name, const char *token,
+    enum store_result want)
+{
+	struct sf_org		 o;
+	struct store_itoken	 t;
+
+	ck_assert_int_eq(store_integration_get(st, name, &o), want);
+	if (want == STORE_OK)
+		ck_assert_str_eq(o.client_secret, ISECRET);
+	config_sf_org_free(&o);
+	if (token == NULL)
+		return;
+	ck_assert_int_eq(store_itoken_get(st, name, &t), want);
+	if (want == STORE_OK)
+		ck_assert_str_eq(t.access_token, token);
+	store_itoken_free(&t);
+}
+
+/* Associated data of an integration's sealed value, as store.c builds
+ * it. */
+static size_t
+integ_ad(unsigned char *b, const char *name, const char *column,
+    const char *key_id)
+{
+	const char *const	 f[] = { "forcelink-v1", "integration", name,
+	    column, key_id };
+	size_t			 i, n, len = 0;
+
+	for (i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
+		n = strlen(f[i]);
+		b[len++] = (unsigned char)(n >> 24);
+		b[len++] = (unsigned char)(n >> 16);
+		b[len++] = (unsigned char)(n >> 8);
+		b[len++] = (unsigned char)n;
+		memcpy(b + len, f[i], n);
+		len += n;
+	}
+	return len;
+}
+
+/* Consumer secrets and integration users' tokens are re-sealed with the
+ * links, open to the same values under the new key, and the new
+ * ciphertext's associated data names the new key id. */
+START_TEST(test_reseal_integrations)
+{
+	struct store_rekey_counts	 c;
+	struct store_key_count		 kc[4];
+	struct keyring			*kr;
+	struct store			*a, *ring, *b;
+	unsigned char			 ad[256], ct[512];
+	sqlite3				*db;
+	sqlite3_stmt			*st = NULL;
+	char				*pt = NULL, *id;
+	size_t				 adlen, ctlen, ptlen, n;
+
+	a = store_open(dbpath, &key_a);
+	put(a, 0, 1);
+	put_integration(a, "prod", NULL);
+	put_integration(a, "cc", ITOKEN);
+	ck_assert_int_eq(store_key_census(a, kc, 4, &n), STORE_OK);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_int_eq(kc[0].links, 1);
+	ck_assert_int_eq(kc[0].integrations, 3);
+	ring = open_ring(&key_b, &key_a, &kr);
+	memset(&c, 0, sizeof(c));
+	ck_assert_int_eq(rekey_pass(ring, 1, 0, &c), REKEY_OK);
+	ck_assert_int_eq(c.read, 4);
+	ck_assert_int_eq(c.resealed, 4);
+	ck_assert_int_eq(c.changed + c.unknown_key + c.unopenable, 0);
+	ck_assert_int_eq(raw_int("SELECT count(*) FROM sf_integration WHERE "
+	    "key_id <> (SELECT key_id FROM sf_link)"), 0);
+	ck_assert_int_eq(raw_int("SELECT count(*) FROM integration_token "
+	    "WHERE key_id <> (SELECT key_id FROM sf_link)"), 0);
+	/* The version of the token is that of before: nothing re-fetched. */
+	ck_assert_int_eq(raw_int("SELECT version FROM integration_token"), 1);
+	memset(&c, 0, sizeof(c));
+	ck_assert_int_eq(rekey_pass(ring, 1, 0, &c), REKEY_OK);
+	ck_assert_int_eq(c.read, 0);
+
+	b = store_open(dbpath, &key_b);
+	assert_integration(b, "prod", NULL, STORE_OK);
+	assert_integration(b, "cc", ITOKEN, STORE_OK);
+	assert_integration(a, "cc", ITOKEN, STORE_BADKEY);
+	id = raw_text("SELECT key_id FROM sf_integration WHERE name = 'prod'");
+	ck_assert_str_eq(id, key_b.id);
+	free(id);
+
+	db = raw_open();
+	ck_assert_int_eq(sqlite3_prepare_v2(db, "SELECT client_secret_ct FROM "
+	    "sf_integration WHERE name = 'prod'", -1, &st, NULL), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+	ctlen = (size_t)sqlite3_column_bytes(st, 0);
+	ck_assert_uint_le(ctlen, sizeof(ct));
+	memcpy(ct, sqlite3_column_blob(st, 0), ctlen);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	adlen = integ_ad(ad, "prod", "client_secret", key_b.id);
+	ck_assert_int_eq(crypto_open(&key_b, ad, adlen, ct, ctlen, &pt,
+	    &ptlen), 0);
+	ck_assert_str_eq(pt, ISECRET);
+	crypto_free_secret(pt);
+	adlen = integ_ad(ad, "prod", "client_secret", key_a.id);
+	ck_assert_int_eq(crypto_open(&key_b, ad, adlen, ct, ctlen, &pt,
+	    &ptlen), -1);
+	adlen = integ_ad(ad, "cc", "client_secret", key_b.id);
+	ck_assert_int_eq(crypto_open(&key_b, ad, adlen, ct, ctlen, &pt,
+	    &ptlen), -1);
+	store_close(a);
+	store_close(b);
+	store_close(ring);
+	keyring_free(kr);
+}
+END_TEST
+
+/* A re-fetch of the integration user's token between the read and the
+ * write of a batch wins; the next pass re-seals the new token. */
+START_TEST(test_refetched_itoken_not_overwritten)
+{
+	struct store_rekey_counts	 c;
+	struct store_rekey		*batch = NULL;
+	struct store_itoken		 t;
+	struct keyring			*kr;
+	struct store			*a, *ring, *b;
+	int64_t				 cursor = 0;
+
+	a = store_open(dbpath, &key_a);
+	put_integration(a, "cc", ITOKEN);
+	ring = open_ring(&key_b, &key_a, &kr);
+	ck_assert_int_eq(store_rekey_read(ring, STORE_REKEY_ITOKENS, &cursor,
+	    10, &batch, &c), STORE_OK);
+	ck_assert_uint_eq(store_rekey_count(batch), 1);
+	memset(&t, 0, sizeof(t));
+	t.sf_user_id = t.sf_org_id = t.sf_username = (char *)"x";
+	t.instance_url = (char *)"https://acme.my.salesforce.com";
+	t.access_token = (char *)"00Dxx!REFETCHED";
+	ck_assert_int_eq(store_itoken_put(a, "cc", &t, 1), STORE_OK);
+	ck_assert_int_eq(store_rekey_write(ring, batch, &c), STORE_OK);
+	ck_assert_int_eq(c.resealed, 0);
+	ck_assert_int_eq(c.changed, 1);
+	store_rekey_free(batch);
+	memset(&c, 0, sizeof(c));
+	ck_assert_int_eq(rekey_pass(ring, 10, 0, &c), REKEY_OK);
+	ck_assert_int_eq(c.resealed, 2);	/* the token and the secret */
+	b = store_open(dbpath, &key_b);
+	assert_integration(b, "cc", "00Dxx!REFETCHED", STORE_OK);
+	store_close(a);
+	store_close(b);
+	store_close(ring);
+	keyring_free(kr);
+}
+END_TEST
+
+/* The whole run counts integrations among the rows, and a consumer
+ * secret under a key nobody holds is refused like a link. */
+START_TEST(test_run_with_integrations)
+{
+	struct store	*a, *b, *c;
+	char		 out[4096], err[1024];
+
+	a = store_open(dbpath, &key_a);
+	put(a, 0, 1);
+	put_integration(a, "cc", ITOKEN);
+	store_close(a);
+	write_keys(keypath, &key_a, NULL);
+	write_keys(newpath, &key_b, NULL);
+	ck_assert_int_eq(run(10, out, sizeof(out), err, sizeof(err)),
+	    REKEY_OK);
+	ck_assert_msg(strstr(out, "done: 3 rows re-sealed") != NULL, "%s",
+	    out);
+	b = store_open(dbpath, &key_b);
+	assert_integration(b, "cc", ITOKEN, STORE_OK);
+	store_close(b);
+
+	c = store_open(dbpath, &key_c);
+	put_integration(c, "stray", NULL);
+	store_close(c);
+	write_keys(newpath, &key_a, NULL);
+	ck_assert_int_eq(run(10, out, sizeof(out), err, sizeof(err)),
+	    REKEY_CONFIG);
+	ck_assert_msg(strstr(err, key_c.id) != NULL, "%s", err);
+	ck_assert_msg(strstr(err, "nothing was changed") != NULL, "%s", err);
+}
+END_TEST
+
 static Suite *
 suite(void)
 {
@@ -1055,6 +1274,9 @@ suite(void)
 	tcase_add_test(tc, test_run_full_keyring);
 	tcase_add_test(tc, test_run_other_rotation_running);
 	tcase_add_test(tc, test_run_no_database);
+	tcase_add_test(tc, test_reseal_integrations);
+	tcase_add_test(tc, test_refetched_itoken_not_overwritten);
+	tcase_add_test(tc, test_run_with_integrations);
 	suite_add_tcase(s, tc);
 	return s;
 }

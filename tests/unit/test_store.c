@@ -355,18 +355,20 @@ START_TEST(test_migrate_idempotent)
 	struct store		*st;
 	int64_t			 objects;
 
-	ck_assert_int_eq(store_schema_version(), 1);
+	ck_assert_int_ge(store_schema_version(), 3);
 	st = open_with(&key_a);
 	put(st, &u, ACCESS1, REFRESH1);
 	store_close(st);
-	ck_assert_int_eq(raw_int("PRAGMA user_version"), 1);
+	ck_assert_int_eq(raw_int("PRAGMA user_version"),
+	    store_schema_version());
 	objects = raw_int("SELECT count(*) FROM sqlite_master");
 	ck_assert_int_ge(objects, 4);
 
 	/* A second and third open change nothing and lose nothing. */
 	store_close(open_with(&key_a));
 	st = open_with(&key_a);
-	ck_assert_int_eq(raw_int("PRAGMA user_version"), 1);
+	ck_assert_int_eq(raw_int("PRAGMA user_version"),
+	    store_schema_version());
 	ck_assert_int_eq(raw_int("SELECT count(*) FROM sqlite_master"),
 	    objects);
 	ck_assert_int_eq(store_link_get(st, &u, &l), STORE_OK);
@@ -454,7 +456,8 @@ START_TEST(test_open_concurrent_migrate)
 		}
 		pthread_barrier_destroy(&bar);
 		ck_assert_int_eq(good, OPENERS);
-		ck_assert_int_eq(raw_int("PRAGMA user_version"), 1);
+		ck_assert_int_eq(raw_int("PRAGMA user_version"),
+		    store_schema_version());
 		ck_assert_int_eq(raw_int("SELECT count(*) FROM sqlite_master "
 		    "WHERE name = 'sf_link'"), 1);
 	}
@@ -466,7 +469,7 @@ START_TEST(test_links_view)
 	static const char *const cols[] = {
 		"team_id", "user_id", "enterprise_id", "org", "sf_user_id",
 		"sf_org_id", "sf_username", "instance_url", "key_id",
-		"created_at", "updated_at", "last_used_at"
+		"created_at", "updated_at", "last_used_at", "integration"
 	};
 	struct slack_user	 u = user("E1", "T1", "U1");
 	struct store		*st;
@@ -1817,6 +1820,358 @@ START_TEST(test_busy)
 }
 END_TEST
 
+/* --- Salesforce integrations (sql/004_integrations.sql) --------------- */
+
+#define SECRET_A	"CONSUMER-SECRET-a-7d1f0c3e9b2a4c5d"
+#define SECRET_B	"CONSUMER-SECRET-b-0e9d8c7b6a594837"
+#define ITOKEN1		"00Dxx0000001gPL!INTEG-TOKEN-one-c0ffee"
+#define ITOKEN2		"00Dxx0000001gPL!INTEG-TOKEN-two-decade"
+
+static void
+integ_add(struct store *st, const char *name, const char *secret, int iuser,
+    enum store_result want)
+{
+	struct sf_org	 o;
+
+	memset(&o, 0, sizeof(o));
+	o.name = (char *)name;
+	o.login_url = (char *)"https://acme.my.salesforce.com";
+	o.client_id = (char *)"3MVG9-client-of-integration";
+	o.client_secret = (char *)secret;
+	o.api_version = (char *)"v61.0";
+	o.integration_user = iuser;
+	ck_assert_int_eq(store_integration_add(st, &o), want);
+}
+
+/* The integration a workspace resolves to ("" default), asserting the
+ * mode flag too. */
+static const char *
+ws_of(struct store *st, const char *ent, const char *team, int iuser,
+    char name[CONFIG_ORG_NAME_MAX + 1])
+{
+	int	 iu = -1;
+
+	ck_assert_int_eq(store_workspace_integration(st, ent, team, name, &iu),
+	    STORE_OK);
+	ck_assert_int_eq(iu, iuser);
+	return name;
+}
+
+START_TEST(test_integration_crud)
+{
+	struct store			*st;
+	struct sf_org			 o;
+	struct store_integration_list	 il;
+	struct slack_user		 u = user("", "T1", "U1");
+	struct store_link		 l = link_in(ACCESS1, REFRESH1);
+	char				 nm[CONFIG_ORG_NAME_MAX + 1];
+
+	st = open_with(&key_a);
+	integ_add(st, "prod", SECRET_A, 0, STORE_OK);
+	integ_add(st, "prod", SECRET_B, 1, STORE_EXISTS);
+	integ_add(st, "cc", SECRET_B, 1, STORE_OK);
+	ck_assert_int_eq(store_integration_get(st, "prod", &o), STORE_OK);
+	ck_assert_str_eq(o.name, "prod");
+	ck_assert_str_eq(o.client_secret, SECRET_A);
+	ck_assert_str_eq(o.login_url, "https://acme.my.salesforce.com");
+	ck_assert_str_eq(o.api_version, "v61.0");
+	ck_assert_int_eq(o.integration_user, 0);
+	ck_assert_ptr_null(o.login_host);
+	config_sf_org_free(&o);
+	ck_assert_int_eq(store_integration_get(st, "nope", &o),
+	    STORE_NOTFOUND);
+	ck_assert_int_eq(store_integration_get(st, "", &o), STORE_NOTFOUND);
+
+	/* Mapped and linked: listed with counts, never a secret. */
+	ck_assert_int_eq(store_workspace_set(st, 0, "T1", "prod", NULL),
+	    STORE_OK);
+	l.org = (char *)"prod";
+	ck_assert_int_eq(store_link_put(st, &u, &l, NULL), STORE_OK);
+	ck_assert_int_eq(store_integration_list(st, &il), STORE_OK);
+	ck_assert_uint_eq(il.n, 2);
+	ck_assert_str_eq(il.v[0].name, "cc");
+	ck_assert_int_eq(il.v[0].integration_user, 1);
+	ck_assert_int_eq(il.v[0].workspaces, 0);
+	ck_assert_str_eq(il.v[1].name, "prod");
+	ck_assert_int_eq(il.v[1].workspaces, 1);
+	ck_assert_int_eq(il.v[1].links, 1);
+	ck_assert_str_eq(il.v[1].key_id, key_a.id);
+	ck_assert_ptr_null(il.v[1].token_user);
+	store_integration_list_free(&il);
+	ck_assert_str_eq(ws_of(st, "", "T1", 0, nm), "prod");
+
+	/* Removal refuses while used, and says by what. */
+	{
+		struct store_workspace_list	 wl;
+		struct store_link_list		 ll;
+
+		ck_assert_int_eq(store_integration_remove(st, "prod", 0, &wl,
+		    &ll), STORE_CONFLICT);
+		ck_assert_uint_eq(wl.n, 1);
+		ck_assert_str_eq(wl.v[0].slack_id, "T1");
+		ck_assert_uint_eq(ll.n, 1);
+		ck_assert_str_eq(ll.v[0].who.user_id, "U1");
+		store_workspace_list_free(&wl);
+		store_link_list_free(&ll);
+		ck_assert_int_eq(store_integration_get(st, "prod", &o),
+		    STORE_OK);
+		config_sf_org_free(&o);
+		/* --force takes the mapping and the link with it. */
+		ck_assert_int_eq(store_integration_remove(st, "prod", 1, &wl,
+		    &ll), STORE_OK);
+		ck_assert_uint_eq(wl.n, 1);
+		ck_assert_uint_eq(ll.n, 1);
+		store_workspace_list_free(&wl);
+		store_link_list_free(&ll);
+	}
+	ck_assert_int_eq(store_integration_get(st, "prod", &o),
+	    STORE_NOTFOUND);
+	ck_assert_int_eq(store_link_get(st, &u, &l), STORE_NOTFOUND);
+	ck_assert_str_eq(ws_of(st, "", "T1", 0, nm), "");
+	ck_assert_int_eq(store_integration_remove(st, "prod", 1, NULL, NULL),
+	    STORE_NOTFOUND);
+	ck_assert_int_eq(store_integration_remove(st, "cc", 0, NULL, NULL),
+	    STORE_OK);
+	ck_assert_int_eq(raw_int("SELECT count(*) FROM sf_integration"), 0);
+	store_close(st);
+}
+END_TEST
+
+/* Team first, then enterprise, then the default; mappings to the
+ * default or to a vanished integration. */
+START_TEST(test_workspace_lookup_order)
+{
+	struct store			*st;
+	struct store_workspace_list	 wl;
+	char				 nm[CONFIG_ORG_NAME_MAX + 1];
+	char				*prev = NULL;
+
+	st = open_with(&key_a);
+	integ_add(st, "a", SECRET_A, 0, STORE_OK);
+	integ_add(st, "b", SECRET_B, 1, STORE_OK);
+	ck_assert_str_eq(ws_of(st, "E1", "T1", 0, nm), "");
+	ck_assert_int_eq(store_workspace_set(st, 1, "E1", "a", &prev),
+	    STORE_OK);
+	ck_assert_ptr_null(prev);
+	ck_assert_str_eq(ws_of(st, "E1", "T1", 0, nm), "a");
+	ck_assert_str_eq(ws_of(st, "E2", "T1", 0, nm), "");
+	ck_assert_str_eq(ws_of(st, "", "T1", 0, nm), "");
+	ck_assert_int_eq(store_workspace_set(st, 0, "T1", "b", NULL),
+	    STORE_OK);
+	ck_assert_str_eq(ws_of(st, "E1", "T1", 1, nm), "b");
+	ck_assert_str_eq(ws_of(st, "", "T1", 1, nm), "b");
+	ck_assert_str_eq(ws_of(st, "E1", "T2", 0, nm), "a");
+	/* Remapped: the previous name comes back. */
+	ck_assert_int_eq(store_workspace_set(st, 0, "T1", "", &prev),
+	    STORE_OK);
+	ck_assert_str_eq(prev, "b");
+	free(prev);
+	ck_assert_str_eq(ws_of(st, "E1", "T1", 0, nm), "");
+	ck_assert_int_eq(store_workspace_set(st, 0, "T1", "zz", NULL),
+	    STORE_NOTFOUND);
+	ck_assert_str_eq(ws_of(st, "E1", "T1", 0, nm), "");
+	/* An id that is both a team's and an enterprise's: kinds apart. */
+	ck_assert_int_eq(store_workspace_set(st, 0, "E1", "b", NULL),
+	    STORE_OK);
+	ck_assert_str_eq(ws_of(st, "E1", "T3", 0, nm), "a");
+	ck_assert_str_eq(ws_of(st, "", "E1", 1, nm), "b");
+	/* A mapping whose integration vanished (raw delete) is skipped. */
+	raw_exec("DELETE FROM sf_integration WHERE name = 'a'");
+	ck_assert_str_eq(ws_of(st, "E1", "T3", 0, nm), "");
+	ck_assert_int_eq(store_workspace_list(st, &wl), STORE_OK);
+	ck_assert_uint_eq(wl.n, 3);
+	ck_assert_str_eq(wl.v[0].slack_id, "E1");	/* the team E1 */
+	ck_assert_int_eq(wl.v[0].enterprise, 0);
+	ck_assert_str_eq(wl.v[1].slack_id, "T1");
+	ck_assert_str_eq(wl.v[1].integration, "");
+	ck_assert_str_eq(wl.v[2].slack_id, "E1");
+	ck_assert_int_eq(wl.v[2].enterprise, 1);
+	store_workspace_list_free(&wl);
+	ck_assert_int_eq(store_workspace_unset(st, 0, "T1"), STORE_OK);
+	ck_assert_int_eq(store_workspace_unset(st, 0, "T1"), STORE_NOTFOUND);
+	ck_assert_int_eq(store_workspace_unset(st, 1, "T1"), STORE_NOTFOUND);
+	store_close(st);
+}
+END_TEST
+
+/* The secret is sealed: not on disk in plaintext, bound to its row and
+ * column, and a wrong or missing key is BADKEY, not garbage. */
+START_TEST(test_integration_sealed)
+{
+	struct store	*st;
+	struct sf_org	 o;
+	char		 p[PATH_MAX + 8];
+
+	st = open_with(&key_a);
+	integ_add(st, "a", SECRET_A, 0, STORE_OK);
+	integ_add(st, "b", SECRET_B, 0, STORE_OK);
+	store_close(st);
+	ck_assert_int_eq(file_contains(dbpath, SECRET_A), 0);
+	snprintf(p, sizeof(p), "%s-wal", dbpath);
+	ck_assert_int_eq(file_contains(p, SECRET_A), 0);
+	ck_assert_int_eq(file_contains(p, "CONSUMER-SECRET"), 0);
+
+	/* b's ciphertext copied onto a: does not open as a's. */
+	raw_exec("UPDATE sf_integration SET client_secret_ct = (SELECT "
+	    "client_secret_ct FROM sf_integration WHERE name = 'b') "
+	    "WHERE name = 'a'");
+	st = open_with(&key_a);
+	ck_assert_int_eq(store_integration_get(st, "a", &o), STORE_BADKEY);
+	ck_assert_ptr_null(o.client_secret);
+	ck_assert_int_eq(store_integration_get(st, "b", &o), STORE_OK);
+	ck_assert_str_eq(o.client_secret, SECRET_B);
+	config_sf_org_free(&o);
+	store_close(st);
+
+	/* One flipped bit, or another key: BADKEY. */
+	raw_flip("sf_integration", "client_secret_ct", "name = 'b'", 30);
+	st = open_with(&key_a);
+	ck_assert_int_eq(store_integration_get(st, "b", &o), STORE_BADKEY);
+	store_close(st);
+	st = open_with(&key_b);
+	integ_add(st, "c", SECRET_A, 0, STORE_OK);
+	store_close(st);
+	st = open_with(&key_a);
+	ck_assert_int_eq(store_integration_get(st, "c", &o), STORE_BADKEY);
+	store_close(st);
+	/* The associated data names the column: c's secret moved into the
+	 * token column of c's integration user does not open. */
+	st = open_with(&key_b);
+	ck_assert_int_eq(store_integration_get(st, "c", &o), STORE_OK);
+	config_sf_org_free(&o);
+	{
+		struct store_itoken	 t;
+
+		memset(&t, 0, sizeof(t));
+		t.sf_user_id = t.sf_org_id = t.sf_username = (char *)"x";
+		t.instance_url = (char *)"https://acme.my.salesforce.com";
+		t.access_token = (char *)"tok";
+		ck_assert_int_eq(store_itoken_put(st, "c", &t, 0), STORE_OK);
+		raw_exec("UPDATE integration_token SET access_token_ct = "
+		    "(SELECT client_secret_ct FROM sf_integration WHERE "
+		    "name = 'c') WHERE integration = 'c'");
+		ck_assert_int_eq(store_itoken_get(st, "c", &t), STORE_BADKEY);
+	}
+	store_close(st);
+}
+END_TEST
+
+static struct store_itoken
+itoken_in(const char *token, const char *username)
+{
+	struct store_itoken	 t;
+
+	memset(&t, 0, sizeof(t));
+	t.sf_user_id = (char *)"005xx000009RunAsAA";
+	t.sf_org_id = (char *)"00Dxx0000001gPLEAY";
+	t.sf_username = (char *)username;
+	t.instance_url = (char *)"https://acme.my.salesforce.com";
+	t.access_token = (char *)token;
+	return t;
+}
+
+/* The integration user's token: compare-and-set on its version, peek
+ * opens nothing, sealed to its integration, removed with it. */
+START_TEST(test_itoken)
+{
+	struct store		*st;
+	struct store_itoken	 in = itoken_in(ITOKEN1, "runas@acme.example");
+	struct store_itoken	 t;
+	char			 p[PATH_MAX + 8];
+
+	st = open_with(&key_a);
+	integ_add(st, "cc", SECRET_A, 1, STORE_OK);
+	integ_add(st, "cc2", SECRET_B, 1, STORE_OK);
+	ck_assert_int_eq(store_itoken_get(st, "cc", &t), STORE_NOTFOUND);
+	ck_assert_int_eq(store_itoken_put(st, "nope", &in, 0),
+	    STORE_CONFLICT);
+	ck_assert_int_eq(store_itoken_put(st, "cc", &in, 0), STORE_OK);
+	ck_assert_int_eq(store_itoken_put(st, "cc", &in, 0), STORE_CONFLICT);
+	ck_assert_int_eq(store_itoken_get(st, "cc", &t), STORE_OK);
+	ck_assert_str_eq(t.access_token, ITOKEN1);
+	ck_assert_str_eq(t.sf_username, "runas@acme.example");
+	ck_assert_int_eq(t.version, 1);
+	ck_assert_int_ge(t.fetched_at, time(NULL) - 5);
+	store_itoken_free(&t);
+	ck_assert_ptr_null(t.access_token);
+	/* A re-fetch replaces version 1; a second one that read version 1
+	 * too is told someone was first. */
+	in = itoken_in(ITOKEN2, "runas@acme.example");
+	ck_assert_int_eq(store_itoken_put(st, "cc", &in, 1), STORE_OK);
+	ck_assert_int_eq(store_itoken_put(st, "cc", &in, 1), STORE_CONFLICT);
+	ck_assert_int_eq(store_itoken_peek(st, "cc", &t), STORE_OK);
+	ck_assert_ptr_null(t.access_token);
+	ck_assert_int_eq(t.version, 2);
+	store_itoken_free(&t);
+	ck_assert_int_eq(store_itoken_put(st, "cc2", &in, 0), STORE_OK);
+	store_close(st);
+	ck_assert_int_eq(file_contains(dbpath, ITOKEN2), 0);
+	snprintf(p, sizeof(p), "%s-wal", dbpath);
+	ck_assert_int_eq(file_contains(p, ITOKEN2), 0);
+
+	/* cc2's token copied onto cc: does not open; peek still works. */
+	raw_exec("UPDATE integration_token SET access_token_ct = (SELECT "
+	    "access_token_ct FROM integration_token WHERE integration = "
+	    "'cc2') WHERE integration = 'cc'");
+	st = open_with(&key_a);
+	ck_assert_int_eq(store_itoken_get(st, "cc", &t), STORE_BADKEY);
+	ck_assert_int_eq(store_itoken_peek(st, "cc", &t), STORE_OK);
+	store_itoken_free(&t);
+	/* Removing the integration removes its token. */
+	ck_assert_int_eq(store_integration_remove(st, "cc", 0, NULL, NULL),
+	    STORE_OK);
+	ck_assert_int_eq(store_itoken_peek(st, "cc", &t), STORE_NOTFOUND);
+	ck_assert_int_eq(raw_int("SELECT count(*) FROM integration_token"), 1);
+	store_close(st);
+}
+END_TEST
+
+/* What a login was started with, and a link's integration. */
+START_TEST(test_login_and_link_org)
+{
+	struct store		*st;
+	struct slack_user	 u = user("E1", "T1", "U1"), who;
+	struct store_link	 l = link_in(ACCESS1, REFRESH1);
+	unsigned char		 nh[CRYPTO_HASHLEN], sh[CRYPTO_HASHLEN];
+	unsigned char		 ch[CRYPTO_HASHLEN];
+	char			*org = NULL, *v = NULL;
+
+	st = open_with(&key_a);
+	hash_of("nonce", nh);
+	hash_of("state", sh);
+	hash_of("cookie", ch);
+	ck_assert_int_eq(store_state_org(st, sh, &org), STORE_NOTFOUND);
+	ck_assert_int_eq(store_nonce_add(st, &u, nh, time(NULL) + 60),
+	    STORE_OK);
+	ck_assert_int_eq(store_nonce_start(st, nh, time(NULL), sh, ch,
+	    VERIFIER, time(NULL) + 60, &who), STORE_OK);
+	/* Not recorded (a login started before migration 4): NULL. */
+	ck_assert_int_eq(store_state_org(st, sh, &org), STORE_OK);
+	ck_assert_ptr_null(org);
+	ck_assert_int_eq(store_state_set_org(st, sh, "uat"), STORE_OK);
+	ck_assert_int_eq(store_state_take(st, sh, ch, time(NULL), &who, &v),
+	    STORE_OK);
+	crypto_free_secret(v);
+	/* Readable after the state is used: the callback reads it then. */
+	ck_assert_int_eq(store_state_org(st, sh, &org), STORE_OK);
+	ck_assert_str_eq(org, "uat");
+	free(org);
+	hash_of("other", sh);
+	ck_assert_int_eq(store_state_set_org(st, sh, "uat"), STORE_NOTFOUND);
+
+	ck_assert_int_eq(store_link_org(st, &u, &org), STORE_NOTFOUND);
+	l.org = (char *)"uat";
+	ck_assert_int_eq(store_link_put(st, &u, &l, NULL), STORE_OK);
+	ck_assert_int_eq(store_link_org(st, &u, &org), STORE_OK);
+	ck_assert_str_eq(org, "uat");
+	free(org);
+	org = raw_text("SELECT integration FROM links");
+	ck_assert_str_eq(org, "uat");
+	free(org);
+	store_close(st);
+}
+END_TEST
+
 #define NELEM(a)	((int)(sizeof(a) / sizeof((a)[0])))
 
 static Suite *
@@ -1894,6 +2249,15 @@ suite(void)
 	tcase_add_test(tc, test_stats);
 	tcase_add_test(tc, test_integrity_check);
 	tcase_add_test(tc, test_busy);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("integrations");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_integration_crud);
+	tcase_add_test(tc, test_workspace_lookup_order);
+	tcase_add_test(tc, test_integration_sealed);
+	tcase_add_test(tc, test_itoken);
+	tcase_add_test(tc, test_login_and_link_org);
 	suite_add_tcase(s, tc);
 
 	return s;
