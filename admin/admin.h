@@ -49,6 +49,8 @@ int	 cmd_rotate_key(int argc, char *argv[]);	/* rotate_key.c */
 int	 cmd_purge(int argc, char *argv[]);
 int	 cmd_stats(int argc, char *argv[]);
 int	 cmd_doctor(int argc, char *argv[]);
+int	 cmd_integration(int argc, char *argv[]);	/* integrations.c */
+int	 cmd_workspace(int argc, char *argv[]);		/* integrations.c */
 
 /*
  * --env-file: reads KEY=VALUE lines (as a systemd EnvironmentFile) from

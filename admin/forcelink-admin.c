@@ -41,6 +41,10 @@ static const struct admin_command {
 	    "figures about links, logins, keys and the database" },
 	{ "doctor", cmd_doctor,
 	    "check configuration, database, modes, key, Salesforce, sockets" },
+	{ "integration", cmd_integration,
+	    "add, list or remove a Salesforce integration" },
+	{ "workspace", cmd_workspace,
+	    "map a workspace to an integration, list or unset mappings" },
 };
 
 #define SYNOPSIS	ADMIN_PROG " [--env-file FILE] COMMAND [OPTION]... " \
@@ -53,10 +57,10 @@ usage_full(void)
 
 	printf("usage: %s\n\nCommands:\n", SYNOPSIS);
 	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		printf("  %-8s %s\n", commands[i].name, commands[i].summary);
+		printf("  %-11s %s\n", commands[i].name, commands[i].summary);
 	printf("\n"
-	    "Every command takes --help.  list, show, stats, purge and doctor\n"
-	    "take --json.\n"
+	    "Every command takes --help.  list, show, stats, purge, doctor,\n"
+	    "integration list and workspace list take --json.\n"
 	    "\n"
 	    "Options:\n"
 	    "  --env-file FILE   read KEY=VALUE settings (as the service's\n"
@@ -69,8 +73,8 @@ usage_full(void)
 	    "FORCELINK_KEY_FILE, SF_*, SLACK_*, ...); see forcelink-admin(8).\n"
 	    "\n"
 	    "Exit status: 0 success, 1 the operation failed, 2 usage error,\n"
-	    "3 no such link, 4 configuration error or wrong key, 5 database\n"
-	    "locked beyond the busy timeout.\n");
+	    "3 no such link, integration or mapping, 4 configuration error or\n"
+	    "wrong key, 5 database locked beyond the busy timeout.\n");
 }
 
 enum {
