@@ -9,11 +9,17 @@ and the wire formats Salesforce documents:
     optional refresh-token rotation with theft detection, at most five grants
     per user and app), /services/oauth2/revoke, /services/oauth2/userinfo and
     the identity URL /id/ORG/USER;
+  * the client credentials flow (grant_type=client_credentials) for an app
+    given a Run-As user (--run-as);
   * the REST API: /services/data/ (versions) and /services/data/vNN.N/query,
     which parses the SOQL it is given (string-literal escapes, LIKE wildcards)
     and answers from a small seeded Contact/Account data set;
   * Slack's response_url receiver under /hooks/ (five posts per URL);
-  * a test control API under /_control/ (reset, faults, clock, counters).
+  * a test control API under /_control/ (reset, faults, clock, counters, and
+    a ledger of the Salesforce requests it answered).
+
+--org b serves a second org (its own org id, users, accounts and contacts),
+so that tests can run two stand-in orgs side by side.
 
 Python 3 standard library only.  Run `salesforce.py --help` for the options
 and see README.md beside this file for the control API.  No token, code,
@@ -185,6 +191,64 @@ def _make_contacts():
 
 
 CONTACTS = _make_contacts()
+
+# --org b: a second org, for tests that run two orgs side by side.  Its
+# ids, users, accounts and contacts are all its own; its Smiths are
+# others than org A's, so a search shows which org answered.  The last
+# user is meant as a client credentials Run-As user (--run-as).
+ORG_B = {
+    "org15": "00D8d000001XyZq",
+    "users": [
+        {"username": "carol@orgb.example", "id": sfid("0058d00000Yb001"),
+         "first": "Carol", "last": "Chen"},
+        {"username": "dave@orgb.example", "id": sfid("0058d00000Yb002"),
+         "first": "Dave", "last": "Diaz"},
+        {"username": "integration@orgb.example",
+         "id": sfid("0058d00000Yb003"), "first": "Integration",
+         "last": "User"},
+    ],
+    "accounts": {
+        "northwind": {"Id": sfid("0018d00000Nw001"),
+                      "Name": "Northwind Traders"},
+        "contoso": {"Id": sfid("0018d00000Nw002"), "Name": "Contoso Ltd"},
+    },
+    "seed": [
+        ("Sarah", "Smith", "Head of Sales EMEA",
+         "sarah.smith@northwind.example", "+44 20 7946 0201", None,
+         "northwind"),
+        ("Tom", "Smithson", "Buyer", "tom.smithson@contoso.example",
+         "(206) 555-0202", None, "contoso"),
+        ("Ravi", "Smithfield", "Integration Architect",
+         "ravi@northwind.example", None, "+91 98 5550 0203", "northwind"),
+        ("Greta", "Lindqvist", "CIO", "greta@contoso.example", None, None,
+         "contoso"),
+    ],
+    "contact15": "0038d00000Qb%03d",
+}
+
+
+def use_org_b():
+    """Makes this process serve org B (see ORG_B): rebinds the module's
+    org id, users, accounts and contacts before the server starts."""
+    global ORG_ID15, ORG_ID, USERS, USERS_BY_NAME, ACCOUNTS, CONTACTS
+    ORG_ID15 = ORG_B["org15"]
+    ORG_ID = sfid(ORG_ID15)
+    USERS = ORG_B["users"]
+    USERS_BY_NAME = {u["username"]: u for u in USERS}
+    ACCOUNTS = ORG_B["accounts"]
+    out = []
+    for n, (first, last, title, email, phone, mobile, acct) in enumerate(
+            ORG_B["seed"], 1):
+        out.append({
+            "Id": sfid(ORG_B["contact15"] % n),
+            "FirstName": first, "LastName": last,
+            "Name": "%s %s" % (first, last),
+            "Title": title, "Email": email, "Phone": phone,
+            "MobilePhone": mobile,
+            "Account": ACCOUNTS[acct] if acct else None,
+            "AccountId": ACCOUNTS[acct]["Id"] if acct else None,
+        })
+    CONTACTS = out
 
 # --------------------------------------------------------------------------
 # SOQL: just enough of the language for forcelink's query, parsed for real.
@@ -611,6 +675,7 @@ class Grant:
         self.refresh = None
         self.access = set()
         self.revoked = False
+        self.client_credentials = False     # a Run-As user's token
 
 
 class State:
@@ -637,17 +702,20 @@ class State:
             self.seq = 0
             self.hooks = []
             self.hook_urls = {}     # path -> [count, first post time]
+            self.requests = []      # the ledger of Salesforce requests
             self.api_usage = 0
             self.inflight_token = 0
             self.c = {
                 "authorize_requests": 0, "consents": 0, "denials": 0,
                 "token_requests": {"authorization_code": 0,
-                                   "refresh_token": 0, "other": 0},
+                                   "refresh_token": 0,
+                                   "client_credentials": 0, "other": 0},
                 "code_exchanges": 0, "code_exchanges_ok": 0,
                 "refreshes": 0, "refreshes_ok": 0,
                 "retired_refresh_presented": 0, "grants_dropped": 0,
                 "revocations": [], "queries": 0, "queries_ok": 0,
                 "userinfo": 0, "max_inflight_token_requests": 0,
+                "client_credentials_ok": 0,
             }
 
     def now(self):
@@ -791,6 +859,37 @@ class State:
                 self.refresh[refresh] = [g.seq, False]
             return g, access, refresh
 
+    def client_credentials_grant(self, user, client_id):
+        """A token for the Run-As user: a grant of its own, with no
+        refresh token (the flow issues none)."""
+        with self.lock:
+            self.seq += 1
+            g = Grant(self.seq, user, client_id, ("api",), self.now())
+            g.client_credentials = True
+            self.grants[g.seq] = g
+            return g, self._issue_access(g)
+
+    def token_owner(self, token):
+        """(username, client_id, live) behind an access token, or
+        (None, None, False) for a token this org never issued."""
+        with self.lock:
+            a = self.access.get(token)
+            if a is None:
+                return None, None, False
+            live = (not a["revoked"] and a["expires"] > self.now()
+                    and not self.deactivated(a["user"]))
+            return a["user"], self.grants[a["grant"]].client_id, live
+
+    def refresh_client(self, token):
+        """The client id a refresh token was issued to, or None."""
+        with self.lock:
+            entry = self.refresh.get(token)
+            return self.grants[entry[0]].client_id if entry else None
+
+    def record(self, entry):
+        with self.lock:
+            self.requests.append(entry)
+
     def use_refresh(self, token, client_id):
         """Returns (grant, access, new refresh or None, error description)."""
         with self.lock:
@@ -911,7 +1010,7 @@ class State:
             out = json.loads(json.dumps(self.c))
             grants = {u["username"]: 0 for u in USERS}
             for g in self.grants.values():
-                if not g.revoked:
+                if not g.revoked and not g.client_credentials:
                     grants[g.user] += 1
             out["live_grants"] = grants
             out["api_usage"] = self.api_usage
@@ -1023,7 +1122,22 @@ class Handler(BaseHTTPRequestHandler):
         self.server.log.write("%s %s" % (self.client_address[0],
                                          fmt % args))
 
+    def note(self, **kw):
+        """Adds to this request's ledger entry."""
+        if getattr(self, "rec", None) is not None:
+            self.rec.update(kw)
+
+    def note_token(self, token):
+        """Notes whose access token a call carries and its client id."""
+        user, client_id, _ = self.st.token_owner(token)
+        self.note(user=user, client_id=client_id,
+                  token_known=user is not None)
+
     def log_done(self, status):
+        if getattr(self, "rec", None) is not None:
+            self.rec["status"] = status
+            self.st.record(self.rec)
+            self.rec = None
         ms = (time.monotonic() - self.t0) * 1000
         self.server.log.write("%s %s %s %s %.1fms" % (
             self.client_address[0], self.command,
@@ -1188,6 +1302,14 @@ class Handler(BaseHTTPRequestHandler):
         self.t0 = time.monotonic()
         path = urllib.parse.urlsplit(self.path).path
         self.body_read = False
+        # The ledger records every Salesforce request (not the control
+        # API, not Slack's response_url): what, with which client id or
+        # whose token, and the status.
+        self.rec = None
+        if not path.startswith(("/_control/", "/hooks/")):
+            self.rec = {"method": self.command, "path": path,
+                        "client_id": None, "grant_type": None,
+                        "user": None, "token_known": None}
         try:
             self.route(path)
         except Reply as r:
@@ -1279,6 +1401,7 @@ class Handler(BaseHTTPRequestHandler):
     def authorize_get(self):
         self.st.count("authorize_requests")
         p = self.query_params()
+        self.note(client_id=p.get("client_id"))
         cfg = self.server.cfg
         if not hmac.compare_digest(p.get("client_id", ""), cfg.client_id):
             self.error_page("invalid_client_id", "client identifier invalid")
@@ -1398,7 +1521,9 @@ class Handler(BaseHTTPRequestHandler):
         f = self.form(body) if ctype.lower() == FORM_TYPE else {}
         grant_type = f.get("grant_type", "")
         kind = grant_type if grant_type in (
-            "authorization_code", "refresh_token") else "other"
+            "authorization_code", "refresh_token",
+            "client_credentials") else "other"
+        self.note(client_id=f.get("client_id"), grant_type=grant_type)
         self.st.count("token_requests", kind)
         self.delay(faults.get("token_delay"))
         if faults.get("token_status"):
@@ -1411,7 +1536,7 @@ class Handler(BaseHTTPRequestHandler):
         cfg = self.server.cfg
         if kind == "refresh_token":
             self.st.count("refreshes")
-        else:
+        elif kind == "authorization_code":
             self.st.count("code_exchanges")
         if not hmac.compare_digest(f.get("client_id", ""), cfg.client_id):
             raise oauth_error(400, "invalid_client_id",
@@ -1420,9 +1545,25 @@ class Handler(BaseHTTPRequestHandler):
                                    cfg.client_secret.encode()):
             raise oauth_error(400, "invalid_client",
                               "invalid client credentials")
+        if kind == "client_credentials":
+            self.client_credentials_grant(f, faults)
         if kind == "authorization_code":
             self.code_grant(f, faults)
         self.refresh_grant(f, faults)
+
+    def client_credentials_grant(self, f, faults):
+        """The OAuth 2.0 client credentials flow: the app's Run-As user
+        (--run-as) gets an access token, with no refresh token.  Without
+        a Run-As user the app cannot use the flow."""
+        user = self.server.cfg.run_as
+        if not user:
+            raise oauth_error(400, "invalid_grant",
+                              "no client credentials user enabled")
+        if self.st.deactivated(user):
+            raise oauth_error(400, "invalid_grant", "authentication failure")
+        g, access = self.st.client_credentials_grant(user, f["client_id"])
+        self.st.count("client_credentials_ok")
+        self.token_reply(g, access, None, faults)
 
     def token_fault(self, status):
         if status == 400:
@@ -1488,6 +1629,8 @@ class Handler(BaseHTTPRequestHandler):
             "scope": " ".join(g.scopes),
             "instance_url": faults.get("instance_url", cfg.public_url),
             "id": id_url, "token_type": "Bearer", "issued_at": issued})
+        if g.client_credentials:
+            body["token_format"] = "opaque"
         raise Reply(200, to_json(body), JSON_TYPE,
                     {"Cache-Control": "no-cache,no-store"})
 
@@ -1501,6 +1644,12 @@ class Handler(BaseHTTPRequestHandler):
         else:
             f = self.query_params()
         token = f.get("token", "")
+        if token:
+            client = self.st.refresh_client(token)
+            if client is not None:
+                self.note(client_id=client, token_known=True)
+            else:
+                self.note_token(token)
         kind = self.st.revoke(token) if token else None
         with self.st.lock:
             self.st.c["revocations"].append({
@@ -1551,6 +1700,7 @@ class Handler(BaseHTTPRequestHandler):
         token = self.bearer()
         if token is None:
             raise Reply(403, "Missing_OAuth_Token")
+        self.note_token(token)
         user = self.st.check_access(token)
         if user is None:
             raise Reply(403, "Bad_OAuth_Token")
@@ -1584,7 +1734,7 @@ class Handler(BaseHTTPRequestHandler):
             "profile": "%s/%s" % (base, u["id"]),
             "picture": base + "/profilephoto/005/F",
             "address": {"country": "GB"},
-            "is_salesforce_integration_user": False,
+            "is_salesforce_integration_user": username == cfg.run_as,
             "urls": {
                 "rest": base + "/services/data/v{version}/",
                 "sobjects": base + "/services/data/v{version}/sobjects/",
@@ -1630,6 +1780,8 @@ class Handler(BaseHTTPRequestHandler):
         if faults is None:
             return
         token = self.bearer()
+        if token is not None:
+            self.note_token(token)
         if token is None or self.st.check_access(token) is None:
             raise Reply(401, to_json(INVALID_SESSION), JSON_TYPE)
         usage = self.st.api_call()
@@ -1720,6 +1872,9 @@ class Handler(BaseHTTPRequestHandler):
             out = st.state_json()["hooks"]
         elif m == "GET" and what == "secrets":
             out = st.ledger_json()
+        elif m == "GET" and what == "requests":
+            with st.lock:
+                out = list(st.requests)
         elif m == "GET" and what == "faults":
             out = st.snapshot_faults()
         elif m == "POST" and what == "reset":
@@ -1814,12 +1969,23 @@ def parse_args(argv):
                    help="start with refresh-token rotation on")
     p.add_argument("--access-ttl", type=float, default=7200,
                    help="access token lifetime in seconds (default 7200)")
+    p.add_argument("--org", choices=("a", "b"), default="a",
+                   help="which org to serve: a (default) or b, a second "
+                   "org with its own ids, users and contacts")
+    p.add_argument("--run-as", default=None, metavar="USERNAME",
+                   help="enable the client credentials flow for the app, "
+                   "running as this user (one of the org's users)")
     args = p.parse_args(argv)
     if args.client_secret_file:
         with open(args.client_secret_file, encoding="utf-8") as fp:
             args.client_secret = fp.read().strip()
     if not args.client_secret:
         p.error("--client-secret or --client-secret-file is required")
+    if args.org == "b":
+        use_org_b()
+    if args.run_as is not None and args.run_as not in USERS_BY_NAME:
+        p.error("--run-as: %s is not a user of org %s" % (args.run_as,
+                                                         args.org))
     return args
 
 

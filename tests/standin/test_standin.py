@@ -509,7 +509,8 @@ def test_secret_in_url_is_refused(sf):
     assert (status, json.loads(body)["error"]) == (400, "invalid_request")
 
 
-@pytest.mark.parametrize("grant", ["password", "", "client_credentials"])
+@pytest.mark.parametrize("grant", ["password", "",
+                                   "urn:ietf:params:oauth:grant-type:jwt-bearer"])
 def test_unsupported_grant_type(sf, grant):
     status, _, body = sf.post_form("/services/oauth2/token", {
         "grant_type": grant, "client_id": CLIENT_ID,
@@ -541,7 +542,8 @@ def test_refresh_without_rotation(sf):
     st = sf.state()
     assert (st["refreshes"], st["refreshes_ok"]) == (2, 2)
     assert st["token_requests"] == {"authorization_code": 1,
-                                    "refresh_token": 2, "other": 0}
+                                    "refresh_token": 2,
+                                    "client_credentials": 0, "other": 0}
 
 
 def test_refresh_with_rotation_and_theft_detection(sf):
@@ -1028,10 +1030,195 @@ def test_faults_reject_unknown_keys_and_reset_clears(sf):
     assert sf.state()["faults"] == {}
 
 
+
+# --------------------------------------------------------------------------
+# The client credentials flow, a second org (--org b) and the request ledger
+
+RUN_AS = "integration@orgb.example"
+B_SMITHS = ["Ravi Smithfield", "Sarah Smith", "Tom Smithson"]
+
+
+@pytest.fixture(scope="module")
+def sfb(tmp_path_factory, certs):
+    """A second stand-in: org B, its app allowed the client credentials
+    flow as RUN_AS."""
+    tmp = tmp_path_factory.mktemp("standin-b")
+    proc, port, url, log = start(tmp, certs, extra=(
+        "--org", "b", "--run-as", RUN_AS))
+    ctx = ssl.create_default_context(cafile=str(certs / "ca.pem"))
+    yield StandIn(proc, port, url, ctx, log, certs)
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(10) == 0
+
+
+def client_credentials(sf, **over):
+    f = {"grant_type": "client_credentials", "client_id": CLIENT_ID,
+         "client_secret": SECRET}
+    f.update(over)
+    status, _, body = sf.post_form("/services/oauth2/token",
+                                   {k: v for k, v in f.items()
+                                    if v is not None})
+    out = json.loads(body)
+    if "access_token" in out:
+        SEEN_SECRETS.add(out["access_token"])
+    return status, out
+
+
+def test_client_credentials_without_run_as_user_is_invalid_grant(sf):
+    status, err = client_credentials(sf)
+    assert (status, err) == (400, {
+        "error": "invalid_grant",
+        "error_description": "no client credentials user enabled"})
+    assert sf.state()["token_requests"]["client_credentials"] == 1
+
+
+@pytest.mark.parametrize("over,error", [
+    ({"client_id": "3MVG9other"}, "invalid_client_id"),
+    ({"client_secret": "wrong"}, "invalid_client"),
+    ({"client_secret": None}, "invalid_client"),
+])
+def test_client_credentials_bad_client(sfb, over, error):
+    sfb.control("reset")
+    status, err = client_credentials(sfb, **over)
+    assert (status, err["error"]) == (400, error)
+    assert sfb.state()["client_credentials_ok"] == 0
+
+
+def test_client_credentials_gives_the_run_as_users_token(sfb):
+    sfb.control("reset")
+    status, tok = client_credentials(sfb)
+    assert status == 200, tok
+    assert "refresh_token" not in tok
+    assert set(tok) == {"access_token", "signature", "scope",
+                        "instance_url", "id", "token_type", "issued_at",
+                        "token_format"}
+    assert tok["token_type"] == "Bearer" and tok["scope"] == "api"
+    assert tok["instance_url"] == sfb.url
+    org, user = tok["id"].rsplit("/", 2)[-2:]
+    assert org.startswith("00D8d000001XyZq") and len(org) == 18
+    assert user.startswith("0058d00000Yb003")
+    mac = hmac.new(SECRET.encode(), (tok["id"] + tok["issued_at"]).encode(),
+                   hashlib.sha256).digest()
+    assert tok["signature"] == base64.b64encode(mac).decode()
+    status, _, body = userinfo(sfb, tok["access_token"])
+    info = json.loads(body)
+    assert status == 200
+    assert info["preferred_username"] == RUN_AS
+    assert info["is_salesforce_integration_user"] is True
+    assert info["organization_id"] == org
+    # Org B's contacts, not org A's.
+    assert names(sfb, tok["access_token"], "%smith%") == B_SMITHS
+    st = sfb.state()
+    assert st["client_credentials_ok"] == 1
+    assert st["token_requests"]["client_credentials"] == 1
+    # A token, not a grant anyone consented to.
+    assert st["live_grants"] == {"carol@orgb.example": 0,
+                                 "dave@orgb.example": 0, RUN_AS: 0}
+
+
+def test_client_credentials_token_expires_like_any_other(sfb):
+    sfb.control("reset")
+    _, tok = client_credentials(sfb)
+    assert sfb.control("expire_access_tokens") == {"expired": 1}
+    status, _, body = query(sfb, tok["access_token"],
+                            "SELECT Id FROM Contact")
+    assert (status, body) == (401, INVALID_SESSION)
+    _, tok2 = client_credentials(sfb)
+    assert tok2["access_token"] != tok["access_token"]
+    assert names(sfb, tok2["access_token"], "%smith%") == B_SMITHS
+
+
+def test_deactivated_run_as_user_gets_authentication_failure(sfb):
+    sfb.control("reset")
+    sfb.control("faults", {"deactivated_users": [RUN_AS]})
+    status, err = client_credentials(sfb)
+    assert (status, err["error"], err["error_description"]) == (
+        400, "invalid_grant", "authentication failure")
+
+
+def test_org_b_has_its_own_users(sfb):
+    sfb.control("reset")
+    status, _, body = sfb.get("/services/oauth2/authorize",
+                              authorize_params(challenge_of("v" * 43)))
+    page = body.decode()
+    assert status == 200
+    assert "carol@orgb.example" in page and ALICE not in page
+
+
+def test_a_token_of_one_org_is_refused_by_the_other(sf, sfb):
+    sfb.control("reset")
+    tok = link(sf)
+    status, _, body = query(sfb, tok["access_token"],
+                            "SELECT Id FROM Contact")
+    assert (status, body) == (401, INVALID_SESSION)
+    status, _, body = userinfo(sfb, tok["access_token"])
+    assert (status, body) == (403, b"Bad_OAuth_Token")
+    status, err = refresh(sfb, tok["refresh_token"])
+    assert (status, err["error"]) == (400, "invalid_grant")
+    # And the other way round.
+    _, btok = client_credentials(sfb)
+    status, _, body = query(sf, btok["access_token"],
+                            "SELECT Id FROM Contact")
+    assert (status, body) == (401, INVALID_SESSION)
+
+
+def test_request_ledger(sf):
+    tok = link(sf)
+    query(sf, tok["access_token"], "SELECT Id FROM Contact")
+    query(sf, "00Dnot!a-token-of-this-org", "SELECT Id FROM Contact")
+    userinfo(sf, tok["access_token"])
+    refresh(sf, tok["refresh_token"])
+    sf.post_form("/services/oauth2/revoke", {"token": tok["refresh_token"]})
+    sf.post_json("/hooks/commands/T1/1", {"text": "x"})
+    status, _, body = sf.get("/_control/requests")
+    assert status == 200
+    got = [(r["method"], r["path"], r["status"], r["client_id"],
+            r["grant_type"], r["user"], r["token_known"])
+           for r in json.loads(body)]
+    assert got == [
+        ("GET", "/services/oauth2/authorize", 200, CLIENT_ID, None, None,
+         None),
+        ("POST", "/services/oauth2/authorize", 302, None, None, None, None),
+        ("POST", "/services/oauth2/token", 200, CLIENT_ID,
+         "authorization_code", None, None),
+        ("GET", "/services/data/v62.0/query", 200, CLIENT_ID, None, ALICE,
+         True),
+        ("GET", "/services/data/v62.0/query", 401, None, None, None, False),
+        ("GET", "/services/oauth2/userinfo", 200, CLIENT_ID, None, ALICE,
+         True),
+        ("POST", "/services/oauth2/token", 200, CLIENT_ID, "refresh_token",
+         None, None),
+        ("POST", "/services/oauth2/revoke", 200, CLIENT_ID, None, None,
+         True),
+    ]
+    sf.control("reset")
+    assert sf.get("/_control/requests")[2] == b"[]"
+
+
+def test_run_as_must_be_a_user_of_the_org(tmp_path, certs):
+    proc = subprocess.run([
+        sys.executable, str(HERE / "salesforce.py"),
+        "--cert", str(certs / "server.pem"),
+        "--key", str(certs / "server.key"), "--client-secret", "x",
+        "--redirect-uri", REDIRECT, "--run-as", ALICE, "--org", "b"],
+        capture_output=True, text=True, timeout=10)
+    assert proc.returncode == 2
+    assert "--run-as: alice@example.com is not a user of org b" in \
+        proc.stderr
+
+
 def test_zz_log_never_contains_secrets(sf):
     text = sf.log.read_text()
     assert "GET /services/oauth2/authorize" in text
     assert SEEN_SECRETS
+    for value in SEEN_SECRETS | {SECRET}:
+        assert value not in text
+        assert urllib.parse.quote(value, safe="") not in text
+
+
+def test_zz_org_b_log_never_contains_secrets(sfb):
+    text = sfb.log.read_text()
+    assert "POST /services/oauth2/token" in text
     for value in SEEN_SECRETS | {SECRET}:
         assert value not in text
         assert urllib.parse.quote(value, safe="") not in text
