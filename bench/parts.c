@@ -13,6 +13,9 @@
  *   form        form_parse() and form_validate() of the slash command
  *   replay      store_replay_add(): the replay cache, one write
  *   link        store_link_get(): lookup and two decryptions
+ *   mode        session_mode(): which integration the workspace uses
+ *   org         config_sf_org() of the link's integration (for a named
+ *               one: a lookup and the decryption of its secret)
  *   http        http_request(): the HTTPS GET alone, kept-alive
  *   parse       sf_parse_contacts() of the reply
  *   query       sf_query_contacts(): http + parse + the SOQL URL
@@ -178,6 +181,34 @@ main(int argc, char *argv[])
 	}
 	clocks_now(&b);
 	report("link", &a, &b, n);
+
+	{
+		struct session_as	 as;
+		struct sf_org		 org;
+
+		if (store_link_get(s->st, &who, &l) != STORE_OK)
+			goto out;
+		clocks_now(&a);
+		for (i = 0; i < n; i++) {
+			if (session_mode(s, &who, &as) != SESSION_OK)
+				goto out;
+			session_as_free(&as);
+		}
+		clocks_now(&b);
+		report("mode", &a, &b, n);
+		clocks_now(&a);
+		for (i = 0; i < n; i++) {
+			if (config_sf_org(&cfg, s->st, who.enterprise_id,
+			    who.team_id, l.org, &org) != CONFIG_ORG_OK) {
+				store_link_free(&l);
+				goto out;
+			}
+			config_sf_org_free(&org);
+		}
+		clocks_now(&b);
+		report("org", &a, &b, n);
+		store_link_free(&l);
+	}
 
 	http_response_init(&resp);
 	for (i = 0; i < 10; i++)	/* connect first: measure it warm */

@@ -527,6 +527,7 @@ session_iuser_call(struct session *s, session_fn fn, void *arg,
 	enum session_result	 res;
 	enum config_org		 cr;
 	enum sf_result		 r;
+	int64_t			 stale;
 
 	memset(&tok, 0, sizeof(tok));
 	memset(&link, 0, sizeof(link));
@@ -541,10 +542,12 @@ session_iuser_call(struct session *s, session_fn fn, void *arg,
 	link.access_token = tok.access_token;
 	r = fn(s, &org, &link, arg);
 	if (r == SF_EXPIRED) {
+		stale = tok.version;
 		log_event(LOGL_INFO, "sf.call", "integration=%s "
 		    "outcome=expired version=%lld", org.name,
-		    (long long)tok.version);
-		if ((res = session_itoken(s, &org, tok.version, &tok)) !=
+		    (long long)stale);
+		store_itoken_free(&tok);
+		if ((res = session_itoken(s, &org, stale, &tok)) !=
 		    SESSION_OK)
 			goto out;
 		link.instance_url = tok.instance_url;
@@ -594,12 +597,13 @@ session_call(struct session *s, const struct slack_user *who, session_fn fn,
 	memset(&local, 0, sizeof(local));
 	if (as == NULL)
 		as = &local;
-	if (store_workspace_integration(s->st, who->enterprise_id,
-	    who->team_id, as->integration, &as->integration_user) !=
-	    STORE_OK) {
+	if (!as->resolved && store_workspace_integration(s->st,
+	    who->enterprise_id, who->team_id, as->integration,
+	    &as->integration_user) != STORE_OK) {
 		res = SESSION_ERROR;
 		goto out;
 	}
+	as->resolved = 1;
 	if (as->integration_user) {
 		res = session_iuser_call(s, fn, arg, instance_url, as);
 		goto out;
@@ -960,6 +964,7 @@ session_mode(struct session *s, const struct slack_user *who,
 	if (store_workspace_integration(s->st, who->enterprise_id,
 	    who->team_id, as->integration, &as->integration_user) != STORE_OK)
 		return SESSION_ERROR;
+	as->resolved = 1;
 	if (!as->integration_user)
 		return SESSION_OK;
 	/* Nothing is opened: only who the integration user is. */

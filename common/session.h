@@ -148,6 +148,9 @@ struct session_as {
 	int	 integration_user;	/* as the integration user */
 	char	*username;		/* the integration user's username, when
 					   known (allocated) */
+	int	 resolved;		/* integration and integration_user
+					   are looked up already: the calls
+					   below take them as they are */
 };
 
 /*
@@ -161,7 +164,8 @@ enum session_result session_mode(struct session *, const struct slack_user *,
 void		 session_as_free(struct session_as *);
 
 /* session_search() and session_whoami() that fill *as (may be NULL):
- * as whom the call ran. */
+ * as whom the call ran.  An *as that session_mode() filled is used as it
+ * is (one look-up per request, not two). */
 enum session_result session_search_as(struct session *,
 		    const struct slack_user *, const char *needle,
 		    struct sf_contacts *out, char **instance_url,

@@ -116,6 +116,7 @@ class Stack:
         self.log_path = self.dir / "forcelink.log"
         self.env_overrides = env_overrides or {}
         self.opener = urllib.request.build_opener(NoRedirect)
+        self.extra_standins = []    # start_extra_standin()
 
     # -- starting and stopping ------------------------------------------
     def start(self):
@@ -231,6 +232,8 @@ class Stack:
                     p.wait(timeout=10)
                 except subprocess.TimeoutExpired:
                     p.kill()
+        for x in self.extra_standins:
+            x.stop()
         reports = self.sanitizer_reports()
         if reports:
             raise AssertionError("sanitizer reports in %s:\n%s" % (
@@ -261,6 +264,8 @@ class Stack:
             r = self.sf("GET", "/_control/secrets")
             assert r.status == 200, r.text
             vals |= set(r.json())
+        for x in self.extra_standins:
+            vals |= x.secret_values()
         return vals
 
     def secret_probes(self, secrets):
@@ -526,6 +531,19 @@ class Stack:
                 live.append(k)
         return sorted(live)
 
+    # -- more Salesforce orgs (issue 6) -------------------------------------
+    def start_extra_standin(self, name, client_id, org="a", run_as=None,
+                            host="127.0.0.1"):
+        """Starts another Salesforce stand-in beside the stack's own: org
+        a or b, its own app (client_id and a fresh secret), optionally a
+        client credentials Run-As user, on its own port and host name
+        (localhost or 127.0.0.1: both are in the test certificate).  The
+        stack stops it, and searches its ledger and secret for leaks."""
+        x = ExtraStandin(self, name, client_id, org, run_as, host)
+        x.start()
+        self.extra_standins.append(x)
+        return x
+
     def disk_bytes(self):
         """Every byte of the database, its WAL and the logs."""
         out = b""
@@ -534,3 +552,105 @@ class Stack:
                                 or p.suffix == ".log"):
                 out += p.read_bytes()
         return out
+
+
+class ExtraStandin:
+    """A Salesforce stand-in started by Stack.start_extra_standin(): one
+    more org or app.  Its public URL (login URL, instance URL, identity
+    URLs) is https://HOST:PORT."""
+
+    def __init__(self, stack, name, client_id, org, run_as, host):
+        self.stack, self.name, self.client_id = stack, name, client_id
+        self.org, self.run_as, self.host = org, run_as, host
+        self.client_secret = secrets.token_urlsafe(24)
+        self.secret_file = stack.dir / ("sf_secret_" + name)
+        self.secret_file.write_text(self.client_secret)
+        self.proc = None
+
+    def start(self):
+        ready = self.stack.dir / ("standin-%s.ready" % self.name)
+        if ready.exists():
+            ready.unlink()
+        self.port = free_port()
+        self.url = "https://%s:%d" % (self.host, self.port)
+        argv = [PY, str(ROOT / "tests/standin/salesforce.py"),
+                "--cert", str(self.stack.dir / "tls/server.pem"),
+                "--key", str(self.stack.dir / "tls/server.key"),
+                "--port", str(self.port), "--public-url", self.url,
+                "--client-id", self.client_id,
+                "--client-secret-file", str(self.secret_file),
+                "--redirect-uri", self.stack.url + "/oauth/callback",
+                "--org", self.org, "--ready-file", str(ready),
+                "--log", str(self.stack.dir /
+                             ("standin-%s.log" % self.name))]
+        if self.run_as:
+            argv += ["--run-as", self.run_as]
+        self.proc = subprocess.Popen(argv)
+        for _ in range(200):
+            if ready.exists() and len(ready.read_text().splitlines()) >= 2:
+                return self
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.05)
+        raise RuntimeError("stand-in %s did not start" % self.name)
+
+    def stop(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+
+    def request(self, method, url, body=None, headers=None):
+        req = urllib.request.Request(url, data=body, method=method,
+                                     headers=headers or {})
+        try:
+            with self.stack.sf_opener.open(req, timeout=15) as r:
+                return Response(r.status, r.headers, r.read())
+        except urllib.error.HTTPError as e:
+            with e:
+                return Response(e.code, e.headers, e.read())
+
+    def sf(self, method, path, obj=None):
+        data = json.dumps(obj).encode() if obj is not None else None
+        return self.request(method, self.url + path, data,
+                            {"Content-Type": "application/json"}
+                            if data else {})
+
+    def faults(self, **faults):
+        r = self.sf("POST", "/_control/faults", faults)
+        assert r.status == 200, r.text
+
+    def state(self):
+        return self.sf("GET", "/_control/state").json()
+
+    def requests(self):
+        """The ledger of the Salesforce requests this org answered."""
+        return self.sf("GET", "/_control/requests").json()
+
+    def secret_values(self):
+        vals = {self.client_secret}
+        if self.proc is not None and self.proc.poll() is None:
+            r = self.sf("GET", "/_control/secrets")
+            assert r.status == 200, r.text
+            vals |= set(r.json())
+        return vals
+
+    def consent(self, authorize_url, sf_user, action="Allow"):
+        """Answers this org's consent page for authorize_url; returns the
+        Location it redirects the browser to."""
+        assert authorize_url.startswith(self.url + "/"), authorize_url
+        r = self.request("GET", authorize_url)
+        assert r.status == 200, r.text
+        fields = dict(re.findall(
+            r'<input[^>]*type="hidden"[^>]*name="([^"]+)"[^>]*value="([^"]*)"',
+            r.text))
+        fields = {k: html.unescape(v) for k, v in fields.items()}
+        fields.update({"user": sf_user, "action": action})
+        r = self.request("POST", self.url + "/services/oauth2/authorize",
+                         urllib.parse.urlencode(fields).encode(),
+                         {"Content-Type":
+                          "application/x-www-form-urlencoded"})
+        assert r.status == 302, r.text
+        return r.headers["Location"]

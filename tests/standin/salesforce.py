@@ -1480,6 +1480,8 @@ class Handler(BaseHTTPRequestHandler):
         except UnicodeDecodeError:
             self.error_page("invalid_request", "malformed request")
         req = self.st.take_pending(f.get("consent", ""))
+        if req is not None:
+            self.note(client_id=req["client_id"])
         if req is None:
             self.error_page("invalid_request",
                             "this consent request has expired; start again")

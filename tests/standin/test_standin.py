@@ -1178,7 +1178,8 @@ def test_request_ledger(sf):
     assert got == [
         ("GET", "/services/oauth2/authorize", 200, CLIENT_ID, None, None,
          None),
-        ("POST", "/services/oauth2/authorize", 302, None, None, None, None),
+        ("POST", "/services/oauth2/authorize", 302, CLIENT_ID, None, None,
+         None),
         ("POST", "/services/oauth2/token", 200, CLIENT_ID,
          "authorization_code", None, None),
         ("GET", "/services/data/v62.0/query", 200, CLIENT_ID, None, ALICE,
