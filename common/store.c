@@ -290,10 +290,10 @@ struct store {
 	long			 busy_waited_us; /* in the current wait */
 	int			 last_rc;	/* SQLite's code of the last
 						   failure */
-	sqlite3_stmt		**istmt;	/* integrations' statements,
-						   prepared when first used */
+	sqlite3_stmt		**istmt;	/* integrations' statements */
 };
 
+static int	store_integ_prepare(struct store *);
 static void	store_integ_close(struct store *);
 
 _Static_assert(KEYRING_MAX == 8, "STMT_LINK_DELETE binds KEYRING_MAX ids");
@@ -1089,7 +1089,7 @@ store_open_keyring(const char *path, struct keyring *kr)
 	}
 	if (store_configure(st, path) == -1 ||
 	    store_migrate(st->db, path) == -1 ||
-	    store_prepare(st) == -1)
+	    store_prepare(st) == -1 || store_integ_prepare(st) == -1)
 		goto out;
 	return st;
 out:
@@ -2759,9 +2759,9 @@ store_integrity_check(struct store *st, char *msg, size_t msgsz)
  *
  * Named app registrations, the workspace mappings and the integration
  * users' tokens (see store.h).  Their statements are a set of their own,
- * prepared on a connection the first time each is used and kept until it
- * closes, so that a program that never meets an integration prepares
- * none.  The sealed values follow the links' rules: sealed inside the
+ * prepared with the others when a connection opens (a request then
+ * allocates nothing that outlives it) and kept until it closes.  The
+ * sealed values follow the links' rules: sealed inside the
  * write transaction under the key current then, opened with the key the
  * row's key id names, associated data naming the row and the column.
  */
@@ -2929,24 +2929,32 @@ store_integ_close(struct store *st)
 	st->istmt = NULL;
 }
 
-/* The prepared statement id, prepared now if it was not yet.  Returns
- * NULL after logging. */
+/* Prepares every statement of istmts[] (store_open).  Returns 0 or -1
+ * (logged). */
+static int
+store_integ_prepare(struct store *st)
+{
+	size_t	 i;
+
+	if ((st->istmt = calloc(ISTMT__MAX, sizeof(*st->istmt))) == NULL) {
+		log_error("msg=\"out of memory\"");
+		return -1;
+	}
+	for (i = 0; i < ISTMT__MAX; i++)
+		if (sqlite3_prepare_v3(st->db, istmts[i].sql, -1,
+		    SQLITE_PREPARE_PERSISTENT, &st->istmt[i], NULL) !=
+		    SQLITE_OK) {
+			log_error("stmt=%s msg=\"%s\"", istmts[i].name,
+			    sqlite3_errmsg(st->db));
+			return -1;
+		}
+	return 0;
+}
+
+/* The prepared statement id; never NULL on an open connection. */
 static sqlite3_stmt *
 store_istmt(struct store *st, enum istmt id)
 {
-	if (st->istmt == NULL &&
-	    (st->istmt = calloc(ISTMT__MAX, sizeof(*st->istmt))) == NULL) {
-		log_error("msg=\"out of memory\"");
-		return NULL;
-	}
-	if (st->istmt[id] == NULL && sqlite3_prepare_v3(st->db,
-	    istmts[id].sql, -1, SQLITE_PREPARE_PERSISTENT, &st->istmt[id],
-	    NULL) != SQLITE_OK) {
-		log_error("stmt=%s msg=\"%s\"", istmts[id].name,
-		    sqlite3_errmsg(st->db));
-		sqlite3_finalize(st->istmt[id]);
-		st->istmt[id] = NULL;
-	}
 	return st->istmt[id];
 }
 
