@@ -473,13 +473,45 @@ out:
 	store_link_list_free(&ll);
 }
 
+/*
+ * For key.ids: adds to detail (at *n) each key id that seals
+ * integrations' values but is not configured, and counts those values in
+ * *integ.  Returns 0, or -1 after reporting the check failed.
+ */
+static int
+doctor_integration_ids(struct doctor *d, char *detail, size_t size,
+    size_t *n, long *integ)
+{
+	struct store_key_count	 kc[16];
+	size_t			 nk, i;
+
+	*integ = 0;
+	if (store_key_census(d->st, kc, sizeof(kc) / sizeof(kc[0]), &nk) !=
+	    STORE_OK) {
+		doctor_report(d, "key.ids", DOC_FAIL, "cannot read the key ids "
+		    "(see the log line)");
+		return -1;
+	}
+	for (i = 0; i < nk; i++) {
+		*integ += kc[i].integrations;
+		if (kc[i].integrations == 0 ||
+		    admin_key_known(&d->cfg, kc[i].key_id))
+			continue;
+		doctor_append(detail, size, n, "%skey id %.32s seals %ld "
+		    "integration secrets and tokens", *n ? "; " : "",
+		    kc[i].key_id[0] != '\0' ? kc[i].key_id : "(several)",
+		    kc[i].integrations);
+	}
+	return 0;
+}
+
 /* key.ids: every key id in use is the configured key's. */
 static void
 doctor_key_ids(struct doctor *d)
 {
 	struct store_stats	 ss;
 	char			 detail[DOCTOR_DETAIL_MAX];
-	long			 links = 0, states = 0;
+	long			 links = 0, states = 0, integ = 0;
 	size_t			 i, n = 0;
 
 	if (store_stats(d->st, time(NULL), &ss) == -1) {
@@ -498,9 +530,21 @@ doctor_key_ids(struct doctor *d)
 		    ss.keys[i].key_id, ss.keys[i].links,
 		    ss.keys[i].login_states);
 	}
+	/* The integrations' consumer secrets and integration users' tokens
+	 * (migration 4) are sealed too. */
+	if (doctor_integration_ids(d, detail, sizeof(detail), &n,
+	    &integ) == -1) {
+		store_stats_free(&ss);
+		return;
+	}
 	if (n > 0)
 		doctor_report(d, "key.ids", DOC_FAIL, "%s, but is not in the "
 		    "configured keyring (current key id %s)", detail, d->keyid);
+	else if (integ > 0)
+		doctor_report(d, "key.ids", DOC_OK, "%ld links, %ld login "
+		    "states and %ld integration secrets and tokens, all under "
+		    "the configured keys (current id %s)", links, states, integ,
+		    d->keyid);
 	else
 		doctor_report(d, "key.ids", DOC_OK, "%ld links and %ld login "
 		    "states, all under the configured keys (current id %s)",

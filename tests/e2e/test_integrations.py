@@ -24,7 +24,9 @@ the admin commands' outputs and errors.  The programs are never
 restarted: every admin change is seen by the next request.
 """
 
+import base64
 import json
+import os
 import re
 import subprocess
 import threading
@@ -56,9 +58,12 @@ MOVED = "Your workspace now uses another Salesforce integration"
 OUTPUTS = []    # everything forcelink-admin printed, for the secrets check
 
 
-def admin(stack, *args, rc=None):
+def admin(stack, *args, rc=None, env=None):
+    e = stack.env()
+    e.update(env or {})
     r = subprocess.run([str(ADMIN)] + [str(a) for a in args],
-                       env=stack.env(), cwd=str(stack.dir),
+                       env={k: v for k, v in e.items() if v is not None},
+                       cwd=str(stack.dir),
                        capture_output=True, text=True, timeout=30)
     OUTPUTS.append(r.stdout + r.stderr)
     assert not any(m in r.stderr for m in SANITIZER_MARKS), r.stderr
@@ -647,6 +652,43 @@ def test_unset_and_enterprise_mapping(orgs):
     assert r.stdout == ("removed the mapping of enterprise E0INT0001: it "
                         "uses the default integration (or its workspaces' "
                         "own mappings)\n")
+
+
+def test_doctor_and_a_secret_under_another_key(orgs):
+    o, stack = orgs, orgs.stack
+    sockets = {"FORCELINK_SOCKET_DIR": str(stack.dir)}
+    # Only key.ids matters here (the stack's files have test modes).
+    r = admin(stack, "doctor", "--json", env=sockets)
+    checks = {c["check"]: c for c in json.loads(r.stdout)["checks"]}
+    assert checks["key.ids"]["status"] == "ok", checks
+    with stack.db() as c:
+        sealed = c.execute("SELECT (SELECT count(*) FROM sf_integration) + "
+                           "(SELECT count(*) FROM integration_token)"
+                           ).fetchone()[0]
+    assert sealed >= 3
+    assert (" and %d integration secrets and tokens, all under the "
+            "configured keys" % sealed) in checks["key.ids"]["detail"]
+    # An integration sealed under a key the programs do not hold (added
+    # with another FORCELINK_KEY): found by doctor, and a login in a
+    # workspace using it fails without reaching any org.
+    other = base64.b64encode(os.urandom(32)).decode()
+    admin(stack, "integration", "add", "stray", "--login-url", o.a.url,
+          "--client-id", CLIENT_A, "--client-secret-file", o.a.secret_file,
+          env={"FORCELINK_KEY_FILE": None, "FORCELINK_KEY": other}, rc=0)
+    admin(stack, "workspace", "set-integration", "T0INT0007", "stray", rc=0)
+    r = admin(stack, "doctor", "--json", env=sockets, rc=1)
+    checks = {c["check"]: c for c in json.loads(r.stdout)["checks"]}
+    assert checks["key.sample"]["status"] == "ok", checks
+    assert checks["key.ids"]["status"] == "fail"
+    assert re.search(r"key id [0-9a-f]{16} seals 1 integration secrets and "
+                     r"tokens, but is not in the configured keyring",
+                     checks["key.ids"]["detail"]), checks["key.ids"]
+    o.mark()
+    r, _ = stack.start_login(login_url(stack, "T0INT0007", "U0INT0011"))
+    assert r.status == 500 and "Something went wrong" in r.text
+    assert o.since() == {"a": [], "b": [], "d": []}
+    admin(stack, "workspace", "unset", "T0INT0007", rc=0)
+    admin(stack, "integration", "remove", "stray", rc=0)
 
 
 @pytest.mark.parametrize("cmd", [
