@@ -101,7 +101,8 @@ static const struct admin_cmd_help add_help = {
 	"                          app's Run-As user (client credentials\n"
 	"                          flow); nobody links, and everyone in a\n"
 	"                          workspace using it sees what that user\n"
-	"                          sees.  Needs the org's My Domain login URL.\n"
+	"                          sees.  Needs the org's My Domain login\n"
+	"                          URL.\n"
 	"\n"
 	"Exit status 1 when NAME exists already, 2 for a bad argument.\n"
 };
@@ -359,7 +360,8 @@ integ_check_add(const char *name, const struct integ_opts *x,
 		what = "--client-id must be printable text without spaces";
 	else if (x->api_version != NULL &&
 	    !config_api_version_ok(x->api_version))
-		what = "--api-version must look like " CONFIG_DEFAULT_API_VERSION;
+		what = "--api-version must look like "
+		    CONFIG_DEFAULT_API_VERSION;
 	else if (x->iuser && !config_my_domain_ok(host))
 		what = "--integration-user needs the org's My Domain login URL "
 		    "(https://NAME.my.salesforce.com, or NAME--SANDBOX.sandbox."

@@ -502,10 +502,10 @@ unlink_revoke(const struct config *cfg, const struct store_link_info *l)
 		rc = ADMIN_CONFIG;
 		break;
 	case SESSION_TRANSIENT:
-		admin_err("Salesforce (%s) could not be reached or failed "
-		    "(see the line above): the link of team %s user %s is "
-		    "kept; try again", cfg->sf.login_host, l->who.team_id,
-		    l->who.user_id);
+		admin_err("Salesforce (integration %s) could not be reached "
+		    "or failed (see the line above): the link of team %s user "
+		    "%s is kept; try again", l->org[0] != '\0' ? l->org :
+		    "default", l->who.team_id, l->who.user_id);
 		break;
 	case SESSION_REFUSED:
 		admin_err("Salesforce refused to revoke the token: the link "

@@ -47,7 +47,7 @@ struct contact {
 	const char		*ack_text;
 	int			 acked;
 	struct session_as	 as;		/* who the workspace runs as */
-	int			 found;		/* a search answered with results */
+	int			 found;		/* a search found (or not) */
 };
 
 /*

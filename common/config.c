@@ -4,6 +4,9 @@
  * Each setting is read through config_get(), which handles the NAME /
  * NAME_FILE pair in one place, and then checked by a small validator.
  * The first problem found is reported as one line naming the variable.
+ * It also owns config_sf_org(), the one way to a Salesforce integration:
+ * the environment's default, or a named one from the store, with the
+ * same validators for both (forcelink-admin uses them when it adds one).
  */
 #include <ctype.h>
 #include <errno.h>
@@ -364,16 +367,23 @@ config_free(struct config *cfg)
 
 /* --- Integrations ---------------------------------------------------- */
 
+/* An ASCII letter or digit (isalnum() would follow the locale). */
+static int
+config_alnum(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	    (c >= '0' && c <= '9');
+}
+
 int
 config_org_name_ok(const char *s)
 {
 	size_t	 i;
 
-	if (s == NULL || !isalnum((unsigned char)s[0]) ||
-	    strcasecmp(s, "default") == 0)
+	if (s == NULL || !config_alnum(s[0]) || strcasecmp(s, "default") == 0)
 		return 0;
 	for (i = 0; s[i] != '\0'; i++)
-		if (i == CONFIG_ORG_NAME_MAX || !(isalnum((unsigned char)s[i]) ||
+		if (i == CONFIG_ORG_NAME_MAX || !(config_alnum(s[i]) ||
 		    s[i] == '.' || s[i] == '_' || s[i] == '-'))
 			return 0;
 	return 1;

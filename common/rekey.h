@@ -80,8 +80,8 @@ enum rekey_result rekey_run(const struct rekey_opts *, char *err,
  * One pass over the links, the started logins and the integrations'
  * sealed values (consumer secrets, integration users' tokens): re-seals
  * under st's current key, batch rows per transaction with pause_ms
- * between them, every row that is under another key.  Adds what it did to *c.  Returns
- * REKEY_OK, REKEY_BUSY or REKEY_FAILED (logged).
+ * between them, every row that is under another key.  Adds what it did
+ * to *c.  Returns REKEY_OK, REKEY_BUSY or REKEY_FAILED (logged).
  */
 enum rekey_result rekey_pass(struct store *st, int batch, int pause_ms,
 		    struct store_rekey_counts *c);

@@ -806,9 +806,9 @@ session_revoke_old(struct session *s, const struct slack_user *who,
 	cr = config_sf_org(s->cfg, s->st, who->enterprise_id, who->team_id,
 	    oldorg, &org);
 	if (cr != CONFIG_ORG_OK) {
-		log_event(LOGL_WARN, "sf.revoke", "reason=relink outcome=skipped "
-		    "why=\"integration '%s' of the replaced link is unusable\"",
-		    oldorg);
+		log_event(LOGL_WARN, "sf.revoke", "reason=relink "
+		    "outcome=skipped why=\"integration '%s' of the replaced "
+		    "link is unusable\"", oldorg);
 		return;
 	}
 	r = sf_revoke(s->http, &org, old);

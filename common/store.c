@@ -1755,8 +1755,8 @@ out:
 
 struct store_rekey_row;
 static enum store_result store_irekey_read(struct store *,
-		    enum store_rekey_table, int64_t *, int, struct store_rekey **,
-		    struct store_rekey_counts *);
+		    enum store_rekey_table, int64_t *, int,
+		    struct store_rekey **, struct store_rekey_counts *);
 static int	store_irekey_set(struct store *, const struct store_rekey *,
 		    const struct store_rekey_row *);
 
@@ -3085,8 +3085,8 @@ store_open_integ(struct store *st, sqlite3_stmt *s, int kcol, int col,
 		log_error("msg=\"out of memory\"");
 		return STORE_ERROR;
 	} else if (rc != 0) {
-		log_error("integration=%s column=%s msg=\"sealed value does not "
-		    "open: altered or wrong key\"", name, column);
+		log_error("integration=%s column=%s msg=\"sealed value does "
+		    "not open: altered or wrong key\"", name, column);
 		return STORE_BADKEY;
 	}
 	return STORE_OK;
@@ -3129,7 +3129,8 @@ store_workspace_integration(struct store *st, const char *enterprise_id,
 		goto out;
 	if (rc == SQLITE_ROW) {
 		t = sqlite3_column_text(s, 0);
-		if (t == NULL || strlen((const char *)t) > CONFIG_ORG_NAME_MAX) {
+		if (t == NULL ||
+		    strlen((const char *)t) > CONFIG_ORG_NAME_MAX) {
 			log_error("msg=\"malformed workspace mapping\"");
 			goto out;
 		}
@@ -3598,7 +3599,8 @@ store_workspace_read(struct store *st, const char *integration,
 		kind = sqlite3_column_text(s, 0);
 		e->enterprise = kind != NULL &&
 		    strcmp((const char *)kind, "enterprise") == 0;
-		if (store_col_id(s, 1, e->slack_id, sizeof(e->slack_id)) == -1) {
+		if (store_col_id(s, 1, e->slack_id,
+		    sizeof(e->slack_id)) == -1) {
 			log_error("msg=\"malformed workspace mapping\"");
 			goto out;
 		}
@@ -3766,9 +3768,9 @@ store_integration_remove(struct store *st, const char *name, int force,
 	int				 began = 0, e;
 
 	if (unmapped != NULL)
-		unmapped->v = NULL, unmapped->n = 0;
+		memset(unmapped, 0, sizeof(*unmapped));
 	if (unlinked != NULL)
-		unlinked->v = NULL, unlinked->n = 0;
+		memset(unlinked, 0, sizeof(*unlinked));
 	if (!store_iname_ok(name))
 		return STORE_NOTFOUND;
 	st->last_rc = 0;

@@ -579,5 +579,4 @@ enum store_result store_itoken_put(struct store *, const char *name,
 
 void		 store_itoken_free(struct store_itoken *);
 
-
 #endif
