@@ -634,6 +634,151 @@ START_TEST(test_no_slash_escaping)
 }
 END_TEST
 
+/* --- Integration-user mode -------------------------------------------- */
+
+/* The text of context block i (one mrkdwn element). */
+static const char *
+context_text(struct json_object *o, size_t i)
+{
+	struct json_object	*b, *e, *v;
+
+	b = msg_block(o, i);
+	ck_assert_int_eq(json_object_object_length(b), 2);
+	ck_assert(json_object_object_get_ex(b, "type", &v));
+	ck_assert_str_eq(json_object_get_string(v), "context");
+	ck_assert(json_object_object_get_ex(b, "elements", &e));
+	ck_assert_uint_eq(json_object_array_length(e), 1);
+	e = json_object_array_get_idx(e, 0);
+	ck_assert(json_object_object_get_ex(e, "type", &v));
+	ck_assert_str_eq(json_object_get_string(v), "mrkdwn");
+	ck_assert(json_object_object_get_ex(e, "text", &v));
+	return json_object_get_string(v);
+}
+
+START_TEST(test_with_context)
+{
+	struct sf_contact	 c = ann;
+	struct sf_contacts	 cs = { .v = &c, .n = 1, .total = 1 };
+	struct json_object	*o, *before;
+	char			*json, *with;
+
+	json = render_contacts(INSTANCE, "smith", &cs);
+	ck_assert_ptr_nonnull(json);
+	with = render_with_context(json, "Results from Salesforce as the "
+	    "integration user run@acme.example");
+	before = parse_msg(json);
+	o = parse_msg(with);
+	ck_assert_uint_eq(msg_nblocks(o), msg_nblocks(before) + 1);
+	ck_assert_str_eq(context_text(o, 0), "Results from Salesforce as the "
+	    "integration user run@acme.example");
+	ck_assert_str_eq(section_text(o, 1), section_text(before, 0));
+	ck_assert_str_eq(section_text(o, 2), section_text(before, 1));
+	ck_assert_int_eq(strncmp(msg_text(o), "Results from Salesforce as "
+	    "the integration user run@acme.example\n", 65), 0);
+	ck_assert_str_eq(msg_text(o) + 65, msg_text(before));
+	json_object_put(o);
+	json_object_put(before);
+}
+END_TEST
+
+/* The line is outside text (a username from Salesforce): escaped, no
+ * mention, cut. */
+START_TEST(test_with_context_hostile_line)
+{
+	struct json_object	*o;
+	char			*json, line[2000];
+
+	json = render_message("hello");
+	memset(line, 'x', sizeof(line));
+	memcpy(line, "<!channel> & <@U1>\n", 19);
+	line[sizeof(line) - 1] = '\0';
+	o = parse_msg(render_with_context(json, line));
+	free(json);
+	ck_assert_int_eq(strncmp(context_text(o, 0), "&lt;!channel&gt; "
+	    "&amp; &lt;@U1&gt; xxx", 36), 0);
+	/* Cut to 600 bytes before escaping, with an ellipsis. */
+	ck_assert_uint_eq(strlen(context_text(o, 0)), 600 + 16);
+	ck_assert_str_eq(context_text(o, 0) + 616 - 3, ELLIPSIS);
+	assert_no_mention(o);
+	json_object_put(o);
+}
+END_TEST
+
+/* A message with SLACK_MAX_BLOCKS blocks already: the line goes into the
+ * first section, and the message stays within the limit. */
+START_TEST(test_with_context_full_message)
+{
+	struct sf_contacts	 cs = { .v = NULL, .n = 60, .total = 60 };
+	struct json_object	*o;
+	char			*json;
+
+	cs.v = many(60);
+	json = render_contacts(INSTANCE, "smith", &cs);
+	o = parse_msg(render_with_context(json, "as the integration user u"));
+	free(json);
+	ck_assert_uint_eq(msg_nblocks(o), SLACK_MAX_BLOCKS);
+	ck_assert_str_eq(section_text(o, 0), "as the integration user u\n"
+	    "Showing 49 of 60 contacts matching \xe2\x80\x9csmith\xe2\x80\x9d;"
+	    " refine your search.");
+	ck_assert_int_eq(strncmp(msg_text(o), "as the integration user u\n",
+	    26), 0);
+	json_object_put(o);
+	free(cs.v);
+}
+END_TEST
+
+START_TEST(test_with_context_fails)
+{
+	char	*json = render_message("x");
+
+	ck_assert_ptr_null(render_with_context(NULL, "line"));
+	ck_assert_ptr_null(render_with_context(json, NULL));
+	ck_assert_ptr_null(render_with_context("not json", "line"));
+	ck_assert_ptr_null(render_with_context("{\"text\":\"x\"}", "line"));
+	ck_assert_ptr_null(render_with_context("[1]", "line"));
+	free(json);
+}
+END_TEST
+
+START_TEST(test_help_iuser)
+{
+	struct json_object	*o;
+	const char		*t;
+
+	o = parse_msg(render_help_iuser("/contact"));
+	t = msg_text(o);
+	ck_assert_str_eq(section_text(o, 0), t);
+	ck_assert_ptr_nonnull(strstr(t, "as the integration user of this "
+	    "workspace, not as you"));
+	ck_assert_ptr_nonnull(strstr(t, "`/contact smith`"));
+	ck_assert_ptr_nonnull(strstr(t, "`/contact whoami`"));
+	ck_assert_ptr_null(strstr(t, "`/contact login`"));
+	ck_assert_ptr_null(strstr(t, "`/contact logout`"));
+	json_object_put(o);
+}
+END_TEST
+
+START_TEST(test_whoami_iuser)
+{
+	struct sf_userinfo	 ui = {
+		.user_id = "005000000000001AAA",
+		.org_id = "00D000000000001AAA",
+		.username = "run@acme.example",
+		.name = "<b>Run</b> As",
+	};
+	struct json_object	*o;
+
+	o = parse_msg(render_whoami_iuser(INSTANCE, &ui));
+	ck_assert_str_eq(msg_text(o), "This workspace searches Salesforce as "
+	    "the integration user *run@acme.example* (&lt;b&gt;Run&lt;/b&gt; "
+	    "As) on instance <" INSTANCE ">, not as you: everyone here sees "
+	    "what that Salesforce user may see.");
+	ck_assert_str_eq(section_text(o, 0), msg_text(o));
+	json_object_put(o);
+	ck_assert_ptr_null(render_whoami_iuser(INSTANCE, NULL));
+}
+END_TEST
+
 static Suite *
 suite(void)
 {
@@ -668,6 +813,14 @@ suite(void)
 	tcase_add_test(tc, test_contacts_hostile_within_limits);
 	tcase_add_loop_test(tc, test_contact_alone_table, 0,
 	    NELEM(alone_cases));
+	suite_add_tcase(s, tc);
+	tc = tcase_create("integration user");
+	tcase_add_test(tc, test_with_context);
+	tcase_add_test(tc, test_with_context_hostile_line);
+	tcase_add_test(tc, test_with_context_full_message);
+	tcase_add_test(tc, test_with_context_fails);
+	tcase_add_test(tc, test_help_iuser);
+	tcase_add_test(tc, test_whoami_iuser);
 	suite_add_tcase(s, tc);
 	return s;
 }

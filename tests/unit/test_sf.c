@@ -1140,6 +1140,49 @@ START_TEST(test_wire_token_refresh)
 }
 END_TEST
 
+/* The client credentials flow (integration-user mode): the three fields
+ * in the body, none in the URL; a reply with no refresh token (and the
+ * token_format member Salesforce adds) parses. */
+START_TEST(test_wire_token_client)
+{
+	struct wire		 w;
+	struct sf_tokens	 t;
+
+	wire_start(&w, reply_json("200 OK", json("{'access_token':"
+	    "'00D000000000001!AQ.cc','signature':'c2ln','scope':'api',"
+	    "'instance_url':'https://acme.my.salesforce.com','id':"
+	    "'https://login.salesforce.com/id/00D000000000001AAA/"
+	    "005000000000001AAA','token_type':'Bearer','issued_at':"
+	    "'1700000000000','token_format':'opaque'}")));
+	ck_assert_int_eq(sf_token_client(w.h, &w.org, &t, NULL), SF_OK);
+	ck_assert_str_eq(t.access_token, "00D000000000001!AQ.cc");
+	ck_assert_ptr_null(t.refresh_token);
+	assert_form(&w, "POST /services/oauth2/token HTTP/1.1\r\n",
+	    "grant_type=client_credentials&client_id=3MVG9client.id"
+	    "&client_secret=s3cr3t");
+	sf_tokens_free(&t);
+	wire_stop(&w);
+}
+END_TEST
+
+/* An app without a Run-As user: invalid_grant, as Salesforce says it. */
+START_TEST(test_wire_token_client_refused)
+{
+	struct wire		 w;
+	struct sf_tokens	 t;
+	struct sf_error		 err;
+
+	wire_start(&w, reply_json("400 Bad Request", json("{'error':"
+	    "'invalid_grant','error_description':'no client credentials user "
+	    "enabled'}")));
+	ck_assert_int_eq(sf_token_client(w.h, &w.org, &t, &err),
+	    SF_INVALID_GRANT);
+	ck_assert_str_eq(err.code, "invalid_grant");
+	ck_assert_str_eq(err.message, "no client credentials user enabled");
+	wire_stop(&w);
+}
+END_TEST
+
 START_TEST(test_wire_token_code_invalid_grant)
 {
 	struct wire		 w;
@@ -1363,6 +1406,8 @@ suite(void)
 	tcase_set_timeout(tc, 15);
 	tcase_add_unchecked_fixture(tc, tls_certs_setup, tls_certs_teardown);
 	tcase_add_test(tc, test_wire_token_refresh);
+	tcase_add_test(tc, test_wire_token_client);
+	tcase_add_test(tc, test_wire_token_client_refused);
 	tcase_add_test(tc, test_wire_token_code_invalid_grant);
 	tcase_add_test(tc, test_wire_token_malformed);
 	tcase_add_loop_test(tc, test_wire_revoke_table, 0,
