@@ -7,6 +7,8 @@ front of them on a free 127.0.0.1 port, rendered from nginx/run.conf.in
 by scripts/lib.sh exactly as scripts/run does.  Tests speak to it the way
 Slack and a browser would: signed form POSTs to /contact, and GETs that
 follow the OAuth redirects by hand (so every hop can be checked).
+Stack.start_extra_standin() starts more stand-ins beside it (another org,
+another app) for tests of several Salesforce integrations.
 """
 
 import base64
