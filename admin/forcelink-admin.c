@@ -42,7 +42,8 @@ static const struct admin_command {
 	{ "doctor", cmd_doctor,
 	    "check configuration, database, modes, key, Salesforce, sockets" },
 	{ "integration", cmd_integration,
-	    "add, list or remove a Salesforce integration" },
+	    "add, list or remove a Salesforce integration, or replace its "
+	    "secret" },
 	{ "workspace", cmd_workspace,
 	    "map a workspace to an integration, list or unset mappings" },
 };

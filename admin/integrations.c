@@ -65,7 +65,7 @@ static const struct option integ_longopts[] = {
 };
 
 static const struct admin_cmd_help integration_help = {
-	ADMIN_PROG " integration add|list|remove ...",
+	ADMIN_PROG " integration add|set-secret|list|remove ...",
 	"Salesforce integrations: app registrations (External Client Apps)\n"
 	"besides the default one of the environment (SF_CLIENT_ID, ...,\n"
 	"named \"default\" here).  Each workspace uses one (see\n"
@@ -74,6 +74,7 @@ static const struct admin_cmd_help integration_help = {
 	"  integration add NAME --login-url URL --client-id ID\n"
 	"      --client-secret-file FILE [--api-version vNN.N]\n"
 	"      [--integration-user]\n"
+	"  integration set-secret NAME --client-secret-file FILE\n"
 	"  integration list [--json]\n"
 	"  integration remove [--force] NAME\n"
 	"\n"
@@ -105,6 +106,18 @@ static const struct admin_cmd_help add_help = {
 	"                          URL.\n"
 	"\n"
 	"Exit status 1 when NAME exists already, 2 for a bad argument.\n"
+};
+
+static const struct admin_cmd_help secret_help = {
+	ADMIN_PROG " integration set-secret NAME --client-secret-file FILE",
+	"Replaces the consumer secret of integration NAME, after it was\n"
+	"rotated in Salesforce (the app stays the same, and so do the links\n"
+	"made with it).  The programs use the new secret from their next\n"
+	"request.  FILE is read as for integration add.\n"
+	"\n"
+	"  --client-secret-file F  a file holding the new consumer secret\n"
+	"\n"
+	"Exit status 3 when there is no such integration.\n"
 };
 
 static const struct admin_cmd_help ilist_help = {
@@ -193,6 +206,7 @@ struct integ_opts {
 #define IOPT_JSON	0x01
 #define IOPT_ADD	0x02	/* --login-url ... --integration-user */
 #define IOPT_FORCE	0x04
+#define IOPT_SECRET	0x08	/* --client-secret-file */
 
 struct integ_parse {
 	struct integ_opts	*o;
@@ -208,7 +222,7 @@ integ_opt(int c, const char *arg, void *v)
 	unsigned int		 bit;
 
 	bit = c == OPT_JSON ? IOPT_JSON : c == OPT_FORCE ? IOPT_FORCE :
-	    IOPT_ADD;
+	    c == OPT_SECRET_FILE ? IOPT_SECRET : IOPT_ADD;
 	if ((p->allowed & bit) == 0) {
 		admin_err("%s: unknown option --%s", p->cmd,
 		    integ_longopts[c - OPT_JSON + 1].name);
@@ -293,7 +307,7 @@ integ_args(int argc, char *argv[], const struct admin_cmd_help *h,
  * saying why (the secret itself is never quoted).
  */
 static char *
-integ_read_secret(const char *path)
+integ_read_secret(const char *cmd, const char *path)
 {
 	struct buf	 b;
 	char		 chunk[512], *s = NULL;
@@ -303,8 +317,8 @@ integ_read_secret(const char *path)
 
 	buf_init(&b, INTEG_SECRET_MAX + 2);
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
-		admin_err("integration add: --client-secret-file: cannot read "
-		    "%s: %s", path, strerror(errno));
+		admin_err("%s: --client-secret-file: cannot read %s: %s", cmd,
+		    path, strerror(errno));
 		goto out;
 	}
 	while ((n = read(fd, chunk, sizeof(chunk))) > 0)
@@ -315,8 +329,8 @@ integ_read_secret(const char *path)
 	crypto_wipe(chunk, sizeof(chunk));
 	close(fd);
 	if (n < 0) {
-		admin_err("integration add: --client-secret-file: %s: %s",
-		    path, n == -2 ? "longer than a consumer secret can be" :
+		admin_err("%s: --client-secret-file: %s: %s", cmd, path,
+		    n == -2 ? "longer than a consumer secret can be" :
 		    strerror(errno));
 		goto out;
 	}
@@ -328,8 +342,8 @@ integ_read_secret(const char *path)
 		if (b.data[i] <= ' ' || b.data[i] > '~')
 			break;
 	if (b.len == 0 || i < b.len) {
-		admin_err("integration add: --client-secret-file: %s must hold "
-		    "the consumer secret alone, on one line", path);
+		admin_err("%s: --client-secret-file: %s must hold the "
+		    "consumer secret alone, on one line", cmd, path);
 		goto out;
 	}
 	s = buf_detach(&b);
@@ -383,6 +397,60 @@ integ_check_add(const char *name, const struct integ_opts *x,
 }
 
 static int
+integ_set_secret(int argc, char *argv[])
+{
+	struct config		 cfg;
+	struct integ_opts	 x;
+	struct store		*st = NULL;
+	enum store_result	 sr;
+	const char		*ops[1];
+	char			*secret = NULL;
+	int			 rc, done, loaded = 0;
+
+	rc = integ_args(argc, argv, &secret_help, IOPT_SECRET, 1, &x, ops,
+	    &done);
+	if (rc != ADMIN_OK || done)
+		return rc;
+	if (x.secret_file == NULL) {
+		admin_err("integration set-secret: --client-secret-file is "
+		    "required");
+		return admin_usage(secret_help.synopsis);
+	}
+	if (!config_org_name_ok(ops[0])) {
+		admin_err("integration set-secret: no integration '%.64s'",
+		    ops[0]);
+		return ADMIN_NOTFOUND;
+	}
+	if ((secret = integ_read_secret(argv[0], x.secret_file)) == NULL)
+		return ADMIN_USAGE;
+	if ((rc = admin_config(&cfg)) != ADMIN_OK)
+		goto out;
+	loaded = 1;
+	if ((rc = admin_open(&cfg, &st)) != ADMIN_OK)
+		goto out;
+	sr = store_integration_set_secret(st, ops[0], secret);
+	if (sr == STORE_NOTFOUND) {
+		admin_err("integration set-secret: no integration '%s'",
+		    ops[0]);
+		rc = ADMIN_NOTFOUND;
+		goto out;
+	} else if (sr != STORE_OK) {
+		rc = admin_store_fail(st, "replacing the secret");
+		goto out;
+	}
+	log_event(LOGL_INFO, "admin.integration", "action=set-secret name=%s",
+	    ops[0]);
+	printf("replaced the consumer secret of integration %s\n", ops[0]);
+	rc = fflush(stdout) == 0 ? ADMIN_OK : ADMIN_FAIL;
+out:
+	crypto_free_secret(secret);
+	store_close(st);
+	if (loaded)
+		config_free(&cfg);
+	return rc;
+}
+
+static int
 integ_add(int argc, char *argv[])
 {
 	struct config		 cfg;
@@ -394,13 +462,14 @@ integ_add(int argc, char *argv[])
 	char			 host[256], *secret = NULL, *url = NULL;
 	int			 rc, done, loaded = 0;
 
-	rc = integ_args(argc, argv, &add_help, IOPT_ADD, 1, &x, ops, &done);
+	rc = integ_args(argc, argv, &add_help, IOPT_ADD | IOPT_SECRET, 1, &x,
+	    ops, &done);
 	if (rc != ADMIN_OK || done)
 		return rc;
 	if ((rc = integ_check_add(ops[0], &x, &o, host, sizeof(host))) !=
 	    ADMIN_OK)
 		return rc;
-	if ((secret = integ_read_secret(x.secret_file)) == NULL)
+	if ((secret = integ_read_secret(argv[0], x.secret_file)) == NULL)
 		return ADMIN_USAGE;
 	/* Stored without the trailing "/" the URL may have been given
 	 * with. */
@@ -728,6 +797,10 @@ cmd_integration(int argc, char *argv[])
 		argv[1] = (char *)"integration add";
 		return integ_add(argc - 1, argv + 1);
 	}
+	if (argc >= 2 && strcmp(argv[1], "set-secret") == 0) {
+		argv[1] = (char *)"integration set-secret";
+		return integ_set_secret(argc - 1, argv + 1);
+	}
 	if (argc >= 2 && strcmp(argv[1], "list") == 0) {
 		argv[1] = (char *)"integration list";
 		return integ_list(argc - 1, argv + 1);
@@ -743,7 +816,7 @@ cmd_integration(int argc, char *argv[])
 		return fflush(stdout) == 0 ? ADMIN_OK : ADMIN_FAIL;
 	}
 	if (argc < 2)
-		admin_err("integration: add, list or remove?");
+		admin_err("integration: add, set-secret, list or remove?");
 	else
 		admin_err("integration: unknown command '%.64s'", argv[1]);
 	return admin_usage(integration_help.synopsis);

@@ -2775,6 +2775,7 @@ enum istmt {
 	ISTMT_WS_DEL_INTEG,
 	ISTMT_INTEG_GET,
 	ISTMT_INTEG_ADD,
+	ISTMT_INTEG_SET_SECRET,
 	ISTMT_INTEG_EXISTS,
 	ISTMT_INTEG_LIST,
 	ISTMT_INTEG_DEL,
@@ -2852,6 +2853,9 @@ static const struct {
 	    "client_secret_ct, api_version, integration_user, created_at) "
 	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) "
 	    "ON CONFLICT (name) DO NOTHING" },
+	[ISTMT_INTEG_SET_SECRET] = { "integ_set_secret",
+	    "UPDATE sf_integration SET key_id = ?2, client_secret_ct = ?3 "
+	    "WHERE name = ?1" },
 	[ISTMT_INTEG_EXISTS] = { "integ_exists",
 	    "SELECT 1 FROM sf_integration WHERE name = ?1" },
 	[ISTMT_INTEG_LIST] = { "integ_list",
@@ -3455,6 +3459,41 @@ store_integration_add(struct store *st, const struct sf_org *in)
 	    store_istep(st, s, ISTMT_INTEG_ADD) == -1)
 		goto out;
 	r = sqlite3_changes(st->db) == 1 ? STORE_OK : STORE_EXISTS;
+out:
+	store_ireset(s);
+	if (began && store_write_end(st, r == STORE_OK) == -1)
+		r = STORE_ERROR;
+	free(ct.p);
+	return r;
+}
+
+enum store_result
+store_integration_set_secret(struct store *st, const char *name,
+    const char *secret)
+{
+	struct sealed		 ct = { NULL, 0 };
+	const struct crypto_key	*k;
+	sqlite3_stmt		*s = store_istmt(st, ISTMT_INTEG_SET_SECRET);
+	enum store_result	 r = STORE_ERROR;
+	int			 began = 0;
+
+	if (!store_iname_ok(name) || secret == NULL || *secret == '\0')
+		goto out;
+	st->last_rc = 0;
+	store_keys(st);
+	if (store_write_begin(st) == -1)
+		goto out;
+	began = 1;
+	store_keys(st);
+	k = store_key_current(st);
+	if (store_seal_integ(k, name, "client_secret", secret, &ct) == -1)
+		goto out;
+	if (store_ibind_text(st, s, 1, name) == -1 ||
+	    store_ibind_text(st, s, 2, k->id) == -1 ||
+	    store_ibind_blob(st, s, 3, ct.p, ct.len) == -1 ||
+	    store_istep(st, s, ISTMT_INTEG_SET_SECRET) == -1)
+		goto out;
+	r = sqlite3_changes(st->db) == 1 ? STORE_OK : STORE_NOTFOUND;
 out:
 	store_ireset(s);
 	if (began && store_write_end(st, r == STORE_OK) == -1)

@@ -452,6 +452,15 @@ enum store_result store_workspace_integration(struct store *,
 	    const char *enterprise_id, const char *team_id,
 	    char name[CONFIG_ORG_NAME_MAX + 1], int *integration_user);
 
+/*
+ * Replaces the consumer secret of integration name (a secret rotated in
+ * Salesforce; the app, and so every link made with it, stays the same),
+ * sealed under the current key.  Returns STORE_OK, STORE_NOTFOUND or
+ * STORE_ERROR.
+ */
+enum store_result store_integration_set_secret(struct store *,
+	    const char *name, const char *secret);
+
 /* An integration as the admin lists it: no secret.  Strings allocated. */
 struct store_integration_info {
 	char	*name;

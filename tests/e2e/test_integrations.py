@@ -522,7 +522,13 @@ def test_integration_and_workspace_lists(orgs):
 
 
 ADMIN_ERRORS = [
-    (["integration"], 2, "integration: add, list or remove?"),
+    (["integration"], 2, "integration: add, set-secret, list or remove?"),
+    (["integration", "set-secret", "nope", "--client-secret-file",
+      "{secret}"], 3, "no integration 'nope'"),
+    (["integration", "set-secret", "a"], 2,
+     "--client-secret-file is required"),
+    (["integration", "set-secret", "a", "--login-url", "https://x.example"],
+     2, "integration set-secret: unknown option --login-url"),
     (["integration", "frob"], 2, "integration: unknown command 'frob'"),
     (["integration", "add", "a", "--login-url", "https://x.example",
       "--client-id", "x", "--client-secret-file", "{secret}"], 1,
@@ -594,6 +600,26 @@ def test_admin_errors(orgs, args, rc, message):
                          "sf_integration), (SELECT group_concat(slack_id || "
                          "integration) FROM workspace_integration), "
                          "(SELECT count(*) FROM sf_link)").fetchone() == before
+
+
+def test_set_secret_applies_to_the_next_request(orgs):
+    o, stack = orgs, orgs.stack
+    wrong = stack.dir / "wrong_secret"
+    wrong.write_text("not-the-secret-of-b\n")
+    r = admin(stack, "integration", "set-secret", "b",
+              "--client-secret-file", wrong, rc=0)
+    assert r.stdout == "replaced the consumer secret of integration b\n"
+    o.mark()
+    r = link(o, o.b, T2, "U0INT0012", "carol@orgb.example")
+    assert r.status == 400 and "Salesforce refused the login" in r.text
+    tok = [x for x in o.since()["b"] if x["path"].endswith("/token")]
+    assert [(x["status"], x["client_id"], x["grant_type"]) for x in tok] \
+        == [(400, CLIENT_B, "authorization_code")]
+    assert (T2, "U0INT0012") not in view(stack)
+    admin(stack, "integration", "set-secret", "b", "--client-secret-file",
+          o.b.secret_file, rc=0)
+    assert link(o, o.b, T2, "U0INT0012", "carol@orgb.example").status == 200
+    assert view(stack)[T2, "U0INT0012"]["integration"] == "b"
 
 
 def test_remove_refused_then_forced(orgs):
@@ -692,7 +718,8 @@ def test_doctor_and_a_secret_under_another_key(orgs):
 
 
 @pytest.mark.parametrize("cmd", [
-    ("integration",), ("integration", "add"), ("integration", "list"),
+    ("integration",), ("integration", "add"), ("integration", "set-secret"),
+    ("integration", "list"),
     ("integration", "remove"), ("workspace",),
     ("workspace", "set-integration"), ("workspace", "list"),
     ("workspace", "unset")])
@@ -708,7 +735,8 @@ def test_man_page_has_every_option():
                        capture_output=True, text=True)
     assert (r.returncode, r.stdout, r.stderr) == (0, "", "")
     page = MAN.read_text()
-    for cmd in (("integration", "add"), ("integration", "list"),
+    for cmd in (("integration", "add"), ("integration", "set-secret"),
+                ("integration", "list"),
                 ("integration", "remove"), ("workspace", "set-integration"),
                 ("workspace", "list"), ("workspace", "unset")):
         assert "\n.Cm %s %s" % cmd in page, cmd

@@ -1881,6 +1881,24 @@ START_TEST(test_integration_crud)
 	ck_assert_int_eq(store_integration_get(st, "nope", &o),
 	    STORE_NOTFOUND);
 	ck_assert_int_eq(store_integration_get(st, "", &o), STORE_NOTFOUND);
+	/* A rotated secret: the same integration, the new secret, sealed
+	 * under the current key (b's here, so the key id moves too). */
+	ck_assert_int_eq(store_integration_set_secret(st, "nope", SECRET_B),
+	    STORE_NOTFOUND);
+	{
+		struct store	*stb = open_with(&key_b);
+
+		ck_assert_int_eq(store_integration_set_secret(stb, "cc",
+		    SECRET_A), STORE_OK);
+		ck_assert_int_eq(store_integration_get(stb, "cc", &o),
+		    STORE_OK);
+		ck_assert_str_eq(o.client_secret, SECRET_A);
+		ck_assert_int_eq(o.integration_user, 1);
+		config_sf_org_free(&o);
+		store_close(stb);
+		ck_assert_int_eq(store_integration_get(st, "cc", &o),
+		    STORE_BADKEY);
+	}
 
 	/* Mapped and linked: listed with counts, never a secret. */
 	ck_assert_int_eq(store_workspace_set(st, 0, "T1", "prod", NULL),
