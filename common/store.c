@@ -1763,7 +1763,7 @@ static int	store_irekey_set(struct store *, const struct store_rekey *,
 /* One row of a rekey batch: what it was read as, and its new seals. */
 struct store_rekey_row {
 	struct slack_user	 who;		/* links */
-	char			 name[CONFIG_ORG_NAME_MAX + 1]; /* integrations */
+	char			 name[CONFIG_ORG_NAME_MAX + 1]; /* integ. */
 	unsigned char		 state_hash[CRYPTO_HASHLEN]; /* states */
 	int64_t			 version;	/* links */
 	char			 old_id[CRYPTO_KEYID_LEN + 1];
