@@ -4,7 +4,8 @@
  * This is the only file that includes sqlite3.h.  It owns the connection
  * settings, the migrations (sql/NNN_*.sql compiled into schema.c), the
  * fixed array of statements every connection prepares once, and the
- * sealing of tokens and verifiers with their associated data.
+ * sealing of tokens, verifiers and remembered searches with their
+ * associated data.
  *
  * Writers queue: within a process, every write (a transaction, or a
  * single statement that writes) holds store_writer, a mutex, so the
@@ -105,6 +106,10 @@ enum stmt {
 	STMT_REPLAY_ADD,
 	STMT_PURGE_STATE,
 	STMT_PURGE_REPLAY,
+	/* Searches remembered with a login link (sql/002_resume.sql). */
+	STMT_NONCE_ADD_SEARCH,
+	STMT_SEARCH_GET,
+	STMT_SEARCH_CLEAR,
 	STMT__MAX
 };
 
@@ -134,6 +139,15 @@ enum {
 	SCOL_COOKIE_HASH,
 	SCOL_KEY_ID,
 	SCOL_VERIFIER_CT
+};
+
+/* Columns of STMT_SEARCH_GET. */
+enum {
+	RCOL_NONCE_HASH,
+	RCOL_CREATED_AT,
+	RCOL_KEY_ID,
+	RCOL_TEXT_CT,
+	RCOL_URL_CT
 };
 
 static const struct {
@@ -206,6 +220,18 @@ static const struct {
 	    "DELETE FROM login_state WHERE expires_at <= ?1" },
 	[STMT_PURGE_REPLAY] = { "purge_replay",
 	    "DELETE FROM slack_replay WHERE expires_at <= ?1" },
+	[STMT_NONCE_ADD_SEARCH] = { "nonce_add_search",
+	    "INSERT INTO login_state (enterprise_id, team_id, user_id, "
+	    "nonce_hash, created_at, expires_at, search_ct, search_url_ct, "
+	    "search_key_id) "
+	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)" },
+	[STMT_SEARCH_GET] = { "search_get",
+	    "SELECT nonce_hash, created_at, search_key_id, search_ct, "
+	    "search_url_ct FROM login_state "
+	    "WHERE state_hash = ?1 AND search_ct IS NOT NULL" },
+	[STMT_SEARCH_CLEAR] = { "search_clear",
+	    "UPDATE login_state SET search_ct = NULL, search_url_ct = NULL, "
+	    "search_key_id = NULL WHERE state_hash = ?1" },
 };
 
 struct store {
@@ -1421,12 +1447,26 @@ out:
 	return r;
 }
 
+static enum store_result store_search_take(struct store *,
+		    const unsigned char [CRYPTO_HASHLEN], struct store_search *);
+
 enum store_result
 store_state_take(struct store *st,
     const unsigned char state_hash[CRYPTO_HASHLEN],
     const unsigned char cookie_hash[CRYPTO_HASHLEN], time_t now,
     struct slack_user *who, char **verifier)
 {
+	return store_state_take_search(st, state_hash, cookie_hash, now, who,
+	    verifier, NULL);
+}
+
+enum store_result
+store_state_take_search(struct store *st,
+    const unsigned char state_hash[CRYPTO_HASHLEN],
+    const unsigned char cookie_hash[CRYPTO_HASHLEN], time_t now,
+    struct slack_user *who, char **verifier, struct store_search *search)
+{
+	struct store_search	 found;
 	struct slack_user	 u;
 	enum store_result	 r = STORE_ERROR;
 	enum stmt		 id = STMT_STATE_USE;
@@ -1434,6 +1474,9 @@ store_state_take(struct store *st,
 	int			 began = 0;
 
 	*verifier = NULL;
+	memset(&found, 0, sizeof(found));
+	if (search != NULL)
+		memset(search, 0, sizeof(*search));
 	/* The check and the consumption share one write transaction, so of
 	 * concurrent callers exactly one sees the state unused. */
 	if (store_begin(st) == -1)
@@ -1447,8 +1490,11 @@ store_state_take(struct store *st,
 	    store_bind_int(st, id, 2, (int64_t)now) == -1 ||
 	    store_step(st, id) == -1)
 		goto out;
-	if (sqlite3_changes(st->db) == 1)
-		r = STORE_OK;
+	if (sqlite3_changes(st->db) != 1)
+		goto out;
+	/* The search goes with the state, in this same transaction. */
+	store_reset(st, id);
+	r = store_search_take(st, state_hash, &found);
 out:
 	store_reset(st, id);
 	if (began && store_end(st, r == STORE_OK) == -1)
@@ -1457,8 +1503,13 @@ out:
 		*who = u;
 		*verifier = v;
 		v = NULL;
+		if (search != NULL) {
+			*search = found;
+			memset(&found, 0, sizeof(found));
+		}
 	}
 	crypto_free_secret(v);
+	store_search_free(&found);
 	return r;
 }
 
@@ -1525,4 +1576,198 @@ out:
 	store_reset(st, STMT_PURGE_STATE);
 	store_reset(st, STMT_PURGE_REPLAY);
 	return n;
+}
+
+/* --- Searches remembered with a login link ---------------------------- */
+
+/*
+ * Associated data of a remembered search: the tag, "search", the hex of
+ * the nonce hash (its row: the state hash does not exist yet when the
+ * search is sealed), the column and the key id.  So neither value opens
+ * on another row, nor in the other column.  Returns 0 or -1.
+ */
+static int
+store_ad_search(struct store_ad *ad,
+    const unsigned char nonce_hash[CRYPTO_HASHLEN], const char *column,
+    const char *key_id)
+{
+	char		 hex[CRYPTO_HASHLEN * 2 + 1];
+	const char *const f[] = { "search", hex, column, key_id };
+
+	crypto_hex(nonce_hash, CRYPTO_HASHLEN, hex);
+	return store_ad_fields(ad, f, sizeof(f) / sizeof(f[0]));
+}
+
+/* Seals column's value s for the row of nonce_hash under this
+ * connection's key.  Returns 0, or -1 (logged). */
+static int
+store_seal_search(struct store *st,
+    const unsigned char nonce_hash[CRYPTO_HASHLEN], const char *column,
+    const char *s, struct sealed *out)
+{
+	struct store_ad	 ad;
+
+	if (store_ad_search(&ad, nonce_hash, column, st->key.id) == -1)
+		return -1;
+	if (crypto_seal(&st->key, ad.b, ad.len, s, strlen(s), &out->p,
+	    &out->len) == -1) {
+		log_error("column=%s msg=\"cannot seal search\"", column);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Opens column's value in blob column col of the row STMT_SEARCH_GET is
+ * on.  Returns STORE_OK and *out (free with crypto_free_secret),
+ * STORE_BADKEY (logged) when it does not open, or STORE_ERROR (logged).
+ */
+static enum store_result
+store_open_search(struct store *st, int col,
+    const unsigned char nonce_hash[CRYPTO_HASHLEN], const char *column,
+    char **out)
+{
+	sqlite3_stmt	*s = st->stmt[STMT_SEARCH_GET];
+	struct store_ad	 ad;
+	size_t		 len;
+	int		 rc;
+
+	if (store_ad_search(&ad, nonce_hash, column, st->key.id) == -1)
+		return STORE_ERROR;
+	rc = crypto_open(&st->key, ad.b, ad.len, sqlite3_column_blob(s, col),
+	    (size_t)sqlite3_column_bytes(s, col), out, &len);
+	if (rc == -2) {
+		log_error("column=%s msg=\"out of memory\"", column);
+		return STORE_ERROR;
+	} else if (rc != 0) {
+		log_error("column=%s msg=\"sealed search does not open: "
+		    "altered or wrong key\"", column);
+		return STORE_BADKEY;
+	}
+	return STORE_OK;
+}
+
+/* Whether search has a text and a response_url within bounds. */
+static int
+store_search_ok(const struct store_search *search)
+{
+	size_t	 t, u;
+
+	if (search->text == NULL || search->response_url == NULL) {
+		log_error("msg=\"incomplete search\"");
+		return 0;
+	}
+	t = strlen(search->text);
+	u = strlen(search->response_url);
+	if (t == 0 || t > STORE_SEARCH_TEXT_MAX || u == 0 ||
+	    u > STORE_SEARCH_URL_MAX) {
+		log_error("text_len=%zu url_len=%zu msg=\"search out of "
+		    "bounds\"", t, u);
+		return 0;
+	}
+	return 1;
+}
+
+enum store_result
+store_nonce_add_search(struct store *st, const struct slack_user *who,
+    const unsigned char nonce_hash[CRYPTO_HASHLEN], time_t expires,
+    const struct store_search *search)
+{
+	struct sealed		 text = { NULL, 0 }, url = { NULL, 0 };
+	enum store_result	 r = STORE_ERROR;
+	enum stmt		 id = STMT_NONCE_ADD_SEARCH;
+
+	if (search == NULL)
+		return store_nonce_add(st, who, nonce_hash, expires);
+	if (!store_who_ok(who) || !store_search_ok(search))
+		return STORE_ERROR;
+	/* Seal first: the write lock is then held only for the SQL. */
+	if (store_seal_search(st, nonce_hash, "search_ct", search->text,
+	    &text) == -1 ||
+	    store_seal_search(st, nonce_hash, "search_url_ct",
+	    search->response_url, &url) == -1)
+		goto out;
+	pthread_mutex_lock(&store_writer);
+	if (store_bind_user(st, id, who) == -1 ||
+	    store_bind_blob(st, id, 4, nonce_hash, CRYPTO_HASHLEN) == -1 ||
+	    store_bind_int(st, id, 5, (int64_t)time(NULL)) == -1 ||
+	    store_bind_int(st, id, 6, (int64_t)expires) == -1 ||
+	    store_bind_blob(st, id, 7, text.p, text.len) == -1 ||
+	    store_bind_blob(st, id, 8, url.p, url.len) == -1 ||
+	    store_bind_text(st, id, 9, st->key.id) == -1 ||
+	    store_step(st, id) == -1)
+		goto unlock;
+	r = STORE_OK;
+unlock:
+	store_reset(st, id);
+	pthread_mutex_unlock(&store_writer);
+out:
+	free(text.p);
+	free(url.p);
+	return r;
+}
+
+/*
+ * Inside store_state_take_search's transaction, once the state was
+ * consumed: reads and opens the row's search into *out (left empty when
+ * there is none, or when it does not open, which is logged), then clears
+ * it on the row.  Returns STORE_OK, or STORE_ERROR when SQLite failed
+ * (the caller then rolls the whole take back).
+ */
+static enum store_result
+store_search_take(struct store *st,
+    const unsigned char state_hash[CRYPTO_HASHLEN], struct store_search *out)
+{
+	sqlite3_stmt		*s = st->stmt[STMT_SEARCH_GET];
+	unsigned char		 nh[CRYPTO_HASHLEN];
+	enum store_result	 r = STORE_ERROR, o;
+	int			 rc;
+
+	if (store_bind_blob(st, STMT_SEARCH_GET, 1, state_hash,
+	    CRYPTO_HASHLEN) == -1 ||
+	    (rc = store_step(st, STMT_SEARCH_GET)) == -1)
+		goto out;
+	if (rc == SQLITE_ROW) {
+		if (sqlite3_column_bytes(s, RCOL_NONCE_HASH) != CRYPTO_HASHLEN) {
+			log_error("msg=\"malformed nonce hash in login_state\"");
+			goto out;
+		}
+		memcpy(nh, sqlite3_column_blob(s, RCOL_NONCE_HASH), sizeof(nh));
+		if (!store_col_is_key(st, s, RCOL_KEY_ID)) {
+			log_error("msg=\"remembered search sealed under another "
+			    "key: dropped\"");
+			o = STORE_BADKEY;
+		} else if ((o = store_open_search(st, RCOL_TEXT_CT, nh,
+		    "search_ct", &out->text)) == STORE_OK)
+			o = store_open_search(st, RCOL_URL_CT, nh,
+			    "search_url_ct", &out->response_url);
+		if (o == STORE_ERROR)
+			goto out;
+		if (o == STORE_OK)
+			out->created_at = (time_t)sqlite3_column_int64(s,
+			    RCOL_CREATED_AT);
+		else
+			store_search_free(out);
+	}
+	store_reset(st, STMT_SEARCH_GET);
+	if (store_bind_blob(st, STMT_SEARCH_CLEAR, 1, state_hash,
+	    CRYPTO_HASHLEN) == -1 || store_run(st, STMT_SEARCH_CLEAR) == -1)
+		goto out;
+	r = STORE_OK;
+out:
+	store_reset(st, STMT_SEARCH_GET);
+	store_reset(st, STMT_SEARCH_CLEAR);
+	if (r != STORE_OK)
+		store_search_free(out);
+	return r;
+}
+
+void
+store_search_free(struct store_search *search)
+{
+	if (search == NULL)
+		return;
+	crypto_free_secret(search->text);
+	crypto_free_secret(search->response_url);
+	memset(search, 0, sizeof(*search));
 }

@@ -22,7 +22,11 @@
  *  - login states: the one-time nonce in the login link, and after
  *    /oauth/start the OAuth state, the browser cookie and the sealed PKCE
  *    verifier; all secrets by hash only, except the verifier, which must
- *    be read back and is sealed.
+ *    be read back and is sealed.  When an unlinked user's search made
+ *    the login link, the search and its response_url are kept sealed on
+ *    the same row (associated data: the nonce hash, the column, the key
+ *    id) until the callback takes them with the state, or the row
+ *    expires.
  *  - replays: hashes of Slack signatures seen in the last few minutes.
  */
 #ifndef FORCELINK_STORE_H
@@ -174,5 +178,51 @@ enum store_result store_replay_add(struct store *,
 /* Deletes expired login states and replay entries.  Returns the number
  * of rows removed, or -1. */
 int		 store_purge(struct store *, time_t now);
+
+/* --- Searches remembered with a login link (issue 6) ------------------ */
+
+/*
+ * What an unlinked user searched for when the login link was made, so
+ * that the callback can answer it once the link is stored.  Strings are
+ * allocated and owned by the struct: release with store_search_free(),
+ * which wipes them (the response_url is a capability).
+ */
+struct store_search {
+	char	*text;		/* the search, Slack's escaping undone */
+	char	*response_url;	/* secret: posts into the user's Slack */
+	time_t	 created_at;	/* when the command (and the link) came */
+};
+
+/* Longest search text and response_url store_nonce_add_search takes. */
+#define STORE_SEARCH_TEXT_MAX	4096
+#define STORE_SEARCH_URL_MAX	2048
+
+/*
+ * store_nonce_add() that also keeps search (text and response_url, both
+ * sealed; created_at is ignored: the row's time is used) on the nonce's
+ * row.  search may be NULL.  Returns STORE_OK or STORE_ERROR (also for a
+ * text or URL that is empty or too long).
+ */
+enum store_result store_nonce_add_search(struct store *,
+	    const struct slack_user *,
+	    const unsigned char nonce_hash[CRYPTO_HASHLEN], time_t expires,
+	    const struct store_search *search);
+
+/*
+ * store_state_take() that, in the same transaction, also takes the search
+ * kept on the state's row: the row's search is cleared whatever happens
+ * to it, so of two callers with the same state at most one ever gets it.
+ * On STORE_OK *search holds it, or has text == NULL when there was none
+ * or it could not be opened (sealed under another key or altered: logged;
+ * the login goes on without it).  search may be NULL.  Otherwise as
+ * store_state_take().
+ */
+enum store_result store_state_take_search(struct store *,
+	    const unsigned char state_hash[CRYPTO_HASHLEN],
+	    const unsigned char cookie_hash[CRYPTO_HASHLEN], time_t now,
+	    struct slack_user *who, char **verifier,
+	    struct store_search *search);
+
+void		 store_search_free(struct store_search *);
 
 #endif
