@@ -131,6 +131,7 @@ contact_failure(struct contact *c, enum session_result res)
 {
 	const char	*reason = NULL;
 	char		*url = NULL, *json;
+	int		 kept = 0;
 
 	switch (res) {
 	case SESSION_UNLINKED:
@@ -157,16 +158,14 @@ contact_failure(struct contact *c, enum session_result res)
 		    "Please try again in a minute.");
 	}
 	if ((c->search ? session_login_url_search(c->s, &c->who, c->text,
-	    c->response_url, &url) : session_login_url(c->s, &c->who, &url)) !=
-	    SESSION_OK) {
+	    c->response_url, &url, &kept) : session_login_url(c->s, &c->who,
+	    &url)) != SESSION_OK) {
 		free(url);
 		return render_message("Something went wrong on our side. "
 		    "Please try again in a minute.");
 	}
-	/* Said only when the search was kept, which it is unless the
-	 * response_url is missing or outside the allow-list. */
-	json = c->search && session_response_url_ok(c->s->cfg,
-	    c->response_url) ? render_login_resume(url, reason) :
+	/* Kept unless the response_url is missing or not allowed. */
+	json = kept ? render_login_resume(url, reason) :
 	    render_login(url, reason);
 	free(url);
 	return json;

@@ -392,12 +392,12 @@ enum session_result
 session_login_url(struct session *s, const struct slack_user *who,
     char **url)
 {
-	return session_login_url_search(s, who, NULL, NULL, url);
+	return session_login_url_search(s, who, NULL, NULL, url, NULL);
 }
 
 enum session_result
 session_login_url_search(struct session *s, const struct slack_user *who,
-    const char *text, const char *response_url, char **url)
+    const char *text, const char *response_url, char **url, int *kept)
 {
 	struct store_search	 search;
 	char			 nonce[CRYPTO_TOKEN_MAX];
@@ -405,10 +405,14 @@ session_login_url_search(struct session *s, const struct slack_user *who,
 	int			 rc;
 
 	*url = NULL;
+	if (kept != NULL)
+		*kept = 0;
 	memset(&search, 0, sizeof(search));
 	/* Only a search Slack will take an answer for is worth keeping. */
-	if (text != NULL && *text != '\0' && response_url != NULL &&
-	    session_response_url_ok(s->cfg, response_url)) {
+	if (text != NULL && *text != '\0' &&
+	    strlen(text) <= STORE_SEARCH_TEXT_MAX &&
+	    session_response_url_ok(s->cfg, response_url) &&
+	    strlen(response_url) <= STORE_SEARCH_URL_MAX) {
 		search.text = (char *)text;
 		search.response_url = (char *)response_url;
 	}
@@ -425,6 +429,8 @@ session_login_url_search(struct session *s, const struct slack_user *who,
 		*url = NULL;
 		return SESSION_ERROR;
 	}
+	if (kept != NULL)
+		*kept = search.text != NULL;
 	return SESSION_OK;
 }
 

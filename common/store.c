@@ -1676,6 +1676,7 @@ store_nonce_add_search(struct store *st, const struct slack_user *who,
 	struct sealed		 text = { NULL, 0 }, url = { NULL, 0 };
 	enum store_result	 r = STORE_ERROR;
 	enum stmt		 id = STMT_NONCE_ADD_SEARCH;
+	int			 locked = 0;
 
 	if (search == NULL)
 		return store_nonce_add(st, who, nonce_hash, expires);
@@ -1688,6 +1689,7 @@ store_nonce_add_search(struct store *st, const struct slack_user *who,
 	    search->response_url, &url) == -1)
 		goto out;
 	pthread_mutex_lock(&store_writer);
+	locked = 1;
 	if (store_bind_user(st, id, who) == -1 ||
 	    store_bind_blob(st, id, 4, nonce_hash, CRYPTO_HASHLEN) == -1 ||
 	    store_bind_int(st, id, 5, (int64_t)time(NULL)) == -1 ||
@@ -1696,12 +1698,12 @@ store_nonce_add_search(struct store *st, const struct slack_user *who,
 	    store_bind_blob(st, id, 8, url.p, url.len) == -1 ||
 	    store_bind_text(st, id, 9, st->key.id) == -1 ||
 	    store_step(st, id) == -1)
-		goto unlock;
+		goto out;
 	r = STORE_OK;
-unlock:
-	store_reset(st, id);
-	pthread_mutex_unlock(&store_writer);
 out:
+	store_reset(st, id);
+	if (locked)
+		pthread_mutex_unlock(&store_writer);
 	free(text.p);
 	free(url.p);
 	return r;

@@ -134,6 +134,12 @@ login_take(struct session *s, const char *url, struct store_search *got)
 	crypto_free_secret(v);
 }
 
+#define LONG50	"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+#define LONG100	LONG50 LONG50
+#define LONG1000 \
+	LONG100 LONG100 LONG100 LONG100 LONG100 LONG100 LONG100 LONG100 \
+	LONG100 LONG100
+
 /* A search is kept with its login link only when there is one and its
  * response_url may be posted to. */
 static const struct {
@@ -149,6 +155,11 @@ static const struct {
 	{ "smith", NULL, 0 },
 	{ "", "https://hooks.slack.com/commands/T1/1/abc", 0 },
 	{ NULL, "https://hooks.slack.com/commands/T1/1/abc", 0 },
+	/* Past the store's bounds: a login link all the same, without it. */
+	{ "smith", "https://hooks.slack.com/" LONG1000 LONG1000
+	    "bbbbbbbbbbbbbbbbbbbbbbbbb", 0 },
+	{ "smith", "https://hooks.slack.com/" LONG1000 LONG1000
+	    "bbbbbbbbbbbbbbbbbbbbbbbb", 1 },
 };
 
 START_TEST(login_url_search_kept_table)
@@ -156,11 +167,15 @@ START_TEST(login_url_search_kept_table)
 	struct store_search	 got;
 	struct session		*s;
 	char			*url = NULL;
+	int			 kept;
 
 	s = session_new(&cfg);
 	ck_assert_ptr_nonnull(s);
+	kept = -1;
 	ck_assert_int_eq(session_login_url_search(s, &alice,
-	    search_cases[_i].text, search_cases[_i].url, &url), SESSION_OK);
+	    search_cases[_i].text, search_cases[_i].url, &url, &kept),
+	    SESSION_OK);
+	ck_assert_int_eq(kept, search_cases[_i].kept);
 	ck_assert_int_eq(strncmp(url, "https://fl.example.com/oauth/start?"
 	    "state=", 41), 0);
 	login_take(s, url, &got);
