@@ -44,7 +44,7 @@ struct contact {
 	const char		*response_url;	/* NULL: cannot defer */
 	const char		*ack_text;
 	int			 acked;
-	int			 search;	/* a login link keeps the search */
+	int			 search;	/* a login link keeps it */
 };
 
 /*

@@ -147,8 +147,9 @@ callback_resume_how(struct session *s, const struct store_search *search)
 		return PAGE_RESUME_TOO_OLD;
 	}
 	if (!session_response_url_ok(s->cfg, search->response_url)) {
-		log_event(LOGL_WARN, "resume", "outcome=dropped why=\"response_url "
-		    "outside %s\"", s->cfg->response_url_prefix);
+		log_event(LOGL_WARN, "resume", "outcome=dropped "
+		    "why=\"response_url outside %s\"",
+		    s->cfg->response_url_prefix);
 		return PAGE_RESUME_NONE;
 	}
 	return PAGE_RESUME_SENT;

@@ -1448,7 +1448,8 @@ out:
 }
 
 static enum store_result store_search_take(struct store *,
-		    const unsigned char [CRYPTO_HASHLEN], struct store_search *);
+		    const unsigned char [CRYPTO_HASHLEN],
+		    struct store_search *);
 
 enum store_result
 store_state_take(struct store *st,
@@ -1730,14 +1731,17 @@ store_search_take(struct store *st,
 	    (rc = store_step(st, STMT_SEARCH_GET)) == -1)
 		goto out;
 	if (rc == SQLITE_ROW) {
-		if (sqlite3_column_bytes(s, RCOL_NONCE_HASH) != CRYPTO_HASHLEN) {
-			log_error("msg=\"malformed nonce hash in login_state\"");
+		if (sqlite3_column_bytes(s, RCOL_NONCE_HASH) !=
+		    CRYPTO_HASHLEN) {
+			log_error("msg=\"malformed nonce hash in "
+			    "login_state\"");
 			goto out;
 		}
-		memcpy(nh, sqlite3_column_blob(s, RCOL_NONCE_HASH), sizeof(nh));
+		memcpy(nh, sqlite3_column_blob(s, RCOL_NONCE_HASH),
+		    sizeof(nh));
 		if (!store_col_is_key(st, s, RCOL_KEY_ID)) {
-			log_error("msg=\"remembered search sealed under another "
-			    "key: dropped\"");
+			log_error("msg=\"remembered search sealed under "
+			    "another key: dropped\"");
 			o = STORE_BADKEY;
 		} else if ((o = store_open_search(st, RCOL_TEXT_CT, nh,
 		    "search_ct", &out->text)) == STORE_OK)

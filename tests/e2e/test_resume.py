@@ -146,7 +146,7 @@ def assert_search_cleared(before):
             row["search_key_id"]) == (None, None, None), row
 
 
-# -- the resumed search ---------------------------------------------------------
+# -- the resumed search -------------------------------------------------------
 def test_search_before_linking_is_answered_once(stack):
     user = "U0RES0001"
     log0 = len(stack.log_text())
@@ -362,7 +362,8 @@ def test_search_and_response_url_never_on_disk_in_plain_text(stack):
     """Looked for while the search waits (in the database, its WAL and
     shared memory, and every log) and after it was answered.  Also checks
     the escaping of what the person typed on the page and in Slack."""
-    marker = "Qx%sZ" % hashlib.sha256(str(time.time()).encode()).hexdigest()[:12]
+    marker = "Qx%sZ" % hashlib.sha256(
+        str(time.time()).encode()).hexdigest()[:12]
     text = '<b>Tom & "Jerry" %s' % marker
     b = Before(stack, "U0RESDISK", text)
     token = b.path.rsplit("/", 1)[1]

@@ -386,9 +386,9 @@ END_TEST
 	"you ran it.</p>\n<p class=\"note\">"
 #define TOO_OLD(q) \
 	"<p class=\"next\"><strong>Next step:</strong> Your search for " LQ q \
-	RQ " is too old to be answered in Slack now (Slack takes answers only " \
-	"for 30 minutes after a command), so go back to Slack and run it " \
-	"again.</p>\n<p class=\"note\">"
+	RQ " is too old to be answered in Slack now (Slack takes answers " \
+	"only for 30 minutes after a command), so go back to Slack and run " \
+	"it again.</p>\n<p class=\"note\">"
 
 static const struct {
 	const char		*query;

@@ -639,8 +639,8 @@ END_TEST
 #define LQ		"\xe2\x80\x9c"
 #define RQ		"\xe2\x80\x9d"
 #define PREFACE(q)	"Your search for " LQ q RQ " from before you linked:"
-#define KEPT_NOTE	"Once you have linked, the answer to this search will " \
-	"appear here: there is no need to run it again."
+#define KEPT_NOTE	"Once you have linked, the answer to this search " \
+	"will appear here: there is no need to run it again."
 #define TRANSIENT	"Salesforce did not answer properly just now. Please " \
 	"run your search again in a minute."
 
@@ -828,7 +828,8 @@ START_TEST(test_resumed_not_a_message_fails)
 
 	ck_assert_ptr_null(render_resumed(NULL, "x"));
 	for (i = 0; i < NELEM(bad); i++)
-		ck_assert_msg(render_resumed(bad[i], "x") == NULL, "%s", bad[i]);
+		ck_assert_msg(render_resumed(bad[i], "x") == NULL, "%s",
+		    bad[i]);
 }
 END_TEST
 

@@ -1582,7 +1582,8 @@ START_TEST(test_search_taken_once_race)
 	store_close(st);
 	pthread_barrier_init(&bar, NULL, RACERS);
 	for (i = 0; i < RACERS; i++) {
-		rc[i] = (struct search_racer){ &bar, s, c, now, STORE_ERROR, 0 };
+		rc[i] = (struct search_racer){ &bar, s, c, now, STORE_ERROR,
+		    0 };
 		ck_assert_int_eq(pthread_create(&t[i], NULL, search_racer_run,
 		    &rc[i]), 0);
 	}
