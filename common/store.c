@@ -4,7 +4,8 @@
  * This is the only file that includes sqlite3.h.  It owns the connection
  * settings, the migrations (sql/NNN_*.sql compiled into schema.c), the
  * fixed array of statements every connection prepares once, and the
- * sealing of tokens and verifiers with their associated data.
+ * sealing of tokens, verifiers and remembered searches with their
+ * associated data.
  *
  * Keys: a connection follows its program's keyring (keyring.h).  A row is
  * opened with the key its key id names, and every seal uses the key that
@@ -118,6 +119,12 @@ enum stmt {
 	STMT_REKEY_STATES,
 	STMT_REKEY_STATE_SET,
 	STMT_KEY_CENSUS,
+	STMT_REKEY_SEARCHES,
+	STMT_REKEY_SEARCH_SET,
+	/* Searches remembered with a login link (sql/002_resume.sql). */
+	STMT_NONCE_ADD_SEARCH,
+	STMT_SEARCH_GET,
+	STMT_SEARCH_CLEAR,
 	STMT__MAX
 };
 
@@ -157,6 +164,15 @@ enum {
 	RSCOL_VERIFIER_CT
 };
 
+/* Columns of STMT_REKEY_SEARCHES. */
+enum {
+	RQCOL_ROWID,
+	RQCOL_NONCE_HASH,
+	RQCOL_KEY_ID,
+	RQCOL_TEXT_CT,
+	RQCOL_URL_CT
+};
+
 /* Columns of STMT_NONCE_GET and STMT_STATE_GET (the first five). */
 enum {
 	SCOL_ENTERPRISE_ID,
@@ -167,6 +183,15 @@ enum {
 	SCOL_COOKIE_HASH,
 	SCOL_KEY_ID,
 	SCOL_VERIFIER_CT
+};
+
+/* Columns of STMT_SEARCH_GET. */
+enum {
+	RCOL_NONCE_HASH,
+	RCOL_CREATED_AT,
+	RCOL_KEY_ID,
+	RCOL_TEXT_CT,
+	RCOL_URL_CT
 };
 
 static const struct {
@@ -273,8 +298,33 @@ static const struct {
 	    "SELECT key_id, sum(l), sum(s) FROM ("
 	    "SELECT key_id, 1 AS l, 0 AS s FROM sf_link UNION ALL "
 	    "SELECT key_id, 0, 1 FROM login_state "
-	    "WHERE verifier_ct IS NOT NULL) "
+	    "WHERE verifier_ct IS NOT NULL UNION ALL "
+	    "SELECT search_key_id, 0, 1 FROM login_state "
+	    "WHERE search_ct IS NOT NULL) "
 	    "GROUP BY key_id ORDER BY key_id" },
+	/* A remembered search (sql/002_resume.sql): both of its sealed
+	 * values, which share search_key_id, by the row's nonce hash. */
+	[STMT_REKEY_SEARCHES] = { "rekey_searches",
+	    "SELECT rowid, nonce_hash, search_key_id, search_ct, "
+	    "search_url_ct FROM login_state WHERE search_ct IS NOT NULL AND "
+	    "(search_key_id IS NULL OR search_key_id <> ?1) AND rowid > ?2 "
+	    "ORDER BY rowid LIMIT ?3" },
+	[STMT_REKEY_SEARCH_SET] = { "rekey_search_set",
+	    "UPDATE login_state SET search_key_id = ?2, search_ct = ?3, "
+	    "search_url_ct = ?4 WHERE nonce_hash = ?1 AND search_key_id = ?5 "
+	    "AND search_ct = ?6 AND search_url_ct = ?7" },
+	[STMT_NONCE_ADD_SEARCH] = { "nonce_add_search",
+	    "INSERT INTO login_state (enterprise_id, team_id, user_id, "
+	    "nonce_hash, created_at, expires_at, search_ct, search_url_ct, "
+	    "search_key_id) "
+	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)" },
+	[STMT_SEARCH_GET] = { "search_get",
+	    "SELECT nonce_hash, created_at, search_key_id, search_ct, "
+	    "search_url_ct FROM login_state "
+	    "WHERE state_hash = ?1 AND search_ct IS NOT NULL" },
+	[STMT_SEARCH_CLEAR] = { "search_clear",
+	    "UPDATE login_state SET search_ct = NULL, search_url_ct = NULL, "
+	    "search_key_id = NULL WHERE state_hash = ?1" },
 };
 
 struct store {
@@ -1628,12 +1678,27 @@ out:
 	return r;
 }
 
+static enum store_result store_search_take(struct store *,
+		    const unsigned char [CRYPTO_HASHLEN],
+		    struct store_search *);
+
 enum store_result
 store_state_take(struct store *st,
     const unsigned char state_hash[CRYPTO_HASHLEN],
     const unsigned char cookie_hash[CRYPTO_HASHLEN], time_t now,
     struct slack_user *who, char **verifier)
 {
+	return store_state_take_search(st, state_hash, cookie_hash, now, who,
+	    verifier, NULL);
+}
+
+enum store_result
+store_state_take_search(struct store *st,
+    const unsigned char state_hash[CRYPTO_HASHLEN],
+    const unsigned char cookie_hash[CRYPTO_HASHLEN], time_t now,
+    struct slack_user *who, char **verifier, struct store_search *search)
+{
+	struct store_search	 found;
 	struct slack_user	 u;
 	enum store_result	 r = STORE_ERROR;
 	enum stmt		 id = STMT_STATE_USE;
@@ -1642,6 +1707,9 @@ store_state_take(struct store *st,
 
 	*verifier = NULL;
 	store_keys(st);
+	memset(&found, 0, sizeof(found));
+	if (search != NULL)
+		memset(search, 0, sizeof(*search));
 	/* The check and the consumption share one write transaction, so of
 	 * concurrent callers exactly one sees the state unused. */
 	if (store_begin(st) == -1)
@@ -1655,8 +1723,11 @@ store_state_take(struct store *st,
 	    store_bind_int(st, id, 2, (int64_t)now) == -1 ||
 	    store_step(st, id) == -1)
 		goto out;
-	if (sqlite3_changes(st->db) == 1)
-		r = STORE_OK;
+	if (sqlite3_changes(st->db) != 1)
+		goto out;
+	/* The search goes with the state, in this same transaction. */
+	store_reset(st, id);
+	r = store_search_take(st, state_hash, &found);
 out:
 	store_reset(st, id);
 	if (began && store_end(st, r == STORE_OK) == -1)
@@ -1665,8 +1736,13 @@ out:
 		*who = u;
 		*verifier = v;
 		v = NULL;
+		if (search != NULL) {
+			*search = found;
+			memset(&found, 0, sizeof(found));
+		}
 	}
 	crypto_free_secret(v);
+	store_search_free(&found);
 	return r;
 }
 
@@ -1796,8 +1872,7 @@ store_col_blob(sqlite3_stmt *s, int col, struct sealed *out)
 	if (p == NULL || n <= 0 || (out->p = malloc((size_t)n)) == NULL)
 		return -1;
 	memcpy(out->p, p, (size_t)n);
-	out->len = (size_t)n;
-	return 0;
+	out->len = (size_t)n;	return 0;
 }
 
 /*
@@ -1963,6 +2038,74 @@ nomem:
 	return -1;
 }
 
+static int	 store_ad_search(struct store_ad *,
+		    const unsigned char nonce_hash[CRYPTO_HASHLEN],
+		    const char *column, const char *key_id);
+
+/* store_rekey_link() for the search remembered on the login_state row s
+ * is on (its text and response_url; row->state_hash holds the nonce
+ * hash, which names that row in their associated data). */
+static int
+store_rekey_search(struct store *st, sqlite3_stmt *s, struct store_rekey *b,
+    struct store_rekey_counts *c)
+{
+	struct store_rekey_row	*row;
+	const struct crypto_key	*k, *cur;
+	struct store_ad		 ao, an;
+	int			 bad = 0;
+
+	if ((row = store_rekey_add(b)) == NULL)
+		goto nomem;
+	if (sqlite3_column_bytes(s, RQCOL_NONCE_HASH) != CRYPTO_HASHLEN ||
+	    store_col_blob(s, RQCOL_TEXT_CT, &row->old_a) == -1 ||
+	    store_col_blob(s, RQCOL_URL_CT, &row->old_b) == -1) {
+		log_error("msg=\"malformed remembered search: left as it "
+		    "is\"");
+		c->unopenable++;
+		goto skip;
+	}
+	memcpy(row->state_hash, sqlite3_column_blob(s, RQCOL_NONCE_HASH),
+	    CRYPTO_HASHLEN);
+	if ((k = store_key_find(st, s, RQCOL_KEY_ID, "search")) == NULL) {
+		c->unknown_key++;
+		goto skip;
+	}
+	cur = store_key_current(st);
+	snprintf(row->old_id, sizeof(row->old_id), "%s", k->id);
+	if (store_ad_search(&ao, row->state_hash, "search_ct", k->id) == -1 ||
+	    store_ad_search(&an, row->state_hash, "search_ct", cur->id) == -1 ||
+	    store_reseal(k, cur, &ao, &an, &row->old_a, &row->new_a,
+	    &bad) == -1 ||
+	    store_ad_search(&ao, row->state_hash, "search_url_ct",
+	    k->id) == -1 ||
+	    store_ad_search(&an, row->state_hash, "search_url_ct",
+	    cur->id) == -1 ||
+	    store_reseal(k, cur, &ao, &an, &row->old_b, &row->new_b,
+	    &bad) == -1) {
+		if (!bad)
+			goto nomem;
+		log_error("msg=\"remembered search does not open: altered or "
+		    "wrong key; left as it is\"");
+		c->unopenable++;
+		goto skip;
+	}
+	b->n++;
+	return 0;
+skip:
+	free(row->old_a.p);
+	free(row->old_b.p);
+	free(row->new_a.p);
+	return 0;
+nomem:
+	if (row != NULL) {
+		free(row->old_a.p);
+		free(row->old_b.p);
+		free(row->new_a.p);
+	}
+	log_error("msg=\"out of memory\"");
+	return -1;
+}
+
 /* The outcome of a failed SQLite call: STORE_BUSY when another
  * connection held the lock past the busy cap, else STORE_ERROR. */
 static enum store_result
@@ -1987,7 +2130,9 @@ store_rekey_read(struct store *st, enum store_rekey_table table,
 
 	*out = NULL;
 	memset(c, 0, sizeof(*c));
-	id = table == STORE_REKEY_LINKS ? STMT_REKEY_LINKS : STMT_REKEY_STATES;
+	id = table == STORE_REKEY_LINKS ? STMT_REKEY_LINKS :
+	    table == STORE_REKEY_STATES ? STMT_REKEY_STATES :
+	    STMT_REKEY_SEARCHES;
 	s = st->stmt[id];
 	if (max < 1 || (b = calloc(1, sizeof(*b))) == NULL)
 		goto out;
@@ -2005,7 +2150,9 @@ store_rekey_read(struct store *st, enum store_rekey_table table,
 		*cursor = sqlite3_column_int64(s, 0);
 		if ((table == STORE_REKEY_LINKS ?
 		    store_rekey_link(st, s, b, c) :
-		    store_rekey_state(st, s, b, c)) == -1)
+		    table == STORE_REKEY_STATES ?
+		    store_rekey_state(st, s, b, c) :
+		    store_rekey_search(st, s, b, c)) == -1)
 			goto out;
 	}
 	if (rc == -1) {
@@ -2050,6 +2197,21 @@ store_rekey_set(struct store *st, const struct store_rekey *b,
 		    store_bind_blob(st, id, 9, row->old_a.p,
 		    row->old_a.len) == -1 ||
 		    store_bind_blob(st, id, 10, row->old_b.p,
+		    row->old_b.len) == -1)
+			goto out;
+	} else if (b->table == STORE_REKEY_SEARCHES) {
+		id = STMT_REKEY_SEARCH_SET;
+		if (store_bind_blob(st, id, 1, row->state_hash,
+		    CRYPTO_HASHLEN) == -1 ||
+		    store_bind_text(st, id, 2, b->new_id) == -1 ||
+		    store_bind_blob(st, id, 3, row->new_a.p,
+		    row->new_a.len) == -1 ||
+		    store_bind_blob(st, id, 4, row->new_b.p,
+		    row->new_b.len) == -1 ||
+		    store_bind_text(st, id, 5, row->old_id) == -1 ||
+		    store_bind_blob(st, id, 6, row->old_a.p,
+		    row->old_a.len) == -1 ||
+		    store_bind_blob(st, id, 7, row->old_b.p,
 		    row->old_b.len) == -1)
 			goto out;
 	} else {
@@ -2722,5 +2884,209 @@ store_integrity_check(struct store *st, char *msg, size_t msgsz)
 	} else if (rows > 1)
 		r = 1;
 	sqlite3_finalize(s);
+	return r;}
+
+/* --- Searches remembered with a login link ---------------------------- */
+
+/*
+ * Associated data of a remembered search: the tag, "search", the hex of
+ * the nonce hash (its row: the state hash does not exist yet when the
+ * search is sealed), the column and the key id.  So neither value opens
+ * on another row, nor in the other column.  Returns 0 or -1.
+ */
+static int
+store_ad_search(struct store_ad *ad,
+    const unsigned char nonce_hash[CRYPTO_HASHLEN], const char *column,
+    const char *key_id)
+{
+	char		 hex[CRYPTO_HASHLEN * 2 + 1];
+	const char *const f[] = { "search", hex, column, key_id };
+
+	crypto_hex(nonce_hash, CRYPTO_HASHLEN, hex);
+	return store_ad_fields(ad, f, sizeof(f) / sizeof(f[0]));
+}
+
+/* Seals column's value s for the row of nonce_hash under key k.
+ * Returns 0, or -1 (logged). */
+static int
+store_seal_search(const struct crypto_key *k,
+    const unsigned char nonce_hash[CRYPTO_HASHLEN], const char *column,
+    const char *s, struct sealed *out)
+{
+	struct store_ad	 ad;
+
+	if (store_ad_search(&ad, nonce_hash, column, k->id) == -1)
+		return -1;
+	if (crypto_seal(k, ad.b, ad.len, s, strlen(s), &out->p,
+	    &out->len) == -1) {
+		log_error("column=%s msg=\"cannot seal search\"", column);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Opens column's value in blob column col of the row STMT_SEARCH_GET is
+ * on.  Returns STORE_OK and *out (free with crypto_free_secret),
+ * STORE_BADKEY (logged) when it does not open, or STORE_ERROR (logged).
+ */
+static enum store_result
+store_open_search(struct store *st, const struct crypto_key *k, int col,
+    const unsigned char nonce_hash[CRYPTO_HASHLEN], const char *column,
+    char **out)
+{
+	sqlite3_stmt	*s = st->stmt[STMT_SEARCH_GET];
+	struct store_ad	 ad;
+	size_t		 len;
+	int		 rc;
+
+	if (store_ad_search(&ad, nonce_hash, column, k->id) == -1)
+		return STORE_ERROR;
+	rc = crypto_open(k, ad.b, ad.len, sqlite3_column_blob(s, col),
+	    (size_t)sqlite3_column_bytes(s, col), out, &len);
+	if (rc == -2) {
+		log_error("column=%s msg=\"out of memory\"", column);
+		return STORE_ERROR;
+	} else if (rc != 0) {
+		log_error("column=%s msg=\"sealed search does not open: "
+		    "altered or wrong key\"", column);
+		return STORE_BADKEY;
+	}
+	return STORE_OK;
+}
+
+/* Whether search has a text and a response_url within bounds. */
+static int
+store_search_ok(const struct store_search *search)
+{
+	size_t	 t, u;
+
+	if (search->text == NULL || search->response_url == NULL) {
+		log_error("msg=\"incomplete search\"");
+		return 0;
+	}
+	t = strlen(search->text);
+	u = strlen(search->response_url);
+	if (t == 0 || t > STORE_SEARCH_TEXT_MAX || u == 0 ||
+	    u > STORE_SEARCH_URL_MAX) {
+		log_error("text_len=%zu url_len=%zu msg=\"search out of "
+		    "bounds\"", t, u);
+		return 0;
+	}
+	return 1;
+}
+
+enum store_result
+store_nonce_add_search(struct store *st, const struct slack_user *who,
+    const unsigned char nonce_hash[CRYPTO_HASHLEN], time_t expires,
+    const struct store_search *search)
+{
+	struct sealed		 text = { NULL, 0 }, url = { NULL, 0 };
+	const struct crypto_key	*k;
+	enum store_result	 r = STORE_ERROR;
+	enum stmt		 id = STMT_NONCE_ADD_SEARCH;
+	int			 locked = 0;
+
+	if (search == NULL)
+		return store_nonce_add(st, who, nonce_hash, expires);
+	if (!store_who_ok(who) || !store_search_ok(search))
+		return STORE_ERROR;
+	/* Seal under the writers' mutex with the keys brought up to date
+	 * there, as every write does (see store_keys), so that a rotation's
+	 * grace period covers this row too. */
+	pthread_mutex_lock(&store_writer);
+	locked = 1;
+	store_keys(st);
+	k = store_key_current(st);
+	if (store_seal_search(k, nonce_hash, "search_ct", search->text,
+	    &text) == -1 ||
+	    store_seal_search(k, nonce_hash, "search_url_ct",
+	    search->response_url, &url) == -1)
+		goto out;
+	if (store_bind_user(st, id, who) == -1 ||
+	    store_bind_blob(st, id, 4, nonce_hash, CRYPTO_HASHLEN) == -1 ||
+	    store_bind_int(st, id, 5, (int64_t)time(NULL)) == -1 ||
+	    store_bind_int(st, id, 6, (int64_t)expires) == -1 ||
+	    store_bind_blob(st, id, 7, text.p, text.len) == -1 ||
+	    store_bind_blob(st, id, 8, url.p, url.len) == -1 ||
+	    store_bind_text(st, id, 9, k->id) == -1 ||
+	    store_step(st, id) == -1)
+		goto out;
+	r = STORE_OK;
+out:
+	store_reset(st, id);
+	if (locked)
+		pthread_mutex_unlock(&store_writer);
+	free(text.p);
+	free(url.p);
 	return r;
+}
+
+/*
+ * Inside store_state_take_search's transaction, once the state was
+ * consumed: reads and opens the row's search into *out (left empty when
+ * there is none, or when it does not open, which is logged), then clears
+ * it on the row.  Returns STORE_OK, or STORE_ERROR when SQLite failed
+ * (the caller then rolls the whole take back).
+ */
+static enum store_result
+store_search_take(struct store *st,
+    const unsigned char state_hash[CRYPTO_HASHLEN], struct store_search *out)
+{
+	sqlite3_stmt		*s = st->stmt[STMT_SEARCH_GET];
+	const struct crypto_key	*k;
+	unsigned char		 nh[CRYPTO_HASHLEN];
+	enum store_result	 r = STORE_ERROR, o;
+	int			 rc;
+
+	if (store_bind_blob(st, STMT_SEARCH_GET, 1, state_hash,
+	    CRYPTO_HASHLEN) == -1 ||
+	    (rc = store_step(st, STMT_SEARCH_GET)) == -1)
+		goto out;
+	if (rc == SQLITE_ROW) {
+		if (sqlite3_column_bytes(s, RCOL_NONCE_HASH) !=
+		    CRYPTO_HASHLEN) {
+			log_error("msg=\"malformed nonce hash in "
+			    "login_state\"");
+			goto out;
+		}
+		memcpy(nh, sqlite3_column_blob(s, RCOL_NONCE_HASH),
+		    sizeof(nh));
+		/* store_key_find() logs a key we do not hold. */
+		if ((k = store_key_find(st, s, RCOL_KEY_ID, "search")) ==
+		    NULL)
+			o = STORE_BADKEY;
+		else if ((o = store_open_search(st, k, RCOL_TEXT_CT, nh,
+		    "search_ct", &out->text)) == STORE_OK)
+			o = store_open_search(st, k, RCOL_URL_CT, nh,
+			    "search_url_ct", &out->response_url);
+		if (o == STORE_ERROR)
+			goto out;
+		if (o == STORE_OK)
+			out->created_at = (time_t)sqlite3_column_int64(s,
+			    RCOL_CREATED_AT);
+		else
+			store_search_free(out);
+	}
+	store_reset(st, STMT_SEARCH_GET);
+	if (store_bind_blob(st, STMT_SEARCH_CLEAR, 1, state_hash,
+	    CRYPTO_HASHLEN) == -1 || store_run(st, STMT_SEARCH_CLEAR) == -1)
+		goto out;
+	r = STORE_OK;
+out:
+	store_reset(st, STMT_SEARCH_GET);
+	store_reset(st, STMT_SEARCH_CLEAR);
+	if (r != STORE_OK)
+		store_search_free(out);
+	return r;
+}
+
+void
+store_search_free(struct store_search *search)
+{
+	if (search == NULL)
+		return;
+	crypto_free_secret(search->text);
+	crypto_free_secret(search->response_url);
+	memset(search, 0, sizeof(*search));
 }

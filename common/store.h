@@ -24,7 +24,11 @@
  *  - login states: the one-time nonce in the login link, and after
  *    /oauth/start the OAuth state, the browser cookie and the sealed PKCE
  *    verifier; all secrets by hash only, except the verifier, which must
- *    be read back and is sealed.
+ *    be read back and is sealed.  When an unlinked user's search made
+ *    the login link, the search and its response_url are kept sealed on
+ *    the same row (associated data: the nonce hash, the column, the key
+ *    id) until the callback takes them with the state, or the row
+ *    expires.
  *  - replays: hashes of Slack signatures seen in the last few minutes.
  */
 #ifndef FORCELINK_STORE_H
@@ -330,7 +334,8 @@ int		 store_integrity_check(struct store *, char *msg,
 
 /*
  * Key rotation (common/rekey.c drives it).  The sealed values of links
- * (both tokens) and of started logins (the PKCE verifier) that are not
+ * (both tokens), of started logins (the PKCE verifier) and of searches
+ * remembered with a login link (text and response_url) that are not
  * under the current key are read a batch at a time, opened with the key
  * their key id names and sealed again under the current key, with the
  * associated data now naming the current key's id.  The batch is then
@@ -342,7 +347,8 @@ int		 store_integrity_check(struct store *, char *msg,
  */
 enum store_rekey_table {
 	STORE_REKEY_LINKS,
-	STORE_REKEY_STATES
+	STORE_REKEY_STATES,
+	STORE_REKEY_SEARCHES	/* searches remembered with a login link */
 };
 
 /*
@@ -387,8 +393,8 @@ enum store_result store_rekey_write(struct store *,
 size_t		 store_rekey_count(const struct store_rekey *);
 void		 store_rekey_free(struct store_rekey *);
 
-/* Rows per key id ("" when malformed): links, and started logins whose
- * verifier is sealed. */
+/* Rows per key id ("" when malformed): links, and sealed values of login
+ * states (a started login's verifier, a remembered search). */
 struct store_key_count {
 	char	 key_id[CRYPTO_KEYID_LEN + 1];
 	long	 links;
@@ -403,5 +409,51 @@ struct store_key_count {
  */
 enum store_result store_key_census(struct store *,
 	    struct store_key_count *out, size_t max, size_t *n);
+
+/* --- Searches remembered with a login link (issue 6) ------------------ */
+
+/*
+ * What an unlinked user searched for when the login link was made, so
+ * that the callback can answer it once the link is stored.  Strings are
+ * allocated and owned by the struct: release with store_search_free(),
+ * which wipes them (the response_url is a capability).
+ */
+struct store_search {
+	char	*text;		/* the search, Slack's escaping undone */
+	char	*response_url;	/* secret: posts into the user's Slack */
+	time_t	 created_at;	/* when the command (and the link) came */
+};
+
+/* Longest search text and response_url store_nonce_add_search takes. */
+#define STORE_SEARCH_TEXT_MAX	4096
+#define STORE_SEARCH_URL_MAX	2048
+
+/*
+ * store_nonce_add() that also keeps search (text and response_url, both
+ * sealed; created_at is ignored: the row's time is used) on the nonce's
+ * row.  search may be NULL.  Returns STORE_OK or STORE_ERROR (also for a
+ * text or URL that is empty or too long).
+ */
+enum store_result store_nonce_add_search(struct store *,
+	    const struct slack_user *,
+	    const unsigned char nonce_hash[CRYPTO_HASHLEN], time_t expires,
+	    const struct store_search *search);
+
+/*
+ * store_state_take() that, in the same transaction, also takes the search
+ * kept on the state's row: the row's search is cleared whatever happens
+ * to it, so of two callers with the same state at most one ever gets it.
+ * On STORE_OK *search holds it, or has text == NULL when there was none
+ * or it could not be opened (sealed under another key or altered: logged;
+ * the login goes on without it).  search may be NULL.  Otherwise as
+ * store_state_take().
+ */
+enum store_result store_state_take_search(struct store *,
+	    const unsigned char state_hash[CRYPTO_HASHLEN],
+	    const unsigned char cookie_hash[CRYPTO_HASHLEN], time_t now,
+	    struct slack_user *who, char **verifier,
+	    struct store_search *search);
+
+void		 store_search_free(struct store_search *);
 
 #endif

@@ -392,6 +392,62 @@ START_TEST(test_reseal_old_rows)
 }
 END_TEST
 
+/* A search remembered with a login link (its text and response_url)
+ * follows the rotation like the verifier: re-sealed under the new key,
+ * taken whole with the new key alone, and no longer under the old one. */
+START_TEST(test_reseal_remembered_search)
+{
+	static const char	 text[] = "smith & <jones>";
+	static const char	 url[] =
+	    "https://hooks.slack.com/commands/T1/1/rekeySEARCHurl";
+	struct store_rekey_counts c;
+	struct store_search	 in = { (char *)text, (char *)url, 0 }, got;
+	struct slack_user	 u = user(1), who;
+	struct keyring		*kr;
+	struct store		*a, *ring, *b;
+	unsigned char		 nh[CRYPTO_HASHLEN], sh[CRYPTO_HASHLEN];
+	unsigned char		 ch[CRYPTO_HASHLEN];
+	char			*v = NULL, q[160];
+
+	crypto_sha256("nonce-search", nh);
+	crypto_sha256("state-search", sh);
+	crypto_sha256("cookie-search", ch);
+	a = store_open(dbpath, &key_a);
+	ck_assert_int_eq(store_nonce_add_search(a, &u, nh, time(NULL) + 600,
+	    &in), STORE_OK);
+	ring = open_ring(&key_b, &key_a, &kr);
+	memset(&c, 0, sizeof(c));
+	ck_assert_int_eq(rekey_pass(ring, 2, 0, &c), REKEY_OK);
+	ck_assert_int_eq(c.read, 1);
+	ck_assert_int_eq(c.resealed, 1);
+	ck_assert_int_eq(c.changed + c.unknown_key + c.unopenable, 0);
+	snprintf(q, sizeof(q), "SELECT count(*) FROM login_state WHERE "
+	    "search_ct IS NOT NULL AND search_key_id = '%s'", key_b.id);
+	ck_assert_int_eq(raw_int(q), 1);
+	/* A second pass finds nothing left under the old key. */
+	memset(&c, 0, sizeof(c));
+	ck_assert_int_eq(rekey_pass(ring, 2, 0, &c), REKEY_OK);
+	ck_assert_int_eq(c.read, 0);
+
+	/* The new key alone starts the login and takes the search whole. */
+	b = store_open(dbpath, &key_b);
+	ck_assert_int_eq(store_nonce_start(b, nh, time(NULL), sh, ch,
+	    VERIFIER, time(NULL) + 600, &who), STORE_OK);
+	ck_assert_int_eq(store_state_take_search(b, sh, ch, time(NULL), &who,
+	    &v, &got), STORE_OK);
+	ck_assert_str_eq(v, VERIFIER);
+	ck_assert_ptr_nonnull(got.text);
+	ck_assert_str_eq(got.text, text);
+	ck_assert_str_eq(got.response_url, url);
+	crypto_free_secret(v);
+	store_search_free(&got);
+	store_close(a);
+	store_close(b);
+	store_close(ring);
+	keyring_free(kr);
+}
+END_TEST
+
 /* Rows already under the new key are not written at all. */
 START_TEST(test_new_rows_untouched)
 {
@@ -1036,6 +1092,7 @@ suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, test_reseal_old_rows);
+	tcase_add_test(tc, test_reseal_remembered_search);
 	tcase_add_test(tc, test_new_rows_untouched);
 	tcase_add_test(tc, test_changed_row_not_overwritten);
 	tcase_add_test(tc, test_relinked_row_not_overwritten);

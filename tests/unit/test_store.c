@@ -27,6 +27,7 @@
 #include <sqlite3.h>
 
 #include "crypto.h"
+#include "schema.h"
 #include "slack.h"
 #include "store.h"
 #include "testutil.h"
@@ -355,18 +356,21 @@ START_TEST(test_migrate_idempotent)
 	struct store		*st;
 	int64_t			 objects;
 
-	ck_assert_int_eq(store_schema_version(), 1);
+	/* sql/001_init.sql, then sql/002_resume.sql (and any later). */
+	ck_assert_int_ge(store_schema_version(), 2);
 	st = open_with(&key_a);
 	put(st, &u, ACCESS1, REFRESH1);
 	store_close(st);
-	ck_assert_int_eq(raw_int("PRAGMA user_version"), 1);
+	ck_assert_int_eq(raw_int("PRAGMA user_version"),
+	    store_schema_version());
 	objects = raw_int("SELECT count(*) FROM sqlite_master");
 	ck_assert_int_ge(objects, 4);
 
 	/* A second and third open change nothing and lose nothing. */
 	store_close(open_with(&key_a));
 	st = open_with(&key_a);
-	ck_assert_int_eq(raw_int("PRAGMA user_version"), 1);
+	ck_assert_int_eq(raw_int("PRAGMA user_version"),
+	    store_schema_version());
 	ck_assert_int_eq(raw_int("SELECT count(*) FROM sqlite_master"),
 	    objects);
 	ck_assert_int_eq(store_link_get(st, &u, &l), STORE_OK);
@@ -454,7 +458,8 @@ START_TEST(test_open_concurrent_migrate)
 		}
 		pthread_barrier_destroy(&bar);
 		ck_assert_int_eq(good, OPENERS);
-		ck_assert_int_eq(raw_int("PRAGMA user_version"), 1);
+		ck_assert_int_eq(raw_int("PRAGMA user_version"),
+		    store_schema_version());
 		ck_assert_int_eq(raw_int("SELECT count(*) FROM sqlite_master "
 		    "WHERE name = 'sf_link'"), 1);
 	}
@@ -1527,6 +1532,92 @@ START_TEST(test_list_links_fail_malformed_row)
 }
 END_TEST
 
+/* --- Searches remembered with a login link ---------------------------- */
+
+#define SEARCH_TEXT	"Smith & <Jones> searched-plaintext-7c1f"
+#define SEARCH_URL	"https://hooks.slack.com/commands/T1/123/" \
+	"RESPONSEurlCAPABILITY9d2e"
+
+/* Adds a nonce with a search (sealed by store st) and starts it (with
+ * store st2): the state and cookie hashes of that login go to s and c. */
+static void
+search_make(struct store *st, struct store *st2, const char *name,
+    time_t now, unsigned char s[CRYPTO_HASHLEN],
+    unsigned char c[CRYPTO_HASHLEN])
+{
+	struct store_search	 in = { (char *)SEARCH_TEXT, (char *)SEARCH_URL,
+				    0 };
+	struct slack_user	 u = user("E1", "T1", "U1"), got;
+	unsigned char		 n[CRYPTO_HASHLEN];
+	char			 buf[128];
+
+	snprintf(buf, sizeof(buf), "nonce %s", name);
+	hash_of(buf, n);
+	snprintf(buf, sizeof(buf), "state %s", name);
+	hash_of(buf, s);
+	snprintf(buf, sizeof(buf), "cookie %s", name);
+	hash_of(buf, c);
+	ck_assert_int_eq(store_nonce_add_search(st, &u, n, now + 600, &in),
+	    STORE_OK);
+	ck_assert_int_eq(store_nonce_start(st2, n, now, s, c, VERIFIER,
+	    now + 600, &got), STORE_OK);
+}
+
+/* The number of login_state rows still holding any part of a search. */
+static int64_t
+searches_left(void)
+{
+	return raw_int("SELECT count(*) FROM login_state WHERE "
+	    "search_ct IS NOT NULL OR search_url_ct IS NOT NULL OR "
+	    "search_key_id IS NOT NULL");
+}
+
+START_TEST(test_search_roundtrip)
+{
+	struct store_search	 got;
+	struct slack_user	 who;
+	struct store		*st;
+	unsigned char		 s[CRYPTO_HASHLEN], c[CRYPTO_HASHLEN];
+	char			*v = NULL, *kid;
+	time_t			 now = time(NULL);
+
+	st = open_with(&key_a);
+	search_make(st, st, "a", now, s, c);
+	ck_assert_int_eq(searches_left(), 1);
+	kid = raw_text("SELECT search_key_id FROM login_state");
+	ck_assert_str_eq(kid, key_a.id);
+	free(kid);
+	/* Sealed: nonce and tag around each plaintext. */
+	ck_assert_int_eq(raw_int("SELECT length(search_ct) FROM login_state"),
+	    (int64_t)strlen(SEARCH_TEXT) + CRYPTO_SEAL_OVERHEAD);
+	ck_assert_int_eq(raw_int("SELECT length(search_url_ct) FROM "
+	    "login_state"), (int64_t)strlen(SEARCH_URL) + CRYPTO_SEAL_OVERHEAD);
+
+	ck_assert_int_eq(store_state_take_search(st, s, c, now, &who, &v,
+	    &got), STORE_OK);
+	ck_assert_str_eq(v, VERIFIER);
+	ck_assert_str_eq(who.user_id, "U1");
+	ck_assert_str_eq(got.text, SEARCH_TEXT);
+	ck_assert_str_eq(got.response_url, SEARCH_URL);
+	/* When the nonce was added: no earlier than now, no later than
+	 * this. */
+	ck_assert_int_ge(got.created_at, now);
+	ck_assert_int_le(got.created_at, time(NULL));
+	crypto_free_secret(v);
+	store_search_free(&got);
+	ck_assert_ptr_null(got.text);
+	ck_assert_ptr_null(got.response_url);
+	/* Taken with the state, and gone from the row. */
+	ck_assert_int_eq(searches_left(), 0);
+	ck_assert_int_eq(store_state_take_search(st, s, c, now, &who, &v,
+	    &got), STORE_USED);
+	ck_assert_ptr_null(v);
+	ck_assert_ptr_null(got.text);
+	ck_assert_ptr_null(got.response_url);
+	store_close(st);
+}
+END_TEST
+
 START_TEST(test_link_remove)
 {
 	struct slack_user	 a = user("", "T1", "U1");
@@ -1691,6 +1782,42 @@ START_TEST(test_stats)
 }
 END_TEST
 
+/* A login link made without a search (`/contact login`), and the old
+ * store_state_take(), which drops a search it does not hand out. */
+START_TEST(test_search_none_and_old_take)
+{
+	struct store_search	 got;
+	struct slack_user	 who;
+	struct store		*st;
+	unsigned char		 s[CRYPTO_HASHLEN], c[CRYPTO_HASHLEN];
+	char			*v = NULL;
+	time_t			 now = time(NULL);
+
+	st = open_with(&key_a);
+	state_make(st, "plain", now, now + 300, s, c);
+	ck_assert_int_eq(searches_left(), 0);
+	got.text = (char *)"sentinel";
+	ck_assert_int_eq(store_state_take_search(st, s, c, now, &who, &v,
+	    &got), STORE_OK);
+	ck_assert_ptr_null(got.text);
+	ck_assert_ptr_null(got.response_url);
+	crypto_free_secret(v);
+	/* A NULL search is store_nonce_add(). */
+	hash_of("nonce plain 2", s);
+	ck_assert_int_eq(store_nonce_add_search(st, &who, s, now + 600, NULL),
+	    STORE_OK);
+	ck_assert_int_eq(searches_left(), 0);
+
+	search_make(st, st, "old", now, s, c);
+	ck_assert_int_eq(searches_left(), 1);
+	ck_assert_int_eq(store_state_take(st, s, c, now, &who, &v), STORE_OK);
+	ck_assert_str_eq(v, VERIFIER);
+	crypto_free_secret(v);
+	ck_assert_int_eq(searches_left(), 0);
+	store_close(st);
+}
+END_TEST
+
 START_TEST(test_integrity_check)
 {
 	struct store	*st;
@@ -1723,6 +1850,36 @@ START_TEST(test_integrity_check)
 	ck_assert_int_eq(store_integrity_check(st, msg, sizeof(msg)), 1);
 	ck_assert_str_ne(msg, "ok");
 	ck_assert_str_ne(msg, "");
+	store_close(st);
+}
+END_TEST
+
+/* A refused take (wrong cookie, expired) hands out nothing and keeps the
+ * search until the state is used or the row purged with its expiry. */
+START_TEST(test_search_expires_with_its_row)
+{
+	struct store_search	 got;
+	struct slack_user	 who;
+	struct store		*st;
+	unsigned char		 s[CRYPTO_HASHLEN], c[CRYPTO_HASHLEN];
+	unsigned char		 wrong[CRYPTO_HASHLEN];
+	char			*v = NULL;
+	time_t			 now = time(NULL);
+
+	st = open_with(&key_a);
+	search_make(st, st, "a", now, s, c);
+	hash_of("another browser", wrong);
+	ck_assert_int_eq(store_state_take_search(st, s, wrong, now, &who, &v,
+	    &got), STORE_MISMATCH);
+	ck_assert_ptr_null(got.text);
+	ck_assert_int_eq(store_state_take_search(st, s, c, now + 600, &who,
+	    &v, &got), STORE_EXPIRED);
+	ck_assert_ptr_null(got.text);
+	ck_assert_ptr_null(v);
+	ck_assert_int_eq(searches_left(), 1);
+	ck_assert_int_eq(store_purge(st, now + 599), 0);
+	ck_assert_int_eq(store_purge(st, now + 600), 1);
+	ck_assert_int_eq(raw_int("SELECT count(*) FROM login_state"), 0);
 	store_close(st);
 }
 END_TEST
@@ -1817,6 +1974,275 @@ START_TEST(test_busy)
 }
 END_TEST
 
+/* Of many connections taking one state at once, one gets the search. */
+struct search_racer {
+	pthread_barrier_t	*bar;
+	const unsigned char	*state;
+	const unsigned char	*cookie;
+	time_t			 now;
+	enum store_result	 r;
+	int			 got_search;
+};
+
+static void *
+search_racer_run(void *arg)
+{
+	struct search_racer	*rc = arg;
+	struct store_search	 got;
+	struct slack_user	 who;
+	struct store		*st;
+	char			*v = NULL;
+
+	memset(&got, 0, sizeof(got));
+	st = store_open(dbpath, &key_a);
+	pthread_barrier_wait(rc->bar);
+	rc->r = st != NULL ? store_state_take_search(st, rc->state,
+	    rc->cookie, rc->now, &who, &v, &got) : STORE_ERROR;
+	rc->got_search = got.text != NULL &&
+	    strcmp(got.text, SEARCH_TEXT) == 0 && got.response_url != NULL &&
+	    strcmp(got.response_url, SEARCH_URL) == 0;
+	crypto_free_secret(v);
+	store_search_free(&got);
+	store_close(st);
+	return NULL;
+}
+
+START_TEST(test_search_taken_once_race)
+{
+	struct search_racer	 rc[RACERS];
+	pthread_barrier_t	 bar;
+	pthread_t		 t[RACERS];
+	struct store		*st;
+	unsigned char		 s[CRYPTO_HASHLEN], c[CRYPTO_HASHLEN];
+	time_t			 now = time(NULL);
+	int			 i, ok, with;
+
+	st = open_with(&key_a);
+	search_make(st, st, "race", now, s, c);
+	store_close(st);
+	pthread_barrier_init(&bar, NULL, RACERS);
+	for (i = 0; i < RACERS; i++) {
+		rc[i] = (struct search_racer){ &bar, s, c, now, STORE_ERROR,
+		    0 };
+		ck_assert_int_eq(pthread_create(&t[i], NULL, search_racer_run,
+		    &rc[i]), 0);
+	}
+	ok = with = 0;
+	for (i = 0; i < RACERS; i++) {
+		pthread_join(t[i], NULL);
+		if (rc[i].r == STORE_OK)
+			ok++;
+		else
+			ck_assert_int_eq(rc[i].r, STORE_USED);
+		with += rc[i].got_search;
+		ck_assert(!rc[i].got_search || rc[i].r == STORE_OK);
+	}
+	pthread_barrier_destroy(&bar);
+	ck_assert_int_eq(ok, 1);
+	ck_assert_int_eq(with, 1);
+	ck_assert_int_eq(searches_left(), 0);
+}
+END_TEST
+
+/*
+ * A search that does not open is dropped, and the login goes on: sealed
+ * under another key (the key was rotated between the command and the
+ * callback), altered, moved from another row, or its two columns
+ * swapped.  Each time it is cleared from the row all the same.
+ */
+START_TEST(test_search_fail_dropped_login_goes_on)
+{
+	static const char *const moves[] = {
+		"flip text",
+		"flip url",
+		"move",
+		"swap",
+	};
+	struct store_search	 got;
+	struct slack_user	 who;
+	struct store		*a, *b;
+	unsigned char		 s[CRYPTO_HASHLEN], c[CRYPTO_HASHLEN];
+	unsigned char		 s2[CRYPTO_HASHLEN], c2[CRYPTO_HASHLEN];
+	char			*v = NULL, where[128], where2[128], sql[512];
+	time_t			 now = time(NULL);
+	size_t			 i;
+	int			 saved;
+
+	a = open_with(&key_a);
+	b = open_with(&key_b);
+	saved = stderr_capture();
+	/* Sealed under key_b, started (verifier) under key_a. */
+	search_make(b, a, "rotated", now, s, c);
+	ck_assert_int_eq(store_state_take_search(a, s, c, now, &who, &v,
+	    &got), STORE_OK);
+	ck_assert_str_eq(v, VERIFIER);
+	crypto_free_secret(v);
+	ck_assert_ptr_null(got.text);
+	ck_assert_ptr_null(got.response_url);
+	ck_assert_int_eq(searches_left(), 0);
+
+	for (i = 0; i < sizeof(moves) / sizeof(moves[0]); i++) {
+		snprintf(sql, sizeof(sql), "%zu", i);
+		search_make(a, a, sql, now, s, c);
+		where_state(s, where, sizeof(where));
+		if (i == 0)
+			raw_flip("login_state", "search_ct", where, 30);
+		else if (i == 1)
+			raw_flip("login_state", "search_url_ct", where, 2);
+		else if (i == 2) {
+			search_make(a, a, "donor", now, s2, c2);
+			where_state(s2, where2, sizeof(where2));
+			snprintf(sql, sizeof(sql), "UPDATE login_state SET "
+			    "search_ct = (SELECT search_ct FROM login_state "
+			    "WHERE %s) WHERE %s", where2, where);
+			raw_exec(sql);
+		} else {
+			snprintf(sql, sizeof(sql), "UPDATE login_state SET "
+			    "search_ct = search_url_ct, search_url_ct = "
+			    "search_ct WHERE %s", where);
+			raw_exec(sql);
+		}
+		ck_assert_int_eq(store_state_take_search(a, s, c, now, &who,
+		    &v, &got), STORE_OK);
+		ck_assert_msg(got.text == NULL && got.response_url == NULL,
+		    "%s", moves[i]);
+		ck_assert_str_eq(v, VERIFIER);
+		crypto_free_secret(v);
+		if (i == 2) {
+			/* The donor's own search still opens. */
+			ck_assert_int_eq(store_state_take_search(a, s2, c2, now,
+			    &who, &v, &got), STORE_OK);
+			ck_assert_str_eq(got.text, SEARCH_TEXT);
+			crypto_free_secret(v);
+			store_search_free(&got);
+		}
+		ck_assert_int_eq(searches_left(), 0);
+	}
+	ck_assert_int_eq(file_contains(stderr_restore(saved),
+	    "sealed search does not open"), 1);
+	store_close(a);
+	store_close(b);
+}
+END_TEST
+
+START_TEST(test_search_fail_invalid_input)
+{
+	struct slack_user	 u = user("", "T1", "U1");
+	struct store_search	 in;
+	struct store		*st;
+	unsigned char		 n[CRYPTO_HASHLEN];
+	char			*big;
+	int			 saved;
+
+	st = open_with(&key_a);
+	ck_assert_ptr_nonnull(big = malloc(STORE_SEARCH_TEXT_MAX + 2));
+	memset(big, 'x', STORE_SEARCH_TEXT_MAX + 1);
+	big[STORE_SEARCH_TEXT_MAX + 1] = '\0';
+	hash_of("nonce", n);
+	saved = stderr_capture();
+	in = (struct store_search){ (char *)"", (char *)SEARCH_URL, 0 };
+	ck_assert_int_eq(store_nonce_add_search(st, &u, n, 1, &in),
+	    STORE_ERROR);
+	in = (struct store_search){ (char *)"x", (char *)"", 0 };
+	ck_assert_int_eq(store_nonce_add_search(st, &u, n, 1, &in),
+	    STORE_ERROR);
+	in = (struct store_search){ NULL, (char *)SEARCH_URL, 0 };
+	ck_assert_int_eq(store_nonce_add_search(st, &u, n, 1, &in),
+	    STORE_ERROR);
+	in = (struct store_search){ big, (char *)SEARCH_URL, 0 };
+	ck_assert_int_eq(store_nonce_add_search(st, &u, n, 1, &in),
+	    STORE_ERROR);
+	big[STORE_SEARCH_URL_MAX + 1] = '\0';
+	in = (struct store_search){ (char *)"x", big, 0 };
+	ck_assert_int_eq(store_nonce_add_search(st, &u, n, 1, &in),
+	    STORE_ERROR);
+	stderr_restore(saved);
+	ck_assert_int_eq(raw_int("SELECT count(*) FROM login_state"), 0);
+	/* At the limits it is taken. */
+	big[STORE_SEARCH_URL_MAX] = '\0';
+	in = (struct store_search){ (char *)"x", big, 0 };
+	ck_assert_int_eq(store_nonce_add_search(st, &u, n, 1, &in), STORE_OK);
+	free(big);
+	store_close(st);
+}
+END_TEST
+
+START_TEST(test_search_no_plaintext_on_disk)
+{
+	struct store_search	 got;
+	struct slack_user	 who;
+	struct store		*st;
+	unsigned char		 s[CRYPTO_HASHLEN], c[CRYPTO_HASHLEN];
+	char			 wal[PATH_MAX + 8], shm[PATH_MAX + 8];
+	char			*v = NULL;
+	time_t			 now = time(NULL);
+
+	snprintf(wal, sizeof(wal), "%s-wal", dbpath);
+	snprintf(shm, sizeof(shm), "%s-shm", dbpath);
+	st = open_with(&key_a);
+	search_make(st, st, "disk", now, s, c);
+	ck_assert_int_eq(access(wal, F_OK), 0);
+	ck_assert_int_eq(file_contains(wal, "T1"), 1);
+	ck_assert_int_eq(file_contains(wal, "searched-plaintext"), 0);
+	ck_assert_int_eq(file_contains(wal, "RESPONSEurlCAPABILITY"), 0);
+	ck_assert_int_eq(file_contains(dbpath, "searched-plaintext"), 0);
+	ck_assert_int_eq(file_contains(dbpath, "RESPONSEurlCAPABILITY"), 0);
+	ck_assert_int_eq(file_contains(shm, "searched-plaintext"), 0);
+	ck_assert_int_eq(store_state_take_search(st, s, c, now, &who, &v,
+	    &got), STORE_OK);
+	crypto_free_secret(v);
+	store_search_free(&got);
+	store_close(st);
+	ck_assert_int_eq(file_contains(dbpath, "searched-plaintext"), 0);
+	ck_assert_int_eq(file_contains(dbpath, "RESPONSEurlCAPABILITY"), 0);
+	ck_assert_int_eq(file_contains(wal, "searched-plaintext"), 0);
+	ck_assert_int_eq(file_contains(wal, "RESPONSEurlCAPABILITY"), 0);
+}
+END_TEST
+
+/*
+ * A database of version 1 (from before sql/002_resume.sql) with a login
+ * in flight: opening it migrates, and that login still completes,
+ * without a search.
+ */
+START_TEST(test_migrate_from_1_keeps_logins)
+{
+	struct store_search	 got;
+	struct slack_user	 who;
+	struct store		*st;
+	unsigned char		 n[CRYPTO_HASHLEN], s[CRYPTO_HASHLEN];
+	unsigned char		 c[CRYPTO_HASHLEN];
+	char			 hex[2 * CRYPTO_HASHLEN + 1], sql[256];
+	char			*v = NULL;
+	time_t			 now = time(NULL);
+
+	ck_assert_int_eq(schema_migrations[0].version, 1);
+	raw_exec(schema_migrations[0].sql);
+	raw_exec("PRAGMA user_version = 1");
+	hash_of("old nonce", n);
+	crypto_hex(n, CRYPTO_HASHLEN, hex);
+	snprintf(sql, sizeof(sql), "INSERT INTO login_state (nonce_hash, "
+	    "team_id, user_id, created_at, expires_at) VALUES (X'%s', 'T1', "
+	    "'U1', %lld, %lld)", hex, (long long)now, (long long)now + 600);
+	raw_exec(sql);
+
+	st = open_with(&key_a);
+	ck_assert_int_eq(raw_int("PRAGMA user_version"),
+	    store_schema_version());
+	hash_of("old state", s);
+	hash_of("old cookie", c);
+	ck_assert_int_eq(store_nonce_start(st, n, now, s, c, VERIFIER,
+	    now + 600, &who), STORE_OK);
+	ck_assert_int_eq(store_state_take_search(st, s, c, now, &who, &v,
+	    &got), STORE_OK);
+	ck_assert_str_eq(v, VERIFIER);
+	ck_assert_ptr_null(got.text);
+	crypto_free_secret(v);
+	ck_assert_str_eq(who.user_id, "U1");
+	store_close(st);
+}
+END_TEST
+
 #define NELEM(a)	((int)(sizeof(a) / sizeof((a)[0])))
 
 static Suite *
@@ -1867,6 +2293,19 @@ suite(void)
 	tcase_add_test(tc, test_state_take_fail_badkey);
 	tcase_add_test(tc, test_state_take_race_threads);
 	tcase_add_test(tc, test_state_take_race_processes);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("remembered searches");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_search_roundtrip);
+	tcase_add_test(tc, test_search_none_and_old_take);
+	tcase_add_test(tc, test_search_expires_with_its_row);
+	tcase_add_test(tc, test_search_taken_once_race);
+	tcase_add_test(tc, test_search_fail_dropped_login_goes_on);
+	tcase_add_test(tc, test_search_fail_invalid_input);
+	tcase_add_test(tc, test_search_no_plaintext_on_disk);
+	tcase_add_test(tc, test_migrate_from_1_keeps_logins);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("replays");
