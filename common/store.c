@@ -1872,7 +1872,8 @@ store_col_blob(sqlite3_stmt *s, int col, struct sealed *out)
 	if (p == NULL || n <= 0 || (out->p = malloc((size_t)n)) == NULL)
 		return -1;
 	memcpy(out->p, p, (size_t)n);
-	out->len = (size_t)n;	return 0;
+	out->len = (size_t)n;
+	return 0;
 }
 
 /*
