@@ -105,6 +105,17 @@ enum stmt {
 	STMT_REPLAY_ADD,
 	STMT_PURGE_STATE,
 	STMT_PURGE_REPLAY,
+	/* Slack installations (sql/003_installations.sql). */
+	STMT_INSTALL_PUT,
+	STMT_INSTALL_GET,
+	STMT_INSTALL_FIND,
+	STMT_INSTALL_ANY,
+	STMT_INSTALL_UPDATE,
+	STMT_INSTALL_REINSTALL,
+	STMT_ISTATE_ADD,
+	STMT_ISTATE_GET,
+	STMT_ISTATE_USE,
+	STMT_PURGE_ISTATE,
 	STMT__MAX
 };
 
@@ -206,6 +217,63 @@ static const struct {
 	    "DELETE FROM login_state WHERE expires_at <= ?1" },
 	[STMT_PURGE_REPLAY] = { "purge_replay",
 	    "DELETE FROM slack_replay WHERE expires_at <= ?1" },
+	/* --- Slack installations --- */
+	[STMT_INSTALL_PUT] = { "install_put",
+	    "INSERT INTO slack_install (enterprise_id, team_id, app_id, "
+	    "team_name, enterprise_name, bot_user_id, bot_id, scopes, "
+	    "installer_user_id, key_id, bot_token_ct, refresh_token_ct, "
+	    "token_expires_at, needs_reinstall, version, created_at, "
+	    "updated_at) "
+	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, "
+	    "0, 1, ?14, ?14) "
+	    "ON CONFLICT (enterprise_id, team_id) DO UPDATE SET "
+	    "app_id = excluded.app_id, team_name = excluded.team_name, "
+	    "enterprise_name = excluded.enterprise_name, "
+	    "bot_user_id = excluded.bot_user_id, bot_id = excluded.bot_id, "
+	    "scopes = excluded.scopes, "
+	    "installer_user_id = excluded.installer_user_id, "
+	    "key_id = excluded.key_id, bot_token_ct = excluded.bot_token_ct, "
+	    "refresh_token_ct = excluded.refresh_token_ct, "
+	    "token_expires_at = excluded.token_expires_at, "
+	    "needs_reinstall = 0, version = slack_install.version + 1, "
+	    "created_at = excluded.created_at, "
+	    "updated_at = excluded.updated_at" },
+	[STMT_INSTALL_GET] = { "install_get",
+	    "SELECT app_id, team_name, enterprise_name, bot_user_id, bot_id, "
+	    "scopes, installer_user_id, key_id, bot_token_ct, "
+	    "refresh_token_ct, token_expires_at, needs_reinstall, version, "
+	    "created_at, updated_at FROM slack_install "
+	    "WHERE enterprise_id = ?1 AND team_id = ?2" },
+	/* The workspace's own row sorts before the org-wide one (''). */
+	[STMT_INSTALL_FIND] = { "install_find",
+	    "SELECT enterprise_id, team_id, token_expires_at, "
+	    "refresh_token_ct IS NOT NULL, needs_reinstall FROM slack_install "
+	    "WHERE enterprise_id = ?1 AND team_id IN (?2, '') "
+	    "ORDER BY team_id DESC LIMIT 1" },
+	[STMT_INSTALL_ANY] = { "install_any",
+	    "SELECT 1 FROM slack_install LIMIT 1" },
+	[STMT_INSTALL_UPDATE] = { "install_update",
+	    "UPDATE slack_install SET bot_token_ct = ?3, "
+	    "refresh_token_ct = coalesce(?4, refresh_token_ct), "
+	    "token_expires_at = ?5, "
+	    "version = version + 1, updated_at = ?6 "
+	    "WHERE enterprise_id = ?1 AND team_id = ?2 AND version = ?7 "
+	    "AND key_id = ?8" },
+	[STMT_INSTALL_REINSTALL] = { "install_reinstall",
+	    "UPDATE slack_install SET needs_reinstall = 1, "
+	    "version = version + 1, updated_at = ?3 "
+	    "WHERE enterprise_id = ?1 AND team_id = ?2 AND version = ?4" },
+	[STMT_ISTATE_ADD] = { "istate_add",
+	    "INSERT INTO slack_install_state (state_hash, cookie_hash, "
+	    "created_at, expires_at) VALUES (?1, ?2, ?3, ?4)" },
+	[STMT_ISTATE_GET] = { "istate_get",
+	    "SELECT cookie_hash, expires_at, used_at "
+	    "FROM slack_install_state WHERE state_hash = ?1" },
+	[STMT_ISTATE_USE] = { "istate_use",
+	    "UPDATE slack_install_state SET used_at = ?2 "
+	    "WHERE state_hash = ?1 AND used_at IS NULL" },
+	[STMT_PURGE_ISTATE] = { "purge_istate",
+	    "DELETE FROM slack_install_state WHERE expires_at <= ?1" },
 };
 
 struct store {
@@ -1530,8 +1598,443 @@ store_purge_locked(struct store *st, time_t now)
 		goto out;
 	}
 	n += sqlite3_changes(st->db);
+	/* The install flow's states (sql/003_installations.sql). */
+	if (store_bind_int(st, STMT_PURGE_ISTATE, 1, (int64_t)now) == -1 ||
+	    store_step(st, STMT_PURGE_ISTATE) == -1) {
+		n = -1;
+		goto out;
+	}
+	n += sqlite3_changes(st->db);
 out:
 	store_reset(st, STMT_PURGE_STATE);
 	store_reset(st, STMT_PURGE_REPLAY);
+	store_reset(st, STMT_PURGE_ISTATE);
 	return n;
+}
+
+/* --- Slack installations ---------------------------------------------- */
+
+/* Columns of STMT_INSTALL_GET. */
+enum {
+	ICOL_APP_ID,
+	ICOL_TEAM_NAME,
+	ICOL_ENTERPRISE_NAME,
+	ICOL_BOT_USER_ID,
+	ICOL_BOT_ID,
+	ICOL_SCOPES,
+	ICOL_INSTALLER,
+	ICOL_KEY_ID,
+	ICOL_BOT_CT,
+	ICOL_REFRESH_CT,
+	ICOL_EXPIRES_AT,
+	ICOL_NEEDS_REINSTALL,
+	ICOL_VERSION,
+	ICOL_CREATED_AT,
+	ICOL_UPDATED_AT
+};
+
+/* The two sealed columns, as their associated data names them.  The
+ * installation is sealed as the row (enterprise, team, "") through the
+ * same helpers as a link's tokens; no link has an empty user, and these
+ * column names are not a link's, so neither can open as the other. */
+#define STORE_INSTALL_BOT	"install_bot"
+#define STORE_INSTALL_REFRESH	"install_refresh"
+
+/*
+ * Checks an installation key: both ids NUL-terminated within
+ * SLACK_ID_MAX, not both empty.  On success fills *who with it (user
+ * "") for the seal helpers and returns 1; else 0 (logged).
+ */
+static int
+store_install_who(const char *ent, const char *team, struct slack_user *who)
+{
+	memset(who, 0, sizeof(*who));
+	if (ent == NULL || team == NULL || strlen(ent) > SLACK_ID_MAX ||
+	    strlen(team) > SLACK_ID_MAX || (*ent == '\0' && *team == '\0')) {
+		log_error("msg=\"invalid installation key\"");
+		return 0;
+	}
+	memcpy(who->enterprise_id, ent, strlen(ent));
+	memcpy(who->team_id, team, strlen(team));
+	return 1;
+}
+
+/* Binds a time, or SQL NULL for 0 ("never"). */
+static int
+store_bind_time(struct store *st, enum stmt id, int col, time_t t)
+{
+	if (t != 0)
+		return store_bind_int(st, id, col, (int64_t)t);
+	if (sqlite3_bind_null(st->stmt[id], col) != SQLITE_OK)
+		return store_bind_fail(st, id);
+	return 0;
+}
+
+/* An empty string for NULL. */
+static const char *
+store_str(const char *s)
+{
+	return s != NULL ? s : "";
+}
+
+/* Whether in has what store_install_put needs. */
+static int
+store_install_complete(const struct store_install *in)
+{
+	if (in != NULL && in->app_id != NULL && in->bot_user_id != NULL &&
+	    in->scopes != NULL && in->bot_token != NULL)
+		return 1;
+	log_error("msg=\"incomplete installation\"");
+	return 0;
+}
+
+/* Binds everything STMT_INSTALL_PUT needs.  Returns 0 or -1 (logged). */
+static int
+store_install_bind_put(struct store *st, const struct store_install *in,
+    const struct sealed *bot, const struct sealed *ref, time_t now)
+{
+	enum stmt	 id = STMT_INSTALL_PUT;
+
+	if (store_bind_text(st, id, 1, in->enterprise_id) == -1 ||
+	    store_bind_text(st, id, 2, in->team_id) == -1 ||
+	    store_bind_text(st, id, 3, in->app_id) == -1 ||
+	    store_bind_text(st, id, 4, store_str(in->team_name)) == -1 ||
+	    store_bind_text(st, id, 5, store_str(in->enterprise_name)) == -1 ||
+	    store_bind_text(st, id, 6, in->bot_user_id) == -1 ||
+	    store_bind_text(st, id, 7, store_str(in->bot_id)) == -1 ||
+	    store_bind_text(st, id, 8, in->scopes) == -1 ||
+	    store_bind_text(st, id, 9, store_str(in->installer_user_id)) ==
+	    -1 ||
+	    store_bind_text(st, id, 10, st->key.id) == -1 ||
+	    store_bind_blob(st, id, 11, bot->p, bot->len) == -1 ||
+	    store_bind_blob(st, id, 12, ref->p, ref->len) == -1 ||
+	    store_bind_time(st, id, 13, in->expires_at) == -1 ||
+	    store_bind_int(st, id, 14, (int64_t)now) == -1)
+		return -1;
+	return 0;
+}
+
+enum store_result
+store_install_put(struct store *st, const struct store_install *in)
+{
+	struct slack_user	 who;
+	struct sealed		 bot = { NULL, 0 }, ref = { NULL, 0 };
+	enum store_result	 r = STORE_ERROR;
+	int			 began = 0;
+
+	if (!store_install_complete(in) ||
+	    !store_install_who(in->enterprise_id, in->team_id, &who))
+		goto out;
+	/* Seal first: the write lock is then held only for the SQL. */
+	if (store_seal_token(st, &who, STORE_INSTALL_BOT, in->bot_token,
+	    &bot) == -1 ||
+	    (in->refresh_token != NULL && store_seal_token(st, &who,
+	    STORE_INSTALL_REFRESH, in->refresh_token, &ref) == -1))
+		goto out;
+	if (store_write_begin(st) == -1)
+		goto out;
+	began = 1;
+	if (store_install_bind_put(st, in, &bot, &ref, time(NULL)) == -1 ||
+	    store_step(st, STMT_INSTALL_PUT) == -1)
+		goto out;
+	r = STORE_OK;
+out:
+	store_reset(st, STMT_INSTALL_PUT);
+	if (began && store_write_end(st, r == STORE_OK) == -1)
+		r = STORE_ERROR;
+	free(bot.p);
+	free(ref.p);
+	return r;
+}
+
+void
+store_install_free(struct store_install *in)
+{
+	if (in == NULL)
+		return;
+	free(in->app_id);
+	free(in->team_name);
+	free(in->enterprise_name);
+	free(in->bot_user_id);
+	free(in->bot_id);
+	free(in->scopes);
+	free(in->installer_user_id);
+	crypto_free_secret(in->bot_token);
+	crypto_free_secret(in->refresh_token);
+	memset(in, 0, sizeof(*in));
+}
+
+/* Fills out from the row STMT_INSTALL_GET is on (who names it).
+ * Returns STORE_OK, STORE_BADKEY or STORE_ERROR; out may be half filled
+ * on failure. */
+static enum store_result
+store_install_read(struct store *st, const struct slack_user *who,
+    struct store_install *out)
+{
+	sqlite3_stmt		*s = st->stmt[STMT_INSTALL_GET];
+	enum store_result	 r;
+
+	if (!store_col_is_key(st, s, ICOL_KEY_ID)) {
+		log_error("key_id=%s msg=\"installation sealed under another "
+		    "key\"", st->key.id);
+		return STORE_BADKEY;
+	}
+	if ((r = store_open_token(st, s, ICOL_BOT_CT, who, STORE_INSTALL_BOT,
+	    &out->bot_token)) != STORE_OK)
+		return r;
+	if (sqlite3_column_type(s, ICOL_REFRESH_CT) != SQLITE_NULL &&
+	    (r = store_open_token(st, s, ICOL_REFRESH_CT, who,
+	    STORE_INSTALL_REFRESH, &out->refresh_token)) != STORE_OK)
+		return r;
+	if ((out->app_id = store_col_dup(s, ICOL_APP_ID)) == NULL ||
+	    (out->team_name = store_col_dup(s, ICOL_TEAM_NAME)) == NULL ||
+	    (out->enterprise_name = store_col_dup(s,
+	    ICOL_ENTERPRISE_NAME)) == NULL ||
+	    (out->bot_user_id = store_col_dup(s, ICOL_BOT_USER_ID)) == NULL ||
+	    (out->bot_id = store_col_dup(s, ICOL_BOT_ID)) == NULL ||
+	    (out->scopes = store_col_dup(s, ICOL_SCOPES)) == NULL ||
+	    (out->installer_user_id = store_col_dup(s, ICOL_INSTALLER)) ==
+	    NULL)
+		return STORE_ERROR;
+	/* NULL (never expires) reads as 0. */
+	out->expires_at = (time_t)sqlite3_column_int64(s, ICOL_EXPIRES_AT);
+	out->needs_reinstall = sqlite3_column_int(s, ICOL_NEEDS_REINSTALL);
+	out->version = sqlite3_column_int64(s, ICOL_VERSION);
+	out->created_at = (time_t)sqlite3_column_int64(s, ICOL_CREATED_AT);
+	out->updated_at = (time_t)sqlite3_column_int64(s, ICOL_UPDATED_AT);
+	memcpy(out->enterprise_id, who->enterprise_id,
+	    sizeof(out->enterprise_id));
+	memcpy(out->team_id, who->team_id, sizeof(out->team_id));
+	return STORE_OK;
+}
+
+enum store_result
+store_install_get(struct store *st, const char *ent, const char *team,
+    struct store_install *out)
+{
+	struct slack_user	 who;
+	enum store_result	 r = STORE_ERROR;
+	enum stmt		 id = STMT_INSTALL_GET;
+	int			 rc;
+
+	memset(out, 0, sizeof(*out));
+	if (!store_install_who(ent, team, &who))
+		return STORE_ERROR;
+	if (store_bind_text(st, id, 1, ent) == -1 ||
+	    store_bind_text(st, id, 2, team) == -1 ||
+	    (rc = store_step(st, id)) == -1)
+		goto out;
+	r = rc == SQLITE_DONE ? STORE_NOTFOUND :
+	    store_install_read(st, &who, out);
+out:
+	store_reset(st, id);
+	if (r != STORE_OK)
+		store_install_free(out);
+	return r;
+}
+
+/* Runs STMT_INSTALL_ANY: *any = whether any installation exists.
+ * Returns 0 or -1 (logged). */
+static int
+store_install_any(struct store *st, int *any)
+{
+	int	 rc;
+
+	rc = store_step(st, STMT_INSTALL_ANY);
+	store_reset(st, STMT_INSTALL_ANY);
+	if (rc == -1)
+		return -1;
+	*any = rc == SQLITE_ROW;
+	return 0;
+}
+
+enum store_result
+store_install_find(struct store *st, const char *ent, const char *team,
+    struct store_install_ref *out, int *any)
+{
+	sqlite3_stmt		*s = st->stmt[STMT_INSTALL_FIND];
+	enum store_result	 r = STORE_ERROR;
+	enum stmt		 id = STMT_INSTALL_FIND;
+	int			 rc;
+
+	memset(out, 0, sizeof(*out));
+	*any = 0;
+	if (ent == NULL || team == NULL || *team == '\0') {
+		log_error("msg=\"invalid request key\"");
+		return STORE_ERROR;
+	}
+	if (store_bind_text(st, id, 1, ent) == -1 ||
+	    store_bind_text(st, id, 2, team) == -1 ||
+	    (rc = store_step(st, id)) == -1)
+		goto out;
+	if (rc == SQLITE_DONE) {
+		store_reset(st, id);
+		return store_install_any(st, any) == -1 ? STORE_ERROR :
+		    STORE_NOTFOUND;
+	}
+	if (store_col_id(s, 0, out->enterprise_id,
+	    sizeof(out->enterprise_id)) == -1 ||
+	    store_col_id(s, 1, out->team_id, sizeof(out->team_id)) == -1) {
+		log_error("msg=\"malformed installation key\"");
+		goto out;
+	}
+	out->expires_at = (time_t)sqlite3_column_int64(s, 2);
+	out->rotating = sqlite3_column_int(s, 3);
+	out->needs_reinstall = sqlite3_column_int(s, 4);
+	*any = 1;
+	r = STORE_OK;
+out:
+	store_reset(st, id);
+	return r;
+}
+
+enum store_result
+store_install_update_tokens(struct store *st, const char *ent,
+    const char *team, int64_t expect, const char *bot_token,
+    const char *refresh_token, time_t expires_at)
+{
+	struct slack_user	 who;
+	struct sealed		 bot = { NULL, 0 }, ref = { NULL, 0 };
+	enum store_result	 r = STORE_ERROR;
+	enum stmt		 id = STMT_INSTALL_UPDATE;
+	int			 began = 0;
+
+	if (!store_install_who(ent, team, &who) || bot_token == NULL)
+		goto out;
+	if (store_seal_token(st, &who, STORE_INSTALL_BOT, bot_token,
+	    &bot) == -1 ||
+	    (refresh_token != NULL && store_seal_token(st, &who,
+	    STORE_INSTALL_REFRESH, refresh_token, &ref) == -1))
+		goto out;
+	if (store_write_begin(st) == -1)
+		goto out;
+	began = 1;
+	if (store_bind_text(st, id, 1, ent) == -1 ||
+	    store_bind_text(st, id, 2, team) == -1 ||
+	    store_bind_blob(st, id, 3, bot.p, bot.len) == -1 ||
+	    store_bind_blob(st, id, 4, ref.p, ref.len) == -1 ||
+	    store_bind_time(st, id, 5, expires_at) == -1 ||
+	    store_bind_int(st, id, 6, (int64_t)time(NULL)) == -1 ||
+	    store_bind_int(st, id, 7, expect) == -1 ||
+	    store_bind_text(st, id, 8, st->key.id) == -1 ||
+	    store_step(st, id) == -1)
+		goto out;
+	r = sqlite3_changes(st->db) == 1 ? STORE_OK : STORE_CONFLICT;
+out:
+	store_reset(st, id);
+	if (began && store_write_end(st, r == STORE_OK) == -1)
+		r = STORE_ERROR;
+	free(bot.p);
+	free(ref.p);
+	return r;
+}
+
+enum store_result
+store_install_mark_reinstall(struct store *st, const char *ent,
+    const char *team, int64_t expect)
+{
+	struct slack_user	 who;
+	enum store_result	 r = STORE_ERROR;
+	enum stmt		 id = STMT_INSTALL_REINSTALL;
+
+	if (!store_install_who(ent, team, &who))
+		return STORE_ERROR;
+	pthread_mutex_lock(&store_writer);
+	if (store_bind_text(st, id, 1, ent) == -1 ||
+	    store_bind_text(st, id, 2, team) == -1 ||
+	    store_bind_int(st, id, 3, (int64_t)time(NULL)) == -1 ||
+	    store_bind_int(st, id, 4, expect) == -1 ||
+	    store_step(st, id) == -1)
+		goto out;
+	r = sqlite3_changes(st->db) == 1 ? STORE_OK : STORE_CONFLICT;
+out:
+	store_reset(st, id);
+	pthread_mutex_unlock(&store_writer);
+	return r;
+}
+
+enum store_result
+store_install_state_add(struct store *st,
+    const unsigned char state_hash[CRYPTO_HASHLEN],
+    const unsigned char cookie_hash[CRYPTO_HASHLEN], time_t now,
+    time_t expires)
+{
+	enum store_result	 r = STORE_ERROR;
+	enum stmt		 id = STMT_ISTATE_ADD;
+
+	pthread_mutex_lock(&store_writer);
+	if (store_bind_blob(st, id, 1, state_hash, CRYPTO_HASHLEN) == -1 ||
+	    store_bind_blob(st, id, 2, cookie_hash, CRYPTO_HASHLEN) == -1 ||
+	    store_bind_int(st, id, 3, (int64_t)now) == -1 ||
+	    store_bind_int(st, id, 4, (int64_t)expires) == -1 ||
+	    store_step(st, id) == -1)
+		goto out;
+	r = STORE_OK;
+out:
+	store_reset(st, id);
+	pthread_mutex_unlock(&store_writer);
+	return r;
+}
+
+/* Inside store_install_state_take's transaction: looks the state up and
+ * decides without changing anything. */
+static enum store_result
+store_install_state_check(struct store *st,
+    const unsigned char state_hash[CRYPTO_HASHLEN],
+    const unsigned char cookie_hash[CRYPTO_HASHLEN], time_t now)
+{
+	sqlite3_stmt		*s = st->stmt[STMT_ISTATE_GET];
+	enum store_result	 r = STORE_ERROR;
+	int			 rc;
+
+	if (store_bind_blob(st, STMT_ISTATE_GET, 1, state_hash,
+	    CRYPTO_HASHLEN) == -1 ||
+	    (rc = store_step(st, STMT_ISTATE_GET)) == -1)
+		goto out;
+	if (rc == SQLITE_DONE)
+		r = STORE_NOTFOUND;
+	else if (sqlite3_column_type(s, 2) != SQLITE_NULL)
+		r = STORE_USED;
+	else if (sqlite3_column_int64(s, 1) <= (int64_t)now)
+		r = STORE_EXPIRED;
+	else if (sqlite3_column_bytes(s, 0) != CRYPTO_HASHLEN ||
+	    !crypto_equal(sqlite3_column_blob(s, 0), cookie_hash,
+	    CRYPTO_HASHLEN))
+		r = STORE_MISMATCH;
+	else
+		r = STORE_OK;
+out:
+	store_reset(st, STMT_ISTATE_GET);
+	return r;
+}
+
+enum store_result
+store_install_state_take(struct store *st,
+    const unsigned char state_hash[CRYPTO_HASHLEN],
+    const unsigned char cookie_hash[CRYPTO_HASHLEN], time_t now)
+{
+	enum store_result	 r = STORE_ERROR;
+	enum stmt		 id = STMT_ISTATE_USE;
+	int			 began = 0;
+
+	/* The check and the consumption share one write transaction, so of
+	 * concurrent callers exactly one sees the state unused. */
+	if (store_begin(st) == -1)
+		goto out;
+	began = 1;
+	r = store_install_state_check(st, state_hash, cookie_hash, now);
+	if (r != STORE_OK)
+		goto out;
+	r = STORE_ERROR;
+	if (store_bind_blob(st, id, 1, state_hash, CRYPTO_HASHLEN) == -1 ||
+	    store_bind_int(st, id, 2, (int64_t)now) == -1 ||
+	    store_step(st, id) == -1)
+		goto out;
+	if (sqlite3_changes(st->db) == 1)
+		r = STORE_OK;
+out:
+	store_reset(st, id);
+	if (began && store_end(st, r == STORE_OK) == -1)
+		r = STORE_ERROR;
+	return r;
 }
