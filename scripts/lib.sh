@@ -78,11 +78,15 @@ fl_nginx_conf() {
 	    >"$rundir/nginx.conf"
 }
 
-# Starts the three FastCGI programs with sockets in $1.  PIDs go to
-# $1/pids.  Environment: the settings of SPEC §2.
+# The FastCGI programs: the three of SPEC §1 and slack_oauth (installing
+# the Slack app, issue 6).
+FL_PROGRAMS="contact oauth_start oauth_callback slack_oauth"
+
+# Starts the FastCGI programs with sockets in $1.  PIDs go to $1/pids.
+# Environment: the settings of SPEC §2.
 fl_start_programs() {
 	local rundir=$1 prog
-	for prog in contact oauth_start oauth_callback; do
+	for prog in $FL_PROGRAMS; do
 		"$FL_ROOT/cgi/$prog" -s "$rundir/$prog.sock" -m 0660 \
 		    -w "${FL_WORKERS:-2}" -t "${FL_THREADS:-8}" \
 		    -T "${FL_MAX_THREADS:-256}" \
@@ -123,6 +127,7 @@ fl_wait_ready() {
 	for i in $(seq 100); do
 		if [ -S "$rundir/contact.sock" ] && [ -S "$rundir/oauth_start.sock" ] &&
 		    [ -S "$rundir/oauth_callback.sock" ] &&
+		    [ -S "$rundir/slack_oauth.sock" ] &&
 		    curl -fs "http://127.0.0.1:$port/healthz" >/dev/null 2>&1; then
 			return 0
 		fi
