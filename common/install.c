@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -215,21 +216,60 @@ install_done_free(struct install_done *d)
 /* ------------------------------------------------------------------ */
 /* Authorization. */
 
+/*
+ * "Some installation exists" is cached per process, positive answers
+ * only, for INSTALL_ANY_CACHE_SECS: a request from a workspace without
+ * an installation then costs one lookup, like any other.  A negative
+ * answer is never cached, so the first installation counts at once in
+ * every worker; removing the last one (only an admin can) takes effect
+ * within INSTALL_ANY_CACHE_SECS.
+ */
+#define INSTALL_ANY_CACHE_SECS	60
+
+static pthread_mutex_t	 install_any_mtx = PTHREAD_MUTEX_INITIALIZER;
+static time_t		 install_any_until;	/* 0: not known */
+
+static int
+install_any_cached(time_t now)
+{
+	int	 known;
+
+	pthread_mutex_lock(&install_any_mtx);
+	known = now < install_any_until;
+	pthread_mutex_unlock(&install_any_mtx);
+	return known;
+}
+
+static void
+install_any_seen(time_t now)
+{
+	pthread_mutex_lock(&install_any_mtx);
+	install_any_until = now + INSTALL_ANY_CACHE_SECS;
+	pthread_mutex_unlock(&install_any_mtx);
+}
+
 enum install_auth
 install_authorize(struct session *s, const struct slack_user *who,
     struct store_install_ref *ref)
 {
 	enum store_result	 sr;
-	int			 any;
+	time_t			 now = time(NULL);
+	int			 any = 0, cached;
 
+	cached = install_any_cached(now);
 	sr = store_install_find(s->st, who->enterprise_id, who->team_id, ref,
-	    &any);
-	if (sr == STORE_OK)
+	    cached ? NULL : &any);
+	if (sr == STORE_OK) {
+		if (!cached)
+			install_any_seen(now);
 		return INSTALL_AUTH_OK;
+	}
 	if (sr != STORE_NOTFOUND)
 		return INSTALL_AUTH_ERROR;
-	return any || s->cfg->require_install ? INSTALL_AUTH_DENIED :
-	    INSTALL_AUTH_OPEN;
+	if (any)
+		install_any_seen(now);
+	return cached || any || s->cfg->require_install ?
+	    INSTALL_AUTH_DENIED : INSTALL_AUTH_OPEN;
 }
 
 int

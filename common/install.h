@@ -92,7 +92,9 @@ enum install_auth {
 };
 
 /* Decides whether who's workspace may use forcelink (see above).  One
- * indexed lookup on the hot path, a second only on a miss. */
+ * lookup by primary key; a second (the first entry of the table) only on
+ * a miss while no installation is known to exist, which a process
+ * remembers for a minute once it has seen one. */
 enum install_auth install_authorize(struct session *,
 		    const struct slack_user *who,
 		    struct store_install_ref *ref);

@@ -1858,7 +1858,8 @@ store_install_find(struct store *st, const char *ent, const char *team,
 	int			 rc;
 
 	memset(out, 0, sizeof(*out));
-	*any = 0;
+	if (any != NULL)
+		*any = 0;
 	if (ent == NULL || team == NULL || *team == '\0') {
 		log_error("msg=\"invalid request key\"");
 		return STORE_ERROR;
@@ -1869,8 +1870,9 @@ store_install_find(struct store *st, const char *ent, const char *team,
 		goto out;
 	if (rc == SQLITE_DONE) {
 		store_reset(st, id);
-		return store_install_any(st, any) == -1 ? STORE_ERROR :
-		    STORE_NOTFOUND;
+		if (any != NULL && store_install_any(st, any) == -1)
+			return STORE_ERROR;
+		return STORE_NOTFOUND;
 	}
 	if (store_col_id(s, 0, out->enterprise_id,
 	    sizeof(out->enterprise_id)) == -1 ||
@@ -1881,7 +1883,8 @@ store_install_find(struct store *st, const char *ent, const char *team,
 	out->expires_at = (time_t)sqlite3_column_int64(s, 2);
 	out->rotating = sqlite3_column_int(s, 3);
 	out->needs_reinstall = sqlite3_column_int(s, 4);
-	*any = 1;
+	if (any != NULL)
+		*any = 1;
 	r = STORE_OK;
 out:
 	store_reset(st, id);

@@ -240,10 +240,11 @@ enum store_result store_install_get(struct store *,
 /*
  * The authorization of a request from team team_id of enterprise
  * enterprise_id ("" outside a grid): the workspace's own installation,
- * else its enterprise's org-wide one.  One indexed lookup; nothing is
- * decrypted.  Returns STORE_OK with *out, STORE_NOTFOUND (then *any says
- * whether any installation exists at all: a second indexed lookup, made
- * only on a miss) or STORE_ERROR.
+ * else its enterprise's org-wide one.  One lookup by primary key; nothing
+ * is decrypted.  Returns STORE_OK with *out (and *any = 1), STORE_NOTFOUND
+ * or STORE_ERROR.  On STORE_NOTFOUND, when any is not NULL, *any says
+ * whether any installation exists at all: a second statement, which
+ * reads the first entry of the table's primary key and stops.
  */
 enum store_result store_install_find(struct store *,
 	    const char *enterprise_id, const char *team_id,

@@ -1533,6 +1533,11 @@ START_TEST(test_install_find)
 	ck_assert_int_eq(store_install_find(st, "", "T2", &ref, &any),
 	    STORE_NOTFOUND);
 	ck_assert_int_eq(any, 1);
+	/* Without any, the second statement is not needed. */
+	ck_assert_int_eq(store_install_find(st, "", "T2", &ref, NULL),
+	    STORE_NOTFOUND);
+	ck_assert_int_eq(store_install_find(st, "", "T1", &ref, NULL),
+	    STORE_OK);
 	ck_assert_int_eq(store_install_find(st, "E2", "TG1", &ref, &any),
 	    STORE_NOTFOUND);
 	ck_assert_int_eq(store_install_find(st, "E2", "T1", &ref, &any),
