@@ -121,6 +121,28 @@ fl_start_standin() {
 	[ -n "$FL_SF_URL" ]
 }
 
+# Starts the Slack stand-in (tests/standin/slack.py, issue 6) for rundir
+# $1 with redirect URI $2, sharing the Salesforce stand-in's certificates
+# (fl_start_standin first).  Needs SLACK_CLIENT_ID and
+# SLACK_CLIENT_SECRET_FILE.  Sets FL_SLACK_URL.
+fl_start_slack_standin() {
+	local rundir=$1 redirect=$2 i
+	rm -f "$rundir/slack.ready"
+	$FL_PY "$FL_ROOT/tests/standin/slack.py" \
+	    --cert "$rundir/tls/server.pem" --key "$rundir/tls/server.key" \
+	    --client-id "$SLACK_CLIENT_ID" \
+	    --client-secret-file "$SLACK_CLIENT_SECRET_FILE" \
+	    --redirect-uri "$redirect" --ready-file "$rundir/slack.ready" \
+	    --log "$rundir/slack-standin.log" &
+	echo $! >>"$rundir/pids"
+	for i in $(seq 100); do
+		[ -s "$rundir/slack.ready" ] && break
+		sleep 0.1
+	done
+	FL_SLACK_URL=$(sed -n 2p "$rundir/slack.ready")
+	[ -n "$FL_SLACK_URL" ]
+}
+
 # Waits until every socket exists and nginx answers on port $2.
 fl_wait_ready() {
 	local rundir=$1 port=$2 i
