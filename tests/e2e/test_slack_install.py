@@ -16,6 +16,7 @@ import concurrent.futures
 import html
 import json
 import re
+import subprocess
 import time
 import urllib.error
 import urllib.parse
@@ -23,7 +24,7 @@ import urllib.request
 
 import pytest
 
-from harness import SLACK_CLIENT_ID, Stack
+from harness import BUILD, SLACK_CLIENT_ID, Stack
 
 WS1 = "T0E2E0001"           # the harness's default team
 WS2 = "T0E2E0002"
@@ -149,6 +150,25 @@ def test_single_workspace_mode_without_slack_oauth(stack):
         assert stack.installations() == []
     finally:
         stack.restart_programs()
+
+
+@pytest.mark.parametrize("drop,named", [
+    ("SLACK_CLIENT_SECRET_FILE", "SLACK_CLIENT_SECRET"),
+    ("SLACK_CLIENT_ID", "SLACK_CLIENT_ID")])
+def test_one_credential_without_the_other_stops_at_start(stack, drop, named):
+    """Each program refuses to start, with one line naming what is
+    missing, before it serves anything."""
+    env = dict(stack.env())
+    env.pop(drop)
+    sock = stack.dir / "never.sock"
+    for prog in ("contact", "slack_oauth"):
+        p = subprocess.run([str(BUILD / "cgi" / prog), "-s", str(sock)],
+                           env=env, capture_output=True, timeout=20)
+        lines = p.stderr.decode().splitlines()
+        assert p.returncode == 1, lines
+        assert len(lines) == 1 and lines[0].startswith(prog + ": "), lines
+        assert named + " is" in lines[0] or "but " + named in lines[0], lines
+        assert not sock.exists()
 
 
 def test_configured_but_nothing_installed_serves_everyone(stack):
@@ -340,6 +360,28 @@ def test_slack_failures_store_nothing(stack, faults, title, status):
                              cookie)
     assert_page(r, status, title)
     assert stack.installations() == before
+
+
+def test_slack_api_certificate_is_verified(stack):
+    """Without FORCELINK_CA_FILE the stand-in's certificate is not
+    trusted: the exchange fails, nothing is stored."""
+    env = dict(stack.env())
+    env.pop("FORCELINK_CA_FILE")
+    stack.restart_programs(env)
+    try:
+        counts = slack_counts(stack)
+        before = stack.installations()
+        r, cookie, url = stack.install_page()
+        r = stack.slack_redirect(stack.slack_authorize(url, "T0GRID0002"),
+                                 cookie)
+        assert_page(r, 502, "Slack did not answer")
+        assert stack.installations() == before
+        # The TLS handshake failed: Slack never saw the code.
+        assert slack_counts(stack) == counts
+        assert re.search(r"func=http_finish host=localhost result=tls",
+                         stack.log_text())
+    finally:
+        stack.restart_programs()
 
 
 def test_org_wide_install(stack):
