@@ -7,7 +7,10 @@
  * call Salesforce run under the 3-second rule: if Salesforce has not
  * answered 2.5 s after the request arrived, contact_ack() answers Slack
  * with "Searching…" from inside the HTTP wait, and the result is POSTed to
- * the request's response_url when it comes.
+ * the request's response_url when it comes.  Between validation and
+ * dispatch, the workspace must have installed the Slack app once any
+ * workspace has (install.h); an installation's rotating bot token that
+ * is about to expire is refreshed after the answer is out.
  */
 #include <ctype.h>
 #include <stdio.h>
