@@ -746,7 +746,7 @@ store_version_ok(const char *path, int v)
  */
 static int
 store_migrate_one(sqlite3 *db, const char *path,
-    const struct schema_migration *m, int prev)
+    const struct schema_migration *m)
 {
 	char	 sql[64];
 	int	 v, rc = -1;
@@ -759,7 +759,7 @@ store_migrate_one(sqlite3 *db, const char *path,
 		rc = 0;
 		goto out;
 	}
-	if (v != prev) {
+	if (v != m->version - 1) {
 		log_error("migration=%s version=%d msg=\"migrations out of "
 		    "order\"", m->name, v);
 		goto out;
@@ -783,28 +783,19 @@ static int
 store_migrate(sqlite3 *db, const char *path)
 {
 	size_t	 i;
-	int	 v, prev;
+	int	 v;
 
 	if (store_user_version(db, &v) == -1 || store_version_ok(path, v) == -1)
 		return -1;
-	/*
-	 * TEMPORARY (branch slackinstall): migration 002 is being written on
-	 * another branch, so this branch has 001 and 003 only and each
-	 * migration applies on top of the one listed before it.  Revert
-	 * this commit when 002 is merged: the rule is then again "1, 2, ...
-	 * without gaps".
-	 */
 	for (i = 0; i < schema_nmigrations; i++) {
-		prev = i == 0 ? 0 : schema_migrations[i - 1].version;
-		if (schema_migrations[i].version <= prev) {
+		if (schema_migrations[i].version != (int)i + 1) {
 			log_error("migration=%s msg=\"migrations must be "
-			    "numbered in ascending order\"",
+			    "numbered 1, 2, ... without gaps\"",
 			    schema_migrations[i].name);
 			return -1;
 		}
 		if (schema_migrations[i].version > v &&
-		    store_migrate_one(db, path, &schema_migrations[i],
-		    prev) == -1)
+		    store_migrate_one(db, path, &schema_migrations[i]) == -1)
 			return -1;
 	}
 	return 0;
