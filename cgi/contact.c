@@ -7,7 +7,9 @@
  * call Salesforce run under the 3-second rule: if Salesforce has not
  * answered 2.5 s after the request arrived, contact_ack() answers Slack
  * with "Searching…" from inside the HTTP wait, and the result is POSTed to
- * the request's response_url when it comes.  Between validation and
+ * the request's response_url when it comes.  A search that needs the
+ * user to link first is remembered with the login link, and answered by
+ * /oauth/callback once the link is stored.  Between validation and
  * dispatch, the workspace must have installed the Slack app once any
  * workspace has (install.h); an installation's rotating bot token that
  * is about to expire is refreshed after the answer is out.
@@ -46,6 +48,7 @@ struct contact {
 	const char		*response_url;	/* NULL: cannot defer */
 	const char		*ack_text;
 	int			 acked;
+	int			 search;	/* a login link keeps it */
 };
 
 /*
@@ -132,6 +135,7 @@ contact_failure(struct contact *c, enum session_result res)
 {
 	const char	*reason = NULL;
 	char		*url = NULL, *json;
+	int		 kept = 0;
 
 	switch (res) {
 	case SESSION_UNLINKED:
@@ -157,12 +161,16 @@ contact_failure(struct contact *c, enum session_result res)
 		return render_message("Something went wrong on our side. "
 		    "Please try again in a minute.");
 	}
-	if (session_login_url(c->s, &c->who, &url) != SESSION_OK) {
+	if ((c->search ? session_login_url_search(c->s, &c->who, c->text,
+	    c->response_url, &url, &kept) : session_login_url(c->s, &c->who,
+	    &url)) != SESSION_OK) {
 		free(url);
 		return render_message("Something went wrong on our side. "
 		    "Please try again in a minute.");
 	}
-	json = render_login(url, reason);
+	/* Kept unless the response_url is missing or not allowed. */
+	json = kept ? render_login_resume(url, reason) :
+	    render_login(url, reason);
 	free(url);
 	return json;
 }
@@ -229,6 +237,7 @@ cmd_search(struct contact *c)
 
 	memset(&found, 0, sizeof(found));
 	c->ack_text = "Searching Salesforce…";
+	c->search = 1;
 	res = session_search(c->s, &c->who, c->text, &found, &inst, &err);
 	log_event(LOGL_INFO, "cmd.search", "outcome=%s found=%zu error=%s",
 	    session_result_str(res), found.n, err.code[0] ? err.code : "-");

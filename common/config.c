@@ -242,10 +242,56 @@ config_load_sf(struct sf_org *sf, char *err, size_t errsz)
 	return 0;
 }
 
+/*
+ * Loads the keyring (keyring.h): from FORCELINK_KEY_FILE, which it then
+ * follows so that a rotation reaches running programs, or from
+ * FORCELINK_KEY, which cannot change while the program runs.  Returns 0
+ * or -1 with err filled.
+ */
+static int
+config_load_key(struct config *cfg, char *err, size_t errsz)
+{
+	const char	*f, *v;
+	char		*text = NULL, why[256];
+	int		 rc = -1;
+
+	f = getenv("FORCELINK_KEY_FILE");
+	v = getenv("FORCELINK_KEY");
+	if (f != NULL && *f != '\0' && v != NULL && *v != '\0')
+		return config_fail(err, errsz, "FORCELINK_KEY and "
+		    "FORCELINK_KEY_FILE are both set: set only one");
+	if (f != NULL && *f != '\0') {
+		if ((cfg->keyring = keyring_from_file(f, why,
+		    sizeof(why))) == NULL)
+			return config_fail(err, errsz, "FORCELINK_KEY_FILE: "
+			    "%s (each line must be the base64 of 32 random "
+			    "bytes, e.g. head -c32 /dev/urandom | base64)",
+			    why);
+		return 0;
+	}
+	if (config_get("FORCELINK_KEY", &text, err, errsz) == -1)
+		goto out;
+	if (text == NULL) {
+		config_fail(err, errsz, "FORCELINK_KEY must be base64 of 32 "
+		    "random bytes (e.g. head -c32 /dev/urandom | base64)");
+		goto out;
+	}
+	if ((cfg->keyring = keyring_from_text(text, why, sizeof(why))) ==
+	    NULL) {
+		config_fail(err, errsz, "FORCELINK_KEY: %s (each line must be "
+		    "the base64 of 32 random bytes, e.g. head -c32 "
+		    "/dev/urandom | base64)", why);
+		goto out;
+	}
+	rc = 0;
+out:
+	crypto_free_secret(text);
+	return rc;
+}
+
 static int
 config_load_service(struct config *cfg, char *err, size_t errsz)
 {
-	char	*key = NULL;
 	int	 rc = -1;
 
 	if (config_get("FORCELINK_PUBLIC_URL", &cfg->public_url, err,
@@ -264,13 +310,8 @@ config_load_service(struct config *cfg, char *err, size_t errsz)
 		config_fail(err, errsz, "out of memory");
 		goto out;
 	}
-	if (config_get("FORCELINK_KEY", &key, err, errsz) == -1)
+	if (config_load_key(cfg, err, errsz) == -1)
 		goto out;
-	if (key == NULL || crypto_key_from_base64(&cfg->key, key) == -1) {
-		config_fail(err, errsz, "FORCELINK_KEY must be base64 of 32 "
-		    "random bytes (e.g. head -c32 /dev/urandom | base64)");
-		goto out;
-	}
 	if (config_get_default("FORCELINK_DB", CONFIG_DEFAULT_DB,
 	    &cfg->db_path, err, errsz) == -1 ||
 	    config_get("FORCELINK_CA_FILE", &cfg->ca_file, err, errsz) == -1)
@@ -282,7 +323,6 @@ config_load_service(struct config *cfg, char *err, size_t errsz)
 	}
 	rc = 0;
 out:
-	crypto_free_secret(key);
 	return rc;
 }
 
@@ -397,7 +437,7 @@ config_free(struct config *cfg)
 	free(cfg->slack_authorize_url);
 	free(cfg->slack_api_url);
 	free(cfg->slack_redirect_uri);
-	crypto_key_wipe(&cfg->key);
+	keyring_free(cfg->keyring);
 	memset(cfg, 0, sizeof(*cfg));
 }
 

@@ -7,6 +7,10 @@
  * line naming the variable, and the program stops before it serves
  * anything.
  *
+ * The token-encryption key is a keyring (keyring.h): FORCELINK_KEY_FILE,
+ * which the programs follow while they run (a rotation rewrites it), or
+ * FORCELINK_KEY, which they read once.
+ *
  * Salesforce settings are reached only through config_sf_org(), never as
  * globals: today there is one integration (the environment's), keyed by
  * the empty name; a later step maps workspaces to named integrations
@@ -18,6 +22,7 @@
 #include <stddef.h>
 
 #include "crypto.h"
+#include "keyring.h"
 
 #define CONFIG_DEFAULT_LOGIN_URL	"https://login.salesforce.com"
 #define CONFIG_DEFAULT_API_VERSION	"v62.0"
@@ -42,7 +47,7 @@ struct config {
 	char			*public_url;	/* no trailing slash */
 	int			 public_https;	/* public_url is https */
 	char			*redirect_uri;	/* public_url + /oauth/callback */
-	struct crypto_key	 key;
+	struct keyring		*keyring;	/* FORCELINK_KEY or _FILE */
 	char			*db_path;
 	char			*ca_file;	/* NULL if unset */
 	char			*response_url_prefix;

@@ -644,3 +644,22 @@ out:
 	http_headers_free(hdrs);
 	return rv;
 }
+
+/* --- Shorter timeouts (forcelink-admin doctor) ------------------------ */
+
+int
+http_set_timeouts(struct http *h, long connect_ms, long total_ms)
+{
+	if (connect_ms < 1 || total_ms < 1)
+		return -1;
+	if (connect_ms > HTTP_CONNECT_MS)
+		connect_ms = HTTP_CONNECT_MS;
+	if (total_ms > HTTP_TOTAL_MS)
+		total_ms = HTTP_TOTAL_MS;
+	if (curl_easy_setopt(h->easy, CURLOPT_CONNECTTIMEOUT_MS,
+	    connect_ms) != CURLE_OK ||
+	    curl_easy_setopt(h->easy, CURLOPT_TIMEOUT_MS, total_ms) !=
+	    CURLE_OK)
+		return -1;
+	return 0;
+}

@@ -90,4 +90,14 @@ const char	*http_result_str(enum http_result);
  * an empty host or a bad port. */
 int		 http_url_host(const char *url, char *out, size_t n);
 
+/* --- Shorter timeouts (forcelink-admin doctor) -------------------------
+ *
+ * Lowers this client's connect and total timeouts (milliseconds) for its
+ * next transfers; values above HTTP_CONNECT_MS and HTTP_TOTAL_MS are
+ * clamped to them, so nothing can make a client wait longer than the
+ * defaults.  Returns 0, or -1 for a value below 1.
+ */
+int		 http_set_timeouts(struct http *, long connect_ms,
+		    long total_ms);
+
 #endif

@@ -42,6 +42,24 @@ int	 page_linked(struct buf *b, const char *sf_username,
 	    const char *sf_org_id, const char *instance_url,
 	    const char *slack_team_id, const char *slack_user_id);
 
+/* What the success page says about a search made before linking. */
+enum page_resume {
+	PAGE_RESUME_NONE,	/* there was none: page_linked()'s page */
+	PAGE_RESUME_SENT,	/* its answer is on its way to Slack */
+	PAGE_RESUME_TOO_OLD	/* too old for Slack to take an answer */
+};
+
+/*
+ * page_linked() that also says what became of the search the person ran
+ * before linking: query (as they typed it; escaped and, past 100 bytes,
+ * cut here) is answered in Slack, or was too old to be.  Returns as
+ * page_linked().
+ */
+int	 page_linked_resume(struct buf *b, const char *sf_username,
+	    const char *sf_org_id, const char *instance_url,
+	    const char *slack_team_id, const char *slack_user_id,
+	    const char *query, enum page_resume how);
+
 /*
  * Appends a 302 redirect to url, with extra header lines (each ending in
  * "\r\n", may be NULL) such as Set-Cookie.  Returns 0, or -1.

@@ -498,13 +498,26 @@ static int
 serve_listen(const struct serve_opts *o)
 {
 	struct stat	 st;
-	int		 fd, type;
-	socklen_t	 len = sizeof(type);
+	int		 fd, type, listening;
+	socklen_t	 len = sizeof(type), llen = sizeof(listening);
 
 	if (o->socket_path == NULL) {
 		if (getsockopt(0, SOL_SOCKET, SO_TYPE, &type, &len) == -1) {
 			log_error("msg=\"standard input is not a socket: "
 			    "give -s PATH\"");
+			return -1;
+		}
+		/*
+		 * It must be a listening stream socket (systemd: Accept=no,
+		 * StandardInput=socket).  A connected one (Accept=yes, or
+		 * inetd) would make every worker's accept fail, and the
+		 * supervisor would restart them for ever while the service
+		 * looked healthy; refuse it here, once, instead.
+		 */
+		if (type != SOCK_STREAM || getsockopt(0, SOL_SOCKET,
+		    SO_ACCEPTCONN, &listening, &llen) == -1 || !listening) {
+			log_error("msg=\"standard input is a socket but not "
+			    "a listening stream socket (systemd: Accept=no)\"");
 			return -1;
 		}
 		return 0;

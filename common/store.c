@@ -4,7 +4,15 @@
  * This is the only file that includes sqlite3.h.  It owns the connection
  * settings, the migrations (sql/NNN_*.sql compiled into schema.c), the
  * fixed array of statements every connection prepares once, and the
- * sealing of tokens and verifiers with their associated data.
+ * sealing of tokens, verifiers and remembered searches with their
+ * associated data.
+ *
+ * Keys: a connection follows its program's keyring (keyring.h).  A row is
+ * opened with the key its key id names, and every seal uses the key that
+ * is current once the write transaction holds the lock (store_keys()), so
+ * that a key rotation (rekey.c) knows when no row can appear under an old
+ * key any more.  The re-sealing of a rotation is here too, since it needs
+ * the statements and the associated data.
  *
  * Writers queue: within a process, every write (a transaction, or a
  * single statement that writes) holds store_writer, a mutex, so the
@@ -59,6 +67,7 @@
 #include <sqlite3.h>
 
 #include "crypto.h"
+#include "keyring.h"
 #include "log.h"
 #include "schema.h"
 #include "slack.h"
@@ -105,12 +114,26 @@ enum stmt {
 	STMT_REPLAY_ADD,
 	STMT_PURGE_STATE,
 	STMT_PURGE_REPLAY,
+	STMT_REKEY_LINKS,
+	STMT_REKEY_LINK_SET,
+	STMT_REKEY_STATES,
+	STMT_REKEY_STATE_SET,
+	STMT_KEY_CENSUS,
+	STMT_REKEY_SEARCHES,
+	STMT_REKEY_SEARCH_SET,
+	STMT_REKEY_INSTALLS,
+	STMT_REKEY_INSTALL_SET,
+	/* Searches remembered with a login link (sql/002_resume.sql). */
+	STMT_NONCE_ADD_SEARCH,
+	STMT_SEARCH_GET,
+	STMT_SEARCH_CLEAR,
 	/* Slack installations (sql/003_installations.sql). */
 	STMT_INSTALL_PUT,
 	STMT_INSTALL_GET,
 	STMT_INSTALL_FIND,
 	STMT_INSTALL_ANY,
 	STMT_INSTALL_UPDATE,
+	STMT_INSTALL_KEYID,
 	STMT_INSTALL_REINSTALL,
 	STMT_ISTATE_ADD,
 	STMT_ISTATE_GET,
@@ -135,6 +158,46 @@ enum {
 	LCOL_LAST_USED_AT
 };
 
+/* Columns of STMT_REKEY_LINKS. */
+enum {
+	RLCOL_ROWID,
+	RLCOL_ENTERPRISE_ID,
+	RLCOL_TEAM_ID,
+	RLCOL_USER_ID,
+	RLCOL_KEY_ID,
+	RLCOL_ACCESS_CT,
+	RLCOL_REFRESH_CT,
+	RLCOL_VERSION
+};
+
+/* Columns of STMT_REKEY_STATES. */
+enum {
+	RSCOL_ROWID,
+	RSCOL_STATE_HASH,
+	RSCOL_KEY_ID,
+	RSCOL_VERIFIER_CT
+};
+
+/* Columns of STMT_REKEY_SEARCHES. */
+enum {
+	RQCOL_ROWID,
+	RQCOL_NONCE_HASH,
+	RQCOL_KEY_ID,
+	RQCOL_TEXT_CT,
+	RQCOL_URL_CT
+};
+
+/* Columns of STMT_REKEY_INSTALLS. */
+enum {
+	RICOL_ROWID,
+	RICOL_ENTERPRISE_ID,
+	RICOL_TEAM_ID,
+	RICOL_KEY_ID,
+	RICOL_BOT_CT,
+	RICOL_REFRESH_CT,
+	RICOL_VERSION
+};
+
 /* Columns of STMT_NONCE_GET and STMT_STATE_GET (the first five). */
 enum {
 	SCOL_ENTERPRISE_ID,
@@ -145,6 +208,15 @@ enum {
 	SCOL_COOKIE_HASH,
 	SCOL_KEY_ID,
 	SCOL_VERIFIER_CT
+};
+
+/* Columns of STMT_SEARCH_GET. */
+enum {
+	RCOL_NONCE_HASH,
+	RCOL_CREATED_AT,
+	RCOL_KEY_ID,
+	RCOL_TEXT_CT,
+	RCOL_URL_CT
 };
 
 static const struct {
@@ -175,16 +247,21 @@ static const struct {
 	    "refresh_token_ct = excluded.refresh_token_ct, "
 	    "version = excluded.version, created_at = excluded.created_at, "
 	    "updated_at = excluded.updated_at, last_used_at = NULL" },
+	/* ?9 is the key id the row was read with: a NULL ?5 keeps the
+	 * refresh token, which must then be sealed under ?8 already. */
 	[STMT_LINK_UPDATE] = { "link_update",
-	    "UPDATE sf_link SET access_token_ct = ?4, "
+	    "UPDATE sf_link SET key_id = ?8, access_token_ct = ?4, "
 	    "refresh_token_ct = coalesce(?5, refresh_token_ct), "
 	    "version = version + 1, updated_at = ?6 "
 	    "WHERE enterprise_id = ?1 AND team_id = ?2 AND user_id = ?3 "
-	    "AND version = ?7 AND key_id = ?8" },
+	    "AND version = ?7 AND key_id = ?9" },
+	/* ?4 to ?11: the ids of the keys held (KEYRING_MAX), NULL where
+	 * there are fewer; a NULL never matches. */
 	[STMT_LINK_DELETE] = { "link_delete",
 	    "DELETE FROM sf_link "
 	    "WHERE enterprise_id = ?1 AND team_id = ?2 AND user_id = ?3 "
-	    "AND key_id = ?4 AND (?5 < 0 OR version = ?5)" },
+	    "AND key_id IN (?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) "
+	    "AND (?12 < 0 OR version = ?12)" },
 	[STMT_LINK_TOUCH] = { "link_touch",
 	    "UPDATE sf_link SET last_used_at = ?4 "
 	    "WHERE enterprise_id = ?1 AND team_id = ?2 AND user_id = ?3" },
@@ -217,6 +294,75 @@ static const struct {
 	    "DELETE FROM login_state WHERE expires_at <= ?1" },
 	[STMT_PURGE_REPLAY] = { "purge_replay",
 	    "DELETE FROM slack_replay WHERE expires_at <= ?1" },
+	/*
+	 * Key rotation.  The rows not sealed under key ?1, in rowid order
+	 * after ?2; a changed row is written back only while it is still
+	 * exactly as read (version, key and both ciphertexts), so a
+	 * refresh, relink or logout in between always wins.  The version
+	 * stays: re-sealing changes no token.
+	 */
+	[STMT_REKEY_LINKS] = { "rekey_links",
+	    "SELECT rowid, enterprise_id, team_id, user_id, key_id, "
+	    "access_token_ct, refresh_token_ct, version FROM sf_link "
+	    "WHERE key_id <> ?1 AND rowid > ?2 ORDER BY rowid LIMIT ?3" },
+	[STMT_REKEY_LINK_SET] = { "rekey_link_set",
+	    "UPDATE sf_link SET key_id = ?4, access_token_ct = ?5, "
+	    "refresh_token_ct = ?6 "
+	    "WHERE enterprise_id = ?1 AND team_id = ?2 AND user_id = ?3 "
+	    "AND version = ?7 AND key_id = ?8 AND access_token_ct = ?9 "
+	    "AND refresh_token_ct = ?10" },
+	[STMT_REKEY_STATES] = { "rekey_states",
+	    "SELECT rowid, state_hash, key_id, verifier_ct FROM login_state "
+	    "WHERE verifier_ct IS NOT NULL AND "
+	    "(key_id IS NULL OR key_id <> ?1) AND rowid > ?2 "
+	    "ORDER BY rowid LIMIT ?3" },
+	[STMT_REKEY_STATE_SET] = { "rekey_state_set",
+	    "UPDATE login_state SET key_id = ?2, verifier_ct = ?3 "
+	    "WHERE state_hash = ?1 AND key_id = ?4 AND verifier_ct = ?5" },
+	[STMT_KEY_CENSUS] = { "key_census",
+	    "SELECT key_id, sum(l), sum(s) FROM ("
+	    "SELECT key_id, 1 AS l, 0 AS s FROM sf_link UNION ALL "
+	    "SELECT key_id, 0, 1 FROM login_state "
+	    "WHERE verifier_ct IS NOT NULL UNION ALL "
+	    "SELECT search_key_id, 0, 1 FROM login_state "
+	    "WHERE search_ct IS NOT NULL UNION ALL "
+	    "SELECT key_id, 1, 0 FROM slack_install) "
+	    "GROUP BY key_id ORDER BY key_id" },
+	/* A Slack installation (sql/003_installations.sql): its bot token
+	 * and, with token rotation, its refresh token. */
+	[STMT_REKEY_INSTALLS] = { "rekey_installs",
+	    "SELECT rowid, enterprise_id, team_id, key_id, bot_token_ct, "
+	    "refresh_token_ct, version FROM slack_install "
+	    "WHERE key_id <> ?1 AND rowid > ?2 ORDER BY rowid LIMIT ?3" },
+	[STMT_REKEY_INSTALL_SET] = { "rekey_install_set",
+	    "UPDATE slack_install SET key_id = ?3, bot_token_ct = ?4, "
+	    "refresh_token_ct = ?5 "
+	    "WHERE enterprise_id = ?1 AND team_id = ?2 AND version = ?6 "
+	    "AND key_id = ?7 AND bot_token_ct = ?8 "
+	    "AND refresh_token_ct IS ?9" },
+	/* A remembered search (sql/002_resume.sql): both of its sealed
+	 * values, which share search_key_id, by the row's nonce hash. */
+	[STMT_REKEY_SEARCHES] = { "rekey_searches",
+	    "SELECT rowid, nonce_hash, search_key_id, search_ct, "
+	    "search_url_ct FROM login_state WHERE search_ct IS NOT NULL AND "
+	    "(search_key_id IS NULL OR search_key_id <> ?1) AND rowid > ?2 "
+	    "ORDER BY rowid LIMIT ?3" },
+	[STMT_REKEY_SEARCH_SET] = { "rekey_search_set",
+	    "UPDATE login_state SET search_key_id = ?2, search_ct = ?3, "
+	    "search_url_ct = ?4 WHERE nonce_hash = ?1 AND search_key_id = ?5 "
+	    "AND search_ct = ?6 AND search_url_ct = ?7" },
+	[STMT_NONCE_ADD_SEARCH] = { "nonce_add_search",
+	    "INSERT INTO login_state (enterprise_id, team_id, user_id, "
+	    "nonce_hash, created_at, expires_at, search_ct, search_url_ct, "
+	    "search_key_id) "
+	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)" },
+	[STMT_SEARCH_GET] = { "search_get",
+	    "SELECT nonce_hash, created_at, search_key_id, search_ct, "
+	    "search_url_ct FROM login_state "
+	    "WHERE state_hash = ?1 AND search_ct IS NOT NULL" },
+	[STMT_SEARCH_CLEAR] = { "search_clear",
+	    "UPDATE login_state SET search_ct = NULL, search_url_ct = NULL, "
+	    "search_key_id = NULL WHERE state_hash = ?1" },
 	/* --- Slack installations --- */
 	[STMT_INSTALL_PUT] = { "install_put",
 	    "INSERT INTO slack_install (enterprise_id, team_id, app_id, "
@@ -253,12 +399,18 @@ static const struct {
 	[STMT_INSTALL_ANY] = { "install_any",
 	    "SELECT 1 FROM slack_install LIMIT 1" },
 	[STMT_INSTALL_UPDATE] = { "install_update",
-	    "UPDATE slack_install SET bot_token_ct = ?3, "
+	    "UPDATE slack_install SET key_id = ?8, bot_token_ct = ?3, "
 	    "refresh_token_ct = coalesce(?4, refresh_token_ct), "
 	    "token_expires_at = ?5, "
 	    "version = version + 1, updated_at = ?6 "
 	    "WHERE enterprise_id = ?1 AND team_id = ?2 AND version = ?7 "
-	    "AND key_id = ?8" },
+	    /* The row is still under the key it was read with (?9); a kept
+	     * refresh token stays sealed under it, so without a new one the
+	     * key must not change. */
+	    "AND key_id = ?9 AND (?4 IS NOT NULL OR key_id = ?8)" },
+	[STMT_INSTALL_KEYID] = { "install_keyid",
+	    "SELECT key_id FROM slack_install "
+	    "WHERE enterprise_id = ?1 AND team_id = ?2" },
 	[STMT_INSTALL_REINSTALL] = { "install_reinstall",
 	    "UPDATE slack_install SET needs_reinstall = 1, "
 	    "version = version + 1, updated_at = ?3 "
@@ -279,11 +431,17 @@ static const struct {
 struct store {
 	sqlite3			*db;
 	sqlite3_stmt		*stmt[STMT__MAX];
-	struct crypto_key	 key;
+	struct keyring		*kr;		/* the keys, maybe shared */
+	struct keyring		*own_kr;	/* kr, when store_open made it */
+	struct keyring_snap	*keys;		/* kr's keys as last seen */
 	unsigned int		 nreplay;	/* replay inserts so far */
 	int			 busy_cap_ms;	/* current cap of store_busy */
 	long			 busy_waited_us; /* in the current wait */
+	int			 last_rc;	/* SQLite's code of the last
+						   failure */
 };
+
+_Static_assert(KEYRING_MAX == 8, "STMT_LINK_DELETE binds KEYRING_MAX ids");
 
 /* One writer at a time per process (see the top of this file). */
 static pthread_mutex_t	 store_writer = PTHREAD_MUTEX_INITIALIZER;
@@ -320,6 +478,8 @@ store_result_str(enum store_result r)
 		return "exists";
 	case STORE_BADKEY:
 		return "badkey";
+	case STORE_BUSY:
+		return "busy";
 	case STORE_ERROR:
 		return "error";
 	}
@@ -356,6 +516,7 @@ store_step(struct store *st, enum stmt id)
 	rc = sqlite3_step(st->stmt[id]);
 	if (rc == SQLITE_ROW || rc == SQLITE_DONE)
 		return rc;
+	st->last_rc = rc;
 	log_error("stmt=%s msg=\"%s\"", stmts[id].name,
 	    sqlite3_errmsg(st->db));
 	return -1;
@@ -492,14 +653,58 @@ store_col_dup(sqlite3_stmt *s, int col)
 	return p;
 }
 
-/* Whether text column col holds this connection's key id. */
-static int
-store_col_is_key(const struct store *st, sqlite3_stmt *s, int col)
-{
-	const unsigned char	*t;
+/* --- Keys ------------------------------------------------------------- */
 
-	t = sqlite3_column_text(s, col);
-	return t != NULL && strcmp((const char *)t, st->key.id) == 0;
+/*
+ * Brings this connection's keys up to date with its keyring, which looks
+ * at the key file at most once a second (keyring.h).  Every operation
+ * calls it first, and a write calls it again once its transaction holds
+ * the write lock, right before sealing: a write that takes the lock a
+ * second or more after a rotation rewrote the key file then seals under
+ * the new key, which is what lets forcelink-admin rotate-key know when no
+ * more rows can appear under the old one.  Key pointers taken before are
+ * invalid afterwards.
+ */
+static void
+store_keys(struct store *st)
+{
+	keyring_update(st->kr, &st->keys);
+}
+
+/* The key every new seal uses.  Valid until the next store_keys() or
+ * store_key_find(). */
+static const struct crypto_key *
+store_key_current(const struct store *st)
+{
+	return keyring_current(st->keys);
+}
+
+/*
+ * The key to open a row with: the one whose id is in text column col of
+ * s.  An id we do not hold makes us read the key file again first (a
+ * rotation may have just added the key, and another worker seals under it
+ * already).  Returns NULL, logged, when no key has that id: the row is
+ * sealed under a key this program was not given.  Key pointers taken
+ * before are invalid afterwards.
+ */
+static const struct crypto_key *
+store_key_find(struct store *st, sqlite3_stmt *s, int col, const char *what)
+{
+	const struct crypto_key	*k;
+	const char		*id;
+
+	if ((id = (const char *)sqlite3_column_text(s, col)) == NULL)
+		id = "";
+	if ((k = keyring_find(st->keys, id)) != NULL)
+		return k;
+	(void)keyring_reload(st->kr);
+	store_keys(st);
+	if ((k = keyring_find(st->keys, id)) != NULL)
+		return k;
+	log_error("row=%s row_key_id=%.16s key_id=%s msg=\"%s sealed under "
+	    "another key: not one this program holds\"", what, id,
+	    store_key_current(st)->id, what);
+	return NULL;
 }
 
 /* --- Transactions ----------------------------------------------------- */
@@ -645,17 +850,16 @@ store_ad_verifier(struct store_ad *ad,
 	return store_ad_fields(ad, f, sizeof(f) / sizeof(f[0]));
 }
 
-/* Seals a token of who under this connection's key.  Returns 0, or -1
- * (logged). */
+/* Seals a token of who under key k.  Returns 0, or -1 (logged). */
 static int
-store_seal_token(struct store *st, const struct slack_user *who,
+store_seal_token(const struct crypto_key *k, const struct slack_user *who,
     const char *which, const char *token, struct sealed *out)
 {
 	struct store_ad	 ad;
 
-	if (store_ad_token(&ad, who, which, st->key.id) == -1)
+	if (store_ad_token(&ad, who, which, k->id) == -1)
 		return -1;
-	if (crypto_seal(&st->key, ad.b, ad.len, token, strlen(token),
+	if (crypto_seal(k, ad.b, ad.len, token, strlen(token),
 	    &out->p, &out->len) == -1) {
 		log_error("which=%s msg=\"cannot seal token\"", which);
 		return -1;
@@ -664,22 +868,22 @@ store_seal_token(struct store *st, const struct slack_user *who,
 }
 
 /*
- * Opens the token of who in blob column col of s (sealed under key id
- * key_id, which the caller checked is ours).  Returns STORE_OK and *out
- * (free with crypto_free_secret), STORE_BADKEY (logged) when it does not
- * open, or STORE_ERROR (logged; out of memory is not a wrong key).
+ * Opens the token of who in blob column col of s, sealed under key k (the
+ * key of the row's key id).  Returns STORE_OK and *out (free with
+ * crypto_free_secret), STORE_BADKEY (logged) when it does not open, or
+ * STORE_ERROR (logged; out of memory is not a wrong key).
  */
 static enum store_result
-store_open_token(struct store *st, sqlite3_stmt *s, int col,
+store_open_token(const struct crypto_key *k, sqlite3_stmt *s, int col,
     const struct slack_user *who, const char *which, char **out)
 {
 	struct store_ad	 ad;
 	size_t		 len;
 	int		 rc;
 
-	if (store_ad_token(&ad, who, which, st->key.id) == -1)
+	if (store_ad_token(&ad, who, which, k->id) == -1)
 		return STORE_ERROR;
-	rc = crypto_open(&st->key, ad.b, ad.len, sqlite3_column_blob(s, col),
+	rc = crypto_open(k, ad.b, ad.len, sqlite3_column_blob(s, col),
 	    (size_t)sqlite3_column_bytes(s, col), out, &len);
 	if (rc == -2) {
 		log_error("which=%s msg=\"out of memory\"", which);
@@ -999,19 +1203,20 @@ store_global_init(void)
 }
 
 struct store *
-store_open(const char *path, const struct crypto_key *key)
+store_open_keyring(const char *path, struct keyring *kr)
 {
 	static pthread_once_t	 once = PTHREAD_ONCE_INIT;
 	struct store		*st = NULL;
 
 	pthread_once(&once, store_global_init);
-	if (path == NULL || key == NULL || store_create_file(path) == -1)
+	if (path == NULL || kr == NULL || store_create_file(path) == -1)
 		goto out;
 	if ((st = calloc(1, sizeof(*st))) == NULL) {
 		log_error("msg=\"out of memory\"");
 		goto out;
 	}
-	st->key = *key;
+	st->kr = kr;
+	store_keys(st);
 	if (sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE |
 	    SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
 		log_error("path=\"%s\" msg=\"%s\"", path, st->db != NULL ?
@@ -1028,6 +1233,26 @@ out:
 	return NULL;
 }
 
+struct store *
+store_open(const char *path, const struct crypto_key *key)
+{
+	struct keyring	*kr;
+	struct store	*st;
+
+	if (key == NULL)
+		return NULL;
+	if ((kr = keyring_from_keys(key, 1)) == NULL) {
+		log_error("msg=\"out of memory\"");
+		return NULL;
+	}
+	if ((st = store_open_keyring(path, kr)) == NULL) {
+		keyring_free(kr);
+		return NULL;
+	}
+	st->own_kr = kr;
+	return st;
+}
+
 void
 store_close(struct store *st)
 {
@@ -1039,7 +1264,8 @@ store_close(struct store *st)
 		sqlite3_finalize(st->stmt[i]);
 	if (sqlite3_close(st->db) != SQLITE_OK)
 		log_error("msg=\"%s\"", sqlite3_errmsg(st->db));
-	crypto_key_wipe(&st->key);
+	keyring_release(st->keys);
+	keyring_free(st->own_kr);
 	free(st);
 }
 
@@ -1060,20 +1286,6 @@ store_link_free(struct store_link *l)
 	memset(l, 0, sizeof(*l));
 }
 
-/* Whether the link row in s is sealed under our key; logs when not. */
-static int
-store_link_key_ok(struct store *st, sqlite3_stmt *s)
-{
-	const unsigned char	*t;
-
-	if (store_col_is_key(st, s, LCOL_KEY_ID))
-		return 1;
-	t = sqlite3_column_text(s, LCOL_KEY_ID);
-	log_error("row_key_id=%.16s key_id=%s msg=\"link sealed under "
-	    "another key\"", t != NULL ? (const char *)t : "none", st->key.id);
-	return 0;
-}
-
 /* Fills out from the row STMT_LINK_GET is on.  Returns STORE_OK,
  * STORE_BADKEY or STORE_ERROR; out may be half filled on failure. */
 static enum store_result
@@ -1081,13 +1293,14 @@ store_link_read(struct store *st, const struct slack_user *who,
     struct store_link *out)
 {
 	sqlite3_stmt		*s = st->stmt[STMT_LINK_GET];
+	const struct crypto_key	*k;
 	enum store_result	 r;
 
-	if (!store_link_key_ok(st, s))
+	if ((k = store_key_find(st, s, LCOL_KEY_ID, "link")) == NULL)
 		return STORE_BADKEY;
-	if ((r = store_open_token(st, s, LCOL_ACCESS_CT, who, "access",
+	if ((r = store_open_token(k, s, LCOL_ACCESS_CT, who, "access",
 	    &out->access_token)) != STORE_OK ||
-	    (r = store_open_token(st, s, LCOL_REFRESH_CT, who, "refresh",
+	    (r = store_open_token(k, s, LCOL_REFRESH_CT, who, "refresh",
 	    &out->refresh_token)) != STORE_OK)
 		return r;
 	if ((out->org = store_col_dup(s, LCOL_ORG)) == NULL ||
@@ -1114,6 +1327,7 @@ store_link_get(struct store *st, const struct slack_user *who,
 	memset(out, 0, sizeof(*out));
 	if (!store_who_ok(who))
 		return STORE_ERROR;
+	store_keys(st);
 	if (store_bind_user(st, STMT_LINK_GET, who) == -1 ||
 	    (rc = store_step(st, STMT_LINK_GET)) == -1)
 		goto out;
@@ -1126,20 +1340,23 @@ out:
 }
 
 /*
- * Inside store_link_put's transaction: reads the current link of who.
- * Returns STORE_NOTFOUND, STORE_OK with *version and *old_refresh (NULL
- * when it does not open; that is logged, and the link is replaced all
- * the same), STORE_BADKEY (sealed under another key) or STORE_ERROR.
+ * Inside a write transaction: reads the current link of who.  Returns
+ * STORE_NOTFOUND, or STORE_OK with *version, the row's key id in key_id
+ * and, when old_refresh is not NULL, *old_refresh (NULL when it does not
+ * open; that is logged, and the caller goes on all the same), or
+ * STORE_BADKEY (sealed under a key we do not hold), or STORE_ERROR.
  */
 static enum store_result
 store_link_old(struct store *st, const struct slack_user *who,
-    int64_t *version, char **old_refresh)
+    int64_t *version, char key_id[CRYPTO_KEYID_LEN + 1], char **old_refresh)
 {
 	sqlite3_stmt		*s = st->stmt[STMT_LINK_GET];
+	const struct crypto_key	*k;
 	enum store_result	 r = STORE_ERROR;
 	int			 rc;
 
-	*old_refresh = NULL;
+	if (old_refresh != NULL)
+		*old_refresh = NULL;
 	if (store_bind_user(st, STMT_LINK_GET, who) == -1 ||
 	    (rc = store_step(st, STMT_LINK_GET)) == -1)
 		goto out;
@@ -1147,15 +1364,15 @@ store_link_old(struct store *st, const struct slack_user *who,
 		r = STORE_NOTFOUND;
 		goto out;
 	}
-	if (!store_link_key_ok(st, s)) {
+	if ((k = store_key_find(st, s, LCOL_KEY_ID, "link")) == NULL) {
 		r = STORE_BADKEY;
 		goto out;
 	}
 	*version = sqlite3_column_int64(s, LCOL_VERSION);
-	if (store_open_token(st, s, LCOL_REFRESH_CT, who, "refresh",
-	    old_refresh) != STORE_OK)
-		log_warn("msg=\"old refresh token unreadable: it cannot be "
-		    "revoked\"");
+	snprintf(key_id, CRYPTO_KEYID_LEN + 1, "%s", k->id);
+	if (old_refresh != NULL && store_open_token(k, s, LCOL_REFRESH_CT,
+	    who, "refresh", old_refresh) != STORE_OK)
+		log_warn("msg=\"old refresh token unreadable\"");
 	r = STORE_OK;
 out:
 	store_reset(st, STMT_LINK_GET);
@@ -1165,8 +1382,9 @@ out:
 /* Binds everything STMT_LINK_PUT needs.  Returns 0 or -1 (logged). */
 static int
 store_link_bind_put(struct store *st, const struct slack_user *who,
-    const struct store_link *in, const struct sealed *acc,
-    const struct sealed *ref, int64_t version, time_t now)
+    const struct store_link *in, const char *key_id,
+    const struct sealed *acc, const struct sealed *ref, int64_t version,
+    time_t now)
 {
 	enum stmt	 id = STMT_LINK_PUT;
 
@@ -1176,7 +1394,7 @@ store_link_bind_put(struct store *st, const struct slack_user *who,
 	    store_bind_text(st, id, 6, in->sf_org_id) == -1 ||
 	    store_bind_text(st, id, 7, in->sf_username) == -1 ||
 	    store_bind_text(st, id, 8, in->instance_url) == -1 ||
-	    store_bind_text(st, id, 9, st->key.id) == -1 ||
+	    store_bind_text(st, id, 9, key_id) == -1 ||
 	    store_bind_blob(st, id, 10, acc->p, acc->len) == -1 ||
 	    store_bind_blob(st, id, 11, ref->p, ref->len) == -1 ||
 	    store_bind_int(st, id, 12, version) == -1 ||
@@ -1202,8 +1420,9 @@ store_link_put(struct store *st, const struct slack_user *who,
     const struct store_link *in, char **old_refresh)
 {
 	struct sealed		 acc = { NULL, 0 }, ref = { NULL, 0 };
+	const struct crypto_key	*k;
 	enum store_result	 r = STORE_ERROR;
-	char			*old = NULL;
+	char			*old = NULL, old_id[CRYPTO_KEYID_LEN + 1];
 	int64_t			 version = 0;
 	int			 began = 0;
 
@@ -1211,18 +1430,22 @@ store_link_put(struct store *st, const struct slack_user *who,
 		*old_refresh = NULL;
 	if (!store_who_ok(who) || !store_link_complete(in))
 		goto out;
-	/* Seal first: the write lock is then held only for the SQL. */
-	if (store_seal_token(st, who, "access", in->access_token, &acc) == -1 ||
-	    store_seal_token(st, who, "refresh", in->refresh_token, &ref) == -1)
-		goto out;
+	store_keys(st);
 	if (store_write_begin(st) == -1)
 		goto out;
 	began = 1;
-	r = store_link_old(st, who, &version, &old);
+	store_keys(st);
+	r = store_link_old(st, who, &version, old_id, &old);
 	if (r != STORE_OK && r != STORE_NOTFOUND)
 		goto out;
 	r = STORE_ERROR;
-	if (store_link_bind_put(st, who, in, &acc, &ref, version + 1,
+	/* Sealed inside the transaction, under the key current now (see
+	 * store_keys); sealing takes microseconds. */
+	k = store_key_current(st);
+	if (store_seal_token(k, who, "access", in->access_token, &acc) == -1 ||
+	    store_seal_token(k, who, "refresh", in->refresh_token, &ref) == -1)
+		goto out;
+	if (store_link_bind_put(st, who, in, k->id, &acc, &ref, version + 1,
 	    time(NULL)) == -1 || store_step(st, STMT_LINK_PUT) == -1)
 		goto out;
 	r = STORE_OK;
@@ -1240,32 +1463,81 @@ out:
 	return r;
 }
 
+/*
+ * Inside store_link_update_tokens' transaction: checks that who's link is
+ * still at version expect and under a key we hold.  A row has one key id
+ * for both tokens, so when refresh is NULL (the refresh token stays) but
+ * the row is sealed under another key than the current one, its refresh
+ * token is opened into *keep, to be sealed again under the current key
+ * with the new access token.  Returns STORE_OK with the row's key id in
+ * row_id, STORE_CONFLICT (changed, gone, or under a key we do not hold:
+ * not the link the caller read), STORE_BADKEY (its refresh token does not
+ * open) or STORE_ERROR.
+ */
+static enum store_result
+store_link_check(struct store *st, const struct slack_user *who,
+    int64_t expect, const char *refresh, char row_id[CRYPTO_KEYID_LEN + 1],
+    char **keep)
+{
+	enum store_result	 r;
+	int64_t			 version = -1;
+
+	*keep = NULL;
+	r = store_link_old(st, who, &version, row_id,
+	    refresh == NULL ? keep : NULL);
+	if (r == STORE_NOTFOUND || r == STORE_BADKEY ||
+	    (r == STORE_OK && version != expect))
+		r = STORE_CONFLICT;
+	else if (r == STORE_OK && refresh == NULL &&
+	    strcmp(row_id, store_key_current(st)->id) == 0) {
+		/* Already under the current key: the column stays. */
+		crypto_free_secret(*keep);
+		*keep = NULL;
+	} else if (r == STORE_OK && refresh == NULL && *keep == NULL)
+		r = STORE_BADKEY;
+	if (r != STORE_OK) {
+		crypto_free_secret(*keep);
+		*keep = NULL;
+	}
+	return r;
+}
+
 enum store_result
 store_link_update_tokens(struct store *st, const struct slack_user *who,
     int64_t expect, const char *access, const char *refresh)
 {
 	struct sealed		 acc = { NULL, 0 }, ref = { NULL, 0 };
+	const struct crypto_key	*k;
 	enum store_result	 r = STORE_ERROR;
 	enum stmt		 id = STMT_LINK_UPDATE;
+	char			*keep = NULL, row_id[CRYPTO_KEYID_LEN + 1];
+	const char		*newref;
 	int			 began = 0;
 
 	if (!store_who_ok(who) || access == NULL)
 		goto out;
-	if (store_seal_token(st, who, "access", access, &acc) == -1 ||
-	    (refresh != NULL &&
-	    store_seal_token(st, who, "refresh", refresh, &ref) == -1))
-		goto out;
+	store_keys(st);
 	if (store_write_begin(st) == -1)
 		goto out;
 	began = 1;
-	/* key_id in the WHERE: a row resealed under another key has
-	 * changed as surely as one with another version. */
+	store_keys(st);
+	if ((r = store_link_check(st, who, expect, refresh, row_id,
+	    &keep)) != STORE_OK)
+		goto out;
+	r = STORE_ERROR;
+	k = store_key_current(st);
+	newref = refresh != NULL ? refresh : keep;
+	if (store_seal_token(k, who, "access", access, &acc) == -1 ||
+	    (newref != NULL &&
+	    store_seal_token(k, who, "refresh", newref, &ref) == -1))
+		goto out;
 	if (store_bind_user(st, id, who) == -1 ||
 	    store_bind_blob(st, id, 4, acc.p, acc.len) == -1 ||
 	    store_bind_blob(st, id, 5, ref.p, ref.len) == -1 ||
 	    store_bind_int(st, id, 6, (int64_t)time(NULL)) == -1 ||
 	    store_bind_int(st, id, 7, expect) == -1 ||
-	    store_bind_text(st, id, 8, st->key.id) == -1 ||
+	    store_bind_text(st, id, 8, k->id) == -1 ||
+	    store_bind_text(st, id, 9, row_id) == -1 ||
 	    store_step(st, id) == -1)
 		goto out;
 	r = sqlite3_changes(st->db) == 1 ? STORE_OK : STORE_CONFLICT;
@@ -1273,6 +1545,7 @@ out:
 	store_reset(st, id);
 	if (began && store_write_end(st, r == STORE_OK) == -1)
 		r = STORE_ERROR;
+	crypto_free_secret(keep);
 	free(acc.p);
 	free(ref.p);
 	return r;
@@ -1282,15 +1555,26 @@ enum store_result
 store_link_delete(struct store *st, const struct slack_user *who,
     int64_t expect)
 {
+	const struct crypto_key	*k;
 	enum store_result	 r = STORE_ERROR;
 	enum stmt		 id = STMT_LINK_DELETE;
+	size_t			 i;
 
 	if (!store_who_ok(who))
 		return STORE_ERROR;
+	store_keys(st);
 	pthread_mutex_lock(&store_writer);
-	if (store_bind_user(st, id, who) == -1 ||
-	    store_bind_text(st, id, 4, st->key.id) == -1 ||
-	    store_bind_int(st, id, 5, expect < 0 ? -1 : expect) == -1 ||
+	if (store_bind_user(st, id, who) == -1)
+		goto out;
+	/* Only a link sealed under a key we hold: one we cannot open was
+	 * not read by the caller, and a wrong key must not destroy it. */
+	for (i = 0; i < KEYRING_MAX; i++) {
+		k = keyring_key(st->keys, i);
+		if (k != NULL && store_bind_text(st, id, 4 + (int)i,
+		    k->id) == -1)
+			goto out;
+	}
+	if (store_bind_int(st, id, 12, expect < 0 ? -1 : expect) == -1 ||
 	    store_step(st, id) == -1)
 		goto out;
 	r = sqlite3_changes(st->db) == 1 ? STORE_OK : STORE_NOTFOUND;
@@ -1386,30 +1670,37 @@ store_nonce_start(struct store *st,
 	struct store_ad		 ad;
 	struct sealed		 v = { NULL, 0 };
 	struct slack_user	 u;
+	const struct crypto_key	*k;
 	enum store_result	 r = STORE_ERROR;
 	enum stmt		 id = STMT_NONCE_START;
 	int			 began = 0;
 
-	if (verifier == NULL ||
-	    store_ad_verifier(&ad, state_hash, st->key.id) == -1)
+	if (verifier == NULL)
 		goto out;
-	if (crypto_seal(&st->key, ad.b, ad.len, verifier, strlen(verifier),
-	    &v.p, &v.len) == -1) {
-		log_error("msg=\"cannot seal verifier\"");
-		goto out;
-	}
+	store_keys(st);
 	if (store_begin(st) == -1)
 		goto out;
 	began = 1;
 	if ((r = store_nonce_check(st, nonce_hash, now, &u)) != STORE_OK)
 		goto out;
 	r = STORE_ERROR;
+	/* Sealed under the key current once the lock is held (see
+	 * store_keys). */
+	store_keys(st);
+	k = store_key_current(st);
+	if (store_ad_verifier(&ad, state_hash, k->id) == -1)
+		goto out;
+	if (crypto_seal(k, ad.b, ad.len, verifier, strlen(verifier),
+	    &v.p, &v.len) == -1) {
+		log_error("msg=\"cannot seal verifier\"");
+		goto out;
+	}
 	if (store_bind_blob(st, id, 1, nonce_hash, CRYPTO_HASHLEN) == -1 ||
 	    store_bind_int(st, id, 2, (int64_t)now) == -1 ||
 	    store_bind_blob(st, id, 3, state_hash, CRYPTO_HASHLEN) == -1 ||
 	    store_bind_blob(st, id, 4, cookie_hash, CRYPTO_HASHLEN) == -1 ||
 	    store_bind_blob(st, id, 5, v.p, v.len) == -1 ||
-	    store_bind_text(st, id, 6, st->key.id) == -1 ||
+	    store_bind_text(st, id, 6, k->id) == -1 ||
 	    store_bind_int(st, id, 7, (int64_t)expires) == -1 ||
 	    store_step(st, id) == -1)
 		goto out;
@@ -1438,6 +1729,7 @@ store_state_check(struct store *st,
     struct slack_user *who, char **verifier)
 {
 	sqlite3_stmt		*s = st->stmt[STMT_STATE_GET];
+	const struct crypto_key	*k;
 	struct store_ad		 ad;
 	enum store_result	 r = STORE_ERROR;
 	size_t			 len;
@@ -1462,15 +1754,13 @@ store_state_check(struct store *st,
 	    cookie_hash, CRYPTO_HASHLEN))
 		goto out;
 	r = STORE_BADKEY;
-	if (!store_col_is_key(st, s, SCOL_KEY_ID)) {
-		log_error("msg=\"login state sealed under another key\"");
+	if ((k = store_key_find(st, s, SCOL_KEY_ID, "login_state")) == NULL)
 		goto out;
-	}
 	r = STORE_ERROR;
-	if (store_ad_verifier(&ad, state_hash, st->key.id) == -1 ||
+	if (store_ad_verifier(&ad, state_hash, k->id) == -1 ||
 	    store_col_user(s, who) == -1)
 		goto out;
-	rc = crypto_open(&st->key, ad.b, ad.len,
+	rc = crypto_open(k, ad.b, ad.len,
 	    sqlite3_column_blob(s, SCOL_VERIFIER_CT),
 	    (size_t)sqlite3_column_bytes(s, SCOL_VERIFIER_CT), verifier,
 	    &len);
@@ -1489,12 +1779,27 @@ out:
 	return r;
 }
 
+static enum store_result store_search_take(struct store *,
+		    const unsigned char [CRYPTO_HASHLEN],
+		    struct store_search *);
+
 enum store_result
 store_state_take(struct store *st,
     const unsigned char state_hash[CRYPTO_HASHLEN],
     const unsigned char cookie_hash[CRYPTO_HASHLEN], time_t now,
     struct slack_user *who, char **verifier)
 {
+	return store_state_take_search(st, state_hash, cookie_hash, now, who,
+	    verifier, NULL);
+}
+
+enum store_result
+store_state_take_search(struct store *st,
+    const unsigned char state_hash[CRYPTO_HASHLEN],
+    const unsigned char cookie_hash[CRYPTO_HASHLEN], time_t now,
+    struct slack_user *who, char **verifier, struct store_search *search)
+{
+	struct store_search	 found;
 	struct slack_user	 u;
 	enum store_result	 r = STORE_ERROR;
 	enum stmt		 id = STMT_STATE_USE;
@@ -1502,6 +1807,10 @@ store_state_take(struct store *st,
 	int			 began = 0;
 
 	*verifier = NULL;
+	store_keys(st);
+	memset(&found, 0, sizeof(found));
+	if (search != NULL)
+		memset(search, 0, sizeof(*search));
 	/* The check and the consumption share one write transaction, so of
 	 * concurrent callers exactly one sees the state unused. */
 	if (store_begin(st) == -1)
@@ -1515,8 +1824,11 @@ store_state_take(struct store *st,
 	    store_bind_int(st, id, 2, (int64_t)now) == -1 ||
 	    store_step(st, id) == -1)
 		goto out;
-	if (sqlite3_changes(st->db) == 1)
-		r = STORE_OK;
+	if (sqlite3_changes(st->db) != 1)
+		goto out;
+	/* The search goes with the state, in this same transaction. */
+	store_reset(st, id);
+	r = store_search_take(st, state_hash, &found);
 out:
 	store_reset(st, id);
 	if (began && store_end(st, r == STORE_OK) == -1)
@@ -1525,8 +1837,13 @@ out:
 		*who = u;
 		*verifier = v;
 		v = NULL;
+		if (search != NULL) {
+			*search = found;
+			memset(&found, 0, sizeof(found));
+		}
 	}
 	crypto_free_secret(v);
+	store_search_free(&found);
 	return r;
 }
 
@@ -1603,6 +1920,1382 @@ out:
 	return n;
 }
 
+/* --- Key rotation ----------------------------------------------------- */
+
+/* One row of a rekey batch: what it was read as, and its new seals. */
+struct store_rekey_row {
+	struct slack_user	 who;		/* links */
+	unsigned char		 state_hash[CRYPTO_HASHLEN]; /* states */
+	int64_t			 version;	/* links */
+	char			 old_id[CRYPTO_KEYID_LEN + 1];
+	struct sealed		 old_a, old_b;	/* as read */
+	struct sealed		 new_a, new_b;	/* under new_id */
+};
+
+struct store_rekey {
+	enum store_rekey_table	 table;
+	char			 new_id[CRYPTO_KEYID_LEN + 1];
+	size_t			 n, cap;
+	struct store_rekey_row	*rows;
+};
+
+/* Empties a batch (its rows' memory goes, its array stays). */
+static void
+store_rekey_clear(struct store_rekey *b)
+{
+	size_t	 i;
+
+	for (i = 0; i < b->n; i++) {
+		free(b->rows[i].old_a.p);
+		free(b->rows[i].old_b.p);
+		free(b->rows[i].new_a.p);
+		free(b->rows[i].new_b.p);
+	}
+	b->n = 0;
+}
+
+void
+store_rekey_free(struct store_rekey *b)
+{
+	if (b == NULL)
+		return;
+	store_rekey_clear(b);
+	free(b->rows);
+	free(b);
+}
+
+size_t
+store_rekey_count(const struct store_rekey *b)
+{
+	return b != NULL ? b->n : 0;
+}
+
+/* Copies blob column col into *out (allocated).  Returns 0, or -1 when
+ * it is NULL or empty (no sealed value is) or memory is exhausted. */
+static int
+store_col_blob(sqlite3_stmt *s, int col, struct sealed *out)
+{
+	const void	*p = sqlite3_column_blob(s, col);
+	int		 n = sqlite3_column_bytes(s, col);
+
+	if (p == NULL || n <= 0 || (out->p = malloc((size_t)n)) == NULL)
+		return -1;
+	memcpy(out->p, p, (size_t)n);
+	out->len = (size_t)n;
+	return 0;
+}
+
+/*
+ * Opens one sealed value of a row with key k and its associated data
+ * under old_id, and seals it again under the current key cur with the
+ * same associated data but cur's id.  The plaintext is wiped at once.
+ * Returns 0, -1 when it does not open (*open_failed set) or on
+ * memory exhaustion.
+ */
+static int
+store_reseal(const struct crypto_key *k, const struct crypto_key *cur,
+    const struct store_ad *ad_old, const struct store_ad *ad_new,
+    const struct sealed *in, struct sealed *out, int *open_failed)
+{
+	char	*pt = NULL;
+	size_t	 len;
+	int	 rc;
+
+	rc = crypto_open(k, ad_old->b, ad_old->len, in->p, in->len, &pt, &len);
+	if (rc != 0) {
+		*open_failed = rc == -1;
+		return -1;
+	}
+	rc = crypto_seal(cur, ad_new->b, ad_new->len, pt, len, &out->p,
+	    &out->len);
+	crypto_free_secret(pt);
+	return rc;
+}
+
+/* Makes room for one more row.  Returns the zeroed row or NULL. */
+static struct store_rekey_row *
+store_rekey_add(struct store_rekey *b)
+{
+	struct store_rekey_row	*p;
+	size_t			 ncap;
+
+	if (b->n == b->cap) {
+		ncap = b->cap == 0 ? 16 : b->cap * 2;
+		if ((p = reallocarray(b->rows, ncap, sizeof(*p))) == NULL)
+			return NULL;
+		b->rows = p;
+		b->cap = ncap;
+	}
+	p = &b->rows[b->n];
+	memset(p, 0, sizeof(*p));
+	return p;
+}
+
+/*
+ * Adds the link row s is on to batch b, re-sealed under cur.  Counts it
+ * in *c as having an unknown key or not opening when so (and leaves it
+ * out).  Returns 0, or -1 on memory exhaustion or a malformed row
+ * (logged).
+ */
+static int
+store_rekey_link(struct store *st, sqlite3_stmt *s, struct store_rekey *b,
+    struct store_rekey_counts *c)
+{
+	struct store_rekey_row	*row;
+	const struct crypto_key	*k, *cur;
+	struct store_ad		 ao, an;
+	int			 bad = 0;
+
+	if ((row = store_rekey_add(b)) == NULL)
+		goto nomem;
+	if (store_col_id(s, RLCOL_ENTERPRISE_ID, row->who.enterprise_id,
+	    sizeof(row->who.enterprise_id)) == -1 ||
+	    store_col_id(s, RLCOL_TEAM_ID, row->who.team_id,
+	    sizeof(row->who.team_id)) == -1 ||
+	    store_col_id(s, RLCOL_USER_ID, row->who.user_id,
+	    sizeof(row->who.user_id)) == -1 ||
+	    store_col_blob(s, RLCOL_ACCESS_CT, &row->old_a) == -1 ||
+	    store_col_blob(s, RLCOL_REFRESH_CT, &row->old_b) == -1) {
+		log_error("msg=\"malformed link row: left as it is\"");
+		c->unopenable++;
+		goto skip;
+	}
+	if ((k = store_key_find(st, s, RLCOL_KEY_ID, "link")) == NULL) {
+		c->unknown_key++;
+		goto skip;
+	}
+	cur = store_key_current(st);
+	snprintf(row->old_id, sizeof(row->old_id), "%s", k->id);
+	row->version = sqlite3_column_int64(s, RLCOL_VERSION);
+	if (store_ad_token(&ao, &row->who, "access", k->id) == -1 ||
+	    store_ad_token(&an, &row->who, "access", cur->id) == -1 ||
+	    store_reseal(k, cur, &ao, &an, &row->old_a, &row->new_a,
+	    &bad) == -1 ||
+	    store_ad_token(&ao, &row->who, "refresh", k->id) == -1 ||
+	    store_ad_token(&an, &row->who, "refresh", cur->id) == -1 ||
+	    store_reseal(k, cur, &ao, &an, &row->old_b, &row->new_b,
+	    &bad) == -1) {
+		if (!bad)
+			goto nomem;
+		log_error("msg=\"sealed token does not open: altered or wrong "
+		    "key; link left as it is\"");
+		c->unopenable++;
+		goto skip;
+	}
+	b->n++;
+	return 0;
+skip:
+	free(row->old_a.p);
+	free(row->old_b.p);
+	free(row->new_a.p);
+	return 0;
+nomem:
+	if (row != NULL) {
+		free(row->old_a.p);
+		free(row->old_b.p);
+		free(row->new_a.p);
+	}
+	log_error("msg=\"out of memory\"");
+	return -1;
+}
+
+/* store_rekey_link() for the login_state row s is on (its verifier). */
+static int
+store_rekey_state(struct store *st, sqlite3_stmt *s, struct store_rekey *b,
+    struct store_rekey_counts *c)
+{
+	struct store_rekey_row	*row;
+	const struct crypto_key	*k, *cur;
+	struct store_ad		 ao, an;
+	int			 bad = 0;
+
+	if ((row = store_rekey_add(b)) == NULL)
+		goto nomem;
+	if (sqlite3_column_bytes(s, RSCOL_STATE_HASH) != CRYPTO_HASHLEN ||
+	    store_col_blob(s, RSCOL_VERIFIER_CT, &row->old_a) == -1) {
+		log_error("msg=\"malformed login_state row: left as it is\"");
+		c->unopenable++;
+		goto skip;
+	}
+	memcpy(row->state_hash, sqlite3_column_blob(s, RSCOL_STATE_HASH),
+	    CRYPTO_HASHLEN);
+	if ((k = store_key_find(st, s, RSCOL_KEY_ID, "login_state")) == NULL) {
+		c->unknown_key++;
+		goto skip;
+	}
+	cur = store_key_current(st);
+	snprintf(row->old_id, sizeof(row->old_id), "%s", k->id);
+	if (store_ad_verifier(&ao, row->state_hash, k->id) == -1 ||
+	    store_ad_verifier(&an, row->state_hash, cur->id) == -1 ||
+	    store_reseal(k, cur, &ao, &an, &row->old_a, &row->new_a,
+	    &bad) == -1) {
+		if (!bad)
+			goto nomem;
+		log_error("msg=\"sealed verifier does not open: altered or "
+		    "wrong key; login state left as it is\"");
+		c->unopenable++;
+		goto skip;
+	}
+	b->n++;
+	return 0;
+skip:
+	free(row->old_a.p);
+	return 0;
+nomem:
+	if (row != NULL)
+		free(row->old_a.p);
+	log_error("msg=\"out of memory\"");
+	return -1;
+}
+
+static int	 store_ad_search(struct store_ad *,
+		    const unsigned char nonce_hash[CRYPTO_HASHLEN],
+		    const char *column, const char *key_id);
+
+/* The two sealed columns, as their associated data names them.  The
+ * installation is sealed as the row (enterprise, team, "") through the
+ * same helpers as a link's tokens; no link has an empty user, and these
+ * column names are not a link's, so neither can open as the other. */
+#define STORE_INSTALL_BOT	"install_bot"
+#define STORE_INSTALL_REFRESH	"install_refresh"
+
+/* store_rekey_link() for the Slack installation row s is on: its bot
+ * token and, when there is one, its refresh token (row->who names the
+ * installation: enterprise and team, no user). */
+static int
+store_rekey_install(struct store *st, sqlite3_stmt *s, struct store_rekey *b,
+    struct store_rekey_counts *c)
+{
+	struct store_rekey_row	*row;
+	const struct crypto_key	*k, *cur;
+	struct store_ad		 ao, an;
+	int			 bad = 0, has_refresh;
+
+	if ((row = store_rekey_add(b)) == NULL)
+		goto nomem;
+	has_refresh = sqlite3_column_type(s, RICOL_REFRESH_CT) != SQLITE_NULL;
+	if (store_col_id(s, RICOL_ENTERPRISE_ID, row->who.enterprise_id,
+	    sizeof(row->who.enterprise_id)) == -1 ||
+	    store_col_id(s, RICOL_TEAM_ID, row->who.team_id,
+	    sizeof(row->who.team_id)) == -1 ||
+	    store_col_blob(s, RICOL_BOT_CT, &row->old_a) == -1 ||
+	    (has_refresh &&
+	    store_col_blob(s, RICOL_REFRESH_CT, &row->old_b) == -1)) {
+		log_error("msg=\"malformed installation row: left as it "
+		    "is\"");
+		c->unopenable++;
+		goto skip;
+	}
+	if ((k = store_key_find(st, s, RICOL_KEY_ID, "installation")) ==
+	    NULL) {
+		c->unknown_key++;
+		goto skip;
+	}
+	cur = store_key_current(st);
+	snprintf(row->old_id, sizeof(row->old_id), "%s", k->id);
+	row->version = sqlite3_column_int64(s, RICOL_VERSION);
+	if (store_ad_token(&ao, &row->who, STORE_INSTALL_BOT, k->id) == -1 ||
+	    store_ad_token(&an, &row->who, STORE_INSTALL_BOT, cur->id) == -1 ||
+	    store_reseal(k, cur, &ao, &an, &row->old_a, &row->new_a,
+	    &bad) == -1 ||
+	    (has_refresh && (store_ad_token(&ao, &row->who,
+	    STORE_INSTALL_REFRESH, k->id) == -1 ||
+	    store_ad_token(&an, &row->who, STORE_INSTALL_REFRESH,
+	    cur->id) == -1 ||
+	    store_reseal(k, cur, &ao, &an, &row->old_b, &row->new_b,
+	    &bad) == -1))) {
+		if (!bad)
+			goto nomem;
+		log_error("msg=\"sealed bot token does not open: altered or "
+		    "wrong key; installation left as it is\"");
+		c->unopenable++;
+		goto skip;
+	}
+	b->n++;
+	return 0;
+skip:
+	free(row->old_a.p);
+	free(row->old_b.p);
+	free(row->new_a.p);
+	return 0;
+nomem:
+	if (row != NULL) {
+		free(row->old_a.p);
+		free(row->old_b.p);
+		free(row->new_a.p);
+	}
+	log_error("msg=\"out of memory\"");
+	return -1;
+}
+
+/* store_rekey_link() for the search remembered on the login_state row s
+ * is on (its text and response_url; row->state_hash holds the nonce
+ * hash, which names that row in their associated data). */
+static int
+store_rekey_search(struct store *st, sqlite3_stmt *s, struct store_rekey *b,
+    struct store_rekey_counts *c)
+{
+	struct store_rekey_row	*row;
+	const struct crypto_key	*k, *cur;
+	struct store_ad		 ao, an;
+	int			 bad = 0;
+
+	if ((row = store_rekey_add(b)) == NULL)
+		goto nomem;
+	if (sqlite3_column_bytes(s, RQCOL_NONCE_HASH) != CRYPTO_HASHLEN ||
+	    store_col_blob(s, RQCOL_TEXT_CT, &row->old_a) == -1 ||
+	    store_col_blob(s, RQCOL_URL_CT, &row->old_b) == -1) {
+		log_error("msg=\"malformed remembered search: left as it "
+		    "is\"");
+		c->unopenable++;
+		goto skip;
+	}
+	memcpy(row->state_hash, sqlite3_column_blob(s, RQCOL_NONCE_HASH),
+	    CRYPTO_HASHLEN);
+	if ((k = store_key_find(st, s, RQCOL_KEY_ID, "search")) == NULL) {
+		c->unknown_key++;
+		goto skip;
+	}
+	cur = store_key_current(st);
+	snprintf(row->old_id, sizeof(row->old_id), "%s", k->id);
+	if (store_ad_search(&ao, row->state_hash, "search_ct", k->id) == -1 ||
+	    store_ad_search(&an, row->state_hash, "search_ct", cur->id) == -1 ||
+	    store_reseal(k, cur, &ao, &an, &row->old_a, &row->new_a,
+	    &bad) == -1 ||
+	    store_ad_search(&ao, row->state_hash, "search_url_ct",
+	    k->id) == -1 ||
+	    store_ad_search(&an, row->state_hash, "search_url_ct",
+	    cur->id) == -1 ||
+	    store_reseal(k, cur, &ao, &an, &row->old_b, &row->new_b,
+	    &bad) == -1) {
+		if (!bad)
+			goto nomem;
+		log_error("msg=\"remembered search does not open: altered or "
+		    "wrong key; left as it is\"");
+		c->unopenable++;
+		goto skip;
+	}
+	b->n++;
+	return 0;
+skip:
+	free(row->old_a.p);
+	free(row->old_b.p);
+	free(row->new_a.p);
+	return 0;
+nomem:
+	if (row != NULL) {
+		free(row->old_a.p);
+		free(row->old_b.p);
+		free(row->new_a.p);
+	}
+	log_error("msg=\"out of memory\"");
+	return -1;
+}
+
+/* The outcome of a failed SQLite call: STORE_BUSY when another
+ * connection held the lock past the busy cap, else STORE_ERROR. */
+static enum store_result
+store_failure(const struct store *st)
+{
+	int	 rc = st->last_rc & 0xff;
+
+	return rc == SQLITE_BUSY || rc == SQLITE_LOCKED ? STORE_BUSY :
+	    STORE_ERROR;
+}
+
+enum store_result
+store_rekey_read(struct store *st, enum store_rekey_table table,
+    int64_t *cursor, int max, struct store_rekey **out,
+    struct store_rekey_counts *c)
+{
+	struct store_rekey	*b = NULL;
+	enum stmt		 id;
+	sqlite3_stmt		*s;
+	enum store_result	 r = STORE_ERROR;
+	int			 rc;
+
+	*out = NULL;
+	memset(c, 0, sizeof(*c));
+	id = table == STORE_REKEY_LINKS ? STMT_REKEY_LINKS :
+	    table == STORE_REKEY_STATES ? STMT_REKEY_STATES :
+	    table == STORE_REKEY_SEARCHES ? STMT_REKEY_SEARCHES :
+	    STMT_REKEY_INSTALLS;
+	s = st->stmt[id];
+	if (max < 1 || (b = calloc(1, sizeof(*b))) == NULL)
+		goto out;
+	st->last_rc = 0;
+	store_keys(st);
+	b->table = table;
+	snprintf(b->new_id, sizeof(b->new_id), "%s",
+	    store_key_current(st)->id);
+	if (store_bind_text(st, id, 1, b->new_id) == -1 ||
+	    store_bind_int(st, id, 2, *cursor) == -1 ||
+	    store_bind_int(st, id, 3, max) == -1)
+		goto out;
+	while ((rc = store_step(st, id)) == SQLITE_ROW) {
+		c->read++;
+		*cursor = sqlite3_column_int64(s, 0);
+		if ((table == STORE_REKEY_LINKS ?
+		    store_rekey_link(st, s, b, c) :
+		    table == STORE_REKEY_STATES ?
+		    store_rekey_state(st, s, b, c) :
+		    table == STORE_REKEY_SEARCHES ?
+		    store_rekey_search(st, s, b, c) :
+		    store_rekey_install(st, s, b, c)) == -1)
+			goto out;
+	}
+	if (rc == -1) {
+		r = store_failure(st);
+		goto out;
+	}
+	/* store_key_find() may have moved to newer keys; a batch sealed
+	 * under two current keys would be wrong, so the caller retries. */
+	if (strcmp(b->new_id, store_key_current(st)->id) != 0) {
+		log_warn("msg=\"keys changed while reading: batch dropped\"");
+		c->changed += (long)b->n;
+		store_rekey_clear(b);
+	}
+	*out = b;
+	b = NULL;
+	r = STORE_OK;
+out:
+	store_reset(st, id);
+	store_rekey_free(b);
+	return r;
+}
+
+/* Binds and runs the compare-and-set update of one row.  Returns 1 when
+ * it was written, 0 when it had changed, -1 on failure (logged). */
+static int
+store_rekey_set(struct store *st, const struct store_rekey *b,
+    const struct store_rekey_row *row)
+{
+	enum stmt	 id;
+	int		 rc = -1;
+
+	if (b->table == STORE_REKEY_LINKS) {
+		id = STMT_REKEY_LINK_SET;
+		if (store_bind_user(st, id, &row->who) == -1 ||
+		    store_bind_text(st, id, 4, b->new_id) == -1 ||
+		    store_bind_blob(st, id, 5, row->new_a.p,
+		    row->new_a.len) == -1 ||
+		    store_bind_blob(st, id, 6, row->new_b.p,
+		    row->new_b.len) == -1 ||
+		    store_bind_int(st, id, 7, row->version) == -1 ||
+		    store_bind_text(st, id, 8, row->old_id) == -1 ||
+		    store_bind_blob(st, id, 9, row->old_a.p,
+		    row->old_a.len) == -1 ||
+		    store_bind_blob(st, id, 10, row->old_b.p,
+		    row->old_b.len) == -1)
+			goto out;
+	} else if (b->table == STORE_REKEY_INSTALLS) {
+		id = STMT_REKEY_INSTALL_SET;
+		if (store_bind_text(st, id, 1, row->who.enterprise_id) == -1 ||
+		    store_bind_text(st, id, 2, row->who.team_id) == -1 ||
+		    store_bind_text(st, id, 3, b->new_id) == -1 ||
+		    store_bind_blob(st, id, 4, row->new_a.p,
+		    row->new_a.len) == -1 ||
+		    store_bind_blob(st, id, 5, row->new_b.p,
+		    row->new_b.len) == -1 ||
+		    store_bind_int(st, id, 6, row->version) == -1 ||
+		    store_bind_text(st, id, 7, row->old_id) == -1 ||
+		    store_bind_blob(st, id, 8, row->old_a.p,
+		    row->old_a.len) == -1 ||
+		    store_bind_blob(st, id, 9, row->old_b.p,
+		    row->old_b.len) == -1)
+			goto out;
+	} else if (b->table == STORE_REKEY_SEARCHES) {
+		id = STMT_REKEY_SEARCH_SET;
+		if (store_bind_blob(st, id, 1, row->state_hash,
+		    CRYPTO_HASHLEN) == -1 ||
+		    store_bind_text(st, id, 2, b->new_id) == -1 ||
+		    store_bind_blob(st, id, 3, row->new_a.p,
+		    row->new_a.len) == -1 ||
+		    store_bind_blob(st, id, 4, row->new_b.p,
+		    row->new_b.len) == -1 ||
+		    store_bind_text(st, id, 5, row->old_id) == -1 ||
+		    store_bind_blob(st, id, 6, row->old_a.p,
+		    row->old_a.len) == -1 ||
+		    store_bind_blob(st, id, 7, row->old_b.p,
+		    row->old_b.len) == -1)
+			goto out;
+	} else {
+		id = STMT_REKEY_STATE_SET;
+		if (store_bind_blob(st, id, 1, row->state_hash,
+		    CRYPTO_HASHLEN) == -1 ||
+		    store_bind_text(st, id, 2, b->new_id) == -1 ||
+		    store_bind_blob(st, id, 3, row->new_a.p,
+		    row->new_a.len) == -1 ||
+		    store_bind_text(st, id, 4, row->old_id) == -1 ||
+		    store_bind_blob(st, id, 5, row->old_a.p,
+		    row->old_a.len) == -1)
+			goto out;
+	}
+	if (store_step(st, id) == -1)
+		goto out;
+	rc = sqlite3_changes(st->db) == 1;
+out:
+	store_reset(st, id);
+	return rc;
+}
+
+enum store_result
+store_rekey_write(struct store *st, const struct store_rekey *b,
+    struct store_rekey_counts *c)
+{
+	enum store_result	 r = STORE_ERROR;
+	long			 done = 0, changed = 0;
+	size_t			 i;
+	int			 rc, began = 0;
+
+	if (b == NULL || b->n == 0)
+		return STORE_OK;
+	st->last_rc = 0;
+	if (store_write_begin(st) == -1) {
+		r = store_failure(st);
+		goto out;
+	}
+	began = 1;
+	for (i = 0; i < b->n; i++) {
+		if ((rc = store_rekey_set(st, b, &b->rows[i])) == -1) {
+			r = store_failure(st);
+			goto out;
+		}
+		if (rc == 1)
+			done++;
+		else
+			changed++;
+	}
+	r = STORE_OK;
+out:
+	if (began && store_write_end(st, r == STORE_OK) == -1)
+		r = store_failure(st);
+	if (r == STORE_OK) {
+		c->resealed += done;
+		c->changed += changed;
+	}
+	return r;
+}
+
+enum store_result
+store_key_census(struct store *st, struct store_key_count *out, size_t max,
+    size_t *n)
+{
+	sqlite3_stmt		*s = st->stmt[STMT_KEY_CENSUS];
+	struct store_key_count	*e;
+	enum store_result	 r = STORE_ERROR;
+	const unsigned char	*t;
+	int			 rc;
+
+	*n = 0;
+	if (max == 0)
+		return STORE_ERROR;
+	st->last_rc = 0;
+	while ((rc = store_step(st, STMT_KEY_CENSUS)) == SQLITE_ROW) {
+		/* Past max ids, the rest are added up in the last entry. */
+		if (*n < max) {
+			e = &out[(*n)++];
+			memset(e, 0, sizeof(*e));
+			t = sqlite3_column_text(s, 0);
+			if (t != NULL && sqlite3_column_bytes(s, 0) ==
+			    CRYPTO_KEYID_LEN)
+				memcpy(e->key_id, t, CRYPTO_KEYID_LEN);
+		} else {
+			e = &out[max - 1];
+			e->key_id[0] = '\0';
+		}
+		e->links += (long)sqlite3_column_int64(s, 1);
+		e->states += (long)sqlite3_column_int64(s, 2);
+	}
+	r = rc == -1 ? store_failure(st) : STORE_OK;
+	store_reset(st, STMT_KEY_CENSUS);
+	return r;
+}
+
+/* --- Administration (forcelink-admin) ----------------------------------
+ *
+ * The calls only the admin tool makes (see the end of store.h).  They run
+ * once per admin command, not per request, so their statements are
+ * prepared when called and finalised before returning, from this fixed
+ * array, instead of joining the per-connection set above.  Nothing here
+ * reads a sealed column.
+ */
+
+/* The most links store_list_links() returns: far beyond any workspace,
+ * but a ceiling all the same. */
+#define STORE_LIST_MAX		1000000
+/* Seconds in the windows of store_stats(). */
+#define STORE_DAY_SECS		86400
+
+enum astmt {
+	ASTMT_LIST,
+	ASTMT_REMOVE,
+	ASTMT_STATS_LINKS,
+	ASTMT_STATS_TEAMS,
+	ASTMT_STATS_LOGIN,
+	ASTMT_STATS_REPLAY,
+	ASTMT_STATS_KEYS,
+	ASTMT_PAGE_SIZE,
+	ASTMT_PAGE_COUNT,
+	ASTMT_FREELIST,
+	ASTMT_USER_VERSION,
+	ASTMT_INTEGRITY,
+	ASTMT__MAX
+};
+
+static const struct {
+	const char	*name;	/* for logs */
+	const char	*sql;
+} astmts[ASTMT__MAX] = {
+	[ASTMT_LIST] = { "admin_list",
+	    "SELECT enterprise_id, team_id, user_id, org, sf_user_id, "
+	    "sf_org_id, sf_username, instance_url, key_id, version, "
+	    "created_at, updated_at, last_used_at FROM sf_link "
+	    "WHERE (?1 IS NULL OR enterprise_id = ?1) "
+	    "AND (?2 IS NULL OR team_id = ?2) "
+	    "AND (?3 IS NULL OR user_id = ?3) "
+	    "ORDER BY team_id, user_id, enterprise_id" },
+	[ASTMT_REMOVE] = { "admin_remove",
+	    "DELETE FROM sf_link "
+	    "WHERE enterprise_id = ?1 AND team_id = ?2 AND user_id = ?3" },
+	[ASTMT_STATS_LINKS] = { "admin_stats_links",
+	    "SELECT count(*), total(last_used_at >= ?1), "
+	    "total(last_used_at >= ?2), total(last_used_at IS NULL), "
+	    "coalesce(min(created_at), 0), coalesce(max(created_at), 0) "
+	    "FROM sf_link" },
+	[ASTMT_STATS_TEAMS] = { "admin_stats_teams",
+	    "SELECT enterprise_id, team_id, count(*) FROM sf_link "
+	    "GROUP BY enterprise_id, team_id ORDER BY team_id, enterprise_id" },
+	[ASTMT_STATS_LOGIN] = { "admin_stats_login",
+	    "SELECT total(expires_at > ?1 AND started_at IS NULL), "
+	    "total(expires_at > ?1 AND started_at IS NOT NULL "
+	    "AND used_at IS NULL), "
+	    "total(expires_at > ?1 AND used_at IS NOT NULL), "
+	    "total(expires_at <= ?1) FROM login_state" },
+	[ASTMT_STATS_REPLAY] = { "admin_stats_replay",
+	    "SELECT total(expires_at > ?1), total(expires_at <= ?1) "
+	    "FROM slack_replay" },
+	/* A used login state keeps its key_id but no longer its verifier:
+	 * only rows still holding something sealed count. */
+	[ASTMT_STATS_KEYS] = { "admin_stats_keys",
+	    "SELECT key_id, total(l), total(s) FROM ("
+	    "SELECT key_id, 1 AS l, 0 AS s FROM sf_link UNION ALL "
+	    "SELECT key_id, 0, 1 FROM login_state "
+	    "WHERE key_id IS NOT NULL AND verifier_ct IS NOT NULL) "
+	    "GROUP BY key_id ORDER BY key_id" },
+	[ASTMT_PAGE_SIZE] = { "admin_page_size", "PRAGMA page_size" },
+	[ASTMT_PAGE_COUNT] = { "admin_page_count", "PRAGMA page_count" },
+	[ASTMT_FREELIST] = { "admin_freelist", "PRAGMA freelist_count" },
+	[ASTMT_USER_VERSION] = { "admin_user_version", "PRAGMA user_version" },
+	[ASTMT_INTEGRITY] = { "admin_integrity", "PRAGMA integrity_check" },
+};
+
+/* Columns of ASTMT_LIST. */
+enum {
+	ACOL_ENTERPRISE_ID,
+	ACOL_TEAM_ID,
+	ACOL_USER_ID,
+	ACOL_ORG,
+	ACOL_SF_USER_ID,
+	ACOL_SF_ORG_ID,
+	ACOL_SF_USERNAME,
+	ACOL_INSTANCE_URL,
+	ACOL_KEY_ID,
+	ACOL_VERSION,
+	ACOL_CREATED_AT,
+	ACOL_UPDATED_AT,
+	ACOL_LAST_USED_AT
+};
+
+/* Prepares admin statement id.  Returns the statement, or NULL after
+ * logging. */
+static sqlite3_stmt *
+store_aprepare(struct store *st, enum astmt id)
+{
+	sqlite3_stmt	*s = NULL;
+
+	if (sqlite3_prepare_v2(st->db, astmts[id].sql, -1, &s, NULL) !=
+	    SQLITE_OK) {
+		log_error("stmt=%s msg=\"%s\"", astmts[id].name,
+		    sqlite3_errmsg(st->db));
+		sqlite3_finalize(s);
+		return NULL;
+	}
+	return s;
+}
+
+/* Steps admin statement s (named by id).  Returns SQLITE_ROW or
+ * SQLITE_DONE, or -1 after logging. */
+static int
+store_astep(struct store *st, sqlite3_stmt *s, enum astmt id)
+{
+	int	 rc;
+
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW || rc == SQLITE_DONE)
+		return rc;
+	log_error("stmt=%s msg=\"%s\"", astmts[id].name,
+	    sqlite3_errmsg(st->db));
+	return -1;
+}
+
+/* Binds text s, or SQL NULL when s is NULL.  Returns 0 or -1 (logged). */
+static int
+store_abind_text(struct store *st, sqlite3_stmt *s, int col, const char *v)
+{
+	int	 rc;
+
+	if (v == NULL)
+		rc = sqlite3_bind_null(s, col);
+	else
+		rc = sqlite3_bind_text(s, col, v, -1, SQLITE_TRANSIENT);
+	if (rc == SQLITE_OK)
+		return 0;
+	log_error("col=%d bind msg=\"%s\"", col, sqlite3_errmsg(st->db));
+	return -1;
+}
+
+enum store_probe_result
+store_probe(const char *path, int *version)
+{
+	enum store_probe_result	 r = STORE_PROBE_ERROR;
+	struct stat		 sb;
+	sqlite3			*db = NULL;
+	sqlite3_stmt		*s = NULL;
+	int			 rc, persist = 1;
+
+	*version = 0;
+	if (path == NULL)
+		goto out;
+	if (stat(path, &sb) == -1) {
+		if (errno == ENOENT)
+			r = STORE_PROBE_MISSING;
+		else
+			log_error("path=\"%s\" msg=\"%s\"", path,
+			    strerror(errno));
+		goto out;
+	}
+	if (!S_ISREG(sb.st_mode)) {
+		log_error("path=\"%s\" msg=\"not a regular file\"", path);
+		goto out;
+	}
+	/* No SQLITE_OPEN_CREATE: the file exists, and must not appear if
+	 * it is removed meanwhile. */
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE |
+	    SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+		log_error("path=\"%s\" msg=\"%s\"", path, db != NULL ?
+		    sqlite3_errmsg(db) : "out of memory");
+		goto out;
+	}
+	/* As in store_configure(): closing must not delete the WAL. */
+	sqlite3_file_control(db, "main", SQLITE_FCNTL_PERSIST_WAL, &persist);
+	sqlite3_busy_timeout(db, STORE_BUSY_MS);
+	if ((rc = sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &s,
+	    NULL)) == SQLITE_OK)
+		rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		*version = sqlite3_column_int(s, 0);
+		r = STORE_PROBE_OK;
+	} else if ((rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED) {
+		log_error("path=\"%s\" msg=\"%s\"", path, sqlite3_errmsg(db));
+		r = STORE_PROBE_BUSY;
+	} else
+		log_error("path=\"%s\" msg=\"%s\"", path, sqlite3_errmsg(db));
+out:
+	sqlite3_finalize(s);
+	sqlite3_close(db);
+	return r;
+}
+
+int
+store_busy_failed(struct store *st)
+{
+	int	 rc;
+
+	if (st == NULL || st->db == NULL)
+		return 0;
+	rc = sqlite3_errcode(st->db) & 0xff;
+	return rc == SQLITE_BUSY || rc == SQLITE_LOCKED;
+}
+
+static void
+store_link_info_free(struct store_link_info *l)
+{
+	free(l->org);
+	free(l->sf_user_id);
+	free(l->sf_org_id);
+	free(l->sf_username);
+	free(l->instance_url);
+	free(l->key_id);
+	memset(l, 0, sizeof(*l));
+}
+
+void
+store_link_list_free(struct store_link_list *ll)
+{
+	size_t	 i;
+
+	if (ll == NULL)
+		return;
+	for (i = 0; i < ll->n; i++)
+		store_link_info_free(&ll->v[i]);
+	free(ll->v);
+	ll->v = NULL;
+	ll->n = 0;
+}
+
+/* Fills l from the row s (ASTMT_LIST) is on.  Returns 0, or -1 (logged;
+ * l may be half filled). */
+static int
+store_link_info_read(sqlite3_stmt *s, struct store_link_info *l)
+{
+	if (store_col_id(s, ACOL_ENTERPRISE_ID, l->who.enterprise_id,
+	    sizeof(l->who.enterprise_id)) == -1 ||
+	    store_col_id(s, ACOL_TEAM_ID, l->who.team_id,
+	    sizeof(l->who.team_id)) == -1 ||
+	    store_col_id(s, ACOL_USER_ID, l->who.user_id,
+	    sizeof(l->who.user_id)) == -1) {
+		log_error("msg=\"malformed Slack user in sf_link\"");
+		return -1;
+	}
+	if ((l->org = store_col_dup(s, ACOL_ORG)) == NULL ||
+	    (l->sf_user_id = store_col_dup(s, ACOL_SF_USER_ID)) == NULL ||
+	    (l->sf_org_id = store_col_dup(s, ACOL_SF_ORG_ID)) == NULL ||
+	    (l->sf_username = store_col_dup(s, ACOL_SF_USERNAME)) == NULL ||
+	    (l->instance_url = store_col_dup(s, ACOL_INSTANCE_URL)) == NULL ||
+	    (l->key_id = store_col_dup(s, ACOL_KEY_ID)) == NULL)
+		return -1;
+	l->version = sqlite3_column_int64(s, ACOL_VERSION);
+	l->created_at = (time_t)sqlite3_column_int64(s, ACOL_CREATED_AT);
+	l->updated_at = (time_t)sqlite3_column_int64(s, ACOL_UPDATED_AT);
+	l->last_used_at = (time_t)sqlite3_column_int64(s, ACOL_LAST_USED_AT);
+	return 0;
+}
+
+/* Makes room for one more entry in ll (*cap entries allocated).  Returns
+ * 0, or -1 (logged) past STORE_LIST_MAX or on memory exhaustion. */
+static int
+store_link_list_grow(struct store_link_list *ll, size_t *cap)
+{
+	struct store_link_info	*v;
+	size_t			 ncap;
+
+	if (ll->n < *cap)
+		return 0;
+	if (*cap >= STORE_LIST_MAX) {
+		log_error("max=%d msg=\"too many links to list\"",
+		    STORE_LIST_MAX);
+		return -1;
+	}
+	ncap = *cap == 0 ? 16 : *cap * 2;
+	if (ncap > STORE_LIST_MAX)
+		ncap = STORE_LIST_MAX;
+	if ((v = reallocarray(ll->v, ncap, sizeof(*v))) == NULL) {
+		log_error("msg=\"out of memory\"");
+		return -1;
+	}
+	ll->v = v;
+	*cap = ncap;
+	return 0;
+}
+
+enum store_result
+store_list_links(struct store *st, const char *enterprise_id,
+    const char *team_id, const char *user_id, struct store_link_list *out)
+{
+	sqlite3_stmt		*s = NULL;
+	enum store_result	 r = STORE_ERROR;
+	size_t			 cap = 0;
+	int			 rc;
+
+	out->v = NULL;
+	out->n = 0;
+	if ((s = store_aprepare(st, ASTMT_LIST)) == NULL ||
+	    store_abind_text(st, s, 1, enterprise_id) == -1 ||
+	    store_abind_text(st, s, 2, team_id) == -1 ||
+	    store_abind_text(st, s, 3, user_id) == -1)
+		goto out;
+	while ((rc = store_astep(st, s, ASTMT_LIST)) == SQLITE_ROW) {
+		if (store_link_list_grow(out, &cap) == -1)
+			goto out;
+		memset(&out->v[out->n], 0, sizeof(out->v[0]));
+		/* Counted before it is read, so a half-read row is freed. */
+		out->n++;
+		if (store_link_info_read(s, &out->v[out->n - 1]) == -1)
+			goto out;
+	}
+	if (rc == SQLITE_DONE)
+		r = STORE_OK;
+out:
+	sqlite3_finalize(s);
+	if (r != STORE_OK)
+		store_link_list_free(out);
+	return r;
+}
+
+enum store_result
+store_link_remove(struct store *st, const struct slack_user *who)
+{
+	sqlite3_stmt		*s = NULL;
+	enum store_result	 r = STORE_ERROR;
+
+	if (!store_who_ok(who))
+		return STORE_ERROR;
+	pthread_mutex_lock(&store_writer);
+	if ((s = store_aprepare(st, ASTMT_REMOVE)) == NULL ||
+	    store_abind_text(st, s, 1, who->enterprise_id) == -1 ||
+	    store_abind_text(st, s, 2, who->team_id) == -1 ||
+	    store_abind_text(st, s, 3, who->user_id) == -1 ||
+	    store_astep(st, s, ASTMT_REMOVE) == -1)
+		goto out;
+	r = sqlite3_changes(st->db) == 1 ? STORE_OK : STORE_NOTFOUND;
+out:
+	sqlite3_finalize(s);
+	pthread_mutex_unlock(&store_writer);
+	return r;
+}
+
+/* Runs one of the purge statements for now and adds what it deleted to
+ * *n.  Returns 0 or -1 (logged). */
+static int
+store_purge_one(struct store *st, enum stmt id, time_t now, long *n)
+{
+	int	 rc = -1;
+
+	if (store_bind_int(st, id, 1, (int64_t)now) == -1 ||
+	    store_step(st, id) == -1)
+		goto out;
+	*n += sqlite3_changes(st->db);
+	rc = 0;
+out:
+	store_reset(st, id);
+	return rc;
+}
+
+int
+store_purge_counts(struct store *st, time_t now, struct store_purged *p)
+{
+	int	 rc = -1;
+
+	p->login_states = p->replays = 0;
+	pthread_mutex_lock(&store_writer);
+	if (store_purge_one(st, STMT_PURGE_STATE, now,
+	    &p->login_states) == 0 &&
+	    store_purge_one(st, STMT_PURGE_REPLAY, now, &p->replays) == 0)
+		rc = 0;
+	pthread_mutex_unlock(&store_writer);
+	return rc;
+}
+
+void
+store_stats_free(struct store_stats *ss)
+{
+	size_t	 i;
+
+	if (ss == NULL)
+		return;
+	for (i = 0; i < ss->nkeys; i++)
+		free(ss->keys[i].key_id);
+	free(ss->keys);
+	free(ss->teams);
+	memset(ss, 0, sizeof(*ss));
+}
+
+/* Runs the one-row admin statement id, with now and now2 bound to ?1 and
+ * ?2 when it has them, and stores its first n columns (as integers) in
+ * v.  Returns 0 or -1 (logged). */
+static int
+store_arow(struct store *st, enum astmt id, time_t now, time_t now2,
+    int64_t *v, int n)
+{
+	sqlite3_stmt	*s;
+	int		 i, rc = -1;
+
+	if ((s = store_aprepare(st, id)) == NULL)
+		return -1;
+	if ((sqlite3_bind_parameter_count(s) >= 1 &&
+	    sqlite3_bind_int64(s, 1, (int64_t)now) != SQLITE_OK) ||
+	    (sqlite3_bind_parameter_count(s) >= 2 &&
+	    sqlite3_bind_int64(s, 2, (int64_t)now2) != SQLITE_OK)) {
+		log_error("stmt=%s bind msg=\"%s\"", astmts[id].name,
+		    sqlite3_errmsg(st->db));
+		goto out;
+	}
+	if (store_astep(st, s, id) != SQLITE_ROW) {
+		log_error("stmt=%s msg=\"no row\"", astmts[id].name);
+		goto out;
+	}
+	for (i = 0; i < n; i++)
+		v[i] = sqlite3_column_int64(s, i);
+	rc = 0;
+out:
+	sqlite3_finalize(s);
+	return rc;
+}
+
+/* The per-workspace counts of store_stats().  Returns 0 or -1. */
+static int
+store_stats_teams(struct store *st, struct store_stats *ss)
+{
+	struct store_team_count	*v;
+	sqlite3_stmt		*s;
+	size_t			 cap = 0;
+	int			 rc;
+
+	if ((s = store_aprepare(st, ASTMT_STATS_TEAMS)) == NULL)
+		return -1;
+	while ((rc = store_astep(st, s, ASTMT_STATS_TEAMS)) == SQLITE_ROW) {
+		if (ss->nteams == cap) {
+			cap = cap == 0 ? 16 : cap * 2;
+			if (cap > STORE_LIST_MAX || (v = reallocarray(ss->teams,
+			    cap, sizeof(*v))) == NULL) {
+				log_error("msg=\"too many workspaces or out of "
+				    "memory\"");
+				rc = -1;
+				break;
+			}
+			ss->teams = v;
+		}
+		v = &ss->teams[ss->nteams];
+		if (store_col_id(s, 0, v->enterprise_id,
+		    sizeof(v->enterprise_id)) == -1 ||
+		    store_col_id(s, 1, v->team_id, sizeof(v->team_id)) == -1) {
+			log_error("msg=\"malformed Slack ids in sf_link\"");
+			rc = -1;
+			break;
+		}
+		v->links = (long)sqlite3_column_int64(s, 2);
+		ss->nteams++;
+	}
+	sqlite3_finalize(s);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* The per-key counts of store_stats().  Returns 0 or -1. */
+static int
+store_stats_keys(struct store *st, struct store_stats *ss)
+{
+	struct store_stats_key	*v;
+	sqlite3_stmt		*s;
+	size_t			 cap = 0;
+	int			 rc;
+
+	if ((s = store_aprepare(st, ASTMT_STATS_KEYS)) == NULL)
+		return -1;
+	while ((rc = store_astep(st, s, ASTMT_STATS_KEYS)) == SQLITE_ROW) {
+		if (ss->nkeys == cap) {
+			cap = cap == 0 ? 4 : cap * 2;
+			if (cap > STORE_LIST_MAX || (v = reallocarray(ss->keys,
+			    cap, sizeof(*v))) == NULL) {
+				log_error("msg=\"too many keys or out of "
+				    "memory\"");
+				rc = -1;
+				break;
+			}
+			ss->keys = v;
+		}
+		v = &ss->keys[ss->nkeys];
+		if ((v->key_id = store_col_dup(s, 0)) == NULL) {
+			rc = -1;
+			break;
+		}
+		v->links = (long)sqlite3_column_int64(s, 1);
+		v->login_states = (long)sqlite3_column_int64(s, 2);
+		ss->nkeys++;
+	}
+	sqlite3_finalize(s);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+int
+store_stats(struct store *st, time_t now, struct store_stats *ss)
+{
+	int64_t	 v[6];
+	int	 rc = -1;
+
+	memset(ss, 0, sizeof(*ss));
+	/*
+	 * Each figure is read on its own, not in one read transaction: so
+	 * that a failure leaves SQLite's error code (which store_busy_failed
+	 * reads) as it was.  Writes between two queries may make them differ
+	 * by those writes, which statistics can live with.
+	 */
+	if (store_arow(st, ASTMT_STATS_LINKS, now - STORE_DAY_SECS,
+	    now - 30 * STORE_DAY_SECS, v, 6) == -1)
+		goto out;
+	ss->links = (long)v[0];
+	ss->links_used_24h = (long)v[1];
+	ss->links_used_30d = (long)v[2];
+	ss->links_never_used = (long)v[3];
+	ss->oldest_created = (time_t)v[4];
+	ss->newest_created = (time_t)v[5];
+	if (store_arow(st, ASTMT_STATS_LOGIN, now, 0, v, 4) == -1)
+		goto out;
+	ss->login_waiting = (long)v[0];
+	ss->login_started = (long)v[1];
+	ss->login_used = (long)v[2];
+	ss->login_expired = (long)v[3];
+	if (store_arow(st, ASTMT_STATS_REPLAY, now, 0, v, 2) == -1)
+		goto out;
+	ss->replays_live = (long)v[0];
+	ss->replays_expired = (long)v[1];
+	if (store_arow(st, ASTMT_PAGE_SIZE, 0, 0, &v[0], 1) == -1 ||
+	    store_arow(st, ASTMT_PAGE_COUNT, 0, 0, &v[1], 1) == -1 ||
+	    store_arow(st, ASTMT_FREELIST, 0, 0, &v[2], 1) == -1 ||
+	    store_arow(st, ASTMT_USER_VERSION, 0, 0, &v[3], 1) == -1)
+		goto out;
+	ss->page_size = (long)v[0];
+	ss->page_count = (long)v[1];
+	ss->freelist_count = (long)v[2];
+	ss->schema_version = (int)v[3];
+	if (store_stats_teams(st, ss) == -1 || store_stats_keys(st, ss) == -1)
+		goto out;
+	rc = 0;
+out:
+	if (rc == -1)
+		store_stats_free(ss);
+	return rc;
+}
+
+int
+store_integrity_check(struct store *st, char *msg, size_t msgsz)
+{
+	const unsigned char	*t;
+	sqlite3_stmt		*s;
+	int			 rc, r = -1, rows = 0;
+
+	snprintf(msg, msgsz, "%s", "");
+	if ((s = store_aprepare(st, ASTMT_INTEGRITY)) == NULL) {
+		snprintf(msg, msgsz, "%s", sqlite3_errmsg(st->db));
+		return -1;
+	}
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		t = sqlite3_column_text(s, 0);
+		if (rows++ == 0) {
+			snprintf(msg, msgsz, "%s", t != NULL ?
+			    (const char *)t : "");
+			r = t != NULL && strcmp((const char *)t, "ok") == 0 ?
+			    0 : 1;
+		}
+	}
+	if (rc != SQLITE_DONE) {
+		/* A file too damaged to walk is a finding, not a failure to
+		 * look; a lock or an I/O error is. */
+		snprintf(msg, msgsz, "%s", sqlite3_errmsg(st->db));
+		r = (rc & 0xff) == SQLITE_CORRUPT || (rc & 0xff) ==
+		    SQLITE_NOTADB ? 1 : -1;
+		log_error("stmt=%s msg=\"%s\"", astmts[ASTMT_INTEGRITY].name,
+		    msg);
+	} else if (rows > 1)
+		r = 1;
+	sqlite3_finalize(s);
+	return r;}
+
+/* --- Searches remembered with a login link ---------------------------- */
+
+/*
+ * Associated data of a remembered search: the tag, "search", the hex of
+ * the nonce hash (its row: the state hash does not exist yet when the
+ * search is sealed), the column and the key id.  So neither value opens
+ * on another row, nor in the other column.  Returns 0 or -1.
+ */
+static int
+store_ad_search(struct store_ad *ad,
+    const unsigned char nonce_hash[CRYPTO_HASHLEN], const char *column,
+    const char *key_id)
+{
+	char		 hex[CRYPTO_HASHLEN * 2 + 1];
+	const char *const f[] = { "search", hex, column, key_id };
+
+	crypto_hex(nonce_hash, CRYPTO_HASHLEN, hex);
+	return store_ad_fields(ad, f, sizeof(f) / sizeof(f[0]));
+}
+
+/* Seals column's value s for the row of nonce_hash under key k.
+ * Returns 0, or -1 (logged). */
+static int
+store_seal_search(const struct crypto_key *k,
+    const unsigned char nonce_hash[CRYPTO_HASHLEN], const char *column,
+    const char *s, struct sealed *out)
+{
+	struct store_ad	 ad;
+
+	if (store_ad_search(&ad, nonce_hash, column, k->id) == -1)
+		return -1;
+	if (crypto_seal(k, ad.b, ad.len, s, strlen(s), &out->p,
+	    &out->len) == -1) {
+		log_error("column=%s msg=\"cannot seal search\"", column);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Opens column's value in blob column col of the row STMT_SEARCH_GET is
+ * on.  Returns STORE_OK and *out (free with crypto_free_secret),
+ * STORE_BADKEY (logged) when it does not open, or STORE_ERROR (logged).
+ */
+static enum store_result
+store_open_search(struct store *st, const struct crypto_key *k, int col,
+    const unsigned char nonce_hash[CRYPTO_HASHLEN], const char *column,
+    char **out)
+{
+	sqlite3_stmt	*s = st->stmt[STMT_SEARCH_GET];
+	struct store_ad	 ad;
+	size_t		 len;
+	int		 rc;
+
+	if (store_ad_search(&ad, nonce_hash, column, k->id) == -1)
+		return STORE_ERROR;
+	rc = crypto_open(k, ad.b, ad.len, sqlite3_column_blob(s, col),
+	    (size_t)sqlite3_column_bytes(s, col), out, &len);
+	if (rc == -2) {
+		log_error("column=%s msg=\"out of memory\"", column);
+		return STORE_ERROR;
+	} else if (rc != 0) {
+		log_error("column=%s msg=\"sealed search does not open: "
+		    "altered or wrong key\"", column);
+		return STORE_BADKEY;
+	}
+	return STORE_OK;
+}
+
+/* Whether search has a text and a response_url within bounds. */
+static int
+store_search_ok(const struct store_search *search)
+{
+	size_t	 t, u;
+
+	if (search->text == NULL || search->response_url == NULL) {
+		log_error("msg=\"incomplete search\"");
+		return 0;
+	}
+	t = strlen(search->text);
+	u = strlen(search->response_url);
+	if (t == 0 || t > STORE_SEARCH_TEXT_MAX || u == 0 ||
+	    u > STORE_SEARCH_URL_MAX) {
+		log_error("text_len=%zu url_len=%zu msg=\"search out of "
+		    "bounds\"", t, u);
+		return 0;
+	}
+	return 1;
+}
+
+enum store_result
+store_nonce_add_search(struct store *st, const struct slack_user *who,
+    const unsigned char nonce_hash[CRYPTO_HASHLEN], time_t expires,
+    const struct store_search *search)
+{
+	struct sealed		 text = { NULL, 0 }, url = { NULL, 0 };
+	const struct crypto_key	*k;
+	enum store_result	 r = STORE_ERROR;
+	enum stmt		 id = STMT_NONCE_ADD_SEARCH;
+	int			 locked = 0;
+
+	if (search == NULL)
+		return store_nonce_add(st, who, nonce_hash, expires);
+	if (!store_who_ok(who) || !store_search_ok(search))
+		return STORE_ERROR;
+	/* Seal under the writers' mutex with the keys brought up to date
+	 * there, as every write does (see store_keys), so that a rotation's
+	 * grace period covers this row too. */
+	pthread_mutex_lock(&store_writer);
+	locked = 1;
+	store_keys(st);
+	k = store_key_current(st);
+	if (store_seal_search(k, nonce_hash, "search_ct", search->text,
+	    &text) == -1 ||
+	    store_seal_search(k, nonce_hash, "search_url_ct",
+	    search->response_url, &url) == -1)
+		goto out;
+	if (store_bind_user(st, id, who) == -1 ||
+	    store_bind_blob(st, id, 4, nonce_hash, CRYPTO_HASHLEN) == -1 ||
+	    store_bind_int(st, id, 5, (int64_t)time(NULL)) == -1 ||
+	    store_bind_int(st, id, 6, (int64_t)expires) == -1 ||
+	    store_bind_blob(st, id, 7, text.p, text.len) == -1 ||
+	    store_bind_blob(st, id, 8, url.p, url.len) == -1 ||
+	    store_bind_text(st, id, 9, k->id) == -1 ||
+	    store_step(st, id) == -1)
+		goto out;
+	r = STORE_OK;
+out:
+	store_reset(st, id);
+	if (locked)
+		pthread_mutex_unlock(&store_writer);
+	free(text.p);
+	free(url.p);
+	return r;
+}
+
+/*
+ * Inside store_state_take_search's transaction, once the state was
+ * consumed: reads and opens the row's search into *out (left empty when
+ * there is none, or when it does not open, which is logged), then clears
+ * it on the row.  Returns STORE_OK, or STORE_ERROR when SQLite failed
+ * (the caller then rolls the whole take back).
+ */
+static enum store_result
+store_search_take(struct store *st,
+    const unsigned char state_hash[CRYPTO_HASHLEN], struct store_search *out)
+{
+	sqlite3_stmt		*s = st->stmt[STMT_SEARCH_GET];
+	const struct crypto_key	*k;
+	unsigned char		 nh[CRYPTO_HASHLEN];
+	enum store_result	 r = STORE_ERROR, o;
+	int			 rc;
+
+	if (store_bind_blob(st, STMT_SEARCH_GET, 1, state_hash,
+	    CRYPTO_HASHLEN) == -1 ||
+	    (rc = store_step(st, STMT_SEARCH_GET)) == -1)
+		goto out;
+	if (rc == SQLITE_ROW) {
+		if (sqlite3_column_bytes(s, RCOL_NONCE_HASH) !=
+		    CRYPTO_HASHLEN) {
+			log_error("msg=\"malformed nonce hash in "
+			    "login_state\"");
+			goto out;
+		}
+		memcpy(nh, sqlite3_column_blob(s, RCOL_NONCE_HASH),
+		    sizeof(nh));
+		/* store_key_find() logs a key we do not hold. */
+		if ((k = store_key_find(st, s, RCOL_KEY_ID, "search")) ==
+		    NULL)
+			o = STORE_BADKEY;
+		else if ((o = store_open_search(st, k, RCOL_TEXT_CT, nh,
+		    "search_ct", &out->text)) == STORE_OK)
+			o = store_open_search(st, k, RCOL_URL_CT, nh,
+			    "search_url_ct", &out->response_url);
+		if (o == STORE_ERROR)
+			goto out;
+		if (o == STORE_OK)
+			out->created_at = (time_t)sqlite3_column_int64(s,
+			    RCOL_CREATED_AT);
+		else
+			store_search_free(out);
+	}
+	store_reset(st, STMT_SEARCH_GET);
+	if (store_bind_blob(st, STMT_SEARCH_CLEAR, 1, state_hash,
+	    CRYPTO_HASHLEN) == -1 || store_run(st, STMT_SEARCH_CLEAR) == -1)
+		goto out;
+	r = STORE_OK;
+out:
+	store_reset(st, STMT_SEARCH_GET);
+	store_reset(st, STMT_SEARCH_CLEAR);
+	if (r != STORE_OK)
+		store_search_free(out);
+	return r;
+}
+
+void
+store_search_free(struct store_search *search)
+{
+	if (search == NULL)
+		return;
+	crypto_free_secret(search->text);
+	crypto_free_secret(search->response_url);
+	memset(search, 0, sizeof(*search));
+}
+
 /* --- Slack installations ---------------------------------------------- */
 
 /* Columns of STMT_INSTALL_GET. */
@@ -1623,13 +3316,6 @@ enum {
 	ICOL_CREATED_AT,
 	ICOL_UPDATED_AT
 };
-
-/* The two sealed columns, as their associated data names them.  The
- * installation is sealed as the row (enterprise, team, "") through the
- * same helpers as a link's tokens; no link has an empty user, and these
- * column names are not a link's, so neither can open as the other. */
-#define STORE_INSTALL_BOT	"install_bot"
-#define STORE_INSTALL_REFRESH	"install_refresh"
 
 /*
  * Checks an installation key: both ids NUL-terminated within
@@ -1682,7 +3368,8 @@ store_install_complete(const struct store_install *in)
 /* Binds everything STMT_INSTALL_PUT needs.  Returns 0 or -1 (logged). */
 static int
 store_install_bind_put(struct store *st, const struct store_install *in,
-    const struct sealed *bot, const struct sealed *ref, time_t now)
+    const char *key_id, const struct sealed *bot, const struct sealed *ref,
+    time_t now)
 {
 	enum stmt	 id = STMT_INSTALL_PUT;
 
@@ -1696,7 +3383,7 @@ store_install_bind_put(struct store *st, const struct store_install *in,
 	    store_bind_text(st, id, 8, in->scopes) == -1 ||
 	    store_bind_text(st, id, 9, store_str(in->installer_user_id)) ==
 	    -1 ||
-	    store_bind_text(st, id, 10, st->key.id) == -1 ||
+	    store_bind_text(st, id, 10, key_id) == -1 ||
 	    store_bind_blob(st, id, 11, bot->p, bot->len) == -1 ||
 	    store_bind_blob(st, id, 12, ref->p, ref->len) == -1 ||
 	    store_bind_time(st, id, 13, in->expires_at) == -1 ||
@@ -1710,22 +3397,28 @@ store_install_put(struct store *st, const struct store_install *in)
 {
 	struct slack_user	 who;
 	struct sealed		 bot = { NULL, 0 }, ref = { NULL, 0 };
+	const struct crypto_key	*k;
 	enum store_result	 r = STORE_ERROR;
 	int			 began = 0;
 
 	if (!store_install_complete(in) ||
 	    !store_install_who(in->enterprise_id, in->team_id, &who))
 		goto out;
-	/* Seal first: the write lock is then held only for the SQL. */
-	if (store_seal_token(st, &who, STORE_INSTALL_BOT, in->bot_token,
-	    &bot) == -1 ||
-	    (in->refresh_token != NULL && store_seal_token(st, &who,
-	    STORE_INSTALL_REFRESH, in->refresh_token, &ref) == -1))
-		goto out;
+	store_keys(st);
 	if (store_write_begin(st) == -1)
 		goto out;
 	began = 1;
-	if (store_install_bind_put(st, in, &bot, &ref, time(NULL)) == -1 ||
+	/* Sealed once the write lock is held, with the keys brought up to
+	 * date there, as every write does (see store_keys). */
+	store_keys(st);
+	k = store_key_current(st);
+	if (store_seal_token(k, &who, STORE_INSTALL_BOT, in->bot_token,
+	    &bot) == -1 ||
+	    (in->refresh_token != NULL && store_seal_token(k, &who,
+	    STORE_INSTALL_REFRESH, in->refresh_token, &ref) == -1))
+		goto out;
+	if (store_install_bind_put(st, in, k->id, &bot, &ref,
+	    time(NULL)) == -1 ||
 	    store_step(st, STMT_INSTALL_PUT) == -1)
 		goto out;
 	r = STORE_OK;
@@ -1763,18 +3456,17 @@ store_install_read(struct store *st, const struct slack_user *who,
     struct store_install *out)
 {
 	sqlite3_stmt		*s = st->stmt[STMT_INSTALL_GET];
+	const struct crypto_key	*k;
 	enum store_result	 r;
 
-	if (!store_col_is_key(st, s, ICOL_KEY_ID)) {
-		log_error("key_id=%s msg=\"installation sealed under another "
-		    "key\"", st->key.id);
+	/* store_key_find() logs a key we do not hold. */
+	if ((k = store_key_find(st, s, ICOL_KEY_ID, "installation")) == NULL)
 		return STORE_BADKEY;
-	}
-	if ((r = store_open_token(st, s, ICOL_BOT_CT, who, STORE_INSTALL_BOT,
+	if ((r = store_open_token(k, s, ICOL_BOT_CT, who, STORE_INSTALL_BOT,
 	    &out->bot_token)) != STORE_OK)
 		return r;
 	if (sqlite3_column_type(s, ICOL_REFRESH_CT) != SQLITE_NULL &&
-	    (r = store_open_token(st, s, ICOL_REFRESH_CT, who,
+	    (r = store_open_token(k, s, ICOL_REFRESH_CT, who,
 	    STORE_INSTALL_REFRESH, &out->refresh_token)) != STORE_OK)
 		return r;
 	if ((out->app_id = store_col_dup(s, ICOL_APP_ID)) == NULL ||
@@ -1889,20 +3581,39 @@ store_install_update_tokens(struct store *st, const char *ent,
 {
 	struct slack_user	 who;
 	struct sealed		 bot = { NULL, 0 }, ref = { NULL, 0 };
+	const struct crypto_key	*k;
+	char			 rowkey[CRYPTO_KEYID_LEN + 1];
 	enum store_result	 r = STORE_ERROR;
 	enum stmt		 id = STMT_INSTALL_UPDATE;
-	int			 began = 0;
+	int			 began = 0, rc;
 
 	if (!store_install_who(ent, team, &who) || bot_token == NULL)
 		goto out;
-	if (store_seal_token(st, &who, STORE_INSTALL_BOT, bot_token,
-	    &bot) == -1 ||
-	    (refresh_token != NULL && store_seal_token(st, &who,
-	    STORE_INSTALL_REFRESH, refresh_token, &ref) == -1))
-		goto out;
+	store_keys(st);
 	if (store_write_begin(st) == -1)
 		goto out;
 	began = 1;
+	/* Only a row under a key we hold can have been read, and so be
+	 * refreshed; store_key_find() logs one that is not. */
+	if (store_bind_text(st, STMT_INSTALL_KEYID, 1, ent) == -1 ||
+	    store_bind_text(st, STMT_INSTALL_KEYID, 2, team) == -1 ||
+	    (rc = store_step(st, STMT_INSTALL_KEYID)) == -1)
+		goto out;
+	if (rc != SQLITE_ROW || (k = store_key_find(st,
+	    st->stmt[STMT_INSTALL_KEYID], 0, "installation")) == NULL) {
+		r = STORE_CONFLICT;
+		goto out;
+	}
+	snprintf(rowkey, sizeof(rowkey), "%s", k->id);
+	store_reset(st, STMT_INSTALL_KEYID);
+	/* Sealed under the write lock with up-to-date keys (store_keys). */
+	store_keys(st);
+	k = store_key_current(st);
+	if (store_seal_token(k, &who, STORE_INSTALL_BOT, bot_token,
+	    &bot) == -1 ||
+	    (refresh_token != NULL && store_seal_token(k, &who,
+	    STORE_INSTALL_REFRESH, refresh_token, &ref) == -1))
+		goto out;
 	if (store_bind_text(st, id, 1, ent) == -1 ||
 	    store_bind_text(st, id, 2, team) == -1 ||
 	    store_bind_blob(st, id, 3, bot.p, bot.len) == -1 ||
@@ -1910,11 +3621,13 @@ store_install_update_tokens(struct store *st, const char *ent,
 	    store_bind_time(st, id, 5, expires_at) == -1 ||
 	    store_bind_int(st, id, 6, (int64_t)time(NULL)) == -1 ||
 	    store_bind_int(st, id, 7, expect) == -1 ||
-	    store_bind_text(st, id, 8, st->key.id) == -1 ||
+	    store_bind_text(st, id, 8, k->id) == -1 ||
+	    store_bind_text(st, id, 9, rowkey) == -1 ||
 	    store_step(st, id) == -1)
 		goto out;
 	r = sqlite3_changes(st->db) == 1 ? STORE_OK : STORE_CONFLICT;
 out:
+	store_reset(st, STMT_INSTALL_KEYID);
 	store_reset(st, id);
 	if (began && store_write_end(st, r == STORE_OK) == -1)
 		r = STORE_ERROR;

@@ -8,7 +8,9 @@
  * of tokens at rest.
  *
  * One struct store is one connection and must be used by one thread at a
- * time; each worker thread opens its own.  Many processes share the file
+ * time; each worker thread opens its own.  The connections of a program
+ * share one keyring (keyring.h): each row is opened with the key its key
+ * id names, and every seal uses the current key.  Many processes share the file
  * through WAL mode.  Writes that read first run under BEGIN IMMEDIATE;
  * writes of tokens run with synchronous=FULL, because a rotated refresh
  * token that is lost cannot be fetched again.
@@ -22,7 +24,11 @@
  *  - login states: the one-time nonce in the login link, and after
  *    /oauth/start the OAuth state, the browser cookie and the sealed PKCE
  *    verifier; all secrets by hash only, except the verifier, which must
- *    be read back and is sealed.
+ *    be read back and is sealed.  When an unlinked user's search made
+ *    the login link, the search and its response_url are kept sealed on
+ *    the same row (associated data: the nonce hash, the column, the key
+ *    id) until the callback takes them with the state, or the row
+ *    expires.
  *  - replays: hashes of Slack signatures seen in the last few minutes.
  *  - Slack installations: one per workspace or org-wide install, with the
  *    bot token and its refresh token sealed like links' tokens (the
@@ -37,6 +43,7 @@
 #include <time.h>
 
 #include "crypto.h"
+#include "keyring.h"
 #include "slack.h"
 
 struct store;
@@ -50,7 +57,10 @@ enum store_result {
 	STORE_CONFLICT,		/* the row changed since it was read */
 	STORE_EXISTS,		/* already present (a replayed signature) */
 	STORE_BADKEY,		/* sealed under another key, or altered */
-	STORE_ERROR		/* SQLite or memory failure (logged) */
+	STORE_ERROR,		/* SQLite or memory failure (logged) */
+	STORE_BUSY		/* the database stayed locked past the busy
+				   cap (only the key-rotation calls tell
+				   this apart from STORE_ERROR) */
 };
 
 const char	*store_result_str(enum store_result);
@@ -78,10 +88,16 @@ struct store_link {
 /*
  * Opens (creating with mode 0600 when absent) the database at path,
  * applies pending migrations, sets WAL mode and the busy timeout, and
- * prepares the statements.  key is used for every seal and open on this
- * connection; it is copied.  Returns NULL on failure (logged), including
- * a database newer than this program understands.
+ * prepares the statements.  The connection seals with the keyring's
+ * current key and opens each row with the key its key id names; it
+ * follows the keyring as it is reloaded (keyring.h).  kr is shared, not
+ * copied: it must outlive the connection.  Returns NULL on failure
+ * (logged), including a database newer than this program understands.
  */
+struct store	*store_open_keyring(const char *path, struct keyring *kr);
+
+/* store_open_keyring() with a keyring of this one key, which is copied
+ * (tests and tools that hold one key). */
 struct store	*store_open(const char *path, const struct crypto_key *key);
 void		 store_close(struct store *);
 
@@ -89,9 +105,11 @@ void		 store_close(struct store *);
 int		 store_schema_version(void);
 
 /*
- * Reads the link of who.  STORE_OK fills *out; STORE_NOTFOUND when not
- * linked; STORE_BADKEY when the tokens were sealed under another key or
- * were altered (nothing is changed: the caller reports it); STORE_ERROR.
+ * Reads the link of who, opening it with the key its key id names (an id
+ * the keyring does not hold makes it re-read the key file once).
+ * STORE_OK fills *out; STORE_NOTFOUND when not linked; STORE_BADKEY when
+ * the tokens were sealed under a key we do not hold or were altered
+ * (nothing is changed: the caller reports it); STORE_ERROR.
  */
 enum store_result store_link_get(struct store *, const struct slack_user *,
 	    struct store_link *out);
@@ -101,19 +119,22 @@ enum store_result store_link_get(struct store *, const struct slack_user *,
  * both tokens are read; version and times are set here).  When a link
  * existed and old_refresh is not NULL, *old_refresh receives its refresh
  * token (allocated; free with crypto_free_secret) so the caller can revoke
- * it, or NULL when there was none or it could not be opened.  Returns
- * STORE_OK, STORE_BADKEY when the existing link is sealed under another
- * key (it is left as it is: a wrong key must not destroy links), or
- * STORE_ERROR.
+ * it, or NULL when there was none or it could not be opened.  The new
+ * link is sealed under the current key.  Returns STORE_OK, STORE_BADKEY
+ * when the existing link is sealed under a key we do not hold (it is left
+ * as it is: a wrong key must not destroy links), or STORE_ERROR.
  */
 enum store_result store_link_put(struct store *, const struct slack_user *,
 	    const struct store_link *in, char **old_refresh);
 
 /*
  * After a refresh: replaces the access token (and the refresh token when
- * refresh is not NULL) if the link still has version expect.  Returns
- * STORE_OK (and bumps the version), STORE_CONFLICT when the link changed
- * or vanished meanwhile, STORE_ERROR.
+ * refresh is not NULL) if the link still has version expect, sealing
+ * under the current key (a refresh token that stays is sealed again with
+ * it when the link was under an older key).  Returns STORE_OK (and bumps
+ * the version), STORE_CONFLICT when the link changed or vanished
+ * meanwhile or is under a key we do not hold, STORE_BADKEY when its
+ * refresh token does not open, STORE_ERROR.
  */
 enum store_result store_link_update_tokens(struct store *,
 	    const struct slack_user *, int64_t expect, const char *access,
@@ -121,9 +142,9 @@ enum store_result store_link_update_tokens(struct store *,
 
 /*
  * Deletes the link of who, but only while it still has version expect
- * (expect < 0: whatever version) and is sealed under this connection's
- * key.  Returns STORE_OK, STORE_NOTFOUND (gone already, changed meanwhile
- * or sealed under another key) or STORE_ERROR.
+ * (expect < 0: whatever version) and is sealed under a key of this
+ * connection's keyring.  Returns STORE_OK, STORE_NOTFOUND (gone already,
+ * changed meanwhile or sealed under a key we do not hold) or STORE_ERROR.
  */
 enum store_result store_link_delete(struct store *, const struct slack_user *,
 	    int64_t expect);
@@ -179,6 +200,270 @@ enum store_result store_replay_add(struct store *,
 /* Deletes expired login states, install states and replay entries.
  * Returns the number of rows removed, or -1. */
 int		 store_purge(struct store *, time_t now);
+
+/* --- Administration (forcelink-admin) ----------------------------------
+ *
+ * What the admin tool needs beyond the workers' calls: listing links
+ * without opening their tokens, removing a link whatever key sealed it,
+ * purging with counts, statistics and the integrity check.  None of these
+ * reads or returns a secret.
+ */
+
+/* Outcome of store_probe(). */
+enum store_probe_result {
+	STORE_PROBE_OK,		/* the file is an SQLite database */
+	STORE_PROBE_MISSING,	/* no such file (nothing is created) */
+	STORE_PROBE_BUSY,	/* locked beyond the busy timeout */
+	STORE_PROBE_ERROR	/* not a database, unreadable, ... (logged) */
+};
+
+/*
+ * Looks at the database at path without creating, migrating or changing
+ * it: reads its schema version (PRAGMA user_version) into *version,
+ * waiting for a lock at most as long as every other store call does.
+ * An admin tool calls it before store_open(), which would create a
+ * missing file and migrate an old one.
+ */
+enum store_probe_result store_probe(const char *path, int *version);
+
+/* Whether the last call on this connection that failed did so because
+ * another connection held a lock beyond the busy timeout (1) or for
+ * another reason (0).  Meaningful only right after a failure. */
+int		 store_busy_failed(struct store *);
+
+/* The non-secret columns of one link, plus the id of the key that sealed
+ * its tokens.  Strings are allocated and owned by the struct. */
+struct store_link_info {
+	struct slack_user who;
+	char	*org;
+	char	*sf_user_id;
+	char	*sf_org_id;
+	char	*sf_username;
+	char	*instance_url;
+	char	*key_id;
+	int64_t	 version;
+	time_t	 created_at;
+	time_t	 updated_at;
+	time_t	 last_used_at;	/* 0 when never used */
+};
+
+struct store_link_list {
+	struct store_link_info	*v;
+	size_t			 n;
+};
+
+/*
+ * Lists the links whose enterprise, team and user ids equal the given
+ * ones; a NULL filter matches any value ("" matches only links outside
+ * Enterprise Grid).  Ordered by team, user, enterprise.  Tokens are
+ * neither read nor opened.  Returns STORE_OK with *out (release with
+ * store_link_list_free; empty when nothing matches) or STORE_ERROR.
+ */
+enum store_result store_list_links(struct store *, const char *enterprise_id,
+	    const char *team_id, const char *user_id,
+	    struct store_link_list *out);
+void		 store_link_list_free(struct store_link_list *);
+
+/*
+ * Deletes the link of who whatever key sealed it (an admin may remove a
+ * link the configured key cannot open; nothing is revoked).  Returns
+ * STORE_OK, STORE_NOTFOUND or STORE_ERROR.
+ */
+enum store_result store_link_remove(struct store *, const struct slack_user *);
+
+/* What store_purge_counts() removed. */
+struct store_purged {
+	long	login_states;	/* expired login nonces and states */
+	long	replays;	/* expired Slack signature hashes */
+};
+
+/* store_purge(), counting each kind.  Returns 0 or -1 (logged; the
+ * counts then say what was removed before the failure). */
+int		 store_purge_counts(struct store *, time_t now,
+		    struct store_purged *);
+
+/* Links per workspace, for store_stats(). */
+struct store_team_count {
+	char	enterprise_id[SLACK_ID_MAX + 1];
+	char	team_id[SLACK_ID_MAX + 1];
+	long	links;
+};
+
+/* Rows per key id, for store_stats(): links and login states whose
+ * sealed verifier is still there. */
+struct store_stats_key {
+	char	*key_id;
+	long	 links;
+	long	 login_states;
+};
+
+/* Figures about the database (each read on its own). */
+struct store_stats {
+	long			 links;
+	long			 links_used_24h; /* used in the last day */
+	long			 links_used_30d;
+	long			 links_never_used;
+	time_t			 oldest_created; /* 0 without links */
+	time_t			 newest_created;
+	/* Login states: waiting for the login link to be opened, then for
+	 * the callback; used (kept until they expire); expired. */
+	long			 login_waiting;
+	long			 login_started;
+	long			 login_used;
+	long			 login_expired;	/* purgeable */
+	long			 replays_live;
+	long			 replays_expired; /* purgeable */
+	long			 page_size;
+	long			 page_count;
+	long			 freelist_count;
+	int			 schema_version; /* PRAGMA user_version */
+	struct store_team_count	*teams;
+	size_t			 nteams;
+	struct store_stats_key	*keys;
+	size_t			 nkeys;
+};
+
+/* Fills *out as of now.  Returns 0 (release with store_stats_free), or
+ * -1 (logged; *out is then empty). */
+int		 store_stats(struct store *, time_t now,
+		    struct store_stats *out);
+void		 store_stats_free(struct store_stats *);
+
+/*
+ * Runs PRAGMA integrity_check.  Returns 0 when SQLite says "ok"; 1 when
+ * it found problems (the first one is copied into msg, size msgsz); -1
+ * when the check could not run (logged; msg says why).
+ */
+int		 store_integrity_check(struct store *, char *msg,
+		    size_t msgsz);
+
+/*
+ * Key rotation (common/rekey.c drives it).  The sealed values of links
+ * (both tokens), of started logins (the PKCE verifier), of searches
+ * remembered with a login link (text and response_url) and of Slack
+ * installations (bot and refresh tokens) that are not
+ * under the current key are read a batch at a time, opened with the key
+ * their key id names and sealed again under the current key, with the
+ * associated data now naming the current key's id.  The batch is then
+ * written in one transaction, each row only while it is still exactly as
+ * read (version, key id and ciphertexts), so a refresh, relink or logout
+ * that came in between is never overwritten: that row is counted as
+ * changed and is read again by the next pass.  Versions stay as they
+ * are: re-sealing changes no token.
+ */
+enum store_rekey_table {
+	STORE_REKEY_LINKS,
+	STORE_REKEY_STATES,
+	STORE_REKEY_SEARCHES,	/* searches remembered with a login link */
+	STORE_REKEY_INSTALLS	/* Slack installations' bot tokens */
+};
+
+/*
+ * Rows read (that are under another key than the current one); re-sealed
+ * (written under the current key); changed since read (left for the next
+ * pass); under a key the keyring does not hold; under a held key but not
+ * opening (altered) or malformed.
+ */
+struct store_rekey_counts {
+	long	 read;
+	long	 resealed;
+	long	 changed;
+	long	 unknown_key;
+	long	 unopenable;
+};
+
+struct store_rekey;
+
+/*
+ * Reads up to max rows of table that are not under the current key, in
+ * rowid order after *cursor (start at 0), and re-seals them in memory.
+ * On STORE_OK *cursor is the last rowid read (fewer than max rows read
+ * means the end of the table), *out the batch to write (free with
+ * store_rekey_free) and *c (reset first) counts read, unknown_key and
+ * unopenable rows, which are left out of the batch and left as they are.
+ * STORE_BUSY or STORE_ERROR otherwise (logged).
+ */
+enum store_result store_rekey_read(struct store *, enum store_rekey_table,
+	    int64_t *cursor, int max, struct store_rekey **out,
+	    struct store_rekey_counts *c);
+
+/*
+ * Writes a batch in one transaction (synchronous=FULL), each row only if
+ * unchanged since it was read.  On STORE_OK adds to c->resealed and
+ * c->changed.  STORE_BUSY when the write lock could not be had within the
+ * busy cap, STORE_ERROR otherwise; nothing is written then.
+ */
+enum store_result store_rekey_write(struct store *,
+	    const struct store_rekey *, struct store_rekey_counts *c);
+
+/* Rows in a batch; NULL counts as 0. */
+size_t		 store_rekey_count(const struct store_rekey *);
+void		 store_rekey_free(struct store_rekey *);
+
+/* Rows per key id ("" when malformed): links and Slack installations,
+ * and sealed values of login states (a started login's verifier, a
+ * remembered search). */
+struct store_key_count {
+	char	 key_id[CRYPTO_KEYID_LEN + 1];
+	long	 links;
+	long	 states;
+};
+
+/*
+ * Counts the sealed rows by key id, in key id order, into out[0..*n-1]
+ * (at most max entries; past max distinct ids the rest are added up in
+ * out[max - 1], whose key id is then "").  Returns STORE_OK, STORE_BUSY
+ * or STORE_ERROR.
+ */
+enum store_result store_key_census(struct store *,
+	    struct store_key_count *out, size_t max, size_t *n);
+
+/* --- Searches remembered with a login link (issue 6) ------------------ */
+
+/*
+ * What an unlinked user searched for when the login link was made, so
+ * that the callback can answer it once the link is stored.  Strings are
+ * allocated and owned by the struct: release with store_search_free(),
+ * which wipes them (the response_url is a capability).
+ */
+struct store_search {
+	char	*text;		/* the search, Slack's escaping undone */
+	char	*response_url;	/* secret: posts into the user's Slack */
+	time_t	 created_at;	/* when the command (and the link) came */
+};
+
+/* Longest search text and response_url store_nonce_add_search takes. */
+#define STORE_SEARCH_TEXT_MAX	4096
+#define STORE_SEARCH_URL_MAX	2048
+
+/*
+ * store_nonce_add() that also keeps search (text and response_url, both
+ * sealed; created_at is ignored: the row's time is used) on the nonce's
+ * row.  search may be NULL.  Returns STORE_OK or STORE_ERROR (also for a
+ * text or URL that is empty or too long).
+ */
+enum store_result store_nonce_add_search(struct store *,
+	    const struct slack_user *,
+	    const unsigned char nonce_hash[CRYPTO_HASHLEN], time_t expires,
+	    const struct store_search *search);
+
+/*
+ * store_state_take() that, in the same transaction, also takes the search
+ * kept on the state's row: the row's search is cleared whatever happens
+ * to it, so of two callers with the same state at most one ever gets it.
+ * On STORE_OK *search holds it, or has text == NULL when there was none
+ * or it could not be opened (sealed under another key or altered: logged;
+ * the login goes on without it).  search may be NULL.  Otherwise as
+ * store_state_take().
+ */
+enum store_result store_state_take_search(struct store *,
+	    const unsigned char state_hash[CRYPTO_HASHLEN],
+	    const unsigned char cookie_hash[CRYPTO_HASHLEN], time_t now,
+	    struct slack_user *who, char **verifier,
+	    struct store_search *search);
+
+void		 store_search_free(struct store_search *);
+
 
 /* --- Slack installations (sql/003_installations.sql) ------------------ */
 
@@ -287,5 +572,4 @@ enum store_result store_install_state_add(struct store *,
 enum store_result store_install_state_take(struct store *,
 	    const unsigned char state_hash[CRYPTO_HASHLEN],
 	    const unsigned char cookie_hash[CRYPTO_HASHLEN], time_t now);
-
 #endif

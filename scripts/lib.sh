@@ -5,12 +5,13 @@
 FL_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 FL_PY=/usr/bin/python3
 
-# Debian 12 packages forcelink needs to build, run and test.
+# Debian 12 packages forcelink needs to build, run and test (systemd for
+# systemd-analyze, -sysusers and -tmpfiles, which check the install).
 FL_PACKAGES="build-essential autoconf automake pkg-config libfcgi-dev
 libcurl4-openssl-dev libjson-c-dev libsqlite3-dev libsodium-dev sqlite3
 nginx-light check python3-pytest openssl curl ca-certificates
-clang-14 libclang-rt-14-dev valgrind libasan8 libubsan1
-chromium chromium-driver"
+clang-14 libclang-rt-14-dev valgrind libasan8 libubsan1 mandoc
+chromium chromium-driver systemd"
 
 fl_log() { printf '%s: %s\n' "${FL_PROG:-forcelink}" "$*" >&2; }
 
@@ -61,7 +62,8 @@ fl_build() {
 	make -s -j"$(nproc)" >/dev/null || make
 }
 
-# Renders the nginx config for rundir $1 and port $2.
+# Renders the nginx config for rundir $1 and port $2: run.conf.in and the
+# snippets of nginx/ it includes, their paths pointed at $1.
 fl_nginx_conf() {
 	local rundir=$1 port=$2 user=""
 	mkdir -p "$rundir/nginx-tmp"
@@ -73,6 +75,9 @@ fl_nginx_conf() {
 	    -e "s|/var/log/nginx/forcelink-error.log|$rundir/nginx-error.log|g" \
 	    "$FL_ROOT/nginx/forcelink-locations.conf" \
 	    >"$rundir/forcelink-locations.conf"
+	sed -e "s|unix:/run/forcelink/|unix:$rundir/|g" \
+	    "$FL_ROOT/nginx/forcelink-upstreams.conf" \
+	    >"$rundir/forcelink-upstreams.conf"
 	sed -e "s|{{RUNDIR}}|$rundir|g" -e "s|{{PORT}}|$port|g" \
 	    -e "s|{{USER}}|$user|g" "$FL_ROOT/nginx/run.conf.in" \
 	    >"$rundir/nginx.conf"

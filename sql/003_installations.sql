@@ -52,7 +52,7 @@ CREATE TABLE slack_install (
 	updated_at INTEGER NOT NULL,
 	CHECK (team_id <> '' OR enterprise_id <> ''),
 	PRIMARY KEY (enterprise_id, team_id)
-) WITHOUT ROWID;
+);  -- a rowid table: key rotation walks it in rowid order
 
 -- For admins using sqlite3: one row per installation, times as ISO-8601
 -- UTC, no token columns (only whether the bot token rotates).

@@ -232,10 +232,15 @@ class Stack:
         self.stop_programs()
         self.start_programs(env)
 
-    def start_nginx(self):
+    def render_nginx(self):
+        """Writes nginx.conf and the snippets it includes into the
+        stack's directory, exactly as scripts/run does."""
         script = ('. "%s/scripts/lib.sh"; fl_nginx_conf "%s" %d'
                   % (ROOT, self.dir, self.port))
         subprocess.run(["bash", "-c", script], check=True)
+
+    def start_nginx(self):
+        self.render_nginx()
         self.procs["nginx"] = subprocess.Popen(
             ["nginx", "-p", str(self.dir), "-c", str(self.dir / "nginx.conf"),
              "-e", str(self.dir / "nginx-error.log")])

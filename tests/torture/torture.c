@@ -141,6 +141,7 @@ struct fake {
 };
 
 static struct config		 cfg;
+static struct crypto_key	 cfg_key;
 static const struct slack_user	 alice = { "", SC_TEAM, SC_USER };
 static char			 workdir[256];
 static char			 certdir[300];
@@ -293,7 +294,10 @@ config_setup(void)
 	cfg.sf.client_id = client_id;
 	cfg.sf.client_secret = client_secret;
 	cfg.sf.api_version = api;
-	return crypto_key_from_base64(&cfg.key, SC_KEY);
+	if (crypto_key_from_base64(&cfg_key, SC_KEY) == -1 ||
+	    (cfg.keyring = keyring_from_keys(&cfg_key, 1)) == NULL)
+		return -1;
+	return 0;
 }
 
 /*
@@ -351,7 +355,7 @@ template_build(int full_wal)
 	int			 rc = -1;
 
 	unlink_db();
-	if ((st = store_open(dbpath, &cfg.key)) == NULL)
+	if ((st = store_open(dbpath, &cfg_key)) == NULL)
 		return -1;
 	memset(&l, 0, sizeof(l));
 	l.org = "";
@@ -768,7 +772,7 @@ row_read(char *why, size_t n)
 		    rows, links);
 		goto out;
 	}
-	if ((st = store_open(dbpath, &cfg.key)) == NULL) {
+	if ((st = store_open(dbpath, &cfg_key)) == NULL) {
 		snprintf(why, n, "store_open failed on the result");
 		goto out;
 	}
@@ -1075,7 +1079,9 @@ out:
 	peer_stop();
 	free(tmpl);
 	free(tmpl_wal);
-	crypto_key_wipe(&cfg.key);
+	crypto_key_wipe(&cfg_key);
+	keyring_free(cfg.keyring);
+	cfg.keyring = NULL;
 	unlink_db();
 	curl_global_cleanup();
 	sqlite3_shutdown();

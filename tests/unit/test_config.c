@@ -12,6 +12,7 @@
 #include "config.h"
 
 #define KEY_B64	"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
+#define KEY2_B64 "ICEiIyQlJicoKSorLC0uLzAxMjM0NTY3ODk6Ozw9Pj8="
 
 static const char *const all_vars[] = {
 	"SLACK_SIGNING_SECRET", "SLACK_VERIFICATION_TOKEN", "SF_CLIENT_ID",
@@ -33,6 +34,20 @@ clear_env(void)
 		snprintf(name, sizeof(name), "%s_FILE", all_vars[i]);
 		unsetenv(name);
 	}
+}
+
+/* The current key of cfg's keyring, as a worker thread sees it.  The
+ * snapshot is released at once: the keyring holds it too. */
+static const struct crypto_key *
+current_key(const struct config *cfg)
+{
+	struct keyring_snap	*snap = NULL;
+	const struct crypto_key	*k;
+
+	keyring_update(cfg->keyring, &snap);
+	k = keyring_current(snap);
+	keyring_release(snap);
+	return k;
 }
 
 static void
@@ -64,7 +79,8 @@ START_TEST(good_defaults)
 	ck_assert_str_eq(cfg.response_url_prefix, "https://hooks.slack.com/");
 	ck_assert_ptr_null(cfg.ca_file);
 	ck_assert_ptr_null(cfg.slack_verification_token);
-	ck_assert_uint_eq(cfg.key.key[31], 31);
+	ck_assert_uint_eq(current_key(&cfg)->key[31], 31);
+	ck_assert_ptr_null(keyring_path(cfg.keyring));
 	ck_assert_ptr_eq(config_sf_org(&cfg, "", "T1", NULL), &cfg.sf);
 	ck_assert_ptr_eq(config_sf_org(&cfg, "", "T1", ""), &cfg.sf);
 	ck_assert_ptr_null(config_sf_org(&cfg, "", "T1", "uat"));
@@ -185,6 +201,8 @@ static const struct {
 	{ "FORCELINK_KEY", NULL, "FORCELINK_KEY" },
 	{ "FORCELINK_KEY", "c2hvcnQ=", "FORCELINK_KEY" },
 	{ "FORCELINK_KEY", "not base64 at all!", "FORCELINK_KEY" },
+	{ "FORCELINK_KEY", KEY_B64 "\n" KEY_B64, "FORCELINK_KEY" },
+	{ "FORCELINK_KEY", KEY_B64 "\nc2hvcnQ=", "FORCELINK_KEY" },
 	{ "SF_LOGIN_URL", "http://login.salesforce.com", "SF_LOGIN_URL" },
 	{ "SF_LOGIN_URL", "https://login.salesforce.com/path", "SF_LOGIN_URL" },
 	{ "SF_LOGIN_URL", "https://user@evil.com", "SF_LOGIN_URL" },
@@ -247,6 +265,65 @@ START_TEST(secret_from_file)
 }
 END_TEST
 
+/* FORCELINK_KEY may hold a keyring: the first key is the current one. */
+START_TEST(keyring_in_env)
+{
+	struct config		 cfg;
+	struct keyring_snap	*snap = NULL;
+	char			 err[256];
+
+	good_env();
+	setenv("FORCELINK_KEY", " " KEY2_B64 "\n\n  " KEY_B64 "  \n", 1);
+	ck_assert_int_eq(config_load(&cfg, err, sizeof(err)), 0);
+	keyring_update(cfg.keyring, &snap);
+	ck_assert_uint_eq(keyring_count(snap), 2);
+	ck_assert_uint_eq(keyring_key(snap, 0)->key[0], 32);
+	ck_assert_uint_eq(keyring_key(snap, 1)->key[31], 31);
+	keyring_release(snap);
+	config_free(&cfg);
+}
+END_TEST
+
+/* FORCELINK_KEY_FILE is followed: the keyring knows its path. */
+START_TEST(keyring_from_key_file)
+{
+	struct config	 cfg;
+	char		 err[256], path[] = "/tmp/fl-config-XXXXXX";
+	FILE		*fp;
+	int		 fd;
+
+	good_env();
+	fd = mkstemp(path);
+	ck_assert_int_ne(fd, -1);
+	fp = fdopen(fd, "w");
+	fputs(KEY_B64 "\n" KEY2_B64 "\n", fp);
+	fclose(fp);
+	unsetenv("FORCELINK_KEY");
+	setenv("FORCELINK_KEY_FILE", path, 1);
+	ck_assert_int_eq(config_load(&cfg, err, sizeof(err)), 0);
+	ck_assert_str_eq(keyring_path(cfg.keyring), path);
+	ck_assert_uint_eq(current_key(&cfg)->key[31], 31);
+	config_free(&cfg);
+
+	/* Both forms at once is ambiguous. */
+	setenv("FORCELINK_KEY", KEY_B64, 1);
+	ck_assert_int_eq(config_load(&cfg, err, sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, "FORCELINK_KEY_FILE"));
+	unsetenv("FORCELINK_KEY");
+
+	/* A malformed file names the variable, never the key text. */
+	fp = fopen(path, "w");
+	fputs(KEY_B64 "\nAAAA" KEY2_B64 "\n", fp);
+	fclose(fp);
+	ck_assert_int_eq(config_load(&cfg, err, sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, "FORCELINK_KEY_FILE"));
+	ck_assert_ptr_nonnull(strstr(err, "line 2"));
+	ck_assert_ptr_null(strstr(err, "AAAA"));
+	ck_assert_ptr_null(strstr(err, KEY_B64));
+	unlink(path);
+}
+END_TEST
+
 START_TEST(legacy_token_only)
 {
 	struct config	 cfg;
@@ -277,6 +354,8 @@ suite(void)
 	tcase_add_loop_test(tc, bad_setting_named, 0,
 	    sizeof(bad_cases) / sizeof(bad_cases[0]));
 	tcase_add_test(tc, secret_from_file);
+	tcase_add_test(tc, keyring_in_env);
+	tcase_add_test(tc, keyring_from_key_file);
 	tcase_add_test(tc, legacy_token_only);
 	tcase_add_test(tc, slack_install_configured);
 	tcase_add_loop_test(tc, slack_install_bad, 0,

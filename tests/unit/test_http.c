@@ -344,11 +344,13 @@ START_TEST(test_deadline_during_blackhole)
 	 * Woken within the poll interval, give or take the first TLS
 	 * connection's set-up (libcurl loads the CA store inside one
 	 * curl_multi_perform call: milliseconds natively, over a second
-	 * under valgrind).  Far below the 10 s connect timeout either way.
+	 * under valgrind, 4.5 s under valgrind on a loaded machine).  Below
+	 * the 10 s connect timeout either way, and the result says which
+	 * of the two ended the transfer.
 	 */
-	ck_assert_int_lt(p.at - t0, 2500);
+	ck_assert_int_lt(p.at - t0, 8000);
 	ck_assert_msg(rv == HTTP_TLS, "result %s", http_result_str(rv));
-	ck_assert_int_lt(t1 - t0, 5000);
+	ck_assert_int_lt(t1 - t0, 9500);
 	ck_assert_int_eq(r.status, 0);
 	http_response_free(&r);
 	http_free(h);

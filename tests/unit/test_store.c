@@ -27,6 +27,7 @@
 #include <sqlite3.h>
 
 #include "crypto.h"
+#include "schema.h"
 #include "slack.h"
 #include "store.h"
 #include "testutil.h"
@@ -355,6 +356,7 @@ START_TEST(test_migrate_idempotent)
 	struct store		*st;
 	int64_t			 objects;
 
+	/* sql/001_init.sql, 002_resume.sql, 003_installations.sql. */
 	ck_assert_int_ge(store_schema_version(), 3);
 	st = open_with(&key_a);
 	put(st, &u, ACCESS1, REFRESH1);
@@ -1380,6 +1382,137 @@ START_TEST(test_wal_bounded_under_readers)
 }
 END_TEST
 
+/* --- Administration (forcelink-admin) --------------------------------- */
+
+/* Puts a link for who under key k with this Salesforce username. */
+static void
+put_as(const struct crypto_key *k, const struct slack_user *who,
+    const char *username)
+{
+	struct store_link	 l = link_in(ACCESS1, REFRESH1);
+	struct store		*st = open_with(k);
+
+	l.sf_username = (char *)username;
+	ck_assert_int_eq(store_link_put(st, who, &l, NULL), STORE_OK);
+	store_close(st);
+}
+
+START_TEST(test_probe)
+{
+	struct store	*st;
+	char		 p[PATH_MAX + 16];
+	FILE		*f;
+	int		 v = -1;
+
+	/* Missing: reported, and not created. */
+	ck_assert_int_eq(store_probe(dbpath, &v), STORE_PROBE_MISSING);
+	ck_assert_int_eq(v, 0);
+	ck_assert_int_eq(access(dbpath, F_OK), -1);
+	ck_assert_int_eq(store_probe(NULL, &v), STORE_PROBE_ERROR);
+	/* An SQLite file of version 0 is read, not migrated. */
+	raw_exec("CREATE TABLE t (x)");
+	ck_assert_int_eq(store_probe(dbpath, &v), STORE_PROBE_OK);
+	ck_assert_int_eq(v, 0);
+	ck_assert_int_eq(raw_int("PRAGMA user_version"), 0);
+	ck_assert_int_eq(raw_int("SELECT count(*) FROM sqlite_schema "
+	    "WHERE name = 'sf_link'"), 0);
+	db_remove();
+	st = open_with(&key_a);
+	store_close(st);
+	ck_assert_int_eq(store_probe(dbpath, &v), STORE_PROBE_OK);
+	ck_assert_int_eq(v, store_schema_version());
+	/* The WAL is kept: closing the probe must not delete it. */
+	snprintf(p, sizeof(p), "%s-wal", dbpath);
+	ck_assert_int_eq(access(p, F_OK), 0);
+	/* Not a database; not a file. */
+	db_remove();
+	ck_assert_ptr_nonnull(f = fopen(dbpath, "w"));
+	fputs("this is not an SQLite database, not at all, no. "
+	    "padding padding padding padding padding padding\n", f);
+	fclose(f);
+	ck_assert_int_eq(store_probe(dbpath, &v), STORE_PROBE_ERROR);
+	ck_assert_int_eq(store_probe(dir, &v), STORE_PROBE_ERROR);
+}
+END_TEST
+
+START_TEST(test_list_links)
+{
+	struct slack_user	 a = user("", "T1", "U2");
+	struct slack_user	 b = user("", "T1", "U1");
+	struct slack_user	 c = user("E2", "T2", "U1");
+	struct slack_user	 d = user("E1", "T2", "U1");
+	struct slack_user	 e = user("", "T3", "U1");
+	struct store_link_list	 ll;
+	struct store		*st;
+	time_t			 now = time(NULL);
+
+	put_as(&key_a, &a, "a@example.com");
+	put_as(&key_a, &b, "b@example.com");
+	put_as(&key_a, &c, "c@example.com");
+	put_as(&key_a, &d, "d@example.com");
+	put_as(&key_b, &e, "e@example.com");
+	/* Listing needs no key: a connection under key_b sees them all. */
+	st = open_with(&key_b);
+	ck_assert_int_eq(store_list_links(st, NULL, NULL, NULL, &ll), STORE_OK);
+	ck_assert_uint_eq(ll.n, 5);
+	/* Ordered by team, user, enterprise. */
+	ck_assert_str_eq(ll.v[0].sf_username, "b@example.com");
+	ck_assert_str_eq(ll.v[1].sf_username, "a@example.com");
+	ck_assert_str_eq(ll.v[2].sf_username, "d@example.com");
+	ck_assert_str_eq(ll.v[3].sf_username, "c@example.com");
+	ck_assert_str_eq(ll.v[4].sf_username, "e@example.com");
+	ck_assert_str_eq(ll.v[2].who.enterprise_id, "E1");
+	ck_assert_str_eq(ll.v[2].who.team_id, "T2");
+	ck_assert_str_eq(ll.v[2].who.user_id, "U1");
+	ck_assert_str_eq(ll.v[0].who.enterprise_id, "");
+	ck_assert_str_eq(ll.v[0].org, "");
+	ck_assert_str_eq(ll.v[0].sf_user_id, "005xx000001SvJVAA0");
+	ck_assert_str_eq(ll.v[0].sf_org_id, "00Dxx0000001gPLEAY");
+	ck_assert_str_eq(ll.v[0].instance_url,
+	    "https://example.my.salesforce.com");
+	ck_assert_str_eq(ll.v[0].key_id, key_a.id);
+	ck_assert_str_eq(ll.v[4].key_id, key_b.id);
+	ck_assert_int_eq(ll.v[0].version, 1);
+	ck_assert_int_ge(ll.v[0].created_at, now);
+	ck_assert_int_le(ll.v[0].created_at, now + 5);
+	ck_assert_int_eq(ll.v[0].updated_at, ll.v[0].created_at);
+	ck_assert_int_eq(ll.v[0].last_used_at, 0);
+	store_link_list_free(&ll);
+	ck_assert_ptr_null(ll.v);
+	ck_assert_uint_eq(ll.n, 0);
+
+	/* Filters. */
+	ck_assert_int_eq(store_list_links(st, NULL, "T2", NULL, &ll), STORE_OK);
+	ck_assert_uint_eq(ll.n, 2);
+	store_link_list_free(&ll);
+	ck_assert_int_eq(store_list_links(st, "", NULL, NULL, &ll), STORE_OK);
+	ck_assert_uint_eq(ll.n, 3);
+	store_link_list_free(&ll);
+	ck_assert_int_eq(store_list_links(st, "E2", "T2", "U1", &ll),
+	    STORE_OK);
+	ck_assert_uint_eq(ll.n, 1);
+	ck_assert_str_eq(ll.v[0].sf_username, "c@example.com");
+	store_link_list_free(&ll);
+	ck_assert_int_eq(store_list_links(st, NULL, "T1", "U2", &ll),
+	    STORE_OK);
+	ck_assert_uint_eq(ll.n, 1);
+	ck_assert_str_eq(ll.v[0].sf_username, "a@example.com");
+	store_link_list_free(&ll);
+	ck_assert_int_eq(store_list_links(st, NULL, "T9", NULL, &ll),
+	    STORE_OK);
+	ck_assert_uint_eq(ll.n, 0);
+	ck_assert_ptr_null(ll.v);
+
+	/* last used shows after a touch. */
+	ck_assert_int_eq(store_link_touch(st, &b), STORE_OK);
+	ck_assert_int_eq(store_list_links(st, NULL, "T1", "U1", &ll),
+	    STORE_OK);
+	ck_assert_int_ge(ll.v[0].last_used_at, now);
+	store_link_list_free(&ll);
+	store_close(st);
+}
+END_TEST
+
 /* --- Slack installations (sql/003_installations.sql) ------------------ */
 
 #define BOT1		"xoxe.xoxb-1-BOT-one-5f3c9a0d7e21b4c8"
@@ -1476,6 +1609,25 @@ START_TEST(test_install_roundtrip)
 }
 END_TEST
 
+START_TEST(test_list_links_fail_malformed_row)
+{
+	struct store_link_list	 ll;
+	struct store		*st;
+	struct slack_user	 a = user("", "T1", "U1");
+
+	put_as(&key_a, &a, "a@example.com");
+	/* A team id longer than any Slack id (an edited file). */
+	raw_exec("UPDATE sf_link SET team_id = "
+	    "'T0123456789012345678901234567890123456789'");
+	st = open_with(&key_a);
+	ck_assert_int_eq(store_list_links(st, NULL, NULL, NULL, &ll),
+	    STORE_ERROR);
+	ck_assert_ptr_null(ll.v);
+	ck_assert_uint_eq(ll.n, 0);
+	store_close(st);
+}
+END_TEST
+
 START_TEST(test_install_fail_invalid_input)
 {
 	struct store_install	 in = inst_in("", "", BOT1, NULL, 0), out;
@@ -1555,6 +1707,92 @@ START_TEST(test_install_find)
 }
 END_TEST
 
+/* --- Searches remembered with a login link ---------------------------- */
+
+#define SEARCH_TEXT	"Smith & <Jones> searched-plaintext-7c1f"
+#define SEARCH_URL	"https://hooks.slack.com/commands/T1/123/" \
+	"RESPONSEurlCAPABILITY9d2e"
+
+/* Adds a nonce with a search (sealed by store st) and starts it (with
+ * store st2): the state and cookie hashes of that login go to s and c. */
+static void
+search_make(struct store *st, struct store *st2, const char *name,
+    time_t now, unsigned char s[CRYPTO_HASHLEN],
+    unsigned char c[CRYPTO_HASHLEN])
+{
+	struct store_search	 in = { (char *)SEARCH_TEXT, (char *)SEARCH_URL,
+				    0 };
+	struct slack_user	 u = user("E1", "T1", "U1"), got;
+	unsigned char		 n[CRYPTO_HASHLEN];
+	char			 buf[128];
+
+	snprintf(buf, sizeof(buf), "nonce %s", name);
+	hash_of(buf, n);
+	snprintf(buf, sizeof(buf), "state %s", name);
+	hash_of(buf, s);
+	snprintf(buf, sizeof(buf), "cookie %s", name);
+	hash_of(buf, c);
+	ck_assert_int_eq(store_nonce_add_search(st, &u, n, now + 600, &in),
+	    STORE_OK);
+	ck_assert_int_eq(store_nonce_start(st2, n, now, s, c, VERIFIER,
+	    now + 600, &got), STORE_OK);
+}
+
+/* The number of login_state rows still holding any part of a search. */
+static int64_t
+searches_left(void)
+{
+	return raw_int("SELECT count(*) FROM login_state WHERE "
+	    "search_ct IS NOT NULL OR search_url_ct IS NOT NULL OR "
+	    "search_key_id IS NOT NULL");
+}
+
+START_TEST(test_search_roundtrip)
+{
+	struct store_search	 got;
+	struct slack_user	 who;
+	struct store		*st;
+	unsigned char		 s[CRYPTO_HASHLEN], c[CRYPTO_HASHLEN];
+	char			*v = NULL, *kid;
+	time_t			 now = time(NULL);
+
+	st = open_with(&key_a);
+	search_make(st, st, "a", now, s, c);
+	ck_assert_int_eq(searches_left(), 1);
+	kid = raw_text("SELECT search_key_id FROM login_state");
+	ck_assert_str_eq(kid, key_a.id);
+	free(kid);
+	/* Sealed: nonce and tag around each plaintext. */
+	ck_assert_int_eq(raw_int("SELECT length(search_ct) FROM login_state"),
+	    (int64_t)strlen(SEARCH_TEXT) + CRYPTO_SEAL_OVERHEAD);
+	ck_assert_int_eq(raw_int("SELECT length(search_url_ct) FROM "
+	    "login_state"), (int64_t)strlen(SEARCH_URL) + CRYPTO_SEAL_OVERHEAD);
+
+	ck_assert_int_eq(store_state_take_search(st, s, c, now, &who, &v,
+	    &got), STORE_OK);
+	ck_assert_str_eq(v, VERIFIER);
+	ck_assert_str_eq(who.user_id, "U1");
+	ck_assert_str_eq(got.text, SEARCH_TEXT);
+	ck_assert_str_eq(got.response_url, SEARCH_URL);
+	/* When the nonce was added: no earlier than now, no later than
+	 * this. */
+	ck_assert_int_ge(got.created_at, now);
+	ck_assert_int_le(got.created_at, time(NULL));
+	crypto_free_secret(v);
+	store_search_free(&got);
+	ck_assert_ptr_null(got.text);
+	ck_assert_ptr_null(got.response_url);
+	/* Taken with the state, and gone from the row. */
+	ck_assert_int_eq(searches_left(), 0);
+	ck_assert_int_eq(store_state_take_search(st, s, c, now, &who, &v,
+	    &got), STORE_USED);
+	ck_assert_ptr_null(v);
+	ck_assert_ptr_null(got.text);
+	ck_assert_ptr_null(got.response_url);
+	store_close(st);
+}
+END_TEST
+
 START_TEST(test_install_update_tokens_cas)
 {
 	struct store_install	 out;
@@ -1577,6 +1815,60 @@ START_TEST(test_install_update_tokens_cas)
 	ck_assert_int_eq(out.expires_at, 2000);
 	ck_assert_int_eq(out.version, 2);
 	store_install_free(&out);
+	store_close(st);
+}
+END_TEST
+
+START_TEST(test_link_remove)
+{
+	struct slack_user	 a = user("", "T1", "U1");
+	struct slack_user	 b = user("", "T1", "U2");
+	struct slack_user	 bad = user("", "", "U1");
+	struct store		*st;
+
+	put_as(&key_b, &a, "a@example.com");
+	put_as(&key_a, &b, "b@example.com");
+	st = open_with(&key_a);
+	/* The workers' delete leaves a link sealed under another key... */
+	ck_assert_int_eq(store_link_delete(st, &a, -1), STORE_NOTFOUND);
+	ck_assert_int_eq(raw_int("SELECT count(*) FROM sf_link"), 2);
+	/* ... the admin's removes it, and only it. */
+	ck_assert_int_eq(store_link_remove(st, &a), STORE_OK);
+	ck_assert_int_eq(raw_int("SELECT count(*) FROM sf_link "
+	    "WHERE user_id = 'U1'"), 0);
+	ck_assert_int_eq(raw_int("SELECT count(*) FROM sf_link"), 1);
+	ck_assert_int_eq(store_link_remove(st, &a), STORE_NOTFOUND);
+	ck_assert_int_eq(store_link_remove(st, &bad), STORE_ERROR);
+	assert_link(st, &b, ACCESS1, REFRESH1, 1);
+	store_close(st);
+}
+END_TEST
+
+START_TEST(test_purge_counts)
+{
+	struct slack_user	 u = user("", "T1", "U1");
+	struct store_purged	 p = { -1, -1 };
+	struct store		*st;
+	unsigned char		 h[CRYPTO_HASHLEN];
+
+	st = open_with(&key_a);
+	raw_exec("INSERT INTO slack_replay VALUES (randomblob(32), 100), "
+	    "(randomblob(32), 400), (randomblob(32), 500), "
+	    "(randomblob(32), 501)");
+	hash_of("n1", h);
+	ck_assert_int_eq(store_nonce_add(st, &u, h, 499), STORE_OK);
+	hash_of("n2", h);
+	ck_assert_int_eq(store_nonce_add(st, &u, h, 900), STORE_OK);
+	put(st, &u, ACCESS1, REFRESH1);
+	ck_assert_int_eq(store_purge_counts(st, 500, &p), 0);
+	ck_assert_int_eq(p.login_states, 1);
+	ck_assert_int_eq(p.replays, 3);
+	ck_assert_int_eq(raw_int("SELECT count(*) FROM slack_replay"), 1);
+	ck_assert_int_eq(raw_int("SELECT count(*) FROM login_state"), 1);
+	ck_assert_int_eq(raw_int("SELECT count(*) FROM sf_link"), 1);
+	ck_assert_int_eq(store_purge_counts(st, 500, &p), 0);
+	ck_assert_int_eq(p.login_states, 0);
+	ck_assert_int_eq(p.replays, 0);
 	store_close(st);
 }
 END_TEST
@@ -1623,6 +1915,577 @@ START_TEST(test_install_tampered)
 	ck_assert_int_eq(file_contains(log, BOT1), 0);
 	ck_assert_int_eq(file_contains(log, BOT2), 0);
 	ck_assert_int_eq(raw_int("SELECT count(*) FROM slack_install"), 2);
+	store_close(st);
+}
+END_TEST
+
+START_TEST(test_stats)
+{
+	struct slack_user	 a = user("", "T1", "U1");
+	struct slack_user	 b = user("", "T1", "U2");
+	struct slack_user	 c = user("E1", "T2", "U1");
+	struct slack_user	 w = user("", "T1", "U9");
+	struct store_stats	 ss;
+	struct slack_user	 got;
+	struct store		*st;
+	unsigned char		 n1[CRYPTO_HASHLEN], n2[CRYPTO_HASHLEN],
+				 n3[CRYPTO_HASHLEN], n4[CRYPTO_HASHLEN],
+				 s2[CRYPTO_HASHLEN], s3[CRYPTO_HASHLEN],
+				 ck[CRYPTO_HASHLEN];
+	char			*v = NULL;
+	time_t			 now = time(NULL);
+	size_t			 ka, kb;
+
+	put_as(&key_a, &a, "a@example.com");
+	put_as(&key_a, &b, "b@example.com");
+	put_as(&key_b, &c, "c@example.com");
+	/* Known times: created 1000, 2000, 3000; used an hour ago, ten days
+	 * ago, never. */
+	raw_exec("UPDATE sf_link SET created_at = 1000 WHERE user_id = 'U1' "
+	    "AND team_id = 'T1'");
+	raw_exec("UPDATE sf_link SET created_at = 3000 WHERE user_id = 'U2'");
+	raw_exec("UPDATE sf_link SET created_at = 2000 WHERE team_id = 'T2'");
+	raw_exec("UPDATE sf_link SET last_used_at = strftime('%s') - 3600 "
+	    "WHERE user_id = 'U2'");
+	raw_exec("UPDATE sf_link SET last_used_at = strftime('%s') - 864000 "
+	    "WHERE team_id = 'T2'");
+
+	st = open_with(&key_a);
+	/* Login states: one waiting, one started, one used, one expired. */
+	hash_of("n1", n1);
+	hash_of("n2", n2);
+	hash_of("n3", n3);
+	hash_of("n4", n4);
+	hash_of("s2", s2);
+	hash_of("s3", s3);
+	hash_of("cookie", ck);
+	ck_assert_int_eq(store_nonce_add(st, &w, n1, now + 600), STORE_OK);
+	ck_assert_int_eq(store_nonce_add(st, &w, n2, now + 600), STORE_OK);
+	ck_assert_int_eq(store_nonce_start(st, n2, now, s2, ck, VERIFIER,
+	    now + 600, &got), STORE_OK);
+	ck_assert_int_eq(store_nonce_add(st, &w, n3, now + 600), STORE_OK);
+	ck_assert_int_eq(store_nonce_start(st, n3, now, s3, ck, VERIFIER,
+	    now + 600, &got), STORE_OK);
+	ck_assert_int_eq(store_state_take(st, s3, ck, now, &got, &v),
+	    STORE_OK);
+	crypto_free_secret(v);
+	ck_assert_int_eq(store_nonce_add(st, &w, n4, now - 1), STORE_OK);
+	raw_exec("INSERT INTO slack_replay VALUES (randomblob(32), 100), "
+	    "(randomblob(32), strftime('%s') + 300), "
+	    "(randomblob(32), strftime('%s') + 300)");
+
+	ck_assert_int_eq(store_stats(st, now, &ss), 0);
+	ck_assert_int_eq(ss.links, 3);
+	ck_assert_int_eq(ss.links_used_24h, 1);
+	ck_assert_int_eq(ss.links_used_30d, 2);
+	ck_assert_int_eq(ss.links_never_used, 1);
+	ck_assert_int_eq(ss.oldest_created, 1000);
+	ck_assert_int_eq(ss.newest_created, 3000);
+	ck_assert_int_eq(ss.login_waiting, 1);
+	ck_assert_int_eq(ss.login_started, 1);
+	ck_assert_int_eq(ss.login_used, 1);
+	ck_assert_int_eq(ss.login_expired, 1);
+	ck_assert_int_eq(ss.replays_live, 2);
+	ck_assert_int_eq(ss.replays_expired, 1);
+	ck_assert_int_eq(ss.page_size, raw_int("PRAGMA page_size"));
+	ck_assert_int_eq(ss.page_count, raw_int("PRAGMA page_count"));
+	ck_assert_int_eq(ss.freelist_count, raw_int("PRAGMA freelist_count"));
+	ck_assert_int_eq(ss.schema_version, store_schema_version());
+	ck_assert_uint_eq(ss.nteams, 2);
+	ck_assert_str_eq(ss.teams[0].team_id, "T1");
+	ck_assert_str_eq(ss.teams[0].enterprise_id, "");
+	ck_assert_int_eq(ss.teams[0].links, 2);
+	ck_assert_str_eq(ss.teams[1].team_id, "T2");
+	ck_assert_str_eq(ss.teams[1].enterprise_id, "E1");
+	ck_assert_int_eq(ss.teams[1].links, 1);
+	/* key_a: two links and the started login (the used one no longer
+	 * holds its verifier); key_b: one link. */
+	ck_assert_uint_eq(ss.nkeys, 2);
+	ka = strcmp(ss.keys[0].key_id, key_a.id) == 0 ? 0 : 1;
+	kb = 1 - ka;
+	ck_assert_str_eq(ss.keys[ka].key_id, key_a.id);
+	ck_assert_str_eq(ss.keys[kb].key_id, key_b.id);
+	ck_assert_int_eq(ss.keys[ka].links, 2);
+	ck_assert_int_eq(ss.keys[ka].login_states, 1);
+	ck_assert_int_eq(ss.keys[kb].links, 1);
+	ck_assert_int_eq(ss.keys[kb].login_states, 0);
+	store_stats_free(&ss);
+	ck_assert_ptr_null(ss.keys);
+	ck_assert_uint_eq(ss.nkeys, 0);
+
+	/* An empty database. */
+	raw_exec("DELETE FROM sf_link; DELETE FROM login_state; "
+	    "DELETE FROM slack_replay");
+	ck_assert_int_eq(store_stats(st, now, &ss), 0);
+	ck_assert_int_eq(ss.links, 0);
+	ck_assert_int_eq(ss.oldest_created, 0);
+	ck_assert_int_eq(ss.newest_created, 0);
+	ck_assert_int_eq(ss.login_waiting + ss.login_started +
+	    ss.login_used + ss.login_expired, 0);
+	ck_assert_uint_eq(ss.nteams, 0);
+	ck_assert_uint_eq(ss.nkeys, 0);
+	store_stats_free(&ss);
+	store_close(st);
+}
+END_TEST
+
+/* A login link made without a search (`/contact login`), and the old
+ * store_state_take(), which drops a search it does not hand out. */
+START_TEST(test_search_none_and_old_take)
+{
+	struct store_search	 got;
+	struct slack_user	 who;
+	struct store		*st;
+	unsigned char		 s[CRYPTO_HASHLEN], c[CRYPTO_HASHLEN];
+	char			*v = NULL;
+	time_t			 now = time(NULL);
+
+	st = open_with(&key_a);
+	state_make(st, "plain", now, now + 300, s, c);
+	ck_assert_int_eq(searches_left(), 0);
+	got.text = (char *)"sentinel";
+	ck_assert_int_eq(store_state_take_search(st, s, c, now, &who, &v,
+	    &got), STORE_OK);
+	ck_assert_ptr_null(got.text);
+	ck_assert_ptr_null(got.response_url);
+	crypto_free_secret(v);
+	/* A NULL search is store_nonce_add(). */
+	hash_of("nonce plain 2", s);
+	ck_assert_int_eq(store_nonce_add_search(st, &who, s, now + 600, NULL),
+	    STORE_OK);
+	ck_assert_int_eq(searches_left(), 0);
+
+	search_make(st, st, "old", now, s, c);
+	ck_assert_int_eq(searches_left(), 1);
+	ck_assert_int_eq(store_state_take(st, s, c, now, &who, &v), STORE_OK);
+	ck_assert_str_eq(v, VERIFIER);
+	crypto_free_secret(v);
+	ck_assert_int_eq(searches_left(), 0);
+	store_close(st);
+}
+END_TEST
+
+START_TEST(test_integrity_check)
+{
+	struct store	*st;
+	char		 msg[256];
+	unsigned char	 junk[64];
+	int64_t		 root, psz;
+	int		 fd;
+
+	st = open_with(&key_a);
+	ck_assert_int_eq(store_integrity_check(st, msg, sizeof(msg)), 0);
+	ck_assert_str_eq(msg, "ok");
+	/* A tiny buffer still gets a terminated message. */
+	ck_assert_int_eq(store_integrity_check(st, msg, 2), 0);
+	ck_assert_str_eq(msg, "o");
+	store_close(st);
+
+	/* Scribble over the header of an index's root page, in the main
+	 * file (after a checkpoint), as a failing disk might. */
+	raw_exec("PRAGMA wal_checkpoint(TRUNCATE)");
+	root = raw_int("SELECT rootpage FROM sqlite_schema "
+	    "WHERE name = 'login_state_expires'");
+	psz = raw_int("PRAGMA page_size");
+	ck_assert_int_gt(root, 1);
+	memset(junk, 0x5a, sizeof(junk));
+	ck_assert_int_ge(fd = open(dbpath, O_WRONLY), 0);
+	ck_assert_int_eq(pwrite(fd, junk, sizeof(junk),
+	    (off_t)((root - 1) * psz)), (ssize_t)sizeof(junk));
+	close(fd);
+	st = open_with(&key_a);
+	ck_assert_int_eq(store_integrity_check(st, msg, sizeof(msg)), 1);
+	ck_assert_str_ne(msg, "ok");
+	ck_assert_str_ne(msg, "");
+	store_close(st);
+}
+END_TEST
+
+/* A refused take (wrong cookie, expired) hands out nothing and keeps the
+ * search until the state is used or the row purged with its expiry. */
+START_TEST(test_search_expires_with_its_row)
+{
+	struct store_search	 got;
+	struct slack_user	 who;
+	struct store		*st;
+	unsigned char		 s[CRYPTO_HASHLEN], c[CRYPTO_HASHLEN];
+	unsigned char		 wrong[CRYPTO_HASHLEN];
+	char			*v = NULL;
+	time_t			 now = time(NULL);
+
+	st = open_with(&key_a);
+	search_make(st, st, "a", now, s, c);
+	hash_of("another browser", wrong);
+	ck_assert_int_eq(store_state_take_search(st, s, wrong, now, &who, &v,
+	    &got), STORE_MISMATCH);
+	ck_assert_ptr_null(got.text);
+	ck_assert_int_eq(store_state_take_search(st, s, c, now + 600, &who,
+	    &v, &got), STORE_EXPIRED);
+	ck_assert_ptr_null(got.text);
+	ck_assert_ptr_null(v);
+	ck_assert_int_eq(searches_left(), 1);
+	ck_assert_int_eq(store_purge(st, now + 599), 0);
+	ck_assert_int_eq(store_purge(st, now + 600), 1);
+	ck_assert_int_eq(raw_int("SELECT count(*) FROM login_state"), 0);
+	store_close(st);
+}
+END_TEST
+
+/* Holds the database at path in exclusive locking mode, so that no other
+ * connection may even read it, until released. */
+static sqlite3 *
+lock_exclusive(const char *path)
+{
+	sqlite3	*db = NULL;
+
+	ck_assert_int_eq(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE,
+	    NULL), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_exec(db, "PRAGMA locking_mode=EXCLUSIVE; "
+	    "BEGIN EXCLUSIVE; SELECT count(*) FROM sqlite_schema", NULL, NULL,
+	    NULL), SQLITE_OK);
+	return db;
+}
+
+struct probe_run {
+	const char			*path;
+	enum store_probe_result		 r;
+	long				 ms;
+};
+
+static void *
+probe_thread(void *arg)
+{
+	struct probe_run	*p = arg;
+	long			 t0 = tu_now_ms();
+	int			 v;
+
+	p->r = store_probe(p->path, &v);
+	p->ms = tu_now_ms() - t0;
+	return NULL;
+}
+
+/*
+ * A lock held beyond the busy timeout: store_probe() says BUSY (a file
+ * held in exclusive locking mode, which no one may even read), and a
+ * purge that cannot get the write lock fails with store_busy_failed()
+ * set.  The two run at once, on two files, to wait the timeout once.
+ */
+START_TEST(test_busy)
+{
+	struct store_purged	 p;
+	struct probe_run	 pr;
+	struct store		*st, *other;
+	pthread_t		 t;
+	sqlite3			*xlock, *wlock;
+	char			 path2[PATH_MAX + 16], q[PATH_MAX + 24];
+	long			 t0, ms;
+	int			 v;
+
+	snprintf(path2, sizeof(path2), "%s/other.db", dir);
+	ck_assert_ptr_nonnull(other = store_open(path2, &key_a));
+	store_close(other);
+	xlock = lock_exclusive(path2);
+	pr.path = path2;
+	ck_assert_int_eq(pthread_create(&t, NULL, probe_thread, &pr), 0);
+
+	st = open_with(&key_a);
+	wlock = raw_open();
+	ck_assert_int_eq(sqlite3_exec(wlock, "BEGIN IMMEDIATE", NULL, NULL,
+	    NULL), SQLITE_OK);
+	t0 = tu_now_ms();
+	ck_assert_int_eq(store_purge_counts(st, 500, &p), -1);
+	ms = tu_now_ms() - t0;
+	ck_assert_int_eq(store_busy_failed(st), 1);
+	ck_assert_int_ge(ms, 4500);
+	ck_assert_int_lt(ms, 15000);
+	/* Reads are not blocked by a writer in WAL mode. */
+	sqlite3_exec(wlock, "COMMIT", NULL, NULL, NULL);
+	sqlite3_close(wlock);
+	ck_assert_int_eq(store_purge_counts(st, 500, &p), 0);
+	ck_assert_int_eq(store_busy_failed(st), 0);
+	store_close(st);
+
+	ck_assert_int_eq(pthread_join(t, NULL), 0);
+	ck_assert_int_eq(pr.r, STORE_PROBE_BUSY);
+	ck_assert_int_ge(pr.ms, 4500);
+	ck_assert_int_lt(pr.ms, 15000);
+	sqlite3_exec(xlock, "COMMIT", NULL, NULL, NULL);
+	sqlite3_close(xlock);
+	ck_assert_int_eq(store_probe(path2, &v), STORE_PROBE_OK);
+	ck_assert_int_eq(v, store_schema_version());
+	unlink(path2);
+	snprintf(q, sizeof(q), "%s-wal", path2);
+	unlink(q);
+	snprintf(q, sizeof(q), "%s-shm", path2);
+	unlink(q);
+}
+END_TEST
+
+/* Of many connections taking one state at once, one gets the search. */
+struct search_racer {
+	pthread_barrier_t	*bar;
+	const unsigned char	*state;
+	const unsigned char	*cookie;
+	time_t			 now;
+	enum store_result	 r;
+	int			 got_search;
+};
+
+static void *
+search_racer_run(void *arg)
+{
+	struct search_racer	*rc = arg;
+	struct store_search	 got;
+	struct slack_user	 who;
+	struct store		*st;
+	char			*v = NULL;
+
+	memset(&got, 0, sizeof(got));
+	st = store_open(dbpath, &key_a);
+	pthread_barrier_wait(rc->bar);
+	rc->r = st != NULL ? store_state_take_search(st, rc->state,
+	    rc->cookie, rc->now, &who, &v, &got) : STORE_ERROR;
+	rc->got_search = got.text != NULL &&
+	    strcmp(got.text, SEARCH_TEXT) == 0 && got.response_url != NULL &&
+	    strcmp(got.response_url, SEARCH_URL) == 0;
+	crypto_free_secret(v);
+	store_search_free(&got);
+	store_close(st);
+	return NULL;
+}
+
+START_TEST(test_search_taken_once_race)
+{
+	struct search_racer	 rc[RACERS];
+	pthread_barrier_t	 bar;
+	pthread_t		 t[RACERS];
+	struct store		*st;
+	unsigned char		 s[CRYPTO_HASHLEN], c[CRYPTO_HASHLEN];
+	time_t			 now = time(NULL);
+	int			 i, ok, with;
+
+	st = open_with(&key_a);
+	search_make(st, st, "race", now, s, c);
+	store_close(st);
+	pthread_barrier_init(&bar, NULL, RACERS);
+	for (i = 0; i < RACERS; i++) {
+		rc[i] = (struct search_racer){ &bar, s, c, now, STORE_ERROR,
+		    0 };
+		ck_assert_int_eq(pthread_create(&t[i], NULL, search_racer_run,
+		    &rc[i]), 0);
+	}
+	ok = with = 0;
+	for (i = 0; i < RACERS; i++) {
+		pthread_join(t[i], NULL);
+		if (rc[i].r == STORE_OK)
+			ok++;
+		else
+			ck_assert_int_eq(rc[i].r, STORE_USED);
+		with += rc[i].got_search;
+		ck_assert(!rc[i].got_search || rc[i].r == STORE_OK);
+	}
+	pthread_barrier_destroy(&bar);
+	ck_assert_int_eq(ok, 1);
+	ck_assert_int_eq(with, 1);
+	ck_assert_int_eq(searches_left(), 0);
+}
+END_TEST
+
+/*
+ * A search that does not open is dropped, and the login goes on: sealed
+ * under another key (the key was rotated between the command and the
+ * callback), altered, moved from another row, or its two columns
+ * swapped.  Each time it is cleared from the row all the same.
+ */
+START_TEST(test_search_fail_dropped_login_goes_on)
+{
+	static const char *const moves[] = {
+		"flip text",
+		"flip url",
+		"move",
+		"swap",
+	};
+	struct store_search	 got;
+	struct slack_user	 who;
+	struct store		*a, *b;
+	unsigned char		 s[CRYPTO_HASHLEN], c[CRYPTO_HASHLEN];
+	unsigned char		 s2[CRYPTO_HASHLEN], c2[CRYPTO_HASHLEN];
+	char			*v = NULL, where[128], where2[128], sql[512];
+	time_t			 now = time(NULL);
+	size_t			 i;
+	int			 saved;
+
+	a = open_with(&key_a);
+	b = open_with(&key_b);
+	saved = stderr_capture();
+	/* Sealed under key_b, started (verifier) under key_a. */
+	search_make(b, a, "rotated", now, s, c);
+	ck_assert_int_eq(store_state_take_search(a, s, c, now, &who, &v,
+	    &got), STORE_OK);
+	ck_assert_str_eq(v, VERIFIER);
+	crypto_free_secret(v);
+	ck_assert_ptr_null(got.text);
+	ck_assert_ptr_null(got.response_url);
+	ck_assert_int_eq(searches_left(), 0);
+
+	for (i = 0; i < sizeof(moves) / sizeof(moves[0]); i++) {
+		snprintf(sql, sizeof(sql), "%zu", i);
+		search_make(a, a, sql, now, s, c);
+		where_state(s, where, sizeof(where));
+		if (i == 0)
+			raw_flip("login_state", "search_ct", where, 30);
+		else if (i == 1)
+			raw_flip("login_state", "search_url_ct", where, 2);
+		else if (i == 2) {
+			search_make(a, a, "donor", now, s2, c2);
+			where_state(s2, where2, sizeof(where2));
+			snprintf(sql, sizeof(sql), "UPDATE login_state SET "
+			    "search_ct = (SELECT search_ct FROM login_state "
+			    "WHERE %s) WHERE %s", where2, where);
+			raw_exec(sql);
+		} else {
+			snprintf(sql, sizeof(sql), "UPDATE login_state SET "
+			    "search_ct = search_url_ct, search_url_ct = "
+			    "search_ct WHERE %s", where);
+			raw_exec(sql);
+		}
+		ck_assert_int_eq(store_state_take_search(a, s, c, now, &who,
+		    &v, &got), STORE_OK);
+		ck_assert_msg(got.text == NULL && got.response_url == NULL,
+		    "%s", moves[i]);
+		ck_assert_str_eq(v, VERIFIER);
+		crypto_free_secret(v);
+		if (i == 2) {
+			/* The donor's own search still opens. */
+			ck_assert_int_eq(store_state_take_search(a, s2, c2, now,
+			    &who, &v, &got), STORE_OK);
+			ck_assert_str_eq(got.text, SEARCH_TEXT);
+			crypto_free_secret(v);
+			store_search_free(&got);
+		}
+		ck_assert_int_eq(searches_left(), 0);
+	}
+	ck_assert_int_eq(file_contains(stderr_restore(saved),
+	    "sealed search does not open"), 1);
+	store_close(a);
+	store_close(b);
+}
+END_TEST
+
+START_TEST(test_search_fail_invalid_input)
+{
+	struct slack_user	 u = user("", "T1", "U1");
+	struct store_search	 in;
+	struct store		*st;
+	unsigned char		 n[CRYPTO_HASHLEN];
+	char			*big;
+	int			 saved;
+
+	st = open_with(&key_a);
+	ck_assert_ptr_nonnull(big = malloc(STORE_SEARCH_TEXT_MAX + 2));
+	memset(big, 'x', STORE_SEARCH_TEXT_MAX + 1);
+	big[STORE_SEARCH_TEXT_MAX + 1] = '\0';
+	hash_of("nonce", n);
+	saved = stderr_capture();
+	in = (struct store_search){ (char *)"", (char *)SEARCH_URL, 0 };
+	ck_assert_int_eq(store_nonce_add_search(st, &u, n, 1, &in),
+	    STORE_ERROR);
+	in = (struct store_search){ (char *)"x", (char *)"", 0 };
+	ck_assert_int_eq(store_nonce_add_search(st, &u, n, 1, &in),
+	    STORE_ERROR);
+	in = (struct store_search){ NULL, (char *)SEARCH_URL, 0 };
+	ck_assert_int_eq(store_nonce_add_search(st, &u, n, 1, &in),
+	    STORE_ERROR);
+	in = (struct store_search){ big, (char *)SEARCH_URL, 0 };
+	ck_assert_int_eq(store_nonce_add_search(st, &u, n, 1, &in),
+	    STORE_ERROR);
+	big[STORE_SEARCH_URL_MAX + 1] = '\0';
+	in = (struct store_search){ (char *)"x", big, 0 };
+	ck_assert_int_eq(store_nonce_add_search(st, &u, n, 1, &in),
+	    STORE_ERROR);
+	stderr_restore(saved);
+	ck_assert_int_eq(raw_int("SELECT count(*) FROM login_state"), 0);
+	/* At the limits it is taken. */
+	big[STORE_SEARCH_URL_MAX] = '\0';
+	in = (struct store_search){ (char *)"x", big, 0 };
+	ck_assert_int_eq(store_nonce_add_search(st, &u, n, 1, &in), STORE_OK);
+	free(big);
+	store_close(st);
+}
+END_TEST
+
+START_TEST(test_search_no_plaintext_on_disk)
+{
+	struct store_search	 got;
+	struct slack_user	 who;
+	struct store		*st;
+	unsigned char		 s[CRYPTO_HASHLEN], c[CRYPTO_HASHLEN];
+	char			 wal[PATH_MAX + 8], shm[PATH_MAX + 8];
+	char			*v = NULL;
+	time_t			 now = time(NULL);
+
+	snprintf(wal, sizeof(wal), "%s-wal", dbpath);
+	snprintf(shm, sizeof(shm), "%s-shm", dbpath);
+	st = open_with(&key_a);
+	search_make(st, st, "disk", now, s, c);
+	ck_assert_int_eq(access(wal, F_OK), 0);
+	ck_assert_int_eq(file_contains(wal, "T1"), 1);
+	ck_assert_int_eq(file_contains(wal, "searched-plaintext"), 0);
+	ck_assert_int_eq(file_contains(wal, "RESPONSEurlCAPABILITY"), 0);
+	ck_assert_int_eq(file_contains(dbpath, "searched-plaintext"), 0);
+	ck_assert_int_eq(file_contains(dbpath, "RESPONSEurlCAPABILITY"), 0);
+	ck_assert_int_eq(file_contains(shm, "searched-plaintext"), 0);
+	ck_assert_int_eq(store_state_take_search(st, s, c, now, &who, &v,
+	    &got), STORE_OK);
+	crypto_free_secret(v);
+	store_search_free(&got);
+	store_close(st);
+	ck_assert_int_eq(file_contains(dbpath, "searched-plaintext"), 0);
+	ck_assert_int_eq(file_contains(dbpath, "RESPONSEurlCAPABILITY"), 0);
+	ck_assert_int_eq(file_contains(wal, "searched-plaintext"), 0);
+	ck_assert_int_eq(file_contains(wal, "RESPONSEurlCAPABILITY"), 0);
+}
+END_TEST
+
+/*
+ * A database of version 1 (from before sql/002_resume.sql) with a login
+ * in flight: opening it migrates, and that login still completes,
+ * without a search.
+ */
+START_TEST(test_migrate_from_1_keeps_logins)
+{
+	struct store_search	 got;
+	struct slack_user	 who;
+	struct store		*st;
+	unsigned char		 n[CRYPTO_HASHLEN], s[CRYPTO_HASHLEN];
+	unsigned char		 c[CRYPTO_HASHLEN];
+	char			 hex[2 * CRYPTO_HASHLEN + 1], sql[256];
+	char			*v = NULL;
+	time_t			 now = time(NULL);
+
+	ck_assert_int_eq(schema_migrations[0].version, 1);
+	raw_exec(schema_migrations[0].sql);
+	raw_exec("PRAGMA user_version = 1");
+	hash_of("old nonce", n);
+	crypto_hex(n, CRYPTO_HASHLEN, hex);
+	snprintf(sql, sizeof(sql), "INSERT INTO login_state (nonce_hash, "
+	    "team_id, user_id, created_at, expires_at) VALUES (X'%s', 'T1', "
+	    "'U1', %lld, %lld)", hex, (long long)now, (long long)now + 600);
+	raw_exec(sql);
+
+	st = open_with(&key_a);
+	ck_assert_int_eq(raw_int("PRAGMA user_version"),
+	    store_schema_version());
+	hash_of("old state", s);
+	hash_of("old cookie", c);
+	ck_assert_int_eq(store_nonce_start(st, n, now, s, c, VERIFIER,
+	    now + 600, &who), STORE_OK);
+	ck_assert_int_eq(store_state_take_search(st, s, c, now, &who, &v,
+	    &got), STORE_OK);
+	ck_assert_str_eq(v, VERIFIER);
+	ck_assert_ptr_null(got.text);
+	crypto_free_secret(v);
+	ck_assert_str_eq(who.user_id, "U1");
 	store_close(st);
 }
 END_TEST
@@ -1825,6 +2688,19 @@ suite(void)
 	tcase_add_test(tc, test_state_take_race_processes);
 	suite_add_tcase(s, tc);
 
+	tc = tcase_create("remembered searches");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_search_roundtrip);
+	tcase_add_test(tc, test_search_none_and_old_take);
+	tcase_add_test(tc, test_search_expires_with_its_row);
+	tcase_add_test(tc, test_search_taken_once_race);
+	tcase_add_test(tc, test_search_fail_dropped_login_goes_on);
+	tcase_add_test(tc, test_search_fail_invalid_input);
+	tcase_add_test(tc, test_search_no_plaintext_on_disk);
+	tcase_add_test(tc, test_migrate_from_1_keeps_logins);
+	suite_add_tcase(s, tc);
+
 	tc = tcase_create("replays");
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_replay);
@@ -1851,6 +2727,19 @@ suite(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, test_link_last_used);
 	tcase_add_test(tc, test_wal_bounded_under_readers);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("admin");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_probe);
+	tcase_add_test(tc, test_list_links);
+	tcase_add_test(tc, test_list_links_fail_malformed_row);
+	tcase_add_test(tc, test_link_remove);
+	tcase_add_test(tc, test_purge_counts);
+	tcase_add_test(tc, test_stats);
+	tcase_add_test(tc, test_integrity_check);
+	tcase_add_test(tc, test_busy);
 	suite_add_tcase(s, tc);
 
 	return s;

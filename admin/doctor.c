@@ -1,0 +1,672 @@
+/*
+ * doctor: one line per health check, ok or FAIL with the reason.
+ *
+ * It looks at what an admin gets wrong or what breaks in production: the
+ * configuration (config_load, exactly as the workers read it), the
+ * database (it exists, opens, PRAGMA integrity_check says ok, the schema
+ * is this program's), the file modes (database and its -wal and -shm
+ * files not world-accessible, its directory not world-writable, the key
+ * file readable by its owner only, secret files not world-readable), the
+ * key (it opens the most recently updated link; every key id in use is
+ * the configured key), Salesforce (a real HTTPS request to SF_LOGIN_URL
+ * through common/http.c, so with certificate verification and
+ * FORCELINK_CA_FILE as the workers use them, and a short timeout), and
+ * the FastCGI sockets (they exist, are sockets, and not world-writable:
+ * whoever can connect talks to the workers unauthenticated).
+ *
+ * A check that cannot run because an earlier one failed is not reported
+ * (the earlier FAIL says why).  Exit status 1 when any check failed.
+ */
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <getopt.h>
+#include <grp.h>
+#include <libgen.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <json-c/json.h>
+
+#include "admin.h"
+#include "config.h"
+#include "http.h"
+#include "store.h"
+
+#define DOCTOR_SOCKET_DIR	"/run/forcelink"
+#define DOCTOR_SOCKETS_MAX	16
+#define DOCTOR_TIMEOUT		5	/* seconds, for Salesforce */
+#define DOCTOR_TIMEOUT_MAX	20
+#define DOCTOR_DETAIL_MAX	1024
+
+/* The programs whose sockets are checked by default. */
+static const char *const doctor_programs[] = {
+	"contact", "oauth_start", "oauth_callback"
+};
+
+/* The secrets besides the key that may be given as files. */
+static const char *const doctor_secret_files[] = {
+	"SF_CLIENT_SECRET_FILE", "SLACK_SIGNING_SECRET_FILE",
+	"SLACK_VERIFICATION_TOKEN_FILE"
+};
+
+enum doctor_status {
+	DOC_OK,
+	DOC_FAIL,
+	DOC_SKIP
+};
+
+struct doctor {
+	int			 json;
+	int			 timeout;
+	const char		*sockets[DOCTOR_SOCKETS_MAX];
+	size_t			 nsockets;
+	struct json_object	*checks;
+	int			 failed;
+	struct config		 cfg;
+	char			 keyid[CRYPTO_KEYID_LEN + 1]; /* current key */
+	struct store		*st;
+};
+
+enum {
+	OPT_JSON = 256,
+	OPT_SOCKET,
+	OPT_TIMEOUT
+};
+
+static const struct option doctor_longopts[] = {
+	{ "help",	no_argument,		NULL, 'h' },
+	{ "json",	no_argument,		NULL, OPT_JSON },
+	{ "socket",	required_argument,	NULL, OPT_SOCKET },
+	{ "timeout",	required_argument,	NULL, OPT_TIMEOUT },
+	{ NULL,		0,			NULL, 0 }
+};
+
+static const struct admin_cmd_help doctor_help = {
+	ADMIN_PROG " doctor [--json] [--socket PATH]... [--timeout SECONDS]",
+	"Checks the installation and prints one line per check: ok, FAIL\n"
+	"with the reason, or skip.  Exit status 1 when any check failed.\n"
+	"\n"
+	"  config        the configuration loads, as the programs read it\n"
+	"  database      FORCELINK_DB exists, opens, integrity_check is ok\n"
+	"  schema        its schema version is this program's\n"
+	"  modes.database  it and its -wal and -shm files are 0600 or 0660\n"
+	"  modes.directory its directory is not world-writable\n"
+	"  modes.key     FORCELINK_KEY_FILE is readable by its owner only\n"
+	"  modes.secrets the other *_FILE secrets are not world-readable\n"
+	"  key.sample    the key opens the most recently updated link\n"
+	"  key.ids       every key id in use is the configured key's\n"
+	"  salesforce    SF_LOGIN_URL answers over verified TLS\n"
+	"  socket        each FastCGI socket exists, is a socket and is\n"
+	"                not world-writable\n"
+	"\n"
+	"  --json              {\"ok\": bool, \"checks\": [{\"check\",\n"
+	"                      \"status\", \"detail\"}]}\n"
+	"  --socket PATH       check this socket (repeatable) instead of\n"
+	"                      contact.sock, oauth_start.sock and\n"
+	"                      oauth_callback.sock in $FORCELINK_SOCKET_DIR\n"
+	"                      (default " DOCTOR_SOCKET_DIR ")\n"
+	"  --timeout SECONDS   for the Salesforce request (1 to 20,\n"
+	"                      default 5)\n"
+};
+
+static const char *const doctor_status_names[] = { "ok", "FAIL", "skip" };
+static const char *const doctor_status_json[] = { "ok", "fail", "skip" };
+
+static void	doctor_report(struct doctor *, const char *,
+		    enum doctor_status, const char *, ...)
+		    __attribute__((format(printf, 4, 5)));
+
+/* Prints (or, with --json, records) one check's outcome. */
+static void
+doctor_report(struct doctor *d, const char *check, enum doctor_status s,
+    const char *fmt, ...)
+{
+	struct json_object	*o;
+	char			 detail[DOCTOR_DETAIL_MAX], *clean;
+	va_list			 ap;
+
+	va_start(ap, fmt);
+	vsnprintf(detail, sizeof(detail), fmt, ap);
+	va_end(ap);
+	if (s == DOC_FAIL)
+		d->failed = 1;
+	if (d->json) {
+		if ((o = json_object_new_object()) == NULL)
+			return;
+		json_object_object_add(o, "check", admin_json_str(check));
+		json_object_object_add(o, "status",
+		    admin_json_str(doctor_status_json[s]));
+		json_object_object_add(o, "detail", admin_json_str(detail));
+		json_object_array_add(d->checks, o);
+		return;
+	}
+	clean = admin_clean(detail);
+	printf("%-4s  %-15s  %s\n", doctor_status_names[s], check,
+	    clean != NULL ? clean : "?");
+	free(clean);
+}
+
+static int
+doctor_opt(int c, const char *arg, void *v)
+{
+	struct doctor	*d = v;
+	char		*end;
+	long		 n;
+
+	switch (c) {
+	case OPT_JSON:
+		d->json = 1;
+		break;
+	case OPT_SOCKET:
+		if (d->nsockets == DOCTOR_SOCKETS_MAX || *arg == '\0') {
+			admin_err("doctor: --socket: %s", *arg == '\0' ?
+			    "empty path" : "too many");
+			return admin_usage(doctor_help.synopsis);
+		}
+		d->sockets[d->nsockets++] = arg;
+		break;
+	case OPT_TIMEOUT:
+		errno = 0;
+		n = strtol(arg, &end, 10);
+		if (errno != 0 || end == arg || *end != '\0' || n < 1 ||
+		    n > DOCTOR_TIMEOUT_MAX) {
+			admin_err("doctor: --timeout: not a number of seconds "
+			    "from 1 to %d: %.32s", DOCTOR_TIMEOUT_MAX, arg);
+			return admin_usage(doctor_help.synopsis);
+		}
+		d->timeout = (int)n;
+		break;
+	}
+	return ADMIN_OK;
+}
+
+static void	doctor_append(char *, size_t, size_t *, const char *, ...)
+		    __attribute__((format(printf, 4, 5)));
+
+/* Appends to the string in buf (size sz, *n bytes used so far); what does
+ * not fit is cut. */
+static void
+doctor_append(char *buf, size_t sz, size_t *n, const char *fmt, ...)
+{
+	va_list	 ap;
+	int	 w;
+
+	if (*n >= sz - 1)
+		return;
+	va_start(ap, fmt);
+	w = vsnprintf(buf + *n, sz - *n, fmt, ap);
+	va_end(ap);
+	if (w > 0)
+		*n = *n + (size_t)w < sz - 1 ? *n + (size_t)w : sz - 1;
+}
+
+/* "0640 user:group" of sb into out. */
+static void
+doctor_mode(const struct stat *sb, char *out, size_t n)
+{
+	struct passwd	*pw;
+	struct group	*gr;
+	char		 u[32], g[32];
+
+	if ((pw = getpwuid(sb->st_uid)) != NULL)
+		snprintf(u, sizeof(u), "%s", pw->pw_name);
+	else
+		snprintf(u, sizeof(u), "%lu", (unsigned long)sb->st_uid);
+	if ((gr = getgrgid(sb->st_gid)) != NULL)
+		snprintf(g, sizeof(g), "%s", gr->gr_name);
+	else
+		snprintf(g, sizeof(g), "%lu", (unsigned long)sb->st_gid);
+	snprintf(out, n, "%04o %s:%s", (unsigned)(sb->st_mode & 07777), u, g);
+}
+
+/* config: returns 0 when it loaded. */
+static int
+doctor_config(struct doctor *d)
+{
+	char	 err[512];
+
+	if (config_load(&d->cfg, err, sizeof(err)) == -1) {
+		doctor_report(d, "config", DOC_FAIL, "%s", err);
+		return -1;
+	}
+	admin_current_key_id(&d->cfg, d->keyid);
+	doctor_report(d, "config", DOC_OK, "loaded: FORCELINK_DB %s, "
+	    "SF_LOGIN_URL %s, key id %s", d->cfg.db_path, d->cfg.sf.login_url,
+	    d->keyid);
+	return 0;
+}
+
+/* database and schema: on success d->st is open. */
+static void
+doctor_database(struct doctor *d)
+{
+	const char	*path = d->cfg.db_path;
+	char		 msg[512];
+	int		 v = 0, rc;
+
+	switch (store_probe(path, &v)) {
+	case STORE_PROBE_OK:
+		break;
+	case STORE_PROBE_MISSING:
+		doctor_report(d, "database", DOC_FAIL, "%s does not exist "
+		    "(FORCELINK_DB)", path);
+		return;
+	case STORE_PROBE_BUSY:
+		doctor_report(d, "database", DOC_FAIL, "%s is locked: another "
+		    "process held its lock beyond the busy timeout", path);
+		return;
+	case STORE_PROBE_ERROR:
+		doctor_report(d, "database", DOC_FAIL, "%s is not a readable "
+		    "SQLite database (see the log line)", path);
+		return;
+	}
+	if (v > store_schema_version()) {
+		doctor_report(d, "schema", DOC_FAIL, "version %d is newer than "
+		    "this program's (%d): programs of this version refuse it",
+		    v, store_schema_version());
+		return;
+	}
+	if ((d->st = store_open_keyring(path, d->cfg.keyring)) == NULL) {
+		doctor_report(d, "database", DOC_FAIL, "%s cannot be opened "
+		    "(see the log line)", path);
+		return;
+	}
+	rc = store_integrity_check(d->st, msg, sizeof(msg));
+	if (rc == 0)
+		doctor_report(d, "database", DOC_OK, "%s: integrity_check ok",
+		    path);
+	else
+		doctor_report(d, "database", DOC_FAIL, "%s: integrity_check%s: "
+		    "%s", path, rc == 1 ? " found a problem" : " did not run",
+		    msg);
+	if (v == store_schema_version())
+		doctor_report(d, "schema", DOC_OK, "version %d, this "
+		    "program's", v);
+	else
+		doctor_report(d, "schema", DOC_OK, "version %d, migrated to %d "
+		    "on opening (as the programs do)", v,
+		    store_schema_version());
+}
+
+/* modes.database: the database and its -wal and -shm files. */
+static void
+doctor_modes_db(struct doctor *d)
+{
+	static const char *const suffix[] = { "", "-wal", "-shm" };
+	struct stat	 sb;
+	char		 path[4096], detail[DOCTOR_DETAIL_MAX], m[96];
+	size_t		 i, n = 0;
+	unsigned	 perm;
+	int		 bad = 0;
+
+	detail[0] = '\0';
+	for (i = 0; i < 3; i++) {
+		snprintf(path, sizeof(path), "%s%s", d->cfg.db_path,
+		    suffix[i]);
+		if (stat(path, &sb) == -1) {
+			if (i == 0 || errno != ENOENT) {
+				doctor_report(d, "modes.database", DOC_FAIL,
+				    "%s: %s", path, strerror(errno));
+				return;
+			}
+			continue;
+		}
+		perm = sb.st_mode & 07777;
+		doctor_mode(&sb, m, sizeof(m));
+		if (!S_ISREG(sb.st_mode) || (perm != 0600 && perm != 0660)) {
+			bad = 1;
+			doctor_append(detail, sizeof(detail), &n,
+			    "%s%s is %s%s", n ? "; " : "", path,
+			    S_ISREG(sb.st_mode) ? "" :
+			    "not a regular file, ", m);
+		} else
+			doctor_append(detail, sizeof(detail), &n, "%s%s %s",
+			    n ? ", " : "", i == 0 ? path : suffix[i], m);
+	}
+	if (bad)
+		doctor_report(d, "modes.database", DOC_FAIL, "%s (must be "
+		    "0600 or 0660: the file holds the sealed tokens)", detail);
+	else
+		doctor_report(d, "modes.database", DOC_OK, "%s", detail);
+}
+
+/* modes.directory: the database's directory. */
+static void
+doctor_modes_dir(struct doctor *d)
+{
+	struct stat	 sb;
+	char		*copy, *dir, m[96];
+
+	if ((copy = strdup(d->cfg.db_path)) == NULL)
+		return;
+	dir = dirname(copy);
+	if (stat(dir, &sb) == -1)
+		doctor_report(d, "modes.directory", DOC_FAIL, "%s: %s", dir,
+		    strerror(errno));
+	else {
+		doctor_mode(&sb, m, sizeof(m));
+		if (!S_ISDIR(sb.st_mode))
+			doctor_report(d, "modes.directory", DOC_FAIL, "%s is "
+			    "not a directory", dir);
+		else if (sb.st_mode & S_IWOTH)
+			doctor_report(d, "modes.directory", DOC_FAIL, "%s is "
+			    "%s: world-writable, so anyone could replace the "
+			    "database or its -wal and -shm files", dir, m);
+		else
+			doctor_report(d, "modes.directory", DOC_OK, "%s %s",
+			    dir, m);
+	}
+	free(copy);
+}
+
+/* modes.key: FORCELINK_KEY_FILE readable and writable by its owner
+ * only. */
+static void
+doctor_modes_key(struct doctor *d)
+{
+	const char	*path;
+	struct stat	 sb;
+	char		 m[96];
+
+	path = getenv("FORCELINK_KEY_FILE");
+	if (path == NULL || *path == '\0') {
+		doctor_report(d, "modes.key", DOC_SKIP, "the key is given in "
+		    "FORCELINK_KEY; FORCELINK_KEY_FILE, kept apart from the "
+		    "database and its backups, is preferred");
+		return;
+	}
+	if (stat(path, &sb) == -1) {
+		doctor_report(d, "modes.key", DOC_FAIL, "%s: %s", path,
+		    strerror(errno));
+		return;
+	}
+	doctor_mode(&sb, m, sizeof(m));
+	if (sb.st_mode & (S_IRWXG | S_IRWXO))
+		doctor_report(d, "modes.key", DOC_FAIL, "%s is %s: the key "
+		    "must be readable by its owner only (chmod 0600)", path,
+		    m);
+	else
+		doctor_report(d, "modes.key", DOC_OK, "%s %s", path, m);
+}
+
+/* modes.secrets: the other secret files, not world-readable. */
+static void
+doctor_modes_secrets(struct doctor *d)
+{
+	const char	*path;
+	struct stat	 sb;
+	char		 detail[DOCTOR_DETAIL_MAX], m[96];
+	size_t		 i, n = 0;
+	int		 bad = 0, any = 0;
+
+	detail[0] = '\0';
+	for (i = 0; i < sizeof(doctor_secret_files) /
+	    sizeof(doctor_secret_files[0]); i++) {
+		path = getenv(doctor_secret_files[i]);
+		if (path == NULL || *path == '\0')
+			continue;
+		any = 1;
+		if (stat(path, &sb) == -1) {
+			bad = 1;
+			doctor_append(detail, sizeof(detail), &n, "%s%s: %s",
+			    n ? "; " : "", path, strerror(errno));
+			continue;
+		}
+		doctor_mode(&sb, m, sizeof(m));
+		if (sb.st_mode & S_IRWXO)
+			bad = 1;
+		doctor_append(detail, sizeof(detail), &n, "%s%s %s%s",
+		    n ? "; " : "", path, m, sb.st_mode & S_IRWXO ?
+		    " (world-accessible)" : "");
+	}
+	if (any)
+		doctor_report(d, "modes.secrets", bad ? DOC_FAIL : DOC_OK, "%s",
+		    detail);
+}
+
+/* key.sample: the key opens the most recently updated link. */
+static void
+doctor_key_sample(struct doctor *d)
+{
+	struct store_link_list	 ll = { NULL, 0 };
+	struct store_link	 full;
+	const struct store_link_info *l;
+	enum store_result	 r;
+	size_t			 i;
+
+	if (store_list_links(d->st, NULL, NULL, NULL, &ll) != STORE_OK) {
+		doctor_report(d, "key.sample", DOC_FAIL, "cannot read the "
+		    "links (see the log line)");
+		return;
+	}
+	if (ll.n == 0) {
+		doctor_report(d, "key.sample", DOC_SKIP, "no links yet");
+		goto out;
+	}
+	l = &ll.v[0];
+	for (i = 1; i < ll.n; i++)
+		if (ll.v[i].updated_at > l->updated_at)
+			l = &ll.v[i];
+	r = store_link_get(d->st, &l->who, &full);
+	store_link_free(&full);
+	if (r == STORE_OK)
+		doctor_report(d, "key.sample", DOC_OK, "the key opens the "
+		    "tokens of team %s user %s (the most recently updated "
+		    "link)", l->who.team_id, l->who.user_id);
+	else if (r == STORE_BADKEY)
+		doctor_report(d, "key.sample", DOC_FAIL, "the key does not "
+		    "open the tokens of team %s user %s (sealed under key id "
+		    "%s; the configured key's id is %s): wrong key?",
+		    l->who.team_id, l->who.user_id, l->key_id, d->keyid);
+	else if (r == STORE_NOTFOUND)
+		doctor_report(d, "key.sample", DOC_SKIP, "the sample link was "
+		    "deleted meanwhile");
+	else
+		doctor_report(d, "key.sample", DOC_FAIL, "cannot read the "
+		    "sample link (see the log line)");
+out:
+	store_link_list_free(&ll);
+}
+
+/* key.ids: every key id in use is the configured key's. */
+static void
+doctor_key_ids(struct doctor *d)
+{
+	struct store_stats	 ss;
+	char			 detail[DOCTOR_DETAIL_MAX];
+	long			 links = 0, states = 0;
+	size_t			 i, n = 0;
+
+	if (store_stats(d->st, time(NULL), &ss) == -1) {
+		doctor_report(d, "key.ids", DOC_FAIL, "cannot read the key ids "
+		    "(see the log line)");
+		return;
+	}
+	detail[0] = '\0';
+	for (i = 0; i < ss.nkeys; i++) {
+		links += ss.keys[i].links;
+		states += ss.keys[i].login_states;
+		if (admin_key_known(&d->cfg, ss.keys[i].key_id))
+			continue;
+		doctor_append(detail, sizeof(detail), &n, "%skey id %.32s "
+		    "seals %ld links and %ld login states", n ? "; " : "",
+		    ss.keys[i].key_id, ss.keys[i].links,
+		    ss.keys[i].login_states);
+	}
+	if (n > 0)
+		doctor_report(d, "key.ids", DOC_FAIL, "%s, but is not in the "
+		    "configured keyring (current key id %s)", detail, d->keyid);
+	else
+		doctor_report(d, "key.ids", DOC_OK, "%ld links and %ld login "
+		    "states, all under the configured keys (current id %s)",
+		    links, states, d->keyid);
+	store_stats_free(&ss);
+}
+
+/* salesforce: a real HTTPS request to SF_LOGIN_URL. */
+static void
+doctor_salesforce(struct doctor *d)
+{
+	struct http_response	 resp;
+	struct timespec		 t0, t1;
+	struct http		*h;
+	enum http_result	 r;
+	const char		*host = d->cfg.sf.login_host;
+	char			*url = NULL;
+	double			 secs;
+
+	http_response_init(&resp);
+	if ((h = http_new(d->cfg.ca_file)) == NULL ||
+	    http_set_timeouts(h, d->timeout * 1000L, d->timeout * 1000L) ==
+	    -1 || asprintf(&url, "%s/services/data/",
+	    d->cfg.sf.login_url) == -1) {
+		url = NULL;
+		doctor_report(d, "salesforce", DOC_FAIL, "cannot set up the "
+		    "HTTPS client (see the log line)");
+		goto out;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	r = http_request(h, "GET", url, NULL, NULL, NULL, &resp);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	secs = (double)(t1.tv_sec - t0.tv_sec) +
+	    (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+	switch (r) {
+	case HTTP_OK:
+		if (resp.status >= 500)
+			doctor_report(d, "salesforce", DOC_FAIL, "%s answered "
+			    "HTTP %ld", host, resp.status);
+		else
+			doctor_report(d, "salesforce", DOC_OK, "%s answered "
+			    "HTTP %ld in %.2f s over TLS with a verified "
+			    "certificate", host, resp.status, secs);
+		break;
+	case HTTP_TIMEOUT:
+		doctor_report(d, "salesforce", DOC_FAIL, "%s: no answer within "
+		    "%d s", host, d->timeout);
+		break;
+	case HTTP_CONNECT:
+		doctor_report(d, "salesforce", DOC_FAIL, "%s: cannot resolve "
+		    "the name or connect", host);
+		break;
+	case HTTP_TLS:
+		doctor_report(d, "salesforce", DOC_FAIL, "%s: the TLS "
+		    "handshake or certificate verification failed (a private "
+		    "CA goes in FORCELINK_CA_FILE)", host);
+		break;
+	default:
+		doctor_report(d, "salesforce", DOC_FAIL, "%s: %s", host,
+		    http_result_str(r));
+		break;
+	}
+out:
+	free(url);
+	http_response_free(&resp);
+	http_free(h);
+}
+
+/* socket: one line per FastCGI socket. */
+static void
+doctor_socket(struct doctor *d, const char *path)
+{
+	struct stat	 sb;
+	char		 m[96];
+
+	if (lstat(path, &sb) == -1) {
+		doctor_report(d, "socket", DOC_FAIL, "%s: %s", path,
+		    errno == ENOENT ? "missing (is the service running?)" :
+		    strerror(errno));
+		return;
+	}
+	doctor_mode(&sb, m, sizeof(m));
+	if (!S_ISSOCK(sb.st_mode))
+		doctor_report(d, "socket", DOC_FAIL, "%s is not a socket",
+		    path);
+	else if (sb.st_mode & S_IWOTH)
+		doctor_report(d, "socket", DOC_FAIL, "%s is %s: "
+		    "world-writable, so any local user can talk FastCGI to "
+		    "the workers (0660 with nginx's group)", path, m);
+	else
+		doctor_report(d, "socket", DOC_OK, "%s %s", path, m);
+}
+
+static void
+doctor_sockets(struct doctor *d)
+{
+	const char	*dir;
+	char		 path[4096];
+	size_t		 i;
+
+	if (d->nsockets > 0) {
+		for (i = 0; i < d->nsockets; i++)
+			doctor_socket(d, d->sockets[i]);
+		return;
+	}
+	dir = getenv("FORCELINK_SOCKET_DIR");
+	if (dir == NULL || *dir == '\0')
+		dir = DOCTOR_SOCKET_DIR;
+	for (i = 0; i < sizeof(doctor_programs) / sizeof(doctor_programs[0]);
+	    i++) {
+		snprintf(path, sizeof(path), "%s/%s.sock", dir,
+		    doctor_programs[i]);
+		doctor_socket(d, path);
+	}
+}
+
+int
+cmd_doctor(int argc, char *argv[])
+{
+	struct doctor		 d;
+	struct json_object	*o;
+	int			 rc, first, done, loaded = 0;
+
+	memset(&d, 0, sizeof(d));
+	d.timeout = DOCTOR_TIMEOUT;
+	rc = admin_getopt(argc, argv, "", doctor_longopts, &doctor_help,
+	    doctor_opt, &d, &first, &done);
+	if (rc != ADMIN_OK || done)
+		return rc;
+	if (first != argc) {
+		admin_err("doctor: takes no operands");
+		return admin_usage(doctor_help.synopsis);
+	}
+	if (d.json && (d.checks = json_object_new_array()) == NULL) {
+		admin_err("out of memory");
+		return ADMIN_FAIL;
+	}
+	if (doctor_config(&d) == 0) {
+		loaded = 1;
+		doctor_database(&d);
+		doctor_modes_db(&d);
+		doctor_modes_dir(&d);
+		doctor_modes_key(&d);
+		doctor_modes_secrets(&d);
+		if (d.st != NULL) {
+			doctor_key_sample(&d);
+			doctor_key_ids(&d);
+		}
+		doctor_salesforce(&d);
+		doctor_sockets(&d);
+	}
+	rc = d.failed ? ADMIN_FAIL : ADMIN_OK;
+	if (d.json) {
+		if ((o = json_object_new_object()) != NULL) {
+			json_object_object_add(o, "ok",
+			    json_object_new_boolean(!d.failed));
+			json_object_object_add(o, "checks", d.checks);
+			d.checks = NULL;
+		}
+		if (admin_json_print(o) == -1)
+			rc = ADMIN_FAIL;
+	} else if (fflush(stdout) != 0)
+		rc = ADMIN_FAIL;
+	json_object_put(d.checks);
+	store_close(d.st);
+	if (loaded)
+		config_free(&d.cfg);
+	return rc;
+}

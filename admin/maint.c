@@ -1,0 +1,349 @@
+/*
+ * maint: the housekeeping commands — purge and stats.
+ *
+ * purge removes what only expires: login nonces and OAuth states past
+ * their expiry, and Slack signature hashes past the replay window.  The
+ * workers already purge along the way (store_replay_add); purge is for a
+ * quiet service or a cron job, and says how much it removed.  stats
+ * describes the database for capacity planning and for key rotation:
+ * how many rows each key id still seals.
+ */
+#include <sys/stat.h>
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <json-c/json.h>
+
+#include "admin.h"
+#include "config.h"
+#include "log.h"
+#include "store.h"
+
+enum {
+	OPT_JSON = 256
+};
+
+static const struct option maint_longopts[] = {
+	{ "help",	no_argument,	NULL,	'h' },
+	{ "json",	no_argument,	NULL,	OPT_JSON },
+	{ NULL,		0,		NULL,	0 }
+};
+
+static const struct admin_cmd_help purge_help = {
+	ADMIN_PROG " purge [--json]",
+	"Deletes expired login nonces and OAuth states and expired Slack\n"
+	"replay entries (nothing else in the database only expires), and\n"
+	"prints how many of each.  Links are never purged.\n"
+	"\n"
+	"  --json   {\"login_states\": N, \"replays\": N}\n"
+};
+
+static const struct admin_cmd_help stats_help = {
+	ADMIN_PROG " stats [--json]",
+	"Prints the number of links (in all and per workspace), how many\n"
+	"were used in the last 24 hours and 30 days, the oldest and newest,\n"
+	"the login states in progress, the replay entries, the database's\n"
+	"size, pages and free pages, the WAL's size, the schema version, and\n"
+	"each key id in use with the rows it seals.\n"
+	"\n"
+	"  --json   one JSON object\n"
+};
+
+static int
+maint_opt(int c, const char *arg, void *v)
+{
+	(void)arg;
+	if (c == OPT_JSON)
+		*(int *)v = 1;
+	return ADMIN_OK;
+}
+
+/*
+ * Parses [--json] and refuses operands.  Returns ADMIN_OK, or the exit
+ * status to stop with (*done set for --help).
+ */
+static int
+maint_args(int argc, char *argv[], const struct admin_cmd_help *h,
+    int *json, int *done)
+{
+	int	 rc, first;
+
+	*json = 0;
+	rc = admin_getopt(argc, argv, "", maint_longopts, h, maint_opt, json,
+	    &first, done);
+	if (rc != ADMIN_OK || *done)
+		return rc;
+	if (first != argc) {
+		admin_err("%s: takes no operands", argv[0]);
+		return admin_usage(h->synopsis);
+	}
+	return ADMIN_OK;
+}
+
+int
+cmd_purge(int argc, char *argv[])
+{
+	struct config		 cfg;
+	struct store_purged	 p;
+	struct store		*st = NULL;
+	struct json_object	*o;
+	int			 rc, json, done, loaded = 0;
+
+	if ((rc = maint_args(argc, argv, &purge_help, &json, &done)) !=
+	    ADMIN_OK || done)
+		return rc;
+	if ((rc = admin_config(&cfg)) != ADMIN_OK)
+		goto out;
+	loaded = 1;
+	if ((rc = admin_open(&cfg, &st)) != ADMIN_OK)
+		goto out;
+	if (store_purge_counts(st, time(NULL), &p) == -1) {
+		rc = admin_store_fail(st, "purging");
+		goto out;
+	}
+	log_event(LOGL_INFO, "store.purged", "login_states=%ld replays=%ld",
+	    p.login_states, p.replays);
+	if (json) {
+		if ((o = json_object_new_object()) != NULL) {
+			json_object_object_add(o, "login_states",
+			    json_object_new_int64(p.login_states));
+			json_object_object_add(o, "replays",
+			    json_object_new_int64(p.replays));
+		}
+		rc = admin_json_print(o) == 0 ? ADMIN_OK : ADMIN_FAIL;
+	} else {
+		printf("purged %ld expired login state%s and %ld expired "
+		    "replay entr%s\n", p.login_states,
+		    p.login_states == 1 ? "" : "s", p.replays,
+		    p.replays == 1 ? "y" : "ies");
+		rc = fflush(stdout) == 0 ? ADMIN_OK : ADMIN_FAIL;
+	}
+out:
+	store_close(st);
+	if (loaded)
+		config_free(&cfg);
+	return rc;
+}
+
+/* Sizes of the files of the database, -1 for one that does not exist. */
+struct stats_files {
+	long long	 db;
+	long long	 wal;
+};
+
+static long long
+stats_size(const char *path, const char *suffix)
+{
+	struct stat	 sb;
+	char		*p;
+	long long	 n = -1;
+
+	if (asprintf(&p, "%s%s", path, suffix) == -1)
+		return -1;
+	if (stat(p, &sb) == 0)
+		n = (long long)sb.st_size;
+	free(p);
+	return n;
+}
+
+static struct json_object *
+stats_json_links(const struct store_stats *ss)
+{
+	struct json_object	*o, *a, *t;
+	size_t			 i;
+
+	o = json_object_new_object();
+	a = json_object_new_array();
+	if (o == NULL || a == NULL) {
+		json_object_put(o);
+		json_object_put(a);
+		return NULL;
+	}
+	json_object_object_add(o, "total", json_object_new_int64(ss->links));
+	json_object_object_add(o, "used_24h",
+	    json_object_new_int64(ss->links_used_24h));
+	json_object_object_add(o, "used_30d",
+	    json_object_new_int64(ss->links_used_30d));
+	json_object_object_add(o, "never_used",
+	    json_object_new_int64(ss->links_never_used));
+	json_object_object_add(o, "oldest",
+	    admin_json_time(ss->oldest_created));
+	json_object_object_add(o, "newest",
+	    admin_json_time(ss->newest_created));
+	for (i = 0; i < ss->nteams; i++) {
+		if ((t = json_object_new_object()) == NULL)
+			break;
+		json_object_object_add(t, "enterprise_id",
+		    admin_json_str(ss->teams[i].enterprise_id));
+		json_object_object_add(t, "team_id",
+		    admin_json_str(ss->teams[i].team_id));
+		json_object_object_add(t, "links",
+		    json_object_new_int64(ss->teams[i].links));
+		json_object_array_add(a, t);
+	}
+	json_object_object_add(o, "per_team", a);
+	return o;
+}
+
+static int
+stats_json(const struct config *cfg, const struct store_stats *ss,
+    const struct stats_files *f)
+{
+	struct json_object	*o, *l, *r, *d, *k, *e;
+	size_t			 i;
+
+	if ((o = json_object_new_object()) == NULL)
+		return admin_json_print(NULL);
+	json_object_object_add(o, "links", stats_json_links(ss));
+	if ((l = json_object_new_object()) != NULL) {
+		json_object_object_add(l, "pending", json_object_new_int64(
+		    ss->login_waiting + ss->login_started));
+		json_object_object_add(l, "waiting",
+		    json_object_new_int64(ss->login_waiting));
+		json_object_object_add(l, "started",
+		    json_object_new_int64(ss->login_started));
+		json_object_object_add(l, "used",
+		    json_object_new_int64(ss->login_used));
+		json_object_object_add(l, "expired",
+		    json_object_new_int64(ss->login_expired));
+	}
+	json_object_object_add(o, "login_states", l);
+	if ((r = json_object_new_object()) != NULL) {
+		json_object_object_add(r, "live",
+		    json_object_new_int64(ss->replays_live));
+		json_object_object_add(r, "expired",
+		    json_object_new_int64(ss->replays_expired));
+	}
+	json_object_object_add(o, "replays", r);
+	if ((d = json_object_new_object()) != NULL) {
+		json_object_object_add(d, "path", admin_json_str(cfg->db_path));
+		json_object_object_add(d, "size_bytes",
+		    json_object_new_int64(f->db));
+		json_object_object_add(d, "wal_bytes", f->wal < 0 ? NULL :
+		    json_object_new_int64(f->wal));
+		json_object_object_add(d, "page_size",
+		    json_object_new_int64(ss->page_size));
+		json_object_object_add(d, "page_count",
+		    json_object_new_int64(ss->page_count));
+		json_object_object_add(d, "freelist_count",
+		    json_object_new_int64(ss->freelist_count));
+		json_object_object_add(d, "schema_version",
+		    json_object_new_int(ss->schema_version));
+		json_object_object_add(d, "schema_current",
+		    json_object_new_int(store_schema_version()));
+	}
+	json_object_object_add(o, "database", d);
+	if ((k = json_object_new_array()) != NULL)
+		for (i = 0; i < ss->nkeys; i++) {
+			if ((e = json_object_new_object()) == NULL)
+				break;
+			json_object_object_add(e, "key_id",
+			    admin_json_str(ss->keys[i].key_id));
+			json_object_object_add(e, "links",
+			    json_object_new_int64(ss->keys[i].links));
+			json_object_object_add(e, "login_states",
+			    json_object_new_int64(ss->keys[i].login_states));
+			json_object_object_add(e, "configured",
+			    json_object_new_boolean(admin_key_known(cfg,
+			    ss->keys[i].key_id)));
+			json_object_array_add(k, e);
+		}
+	json_object_object_add(o, "keys", k);
+	return admin_json_print(o);
+}
+
+static int
+stats_text(const struct config *cfg, const struct store_stats *ss,
+    const struct stats_files *f)
+{
+	char	 v[256], a[24], b[24];
+	size_t	 i;
+
+	snprintf(v, sizeof(v), "%ld", ss->links);
+	admin_kv("links", v, NULL);
+	for (i = 0; i < ss->nteams; i++) {
+		snprintf(v, sizeof(v), "%ld in team %s%s%s", ss->teams[i].links,
+		    ss->teams[i].team_id, ss->teams[i].enterprise_id[0] ?
+		    " of enterprise " : "", ss->teams[i].enterprise_id);
+		admin_kv("", v, NULL);
+	}
+	snprintf(v, sizeof(v), "%ld in the last 24 h, %ld in the last 30 "
+	    "days, %ld never", ss->links_used_24h, ss->links_used_30d,
+	    ss->links_never_used);
+	admin_kv("used", v, NULL);
+	admin_iso8601(ss->oldest_created, a);
+	admin_iso8601(ss->newest_created, b);
+	snprintf(v, sizeof(v), "oldest %s, newest %s", a, b);
+	admin_kv("linked", v, NULL);
+	snprintf(v, sizeof(v), "%ld pending (%ld waiting for the login "
+	    "link, %ld for the callback), %ld used, %ld expired",
+	    ss->login_waiting + ss->login_started, ss->login_waiting,
+	    ss->login_started, ss->login_used, ss->login_expired);
+	admin_kv("login states", v, NULL);
+	snprintf(v, sizeof(v), "%ld live, %ld expired", ss->replays_live,
+	    ss->replays_expired);
+	admin_kv("replays", v, NULL);
+	snprintf(v, sizeof(v), "%s, %lld bytes: %ld pages of %ld, %ld free",
+	    cfg->db_path, f->db, ss->page_count, ss->page_size,
+	    ss->freelist_count);
+	admin_kv("database", v, NULL);
+	if (f->wal < 0)
+		snprintf(v, sizeof(v), "none");
+	else
+		snprintf(v, sizeof(v), "%lld bytes", f->wal);
+	admin_kv("wal", v, NULL);
+	snprintf(v, sizeof(v), "%d (this program's: %d)", ss->schema_version,
+	    store_schema_version());
+	admin_kv("schema", v, NULL);
+	if (ss->nkeys == 0)
+		admin_kv("keys", "none in use", NULL);
+	for (i = 0; i < ss->nkeys; i++) {
+		snprintf(v, sizeof(v), "%.32s: %ld links, %ld login states%s",
+		    ss->keys[i].key_id, ss->keys[i].links,
+		    ss->keys[i].login_states, admin_key_known(cfg,
+		    ss->keys[i].key_id) ? " (configured)" :
+		    " (NOT configured)");
+		admin_kv(i == 0 ? "keys" : "", v, NULL);
+	}
+	return fflush(stdout) == 0 && !ferror(stdout) ? 0 : -1;
+}
+
+int
+cmd_stats(int argc, char *argv[])
+{
+	struct config		 cfg;
+	struct store_stats	 ss;
+	struct stats_files	 f;
+	struct store		*st = NULL;
+	int			 rc, json, done, loaded = 0, have = 0;
+
+	if ((rc = maint_args(argc, argv, &stats_help, &json, &done)) !=
+	    ADMIN_OK || done)
+		return rc;
+	if ((rc = admin_config(&cfg)) != ADMIN_OK)
+		goto out;
+	loaded = 1;
+	if ((rc = admin_open(&cfg, &st)) != ADMIN_OK)
+		goto out;
+	if (store_stats(st, time(NULL), &ss) == -1) {
+		rc = admin_store_fail(st, "reading the statistics");
+		goto out;
+	}
+	have = 1;
+	f.db = stats_size(cfg.db_path, "");
+	f.wal = stats_size(cfg.db_path, "-wal");
+	if ((json ? stats_json(&cfg, &ss, &f) : stats_text(&cfg, &ss, &f)) ==
+	    -1)
+		rc = ADMIN_FAIL;
+out:
+	if (have)
+		store_stats_free(&ss);
+	store_close(st);
+	if (loaded)
+		config_free(&cfg);
+	return rc;
+}

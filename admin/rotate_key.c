@@ -1,0 +1,213 @@
+/*
+ * rotate_key: "forcelink-admin rotate-key", key rotation without downtime.
+ *
+ * This file owns the command line and the environment of the command and
+ * maps the outcome to the tool's exit codes; the rotation itself is
+ * common/rekey.c.  The key must come from FORCELINK_KEY_FILE: it is the
+ * file the running programs re-read, and the one this command rewrites.
+ * A key given in FORCELINK_KEY cannot reach running programs, so the
+ * command refuses it and says how to get there (a restart with a keyring).
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "admin.h"
+#include "config.h"
+#include "crypto.h"
+#include "rekey.h"
+
+/* The exit codes of forcelink-admin (its man page lists them). */
+enum {
+	RK_EXIT_OK = 0,
+	RK_EXIT_FAILED = 1,
+	RK_EXIT_USAGE = 2,
+	RK_EXIT_CONFIG = 4,
+	RK_EXIT_BUSY = 5
+};
+
+#define RK_PROG	"forcelink-admin rotate-key"
+
+static void
+rk_usage(FILE *fp)
+{
+	fprintf(fp,
+"usage: forcelink-admin rotate-key --new-key-file FILE [--grace SECONDS]\n"
+"           [--batch ROWS] [--pause MILLISECONDS]\n"
+"\n"
+"Rotates the token-encryption key while forcelink keeps serving.  FILE\n"
+"holds the new key alone (head -c32 /dev/urandom | base64 > FILE).  The\n"
+"command rewrites FORCELINK_KEY_FILE with the new key first and the\n"
+"previous keys after it, waits for the programs to load it, re-seals every\n"
+"link and started login under the new key, then leaves the new key alone\n"
+"in FORCELINK_KEY_FILE.  Interrupted, run it again: it resumes.\n"
+"\n"
+"  --new-key-file FILE  the new key (base64 of 32 random bytes)\n"
+"  --grace SECONDS      wait after each rewrite of the key file so every\n"
+"                       program loads it (default %d; the programs look\n"
+"                       at it once a second)\n"
+"  --batch ROWS         rows re-sealed per transaction (default %d)\n"
+"  --pause MILLISECONDS pause between transactions, to leave the database\n"
+"                       to a busy service (default 0)\n"
+"\n"
+"Environment: FORCELINK_KEY_FILE (required, rewritten in place with the\n"
+"same owner and mode), FORCELINK_DB.\n"
+"Exit status: 0 done; 1 failed (rows left that do not open, I/O error);\n"
+"2 usage error or unusable new key file; 4 configuration error (no\n"
+"FORCELINK_KEY_FILE, or rows under a key it lacks); 5 database locked or\n"
+"another rotation running.\n", REKEY_GRACE_DEFAULT, REKEY_BATCH_DEFAULT);
+}
+
+/* Parses a whole decimal number in [lo, hi].  Returns 0 or -1. */
+static int
+rk_number(const char *s, long lo, long hi, int *out)
+{
+	char	*end;
+	long	 v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno != 0 || end == s || *end != '\0' || v < lo || v > hi)
+		return -1;
+	*out = (int)v;
+	return 0;
+}
+
+/*
+ * Fills o from the command line.  Returns -1 to continue, else the exit
+ * status to return at once (--help, or a usage error already reported).
+ */
+static int
+rk_options(int argc, char *argv[], struct rekey_opts *o)
+{
+	static const struct option	 longopts[] = {
+		{ "new-key-file", required_argument, NULL, 'n' },
+		{ "grace", required_argument, NULL, 'g' },
+		{ "batch", required_argument, NULL, 'b' },
+		{ "pause", required_argument, NULL, 'p' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	int				 ch;
+
+	optind = 0;	/* glibc: start over, whatever ran getopt before */
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'n':
+			o->new_key_path = optarg;
+			break;
+		case 'g':
+			if (rk_number(optarg, 0, REKEY_GRACE_MAX,
+			    &o->grace) == -1)
+				goto bad;
+			break;
+		case 'b':
+			if (rk_number(optarg, 1, REKEY_BATCH_MAX,
+			    &o->batch) == -1)
+				goto bad;
+			break;
+		case 'p':
+			if (rk_number(optarg, 0, REKEY_PAUSE_MAX,
+			    &o->pause_ms) == -1)
+				goto bad;
+			break;
+		case 'h':
+			rk_usage(stdout);
+			return RK_EXIT_OK;
+		default:
+			fprintf(stderr, "%s: unknown option or missing value: "
+			    "%s\n", RK_PROG, argv[optind - 1]);
+			rk_usage(stderr);
+			return RK_EXIT_USAGE;
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "%s: unexpected argument %s\n", RK_PROG,
+		    argv[optind]);
+		return RK_EXIT_USAGE;
+	}
+	if (o->new_key_path == NULL || *o->new_key_path == '\0') {
+		fprintf(stderr, "%s: --new-key-file FILE is required\n",
+		    RK_PROG);
+		return RK_EXIT_USAGE;
+	}
+	return -1;
+bad:
+	fprintf(stderr, "%s: bad value \"%s\" (--grace takes 0-%d seconds, "
+	    "--batch 1-%d rows, --pause 0-%d milliseconds)\n", RK_PROG, optarg,
+	    REKEY_GRACE_MAX, REKEY_BATCH_MAX, REKEY_PAUSE_MAX);
+	return RK_EXIT_USAGE;
+}
+
+/*
+ * Fills o's key file and database from the environment.  Returns -1 to
+ * continue, else RK_EXIT_CONFIG after saying what is wrong.
+ */
+static int
+rk_environment(struct rekey_opts *o)
+{
+	const char	*f, *k, *db;
+
+	f = getenv("FORCELINK_KEY_FILE");
+	k = getenv("FORCELINK_KEY");
+	db = getenv("FORCELINK_DB");
+	if (f != NULL && *f != '\0' && k != NULL && *k != '\0') {
+		fprintf(stderr, "%s: FORCELINK_KEY and FORCELINK_KEY_FILE are "
+		    "both set: set only one\n", RK_PROG);
+		return RK_EXIT_CONFIG;
+	}
+	if (f == NULL || *f == '\0') {
+		fprintf(stderr, "%s: %s\n", RK_PROG, k != NULL && *k != '\0' ?
+		    "the key is in FORCELINK_KEY, which running programs "
+		    "cannot re-read; rotate-key needs FORCELINK_KEY_FILE.  "
+		    "Move the key to a file, set FORCELINK_KEY_FILE instead "
+		    "of FORCELINK_KEY and restart once (later rotations need "
+		    "no restart); or rotate with two restarts as the README "
+		    "says (\"Rotating the encryption key\")" :
+		    "FORCELINK_KEY_FILE is not set: rotate-key rewrites the "
+		    "key file the programs read");
+		return RK_EXIT_CONFIG;
+	}
+	o->key_path = f;
+	o->db_path = db != NULL && *db != '\0' ? db : CONFIG_DEFAULT_DB;
+	return -1;
+}
+
+int
+cmd_rotate_key(int argc, char *argv[])
+{
+	struct rekey_opts	 o;
+	enum rekey_result	 r;
+	char			 err[1024];
+	int			 rc;
+
+	memset(&o, 0, sizeof(o));
+	o.grace = REKEY_GRACE_DEFAULT;
+	o.batch = REKEY_BATCH_DEFAULT;
+	o.out = stdout;
+	if ((rc = rk_options(argc, argv, &o)) != -1 ||
+	    (rc = rk_environment(&o)) != -1)
+		return rc;
+	if (crypto_init() == -1) {
+		fprintf(stderr, "%s: cannot initialise libsodium\n", RK_PROG);
+		return RK_EXIT_FAILED;
+	}
+	r = rekey_run(&o, err, sizeof(err));
+	if (r == REKEY_OK)
+		return RK_EXIT_OK;
+	fprintf(stderr, "%s: %s\n", RK_PROG, err);
+	switch (r) {
+	case REKEY_BADARG:
+		return RK_EXIT_USAGE;
+	case REKEY_CONFIG:
+		return RK_EXIT_CONFIG;
+	case REKEY_BUSY:
+		return RK_EXIT_BUSY;
+	default:
+		return RK_EXIT_FAILED;
+	}
+}

@@ -1,0 +1,765 @@
+"""The production install (issue 5, point 3): make install, the systemd
+units, the environment file and socket activation.
+
+The module installs once into a DESTDIR.  In the normal pass it does what
+the README tells an admin to do, in a copy of the tree (make distdir):
+./configure --prefix=/usr --sysconfdir=/etc --localstatedir=/var, make,
+make install DESTDIR=...  In the sanitizer pass (FORCELINK_BUILD names the
+sanitizer build) it runs make install in that build as it was configured
+(the default prefix, /usr/local), so the same checks also cover another
+prefix and the socket-activated programs run under the sanitizers.
+
+Then:
+- the DESTDIR holds exactly the expected files with the expected modes,
+  and an edited forcelink.env survives a reinstall and an uninstall;
+- the units say what the README promises (socket paths that match the
+  nginx snippet, the socket group and mode, the user, the environment
+  file, the state directory, the hardening), systemd-analyze verify
+  accepts them, and systemd-analyze security rates each one;
+- systemd-sysusers and systemd-tmpfiles, run on a scratch root, create
+  the user and the directories with the documented owners and modes;
+- the installed environment file, as installed, stops the program with
+  one line naming the variable at fault, and so does each required
+  setting left empty;
+- socket activation without systemd: the test makes each listening unix
+  socket itself and starts each installed program with it as standard
+  input, as systemd does, with the environment read from the installed
+  template filled in; a real nginx, configured with the installed
+  snippets, then serves a user's whole OAuth link and a signed /contact
+  search against the Salesforce stand-in, the nginx and worker log lines
+  of a request share its id, and a request that arrives while a program
+  restarts waits in the socket and is answered.
+"""
+
+import base64
+import os
+import re
+import shutil
+import socket
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from harness import BUILD, PROGRAMS, ROOT, Stack, free_port
+
+NORMAL_FLAGS = ["--prefix=/usr", "--sysconfdir=/etc", "--localstatedir=/var"]
+# What the README says an install with NORMAL_FLAGS puts where.
+NORMAL_DIRS = {
+    "prefix": "/usr",
+    "sysconfdir": "/etc",
+    "localstatedir": "/var",
+    "pkglibexecdir": "/usr/libexec/forcelink",
+    "sbindir": "/usr/sbin",
+    "docdir": "/usr/share/doc/forcelink",
+    "pkgdatadir": "/usr/share/forcelink",
+    "mandir": "/usr/share/man",
+    "systemdsystemunitdir": "/usr/lib/systemd/system",
+    "sysusersdir": "/usr/lib/sysusers.d",
+    "tmpfilesdir": "/usr/lib/tmpfiles.d",
+    "NGINX_GROUP": "www-data",
+}
+MAKE_VARS = list(NORMAL_DIRS) + ["SQL_FILES"]
+UNITS = {"contact": "forcelink-contact",
+         "oauth_start": "forcelink-oauth-start",
+         "oauth_callback": "forcelink-oauth-callback"}
+NGINX_FILES = ("forcelink-locations.conf", "forcelink-fastcgi.conf",
+               "forcelink-upstreams.conf", "forcelink-site.conf")
+# The hardening every service must carry (README, "systemd").
+HARDENING = {
+    "NoNewPrivileges": "yes", "ProtectSystem": "strict",
+    "ProtectHome": "yes", "PrivateTmp": "yes", "PrivateDevices": "yes",
+    "PrivateUsers": "yes", "PrivateMounts": "yes",
+    "ProtectKernelTunables": "yes", "ProtectKernelModules": "yes",
+    "ProtectKernelLogs": "yes", "ProtectControlGroups": "yes",
+    "ProtectClock": "yes", "ProtectHostname": "yes",
+    "RestrictAddressFamilies": "AF_UNIX AF_INET AF_INET6",
+    "RestrictNamespaces": "yes", "RestrictRealtime": "yes",
+    "RestrictSUIDSGID": "yes", "LockPersonality": "yes",
+    "MemoryDenyWriteExecute": "yes", "SystemCallArchitectures": "native",
+    "CapabilityBoundingSet": "", "AmbientCapabilities": "",
+    "UMask": "0077",
+}
+SANITIZER_ENV = ("ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS")
+
+
+def run(cmd, **kw):
+    return subprocess.run(cmd, capture_output=True, text=True, **kw)
+
+
+def make_vars(tree, names):
+    """The values make gives names in tree's Makefile, expanded."""
+    r = run(["make", "-s", "--no-print-directory", "-C", str(tree),
+             "--eval", "fl-print-%: ; @echo '$*=$($*)'"] +
+            ["fl-print-" + n for n in names])
+    assert r.returncode == 0, r.stderr
+    return dict(ln.split("=", 1) for ln in r.stdout.splitlines())
+
+
+class Install:
+    """A make install into a DESTDIR: the tree it came from, the
+    DESTDIR, and the tree's installation directories."""
+
+    def __init__(self, tree, destdir, normal):
+        self.tree, self.root, self.normal = Path(tree), Path(destdir), normal
+        self.dirs = make_vars(tree, MAKE_VARS)
+
+    def at(self, var, *rest):
+        """Where directory var (plus rest) is, inside the DESTDIR."""
+        return self.root.joinpath(self.dirs[var].lstrip("/"), *rest)
+
+    def installed(self, var, *rest):
+        """The same path as the installed system sees it."""
+        return "/".join([self.dirs[var]] + list(rest))
+
+    def install(self, destdir, target="install"):
+        r = run(["make", "-s", "-C", str(self.tree), target,
+                 "DESTDIR=" + str(destdir)])
+        assert r.returncode == 0, r.stdout + r.stderr
+        return r
+
+    def env_template(self):
+        return self.at("sysconfdir", "forcelink",
+                       "forcelink.env").read_text()
+
+
+@pytest.fixture(scope="module")
+def inst(tmp_path_factory):
+    base = tmp_path_factory.mktemp("install")
+    destdir = base / "root"
+    normal = BUILD.resolve() == ROOT.resolve()
+    if normal:
+        tree = base / "src"
+        r = run(["make", "-s", "-C", str(ROOT), "distdir",
+                 "distdir=" + str(tree)])
+        assert r.returncode == 0, r.stderr
+        r = run(["./configure", "-q"] + NORMAL_FLAGS, cwd=str(tree))
+        assert r.returncode == 0, r.stderr
+        r = run(["make", "-s", "-j%d" % (os.cpu_count() or 2)],
+                cwd=str(tree))
+        assert r.returncode == 0, r.stderr[-3000:]
+    else:
+        tree = BUILD
+    i = Install(tree, destdir, normal)
+    i.install(destdir)
+    return i
+
+
+def has_admin():
+    """forcelink-admin (issue 5, point 1) is built by the same tree."""
+    return (ROOT / "admin" / "forcelink-admin.8").exists()
+
+
+def expected_files(i):
+    """{path inside DESTDIR: mode} of every file make install writes."""
+    exp = {}
+    for prog in PROGRAMS:
+        exp[i.installed("pkglibexecdir", prog)] = 0o755
+    if has_admin():
+        exp[i.installed("sbindir", "forcelink-admin")] = 0o755
+        exp[i.installed("mandir", "man8", "forcelink-admin.8")] = 0o644
+    for sql in i.dirs["SQL_FILES"].split():
+        exp[i.installed("pkgdatadir", "sql", Path(sql).name)] = 0o644
+    exp[i.installed("docdir", "README")] = 0o644
+    for f in NGINX_FILES:
+        exp[i.installed("pkgdatadir", "nginx", f)] = 0o644
+    exp[i.installed("sysconfdir", "forcelink", "forcelink.env")] = 0o640
+    exp[i.installed("sysconfdir", "forcelink",
+                    "forcelink.env.example")] = 0o644
+    for unit in UNITS.values():
+        for kind in ("socket", "service"):
+            exp[i.installed("systemdsystemunitdir",
+                            unit + "." + kind)] = 0o644
+    exp[i.installed("sysusersdir", "forcelink.conf")] = 0o644
+    exp[i.installed("tmpfilesdir", "forcelink.conf")] = 0o644
+    return exp
+
+
+def installed_files(root):
+    return {"/" + str(p.relative_to(root)): p.stat().st_mode & 0o7777
+            for p in root.rglob("*") if not p.is_dir()}
+
+
+# ===========================================================================
+# The layout
+
+def test_layout_is_exactly_the_expected_files(inst):
+    if inst.normal:
+        assert {k: inst.dirs[k] for k in NORMAL_DIRS} == NORMAL_DIRS
+    got = installed_files(inst.root)
+    exp = expected_files(inst)
+    assert sorted(got) == sorted(exp)
+    assert {p: oct(m) for p, m in got.items()} == \
+        {p: oct(m) for p, m in exp.items()}
+    # The settings directory holds secrets: only root and the group.
+    conf = inst.at("sysconfdir", "forcelink")
+    assert conf.stat().st_mode & 0o7777 == 0o750
+    # The environment file starts as the example.
+    assert (conf / "forcelink.env").read_bytes() == \
+        (conf / "forcelink.env.example").read_bytes()
+
+
+def test_installed_snippets_are_the_sources(inst):
+    """One source of truth: the installed nginx files are nginx/ with
+    only their include paths moved to pkgdatadir (no change at all for
+    --prefix=/usr); the installed schema is sql/."""
+    for f in NGINX_FILES:
+        src = (ROOT / "nginx" / f).read_text()
+        want = src.replace("/usr/share/forcelink/nginx",
+                           inst.dirs["pkgdatadir"] + "/nginx")
+        assert inst.at("pkgdatadir", "nginx", f).read_text() == want, f
+        if inst.normal:
+            assert want == src
+    locs = inst.at("pkgdatadir", "nginx",
+                   "forcelink-locations.conf").read_text()
+    includes = re.findall(r"^\s*include\s+(\S+);", locs, re.M)
+    assert includes == [inst.installed("pkgdatadir", "nginx",
+                                       "forcelink-fastcgi.conf")] * 3
+    for sql in inst.dirs["SQL_FILES"].split():
+        assert inst.at("pkgdatadir", "sql", Path(sql).name).read_bytes() \
+            == (ROOT / sql).read_bytes()
+
+
+def test_reinstall_keeps_an_edited_env_file(inst, tmp_path):
+    dest = tmp_path / "root"
+    inst.install(dest)
+    conf = dest / inst.dirs["sysconfdir"].lstrip("/") / "forcelink"
+    env = conf / "forcelink.env"
+    # (Unedited, uninstall removes it with the rest: make distcheck.)
+    edited = env.read_text().replace("SF_CLIENT_ID=\n",
+                                     "SF_CLIENT_ID=3MVG9edited\n")
+    assert edited != env.read_text()
+    env.write_text(edited)
+    env.chmod(0o600)
+    # (install-data: the programs have nothing to do with it.)
+    r = inst.install(dest, "install-data")
+    assert "keeping " + str(env) in r.stdout
+    assert env.read_text() == edited
+    assert env.stat().st_mode & 0o777 == 0o600
+    assert (conf / "forcelink.env.example").read_text() != edited
+    r = run(["make", "-s", "-C", str(inst.tree), "uninstall",
+             "DESTDIR=" + str(dest)])
+    assert r.returncode == 0, r.stderr
+    assert installed_files(dest) == {
+        "/" + str(env.relative_to(dest)): 0o600}
+    assert env.read_text() == edited
+
+
+# ===========================================================================
+# The units
+
+def parse_unit(text):
+    """{section: {key: [values]}} of a unit file (no line continuations
+    are used in ours)."""
+    out, sect = {}, None
+    for ln in text.splitlines():
+        ln = ln.strip()
+        if not ln or ln[0] in "#;":
+            continue
+        m = re.fullmatch(r"\[(\w+)\]", ln)
+        if m:
+            sect = out.setdefault(m.group(1), {})
+            continue
+        k, v = ln.split("=", 1)
+        sect.setdefault(k, []).append(v)
+    return out
+
+
+def unit(inst, name):
+    return parse_unit(inst.at("systemdsystemunitdir", name).read_text())
+
+
+def upstream_sockets(inst):
+    text = inst.at("pkgdatadir", "nginx",
+                   "forcelink-upstreams.conf").read_text()
+    return dict(re.findall(r"upstream forcelink_(\w+) \{\s*server unix:"
+                           r"([^;]+);", text))
+
+
+def test_units_say_what_the_readme_promises(inst):
+    sockets = upstream_sockets(inst)
+    assert sorted(sockets) == sorted(PROGRAMS)
+    for prog, name in UNITS.items():
+        sock = unit(inst, name + ".socket")["Socket"]
+        # nginx's upstream is the socket systemd listens on.
+        assert sock["ListenStream"] == [sockets[prog]]
+        assert sockets[prog] == "/run/forcelink/%s.sock" % prog
+        assert sock["Accept"] == ["no"]
+        assert sock["SocketGroup"] == [inst.dirs["NGINX_GROUP"]]
+        assert sock["SocketMode"] == ["0660"]
+        assert unit(inst, name + ".socket")["Install"]["WantedBy"] == \
+            ["sockets.target"]
+        u = unit(inst, name + ".service")
+        svc = u["Service"]
+        assert u["Unit"]["Requires"] == [name + ".socket"]
+        assert svc["ExecStart"][0].split()[0] == \
+            inst.installed("pkglibexecdir", prog)
+        # No -s: the socket is standard input.
+        assert "-s" not in svc["ExecStart"][0].split()
+        assert svc["StandardInput"] == ["socket"]
+        assert svc["Restart"] == ["on-abnormal"]
+        assert svc["StandardOutput"] == ["journal"]
+        assert svc["StandardError"] == ["journal"]
+        assert svc["User"] == ["forcelink"]
+        assert svc["Group"] == ["forcelink"]
+        assert svc["EnvironmentFile"] == [
+            inst.installed("sysconfdir", "forcelink", "forcelink.env")]
+        db_dir = inst.installed("localstatedir", "lib", "forcelink")
+        assert svc["Environment"] == [
+            "FORCELINK_DB=%s/forcelink.db" % db_dir]
+        assert svc["StateDirectory"] == ["forcelink"]
+        assert svc["StateDirectoryMode"] == ["0700"]
+        assert svc["ReadWritePaths"] == [db_dir]
+        assert "DynamicUser" not in svc
+        # The key is read in place, so that rotate-key's new file is seen
+        # without a restart (not a LoadCredential= copy).
+        assert "LoadCredential" not in svc
+        for k, v in HARDENING.items():
+            assert svc.get(k) == [v], k
+        assert svc["SystemCallFilter"][0] == "@system-service"
+
+
+def verify_dir(inst, tmp_path):
+    """The installed units with the programs' paths moved into the
+    DESTDIR: systemd-analyze verify checks that ExecStart exists."""
+    d = tmp_path / "units"
+    d.mkdir()
+    libexec = inst.dirs["pkglibexecdir"]
+    for f in inst.at("systemdsystemunitdir").iterdir():
+        (d / f.name).write_text(f.read_text().replace(
+            "=" + libexec + "/", "=" + str(inst.at("pkglibexecdir")) + "/"))
+    return d
+
+
+def test_systemd_analyze_verify(inst, tmp_path):
+    if shutil.which("systemd-analyze") is None:
+        pytest.skip("systemd-analyze is not installed "
+                    "(Debian package systemd)")
+    d = verify_dir(inst, tmp_path)
+    env = dict(os.environ)
+    man = inst.at("mandir", "man8", "forcelink-admin.8")
+    if man.exists() and shutil.which("man"):
+        # The units' Documentation=man:forcelink-admin(8) is checked too.
+        env["MANPATH"] = str(man.parent.parent)
+        args = ["--man=yes"]
+    else:
+        args = ["--man=no"]
+    units = sorted(str(p) for p in d.iterdir())
+    assert len(units) == 6
+    r = run(["systemd-analyze", "verify"] + args + units, env=env)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert r.stdout + r.stderr == ""
+
+
+def test_systemd_analyze_security(inst, tmp_path):
+    """systemd-analyze security rates each service; "OK" (below 2.0) is
+    its best band.  pytest -s prints the scores."""
+    if shutil.which("systemd-analyze") is None:
+        pytest.skip("systemd-analyze is not installed "
+                    "(Debian package systemd)")
+    d = verify_dir(inst, tmp_path)
+    for name in UNITS.values():
+        r = run(["systemd-analyze", "security", "--offline=yes",
+                 "--no-pager", str(d / (name + ".service"))])
+        m = re.search(r"Overall exposure level for %s\.service: "
+                      r"([0-9.]+) (\w+)" % re.escape(name), r.stdout)
+        assert m, r.stdout[-2000:] + r.stderr
+        print("systemd-analyze security %s.service: %s %s"
+              % (name, m.group(1), m.group(2)))
+        assert float(m.group(1)) < 2.0 and m.group(2) == "OK"
+
+
+def test_sysusers_and_tmpfiles(inst, tmp_path):
+    """On a scratch root: the user forcelink, /etc/forcelink 0750
+    root:forcelink, the database directory 0700 forcelink:forcelink."""
+    for tool in ("systemd-sysusers", "systemd-tmpfiles"):
+        if shutil.which(tool) is None:
+            pytest.skip("%s is not installed (Debian package systemd)"
+                        % tool)
+    root = tmp_path / "root"
+    shutil.copytree(inst.root, root, symlinks=True)
+    (root / "etc").mkdir(exist_ok=True)
+    sysusers = root / inst.dirs["sysusersdir"].lstrip("/") / "forcelink.conf"
+    tmpfiles = root / inst.dirs["tmpfilesdir"].lstrip("/") / "forcelink.conf"
+    r = run(["systemd-sysusers", "--root=" + str(root), str(sysusers)])
+    assert r.returncode == 0, r.stderr
+    pw = [ln.split(":") for ln in (root / "etc/passwd").read_text()
+          .splitlines() if ln.startswith("forcelink:")]
+    assert len(pw) == 1
+    uid, gid, home, shell = int(pw[0][2]), int(pw[0][3]), pw[0][5], pw[0][6]
+    assert 0 < uid < 1000 and 0 < gid < 1000
+    assert home == inst.installed("localstatedir", "lib", "forcelink")
+    assert shell.endswith("/nologin")
+    r = run(["systemd-tmpfiles", "--root=" + str(root), "--create",
+             str(tmpfiles)])
+    assert r.returncode == 0, r.stderr
+    st = (root / inst.dirs["sysconfdir"].lstrip("/") / "forcelink").stat()
+    assert (st.st_mode & 0o7777, st.st_uid, st.st_gid) == (0o750, 0, gid)
+    st = (root / home.lstrip("/")).stat()
+    assert (st.st_mode & 0o7777, st.st_uid, st.st_gid) == (0o700, uid, gid)
+
+
+# ===========================================================================
+# The environment file
+
+def parse_env_file(text):
+    """NAME=value lines as systemd's EnvironmentFile= reads them.  The
+    template keeps to the part of that syntax where every reader agrees
+    (no quotes, escapes, spaces or $), which this asserts."""
+    env = {}
+    for ln in text.splitlines():
+        if not ln.strip() or ln.lstrip()[0] in "#;":
+            continue
+        assert re.fullmatch(r"[A-Z][A-Z0-9_]*=[^\s'\"\\$`]*", ln), ln
+        k, v = ln.split("=", 1)
+        assert k not in env, k
+        env[k] = v
+    return env
+
+
+def fill_env(text, values):
+    """The template with each NAME in values set (a commented-out
+    "#NAME=" line is uncommented)."""
+    for k, v in values.items():
+        text, n = re.subn(r"^#?%s=.*$" % k, "%s=%s" % (k, v), text,
+                          count=1, flags=re.M)
+        assert n == 1, k
+    return text
+
+
+def process_env(file_env):
+    """What the program gets from systemd: the file's settings and PATH
+    (plus the sanitizer settings of the sanitizer pass)."""
+    env = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin"}
+    env.update(file_env)
+    env.update({k: os.environ[k] for k in SANITIZER_ENV if k in os.environ})
+    return env
+
+
+def test_env_template_lists_every_setting(inst):
+    text = inst.env_template()
+    env = parse_env_file(text)
+    assert env == {
+        "FORCELINK_PUBLIC_URL": "",
+        "SLACK_SIGNING_SECRET_FILE":
+            inst.installed("sysconfdir", "forcelink", "slack_signing_secret"),
+        "SF_CLIENT_ID": "",
+        "SF_CLIENT_SECRET_FILE":
+            inst.installed("sysconfdir", "forcelink", "sf_client_secret"),
+        "FORCELINK_KEY_FILE": inst.installed("sysconfdir", "forcelink", "key"),
+        "FORCELINK_DB": inst.installed("localstatedir", "lib", "forcelink",
+                                       "forcelink.db"),
+    }
+    # The optional ones are there, commented out, for the admin to set.
+    for k in ("SLACK_VERIFICATION_TOKEN_FILE", "SF_LOGIN_URL",
+              "SF_API_VERSION", "FORCELINK_CA_FILE",
+              "SLACK_RESPONSE_URL_PREFIX", "FORCELINK_DEBUG"):
+        assert re.search(r"^#%s=" % k, text, re.M), k
+    # Secrets only as files.
+    for k in ("SLACK_SIGNING_SECRET", "SF_CLIENT_SECRET", "FORCELINK_KEY",
+              "SLACK_VERIFICATION_TOKEN"):
+        assert not re.search(r"^#?%s=" % k, text, re.M), k
+
+
+def listener(path):
+    """A listening unix socket at path, mode 0660, as systemd makes it."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.bind(str(path))
+    os.chmod(str(path), 0o660)
+    s.listen(1024)
+    return s
+
+
+def start_fails(inst, tmp_path, env, stdin=None):
+    """Runs the installed contact as systemd would; it must stop at once.
+    Returns its standard error."""
+    own = stdin is None
+    if own:
+        stdin = listener(tmp_path / "contact.sock")
+    try:
+        p = subprocess.run([str(inst.at("pkglibexecdir", "contact"))],
+                           stdin=stdin.fileno(), env=process_env(env),
+                           capture_output=True, text=True, timeout=20,
+                           cwd=str(tmp_path))
+    finally:
+        if own:
+            stdin.close()
+    assert p.returncode == 1, p.stderr
+    return p.stderr
+
+
+def filled_values(d):
+    """Settings for the template, with secret files in directory d."""
+    key = base64.b64encode(os.urandom(32)).decode()
+    for name, val in (("slack_signing_secret", "8f742231b10e8888abcd99yy"),
+                      ("sf_client_secret", "sfsecret"), ("key", key)):
+        (d / name).write_text(val + "\n")
+        (d / name).chmod(0o640)
+    (d / "var").mkdir(exist_ok=True)
+    return {
+        "FORCELINK_PUBLIC_URL": "https://forcelink.example.com",
+        "SLACK_SIGNING_SECRET_FILE": str(d / "slack_signing_secret"),
+        "SF_CLIENT_ID": "3MVG9installtest",
+        "SF_CLIENT_SECRET_FILE": str(d / "sf_client_secret"),
+        "FORCELINK_KEY_FILE": str(d / "key"),
+        "FORCELINK_DB": str(d / "var" / "forcelink.db"),
+    }
+
+
+def test_env_template_as_installed_stops_with_one_line(inst, tmp_path):
+    """Not filled in yet: the first setting the program needs names its
+    secret file, which does not exist yet."""
+    err = start_fails(inst, tmp_path, parse_env_file(inst.env_template()))
+    path = inst.installed("sysconfdir", "forcelink", "slack_signing_secret")
+    assert err == ("contact: SLACK_SIGNING_SECRET_FILE: cannot read %s: "
+                   "No such file or directory\n" % path)
+    assert not (tmp_path / "var").exists()
+
+
+@pytest.mark.parametrize("name,line", [
+    ("FORCELINK_PUBLIC_URL", "FORCELINK_PUBLIC_URL must be set to this "
+     "service's external URL, e.g. https://forcelink.example.com"),
+    ("SF_CLIENT_ID", "SF_CLIENT_ID is not set"),
+    ("SLACK_SIGNING_SECRET_FILE", "SLACK_SIGNING_SECRET is not set (or, "
+     "for legacy apps, SLACK_VERIFICATION_TOKEN)"),
+    ("SF_CLIENT_SECRET_FILE", "SF_CLIENT_SECRET is not set"),
+    # The key's wording belongs to the keyring code (key rotation); the
+    # line must still be one, naming the variable.
+    ("FORCELINK_KEY_FILE", re.compile(r"FORCELINK_KEY\b[^\n]*")),
+])
+def test_env_template_missing_setting_one_line(inst, tmp_path, name, line):
+    values = filled_values(tmp_path)
+    values[name] = ""
+    env = parse_env_file(fill_env(inst.env_template(), values))
+    assert env[name] == ""
+    err = start_fails(inst, tmp_path, env)
+    if isinstance(line, str):
+        assert err == "contact: %s\n" % line
+    else:
+        assert re.fullmatch(r"contact: %s\n" % line.pattern, err), err
+    # Nothing half-started: no database was made.
+    assert not (tmp_path / "var" / "forcelink.db").exists()
+
+
+@pytest.mark.parametrize("kind", ["connected", "not a socket"])
+def test_stdin_must_be_a_listening_socket(inst, tmp_path, kind):
+    """A connected socket (systemd Accept=yes, inetd) or no socket: one
+    line and exit 1, rather than workers that fail every accept and are
+    restarted for ever."""
+    env = parse_env_file(fill_env(inst.env_template(),
+                                  filled_values(tmp_path)))
+    if kind == "connected":
+        a, b = socket.socketpair()
+        with a, b:
+            err = start_fails(inst, tmp_path, env, stdin=b)
+        want = ("standard input is a socket but not a listening stream "
+                "socket (systemd: Accept=no)")
+    else:
+        with open(os.devnull) as null:
+            err = start_fails(inst, tmp_path, env, stdin=null)
+        want = "standard input is not a socket: give -s PATH"
+    lines = [ln for ln in err.splitlines() if "level=error" in ln]
+    assert len(lines) == 1, err
+    assert lines[0].endswith('func=serve_listen msg="%s"' % want), err
+    assert "supervisor.start" not in err and "worker" not in err
+
+
+# ===========================================================================
+# Socket activation, through nginx with the installed snippets
+
+class ActivatedStack(Stack):
+    """The e2e Stack, but run from the install: each program is the
+    installed binary, started with a listening socket the stack made as
+    its standard input (what systemd does with StandardInput=socket), in
+    the environment of the installed template filled in; nginx runs
+    run.conf.in, the tests' skeleton, around the installed snippets."""
+
+    def __init__(self, tmp, inst):
+        super().__init__(tmp)
+        self.inst = inst
+        self.listeners = {}
+        (self.dir / "slack_signing_secret").write_text(
+            self.signing_secret + "\n")
+
+    def env(self):
+        text = fill_env(self.inst.env_template(), {
+            "FORCELINK_PUBLIC_URL": self.url,
+            "SLACK_SIGNING_SECRET_FILE":
+                str(self.dir / "slack_signing_secret"),
+            "SF_CLIENT_ID": "3MVG9e2e.forcelink_test",
+            "SF_CLIENT_SECRET_FILE": str(self.dir / "sf_secret"),
+            "SF_LOGIN_URL": self.sf_url,
+            "FORCELINK_KEY_FILE": str(self.dir / "key"),
+            "FORCELINK_DB": str(self.db_path),
+            "FORCELINK_CA_FILE": self.ca,
+            "SLACK_RESPONSE_URL_PREFIX": self.sf_url + "/hooks/",
+        })
+        (self.dir / "forcelink.env").write_text(text)
+        return process_env(parse_env_file(text))
+
+    def start_programs(self, env=None):
+        (self.dir / "var").mkdir(exist_ok=True)
+        env = env or self.env()
+        with open(self.log_path, "ab") as log:
+            for prog in PROGRAMS:
+                if prog in self.procs and self.procs[prog].poll() is None:
+                    continue
+                if prog not in self.listeners:
+                    self.listeners[prog] = listener(
+                        self.dir / (prog + ".sock"))
+                self.procs[prog] = subprocess.Popen(
+                    [str(self.inst.at("pkglibexecdir", prog)),
+                     "-w", str(self.workers), "-t", str(self.threads)],
+                    stdin=self.listeners[prog].fileno(), env=env,
+                    stdout=log, stderr=log, cwd=str(self.dir))
+        # Ready when every supervisor has its workers.
+        for _ in range(400):
+            dead = [p for p in PROGRAMS if self.procs[p].poll() is not None]
+            assert not dead, "%s exited: %s" % (dead,
+                                                self.log_text()[-2000:])
+            if all(len(self.worker_pids(p)) == self.workers
+                   for p in PROGRAMS):
+                return
+            time.sleep(0.025)
+        raise RuntimeError("programs did not start: " +
+                           self.log_text()[-2000:])
+
+    def render_nginx(self):
+        i, d = self.inst, str(self.dir)
+        (self.dir / "nginx-tmp").mkdir(exist_ok=True)
+        user = "user root root;" if os.getuid() == 0 else ""
+        conf = (ROOT / "nginx" / "run.conf.in").read_text()
+        for k, v in (("{{RUNDIR}}", d), ("{{PORT}}", str(self.port)),
+                     ("{{USER}}", user)):
+            conf = conf.replace(k, v)
+        (self.dir / "nginx.conf").write_text(conf)
+        nginx_dir = i.installed("pkgdatadir", "nginx")
+        locs = i.at("pkgdatadir", "nginx",
+                    "forcelink-locations.conf").read_text()
+        # Only the DESTDIR and the run directory differ from production.
+        for k, v in ((nginx_dir + "/", str(i.at("pkgdatadir", "nginx")) + "/"),
+                     ("/var/log/nginx/forcelink-access.log",
+                      d + "/nginx-access.log"),
+                     ("/var/log/nginx/forcelink-error.log",
+                      d + "/nginx-error.log")):
+            assert k in locs, k
+            locs = locs.replace(k, v)
+        (self.dir / "forcelink-locations.conf").write_text(locs)
+        ups = i.at("pkgdatadir", "nginx",
+                   "forcelink-upstreams.conf").read_text()
+        assert ups.count("unix:/run/forcelink/") == 3
+        (self.dir / "forcelink-upstreams.conf").write_text(
+            ups.replace("unix:/run/forcelink/", "unix:" + d + "/"))
+
+    def stop(self):
+        try:
+            super().stop()
+        finally:
+            for s in self.listeners.values():
+                s.close()
+
+
+@pytest.fixture(scope="module")
+def astack(inst, tmp_path_factory):
+    s = ActivatedStack(tmp_path_factory.mktemp("activated"), inst).start()
+    yield s
+    s.stop()
+
+
+def test_activated_link_and_search(astack):
+    """The whole flow through nginx and the three socket-activated
+    programs: login link, consent, callback page, search."""
+    s = astack
+    for prog in PROGRAMS:
+        # No program made a socket of its own: each serves the one it was
+        # handed (the log says where it listens).
+        assert re.search(r"^time=\S+ prog=%s pid=\d+ level=info "
+                         r"event=supervisor\.start workers=2 threads=4 "
+                         r"socket=stdin$" % prog, s.log_text(), re.M), prog
+    r = s.slash("smith", user="U0INSTALL1")
+    assert r.status == 200 and "oauth/start?state=" in r.json()["text"]
+    page = s.link(user="U0INSTALL1", sf_user="alice@example.com")
+    assert page.status == 200, page.text
+    assert "alice@example.com" in page.text
+    r = s.slash("smith", user="U0INSTALL1")
+    assert r.status == 200, r.text
+    body = r.json()
+    assert body["response_type"] == "ephemeral"
+    assert "Jane Smith" in body["text"]
+    assert [ln["user_id"] for ln in s.links()] == ["U0INSTALL1"]
+
+
+def test_activated_log_lines_share_the_request_id(astack):
+    """nginx's line for a request (installed log format, req=) and the
+    worker's line carry the same id."""
+    s = astack
+    r = s.slash("smith", user="U0INSTALL2")
+    assert r.status == 200 and "oauth/start?state=" in r.json()["text"]
+    time.sleep(0.2)         # nginx writes its line after the response
+    lines = [ln for ln in (s.dir / "nginx-access.log").read_text()
+             .splitlines() if '"POST /contact HTTP/1.1" 200' in ln]
+    m = re.search(r" req=([0-9a-f]{32}) rt=[0-9.]+$", lines[-1])
+    assert m, lines[-1]
+    worker = [ln for ln in s.log_text().splitlines()
+              if " req=%s " % m.group(1) in ln]
+    assert len(worker) == 1, worker
+    assert re.search(r" prog=contact pid=\d+ level=info event=cmd\.search "
+                     r"req=%s team=T0E2E0001 user=U0INSTALL2 "
+                     r"outcome=unlinked " % m.group(1), worker[0]), worker
+
+
+def test_activated_restart_loses_no_request(astack):
+    """The socket outlives the program (systemd keeps it): a request that
+    arrives while contact is down waits in the socket's queue and is
+    answered by the restarted program."""
+    s = astack
+    p = s.procs.pop("contact")
+    p.terminate()
+    assert p.wait(timeout=10) == 0
+    out = {}
+
+    def ask():
+        out["r"] = s.slash("help", user="U0INSTALL3")
+    t = threading.Thread(target=ask)
+    t.start()
+    time.sleep(0.5)
+    assert t.is_alive()     # nginx is connected and waits for an answer
+    s.start_programs()      # (the others are replaced too: harmless)
+    t.join(15)
+    assert not t.is_alive()
+    r = out["r"]
+    assert r.status == 200, r.text
+    assert r.json()["response_type"] == "ephemeral"
+    assert "/contact login" in r.json()["text"]
+
+
+def test_example_server_block_passes_nginx_t(astack):
+    """forcelink-site.conf, the complete example server block, as
+    installed: nginx -t accepts it (with the test's certificate)."""
+    s, i = astack, astack.inst
+    site = i.at("pkgdatadir", "nginx", "forcelink-site.conf").read_text()
+    # Its includes, as render_nginx() relocated them for the stack.
+    nginx_dir = i.installed("pkgdatadir", "nginx")
+    assert site.count(nginx_dir + "/") == 2
+    site = site.replace(nginx_dir + "/", str(s.dir) + "/")
+    site = site.replace("/etc/ssl/certs/forcelink.example.com.pem",
+                        str(s.dir / "tls/server.pem"))
+    site = site.replace("/etc/ssl/private/forcelink.example.com.key",
+                        str(s.dir / "tls/server.key"))
+    site = site.replace("/var/log/nginx/", str(s.dir) + "/sitetest-")
+    site = site.replace("listen 443 ssl;",
+                        "listen 127.0.0.1:%d ssl;" % free_port())
+    site = site.replace("listen [::]:443 ssl;", "")
+    (s.dir / "site.conf").write_text(site)
+    (s.dir / "site-main.conf").write_text(
+        "pid %s/site.pid;\nerror_log %s/site-error.log;\n"
+        "events {}\nhttp {\n    access_log off;\n"
+        "    include %s/site.conf;\n}\n"
+        % (s.dir, s.dir, s.dir))
+    r = run(["nginx", "-t", "-p", str(s.dir), "-c",
+             str(s.dir / "site-main.conf"), "-e",
+             str(s.dir / "site-error.log")])
+    assert r.returncode == 0, r.stderr
+    assert "test is successful" in r.stderr
