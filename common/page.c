@@ -379,3 +379,88 @@ page_redirect(struct buf *b, const char *url, const char *headers)
 		return -1;
 	return 0;
 }
+
+/* --- Slack app installation ------------------------------------------ */
+
+int
+page_install(struct buf *b, const char *authorize_url, const char *headers)
+{
+	size_t	 mark = b->len;
+
+	if (authorize_url == NULL || !page_header_safe(authorize_url) ||
+	    (headers != NULL && !page_lines_ok(headers))) {
+		log_error("msg=\"refusing an unsafe URL or header\"");
+		return -1;
+	}
+	/* CGI headers may come in any order: the extra ones go first, so
+	 * that page_open() can end the header block. */
+	if ((headers != NULL && buf_puts(b, headers) == -1) ||
+	    page_open(b, 200, "ok", "Add forcelink to Slack") == -1 ||
+	    buf_puts(b, "<p>Installing forcelink adds the <code>"
+	    PAGE_COMMAND "</code> command to a Slack workspace, so that "
+	    "everyone there can search Salesforce as themselves.</p>\n"
+	    "<p class=\"next\"><strong>Next step:</strong> <a href=\"") ==
+	    -1 ||
+	    page_escape(b, authorize_url) == -1 ||
+	    buf_puts(b, "\">Add to Slack</a>. Slack asks which workspace "
+	    "to add forcelink to, and whether to allow it.</p>\n"
+	    "<p class=\"note\">This link works for 10 minutes, in this "
+	    "browser only.</p>\n") == -1 ||
+	    page_close(b) == -1)
+		return page_fail(b, mark);
+	return 0;
+}
+
+/* The text of the success page's first paragraph. */
+static int
+page_installed_what(struct buf *b, const struct page_installed *in)
+{
+	if (in->org_wide)
+		return buf_puts(b, "<p>forcelink is now installed for every "
+		    "workspace of the Enterprise Grid organization <strong>") ==
+		    -1 || page_escape(b, in->enterprise_name) == -1 ||
+		    buf_puts(b, "</strong>.</p>\n") == -1 ? -1 : 0;
+	return buf_puts(b, "<p>forcelink is now installed in the Slack "
+	    "workspace <strong>") == -1 ||
+	    page_escape(b, in->team_name) == -1 ||
+	    buf_puts(b, "</strong>.</p>\n") == -1 ? -1 : 0;
+}
+
+int
+page_installed(struct buf *b, const struct page_installed *in)
+{
+	size_t	 mark = b->len;
+
+	if (page_open(b, 200, "ok", "Installed") == -1 ||
+	    page_installed_what(b, in) == -1 ||
+	    buf_puts(b, "<dl>\n") == -1 ||
+	    (!in->org_wide && (page_row(b, "Slack workspace",
+	    in->team_name) == -1 ||
+	    page_row(b, "Workspace id", in->team_id) == -1)) ||
+	    (in->enterprise_id != NULL && (page_row(b, "Enterprise",
+	    in->enterprise_name) == -1 ||
+	    page_row(b, "Enterprise id", in->enterprise_id) == -1)) ||
+	    page_row(b, "Slack app id", in->app_id) == -1 ||
+	    buf_puts(b, "</dl>\n") == -1)
+		return page_fail(b, mark);
+	if (in->org_wide && (buf_puts(b, "<p class=\"next\"><strong>Next "
+	    "step:</strong> choose the workspaces that get forcelink: "
+	    "<a href=\"https://app.slack.com/manage/") == -1 ||
+	    page_escape(b, in->enterprise_id) == -1 ||
+	    buf_puts(b, "/integrations/profile/") == -1 ||
+	    page_escape(b, in->app_id) == -1 ||
+	    buf_puts(b, "/workspaces/add\">add forcelink to workspaces</a>. "
+	    "Then run <code>" PAGE_COMMAND " login</code> in any of them "
+	    "to link your Salesforce account.</p>\n") == -1))
+		return page_fail(b, mark);
+	if (!in->org_wide && buf_puts(b, "<p class=\"next\"><strong>Next "
+	    "step:</strong> in Slack, run <code>" PAGE_COMMAND " login</code> "
+	    "to link your Salesforce account, then <code>" PAGE_COMMAND
+	    " smith</code> to search.</p>\n") == -1)
+		return page_fail(b, mark);
+	if ((in->replaced && buf_puts(b, "<p class=\"note\">This replaces "
+	    "the earlier installation, and its tokens.</p>\n") == -1) ||
+	    page_close(b) == -1)
+		return page_fail(b, mark);
+	return 0;
+}

@@ -66,4 +66,35 @@ int	 page_linked_resume(struct buf *b, const char *sf_username,
  */
 int	 page_redirect(struct buf *b, const char *url, const char *headers);
 
+/* --- Slack app installation (cgi/slack_oauth) ------------------------ */
+
+/*
+ * Appends the "Add to Slack" page: what installing does, and a link to
+ * authorize_url (Slack's authorize page with this install's state).
+ * headers (each line ending in "\r\n", may be NULL) are sent with it,
+ * e.g. the Set-Cookie that binds the state to this browser.  Returns 0,
+ * or -1 past b's ceiling, on memory exhaustion or for an unsafe URL or
+ * header; b is then as it was.
+ */
+int	 page_install(struct buf *b, const char *authorize_url,
+	    const char *headers);
+
+/* What the success page of an installation names. */
+struct page_installed {
+	int		 org_wide;	/* every workspace of the enterprise */
+	int		 replaced;	/* an older installation was replaced */
+	const char	*team_id;	/* NULL when org-wide */
+	const char	*team_name;
+	const char	*enterprise_id;	/* NULL outside Enterprise Grid */
+	const char	*enterprise_name;
+	const char	*app_id;
+};
+
+/*
+ * Appends the success page of an installation: which workspace (or, for
+ * an org-wide install, which enterprise) now has forcelink, and the next
+ * step.  Returns as page_install().
+ */
+int	 page_installed(struct buf *b, const struct page_installed *);
+
 #endif

@@ -592,6 +592,131 @@ START_TEST(test_redirect_ceiling_fails)
 }
 END_TEST
 
+/* --- Slack app installation ------------------------------------------ */
+
+#define SLACK_AUTH "https://slack.com/oauth/v2/authorize?client_id=1.2" \
+	"&scope=commands&state=a\"b<c"
+#define SLACK_AUTH_ESC "https://slack.com/oauth/v2/authorize?client_id=1.2" \
+	"&amp;scope=commands&amp;state=a&quot;b&lt;c"
+#define COOKIE_LINE "Set-Cookie: forcelink_slack_install=abc; Path=/slack/; " \
+	"Max-Age=600; HttpOnly; SameSite=Lax\r\n"
+
+/* Checks what an installation page body must not contain, besides the
+ * links expected (n of them). */
+static void
+assert_links(const char *body, int n)
+{
+	const char	*p = body;
+	int		 found = 0;
+
+	while ((p = strstr(p, "href=\"")) != NULL) {
+		found++;
+		p++;
+	}
+	ck_assert_int_eq(found, n);
+	ck_assert_ptr_null(strstr(body, "<script"));
+	ck_assert_ptr_null(strstr(body, "<img"));
+	ck_assert_ptr_null(strstr(body, "src=\""));
+}
+
+START_TEST(test_install_page)
+{
+	const char	*body;
+
+	ck_assert_int_eq(page_install(&pg, SLACK_AUTH, COOKIE_LINE), 0);
+	/* The cookie first, then the usual head of a page. */
+	ck_assert_int_eq(strncmp(pg.data, COOKIE_LINE, strlen(COOKIE_LINE)),
+	    0);
+	body = assert_page_head(pg.data + strlen(COOKIE_LINE), "200 OK");
+	ck_assert_ptr_nonnull(strstr(body, "<h1>Add forcelink to Slack</h1>"));
+	ck_assert_ptr_nonnull(strstr(body, "<a href=\"" SLACK_AUTH_ESC
+	    "\">Add to Slack</a>"));
+	ck_assert_ptr_nonnull(strstr(body, "in this browser only"));
+	assert_links(body, 1);
+	ck_assert_str_eq(body + strlen(body) - 24,
+	    "</main>\n</body>\n</html>\n");
+}
+END_TEST
+
+START_TEST(test_install_page_bad_fails)
+{
+	ck_assert_int_eq(buf_puts(&pg, "kept"), 0);
+	ck_assert_int_eq(page_install(&pg, "https://x/\r\nSet-Cookie: a=b",
+	    NULL), -1);
+	ck_assert_int_eq(page_install(&pg, NULL, NULL), -1);
+	ck_assert_int_eq(page_install(&pg, SLACK_AUTH, "Set-Cookie: a=b"),
+	    -1);
+	ck_assert_int_eq(page_install(&pg, SLACK_AUTH,
+	    "Set-Cookie: a=b\r\n\r\n<html>"), -1);
+	ck_assert_str_eq(pg.data, "kept");
+}
+END_TEST
+
+START_TEST(test_installed_workspace)
+{
+	const struct page_installed	 in = {
+		.team_id = "T0E2E0001", .team_name = HOSTILE,
+		.app_id = "A0APP1",
+	};
+	const char			*body;
+
+	ck_assert_int_eq(page_installed(&pg, &in), 0);
+	body = assert_page(pg.data, "200 OK", "Installed");
+	ck_assert_ptr_nonnull(strstr(body, "installed in the Slack workspace "
+	    "<strong>" HOSTILE_ESC "</strong>."));
+	ck_assert_ptr_nonnull(strstr(body, "<dl>\n"
+	    "<dt>Slack workspace</dt><dd>" HOSTILE_ESC "</dd>\n"
+	    "<dt>Workspace id</dt><dd>T0E2E0001</dd>\n"
+	    "<dt>Slack app id</dt><dd>A0APP1</dd>\n</dl>\n"));
+	ck_assert_ptr_nonnull(strstr(body, "run <code>/contact login</code> "
+	    "to link your Salesforce account"));
+	ck_assert_ptr_null(strstr(body, "replaces"));
+}
+END_TEST
+
+START_TEST(test_installed_org_wide)
+{
+	const struct page_installed	 in = {
+		.org_wide = 1, .replaced = 1, .enterprise_id = "E0GRID0001",
+		.enterprise_name = "Grid <Org> & Co", .app_id = "A0APP1",
+	};
+	const char			*body;
+
+	ck_assert_int_eq(page_installed(&pg, &in), 0);
+	body = assert_page_head(pg.data, "200 OK");
+	ck_assert_ptr_nonnull(strstr(body, "for every workspace of the "
+	    "Enterprise Grid organization <strong>Grid &lt;Org&gt; &amp; Co"
+	    "</strong>."));
+	ck_assert_ptr_nonnull(strstr(body, "<dl>\n"
+	    "<dt>Enterprise</dt><dd>Grid &lt;Org&gt; &amp; Co</dd>\n"
+	    "<dt>Enterprise id</dt><dd>E0GRID0001</dd>\n"
+	    "<dt>Slack app id</dt><dd>A0APP1</dd>\n</dl>\n"));
+	ck_assert_ptr_nonnull(strstr(body, "<a href=\"https://app.slack.com/"
+	    "manage/E0GRID0001/integrations/profile/A0APP1/workspaces/add\">"));
+	ck_assert_ptr_nonnull(strstr(body, "This replaces the earlier "
+	    "installation"));
+	ck_assert_ptr_null(strstr(body, "Workspace id"));
+	assert_links(body, 1);
+}
+END_TEST
+
+START_TEST(test_installed_ceiling_undone)
+{
+	const struct page_installed	 in = {
+		.team_id = "T1", .team_name = "n", .app_id = "A1",
+	};
+	struct buf			 b;
+
+	buf_init(&b, 2048);
+	ck_assert_int_eq(buf_puts(&b, "kept"), 0);
+	ck_assert_int_eq(page_installed(&b, &in), -1);
+	ck_assert_str_eq(b.data, "kept");
+	ck_assert_int_eq(page_install(&b, SLACK_AUTH, COOKIE_LINE), -1);
+	ck_assert_str_eq(b.data, "kept");
+	buf_free(&b);
+}
+END_TEST
+
 static Suite *
 suite(void)
 {
@@ -628,6 +753,14 @@ suite(void)
 	tcase_add_loop_test(tc, test_redirect_bad_fails, 0,
 	    NELEM(bad_redirect_cases));
 	tcase_add_test(tc, test_redirect_ceiling_fails);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("install");
+	tcase_add_checked_fixture(tc, pg_setup, pg_teardown);
+	tcase_add_test(tc, test_install_page);
+	tcase_add_test(tc, test_install_page_bad_fails);
+	tcase_add_test(tc, test_installed_workspace);
+	tcase_add_test(tc, test_installed_org_wide);
+	tcase_add_test(tc, test_installed_ceiling_undone);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -356,8 +356,8 @@ START_TEST(test_migrate_idempotent)
 	struct store		*st;
 	int64_t			 objects;
 
-	/* sql/001_init.sql, then sql/002_resume.sql (and any later). */
-	ck_assert_int_ge(store_schema_version(), 2);
+	/* sql/001_init.sql, 002_resume.sql, 003_installations.sql. */
+	ck_assert_int_ge(store_schema_version(), 3);
 	st = open_with(&key_a);
 	put(st, &u, ACCESS1, REFRESH1);
 	store_close(st);
@@ -1513,6 +1513,102 @@ START_TEST(test_list_links)
 }
 END_TEST
 
+/* --- Slack installations (sql/003_installations.sql) ------------------ */
+
+#define BOT1		"xoxe.xoxb-1-BOT-one-5f3c9a0d7e21b4c8"
+#define BOTREF1		"xoxe-1-BOTREFRESH-one-91ac44e0b3d2"
+#define BOT2		"xoxe.xoxb-1-BOT-two-aa03c771e99f5d10"
+#define BOTREF2		"xoxe-1-BOTREFRESH-two-0e7d21c5fb8a"
+#define BOTPLAIN	"xoxb-17653672481-19874698323-pdFZKVeTuE8sk7oOc"
+
+/* An installation to store: (ent, team), rotating when refresh is set. */
+static struct store_install
+inst_in(const char *ent, const char *team, const char *bot,
+    const char *refresh, time_t expires)
+{
+	struct store_install	 in;
+
+	memset(&in, 0, sizeof(in));
+	snprintf(in.enterprise_id, sizeof(in.enterprise_id), "%s", ent);
+	snprintf(in.team_id, sizeof(in.team_id), "%s", team);
+	in.app_id = (char *)"A0APP1";
+	in.team_name = (char *)(*team != '\0' ? "Team <One> & Co" : "");
+	in.enterprise_name = (char *)(*ent != '\0' ? "Grid Org" : "");
+	in.bot_user_id = (char *)"U0BOT1";
+	in.bot_id = (char *)"B0BOT1";
+	in.scopes = (char *)"commands";
+	in.installer_user_id = (char *)"U0ADMIN";
+	in.bot_token = (char *)bot;
+	in.refresh_token = (char *)refresh;
+	in.expires_at = expires;
+	return in;
+}
+
+static void
+iput(struct store *st, const char *ent, const char *team, const char *bot,
+    const char *refresh, time_t expires)
+{
+	struct store_install	 in = inst_in(ent, team, bot, refresh, expires);
+
+	ck_assert_int_eq(store_install_put(st, &in), STORE_OK);
+}
+
+START_TEST(test_install_roundtrip)
+{
+	struct store_install	 out;
+	struct store		*st;
+	time_t			 exp = time(NULL) + 43200;
+
+	st = open_with(&key_a);
+	ck_assert_int_eq(store_install_get(st, "", "T1", &out),
+	    STORE_NOTFOUND);
+	iput(st, "", "T1", BOT1, BOTREF1, exp);
+	ck_assert_int_eq(store_install_get(st, "", "T1", &out), STORE_OK);
+	ck_assert_str_eq(out.enterprise_id, "");
+	ck_assert_str_eq(out.team_id, "T1");
+	ck_assert_str_eq(out.app_id, "A0APP1");
+	ck_assert_str_eq(out.team_name, "Team <One> & Co");
+	ck_assert_str_eq(out.enterprise_name, "");
+	ck_assert_str_eq(out.bot_user_id, "U0BOT1");
+	ck_assert_str_eq(out.bot_id, "B0BOT1");
+	ck_assert_str_eq(out.scopes, "commands");
+	ck_assert_str_eq(out.installer_user_id, "U0ADMIN");
+	ck_assert_str_eq(out.bot_token, BOT1);
+	ck_assert_str_eq(out.refresh_token, BOTREF1);
+	ck_assert_int_eq(out.expires_at, exp);
+	ck_assert_int_eq(out.needs_reinstall, 0);
+	ck_assert_int_eq(out.version, 1);
+	store_install_free(&out);
+	ck_assert_ptr_null(out.bot_token);
+
+	/* Without token rotation: no refresh token, no expiry. */
+	iput(st, "E1", "", BOTPLAIN, NULL, 0);
+	ck_assert_int_eq(store_install_get(st, "E1", "", &out), STORE_OK);
+	ck_assert_str_eq(out.bot_token, BOTPLAIN);
+	ck_assert_ptr_null(out.refresh_token);
+	ck_assert_int_eq(out.expires_at, 0);
+	ck_assert_str_eq(out.team_name, "");
+	ck_assert_str_eq(out.enterprise_name, "Grid Org");
+	store_install_free(&out);
+	ck_assert_int_eq(raw_int("SELECT count(*) FROM slack_install WHERE "
+	    "refresh_token_ct IS NULL AND token_expires_at IS NULL"), 1);
+
+	/* A new install of the same key replaces it and bumps the version;
+	 * a reinstall mark is reset. */
+	ck_assert_int_eq(store_install_mark_reinstall(st, "", "T1", 1),
+	    STORE_OK);
+	iput(st, "", "T1", BOT2, BOTREF2, exp + 1);
+	ck_assert_int_eq(store_install_get(st, "", "T1", &out), STORE_OK);
+	ck_assert_str_eq(out.bot_token, BOT2);
+	ck_assert_str_eq(out.refresh_token, BOTREF2);
+	ck_assert_int_eq(out.version, 3);
+	ck_assert_int_eq(out.needs_reinstall, 0);
+	store_install_free(&out);
+	ck_assert_int_eq(raw_int("SELECT count(*) FROM slack_install"), 2);
+	store_close(st);
+}
+END_TEST
+
 START_TEST(test_list_links_fail_malformed_row)
 {
 	struct store_link_list	 ll;
@@ -1528,6 +1624,85 @@ START_TEST(test_list_links_fail_malformed_row)
 	    STORE_ERROR);
 	ck_assert_ptr_null(ll.v);
 	ck_assert_uint_eq(ll.n, 0);
+	store_close(st);
+}
+END_TEST
+
+START_TEST(test_install_fail_invalid_input)
+{
+	struct store_install	 in = inst_in("", "", BOT1, NULL, 0), out;
+	struct store		*st;
+
+	st = open_with(&key_a);
+	/* Neither enterprise nor team. */
+	ck_assert_int_eq(store_install_put(st, &in), STORE_ERROR);
+	in = inst_in("", "T1", NULL, NULL, 0);
+	ck_assert_int_eq(store_install_put(st, &in), STORE_ERROR);
+	in = inst_in("", "T1", BOT1, NULL, 0);
+	in.app_id = NULL;
+	ck_assert_int_eq(store_install_put(st, &in), STORE_ERROR);
+	ck_assert_int_eq(store_install_get(st, "", "", &out), STORE_ERROR);
+	ck_assert_int_eq(raw_int("SELECT count(*) FROM slack_install"), 0);
+	store_close(st);
+}
+END_TEST
+
+/* Which installation answers a request: the workspace's own, else its
+ * enterprise's org-wide one; never another enterprise's. */
+START_TEST(test_install_find)
+{
+	struct store_install_ref ref;
+	struct store		*st;
+	int			 any;
+
+	st = open_with(&key_a);
+	ck_assert_int_eq(store_install_find(st, "", "T1", &ref, &any),
+	    STORE_NOTFOUND);
+	ck_assert_int_eq(any, 0);
+	iput(st, "", "T1", BOT1, BOTREF1, 5000);
+	iput(st, "E1", "", BOT2, NULL, 0);
+	iput(st, "E1", "TG2", BOTPLAIN, NULL, 0);
+
+	ck_assert_int_eq(store_install_find(st, "", "T1", &ref, &any),
+	    STORE_OK);
+	ck_assert_str_eq(ref.enterprise_id, "");
+	ck_assert_str_eq(ref.team_id, "T1");
+	ck_assert_int_eq(ref.expires_at, 5000);
+	ck_assert_int_eq(ref.rotating, 1);
+	ck_assert_int_eq(any, 1);
+	/* Any team of E1 is covered by the org-wide install ... */
+	ck_assert_int_eq(store_install_find(st, "E1", "TG1", &ref, &any),
+	    STORE_OK);
+	ck_assert_str_eq(ref.enterprise_id, "E1");
+	ck_assert_str_eq(ref.team_id, "");
+	ck_assert_int_eq(ref.rotating, 0);
+	ck_assert_int_eq(ref.expires_at, 0);
+	/* ... but a workspace's own installation comes first. */
+	ck_assert_int_eq(store_install_find(st, "E1", "TG2", &ref, &any),
+	    STORE_OK);
+	ck_assert_str_eq(ref.team_id, "TG2");
+	/* Other workspaces and enterprises are not installed. */
+	ck_assert_int_eq(store_install_find(st, "", "T2", &ref, &any),
+	    STORE_NOTFOUND);
+	ck_assert_int_eq(any, 1);
+	/* Without any, the second statement is not needed. */
+	ck_assert_int_eq(store_install_find(st, "", "T2", &ref, NULL),
+	    STORE_NOTFOUND);
+	ck_assert_int_eq(store_install_find(st, "", "T1", &ref, NULL),
+	    STORE_OK);
+	ck_assert_int_eq(store_install_find(st, "E2", "TG1", &ref, &any),
+	    STORE_NOTFOUND);
+	ck_assert_int_eq(store_install_find(st, "E2", "T1", &ref, &any),
+	    STORE_NOTFOUND);
+	/* A team of E1 that claims no enterprise is not E1's. */
+	ck_assert_int_eq(store_install_find(st, "", "TG1", &ref, &any),
+	    STORE_NOTFOUND);
+	ck_assert_int_eq(store_install_find(st, "E1", "", &ref, &any),
+	    STORE_ERROR);
+	store_install_mark_reinstall(st, "", "T1", 1);
+	ck_assert_int_eq(store_install_find(st, "", "T1", &ref, &any),
+	    STORE_OK);
+	ck_assert_int_eq(ref.needs_reinstall, 1);
 	store_close(st);
 }
 END_TEST
@@ -1618,6 +1793,32 @@ START_TEST(test_search_roundtrip)
 }
 END_TEST
 
+START_TEST(test_install_update_tokens_cas)
+{
+	struct store_install	 out;
+	struct store		*st;
+
+	st = open_with(&key_a);
+	iput(st, "", "T1", BOT1, BOTREF1, 1000);
+	ck_assert_int_eq(store_install_update_tokens(st, "", "T1", 1, BOT2,
+	    BOTREF2, 2000), STORE_OK);
+	/* A refresh that read version 1 lost the race. */
+	ck_assert_int_eq(store_install_update_tokens(st, "", "T1", 1, BOT1,
+	    BOTREF1, 3000), STORE_CONFLICT);
+	ck_assert_int_eq(store_install_mark_reinstall(st, "", "T1", 1),
+	    STORE_CONFLICT);
+	ck_assert_int_eq(store_install_update_tokens(st, "", "T9", 1, BOT1,
+	    BOTREF1, 3000), STORE_CONFLICT);
+	ck_assert_int_eq(store_install_get(st, "", "T1", &out), STORE_OK);
+	ck_assert_str_eq(out.bot_token, BOT2);
+	ck_assert_str_eq(out.refresh_token, BOTREF2);
+	ck_assert_int_eq(out.expires_at, 2000);
+	ck_assert_int_eq(out.version, 2);
+	store_install_free(&out);
+	store_close(st);
+}
+END_TEST
+
 START_TEST(test_link_remove)
 {
 	struct slack_user	 a = user("", "T1", "U1");
@@ -1668,6 +1869,52 @@ START_TEST(test_purge_counts)
 	ck_assert_int_eq(store_purge_counts(st, 500, &p), 0);
 	ck_assert_int_eq(p.login_states, 0);
 	ck_assert_int_eq(p.replays, 0);
+	store_close(st);
+}
+END_TEST
+
+/* Ciphertext moved between installations, between columns, or from a
+ * link into an installation never opens. */
+static const struct {
+	const char	*sql;
+	const char	*ent, *team;
+} install_tamper[] = {
+	{ "UPDATE slack_install SET bot_token_ct = (SELECT bot_token_ct "
+	    "FROM slack_install WHERE team_id = 'T2') WHERE team_id = 'T1'",
+	    "", "T1" },
+	{ "UPDATE slack_install SET bot_token_ct = refresh_token_ct "
+	    "WHERE team_id = 'T1'", "", "T1" },
+	{ "UPDATE slack_install SET refresh_token_ct = (SELECT "
+	    "refresh_token_ct FROM sf_link WHERE user_id = 'U1') "
+	    "WHERE team_id = 'T1'", "", "T1" },
+	{ "UPDATE slack_install SET bot_token_ct = (SELECT bot_token_ct "
+	    "FROM slack_install WHERE team_id = 'T1'), enterprise_id = 'E9' "
+	    "WHERE team_id = 'T2'", "E9", "T2" },
+	{ "UPDATE slack_install SET key_id = 'ffffffffffffffff' "
+	    "WHERE team_id = 'T1'", "", "T1" },
+};
+
+START_TEST(test_install_tampered)
+{
+	struct slack_user	 u = user("", "T1", "U1");
+	struct store_install	 out;
+	struct store		*st;
+	int			 saved;
+	const char		*log;
+
+	st = open_with(&key_a);
+	iput(st, "", "T1", BOT1, BOTREF1, 1000);
+	iput(st, "", "T2", BOT2, BOTREF2, 1000);
+	put(st, &u, ACCESS1, REFRESH1);
+	raw_exec(install_tamper[_i].sql);
+	saved = stderr_capture();
+	ck_assert_int_eq(store_install_get(st, install_tamper[_i].ent,
+	    install_tamper[_i].team, &out), STORE_BADKEY);
+	log = stderr_restore(saved);
+	ck_assert_ptr_null(out.bot_token);
+	ck_assert_int_eq(file_contains(log, BOT1), 0);
+	ck_assert_int_eq(file_contains(log, BOT2), 0);
+	ck_assert_int_eq(raw_int("SELECT count(*) FROM slack_install"), 2);
 	store_close(st);
 }
 END_TEST
@@ -2243,6 +2490,152 @@ START_TEST(test_migrate_from_1_keeps_logins)
 }
 END_TEST
 
+START_TEST(test_install_wrong_key)
+{
+	struct store_install	 out;
+	struct store		*a, *b;
+
+	a = open_with(&key_a);
+	iput(a, "", "T1", BOT1, BOTREF1, 1000);
+	b = open_with(&key_b);
+	ck_assert_int_eq(store_install_get(b, "", "T1", &out), STORE_BADKEY);
+	/* A refresh under another key cannot write over it. */
+	ck_assert_int_eq(store_install_update_tokens(b, "", "T1", 1, BOT2,
+	    BOTREF2, 2000), STORE_CONFLICT);
+	store_close(b);
+	ck_assert_int_eq(store_install_get(a, "", "T1", &out), STORE_OK);
+	ck_assert_str_eq(out.bot_token, BOT1);
+	store_install_free(&out);
+	store_close(a);
+}
+END_TEST
+
+START_TEST(test_install_no_plaintext_on_disk)
+{
+	static const char *const secrets[] = {
+		BOT1, BOTREF1, BOT2, BOTREF2, BOTPLAIN
+	};
+	struct store		*st;
+	char			 wal[PATH_MAX + 8];
+	size_t			 i;
+
+	snprintf(wal, sizeof(wal), "%s-wal", dbpath);
+	st = open_with(&key_a);
+	iput(st, "", "T1", BOT1, BOTREF1, 1000);
+	ck_assert_int_eq(store_install_update_tokens(st, "", "T1", 1, BOT2,
+	    BOTREF2, 2000), STORE_OK);
+	iput(st, "E1", "", BOTPLAIN, NULL, 0);
+	ck_assert_int_eq(file_contains(wal, "U0BOT1"), 1);
+	for (i = 0; i < sizeof(secrets) / sizeof(secrets[0]); i++) {
+		ck_assert_int_eq(file_contains(dbpath, secrets[i]), 0);
+		ck_assert_int_eq(file_contains(wal, secrets[i]), 0);
+	}
+	store_close(st);
+	for (i = 0; i < sizeof(secrets) / sizeof(secrets[0]); i++)
+		ck_assert_int_eq(file_contains(dbpath, secrets[i]), 0);
+}
+END_TEST
+
+/* The view for admins: exactly these columns, no ciphertext anywhere,
+ * times as ISO-8601 UTC. */
+START_TEST(test_installations_view)
+{
+	static const char *const cols[] = {
+		"enterprise_id", "team_id", "org_wide", "app_id", "team_name",
+		"enterprise_name", "bot_user_id", "bot_id", "scopes",
+		"installer_user_id", "key_id", "token_rotation",
+		"token_expires_at", "needs_reinstall", "created_at",
+		"updated_at"
+	};
+	struct store		*st;
+	sqlite3			*db;
+	sqlite3_stmt		*s = NULL;
+	int			 i, rows = 0;
+
+	st = open_with(&key_a);
+	iput(st, "", "T1", BOT1, BOTREF1, 1795428000 + 43200);
+	iput(st, "E1", "", BOTPLAIN, NULL, 0);
+	raw_exec("UPDATE slack_install SET created_at = 1795428000, "
+	    "updated_at = 1795428000 + 3661");
+	db = raw_open();
+	ck_assert_int_eq(sqlite3_prepare_v2(db, "SELECT * FROM installations "
+	    "ORDER BY team_id DESC", -1, &s, NULL), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_column_count(s),
+	    (int)(sizeof(cols) / sizeof(cols[0])));
+	for (i = 0; i < sqlite3_column_count(s); i++)
+		ck_assert_str_eq(sqlite3_column_name(s, i), cols[i]);
+	while (sqlite3_step(s) == SQLITE_ROW) {
+		for (i = 0; i < sqlite3_column_count(s); i++)
+			ck_assert_int_ne(sqlite3_column_type(s, i),
+			    SQLITE_BLOB);
+		if (rows++ == 0) {
+			ck_assert_str_eq((const char *)sqlite3_column_text(s,
+			    1), "T1");
+			ck_assert_int_eq(sqlite3_column_int(s, 2), 0);
+			ck_assert_int_eq(sqlite3_column_int(s, 11), 1);
+			ck_assert_str_eq((const char *)sqlite3_column_text(s,
+			    12), "2026-11-23T22:00:00Z");
+		} else {
+			ck_assert_str_eq((const char *)sqlite3_column_text(s,
+			    0), "E1");
+			ck_assert_int_eq(sqlite3_column_int(s, 2), 1);
+			ck_assert_int_eq(sqlite3_column_int(s, 11), 0);
+			ck_assert_int_eq(sqlite3_column_type(s, 12),
+			    SQLITE_NULL);
+		}
+		ck_assert_str_eq((const char *)sqlite3_column_text(s, 10),
+		    key_a.id);
+		ck_assert_str_eq((const char *)sqlite3_column_text(s, 14),
+		    "2026-11-23T10:00:00Z");
+		ck_assert_str_eq((const char *)sqlite3_column_text(s, 15),
+		    "2026-11-23T11:01:01Z");
+	}
+	ck_assert_int_eq(rows, 2);
+	sqlite3_finalize(s);
+	sqlite3_close(db);
+	store_close(st);
+}
+END_TEST
+
+START_TEST(test_install_state)
+{
+	struct store		*st;
+	unsigned char		 s1[CRYPTO_HASHLEN], s2[CRYPTO_HASHLEN];
+	unsigned char		 c1[CRYPTO_HASHLEN], c2[CRYPTO_HASHLEN];
+	unsigned char		 x[CRYPTO_HASHLEN];
+
+	hash_of("state-1", s1);
+	hash_of("state-2", s2);
+	hash_of("cookie-1", c1);
+	hash_of("cookie-2", c2);
+	hash_of("unknown", x);
+	st = open_with(&key_a);
+	ck_assert_int_eq(store_install_state_add(st, s1, c1, 1000, 1600),
+	    STORE_OK);
+	ck_assert_int_eq(store_install_state_add(st, s2, c2, 1000, 1600),
+	    STORE_OK);
+	ck_assert_int_eq(store_install_state_take(st, x, c1, 1100),
+	    STORE_NOTFOUND);
+	/* Another browser's cookie: refused, and the state stays usable. */
+	ck_assert_int_eq(store_install_state_take(st, s1, c2, 1100),
+	    STORE_MISMATCH);
+	ck_assert_int_eq(store_install_state_take(st, s1, c1, 1100),
+	    STORE_OK);
+	ck_assert_int_eq(store_install_state_take(st, s1, c1, 1101),
+	    STORE_USED);
+	ck_assert_int_eq(store_install_state_take(st, s2, c2, 1600),
+	    STORE_EXPIRED);
+	/* The purge removes expired states (and nothing else). */
+	ck_assert_int_eq(store_purge(st, 1599), 0);
+	ck_assert_int_eq(store_purge(st, 1600), 2);
+	ck_assert_int_eq(raw_int("SELECT count(*) FROM slack_install_state"),
+	    0);
+	ck_assert_int_eq(store_install_state_take(st, s1, c1, 1100),
+	    STORE_NOTFOUND);
+	store_close(st);
+}
+END_TEST
+
 #define NELEM(a)	((int)(sizeof(a) / sizeof((a)[0])))
 
 static Suite *
@@ -2313,6 +2706,20 @@ suite(void)
 	tcase_add_test(tc, test_replay);
 	tcase_add_test(tc, test_replay_purges_along_the_way);
 	tcase_add_test(tc, test_purge);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("installations");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_install_roundtrip);
+	tcase_add_test(tc, test_install_fail_invalid_input);
+	tcase_add_test(tc, test_install_find);
+	tcase_add_test(tc, test_install_update_tokens_cas);
+	tcase_add_loop_test(tc, test_install_tampered, 0,
+	    NELEM(install_tamper));
+	tcase_add_test(tc, test_install_wrong_key);
+	tcase_add_test(tc, test_install_no_plaintext_on_disk);
+	tcase_add_test(tc, test_installations_view);
+	tcase_add_test(tc, test_install_state);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("load");
