@@ -509,6 +509,11 @@ def test_rotated_bot_token_refreshed_once_under_concurrent_commands(stack):
                     st0["refreshes_ok"] + 2)
     assert stack.slack_state()["refreshes_refused"] == \
         st1["refreshes_refused"] + 1        # only ours, just above
+    # Slack counts a refresh when it answers; wait until forcelink has
+    # stored it too, so that no write of this test lands in the next.
+    assert wait_for(lambda: rows(stack, "SELECT version FROM slack_install "
+                                 "WHERE team_id = ?", WS2)[0][0] ==
+                    version + 2)
 
 
 def test_refused_refresh_marks_reinstall(stack):
