@@ -7,7 +7,12 @@
  * call Salesforce run under the 3-second rule: if Salesforce has not
  * answered 2.5 s after the request arrived, contact_ack() answers Slack
  * with "Searching…" from inside the HTTP wait, and the result is POSTed to
- * the request's response_url when it comes.
+ * the request's response_url when it comes.  A search that needs the
+ * user to link first is remembered with the login link, and answered by
+ * /oauth/callback once the link is stored.  Between validation and
+ * dispatch, the workspace must have installed the Slack app once any
+ * workspace has (install.h); an installation's rotating bot token that
+ * is about to expire is refreshed after the answer is out.
  *
  * A workspace whose integration is in integration-user mode (see
  * session.h) searches as that integration's Run-As user: nobody links,
@@ -26,6 +31,7 @@
 #include "buf.h"
 #include "fields.h"
 #include "form.h"
+#include "install.h"
 #include "log.h"
 #include "render.h"
 #include "req.h"
@@ -48,6 +54,7 @@ struct contact {
 	int			 acked;
 	struct session_as	 as;		/* who the workspace runs as */
 	int			 found;		/* a search found (or not) */
+	int			 search;	/* a login link keeps it */
 };
 
 /*
@@ -134,6 +141,7 @@ contact_failure(struct contact *c, enum session_result res)
 {
 	const char	*reason = NULL;
 	char		*url = NULL, *json;
+	int		 kept = 0;
 
 	switch (res) {
 	case SESSION_UNLINKED:
@@ -168,12 +176,16 @@ contact_failure(struct contact *c, enum session_result res)
 		return render_message("Something went wrong on our side. "
 		    "Please try again in a minute.");
 	}
-	if (session_login_url(c->s, &c->who, &url) != SESSION_OK) {
+	if ((c->search ? session_login_url_search(c->s, &c->who, c->text,
+	    c->response_url, &url, &kept) : session_login_url(c->s, &c->who,
+	    &url)) != SESSION_OK) {
 		free(url);
 		return render_message("Something went wrong on our side. "
 		    "Please try again in a minute.");
 	}
-	json = render_login(url, reason);
+	/* Kept unless the response_url is missing or not allowed. */
+	json = kept ? render_login_resume(url, reason) :
+	    render_login(url, reason);
 	free(url);
 	return json;
 }
@@ -254,6 +266,7 @@ cmd_search(struct contact *c)
 
 	memset(&found, 0, sizeof(found));
 	c->ack_text = "Searching Salesforce…";
+	c->search = 1;
 	res = session_search_as(c->s, &c->who, c->text, &found, &inst, &err,
 	    &c->as);
 	log_event(LOGL_INFO, "cmd.search", "outcome=%s found=%zu error=%s "
@@ -397,6 +410,68 @@ contact_verify_token(FCGX_Request *r, struct session *s,
 	return 0;
 }
 
+/*
+ * Authorization (issue 6): once any workspace has installed the app (or
+ * FORCELINK_REQUIRE_INSTALL=1), a request from a workspace that has not
+ * gets one clear answer and nothing else happens: no Salesforce call, no
+ * login state, no link lookup.  Returns the verdict; after DENIED or
+ * ERROR the request has been answered.
+ */
+static enum install_auth
+contact_authorize(struct contact *c, struct store_install_ref *ref)
+{
+	enum install_auth	 a;
+	char			 msg[1024];
+	char			*json;
+
+	a = install_authorize(c->s, &c->who, ref);
+	if (a == INSTALL_AUTH_OK || a == INSTALL_AUTH_OPEN)
+		return a;
+	if (a == INSTALL_AUTH_DENIED) {
+		log_event(LOGL_WARN, "slack.authorize", "outcome=not_installed "
+		    "enterprise=%s", c->who.enterprise_id[0] != '\0' ?
+		    c->who.enterprise_id : "-");
+		snprintf(msg, sizeof(msg), "This workspace has not installed "
+		    "forcelink. Ask an admin to install it: %s/slack/install",
+		    c->s->cfg->public_url);
+		json = render_message(msg);
+	} else
+		json = render_message("Something went wrong on our side. "
+		    "Please try again in a minute.");
+	if (json != NULL)
+		req_send(c->fcgi, 200, "application/json", json, strlen(json));
+	else
+		contact_plain(c->fcgi, 500, "out of memory\n");
+	free(json);
+	return a;
+}
+
+/*
+ * With token rotation, a command from an installed workspace whose bot
+ * token expires within INSTALL_REFRESH_AHEAD refreshes it, after Slack
+ * has its answer (the request is finished first), so an installation in
+ * use never lapses.  Single-flight: a burst of commands refreshes once.
+ */
+static void
+contact_keep_token(struct contact *c, const struct store_install_ref *ref)
+{
+	enum install_result	 res;
+	char			*tok = NULL;
+
+	if (c->s->cfg->slack_client_id == NULL ||
+	    !install_token_due(ref, time(NULL)))
+		return;
+	if (!c->acked) {
+		FCGX_Finish_r(c->fcgi);
+		c->acked = 1;
+	}
+	res = install_bot_token(c->s, ref->enterprise_id, ref->team_id, &tok);
+	if (res != INSTALL_OK)
+		log_event(LOGL_WARN, "slack.token", "outcome=%s",
+		    install_result_str(res));
+	crypto_free_secret(tok);
+}
+
 static void
 contact_handle(FCGX_Request *r, struct session *s)
 {
@@ -404,6 +479,8 @@ contact_handle(FCGX_Request *r, struct session *s)
 	struct buf		 body;
 	struct form		 f = { NULL, 0 };
 	struct timespec		 deadline;
+	struct store_install_ref ref;
+	enum install_auth	 auth;
 	enum req_body		 rb;
 	enum form_result	 fr;
 	const char		*method, *bad = NULL, *ssl;
@@ -468,6 +545,9 @@ contact_handle(FCGX_Request *r, struct session *s)
 		snprintf(c.who.enterprise_id, sizeof(c.who.enterprise_id),
 		    "%s", form_get(&f, "enterprise_id"));
 	log_set_user(c.who.team_id, c.who.user_id);
+	auth = contact_authorize(&c, &ref);
+	if (auth != INSTALL_AUTH_OK && auth != INSTALL_AUTH_OPEN)
+		goto out;
 	contact_set_text(&c, form_get(&f, "text"));
 	c.command = form_get(&f, "command");
 	c.response_url = form_get(&f, "response_url");
@@ -483,6 +563,8 @@ contact_handle(FCGX_Request *r, struct session *s)
 		contact_reply(&c, json);
 	else if (!c.acked)
 		contact_plain(r, 500, "out of memory\n");
+	if (auth == INSTALL_AUTH_OK)
+		contact_keep_token(&c, &ref);
 out:
 	free(json);
 	form_free(&f);

@@ -332,13 +332,90 @@ out:
 	return rc;
 }
 
+/*
+ * Slack app installation: SLACK_CLIENT_ID and SLACK_CLIENT_SECRET (both
+ * or neither), SLACK_AUTHORIZE_URL, SLACK_API_URL and
+ * FORCELINK_REQUIRE_INSTALL.  Runs after config_load_service(), whose
+ * public URL names the redirect URI.
+ */
+static int
+config_load_slack_install(struct config *cfg, char *err, size_t errsz)
+{
+	char	*req = NULL;
+	int	 rc = -1;
+
+	if (config_get("SLACK_CLIENT_ID", &cfg->slack_client_id, err,
+	    errsz) == -1 ||
+	    config_get("SLACK_CLIENT_SECRET", &cfg->slack_client_secret, err,
+	    errsz) == -1 ||
+	    config_get_default("SLACK_AUTHORIZE_URL",
+	    CONFIG_DEFAULT_SLACK_AUTHORIZE, &cfg->slack_authorize_url, err,
+	    errsz) == -1 ||
+	    config_get_default("SLACK_API_URL", CONFIG_DEFAULT_SLACK_API,
+	    &cfg->slack_api_url, err, errsz) == -1 ||
+	    config_get("FORCELINK_REQUIRE_INSTALL", &req, err, errsz) == -1)
+		goto out;
+	if ((cfg->slack_client_id == NULL) !=
+	    (cfg->slack_client_secret == NULL)) {
+		config_fail(err, errsz, "%s is set but %s is not: installing "
+		    "the Slack app needs both (or neither, for one workspace "
+		    "without installation)", cfg->slack_client_id != NULL ?
+		    "SLACK_CLIENT_ID" : "SLACK_CLIENT_SECRET",
+		    cfg->slack_client_id != NULL ? "SLACK_CLIENT_SECRET" :
+		    "SLACK_CLIENT_ID");
+		goto out;
+	}
+	if (cfg->slack_client_id != NULL &&
+	    !config_printable(cfg->slack_client_id)) {
+		config_fail(err, errsz, "SLACK_CLIENT_ID must be printable "
+		    "text without spaces");
+		goto out;
+	}
+	if (!config_base_url(cfg->slack_authorize_url, 0, 1)) {
+		config_fail(err, errsz, "SLACK_AUTHORIZE_URL must be an https "
+		    "URL without a query, e.g. %s",
+		    CONFIG_DEFAULT_SLACK_AUTHORIZE);
+		goto out;
+	}
+	if (!config_base_url(cfg->slack_api_url, 0, 1)) {
+		config_fail(err, errsz, "SLACK_API_URL must be an https URL "
+		    "without a query, e.g. %s", CONFIG_DEFAULT_SLACK_API);
+		goto out;
+	}
+	config_trim_slash(cfg->slack_authorize_url);
+	config_trim_slash(cfg->slack_api_url);
+	if (req != NULL && strcmp(req, "0") != 0 && strcmp(req, "1") != 0) {
+		config_fail(err, errsz, "FORCELINK_REQUIRE_INSTALL must be 0 "
+		    "or 1");
+		goto out;
+	}
+	cfg->require_install = req != NULL && strcmp(req, "1") == 0;
+	if (cfg->require_install && cfg->slack_client_id == NULL) {
+		config_fail(err, errsz, "FORCELINK_REQUIRE_INSTALL=1 needs "
+		    "SLACK_CLIENT_ID and SLACK_CLIENT_SECRET: without them no "
+		    "workspace could ever install forcelink");
+		goto out;
+	}
+	if (asprintf(&cfg->slack_redirect_uri, "%s/slack/oauth_redirect",
+	    cfg->public_url) == -1) {
+		cfg->slack_redirect_uri = NULL;
+		config_fail(err, errsz, "out of memory");
+		goto out;
+	}
+	rc = 0;
+out:
+	free(req);
+	return rc;
+}
+
 int
 config_load(struct config *cfg, char *err, size_t errsz)
 {
 	memset(cfg, 0, sizeof(*cfg));
 	if (config_load_slack(cfg, err, errsz) == -1 ||
 	    config_load_sf(&cfg->sf, err, errsz) == -1 ||
-	    config_load_service(cfg, err, errsz) == -1) {
+	    config_load_service(cfg, err, errsz) == -1 ||
+	    config_load_slack_install(cfg, err, errsz) == -1) {
 		config_free(cfg);
 		return -1;
 	}
@@ -361,6 +438,11 @@ config_free(struct config *cfg)
 	free(cfg->sf.client_id);
 	crypto_free_secret(cfg->sf.client_secret);
 	free(cfg->sf.api_version);
+	free(cfg->slack_client_id);
+	crypto_free_secret(cfg->slack_client_secret);
+	free(cfg->slack_authorize_url);
+	free(cfg->slack_api_url);
+	free(cfg->slack_redirect_uri);
 	keyring_free(cfg->keyring);
 	memset(cfg, 0, sizeof(*cfg));
 }

@@ -29,6 +29,8 @@
 #define CONFIG_DEFAULT_API_VERSION	"v62.0"
 #define CONFIG_DEFAULT_DB		"var/forcelink.db"
 #define CONFIG_DEFAULT_RESPONSE_PREFIX	"https://hooks.slack.com/"
+#define CONFIG_DEFAULT_SLACK_AUTHORIZE	"https://slack.com/oauth/v2/authorize"
+#define CONFIG_DEFAULT_SLACK_API	"https://slack.com/api"
 
 /* One Salesforce app registration (External Client App). */
 struct sf_org {
@@ -56,6 +58,19 @@ struct config {
 	char			*ca_file;	/* NULL if unset */
 	char			*response_url_prefix;
 	struct sf_org		 sf;		/* the default integration */
+
+	/*
+	 * Slack app installation ("Add to Slack", OAuth v2).  Configured
+	 * only when SLACK_CLIENT_ID and SLACK_CLIENT_SECRET are both set:
+	 * slack_client_id is NULL otherwise.
+	 */
+	char			*slack_client_id;
+	char			*slack_client_secret;	/* secret */
+	char			*slack_authorize_url;	/* no trailing slash */
+	char			*slack_api_url;		/* no trailing slash */
+	/* public_url + /slack/oauth_redirect */
+	char			*slack_redirect_uri;
+	int			 require_install; /* ..._REQUIRE_INSTALL=1 */
 };
 
 /*

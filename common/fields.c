@@ -48,3 +48,12 @@ const struct form_field fields_callback[] = {
 };
 const size_t fields_ncallback =
     sizeof(fields_callback) / sizeof(fields_callback[0]);
+
+const struct form_field fields_slack_redirect[] = {
+	{ "state",		128, form_valid_token, 0 },
+	{ "code",		1024, form_valid_printable, 0 },
+	{ "error",		128, form_valid_printable, 0 },
+	{ "error_description",	1024, NULL, 0 },
+};
+const size_t fields_nslack_redirect =
+    sizeof(fields_slack_redirect) / sizeof(fields_slack_redirect[0]);

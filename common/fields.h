@@ -29,4 +29,9 @@ extern const size_t		fields_nstart;
 extern const struct form_field	fields_callback[];
 extern const size_t		fields_ncallback;
 
+/* GET /slack/oauth_redirect: Slack's redirect after "Add to Slack" (code
+ * and state, or error=access_denied and state). */
+extern const struct form_field	fields_slack_redirect[];
+extern const size_t		fields_nslack_redirect;
+
 #endif

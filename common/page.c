@@ -224,10 +224,23 @@ page_row(struct buf *b, const char *name, const char *value)
 	return buf_puts(b, "</dd>\n");
 }
 
+static int	page_resume_next(struct buf *, const char *,
+		    enum page_resume);
+
 int
 page_linked(struct buf *b, const char *sf_username, const char *sf_org_id,
     const char *instance_url, const char *slack_team_id,
     const char *slack_user_id)
+{
+	return page_linked_resume(b, sf_username, sf_org_id, instance_url,
+	    slack_team_id, slack_user_id, NULL, PAGE_RESUME_NONE);
+}
+
+int
+page_linked_resume(struct buf *b, const char *sf_username,
+    const char *sf_org_id, const char *instance_url,
+    const char *slack_team_id, const char *slack_user_id, const char *query,
+    enum page_resume how)
 {
 	size_t	 mark = b->len;
 
@@ -242,14 +255,78 @@ page_linked(struct buf *b, const char *sf_username, const char *sf_org_id,
 	    page_row(b, "Slack workspace", slack_team_id) == -1 ||
 	    page_row(b, "Slack user", slack_user_id) == -1)
 		return page_fail(b, mark);
-	if (buf_puts(b, "</dl>\n<p class=\"next\"><strong>Next step:</strong> "
+	if (buf_puts(b, "</dl>\n") == -1)
+		return page_fail(b, mark);
+	if (query != NULL && how != PAGE_RESUME_NONE) {
+		if (page_resume_next(b, query, how) == -1)
+			return page_fail(b, mark);
+	} else if (buf_puts(b, "<p class=\"next\"><strong>Next step:</strong> "
 	    "Go back to Slack and run <code>" PAGE_COMMAND "</code> followed "
 	    "by a name, for example <code>" PAGE_COMMAND " smith</code>."
-	    "</p>\n<p class=\"note\">If this is not you, run <code>"
+	    "</p>\n") == -1)
+		return page_fail(b, mark);
+	if (buf_puts(b, "<p class=\"note\">If this is not you, run <code>"
 	    PAGE_COMMAND " logout</code> in Slack.</p>\n") == -1 ||
 	    page_close(b) == -1)
 		return page_fail(b, mark);
 	return 0;
+}
+
+/* --- Searches resumed after linking ----------------------------------- */
+
+/* Most bytes of a search shown on the success page. */
+#define PAGE_QUERY_MAX	100
+
+/*
+ * Appends a search as typed, between curly quotes: at most
+ * PAGE_QUERY_MAX bytes, cut at a character boundary (with an ellipsis),
+ * control characters as spaces, escaped.  Returns 0, or -1.
+ */
+static int
+page_query(struct buf *b, const char *q)
+{
+	char	 t[PAGE_QUERY_MAX + 1];
+	size_t	 n, i;
+	int	 cut;
+
+	n = strlen(q);
+	if ((cut = n > PAGE_QUERY_MAX)) {
+		n = PAGE_QUERY_MAX;
+		/* Back to the first byte of a UTF-8 sequence. */
+		while (n > 0 && ((unsigned char)q[n] & 0xc0) == 0x80)
+			n--;
+	}
+	for (i = 0; i < n; i++)
+		t[i] = (unsigned char)q[i] < 0x20 || q[i] == 0x7f ? ' ' : q[i];
+	t[n] = '\0';
+	if (buf_puts(b, "\xe2\x80\x9c") == -1 || page_escape(b, t) == -1 ||
+	    (cut && buf_puts(b, "\xe2\x80\xa6") == -1) ||
+	    buf_puts(b, "\xe2\x80\x9d") == -1)
+		return -1;
+	return 0;
+}
+
+/* Appends the next step of a success page after which the search query
+ * made before linking is answered in Slack (or was too old to be). */
+static int
+page_resume_next(struct buf *b, const char *query, enum page_resume how)
+{
+	if (buf_puts(b, "<p class=\"next\"><strong>Next step:</strong> ") ==
+	    -1)
+		return -1;
+	if (how == PAGE_RESUME_SENT) {
+		if (buf_puts(b, "Go back to Slack: the answer to your search "
+		    "for ") == -1 || page_query(b, query) == -1 ||
+		    buf_puts(b, " will be waiting there, where you ran it.") ==
+		    -1)
+			return -1;
+	} else if (buf_puts(b, "Your search for ") == -1 ||
+	    page_query(b, query) == -1 ||
+	    buf_puts(b, " is too old to be answered in Slack now (Slack takes "
+	    "answers only for 30 minutes after a command), so go back to "
+	    "Slack and run it again.") == -1)
+		return -1;
+	return buf_puts(b, "</p>\n");
 }
 
 /* Returns 1 when s may be placed in a header value: no control bytes, so
@@ -300,5 +377,90 @@ page_redirect(struct buf *b, const char *url, const char *headers)
 	    "Content-Type: text/plain; charset=utf-8\r\n\r\nRedirecting.\n",
 	    req_status_line(302), url, headers != NULL ? headers : "") == -1)
 		return -1;
+	return 0;
+}
+
+/* --- Slack app installation ------------------------------------------ */
+
+int
+page_install(struct buf *b, const char *authorize_url, const char *headers)
+{
+	size_t	 mark = b->len;
+
+	if (authorize_url == NULL || !page_header_safe(authorize_url) ||
+	    (headers != NULL && !page_lines_ok(headers))) {
+		log_error("msg=\"refusing an unsafe URL or header\"");
+		return -1;
+	}
+	/* CGI headers may come in any order: the extra ones go first, so
+	 * that page_open() can end the header block. */
+	if ((headers != NULL && buf_puts(b, headers) == -1) ||
+	    page_open(b, 200, "ok", "Add forcelink to Slack") == -1 ||
+	    buf_puts(b, "<p>Installing forcelink adds the <code>"
+	    PAGE_COMMAND "</code> command to a Slack workspace, so that "
+	    "everyone there can search Salesforce as themselves.</p>\n"
+	    "<p class=\"next\"><strong>Next step:</strong> <a href=\"") ==
+	    -1 ||
+	    page_escape(b, authorize_url) == -1 ||
+	    buf_puts(b, "\">Add to Slack</a>. Slack asks which workspace "
+	    "to add forcelink to, and whether to allow it.</p>\n"
+	    "<p class=\"note\">This link works for 10 minutes, in this "
+	    "browser only.</p>\n") == -1 ||
+	    page_close(b) == -1)
+		return page_fail(b, mark);
+	return 0;
+}
+
+/* The text of the success page's first paragraph. */
+static int
+page_installed_what(struct buf *b, const struct page_installed *in)
+{
+	if (in->org_wide)
+		return buf_puts(b, "<p>forcelink is now installed for every "
+		    "workspace of the Enterprise Grid organization <strong>") ==
+		    -1 || page_escape(b, in->enterprise_name) == -1 ||
+		    buf_puts(b, "</strong>.</p>\n") == -1 ? -1 : 0;
+	return buf_puts(b, "<p>forcelink is now installed in the Slack "
+	    "workspace <strong>") == -1 ||
+	    page_escape(b, in->team_name) == -1 ||
+	    buf_puts(b, "</strong>.</p>\n") == -1 ? -1 : 0;
+}
+
+int
+page_installed(struct buf *b, const struct page_installed *in)
+{
+	size_t	 mark = b->len;
+
+	if (page_open(b, 200, "ok", "Installed") == -1 ||
+	    page_installed_what(b, in) == -1 ||
+	    buf_puts(b, "<dl>\n") == -1 ||
+	    (!in->org_wide && (page_row(b, "Slack workspace",
+	    in->team_name) == -1 ||
+	    page_row(b, "Workspace id", in->team_id) == -1)) ||
+	    (in->enterprise_id != NULL && (page_row(b, "Enterprise",
+	    in->enterprise_name) == -1 ||
+	    page_row(b, "Enterprise id", in->enterprise_id) == -1)) ||
+	    page_row(b, "Slack app id", in->app_id) == -1 ||
+	    buf_puts(b, "</dl>\n") == -1)
+		return page_fail(b, mark);
+	if (in->org_wide && (buf_puts(b, "<p class=\"next\"><strong>Next "
+	    "step:</strong> choose the workspaces that get forcelink: "
+	    "<a href=\"https://app.slack.com/manage/") == -1 ||
+	    page_escape(b, in->enterprise_id) == -1 ||
+	    buf_puts(b, "/integrations/profile/") == -1 ||
+	    page_escape(b, in->app_id) == -1 ||
+	    buf_puts(b, "/workspaces/add\">add forcelink to workspaces</a>. "
+	    "Then run <code>" PAGE_COMMAND " login</code> in any of them "
+	    "to link your Salesforce account.</p>\n") == -1))
+		return page_fail(b, mark);
+	if (!in->org_wide && buf_puts(b, "<p class=\"next\"><strong>Next "
+	    "step:</strong> in Slack, run <code>" PAGE_COMMAND " login</code> "
+	    "to link your Salesforce account, then <code>" PAGE_COMMAND
+	    " smith</code> to search.</p>\n") == -1)
+		return page_fail(b, mark);
+	if ((in->replaced && buf_puts(b, "<p class=\"note\">This replaces "
+	    "the earlier installation, and its tokens.</p>\n") == -1) ||
+	    page_close(b) == -1)
+		return page_fail(b, mark);
 	return 0;
 }

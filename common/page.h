@@ -42,10 +42,59 @@ int	 page_linked(struct buf *b, const char *sf_username,
 	    const char *sf_org_id, const char *instance_url,
 	    const char *slack_team_id, const char *slack_user_id);
 
+/* What the success page says about a search made before linking. */
+enum page_resume {
+	PAGE_RESUME_NONE,	/* there was none: page_linked()'s page */
+	PAGE_RESUME_SENT,	/* its answer is on its way to Slack */
+	PAGE_RESUME_TOO_OLD	/* too old for Slack to take an answer */
+};
+
+/*
+ * page_linked() that also says what became of the search the person ran
+ * before linking: query (as they typed it; escaped and, past 100 bytes,
+ * cut here) is answered in Slack, or was too old to be.  Returns as
+ * page_linked().
+ */
+int	 page_linked_resume(struct buf *b, const char *sf_username,
+	    const char *sf_org_id, const char *instance_url,
+	    const char *slack_team_id, const char *slack_user_id,
+	    const char *query, enum page_resume how);
+
 /*
  * Appends a 302 redirect to url, with extra header lines (each ending in
  * "\r\n", may be NULL) such as Set-Cookie.  Returns 0, or -1.
  */
 int	 page_redirect(struct buf *b, const char *url, const char *headers);
+
+/* --- Slack app installation (cgi/slack_oauth) ------------------------ */
+
+/*
+ * Appends the "Add to Slack" page: what installing does, and a link to
+ * authorize_url (Slack's authorize page with this install's state).
+ * headers (each line ending in "\r\n", may be NULL) are sent with it,
+ * e.g. the Set-Cookie that binds the state to this browser.  Returns 0,
+ * or -1 past b's ceiling, on memory exhaustion or for an unsafe URL or
+ * header; b is then as it was.
+ */
+int	 page_install(struct buf *b, const char *authorize_url,
+	    const char *headers);
+
+/* What the success page of an installation names. */
+struct page_installed {
+	int		 org_wide;	/* every workspace of the enterprise */
+	int		 replaced;	/* an older installation was replaced */
+	const char	*team_id;	/* NULL when org-wide */
+	const char	*team_name;
+	const char	*enterprise_id;	/* NULL outside Enterprise Grid */
+	const char	*enterprise_name;
+	const char	*app_id;
+};
+
+/*
+ * Appends the success page of an installation: which workspace (or, for
+ * an org-wide install, which enterprise) now has forcelink, and the next
+ * step.  Returns as page_install().
+ */
+int	 page_installed(struct buf *b, const struct page_installed *);
 
 #endif

@@ -132,8 +132,9 @@ rekey_pass(struct store *st, int batch, int pause_ms,
     struct store_rekey_counts *c)
 {
 	static const enum store_rekey_table tables[] = {
-		STORE_REKEY_LINKS, STORE_REKEY_STATES,
-		STORE_REKEY_INTEGRATIONS, STORE_REKEY_ITOKENS
+		STORE_REKEY_LINKS, STORE_REKEY_STATES, STORE_REKEY_SEARCHES,
+		STORE_REKEY_INSTALLS, STORE_REKEY_INTEGRATIONS,
+		STORE_REKEY_ITOKENS
 	};
 	struct store_rekey_counts	 one;
 	struct store_rekey		*b = NULL;

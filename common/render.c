@@ -519,8 +519,18 @@ out:
 	return ret;
 }
 
+static char	*render_login_note(const char *, const char *, const char *);
+
 char *
 render_login(const char *url, const char *reason)
+{
+	return render_login_note(url, reason, NULL);
+}
+
+/* render_login() with note (our own text, may be NULL) as a last line
+ * and a last section. */
+static char *
+render_login_note(const char *url, const char *reason, const char *note)
 {
 	struct json_object	*blocks = NULL;
 	struct buf		 text, sec;
@@ -545,6 +555,9 @@ render_login(const char *url, const char *reason)
 	if (buf_puts(&sec, "Or open this link: ") == -1 ||
 	    slack_link(&sec, url, NULL) == -1 ||
 	    render_section(blocks, buf_cstr(&sec)) == -1)
+		goto out;
+	if (note != NULL && (buf_printf(&text, "\n%s", note) == -1 ||
+	    render_section(blocks, note) == -1))
 		goto out;
 	out = render_json(&text, blocks);
 	blocks = NULL;
@@ -687,6 +700,113 @@ render_message(const char *text)
 	out = render_single(&t);
 out:
 	buf_free(&t);
+	return out;
+}
+
+/* --- Searches resumed after linking ----------------------------------- */
+
+char *
+render_login_resume(const char *url, const char *reason)
+{
+	return render_login_note(url, reason, "Once you have linked, the "
+	    "answer to this search will appear here: there is no need to "
+	    "run it again.");
+}
+
+/*
+ * Puts line and a line break before the string under key in obj, then
+ * cuts the whole to max bytes.  Returns 0, or -1 when obj has no such
+ * string or memory is exhausted.
+ */
+static int
+render_prepend(struct json_object *obj, const char *key, const char *line,
+    size_t max)
+{
+	struct json_object	*v;
+	struct buf		 t;
+	int			 rc = -1;
+
+	buf_init(&t, RENDER_BUF_MAX);
+	if (!json_object_object_get_ex(obj, key, &v) ||
+	    !json_object_is_type(v, json_type_string))
+		goto out;
+	if (buf_puts(&t, line) == -1 || buf_putc(&t, '\n') == -1 ||
+	    buf_append(&t, json_object_get_string(v),
+	    (size_t)json_object_get_string_len(v)) == -1)
+		goto out;
+	render_clip(&t, max, 1);
+	rc = render_add(obj, key, json_object_new_string_len(buf_cstr(&t),
+	    (int)t.len));
+out:
+	buf_free(&t);
+	return rc;
+}
+
+/*
+ * Puts line at the start of the first block when that is a section with
+ * text (every message rendered here starts with one); otherwise adds a
+ * section of its own in front, when there is room.  Returns 0 or -1.
+ */
+static int
+render_prepend_block(struct json_object *msg, const char *line)
+{
+	struct json_object	*blocks, *first, *type, *text, *arr = NULL;
+	size_t			 i, n;
+	int			 rc = -1;
+
+	if (!json_object_object_get_ex(msg, "blocks", &blocks) ||
+	    !json_object_is_type(blocks, json_type_array))
+		return -1;
+	n = json_object_array_length(blocks);
+	if (n > 0 && (first = json_object_array_get_idx(blocks, 0)) != NULL &&
+	    json_object_object_get_ex(first, "type", &type) &&
+	    json_object_is_type(type, json_type_string) &&
+	    strcmp(json_object_get_string(type), "section") == 0 &&
+	    json_object_object_get_ex(first, "text", &text) &&
+	    json_object_is_type(text, json_type_object))
+		return render_prepend(text, "text", line, SLACK_MAX_TEXT);
+	if ((arr = json_object_new_array()) == NULL ||
+	    render_section(arr, line) == -1)
+		goto out;
+	for (i = 0; i < n && i + 1 < SLACK_MAX_BLOCKS; i++)
+		if (render_push(arr, json_object_get(
+		    json_object_array_get_idx(blocks, i))) == -1)
+			goto out;
+	rc = render_add(msg, "blocks", arr);
+	arr = NULL;
+out:
+	json_object_put(arr);
+	return rc;
+}
+
+char *
+render_resumed(const char *json, const char *query)
+{
+	struct json_object	*msg = NULL;
+	struct buf		 line;
+	const char		*s;
+	char			*out = NULL;
+
+	buf_init(&line, RENDER_BUF_MAX);
+	if (json == NULL || (msg = json_tokener_parse(json)) == NULL ||
+	    !json_object_is_type(msg, json_type_object))
+		goto out;
+	if (buf_puts(&line, "Your search for " LQUOTE) == -1 ||
+	    render_put(&line, query != NULL ? query : "", RENDER_QUERY_MAX,
+	    0) == -1 ||
+	    buf_puts(&line, RQUOTE " from before you linked:") == -1)
+		goto out;
+	if (render_prepend(msg, "text", buf_cstr(&line),
+	    RENDER_TEXT_MAX) == -1 ||
+	    render_prepend_block(msg, buf_cstr(&line)) == -1)
+		goto out;
+	s = json_object_to_json_string_ext(msg,
+	    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+	if (s != NULL)
+		out = strdup(s);
+out:
+	json_object_put(msg);
+	buf_free(&line);
 	return out;
 }
 

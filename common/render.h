@@ -58,4 +58,19 @@ char	*render_help_iuser(const char *command);
 char	*render_whoami_iuser(const char *instance_url,
 	    const struct sf_userinfo *);
 
+/* --- Searches resumed after linking (issue 6) ------------------------- */
+
+/* render_login() for a search that is kept with the link: adds that the
+ * answer will come here once the user has linked. */
+char	*render_login_resume(const char *url, const char *reason);
+
+/*
+ * The answer json (a message rendered here) to a search made before the
+ * user linked, posted after the link: its text and its first section
+ * start with the line "Your search for “query” from before you linked:"
+ * (query cleaned, cut and escaped), within Slack's limits.  NULL on
+ * memory exhaustion or when json is not a message.
+ */
+char	*render_resumed(const char *json, const char *query);
+
 #endif

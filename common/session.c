@@ -663,14 +663,34 @@ enum session_result
 session_login_url(struct session *s, const struct slack_user *who,
     char **url)
 {
-	char		 nonce[CRYPTO_TOKEN_MAX];
-	unsigned char	 h[CRYPTO_HASHLEN];
-	int		 rc;
+	return session_login_url_search(s, who, NULL, NULL, url, NULL);
+}
+
+enum session_result
+session_login_url_search(struct session *s, const struct slack_user *who,
+    const char *text, const char *response_url, char **url, int *kept)
+{
+	struct store_search	 search;
+	char			 nonce[CRYPTO_TOKEN_MAX];
+	unsigned char		 h[CRYPTO_HASHLEN];
+	int			 rc;
 
 	*url = NULL;
+	if (kept != NULL)
+		*kept = 0;
+	memset(&search, 0, sizeof(search));
+	/* Only a search Slack will take an answer for is worth keeping. */
+	if (text != NULL && *text != '\0' &&
+	    strlen(text) <= STORE_SEARCH_TEXT_MAX &&
+	    session_response_url_ok(s->cfg, response_url) &&
+	    strlen(response_url) <= STORE_SEARCH_URL_MAX) {
+		search.text = (char *)text;
+		search.response_url = (char *)response_url;
+	}
 	crypto_random_token(nonce, 32);
 	crypto_sha256(nonce, h);
-	if (store_nonce_add(s->st, who, h, time(NULL) + SESSION_NONCE_TTL) !=
+	if (store_nonce_add_search(s->st, who, h, time(NULL) +
+	    SESSION_NONCE_TTL, search.text != NULL ? &search : NULL) !=
 	    STORE_OK)
 		return SESSION_ERROR;
 	rc = asprintf(url, "%s/oauth/start?state=%s", s->cfg->public_url,
@@ -680,6 +700,8 @@ session_login_url(struct session *s, const struct slack_user *who,
 		*url = NULL;
 		return SESSION_ERROR;
 	}
+	if (kept != NULL)
+		*kept = search.text != NULL;
 	return SESSION_OK;
 }
 
@@ -998,4 +1020,13 @@ session_linked_free(struct session_linked *l)
 	free(l->sf_org_id);
 	free(l->instance_url);
 	memset(l, 0, sizeof(*l));
+}
+
+int
+session_response_url_ok(const struct config *cfg, const char *url)
+{
+	const char	*prefix = cfg->response_url_prefix;
+
+	return url != NULL && prefix != NULL && *prefix != '\0' &&
+	    strncmp(url, prefix, strlen(prefix)) == 0;
 }

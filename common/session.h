@@ -191,4 +191,33 @@ enum session_result session_link_org(struct session *,
 		    const char *code, const char *verifier,
 		    struct session_linked *out);
 
+/* --- Searches resumed after linking (issue 6) ------------------------- */
+
+/*
+ * Slack takes posts to a response_url for 30 minutes after the command.
+ * A remembered search is run after linking only while it is younger than
+ * this, which leaves a minute for the search itself (a refresh and a
+ * query, each bounded by the HTTP timeouts) before the post.
+ */
+#define SESSION_RESUME_MAX_AGE	(30 * 60 - 60)
+
+/*
+ * session_login_url() for a search that needs the user linked first:
+ * text (the search, Slack's escaping undone) and response_url are kept
+ * sealed with the nonce, so the callback can answer the search once the
+ * link is stored.  Nothing is kept when text is empty or longer than
+ * STORE_SEARCH_TEXT_MAX, or response_url is NULL, longer than
+ * STORE_SEARCH_URL_MAX or outside SLACK_RESPONSE_URL_PREFIX (nothing
+ * could be posted).  *kept (kept may be NULL) says whether it was.
+ * SESSION_OK or SESSION_ERROR.
+ */
+enum session_result session_login_url_search(struct session *,
+		    const struct slack_user *, const char *text,
+		    const char *response_url, char **url, int *kept);
+
+/* Whether url starts with the configured SLACK_RESPONSE_URL_PREFIX, so
+ * that forcelink may post to it.  NULL is never allowed. */
+int		 session_response_url_ok(const struct config *,
+		    const char *url);
+
 #endif

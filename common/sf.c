@@ -1236,3 +1236,12 @@ sf_query_contacts(struct http *h, const struct sf_org *org,
 	buf_free(&path);
 	return rv;
 }
+
+/* ------------------------------------------------------------------ */
+/* Strict JSON for other clients (see sf.h). */
+
+struct json_object *
+sf_json_parse_strict(const char *s, size_t len)
+{
+	return sf_json_parse(s, len);
+}

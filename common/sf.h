@@ -174,4 +174,18 @@ void		 sf_tokens_free(struct sf_tokens *);
 void		 sf_userinfo_free(struct sf_userinfo *);
 void		 sf_contacts_free(struct sf_contacts *);
 
+/* --- Strict JSON for the other Web API clients (common/slackapi.c) --- */
+
+struct json_object;
+
+/*
+ * Parses exactly len bytes of JSON as strictly as every Salesforce reply:
+ * json-c's strict grammar, well-formed UTF-8 without overlongs or
+ * surrogates, no raw control byte, at most 16 levels of nesting, finite
+ * numbers, nothing but white space after the value, at most
+ * HTTP_RESPONSE_MAX bytes.  Returns the value (release it with
+ * json_object_put), or NULL.
+ */
+struct json_object *sf_json_parse_strict(const char *, size_t len);
+
 #endif

@@ -4,7 +4,8 @@
  * This is the only file that includes sqlite3.h.  It owns the connection
  * settings, the migrations (sql/NNN_*.sql compiled into schema.c), the
  * fixed array of statements every connection prepares once, and the
- * sealing of tokens and verifiers with their associated data.
+ * sealing of tokens, verifiers and remembered searches with their
+ * associated data.
  *
  * Keys: a connection follows its program's keyring (keyring.h).  A row is
  * opened with the key its key id names, and every seal uses the key that
@@ -118,6 +119,26 @@ enum stmt {
 	STMT_REKEY_STATES,
 	STMT_REKEY_STATE_SET,
 	STMT_KEY_CENSUS,
+	STMT_REKEY_SEARCHES,
+	STMT_REKEY_SEARCH_SET,
+	STMT_REKEY_INSTALLS,
+	STMT_REKEY_INSTALL_SET,
+	/* Searches remembered with a login link (sql/002_resume.sql). */
+	STMT_NONCE_ADD_SEARCH,
+	STMT_SEARCH_GET,
+	STMT_SEARCH_CLEAR,
+	/* Slack installations (sql/003_installations.sql). */
+	STMT_INSTALL_PUT,
+	STMT_INSTALL_GET,
+	STMT_INSTALL_FIND,
+	STMT_INSTALL_ANY,
+	STMT_INSTALL_UPDATE,
+	STMT_INSTALL_KEYID,
+	STMT_INSTALL_REINSTALL,
+	STMT_ISTATE_ADD,
+	STMT_ISTATE_GET,
+	STMT_ISTATE_USE,
+	STMT_PURGE_ISTATE,
 	STMT__MAX
 };
 
@@ -157,6 +178,26 @@ enum {
 	RSCOL_VERIFIER_CT
 };
 
+/* Columns of STMT_REKEY_SEARCHES. */
+enum {
+	RQCOL_ROWID,
+	RQCOL_NONCE_HASH,
+	RQCOL_KEY_ID,
+	RQCOL_TEXT_CT,
+	RQCOL_URL_CT
+};
+
+/* Columns of STMT_REKEY_INSTALLS. */
+enum {
+	RICOL_ROWID,
+	RICOL_ENTERPRISE_ID,
+	RICOL_TEAM_ID,
+	RICOL_KEY_ID,
+	RICOL_BOT_CT,
+	RICOL_REFRESH_CT,
+	RICOL_VERSION
+};
+
 /* Columns of STMT_NONCE_GET and STMT_STATE_GET (the first five). */
 enum {
 	SCOL_ENTERPRISE_ID,
@@ -167,6 +208,15 @@ enum {
 	SCOL_COOKIE_HASH,
 	SCOL_KEY_ID,
 	SCOL_VERIFIER_CT
+};
+
+/* Columns of STMT_SEARCH_GET. */
+enum {
+	RCOL_NONCE_HASH,
+	RCOL_CREATED_AT,
+	RCOL_KEY_ID,
+	RCOL_TEXT_CT,
+	RCOL_URL_CT
 };
 
 static const struct {
@@ -274,9 +324,110 @@ static const struct {
 	    "SELECT key_id, 1 AS l, 0 AS s, 0 AS i FROM sf_link UNION ALL "
 	    "SELECT key_id, 0, 1, 0 FROM login_state "
 	    "WHERE verifier_ct IS NOT NULL UNION ALL "
+	    "SELECT search_key_id, 0, 1, 0 FROM login_state "
+	    "WHERE search_ct IS NOT NULL UNION ALL "
+	    "SELECT key_id, 1, 0, 0 FROM slack_install UNION ALL "
 	    "SELECT key_id, 0, 0, 1 FROM sf_integration UNION ALL "
 	    "SELECT key_id, 0, 0, 1 FROM integration_token) "
 	    "GROUP BY key_id ORDER BY key_id" },
+	/* A Slack installation (sql/003_installations.sql): its bot token
+	 * and, with token rotation, its refresh token. */
+	[STMT_REKEY_INSTALLS] = { "rekey_installs",
+	    "SELECT rowid, enterprise_id, team_id, key_id, bot_token_ct, "
+	    "refresh_token_ct, version FROM slack_install "
+	    "WHERE key_id <> ?1 AND rowid > ?2 ORDER BY rowid LIMIT ?3" },
+	[STMT_REKEY_INSTALL_SET] = { "rekey_install_set",
+	    "UPDATE slack_install SET key_id = ?3, bot_token_ct = ?4, "
+	    "refresh_token_ct = ?5 "
+	    "WHERE enterprise_id = ?1 AND team_id = ?2 AND version = ?6 "
+	    "AND key_id = ?7 AND bot_token_ct = ?8 "
+	    "AND refresh_token_ct IS ?9" },
+	/* A remembered search (sql/002_resume.sql): both of its sealed
+	 * values, which share search_key_id, by the row's nonce hash. */
+	[STMT_REKEY_SEARCHES] = { "rekey_searches",
+	    "SELECT rowid, nonce_hash, search_key_id, search_ct, "
+	    "search_url_ct FROM login_state WHERE search_ct IS NOT NULL AND "
+	    "(search_key_id IS NULL OR search_key_id <> ?1) AND rowid > ?2 "
+	    "ORDER BY rowid LIMIT ?3" },
+	[STMT_REKEY_SEARCH_SET] = { "rekey_search_set",
+	    "UPDATE login_state SET search_key_id = ?2, search_ct = ?3, "
+	    "search_url_ct = ?4 WHERE nonce_hash = ?1 AND search_key_id = ?5 "
+	    "AND search_ct = ?6 AND search_url_ct = ?7" },
+	[STMT_NONCE_ADD_SEARCH] = { "nonce_add_search",
+	    "INSERT INTO login_state (enterprise_id, team_id, user_id, "
+	    "nonce_hash, created_at, expires_at, search_ct, search_url_ct, "
+	    "search_key_id) "
+	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)" },
+	[STMT_SEARCH_GET] = { "search_get",
+	    "SELECT nonce_hash, created_at, search_key_id, search_ct, "
+	    "search_url_ct FROM login_state "
+	    "WHERE state_hash = ?1 AND search_ct IS NOT NULL" },
+	[STMT_SEARCH_CLEAR] = { "search_clear",
+	    "UPDATE login_state SET search_ct = NULL, search_url_ct = NULL, "
+	    "search_key_id = NULL WHERE state_hash = ?1" },
+	/* --- Slack installations --- */
+	[STMT_INSTALL_PUT] = { "install_put",
+	    "INSERT INTO slack_install (enterprise_id, team_id, app_id, "
+	    "team_name, enterprise_name, bot_user_id, bot_id, scopes, "
+	    "installer_user_id, key_id, bot_token_ct, refresh_token_ct, "
+	    "token_expires_at, needs_reinstall, version, created_at, "
+	    "updated_at) "
+	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, "
+	    "0, 1, ?14, ?14) "
+	    "ON CONFLICT (enterprise_id, team_id) DO UPDATE SET "
+	    "app_id = excluded.app_id, team_name = excluded.team_name, "
+	    "enterprise_name = excluded.enterprise_name, "
+	    "bot_user_id = excluded.bot_user_id, bot_id = excluded.bot_id, "
+	    "scopes = excluded.scopes, "
+	    "installer_user_id = excluded.installer_user_id, "
+	    "key_id = excluded.key_id, bot_token_ct = excluded.bot_token_ct, "
+	    "refresh_token_ct = excluded.refresh_token_ct, "
+	    "token_expires_at = excluded.token_expires_at, "
+	    "needs_reinstall = 0, version = slack_install.version + 1, "
+	    "created_at = excluded.created_at, "
+	    "updated_at = excluded.updated_at" },
+	[STMT_INSTALL_GET] = { "install_get",
+	    "SELECT app_id, team_name, enterprise_name, bot_user_id, bot_id, "
+	    "scopes, installer_user_id, key_id, bot_token_ct, "
+	    "refresh_token_ct, token_expires_at, needs_reinstall, version, "
+	    "created_at, updated_at FROM slack_install "
+	    "WHERE enterprise_id = ?1 AND team_id = ?2" },
+	/* The workspace's own row sorts before the org-wide one (''). */
+	[STMT_INSTALL_FIND] = { "install_find",
+	    "SELECT enterprise_id, team_id, token_expires_at, "
+	    "refresh_token_ct IS NOT NULL, needs_reinstall FROM slack_install "
+	    "WHERE enterprise_id = ?1 AND team_id IN (?2, '') "
+	    "ORDER BY team_id DESC LIMIT 1" },
+	[STMT_INSTALL_ANY] = { "install_any",
+	    "SELECT 1 FROM slack_install LIMIT 1" },
+	[STMT_INSTALL_UPDATE] = { "install_update",
+	    "UPDATE slack_install SET key_id = ?8, bot_token_ct = ?3, "
+	    "refresh_token_ct = coalesce(?4, refresh_token_ct), "
+	    "token_expires_at = ?5, "
+	    "version = version + 1, updated_at = ?6 "
+	    "WHERE enterprise_id = ?1 AND team_id = ?2 AND version = ?7 "
+	    /* The row is still under the key it was read with (?9); a kept
+	     * refresh token stays sealed under it, so without a new one the
+	     * key must not change. */
+	    "AND key_id = ?9 AND (?4 IS NOT NULL OR key_id = ?8)" },
+	[STMT_INSTALL_KEYID] = { "install_keyid",
+	    "SELECT key_id FROM slack_install "
+	    "WHERE enterprise_id = ?1 AND team_id = ?2" },
+	[STMT_INSTALL_REINSTALL] = { "install_reinstall",
+	    "UPDATE slack_install SET needs_reinstall = 1, "
+	    "version = version + 1, updated_at = ?3 "
+	    "WHERE enterprise_id = ?1 AND team_id = ?2 AND version = ?4" },
+	[STMT_ISTATE_ADD] = { "istate_add",
+	    "INSERT INTO slack_install_state (state_hash, cookie_hash, "
+	    "created_at, expires_at) VALUES (?1, ?2, ?3, ?4)" },
+	[STMT_ISTATE_GET] = { "istate_get",
+	    "SELECT cookie_hash, expires_at, used_at "
+	    "FROM slack_install_state WHERE state_hash = ?1" },
+	[STMT_ISTATE_USE] = { "istate_use",
+	    "UPDATE slack_install_state SET used_at = ?2 "
+	    "WHERE state_hash = ?1 AND used_at IS NULL" },
+	[STMT_PURGE_ISTATE] = { "purge_istate",
+	    "DELETE FROM slack_install_state WHERE expires_at <= ?1" },
 };
 
 struct store {
@@ -1635,12 +1786,27 @@ out:
 	return r;
 }
 
+static enum store_result store_search_take(struct store *,
+		    const unsigned char [CRYPTO_HASHLEN],
+		    struct store_search *);
+
 enum store_result
 store_state_take(struct store *st,
     const unsigned char state_hash[CRYPTO_HASHLEN],
     const unsigned char cookie_hash[CRYPTO_HASHLEN], time_t now,
     struct slack_user *who, char **verifier)
 {
+	return store_state_take_search(st, state_hash, cookie_hash, now, who,
+	    verifier, NULL);
+}
+
+enum store_result
+store_state_take_search(struct store *st,
+    const unsigned char state_hash[CRYPTO_HASHLEN],
+    const unsigned char cookie_hash[CRYPTO_HASHLEN], time_t now,
+    struct slack_user *who, char **verifier, struct store_search *search)
+{
+	struct store_search	 found;
 	struct slack_user	 u;
 	enum store_result	 r = STORE_ERROR;
 	enum stmt		 id = STMT_STATE_USE;
@@ -1649,6 +1815,9 @@ store_state_take(struct store *st,
 
 	*verifier = NULL;
 	store_keys(st);
+	memset(&found, 0, sizeof(found));
+	if (search != NULL)
+		memset(search, 0, sizeof(*search));
 	/* The check and the consumption share one write transaction, so of
 	 * concurrent callers exactly one sees the state unused. */
 	if (store_begin(st) == -1)
@@ -1662,8 +1831,11 @@ store_state_take(struct store *st,
 	    store_bind_int(st, id, 2, (int64_t)now) == -1 ||
 	    store_step(st, id) == -1)
 		goto out;
-	if (sqlite3_changes(st->db) == 1)
-		r = STORE_OK;
+	if (sqlite3_changes(st->db) != 1)
+		goto out;
+	/* The search goes with the state, in this same transaction. */
+	store_reset(st, id);
+	r = store_search_take(st, state_hash, &found);
 out:
 	store_reset(st, id);
 	if (began && store_end(st, r == STORE_OK) == -1)
@@ -1672,8 +1844,13 @@ out:
 		*who = u;
 		*verifier = v;
 		v = NULL;
+		if (search != NULL) {
+			*search = found;
+			memset(&found, 0, sizeof(found));
+		}
 	}
 	crypto_free_secret(v);
+	store_search_free(&found);
 	return r;
 }
 
@@ -1736,9 +1913,17 @@ store_purge_locked(struct store *st, time_t now)
 		goto out;
 	}
 	n += sqlite3_changes(st->db);
+	/* The install flow's states (sql/003_installations.sql). */
+	if (store_bind_int(st, STMT_PURGE_ISTATE, 1, (int64_t)now) == -1 ||
+	    store_step(st, STMT_PURGE_ISTATE) == -1) {
+		n = -1;
+		goto out;
+	}
+	n += sqlite3_changes(st->db);
 out:
 	store_reset(st, STMT_PURGE_STATE);
 	store_reset(st, STMT_PURGE_REPLAY);
+	store_reset(st, STMT_PURGE_ISTATE);
 	return n;
 }
 
@@ -1978,6 +2163,150 @@ nomem:
 	return -1;
 }
 
+static int	 store_ad_search(struct store_ad *,
+		    const unsigned char nonce_hash[CRYPTO_HASHLEN],
+		    const char *column, const char *key_id);
+
+/* The two sealed columns, as their associated data names them.  The
+ * installation is sealed as the row (enterprise, team, "") through the
+ * same helpers as a link's tokens; no link has an empty user, and these
+ * column names are not a link's, so neither can open as the other. */
+#define STORE_INSTALL_BOT	"install_bot"
+#define STORE_INSTALL_REFRESH	"install_refresh"
+
+/* store_rekey_link() for the Slack installation row s is on: its bot
+ * token and, when there is one, its refresh token (row->who names the
+ * installation: enterprise and team, no user). */
+static int
+store_rekey_install(struct store *st, sqlite3_stmt *s, struct store_rekey *b,
+    struct store_rekey_counts *c)
+{
+	struct store_rekey_row	*row;
+	const struct crypto_key	*k, *cur;
+	struct store_ad		 ao, an;
+	int			 bad = 0, has_refresh;
+
+	if ((row = store_rekey_add(b)) == NULL)
+		goto nomem;
+	has_refresh = sqlite3_column_type(s, RICOL_REFRESH_CT) != SQLITE_NULL;
+	if (store_col_id(s, RICOL_ENTERPRISE_ID, row->who.enterprise_id,
+	    sizeof(row->who.enterprise_id)) == -1 ||
+	    store_col_id(s, RICOL_TEAM_ID, row->who.team_id,
+	    sizeof(row->who.team_id)) == -1 ||
+	    store_col_blob(s, RICOL_BOT_CT, &row->old_a) == -1 ||
+	    (has_refresh &&
+	    store_col_blob(s, RICOL_REFRESH_CT, &row->old_b) == -1)) {
+		log_error("msg=\"malformed installation row: left as it "
+		    "is\"");
+		c->unopenable++;
+		goto skip;
+	}
+	if ((k = store_key_find(st, s, RICOL_KEY_ID, "installation")) ==
+	    NULL) {
+		c->unknown_key++;
+		goto skip;
+	}
+	cur = store_key_current(st);
+	snprintf(row->old_id, sizeof(row->old_id), "%s", k->id);
+	row->version = sqlite3_column_int64(s, RICOL_VERSION);
+	if (store_ad_token(&ao, &row->who, STORE_INSTALL_BOT, k->id) == -1 ||
+	    store_ad_token(&an, &row->who, STORE_INSTALL_BOT, cur->id) == -1 ||
+	    store_reseal(k, cur, &ao, &an, &row->old_a, &row->new_a,
+	    &bad) == -1 ||
+	    (has_refresh && (store_ad_token(&ao, &row->who,
+	    STORE_INSTALL_REFRESH, k->id) == -1 ||
+	    store_ad_token(&an, &row->who, STORE_INSTALL_REFRESH,
+	    cur->id) == -1 ||
+	    store_reseal(k, cur, &ao, &an, &row->old_b, &row->new_b,
+	    &bad) == -1))) {
+		if (!bad)
+			goto nomem;
+		log_error("msg=\"sealed bot token does not open: altered or "
+		    "wrong key; installation left as it is\"");
+		c->unopenable++;
+		goto skip;
+	}
+	b->n++;
+	return 0;
+skip:
+	free(row->old_a.p);
+	free(row->old_b.p);
+	free(row->new_a.p);
+	return 0;
+nomem:
+	if (row != NULL) {
+		free(row->old_a.p);
+		free(row->old_b.p);
+		free(row->new_a.p);
+	}
+	log_error("msg=\"out of memory\"");
+	return -1;
+}
+
+/* store_rekey_link() for the search remembered on the login_state row s
+ * is on (its text and response_url; row->state_hash holds the nonce
+ * hash, which names that row in their associated data). */
+static int
+store_rekey_search(struct store *st, sqlite3_stmt *s, struct store_rekey *b,
+    struct store_rekey_counts *c)
+{
+	struct store_rekey_row	*row;
+	const struct crypto_key	*k, *cur;
+	struct store_ad		 ao, an;
+	int			 bad = 0;
+
+	if ((row = store_rekey_add(b)) == NULL)
+		goto nomem;
+	if (sqlite3_column_bytes(s, RQCOL_NONCE_HASH) != CRYPTO_HASHLEN ||
+	    store_col_blob(s, RQCOL_TEXT_CT, &row->old_a) == -1 ||
+	    store_col_blob(s, RQCOL_URL_CT, &row->old_b) == -1) {
+		log_error("msg=\"malformed remembered search: left as it "
+		    "is\"");
+		c->unopenable++;
+		goto skip;
+	}
+	memcpy(row->state_hash, sqlite3_column_blob(s, RQCOL_NONCE_HASH),
+	    CRYPTO_HASHLEN);
+	if ((k = store_key_find(st, s, RQCOL_KEY_ID, "search")) == NULL) {
+		c->unknown_key++;
+		goto skip;
+	}
+	cur = store_key_current(st);
+	snprintf(row->old_id, sizeof(row->old_id), "%s", k->id);
+	if (store_ad_search(&ao, row->state_hash, "search_ct", k->id) == -1 ||
+	    store_ad_search(&an, row->state_hash, "search_ct", cur->id) == -1 ||
+	    store_reseal(k, cur, &ao, &an, &row->old_a, &row->new_a,
+	    &bad) == -1 ||
+	    store_ad_search(&ao, row->state_hash, "search_url_ct",
+	    k->id) == -1 ||
+	    store_ad_search(&an, row->state_hash, "search_url_ct",
+	    cur->id) == -1 ||
+	    store_reseal(k, cur, &ao, &an, &row->old_b, &row->new_b,
+	    &bad) == -1) {
+		if (!bad)
+			goto nomem;
+		log_error("msg=\"remembered search does not open: altered or "
+		    "wrong key; left as it is\"");
+		c->unopenable++;
+		goto skip;
+	}
+	b->n++;
+	return 0;
+skip:
+	free(row->old_a.p);
+	free(row->old_b.p);
+	free(row->new_a.p);
+	return 0;
+nomem:
+	if (row != NULL) {
+		free(row->old_a.p);
+		free(row->old_b.p);
+		free(row->new_a.p);
+	}
+	log_error("msg=\"out of memory\"");
+	return -1;
+}
+
 /* The outcome of a failed SQLite call: STORE_BUSY when another
  * connection held the lock past the busy cap, else STORE_ERROR. */
 static enum store_result
@@ -2004,7 +2333,10 @@ store_rekey_read(struct store *st, enum store_rekey_table table,
 	memset(c, 0, sizeof(*c));
 	if (table == STORE_REKEY_INTEGRATIONS || table == STORE_REKEY_ITOKENS)
 		return store_irekey_read(st, table, cursor, max, out, c);
-	id = table == STORE_REKEY_LINKS ? STMT_REKEY_LINKS : STMT_REKEY_STATES;
+	id = table == STORE_REKEY_LINKS ? STMT_REKEY_LINKS :
+	    table == STORE_REKEY_STATES ? STMT_REKEY_STATES :
+	    table == STORE_REKEY_SEARCHES ? STMT_REKEY_SEARCHES :
+	    STMT_REKEY_INSTALLS;
 	s = st->stmt[id];
 	if (max < 1 || (b = calloc(1, sizeof(*b))) == NULL)
 		goto out;
@@ -2022,7 +2354,11 @@ store_rekey_read(struct store *st, enum store_rekey_table table,
 		*cursor = sqlite3_column_int64(s, 0);
 		if ((table == STORE_REKEY_LINKS ?
 		    store_rekey_link(st, s, b, c) :
-		    store_rekey_state(st, s, b, c)) == -1)
+		    table == STORE_REKEY_STATES ?
+		    store_rekey_state(st, s, b, c) :
+		    table == STORE_REKEY_SEARCHES ?
+		    store_rekey_search(st, s, b, c) :
+		    store_rekey_install(st, s, b, c)) == -1)
 			goto out;
 	}
 	if (rc == -1) {
@@ -2070,6 +2406,37 @@ store_rekey_set(struct store *st, const struct store_rekey *b,
 		    store_bind_blob(st, id, 9, row->old_a.p,
 		    row->old_a.len) == -1 ||
 		    store_bind_blob(st, id, 10, row->old_b.p,
+		    row->old_b.len) == -1)
+			goto out;
+	} else if (b->table == STORE_REKEY_INSTALLS) {
+		id = STMT_REKEY_INSTALL_SET;
+		if (store_bind_text(st, id, 1, row->who.enterprise_id) == -1 ||
+		    store_bind_text(st, id, 2, row->who.team_id) == -1 ||
+		    store_bind_text(st, id, 3, b->new_id) == -1 ||
+		    store_bind_blob(st, id, 4, row->new_a.p,
+		    row->new_a.len) == -1 ||
+		    store_bind_blob(st, id, 5, row->new_b.p,
+		    row->new_b.len) == -1 ||
+		    store_bind_int(st, id, 6, row->version) == -1 ||
+		    store_bind_text(st, id, 7, row->old_id) == -1 ||
+		    store_bind_blob(st, id, 8, row->old_a.p,
+		    row->old_a.len) == -1 ||
+		    store_bind_blob(st, id, 9, row->old_b.p,
+		    row->old_b.len) == -1)
+			goto out;
+	} else if (b->table == STORE_REKEY_SEARCHES) {
+		id = STMT_REKEY_SEARCH_SET;
+		if (store_bind_blob(st, id, 1, row->state_hash,
+		    CRYPTO_HASHLEN) == -1 ||
+		    store_bind_text(st, id, 2, b->new_id) == -1 ||
+		    store_bind_blob(st, id, 3, row->new_a.p,
+		    row->new_a.len) == -1 ||
+		    store_bind_blob(st, id, 4, row->new_b.p,
+		    row->new_b.len) == -1 ||
+		    store_bind_text(st, id, 5, row->old_id) == -1 ||
+		    store_bind_blob(st, id, 6, row->old_a.p,
+		    row->old_a.len) == -1 ||
+		    store_bind_blob(st, id, 7, row->old_b.p,
 		    row->old_b.len) == -1)
 			goto out;
 	} else {
@@ -2743,6 +3110,660 @@ store_integrity_check(struct store *st, char *msg, size_t msgsz)
 	} else if (rows > 1)
 		r = 1;
 	sqlite3_finalize(s);
+	return r;}
+
+/* --- Searches remembered with a login link ---------------------------- */
+
+/*
+ * Associated data of a remembered search: the tag, "search", the hex of
+ * the nonce hash (its row: the state hash does not exist yet when the
+ * search is sealed), the column and the key id.  So neither value opens
+ * on another row, nor in the other column.  Returns 0 or -1.
+ */
+static int
+store_ad_search(struct store_ad *ad,
+    const unsigned char nonce_hash[CRYPTO_HASHLEN], const char *column,
+    const char *key_id)
+{
+	char		 hex[CRYPTO_HASHLEN * 2 + 1];
+	const char *const f[] = { "search", hex, column, key_id };
+
+	crypto_hex(nonce_hash, CRYPTO_HASHLEN, hex);
+	return store_ad_fields(ad, f, sizeof(f) / sizeof(f[0]));
+}
+
+/* Seals column's value s for the row of nonce_hash under key k.
+ * Returns 0, or -1 (logged). */
+static int
+store_seal_search(const struct crypto_key *k,
+    const unsigned char nonce_hash[CRYPTO_HASHLEN], const char *column,
+    const char *s, struct sealed *out)
+{
+	struct store_ad	 ad;
+
+	if (store_ad_search(&ad, nonce_hash, column, k->id) == -1)
+		return -1;
+	if (crypto_seal(k, ad.b, ad.len, s, strlen(s), &out->p,
+	    &out->len) == -1) {
+		log_error("column=%s msg=\"cannot seal search\"", column);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Opens column's value in blob column col of the row STMT_SEARCH_GET is
+ * on.  Returns STORE_OK and *out (free with crypto_free_secret),
+ * STORE_BADKEY (logged) when it does not open, or STORE_ERROR (logged).
+ */
+static enum store_result
+store_open_search(struct store *st, const struct crypto_key *k, int col,
+    const unsigned char nonce_hash[CRYPTO_HASHLEN], const char *column,
+    char **out)
+{
+	sqlite3_stmt	*s = st->stmt[STMT_SEARCH_GET];
+	struct store_ad	 ad;
+	size_t		 len;
+	int		 rc;
+
+	if (store_ad_search(&ad, nonce_hash, column, k->id) == -1)
+		return STORE_ERROR;
+	rc = crypto_open(k, ad.b, ad.len, sqlite3_column_blob(s, col),
+	    (size_t)sqlite3_column_bytes(s, col), out, &len);
+	if (rc == -2) {
+		log_error("column=%s msg=\"out of memory\"", column);
+		return STORE_ERROR;
+	} else if (rc != 0) {
+		log_error("column=%s msg=\"sealed search does not open: "
+		    "altered or wrong key\"", column);
+		return STORE_BADKEY;
+	}
+	return STORE_OK;
+}
+
+/* Whether search has a text and a response_url within bounds. */
+static int
+store_search_ok(const struct store_search *search)
+{
+	size_t	 t, u;
+
+	if (search->text == NULL || search->response_url == NULL) {
+		log_error("msg=\"incomplete search\"");
+		return 0;
+	}
+	t = strlen(search->text);
+	u = strlen(search->response_url);
+	if (t == 0 || t > STORE_SEARCH_TEXT_MAX || u == 0 ||
+	    u > STORE_SEARCH_URL_MAX) {
+		log_error("text_len=%zu url_len=%zu msg=\"search out of "
+		    "bounds\"", t, u);
+		return 0;
+	}
+	return 1;
+}
+
+enum store_result
+store_nonce_add_search(struct store *st, const struct slack_user *who,
+    const unsigned char nonce_hash[CRYPTO_HASHLEN], time_t expires,
+    const struct store_search *search)
+{
+	struct sealed		 text = { NULL, 0 }, url = { NULL, 0 };
+	const struct crypto_key	*k;
+	enum store_result	 r = STORE_ERROR;
+	enum stmt		 id = STMT_NONCE_ADD_SEARCH;
+	int			 locked = 0;
+
+	if (search == NULL)
+		return store_nonce_add(st, who, nonce_hash, expires);
+	if (!store_who_ok(who) || !store_search_ok(search))
+		return STORE_ERROR;
+	/* Seal under the writers' mutex with the keys brought up to date
+	 * there, as every write does (see store_keys), so that a rotation's
+	 * grace period covers this row too. */
+	pthread_mutex_lock(&store_writer);
+	locked = 1;
+	store_keys(st);
+	k = store_key_current(st);
+	if (store_seal_search(k, nonce_hash, "search_ct", search->text,
+	    &text) == -1 ||
+	    store_seal_search(k, nonce_hash, "search_url_ct",
+	    search->response_url, &url) == -1)
+		goto out;
+	if (store_bind_user(st, id, who) == -1 ||
+	    store_bind_blob(st, id, 4, nonce_hash, CRYPTO_HASHLEN) == -1 ||
+	    store_bind_int(st, id, 5, (int64_t)time(NULL)) == -1 ||
+	    store_bind_int(st, id, 6, (int64_t)expires) == -1 ||
+	    store_bind_blob(st, id, 7, text.p, text.len) == -1 ||
+	    store_bind_blob(st, id, 8, url.p, url.len) == -1 ||
+	    store_bind_text(st, id, 9, k->id) == -1 ||
+	    store_step(st, id) == -1)
+		goto out;
+	r = STORE_OK;
+out:
+	store_reset(st, id);
+	if (locked)
+		pthread_mutex_unlock(&store_writer);
+	free(text.p);
+	free(url.p);
+	return r;
+}
+
+/*
+ * Inside store_state_take_search's transaction, once the state was
+ * consumed: reads and opens the row's search into *out (left empty when
+ * there is none, or when it does not open, which is logged), then clears
+ * it on the row.  Returns STORE_OK, or STORE_ERROR when SQLite failed
+ * (the caller then rolls the whole take back).
+ */
+static enum store_result
+store_search_take(struct store *st,
+    const unsigned char state_hash[CRYPTO_HASHLEN], struct store_search *out)
+{
+	sqlite3_stmt		*s = st->stmt[STMT_SEARCH_GET];
+	const struct crypto_key	*k;
+	unsigned char		 nh[CRYPTO_HASHLEN];
+	enum store_result	 r = STORE_ERROR, o;
+	int			 rc;
+
+	if (store_bind_blob(st, STMT_SEARCH_GET, 1, state_hash,
+	    CRYPTO_HASHLEN) == -1 ||
+	    (rc = store_step(st, STMT_SEARCH_GET)) == -1)
+		goto out;
+	if (rc == SQLITE_ROW) {
+		if (sqlite3_column_bytes(s, RCOL_NONCE_HASH) !=
+		    CRYPTO_HASHLEN) {
+			log_error("msg=\"malformed nonce hash in "
+			    "login_state\"");
+			goto out;
+		}
+		memcpy(nh, sqlite3_column_blob(s, RCOL_NONCE_HASH),
+		    sizeof(nh));
+		/* store_key_find() logs a key we do not hold. */
+		if ((k = store_key_find(st, s, RCOL_KEY_ID, "search")) ==
+		    NULL)
+			o = STORE_BADKEY;
+		else if ((o = store_open_search(st, k, RCOL_TEXT_CT, nh,
+		    "search_ct", &out->text)) == STORE_OK)
+			o = store_open_search(st, k, RCOL_URL_CT, nh,
+			    "search_url_ct", &out->response_url);
+		if (o == STORE_ERROR)
+			goto out;
+		if (o == STORE_OK)
+			out->created_at = (time_t)sqlite3_column_int64(s,
+			    RCOL_CREATED_AT);
+		else
+			store_search_free(out);
+	}
+	store_reset(st, STMT_SEARCH_GET);
+	if (store_bind_blob(st, STMT_SEARCH_CLEAR, 1, state_hash,
+	    CRYPTO_HASHLEN) == -1 || store_run(st, STMT_SEARCH_CLEAR) == -1)
+		goto out;
+	r = STORE_OK;
+out:
+	store_reset(st, STMT_SEARCH_GET);
+	store_reset(st, STMT_SEARCH_CLEAR);
+	if (r != STORE_OK)
+		store_search_free(out);
+	return r;
+}
+
+void
+store_search_free(struct store_search *search)
+{
+	if (search == NULL)
+		return;
+	crypto_free_secret(search->text);
+	crypto_free_secret(search->response_url);
+	memset(search, 0, sizeof(*search));
+}
+
+/* --- Slack installations ---------------------------------------------- */
+
+/* Columns of STMT_INSTALL_GET. */
+enum {
+	ICOL_APP_ID,
+	ICOL_TEAM_NAME,
+	ICOL_ENTERPRISE_NAME,
+	ICOL_BOT_USER_ID,
+	ICOL_BOT_ID,
+	ICOL_SCOPES,
+	ICOL_INSTALLER,
+	ICOL_KEY_ID,
+	ICOL_BOT_CT,
+	ICOL_REFRESH_CT,
+	ICOL_EXPIRES_AT,
+	ICOL_NEEDS_REINSTALL,
+	ICOL_VERSION,
+	ICOL_CREATED_AT,
+	ICOL_UPDATED_AT
+};
+
+/*
+ * Checks an installation key: both ids NUL-terminated within
+ * SLACK_ID_MAX, not both empty.  On success fills *who with it (user
+ * "") for the seal helpers and returns 1; else 0 (logged).
+ */
+static int
+store_install_who(const char *ent, const char *team, struct slack_user *who)
+{
+	memset(who, 0, sizeof(*who));
+	if (ent == NULL || team == NULL || strlen(ent) > SLACK_ID_MAX ||
+	    strlen(team) > SLACK_ID_MAX || (*ent == '\0' && *team == '\0')) {
+		log_error("msg=\"invalid installation key\"");
+		return 0;
+	}
+	memcpy(who->enterprise_id, ent, strlen(ent));
+	memcpy(who->team_id, team, strlen(team));
+	return 1;
+}
+
+/* Binds a time, or SQL NULL for 0 ("never"). */
+static int
+store_bind_time(struct store *st, enum stmt id, int col, time_t t)
+{
+	if (t != 0)
+		return store_bind_int(st, id, col, (int64_t)t);
+	if (sqlite3_bind_null(st->stmt[id], col) != SQLITE_OK)
+		return store_bind_fail(st, id);
+	return 0;
+}
+
+/* An empty string for NULL. */
+static const char *
+store_str(const char *s)
+{
+	return s != NULL ? s : "";
+}
+
+/* Whether in has what store_install_put needs. */
+static int
+store_install_complete(const struct store_install *in)
+{
+	if (in != NULL && in->app_id != NULL && in->bot_user_id != NULL &&
+	    in->scopes != NULL && in->bot_token != NULL)
+		return 1;
+	log_error("msg=\"incomplete installation\"");
+	return 0;
+}
+
+/* Binds everything STMT_INSTALL_PUT needs.  Returns 0 or -1 (logged). */
+static int
+store_install_bind_put(struct store *st, const struct store_install *in,
+    const char *key_id, const struct sealed *bot, const struct sealed *ref,
+    time_t now)
+{
+	enum stmt	 id = STMT_INSTALL_PUT;
+
+	if (store_bind_text(st, id, 1, in->enterprise_id) == -1 ||
+	    store_bind_text(st, id, 2, in->team_id) == -1 ||
+	    store_bind_text(st, id, 3, in->app_id) == -1 ||
+	    store_bind_text(st, id, 4, store_str(in->team_name)) == -1 ||
+	    store_bind_text(st, id, 5, store_str(in->enterprise_name)) == -1 ||
+	    store_bind_text(st, id, 6, in->bot_user_id) == -1 ||
+	    store_bind_text(st, id, 7, store_str(in->bot_id)) == -1 ||
+	    store_bind_text(st, id, 8, in->scopes) == -1 ||
+	    store_bind_text(st, id, 9, store_str(in->installer_user_id)) ==
+	    -1 ||
+	    store_bind_text(st, id, 10, key_id) == -1 ||
+	    store_bind_blob(st, id, 11, bot->p, bot->len) == -1 ||
+	    store_bind_blob(st, id, 12, ref->p, ref->len) == -1 ||
+	    store_bind_time(st, id, 13, in->expires_at) == -1 ||
+	    store_bind_int(st, id, 14, (int64_t)now) == -1)
+		return -1;
+	return 0;
+}
+
+enum store_result
+store_install_put(struct store *st, const struct store_install *in)
+{
+	struct slack_user	 who;
+	struct sealed		 bot = { NULL, 0 }, ref = { NULL, 0 };
+	const struct crypto_key	*k;
+	enum store_result	 r = STORE_ERROR;
+	int			 began = 0;
+
+	if (!store_install_complete(in) ||
+	    !store_install_who(in->enterprise_id, in->team_id, &who))
+		goto out;
+	store_keys(st);
+	if (store_write_begin(st) == -1)
+		goto out;
+	began = 1;
+	/* Sealed once the write lock is held, with the keys brought up to
+	 * date there, as every write does (see store_keys). */
+	store_keys(st);
+	k = store_key_current(st);
+	if (store_seal_token(k, &who, STORE_INSTALL_BOT, in->bot_token,
+	    &bot) == -1 ||
+	    (in->refresh_token != NULL && store_seal_token(k, &who,
+	    STORE_INSTALL_REFRESH, in->refresh_token, &ref) == -1))
+		goto out;
+	if (store_install_bind_put(st, in, k->id, &bot, &ref,
+	    time(NULL)) == -1 ||
+	    store_step(st, STMT_INSTALL_PUT) == -1)
+		goto out;
+	r = STORE_OK;
+out:
+	store_reset(st, STMT_INSTALL_PUT);
+	if (began && store_write_end(st, r == STORE_OK) == -1)
+		r = STORE_ERROR;
+	free(bot.p);
+	free(ref.p);
+	return r;
+}
+
+void
+store_install_free(struct store_install *in)
+{
+	if (in == NULL)
+		return;
+	free(in->app_id);
+	free(in->team_name);
+	free(in->enterprise_name);
+	free(in->bot_user_id);
+	free(in->bot_id);
+	free(in->scopes);
+	free(in->installer_user_id);
+	crypto_free_secret(in->bot_token);
+	crypto_free_secret(in->refresh_token);
+	memset(in, 0, sizeof(*in));
+}
+
+/* Fills out from the row STMT_INSTALL_GET is on (who names it).
+ * Returns STORE_OK, STORE_BADKEY or STORE_ERROR; out may be half filled
+ * on failure. */
+static enum store_result
+store_install_read(struct store *st, const struct slack_user *who,
+    struct store_install *out)
+{
+	sqlite3_stmt		*s = st->stmt[STMT_INSTALL_GET];
+	const struct crypto_key	*k;
+	enum store_result	 r;
+
+	/* store_key_find() logs a key we do not hold. */
+	if ((k = store_key_find(st, s, ICOL_KEY_ID, "installation")) == NULL)
+		return STORE_BADKEY;
+	if ((r = store_open_token(k, s, ICOL_BOT_CT, who, STORE_INSTALL_BOT,
+	    &out->bot_token)) != STORE_OK)
+		return r;
+	if (sqlite3_column_type(s, ICOL_REFRESH_CT) != SQLITE_NULL &&
+	    (r = store_open_token(k, s, ICOL_REFRESH_CT, who,
+	    STORE_INSTALL_REFRESH, &out->refresh_token)) != STORE_OK)
+		return r;
+	if ((out->app_id = store_col_dup(s, ICOL_APP_ID)) == NULL ||
+	    (out->team_name = store_col_dup(s, ICOL_TEAM_NAME)) == NULL ||
+	    (out->enterprise_name = store_col_dup(s,
+	    ICOL_ENTERPRISE_NAME)) == NULL ||
+	    (out->bot_user_id = store_col_dup(s, ICOL_BOT_USER_ID)) == NULL ||
+	    (out->bot_id = store_col_dup(s, ICOL_BOT_ID)) == NULL ||
+	    (out->scopes = store_col_dup(s, ICOL_SCOPES)) == NULL ||
+	    (out->installer_user_id = store_col_dup(s, ICOL_INSTALLER)) ==
+	    NULL)
+		return STORE_ERROR;
+	/* NULL (never expires) reads as 0. */
+	out->expires_at = (time_t)sqlite3_column_int64(s, ICOL_EXPIRES_AT);
+	out->needs_reinstall = sqlite3_column_int(s, ICOL_NEEDS_REINSTALL);
+	out->version = sqlite3_column_int64(s, ICOL_VERSION);
+	out->created_at = (time_t)sqlite3_column_int64(s, ICOL_CREATED_AT);
+	out->updated_at = (time_t)sqlite3_column_int64(s, ICOL_UPDATED_AT);
+	memcpy(out->enterprise_id, who->enterprise_id,
+	    sizeof(out->enterprise_id));
+	memcpy(out->team_id, who->team_id, sizeof(out->team_id));
+	return STORE_OK;
+}
+
+enum store_result
+store_install_get(struct store *st, const char *ent, const char *team,
+    struct store_install *out)
+{
+	struct slack_user	 who;
+	enum store_result	 r = STORE_ERROR;
+	enum stmt		 id = STMT_INSTALL_GET;
+	int			 rc;
+
+	memset(out, 0, sizeof(*out));
+	if (!store_install_who(ent, team, &who))
+		return STORE_ERROR;
+	if (store_bind_text(st, id, 1, ent) == -1 ||
+	    store_bind_text(st, id, 2, team) == -1 ||
+	    (rc = store_step(st, id)) == -1)
+		goto out;
+	r = rc == SQLITE_DONE ? STORE_NOTFOUND :
+	    store_install_read(st, &who, out);
+out:
+	store_reset(st, id);
+	if (r != STORE_OK)
+		store_install_free(out);
+	return r;
+}
+
+/* Runs STMT_INSTALL_ANY: *any = whether any installation exists.
+ * Returns 0 or -1 (logged). */
+static int
+store_install_any(struct store *st, int *any)
+{
+	int	 rc;
+
+	rc = store_step(st, STMT_INSTALL_ANY);
+	store_reset(st, STMT_INSTALL_ANY);
+	if (rc == -1)
+		return -1;
+	*any = rc == SQLITE_ROW;
+	return 0;
+}
+
+enum store_result
+store_install_find(struct store *st, const char *ent, const char *team,
+    struct store_install_ref *out, int *any)
+{
+	sqlite3_stmt		*s = st->stmt[STMT_INSTALL_FIND];
+	enum store_result	 r = STORE_ERROR;
+	enum stmt		 id = STMT_INSTALL_FIND;
+	int			 rc;
+
+	memset(out, 0, sizeof(*out));
+	if (any != NULL)
+		*any = 0;
+	if (ent == NULL || team == NULL || *team == '\0') {
+		log_error("msg=\"invalid request key\"");
+		return STORE_ERROR;
+	}
+	if (store_bind_text(st, id, 1, ent) == -1 ||
+	    store_bind_text(st, id, 2, team) == -1 ||
+	    (rc = store_step(st, id)) == -1)
+		goto out;
+	if (rc == SQLITE_DONE) {
+		store_reset(st, id);
+		if (any != NULL && store_install_any(st, any) == -1)
+			return STORE_ERROR;
+		return STORE_NOTFOUND;
+	}
+	if (store_col_id(s, 0, out->enterprise_id,
+	    sizeof(out->enterprise_id)) == -1 ||
+	    store_col_id(s, 1, out->team_id, sizeof(out->team_id)) == -1) {
+		log_error("msg=\"malformed installation key\"");
+		goto out;
+	}
+	out->expires_at = (time_t)sqlite3_column_int64(s, 2);
+	out->rotating = sqlite3_column_int(s, 3);
+	out->needs_reinstall = sqlite3_column_int(s, 4);
+	if (any != NULL)
+		*any = 1;
+	r = STORE_OK;
+out:
+	store_reset(st, id);
+	return r;
+}
+
+enum store_result
+store_install_update_tokens(struct store *st, const char *ent,
+    const char *team, int64_t expect, const char *bot_token,
+    const char *refresh_token, time_t expires_at)
+{
+	struct slack_user	 who;
+	struct sealed		 bot = { NULL, 0 }, ref = { NULL, 0 };
+	const struct crypto_key	*k;
+	char			 rowkey[CRYPTO_KEYID_LEN + 1];
+	enum store_result	 r = STORE_ERROR;
+	enum stmt		 id = STMT_INSTALL_UPDATE;
+	int			 began = 0, rc;
+
+	if (!store_install_who(ent, team, &who) || bot_token == NULL)
+		goto out;
+	store_keys(st);
+	if (store_write_begin(st) == -1)
+		goto out;
+	began = 1;
+	/* Only a row under a key we hold can have been read, and so be
+	 * refreshed; store_key_find() logs one that is not. */
+	if (store_bind_text(st, STMT_INSTALL_KEYID, 1, ent) == -1 ||
+	    store_bind_text(st, STMT_INSTALL_KEYID, 2, team) == -1 ||
+	    (rc = store_step(st, STMT_INSTALL_KEYID)) == -1)
+		goto out;
+	if (rc != SQLITE_ROW || (k = store_key_find(st,
+	    st->stmt[STMT_INSTALL_KEYID], 0, "installation")) == NULL) {
+		r = STORE_CONFLICT;
+		goto out;
+	}
+	snprintf(rowkey, sizeof(rowkey), "%s", k->id);
+	store_reset(st, STMT_INSTALL_KEYID);
+	/* Sealed under the write lock with up-to-date keys (store_keys). */
+	store_keys(st);
+	k = store_key_current(st);
+	if (store_seal_token(k, &who, STORE_INSTALL_BOT, bot_token,
+	    &bot) == -1 ||
+	    (refresh_token != NULL && store_seal_token(k, &who,
+	    STORE_INSTALL_REFRESH, refresh_token, &ref) == -1))
+		goto out;
+	if (store_bind_text(st, id, 1, ent) == -1 ||
+	    store_bind_text(st, id, 2, team) == -1 ||
+	    store_bind_blob(st, id, 3, bot.p, bot.len) == -1 ||
+	    store_bind_blob(st, id, 4, ref.p, ref.len) == -1 ||
+	    store_bind_time(st, id, 5, expires_at) == -1 ||
+	    store_bind_int(st, id, 6, (int64_t)time(NULL)) == -1 ||
+	    store_bind_int(st, id, 7, expect) == -1 ||
+	    store_bind_text(st, id, 8, k->id) == -1 ||
+	    store_bind_text(st, id, 9, rowkey) == -1 ||
+	    store_step(st, id) == -1)
+		goto out;
+	r = sqlite3_changes(st->db) == 1 ? STORE_OK : STORE_CONFLICT;
+out:
+	store_reset(st, STMT_INSTALL_KEYID);
+	store_reset(st, id);
+	if (began && store_write_end(st, r == STORE_OK) == -1)
+		r = STORE_ERROR;
+	free(bot.p);
+	free(ref.p);
+	return r;
+}
+
+enum store_result
+store_install_mark_reinstall(struct store *st, const char *ent,
+    const char *team, int64_t expect)
+{
+	struct slack_user	 who;
+	enum store_result	 r = STORE_ERROR;
+	enum stmt		 id = STMT_INSTALL_REINSTALL;
+
+	if (!store_install_who(ent, team, &who))
+		return STORE_ERROR;
+	pthread_mutex_lock(&store_writer);
+	if (store_bind_text(st, id, 1, ent) == -1 ||
+	    store_bind_text(st, id, 2, team) == -1 ||
+	    store_bind_int(st, id, 3, (int64_t)time(NULL)) == -1 ||
+	    store_bind_int(st, id, 4, expect) == -1 ||
+	    store_step(st, id) == -1)
+		goto out;
+	r = sqlite3_changes(st->db) == 1 ? STORE_OK : STORE_CONFLICT;
+out:
+	store_reset(st, id);
+	pthread_mutex_unlock(&store_writer);
+	return r;
+}
+
+enum store_result
+store_install_state_add(struct store *st,
+    const unsigned char state_hash[CRYPTO_HASHLEN],
+    const unsigned char cookie_hash[CRYPTO_HASHLEN], time_t now,
+    time_t expires)
+{
+	enum store_result	 r = STORE_ERROR;
+	enum stmt		 id = STMT_ISTATE_ADD;
+
+	pthread_mutex_lock(&store_writer);
+	if (store_bind_blob(st, id, 1, state_hash, CRYPTO_HASHLEN) == -1 ||
+	    store_bind_blob(st, id, 2, cookie_hash, CRYPTO_HASHLEN) == -1 ||
+	    store_bind_int(st, id, 3, (int64_t)now) == -1 ||
+	    store_bind_int(st, id, 4, (int64_t)expires) == -1 ||
+	    store_step(st, id) == -1)
+		goto out;
+	r = STORE_OK;
+out:
+	store_reset(st, id);
+	pthread_mutex_unlock(&store_writer);
+	return r;
+}
+
+/* Inside store_install_state_take's transaction: looks the state up and
+ * decides without changing anything. */
+static enum store_result
+store_install_state_check(struct store *st,
+    const unsigned char state_hash[CRYPTO_HASHLEN],
+    const unsigned char cookie_hash[CRYPTO_HASHLEN], time_t now)
+{
+	sqlite3_stmt		*s = st->stmt[STMT_ISTATE_GET];
+	enum store_result	 r = STORE_ERROR;
+	int			 rc;
+
+	if (store_bind_blob(st, STMT_ISTATE_GET, 1, state_hash,
+	    CRYPTO_HASHLEN) == -1 ||
+	    (rc = store_step(st, STMT_ISTATE_GET)) == -1)
+		goto out;
+	if (rc == SQLITE_DONE)
+		r = STORE_NOTFOUND;
+	else if (sqlite3_column_type(s, 2) != SQLITE_NULL)
+		r = STORE_USED;
+	else if (sqlite3_column_int64(s, 1) <= (int64_t)now)
+		r = STORE_EXPIRED;
+	else if (sqlite3_column_bytes(s, 0) != CRYPTO_HASHLEN ||
+	    !crypto_equal(sqlite3_column_blob(s, 0), cookie_hash,
+	    CRYPTO_HASHLEN))
+		r = STORE_MISMATCH;
+	else
+		r = STORE_OK;
+out:
+	store_reset(st, STMT_ISTATE_GET);
+	return r;
+}
+
+enum store_result
+store_install_state_take(struct store *st,
+    const unsigned char state_hash[CRYPTO_HASHLEN],
+    const unsigned char cookie_hash[CRYPTO_HASHLEN], time_t now)
+{
+	enum store_result	 r = STORE_ERROR;
+	enum stmt		 id = STMT_ISTATE_USE;
+	int			 began = 0;
+
+	/* The check and the consumption share one write transaction, so of
+	 * concurrent callers exactly one sees the state unused. */
+	if (store_begin(st) == -1)
+		goto out;
+	began = 1;
+	r = store_install_state_check(st, state_hash, cookie_hash, now);
+	if (r != STORE_OK)
+		goto out;
+	r = STORE_ERROR;
+	if (store_bind_blob(st, id, 1, state_hash, CRYPTO_HASHLEN) == -1 ||
+	    store_bind_int(st, id, 2, (int64_t)now) == -1 ||
+	    store_step(st, id) == -1)
+		goto out;
+	if (sqlite3_changes(st->db) == 1)
+		r = STORE_OK;
+out:
+	store_reset(st, id);
+	if (began && store_end(st, r == STORE_OK) == -1)
+		r = STORE_ERROR;
 	return r;
 }
 
@@ -3141,12 +4162,12 @@ out:
 
 /* Columns of ISTMT_INTEG_GET. */
 enum {
-	ICOL_LOGIN_URL,
-	ICOL_CLIENT_ID,
-	ICOL_KEY_ID,
-	ICOL_SECRET_CT,
-	ICOL_API_VERSION,
-	ICOL_INTEGRATION_USER
+	GICOL_LOGIN_URL,
+	GICOL_CLIENT_ID,
+	GICOL_KEY_ID,
+	GICOL_SECRET_CT,
+	GICOL_API_VERSION,
+	GICOL_INTEGRATION_USER
 };
 
 enum store_result
@@ -3169,16 +4190,16 @@ store_integration_get(struct store *st, const char *name, struct sf_org *out)
 		r = STORE_NOTFOUND;
 		goto out;
 	}
-	if ((r = store_open_integ(st, s, ICOL_KEY_ID, ICOL_SECRET_CT, name,
+	if ((r = store_open_integ(st, s, GICOL_KEY_ID, GICOL_SECRET_CT, name,
 	    "client_secret", &out->client_secret)) != STORE_OK)
 		goto out;
 	r = STORE_ERROR;
 	if ((out->name = strdup(name)) == NULL ||
-	    (out->login_url = store_col_dup(s, ICOL_LOGIN_URL)) == NULL ||
-	    (out->client_id = store_col_dup(s, ICOL_CLIENT_ID)) == NULL ||
-	    (out->api_version = store_col_dup(s, ICOL_API_VERSION)) == NULL)
+	    (out->login_url = store_col_dup(s, GICOL_LOGIN_URL)) == NULL ||
+	    (out->client_id = store_col_dup(s, GICOL_CLIENT_ID)) == NULL ||
+	    (out->api_version = store_col_dup(s, GICOL_API_VERSION)) == NULL)
 		goto out;
-	out->integration_user = sqlite3_column_int(s, ICOL_INTEGRATION_USER);
+	out->integration_user = sqlite3_column_int(s, GICOL_INTEGRATION_USER);
 	r = STORE_OK;
 out:
 	store_ireset(s);

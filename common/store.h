@@ -24,8 +24,17 @@
  *  - login states: the one-time nonce in the login link, and after
  *    /oauth/start the OAuth state, the browser cookie and the sealed PKCE
  *    verifier; all secrets by hash only, except the verifier, which must
- *    be read back and is sealed.
+ *    be read back and is sealed.  When an unlinked user's search made
+ *    the login link, the search and its response_url are kept sealed on
+ *    the same row (associated data: the nonce hash, the column, the key
+ *    id) until the callback takes them with the state, or the row
+ *    expires.
  *  - replays: hashes of Slack signatures seen in the last few minutes.
+ *  - Slack installations: one per workspace or org-wide install, with the
+ *    bot token and its refresh token sealed like links' tokens (the
+ *    associated data names the installation as a row with an empty user,
+ *    the column and the key id); the view "installations" shows them
+ *    without the ciphertext.  And the install flow's states, by hash.
  */
 #ifndef FORCELINK_STORE_H
 #define FORCELINK_STORE_H
@@ -189,8 +198,8 @@ enum store_result store_replay_add(struct store *,
 	    const unsigned char sig_hash[CRYPTO_HASHLEN], time_t now,
 	    time_t expires);
 
-/* Deletes expired login states and replay entries.  Returns the number
- * of rows removed, or -1. */
+/* Deletes expired login states, install states and replay entries.
+ * Returns the number of rows removed, or -1. */
 int		 store_purge(struct store *, time_t now);
 
 /* --- Administration (forcelink-admin) ----------------------------------
@@ -331,7 +340,9 @@ int		 store_integrity_check(struct store *, char *msg,
 
 /*
  * Key rotation (common/rekey.c drives it).  The sealed values of links
- * (both tokens) and of started logins (the PKCE verifier) that are not
+ * (both tokens), of started logins (the PKCE verifier), of searches
+ * remembered with a login link (text and response_url) and of Slack
+ * installations (bot and refresh tokens) that are not
  * under the current key are read a batch at a time, opened with the key
  * their key id names and sealed again under the current key, with the
  * associated data now naming the current key's id.  The batch is then
@@ -344,6 +355,8 @@ int		 store_integrity_check(struct store *, char *msg,
 enum store_rekey_table {
 	STORE_REKEY_LINKS,
 	STORE_REKEY_STATES,
+	STORE_REKEY_SEARCHES,	/* searches remembered with a login link */
+	STORE_REKEY_INSTALLS,	/* Slack installations' bot tokens */
 	STORE_REKEY_INTEGRATIONS,	/* consumer secrets (migration 4) */
 	STORE_REKEY_ITOKENS		/* integration users' tokens */
 };
@@ -390,8 +403,9 @@ enum store_result store_rekey_write(struct store *,
 size_t		 store_rekey_count(const struct store_rekey *);
 void		 store_rekey_free(struct store_rekey *);
 
-/* Rows per key id ("" when malformed): links, started logins whose
- * verifier is sealed, and integrations' sealed values. */
+/* Rows per key id ("" when malformed): links, Slack installations and
+ * integrations' sealed values, and sealed values of login states (a
+ * started login's verifier, a remembered search). */
 struct store_key_count {
 	char	 key_id[CRYPTO_KEYID_LEN + 1];
 	long	 links;
@@ -588,4 +602,159 @@ enum store_result store_itoken_put(struct store *, const char *name,
 
 void		 store_itoken_free(struct store_itoken *);
 
+
+/* --- Searches remembered with a login link (issue 6) ------------------ */
+
+/*
+ * What an unlinked user searched for when the login link was made, so
+ * that the callback can answer it once the link is stored.  Strings are
+ * allocated and owned by the struct: release with store_search_free(),
+ * which wipes them (the response_url is a capability).
+ */
+struct store_search {
+	char	*text;		/* the search, Slack's escaping undone */
+	char	*response_url;	/* secret: posts into the user's Slack */
+	time_t	 created_at;	/* when the command (and the link) came */
+};
+
+/* Longest search text and response_url store_nonce_add_search takes. */
+#define STORE_SEARCH_TEXT_MAX	4096
+#define STORE_SEARCH_URL_MAX	2048
+
+/*
+ * store_nonce_add() that also keeps search (text and response_url, both
+ * sealed; created_at is ignored: the row's time is used) on the nonce's
+ * row.  search may be NULL.  Returns STORE_OK or STORE_ERROR (also for a
+ * text or URL that is empty or too long).
+ */
+enum store_result store_nonce_add_search(struct store *,
+	    const struct slack_user *,
+	    const unsigned char nonce_hash[CRYPTO_HASHLEN], time_t expires,
+	    const struct store_search *search);
+
+/*
+ * store_state_take() that, in the same transaction, also takes the search
+ * kept on the state's row: the row's search is cleared whatever happens
+ * to it, so of two callers with the same state at most one ever gets it.
+ * On STORE_OK *search holds it, or has text == NULL when there was none
+ * or it could not be opened (sealed under another key or altered: logged;
+ * the login goes on without it).  search may be NULL.  Otherwise as
+ * store_state_take().
+ */
+enum store_result store_state_take_search(struct store *,
+	    const unsigned char state_hash[CRYPTO_HASHLEN],
+	    const unsigned char cookie_hash[CRYPTO_HASHLEN], time_t now,
+	    struct slack_user *who, char **verifier,
+	    struct store_search *search);
+
+void		 store_search_free(struct store_search *);
+
+
+/* --- Slack installations (sql/003_installations.sql) ------------------ */
+
+/*
+ * An installation of the Slack app: a workspace (enterprise_id "" outside
+ * Enterprise Grid), or an org-wide install of a whole enterprise (team_id
+ * "").  As read back, the strings are allocated and owned by the struct:
+ * release with store_install_free(), which wipes the tokens.  As given
+ * to store_install_put(), the caller owns them.
+ */
+struct store_install {
+	char	 enterprise_id[SLACK_ID_MAX + 1];
+	char	 team_id[SLACK_ID_MAX + 1];
+	char	*app_id;
+	char	*team_name;		/* "" for org-wide */
+	char	*enterprise_name;	/* "" outside a grid */
+	char	*bot_user_id;
+	char	*bot_id;
+	char	*scopes;
+	char	*installer_user_id;	/* "" when Slack did not name one */
+	char	*bot_token;		/* secret */
+	char	*refresh_token;		/* secret; NULL without rotation */
+	time_t	 expires_at;		/* of bot_token; 0: never */
+	int	 needs_reinstall;	/* Slack refused the refresh token */
+	int64_t	 version;		/* bumped on every token change */
+	time_t	 created_at;
+	time_t	 updated_at;
+};
+
+/* Which installation answers for a request, and what a caller needs to
+ * know about its bot token without opening it. */
+struct store_install_ref {
+	char	 enterprise_id[SLACK_ID_MAX + 1];
+	char	 team_id[SLACK_ID_MAX + 1];	/* "" when org-wide */
+	time_t	 expires_at;			/* 0: never */
+	int	 rotating;			/* has a refresh token */
+	int	 needs_reinstall;
+};
+
+/*
+ * Creates or replaces the installation keyed by in's enterprise_id and
+ * team_id (not both empty; SLACK_ID_MAX each).  Every string but
+ * refresh_token must be set (NULL bot_id, installer_user_id and names
+ * are stored as "").  A replaced installation gets version + 1 and
+ * needs_reinstall 0.  Returns STORE_OK or STORE_ERROR (logged).
+ */
+enum store_result store_install_put(struct store *,
+	    const struct store_install *in);
+
+/*
+ * Reads the installation with exactly this key.  STORE_OK fills *out;
+ * STORE_NOTFOUND; STORE_BADKEY when its tokens were sealed under another
+ * key or altered (nothing is changed); STORE_ERROR.
+ */
+enum store_result store_install_get(struct store *,
+	    const char *enterprise_id, const char *team_id,
+	    struct store_install *out);
+
+/*
+ * The authorization of a request from team team_id of enterprise
+ * enterprise_id ("" outside a grid): the workspace's own installation,
+ * else its enterprise's org-wide one.  One lookup by primary key; nothing
+ * is decrypted.  Returns STORE_OK with *out (and *any = 1), STORE_NOTFOUND
+ * or STORE_ERROR.  On STORE_NOTFOUND, when any is not NULL, *any says
+ * whether any installation exists at all: a second statement, which
+ * reads the first entry of the table's primary key and stops.
+ */
+enum store_result store_install_find(struct store *,
+	    const char *enterprise_id, const char *team_id,
+	    struct store_install_ref *out, int *any);
+
+/*
+ * After a refresh: replaces the bot token, the refresh token and the
+ * expiry if the installation still has version expect.  Returns STORE_OK
+ * (and bumps the version), STORE_CONFLICT when it changed or vanished
+ * meanwhile, STORE_ERROR.
+ */
+enum store_result store_install_update_tokens(struct store *,
+	    const char *enterprise_id, const char *team_id, int64_t expect,
+	    const char *bot_token, const char *refresh_token,
+	    time_t expires_at);
+
+/* Marks the installation as needing a reinstall (Slack refused its
+ * refresh token) if it still has version expect.  STORE_OK,
+ * STORE_CONFLICT or STORE_ERROR. */
+enum store_result store_install_mark_reinstall(struct store *,
+	    const char *enterprise_id, const char *team_id, int64_t expect);
+
+void		 store_install_free(struct store_install *);
+
+/* Records the state (by hash) of a new "Add to Slack" page and the hash
+ * of the browser cookie set with it, valid until expires.  STORE_OK or
+ * STORE_ERROR. */
+enum store_result store_install_state_add(struct store *,
+	    const unsigned char state_hash[CRYPTO_HASHLEN],
+	    const unsigned char cookie_hash[CRYPTO_HASHLEN], time_t now,
+	    time_t expires);
+
+/*
+ * /slack/oauth_redirect: finds the state, checks that cookie_hash is the
+ * one recorded with it (STORE_MISMATCH otherwise, and the state stays
+ * usable), then consumes it.  Of concurrent callers with one state
+ * exactly one gets STORE_OK.  Otherwise STORE_NOTFOUND, STORE_USED,
+ * STORE_EXPIRED or STORE_ERROR.
+ */
+enum store_result store_install_state_take(struct store *,
+	    const unsigned char state_hash[CRYPTO_HASHLEN],
+	    const unsigned char cookie_hash[CRYPTO_HASHLEN], time_t now);
 #endif

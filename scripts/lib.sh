@@ -83,11 +83,15 @@ fl_nginx_conf() {
 	    >"$rundir/nginx.conf"
 }
 
-# Starts the three FastCGI programs with sockets in $1.  PIDs go to
-# $1/pids.  Environment: the settings of SPEC §2.
+# The FastCGI programs: the three of SPEC §1 and slack_oauth (installing
+# the Slack app, issue 6).
+FL_PROGRAMS="contact oauth_start oauth_callback slack_oauth"
+
+# Starts the FastCGI programs with sockets in $1.  PIDs go to $1/pids.
+# Environment: the settings of SPEC §2.
 fl_start_programs() {
 	local rundir=$1 prog
-	for prog in contact oauth_start oauth_callback; do
+	for prog in $FL_PROGRAMS; do
 		"$FL_ROOT/cgi/$prog" -s "$rundir/$prog.sock" -m 0660 \
 		    -w "${FL_WORKERS:-2}" -t "${FL_THREADS:-8}" \
 		    -T "${FL_MAX_THREADS:-256}" \
@@ -122,12 +126,35 @@ fl_start_standin() {
 	[ -n "$FL_SF_URL" ]
 }
 
+# Starts the Slack stand-in (tests/standin/slack.py, issue 6) for rundir
+# $1 with redirect URI $2, sharing the Salesforce stand-in's certificates
+# (fl_start_standin first).  Needs SLACK_CLIENT_ID and
+# SLACK_CLIENT_SECRET_FILE.  Sets FL_SLACK_URL.
+fl_start_slack_standin() {
+	local rundir=$1 redirect=$2 i
+	rm -f "$rundir/slack.ready"
+	$FL_PY "$FL_ROOT/tests/standin/slack.py" \
+	    --cert "$rundir/tls/server.pem" --key "$rundir/tls/server.key" \
+	    --client-id "$SLACK_CLIENT_ID" \
+	    --client-secret-file "$SLACK_CLIENT_SECRET_FILE" \
+	    --redirect-uri "$redirect" --ready-file "$rundir/slack.ready" \
+	    --log "$rundir/slack-standin.log" &
+	echo $! >>"$rundir/pids"
+	for i in $(seq 100); do
+		[ -s "$rundir/slack.ready" ] && break
+		sleep 0.1
+	done
+	FL_SLACK_URL=$(sed -n 2p "$rundir/slack.ready")
+	[ -n "$FL_SLACK_URL" ]
+}
+
 # Waits until every socket exists and nginx answers on port $2.
 fl_wait_ready() {
 	local rundir=$1 port=$2 i
 	for i in $(seq 100); do
 		if [ -S "$rundir/contact.sock" ] && [ -S "$rundir/oauth_start.sock" ] &&
 		    [ -S "$rundir/oauth_callback.sock" ] &&
+		    [ -S "$rundir/slack_oauth.sock" ] &&
 		    curl -fs "http://127.0.0.1:$port/healthz" >/dev/null 2>&1; then
 			return 0
 		fi

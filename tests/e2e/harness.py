@@ -33,7 +33,7 @@ ROOT = Path(os.environ.get("FORCELINK_ROOT",
                            Path(__file__).resolve().parents[2]))
 BUILD = Path(os.environ.get("FORCELINK_BUILD", ROOT))
 PY = "/usr/bin/python3"
-PROGRAMS = ("contact", "oauth_start", "oauth_callback")
+PROGRAMS = ("contact", "oauth_start", "oauth_callback", "slack_oauth")
 # What AddressSanitizer, LeakSanitizer and UBSan print.  scripts/test
 # runs this suite a second time against a --enable-sanitizers build
 # (FORCELINK_BUILD); the programs' stderr is forcelink.log, and a report
@@ -41,6 +41,7 @@ PROGRAMS = ("contact", "oauth_start", "oauth_callback")
 # every request looked fine.  A normal build never prints them.
 SANITIZER_MARKS = ("AddressSanitizer", "LeakSanitizer", "runtime error:")
 CLIENT_ID = "3MVG9e2e.forcelink_test"
+SLACK_CLIENT_ID = "1234567890.0987654321"
 
 
 def block_texts(blocks):
@@ -101,8 +102,12 @@ class Response:
 
 class Stack:
     def __init__(self, tmp, env_overrides=None, workers=2, threads=4,
-                 max_threads=None):
+                 max_threads=None, slack=False, slack_rotate=False):
         self.dir = Path(tmp)
+        # slack: also start the Slack stand-in (tests/standin/slack.py)
+        # and configure Slack app installation against it.
+        self.slack_enabled, self.slack_rotate = slack, slack_rotate
+        self.slack_client_secret = secrets.token_hex(16)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.procs = {}
         self.workers, self.threads = workers, threads
@@ -129,6 +134,8 @@ class Stack:
         self.sf_opener = urllib.request.build_opener(
             urllib.request.HTTPSHandler(context=self.ctx), NoRedirect)
         self.start_standin()
+        if self.slack_enabled:
+            self.start_slack()
         self.start_programs()
         self.start_nginx()
         return self
@@ -152,6 +159,28 @@ class Stack:
             time.sleep(0.05)
         self.sf_url = ready.read_text().splitlines()[1]
 
+    def start_slack(self):
+        """Starts the Slack stand-in with the same certificates."""
+        ready = self.dir / "slack.ready"
+        if ready.exists():
+            ready.unlink()
+        (self.dir / "slack_secret").write_text(self.slack_client_secret)
+        self.procs["slack"] = subprocess.Popen([
+            PY, str(ROOT / "tests/standin/slack.py"),
+            "--cert", str(self.dir / "tls/server.pem"),
+            "--key", str(self.dir / "tls/server.key"),
+            "--client-id", SLACK_CLIENT_ID,
+            "--client-secret-file", str(self.dir / "slack_secret"),
+            "--redirect-uri", self.url + "/slack/oauth_redirect",
+            "--ready-file", str(ready),
+            "--log", str(self.dir / "slack-standin.log")] +
+            (["--rotate"] if self.slack_rotate else []))
+        for _ in range(100):
+            if ready.exists() and len(ready.read_text().splitlines()) >= 2:
+                break
+            time.sleep(0.05)
+        self.slack_url = ready.read_text().splitlines()[1]
+
     def env(self):
         env = {k: v for k, v in os.environ.items()
                if not k.startswith(("SLACK_", "SF_", "FORCELINK_"))}
@@ -167,6 +196,13 @@ class Stack:
             "FORCELINK_CA_FILE": self.ca,
             "SLACK_RESPONSE_URL_PREFIX": self.sf_url + "/hooks/",
         })
+        if self.slack_enabled:
+            env.update({
+                "SLACK_CLIENT_ID": SLACK_CLIENT_ID,
+                "SLACK_CLIENT_SECRET_FILE": str(self.dir / "slack_secret"),
+                "SLACK_AUTHORIZE_URL": self.slack_url + "/oauth/v2/authorize",
+                "SLACK_API_URL": self.slack_url + "/api",
+            })
         env.update(self.env_overrides)
         return {k: v for k, v in env.items() if v is not None}
 
@@ -226,7 +262,7 @@ class Stack:
         leaks = self.secret_leaks(files=False)
         self.stop_programs()
         leaks += self.secret_leaks(secrets=self._secrets, files=True)
-        for name in ("nginx", "standin"):
+        for name in ("nginx", "standin", "slack"):
             p = self.procs.pop(name, None)
             if p is not None:
                 p.terminate()
@@ -268,6 +304,12 @@ class Stack:
             vals |= set(r.json())
         for x in self.extra_standins:
             vals |= x.secret_values()
+        # The Slack stand-in's ledger: codes, bot, user and refresh
+        # tokens it issued; and the Slack app's client secret.
+        if "slack" in self.procs:
+            r = self.slack("GET", "/_control/secrets")
+            assert r.status == 200, r.text
+            vals |= set(r.json()) | {self.slack_client_secret}
         return vals
 
     def secret_probes(self, secrets):
@@ -312,7 +354,8 @@ class Stack:
             return places
         places = []
         for p in sorted(self.dir.rglob("*")):
-            if (p.is_file() and p.name != "standin.log"
+            if (p.is_file() and p.name not in ("standin.log",
+                                               "slack-standin.log")
                     and (p.name.startswith("forcelink.db")
                          or p.suffix == ".log")):
                 places.append((str(p.relative_to(self.dir)),
@@ -405,6 +448,81 @@ class Stack:
         except urllib.error.HTTPError as e:
             with e:
                 return Response(e.code, e.headers, e.read())
+
+    # -- the Slack stand-in --------------------------------------------------
+    def slack(self, method, path, obj=None):
+        data = json.dumps(obj).encode() if obj is not None else None
+        req = urllib.request.Request(
+            self.slack_url + path, data=data, method=method,
+            headers={"Content-Type": "application/json"} if data else {})
+        try:
+            with self.sf_opener.open(req, timeout=15) as r:
+                return Response(r.status, r.headers, r.read())
+        except urllib.error.HTTPError as e:
+            with e:
+                return Response(e.code, e.headers, e.read())
+
+    def slack_faults(self, **faults):
+        r = self.slack("POST", "/_control/faults", faults)
+        assert r.status == 200, r.text
+
+    def slack_state(self):
+        return self.slack("GET", "/_control/state").json()
+
+    def install_page(self):
+        """GET /slack/install; returns (response, cookie header value,
+        the Add to Slack URL)."""
+        r = self.get("/slack/install")
+        cookie = None
+        sc = r.headers.get("Set-Cookie")
+        if sc:
+            cookie = sc.split(";", 1)[0]
+        m = re.search(r'<a href="([^"]*)">Add to Slack</a>', r.text)
+        return r, cookie, html.unescape(m.group(1)) if m else None
+
+    def slack_authorize(self, authorize_url, team="T0E2E0001",
+                        action="Allow"):
+        """Shows the Slack stand-in's authorize page and answers it for
+        team ("org:E..." for an org-wide install); returns the Location
+        Slack redirects the browser to."""
+        r = self.sf_get_url(authorize_url)
+        assert r.status == 200, r.text
+        fields = dict(re.findall(
+            r'<input[^>]*type="hidden"[^>]*name="([^"]+)"[^>]*value="([^"]*)"',
+            r.text))
+        fields = {k: html.unescape(v) for k, v in fields.items()}
+        fields.update({"team": team, "action": action})
+        body = urllib.parse.urlencode(fields).encode()
+        req = urllib.request.Request(
+            self.slack_url + "/oauth/v2/authorize", data=body, method="POST",
+            headers={"Content-Type": "application/x-www-form-urlencoded"})
+        try:
+            with self.sf_opener.open(req, timeout=15) as resp:
+                raise AssertionError("authorize did not redirect: %d"
+                                     % resp.status)
+        except urllib.error.HTTPError as e:
+            with e:
+                assert e.code == 302, e.read()
+                return e.headers["Location"]
+
+    def slack_redirect(self, location, cookie):
+        assert location.startswith(self.url + "/slack/oauth_redirect"), \
+            location
+        headers = {"Cookie": cookie} if cookie else {}
+        return self.get(location[len(self.url):], headers=headers)
+
+    def install(self, team="T0E2E0001"):
+        """Runs the whole install flow for team; returns the final page."""
+        r, cookie, url = self.install_page()
+        assert r.status == 200 and cookie and url, r.text
+        return self.slack_redirect(self.slack_authorize(url, team), cookie)
+
+    def installations(self):
+        with self.db() as c:
+            c.row_factory = sqlite3.Row
+            return [dict(r) for r in c.execute(
+                "SELECT * FROM installations ORDER BY enterprise_id, "
+                "team_id")]
 
     def faults(self, **faults):
         r = self.sf("POST", "/_control/faults", faults)

@@ -62,9 +62,8 @@ NORMAL_DIRS = {
     "NGINX_GROUP": "www-data",
 }
 MAKE_VARS = list(NORMAL_DIRS) + ["SQL_FILES"]
-UNITS = {"contact": "forcelink-contact",
-         "oauth_start": "forcelink-oauth-start",
-         "oauth_callback": "forcelink-oauth-callback"}
+# Each program's socket and service unit: forcelink-contact, ...
+UNITS = {prog: "forcelink-" + prog.replace("_", "-") for prog in PROGRAMS}
 NGINX_FILES = ("forcelink-locations.conf", "forcelink-fastcgi.conf",
                "forcelink-upstreams.conf", "forcelink-site.conf")
 # The hardening every service must carry (README, "systemd").
@@ -215,8 +214,10 @@ def test_installed_snippets_are_the_sources(inst):
     locs = inst.at("pkgdatadir", "nginx",
                    "forcelink-locations.conf").read_text()
     includes = re.findall(r"^\s*include\s+(\S+);", locs, re.M)
+    # /contact, /oauth/start, /oauth/callback, /slack/install and
+    # /slack/oauth_redirect.
     assert includes == [inst.installed("pkgdatadir", "nginx",
-                                       "forcelink-fastcgi.conf")] * 3
+                                       "forcelink-fastcgi.conf")] * 5
     for sql in inst.dirs["SQL_FILES"].split():
         assert inst.at("pkgdatadir", "sql", Path(sql).name).read_bytes() \
             == (ROOT / sql).read_bytes()
@@ -347,7 +348,7 @@ def test_systemd_analyze_verify(inst, tmp_path):
     else:
         args = ["--man=no"]
     units = sorted(str(p) for p in d.iterdir())
-    assert len(units) == 6
+    assert len(units) == 2 * len(PROGRAMS)
     r = run(["systemd-analyze", "verify"] + args + units, env=env)
     assert r.returncode == 0, r.stdout + r.stderr
     assert r.stdout + r.stderr == ""
@@ -649,7 +650,7 @@ class ActivatedStack(Stack):
         (self.dir / "forcelink-locations.conf").write_text(locs)
         ups = i.at("pkgdatadir", "nginx",
                    "forcelink-upstreams.conf").read_text()
-        assert ups.count("unix:/run/forcelink/") == 3
+        assert ups.count("unix:/run/forcelink/") == len(PROGRAMS)
         (self.dir / "forcelink-upstreams.conf").write_text(
             ups.replace("unix:/run/forcelink/", "unix:" + d + "/"))
 

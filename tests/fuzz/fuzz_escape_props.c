@@ -1,7 +1,7 @@
 /*
  * fuzz_escape_props: Slack mrkdwn and HTML escaping as properties
  * (slack_escape, slack_link, slack_unescape, page_escape,
- * render_message).
+ * render_message, render_resumed).
  *
  * The input up to its first NUL is outside text; for slack_link it is
  * the URL and the bytes after the first NUL (up to the next) are the
@@ -14,7 +14,9 @@
  *  - page_escape: no raw '<', '>', '"' or '\'', every '&' starts one of
  *    the five entities it writes, and decoding them gives back the input;
  *  - render_message: valid JSON in valid UTF-8 within Slack's limits,
- *    whose texts hold no raw '<' or '>' and only those three entities.
+ *    whose texts hold no raw '<' or '>' and only those three entities;
+ *  - render_resumed, with the input as the search that message answers
+ *    (both cut at Slack's limits): the same.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -131,7 +133,7 @@ check_page_escape(const char *s)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	char	*part[2], *msg;
+	char	*part[2], *msg, *resumed;
 
 	fuzz_split(data, size, part, 2);
 	check_slack_escape(part[0]);
@@ -139,6 +141,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	check_page_escape(part[0]);
 	msg = render_message(part[0]);
 	fuzz_check_message(msg, NULL);
+	resumed = render_resumed(msg, part[0]);
+	fuzz_check_message(resumed, NULL);
+	free(resumed);
 	free(msg);
 	fuzz_free_parts(part, 2);
 	return 0;

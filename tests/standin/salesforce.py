@@ -660,6 +660,7 @@ FAULT_TYPES = {
     "query_body_b64": str,
     "grant_limit": int, "access_ttl": (int, float),
     "refresh_reply_delay": (int, float),
+    "query_delay": (int, float),
 }
 
 
@@ -1802,6 +1803,7 @@ class Handler(BaseHTTPRequestHandler):
         self.query(version, faults, limit)
 
     def query(self, version, faults, limit):
+        self.delay(faults.get("query_delay"))
         status = self.st.take_query_status()
         if status:
             raise Reply(status, to_json(sf_error(status)), JSON_TYPE, limit)

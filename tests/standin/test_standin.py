@@ -932,6 +932,20 @@ def test_fault_delay_applies_to_query_and_userinfo(sf, access):
     assert time.monotonic() - t0 < 0.3
 
 
+def test_fault_query_delay_applies_to_query_only(sf, access):
+    sf.control("faults", {"query_delay": 0.5})
+    t0 = time.monotonic()
+    assert userinfo(sf, access)[0] == 200
+    assert time.monotonic() - t0 < 0.4
+    t0 = time.monotonic()
+    assert query(sf, access, "SELECT Id FROM Contact")[0] == 200
+    assert time.monotonic() - t0 >= 0.5
+    sf.control("faults", {"query_delay": None})
+    t0 = time.monotonic()
+    assert query(sf, access, "SELECT Id FROM Contact")[0] == 200
+    assert time.monotonic() - t0 < 0.4
+
+
 def test_fault_token_delay(sf):
     sf.control("faults", {"token_delay": 0.3})
     t0 = time.monotonic()

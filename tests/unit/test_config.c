@@ -22,6 +22,8 @@ static const char *const all_vars[] = {
 	"SF_CLIENT_SECRET", "SF_LOGIN_URL", "SF_API_VERSION",
 	"FORCELINK_PUBLIC_URL", "FORCELINK_KEY", "FORCELINK_DB",
 	"FORCELINK_CA_FILE", "SLACK_RESPONSE_URL_PREFIX",
+	"SLACK_CLIENT_ID", "SLACK_CLIENT_SECRET", "SLACK_AUTHORIZE_URL",
+	"SLACK_API_URL", "FORCELINK_REQUIRE_INSTALL",
 };
 
 static void
@@ -82,7 +84,104 @@ START_TEST(good_defaults)
 	ck_assert_ptr_null(cfg.slack_verification_token);
 	ck_assert_uint_eq(current_key(&cfg)->key[31], 31);
 	ck_assert_ptr_null(keyring_path(cfg.keyring));
+	/* No Slack app credentials: installation is not configured. */
+	ck_assert_ptr_null(cfg.slack_client_id);
+	ck_assert_ptr_null(cfg.slack_client_secret);
+	ck_assert_str_eq(cfg.slack_authorize_url,
+	    "https://slack.com/oauth/v2/authorize");
+	ck_assert_str_eq(cfg.slack_api_url, "https://slack.com/api");
+	ck_assert_str_eq(cfg.slack_redirect_uri,
+	    "https://fl.example.com/slack/oauth_redirect");
+	ck_assert_int_eq(cfg.require_install, 0);
 	config_free(&cfg);
+}
+END_TEST
+
+/* Slack app installation configured, the secret from a file, the URLs
+ * pointed elsewhere (as the tests point them at the Slack stand-in). */
+START_TEST(slack_install_configured)
+{
+	struct config	 cfg;
+	char		 err[256], path[] = "/tmp/fl-config-XXXXXX";
+	FILE		*fp;
+	int		 fd;
+
+	good_env();
+	fd = mkstemp(path);
+	ck_assert_int_ne(fd, -1);
+	fp = fdopen(fd, "w");
+	fputs("slack-secret\n", fp);
+	fclose(fp);
+	setenv("SLACK_CLIENT_ID", "1234567890.0987654321", 1);
+	setenv("SLACK_CLIENT_SECRET_FILE", path, 1);
+	setenv("SLACK_AUTHORIZE_URL",
+	    "https://localhost:8444/oauth/v2/authorize/", 1);
+	setenv("SLACK_API_URL", "https://localhost:8444/api/", 1);
+	setenv("FORCELINK_REQUIRE_INSTALL", "1", 1);
+	ck_assert_int_eq(config_load(&cfg, err, sizeof(err)), 0);
+	ck_assert_str_eq(cfg.slack_client_id, "1234567890.0987654321");
+	ck_assert_str_eq(cfg.slack_client_secret, "slack-secret");
+	ck_assert_str_eq(cfg.slack_authorize_url,
+	    "https://localhost:8444/oauth/v2/authorize");
+	ck_assert_str_eq(cfg.slack_api_url, "https://localhost:8444/api");
+	ck_assert_int_eq(cfg.require_install, 1);
+	config_free(&cfg);
+	setenv("FORCELINK_REQUIRE_INSTALL", "0", 1);
+	ck_assert_int_eq(config_load(&cfg, err, sizeof(err)), 0);
+	ck_assert_int_eq(cfg.require_install, 0);
+	config_free(&cfg);
+	unlink(path);
+}
+END_TEST
+
+/* Each case breaks one Slack installation setting; the error must name
+ * the variable at fault. */
+static const struct {
+	const char	*id;		/* SLACK_CLIENT_ID; NULL: unset */
+	const char	*secret;	/* SLACK_CLIENT_SECRET; NULL: unset */
+	const char	*var;		/* one more to set, or NULL */
+	const char	*value;
+	const char	*named;
+} slack_bad[] = {
+	/* One without the other is the clear start-up error. */
+	{ "1.2", NULL, NULL, NULL, "SLACK_CLIENT_SECRET" },
+	{ NULL, "s", NULL, NULL, "SLACK_CLIENT_ID" },
+	{ "has space", "s", NULL, NULL, "SLACK_CLIENT_ID" },
+	{ "1.2", "s", "SLACK_AUTHORIZE_URL",
+	    "http://slack.com/oauth/v2/authorize", "SLACK_AUTHORIZE_URL" },
+	{ "1.2", "s", "SLACK_AUTHORIZE_URL", "https://slack.com/a?b=c",
+	    "SLACK_AUTHORIZE_URL" },
+	{ "1.2", "s", "SLACK_API_URL", "https://user@slack.com/api",
+	    "SLACK_API_URL" },
+	{ "1.2", "s", "SLACK_API_URL", "ftp://slack.com/api",
+	    "SLACK_API_URL" },
+	{ "1.2", "s", "FORCELINK_REQUIRE_INSTALL", "yes",
+	    "FORCELINK_REQUIRE_INSTALL" },
+	{ "1.2", "s", "FORCELINK_REQUIRE_INSTALL", "2",
+	    "FORCELINK_REQUIRE_INSTALL" },
+	/* Required, but nothing could ever be installed. */
+	{ NULL, NULL, "FORCELINK_REQUIRE_INSTALL", "1",
+	    "FORCELINK_REQUIRE_INSTALL" },
+};
+
+START_TEST(slack_install_bad)
+{
+	struct config	 cfg;
+	char		 err[256] = "";
+
+	good_env();
+	if (slack_bad[_i].id != NULL)
+		setenv("SLACK_CLIENT_ID", slack_bad[_i].id, 1);
+	if (slack_bad[_i].secret != NULL)
+		setenv("SLACK_CLIENT_SECRET", slack_bad[_i].secret, 1);
+	if (slack_bad[_i].var != NULL)
+		setenv(slack_bad[_i].var, slack_bad[_i].value, 1);
+	ck_assert_int_eq(config_load(&cfg, err, sizeof(err)), -1);
+	ck_assert_msg(strstr(err, slack_bad[_i].named) != NULL,
+	    "case %d: error \"%s\" does not name %s", _i, err,
+	    slack_bad[_i].named);
+	ck_assert_ptr_null(cfg.public_url);
+	ck_assert_ptr_null(cfg.slack_client_secret);
 }
 END_TEST
 
@@ -495,6 +594,9 @@ suite(void)
 	tcase_add_test(tc, keyring_in_env);
 	tcase_add_test(tc, keyring_from_key_file);
 	tcase_add_test(tc, legacy_token_only);
+	tcase_add_test(tc, slack_install_configured);
+	tcase_add_loop_test(tc, slack_install_bad, 0,
+	    sizeof(slack_bad) / sizeof(slack_bad[0]));
 	suite_add_tcase(s, tc);
 	tc = tcase_create("integrations");
 	tcase_add_test(tc, integ_lookup_order);

@@ -375,6 +375,139 @@ START_TEST(test_linked_missing_values)
 }
 END_TEST
 
+/* --- The success page after a search made before linking ------------- */
+
+#define LQ	"\xe2\x80\x9c"
+#define RQ	"\xe2\x80\x9d"
+#define ELL	"\xe2\x80\xa6"
+#define SENT(q) \
+	"<p class=\"next\"><strong>Next step:</strong> Go back to Slack: the " \
+	"answer to your search for " LQ q RQ " will be waiting there, where " \
+	"you ran it.</p>\n<p class=\"note\">"
+#define TOO_OLD(q) \
+	"<p class=\"next\"><strong>Next step:</strong> Your search for " LQ q \
+	RQ " is too old to be answered in Slack now (Slack takes answers " \
+	"only for 30 minutes after a command), so go back to Slack and run " \
+	"it again.</p>\n<p class=\"note\">"
+
+static const struct {
+	const char		*query;
+	enum page_resume	 how;
+	const char		*want;
+} resume_cases[] = {
+	{ "smith", PAGE_RESUME_SENT, SENT("smith") },
+	{ "smith", PAGE_RESUME_TOO_OLD, TOO_OLD("smith") },
+	{ HOSTILE, PAGE_RESUME_SENT, SENT(HOSTILE_ESC) },
+	{ HOSTILE, PAGE_RESUME_TOO_OLD, TOO_OLD(HOSTILE_ESC) },
+	{ "AT&T", PAGE_RESUME_SENT, SENT("AT&amp;T") },
+	/* Control characters become spaces. */
+	{ "a\tb\nc\x7f", PAGE_RESUME_SENT, SENT("a b c ") },
+	/* Cut at 100 bytes: 101 a's, then 99 a's and a 2-byte letter that
+	 * would end past the cut. */
+	{ "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", PAGE_RESUME_SENT,
+	    SENT("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" ELL) },
+	{ "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\xc3\xa9", PAGE_RESUME_SENT,
+	    SENT("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" ELL) },
+	/* Exactly 100 bytes: kept whole. */
+	{ "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\xc3\xa9", PAGE_RESUME_SENT,
+	    SENT("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\xc3\xa9") },
+};
+
+START_TEST(test_linked_resume_table)
+{
+	const char	*body;
+
+	ck_assert_int_eq(page_linked_resume(&pg, "ann@acme.example",
+	    "00D000000000001AAA", "https://acme.my.salesforce.com",
+	    "T1DC2JH3J", "U2CERLKJA", resume_cases[_i].query,
+	    resume_cases[_i].how), 0);
+	body = assert_page(pg.data, "200 OK", "Linked");
+	ck_assert_ptr_nonnull(strstr(body, "<main class=\"ok\">"));
+	ck_assert_ptr_nonnull(strstr(body,
+	    "<dt>Salesforce username</dt><dd>ann@acme.example</dd>\n"));
+	ck_assert_msg(strstr(body, resume_cases[_i].want) != NULL,
+	    "want %s in %s", resume_cases[_i].want, body);
+	/* One next step, not the plain page's as well. */
+	ck_assert_ptr_null(strstr(body, "for example"));
+	ck_assert_ptr_nonnull(strstr(body, "If this is not you, run "
+	    "<code>/contact logout</code> in Slack."));
+}
+END_TEST
+
+/* No search, or none to tell about: exactly page_linked()'s page. */
+START_TEST(test_linked_resume_none_is_linked)
+{
+	struct buf	 plain;
+
+	buf_init(&plain, 64 * 1024);
+	ck_assert_int_eq(page_linked(&plain, "ann@acme.example", "00D1",
+	    "https://acme.my.salesforce.com", "T1", "U1"), 0);
+	ck_assert_int_eq(page_linked_resume(&pg, "ann@acme.example", "00D1",
+	    "https://acme.my.salesforce.com", "T1", "U1", NULL,
+	    PAGE_RESUME_SENT), 0);
+	ck_assert_str_eq(pg.data, plain.data);
+	buf_reset(&pg);
+	ck_assert_int_eq(page_linked_resume(&pg, "ann@acme.example", "00D1",
+	    "https://acme.my.salesforce.com", "T1", "U1", "smith",
+	    PAGE_RESUME_NONE), 0);
+	ck_assert_str_eq(pg.data, plain.data);
+	buf_free(&plain);
+}
+END_TEST
+
+/* The longest search (4000 bytes of "<") cannot push the page past its
+ * ceiling: it is cut before it is escaped. */
+START_TEST(test_linked_resume_long_query_bounded)
+{
+	char	*q;
+
+	ck_assert_ptr_nonnull(q = malloc(4001));
+	memset(q, '<', 4000);
+	q[4000] = '\0';
+	ck_assert_int_eq(page_linked_resume(&pg, "a", "b", "c", "d", "e", q,
+	    PAGE_RESUME_TOO_OLD), 0);
+	ck_assert_ptr_nonnull(strstr(pg.data, LQ "&lt;&lt;"));
+	ck_assert_ptr_nonnull(strstr(pg.data, "&lt;" ELL RQ " is too old"));
+	ck_assert_ptr_null(strstr(pg.data, "<<"));
+	ck_assert_uint_lt(pg.len, 8 * 1024);
+	free(q);
+}
+END_TEST
+
+/* Wherever the ceiling falls, including inside the search's paragraph,
+ * what was in the buffer before is all that is left. */
+START_TEST(test_linked_resume_ceiling_undone)
+{
+	struct buf	 b;
+	size_t		 n, cap;
+
+	ck_assert_int_eq(page_linked_resume(&pg, "ann@acme.example", "00D1",
+	    "https://i.example", "T1", "U1", "sm<ith", PAGE_RESUME_SENT), 0);
+	n = pg.len;
+	for (cap = n + 3; cap > n - 400; cap--) {
+		buf_init(&b, cap);
+		ck_assert_int_eq(buf_puts(&b, "kept"), 0);
+		ck_assert_int_eq(page_linked_resume(&b, "ann@acme.example",
+		    "00D1", "https://i.example", "T1", "U1", "sm<ith",
+		    PAGE_RESUME_SENT), -1);
+		ck_assert_str_eq(b.data, "kept");
+		buf_free(&b);
+	}
+	buf_init(&b, n + 4);
+	ck_assert_int_eq(buf_puts(&b, "kept"), 0);
+	ck_assert_int_eq(page_linked_resume(&b, "ann@acme.example", "00D1",
+	    "https://i.example", "T1", "U1", "sm<ith", PAGE_RESUME_SENT), 0);
+	ck_assert_str_eq(b.data + 4, pg.data);
+	buf_free(&b);
+}
+END_TEST
+
 #define AUTH_URL "https://login.salesforce.com/services/oauth2/authorize" \
 	"?response_type=code&client_id=abc&state=xyz"
 
@@ -459,6 +592,131 @@ START_TEST(test_redirect_ceiling_fails)
 }
 END_TEST
 
+/* --- Slack app installation ------------------------------------------ */
+
+#define SLACK_AUTH "https://slack.com/oauth/v2/authorize?client_id=1.2" \
+	"&scope=commands&state=a\"b<c"
+#define SLACK_AUTH_ESC "https://slack.com/oauth/v2/authorize?client_id=1.2" \
+	"&amp;scope=commands&amp;state=a&quot;b&lt;c"
+#define COOKIE_LINE "Set-Cookie: forcelink_slack_install=abc; Path=/slack/; " \
+	"Max-Age=600; HttpOnly; SameSite=Lax\r\n"
+
+/* Checks what an installation page body must not contain, besides the
+ * links expected (n of them). */
+static void
+assert_links(const char *body, int n)
+{
+	const char	*p = body;
+	int		 found = 0;
+
+	while ((p = strstr(p, "href=\"")) != NULL) {
+		found++;
+		p++;
+	}
+	ck_assert_int_eq(found, n);
+	ck_assert_ptr_null(strstr(body, "<script"));
+	ck_assert_ptr_null(strstr(body, "<img"));
+	ck_assert_ptr_null(strstr(body, "src=\""));
+}
+
+START_TEST(test_install_page)
+{
+	const char	*body;
+
+	ck_assert_int_eq(page_install(&pg, SLACK_AUTH, COOKIE_LINE), 0);
+	/* The cookie first, then the usual head of a page. */
+	ck_assert_int_eq(strncmp(pg.data, COOKIE_LINE, strlen(COOKIE_LINE)),
+	    0);
+	body = assert_page_head(pg.data + strlen(COOKIE_LINE), "200 OK");
+	ck_assert_ptr_nonnull(strstr(body, "<h1>Add forcelink to Slack</h1>"));
+	ck_assert_ptr_nonnull(strstr(body, "<a href=\"" SLACK_AUTH_ESC
+	    "\">Add to Slack</a>"));
+	ck_assert_ptr_nonnull(strstr(body, "in this browser only"));
+	assert_links(body, 1);
+	ck_assert_str_eq(body + strlen(body) - 24,
+	    "</main>\n</body>\n</html>\n");
+}
+END_TEST
+
+START_TEST(test_install_page_bad_fails)
+{
+	ck_assert_int_eq(buf_puts(&pg, "kept"), 0);
+	ck_assert_int_eq(page_install(&pg, "https://x/\r\nSet-Cookie: a=b",
+	    NULL), -1);
+	ck_assert_int_eq(page_install(&pg, NULL, NULL), -1);
+	ck_assert_int_eq(page_install(&pg, SLACK_AUTH, "Set-Cookie: a=b"),
+	    -1);
+	ck_assert_int_eq(page_install(&pg, SLACK_AUTH,
+	    "Set-Cookie: a=b\r\n\r\n<html>"), -1);
+	ck_assert_str_eq(pg.data, "kept");
+}
+END_TEST
+
+START_TEST(test_installed_workspace)
+{
+	const struct page_installed	 in = {
+		.team_id = "T0E2E0001", .team_name = HOSTILE,
+		.app_id = "A0APP1",
+	};
+	const char			*body;
+
+	ck_assert_int_eq(page_installed(&pg, &in), 0);
+	body = assert_page(pg.data, "200 OK", "Installed");
+	ck_assert_ptr_nonnull(strstr(body, "installed in the Slack workspace "
+	    "<strong>" HOSTILE_ESC "</strong>."));
+	ck_assert_ptr_nonnull(strstr(body, "<dl>\n"
+	    "<dt>Slack workspace</dt><dd>" HOSTILE_ESC "</dd>\n"
+	    "<dt>Workspace id</dt><dd>T0E2E0001</dd>\n"
+	    "<dt>Slack app id</dt><dd>A0APP1</dd>\n</dl>\n"));
+	ck_assert_ptr_nonnull(strstr(body, "run <code>/contact login</code> "
+	    "to link your Salesforce account"));
+	ck_assert_ptr_null(strstr(body, "replaces"));
+}
+END_TEST
+
+START_TEST(test_installed_org_wide)
+{
+	const struct page_installed	 in = {
+		.org_wide = 1, .replaced = 1, .enterprise_id = "E0GRID0001",
+		.enterprise_name = "Grid <Org> & Co", .app_id = "A0APP1",
+	};
+	const char			*body;
+
+	ck_assert_int_eq(page_installed(&pg, &in), 0);
+	body = assert_page_head(pg.data, "200 OK");
+	ck_assert_ptr_nonnull(strstr(body, "for every workspace of the "
+	    "Enterprise Grid organization <strong>Grid &lt;Org&gt; &amp; Co"
+	    "</strong>."));
+	ck_assert_ptr_nonnull(strstr(body, "<dl>\n"
+	    "<dt>Enterprise</dt><dd>Grid &lt;Org&gt; &amp; Co</dd>\n"
+	    "<dt>Enterprise id</dt><dd>E0GRID0001</dd>\n"
+	    "<dt>Slack app id</dt><dd>A0APP1</dd>\n</dl>\n"));
+	ck_assert_ptr_nonnull(strstr(body, "<a href=\"https://app.slack.com/"
+	    "manage/E0GRID0001/integrations/profile/A0APP1/workspaces/add\">"));
+	ck_assert_ptr_nonnull(strstr(body, "This replaces the earlier "
+	    "installation"));
+	ck_assert_ptr_null(strstr(body, "Workspace id"));
+	assert_links(body, 1);
+}
+END_TEST
+
+START_TEST(test_installed_ceiling_undone)
+{
+	const struct page_installed	 in = {
+		.team_id = "T1", .team_name = "n", .app_id = "A1",
+	};
+	struct buf			 b;
+
+	buf_init(&b, 2048);
+	ck_assert_int_eq(buf_puts(&b, "kept"), 0);
+	ck_assert_int_eq(page_installed(&b, &in), -1);
+	ck_assert_str_eq(b.data, "kept");
+	ck_assert_int_eq(page_install(&b, SLACK_AUTH, COOKIE_LINE), -1);
+	ck_assert_str_eq(b.data, "kept");
+	buf_free(&b);
+}
+END_TEST
+
 static Suite *
 suite(void)
 {
@@ -483,6 +741,11 @@ suite(void)
 	tcase_add_test(tc, test_linked);
 	tcase_add_test(tc, test_linked_hostile);
 	tcase_add_test(tc, test_linked_missing_values);
+	tcase_add_loop_test(tc, test_linked_resume_table, 0,
+	    NELEM(resume_cases));
+	tcase_add_test(tc, test_linked_resume_none_is_linked);
+	tcase_add_test(tc, test_linked_resume_long_query_bounded);
+	tcase_add_test(tc, test_linked_resume_ceiling_undone);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("redirect");
 	tcase_add_test(tc, test_redirect);
@@ -490,6 +753,14 @@ suite(void)
 	tcase_add_loop_test(tc, test_redirect_bad_fails, 0,
 	    NELEM(bad_redirect_cases));
 	tcase_add_test(tc, test_redirect_ceiling_fails);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("install");
+	tcase_add_checked_fixture(tc, pg_setup, pg_teardown);
+	tcase_add_test(tc, test_install_page);
+	tcase_add_test(tc, test_install_page_bad_fails);
+	tcase_add_test(tc, test_installed_workspace);
+	tcase_add_test(tc, test_installed_org_wide);
+	tcase_add_test(tc, test_installed_ceiling_undone);
 	suite_add_tcase(s, tc);
 	return s;
 }

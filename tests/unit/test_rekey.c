@@ -392,6 +392,122 @@ START_TEST(test_reseal_old_rows)
 }
 END_TEST
 
+/* A search remembered with a login link (its text and response_url)
+ * follows the rotation like the verifier: re-sealed under the new key,
+ * taken whole with the new key alone, and no longer under the old one. */
+START_TEST(test_reseal_remembered_search)
+{
+	static const char	 text[] = "smith & <jones>";
+	static const char	 url[] =
+	    "https://hooks.slack.com/commands/T1/1/rekeySEARCHurl";
+	struct store_rekey_counts c;
+	struct store_search	 in = { (char *)text, (char *)url, 0 }, got;
+	struct slack_user	 u = user(1), who;
+	struct keyring		*kr;
+	struct store		*a, *ring, *b;
+	unsigned char		 nh[CRYPTO_HASHLEN], sh[CRYPTO_HASHLEN];
+	unsigned char		 ch[CRYPTO_HASHLEN];
+	char			*v = NULL, q[160];
+
+	crypto_sha256("nonce-search", nh);
+	crypto_sha256("state-search", sh);
+	crypto_sha256("cookie-search", ch);
+	a = store_open(dbpath, &key_a);
+	ck_assert_int_eq(store_nonce_add_search(a, &u, nh, time(NULL) + 600,
+	    &in), STORE_OK);
+	ring = open_ring(&key_b, &key_a, &kr);
+	memset(&c, 0, sizeof(c));
+	ck_assert_int_eq(rekey_pass(ring, 2, 0, &c), REKEY_OK);
+	ck_assert_int_eq(c.read, 1);
+	ck_assert_int_eq(c.resealed, 1);
+	ck_assert_int_eq(c.changed + c.unknown_key + c.unopenable, 0);
+	snprintf(q, sizeof(q), "SELECT count(*) FROM login_state WHERE "
+	    "search_ct IS NOT NULL AND search_key_id = '%s'", key_b.id);
+	ck_assert_int_eq(raw_int(q), 1);
+	/* A second pass finds nothing left under the old key. */
+	memset(&c, 0, sizeof(c));
+	ck_assert_int_eq(rekey_pass(ring, 2, 0, &c), REKEY_OK);
+	ck_assert_int_eq(c.read, 0);
+
+	/* The new key alone starts the login and takes the search whole. */
+	b = store_open(dbpath, &key_b);
+	ck_assert_int_eq(store_nonce_start(b, nh, time(NULL), sh, ch,
+	    VERIFIER, time(NULL) + 600, &who), STORE_OK);
+	ck_assert_int_eq(store_state_take_search(b, sh, ch, time(NULL), &who,
+	    &v, &got), STORE_OK);
+	ck_assert_str_eq(v, VERIFIER);
+	ck_assert_ptr_nonnull(got.text);
+	ck_assert_str_eq(got.text, text);
+	ck_assert_str_eq(got.response_url, url);
+	crypto_free_secret(v);
+	store_search_free(&got);
+	store_close(a);
+	store_close(b);
+	store_close(ring);
+	keyring_free(kr);
+}
+END_TEST
+
+/* A Slack installation's bot token and refresh token (and one without
+ * a refresh token) follow the rotation: re-sealed under the new key,
+ * opening with the new key alone, version unchanged. */
+START_TEST(test_reseal_installations)
+{
+	struct store_rekey_counts c;
+	struct store_install	 in, out;
+	struct keyring		*kr;
+	struct store		*a, *ring, *b;
+	char			 q[160];
+
+	a = store_open(dbpath, &key_a);
+	memset(&in, 0, sizeof(in));
+	snprintf(in.team_id, sizeof(in.team_id), "T1");
+	in.app_id = (char *)"A0APP1";
+	in.team_name = (char *)"Team One";
+	in.enterprise_name = (char *)"";
+	in.bot_user_id = (char *)"U0BOT1";
+	in.bot_id = (char *)"B0BOT1";
+	in.scopes = (char *)"commands";
+	in.installer_user_id = (char *)"U0ADMIN";
+	in.bot_token = (char *)"xoxe.xoxb-1-rekeyBOTtoken";
+	in.refresh_token = (char *)"xoxe-1-rekeyREFRESHtoken";
+	in.expires_at = time(NULL) + 43200;
+	ck_assert_int_eq(store_install_put(a, &in), STORE_OK);
+	snprintf(in.team_id, sizeof(in.team_id), "T2");
+	in.bot_token = (char *)"xoxb-rekey-norotation";
+	in.refresh_token = NULL;
+	in.expires_at = 0;
+	ck_assert_int_eq(store_install_put(a, &in), STORE_OK);
+
+	ring = open_ring(&key_b, &key_a, &kr);
+	memset(&c, 0, sizeof(c));
+	ck_assert_int_eq(rekey_pass(ring, 1, 0, &c), REKEY_OK);
+	ck_assert_int_eq(c.read, 2);
+	ck_assert_int_eq(c.resealed, 2);
+	ck_assert_int_eq(c.changed + c.unknown_key + c.unopenable, 0);
+	snprintf(q, sizeof(q), "SELECT count(*) FROM slack_install WHERE "
+	    "key_id = '%s' AND version = 1", key_b.id);
+	ck_assert_int_eq(raw_int(q), 2);
+
+	b = store_open(dbpath, &key_b);
+	ck_assert_int_eq(store_install_get(b, "", "T1", &out), STORE_OK);
+	ck_assert_str_eq(out.bot_token, "xoxe.xoxb-1-rekeyBOTtoken");
+	ck_assert_str_eq(out.refresh_token, "xoxe-1-rekeyREFRESHtoken");
+	store_install_free(&out);
+	ck_assert_int_eq(store_install_get(b, "", "T2", &out), STORE_OK);
+	ck_assert_str_eq(out.bot_token, "xoxb-rekey-norotation");
+	ck_assert_ptr_null(out.refresh_token);
+	store_install_free(&out);
+	/* The old key alone opens neither any more. */
+	ck_assert_int_eq(store_install_get(a, "", "T1", &out), STORE_BADKEY);
+	store_install_free(&out);
+	store_close(a);
+	store_close(b);
+	store_close(ring);
+	keyring_free(kr);
+}
+END_TEST
+
 /* Rows already under the new key are not written at all. */
 START_TEST(test_new_rows_untouched)
 {
@@ -1255,6 +1371,8 @@ suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, test_reseal_old_rows);
+	tcase_add_test(tc, test_reseal_remembered_search);
+	tcase_add_test(tc, test_reseal_installations);
 	tcase_add_test(tc, test_new_rows_untouched);
 	tcase_add_test(tc, test_changed_row_not_overwritten);
 	tcase_add_test(tc, test_relinked_row_not_overwritten);

@@ -634,6 +634,205 @@ START_TEST(test_no_slash_escaping)
 }
 END_TEST
 
+/* --- Searches resumed after linking ----------------------------------- */
+
+#define LQ		"\xe2\x80\x9c"
+#define RQ		"\xe2\x80\x9d"
+#define PREFACE(q)	"Your search for " LQ q RQ " from before you linked:"
+#define KEPT_NOTE	"Once you have linked, the answer to this search " \
+	"will appear here: there is no need to run it again."
+#define TRANSIENT	"Salesforce did not answer properly just now. Please " \
+	"run your search again in a minute."
+
+START_TEST(test_login_resume)
+{
+	struct json_object	*o, *plain;
+	size_t			 i;
+
+	o = parse_msg(render_login_resume(LOGIN_URL, NULL));
+	plain = parse_msg(render_login(LOGIN_URL, NULL));
+	ck_assert_str_eq(msg_text(o), "To search Salesforce as yourself, link "
+	    "your Salesforce account. The link is yours alone, works once and "
+	    "expires in 10 minutes.\nLog in to Salesforce: <" LOGIN_URL ">\n"
+	    KEPT_NOTE);
+	/* The login message as it is, and the note as a last section. */
+	ck_assert_uint_eq(msg_nblocks(o), 4);
+	for (i = 0; i < 3; i++)
+		ck_assert_str_eq(json_object_to_json_string(msg_block(o, i)),
+		    json_object_to_json_string(msg_block(plain, i)));
+	ck_assert_str_eq(section_text(o, 3), KEPT_NOTE);
+	json_object_put(o);
+	json_object_put(plain);
+}
+END_TEST
+
+START_TEST(test_resumed_contacts)
+{
+	struct sf_contact	 v[2];
+	struct sf_contacts	 cs = { .v = v, .n = 2, .total = 2 };
+	struct json_object	*o, *plain;
+	char			*json;
+	struct buf		 want;
+
+	v[0] = ann;
+	v[1] = co;
+	ck_assert_ptr_nonnull(json = render_contacts(INSTANCE, "smith", &cs));
+	o = parse_msg(render_resumed(json, "smith"));
+	plain = parse_msg(json);
+	buf_init(&want, 64 * 1024);
+	ck_assert_int_eq(buf_printf(&want, "%s\n%s", PREFACE("smith"),
+	    msg_text(plain)), 0);
+	ck_assert_str_eq(msg_text(o), want.data);
+	ck_assert_uint_eq(msg_nblocks(o), 3);
+	ck_assert_str_eq(section_text(o, 0), PREFACE("smith") "\n"
+	    "2 contacts matching " LQ "smith" RQ);
+	ck_assert_str_eq(section_text(o, 1), ANN_TEXT);
+	ck_assert_str_eq(section_text(o, 2), CO_TEXT);
+	assert_text_is_blocks(o);
+	assert_no_mention(o);
+	buf_free(&want);
+	json_object_put(o);
+	json_object_put(plain);
+}
+END_TEST
+
+/* A full answer (50 blocks) stays at 50: the preface joins the first. */
+START_TEST(test_resumed_sixty_within_block_limit)
+{
+	struct sf_contacts	 cs = { .v = NULL, .n = 60, .total = 60 };
+	struct json_object	*o;
+	char			*json;
+
+	cs.v = many(60);
+	ck_assert_ptr_nonnull(json = render_contacts(INSTANCE, "smith", &cs));
+	o = parse_msg(render_resumed(json, "smith"));
+	free(json);
+	ck_assert_uint_eq(msg_nblocks(o), SLACK_MAX_BLOCKS);
+	ck_assert_str_eq(section_text(o, 0), PREFACE("smith") "\nShowing 49 "
+	    "of 60 contacts matching " LQ "smith" RQ "; refine your search.");
+	ck_assert_str_eq(section_text(o, SLACK_MAX_BLOCKS - 1), ANN_TEXT);
+	assert_text_is_blocks(o);
+	json_object_put(o);
+	free(cs.v);
+}
+END_TEST
+
+START_TEST(test_resumed_message)
+{
+	struct json_object	*o;
+	char			*json;
+
+	ck_assert_ptr_nonnull(json = render_message(TRANSIENT));
+	o = parse_msg(render_resumed(json, "smith"));
+	free(json);
+	ck_assert_str_eq(msg_text(o), PREFACE("smith") "\n" TRANSIENT);
+	ck_assert_uint_eq(msg_nblocks(o), 1);
+	ck_assert_str_eq(section_text(o, 0), msg_text(o));
+	json_object_put(o);
+}
+END_TEST
+
+/* What the person typed comes out cleaned, cut and escaped. */
+static const struct {
+	const char	*query;
+	const char	*want;	/* between the quotes */
+} resumed_cases[] = {
+	{ "AT&T", "AT&amp;T" },
+	{ "<!channel> <@U1>", "&lt;!channel&gt; &lt;@U1&gt;" },
+	{ "a\tb\nc", "a b c" },
+	{ "caf\xc3\xa9 \xff", "caf\xc3\xa9 \xef\xbf\xbd" },
+	{ "", "" },
+	{ "qqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqq"
+	    "qqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqq",
+	    "qqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqq"
+	    "qqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqq" ELLIPSIS },
+};
+
+START_TEST(test_resumed_query_table)
+{
+	struct json_object	*o;
+	struct buf		 want;
+	char			*json;
+
+	ck_assert_ptr_nonnull(json = render_message("No contacts."));
+	o = parse_msg(render_resumed(json, resumed_cases[_i].query));
+	free(json);
+	buf_init(&want, 4096);
+	ck_assert_int_eq(buf_printf(&want, "Your search for " LQ "%s" RQ
+	    " from before you linked:\nNo contacts.", resumed_cases[_i].want),
+	    0);
+	ck_assert_str_eq(msg_text(o), want.data);
+	ck_assert_str_eq(section_text(o, 0), want.data);
+	assert_no_mention(o);
+	buf_free(&want);
+	json_object_put(o);
+}
+END_TEST
+
+/* A first section already at Slack's limit is cut again after the
+ * preface, at a character boundary, with an ellipsis. */
+START_TEST(test_resumed_long_message_cut)
+{
+	struct json_object	*o;
+	char			*s, *json;
+	const char		*t;
+
+	ck_assert_ptr_nonnull(s = malloc(5001));
+	memset(s, 'm', 5000);
+	s[5000] = '\0';
+	ck_assert_ptr_nonnull(json = render_message(s));
+	o = parse_msg(render_resumed(json, "smith"));
+	free(json);
+	t = section_text(o, 0);
+	ck_assert_uint_eq(strlen(t), SLACK_MAX_TEXT);
+	ck_assert_int_eq(strncmp(t, PREFACE("smith") "\nmmm",
+	    strlen(PREFACE("smith")) + 4), 0);
+	ck_assert_str_eq(t + SLACK_MAX_TEXT - 3, ELLIPSIS);
+	json_object_put(o);
+	free(s);
+}
+END_TEST
+
+/* A message whose first block is not a section gets the preface as a
+ * section of its own, still within 50 blocks. */
+START_TEST(test_resumed_other_first_block)
+{
+	struct json_object	*o;
+	struct buf		 in;
+	int			 i;
+
+	buf_init(&in, 64 * 1024);
+	ck_assert_int_eq(buf_puts(&in, "{\"response_type\":\"ephemeral\","
+	    "\"text\":\"t\",\"blocks\":["), 0);
+	for (i = 0; i < SLACK_MAX_BLOCKS; i++)
+		ck_assert_int_eq(buf_printf(&in, "%s{\"type\":\"divider\"}",
+		    i ? "," : ""), 0);
+	ck_assert_int_eq(buf_puts(&in, "]}"), 0);
+	o = parse_msg(render_resumed(in.data, "x"));
+	ck_assert_str_eq(msg_text(o), PREFACE("x") "\nt");
+	ck_assert_uint_eq(msg_nblocks(o), SLACK_MAX_BLOCKS);
+	ck_assert_str_eq(section_text(o, 0), PREFACE("x"));
+	json_object_put(o);
+	buf_free(&in);
+}
+END_TEST
+
+START_TEST(test_resumed_not_a_message_fails)
+{
+	static const char *const bad[] = {
+		"", "not json", "[1]", "{\"text\":\"t\"}",
+		"{\"text\":1,\"blocks\":[]}", "{\"blocks\":[]}",
+		"{\"text\":\"t\",\"blocks\":{}}",
+	};
+	size_t	 i;
+
+	ck_assert_ptr_null(render_resumed(NULL, "x"));
+	for (i = 0; i < NELEM(bad); i++)
+		ck_assert_msg(render_resumed(bad[i], "x") == NULL, "%s",
+		    bad[i]);
+}
+END_TEST
+
 /* --- Integration-user mode -------------------------------------------- */
 
 /* The text of context block i (one mrkdwn element). */
@@ -821,6 +1020,16 @@ suite(void)
 	tcase_add_test(tc, test_with_context_fails);
 	tcase_add_test(tc, test_help_iuser);
 	tcase_add_test(tc, test_whoami_iuser);
+	tc = tcase_create("resumed");
+	tcase_add_test(tc, test_login_resume);
+	tcase_add_test(tc, test_resumed_contacts);
+	tcase_add_test(tc, test_resumed_sixty_within_block_limit);
+	tcase_add_test(tc, test_resumed_message);
+	tcase_add_loop_test(tc, test_resumed_query_table, 0,
+	    NELEM(resumed_cases));
+	tcase_add_test(tc, test_resumed_long_message_cut);
+	tcase_add_test(tc, test_resumed_other_first_block);
+	tcase_add_test(tc, test_resumed_not_a_message_fails);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -115,6 +115,111 @@ START_TEST(login_url_nonce_works_once)
 }
 END_TEST
 
+/*
+ * Starts the login of url (as /oauth/start would) and takes its state
+ * (as /oauth/callback would); returns what was remembered in *got.
+ */
+static void
+login_take(struct session *s, const char *url, struct store_search *got)
+{
+	struct slack_user	 who;
+	unsigned char		 n[CRYPTO_HASHLEN], h[CRYPTO_HASHLEN];
+	char			*v = NULL;
+	const char		*nonce;
+
+	ck_assert_ptr_nonnull(nonce = strstr(url, "state="));
+	crypto_sha256(nonce + 6, n);
+	crypto_sha256(nonce + 6, h);	/* any state and cookie will do */
+	ck_assert_int_eq(store_nonce_start(s->st, n, time(NULL), h, h,
+	    "verifier-verifier-verifier-verifier-verifier", time(NULL) + 600,
+	    &who), STORE_OK);
+	ck_assert_int_eq(store_state_take_search(s->st, h, h, time(NULL),
+	    &who, &v, got), STORE_OK);
+	ck_assert_str_eq(who.user_id, "U0000001");
+	crypto_free_secret(v);
+}
+
+#define LONG50	"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+#define LONG100	LONG50 LONG50
+#define LONG1000 \
+	LONG100 LONG100 LONG100 LONG100 LONG100 LONG100 LONG100 LONG100 \
+	LONG100 LONG100
+
+/* A search is kept with its login link only when there is one and its
+ * response_url may be posted to. */
+static const struct {
+	const char	*text;
+	const char	*url;
+	int		 kept;
+} search_cases[] = {
+	{ "smith", "https://hooks.slack.com/commands/T1/1/abc", 1 },
+	{ "AT&T <x>", "https://hooks.slack.com/commands/T1/1/abc", 1 },
+	{ "smith", "https://hooks.slack.com.evil.example/commands/x", 0 },
+	{ "smith", "https://evil.example/https://hooks.slack.com/", 0 },
+	{ "smith", "http://hooks.slack.com/commands/T1/1/abc", 0 },
+	{ "smith", NULL, 0 },
+	{ "", "https://hooks.slack.com/commands/T1/1/abc", 0 },
+	{ NULL, "https://hooks.slack.com/commands/T1/1/abc", 0 },
+	/* Past the store's bounds: a login link all the same, without it. */
+	{ "smith", "https://hooks.slack.com/" LONG1000 LONG1000
+	    "bbbbbbbbbbbbbbbbbbbbbbbbb", 0 },
+	{ "smith", "https://hooks.slack.com/" LONG1000 LONG1000
+	    "bbbbbbbbbbbbbbbbbbbbbbbb", 1 },
+};
+
+START_TEST(login_url_search_kept_table)
+{
+	struct store_search	 got;
+	struct session		*s;
+	char			*url = NULL;
+	int			 kept;
+
+	s = session_new(&cfg);
+	ck_assert_ptr_nonnull(s);
+	kept = -1;
+	ck_assert_int_eq(session_login_url_search(s, &alice,
+	    search_cases[_i].text, search_cases[_i].url, &url, &kept),
+	    SESSION_OK);
+	ck_assert_int_eq(kept, search_cases[_i].kept);
+	ck_assert_int_eq(strncmp(url, "https://fl.example.com/oauth/start?"
+	    "state=", 41), 0);
+	login_take(s, url, &got);
+	if (search_cases[_i].kept) {
+		ck_assert_str_eq(got.text, search_cases[_i].text);
+		ck_assert_str_eq(got.response_url, search_cases[_i].url);
+		ck_assert_int_le(time(NULL) - got.created_at, 2);
+	} else {
+		ck_assert_ptr_null(got.text);
+		ck_assert_ptr_null(got.response_url);
+	}
+	store_search_free(&got);
+	free(url);
+	/* session_login_url() keeps none. */
+	ck_assert_int_eq(session_login_url(s, &alice, &url), SESSION_OK);
+	login_take(s, url, &got);
+	ck_assert_ptr_null(got.text);
+	free(url);
+	session_free(s);
+}
+END_TEST
+
+START_TEST(response_url_ok)
+{
+	ck_assert_int_eq(session_response_url_ok(&cfg,
+	    "https://hooks.slack.com/commands/T1/1/abc"), 1);
+	ck_assert_int_eq(session_response_url_ok(&cfg,
+	    "https://hooks.slack.com/"), 1);
+	ck_assert_int_eq(session_response_url_ok(&cfg,
+	    "https://hooks.slack.com"), 0);
+	ck_assert_int_eq(session_response_url_ok(&cfg,
+	    "https://hooks.slack.com.evil/"), 0);
+	ck_assert_int_eq(session_response_url_ok(&cfg,
+	    "HTTPS://hooks.slack.com/x"), 0);
+	ck_assert_int_eq(session_response_url_ok(&cfg, ""), 0);
+	ck_assert_int_eq(session_response_url_ok(&cfg, NULL), 0);
+}
+END_TEST
+
 START_TEST(unlinked_user)
 {
 	struct session		*s;
@@ -198,6 +303,9 @@ suite(void)
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, login_url_nonce_works_once);
+	tcase_add_loop_test(tc, login_url_search_kept_table, 0,
+	    sizeof(search_cases) / sizeof(search_cases[0]));
+	tcase_add_test(tc, response_url_ok);
 	tcase_add_test(tc, unlinked_user);
 	tcase_add_test(tc, wrong_key_changes_nothing);
 	tcase_add_test(tc, unreachable_salesforce_keeps_link);

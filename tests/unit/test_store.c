@@ -27,6 +27,7 @@
 #include <sqlite3.h>
 
 #include "crypto.h"
+#include "schema.h"
 #include "slack.h"
 #include "store.h"
 #include "testutil.h"
@@ -355,7 +356,8 @@ START_TEST(test_migrate_idempotent)
 	struct store		*st;
 	int64_t			 objects;
 
-	ck_assert_int_ge(store_schema_version(), 3);
+	/* sql/001_init.sql to 004_integrations.sql. */
+	ck_assert_int_ge(store_schema_version(), 4);
 	st = open_with(&key_a);
 	put(st, &u, ACCESS1, REFRESH1);
 	store_close(st);
@@ -1511,6 +1513,102 @@ START_TEST(test_list_links)
 }
 END_TEST
 
+/* --- Slack installations (sql/003_installations.sql) ------------------ */
+
+#define BOT1		"xoxe.xoxb-1-BOT-one-5f3c9a0d7e21b4c8"
+#define BOTREF1		"xoxe-1-BOTREFRESH-one-91ac44e0b3d2"
+#define BOT2		"xoxe.xoxb-1-BOT-two-aa03c771e99f5d10"
+#define BOTREF2		"xoxe-1-BOTREFRESH-two-0e7d21c5fb8a"
+#define BOTPLAIN	"xoxb-17653672481-19874698323-pdFZKVeTuE8sk7oOc"
+
+/* An installation to store: (ent, team), rotating when refresh is set. */
+static struct store_install
+inst_in(const char *ent, const char *team, const char *bot,
+    const char *refresh, time_t expires)
+{
+	struct store_install	 in;
+
+	memset(&in, 0, sizeof(in));
+	snprintf(in.enterprise_id, sizeof(in.enterprise_id), "%s", ent);
+	snprintf(in.team_id, sizeof(in.team_id), "%s", team);
+	in.app_id = (char *)"A0APP1";
+	in.team_name = (char *)(*team != '\0' ? "Team <One> & Co" : "");
+	in.enterprise_name = (char *)(*ent != '\0' ? "Grid Org" : "");
+	in.bot_user_id = (char *)"U0BOT1";
+	in.bot_id = (char *)"B0BOT1";
+	in.scopes = (char *)"commands";
+	in.installer_user_id = (char *)"U0ADMIN";
+	in.bot_token = (char *)bot;
+	in.refresh_token = (char *)refresh;
+	in.expires_at = expires;
+	return in;
+}
+
+static void
+iput(struct store *st, const char *ent, const char *team, const char *bot,
+    const char *refresh, time_t expires)
+{
+	struct store_install	 in = inst_in(ent, team, bot, refresh, expires);
+
+	ck_assert_int_eq(store_install_put(st, &in), STORE_OK);
+}
+
+START_TEST(test_install_roundtrip)
+{
+	struct store_install	 out;
+	struct store		*st;
+	time_t			 exp = time(NULL) + 43200;
+
+	st = open_with(&key_a);
+	ck_assert_int_eq(store_install_get(st, "", "T1", &out),
+	    STORE_NOTFOUND);
+	iput(st, "", "T1", BOT1, BOTREF1, exp);
+	ck_assert_int_eq(store_install_get(st, "", "T1", &out), STORE_OK);
+	ck_assert_str_eq(out.enterprise_id, "");
+	ck_assert_str_eq(out.team_id, "T1");
+	ck_assert_str_eq(out.app_id, "A0APP1");
+	ck_assert_str_eq(out.team_name, "Team <One> & Co");
+	ck_assert_str_eq(out.enterprise_name, "");
+	ck_assert_str_eq(out.bot_user_id, "U0BOT1");
+	ck_assert_str_eq(out.bot_id, "B0BOT1");
+	ck_assert_str_eq(out.scopes, "commands");
+	ck_assert_str_eq(out.installer_user_id, "U0ADMIN");
+	ck_assert_str_eq(out.bot_token, BOT1);
+	ck_assert_str_eq(out.refresh_token, BOTREF1);
+	ck_assert_int_eq(out.expires_at, exp);
+	ck_assert_int_eq(out.needs_reinstall, 0);
+	ck_assert_int_eq(out.version, 1);
+	store_install_free(&out);
+	ck_assert_ptr_null(out.bot_token);
+
+	/* Without token rotation: no refresh token, no expiry. */
+	iput(st, "E1", "", BOTPLAIN, NULL, 0);
+	ck_assert_int_eq(store_install_get(st, "E1", "", &out), STORE_OK);
+	ck_assert_str_eq(out.bot_token, BOTPLAIN);
+	ck_assert_ptr_null(out.refresh_token);
+	ck_assert_int_eq(out.expires_at, 0);
+	ck_assert_str_eq(out.team_name, "");
+	ck_assert_str_eq(out.enterprise_name, "Grid Org");
+	store_install_free(&out);
+	ck_assert_int_eq(raw_int("SELECT count(*) FROM slack_install WHERE "
+	    "refresh_token_ct IS NULL AND token_expires_at IS NULL"), 1);
+
+	/* A new install of the same key replaces it and bumps the version;
+	 * a reinstall mark is reset. */
+	ck_assert_int_eq(store_install_mark_reinstall(st, "", "T1", 1),
+	    STORE_OK);
+	iput(st, "", "T1", BOT2, BOTREF2, exp + 1);
+	ck_assert_int_eq(store_install_get(st, "", "T1", &out), STORE_OK);
+	ck_assert_str_eq(out.bot_token, BOT2);
+	ck_assert_str_eq(out.refresh_token, BOTREF2);
+	ck_assert_int_eq(out.version, 3);
+	ck_assert_int_eq(out.needs_reinstall, 0);
+	store_install_free(&out);
+	ck_assert_int_eq(raw_int("SELECT count(*) FROM slack_install"), 2);
+	store_close(st);
+}
+END_TEST
+
 START_TEST(test_list_links_fail_malformed_row)
 {
 	struct store_link_list	 ll;
@@ -1526,6 +1624,197 @@ START_TEST(test_list_links_fail_malformed_row)
 	    STORE_ERROR);
 	ck_assert_ptr_null(ll.v);
 	ck_assert_uint_eq(ll.n, 0);
+	store_close(st);
+}
+END_TEST
+
+START_TEST(test_install_fail_invalid_input)
+{
+	struct store_install	 in = inst_in("", "", BOT1, NULL, 0), out;
+	struct store		*st;
+
+	st = open_with(&key_a);
+	/* Neither enterprise nor team. */
+	ck_assert_int_eq(store_install_put(st, &in), STORE_ERROR);
+	in = inst_in("", "T1", NULL, NULL, 0);
+	ck_assert_int_eq(store_install_put(st, &in), STORE_ERROR);
+	in = inst_in("", "T1", BOT1, NULL, 0);
+	in.app_id = NULL;
+	ck_assert_int_eq(store_install_put(st, &in), STORE_ERROR);
+	ck_assert_int_eq(store_install_get(st, "", "", &out), STORE_ERROR);
+	ck_assert_int_eq(raw_int("SELECT count(*) FROM slack_install"), 0);
+	store_close(st);
+}
+END_TEST
+
+/* Which installation answers a request: the workspace's own, else its
+ * enterprise's org-wide one; never another enterprise's. */
+START_TEST(test_install_find)
+{
+	struct store_install_ref ref;
+	struct store		*st;
+	int			 any;
+
+	st = open_with(&key_a);
+	ck_assert_int_eq(store_install_find(st, "", "T1", &ref, &any),
+	    STORE_NOTFOUND);
+	ck_assert_int_eq(any, 0);
+	iput(st, "", "T1", BOT1, BOTREF1, 5000);
+	iput(st, "E1", "", BOT2, NULL, 0);
+	iput(st, "E1", "TG2", BOTPLAIN, NULL, 0);
+
+	ck_assert_int_eq(store_install_find(st, "", "T1", &ref, &any),
+	    STORE_OK);
+	ck_assert_str_eq(ref.enterprise_id, "");
+	ck_assert_str_eq(ref.team_id, "T1");
+	ck_assert_int_eq(ref.expires_at, 5000);
+	ck_assert_int_eq(ref.rotating, 1);
+	ck_assert_int_eq(any, 1);
+	/* Any team of E1 is covered by the org-wide install ... */
+	ck_assert_int_eq(store_install_find(st, "E1", "TG1", &ref, &any),
+	    STORE_OK);
+	ck_assert_str_eq(ref.enterprise_id, "E1");
+	ck_assert_str_eq(ref.team_id, "");
+	ck_assert_int_eq(ref.rotating, 0);
+	ck_assert_int_eq(ref.expires_at, 0);
+	/* ... but a workspace's own installation comes first. */
+	ck_assert_int_eq(store_install_find(st, "E1", "TG2", &ref, &any),
+	    STORE_OK);
+	ck_assert_str_eq(ref.team_id, "TG2");
+	/* Other workspaces and enterprises are not installed. */
+	ck_assert_int_eq(store_install_find(st, "", "T2", &ref, &any),
+	    STORE_NOTFOUND);
+	ck_assert_int_eq(any, 1);
+	/* Without any, the second statement is not needed. */
+	ck_assert_int_eq(store_install_find(st, "", "T2", &ref, NULL),
+	    STORE_NOTFOUND);
+	ck_assert_int_eq(store_install_find(st, "", "T1", &ref, NULL),
+	    STORE_OK);
+	ck_assert_int_eq(store_install_find(st, "E2", "TG1", &ref, &any),
+	    STORE_NOTFOUND);
+	ck_assert_int_eq(store_install_find(st, "E2", "T1", &ref, &any),
+	    STORE_NOTFOUND);
+	/* A team of E1 that claims no enterprise is not E1's. */
+	ck_assert_int_eq(store_install_find(st, "", "TG1", &ref, &any),
+	    STORE_NOTFOUND);
+	ck_assert_int_eq(store_install_find(st, "E1", "", &ref, &any),
+	    STORE_ERROR);
+	store_install_mark_reinstall(st, "", "T1", 1);
+	ck_assert_int_eq(store_install_find(st, "", "T1", &ref, &any),
+	    STORE_OK);
+	ck_assert_int_eq(ref.needs_reinstall, 1);
+	store_close(st);
+}
+END_TEST
+
+/* --- Searches remembered with a login link ---------------------------- */
+
+#define SEARCH_TEXT	"Smith & <Jones> searched-plaintext-7c1f"
+#define SEARCH_URL	"https://hooks.slack.com/commands/T1/123/" \
+	"RESPONSEurlCAPABILITY9d2e"
+
+/* Adds a nonce with a search (sealed by store st) and starts it (with
+ * store st2): the state and cookie hashes of that login go to s and c. */
+static void
+search_make(struct store *st, struct store *st2, const char *name,
+    time_t now, unsigned char s[CRYPTO_HASHLEN],
+    unsigned char c[CRYPTO_HASHLEN])
+{
+	struct store_search	 in = { (char *)SEARCH_TEXT, (char *)SEARCH_URL,
+				    0 };
+	struct slack_user	 u = user("E1", "T1", "U1"), got;
+	unsigned char		 n[CRYPTO_HASHLEN];
+	char			 buf[128];
+
+	snprintf(buf, sizeof(buf), "nonce %s", name);
+	hash_of(buf, n);
+	snprintf(buf, sizeof(buf), "state %s", name);
+	hash_of(buf, s);
+	snprintf(buf, sizeof(buf), "cookie %s", name);
+	hash_of(buf, c);
+	ck_assert_int_eq(store_nonce_add_search(st, &u, n, now + 600, &in),
+	    STORE_OK);
+	ck_assert_int_eq(store_nonce_start(st2, n, now, s, c, VERIFIER,
+	    now + 600, &got), STORE_OK);
+}
+
+/* The number of login_state rows still holding any part of a search. */
+static int64_t
+searches_left(void)
+{
+	return raw_int("SELECT count(*) FROM login_state WHERE "
+	    "search_ct IS NOT NULL OR search_url_ct IS NOT NULL OR "
+	    "search_key_id IS NOT NULL");
+}
+
+START_TEST(test_search_roundtrip)
+{
+	struct store_search	 got;
+	struct slack_user	 who;
+	struct store		*st;
+	unsigned char		 s[CRYPTO_HASHLEN], c[CRYPTO_HASHLEN];
+	char			*v = NULL, *kid;
+	time_t			 now = time(NULL);
+
+	st = open_with(&key_a);
+	search_make(st, st, "a", now, s, c);
+	ck_assert_int_eq(searches_left(), 1);
+	kid = raw_text("SELECT search_key_id FROM login_state");
+	ck_assert_str_eq(kid, key_a.id);
+	free(kid);
+	/* Sealed: nonce and tag around each plaintext. */
+	ck_assert_int_eq(raw_int("SELECT length(search_ct) FROM login_state"),
+	    (int64_t)strlen(SEARCH_TEXT) + CRYPTO_SEAL_OVERHEAD);
+	ck_assert_int_eq(raw_int("SELECT length(search_url_ct) FROM "
+	    "login_state"), (int64_t)strlen(SEARCH_URL) + CRYPTO_SEAL_OVERHEAD);
+
+	ck_assert_int_eq(store_state_take_search(st, s, c, now, &who, &v,
+	    &got), STORE_OK);
+	ck_assert_str_eq(v, VERIFIER);
+	ck_assert_str_eq(who.user_id, "U1");
+	ck_assert_str_eq(got.text, SEARCH_TEXT);
+	ck_assert_str_eq(got.response_url, SEARCH_URL);
+	/* When the nonce was added: no earlier than now, no later than
+	 * this. */
+	ck_assert_int_ge(got.created_at, now);
+	ck_assert_int_le(got.created_at, time(NULL));
+	crypto_free_secret(v);
+	store_search_free(&got);
+	ck_assert_ptr_null(got.text);
+	ck_assert_ptr_null(got.response_url);
+	/* Taken with the state, and gone from the row. */
+	ck_assert_int_eq(searches_left(), 0);
+	ck_assert_int_eq(store_state_take_search(st, s, c, now, &who, &v,
+	    &got), STORE_USED);
+	ck_assert_ptr_null(v);
+	ck_assert_ptr_null(got.text);
+	ck_assert_ptr_null(got.response_url);
+	store_close(st);
+}
+END_TEST
+
+START_TEST(test_install_update_tokens_cas)
+{
+	struct store_install	 out;
+	struct store		*st;
+
+	st = open_with(&key_a);
+	iput(st, "", "T1", BOT1, BOTREF1, 1000);
+	ck_assert_int_eq(store_install_update_tokens(st, "", "T1", 1, BOT2,
+	    BOTREF2, 2000), STORE_OK);
+	/* A refresh that read version 1 lost the race. */
+	ck_assert_int_eq(store_install_update_tokens(st, "", "T1", 1, BOT1,
+	    BOTREF1, 3000), STORE_CONFLICT);
+	ck_assert_int_eq(store_install_mark_reinstall(st, "", "T1", 1),
+	    STORE_CONFLICT);
+	ck_assert_int_eq(store_install_update_tokens(st, "", "T9", 1, BOT1,
+	    BOTREF1, 3000), STORE_CONFLICT);
+	ck_assert_int_eq(store_install_get(st, "", "T1", &out), STORE_OK);
+	ck_assert_str_eq(out.bot_token, BOT2);
+	ck_assert_str_eq(out.refresh_token, BOTREF2);
+	ck_assert_int_eq(out.expires_at, 2000);
+	ck_assert_int_eq(out.version, 2);
+	store_install_free(&out);
 	store_close(st);
 }
 END_TEST
@@ -1580,6 +1869,52 @@ START_TEST(test_purge_counts)
 	ck_assert_int_eq(store_purge_counts(st, 500, &p), 0);
 	ck_assert_int_eq(p.login_states, 0);
 	ck_assert_int_eq(p.replays, 0);
+	store_close(st);
+}
+END_TEST
+
+/* Ciphertext moved between installations, between columns, or from a
+ * link into an installation never opens. */
+static const struct {
+	const char	*sql;
+	const char	*ent, *team;
+} install_tamper[] = {
+	{ "UPDATE slack_install SET bot_token_ct = (SELECT bot_token_ct "
+	    "FROM slack_install WHERE team_id = 'T2') WHERE team_id = 'T1'",
+	    "", "T1" },
+	{ "UPDATE slack_install SET bot_token_ct = refresh_token_ct "
+	    "WHERE team_id = 'T1'", "", "T1" },
+	{ "UPDATE slack_install SET refresh_token_ct = (SELECT "
+	    "refresh_token_ct FROM sf_link WHERE user_id = 'U1') "
+	    "WHERE team_id = 'T1'", "", "T1" },
+	{ "UPDATE slack_install SET bot_token_ct = (SELECT bot_token_ct "
+	    "FROM slack_install WHERE team_id = 'T1'), enterprise_id = 'E9' "
+	    "WHERE team_id = 'T2'", "E9", "T2" },
+	{ "UPDATE slack_install SET key_id = 'ffffffffffffffff' "
+	    "WHERE team_id = 'T1'", "", "T1" },
+};
+
+START_TEST(test_install_tampered)
+{
+	struct slack_user	 u = user("", "T1", "U1");
+	struct store_install	 out;
+	struct store		*st;
+	int			 saved;
+	const char		*log;
+
+	st = open_with(&key_a);
+	iput(st, "", "T1", BOT1, BOTREF1, 1000);
+	iput(st, "", "T2", BOT2, BOTREF2, 1000);
+	put(st, &u, ACCESS1, REFRESH1);
+	raw_exec(install_tamper[_i].sql);
+	saved = stderr_capture();
+	ck_assert_int_eq(store_install_get(st, install_tamper[_i].ent,
+	    install_tamper[_i].team, &out), STORE_BADKEY);
+	log = stderr_restore(saved);
+	ck_assert_ptr_null(out.bot_token);
+	ck_assert_int_eq(file_contains(log, BOT1), 0);
+	ck_assert_int_eq(file_contains(log, BOT2), 0);
+	ck_assert_int_eq(raw_int("SELECT count(*) FROM slack_install"), 2);
 	store_close(st);
 }
 END_TEST
@@ -1694,6 +2029,42 @@ START_TEST(test_stats)
 }
 END_TEST
 
+/* A login link made without a search (`/contact login`), and the old
+ * store_state_take(), which drops a search it does not hand out. */
+START_TEST(test_search_none_and_old_take)
+{
+	struct store_search	 got;
+	struct slack_user	 who;
+	struct store		*st;
+	unsigned char		 s[CRYPTO_HASHLEN], c[CRYPTO_HASHLEN];
+	char			*v = NULL;
+	time_t			 now = time(NULL);
+
+	st = open_with(&key_a);
+	state_make(st, "plain", now, now + 300, s, c);
+	ck_assert_int_eq(searches_left(), 0);
+	got.text = (char *)"sentinel";
+	ck_assert_int_eq(store_state_take_search(st, s, c, now, &who, &v,
+	    &got), STORE_OK);
+	ck_assert_ptr_null(got.text);
+	ck_assert_ptr_null(got.response_url);
+	crypto_free_secret(v);
+	/* A NULL search is store_nonce_add(). */
+	hash_of("nonce plain 2", s);
+	ck_assert_int_eq(store_nonce_add_search(st, &who, s, now + 600, NULL),
+	    STORE_OK);
+	ck_assert_int_eq(searches_left(), 0);
+
+	search_make(st, st, "old", now, s, c);
+	ck_assert_int_eq(searches_left(), 1);
+	ck_assert_int_eq(store_state_take(st, s, c, now, &who, &v), STORE_OK);
+	ck_assert_str_eq(v, VERIFIER);
+	crypto_free_secret(v);
+	ck_assert_int_eq(searches_left(), 0);
+	store_close(st);
+}
+END_TEST
+
 START_TEST(test_integrity_check)
 {
 	struct store	*st;
@@ -1726,6 +2097,36 @@ START_TEST(test_integrity_check)
 	ck_assert_int_eq(store_integrity_check(st, msg, sizeof(msg)), 1);
 	ck_assert_str_ne(msg, "ok");
 	ck_assert_str_ne(msg, "");
+	store_close(st);
+}
+END_TEST
+
+/* A refused take (wrong cookie, expired) hands out nothing and keeps the
+ * search until the state is used or the row purged with its expiry. */
+START_TEST(test_search_expires_with_its_row)
+{
+	struct store_search	 got;
+	struct slack_user	 who;
+	struct store		*st;
+	unsigned char		 s[CRYPTO_HASHLEN], c[CRYPTO_HASHLEN];
+	unsigned char		 wrong[CRYPTO_HASHLEN];
+	char			*v = NULL;
+	time_t			 now = time(NULL);
+
+	st = open_with(&key_a);
+	search_make(st, st, "a", now, s, c);
+	hash_of("another browser", wrong);
+	ck_assert_int_eq(store_state_take_search(st, s, wrong, now, &who, &v,
+	    &got), STORE_MISMATCH);
+	ck_assert_ptr_null(got.text);
+	ck_assert_int_eq(store_state_take_search(st, s, c, now + 600, &who,
+	    &v, &got), STORE_EXPIRED);
+	ck_assert_ptr_null(got.text);
+	ck_assert_ptr_null(v);
+	ck_assert_int_eq(searches_left(), 1);
+	ck_assert_int_eq(store_purge(st, now + 599), 0);
+	ck_assert_int_eq(store_purge(st, now + 600), 1);
+	ck_assert_int_eq(raw_int("SELECT count(*) FROM login_state"), 0);
 	store_close(st);
 }
 END_TEST
@@ -1817,6 +2218,421 @@ START_TEST(test_busy)
 	unlink(q);
 	snprintf(q, sizeof(q), "%s-shm", path2);
 	unlink(q);
+}
+END_TEST
+
+/* Of many connections taking one state at once, one gets the search. */
+struct search_racer {
+	pthread_barrier_t	*bar;
+	const unsigned char	*state;
+	const unsigned char	*cookie;
+	time_t			 now;
+	enum store_result	 r;
+	int			 got_search;
+};
+
+static void *
+search_racer_run(void *arg)
+{
+	struct search_racer	*rc = arg;
+	struct store_search	 got;
+	struct slack_user	 who;
+	struct store		*st;
+	char			*v = NULL;
+
+	memset(&got, 0, sizeof(got));
+	st = store_open(dbpath, &key_a);
+	pthread_barrier_wait(rc->bar);
+	rc->r = st != NULL ? store_state_take_search(st, rc->state,
+	    rc->cookie, rc->now, &who, &v, &got) : STORE_ERROR;
+	rc->got_search = got.text != NULL &&
+	    strcmp(got.text, SEARCH_TEXT) == 0 && got.response_url != NULL &&
+	    strcmp(got.response_url, SEARCH_URL) == 0;
+	crypto_free_secret(v);
+	store_search_free(&got);
+	store_close(st);
+	return NULL;
+}
+
+START_TEST(test_search_taken_once_race)
+{
+	struct search_racer	 rc[RACERS];
+	pthread_barrier_t	 bar;
+	pthread_t		 t[RACERS];
+	struct store		*st;
+	unsigned char		 s[CRYPTO_HASHLEN], c[CRYPTO_HASHLEN];
+	time_t			 now = time(NULL);
+	int			 i, ok, with;
+
+	st = open_with(&key_a);
+	search_make(st, st, "race", now, s, c);
+	store_close(st);
+	pthread_barrier_init(&bar, NULL, RACERS);
+	for (i = 0; i < RACERS; i++) {
+		rc[i] = (struct search_racer){ &bar, s, c, now, STORE_ERROR,
+		    0 };
+		ck_assert_int_eq(pthread_create(&t[i], NULL, search_racer_run,
+		    &rc[i]), 0);
+	}
+	ok = with = 0;
+	for (i = 0; i < RACERS; i++) {
+		pthread_join(t[i], NULL);
+		if (rc[i].r == STORE_OK)
+			ok++;
+		else
+			ck_assert_int_eq(rc[i].r, STORE_USED);
+		with += rc[i].got_search;
+		ck_assert(!rc[i].got_search || rc[i].r == STORE_OK);
+	}
+	pthread_barrier_destroy(&bar);
+	ck_assert_int_eq(ok, 1);
+	ck_assert_int_eq(with, 1);
+	ck_assert_int_eq(searches_left(), 0);
+}
+END_TEST
+
+/*
+ * A search that does not open is dropped, and the login goes on: sealed
+ * under another key (the key was rotated between the command and the
+ * callback), altered, moved from another row, or its two columns
+ * swapped.  Each time it is cleared from the row all the same.
+ */
+START_TEST(test_search_fail_dropped_login_goes_on)
+{
+	static const char *const moves[] = {
+		"flip text",
+		"flip url",
+		"move",
+		"swap",
+	};
+	struct store_search	 got;
+	struct slack_user	 who;
+	struct store		*a, *b;
+	unsigned char		 s[CRYPTO_HASHLEN], c[CRYPTO_HASHLEN];
+	unsigned char		 s2[CRYPTO_HASHLEN], c2[CRYPTO_HASHLEN];
+	char			*v = NULL, where[128], where2[128], sql[512];
+	time_t			 now = time(NULL);
+	size_t			 i;
+	int			 saved;
+
+	a = open_with(&key_a);
+	b = open_with(&key_b);
+	saved = stderr_capture();
+	/* Sealed under key_b, started (verifier) under key_a. */
+	search_make(b, a, "rotated", now, s, c);
+	ck_assert_int_eq(store_state_take_search(a, s, c, now, &who, &v,
+	    &got), STORE_OK);
+	ck_assert_str_eq(v, VERIFIER);
+	crypto_free_secret(v);
+	ck_assert_ptr_null(got.text);
+	ck_assert_ptr_null(got.response_url);
+	ck_assert_int_eq(searches_left(), 0);
+
+	for (i = 0; i < sizeof(moves) / sizeof(moves[0]); i++) {
+		snprintf(sql, sizeof(sql), "%zu", i);
+		search_make(a, a, sql, now, s, c);
+		where_state(s, where, sizeof(where));
+		if (i == 0)
+			raw_flip("login_state", "search_ct", where, 30);
+		else if (i == 1)
+			raw_flip("login_state", "search_url_ct", where, 2);
+		else if (i == 2) {
+			search_make(a, a, "donor", now, s2, c2);
+			where_state(s2, where2, sizeof(where2));
+			snprintf(sql, sizeof(sql), "UPDATE login_state SET "
+			    "search_ct = (SELECT search_ct FROM login_state "
+			    "WHERE %s) WHERE %s", where2, where);
+			raw_exec(sql);
+		} else {
+			snprintf(sql, sizeof(sql), "UPDATE login_state SET "
+			    "search_ct = search_url_ct, search_url_ct = "
+			    "search_ct WHERE %s", where);
+			raw_exec(sql);
+		}
+		ck_assert_int_eq(store_state_take_search(a, s, c, now, &who,
+		    &v, &got), STORE_OK);
+		ck_assert_msg(got.text == NULL && got.response_url == NULL,
+		    "%s", moves[i]);
+		ck_assert_str_eq(v, VERIFIER);
+		crypto_free_secret(v);
+		if (i == 2) {
+			/* The donor's own search still opens. */
+			ck_assert_int_eq(store_state_take_search(a, s2, c2, now,
+			    &who, &v, &got), STORE_OK);
+			ck_assert_str_eq(got.text, SEARCH_TEXT);
+			crypto_free_secret(v);
+			store_search_free(&got);
+		}
+		ck_assert_int_eq(searches_left(), 0);
+	}
+	ck_assert_int_eq(file_contains(stderr_restore(saved),
+	    "sealed search does not open"), 1);
+	store_close(a);
+	store_close(b);
+}
+END_TEST
+
+START_TEST(test_search_fail_invalid_input)
+{
+	struct slack_user	 u = user("", "T1", "U1");
+	struct store_search	 in;
+	struct store		*st;
+	unsigned char		 n[CRYPTO_HASHLEN];
+	char			*big;
+	int			 saved;
+
+	st = open_with(&key_a);
+	ck_assert_ptr_nonnull(big = malloc(STORE_SEARCH_TEXT_MAX + 2));
+	memset(big, 'x', STORE_SEARCH_TEXT_MAX + 1);
+	big[STORE_SEARCH_TEXT_MAX + 1] = '\0';
+	hash_of("nonce", n);
+	saved = stderr_capture();
+	in = (struct store_search){ (char *)"", (char *)SEARCH_URL, 0 };
+	ck_assert_int_eq(store_nonce_add_search(st, &u, n, 1, &in),
+	    STORE_ERROR);
+	in = (struct store_search){ (char *)"x", (char *)"", 0 };
+	ck_assert_int_eq(store_nonce_add_search(st, &u, n, 1, &in),
+	    STORE_ERROR);
+	in = (struct store_search){ NULL, (char *)SEARCH_URL, 0 };
+	ck_assert_int_eq(store_nonce_add_search(st, &u, n, 1, &in),
+	    STORE_ERROR);
+	in = (struct store_search){ big, (char *)SEARCH_URL, 0 };
+	ck_assert_int_eq(store_nonce_add_search(st, &u, n, 1, &in),
+	    STORE_ERROR);
+	big[STORE_SEARCH_URL_MAX + 1] = '\0';
+	in = (struct store_search){ (char *)"x", big, 0 };
+	ck_assert_int_eq(store_nonce_add_search(st, &u, n, 1, &in),
+	    STORE_ERROR);
+	stderr_restore(saved);
+	ck_assert_int_eq(raw_int("SELECT count(*) FROM login_state"), 0);
+	/* At the limits it is taken. */
+	big[STORE_SEARCH_URL_MAX] = '\0';
+	in = (struct store_search){ (char *)"x", big, 0 };
+	ck_assert_int_eq(store_nonce_add_search(st, &u, n, 1, &in), STORE_OK);
+	free(big);
+	store_close(st);
+}
+END_TEST
+
+START_TEST(test_search_no_plaintext_on_disk)
+{
+	struct store_search	 got;
+	struct slack_user	 who;
+	struct store		*st;
+	unsigned char		 s[CRYPTO_HASHLEN], c[CRYPTO_HASHLEN];
+	char			 wal[PATH_MAX + 8], shm[PATH_MAX + 8];
+	char			*v = NULL;
+	time_t			 now = time(NULL);
+
+	snprintf(wal, sizeof(wal), "%s-wal", dbpath);
+	snprintf(shm, sizeof(shm), "%s-shm", dbpath);
+	st = open_with(&key_a);
+	search_make(st, st, "disk", now, s, c);
+	ck_assert_int_eq(access(wal, F_OK), 0);
+	ck_assert_int_eq(file_contains(wal, "T1"), 1);
+	ck_assert_int_eq(file_contains(wal, "searched-plaintext"), 0);
+	ck_assert_int_eq(file_contains(wal, "RESPONSEurlCAPABILITY"), 0);
+	ck_assert_int_eq(file_contains(dbpath, "searched-plaintext"), 0);
+	ck_assert_int_eq(file_contains(dbpath, "RESPONSEurlCAPABILITY"), 0);
+	ck_assert_int_eq(file_contains(shm, "searched-plaintext"), 0);
+	ck_assert_int_eq(store_state_take_search(st, s, c, now, &who, &v,
+	    &got), STORE_OK);
+	crypto_free_secret(v);
+	store_search_free(&got);
+	store_close(st);
+	ck_assert_int_eq(file_contains(dbpath, "searched-plaintext"), 0);
+	ck_assert_int_eq(file_contains(dbpath, "RESPONSEurlCAPABILITY"), 0);
+	ck_assert_int_eq(file_contains(wal, "searched-plaintext"), 0);
+	ck_assert_int_eq(file_contains(wal, "RESPONSEurlCAPABILITY"), 0);
+}
+END_TEST
+
+/*
+ * A database of version 1 (from before sql/002_resume.sql) with a login
+ * in flight: opening it migrates, and that login still completes,
+ * without a search.
+ */
+START_TEST(test_migrate_from_1_keeps_logins)
+{
+	struct store_search	 got;
+	struct slack_user	 who;
+	struct store		*st;
+	unsigned char		 n[CRYPTO_HASHLEN], s[CRYPTO_HASHLEN];
+	unsigned char		 c[CRYPTO_HASHLEN];
+	char			 hex[2 * CRYPTO_HASHLEN + 1], sql[256];
+	char			*v = NULL;
+	time_t			 now = time(NULL);
+
+	ck_assert_int_eq(schema_migrations[0].version, 1);
+	raw_exec(schema_migrations[0].sql);
+	raw_exec("PRAGMA user_version = 1");
+	hash_of("old nonce", n);
+	crypto_hex(n, CRYPTO_HASHLEN, hex);
+	snprintf(sql, sizeof(sql), "INSERT INTO login_state (nonce_hash, "
+	    "team_id, user_id, created_at, expires_at) VALUES (X'%s', 'T1', "
+	    "'U1', %lld, %lld)", hex, (long long)now, (long long)now + 600);
+	raw_exec(sql);
+
+	st = open_with(&key_a);
+	ck_assert_int_eq(raw_int("PRAGMA user_version"),
+	    store_schema_version());
+	hash_of("old state", s);
+	hash_of("old cookie", c);
+	ck_assert_int_eq(store_nonce_start(st, n, now, s, c, VERIFIER,
+	    now + 600, &who), STORE_OK);
+	ck_assert_int_eq(store_state_take_search(st, s, c, now, &who, &v,
+	    &got), STORE_OK);
+	ck_assert_str_eq(v, VERIFIER);
+	ck_assert_ptr_null(got.text);
+	crypto_free_secret(v);
+	ck_assert_str_eq(who.user_id, "U1");
+	store_close(st);
+}
+END_TEST
+
+START_TEST(test_install_wrong_key)
+{
+	struct store_install	 out;
+	struct store		*a, *b;
+
+	a = open_with(&key_a);
+	iput(a, "", "T1", BOT1, BOTREF1, 1000);
+	b = open_with(&key_b);
+	ck_assert_int_eq(store_install_get(b, "", "T1", &out), STORE_BADKEY);
+	/* A refresh under another key cannot write over it. */
+	ck_assert_int_eq(store_install_update_tokens(b, "", "T1", 1, BOT2,
+	    BOTREF2, 2000), STORE_CONFLICT);
+	store_close(b);
+	ck_assert_int_eq(store_install_get(a, "", "T1", &out), STORE_OK);
+	ck_assert_str_eq(out.bot_token, BOT1);
+	store_install_free(&out);
+	store_close(a);
+}
+END_TEST
+
+START_TEST(test_install_no_plaintext_on_disk)
+{
+	static const char *const secrets[] = {
+		BOT1, BOTREF1, BOT2, BOTREF2, BOTPLAIN
+	};
+	struct store		*st;
+	char			 wal[PATH_MAX + 8];
+	size_t			 i;
+
+	snprintf(wal, sizeof(wal), "%s-wal", dbpath);
+	st = open_with(&key_a);
+	iput(st, "", "T1", BOT1, BOTREF1, 1000);
+	ck_assert_int_eq(store_install_update_tokens(st, "", "T1", 1, BOT2,
+	    BOTREF2, 2000), STORE_OK);
+	iput(st, "E1", "", BOTPLAIN, NULL, 0);
+	ck_assert_int_eq(file_contains(wal, "U0BOT1"), 1);
+	for (i = 0; i < sizeof(secrets) / sizeof(secrets[0]); i++) {
+		ck_assert_int_eq(file_contains(dbpath, secrets[i]), 0);
+		ck_assert_int_eq(file_contains(wal, secrets[i]), 0);
+	}
+	store_close(st);
+	for (i = 0; i < sizeof(secrets) / sizeof(secrets[0]); i++)
+		ck_assert_int_eq(file_contains(dbpath, secrets[i]), 0);
+}
+END_TEST
+
+/* The view for admins: exactly these columns, no ciphertext anywhere,
+ * times as ISO-8601 UTC. */
+START_TEST(test_installations_view)
+{
+	static const char *const cols[] = {
+		"enterprise_id", "team_id", "org_wide", "app_id", "team_name",
+		"enterprise_name", "bot_user_id", "bot_id", "scopes",
+		"installer_user_id", "key_id", "token_rotation",
+		"token_expires_at", "needs_reinstall", "created_at",
+		"updated_at"
+	};
+	struct store		*st;
+	sqlite3			*db;
+	sqlite3_stmt		*s = NULL;
+	int			 i, rows = 0;
+
+	st = open_with(&key_a);
+	iput(st, "", "T1", BOT1, BOTREF1, 1795428000 + 43200);
+	iput(st, "E1", "", BOTPLAIN, NULL, 0);
+	raw_exec("UPDATE slack_install SET created_at = 1795428000, "
+	    "updated_at = 1795428000 + 3661");
+	db = raw_open();
+	ck_assert_int_eq(sqlite3_prepare_v2(db, "SELECT * FROM installations "
+	    "ORDER BY team_id DESC", -1, &s, NULL), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_column_count(s),
+	    (int)(sizeof(cols) / sizeof(cols[0])));
+	for (i = 0; i < sqlite3_column_count(s); i++)
+		ck_assert_str_eq(sqlite3_column_name(s, i), cols[i]);
+	while (sqlite3_step(s) == SQLITE_ROW) {
+		for (i = 0; i < sqlite3_column_count(s); i++)
+			ck_assert_int_ne(sqlite3_column_type(s, i),
+			    SQLITE_BLOB);
+		if (rows++ == 0) {
+			ck_assert_str_eq((const char *)sqlite3_column_text(s,
+			    1), "T1");
+			ck_assert_int_eq(sqlite3_column_int(s, 2), 0);
+			ck_assert_int_eq(sqlite3_column_int(s, 11), 1);
+			ck_assert_str_eq((const char *)sqlite3_column_text(s,
+			    12), "2026-11-23T22:00:00Z");
+		} else {
+			ck_assert_str_eq((const char *)sqlite3_column_text(s,
+			    0), "E1");
+			ck_assert_int_eq(sqlite3_column_int(s, 2), 1);
+			ck_assert_int_eq(sqlite3_column_int(s, 11), 0);
+			ck_assert_int_eq(sqlite3_column_type(s, 12),
+			    SQLITE_NULL);
+		}
+		ck_assert_str_eq((const char *)sqlite3_column_text(s, 10),
+		    key_a.id);
+		ck_assert_str_eq((const char *)sqlite3_column_text(s, 14),
+		    "2026-11-23T10:00:00Z");
+		ck_assert_str_eq((const char *)sqlite3_column_text(s, 15),
+		    "2026-11-23T11:01:01Z");
+	}
+	ck_assert_int_eq(rows, 2);
+	sqlite3_finalize(s);
+	sqlite3_close(db);
+	store_close(st);
+}
+END_TEST
+
+START_TEST(test_install_state)
+{
+	struct store		*st;
+	unsigned char		 s1[CRYPTO_HASHLEN], s2[CRYPTO_HASHLEN];
+	unsigned char		 c1[CRYPTO_HASHLEN], c2[CRYPTO_HASHLEN];
+	unsigned char		 x[CRYPTO_HASHLEN];
+
+	hash_of("state-1", s1);
+	hash_of("state-2", s2);
+	hash_of("cookie-1", c1);
+	hash_of("cookie-2", c2);
+	hash_of("unknown", x);
+	st = open_with(&key_a);
+	ck_assert_int_eq(store_install_state_add(st, s1, c1, 1000, 1600),
+	    STORE_OK);
+	ck_assert_int_eq(store_install_state_add(st, s2, c2, 1000, 1600),
+	    STORE_OK);
+	ck_assert_int_eq(store_install_state_take(st, x, c1, 1100),
+	    STORE_NOTFOUND);
+	/* Another browser's cookie: refused, and the state stays usable. */
+	ck_assert_int_eq(store_install_state_take(st, s1, c2, 1100),
+	    STORE_MISMATCH);
+	ck_assert_int_eq(store_install_state_take(st, s1, c1, 1100),
+	    STORE_OK);
+	ck_assert_int_eq(store_install_state_take(st, s1, c1, 1101),
+	    STORE_USED);
+	ck_assert_int_eq(store_install_state_take(st, s2, c2, 1600),
+	    STORE_EXPIRED);
+	/* The purge removes expired states (and nothing else). */
+	ck_assert_int_eq(store_purge(st, 1599), 0);
+	ck_assert_int_eq(store_purge(st, 1600), 2);
+	ck_assert_int_eq(raw_int("SELECT count(*) FROM slack_install_state"),
+	    0);
+	ck_assert_int_eq(store_install_state_take(st, s1, c1, 1100),
+	    STORE_NOTFOUND);
+	store_close(st);
 }
 END_TEST
 
@@ -2242,11 +3058,38 @@ suite(void)
 	tcase_add_test(tc, test_state_take_race_processes);
 	suite_add_tcase(s, tc);
 
+	tc = tcase_create("remembered searches");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_search_roundtrip);
+	tcase_add_test(tc, test_search_none_and_old_take);
+	tcase_add_test(tc, test_search_expires_with_its_row);
+	tcase_add_test(tc, test_search_taken_once_race);
+	tcase_add_test(tc, test_search_fail_dropped_login_goes_on);
+	tcase_add_test(tc, test_search_fail_invalid_input);
+	tcase_add_test(tc, test_search_no_plaintext_on_disk);
+	tcase_add_test(tc, test_migrate_from_1_keeps_logins);
+	suite_add_tcase(s, tc);
+
 	tc = tcase_create("replays");
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_replay);
 	tcase_add_test(tc, test_replay_purges_along_the_way);
 	tcase_add_test(tc, test_purge);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("installations");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_install_roundtrip);
+	tcase_add_test(tc, test_install_fail_invalid_input);
+	tcase_add_test(tc, test_install_find);
+	tcase_add_test(tc, test_install_update_tokens_cas);
+	tcase_add_loop_test(tc, test_install_tampered, 0,
+	    NELEM(install_tamper));
+	tcase_add_test(tc, test_install_wrong_key);
+	tcase_add_test(tc, test_install_no_plaintext_on_disk);
+	tcase_add_test(tc, test_installations_view);
+	tcase_add_test(tc, test_install_state);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("load");

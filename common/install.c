@@ -1,0 +1,472 @@
+/*
+ * install: Slack app installations (see install.h).
+ *
+ * The store keeps the installations; slackapi.c talks to Slack; this file
+ * decides.  Every write of tokens is a compare-and-set on the
+ * installation's version, so a refresh that races a reinstall of the
+ * same workspace never writes the old grant's tokens over the new one:
+ * its write fails and the reinstall stands.
+ */
+#include <sys/file.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "crypto.h"
+#include "http.h"
+#include "install.h"
+#include "log.h"
+#include "slackapi.h"
+
+/* How long a caller waits for another worker's refresh of the same
+ * installation (as session.c waits for a user's). */
+#define INSTALL_LOCK_WAIT_MS	25000
+
+static const char *const install_result_names[] = {
+	"ok", "refused", "forged", "transient", "revoked", "notfound", "error"
+};
+
+const char *
+install_result_str(enum install_result r)
+{
+	return install_result_names[r];
+}
+
+/* Whether two optional ids are equal (NULL and "" are the same). */
+static int
+install_same_id(const char *a, const char *b)
+{
+	return strcmp(a != NULL ? a : "", b != NULL ? b : "") == 0;
+}
+
+/* A copy of s ("" for NULL); NULL only on memory exhaustion. */
+static char *
+install_dup(const char *s)
+{
+	return strdup(s != NULL ? s : "");
+}
+
+/* ------------------------------------------------------------------ */
+/* Completing an installation. */
+
+/*
+ * Checks the new bot token with auth.test: it must belong to the bot
+ * user oauth.v2.access named, in the installation's workspace (or, for
+ * an org-wide install, its enterprise).  On INSTALL_OK *bot_id receives
+ * the bot's id (allocated, may be "").
+ */
+static enum install_result
+install_verify(struct session *s, const struct slackapi_grant *g,
+    char **bot_id)
+{
+	struct slackapi_identity id;
+	struct slackapi_error	 err;
+	enum slackapi_result	 r;
+	enum install_result	 res = INSTALL_FORGED;
+	const char		*why = NULL;
+
+	*bot_id = NULL;
+	r = slackapi_auth_test(s->http, s->cfg, g->access_token, &id, &err);
+	if (r != SLACKAPI_OK) {
+		log_event(LOGL_WARN, "slack.install", "step=auth.test "
+		    "outcome=%s code=\"%s\"", slackapi_result_str(r),
+		    err.code);
+		return r == SLACKAPI_TRANSIENT ? INSTALL_TRANSIENT :
+		    r == SLACKAPI_ERROR ? INSTALL_ERROR : INSTALL_FORGED;
+	}
+	if (strcmp(id.user_id, g->bot_user_id) != 0)
+		why = "auth.test names another user than the bot user";
+	else if (g->is_enterprise_install ?
+	    !install_same_id(id.enterprise_id, g->enterprise_id) :
+	    !install_same_id(id.team_id, g->team_id))
+		why = "auth.test names another workspace or enterprise";
+	else if (g->enterprise_id != NULL && id.enterprise_id != NULL &&
+	    strcmp(id.enterprise_id, g->enterprise_id) != 0)
+		why = "auth.test names another enterprise";
+	if (why != NULL) {
+		log_event(LOGL_ERR, "slack.install", "step=auth.test "
+		    "outcome=forged why=\"%s\"", why);
+		goto out;
+	}
+	if ((*bot_id = install_dup(id.bot_id)) == NULL) {
+		res = INSTALL_ERROR;
+		goto out;
+	}
+	res = INSTALL_OK;
+out:
+	slackapi_identity_free(&id);
+	return res;
+}
+
+/* Fills the page's summary from g.  Returns 0, or -1 on memory
+ * exhaustion (out is then empty). */
+static int
+install_done_fill(const struct slackapi_grant *g, int replaced,
+    struct install_done *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->org_wide = g->is_enterprise_install;
+	out->replaced = replaced;
+	if ((g->team_id != NULL && ((out->team_id = strdup(g->team_id)) ==
+	    NULL || (out->team_name = install_dup(g->team_name)) == NULL)) ||
+	    (g->enterprise_id != NULL && ((out->enterprise_id =
+	    strdup(g->enterprise_id)) == NULL || (out->enterprise_name =
+	    install_dup(g->enterprise_name)) == NULL)) ||
+	    (out->app_id = strdup(g->app_id)) == NULL) {
+		install_done_free(out);
+		return -1;
+	}
+	return 0;
+}
+
+/* Builds the row to store from g (pointers into g; nothing allocated). */
+static void
+install_row(const struct slackapi_grant *g, const char *bot_id, time_t now,
+    struct store_install *in)
+{
+	memset(in, 0, sizeof(*in));
+	if (g->enterprise_id != NULL)
+		snprintf(in->enterprise_id, sizeof(in->enterprise_id), "%s",
+		    g->enterprise_id);
+	/* An org-wide install is keyed by the enterprise alone. */
+	if (!g->is_enterprise_install)
+		snprintf(in->team_id, sizeof(in->team_id), "%s", g->team_id);
+	in->app_id = g->app_id;
+	in->team_name = g->is_enterprise_install ? NULL : g->team_name;
+	in->enterprise_name = g->enterprise_name;
+	in->bot_user_id = g->bot_user_id;
+	in->bot_id = (char *)(uintptr_t)bot_id;
+	in->scopes = g->scope;
+	in->installer_user_id = g->installer_user_id;
+	in->bot_token = g->access_token;
+	in->refresh_token = g->refresh_token;
+	in->expires_at = g->expires_in > 0 ? now + g->expires_in : 0;
+}
+
+enum install_result
+install_complete(struct session *s, const char *code,
+    struct install_done *out)
+{
+	struct slackapi_grant	 g;
+	struct slackapi_error	 err;
+	struct store_install	 in, old;
+	enum slackapi_result	 r;
+	enum install_result	 res = INSTALL_ERROR;
+	enum store_result	 sr;
+	char			*bot_id = NULL;
+	int			 replaced;
+
+	memset(out, 0, sizeof(*out));
+	memset(&g, 0, sizeof(g));
+	memset(&old, 0, sizeof(old));
+	if (s->cfg->slack_client_id == NULL || code == NULL)
+		return INSTALL_ERROR;
+	r = slackapi_oauth_access(s->http, s->cfg, code, &g, &err);
+	if (r != SLACKAPI_OK) {
+		log_event(LOGL_WARN, "slack.install", "step=oauth.v2.access "
+		    "outcome=%s code=\"%s\"", slackapi_result_str(r),
+		    err.code);
+		res = r == SLACKAPI_REFUSED || r == SLACKAPI_REVOKED ?
+		    INSTALL_REFUSED : r == SLACKAPI_TRANSIENT ?
+		    INSTALL_TRANSIENT : r == SLACKAPI_MALFORMED ?
+		    INSTALL_FORGED : INSTALL_ERROR;
+		goto out;
+	}
+	if ((res = install_verify(s, &g, &bot_id)) != INSTALL_OK)
+		goto out;
+	install_row(&g, bot_id, time(NULL), &in);
+	sr = store_install_get(s->st, in.enterprise_id, in.team_id, &old);
+	replaced = sr == STORE_OK || sr == STORE_BADKEY;
+	if (install_done_fill(&g, replaced, out) == -1 ||
+	    store_install_put(s->st, &in) != STORE_OK) {
+		install_done_free(out);
+		res = INSTALL_ERROR;
+		goto out;
+	}
+	log_event(LOGL_INFO, "slack.install", "outcome=stored enterprise=%s "
+	    "team=%s org_wide=%d rotating=%d replaced=%d", in.enterprise_id,
+	    in.team_id, g.is_enterprise_install, g.refresh_token != NULL,
+	    replaced);
+	res = INSTALL_OK;
+out:
+	store_install_free(&old);
+	slackapi_grant_free(&g);
+	free(bot_id);
+	return res;
+}
+
+void
+install_done_free(struct install_done *d)
+{
+	free(d->team_id);
+	free(d->team_name);
+	free(d->enterprise_id);
+	free(d->enterprise_name);
+	free(d->app_id);
+	memset(d, 0, sizeof(*d));
+}
+
+/* ------------------------------------------------------------------ */
+/* Authorization. */
+
+/*
+ * "Some installation exists" is cached per process, positive answers
+ * only, for INSTALL_ANY_CACHE_SECS: a request from a workspace without
+ * an installation then costs one lookup, like any other.  A negative
+ * answer is never cached, so the first installation counts at once in
+ * every worker; removing the last one (only an admin can) takes effect
+ * within INSTALL_ANY_CACHE_SECS.
+ */
+#define INSTALL_ANY_CACHE_SECS	60
+
+static pthread_mutex_t	 install_any_mtx = PTHREAD_MUTEX_INITIALIZER;
+static time_t		 install_any_until;	/* 0: not known */
+
+static int
+install_any_cached(time_t now)
+{
+	int	 known;
+
+	pthread_mutex_lock(&install_any_mtx);
+	known = now < install_any_until;
+	pthread_mutex_unlock(&install_any_mtx);
+	return known;
+}
+
+static void
+install_any_seen(time_t now)
+{
+	pthread_mutex_lock(&install_any_mtx);
+	install_any_until = now + INSTALL_ANY_CACHE_SECS;
+	pthread_mutex_unlock(&install_any_mtx);
+}
+
+enum install_auth
+install_authorize(struct session *s, const struct slack_user *who,
+    struct store_install_ref *ref)
+{
+	enum store_result	 sr;
+	time_t			 now = time(NULL);
+	int			 any = 0, cached;
+
+	cached = install_any_cached(now);
+	sr = store_install_find(s->st, who->enterprise_id, who->team_id, ref,
+	    cached ? NULL : &any);
+	if (sr == STORE_OK) {
+		if (!cached)
+			install_any_seen(now);
+		return INSTALL_AUTH_OK;
+	}
+	if (sr != STORE_NOTFOUND)
+		return INSTALL_AUTH_ERROR;
+	if (any)
+		install_any_seen(now);
+	return cached || any || s->cfg->require_install ?
+	    INSTALL_AUTH_DENIED : INSTALL_AUTH_OPEN;
+}
+
+int
+install_token_due(const struct store_install_ref *ref, time_t now)
+{
+	return ref->rotating && !ref->needs_reinstall && ref->expires_at != 0 &&
+	    ref->expires_at - now <= INSTALL_REFRESH_AHEAD;
+}
+
+/* ------------------------------------------------------------------ */
+/* The bot token, refreshed single-flight. */
+
+/*
+ * Takes the refresh lock of an installation: an OFD write lock on one
+ * byte of session.c's refresh lock file, at an offset derived from the
+ * key (users and installations whose hashes collide merely refresh one
+ * after the other).  The kernel drops it when the process dies.  Returns
+ * the descriptor to close, or -1 on failure or after
+ * INSTALL_LOCK_WAIT_MS (logged).
+ */
+static int
+install_lock(struct session *s, const char *ent, const char *team)
+{
+	unsigned char	 h[CRYPTO_HASHLEN];
+	char		 id[2 * (SLACK_ID_MAX + 1) + 16];
+	struct flock	 fl;
+	uint64_t	 off;
+	int		 fd, waited;
+
+	snprintf(id, sizeof(id), "slack-install\n%s\n%s", ent, team);
+	crypto_sha256(id, h);
+	memcpy(&off, h, sizeof(off));
+	if ((fd = open(s->lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) ==
+	    -1) {
+		log_error("msg=\"open %s: %s\"", s->lock_path, strerror(errno));
+		return -1;
+	}
+	memset(&fl, 0, sizeof(fl));
+	fl.l_type = F_WRLCK;
+	fl.l_whence = SEEK_SET;
+	fl.l_start = (off_t)(off % (UINT64_C(1) << 40));
+	fl.l_len = 1;
+	for (waited = 0; fcntl(fd, F_OFD_SETLK, &fl) == -1; waited += 5) {
+		if ((errno != EAGAIN && errno != EACCES) ||
+		    waited >= INSTALL_LOCK_WAIT_MS) {
+			log_error("msg=\"install refresh lock: %s\"",
+			    errno == EAGAIN || errno == EACCES ? "timed out" :
+			    strerror(errno));
+			close(fd);
+			return -1;
+		}
+		http_deadline_check(s->http);
+		usleep(5000);
+	}
+	return fd;
+}
+
+/* Whether the installation's bot token is due for a refresh. */
+static int
+install_due(const struct store_install *in, time_t now)
+{
+	return in->refresh_token != NULL && !in->needs_reinstall &&
+	    in->expires_at != 0 &&
+	    in->expires_at - now <= INSTALL_REFRESH_AHEAD;
+}
+
+/* Whether a refreshed grant belongs to installation in: the same app,
+ * bot user and workspace (or enterprise, org-wide). */
+static const char *
+install_refresh_mismatch(const struct store_install *in,
+    const struct slackapi_grant *g)
+{
+	if (strcmp(g->app_id, in->app_id) != 0)
+		return "another app";
+	if (strcmp(g->bot_user_id, in->bot_user_id) != 0)
+		return "another bot user";
+	if (in->team_id[0] == '\0' ? !g->is_enterprise_install ||
+	    !install_same_id(g->enterprise_id, in->enterprise_id) :
+	    g->is_enterprise_install || !install_same_id(g->team_id,
+	    in->team_id))
+		return "another workspace or enterprise";
+	return NULL;
+}
+
+/*
+ * Under the lock, with in freshly read and due: refreshes and stores the
+ * new tokens, or marks the installation for reinstall.  On INSTALL_OK
+ * in->bot_token is the new token.
+ */
+static enum install_result
+install_refresh(struct session *s, struct store_install *in)
+{
+	struct slackapi_grant	 g;
+	struct slackapi_error	 err;
+	enum slackapi_result	 r;
+	enum install_result	 res = INSTALL_ERROR;
+	enum store_result	 sr;
+	const char		*why;
+	char			*tok;
+	time_t			 exp;
+
+	memset(&g, 0, sizeof(g));
+	r = slackapi_oauth_refresh(s->http, s->cfg, in->refresh_token, &g,
+	    &err);
+	if (r == SLACKAPI_REVOKED) {
+		sr = store_install_mark_reinstall(s->st, in->enterprise_id,
+		    in->team_id, in->version);
+		log_event(LOGL_ERR, "slack.refresh", "outcome=revoked "
+		    "code=\"%s\" enterprise=%s team=%s marked=%s msg=\"Slack "
+		    "refused the installation's refresh token: the app must "
+		    "be installed again at %s/slack/install\"", err.code,
+		    in->enterprise_id, in->team_id, store_result_str(sr),
+		    s->cfg->public_url);
+		res = INSTALL_REVOKED;
+		goto out;
+	}
+	if (r != SLACKAPI_OK) {
+		log_event(LOGL_WARN, "slack.refresh", "outcome=%s code=\"%s\"",
+		    slackapi_result_str(r), err.code);
+		res = r == SLACKAPI_ERROR ? INSTALL_ERROR : INSTALL_TRANSIENT;
+		goto out;
+	}
+	if ((why = install_refresh_mismatch(in, &g)) != NULL ||
+	    g.refresh_token == NULL) {
+		log_event(LOGL_ERR, "slack.refresh", "outcome=forged "
+		    "why=\"%s\"", why != NULL ? why : "no new refresh token");
+		res = INSTALL_FORGED;
+		goto out;
+	}
+	exp = time(NULL) + g.expires_in;
+	sr = store_install_update_tokens(s->st, in->enterprise_id,
+	    in->team_id, in->version, g.access_token, g.refresh_token, exp);
+	if (sr != STORE_OK) {
+		/* A reinstall replaced it meanwhile: that one stands. */
+		log_event(LOGL_WARN, "slack.refresh", "outcome=%s",
+		    store_result_str(sr));
+		res = sr == STORE_CONFLICT ? INSTALL_TRANSIENT : INSTALL_ERROR;
+		goto out;
+	}
+	if ((tok = strdup(g.access_token)) == NULL)
+		goto out;
+	crypto_free_secret(in->bot_token);
+	in->bot_token = tok;
+	in->expires_at = exp;
+	in->version++;
+	log_event(LOGL_INFO, "slack.refresh", "outcome=ok enterprise=%s "
+	    "team=%s expires_in=%ld", in->enterprise_id, in->team_id,
+	    g.expires_in);
+	res = INSTALL_OK;
+out:
+	slackapi_grant_free(&g);
+	return res;
+}
+
+enum install_result
+install_bot_token(struct session *s, const char *ent, const char *team,
+    char **token)
+{
+	struct store_install	 in;
+	enum store_result	 sr;
+	enum install_result	 res = INSTALL_ERROR;
+	time_t			 now = time(NULL);
+	int			 fd = -1;
+
+	*token = NULL;
+	memset(&in, 0, sizeof(in));
+	sr = store_install_get(s->st, ent, team, &in);
+	if (sr == STORE_OK && install_due(&in, now)) {
+		/* Read again under the lock: another worker may have
+		 * refreshed while we waited for it. */
+		store_install_free(&in);
+		if ((fd = install_lock(s, ent, team)) == -1)
+			goto out;
+		sr = store_install_get(s->st, ent, team, &in);
+		if (sr == STORE_OK && install_due(&in, now)) {
+			res = install_refresh(s, &in);
+			if (res == INSTALL_REVOKED || res == INSTALL_ERROR ||
+			    (res != INSTALL_OK && in.expires_at <= now))
+				goto out;
+		} else if (sr == STORE_OK)
+			log_event(LOGL_INFO, "slack.refresh",
+			    "outcome=shared");
+	}
+	if (sr != STORE_OK) {
+		res = sr == STORE_NOTFOUND ? INSTALL_NOTFOUND : INSTALL_ERROR;
+		goto out;
+	}
+	if (in.needs_reinstall) {
+		res = INSTALL_REVOKED;
+		goto out;
+	}
+	res = INSTALL_OK;
+	*token = in.bot_token;
+	in.bot_token = NULL;
+out:
+	if (fd != -1)
+		close(fd);
+	store_install_free(&in);
+	return res;
+}
