@@ -1020,6 +1020,7 @@ suite(void)
 	tcase_add_test(tc, test_with_context_fails);
 	tcase_add_test(tc, test_help_iuser);
 	tcase_add_test(tc, test_whoami_iuser);
+	suite_add_tcase(s, tc);
 	tc = tcase_create("resumed");
 	tcase_add_test(tc, test_login_resume);
 	tcase_add_test(tc, test_resumed_contacts);
