@@ -457,8 +457,12 @@ START_TEST(test_reseal_installations)
 	struct store_install	 in, out;
 	struct keyring		*kr;
 	struct store		*a, *ring, *b;
-	char			 q[160];
+	char			 q[160], bot[TU_TOKEN_MAX], ref[TU_TOKEN_MAX];
+	char			 plain[TU_TOKEN_MAX];
 
+	tu_token(bot, "xoxe.xoxb-1-");
+	tu_token(ref, "xoxe-1-");
+	tu_token(plain, "xoxb-");
 	a = store_open(dbpath, &key_a);
 	memset(&in, 0, sizeof(in));
 	snprintf(in.team_id, sizeof(in.team_id), "T1");
@@ -469,12 +473,12 @@ START_TEST(test_reseal_installations)
 	in.bot_id = (char *)"B0BOT1";
 	in.scopes = (char *)"commands";
 	in.installer_user_id = (char *)"U0ADMIN";
-	in.bot_token = (char *)"xoxe.xoxb-1-rekeyBOTtoken";
-	in.refresh_token = (char *)"xoxe-1-rekeyREFRESHtoken";
+	in.bot_token = bot;
+	in.refresh_token = ref;
 	in.expires_at = time(NULL) + 43200;
 	ck_assert_int_eq(store_install_put(a, &in), STORE_OK);
 	snprintf(in.team_id, sizeof(in.team_id), "T2");
-	in.bot_token = (char *)"xoxb-rekey-norotation";
+	in.bot_token = plain;
 	in.refresh_token = NULL;
 	in.expires_at = 0;
 	ck_assert_int_eq(store_install_put(a, &in), STORE_OK);
@@ -491,11 +495,11 @@ START_TEST(test_reseal_installations)
 
 	b = store_open(dbpath, &key_b);
 	ck_assert_int_eq(store_install_get(b, "", "T1", &out), STORE_OK);
-	ck_assert_str_eq(out.bot_token, "xoxe.xoxb-1-rekeyBOTtoken");
-	ck_assert_str_eq(out.refresh_token, "xoxe-1-rekeyREFRESHtoken");
+	ck_assert_str_eq(out.bot_token, bot);
+	ck_assert_str_eq(out.refresh_token, ref);
 	store_install_free(&out);
 	ck_assert_int_eq(store_install_get(b, "", "T2", &out), STORE_OK);
-	ck_assert_str_eq(out.bot_token, "xoxb-rekey-norotation");
+	ck_assert_str_eq(out.bot_token, plain);
 	ck_assert_ptr_null(out.refresh_token);
 	store_install_free(&out);
 	/* The old key alone opens neither any more. */

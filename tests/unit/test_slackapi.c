@@ -18,48 +18,89 @@
 #include "crypto.h"
 #include "http.h"
 #include "slackapi.h"
+#include "testutil.h"
 #include "tls_server.h"
 
-/* Single quotes stand for double quotes, for readable tables. */
+/*
+ * The tokens of a run, in Slack's shapes, made at run time so that no
+ * test file holds anything that looks like a credential: a bot token
+ * (xoxb-), a rotating bot token (xoxe.xoxb-1-), a refresh token
+ * (xoxe-1-) and a user token (xoxp-).  In the tables they are written
+ * @BOT@, @ROT@, @REF@ and @USR@.
+ */
+enum tok { T_BOT, T_ROT, T_REF, T_USR, T__MAX };
+
+static const char *
+tok(enum tok t)
+{
+	static const char *const prefix[T__MAX] = {
+		"xoxb-", "xoxe.xoxb-1-", "xoxe-1-", "xoxp-"
+	};
+	static char	 v[T__MAX][TU_TOKEN_MAX];
+
+	if (v[t][0] == '\0')
+		tu_token(v[t], prefix[t]);
+	return v[t];
+}
+
+/* Single quotes stand for double quotes, for readable tables, and the
+ * @...@ marks for the run's tokens (see tok()). */
 static char *
 json(const char *sq)
 {
+	static const char *const mark[T__MAX] = {
+		"@BOT@", "@ROT@", "@REF@", "@USR@"
+	};
 	static char	 ring[4][8192];
 	static int	 next;
 	char		*out = ring[next++ % 4];
-	size_t		 i;
+	size_t		 i, o = 0, n;
+	int		 t;
 
-	ck_assert_uint_lt(strlen(sq), sizeof(ring[0]));
-	for (i = 0; sq[i] != '\0'; i++)
-		out[i] = sq[i] == '\'' ? '"' : sq[i];
-	out[i] = '\0';
+	for (i = 0; sq[i] != '\0'; i++) {
+		for (t = 0; t < T__MAX; t++)
+			if (strncmp(sq + i, mark[t], strlen(mark[t])) == 0)
+				break;
+		if (t < T__MAX) {
+			n = strlen(tok(t));
+			ck_assert_uint_lt(o + n, sizeof(ring[0]));
+			memcpy(out + o, tok(t), n);
+			o += n;
+			i += strlen(mark[t]) - 1;
+			continue;
+		}
+		ck_assert_uint_lt(o + 1, sizeof(ring[0]));
+		out[o++] = sq[i] == '\'' ? '"' : sq[i];
+	}
+	out[o] = '\0';
 	return out;
 }
 
 /* Slack's own example ("Installing with OAuth"): a workspace of an
- * Enterprise Grid, a bot token, and a user token under authed_user. */
+ * Enterprise Grid, a bot token, and a user token under authed_user (the
+ * tokens are the run's, see tok()). */
 #define DOC_EXAMPLE \
 	"{'ok': true, " \
 	"'access_token': " \
-	"'xoxb-17653672481-19874698323-pdFZKVeTuE8sk7oOcBrzbqgy'," \
+	"'@BOT@'," \
 	" 'token_type': 'bot', 'scope': 'commands,incoming-webhook', " \
 	"'bot_user_id': 'U0KRQLJ9H', 'app_id': 'A0KRD7HC3', " \
 	"'team': {'name': 'Slack Softball Team', 'id': 'T9TK3CUKW'}, " \
 	"'enterprise': {'name': 'slack-sports', 'id': 'E12345678'}, " \
 	"'authed_user': {'id': 'U1234', 'scope': 'chat:write', " \
-	"'access_token': 'xoxp-1234', 'token_type': 'user'}}"
+	"'access_token': '@USR@', 'token_type': 'user'}}"
 
 /* A workspace outside a grid, with token rotation. */
 #define ROTATING \
-	"{'ok':true,'access_token':'xoxe.xoxb-1-abc','expires_in':43200," \
-	"'refresh_token':'xoxe-1-def','token_type':'bot','scope':'commands'," \
+	"{'ok':true,'access_token':'@ROT@','expires_in':43200," \
+	"'refresh_token':'@REF@','token_type':'bot','scope':'commands'," \
 	"'bot_user_id':'U0BOT1','app_id':'A0APP1'," \
 	"'team':{'name':'E2E','id':'T0E2E0001'},'enterprise':null," \
 	"'is_enterprise_install':false,'authed_user':{'id':'U0ADMIN'}}"
 
 /* An org-wide install ("Developing for Enterprise orgs"): team null. */
 #define ORG_WIDE \
-	"{'ok':true,'access_token':'xoxb-1-2-org','token_type':'bot'," \
+	"{'ok':true,'access_token':'@BOT@','token_type':'bot'," \
 	"'scope':'commands','bot_user_id':'U0BOT2','app_id':'A0APP1'," \
 	"'is_enterprise_install':true,'team':null," \
 	"'enterprise':{'id':'E123ABC456','name':'Jesse Slacksalot'}," \
@@ -67,13 +108,14 @@ json(const char *sq)
 
 START_TEST(test_parse_documented_example)
 {
+	const char		*s;
 	struct slackapi_grant	 g;
 	struct slackapi_error	 err;
 
-	ck_assert_int_eq(slackapi_parse_grant(200, json(DOC_EXAMPLE),
-	    strlen(DOC_EXAMPLE), 0, &g, &err), SLACKAPI_OK);
-	ck_assert_str_eq(g.access_token,
-	    "xoxb-17653672481-19874698323-pdFZKVeTuE8sk7oOcBrzbqgy");
+	s = json(DOC_EXAMPLE);
+	ck_assert_int_eq(slackapi_parse_grant(200, s, strlen(s), 0, &g, &err),
+	    SLACKAPI_OK);
+	ck_assert_str_eq(g.access_token, tok(T_BOT));
 	ck_assert_ptr_null(g.refresh_token);
 	ck_assert_int_eq(g.expires_in, 0);
 	ck_assert_str_eq(g.scope, "commands,incoming-webhook");
@@ -92,12 +134,14 @@ END_TEST
 
 START_TEST(test_parse_rotating)
 {
+	const char		*s;
 	struct slackapi_grant	 g;
 
-	ck_assert_int_eq(slackapi_parse_grant(200, json(ROTATING),
-	    strlen(ROTATING), 0, &g, NULL), SLACKAPI_OK);
-	ck_assert_str_eq(g.access_token, "xoxe.xoxb-1-abc");
-	ck_assert_str_eq(g.refresh_token, "xoxe-1-def");
+	s = json(ROTATING);
+	ck_assert_int_eq(slackapi_parse_grant(200, s, strlen(s), 0, &g, NULL),
+	    SLACKAPI_OK);
+	ck_assert_str_eq(g.access_token, tok(T_ROT));
+	ck_assert_str_eq(g.refresh_token, tok(T_REF));
 	ck_assert_int_eq(g.expires_in, 43200);
 	ck_assert_str_eq(g.team_id, "T0E2E0001");
 	ck_assert_ptr_null(g.enterprise_id);
@@ -109,10 +153,12 @@ END_TEST
 
 START_TEST(test_parse_org_wide)
 {
+	const char		*s;
 	struct slackapi_grant	 g;
 
-	ck_assert_int_eq(slackapi_parse_grant(200, json(ORG_WIDE),
-	    strlen(ORG_WIDE), 0, &g, NULL), SLACKAPI_OK);
+	s = json(ORG_WIDE);
+	ck_assert_int_eq(slackapi_parse_grant(200, s, strlen(s), 0, &g, NULL),
+	    SLACKAPI_OK);
 	ck_assert_int_eq(g.is_enterprise_install, 1);
 	ck_assert_ptr_null(g.team_id);
 	ck_assert_ptr_null(g.team_name);
@@ -129,8 +175,8 @@ START_TEST(test_parse_refresh_reply)
 {
 	struct slackapi_grant	 g;
 	const char		*s = json("{'ok':true,'app_id':'A0APP1',"
-	    "'access_token':'xoxe.xoxb-1-new','expires_in':43200,"
-	    "'refresh_token':'xoxe-1-new','token_type':'bot',"
+	    "'access_token':'@ROT@','expires_in':43200,"
+	    "'refresh_token':'@REF@','token_type':'bot',"
 	    "'scope':'commands','bot_user_id':'U0BOT2',"
 	    "'team':{'name':'x','id':'T0OTHER'},"
 	    "'enterprise':{'name':'G','id':'E0GRID'},"
@@ -197,80 +243,80 @@ static const struct {
 	    SLACKAPI_MALFORMED, NULL },
 	/* A success that is not a complete bot grant. */
 	{ 200, 0, "{'ok':true}", SLACKAPI_MALFORMED, NULL },
-	{ 200, 0, "{'ok':true,'access_token':'xoxp-1','token_type':'user',"
+	{ 200, 0, "{'ok':true,'access_token':'@USR@','token_type':'user',"
 	    "'scope':'commands','bot_user_id':'U1','app_id':'A1',"
 	    "'team':{'id':'T1','name':'n'}}", SLACKAPI_MALFORMED, NULL },
-	{ 200, 0, "{'ok':true,'access_token':'xoxp-1','token_type':'bot',"
+	{ 200, 0, "{'ok':true,'access_token':'@USR@','token_type':'bot',"
 	    "'scope':'commands','bot_user_id':'U1','app_id':'A1',"
 	    "'team':{'id':'T1','name':'n'}}", SLACKAPI_MALFORMED, NULL },
-	{ 200, 0, "{'ok':true,'access_token':'xoxb-1 2','token_type':'bot',"
+	{ 200, 0, "{'ok':true,'access_token':'@BOT@ 2','token_type':'bot',"
 	    "'scope':'commands','bot_user_id':'U1','app_id':'A1',"
 	    "'team':{'id':'T1','name':'n'}}", SLACKAPI_MALFORMED, NULL },
 	{ 200, 0, "{'ok':true,'access_token':'xoxb-','token_type':'bot',"
 	    "'scope':'commands','bot_user_id':'U1','app_id':'A1',"
 	    "'team':{'id':'T1','name':'n'}}", SLACKAPI_MALFORMED, NULL },
-	{ 200, 0, "{'ok':true,'access_token':'xoxb-1','token_type':'bot',"
+	{ 200, 0, "{'ok':true,'access_token':'@BOT@','token_type':'bot',"
 	    "'scope':'commands','bot_user_id':'u1','app_id':'A1',"
 	    "'team':{'id':'T1','name':'n'}}", SLACKAPI_MALFORMED, NULL },
-	{ 200, 0, "{'ok':true,'access_token':'xoxb-1','token_type':'bot',"
+	{ 200, 0, "{'ok':true,'access_token':'@BOT@','token_type':'bot',"
 	    "'scope':'commands','bot_user_id':'U1','app_id':'A1',"
 	    "'team':{'id':'T1\\u0000','name':'n'}}", SLACKAPI_MALFORMED,
 	    NULL },
-	{ 200, 0, "{'ok':true,'access_token':'xoxb-1','token_type':'bot',"
+	{ 200, 0, "{'ok':true,'access_token':'@BOT@','token_type':'bot',"
 	    "'scope':'commands','bot_user_id':'U1','app_id':'A1'}",
 	    SLACKAPI_MALFORMED, NULL },
-	{ 200, 0, "{'ok':true,'access_token':'xoxb-1','token_type':'bot',"
+	{ 200, 0, "{'ok':true,'access_token':'@BOT@','token_type':'bot',"
 	    "'scope':'commands','bot_user_id':'U1','app_id':'A1',"
 	    "'team':'T1'}", SLACKAPI_MALFORMED, NULL },
-	{ 200, 0, "{'ok':true,'access_token':'xoxb-1','token_type':'bot',"
+	{ 200, 0, "{'ok':true,'access_token':'@BOT@','token_type':'bot',"
 	    "'scope':'commands','bot_user_id':'U1','app_id':'A1',"
 	    "'is_enterprise_install':true,'team':null,'enterprise':null}",
 	    SLACKAPI_MALFORMED, NULL },
-	{ 200, 0, "{'ok':true,'access_token':'xoxb-1','token_type':'bot',"
+	{ 200, 0, "{'ok':true,'access_token':'@BOT@','token_type':'bot',"
 	    "'scope':'commands','bot_user_id':'U1','app_id':'A1',"
 	    "'is_enterprise_install':'true','enterprise':{'id':'E1'}}",
 	    SLACKAPI_MALFORMED, NULL },
 	/* A refresh token needs an expiry, and expiries are sane. */
-	{ 200, 0, "{'ok':true,'access_token':'xoxe.xoxb-1','token_type':'bot',"
-	    "'refresh_token':'xoxe-1-r','scope':'commands','bot_user_id':'U1',"
+	{ 200, 0, "{'ok':true,'access_token':'@ROT@','token_type':'bot',"
+	    "'refresh_token':'@REF@','scope':'commands','bot_user_id':'U1',"
 	    "'app_id':'A1','team':{'id':'T1','name':'n'}}",
 	    SLACKAPI_MALFORMED, NULL },
-	{ 200, 0, "{'ok':true,'access_token':'xoxe.xoxb-1','token_type':'bot',"
-	    "'refresh_token':'xoxe-1-r','expires_in':0,'scope':'commands',"
+	{ 200, 0, "{'ok':true,'access_token':'@ROT@','token_type':'bot',"
+	    "'refresh_token':'@REF@','expires_in':0,'scope':'commands',"
 	    "'bot_user_id':'U1','app_id':'A1','team':{'id':'T1','name':'n'}}",
 	    SLACKAPI_MALFORMED, NULL },
-	{ 200, 0, "{'ok':true,'access_token':'xoxe.xoxb-1','token_type':'bot',"
-	    "'refresh_token':'xoxe-1-r','expires_in':-5,'scope':'commands',"
+	{ 200, 0, "{'ok':true,'access_token':'@ROT@','token_type':'bot',"
+	    "'refresh_token':'@REF@','expires_in':-5,'scope':'commands',"
 	    "'bot_user_id':'U1','app_id':'A1','team':{'id':'T1','name':'n'}}",
 	    SLACKAPI_MALFORMED, NULL },
-	{ 200, 0, "{'ok':true,'access_token':'xoxe.xoxb-1','token_type':'bot',"
-	    "'refresh_token':'xoxe-1-r','expires_in':'43200',"
+	{ 200, 0, "{'ok':true,'access_token':'@ROT@','token_type':'bot',"
+	    "'refresh_token':'@REF@','expires_in':'43200',"
 	    "'scope':'commands','bot_user_id':'U1','app_id':'A1',"
 	    "'team':{'id':'T1','name':'n'}}", SLACKAPI_MALFORMED, NULL },
-	{ 200, 0, "{'ok':true,'access_token':'xoxe.xoxb-1','token_type':'bot',"
-	    "'refresh_token':'xoxe-1-r','expires_in':43200.5,"
+	{ 200, 0, "{'ok':true,'access_token':'@ROT@','token_type':'bot',"
+	    "'refresh_token':'@REF@','expires_in':43200.5,"
 	    "'scope':'commands','bot_user_id':'U1','app_id':'A1',"
 	    "'team':{'id':'T1','name':'n'}}", SLACKAPI_MALFORMED, NULL },
-	{ 200, 0, "{'ok':true,'access_token':'xoxe.xoxb-1','token_type':'bot',"
-	    "'refresh_token':'xoxe-1-r','expires_in':99999999999999,"
+	{ 200, 0, "{'ok':true,'access_token':'@ROT@','token_type':'bot',"
+	    "'refresh_token':'@REF@','expires_in':99999999999999,"
 	    "'scope':'commands','bot_user_id':'U1','app_id':'A1',"
 	    "'team':{'id':'T1','name':'n'}}", SLACKAPI_MALFORMED, NULL },
-	{ 200, 0, "{'ok':true,'access_token':'xoxe.xoxb-1','token_type':'bot',"
+	{ 200, 0, "{'ok':true,'access_token':'@ROT@','token_type':'bot',"
 	    "'refresh_token':'5Aep-r','expires_in':43200,"
 	    "'scope':'commands','bot_user_id':'U1','app_id':'A1',"
 	    "'team':{'id':'T1','name':'n'}}", SLACKAPI_MALFORMED, NULL },
-	{ 200, 0, "{'ok':true,'access_token':'xoxb-1','token_type':'bot',"
+	{ 200, 0, "{'ok':true,'access_token':'@BOT@','token_type':'bot',"
 	    "'scope':'','bot_user_id':'U1','app_id':'A1',"
 	    "'team':{'id':'T1','name':'n'}}", SLACKAPI_MALFORMED, NULL },
-	{ 200, 0, "{'ok':true,'access_token':'xoxb-1','token_type':'bot',"
+	{ 200, 0, "{'ok':true,'access_token':'@BOT@','token_type':'bot',"
 	    "'scope':'commands','bot_user_id':'U1','app_id':'A1',"
 	    "'team':{'id':'T1','name':'n'},'authed_user':'U1'}",
 	    SLACKAPI_MALFORMED, NULL },
 	/* Invalid UTF-8 in a name, a raw control byte. */
-	{ 200, 0, "{'ok':true,'access_token':'xoxb-1','token_type':'bot',"
+	{ 200, 0, "{'ok':true,'access_token':'@BOT@','token_type':'bot',"
 	    "'scope':'commands','bot_user_id':'U1','app_id':'A1',"
 	    "'team':{'id':'T1','name':'\xc0\xaf'}}", SLACKAPI_MALFORMED, NULL },
-	{ 200, 0, "{'ok':true,'access_token':'xoxb-1','token_type':'bot',"
+	{ 200, 0, "{'ok':true,'access_token':'@BOT@','token_type':'bot',"
 	    "'scope':'commands','bot_user_id':'U1','app_id':'A1',"
 	    "'team':{'id':'T1','name':'a\tb'}}", SLACKAPI_MALFORMED, NULL },
 };
@@ -449,7 +495,7 @@ START_TEST(test_wire_oauth_access)
 	wire_start(&w, reply_json("200 OK", json(ROTATING)));
 	ck_assert_int_eq(slackapi_oauth_access(w.h, &w.cfg, "12.34.ab/c",
 	    &g, NULL), SLACKAPI_OK);
-	ck_assert_str_eq(g.refresh_token, "xoxe-1-def");
+	ck_assert_str_eq(g.refresh_token, tok(T_REF));
 	assert_post(&w, "POST /api/oauth.v2.access HTTP/1.1\r\n",
 	    "grant_type=authorization_code&code=12.34.ab%2Fc"
 	    "&client_id=1234567890.0987654321&client_secret=s3cr3t%26%3D"
@@ -465,14 +511,19 @@ START_TEST(test_wire_oauth_refresh_revoked)
 	struct slackapi_grant	 g;
 	struct slackapi_error	 err;
 
+	char			 rt[TU_TOKEN_MAX + 1], want[512];
+
+	/* A "+" in the token must go out percent-encoded. */
+	snprintf(rt, sizeof(rt), "%s+", tok(T_REF));
+	snprintf(want, sizeof(want), "grant_type=refresh_token&"
+	    "refresh_token=%s%%2B&client_id=1234567890.0987654321"
+	    "&client_secret=s3cr3t%%26%%3D", tok(T_REF));
 	wire_start(&w, reply_json("200 OK",
 	    json("{'ok':false,'error':'invalid_refresh_token'}")));
-	ck_assert_int_eq(slackapi_oauth_refresh(w.h, &w.cfg, "xoxe-1-r+",
-	    &g, &err), SLACKAPI_REVOKED);
+	ck_assert_int_eq(slackapi_oauth_refresh(w.h, &w.cfg, rt, &g, &err),
+	    SLACKAPI_REVOKED);
 	ck_assert_str_eq(err.code, "invalid_refresh_token");
-	assert_post(&w, "POST /api/oauth.v2.access HTTP/1.1\r\n",
-	    "grant_type=refresh_token&refresh_token=xoxe-1-r%2B"
-	    "&client_id=1234567890.0987654321&client_secret=s3cr3t%26%3D");
+	assert_post(&w, "POST /api/oauth.v2.access HTTP/1.1\r\n", want);
 	wire_stop(&w);
 }
 END_TEST
@@ -481,19 +532,20 @@ START_TEST(test_wire_auth_test)
 {
 	struct wire		 w;
 	struct slackapi_identity id;
-	char			 req[4096];
+	char			 req[4096], bearer[TU_TOKEN_MAX + 40];
 	int			 n;
 
+	snprintf(bearer, sizeof(bearer), "\r\nAuthorization: Bearer %s\r\n",
+	    tok(T_BOT));
 	wire_start(&w, reply_json("200 OK", json("{'ok':true,"
 	    "'team_id':'T1','user_id':'U0BOT1','bot_id':'B1'}")));
-	ck_assert_int_eq(slackapi_auth_test(w.h, &w.cfg, "xoxb-1-2-tok", &id,
+	ck_assert_int_eq(slackapi_auth_test(w.h, &w.cfg, tok(T_BOT), &id,
 	    NULL), SLACKAPI_OK);
 	ck_assert_str_eq(id.bot_id, "B1");
 	tls_last(&w.s, req, sizeof(req), &n);
 	ck_assert_int_eq(n, 1);
 	ck_assert_ptr_eq(strstr(req, "POST /api/auth.test HTTP/1.1\r\n"), req);
-	ck_assert_ptr_nonnull(strstr(req,
-	    "\r\nAuthorization: Bearer xoxb-1-2-tok\r\n"));
+	ck_assert_ptr_nonnull(strstr(req, bearer));
 	slackapi_identity_free(&id);
 	wire_stop(&w);
 }
@@ -505,7 +557,7 @@ START_TEST(test_wire_server_error_is_transient)
 	struct slackapi_grant	 g;
 
 	wire_start(&w, reply_json("503 Service Unavailable", "{}"));
-	ck_assert_int_eq(slackapi_oauth_refresh(w.h, &w.cfg, "xoxe-1-r", &g,
+	ck_assert_int_eq(slackapi_oauth_refresh(w.h, &w.cfg, tok(T_REF), &g,
 	    NULL), SLACKAPI_TRANSIENT);
 	wire_stop(&w);
 }
@@ -523,7 +575,7 @@ START_TEST(test_calls_unreachable_are_transient)
 	ck_assert_ptr_nonnull(h);
 	ck_assert_int_eq(slackapi_oauth_access(h, &c, "code", &g, NULL),
 	    SLACKAPI_TRANSIENT);
-	ck_assert_int_eq(slackapi_auth_test(h, &c, "xoxb-1", &id, NULL),
+	ck_assert_int_eq(slackapi_auth_test(h, &c, tok(T_BOT), &id, NULL),
 	    SLACKAPI_TRANSIENT);
 	/* Never over plain http. */
 	config_fill(&c, "http://127.0.0.1:1/api");

@@ -32,15 +32,25 @@
 #include "store.h"
 #include "testutil.h"
 
-#define ACCESS1		"00Dxx0000001gPL!ACCESS-one-9f3b2c"
-#define REFRESH1	"5Aep861REFRESH-one-d41d8cd98f00b204"
-#define ACCESS2		"00Dxx0000001gPL!ACCESS-two-7a1e55"
-#define REFRESH2	"5Aep861REFRESH-two-e3b0c44298fc1c14"
+/* Tokens in the shapes Salesforce gives them, made afresh by setup(). */
+#define ACCESS1		access1
+#define REFRESH1	refresh1
+#define ACCESS2		access2
+#define REFRESH2	refresh2
 #define VERIFIER	"pkce-VERIFIER-plaintext-0123456789abcdefghijk"
 
 static char			 dir[1024];
 static char			 dbpath[PATH_MAX];
 static struct crypto_key	 key_a, key_b;
+/* Tokens and secrets in Slack's and Salesforce's shapes, made afresh by
+ * setup() so that no test file holds one. */
+static char	 bot1[TU_TOKEN_MAX], botref1[TU_TOKEN_MAX];
+static char	 bot2[TU_TOKEN_MAX], botref2[TU_TOKEN_MAX];
+static char	 botplain[TU_TOKEN_MAX];
+static char	 access1[TU_TOKEN_MAX], refresh1[TU_TOKEN_MAX];
+static char	 access2[TU_TOKEN_MAX], refresh2[TU_TOKEN_MAX];
+static char	 secret_a[TU_TOKEN_MAX], secret_b[TU_TOKEN_MAX];
+static char	 itoken1[TU_TOKEN_MAX], itoken2[TU_TOKEN_MAX];
 
 static void
 setup(void)
@@ -56,6 +66,19 @@ setup(void)
 	tu_key_random(&key_a);
 	tu_key_random(&key_b);
 	ck_assert_str_ne(key_a.id, key_b.id);
+	tu_token(bot1, "xoxe.xoxb-1-");
+	tu_token(botref1, "xoxe-1-");
+	tu_token(bot2, "xoxe.xoxb-1-");
+	tu_token(botref2, "xoxe-1-");
+	tu_token(botplain, "xoxb-");
+	tu_token(access1, "00Dxx0000001gPL!AR");
+	tu_token(refresh1, "5Aep861");
+	tu_token(access2, "00Dxx0000001gPL!AR");
+	tu_token(refresh2, "5Aep861");
+	tu_token(secret_a, "");
+	tu_token(secret_b, "");
+	tu_token(itoken1, "00Dxx0000001gPL!AR");
+	tu_token(itoken2, "00Dxx0000001gPL!AR");
 }
 
 /* Removes the database and its WAL and shared-memory files. */
@@ -1515,11 +1538,12 @@ END_TEST
 
 /* --- Slack installations (sql/003_installations.sql) ------------------ */
 
-#define BOT1		"xoxe.xoxb-1-BOT-one-5f3c9a0d7e21b4c8"
-#define BOTREF1		"xoxe-1-BOTREFRESH-one-91ac44e0b3d2"
-#define BOT2		"xoxe.xoxb-1-BOT-two-aa03c771e99f5d10"
-#define BOTREF2		"xoxe-1-BOTREFRESH-two-0e7d21c5fb8a"
-#define BOTPLAIN	"xoxb-17653672481-19874698323-pdFZKVeTuE8sk7oOc"
+/* The tokens setup() made. */
+#define BOT1		bot1
+#define BOTREF1		botref1
+#define BOT2		bot2
+#define BOTREF2		botref2
+#define BOTPLAIN	botplain
 
 /* An installation to store: (ent, team), rotating when refresh is set. */
 static struct store_install
@@ -2638,10 +2662,11 @@ END_TEST
 
 /* --- Salesforce integrations (sql/004_integrations.sql) --------------- */
 
-#define SECRET_A	"CONSUMER-SECRET-a-7d1f0c3e9b2a4c5d"
-#define SECRET_B	"CONSUMER-SECRET-b-0e9d8c7b6a594837"
-#define ITOKEN1		"00Dxx0000001gPL!INTEG-TOKEN-one-c0ffee"
-#define ITOKEN2		"00Dxx0000001gPL!INTEG-TOKEN-two-decade"
+/* Consumer secrets and integration-user tokens, made by setup(). */
+#define SECRET_A	secret_a
+#define SECRET_B	secret_b
+#define ITOKEN1		itoken1
+#define ITOKEN2		itoken2
 
 static void
 integ_add(struct store *st, const char *name, const char *secret, int iuser,

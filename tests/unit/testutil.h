@@ -9,6 +9,7 @@
 #define FORCELINK_TESTUTIL_H
 
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include <check.h>
@@ -38,6 +39,33 @@ tu_key_random(struct crypto_key *k)
 	ck_assert_ptr_nonnull(b64);
 	ck_assert_int_eq(crypto_key_from_base64(k, b64), 0);
 	free(b64);
+}
+
+/* Longest token tu_token() makes, with its terminator. */
+#define TU_TOKEN_MAX	96
+
+/*
+ * Writes into out (TU_TOKEN_MAX bytes) prefix followed by 24 random
+ * letters and digits: a token in the shape the stand-ins issue ("xoxb-",
+ * "xoxe-1-", ...), made fresh at each run, so that no test file holds
+ * anything that looks like a real credential.  crypto_init() must have
+ * run.
+ */
+static inline char *
+tu_token(char out[TU_TOKEN_MAX], const char *prefix)
+{
+	static const char	 alnum[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "abcdefghijklmnopqrstuvwxyz0123456789";
+	unsigned char		 r[24];
+	size_t			 n = strlen(prefix), i;
+
+	ck_assert_uint_lt(n + sizeof(r), TU_TOKEN_MAX);
+	memcpy(out, prefix, n);
+	crypto_random(r, sizeof(r));
+	for (i = 0; i < sizeof(r); i++)
+		out[n + i] = alnum[r[i] % (sizeof(alnum) - 1)];
+	out[n + sizeof(r)] = '\0';
+	return out;
 }
 
 #endif
