@@ -7,27 +7,20 @@
  * same workspace never writes the old grant's tokens over the new one:
  * its write fails and the reinstall stands.
  */
-#include <sys/file.h>
 
 #include <errno.h>
-#include <fcntl.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "crypto.h"
 #include "http.h"
 #include "install.h"
 #include "log.h"
 #include "slackapi.h"
-
-/* How long a caller waits for another worker's refresh of the same
- * installation (as session.c waits for a user's). */
-#define INSTALL_LOCK_WAIT_MS	25000
 
 static const char *const install_result_names[] = {
 	"ok", "refused", "forged", "transient", "revoked", "notfound", "error"
@@ -282,49 +275,14 @@ install_token_due(const struct store_install_ref *ref, time_t now)
 /* ------------------------------------------------------------------ */
 /* The bot token, refreshed single-flight. */
 
-/*
- * Takes the refresh lock of an installation: an OFD write lock on one
- * byte of session.c's refresh lock file, at an offset derived from the
- * key (users and installations whose hashes collide merely refresh one
- * after the other).  The kernel drops it when the process dies.  Returns
- * the descriptor to close, or -1 on failure or after
- * INSTALL_LOCK_WAIT_MS (logged).
- */
+/* Takes the refresh lock of an installation (session_lock_id). */
 static int
 install_lock(struct session *s, const char *ent, const char *team)
 {
-	unsigned char	 h[CRYPTO_HASHLEN];
-	char		 id[2 * (SLACK_ID_MAX + 1) + 16];
-	struct flock	 fl;
-	uint64_t	 off;
-	int		 fd, waited;
+	char	 id[2 * (SLACK_ID_MAX + 1) + 16];
 
 	snprintf(id, sizeof(id), "slack-install\n%s\n%s", ent, team);
-	crypto_sha256(id, h);
-	memcpy(&off, h, sizeof(off));
-	if ((fd = open(s->lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) ==
-	    -1) {
-		log_error("msg=\"open %s: %s\"", s->lock_path, strerror(errno));
-		return -1;
-	}
-	memset(&fl, 0, sizeof(fl));
-	fl.l_type = F_WRLCK;
-	fl.l_whence = SEEK_SET;
-	fl.l_start = (off_t)(off % (UINT64_C(1) << 40));
-	fl.l_len = 1;
-	for (waited = 0; fcntl(fd, F_OFD_SETLK, &fl) == -1; waited += 5) {
-		if ((errno != EAGAIN && errno != EACCES) ||
-		    waited >= INSTALL_LOCK_WAIT_MS) {
-			log_error("msg=\"install refresh lock: %s\"",
-			    errno == EAGAIN || errno == EACCES ? "timed out" :
-			    strerror(errno));
-			close(fd);
-			return -1;
-		}
-		http_deadline_check(s->http);
-		usleep(5000);
-	}
-	return fd;
+	return session_lock_id(s, id);
 }
 
 /* Whether the installation's bot token is due for a refresh. */
@@ -465,8 +423,7 @@ install_bot_token(struct session *s, const char *ent, const char *team,
 	*token = in.bot_token;
 	in.bot_token = NULL;
 out:
-	if (fd != -1)
-		close(fd);
+	session_unlock(fd);
 	store_install_free(&in);
 	return res;
 }

@@ -72,15 +72,7 @@ session_free(struct session *s)
 	free(s);
 }
 
-/*
- * Takes the refresh lock named id: an OFD write lock on one byte of the
- * lock file, at an offset derived from id.  Ids whose hashes collide
- * merely refresh one after the other.  While it waits, the Slack deadline
- * set on s->http (see http_set_deadline) still fires.  Returns the
- * descriptor to pass to session_unlock(), or -1 on failure or after
- * SESSION_LOCK_WAIT_MS.
- */
-static int
+int
 session_lock_id(struct session *s, const char *id)
 {
 	unsigned char	 h[CRYPTO_HASHLEN];
@@ -127,8 +119,7 @@ session_lock(struct session *s, const struct slack_user *who)
 	return session_lock_id(s, id);
 }
 
-/* Closing the descriptor releases the OFD lock. */
-static void
+void
 session_unlock(int fd)
 {
 	if (fd != -1)

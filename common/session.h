@@ -43,6 +43,19 @@ struct session {
 	char			*lock_path;
 };
 
+/*
+ * The single-flight lock of every refresh (a user's Salesforce tokens, an
+ * integration user's token, a Slack installation's bot token): an OFD
+ * write lock on one byte of the refresh lock file, at an offset derived
+ * from id, which names what is refreshed.  Ids whose hashes collide
+ * merely refresh one after the other; the kernel drops the lock when the
+ * process dies.  While it waits, the Slack deadline set on s->http (see
+ * http_set_deadline) still fires.  Returns the descriptor to pass to
+ * session_unlock(), or -1 (logged) on failure or after 25 s.
+ */
+int	 session_lock_id(struct session *, const char *id);
+void	 session_unlock(int fd);
+
 enum session_result {
 	SESSION_OK,
 	SESSION_UNLINKED,	/* no link: offer the login link */
