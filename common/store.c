@@ -2046,123 +2046,6 @@ store_rekey_add(struct store_rekey *b)
 	return p;
 }
 
-/*
- * Adds the link row s is on to batch b, re-sealed under cur.  Counts it
- * in *c as having an unknown key or not opening when so (and leaves it
- * out).  Returns 0, or -1 on memory exhaustion or a malformed row
- * (logged).
- */
-static int
-store_rekey_link(struct store *st, sqlite3_stmt *s, struct store_rekey *b,
-    struct store_rekey_counts *c)
-{
-	struct store_rekey_row	*row;
-	const struct crypto_key	*k, *cur;
-	struct store_ad		 ao, an;
-	int			 bad = 0;
-
-	if ((row = store_rekey_add(b)) == NULL)
-		goto nomem;
-	if (store_col_id(s, RLCOL_ENTERPRISE_ID, row->who.enterprise_id,
-	    sizeof(row->who.enterprise_id)) == -1 ||
-	    store_col_id(s, RLCOL_TEAM_ID, row->who.team_id,
-	    sizeof(row->who.team_id)) == -1 ||
-	    store_col_id(s, RLCOL_USER_ID, row->who.user_id,
-	    sizeof(row->who.user_id)) == -1 ||
-	    store_col_blob(s, RLCOL_ACCESS_CT, &row->old_a) == -1 ||
-	    store_col_blob(s, RLCOL_REFRESH_CT, &row->old_b) == -1) {
-		log_error("msg=\"malformed link row: left as it is\"");
-		c->unopenable++;
-		goto skip;
-	}
-	if ((k = store_key_find(st, s, RLCOL_KEY_ID, "link")) == NULL) {
-		c->unknown_key++;
-		goto skip;
-	}
-	cur = store_key_current(st);
-	snprintf(row->old_id, sizeof(row->old_id), "%s", k->id);
-	row->version = sqlite3_column_int64(s, RLCOL_VERSION);
-	if (store_ad_token(&ao, &row->who, "access", k->id) == -1 ||
-	    store_ad_token(&an, &row->who, "access", cur->id) == -1 ||
-	    store_reseal(k, cur, &ao, &an, &row->old_a, &row->new_a,
-	    &bad) == -1 ||
-	    store_ad_token(&ao, &row->who, "refresh", k->id) == -1 ||
-	    store_ad_token(&an, &row->who, "refresh", cur->id) == -1 ||
-	    store_reseal(k, cur, &ao, &an, &row->old_b, &row->new_b,
-	    &bad) == -1) {
-		if (!bad)
-			goto nomem;
-		log_error("msg=\"sealed token does not open: altered or wrong "
-		    "key; link left as it is\"");
-		c->unopenable++;
-		goto skip;
-	}
-	b->n++;
-	return 0;
-skip:
-	free(row->old_a.p);
-	free(row->old_b.p);
-	free(row->new_a.p);
-	return 0;
-nomem:
-	if (row != NULL) {
-		free(row->old_a.p);
-		free(row->old_b.p);
-		free(row->new_a.p);
-	}
-	log_error("msg=\"out of memory\"");
-	return -1;
-}
-
-/* store_rekey_link() for the login_state row s is on (its verifier). */
-static int
-store_rekey_state(struct store *st, sqlite3_stmt *s, struct store_rekey *b,
-    struct store_rekey_counts *c)
-{
-	struct store_rekey_row	*row;
-	const struct crypto_key	*k, *cur;
-	struct store_ad		 ao, an;
-	int			 bad = 0;
-
-	if ((row = store_rekey_add(b)) == NULL)
-		goto nomem;
-	if (sqlite3_column_bytes(s, RSCOL_STATE_HASH) != CRYPTO_HASHLEN ||
-	    store_col_blob(s, RSCOL_VERIFIER_CT, &row->old_a) == -1) {
-		log_error("msg=\"malformed login_state row: left as it is\"");
-		c->unopenable++;
-		goto skip;
-	}
-	memcpy(row->state_hash, sqlite3_column_blob(s, RSCOL_STATE_HASH),
-	    CRYPTO_HASHLEN);
-	if ((k = store_key_find(st, s, RSCOL_KEY_ID, "login_state")) == NULL) {
-		c->unknown_key++;
-		goto skip;
-	}
-	cur = store_key_current(st);
-	snprintf(row->old_id, sizeof(row->old_id), "%s", k->id);
-	if (store_ad_verifier(&ao, row->state_hash, k->id) == -1 ||
-	    store_ad_verifier(&an, row->state_hash, cur->id) == -1 ||
-	    store_reseal(k, cur, &ao, &an, &row->old_a, &row->new_a,
-	    &bad) == -1) {
-		if (!bad)
-			goto nomem;
-		log_error("msg=\"sealed verifier does not open: altered or "
-		    "wrong key; login state left as it is\"");
-		c->unopenable++;
-		goto skip;
-	}
-	b->n++;
-	return 0;
-skip:
-	free(row->old_a.p);
-	return 0;
-nomem:
-	if (row != NULL)
-		free(row->old_a.p);
-	log_error("msg=\"out of memory\"");
-	return -1;
-}
-
 static int	 store_ad_search(struct store_ad *,
 		    const unsigned char nonce_hash[CRYPTO_HASHLEN],
 		    const char *column, const char *key_id);
@@ -2174,6 +2057,170 @@ static int	 store_ad_search(struct store_ad *,
 #define STORE_INSTALL_BOT	"install_bot"
 #define STORE_INSTALL_REFRESH	"install_refresh"
 
+/*
+ * What sets the kinds of rekeyed rows apart once a row's sealed values
+ * are read: the key id's column, a name for the logs, and how the
+ * associated data of each value (named which_a, which_b) is built from
+ * the row (its who or its hash) and a key id.
+ */
+struct store_rekey_kind {
+	const char	*what;
+	int		 keycol;
+	int		(*ad)(struct store_ad *, const struct store_rekey_row *,
+			    const char *which, const char *key_id);
+	const char	*which_a, *which_b;
+};
+
+static int
+store_rekey_ad_token(struct store_ad *ad, const struct store_rekey_row *row,
+    const char *which, const char *key_id)
+{
+	return store_ad_token(ad, &row->who, which, key_id);
+}
+
+static int
+store_rekey_ad_verifier(struct store_ad *ad,
+    const struct store_rekey_row *row, const char *which, const char *key_id)
+{
+	(void)which;
+	return store_ad_verifier(ad, row->state_hash, key_id);
+}
+
+static int
+store_rekey_ad_search(struct store_ad *ad, const struct store_rekey_row *row,
+    const char *which, const char *key_id)
+{
+	return store_ad_search(ad, row->state_hash, which, key_id);
+}
+
+static const struct store_rekey_kind store_rekey_links = {
+	"link", RLCOL_KEY_ID, store_rekey_ad_token, "access", "refresh"
+};
+static const struct store_rekey_kind store_rekey_states = {
+	"login_state", RSCOL_KEY_ID, store_rekey_ad_verifier, "verifier", NULL
+};
+static const struct store_rekey_kind store_rekey_searches = {
+	"search", RQCOL_KEY_ID, store_rekey_ad_search, "search_ct",
+	"search_url_ct"
+};
+static const struct store_rekey_kind store_rekey_installs = {
+	"installation", RICOL_KEY_ID, store_rekey_ad_token, STORE_INSTALL_BOT,
+	STORE_INSTALL_REFRESH
+};
+
+/* Frees what a row of a batch holds (its slot stays). */
+static void
+store_rekey_row_free(struct store_rekey_row *row)
+{
+	free(row->old_a.p);
+	free(row->old_b.p);
+	free(row->new_a.p);
+	free(row->new_b.p);
+	memset(row, 0, sizeof(*row));
+}
+
+/*
+ * Finishes row, the next slot of batch b, whose names (who or hash) and
+ * sealed values (old_a, and old_b when there is a second) the caller read
+ * from the row s is on: opens them with the key the row names and seals
+ * them again under the current key, then adds the row to b.  A row that
+ * was malformed (bad set), is under a key we do not hold, or does not
+ * open is counted in *c and left out.  Returns 0, or -1 on memory
+ * exhaustion (logged).
+ */
+static int
+store_rekey_finish(struct store *st, sqlite3_stmt *s, struct store_rekey *b,
+    struct store_rekey_counts *c, struct store_rekey_row *row,
+    const struct store_rekey_kind *kind, int bad)
+{
+	const struct crypto_key	*k, *cur;
+	struct store_ad		 ao, an;
+
+	if (bad) {
+		log_error("row=%s msg=\"malformed row: left as it is\"",
+		    kind->what);
+		c->unopenable++;
+		goto skip;
+	}
+	if ((k = store_key_find(st, s, kind->keycol, kind->what)) == NULL) {
+		c->unknown_key++;
+		goto skip;
+	}
+	cur = store_key_current(st);
+	snprintf(row->old_id, sizeof(row->old_id), "%s", k->id);
+	if (kind->ad(&ao, row, kind->which_a, k->id) == -1 ||
+	    kind->ad(&an, row, kind->which_a, cur->id) == -1 ||
+	    store_reseal(k, cur, &ao, &an, &row->old_a, &row->new_a,
+	    &bad) == -1 ||
+	    (row->old_b.p != NULL &&
+	    (kind->ad(&ao, row, kind->which_b, k->id) == -1 ||
+	    kind->ad(&an, row, kind->which_b, cur->id) == -1 ||
+	    store_reseal(k, cur, &ao, &an, &row->old_b, &row->new_b,
+	    &bad) == -1))) {
+		if (!bad) {
+			store_rekey_row_free(row);
+			log_error("msg=\"out of memory\"");
+			return -1;
+		}
+		log_error("row=%s msg=\"sealed value does not open: altered "
+		    "or wrong key; left as it is\"", kind->what);
+		c->unopenable++;
+		goto skip;
+	}
+	b->n++;
+	return 0;
+skip:
+	store_rekey_row_free(row);
+	return 0;
+}
+
+/*
+ * Adds the link row s is on to batch b, re-sealed under the current key
+ * (store_rekey_finish).  Returns 0, or -1 on memory exhaustion (logged).
+ */
+static int
+store_rekey_link(struct store *st, sqlite3_stmt *s, struct store_rekey *b,
+    struct store_rekey_counts *c)
+{
+	struct store_rekey_row	*row;
+	int			 bad;
+
+	if ((row = store_rekey_add(b)) == NULL) {
+		log_error("msg=\"out of memory\"");
+		return -1;
+	}
+	bad = store_col_id(s, RLCOL_ENTERPRISE_ID, row->who.enterprise_id,
+	    sizeof(row->who.enterprise_id)) == -1 ||
+	    store_col_id(s, RLCOL_TEAM_ID, row->who.team_id,
+	    sizeof(row->who.team_id)) == -1 ||
+	    store_col_id(s, RLCOL_USER_ID, row->who.user_id,
+	    sizeof(row->who.user_id)) == -1 ||
+	    store_col_blob(s, RLCOL_ACCESS_CT, &row->old_a) == -1 ||
+	    store_col_blob(s, RLCOL_REFRESH_CT, &row->old_b) == -1;
+	row->version = sqlite3_column_int64(s, RLCOL_VERSION);
+	return store_rekey_finish(st, s, b, c, row, &store_rekey_links, bad);
+}
+
+/* store_rekey_link() for the login_state row s is on (its verifier). */
+static int
+store_rekey_state(struct store *st, sqlite3_stmt *s, struct store_rekey *b,
+    struct store_rekey_counts *c)
+{
+	struct store_rekey_row	*row;
+	int			 bad;
+
+	if ((row = store_rekey_add(b)) == NULL) {
+		log_error("msg=\"out of memory\"");
+		return -1;
+	}
+	bad = sqlite3_column_bytes(s, RSCOL_STATE_HASH) != CRYPTO_HASHLEN ||
+	    store_col_blob(s, RSCOL_VERIFIER_CT, &row->old_a) == -1;
+	if (!bad)
+		memcpy(row->state_hash, sqlite3_column_blob(s,
+		    RSCOL_STATE_HASH), CRYPTO_HASHLEN);
+	return store_rekey_finish(st, s, b, c, row, &store_rekey_states, bad);
+}
+
 /* store_rekey_link() for the Slack installation row s is on: its bot
  * token and, when there is one, its refresh token (row->who names the
  * installation: enterprise and team, no user). */
@@ -2182,65 +2229,22 @@ store_rekey_install(struct store *st, sqlite3_stmt *s, struct store_rekey *b,
     struct store_rekey_counts *c)
 {
 	struct store_rekey_row	*row;
-	const struct crypto_key	*k, *cur;
-	struct store_ad		 ao, an;
-	int			 bad = 0, has_refresh;
+	int			 bad;
 
-	if ((row = store_rekey_add(b)) == NULL)
-		goto nomem;
-	has_refresh = sqlite3_column_type(s, RICOL_REFRESH_CT) != SQLITE_NULL;
-	if (store_col_id(s, RICOL_ENTERPRISE_ID, row->who.enterprise_id,
+	if ((row = store_rekey_add(b)) == NULL) {
+		log_error("msg=\"out of memory\"");
+		return -1;
+	}
+	bad = store_col_id(s, RICOL_ENTERPRISE_ID, row->who.enterprise_id,
 	    sizeof(row->who.enterprise_id)) == -1 ||
 	    store_col_id(s, RICOL_TEAM_ID, row->who.team_id,
 	    sizeof(row->who.team_id)) == -1 ||
 	    store_col_blob(s, RICOL_BOT_CT, &row->old_a) == -1 ||
-	    (has_refresh &&
-	    store_col_blob(s, RICOL_REFRESH_CT, &row->old_b) == -1)) {
-		log_error("msg=\"malformed installation row: left as it "
-		    "is\"");
-		c->unopenable++;
-		goto skip;
-	}
-	if ((k = store_key_find(st, s, RICOL_KEY_ID, "installation")) ==
-	    NULL) {
-		c->unknown_key++;
-		goto skip;
-	}
-	cur = store_key_current(st);
-	snprintf(row->old_id, sizeof(row->old_id), "%s", k->id);
+	    (sqlite3_column_type(s, RICOL_REFRESH_CT) != SQLITE_NULL &&
+	    store_col_blob(s, RICOL_REFRESH_CT, &row->old_b) == -1);
 	row->version = sqlite3_column_int64(s, RICOL_VERSION);
-	if (store_ad_token(&ao, &row->who, STORE_INSTALL_BOT, k->id) == -1 ||
-	    store_ad_token(&an, &row->who, STORE_INSTALL_BOT, cur->id) == -1 ||
-	    store_reseal(k, cur, &ao, &an, &row->old_a, &row->new_a,
-	    &bad) == -1 ||
-	    (has_refresh && (store_ad_token(&ao, &row->who,
-	    STORE_INSTALL_REFRESH, k->id) == -1 ||
-	    store_ad_token(&an, &row->who, STORE_INSTALL_REFRESH,
-	    cur->id) == -1 ||
-	    store_reseal(k, cur, &ao, &an, &row->old_b, &row->new_b,
-	    &bad) == -1))) {
-		if (!bad)
-			goto nomem;
-		log_error("msg=\"sealed bot token does not open: altered or "
-		    "wrong key; installation left as it is\"");
-		c->unopenable++;
-		goto skip;
-	}
-	b->n++;
-	return 0;
-skip:
-	free(row->old_a.p);
-	free(row->old_b.p);
-	free(row->new_a.p);
-	return 0;
-nomem:
-	if (row != NULL) {
-		free(row->old_a.p);
-		free(row->old_b.p);
-		free(row->new_a.p);
-	}
-	log_error("msg=\"out of memory\"");
-	return -1;
+	return store_rekey_finish(st, s, b, c, row, &store_rekey_installs,
+	    bad);
 }
 
 /* store_rekey_link() for the search remembered on the login_state row s
@@ -2251,60 +2255,20 @@ store_rekey_search(struct store *st, sqlite3_stmt *s, struct store_rekey *b,
     struct store_rekey_counts *c)
 {
 	struct store_rekey_row	*row;
-	const struct crypto_key	*k, *cur;
-	struct store_ad		 ao, an;
-	int			 bad = 0;
+	int			 bad;
 
-	if ((row = store_rekey_add(b)) == NULL)
-		goto nomem;
-	if (sqlite3_column_bytes(s, RQCOL_NONCE_HASH) != CRYPTO_HASHLEN ||
+	if ((row = store_rekey_add(b)) == NULL) {
+		log_error("msg=\"out of memory\"");
+		return -1;
+	}
+	bad = sqlite3_column_bytes(s, RQCOL_NONCE_HASH) != CRYPTO_HASHLEN ||
 	    store_col_blob(s, RQCOL_TEXT_CT, &row->old_a) == -1 ||
-	    store_col_blob(s, RQCOL_URL_CT, &row->old_b) == -1) {
-		log_error("msg=\"malformed remembered search: left as it "
-		    "is\"");
-		c->unopenable++;
-		goto skip;
-	}
-	memcpy(row->state_hash, sqlite3_column_blob(s, RQCOL_NONCE_HASH),
-	    CRYPTO_HASHLEN);
-	if ((k = store_key_find(st, s, RQCOL_KEY_ID, "search")) == NULL) {
-		c->unknown_key++;
-		goto skip;
-	}
-	cur = store_key_current(st);
-	snprintf(row->old_id, sizeof(row->old_id), "%s", k->id);
-	if (store_ad_search(&ao, row->state_hash, "search_ct", k->id) == -1 ||
-	    store_ad_search(&an, row->state_hash, "search_ct", cur->id) == -1 ||
-	    store_reseal(k, cur, &ao, &an, &row->old_a, &row->new_a,
-	    &bad) == -1 ||
-	    store_ad_search(&ao, row->state_hash, "search_url_ct",
-	    k->id) == -1 ||
-	    store_ad_search(&an, row->state_hash, "search_url_ct",
-	    cur->id) == -1 ||
-	    store_reseal(k, cur, &ao, &an, &row->old_b, &row->new_b,
-	    &bad) == -1) {
-		if (!bad)
-			goto nomem;
-		log_error("msg=\"remembered search does not open: altered or "
-		    "wrong key; left as it is\"");
-		c->unopenable++;
-		goto skip;
-	}
-	b->n++;
-	return 0;
-skip:
-	free(row->old_a.p);
-	free(row->old_b.p);
-	free(row->new_a.p);
-	return 0;
-nomem:
-	if (row != NULL) {
-		free(row->old_a.p);
-		free(row->old_b.p);
-		free(row->new_a.p);
-	}
-	log_error("msg=\"out of memory\"");
-	return -1;
+	    store_col_blob(s, RQCOL_URL_CT, &row->old_b) == -1;
+	if (!bad)
+		memcpy(row->state_hash, sqlite3_column_blob(s,
+		    RQCOL_NONCE_HASH), CRYPTO_HASHLEN);
+	return store_rekey_finish(st, s, b, c, row, &store_rekey_searches,
+	    bad);
 }
 
 /* The outcome of a failed SQLite call: STORE_BUSY when another
