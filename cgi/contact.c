@@ -33,8 +33,10 @@
 #include "form.h"
 #include "install.h"
 #include "log.h"
+#include "proof.h"
 #include "render.h"
 #include "req.h"
+#include "resume.h"
 #include "slack.h"
 
 /* Answer Slack this long after nginx got the request, at the latest (SPEC
@@ -53,6 +55,9 @@ struct contact {
 	const char		*ack_text;
 	int			 acked;
 	struct session_as	 as;		/* who the workspace runs as */
+	struct store_names	 names;		/* for the login pages */
+	struct store_search	 resume;	/* answered after the reply */
+	int			 sweep;		/* sweep pending logins after */
 	int			 found;		/* a search found (or not) */
 	int			 search;	/* a login link keeps it */
 };
@@ -176,9 +181,9 @@ contact_failure(struct contact *c, enum session_result res)
 		return render_message("Something went wrong on our side. "
 		    "Please try again in a minute.");
 	}
-	if ((c->search ? session_login_url_search(c->s, &c->who, c->text,
-	    c->response_url, &url, &kept) : session_login_url(c->s, &c->who,
-	    &url)) != SESSION_OK) {
+	if (session_login_url_names(c->s, &c->who, &c->names, c->search ?
+	    c->text : NULL, c->search ? c->response_url : NULL, &url,
+	    &kept) != SESSION_OK) {
 		free(url);
 		return render_message("Something went wrong on our side. "
 		    "Please try again in a minute.");
@@ -281,28 +286,86 @@ cmd_search(struct contact *c)
 	return json;
 }
 
+/*
+ * confirm CODE (FORCELINK_LINK_PROOF=code): the code a login's page
+ * showed, typed by the Slack user the login link was made for, stores
+ * the link; the search kept with the login is answered after the reply.
+ * The answers never repeat the code.
+ */
+static char *
+cmd_confirm(struct contact *c)
+{
+	struct session_linked	 linked;
+	enum proof_confirm	 r;
+	const char		*code = c->text + strlen("confirm");
+	char			 msg[512];
+	int			 left;
+
+	c->ack_text = "Confirming your login…";
+	c->sweep = 1;
+	while (*code == ' ')
+		code++;
+	r = proof_confirm(c->s, &c->who, code, &linked, &c->resume, &left);
+	switch (r) {
+	case PROOF_CONFIRM_LINKED:
+		snprintf(msg, sizeof(msg), "Linked: Salesforce user %.200s "
+		    "(org %.40s) is now linked to you.%s", linked.sf_username,
+		    linked.sf_org_id, c->resume.text != NULL ? " The answer "
+		    "to your earlier search follows." : "");
+		session_linked_free(&linked);
+		return render_message(msg);
+	case PROOF_CONFIRM_MALFORMED:
+		return render_message("Usage: `/contact confirm CODE`, with "
+		    "the code the login page showed (like ABCDE-12345).");
+	case PROOF_CONFIRM_OTHER:
+		return render_message("This login was started by another "
+		    "Slack user; nothing was linked.");
+	case PROOF_CONFIRM_WRONG:
+		snprintf(msg, sizeof(msg), "That code is not right (%d %s "
+		    "left).", left, left == 1 ? "try" : "tries");
+		return render_message(msg);
+	case PROOF_CONFIRM_VOID:
+		return render_message("That code is not right, and that was "
+		    "too many wrong tries: the login is cancelled. Run "
+		    "`/contact login` again.");
+	case PROOF_CONFIRM_NONE:
+		return render_message("That code is not right, or it has "
+		    "expired. Run `/contact login` to start again.");
+	default:
+		return render_message("Something went wrong on our side. "
+		    "Please try again in a minute.");
+	}
+}
+
 static const struct {
 	const char	*word;
 	char		*(*run)(struct contact *);
+	int		 args;		/* followed by words of its own */
 } contact_cmds[] = {
-	{ "help",	cmd_help },
-	{ "login",	cmd_login },
-	{ "logout",	cmd_logout },
-	{ "whoami",	cmd_whoami },
+	{ "help",	cmd_help,	0 },
+	{ "login",	cmd_login,	0 },
+	{ "logout",	cmd_logout,	0 },
+	{ "whoami",	cmd_whoami,	0 },
+	{ "confirm",	cmd_confirm,	1 },
 };
 
-/* Picks the sub-command: one of the words alone, help when empty, else a
- * search for the text. */
+/* Picks the sub-command: one of the words alone (or, for one that takes
+ * them, followed by its words), help when empty, else a search for the
+ * text. */
 static char *
 contact_pick(struct contact *c)
 {
-	size_t	 i;
+	size_t	 i, n;
 
 	if (c->text[0] == '\0')
 		return cmd_help(c);
-	for (i = 0; i < sizeof(contact_cmds) / sizeof(contact_cmds[0]); i++)
-		if (strcasecmp(c->text, contact_cmds[i].word) == 0)
+	for (i = 0; i < sizeof(contact_cmds) / sizeof(contact_cmds[0]); i++) {
+		n = strlen(contact_cmds[i].word);
+		if (strcasecmp(c->text, contact_cmds[i].word) == 0 ||
+		    (contact_cmds[i].args && strncasecmp(c->text,
+		    contact_cmds[i].word, n) == 0 && c->text[n] == ' '))
 			return contact_cmds[i].run(c);
+	}
 	return cmd_search(c);
 }
 
@@ -472,6 +535,31 @@ contact_keep_token(struct contact *c, const struct store_install_ref *ref)
 	crypto_free_secret(tok);
 }
 
+/*
+ * After the answer is out: the search kept with a login that confirm
+ * just linked is answered (to its own response_url), and after a confirm
+ * pending logins that expired are revoked along the way.
+ */
+static void
+contact_after(struct contact *c)
+{
+	int	 resume = c->resume.text != NULL;
+
+	if (!resume && !c->sweep)
+		return;
+	if (resume && resume_how(c->s, &c->resume) != PAGE_RESUME_SENT)
+		resume = 0;
+	if (!c->acked) {
+		FCGX_Finish_r(c->fcgi);
+		c->acked = 1;
+	}
+	if (resume)
+		resume_run(c->s, &c->who, &c->resume);
+	store_search_free(&c->resume);
+	if (c->sweep)
+		(void)proof_sweep(c->s, time(NULL), PROOF_SWEEP_SOME);
+}
+
 static void
 contact_handle(FCGX_Request *r, struct session *s)
 {
@@ -552,6 +640,11 @@ contact_handle(FCGX_Request *r, struct session *s)
 	c.command = form_get(&f, "command");
 	c.response_url = form_get(&f, "response_url");
 	c.ack_text = "Working on it…";
+	snprintf(c.names.team_domain, sizeof(c.names.team_domain), "%s",
+	    form_get(&f, "team_domain") != NULL ? form_get(&f, "team_domain") :
+	    "");
+	snprintf(c.names.user_name, sizeof(c.names.user_name), "%s",
+	    form_get(&f, "user_name") != NULL ? form_get(&f, "user_name") : "");
 
 	http_set_deadline(s->http, &deadline, contact_ack, &c);
 	json = contact_run(&c);
@@ -565,6 +658,7 @@ contact_handle(FCGX_Request *r, struct session *s)
 		contact_plain(r, 500, "out of memory\n");
 	if (auth == INSTALL_AUTH_OK)
 		contact_keep_token(&c, &ref);
+	contact_after(&c);
 out:
 	free(json);
 	form_free(&f);

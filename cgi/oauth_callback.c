@@ -32,8 +32,10 @@
 #include "form.h"
 #include "log.h"
 #include "page.h"
+#include "proof.h"
 #include "render.h"
 #include "req.h"
+#include "resume.h"
 
 #define PAGE_MAX	(64 * 1024)
 
@@ -104,227 +106,217 @@ callback_link_fail(struct buf *b, enum session_result res)
 }
 
 /*
- * Reads and checks the state and its cookie and consumes the state.
- * Returns STORE_OK with *who and *verifier.
+ * Reads and checks the state of leg and its cookie and consumes the
+ * state; search NULL leaves the search on the row.  Returns STORE_OK
+ * with *who and *verifier.
  */
 static enum store_result
-callback_take_state(FCGX_Request *r, struct session *s, const char *state,
-    struct slack_user *who, char **verifier, struct store_search *search)
+callback_take_state(FCGX_Request *r, struct session *s, enum store_leg leg,
+    const unsigned char state_h[CRYPTO_HASHLEN], struct slack_user *who,
+    char **verifier, struct store_search *search)
 {
-	unsigned char	 state_h[CRYPTO_HASHLEN], cookie_h[CRYPTO_HASHLEN];
+	unsigned char	 cookie_h[CRYPTO_HASHLEN];
 	char		 cookie[CRYPTO_TOKEN_MAX + 1];
 	const char	*hdr;
 
-	if (state == NULL)
-		return STORE_NOTFOUND;
+	*verifier = NULL;
 	hdr = req_param(r, "HTTP_COOKIE");
 	if (hdr == NULL || form_cookie(hdr, SESSION_COOKIE, cookie,
 	    sizeof(cookie)) == -1)
 		return STORE_MISMATCH;
-	crypto_sha256(state, state_h);
 	crypto_sha256(cookie, cookie_h);
 	crypto_wipe(cookie, sizeof(cookie));
-	return store_state_take_search(s->st, state_h, cookie_h, time(NULL),
+	return store_state_take_leg(s->st, leg, state_h, cookie_h, time(NULL),
 	    who, verifier, search);
 }
 
-/*
- * Decides what becomes of the search taken with the state, now that the
- * link is stored: nothing when there was none, too old when Slack would
- * no longer take its answer, dropped when its response_url is outside
- * SLACK_RESPONSE_URL_PREFIX (the setting changed since it was kept).
- */
-static enum page_resume
-callback_resume_how(struct session *s, const struct store_search *search)
-{
-	long	 age;
-
-	if (search->text == NULL)
-		return PAGE_RESUME_NONE;
-	age = (long)(time(NULL) - search->created_at);
-	if (age > SESSION_RESUME_MAX_AGE) {
-		log_event(LOGL_INFO, "resume", "outcome=too_old age=%ld", age);
-		return PAGE_RESUME_TOO_OLD;
-	}
-	if (!session_response_url_ok(s->cfg, search->response_url)) {
-		log_event(LOGL_WARN, "resume", "outcome=dropped "
-		    "why=\"response_url outside %s\"",
-		    s->cfg->response_url_prefix);
-		return PAGE_RESUME_NONE;
-	}
-	return PAGE_RESUME_SENT;
-}
-
-/* The answer to a resumed search that failed; NULL only on memory
- * exhaustion.  The person is back in Slack and did not just type it, so
- * each message says to run the search again. */
-static char *
-callback_resume_failure(enum session_result res)
-{
-	switch (res) {
-	case SESSION_TRANSIENT:
-		return render_message("Salesforce did not answer properly "
-		    "just now. Please run your search again in a minute.");
-	case SESSION_REFUSED:
-		return render_message("Salesforce refused this search. Your "
-		    "org may have reached its API limit, or your user may "
-		    "lack access. Please try again later.");
-	case SESSION_UNLINKED:
-	case SESSION_REVOKED:
-	case SESSION_RELINK:
-		return render_message("Salesforce no longer accepts your new "
-		    "link. Please run `/contact login` to link again, then "
-		    "run your search again.");
-	default:
-		return render_message("Something went wrong on our side. "
-		    "Please run your search again in a minute.");
-	}
-}
-
-/*
- * Runs the search with who's new link and posts the answer, prefaced as
- * one to the earlier command, to its response_url (which the caller
- * checked is allowed).  Runs after the page was sent; every failure is
- * logged and ends here.
- */
-static void
-callback_resume(struct session *s, const struct slack_user *who,
-    const struct store_search *search)
-{
-	struct sf_contacts	 found;
-	struct sf_error		 err;
-	struct http_response	 resp;
-	enum session_result	 res;
-	enum http_result	 hr;
-	char			*inst = NULL, *json = NULL, *msg = NULL;
-
-	memset(&found, 0, sizeof(found));
-	http_response_init(&resp);
-	res = session_search(s, who, search->text, &found, &inst, &err);
-	log_event(LOGL_INFO, "resume.search", "outcome=%s found=%zu error=%s",
-	    session_result_str(res), found.n, err.code[0] ? err.code : "-");
-	json = res == SESSION_OK ? render_contacts(inst, search->text,
-	    &found) : callback_resume_failure(res);
-	if (json == NULL || (msg = render_resumed(json, search->text)) ==
-	    NULL) {
-		log_error("msg=\"out of memory: the answer is not posted\"");
-		goto out;
-	}
-	hr = http_request(s->http, "POST", search->response_url, NULL,
-	    "application/json", msg, &resp);
-	log_event(hr == HTTP_OK && resp.status == 200 ? LOGL_INFO : LOGL_WARN,
-	    "resume.post", "outcome=%s status=%ld", http_result_str(hr),
-	    hr == HTTP_OK ? resp.status : 0L);
-out:
-	http_response_free(&resp);
-	sf_contacts_free(&found);
-	free(inst);
-	free(json);
-	free(msg);
-}
-
-static void
-callback_handle(FCGX_Request *r, struct session *s)
-{
+/* One callback: the validated query, and what the handlers found. */
+struct callback {
+	FCGX_Request		*fcgi;
+	struct session		*s;
+	struct form		 f;
 	struct buf		 page;
-	struct form		 f = { NULL, 0 };
+	unsigned char		 state_h[CRYPTO_HASHLEN];
 	struct slack_user	 who;
-	struct session_linked	 linked;
+	struct store_names	 names;
 	struct store_search	 search;
+	enum page_resume	 how;
+};
+
+/* The page for Salesforce's error= (the person said no, or it failed). */
+static void
+callback_sf_error(struct callback *c, const char *err, enum store_result sr)
+{
+	log_event(LOGL_INFO, "oauth.callback", "outcome=sf_error error=%s "
+	    "state=%s", err, store_result_str(sr));
+	if (strcmp(err, "access_denied") == 0)
+		page_error_next(&c->page, 400, "Login cancelled", "You did not "
+		    "allow forcelink to use your Salesforce account, so nothing "
+		    "was linked.", "If you change your mind, run `/contact "
+		    "login` in Slack and choose Allow.");
+	else
+		page_error_next(&c->page, 400, "Salesforce reported a problem",
+		    "Salesforce could not complete the login, so nothing was "
+		    "linked.", "Run `/contact login` in Slack to try again.");
+}
+
+/*
+ * The grant is verified and every other proof passed: in code mode it
+ * waits for its code (the page shows it), else it is stored now (and the
+ * search kept with the login is answered once the page is out).
+ */
+static void
+callback_finish(struct callback *c, struct session_grant *g)
+{
+	struct session_linked	 linked;
+	struct page_who		 pw = { c->who.team_id, c->who.user_id,
+	    c->names.team_domain, c->names.user_name };
+	char			 code[CRYPTO_CODE_MAX];
+
+	memset(&linked, 0, sizeof(linked));
+	if (c->s->cfg->link_proof & CONFIG_PROOF_CODE) {
+		if (proof_hold(c->s, c->state_h, &g->link, code) !=
+		    SESSION_OK) {
+			(void)session_grant_revoke(c->s, &c->who, g->link.org,
+			    g->link.refresh_token, "not_stored");
+			callback_link_fail(&c->page, SESSION_ERROR);
+			return;
+		}
+		page_code(&c->page, g->link.sf_username, g->link.sf_org_id,
+		    g->link.instance_url, &pw, code, NULL);
+		crypto_wipe(code, sizeof(code));
+		return;
+	}
+	if (session_grant_store(c->s, &c->who, &g->link, &linked) !=
+	    SESSION_OK) {
+		(void)session_grant_revoke(c->s, &c->who, g->link.org,
+		    g->link.refresh_token, "not_stored");
+		callback_link_fail(&c->page, SESSION_ERROR);
+		return;
+	}
+	if ((c->how = resume_how(c->s, &c->search)) == PAGE_RESUME_NONE)
+		store_search_free(&c->search);
+	page_linked_who(&c->page, linked.sf_username, linked.sf_org_id,
+	    linked.instance_url, &pw, c->search.text, c->how);
+	session_linked_free(&linked);
+}
+
+/* Sign in with Slack came back (FORCELINK_LINK_PROOF=slack). */
+static void
+callback_slack(struct callback *c)
+{
+	page_error(&c->page, 500, "Something went wrong",
+	    "Sign in with Slack is not available yet.");
+}
+
+/* The Salesforce login came back: take its state, exchange the code,
+ * check the proofs, and finish. */
+static void
+callback_salesforce(struct callback *c)
+{
+	struct session_grant	 g;
 	enum store_result	 sr;
 	enum session_result	 res;
-	enum form_result	 fr = FORM_OK;
-	enum page_resume	 how = PAGE_RESUME_NONE;
-	const char		*q, *err, *code, *method;
+	const char		*err, *code;
 	char			*verifier = NULL, *org = NULL;
-	unsigned char		 state_h[CRYPTO_HASHLEN];
 
-	buf_init(&page, PAGE_MAX);
-	memset(&linked, 0, sizeof(linked));
-	memset(&search, 0, sizeof(search));
-	method = req_param(r, "REQUEST_METHOD");
-	if (method == NULL || strcmp(method, "GET") != 0) {
-		page_error(&page, 405, "Method not allowed",
-		    "This address is only for Salesforce's login redirect.");
-		goto out;
-	}
-	q = req_param(r, "QUERY_STRING");
-	if (q != NULL && (fr = form_parse(q, strlen(q), &f)) == FORM_NOMEM) {
-		/* Our failure: the link itself may be fine. */
-		callback_state_fail(&page, STORE_ERROR);
-		goto out;
-	}
-	if (q == NULL || fr != FORM_OK ||
-	    form_validate(&f, fields_callback, fields_ncallback, NULL) !=
-	    FORM_OK) {
-		page_error_next(&page, 400, "Invalid login answer", "This "
-		    "address did not come from Salesforce's login, so nothing "
-		    "was linked.", "Run `/contact login` in Slack to start "
-		    "again.");
-		goto out;
-	}
-	sr = callback_take_state(r, s, form_get(&f, "state"), &who,
-	    &verifier, &search);
-	if ((err = form_get(&f, "error")) != NULL) {
-		log_event(LOGL_INFO, "oauth.callback", "outcome=sf_error "
-		    "error=%s state=%s", err, store_result_str(sr));
-		if (strcmp(err, "access_denied") == 0)
-			page_error_next(&page, 400, "Login cancelled", "You "
-			    "did not allow forcelink to use your Salesforce "
-			    "account, so nothing was linked.", "If you change "
-			    "your mind, run `/contact login` in Slack and "
-			    "choose Allow.");
-		else
-			page_error_next(&page, 400,
-			    "Salesforce reported a problem", "Salesforce could "
-			    "not complete the login, so nothing was linked.",
-			    "Run `/contact login` in Slack to try again.");
+	memset(&g, 0, sizeof(g));
+	/* In code mode the search waits on the row for the code. */
+	sr = callback_take_state(c->fcgi, c->s, STORE_LEG_SALESFORCE,
+	    c->state_h, &c->who, &verifier,
+	    (c->s->cfg->link_proof & CONFIG_PROOF_CODE) ? NULL : &c->search);
+	if ((err = form_get(&c->f, "error")) != NULL) {
+		callback_sf_error(c, err, sr);
 		goto out;
 	}
 	if (sr != STORE_OK) {
 		log_event(LOGL_WARN, "oauth.callback", "outcome=%s",
 		    store_result_str(sr));
-		callback_state_fail(&page, sr);
+		callback_state_fail(&c->page, sr);
 		goto out;
 	}
-	log_set_user(who.team_id, who.user_id);
-	if ((code = form_get(&f, "code")) == NULL || *code == '\0') {
-		callback_state_fail(&page, STORE_NOTFOUND);
+	log_set_user(c->who.team_id, c->who.user_id);
+	if ((code = form_get(&c->f, "code")) == NULL || *code == '\0') {
+		callback_state_fail(&c->page, STORE_NOTFOUND);
 		goto out;
 	}
 	/* The integration /oauth/start used (NULL for a login started
 	 * before integrations existed: the workspace's). */
-	crypto_sha256(form_get(&f, "state"), state_h);
-	if (store_state_org(s->st, state_h, &org) != STORE_OK) {
-		callback_state_fail(&page, STORE_ERROR);
+	if (store_state_org(c->s->st, c->state_h, &org) != STORE_OK) {
+		callback_state_fail(&c->page, STORE_ERROR);
 		goto out;
 	}
-	res = session_link_org(s, &who, org, code, verifier, &linked);
+	res = session_grant_get(c->s, &c->who, org, code, verifier, &g);
 	log_event(res == SESSION_OK ? LOGL_INFO : LOGL_WARN, "oauth.callback",
 	    "outcome=%s", session_result_str(res));
 	if (res != SESSION_OK) {
-		callback_link_fail(&page, res);
+		callback_link_fail(&c->page, res);
 		goto out;
 	}
-	if ((how = callback_resume_how(s, &search)) == PAGE_RESUME_NONE)
-		store_search_free(&search);
-	page_linked_resume(&page, linked.sf_username, linked.sf_org_id,
-	    linked.instance_url, who.team_id, who.user_id, search.text, how);
+	callback_finish(c, &g);
 out:
-	req_send_raw(r, &page);
-	if (how == PAGE_RESUME_SENT) {
-		/* The page is complete: let the browser have it now. */
-		FCGX_Finish_r(r);
-		callback_resume(s, &who, &search);
-	} else if (search.text != NULL && how == PAGE_RESUME_NONE)
-		log_event(LOGL_INFO, "resume", "outcome=dropped why=\"no "
-		    "link made\"");
 	crypto_free_secret(verifier);
 	free(org);
-	store_search_free(&search);
-	session_linked_free(&linked);
-	form_free(&f);
-	buf_free(&page);
+	session_grant_free(&g);
+}
+
+static void
+callback_handle(FCGX_Request *r, struct session *s)
+{
+	struct callback		 c;
+	enum form_result	 fr = FORM_OK;
+	enum store_leg		 leg = STORE_LEG_SALESFORCE;
+	const char		*q, *method, *state;
+
+	memset(&c, 0, sizeof(c));
+	c.fcgi = r;
+	c.s = s;
+	buf_init(&c.page, PAGE_MAX);
+	method = req_param(r, "REQUEST_METHOD");
+	if (method == NULL || strcmp(method, "GET") != 0) {
+		page_error(&c.page, 405, "Method not allowed",
+		    "This address is only for Salesforce's login redirect.");
+		goto out;
+	}
+	q = req_param(r, "QUERY_STRING");
+	if (q != NULL && (fr = form_parse(q, strlen(q), &c.f)) == FORM_NOMEM) {
+		/* Our failure: the link itself may be fine. */
+		callback_state_fail(&c.page, STORE_ERROR);
+		goto out;
+	}
+	if (q == NULL || fr != FORM_OK || form_validate(&c.f, fields_callback,
+	    fields_ncallback, NULL) != FORM_OK) {
+		page_error_next(&c.page, 400, "Invalid login answer", "This "
+		    "address did not come from Salesforce's login, so nothing "
+		    "was linked.", "Run `/contact login` in Slack to start "
+		    "again.");
+		goto out;
+	}
+	if ((state = form_get(&c.f, "state")) == NULL) {
+		callback_state_fail(&c.page, STORE_NOTFOUND);
+		goto out;
+	}
+	crypto_sha256(state, c.state_h);
+	/* Which login came back (an unknown state fails as Salesforce's). */
+	(void)store_state_peek(s->st, c.state_h, &leg, &c.names);
+	if (leg == STORE_LEG_SLACK)
+		callback_slack(&c);
+	else
+		callback_salesforce(&c);
+out:
+	req_send_raw(r, &c.page);
+	/* The page is complete: let the browser have it now. */
+	FCGX_Finish_r(r);
+	if (c.how == PAGE_RESUME_SENT)
+		resume_run(s, &c.who, &c.search);
+	else if (c.search.text != NULL)
+		log_event(LOGL_INFO, "resume", "outcome=dropped why=\"no "
+		    "link made\"");
+	/* Pending logins that expired are revoked along the way. */
+	(void)proof_sweep(s, time(NULL), PROOF_SWEEP_SOME);
+	store_search_free(&c.search);
+	form_free(&c.f);
+	buf_free(&c.page);
 }
 
 int

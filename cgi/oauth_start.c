@@ -1,11 +1,21 @@
 /*
- * oauth_start: GET /oauth/start?state=NONCE (SPEC §5).
+ * oauth_start: the login link from Slack (SPEC §5, issue 11).
  *
- * Consumes the one-time login nonce from the Slack message, makes the
- * OAuth state, the browser cookie and the PKCE verifier for this login,
- * and redirects the browser to Salesforce's authorize endpoint.  The
- * cookie is what lets the callback refuse a login finished in another
- * person's browser.
+ * GET (or HEAD) /oauth/start?state=NONCE only looks the one-time nonce
+ * up: a link checker or a chat preview that fetches the link changes
+ * nothing.  The page names the workspace and the Slack user the link was
+ * made for, by name and id, says what happens next, and has one Continue
+ * button: a POST of the nonce and a CSRF token, which is a MAC (under a
+ * key derived from FORCELINK_KEY) of a short-lived cookie set with the
+ * page and of the nonce's hash.
+ *
+ * The POST checks that pair, consumes the nonce, makes the OAuth state,
+ * the browser cookie and the PKCE verifier of the login, and redirects
+ * the browser to the first login: Sign in with Slack when
+ * FORCELINK_LINK_PROOF names "slack", else Salesforce (with prompt=login
+ * when "code" or "email" does, so a remembered approval cannot finish a
+ * login without the person).  The cookie is what lets the callback
+ * refuse a login finished in another person's browser.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,14 +28,22 @@
 #include "buf.h"
 #include "fields.h"
 #include "form.h"
+#include "keyring.h"
 #include "log.h"
 #include "page.h"
 #include "req.h"
 #include "sf.h"
+#include "slackapi.h"
 
 #define PAGE_MAX	(64 * 1024)
+/* The POST's body: two tokens. */
+#define START_BODY_MAX	1024
+/* The cookie the Continue button's CSRF token is bound to. */
+#define START_CSRF_COOKIE	"forcelink_csrf"
+#define START_CSRF_PURPOSE	"oauth-start-csrf"
 
-/* The path the cookie is sent back on: the public URL's path + /oauth/. */
+/* The path the cookies are sent back on: the public URL's path +
+ * /oauth/. */
 static void
 start_cookie_path(const char *public_url, char *out, size_t n)
 {
@@ -34,6 +52,70 @@ start_cookie_path(const char *public_url, char *out, size_t n)
 	p = strstr(public_url, "://");
 	p = p != NULL ? strchr(p + 3, '/') : NULL;
 	snprintf(out, n, "%s/oauth/", p != NULL ? p : "");
+}
+
+/* Writes the Set-Cookie line of cookie name=value into out. */
+static void
+start_cookie(const struct config *cfg, const char *name, const char *value,
+    char *out, size_t n)
+{
+	char	 path[512];
+
+	start_cookie_path(cfg->public_url, path, sizeof(path));
+	snprintf(out, n, "Set-Cookie: %s=%s; Path=%s; Max-Age=%d; HttpOnly; "
+	    "SameSite=Lax%s\r\n", name, value, path, SESSION_STATE_TTL,
+	    cfg->public_https ? "; Secure" : "");
+}
+
+/* The origin (scheme://host[:port]) of url into out. */
+static void
+start_origin(const char *url, char *out, size_t n)
+{
+	const char	*p, *end;
+
+	p = strstr(url, "://");
+	end = p != NULL ? strchr(p + 3, '/') : NULL;
+	snprintf(out, n, "%.*s", end != NULL ? (int)(end - url) :
+	    (int)strlen(url), url);
+}
+
+/* The CSRF token of cookie and the nonce's hash under key k, as hex. */
+static void
+start_csrf(const struct crypto_key *k, const char *cookie,
+    const unsigned char nonce_h[CRYPTO_HASHLEN], char out[65])
+{
+	const struct crypto_part	 parts[] = {
+		{ cookie, strlen(cookie) },
+		{ "\n", 1 },
+		{ nonce_h, CRYPTO_HASHLEN },
+	};
+	unsigned char			 mac[32];
+
+	crypto_mac(k, START_CSRF_PURPOSE, parts, 3, mac);
+	crypto_hex(mac, sizeof(mac), out);
+}
+
+/*
+ * Whether csrf is the token of cookie and nonce_h under one of the keys
+ * held (a key rotated between the page and the click still works).
+ * Compared in constant time.
+ */
+static int
+start_csrf_ok(const struct config *cfg, const char *cookie,
+    const unsigned char nonce_h[CRYPTO_HASHLEN], const char *csrf)
+{
+	struct keyring_snap	*snap = NULL;
+	char			 want[65];
+	size_t			 i;
+	int			 ok = 0;
+
+	keyring_update(cfg->keyring, &snap);
+	for (i = 0; i < keyring_count(snap); i++) {
+		start_csrf(keyring_key(snap, i), cookie, nonce_h, want);
+		ok |= crypto_str_equal(want, csrf);
+	}
+	keyring_release(snap);
+	return ok;
 }
 
 /* The error page for a login link that cannot start a login: what
@@ -56,6 +138,12 @@ start_fail(struct buf *b, enum store_result sr)
 		    "not valid. It may have been cut short when it was "
 		    "copied.");
 		break;
+	case STORE_MISMATCH:
+		page_error_next(b, 403, "Please use the login page", "This "
+		    "request did not come from the login page in this "
+		    "browser, so nothing was started.", "Open the login link "
+		    "from Slack again and click Continue.");
+		break;
 	default:
 		page_error_next(b, 500, "Something went wrong", "forcelink "
 		    "could not start the login.", "Wait a minute, then run "
@@ -65,80 +153,213 @@ start_fail(struct buf *b, enum store_result sr)
 	}
 }
 
+/* GET: shows whom the link is for, and the Continue button.  Writes
+ * nothing to the database. */
 static void
-start_handle(FCGX_Request *r, struct session *s)
+start_page(FCGX_Request *r, struct session *s, struct buf *page)
 {
-	struct buf		 page;
 	struct form		 f = { NULL, 0 };
 	struct slack_user	 who;
+	struct store_names	 names;
 	struct sf_org		 org;
+	struct keyring_snap	*snap = NULL;
+	struct page_start	 ps;
 	enum store_result	 sr;
-	const char		*q, *method;
+	const char		*q, *nonce;
+	char			 cookie[CRYPTO_TOKEN_MAX], csrf[65];
+	char			 header[1024], action[1024], to[512];
+	unsigned char		 nonce_h[CRYPTO_HASHLEN];
+
+	memset(&org, 0, sizeof(org));
+	q = req_param(r, "QUERY_STRING");
+	if (q == NULL || form_parse(q, strlen(q), &f) != FORM_OK ||
+	    form_validate(&f, fields_start, fields_nstart, NULL) != FORM_OK) {
+		start_fail(page, STORE_NOTFOUND);
+		goto out;
+	}
+	nonce = form_get(&f, "state");
+	crypto_sha256(nonce, nonce_h);
+	sr = store_nonce_peek(s->st, nonce_h, time(NULL), &who, &names);
+	if (sr != STORE_OK) {
+		log_event(LOGL_WARN, "oauth.start", "outcome=%s",
+		    store_result_str(sr));
+		start_fail(page, sr);
+		goto out;
+	}
+	log_set_user(who.team_id, who.user_id);
+	/* Where Continue leads, for the page's form-action. */
+	if (s->cfg->link_proof & CONFIG_PROOF_SLACK)
+		start_origin(s->cfg->slack_authorize_url, to, sizeof(to));
+	else if (session_login_org(s, &who, &org) == SESSION_OK)
+		start_origin(org.login_url, to, sizeof(to));
+	else {
+		start_fail(page, STORE_ERROR);
+		goto out;
+	}
+	crypto_random_token(cookie, 32);
+	keyring_update(s->cfg->keyring, &snap);
+	start_csrf(keyring_current(snap), cookie, nonce_h, csrf);
+	keyring_release(snap);
+	start_cookie(s->cfg, START_CSRF_COOKIE, cookie, header,
+	    sizeof(header));
+	snprintf(action, sizeof(action), "%s/oauth/start",
+	    s->cfg->public_url);
+	memset(&ps, 0, sizeof(ps));
+	ps.who = (struct page_who){ who.team_id, who.user_id,
+	    names.team_domain, names.user_name };
+	ps.action = action;
+	ps.state = nonce;
+	ps.csrf = csrf;
+	ps.form_to = to;
+	ps.slack_first = (s->cfg->link_proof & CONFIG_PROOF_SLACK) != 0;
+	ps.code = (s->cfg->link_proof & CONFIG_PROOF_CODE) != 0;
+	if (page_start(page, &ps, header) == -1)
+		start_fail(page, STORE_ERROR);
+	log_event(LOGL_INFO, "oauth.start", "outcome=page");
+out:
+	crypto_wipe(cookie, sizeof(cookie));
+	crypto_wipe(header, sizeof(header));
+	config_sf_org_free(&org);
+	form_free(&f);
+}
+
+/*
+ * Reads the POST and checks its CSRF token against the page's cookie.
+ * Returns STORE_OK with the nonce's hash and *f holding the form,
+ * STORE_NOTFOUND (malformed), STORE_MISMATCH (no valid pair) or
+ * STORE_ERROR.
+ */
+static enum store_result
+start_read_post(FCGX_Request *r, struct session *s, struct form *f,
+    unsigned char nonce_h[CRYPTO_HASHLEN])
+{
+	struct buf		 body;
+	enum store_result	 sr = STORE_NOTFOUND;
+	const char		*hdr;
+	char			 cookie[CRYPTO_TOKEN_MAX + 1];
+
+	buf_init(&body, START_BODY_MAX);
+	if (req_read_body(r, START_BODY_MAX, &body) != REQ_BODY_OK ||
+	    form_parse(buf_cstr(&body), body.len, f) != FORM_OK ||
+	    form_validate(f, fields_start_post, fields_nstart_post, NULL) !=
+	    FORM_OK)
+		goto out;
+	crypto_sha256(form_get(f, "state"), nonce_h);
+	sr = STORE_MISMATCH;
+	hdr = req_param(r, "HTTP_COOKIE");
+	if (hdr == NULL || form_cookie(hdr, START_CSRF_COOKIE, cookie,
+	    sizeof(cookie)) == -1)
+		goto out;
+	if (start_csrf_ok(s->cfg, cookie, nonce_h, form_get(f, "csrf")))
+		sr = STORE_OK;
+	crypto_wipe(cookie, sizeof(cookie));
+out:
+	buf_free(&body);
+	return sr;
+}
+
+/*
+ * The URL of the first login (allocated) for who's started login with
+ * state and verifier: Sign in with Slack, or Salesforce with the
+ * integration the state was recorded with.  NULL on failure (logged).
+ */
+static char *
+start_first_url(struct session *s, const struct slack_user *who,
+    enum store_leg leg, const unsigned char state_h[CRYPTO_HASHLEN],
+    const char *state, const char *verifier)
+{
+	struct sf_org	 org;
+	char		 challenge[44], *url = NULL;
+	int		 proven = (s->cfg->link_proof & (CONFIG_PROOF_CODE |
+			    CONFIG_PROOF_EMAIL)) != 0;
+
+	if (leg == STORE_LEG_SLACK)
+		return slackapi_oidc_authorize_url(s->cfg, state, verifier,
+		    who->team_id);
+	memset(&org, 0, sizeof(org));
+	crypto_pkce_challenge(verifier, challenge);
+	/* The workspace's integration, recorded with the state: the
+	 * callback exchanges the code with the same one. */
+	if (session_login_org(s, who, &org) == SESSION_OK &&
+	    store_state_set_org(s->st, state_h, org.name) == STORE_OK)
+		url = sf_authorize_url_prompt(&org, s->cfg->redirect_uri,
+		    state, challenge, proven ? "login" : NULL);
+	config_sf_org_free(&org);
+	return url;
+}
+
+/* POST: Continue was clicked.  Consumes the nonce and redirects. */
+static void
+start_continue(FCGX_Request *r, struct session *s, struct buf *page)
+{
+	struct form		 f = { NULL, 0 };
+	struct slack_user	 who;
+	enum store_result	 sr;
+	enum store_leg		 leg;
 	char			 state[CRYPTO_TOKEN_MAX], cookie[CRYPTO_TOKEN_MAX];
-	char			 verifier[CRYPTO_TOKEN_MAX], challenge[44];
-	char			 path[512], header[1024];
+	char			 verifier[CRYPTO_TOKEN_MAX], header[1024];
 	unsigned char		 nonce_h[CRYPTO_HASHLEN], state_h[CRYPTO_HASHLEN];
 	unsigned char		 cookie_h[CRYPTO_HASHLEN];
 	char			*url = NULL;
 
-	buf_init(&page, PAGE_MAX);
-	memset(&org, 0, sizeof(org));
-	method = req_param(r, "REQUEST_METHOD");
-	if (method == NULL || (strcmp(method, "GET") != 0 &&
-	    strcmp(method, "HEAD") != 0)) {
-		page_error_next(&page, 405, "Method not allowed", "This "
-		    "address only opens login links from Slack.", "Open the "
-		    "login link from Slack in your browser.");
+	if ((sr = start_read_post(r, s, &f, nonce_h)) != STORE_OK) {
+		log_event(LOGL_WARN, "oauth.start", "outcome=%s method=POST",
+		    sr == STORE_MISMATCH ? "csrf_refused" : "malformed");
+		start_fail(page, sr);
 		goto out;
 	}
-	q = req_param(r, "QUERY_STRING");
-	if (q == NULL || form_parse(q, strlen(q), &f) != FORM_OK ||
-	    form_validate(&f, fields_start, fields_nstart, NULL) != FORM_OK) {
-		start_fail(&page, STORE_NOTFOUND);
-		goto out;
-	}
-	crypto_sha256(form_get(&f, "state"), nonce_h);
+	leg = (s->cfg->link_proof & CONFIG_PROOF_SLACK) ? STORE_LEG_SLACK :
+	    STORE_LEG_SALESFORCE;
 	crypto_random_token(state, 32);
 	crypto_random_token(cookie, 32);
 	crypto_random_token(verifier, 32);
 	crypto_sha256(state, state_h);
 	crypto_sha256(cookie, cookie_h);
-	sr = store_nonce_start(s->st, nonce_h, time(NULL), state_h, cookie_h,
-	    verifier, time(NULL) + SESSION_STATE_TTL, &who);
+	sr = store_nonce_start_leg(s->st, leg, nonce_h, time(NULL), state_h,
+	    cookie_h, verifier, time(NULL) + SESSION_STATE_TTL, &who);
 	if (sr != STORE_OK) {
-		log_event(LOGL_WARN, "oauth.start", "outcome=%s",
+		log_event(LOGL_WARN, "oauth.start", "outcome=%s method=POST",
 		    store_result_str(sr));
-		start_fail(&page, sr);
+		start_fail(page, sr);
 		goto out;
 	}
 	log_set_user(who.team_id, who.user_id);
-	crypto_pkce_challenge(verifier, challenge);
-	/* The workspace's integration, recorded with the state: the
-	 * callback exchanges the code with the same one. */
-	if (session_login_org(s, &who, &org) != SESSION_OK ||
-	    store_state_set_org(s->st, state_h, org.name) != STORE_OK ||
-	    (url = sf_authorize_url(&org, s->cfg->redirect_uri, state,
-	    challenge)) == NULL) {
-		start_fail(&page, STORE_ERROR);
+	if ((url = start_first_url(s, &who, leg, state_h, state,
+	    verifier)) == NULL) {
+		start_fail(page, STORE_ERROR);
 		goto out;
 	}
-	start_cookie_path(s->cfg->public_url, path, sizeof(path));
-	snprintf(header, sizeof(header), "Set-Cookie: %s=%s; Path=%s; "
-	    "Max-Age=%d; HttpOnly; SameSite=Lax%s\r\n", SESSION_COOKIE,
-	    cookie, path, SESSION_STATE_TTL,
-	    s->cfg->public_https ? "; Secure" : "");
-	page_redirect(&page, url, header);
-	log_event(LOGL_INFO, "oauth.start", "outcome=redirect "
-	    "integration=\"%s\"", org.name);
+	start_cookie(s->cfg, SESSION_COOKIE, cookie, header, sizeof(header));
+	page_redirect(page, url, header);
+	log_event(LOGL_INFO, "oauth.start", "outcome=redirect leg=%s",
+	    leg == STORE_LEG_SLACK ? "slack" : "salesforce");
 out:
-	req_send_raw(r, &page);
 	crypto_wipe(state, sizeof(state));
 	crypto_wipe(cookie, sizeof(cookie));
 	crypto_wipe(verifier, sizeof(verifier));
 	crypto_wipe(header, sizeof(header));
 	free(url);
-	config_sf_org_free(&org);
 	form_free(&f);
+}
+
+static void
+start_handle(FCGX_Request *r, struct session *s)
+{
+	struct buf	 page;
+	const char	*method;
+
+	buf_init(&page, PAGE_MAX);
+	method = req_param(r, "REQUEST_METHOD");
+	if (method != NULL && (strcmp(method, "GET") == 0 ||
+	    strcmp(method, "HEAD") == 0))
+		start_page(r, s, &page);
+	else if (method != NULL && strcmp(method, "POST") == 0)
+		start_continue(r, s, &page);
+	else
+		page_error_next(&page, 405, "Method not allowed", "This "
+		    "address only opens login links from Slack.", "Open the "
+		    "login link from Slack in your browser.");
+	req_send_raw(r, &page);
 	buf_free_secret(&page);
 }
 

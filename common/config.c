@@ -409,13 +409,97 @@ out:
 }
 
 int
+config_link_proof_parse(const char *s)
+{
+	static const struct {
+		const char	*word;
+		int		 bit;
+	} proofs[] = {
+		{ "slack", CONFIG_PROOF_SLACK },
+		{ "code", CONFIG_PROOF_CODE },
+		{ "email", CONFIG_PROOF_EMAIL },
+	};
+	const char	*end;
+	size_t		 i, n;
+	int		 bits = 0, bit;
+
+	for (;;) {
+		end = strchr(s, ',');
+		n = end != NULL ? (size_t)(end - s) : strlen(s);
+		for (bit = 0, i = 0; i < sizeof(proofs) / sizeof(proofs[0]);
+		    i++)
+			if (strlen(proofs[i].word) == n &&
+			    strncmp(s, proofs[i].word, n) == 0)
+				bit = proofs[i].bit;
+		/* Unknown, empty or repeated. */
+		if (bit == 0 || (bits & bit) != 0)
+			return 0;
+		bits |= bit;
+		if (end == NULL)
+			return bits;
+		s = end + 1;
+	}
+}
+
+/*
+ * FORCELINK_LINK_PROOF and SLACK_BOT_TOKEN (issue 11).  Runs after
+ * config_load_slack_install(): "slack" needs the Slack app's client id
+ * and secret, and "email" a bot token, from an installation (which needs
+ * the same) or SLACK_BOT_TOKEN.
+ */
+static int
+config_load_link_proof(struct config *cfg, char *err, size_t errsz)
+{
+	char	*v = NULL;
+	int	 rc = -1;
+
+	if (config_get("FORCELINK_LINK_PROOF", &v, err, errsz) == -1 ||
+	    config_get("SLACK_BOT_TOKEN", &cfg->slack_bot_token, err,
+	    errsz) == -1)
+		goto out;
+	if (cfg->slack_bot_token != NULL &&
+	    !config_printable(cfg->slack_bot_token)) {
+		config_fail(err, errsz, "SLACK_BOT_TOKEN must be printable "
+		    "text without spaces");
+		goto out;
+	}
+	if (v == NULL)
+		cfg->link_proof = cfg->slack_client_id != NULL ?
+		    CONFIG_PROOF_SLACK : CONFIG_PROOF_CODE;
+	else if ((cfg->link_proof = config_link_proof_parse(v)) == 0) {
+		config_fail(err, errsz, "FORCELINK_LINK_PROOF must be a comma "
+		    "list of slack, code and email, each at most once");
+		goto out;
+	}
+	if ((cfg->link_proof & CONFIG_PROOF_SLACK) &&
+	    cfg->slack_client_id == NULL) {
+		config_fail(err, errsz, "FORCELINK_LINK_PROOF=slack needs "
+		    "SLACK_CLIENT_ID and SLACK_CLIENT_SECRET (Sign in with "
+		    "Slack)");
+		goto out;
+	}
+	if ((cfg->link_proof & CONFIG_PROOF_EMAIL) &&
+	    cfg->slack_client_id == NULL && cfg->slack_bot_token == NULL) {
+		config_fail(err, errsz, "FORCELINK_LINK_PROOF=email needs a bot "
+		    "token to read Slack emails: SLACK_BOT_TOKEN, or "
+		    "SLACK_CLIENT_ID and SLACK_CLIENT_SECRET for installations");
+		goto out;
+	}
+	rc = 0;
+out:
+	free(v);
+	return rc;
+}
+
+int
 config_load(struct config *cfg, char *err, size_t errsz)
 {
 	memset(cfg, 0, sizeof(*cfg));
 	if (config_load_slack(cfg, err, errsz) == -1 ||
 	    config_load_sf(&cfg->sf, err, errsz) == -1 ||
 	    config_load_service(cfg, err, errsz) == -1 ||
-	    config_load_slack_install(cfg, err, errsz) == -1) {
+	    config_load_slack_install(cfg, err, errsz) == -1 ||
+	    config_load_link_proof(cfg, err, errsz) == -1) {
 		config_free(cfg);
 		return -1;
 	}
@@ -443,6 +527,7 @@ config_free(struct config *cfg)
 	free(cfg->slack_authorize_url);
 	free(cfg->slack_api_url);
 	free(cfg->slack_redirect_uri);
+	crypto_free_secret(cfg->slack_bot_token);
 	keyring_free(cfg->keyring);
 	memset(cfg, 0, sizeof(*cfg));
 }

@@ -71,7 +71,31 @@ struct config {
 	/* public_url + /slack/oauth_redirect */
 	char			*slack_redirect_uri;
 	int			 require_install; /* ..._REQUIRE_INSTALL=1 */
+
+	/*
+	 * How a login proves that the person in the browser is the Slack
+	 * user the login link was made for (FORCELINK_LINK_PROOF, issue
+	 * 11): CONFIG_PROOF_* bits, at least one; every proof set must pass
+	 * before a link is stored.  Default: Sign in with Slack when
+	 * SLACK_CLIENT_ID is set, else the code typed back in Slack.
+	 */
+	int			 link_proof;
+	/* SLACK_BOT_TOKEN: the bot token of a single workspace without
+	 * installation (read for the email proof); NULL if unset. */
+	char			*slack_bot_token;	/* secret */
 };
+
+/* The proofs of FORCELINK_LINK_PROOF. */
+#define CONFIG_PROOF_SLACK	0x1	/* Sign in with Slack, first */
+#define CONFIG_PROOF_CODE	0x2	/* /contact confirm CODE, after */
+#define CONFIG_PROOF_EMAIL	0x4	/* Salesforce email = Slack email */
+
+/*
+ * Parses a FORCELINK_LINK_PROOF value: a comma-separated list of
+ * "slack", "code" and "email", each at most once, not empty.  Returns the
+ * CONFIG_PROOF_* bits, or 0 when s is malformed.
+ */
+int		 config_link_proof_parse(const char *s);
 
 /*
  * Fills *cfg from the environment.  Returns 0, or -1 with one line in err

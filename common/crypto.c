@@ -247,6 +247,70 @@ crypto_hmac_sha256_parts(const void *key, size_t keylen,
 }
 
 void
+crypto_mac(const struct crypto_key *k, const char *purpose,
+    const struct crypto_part *parts, size_t n, unsigned char out[32])
+{
+	const struct crypto_part	 label[] = {
+		{ "forcelink-mac ", sizeof("forcelink-mac ") - 1 },
+		{ purpose, strlen(purpose) },
+	};
+	unsigned char			 sub[32];
+
+	crypto_hmac_sha256_parts(k->key, sizeof(k->key), label, 2, sub);
+	crypto_hmac_sha256_parts(sub, sizeof(sub), parts, n, out);
+	sodium_memzero(sub, sizeof(sub));
+}
+
+/* Crockford's base32: no I, L, O or U, which read as other characters. */
+static const char crypto_code_alphabet[] = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+
+void
+crypto_code_new(char out[CRYPTO_CODE_MAX])
+{
+	unsigned char	 raw[CRYPTO_CODE_CHARS];
+	size_t		 i, j = 0;
+
+	randombytes_buf(raw, sizeof(raw));
+	for (i = 0; i < CRYPTO_CODE_CHARS; i++) {
+		if (i == CRYPTO_CODE_CHARS / 2)
+			out[j++] = '-';
+		/* 256 is a multiple of 32: every character is equally
+		 * likely. */
+		out[j++] = crypto_code_alphabet[raw[i] & 31];
+	}
+	out[j] = '\0';
+	sodium_memzero(raw, sizeof(raw));
+}
+
+int
+crypto_code_norm(const char *in, char out[CRYPTO_CODE_MAX])
+{
+	size_t	 i, n = 0;
+	char	 c;
+
+	for (i = 0; in[i] != '\0'; i++) {
+		c = in[i];
+		/* One dash, in the middle, as the code is shown. */
+		if (c == '-' && n == CRYPTO_CODE_CHARS / 2 && i == n)
+			continue;
+		if (c >= 'a' && c <= 'z')
+			c = (char)(c - 'a' + 'A');
+		if (c == 'O')
+			c = '0';
+		else if (c == 'I' || c == 'L')
+			c = '1';
+		if (c == '\0' || strchr(crypto_code_alphabet, c) == NULL ||
+		    n == CRYPTO_CODE_CHARS)
+			return -1;
+		out[n++] = c;
+	}
+	if (n != CRYPTO_CODE_CHARS)
+		return -1;
+	out[n] = '\0';
+	return 0;
+}
+
+void
 crypto_hmac_sha256(const void *key, size_t keylen, const void *msg,
     size_t msglen, unsigned char out[32])
 {

@@ -95,6 +95,30 @@ struct crypto_part {
 void	 crypto_hmac_sha256_parts(const void *key, size_t keylen,
 	    const struct crypto_part *parts, size_t n, unsigned char out[32]);
 
+/*
+ * A MAC of values forcelink hands out and checks itself (the CSRF token
+ * of the login page): HMAC-SHA256 of the n parts, taken as if
+ * concatenated, under a subkey derived from key for purpose
+ * (HMAC-SHA256(key, "forcelink-mac " purpose)), so that no other use of
+ * the key makes the same value.  Nothing is allocated; nothing fails.
+ */
+void	 crypto_mac(const struct crypto_key *, const char *purpose,
+	    const struct crypto_part *parts, size_t n, unsigned char out[32]);
+
+/*
+ * Confirmation codes (FORCELINK_LINK_PROOF=code): 10 characters of
+ * Crockford's base32 (0-9 A-Z without I L O U), 50 random bits, shown as
+ * XXXXX-XXXXX.  crypto_code_new writes a fresh one, with its dash, into
+ * out.  crypto_code_norm reads what a person typed: the 10 characters
+ * with or without the dash, in either case, and O for 0, I and L for 1,
+ * as Crockford allows; it writes them without the dash, upper case, into
+ * out.  Returns 0, or -1 when in is not such a code.
+ */
+#define CRYPTO_CODE_CHARS	10
+#define CRYPTO_CODE_MAX		(CRYPTO_CODE_CHARS + 2)
+void	 crypto_code_new(char out[CRYPTO_CODE_MAX]);
+int	 crypto_code_norm(const char *in, char out[CRYPTO_CODE_MAX]);
+
 /* PKCE S256: writes base64url(SHA-256(verifier)) without padding (43
  * characters) into out, which must hold 44 bytes. */
 void	 crypto_pkce_challenge(const char *verifier, char out[44]);

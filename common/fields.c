@@ -39,6 +39,13 @@ const struct form_field fields_start[] = {
 };
 const size_t fields_nstart = sizeof(fields_start) / sizeof(fields_start[0]);
 
+const struct form_field fields_start_post[] = {
+	{ "state",		128, form_valid_token, 1 },
+	{ "csrf",		64, form_valid_token, 1 },
+};
+const size_t fields_nstart_post =
+    sizeof(fields_start_post) / sizeof(fields_start_post[0]);
+
 const struct form_field fields_callback[] = {
 	{ "state",		128, form_valid_token, 0 },
 	{ "code",		1024, form_valid_printable, 0 },

@@ -25,6 +25,11 @@ extern const size_t		fields_ncontact;
 extern const struct form_field	fields_start[];
 extern const size_t		fields_nstart;
 
+/* POST /oauth/start: the login page's Continue (the nonce again, and
+ * the CSRF token bound to the page's cookie). */
+extern const struct form_field	fields_start_post[];
+extern const size_t		fields_nstart_post;
+
 /* GET /oauth/callback: Salesforce's redirect (code and state, or error). */
 extern const struct form_field	fields_callback[];
 extern const size_t		fields_ncallback;

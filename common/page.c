@@ -10,6 +10,7 @@
  * nothing else.  Every value that did not come from this file goes
  * through page_escape().
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "buf.h"
@@ -47,24 +48,31 @@
 	"code{font:.95em ui-monospace,SFMono-Regular,Menlo,Consolas," \
 	"monospace;background:#eef0f3;padding:.1rem .35rem;" \
 	"border-radius:4px}" \
+	"button{font:inherit;font-weight:600;color:#fff;background:#0b5cab;" \
+	"border:0;border-radius:8px;padding:.7rem 1.5rem;cursor:pointer}" \
+	".code{font:700 2rem ui-monospace,SFMono-Regular,Menlo,Consolas," \
+	"monospace;letter-spacing:.12em;margin:1.5rem 0;text-align:center}" \
 	"@media (max-width:40rem){body{background:#fff}" \
 	"main{margin:0;border:0;border-radius:0;padding:1.5rem}" \
 	"dl{grid-template-columns:1fr;gap:0}dd+dt{margin-top:.6rem}}"
-#define PAGE_STYLE_HASH	"sha256-QFt24mkbcNWbZHFWnRoPNPT1+jODnPjnIof5j1Gyp84="
+#define PAGE_STYLE_HASH	"sha256-2UFmktIsYYMqmcJLCoFEU2yjOs1poqSsdkqXzrgHrN0="
 
-#define PAGE_CSP \
+#define PAGE_CSP_BASE \
 	"default-src 'none'; style-src '" PAGE_STYLE_HASH "'; " \
-	"img-src 'none'; base-uri 'none'; form-action 'none'; " \
-	"frame-ancestors 'none'"
+	"img-src 'none'; base-uri 'none'; "
+#define PAGE_CSP_END	"; frame-ancestors 'none'"
+#define PAGE_CSP	PAGE_CSP_BASE "form-action 'none'" PAGE_CSP_END
 
-/* Headers of every HTML page, after the status line. */
-#define PAGE_HEADERS \
+/* Headers of every HTML page, after the status line, but the CSP. */
+#define PAGE_HEADERS_BASE \
 	"Content-Type: text/html; charset=utf-8\r\n" \
 	"Cache-Control: no-store\r\n" \
 	"Pragma: no-cache\r\n" \
 	"Referrer-Policy: no-referrer\r\n" \
 	"X-Content-Type-Options: nosniff\r\n" \
-	"X-Frame-Options: DENY\r\n" \
+	"X-Frame-Options: DENY\r\n"
+#define PAGE_HEADERS \
+	PAGE_HEADERS_BASE \
 	"Content-Security-Policy: " PAGE_CSP "\r\n" \
 	"\r\n"
 
@@ -139,6 +147,9 @@ page_text(struct buf *b, const char *s)
 	return page_escape(b, s);
 }
 
+static int	page_open_form(struct buf *, int, const char *, const char *,
+		    const char *);
+
 /*
  * Appends the headers and the page up to and including the <h1>; cls is
  * the class of <main> ("ok" or "err").  title is escaped here.
@@ -146,8 +157,24 @@ page_text(struct buf *b, const char *s)
 static int
 page_open(struct buf *b, int status, const char *cls, const char *title)
 {
-	if (buf_printf(b, "Status: %s\r\n" PAGE_HEADERS,
-	    req_status_line(status)) == -1 ||
+	return page_open_form(b, status, cls, title, NULL);
+}
+
+/*
+ * page_open() for a page with a form: with form_to not NULL, the CSP's
+ * form-action allows this site and form_to (an origin, which a browser
+ * also checks the form's redirect against), else none.
+ */
+static int
+page_open_form(struct buf *b, int status, const char *cls,
+    const char *title, const char *form_to)
+{
+	if ((form_to == NULL ? buf_printf(b, "Status: %s\r\n" PAGE_HEADERS,
+	    req_status_line(status)) : buf_printf(b, "Status: %s\r\n"
+	    PAGE_HEADERS_BASE "Content-Security-Policy: " PAGE_CSP_BASE
+	    "form-action 'self' %s" PAGE_CSP_END "\r\n\r\n",
+	    req_status_line(status),
+	    form_to)) == -1 ||
 	    buf_puts(b, "<!doctype html>\n<html lang=\"en\">\n<head>\n"
 	    "<meta charset=\"utf-8\">\n"
 	    "<meta name=\"viewport\" "
@@ -226,6 +253,10 @@ page_row(struct buf *b, const char *name, const char *value)
 
 static int	page_resume_next(struct buf *, const char *,
 		    enum page_resume);
+static int	page_query(struct buf *, const char *);
+static int	page_header_safe(const char *);
+static int	page_lines_ok(const char *);
+
 
 int
 page_linked(struct buf *b, const char *sf_username, const char *sf_org_id,
@@ -242,6 +273,159 @@ page_linked_resume(struct buf *b, const char *sf_username,
     const char *slack_team_id, const char *slack_user_id, const char *query,
     enum page_resume how)
 {
+	const struct page_who	 who = { slack_team_id, slack_user_id, NULL,
+	    NULL };
+
+	return page_linked_who(b, sf_username, sf_org_id, instance_url, &who,
+	    query, how);
+}
+
+/* --- Names of the Slack user (issue 11) ------------------------------- */
+
+/* Longest value page_who_* writes: a name, an id, and their marks. */
+#define PAGE_WHO_MAX	(256 + 64)
+
+/* The Slack user as people know them: "@name (U…)", or the id alone
+ * when no name is known. */
+static void
+page_who_user(const struct page_who *w, char out[PAGE_WHO_MAX])
+{
+	if (w->user_name != NULL && *w->user_name != '\0')
+		snprintf(out, PAGE_WHO_MAX, "@%.256s (%s)", w->user_name,
+		    w->user_id);
+	else
+		snprintf(out, PAGE_WHO_MAX, "%s", w->user_id);
+}
+
+/* The workspace: "domain (T…)", or the id alone. */
+static void
+page_who_team(const struct page_who *w, char out[PAGE_WHO_MAX])
+{
+	if (w->team_domain != NULL && *w->team_domain != '\0')
+		snprintf(out, PAGE_WHO_MAX, "%.256s (%s)", w->team_domain,
+		    w->team_id);
+	else
+		snprintf(out, PAGE_WHO_MAX, "%s", w->team_id);
+}
+
+/* Appends "<strong>@name (U…)</strong> in the Slack workspace
+ * <strong>domain (T…)</strong>", escaped.  Returns 0, or -1. */
+static int
+page_who_sentence(struct buf *b, const struct page_who *w)
+{
+	char	 user[PAGE_WHO_MAX], team[PAGE_WHO_MAX];
+
+	page_who_user(w, user);
+	page_who_team(w, team);
+	if (buf_puts(b, "<strong>") == -1 || page_escape(b, user) == -1 ||
+	    buf_puts(b, "</strong> in the Slack workspace <strong>") == -1 ||
+	    page_escape(b, team) == -1 || buf_puts(b, "</strong>") == -1)
+		return -1;
+	return 0;
+}
+
+/* Appends the rows naming the Salesforce user and the Slack user. */
+static int
+page_who_rows(struct buf *b, const char *sf_username, const char *sf_org_id,
+    const char *instance_url, const struct page_who *w)
+{
+	char	 user[PAGE_WHO_MAX], team[PAGE_WHO_MAX];
+
+	page_who_user(w, user);
+	page_who_team(w, team);
+	if (page_row(b, "Salesforce username", sf_username) == -1 ||
+	    page_row(b, "Salesforce org id", sf_org_id) == -1 ||
+	    page_row(b, "Salesforce instance", instance_url) == -1 ||
+	    page_row(b, "Slack workspace", team) == -1 ||
+	    page_row(b, "Slack user", user) == -1)
+		return -1;
+	return 0;
+}
+
+int
+page_start(struct buf *b, const struct page_start *ps, const char *headers)
+{
+	size_t	 mark = b->len;
+
+	if (!page_header_safe(ps->action) || (headers != NULL &&
+	    !page_lines_ok(headers))) {
+		log_error("msg=\"refusing an unsafe URL or header\"");
+		return -1;
+	}
+	if ((headers != NULL && buf_puts(b, headers) == -1) ||
+	    page_open_form(b, 200, "ok", "Link your Salesforce account",
+	    ps->form_to) == -1 ||
+	    buf_puts(b, "<p>This login link was made for ") == -1 ||
+	    page_who_sentence(b, &ps->who) == -1 ||
+	    buf_puts(b, ".</p>\n<p>If that is you, continue. ") == -1 ||
+	    buf_puts(b, ps->slack_first ? "Slack asks you to sign in first, "
+	    "to prove that you are this Slack user; then Salesforce asks you "
+	    "to log in and to allow forcelink." : "Salesforce asks you to log "
+	    "in and to allow forcelink.") == -1 ||
+	    (ps->code && buf_puts(b, " Then a code is shown, which you type "
+	    "in Slack with <code>" PAGE_COMMAND " confirm</code>: nothing is "
+	    "linked before that.") == -1) ||
+	    buf_puts(b, "</p>\n<form method=\"post\" action=\"") == -1 ||
+	    page_escape(b, ps->action) == -1 ||
+	    buf_puts(b, "\">\n<input type=\"hidden\" name=\"state\" "
+	    "value=\"") == -1 ||
+	    page_escape(b, ps->state) == -1 ||
+	    buf_puts(b, "\">\n<input type=\"hidden\" name=\"csrf\" "
+	    "value=\"") == -1 ||
+	    page_escape(b, ps->csrf) == -1 ||
+	    buf_puts(b, "\">\n<button type=\"submit\">Continue</button>\n"
+	    "</form>\n<p class=\"note\">If you are not this Slack user, "
+	    "close this page: the link is not for you, and nothing will be "
+	    "linked to anyone. The link works for 10 minutes.</p>\n") ==
+	    -1 ||
+	    page_close(b) == -1)
+		return page_fail(b, mark);
+	return 0;
+}
+
+int
+page_code(struct buf *b, const char *sf_username, const char *sf_org_id,
+    const char *instance_url, const struct page_who *w, const char *code,
+    const char *query)
+{
+	char	 user[PAGE_WHO_MAX];
+	size_t	 mark = b->len;
+
+	page_who_user(w, user);
+	if (page_open(b, 200, "ok", "One more step: confirm in Slack") ==
+	    -1 ||
+	    buf_puts(b, "<p>Salesforce user <strong>") == -1 ||
+	    page_escape(b, sf_username) == -1 ||
+	    buf_puts(b, "</strong> is ready to be linked to ") == -1 ||
+	    page_who_sentence(b, w) == -1 ||
+	    buf_puts(b, ", but nothing is linked yet.</p>\n<dl>\n") == -1 ||
+	    page_who_rows(b, sf_username, sf_org_id, instance_url, w) == -1 ||
+	    buf_puts(b, "</dl>\n<p class=\"code\">") == -1 ||
+	    page_escape(b, code) == -1 ||
+	    buf_puts(b, "</p>\n<p class=\"next\"><strong>Next step:</strong> "
+	    "In Slack, as ") == -1 ||
+	    page_escape(b, user) == -1 ||
+	    buf_puts(b, ", type <code>" PAGE_COMMAND " confirm ") == -1 ||
+	    page_escape(b, code) == -1 ||
+	    buf_puts(b, "</code> within 10 minutes.") == -1 ||
+	    (query != NULL && (buf_puts(b, " Your search for ") == -1 ||
+	    page_query(b, query) == -1 || buf_puts(b, " is answered there "
+	    "once you have confirmed.") == -1)) ||
+	    buf_puts(b, "</p>\n<p class=\"note\">Only that Slack user can "
+	    "confirm, and only once. Never give this code to anyone else: if "
+	    "someone sent you their login link and now asks for the code, "
+	    "they would act in Salesforce as you. Without the code the login "
+	    "is cancelled at Salesforce after 10 minutes.</p>\n") == -1 ||
+	    page_close(b) == -1)
+		return page_fail(b, mark);
+	return 0;
+}
+
+int
+page_linked_who(struct buf *b, const char *sf_username,
+    const char *sf_org_id, const char *instance_url,
+    const struct page_who *who, const char *query, enum page_resume how)
+{
 	size_t	 mark = b->len;
 
 	if (page_open(b, 200, "ok", "Linked") == -1 ||
@@ -249,11 +433,7 @@ page_linked_resume(struct buf *b, const char *sf_username,
 	    "Slack account. Searches you run with <code>" PAGE_COMMAND
 	    "</code> use this Salesforce user&#39;s access.</p>\n<dl>\n") == -1)
 		return page_fail(b, mark);
-	if (page_row(b, "Salesforce username", sf_username) == -1 ||
-	    page_row(b, "Salesforce org id", sf_org_id) == -1 ||
-	    page_row(b, "Salesforce instance", instance_url) == -1 ||
-	    page_row(b, "Slack workspace", slack_team_id) == -1 ||
-	    page_row(b, "Slack user", slack_user_id) == -1)
+	if (page_who_rows(b, sf_username, sf_org_id, instance_url, who) == -1)
 		return page_fail(b, mark);
 	if (buf_puts(b, "</dl>\n") == -1)
 		return page_fail(b, mark);

@@ -60,6 +60,57 @@ int	 page_linked_resume(struct buf *b, const char *sf_username,
 	    const char *slack_team_id, const char *slack_user_id,
 	    const char *query, enum page_resume how);
 
+/* --- Proving who is in the browser (issue 11) ------------------------ */
+
+/* The Slack user a login link was made for: ids, and the names Slack
+ * sent with the command (NULL or "" when unknown). */
+struct page_who {
+	const char	*team_id;
+	const char	*user_id;
+	const char	*team_domain;
+	const char	*user_name;
+};
+
+/*
+ * page_linked_resume() that names the Slack user by name as well as by
+ * id ("@name (U…)", "domain (T…)").
+ */
+int	 page_linked_who(struct buf *b, const char *sf_username,
+	    const char *sf_org_id, const char *instance_url,
+	    const struct page_who *who, const char *query,
+	    enum page_resume how);
+
+/* What the login link's page shows and posts. */
+struct page_start {
+	struct page_who	 who;
+	const char	*action;	/* the form's URL: POST /oauth/start */
+	const char	*state;		/* the login nonce, posted back */
+	const char	*csrf;		/* the CSRF token, posted back */
+	const char	*form_to;	/* origin the POST redirects to */
+	int		 slack_first;	/* Sign in with Slack comes first */
+	int		 code;		/* a code is typed in Slack after */
+};
+
+/*
+ * Appends the page GET /oauth/start shows: whom the link was made for,
+ * what happens next, and one Continue button (a POST of state and csrf
+ * to action).  headers (each line ending in "\r\n", may be NULL) go
+ * with it.  Returns 0, or -1 past b's ceiling, for an unsafe URL or
+ * header; b is then as it was.
+ */
+int	 page_start(struct buf *b, const struct page_start *ps,
+	    const char *headers);
+
+/*
+ * Appends the page of a login that waits for its code: which Salesforce
+ * user is ready to be linked to which Slack user, the code, and to type
+ * /contact confirm CODE in Slack within 10 minutes; query (may be NULL)
+ * is the search answered once confirmed.  Returns as page_linked().
+ */
+int	 page_code(struct buf *b, const char *sf_username,
+	    const char *sf_org_id, const char *instance_url,
+	    const struct page_who *who, const char *code, const char *query);
+
 /*
  * Appends a 302 redirect to url, with extra header lines (each ending in
  * "\r\n", may be NULL) such as Set-Cookie.  Returns 0, or -1.

@@ -133,6 +133,7 @@ rekey_pass(struct store *st, int batch, int pause_ms,
 {
 	static const enum store_rekey_table tables[] = {
 		STORE_REKEY_LINKS, STORE_REKEY_STATES, STORE_REKEY_SEARCHES,
+		STORE_REKEY_PENDING,
 		STORE_REKEY_INSTALLS, STORE_REKEY_INTEGRATIONS,
 		STORE_REKEY_ITOKENS
 	};

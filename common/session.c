@@ -661,6 +661,15 @@ enum session_result
 session_login_url_search(struct session *s, const struct slack_user *who,
     const char *text, const char *response_url, char **url, int *kept)
 {
+	return session_login_url_names(s, who, NULL, text, response_url, url,
+	    kept);
+}
+
+enum session_result
+session_login_url_names(struct session *s, const struct slack_user *who,
+    const struct store_names *names, const char *text,
+    const char *response_url, char **url, int *kept)
+{
 	struct store_search	 search;
 	char			 nonce[CRYPTO_TOKEN_MAX];
 	unsigned char		 h[CRYPTO_HASHLEN];
@@ -680,7 +689,7 @@ session_login_url_search(struct session *s, const struct slack_user *who,
 	}
 	crypto_random_token(nonce, 32);
 	crypto_sha256(nonce, h);
-	if (store_nonce_add_search(s->st, who, h, time(NULL) +
+	if (store_nonce_add_login(s->st, who, names, h, time(NULL) +
 	    SESSION_NONCE_TTL, search.text != NULL ? &search : NULL) !=
 	    STORE_OK)
 		return SESSION_ERROR;
@@ -843,24 +852,40 @@ session_link_org(struct session *s, const struct slack_user *who,
     const char *orgname, const char *code, const char *verifier,
     struct session_linked *out)
 {
+	struct session_grant	 g;
+	enum session_result	 res;
+
+	memset(out, 0, sizeof(*out));
+	if ((res = session_grant_get(s, who, orgname, code, verifier, &g)) !=
+	    SESSION_OK)
+		return res;
+	res = session_grant_store(s, who, &g.link, out);
+	if (res != SESSION_OK)
+		session_grant_revoke(s, who, g.link.org, g.link.refresh_token,
+		    "not_stored");
+	session_grant_free(&g);
+	return res;
+}
+
+enum session_result
+session_grant_get(struct session *s, const struct slack_user *who,
+    const char *orgname, const char *code, const char *verifier,
+    struct session_grant *g)
+{
 	struct sf_tokens	 tok;
 	struct sf_userinfo	 ui;
 	struct sf_error		 err;
-	struct store_link	 link;
 	struct sf_org		 o;
 	const struct sf_org	*org = &o;
 	enum session_result	 res = SESSION_ERROR;
-	enum store_result	 sr;
 	enum config_org		 cr;
 	enum sf_result		 r;
 	const char		*why = NULL;
-	char			*old = NULL, *oldorg = NULL;
-	int			 vr, fd;
+	int			 vr, issued = 0;
 
 	memset(&tok, 0, sizeof(tok));
 	memset(&ui, 0, sizeof(ui));
-	memset(&link, 0, sizeof(link));
-	memset(out, 0, sizeof(*out));
+	memset(g, 0, sizeof(*g));
 	/* The integration the login started with: its client id is the
 	 * one the code was issued to. */
 	if ((cr = config_sf_org(s->cfg, s->st, who->enterprise_id,
@@ -879,6 +904,9 @@ session_link_org(struct session *s, const struct slack_user *who,
 		    SESSION_REFUSED : session_from_sf(r);
 		goto out;
 	}
+	/* From here on a grant exists at Salesforce: a failure revokes it
+	 * (when its refresh token is there to name it). */
+	issued = 1;
 	if ((vr = sf_tokens_verify(org, &tok, &why)) != 0) {
 		if (vr == -2) {
 			log_error("msg=\"%s\"", why);
@@ -887,6 +915,8 @@ session_link_org(struct session *s, const struct slack_user *who,
 		log_event(LOGL_ERR, "sf.token", "outcome=forged why=\"%s\"",
 		    why);
 		res = SESSION_FORGED;
+		/* A forged reply's tokens are not sent anywhere. */
+		issued = 0;
 		goto out;
 	}
 	if (tok.refresh_token == NULL) {
@@ -909,21 +939,48 @@ session_link_org(struct session *s, const struct slack_user *who,
 		res = SESSION_FORGED;
 		goto out;
 	}
-	link.org = org->name;
-	link.sf_user_id = tok.user_id;
-	link.sf_org_id = tok.org_id;
-	link.sf_username = ui.username;
-	link.instance_url = tok.instance_url;
-	link.access_token = tok.access_token;
-	link.refresh_token = tok.refresh_token;
+	/* The grant takes over the strings. */
+	if ((g->link.org = strdup(org->name)) == NULL)
+		goto out;
+	g->link.sf_user_id = tok.user_id;
+	g->link.sf_org_id = tok.org_id;
+	g->link.instance_url = tok.instance_url;
+	g->link.access_token = tok.access_token;
+	g->link.refresh_token = tok.refresh_token;
+	tok.user_id = tok.org_id = tok.instance_url = NULL;
+	tok.access_token = tok.refresh_token = NULL;
+	g->link.sf_username = ui.username;
+	g->email = ui.email;
+	g->email_verified = ui.email_verified;
+	ui.username = ui.email = NULL;
+	res = SESSION_OK;
+out:
+	if (res != SESSION_OK && issued && tok.refresh_token != NULL)
+		session_grant_revoke(s, who, org->name, tok.refresh_token,
+		    "refused");
+	if (res != SESSION_OK)
+		session_grant_free(g);
+	sf_tokens_free(&tok);
+	sf_userinfo_free(&ui);
+	config_sf_org_free(&o);
+	return res;
+}
+
+enum session_result
+session_grant_store(struct session *s, const struct slack_user *who,
+    const struct store_link *link, struct session_linked *out)
+{
+	enum store_result	 sr;
+	char			*old = NULL, *oldorg = NULL;
+	int			 fd;
+
+	memset(out, 0, sizeof(*out));
 	/* Copied first: once the link is stored, nothing may fail and make
 	 * the page say it was not. */
-	if ((out->sf_username = strdup(ui.username)) == NULL ||
-	    (out->sf_org_id = strdup(tok.org_id)) == NULL ||
-	    (out->instance_url = strdup(tok.instance_url)) == NULL) {
-		session_linked_free(out);
-		goto out;
-	}
+	if ((out->sf_username = strdup(link->sf_username)) == NULL ||
+	    (out->sf_org_id = strdup(link->sf_org_id)) == NULL ||
+	    (out->instance_url = strdup(link->instance_url)) == NULL)
+		goto fail;
 	/*
 	 * Replace the link under the refresh lock: a refresh holds it from
 	 * reading the link to writing the new tokens, and must not see the
@@ -931,31 +988,58 @@ session_link_org(struct session *s, const struct slack_user *who,
 	 * grant's tokens).  The old refresh token read here is then the
 	 * current one, rotated or not.
 	 */
-	if ((fd = session_lock(s, who)) == -1) {
-		session_linked_free(out);
-		goto out;
-	}
+	if ((fd = session_lock(s, who)) == -1)
+		goto fail;
 	/* The replaced link's integration, to revoke its token with. */
 	sr = store_link_org(s->st, who, &oldorg);
 	if (sr == STORE_OK || sr == STORE_NOTFOUND)
-		sr = store_link_put(s->st, who, &link, &old);
+		sr = store_link_put(s->st, who, link, &old);
 	session_unlock(fd);
-	if (sr != STORE_OK) {
-		session_linked_free(out);
-		goto out;
-	}
+	if (sr != STORE_OK)
+		goto fail;
 	log_event(LOGL_INFO, "link.stored", "sf_user=%s sf_org=%s "
-	    "integration=\"%s\" replaced=%d", tok.user_id, tok.org_id,
-	    org->name, old != NULL);
-	session_revoke_old(s, who, oldorg, old, tok.refresh_token);
-	res = SESSION_OK;
-out:
+	    "integration=\"%s\" replaced=%d", link->sf_user_id,
+	    link->sf_org_id, link->org, old != NULL);
+	session_revoke_old(s, who, oldorg, old, link->refresh_token);
 	crypto_free_secret(old);
 	free(oldorg);
-	sf_tokens_free(&tok);
-	sf_userinfo_free(&ui);
-	config_sf_org_free(&o);
-	return res;
+	return SESSION_OK;
+fail:
+	session_linked_free(out);
+	free(oldorg);
+	return SESSION_ERROR;
+}
+
+int
+session_grant_revoke(struct session *s, const struct slack_user *who,
+    const char *orgname, const char *refresh, const char *why)
+{
+	struct sf_org	 org;
+	enum config_org	 cr;
+	enum sf_result	 r;
+
+	cr = config_sf_org(s->cfg, s->st, who->enterprise_id, who->team_id,
+	    orgname, &org);
+	if (cr != CONFIG_ORG_OK) {
+		log_event(LOGL_WARN, "sf.revoke", "reason=%s outcome=skipped "
+		    "why=\"integration '%s' is unusable\"", why, orgname);
+		return -1;
+	}
+	r = sf_revoke(s->http, &org, refresh);
+	log_event(r == SF_OK ? LOGL_INFO : LOGL_WARN, "sf.revoke",
+	    "reason=%s integration=\"%s\" outcome=%s", why, orgname,
+	    sf_result_str(r));
+	config_sf_org_free(&org);
+	/* Refused (400: unknown or revoked already) is done too. */
+	return r == SF_OK || r == SF_REFUSED || r == SF_INVALID_GRANT ? 0 : -1;
+}
+
+void
+session_grant_free(struct session_grant *g)
+{
+	store_link_free(&g->link);
+	free(g->email);
+	memset(g, 0, sizeof(*g));
 }
 
 void

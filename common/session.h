@@ -204,6 +204,57 @@ enum session_result session_link_org(struct session *,
 		    const char *code, const char *verifier,
 		    struct session_linked *out);
 
+/* --- A login in steps (issue 11) -------------------------------------
+ *
+ * session_link_org() is two steps, which a login that must prove who is
+ * in the browser (FORCELINK_LINK_PROOF, proof.h) runs apart: the grant
+ * is fetched and verified at the callback, and stored only once the
+ * proof passed.  A grant that is refused is revoked at Salesforce.
+ */
+
+/* A verified grant, not stored: link holds org (the integration's name),
+ * sf_*, instance_url and both tokens; email and email_verified are the
+ * Salesforce user's (userinfo; email NULL when not given).  Release with
+ * session_grant_free(), which wipes the tokens. */
+struct session_grant {
+	struct store_link	 link;
+	char			*email;
+	int			 email_verified;
+};
+
+/*
+ * The first step: exchanges code (with its PKCE verifier) with integration
+ * org (NULL: the workspace's), verifies the reply and reads the userinfo.
+ * A grant Salesforce issued but that fails a check is revoked here.
+ * SESSION_OK fills *g; otherwise as session_link().
+ */
+enum session_result session_grant_get(struct session *,
+		    const struct slack_user *, const char *org,
+		    const char *code, const char *verifier,
+		    struct session_grant *g);
+
+/*
+ * The second step: stores link as who's link (under who's refresh lock)
+ * and revokes the refresh token of a link it replaces.  On SESSION_OK
+ * *out is filled; SESSION_ERROR otherwise (the caller still owns the
+ * grant, and revokes it).
+ */
+enum session_result session_grant_store(struct session *,
+		    const struct slack_user *, const struct store_link *link,
+		    struct session_linked *out);
+
+/*
+ * Revokes refresh (a grant that is not stored, or refused) with
+ * integration org, logging why (a word).  Returns 0 when it is revoked
+ * (or Salesforce says it is not valid any more), -1 when it may still be
+ * live (Salesforce unreachable: the caller keeps it to try again).
+ */
+int		 session_grant_revoke(struct session *,
+		    const struct slack_user *, const char *org,
+		    const char *refresh, const char *why);
+
+void		 session_grant_free(struct session_grant *);
+
 /* --- Searches resumed after linking (issue 6) ------------------------- */
 
 /*
@@ -227,6 +278,13 @@ enum session_result session_link_org(struct session *,
 enum session_result session_login_url_search(struct session *,
 		    const struct slack_user *, const char *text,
 		    const char *response_url, char **url, int *kept);
+
+/* session_login_url_search() that records the names of who's workspace
+ * and user (may be NULL) with the link, for the login pages. */
+enum session_result session_login_url_names(struct session *,
+		    const struct slack_user *, const struct store_names *names,
+		    const char *text, const char *response_url, char **url,
+		    int *kept);
 
 /* Whether url starts with the configured SLACK_RESPONSE_URL_PREFIX, so
  * that forcelink may post to it.  NULL is never allowed. */

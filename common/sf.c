@@ -408,12 +408,20 @@ sf_parse_tokens(const char *s, size_t len, struct sf_tokens *out)
 enum sf_result
 sf_parse_userinfo(const char *s, size_t len, struct sf_userinfo *out)
 {
+	struct json_object	*root, *v;
 	struct sf_userinfo	 u;
 	enum sf_result		 rv;
 
 	memset(&u, 0, sizeof(u));
 	rv = sf_parse_object(s, len, sf_userinfo_fields,
 	    NELEM(sf_userinfo_fields), &u);
+	/* The one boolean read: true only when it is the JSON true. */
+	if (rv == SF_OK && (root = sf_json_parse_strict(s, len)) != NULL) {
+		u.email_verified = json_object_object_get_ex(root,
+		    "email_verified", &v) && json_object_is_type(v,
+		    json_type_boolean) && json_object_get_boolean(v);
+		json_object_put(root);
+	}
 	if (rv == SF_OK)
 		*out = u;
 	else
@@ -831,6 +839,14 @@ char *
 sf_authorize_url(const struct sf_org *org, const char *redirect_uri,
     const char *state, const char *challenge)
 {
+	return sf_authorize_url_prompt(org, redirect_uri, state, challenge,
+	    NULL);
+}
+
+char *
+sf_authorize_url_prompt(const struct sf_org *org, const char *redirect_uri,
+    const char *state, const char *challenge, const char *prompt)
+{
 	const char *const kv[] = {
 		"response_type", "code",
 		"client_id", org->client_id,
@@ -838,13 +854,15 @@ sf_authorize_url(const struct sf_org *org, const char *redirect_uri,
 		"state", state,
 		"code_challenge", challenge,
 		"code_challenge_method", "S256",
+		"prompt", prompt,
 	};
 	struct buf	 b;
 	char		*url = NULL;
 
 	buf_init(&b, SF_REQURL_MAX);
+	/* Without a prompt, the last pair is left out. */
 	if (sf_url(&b, org->login_url, "/services/oauth2/authorize?") == -1 ||
-	    sf_pairs(&b, kv, NELEM(kv)) == -1)
+	    sf_pairs(&b, kv, NELEM(kv) - (prompt == NULL ? 2 : 0)) == -1)
 		goto out;
 	url = buf_detach(&b);
 out:

@@ -52,6 +52,7 @@ struct sf_userinfo {
 	char	*username;	/* preferred_username */
 	char	*name;
 	char	*email;
+	int	 email_verified; /* "email_verified": true */
 };
 
 struct sf_contact {
@@ -87,6 +88,12 @@ struct sf_error {
  */
 char		*sf_authorize_url(const struct sf_org *, const char *redirect_uri,
 		    const char *state, const char *challenge);
+
+/* sf_authorize_url() with &prompt=prompt (e.g. "login": Salesforce asks
+ * for the password even when it remembers the person); NULL: none. */
+char		*sf_authorize_url_prompt(const struct sf_org *,
+		    const char *redirect_uri, const char *state,
+		    const char *challenge, const char *prompt);
 
 /* Exchanges an authorization code (with its PKCE verifier).  SF_OK fills
  * *out (not yet verified: call sf_tokens_verify). */

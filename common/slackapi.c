@@ -665,3 +665,220 @@ slackapi_auth_test(struct http *h, const struct config *cfg,
 	http_response_free(&resp);
 	return rv;
 }
+
+/* ------------------------------------------------------------------ */
+/* Sign in with Slack (OpenID Connect) and users.info (issue 11). */
+
+char *
+slackapi_oidc_authorize_url(const struct config *cfg, const char *state,
+    const char *nonce, const char *team)
+{
+	const char *const kv[] = {
+		"response_type", "code",
+		"scope", "openid",
+		"client_id", cfg->slack_client_id,
+		"redirect_uri", cfg->redirect_uri,
+		"state", state,
+		"nonce", nonce,
+		"team", team,
+	};
+	const char	*p, *end;
+	struct buf	 b;
+	char		*url = NULL;
+
+	if (cfg->slack_client_id == NULL || state == NULL || nonce == NULL ||
+	    team == NULL)
+		return NULL;
+	/* Slack's host, as SLACK_AUTHORIZE_URL names it (the tests point
+	 * it at the stand-in), with the OpenID Connect path. */
+	p = strstr(cfg->slack_authorize_url, "://");
+	end = p != NULL ? strchr(p + 3, '/') : NULL;
+	buf_init(&b, SLACKAPI_URL_MAX);
+	if (buf_append(&b, cfg->slack_authorize_url, end != NULL ?
+	    (size_t)(end - cfg->slack_authorize_url) :
+	    strlen(cfg->slack_authorize_url)) == -1 ||
+	    buf_puts(&b, "/openid/connect/authorize?") == -1 ||
+	    slackapi_pairs(&b, kv, NELEM(kv)) == -1)
+		goto out;
+	url = buf_detach(&b);
+out:
+	buf_free(&b);
+	return url;
+}
+
+enum slackapi_result
+slackapi_parse_oidc_token(long status, const char *s, size_t len,
+    char **access_token, struct slackapi_error *err)
+{
+	struct json_object	*root = NULL;
+	enum slackapi_result	 rv;
+
+	*access_token = NULL;
+	if ((rv = slackapi_envelope(status, s, len, 0, &root, err)) !=
+	    SLACKAPI_OK)
+		return rv;
+	rv = slackapi_str(root, "access_token", SLACKAPI_TOKEN_MAX, 1,
+	    slackapi_valid_opaque, access_token);
+	slackapi_wipe(root);
+	slackapi_wipe_member(root, "id_token");
+	json_object_put(root);
+	return rv;
+}
+
+enum slackapi_result
+slackapi_parse_oidc_user(long status, const char *s, size_t len,
+    struct slackapi_oidc_user *out, struct slackapi_error *err)
+{
+	struct json_object	*root = NULL;
+	enum slackapi_result	 rv;
+
+	memset(out, 0, sizeof(*out));
+	if ((rv = slackapi_envelope(status, s, len, 0, &root, err)) !=
+	    SLACKAPI_OK)
+		return rv;
+	if ((rv = slackapi_str(root, "https://slack.com/user_id",
+	    SLACK_ID_MAX, 1, slackapi_valid_id, &out->user_id)) !=
+	    SLACKAPI_OK ||
+	    (rv = slackapi_str(root, "https://slack.com/team_id",
+	    SLACK_ID_MAX, 1, slackapi_valid_id, &out->team_id)) !=
+	    SLACKAPI_OK ||
+	    (rv = slackapi_str(root, "https://slack.com/enterprise_id",
+	    SLACK_ID_MAX, 0, slackapi_valid_id, &out->enterprise_id)) !=
+	    SLACKAPI_OK ||
+	    (rv = slackapi_str(root, "https://slack.com/team_domain",
+	    SLACKAPI_NAME_MAX, 0, NULL, &out->team_domain)) != SLACKAPI_OK ||
+	    (rv = slackapi_str(root, "name", SLACKAPI_NAME_MAX, 0, NULL,
+	    &out->name)) != SLACKAPI_OK ||
+	    (rv = slackapi_str(root, "email", SLACKAPI_NAME_MAX, 0, NULL,
+	    &out->email)) != SLACKAPI_OK)
+		goto out;
+	if (slackapi_bool(root, "email_verified", &out->email_verified) == -1)
+		rv = SLACKAPI_MALFORMED;
+out:
+	json_object_put(root);
+	if (rv != SLACKAPI_OK)
+		slackapi_oidc_user_free(out);
+	return rv;
+}
+
+void
+slackapi_oidc_user_free(struct slackapi_oidc_user *u)
+{
+	free(u->user_id);
+	free(u->team_id);
+	free(u->enterprise_id);
+	free(u->team_domain);
+	free(u->name);
+	free(u->email);
+	memset(u, 0, sizeof(*u));
+}
+
+enum slackapi_result
+slackapi_oidc_identify(struct http *h, const struct config *cfg,
+    const char *code, struct slackapi_oidc_user *out,
+    struct slackapi_error *err)
+{
+	const char *const kv[] = {
+		"grant_type", "authorization_code",
+		"code", code,
+		"client_id", cfg->slack_client_id,
+		"client_secret", cfg->slack_client_secret,
+		"redirect_uri", cfg->redirect_uri,
+	};
+	struct http_response	 resp;
+	struct slackapi_error	 local;
+	enum slackapi_result	 rv;
+	char			*token = NULL;
+
+	memset(out, 0, sizeof(*out));
+	if (err == NULL)
+		err = &local;
+	err->code[0] = '\0';
+	http_response_init(&resp);
+	rv = slackapi_post(h, cfg, "openid.connect.token", kv, NELEM(kv),
+	    NULL, &resp);
+	if (rv == SLACKAPI_OK) {
+		rv = slackapi_parse_oidc_token(resp.status, resp.body.data,
+		    resp.body.len, &token, err);
+		slackapi_log_failure("openid.connect.token", resp.status, rv,
+		    err);
+	}
+	if (resp.body.data != NULL)
+		crypto_wipe(resp.body.data, resp.body.len);
+	http_response_free(&resp);
+	if (rv != SLACKAPI_OK)
+		goto out;
+	http_response_init(&resp);
+	rv = slackapi_post(h, cfg, "openid.connect.userInfo", NULL, 0, token,
+	    &resp);
+	if (rv == SLACKAPI_OK) {
+		rv = slackapi_parse_oidc_user(resp.status, resp.body.data,
+		    resp.body.len, out, err);
+		slackapi_log_failure("openid.connect.userInfo", resp.status,
+		    rv, err);
+	}
+	http_response_free(&resp);
+out:
+	crypto_free_secret(token);
+	return rv;
+}
+
+enum slackapi_result
+slackapi_parse_user_email(long status, const char *s, size_t len,
+    char **email, struct slackapi_error *err)
+{
+	struct json_object	*root = NULL, *user, *profile;
+	enum slackapi_result	 rv = SLACKAPI_MALFORMED;
+	int			 confirmed = 1;
+
+	*email = NULL;
+	if ((rv = slackapi_envelope(status, s, len, 1, &root, err)) !=
+	    SLACKAPI_OK)
+		return rv;
+	rv = SLACKAPI_MALFORMED;
+	if (!json_object_object_get_ex(root, "user", &user) ||
+	    !json_object_is_type(user, json_type_object))
+		goto out;
+	/* Slack marks an address not confirmed yet; absent: confirmed. */
+	if (json_object_object_get_ex(user, "is_email_confirmed", &profile) &&
+	    slackapi_bool(user, "is_email_confirmed", &confirmed) == -1)
+		goto out;
+	if (!json_object_object_get_ex(user, "profile", &profile) ||
+	    !json_object_is_type(profile, json_type_object))
+		goto out;
+	rv = slackapi_str(profile, "email", SLACKAPI_NAME_MAX, 0, NULL,
+	    email);
+	if (rv == SLACKAPI_OK && !confirmed) {
+		free(*email);
+		*email = NULL;
+	}
+out:
+	json_object_put(root);
+	return rv;
+}
+
+enum slackapi_result
+slackapi_user_email(struct http *h, const struct config *cfg,
+    const char *bot_token, const char *user_id, char **email,
+    struct slackapi_error *err)
+{
+	const char *const kv[] = { "user", user_id };
+	struct http_response	 resp;
+	struct slackapi_error	 local;
+	enum slackapi_result	 rv;
+
+	*email = NULL;
+	if (err == NULL)
+		err = &local;
+	err->code[0] = '\0';
+	http_response_init(&resp);
+	rv = slackapi_post(h, cfg, "users.info", kv, NELEM(kv), bot_token,
+	    &resp);
+	if (rv == SLACKAPI_OK) {
+		rv = slackapi_parse_user_email(resp.status, resp.body.data,
+		    resp.body.len, email, err);
+		slackapi_log_failure("users.info", resp.status, rv, err);
+	}
+	http_response_free(&resp);
+	return rv;
+}

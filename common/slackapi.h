@@ -142,4 +142,59 @@ enum slackapi_result slackapi_parse_identity(long status, const char *,
 void		 slackapi_grant_free(struct slackapi_grant *);
 void		 slackapi_identity_free(struct slackapi_identity *);
 
+/* --- Sign in with Slack and users.info (issue 11) --------------------- */
+
+/* Who signed in with Slack (openid.connect.userInfo).  Strings are
+ * allocated; free with slackapi_oidc_user_free(). */
+struct slackapi_oidc_user {
+	char	*user_id;		/* https://slack.com/user_id */
+	char	*team_id;		/* https://slack.com/team_id */
+	char	*enterprise_id;		/* https://slack.com/enterprise_id;
+					   NULL outside Enterprise Grid */
+	char	*team_domain;		/* NULL when not given */
+	char	*name;
+	char	*email;			/* with the email scope only */
+	int	 email_verified;
+};
+
+/*
+ * The Sign in with Slack URL (allocated): the scheme and host of
+ * SLACK_AUTHORIZE_URL, /openid/connect/authorize, response_type=code,
+ * scope=openid, client_id, redirect_uri = FORCELINK_PUBLIC_URL's
+ * /oauth/callback, state, nonce and team (which workspace to sign in
+ * to).  NULL without the Slack app's settings or on memory exhaustion.
+ */
+char		*slackapi_oidc_authorize_url(const struct config *,
+		    const char *state, const char *nonce, const char *team);
+
+/*
+ * Exchanges a Sign in with Slack code at openid.connect.token (client
+ * secret in the form body) and reads openid.connect.userInfo with the
+ * access token, which is then dropped.  SLACKAPI_OK fills *out.
+ */
+enum slackapi_result slackapi_oidc_identify(struct http *,
+		    const struct config *, const char *code,
+		    struct slackapi_oidc_user *out, struct slackapi_error *err);
+
+/*
+ * users.info for user_id with a bot token: *email (allocated) is the
+ * profile's email, NULL when Slack shows none (no users:read.email
+ * scope) or marks it not confirmed.
+ */
+enum slackapi_result slackapi_user_email(struct http *,
+		    const struct config *, const char *bot_token,
+		    const char *user_id, char **email,
+		    struct slackapi_error *err);
+
+/* The readers of those replies (public for tests and fuzzing). */
+enum slackapi_result slackapi_parse_oidc_token(long status, const char *,
+		    size_t, char **access_token, struct slackapi_error *err);
+enum slackapi_result slackapi_parse_oidc_user(long status, const char *,
+		    size_t, struct slackapi_oidc_user *out,
+		    struct slackapi_error *err);
+enum slackapi_result slackapi_parse_user_email(long status, const char *,
+		    size_t, char **email, struct slackapi_error *err);
+
+void		 slackapi_oidc_user_free(struct slackapi_oidc_user *);
+
 #endif

@@ -139,6 +139,21 @@ enum stmt {
 	STMT_ISTATE_GET,
 	STMT_ISTATE_USE,
 	STMT_PURGE_ISTATE,
+	STMT_NONCE_PEEK,
+	STMT_STATE_PEEK,
+	STMT_STATE_ADVANCE,
+	STMT_STATE_VOID,
+	STMT_PEND_PUT,
+	STMT_PEND_FIND,
+	STMT_PEND_CLEAR,
+	STMT_PEND_VOID,
+	STMT_PEND_MISS,
+	STMT_PEND_MISS_VOID,
+	STMT_PEND_LEFT,
+	STMT_PEND_DUE,
+	STMT_PEND_DROP,
+	STMT_REKEY_PENDING,
+	STMT_REKEY_PENDING_SET,
 	STMT__MAX
 };
 
@@ -198,7 +213,8 @@ enum {
 	RICOL_VERSION
 };
 
-/* Columns of STMT_NONCE_GET and STMT_STATE_GET (the first five). */
+/* Columns of STMT_NONCE_GET, STMT_NONCE_PEEK (the first five, then the
+ * names) and STMT_STATE_GET. */
 enum {
 	SCOL_ENTERPRISE_ID,
 	SCOL_TEAM_ID,
@@ -207,7 +223,38 @@ enum {
 	SCOL_CONSUMED_AT,	/* started_at or used_at */
 	SCOL_COOKIE_HASH,
 	SCOL_KEY_ID,
-	SCOL_VERIFIER_CT
+	SCOL_VERIFIER_CT,
+	SCOL_LEG
+};
+enum {
+	NCOL_TEAM_DOMAIN = SCOL_COOKIE_HASH,
+	NCOL_USER_NAME
+};
+
+/* Columns of STMT_STATE_PEEK. */
+enum {
+	PKCOL_LEG,
+	PKCOL_TEAM_DOMAIN,
+	PKCOL_USER_NAME,
+	PKCOL_NONCE_HASH
+};
+
+/* Columns of STMT_PEND_FIND and STMT_PEND_DUE. */
+enum {
+	PCOL_ENTERPRISE_ID,	/* the first three as SCOL_ */
+	PCOL_TEAM_ID,
+	PCOL_USER_ID,
+	PCOL_EXPIRES_AT,
+	PCOL_NONCE_HASH,
+	PCOL_STATE_HASH,
+	PCOL_ORG,
+	PCOL_SF_USER_ID,
+	PCOL_SF_ORG_ID,
+	PCOL_SF_USERNAME,
+	PCOL_INSTANCE_URL,
+	PCOL_KEY_ID,
+	PCOL_ACCESS_CT,
+	PCOL_REFRESH_CT
 };
 
 /* Columns of STMT_SEARCH_GET. */
@@ -275,11 +322,11 @@ static const struct {
 	[STMT_NONCE_START] = { "nonce_start",
 	    "UPDATE login_state SET started_at = ?2, state_hash = ?3, "
 	    "cookie_hash = ?4, verifier_ct = ?5, key_id = ?6, "
-	    "expires_at = ?7 "
+	    "expires_at = ?7, leg = ?8 "
 	    "WHERE nonce_hash = ?1 AND started_at IS NULL" },
 	[STMT_STATE_GET] = { "state_get",
 	    "SELECT enterprise_id, team_id, user_id, expires_at, used_at, "
-	    "cookie_hash, key_id, verifier_ct "
+	    "cookie_hash, key_id, verifier_ct, coalesce(leg, 'salesforce') "
 	    "FROM login_state WHERE state_hash = ?1" },
 	[STMT_STATE_USE] = { "state_use",
 	    "UPDATE login_state SET used_at = ?2, verifier_ct = NULL "
@@ -290,8 +337,11 @@ static const struct {
 	    "ON CONFLICT (sig_hash) DO UPDATE SET "
 	    "expires_at = excluded.expires_at "
 	    "WHERE slack_replay.expires_at <= ?3" },
+	/* A row with a pending link is left to store_pending_due(): its
+	 * tokens must be revoked at Salesforce before they are dropped. */
 	[STMT_PURGE_STATE] = { "purge_state",
-	    "DELETE FROM login_state WHERE expires_at <= ?1" },
+	    "DELETE FROM login_state WHERE expires_at <= ?1 "
+	    "AND pend_refresh_ct IS NULL" },
 	[STMT_PURGE_REPLAY] = { "purge_replay",
 	    "DELETE FROM slack_replay WHERE expires_at <= ?1" },
 	/*
@@ -326,6 +376,8 @@ static const struct {
 	    "WHERE verifier_ct IS NOT NULL UNION ALL "
 	    "SELECT search_key_id, 0, 1, 0 FROM login_state "
 	    "WHERE search_ct IS NOT NULL UNION ALL "
+	    "SELECT pend_key_id, 0, 1, 0 FROM login_state "
+	    "WHERE pend_refresh_ct IS NOT NULL UNION ALL "
 	    "SELECT key_id, 1, 0, 0 FROM slack_install UNION ALL "
 	    "SELECT key_id, 0, 0, 1 FROM sf_integration UNION ALL "
 	    "SELECT key_id, 0, 0, 1 FROM integration_token) "
@@ -356,8 +408,8 @@ static const struct {
 	[STMT_NONCE_ADD_SEARCH] = { "nonce_add_search",
 	    "INSERT INTO login_state (enterprise_id, team_id, user_id, "
 	    "nonce_hash, created_at, expires_at, search_ct, search_url_ct, "
-	    "search_key_id) "
-	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)" },
+	    "search_key_id, team_domain, user_name) "
+	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)" },
 	[STMT_SEARCH_GET] = { "search_get",
 	    "SELECT nonce_hash, created_at, search_key_id, search_ct, "
 	    "search_url_ct FROM login_state "
@@ -428,6 +480,90 @@ static const struct {
 	    "WHERE state_hash = ?1 AND used_at IS NULL" },
 	[STMT_PURGE_ISTATE] = { "purge_istate",
 	    "DELETE FROM slack_install_state WHERE expires_at <= ?1" },
+	/* --- Proving who is in the browser (sql/005_link_proof.sql) --- */
+	[STMT_NONCE_PEEK] = { "nonce_peek",
+	    "SELECT enterprise_id, team_id, user_id, expires_at, started_at, "
+	    "team_domain, user_name FROM login_state WHERE nonce_hash = ?1" },
+	[STMT_STATE_PEEK] = { "state_peek",
+	    "SELECT coalesce(leg, 'salesforce'), team_domain, user_name, "
+	    "nonce_hash FROM login_state WHERE state_hash = ?1" },
+	/* A Sign in with Slack state that was just taken becomes the
+	 * Salesforce login's, on the same row and with the same cookie. */
+	[STMT_STATE_ADVANCE] = { "state_advance",
+	    "UPDATE login_state SET state_hash = ?2, verifier_ct = ?3, "
+	    "key_id = ?4, expires_at = ?5, used_at = NULL, "
+	    "leg = 'salesforce' "
+	    "WHERE state_hash = ?1 AND leg = 'slack' AND used_at IS NOT NULL" },
+	[STMT_STATE_VOID] = { "state_void",
+	    "UPDATE login_state SET used_at = coalesce(used_at, ?2), "
+	    "verifier_ct = NULL, search_ct = NULL, search_url_ct = NULL, "
+	    "search_key_id = NULL WHERE state_hash = ?1" },
+	[STMT_PEND_PUT] = { "pend_put",
+	    "UPDATE login_state SET pend_org = ?2, pend_sf_user_id = ?3, "
+	    "pend_sf_org_id = ?4, pend_sf_username = ?5, "
+	    "pend_instance_url = ?6, pend_key_id = ?7, pend_access_ct = ?8, "
+	    "pend_refresh_ct = ?9, confirm_hash = ?10, confirm_tries = 0, "
+	    "expires_at = ?11 "
+	    "WHERE nonce_hash = ?1 AND used_at IS NOT NULL "
+	    "AND pend_refresh_ct IS NULL" },
+	[STMT_PEND_FIND] = { "pend_find",
+	    "SELECT enterprise_id, team_id, user_id, expires_at, nonce_hash, "
+	    "state_hash, pend_org, pend_sf_user_id, pend_sf_org_id, "
+	    "pend_sf_username, pend_instance_url, pend_key_id, "
+	    "pend_access_ct, pend_refresh_ct FROM login_state "
+	    "WHERE confirm_hash = ?1 AND pend_refresh_ct IS NOT NULL" },
+	[STMT_PEND_CLEAR] = { "pend_clear",
+	    "UPDATE login_state SET pend_org = NULL, pend_sf_user_id = NULL, "
+	    "pend_sf_org_id = NULL, pend_sf_username = NULL, "
+	    "pend_instance_url = NULL, pend_key_id = NULL, "
+	    "pend_access_ct = NULL, pend_refresh_ct = NULL, "
+	    "confirm_hash = NULL WHERE nonce_hash = ?1" },
+	/* Void: no code is taken any more, the search goes, and the row is
+	 * due for store_pending_due() at once. */
+	[STMT_PEND_VOID] = { "pend_void",
+	    "UPDATE login_state SET confirm_hash = NULL, "
+	    "expires_at = min(expires_at, ?2), search_ct = NULL, "
+	    "search_url_ct = NULL, search_key_id = NULL "
+	    "WHERE nonce_hash = ?1" },
+	[STMT_PEND_MISS] = { "pend_miss",
+	    "UPDATE login_state SET confirm_tries = confirm_tries + 1 "
+	    "WHERE enterprise_id = ?1 AND team_id = ?2 AND user_id = ?3 "
+	    "AND confirm_hash IS NOT NULL AND expires_at > ?4" },
+	[STMT_PEND_MISS_VOID] = { "pend_miss_void",
+	    "UPDATE login_state SET confirm_hash = NULL, expires_at = ?4, "
+	    "search_ct = NULL, search_url_ct = NULL, search_key_id = NULL "
+	    "WHERE enterprise_id = ?1 AND team_id = ?2 AND user_id = ?3 "
+	    "AND confirm_hash IS NOT NULL AND expires_at > ?4 "
+	    "AND confirm_tries >= ?5" },
+	[STMT_PEND_LEFT] = { "pend_left",
+	    "SELECT min(?5 - confirm_tries) FROM login_state "
+	    "WHERE enterprise_id = ?1 AND team_id = ?2 AND user_id = ?3 "
+	    "AND confirm_hash IS NOT NULL AND expires_at > ?4" },
+	[STMT_PEND_DUE] = { "pend_due",
+	    "SELECT enterprise_id, team_id, user_id, expires_at, nonce_hash, "
+	    "state_hash, pend_org, pend_sf_user_id, pend_sf_org_id, "
+	    "pend_sf_username, pend_instance_url, pend_key_id, "
+	    "pend_access_ct, pend_refresh_ct FROM login_state "
+	    "WHERE pend_refresh_ct IS NOT NULL AND expires_at <= ?1 "
+	    "ORDER BY expires_at LIMIT ?2" },
+	[STMT_PEND_DROP] = { "pend_drop",
+	    "UPDATE login_state SET pend_org = NULL, pend_sf_user_id = NULL, "
+	    "pend_sf_org_id = NULL, pend_sf_username = NULL, "
+	    "pend_instance_url = NULL, pend_key_id = NULL, "
+	    "pend_access_ct = NULL, pend_refresh_ct = NULL, "
+	    "confirm_hash = NULL WHERE nonce_hash = ?1" },
+	/* Key rotation of pending links: both tokens, which share
+	 * pend_key_id, by the row's nonce hash (as a search's). */
+	[STMT_REKEY_PENDING] = { "rekey_pending",
+	    "SELECT rowid, nonce_hash, pend_key_id, pend_access_ct, "
+	    "pend_refresh_ct FROM login_state "
+	    "WHERE pend_refresh_ct IS NOT NULL AND "
+	    "(pend_key_id IS NULL OR pend_key_id <> ?1) AND rowid > ?2 "
+	    "ORDER BY rowid LIMIT ?3" },
+	[STMT_REKEY_PENDING_SET] = { "rekey_pending_set",
+	    "UPDATE login_state SET pend_key_id = ?2, pend_access_ct = ?3, "
+	    "pend_refresh_ct = ?4 WHERE nonce_hash = ?1 AND pend_key_id = ?5 "
+	    "AND pend_access_ct = ?6 AND pend_refresh_ct = ?7" },
 };
 
 struct store {
@@ -1674,6 +1810,24 @@ store_nonce_start(struct store *st,
     const unsigned char cookie_hash[CRYPTO_HASHLEN],
     const char *verifier, time_t expires, struct slack_user *who)
 {
+	return store_nonce_start_leg(st, STORE_LEG_SALESFORCE, nonce_hash,
+	    now, state_hash, cookie_hash, verifier, expires, who);
+}
+
+/* The leg column's value. */
+static const char *
+store_leg_name(enum store_leg leg)
+{
+	return leg == STORE_LEG_SLACK ? "slack" : "salesforce";
+}
+
+enum store_result
+store_nonce_start_leg(struct store *st, enum store_leg leg,
+    const unsigned char nonce_hash[CRYPTO_HASHLEN], time_t now,
+    const unsigned char state_hash[CRYPTO_HASHLEN],
+    const unsigned char cookie_hash[CRYPTO_HASHLEN],
+    const char *verifier, time_t expires, struct slack_user *who)
+{
 	struct store_ad		 ad;
 	struct sealed		 v = { NULL, 0 };
 	struct slack_user	 u;
@@ -1709,6 +1863,7 @@ store_nonce_start(struct store *st,
 	    store_bind_blob(st, id, 5, v.p, v.len) == -1 ||
 	    store_bind_text(st, id, 6, k->id) == -1 ||
 	    store_bind_int(st, id, 7, (int64_t)expires) == -1 ||
+	    store_bind_text(st, id, 8, store_leg_name(leg)) == -1 ||
 	    store_step(st, id) == -1)
 		goto out;
 	if (sqlite3_changes(st->db) == 1)
@@ -1730,7 +1885,7 @@ out:
  * STORE_BADKEY, STORE_ERROR.
  */
 static enum store_result
-store_state_check(struct store *st,
+store_state_check(struct store *st, enum store_leg leg,
     const unsigned char state_hash[CRYPTO_HASHLEN],
     const unsigned char cookie_hash[CRYPTO_HASHLEN], time_t now,
     struct slack_user *who, char **verifier)
@@ -1747,7 +1902,9 @@ store_state_check(struct store *st,
 	    (rc = store_step(st, STMT_STATE_GET)) == -1)
 		goto out;
 	r = STORE_NOTFOUND;
-	if (rc == SQLITE_DONE)
+	/* A state of the other login is not one of this login's. */
+	if (rc == SQLITE_DONE || strcmp((const char *)sqlite3_column_text(s,
+	    SCOL_LEG), store_leg_name(leg)) != 0)
 		goto out;
 	r = STORE_USED;
 	if (sqlite3_column_type(s, SCOL_CONSUMED_AT) != SQLITE_NULL)
@@ -1806,6 +1963,24 @@ store_state_take_search(struct store *st,
     const unsigned char cookie_hash[CRYPTO_HASHLEN], time_t now,
     struct slack_user *who, char **verifier, struct store_search *search)
 {
+	struct store_search	 dropped;
+	enum store_result	 r;
+
+	/* Without a place for it, the search is taken and dropped. */
+	r = store_state_take_leg(st, STORE_LEG_SALESFORCE, state_hash,
+	    cookie_hash, now, who, verifier, search != NULL ? search :
+	    &dropped);
+	if (search == NULL)
+		store_search_free(&dropped);
+	return r;
+}
+
+enum store_result
+store_state_take_leg(struct store *st, enum store_leg leg,
+    const unsigned char state_hash[CRYPTO_HASHLEN],
+    const unsigned char cookie_hash[CRYPTO_HASHLEN], time_t now,
+    struct slack_user *who, char **verifier, struct store_search *search)
+{
 	struct store_search	 found;
 	struct slack_user	 u;
 	enum store_result	 r = STORE_ERROR;
@@ -1823,7 +1998,7 @@ store_state_take_search(struct store *st,
 	if (store_begin(st) == -1)
 		goto out;
 	began = 1;
-	r = store_state_check(st, state_hash, cookie_hash, now, &u, &v);
+	r = store_state_check(st, leg, state_hash, cookie_hash, now, &u, &v);
 	if (r != STORE_OK)
 		goto out;
 	r = STORE_ERROR;
@@ -1833,9 +2008,11 @@ store_state_take_search(struct store *st,
 		goto out;
 	if (sqlite3_changes(st->db) != 1)
 		goto out;
-	/* The search goes with the state, in this same transaction. */
+	/* The search goes with the state, in this same transaction,
+	 * unless the caller leaves it on the row. */
 	store_reset(st, id);
-	r = store_search_take(st, state_hash, &found);
+	r = search != NULL ? store_search_take(st, state_hash, &found) :
+	    STORE_OK;
 out:
 	store_reset(st, id);
 	if (began && store_end(st, r == STORE_OK) == -1)
@@ -2049,6 +2226,10 @@ store_rekey_add(struct store_rekey *b)
 static int	 store_ad_search(struct store_ad *,
 		    const unsigned char nonce_hash[CRYPTO_HASHLEN],
 		    const char *column, const char *key_id);
+static enum store_result store_open_row(sqlite3_stmt *,
+		    const struct crypto_key *, int,
+		    const unsigned char [CRYPTO_HASHLEN], const char *,
+		    char **);
 
 /* The two sealed columns, as their associated data names them.  The
  * installation is sealed as the row (enterprise, team, "") through the
@@ -2102,6 +2283,10 @@ static const struct store_rekey_kind store_rekey_states = {
 static const struct store_rekey_kind store_rekey_searches = {
 	"search", RQCOL_KEY_ID, store_rekey_ad_search, "search_ct",
 	"search_url_ct"
+};
+static const struct store_rekey_kind store_rekey_pending = {
+	"pending link", RQCOL_KEY_ID, store_rekey_ad_search, "pend_access_ct",
+	"pend_refresh_ct"
 };
 static const struct store_rekey_kind store_rekey_installs = {
 	"installation", RICOL_KEY_ID, store_rekey_ad_token, STORE_INSTALL_BOT,
@@ -2249,10 +2434,12 @@ store_rekey_install(struct store *st, sqlite3_stmt *s, struct store_rekey *b,
 
 /* store_rekey_link() for the search remembered on the login_state row s
  * is on (its text and response_url; row->state_hash holds the nonce
- * hash, which names that row in their associated data). */
+ * hash, which names that row in their associated data), or for its
+ * pending link's tokens, which are sealed the same way (kind says
+ * which). */
 static int
 store_rekey_search(struct store *st, sqlite3_stmt *s, struct store_rekey *b,
-    struct store_rekey_counts *c)
+    struct store_rekey_counts *c, const struct store_rekey_kind *kind)
 {
 	struct store_rekey_row	*row;
 	int			 bad;
@@ -2267,8 +2454,7 @@ store_rekey_search(struct store *st, sqlite3_stmt *s, struct store_rekey *b,
 	if (!bad)
 		memcpy(row->state_hash, sqlite3_column_blob(s,
 		    RQCOL_NONCE_HASH), CRYPTO_HASHLEN);
-	return store_rekey_finish(st, s, b, c, row, &store_rekey_searches,
-	    bad);
+	return store_rekey_finish(st, s, b, c, row, kind, bad);
 }
 
 /* The outcome of a failed SQLite call: STORE_BUSY when another
@@ -2300,6 +2486,7 @@ store_rekey_read(struct store *st, enum store_rekey_table table,
 	id = table == STORE_REKEY_LINKS ? STMT_REKEY_LINKS :
 	    table == STORE_REKEY_STATES ? STMT_REKEY_STATES :
 	    table == STORE_REKEY_SEARCHES ? STMT_REKEY_SEARCHES :
+	    table == STORE_REKEY_PENDING ? STMT_REKEY_PENDING :
 	    STMT_REKEY_INSTALLS;
 	s = st->stmt[id];
 	if (max < 1 || (b = calloc(1, sizeof(*b))) == NULL)
@@ -2321,7 +2508,9 @@ store_rekey_read(struct store *st, enum store_rekey_table table,
 		    table == STORE_REKEY_STATES ?
 		    store_rekey_state(st, s, b, c) :
 		    table == STORE_REKEY_SEARCHES ?
-		    store_rekey_search(st, s, b, c) :
+		    store_rekey_search(st, s, b, c, &store_rekey_searches) :
+		    table == STORE_REKEY_PENDING ?
+		    store_rekey_search(st, s, b, c, &store_rekey_pending) :
 		    store_rekey_install(st, s, b, c)) == -1)
 			goto out;
 	}
@@ -2388,8 +2577,11 @@ store_rekey_set(struct store *st, const struct store_rekey *b,
 		    store_bind_blob(st, id, 9, row->old_b.p,
 		    row->old_b.len) == -1)
 			goto out;
-	} else if (b->table == STORE_REKEY_SEARCHES) {
-		id = STMT_REKEY_SEARCH_SET;
+	} else if (b->table == STORE_REKEY_SEARCHES ||
+	    b->table == STORE_REKEY_PENDING) {
+		/* The same columns in the same places. */
+		id = b->table == STORE_REKEY_SEARCHES ? STMT_REKEY_SEARCH_SET :
+		    STMT_REKEY_PENDING_SET;
 		if (store_bind_blob(st, id, 1, row->state_hash,
 		    CRYPTO_HASHLEN) == -1 ||
 		    store_bind_text(st, id, 2, b->new_id) == -1 ||
@@ -3125,7 +3317,16 @@ store_open_search(struct store *st, const struct crypto_key *k, int col,
     const unsigned char nonce_hash[CRYPTO_HASHLEN], const char *column,
     char **out)
 {
-	sqlite3_stmt	*s = st->stmt[STMT_SEARCH_GET];
+	return store_open_row(st->stmt[STMT_SEARCH_GET], k, col, nonce_hash,
+	    column, out);
+}
+
+/* store_open_search() for the row statement s is on. */
+static enum store_result
+store_open_row(sqlite3_stmt *s, const struct crypto_key *k, int col,
+    const unsigned char nonce_hash[CRYPTO_HASHLEN], const char *column,
+    char **out)
+{
 	struct store_ad	 ad;
 	size_t		 len;
 	int		 rc;
@@ -3171,15 +3372,36 @@ store_nonce_add_search(struct store *st, const struct slack_user *who,
     const unsigned char nonce_hash[CRYPTO_HASHLEN], time_t expires,
     const struct store_search *search)
 {
+	if (search == NULL)
+		return store_nonce_add(st, who, nonce_hash, expires);
+	return store_nonce_add_login(st, who, NULL, nonce_hash, expires,
+	    search);
+}
+
+/* Binds a name (NULL or "" as SQL NULL). */
+static int
+store_bind_name(struct store *st, enum stmt id, int col, const char *name)
+{
+	if (name == NULL || *name == '\0')
+		return sqlite3_bind_null(st->stmt[id], col) == SQLITE_OK ? 0 :
+		    store_bind_fail(st, id);
+	return store_bind_text(st, id, col, name);
+}
+
+enum store_result
+store_nonce_add_login(struct store *st, const struct slack_user *who,
+    const struct store_names *names,
+    const unsigned char nonce_hash[CRYPTO_HASHLEN], time_t expires,
+    const struct store_search *search)
+{
 	struct sealed		 text = { NULL, 0 }, url = { NULL, 0 };
 	const struct crypto_key	*k;
 	enum store_result	 r = STORE_ERROR;
 	enum stmt		 id = STMT_NONCE_ADD_SEARCH;
 	int			 locked = 0;
 
-	if (search == NULL)
-		return store_nonce_add(st, who, nonce_hash, expires);
-	if (!store_who_ok(who) || !store_search_ok(search))
+	if (!store_who_ok(who) || (search != NULL &&
+	    !store_search_ok(search)))
 		return STORE_ERROR;
 	/* Seal under the writers' mutex with the keys brought up to date
 	 * there, as every write does (see store_keys), so that a rotation's
@@ -3188,18 +3410,23 @@ store_nonce_add_search(struct store *st, const struct slack_user *who,
 	locked = 1;
 	store_keys(st);
 	k = store_key_current(st);
-	if (store_seal_search(k, nonce_hash, "search_ct", search->text,
-	    &text) == -1 ||
+	if (search != NULL && (store_seal_search(k, nonce_hash, "search_ct",
+	    search->text, &text) == -1 ||
 	    store_seal_search(k, nonce_hash, "search_url_ct",
-	    search->response_url, &url) == -1)
+	    search->response_url, &url) == -1))
 		goto out;
+	/* Without a search, text.p and url.p are NULL: bound as NULL. */
 	if (store_bind_user(st, id, who) == -1 ||
 	    store_bind_blob(st, id, 4, nonce_hash, CRYPTO_HASHLEN) == -1 ||
 	    store_bind_int(st, id, 5, (int64_t)time(NULL)) == -1 ||
 	    store_bind_int(st, id, 6, (int64_t)expires) == -1 ||
 	    store_bind_blob(st, id, 7, text.p, text.len) == -1 ||
 	    store_bind_blob(st, id, 8, url.p, url.len) == -1 ||
-	    store_bind_text(st, id, 9, k->id) == -1 ||
+	    store_bind_name(st, id, 9, search != NULL ? k->id : NULL) == -1 ||
+	    store_bind_name(st, id, 10, names != NULL ? names->team_domain :
+	    NULL) == -1 ||
+	    store_bind_name(st, id, 11, names != NULL ? names->user_name :
+	    NULL) == -1 ||
 	    store_step(st, id) == -1)
 		goto out;
 	r = STORE_OK;
@@ -3279,6 +3506,456 @@ store_search_free(struct store_search *search)
 	crypto_free_secret(search->text);
 	crypto_free_secret(search->response_url);
 	memset(search, 0, sizeof(*search));
+}
+
+/* --- Proving who is in the browser (issue 11) ------------------------ */
+
+/* Copies text column col (NULL as "") into dst, cut to fit. */
+static void
+store_col_name(sqlite3_stmt *s, int col, char *dst, size_t dstsz)
+{
+	const unsigned char	*t = sqlite3_column_text(s, col);
+
+	snprintf(dst, dstsz, "%s", t != NULL ? (const char *)t : "");
+}
+
+enum store_result
+store_nonce_peek(struct store *st,
+    const unsigned char nonce_hash[CRYPTO_HASHLEN], time_t now,
+    struct slack_user *who, struct store_names *names)
+{
+	sqlite3_stmt		*s = st->stmt[STMT_NONCE_PEEK];
+	enum store_result	 r = STORE_ERROR;
+	int			 rc;
+
+	if (store_bind_blob(st, STMT_NONCE_PEEK, 1, nonce_hash,
+	    CRYPTO_HASHLEN) == -1 ||
+	    (rc = store_step(st, STMT_NONCE_PEEK)) == -1)
+		goto out;
+	if (rc == SQLITE_DONE)
+		r = STORE_NOTFOUND;
+	else if (sqlite3_column_type(s, SCOL_CONSUMED_AT) != SQLITE_NULL)
+		r = STORE_USED;
+	else if (sqlite3_column_int64(s, SCOL_EXPIRES_AT) <= (int64_t)now)
+		r = STORE_EXPIRED;
+	else if (store_col_user(s, who) == 0) {
+		store_col_name(s, NCOL_TEAM_DOMAIN, names->team_domain,
+		    sizeof(names->team_domain));
+		store_col_name(s, NCOL_USER_NAME, names->user_name,
+		    sizeof(names->user_name));
+		r = STORE_OK;
+	}
+out:
+	store_reset(st, STMT_NONCE_PEEK);
+	return r;
+}
+
+/*
+ * Reads the leg, the names and the nonce hash (nonce_hash may be NULL) of
+ * the row of state_hash.  Returns STORE_OK, STORE_NOTFOUND or
+ * STORE_ERROR.
+ */
+static enum store_result
+store_state_row(struct store *st,
+    const unsigned char state_hash[CRYPTO_HASHLEN], enum store_leg *leg,
+    struct store_names *names, unsigned char nonce_hash[CRYPTO_HASHLEN])
+{
+	sqlite3_stmt		*s = st->stmt[STMT_STATE_PEEK];
+	enum store_result	 r = STORE_ERROR;
+	int			 rc;
+
+	if (store_bind_blob(st, STMT_STATE_PEEK, 1, state_hash,
+	    CRYPTO_HASHLEN) == -1 ||
+	    (rc = store_step(st, STMT_STATE_PEEK)) == -1)
+		goto out;
+	r = STORE_NOTFOUND;
+	if (rc == SQLITE_DONE)
+		goto out;
+	r = STORE_ERROR;
+	if (sqlite3_column_bytes(s, PKCOL_NONCE_HASH) != CRYPTO_HASHLEN) {
+		log_error("msg=\"malformed nonce hash in login_state\"");
+		goto out;
+	}
+	if (nonce_hash != NULL)
+		memcpy(nonce_hash, sqlite3_column_blob(s, PKCOL_NONCE_HASH),
+		    CRYPTO_HASHLEN);
+	if (leg != NULL)
+		*leg = strcmp((const char *)sqlite3_column_text(s, PKCOL_LEG),
+		    "slack") == 0 ? STORE_LEG_SLACK : STORE_LEG_SALESFORCE;
+	if (names != NULL) {
+		store_col_name(s, PKCOL_TEAM_DOMAIN, names->team_domain,
+		    sizeof(names->team_domain));
+		store_col_name(s, PKCOL_USER_NAME, names->user_name,
+		    sizeof(names->user_name));
+	}
+	r = STORE_OK;
+out:
+	store_reset(st, STMT_STATE_PEEK);
+	return r;
+}
+
+enum store_result
+store_state_peek(struct store *st,
+    const unsigned char state_hash[CRYPTO_HASHLEN], enum store_leg *leg,
+    struct store_names *names)
+{
+	return store_state_row(st, state_hash, leg, names, NULL);
+}
+
+enum store_result
+store_state_advance(struct store *st,
+    const unsigned char old_hash[CRYPTO_HASHLEN],
+    const unsigned char new_hash[CRYPTO_HASHLEN], const char *verifier,
+    time_t expires)
+{
+	struct store_ad		 ad;
+	struct sealed		 v = { NULL, 0 };
+	const struct crypto_key	*k;
+	enum store_result	 r = STORE_ERROR;
+	enum stmt		 id = STMT_STATE_ADVANCE;
+
+	pthread_mutex_lock(&store_writer);
+	store_keys(st);
+	k = store_key_current(st);
+	/* The new verifier is sealed for the row's new state. */
+	if (store_ad_verifier(&ad, new_hash, k->id) == -1)
+		goto out;
+	if (crypto_seal(k, ad.b, ad.len, verifier, strlen(verifier), &v.p,
+	    &v.len) == -1) {
+		log_error("msg=\"cannot seal verifier\"");
+		goto out;
+	}
+	if (store_bind_blob(st, id, 1, old_hash, CRYPTO_HASHLEN) == -1 ||
+	    store_bind_blob(st, id, 2, new_hash, CRYPTO_HASHLEN) == -1 ||
+	    store_bind_blob(st, id, 3, v.p, v.len) == -1 ||
+	    store_bind_text(st, id, 4, k->id) == -1 ||
+	    store_bind_int(st, id, 5, (int64_t)expires) == -1 ||
+	    store_step(st, id) == -1)
+		goto out;
+	r = sqlite3_changes(st->db) == 1 ? STORE_OK : STORE_NOTFOUND;
+out:
+	store_reset(st, id);
+	pthread_mutex_unlock(&store_writer);
+	free(v.p);
+	return r;
+}
+
+enum store_result
+store_state_void(struct store *st,
+    const unsigned char state_hash[CRYPTO_HASHLEN], time_t now)
+{
+	enum store_result	 r = STORE_ERROR;
+	enum stmt		 id = STMT_STATE_VOID;
+
+	pthread_mutex_lock(&store_writer);
+	if (store_bind_blob(st, id, 1, state_hash, CRYPTO_HASHLEN) == -1 ||
+	    store_bind_int(st, id, 2, (int64_t)now) == -1 ||
+	    store_step(st, id) == -1)
+		goto out;
+	r = sqlite3_changes(st->db) == 1 ? STORE_OK : STORE_NOTFOUND;
+out:
+	store_reset(st, id);
+	pthread_mutex_unlock(&store_writer);
+	return r;
+}
+
+enum store_result
+store_pending_put(struct store *st,
+    const unsigned char state_hash[CRYPTO_HASHLEN],
+    const struct store_link *in,
+    const unsigned char code_hash[CRYPTO_HASHLEN], time_t expires)
+{
+	struct sealed		 a = { NULL, 0 }, rt = { NULL, 0 };
+	const struct crypto_key	*k;
+	unsigned char		 nh[CRYPTO_HASHLEN];
+	enum store_result	 r = STORE_ERROR;
+	enum stmt		 id = STMT_PEND_PUT;
+	int			 began = 0;
+
+	if (!store_link_complete(in))
+		return STORE_ERROR;
+	store_keys(st);
+	if (store_write_begin(st) == -1)
+		goto out;
+	began = 1;
+	if ((r = store_state_row(st, state_hash, NULL, NULL, nh)) !=
+	    STORE_OK)
+		goto out;
+	r = STORE_ERROR;
+	store_keys(st);
+	k = store_key_current(st);
+	if (store_seal_search(k, nh, "pend_access_ct", in->access_token,
+	    &a) == -1 ||
+	    store_seal_search(k, nh, "pend_refresh_ct", in->refresh_token,
+	    &rt) == -1)
+		goto out;
+	if (store_bind_blob(st, id, 1, nh, CRYPTO_HASHLEN) == -1 ||
+	    store_bind_text(st, id, 2, in->org) == -1 ||
+	    store_bind_text(st, id, 3, in->sf_user_id) == -1 ||
+	    store_bind_text(st, id, 4, in->sf_org_id) == -1 ||
+	    store_bind_text(st, id, 5, in->sf_username) == -1 ||
+	    store_bind_text(st, id, 6, in->instance_url) == -1 ||
+	    store_bind_text(st, id, 7, k->id) == -1 ||
+	    store_bind_blob(st, id, 8, a.p, a.len) == -1 ||
+	    store_bind_blob(st, id, 9, rt.p, rt.len) == -1 ||
+	    store_bind_blob(st, id, 10, code_hash, CRYPTO_HASHLEN) == -1 ||
+	    store_bind_int(st, id, 11, (int64_t)expires) == -1 ||
+	    store_step(st, id) == -1)
+		goto out;
+	r = sqlite3_changes(st->db) == 1 ? STORE_OK : STORE_NOTFOUND;
+out:
+	store_reset(st, id);
+	if (began && store_write_end(st, r == STORE_OK) == -1)
+		r = STORE_ERROR;
+	free(a.p);
+	free(rt.p);
+	return r;
+}
+
+void
+store_pending_free(struct store_pending *p)
+{
+	if (p == NULL)
+		return;
+	store_link_free(&p->link);
+	memset(p, 0, sizeof(*p));
+}
+
+/*
+ * Reads the pending row statement id is on into *p: its Slack user, its
+ * nonce hash and, when open is set, its link with both tokens opened.
+ * Returns STORE_OK, STORE_BADKEY (logged: the tokens do not open) or
+ * STORE_ERROR.
+ */
+static enum store_result
+store_pending_read(struct store *st, enum stmt id, int open,
+    struct store_pending *p)
+{
+	sqlite3_stmt		*s = st->stmt[id];
+	const struct crypto_key	*k;
+	enum store_result	 r = STORE_ERROR;
+
+	memset(p, 0, sizeof(*p));
+	if (store_col_user(s, &p->who) == -1 ||
+	    sqlite3_column_bytes(s, PCOL_NONCE_HASH) != CRYPTO_HASHLEN ||
+	    sqlite3_column_bytes(s, PCOL_STATE_HASH) != CRYPTO_HASHLEN) {
+		log_error("msg=\"malformed pending login_state row\"");
+		goto out;
+	}
+	memcpy(p->nonce_hash, sqlite3_column_blob(s, PCOL_NONCE_HASH),
+	    CRYPTO_HASHLEN);
+	memcpy(p->state_hash, sqlite3_column_blob(s, PCOL_STATE_HASH),
+	    CRYPTO_HASHLEN);
+	p->expires_at = (time_t)sqlite3_column_int64(s, PCOL_EXPIRES_AT);
+	if (!open) {
+		r = STORE_OK;
+		goto out;
+	}
+	if ((p->link.org = store_col_dup(s, PCOL_ORG)) == NULL ||
+	    (p->link.sf_user_id = store_col_dup(s, PCOL_SF_USER_ID)) ==
+	    NULL ||
+	    (p->link.sf_org_id = store_col_dup(s, PCOL_SF_ORG_ID)) == NULL ||
+	    (p->link.sf_username = store_col_dup(s, PCOL_SF_USERNAME)) ==
+	    NULL ||
+	    (p->link.instance_url = store_col_dup(s, PCOL_INSTANCE_URL)) ==
+	    NULL)
+		goto out;
+	if ((k = store_key_find(st, s, PCOL_KEY_ID, "pending link")) ==
+	    NULL) {
+		r = STORE_BADKEY;
+		goto out;
+	}
+	if ((r = store_open_row(s, k, PCOL_ACCESS_CT, p->nonce_hash,
+	    "pend_access_ct", &p->link.access_token)) == STORE_OK)
+		r = store_open_row(s, k, PCOL_REFRESH_CT, p->nonce_hash,
+		    "pend_refresh_ct", &p->link.refresh_token);
+out:
+	if (r != STORE_OK)
+		store_pending_free(p);
+	return r;
+}
+
+/* Runs a statement of the pending family bound to one nonce hash and
+ * time (?2; unbound when now is -1).  Returns 0 or -1 (logged). */
+static int
+store_pending_set(struct store *st, enum stmt id,
+    const unsigned char nonce_hash[CRYPTO_HASHLEN], time_t now)
+{
+	if (store_bind_blob(st, id, 1, nonce_hash, CRYPTO_HASHLEN) == -1 ||
+	    (now != -1 && store_bind_int(st, id, 2, (int64_t)now) == -1))
+		return -1;
+	return store_run(st, id);
+}
+
+static int
+store_same_user(const struct slack_user *a, const struct slack_user *b)
+{
+	return strcmp(a->enterprise_id, b->enterprise_id) == 0 &&
+	    strcmp(a->team_id, b->team_id) == 0 &&
+	    strcmp(a->user_id, b->user_id) == 0;
+}
+
+enum store_result
+store_pending_confirm(struct store *st,
+    const unsigned char code_hash[CRYPTO_HASHLEN],
+    const struct slack_user *who, time_t now, struct store_pending *p,
+    struct store_search *search)
+{
+	struct store_search	 found;
+	enum store_result	 r = STORE_ERROR;
+	int			 began = 0, rc;
+
+	memset(p, 0, sizeof(*p));
+	memset(&found, 0, sizeof(found));
+	memset(search, 0, sizeof(*search));
+	store_keys(st);
+	/* Finding, checking and taking the row are one transaction: of two
+	 * confirms with one code, one gets the link. */
+	if (store_write_begin(st) == -1)
+		goto out;
+	began = 1;
+	if (store_bind_blob(st, STMT_PEND_FIND, 1, code_hash,
+	    CRYPTO_HASHLEN) == -1 ||
+	    (rc = store_step(st, STMT_PEND_FIND)) == -1)
+		goto out;
+	r = STORE_NOTFOUND;
+	if (rc == SQLITE_DONE || sqlite3_column_int64(st->stmt[STMT_PEND_FIND],
+	    PCOL_EXPIRES_AT) <= (int64_t)now)
+		goto out;
+	/* Another Slack user's code: the row is void, and left (with its
+	 * tokens) for store_pending_due(), which revokes them. */
+	if ((r = store_pending_read(st, STMT_PEND_FIND, 0, p)) != STORE_OK)
+		goto out;
+	if (!store_same_user(&p->who, who)) {
+		store_reset(st, STMT_PEND_FIND);
+		r = store_pending_set(st, STMT_PEND_VOID, p->nonce_hash,
+		    now) == 0 ? STORE_MISMATCH : STORE_ERROR;
+		goto out;
+	}
+	if ((r = store_pending_read(st, STMT_PEND_FIND, 1, p)) != STORE_OK)
+		goto out;
+	store_reset(st, STMT_PEND_FIND);
+	r = STORE_ERROR;
+	if (store_pending_set(st, STMT_PEND_CLEAR, p->nonce_hash, -1) == -1)
+		goto out;
+	r = store_search_take(st, p->state_hash, &found);
+out:
+	store_reset(st, STMT_PEND_FIND);
+	if (began && store_write_end(st, r == STORE_OK ||
+	    r == STORE_MISMATCH) == -1)
+		r = STORE_ERROR;
+	if (r == STORE_OK) {
+		*search = found;
+		memset(&found, 0, sizeof(found));
+	} else if (r != STORE_MISMATCH)
+		store_pending_free(p);
+	store_search_free(&found);
+	return r;
+}
+
+enum store_result
+store_pending_miss(struct store *st, const struct slack_user *who,
+    time_t now, int max, int *left, int *voided)
+{
+	sqlite3_stmt		*s = st->stmt[STMT_PEND_LEFT];
+	enum store_result	 r = STORE_ERROR;
+	const enum stmt		 ids[] = {
+		STMT_PEND_MISS, STMT_PEND_MISS_VOID, STMT_PEND_LEFT
+	};
+	size_t			 i;
+	int			 began = 0, rc = SQLITE_DONE;
+
+	*left = *voided = 0;
+	if (store_begin(st) == -1)
+		goto out;
+	began = 1;
+	for (i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
+		if (store_bind_user(st, ids[i], who) == -1 ||
+		    store_bind_int(st, ids[i], 4, (int64_t)now) == -1 ||
+		    (ids[i] != STMT_PEND_MISS && store_bind_int(st, ids[i], 5,
+		    max) == -1) || (rc = store_step(st, ids[i])) == -1)
+			goto out;
+		if (ids[i] == STMT_PEND_MISS_VOID)
+			*voided = sqlite3_changes(st->db);
+		if (ids[i] != STMT_PEND_LEFT)
+			store_reset(st, ids[i]);
+	}
+	/* min() over no rows is NULL: nothing is waiting any more. */
+	if (rc == SQLITE_ROW && sqlite3_column_type(s, 0) != SQLITE_NULL)
+		*left = sqlite3_column_int(s, 0);
+	r = STORE_OK;
+out:
+	for (i = 0; i < sizeof(ids) / sizeof(ids[0]); i++)
+		store_reset(st, ids[i]);
+	if (began && store_end(st, r == STORE_OK) == -1)
+		r = STORE_ERROR;
+	return r;
+}
+
+enum store_result
+store_pending_due(struct store *st, time_t now, int max,
+    struct store_pending **out, size_t *n)
+{
+	struct store_pending	*v = NULL, *p;
+	enum store_result	 r = STORE_ERROR, o;
+	int			 rc;
+
+	*out = NULL;
+	*n = 0;
+	if (max < 1 || (v = calloc((size_t)max, sizeof(*v))) == NULL)
+		goto out;
+	store_keys(st);
+	if (store_bind_int(st, STMT_PEND_DUE, 1, (int64_t)now) == -1 ||
+	    store_bind_int(st, STMT_PEND_DUE, 2, max) == -1)
+		goto out;
+	while ((rc = store_step(st, STMT_PEND_DUE)) == SQLITE_ROW) {
+		p = &v[*n];
+		/* One that does not open (a key we do not hold) cannot be
+		 * revoked by us: it stays, and is skipped (logged). */
+		if ((o = store_pending_read(st, STMT_PEND_DUE, 1, p)) ==
+		    STORE_BADKEY)
+			continue;
+		if (o != STORE_OK)
+			goto out;
+		(*n)++;
+	}
+	if (rc == -1)
+		goto out;
+	*out = v;
+	v = NULL;
+	r = STORE_OK;
+out:
+	store_reset(st, STMT_PEND_DUE);
+	if (v != NULL) {
+		while (*n > 0)
+			store_pending_free(&v[--*n]);
+		free(v);
+	}
+	return r;
+}
+
+void
+store_pending_list_free(struct store_pending *v, size_t n)
+{
+	size_t	 i;
+
+	for (i = 0; v != NULL && i < n; i++)
+		store_pending_free(&v[i]);
+	free(v);
+}
+
+enum store_result
+store_pending_drop(struct store *st, const struct store_pending *p)
+{
+	enum store_result	 r = STORE_ERROR;
+
+	/* By the nonce hash alone: a row is given a pending link once (its
+	 * state is used by then), so what is there is what was revoked. */
+	pthread_mutex_lock(&store_writer);
+	if (store_pending_set(st, STMT_PEND_DROP, p->nonce_hash, -1) == 0)
+		r = sqlite3_changes(st->db) == 1 ? STORE_OK : STORE_NOTFOUND;
+	pthread_mutex_unlock(&store_writer);
+	return r;
 }
 
 /* --- Slack installations ---------------------------------------------- */

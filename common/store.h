@@ -28,7 +28,8 @@
  *    the login link, the search and its response_url are kept sealed on
  *    the same row (associated data: the nonce hash, the column, the key
  *    id) until the callback takes them with the state, or the row
- *    expires.
+ *    expires.  A link that waits for its proof (FORCELINK_LINK_PROOF
+ *    code) is kept on the row too, its tokens sealed like the search.
  *  - replays: hashes of Slack signatures seen in the last few minutes.
  *  - Slack installations: one per workspace or org-wide install, with the
  *    bot token and its refresh token sealed like links' tokens (the
@@ -356,6 +357,7 @@ enum store_rekey_table {
 	STORE_REKEY_LINKS,
 	STORE_REKEY_STATES,
 	STORE_REKEY_SEARCHES,	/* searches remembered with a login link */
+	STORE_REKEY_PENDING,	/* links waiting for their proof (mig. 5) */
 	STORE_REKEY_INSTALLS,	/* Slack installations' bot tokens */
 	STORE_REKEY_INTEGRATIONS,	/* consumer secrets (migration 4) */
 	STORE_REKEY_ITOKENS		/* integration users' tokens */
@@ -757,4 +759,153 @@ enum store_result store_install_state_add(struct store *,
 enum store_result store_install_state_take(struct store *,
 	    const unsigned char state_hash[CRYPTO_HASHLEN],
 	    const unsigned char cookie_hash[CRYPTO_HASHLEN], time_t now);
+
+/* --- Proving who is in the browser (issue 11, sql/005_link_proof.sql) --
+ *
+ * A login_state row also carries the names its pages show, which login
+ * (leg) its current state is for, and, in FORCELINK_LINK_PROOF=code mode,
+ * the link that waits for /contact confirm CODE: its Salesforce identity
+ * in plain text, its tokens sealed (associated data: the nonce hash, the
+ * column, the key id), the code by its SHA-256 and the wrong tries.  A
+ * pending row that expires or is void (refused, another user's code, too
+ * many wrong codes) keeps its tokens until store_pending_due() hands them
+ * to a caller that revokes them at Salesforce and then drops them.
+ */
+
+/* The names a login link was made with (display only: ids decide).
+ * "" when Slack did not send them. */
+#define STORE_NAME_MAX	256
+struct store_names {
+	char	team_domain[STORE_NAME_MAX + 1];
+	char	user_name[STORE_NAME_MAX + 1];
+};
+
+/* Which login a state is for. */
+enum store_leg {
+	STORE_LEG_SALESFORCE,
+	STORE_LEG_SLACK		/* Sign in with Slack, before Salesforce */
+};
+
+/* store_nonce_add_search() that also records names (may be NULL); search
+ * may be NULL too.  STORE_OK or STORE_ERROR. */
+enum store_result store_nonce_add_login(struct store *,
+	    const struct slack_user *, const struct store_names *names,
+	    const unsigned char nonce_hash[CRYPTO_HASHLEN], time_t expires,
+	    const struct store_search *search);
+
+/*
+ * Looks the nonce up without changing anything (GET /oauth/start):
+ * STORE_OK with *who and *names, or STORE_NOTFOUND, STORE_USED,
+ * STORE_EXPIRED, STORE_ERROR.
+ */
+enum store_result store_nonce_peek(struct store *,
+	    const unsigned char nonce_hash[CRYPTO_HASHLEN], time_t now,
+	    struct slack_user *who, struct store_names *names);
+
+/* store_nonce_start() for the login leg: the state it records is for
+ * Sign in with Slack or for Salesforce. */
+enum store_result store_nonce_start_leg(struct store *, enum store_leg leg,
+	    const unsigned char nonce_hash[CRYPTO_HASHLEN], time_t now,
+	    const unsigned char state_hash[CRYPTO_HASHLEN],
+	    const unsigned char cookie_hash[CRYPTO_HASHLEN],
+	    const char *verifier, time_t expires, struct slack_user *who);
+
+/* The leg and the names (either may be NULL) of the row of a state,
+ * used or not.  STORE_OK, STORE_NOTFOUND, STORE_ERROR. */
+enum store_result store_state_peek(struct store *,
+	    const unsigned char state_hash[CRYPTO_HASHLEN], enum store_leg *leg,
+	    struct store_names *names);
+
+/*
+ * store_state_take_search() of a state of leg leg (a state of the other
+ * leg is STORE_NOTFOUND).  With search NULL the search stays on the row
+ * (a later step takes it); store_state_take_search() with a NULL search
+ * takes and drops it.
+ */
+enum store_result store_state_take_leg(struct store *, enum store_leg leg,
+	    const unsigned char state_hash[CRYPTO_HASHLEN],
+	    const unsigned char cookie_hash[CRYPTO_HASHLEN], time_t now,
+	    struct slack_user *who, char **verifier,
+	    struct store_search *search);
+
+/*
+ * After Sign in with Slack proved who is in the browser: the row of the
+ * Slack state old_hash (taken by store_state_take_leg) gets the
+ * Salesforce state new_hash, a new verifier (sealed for it) and a new
+ * expiry, with the same cookie and search.  STORE_OK, STORE_NOTFOUND
+ * (not a taken Slack state), STORE_ERROR.
+ */
+enum store_result store_state_advance(struct store *,
+	    const unsigned char old_hash[CRYPTO_HASHLEN],
+	    const unsigned char new_hash[CRYPTO_HASHLEN], const char *verifier,
+	    time_t expires);
+
+/* Makes the row of a state unusable (used, no verifier, no search), for
+ * a login that was refused.  STORE_OK, STORE_NOTFOUND, STORE_ERROR. */
+enum store_result store_state_void(struct store *,
+	    const unsigned char state_hash[CRYPTO_HASHLEN], time_t now);
+
+/*
+ * Keeps link in (org, sf_*, instance_url, both tokens; sealed under the
+ * current key) pending on the row of the used state state_hash, with the
+ * code's hash, 0 wrong tries, until expires.  STORE_OK, STORE_NOTFOUND
+ * (no used state, or a link is pending there already), STORE_ERROR.
+ */
+enum store_result store_pending_put(struct store *,
+	    const unsigned char state_hash[CRYPTO_HASHLEN],
+	    const struct store_link *in,
+	    const unsigned char code_hash[CRYPTO_HASHLEN], time_t expires);
+
+/* A pending link as taken from its row: the row's Slack user and hashes,
+ * and (when opened) the link with its tokens.  Release with
+ * store_pending_free(), which wipes the tokens. */
+struct store_pending {
+	struct slack_user	 who;
+	unsigned char		 nonce_hash[CRYPTO_HASHLEN];
+	unsigned char		 state_hash[CRYPTO_HASHLEN];
+	time_t			 expires_at;
+	struct store_link	 link;	/* org, sf_*, instance_url, tokens */
+};
+
+/*
+ * /contact confirm: finds the live pending row of the code's hash, in one
+ * transaction with taking it, so of two confirms one wins.  STORE_OK when
+ * it is who's: the pending columns are cleared and *p holds the link,
+ * *search the search kept on the row (text NULL when none).
+ * STORE_MISMATCH when it is another Slack user's: the row is void and
+ * left for store_pending_due(); p->who says whose (no link in *p).
+ * STORE_NOTFOUND (no such code, or expired), STORE_BADKEY, STORE_ERROR.
+ */
+enum store_result store_pending_confirm(struct store *,
+	    const unsigned char code_hash[CRYPTO_HASHLEN],
+	    const struct slack_user *who, time_t now, struct store_pending *p,
+	    struct store_search *search);
+
+/*
+ * A wrong code from who: one more wrong try on every live pending row of
+ * who; rows with max wrong tries become void.  *left: the fewest tries
+ * left on a live row (0 when none is live); *voided: rows made void now.
+ * STORE_OK or STORE_ERROR.
+ */
+enum store_result store_pending_miss(struct store *,
+	    const struct slack_user *who, time_t now, int max, int *left,
+	    int *voided);
+
+/*
+ * Up to max pending rows that expired or are void, with their tokens
+ * opened, into *out (*n of them; release with store_pending_list_free).
+ * Rows whose tokens do not open are skipped (logged).  STORE_OK or
+ * STORE_ERROR.  Nothing is changed: see store_pending_drop().
+ */
+enum store_result store_pending_due(struct store *, time_t now, int max,
+	    struct store_pending **out, size_t *n);
+void		 store_pending_list_free(struct store_pending *, size_t n);
+
+/* Drops the pending link of p's row (once its tokens are revoked).
+ * STORE_OK, STORE_NOTFOUND (dropped already), STORE_ERROR. */
+enum store_result store_pending_drop(struct store *,
+	    const struct store_pending *p);
+
+void		 store_pending_free(struct store_pending *);
+
 #endif

@@ -195,6 +195,9 @@ class Stack:
             "FORCELINK_DB": str(self.db_path),
             "FORCELINK_CA_FILE": self.ca,
             "SLACK_RESPONSE_URL_PREFIX": self.sf_url + "/hooks/",
+            # Every test links through the code proof unless it says
+            # otherwise (test_link_proof runs the other modes).
+            "FORCELINK_LINK_PROOF": "code",
         })
         if self.slack_enabled:
             env.update({
@@ -557,14 +560,42 @@ class Stack:
         assert m, r.text
         return m.group(1)
 
-    def start_login(self, login_url):
-        """GET /oauth/start; returns (response, cookie header value)."""
-        r = self.get(login_url[len(self.url):])
+    def start_page(self, login_url, method="GET"):
+        """GET (or HEAD) /oauth/start: the page naming whom the link is
+        for.  Returns (response, its form's fields, the CSRF cookie)."""
+        r = self.request(method, login_url[len(self.url):])
         cookie = None
         sc = r.headers.get("Set-Cookie")
         if sc:
             cookie = sc.split(";", 1)[0]
-        return r, cookie
+        fields = dict(re.findall(
+            r'<input type="hidden" name="([^"]+)" value="([^"]*)"',
+            r.text)) if method == "GET" else {}
+        return r, {k: html.unescape(v) for k, v in fields.items()}, cookie
+
+    def start_post(self, fields, cookie):
+        """POST /oauth/start (Continue) with fields and cookie; returns
+        (response, the forcelink_oauth cookie header value or None)."""
+        headers = {"Content-Type": "application/x-www-form-urlencoded"}
+        if cookie:
+            headers["Cookie"] = cookie
+        r = self.request("POST", "/oauth/start",
+                         urllib.parse.urlencode(fields).encode(), headers)
+        oauth = None
+        sc = r.headers.get("Set-Cookie")
+        if sc:
+            oauth = sc.split(";", 1)[0]
+        return r, oauth
+
+    def start_login(self, login_url):
+        """Opens the login link and clicks Continue, as a browser does:
+        GET /oauth/start, then POST it with the page's fields and
+        cookie.  Returns (response, cookie header value): the POST's
+        redirect and its cookie, or the GET's error page and None."""
+        page, fields, csrf = self.start_page(login_url)
+        if page.status != 200:
+            return page, None
+        return self.start_post(fields, csrf)
 
     def consent(self, authorize_url, sf_user="alice@example.com",
                 action="Allow"):
@@ -605,13 +636,40 @@ class Stack:
         headers = {"Cookie": cookie} if cookie else {}
         return self.get(location[len(self.url):], headers=headers)
 
+    @staticmethod
+    def page_code(page):
+        """The confirmation code a callback page shows, or None."""
+        m = re.search(r'<p class="code">([0-9A-Z]{5}-[0-9A-Z]{5})</p>',
+                      page.text)
+        return m.group(1) if m else None
+
+    def confirm(self, page, team="T0E2E0001", user="U0E2E0001"):
+        """Types /contact confirm CODE in Slack as (team, user), with
+        the code page shows; returns the slash Response."""
+        code = self.page_code(page)
+        assert code, page.text
+        return self.slash("confirm " + code, team, user)
+
+    def finish(self, page, team="T0E2E0001", user="U0E2E0001"):
+        """After a callback page: in the code mode, confirms its code as
+        (team, user) and asserts the link was made.  Returns page, with
+        .confirmed the confirm's Response (None without a code)."""
+        page.confirmed = None
+        if page.status == 200 and self.page_code(page):
+            page.confirmed = self.confirm(page, team, user)
+            assert page.confirmed.status == 200, page.confirmed.text
+            assert "Linked:" in page.confirmed.json()["text"], \
+                page.confirmed.text
+        return page
+
     def link(self, team="T0E2E0001", user="U0E2E0001",
              sf_user="alice@example.com"):
-        """Runs the whole login flow; returns the callback Response."""
+        """Runs the whole login flow, the proof included; returns the
+        callback Response (see finish())."""
         r, cookie = self.start_login(self.login_url(team, user))
         assert r.status == 302, r.text
         location = self.consent(r.headers["Location"], sf_user)
-        return self.callback(location, cookie)
+        return self.finish(self.callback(location, cookie), team, user)
 
     # -- what is on disk --------------------------------------------------
     def db(self):
