@@ -631,10 +631,28 @@ class Stack:
             with e:
                 return Response(e.code, e.headers, e.read())
 
-    def callback(self, location, cookie):
+    def callback(self, location, cookie, confirm=True):
+        """GET /oauth/callback as the browser Salesforce sent back.  In
+        the code mode the page shows a code; with confirm (the default,
+        the honest path every older test takes) it is typed back in
+        Slack as the Slack user the page names (finish())."""
         assert location.startswith(self.url + "/oauth/callback"), location
         headers = {"Cookie": cookie} if cookie else {}
-        return self.get(location[len(self.url):], headers=headers)
+        page = self.get(location[len(self.url):], headers=headers)
+        if not confirm or not self.page_code(page):
+            page.confirmed = None
+            return page
+        team = re.search(r"<dt>Slack workspace</dt><dd>(?:[^<]* \()?"
+                         r"([A-Z0-9]+)\)?</dd>", page.text).group(1)
+        user = re.search(r"<dt>Slack user</dt><dd>(?:[^<]* \()?"
+                         r"([A-Z0-9]+)\)?</dd>", page.text).group(1)
+        # The enterprise is not on the page: the pending row has it.
+        with self.db() as c:
+            row = c.execute("SELECT enterprise_id FROM login_state WHERE "
+                            "team_id = ? AND user_id = ? AND confirm_hash "
+                            "IS NOT NULL", (team, user)).fetchone()
+        return self.finish(page, team, user,
+                           enterprise_id=row[0] if row and row[0] else None)
 
     @staticmethod
     def page_code(page):
@@ -643,20 +661,20 @@ class Stack:
                       page.text)
         return m.group(1) if m else None
 
-    def confirm(self, page, team="T0E2E0001", user="U0E2E0001"):
+    def confirm(self, page, team="T0E2E0001", user="U0E2E0001", **extra):
         """Types /contact confirm CODE in Slack as (team, user), with
         the code page shows; returns the slash Response."""
         code = self.page_code(page)
         assert code, page.text
-        return self.slash("confirm " + code, team, user)
+        return self.slash("confirm " + code, team, user, **extra)
 
-    def finish(self, page, team="T0E2E0001", user="U0E2E0001"):
+    def finish(self, page, team="T0E2E0001", user="U0E2E0001", **extra):
         """After a callback page: in the code mode, confirms its code as
         (team, user) and asserts the link was made.  Returns page, with
         .confirmed the confirm's Response (None without a code)."""
         page.confirmed = None
         if page.status == 200 and self.page_code(page):
-            page.confirmed = self.confirm(page, team, user)
+            page.confirmed = self.confirm(page, team, user, **extra)
             assert page.confirmed.status == 200, page.confirmed.text
             assert "Linked:" in page.confirmed.json()["text"], \
                 page.confirmed.text
@@ -669,7 +687,7 @@ class Stack:
         r, cookie = self.start_login(self.login_url(team, user))
         assert r.status == 302, r.text
         location = self.consent(r.headers["Location"], sf_user)
-        return self.finish(self.callback(location, cookie), team, user)
+        return self.callback(location, cookie)
 
     # -- what is on disk --------------------------------------------------
     def db(self):

@@ -134,9 +134,14 @@ def linked_users(stack):
 
 
 def assert_linked_page(page, sf_user="alice@example.com"):
+    """The callback's page (in the code mode: the code page, whose code
+    the harness typed back) and the link it led to."""
     assert page.status == 200, (page.status, page.text[:1000])
-    assert "<h1>Linked</h1>" in page.text, page.text
     assert sf_user in page.text
+    if page.confirmed is not None:
+        assert "Linked:" in page.confirmed.json()["text"]
+    else:
+        assert "<h1>Linked</h1>" in page.text, page.text
 
 
 def assert_search_cleared(before):
