@@ -16,8 +16,16 @@ OAuth", "oauth.v2.access", "Using token rotation", "auth.test",
     documented for a workspace and an org-wide install, errors as HTTP 200
     {"ok":false,"error":...};
   * /api/auth.test: who a token is (Bearer);
+  * Sign in with Slack ("Sign in with Slack", "openid.connect.token",
+    "openid.connect.userInfo"): /openid/connect/authorize, a page that
+    asks which Slack user signs in; /api/openid.connect.token, which
+    answers an access token and an id_token (HS256, see jwt_hs256); and
+    /api/openid.connect.userInfo, the claims by scope;
+  * /api/users.info with a bot token, read from a directory of user
+    profiles that tests fill in;
   * a test control API under /_control/ (reset, faults, clock, counters,
-    the ledger of every secret issued).
+    users, the signed-in identity, minted bot tokens, the ledger of every
+    secret issued).
 
 Python 3 standard library only.  See README.md beside this file (section
 "Slack stand-in").  No token, code or secret value is ever logged.
@@ -1438,7 +1446,8 @@ class Server(ThreadingHTTPServer):
 
 def parse_args(argv):
     p = argparse.ArgumentParser(
-        description="Slack stand-in for forcelink tests: app installation.")
+        description="Slack stand-in for forcelink tests: app installation, "
+        "Sign in with Slack and users.info.")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=0,
                    help="0 picks a free one (default)")
