@@ -31,6 +31,7 @@ import base64
 import datetime
 import hashlib
 import hmac
+import http.cookies
 import html
 import json
 import os
@@ -661,7 +662,13 @@ FAULT_TYPES = {
     "grant_limit": int, "access_ttl": (int, float),
     "refresh_reply_delay": (int, float),
     "query_delay": (int, float),
+    "remember_approvals": bool,
 }
+# prompt values that make the authorize page show whatever the browser's
+# session remembers (Salesforce: login, consent, select_account).
+PROMPTS_SHOWING_PAGE = {"login", "consent", "select_account"}
+SESSION_COOKIE = "sid"
+USER_FIELDS = {"email": str, "email_verified": bool}
 
 
 class Grant:
@@ -676,6 +683,7 @@ class Grant:
         self.refresh = None
         self.access = set()
         self.revoked = False
+        self.revoked_by = None          # why: see State._revoke_grant
         self.client_credentials = False     # a Run-As user's token
 
 
@@ -704,6 +712,10 @@ class State:
             self.hooks = []
             self.hook_urls = {}     # path -> [count, first post time]
             self.requests = []      # the ledger of Salesforce requests
+            # The browser sessions of the consent page (the sid cookie):
+            # sid -> {"user": username, "approved": set of client ids}.
+            self.sessions = {}
+            self.user_overrides = {}    # username -> userinfo fields
             self.api_usage = 0
             self.inflight_token = 0
             self.c = {
@@ -716,7 +728,7 @@ class State:
                 "retired_refresh_presented": 0, "grants_dropped": 0,
                 "revocations": [], "queries": 0, "queries_ok": 0,
                 "userinfo": 0, "max_inflight_token_requests": 0,
-                "client_credentials_ok": 0,
+                "client_credentials_ok": 0, "silent_approvals": 0,
             }
 
     def now(self):
@@ -822,7 +834,12 @@ class State:
 
     # -- grants and tokens ---------------------------------------------
 
-    def _revoke_grant(self, g):
+    def _revoke_grant(self, g, why):
+        """why: "revoke" (the client called /revoke), "revoke_all" (the
+        control API), "grant_limit" (a sixth grant), "retired_refresh"
+        (a rotated-out refresh token came back)."""
+        if not g.revoked:
+            g.revoked_by = why
         g.revoked = True
         for tok in g.access:
             self.access[tok]["revoked"] = True
@@ -846,7 +863,7 @@ class State:
                            and not g.revoked), key=lambda g: g.seq)
             limit = self.faults.get("grant_limit", MAX_GRANTS)
             while len(live) >= max(limit, 1):
-                self._revoke_grant(live.pop(0))
+                self._revoke_grant(live.pop(0), "grant_limit")
                 self.c["grants_dropped"] += 1
             self.seq += 1
             g = Grant(self.seq, user, client_id, scopes, self.now())
@@ -903,7 +920,7 @@ class State:
             if entry[1]:
                 # A rotated-out token came back: treat it as stolen.
                 self.c["retired_refresh_presented"] += 1
-                self._revoke_grant(g)
+                self._revoke_grant(g, "retired_refresh")
                 return None, None, None, "expired access/refresh token"
             if self.deactivated(g.user):
                 return None, None, None, "authentication failure"
@@ -928,21 +945,120 @@ class State:
             return a["user"]
 
     def revoke(self, token):
-        """Revoke a token; returns the kind revoked or None if unknown."""
+        """Revoke a token; returns (kind revoked or None if unknown, the
+        grant it belongs to or None)."""
         with self.lock:
             entry = self.refresh.get(token)
             if entry is not None:
                 g = self.grants[entry[0]]
                 if entry[1] or g.revoked:
-                    return None
-                self._revoke_grant(g)
-                return "refresh_token"
+                    return None, g.seq
+                self._revoke_grant(g, "revoke")
+                return "refresh_token", g.seq
             a = self.access.get(token)
             if a is not None and not a["revoked"] and \
                     a["expires"] > self.now():
                 a["revoked"] = True
-                return "access_token"
-            return None
+                a["revoked_by"] = "revoke"
+                return "access_token", a["grant"]
+            return None, a["grant"] if a is not None else None
+
+    def token_info(self, token):
+        """What the stand-in knows of a token it issued: for tests that
+        hold a token and ask whether the client revoked it."""
+        with self.lock:
+            entry = self.refresh.get(token)
+            if entry is not None:
+                g = self.grants[entry[0]]
+                return {"known": True, "kind": "refresh_token",
+                        "grant": g.seq, "user": g.user,
+                        "retired": entry[1], "revoked": g.revoked,
+                        "revoked_by": g.revoked_by,
+                        "live": not (entry[1] or g.revoked)}
+            a = self.access.get(token)
+            if a is not None:
+                g = self.grants[a["grant"]]
+                revoked = a["revoked"]
+                return {"known": True, "kind": "access_token",
+                        "grant": g.seq, "user": g.user, "retired": False,
+                        "revoked": revoked,
+                        "revoked_by": a.get("revoked_by") or (
+                            g.revoked_by if revoked else None),
+                        "live": not revoked and a["expires"] > self.now()}
+            return {"known": False}
+
+    def grants_json(self):
+        with self.lock:
+            return [{"grant": g.seq, "user": g.user,
+                     "client_id": g.client_id, "scopes": list(g.scopes),
+                     "created": g.created,
+                     "client_credentials": g.client_credentials,
+                     "revoked": g.revoked, "revoked_by": g.revoked_by,
+                     "live_access_tokens": sum(
+                         1 for t in g.access
+                         if not self.access[t]["revoked"]
+                         and self.access[t]["expires"] > self.now())}
+                    for _, g in sorted(self.grants.items())]
+
+    # -- browser sessions and remembered approvals ---------------------
+
+    def session_user(self, sid):
+        with self.lock:
+            sess = self.sessions.get(sid or "")
+            return sess["user"] if sess else None
+
+    def remembered(self, sid, client_id):
+        """The user whose approval of client_id this browser session
+        remembers, or None."""
+        with self.lock:
+            sess = self.sessions.get(sid or "")
+            if sess is None or client_id not in sess["approved"]:
+                return None
+            if self.deactivated(sess["user"]):
+                return None
+            return sess["user"]
+
+    def log_in(self, sid, user, approved_client=None):
+        """The consent page was answered in session sid as user (logging
+        in as someone else replaces the session's user and approvals)."""
+        with self.lock:
+            sess = self.sessions.get(sid)
+            if sess is None or sess["user"] != user:
+                sess = self.sessions[sid] = {"user": user,
+                                             "approved": set()}
+            if approved_client is not None:
+                sess["approved"].add(approved_client)
+
+    # -- per-user userinfo fields --------------------------------------
+
+    def set_users(self, changes):
+        """Merge {username: {field: value}} (null removes a field);
+        returns an error or None."""
+        for user, fields in changes.items():
+            if user not in USERS_BY_NAME:
+                return "unknown user '%s'" % user
+            if not isinstance(fields, dict):
+                return "user '%s' needs an object" % user
+            for k, v in fields.items():
+                if k not in USER_FIELDS:
+                    return "unknown field '%s'" % k
+                if v is not None and not isinstance(v, USER_FIELDS[k]):
+                    return "field '%s' has the wrong type" % k
+        with self.lock:
+            for user, fields in changes.items():
+                over = self.user_overrides.setdefault(user, {})
+                for k, v in fields.items():
+                    if v is None:
+                        over.pop(k, None)
+                    else:
+                        over[k] = v
+        return None
+
+    def user_fields(self, username):
+        with self.lock:
+            out = {"email": username, "email_verified": True}
+            out.update(self.user_overrides.get(username, {}))
+            return out
 
     def expire_access_tokens(self):
         with self.lock:
@@ -958,8 +1074,13 @@ class State:
             n = 0
             for g in self.grants.values():
                 if not g.revoked and (user is None or g.user == user):
-                    self._revoke_grant(g)
+                    self._revoke_grant(g, "revoke_all")
                     n += 1
+            # Revoking a user's access to the app (Setup, "OAuth Usage")
+            # also ends the approvals the browsers remember.
+            for sess in self.sessions.values():
+                if user is None or sess["user"] == user:
+                    sess["approved"].clear()
             return n
 
     # -- hooks ---------------------------------------------------------
@@ -1028,7 +1149,7 @@ class State:
 STOPPING = threading.Event()
 SECRET_PARAMS = {"code", "state", "token", "access_token", "refresh_token",
                  "client_secret", "code_verifier", "code_challenge",
-                 "oauth_token", "consent"}
+                 "oauth_token", "consent", "nonce"}
 URL_FORBIDDEN = {"client_secret", "code", "code_verifier", "refresh_token",
                  "client_assertion", "password"}
 JSON_TYPE = "application/json;charset=UTF-8"
@@ -1310,7 +1431,9 @@ class Handler(BaseHTTPRequestHandler):
         if not path.startswith(("/_control/", "/hooks/")):
             self.rec = {"method": self.command, "path": path,
                         "client_id": None, "grant_type": None,
-                        "user": None, "token_known": None}
+                        "user": None, "token_known": None,
+                        "grant": None, "prompt": None,
+                        "prompt_login": None, "remembered": None}
         try:
             self.route(path)
         except Reply as r:
@@ -1366,7 +1489,7 @@ class Handler(BaseHTTPRequestHandler):
 
     # -- OAuth: authorize ----------------------------------------------
 
-    def page(self, status, title, body_html):
+    def page(self, status, title, body_html, headers=None):
         doc = ("<!DOCTYPE html>\n<html lang=\"en\"><head>"
                "<meta charset=\"utf-8\"><meta name=\"viewport\" "
                "content=\"width=device-width, initial-scale=1\">"
@@ -1377,11 +1500,12 @@ class Handler(BaseHTTPRequestHandler):
                "button{margin-right:1em;padding:.4em 1.2em}"
                "</style></head><body>%s</body></html>\n"
                % (html.escape(title), body_html))
-        raise Reply(status, doc, "text/html;charset=UTF-8", {
-            "Cache-Control": "no-cache,no-store",
-            "X-Frame-Options": "DENY",
-            "Content-Security-Policy": "default-src 'none'; "
-            "style-src 'unsafe-inline'; frame-ancestors 'none'"})
+        h = {"Cache-Control": "no-cache,no-store",
+             "X-Frame-Options": "DENY",
+             "Content-Security-Policy": "default-src 'none'; "
+             "style-src 'unsafe-inline'; frame-ancestors 'none'"}
+        h.update(headers or {})
+        raise Reply(status, doc, "text/html;charset=UTF-8", h)
 
     def error_page(self, error, description):
         self.page(400, "OAuth Error",
@@ -1399,10 +1523,22 @@ class Handler(BaseHTTPRequestHandler):
         raise Reply(302, "", headers={"Location": location,
                                       "Cache-Control": "no-cache,no-store"})
 
+    def session_id(self):
+        """The stand-in's own browser session cookie, or None."""
+        jar = http.cookies.SimpleCookie()
+        try:
+            jar.load(self.headers.get("Cookie", ""))
+        except http.cookies.CookieError:
+            return None
+        m = jar.get(SESSION_COOKIE)
+        return m.value if m is not None and m.value else None
+
     def authorize_get(self):
         self.st.count("authorize_requests")
         p = self.query_params()
-        self.note(client_id=p.get("client_id"))
+        prompts = set(p.get("prompt", "").split())
+        self.note(client_id=p.get("client_id"), prompt=p.get("prompt"),
+                  prompt_login="login" in prompts, remembered=False)
         cfg = self.server.cfg
         if not hmac.compare_digest(p.get("client_id", ""), cfg.client_id):
             self.error_page("invalid_client_id", "client identifier invalid")
@@ -1439,14 +1575,34 @@ class Handler(BaseHTTPRequestHandler):
         req = {"client_id": cfg.client_id, "redirect_uri": uri,
                "state": state, "code_challenge": challenge,
                "scopes": scopes}
-        auto = self.st.snapshot_faults().get("auto_consent")
+        faults = self.st.snapshot_faults()
+        auto = faults.get("auto_consent")
         if auto in USERS_BY_NAME:
             self.st.count("consents")
             code = self.st.new_code(req, auto)
             self.redirect(uri, [("code", code), ("state", state)])
-        self.consent_page(self.st.add_pending(req), p.get("login_hint"))
+        # Salesforce skips the page when this browser is logged in as a
+        # user who approved the app before, unless prompt asks for it.
+        sid = self.session_id()
+        if faults.get("remember_approvals") and \
+                not prompts & PROMPTS_SHOWING_PAGE:
+            user = self.st.remembered(sid, cfg.client_id)
+            if user is not None:
+                self.st.count("silent_approvals")
+                self.note(remembered=True)
+                code = self.st.new_code(req, user)
+                self.redirect(uri, [("code", code), ("state", state)])
+        hint = p.get("login_hint") or self.st.session_user(sid)
+        headers = None
+        if not sid:
+            # A browser session for the page to be answered in; answering
+            # it logs the session in (and remembers an Allow).
+            headers = {"Set-Cookie": "%s=%s; Path=/; Secure; HttpOnly; "
+                       "SameSite=Lax" % (SESSION_COOKIE,
+                                         secrets.token_urlsafe(24))}
+        self.consent_page(self.st.add_pending(req), hint, headers)
 
-    def consent_page(self, cid, hint):
+    def consent_page(self, cid, hint, headers=None):
         choices = []
         for n, u in enumerate(USERS):
             checked = u["username"] == hint or (
@@ -1468,7 +1624,7 @@ class Handler(BaseHTTPRequestHandler):
                   '<button type="submit" name="action" value="Allow">Allow'
                   '</button><button type="submit" name="action" '
                   'value="Deny">Deny</button></p></form>' % (
-                      html.escape(cid), "".join(choices)))
+                      html.escape(cid), "".join(choices)), headers)
 
     def authorize_post(self):
         ctype = self.headers.get("Content-Type", "").split(";")[0].strip()
@@ -1487,7 +1643,10 @@ class Handler(BaseHTTPRequestHandler):
             self.error_page("invalid_request",
                             "this consent request has expired; start again")
         action = f.get("action")
+        sid = self.session_id()
         if action == "Deny":
+            if sid and f.get("user") in USERS_BY_NAME:
+                self.st.log_in(sid, f["user"])
             self.st.count("denials")
             self.redirect(req["redirect_uri"], [
                 ("error", "access_denied"),
@@ -1497,6 +1656,8 @@ class Handler(BaseHTTPRequestHandler):
         if action != "Allow" or user not in USERS_BY_NAME:
             self.error_page("invalid_request", "choose a user and Allow")
         self.st.count("consents")
+        if sid:
+            self.st.log_in(sid, user, req["client_id"])
         code = self.st.new_code(req, user)
         self.redirect(req["redirect_uri"], [("code", code),
                                             ("state", req["state"])])
@@ -1624,6 +1785,7 @@ class Handler(BaseHTTPRequestHandler):
         key = cfg.client_secret
         if faults.get("bad_signature"):
             key = "not-" + key
+        self.note(grant=g.seq)
         body = {"access_token": access}
         if refresh:
             body["refresh_token"] = refresh
@@ -1653,7 +1815,8 @@ class Handler(BaseHTTPRequestHandler):
                 self.note(client_id=client, token_known=True)
             else:
                 self.note_token(token)
-        kind = self.st.revoke(token) if token else None
+        kind, seq = self.st.revoke(token) if token else (None, None)
+        self.note(grant=seq)
         with self.st.lock:
             self.st.c["revocations"].append({
                 "kind": kind or ("missing" if not token else "unknown"),
@@ -1722,6 +1885,7 @@ class Handler(BaseHTTPRequestHandler):
     def userinfo_json(self, username):
         cfg = self.server.cfg
         u = USERS_BY_NAME[username]
+        fields = self.st.user_fields(username)
         base = cfg.public_url
         return {
             "sub": "%s/id/%s/%s" % (base, ORG_ID, u["id"]),
@@ -1729,7 +1893,8 @@ class Handler(BaseHTTPRequestHandler):
             "preferred_username": username,
             "nickname": username.split("@")[0],
             "name": "%s %s" % (u["first"], u["last"]),
-            "email": username, "email_verified": True,
+            "email": fields["email"],
+            "email_verified": fields["email_verified"],
             "given_name": u["first"], "family_name": u["last"],
             "zoneinfo": "Europe/London",
             "photos": {"picture": base + "/profilephoto/005/F",
@@ -1760,8 +1925,9 @@ class Handler(BaseHTTPRequestHandler):
                "user_id": info["user_id"],
                "organization_id": ORG_ID, "username": user,
                "nick_name": info["nickname"],
-               "display_name": info["name"], "email": user,
-               "email_verified": True, "first_name": info["given_name"],
+               "display_name": info["name"], "email": info["email"],
+               "email_verified": info["email_verified"],
+               "first_name": info["given_name"],
                "last_name": info["family_name"],
                "timezone": info["zoneinfo"], "photos": info["photos"],
                "active": True, "user_type": "STANDARD",
@@ -1881,6 +2047,22 @@ class Handler(BaseHTTPRequestHandler):
                 out = list(st.requests)
         elif m == "GET" and what == "faults":
             out = st.snapshot_faults()
+        elif m == "GET" and what == "grants":
+            out = st.grants_json()
+        elif m == "GET" and what == "users":
+            with st.lock:
+                out = {u: dict(f) for u, f in st.user_overrides.items()}
+        elif m == "POST" and what == "users":
+            err = st.set_users(arg)
+            if err:
+                raise Reply(400, to_json({"error": err}), JSON_TYPE)
+            with st.lock:
+                out = {u: dict(f) for u, f in st.user_overrides.items()}
+        elif m == "POST" and what == "token_info":
+            if not isinstance(arg.get("token"), str):
+                raise Reply(400, to_json({"error": "token expected"}),
+                            JSON_TYPE)
+            out = st.token_info(arg["token"])
         elif m == "POST" and what == "reset":
             st.reset()
             out = {"ok": True}

@@ -16,8 +16,16 @@ OAuth", "oauth.v2.access", "Using token rotation", "auth.test",
     documented for a workspace and an org-wide install, errors as HTTP 200
     {"ok":false,"error":...};
   * /api/auth.test: who a token is (Bearer);
+  * Sign in with Slack ("Sign in with Slack", "openid.connect.token",
+    "openid.connect.userInfo"): /openid/connect/authorize, a page that
+    asks which Slack user signs in; /api/openid.connect.token, which
+    answers an access token and an id_token (HS256, see jwt_hs256); and
+    /api/openid.connect.userInfo, the claims by scope;
+  * /api/users.info with a bot token, read from a directory of user
+    profiles that tests fill in;
   * a test control API under /_control/ (reset, faults, clock, counters,
-    the ledger of every secret issued).
+    users, the signed-in identity, minted bot tokens, the ledger of every
+    secret issued).
 
 Python 3 standard library only.  See README.md beside this file (section
 "Slack stand-in").  No token, code or secret value is ever logged.
@@ -26,6 +34,7 @@ Python 3 standard library only.  See README.md beside this file (section
 import argparse
 import base64
 import binascii
+import hashlib
 import hmac
 import html
 import json
@@ -55,6 +64,16 @@ APP_ID = "A0E2EFLINK"
 JSON_TYPE = "application/json; charset=utf-8"
 FORM_TYPE = "application/x-www-form-urlencoded"
 SCOPE_RE = re.compile(r"[a-z][a-z0-9_.]*(:[a-z0-9_.]+)*")
+USER_RE = re.compile(r"[UW][A-Z0-9]{2,}")     # a Slack user id
+OIDC_SCOPES = ("openid", "email", "profile")
+ID_TOKEN_TTL = 300              # exp - iat of Slack's id_tokens
+ISSUER = "https://slack.com"
+CHALLENGE_RE = re.compile(r"[A-Za-z0-9_-]{43}")
+VERIFIER_RE = re.compile(r"[A-Za-z0-9._~-]{43,128}")
+# What /_control/users may set of a Slack user's profile.
+PROFILE_FIELDS = {"name": str, "real_name": str, "display_name": str,
+                  "email": str, "email_verified": bool, "deleted": bool,
+                  "unknown": bool}
 
 # The Enterprise Grid organization.  Its name carries HTML so that a page
 # showing it proves it escapes it.
@@ -89,6 +108,11 @@ FAULT_TYPES = {
     "auth_test_user": str,          # auth.test names this user id instead
     "auto_install": str,            # GET authorize skips the page: "T..."
                                     # or "org:E..."
+    "oidc_token_error": str,        # openid.connect.token fails with this
+    "oidc_userinfo_error": str,     # openid.connect.userInfo fails so
+    "oidc_userinfo_status": int,    # ... or answers this HTTP status
+    "oidc_userinfo_delay": (int, float),  # sleep before answering it
+    "users_info_error": str,        # users.info fails with this
 }
 
 
@@ -122,6 +146,30 @@ def new_user_token(rotating):
 
 def new_refresh_token():
     return "xoxe-1-" + _alnum(140)
+
+
+def b64url(raw):
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+
+
+def pkce_challenge(verifier):
+    return b64url(hashlib.sha256(verifier.encode("ascii")).digest())
+
+
+def jwt_hs256(claims, key):
+    """A signed JWT.  Slack signs id_tokens with RS256 (keys at
+    /openid/connect/keys); Python's standard library has no RSA, so the
+    stand-in signs with HS256 and the client secret as the key, as
+    OpenID Connect Core 10.1 does for HMAC algorithms.  forcelink reads
+    the identity from openid.connect.userInfo, not from this signature."""
+    head = b64url(json.dumps({"typ": "JWT", "alg": "HS256",
+                              "kid": "standin-hs256"},
+                             separators=(",", ":")).encode())
+    body = b64url(json.dumps(claims, separators=(",", ":"),
+                             ensure_ascii=False).encode("utf-8"))
+    mac = hmac.new(key.encode("utf-8"), ("%s.%s" % (head, body)).encode(),
+                   hashlib.sha256).digest()
+    return "%s.%s.%s" % (head, body, b64url(mac))
 
 
 def bot_ids(key):
@@ -167,6 +215,13 @@ class State:
             self.tokens = {}        # access token -> dict
             self.refresh = {}       # refresh token -> [key, spent]
             self.inflight = 0
+            # Sign in with Slack: codes and access tokens, the default
+            # identity of the sign-in page, and the user directory
+            # (team -> user -> profile fields set by /_control/users).
+            self.oidc_codes = {}    # code -> dict
+            self.oidc_tokens = {}   # access token -> dict
+            self.oidc_identity = {}
+            self.directory = {}
             self.c = {
                 "authorize_requests": 0, "installs": 0, "denials": 0,
                 "oauth_access": {"authorization_code": 0,
@@ -175,6 +230,11 @@ class State:
                 "refreshes_refused": 0, "spent_refresh_presented": 0,
                 "auth_tests": 0, "auth_tests_ok": 0,
                 "max_inflight_access": 0,
+                "oidc_authorize_requests": 0, "oidc_signins": 0,
+                "oidc_denials": 0, "openid.connect.token": 0,
+                "openid.connect.token_ok": 0, "openid.connect.userInfo": 0,
+                "openid.connect.userInfo_ok": 0, "users.info": 0,
+                "users.info_ok": 0,
             }
 
     def now(self):
@@ -238,10 +298,15 @@ class State:
             self.pending[pid] = req
         return pid
 
-    def take_pending(self, pid):
+    def take_pending(self, pid, kind):
+        """The page request pid answers, if it is of this kind ("install"
+        or "oidc") and not stale; one use."""
         with self.lock:
-            req = self.pending.pop(pid, None)
-            if req is None or req["expires"] < self.now():
+            req = self.pending.get(pid)
+            if req is None or req["kind"] != kind:
+                return None
+            del self.pending[pid]
+            if req["expires"] < self.now():
                 return None
             return req
 
@@ -261,6 +326,104 @@ class State:
             if entry is None or entry["expires"] < self.now():
                 return None
             return entry
+
+    # -- Sign in with Slack ----------------------------------------------
+
+    def new_oidc_code(self, req, team, user):
+        code = new_code()
+        with self.lock:
+            self.ledger.add(code)
+            self.oidc_codes[code] = {"req": req, "team": team, "user": user,
+                                     "auth_time": int(self.now()),
+                                     "expires": self.now() + CODE_TTL}
+        return code
+
+    def take_oidc_code(self, code):
+        """Consume a code (one use, whatever the outcome); None if stale."""
+        with self.lock:
+            entry = self.oidc_codes.pop(code, None)
+            if entry is None or entry["expires"] < self.now():
+                return None
+            return entry
+
+    def new_oidc_token(self, team, user, scopes):
+        tok = new_user_token(False)
+        with self.lock:
+            self.ledger.add(tok)
+            self.oidc_tokens[tok] = {"team": team, "user": user,
+                                     "scopes": scopes}
+        return tok
+
+    def oidc_token(self, token):
+        with self.lock:
+            return self.oidc_tokens.get(token)
+
+    def remember(self, secret):
+        with self.lock:
+            self.ledger.add(secret)
+
+    # -- the user directory ----------------------------------------------
+
+    def set_users(self, changes):
+        """Merge {team: {user: {field: value}}} (null removes a field);
+        returns an error or None."""
+        for team, users in changes.items():
+            if team not in WORKSPACES_BY_ID:
+                return "unknown workspace '%s'" % team
+            if not isinstance(users, dict):
+                return "workspace '%s' needs an object" % team
+            for user, fields in users.items():
+                if not USER_RE.fullmatch(user):
+                    return "'%s' is not a Slack user id" % user
+                if not isinstance(fields, dict):
+                    return "user '%s' needs an object" % user
+                for k, v in fields.items():
+                    if k not in PROFILE_FIELDS:
+                        return "unknown profile field '%s'" % k
+                    if v is not None and \
+                            not isinstance(v, PROFILE_FIELDS[k]):
+                        return "profile field '%s' has the wrong type" % k
+        with self.lock:
+            for team, users in changes.items():
+                for user, fields in users.items():
+                    prof = self.directory.setdefault(team, {}).setdefault(
+                        user, {})
+                    for k, v in fields.items():
+                        if v is None:
+                            prof.pop(k, None)
+                        else:
+                            prof[k] = v
+        return None
+
+    def directory_json(self):
+        with self.lock:
+            return {t: {u: dict(p) for u, p in users.items()}
+                    for t, users in self.directory.items()}
+
+    def profile(self, team, user):
+        """A user's profile: the defaults, then what the directory sets."""
+        name = user.lower()
+        out = {"name": name, "real_name": name, "display_name": name,
+               "email": "%s@%s.example" % (
+                   name, WORKSPACES_BY_ID[team]["domain"]),
+               "email_verified": True, "deleted": False, "unknown": False}
+        with self.lock:
+            out.update(self.directory.get(team, {}).get(user, {}))
+        return out
+
+    def member(self, team, user):
+        """Is user a member of team?  Any well-formed id is, unless the
+        directory marks it unknown there or lists it only in other
+        workspaces."""
+        if not USER_RE.fullmatch(user or ""):
+            return False
+        with self.lock:
+            prof = self.directory.get(team, {}).get(user)
+            if prof is not None:
+                return not prof.get("unknown")
+            return not any(user in users and not users[user].get("unknown")
+                           for t, users in self.directory.items()
+                           if t != team)
 
     # -- installations and tokens ---------------------------------------
 
@@ -331,6 +494,24 @@ class State:
             access = self._issue(inst, "bot", True)
             return inst, access, self._new_refresh(inst), self.ttl()
 
+    def mint_bot_token(self, team, scopes):
+        """A bot token for a workspace, made without an installation (the
+        single-workspace SLACK_BOT_TOKEN set-up): an installation of its
+        own that no other install replaces."""
+        w = WORKSPACES_BY_ID[team]
+        with self.lock:
+            inst = Install((w["enterprise"] or "", team), scopes,
+                           DEFAULT_INSTALLER, False, self.now())
+            return self._issue(inst, "bot", False)
+
+    def revoke_token(self, token):
+        with self.lock:
+            t = self.tokens.get(token)
+            if t is None:
+                return False
+            t["revoked"] = True
+            return True
+
     def check_token(self, token):
         """(install, token entry, error or None) for auth.test."""
         with self.lock:
@@ -386,6 +567,7 @@ class State:
             out["faults"] = dict(self.faults)
             out["clock_offset"] = self.offset
             out["rotate"] = self.rotating()
+            out["oidc_identity"] = dict(self.oidc_identity)
         out["installations"] = self.installs_json()
         return out
 
@@ -562,6 +744,20 @@ class Handler(BaseHTTPRequestHandler):
         elif path == "/api/auth.test":
             if m in ("GET", "POST"):
                 return self.auth_test()
+        elif path == "/openid/connect/authorize":
+            if m == "GET":
+                return self.oidc_authorize_get()
+            if m == "POST":
+                return self.oidc_authorize_post()
+        elif path == "/api/openid.connect.token":
+            if m == "POST":
+                return self.oidc_token()
+        elif path == "/api/openid.connect.userInfo":
+            if m in ("GET", "POST"):
+                return self.oidc_userinfo()
+        elif path == "/api/users.info":
+            if m in ("GET", "POST"):
+                return self.users_info()
         elif path.startswith("/api/"):
             raise api_error("unknown_method", 404)
         elif path.startswith("/_control/"):
@@ -614,8 +810,9 @@ class Handler(BaseHTTPRequestHandler):
             self.error_page("invalid_scope")
         if any(not SCOPE_RE.fullmatch(s) for s in scopes + user_scopes):
             self.error_page("invalid_scope")
-        req = {"redirect_uri": sent, "state": p.get("state"),
-               "scopes": scopes, "user_scopes": user_scopes}
+        req = {"kind": "install", "redirect_uri": sent,
+               "state": p.get("state"), "scopes": scopes,
+               "user_scopes": user_scopes}
         auto = self.st.snapshot_faults().get("auto_install")
         if auto is not None:
             key = self.choice_key(auto)
@@ -670,7 +867,7 @@ class Handler(BaseHTTPRequestHandler):
                                             keep_blank_values=True))
         except UnicodeDecodeError:
             self.error_page("invalid_form_data")
-        req = self.st.take_pending(f.get("consent", ""))
+        req = self.st.take_pending(f.get("consent", ""), "install")
         if req is None:
             self.error_page("expired_request")
         uri = self.server.cfg.redirect_uri
@@ -842,6 +1039,287 @@ class Handler(BaseHTTPRequestHandler):
             out["expires_in"] = max(0, int(t["expires"] - self.st.now()))
         raise Reply(200, to_json(out), JSON_TYPE)
 
+    # -- Sign in with Slack: the authorize page ------------------------
+
+    def oidc_redirect_ok(self, uri):
+        """Slack compares redirect_uri with the app's Redirect URLs; the
+        stand-in takes the --oidc-redirect-uri list, or without one any
+        URL on the origin of --redirect-uri (forcelink's public URL)."""
+        cfg = self.server.cfg
+        if cfg.oidc_redirect_uri:
+            return uri in cfg.oidc_redirect_uri
+        want = urllib.parse.urlsplit(cfg.redirect_uri)
+        got = urllib.parse.urlsplit(uri)
+        return (got.scheme, got.netloc) == (want.scheme, want.netloc) and \
+            not got.fragment and got.path.startswith("/")
+
+    def oidc_authorize_get(self):
+        self.st.count("oidc_authorize_requests")
+        p = dict(urllib.parse.parse_qsl(
+            urllib.parse.urlsplit(self.path).query, keep_blank_values=True))
+        cfg = self.server.cfg
+        if not hmac.compare_digest(p.get("client_id", ""), cfg.client_id):
+            self.error_page("invalid_client_id")
+        if p.get("response_type") != "code":
+            self.error_page("unsupported_response_type")
+        scopes = [s for s in re.split(r"[ ,+]", p.get("scope", "")) if s]
+        if "openid" not in scopes or \
+                any(s not in OIDC_SCOPES for s in scopes):
+            self.error_page("invalid_scope")
+        uri = p.get("redirect_uri", "")
+        if not self.oidc_redirect_ok(uri):
+            self.error_page("bad_redirect_uri")
+        challenge = p.get("code_challenge")
+        method = p.get("code_challenge_method")
+        if (challenge is not None or method is not None) and (
+                method != "S256" or not CHALLENGE_RE.fullmatch(
+                    challenge or "")):
+            self.error_page("invalid_code_challenge")
+        team = p.get("team")
+        if team is not None and team not in WORKSPACES_BY_ID:
+            self.error_page("invalid_team")
+        req = {"kind": "oidc", "redirect_uri": uri, "state": p.get("state"),
+               "nonce": p.get("nonce"), "scopes": scopes,
+               "challenge": challenge, "team": team}
+        with self.st.lock:
+            ident = dict(self.st.oidc_identity)
+        # Who the browser is signed in as wins over the app's team hint.
+        self.oidc_page(req, ident.get("team_id") or team or "",
+                       ident.get("user_id") or "")
+
+    def oidc_page(self, req, team, user, error=None):
+        pid = self.st.add_pending(req)
+        rows = "".join("<li><code>%s</code> %s</li>" % (
+            w["id"], html.escape(w["name"])) for w in WORKSPACES)
+        self.page(200, "Sign in with Slack",
+                  "<h1>Sign in to forcelink with Slack</h1>%s"
+                  "<p>forcelink will learn your Slack user id and "
+                  "workspace%s.</p>"
+                  '<form method="post" action="/openid/connect/authorize" '
+                  'id="signin">'
+                  '<input type="hidden" name="consent" value="%s">'
+                  '<label for="team_id">Workspace id</label>'
+                  '<input type="text" id="team_id" name="team_id" '
+                  'value="%s" autocomplete="off">'
+                  '<label for="user_id">Slack user id</label>'
+                  '<input type="text" id="user_id" name="user_id" '
+                  'value="%s" autocomplete="off"><p>'
+                  '<button type="submit" id="allow" name="action" '
+                  'value="allow">Sign in</button>'
+                  '<button type="submit" id="deny" name="action" '
+                  'value="deny">Cancel</button></p></form>'
+                  "<p>Workspaces:</p><ul>%s</ul>" % (
+                      '<p id="error" role="alert">%s</p>' % html.escape(
+                          error) if error else "",
+                      " and your email address" if "email" in req["scopes"]
+                      else "",
+                      html.escape(pid), html.escape(team),
+                      html.escape(user), rows))
+
+    def oidc_authorize_post(self):
+        body = self.read_body()
+        try:
+            f = dict(urllib.parse.parse_qsl(body.decode("utf-8"),
+                                            keep_blank_values=True))
+        except UnicodeDecodeError:
+            self.error_page("invalid_form_data")
+        req = self.st.take_pending(f.get("consent", ""), "oidc")
+        if req is None:
+            self.error_page("expired_request")
+        action = f.get("action")
+        if action == "deny":
+            self.st.count("oidc_denials")
+            self.redirect(req["redirect_uri"], [("error", "access_denied"),
+                                                ("state", req["state"])])
+        team = f.get("team_id", "").strip()
+        user = f.get("user_id", "").strip()
+        if action != "allow":
+            error = "Choose Sign in or Cancel."
+        elif team not in WORKSPACES_BY_ID:
+            error = "There is no workspace with the id %s." % (
+                team or "(empty)")
+        elif not USER_RE.fullmatch(user):
+            error = "%s is not a Slack user id (U… or W…)." % (
+                user or "(empty)")
+        elif not self.st.member(team, user):
+            error = "There is no user %s in workspace %s." % (user, team)
+        else:
+            error = None
+        if error:
+            self.oidc_page(req, team, user, error)
+        self.st.count("oidc_signins")
+        code = self.st.new_oidc_code(req, team, user)
+        self.redirect(req["redirect_uri"], [("code", code),
+                                            ("state", req["state"])])
+
+    # -- Sign in with Slack: token and userInfo -------------------------
+
+    def identity_claims(self, team, user, scopes):
+        """The claims about a user that the id_token and userInfo share,
+        by scope as Slack documents them: openid the ids, email the
+        address, profile the names, picture and workspace."""
+        w = WORKSPACES_BY_ID[team]
+        prof = self.st.profile(team, user)
+        out = {"sub": user, "https://slack.com/user_id": user,
+               "https://slack.com/team_id": team}
+        if w["enterprise"]:
+            out["https://slack.com/enterprise_id"] = w["enterprise"]
+        if "email" in scopes:
+            out.update({"email": prof["email"],
+                        "email_verified": prof["email_verified"],
+                        "date_email_verified": 1622128723})
+        if "profile" in scopes:
+            given, _, family = prof["real_name"].partition(" ")
+            out.update({
+                "name": prof["name"],
+                "picture": "https://avatars.slack-edge.example/%s_512.png"
+                % user,
+                "given_name": given, "family_name": family,
+                "locale": "en-US",
+                "https://slack.com/team_name": w["name"],
+                "https://slack.com/team_domain": w["domain"]})
+            if w["enterprise"]:
+                e = ENTERPRISES[w["enterprise"]]
+                out.update({"https://slack.com/enterprise_name": e["name"],
+                            "https://slack.com/enterprise_domain":
+                            e["domain"]})
+        return out
+
+    def oidc_token(self):
+        faults = self.st.snapshot_faults()
+        body = self.read_body()
+        f, query = self.args(body)
+        self.st.count("openid.connect.token")
+        if any(k in query for k in ("client_secret", "code",
+                                    "code_verifier")):
+            raise api_error("invalid_arguments")
+        if faults.get("oidc_token_error"):
+            raise api_error(faults["oidc_token_error"])
+        self.client_auth(f)
+        if f.get("grant_type", "authorization_code") != "authorization_code":
+            raise api_error("invalid_grant_type")
+        if f.get("code_verifier"):
+            self.st.remember(f["code_verifier"])
+        code = self.st.take_oidc_code(f.get("code", ""))
+        if code is None:
+            raise api_error("invalid_code")
+        req = code["req"]
+        # redirect_uri is required at authorize, so it must come again.
+        if f.get("redirect_uri") != req["redirect_uri"]:
+            raise api_error("bad_redirect_uri")
+        verifier = f.get("code_verifier")
+        if req["challenge"] is not None or verifier is not None:
+            if req["challenge"] is None or verifier is None or \
+                    not VERIFIER_RE.fullmatch(verifier) or \
+                    not hmac.compare_digest(pkce_challenge(verifier),
+                                            req["challenge"]):
+                raise api_error("invalid_code_verifier")
+        team, user = code["team"], code["user"]
+        access = self.st.new_oidc_token(team, user, req["scopes"])
+        now = int(self.st.now())
+        ident = self.identity_claims(team, user, req["scopes"])
+        claims = {"iss": ISSUER, "sub": ident.pop("sub"),
+                  "aud": self.server.cfg.client_id,
+                  "exp": now + ID_TOKEN_TTL, "iat": now,
+                  "auth_time": code["auth_time"]}
+        if req["nonce"] is not None:
+            claims["nonce"] = req["nonce"]
+        claims["at_hash"] = b64url(
+            hashlib.sha256(access.encode()).digest()[:16])
+        claims.update(ident)
+        id_token = jwt_hs256(claims, self.server.cfg.client_secret)
+        self.st.remember(id_token)
+        self.st.count("openid.connect.token_ok")
+        raise Reply(200, to_json({"ok": True, "access_token": access,
+                                  "token_type": "Bearer",
+                                  "id_token": id_token}), JSON_TYPE,
+                    {"Cache-Control": "no-cache,no-store"})
+
+    def token_arg(self):
+        """The token a method call carries: Bearer, else the form's or
+        the query's token argument; and the call's arguments."""
+        body = self.read_body() if self.command == "POST" else b""
+        f, query = self.args(body)
+        token = self.bearer() or f.get("token") or query.get("token")
+        args = dict(query)
+        args.update(f)
+        return token, args
+
+    def oidc_userinfo(self):
+        faults = self.st.snapshot_faults()
+        self.st.count("openid.connect.userInfo")
+        token, _ = self.token_arg()
+        self.delay(faults.get("oidc_userinfo_delay"))
+        if faults.get("oidc_userinfo_status"):
+            raise api_error("internal_error", faults["oidc_userinfo_status"])
+        if not token:
+            raise api_error("not_authed")
+        t = self.st.oidc_token(token)
+        if t is None:
+            inst, entry, err = self.st.check_token(token)
+            if err:
+                raise api_error(err)
+            # A bot or installer token: not a Sign in with Slack token.
+            raise Reply(200, to_json({
+                "ok": False, "error": "missing_scope", "needed": "openid",
+                "provided": ",".join(inst.scopes)}), JSON_TYPE)
+        if faults.get("oidc_userinfo_error"):
+            raise api_error(faults["oidc_userinfo_error"])
+        self.st.count("openid.connect.userInfo_ok")
+        out = {"ok": True}
+        out.update(self.identity_claims(t["team"], t["user"], t["scopes"]))
+        raise Reply(200, to_json(out), JSON_TYPE)
+
+    # -- users.info -----------------------------------------------------
+
+    def users_info(self):
+        faults = self.st.snapshot_faults()
+        self.st.count("users.info")
+        token, args = self.token_arg()
+        if not token:
+            raise api_error("not_authed")
+        t = self.st.oidc_token(token)
+        if t is not None:
+            scopes = t["scopes"]
+            key = (WORKSPACES_BY_ID[t["team"]]["enterprise"] or "",
+                   t["team"])
+        else:
+            inst, _, err = self.st.check_token(token)
+            if err:
+                raise api_error(err)
+            scopes, key = inst.scopes, inst.key
+        if "users:read" not in scopes:
+            raise Reply(200, to_json({
+                "ok": False, "error": "missing_scope",
+                "needed": "users:read", "provided": ",".join(scopes)}),
+                JSON_TYPE)
+        if faults.get("users_info_error"):
+            raise api_error(faults["users_info_error"])
+        user = args.get("user", "")
+        ent, team = key
+        teams = [team] if team else [w["id"] for w in WORKSPACES
+                                     if w["enterprise"] == ent]
+        home = [tm for tm in teams if self.st.member(tm, user)]
+        if not home:
+            raise api_error("user_not_found")
+        team = home[0]
+        prof = self.st.profile(team, user)
+        profile = {"real_name": prof["real_name"],
+                   "display_name": prof["display_name"],
+                   "real_name_normalized": prof["real_name"],
+                   "display_name_normalized": prof["display_name"]}
+        if "users:read.email" in scopes:
+            profile["email"] = prof["email"]
+        profile["team"] = team
+        self.st.count("users.info_ok")
+        raise Reply(200, to_json({"ok": True, "user": {
+            "id": user, "team_id": team, "name": prof["name"],
+            "deleted": prof["deleted"], "real_name": prof["real_name"],
+            "tz": "Europe/London", "tz_label": "Greenwich Mean Time",
+            "tz_offset": 0, "profile": profile, "is_admin": False,
+            "is_owner": False, "is_bot": False, "is_app_user": False,
+            "updated": 1700000000}}), JSON_TYPE)
+
     # -- control API ----------------------------------------------------
 
     def control(self, what):
@@ -864,6 +1342,42 @@ class Handler(BaseHTTPRequestHandler):
             out = st.snapshot_faults()
         elif m == "GET" and what == "installations":
             out = st.installs_json()
+        elif m == "GET" and what == "users":
+            out = st.directory_json()
+        elif m == "POST" and what == "users":
+            err = st.set_users(arg)
+            if err:
+                raise Reply(400, to_json({"error": err}), JSON_TYPE)
+            out = st.directory_json()
+        elif what == "oidc_identity" and m in ("GET", "POST"):
+            if m == "POST":
+                team, user = arg.get("team_id"), arg.get("user_id")
+                if (team is not None and team not in WORKSPACES_BY_ID) or \
+                        (user is not None and (
+                            not isinstance(user, str) or
+                            not USER_RE.fullmatch(user))) or \
+                        set(arg) - {"team_id", "user_id"}:
+                    raise Reply(400, to_json({
+                        "error": "team_id (a known workspace) and user_id "
+                        "(U… or W…) expected"}), JSON_TYPE)
+                with st.lock:
+                    st.oidc_identity = {k: v for k, v in arg.items()
+                                        if v is not None}
+            with st.lock:
+                out = dict(st.oidc_identity)
+        elif m == "POST" and what == "bot_token":
+            team, scopes = arg.get("team_id"), arg.get("scopes", "")
+            if team not in WORKSPACES_BY_ID or not isinstance(scopes, str):
+                raise Reply(400, to_json({
+                    "error": "team_id (a known workspace) and scopes "
+                    "(comma-separated) expected"}), JSON_TYPE)
+            scopes = [x for x in scopes.split(",") if x]
+            if any(not SCOPE_RE.fullmatch(x) for x in scopes):
+                raise Reply(400, to_json({"error": "bad scope"}), JSON_TYPE)
+            out = {"token": st.mint_bot_token(team, scopes),
+                   "team_id": team, "scopes": ",".join(scopes)}
+        elif m == "POST" and what == "revoke_token":
+            out = {"revoked": st.revoke_token(str(arg.get("token", "")))}
         elif m == "POST" and what == "reset":
             st.reset()
             out = {"ok": True}
@@ -932,7 +1446,8 @@ class Server(ThreadingHTTPServer):
 
 def parse_args(argv):
     p = argparse.ArgumentParser(
-        description="Slack stand-in for forcelink tests: app installation.")
+        description="Slack stand-in for forcelink tests: app installation, "
+        "Sign in with Slack and users.info.")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=0,
                    help="0 picks a free one (default)")
@@ -944,6 +1459,10 @@ def parse_args(argv):
                    help="read the client secret from this file instead")
     p.add_argument("--redirect-uri", required=True,
                    help="the app's redirect URL (exact match)")
+    p.add_argument("--oidc-redirect-uri", action="append", default=[],
+                   help="a redirect URL Sign in with Slack accepts (exact; "
+                   "repeatable); without one, any URL on the origin of "
+                   "--redirect-uri")
     p.add_argument("--ready-file", default=None,
                    help="written once listening: line 1 port, line 2 URL")
     p.add_argument("--log", default=None, help="log file (default stderr)")

@@ -8,6 +8,8 @@ Run: /usr/bin/python3 -m pytest -q tests/standin/test_slack_standin.py
 """
 
 import base64
+import hashlib
+import hmac
 import html
 import json
 import re
@@ -16,6 +18,7 @@ import signal
 import ssl
 import subprocess
 import sys
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -376,6 +379,537 @@ def test_auth_test_errors(slack, unknown, error):
     h = {"Authorization": "Bearer " + token} if token else {}
     status, r = slack.api("auth.test", headers=h)
     assert (status, r) == (200, {"ok": False, "error": error})
+
+
+# -- Sign in with Slack (OpenID Connect) -----------------------------------
+
+OIDC_REDIRECT = "http://127.0.0.1:8080/oauth/slack"
+
+
+def oidc_authorize(slack, **params):
+    p = {"response_type": "code", "client_id": CLIENT_ID,
+         "scope": "openid email profile", "redirect_uri": OIDC_REDIRECT,
+         "state": "o-st/1", "nonce": "n-0nce"}
+    p.update(params)
+    p = {k: v for k, v in p.items() if v is not None}
+    return slack.request("GET", "/openid/connect/authorize?" +
+                         urllib.parse.urlencode(p))
+
+
+def page_inputs(page):
+    """The sign-in form's fields as the page fills them in."""
+    text = page.decode()
+    fields = {html.unescape(n): html.unescape(v) for n, v in re.findall(
+        r'<input type="(?:hidden|text)"[^>]*name="([^"]+)" value="([^"]*)"',
+        text)}
+    return fields
+
+
+def sign_in(slack, page, team="T0E2E0001", user="U0ALICE01",
+            action="allow"):
+    fields = page_inputs(page)
+    fields.update({"action": action})
+    if team is not None:
+        fields["team_id"] = team
+    if user is not None:
+        fields["user_id"] = user
+    return slack.request(
+        "POST", "/openid/connect/authorize",
+        urllib.parse.urlencode(fields).encode(),
+        {"Content-Type": "application/x-www-form-urlencoded"})
+
+
+def oidc_code(slack, team="T0E2E0001", user="U0ALICE01", **params):
+    status, _, page = oidc_authorize(slack, **params)
+    assert status == 200, page
+    status, hd, body = sign_in(slack, page, team, user)
+    assert status == 302, body
+    loc = urllib.parse.urlsplit(hd["Location"])
+    assert loc.scheme + "://" + loc.netloc + loc.path == OIDC_REDIRECT
+    q = dict(urllib.parse.parse_qsl(loc.query))
+    assert q["state"] == params.get("state", "o-st/1")
+    SEEN.add(q["code"])
+    return q["code"]
+
+
+def oidc_exchange(slack, code, **extra):
+    f = {"code": code, "client_id": CLIENT_ID, "client_secret": SECRET,
+         "redirect_uri": OIDC_REDIRECT, "grant_type": "authorization_code"}
+    f.update(extra)
+    status, r = slack.api("openid.connect.token",
+                          {k: v for k, v in f.items() if v is not None})
+    assert status == 200
+    for k in ("access_token", "id_token"):
+        if k in r:
+            SEEN.add(r[k])
+    return r
+
+
+def jwt_parts(token):
+    def dec(part):
+        return json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part)
+                                                               % 4)))
+    head, body, sig = token.split(".")
+    return dec(head), dec(body), head + "." + body, sig
+
+
+def userinfo(slack, token, method="POST"):
+    h = {"Authorization": "Bearer " + token} if token else {}
+    if method == "GET":
+        status, _, body = slack.request(
+            "GET", "/api/openid.connect.userInfo", None, h)
+        return status, json.loads(body)
+    return slack.api("openid.connect.userInfo", headers=h)
+
+
+def test_oidc_page_asks_which_user_signs_in(slack):
+    status, hd, page = oidc_authorize(slack, team="T0E2E0002")
+    assert status == 200
+    assert hd["Content-Type"] == "text/html; charset=utf-8"
+    text = page.decode()
+    assert 'action="/openid/connect/authorize"' in text
+    assert '<input type="text" id="team_id" name="team_id" value="T0E2E0002"' \
+        in text
+    assert '<input type="text" id="user_id" name="user_id" value=""' in text
+    assert '<button type="submit" id="allow" name="action" value="allow">' \
+        'Sign in</button>' in text
+    assert '<button type="submit" id="deny" name="action" value="deny">' \
+        'Cancel</button>' in text
+    assert set(page_inputs(page)) == {"consent", "team_id", "user_id"}
+    assert slack.control("state", method="GET")[
+        "oidc_authorize_requests"] == 1
+
+
+def test_oidc_identity_control_prefills_the_page(slack):
+    assert slack.control("oidc_identity", {
+        "team_id": "T0GRID0001", "user_id": "W0BOB0001"}) == {
+        "team_id": "T0GRID0001", "user_id": "W0BOB0001"}
+    # The browser's identity wins over the app's team hint.
+    status, _, page = oidc_authorize(slack, team="T0E2E0001")
+    f = page_inputs(page)
+    assert (f["team_id"], f["user_id"]) == ("T0GRID0001", "W0BOB0001")
+    # Still a page, still a POST: the prefilled form signs in as that user.
+    status, hd, _ = sign_in(slack, page, team=None, user=None)
+    assert status == 302
+    q = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(
+        hd["Location"]).query))
+    SEEN.add(q["code"])
+    r = oidc_exchange(slack, q["code"])
+    _, info = userinfo(slack, r["access_token"])
+    assert info["https://slack.com/user_id"] == "W0BOB0001"
+    assert info["https://slack.com/team_id"] == "T0GRID0001"
+    assert info["https://slack.com/enterprise_id"] == "E0GRID0001"
+    assert slack.control("oidc_identity", {}) == {}
+    for bad in ({"team_id": "T0NOPE"}, {"user_id": "bob"},
+                {"user_id": 7}, {"who": "x"}):
+        status, _, _ = slack.request(
+            "POST", "/_control/oidc_identity", json.dumps(bad).encode(),
+            {"Content-Type": "application/json"})
+        assert status == 400, bad
+
+
+@pytest.mark.parametrize("params,error", [
+    ({"client_id": "9.9"}, "invalid_client_id"),
+    ({"client_id": None}, "invalid_client_id"),
+    ({"response_type": "token"}, "unsupported_response_type"),
+    ({"response_type": None}, "unsupported_response_type"),
+    ({"scope": "email profile"}, "invalid_scope"),
+    ({"scope": "openid users:read"}, "invalid_scope"),
+    ({"redirect_uri": None}, "bad_redirect_uri"),
+    ({"redirect_uri": "https://evil.example/cb"}, "bad_redirect_uri"),
+    ({"redirect_uri": "http://127.0.0.1:8081/oauth/slack"},
+     "bad_redirect_uri"),
+    ({"code_challenge": "short", "code_challenge_method": "S256"},
+     "invalid_code_challenge"),
+    ({"code_challenge": "x" * 43, "code_challenge_method": "plain"},
+     "invalid_code_challenge"),
+    ({"team": "T0NOPE"}, "invalid_team"),
+])
+def test_oidc_authorize_errors_are_pages(slack, params, error):
+    status, hd, page = oidc_authorize(slack, **params)
+    assert status == 400 and "Location" not in hd
+    assert "<code>%s</code>" % error in page.decode()
+
+
+def test_oidc_sign_in_redirects_with_a_one_time_code(slack):
+    status, _, page = oidc_authorize(slack, state="s/1 +x")
+    status, hd, _ = sign_in(slack, page)
+    assert status == 302
+    q = urllib.parse.parse_qs(urllib.parse.urlsplit(hd["Location"]).query)
+    assert q["state"] == ["s/1 +x"]
+    assert re.fullmatch(r"\d{10}\.\d{13}\.[0-9a-f]{64}", q["code"][0])
+    SEEN.add(q["code"][0])
+    # The page is single-use, and not an install page.
+    status, _, body = sign_in(slack, page)
+    assert status == 400 and b"expired_request" in body
+    _, _, page = oidc_authorize(slack)
+    status, _, body = slack.answer(page)
+    assert status == 400 and b"expired_request" in body
+
+
+def test_oidc_cancel_redirects_with_access_denied(slack):
+    _, _, page = oidc_authorize(slack, state="no-thanks")
+    status, hd, _ = sign_in(slack, page, action="deny")
+    assert status == 302
+    q = urllib.parse.parse_qs(urllib.parse.urlsplit(hd["Location"]).query)
+    assert q == {"error": ["access_denied"], "state": ["no-thanks"]}
+    assert slack.control("state", method="GET")["oidc_denials"] == 1
+
+
+@pytest.mark.parametrize("team,user,said", [
+    ("T0NOPE", "U0ALICE01", "There is no workspace with the id T0NOPE."),
+    ("", "U0ALICE01", "There is no workspace with the id (empty)."),
+    ("T0E2E0001", "alice", "alice is not a Slack user id"),
+    ("T0E2E0001", "U0", "U0 is not a Slack user id"),
+    ("T0E2E0001", "", "(empty) is not a Slack user id"),
+    ("T0E2E0001", "U0GONE01", "There is no user U0GONE01 in workspace "
+     "T0E2E0001."),
+])
+def test_oidc_bad_identity_shows_the_page_again(slack, team, user, said):
+    slack.control("users", {"T0E2E0001": {"U0GONE01": {"unknown": True}}})
+    _, _, page = oidc_authorize(slack)
+    status, hd, again = sign_in(slack, page, team, user)
+    assert status == 200 and "Location" not in hd
+    text = again.decode()
+    assert '<p id="error" role="alert">' in text and \
+        html.escape(said).split(" (U")[0] in text
+    # What was typed stays, with a fresh form id; the page can be fixed.
+    f = page_inputs(again)
+    assert (f["team_id"], f["user_id"]) == (team, user)
+    assert f["consent"] != page_inputs(page)["consent"]
+    status, hd, _ = sign_in(slack, again, "T0E2E0001", "U0ALICE01")
+    assert status == 302
+    SEEN.add(dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(
+        hd["Location"]).query))["code"])
+    assert slack.control("state", method="GET")["oidc_signins"] == 1
+
+
+def test_oidc_token_reply_and_id_token_as_documented(slack):
+    r = oidc_exchange(slack, oidc_code(slack, user="U0ALICE01"))
+    assert list(r) == ["ok", "access_token", "token_type", "id_token"]
+    assert r["ok"] is True and r["token_type"] == "Bearer"
+    assert re.fullmatch(r"xoxp-\d{11}-\d{13}-\d{13}-[0-9a-f]{32}",
+                        r["access_token"])
+    head, claims, signed, sig = jwt_parts(r["id_token"])
+    assert head == {"typ": "JWT", "alg": "HS256", "kid": "standin-hs256"}
+    mac = hmac.new(SECRET.encode(), signed.encode(), hashlib.sha256)
+    assert base64.urlsafe_b64encode(mac.digest()).rstrip(b"=").decode() \
+        == sig
+    assert list(claims)[:8] == ["iss", "sub", "aud", "exp", "iat",
+                                "auth_time", "nonce", "at_hash"]
+    assert claims["iss"] == "https://slack.com"
+    assert claims["sub"] == "U0ALICE01" and claims["aud"] == CLIENT_ID
+    assert claims["exp"] - claims["iat"] == 300
+    assert abs(claims["iat"] - time.time()) < 60
+    assert claims["auth_time"] <= claims["iat"]
+    assert claims["nonce"] == "n-0nce"
+    at = hashlib.sha256(r["access_token"].encode()).digest()[:16]
+    assert claims["at_hash"] == base64.urlsafe_b64encode(at).rstrip(
+        b"=").decode()
+    assert claims["https://slack.com/user_id"] == "U0ALICE01"
+    assert claims["https://slack.com/team_id"] == "T0E2E0001"
+    assert claims["https://slack.com/team_domain"] == "e2e"
+    assert claims["https://slack.com/team_name"] == "E2E Workspace"
+    assert claims["name"] == "u0alice01"
+    assert claims["email"] == "u0alice01@e2e.example"
+    assert claims["email_verified"] is True
+    st = slack.control("state", method="GET")
+    assert st["openid.connect.token"] == 1
+    assert st["openid.connect.token_ok"] == 1
+
+
+def test_oidc_scopes_decide_the_claims(slack):
+    r = oidc_exchange(slack, oidc_code(slack, scope="openid", nonce=None))
+    _, claims, _, _ = jwt_parts(r["id_token"])
+    assert "nonce" not in claims
+    assert {k for k in claims if k.startswith("https://")} == {
+        "https://slack.com/user_id", "https://slack.com/team_id"}
+    assert "email" not in claims and "name" not in claims
+    _, info = userinfo(slack, r["access_token"])
+    assert info == {"ok": True, "sub": "U0ALICE01",
+                    "https://slack.com/user_id": "U0ALICE01",
+                    "https://slack.com/team_id": "T0E2E0001"}
+    r = oidc_exchange(slack, oidc_code(slack, scope="openid,profile"))
+    _, info = userinfo(slack, r["access_token"])
+    assert "email" not in info and info["name"] == "u0alice01"
+    assert info["https://slack.com/team_domain"] == "e2e"
+
+
+def test_oidc_code_is_single_use_and_bound(slack):
+    code = oidc_code(slack)
+    assert oidc_exchange(slack, code, redirect_uri=OIDC_REDIRECT + "x") == \
+        {"ok": False, "error": "bad_redirect_uri"}
+    # Consumed by the failed attempt; a reused code fails too.
+    assert oidc_exchange(slack, code)["error"] == "invalid_code"
+    code = oidc_code(slack)
+    assert oidc_exchange(slack, code, redirect_uri=None)["error"] == \
+        "bad_redirect_uri"
+    code = oidc_code(slack)
+    assert oidc_exchange(slack, code)["ok"] is True
+    assert oidc_exchange(slack, code) == {"ok": False,
+                                          "error": "invalid_code"}
+    assert oidc_exchange(slack, "1.2.3")["error"] == "invalid_code"
+    # An install code is no Sign in with Slack code.
+    assert oidc_exchange(slack, slack.code())["error"] == "invalid_code"
+
+
+def test_oidc_code_expires_after_ten_minutes(slack):
+    code = oidc_code(slack)
+    slack.control("advance", {"seconds": 601})
+    assert oidc_exchange(slack, code)["error"] == "invalid_code"
+
+
+@pytest.mark.parametrize("change,error", [
+    ({"client_id": "9.9"}, "invalid_client_id"),
+    ({"client_id": None}, "invalid_client_id"),
+    ({"client_secret": "wrong"}, "bad_client_secret"),
+    ({"grant_type": "refresh_token"}, "invalid_grant_type"),
+    ({"grant_type": "password"}, "invalid_grant_type"),
+])
+def test_oidc_token_client_and_grant_errors(slack, change, error):
+    code = oidc_code(slack)
+    assert oidc_exchange(slack, code, **change) == {"ok": False,
+                                                    "error": error}
+    # Refused before the code was looked at: it still works.
+    assert oidc_exchange(slack, code)["ok"] is True
+
+
+def test_oidc_token_http_basic_and_no_grant_type(slack):
+    basic = base64.b64encode(("%s:%s" % (CLIENT_ID, SECRET)).encode())
+    status, r = slack.api("openid.connect.token", {
+        "code": oidc_code(slack), "redirect_uri": OIDC_REDIRECT},
+        headers={"Authorization": "Basic " + basic.decode()})
+    assert status == 200 and r["ok"] is True
+    SEEN.update((r["access_token"], r["id_token"]))
+    status, r = slack.api("openid.connect.token", {
+        "client_id": CLIENT_ID, "client_secret": SECRET,
+        "redirect_uri": OIDC_REDIRECT},
+        query="?code=" + urllib.parse.quote(oidc_code(slack)))
+    assert r == {"ok": False, "error": "invalid_arguments"}
+
+
+def test_oidc_pkce(slack):
+    verifier = secrets.token_urlsafe(48)[:64]
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(
+        verifier.encode()).digest()).rstrip(b"=").decode()
+    pkce = {"code_challenge": challenge, "code_challenge_method": "S256"}
+    code = oidc_code(slack, **pkce)
+    assert oidc_exchange(slack, code)["error"] == "invalid_code_verifier"
+    code = oidc_code(slack, **pkce)
+    assert oidc_exchange(slack, code, code_verifier="a" * 43)["error"] == \
+        "invalid_code_verifier"
+    code = oidc_code(slack, **pkce)
+    assert oidc_exchange(slack, code, code_verifier=verifier)["ok"] is True
+    SEEN.add(verifier)
+    # A verifier for a code that had no challenge is refused too.
+    assert oidc_exchange(slack, oidc_code(slack),
+                         code_verifier=verifier)["error"] == \
+        "invalid_code_verifier"
+
+
+def test_oidc_userinfo_as_documented(slack):
+    slack.control("users", {"T0E2E0001": {"U0ALICE01": {
+        "name": "alice", "real_name": "Alice <b>Adams</b>",
+        "email": "alice@corp.example", "email_verified": False}}})
+    r = oidc_exchange(slack, oidc_code(slack))
+    for method in ("POST", "GET"):
+        status, info = userinfo(slack, r["access_token"], method)
+        assert status == 200
+        assert list(info)[:4] == ["ok", "sub", "https://slack.com/user_id",
+                                  "https://slack.com/team_id"]
+        assert info["ok"] is True and info["sub"] == "U0ALICE01"
+        assert info["email"] == "alice@corp.example"
+        assert info["email_verified"] is False
+        assert info["name"] == "alice"
+        assert (info["given_name"], info["family_name"]) == (
+            "Alice", "<b>Adams</b>")
+        assert info["https://slack.com/team_name"] == "E2E Workspace"
+    # The token as a form argument works as well.
+    status, info = slack.api("openid.connect.userInfo",
+                             {"token": r["access_token"]})
+    assert info["ok"] is True
+    st = slack.control("state", method="GET")
+    assert st["openid.connect.userInfo"] == 3
+    assert st["openid.connect.userInfo_ok"] == 3
+
+
+def test_oidc_userinfo_errors(slack):
+    assert userinfo(slack, None) == (200, {"ok": False,
+                                           "error": "not_authed"})
+    made_up = "xoxp-" + secrets.token_hex(16)
+    assert userinfo(slack, made_up) == (200, {"ok": False,
+                                              "error": "invalid_auth"})
+    bot = slack.control("bot_token", {"team_id": "T0E2E0001",
+                                      "scopes": "users:read"})["token"]
+    SEEN.add(bot)
+    assert userinfo(slack, bot) == (200, {
+        "ok": False, "error": "missing_scope", "needed": "openid",
+        "provided": "users:read"})
+    r = oidc_exchange(slack, oidc_code(slack))
+    slack.control("faults", {"oidc_userinfo_error": "invalid_auth"})
+    assert userinfo(slack, r["access_token"]) == (200, {
+        "ok": False, "error": "invalid_auth"})
+    slack.control("faults", {"oidc_userinfo_error": None,
+                             "oidc_userinfo_status": 503})
+    assert userinfo(slack, r["access_token"])[0] == 503
+    slack.control("faults", {"oidc_userinfo_status": None,
+                             "oidc_userinfo_delay": 0.5})
+    t0 = time.monotonic()
+    assert userinfo(slack, r["access_token"])[1]["ok"] is True
+    assert time.monotonic() - t0 >= 0.5
+    st = slack.control("state", method="GET")
+    assert st["openid.connect.userInfo"] == 6
+    assert st["openid.connect.userInfo_ok"] == 1
+
+
+def test_oidc_token_error_fault(slack):
+    slack.control("faults", {"oidc_token_error": "internal_error"})
+    assert oidc_exchange(slack, oidc_code(slack)) == {
+        "ok": False, "error": "internal_error"}
+
+
+# -- the user directory and users.info --------------------------------------
+
+def users_info(slack, token, user, how="POST"):
+    h = {"Authorization": "Bearer " + token} if token else {}
+    if how == "GET":
+        status, _, body = slack.request(
+            "GET", "/api/users.info?user=" + urllib.parse.quote(user), None,
+            h)
+        return json.loads(body)
+    status, r = slack.api("users.info", {"user": user}, headers=h)
+    assert status == 200
+    return r
+
+
+def bot_token(slack, team="T0E2E0001",
+              scopes="users:read,users:read.email,chat:write"):
+    out = slack.control("bot_token", {"team_id": team, "scopes": scopes})
+    SEEN.add(out["token"])
+    return out["token"]
+
+
+def test_users_info_as_documented(slack):
+    token = bot_token(slack)
+    assert re.fullmatch(r"xoxb-\d{11}-\d{13}-[A-Za-z0-9]{24}", token)
+    for how in ("POST", "GET"):
+        r = users_info(slack, token, "U0E2E0001", how)
+        assert r == {"ok": True, "user": {
+            "id": "U0E2E0001", "team_id": "T0E2E0001", "name": "u0e2e0001",
+            "deleted": False, "real_name": "u0e2e0001",
+            "tz": "Europe/London", "tz_label": "Greenwich Mean Time",
+            "tz_offset": 0, "profile": {
+                "real_name": "u0e2e0001", "display_name": "u0e2e0001",
+                "real_name_normalized": "u0e2e0001",
+                "display_name_normalized": "u0e2e0001",
+                "email": "u0e2e0001@e2e.example", "team": "T0E2E0001"},
+            "is_admin": False, "is_owner": False, "is_bot": False,
+            "is_app_user": False, "updated": 1700000000}}
+    slack.control("users", {"T0E2E0001": {"U0E2E0001": {
+        "name": "tester", "real_name": "Tess Ter", "display_name": "tess",
+        "email": "tess@corp.example", "deleted": True}}})
+    u = users_info(slack, token, "U0E2E0001")["user"]
+    assert (u["name"], u["real_name"], u["deleted"]) == (
+        "tester", "Tess Ter", True)
+    assert u["profile"]["display_name"] == "tess"
+    assert u["profile"]["email"] == "tess@corp.example"
+    st = slack.control("state", method="GET")
+    assert st["users.info"] == 3 and st["users.info_ok"] == 3
+
+
+def test_users_info_email_needs_users_read_email(slack):
+    token = bot_token(slack, scopes="users:read,commands")
+    u = users_info(slack, token, "U0E2E0001")["user"]
+    assert "email" not in u["profile"]
+    token = bot_token(slack, scopes="commands,chat:write")
+    assert users_info(slack, token, "U0E2E0001") == {
+        "ok": False, "error": "missing_scope", "needed": "users:read",
+        "provided": "commands,chat:write"}
+
+
+def test_users_info_with_an_installation_token(slack):
+    r = slack.exchange(slack.code(scope="commands,users:read"))
+    u = users_info(slack, r["access_token"], "U0E2E0002")["user"]
+    assert u["team_id"] == "T0E2E0001" and "email" not in u["profile"]
+    # An org-wide install sees the users of the grid's workspaces.
+    r = slack.exchange(slack.code("org:E0GRID0001",
+                                  scope="users:read,users:read.email"))
+    slack.control("users", {"T0GRID0002": {"W0SUPPORT1": {}}})
+    u = users_info(slack, r["access_token"], "W0SUPPORT1")["user"]
+    assert u["team_id"] == "T0GRID0002"
+    assert u["profile"]["email"] == "w0support1@gridsupport.example"
+    # Replaced installations' tokens are refused as by auth.test.
+    first = slack.exchange(slack.code(scope="users:read"))
+    slack.exchange(slack.code(scope="users:read"))
+    assert users_info(slack, first["access_token"], "U0E2E0002") == {
+        "ok": False, "error": "token_revoked"}
+
+
+def test_users_info_user_not_found(slack):
+    token = bot_token(slack)
+    slack.control("users", {"T0E2E0002": {"U0OTHER01": {"name": "o"}},
+                            "T0E2E0001": {"U0GONE01": {"unknown": True}}})
+    for user in ("U0OTHER01", "U0GONE01", "nobody", "", "T0E2E0001"):
+        assert users_info(slack, token, user) == {
+            "ok": False, "error": "user_not_found"}, user
+    other = bot_token(slack, "T0E2E0002")
+    assert users_info(slack, other, "U0OTHER01")["user"]["name"] == "o"
+
+
+def test_users_info_token_errors(slack):
+    assert users_info(slack, None, "U0E2E0001") == {
+        "ok": False, "error": "not_authed"}
+    assert users_info(slack, "xoxb-" + secrets.token_hex(12),
+                      "U0E2E0001") == {"ok": False, "error": "invalid_auth"}
+    token = bot_token(slack)
+    assert slack.control("revoke_token", {"token": token}) == {
+        "revoked": True}
+    assert users_info(slack, token, "U0E2E0001") == {
+        "ok": False, "error": "token_revoked"}
+    slack.control("faults", {"rotate": True})
+    r = slack.exchange(slack.code(scope="users:read"))
+    slack.control("expire_tokens", {})
+    assert users_info(slack, r["access_token"], "U0E2E0001") == {
+        "ok": False, "error": "token_expired"}
+    slack.control("faults", {"users_info_error": "ratelimited"})
+    assert users_info(slack, bot_token(slack), "U0E2E0001") == {
+        "ok": False, "error": "ratelimited"}
+
+
+def test_minted_bot_token_passes_auth_test(slack):
+    token = bot_token(slack, "T0GRID0001", "users:read")
+    a = slack.auth_test(token)
+    assert a["ok"] is True and a["team_id"] == "T0GRID0001"
+    assert a["enterprise_id"] == "E0GRID0001"
+    # It is no installation: installing does not replace it.
+    assert slack.control("installations", method="GET") == []
+    slack.exchange(slack.code("T0GRID0001"))
+    assert slack.auth_test(token)["ok"] is True
+    for bad in ({"team_id": "T0NOPE"}, {"team_id": "T0E2E0001",
+                                        "scopes": "Bad Scope"},
+                {"scopes": "users:read"}):
+        status, _, _ = slack.request(
+            "POST", "/_control/bot_token", json.dumps(bad).encode(),
+            {"Content-Type": "application/json"})
+        assert status == 400, bad
+
+
+def test_users_control_merges_and_rejects_bad_input(slack):
+    slack.control("users", {"T0E2E0001": {"U0A1": {"name": "a"}}})
+    out = slack.control("users", {"T0E2E0001": {"U0A1": {"email": "a@x",
+                                                         "name": None}}})
+    assert out == {"T0E2E0001": {"U0A1": {"email": "a@x"}}}
+    for bad in ({"T0NOPE": {}}, {"T0E2E0001": {"alice": {}}},
+                {"T0E2E0001": {"U0A1": {"phone": "1"}}},
+                {"T0E2E0001": {"U0A1": {"deleted": "yes"}}},
+                {"T0E2E0001": []}):
+        status, _, _ = slack.request(
+            "POST", "/_control/users", json.dumps(bad).encode(),
+            {"Content-Type": "application/json"})
+        assert status == 400, bad
+    assert slack.control("users", method="GET") == out
+    slack.control("reset")
+    assert slack.control("users", method="GET") == {}
 
 
 # -- faults and control ----------------------------------------------------

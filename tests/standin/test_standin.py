@@ -1044,6 +1044,223 @@ def test_faults_reject_unknown_keys_and_reset_clears(sf):
     assert sf.state()["faults"] == {}
 
 
+# --------------------------------------------------------------------------
+# Remembered approvals (the sid cookie), prompt=login, per-user userinfo
+# fields and which tokens the client revoked (issue 11)
+
+def browser_consent(sf, params, cookie=None, user=ALICE, action="Allow"):
+    """As consent(), but as a browser with the stand-in's sid cookie:
+    returns (the cookie, the callback parameters)."""
+    h = {"Cookie": cookie} if cookie else {}
+    status, hdrs, body = sf.get("/services/oauth2/authorize", params,
+                                headers=h)
+    assert status == 200, body
+    if cookie is None:
+        sc = hdrs["Set-Cookie"]
+        assert re.fullmatch(r"sid=[A-Za-z0-9_-]{32}; Path=/; Secure; "
+                            r"HttpOnly; SameSite=Lax", sc), sc
+        cookie = sc.split(";")[0]
+    else:
+        assert "Set-Cookie" not in hdrs
+    cid = re.search(r'name="consent" value="([^"]+)"',
+                    body.decode()).group(1)
+    status, hdrs, _ = sf.post_form("/services/oauth2/authorize", {
+        "consent": cid, "user": user, "action": action},
+        headers={"Cookie": cookie})
+    assert status == 302
+    return cookie, callback_params(hdrs["Location"])
+
+
+def authorize_as_browser(sf, cookie, **over):
+    return sf.get("/services/oauth2/authorize",
+                  authorize_params(challenge_of("v" * 43), **over),
+                  headers={"Cookie": cookie} if cookie else {})
+
+
+def authorize_ledger(sf):
+    status, _, body = sf.get("/_control/requests")
+    return [(r["status"], r["prompt"], r["prompt_login"], r["remembered"])
+            for r in json.loads(body)
+            if r["method"] == "GET" and
+            r["path"] == "/services/oauth2/authorize"]
+
+
+def test_remembered_approval_skips_the_page(sf):
+    sf.control("faults", {"remember_approvals": True})
+    verifier = new_verifier()
+    cookie, cb = browser_consent(
+        sf, authorize_params(challenge_of(verifier)), user=BOB)
+    SEEN_SECRETS.add(cb["code"])
+    # The same browser, the same app: a code at once, for Bob.
+    verifier = new_verifier()
+    status, hdrs, _ = authorize_as_browser(
+        sf, cookie, code_challenge=challenge_of(verifier), state="again")
+    assert status == 302
+    cb = callback_params(hdrs["Location"])
+    assert cb["state"] == "again"
+    SEEN_SECRETS.add(cb["code"])
+    status, tok = exchange(sf, cb["code"], verifier)
+    assert status == 200
+    assert json.loads(userinfo(sf, tok["access_token"])[2])[
+        "preferred_username"] == BOB
+    st = sf.state()
+    assert st["silent_approvals"] == 1 and st["consents"] == 1
+    assert authorize_ledger(sf) == [(200, None, False, False),
+                                    (302, None, False, True)]
+
+
+@pytest.mark.parametrize("prompt", ["login", "login consent", "consent",
+                                    "select_account"])
+def test_prompt_login_never_skips_the_page(sf, prompt):
+    sf.control("faults", {"remember_approvals": True})
+    cookie, cb = browser_consent(sf, authorize_params(challenge_of("v" * 43)))
+    SEEN_SECRETS.add(cb["code"])
+    status, _, body = authorize_as_browser(sf, cookie, prompt=prompt)
+    assert status == 200 and b"Allow Access?" in body
+    # The page preselects the user the browser is logged in as.
+    assert b'value="alice@example.com" checked' in body
+    assert authorize_ledger(sf)[-1] == (200, prompt, "login" in prompt,
+                                        False)
+    assert sf.state()["silent_approvals"] == 0
+
+
+def test_approvals_are_not_remembered_by_default(sf):
+    cookie, cb = browser_consent(sf, authorize_params(challenge_of("v" * 43)))
+    SEEN_SECRETS.add(cb["code"])
+    assert authorize_as_browser(sf, cookie)[0] == 200
+    assert sf.state()["silent_approvals"] == 0
+
+
+def test_only_an_approving_browser_skips_the_page(sf):
+    sf.control("faults", {"remember_approvals": True})
+    # No cookie, a cookie the stand-in never saw: the page.
+    assert authorize_as_browser(sf, None)[0] == 200
+    assert authorize_as_browser(sf, "sid=" + "x" * 32)[0] == 200
+    # Deny remembers nothing.
+    cookie, cb = browser_consent(sf, authorize_params(challenge_of("v" * 43)),
+                                 action="Deny")
+    assert cb["error"] == "access_denied"
+    assert authorize_as_browser(sf, cookie)[0] == 200
+    # An Allow without the cookie (the POST did not carry it) neither.
+    status, _, body = authorize_as_browser(sf, cookie)
+    cid = re.search(r'name="consent" value="([^"]+)"',
+                    body.decode()).group(1)
+    status, hdrs, _ = sf.post_form("/services/oauth2/authorize", {
+        "consent": cid, "user": ALICE, "action": "Allow"})
+    SEEN_SECRETS.add(callback_params(hdrs["Location"])["code"])
+    assert authorize_as_browser(sf, cookie)[0] == 200
+    # Revoking the user's grants forgets the approval; so does a
+    # deactivated user; so does a reset.
+    cookie, cb = browser_consent(sf, authorize_params(challenge_of("v" * 43)))
+    SEEN_SECRETS.add(cb["code"])
+    assert authorize_as_browser(sf, cookie)[0] == 302
+    sf.control("revoke_all", {"user": ALICE})
+    assert authorize_as_browser(sf, cookie)[0] == 200
+    cookie, cb = browser_consent(sf, authorize_params(challenge_of("v" * 43)),
+                                 cookie=cookie)
+    SEEN_SECRETS.add(cb["code"])
+    sf.control("faults", {"deactivated_users": [ALICE]})
+    assert authorize_as_browser(sf, cookie)[0] == 200
+    sf.control("faults", {"deactivated_users": None})
+    assert authorize_as_browser(sf, cookie)[0] == 302
+    sf.control("reset")
+    sf.control("faults", {"remember_approvals": True})
+    assert authorize_as_browser(sf, cookie)[0] == 200
+
+
+def test_userinfo_email_is_settable_per_user(sf):
+    tok = link(sf)
+    out = sf.control("users", {ALICE: {"email": "alice@other.example",
+                                       "email_verified": False}})
+    assert out == {ALICE: {"email": "alice@other.example",
+                           "email_verified": False}}
+    info = json.loads(userinfo(sf, tok["access_token"])[2])
+    assert (info["email"], info["email_verified"]) == (
+        "alice@other.example", False)
+    assert info["preferred_username"] == ALICE
+    status, _, body = sf.get(urllib.parse.urlsplit(tok["id"]).path, headers={
+        "Authorization": "Bearer " + tok["access_token"]})
+    ident = json.loads(body)
+    assert (ident["email"], ident["email_verified"]) == (
+        "alice@other.example", False)
+    # Bob is untouched; null removes a field; a reset removes them all.
+    bob = link(sf, BOB)
+    info = json.loads(userinfo(sf, bob["access_token"])[2])
+    assert (info["email"], info["email_verified"]) == (BOB, True)
+    sf.control("users", {ALICE: {"email_verified": None}})
+    info = json.loads(userinfo(sf, tok["access_token"])[2])
+    assert (info["email"], info["email_verified"]) == (
+        "alice@other.example", True)
+    sf.control("reset")
+    assert sf.get("/_control/users")[2] == b"{}"
+
+
+@pytest.mark.parametrize("bad", [
+    {"nobody@example.com": {"email": "x"}}, {ALICE: {"phone": "1"}},
+    {ALICE: {"email_verified": "no"}}, {ALICE: "x"}])
+def test_users_control_rejects_bad_input(sf, bad):
+    assert sf.post_json("/_control/users", bad)[0] == 400
+    assert sf.get("/_control/users")[2] == b"{}"
+
+
+def test_a_test_sees_which_tokens_the_client_revoked(sf):
+    first, second = link(sf), link(sf)
+    sf.post_form("/services/oauth2/revoke", {"token": first["refresh_token"]})
+    sf.post_form("/services/oauth2/revoke", {"token": second["access_token"]})
+    info = sf.control("token_info", {"token": first["refresh_token"]})
+    assert info == {"known": True, "kind": "refresh_token", "grant": 1,
+                    "user": ALICE, "retired": False, "revoked": True,
+                    "revoked_by": "revoke", "live": False}
+    info = sf.control("token_info", {"token": first["access_token"]})
+    assert (info["kind"], info["revoked"], info["revoked_by"]) == (
+        "access_token", True, "revoke")
+    info = sf.control("token_info", {"token": second["access_token"]})
+    assert (info["grant"], info["revoked"], info["revoked_by"]) == (
+        2, True, "revoke")
+    info = sf.control("token_info", {"token": second["refresh_token"]})
+    assert (info["revoked"], info["live"]) == (False, True)
+    assert sf.control("token_info", {"token": "00Dnot-issued"}) == {
+        "known": False}
+    assert sf.post_json("/_control/token_info", {})[0] == 400
+    status, _, body = sf.get("/_control/grants")
+    grants = json.loads(body)
+    assert [(g["grant"], g["user"], g["client_id"], g["revoked"],
+             g["revoked_by"], g["live_access_tokens"]) for g in grants] == [
+        (1, ALICE, CLIENT_ID, True, "revoke", 0),
+        (2, ALICE, CLIENT_ID, False, None, 0)]
+    # The request ledger names the grant each token call and revoke
+    # touched.
+    status, _, body = sf.get("/_control/requests")
+    got = [(r["path"], r["grant_type"], r["grant"])
+           for r in json.loads(body) if r["method"] == "POST"
+           and r["path"] != "/services/oauth2/authorize"]
+    assert got == [("/services/oauth2/token", "authorization_code", 1),
+                   ("/services/oauth2/token", "authorization_code", 2),
+                   ("/services/oauth2/revoke", None, 1),
+                   ("/services/oauth2/revoke", None, 2)]
+
+
+def test_grants_say_why_they_were_revoked(sf):
+    sf.control("faults", {"grant_limit": 1, "rotate_refresh": True})
+    first = link(sf)
+    second = link(sf)
+    status, new = refresh(sf, second["refresh_token"])
+    assert status == 200
+    refresh(sf, second["refresh_token"])        # a retired token: theft
+    third = link(sf, BOB)
+    sf.control("revoke_all", {"user": BOB})
+    status, _, body = sf.get("/_control/grants")
+    assert [(g["user"], g["revoked_by"]) for g in json.loads(body)] == [
+        (ALICE, "grant_limit"), (ALICE, "retired_refresh"),
+        (BOB, "revoke_all")]
+    assert sf.control("token_info", {"token": first["access_token"]})[
+        "revoked_by"] == "grant_limit"
+    assert sf.control("token_info", {"token": third["refresh_token"]})[
+        "revoked_by"] == "revoke_all"
+    assert sf.control("token_info", {"token": second["refresh_token"]})[
+        "retired"] is True
+
+
 
 # --------------------------------------------------------------------------
 # The client credentials flow, a second org (--org b) and the request ledger
