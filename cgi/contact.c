@@ -120,8 +120,7 @@ contact_reply(struct contact *c, const char *json)
 		req_send(c->fcgi, 200, "application/json", json, strlen(json));
 		return;
 	}
-	if (c->response_url == NULL ||
-	    strncmp(c->response_url, prefix, strlen(prefix)) != 0) {
+	if (!session_response_url_ok(c->s->cfg, c->response_url)) {
 		log_event(LOGL_WARN, "slack.deferred", "outcome=dropped "
 		    "why=\"response_url missing or outside %s\"", prefix);
 		return;

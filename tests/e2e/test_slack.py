@@ -633,6 +633,48 @@ def test_response_url_outside_prefix_never_called(stack):
     assert len(paths) == hooks_before
 
 
+
+def test_response_url_normalised_elsewhere_never_called(stack):
+    """Each response_url starts with SLACK_RESPONSE_URL_PREFIX as written,
+    but libcurl or the receiver would read it as another path (dot
+    segments, their escapes, a fragment): none gets a post, although
+    today's libcurl would send the first two to /hooks/ paths."""
+    user = "U0DOTURL"
+    assert stack.link(TEAM, user).status == 200
+    tag = "dot%d" % os.getpid()
+    base = stack.sf_url + "/hooks/commands/%s/" % TEAM
+    urls = [base + "../../../_control/x/../../hooks/" + tag + "a",
+            base + "./" + tag + "b",
+            base + "x/%2e%2e/" + tag + "c",
+            base + "x/%2E%2e%2F" + tag + "d",
+            base + tag + "e#frag"]
+    log_before = len(stack.log_text())
+    hooks_before = len(stack.hooks())
+    stack.faults(delay=5)
+    out = {}
+    ts = [threading.Thread(target=_timed_slash,
+                           args=(stack, "smith", user, u, out, i))
+          for i, u in enumerate(urls)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    for i in range(len(urls)):
+        _assert_ack(*out[i])
+    end = time.time() + 15
+    dropped = []
+    while time.time() < end:
+        dropped = [ln for ln in stack.log_text()[log_before:].splitlines()
+                   if "event=slack.deferred" in ln]
+        if len(dropped) >= len(urls):
+            break
+        time.sleep(0.1)
+    assert len(dropped) == len(urls), dropped
+    assert all("outcome=dropped" in ln for ln in dropped), dropped
+    hooks = stack.hooks()
+    assert len(hooks) == hooks_before, hooks[hooks_before:]
+    assert not [h for h in hooks if tag in h["path"]]
+
 # -- legacy verification token --------------------------------------------------
 def test_legacy_verification_token(tmp_path):
     legacy = Stack(tmp_path / "legacy",
