@@ -8,12 +8,16 @@
  * A key given in FORCELINK_KEY cannot reach running programs, so the
  * command refuses it and says how to get there (a restart with a keyring).
  */
+#include <sys/stat.h>
+
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "admin.h"
 #include "config.h"
@@ -45,7 +49,9 @@ rk_usage(FILE *fp)
 "link and started login under the new key, then leaves the new key alone\n"
 "in FORCELINK_KEY_FILE.  Interrupted, run it again: it resumes.\n"
 "\n"
-"  --new-key-file FILE  the new key (base64 of 32 random bytes)\n"
+"  --new-key-file FILE  the new key (base64 of 32 random bytes); FILE\n"
+"                       must be private (mode 0600) and, as root, owned\n"
+"                       by root or the invoking user (SUDO_UID)\n"
 "  --grace SECONDS      wait after each rewrite of the key file so every\n"
 "                       program loads it (default %d; the programs look\n"
 "                       at it once a second)\n"
@@ -177,6 +183,58 @@ rk_environment(struct rekey_opts *o)
 	return -1;
 }
 
+/*
+ * Checks that the new key file is private before it is read: no access
+ * by group or others (whoever could read it could open every token once
+ * it is the key), and, when run as root, owned by root or by the user
+ * who invoked rotate-key (SUDO_UID through sudo): a file someone else
+ * owns holds a key they chose.  Returns -1 to continue, else
+ * RK_EXIT_USAGE after one line saying why.
+ */
+static int
+rk_new_key_private(const char *path)
+{
+	struct stat	 sb;
+	const char	*sudo;
+	long		 invoker = -1;
+	char		*end;
+	int		 fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) == -1 ||
+	    fstat(fd, &sb) == -1) {
+		fprintf(stderr, "%s: --new-key-file: cannot read %s: %s\n",
+		    RK_PROG, path, strerror(errno));
+		if (fd != -1)
+			close(fd);
+		return RK_EXIT_USAGE;
+	}
+	close(fd);
+	if ((sb.st_mode & 077) != 0) {
+		fprintf(stderr, "%s: --new-key-file: %s is accessible by group "
+		    "or others (mode %04o); a key must be private: chmod 600 "
+		    "%s\n", RK_PROG, path, (unsigned)(sb.st_mode & 07777),
+		    path);
+		return RK_EXIT_USAGE;
+	}
+	if (geteuid() != 0)
+		return -1;
+	if ((sudo = getenv("SUDO_UID")) != NULL && *sudo != '\0') {
+		errno = 0;
+		invoker = strtol(sudo, &end, 10);
+		if (errno != 0 || *end != '\0' || invoker < 0)
+			invoker = -1;
+	}
+	if (sb.st_uid != 0 && sb.st_uid != getuid() &&
+	    (invoker == -1 || sb.st_uid != (uid_t)invoker)) {
+		fprintf(stderr, "%s: --new-key-file: %s is owned by uid %lu, "
+		    "not by root or by you (who runs rotate-key as root): "
+		    "chown root %s\n", RK_PROG, path,
+		    (unsigned long)sb.st_uid, path);
+		return RK_EXIT_USAGE;
+	}
+	return -1;
+}
+
 int
 cmd_rotate_key(int argc, char *argv[])
 {
@@ -190,6 +248,7 @@ cmd_rotate_key(int argc, char *argv[])
 	o.batch = REKEY_BATCH_DEFAULT;
 	o.out = stdout;
 	if ((rc = rk_options(argc, argv, &o)) != -1 ||
+	    (rc = rk_new_key_private(o.new_key_path)) != -1 ||
 	    (rc = rk_environment(&o)) != -1)
 		return rc;
 	if (crypto_init() == -1) {
