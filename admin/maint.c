@@ -39,7 +39,8 @@ static const struct admin_cmd_help purge_help = {
 	"replay entries (nothing else in the database only expires), and\n"
 	"prints how many of each.  Links are never purged.\n"
 	"\n"
-	"  --json   {\"login_states\": N, \"replays\": N}\n"
+	"  --json   {\"login_states\": N, \"replays\": N}\n",
+	NULL
 };
 
 static const struct admin_cmd_help stats_help = {
@@ -50,7 +51,8 @@ static const struct admin_cmd_help stats_help = {
 	"size, pages and free pages, the WAL's size, the schema version, and\n"
 	"each key id in use with the rows it seals.\n"
 	"\n"
-	"  --json   one JSON object\n"
+	"  --json   one JSON object\n",
+	NULL
 };
 
 static int
