@@ -59,6 +59,20 @@ int	 cmd_workspace(int argc, char *argv[]);		/* integrations.c */
  */
 int	 envfile_load(const char *path, char *err, size_t errsz);
 
+/* The value getopt_long returns for the global --env-file. */
+#define ADMIN_OPT_ENV_FILE	0x7f00
+
+/*
+ * Records the path of the global --env-file (main's options or any
+ * command's).  Returns ADMIN_OK, or ADMIN_USAGE after one line when one
+ * was given already (the caller prints the usage lines).
+ */
+int	 admin_env_file(const char *path);
+
+/* Loads the recorded --env-file (envfile_load), once.  Returns ADMIN_OK
+ * (also when there is none), or ADMIN_CONFIG after one line. */
+int	 admin_env_load(void);
+
 /* Prints "forcelink-admin: " and the message as one line on stderr. */
 void	 admin_err(const char *fmt, ...)
 	    __attribute__((format(printf, 1, 2)));
@@ -68,18 +82,26 @@ void	 admin_err(const char *fmt, ...)
 int	 admin_usage(const char *synopsis);
 
 /*
- * A command's options, parsed with getopt_long from argv[1..].  optstring
- * and longopts as for getopt_long (the leading "+:" is added here: no
- * permutation, and a missing argument is reported as such).  For each
+ * A command's options, parsed with getopt_long from argv[1..]: the one
+ * option parser of every command.  optstring and longopts as for
+ * getopt_long (a leading ":" is added here, so that a missing argument is
+ * reported as such).  Options may come before, between or after the
+ * operands (argv is permuted so that the operands come last; "--" ends
+ * the options), and the global --env-file is accepted anywhere too.  An
+ * option with a value given twice is a usage error, except h->repeatable;
+ * so is a second --env-file, here or before the command.  For each
  * option, fn(c, optarg, arg) is called; it returns 0, or an exit status
  * to stop with.  --help prints help on stdout and stops with ADMIN_OK
- * (*done set).  Returns ADMIN_OK with *optind_out the first operand, or
- * the exit status to stop with (an unknown option is ADMIN_USAGE, after
- * the usage lines).
+ * (*done set).  Once all options are read, the --env-file is loaded
+ * (admin_env_load).  Returns ADMIN_OK with *optind_out the first operand,
+ * or the exit status to stop with (an unknown or repeated option is
+ * ADMIN_USAGE, after the usage lines).
  */
 struct admin_cmd_help {
 	const char	*synopsis;	/* "forcelink-admin list ..." */
 	const char	*help;		/* what follows it */
+	const char	*repeatable;	/* NULL, or the one long option with
+					 * a value that may be repeated */
 };
 int	 admin_getopt(int argc, char *argv[], const char *optstring,
 	    const struct option *longopts, const struct admin_cmd_help *h,

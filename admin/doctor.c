@@ -111,7 +111,8 @@ static const struct admin_cmd_help doctor_help = {
 	"                      oauth_callback.sock in $FORCELINK_SOCKET_DIR\n"
 	"                      (default " DOCTOR_SOCKET_DIR ")\n"
 	"  --timeout SECONDS   for the Salesforce request (1 to 20,\n"
-	"                      default 5)\n"
+	"                      default 5)\n",
+	"socket"
 };
 
 static const char *const doctor_status_names[] = { "ok", "FAIL", "skip" };

@@ -92,7 +92,6 @@ main(int argc, char *argv[])
 		{ NULL,		0,		   NULL, 0 }
 	};
 	const struct admin_command	*cmd = NULL;
-	char				 err[512];
 	size_t				 i;
 	int				 c;
 
@@ -101,12 +100,10 @@ main(int argc, char *argv[])
 	while ((c = getopt_long(argc, argv, "+:hV", longopts, NULL)) != -1) {
 		switch (c) {
 		case OPT_ENV_FILE:
-			if (envfile_load(optarg, err, sizeof(err)) == -1) {
-				admin_err("--env-file: %s", err);
-				return ADMIN_CONFIG;
-			}
-			/* FORCELINK_DEBUG may come from the file. */
-			log_init(ADMIN_PROG);
+			/* Loaded by the command's option parser, once all
+			 * options (which may follow) are read. */
+			if (admin_env_file(optarg) != ADMIN_OK)
+				return admin_usage(SYNOPSIS);
 			break;
 		case 'h':
 			usage_full();

@@ -78,7 +78,8 @@ static const struct admin_cmd_help integration_help = {
 	"  integration list [--json]\n"
 	"  integration remove [--force] NAME\n"
 	"\n"
-	"Run " ADMIN_PROG " integration COMMAND --help for each.\n"
+	"Run " ADMIN_PROG " integration COMMAND --help for each.\n",
+	NULL
 };
 
 static const struct admin_cmd_help add_help = {
@@ -105,7 +106,8 @@ static const struct admin_cmd_help add_help = {
 	"                          sees.  Needs the org's My Domain login\n"
 	"                          URL.\n"
 	"\n"
-	"Exit status 1 when NAME exists already, 2 for a bad argument.\n"
+	"Exit status 1 when NAME exists already, 2 for a bad argument.\n",
+	NULL
 };
 
 static const struct admin_cmd_help secret_help = {
@@ -117,7 +119,8 @@ static const struct admin_cmd_help secret_help = {
 	"\n"
 	"  --client-secret-file F  a file holding the new consumer secret\n"
 	"\n"
-	"Exit status 3 when there is no such integration.\n"
+	"Exit status 3 when there is no such integration.\n",
+	NULL
 };
 
 static const struct admin_cmd_help ilist_help = {
@@ -127,7 +130,8 @@ static const struct admin_cmd_help ilist_help = {
 	"its cached user), the workspace mappings and links that use it, and\n"
 	"when it was added.  Never the secret.\n"
 	"\n"
-	"  --json   a JSON array of objects, one per integration\n"
+	"  --json   a JSON array of objects, one per integration\n",
+	NULL
 };
 
 static const struct admin_cmd_help remove_help = {
@@ -143,7 +147,8 @@ static const struct admin_cmd_help remove_help = {
 	"           until they expire or the app is deleted or its tokens\n"
 	"           revoked in Salesforce Setup.\n"
 	"\n"
-	"Exit status 3 when there is no such integration.\n"
+	"Exit status 3 when there is no such integration.\n",
+	NULL
 };
 
 static const struct admin_cmd_help workspace_help = {
@@ -156,7 +161,8 @@ static const struct admin_cmd_help workspace_help = {
 	"  workspace list [--json]\n"
 	"  workspace unset TEAM\n"
 	"\n"
-	"Run " ADMIN_PROG " workspace COMMAND --help for each.\n"
+	"Run " ADMIN_PROG " workspace COMMAND --help for each.\n",
+	NULL
 };
 
 static const struct admin_cmd_help set_help = {
@@ -170,7 +176,8 @@ static const struct admin_cmd_help set_help = {
 	"revoked with its own integration); mapping back makes them usable\n"
 	"again.  Prints how many links that concerns.\n"
 	"\n"
-	"Exit status 3 when there is no integration NAME.\n"
+	"Exit status 3 when there is no integration NAME.\n",
+	NULL
 };
 
 static const struct admin_cmd_help wlist_help = {
@@ -180,7 +187,8 @@ static const struct admin_cmd_help wlist_help = {
 	"with another integration, and when it was set.  Workspaces not\n"
 	"listed use their enterprise's mapping or the default.\n"
 	"\n"
-	"  --json   a JSON array of objects, one per mapping\n"
+	"  --json   a JSON array of objects, one per mapping\n",
+	NULL
 };
 
 static const struct admin_cmd_help unset_help = {
@@ -188,7 +196,8 @@ static const struct admin_cmd_help unset_help = {
 	"Removes the mapping of workspace (or enterprise) TEAM: it uses its\n"
 	"enterprise's mapping or the default again.\n"
 	"\n"
-	"Exit status 3 when TEAM has no mapping.\n"
+	"Exit status 3 when TEAM has no mapping.\n",
+	NULL
 };
 
 /* The options of every subcommand. */

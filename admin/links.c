@@ -47,7 +47,8 @@ static const struct admin_cmd_help list_help = {
 	"  --json                  a JSON array of objects, one per link\n"
 	"  --team TEAM             only links in this workspace\n"
 	"  --enterprise ENTERPRISE only links in this Enterprise Grid org\n"
-	"                          ('' for links outside Enterprise Grid)\n"
+	"                          ('' for links outside Enterprise Grid)\n",
+	NULL
 };
 
 static const struct admin_cmd_help show_help = {
@@ -60,7 +61,8 @@ static const struct admin_cmd_help show_help = {
 	"\n"
 	"  --json                  one JSON object\n"
 	"  --enterprise ENTERPRISE the Enterprise Grid org, when the same\n"
-	"                          TEAM and USER are linked in several\n"
+	"                          TEAM and USER are linked in several\n",
+	NULL
 };
 
 static const struct admin_cmd_help unlink_help = {
@@ -78,7 +80,8 @@ static const struct admin_cmd_help unlink_help = {
 	"                          stays valid at Salesforce until it expires\n"
 	"                          or is revoked there.\n"
 	"  --enterprise ENTERPRISE the Enterprise Grid org, when the same\n"
-	"                          TEAM and USER are linked in several\n"
+	"                          TEAM and USER are linked in several\n",
+	NULL
 };
 
 static const struct option links_longopts[] = {

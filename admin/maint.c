@@ -47,7 +47,8 @@ static const struct admin_cmd_help purge_help = {
 	"the next purge.  Links are never purged.\n"
 	"\n"
 	"  --json   {\"login_states\": N, \"replays\": N,\n"
-	"            \"pending_revoked\": N, \"pending_kept\": N}\n"
+	"            \"pending_revoked\": N, \"pending_kept\": N}\n",
+	NULL
 };
 
 static const struct admin_cmd_help stats_help = {
@@ -58,7 +59,8 @@ static const struct admin_cmd_help stats_help = {
 	"size, pages and free pages, the WAL's size, the schema version, and\n"
 	"each key id in use with the rows it seals.\n"
 	"\n"
-	"  --json   one JSON object\n"
+	"  --json   one JSON object\n",
+	NULL
 };
 
 static int

@@ -8,12 +8,16 @@
  * A key given in FORCELINK_KEY cannot reach running programs, so the
  * command refuses it and says how to get there (a restart with a keyring).
  */
+#include <sys/stat.h>
+
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "admin.h"
 #include "config.h"
@@ -31,13 +35,12 @@ enum {
 
 #define RK_PROG	"forcelink-admin rotate-key"
 
-static void
-rk_usage(FILE *fp)
-{
-	fprintf(fp,
-"usage: forcelink-admin rotate-key --new-key-file FILE [--grace SECONDS]\n"
-"           [--batch ROWS] [--pause MILLISECONDS]\n"
-"\n"
+#define RK_STR2(x)	#x
+#define RK_STR(x)	RK_STR2(x)
+
+static const struct admin_cmd_help rk_help = {
+"forcelink-admin rotate-key --new-key-file FILE [--grace SECONDS]\n"
+"           [--batch ROWS] [--pause MILLISECONDS]",
 "Rotates the token-encryption key while forcelink keeps serving.  FILE\n"
 "holds the new key alone (head -c32 /dev/urandom | base64 > FILE).  The\n"
 "command rewrites FORCELINK_KEY_FILE with the new key first and the\n"
@@ -45,11 +48,15 @@ rk_usage(FILE *fp)
 "link and started login under the new key, then leaves the new key alone\n"
 "in FORCELINK_KEY_FILE.  Interrupted, run it again: it resumes.\n"
 "\n"
-"  --new-key-file FILE  the new key (base64 of 32 random bytes)\n"
+"  --new-key-file FILE  the new key (base64 of 32 random bytes); FILE\n"
+"                       must be private (mode 0600) and, as root, owned\n"
+"                       by root or the invoking user (SUDO_UID)\n"
 "  --grace SECONDS      wait after each rewrite of the key file so every\n"
-"                       program loads it (default %d; the programs look\n"
+"                       program loads it (default "
+RK_STR(REKEY_GRACE_DEFAULT) "; the programs look\n"
 "                       at it once a second)\n"
-"  --batch ROWS         rows re-sealed per transaction (default %d)\n"
+"  --batch ROWS         rows re-sealed per transaction (default "
+RK_STR(REKEY_BATCH_DEFAULT) ")\n"
 "  --pause MILLISECONDS pause between transactions, to leave the database\n"
 "                       to a busy service (default 0)\n"
 "\n"
@@ -58,8 +65,9 @@ rk_usage(FILE *fp)
 "Exit status: 0 done; 1 failed (rows left that do not open, I/O error);\n"
 "2 usage error or unusable new key file; 4 configuration error (no\n"
 "FORCELINK_KEY_FILE, or rows under a key it lacks); 5 database locked or\n"
-"another rotation running.\n", REKEY_GRACE_DEFAULT, REKEY_BATCH_DEFAULT);
-}
+"another rotation running.\n",
+NULL
+};
 
 /* Parses a whole decimal number in [lo, hi].  Returns 0 or -1. */
 static int
@@ -76,58 +84,69 @@ rk_number(const char *s, long lo, long hi, int *out)
 	return 0;
 }
 
+enum {
+	RK_OPT_NEW_KEY = 256,
+	RK_OPT_GRACE,
+	RK_OPT_BATCH,
+	RK_OPT_PAUSE
+};
+
+static const struct option rk_longopts[] = {
+	{ "new-key-file", required_argument, NULL, RK_OPT_NEW_KEY },
+	{ "grace", required_argument, NULL, RK_OPT_GRACE },
+	{ "batch", required_argument, NULL, RK_OPT_BATCH },
+	{ "pause", required_argument, NULL, RK_OPT_PAUSE },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 }
+};
+
+/* One option for admin_getopt.  Returns 0, or RK_EXIT_USAGE after one
+ * line for a bad number. */
+static int
+rk_opt(int c, const char *arg, void *v)
+{
+	struct rekey_opts	*o = v;
+	int			 rc = 0;
+
+	switch (c) {
+	case RK_OPT_NEW_KEY:
+		o->new_key_path = arg;
+		break;
+	case RK_OPT_GRACE:
+		rc = rk_number(arg, 0, REKEY_GRACE_MAX, &o->grace);
+		break;
+	case RK_OPT_BATCH:
+		rc = rk_number(arg, 1, REKEY_BATCH_MAX, &o->batch);
+		break;
+	case RK_OPT_PAUSE:
+		rc = rk_number(arg, 0, REKEY_PAUSE_MAX, &o->pause_ms);
+		break;
+	}
+	if (rc == 0)
+		return 0;
+	fprintf(stderr, "%s: bad value \"%s\" (--grace takes 0-%d seconds, "
+	    "--batch 1-%d rows, --pause 0-%d milliseconds)\n", RK_PROG, arg,
+	    REKEY_GRACE_MAX, REKEY_BATCH_MAX, REKEY_PAUSE_MAX);
+	return RK_EXIT_USAGE;
+}
+
 /*
- * Fills o from the command line.  Returns -1 to continue, else the exit
- * status to return at once (--help, or a usage error already reported).
+ * Fills o from the command line (admin_getopt, as every command).
+ * Returns -1 to continue, else the exit status to return at once
+ * (--help, or a usage error already reported).
  */
 static int
 rk_options(int argc, char *argv[], struct rekey_opts *o)
 {
-	static const struct option	 longopts[] = {
-		{ "new-key-file", required_argument, NULL, 'n' },
-		{ "grace", required_argument, NULL, 'g' },
-		{ "batch", required_argument, NULL, 'b' },
-		{ "pause", required_argument, NULL, 'p' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 }
-	};
-	int				 ch;
+	int	 rc, first, done;
 
-	optind = 0;	/* glibc: start over, whatever ran getopt before */
-	opterr = 0;
-	while ((ch = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
-		switch (ch) {
-		case 'n':
-			o->new_key_path = optarg;
-			break;
-		case 'g':
-			if (rk_number(optarg, 0, REKEY_GRACE_MAX,
-			    &o->grace) == -1)
-				goto bad;
-			break;
-		case 'b':
-			if (rk_number(optarg, 1, REKEY_BATCH_MAX,
-			    &o->batch) == -1)
-				goto bad;
-			break;
-		case 'p':
-			if (rk_number(optarg, 0, REKEY_PAUSE_MAX,
-			    &o->pause_ms) == -1)
-				goto bad;
-			break;
-		case 'h':
-			rk_usage(stdout);
-			return RK_EXIT_OK;
-		default:
-			fprintf(stderr, "%s: unknown option or missing value: "
-			    "%s\n", RK_PROG, argv[optind - 1]);
-			rk_usage(stderr);
-			return RK_EXIT_USAGE;
-		}
-	}
-	if (optind != argc) {
+	rc = admin_getopt(argc, argv, "", rk_longopts, &rk_help, rk_opt, o,
+	    &first, &done);
+	if (rc != ADMIN_OK || done)
+		return rc;
+	if (first != argc) {
 		fprintf(stderr, "%s: unexpected argument %s\n", RK_PROG,
-		    argv[optind]);
+		    argv[first]);
 		return RK_EXIT_USAGE;
 	}
 	if (o->new_key_path == NULL || *o->new_key_path == '\0') {
@@ -136,11 +155,6 @@ rk_options(int argc, char *argv[], struct rekey_opts *o)
 		return RK_EXIT_USAGE;
 	}
 	return -1;
-bad:
-	fprintf(stderr, "%s: bad value \"%s\" (--grace takes 0-%d seconds, "
-	    "--batch 1-%d rows, --pause 0-%d milliseconds)\n", RK_PROG, optarg,
-	    REKEY_GRACE_MAX, REKEY_BATCH_MAX, REKEY_PAUSE_MAX);
-	return RK_EXIT_USAGE;
 }
 
 /*
@@ -177,6 +191,58 @@ rk_environment(struct rekey_opts *o)
 	return -1;
 }
 
+/*
+ * Checks that the new key file is private before it is read: no access
+ * by group or others (whoever could read it could open every token once
+ * it is the key), and, when run as root, owned by root or by the user
+ * who invoked rotate-key (SUDO_UID through sudo): a file someone else
+ * owns holds a key they chose.  Returns -1 to continue, else
+ * RK_EXIT_USAGE after one line saying why.
+ */
+static int
+rk_new_key_private(const char *path)
+{
+	struct stat	 sb;
+	const char	*sudo;
+	long		 invoker = -1;
+	char		*end;
+	int		 fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) == -1 ||
+	    fstat(fd, &sb) == -1) {
+		fprintf(stderr, "%s: --new-key-file: cannot read %s: %s\n",
+		    RK_PROG, path, strerror(errno));
+		if (fd != -1)
+			close(fd);
+		return RK_EXIT_USAGE;
+	}
+	close(fd);
+	if ((sb.st_mode & 077) != 0) {
+		fprintf(stderr, "%s: --new-key-file: %s is accessible by group "
+		    "or others (mode %04o); a key must be private: chmod 600 "
+		    "%s\n", RK_PROG, path, (unsigned)(sb.st_mode & 07777),
+		    path);
+		return RK_EXIT_USAGE;
+	}
+	if (geteuid() != 0)
+		return -1;
+	if ((sudo = getenv("SUDO_UID")) != NULL && *sudo != '\0') {
+		errno = 0;
+		invoker = strtol(sudo, &end, 10);
+		if (errno != 0 || *end != '\0' || invoker < 0)
+			invoker = -1;
+	}
+	if (sb.st_uid != 0 && sb.st_uid != getuid() &&
+	    (invoker == -1 || sb.st_uid != (uid_t)invoker)) {
+		fprintf(stderr, "%s: --new-key-file: %s is owned by uid %lu, "
+		    "not by root or by you (who runs rotate-key as root): "
+		    "chown root %s\n", RK_PROG, path,
+		    (unsigned long)sb.st_uid, path);
+		return RK_EXIT_USAGE;
+	}
+	return -1;
+}
+
 int
 cmd_rotate_key(int argc, char *argv[])
 {
@@ -190,6 +256,7 @@ cmd_rotate_key(int argc, char *argv[])
 	o.batch = REKEY_BATCH_DEFAULT;
 	o.out = stdout;
 	if ((rc = rk_options(argc, argv, &o)) != -1 ||
+	    (rc = rk_new_key_private(o.new_key_path)) != -1 ||
 	    (rc = rk_environment(&o)) != -1)
 		return rc;
 	if (crypto_init() == -1) {

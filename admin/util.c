@@ -23,6 +23,7 @@
 #include <json-c/json.h>
 
 #include "admin.h"
+#include "log.h"
 #include "config.h"
 #include "form.h"
 #include "keyring.h"
@@ -58,24 +59,74 @@ admin_usage(const char *synopsis)
 	return ADMIN_USAGE;
 }
 
+/* The global --env-file: recorded where it is met, loaded once every
+ * option of the command line is read. */
+static const char	*admin_env_path;
+static int		 admin_env_loaded;
+
+int
+admin_env_file(const char *path)
+{
+	if (admin_env_path != NULL) {
+		admin_err("--env-file given twice");
+		return ADMIN_USAGE;
+	}
+	admin_env_path = path;
+	return ADMIN_OK;
+}
+
+int
+admin_env_load(void)
+{
+	char	 err[512];
+
+	if (admin_env_path == NULL || admin_env_loaded)
+		return ADMIN_OK;
+	admin_env_loaded = 1;
+	if (envfile_load(admin_env_path, err, sizeof(err)) == -1) {
+		admin_err("--env-file: %s", err);
+		return ADMIN_CONFIG;
+	}
+	/* FORCELINK_DEBUG may come from the file. */
+	log_init(ADMIN_PROG);
+	return ADMIN_OK;
+}
+
+/* Most long options of one command. */
+#define ADMIN_LONGOPTS_MAX	32
+
 int
 admin_getopt(int argc, char *argv[], const char *optstring,
     const struct option *longopts, const struct admin_cmd_help *h,
     int (*fn)(int, const char *, void *), void *arg, int *optind_out,
     int *done)
 {
-	char	 os[64];
-	int	 c, rc;
+	struct option	 lo[ADMIN_LONGOPTS_MAX + 2];
+	unsigned char	 seen[ADMIN_LONGOPTS_MAX + 1];
+	char		 os[64];
+	size_t		 n;
+	int		 c, rc, li;
 
 	*done = 0;
 	*optind_out = argc;
-	/* "+": stop at the first operand; ":": report a missing value. */
-	if ((size_t)snprintf(os, sizeof(os), "+:h%s", optstring) >=
+	/* ":": report a missing value.  No "+": options may follow the
+	 * operands, which getopt moves to the end. */
+	if ((size_t)snprintf(os, sizeof(os), ":h%s", optstring) >=
 	    sizeof(os))
 		return ADMIN_FAIL;
+	for (n = 0; longopts[n].name != NULL; n++)
+		if (n == ADMIN_LONGOPTS_MAX)
+			return ADMIN_FAIL;
+	memcpy(lo, longopts, n * sizeof(lo[0]));
+	lo[n].name = "env-file";
+	lo[n].has_arg = required_argument;
+	lo[n].flag = NULL;
+	lo[n].val = ADMIN_OPT_ENV_FILE;
+	memset(&lo[n + 1], 0, sizeof(lo[0]));
+	memset(seen, 0, sizeof(seen));
 	optind = 0;	/* glibc: start over, the dispatcher parsed before */
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, os, longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, os, lo, &li)) != -1) {
 		if (c == 'h') {
 			printf("usage: %s\n\n%s", h->synopsis, h->help);
 			*done = 1;
@@ -93,9 +144,24 @@ admin_getopt(int argc, char *argv[], const char *optstring,
 				    argv[optind - 1]);
 			return admin_usage(h->synopsis);
 		}
+		if (c == ADMIN_OPT_ENV_FILE) {
+			if (admin_env_file(optarg) != ADMIN_OK)
+				return admin_usage(h->synopsis);
+			continue;
+		}
+		/* A second value would silently replace the first. */
+		if (lo[li].has_arg == required_argument && seen[li] &&
+		    (h->repeatable == NULL ||
+		    strcmp(h->repeatable, lo[li].name) != 0)) {
+			admin_err("%s: --%s given twice", argv[0], lo[li].name);
+			return admin_usage(h->synopsis);
+		}
+		seen[li] = 1;
 		if ((rc = fn(c, optarg, arg)) != ADMIN_OK)
 			return rc;
 	}
+	if ((rc = admin_env_load()) != ADMIN_OK)
+		return rc;
 	*optind_out = optind;
 	return ADMIN_OK;
 }

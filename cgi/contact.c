@@ -126,8 +126,7 @@ contact_reply(struct contact *c, const char *json)
 		req_send(c->fcgi, 200, "application/json", json, strlen(json));
 		return;
 	}
-	if (c->response_url == NULL ||
-	    strncmp(c->response_url, prefix, strlen(prefix)) != 0) {
+	if (!session_response_url_ok(c->s->cfg, c->response_url)) {
 		log_event(LOGL_WARN, "slack.deferred", "outcome=dropped "
 		    "why=\"response_url missing or outside %s\"", prefix);
 		return;
@@ -415,20 +414,64 @@ contact_run(struct contact *c)
 	return with;
 }
 
-/* Copies Slack's text, unescaped and trimmed of surrounding spaces. */
-static void
+/*
+ * Copies Slack's text, unescaped and trimmed of surrounding spaces, and
+ * judges it (fields_text_check).  A text past FIELDS_TEXT_MAX bytes is
+ * too long without being copied.
+ */
+static enum fields_text
 contact_set_text(struct contact *c, const char *text)
 {
 	size_t	 n;
 	char	*p;
 
-	slack_unescape(text != NULL ? text : "", c->text);
+	c->text[0] = '\0';
+	if (text == NULL)
+		return FIELDS_TEXT_OK;
+	if (strlen(text) > FIELDS_TEXT_MAX)
+		return FIELDS_TEXT_TOO_LONG;
+	slack_unescape(text, c->text);
 	for (p = c->text; *p != '\0' && isspace((unsigned char)*p); p++)
 		continue;
 	memmove(c->text, p, strlen(p) + 1);
 	n = strlen(c->text);
 	while (n > 0 && isspace((unsigned char)c->text[n - 1]))
 		c->text[--n] = '\0';
+	return fields_text_check(c->text, n);
+}
+
+/*
+ * The answer to a text that cannot be searched: a Slack message saying
+ * what is wrong (HTTP 200 like every answer), nothing sent to
+ * Salesforce.  Returns NULL only on memory exhaustion.
+ */
+static char *
+contact_text_refused(enum fields_text t)
+{
+	char	 msg[256];
+
+	log_event(LOGL_INFO, "request.text", "outcome=\"%s\"",
+	    fields_text_str(t));
+	switch (t) {
+	case FIELDS_TEXT_TOO_LONG:
+		snprintf(msg, sizeof(msg), "That search is too long: at most "
+		    "%d characters, and no Salesforce contact's name is "
+		    "longer. Try a shorter part of the name.",
+		    FIELDS_TEXT_CHARS);
+		break;
+	case FIELDS_TEXT_CONTROL:
+		snprintf(msg, sizeof(msg), "That search has a control "
+		    "character (a tab, a line break or an invisible one), "
+		    "which no contact's name has. Type the name on one "
+		    "line.");
+		break;
+	default:
+		snprintf(msg, sizeof(msg), "That search is not valid UTF-8 "
+		    "text, so it cannot be searched. Type it again or paste "
+		    "it as plain text.");
+		break;
+	}
+	return render_message(msg);
 }
 
 /*
@@ -590,6 +633,7 @@ contact_handle(FCGX_Request *r, struct session *s)
 	enum install_auth	 auth;
 	enum req_body		 rb;
 	enum form_result	 fr;
+	enum fields_text	 tr;
 	const char		*method, *bad = NULL, *ssl;
 	char			*json = NULL;
 
@@ -655,7 +699,6 @@ contact_handle(FCGX_Request *r, struct session *s)
 	auth = contact_authorize(&c, &ref);
 	if (auth != INSTALL_AUTH_OK && auth != INSTALL_AUTH_OPEN)
 		goto out;
-	contact_set_text(&c, form_get(&f, "text"));
 	c.command = form_get(&f, "command");
 	c.response_url = form_get(&f, "response_url");
 	c.ack_text = "Working on it…";
@@ -665,9 +708,14 @@ contact_handle(FCGX_Request *r, struct session *s)
 	snprintf(c.names.user_name, sizeof(c.names.user_name), "%s",
 	    form_get(&f, "user_name") != NULL ? form_get(&f, "user_name") : "");
 
-	http_set_deadline(s->http, &deadline, contact_ack, &c);
-	json = contact_run(&c);
-	http_set_deadline(s->http, NULL, NULL, NULL);
+	if ((tr = contact_set_text(&c, form_get(&f, "text"))) !=
+	    FIELDS_TEXT_OK)
+		json = contact_text_refused(tr);
+	else {
+		http_set_deadline(s->http, &deadline, contact_ack, &c);
+		json = contact_run(&c);
+		http_set_deadline(s->http, NULL, NULL, NULL);
+	}
 	session_as_free(&c.as);
 	if (json == NULL)
 		json = render_message("Something went wrong on our side.");

@@ -2,10 +2,12 @@
  * slack_oauth: installing the Slack app ("Add to Slack", OAuth v2).
  *
  * GET /slack/install shows a page whose link goes to Slack's authorize
- * page with a fresh state, bound to this browser by a cookie (as
- * /oauth/start binds a Salesforce login).  GET /slack/oauth_redirect is
- * where Slack sends the browser back: the state must be known, unused,
- * unexpired and arrive with its cookie; then the code is exchanged,
+ * page with a fresh state, bound to this browser by a signed cookie
+ * that carries the state itself (install.h): showing the page stores
+ * nothing, however often it is fetched.  GET /slack/oauth_redirect is
+ * where Slack sends the browser back: the state must arrive with its
+ * cookie, genuine and unexpired, and a code; then, and only then, the
+ * state is recorded as used (a reuse is refused), the code exchanged,
  * the bot token checked and the installation stored (install_complete),
  * and the page names the workspace (or enterprise) that now has
  * forcelink.  A denial at Slack gets a friendly page and stores nothing.
@@ -60,33 +62,28 @@ slack_unconfigured(struct buf *b)
 	    "app to your workspace by hand.");
 }
 
-/* GET /slack/install */
+/* GET /slack/install (and HEAD): the page and its cookie, nothing
+ * stored. */
 static void
 slack_install(FCGX_Request *r, struct session *s, struct buf *page)
 {
-	char		 state[CRYPTO_TOKEN_MAX], cookie[CRYPTO_TOKEN_MAX];
+	char		 state[CRYPTO_TOKEN_MAX];
+	char		 cookie[INSTALL_COOKIE_MAX];
 	char		 path[512], header[1024], next[600];
-	unsigned char	 state_h[CRYPTO_HASHLEN], cookie_h[CRYPTO_HASHLEN];
 	char		*url = NULL;
-	time_t		 now = time(NULL);
 
 	(void)r;
 	if (s->cfg->slack_client_id == NULL) {
 		slack_unconfigured(page);
 		return;
 	}
-	crypto_random_token(state, 32);
-	crypto_random_token(cookie, 32);
-	crypto_sha256(state, state_h);
-	crypto_sha256(cookie, cookie_h);
+	install_state_new(s->cfg->keyring, time(NULL), state, cookie);
 	slack_cookie_path(s->cfg->public_url, path, sizeof(path));
 	snprintf(header, sizeof(header), "Set-Cookie: %s=%s; Path=%s; "
 	    "Max-Age=%d; HttpOnly; SameSite=Lax%s\r\n", INSTALL_COOKIE,
 	    cookie, path, INSTALL_STATE_TTL,
 	    s->cfg->public_https ? "; Secure" : "");
-	if (store_install_state_add(s->st, state_h, cookie_h, now,
-	    now + INSTALL_STATE_TTL) != STORE_OK ||
-	    (url = slackapi_authorize_url(s->cfg, state)) == NULL ||
+	if ((url = slackapi_authorize_url(s->cfg, state)) == NULL ||
 	    page_install(page, url, header) == -1) {
 		slack_again(s, next, sizeof(next));
 		page_error_next(page, 500, "Something went wrong", "forcelink "
@@ -103,25 +100,26 @@ slack_install(FCGX_Request *r, struct session *s, struct buf *page)
 
 /* The page for a state that cannot finish an installation. */
 static void
-slack_state_fail(struct session *s, struct buf *b, enum store_result sr)
+slack_state_fail(struct session *s, struct buf *b, enum install_state is)
 {
 	char	 next[600];
 
 	slack_again(s, next, sizeof(next));
-	switch (sr) {
-	case STORE_MISMATCH:
-	case STORE_NOTFOUND:
+	switch (is) {
+	case INSTALL_STATE_MISSING:
+	case INSTALL_STATE_FORGED:
+	case INSTALL_STATE_OTHER:
 		page_error_next(b, 400, "Installation could not be matched",
 		    "This installation was started in another browser, or is "
 		    "not known, so nothing was installed.", next);
 		break;
-	case STORE_USED:
+	case INSTALL_STATE_USED:
 		page_error_next(b, 400, "Installation already finished",
 		    "This installation has been completed already, so nothing "
 		    "was changed.", "Nothing to do: run `/contact help` in "
 		    "Slack to check that forcelink answers.");
 		break;
-	case STORE_EXPIRED:
+	case INSTALL_STATE_EXPIRED:
 		page_error_next(b, 400, "Installation expired", "This "
 		    "installation took longer than 10 minutes, so nothing was "
 		    "installed.", next);
@@ -165,27 +163,19 @@ slack_install_fail(struct session *s, struct buf *b, enum install_result res)
 }
 
 /*
- * Reads and checks the state and its cookie and consumes the state.
- * Returns STORE_OK when this browser started this installation.
+ * The state's cookie from the request into cookie (size n).  Returns
+ * cookie, or NULL when the request has none, or more than one, or one
+ * too long to be ours.
  */
-static enum store_result
-slack_take_state(FCGX_Request *r, struct session *s, const char *state)
+static const char *
+slack_cookie(FCGX_Request *r, char *cookie, size_t n)
 {
-	unsigned char	 state_h[CRYPTO_HASHLEN], cookie_h[CRYPTO_HASHLEN];
-	char		 cookie[CRYPTO_TOKEN_MAX + 1];
 	const char	*hdr;
 
-	if (state == NULL || *state == '\0')
-		return STORE_NOTFOUND;
 	hdr = req_param(r, "HTTP_COOKIE");
-	if (hdr == NULL || form_cookie(hdr, INSTALL_COOKIE, cookie,
-	    sizeof(cookie)) == -1)
-		return STORE_MISMATCH;
-	crypto_sha256(state, state_h);
-	crypto_sha256(cookie, cookie_h);
-	crypto_wipe(cookie, sizeof(cookie));
-	return store_install_state_take(s->st, state_h, cookie_h,
-	    time(NULL));
+	if (hdr == NULL || form_cookie(hdr, INSTALL_COOKIE, cookie, n) == -1)
+		return NULL;
+	return cookie;
 }
 
 /* The success page. */
@@ -205,16 +195,76 @@ slack_done(struct buf *b, const struct install_done *d)
 	page_installed(b, &p);
 }
 
+/* The page for Slack's error= answer (a denial, mostly): the state is
+ * checked for the log line, and neither taken nor stored. */
+static void
+slack_slack_error(FCGX_Request *r, struct session *s, struct buf *page,
+    const struct form *f, const char *err)
+{
+	char			 buf[INSTALL_COOKIE_MAX], next[600];
+	enum install_state	 is;
+
+	is = install_state_check(s->cfg->keyring, slack_cookie(r, buf,
+	    sizeof(buf)), form_get(f, "state"), time(NULL), NULL);
+	crypto_wipe(buf, sizeof(buf));
+	log_event(LOGL_INFO, "slack.install", "outcome=slack_error "
+	    "error=%s state=%s", err, install_state_str(is));
+	slack_again(s, next, sizeof(next));
+	if (strcmp(err, "access_denied") == 0)
+		page_error_next(page, 400, "Installation cancelled", "You did "
+		    "not allow forcelink in Slack, so nothing was installed.",
+		    "If you change your mind, open the install page again and "
+		    "choose Allow.");
+	else
+		page_error_next(page, 400, "Slack reported a problem", "Slack "
+		    "could not complete the installation, so nothing was "
+		    "installed.", next);
+}
+
+/* Checks the redirect's state against its cookie and, when it has a
+ * code, takes the state (install_state_take).  Returns the outcome,
+ * logged when it is not INSTALL_STATE_OK. */
+static enum install_state
+slack_take_state(FCGX_Request *r, struct session *s, const struct form *f)
+{
+	char			 buf[INSTALL_COOKIE_MAX];
+	const char		*cookie, *state, *code;
+	enum install_state	 is;
+	time_t			 now = time(NULL);
+	long			 dropped = 0;
+
+	cookie = slack_cookie(r, buf, sizeof(buf));
+	state = form_get(f, "state");
+	code = form_get(f, "code");
+	is = install_state_check(s->cfg->keyring, cookie, state, now, NULL);
+	/* Nothing is written for a redirect without a code: there is
+	 * nothing to exchange, so no reuse to guard against. */
+	if (is == INSTALL_STATE_OK && (code == NULL || *code == '\0'))
+		is = INSTALL_STATE_MISSING;
+	else if (is == INSTALL_STATE_OK)
+		is = install_state_take(s, cookie, state, now, &dropped);
+	crypto_wipe(buf, sizeof(buf));
+	if (is != INSTALL_STATE_OK)
+		log_event(LOGL_WARN, "slack.install", "outcome=%s",
+		    install_state_str(is));
+	else if (dropped > 0)
+		log_event(LOGL_WARN, "slack.install", "outcome=recorded "
+		    "dropped=%ld cap=%d msg=\"the table of used install states "
+		    "was full: the oldest made room\"", dropped,
+		    INSTALL_STATE_CAP);
+	return is;
+}
+
 /* GET /slack/oauth_redirect */
 static void
 slack_redirect(FCGX_Request *r, struct session *s, struct buf *page)
 {
 	struct form		 f = { NULL, 0 };
 	struct install_done	 done;
-	enum store_result	 sr;
+	enum install_state	 is;
 	enum install_result	 res;
 	enum form_result	 fr = FORM_OK;
-	const char		*q, *err, *code;
+	const char		*q, *err;
 	char			 next[600];
 
 	memset(&done, 0, sizeof(done));
@@ -224,7 +274,7 @@ slack_redirect(FCGX_Request *r, struct session *s, struct buf *page)
 	}
 	q = req_param(r, "QUERY_STRING");
 	if (q != NULL && (fr = form_parse(q, strlen(q), &f)) == FORM_NOMEM) {
-		slack_state_fail(s, page, STORE_ERROR);
+		slack_state_fail(s, page, INSTALL_STATE_ERROR);
 		goto out;
 	}
 	if (q == NULL || fr != FORM_OK || form_validate(&f,
@@ -235,33 +285,15 @@ slack_redirect(FCGX_Request *r, struct session *s, struct buf *page)
 		    "page, so nothing was installed.", next);
 		goto out;
 	}
-	sr = slack_take_state(r, s, form_get(&f, "state"));
 	if ((err = form_get(&f, "error")) != NULL) {
-		log_event(LOGL_INFO, "slack.install", "outcome=slack_error "
-		    "error=%s state=%s", err, store_result_str(sr));
-		slack_again(s, next, sizeof(next));
-		if (strcmp(err, "access_denied") == 0)
-			page_error_next(page, 400, "Installation cancelled",
-			    "You did not allow forcelink in Slack, so nothing "
-			    "was installed.", "If you change your mind, open "
-			    "the install page again and choose Allow.");
-		else
-			page_error_next(page, 400, "Slack reported a problem",
-			    "Slack could not complete the installation, so "
-			    "nothing was installed.", next);
+		slack_slack_error(r, s, page, &f, err);
 		goto out;
 	}
-	if (sr != STORE_OK) {
-		log_event(LOGL_WARN, "slack.install", "outcome=%s",
-		    store_result_str(sr));
-		slack_state_fail(s, page, sr);
+	if ((is = slack_take_state(r, s, &f)) != INSTALL_STATE_OK) {
+		slack_state_fail(s, page, is);
 		goto out;
 	}
-	if ((code = form_get(&f, "code")) == NULL || *code == '\0') {
-		slack_state_fail(s, page, STORE_NOTFOUND);
-		goto out;
-	}
-	res = install_complete(s, code, &done);
+	res = install_complete(s, form_get(&f, "code"), &done);
 	log_event(res == INSTALL_OK ? LOGL_INFO : LOGL_WARN, "slack.install",
 	    "outcome=%s", install_result_str(res));
 	if (res != INSTALL_OK) {

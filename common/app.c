@@ -10,6 +10,7 @@
 #include "crypto.h"
 #include "http.h"
 #include "log.h"
+#include "page.h"
 #include "req.h"
 #include "serve.h"
 
@@ -59,6 +60,7 @@ app_main(int argc, char *argv[], const char *name, app_handler handle)
 		fprintf(stderr, "%s: %s\n", name, err);
 		return EXIT_FAILURE;
 	}
+	page_set_hsts(app_cfg.public_https);
 	/* Open the database once before serving: it applies migrations and
 	 * proves the path is usable. */
 	if ((probe = session_new(&app_cfg)) == NULL) {

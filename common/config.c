@@ -45,7 +45,7 @@ config_fail(char *err, size_t errsz, const char *fmt, ...)
 
 /*
  * Reads a whole small file into an allocated string, dropping one
- * trailing newline.  Returns NULL with errno set on failure.
+ * trailing LF or CRLF.  Returns NULL with errno set on failure.
  */
 static char *
 config_read_file(const char *path)
@@ -70,10 +70,13 @@ config_read_file(const char *path)
 		buf_free_secret(&b);
 		return NULL;
 	}
-	if (b.len > 0 && b.data[b.len - 1] == '\n')
+	/* Exactly one final LF or CRLF, which editors add, is not part of
+	 * the value; anything else that is left is judged by the caller. */
+	if (b.len > 0 && b.data[b.len - 1] == '\n') {
 		b.data[--b.len] = '\0';
-	if (b.len > 0 && b.data[b.len - 1] == '\r')
-		b.data[--b.len] = '\0';
+		if (b.len > 0 && b.data[b.len - 1] == '\r')
+			b.data[--b.len] = '\0';
+	}
 	return buf_detach(&b);
 }
 
@@ -108,6 +111,39 @@ config_get(const char *name, char **out, char *err, size_t errsz)
 	if (*out != NULL && **out == '\0') {
 		free(*out);
 		*out = NULL;
+	}
+	return 0;
+}
+
+/*
+ * Like config_get, for a secret: it must hold no whitespace or control
+ * byte, whose only source is a mistake (a pasted space, a second line)
+ * and whose effect is a secret that silently never matches.  The error
+ * names the variable that was read and what was found, never the value.
+ */
+static int
+config_get_secret(const char *name, char **out, char *err, size_t errsz)
+{
+	const char	*f, *what;
+	size_t		 i;
+	int		 c;
+
+	if (config_get(name, out, err, errsz) == -1)
+		return -1;
+	for (i = 0; *out != NULL && (*out)[i] != '\0'; i++) {
+		c = (unsigned char)(*out)[i];
+		if (c > ' ' && c != 0x7f)
+			continue;
+		what = c == ' ' ? "a space" : c == '\t' ? "a tab" :
+		    c == '\n' ? "a line break" : c == '\r' ?
+		    "a carriage return" : "a control character";
+		f = getenv(name) == NULL || *getenv(name) == '\0' ?
+		    "_FILE" : "";
+		crypto_free_secret(*out);
+		*out = NULL;
+		return config_fail(err, errsz, "%s%s: the secret holds %s "
+		    "(only one final newline of a file is dropped; remove "
+		    "any other whitespace)", name, f, what);
 	}
 	return 0;
 }
@@ -188,9 +224,9 @@ config_load_slack(struct config *cfg, char *err, size_t errsz)
 {
 	char	*p;
 
-	if (config_get("SLACK_SIGNING_SECRET", &cfg->slack_signing_secret,
-	    err, errsz) == -1 ||
-	    config_get("SLACK_VERIFICATION_TOKEN",
+	if (config_get_secret("SLACK_SIGNING_SECRET",
+	    &cfg->slack_signing_secret, err, errsz) == -1 ||
+	    config_get_secret("SLACK_VERIFICATION_TOKEN",
 	    &cfg->slack_verification_token, err, errsz) == -1)
 		return -1;
 	if (cfg->slack_signing_secret == NULL &&
@@ -222,7 +258,7 @@ config_load_sf(struct sf_org *sf, char *err, size_t errsz)
 	if ((sf->name = strdup("")) == NULL)
 		return config_fail(err, errsz, "out of memory");
 	if (config_get("SF_CLIENT_ID", &sf->client_id, err, errsz) == -1 ||
-	    config_get("SF_CLIENT_SECRET", &sf->client_secret, err,
+	    config_get_secret("SF_CLIENT_SECRET", &sf->client_secret, err,
 	    errsz) == -1 ||
 	    config_get_default("SF_LOGIN_URL", CONFIG_DEFAULT_LOGIN_URL,
 	    &sf->login_url, err, errsz) == -1 ||
@@ -346,8 +382,8 @@ config_load_slack_install(struct config *cfg, char *err, size_t errsz)
 
 	if (config_get("SLACK_CLIENT_ID", &cfg->slack_client_id, err,
 	    errsz) == -1 ||
-	    config_get("SLACK_CLIENT_SECRET", &cfg->slack_client_secret, err,
-	    errsz) == -1 ||
+	    config_get_secret("SLACK_CLIENT_SECRET",
+	    &cfg->slack_client_secret, err, errsz) == -1 ||
 	    config_get_default("SLACK_AUTHORIZE_URL",
 	    CONFIG_DEFAULT_SLACK_AUTHORIZE, &cfg->slack_authorize_url, err,
 	    errsz) == -1 ||
@@ -454,7 +490,7 @@ config_load_link_proof(struct config *cfg, char *err, size_t errsz)
 	int	 rc = -1;
 
 	if (config_get("FORCELINK_LINK_PROOF", &v, err, errsz) == -1 ||
-	    config_get("SLACK_BOT_TOKEN", &cfg->slack_bot_token, err,
+	    config_get_secret("SLACK_BOT_TOKEN", &cfg->slack_bot_token, err,
 	    errsz) == -1)
 		goto out;
 	if (cfg->slack_bot_token != NULL &&

@@ -6,6 +6,50 @@
 #include "fields.h"
 #include "slack.h"
 
+static const char *const fields_text_names[] = {
+	"ok", "too long", "control character", "invalid UTF-8"
+};
+
+/* The text is judged by fields_text_check() once the request is known to
+ * be Slack's, so that the user gets a message (see fields.h). */
+static int
+fields_text_any(const char *s, size_t len)
+{
+	(void)s;
+	(void)len;
+	return 1;
+}
+
+enum fields_text
+fields_text_check(const char *s, size_t len)
+{
+	const unsigned char	*p = (const unsigned char *)s;
+	size_t			 i, chars = 0;
+
+	if (!form_utf8_ok(s, len))
+		return FIELDS_TEXT_BAD_UTF8;
+	for (i = 0; i < len; i++) {
+		if (p[i] < 0x20 || p[i] == 0x7f)
+			return FIELDS_TEXT_CONTROL;
+		/* C1 controls (U+0080..U+009F) are encoded as C2 80..C2 9F;
+		 * in well-formed UTF-8 a C2 is always a lead byte. */
+		if (p[i] == 0xc2 && i + 1 < len && p[i + 1] <= 0x9f)
+			return FIELDS_TEXT_CONTROL;
+		/* Every byte but a continuation byte starts a character. */
+		if ((p[i] & 0xc0) != 0x80)
+			chars++;
+	}
+	return chars > FIELDS_TEXT_CHARS ? FIELDS_TEXT_TOO_LONG :
+	    FIELDS_TEXT_OK;
+}
+
+const char *
+fields_text_str(enum fields_text r)
+{
+	return (size_t)r < sizeof(fields_text_names) /
+	    sizeof(fields_text_names[0]) ? fields_text_names[r] : "unknown";
+}
+
 /* enterprise_id is empty outside Enterprise Grid. */
 static int
 fields_enterprise_id(const char *s, size_t len)
@@ -19,7 +63,7 @@ const struct form_field fields_contact[] = {
 	{ "enterprise_id",	SLACK_ID_MAX, fields_enterprise_id, 0 },
 	{ "user_name",		256, NULL, 0 },
 	{ "command",		64, NULL, 0 },
-	{ "text",		FIELDS_TEXT_MAX, NULL, 0 },
+	{ "text",		SLACK_BODY_MAX, fields_text_any, 0 },
 	{ "response_url",	2048, form_valid_https_url, 0 },
 	{ "token",		256, form_valid_printable, 0 },
 	{ "ssl_check",		8, form_valid_printable, 0 },

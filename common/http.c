@@ -373,6 +373,25 @@ http_url_host(const char *url, char *out, size_t n)
 	return 0;
 }
 
+int
+http_url_as_sent(const char *url)
+{
+	CURLU	*u = NULL;
+	char	*back = NULL;
+	int	 same = 0;
+
+	if (url == NULL || (u = curl_url()) == NULL)
+		goto out;
+	if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_URL, &back, 0) != CURLUE_OK)
+		goto out;
+	same = strcmp(back, url) == 0;
+out:
+	curl_free(back);
+	curl_url_cleanup(u);
+	return same;
+}
+
 /* Returns 1 when s is a URL we hand to libcurl at all: bounded, printable
  * ASCII, https with a well-formed host. */
 static int

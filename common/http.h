@@ -90,6 +90,11 @@ const char	*http_result_str(enum http_result);
  * an empty host or a bad port. */
 int		 http_url_host(const char *url, char *out, size_t n);
 
+/* Returns 1 when libcurl's URL parser gives url back byte for byte, so
+ * that the URL a check read is the URL libcurl sends (no dot segment
+ * removed, no scheme or host rewritten, nothing escaped); else 0. */
+int		 http_url_as_sent(const char *url);
+
 /* --- Shorter timeouts (forcelink-admin doctor) -------------------------
  *
  * Lowers this client's connect and total timeouts (milliseconds) for its

@@ -2,13 +2,15 @@
  * install: Slack app installations (see install.h).
  *
  * The store keeps the installations; slackapi.c talks to Slack; this file
- * decides.  Every write of tokens is a compare-and-set on the
- * installation's version, so a refresh that races a reinstall of the
- * same workspace never writes the old grant's tokens over the new one:
- * its write fails and the reinstall stands.
+ * decides.  The state of "Add to Slack" is checked here, from its signed
+ * cookie, before the store sees it.  Every write of tokens is a
+ * compare-and-set on the installation's version, so a refresh that races
+ * a reinstall of the same workspace never writes the old grant's tokens
+ * over the new one: its write fails and the reinstall stands.
  */
 
 #include <errno.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -44,6 +46,198 @@ static char *
 install_dup(const char *s)
 {
 	return strdup(s != NULL ? s : "");
+}
+
+/* ------------------------------------------------------------------ */
+/* The state of "Add to Slack", in a signed cookie (see install.h). */
+
+/* The subkey's label: no other MAC forcelink makes uses it. */
+#define INSTALL_MAC_LABEL	"forcelink-mac slack-install-state"
+/* Characters of the parts of the cookie: the state (base64url of 32
+ * bytes), the MAC (hex of 32 bytes), and the most digits of the expiry
+ * (well within int64_t). */
+#define INSTALL_STATE_CHARS	43
+#define INSTALL_MAC_CHARS	(2 * CRYPTO_HASHLEN)
+#define INSTALL_EXPIRES_DIGITS	18
+
+static const char *const install_state_names[] = {
+	"ok", "missing", "forged", "other", "expired", "used", "error"
+};
+
+const char *
+install_state_str(enum install_state r)
+{
+	return install_state_names[r];
+}
+
+/* Writes the hex MAC of the n bytes at msg under k's install-state
+ * subkey into hex (INSTALL_MAC_CHARS + 1 bytes). */
+static void
+install_state_mac(const struct crypto_key *k, const char *msg, size_t n,
+    char hex[INSTALL_MAC_CHARS + 1])
+{
+	unsigned char	 sub[CRYPTO_HASHLEN], mac[CRYPTO_HASHLEN];
+
+	crypto_hmac_sha256(k->key, sizeof(k->key), INSTALL_MAC_LABEL,
+	    sizeof(INSTALL_MAC_LABEL) - 1, sub);
+	crypto_hmac_sha256(sub, sizeof(sub), msg, n, mac);
+	crypto_hex(mac, sizeof(mac), hex);
+	crypto_wipe(sub, sizeof(sub));
+	crypto_wipe(mac, sizeof(mac));
+}
+
+void
+install_state_new(struct keyring *kr, time_t now,
+    char state[CRYPTO_TOKEN_MAX], char cookie[INSTALL_COOKIE_MAX])
+{
+	struct keyring_snap	*snap = NULL;
+	const struct crypto_key	*k;
+	char			 mac[INSTALL_MAC_CHARS + 1];
+	int			 n;
+
+	keyring_update(kr, &snap);
+	k = keyring_current(snap);
+	crypto_random_token(state, 32);
+	n = snprintf(cookie, INSTALL_COOKIE_MAX, "%s.%" PRId64 ".%s", state,
+	    (int64_t)now + INSTALL_STATE_TTL, k->id);
+	install_state_mac(k, cookie, (size_t)n, mac);
+	snprintf(cookie + n, INSTALL_COOKIE_MAX - (size_t)n, ".%s", mac);
+	keyring_release(snap);
+}
+
+/* Whether the n characters at s are all in set. */
+static int
+install_all_in(const char *s, size_t n, const char *set)
+{
+	size_t	 i;
+
+	for (i = 0; i < n; i++)
+		if (s[i] == '\0' || strchr(set, s[i]) == NULL)
+			return 0;
+	return 1;
+}
+
+/*
+ * Splits cookie into its parts, each checked for its form (and nothing
+ * else): *state and *keyid point into cookie, *maclen is the length of
+ * the text the MAC covers.  Returns 0, or -1 when cookie is not of the
+ * cookie's form.
+ */
+static int
+install_state_parse(const char *cookie, const char **state, int64_t *expires,
+    const char **keyid, size_t *maclen)
+{
+	static const char	 b64url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "abcdefghijklmnopqrstuvwxyz0123456789-_";
+	static const char	 hex[] = "0123456789abcdef";
+	const char		*p = cookie;
+	size_t			 n;
+
+	if (strlen(cookie) >= INSTALL_COOKIE_MAX ||
+	    !install_all_in(p, INSTALL_STATE_CHARS, b64url) ||
+	    p[INSTALL_STATE_CHARS] != '.')
+		return -1;
+	*state = p;
+	p += INSTALL_STATE_CHARS + 1;
+	if ((n = strspn(p, "0123456789")) == 0 ||
+	    n > INSTALL_EXPIRES_DIGITS || p[n] != '.')
+		return -1;
+	*expires = 0;
+	for (; *p != '.'; p++)
+		*expires = *expires * 10 + (*p - '0');
+	p++;
+	if (!install_all_in(p, CRYPTO_KEYID_LEN, hex) ||
+	    p[CRYPTO_KEYID_LEN] != '.')
+		return -1;
+	*keyid = p;
+	p += CRYPTO_KEYID_LEN;
+	*maclen = (size_t)(p - cookie);
+	p++;
+	if (!install_all_in(p, INSTALL_MAC_CHARS, hex) ||
+	    p[INSTALL_MAC_CHARS] != '\0')
+		return -1;
+	return 0;
+}
+
+enum install_state
+install_state_check(struct keyring *kr, const char *cookie,
+    const char *state, time_t now, time_t *expires)
+{
+	struct keyring_snap	*snap = NULL;
+	const struct crypto_key	*k;
+	enum install_state	 r = INSTALL_STATE_FORGED;
+	const char		*cstate, *keyid;
+	char			 id[CRYPTO_KEYID_LEN + 1];
+	char			 want[INSTALL_MAC_CHARS + 1];
+	char			 mine[INSTALL_STATE_CHARS + 1];
+	int64_t			 exp;
+	size_t			 maclen;
+
+	if (state == NULL || *state == '\0' || cookie == NULL)
+		return INSTALL_STATE_MISSING;
+	if (install_state_parse(cookie, &cstate, &exp, &keyid, &maclen) == -1)
+		return INSTALL_STATE_FORGED;
+	memcpy(id, keyid, CRYPTO_KEYID_LEN);
+	id[CRYPTO_KEYID_LEN] = '\0';
+	keyring_update(kr, &snap);
+	/* A key we do not hold may have just been added to the key file
+	 * (a rotation: another worker makes cookies under it already), as
+	 * the store reasons for a row's key id. */
+	if ((k = keyring_find(snap, id)) == NULL &&
+	    keyring_reload(kr) == 1) {
+		keyring_update(kr, &snap);
+		k = keyring_find(snap, id);
+	}
+	if (k == NULL)
+		goto out;
+	install_state_mac(k, cookie, maclen, want);
+	if (!crypto_equal(want, cookie + maclen + 1, INSTALL_MAC_CHARS))
+		goto out;
+	/* The cookie is ours: now what it says counts. */
+	memcpy(mine, cstate, INSTALL_STATE_CHARS);
+	mine[INSTALL_STATE_CHARS] = '\0';
+	if (!crypto_str_equal(mine, state))
+		r = INSTALL_STATE_OTHER;
+	else if (exp <= (int64_t)now)
+		r = INSTALL_STATE_EXPIRED;
+	else {
+		if (expires != NULL)
+			*expires = (time_t)exp;
+		r = INSTALL_STATE_OK;
+	}
+out:
+	crypto_wipe(want, sizeof(want));
+	crypto_wipe(mine, sizeof(mine));
+	keyring_release(snap);
+	return r;
+}
+
+enum install_state
+install_state_take(struct session *s, const char *cookie, const char *state,
+    time_t now, long *dropped)
+{
+	unsigned char		 state_h[CRYPTO_HASHLEN];
+	unsigned char		 cookie_h[CRYPTO_HASHLEN];
+	enum install_state	 r;
+	time_t			 expires = 0;
+
+	*dropped = 0;
+	r = install_state_check(s->cfg->keyring, cookie, state, now,
+	    &expires);
+	if (r != INSTALL_STATE_OK)
+		return r;
+	crypto_sha256(state, state_h);
+	crypto_sha256(cookie, cookie_h);
+	switch (store_install_state_take(s->st, state_h, cookie_h,
+	    expires - INSTALL_STATE_TTL, expires, now, INSTALL_STATE_CAP,
+	    dropped)) {
+	case STORE_OK:
+		return INSTALL_STATE_OK;
+	case STORE_USED:
+		return INSTALL_STATE_USED;
+	default:
+		return INSTALL_STATE_ERROR;
+	}
 }
 
 /* ------------------------------------------------------------------ */

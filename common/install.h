@@ -3,6 +3,10 @@
  * that never lapses while it is used, and the authorization of every
  * request in the Bolt sense.
  *
+ * install_state_new() and install_state_take() carry the state of an
+ * "Add to Slack" page in a signed cookie, so that showing the page
+ * stores nothing (see below).
+ *
  * install_complete() finishes /slack/oauth_redirect: it exchanges the
  * code at oauth.v2.access, checks the new bot token with auth.test (which
  * also names the bot id, which oauth.v2.access does not), and stores the
@@ -33,6 +37,8 @@
 
 #include <time.h>
 
+#include "crypto.h"
+#include "keyring.h"
 #include "session.h"
 #include "slack.h"
 #include "store.h"
@@ -44,6 +50,10 @@
  * it, and how long an "Add to Slack" page stays valid. */
 #define INSTALL_COOKIE		"forcelink_slack_install"
 #define INSTALL_STATE_TTL	600
+/* The most used states the store keeps (see install_state_take). */
+#define INSTALL_STATE_CAP	1000
+/* Size of a buffer that holds the cookie's value. */
+#define INSTALL_COOKIE_MAX	160
 
 enum install_result {
 	INSTALL_OK,
@@ -116,5 +126,83 @@ int		 install_token_due(const struct store_install_ref *,
 enum install_result install_bot_token(struct session *,
 		    const char *enterprise_id, const char *team_id,
 		    char **token);
+
+/*
+ * The state of "Add to Slack" (OAuth's defence against a forged
+ * redirect) lives in the browser until Slack sends it back:
+ * GET /slack/install writes nothing, so that a crawler, a link preview
+ * or a loop on the page cannot fill the database.  The page's HttpOnly
+ * cookie INSTALL_COOKIE holds
+ *
+ *	STATE.EXPIRES.KEYID.MAC
+ *
+ * STATE, the state in the page's link (base64url of 32 random bytes);
+ * EXPIRES, when it expires (Unix time, decimal); KEYID, the id of the
+ * token key it was made under (crypto.h; the current key then); MAC, the
+ * hex HMAC-SHA256 of "STATE.EXPIRES.KEYID" under the subkey
+ * HMAC-SHA256(key, "forcelink-mac slack-install-state"), which no other
+ * use of the key shares.  Only forcelink can make a cookie, and no one
+ * can move its expiry; a cookie made just before a key rotation checks
+ * out while the keyring still holds its key, and a key id not held
+ * makes the key file be looked at again once (a worker that already
+ * reloaded it may have made the cookie under the new key).
+ *
+ * The redirect takes a state only with a cookie that names it, checks
+ * out and has not expired.  Only then is anything written: the state, by
+ * hash, as used (store_install_state_take), so that it is refused the
+ * second time until it expires.  The table is capped at
+ * INSTALL_STATE_CAP rows: expired rows go first, then the oldest.
+ * Dropping rather than refusing, because a full table means a flood of
+ * redirects (each needs a cookie from the page, which anyone can get),
+ * and refusing would let that flood lock every admin out of installing;
+ * a dropped state loses only its reuse check, and a reuse still needs
+ * that browser's unexpired cookie, and a code from Slack, which works
+ * once.
+ */
+enum install_state {
+	INSTALL_STATE_OK,
+	INSTALL_STATE_MISSING,	/* no state, or no cookie (another
+				   browser, or the cookie lapsed) */
+	INSTALL_STATE_FORGED,	/* a cookie forcelink did not make:
+				   malformed, altered, or under a key
+				   not held */
+	INSTALL_STATE_OTHER,	/* a genuine cookie of another state */
+	INSTALL_STATE_EXPIRED,	/* a genuine cookie past its expiry */
+	INSTALL_STATE_USED,	/* the state was used already */
+	INSTALL_STATE_ERROR	/* the store failed (logged) */
+};
+
+const char	*install_state_str(enum install_state);
+
+/*
+ * Makes the state of a new "Add to Slack" page at now: writes it into
+ * state and the cookie value that carries it (expiring at now +
+ * INSTALL_STATE_TTL, under kr's current key) into cookie.  Stores
+ * nothing; cannot fail.
+ */
+void		 install_state_new(struct keyring *kr, time_t now,
+		    char state[CRYPTO_TOKEN_MAX],
+		    char cookie[INSTALL_COOKIE_MAX]);
+
+/*
+ * Checks, at now and with the keys of kr, that cookie (its value; NULL
+ * when the request had none) was made by install_state_new for state
+ * (from the redirect; NULL when absent).  Every comparison is in
+ * constant time.  INSTALL_STATE_OK (then *expires, if not NULL, is the
+ * cookie's expiry), _MISSING, _FORGED, _OTHER or _EXPIRED.  Writes
+ * nothing.
+ */
+enum install_state install_state_check(struct keyring *kr,
+		    const char *cookie, const char *state, time_t now,
+		    time_t *expires);
+
+/*
+ * install_state_check with the session's keys, then records the state as
+ * used (store_install_state_take, capped at INSTALL_STATE_CAP; *dropped
+ * says how many older states made room).  INSTALL_STATE_OK for the
+ * first use of a state, else what the check said, _USED or _ERROR.
+ */
+enum install_state install_state_take(struct session *, const char *cookie,
+		    const char *state, time_t now, long *dropped);
 
 #endif

@@ -76,6 +76,18 @@
 	"Content-Security-Policy: " PAGE_CSP "\r\n" \
 	"\r\n"
 
+/*
+ * Strict-Transport-Security, on every HTML page when the public URL is
+ * https: a browser that once saw a page then never goes to this host
+ * over plain http, where a login link could be read or rewritten.  One
+ * year, the usual minimum; no includeSubDomains, because forcelink does
+ * not own the names under its host (the nginx example says the same).
+ */
+#define PAGE_HSTS	"Strict-Transport-Security: max-age=31536000\r\n"
+
+/* Set once at start (page_set_hsts), before any thread renders a page. */
+static int	 page_hsts;
+
 /* The command people type in Slack, as the pages show it. */
 #define PAGE_COMMAND	"/contact"
 
@@ -169,12 +181,13 @@ static int
 page_open_form(struct buf *b, int status, const char *cls,
     const char *title, const char *form_to)
 {
-	if ((form_to == NULL ? buf_printf(b, "Status: %s\r\n" PAGE_HEADERS,
-	    req_status_line(status)) : buf_printf(b, "Status: %s\r\n"
+	const char	*hsts = page_hsts ? PAGE_HSTS : "";
+
+	if ((form_to == NULL ? buf_printf(b, "Status: %s\r\n%s" PAGE_HEADERS,
+	    req_status_line(status), hsts) : buf_printf(b, "Status: %s\r\n%s"
 	    PAGE_HEADERS_BASE "Content-Security-Policy: " PAGE_CSP_BASE
 	    "form-action 'self' %s" PAGE_CSP_END "\r\n\r\n",
-	    req_status_line(status),
-	    form_to)) == -1 ||
+	    req_status_line(status), hsts, form_to)) == -1 ||
 	    buf_puts(b, "<!doctype html>\n<html lang=\"en\">\n<head>\n"
 	    "<meta charset=\"utf-8\">\n"
 	    "<meta name=\"viewport\" "
@@ -213,6 +226,12 @@ page_fail(struct buf *b, size_t mark)
 		b->data[mark] = '\0';
 	}
 	return -1;
+}
+
+void
+page_set_hsts(int on)
+{
+	page_hsts = on != 0;
 }
 
 int

@@ -17,6 +17,13 @@ struct buf;
 int	 page_escape(struct buf *b, const char *s);
 
 /*
+ * Whether every HTML page carries Strict-Transport-Security (max-age one
+ * year): on when FORCELINK_PUBLIC_URL is https.  Called once at start,
+ * before any thread renders a page; off until then.
+ */
+void	 page_set_hsts(int on);
+
+/*
  * Appends an error page with HTTP status, a title and a short explanation
  * of what happened (plain text, escaped here) and, as the next step for
  * the person, to get a new login link.  Returns 0, or -1 past b's

@@ -1121,11 +1121,76 @@ session_linked_free(struct session_linked *l)
 	memset(l, 0, sizeof(*l));
 }
 
+/* Returns the value of hex digit c, or -1. */
+static int
+session_hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/*
+ * Returns 1 when path (a URL from the '/' after its host on) can only be
+ * read one way: printable ASCII with no backslash or fragment; every '%'
+ * a well-formed escape of a byte that is neither a separator ('.', '/',
+ * '\\') nor a control byte; and before any query no ".", ".." or (but
+ * at the end) empty segment.  libcurl sends such a path as it is, and
+ * the receiver resolves it to the path the prefix check saw.
+ */
+static int
+session_url_path_plain(const char *path)
+{
+	const char	*p, *end;
+	size_t		 n;
+	int		 c, hi, lo;
+
+	for (p = path; *p != '\0'; p++) {
+		c = (unsigned char)*p;
+		if (c <= ' ' || c >= 0x7f || c == '\\' || c == '#')
+			return 0;
+		if (c != '%')
+			continue;
+		if ((hi = session_hexval(p[1])) == -1 ||
+		    (lo = session_hexval(p[2])) == -1)
+			return 0;
+		c = hi << 4 | lo;
+		if (c < ' ' || c >= 0x7f || c == '.' || c == '/' || c == '\\')
+			return 0;
+	}
+	if (*path != '/')
+		return 0;
+	end = path + strcspn(path, "?");
+	for (p = path + 1; p <= end; p += n + 1) {
+		n = strcspn(p, "/?");
+		if (p + n > end)
+			n = (size_t)(end - p);
+		if (n == 0 && p + n != end)
+			return 0;
+		if (n > 0 && n <= 2 && strspn(p, ".") == n)
+			return 0;
+	}
+	return 1;
+}
+
 int
 session_response_url_ok(const struct config *cfg, const char *url)
 {
 	const char	*prefix = cfg->response_url_prefix;
+	char		 host[256];
 
+	/*
+	 * The prefix ends in '/' after its host (config checks that), so a
+	 * URL that starts with it names the same host; what follows must be
+	 * a path nobody reads differently, and libcurl must send it as is.
+	 */
 	return url != NULL && prefix != NULL && *prefix != '\0' &&
-	    strncmp(url, prefix, strlen(prefix)) == 0;
+	    strncmp(url, prefix, strlen(prefix)) == 0 &&
+	    http_url_host(url, host, sizeof(host)) == 0 &&
+	    session_url_path_plain(url + strcspn(url + 8, "/") + 8) &&
+	    http_url_as_sent(url);
 }

@@ -299,8 +299,14 @@ enum session_result session_login_url_names(struct session *,
 		    const char *text, const char *response_url, char **url,
 		    int *kept);
 
-/* Whether url starts with the configured SLACK_RESPONSE_URL_PREFIX, so
- * that forcelink may post to it.  NULL is never allowed. */
+/*
+ * Whether forcelink may post to url: it starts with the configured
+ * SLACK_RESPONSE_URL_PREFIX as it will be sent.  Refused (0): NULL; user
+ * information; a path with a ".", ".." or inner empty segment, a
+ * backslash, a fragment, a space, a control or non-ASCII byte, a
+ * malformed escape or an escaped '.', '/', '\\' or control byte; and
+ * anything libcurl would send differently from how it is written.
+ */
 int		 session_response_url_ok(const struct config *,
 		    const char *url);
 

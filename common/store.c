@@ -137,7 +137,8 @@ enum stmt {
 	STMT_INSTALL_REINSTALL,
 	STMT_ISTATE_ADD,
 	STMT_ISTATE_GET,
-	STMT_ISTATE_USE,
+	STMT_ISTATE_COUNT,
+	STMT_ISTATE_DROP,
 	STMT_PURGE_ISTATE,
 	STMT_NONCE_PEEK,
 	STMT_STATE_PEEK,
@@ -469,15 +470,20 @@ static const struct {
 	    "UPDATE slack_install SET needs_reinstall = 1, "
 	    "version = version + 1, updated_at = ?3 "
 	    "WHERE enterprise_id = ?1 AND team_id = ?2 AND version = ?4" },
+	/* The install flow's used states (store_install_state_take). */
 	[STMT_ISTATE_ADD] = { "istate_add",
 	    "INSERT INTO slack_install_state (state_hash, cookie_hash, "
-	    "created_at, expires_at) VALUES (?1, ?2, ?3, ?4)" },
+	    "created_at, expires_at, used_at) VALUES (?1, ?2, ?3, ?4, ?5)" },
 	[STMT_ISTATE_GET] = { "istate_get",
-	    "SELECT cookie_hash, expires_at, used_at "
-	    "FROM slack_install_state WHERE state_hash = ?1" },
-	[STMT_ISTATE_USE] = { "istate_use",
-	    "UPDATE slack_install_state SET used_at = ?2 "
-	    "WHERE state_hash = ?1 AND used_at IS NULL" },
+	    "SELECT 1 FROM slack_install_state WHERE state_hash = ?1" },
+	[STMT_ISTATE_COUNT] = { "istate_count",
+	    "SELECT count(*) FROM slack_install_state" },
+	/* Drops the ?1 rows that expire first (by the index
+	 * slack_install_state_expires). */
+	[STMT_ISTATE_DROP] = { "istate_drop",
+	    "DELETE FROM slack_install_state WHERE state_hash IN ("
+	    "SELECT state_hash FROM slack_install_state "
+	    "ORDER BY expires_at, state_hash LIMIT ?1)" },
 	[STMT_PURGE_ISTATE] = { "purge_istate",
 	    "DELETE FROM slack_install_state WHERE expires_at <= ?1" },
 	/* --- Proving who is in the browser (sql/005_link_proof.sql) --- */
@@ -4347,89 +4353,83 @@ out:
 	return r;
 }
 
-enum store_result
-store_install_state_add(struct store *st,
-    const unsigned char state_hash[CRYPTO_HASHLEN],
-    const unsigned char cookie_hash[CRYPTO_HASHLEN], time_t now,
-    time_t expires)
+/*
+ * Inside store_install_state_take's transaction: purges the expired used
+ * states, then, while cap or more remain, drops the ones that expire
+ * first, adding their number to *dropped.  Returns 0 or -1 (logged).
+ */
+static int
+store_install_state_room(struct store *st, time_t now, long cap,
+    long *dropped)
 {
-	enum store_result	 r = STORE_ERROR;
-	enum stmt		 id = STMT_ISTATE_ADD;
+	int64_t	 n;
+	int	 rc = -1;
 
-	pthread_mutex_lock(&store_writer);
-	if (store_bind_blob(st, id, 1, state_hash, CRYPTO_HASHLEN) == -1 ||
-	    store_bind_blob(st, id, 2, cookie_hash, CRYPTO_HASHLEN) == -1 ||
-	    store_bind_int(st, id, 3, (int64_t)now) == -1 ||
-	    store_bind_int(st, id, 4, (int64_t)expires) == -1 ||
-	    store_step(st, id) == -1)
+	if (store_bind_int(st, STMT_PURGE_ISTATE, 1, (int64_t)now) == -1 ||
+	    store_step(st, STMT_PURGE_ISTATE) == -1 ||
+	    store_step(st, STMT_ISTATE_COUNT) != SQLITE_ROW)
 		goto out;
-	r = STORE_OK;
+	n = sqlite3_column_int64(st->stmt[STMT_ISTATE_COUNT], 0);
+	if (n >= cap) {
+		if (store_bind_int(st, STMT_ISTATE_DROP, 1, n - cap + 1) ==
+		    -1 || store_step(st, STMT_ISTATE_DROP) == -1)
+			goto out;
+		*dropped += sqlite3_changes(st->db);
+	}
+	rc = 0;
 out:
-	store_reset(st, id);
-	pthread_mutex_unlock(&store_writer);
-	return r;
-}
-
-/* Inside store_install_state_take's transaction: looks the state up and
- * decides without changing anything. */
-static enum store_result
-store_install_state_check(struct store *st,
-    const unsigned char state_hash[CRYPTO_HASHLEN],
-    const unsigned char cookie_hash[CRYPTO_HASHLEN], time_t now)
-{
-	sqlite3_stmt		*s = st->stmt[STMT_ISTATE_GET];
-	enum store_result	 r = STORE_ERROR;
-	int			 rc;
-
-	if (store_bind_blob(st, STMT_ISTATE_GET, 1, state_hash,
-	    CRYPTO_HASHLEN) == -1 ||
-	    (rc = store_step(st, STMT_ISTATE_GET)) == -1)
-		goto out;
-	if (rc == SQLITE_DONE)
-		r = STORE_NOTFOUND;
-	else if (sqlite3_column_type(s, 2) != SQLITE_NULL)
-		r = STORE_USED;
-	else if (sqlite3_column_int64(s, 1) <= (int64_t)now)
-		r = STORE_EXPIRED;
-	else if (sqlite3_column_bytes(s, 0) != CRYPTO_HASHLEN ||
-	    !crypto_equal(sqlite3_column_blob(s, 0), cookie_hash,
-	    CRYPTO_HASHLEN))
-		r = STORE_MISMATCH;
-	else
-		r = STORE_OK;
-out:
-	store_reset(st, STMT_ISTATE_GET);
-	return r;
+	store_reset(st, STMT_PURGE_ISTATE);
+	store_reset(st, STMT_ISTATE_COUNT);
+	store_reset(st, STMT_ISTATE_DROP);
+	return rc;
 }
 
 enum store_result
 store_install_state_take(struct store *st,
     const unsigned char state_hash[CRYPTO_HASHLEN],
-    const unsigned char cookie_hash[CRYPTO_HASHLEN], time_t now)
+    const unsigned char cookie_hash[CRYPTO_HASHLEN], time_t issued,
+    time_t expires, time_t now, long cap, long *dropped)
 {
 	enum store_result	 r = STORE_ERROR;
-	enum stmt		 id = STMT_ISTATE_USE;
-	int			 began = 0;
+	enum stmt		 id = STMT_ISTATE_ADD;
+	int			 began = 0, rc;
 
-	/* The check and the consumption share one write transaction, so of
-	 * concurrent callers exactly one sees the state unused. */
+	*dropped = 0;
+	if (cap < 1)
+		goto out;
+	/* The check, the room and the insert share one write transaction,
+	 * so of concurrent callers with one state exactly one records it,
+	 * and the table never holds more than cap rows.  The check comes
+	 * before the room is made: a state that is itself among the oldest
+	 * is found used, not dropped and recorded again. */
 	if (store_begin(st) == -1)
 		goto out;
 	began = 1;
-	r = store_install_state_check(st, state_hash, cookie_hash, now);
-	if (r != STORE_OK)
+	if (store_bind_blob(st, STMT_ISTATE_GET, 1, state_hash,
+	    CRYPTO_HASHLEN) == -1 ||
+	    (rc = store_step(st, STMT_ISTATE_GET)) == -1)
 		goto out;
-	r = STORE_ERROR;
-	if (store_bind_blob(st, id, 1, state_hash, CRYPTO_HASHLEN) == -1 ||
-	    store_bind_int(st, id, 2, (int64_t)now) == -1 ||
+	store_reset(st, STMT_ISTATE_GET);
+	if (rc == SQLITE_ROW) {
+		r = STORE_USED;
+		goto out;
+	}
+	if (store_install_state_room(st, now, cap, dropped) == -1 ||
+	    store_bind_blob(st, id, 1, state_hash, CRYPTO_HASHLEN) == -1 ||
+	    store_bind_blob(st, id, 2, cookie_hash, CRYPTO_HASHLEN) == -1 ||
+	    store_bind_int(st, id, 3, (int64_t)issued) == -1 ||
+	    store_bind_int(st, id, 4, (int64_t)expires) == -1 ||
+	    store_bind_int(st, id, 5, (int64_t)now) == -1 ||
 	    store_step(st, id) == -1)
 		goto out;
-	if (sqlite3_changes(st->db) == 1)
-		r = STORE_OK;
+	r = STORE_OK;
 out:
+	store_reset(st, STMT_ISTATE_GET);
 	store_reset(st, id);
 	if (began && store_end(st, r == STORE_OK) == -1)
 		r = STORE_ERROR;
+	if (r != STORE_OK)
+		*dropped = 0;
 	return r;
 }
 

@@ -752,24 +752,25 @@ enum store_result store_install_mark_reinstall(struct store *,
 
 void		 store_install_free(struct store_install *);
 
-/* Records the state (by hash) of a new "Add to Slack" page and the hash
- * of the browser cookie set with it, valid until expires.  STORE_OK or
- * STORE_ERROR. */
-enum store_result store_install_state_add(struct store *,
-	    const unsigned char state_hash[CRYPTO_HASHLEN],
-	    const unsigned char cookie_hash[CRYPTO_HASHLEN], time_t now,
-	    time_t expires);
-
 /*
- * /slack/oauth_redirect: finds the state, checks that cookie_hash is the
- * one recorded with it (STORE_MISMATCH otherwise, and the state stays
- * usable), then consumes it.  Of concurrent callers with one state
- * exactly one gets STORE_OK.  Otherwise STORE_NOTFOUND, STORE_USED,
- * STORE_EXPIRED or STORE_ERROR.
+ * /slack/oauth_redirect, once the browser's signed cookie vouched for the
+ * state (install.h): records the state (by hash) as used, with the hash
+ * of that cookie and the times it names (issued, expires) and now as the
+ * time of use, so that a second use is refused until the state expires.
+ * Nothing is written before this: the "Add to Slack" page keeps its
+ * state in the cookie only.
+ *
+ * The table holds at most cap rows (cap >= 1).  In one write
+ * transaction: a state already recorded gives STORE_USED and changes
+ * nothing; otherwise the expired rows are purged, then, while cap rows
+ * or more remain, those that expire first are dropped, and *dropped
+ * says how many (0 unless STORE_OK).  Of concurrent callers with one
+ * state exactly one gets STORE_OK.  STORE_OK, STORE_USED or STORE_ERROR.
  */
 enum store_result store_install_state_take(struct store *,
 	    const unsigned char state_hash[CRYPTO_HASHLEN],
-	    const unsigned char cookie_hash[CRYPTO_HASHLEN], time_t now);
+	    const unsigned char cookie_hash[CRYPTO_HASHLEN], time_t issued,
+	    time_t expires, time_t now, long cap, long *dropped);
 
 /* --- Proving who is in the browser (issue 11, sql/005_link_proof.sql) --
  *

@@ -487,6 +487,84 @@ def test_env_file(linked):
     assert "No such file or directory" in r.stderr
 
 
+# -- option order and repeated options ----------------------------------------
+
+def env_file_of(stack):
+    """The programs' settings as an environment file; returns its path."""
+    f = stack.dir / "order.env"
+    f.write_text("".join("%s=%s\n" % (k, v)
+                         for k, v in sorted(stack.env().items())
+                         if k.startswith(("SLACK_", "SF_", "FORCELINK_"))))
+    os.chmod(f, 0o600)
+    return f
+
+
+def test_options_after_operands(linked):
+    f = env_file_of(linked)
+    clean = [k for k in linked.env()
+             if k.startswith(("SLACK_", "SF_", "FORCELINK_"))]
+    expect = admin_json(linked, "list", "--json")
+    # --env-file, the global option, after the command and its options.
+    for args in (("list", "--json", "--env-file", f),
+                 ("list", "--env-file", f, "--json")):
+        assert admin_json(linked, *args, unset=clean) == expect, args
+    # A command's own options after its operands.
+    got = admin_json(linked, "show", A[1], A[2], "--json")
+    assert got["user_id"] == A[2]
+    got = admin_json(linked, "list", "--json", "--team", A[1])
+    assert {l["user_id"] for l in got} >= {A[2]}
+    # unlink TEAM USER --env-file F: the settings come from F.
+    ln = ("", "T0ADM0005", "U0ADM0019", "mallory@example.com")
+    link_user(linked, *ln)
+    r = admin(linked, "unlink", ln[1], ln[2], "--env-file", f, unset=clean)
+    assert r.returncode == 0, (r.returncode, r.stderr)
+    assert key(ln) not in view(linked)
+    # "--" ends the options: what follows is an operand.
+    r = admin(linked, "show", "--", "--json", A[2])
+    assert r.returncode == 2 and "must be Slack ids" in r.stderr, r.stderr
+
+
+REPEATED = [
+    (["--env-file", "a.env", "--env-file", "b.env", "list"],
+     "--env-file given twice"),
+    (["--env-file", "a.env", "list", "--env-file", "b.env"],
+     "--env-file given twice"),
+    (["list", "--env-file", "a.env", "--env-file", "a.env"],
+     "--env-file given twice"),
+    (["list", "--team", A[1], "--team", C[1]], "list: --team given twice"),
+    (["unlink", "--enterprise", "", "--enterprise", "", A[1], A[2]],
+     "unlink: --enterprise given twice"),
+    (["doctor", "--timeout", "5", "--timeout", "6"],
+     "doctor: --timeout given twice"),
+    (["rotate-key", "--new-key-file", "x", "--new-key-file", "y"],
+     "rotate-key: --new-key-file given twice"),
+    (["rotate-key", "--grace", "1", "--new-key-file", "x", "--grace", "2"],
+     "rotate-key: --grace given twice"),
+    (["integration", "add", "X", "--client-id", "a", "--client-id", "b"],
+     "integration add: --client-id given twice"),
+]
+
+
+@pytest.mark.parametrize("args,message", REPEATED,
+                         ids=[" ".join(a) for a, _ in REPEATED])
+def test_repeated_option_is_a_usage_error(linked, args, message):
+    before = view(linked)
+    r = admin(linked, *args)
+    assert r.returncode == 2, (r.returncode, r.stderr)
+    assert r.stdout == ""
+    assert r.stderr.splitlines()[0] == "forcelink-admin: " + message, \
+        r.stderr
+    assert "usage: forcelink-admin" in r.stderr
+    assert view(linked) == before
+
+
+def test_repeatable_option_stays_repeatable(linked):
+    """doctor --socket is documented repeatable: two are two checks."""
+    d, _ = doctor(linked, "--socket", linked.dir / "contact.sock",
+                  "--socket", linked.dir / "oauth_start.sock", rc=0)
+    assert [c["check"] for c in d["checks"]].count("socket") == 2
+
+
 # -- unlink -------------------------------------------------------------------
 
 def test_unlink(linked):

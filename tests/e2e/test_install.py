@@ -764,3 +764,26 @@ def test_example_server_block_passes_nginx_t(astack):
              str(s.dir / "site-error.log")])
     assert r.returncode == 0, r.stderr
     assert "test is successful" in r.stderr
+
+
+def test_example_server_block_sends_hsts():
+    """The shipped server block sends Strict-Transport-Security, at least
+    a year, on every answer (server level, "always": errors too), and
+    hides the programs' own so that a page carries one.  (The e2e stack
+    serves plain http on 127.0.0.1, where the programs send none: the
+    header itself is tested in tests/unit/test_page.c.)"""
+    site = (ROOT / "nginx" / "forcelink-site.conf").read_text()
+    server = site[site.index("server {"):]
+    top = [ln.strip() for ln in server.splitlines()
+           if re.match(r"^    [^ #}]", ln)]
+    hsts = [ln for ln in top
+            if ln.startswith("add_header Strict-Transport-Security ")]
+    assert len(hsts) == 1, top
+    m = re.fullmatch(r'add_header Strict-Transport-Security '
+                     r'"max-age=(\d+)(; includeSubDomains)?" always;',
+                     hsts[0])
+    assert m and int(m.group(1)) >= 31536000, hsts
+    assert "fastcgi_hide_header Strict-Transport-Security;" in top, top
+    # No location of its own adds headers (which would drop the
+    # server's add_header there).
+    assert site.count("add_header") == 1

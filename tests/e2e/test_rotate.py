@@ -329,6 +329,7 @@ def test_refusals_change_nothing(stack, linked):
     ]
     for text, says in cases:
         bad.write_text(text)
+        bad.chmod(0o600)
         r = admin(stack, "rotate-key", "--new-key-file", bad, "--grace", "0")
         assert_refused(stack, r, 2, "--new-key-file", says, before=before)
         assert text.strip() == "" or text.splitlines()[0] not in r.stderr
@@ -338,6 +339,7 @@ def test_refusals_change_nothing(stack, linked):
     # The current key again: nothing to rotate.
     same = stack.dir / "key.same"
     same.write_text(cur_b64 + "\n")
+    same.chmod(0o600)
     r = admin(stack, "rotate-key", "--new-key-file", same, "--grace", "0")
     assert_refused(stack, r, 2, "already the current and only key",
                    before=before)
@@ -372,14 +374,52 @@ def test_refusals_change_nothing(stack, linked):
                  ["rotate-key", "--new-key-file", new_path, "--bogus"],
                  ["rotate-key", "--new-key-file", new_path, "extra"]):
         r = admin(stack, *args)
-        assert_refused(stack, r, 2, "forcelink-admin rotate-key: ",
-                       before=before)
+        assert_refused(stack, r, 2, "rotate-key: ", before=before)
+        assert "forcelink-admin" in r.stderr
     r = admin(stack, "rotate-key", "--help")
     assert r.returncode == 0 and r.stderr == ""
     assert r.stdout.startswith("usage: forcelink-admin rotate-key "
                                "--new-key-file FILE")
     assert "Exit status" in r.stdout
     assert snapshot(stack) == before
+
+
+def test_new_key_file_must_be_private(stack, linked):
+    """A new key that others could read (or, as root, that someone else
+    owns and so could have chosen) is refused with one line saying why,
+    exit 2, before it is read: nothing changes."""
+    before = snapshot(stack)
+    new_b64, path = new_key(stack, "key.exposed")
+    for mode in (0o640, 0o604, 0o620, 0o660, 0o644, 0o602):
+        os.chmod(path, mode)
+        r = admin(stack, "rotate-key", "--new-key-file", path,
+                  "--grace", "0")
+        assert_refused(stack, r, 2, before=before)
+        assert r.stderr == (
+            "forcelink-admin rotate-key: --new-key-file: %s is accessible "
+            "by group or others (mode %04o); a key must be private: "
+            "chmod 600 %s\n" % (path, mode, path)), r.stderr
+        assert new_b64 not in r.stdout + r.stderr
+    os.chmod(path, 0o600)
+    assert os.geteuid() == 0, "the e2e suite runs as root"
+    os.chown(path, 12345, 0)
+    try:
+        r = admin(stack, "rotate-key", "--new-key-file", path,
+                  "--grace", "0")
+        assert_refused(stack, r, 2, before=before)
+        assert r.stderr == (
+            "forcelink-admin rotate-key: --new-key-file: %s is owned by "
+            "uid 12345, not by root or by you (who runs rotate-key as "
+            "root): chown root %s\n" % (path, path)), r.stderr
+        # Through sudo, the invoking user's own file is trusted: the check
+        # passes and the next one (not a key) refuses.
+        path.write_text("not base64 at all!\n")
+        r = admin(stack, "rotate-key", "--new-key-file", path,
+                  "--grace", "0", SUDO_UID="12345")
+        assert_refused(stack, r, 2, "is not the base64 of 32 bytes",
+                       before=before)
+    finally:
+        os.chown(path, 0, 0)
 
 
 def test_locked_database_then_rerun(stack, linked):

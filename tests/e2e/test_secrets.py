@@ -19,12 +19,15 @@ proves that the search finds a planted secret in each kind of place.
 """
 
 import base64
+import json
 import re
+import socket
+import subprocess
 import urllib.parse
 
 import pytest
 
-from harness import PROGRAMS, Stack
+from harness import BUILD, PROGRAMS, Stack
 
 
 @pytest.fixture(scope="module")
@@ -127,3 +130,75 @@ def test_no_secret_anywhere_after_every_secret_path(stack):
         assert len(places.get(name, b"")) > 1000, (name, sorted(places))
     assert b"http.response" in places["forcelink.log"]     # debug is on
     assert b"/oauth/callback" in places["nginx-access.log"]
+
+
+# -- secret files: one final newline, no other whitespace ----------------------
+
+# (name, file content, what the line says).  The value is the stand-in's
+# client secret with the mistake added.
+BAD_SECRET_FILES = [
+    ("trailing space", "{} \n", "a space"),
+    ("leading space", " {}\n", "a space"),
+    ("second newline", "{}\n\n", "a line break"),
+    ("inner tab", "{}\tx\n", "a tab"),
+    ("bare CR", "{}\r", "a carriage return"),
+]
+
+
+def start_refused(stack, prog, env, tmp_path):
+    """Runs prog as systemd would (a listening socket on standard input);
+    it must stop at once.  Returns its standard error."""
+    path = tmp_path / ("%s.sock" % prog)
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.bind(str(path))
+        s.listen(16)
+        p = subprocess.run([str(BUILD / "cgi" / prog)], stdin=s.fileno(),
+                           env=env, capture_output=True, text=True,
+                           timeout=20, cwd=str(tmp_path))
+    assert p.returncode == 1, (prog, p.returncode, p.stderr)
+    return p.stderr
+
+
+@pytest.mark.parametrize("name,content,what", BAD_SECRET_FILES,
+                         ids=[c[0] for c in BAD_SECRET_FILES])
+def test_secret_file_with_whitespace_stops_programs_and_doctor_says(
+        stack, tmp_path, name, content, what):
+    bad = tmp_path / "sf_secret_bad"
+    bad.write_text(content.format(stack.client_secret), newline="")
+    bad.chmod(0o600)
+    env = stack.env()
+    env["SF_CLIENT_SECRET_FILE"] = str(bad)
+    line = ("SF_CLIENT_SECRET_FILE: the secret holds %s (only one final "
+            "newline of a file is dropped; remove any other whitespace)"
+            % what)
+    for prog in PROGRAMS:
+        err = start_refused(stack, prog, env, tmp_path)
+        assert err == "%s: %s\n" % (prog, line), err
+    assert stack.client_secret not in err
+    # doctor reports the same line as its config check, and nothing more.
+    env["FORCELINK_SOCKET_DIR"] = str(stack.dir)
+    r = subprocess.run([str(BUILD / "admin" / "forcelink-admin"), "doctor",
+                        "--json"], env=env, capture_output=True, text=True,
+                       timeout=40, cwd=str(stack.dir))
+    assert r.returncode == 1, (r.stdout, r.stderr)
+    checks = json.loads(r.stdout)["checks"]
+    assert [c["check"] for c in checks] == ["config"], checks
+    assert checks[0]["status"] == "fail"
+    assert line in checks[0]["detail"], checks[0]
+    assert stack.client_secret not in r.stdout + r.stderr
+
+
+def test_secret_file_with_one_crlf_is_the_secret(stack, tmp_path):
+    """One final CRLF is dropped: doctor's config check passes and the
+    programs keep running (they serve through nginx with it below)."""
+    good = tmp_path / "sf_secret_crlf"
+    good.write_text(stack.client_secret + "\r\n", newline="")
+    good.chmod(0o600)
+    env = stack.env()
+    env["SF_CLIENT_SECRET_FILE"] = str(good)
+    env["FORCELINK_SOCKET_DIR"] = str(stack.dir)
+    r = subprocess.run([str(BUILD / "admin" / "forcelink-admin"), "doctor",
+                        "--json"], env=env, capture_output=True, text=True,
+                       timeout=40, cwd=str(stack.dir))
+    checks = {c["check"]: c for c in json.loads(r.stdout)["checks"]}
+    assert checks["config"]["status"] == "ok", checks

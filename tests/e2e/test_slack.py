@@ -300,11 +300,69 @@ def test_bad_percent_encoding(stack):
     _expect_400(stack, body.replace(b"text=PLACEHOLDER", b"text=ab%4"))
 
 
-def test_invalid_utf8_in_text(stack, linked):
-    body = stack.form("PLACEHOLDER", TEAM, linked)
-    _expect_400(stack, body.replace(b"text=PLACEHOLDER", b"text=%FF"))
-    # An overlong encoding of "/" is invalid UTF-8 too.
-    _expect_400(stack, body.replace(b"text=PLACEHOLDER", b"text=%C0%AF"))
+# -- text that cannot be searched: a message, not a 400 --------------------
+TEXT_CHARS = 255
+TOO_LONG = ("That search is too long: at most 255 characters, and no "
+            "Salesforce contact's name is longer. Try a shorter part of "
+            "the name.")
+CONTROL = ("That search has a control character (a tab, a line break or "
+           "an invisible one), which no contact's name has. Type the name "
+           "on one line.")
+BAD_UTF8 = ("That search is not valid UTF-8 text, so it cannot be "
+            "searched. Type it again or paste it as plain text.")
+CJK = "\u5c71"      # one character, three bytes of UTF-8
+
+# id -> (the text field as sent, percent-encoded, and the message).
+TEXT_ROWS = {
+    "ascii_256": (b"a" * 256, TOO_LONG),
+    "cjk_256": (urllib.parse.quote(CJK * 256).encode(), TOO_LONG),
+    "cjk_2000": (urllib.parse.quote(CJK * 2000).encode(), TOO_LONG),
+    "escaped_amp_256": (b"%26amp%3B" * 256, TOO_LONG),
+    "past_the_byte_ceiling": (b"a" * 20000, TOO_LONG),
+    "inner_tab": (b"smi%09th", CONTROL),
+    "inner_newline": (b"smith%0Ajones", CONTROL),
+    "escape_sequence": (b"%1B%5B31msmith", CONTROL),
+    "del": (b"smith%7F", CONTROL),
+    "c1_control": (b"smi%C2%85th", CONTROL),
+    "invalid_utf8_ff": (b"%FF", BAD_UTF8),
+    "overlong_slash": (b"%C0%AF", BAD_UTF8),
+    "truncated_sequence": (b"%C3%28", BAD_UTF8),
+    "surrogate": (b"%ED%A0%80", BAD_UTF8),
+}
+
+
+@pytest.mark.parametrize("row", list(TEXT_ROWS))
+def test_unsearchable_text_gets_a_message(stack, linked, row):
+    """Answered 200 with an ephemeral message saying what is wrong;
+    nothing reaches Salesforce and no login state is made."""
+    text, message = TEXT_ROWS[row]
+    body = stack.form("PLACEHOLDER", TEAM, linked).replace(
+        b"text=PLACEHOLDER", b"text=" + text)
+    before_rows = login_state_rows(stack)
+    before = sf_counters(stack)
+    log_before = len(stack.log_text())
+    r = stack.post_contact(body)
+    msg = assert_json_answer(r)
+    assert msg["text"] == message, msg
+    assert_slack_limits(msg)
+    assert sf_counters(stack) == before
+    assert login_state_rows(stack) == before_rows
+    assert "event=request.text" in stack.log_text()[log_before:]
+
+
+@pytest.mark.parametrize("text", ["a" * TEXT_CHARS, CJK * TEXT_CHARS,
+                                  "\U0001F600" * TEXT_CHARS,
+                                  "&" * TEXT_CHARS],
+                         ids=["ascii", "cjk", "emoji", "ampersands"])
+def test_longest_text_is_searched(stack, linked, text):
+    """255 characters of any width are searched (one query at
+    Salesforce), and the answer says no contact matches."""
+    before = sf_counters(stack)["queries"]
+    r = stack.post_contact(stack.form(text, TEAM, linked))
+    msg = assert_json_answer(r)
+    assert msg["text"] not in (TOO_LONG, CONTROL, BAD_UTF8), msg
+    assert "match" in msg["text"].lower(), msg["text"][:200]
+    assert sf_counters(stack)["queries"] == before + 1
 
 
 def test_ssl_check(stack):
@@ -632,6 +690,48 @@ def test_response_url_outside_prefix_never_called(stack):
     assert "/hooks/x" not in paths
     assert len(paths) == hooks_before
 
+
+
+def test_response_url_normalised_elsewhere_never_called(stack):
+    """Each response_url starts with SLACK_RESPONSE_URL_PREFIX as written,
+    but libcurl or the receiver would read it as another path (dot
+    segments, their escapes, a fragment): none gets a post, although
+    today's libcurl would send the first two to /hooks/ paths."""
+    user = "U0DOTURL"
+    assert stack.link(TEAM, user).status == 200
+    tag = "dot%d" % os.getpid()
+    base = stack.sf_url + "/hooks/commands/%s/" % TEAM
+    urls = [base + "../../../_control/x/../../hooks/" + tag + "a",
+            base + "./" + tag + "b",
+            base + "x/%2e%2e/" + tag + "c",
+            base + "x/%2E%2e%2F" + tag + "d",
+            base + tag + "e#frag"]
+    log_before = len(stack.log_text())
+    hooks_before = len(stack.hooks())
+    stack.faults(delay=5)
+    out = {}
+    ts = [threading.Thread(target=_timed_slash,
+                           args=(stack, "smith", user, u, out, i))
+          for i, u in enumerate(urls)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    for i in range(len(urls)):
+        _assert_ack(*out[i])
+    end = time.time() + 15
+    dropped = []
+    while time.time() < end:
+        dropped = [ln for ln in stack.log_text()[log_before:].splitlines()
+                   if "event=slack.deferred" in ln]
+        if len(dropped) >= len(urls):
+            break
+        time.sleep(0.1)
+    assert len(dropped) == len(urls), dropped
+    assert all("outcome=dropped" in ln for ln in dropped), dropped
+    hooks = stack.hooks()
+    assert len(hooks) == hooks_before, hooks[hooks_before:]
+    assert not [h for h in hooks if tag in h["path"]]
 
 # -- legacy verification token --------------------------------------------------
 def test_legacy_verification_token(tmp_path):

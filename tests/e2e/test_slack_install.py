@@ -11,10 +11,14 @@ stack's stop searches every byte on disk, every log and every argv for
 each secret either stand-in issued.
 """
 
+import base64
 import calendar
 import concurrent.futures
+import hashlib
+import hmac
 import html
 import json
+import os
 import re
 import subprocess
 import time
@@ -24,6 +28,7 @@ import urllib.request
 
 import pytest
 
+import webdriver
 from harness import BUILD, SLACK_CLIENT_ID, Stack
 
 WS1 = "T0E2E0001"           # the harness's default team
@@ -32,6 +37,13 @@ GRID = "E0GRID0001"
 GRID_TEAMS = ("T0GRID0001", "T0GRID0002")
 NOT_INSTALLED = ("This workspace has not installed forcelink. Ask an admin "
                  "to install it: %s/slack/install")
+COOKIE = "forcelink_slack_install"
+# The cookie's value (common/install.h): the state, its expiry, the id of
+# the key and the hex HMAC-SHA256 of the three under a subkey of it.
+COOKIE_RE = re.compile(r"([A-Za-z0-9_-]{43})\.(\d{10})\.([0-9a-f]{16})"
+                       r"\.([0-9a-f]{64})")
+# INSTALL_STATE_CAP in common/install.h: the most used states kept.
+STATE_CAP = 1000
 
 
 @pytest.fixture(scope="module")
@@ -129,6 +141,51 @@ def assert_help(r):
     assert text_of(r).startswith("*forcelink* searches Salesforce"), r.text
 
 
+def state_rows(stack):
+    return rows(stack, "SELECT * FROM slack_install_state "
+                "ORDER BY state_hash")
+
+
+def db_content(stack):
+    """The database's bytes on disk, by file: the database and its WAL.
+    (The -shm file is shared memory in which readers, too, mark what
+    they read; it holds no content.)"""
+    out = {}
+    for p in sorted(stack.db_path.parent.iterdir()):
+        if p.name.startswith(stack.db_path.name) and \
+                not p.name.endswith("-shm"):
+            out[p.name] = hashlib.sha256(p.read_bytes()).hexdigest()
+    assert stack.db_path.name in out, out
+    return out
+
+
+def cookie_parts(cookie):
+    """(state, expires, key id, mac) of a cookie header value."""
+    name, value = cookie.split("=", 1)
+    assert name == COOKIE
+    m = COOKIE_RE.fullmatch(value)
+    assert m, value
+    return m.group(1), int(m.group(2)), m.group(3), m.group(4)
+
+
+def mint_cookie(stack, state, expires, key_id, key=None):
+    """A cookie made as forcelink makes it (common/install.h), under the
+    stack's key or another one: HMAC-SHA256 of "STATE.EXPIRES.KEYID"
+    under the subkey HMAC-SHA256(key, "forcelink-mac
+    slack-install-state")."""
+    raw = base64.b64decode(key or stack.key)
+    sub = hmac.new(raw, b"forcelink-mac slack-install-state",
+                   hashlib.sha256).digest()
+    msg = "%s.%d.%s" % (state, expires, key_id)
+    return "%s=%s.%s" % (COOKIE, msg, hmac.new(sub, msg.encode(),
+                                               hashlib.sha256).hexdigest())
+
+
+def state_of(url_or_location):
+    q = urllib.parse.parse_qs(urllib.parse.urlsplit(url_or_location).query)
+    return q["state"][0]
+
+
 # -- before any installation ----------------------------------------------
 
 def test_single_workspace_mode_without_slack_oauth(stack):
@@ -200,11 +257,10 @@ def test_install_page(stack):
     r, cookie, url = stack.install_page()
     assert_page(r, 200, "Add forcelink to Slack")
     sc = r.headers["Set-Cookie"]
-    name, value = cookie.split("=", 1)
-    assert name == "forcelink_slack_install"
-    assert re.fullmatch(r"[A-Za-z0-9_-]{43}", value)
-    assert sc == ("forcelink_slack_install=%s; Path=/slack/; Max-Age=600; "
-                  "HttpOnly; SameSite=Lax" % value)
+    state, expires, key_id, _ = cookie_parts(cookie)
+    assert sc == ("%s; Path=/slack/; Max-Age=600; HttpOnly; SameSite=Lax"
+                  % cookie)
+    assert abs(expires - (time.time() + 600)) < 30
     u = urllib.parse.urlsplit(url)
     assert "%s://%s%s" % (u.scheme, u.netloc, u.path) == \
         stack.slack_url + "/oauth/v2/authorize"
@@ -212,13 +268,35 @@ def test_install_page(stack):
     assert q["client_id"] == ["1234567890.0987654321"]
     assert q["scope"] == ["commands"]
     assert q["redirect_uri"] == [stack.url + "/slack/oauth_redirect"]
-    assert re.fullmatch(r"[A-Za-z0-9_-]{43}", q["state"][0])
-    assert q["state"][0] != value
+    # The cookie carries the state of the page's link, under the key of
+    # the stack (its id, and a MAC the test can make itself).
+    assert q["state"] == [state]
+    assert cookie == mint_cookie(stack, state, expires, key_id)
     # A fresh state and cookie for every page.
     _, cookie2, url2 = stack.install_page()
     assert cookie2 != cookie and url2 != url
-    # Only GET.
+    assert cookie_parts(cookie2)[0] != state
+    # Only GET (and HEAD).
     assert stack.request("POST", "/slack/install", b"x").status == 403
+
+
+def test_install_page_writes_nothing(stack):
+    """A crawler, a link preview or a loop on the install page stores
+    nothing: GETs and HEADs leave the state table, and every byte of the
+    database and its WAL, as they were."""
+    before_rows = state_rows(stack)
+    before = db_content(stack)
+    cookies = set()
+    for _ in range(25):
+        r, cookie, url = stack.install_page()
+        assert r.status == 200 and url, r.text
+        cookies.add(cookie)
+        h = stack.request("HEAD", "/slack/install")
+        assert h.status == 200 and h.body == b"", h.body[:200]
+        assert h.headers["Set-Cookie"].startswith(COOKIE + "=")
+    assert len(cookies) == 25
+    assert state_rows(stack) == before_rows
+    assert db_content(stack) == before
 
 
 def test_install_a_workspace(stack):
@@ -290,16 +368,36 @@ def test_command_from_uninstalled_team_does_nothing_else(stack):
 
 def test_state_reuse_is_refused(stack):
     r, cookie, url = stack.install_page()
+    state, expires, _, _ = cookie_parts(cookie)
     location = stack.slack_authorize(url, WS1)
+    before = state_rows(stack)
     assert_page(stack.slack_redirect(location, cookie), 200, "Installed")
+    # The redirect recorded the state, by hash, as used: the only row it
+    # added, kept until the state expires.
+    added = set(state_rows(stack)) - set(before)
+    assert len(added) == 1, added
+    state_hash, cookie_hash, created, exp, used = added.pop()
+    assert state_hash == hashlib.sha256(state.encode()).digest()
+    assert cookie_hash == hashlib.sha256(
+        cookie.split("=", 1)[1].encode()).digest()
+    assert (created, exp) == (expires - 600, expires)
+    assert abs(used - time.time()) < 30
     counts = slack_counts(stack)
     version = rows(stack, "SELECT version FROM slack_install "
                    "WHERE team_id = ?", WS1)
+    table = state_rows(stack)
     again = stack.slack_redirect(location, cookie)
     assert_page(again, 400, "Installation already finished")
     assert slack_counts(stack) == counts
     assert rows(stack, "SELECT version FROM slack_install "
                 "WHERE team_id = ?", WS1) == version
+    assert state_rows(stack) == table
+    # A new code from Slack with the used state and its cookie: refused
+    # too, and Slack never sees the code.
+    again = stack.slack_redirect(stack.slack_authorize(url, WS1), cookie)
+    assert_page(again, 400, "Installation already finished")
+    assert slack_counts(stack) == counts
+    assert state_rows(stack) == table
 
 
 def test_missing_or_foreign_cookie_is_refused(stack):
@@ -307,7 +405,9 @@ def test_missing_or_foreign_cookie_is_refused(stack):
     _, other, _ = stack.install_page()
     location = stack.slack_authorize(url, WS2)
     counts = slack_counts(stack)
-    for c in (None, other, "forcelink_slack_install=" + "A" * 43):
+    table = state_rows(stack)
+    for c in (None, other, COOKIE + "=" + "A" * 43, cookie + "; " + cookie,
+              COOKIE + "=", "other_cookie=" + cookie.split("=", 1)[1]):
         assert_page(stack.slack_redirect(location, c), 400,
                     "Installation could not be matched")
     # An unknown state, and a redirect with neither state nor code.
@@ -318,12 +418,71 @@ def test_missing_or_foreign_cookie_is_refused(stack):
                 "Installation could not be matched")
     assert_page(stack.get("/slack/oauth_redirect?state=%00"), 400,
                 "Invalid installation answer")
+    # The right state and cookie, but no code: nothing to exchange.
+    assert_page(stack.slack_redirect(
+        stack.url + "/slack/oauth_redirect?state=" + state_of(location),
+        cookie), 400, "Installation could not be matched")
     assert slack_counts(stack) == counts
+    assert state_rows(stack) == table
     assert installation(stack, WS2) is None
     # The state stays usable in the browser that started it.
     assert_page(stack.slack_redirect(location, cookie), 200, "Installed")
     assert installation(stack, WS2)["team_name"] == "Second Workspace"
     assert_help(stack.slash("help", team=WS2))
+
+
+def test_forged_or_expired_cookie_is_refused(stack):
+    """A cookie is the server's word only with its MAC: any change to
+    its state, expiry, key id or MAC, a MAC under another key, or a
+    genuine cookie past its expiry is refused, and nothing is stored."""
+    r, cookie, url = stack.install_page()
+    state, expires, key_id, mac = cookie_parts(cookie)
+    _, other, _ = stack.install_page()
+    o_state, o_expires, o_key_id, o_mac = cookie_parts(other)
+    location = stack.slack_authorize(url, WS1)
+    assert state_of(location) == state
+
+    def flip(s):
+        return s[:-1] + ("0" if s[-1] != "0" else "1")
+
+    def c(*parts):
+        return COOKIE + "=" + ".".join(str(p) for p in parts)
+
+    other_key = base64.b64encode(os.urandom(32)).decode()
+    forged = {
+        "mac changed": c(state, expires, key_id, flip(mac)),
+        "expiry moved": c(state, expires + 3600, key_id, mac),
+        "key id changed": c(state, expires, flip(key_id), mac),
+        "state of another cookie's mac": c(state, o_expires, o_key_id,
+                                           o_mac),
+        "mac under another key": mint_cookie(stack, state, expires, key_id,
+                                             other_key),
+        "unknown key": mint_cookie(stack, state, expires, "0123456789abcdef",
+                                   other_key),
+        "no mac": c(state, expires, key_id),
+        "mac upper case": c(state, expires, key_id, mac.upper()),
+        "a field more": c(state, expires, key_id, mac, mac),
+    }
+    counts = slack_counts(stack)
+    table = state_rows(stack)
+    for why, fake in forged.items():
+        r = stack.slack_redirect(location, fake)
+        assert r.status == 400, why
+        assert_page(r, 400, "Installation could not be matched")
+    # Genuine (the test makes it as forcelink does) but expired: the
+    # expiry under the MAC counts, not the browser's Max-Age.
+    for exp in (int(time.time()) - 1, int(time.time()) - 3600):
+        assert_page(stack.slack_redirect(
+            location, mint_cookie(stack, state, exp, key_id)), 400,
+            "Installation expired")
+    assert slack_counts(stack) == counts
+    assert state_rows(stack) == table
+    log = stack.log_text()
+    assert re.search(r"event=slack.install .*outcome=forged", log)
+    assert re.search(r"event=slack.install .*outcome=expired", log)
+    # The genuine cookie still finishes the installation.
+    assert_page(stack.slack_redirect(location, cookie), 200, "Installed")
+    assert slack_counts(stack)[0] == counts[0] + 1
 
 
 def test_denial_is_a_friendly_page(stack):
@@ -419,6 +578,100 @@ def test_reinstall_replaces(stack):
     assert installation(stack, WS1)["created_at"] >= old["created_at"]
     assert rows(stack, "SELECT count(*) FROM slack_install "
                 "WHERE team_id = ?", WS1) == [(1,)]
+
+
+def test_used_states_are_capped(stack):
+    """The table of used states holds at most STATE_CAP rows: a new one
+    purges the expired ones first, then drops the oldest while the table
+    is full, and the installation goes on (a flood of redirects cannot
+    lock out the admin)."""
+    now = int(time.time())
+
+    def flood(i):
+        return hashlib.sha256(b"flood %d" % i).digest()
+
+    with stack.db() as c:
+        c.execute("DELETE FROM slack_install_state")
+        c.executemany(
+            "INSERT INTO slack_install_state VALUES (?, ?, ?, ?, ?)",
+            [(os.urandom(32), os.urandom(32), now - 900, now - 300 + i,
+              now - 800) for i in range(50)] +
+            [(flood(i), os.urandom(32), now - 60, now + 540 + i, now - 30)
+             for i in range(STATE_CAP)])
+    assert rows(stack, "SELECT count(*) FROM slack_install_state") == \
+        [(STATE_CAP + 50,)]
+    log0 = len(stack.log_text())
+    states = []
+    for n in (1, 2):
+        r, cookie, url = stack.install_page()
+        states.append(hashlib.sha256(cookie_parts(cookie)[0].encode())
+                      .digest())
+        assert_page(stack.slack_redirect(stack.slack_authorize(url, WS1),
+                                         cookie), 200, "Installed")
+        hashes = {h for h, in rows(stack, "SELECT state_hash "
+                                   "FROM slack_install_state")}
+        assert len(hashes) == STATE_CAP, len(hashes)
+        assert rows(stack, "SELECT count(*) FROM slack_install_state "
+                    "WHERE expires_at <= ?", int(time.time())) == [(0,)]
+        # The oldest flooded states made room, the newest stay.
+        assert [i for i in range(STATE_CAP) if flood(i) not in hashes] == \
+            list(range(n))
+        assert set(states) <= hashes
+    assert len(re.findall(r"event=slack.install .*outcome=recorded "
+                          r"dropped=1", stack.log_text()[log0:])) == 2
+    # The newest state recorded is refused the second time.
+    assert_page(stack.slack_redirect(stack.slack_authorize(url, WS1),
+                                     cookie), 400,
+                "Installation already finished")
+
+
+def test_add_to_slack_in_a_real_browser(stack, tmp_path):
+    """Headless Chromium opens the install page, clicks Add to Slack,
+    allows on the Slack stand-in's page and lands on Installed: the
+    signed cookie makes the round trip through a real browser (HttpOnly,
+    SameSite=Lax, across sites).  The page has no console error or CSP
+    violation.  A second browser that never saw the page is refused."""
+    why = webdriver.missing()
+    if why:
+        pytest.skip("browser test skipped: " + why)
+    pub = subprocess.run(["openssl", "x509", "-in",
+                          str(stack.dir / "tls" / "server.pem"), "-noout",
+                          "-pubkey"], check=True, capture_output=True).stdout
+    der = subprocess.run(["openssl", "pkey", "-pubin", "-outform", "DER"],
+                         input=pub, check=True, capture_output=True).stdout
+    spki = base64.b64encode(hashlib.sha256(der).digest()).decode()
+    driver = webdriver.Chromedriver(tmp_path)
+    try:
+        s = driver.session(tmp_path / "profile", spki=[spki])
+        s.get(stack.url + "/slack/install")
+        assert s.title == "Add forcelink to Slack \u00b7 forcelink"
+        table = state_rows(stack)
+        s.click(s.find("a[href^='%s/oauth/v2/authorize?']"
+                       % stack.slack_url))
+        s.wait_url(stack.slack_url + "/oauth/v2/authorize?")
+        authorize = s.url
+        s.click(s.find('input[name="team"][value="%s"]' % WS2))
+        s.click(s.find('button[name="action"][value="Allow"]'))
+        s.wait_url(stack.url + "/slack/oauth_redirect?")
+        assert s.title == "Installed \u00b7 forcelink", s.source()[:2000]
+        assert [s.text(h) for h in s.find_all("h1")] == ["Installed"]
+        problems = [e for e in s.console()
+                    if e.get("level") == "SEVERE" or
+                    "Content Security Policy" in e.get("message", "")]
+        assert problems == [], problems
+        assert len(set(state_rows(stack)) - set(table)) == 1
+        assert installation(stack, WS2)["needs_reinstall"] == 0
+        # Another browser, with the same Slack page but no cookie.
+        other = driver.session(tmp_path / "other", spki=[spki])
+        other.get(authorize)
+        other.click(other.find('button[name="action"][value="Allow"]'))
+        other.wait_url(stack.url + "/slack/oauth_redirect?")
+        assert other.title == \
+            "Installation could not be matched \u00b7 forcelink"
+        other.quit()
+        s.quit()
+    finally:
+        driver.stop()
 
 
 # -- token rotation --------------------------------------------------------

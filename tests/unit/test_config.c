@@ -336,6 +336,98 @@ START_TEST(secret_from_file)
 }
 END_TEST
 
+/*
+ * A secret file may end in exactly one newline (LF or CRLF), which is not
+ * part of the secret; any other whitespace or control byte in a secret,
+ * from a file or the environment, stops the program with one line naming
+ * the variable.  ok is the secret read, NULL for a refusal.
+ */
+static const struct {
+	const char	*name;
+	const char	*var;
+	int		 file;
+	const char	*content;
+	const char	*ok;
+} secret_cases[] = {
+	{ "no newline", "SF_CLIENT_SECRET", 1, "s3cret", "s3cret" },
+	{ "one LF", "SF_CLIENT_SECRET", 1, "s3cret\n", "s3cret" },
+	{ "one CRLF", "SF_CLIENT_SECRET", 1, "s3cret\r\n", "s3cret" },
+	{ "signing secret, one LF", "SLACK_SIGNING_SECRET", 1,
+	    "8f742231b10e8888abcd99yyyzzz85a5\n",
+	    "8f742231b10e8888abcd99yyyzzz85a5" },
+	{ "two LFs", "SF_CLIENT_SECRET", 1, "s3cret\n\n", NULL },
+	{ "LF then CRLF", "SF_CLIENT_SECRET", 1, "s3cret\n\r\n", NULL },
+	{ "bare CR", "SF_CLIENT_SECRET", 1, "s3cret\r", NULL },
+	{ "trailing space", "SF_CLIENT_SECRET", 1, "s3cret \n", NULL },
+	{ "trailing space, no newline", "SF_CLIENT_SECRET", 1, "s3cret ",
+	    NULL },
+	{ "leading space", "SF_CLIENT_SECRET", 1, " s3cret\n", NULL },
+	{ "leading newline", "SF_CLIENT_SECRET", 1, "\ns3cret", NULL },
+	{ "inner tab", "SF_CLIENT_SECRET", 1, "s3\tcret\n", NULL },
+	{ "inner newline", "SF_CLIENT_SECRET", 1, "s3\ncret\n", NULL },
+	{ "trailing tab", "SLACK_SIGNING_SECRET", 1, "abc\t\n", NULL },
+	{ "control byte", "SLACK_SIGNING_SECRET", 1, "ab\x01c", NULL },
+	{ "DEL", "SLACK_SIGNING_SECRET", 1, "abc\x7f", NULL },
+	{ "environment, trailing space", "SF_CLIENT_SECRET", 0, "s3cret ",
+	    NULL },
+	{ "environment, trailing newline", "SF_CLIENT_SECRET", 0,
+	    "s3cret\n", NULL },
+	{ "environment, inner tab", "SLACK_SIGNING_SECRET", 0, "a\tb", NULL },
+	{ "verification token, space", "SLACK_VERIFICATION_TOKEN", 0,
+	    "tok en", NULL },
+	{ "Slack client secret, tab", "SLACK_CLIENT_SECRET", 1, "x\ty\n",
+	    NULL },
+	{ "bot token file, inner tab", "SLACK_BOT_TOKEN", 1, "xoxb-1\t2\n",
+	    NULL },
+	{ "bot token file, trailing space", "SLACK_BOT_TOKEN", 1,
+	    "xoxb-12 \n", NULL },
+};
+
+START_TEST(secret_whitespace_table)
+{
+	struct config	 cfg;
+	char		 err[256] = "", path[] = "/tmp/fl-config-XXXXXX";
+	char		 fname[128];
+	const char	*var = secret_cases[_i].var, *got;
+	FILE		*fp;
+	int		 fd, rc;
+
+	good_env();
+	if (strcmp(var, "SLACK_CLIENT_SECRET") == 0)
+		setenv("SLACK_CLIENT_ID", "12345.67890", 1);
+	unsetenv(var);
+	snprintf(fname, sizeof(fname), "%s_FILE", var);
+	if (secret_cases[_i].file) {
+		fd = mkstemp(path);
+		ck_assert_int_ne(fd, -1);
+		fp = fdopen(fd, "w");
+		fputs(secret_cases[_i].content, fp);
+		fclose(fp);
+		setenv(fname, path, 1);
+	} else
+		setenv(var, secret_cases[_i].content, 1);
+	rc = config_load(&cfg, err, sizeof(err));
+	if (secret_cases[_i].file)
+		unlink(path);
+	if (secret_cases[_i].ok == NULL) {
+		ck_assert_msg(rc == -1, "%s: accepted", secret_cases[_i].name);
+		ck_assert_msg(strstr(err, secret_cases[_i].file ? fname :
+		    var) != NULL, "%s: \"%s\" does not name %s",
+		    secret_cases[_i].name, err, var);
+		ck_assert_msg(strchr(err, '\n') == NULL, "%s: two lines",
+		    secret_cases[_i].name);
+		/* The line never carries the secret itself. */
+		ck_assert_ptr_null(strstr(err, "s3cret"));
+		return;
+	}
+	ck_assert_msg(rc == 0, "%s: refused: %s", secret_cases[_i].name, err);
+	got = strcmp(var, "SF_CLIENT_SECRET") == 0 ? cfg.sf.client_secret :
+	    cfg.slack_signing_secret;
+	ck_assert_str_eq(got, secret_cases[_i].ok);
+	config_free(&cfg);
+}
+END_TEST
+
 /* FORCELINK_KEY may hold a keyring: the first key is the current one. */
 START_TEST(keyring_in_env)
 {
@@ -665,6 +757,8 @@ suite(void)
 	tcase_add_loop_test(tc, link_proof_parse_table, 0,
 	    sizeof(proof_cases) / sizeof(proof_cases[0]));
 	tcase_add_test(tc, link_proof_load);
+	tcase_add_loop_test(tc, secret_whitespace_table, 0,
+	    sizeof(secret_cases) / sizeof(secret_cases[0]));
 	tcase_add_test(tc, keyring_in_env);
 	tcase_add_test(tc, keyring_from_key_file);
 	tcase_add_test(tc, legacy_token_only);

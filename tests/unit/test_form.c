@@ -8,6 +8,7 @@
 #include <check.h>
 
 #include "buf.h"
+#include "fields.h"
 #include "form.h"
 
 #define NELEM(a)	(sizeof(a) / sizeof((a)[0]))
@@ -458,6 +459,66 @@ START_TEST(test_urlencode_ceiling_fails)
 }
 END_TEST
 
+/*
+ * The slash command's text (fields_text_check), counted in characters:
+ * each case is named; rep repeats unit rep times (0: unit as it is).
+ */
+static const struct {
+	const char		*name;
+	const char		*unit;
+	size_t			 rep;
+	enum fields_text	 want;
+} text_cases[] = {
+	{ "empty", "", 0, FIELDS_TEXT_OK },
+	{ "a name", "smith", 0, FIELDS_TEXT_OK },
+	{ "accents and CJK", "Jos\xc3\xa9 \xe5\xb1\xb1\xe7\x94\xb0", 0,
+	    FIELDS_TEXT_OK },
+	{ "emoji (4 bytes)", "\xf0\x9f\x98\x80", 0, FIELDS_TEXT_OK },
+	{ "255 ASCII", "a", FIELDS_TEXT_CHARS, FIELDS_TEXT_OK },
+	{ "256 ASCII", "a", FIELDS_TEXT_CHARS + 1, FIELDS_TEXT_TOO_LONG },
+	/* 765 bytes but 255 characters: the limit is not in bytes. */
+	{ "255 CJK", "\xe5\xb1\xb1", FIELDS_TEXT_CHARS, FIELDS_TEXT_OK },
+	{ "256 CJK", "\xe5\xb1\xb1", FIELDS_TEXT_CHARS + 1,
+	    FIELDS_TEXT_TOO_LONG },
+	{ "255 emoji", "\xf0\x9f\x98\x80", FIELDS_TEXT_CHARS,
+	    FIELDS_TEXT_OK },
+	{ "2000 CJK", "\xe5\xb1\xb1", 2000, FIELDS_TEXT_TOO_LONG },
+	{ "tab", "a\tb", 0, FIELDS_TEXT_CONTROL },
+	{ "line break", "a\nb", 0, FIELDS_TEXT_CONTROL },
+	{ "carriage return", "a\rb", 0, FIELDS_TEXT_CONTROL },
+	{ "escape", "a\x1b" "[31mb", 0, FIELDS_TEXT_CONTROL },
+	{ "bell", "\x07", 0, FIELDS_TEXT_CONTROL },
+	{ "DEL", "a\x7f", 0, FIELDS_TEXT_CONTROL },
+	{ "C1 control", "a\xc2\x85" "b", 0, FIELDS_TEXT_CONTROL },
+	{ "NBSP is text", "a\xc2\xa0" "b", 0, FIELDS_TEXT_OK },
+	{ "bad lead byte", "\xff", 0, FIELDS_TEXT_BAD_UTF8 },
+	{ "lone continuation", "a\x80", 0, FIELDS_TEXT_BAD_UTF8 },
+	{ "truncated sequence", "\xc3(", 0, FIELDS_TEXT_BAD_UTF8 },
+	{ "overlong slash", "\xc0\xaf", 0, FIELDS_TEXT_BAD_UTF8 },
+	{ "surrogate", "\xed\xa0\x80", 0, FIELDS_TEXT_BAD_UTF8 },
+	{ "past U+10FFFF", "\xf4\x90\x80\x80", 0, FIELDS_TEXT_BAD_UTF8 },
+	{ "bad UTF-8 and too long", "\xff", 300, FIELDS_TEXT_BAD_UTF8 },
+	{ "control and too long", "\t", 300, FIELDS_TEXT_CONTROL },
+};
+
+START_TEST(test_text_table)
+{
+	struct buf	 b;
+	size_t		 i, n;
+
+	buf_init(&b, 64 * 1024);
+	n = text_cases[_i].rep == 0 ? 1 : text_cases[_i].rep;
+	for (i = 0; i < n; i++)
+		ck_assert_int_eq(buf_append(&b, text_cases[_i].unit,
+		    strlen(text_cases[_i].unit)), 0);
+	ck_assert_msg(fields_text_check(buf_cstr(&b), b.len) ==
+	    text_cases[_i].want, "%s: got %s, want %s", text_cases[_i].name,
+	    fields_text_str(fields_text_check(buf_cstr(&b), b.len)),
+	    fields_text_str(text_cases[_i].want));
+	buf_free(&b);
+}
+END_TEST
+
 START_TEST(test_result_str)
 {
 	ck_assert_str_eq(form_result_str(FORM_OK), "ok");
@@ -491,6 +552,7 @@ suite(void)
 	    NELEM(valid_cases));
 	tcase_add_test(tc, test_validators_use_len);
 	tcase_add_test(tc, test_valid_token_length);
+	tcase_add_loop_test(tc, test_text_table, 0, NELEM(text_cases));
 	suite_add_tcase(s, tc);
 	tc = tcase_create("cookie");
 	tcase_add_loop_test(tc, test_cookie_table, 0, NELEM(cookie_cases));

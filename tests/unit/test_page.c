@@ -717,6 +717,62 @@ START_TEST(test_installed_ceiling_undone)
 }
 END_TEST
 
+#define HSTS	"Strict-Transport-Security: max-age=31536000\r\n"
+
+/* Returns the header block of an answer (up to the empty line). */
+static char *
+head_of(const char *page)
+{
+	const char	*end;
+
+	ck_assert_ptr_nonnull(end = strstr(page, "\r\n\r\n"));
+	return strndup(page, (size_t)(end - page) + 2);
+}
+
+/* With an https public URL every HTML page tells the browser to use
+ * https only, for a year; with http (a local demo) none does, since the
+ * header would be ignored or, worse, pin a name that serves no TLS. */
+START_TEST(test_hsts_with_https)
+{
+	struct buf	 b;
+	char		*h;
+
+	page_set_hsts(1);
+	buf_init(&b, 64 * 1024);
+	ck_assert_int_eq(page_error(&b, 400, "Link expired", "x"), 0);
+	h = head_of(buf_cstr(&b));
+	ck_assert_ptr_nonnull(strstr(h, "\r\n" HSTS));
+	ck_assert_ptr_null(strstr(strstr(h, HSTS) + 1, "Strict-Transport"));
+	free(h);
+	buf_reset(&b);
+	ck_assert_int_eq(page_linked(&b, "a@example.com", "00D", "https://i",
+	    "T1", "U1"), 0);
+	h = head_of(buf_cstr(&b));
+	ck_assert_ptr_nonnull(strstr(h, HSTS));
+	free(h);
+	buf_reset(&b);
+	ck_assert_int_eq(page_install(&b, AUTH_URL, NULL), 0);
+	h = head_of(buf_cstr(&b));
+	ck_assert_ptr_nonnull(strstr(h, HSTS));
+	free(h);
+	page_set_hsts(0);
+	buf_free(&b);
+}
+END_TEST
+
+START_TEST(test_hsts_not_with_http)
+{
+	struct buf	 b;
+
+	page_set_hsts(0);
+	buf_init(&b, 64 * 1024);
+	ck_assert_int_eq(page_error(&b, 400, "Link expired", "x"), 0);
+	ck_assert_ptr_null(strstr(buf_cstr(&b), "Strict-Transport"));
+	assert_page(buf_cstr(&b), "400 Bad Request", "Link expired");
+	buf_free(&b);
+}
+END_TEST
+
 static Suite *
 suite(void)
 {
@@ -731,6 +787,8 @@ suite(void)
 	tc = tcase_create("pages");
 	tcase_add_checked_fixture(tc, pg_setup, pg_teardown);
 	tcase_add_test(tc, test_csp_hash_matches_style);
+	tcase_add_test(tc, test_hsts_with_https);
+	tcase_add_test(tc, test_hsts_not_with_http);
 	tcase_add_loop_test(tc, test_error_status_table, 0,
 	    NELEM(status_cases));
 	tcase_add_test(tc, test_error_hostile);

@@ -220,6 +220,64 @@ START_TEST(response_url_ok)
 }
 END_TEST
 
+/*
+ * A response_url is checked as it will be sent: every form that libcurl
+ * or the receiving server would read as another path, host or resource
+ * than the prefix names is refused, by name.
+ */
+static const struct {
+	const char	*name;
+	const char	*url;
+	int		 ok;
+} response_url_cases[] = {
+	{ "slack's own form", "https://hooks.slack.com/commands/T1/1/abc", 1 },
+	{ "a query", "https://hooks.slack.com/commands/T1/1/abc?x=1", 1 },
+	{ "an escape that is no separator",
+	    "https://hooks.slack.com/commands/T1/1/a%41c", 1 },
+	{ "a dot inside a segment", "https://hooks.slack.com/a.b/..c/d..", 1 },
+	{ "dot-dot segment", "https://hooks.slack.com/../x", 0 },
+	{ "dot-dot segment deeper", "https://hooks.slack.com/commands/../../x",
+	    0 },
+	{ "dot segment", "https://hooks.slack.com/./x", 0 },
+	{ "trailing dot-dot", "https://hooks.slack.com/commands/..", 0 },
+	{ "trailing dot", "https://hooks.slack.com/commands/.", 0 },
+	{ "dot-dot before a query", "https://hooks.slack.com/a/..?x", 0 },
+	{ "encoded dot lower", "https://hooks.slack.com/%2e%2e/x", 0 },
+	{ "encoded dot upper", "https://hooks.slack.com/%2E%2E/x", 0 },
+	{ "encoded dot mixed", "https://hooks.slack.com/.%2E/x", 0 },
+	{ "encoded slash lower", "https://hooks.slack.com/a%2f..%2fx", 0 },
+	{ "encoded slash upper", "https://hooks.slack.com/a%2F..%2Fx", 0 },
+	{ "encoded backslash lower", "https://hooks.slack.com/a%5c..", 0 },
+	{ "encoded backslash upper", "https://hooks.slack.com/a%5C..", 0 },
+	{ "encoded control byte", "https://hooks.slack.com/a%0d%0ax", 0 },
+	{ "malformed escape", "https://hooks.slack.com/a%zz", 0 },
+	{ "truncated escape", "https://hooks.slack.com/a%2", 0 },
+	{ "backslash", "https://hooks.slack.com/a\\..\\x", 0 },
+	{ "userinfo", "https://hooks.slack.com@evil.example/x", 0 },
+	{ "userinfo in prefix host", "https://x@hooks.slack.com/x", 0 },
+	{ "fragment", "https://hooks.slack.com/commands/T1/1/abc#x", 0 },
+	{ "space", "https://hooks.slack.com/commands/T1 1/abc", 0 },
+	{ "tab", "https://hooks.slack.com/commands/T1\t1/abc", 0 },
+	{ "newline", "https://hooks.slack.com/commands/T1\n/abc", 0 },
+	{ "DEL", "https://hooks.slack.com/commands/\x7f", 0 },
+	{ "non-ASCII byte", "https://hooks.slack.com/commands/\xc3\xa9", 0 },
+	{ "empty segment", "https://hooks.slack.com/commands//x", 0 },
+	{ "another host", "https://hooks.slack.com.evil/x", 0 },
+	{ "plain http", "http://hooks.slack.com/x", 0 },
+	{ "upper-case scheme", "HTTPS://hooks.slack.com/x", 0 },
+	{ "prefix without slash", "https://hooks.slack.com", 0 },
+	{ "empty", "", 0 },
+};
+
+START_TEST(response_url_table)
+{
+	ck_assert_msg(session_response_url_ok(&cfg,
+	    response_url_cases[_i].url) == response_url_cases[_i].ok,
+	    "%s: %s", response_url_cases[_i].name,
+	    response_url_cases[_i].ok ? "refused" : "accepted");
+}
+END_TEST
+
 START_TEST(unlinked_user)
 {
 	struct session		*s;
@@ -306,6 +364,8 @@ suite(void)
 	tcase_add_loop_test(tc, login_url_search_kept_table, 0,
 	    sizeof(search_cases) / sizeof(search_cases[0]));
 	tcase_add_test(tc, response_url_ok);
+	tcase_add_loop_test(tc, response_url_table, 0,
+	    sizeof(response_url_cases) / sizeof(response_url_cases[0]));
 	tcase_add_test(tc, unlinked_user);
 	tcase_add_test(tc, wrong_key_changes_nothing);
 	tcase_add_test(tc, unreachable_salesforce_keeps_link);

@@ -2743,41 +2743,117 @@ START_TEST(test_installations_view)
 }
 END_TEST
 
+/* Whether the state named s is recorded (used) in the table. */
+static int64_t
+istate_has(const char *s)
+{
+	char		 sql[256], hex[2 * CRYPTO_HASHLEN + 1];
+	unsigned char	 h[CRYPTO_HASHLEN];
+
+	hash_of(s, h);
+	crypto_hex(h, sizeof(h), hex);
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM slack_install_state "
+	    "WHERE state_hash = x'%s'", hex);
+	return raw_int(sql);
+}
+
+/* Takes the state named s, issued at 1000 and expiring at expires, at
+ * now, with the cap; returns the result and the number dropped in
+ * *dropped. */
+static enum store_result
+istate_take(struct store *st, const char *s, time_t expires, time_t now,
+    long cap, long *dropped)
+{
+	unsigned char	 sh[CRYPTO_HASHLEN], ch[CRYPTO_HASHLEN];
+	char		 c[64];
+
+	hash_of(s, sh);
+	snprintf(c, sizeof(c), "cookie of %s", s);
+	hash_of(c, ch);
+	return store_install_state_take(st, sh, ch, 1000, expires, now, cap,
+	    dropped);
+}
+
 START_TEST(test_install_state)
 {
-	struct store		*st;
-	unsigned char		 s1[CRYPTO_HASHLEN], s2[CRYPTO_HASHLEN];
-	unsigned char		 c1[CRYPTO_HASHLEN], c2[CRYPTO_HASHLEN];
-	unsigned char		 x[CRYPTO_HASHLEN];
+	struct store	*st;
+	long		 dropped = -1;
 
-	hash_of("state-1", s1);
-	hash_of("state-2", s2);
-	hash_of("cookie-1", c1);
-	hash_of("cookie-2", c2);
-	hash_of("unknown", x);
 	st = open_with(&key_a);
-	ck_assert_int_eq(store_install_state_add(st, s1, c1, 1000, 1600),
+	ck_assert_int_eq(istate_take(st, "s1", 1600, 1100, 10, &dropped),
 	    STORE_OK);
-	ck_assert_int_eq(store_install_state_add(st, s2, c2, 1000, 1600),
-	    STORE_OK);
-	ck_assert_int_eq(store_install_state_take(st, x, c1, 1100),
-	    STORE_NOTFOUND);
-	/* Another browser's cookie: refused, and the state stays usable. */
-	ck_assert_int_eq(store_install_state_take(st, s1, c2, 1100),
-	    STORE_MISMATCH);
-	ck_assert_int_eq(store_install_state_take(st, s1, c1, 1100),
-	    STORE_OK);
-	ck_assert_int_eq(store_install_state_take(st, s1, c1, 1101),
+	ck_assert_int_eq(dropped, 0);
+	/* Recorded as used, with the cookie's hash and times. */
+	ck_assert_int_eq(raw_int("SELECT count(*) FROM slack_install_state "
+	    "WHERE created_at = 1000 AND expires_at = 1600 AND used_at = 1100 "
+	    "AND length(cookie_hash) = 32"), 1);
+	ck_assert_int_eq(istate_has("s1"), 1);
+	/* A second use, however late before it expires: refused, nothing
+	 * changed. */
+	dropped = -1;
+	ck_assert_int_eq(istate_take(st, "s1", 1600, 1599, 10, &dropped),
 	    STORE_USED);
-	ck_assert_int_eq(store_install_state_take(st, s2, c2, 1600),
-	    STORE_EXPIRED);
+	ck_assert_int_eq(dropped, 0);
+	ck_assert_int_eq(raw_int("SELECT used_at FROM slack_install_state"),
+	    1100);
+	ck_assert_int_eq(istate_take(st, "s2", 1700, 1100, 10, &dropped),
+	    STORE_OK);
 	/* The purge removes expired states (and nothing else). */
 	ck_assert_int_eq(store_purge(st, 1599), 0);
-	ck_assert_int_eq(store_purge(st, 1600), 2);
+	ck_assert_int_eq(store_purge(st, 1600), 1);
+	ck_assert_int_eq(istate_has("s1"), 0);
+	ck_assert_int_eq(istate_has("s2"), 1);
+	/* No cap is no table. */
+	ck_assert_int_eq(istate_take(st, "s3", 1700, 1100, 0, &dropped),
+	    STORE_ERROR);
+	ck_assert_int_eq(istate_has("s3"), 0);
+	store_close(st);
+}
+END_TEST
+
+START_TEST(test_install_state_cap)
+{
+	struct store	*st;
+	long		 dropped;
+
+	st = open_with(&key_a);
+	/* Three states, expiring in the order c, a, b. */
+	ck_assert_int_eq(istate_take(st, "a", 2000, 1000, 3, &dropped),
+	    STORE_OK);
+	ck_assert_int_eq(istate_take(st, "b", 2100, 1000, 3, &dropped),
+	    STORE_OK);
+	ck_assert_int_eq(istate_take(st, "c", 1500, 1000, 3, &dropped),
+	    STORE_OK);
+	ck_assert_int_eq(dropped, 0);
+	/* Full: the one that expires first makes room. */
+	ck_assert_int_eq(istate_take(st, "d", 2200, 1100, 3, &dropped),
+	    STORE_OK);
+	ck_assert_int_eq(dropped, 1);
 	ck_assert_int_eq(raw_int("SELECT count(*) FROM slack_install_state"),
-	    0);
-	ck_assert_int_eq(store_install_state_take(st, s1, c1, 1100),
-	    STORE_NOTFOUND);
+	    3);
+	ck_assert_int_eq(istate_has("c"), 0);
+	ck_assert_int_eq(istate_has("d"), 1);
+	/* The oldest, used again while the table is full: found used, not
+	 * dropped and recorded anew. */
+	ck_assert_int_eq(istate_take(st, "a", 2000, 1200, 3, &dropped),
+	    STORE_USED);
+	ck_assert_int_eq(dropped, 0);
+	ck_assert_int_eq(istate_has("a"), 1);
+	/* Expired rows go first and count as purged, not dropped: at 2000
+	 * "a" has expired, which leaves room for "e". */
+	ck_assert_int_eq(istate_take(st, "e", 2300, 2000, 3, &dropped),
+	    STORE_OK);
+	ck_assert_int_eq(dropped, 0);
+	ck_assert_int_eq(istate_has("a"), 0);
+	ck_assert_int_eq(raw_int("SELECT count(*) FROM slack_install_state"),
+	    3);
+	/* A smaller cap than the table: as many go as it takes. */
+	ck_assert_int_eq(istate_take(st, "f", 2400, 2000, 1, &dropped),
+	    STORE_OK);
+	ck_assert_int_eq(dropped, 3);
+	ck_assert_int_eq(raw_int("SELECT count(*) FROM slack_install_state"),
+	    1);
+	ck_assert_int_eq(istate_has("f"), 1);
 	store_close(st);
 }
 END_TEST
@@ -3239,6 +3315,7 @@ suite(void)
 	tcase_add_test(tc, test_install_no_plaintext_on_disk);
 	tcase_add_test(tc, test_installations_view);
 	tcase_add_test(tc, test_install_state);
+	tcase_add_test(tc, test_install_state_cap);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("load");
