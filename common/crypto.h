@@ -97,10 +97,11 @@ void	 crypto_hmac_sha256_parts(const void *key, size_t keylen,
 
 /*
  * A MAC of values forcelink hands out and checks itself (the CSRF token
- * of the login page): HMAC-SHA256 of the n parts, taken as if
- * concatenated, under a subkey derived from key for purpose
- * (HMAC-SHA256(key, "forcelink-mac " purpose)), so that no other use of
- * the key makes the same value.  Nothing is allocated; nothing fails.
+ * of the login page, the signed state cookie of "Add to Slack"):
+ * HMAC-SHA256 of the n parts, taken as if concatenated, under a subkey
+ * derived from key for purpose (HMAC-SHA256(key, "forcelink-mac "
+ * purpose)), so that no other use of the key makes the same value.
+ * Nothing is allocated; nothing fails.
  */
 void	 crypto_mac(const struct crypto_key *, const char *purpose,
 	    const struct crypto_part *parts, size_t n, unsigned char out[32]);

@@ -51,8 +51,10 @@ install_dup(const char *s)
 /* ------------------------------------------------------------------ */
 /* The state of "Add to Slack", in a signed cookie (see install.h). */
 
-/* The subkey's label: no other MAC forcelink makes uses it. */
-#define INSTALL_MAC_LABEL	"forcelink-mac slack-install-state"
+/* The MAC's purpose (crypto_mac): no other MAC forcelink makes uses it.
+ * Its subkey is HMAC-SHA256(key, "forcelink-mac slack-install-state"),
+ * as cookies made before crypto_mac() was shared had it. */
+#define INSTALL_MAC_PURPOSE	"slack-install-state"
 /* Characters of the parts of the cookie: the state (base64url of 32
  * bytes), the MAC (hex of 32 bytes), and the most digits of the expiry
  * (well within int64_t). */
@@ -76,13 +78,11 @@ static void
 install_state_mac(const struct crypto_key *k, const char *msg, size_t n,
     char hex[INSTALL_MAC_CHARS + 1])
 {
-	unsigned char	 sub[CRYPTO_HASHLEN], mac[CRYPTO_HASHLEN];
+	const struct crypto_part	 part = { msg, n };
+	unsigned char			 mac[CRYPTO_HASHLEN];
 
-	crypto_hmac_sha256(k->key, sizeof(k->key), INSTALL_MAC_LABEL,
-	    sizeof(INSTALL_MAC_LABEL) - 1, sub);
-	crypto_hmac_sha256(sub, sizeof(sub), msg, n, mac);
+	crypto_mac(k, INSTALL_MAC_PURPOSE, &part, 1, mac);
 	crypto_hex(mac, sizeof(mac), hex);
-	crypto_wipe(sub, sizeof(sub));
 	crypto_wipe(mac, sizeof(mac));
 }
 
