@@ -494,16 +494,22 @@ static const struct {
 	    "SELECT coalesce(leg, 'salesforce'), team_domain, user_name, "
 	    "nonce_hash FROM login_state WHERE state_hash = ?1" },
 	/* A Sign in with Slack state that was just taken becomes the
-	 * Salesforce login's, on the same row and with the same cookie. */
+	 * Salesforce login's, on the same row and with the same cookie; a
+	 * void row (no cookie: STMT_STATE_VOID) never does. */
 	[STMT_STATE_ADVANCE] = { "state_advance",
 	    "UPDATE login_state SET state_hash = ?2, verifier_ct = ?3, "
 	    "key_id = ?4, expires_at = ?5, used_at = NULL, "
 	    "leg = 'salesforce' "
-	    "WHERE state_hash = ?1 AND leg = 'slack' AND used_at IS NOT NULL" },
+	    "WHERE state_hash = ?1 AND leg = 'slack' AND used_at IS NOT NULL "
+	    "AND cookie_hash IS NOT NULL" },
+	/* Void: used, and without the verifier, the search and the cookie.
+	 * A taken state keeps its cookie (its row may be handed on), so a
+	 * row without one is how a void row is told from a taken one. */
 	[STMT_STATE_VOID] = { "state_void",
 	    "UPDATE login_state SET used_at = coalesce(used_at, ?2), "
 	    "verifier_ct = NULL, search_ct = NULL, search_url_ct = NULL, "
-	    "search_key_id = NULL WHERE state_hash = ?1" },
+	    "search_key_id = NULL, cookie_hash = NULL "
+	    "WHERE state_hash = ?1" },
 	[STMT_PEND_PUT] = { "pend_put",
 	    "UPDATE login_state SET pend_org = ?2, pend_sf_user_id = ?3, "
 	    "pend_sf_org_id = ?4, pend_sf_username = ?5, "

@@ -845,16 +845,18 @@ enum store_result store_state_take_leg(struct store *, enum store_leg leg,
  * Slack state old_hash (taken by store_state_take_leg) gets the
  * Salesforce state new_hash, a new verifier (sealed for it) and a new
  * expiry, with the same cookie and search.  STORE_OK, STORE_NOTFOUND
- * (not a taken Slack state), STORE_ERROR.  The caller hands on only the
- * state it just took and found proven: a void one is never handed on.
+ * (not a taken Slack state, or one made void by store_state_void()),
+ * STORE_ERROR.  The caller hands on only the state it just took and
+ * found proven; that a void one is refused here too is defence in depth.
  */
 enum store_result store_state_advance(struct store *,
 	    const unsigned char old_hash[CRYPTO_HASHLEN],
 	    const unsigned char new_hash[CRYPTO_HASHLEN], const char *verifier,
 	    time_t expires);
 
-/* Makes the row of a state unusable (used, no verifier, no search), for
- * a login that was refused.  STORE_OK, STORE_NOTFOUND, STORE_ERROR. */
+/* Makes the row of a state unusable (used; no verifier, search or
+ * cookie, so it is never handed on), for a login that was refused.
+ * STORE_OK, STORE_NOTFOUND, STORE_ERROR. */
 enum store_result store_state_void(struct store *,
 	    const unsigned char state_hash[CRYPTO_HASHLEN], time_t now);
 

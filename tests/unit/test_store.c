@@ -1939,6 +1939,41 @@ START_TEST(test_slack_hand_on_fail_void)
 }
 END_TEST
 
+/* A void login is never handed on to Salesforce (defence in depth: the
+ * callback hands on only the state it just took and found proven), and
+ * its row stays as the void left it. */
+START_TEST(test_slack_hand_on_void_refused)
+{
+	struct slack_user	 who;
+	struct store		*st;
+	unsigned char		 s[CRYPTO_HASHLEN], c[CRYPTO_HASHLEN];
+	unsigned char		 s2[CRYPTO_HASHLEN];
+	char			*v = NULL;
+	time_t			 now = time(NULL);
+
+	st = open_with(&key_a);
+	slack_leg_make(st, "void advance", now, s, c);
+	hash_of("state void advance 2", s2);
+	ck_assert_int_eq(store_state_take_leg(st, STORE_LEG_SLACK, s, c, now,
+	    &who, &v, NULL), STORE_OK);
+	crypto_free_secret(v);
+	v = NULL;
+	ck_assert_int_eq(store_state_void(st, s, now), STORE_OK);
+	ck_assert_int_eq(store_state_advance(st, s, s2, "verifier-2",
+	    now + 600), STORE_NOTFOUND);
+	/* Still the void Slack state: no Salesforce state, no verifier. */
+	ck_assert_int_eq(raw_int("SELECT count(*) FROM login_state WHERE "
+	    "leg = 'slack' AND used_at IS NOT NULL AND verifier_ct IS NULL "
+	    "AND cookie_hash IS NULL"), 1);
+	ck_assert_int_eq(raw_int("SELECT count(*) FROM login_state WHERE "
+	    "leg = 'salesforce' OR used_at IS NULL"), 0);
+	ck_assert_int_eq(store_state_take_leg(st, STORE_LEG_SALESFORCE, s2, c,
+	    now, &who, &v, NULL), STORE_NOTFOUND);
+	ck_assert_ptr_null(v);
+	store_close(st);
+}
+END_TEST
+
 START_TEST(test_install_update_tokens_cas)
 {
 	struct store_install	 out;
@@ -3293,6 +3328,7 @@ suite(void)
 	tcase_add_test(tc, test_search_no_plaintext_on_disk);
 	tcase_add_test(tc, test_slack_hand_on);
 	tcase_add_test(tc, test_slack_hand_on_fail_void);
+	tcase_add_test(tc, test_slack_hand_on_void_refused);
 	tcase_add_test(tc, test_migrate_from_1_keeps_logins);
 	suite_add_tcase(s, tc);
 
