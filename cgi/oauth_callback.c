@@ -106,6 +106,18 @@ callback_link_fail(struct buf *b, enum session_result res)
 	}
 }
 
+/* The browser's forcelink_oauth cookie into cookie (wipe it).  0, or
+ * -1 when there is none. */
+static int
+callback_cookie(FCGX_Request *r, char cookie[CRYPTO_TOKEN_MAX + 1])
+{
+	const char	*hdr;
+
+	hdr = req_param(r, "HTTP_COOKIE");
+	return hdr == NULL || form_cookie(hdr, SESSION_COOKIE, cookie,
+	    CRYPTO_TOKEN_MAX + 1) == -1 ? -1 : 0;
+}
+
 /*
  * Reads and checks the state of leg and its cookie and consumes the
  * state; search NULL leaves the search on the row.  Returns STORE_OK
@@ -118,12 +130,9 @@ callback_take_state(FCGX_Request *r, struct session *s, enum store_leg leg,
 {
 	unsigned char	 cookie_h[CRYPTO_HASHLEN];
 	char		 cookie[CRYPTO_TOKEN_MAX + 1];
-	const char	*hdr;
 
 	*verifier = NULL;
-	hdr = req_param(r, "HTTP_COOKIE");
-	if (hdr == NULL || form_cookie(hdr, SESSION_COOKIE, cookie,
-	    sizeof(cookie)) == -1)
+	if (callback_cookie(r, cookie) == -1)
 		return STORE_MISMATCH;
 	crypto_sha256(cookie, cookie_h);
 	crypto_wipe(cookie, sizeof(cookie));
@@ -347,22 +356,41 @@ callback_slack_other(struct callback *c)
  * Sign in with Slack proved who is in the browser: the row is handed on
  * to the Salesforce login with a fresh state and PKCE verifier, under
  * the same cookie, and the browser goes on to Salesforce.
+ *
+ * The cookie is set again (the same value) with the redirect: /oauth/start
+ * gave it SESSION_STATE_TTL seconds for the whole login, and a person who
+ * took most of them at Slack would come back from Salesforce without it.
+ * Now the Salesforce login has SESSION_STATE_TTL seconds from here, in
+ * the browser as on the row (one now for both).
  */
 static void
 callback_slack_hand_on(struct callback *c)
 {
 	char		 state[CRYPTO_TOKEN_MAX], verifier[CRYPTO_TOKEN_MAX];
+	char		 cookie[CRYPTO_TOKEN_MAX + 1], header[1024];
 	unsigned char	 state_h[CRYPTO_HASHLEN];
 	char		*url = NULL;
+	time_t		 now = time(NULL);
 
+	memset(cookie, 0, sizeof(cookie));
+	memset(header, 0, sizeof(header));
 	crypto_random_token(state, 32);
 	crypto_random_token(verifier, 32);
 	crypto_sha256(state, state_h);
-	if (store_state_advance(c->s->st, c->state_h, state_h, verifier,
-	    time(NULL) + SESSION_STATE_TTL) != STORE_OK ||
-	    (url = session_login_authorize_url(c->s, &c->who, state_h, state,
-	    verifier)) == NULL || page_redirect(&c->page, url, NULL) == -1) {
-		(void)store_state_void(c->s->st, c->state_h, time(NULL));
+	/* The state was just taken with this cookie: it is there. */
+	if (callback_cookie(c->fcgi, cookie) == -1 ||
+	    store_state_advance(c->s->st, c->state_h, state_h, verifier,
+	    now + SESSION_STATE_TTL) != STORE_OK) {
+		(void)store_state_void(c->s->st, c->state_h, now);
+		callback_state_fail(&c->page, STORE_ERROR);
+		goto out;
+	}
+	session_cookie(c->s->cfg, SESSION_COOKIE, cookie, header,
+	    sizeof(header));
+	/* Handed on: the row is the new state's now. */
+	if ((url = session_login_authorize_url(c->s, &c->who, state_h, state,
+	    verifier)) == NULL || page_redirect(&c->page, url, header) == -1) {
+		(void)store_state_void(c->s->st, state_h, now);
 		callback_state_fail(&c->page, STORE_ERROR);
 		goto out;
 	}
@@ -371,6 +399,8 @@ callback_slack_hand_on(struct callback *c)
 out:
 	crypto_wipe(state, sizeof(state));
 	crypto_wipe(verifier, sizeof(verifier));
+	crypto_wipe(cookie, sizeof(cookie));
+	crypto_wipe(header, sizeof(header));
 	free(url);
 }
 
@@ -529,7 +559,8 @@ out:
 	(void)proof_sweep(s, time(NULL), PROOF_SWEEP_SOME);
 	store_search_free(&c.search);
 	form_free(&c.f);
-	buf_free(&c.page);
+	/* A redirect to Salesforce sets the login cookie again. */
+	buf_free_secret(&c.page);
 }
 
 int

@@ -42,31 +42,6 @@
 #define START_CSRF_COOKIE	"forcelink_csrf"
 #define START_CSRF_PURPOSE	"oauth-start-csrf"
 
-/* The path the cookies are sent back on: the public URL's path +
- * /oauth/. */
-static void
-start_cookie_path(const char *public_url, char *out, size_t n)
-{
-	const char	*p;
-
-	p = strstr(public_url, "://");
-	p = p != NULL ? strchr(p + 3, '/') : NULL;
-	snprintf(out, n, "%s/oauth/", p != NULL ? p : "");
-}
-
-/* Writes the Set-Cookie line of cookie name=value into out. */
-static void
-start_cookie(const struct config *cfg, const char *name, const char *value,
-    char *out, size_t n)
-{
-	char	 path[512];
-
-	start_cookie_path(cfg->public_url, path, sizeof(path));
-	snprintf(out, n, "Set-Cookie: %s=%s; Path=%s; Max-Age=%d; HttpOnly; "
-	    "SameSite=Lax%s\r\n", name, value, path, SESSION_STATE_TTL,
-	    cfg->public_https ? "; Secure" : "");
-}
-
 /* The origin (scheme://host[:port]) of url into out. */
 static void
 start_origin(const char *url, char *out, size_t n)
@@ -200,7 +175,7 @@ start_page(FCGX_Request *r, struct session *s, struct buf *page)
 	keyring_update(s->cfg->keyring, &snap);
 	start_csrf(keyring_current(snap), cookie, nonce_h, csrf);
 	keyring_release(snap);
-	start_cookie(s->cfg, START_CSRF_COOKIE, cookie, header,
+	session_cookie(s->cfg, START_CSRF_COOKIE, cookie, header,
 	    sizeof(header));
 	snprintf(action, sizeof(action), "%s/oauth/start",
 	    s->cfg->public_url);
@@ -316,7 +291,7 @@ start_continue(FCGX_Request *r, struct session *s, struct buf *page)
 		start_fail(page, STORE_ERROR);
 		goto out;
 	}
-	start_cookie(s->cfg, SESSION_COOKIE, cookie, header, sizeof(header));
+	session_cookie(s->cfg, SESSION_COOKIE, cookie, header, sizeof(header));
 	page_redirect(page, url, header);
 	log_event(LOGL_INFO, "oauth.start", "outcome=redirect leg=%s",
 	    leg == STORE_LEG_SLACK ? "slack" : "salesforce");

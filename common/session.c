@@ -1113,6 +1113,20 @@ session_login_authorize_url(struct session *s, const struct slack_user *who,
 }
 
 void
+session_cookie(const struct config *cfg, const char *name, const char *value,
+    char *out, size_t n)
+{
+	const char	*p;
+
+	/* The cookie goes back to /oauth/start and /oauth/callback only. */
+	p = strstr(cfg->public_url, "://");
+	p = p != NULL ? strchr(p + 3, '/') : NULL;
+	snprintf(out, n, "Set-Cookie: %s=%s; Path=%s/oauth/; Max-Age=%d; "
+	    "HttpOnly; SameSite=Lax%s\r\n", name, value, p != NULL ? p : "",
+	    SESSION_STATE_TTL, cfg->public_https ? "; Secure" : "");
+}
+
+void
 session_linked_free(struct session_linked *l)
 {
 	free(l->sf_username);

@@ -209,6 +209,18 @@ char		*session_login_authorize_url(struct session *,
 		    const char *state, const char *verifier);
 
 /*
+ * Writes into out (n bytes) the CGI header line that sets the login
+ * cookie name=value (value: a token of crypto_random_token) for
+ * SESSION_STATE_TTL seconds: Path the public URL's path + /oauth/,
+ * HttpOnly, SameSite=Lax, and Secure when the public URL is https.
+ * out holds the value: wipe it.  /oauth/start sets the cookies with it,
+ * and the callback of Sign in with Slack sets forcelink_oauth again, for
+ * the Salesforce login's own SESSION_STATE_TTL.
+ */
+void		 session_cookie(const struct config *, const char *name,
+		    const char *value, char *out, size_t n);
+
+/*
  * session_link() with the integration the login was started with (org as
  * /oauth/start recorded it; NULL: the workspace's now).
  */

@@ -27,7 +27,7 @@ import urllib.request
 
 import pytest
 
-from harness import CLIENT_ID
+from harness import CLIENT_ID, Stack
 
 TEAM = "T0E2E0001"
 ORG = "00D5g000004ZyAbEAK"
@@ -724,3 +724,82 @@ def test_tampered_ciphertext_clear_message_nothing_deleted(stack):
     assert "Jane Smith" not in body["text"]
     assert "oauth/start" not in json.dumps(body), body
     assert raw_row(stack, user) == swapped
+
+
+# -- Sign in with Slack, then Salesforce (FORCELINK_LINK_PROOF=slack) ---------
+@pytest.fixture(scope="module")
+def signin_stack(tmp_path_factory):
+    """A stack whose logins start with Sign in with Slack."""
+    s = Stack(tmp_path_factory.mktemp("signin"), slack=True,
+              env_overrides={"FORCELINK_LINK_PROOF": "slack"}).start()
+    yield s
+    s.stop()
+
+
+def cookie_attrs(header):
+    """(name, value, {attribute: value}) of one Set-Cookie line."""
+    parts = [p.strip() for p in header.split(";")]
+    name, _, value = parts[0].partition("=")
+    attrs = {}
+    for p in parts[1:]:
+        k, _, v = p.partition("=")
+        attrs[k.lower()] = v
+    return name, value, attrs
+
+
+def test_signin_leg_sets_the_cookie_again_for_the_salesforce_leg(
+        signin_stack):
+    """The callback of Sign in with Slack sends the browser on to
+    Salesforce with the forcelink_oauth cookie set again: the same value,
+    the full Max-Age, and the row's expiry for the Salesforce leg is that
+    same lifetime from then.  A person who spent most of the first
+    cookie's lifetime at Slack still comes back from Salesforce with
+    it."""
+    stack, user = signin_stack, "U0LNKREISSUE"
+    url = stack.login_url(TEAM, user)
+    page, fields, csrf = stack.start_page(url)
+    assert page.status == 200, page.text
+    first, cookie = stack.start_post(fields, csrf)
+    assert stack.is_signin(first), (first.status, first.headers)
+    _, _, start_attrs = cookie_attrs(first.headers["Set-Cookie"])
+    t0 = int(time.time())
+    r = stack.signin_leg(first.headers["Location"], cookie, TEAM, user)
+    t1 = int(time.time())
+    assert r.status == 302, r.text
+    assert r.headers["Location"].startswith(
+        stack.sf_url + "/services/oauth2/authorize"), r.headers["Location"]
+    cookies = r.headers.get_all("Set-Cookie") or []
+    assert len(cookies) == 1, cookies
+    name, value, attrs = cookie_attrs(cookies[0])
+    assert "%s=%s" % (name, value) == cookie
+    assert attrs.get("max-age") == "600", attrs
+    assert attrs == start_attrs, (attrs, start_attrs)
+    assert "httponly" in attrs and attrs.get("samesite") == "Lax", attrs
+    assert attrs.get("path") == "/oauth/", attrs
+    assert "no-store" in r.headers["Cache-Control"]
+    # The row's Salesforce leg lives as long as the cookie, from now.
+    with contextlib.closing(stack.db()) as c:
+        leg, expires = c.execute(
+            "SELECT leg, expires_at FROM login_state WHERE nonce_hash = ?",
+            (sha256(qs(url)["state"]),)).fetchone()
+    assert leg == "salesforce"
+    assert t0 + 600 <= expires <= t1 + 600, (t0, expires, t1)
+    # The login finishes with it.
+    done = stack.callback(stack.consent(r.headers["Location"]), cookie)
+    assert_page(done, 200)
+    assert link_of(stack, user)["sf_username"] == "alice@example.com"
+
+
+def test_signin_refused_sets_no_cookie(signin_stack):
+    """Signed in as another Slack user: no redirect, and no cookie is set
+    again for a login that is void."""
+    stack, user = signin_stack, "U0LNKREISSUE2"
+    url = stack.login_url(TEAM, user)
+    page, fields, csrf = stack.start_page(url)
+    first, cookie = stack.start_post(fields, csrf)
+    assert stack.is_signin(first)
+    r = stack.signin_leg(first.headers["Location"], cookie, TEAM,
+                         "U0LNKSOMEONE")
+    assert_page(r, 403)
+    assert r.headers.get("Set-Cookie") is None
+    assert "Location" not in r.headers
