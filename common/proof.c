@@ -156,17 +156,17 @@ proof_confirm(struct session *s, const struct slack_user *who,
 	}
 	crypto_sha256(norm, h);
 	crypto_wipe(norm, sizeof(norm));
-	sr = store_pending_confirm(s->st, h, who, time(NULL), &p, search);
+	/*
+	 * Taking the pending link and storing it are one transaction: a
+	 * worker killed in between must not leave a live grant that is
+	 * neither stored nor pending (nothing would revoke it).  When it
+	 * fails, nothing changed: the grant stays pending, the same code
+	 * may be tried again, and the sweep revokes it once it expires.
+	 */
+	sr = session_pending_store(s, h, who, time(NULL), &p, search, out);
 	switch (sr) {
 	case STORE_OK:
-		if (session_grant_store(s, who, &p.link, out) == SESSION_OK) {
-			r = PROOF_CONFIRM_LINKED;
-			break;
-		}
-		/* Taken from the row but not stored: revoke it now. */
-		(void)session_grant_revoke(s, who, p.link.org,
-		    p.link.refresh_token, "not_stored");
-		store_search_free(search);
+		r = PROOF_CONFIRM_LINKED;
 		break;
 	case STORE_MISMATCH:
 		log_event(LOGL_WARN, "proof.confirm", "outcome=other_user "

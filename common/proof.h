@@ -57,7 +57,9 @@ const char	*proof_confirm_str(enum proof_confirm);
  * /contact confirm typed by who.  PROOF_CONFIRM_LINKED fills *out (free
  * with session_linked_free) and *search (the search kept with the login;
  * text NULL when none; free with store_search_free).  PROOF_CONFIRM_WRONG
- * sets *left.
+ * sets *left.  The link is taken from its login and stored in one
+ * transaction (session_pending_store): on PROOF_CONFIRM_ERROR nothing
+ * changed, and the login still waits for its code.
  */
 enum proof_confirm proof_confirm(struct session *, const struct slack_user *who,
 		    const char *typed, struct session_linked *out,

@@ -1010,6 +1010,45 @@ fail:
 	return SESSION_ERROR;
 }
 
+enum store_result
+session_pending_store(struct session *s,
+    const unsigned char code_hash[CRYPTO_HASHLEN],
+    const struct slack_user *who, time_t now, struct store_pending *p,
+    struct store_search *search, struct session_linked *out)
+{
+	enum store_result	 sr;
+	char			*old = NULL, *oldorg = NULL;
+	int			 fd;
+
+	memset(out, 0, sizeof(*out));
+	memset(p, 0, sizeof(*p));
+	memset(search, 0, sizeof(*search));
+	/* The link is replaced under the refresh lock, as in
+	 * session_grant_store(), and for the same reason. */
+	if ((fd = session_lock(s, who)) == -1)
+		return STORE_ERROR;
+	sr = store_pending_link(s->st, code_hash, who, now, p, search,
+	    &oldorg, &old);
+	session_unlock(fd);
+	if (sr != STORE_OK)
+		goto out;
+	log_event(LOGL_INFO, "link.stored", "sf_user=%s sf_org=%s "
+	    "integration=\"%s\" replaced=%d proof=code", p->link.sf_user_id,
+	    p->link.sf_org_id, p->link.org, old != NULL);
+	session_revoke_old(s, who, oldorg, old, p->link.refresh_token);
+	/* Moved, not copied: the link is stored, and nothing may fail now
+	 * and make the reply say it was not. */
+	out->sf_username = p->link.sf_username;
+	out->sf_org_id = p->link.sf_org_id;
+	out->instance_url = p->link.instance_url;
+	p->link.sf_username = p->link.sf_org_id = p->link.instance_url =
+	    NULL;
+out:
+	crypto_free_secret(old);
+	free(oldorg);
+	return sr;
+}
+
 int
 session_grant_revoke(struct session *s, const struct slack_user *who,
     const char *orgname, const char *refresh, const char *why)

@@ -269,6 +269,26 @@ enum session_result session_grant_store(struct session *,
 		    struct session_linked *out);
 
 /*
+ * The second step of FORCELINK_LINK_PROOF=code, when who types the code
+ * whose hash is code_hash: under who's refresh lock, as
+ * session_grant_store(), the pending link is taken and stored as who's
+ * link in one transaction (store_pending_link: a worker killed at any
+ * instant leaves it pending or stored); after the commit and the lock,
+ * the refresh token of a link it replaced is revoked.  Returns what
+ * store_pending_link() returned (STORE_ERROR also when the lock could
+ * not be had: nothing changed).  On STORE_OK *out is filled (with the
+ * strings of p->link's sf_username, sf_org_id and instance_url, which
+ * are moved: NULL in *p), *p and *search otherwise as
+ * store_pending_confirm() fills them; on STORE_MISMATCH p->who says
+ * whose login it was.  Free *p with store_pending_free().
+ */
+enum store_result session_pending_store(struct session *,
+		    const unsigned char code_hash[CRYPTO_HASHLEN],
+		    const struct slack_user *who, time_t now,
+		    struct store_pending *p, struct store_search *search,
+		    struct session_linked *out);
+
+/*
  * Revokes refresh (a grant that is not stored, or refused) with
  * integration org, logging why (a word).  Returns 0 when it is revoked
  * (or Salesforce says it is not valid any more), -1 when it may still be

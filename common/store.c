@@ -1570,27 +1570,26 @@ store_link_complete(const struct store_link *in)
 	return 0;
 }
 
-enum store_result
-store_link_put(struct store *st, const struct slack_user *who,
-    const struct store_link *in, char **old_refresh)
+/*
+ * Inside a write transaction: creates or replaces the link of who with
+ * in, sealed under the key current now, at the version after the one it
+ * replaces.  *old (old may be NULL) receives the replaced link's refresh
+ * token (allocated; NULL when there was none or it did not open).
+ * Returns STORE_OK, STORE_BADKEY (the existing link is sealed under a key
+ * we do not hold: nothing is written) or STORE_ERROR.
+ */
+static enum store_result
+store_link_write(struct store *st, const struct slack_user *who,
+    const struct store_link *in, char **old)
 {
 	struct sealed		 acc = { NULL, 0 }, ref = { NULL, 0 };
 	const struct crypto_key	*k;
-	enum store_result	 r = STORE_ERROR;
-	char			*old = NULL, old_id[CRYPTO_KEYID_LEN + 1];
+	enum store_result	 r;
+	char			 old_id[CRYPTO_KEYID_LEN + 1];
 	int64_t			 version = 0;
-	int			 began = 0;
 
-	if (old_refresh != NULL)
-		*old_refresh = NULL;
-	if (!store_who_ok(who) || !store_link_complete(in))
-		goto out;
 	store_keys(st);
-	if (store_write_begin(st) == -1)
-		goto out;
-	began = 1;
-	store_keys(st);
-	r = store_link_old(st, who, &version, old_id, &old);
+	r = store_link_old(st, who, &version, old_id, old);
 	if (r != STORE_OK && r != STORE_NOTFOUND)
 		goto out;
 	r = STORE_ERROR;
@@ -1606,6 +1605,29 @@ store_link_put(struct store *st, const struct slack_user *who,
 	r = STORE_OK;
 out:
 	store_reset(st, STMT_LINK_PUT);
+	free(acc.p);
+	free(ref.p);
+	return r;
+}
+
+enum store_result
+store_link_put(struct store *st, const struct slack_user *who,
+    const struct store_link *in, char **old_refresh)
+{
+	enum store_result	 r = STORE_ERROR;
+	char			*old = NULL;
+	int			 began = 0;
+
+	if (old_refresh != NULL)
+		*old_refresh = NULL;
+	if (!store_who_ok(who) || !store_link_complete(in))
+		goto out;
+	store_keys(st);
+	if (store_write_begin(st) == -1)
+		goto out;
+	began = 1;
+	r = store_link_write(st, who, in, &old);
+out:
 	if (began && store_write_end(st, r == STORE_OK) == -1)
 		r = STORE_ERROR;
 	if (r == STORE_OK && old_refresh != NULL) {
@@ -1613,8 +1635,6 @@ out:
 		old = NULL;
 	}
 	crypto_free_secret(old);
-	free(acc.p);
-	free(ref.p);
 	return r;
 }
 
@@ -3832,14 +3852,26 @@ store_same_user(const struct slack_user *a, const struct slack_user *b)
 	    strcmp(a->user_id, b->user_id) == 0;
 }
 
-enum store_result
-store_pending_confirm(struct store *st,
+/* Where store_pending_take() hands what the link it stored replaced. */
+struct store_take_link {
+	char	**old_org;	/* the replaced link's integration */
+	char	**old_refresh;	/* and its refresh token */
+};
+
+/*
+ * store_pending_confirm() with tl NULL; with tl, store_pending_link():
+ * finding, checking and taking the row, and then writing the link, are
+ * one write transaction.
+ */
+static enum store_result
+store_pending_take(struct store *st,
     const unsigned char code_hash[CRYPTO_HASHLEN],
     const struct slack_user *who, time_t now, struct store_pending *p,
-    struct store_search *search)
+    struct store_search *search, const struct store_take_link *tl)
 {
 	struct store_search	 found;
 	enum store_result	 r = STORE_ERROR;
+	char			*org = NULL, *old = NULL;
 	int			 began = 0, rc;
 
 	memset(p, 0, sizeof(*p));
@@ -3873,9 +3905,20 @@ store_pending_confirm(struct store *st,
 		goto out;
 	store_reset(st, STMT_PEND_FIND);
 	r = STORE_ERROR;
-	if (store_pending_set(st, STMT_PEND_CLEAR, p->nonce_hash, -1) == -1)
+	if (store_pending_set(st, STMT_PEND_CLEAR, p->nonce_hash, -1) == -1 ||
+	    (r = store_search_take(st, p->state_hash, &found)) != STORE_OK)
 		goto out;
-	r = store_search_take(st, p->state_hash, &found);
+	if (tl == NULL)
+		goto out;
+	/* The link is written in the transaction that clears the pending
+	 * columns: a worker killed at any instant leaves the grant pending
+	 * (the sweep revokes it when it expires) or stored, never neither.
+	 * The replaced link's integration is read here too, as it is now. */
+	r = store_link_org(st, who, &org);
+	if (r != STORE_OK && r != STORE_NOTFOUND)
+		goto out;
+	r = store_link_complete(&p->link) ? store_link_write(st, who,
+	    &p->link, &old) : STORE_ERROR;
 out:
 	store_reset(st, STMT_PEND_FIND);
 	if (began && store_write_end(st, r == STORE_OK ||
@@ -3884,10 +3927,43 @@ out:
 	if (r == STORE_OK) {
 		*search = found;
 		memset(&found, 0, sizeof(found));
+		if (tl != NULL) {
+			*tl->old_org = org;
+			*tl->old_refresh = old;
+			org = old = NULL;
+		}
 	} else if (r != STORE_MISMATCH)
 		store_pending_free(p);
 	store_search_free(&found);
+	free(org);
+	crypto_free_secret(old);
 	return r;
+}
+
+enum store_result
+store_pending_confirm(struct store *st,
+    const unsigned char code_hash[CRYPTO_HASHLEN],
+    const struct slack_user *who, time_t now, struct store_pending *p,
+    struct store_search *search)
+{
+	return store_pending_take(st, code_hash, who, now, p, search, NULL);
+}
+
+enum store_result
+store_pending_link(struct store *st,
+    const unsigned char code_hash[CRYPTO_HASHLEN],
+    const struct slack_user *who, time_t now, struct store_pending *p,
+    struct store_search *search, char **old_org, char **old_refresh)
+{
+	const struct store_take_link	 tl = { old_org, old_refresh };
+
+	*old_org = *old_refresh = NULL;
+	if (!store_who_ok(who)) {
+		memset(p, 0, sizeof(*p));
+		memset(search, 0, sizeof(*search));
+		return STORE_ERROR;
+	}
+	return store_pending_take(st, code_hash, who, now, p, search, &tl);
 }
 
 enum store_result

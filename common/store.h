@@ -897,6 +897,29 @@ enum store_result store_pending_confirm(struct store *,
 	    struct store_search *search);
 
 /*
+ * /contact confirm, as one step: store_pending_confirm() that, in the
+ * same BEGIN IMMEDIATE transaction (synchronous=FULL), also writes the
+ * link it takes as who's link, as store_link_put() would.  So the pending
+ * columns are cleared only in the commit that stores the link: a worker
+ * killed at any instant leaves the grant either still pending (swept and
+ * revoked when it expires) or stored, never a live grant that is
+ * neither.  The caller holds who's refresh lock (session.c).
+ *
+ * STORE_OK as store_pending_confirm(), and *old_org and *old_refresh
+ * (allocated; free and crypto_free_secret) are the integration and the
+ * refresh token of the link it replaced (NULL when none, or when the
+ * token did not open), for the caller to revoke after the commit.
+ * STORE_MISMATCH and STORE_NOTFOUND as store_pending_confirm().  On
+ * STORE_BADKEY (the pending tokens, or who's current link, are sealed
+ * under a key we do not hold) and STORE_ERROR nothing is changed: the
+ * link stays pending.
+ */
+enum store_result store_pending_link(struct store *,
+	    const unsigned char code_hash[CRYPTO_HASHLEN],
+	    const struct slack_user *who, time_t now, struct store_pending *p,
+	    struct store_search *search, char **old_org, char **old_refresh);
+
+/*
  * A wrong code from who: one more wrong try on every live pending row of
  * who; rows with max wrong tries become void.  *left: the fewest tries
  * left on a live row (0 when none is live); *voided: rows made void now.

@@ -1,9 +1,15 @@
 /*
  * Unit tests of common/session.c that need no Salesforce: login links
- * and their nonces, unlinked users, a wrong key (nothing changes), and a
- * Salesforce that cannot be reached (the link stays).  The refresh paths
- * run against the stand-in in tests/e2e.
+ * and their nonces, unlinked users, a wrong key (nothing changes), a
+ * Salesforce that cannot be reached (the link stays), and a worker
+ * killed while /contact confirm stores a pending link (it stays pending
+ * or is stored, never neither).  The refresh paths run against the
+ * stand-in in tests/e2e.
  */
+#include <sys/types.h>
+#include <sys/wait.h>
+
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,7 +17,9 @@
 #include <unistd.h>
 
 #include <check.h>
+#include <sqlite3.h>
 
+#include "proof.h"
 #include "session.h"
 
 static char			 dbpath[64];
@@ -353,6 +361,189 @@ START_TEST(unreachable_salesforce_keeps_link)
 }
 END_TEST
 
+/* --- A worker killed in /contact confirm ------------------------------ */
+
+/* The SQL function fl_kill(): the process dies at once, as a worker
+ * killed by the kernel (SIGKILL: no cleanup, no rollback of its own). */
+static void
+kill_now(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	(void)ctx;
+	(void)argc;
+	(void)argv;
+	kill(getpid(), SIGKILL);
+}
+
+/* Gives every new connection of the process fl_kill(). */
+static int
+kill_register(sqlite3 *db, char **err, const sqlite3_api_routines *api)
+{
+	(void)err;
+	(void)api;
+	return sqlite3_create_function(db, "fl_kill", 0, SQLITE_UTF8, NULL,
+	    kill_now, NULL, NULL);
+}
+
+/* SQL run on the file as it is: 0, or -1 with the error printed. */
+static int
+raw_sql(const char *sql)
+{
+	sqlite3	*db = NULL;
+	char	*err = NULL;
+	int	 rc;
+
+	rc = sqlite3_open_v2(dbpath, &db, SQLITE_OPEN_READWRITE, NULL);
+	if (rc == SQLITE_OK) {
+		sqlite3_busy_timeout(db, 5000);
+		rc = sqlite3_exec(db, sql, NULL, NULL, &err);
+	}
+	if (rc != SQLITE_OK)
+		fprintf(stderr, "%s: %s\n", sql, err != NULL ? err :
+		    sqlite3_errmsg(db));
+	sqlite3_free(err);
+	sqlite3_close(db);
+	return rc == SQLITE_OK ? 0 : -1;
+}
+
+/* First column of the first row of sql, or -1. */
+static long
+raw_count(const char *sql)
+{
+	sqlite3		*db = NULL;
+	sqlite3_stmt	*st = NULL;
+	long		 n = -1;
+
+	if (sqlite3_open_v2(dbpath, &db, SQLITE_OPEN_READONLY, NULL) ==
+	    SQLITE_OK && sqlite3_prepare_v2(db, sql, -1, &st, NULL) ==
+	    SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+		n = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return n;
+}
+
+/*
+ * Alice's login as the callback leaves it in code mode: the nonce made,
+ * its Salesforce state taken, and a verified grant (refresh-2) held for
+ * the code, which goes into code as the page shows it.
+ */
+static void
+pending_login(char code[CRYPTO_CODE_MAX])
+{
+	struct session		*s;
+	struct store_link	 l;
+	struct slack_user	 who;
+	unsigned char		 n[CRYPTO_HASHLEN], sh[CRYPTO_HASHLEN];
+	unsigned char		 ch[CRYPTO_HASHLEN];
+	time_t			 now = time(NULL);
+	char			*v = NULL;
+
+	memset(&l, 0, sizeof(l));
+	l.org = "";
+	l.sf_user_id = "005000000000002AAA";
+	l.sf_org_id = "00D000000000001AAA";
+	l.sf_username = "new.user@example.com";
+	l.instance_url = "https://127.0.0.1:9";
+	l.access_token = "00D!access-2";
+	l.refresh_token = "refresh-2";
+	crypto_sha256("kill nonce", n);
+	crypto_sha256("kill state", sh);
+	crypto_sha256("kill cookie", ch);
+	s = session_new(&cfg);
+	ck_assert_ptr_nonnull(s);
+	ck_assert_int_eq(store_nonce_add_login(s->st, &alice, NULL, n,
+	    now + 600, NULL), STORE_OK);
+	ck_assert_int_eq(store_nonce_start_leg(s->st, STORE_LEG_SALESFORCE, n,
+	    now, sh, ch, "verifier-verifier-verifier-verifier-verifier",
+	    now + 600, &who), STORE_OK);
+	ck_assert_int_eq(store_state_take_leg(s->st, STORE_LEG_SALESFORCE, sh,
+	    ch, now, &who, &v, NULL), STORE_OK);
+	crypto_free_secret(v);
+	ck_assert_int_eq(proof_hold(s, sh, &l, code), SESSION_OK);
+	session_free(s);
+}
+
+/* Where the worker dies: a trigger that calls fl_kill() on one write of
+ * the confirm. */
+static const struct {
+	const char	*name;
+	int		 linked;	/* alice has a link before */
+	const char	*trigger;
+} kill_cases[] = {
+	{ "writing the link that replaces the old one", 1,
+	    "CREATE TRIGGER kill_here AFTER UPDATE ON sf_link "
+	    "BEGIN SELECT fl_kill(); END" },
+	{ "writing the first link", 0,
+	    "CREATE TRIGGER kill_here AFTER INSERT ON sf_link "
+	    "BEGIN SELECT fl_kill(); END" },
+	{ "clearing the pending link", 1,
+	    "CREATE TRIGGER kill_here AFTER UPDATE OF pend_refresh_ct "
+	    "ON login_state WHEN new.pend_refresh_ct IS NULL "
+	    "BEGIN SELECT fl_kill(); END" },
+};
+
+/*
+ * SPEC section 6: a worker killed at any instant loses no committed link,
+ * and nothing leaks.  A worker killed in the middle of /contact confirm
+ * leaves the grant still pending (the same code links it, or the sweep
+ * revokes it once it expires) and the old link as it was; never a live
+ * grant that is neither stored nor pending, which nothing would revoke.
+ */
+START_TEST(confirm_killed_leaves_pending_or_linked)
+{
+	struct session_linked	 out;
+	struct store_search	 search;
+	struct session		*s;
+	struct store_link	 l;
+	char			 code[CRYPTO_CODE_MAX];
+	pid_t			 pid;
+	int			 status, left;
+
+	if (kill_cases[_i].linked)
+		put_link(&cfg_key);
+	pending_login(code);
+	ck_assert_int_eq(raw_sql(kill_cases[_i].trigger), 0);
+	if ((pid = fork()) == 0) {
+		sqlite3_auto_extension((void (*)(void))kill_register);
+		if ((s = session_new(&cfg)) != NULL)
+			(void)proof_confirm(s, &alice, code, &out, &search,
+			    &left);
+		_exit(3);
+	}
+	ck_assert_int_ne(pid, -1);
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	/* It died where the trigger is, not anywhere else. */
+	ck_assert_msg(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL,
+	    "%s: the worker was not killed (status %d)", kill_cases[_i].name,
+	    status);
+	ck_assert_int_eq(raw_sql("DROP TRIGGER kill_here"), 0);
+	ck_assert_msg(raw_count("SELECT count(*) FROM login_state WHERE "
+	    "pend_refresh_ct IS NOT NULL AND confirm_hash IS NOT NULL") == 1,
+	    "%s: the grant is no longer pending", kill_cases[_i].name);
+	ck_assert_int_eq(raw_count("SELECT count(*) FROM sf_link"),
+	    kill_cases[_i].linked);
+	s = session_new(&cfg);
+	ck_assert_ptr_nonnull(s);
+	if (kill_cases[_i].linked) {
+		ck_assert_int_eq(store_link_get(s->st, &alice, &l), STORE_OK);
+		ck_assert_str_eq(l.refresh_token, "refresh-1");
+		store_link_free(&l);
+	}
+	/* The next worker: the same code links. */
+	ck_assert_int_eq(proof_confirm(s, &alice, code, &out, &search, &left),
+	    PROOF_CONFIRM_LINKED);
+	ck_assert_str_eq(out.sf_username, "new.user@example.com");
+	session_linked_free(&out);
+	store_search_free(&search);
+	ck_assert_int_eq(store_link_get(s->st, &alice, &l), STORE_OK);
+	ck_assert_str_eq(l.refresh_token, "refresh-2");
+	store_link_free(&l);
+	ck_assert_int_eq(raw_count("SELECT count(*) FROM login_state WHERE "
+	    "pend_refresh_ct IS NOT NULL"), 0);
+	session_free(s);
+}
+END_TEST
+
 static Suite *
 suite(void)
 {
@@ -369,6 +560,8 @@ suite(void)
 	tcase_add_test(tc, unlinked_user);
 	tcase_add_test(tc, wrong_key_changes_nothing);
 	tcase_add_test(tc, unreachable_salesforce_keeps_link);
+	tcase_add_loop_test(tc, confirm_killed_leaves_pending_or_linked, 0,
+	    sizeof(kill_cases) / sizeof(kill_cases[0]));
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -1974,6 +1974,207 @@ START_TEST(test_slack_hand_on_void_refused)
 }
 END_TEST
 
+/* --- /contact confirm as one step (store_pending_link, issue 11) ------ */
+
+/*
+ * A login of u named name, taken as far as the code proof takes it: made
+ * with SEARCH_TEXT, started and its Salesforce state taken (the search
+ * left on the row), and the link (ACCESS2, REFRESH2) pending there under
+ * the hash of "plink code <name>", which goes into code.
+ */
+static void
+plink_make(struct store *st, const struct slack_user *u, const char *name,
+    time_t now, unsigned char code[CRYPTO_HASHLEN])
+{
+	struct store_search	 in = { (char *)SEARCH_TEXT, (char *)SEARCH_URL,
+				    0 };
+	struct store_link	 l = link_in(ACCESS2, REFRESH2);
+	struct slack_user	 got;
+	unsigned char		 n[CRYPTO_HASHLEN], sh[CRYPTO_HASHLEN];
+	unsigned char		 ch[CRYPTO_HASHLEN];
+	char			 buf[128], *v = NULL;
+
+	snprintf(buf, sizeof(buf), "plink nonce %s", name);
+	hash_of(buf, n);
+	snprintf(buf, sizeof(buf), "plink state %s", name);
+	hash_of(buf, sh);
+	snprintf(buf, sizeof(buf), "plink cookie %s", name);
+	hash_of(buf, ch);
+	snprintf(buf, sizeof(buf), "plink code %s", name);
+	hash_of(buf, code);
+	ck_assert_int_eq(store_nonce_add_login(st, u, NULL, n, now + 600,
+	    &in), STORE_OK);
+	ck_assert_int_eq(store_nonce_start_leg(st, STORE_LEG_SALESFORCE, n,
+	    now, sh, ch, VERIFIER, now + 600, &got), STORE_OK);
+	ck_assert_int_eq(store_state_take_leg(st, STORE_LEG_SALESFORCE, sh, ch,
+	    now, &got, &v, NULL), STORE_OK);
+	crypto_free_secret(v);
+	ck_assert_int_eq(store_pending_put(st, sh, &l, code, now + 600),
+	    STORE_OK);
+}
+
+/* Rows whose link still waits for its code. */
+static int64_t
+plink_waiting(void)
+{
+	return raw_int("SELECT count(*) FROM login_state WHERE "
+	    "pend_refresh_ct IS NOT NULL AND confirm_hash IS NOT NULL");
+}
+
+/* The right code stores the pending link as the user's link, replacing
+ * the old one (whose refresh token and integration come back to be
+ * revoked), and clears the pending columns and the search, in one
+ * commit; the code then finds nothing. */
+START_TEST(test_pending_link_one_step)
+{
+	struct store_pending	 p;
+	struct store_search	 search;
+	struct store_link	 old = link_in(ACCESS1, REFRESH1), got;
+	struct slack_user	 u = user("E1", "T1", "U1");
+	struct store		*st;
+	unsigned char		 code[CRYPTO_HASHLEN];
+	char			*oldorg = NULL, *oldref = NULL;
+	time_t			 now = time(NULL);
+
+	st = open_with(&key_a);
+	old.org = (char *)"acme-old";
+	ck_assert_int_eq(store_link_put(st, &u, &old, NULL), STORE_OK);
+	plink_make(st, &u, "ok", now, code);
+	ck_assert_int_eq(plink_waiting(), 1);
+	ck_assert_int_eq(store_pending_link(st, code, &u, now, &p, &search,
+	    &oldorg, &oldref), STORE_OK);
+	ck_assert_str_eq(oldorg, "acme-old");
+	ck_assert_str_eq(oldref, REFRESH1);
+	ck_assert_str_eq(p.link.refresh_token, REFRESH2);
+	ck_assert_str_eq(p.who.user_id, "U1");
+	ck_assert_str_eq(search.text, SEARCH_TEXT);
+	ck_assert_str_eq(search.response_url, SEARCH_URL);
+	free(oldorg);
+	crypto_free_secret(oldref);
+	store_pending_free(&p);
+	store_search_free(&search);
+	/* Stored whole, sealed for the user's row, one version on. */
+	assert_link(st, &u, ACCESS2, REFRESH2, 2);
+	ck_assert_int_eq(store_link_get(st, &u, &got), STORE_OK);
+	ck_assert_str_eq(got.org, "");
+	ck_assert_str_eq(got.sf_username, "alice@example.com");
+	store_link_free(&got);
+	ck_assert_int_eq(raw_int("SELECT count(*) FROM login_state WHERE "
+	    "pend_refresh_ct IS NOT NULL OR pend_access_ct IS NOT NULL OR "
+	    "confirm_hash IS NOT NULL"), 0);
+	ck_assert_int_eq(searches_left(), 0);
+	/* Once only. */
+	ck_assert_int_eq(store_pending_link(st, code, &u, now, &p, &search,
+	    &oldorg, &oldref), STORE_NOTFOUND);
+	ck_assert_ptr_null(oldorg);
+	ck_assert_ptr_null(oldref);
+	ck_assert_ptr_null(p.link.refresh_token);
+	assert_link(st, &u, ACCESS2, REFRESH2, 2);
+	store_close(st);
+}
+END_TEST
+
+/* Failures of the link write: each leaves everything as it was (the
+ * login still waits for its code, with its search; the old link
+ * stands), and a retry once the fault is gone links. */
+static const struct {
+	const char	*name;
+	const char	*fault;		/* SQL run before the confirm */
+	const char	*mend;		/* SQL run after it; NULL: no retry */
+	int		 old_key_b;	/* the old link is under key_b */
+	enum store_result r;
+} plink_fail_cases[] = {
+	{ "fail: link row refused", "CREATE TRIGGER plink_fault "
+	    "AFTER UPDATE ON sf_link BEGIN SELECT RAISE(ABORT, 'fault'); END",
+	    "DROP TRIGGER plink_fault", 0, STORE_ERROR },
+	{ "fail: pending columns not cleared", "CREATE TRIGGER plink_fault "
+	    "AFTER UPDATE OF pend_refresh_ct ON login_state "
+	    "WHEN new.pend_refresh_ct IS NULL "
+	    "BEGIN SELECT RAISE(ABORT, 'fault'); END",
+	    "DROP TRIGGER plink_fault", 0, STORE_ERROR },
+	{ "fail: old link under a key we do not hold", NULL, NULL, 1,
+	    STORE_BADKEY },
+};
+
+START_TEST(test_pending_link_fail_table)
+{
+	struct store_pending	 p;
+	struct store_search	 search;
+	struct slack_user	 u = user("", "T1", "U1");
+	struct store		*st;
+	unsigned char		 code[CRYPTO_HASHLEN];
+	char			*oldorg = NULL, *oldref = NULL;
+	time_t			 now = time(NULL);
+
+	st = open_with(plink_fail_cases[_i].old_key_b ? &key_b : &key_a);
+	put(st, &u, ACCESS1, REFRESH1);
+	store_close(st);
+	st = open_with(&key_a);
+	plink_make(st, &u, "fail", now, code);
+	if (plink_fail_cases[_i].fault != NULL)
+		raw_exec(plink_fail_cases[_i].fault);
+	ck_assert_int_eq(store_pending_link(st, code, &u, now, &p, &search,
+	    &oldorg, &oldref), plink_fail_cases[_i].r);
+	ck_assert_ptr_null(oldorg);
+	ck_assert_ptr_null(oldref);
+	ck_assert_ptr_null(p.link.refresh_token);
+	ck_assert_ptr_null(search.text);
+	ck_assert_int_eq(plink_waiting(), 1);
+	ck_assert_int_eq(searches_left(), 1);
+	ck_assert_int_eq(raw_int("SELECT version FROM sf_link"), 1);
+	if (!plink_fail_cases[_i].old_key_b)
+		assert_link(st, &u, ACCESS1, REFRESH1, 1);
+	if (plink_fail_cases[_i].mend == NULL) {
+		store_close(st);
+		return;
+	}
+	raw_exec(plink_fail_cases[_i].mend);
+	ck_assert_int_eq(store_pending_link(st, code, &u, now, &p, &search,
+	    &oldorg, &oldref), STORE_OK);
+	ck_assert_str_eq(oldref, REFRESH1);
+	assert_link(st, &u, ACCESS2, REFRESH2, 2);
+	ck_assert_int_eq(plink_waiting(), 0);
+	free(oldorg);
+	crypto_free_secret(oldref);
+	store_pending_free(&p);
+	store_search_free(&search);
+	store_close(st);
+}
+END_TEST
+
+/* Another Slack user's code links nothing for anyone: the login is void
+ * (left with its tokens for the sweep), the owner's link unchanged. */
+START_TEST(test_pending_link_other_user)
+{
+	struct store_pending	 p;
+	struct store_search	 search;
+	struct store_link	 l;
+	struct slack_user	 u = user("", "T1", "U1");
+	struct slack_user	 them = user("", "T1", "U2");
+	struct store		*st;
+	unsigned char		 code[CRYPTO_HASHLEN];
+	char			*oldorg = NULL, *oldref = NULL;
+	time_t			 now = time(NULL);
+
+	st = open_with(&key_a);
+	put(st, &u, ACCESS1, REFRESH1);
+	plink_make(st, &u, "other", now, code);
+	ck_assert_int_eq(store_pending_link(st, code, &them, now, &p, &search,
+	    &oldorg, &oldref), STORE_MISMATCH);
+	ck_assert_str_eq(p.who.user_id, "U1");
+	ck_assert_ptr_null(p.link.refresh_token);
+	ck_assert_ptr_null(oldref);
+	store_pending_free(&p);
+	ck_assert_int_eq(store_link_get(st, &them, &l), STORE_NOTFOUND);
+	assert_link(st, &u, ACCESS1, REFRESH1, 1);
+	ck_assert_int_eq(plink_waiting(), 0);
+	ck_assert_int_eq(raw_int("SELECT count(*) FROM login_state WHERE "
+	    "pend_refresh_ct IS NOT NULL AND expires_at <= strftime('%s')"),
+	    1);
+	store_close(st);
+}
+END_TEST
+
 START_TEST(test_install_update_tokens_cas)
 {
 	struct store_install	 out;
@@ -3329,6 +3530,10 @@ suite(void)
 	tcase_add_test(tc, test_slack_hand_on);
 	tcase_add_test(tc, test_slack_hand_on_fail_void);
 	tcase_add_test(tc, test_slack_hand_on_void_refused);
+	tcase_add_test(tc, test_pending_link_one_step);
+	tcase_add_loop_test(tc, test_pending_link_fail_table, 0,
+	    sizeof(plink_fail_cases) / sizeof(plink_fail_cases[0]));
+	tcase_add_test(tc, test_pending_link_other_user);
 	tcase_add_test(tc, test_migrate_from_1_keeps_logins);
 	suite_add_tcase(s, tc);
 
