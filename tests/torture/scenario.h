@@ -6,7 +6,9 @@
  * access token has expired.  The link path replaces that link with a new
  * Salesforce user; search with refresh trades the old refresh token for a
  * new pair (the peer rotates refresh tokens) and finds two contacts;
- * logout revokes the old refresh token and deletes the link.  Tokens use
+ * logout revokes the old refresh token and deletes the link; confirm
+ * stores the new Salesforce user's grant, held pending for a code, in
+ * place of the old link.  Tokens use
  * only characters that form encoding leaves alone, so the peer can find
  * them in a request as they are; every secret here is also looked for
  * in the log afterwards, where none may appear.
@@ -45,6 +47,14 @@
 #define SC_NONCE	"torture-nonce-0123456789-0123456789-abcdefgh"
 #define SC_STATE	"torture-state-0123456789-0123456789-abcdefgh"
 #define SC_COOKIE	"torture-cookie-0123456789-0123456789-abcdefg"
+
+/* A second login of Alice's, waiting for its code (FORCELINK_LINK_PROOF=
+ * code): the grant SC_CODE buys is held pending on its row until Alice
+ * types /contact confirm SC_CONFIRM_CODE (stored by its hash only). */
+#define SC_CONFIRM_NONCE "torture-confirm-nonce-0123456789-0123456789-a"
+#define SC_CONFIRM_STATE "torture-confirm-state-0123456789-0123456789-a"
+#define SC_CONFIRM_COOKIE "torture-confirm-cookie-0123456789-012345678-a"
+#define SC_CONFIRM_CODE	"7K3QM-9XW2P"
 
 /* The search and what it finds. */
 #define SC_QUERY	"smith"

@@ -10,7 +10,12 @@
  *  - search: POST /contact "smith" with an expired access token
  *            (signature, replay cache, query, 401, single-flight refresh
  *            with rotation, store update, query again, answer);
- *  - logout: POST /contact "logout" (revoke, delete, answer).
+ *  - logout: POST /contact "logout" (revoke, delete, answer);
+ *  - confirm: POST /contact "confirm CODE" for a login whose verified
+ *            grant waits for its code (FORCELINK_LINK_PROOF=code): the
+ *            code checked, the grant taken from its login and stored in
+ *            place of the old link in one transaction, the old refresh
+ *            token revoked, answer.
  * For each path and each fault kind (fault.h) the run is repeated with
  * the fault on event N = 1, 2, ... until a run completes without reaching
  * event N.  For the SQLite faults every run starts with the WAL one
@@ -24,6 +29,9 @@
  *  - PRAGMA integrity_check on a fresh connection says "ok";
  *  - the link is exactly the old one, exactly the new one (or, for
  *    logout, gone), never anything in between;
+ *  - confirm: the grant is stored (the login no longer holds it) or it
+ *    still waits for its code (or, were it dropped, was revoked): never
+ *    a live grant that is neither;
  *  - the answer is complete and readable: a success only when the path
  *    succeeded, otherwise an error that neither claims success nor
  *    blames what did not happen (Salesforce refusing, a forged reply, a
@@ -32,7 +40,8 @@
  *    token was not revoked, a deleted link's was;
  *  - the worker is not poisoned: the next request on the same session,
  *    without faults, succeeds (no transaction left open, no statement
- *    left unreset, no lock held).
+ *    left unreset, no lock held); after a confirm that stored nothing,
+ *    that is the same confirm again.
  * At the end of a group no secret may appear in the log it wrote.
  *
  * Each group (path, kind) runs in a child process with its own peer,
@@ -88,11 +97,12 @@ enum path {
 	PATH_LINK,
 	PATH_SEARCH,
 	PATH_LOGOUT,
+	PATH_CONFIRM,
 	PATH__MAX
 };
 
 static const char *const path_names[PATH__MAX] = {
-	"link", "search", "logout"
+	"link", "search", "logout", "confirm"
 };
 
 /* What the answer said. */
@@ -158,7 +168,8 @@ static long			 shown;
 static const char *const secrets[] = {
 	SC_AT_OLD, SC_RT_OLD, SC_AT_NEW, SC_RT_NEW, SC_AT_REFRESHED,
 	SC_RT_ROTATED, SC_CODE, SC_VERIFIER, SC_NONCE, SC_COOKIE,
-	SC_CLIENT_SECRET, SC_SIGNING_SECRET, SC_KEY
+	SC_CLIENT_SECRET, SC_SIGNING_SECRET, SC_KEY, SC_CONFIRM_NONCE,
+	SC_CONFIRM_COOKIE, SC_CONFIRM_CODE
 };
 
 /* --- The 3-second rule, switched off ----------------------------------- */
@@ -354,15 +365,57 @@ template_pad_wal(sqlite3 *db)
 }
 
 /*
- * Builds the database every run starts from: Alice linked to the old
- * Salesforce user, and her login in flight (nonce taken, state and
- * cookie recorded with the verifier), valid for a year.  The file is
- * checkpointed so that the main file alone holds it; with full_wal the
- * WAL is then filled up to the checkpoint (template_pad_wal).  tmpl and
- * tmpl_wal keep copies.
+ * The confirm path's login: a second login of Alice's as the callback
+ * leaves it in code mode (nonce made, Salesforce state taken), with the
+ * grant the code buys (the new Salesforce user) held pending until
+ * later for SC_CONFIRM_CODE.  Returns 0 or -1.
  */
 static int
-template_build(int full_wal)
+template_pending(struct store *st, time_t now, time_t later)
+{
+	struct store_link	 l;
+	struct slack_user	 who;
+	unsigned char		 nh[CRYPTO_HASHLEN], sh[CRYPTO_HASHLEN];
+	unsigned char		 ch[CRYPTO_HASHLEN], code[CRYPTO_HASHLEN];
+	char			 norm[CRYPTO_CODE_MAX], *v = NULL;
+	int			 rc = -1;
+
+	memset(&l, 0, sizeof(l));
+	l.org = "";
+	l.sf_user_id = SC_NEW_USER;
+	l.sf_org_id = SC_ORG;
+	l.sf_username = SC_NEW_NAME;
+	l.instance_url = (char *)peer_url();
+	l.access_token = SC_AT_NEW;
+	l.refresh_token = SC_RT_NEW;
+	crypto_sha256(SC_CONFIRM_NONCE, nh);
+	crypto_sha256(SC_CONFIRM_STATE, sh);
+	crypto_sha256(SC_CONFIRM_COOKIE, ch);
+	if (crypto_code_norm(SC_CONFIRM_CODE, norm) == -1)
+		return -1;
+	crypto_sha256(norm, code);
+	if (store_nonce_add(st, &alice, nh, later) == STORE_OK &&
+	    store_nonce_start(st, nh, now, sh, ch, SC_VERIFIER, later,
+	    &who) == STORE_OK &&
+	    store_state_take_leg(st, STORE_LEG_SALESFORCE, sh, ch, now, &who,
+	    &v, NULL) == STORE_OK &&
+	    store_pending_put(st, sh, &l, code, later) == STORE_OK)
+		rc = 0;
+	crypto_free_secret(v);
+	return rc;
+}
+
+/*
+ * Builds the database every run starts from: Alice linked to the old
+ * Salesforce user, and her login in flight (nonce taken, state and
+ * cookie recorded with the verifier), valid for a year; for the confirm
+ * path, also her login whose grant waits for its code
+ * (template_pending).  The file is checkpointed so that the main file
+ * alone holds it; with full_wal the WAL is then filled up to the
+ * checkpoint (template_pad_wal).  tmpl and tmpl_wal keep copies.
+ */
+static int
+template_build(enum path p, int full_wal)
 {
 	struct store		*st;
 	struct store_link	 l;
@@ -391,7 +444,8 @@ template_build(int full_wal)
 	if (store_link_put(st, &alice, &l, NULL) != STORE_OK ||
 	    store_nonce_add(st, &alice, nh, later) != STORE_OK ||
 	    store_nonce_start(st, nh, now, sh, ch, SC_VERIFIER, later,
-	    &who) != STORE_OK)
+	    &who) != STORE_OK ||
+	    (p == PATH_CONFIRM && template_pending(st, now, later) == -1))
 		goto out;
 	store_close(st);
 	st = NULL;
@@ -678,6 +732,9 @@ contact_outcome(enum path p, const struct answer *a, char *why, size_t n)
 	else if (p == PATH_LOGOUT && strcmp(text, "You are not linked to "
 	    "Salesforce.") == 0)
 		o = OUT_NOT_LINKED;
+	else if (p == PATH_CONFIRM && strcmp(text, "Linked: Salesforce user "
+	    SC_NEW_NAME " (org " SC_ORG ") is now linked to you.") == 0)
+		o = OUT_SUCCESS;
 	else
 		snprintf(why, n, "misleading answer: \"%.100s\"", text);
 out:
@@ -748,12 +805,55 @@ row_is(const struct store_link *l, const char *user, const char *name,
 	    strcmp(l->refresh_token, refresh) == 0 && l->version == version;
 }
 
+/* The logins holding a pending grant after a run. */
+struct pending {
+	int	 held;		/* rows holding a pending grant */
+	int	 waiting;	/* ... whole, and waiting for their code */
+};
+
 /*
- * Checks the file on fresh connections: integrity, at most one link, and
- * which link it is.  Returns the row, ROW_BROKEN with why.
+ * Counts the pending grants into *pd.  A row with half of one (some
+ * pend_ columns cleared, others not) is broken.  Returns 0, or -1 with
+ * why.
+ */
+static int
+pending_read(sqlite3 *db, struct pending *pd, char *why, size_t n)
+{
+	sqlite3_stmt	*s = NULL;
+	int		 rc = -1;
+
+	if (sqlite3_prepare_v2(db, "SELECT "
+	    "coalesce(sum(pend_refresh_ct IS NOT NULL), 0), "
+	    "coalesce(sum(pend_refresh_ct IS NOT NULL AND "
+	    "confirm_hash IS NOT NULL), 0), "
+	    "coalesce(sum((pend_refresh_ct IS NULL) <> "
+	    "(pend_access_ct IS NULL) OR (pend_refresh_ct IS NULL) <> "
+	    "(pend_key_id IS NULL) OR (pend_refresh_ct IS NULL) <> "
+	    "(pend_sf_user_id IS NULL)), 0) FROM login_state", -1, &s,
+	    NULL) != SQLITE_OK || sqlite3_step(s) != SQLITE_ROW) {
+		snprintf(why, n, "cannot count pending logins: %s",
+		    sqlite3_errmsg(db));
+		goto out;
+	}
+	pd->held = sqlite3_column_int(s, 0);
+	pd->waiting = sqlite3_column_int(s, 1);
+	if (sqlite3_column_int(s, 2) != 0) {
+		snprintf(why, n, "a half-cleared pending login");
+		goto out;
+	}
+	rc = 0;
+out:
+	sqlite3_finalize(s);
+	return rc;
+}
+
+/*
+ * Checks the file on fresh connections: integrity, at most one link,
+ * which link it is, and the pending grants (*pd).  Returns the row,
+ * ROW_BROKEN with why.
  */
 static enum row
-row_read(char *why, size_t n)
+row_read(char *why, size_t n, struct pending *pd)
 {
 	struct store		*st = NULL;
 	struct store_link	 l;
@@ -792,6 +892,10 @@ row_read(char *why, size_t n)
 		    rows, links);
 		goto out;
 	}
+	sqlite3_finalize(s);
+	s = NULL;
+	if (pending_read(db, pd, why, n) == -1)
+		goto out;
 	if ((st = store_open(dbpath, &cfg_key)) == NULL) {
 		snprintf(why, n, "store_open failed on the result");
 		goto out;
@@ -824,12 +928,49 @@ out:
 /* --- One run ---------------------------------------------------------- */
 
 /*
+ * Judges what a confirm left behind: the grant is stored and no longer
+ * held, or it is not stored and still waits whole for its code (or, had
+ * it been dropped, it was revoked); a stored grant is never revoked, nor
+ * a kept link's.  Returns 0, or -1 with why.
+ */
+static int
+judge_confirm(enum outcome o, enum row r, const struct peer_seen *ps,
+    const struct pending *pd, char *why, size_t n)
+{
+	if ((o == OUT_SUCCESS && r != ROW_NEW) ||
+	    (r != ROW_OLD && r != ROW_NEW)) {
+		snprintf(why, n, "answer says %s but the link is %s",
+		    o == OUT_SUCCESS ? "success" : "error", row_names[r]);
+		return -1;
+	}
+	if (r == ROW_OLD && ps->revoked_old > 0) {
+		snprintf(why, n, "the kept link's refresh token was revoked");
+		return -1;
+	}
+	if (r == ROW_NEW && (pd->held != 0 || ps->revoked_new > 0)) {
+		snprintf(why, n, "stored, yet %d pending and %d revokes of it",
+		    pd->held, ps->revoked_new);
+		return -1;
+	}
+	if (r == ROW_OLD && !(pd->held == 1 && pd->waiting == 1 &&
+	    ps->revoked_new == 0) && !(pd->held == 0 && ps->revoked_new > 0)) {
+		snprintf(why, n, "not stored, %d pending (%d waiting), %d "
+		    "revokes: the grant is %s", pd->held, pd->waiting,
+		    ps->revoked_new, pd->held == 0 ? "leaked" :
+		    "revoked while pending");
+		return -1;
+	}
+	return 0;
+}
+
+/*
  * Judges what a run left behind for path p: the answer's outcome o, the
- * link row r, and what Salesforce saw.  Returns 0, or -1 with why.
+ * link row r, the pending grants pd, and what Salesforce saw.  Returns
+ * 0, or -1 with why.
  */
 static int
 judge(enum path p, enum outcome o, enum row r, const struct peer_seen *ps,
-    char *why, size_t n)
+    const struct pending *pd, char *why, size_t n)
 {
 	if (ps->unexpected > 0 || ps->revoked_other > 0) {
 		snprintf(why, n, "unexpected call to Salesforce (%d, %d)",
@@ -881,6 +1022,8 @@ judge(enum path p, enum outcome o, enum row r, const struct peer_seen *ps,
 			return -1;
 		}
 		return 0;
+	case PATH_CONFIRM:
+		return judge_confirm(o, r, ps, pd, why, n);
 	default:
 		break;
 	}
@@ -891,18 +1034,22 @@ judge(enum path p, enum outcome o, enum row r, const struct peer_seen *ps,
 }
 
 /*
- * After a run of path p that left the link r, makes one more request on
- * the same session, without faults, as the worker's next request would:
- * a search after link and search (it must find the contacts, refreshing
- * again if the refresh was lost), a logout after logout (it must log
- * out, or say there is no link when there is none).  A failure must not
- * have left the connection in a transaction, a statement unreset or a
- * lock held.  Returns 0, or -1 with why.
+ * After a run of path p that left the link r and the pending grants pd,
+ * makes one more request on the same session, without faults, as the
+ * worker's next request would: a search after link, search and a
+ * confirm that stored (it must find the contacts, refreshing again if
+ * the refresh was lost), a logout after logout (it must log out, or say
+ * there is no link when there is none), the same confirm again after
+ * one that stored nothing (it must link: the grant waited whole).  A
+ * failure must not have left the connection in a transaction, a
+ * statement unreset or a lock held.  Returns 0, or -1 with why.
  */
 static int
-follow_up(enum path p, struct session *s, enum row r, char *why, size_t n)
+follow_up(enum path p, struct session *s, enum row r,
+    const struct pending *pd, char *why, size_t n)
 {
 	struct answer	 a;
+	struct pending	 after;
 	enum path	 next = p == PATH_LOGOUT ? PATH_LOGOUT : PATH_SEARCH;
 	enum outcome	 o, want = OUT_SUCCESS;
 	const char	*perr;
@@ -910,7 +1057,10 @@ follow_up(enum path p, struct session *s, enum row r, char *why, size_t n)
 
 	if (p == PATH_LOGOUT && r == ROW_ABSENT)
 		want = OUT_NOT_LINKED;
-	fake_contact(next == PATH_SEARCH ? SC_QUERY : "logout", 1);
+	if (p == PATH_CONFIRM && r == ROW_OLD && pd->waiting == 1)
+		next = PATH_CONFIRM;
+	fake_contact(next == PATH_SEARCH ? SC_QUERY : next == PATH_LOGOUT ?
+	    "logout" : "confirm+" SC_CONFIRM_CODE, 1);
 	ours = fault_live_ours();
 	torture_contact(&fk.req, s);
 	if (fault_live_ours() != ours) {
@@ -928,6 +1078,13 @@ follow_up(enum path p, struct session *s, enum row r, char *why, size_t n)
 			    "(%d: %.60s)", path_names[next], a.status, a.body);
 		return -1;
 	}
+	if (next == PATH_CONFIRM && ((r = row_read(why, n, &after)) !=
+	    ROW_NEW || after.held != 0)) {
+		if (r != ROW_BROKEN)
+			snprintf(why, n, "the confirm again left the link %s "
+			    "and %d pending", row_names[r], after.held);
+		return -1;
+	}
 	return 0;
 }
 
@@ -943,6 +1100,7 @@ run_one(enum path p, enum fault_kind kind, long n, int *failed)
 	struct session		*s = NULL;
 	struct answer		 a;
 	struct peer_seen	 ps;
+	struct pending		 pd = { 0, 0 };
 	enum outcome		 o = OUT_BAD;
 	enum row		 r = ROW_BROKEN;
 	const char		*perr, *sec;
@@ -966,7 +1124,8 @@ run_one(enum path p, enum fault_kind kind, long n, int *failed)
 	if (p == PATH_LINK)
 		fake_callback();
 	else
-		fake_contact(p == PATH_SEARCH ? SC_QUERY : "logout", 0);
+		fake_contact(p == PATH_SEARCH ? SC_QUERY : p == PATH_LOGOUT ?
+		    "logout" : "confirm+" SC_CONFIRM_CODE, 0);
 	ours1 = fault_live_ours();
 	fault_arm(kind, n);
 	if (p == PATH_LINK)
@@ -993,10 +1152,10 @@ run_one(enum path p, enum fault_kind kind, long n, int *failed)
 	    contact_outcome(p, &a, why, sizeof(why));
 	if (o == OUT_BAD)
 		goto fail;
-	if ((r = row_read(why, sizeof(why))) == ROW_BROKEN)
+	if ((r = row_read(why, sizeof(why), &pd)) == ROW_BROKEN)
 		goto fail;
 	peer_get(&ps);
-	if (judge(p, o, r, &ps, why, sizeof(why)) == -1)
+	if (judge(p, o, r, &ps, &pd, why, sizeof(why)) == -1)
 		goto fail;
 	if (kind == FAULT_NONE || injected == 0) {
 		/* Nothing failed: the path must have succeeded. */
@@ -1006,7 +1165,7 @@ run_one(enum path p, enum fault_kind kind, long n, int *failed)
 			goto fail;
 		}
 	}
-	if (follow_up(p, s, r, why, sizeof(why)) == -1)
+	if (follow_up(p, s, r, &pd, why, sizeof(why)) == -1)
 		goto fail;
 	session_free(s);
 	s = NULL;
@@ -1019,8 +1178,8 @@ run_one(enum path p, enum fault_kind kind, long n, int *failed)
 	}
 	if (verbose)
 		say("  run %s %s n=%ld: events=%ld injected=%ld status=%d "
-		    "row=%s\n", path_names[p], fault_name(kind), n, events,
-		    injected, a.status, row_names[r]);
+		    "row=%s pending=%d\n", path_names[p], fault_name(kind), n,
+		    events, injected, a.status, row_names[r], pd.held);
 	return injected > 0;
 fail:
 	session_free(s);
@@ -1078,7 +1237,7 @@ group_child(enum path p, enum fault_kind kind, long stride, long max,
 	close(fd);
 	if (fault_init() == -1 || crypto_init() == -1 || http_init() == -1 ||
 	    peer_start(certdir) == -1 || config_setup() == -1 ||
-	    template_build(kind >= FAULT_SQLMEM) == -1) {
+	    template_build(p, kind >= FAULT_SQLMEM) == -1) {
 		say("  FAIL %s %s: setup failed (see %s)\n", path_names[p],
 		    fault_name(kind), logpath);
 		pr->failures++;
@@ -1179,7 +1338,7 @@ usage(void)
 {
 	fprintf(stderr, "usage: torture [-kv] [-m max] [-s stride] "
 	    "[-p path]... [-f fault]...\n"
-	    "paths: link search logout\n"
+	    "paths: link search logout confirm\n"
 	    "faults: malloc malloc-all sqlite-malloc sqlite-malloc-all io "
 	    "io-all disk-full\n");
 	exit(2);
