@@ -57,6 +57,7 @@ struct contact {
 	struct session_as	 as;		/* who the workspace runs as */
 	struct store_names	 names;		/* for the login pages */
 	struct store_search	 resume;	/* answered after the reply */
+	enum page_resume	 resume_how;	/* ... when PAGE_RESUME_SENT */
 	int			 sweep;		/* sweep pending logins after */
 	int			 found;		/* a search found (or not) */
 	int			 search;	/* a login link keeps it */
@@ -286,6 +287,23 @@ cmd_search(struct contact *c)
 	return json;
 }
 
+/* What the reply to a confirm that linked says of the search kept with
+ * the login (how resume_how() decided). */
+static const char *
+confirm_search_note(enum page_resume how)
+{
+	switch (how) {
+	case PAGE_RESUME_SENT:
+		return " The answer to your earlier search follows.";
+	case PAGE_RESUME_TOO_OLD:
+		return " Your earlier search is too old to be answered now "
+		    "(Slack takes answers only for 30 minutes after a "
+		    "command): please run it again.";
+	default:
+		return "";
+	}
+}
+
 /*
  * confirm CODE (FORCELINK_LINK_PROOF=code): the code a login's page
  * showed, typed by the Slack user the login link was made for, stores
@@ -308,10 +326,10 @@ cmd_confirm(struct contact *c)
 	r = proof_confirm(c->s, &c->who, code, &linked, &c->resume, &left);
 	switch (r) {
 	case PROOF_CONFIRM_LINKED:
+		c->resume_how = resume_how(c->s, &c->resume);
 		snprintf(msg, sizeof(msg), "Linked: Salesforce user %.200s "
 		    "(org %.40s) is now linked to you.%s", linked.sf_username,
-		    linked.sf_org_id, c->resume.text != NULL ? " The answer "
-		    "to your earlier search follows." : "");
+		    linked.sf_org_id, confirm_search_note(c->resume_how));
 		session_linked_free(&linked);
 		return render_message(msg);
 	case PROOF_CONFIRM_MALFORMED:
@@ -543,12 +561,13 @@ contact_keep_token(struct contact *c, const struct store_install_ref *ref)
 static void
 contact_after(struct contact *c)
 {
-	int	 resume = c->resume.text != NULL;
+	int	 resume = c->resume.text != NULL &&
+		    c->resume_how == PAGE_RESUME_SENT;
 
-	if (!resume && !c->sweep)
+	if (!resume && !c->sweep) {
+		store_search_free(&c->resume);
 		return;
-	if (resume && resume_how(c->s, &c->resume) != PAGE_RESUME_SENT)
-		resume = 0;
+	}
 	if (!c->acked) {
 		FCGX_Finish_r(c->fcgi);
 		c->acked = 1;

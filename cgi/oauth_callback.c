@@ -161,6 +161,35 @@ callback_sf_error(struct callback *c, const char *err, enum store_result sr)
 }
 
 /*
+ * Code mode: the verified grant waits on the login's row for its code,
+ * which the page shows, with the search the confirm will answer (a
+ * read-only look: the confirm takes it).  A grant that cannot wait is
+ * revoked.
+ */
+static void
+callback_hold(struct callback *c, struct session_grant *g,
+    const struct page_who *pw)
+{
+	struct store_search	 search;
+	char			 code[CRYPTO_CODE_MAX];
+
+	memset(&search, 0, sizeof(search));
+	if (proof_hold(c->s, c->state_h, &g->link, code) != SESSION_OK) {
+		(void)session_grant_revoke(c->s, &c->who, g->link.org,
+		    g->link.refresh_token, "not_stored");
+		callback_link_fail(&c->page, SESSION_ERROR);
+		return;
+	}
+	/* Without it the page only says less. */
+	(void)store_search_peek(c->s->st, c->state_h, &search);
+	page_code_resume(&c->page, g->link.sf_username, g->link.sf_org_id,
+	    g->link.instance_url, pw, code, search.text,
+	    resume_expect(c->s, &search));
+	crypto_wipe(code, sizeof(code));
+	store_search_free(&search);
+}
+
+/*
  * The grant is verified and every other proof passed: in code mode it
  * waits for its code (the page shows it), else it is stored now (and the
  * search kept with the login is answered once the page is out).
@@ -171,20 +200,10 @@ callback_finish(struct callback *c, struct session_grant *g)
 	struct session_linked	 linked;
 	struct page_who		 pw = { c->who.team_id, c->who.user_id,
 	    c->names.team_domain, c->names.user_name };
-	char			 code[CRYPTO_CODE_MAX];
 
 	memset(&linked, 0, sizeof(linked));
 	if (c->s->cfg->link_proof & CONFIG_PROOF_CODE) {
-		if (proof_hold(c->s, c->state_h, &g->link, code) !=
-		    SESSION_OK) {
-			(void)session_grant_revoke(c->s, &c->who, g->link.org,
-			    g->link.refresh_token, "not_stored");
-			callback_link_fail(&c->page, SESSION_ERROR);
-			return;
-		}
-		page_code(&c->page, g->link.sf_username, g->link.sf_org_id,
-		    g->link.instance_url, &pw, code, NULL);
-		crypto_wipe(code, sizeof(code));
+		callback_hold(c, g, &pw);
 		return;
 	}
 	if (session_grant_store(c->s, &c->who, &g->link, &linked) !=

@@ -388,6 +388,32 @@ page_code(struct buf *b, const char *sf_username, const char *sf_org_id,
     const char *instance_url, const struct page_who *w, const char *code,
     const char *query)
 {
+	return page_code_resume(b, sf_username, sf_org_id, instance_url, w,
+	    code, query, query != NULL ? PAGE_RESUME_SENT : PAGE_RESUME_NONE);
+}
+
+/* Appends what becomes of the search query once the code is confirmed:
+ * answered in Slack, or too old to be (how). */
+static int
+page_code_search(struct buf *b, const char *query, enum page_resume how)
+{
+	if (how == PAGE_RESUME_SENT)
+		return buf_puts(b, " Once you have confirmed, the answer to "
+		    "your search for ") == -1 || page_query(b, query) == -1 ||
+		    buf_puts(b, " will be posted there, where you ran it.") ==
+		    -1 ? -1 : 0;
+	return buf_puts(b, " Your search for ") == -1 ||
+	    page_query(b, query) == -1 ||
+	    buf_puts(b, " is too old to be answered in Slack now (Slack takes "
+	    "answers only for 30 minutes after a command), so run it again "
+	    "once you have confirmed.") == -1 ? -1 : 0;
+}
+
+int
+page_code_resume(struct buf *b, const char *sf_username,
+    const char *sf_org_id, const char *instance_url, const struct page_who *w,
+    const char *code, const char *query, enum page_resume how)
+{
 	char	 user[PAGE_WHO_MAX];
 	size_t	 mark = b->len;
 
@@ -408,9 +434,8 @@ page_code(struct buf *b, const char *sf_username, const char *sf_org_id,
 	    buf_puts(b, ", type <code>" PAGE_COMMAND " confirm ") == -1 ||
 	    page_escape(b, code) == -1 ||
 	    buf_puts(b, "</code> within 10 minutes.") == -1 ||
-	    (query != NULL && (buf_puts(b, " Your search for ") == -1 ||
-	    page_query(b, query) == -1 || buf_puts(b, " is answered there "
-	    "once you have confirmed.") == -1)) ||
+	    (query != NULL && how != PAGE_RESUME_NONE &&
+	    page_code_search(b, query, how) == -1) ||
 	    buf_puts(b, "</p>\n<p class=\"note\">Only that Slack user can "
 	    "confirm, and only once. Never give this code to anyone else: if "
 	    "someone sent you their login link and now asks for the code, "

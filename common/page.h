@@ -112,6 +112,16 @@ int	 page_code(struct buf *b, const char *sf_username,
 	    const struct page_who *who, const char *code, const char *query);
 
 /*
+ * page_code() that says what becomes of the search query (may be NULL)
+ * once confirmed: answered in Slack (PAGE_RESUME_SENT), too old to be
+ * (PAGE_RESUME_TOO_OLD), or nothing said (PAGE_RESUME_NONE).
+ */
+int	 page_code_resume(struct buf *b, const char *sf_username,
+	    const char *sf_org_id, const char *instance_url,
+	    const struct page_who *who, const char *code, const char *query,
+	    enum page_resume how);
+
+/*
  * Appends a 302 redirect to url, with extra header lines (each ending in
  * "\r\n", may be NULL) such as Set-Cookie.  Returns 0, or -1.
  */

@@ -18,9 +18,10 @@
  * link is stored: nothing when there was none, too old when Slack would
  * no longer take its answer, dropped when its response_url is outside
  * SLACK_RESPONSE_URL_PREFIX (the setting changed since it was kept).
+ * Logs the decision when log is set.
  */
-enum page_resume
-resume_how(struct session *s, const struct store_search *search)
+static enum page_resume
+resume_decide(struct session *s, const struct store_search *search, int log)
 {
 	long	 age;
 
@@ -28,16 +29,31 @@ resume_how(struct session *s, const struct store_search *search)
 		return PAGE_RESUME_NONE;
 	age = (long)(time(NULL) - search->created_at);
 	if (age > SESSION_RESUME_MAX_AGE) {
-		log_event(LOGL_INFO, "resume", "outcome=too_old age=%ld", age);
+		if (log)
+			log_event(LOGL_INFO, "resume", "outcome=too_old "
+			    "age=%ld", age);
 		return PAGE_RESUME_TOO_OLD;
 	}
 	if (!session_response_url_ok(s->cfg, search->response_url)) {
-		log_event(LOGL_WARN, "resume", "outcome=dropped "
-		    "why=\"response_url outside %s\"",
-		    s->cfg->response_url_prefix);
+		if (log)
+			log_event(LOGL_WARN, "resume", "outcome=dropped "
+			    "why=\"response_url outside %s\"",
+			    s->cfg->response_url_prefix);
 		return PAGE_RESUME_NONE;
 	}
 	return PAGE_RESUME_SENT;
+}
+
+enum page_resume
+resume_how(struct session *s, const struct store_search *search)
+{
+	return resume_decide(s, search, 1);
+}
+
+enum page_resume
+resume_expect(struct session *s, const struct store_search *search)
+{
+	return resume_decide(s, search, 0);
 }
 
 /* The answer to a resumed search that failed; NULL only on memory

@@ -24,6 +24,14 @@
  */
 enum page_resume resume_how(struct session *, const struct store_search *);
 
+/*
+ * resume_how() as it would decide now, for a link not stored yet (the
+ * code page names the search the confirm will answer): not logged, and
+ * decided again, by resume_how(), when the link is stored.
+ */
+enum page_resume resume_expect(struct session *,
+		    const struct store_search *);
+
 /* The answer to a resumed search that failed with res; NULL only on
  * memory exhaustion. */
 char		*resume_failure(enum session_result res);

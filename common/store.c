@@ -3440,14 +3440,13 @@ out:
 }
 
 /*
- * Inside store_state_take_search's transaction, once the state was
- * consumed: reads and opens the row's search into *out (left empty when
- * there is none, or when it does not open, which is logged), then clears
- * it on the row.  Returns STORE_OK, or STORE_ERROR when SQLite failed
- * (the caller then rolls the whole take back).
+ * Reads and opens the search kept on the row of state_hash into *out
+ * (left empty when there is none, or when it does not open, which is
+ * logged), changing nothing.  Returns STORE_OK, or STORE_ERROR when
+ * SQLite failed.
  */
 static enum store_result
-store_search_take(struct store *st,
+store_search_read(struct store *st,
     const unsigned char state_hash[CRYPTO_HASHLEN], struct store_search *out)
 {
 	sqlite3_stmt		*s = st->stmt[STMT_SEARCH_GET];
@@ -3456,46 +3455,72 @@ store_search_take(struct store *st,
 	enum store_result	 r = STORE_ERROR, o;
 	int			 rc;
 
+	memset(out, 0, sizeof(*out));
 	if (store_bind_blob(st, STMT_SEARCH_GET, 1, state_hash,
 	    CRYPTO_HASHLEN) == -1 ||
 	    (rc = store_step(st, STMT_SEARCH_GET)) == -1)
 		goto out;
-	if (rc == SQLITE_ROW) {
-		if (sqlite3_column_bytes(s, RCOL_NONCE_HASH) !=
-		    CRYPTO_HASHLEN) {
-			log_error("msg=\"malformed nonce hash in "
-			    "login_state\"");
-			goto out;
-		}
-		memcpy(nh, sqlite3_column_blob(s, RCOL_NONCE_HASH),
-		    sizeof(nh));
-		/* store_key_find() logs a key we do not hold. */
-		if ((k = store_key_find(st, s, RCOL_KEY_ID, "search")) ==
-		    NULL)
-			o = STORE_BADKEY;
-		else if ((o = store_open_search(st, k, RCOL_TEXT_CT, nh,
-		    "search_ct", &out->text)) == STORE_OK)
-			o = store_open_search(st, k, RCOL_URL_CT, nh,
-			    "search_url_ct", &out->response_url);
-		if (o == STORE_ERROR)
-			goto out;
-		if (o == STORE_OK)
-			out->created_at = (time_t)sqlite3_column_int64(s,
-			    RCOL_CREATED_AT);
-		else
-			store_search_free(out);
-	}
-	store_reset(st, STMT_SEARCH_GET);
-	if (store_bind_blob(st, STMT_SEARCH_CLEAR, 1, state_hash,
-	    CRYPTO_HASHLEN) == -1 || store_run(st, STMT_SEARCH_CLEAR) == -1)
+	r = STORE_OK;
+	if (rc != SQLITE_ROW)
 		goto out;
+	r = STORE_ERROR;
+	if (sqlite3_column_bytes(s, RCOL_NONCE_HASH) != CRYPTO_HASHLEN) {
+		log_error("msg=\"malformed nonce hash in login_state\"");
+		goto out;
+	}
+	memcpy(nh, sqlite3_column_blob(s, RCOL_NONCE_HASH), sizeof(nh));
+	/* store_key_find() logs a key we do not hold. */
+	if ((k = store_key_find(st, s, RCOL_KEY_ID, "search")) == NULL)
+		o = STORE_BADKEY;
+	else if ((o = store_open_search(st, k, RCOL_TEXT_CT, nh, "search_ct",
+	    &out->text)) == STORE_OK)
+		o = store_open_search(st, k, RCOL_URL_CT, nh, "search_url_ct",
+		    &out->response_url);
+	if (o == STORE_ERROR)
+		goto out;
+	if (o == STORE_OK)
+		out->created_at = (time_t)sqlite3_column_int64(s,
+		    RCOL_CREATED_AT);
+	else
+		store_search_free(out);
 	r = STORE_OK;
 out:
 	store_reset(st, STMT_SEARCH_GET);
-	store_reset(st, STMT_SEARCH_CLEAR);
 	if (r != STORE_OK)
 		store_search_free(out);
 	return r;
+}
+
+/*
+ * Inside store_state_take_search's transaction, once the state was
+ * consumed: reads and opens the row's search into *out (as
+ * store_search_read), then clears it on the row.  Returns STORE_OK, or
+ * STORE_ERROR when SQLite failed (the caller then rolls the whole take
+ * back).
+ */
+static enum store_result
+store_search_take(struct store *st,
+    const unsigned char state_hash[CRYPTO_HASHLEN], struct store_search *out)
+{
+	enum store_result	 r;
+
+	if ((r = store_search_read(st, state_hash, out)) != STORE_OK)
+		return r;
+	if (store_bind_blob(st, STMT_SEARCH_CLEAR, 1, state_hash,
+	    CRYPTO_HASHLEN) == -1 || store_run(st, STMT_SEARCH_CLEAR) == -1) {
+		store_reset(st, STMT_SEARCH_CLEAR);
+		store_search_free(out);
+		return STORE_ERROR;
+	}
+	return STORE_OK;
+}
+
+enum store_result
+store_search_peek(struct store *st,
+    const unsigned char state_hash[CRYPTO_HASHLEN], struct store_search *out)
+{
+	store_keys(st);
+	return store_search_read(st, state_hash, out);
 }
 
 void

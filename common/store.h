@@ -649,6 +649,17 @@ enum store_result store_state_take_search(struct store *,
 	    struct slack_user *who, char **verifier,
 	    struct store_search *search);
 
+/*
+ * A read-only look at the search kept on the row of state_hash (used or
+ * not): *out as store_state_take_search() would take it (text NULL when
+ * there is none or it does not open), the row unchanged.  STORE_OK or
+ * STORE_ERROR.  For the code page, which names the search the confirm
+ * will answer.
+ */
+enum store_result store_search_peek(struct store *,
+	    const unsigned char state_hash[CRYPTO_HASHLEN],
+	    struct store_search *out);
+
 void		 store_search_free(struct store_search *);
 
 

@@ -3,9 +3,11 @@ user has linked, end to end through nginx.
 
 An unlinked `/contact smith` answers with a login link and keeps the
 search (sealed) with it; the whole browser flow (as harness.Stack runs it)
-ends on the success page, which says the answer is waiting in Slack, and
-the stand-in's response_url receiver gets exactly one post: the contacts,
-prefaced as the answer to the earlier command.  Around that: a reused
+ends on the success page, which says the answer is waiting in Slack (in
+the code mode of FORCELINK_LINK_PROOF: on the code page, which says the
+answer is posted once confirmed, and the confirm's reply, which says it
+follows), and the stand-in's response_url receiver gets exactly one post:
+the contacts, prefaced as the answer to the earlier command.  Around that: a reused
 callback posts nothing more, a response_url outside
 SLACK_RESPONSE_URL_PREFIX is never called (also when the setting changes
 between the command and the callback), a search past Slack's 30 minutes
@@ -56,6 +58,60 @@ def too_old_sentence(query_html):
     return ("Your search for %s%s%s is too old to be answered in Slack now "
             "(Slack takes answers only for 30 minutes after a command), so "
             "go back to Slack and run it again." % (LQ, query_html, RQ))
+
+
+# The same on the code page (FORCELINK_LINK_PROOF=code), and in the reply
+# to /contact confirm, which stores the link.
+def code_sent_sentence(query_html):
+    return ("Once you have confirmed, the answer to your search for %s%s%s "
+            "will be posted there, where you ran it." % (LQ, query_html, RQ))
+
+
+def code_too_old_sentence(query_html):
+    return ("Your search for %s%s%s is too old to be answered in Slack now "
+            "(Slack takes answers only for 30 minutes after a command), so "
+            "run it again once you have confirmed." % (LQ, query_html, RQ))
+
+
+CONFIRM_SENT = " The answer to your earlier search follows."
+CONFIRM_TOO_OLD = (" Your earlier search is too old to be answered now "
+                   "(Slack takes answers only for 30 minutes after a "
+                   "command): please run it again.")
+
+
+def assert_page_sent(page, query_html):
+    """The page (and in the code mode the confirm's reply) says the
+    answer to the search will be waiting in Slack."""
+    if page.confirmed is None:
+        assert sent_sentence(query_html) in page.text, page.text
+        return
+    assert code_sent_sentence(query_html) in page.text, page.text
+    assert page.confirmed.json()["text"].endswith(CONFIRM_SENT), \
+        page.confirmed.text
+
+
+def assert_page_too_old(page, query_html):
+    """The page (and the confirm's reply) says the search is too old to
+    be answered, and promises no answer."""
+    if page.confirmed is None:
+        assert too_old_sentence(query_html) in page.text, page.text
+    else:
+        assert code_too_old_sentence(query_html) in page.text, page.text
+        text = page.confirmed.json()["text"]
+        assert text.endswith(CONFIRM_TOO_OLD), text
+        assert "follows" not in text
+    assert "will be waiting there" not in page.text
+    assert "will be posted there" not in page.text
+
+
+def assert_page_no_search(page):
+    """Neither the page nor the confirm's reply mentions a search: the
+    page's next step is the plain one (the linked page's) or the code."""
+    assert "your search" not in page.text.lower(), page.text
+    if page.confirmed is None:
+        assert PLAIN_NEXT in page.text
+    else:
+        assert "earlier search" not in page.confirmed.json()["text"]
 
 
 class Before:
@@ -169,7 +225,7 @@ def test_search_before_linking_is_answered_once(stack):
 
     page, _, location, cookie = b.link()
     assert_linked_page(page)
-    assert sent_sentence("smith") in page.text, page.text
+    assert_page_sent(page, "smith")
     assert PLAIN_NEXT not in page.text
     assert user in linked_users(stack)
     assert_search_cleared(b)
@@ -210,7 +266,7 @@ def test_page_does_not_wait_for_the_search(stack):
     page = stack.callback(location, cookie)
     took = time.time() - t0
     assert_linked_page(page)
-    assert sent_sentence("wilson") in page.text
+    assert_page_sent(page, "wilson")
     assert took < 4.0, "the page waited %.2f s for the search" % took
     posts = stack.wait_hook(b.response_url, timeout=20)
     assert len(posts) == 1, posts
@@ -235,13 +291,12 @@ def test_search_older_than_slack_allows_is_not_posted(stack, age, posted):
     assert user in linked_users(stack)
     assert_search_cleared(b)
     if posted:
-        assert sent_sentence("smith") in page.text, page.text
+        assert_page_sent(page, "smith")
         posts = stack.wait_hook(b.response_url, timeout=20)
         assert len(posts) == 1 and posts[0]["status"] == 200, posts
         assert contact_names(posts[0]["body"]) == SMITHS
         return
-    assert too_old_sentence("smith") in page.text, page.text
-    assert "will be waiting there" not in page.text
+    assert_page_too_old(page, "smith")
     lines = resume_lines(stack, log0, "resume")
     assert len(lines) == 1 and "outcome=too_old" in lines[0], lines
     time.sleep(0.5)
@@ -259,8 +314,7 @@ def test_not_a_search_keeps_nothing(stack, word):
     assert row["search_ct"] is None and row["search_url_ct"] is None, row
     page, _, _, _ = b.link()
     assert_linked_page(page)
-    assert PLAIN_NEXT in page.text
-    assert "your search" not in page.text.lower()
+    assert_page_no_search(page)
     time.sleep(0.5)
     assert b.posts() == []
     assert resume_lines(stack, log0, "resume.search") == []
@@ -281,7 +335,7 @@ def test_response_url_outside_the_allow_list_is_never_called(stack):
     assert b.row()["search_ct"] is None
     page, _, _, _ = b.link()
     assert_linked_page(page)
-    assert PLAIN_NEXT in page.text
+    assert_page_no_search(page)
     time.sleep(0.5)
     assert b.posts() == []
     assert resume_lines(stack, log0, "resume.search") == []
@@ -300,8 +354,7 @@ def test_prefix_changed_before_the_callback_is_never_called(stack):
     try:
         page = stack.callback(location, cookie)
         assert_linked_page(page)
-        assert PLAIN_NEXT in page.text
-        assert "your search" not in page.text.lower()
+        assert_page_no_search(page)
         assert_search_cleared(b)
         lines = resume_lines(stack, log0, "resume")
         assert len(lines) == 1, lines
@@ -323,7 +376,7 @@ def test_salesforce_failure_posts_a_friendly_error(stack):
     stack.faults(query_status=500)
     page = stack.callback(location, cookie)
     assert_linked_page(page)
-    assert sent_sentence("smith") in page.text
+    assert_page_sent(page, "smith")
     posts = stack.wait_hook(b.response_url, timeout=20)
     assert len(posts) == 1 and posts[0]["status"] == 200, posts
     msg = posts[0]["body"]
@@ -348,7 +401,7 @@ def test_each_login_link_keeps_its_own_search(stack):
     first = Before(stack, user, "smith")
     second = Before(stack, user, "wilson")
     page, _, _, _ = second.link()
-    assert sent_sentence("wilson") in page.text
+    assert_page_sent(page, "wilson")
     posts = stack.wait_hook(second.response_url, timeout=20)
     assert len(posts) == 1
     assert contact_names(posts[0]["body"]) == {"Emma Wilson"}
@@ -358,7 +411,7 @@ def test_each_login_link_keeps_its_own_search(stack):
     # The first link still works (a relink) and answers its own search.
     page, _, _, _ = first.link("bob@example.com")
     assert_linked_page(page, "bob@example.com")
-    assert sent_sentence("smith") in page.text
+    assert_page_sent(page, "smith")
     posts = stack.wait_hook(first.response_url, timeout=20)
     assert len(posts) == 1
     assert contact_names(posts[0]["body"]) == SMITHS
@@ -397,7 +450,7 @@ def test_search_and_response_url_never_on_disk_in_plain_text(stack):
     page, _, _, _ = b.link()
     assert_linked_page(page)
     shown = "&lt;b&gt;Tom &amp; &quot;Jerry&quot; " + marker
-    assert sent_sentence(shown) in page.text, page.text
+    assert_page_sent(page, shown)
     assert text not in page.text
     posts = stack.wait_hook(b.response_url, timeout=20)
     assert len(posts) == 1
