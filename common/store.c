@@ -551,7 +551,8 @@ static const struct {
 	    "pend_sf_org_id = NULL, pend_sf_username = NULL, "
 	    "pend_instance_url = NULL, pend_key_id = NULL, "
 	    "pend_access_ct = NULL, pend_refresh_ct = NULL, "
-	    "confirm_hash = NULL WHERE nonce_hash = ?1" },
+	    "confirm_hash = NULL WHERE nonce_hash = ?1 "
+	    "AND pend_refresh_ct IS NOT NULL" },
 	/* Key rotation of pending links: both tokens, which share
 	 * pend_key_id, by the row's nonce hash (as a search's). */
 	[STMT_REKEY_PENDING] = { "rekey_pending",
