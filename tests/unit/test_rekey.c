@@ -4,8 +4,9 @@
  * On real SQLite files in a scratch directory: rows under an old key are
  * re-sealed under the new one (links, started logins and links pending
  * their code) and still open to the same tokens at the same version;
- * rows already under the new key are not touched; a row that a refresh or a relink changed between the
- * read and the write of a batch is not overwritten; the new ciphertext's
+ * rows already under the new key are not touched; a row that a refresh
+ * or a relink changed between the read and the write of a batch is not
+ * overwritten; the new ciphertext's
  * associated data names the new key id; rows under a key nobody holds, or
  * that do not open, are counted and left alone.  The workers' side: a
  * refresh of a row under an old key moves it to the current key, a logout
