@@ -6,9 +6,9 @@
  * their code) and still open to the same tokens at the same version;
  * rows already under the new key are not touched; a row that a refresh
  * or a relink changed between the read and the write of a batch is not
- * overwritten; the new ciphertext's
- * associated data names the new key id; rows under a key nobody holds, or
- * that do not open, are counted and left alone.  The workers' side: a
+ * overwritten; the new ciphertext's associated data names the new key
+ * id; rows under a key nobody holds, or that do not open, are counted
+ * and left alone.  The workers' side: a
  * refresh of a row under an old key moves it to the current key, a logout
  * deletes it, a row under a key id not yet known makes the keyring re-read
  * its file.  Then the whole run: the key file's rewrites (atomic, same
