@@ -2,7 +2,9 @@
  * maint: the housekeeping commands — purge and stats.
  *
  * purge removes what only expires: login nonces and OAuth states past
- * their expiry, and Slack signature hashes past the replay window.  The
+ * their expiry, and Slack signature hashes past the replay window; and
+ * first revokes at Salesforce the pending logins (issue 11) that expired
+ * or were refused, which are dropped only once revoked (proof.h).  The
  * workers already purge along the way (store_replay_add); purge is for a
  * quiet service or a cron job, and says how much it removed.  stats
  * describes the database for capacity planning and for key rotation:
@@ -21,6 +23,8 @@
 #include "admin.h"
 #include "config.h"
 #include "log.h"
+#include "proof.h"
+#include "session.h"
 #include "store.h"
 
 enum {
@@ -35,11 +39,15 @@ static const struct option maint_longopts[] = {
 
 static const struct admin_cmd_help purge_help = {
 	ADMIN_PROG " purge [--json]",
-	"Deletes expired login nonces and OAuth states and expired Slack\n"
-	"replay entries (nothing else in the database only expires), and\n"
-	"prints how many of each.  Links are never purged.\n"
+	"Revokes at Salesforce and drops the pending logins that expired or\n"
+	"were refused (FORCELINK_LINK_PROOF=code), deletes expired login\n"
+	"nonces and OAuth states and expired Slack replay entries (nothing\n"
+	"else in the database only expires), and prints how many of each.\n"
+	"A pending login whose revoke fails for now is kept (exit 1) for\n"
+	"the next purge.  Links are never purged.\n"
 	"\n"
-	"  --json   {\"login_states\": N, \"replays\": N}\n"
+	"  --json   {\"login_states\": N, \"replays\": N,\n"
+	"            \"pending_revoked\": N, \"pending_kept\": N}\n"
 };
 
 static const struct admin_cmd_help stats_help = {
@@ -84,13 +92,49 @@ maint_args(int argc, char *argv[], const struct admin_cmd_help *h,
 	return ADMIN_OK;
 }
 
+/* purge --json: what was purged, as one object. */
+static int
+purge_json(const struct store_purged *p, const struct proof_swept *sw)
+{
+	struct json_object	*o;
+
+	if ((o = json_object_new_object()) != NULL) {
+		json_object_object_add(o, "login_states",
+		    json_object_new_int64(p->login_states));
+		json_object_object_add(o, "replays",
+		    json_object_new_int64(p->replays));
+		json_object_object_add(o, "pending_revoked",
+		    json_object_new_int64(sw->dropped));
+		json_object_object_add(o, "pending_kept",
+		    json_object_new_int64(sw->kept));
+	}
+	return admin_json_print(o) == 0 ? ADMIN_OK : ADMIN_FAIL;
+}
+
+/* purge: what was purged, in words. */
+static int
+purge_text(const struct store_purged *p, const struct proof_swept *sw)
+{
+	printf("purged %ld expired login state%s and %ld expired replay "
+	    "entr%s\n", p->login_states, p->login_states == 1 ? "" : "s",
+	    p->replays, p->replays == 1 ? "y" : "ies");
+	printf("revoked and dropped %ld expired pending login%s\n",
+	    sw->dropped, sw->dropped == 1 ? "" : "s");
+	if (sw->kept > 0)
+		printf("kept %ld pending login%s whose revoke failed (see the "
+		    "log); run purge again later\n", sw->kept,
+		    sw->kept == 1 ? "" : "s");
+	return fflush(stdout) == 0 ? ADMIN_OK : ADMIN_FAIL;
+}
+
 int
 cmd_purge(int argc, char *argv[])
 {
 	struct config		 cfg;
 	struct store_purged	 p;
+	struct proof_swept	 sw = { 0, 0 };
+	struct session		*s = NULL;
 	struct store		*st = NULL;
-	struct json_object	*o;
 	int			 rc, json, done, loaded = 0;
 
 	if ((rc = maint_args(argc, argv, &purge_help, &json, &done)) !=
@@ -99,30 +143,34 @@ cmd_purge(int argc, char *argv[])
 	if ((rc = admin_config(&cfg)) != ADMIN_OK)
 		goto out;
 	loaded = 1;
-	if ((rc = admin_open(&cfg, &st)) != ADMIN_OK)
+	/* The checks of every command (the database exists, its schema is
+	 * known) before the sweep opens its own connection. */
+	if ((rc = admin_open(&cfg, &st)) != ADMIN_OK ||
+	    (rc = admin_lock_file(&cfg)) != ADMIN_OK)
 		goto out;
+	if ((s = session_new(&cfg)) == NULL) {
+		admin_err("cannot open the database or the HTTPS client (see "
+		    "the line above)");
+		rc = ADMIN_FAIL;
+		goto out;
+	}
+	/* Pending logins first: once revoked, their rows purge as any. */
+	if (proof_sweep_all(s, time(NULL), &sw) == -1) {
+		rc = admin_store_fail(s->st, "revoking expired pending logins");
+		goto out;
+	}
 	if (store_purge_counts(st, time(NULL), &p) == -1) {
 		rc = admin_store_fail(st, "purging");
 		goto out;
 	}
-	log_event(LOGL_INFO, "store.purged", "login_states=%ld replays=%ld",
-	    p.login_states, p.replays);
-	if (json) {
-		if ((o = json_object_new_object()) != NULL) {
-			json_object_object_add(o, "login_states",
-			    json_object_new_int64(p.login_states));
-			json_object_object_add(o, "replays",
-			    json_object_new_int64(p.replays));
-		}
-		rc = admin_json_print(o) == 0 ? ADMIN_OK : ADMIN_FAIL;
-	} else {
-		printf("purged %ld expired login state%s and %ld expired "
-		    "replay entr%s\n", p.login_states,
-		    p.login_states == 1 ? "" : "s", p.replays,
-		    p.replays == 1 ? "y" : "ies");
-		rc = fflush(stdout) == 0 ? ADMIN_OK : ADMIN_FAIL;
-	}
+	log_event(LOGL_INFO, "store.purged", "login_states=%ld replays=%ld "
+	    "pending_revoked=%ld pending_kept=%ld", p.login_states,
+	    p.replays, sw.dropped, sw.kept);
+	rc = json ? purge_json(&p, &sw) : purge_text(&p, &sw);
+	if (rc == ADMIN_OK && sw.kept > 0)
+		rc = ADMIN_FAIL;
 out:
+	session_free(s);
 	store_close(st);
 	if (loaded)
 		config_free(&cfg);

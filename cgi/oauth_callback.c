@@ -36,6 +36,7 @@
 #include "render.h"
 #include "req.h"
 #include "resume.h"
+#include "slackapi.h"
 
 #define PAGE_MAX	(64 * 1024)
 
@@ -160,6 +161,59 @@ callback_sf_error(struct callback *c, const char *err, enum store_result sr)
 		    "linked.", "Run `/contact login` in Slack to try again.");
 }
 
+/* The page for a grant the email proof refused: why, without either
+ * email address. */
+static void
+callback_email_fail(struct buf *b, enum proof_email pe)
+{
+	const char	*next = "Log in to Salesforce as your own user: run "
+	    "`/contact login` in Slack and open the new link.";
+
+	switch (pe) {
+	case PROOF_EMAIL_SF_NONE:
+		page_error_next(b, 403, "Email not verified", "This Salesforce "
+		    "user has no verified email address, so forcelink cannot "
+		    "check that it is yours, and nothing was linked.", next);
+		break;
+	case PROOF_EMAIL_SLACK_NONE:
+		page_error_next(b, 403, "No email from Slack", "forcelink "
+		    "cannot read a confirmed email address of your Slack "
+		    "user, so it cannot check that this Salesforce user is "
+		    "yours, and nothing was linked.", "Tell your forcelink "
+		    "admin: the email check needs a Slack bot token with the "
+		    "users:read and users:read.email scopes.");
+		break;
+	case PROOF_EMAIL_DIFFERENT:
+		page_error_next(b, 403, "Not your Salesforce user", "The email "
+		    "address of this Salesforce user is not the one of your "
+		    "Slack profile, so nothing was linked.", next);
+		break;
+	default:
+		page_error_next(b, 502, "Slack did not answer", "forcelink "
+		    "could not read your Slack profile just now, so nothing "
+		    "was linked.", "Wait a minute, then run `/contact login` "
+		    "in Slack to try again. If this keeps happening, tell "
+		    "your forcelink admin.");
+		break;
+	}
+}
+
+/* The email proof: 0 when it passed; -1 when it refused the grant,
+ * which is then revoked, its login void and the page says why. */
+static int
+callback_email(struct callback *c, struct session_grant *g)
+{
+	enum proof_email	 pe;
+
+	if ((pe = proof_email(c->s, &c->who, g)) == PROOF_EMAIL_SAME)
+		return 0;
+	(void)session_grant_revoke(c->s, &c->who, g->link.org,
+	    g->link.refresh_token, "email_refused");
+	(void)store_state_void(c->s->st, c->state_h, time(NULL));
+	callback_email_fail(&c->page, pe);
+	return -1;
+}
+
 /*
  * Code mode: the verified grant waits on the login's row for its code,
  * which the page shows, with the search the confirm will answer (a
@@ -202,6 +256,9 @@ callback_finish(struct callback *c, struct session_grant *g)
 	    c->names.team_domain, c->names.user_name };
 
 	memset(&linked, 0, sizeof(linked));
+	if ((c->s->cfg->link_proof & CONFIG_PROOF_EMAIL) &&
+	    callback_email(c, g) == -1)
+		return;
 	if (c->s->cfg->link_proof & CONFIG_PROOF_CODE) {
 		callback_hold(c, g, &pw);
 		return;
@@ -220,12 +277,149 @@ callback_finish(struct callback *c, struct session_grant *g)
 	session_linked_free(&linked);
 }
 
-/* Sign in with Slack came back (FORCELINK_LINK_PROOF=slack). */
+/* --- Sign in with Slack (FORCELINK_LINK_PROOF=slack) ------------------ */
+
+/* The page for Slack's error= (the person cancelled, or it failed). */
+static void
+callback_slack_error(struct callback *c, const char *err)
+{
+	log_event(LOGL_INFO, "oauth.callback", "outcome=slack_error "
+	    "error=%s", err);
+	if (strcmp(err, "access_denied") == 0)
+		page_error_next(&c->page, 400, "Sign in cancelled", "You did "
+		    "not sign in with Slack, so nothing was linked.", "If you "
+		    "change your mind, run `/contact login` in Slack and sign "
+		    "in as yourself.");
+	else
+		page_error_next(&c->page, 400, "Slack reported a problem",
+		    "Slack could not complete the sign-in, so nothing was "
+		    "linked.", "Run `/contact login` in Slack to try again.");
+}
+
+/* The page for a Sign in with Slack whose code Slack did not honour. */
+static void
+callback_slack_fail(struct buf *b, enum slackapi_result sl)
+{
+	if (sl == SLACKAPI_TRANSIENT)
+		page_error_next(b, 502, "Slack did not answer", "Slack could "
+		    "not be reached just now, so nothing was linked.", "Wait "
+		    "a minute, then run `/contact login` in Slack to try "
+		    "again.");
+	else
+		page_error_next(b, 502, "Slack refused the sign-in", "Slack "
+		    "did not confirm who signed in, so nothing was linked.",
+		    "Run `/contact login` in Slack to try again. If this keeps "
+		    "happening, tell your forcelink admin.");
+}
+
+/* Whether Slack's signed-in user is who: the same workspace and user,
+ * and the same enterprise when Slack names one. */
+static int
+callback_same_slack_user(const struct slack_user *who,
+    const struct slackapi_oidc_user *u)
+{
+	return strcmp(u->team_id, who->team_id) == 0 &&
+	    strcmp(u->user_id, who->user_id) == 0 &&
+	    (u->enterprise_id == NULL ||
+	    strcmp(u->enterprise_id, who->enterprise_id) == 0);
+}
+
+/* Someone else signed in with Slack: the login is void, and the page
+ * says whom the link was made for (by name, as the start page did). */
+static void
+callback_slack_other(struct callback *c)
+{
+	char	 msg[1024];
+
+	log_event(LOGL_WARN, "oauth.callback", "outcome=other_slack_user");
+	(void)store_state_void(c->s->st, c->state_h, time(NULL));
+	snprintf(msg, sizeof(msg), "This login link was made for another "
+	    "Slack user (@%s in %s), so nothing was linked.",
+	    *c->names.user_name != '\0' ? c->names.user_name : c->who.user_id,
+	    *c->names.team_domain != '\0' ? c->names.team_domain :
+	    c->who.team_id);
+	page_error_next(&c->page, 403, "Signed in as another Slack user", msg,
+	    "To link your own Salesforce account, run `/contact login` in "
+	    "Slack yourself and open the link it gives you.");
+}
+
+/*
+ * Sign in with Slack proved who is in the browser: the row is handed on
+ * to the Salesforce login with a fresh state and PKCE verifier, under
+ * the same cookie, and the browser goes on to Salesforce.
+ */
+static void
+callback_slack_hand_on(struct callback *c)
+{
+	char		 state[CRYPTO_TOKEN_MAX], verifier[CRYPTO_TOKEN_MAX];
+	unsigned char	 state_h[CRYPTO_HASHLEN];
+	char		*url = NULL;
+
+	crypto_random_token(state, 32);
+	crypto_random_token(verifier, 32);
+	crypto_sha256(state, state_h);
+	if (store_state_advance(c->s->st, c->state_h, state_h, verifier,
+	    time(NULL) + SESSION_STATE_TTL) != STORE_OK ||
+	    (url = session_login_authorize_url(c->s, &c->who, state_h, state,
+	    verifier)) == NULL || page_redirect(&c->page, url, NULL) == -1) {
+		(void)store_state_void(c->s->st, c->state_h, time(NULL));
+		callback_state_fail(&c->page, STORE_ERROR);
+		goto out;
+	}
+	log_event(LOGL_INFO, "oauth.callback", "outcome=slack_proven "
+	    "next=salesforce");
+out:
+	crypto_wipe(state, sizeof(state));
+	crypto_wipe(verifier, sizeof(verifier));
+	free(url);
+}
+
+/* Sign in with Slack came back: take its state (the search stays on
+ * the row for the Salesforce leg), learn who signed in, and compare. */
 static void
 callback_slack(struct callback *c)
 {
-	page_error(&c->page, 500, "Something went wrong",
-	    "Sign in with Slack is not available yet.");
+	struct slackapi_oidc_user	 u;
+	enum store_result		 sr;
+	enum slackapi_result		 sl = SLACKAPI_ERROR;
+	const char			*err, *code;
+	char				*verifier = NULL;
+
+	memset(&u, 0, sizeof(u));
+	sr = callback_take_state(c->fcgi, c->s, STORE_LEG_SLACK, c->state_h,
+	    &c->who, &verifier, NULL);
+	if (sr == STORE_OK)
+		log_set_user(c->who.team_id, c->who.user_id);
+	if ((err = form_get(&c->f, "error")) != NULL) {
+		callback_slack_error(c, err);
+		goto out;
+	}
+	if (sr != STORE_OK) {
+		log_event(LOGL_WARN, "oauth.callback", "outcome=%s leg=slack",
+		    store_result_str(sr));
+		callback_state_fail(&c->page, sr);
+		goto out;
+	}
+	if ((code = form_get(&c->f, "code")) == NULL || *code == '\0') {
+		callback_state_fail(&c->page, STORE_NOTFOUND);
+		goto out;
+	}
+	sl = slackapi_oidc_identify_pkce(c->s->http, c->s->cfg, code,
+	    verifier, &u, NULL);
+	if (sl != SLACKAPI_OK) {
+		log_event(LOGL_WARN, "oauth.callback", "outcome=slack_%s",
+		    slackapi_result_str(sl));
+		callback_slack_fail(&c->page, sl);
+	} else if (!callback_same_slack_user(&c->who, &u))
+		callback_slack_other(c);
+	else
+		callback_slack_hand_on(c);
+out:
+	/* A login Slack did not answer is over: nothing stays usable. */
+	if (sr == STORE_OK && sl != SLACKAPI_OK)
+		(void)store_state_void(c->s->st, c->state_h, time(NULL));
+	crypto_free_secret(verifier);
+	slackapi_oidc_user_free(&u);
 }
 
 /* The Salesforce login came back: take its state, exchange the code,

@@ -260,32 +260,19 @@ out:
 
 /*
  * The URL of the first login (allocated) for who's started login with
- * state and verifier: Sign in with Slack, or Salesforce with the
- * integration the state was recorded with.  NULL on failure (logged).
+ * state and verifier: Sign in with Slack (with the verifier's PKCE
+ * challenge and a nonce bound to the state), or Salesforce with the
+ * integration the state is recorded with.  NULL on failure (logged).
  */
 static char *
 start_first_url(struct session *s, const struct slack_user *who,
     enum store_leg leg, const unsigned char state_h[CRYPTO_HASHLEN],
     const char *state, const char *verifier)
 {
-	struct sf_org	 org;
-	char		 challenge[44], *url = NULL;
-	int		 proven = (s->cfg->link_proof & (CONFIG_PROOF_CODE |
-			    CONFIG_PROOF_EMAIL)) != 0;
-
 	if (leg == STORE_LEG_SLACK)
-		return slackapi_oidc_authorize_url(s->cfg, state, verifier,
+		return slackapi_signin_url(s->cfg, state_h, state, verifier,
 		    who->team_id);
-	memset(&org, 0, sizeof(org));
-	crypto_pkce_challenge(verifier, challenge);
-	/* The workspace's integration, recorded with the state: the
-	 * callback exchanges the code with the same one. */
-	if (session_login_org(s, who, &org) == SESSION_OK &&
-	    store_state_set_org(s->st, state_h, org.name) == STORE_OK)
-		url = sf_authorize_url_prompt(&org, s->cfg->redirect_uri,
-		    state, challenge, proven ? "login" : NULL);
-	config_sf_org_free(&org);
-	return url;
+	return session_login_authorize_url(s, who, state_h, state, verifier);
 }
 
 /* POST: Continue was clicked.  Consumes the nonce and redirects. */

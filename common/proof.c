@@ -9,10 +9,13 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
+#include "install.h"
 #include "log.h"
 #include "proof.h"
+#include "slackapi.h"
 
 static const char *const proof_confirm_names[] = {
 	"linked", "malformed", "other_user", "wrong", "void", "none", "error"
@@ -50,12 +53,17 @@ proof_hold(struct session *s, const unsigned char state_hash[CRYPTO_HASHLEN],
 	return SESSION_OK;
 }
 
-int
-proof_sweep(struct session *s, time_t now, int max)
+/*
+ * Revokes and drops up to max pending grants due at now, adding to *out.
+ * Returns how many were due, or -1 when the store failed (logged).
+ */
+static int
+proof_sweep_some(struct session *s, time_t now, int max,
+    struct proof_swept *out)
 {
 	struct store_pending	*v = NULL;
 	size_t			 n = 0, i;
-	int			 dropped = 0;
+	long			 dropped = 0;
 
 	if (store_pending_due(s->st, now, max, &v, &n) != STORE_OK)
 		return -1;
@@ -65,16 +73,50 @@ proof_sweep(struct session *s, time_t now, int max)
 		    v[i].link.refresh_token, "pending_void") == -1) {
 			log_event(LOGL_WARN, "proof.sweep", "outcome=kept "
 			    "why=\"revoke failed; next sweep\"");
+			out->kept++;
 			continue;
 		}
 		if (store_pending_drop(s->st, &v[i]) == STORE_OK)
 			dropped++;
 	}
 	if (n > 0)
-		log_event(LOGL_INFO, "proof.sweep", "due=%zu dropped=%d", n,
+		log_event(LOGL_INFO, "proof.sweep", "due=%zu dropped=%ld", n,
 		    dropped);
+	out->dropped += dropped;
 	store_pending_list_free(v, n);
-	return dropped;
+	return (int)n;
+}
+
+int
+proof_sweep(struct session *s, time_t now, int max)
+{
+	struct proof_swept	 sw = { 0, 0 };
+
+	if (proof_sweep_some(s, now, max, &sw) == -1)
+		return -1;
+	return (int)sw.dropped;
+}
+
+int
+proof_sweep_all(struct session *s, time_t now, struct proof_swept *out)
+{
+	struct proof_swept	 batch;
+	int			 n;
+
+	out->dropped = out->kept = 0;
+	do {
+		batch.dropped = batch.kept = 0;
+		n = proof_sweep_some(s, now, PROOF_SWEEP_BATCH, &batch);
+		out->dropped += batch.dropped;
+		/* Kept rows expired first, so each batch starts with those
+		 * kept before: the last batch counts them all. */
+		out->kept = batch.kept;
+		if (n == -1)
+			return -1;
+		/* A full batch that dropped nothing is all kept rows, which
+		 * the next batch would return again. */
+	} while (n == PROOF_SWEEP_BATCH && batch.dropped > 0);
+	return 0;
 }
 
 /* A code that matched no row of who: counts the wrong try. */
@@ -144,5 +186,75 @@ out:
 	    "proof.confirm", "outcome=%s left=%d", proof_confirm_str(r),
 	    *left);
 	store_pending_free(&p);
+	return r;
+}
+
+/* --- The email proof -------------------------------------------------- */
+
+static const char *const proof_email_names[] = {
+	"same", "sf_no_verified_email", "slack_no_email", "different",
+	"slack_unavailable"
+};
+
+const char *
+proof_email_str(enum proof_email r)
+{
+	return proof_email_names[r];
+}
+
+/*
+ * A bot token that can read who's profile (allocated; free with
+ * crypto_free_secret): the one of the installation that authorizes
+ * who's workspace, else SLACK_BOT_TOKEN.  NULL when there is neither.
+ */
+static char *
+proof_bot_token(struct session *s, const struct slack_user *who)
+{
+	struct store_install_ref	 ref;
+	enum install_result		 ir;
+	char				*tok = NULL;
+
+	if (install_authorize(s, who, &ref) == INSTALL_AUTH_OK) {
+		ir = install_bot_token(s, ref.enterprise_id, ref.team_id,
+		    &tok);
+		if (ir == INSTALL_OK)
+			return tok;
+		log_event(LOGL_WARN, "proof.email", "bot_token=%s",
+		    install_result_str(ir));
+	}
+	if (s->cfg->slack_bot_token != NULL &&
+	    (tok = strdup(s->cfg->slack_bot_token)) == NULL)
+		log_error("msg=\"out of memory\"");
+	return tok;
+}
+
+enum proof_email
+proof_email(struct session *s, const struct slack_user *who,
+    const struct session_grant *g)
+{
+	enum proof_email	 r = PROOF_EMAIL_SF_NONE;
+	enum slackapi_result	 sl;
+	char			*tok = NULL, *email = NULL;
+
+	if (g->email == NULL || *g->email == '\0' || !g->email_verified)
+		goto out;
+	r = PROOF_EMAIL_SLACK_NONE;
+	if ((tok = proof_bot_token(s, who)) == NULL)
+		goto out;
+	sl = slackapi_user_email(s->http, s->cfg, tok, who->user_id, &email,
+	    NULL);
+	/* Refused (a missing scope, an unknown user): as good as none. */
+	if (sl == SLACKAPI_TRANSIENT || sl == SLACKAPI_MALFORMED ||
+	    sl == SLACKAPI_ERROR)
+		r = PROOF_EMAIL_UNAVAILABLE;
+	if (sl != SLACKAPI_OK || email == NULL || *email == '\0')
+		goto out;
+	r = strcasecmp(email, g->email) == 0 ? PROOF_EMAIL_SAME :
+	    PROOF_EMAIL_DIFFERENT;
+out:
+	log_event(r == PROOF_EMAIL_SAME ? LOGL_INFO : LOGL_WARN,
+	    "proof.email", "outcome=%s", proof_email_str(r));
+	crypto_free_secret(tok);
+	free(email);
 	return r;
 }

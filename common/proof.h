@@ -28,6 +28,8 @@
 #define PROOF_TRIES		5
 /* Rows a worker sweeps along the way. */
 #define PROOF_SWEEP_SOME	4
+/* Rows forcelink-admin purge sweeps at a time. */
+#define PROOF_SWEEP_BATCH	64
 
 /*
  * Keeps link (a verified grant) pending on the row of the used state
@@ -61,10 +63,47 @@ enum proof_confirm proof_confirm(struct session *, const struct slack_user *who,
 		    const char *typed, struct session_linked *out,
 		    struct store_search *search, int *left);
 
+enum proof_email {
+	PROOF_EMAIL_SAME,	/* the proof passed */
+	PROOF_EMAIL_SF_NONE,	/* Salesforce shows no verified email */
+	PROOF_EMAIL_SLACK_NONE,	/* no confirmed Slack email to be read: no
+				   bot token, or Slack refused (scopes) or
+				   shows none */
+	PROOF_EMAIL_DIFFERENT,	/* the two are not the same address */
+	PROOF_EMAIL_UNAVAILABLE	/* Slack did not answer properly */
+};
+
+const char	*proof_email_str(enum proof_email);
+
+/*
+ * The email proof (FORCELINK_LINK_PROOF=email): whether g's Salesforce
+ * user has a verified email (userinfo email_verified true) equal, but
+ * for case, to the profile email Slack shows for who (users.info with
+ * the bot token of who's workspace's installation, else
+ * SLACK_BOT_TOKEN).  Anything else refuses.  Logs the outcome word only,
+ * never an email.
+ */
+enum proof_email proof_email(struct session *, const struct slack_user *who,
+		    const struct session_grant *g);
+
 /*
  * Revokes and drops up to max pending grants that expired or are void.
  * Returns how many were dropped, or -1 when the store failed (logged).
  */
 int		 proof_sweep(struct session *, time_t now, int max);
+
+/* What proof_sweep_all() did. */
+struct proof_swept {
+	long	 dropped;	/* revoked at Salesforce and dropped */
+	long	 kept;		/* the revoke failed for now: kept */
+};
+
+/*
+ * proof_sweep() of every pending grant due now, in batches, for
+ * forcelink-admin purge; *out counts them.  Returns 0, or -1 when the
+ * store failed (logged; *out says what was done before).
+ */
+int		 proof_sweep_all(struct session *, time_t now,
+		    struct proof_swept *out);
 
 #endif

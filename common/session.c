@@ -1088,6 +1088,30 @@ session_login_org(struct session *s, const struct slack_user *who,
 	return cr == CONFIG_ORG_OK ? SESSION_OK : SESSION_ERROR;
 }
 
+char *
+session_login_authorize_url(struct session *s, const struct slack_user *who,
+    const unsigned char state_hash[CRYPTO_HASHLEN], const char *state,
+    const char *verifier)
+{
+	struct sf_org	 org;
+	char		 challenge[44], *url = NULL;
+	/* A remembered approval must not finish a login that a proof after
+	 * Salesforce judges: the person logs in there themselves. */
+	int		 prompt = (s->cfg->link_proof & (CONFIG_PROOF_CODE |
+			    CONFIG_PROOF_EMAIL)) != 0;
+
+	memset(&org, 0, sizeof(org));
+	crypto_pkce_challenge(verifier, challenge);
+	/* The workspace's integration, recorded with the state: the
+	 * callback exchanges the code with the same one. */
+	if (session_login_org(s, who, &org) == SESSION_OK &&
+	    store_state_set_org(s->st, state_hash, org.name) == STORE_OK)
+		url = sf_authorize_url_prompt(&org, s->cfg->redirect_uri,
+		    state, challenge, prompt ? "login" : NULL);
+	config_sf_org_free(&org);
+	return url;
+}
+
 void
 session_linked_free(struct session_linked *l)
 {

@@ -196,6 +196,19 @@ enum session_result session_login_org(struct session *,
 		    const struct slack_user *, struct sf_org *org);
 
 /*
+ * The Salesforce authorize URL (allocated) of who's login with state
+ * (whose hash is state_hash) and PKCE verifier: the workspace's
+ * integration, which is recorded with the state for the callback, and
+ * prompt=login when FORCELINK_LINK_PROOF names "code" or "email".  NULL
+ * on failure (logged).  For /oauth/start, and for the callback of Sign
+ * in with Slack, which hands the login on to Salesforce.
+ */
+char		*session_login_authorize_url(struct session *,
+		    const struct slack_user *,
+		    const unsigned char state_hash[CRYPTO_HASHLEN],
+		    const char *state, const char *verifier);
+
+/*
  * session_link() with the integration the login was started with (org as
  * /oauth/start recorded it; NULL: the workspace's now).
  */

@@ -24,6 +24,7 @@
 #include "crypto.h"
 #include "form.h"
 #include "http.h"
+#include "keyring.h"
 #include "log.h"
 #include "sf.h"
 #include "slack.h"
@@ -502,7 +503,9 @@ slackapi_authorize_url(const struct config *cfg, const char *state)
 {
 	const char *const kv[] = {
 		"client_id", cfg->slack_client_id,
-		"scope", SLACKAPI_SCOPES,
+		/* The email proof reads profiles' emails (users.info). */
+		"scope", (cfg->link_proof & CONFIG_PROOF_EMAIL) ?
+		    SLACKAPI_SCOPES "," SLACKAPI_EMAIL_SCOPES : SLACKAPI_SCOPES,
 		"redirect_uri", cfg->slack_redirect_uri,
 		"state", state,
 	};
@@ -669,25 +672,33 @@ slackapi_auth_test(struct http *h, const struct config *cfg,
 /* ------------------------------------------------------------------ */
 /* Sign in with Slack (OpenID Connect) and users.info (issue 11). */
 
-char *
-slackapi_oidc_authorize_url(const struct config *cfg, const char *state,
-    const char *nonce, const char *team)
+/*
+ * The Sign in with Slack URL: the scheme and host of SLACK_AUTHORIZE_URL
+ * with Slack's OpenID Connect path, and challenge (may be NULL) as the
+ * PKCE S256 code_challenge.  NULL on failure.
+ */
+static char *
+slackapi_oidc_url(const struct config *cfg, const char *state,
+    const char *nonce, const char *challenge, const char *team)
 {
 	const char *const kv[] = {
 		"response_type", "code",
-		"scope", "openid",
+		/* profile: the names the refusal page shows. */
+		"scope", "openid profile",
 		"client_id", cfg->slack_client_id,
 		"redirect_uri", cfg->redirect_uri,
 		"state", state,
 		"nonce", nonce,
 		"team", team,
+		"code_challenge", challenge,
+		"code_challenge_method", "S256",
 	};
 	const char	*p, *end;
 	struct buf	 b;
 	char		*url = NULL;
 
-	if (cfg->slack_client_id == NULL || state == NULL || nonce == NULL ||
-	    team == NULL)
+	if (cfg->slack_client_id == NULL || cfg->slack_authorize_url == NULL ||
+	    state == NULL || nonce == NULL || team == NULL)
 		return NULL;
 	/* Slack's host, as SLACK_AUTHORIZE_URL names it (the tests point
 	 * it at the stand-in), with the OpenID Connect path. */
@@ -698,12 +709,47 @@ slackapi_oidc_authorize_url(const struct config *cfg, const char *state,
 	    (size_t)(end - cfg->slack_authorize_url) :
 	    strlen(cfg->slack_authorize_url)) == -1 ||
 	    buf_puts(&b, "/openid/connect/authorize?") == -1 ||
-	    slackapi_pairs(&b, kv, NELEM(kv)) == -1)
+	    slackapi_pairs(&b, kv, challenge != NULL ? NELEM(kv) :
+	    NELEM(kv) - 4) == -1)
 		goto out;
 	url = buf_detach(&b);
 out:
 	buf_free(&b);
 	return url;
+}
+
+char *
+slackapi_oidc_authorize_url(const struct config *cfg, const char *state,
+    const char *nonce, const char *team)
+{
+	return slackapi_oidc_url(cfg, state, nonce, NULL, team);
+}
+
+void
+slackapi_oidc_nonce(const struct config *cfg,
+    const unsigned char state_hash[CRYPTO_HASHLEN],
+    char out[SLACKAPI_NONCE_LEN + 1])
+{
+	const struct crypto_part	 part = { state_hash, CRYPTO_HASHLEN };
+	struct keyring_snap		*snap = NULL;
+	unsigned char			 mac[32];
+
+	keyring_update(cfg->keyring, &snap);
+	crypto_mac(keyring_current(snap), "oidc-nonce", &part, 1, mac);
+	keyring_release(snap);
+	crypto_hex(mac, SLACKAPI_NONCE_LEN / 2, out);
+}
+
+char *
+slackapi_signin_url(const struct config *cfg,
+    const unsigned char state_hash[CRYPTO_HASHLEN], const char *state,
+    const char *verifier, const char *team)
+{
+	char	 nonce[SLACKAPI_NONCE_LEN + 1], challenge[44];
+
+	slackapi_oidc_nonce(cfg, state_hash, nonce);
+	crypto_pkce_challenge(verifier, challenge);
+	return slackapi_oidc_url(cfg, state, nonce, challenge, team);
 }
 
 enum slackapi_result
@@ -778,12 +824,21 @@ slackapi_oidc_identify(struct http *h, const struct config *cfg,
     const char *code, struct slackapi_oidc_user *out,
     struct slackapi_error *err)
 {
+	return slackapi_oidc_identify_pkce(h, cfg, code, NULL, out, err);
+}
+
+enum slackapi_result
+slackapi_oidc_identify_pkce(struct http *h, const struct config *cfg,
+    const char *code, const char *verifier, struct slackapi_oidc_user *out,
+    struct slackapi_error *err)
+{
 	const char *const kv[] = {
 		"grant_type", "authorization_code",
 		"code", code,
 		"client_id", cfg->slack_client_id,
 		"client_secret", cfg->slack_client_secret,
 		"redirect_uri", cfg->redirect_uri,
+		"code_verifier", verifier,
 	};
 	struct http_response	 resp;
 	struct slackapi_error	 local;
@@ -795,8 +850,8 @@ slackapi_oidc_identify(struct http *h, const struct config *cfg,
 		err = &local;
 	err->code[0] = '\0';
 	http_response_init(&resp);
-	rv = slackapi_post(h, cfg, "openid.connect.token", kv, NELEM(kv),
-	    NULL, &resp);
+	rv = slackapi_post(h, cfg, "openid.connect.token", kv, verifier !=
+	    NULL ? NELEM(kv) : NELEM(kv) - 2, NULL, &resp);
 	if (rv == SLACKAPI_OK) {
 		rv = slackapi_parse_oidc_token(resp.status, resp.body.data,
 		    resp.body.len, &token, err);

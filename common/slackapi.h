@@ -20,12 +20,15 @@
 #include <stddef.h>
 
 #include "config.h"
+#include "crypto.h"
 
 struct http;
 
 /* The bot scopes asked for: the slash command only (answers go through
  * the command's response_url, so nothing else is needed). */
 #define SLACKAPI_SCOPES		"commands"
+/* ... and with FORCELINK_LINK_PROOF=email, to read profiles' emails. */
+#define SLACKAPI_EMAIL_SCOPES	"users:read,users:read.email"
 /* Longest token and name accepted from a reply. */
 #define SLACKAPI_TOKEN_MAX	1024
 #define SLACKAPI_NAME_MAX	256
@@ -160,12 +163,33 @@ struct slackapi_oidc_user {
 /*
  * The Sign in with Slack URL (allocated): the scheme and host of
  * SLACK_AUTHORIZE_URL, /openid/connect/authorize, response_type=code,
- * scope=openid, client_id, redirect_uri = FORCELINK_PUBLIC_URL's
+ * scope=openid profile, client_id, redirect_uri = FORCELINK_PUBLIC_URL's
  * /oauth/callback, state, nonce and team (which workspace to sign in
  * to).  NULL without the Slack app's settings or on memory exhaustion.
  */
 char		*slackapi_oidc_authorize_url(const struct config *,
 		    const char *state, const char *nonce, const char *team);
+
+/* Hex characters of the nonce sent with Sign in with Slack. */
+#define SLACKAPI_NONCE_LEN	32
+
+/*
+ * The nonce of the login whose state hashes to state_hash: a MAC of the
+ * hash under the current key (purpose "oidc-nonce"), as hex, so that an
+ * id_token can be tied to its login without storing anything.
+ */
+void		 slackapi_oidc_nonce(const struct config *,
+		    const unsigned char state_hash[CRYPTO_HASHLEN],
+		    char out[SLACKAPI_NONCE_LEN + 1]);
+
+/*
+ * The Sign in with Slack URL of a started login: slackapi_oidc_authorize_url
+ * with the nonce of state_hash and the PKCE S256 challenge of verifier
+ * (code_challenge, code_challenge_method).  NULL as that.
+ */
+char		*slackapi_signin_url(const struct config *,
+		    const unsigned char state_hash[CRYPTO_HASHLEN],
+		    const char *state, const char *verifier, const char *team);
 
 /*
  * Exchanges a Sign in with Slack code at openid.connect.token (client
@@ -175,6 +199,13 @@ char		*slackapi_oidc_authorize_url(const struct config *,
 enum slackapi_result slackapi_oidc_identify(struct http *,
 		    const struct config *, const char *code,
 		    struct slackapi_oidc_user *out, struct slackapi_error *err);
+
+/* slackapi_oidc_identify() with the login's PKCE verifier (NULL: none)
+ * sent to openid.connect.token as code_verifier. */
+enum slackapi_result slackapi_oidc_identify_pkce(struct http *,
+		    const struct config *, const char *code,
+		    const char *verifier, struct slackapi_oidc_user *out,
+		    struct slackapi_error *err);
 
 /*
  * users.info for user_id with a bot token: *email (allocated) is the

@@ -587,15 +587,80 @@ class Stack:
             oauth = sc.split(";", 1)[0]
         return r, oauth
 
-    def start_login(self, login_url):
+    def start_login(self, login_url, signin=None):
         """Opens the login link and clicks Continue, as a browser does:
         GET /oauth/start, then POST it with the page's fields and
         cookie.  Returns (response, cookie header value): the POST's
-        redirect and its cookie, or the GET's error page and None."""
+        redirect and its cookie, or the GET's error page and None.
+
+        With FORCELINK_LINK_PROOF=slack the POST leads to Sign in with
+        Slack first; unless signin is False, that leg is finished here
+        (signin_leg()) as the Slack user the start page names, or as
+        signin=(team_id, user_id), and the response is then the
+        callback's: its redirect to Salesforce, or its error page."""
         page, fields, csrf = self.start_page(login_url)
         if page.status != 200:
             return page, None
-        return self.start_post(fields, csrf)
+        r, cookie = self.start_post(fields, csrf)
+        if signin is False or not self.is_signin(r):
+            return r, cookie
+        if signin is None:
+            signin = self.start_page_who(page)
+        return self.signin_leg(r.headers["Location"], cookie, *signin), \
+            cookie
+
+    @staticmethod
+    def start_page_who(page):
+        """(team_id, user_id) the start page says the link was made
+        for."""
+        m = re.search(r"made for <strong>(?:[^<]* \()?([A-Z0-9]+)\)?"
+                      r"</strong> in the Slack workspace <strong>"
+                      r"(?:[^<]* \()?([A-Z0-9]+)\)?</strong>", page.text)
+        assert m, page.text
+        return m.group(2), m.group(1)
+
+    def is_signin(self, r):
+        """Whether r redirects to the Slack stand-in's Sign in with
+        Slack."""
+        return (r.status == 302 and "slack" in self.procs and
+                r.headers.get("Location", "").startswith(
+                    self.slack_url + "/openid/connect/authorize"))
+
+    def slack_signin(self, authorize_url, team_id="T0E2E0001",
+                     user_id="U0E2E0001", action="allow"):
+        """Shows the Slack stand-in's sign-in page for authorize_url and
+        answers it as (team_id, user_id) with action (allow or deny);
+        returns the Location Slack redirects the browser to."""
+        r = self.sf_get_url(authorize_url)
+        assert r.status == 200, r.text
+        fields = dict(re.findall(
+            r'<input[^>]*name="([^"]+)"[^>]*value="([^"]*)"', r.text))
+        fields = {k: html.unescape(v) for k, v in fields.items()}
+        fields.update({"team_id": team_id, "user_id": user_id,
+                       "action": action})
+        body = urllib.parse.urlencode(fields).encode()
+        req = urllib.request.Request(
+            self.slack_url + "/openid/connect/authorize", data=body,
+            method="POST",
+            headers={"Content-Type": "application/x-www-form-urlencoded"})
+        try:
+            with self.sf_opener.open(req, timeout=15) as resp:
+                raise AssertionError("sign-in did not redirect: %d %s"
+                                     % (resp.status, resp.read()[:500]))
+        except urllib.error.HTTPError as e:
+            with e:
+                assert e.code == 302, e.read()
+                return e.headers["Location"]
+
+    def signin_leg(self, authorize_url, cookie, team_id, user_id,
+                   action="allow"):
+        """Sign in with Slack as (team_id, user_id), then the browser's
+        GET of forcelink's callback with cookie; returns its Response
+        (a redirect to Salesforce when the proof passed)."""
+        location = self.slack_signin(authorize_url, team_id, user_id, action)
+        assert location.startswith(self.url + "/oauth/callback"), location
+        headers = {"Cookie": cookie} if cookie else {}
+        return self.get(location[len(self.url):], headers=headers)
 
     def consent(self, authorize_url, sf_user="alice@example.com",
                 action="Allow"):
@@ -681,10 +746,11 @@ class Stack:
         return page
 
     def link(self, team="T0E2E0001", user="U0E2E0001",
-             sf_user="alice@example.com"):
-        """Runs the whole login flow, the proof included; returns the
-        callback Response (see finish())."""
-        r, cookie = self.start_login(self.login_url(team, user))
+             sf_user="alice@example.com", signin=None):
+        """Runs the whole login flow, the proof included (Sign in with
+        Slack as signin, by default the link's own user: see
+        start_login()); returns the callback Response (see finish())."""
+        r, cookie = self.start_login(self.login_url(team, user), signin)
         assert r.status == 302, r.text
         location = self.consent(r.headers["Location"], sf_user)
         return self.callback(location, cookie)

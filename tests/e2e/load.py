@@ -137,9 +137,10 @@ def search(stack, user, text="smith", team=TEAM, timeout=30):
 
 
 def link_flow(stack, user, sf_user, team=TEAM, timeout=30):
-    """A browser's whole login: /contact login, /oauth/start, the consent
-    page, /oauth/callback.  Returns ("linked", page) when the callback
-    answered the success page for sf_user, else (step name, detail)."""
+    """A browser's whole login: /contact login, /oauth/start (and Sign in
+    with Slack in that mode), the consent page, /oauth/callback, and in
+    the code mode /contact confirm.  Returns ("linked", page) when the
+    link for sf_user was made, else (step name, detail)."""
     try:
         r = stack.slash("login", team, user)
         if r.status != 200:
@@ -152,11 +153,23 @@ def link_flow(stack, user, sf_user, team=TEAM, timeout=30):
         if r.status != 302 or not cookie:
             return "start_http_%d" % r.status, r.text[:200]
         location = stack.consent(r.headers["Location"], sf_user)
-        page = stack.callback(location, cookie)
+        page = stack.callback(location, cookie, confirm=False)
         if page.status != 200:
             return "callback_http_%d" % page.status, page.text[:300]
-        if "Linked" not in page.text or sf_user not in page.text:
+        if sf_user not in page.text:
             return "callback_wrong_page", page.text[:300]
+        if not stack.page_code(page):
+            page.confirmed = None
+            if "Linked" not in page.text:
+                return "callback_wrong_page", page.text[:300]
+            return "linked", page
+        # The code proof: the link's own user types the code in Slack.
+        page.confirmed = stack.confirm(page, team, user)
+        if page.confirmed.status != 200:
+            return "confirm_http_%d" % page.confirmed.status, \
+                page.confirmed.text[:300]
+        if not page.confirmed.json()["text"].startswith("Linked:"):
+            return "confirm_refused", page.confirmed.text[:300]
         return "linked", page
     except OSError as e:
         return "connection", repr(e)

@@ -8,7 +8,9 @@ FL_CRASH_KILLS times (200 here, 1000 in scripts/soak).  After each kill:
 the supervisor has started a replacement, and PRAGMA integrity_check on
 the database (a read-only connection, while the load goes on) says "ok".
 
-A link is acknowledged when the callback answered its success page.  At
+A link is acknowledged when the callback answered its success page (in
+the code mode of FORCELINK_LINK_PROOF, the harness's default, when the
+/contact confirm that follows answered "Linked:").  At
 the end every acknowledged link is in the "links" view, names the right
 Salesforce user, and works: /contact whoami (whose token has expired by
 then, so the refresh token is opened and used too) answers with that
@@ -146,7 +148,7 @@ def linker(run, n):
 
 # The program that serves each step of load.link_flow().
 STEP_PROGRAM = {"login": "contact", "start": "oauth_start",
-                "callback": "oauth_callback"}
+                "callback": "oauth_callback", "confirm": "contact"}
 
 
 def cut_off(run, outcome, t0):
