@@ -18,6 +18,13 @@ The start page (GET/HEAD /oauth/start): prefetches change nothing, the
 page names the user and workspace by name (escaped) and id, the Continue
 POST needs the CSRF token of its own cookie and nonce, used, expired and
 unknown links are 400 pages.
+
+FORCELINK_LINK_PROOF=slack, email, slack,email and code,email (a second
+stack with the Slack stand-in): Sign in with Slack as another Slack user
+stops before Salesforce; the honest path; Slack denied; a redirect
+without the browser's cookie or used twice; the email proof refusing a
+different, unverified or unreadable email (grant revoked, no email on
+the page) and accepting equal ones whatever their case.
 """
 
 import concurrent.futures
@@ -33,7 +40,9 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
-from harness import CLIENT_ID, NoRedirect, Response
+import pytest
+
+from harness import CLIENT_ID, NoRedirect, Response, Stack
 
 TEAM = "T0E2E0001"
 ORG = "00D5g000004ZyAbEAK"
@@ -237,7 +246,7 @@ def pending_code_page(stack, user, sf_user="bob@example.com", browser=None):
     return link, page, code, last_grant(stack)["grant"]
 
 
-# -- code mode: the forwarded-link attack ---------------------------------------
+# -- code mode: the forwarded-link attack -------------------------------------
 def victim_with_remembered_approval(stack, victim):
     """B's browser, which linked B's own Salesforce user bob before (so
     the stand-in remembers B's approval of the app).  A control shows that
@@ -386,7 +395,7 @@ def test_other_workspace_same_user_id_cannot_confirm(stack):
     assert link_of(stack, user, team="T0LPOTHER") is None
 
 
-# -- code mode: the honest path and its mistakes -----------------------------------
+# -- code mode: the honest path and its mistakes ------------------------------
 def test_honest_path_links_and_whoami_works(stack):
     """A opens A's own link in A's browser and confirms as A: linked, the
     grant live, whoami names the Salesforce user; the authorize request
@@ -631,3 +640,303 @@ def test_used_expired_unknown_links_are_400_pages(stack):
     r = stack.request("HEAD", "/oauth/start?state=" +
                       secrets.token_urlsafe(32))
     assert r.status == 400
+
+
+# -- slack and email modes ----------------------------------------------------
+# One stack with the Slack stand-in too; each group of tests sets the mode
+# (FORCELINK_LINK_PROOF, and SLACK_BOT_TOKEN for the email proof) and the
+# programs are restarted only when it changes.
+@pytest.fixture(scope="module")
+def sstack(tmp_path_factory):
+    s = Stack(tmp_path_factory.mktemp("slackstack"), slack=True).start()
+    s.bot = {}
+    for name, scopes in (("full", "users:read,users:read.email"),
+                         ("noemail", "users:read")):
+        r = s.slack("POST", "/_control/bot_token",
+                    {"team_id": TEAM, "scopes": scopes})
+        assert r.status == 200, r.text
+        s.bot[name] = r.json()["token"]
+    yield s
+    s.stop()
+
+
+def mode(s, proof, bot=None):
+    want = {"FORCELINK_LINK_PROOF": proof,
+            "SLACK_BOT_TOKEN": s.bot[bot] if bot else None}
+    if s.env_overrides != want:
+        s.env_overrides = want
+        s.restart_programs()
+
+
+def sf_email(s, sf_user, email, verified=True):
+    """Sets the Salesforce stand-in's email of sf_user; None puts back
+    the default (the username, verified)."""
+    fields = {"email": email, "email_verified": verified} \
+        if email is not None else {"email": None, "email_verified": None}
+    r = s.sf("POST", "/_control/users", {sf_user: fields})
+    assert r.status == 200, r.text
+
+
+@pytest.fixture
+def emails(sstack):
+    """Restores the Salesforce users' emails after a test."""
+    yield
+    for u in ("alice@example.com", "bob@example.com"):
+        sf_email(sstack, u, None)
+
+
+def slack_email(user):
+    """The Slack stand-in's default email of a member of TEAM."""
+    return "%s@e2e.example" % user.lower()
+
+
+def ledger(s):
+    return s.sf("GET", "/_control/requests").json()
+
+
+class SlackBrowser(Browser):
+    def signin(self, url, team, user, action="allow"):
+        """Answers the Slack stand-in's Sign in with Slack page as (team,
+        user); returns the Location back to forcelink."""
+        r = self.request("GET", url)
+        assert r.status == 200, r.text
+        fields = {k: html.unescape(v) for k, v in re.findall(
+            r'<input[^>]*name="([^"]+)"[^>]*value="([^"]*)"', r.text)}
+        fields.update({"team_id": team, "user_id": user, "action": action})
+        r = self.request("POST", self.stack.slack_url +
+                         "/openid/connect/authorize", fields)
+        assert r.status == 302, r.text
+        return r.headers["Location"]
+
+    def slack_leg(self, link, team, user, action="allow"):
+        """Start page, Continue, Sign in with Slack as (team, user):
+        forcelink's answer to Slack's redirect."""
+        start = self.open_link(link)
+        assert start.status == 200, start.text
+        go = self.click_continue(start)
+        assert go.status == 302, go.text
+        url = go.headers["Location"]
+        assert url.startswith(self.stack.slack_url +
+                              "/openid/connect/authorize?"), url
+        q = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(url).query))
+        assert "openid" in q["scope"].split(), q
+        assert q["code_challenge_method"] == "S256" and \
+            len(q["code_challenge"]) == 43, q
+        assert q["team"] == TEAM and q["nonce"], q
+        assert q["redirect_uri"] == self.stack.url + "/oauth/callback", q
+        back = self.signin(url, team, user, action)
+        assert back.startswith(self.stack.url + "/oauth/callback?"), back
+        return self.request("GET", back)
+
+    def salesforce_leg(self, r, sf_user):
+        """From forcelink's redirect to Salesforce to the final page."""
+        assert r.status == 302, r.text
+        assert r.headers["Location"].startswith(
+            self.stack.sf_url + "/services/oauth2/authorize?")
+        _, back = self.authorize(r.headers["Location"], sf_user)
+        return self.request("GET", back)
+
+
+def test_slack_mode_forwarded_link_stops_before_salesforce(sstack):
+    """B opens A's link and signs in with Slack as B: a 403 page says the
+    link was made for another Slack user (by name), nothing is stored,
+    Salesforce is never reached, and the login is spent."""
+    mode(sstack, "slack")
+    attacker, victim = "U0LPSATK1", "U0LPSVIC1"
+    link = sstack.login_url(TEAM, attacker)
+    before = len(ledger(sstack))
+    st = sstack.slack_state()
+    b = SlackBrowser(sstack)
+    page = b.slack_leg(link, TEAM, victim)
+    assert page.status == 403, page.text
+    assert "<h1>Signed in as another Slack user</h1>" in page.text
+    assert "This login link was made for another Slack user (@tester in " \
+        "e2e), so nothing was linked." in page.text, page.text
+    assert "Location" not in page.headers
+    assert len(ledger(sstack)) == before      # Salesforce never reached
+    after = sstack.slack_state()
+    assert after["openid.connect.userInfo_ok"] == \
+        st["openid.connect.userInfo_ok"] + 1
+    assert link_of(sstack, attacker) is None
+    assert link_of(sstack, victim) is None
+    row = row_of(sstack, link)
+    assert row["used_at"] is not None and row["verifier_ct"] is None, row
+    # The link is spent: opening it again is a 400 page.
+    again = b.open_link(link)
+    assert again.status == 400 and "Login link already used" in again.text
+
+
+def test_slack_mode_other_workspace_same_user_id(sstack):
+    """The same user id signed in to another workspace is someone else."""
+    mode(sstack, "slack")
+    user = "U0LPSTEAM"
+    link = sstack.login_url(TEAM, user)
+    before = len(ledger(sstack))
+    page = SlackBrowser(sstack).slack_leg(link, "T0E2E0002", user)
+    assert page.status == 403, page.text
+    assert len(ledger(sstack)) == before
+    assert link_of(sstack, user) is None
+
+
+def test_slack_mode_honest_path(sstack):
+    """A signs in with Slack as A, then logs in to Salesforce: linked at
+    once (no code), whoami works; the Salesforce request had no prompt
+    (the Slack sign-in is the proof)."""
+    mode(sstack, "slack")
+    user = "U0LPSHONEST"
+    link = sstack.login_url(TEAM, user)
+    b = SlackBrowser(sstack)
+    r = b.slack_leg(link, TEAM, user)
+    assert r.status == 302, r.text
+    assert "prompt=" not in r.headers["Location"]
+    page = b.salesforce_leg(r, "alice@example.com")
+    assert page.status == 200, page.text
+    assert "<h1>Linked</h1>" in page.text and code_of(page) is None
+    assert "<dt>Slack user</dt><dd>@tester (%s)</dd>" % user in page.text
+    assert link_of(sstack, user)["sf_username"] == "alice@example.com"
+    assert "alice@example.com" in text(sstack.slash("whoami", TEAM, user))
+
+
+def test_slack_mode_denied(sstack):
+    """Cancel on Slack's sign-in page: nothing stored, Salesforce never
+    reached, the login spent."""
+    mode(sstack, "slack")
+    user = "U0LPSDENY"
+    link = sstack.login_url(TEAM, user)
+    before = len(ledger(sstack))
+    b = SlackBrowser(sstack)
+    page = b.slack_leg(link, TEAM, user, action="deny")
+    assert page.status == 400, page.text
+    assert "<h1>Sign in cancelled</h1>" in page.text, page.text
+    assert len(ledger(sstack)) == before
+    assert link_of(sstack, user) is None
+    assert row_of(sstack, link)["verifier_ct"] is None
+
+
+def test_slack_mode_callback_replayed_or_without_cookie(sstack):
+    """Slack's redirect back opened in another browser (no cookie) is
+    refused; so is the same redirect a second time."""
+    mode(sstack, "slack")
+    user = "U0LPSCOOKIE"
+    link = sstack.login_url(TEAM, user)
+    b = SlackBrowser(sstack)
+    start = b.open_link(link)
+    go = b.click_continue(start)
+    back = b.signin(go.headers["Location"], TEAM, user)
+    other = Browser(sstack).request("GET", back)
+    assert other.status == 400, other.text
+    assert "<h1>Login could not be matched</h1>" in other.text
+    assert link_of(sstack, user) is None
+    # The owner's browser goes on once; the same redirect again is
+    # refused.
+    first = b.request("GET", back)
+    assert first.status == 302, first.text
+    assert first.headers["Location"].startswith(
+        sstack.sf_url + "/services/oauth2/authorize?")
+    second = b.request("GET", back)
+    assert second.status == 400, second.text
+
+
+def test_email_mode_equal_emails_link(sstack, emails):
+    """email: the Salesforce user's verified email equals the Slack
+    profile email (case differs): linked; prompt=login was sent."""
+    mode(sstack, "email", bot="full")
+    user = "U0LPEMOK"
+    sf_email(sstack, "alice@example.com", slack_email(user).upper())
+    link = sstack.login_url(TEAM, user)
+    b = Browser(sstack)
+    start = b.open_link(link)
+    go = b.click_continue(start)
+    assert "prompt=login" in go.headers["Location"]
+    _, back = b.authorize(go.headers["Location"], "alice@example.com")
+    page = b.request("GET", back)
+    assert page.status == 200 and "<h1>Linked</h1>" in page.text, page.text
+    assert link_of(sstack, user)["sf_username"] == "alice@example.com"
+
+
+# (Salesforce email, verified, bot token) → the refusal page's title.
+EMAIL_REFUSALS = [
+    ("different", "bob@example.com", True, "full",
+     "Not your Salesforce user"),
+    ("unverified", "SAME", False, "full", "Email not verified"),
+    ("no Slack email (token lacks users:read.email)", "SAME", True,
+     "noemail", "No email from Slack"),
+]
+
+
+@pytest.mark.parametrize("case", EMAIL_REFUSALS, ids=[c[0] for c in
+                                                       EMAIL_REFUSALS])
+def test_email_mode_refusals_revoke(sstack, emails, case):
+    """email: a different, unverified or unreadable email refuses the
+    login: 403, nothing stored, the grant revoked at Salesforce, and the
+    page shows neither email address."""
+    name, email, verified, bot, title = case
+    mode(sstack, "email", bot=bot)
+    user = "U0LPEMNO%d" % EMAIL_REFUSALS.index(case)
+    sf_email(sstack, "bob@example.com",
+             slack_email(user) if email == "SAME" else email, verified)
+    link = sstack.login_url(TEAM, user)
+    page = Browser(sstack).login(link, "bob@example.com")
+    assert page.status == 403, page.text
+    assert "<h1>%s</h1>" % title in page.text, page.text
+    assert "bob@example.com" not in page.text
+    assert slack_email(user) not in page.text.lower()
+    assert link_of(sstack, user) is None
+    g = wait_revoked(sstack, last_grant(sstack)["grant"])
+    assert g["user"] == "bob@example.com"
+    assert g["revoked"] and g["revoked_by"] == "revoke", g
+    row = row_of(sstack, link)
+    assert row["pend_refresh_ct"] is None and row["verifier_ct"] is None
+
+
+def test_slack_email_mode(sstack, emails):
+    """slack,email: both proofs: signed in as A with equal emails links;
+    signed in as A with another Salesforce user's email is refused and
+    revoked; signed in as B stops before Salesforce."""
+    mode(sstack, "slack,email", bot="full")
+    user = "U0LPSEOK"
+    sf_email(sstack, "alice@example.com", slack_email(user))
+    b = SlackBrowser(sstack)
+    page = b.salesforce_leg(b.slack_leg(sstack.login_url(TEAM, user), TEAM,
+                                        user), "alice@example.com")
+    assert page.status == 200 and "<h1>Linked</h1>" in page.text, page.text
+    assert link_of(sstack, user)["sf_username"] == "alice@example.com"
+    # The right Slack user, the wrong Salesforce user.
+    user = "U0LPSENO"
+    b = SlackBrowser(sstack)
+    page = b.salesforce_leg(b.slack_leg(sstack.login_url(TEAM, user), TEAM,
+                                        user), "bob@example.com")
+    assert page.status == 403 and "Not your Salesforce user" in page.text
+    assert link_of(sstack, user) is None
+    g = wait_revoked(sstack, last_grant(sstack)["grant"])
+    assert g["revoked_by"] == "revoke", g
+    # Another Slack user.
+    before = len(ledger(sstack))
+    page = SlackBrowser(sstack).slack_leg(sstack.login_url(TEAM, "U0LPSEA"),
+                                          TEAM, "U0LPSEB")
+    assert page.status == 403, page.text
+    assert len(ledger(sstack)) == before
+    assert link_of(sstack, "U0LPSEA") is None
+
+
+def test_code_email_mode(sstack, emails):
+    """code,email: equal emails lead to the code page (nothing linked
+    until confirmed); a different email is refused with no code shown and
+    the grant revoked."""
+    mode(sstack, "code,email", bot="full")
+    user = "U0LPCEOK"
+    sf_email(sstack, "alice@example.com", slack_email(user))
+    page = Browser(sstack).login(sstack.login_url(TEAM, user),
+                                 "alice@example.com")
+    code = code_of(page)
+    assert code and CODE_RE.match(code), page.text
+    assert link_of(sstack, user) is None
+    assert_linked(confirm(sstack, code, user), "alice@example.com")
+    user = "U0LPCENO"
+    page = Browser(sstack).login(sstack.login_url(TEAM, user),
+                                 "bob@example.com")
+    assert page.status == 403 and code_of(page) is None, page.text
+    assert "Not your Salesforce user" in page.text
+    g = wait_revoked(sstack, last_grant(sstack)["grant"])
+    assert g["revoked_by"] == "revoke", g
+    assert link_of(sstack, user) is None
