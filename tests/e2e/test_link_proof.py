@@ -32,9 +32,11 @@ import contextlib
 import hashlib
 import html
 import http.cookiejar
+import json
 import re
 import secrets
 import sqlite3
+import subprocess
 import time
 import urllib.error
 import urllib.parse
@@ -42,7 +44,7 @@ import urllib.request
 
 import pytest
 
-from harness import CLIENT_ID, NoRedirect, Response, Stack
+from harness import BUILD, CLIENT_ID, NoRedirect, Response, Stack
 
 TEAM = "T0E2E0001"
 ORG = "00D5g000004ZyAbEAK"
@@ -141,6 +143,15 @@ def wait_dropped(stack, link, timeout=15):
                 time.time() > end:
             return row
         time.sleep(0.1)
+
+
+def admin_purge(stack):
+    """forcelink-admin purge --json with the programs' settings."""
+    r = subprocess.run([str(BUILD / "admin" / "forcelink-admin"), "purge",
+                        "--json"], env=stack.env(), cwd=str(stack.dir),
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, (r.stdout, r.stderr)
+    return json.loads(r.stdout)
 
 
 def expire(stack, link):
@@ -338,6 +349,24 @@ def test_forwarded_link_code_never_given_is_revoked_at_expiry(stack):
     assert link_of(stack, attacker) is None
     # The code is no good now.
     assert text(confirm(stack, code, attacker)) == NOT_RIGHT
+    assert link_of(stack, attacker) is None
+
+
+def test_forwarded_link_expired_code_revoked_by_admin_purge(stack):
+    """(a) again, with no request to sweep along the way: forcelink-admin
+    purge revokes the expired pending grant at Salesforce, then deletes
+    the row; before its expiry purge leaves it alone."""
+    attacker, victim = "U0LPATKP1", "U0LPVICP1"
+    link, page, code, number = forwarded_attack(stack, attacker, victim)
+    out = admin_purge(stack)
+    assert grant(stack, number)["revoked"] is False, out
+    assert row_of(stack, link)["pend_refresh_ct"] is not None
+    expire(stack, link)
+    out = admin_purge(stack)
+    assert out["pending_revoked"] >= 1 and out["pending_kept"] == 0, out
+    g = grant(stack, number)
+    assert g["revoked"] and g["revoked_by"] == "revoke", g
+    assert row_of(stack, link) is None
     assert link_of(stack, attacker) is None
 
 
