@@ -748,7 +748,8 @@ class SlackBrowser(Browser):
         assert url.startswith(self.stack.slack_url +
                               "/openid/connect/authorize?"), url
         q = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(url).query))
-        assert "openid" in q["scope"].split(), q
+        # What the Slack app must allow as user scopes: these two.
+        assert q["scope"] == "openid profile", q
         assert q["code_challenge_method"] == "S256" and \
             len(q["code_challenge"]) == 43, q
         assert q["team"] == TEAM and q["nonce"], q
@@ -969,3 +970,38 @@ def test_code_email_mode(sstack, emails):
     g = wait_revoked(sstack, last_grant(sstack)["grant"])
     assert g["revoked_by"] == "revoke", g
     assert link_of(sstack, user) is None
+
+
+@pytest.mark.parametrize("proof,email", [("slack", False), ("email", True),
+                                         ("code,email", True)])
+def test_install_asks_email_scopes_in_email_mode(sstack, proof, email):
+    """Add to Slack asks for users:read and users:read.email exactly when
+    the email proof is on (it reads profiles' emails with the
+    installation's bot token)."""
+    mode(sstack, proof, bot="full" if email else None)
+    r, cookie, url = sstack.install_page()
+    assert r.status == 200 and url, r.text
+    scopes = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(url).query))[
+        "scope"].split(",")
+    assert "commands" in scopes, scopes
+    assert ("users:read.email" in scopes) == email, scopes
+    assert ("users:read" in scopes) == email, scopes
+
+
+def test_email_mode_reads_with_installation_bot_token(sstack, emails):
+    """email without SLACK_BOT_TOKEN: the workspace's installation (made
+    with users:read.email in this mode) reads the Slack email.  Runs last:
+    once installed, only installed workspaces are served."""
+    mode(sstack, "email")
+    r = sstack.install(TEAM)
+    assert r.status == 200, r.text
+    (inst,) = [i for i in sstack.installations() if i["team_id"] == TEAM]
+    assert "users:read.email" in inst["scopes"].split(","), inst
+    user = "U0LPEMINST"
+    sf_email(sstack, "alice@example.com", slack_email(user))
+    before = sstack.slack_state()["users.info_ok"]
+    page = Browser(sstack).login(sstack.login_url(TEAM, user),
+                                 "alice@example.com")
+    assert page.status == 200 and "<h1>Linked</h1>" in page.text, page.text
+    assert sstack.slack_state()["users.info_ok"] == before + 1
+    assert link_of(sstack, user)["sf_username"] == "alice@example.com"
