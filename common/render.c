@@ -474,8 +474,11 @@ render_login_intro(struct buf *b, const char *reason)
 	    (render_put(b, reason, RENDER_REASON_MAX, 1) == -1 ||
 	    buf_putc(b, ' ') == -1))
 		return -1;
+	/* True in every FORCELINK_LINK_PROOF mode: nothing is linked until
+	 * the proof says the person is this Slack user (issue 11). */
 	return buf_puts(b, "To search Salesforce as yourself, link your "
-	    "Salesforce account. The link is yours alone, works once and "
+	    "Salesforce account. Only you can use the link: forcelink checks "
+	    "that it is you before it links anything. It works once and "
 	    "expires in 10 minutes.");
 }
 

@@ -844,7 +844,8 @@ enum store_result store_state_take_leg(struct store *, enum store_leg leg,
  * Slack state old_hash (taken by store_state_take_leg) gets the
  * Salesforce state new_hash, a new verifier (sealed for it) and a new
  * expiry, with the same cookie and search.  STORE_OK, STORE_NOTFOUND
- * (not a taken Slack state), STORE_ERROR.
+ * (not a taken Slack state), STORE_ERROR.  The caller hands on only the
+ * state it just took and found proven: a void one is never handed on.
  */
 enum store_result store_state_advance(struct store *,
 	    const unsigned char old_hash[CRYPTO_HASHLEN],

@@ -76,8 +76,9 @@ REFUSED = ("Salesforce refused this request. Your org may have reached its "
            "API limit, or your user may lack access. Please try again "
            "later.")
 RELINK = ("Salesforce no longer accepts your session. To search Salesforce "
-          "as yourself, link your Salesforce account. The link is yours "
-          "alone, works once and expires in 10 minutes.")
+          "as yourself, link your Salesforce account. Only you can use the "
+          "link: forcelink checks that it is you before it links anything. "
+          "It works once and expires in 10 minutes.")
 ACK = "Searching Salesforce\u2026"
 
 # What must never show in a message to Slack.

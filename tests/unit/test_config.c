@@ -186,6 +186,76 @@ START_TEST(slack_install_bad)
 }
 END_TEST
 
+/* FORCELINK_LINK_PROOF values: a comma list of the three words, each at
+ * most once; anything else is 0. */
+static const struct {
+	const char	*in;
+	int		 want;
+} proof_cases[] = {
+	{ "slack", CONFIG_PROOF_SLACK },
+	{ "code", CONFIG_PROOF_CODE },
+	{ "email", CONFIG_PROOF_EMAIL },
+	{ "slack,email", CONFIG_PROOF_SLACK | CONFIG_PROOF_EMAIL },
+	{ "email,code", CONFIG_PROOF_CODE | CONFIG_PROOF_EMAIL },
+	{ "code,email,slack", CONFIG_PROOF_SLACK | CONFIG_PROOF_CODE |
+	    CONFIG_PROOF_EMAIL },
+	{ "", 0 },
+	{ ",", 0 },
+	{ "slack,", 0 },
+	{ ",slack", 0 },
+	{ "slack,,code", 0 },
+	{ "slack,slack", 0 },
+	{ "code,email,code", 0 },
+	{ "SLACK", 0 },
+	{ "slack, code", 0 },
+	{ " slack", 0 },
+	{ "slack;code", 0 },
+	{ "emails", 0 },
+	{ "sla", 0 },
+	{ "none", 0 },
+};
+
+START_TEST(link_proof_parse_table)
+{
+	ck_assert_msg(config_link_proof_parse(proof_cases[_i].in) ==
+	    proof_cases[_i].want, "\"%s\": %d", proof_cases[_i].in,
+	    config_link_proof_parse(proof_cases[_i].in));
+}
+END_TEST
+
+/* The default follows SLACK_CLIENT_ID; a proof without what it needs
+ * stops the start with a line naming FORCELINK_LINK_PROOF. */
+START_TEST(link_proof_load)
+{
+	struct config	 cfg;
+	char		 err[256] = "";
+
+	good_env();
+	ck_assert_int_eq(config_load(&cfg, err, sizeof(err)), 0);
+	ck_assert_int_eq(cfg.link_proof, CONFIG_PROOF_CODE);
+	config_free(&cfg);
+	setenv("FORCELINK_LINK_PROOF", "slack", 1);
+	ck_assert_int_eq(config_load(&cfg, err, sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, "FORCELINK_LINK_PROOF"));
+	setenv("FORCELINK_LINK_PROOF", "email", 1);
+	ck_assert_int_eq(config_load(&cfg, err, sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, "FORCELINK_LINK_PROOF"));
+	setenv("SLACK_BOT_TOKEN", "xoxb-1-abc", 1);
+	ck_assert_int_eq(config_load(&cfg, err, sizeof(err)), 0);
+	ck_assert_int_eq(cfg.link_proof, CONFIG_PROOF_EMAIL);
+	config_free(&cfg);
+	setenv("FORCELINK_LINK_PROOF", "code,code", 1);
+	ck_assert_int_eq(config_load(&cfg, err, sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, "FORCELINK_LINK_PROOF"));
+	unsetenv("FORCELINK_LINK_PROOF");
+	setenv("SLACK_CLIENT_ID", "1234567890.0987654321", 1);
+	setenv("SLACK_CLIENT_SECRET", "slack-secret", 1);
+	ck_assert_int_eq(config_load(&cfg, err, sizeof(err)), 0);
+	ck_assert_int_eq(cfg.link_proof, CONFIG_PROOF_SLACK);
+	config_free(&cfg);
+}
+END_TEST
+
 /* Each case breaks one setting; the error must name the variable. */
 static const struct {
 	const char	*var;
@@ -731,6 +801,9 @@ suite(void)
 	tcase_add_loop_test(tc, bad_setting_named, 0,
 	    sizeof(bad_cases) / sizeof(bad_cases[0]));
 	tcase_add_test(tc, secret_from_file);
+	tcase_add_loop_test(tc, link_proof_parse_table, 0,
+	    sizeof(proof_cases) / sizeof(proof_cases[0]));
+	tcase_add_test(tc, link_proof_load);
 	tcase_add_test(tc, keyring_in_env);
 	tcase_add_test(tc, keyring_from_key_file);
 	tcase_add_test(tc, legacy_token_only);

@@ -184,13 +184,15 @@ START_TEST(test_login)
 	text = msg_text(o);
 	ck_assert_str_eq(text, "Your Salesforce session was revoked or "
 	    "expired. To search Salesforce as yourself, link your Salesforce "
-	    "account. The link is yours alone, works once and expires in 10 "
+	    "account. Only you can use the link: forcelink checks that it is "
+	    "you before it links anything. It works once and expires in 10 "
 	    "minutes.\nLog in to Salesforce: <" LOGIN_URL ">");
 	ck_assert_uint_eq(msg_nblocks(o), 3);
 	ck_assert_str_eq(section_text(o, 0), "*Link your Salesforce account*\n"
 	    "Your Salesforce session was revoked or expired. To search "
-	    "Salesforce as yourself, link your Salesforce account. The link "
-	    "is yours alone, works once and expires in 10 minutes.");
+	    "Salesforce as yourself, link your Salesforce account. Only you "
+	    "can use the link: forcelink checks that it is you before it "
+	    "links anything. It works once and expires in 10 minutes.");
 	b = msg_block(o, 1);
 	ck_assert_int_eq(json_object_object_length(b), 2);
 	ck_assert(json_object_object_get_ex(b, "type", &v));
@@ -223,8 +225,10 @@ START_TEST(test_login_no_reason)
 
 	o = parse_msg(render_login(LOGIN_URL, NULL));
 	ck_assert_str_eq(msg_text(o), "To search Salesforce as yourself, link "
-	    "your Salesforce account. The link is yours alone, works once and "
-	    "expires in 10 minutes.\nLog in to Salesforce: <" LOGIN_URL ">");
+	    "your Salesforce account. Only you can use the link: forcelink "
+	    "checks that it is you before it links anything. It works once "
+	    "and expires in 10 minutes.\nLog in to Salesforce: <" LOGIN_URL
+	    ">");
 	json_object_put(o);
 }
 END_TEST
@@ -652,9 +656,10 @@ START_TEST(test_login_resume)
 	o = parse_msg(render_login_resume(LOGIN_URL, NULL));
 	plain = parse_msg(render_login(LOGIN_URL, NULL));
 	ck_assert_str_eq(msg_text(o), "To search Salesforce as yourself, link "
-	    "your Salesforce account. The link is yours alone, works once and "
-	    "expires in 10 minutes.\nLog in to Salesforce: <" LOGIN_URL ">\n"
-	    KEPT_NOTE);
+	    "your Salesforce account. Only you can use the link: forcelink "
+	    "checks that it is you before it links anything. It works once "
+	    "and expires in 10 minutes.\nLog in to Salesforce: <" LOGIN_URL
+	    ">\n" KEPT_NOTE);
 	/* The login message as it is, and the note as a last section. */
 	ck_assert_uint_eq(msg_nblocks(o), 4);
 	for (i = 0; i < 3; i++)

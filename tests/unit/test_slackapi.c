@@ -17,6 +17,7 @@
 #include "config.h"
 #include "crypto.h"
 #include "http.h"
+#include "keyring.h"
 #include "slackapi.h"
 #include "testutil.h"
 #include "tls_server.h"
@@ -435,6 +436,212 @@ START_TEST(test_result_str)
 END_TEST
 
 /* ------------------------------------------------------------------ */
+/* Sign in with Slack and users.info (issue 11) */
+
+/* openid.connect.userInfo as Slack documents it (scopes openid, email
+ * and profile), less the image claims. */
+#define OIDC_USER \
+	"{'ok': true, 'sub': 'U0R7JM', " \
+	"'https://slack.com/user_id': 'U0R7JM', " \
+	"'https://slack.com/team_id': 'T0R7GR', " \
+	"'email': 'krane@slack-corp.com', 'email_verified': true, " \
+	"'date_email_verified': 1622128723, 'name': 'krane', " \
+	"'given_name': 'Bront', 'family_name': 'Labradoodle', " \
+	"'locale': 'en-US', 'https://slack.com/team_name': 'kraneflannel', " \
+	"'https://slack.com/team_domain': 'kraneflannel'}"
+
+START_TEST(test_parse_oidc_user)
+{
+	struct slackapi_oidc_user	 u;
+	struct slackapi_error		 err;
+	const char			*j = json(OIDC_USER);
+
+	ck_assert_int_eq(slackapi_parse_oidc_user(200, j, strlen(j), &u,
+	    &err), SLACKAPI_OK);
+	ck_assert_str_eq(u.user_id, "U0R7JM");
+	ck_assert_str_eq(u.team_id, "T0R7GR");
+	ck_assert_ptr_null(u.enterprise_id);
+	ck_assert_str_eq(u.team_domain, "kraneflannel");
+	ck_assert_str_eq(u.name, "krane");
+	ck_assert_str_eq(u.email, "krane@slack-corp.com");
+	ck_assert_int_eq(u.email_verified, 1);
+	slackapi_oidc_user_free(&u);
+}
+END_TEST
+
+/* Each way a userInfo reply can differ, and the class it gets. */
+static const struct {
+	const char		*name;
+	long			 status;
+	const char		*body;
+	enum slackapi_result	 want;
+	const char		*enterprise;	/* when SLACKAPI_OK */
+} oidc_user_table[] = {
+	{ "only openid: ids alone", 200, "{'ok':true,'sub':'U1',"
+	    "'https://slack.com/user_id':'U1',"
+	    "'https://slack.com/team_id':'T1'}", SLACKAPI_OK, NULL },
+	{ "grid workspace", 200, "{'ok':true,'https://slack.com/user_id':"
+	    "'W1','https://slack.com/team_id':'T1',"
+	    "'https://slack.com/enterprise_id':'E1'}", SLACKAPI_OK, "E1" },
+	{ "no user id", 200, "{'ok':true,'https://slack.com/team_id':'T1'}",
+	    SLACKAPI_MALFORMED, NULL },
+	{ "no team id", 200, "{'ok':true,'https://slack.com/user_id':'U1'}",
+	    SLACKAPI_MALFORMED, NULL },
+	{ "user id not an id", 200, "{'ok':true,'https://slack.com/user_id':"
+	    "'U1 <b>','https://slack.com/team_id':'T1'}", SLACKAPI_MALFORMED,
+	    NULL },
+	{ "user id a number", 200, "{'ok':true,'https://slack.com/user_id':"
+	    "1,'https://slack.com/team_id':'T1'}", SLACKAPI_MALFORMED, NULL },
+	{ "email_verified a string", 200, "{'ok':true,"
+	    "'https://slack.com/user_id':'U1','https://slack.com/team_id':"
+	    "'T1','email':'a@b','email_verified':'true'}", SLACKAPI_MALFORMED,
+	    NULL },
+	{ "refused token", 200, "{'ok':false,'error':'invalid_auth'}",
+	    SLACKAPI_REFUSED, NULL },
+	{ "not JSON", 200, "<html>", SLACKAPI_MALFORMED, NULL },
+	{ "server error", 500, "{'ok':false,'error':'internal_error'}",
+	    SLACKAPI_TRANSIENT, NULL },
+};
+
+START_TEST(test_parse_oidc_user_table)
+{
+	struct slackapi_oidc_user	 u;
+	struct slackapi_error		 err;
+	const char			*j = json(oidc_user_table[_i].body);
+	enum slackapi_result		 r;
+
+	r = slackapi_parse_oidc_user(oidc_user_table[_i].status, j,
+	    strlen(j), &u, &err);
+	ck_assert_msg(r == oidc_user_table[_i].want, "%s: %s",
+	    oidc_user_table[_i].name, slackapi_result_str(r));
+	if (r == SLACKAPI_OK && oidc_user_table[_i].enterprise != NULL)
+		ck_assert_str_eq(u.enterprise_id,
+		    oidc_user_table[_i].enterprise);
+	else if (r == SLACKAPI_OK)
+		ck_assert_ptr_null(u.enterprise_id);
+	else
+		ck_assert_ptr_null(u.user_id);
+	slackapi_oidc_user_free(&u);
+}
+END_TEST
+
+START_TEST(test_parse_oidc_token)
+{
+	struct slackapi_error	 err;
+	char			 body[1024];
+	char			*at = NULL;
+
+	/* openid.connect.token as documented: the id_token is not kept. */
+	snprintf(body, sizeof(body), "{\"ok\":true,\"access_token\":\"%s\","
+	    "\"token_type\":\"Bearer\",\"id_token\":\"eyJh.eyJz.c2ln\"}",
+	    tok(T_USR));
+	ck_assert_int_eq(slackapi_parse_oidc_token(200, body, strlen(body),
+	    &at, &err), SLACKAPI_OK);
+	ck_assert_str_eq(at, tok(T_USR));
+	free(at);
+	at = NULL;
+	snprintf(body, sizeof(body), "{\"ok\":false,\"error\":"
+	    "\"invalid_code\"}");
+	ck_assert_int_eq(slackapi_parse_oidc_token(200, body, strlen(body),
+	    &at, &err), SLACKAPI_REFUSED);
+	ck_assert_ptr_null(at);
+	snprintf(body, sizeof(body), "{\"ok\":true,\"token_type\":"
+	    "\"Bearer\"}");
+	ck_assert_int_eq(slackapi_parse_oidc_token(200, body, strlen(body),
+	    &at, &err), SLACKAPI_MALFORMED);
+	ck_assert_ptr_null(at);
+}
+END_TEST
+
+/* users.info replies (profile.email needs users:read.email). */
+static const struct {
+	const char		*name;
+	const char		*body;
+	enum slackapi_result	 want;
+	const char		*email;		/* NULL: none */
+} user_email_table[] = {
+	{ "email shown", "{'ok':true,'user':{'id':'U1','team_id':'T1',"
+	    "'profile':{'real_name':'A','email':'a@example.com'}}}",
+	    SLACKAPI_OK, "a@example.com" },
+	{ "confirmed", "{'ok':true,'user':{'id':'U1','is_email_confirmed':"
+	    "true,'profile':{'email':'a@example.com'}}}", SLACKAPI_OK,
+	    "a@example.com" },
+	{ "not confirmed", "{'ok':true,'user':{'id':'U1',"
+	    "'is_email_confirmed':false,'profile':{'email':'a@example.com'}}}",
+	    SLACKAPI_OK, NULL },
+	{ "no users:read.email", "{'ok':true,'user':{'id':'U1','profile':"
+	    "{'real_name':'A'}}}", SLACKAPI_OK, NULL },
+	{ "missing scope", "{'ok':false,'error':'missing_scope',"
+	    "'needed':'users:read','provided':'commands'}", SLACKAPI_REFUSED,
+	    NULL },
+	{ "no profile", "{'ok':true,'user':{'id':'U1'}}", SLACKAPI_MALFORMED,
+	    NULL },
+	{ "email a number", "{'ok':true,'user':{'id':'U1','profile':"
+	    "{'email':7}}}", SLACKAPI_MALFORMED, NULL },
+};
+
+START_TEST(test_parse_user_email_table)
+{
+	struct slackapi_error	 err;
+	const char		*j = json(user_email_table[_i].body);
+	enum slackapi_result	 r;
+	char			*email = NULL;
+
+	r = slackapi_parse_user_email(200, j, strlen(j), &email, &err);
+	ck_assert_msg(r == user_email_table[_i].want, "%s: %s",
+	    user_email_table[_i].name, slackapi_result_str(r));
+	if (user_email_table[_i].email != NULL)
+		ck_assert_str_eq(email, user_email_table[_i].email);
+	else
+		ck_assert_msg(email == NULL, "%s: %s",
+		    user_email_table[_i].name, email);
+	free(email);
+}
+END_TEST
+
+START_TEST(test_signin_url)
+{
+	struct config		 c;
+	struct crypto_key	 k;
+	unsigned char		 h[CRYPTO_HASHLEN];
+	char			 nonce[SLACKAPI_NONCE_LEN + 1], want[1024];
+	char			 other[SLACKAPI_NONCE_LEN + 1], ch[44];
+	char			*url;
+
+	config_fill(&c, "https://slack.example/api");
+	c.redirect_uri = (char *)"https://fl.example/oauth/callback";
+	ck_assert_int_eq(crypto_key_from_base64(&k,
+	    "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="), 0);
+	ck_assert_ptr_nonnull(c.keyring = keyring_from_keys(&k, 1));
+	crypto_sha256("st-ate", h);
+	slackapi_oidc_nonce(&c, h, nonce);
+	ck_assert_uint_eq(strlen(nonce), SLACKAPI_NONCE_LEN);
+	/* Bound to the state: another state, another nonce. */
+	crypto_sha256("other", h);
+	slackapi_oidc_nonce(&c, h, other);
+	ck_assert_str_ne(nonce, other);
+	crypto_sha256("st-ate", h);
+	crypto_pkce_challenge("v3rifier", ch);
+	snprintf(want, sizeof(want), "https://slack.example/openid/connect/"
+	    "authorize?response_type=code&scope=openid%%20profile&client_id="
+	    "1234567890.0987654321&redirect_uri=https%%3A%%2F%%2Ffl.example"
+	    "%%2Foauth%%2Fcallback&state=st-ate&nonce=%s&team=T0E2E0001"
+	    "&code_challenge=%s&code_challenge_method=S256", nonce, ch);
+	url = slackapi_signin_url(&c, h, "st-ate", "v3rifier", "T0E2E0001");
+	ck_assert_str_eq(url, want);
+	free(url);
+	/* Without the verifier's challenge: the plain authorize URL. */
+	url = slackapi_oidc_authorize_url(&c, "st-ate", "n", "T1");
+	ck_assert_ptr_nonnull(url);
+	ck_assert_ptr_null(strstr(url, "code_challenge"));
+	free(url);
+	c.slack_client_id = NULL;
+	ck_assert_ptr_null(slackapi_signin_url(&c, h, "s", "v", "T1"));
+	keyring_free(c.keyring);
+}
+END_TEST
+
+/* ------------------------------------------------------------------ */
 /* On the wire, against the local TLS server */
 
 struct wire {
@@ -563,6 +770,78 @@ START_TEST(test_wire_server_error_is_transient)
 }
 END_TEST
 
+/* The code exchange sends the PKCE verifier; a refused code ends the
+ * sign-in before userInfo. */
+START_TEST(test_wire_oidc_token_refused)
+{
+	struct wire			 w;
+	struct slackapi_oidc_user	 u;
+	struct slackapi_error		 err;
+
+	wire_start(&w, reply_json("200 OK",
+	    json("{'ok':false,'error':'invalid_code'}")));
+	w.cfg.redirect_uri = (char *)"https://fl.example/oauth/callback";
+	ck_assert_int_eq(slackapi_oidc_identify_pkce(w.h, &w.cfg, "12.34.ab",
+	    "v3r+", &u, &err), SLACKAPI_REFUSED);
+	ck_assert_str_eq(err.code, "invalid_code");
+	assert_post(&w, "POST /api/openid.connect.token HTTP/1.1\r\n",
+	    "grant_type=authorization_code&code=12.34.ab"
+	    "&client_id=1234567890.0987654321&client_secret=s3cr3t%26%3D"
+	    "&redirect_uri=https%3A%2F%2Ffl.example%2Foauth%2Fcallback"
+	    "&code_verifier=v3r%2B");
+	ck_assert_ptr_null(u.user_id);
+	wire_stop(&w);
+}
+END_TEST
+
+/* The whole sign-in: the token, then userInfo with it as Bearer.  The
+ * one canned reply serves as both (it carries both replies' fields). */
+START_TEST(test_wire_oidc_identify)
+{
+	struct wire			 w;
+	struct slackapi_oidc_user	 u;
+	char				 body[1024], req[4096];
+	char				 bearer[TU_TOKEN_MAX + 40];
+	int				 n;
+
+	snprintf(body, sizeof(body), "{\"ok\":true,\"access_token\":\"%s\","
+	    "\"token_type\":\"Bearer\",\"https://slack.com/user_id\":"
+	    "\"U0E2E0001\",\"https://slack.com/team_id\":\"T0E2E0001\"}",
+	    tok(T_USR));
+	snprintf(bearer, sizeof(bearer), "\r\nAuthorization: Bearer %s\r\n",
+	    tok(T_USR));
+	wire_start(&w, reply_json("200 OK", body));
+	w.cfg.redirect_uri = (char *)"https://fl.example/oauth/callback";
+	ck_assert_int_eq(slackapi_oidc_identify_pkce(w.h, &w.cfg, "c",
+	    "v", &u, NULL), SLACKAPI_OK);
+	ck_assert_str_eq(u.user_id, "U0E2E0001");
+	ck_assert_str_eq(u.team_id, "T0E2E0001");
+	tls_last(&w.s, req, sizeof(req), &n);
+	ck_assert_int_eq(n, 2);
+	ck_assert_ptr_eq(strstr(req,
+	    "POST /api/openid.connect.userInfo HTTP/1.1\r\n"), req);
+	ck_assert_ptr_nonnull(strstr(req, bearer));
+	slackapi_oidc_user_free(&u);
+	wire_stop(&w);
+}
+END_TEST
+
+START_TEST(test_wire_user_email)
+{
+	struct wire		 w;
+	char			*email = NULL;
+
+	wire_start(&w, reply_json("200 OK", json("{'ok':true,'user':"
+	    "{'id':'U1','profile':{'email':'a@example.com'}}}")));
+	ck_assert_int_eq(slackapi_user_email(w.h, &w.cfg, tok(T_BOT), "U1",
+	    &email, NULL), SLACKAPI_OK);
+	ck_assert_str_eq(email, "a@example.com");
+	assert_post(&w, "POST /api/users.info HTTP/1.1\r\n", "user=U1");
+	free(email);
+	wire_stop(&w);
+}
+END_TEST
+
 START_TEST(test_calls_unreachable_are_transient)
 {
 	struct config		 c;
@@ -605,6 +884,13 @@ suite(void)
 	    sizeof(identity_table) / sizeof(identity_table[0]));
 	tcase_add_test(tc, test_authorize_url);
 	tcase_add_test(tc, test_result_str);
+	tcase_add_test(tc, test_parse_oidc_user);
+	tcase_add_loop_test(tc, test_parse_oidc_user_table, 0,
+	    sizeof(oidc_user_table) / sizeof(oidc_user_table[0]));
+	tcase_add_test(tc, test_parse_oidc_token);
+	tcase_add_loop_test(tc, test_parse_user_email_table, 0,
+	    sizeof(user_email_table) / sizeof(user_email_table[0]));
+	tcase_add_test(tc, test_signin_url);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("calls");
@@ -618,6 +904,9 @@ suite(void)
 	tcase_add_test(tc, test_wire_oauth_access);
 	tcase_add_test(tc, test_wire_oauth_refresh_revoked);
 	tcase_add_test(tc, test_wire_auth_test);
+	tcase_add_test(tc, test_wire_oidc_token_refused);
+	tcase_add_test(tc, test_wire_oidc_identify);
+	tcase_add_test(tc, test_wire_user_email);
 	tcase_add_test(tc, test_wire_server_error_is_transient);
 	suite_add_tcase(s, tc);
 	return s;

@@ -1817,6 +1817,128 @@ START_TEST(test_search_roundtrip)
 }
 END_TEST
 
+/* Sign in with Slack hands its login on to Salesforce (issue 11): the
+ * row of the taken Slack state gets a Salesforce state, a new verifier
+ * and the same cookie and search. */
+static void
+slack_leg_make(struct store *st, const char *name, time_t now,
+    unsigned char s[CRYPTO_HASHLEN], unsigned char c[CRYPTO_HASHLEN])
+{
+	struct store_search	 in = { (char *)SEARCH_TEXT, (char *)SEARCH_URL,
+				    0 };
+	struct store_names	 names = { "e2e", "tester" };
+	struct slack_user	 u = user("", "T1", "U1"), got;
+	unsigned char		 n[CRYPTO_HASHLEN];
+	char			 buf[128];
+
+	snprintf(buf, sizeof(buf), "nonce %s", name);
+	hash_of(buf, n);
+	snprintf(buf, sizeof(buf), "state %s", name);
+	hash_of(buf, s);
+	snprintf(buf, sizeof(buf), "cookie %s", name);
+	hash_of(buf, c);
+	ck_assert_int_eq(store_nonce_add_login(st, &u, &names, n, now + 600,
+	    &in), STORE_OK);
+	ck_assert_int_eq(store_nonce_start_leg(st, STORE_LEG_SLACK, n, now, s,
+	    c, VERIFIER, now + 600, &got), STORE_OK);
+}
+
+START_TEST(test_slack_hand_on)
+{
+	struct store_search	 got;
+	struct store_names	 names;
+	struct slack_user	 who;
+	struct store		*st;
+	enum store_leg		 leg;
+	unsigned char		 s[CRYPTO_HASHLEN], c[CRYPTO_HASHLEN];
+	unsigned char		 s2[CRYPTO_HASHLEN], wrong[CRYPTO_HASHLEN];
+	char			*v = NULL;
+	time_t			 now = time(NULL);
+
+	st = open_with(&key_a);
+	slack_leg_make(st, "hand", now, s, c);
+	hash_of("state hand 2", s2);
+	hash_of("cookie other", wrong);
+	ck_assert_int_eq(store_state_peek(st, s, &leg, &names), STORE_OK);
+	ck_assert_int_eq(leg, STORE_LEG_SLACK);
+	ck_assert_str_eq(names.user_name, "tester");
+	ck_assert_str_eq(names.team_domain, "e2e");
+	/* Not taken yet: nothing to hand on. */
+	ck_assert_int_eq(store_state_advance(st, s, s2, "v2", now + 600),
+	    STORE_NOTFOUND);
+	/* A Slack state is not a Salesforce one. */
+	ck_assert_int_eq(store_state_take_leg(st, STORE_LEG_SALESFORCE, s, c,
+	    now, &who, &v, &got), STORE_NOTFOUND);
+	ck_assert_int_eq(store_state_take_leg(st, STORE_LEG_SLACK, s, c, now,
+	    &who, &v, NULL), STORE_OK);
+	ck_assert_str_eq(v, VERIFIER);
+	ck_assert_str_eq(who.user_id, "U1");
+	crypto_free_secret(v);
+	v = NULL;
+	/* The search stays for the Salesforce leg; a look changes nothing. */
+	ck_assert_int_eq(searches_left(), 1);
+	ck_assert_int_eq(store_search_peek(st, s, &got), STORE_OK);
+	ck_assert_str_eq(got.text, SEARCH_TEXT);
+	ck_assert_str_eq(got.response_url, SEARCH_URL);
+	store_search_free(&got);
+	ck_assert_int_eq(searches_left(), 1);
+
+	ck_assert_int_eq(store_state_advance(st, s, s2, "verifier-2",
+	    now + 600), STORE_OK);
+	/* The Slack state is gone: once only. */
+	ck_assert_int_eq(store_state_advance(st, s, s2, "verifier-3",
+	    now + 600), STORE_NOTFOUND);
+	ck_assert_int_eq(store_state_peek(st, s, &leg, NULL), STORE_NOTFOUND);
+	ck_assert_int_eq(store_state_peek(st, s2, &leg, NULL), STORE_OK);
+	ck_assert_int_eq(leg, STORE_LEG_SALESFORCE);
+	/* A Salesforce state is never handed on. */
+	ck_assert_int_eq(store_state_advance(st, s2, s, "v", now + 600),
+	    STORE_NOTFOUND);
+	/* Same cookie only; then the new verifier and the search. */
+	ck_assert_int_eq(store_state_take_leg(st, STORE_LEG_SALESFORCE, s2,
+	    wrong, now, &who, &v, &got), STORE_MISMATCH);
+	ck_assert_int_eq(store_state_take_leg(st, STORE_LEG_SALESFORCE, s2, c,
+	    now, &who, &v, &got), STORE_OK);
+	ck_assert_str_eq(v, "verifier-2");
+	ck_assert_str_eq(got.text, SEARCH_TEXT);
+	ck_assert_int_eq(searches_left(), 0);
+	crypto_free_secret(v);
+	store_search_free(&got);
+	store_close(st);
+}
+END_TEST
+
+/* A login refused after Sign in with Slack (another user signed in) is
+ * void: its search and verifier are gone. */
+START_TEST(test_slack_hand_on_fail_void)
+{
+	struct store_search	 got;
+	struct slack_user	 who;
+	struct store		*st;
+	unsigned char		 s[CRYPTO_HASHLEN], c[CRYPTO_HASHLEN];
+	char			*v = NULL;
+	time_t			 now = time(NULL);
+
+	st = open_with(&key_a);
+	slack_leg_make(st, "void", now, s, c);
+	ck_assert_int_eq(store_state_take_leg(st, STORE_LEG_SLACK, s, c, now,
+	    &who, &v, NULL), STORE_OK);
+	crypto_free_secret(v);
+	v = NULL;
+	ck_assert_int_eq(store_state_void(st, s, now), STORE_OK);
+	ck_assert_int_eq(searches_left(), 0);
+	ck_assert_int_eq(store_search_peek(st, s, &got), STORE_OK);
+	ck_assert_ptr_null(got.text);
+	/* Used: it cannot be taken again. */
+	ck_assert_int_eq(store_state_take_leg(st, STORE_LEG_SLACK, s, c, now,
+	    &who, &v, NULL), STORE_USED);
+	ck_assert_ptr_null(v);
+	ck_assert_int_eq(raw_int("SELECT count(*) FROM login_state WHERE "
+	    "verifier_ct IS NOT NULL"), 0);
+	store_close(st);
+}
+END_TEST
+
 START_TEST(test_install_update_tokens_cas)
 {
 	struct store_install	 out;
@@ -3560,6 +3682,8 @@ suite(void)
 	tcase_add_test(tc, test_search_fail_dropped_login_goes_on);
 	tcase_add_test(tc, test_search_fail_invalid_input);
 	tcase_add_test(tc, test_search_no_plaintext_on_disk);
+	tcase_add_test(tc, test_slack_hand_on);
+	tcase_add_test(tc, test_slack_hand_on_fail_void);
 	tcase_add_test(tc, test_migrate_from_1_keeps_logins);
 	suite_add_tcase(s, tc);
 
