@@ -654,42 +654,6 @@ END_TEST
 
 /* --- FORCELINK_LINK_PROOF (issue 11) ---------------------------------- */
 
-/* config_link_proof_parse(): a comma list of known words, each once. */
-static const struct {
-	const char	*name;
-	const char	*text;
-	int		 bits;
-} proof_parse_cases[] = {
-	{ "slack", "slack", CONFIG_PROOF_SLACK },
-	{ "code", "code", CONFIG_PROOF_CODE },
-	{ "email", "email", CONFIG_PROOF_EMAIL },
-	{ "slack,email", "slack,email", CONFIG_PROOF_SLACK |
-	    CONFIG_PROOF_EMAIL },
-	{ "code,email", "code,email", CONFIG_PROOF_CODE | CONFIG_PROOF_EMAIL },
-	{ "any order", "email,code", CONFIG_PROOF_CODE | CONFIG_PROOF_EMAIL },
-	{ "all three", "slack,code,email", CONFIG_PROOF_SLACK |
-	    CONFIG_PROOF_CODE | CONFIG_PROOF_EMAIL },
-	{ "fail: empty", "", 0 },
-	{ "fail: trailing comma", "code,", 0 },
-	{ "fail: leading comma", ",code", 0 },
-	{ "fail: empty item", "slack,,email", 0 },
-	{ "fail: repeated", "code,code", 0 },
-	{ "fail: upper case", "Code", 0 },
-	{ "fail: space before", " code", 0 },
-	{ "fail: space after comma", "code, email", 0 },
-	{ "fail: unknown word", "sms", 0 },
-	{ "fail: prefix of a word", "cod", 0 },
-	{ "fail: word with more", "codes", 0 },
-	{ "fail: other separator", "slack;email", 0 },
-};
-
-START_TEST(link_proof_parse)
-{
-	ck_assert_msg(config_link_proof_parse(proof_parse_cases[_i].text) ==
-	    proof_parse_cases[_i].bits, "%s", proof_parse_cases[_i].name);
-}
-END_TEST
-
 /* config_load(): the default follows SLACK_CLIENT_ID; each proof needs
  * what it reads; a bad value stops the load naming its variable. */
 static const struct {
@@ -729,7 +693,7 @@ static const struct {
 	    "SLACK_BOT_TOKEN" },
 };
 
-START_TEST(link_proof_load)
+START_TEST(link_proof_load_table)
 {
 	struct config	 cfg;
 	char		 err[256] = "";
@@ -812,9 +776,7 @@ suite(void)
 	    sizeof(slack_bad) / sizeof(slack_bad[0]));
 	suite_add_tcase(s, tc);
 	tc = tcase_create("link proof");
-	tcase_add_loop_test(tc, link_proof_parse, 0,
-	    sizeof(proof_parse_cases) / sizeof(proof_parse_cases[0]));
-	tcase_add_loop_test(tc, link_proof_load, 0,
+	tcase_add_loop_test(tc, link_proof_load_table, 0,
 	    sizeof(proof_load_cases) / sizeof(proof_load_cases[0]));
 	tcase_add_test(tc, link_proof_bot_token_file);
 	suite_add_tcase(s, tc);
