@@ -787,6 +787,8 @@ def test_slack_mode_forwarded_link_stops_before_salesforce(sstack):
     after = sstack.slack_state()
     assert after["openid.connect.userInfo_ok"] == \
         st["openid.connect.userInfo_ok"] + 1
+    assert after["openid.connect.token_ok"] == \
+        st["openid.connect.token_ok"] + 1
     assert link_of(sstack, attacker) is None
     assert link_of(sstack, victim) is None
     row = row_of(sstack, link)
