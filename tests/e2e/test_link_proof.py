@@ -460,6 +460,39 @@ def test_honest_path_links_and_whoami_works(stack):
     assert code not in log and code.replace("-", "") not in log
 
 
+def test_code_page_reloaded_shows_no_code_and_keeps_it(stack):
+    """Reloading the code page (the callback again) shows no code and
+    changes nothing: the code shown first still links."""
+    user = "U0LPRELOAD"
+    link = stack.login_url(TEAM, user)
+    b = Browser(stack)
+    go = b.click_continue(b.open_link(link))
+    _, back = b.authorize(go.headers["Location"], "alice@example.com")
+    page = b.request("GET", back)
+    code = code_of(page)
+    assert code, page.text
+    again = b.request("GET", back)
+    assert again.status == 400, again.text
+    assert code_of(again) is None and code not in again.text
+    assert row_of(stack, link)["confirm_tries"] == 0
+    assert_linked(confirm(stack, code, user), "alice@example.com")
+
+
+def test_confirm_replaces_an_older_link_and_revokes_it(stack):
+    """Linking again through the code proof replaces the link and
+    revokes the replaced grant at Salesforce."""
+    user = "U0LPRELINK"
+    _, _, code, first = pending_code_page(stack, user, "alice@example.com")
+    assert_linked(confirm(stack, code, user), "alice@example.com")
+    _, _, code, second = pending_code_page(stack, user, "bob@example.com")
+    assert grant(stack, first)["revoked"] is False
+    assert_linked(confirm(stack, code, user), "bob@example.com")
+    assert link_of(stack, user)["sf_username"] == "bob@example.com"
+    g = wait_revoked(stack, first)
+    assert g["revoked_by"] == "revoke", g
+    assert grant(stack, second)["revoked"] is False
+
+
 def test_code_typed_lower_case_without_dash(stack):
     """The code may be typed in lower case and without its dash."""
     user = "U0LPLOWER"
@@ -641,6 +674,31 @@ def test_start_page_cookie_attributes(stack):
     assert "path=/oauth/" in attrs, attrs
     assert page.headers["Cache-Control"] == "no-store"
     assert "form-action" in page.headers["Content-Security-Policy"]
+
+
+def test_start_page_under_an_https_base_path(stack):
+    """With FORCELINK_PUBLIC_URL https and with a path, the page's cookie
+    is Secure and scoped to that path's /oauth/, and its form posts to
+    the public URL."""
+    public = "https://forcelink.example.com/base"
+    env = dict(stack.env())
+    env["FORCELINK_PUBLIC_URL"] = public
+    stack.restart_programs(env)
+    try:
+        t = text(stack.slash("login", TEAM, "U0LPBASE"))
+        m = re.search(re.escape(public) + r"/oauth/start\?state=([\w-]+)",
+                      t)
+        assert m, t
+        page = stack.get("/oauth/start?state=" + m.group(1))
+        assert page.status == 200, page.text
+        attrs = [a.strip().lower() for a in
+                 page.headers["Set-Cookie"].split(";")]
+        assert attrs[0].startswith("forcelink_csrf=")
+        assert "secure" in attrs and "path=/base/oauth/" in attrs, attrs
+        assert '<form method="post" action="%s/oauth/start">' % public \
+            in page.text, page.text
+    finally:
+        stack.restart_programs()
 
 
 def test_used_expired_unknown_links_are_400_pages(stack):
