@@ -4,8 +4,10 @@ Headless Chromium (Debian's chromium and chromium-driver, driven over
 W3C WebDriver by webdriver.py) goes through the demo flow against the
 real nginx, FastCGI programs and Salesforce stand-in of harness.py: a
 signed /contact login as Slack sends it, the login link from that
-answer, the stand-in's consent page (Allow is clicked), the callback and
-the success page; then the failure pages a person can reach: a reused
+answer, the page it opens (Continue is clicked), Sign in with Slack on
+the Slack stand-in (FORCELINK_LINK_PROOF=slack here: Sign in is
+clicked), the stand-in's consent page (Allow is clicked), the callback
+and the success page; then the failure pages a person can reach: a reused
 login link, a reused callback, an expired link, denied consent, and a
 login finished in another browser (a fresh profile: no cookie).  A
 second browser has JavaScript turned off and goes through the flow
@@ -49,7 +51,7 @@ import urllib.parse
 import pytest
 
 import webdriver
-from harness import ROOT
+from harness import ROOT, Stack
 
 _missing = webdriver.missing()
 if _missing:
@@ -202,6 +204,17 @@ class Browsers:
 
 
 @pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    """This module's stack links through Sign in with Slack, so that the
+    success page is the callback's (the code proof's pages are
+    test_link_proof's)."""
+    s = Stack(tmp_path_factory.mktemp("stack"), slack=True,
+              env_overrides={"FORCELINK_LINK_PROOF": "slack"}).start()
+    yield s
+    s.stop()
+
+
+@pytest.fixture(scope="module")
 def browsers(stack, tmp_path_factory, capsys_disabled):
     if ARTIFACTS.exists():
         shutil.rmtree(ARTIFACTS)
@@ -341,10 +354,21 @@ def check_page(b, s, name, status, title, said=None, next_step=None,
     return facts
 
 
-def open_link(b, s, link):
-    """Opens a login link in s; the browser follows the redirect to the
-    stand-in's consent page, which is checked and returned to."""
+def open_link(b, s, link, user, name="start"):
+    """Opens a login link in s, checks the page it shows (as name) and
+    clicks Continue; signs in with Slack (the stand-in's page) as user,
+    and follows the redirects to the Salesforce stand-in's consent page,
+    whose address is returned."""
+    r = b.stack.slack("POST", "/_control/oidc_identity",
+                      {"team_id": TEAM, "user_id": user})
+    assert r.status == 200, r.text
     s.get(link)
+    check_page(b, s, name, 200, "Link your Salesforce account",
+               product=False)
+    s.click(s.find('button[type="submit"]'))
+    # The Slack stand-in's sign-in page (not forcelink's: not judged).
+    s.wait_url(b.stack.slack_url + "/openid/connect/authorize")
+    s.click(s.find("#allow"))
     s.wait_url(b.stack.sf_url + "/services/oauth2/authorize?")
     return s.url
 
@@ -407,7 +431,7 @@ def test_link_and_its_failure_pages(browsers):
     b, s, stack = browsers, browsers.js, browsers.stack
     user = "U0BRWSJS01"
     link = login_link(stack, user)
-    open_link(b, s, link)
+    open_link(b, s, link, user)
     callback = consent(b, s, "consent")
     facts = check_page(b, s, "linked", 200, "Linked", LINKED_SAID,
                        LINKED_NEXT)
@@ -415,8 +439,8 @@ def test_link_and_its_failure_pages(browsers):
         ["Salesforce username", "alice@example.com"],
         ["Salesforce org id", "00D5g000004ZyAbEAK"],
         ["Salesforce instance", stack.sf_url],
-        ["Slack workspace", TEAM],
-        ["Slack user", user]], facts["dl"]
+        ["Slack workspace", "e2e (%s)" % TEAM],
+        ["Slack user", "@tester (%s)" % user]], facts["dl"]
     assert link_of(stack, user)["sf_username"] == "alice@example.com"
 
     # The same callback again (a reload, or the back button).
@@ -445,7 +469,7 @@ def test_link_and_its_failure_pages(browsers):
 
     # Deny on the consent page: nothing linked, nothing changed.
     before = link_of(stack, user)
-    open_link(b, s, login_link(stack, user))
+    open_link(b, s, login_link(stack, user), user, "start-deny")
     consent(b, s, "consent-deny", action="Deny")
     check_page(b, s, "login-cancelled", 400, "Login cancelled",
                "You did not allow forcelink to use your Salesforce "
@@ -460,7 +484,8 @@ def test_login_finished_in_another_browser(browsers):
     fresh profile, no cookie from /oauth/start) is refused."""
     b, stack = browsers, browsers.stack
     user = "U0BRWSJS02"
-    authorize = open_link(b, b.js, login_link(stack, user))
+    authorize = open_link(b, b.js, login_link(stack, user), user,
+                          "start-other-browser")
     s = b.nojs
     s.get(authorize)
     consent(b, s, "consent-other-browser")
@@ -479,12 +504,12 @@ def test_without_javascript(browsers):
           "<script>document.title='on'</script>")
     assert s.title == "off"
     user = "U0BRWSNOJS"
-    open_link(b, s, login_link(stack, user))
+    open_link(b, s, login_link(stack, user), user, "nojs-start")
     consent(b, s, "nojs-consent", user="bob@example.com")
     facts = check_page(b, s, "nojs-linked", 200, "Linked", LINKED_SAID,
                        LINKED_NEXT)
     assert ["Salesforce username", "bob@example.com"] in facts["dl"]
-    assert ["Slack user", user] in facts["dl"]
+    assert ["Slack user", "@tester (%s)" % user] in facts["dl"]
     assert link_of(stack, user)["sf_username"] == "bob@example.com"
     link = login_link(stack, user)
     expire_link(stack, link)

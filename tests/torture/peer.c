@@ -137,7 +137,7 @@ static void
 peer_answer(const char *head, size_t headlen, const char *body,
     size_t bodylen)
 {
-	int	 old;
+	int	 old, new;
 
 	if (strncmp(head, "POST /services/oauth2/token ", 28) == 0) {
 		peer_token(body, bodylen);
@@ -145,9 +145,12 @@ peer_answer(const char *head, size_t headlen, const char *body,
 	}
 	if (strncmp(head, "POST /services/oauth2/revoke ", 29) == 0) {
 		old = peer_form_has(body, bodylen, "token=" SC_RT_OLD);
+		new = peer_form_has(body, bodylen, "token=" SC_RT_NEW);
 		pthread_mutex_lock(&peer_mu);
 		if (old)
 			peer_log.revoked_old++;
+		else if (new)
+			peer_log.revoked_new++;
 		else
 			peer_log.revoked_other++;
 		pthread_mutex_unlock(&peer_mu);

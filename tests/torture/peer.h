@@ -20,6 +20,8 @@ struct peer_seen {
 	int	 code_grants;		/* codes exchanged for tokens */
 	int	 refresh_grants;	/* refresh tokens exchanged */
 	int	 revoked_old;		/* revokes of SC_RT_OLD */
+	int	 revoked_new;		/* revokes of SC_RT_NEW: a new grant
+					   that was not stored */
 	int	 revoked_other;		/* revokes of any other token */
 	int	 userinfo;		/* userinfo answered */
 	int	 queries;		/* queries answered with contacts */

@@ -178,6 +178,23 @@ __wrap_http_set_deadline(struct http *h, const struct timespec *when,
 	__real_http_set_deadline(h, NULL, NULL, NULL);
 }
 
+/* --- Finishing a request early ----------------------------------------
+ *
+ * A handler that has sent its answer finishes the request at once (the
+ * callback before it sweeps pending logins, /contact before a resumed
+ * search).  The fake request (struct fake) is not libfcgi's, whose
+ * FCGX_Finish_r would free its streams: here finishing does nothing,
+ * the answer being in the fake's output buffer already, where run_one
+ * reads it.
+ */
+void	__wrap_FCGX_Finish_r(FCGX_Request *);
+
+void
+__wrap_FCGX_Finish_r(FCGX_Request *r)
+{
+	(void)r;
+}
+
 /* --- Small helpers ---------------------------------------------------- */
 
 static void
@@ -294,6 +311,9 @@ config_setup(void)
 	cfg.sf.client_id = client_id;
 	cfg.sf.client_secret = client_secret;
 	cfg.sf.api_version = api;
+	/* The link path is the Salesforce leg of a Sign in with Slack login
+	 * (FORCELINK_LINK_PROOF=slack), which stores the link at once. */
+	cfg.link_proof = CONFIG_PROOF_SLACK;
 	if (crypto_key_from_base64(&cfg_key, SC_KEY) == -1 ||
 	    (cfg.keyring = keyring_from_keys(&cfg_key, 1)) == NULL)
 		return -1;
@@ -823,6 +843,13 @@ judge(enum path p, enum outcome o, enum row r, const struct peer_seen *ps,
 			break;
 		if (r == ROW_OLD && ps->revoked_old > 0) {
 			snprintf(why, n, "the kept link's refresh token was "
+			    "revoked");
+			return -1;
+		}
+		/* A new grant that was not stored is revoked (when the
+		 * fault lets the revoke through); a stored one never. */
+		if (r == ROW_NEW && ps->revoked_new > 0) {
+			snprintf(why, n, "the new link's refresh token was "
 			    "revoked");
 			return -1;
 		}
