@@ -16,9 +16,11 @@ two proofs against the real nginx, FastCGI programs and both stand-ins:
 Each page is checked for what a person sees (HTTP status, one <h1>,
 title, lang, the names, no console error or CSP violation, contrast at
 least 4.5:1, a phone laying it out at device width) and screenshotted,
-desktop and phone, to artifacts/browser-proof/ in the source tree.
+desktop and phone, to artifacts/browser-proof/ in the source tree; with
+FL_UPDATE_SCREENSHOTS=1 the main ones are also copied to doc/screenshots/.
 """
 
+import os
 import re
 import shutil
 import sys
@@ -38,6 +40,10 @@ from test_browser import (DESKTOP, MIN_CONTRAST, PAGE_FACTS_JS,  # noqa: E402
 
 TEAM = "T0E2E0001"
 ARTIFACTS = ROOT / "artifacts" / "browser-proof"
+DOC_SHOTS = ROOT / "doc" / "screenshots"
+# The pages copied to doc/screenshots with FL_UPDATE_SCREENSHOTS=1.
+DOC_PAGES = ("code-start", "code-page", "code-csrf-refused", "slack-start",
+             "slack-other-user")
 CODE_RE = re.compile(r"^[0-9A-HJKMNP-TV-Z]{5}-[0-9A-HJKMNP-TV-Z]{5}$")
 
 
@@ -85,6 +91,12 @@ def shots(stack, tmp_path_factory, request):
     b = Shots(stack, tmp_path_factory.mktemp("browser"))
     yield b
     b.close()
+    if os.environ.get("FL_UPDATE_SCREENSHOTS") == "1":
+        DOC_SHOTS.mkdir(parents=True, exist_ok=True)
+        for name in DOC_PAGES:
+            for size in ("desktop", "phone"):
+                shutil.copyfile(ARTIFACTS / ("%s-%s.png" % (name, size)),
+                                DOC_SHOTS / ("%s-%s.png" % (name, size)))
     capman = request.config.pluginmanager.getplugin("capturemanager")
     with capman.global_and_fixture_disabled():
         sys.stdout.write("\nbrowser screenshots (%d): %s\n"
