@@ -412,6 +412,36 @@ def test_forwarded_link_attacker_guessing_voids_after_five(stack):
     assert link_of(stack, attacker) is None
 
 
+def ledger(s):
+    return s.sf("GET", "/_control/requests").json()
+
+
+def token_calls(s):
+    return len([r for r in ledger(s) if r["path"] ==
+                "/services/oauth2/token"])
+
+
+def test_forwarded_authorize_url_cannot_be_finished_elsewhere(stack):
+    """A clicks Continue in A's browser and forwards the Salesforce
+    authorize URL instead: B logs in and allows in B's browser, whose
+    callback has no cookie of that login: 400, no code exchanged, nothing
+    pending or linked."""
+    attacker = "U0LPATKURL"
+    link = stack.login_url(TEAM, attacker)
+    a = Browser(stack)
+    go = a.click_continue(a.open_link(link))
+    assert go.status == 302
+    before = token_calls(stack)
+    b = Browser(stack)
+    _, back = b.authorize(go.headers["Location"], "bob@example.com")
+    page = b.request("GET", back)
+    assert page.status == 400, page.text
+    assert "<h1>Login could not be matched</h1>" in page.text
+    assert token_calls(stack) == before
+    assert row_of(stack, link)["pend_refresh_ct"] is None
+    assert link_of(stack, attacker) is None
+
+
 def test_other_workspace_same_user_id_cannot_confirm(stack):
     """The Slack user is team and user: the same user id typed from
     another workspace is another Slack user."""
@@ -775,10 +805,6 @@ def emails(sstack):
 def slack_email(user):
     """The Slack stand-in's default email of a member of TEAM."""
     return "%s@e2e.example" % user.lower()
-
-
-def ledger(s):
-    return s.sf("GET", "/_control/requests").json()
 
 
 class SlackBrowser(Browser):
