@@ -442,6 +442,30 @@ def test_forwarded_authorize_url_cannot_be_finished_elsewhere(stack):
     assert link_of(stack, attacker) is None
 
 
+def test_authorize_answer_handed_back_cannot_finish(stack):
+    """The hand-back: A forwards the Salesforce authorize URL, B logs in
+    as bob in B's browser (400 there: no cookie), and B sends A the
+    callback address.  It reached a browser without its cookie, so the
+    state is spent: in A's browser, which has the cookie, it is refused
+    too, no code is exchanged, nothing is pending, bob is never linked."""
+    attacker = "U0LPHANDBK"
+    link = stack.login_url(TEAM, attacker)
+    a = Browser(stack)
+    go = a.click_continue(a.open_link(link))
+    assert go.status == 302
+    before = token_calls(stack)
+    b = Browser(stack)
+    _, back = b.authorize(go.headers["Location"], "bob@example.com")
+    assert b.request("GET", back).status == 400
+    page = a.request("GET", back)
+    assert page.status == 400, page.text
+    assert code_of(page) is None
+    assert token_calls(stack) == before
+    row = row_of(stack, link)
+    assert row["used_at"] is not None and row["pend_refresh_ct"] is None
+    assert link_of(stack, attacker) is None
+
+
 def test_other_workspace_same_user_id_cannot_confirm(stack):
     """The Slack user is team and user: the same user id typed from
     another workspace is another Slack user."""
@@ -892,6 +916,29 @@ def test_slack_mode_other_workspace_same_user_id(sstack):
     assert page.status == 403, page.text
     assert len(ledger(sstack)) == before
     assert link_of(sstack, user) is None
+
+
+def test_slack_mode_authorize_answer_handed_back_cannot_finish(sstack):
+    """In slack mode A proves to be A, then forwards the Salesforce
+    authorize URL; B logs in as bob in B's browser (no prompt: it may be
+    silent) and hands the callback address back.  The state reached a
+    browser without its cookie and is spent: A's browser cannot finish it
+    and nothing is linked."""
+    mode(sstack, "slack")
+    attacker = "U0LPSHBACK"
+    link = sstack.login_url(TEAM, attacker)
+    a = SlackBrowser(sstack)
+    go = a.slack_leg(link, TEAM, attacker)
+    assert go.status == 302, go.text
+    before = token_calls(sstack)
+    b = SlackBrowser(sstack)
+    _, back = b.authorize(go.headers["Location"], "bob@example.com")
+    assert b.request("GET", back).status == 400
+    page = a.request("GET", back)
+    assert page.status == 400, page.text
+    assert "<h1>Linked</h1>" not in page.text
+    assert token_calls(sstack) == before
+    assert link_of(sstack, attacker) is None
 
 
 def test_slack_mode_honest_path(sstack):

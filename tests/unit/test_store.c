@@ -1007,6 +1007,45 @@ START_TEST(test_state_take)
 }
 END_TEST
 
+/*
+ * A state burnt (it came back without its cookie) is spent: the right
+ * cookie later gets STORE_USED and no verifier.  Burning a used or
+ * unknown state changes nothing.
+ */
+START_TEST(test_state_burn)
+{
+	struct slack_user	 got;
+	struct store		*st;
+	unsigned char		 s[CRYPTO_HASHLEN], c[CRYPTO_HASHLEN];
+	unsigned char		 s2[CRYPTO_HASHLEN], c2[CRYPTO_HASHLEN];
+	unsigned char		 unknown[CRYPTO_HASHLEN];
+	char			*v = NULL, sql[128];
+	time_t			 now = time(NULL);
+
+	st = open_with(&key_a);
+	state_make(st, "a", now, now + 300, s, c);
+	ck_assert_int_eq(store_state_burn(st, s, now), STORE_OK);
+	ck_assert_int_eq(store_state_take(st, s, c, now, &got, &v),
+	    STORE_USED);
+	ck_assert_ptr_null(v);
+	ck_assert_int_eq(raw_int("SELECT count(*) FROM login_state "
+	    "WHERE verifier_ct IS NOT NULL"), 0);
+	/* Once used, a burn leaves the row alone. */
+	state_make(st, "b", now, now + 300, s2, c2);
+	ck_assert_int_eq(store_state_take(st, s2, c2, now, &got, &v),
+	    STORE_OK);
+	crypto_free_secret(v);
+	v = NULL;
+	ck_assert_int_eq(store_state_burn(st, s2, now + 1), STORE_NOTFOUND);
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM login_state "
+	    "WHERE used_at > %lld", (long long)now);
+	ck_assert_int_eq(raw_int(sql), 0);
+	hash_of("no such state", unknown);
+	ck_assert_int_eq(store_state_burn(st, unknown, now), STORE_NOTFOUND);
+	store_close(st);
+}
+END_TEST
+
 /* Writes the WHERE clause that picks the login state with hash s. */
 static void
 where_state(const unsigned char s[CRYPTO_HASHLEN], char *out, size_t n)
@@ -3667,6 +3706,7 @@ suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_nonce_once);
 	tcase_add_test(tc, test_state_take);
+	tcase_add_test(tc, test_state_burn);
 	tcase_add_test(tc, test_state_take_fail_badkey);
 	tcase_add_test(tc, test_state_take_race_threads);
 	tcase_add_test(tc, test_state_take_race_processes);
