@@ -122,22 +122,36 @@ callback_cookie(FCGX_Request *r, char cookie[CRYPTO_TOKEN_MAX + 1])
  * Reads and checks the state of leg and its cookie and consumes the
  * state; search NULL leaves the search on the row.  Returns STORE_OK
  * with *who and *verifier.
+ *
+ * A state that arrives without its cookie (none, or another login's) is
+ * burnt: the answer from Salesforce or Slack reached a browser that did
+ * not start this login, so its address has left the person who did.  Kept
+ * usable, it could be handed back to the browser that has the cookie and
+ * finish there, linking whoever logged in elsewhere.
  */
 static enum store_result
 callback_take_state(FCGX_Request *r, struct session *s, enum store_leg leg,
     const unsigned char state_h[CRYPTO_HASHLEN], struct slack_user *who,
     char **verifier, struct store_search *search)
 {
-	unsigned char	 cookie_h[CRYPTO_HASHLEN];
-	char		 cookie[CRYPTO_TOKEN_MAX + 1];
+	unsigned char		 cookie_h[CRYPTO_HASHLEN];
+	char			 cookie[CRYPTO_TOKEN_MAX + 1];
+	enum store_result	 sr;
 
 	*verifier = NULL;
 	if (callback_cookie(r, cookie) == -1)
-		return STORE_MISMATCH;
-	crypto_sha256(cookie, cookie_h);
-	crypto_wipe(cookie, sizeof(cookie));
-	return store_state_take_leg(s->st, leg, state_h, cookie_h, time(NULL),
-	    who, verifier, search);
+		sr = STORE_MISMATCH;
+	else {
+		crypto_sha256(cookie, cookie_h);
+		crypto_wipe(cookie, sizeof(cookie));
+		sr = store_state_take_leg(s->st, leg, state_h, cookie_h,
+		    time(NULL), who, verifier, search);
+	}
+	if (sr == STORE_MISMATCH && store_state_burn(s->st, state_h,
+	    time(NULL)) == STORE_OK)
+		log_event(LOGL_WARN, "oauth.callback", "outcome=burnt "
+		    "why=\"state without its cookie\"");
+	return sr;
 }
 
 /* One callback: the validated query, and what the handlers found. */

@@ -144,6 +144,7 @@ enum stmt {
 	STMT_STATE_PEEK,
 	STMT_STATE_ADVANCE,
 	STMT_STATE_VOID,
+	STMT_STATE_BURN,
 	STMT_PEND_PUT,
 	STMT_PEND_FIND,
 	STMT_PEND_CLEAR,
@@ -510,6 +511,10 @@ static const struct {
 	    "verifier_ct = NULL, search_ct = NULL, search_url_ct = NULL, "
 	    "search_key_id = NULL, cookie_hash = NULL "
 	    "WHERE state_hash = ?1" },
+	[STMT_STATE_BURN] = { "state_burn",
+	    "UPDATE login_state SET used_at = ?2, verifier_ct = NULL, "
+	    "search_ct = NULL, search_url_ct = NULL, search_key_id = NULL, "
+	    "cookie_hash = NULL WHERE state_hash = ?1 AND used_at IS NULL" },
 	[STMT_PEND_PUT] = { "pend_put",
 	    "UPDATE login_state SET pend_org = ?2, pend_sf_user_id = ?3, "
 	    "pend_sf_org_id = ?4, pend_sf_username = ?5, "
@@ -563,7 +568,8 @@ static const struct {
 	    "pend_sf_org_id = NULL, pend_sf_username = NULL, "
 	    "pend_instance_url = NULL, pend_key_id = NULL, "
 	    "pend_access_ct = NULL, pend_refresh_ct = NULL, "
-	    "confirm_hash = NULL WHERE nonce_hash = ?1" },
+	    "confirm_hash = NULL WHERE nonce_hash = ?1 "
+	    "AND pend_refresh_ct IS NOT NULL" },
 	/* Key rotation of pending links: both tokens, which share
 	 * pend_key_id, by the row's nonce hash (as a search's). */
 	[STMT_REKEY_PENDING] = { "rekey_pending",
@@ -3697,12 +3703,12 @@ out:
 	return r;
 }
 
-enum store_result
-store_state_void(struct store *st,
+/* Runs statement id, which makes the row of state_hash unusable. */
+static enum store_result
+store_state_unusable(struct store *st, enum stmt id,
     const unsigned char state_hash[CRYPTO_HASHLEN], time_t now)
 {
 	enum store_result	 r = STORE_ERROR;
-	enum stmt		 id = STMT_STATE_VOID;
 
 	pthread_mutex_lock(&store_writer);
 	if (store_bind_blob(st, id, 1, state_hash, CRYPTO_HASHLEN) == -1 ||
@@ -3714,6 +3720,20 @@ out:
 	store_reset(st, id);
 	pthread_mutex_unlock(&store_writer);
 	return r;
+}
+
+enum store_result
+store_state_void(struct store *st,
+    const unsigned char state_hash[CRYPTO_HASHLEN], time_t now)
+{
+	return store_state_unusable(st, STMT_STATE_VOID, state_hash, now);
+}
+
+enum store_result
+store_state_burn(struct store *st,
+    const unsigned char state_hash[CRYPTO_HASHLEN], time_t now)
+{
+	return store_state_unusable(st, STMT_STATE_BURN, state_hash, now);
 }
 
 enum store_result

@@ -861,6 +861,17 @@ enum store_result store_state_void(struct store *,
 	    const unsigned char state_hash[CRYPTO_HASHLEN], time_t now);
 
 /*
+ * Makes an unused state unusable, as store_state_void() does, for a
+ * state that came back to the callback without its browser's cookie: the
+ * login's Salesforce (or Slack) answer reached another browser, and
+ * whoever holds that browser's address must not be able to finish it in
+ * the browser that has the cookie.  STORE_OK, STORE_NOTFOUND (unknown or
+ * used already: left as it is), STORE_ERROR.
+ */
+enum store_result store_state_burn(struct store *,
+	    const unsigned char state_hash[CRYPTO_HASHLEN], time_t now);
+
+/*
  * Keeps link in (org, sf_*, instance_url, both tokens; sealed under the
  * current key) pending on the row of the used state state_hash, with the
  * code's hash, 0 wrong tries, until expires.  STORE_OK, STORE_NOTFOUND

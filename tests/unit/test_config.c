@@ -744,6 +744,109 @@ START_TEST(integ_validators)
 }
 END_TEST
 
+/* --- FORCELINK_LINK_PROOF (issue 11) ---------------------------------- */
+
+/* config_load(): the default follows SLACK_CLIENT_ID; each proof needs
+ * what it reads; a bad value stops the load naming its variable. */
+static const struct {
+	const char	*name;
+	const char	*proof;		/* FORCELINK_LINK_PROOF; NULL unset */
+	int		 slack_app;	/* SLACK_CLIENT_ID and _SECRET set */
+	const char	*bot;		/* SLACK_BOT_TOKEN; NULL unset */
+	int		 bits;		/* 0: the load fails */
+	const char	*named;		/* what the error names */
+} proof_load_cases[] = {
+	{ "default without Slack app: code", NULL, 0, NULL,
+	    CONFIG_PROOF_CODE, NULL },
+	{ "default with Slack app: slack", NULL, 1, NULL, CONFIG_PROOF_SLACK,
+	    NULL },
+	{ "code with Slack app", "code", 1, NULL, CONFIG_PROOF_CODE, NULL },
+	{ "slack with Slack app", "slack", 1, NULL, CONFIG_PROOF_SLACK, NULL },
+	{ "slack,email with Slack app", "slack,email", 1, NULL,
+	    CONFIG_PROOF_SLACK | CONFIG_PROOF_EMAIL, NULL },
+	{ "email with bot token", "email", 0, "xoxb-1-abc",
+	    CONFIG_PROOF_EMAIL, NULL },
+	{ "code,email with bot token", "code,email", 0, "xoxb-1-abc",
+	    CONFIG_PROOF_CODE | CONFIG_PROOF_EMAIL, NULL },
+	{ "email with Slack app (installations' bot tokens)", "email", 1,
+	    NULL, CONFIG_PROOF_EMAIL, NULL },
+	{ "fail: slack without Slack app", "slack", 0, "xoxb-1-abc", 0,
+	    "FORCELINK_LINK_PROOF" },
+	{ "fail: email without any bot token", "email", 0, NULL, 0,
+	    "FORCELINK_LINK_PROOF" },
+	{ "fail: code,email without any bot token", "code,email", 0, NULL, 0,
+	    "FORCELINK_LINK_PROOF" },
+	{ "fail: unknown word", "sms", 1, NULL, 0, "FORCELINK_LINK_PROOF" },
+	/* Empty is unset, as for every other setting. */
+	{ "empty: the default", "", 1, NULL, CONFIG_PROOF_SLACK, NULL },
+	{ "fail: repeated", "slack,slack", 1, NULL, 0,
+	    "FORCELINK_LINK_PROOF" },
+	{ "fail: bot token with a space", "code", 0, "xoxb-1 abc", 0,
+	    "SLACK_BOT_TOKEN" },
+};
+
+START_TEST(link_proof_load_table)
+{
+	struct config	 cfg;
+	char		 err[256] = "";
+	int		 rc;
+
+	good_env();
+	if (proof_load_cases[_i].slack_app) {
+		setenv("SLACK_CLIENT_ID", "1234567890.0987654321", 1);
+		setenv("SLACK_CLIENT_SECRET", "slack-secret", 1);
+	}
+	if (proof_load_cases[_i].proof != NULL)
+		setenv("FORCELINK_LINK_PROOF", proof_load_cases[_i].proof, 1);
+	if (proof_load_cases[_i].bot != NULL)
+		setenv("SLACK_BOT_TOKEN", proof_load_cases[_i].bot, 1);
+	rc = config_load(&cfg, err, sizeof(err));
+	if (proof_load_cases[_i].bits == 0) {
+		ck_assert_msg(rc == -1, "%s: loaded", proof_load_cases[_i].name);
+		ck_assert_msg(strstr(err, proof_load_cases[_i].named) != NULL,
+		    "%s: error \"%s\" does not name %s",
+		    proof_load_cases[_i].name, err,
+		    proof_load_cases[_i].named);
+		ck_assert_ptr_null(cfg.public_url);
+		return;
+	}
+	ck_assert_msg(rc == 0, "%s: %s", proof_load_cases[_i].name, err);
+	ck_assert_msg(cfg.link_proof == proof_load_cases[_i].bits,
+	    "%s: bits %d", proof_load_cases[_i].name, cfg.link_proof);
+	if (proof_load_cases[_i].bot != NULL)
+		ck_assert_str_eq(cfg.slack_bot_token, proof_load_cases[_i].bot);
+	else
+		ck_assert_ptr_null(cfg.slack_bot_token);
+	config_free(&cfg);
+}
+END_TEST
+
+/* The bot token is a secret: SLACK_BOT_TOKEN_FILE works as the other
+ * _FILE forms do. */
+START_TEST(link_proof_bot_token_file)
+{
+	struct config	 cfg;
+	char		 err[256], path[] = "/tmp/fl-config-XXXXXX";
+	FILE		*fp;
+	int		 fd;
+
+	good_env();
+	fd = mkstemp(path);
+	ck_assert_int_ne(fd, -1);
+	fp = fdopen(fd, "w");
+	fputs("xoxb-from-file\n", fp);
+	fclose(fp);
+	setenv("FORCELINK_LINK_PROOF", "code,email", 1);
+	setenv("SLACK_BOT_TOKEN_FILE", path, 1);
+	ck_assert_msg(config_load(&cfg, err, sizeof(err)) == 0, "%s", err);
+	unlink(path);
+	ck_assert_str_eq(cfg.slack_bot_token, "xoxb-from-file");
+	ck_assert_int_eq(cfg.link_proof, CONFIG_PROOF_CODE |
+	    CONFIG_PROOF_EMAIL);
+	config_free(&cfg);
+}
+END_TEST
+
 static Suite *
 suite(void)
 {
@@ -766,6 +869,12 @@ suite(void)
 	tcase_add_loop_test(tc, slack_install_bad, 0,
 	    sizeof(slack_bad) / sizeof(slack_bad[0]));
 	suite_add_tcase(s, tc);
+	tc = tcase_create("link proof");
+	tcase_add_loop_test(tc, link_proof_load_table, 0,
+	    sizeof(proof_load_cases) / sizeof(proof_load_cases[0]));
+	tcase_add_test(tc, link_proof_bot_token_file);
+	suite_add_tcase(s, tc);
+
 	tc = tcase_create("integrations");
 	tcase_add_test(tc, integ_lookup_order);
 	tcase_add_test(tc, integ_fields);

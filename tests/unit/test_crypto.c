@@ -499,6 +499,177 @@ END_TEST
 
 #define NELEM(a)	((int)(sizeof(a) / sizeof((a)[0])))
 
+/* --- The login page's CSRF MAC and confirmation codes (issue 11) ------- */
+
+/* crypto_mac() of the login page's parts under the fixed key, computed
+ * independently with Python's hmac: HMAC-SHA256 under the subkey
+ * HMAC-SHA256(key, "forcelink-mac oauth-start-csrf"), of "cookie-value",
+ * "\n" and SHA-256("nonce"). */
+#define MAC_CSRF_VECTOR	"354c5e026c6cf14ea96243d63a20c610" \
+			"c96fb54cb2c4f0a4d82f38d4209e80d7"
+/* The same message under the key itself (no subkey): what the MAC must
+ * not equal. */
+#define MAC_PLAIN_HMAC	"5e35b91b8a3d0af222ac3a218fe7452b" \
+			"c39e092e0e3a40eacdc0296bb708c109"
+
+static void
+mac_of(const struct crypto_key *k, const char *purpose, const char *cookie,
+    const char *nonce, char hex[65])
+{
+	unsigned char			 h[CRYPTO_HASHLEN], mac[32];
+	const struct crypto_part	 parts[] = {
+		{ cookie, strlen(cookie) },
+		{ "\n", 1 },
+		{ h, sizeof(h) },
+	};
+
+	crypto_sha256(nonce, h);
+	crypto_mac(k, purpose, parts, 3, mac);
+	crypto_hex(mac, sizeof(mac), hex);
+}
+
+START_TEST(test_mac_vector)
+{
+	struct crypto_key	 k;
+	unsigned char		 h[CRYPTO_HASHLEN], mac[32];
+	char			 hex[65], one[128];
+	struct crypto_part	 whole;
+
+	key_fixed(&k);
+	mac_of(&k, "oauth-start-csrf", "cookie-value", "nonce", hex);
+	ck_assert_str_eq(hex, MAC_CSRF_VECTOR);
+	ck_assert_str_ne(hex, MAC_PLAIN_HMAC);
+	/* The parts are taken as if concatenated. */
+	crypto_sha256("nonce", h);
+	memcpy(one, "cookie-value\n", 13);
+	memcpy(one + 13, h, sizeof(h));
+	whole = (struct crypto_part){ one, 13 + sizeof(h) };
+	crypto_mac(&k, "oauth-start-csrf", &whole, 1, mac);
+	crypto_hex(mac, sizeof(mac), hex);
+	ck_assert_str_eq(hex, MAC_CSRF_VECTOR);
+}
+END_TEST
+
+/* Whatever differs from the vector's inputs gives another MAC. */
+static const struct {
+	const char	*name;
+	int		 other_key;
+	const char	*purpose, *cookie, *nonce;
+} mac_differs[] = {
+	{ "fail: another key", 1, "oauth-start-csrf", "cookie-value",
+	    "nonce" },
+	{ "fail: another purpose", 0, "slack-install", "cookie-value",
+	    "nonce" },
+	{ "fail: another cookie", 0, "oauth-start-csrf", "cookie-valuf",
+	    "nonce" },
+	{ "fail: empty cookie", 0, "oauth-start-csrf", "", "nonce" },
+	{ "fail: another nonce", 0, "oauth-start-csrf", "cookie-value",
+	    "nonce2" },
+};
+
+START_TEST(test_mac_differs)
+{
+	struct crypto_key	 k;
+	char			 hex[65];
+
+	if (mac_differs[_i].other_key)
+		ck_assert_int_eq(crypto_key_from_base64(&k,
+		    "ICEiIyQlJicoKSorLC0uLzAxMjM0NTY3ODk6Ozw9Pj8="), 0);
+	else
+		key_fixed(&k);
+	mac_of(&k, mac_differs[_i].purpose, mac_differs[_i].cookie,
+	    mac_differs[_i].nonce, hex);
+	ck_assert_msg(strcmp(hex, MAC_CSRF_VECTOR) != 0, "%s",
+	    mac_differs[_i].name);
+}
+END_TEST
+
+#define CODE_ALPHABET	"0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+/* Fresh codes: XXXXX-XXXXX of Crockford's base32, every character of
+ * the alphabet in use (so 5 bits each), never I L O U, no repeats in
+ * 2000, and each reads back as itself without the dash. */
+START_TEST(test_code_new)
+{
+	static char	 seen[2000][CRYPTO_CODE_MAX];
+	char		 norm[CRYPTO_CODE_MAX];
+	int		 used[32], i, j, dups = 0;
+	const char	*p;
+
+	memset(used, 0, sizeof(used));
+	for (i = 0; i < 2000; i++) {
+		crypto_code_new(seen[i]);
+		ck_assert_uint_eq(strlen(seen[i]), 11);
+		ck_assert_int_eq(seen[i][5], '-');
+		for (j = 0; j < 11; j++) {
+			if (j == 5)
+				continue;
+			p = strchr(CODE_ALPHABET, seen[i][j]);
+			ck_assert_msg(p != NULL && seen[i][j] != '\0',
+			    "%s", seen[i]);
+			used[p - CODE_ALPHABET] = 1;
+		}
+		ck_assert_int_eq(crypto_code_norm(seen[i], norm), 0);
+		ck_assert_int_eq(strncmp(norm, seen[i], 5), 0);
+		ck_assert_str_eq(norm + 5, seen[i] + 6);
+		/* Compared without an assertion each: Check's assertions
+		 * cost a write to its parent. */
+		for (j = 0; j < i; j++)
+			dups += strcmp(seen[i], seen[j]) == 0;
+	}
+	ck_assert_int_eq(dups, 0);
+	for (j = 0; j < 32; j++)
+		ck_assert_msg(used[j], "never saw %c", CODE_ALPHABET[j]);
+}
+END_TEST
+
+/* What a person may type back, and what is not a code. */
+static const struct {
+	const char	*name;
+	const char	*typed;
+	const char	*norm;		/* NULL: refused */
+} code_cases[] = {
+	{ "as shown", "ABCDE-12345", "ABCDE12345" },
+	{ "without the dash", "ABCDE12345", "ABCDE12345" },
+	{ "lower case", "abcde-12345", "ABCDE12345" },
+	{ "mixed case, no dash", "aBcDe12345", "ABCDE12345" },
+	{ "O read as 0, I and L as 1", "0O1IL-oil00", "0011101100" },
+	{ "every letter", "VWXYZ-HJKMN", "VWXYZHJKMN" },
+	{ "fail: empty", "", NULL },
+	{ "fail: 9 characters", "ABCDE-1234", NULL },
+	{ "fail: 11 characters", "ABCDE-123456", NULL },
+	{ "fail: 11 characters, no dash", "ABCDE123456", NULL },
+	{ "fail: U is not in the alphabet", "ABCDU-12345", NULL },
+	{ "fail: u is not either", "abcdu12345", NULL },
+	{ "fail: dash in the wrong place", "ABCD-E12345", NULL },
+	{ "fail: two dashes", "ABCDE--12345", NULL },
+	{ "fail: dash first", "-ABCDE12345", NULL },
+	{ "fail: dash last", "ABCDE12345-", NULL },
+	{ "fail: inner space", "ABCDE 12345", NULL },
+	{ "fail: surrounding space", " ABCDE-12345", NULL },
+	{ "fail: underscore", "ABCDE_12345", NULL },
+	{ "fail: punctuation", "ABCDE-1234!", NULL },
+	{ "fail: non-ASCII", "\xc3\x84" "BCDE-12345", NULL },
+	{ "fail: newline", "ABCDE-12345\n", NULL },
+	{ "fail: 20 characters", "ABCDE12345ABCDE12345", NULL },
+};
+
+START_TEST(test_code_norm)
+{
+	char	 out[CRYPTO_CODE_MAX];
+	int	 rc;
+
+	memset(out, 'x', sizeof(out));
+	rc = crypto_code_norm(code_cases[_i].typed, out);
+	if (code_cases[_i].norm == NULL) {
+		ck_assert_msg(rc == -1, "%s: accepted", code_cases[_i].name);
+		return;
+	}
+	ck_assert_msg(rc == 0, "%s: refused", code_cases[_i].name);
+	ck_assert_str_eq(out, code_cases[_i].norm);
+}
+END_TEST
+
 static Suite *
 suite(void)
 {
@@ -547,6 +718,14 @@ suite(void)
 	tcase_add_loop_test(tc, test_base64, 0, NELEM(b64_cases));
 	tcase_add_test(tc, test_hex);
 	tcase_add_test(tc, test_free_secret_null);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("login proof");
+	tcase_add_checked_fixture(tc, setup, NULL);
+	tcase_add_test(tc, test_mac_vector);
+	tcase_add_loop_test(tc, test_mac_differs, 0, NELEM(mac_differs));
+	tcase_add_test(tc, test_code_new);
+	tcase_add_loop_test(tc, test_code_norm, 0, NELEM(code_cases));
 	suite_add_tcase(s, tc);
 
 	return s;

@@ -773,6 +773,277 @@ START_TEST(test_hsts_not_with_http)
 }
 END_TEST
 
+/* --- The login link's page and the code page (issue 11) --------------- */
+
+#define CSRF_LINE "Set-Cookie: forcelink_csrf=abc; Path=/oauth/; " \
+	"Max-Age=600; HttpOnly; SameSite=Lax\r\n"
+#define START_ACTION	"https://fl.example.com/oauth/start"
+#define START_TO	"https://login.salesforce.com"
+
+static struct page_start
+start_in(void)
+{
+	struct page_start	 ps;
+
+	memset(&ps, 0, sizeof(ps));
+	ps.who = (struct page_who){ "T0E2E0001", "U0E2E0001", "acme",
+	    "alice" };
+	ps.action = START_ACTION;
+	ps.state = "NONCE-nonce_0123";
+	ps.csrf = "00ff";
+	ps.form_to = START_TO;
+	return ps;
+}
+
+/* The head of a page with a form: the usual, except that form-action
+ * allows this site and the origin the form's redirect goes to. */
+static const char *
+assert_form_head(const char *page, const char *to)
+{
+	char		*style, hash[128], want[1024];
+	const char	*end;
+
+	style = style_of(page);
+	style_hash(style, hash);
+	snprintf(want, sizeof(want), "Content-Security-Policy: default-src "
+	    "'none'; style-src '%s'; img-src 'none'; base-uri 'none'; "
+	    "form-action 'self' %s; frame-ancestors 'none'\r\n\r\n", hash,
+	    to);
+	free(style);
+	ck_assert_int_eq(strncmp(page, "Status: 200 OK\r\n", 16), 0);
+	ck_assert_ptr_nonnull(strstr(page, "Cache-Control: no-store\r\n"));
+	ck_assert_ptr_nonnull(strstr(page, "Referrer-Policy: no-referrer\r\n"));
+	ck_assert_ptr_nonnull(strstr(page, "X-Frame-Options: DENY\r\n"));
+	ck_assert_ptr_nonnull(end = strstr(page, want));
+	return end + strlen(want);
+}
+
+START_TEST(test_start_page)
+{
+	struct page_start	 ps = start_in();
+	const char		*body;
+
+	ck_assert_int_eq(page_start(&pg, &ps, CSRF_LINE), 0);
+	ck_assert_int_eq(strncmp(pg.data, CSRF_LINE, strlen(CSRF_LINE)), 0);
+	body = assert_form_head(pg.data + strlen(CSRF_LINE), START_TO);
+	assert_page_body(body, "Link your Salesforce account");
+	ck_assert_ptr_nonnull(strstr(body, "<p>This login link was made for "
+	    "<strong>@alice (U0E2E0001)</strong> in the Slack workspace "
+	    "<strong>acme (T0E2E0001)</strong>.</p>"));
+	ck_assert_ptr_nonnull(strstr(body, "<form method=\"post\" action=\""
+	    START_ACTION "\">\n<input type=\"hidden\" name=\"state\" "
+	    "value=\"NONCE-nonce_0123\">\n<input type=\"hidden\" "
+	    "name=\"csrf\" value=\"00ff\">\n<button type=\"submit\">"
+	    "Continue</button>\n</form>"));
+	ck_assert_ptr_nonnull(strstr(body, "If you are not this Slack user, "
+	    "close this page"));
+}
+END_TEST
+
+/* What the page says comes next, by mode. */
+static const struct {
+	const char	*name;
+	int		 slack_first, code;
+	int		 says_slack, says_code;
+} start_mode_cases[] = {
+	{ "salesforce only (email)", 0, 0, 0, 0 },
+	{ "code", 0, 1, 0, 1 },
+	{ "slack", 1, 0, 1, 0 },
+	{ "slack and code", 1, 1, 1, 1 },
+};
+
+START_TEST(test_start_page_modes)
+{
+	struct page_start	 ps = start_in();
+
+	ps.slack_first = start_mode_cases[_i].slack_first;
+	ps.code = start_mode_cases[_i].code;
+	ck_assert_int_eq(page_start(&pg, &ps, NULL), 0);
+	ck_assert_int_eq(strstr(pg.data, "Slack asks you to sign in first, "
+	    "to prove that you are this Slack user") != NULL,
+	    start_mode_cases[_i].says_slack);
+	ck_assert_int_eq(strstr(pg.data, "Then a code is shown, which you "
+	    "type in Slack with <code>/contact confirm</code>: nothing is "
+	    "linked before that.") != NULL, start_mode_cases[_i].says_code);
+	ck_assert_ptr_nonnull(strstr(pg.data, "Salesforce asks you to log in "
+	    "and to allow forcelink."));
+}
+END_TEST
+
+/* Hostile names, ids and tokens are escaped wherever they appear. */
+START_TEST(test_start_page_hostile)
+{
+	struct page_start	 ps = start_in();
+	const char		*body;
+
+	ps.who = (struct page_who){ HOSTILE "T", HOSTILE "U", HOSTILE "d",
+	    HOSTILE "n" };
+	ps.state = HOSTILE "s";
+	ps.csrf = HOSTILE "c";
+	ck_assert_int_eq(page_start(&pg, &ps, NULL), 0);
+	body = assert_form_head(pg.data, START_TO);
+	ck_assert_ptr_nonnull(strstr(body, "<strong>@" HOSTILE_ESC "n ("
+	    HOSTILE_ESC "U)</strong> in the Slack workspace <strong>"
+	    HOSTILE_ESC "d (" HOSTILE_ESC "T)</strong>"));
+	ck_assert_ptr_nonnull(strstr(body, "value=\"" HOSTILE_ESC "s\""));
+	ck_assert_ptr_nonnull(strstr(body, "value=\"" HOSTILE_ESC "c\""));
+	ck_assert_ptr_null(strstr(body, "<img"));
+}
+END_TEST
+
+/* Without the names Slack may leave out, the ids alone. */
+static const struct {
+	const char	*name;
+	const char	*domain, *user_name;
+	const char	*want;
+} start_names_cases[] = {
+	{ "both names", "acme", "alice", "<strong>@alice (U1)</strong> in "
+	    "the Slack workspace <strong>acme (T1)</strong>" },
+	{ "no names (NULL)", NULL, NULL, "<strong>U1</strong> in the Slack "
+	    "workspace <strong>T1</strong>" },
+	{ "no names (empty)", "", "", "<strong>U1</strong> in the Slack "
+	    "workspace <strong>T1</strong>" },
+	{ "user name only", NULL, "alice", "<strong>@alice (U1)</strong> in "
+	    "the Slack workspace <strong>T1</strong>" },
+};
+
+START_TEST(test_start_page_names)
+{
+	struct page_start	 ps = start_in();
+
+	ps.who = (struct page_who){ "T1", "U1",
+	    start_names_cases[_i].domain, start_names_cases[_i].user_name };
+	ck_assert_int_eq(page_start(&pg, &ps, NULL), 0);
+	ck_assert_msg(strstr(pg.data, start_names_cases[_i].want) != NULL,
+	    "%s", start_names_cases[_i].name);
+}
+END_TEST
+
+/* Refused: an action or header that could split the response; a page
+ * past the ceiling.  The buffer is as it was each time. */
+START_TEST(test_start_page_fail_undone)
+{
+	struct page_start	 ps = start_in();
+	struct buf		 small;
+
+	ck_assert_int_eq(buf_puts(&pg, "kept"), 0);
+	ps.action = "https://x/\r\nSet-Cookie: a=b";
+	ck_assert_int_eq(page_start(&pg, &ps, NULL), -1);
+	ps = start_in();
+	ck_assert_int_eq(page_start(&pg, &ps, "Set-Cookie: a=b"), -1);
+	ck_assert_int_eq(page_start(&pg, &ps, "Set-Cookie: a=b\r\n\r\n<x>"),
+	    -1);
+	ck_assert_str_eq(pg.data, "kept");
+	buf_init(&small, 2048);
+	ck_assert_int_eq(buf_puts(&small, "kept"), 0);
+	ck_assert_int_eq(page_start(&small, &ps, CSRF_LINE), -1);
+	ck_assert_uint_eq(small.len, 4);
+	buf_free(&small);
+}
+END_TEST
+
+START_TEST(test_code_page)
+{
+	const struct page_who	 w = { "T0E2E0001", "U0E2E0001", "acme",
+	    "alice" };
+	const char		*body;
+
+	ck_assert_int_eq(page_code(&pg, "bob@example.com",
+	    "00D000000000001AAA", "https://acme.my.salesforce.com", &w,
+	    "ABCDE-12345", NULL), 0);
+	body = assert_page(pg.data, "200 OK", "One more step: confirm in "
+	    "Slack");
+	ck_assert_ptr_nonnull(strstr(body, "<p>Salesforce user <strong>"
+	    "bob@example.com</strong> is ready to be linked to <strong>@alice "
+	    "(U0E2E0001)</strong> in the Slack workspace <strong>acme "
+	    "(T0E2E0001)</strong>, but nothing is linked yet.</p>"));
+	ck_assert_ptr_nonnull(strstr(body, "<dt>Slack workspace</dt><dd>acme "
+	    "(T0E2E0001)</dd>\n<dt>Slack user</dt><dd>@alice (U0E2E0001)"
+	    "</dd>"));
+	ck_assert_ptr_nonnull(strstr(body, "<p class=\"code\">ABCDE-12345"
+	    "</p>"));
+	ck_assert_ptr_nonnull(strstr(body, "<p class=\"next\"><strong>Next "
+	    "step:</strong> In Slack, as @alice (U0E2E0001), type <code>"
+	    "/contact confirm ABCDE-12345</code> within 10 minutes.</p>"));
+	ck_assert_ptr_nonnull(strstr(body, "Never give this code to anyone "
+	    "else"));
+	/* No search: nothing said about one. */
+	ck_assert_ptr_null(strstr(body, "search"));
+}
+END_TEST
+
+START_TEST(test_code_page_hostile)
+{
+	const struct page_who	 w = { HOSTILE "T", HOSTILE "U", HOSTILE "d",
+	    HOSTILE "n" };
+	const char		*body;
+
+	ck_assert_int_eq(page_code_resume(&pg, HOSTILE "1", HOSTILE "2",
+	    HOSTILE "3", &w, HOSTILE "c", HOSTILE "q", PAGE_RESUME_SENT), 0);
+	body = assert_page(pg.data, "200 OK", "One more step: confirm in "
+	    "Slack");
+	ck_assert_ptr_nonnull(strstr(body, "<dd>" HOSTILE_ESC "1</dd>"));
+	ck_assert_ptr_nonnull(strstr(body, "<dd>" HOSTILE_ESC "2</dd>"));
+	ck_assert_ptr_nonnull(strstr(body, "<dd>" HOSTILE_ESC "3</dd>"));
+	ck_assert_ptr_nonnull(strstr(body, "<dd>" HOSTILE_ESC "d ("
+	    HOSTILE_ESC "T)</dd>"));
+	ck_assert_ptr_nonnull(strstr(body, "<dd>@" HOSTILE_ESC "n ("
+	    HOSTILE_ESC "U)</dd>"));
+	ck_assert_ptr_nonnull(strstr(body, "<p class=\"code\">" HOSTILE_ESC
+	    "c</p>"));
+	ck_assert_ptr_nonnull(strstr(body, "confirm " HOSTILE_ESC "c</code>"));
+	ck_assert_ptr_nonnull(strstr(body, HOSTILE_ESC "q"));
+	ck_assert_ptr_null(strstr(body, "<img"));
+}
+END_TEST
+
+/* What the code page says of a search kept with the login. */
+static const struct {
+	const char		*name;
+	const char		*query;
+	enum page_resume	 how;
+	const char		*says;		/* NULL: nothing */
+} code_resume_cases[] = {
+	{ "no search", NULL, PAGE_RESUME_NONE, NULL },
+	{ "answered", "smith", PAGE_RESUME_SENT, " Once you have confirmed, "
+	    "the answer to your search for" },
+	{ "too old", "smith", PAGE_RESUME_TOO_OLD, " is too old to be "
+	    "answered in Slack now" },
+	{ "dropped", "smith", PAGE_RESUME_NONE, NULL },
+};
+
+START_TEST(test_code_page_resume_table)
+{
+	const struct page_who	 w = { "T1", "U1", NULL, NULL };
+
+	ck_assert_int_eq(page_code_resume(&pg, "bob@example.com", "00D1",
+	    "https://x.my.salesforce.com", &w, "ABCDE-12345",
+	    code_resume_cases[_i].query, code_resume_cases[_i].how), 0);
+	if (code_resume_cases[_i].says == NULL)
+		ck_assert_ptr_null(strstr(pg.data, "search for"));
+	else {
+		ck_assert_ptr_nonnull(strstr(pg.data,
+		    code_resume_cases[_i].says));
+		ck_assert_ptr_nonnull(strstr(pg.data, "smith"));
+	}
+}
+END_TEST
+
+START_TEST(test_code_page_ceiling_undone)
+{
+	const struct page_who	 w = { "T1", "U1", "acme", "alice" };
+	struct buf		 small;
+
+	buf_init(&small, 2048);
+	ck_assert_int_eq(buf_puts(&small, "kept"), 0);
+	ck_assert_int_eq(page_code(&small, "bob@example.com", "00D1",
+	    "https://x.my.salesforce.com", &w, "ABCDE-12345", NULL), -1);
+	ck_assert_uint_eq(small.len, 4);
+	ck_assert_str_eq(small.data, "kept");
+	buf_free(&small);
+}
+END_TEST
+
 static Suite *
 suite(void)
 {
@@ -820,6 +1091,22 @@ suite(void)
 	tcase_add_test(tc, test_installed_org_wide);
 	tcase_add_test(tc, test_installed_ceiling_undone);
 	suite_add_tcase(s, tc);
+	tc = tcase_create("login proof pages");
+	tcase_add_checked_fixture(tc, pg_setup, pg_teardown);
+	tcase_add_test(tc, test_start_page);
+	tcase_add_loop_test(tc, test_start_page_modes, 0,
+	    NELEM(start_mode_cases));
+	tcase_add_test(tc, test_start_page_hostile);
+	tcase_add_loop_test(tc, test_start_page_names, 0,
+	    NELEM(start_names_cases));
+	tcase_add_test(tc, test_start_page_fail_undone);
+	tcase_add_test(tc, test_code_page);
+	tcase_add_test(tc, test_code_page_hostile);
+	tcase_add_loop_test(tc, test_code_page_resume_table, 0,
+	    NELEM(code_resume_cases));
+	tcase_add_test(tc, test_code_page_ceiling_undone);
+	suite_add_tcase(s, tc);
+
 	return s;
 }
 

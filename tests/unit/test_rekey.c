@@ -2,12 +2,13 @@
  * test_rekey: key rotation, common/rekey.c and the store's side of it.
  *
  * On real SQLite files in a scratch directory: rows under an old key are
- * re-sealed under the new one (links and started logins) and still open
- * to the same tokens at the same version; rows already under the new key
- * are not touched; a row that a refresh or a relink changed between the
- * read and the write of a batch is not overwritten; the new ciphertext's
- * associated data names the new key id; rows under a key nobody holds, or
- * that do not open, are counted and left alone.  The workers' side: a
+ * re-sealed under the new one (links, started logins and links pending
+ * their code) and still open to the same tokens at the same version;
+ * rows already under the new key are not touched; a row that a refresh
+ * or a relink changed between the read and the write of a batch is not
+ * overwritten; the new ciphertext's associated data names the new key
+ * id; rows under a key nobody holds, or that do not open, are counted
+ * and left alone.  The workers' side: a
  * refresh of a row under an old key moves it to the current key, a logout
  * deletes it, a row under a key id not yet known makes the keyring re-read
  * its file.  Then the whole run: the key file's rewrites (atomic, same
@@ -441,6 +442,73 @@ START_TEST(test_reseal_remembered_search)
 	ck_assert_str_eq(got.response_url, url);
 	crypto_free_secret(v);
 	store_search_free(&got);
+	store_close(a);
+	store_close(b);
+	store_close(ring);
+	keyring_free(kr);
+}
+END_TEST
+
+/* A link pending its code (FORCELINK_LINK_PROOF=code) follows the
+ * rotation: both tokens re-sealed under the new key, and the right code
+ * then takes them whole with the new key alone. */
+START_TEST(test_reseal_pending_link)
+{
+	struct store_rekey_counts c;
+	struct store_pending	 p;
+	struct store_search	 search;
+	struct store_link	 l;
+	struct slack_user	 u = user(1), who;
+	struct keyring		*kr;
+	struct store		*a, *ring, *b;
+	unsigned char		 nh[CRYPTO_HASHLEN], sh[CRYPTO_HASHLEN];
+	unsigned char		 ch[CRYPTO_HASHLEN], code[CRYPTO_HASHLEN];
+	char			*v = NULL, q[200], acc[64], ref[64];
+
+	crypto_sha256("nonce-pending", nh);
+	crypto_sha256("state-pending", sh);
+	crypto_sha256("cookie-pending", ch);
+	crypto_sha256("ABCDE12345", code);
+	tokens(1, 1, acc, ref, sizeof(acc));
+	memset(&l, 0, sizeof(l));
+	l.org = (char *)"";
+	l.sf_user_id = (char *)"005xx000001SvJVAA0";
+	l.sf_org_id = (char *)"00Dxx0000001gPLEAY";
+	l.sf_username = (char *)"alice@example.com";
+	l.instance_url = (char *)"https://example.my.salesforce.com";
+	l.access_token = acc;
+	l.refresh_token = ref;
+	a = store_open(dbpath, &key_a);
+	ck_assert_int_eq(store_nonce_add_login(a, &u, NULL, nh,
+	    time(NULL) + 600, NULL), STORE_OK);
+	ck_assert_int_eq(store_nonce_start_leg(a, STORE_LEG_SALESFORCE, nh,
+	    time(NULL), sh, ch, VERIFIER, time(NULL) + 600, &who), STORE_OK);
+	ck_assert_int_eq(store_state_take_leg(a, STORE_LEG_SALESFORCE, sh, ch,
+	    time(NULL), &who, &v, NULL), STORE_OK);
+	crypto_free_secret(v);
+	ck_assert_int_eq(store_pending_put(a, sh, &l, code, time(NULL) + 600),
+	    STORE_OK);
+	ring = open_ring(&key_b, &key_a, &kr);
+	memset(&c, 0, sizeof(c));
+	ck_assert_int_eq(rekey_pass(ring, 2, 0, &c), REKEY_OK);
+	ck_assert_int_eq(c.resealed, 1);
+	ck_assert_int_eq(c.changed + c.unknown_key + c.unopenable, 0);
+	snprintf(q, sizeof(q), "SELECT count(*) FROM login_state WHERE "
+	    "pend_refresh_ct IS NOT NULL AND pend_key_id = '%s'", key_b.id);
+	ck_assert_int_eq(raw_int(q), 1);
+	memset(&c, 0, sizeof(c));
+	ck_assert_int_eq(rekey_pass(ring, 2, 0, &c), REKEY_OK);
+	ck_assert_int_eq(c.read, 0);
+	/* The old key alone no longer opens it; the new one does. */
+	ck_assert_int_eq(store_pending_confirm(a, code, &u, time(NULL), &p,
+	    &search), STORE_BADKEY);
+	b = store_open(dbpath, &key_b);
+	ck_assert_int_eq(store_pending_confirm(b, code, &u, time(NULL), &p,
+	    &search), STORE_OK);
+	ck_assert_str_eq(p.link.access_token, acc);
+	ck_assert_str_eq(p.link.refresh_token, ref);
+	store_pending_free(&p);
+	store_search_free(&search);
 	store_close(a);
 	store_close(b);
 	store_close(ring);
@@ -1376,6 +1444,7 @@ suite(void)
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, test_reseal_old_rows);
 	tcase_add_test(tc, test_reseal_remembered_search);
+	tcase_add_test(tc, test_reseal_pending_link);
 	tcase_add_test(tc, test_reseal_installations);
 	tcase_add_test(tc, test_new_rows_untouched);
 	tcase_add_test(tc, test_changed_row_not_overwritten);

@@ -1007,6 +1007,45 @@ START_TEST(test_state_take)
 }
 END_TEST
 
+/*
+ * A state burnt (it came back without its cookie) is spent: the right
+ * cookie later gets STORE_USED and no verifier.  Burning a used or
+ * unknown state changes nothing.
+ */
+START_TEST(test_state_burn)
+{
+	struct slack_user	 got;
+	struct store		*st;
+	unsigned char		 s[CRYPTO_HASHLEN], c[CRYPTO_HASHLEN];
+	unsigned char		 s2[CRYPTO_HASHLEN], c2[CRYPTO_HASHLEN];
+	unsigned char		 unknown[CRYPTO_HASHLEN];
+	char			*v = NULL, sql[128];
+	time_t			 now = time(NULL);
+
+	st = open_with(&key_a);
+	state_make(st, "a", now, now + 300, s, c);
+	ck_assert_int_eq(store_state_burn(st, s, now), STORE_OK);
+	ck_assert_int_eq(store_state_take(st, s, c, now, &got, &v),
+	    STORE_USED);
+	ck_assert_ptr_null(v);
+	ck_assert_int_eq(raw_int("SELECT count(*) FROM login_state "
+	    "WHERE verifier_ct IS NOT NULL"), 0);
+	/* Once used, a burn leaves the row alone. */
+	state_make(st, "b", now, now + 300, s2, c2);
+	ck_assert_int_eq(store_state_take(st, s2, c2, now, &got, &v),
+	    STORE_OK);
+	crypto_free_secret(v);
+	v = NULL;
+	ck_assert_int_eq(store_state_burn(st, s2, now + 1), STORE_NOTFOUND);
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM login_state "
+	    "WHERE used_at > %lld", (long long)now);
+	ck_assert_int_eq(raw_int(sql), 0);
+	hash_of("no such state", unknown);
+	ck_assert_int_eq(store_state_burn(st, unknown, now), STORE_NOTFOUND);
+	store_close(st);
+}
+END_TEST
+
 /* Writes the WHERE clause that picks the login state with hash s. */
 static void
 where_state(const unsigned char s[CRYPTO_HASHLEN], char *out, size_t n)
@@ -3467,6 +3506,473 @@ END_TEST
 
 #define NELEM(a)	((int)(sizeof(a) / sizeof((a)[0])))
 
+/* --- Pending links: the code proof (issue 11) -------------------------- */
+
+/* One pending login of pending_make(): its hashes and its code's. */
+struct pend {
+	unsigned char	 nonce[CRYPTO_HASHLEN];
+	unsigned char	 state[CRYPTO_HASHLEN];
+	unsigned char	 cookie[CRYPTO_HASHLEN];
+	unsigned char	 code[CRYPTO_HASHLEN];
+};
+
+/*
+ * A login of u named name, taken as far as the code proof takes it: the
+ * nonce added (with SEARCH_TEXT when search is set), started and its
+ * Salesforce state taken with the search left on the row, as the callback
+ * does in code mode.  With put set, the link (ACCESS1, REFRESH1) is kept
+ * pending with the hash of the code "code <name>" until now + 600.
+ */
+static void
+pending_make(struct store *st, const struct slack_user *u, const char *name,
+    time_t now, int search, int put, struct pend *p)
+{
+	struct store_search	 in = { (char *)SEARCH_TEXT, (char *)SEARCH_URL,
+				    0 };
+	struct store_names	 names = { "acme", "alice" };
+	struct store_link	 l = link_in(ACCESS1, REFRESH1);
+	struct slack_user	 got;
+	char			 buf[128], *v = NULL;
+
+	snprintf(buf, sizeof(buf), "nonce %s", name);
+	hash_of(buf, p->nonce);
+	snprintf(buf, sizeof(buf), "state %s", name);
+	hash_of(buf, p->state);
+	snprintf(buf, sizeof(buf), "cookie %s", name);
+	hash_of(buf, p->cookie);
+	snprintf(buf, sizeof(buf), "code %s", name);
+	hash_of(buf, p->code);
+	ck_assert_int_eq(store_nonce_add_login(st, u, &names, p->nonce,
+	    now + 600, search ? &in : NULL), STORE_OK);
+	ck_assert_int_eq(store_nonce_start_leg(st, STORE_LEG_SALESFORCE,
+	    p->nonce, now, p->state, p->cookie, VERIFIER, now + 600, &got),
+	    STORE_OK);
+	ck_assert_int_eq(store_state_take_leg(st, STORE_LEG_SALESFORCE,
+	    p->state, p->cookie, now, &got, &v, NULL), STORE_OK);
+	crypto_free_secret(v);
+	if (put)
+		ck_assert_int_eq(store_pending_put(st, p->state, &l, p->code,
+		    now + 600), STORE_OK);
+}
+
+/* The number of login_state rows with a pending link. */
+static int64_t
+pendings_left(void)
+{
+	return raw_int("SELECT count(*) FROM login_state WHERE "
+	    "pend_refresh_ct IS NOT NULL");
+}
+
+/* A kept pending link is sealed (its tokens are nowhere in plain text,
+ * not in the database nor its WAL), the code kept by its hash only with
+ * 0 tries, and the right code from the row's user takes it whole, with
+ * the search, exactly once. */
+START_TEST(test_pending_put_and_confirm)
+{
+	struct store_pending	 p;
+	struct store_search	 search;
+	struct slack_user	 u = user("E1", "T1", "U1");
+	struct store		*st;
+	struct pend		 pd;
+	char			 wal[PATH_MAX + 8], *kid;
+	time_t			 now = time(NULL);
+
+	snprintf(wal, sizeof(wal), "%s-wal", dbpath);
+	st = open_with(&key_a);
+	pending_make(st, &u, "a", now, 1, 1, &pd);
+	ck_assert_int_eq(pendings_left(), 1);
+	kid = raw_text("SELECT pend_key_id FROM login_state");
+	ck_assert_str_eq(kid, key_a.id);
+	free(kid);
+	ck_assert_int_eq(raw_int("SELECT length(pend_access_ct) FROM "
+	    "login_state"), (int64_t)strlen(ACCESS1) + CRYPTO_SEAL_OVERHEAD);
+	ck_assert_int_eq(raw_int("SELECT length(pend_refresh_ct) FROM "
+	    "login_state"), (int64_t)strlen(REFRESH1) + CRYPTO_SEAL_OVERHEAD);
+	ck_assert_int_eq(raw_int("SELECT confirm_tries FROM login_state"), 0);
+	ck_assert_int_eq(raw_int("SELECT expires_at FROM login_state"),
+	    (int64_t)now + 600);
+	ck_assert_int_eq(file_contains(wal, "alice@example.com"), 1);
+	ck_assert_int_eq(file_contains(wal, ACCESS1), 0);
+	ck_assert_int_eq(file_contains(wal, REFRESH1), 0);
+	ck_assert_int_eq(file_contains(dbpath, ACCESS1), 0);
+	ck_assert_int_eq(file_contains(dbpath, REFRESH1), 0);
+
+	ck_assert_int_eq(store_pending_confirm(st, pd.code, &u, now, &p,
+	    &search), STORE_OK);
+	ck_assert_str_eq(p.who.enterprise_id, "E1");
+	ck_assert_str_eq(p.who.user_id, "U1");
+	ck_assert_str_eq(p.link.access_token, ACCESS1);
+	ck_assert_str_eq(p.link.refresh_token, REFRESH1);
+	ck_assert_str_eq(p.link.sf_username, "alice@example.com");
+	ck_assert_str_eq(p.link.org, "");
+	ck_assert_int_eq(memcmp(p.nonce_hash, pd.nonce, CRYPTO_HASHLEN), 0);
+	ck_assert_ptr_nonnull(search.text);
+	ck_assert_str_eq(search.text, SEARCH_TEXT);
+	ck_assert_str_eq(search.response_url, SEARCH_URL);
+	store_pending_free(&p);
+	ck_assert_ptr_null(p.link.access_token);
+	store_search_free(&search);
+	/* Taken: nothing pending, no code, no search left on the row. */
+	ck_assert_int_eq(pendings_left(), 0);
+	ck_assert_int_eq(raw_int("SELECT count(*) FROM login_state WHERE "
+	    "confirm_hash IS NOT NULL OR pend_access_ct IS NOT NULL"), 0);
+	ck_assert_int_eq(searches_left(), 0);
+	ck_assert_int_eq(store_pending_confirm(st, pd.code, &u, now, &p,
+	    &search), STORE_NOTFOUND);
+	ck_assert_ptr_null(p.link.access_token);
+	ck_assert_ptr_null(search.text);
+	store_close(st);
+}
+END_TEST
+
+/* The cases store_pending_put() refuses, each leaving the row as it
+ * was. */
+static const struct {
+	const char	*name;
+	int		 taken;		/* the state was taken first */
+	int		 twice;		/* a link is pending there already */
+	int		 unknown;	/* a state never issued */
+	int		 incomplete;	/* the link lacks its refresh token */
+	enum store_result r;
+} pending_put_cases[] = {
+	{ "ok", 1, 0, 0, 0, STORE_OK },
+	{ "fail: state not taken yet", 0, 0, 0, 0, STORE_NOTFOUND },
+	{ "fail: a link pending already", 1, 1, 0, 0, STORE_NOTFOUND },
+	{ "fail: unknown state", 1, 0, 1, 0, STORE_NOTFOUND },
+	{ "fail: link without refresh token", 1, 0, 0, 1, STORE_ERROR },
+};
+
+START_TEST(test_pending_put_table)
+{
+	struct store_link	 l = link_in(ACCESS2, REFRESH2);
+	struct slack_user	 u = user("", "T1", "U1"), got;
+	struct store		*st;
+	struct pend		 pd;
+	unsigned char		 other[CRYPTO_HASHLEN];
+	char			*v = NULL;
+	time_t			 now = time(NULL);
+
+	st = open_with(&key_a);
+	if (pending_put_cases[_i].taken)
+		pending_make(st, &u, "t", now, 0, pending_put_cases[_i].twice,
+		    &pd);
+	else {
+		hash_of("nonce t", pd.nonce);
+		hash_of("state t", pd.state);
+		hash_of("code t", pd.code);
+		ck_assert_int_eq(store_nonce_add(st, &u, pd.nonce, now + 600),
+		    STORE_OK);
+		ck_assert_int_eq(store_nonce_start(st, pd.nonce, now,
+		    pd.state, pd.state, VERIFIER, now + 600, &got), STORE_OK);
+	}
+	hash_of("state never issued", other);
+	if (pending_put_cases[_i].incomplete)
+		l.refresh_token = NULL;
+	ck_assert_int_eq(store_pending_put(st, pending_put_cases[_i].unknown ?
+	    other : pd.state, &l, pd.code, now + 600),
+	    pending_put_cases[_i].r);
+	/* "twice": the first link is still the one pending. */
+	ck_assert_int_eq(pendings_left(), pending_put_cases[_i].r ==
+	    STORE_OK || pending_put_cases[_i].twice ? 1 : 0);
+	if (!pending_put_cases[_i].taken) {
+		/* The state was left usable. */
+		ck_assert_int_eq(store_state_take(st, pd.state, pd.state, now,
+		    &got, &v), STORE_OK);
+		crypto_free_secret(v);
+	}
+	store_close(st);
+}
+END_TEST
+
+/* Another Slack user's code (another user, team or enterprise) takes
+ * nothing: the row is void at once (no code, the search gone, due now)
+ * but keeps its tokens for store_pending_due(), which opens them; the
+ * drop then clears them, once. */
+static const struct {
+	const char	*name;
+	const char	*ent, *team, *uid;
+} pending_other_cases[] = {
+	{ "fail: another user", "E1", "T1", "U2" },
+	{ "fail: another workspace", "E1", "T2", "U1" },
+	{ "fail: another enterprise", "E2", "T1", "U1" },
+	{ "fail: no enterprise", "", "T1", "U1" },
+};
+
+START_TEST(test_pending_confirm_other_user)
+{
+	struct store_pending	 p, *due = NULL;
+	struct store_search	 search;
+	struct slack_user	 u = user("E1", "T1", "U1");
+	struct slack_user	 them = user(pending_other_cases[_i].ent,
+				    pending_other_cases[_i].team,
+				    pending_other_cases[_i].uid);
+	struct store		*st;
+	struct pend		 pd;
+	size_t			 n;
+	time_t			 now = time(NULL);
+
+	st = open_with(&key_a);
+	pending_make(st, &u, "o", now, 1, 1, &pd);
+	ck_assert_int_eq(store_pending_due(st, now, 10, &due, &n), STORE_OK);
+	ck_assert_uint_eq(n, 0);
+	store_pending_list_free(due, n);
+	ck_assert_int_eq(store_pending_confirm(st, pd.code, &them, now, &p,
+	    &search), STORE_MISMATCH);
+	/* Whose it was, and nothing of the link. */
+	ck_assert_str_eq(p.who.user_id, "U1");
+	ck_assert_str_eq(p.who.team_id, "T1");
+	ck_assert_ptr_null(p.link.access_token);
+	ck_assert_ptr_null(p.link.refresh_token);
+	ck_assert_ptr_null(search.text);
+	store_pending_free(&p);
+	ck_assert_int_eq(pendings_left(), 1);
+	ck_assert_int_eq(raw_int("SELECT count(*) FROM login_state WHERE "
+	    "confirm_hash IS NOT NULL"), 0);
+	ck_assert_int_eq(searches_left(), 0);
+	ck_assert_int_le(raw_int("SELECT expires_at FROM login_state"),
+	    (int64_t)now);
+	/* The right user's code is no good now either. */
+	ck_assert_int_eq(store_pending_confirm(st, pd.code, &u, now, &p,
+	    &search), STORE_NOTFOUND);
+	ck_assert_int_eq(store_pending_due(st, now, 10, &due, &n), STORE_OK);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_str_eq(due[0].link.refresh_token, REFRESH1);
+	ck_assert_str_eq(due[0].link.access_token, ACCESS1);
+	ck_assert_str_eq(due[0].who.user_id, "U1");
+	ck_assert_int_eq(store_pending_drop(st, &due[0]), STORE_OK);
+	ck_assert_int_eq(store_pending_drop(st, &due[0]), STORE_NOTFOUND);
+	store_pending_list_free(due, n);
+	ck_assert_int_eq(pendings_left(), 0);
+	store_close(st);
+}
+END_TEST
+
+/* A code past its time takes nothing; the row is then due (and stays
+ * until revoked and dropped: the plain purge leaves it alone). */
+START_TEST(test_pending_expiry)
+{
+	struct store_pending	 p, *due = NULL;
+	struct store_search	 search;
+	struct slack_user	 u = user("", "T1", "U1");
+	struct store		*st;
+	struct pend		 pd;
+	size_t			 n;
+	time_t			 now = time(NULL);
+
+	st = open_with(&key_a);
+	pending_make(st, &u, "x", now, 0, 1, &pd);
+	ck_assert_int_eq(store_pending_due(st, now + 599, 10, &due, &n),
+	    STORE_OK);
+	ck_assert_uint_eq(n, 0);
+	store_pending_list_free(due, n);
+	ck_assert_int_eq(store_pending_confirm(st, pd.code, &u, now + 600, &p,
+	    &search), STORE_NOTFOUND);
+	ck_assert_int_eq(pendings_left(), 1);
+	ck_assert_int_eq(store_purge(st, now + 3600) >= 0, 1);
+	ck_assert_int_eq(pendings_left(), 1);
+	ck_assert_int_eq(store_pending_due(st, now + 600, 10, &due, &n),
+	    STORE_OK);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_int_eq(store_pending_drop(st, &due[0]), STORE_OK);
+	store_pending_list_free(due, n);
+	ck_assert_int_eq(store_purge(st, now + 3600) >= 0, 1);
+	ck_assert_int_eq(raw_int("SELECT count(*) FROM login_state"), 0);
+	store_close(st);
+}
+END_TEST
+
+/* Wrong codes count on every live pending row of their user only: 4
+ * leave tries, the 5th voids (the row is due at once); a user with
+ * nothing pending has no tries left and voids nothing. */
+START_TEST(test_pending_miss_to_void)
+{
+	struct store_pending	 p, *due = NULL;
+	struct store_search	 search;
+	struct slack_user	 u = user("", "T1", "U1");
+	struct slack_user	 them = user("", "T1", "U2");
+	struct store		*st;
+	struct pend		 pd, pd2;
+	size_t			 n;
+	int			 left, voided, i;
+	time_t			 now = time(NULL);
+
+	st = open_with(&key_a);
+	pending_make(st, &u, "m", now, 0, 1, &pd);
+	pending_make(st, &them, "m2", now, 0, 1, &pd2);
+	for (i = 1; i < 5; i++) {
+		ck_assert_int_eq(store_pending_miss(st, &u, now, 5, &left,
+		    &voided), STORE_OK);
+		ck_assert_int_eq(left, 5 - i);
+		ck_assert_int_eq(voided, 0);
+	}
+	ck_assert_int_eq(store_pending_due(st, now, 10, &due, &n), STORE_OK);
+	ck_assert_uint_eq(n, 0);
+	store_pending_list_free(due, n);
+	ck_assert_int_eq(store_pending_miss(st, &u, now, 5, &left, &voided),
+	    STORE_OK);
+	ck_assert_int_eq(left, 0);
+	ck_assert_int_eq(voided, 1);
+	/* Void: the right code takes nothing now. */
+	ck_assert_int_eq(store_pending_confirm(st, pd.code, &u, now, &p,
+	    &search), STORE_NOTFOUND);
+	ck_assert_int_eq(store_pending_due(st, now, 10, &due, &n), STORE_OK);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_str_eq(due[0].who.user_id, "U1");
+	store_pending_list_free(due, n);
+	/* Nothing live for U1 any more. */
+	ck_assert_int_eq(store_pending_miss(st, &u, now, 5, &left, &voided),
+	    STORE_OK);
+	ck_assert_int_eq(left, 0);
+	ck_assert_int_eq(voided, 0);
+	/* U2's login was not touched by U1's tries. */
+	ck_assert_int_eq(raw_int("SELECT confirm_tries FROM login_state "
+	    "WHERE user_id = 'U2'"), 0);
+	ck_assert_int_eq(store_pending_confirm(st, pd2.code, &them, now, &p,
+	    &search), STORE_OK);
+	store_pending_free(&p);
+	store_search_free(&search);
+	store_close(st);
+}
+END_TEST
+
+struct pending_racer {
+	pthread_barrier_t	*bar;
+	const unsigned char	*code;
+	time_t			 now;
+	enum store_result	 r;
+	int			 got_link;
+};
+
+static void *
+pending_racer_run(void *arg)
+{
+	struct pending_racer	*rc = arg;
+	struct store_pending	 p;
+	struct store_search	 search;
+	struct slack_user	 u = user("", "T1", "U1");
+	struct store		*st;
+
+	st = store_open(dbpath, &key_a);
+	pthread_barrier_wait(rc->bar);
+	rc->r = st != NULL ? store_pending_confirm(st, rc->code, &u, rc->now,
+	    &p, &search) : STORE_ERROR;
+	rc->got_link = rc->r == STORE_OK && p.link.refresh_token != NULL &&
+	    strcmp(p.link.refresh_token, REFRESH1) == 0;
+	if (rc->r == STORE_OK) {
+		store_pending_free(&p);
+		store_search_free(&search);
+	}
+	store_close(st);
+	return NULL;
+}
+
+/* Of many confirms of one code at once, on their own connections,
+ * exactly one takes the link. */
+START_TEST(test_pending_confirm_once_race)
+{
+	struct pending_racer	 rc[RACERS];
+	pthread_barrier_t	 bar;
+	pthread_t		 t[RACERS];
+	struct slack_user	 u = user("", "T1", "U1");
+	struct store		*st;
+	struct pend		 pd;
+	time_t			 now = time(NULL);
+	int			 i, ok;
+
+	st = open_with(&key_a);
+	pending_make(st, &u, "race", now, 1, 1, &pd);
+	store_close(st);
+	pthread_barrier_init(&bar, NULL, RACERS);
+	for (i = 0; i < RACERS; i++) {
+		rc[i] = (struct pending_racer){ &bar, pd.code, now,
+		    STORE_ERROR, 0 };
+		ck_assert_int_eq(pthread_create(&t[i], NULL,
+		    pending_racer_run, &rc[i]), 0);
+	}
+	ok = 0;
+	for (i = 0; i < RACERS; i++) {
+		pthread_join(t[i], NULL);
+		if (rc[i].r == STORE_OK) {
+			ok++;
+			ck_assert(rc[i].got_link);
+		} else
+			ck_assert_int_eq(rc[i].r, STORE_NOTFOUND);
+	}
+	pthread_barrier_destroy(&bar);
+	ck_assert_int_eq(ok, 1);
+	ck_assert_int_eq(pendings_left(), 0);
+}
+END_TEST
+
+/* A pending link under a key this store does not hold: the confirm says
+ * so (nothing taken), and the sweep skips it (it cannot be revoked by
+ * us) instead of failing or dropping it. */
+START_TEST(test_pending_fail_wrong_key)
+{
+	struct store_pending	 p, *due = NULL;
+	struct store_search	 search;
+	struct slack_user	 u = user("", "T1", "U1");
+	struct store		*a, *b;
+	struct pend		 pd;
+	size_t			 n;
+	time_t			 now = time(NULL);
+
+	a = open_with(&key_a);
+	pending_make(a, &u, "k", now, 0, 1, &pd);
+	store_close(a);
+	b = open_with(&key_b);
+	ck_assert_int_eq(store_pending_confirm(b, pd.code, &u, now, &p,
+	    &search), STORE_BADKEY);
+	ck_assert_ptr_null(p.link.refresh_token);
+	ck_assert_int_eq(pendings_left(), 1);
+	ck_assert_int_eq(raw_int("SELECT count(*) FROM login_state WHERE "
+	    "confirm_hash IS NOT NULL"), 1);
+	ck_assert_int_eq(store_pending_due(b, now + 600, 10, &due, &n),
+	    STORE_OK);
+	ck_assert_uint_eq(n, 0);
+	store_pending_list_free(due, n);
+	ck_assert_int_eq(pendings_left(), 1);
+	store_close(b);
+	/* The key that sealed it still takes it whole. */
+	a = open_with(&key_a);
+	ck_assert_int_eq(store_pending_confirm(a, pd.code, &u, now, &p,
+	    &search), STORE_OK);
+	ck_assert_str_eq(p.link.refresh_token, REFRESH1);
+	store_pending_free(&p);
+	store_search_free(&search);
+	store_close(a);
+}
+END_TEST
+
+/* A pending token moved to another row does not open there (the
+ * associated data names the row): that row's confirm fails, its own is
+ * untouched. */
+START_TEST(test_pending_fail_moved_ciphertext)
+{
+	struct store_pending	 p;
+	struct store_search	 search;
+	struct slack_user	 u = user("", "T1", "U1");
+	struct store		*st;
+	struct pend		 p1, p2;
+	time_t			 now = time(NULL);
+
+	st = open_with(&key_a);
+	pending_make(st, &u, "mv1", now, 0, 1, &p1);
+	pending_make(st, &u, "mv2", now, 0, 1, &p2);
+	raw_exec("UPDATE login_state SET pend_refresh_ct = (SELECT "
+	    "pend_refresh_ct FROM login_state WHERE rowid = 1) "
+	    "WHERE rowid = 2");
+	ck_assert_int_ne(store_pending_confirm(st, p2.code, &u, now, &p,
+	    &search), STORE_OK);
+	ck_assert_ptr_null(p.link.refresh_token);
+	ck_assert_int_eq(store_pending_confirm(st, p1.code, &u, now, &p,
+	    &search), STORE_OK);
+	store_pending_free(&p);
+	store_search_free(&search);
+	store_close(st);
+}
+END_TEST
+
 static Suite *
 suite(void)
 {
@@ -3512,6 +4018,7 @@ suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_nonce_once);
 	tcase_add_test(tc, test_state_take);
+	tcase_add_test(tc, test_state_burn);
 	tcase_add_test(tc, test_state_take_fail_badkey);
 	tcase_add_test(tc, test_state_take_race_threads);
 	tcase_add_test(tc, test_state_take_race_processes);
@@ -3586,6 +4093,21 @@ suite(void)
 	tcase_add_test(tc, test_integration_sealed);
 	tcase_add_test(tc, test_itoken);
 	tcase_add_test(tc, test_login_and_link_org);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("pending links");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_pending_put_and_confirm);
+	tcase_add_loop_test(tc, test_pending_put_table, 0,
+	    NELEM(pending_put_cases));
+	tcase_add_loop_test(tc, test_pending_confirm_other_user, 0,
+	    NELEM(pending_other_cases));
+	tcase_add_test(tc, test_pending_expiry);
+	tcase_add_test(tc, test_pending_miss_to_void);
+	tcase_add_test(tc, test_pending_confirm_once_race);
+	tcase_add_test(tc, test_pending_fail_wrong_key);
+	tcase_add_test(tc, test_pending_fail_moved_ciphertext);
 	suite_add_tcase(s, tc);
 
 	return s;
