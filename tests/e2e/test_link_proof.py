@@ -978,20 +978,24 @@ def test_slack_mode_denied(sstack):
 
 def test_slack_mode_callback_replayed_or_without_cookie(sstack):
     """Slack's redirect back opened in another browser (no cookie) is
-    refused; so is the same redirect a second time."""
+    refused and spends the login, so the owner's browser cannot go on with
+    it either; and an answer used once is refused the second time."""
     mode(sstack, "slack")
     user = "U0LPSCOOKIE"
     link = sstack.login_url(TEAM, user)
     b = SlackBrowser(sstack)
-    start = b.open_link(link)
-    go = b.click_continue(start)
+    go = b.click_continue(b.open_link(link))
     back = b.signin(go.headers["Location"], TEAM, user)
     other = Browser(sstack).request("GET", back)
     assert other.status == 400, other.text
     assert "<h1>Login could not be matched</h1>" in other.text
+    assert b.request("GET", back).status == 400
     assert link_of(sstack, user) is None
-    # The owner's browser goes on once; the same redirect again is
-    # refused.
+    # A second login in the owner's browser goes on once; the same
+    # redirect again is refused.
+    link = sstack.login_url(TEAM, user)
+    go = b.click_continue(b.open_link(link))
+    back = b.signin(go.headers["Location"], TEAM, user)
     first = b.request("GET", back)
     assert first.status == 302, first.text
     assert first.headers["Location"].startswith(

@@ -356,7 +356,11 @@ def test_callback_success_page_and_links_row(stack):
     assert_search_works(stack, user)
 
 
-def test_callback_without_cookie_refused_state_stays_usable(stack):
+def test_callback_without_cookie_refused_and_spends_state(stack):
+    """Salesforce's answer in a browser without the login's cookie is
+    refused, and the state is spent: handed back to the browser that has
+    the cookie, it cannot finish there either (test_link_proof.py has the
+    whole hand-back)."""
     user = "U0LNKNOCOOKIE"
     lg = Login(stack, user)
     lg.consent()
@@ -365,27 +369,30 @@ def test_callback_without_cookie_refused_state_stays_usable(stack):
     assert_page(r, 400)
     assert delta(before, counters(stack))["code_requests"] == 0
     assert link_of(stack, user) is None
-    r = lg.callback()
-    assert_page(r, 200)
-    assert delta(before, counters(stack))["code_exchanges_ok"] == 1
-    assert link_of(stack, user)["sf_username"] == "alice@example.com"
+    assert_page(lg.callback(), 400)
+    assert delta(before, counters(stack))["code_requests"] == 0
+    assert link_of(stack, user) is None
 
 
 def test_callback_wrong_cookie_refused(stack):
-    user = "U0LNKBADCOOKIE"
-    lg = Login(stack, user)
-    lg.consent()
+    """A random cookie, another login's real cookie, or the right value
+    under another name: each refused, nothing exchanged, and the state is
+    spent for the right browser too."""
     other = Login(stack, "U0LNKBADCOOKIE2")     # a real cookie, other login
-    before = counters(stack)
-    for cookie in (COOKIE_NAME + "=" + secrets.token_urlsafe(32),
-                   other.cookie, "unrelated=" + lg.cookie.split("=", 1)[1]):
-        r = lg.callback(cookie=cookie)
-        assert_page(r, 400)
-    assert delta(before, counters(stack))["code_requests"] == 0
-    assert link_of(stack, user) is None
+    for n, cookie in enumerate((
+            COOKIE_NAME + "=" + secrets.token_urlsafe(32), other.cookie,
+            "unrelated=")):
+        user = "U0LNKBADCOOKIE%d" % (n + 3)
+        lg = Login(stack, user)
+        lg.consent()
+        if cookie == "unrelated=":
+            cookie += lg.cookie.split("=", 1)[1]
+        before = counters(stack)
+        assert_page(lg.callback(cookie=cookie), 400)
+        assert_page(lg.callback(), 400)
+        assert delta(before, counters(stack))["code_requests"] == 0
+        assert link_of(stack, user) is None
     assert link_of(stack, "U0LNKBADCOOKIE2") is None
-    # Still the right browser's to finish.
-    assert_page(lg.callback(), 200)
 
 
 def test_callback_reused_state_no_second_exchange(stack):
