@@ -29,9 +29,27 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
+# ROOT: the source tree (the stand-ins, nginx/, scripts/lib.sh, sql/);
+# BUILD: the build whose programs run, by default build/ of the source
+# tree (scripts/lib.sh, fl_build), or the tree itself when it was built in
+# place.  scripts/test sets both.
 ROOT = Path(os.environ.get("FORCELINK_ROOT",
                            Path(__file__).resolve().parents[2]))
-BUILD = Path(os.environ.get("FORCELINK_BUILD", ROOT))
+
+
+def _default_build():
+    if (ROOT / "build" / "config.status").exists():
+        return ROOT / "build"
+    return ROOT
+
+
+BUILD = Path(os.environ.get("FORCELINK_BUILD") or _default_build())
+try:
+    # A build made with ./configure --enable-sanitizers (build-asan/).
+    SANITIZED = "--enable-sanitizers" in (
+        BUILD / "config.status").read_text(errors="replace")
+except OSError:
+    SANITIZED = False
 PY = "/usr/bin/python3"
 PROGRAMS = ("contact", "oauth_start", "oauth_callback", "slack_oauth")
 # What AddressSanitizer, LeakSanitizer and UBSan print.  scripts/test
@@ -75,6 +93,24 @@ def contact_names(msg, strict=True):
             names.add(m.group(1).replace("&lt;", "<").replace("&gt;", ">")
                       .replace("&amp;", "&"))
     return names
+
+
+# Slack's 3 seconds, as forcelink keeps them (cgi/contact.c): the answer
+# leaves a worker ACK_MS after nginx passed the request on, or at once
+# when it waited that long for a thread.  A late ack is one that left
+# more than ACK_SLACK_MS after that deadline: the rest of Slack's 3 s,
+# for the thread to be scheduled and write.  What a busy machine adds
+# outside the worker (nginx reading the request and writing the answer,
+# the client) is reported from nginx's log, never failed on: a test
+# that fails on it tests the machine.
+ACK_MS, ACK_SLACK_MS = 2500, 500
+
+
+def late_acks(acks):
+    """The acks (Stack.acks()) that missed forcelink's deadline."""
+    return [a for a in acks
+            if a["ack_ms"] > max(0, ACK_MS - max(a["wait_ms"], 0))
+            + ACK_SLACK_MS]
 
 
 def free_port():
@@ -627,6 +663,33 @@ class Stack:
             return self.log_path.read_text(errors="replace")
         except FileNotFoundError:
             return ""
+
+    def log_mark(self):
+        """Where forcelink.log ends now: acks(since=...) reads from here."""
+        return len(self.log_text())
+
+    def acks(self, since=0, user=None, n=0, timeout=10):
+        """The slack.ack lines of /contact (one per answer Slack got)
+        after log_mark() since, for user when given: dicts with deferred
+        (bool), wait_ms (how long the request waited before a worker
+        thread took it: nginx, the socket's queue; -1 unknown) and ack_ms
+        (from that moment to the answer leaving the worker).  Waits up
+        to timeout seconds for at least n (a deferred ack's line follows
+        its answer by microseconds)."""
+        end = time.monotonic() + timeout
+        while True:
+            out = []
+            for ln in self.log_text()[since:].splitlines():
+                if (" event=slack.ack " not in ln
+                        or (user and " user=%s " % user not in ln)):
+                    continue
+                kv = dict(re.findall(r' (\w+)=("[^"]*"|\S+)', ln))
+                out.append({"deferred": kv["deferred"] == "1",
+                            "wait_ms": int(kv["wait_ms"]),
+                            "ack_ms": int(kv["ack_ms"])})
+            if len(out) >= n or time.monotonic() >= end:
+                return out
+            time.sleep(0.05)
 
     # -- processes ----------------------------------------------------------
     def worker_pids(self, prog="contact"):
