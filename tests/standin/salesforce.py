@@ -716,7 +716,7 @@ class State:
                 "retired_refresh_presented": 0, "grants_dropped": 0,
                 "revocations": [], "queries": 0, "queries_ok": 0,
                 "userinfo": 0, "max_inflight_token_requests": 0,
-                "client_credentials_ok": 0,
+                "client_credentials_ok": 0, "delays": 0,
             }
 
     def now(self):
@@ -1280,6 +1280,9 @@ class Handler(BaseHTTPRequestHandler):
 
     def delay(self, seconds):
         if seconds:
+            # Counted, so tests can tell "not delayed" without timing
+            # it on a machine that may be busy.
+            self.st.count("delays")
             STOPPING.wait(float(seconds))
 
     # -- dispatch ------------------------------------------------------
