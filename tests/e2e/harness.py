@@ -95,6 +95,21 @@ def contact_names(msg, strict=True):
     return names
 
 
+# How long a stack's pieces may take to start (each wait ends as soon as
+# the piece is up) and a supervisor to stop its workers (in a sanitizer
+# build each runs LeakSanitizer's check first).  Generous: they catch a
+# hang, not a slow machine; two suites at once on a loaded two-core
+# machine take many times an idle machine's second.
+START_SECS, STOP_SECS = 60, 60
+
+
+def waiting(seconds):
+    """Yields until seconds have passed (the loop's body sleeps)."""
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        yield
+
+
 # Slack's 3 seconds, as forcelink keeps them (cgi/contact.c): the answer
 # leaves a worker ACK_MS after nginx passed the request on, or at once
 # when it waited that long for a thread.  A late ack is one that left
@@ -189,7 +204,7 @@ class Stack:
             "--redirect-uri", self.url + "/oauth/callback",
             "--ready-file", str(ready),
             "--log", str(self.dir / "standin.log")])
-        for _ in range(100):
+        for _ in waiting(START_SECS):
             if ready.exists() and len(ready.read_text().splitlines()) >= 2:
                 break
             time.sleep(0.05)
@@ -211,7 +226,7 @@ class Stack:
             "--ready-file", str(ready),
             "--log", str(self.dir / "slack-standin.log")] +
             (["--rotate"] if self.slack_rotate else []))
-        for _ in range(100):
+        for _ in waiting(START_SECS):
             if ready.exists() and len(ready.read_text().splitlines()) >= 2:
                 break
             time.sleep(0.05)
@@ -254,7 +269,7 @@ class Stack:
                 env=env or self.env(), stdout=log, stderr=log,
                 cwd=str(self.dir))
         log.close()
-        for _ in range(200):
+        for _ in waiting(START_SECS):
             if all((self.dir / (p + ".sock")).exists() for p in PROGRAMS):
                 return
             time.sleep(0.025)
@@ -265,7 +280,7 @@ class Stack:
             p = self.procs.pop(prog, None)
             if p is not None:
                 p.terminate()
-                p.wait(timeout=10)
+                p.wait(timeout=STOP_SECS)
 
     def restart_programs(self, env=None):
         self.stop_programs()
@@ -283,7 +298,7 @@ class Stack:
         self.procs["nginx"] = subprocess.Popen(
             ["nginx", "-p", str(self.dir), "-c", str(self.dir / "nginx.conf"),
              "-e", str(self.dir / "nginx-error.log")])
-        for _ in range(200):
+        for _ in waiting(START_SECS):
             try:
                 if self.get("/healthz").status == 200:
                     return
@@ -769,7 +784,7 @@ class ExtraStandin:
         if self.run_as:
             argv += ["--run-as", self.run_as]
         self.proc = subprocess.Popen(argv)
-        for _ in range(200):
+        for _ in waiting(START_SECS):
             if ready.exists() and len(ready.read_text().splitlines()) >= 2:
                 return self
             if self.proc.poll() is not None:
