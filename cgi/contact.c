@@ -54,6 +54,8 @@ struct contact {
 	const char		*response_url;	/* NULL: cannot defer */
 	const char		*ack_text;
 	int			 acked;
+	struct timespec		 taken;		/* when this thread took it */
+	long			 wait_ms;	/* queued before that; -1: ? */
 	struct session_as	 as;		/* who the workspace runs as */
 	struct store_names	 names;		/* for the login pages */
 	struct store_search	 resume;	/* answered after the reply */
@@ -68,10 +70,13 @@ struct contact {
  * after nginx received the request when nginx says when that was
  * (REQUEST_START), else 2.5 s from now.  A request that waited for a free
  * thread (a burst larger than the pools) is then acknowledged as soon as
- * it is handled, instead of 2.5 s later.
+ * it is handled, instead of 2.5 s later.  *taken is now (monotonic);
+ * returns how long the request waited before now (in nginx, the socket's
+ * queue, for a thread), in milliseconds, or -1 when nginx did not say.
  */
-static void
-contact_deadline(FCGX_Request *r, struct timespec *deadline)
+static long
+contact_deadline(FCGX_Request *r, struct timespec *taken,
+    struct timespec *deadline)
 {
 	struct timespec	 now;
 	long		 ms = CONTACT_ACK_MS, age;
@@ -79,13 +84,39 @@ contact_deadline(FCGX_Request *r, struct timespec *deadline)
 	clock_gettime(CLOCK_REALTIME, &now);
 	if ((age = req_age_ms(req_param(r, "REQUEST_START"), &now)) > 0)
 		ms = age < ms ? ms - age : 0;
-	clock_gettime(CLOCK_MONOTONIC, deadline);
+	clock_gettime(CLOCK_MONOTONIC, taken);
+	*deadline = *taken;
 	deadline->tv_sec += ms / 1000;
 	deadline->tv_nsec += (ms % 1000) * 1000000L;
 	if (deadline->tv_nsec >= 1000000000L) {
 		deadline->tv_sec++;
 		deadline->tv_nsec -= 1000000000L;
 	}
+	return age;
+}
+
+/*
+ * Slack's answer is out (deferred: finished; direct: written, and sent
+ * as the handler returns): one line with how long it took from when this
+ * thread took the request (ack_ms) and how long the request had waited
+ * before (wait_ms).  The 3-second rule is kept here, where forcelink
+ * controls it: ack_ms stays within 2.5 s less wait_ms.  Time a busy
+ * machine adds before REQUEST_START (nginx reading the request) or after
+ * the answer left (nginx, the client) is not ours; the tests report it
+ * from nginx's log instead of failing on it.
+ */
+static void
+contact_answered(struct contact *c)
+{
+	struct timespec	 now;
+	long		 ms;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	ms = (now.tv_sec - c->taken.tv_sec) * 1000L +
+	    (now.tv_nsec - c->taken.tv_nsec) / 1000000L;
+	log_event(LOGL_INFO, "slack.ack", "deferred=%d wait_ms=%ld ack_ms=%ld "
+	    "response_url=%s", c->acked ? 1 : 0, c->wait_ms, ms,
+	    c->response_url != NULL ? "yes" : "missing");
 }
 
 static void
@@ -110,8 +141,7 @@ contact_ack(void *arg)
 	}
 	FCGX_Finish_r(c->fcgi);
 	c->acked = 1;
-	log_event(LOGL_INFO, "slack.ack", "deferred=1 response_url=%s",
-	    c->response_url != NULL ? "yes" : "missing");
+	contact_answered(c);
 }
 
 /* Sends the answer: in the HTTP response, or later to response_url. */
@@ -123,7 +153,11 @@ contact_reply(struct contact *c, const char *json)
 	const char		*prefix = c->s->cfg->response_url_prefix;
 
 	if (!c->acked) {
+		/* It leaves when the handler returns, at once: nothing
+		 * follows but contact_keep_token(), which finishes the
+		 * request first when it has work. */
 		req_send(c->fcgi, 200, "application/json", json, strlen(json));
+		contact_answered(c);
 		return;
 	}
 	if (!session_response_url_ok(c->s->cfg, c->response_url)) {
@@ -628,7 +662,7 @@ contact_handle(FCGX_Request *r, struct session *s)
 	struct contact		 c;
 	struct buf		 body;
 	struct form		 f = { NULL, 0 };
-	struct timespec		 deadline;
+	struct timespec		 deadline, taken;
 	struct store_install_ref ref;
 	enum install_auth	 auth;
 	enum req_body		 rb;
@@ -636,6 +670,7 @@ contact_handle(FCGX_Request *r, struct session *s)
 	enum fields_text	 tr;
 	const char		*method, *bad = NULL, *ssl;
 	char			*json = NULL;
+	long			 wait_ms;
 
 	buf_init(&body, SLACK_BODY_MAX);
 	method = req_param(r, "REQUEST_METHOD");
@@ -643,7 +678,7 @@ contact_handle(FCGX_Request *r, struct session *s)
 		contact_plain(r, 405, "POST only\n");
 		goto out;
 	}
-	contact_deadline(r, &deadline);
+	wait_ms = contact_deadline(r, &taken, &deadline);
 	if ((rb = req_read_body(r, SLACK_BODY_MAX, &body)) != REQ_BODY_OK) {
 		log_event(LOGL_WARN, "request.body", "outcome=\"%s\"",
 		    req_body_str(rb));
@@ -688,6 +723,8 @@ contact_handle(FCGX_Request *r, struct session *s)
 	memset(&c, 0, sizeof(c));
 	c.fcgi = r;
 	c.s = s;
+	c.taken = taken;
+	c.wait_ms = wait_ms;
 	snprintf(c.who.team_id, sizeof(c.who.team_id), "%s",
 	    form_get(&f, "team_id"));
 	snprintf(c.who.user_id, sizeof(c.who.user_id), "%s",

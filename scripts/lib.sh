@@ -9,7 +9,8 @@ FL_PY=/usr/bin/python3
 # systemd-analyze, -sysusers and -tmpfiles, which check the install).
 FL_PACKAGES="build-essential autoconf automake pkg-config libfcgi-dev
 libcurl4-openssl-dev libjson-c-dev libsqlite3-dev libsodium-dev sqlite3
-nginx-light check python3-pytest openssl curl ca-certificates
+nginx-light check python3-pytest python3-pytest-xdist openssl curl
+ca-certificates
 clang-14 libclang-rt-14-dev valgrind libasan8 libubsan1 mandoc
 chromium chromium-driver systemd"
 
@@ -47,19 +48,92 @@ fl_ensure_packages() {
 	fi
 }
 
-# Builds in the source tree.  $1: extra configure flags.
-fl_build() {
-	local flags=${1:-}
-	cd "$FL_ROOT"
-	if [ ! -x configure ] || [ configure.ac -nt configure ] ||
-	    [ Makefile.am -nt configure ]; then
-		autoreconf -fi >/dev/null 2>&1 || { autoreconf -fi; return 1; }
+# The build directories (gitignored), never the source tree itself: an
+# administrator may have run ./configure --prefix=/usr in it, and a build
+# that configured it again, or in place, would change their next make
+# install.  build/src (FL_SRC) is a copy of the source files: the files
+# git tracks plus untracked ones not ignored (a new test counts before its
+# first commit), or, outside git, make distdir of a configured tree.  Only
+# files whose content changed are copied again, so an unchanged tree
+# rebuilds nothing, and files deleted since are deleted from the copy.
+# autoreconf runs in the copy.  The builds are VPATH builds of that copy
+# (automake refuses one beside a configured source directory, which the
+# copy never is): build/ (FL_BUILD) with -Werror, build-asan/ with the
+# sanitizers (scripts/test), fuzz-build/obj with libFuzzer (scripts/fuzz).
+FL_SRC=${FL_SRC:-$FL_ROOT/build/src}
+FL_BUILD=${FL_BUILD:-$FL_ROOT/build}
+FL_BUILD_ASAN=${FL_BUILD_ASAN:-$FL_ROOT/build-asan}
+FL_WERROR="--enable-werror"
+FL_SANITIZE="--enable-sanitizers --enable-werror"
+
+# Brings build/src up to date with the source tree (under a lock: two
+# scripts of one checkout may start at once).
+fl_sync_src() {
+	mkdir -p "$FL_SRC" || return 1
+	(
+	flock 9
+	cd "$FL_ROOT" || exit 1
+	local list=$FL_SRC/.manifest.new f
+	if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+		git ls-files -z --cached --others --exclude-standard |
+		    while IFS= read -r -d '' f; do
+			# Tracked but deleted in the work tree: not a source.
+			[ -f "$f" ] && [ ! -L "$f" ] && printf '%s\n' "$f"
+		done >"$list"
+	elif [ -f config.status ]; then
+		# A configured release tree: make distdir lists exactly the
+		# distributed files without touching its configuration.
+		rm -rf "$FL_SRC.dist"
+		make -s distdir distdir="$FL_SRC.dist" >/dev/null || exit 1
+		(cd "$FL_SRC.dist" && find . -type f | sed 's|^\./||') >"$list"
+		cd "$FL_SRC.dist" || exit 1
+	else
+		# An unconfigured tree without git: every file but the
+		# build directories and what the scripts leave behind.
+		find . \( -path ./build -o -path ./build-asan -o \
+		    -path ./fuzz-build -o -path ./run -o -path ./var -o \
+		    -path ./artifacts -o -path ./.git \) -prune -o \
+		    -type f -print | sed 's|^\./||' >"$list"
 	fi
-	if [ ! -f Makefile ] || [ "$(cat .configure-flags 2>/dev/null)" != "$flags" ]; then
-		./configure -q $flags >/dev/null || return 1
+	while IFS= read -r f; do
+		if ! cmp -s "$f" "$FL_SRC/$f"; then
+			mkdir -p "$FL_SRC/$(dirname "$f")" &&
+			    cp --preserve=mode "$f" "$FL_SRC/$f" || exit 1
+		fi
+	done <"$list"
+	if [ -f "$FL_SRC/.manifest" ]; then
+		sort "$list" >"$list.sorted"
+		sort "$FL_SRC/.manifest" | comm -23 - "$list.sorted" |
+		    while IFS= read -r f; do rm -f "$FL_SRC/$f"; done
+		rm -f "$list.sorted"
+	fi
+	mv "$list" "$FL_SRC/.manifest"
+	rm -rf "$FL_SRC.dist"
+	cd "$FL_SRC" || exit 1
+	if [ ! -x configure ] || [ configure.ac -nt configure ] ||
+	    [ Makefile.am -nt Makefile.in ]; then
+		autoreconf -fi >/dev/null 2>&1 || { autoreconf -fi; exit 1; }
+	fi
+	) 9>"$FL_SRC.lock"
+}
+
+# Builds build/src in directory $1 (default build/) with configure flags
+# $2 (default --enable-werror), make target $3 (default all); configures
+# again only when the flags changed.  A failed build prints make's output.
+fl_build() {
+	local dir=${1:-$FL_BUILD} flags=${2-$FL_WERROR} target=${3:-all}
+	fl_sync_src || return 1
+	mkdir -p "$dir" || return 1
+	(
+	flock 9
+	cd "$dir" || exit 1
+	if [ ! -f Makefile ] || [ ! -f config.status ] ||
+	    [ "$(cat .configure-flags 2>/dev/null)" != "$flags" ]; then
+		"$FL_SRC/configure" -q $flags >/dev/null || exit 1
 		echo "$flags" >.configure-flags
 	fi
-	make -s -j"$(nproc)" >/dev/null || make
+	make -s -j"$(nproc)" "$target" >/dev/null 2>&1 || make "$target"
+	) 9>"$dir/.build.lock"
 }
 
 # Renders the nginx config for rundir $1 and port $2: run.conf.in and the
@@ -92,7 +166,7 @@ FL_PROGRAMS="contact oauth_start oauth_callback slack_oauth"
 fl_start_programs() {
 	local rundir=$1 prog
 	for prog in $FL_PROGRAMS; do
-		"$FL_ROOT/cgi/$prog" -s "$rundir/$prog.sock" -m 0660 \
+		"$FL_BUILD/cgi/$prog" -s "$rundir/$prog.sock" -m 0660 \
 		    -w "${FL_WORKERS:-2}" -t "${FL_THREADS:-8}" \
 		    -T "${FL_MAX_THREADS:-256}" \
 		    2>>"$rundir/forcelink.log" &
@@ -186,18 +260,10 @@ fl_stop_all() {
 	rm -f "$rundir/pids"
 }
 
-# Builds a second copy in $1/src with --enable-sanitizers (ASan, LSan,
-# UBSan) and -Werror.  The source tree is configured in place, which rules
-# out a VPATH build beside it, so make distdir first copies exactly the
-# distributed files there.
+# Builds build-asan/ (or $1) with --enable-sanitizers (ASan, LSan,
+# UBSan) and -Werror.
 fl_build_sanitized() {
-	local dir=$1
-	rm -rf "$dir/src"
-	mkdir -p "$dir"
-	make -s -C "$FL_ROOT" distdir distdir="$dir/src" >/dev/null || return 1
-	(cd "$dir/src" &&
-	    ./configure -q --enable-sanitizers --enable-werror >/dev/null &&
-	    { make -s -j"$(nproc)" >/dev/null || make; })
+	fl_build "${1:-$FL_BUILD_ASAN}" "$FL_SANITIZE"
 }
 
 # Runs "$@" with the sanitizers set so that any report fails: the first

@@ -29,9 +29,27 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
+# ROOT: the source tree (the stand-ins, nginx/, scripts/lib.sh, sql/);
+# BUILD: the build whose programs run, by default build/ of the source
+# tree (scripts/lib.sh, fl_build), or the tree itself when it was built in
+# place.  scripts/test sets both.
 ROOT = Path(os.environ.get("FORCELINK_ROOT",
                            Path(__file__).resolve().parents[2]))
-BUILD = Path(os.environ.get("FORCELINK_BUILD", ROOT))
+
+
+def _default_build():
+    if (ROOT / "build" / "config.status").exists():
+        return ROOT / "build"
+    return ROOT
+
+
+BUILD = Path(os.environ.get("FORCELINK_BUILD") or _default_build())
+try:
+    # A build made with ./configure --enable-sanitizers (build-asan/).
+    SANITIZED = "--enable-sanitizers" in (
+        BUILD / "config.status").read_text(errors="replace")
+except OSError:
+    SANITIZED = False
 PY = "/usr/bin/python3"
 PROGRAMS = ("contact", "oauth_start", "oauth_callback", "slack_oauth")
 # What AddressSanitizer, LeakSanitizer and UBSan print.  scripts/test
@@ -75,6 +93,44 @@ def contact_names(msg, strict=True):
             names.add(m.group(1).replace("&lt;", "<").replace("&gt;", ">")
                       .replace("&amp;", "&"))
     return names
+
+
+# How long a stack's pieces may take to start (each wait ends as soon as
+# the piece is up) and a supervisor to stop its workers (in a sanitizer
+# build each runs LeakSanitizer's check first).  Generous: they catch a
+# hang, not a slow machine; two suites at once on a loaded two-core
+# machine take many times an idle machine's second.
+START_SECS, STOP_SECS = 60, 60
+
+
+def waiting(seconds):
+    """Yields until seconds have passed (the loop's body sleeps)."""
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        yield
+
+
+# Slack's 3 seconds, as forcelink keeps them (cgi/contact.c): the answer
+# leaves a worker ACK_MS after nginx passed the request on, or at once
+# when it waited that long for a thread.  A late ack is one that left
+# more than ACK_SLACK_MS after that deadline.  The allowance is the
+# machine's: after the deadline the thread must still be scheduled, reach
+# its next wait and write, which on an idle machine takes milliseconds
+# and with two suites at once on two cores (load 60) took up to 0.8 s.
+# The defects this catches are seconds late: an ack 2.5 s after a thread
+# took a request that had already waited 2.5 s, or one sent only when
+# Salesforce answered.  What a busy machine adds outside the worker
+# (nginx reading the request and writing the answer, the client) is
+# reported from nginx's log, never failed on: that would test the
+# machine.
+ACK_MS, ACK_SLACK_MS = 2500, 1500
+
+
+def late_acks(acks):
+    """The acks (Stack.acks()) that missed forcelink's deadline."""
+    return [a for a in acks
+            if a["ack_ms"] > max(0, ACK_MS - max(a["wait_ms"], 0))
+            + ACK_SLACK_MS]
 
 
 def free_port():
@@ -153,7 +209,7 @@ class Stack:
             "--redirect-uri", self.url + "/oauth/callback",
             "--ready-file", str(ready),
             "--log", str(self.dir / "standin.log")])
-        for _ in range(100):
+        for _ in waiting(START_SECS):
             if ready.exists() and len(ready.read_text().splitlines()) >= 2:
                 break
             time.sleep(0.05)
@@ -175,7 +231,7 @@ class Stack:
             "--ready-file", str(ready),
             "--log", str(self.dir / "slack-standin.log")] +
             (["--rotate"] if self.slack_rotate else []))
-        for _ in range(100):
+        for _ in waiting(START_SECS):
             if ready.exists() and len(ready.read_text().splitlines()) >= 2:
                 break
             time.sleep(0.05)
@@ -221,7 +277,7 @@ class Stack:
                 env=env or self.env(), stdout=log, stderr=log,
                 cwd=str(self.dir))
         log.close()
-        for _ in range(200):
+        for _ in waiting(START_SECS):
             if all((self.dir / (p + ".sock")).exists() for p in PROGRAMS):
                 return
             time.sleep(0.025)
@@ -232,7 +288,7 @@ class Stack:
             p = self.procs.pop(prog, None)
             if p is not None:
                 p.terminate()
-                p.wait(timeout=10)
+                p.wait(timeout=STOP_SECS)
 
     def restart_programs(self, env=None):
         self.stop_programs()
@@ -250,7 +306,7 @@ class Stack:
         self.procs["nginx"] = subprocess.Popen(
             ["nginx", "-p", str(self.dir), "-c", str(self.dir / "nginx.conf"),
              "-e", str(self.dir / "nginx-error.log")])
-        for _ in range(200):
+        for _ in waiting(START_SECS):
             try:
                 if self.get("/healthz").status == 200:
                     return
@@ -770,6 +826,33 @@ class Stack:
         except FileNotFoundError:
             return ""
 
+    def log_mark(self):
+        """Where forcelink.log ends now: acks(since=...) reads from here."""
+        return len(self.log_text())
+
+    def acks(self, since=0, user=None, n=0, timeout=10):
+        """The slack.ack lines of /contact (one per answer Slack got)
+        after log_mark() since, for user when given: dicts with deferred
+        (bool), wait_ms (how long the request waited before a worker
+        thread took it: nginx, the socket's queue; -1 unknown) and ack_ms
+        (from that moment to the answer leaving the worker).  Waits up
+        to timeout seconds for at least n (a deferred ack's line follows
+        its answer by microseconds)."""
+        end = time.monotonic() + timeout
+        while True:
+            out = []
+            for ln in self.log_text()[since:].splitlines():
+                if (" event=slack.ack " not in ln
+                        or (user and " user=%s " % user not in ln)):
+                    continue
+                kv = dict(re.findall(r' (\w+)=("[^"]*"|\S+)', ln))
+                out.append({"deferred": kv["deferred"] == "1",
+                            "wait_ms": int(kv["wait_ms"]),
+                            "ack_ms": int(kv["ack_ms"])})
+            if len(out) >= n or time.monotonic() >= end:
+                return out
+            time.sleep(0.05)
+
     # -- processes ----------------------------------------------------------
     def worker_pids(self, prog="contact"):
         """The pids of prog's live worker processes: its supervisor's
@@ -848,7 +931,7 @@ class ExtraStandin:
         if self.run_as:
             argv += ["--run-as", self.run_as]
         self.proc = subprocess.Popen(argv)
-        for _ in range(200):
+        for _ in waiting(START_SECS):
             if ready.exists() and len(ready.read_text().splitlines()) >= 2:
                 return self
             if self.proc.poll() is not None:

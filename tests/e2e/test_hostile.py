@@ -1102,10 +1102,15 @@ def test_fcgi_stalled_peer_holds_one_thread_only(stack, users):
         s.sendall(b"\x01\x01\x00")
         time.sleep(0.2)
         for _ in range(3):
-            t0 = time.monotonic()
+            mark = stack.log_mark()
             for user in (UA, UB):
                 assert who(whoami(stack, user)) == {WHO[user]}
-            assert time.monotonic() - t0 < 2.0
+            # Neither waited for the held thread (it would wait until
+            # the peer leaves): as the workers measured it.
+            acks = stack.acks(mark, n=2)
+            assert len(acks) == 2 and all(
+                a["wait_ms"] < 1000 and a["ack_ms"] < 1000
+                for a in acks), acks
     finally:
         s.close()
     w.healthy()
@@ -1249,9 +1254,14 @@ def test_abort_during_slow_search(stack, users, via):
         assert msg["response_type"] == "ephemeral"
         assert contact_names(msg) == SMITHS, msg["text"]
     stack.faults(delay=None)
-    t0 = time.monotonic()
+    mark = stack.log_mark()
     r = stack.slash("help", TEAM, UA)
-    assert r.status == 200 and time.monotonic() - t0 < 1.0
+    assert r.status == 200
+    # Answered at once, as the worker measured it (a client's own clock
+    # also counts a busy machine).
+    acks = stack.acks(mark, user=UA, n=1)
+    assert len(acks) == 1 and acks[0]["wait_ms"] < 1000 and \
+        acks[0]["ack_ms"] < 1000, acks
     w.healthy()
 
 

@@ -43,7 +43,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import BUILD, PROGRAMS, ROOT, Stack, free_port
+from harness import BUILD, PROGRAMS, ROOT, SANITIZED, Stack, free_port
 
 NORMAL_FLAGS = ["--prefix=/usr", "--sysconfdir=/etc", "--localstatedir=/var"]
 # What the README says an install with NORMAL_FLAGS puts where.
@@ -128,10 +128,10 @@ class Install:
 def inst(tmp_path_factory):
     base = tmp_path_factory.mktemp("install")
     destdir = base / "root"
-    normal = BUILD.resolve() == ROOT.resolve()
+    normal = not SANITIZED
     if normal:
         tree = base / "src"
-        r = run(["make", "-s", "-C", str(ROOT), "distdir",
+        r = run(["make", "-s", "-C", str(BUILD), "distdir",
                  "distdir=" + str(tree)])
         assert r.returncode == 0, r.stderr
         r = run(["./configure", "-q"] + NORMAL_FLAGS, cwd=str(tree))
@@ -694,7 +694,7 @@ def test_activated_link_and_search(astack):
 
 def test_activated_log_lines_share_the_request_id(astack):
     """nginx's line for a request (installed log format, req=) and the
-    worker's line carry the same id."""
+    worker's lines (the command's, then its answer's) carry the same id."""
     s = astack
     r = s.slash("smith", user="U0INSTALL2")
     assert r.status == 200 and "oauth/start?state=" in r.json()["text"]
@@ -705,10 +705,13 @@ def test_activated_log_lines_share_the_request_id(astack):
     assert m, lines[-1]
     worker = [ln for ln in s.log_text().splitlines()
               if " req=%s " % m.group(1) in ln]
-    assert len(worker) == 1, worker
+    assert len(worker) == 2, worker
     assert re.search(r" prog=contact pid=\d+ level=info event=cmd\.search "
                      r"req=%s team=T0E2E0001 user=U0INSTALL2 "
                      r"outcome=unlinked " % m.group(1), worker[0]), worker
+    assert re.search(r" prog=contact pid=\d+ level=info event=slack\.ack "
+                     r"req=%s team=T0E2E0001 user=U0INSTALL2 deferred=0 "
+                     % m.group(1), worker[1]), worker
 
 
 def test_activated_restart_loses_no_request(astack):

@@ -36,7 +36,7 @@ import urllib.parse
 import pytest
 
 from harness import (BUILD, CLIENT_ID, ROOT, SANITIZER_MARKS, Stack,
-                     block_texts, contact_names)
+                     block_texts, contact_names, late_acks)
 
 ADMIN = BUILD / "admin" / "forcelink-admin"
 MAN = ROOT / "admin" / "forcelink-admin.8"
@@ -434,12 +434,18 @@ def test_integration_user_one_fetch_for_a_burst(orgs, how):
     # A slow token endpoint keeps every request waiting on the one fetch.
     o.b.faults(token_delay=0.4)
     o.mark()
+    mark = stack.log_mark()
     try:
         answers = burst(stack, 16)
     finally:
         o.b.faults(token_delay=None)
+    # In time as the workers sent them (secs, at the client, also holds
+    # what a busy machine adds).
+    acks = stack.acks(mark, n=16)
+    assert len(acks) == 16 and not late_acks(acks), (
+        acks, [a[2] for a in answers])
     for status, m, secs in answers:
-        assert status == 200 and secs < 3.0, (status, secs)
+        assert status == 200, (status, secs)
         assert contact_names(m, strict=False) == B_SMITHS
         assert IUSER in iuser_line(m)
     got = only(o.since()["b"], CLIENT_B)

@@ -3,7 +3,9 @@
 Every row links its own Slack user, makes Salesforce misbehave in one
 way, runs /contact smith and checks the same five things:
 
-  1. Slack has its HTTP answer in < 3 s (measured).  Where Salesforce is
+  1. Slack has its HTTP answer in time: as the worker sent it, within
+     2.5 s of nginx passing the request on (harness.late_acks; the
+     client's own time is kept as a figure).  Where Salesforce is
      slow the answer is the "Searching Salesforce…" acknowledgement and
      the outcome is POSTed to response_url later; then that post is
      checked too.
@@ -63,7 +65,7 @@ import time
 
 import pytest
 
-from harness import ROOT, block_texts, contact_names
+from harness import ROOT, block_texts, contact_names, late_acks
 
 TEAM = "T0E2E0001"
 SMITHS = {"Adam Smithers", "Carla Blacksmith", "Jane Smith", "John Smith",
@@ -337,10 +339,14 @@ class Row:
         self.sf = stack.sf_state()
 
     def run(self, expected, deferred, wait=40):
+        mark = self.stack.log_mark()
         r, url, secs = search(self.stack, self.user)
-        assert secs < 3.0, "Slack answered after %.2f s" % secs
         msg, was_deferred, later = final(self.stack, r, url, wait)
         assert was_deferred == deferred, (was_deferred, msg["text"])
+        # Slack had its answer in time, as the worker sent it (secs, at
+        # the client, also holds what a busy machine adds).
+        acks = self.stack.acks(mark, user=self.user, n=1)
+        assert len(acks) == 1 and not late_acks(acks), (acks, secs)
         assert_clear(msg, expected)
         self.secs, self.later = secs, later
         return msg

@@ -729,6 +729,7 @@ class State:
                 "revocations": [], "queries": 0, "queries_ok": 0,
                 "userinfo": 0, "max_inflight_token_requests": 0,
                 "client_credentials_ok": 0, "silent_approvals": 0,
+                "delays": 0,
             }
 
     def now(self):
@@ -1401,6 +1402,9 @@ class Handler(BaseHTTPRequestHandler):
 
     def delay(self, seconds):
         if seconds:
+            # Counted, so tests can tell "not delayed" without timing
+            # it on a machine that may be busy.
+            self.st.count("delays")
             STOPPING.wait(float(seconds))
 
     # -- dispatch ------------------------------------------------------

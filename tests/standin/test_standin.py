@@ -601,13 +601,13 @@ def test_token_requests_are_served_concurrently(sf):
     results = []
     threads = [threading.Thread(target=lambda: results.append(
         refresh(sf, tok["refresh_token"])[0])) for _ in range(4)]
-    t0 = time.monotonic()
     for t in threads:
         t.start()
     for t in threads:
         t.join()
     assert results == [200] * 4
-    assert time.monotonic() - t0 < 1.5
+    # All four were held at once, not one after another (the stand-in
+    # counts it; a clock would also count a busy machine).
     st = sf.state()
     assert st["max_inflight_token_requests"] == 4
     assert (st["refreshes"], st["refreshes_ok"]) == (4, 4)
@@ -669,9 +669,9 @@ def test_fault_refresh_reply_delay_rotates_first_answers_late(sf):
     status, body = out["r"]
     assert status == 200 and body["refresh_token"] != tok["refresh_token"]
     # The code exchange is not delayed.
-    t0 = time.monotonic()
+    d0 = sf.state()["delays"]
     link(sf)
-    assert time.monotonic() - t0 < 0.5
+    assert sf.state()["delays"] == d0
 
 
 def test_deactivated_user_gets_authentication_failure(sf):
@@ -927,23 +927,23 @@ def test_fault_delay_applies_to_query_and_userinfo(sf, access):
     assert userinfo(sf, access)[0] == 200
     assert time.monotonic() - t0 >= 0.8
     sf.control("faults", {"delay": None})
-    t0 = time.monotonic()
+    d0 = sf.state()["delays"]
     assert query(sf, access, "SELECT Id FROM Contact")[0] == 200
-    assert time.monotonic() - t0 < 0.3
+    assert sf.state()["delays"] == d0
 
 
 def test_fault_query_delay_applies_to_query_only(sf, access):
     sf.control("faults", {"query_delay": 0.5})
-    t0 = time.monotonic()
+    d0 = sf.state()["delays"]
     assert userinfo(sf, access)[0] == 200
-    assert time.monotonic() - t0 < 0.4
+    assert sf.state()["delays"] == d0
     t0 = time.monotonic()
     assert query(sf, access, "SELECT Id FROM Contact")[0] == 200
     assert time.monotonic() - t0 >= 0.5
     sf.control("faults", {"query_delay": None})
-    t0 = time.monotonic()
+    d0 = sf.state()["delays"]
     assert query(sf, access, "SELECT Id FROM Contact")[0] == 200
-    assert time.monotonic() - t0 < 0.4
+    assert sf.state()["delays"] == d0
 
 
 def test_fault_token_delay(sf):
