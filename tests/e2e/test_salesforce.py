@@ -314,14 +314,30 @@ def test_soql_escaping_literals(stack):
     "jane\nsmith", "jane\tsmith", "jane\rsmith", "jane\r\nsmith",
     "o'brien\n\"x\"\\%_\t'"])
 def test_soql_control_characters(stack, needle):
+    """A control character is in no contact's name: the search gets a
+    message saying so and never reaches Salesforce (the SOQL escapes of
+    \\n \\t \\r stay covered by test_sf and the soql_roundtrip fuzzer)."""
     user = "U0SFCTRL"
     if link_row(stack, user) is None:
         link_user(stack, user)
     before = state(stack)
     msg = ask(stack, needle, user)
     after = state(stack)
+    assert d(before, after, "queries") == 0
+    assert msg["text"].startswith("That search has a control character"), \
+        msg["text"]
+
+
+def test_soql_quotes_and_wildcards_without_control_characters(stack):
+    """The same hostile text without its control characters is a query
+    the stand-in parses (no MALFORMED_QUERY) and matches literally."""
+    user = "U0SFCTRL"
+    if link_row(stack, user) is None:
+        link_user(stack, user)
+    before = state(stack)
+    msg = ask(stack, "o'brien \"x\"\\%_'", user)
+    after = state(stack)
     assert d(before, after, "queries") == 1
-    # Parsed fine by the stand-in: no MALFORMED_QUERY.
     assert d(before, after, "queries_ok") == 1, msg["text"]
     assert msg["text"].startswith("No contacts match \u201c"), msg["text"]
     assert len(msg["blocks"]) == 1
