@@ -456,11 +456,16 @@ def test_env_template_lists_every_setting(inst):
     # The optional ones are there, commented out, for the admin to set.
     for k in ("SLACK_VERIFICATION_TOKEN_FILE", "SF_LOGIN_URL",
               "SF_API_VERSION", "FORCELINK_CA_FILE",
-              "SLACK_RESPONSE_URL_PREFIX", "FORCELINK_DEBUG"):
+              "SLACK_RESPONSE_URL_PREFIX", "FORCELINK_DEBUG",
+              "SLACK_CLIENT_ID", "SLACK_CLIENT_SECRET_FILE",
+              "SLACK_AUTHORIZE_URL", "SLACK_API_URL",
+              "FORCELINK_REQUIRE_INSTALL", "FORCELINK_LINK_PROOF",
+              "SLACK_BOT_TOKEN_FILE"):
         assert re.search(r"^#%s=" % k, text, re.M), k
     # Secrets only as files.
     for k in ("SLACK_SIGNING_SECRET", "SF_CLIENT_SECRET", "FORCELINK_KEY",
-              "SLACK_VERIFICATION_TOKEN"):
+              "SLACK_VERIFICATION_TOKEN", "SLACK_CLIENT_SECRET",
+              "SLACK_BOT_TOKEN"):
         assert not re.search(r"^#?%s=" % k, text, re.M), k
 
 
