@@ -133,6 +133,19 @@ def late_acks(acks):
             + ACK_SLACK_MS]
 
 
+def listening(path):
+    """Whether a program listens on the unix socket at path: a connect
+    succeeds (the file alone appears at bind, before listen)."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        s.connect(str(path))
+        return True
+    except OSError:
+        return False
+    finally:
+        s.close()
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -270,6 +283,9 @@ class Stack:
         log = open(self.log_path, "ab")
         for prog in PROGRAMS:
             sock = self.dir / (prog + ".sock")
+            # A socket file left by the programs this replaces would
+            # look ready before the new ones listen (nginx: 502).
+            sock.unlink(missing_ok=True)
             self.procs[prog] = subprocess.Popen(
                 [str(BUILD / "cgi" / prog), "-s", str(sock), "-m", "0660",
                  "-w", str(self.workers), "-t", str(self.threads)] +
@@ -278,7 +294,7 @@ class Stack:
                 cwd=str(self.dir))
         log.close()
         for _ in waiting(START_SECS):
-            if all((self.dir / (p + ".sock")).exists() for p in PROGRAMS):
+            if all(listening(self.dir / (p + ".sock")) for p in PROGRAMS):
                 return
             time.sleep(0.025)
         raise RuntimeError("programs did not start: " + self.log_text()[-2000:])
