@@ -7,7 +7,7 @@ sources in build/src.  Here a copy of this tree (a clone with the work
 tree's current files on top) is configured in place the way an
 administrator would (./configure --prefix=/usr), which rules out an
 ordinary VPATH build beside it; then the build step runs.  It must
-succeed, build the programs under build/, and leave the administrator's
+succeed, compile under build/, and leave the administrator's
 config.status, config.log and Makefile byte for byte and with their
 times, and add nothing to the tree outside build/.
 """
@@ -81,19 +81,20 @@ def test_build_leaves_the_administrators_configuration(tree):
     before = fingerprint(tree)
     extra = untracked(tree)
     assert "'--prefix=/usr'" in (tree / "config.status").read_text()
-    # The build step of scripts/test and scripts/run, with the cheapest
-    # target that still compiles a program (the whole build runs in
-    # scripts/test's own build step).
+    # The build step of scripts/test and scripts/run (the copy of the
+    # sources, autoreconf there, configure in build/), with the cheapest
+    # target that still compiles: one program's object (the whole build
+    # runs in scripts/test's own build step).
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("FL_", "FORCELINK_"))}
     run(["bash", "-c",
-         ". scripts/lib.sh && fl_build \"\" \"$FL_WERROR\" cgi/contact"],
+         ". scripts/lib.sh && fl_build \"\" \"$FL_WERROR\" cgi/contact.o"],
         tree, env=env)
-    assert (tree / "build" / "cgi" / "contact").is_file()
+    assert (tree / "build" / "cgi" / "contact.o").is_file()
     assert "'--enable-werror'" in (tree / "build" / "config.status") \
         .read_text()
     # Nothing of the administrator's changed, nothing was added.
     assert fingerprint(tree) == before
     assert "'--prefix=/usr'" in (tree / "config.status").read_text()
     assert untracked(tree) == extra
-    assert not (tree / "cgi" / "contact").exists()
+    assert not (tree / "cgi" / "contact.o").exists()
