@@ -6,13 +6,16 @@
  * database (it exists, opens, PRAGMA integrity_check says ok, the schema
  * is this program's), the file modes (database and its -wal and -shm
  * files not world-accessible, its directory not world-writable, the key
- * file readable by its owner only, secret files not world-readable), the
+ * file readable by its owner and at most its group, as the README
+ * installs it: root:forcelink 0640; secret files not world-readable), the
  * key (it opens the most recently updated link; every key id in use is
  * the configured key), Salesforce (a real HTTPS request to SF_LOGIN_URL
  * through common/http.c, so with certificate verification and
  * FORCELINK_CA_FILE as the workers use them, and a short timeout), and
- * the FastCGI sockets (they exist, are sockets, and not world-writable:
- * whoever can connect talks to the workers unauthenticated).
+ * the FastCGI sockets of the four programs (they exist, are sockets, not
+ * world-writable: whoever can connect talks to the workers
+ * unauthenticated; and nginx can connect: group NGINX_GROUP, the one
+ * ./configure --with-nginx-group named, with read and write).
  *
  * A check that cannot run because an earlier one failed is not reported
  * (the earlier FAIL says why).  Exit status 1 when any check failed.
@@ -43,15 +46,21 @@
 #define DOCTOR_TIMEOUT_MAX	20
 #define DOCTOR_DETAIL_MAX	1024
 
+/* The group nginx runs as (./configure --with-nginx-group, Makefile.am). */
+#ifndef NGINX_GROUP
+#define NGINX_GROUP		"www-data"
+#endif
+
 /* The programs whose sockets are checked by default. */
 static const char *const doctor_programs[] = {
-	"contact", "oauth_start", "oauth_callback"
+	"contact", "oauth_start", "oauth_callback", "slack_oauth"
 };
 
 /* The secrets besides the key that may be given as files. */
 static const char *const doctor_secret_files[] = {
 	"SF_CLIENT_SECRET_FILE", "SLACK_SIGNING_SECRET_FILE",
-	"SLACK_VERIFICATION_TOKEN_FILE"
+	"SLACK_VERIFICATION_TOKEN_FILE", "SLACK_CLIENT_SECRET_FILE",
+	"SLACK_BOT_TOKEN_FILE"
 };
 
 enum doctor_status {
@@ -96,19 +105,22 @@ static const struct admin_cmd_help doctor_help = {
 	"  schema        its schema version is this program's\n"
 	"  modes.database  it and its -wal and -shm files are 0600 or 0660\n"
 	"  modes.directory its directory is not world-writable\n"
-	"  modes.key     FORCELINK_KEY_FILE is readable by its owner only\n"
+	"  modes.key     FORCELINK_KEY_FILE is readable by its owner and\n"
+	"                at most its group (0640 root:forcelink, or 0600)\n"
 	"  modes.secrets the other *_FILE secrets are not world-readable\n"
 	"  key.sample    the key opens the most recently updated link\n"
 	"  key.ids       every key id in use is the configured key's\n"
 	"  salesforce    SF_LOGIN_URL answers over verified TLS\n"
-	"  socket        each FastCGI socket exists, is a socket and is\n"
-	"                not world-writable\n"
+	"  socket        each FastCGI socket exists, is a socket, is not\n"
+	"                world-writable, and nginx can connect (group\n"
+	"                " NGINX_GROUP ", mode 0660)\n"
 	"\n"
 	"  --json              {\"ok\": bool, \"checks\": [{\"check\",\n"
 	"                      \"status\", \"detail\"}]}\n"
 	"  --socket PATH       check this socket (repeatable) instead of\n"
-	"                      contact.sock, oauth_start.sock and\n"
-	"                      oauth_callback.sock in $FORCELINK_SOCKET_DIR\n"
+	"                      contact.sock, oauth_start.sock,\n"
+	"                      oauth_callback.sock and slack_oauth.sock in\n"
+	"                      $FORCELINK_SOCKET_DIR\n"
 	"                      (default " DOCTOR_SOCKET_DIR ")\n"
 	"  --timeout SECONDS   for the Salesforce request (1 to 20,\n"
 	"                      default 5)\n",
@@ -365,8 +377,10 @@ doctor_modes_dir(struct doctor *d)
 	free(copy);
 }
 
-/* modes.key: FORCELINK_KEY_FILE readable and writable by its owner
- * only. */
+/* modes.key: FORCELINK_KEY_FILE readable and writable by its owner, at
+ * most readable by its group (the README installs it root:forcelink 0640:
+ * root writes it, the programs read it through their group), nothing for
+ * others. */
 static void
 doctor_modes_key(struct doctor *d)
 {
@@ -387,10 +401,12 @@ doctor_modes_key(struct doctor *d)
 		return;
 	}
 	doctor_mode(&sb, m, sizeof(m));
-	if (sb.st_mode & (S_IRWXG | S_IRWXO))
+	if (sb.st_mode & (S_IWGRP | S_IXGRP | S_IRWXO))
 		doctor_report(d, "modes.key", DOC_FAIL, "%s is %s: the key "
-		    "must be readable by its owner only (chmod 0600)", path,
-		    m);
+		    "may be readable by its group at most, and by nobody "
+		    "else (chmod 0640 with the service's group, as "
+		    "root:forcelink, or 0600 when the service owns it)",
+		    path, m);
 	else
 		doctor_report(d, "modes.key", DOC_OK, "%s %s", path, m);
 }
@@ -619,6 +635,7 @@ static void
 doctor_socket(struct doctor *d, const char *path)
 {
 	struct stat	 sb;
+	struct group	*gr;
 	char		 m[96];
 
 	if (lstat(path, &sb) == -1) {
@@ -635,6 +652,17 @@ doctor_socket(struct doctor *d, const char *path)
 		doctor_report(d, "socket", DOC_FAIL, "%s is %s: "
 		    "world-writable, so any local user can talk FastCGI to "
 		    "the workers (0660 with nginx's group)", path, m);
+	else if ((gr = getgrnam(NGINX_GROUP)) == NULL)
+		doctor_report(d, "socket", DOC_FAIL, "%s is %s: group %s "
+		    "(nginx's, ./configure --with-nginx-group) does not "
+		    "exist", path, m, NGINX_GROUP);
+	else if (sb.st_gid != gr->gr_gid ||
+	    (sb.st_mode & (S_IRGRP | S_IWGRP)) != (S_IRGRP | S_IWGRP))
+		doctor_report(d, "socket", DOC_FAIL, "%s is %s: nginx "
+		    "(group %s) cannot connect; it must be group %s, mode "
+		    "0660 (systemd's SocketGroup= and SocketMode=0660 in "
+		    "forcelink-PROGRAM.socket)", path, m, NGINX_GROUP,
+		    NGINX_GROUP);
 	else
 		doctor_report(d, "socket", DOC_OK, "%s %s", path, m);
 }

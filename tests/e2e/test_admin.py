@@ -14,6 +14,7 @@ longer refreshes.  Every output of the tool is searched for the run's
 secrets at the end.
 """
 
+import grp
 import json
 import os
 import re
@@ -30,7 +31,8 @@ from pathlib import Path
 
 import pytest
 
-from harness import BUILD, CLIENT_ID, ROOT, SANITIZER_MARKS
+from harness import (BUILD, CLIENT_ID, PROGRAMS, ROOT,
+                     SANITIZER_MARKS)
 
 ADMIN = BUILD / "admin" / "forcelink-admin"
 MAN = ROOT / "admin" / "forcelink-admin.8"
@@ -845,10 +847,35 @@ def test_stats(linked):
 DOCTOR_CHECKS = ["config", "database", "schema", "modes.database",
                  "modes.directory", "modes.key", "modes.secrets",
                  "key.sample", "key.ids", "salesforce", "socket", "socket",
-                 "socket"]
+                 "socket", "socket"]
+# The group ./configure --with-nginx-group names (its default here).
+NGINX_GROUP = "www-data"
 
 
-def doctor(stack, *args, rc, **kw):
+def nginx_gid():
+    try:
+        return grp.getgrnam(NGINX_GROUP).gr_gid
+    except KeyError:
+        pytest.skip("no group %s on this machine" % NGINX_GROUP)
+
+
+def give_sockets_to_nginx(stack):
+    """The stack's sockets as systemd makes them: group www-data, 0660
+    (the programs make them with the test's own group)."""
+    gid = nginx_gid()
+    for prog in PROGRAMS:
+        sock = stack.dir / (prog + ".sock")
+        try:
+            os.chown(sock, -1, gid)
+        except PermissionError:
+            pytest.skip("giving the sockets group %s needs root"
+                        % NGINX_GROUP)
+        os.chmod(sock, 0o660)
+
+
+def doctor(stack, *args, rc, sockets_as_is=False, **kw):
+    if not sockets_as_is:
+        give_sockets_to_nginx(stack)
     env = dict(kw.pop("env", {}))
     env.setdefault("FORCELINK_SOCKET_DIR", str(stack.dir))
     d = admin_json(stack, "doctor", "--json", *args, rc=rc, env=env, **kw)
@@ -863,9 +890,18 @@ def test_doctor_ok(linked):
     details = [c["detail"] for c in d["checks"]]
     assert "integrity_check ok" in details[1]
     assert "HTTP 200" in details[9] and "verified" in details[9]
-    for prog, det in zip(("contact", "oauth_start", "oauth_callback"),
-                         details[10:]):
+    assert len(details[10:]) == len(PROGRAMS) == 4
+    for prog, det in zip(PROGRAMS, details[10:]):
         assert det.startswith("%s/%s.sock 0660 " % (linked.dir, prog)), det
+        assert det.endswith(":" + NGINX_GROUP), det
+    # The key as the README installs it: readable by its group too.
+    os.chmod(linked.dir / "key", 0o640)
+    try:
+        d, checks = doctor(linked, rc=0)
+    finally:
+        os.chmod(linked.dir / "key", 0o600)
+    assert checks["modes.key"]["status"] == "ok"
+    assert " 0640 " in checks["modes.key"]["detail"]
     r = admin(linked, "doctor",
               env={"FORCELINK_SOCKET_DIR": str(linked.dir)})
     assert r.returncode == 0, r.stdout
@@ -877,12 +913,21 @@ def test_doctor_ok(linked):
 def test_doctor_finds_problems(linked):
     plain = linked.dir / "plain-file"
     plain.write_text("x")
+    open_secret = linked.dir / "slack_secret_world_readable"
+    open_secret.write_text("slack-client-secret-0123456789\n")
+    os.chmod(open_secret, 0o644)
     sock = linked.dir / "contact.sock"
     rows = [
         # (what to change, how to undo it, extra args, env, check, detail)
-        (lambda: os.chmod(linked.dir / "key", 0o640),
+        (lambda: os.chmod(linked.dir / "key", 0o644),
          lambda: os.chmod(linked.dir / "key", 0o600), (), {},
-         "modes.key", "readable by its owner only"),
+         "modes.key", "readable by its group at most, and by nobody"),
+        (lambda: os.chmod(linked.dir / "key", 0o660),
+         lambda: os.chmod(linked.dir / "key", 0o600), (), {},
+         "modes.key", "readable by its group at most, and by nobody"),
+        (None, None, (), {"SLACK_CLIENT_ID": "1234.5678",
+                          "SLACK_CLIENT_SECRET_FILE": str(open_secret)},
+         "modes.secrets", "(world-accessible)"),
         (lambda: os.chmod(linked.dir / "sf_secret", 0o604),
          lambda: os.chmod(linked.dir / "sf_secret", 0o600), (), {},
          "modes.secrets", "(world-accessible)"),
@@ -895,6 +940,14 @@ def test_doctor_finds_problems(linked):
         (lambda: os.chmod(sock, 0o666),
          lambda: os.chmod(sock, 0o660), (), {},
          "socket", "world-writable"),
+        # Sockets nginx cannot connect to: group without write, or
+        # another group.
+        (lambda: os.chmod(sock, 0o600),
+         lambda: os.chmod(sock, 0o660), (), {},
+         "socket", "nginx (group www-data) cannot connect"),
+        (lambda: os.chown(sock, -1, 0),
+         lambda: os.chown(sock, -1, nginx_gid()), (), {},
+         "socket", "nginx (group www-data) cannot connect"),
         (None, None, ("--socket", str(linked.dir / "nope.sock")), {},
          "socket", "missing (is the service running?)"),
         (None, None, ("--socket", str(plain)), {},
@@ -904,12 +957,14 @@ def test_doctor_finds_problems(linked):
         (None, None, (), {"SF_LOGIN_URL": "https://127.0.0.1:1"},
          "salesforce", "cannot resolve the name or connect"),
     ]
+    give_sockets_to_nginx(linked)
     for change, undo, args, env, check, detail in rows:
         if change:
             change()
         try:
             unset = [k for k, v in env.items() if v is None]
             d, checks = doctor(linked, *args, rc=1, unset=unset,
+                               sockets_as_is=True,
                                env={k: v for k, v in env.items()
                                     if v is not None})
         finally:
