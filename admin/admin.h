@@ -69,8 +69,15 @@ int	 envfile_load(const char *path, char *err, size_t errsz);
  */
 int	 admin_env_file(const char *path);
 
-/* Loads the recorded --env-file (envfile_load), once.  Returns ADMIN_OK
- * (also when there is none), or ADMIN_CONFIG after one line. */
+/* Where make install puts the services' settings (Makefile.am). */
+#ifndef SYSCONFDIR
+#define SYSCONFDIR		"/usr/local/etc"
+#endif
+#define ADMIN_ENV_DEFAULT	SYSCONFDIR "/forcelink/forcelink.env"
+
+/* Loads the recorded --env-file (envfile_load), once; without one,
+ * ADMIN_ENV_DEFAULT when it exists.  Returns ADMIN_OK (also when there is
+ * neither), or ADMIN_CONFIG after one line. */
 int	 admin_env_load(void);
 
 /* Prints "forcelink-admin: " and the message as one line on stderr. */

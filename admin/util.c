@@ -78,12 +78,27 @@ admin_env_file(const char *path)
 int
 admin_env_load(void)
 {
-	char	 err[512];
+	struct stat	 sb;
+	char		 err[512];
 
-	if (admin_env_path == NULL || admin_env_loaded)
+	if (admin_env_loaded)
 		return ADMIN_OK;
 	admin_env_loaded = 1;
-	if (envfile_load(admin_env_path, err, sizeof(err)) == -1) {
+	if (admin_env_path == NULL) {
+		/* No --env-file: the installed settings, the services'
+		 * own, when there are some; a file that is there but
+		 * cannot be read is an error, not a silent fallback to
+		 * whatever the shell exported. */
+		if (stat(ADMIN_ENV_DEFAULT, &sb) == -1 &&
+		    (errno == ENOENT || errno == ENOTDIR))
+			return ADMIN_OK;
+		if (envfile_load(ADMIN_ENV_DEFAULT, err, sizeof(err)) == -1) {
+			admin_err("the default settings: %s (name another "
+			    "file with --env-file, or --env-file /dev/null "
+			    "for none)", err);
+			return ADMIN_CONFIG;
+		}
+	} else if (envfile_load(admin_env_path, err, sizeof(err)) == -1) {
 		admin_err("--env-file: %s", err);
 		return ADMIN_CONFIG;
 	}

@@ -842,6 +842,81 @@ def test_stats(linked):
         SCHEMA, SCHEMA), r.stdout, re.M)
 
 
+# -- the default settings file ----------------------------------------------
+
+def default_env_path():
+    """$(sysconfdir)/forcelink/forcelink.env of this build, as the tool's
+    --help names it."""
+    r = subprocess.run([str(ADMIN), "--help"], capture_output=True,
+                       text=True, timeout=10)
+    m = re.search(r"Default: (/\S+/forcelink/forcelink\.env)", r.stdout)
+    assert m, r.stdout
+    return Path(m.group(1))
+
+
+def in_own_mounts(etc, argv, env):
+    """Runs argv with directory etc mounted over the build's sysconfdir,
+    in a mount namespace of its own (the machine's stays untouched)."""
+    target = default_env_path().parent.parent
+    if not target.is_dir():
+        pytest.skip("%s does not exist here" % target)
+    script = 'mount --bind "$1" "$2" && shift 2 && exec "$@"'
+    r = subprocess.run(["unshare", "-m", "--propagation", "private", "sh",
+                        "-c", script, "sh", str(etc), str(target)] +
+                       [str(a) for a in argv], env=env, capture_output=True,
+                       text=True, timeout=40)
+    if r.returncode != 0 and ("unshare failed" in r.stderr or
+                              "mount:" in r.stderr):
+        pytest.skip("needs a mount namespace (root): " + r.stderr.strip())
+    OUTPUTS.append(r.stdout + r.stderr)
+    assert not any(m in r.stderr for m in SANITIZER_MARKS), r.stderr
+    return r
+
+
+def test_default_env_file(linked, tmp_path):
+    """Without --env-file the tool reads the installed settings file, so
+    the README's and the man page's examples work as written (issue 16,
+    point 3); one that is there but unreadable is an error naming it;
+    --env-file still wins, and --env-file /dev/null reads nothing."""
+    etc = tmp_path / "etc"
+    (etc / "forcelink").mkdir(parents=True)
+    settings = {k: v for k, v in linked.env().items()
+                if k.startswith(("FORCELINK_", "SF_", "SLACK_"))}
+    f = etc / "forcelink" / "forcelink.env"
+    f.write_text("".join("%s='%s'\n" % kv for kv in settings.items()))
+    os.chmod(f, 0o600)
+    # Only what a root shell has: no setting at all.
+    bare = {k: v for k, v in os.environ.items()
+            if k in ("PATH", "LANG", "ASAN_OPTIONS", "UBSAN_OPTIONS")}
+    want = admin_json(linked, "stats", "--json")
+    r = in_own_mounts(etc, [ADMIN, "stats", "--json"], bare)
+    assert r.returncode == 0, (r.stdout, r.stderr)
+    assert json.loads(r.stdout) == want
+    # --env-file /dev/null: nothing read, so nothing configured.
+    r = in_own_mounts(etc, [ADMIN, "--env-file", "/dev/null", "stats"],
+                      bare)
+    assert r.returncode == 4, (r.stdout, r.stderr)
+    assert "is not set" in r.stderr
+    # --env-file wins over the default.
+    other = tmp_path / "other.env"
+    other.write_text("".join("%s='%s'\n" % kv for kv in dict(
+        settings, FORCELINK_DB=str(tmp_path / "nowhere.db")).items()))
+    r = in_own_mounts(etc, [ADMIN, "--env-file", other, "stats"], bare)
+    assert r.returncode != 0, (r.stdout, r.stderr)
+    assert "nowhere.db" in r.stderr, r.stderr
+    # No file: as before, the environment alone.
+    (etc / "forcelink" / "forcelink.env").unlink()
+    r = in_own_mounts(etc, [ADMIN, "stats"], bare)
+    assert r.returncode == 4 and "is not set" in r.stderr, r.stderr
+    # There but unreadable (a directory: root reads any file): an error
+    # naming it, never a silent fallback to the environment.
+    (etc / "forcelink" / "forcelink.env").mkdir()
+    r = in_own_mounts(etc, [ADMIN, "stats"], dict(bare, **settings))
+    assert r.returncode == 4, (r.stdout, r.stderr)
+    assert ("the default settings: %s" % default_env_path()) in r.stderr
+    assert "--env-file /dev/null for none" in r.stderr
+
+
 # -- doctor -------------------------------------------------------------------
 
 DOCTOR_CHECKS = ["config", "database", "schema", "modes.database",
