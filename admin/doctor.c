@@ -632,16 +632,33 @@ out:
 
 /* socket: one line per FastCGI socket. */
 static void
-doctor_socket(struct doctor *d, const char *path)
+doctor_socket(struct doctor *d, const char *path, const char *prog)
 {
 	struct stat	 sb;
 	struct group	*gr;
-	char		 m[96];
+	char		 m[96], unit[64];
+	size_t		 i;
 
 	if (lstat(path, &sb) == -1) {
-		doctor_report(d, "socket", DOC_FAIL, "%s: %s", path,
-		    errno == ENOENT ? "missing (is the service running?)" :
-		    strerror(errno));
+		/* Under socket activation the socket is there before any
+		 * program runs: what is missing is its socket unit. */
+		if (errno != ENOENT)
+			doctor_report(d, "socket", DOC_FAIL, "%s: %s", path,
+			    strerror(errno));
+		else if (prog == NULL)
+			doctor_report(d, "socket", DOC_FAIL, "%s: missing (is "
+			    "its socket unit started, or the program running "
+			    "with -s?)", path);
+		else {
+			snprintf(unit, sizeof(unit), "forcelink-%s.socket",
+			    prog);
+			for (i = 0; unit[i] != '\0'; i++)
+				if (unit[i] == '_')
+					unit[i] = '-';
+			doctor_report(d, "socket", DOC_FAIL, "%s: missing (is "
+			    "%s started? systemctl enable --now %s)", path,
+			    unit, unit);
+		}
 		return;
 	}
 	doctor_mode(&sb, m, sizeof(m));
@@ -676,7 +693,7 @@ doctor_sockets(struct doctor *d)
 
 	if (d->nsockets > 0) {
 		for (i = 0; i < d->nsockets; i++)
-			doctor_socket(d, d->sockets[i]);
+			doctor_socket(d, d->sockets[i], NULL);
 		return;
 	}
 	dir = getenv("FORCELINK_SOCKET_DIR");
@@ -686,7 +703,7 @@ doctor_sockets(struct doctor *d)
 	    i++) {
 		snprintf(path, sizeof(path), "%s/%s.sock", dir,
 		    doctor_programs[i]);
-		doctor_socket(d, path);
+		doctor_socket(d, path, doctor_programs[i]);
 	}
 }
 

@@ -1024,7 +1024,8 @@ def test_doctor_finds_problems(linked):
          lambda: os.chown(sock, -1, nginx_gid()), (), {},
          "socket", "nginx (group www-data) cannot connect"),
         (None, None, ("--socket", str(linked.dir / "nope.sock")), {},
-         "socket", "missing (is the service running?)"),
+         "socket", "missing (is its socket unit started, or the program "
+         "running with -s?)"),
         (None, None, ("--socket", str(plain)), {},
          "socket", "is not a socket"),
         (None, None, (), {"FORCELINK_CA_FILE": None},
@@ -1048,6 +1049,14 @@ def test_doctor_finds_problems(linked):
         failed = [c for c in d["checks"] if c["status"] == "fail"]
         assert [c["check"] for c in failed] == [check], d
         assert detail in failed[0]["detail"], failed[0]
+    # The programs' sockets missing: each names the socket unit that
+    # makes it (under socket activation no program need be running).
+    nowhere = linked.dir / "var"
+    d, _ = doctor(linked, rc=1, env={"FORCELINK_SOCKET_DIR": str(nowhere)})
+    units = ["forcelink-%s.socket" % p.replace("_", "-") for p in PROGRAMS]
+    assert [c["detail"] for c in d["checks"] if c["status"] == "fail"] == [
+        "%s/%s.sock: missing (is %s started? systemctl enable --now %s)"
+        % (nowhere, p, u, u) for p, u in zip(PROGRAMS, units)], d
     # The key in the environment: its file check is skipped, not failed.
     d, checks = doctor(linked, rc=0, unset=("FORCELINK_KEY_FILE",),
                        env={"FORCELINK_KEY": linked.key})
