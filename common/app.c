@@ -46,10 +46,15 @@ app_main(int argc, char *argv[], const char *name, app_handler handle)
 	struct serve_program	 prog = {
 		name, app_thread_init, app_thread_fini, app_dispatch
 	};
+	struct serve_opts	 opts;
 	struct session		*probe;
 	char			 err[512];
 	int			 rc;
 
+	/* The options first: -h and -V answer, and a wrong option is named,
+	 * whatever the environment holds. */
+	if ((rc = serve_parse(argc, argv, name, &opts)) != 0)
+		return rc == 1 ? EXIT_SUCCESS : 2;
 	log_init(name);
 	if (crypto_init() == -1 || http_init() == -1) {
 		fprintf(stderr, "%s: cannot initialise libsodium or libcurl\n",
@@ -71,7 +76,7 @@ app_main(int argc, char *argv[], const char *name, app_handler handle)
 	}
 	session_free(probe);
 	app_handle = handle;
-	rc = serve_main(argc, argv, &prog, &app_cfg);
+	rc = serve_main(&opts, &prog, &app_cfg);
 	config_free(&app_cfg);
 	return rc;
 }

@@ -13,6 +13,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -39,6 +41,10 @@
 #include "log.h"
 #include "serve.h"
 
+#ifndef PACKAGE_VERSION
+#define PACKAGE_VERSION	"0"
+#endif
+
 #define SERVE_MAX_WORKERS	64
 #define SERVE_BACKLOG		1024
 #define SERVE_STACK		(512 * 1024)
@@ -46,14 +52,6 @@
 #define SERVE_KEEP_SECS		10
 /* A state no thread took for this long is freed (see serve_trim). */
 #define SERVE_SPARE_SECS	60
-
-struct serve_opts {
-	const char	*socket_path;	/* NULL: the socket is on fd 0 */
-	mode_t		 socket_mode;
-	int		 workers;
-	int		 threads;	/* accepting threads per worker */
-	int		 max_threads;	/* hard cap per worker */
-};
 
 /* Per worker: the pool of accept threads. */
 static pthread_mutex_t		 pool_mtx = PTHREAD_MUTEX_INITIALIZER;
@@ -423,17 +421,23 @@ serve_shutdown(pid_t *pids, int n)
 }
 
 static void
-serve_usage(const char *name)
+serve_usage(FILE *f, const char *name)
 {
-	fprintf(stderr, "usage: %s [-s socket] [-m mode] [-w workers] "
+	fprintf(f, "usage: %s [-s socket] [-m mode] [-g group] [-w workers] "
 	    "[-t threads] [-T max-threads]\n"
-	    "  -s PATH  listen on this unix socket (default: the socket "
+	    "       %s -h | -V\n"
+	    "  -s PATH   listen on this unix socket (default: the socket "
 	    "passed as standard input)\n"
-	    "  -m MODE  octal mode of the socket (default 0660)\n"
-	    "  -w N     worker processes (default 2)\n"
-	    "  -t N     accepting threads per worker (default 8)\n"
-	    "  -T N     most threads per worker, busy ones included "
-	    "(default 256)\n", name);
+	    "  -m MODE   octal mode of the socket (default 0660)\n"
+	    "  -g GROUP  group of the socket, a name or a number (default: "
+	    "this process's; nginx's group lets it connect)\n"
+	    "  -w N      worker processes (default 2)\n"
+	    "  -t N      accepting threads per worker (default 8)\n"
+	    "  -T N      most threads per worker, busy ones included "
+	    "(default 256)\n"
+	    "  -h        this text;  -V  the version\n"
+	    "The settings come from the environment (forcelink.env; "
+	    "see the README).\n", name, name);
 }
 
 static int
@@ -449,47 +453,99 @@ serve_number(const char *s, int lo, int hi, int base)
 	return (int)v;
 }
 
+/* A group name or number into *gid.  Returns 0, or -1. */
 static int
-serve_parse(int argc, char *argv[], struct serve_opts *o)
+serve_group(const char *s, gid_t *gid)
+{
+	struct group	*gr;
+	int		 v;
+
+	if ((gr = getgrnam(s)) != NULL) {
+		*gid = gr->gr_gid;
+		return 0;
+	}
+	if ((v = serve_number(s, 0, INT_MAX, 10)) == -1)
+		return -1;
+	*gid = (gid_t)v;
+	return 0;
+}
+
+/* One line naming what was wrong, then the usage. */
+static int
+serve_bad(const char *name, const char *what, const char *arg)
+{
+	fprintf(stderr, "%s: %s%s%s\n", name, what, arg ? ": " : "",
+	    arg ? arg : "");
+	serve_usage(stderr, name);
+	return -1;
+}
+
+int
+serve_parse(int argc, char *argv[], const char *name, struct serve_opts *o)
 {
 	int	 c, v;
 
 	o->socket_path = NULL;
 	o->socket_mode = 0660;
+	o->socket_group = (gid_t)-1;
 	o->workers = 2;
 	o->threads = 8;
 	o->max_threads = 256;
-	while ((c = getopt(argc, argv, "s:m:w:t:T:h")) != -1) {
+	opterr = 0;
+	while ((c = getopt(argc, argv, ":s:m:g:w:t:T:hV")) != -1) {
 		switch (c) {
 		case 's':
+			if (*optarg == '\0')
+				return serve_bad(name, "-s: empty path", NULL);
 			o->socket_path = optarg;
 			break;
 		case 'm':
 			if ((v = serve_number(optarg, 0, 0777, 8)) == -1)
-				return -1;
+				return serve_bad(name, "-m: not an octal mode "
+				    "up to 0777", optarg);
 			o->socket_mode = (mode_t)v;
+			break;
+		case 'g':
+			if (serve_group(optarg, &o->socket_group) == -1)
+				return serve_bad(name, "-g: no such group",
+				    optarg);
 			break;
 		case 'w':
 			if ((o->workers = serve_number(optarg, 1,
 			    SERVE_MAX_WORKERS, 10)) == -1)
-				return -1;
+				return serve_bad(name, "-w: not a number of "
+				    "workers", optarg);
 			break;
 		case 't':
 			if ((o->threads = serve_number(optarg, 1, 1024,
 			    10)) == -1)
-				return -1;
+				return serve_bad(name, "-t: not a number of "
+				    "threads", optarg);
 			break;
 		case 'T':
 			if ((o->max_threads = serve_number(optarg, 1, 4096,
 			    10)) == -1)
-				return -1;
+				return serve_bad(name, "-T: not a number of "
+				    "threads", optarg);
 			break;
+		case 'h':
+			serve_usage(stdout, name);
+			return fflush(stdout) == 0 ? 1 : -1;
+		case 'V':
+			printf("%s (forcelink) %s\n", name, PACKAGE_VERSION);
+			return fflush(stdout) == 0 ? 1 : -1;
+		case ':':
+			return serve_bad(name, "an option needs a value",
+			    argv[optind - 1]);
 		default:
-			return -1;
+			return serve_bad(name, "unknown option",
+			    argv[optind - 1]);
 		}
 	}
-	if (optind != argc || o->max_threads < o->threads)
-		return -1;
+	if (optind != argc)
+		return serve_bad(name, "no operands are taken", argv[optind]);
+	if (o->max_threads < o->threads)
+		return serve_bad(name, "-T is below -t", NULL);
 	return 0;
 }
 
@@ -529,6 +585,14 @@ serve_listen(const struct serve_opts *o)
 		log_error("msg=\"cannot listen on %s\"", o->socket_path);
 		return -1;
 	}
+	if (o->socket_group != (gid_t)-1 &&
+	    chown(o->socket_path, (uid_t)-1, o->socket_group) == -1) {
+		log_error("msg=\"chgrp %s to group %lu: %s\"",
+		    o->socket_path, (unsigned long)o->socket_group,
+		    strerror(errno));
+		close(fd);
+		return -1;
+	}
 	if (chmod(o->socket_path, o->socket_mode) == -1) {
 		log_error("msg=\"chmod %s: %s\"", o->socket_path,
 		    strerror(errno));
@@ -539,23 +603,18 @@ serve_listen(const struct serve_opts *o)
 }
 
 int
-serve_main(int argc, char *argv[], const struct serve_program *prog,
+serve_main(const struct serve_opts *o, const struct serve_program *prog,
     void *global)
 {
-	struct serve_opts	 o;
 	struct sigaction	 sa;
 	sigset_t		 block, old;
 	pid_t			 pids[SERVE_MAX_WORKERS];
 	time_t			 started[SERVE_MAX_WORKERS];
 	int			 fd, i;
 
-	if (serve_parse(argc, argv, &o) == -1) {
-		serve_usage(prog->name);
-		return 2;
-	}
-	if ((fd = serve_listen(&o)) == -1)
+	if ((fd = serve_listen(o)) == -1)
 		return 1;
-	pool_opts = &o;
+	pool_opts = o;
 	pool_prog = prog;
 	pool_global = global;
 
@@ -577,23 +636,23 @@ serve_main(int argc, char *argv[], const struct serve_program *prog,
 	sigaddset(&block, SIGCHLD);
 	sigprocmask(SIG_BLOCK, &block, &old);
 
-	for (i = 0; i < o.workers; i++) {
+	for (i = 0; i < o->workers; i++) {
 		started[i] = time(NULL);
 		pids[i] = serve_fork_worker(fd);
 	}
 	log_event(LOGL_INFO, "supervisor.start", "workers=%d threads=%d "
-	    "socket=%s", o.workers, o.threads,
-	    o.socket_path != NULL ? o.socket_path : "stdin");
+	    "socket=%s", o->workers, o->threads,
+	    o->socket_path != NULL ? o->socket_path : "stdin");
 	while (!sup_stop) {
 		sigsuspend(&old);
 		if (sup_child) {
 			sup_child = 0;
-			serve_reap(pids, started, o.workers, fd);
+			serve_reap(pids, started, o->workers, fd);
 		}
 	}
 	log_event(LOGL_INFO, "supervisor.stop", NULL);
-	serve_shutdown(pids, o.workers);
-	if (o.socket_path != NULL)
-		unlink(o.socket_path);
+	serve_shutdown(pids, o->workers);
+	if (o->socket_path != NULL)
+		unlink(o->socket_path);
 	return 0;
 }

@@ -40,13 +40,35 @@ struct serve_program {
 	void		 (*handle)(FCGX_Request *, void *ctx);
 };
 
+#include <sys/types.h>
+
+/* A program's command line. */
+struct serve_opts {
+	const char	*socket_path;	/* -s; NULL: the socket is on fd 0 */
+	mode_t		 socket_mode;	/* -m, default 0660 */
+	gid_t		 socket_group;	/* -g; (gid_t)-1: the process's */
+	int		 workers;	/* -w */
+	int		 threads;	/* -t, accepting threads per worker */
+	int		 max_threads;	/* -T, hard cap per worker */
+};
+
 /*
- * Parses the command line (-s socket, -m mode, -w workers, -t threads,
- * -T max threads, -h), opens the socket and runs the supervisor until
- * SIGTERM or SIGINT.  global is handed to every thread_init.  Returns
- * the process exit status.
+ * Parses the command line of program name: -s socket, -m mode, -g group,
+ * -w workers, -t threads, -T max threads; -h prints the usage and -V the
+ * version on standard output.  It runs before the configuration is read,
+ * so these work whatever the environment holds.  Returns 0 to go on, 1
+ * when -h or -V was answered (exit 0), -1 after one line and the usage on
+ * standard error (exit 2).
  */
-int	 serve_main(int argc, char *argv[], const struct serve_program *,
+int	 serve_parse(int argc, char *argv[], const char *name,
+	    struct serve_opts *);
+
+/*
+ * Opens the socket o names and runs the supervisor until SIGTERM or
+ * SIGINT.  global is handed to every thread_init.  Returns the process
+ * exit status.
+ */
+int	 serve_main(const struct serve_opts *o, const struct serve_program *,
 	    void *global);
 
 #endif
