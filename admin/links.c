@@ -420,8 +420,8 @@ cmd_show(int argc, char *argv[])
 		admin_current_key_id(&cfg, cur);
 		admin_err("the configured key does not open the tokens of "
 		    "team %s user %s (sealed under key id %s; the configured "
-		    "key's id is %s): wrong FORCELINK_KEY?", l->who.team_id,
-		    l->who.user_id, l->key_id, cur);
+		    "key's id is %s): wrong key in %s?", l->who.team_id,
+		    l->who.user_id, l->key_id, cur, admin_key_setting());
 		rc = ADMIN_CONFIG;
 	}
 out:
@@ -499,9 +499,10 @@ unlink_revoke(const struct config *cfg, const struct store_link_info *l)
 	case SESSION_BADKEY:
 		admin_err("the configured key does not open the tokens of team "
 		    "%s user %s (sealed under key id %s), so nothing can be "
-		    "revoked: nothing was changed.  Fix FORCELINK_KEY, or "
-		    "unlink without --revoke to delete the link anyway",
-		    l->who.team_id, l->who.user_id, l->key_id);
+		    "revoked: nothing was changed.  Fix %s, or unlink "
+		    "without --revoke to delete the link anyway",
+		    l->who.team_id, l->who.user_id, l->key_id,
+		    admin_key_setting());
 		rc = ADMIN_CONFIG;
 		break;
 	case SESSION_TRANSIENT:

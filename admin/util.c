@@ -519,3 +519,12 @@ admin_table_free(struct admin_table *t)
 	free(t->width);
 	free(t);
 }
+
+const char *
+admin_key_setting(void)
+{
+	const char	*f = getenv("FORCELINK_KEY_FILE");
+
+	return f != NULL && *f != '\0' ? "FORCELINK_KEY_FILE" :
+	    "FORCELINK_KEY";
+}

@@ -382,16 +382,18 @@ def test_wrong_key(linked):
     r = admin(linked, "show", A[1], A[2], env=wrong)
     assert r.returncode == 4
     assert "tokens         DO NOT OPEN under the configured key" in r.stdout
-    assert "wrong FORCELINK_KEY?" in r.stderr
+    # The message names the setting the key came from (issue 16, 12).
+    assert "wrong key in FORCELINK_KEY_FILE?" in r.stderr
     # The key in the environment instead of a file: the same.
     r = admin(linked, "show", A[1], A[2], unset=("FORCELINK_KEY_FILE",),
               env={"FORCELINK_KEY": Path(wrong["FORCELINK_KEY_FILE"])
                    .read_text().strip()})
     assert r.returncode == 4
+    assert "wrong key in FORCELINK_KEY?" in r.stderr
     # Nothing can be revoked, and nothing is deleted.
     r = admin(linked, "unlink", "--revoke", A[1], A[2], env=wrong)
     assert r.returncode == 4, r.stderr
-    assert "nothing was changed" in r.stderr
+    assert "nothing was changed.  Fix FORCELINK_KEY_FILE, or" in r.stderr
     assert view(linked) == before
     assert len(state(linked)["revocations"]) == revocations
     # Listing needs no key.
