@@ -303,12 +303,14 @@ config_load_key(struct config *cfg, char *err, size_t errsz)
 		return config_fail(err, errsz, "FORCELINK_KEY and "
 		    "FORCELINK_KEY_FILE are both set: set only one");
 	if (f != NULL && *f != '\0') {
+		/* How a key is made helps with a file that was read, not
+		 * with one that could not be (a mode, a missing file). */
 		if ((cfg->keyring = keyring_from_file(f, why,
 		    sizeof(why))) == NULL)
 			return config_fail(err, errsz, "FORCELINK_KEY_FILE: "
-			    "%s (each line must be the base64 of 32 random "
-			    "bytes, e.g. head -c32 /dev/urandom | base64)",
-			    why);
+			    "%s%s", why, access(f, R_OK) == 0 ? " (each line "
+			    "must be the base64 of 32 random bytes, e.g. "
+			    "head -c32 /dev/urandom | base64)" : "");
 		return 0;
 	}
 	if (config_get("FORCELINK_KEY", &text, err, errsz) == -1)

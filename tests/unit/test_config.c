@@ -483,7 +483,16 @@ START_TEST(keyring_from_key_file)
 	ck_assert_ptr_nonnull(strstr(err, "line 2"));
 	ck_assert_ptr_null(strstr(err, "AAAA"));
 	ck_assert_ptr_null(strstr(err, KEY_B64));
+	/* ... and says how a key is made. */
+	ck_assert_ptr_nonnull(strstr(err, "head -c32 /dev/urandom | base64"));
+
+	/* A file that cannot be read gets the reason alone: the advice on
+	 * the format would send the admin the wrong way. */
 	unlink(path);
+	ck_assert_int_eq(config_load(&cfg, err, sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, "FORCELINK_KEY_FILE: cannot read"));
+	ck_assert_ptr_nonnull(strstr(err, "No such file or directory"));
+	ck_assert_ptr_null(strstr(err, "base64"));
 }
 END_TEST
 
