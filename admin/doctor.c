@@ -26,6 +26,7 @@
 #include <getopt.h>
 #include <grp.h>
 #include <libgen.h>
+#include <netdb.h>
 #include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -569,6 +570,30 @@ doctor_key_ids(struct doctor *d)
 	store_stats_free(&ss);
 }
 
+
+/*
+ * The connection to host failed: whether its name resolves tells a DNS
+ * problem (a typo, no resolver) from a host or firewall that refuses.
+ */
+static void
+doctor_connect_failed(struct doctor *d, const char *host)
+{
+	struct addrinfo	 hints, *res = NULL;
+	int		 e;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_socktype = SOCK_STREAM;
+	if ((e = getaddrinfo(host, NULL, &hints, &res)) != 0)
+		doctor_report(d, "salesforce", DOC_FAIL, "%s: the name does "
+		    "not resolve (%s): check SF_LOGIN_URL and the machine's "
+		    "DNS", host, gai_strerror(e));
+	else
+		doctor_report(d, "salesforce", DOC_FAIL, "%s: the name "
+		    "resolves, but the connection was refused or the host is "
+		    "unreachable: is a firewall or proxy in the way?", host);
+	if (res != NULL)
+		freeaddrinfo(res);
+}
 /* salesforce: a real HTTPS request to SF_LOGIN_URL. */
 static void
 doctor_salesforce(struct doctor *d)
@@ -611,8 +636,7 @@ doctor_salesforce(struct doctor *d)
 		    "%d s", host, d->timeout);
 		break;
 	case HTTP_CONNECT:
-		doctor_report(d, "salesforce", DOC_FAIL, "%s: cannot resolve "
-		    "the name or connect", host);
+		doctor_connect_failed(d, host);
 		break;
 	case HTTP_TLS:
 		doctor_report(d, "salesforce", DOC_FAIL, "%s: the TLS "

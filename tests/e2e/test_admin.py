@@ -1032,8 +1032,13 @@ def test_doctor_finds_problems(linked):
          "socket", "is not a socket"),
         (None, None, (), {"FORCELINK_CA_FILE": None},
          "salesforce", "certificate verification failed"),
+        # A refused connection and a name that does not resolve read
+        # differently.
         (None, None, (), {"SF_LOGIN_URL": "https://127.0.0.1:1"},
-         "salesforce", "cannot resolve the name or connect"),
+         "salesforce", "127.0.0.1: the name resolves, but the connection "
+         "was refused or the host is unreachable"),
+        (None, None, (), {"SF_LOGIN_URL": "https://no-such-host.invalid"},
+         "salesforce", "no-such-host.invalid: the name does not resolve"),
     ]
     give_sockets_to_nginx(linked)
     for change, undo, args, env, check, detail in rows:
