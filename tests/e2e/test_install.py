@@ -746,12 +746,16 @@ def test_activated_restart_loses_no_request(astack):
 
 def test_example_server_block_passes_nginx_t(astack):
     """forcelink-site.conf, the complete example server block, as
-    installed: nginx -t accepts it (with the test's certificate)."""
+    installed, with the upstreams in the http block as the README links
+    them (conf.d/forcelink.conf): nginx -t accepts the two together
+    (with the test's certificate), so no upstream is defined twice."""
     s, i = astack, astack.inst
     site = i.at("pkgdatadir", "nginx", "forcelink-site.conf").read_text()
     # Its includes, as render_nginx() relocated them for the stack.
     nginx_dir = i.installed("pkgdatadir", "nginx")
-    assert site.count(nginx_dir + "/") == 2
+    assert site.count(nginx_dir + "/") == 1
+    assert not re.search(r"^\s*include .*forcelink-upstreams\.conf", site,
+                         re.M)
     site = site.replace(nginx_dir + "/", str(s.dir) + "/")
     site = site.replace("/etc/ssl/certs/forcelink.example.com.pem",
                         str(s.dir / "tls/server.pem"))
@@ -765,8 +769,9 @@ def test_example_server_block_passes_nginx_t(astack):
     (s.dir / "site-main.conf").write_text(
         "pid %s/site.pid;\nerror_log %s/site-error.log;\n"
         "events {}\nhttp {\n    access_log off;\n"
+        "    include %s/forcelink-upstreams.conf;\n"
         "    include %s/site.conf;\n}\n"
-        % (s.dir, s.dir, s.dir))
+        % (s.dir, s.dir, s.dir, s.dir))
     r = run(["nginx", "-t", "-p", str(s.dir), "-c",
              str(s.dir / "site-main.conf"), "-e",
              str(s.dir / "site-error.log")])
