@@ -993,6 +993,9 @@ def test_doctor_finds_problems(linked):
     open_secret = linked.dir / "slack_secret_world_readable"
     open_secret.write_text("slack-client-secret-0123456789\n")
     os.chmod(open_secret, 0o644)
+    open_token = linked.dir / "slack_bot_token_world_readable"
+    open_token.write_text("xoxb-0123456789-0123456789-abcdefghijklmnop\n")
+    os.chmod(open_token, 0o644)
     sock = linked.dir / "contact.sock"
     rows = [
         # (what to change, how to undo it, extra args, env, check, detail)
@@ -1004,6 +1007,8 @@ def test_doctor_finds_problems(linked):
          "modes.key", "readable by its group at most, and by nobody"),
         (None, None, (), {"SLACK_CLIENT_ID": "1234.5678",
                           "SLACK_CLIENT_SECRET_FILE": str(open_secret)},
+         "modes.secrets", "(world-accessible)"),
+        (None, None, (), {"SLACK_BOT_TOKEN_FILE": str(open_token)},
          "modes.secrets", "(world-accessible)"),
         (lambda: os.chmod(linked.dir / "sf_secret", 0o604),
          lambda: os.chmod(linked.dir / "sf_secret", 0o600), (), {},
