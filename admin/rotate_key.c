@@ -181,7 +181,7 @@ rk_environment(struct rekey_opts *o)
 		    "Move the key to a file, set FORCELINK_KEY_FILE instead "
 		    "of FORCELINK_KEY and restart once (later rotations need "
 		    "no restart); or rotate with two restarts as the README "
-		    "says (\"Rotating the encryption key\")" :
+		    "says (\"Key rotation\")" :
 		    "FORCELINK_KEY_FILE is not set: rotate-key rewrites the "
 		    "key file the programs read");
 		return RK_EXIT_CONFIG;

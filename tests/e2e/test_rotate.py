@@ -360,6 +360,13 @@ def test_refusals_change_nothing(stack, linked):
               FORCELINK_KEY=cur_b64, FORCELINK_KEY_FILE=None)
     assert_refused(stack, r, 4, "FORCELINK_KEY", "FORCELINK_KEY_FILE",
                    "restart", before=before)
+    # The README section it sends the admin to exists (issue 16, 9).
+    section = re.search(r'as the README says \("([^"]+)"\)', r.stderr)
+    assert section, r.stderr
+    readme = (harness.ROOT / "README").read_text().splitlines()
+    assert any(a == section.group(1) and set(b) == {"-"} and
+               len(b) == len(a) for a, b in zip(readme, readme[1:])), \
+        section.group(1)
     r = admin(stack, "rotate-key", "--new-key-file", new_path,
               FORCELINK_KEY=None, FORCELINK_KEY_FILE=None)
     assert_refused(stack, r, 4, "FORCELINK_KEY_FILE is not set",
