@@ -39,7 +39,6 @@ import pytest
 
 import harness
 import load
-from load import TEAM
 
 ADMIN = harness.BUILD / "admin" / "forcelink-admin"
 NUSERS = 30
