@@ -18,6 +18,7 @@ import grp
 import json
 import os
 import re
+import secrets
 import socket
 import sqlite3
 import subprocess
@@ -991,10 +992,11 @@ def test_doctor_finds_problems(linked):
     plain = linked.dir / "plain-file"
     plain.write_text("x")
     open_secret = linked.dir / "slack_secret_world_readable"
-    open_secret.write_text("slack-client-secret-0123456789\n")
+    open_secret.write_text(secrets.token_hex(16) + "\n")
     os.chmod(open_secret, 0o644)
     open_token = linked.dir / "slack_bot_token_world_readable"
-    open_token.write_text("xoxb-0123456789-0123456789-abcdefghijklmnop\n")
+    # Made here, never committed: only its file mode matters.
+    open_token.write_text("xoxb-%s\n" % secrets.token_hex(16))
     os.chmod(open_token, 0o644)
     sock = linked.dir / "contact.sock"
     rows = [
