@@ -162,9 +162,9 @@ int	 admin_find_link(struct store *st, const char *enterprise,
  * knows where the configured keys are (a keyring holds several). */
 int	 admin_key_known(const struct config *cfg, const char *id);
 
-/* The setting the key came from, for messages: "FORCELINK_KEY_FILE" when
- * that is set, else "FORCELINK_KEY". */
-const char	*admin_key_setting(void);
+/* The setting the configured keys came from, for messages:
+ * "FORCELINK_KEY_FILE" or "FORCELINK_KEY". */
+const char	*admin_key_setting(const struct config *cfg);
 
 /* The id of the configured keyring's current key (the one new rows are
  * sealed with). */

@@ -421,7 +421,7 @@ cmd_show(int argc, char *argv[])
 		admin_err("the configured key does not open the tokens of "
 		    "team %s user %s (sealed under key id %s; the configured "
 		    "key's id is %s): wrong key in %s?", l->who.team_id,
-		    l->who.user_id, l->key_id, cur, admin_key_setting());
+		    l->who.user_id, l->key_id, cur, admin_key_setting(&cfg));
 		rc = ADMIN_CONFIG;
 	}
 out:
@@ -502,7 +502,7 @@ unlink_revoke(const struct config *cfg, const struct store_link_info *l)
 		    "revoked: nothing was changed.  Fix %s, or unlink "
 		    "without --revoke to delete the link anyway",
 		    l->who.team_id, l->who.user_id, l->key_id,
-		    admin_key_setting());
+		    admin_key_setting(cfg));
 		rc = ADMIN_CONFIG;
 		break;
 	case SESSION_TRANSIENT:

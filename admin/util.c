@@ -328,6 +328,14 @@ admin_key_known(const struct config *cfg, const char *id)
 	return known;
 }
 
+const char *
+admin_key_setting(const struct config *cfg)
+{
+	/* Only a keyring read from a file follows a path. */
+	return keyring_path(cfg->keyring) != NULL ? "FORCELINK_KEY_FILE" :
+	    "FORCELINK_KEY";
+}
+
 void
 admin_current_key_id(const struct config *cfg,
     char out[CRYPTO_KEYID_LEN + 1])
@@ -518,13 +526,4 @@ admin_table_free(struct admin_table *t)
 	free(t->cells);
 	free(t->width);
 	free(t);
-}
-
-const char *
-admin_key_setting(void)
-{
-	const char	*f = getenv("FORCELINK_KEY_FILE");
-
-	return f != NULL && *f != '\0' ? "FORCELINK_KEY_FILE" :
-	    "FORCELINK_KEY";
 }

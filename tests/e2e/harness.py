@@ -12,6 +12,7 @@ another app) for tests of several Salesforce integrations.
 """
 
 import base64
+import grp
 import hashlib
 import hmac
 import html
@@ -58,6 +59,21 @@ PROGRAMS = ("contact", "oauth_start", "oauth_callback", "slack_oauth")
 # there fails the Stack's stop (so the module's teardown errors) even when
 # every request looked fine.  A normal build never prints them.
 SANITIZER_MARKS = ("AddressSanitizer", "LeakSanitizer", "runtime error:")
+# The group ./configure --with-nginx-group names (its default): doctor
+# wants the sockets in it, and the programs' -g gives it them.
+NGINX_GROUP = "www-data"
+
+
+def nginx_gid():
+    """NGINX_GROUP's id, or None when this machine lacks the group or this
+    user may not give a file that group (the callers skip then)."""
+    try:
+        gid = grp.getgrnam(NGINX_GROUP).gr_gid
+    except KeyError:
+        return None
+    if os.geteuid() != 0 and gid not in os.getgroups():
+        return None
+    return gid
 CLIENT_ID = "3MVG9e2e.forcelink_test"
 SLACK_CLIENT_ID = "1234567890.0987654321"
 

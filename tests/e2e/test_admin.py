@@ -14,7 +14,6 @@ longer refreshes.  Every output of the tool is searched for the run's
 secrets at the end.
 """
 
-import grp
 import json
 import os
 import re
@@ -32,8 +31,8 @@ from pathlib import Path
 
 import pytest
 
-from harness import (BUILD, CLIENT_ID, PROGRAMS, ROOT,
-                     SANITIZER_MARKS)
+from harness import (BUILD, CLIENT_ID, NGINX_GROUP, PROGRAMS, ROOT,
+                     SANITIZER_MARKS, nginx_gid)
 
 ADMIN = BUILD / "admin" / "forcelink-admin"
 MAN = ROOT / "admin" / "forcelink-admin.8"
@@ -926,28 +925,15 @@ DOCTOR_CHECKS = ["config", "database", "schema", "modes.database",
                  "modes.directory", "modes.key", "modes.secrets",
                  "key.sample", "key.ids", "salesforce", "socket", "socket",
                  "socket", "socket"]
-# The group ./configure --with-nginx-group names (its default here).
-NGINX_GROUP = "www-data"
-
-
-def nginx_gid():
-    try:
-        return grp.getgrnam(NGINX_GROUP).gr_gid
-    except KeyError:
-        pytest.skip("no group %s on this machine" % NGINX_GROUP)
-
-
 def give_sockets_to_nginx(stack):
     """The stack's sockets as systemd makes them: group www-data, 0660
     (the programs make them with the test's own group)."""
     gid = nginx_gid()
+    if gid is None:
+        pytest.skip("needs group %s and the right to give it" % NGINX_GROUP)
     for prog in PROGRAMS:
         sock = stack.dir / (prog + ".sock")
-        try:
-            os.chown(sock, -1, gid)
-        except PermissionError:
-            pytest.skip("giving the sockets group %s needs root"
-                        % NGINX_GROUP)
+        os.chown(sock, -1, gid)
         os.chmod(sock, 0o660)
 
 

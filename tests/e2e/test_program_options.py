@@ -5,7 +5,6 @@ wrong option is named whatever the environment holds (an empty one
 here); -g gives the socket nginx's group.
 """
 
-import grp
 import os
 import re
 import subprocess
@@ -13,7 +12,8 @@ import time
 
 import pytest
 
-from harness import BUILD, PROGRAMS, ROOT, SANITIZER_MARKS
+from harness import (BUILD, NGINX_GROUP, PROGRAMS, ROOT, SANITIZER_MARKS,
+                     nginx_gid)
 
 VERSION = re.search(r"AC_INIT\(\[forcelink\], \[([^]]+)\]",
                     (ROOT / "configure.ac").read_text()).group(1)
@@ -64,13 +64,10 @@ def test_bad_command_line_is_named_before_the_settings(args, says):
 def test_socket_group(stack, tmp_path):
     """-g: the socket gets the group (a name or a number) with -m's
     mode, as systemd's SocketGroup= would give it."""
-    try:
-        gid = grp.getgrnam("www-data").gr_gid
-    except KeyError:
-        pytest.skip("no group www-data here")
-    if os.geteuid() != 0 and gid not in os.getgroups():
-        pytest.skip("giving a socket group www-data needs root")
-    for group in ("www-data", str(gid)):
+    gid = nginx_gid()
+    if gid is None:
+        pytest.skip("needs group %s and the right to give it" % NGINX_GROUP)
+    for group in (NGINX_GROUP, str(gid)):
         sock = tmp_path / ("g%s.sock" % group)
         p = subprocess.Popen([str(BUILD / "cgi" / "contact"), "-s",
                               str(sock), "-g", group, "-m", "0660", "-w",
