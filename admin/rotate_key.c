@@ -3,10 +3,12 @@
  *
  * This file owns the command line and the environment of the command and
  * maps the outcome to the tool's exit codes; the rotation itself is
- * common/rekey.c.  The key must come from FORCELINK_KEY_FILE: it is the
- * file the running programs re-read, and the one this command rewrites.
- * A key given in FORCELINK_KEY cannot reach running programs, so the
- * command refuses it and says how to get there (a restart with a keyring).
+ * common/rekey.c.  With the key in FORCELINK_KEY_FILE (the file the
+ * running programs re-read) the command rewrites that file and nobody
+ * restarts anything.  A key in FORCELINK_KEY reaches the programs only
+ * when they start, so there the administrator changes it, before and
+ * after, with a restart each time, and the command re-seals the rows in
+ * between (rekey.h).
  */
 #include <sys/stat.h>
 
@@ -60,12 +62,14 @@ RK_STR(REKEY_BATCH_DEFAULT) ")\n"
 "  --pause MILLISECONDS pause between transactions, to leave the database\n"
 "                       to a busy service (default 0)\n"
 "\n"
-"Environment: FORCELINK_KEY_FILE (required, rewritten in place with the\n"
-"same owner and mode), FORCELINK_DB.\n"
+"Environment: FORCELINK_KEY_FILE (rewritten in place with the same owner\n"
+"and mode), FORCELINK_DB.  With FORCELINK_KEY instead, it must already be\n"
+"\"NEW OLD\" (the new key first) in the programs' environment, which were\n"
+"restarted with it; the command re-seals the rows and rewrites nothing.\n"
 "Exit status: 0 done; 1 failed (rows left that do not open, I/O error);\n"
-"2 usage error or unusable new key file; 4 configuration error (no\n"
-"FORCELINK_KEY_FILE, or rows under a key it lacks); 5 database locked or\n"
-"another rotation running.\n",
+"2 usage error or unusable new key file; 4 configuration error (no key,\n"
+"FORCELINK_KEY not starting with the new key, or rows under a key it\n"
+"lacks); 5 database locked or another rotation running.\n",
 NULL
 };
 
@@ -174,19 +178,17 @@ rk_environment(struct rekey_opts *o)
 		    "both set: set only one\n", RK_PROG);
 		return RK_EXIT_CONFIG;
 	}
-	if (f == NULL || *f == '\0') {
-		fprintf(stderr, "%s: %s\n", RK_PROG, k != NULL && *k != '\0' ?
-		    "the key is in FORCELINK_KEY, which running programs "
-		    "cannot re-read; rotate-key needs FORCELINK_KEY_FILE.  "
-		    "Move the key to a file, set FORCELINK_KEY_FILE instead "
-		    "of FORCELINK_KEY and restart once (later rotations need "
-		    "no restart); or rotate with two restarts as the README "
-		    "says (\"Key rotation\")" :
-		    "FORCELINK_KEY_FILE is not set: rotate-key rewrites the "
-		    "key file the programs read");
+	if ((f == NULL || *f == '\0') && (k == NULL || *k == '\0')) {
+		fprintf(stderr, "%s: neither FORCELINK_KEY_FILE nor "
+		    "FORCELINK_KEY is set: there is no key to rotate from\n",
+		    RK_PROG);
 		return RK_EXIT_CONFIG;
 	}
-	o->key_path = f;
+	if (f == NULL || *f == '\0') {
+		o->key_path = NULL;
+		o->env_keys = k;
+	} else
+		o->key_path = f;
 	o->db_path = db != NULL && *db != '\0' ? db : CONFIG_DEFAULT_DB;
 	return -1;
 }

@@ -296,6 +296,14 @@ rekey_grace(const struct rekey *rk, long secs)
 	rekey_sleep_ms(secs * 1000);
 }
 
+/* Where the run's current keys come from, for its messages. */
+static const char *
+rekey_keys(const struct rekey *rk)
+{
+	return rk->o->key_path != NULL ? "FORCELINK_KEY_FILE" :
+	    "FORCELINK_KEY";
+}
+
 /* --- Steps --------------------------------------------------------------- */
 
 /*
@@ -310,10 +318,17 @@ rekey_load_keys(struct rekey *rk)
 	char			 why[PATH_MAX + 256];
 	size_t			 nfresh, i;
 	enum rekey_result	 r = REKEY_OK;
+	int			 rc;
 
-	if (keyring_read_file(rk->o->key_path, rk->old, &rk->nold, why,
-	    sizeof(why)) == -1)
-		return rekey_fail(rk, REKEY_CONFIG, "FORCELINK_KEY_FILE: %s",
+	if (rk->o->key_path != NULL)
+		rc = keyring_read_file(rk->o->key_path, rk->old, &rk->nold,
+		    why, sizeof(why));
+	else
+		rc = keyring_parse(rk->o->env_keys != NULL ?
+		    rk->o->env_keys : "", rk->old, &rk->nold, why,
+		    sizeof(why));
+	if (rc == -1)
+		return rekey_fail(rk, REKEY_CONFIG, "%s: %s", rekey_keys(rk),
 		    why);
 	if (keyring_read_file(rk->o->new_key_path, fresh, &nfresh, why,
 	    sizeof(why)) == -1) {
@@ -328,16 +343,30 @@ rekey_load_keys(struct rekey *rk)
 		    rk->o->new_key_path, nfresh);
 		goto out;
 	}
+	/* The programs seal with FORCELINK_KEY's first key, read once when
+	 * they start: re-sealing under a key they lack would lock them out
+	 * of every row re-sealed. */
+	if (rk->o->key_path == NULL &&
+	    strcmp(rk->old[0].id, fresh[0].id) != 0) {
+		r = rekey_fail(rk, REKEY_CONFIG, "FORCELINK_KEY does not start "
+		    "with the new key (key id %s): the programs read "
+		    "FORCELINK_KEY only when they start, so first set it to "
+		    "the new key, a space and the current key (FORCELINK_KEY="
+		    "\"NEW OLD\" in the environment file), restart the four "
+		    "programs, then run rotate-key again (README, \"Key "
+		    "rotation\"); nothing was changed", fresh[0].id);
+		goto out;
+	}
 	rk->ring[0] = fresh[0];
 	rk->nring = 1;
 	for (i = 0; i < rk->nold; i++) {
 		if (strcmp(rk->old[i].id, fresh[0].id) == 0)
 			continue;
 		if (rk->nring == KEYRING_MAX) {
-			r = rekey_fail(rk, REKEY_CONFIG, "FORCELINK_KEY_FILE "
-			    "already holds %zu keys: with the new one that is "
-			    "more than %d; finish or undo the earlier rotation "
-			    "first", rk->nold, KEYRING_MAX);
+			r = rekey_fail(rk, REKEY_CONFIG, "%s already holds %zu "
+			    "keys: with the new one that is more than %d; "
+			    "finish or undo the earlier rotation first",
+			    rekey_keys(rk), rk->nold, KEYRING_MAX);
 			goto out;
 		}
 		rk->ring[rk->nring++] = rk->old[i];
@@ -446,18 +475,21 @@ rekey_check(struct rekey *rk)
 		return r;
 	if (unknown > 0)
 		return rekey_fail(rk, REKEY_CONFIG, "%ld row%s sealed under "
-		    "key id %s%s, which neither FORCELINK_KEY_FILE nor the new "
-		    "key holds; add that key to FORCELINK_KEY_FILE as one more "
-		    "line (or unlink those users) and run rotate-key again; "
-		    "nothing was changed", unknown, unknown == 1 ? " is" :
-		    "s are", id, unknown > 1 ? " (or others)" : "");
+		    "key id %s%s, which neither %s nor the new key holds; add "
+		    "that key to %s (or unlink those users) and run "
+		    "rotate-key again; nothing was changed", unknown,
+		    unknown == 1 ? " is" : "s are", id, unknown > 1 ?
+		    " (or others)" : "", rekey_keys(rk),
+		    rk->o->key_path != NULL ? "FORCELINK_KEY_FILE as one more "
+		    "line" : "FORCELINK_KEY after a space, restart the "
+		    "programs,");
 	if (rk->nold == 1 && strcmp(rk->old[0].id, rk->ring[0].id) == 0 &&
 	    remaining == 0)
 		return rekey_fail(rk, REKEY_BADARG, "the key in %s (key id %s) "
-		    "is already the current and only key of FORCELINK_KEY_FILE "
-		    "and every row is sealed under it: nothing to rotate; make "
-		    "a new key with head -c32 /dev/urandom | base64",
-		    rk->o->new_key_path, rk->ring[0].id);
+		    "is already the current and only key of %s and every row "
+		    "is sealed under it: nothing to rotate; make a new key "
+		    "with head -c32 /dev/urandom | base64",
+		    rk->o->new_key_path, rk->ring[0].id, rekey_keys(rk));
 	return REKEY_OK;
 }
 
@@ -473,6 +505,11 @@ rekey_switch(struct rekey *rk)
 	enum rekey_result	 r;
 	long			 age;
 
+	if (rk->o->key_path == NULL) {
+		rekey_say(rk, "FORCELINK_KEY: the new key is first (the "
+		    "programs were restarted with it)");
+		return REKEY_OK;
+	}
 	if (strcmp(rk->old[0].id, rk->ring[0].id) != 0) {
 		if ((r = rekey_rewrite(rk, rk->nring)) != REKEY_OK)
 			return r;
@@ -527,10 +564,9 @@ rekey_passes(struct rekey *rk, const char *label)
 	}
 	if (unknown > 0)
 		return rekey_fail(rk, REKEY_CONFIG, "%ld rows are sealed under "
-		    "key id %s, which this run does not hold; the key file "
-		    "keeps the previous keys; add that key to "
-		    "FORCELINK_KEY_FILE as one more line and run rotate-key "
-		    "again", unknown, id);
+		    "key id %s, which this run does not hold; %s keeps the "
+		    "previous keys; add that key to it and run rotate-key "
+		    "again", unknown, id, rekey_keys(rk));
 	return rekey_fail(rk, REKEY_FAILED, "%ld rows do not open with the key "
 	    "their key id names (altered?) and were left as they are (see the "
 	    "lines above); the key file keeps the previous keys", remaining);
@@ -545,7 +581,8 @@ rekey_finish(struct rekey *rk)
 {
 	enum rekey_result	 r;
 
-	if (rk->nold != 1 || strcmp(rk->old[0].id, rk->ring[0].id) != 0) {
+	if (rk->o->key_path != NULL && (rk->nold != 1 ||
+	    strcmp(rk->old[0].id, rk->ring[0].id) != 0)) {
 		if ((r = rekey_rewrite(rk, 1)) != REKEY_OK)
 			return r;
 		rekey_grace(rk, rk->o->grace);
@@ -569,15 +606,18 @@ rekey_run(const struct rekey_opts *o, char *err, size_t errsz)
 	    (r = rekey_open(&rk)) != REKEY_OK ||
 	    (r = rekey_check(&rk)) != REKEY_OK)
 		goto out;
-	rekey_say(&rk, "rotating to key id %s (key file: %zu key%s, current "
-	    "key id %s)", rk.ring[0].id, rk.nold, rk.nold == 1 ? "" : "s",
-	    rk.old[0].id);
+	rekey_say(&rk, "rotating to key id %s (%s: %zu key%s, current key id "
+	    "%s)", rk.ring[0].id, rekey_keys(&rk), rk.nold, rk.nold == 1 ?
+	    "" : "s", rk.old[0].id);
 	if ((r = rekey_switch(&rk)) != REKEY_OK ||
 	    (r = rekey_passes(&rk, "pass")) != REKEY_OK ||
 	    (r = rekey_finish(&rk)) != REKEY_OK)
 		goto out;
 	rekey_say(&rk, "done: %ld rows re-sealed; every row is sealed under "
 	    "key id %s", rk.total, rk.ring[0].id);
+	if (o->key_path == NULL && rk.nold > 1)
+		rekey_say(&rk, "now set FORCELINK_KEY to the new key alone and "
+		    "restart the programs");
 	log_event(LOGL_INFO, "key.rotated", "key_id=%s resealed=%ld",
 	    rk.ring[0].id, rk.total);
 out:

@@ -22,6 +22,12 @@
  * the key file says where it was (N first: steps 1 and 2 are done).
  * Before it changes anything it checks that every row is sealed under a
  * key it holds, so a wrong key file changes nothing.
+ *
+ * A key kept in FORCELINK_KEY (env_keys) cannot be rewritten, and the
+ * programs read it only when they start.  Steps 1, 2 and 4 are then the
+ * administrator's, each a change of FORCELINK_KEY and a restart: "N OLD"
+ * before the run, which insists that N is already first, and "N" alone
+ * after it.  The run does step 3 only.
  */
 #ifndef FORCELINK_REKEY_H
 #define FORCELINK_REKEY_H
@@ -52,8 +58,9 @@ enum rekey_result {
 const char	*rekey_result_str(enum rekey_result);
 
 /*
- * db_path is FORCELINK_DB, key_path FORCELINK_KEY_FILE; new_key_path
- * holds the new key alone.  grace is in seconds (after each rewrite of
+ * db_path is FORCELINK_DB, key_path FORCELINK_KEY_FILE, or NULL when the
+ * keys are env_keys, the text of FORCELINK_KEY; new_key_path holds the
+ * new key alone.  grace is in seconds (after each rewrite of
  * the key file), batch in rows per transaction, pause_ms between
  * transactions.  Progress goes to out, one line per step and per pass
  * (NULL: nowhere).
@@ -61,6 +68,7 @@ const char	*rekey_result_str(enum rekey_result);
 struct rekey_opts {
 	const char	*db_path;
 	const char	*key_path;
+	const char	*env_keys;
 	const char	*new_key_path;
 	int		 grace;
 	int		 batch;

@@ -353,14 +353,17 @@ def test_refusals_change_nothing(stack, linked):
     assert_refused(stack, r, 2, "already the current and only key",
                    before=before)
 
-    # The key in FORCELINK_KEY only: the programs cannot re-read it.
+    # The key in FORCELINK_KEY without the new key first: the programs
+    # read it only when they start, so they must have been restarted
+    # with "NEW OLD" before anything is re-sealed.
     _, new_path = new_key(stack, "key.new3")
     r = admin(stack, "rotate-key", "--new-key-file", new_path,
               FORCELINK_KEY=cur_b64, FORCELINK_KEY_FILE=None)
-    assert_refused(stack, r, 4, "FORCELINK_KEY", "FORCELINK_KEY_FILE",
-                   "restart", before=before)
+    assert_refused(stack, r, 4, "FORCELINK_KEY does not start with the "
+                   "new key", "restart", "nothing was changed",
+                   before=before)
     # The README section it sends the admin to exists (issue 16, 9).
-    section = re.search(r'as the README says \("([^"]+)"\)', r.stderr)
+    section = re.search(r'README, "([^"]+)"', r.stderr)
     assert section, r.stderr
     readme = (harness.ROOT / "README").read_text().splitlines()
     assert any(a == section.group(1) and set(b) == {"-"} and
@@ -368,8 +371,8 @@ def test_refusals_change_nothing(stack, linked):
         section.group(1)
     r = admin(stack, "rotate-key", "--new-key-file", new_path,
               FORCELINK_KEY=None, FORCELINK_KEY_FILE=None)
-    assert_refused(stack, r, 4, "FORCELINK_KEY_FILE is not set",
-                   before=before)
+    assert_refused(stack, r, 4, "neither FORCELINK_KEY_FILE nor "
+                   "FORCELINK_KEY is set", before=before)
     r = admin(stack, "rotate-key", "--new-key-file", new_path,
               FORCELINK_KEY=cur_b64)
     assert_refused(stack, r, 4, "both set", before=before)
@@ -468,3 +471,63 @@ def test_locked_database_then_rerun(stack, linked):
     assert counts(stack) == {new: total}
     assert keyfile_ids(stack) == [new]
     all_links_work(stack, linked_now(stack, 4), load.Hooks(stack))
+
+
+def test_key_in_environment_two_restarts(stack, linked):
+    """The README's rotation of a key kept in FORCELINK_KEY, as written:
+    the environment file says FORCELINK_KEY="NEW OLD" (quoted, as
+    systemd reads it), the programs restart, rotate-key re-seals every
+    row, FORCELINK_KEY becomes NEW alone and the programs restart again.
+    Nobody is logged out at any step.  The admin tool reads the same
+    environment file, whose FORCELINK_KEY wins over a FORCELINK_KEY_FILE
+    in the caller's environment (issue 16, 9: it used to exit 4)."""
+    users = linked_now(stack, 4)
+    hooks = load.Hooks(stack)
+    old_b64 = stack.dir.joinpath("key").read_text().split()[0]
+    new_b64, new_path = new_key(stack, "key.env-new")
+    settings = {k: v for k, v in stack.env().items()
+                if k.startswith(("SLACK_", "SF_", "FORCELINK_"))
+                and k != "FORCELINK_KEY_FILE"}
+    envfile = stack.dir / "forcelink-envkey.env"
+
+    def write_env(keys):
+        envfile.write_text("".join("%s=%s\n" % kv for kv in
+                                   sorted(settings.items())) +
+                           'FORCELINK_KEY="%s"\n' % keys)
+        envfile.chmod(0o600)
+
+    def programs(keys):
+        env = stack.env()
+        env.pop("FORCELINK_KEY_FILE")
+        env["FORCELINK_KEY"] = keys
+        stack.restart_programs(env)
+
+    try:
+        # Before: the key in FORCELINK_KEY alone.
+        programs(old_b64)
+        all_links_work(stack, users, hooks)
+        # First restart: the new key first, the old one after it.
+        write_env(new_b64 + " " + old_b64)
+        programs(new_b64 + " " + old_b64)
+        all_links_work(stack, users, hooks)
+        r = admin(stack, "--env-file", envfile, "rotate-key",
+                  "--new-key-file", new_path)
+        assert r.returncode == 0, (r.stdout, r.stderr)
+        assert "now set FORCELINK_KEY to the new key alone" in r.stdout
+        assert counts(stack).keys() == {key_id(new_b64)}, counts(stack)
+        all_links_work(stack, users, hooks)
+        # Second restart: the new key alone.
+        write_env(new_b64)
+        programs(new_b64)
+        all_links_work(stack, users, hooks)
+        for w in (old_b64, new_b64):
+            assert w not in r.stdout + r.stderr
+    finally:
+        # The module's other tests find the rows' keys in the key file.
+        ids = counts(stack).keys()
+        keys = [k for k in (new_b64, old_b64) if key_id(k) in ids]
+        keys = keys or [old_b64]
+        stack.dir.joinpath("key").write_text("\n".join(keys) + "\n")
+        stack.key = keys[0]
+        stack.restart_programs()
+    assert not key_trouble(stack)

@@ -1051,6 +1051,69 @@ START_TEST(test_run_complete)
 }
 END_TEST
 
+/*
+ * The keys in FORCELINK_KEY (env_keys): refused, nothing changed, while
+ * the new key is not first; with it first, every row is re-sealed and no
+ * file is written.
+ */
+START_TEST(test_run_env_keys)
+{
+	struct rekey_opts	 o;
+	struct crypto_key	 ring[2];
+	struct store		*a;
+	char			 out[4096], err[1024], ids[64], ids2[64];
+	char			*before, *after, *text;
+	FILE			*fp;
+	size_t			 got;
+	int			 i;
+
+	a = store_open(dbpath, &key_a);
+	for (i = 0; i < NUSERS; i++)
+		put(a, i, 1);
+	store_close(a);
+	write_keys(keypath, &key_c, NULL);	/* must stay as it is */
+	write_keys(newpath, &key_b, NULL);
+	file_ids(keypath, ids, sizeof(ids));
+	memset(&o, 0, sizeof(o));
+	o.db_path = dbpath;
+	o.new_key_path = newpath;
+	o.batch = 3;
+
+	ring[0] = key_a;
+	ck_assert_ptr_nonnull(text = keyring_format(ring, 1));
+	o.env_keys = text;
+	before = raw_snapshot();
+	ck_assert_int_eq(rekey_run(&o, err, sizeof(err)), REKEY_CONFIG);
+	ck_assert_msg(strstr(err, "FORCELINK_KEY does not start with the new "
+	    "key") != NULL, "%s", err);
+	ck_assert_ptr_nonnull(strstr(err, "nothing was changed"));
+	after = raw_snapshot();
+	ck_assert_str_eq(before, after);
+	free(before);
+	free(after);
+	crypto_free_secret(text);
+
+	ring[0] = key_b;
+	ring[1] = key_a;
+	ck_assert_ptr_nonnull(text = keyring_format(ring, 2));
+	o.env_keys = text;
+	ck_assert_ptr_nonnull(fp = tmpfile());
+	o.out = fp;
+	ck_assert_int_eq(rekey_run(&o, err, sizeof(err)), REKEY_OK);
+	rewind(fp);
+	got = fread(out, 1, sizeof(out) - 1, fp);
+	out[got] = '\0';
+	fclose(fp);
+	crypto_free_secret(text);
+	ck_assert_msg(strstr(out, "now set FORCELINK_KEY to the new key "
+	    "alone") != NULL, "%s", out);
+	ck_assert_ptr_null(strstr(out, "key file:"));
+	ck_assert_int_eq(links_under(&key_b), NUSERS);
+	file_ids(keypath, ids2, sizeof(ids2));
+	ck_assert_str_eq(ids, ids2);
+}
+END_TEST
+
 /* Killed after the first rewrite and part of a pass: the rerun resumes. */
 START_TEST(test_run_resumes)
 {
@@ -1463,6 +1526,7 @@ suite(void)
 	tcase_add_loop_test(tc, test_run_bad_new_key_file, 0,
 	    sizeof(bad_new) / sizeof(bad_new[0]));
 	tcase_add_test(tc, test_run_full_keyring);
+	tcase_add_test(tc, test_run_env_keys);
 	tcase_add_test(tc, test_run_other_rotation_running);
 	tcase_add_test(tc, test_run_no_database);
 	tcase_add_test(tc, test_reseal_integrations);
