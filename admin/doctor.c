@@ -39,6 +39,7 @@
 #include "admin.h"
 #include "config.h"
 #include "http.h"
+#include "log.h"
 #include "store.h"
 
 #define DOCTOR_SOCKET_DIR	"/run/forcelink"
@@ -46,6 +47,7 @@
 #define DOCTOR_TIMEOUT		5	/* seconds, for Salesforce */
 #define DOCTOR_TIMEOUT_MAX	20
 #define DOCTOR_DETAIL_MAX	1024
+#define DOCTOR_LOG_MAX		8	/* log lines kept for one check */
 
 /* The group nginx runs as (./configure --with-nginx-group, Makefile.am). */
 #ifndef NGINX_GROUP
@@ -80,6 +82,12 @@ struct doctor {
 	struct config		 cfg;
 	char			 keyid[CRYPTO_KEYID_LEN + 1]; /* current key */
 	struct store		*st;
+	/* The log lines of the modules since the last check was reported:
+	 * printed under that check's row, so they never land inside the
+	 * table at random (stdout and stderr are buffered apart). */
+	char			*log[DOCTOR_LOG_MAX];
+	size_t			 nlog;
+	size_t			 droppedlog;
 };
 
 enum {
@@ -135,7 +143,52 @@ static void	doctor_report(struct doctor *, const char *,
 		    enum doctor_status, const char *, ...)
 		    __attribute__((format(printf, 4, 5)));
 
-/* Prints (or, with --json, records) one check's outcome. */
+/* log_set_sink's function while doctor runs: keeps the line. */
+static void
+doctor_log(const char *line, void *arg)
+{
+	struct doctor	*d = arg;
+	char		*copy;
+
+	if (d->nlog == DOCTOR_LOG_MAX || (copy = strdup(line)) == NULL) {
+		d->droppedlog++;
+		return;
+	}
+	d->log[d->nlog++] = copy;
+}
+
+/* Prints (text) or adds to o (JSON, as "log") the kept log lines, and
+ * forgets them. */
+static void
+doctor_log_flush(struct doctor *d, struct json_object *o)
+{
+	struct json_object	*a = NULL;
+	char			 more[64];
+	size_t			 i;
+
+	if (d->nlog == 0 && d->droppedlog == 0)
+		return;
+	snprintf(more, sizeof(more), "(%zu more log lines)", d->droppedlog);
+	if (o != NULL && (a = json_object_new_array()) != NULL)
+		json_object_object_add(o, "log", a);
+	for (i = 0; i < d->nlog; i++) {
+		if (a != NULL)
+			json_object_array_add(a, admin_json_str(d->log[i]));
+		else if (o == NULL)
+			printf("      log: %s\n", d->log[i]);
+		free(d->log[i]);
+	}
+	if (d->droppedlog > 0) {
+		if (a != NULL)
+			json_object_array_add(a, admin_json_str(more));
+		else if (o == NULL)
+			printf("      log: %s\n", more);
+	}
+	d->nlog = d->droppedlog = 0;
+}
+
+/* Prints (or, with --json, records) one check's outcome, and under it
+ * the log lines its check wrote. */
 static void
 doctor_report(struct doctor *d, const char *check, enum doctor_status s,
     const char *fmt, ...)
@@ -156,6 +209,7 @@ doctor_report(struct doctor *d, const char *check, enum doctor_status s,
 		json_object_object_add(o, "status",
 		    admin_json_str(doctor_status_json[s]));
 		json_object_object_add(o, "detail", admin_json_str(detail));
+		doctor_log_flush(d, o);
 		json_object_array_add(d->checks, o);
 		return;
 	}
@@ -163,6 +217,7 @@ doctor_report(struct doctor *d, const char *check, enum doctor_status s,
 	printf("%-4s  %-15s  %s\n", doctor_status_names[s], check,
 	    clean != NULL ? clean : "?");
 	free(clean);
+	doctor_log_flush(d, NULL);
 }
 
 static int
@@ -268,7 +323,11 @@ doctor_database(struct doctor *d)
 		break;
 	case STORE_PROBE_MISSING:
 		doctor_report(d, "database", DOC_FAIL, "%s does not exist "
-		    "(FORCELINK_DB)", path);
+		    "(FORCELINK_DB): a program creates it when it first "
+		    "starts, which socket activation does at the first "
+		    "request (systemctl start forcelink-contact.service "
+		    "starts one now); or FORCELINK_DB names the wrong file",
+		    path);
 		return;
 	case STORE_PROBE_BUSY:
 		doctor_report(d, "database", DOC_FAIL, "%s is locked: another "
@@ -323,6 +382,11 @@ doctor_modes_db(struct doctor *d)
 		snprintf(path, sizeof(path), "%s%s", d->cfg.db_path,
 		    suffix[i]);
 		if (stat(path, &sb) == -1) {
+			if (i == 0 && errno == ENOENT) {
+				doctor_report(d, "modes.database", DOC_SKIP,
+				    "no database yet (see above)");
+				return;
+			}
 			if (i == 0 || errno != ENOENT) {
 				doctor_report(d, "modes.database", DOC_FAIL,
 				    "%s: %s", path, strerror(errno));
@@ -736,6 +800,7 @@ cmd_doctor(int argc, char *argv[])
 {
 	struct doctor		 d;
 	struct json_object	*o;
+	size_t			 i;
 	int			 rc, first, done, loaded = 0;
 
 	memset(&d, 0, sizeof(d));
@@ -752,6 +817,7 @@ cmd_doctor(int argc, char *argv[])
 		admin_err("out of memory");
 		return ADMIN_FAIL;
 	}
+	log_set_sink(doctor_log, &d);
 	if (doctor_config(&d) == 0) {
 		loaded = 1;
 		doctor_database(&d);
@@ -766,6 +832,14 @@ cmd_doctor(int argc, char *argv[])
 		doctor_salesforce(&d);
 		doctor_sockets(&d);
 	}
+	log_set_sink(NULL, NULL);
+	/* Lines written after the last check (none expected): standard
+	 * error, as without doctor. */
+	for (i = 0; i < d.nlog; i++) {
+		fprintf(stderr, "%s: %s\n", ADMIN_PROG, d.log[i]);
+		free(d.log[i]);
+	}
+	d.nlog = 0;
 	rc = d.failed ? ADMIN_FAIL : ADMIN_OK;
 	if (d.json) {
 		if ((o = json_object_new_object()) != NULL) {

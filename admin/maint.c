@@ -306,57 +306,60 @@ stats_json(const struct config *cfg, const struct store_stats *ss,
 	return admin_json_print(o);
 }
 
+/*
+ * The text form says what the JSON form says, in the same words: each
+ * row is named after a top-level member, and each figure after the
+ * member it is in JSON (tests/e2e/test_admin.py holds the two together).
+ */
 static int
 stats_text(const struct config *cfg, const struct store_stats *ss,
     const struct stats_files *f)
 {
-	char	 v[256], a[24], b[24];
+	char	 v[512], a[24], b[24], wal[32];
 	size_t	 i;
 
-	snprintf(v, sizeof(v), "%ld", ss->links);
-	admin_kv("links", v, NULL);
-	for (i = 0; i < ss->nteams; i++) {
-		snprintf(v, sizeof(v), "%ld in team %s%s%s", ss->teams[i].links,
-		    ss->teams[i].team_id, ss->teams[i].enterprise_id[0] ?
-		    " of enterprise " : "", ss->teams[i].enterprise_id);
-		admin_kv("", v, NULL);
-	}
-	snprintf(v, sizeof(v), "%ld in the last 24 h, %ld in the last 30 "
-	    "days, %ld never", ss->links_used_24h, ss->links_used_30d,
+	snprintf(v, sizeof(v), "%ld total, %ld used_24h, %ld used_30d, %ld "
+	    "never_used", ss->links, ss->links_used_24h, ss->links_used_30d,
 	    ss->links_never_used);
-	admin_kv("used", v, NULL);
+	admin_kv("links", v, NULL);
 	admin_iso8601(ss->oldest_created, a);
 	admin_iso8601(ss->newest_created, b);
 	snprintf(v, sizeof(v), "oldest %s, newest %s", a, b);
-	admin_kv("linked", v, NULL);
+	admin_kv("", v, NULL);
+	for (i = 0; i < ss->nteams; i++) {
+		snprintf(v, sizeof(v), "per_team %s%s%s: %ld links",
+		    ss->teams[i].team_id, ss->teams[i].enterprise_id[0] ?
+		    " of enterprise " : "", ss->teams[i].enterprise_id,
+		    ss->teams[i].links);
+		admin_kv("", v, NULL);
+	}
 	snprintf(v, sizeof(v), "%ld pending (%ld waiting for the login "
-	    "link, %ld for the callback), %ld used, %ld expired",
-	    ss->login_waiting + ss->login_started, ss->login_waiting,
-	    ss->login_started, ss->login_used, ss->login_expired);
-	admin_kv("login states", v, NULL);
+	    "link to be opened, %ld started and waiting for the callback), "
+	    "%ld used, %ld expired", ss->login_waiting + ss->login_started,
+	    ss->login_waiting, ss->login_started, ss->login_used,
+	    ss->login_expired);
+	admin_kv("login_states", v, NULL);
 	snprintf(v, sizeof(v), "%ld live, %ld expired", ss->replays_live,
 	    ss->replays_expired);
 	admin_kv("replays", v, NULL);
-	snprintf(v, sizeof(v), "%s, %lld bytes: %ld pages of %ld, %ld free",
-	    cfg->db_path, f->db, ss->page_count, ss->page_size,
-	    ss->freelist_count);
-	admin_kv("database", v, NULL);
 	if (f->wal < 0)
-		snprintf(v, sizeof(v), "none");
+		snprintf(wal, sizeof(wal), "none");
 	else
-		snprintf(v, sizeof(v), "%lld bytes", f->wal);
-	admin_kv("wal", v, NULL);
-	snprintf(v, sizeof(v), "%d (this program's: %d)", ss->schema_version,
-	    store_schema_version());
-	admin_kv("schema", v, NULL);
+		snprintf(wal, sizeof(wal), "%lld", f->wal);
+	snprintf(v, sizeof(v), "%s: size_bytes %lld, wal_bytes %s, page_size "
+	    "%ld, page_count %ld, freelist_count %ld", cfg->db_path, f->db,
+	    wal, ss->page_size, ss->page_count, ss->freelist_count);
+	admin_kv("database", v, NULL);
+	snprintf(v, sizeof(v), "schema_version %d, schema_current %d (this "
+	    "program's)", ss->schema_version, store_schema_version());
+	admin_kv("", v, NULL);
 	if (ss->nkeys == 0)
 		admin_kv("keys", "none in use", NULL);
 	for (i = 0; i < ss->nkeys; i++) {
-		snprintf(v, sizeof(v), "%.32s: %ld links, %ld login states%s",
-		    ss->keys[i].key_id, ss->keys[i].links,
+		snprintf(v, sizeof(v), "%.32s: %ld links, %ld login_states, "
+		    "%s", ss->keys[i].key_id, ss->keys[i].links,
 		    ss->keys[i].login_states, admin_key_known(cfg,
-		    ss->keys[i].key_id) ? " (configured)" :
-		    " (NOT configured)");
+		    ss->keys[i].key_id) ? "configured" : "NOT configured");
 		admin_kv(i == 0 ? "keys" : "", v, NULL);
 	}
 	return fflush(stdout) == 0 && !ferror(stdout) ? 0 : -1;

@@ -19,6 +19,8 @@
 
 static const char	*log_program = "forcelink";
 static int		 log_debug;
+static log_sink		 log_sink_fn;
+static void		*log_sink_arg;
 
 static __thread char	 log_req[LOG_CTX_MAX];
 static __thread char	 log_team[LOG_CTX_MAX];
@@ -84,7 +86,7 @@ log_vline(enum log_level lvl, const char *event, const char *func,
 	char		 line[LOG_LINE_MAX];
 	struct timespec	 ts;
 	struct tm	 tm;
-	size_t		 n, i, start;
+	size_t		 n, i, start, level;
 	int		 w;
 
 	if (lvl == LOGL_DEBUG && !log_debug)
@@ -92,12 +94,14 @@ log_vline(enum log_level lvl, const char *event, const char *func,
 	clock_gettime(CLOCK_REALTIME, &ts);
 	gmtime_r(&ts.tv_sec, &tm);
 	w = snprintf(line, sizeof(line),
-	    "time=%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ prog=%s pid=%ld "
-	    "level=%s event=%s",
+	    "time=%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ prog=%s pid=%ld ",
 	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
 	    tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000L, log_program,
-	    (long)getpid(), log_level_names[lvl], event);
-	n = w < 0 ? 0 : (size_t)w;
+	    (long)getpid());
+	level = n = w < 0 || (size_t)w >= sizeof(line) ? 0 : (size_t)w;
+	w = snprintf(line + n, sizeof(line) - n, "level=%s event=%s",
+	    log_level_names[lvl], event);
+	n += w < 0 ? 0 : (size_t)w;
 	if (n < sizeof(line) && log_req[0] != '\0')
 		n += (size_t)snprintf(line + n, sizeof(line) - n, " req=%s",
 		    log_req);
@@ -120,8 +124,20 @@ log_vline(enum log_level lvl, const char *event, const char *func,
 	for (i = start; i < n; i++)
 		if ((unsigned char)line[i] < 0x20 || line[i] == 0x7f)
 			line[i] = '?';
+	if (log_sink_fn != NULL) {
+		line[n] = '\0';
+		log_sink_fn(line + level, log_sink_arg);
+		return;
+	}
 	line[n++] = '\n';
 	(void)!write(STDERR_FILENO, line, n);
+}
+
+void
+log_set_sink(log_sink fn, void *arg)
+{
+	log_sink_fn = fn;
+	log_sink_arg = arg;
 }
 
 void

@@ -51,4 +51,14 @@ void	 log_event(enum log_level, const char *event, const char *fmt, ...)
 void	 log_fn(enum log_level, const char *func, const char *fmt, ...)
 	    __attribute__((format(printf, 3, 4)));
 
+/*
+ * For a tool that reports in a format of its own (forcelink-admin doctor
+ * prints a table): while a sink is set, each line goes to fn instead of
+ * standard error, without its time, program and pid (it starts at
+ * "level=") and without the newline.  NULL restores standard error.  Not
+ * for threaded programs: the sink is process-wide and unlocked.
+ */
+typedef void	(*log_sink)(const char *line, void *arg);
+void	 log_set_sink(log_sink fn, void *arg);
+
 #endif

@@ -256,6 +256,23 @@ def test_list_json(linked):
     assert len({o["key_id"] for o in got}) == 1
 
 
+def test_links_view_as_the_readme_says(linked):
+    """README, "Inspecting the database": the view's columns, in order,
+    and org and integration the same value (issue 16, 12)."""
+    readme = (ROOT / "README").read_text()
+    m = re.search(r'The view "links" has one row per linked Slack user: '
+                  r'([a-z_,\s]+) \(times', readme)
+    assert m, "README lost its list of the view's columns"
+    said = [c.strip() for c in m.group(1).split(",")]
+    with linked.db() as c:
+        cur = c.execute("SELECT * FROM links")
+        cols = [d[0] for d in cur.description]
+        rows = cur.fetchall()
+    assert said == cols
+    assert rows and all(r[cols.index("org")] == r[cols.index("integration")]
+                        for r in rows)
+
+
 def test_list_filters(linked):
     got = admin_json(linked, "list", "--json", "--team", "T0ADM0002")
     assert [(o["team_id"], o["user_id"]) for o in got] == [C[1:3]]
@@ -837,11 +854,37 @@ def test_stats(linked):
     assert verifiers >= 1
     r = admin(linked, "stats")
     assert r.returncode == 0
-    assert re.search(r"^links +%d$" % len(v), r.stdout, re.M)
-    assert re.search(r"^keys +%s: %d links, %d login states \(configured\)$"
+    assert re.search(r"^links +%d total, %d used_24h, %d used_30d, %d "
+                     r"never_used$" % (len(v), ln["used_24h"], ln["used_30d"],
+                                       ln["never_used"]), r.stdout, re.M)
+    assert re.search(r"^keys +%s: %d links, %d login_states, configured$"
                      % (v[0]["key_id"], len(v), verifiers), r.stdout, re.M)
-    assert re.search(r"^schema +%d \(this program's: %d\)$" % (
+    assert re.search(r"^ +schema_version %d, schema_current %d " % (
         SCHEMA, SCHEMA), r.stdout, re.M)
+    # The text and the JSON use the same words (issue 16, 12): each row
+    # is named after a top-level member, every member's name is in the
+    # text, and each figure in the text sits next to its member's name.
+    labels = [ln.split()[0] for ln in r.stdout.splitlines()
+              if not ln.startswith(" ")]
+    assert labels == list(s.keys()), (labels, list(s.keys()))
+
+    def names(o):
+        if isinstance(o, dict):
+            for k, val in o.items():
+                yield k
+                yield from names(val)
+        elif isinstance(o, list):
+            for val in o:
+                yield from names(val)
+    ids = {"key_id", "team_id", "enterprise_id", "path"}
+    missing = {n for n in names(s) if n not in ids} - \
+        set(re.findall(r"[a-z_0-9]+", r.stdout))
+    assert not missing, (missing, r.stdout)
+    for k, val in list(ln.items()) + list(s["login_states"].items()) + \
+            list(s["replays"].items()) + list(d.items()):
+        if isinstance(val, int) and not isinstance(val, bool):
+            assert re.search(r"\b%d %s\b|\b%s %d\b" % (val, k, k, val),
+                             r.stdout), (k, val, r.stdout)
 
 
 # -- the default settings file ----------------------------------------------
@@ -1071,6 +1114,32 @@ def test_doctor_database_and_timeout(linked):
     assert checks["database"]["status"] == "fail"
     assert "is not a readable SQLite database" in checks["database"]["detail"]
     assert "key.sample" not in checks and "key.ids" not in checks
+    # No database yet: said once, with how it comes to exist (issue 16,
+    # 12); its file modes are skipped, not failed a second time.
+    none = linked.dir / "var" / "not-yet.db"
+    d, checks = doctor(linked, rc=1, env={"FORCELINK_DB": str(none)})
+    assert [c["check"] for c in d["checks"] if c["status"] == "fail"] == \
+        ["database"], d
+    assert "a program creates it when it first starts" in \
+        checks["database"]["detail"]
+    assert checks["modes.database"]["status"] == "skip"
+    assert sum("does not exist" in c["detail"] for c in d["checks"]) == 1
+    assert not none.exists()
+    # The modules' log lines go under the row of the check that wrote
+    # them, never loose in the table or on standard error.
+    env = {"FORCELINK_SOCKET_DIR": str(linked.dir),
+           "SF_LOGIN_URL": "https://127.0.0.1:1"}
+    r = admin(linked, "doctor", env=env)
+    assert r.returncode == 1 and r.stderr == "", (r.stdout, r.stderr)
+    lines = r.stdout.splitlines()
+    logs = [i for i, ln in enumerate(lines) if ln.startswith("      log: ")]
+    assert logs, r.stdout
+    assert all(ln.split()[0] in ("ok", "FAIL", "skip")
+               for i, ln in enumerate(lines) if i not in logs), r.stdout
+    assert lines[logs[0] - 1].split()[:2] == ["FAIL", "salesforce"]
+    assert "level=" in lines[logs[0]] and "time=" not in lines[logs[0]]
+    d, checks = doctor(linked, rc=1, env=env)
+    assert any(ln.startswith("level=") for ln in checks["salesforce"]["log"])
     # A Salesforce that accepts the connection and never answers: the
     # check gives up after --timeout.
     with socket.socket() as silent:
