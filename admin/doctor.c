@@ -310,6 +310,45 @@ doctor_config(struct doctor *d)
 	return 0;
 }
 
+/*
+ * public_url: what Slack and Salesforce will be given.  The programs take
+ * any http(s) base URL, so that the demo runs on http://127.0.0.1; a
+ * production one must be https (Slack sends commands, and Salesforce
+ * redirects, only to https), and must be the host's root, as the shipped
+ * nginx locations are (= /contact, = /oauth/callback, ...).
+ */
+static void
+doctor_public_url(struct doctor *d)
+{
+	const char	*u = d->cfg.public_url, *host, *end;
+	size_t		 n;
+	int		 loop;
+
+	host = strstr(u, "://");
+	host = host != NULL ? host + 3 : u;
+	end = host + strcspn(host, "/");
+	n = strcspn(host, ":/");
+	if (*host == '[')
+		n = strcspn(host, "]/") + 1;
+	loop = (n == 9 && strncmp(host, "localhost", 9) == 0) ||
+	    (n == 9 && strncmp(host, "127.0.0.1", 9) == 0) ||
+	    (n == 5 && strncmp(host, "[::1]", 5) == 0);
+	if (*end != '\0')
+		doctor_report(d, "public_url", DOC_FAIL, "FORCELINK_PUBLIC_URL "
+		    "%s has a path (%s): the nginx locations forcelink ships "
+		    "serve its routes at the host's root; give the base URL "
+		    "alone, e.g. https://forcelink.example.com", u, end);
+	else if (strncmp(u, "https://", 8) != 0 && !loop)
+		doctor_report(d, "public_url", DOC_FAIL, "FORCELINK_PUBLIC_URL "
+		    "%s is not https: Slack sends commands and Salesforce "
+		    "redirects logins only to https URLs, and login cookies "
+		    "would cross the network in clear", u);
+	else
+		doctor_report(d, "public_url", DOC_OK, "%s%s", u,
+		    strncmp(u, "https://", 8) != 0 ? " (http on this machine "
+		    "only: for a demo, not for Slack)" : "");
+}
+
 /* database and schema: on success d->st is open. */
 static void
 doctor_database(struct doctor *d)
@@ -820,6 +859,7 @@ cmd_doctor(int argc, char *argv[])
 	log_set_sink(doctor_log, &d);
 	if (doctor_config(&d) == 0) {
 		loaded = 1;
+		doctor_public_url(&d);
 		doctor_database(&d);
 		doctor_modes_db(&d);
 		doctor_modes_dir(&d);

@@ -964,7 +964,7 @@ def test_default_env_file(linked, tmp_path):
 
 # -- doctor -------------------------------------------------------------------
 
-DOCTOR_CHECKS = ["config", "database", "schema", "modes.database",
+DOCTOR_CHECKS = ["config", "public_url", "database", "schema", "modes.database",
                  "modes.directory", "modes.key", "modes.secrets",
                  "key.sample", "key.ids", "salesforce", "socket", "socket",
                  "socket", "socket"]
@@ -995,10 +995,11 @@ def test_doctor_ok(linked):
     assert [c["check"] for c in d["checks"]] == DOCTOR_CHECKS
     assert all(c["status"] == "ok" for c in d["checks"]), d
     details = [c["detail"] for c in d["checks"]]
-    assert "integrity_check ok" in details[1]
-    assert "HTTP 200" in details[9] and "verified" in details[9]
-    assert len(details[10:]) == len(PROGRAMS) == 4
-    for prog, det in zip(PROGRAMS, details[10:]):
+    assert "http on this machine only" in details[1]
+    assert "integrity_check ok" in details[2]
+    assert "HTTP 200" in details[10] and "verified" in details[10]
+    assert len(details[11:]) == len(PROGRAMS) == 4
+    for prog, det in zip(PROGRAMS, details[11:]):
         assert det.startswith("%s/%s.sock 0660 " % (linked.dir, prog)), det
         assert det.endswith(":" + NGINX_GROUP), det
     # The key as the README installs it: readable by its group too.
@@ -1066,6 +1067,12 @@ def test_doctor_finds_problems(linked):
          "running with -s?)"),
         (None, None, ("--socket", str(plain)), {},
          "socket", "is not a socket"),
+        # A public URL Slack and Salesforce cannot use (issue 16, 8).
+        (None, None, (), {"FORCELINK_PUBLIC_URL": "http://forcelink.test"},
+         "public_url", "is not https"),
+        (None, None, (), {"FORCELINK_PUBLIC_URL":
+                          "https://forcelink.test/forcelink"},
+         "public_url", "has a path (/forcelink)"),
         (None, None, (), {"FORCELINK_CA_FILE": None},
          "salesforce", "certificate verification failed"),
         # A refused connection and a name that does not resolve read
@@ -1100,6 +1107,10 @@ def test_doctor_finds_problems(linked):
     assert [c["detail"] for c in d["checks"] if c["status"] == "fail"] == [
         "%s/%s.sock: missing (is %s started? systemctl enable --now %s)"
         % (nowhere, p, u, u) for p, u in zip(PROGRAMS, units)], d
+    d, checks = doctor(linked, rc=0,
+                       env={"FORCELINK_PUBLIC_URL": "https://forcelink.test"})
+    assert checks["public_url"] == {"check": "public_url", "status": "ok",
+                                    "detail": "https://forcelink.test"}
     # The key in the environment: its file check is skipped, not failed.
     d, checks = doctor(linked, rc=0, unset=("FORCELINK_KEY_FILE",),
                        env={"FORCELINK_KEY": linked.key})
