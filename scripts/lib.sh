@@ -12,7 +12,7 @@ libcurl4-openssl-dev libjson-c-dev libsqlite3-dev libsodium-dev sqlite3
 nginx-light check python3-pytest python3-pytest-xdist openssl curl
 ca-certificates
 clang-14 libclang-rt-14-dev valgrind libasan8 libubsan1 mandoc
-chromium chromium-driver systemd"
+chromium chromium-driver systemd jq"
 
 fl_log() { printf '%s: %s\n' "${FL_PROG:-forcelink}" "$*" >&2; }
 

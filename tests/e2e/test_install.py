@@ -43,7 +43,8 @@ from pathlib import Path
 
 import pytest
 
-from harness import BUILD, PROGRAMS, ROOT, SANITIZED, Stack, free_port
+from harness import (BUILD, CLIENT_ID, PROGRAMS, ROOT, SANITIZED, Stack,
+                     free_port)
 
 NORMAL_FLAGS = ["--prefix=/usr", "--sysconfdir=/etc", "--localstatedir=/var"]
 # What the README says an install with NORMAL_FLAGS puts where.
@@ -800,3 +801,172 @@ def test_example_server_block_sends_hsts():
     # No location of its own adds headers (which would drop the
     # server's add_header there).
     assert site.count("add_header") == 1
+
+
+# ===========================================================================
+# The README's and the man page's example commands, as written (issue 16,
+# point 1): tests/e2e/docwalk.py extracts them and runs them in a mount
+# namespace laid over this module's install.
+
+# The command blocks that are not run, each found exactly once, and why.
+NOT_RUN = [
+    # Until forcelink-admin backup and restore replace them (issue 16,
+    # point 4: the placeholder DATE cannot run as written).
+    ("install -o forcelink -g forcelink -m 0600", "restore: placeholder"),
+    ("rm -f forcelink.db-wal", "restore: without its install line"),
+    ("apt-get install build-essential",
+     "installs packages: each one named must be installed (checked)"),
+    ("apt-get install autoconf automake && autoreconf -fi",
+     "installs packages (checked) and regenerates configure, which "
+     "scripts/lib.sh does in its copy of the tree"),
+    ("./configure --prefix=/usr --sysconfdir=/etc --localstatedir=/var",
+     "the inst fixture ran exactly this line (checked)"),
+    ("make\n", "the inst fixture built the tree"),
+    ("make install\n", "the inst fixture installed it, into the DESTDIR "
+     "laid over / here"),
+    ("journalctl -u 'forcelink-*' | grep req=",
+     "looks for the request id of the example log line above; "
+     "test_activated_log_lines_share_the_request_id joins real ids"),
+    ("forcelink-admin rotate-key --new-key-file /root/forcelink-new.key\n",
+     "step 2 of the FORCELINK_KEY procedure, whose other steps are prose; "
+     "test_rotate.py::test_key_in_environment_two_restarts runs them all"),
+]
+
+
+class DocStack(ActivatedStack):
+    """The Salesforce stand-in and an nginx for the walk.  The programs
+    are the installed ones the examples' systemctl lines start in the
+    namespace; nginx reaches them at their sockets under its /run."""
+
+    def __init__(self, tmp, inst, run_dir):
+        super().__init__(tmp, inst)
+        self.run_dir = run_dir
+
+    def start_programs(self, env=None):
+        pass
+
+    def stop_programs(self):
+        pass
+
+    def render_nginx(self):
+        super().render_nginx()
+        ups = self.inst.at("pkgdatadir", "nginx",
+                           "forcelink-upstreams.conf").read_text()
+        (self.dir / "forcelink-upstreams.conf").write_text(ups.replace(
+            "unix:/run/forcelink/", "unix:%s/forcelink/" % self.run_dir))
+
+
+def packages_installed(block):
+    names = [w for part in block.split("&&")[:1] for w in part.split()
+             if w not in ("apt-get", "install", "\\") and
+             not w.startswith("-")]
+    r = run(["dpkg-query", "-W", "-f=${Package} ${Status}\\n"] + names)
+    ok = {ln.split()[0] for ln in r.stdout.splitlines()
+          if ln.endswith("install ok installed")}
+    # nginx is any of Debian's nginx packages.
+    if "nginx" in names and shutil.which("nginx"):
+        ok.add("nginx")
+    return sorted(set(names) - ok)
+
+
+def test_readme_and_man_examples_run_as_written(inst, tmp_path_factory):
+    if not inst.normal:
+        pytest.skip("the examples name the README's ./configure line")
+    if os.getuid() != 0 or shutil.which("unshare") is None:
+        pytest.skip("needs root and unshare(1) for a mount namespace")
+    import json
+    import docwalk
+    readme = docwalk.readme_blocks((ROOT / "README").read_text())
+    man = docwalk.man_blocks((ROOT / "admin/forcelink-admin.8").read_text())
+    work = tmp_path_factory.mktemp("docwalk")
+    stack = DocStack(work / "stack", inst, work / "host" / "run")
+    stack.start()
+    edits = {
+        "slack_signing_secret": stack.signing_secret + "\n",
+        "sf_client_secret": stack.client_secret + "\n",
+        # What the README says to set, and for this test machine the
+        # stand-in's CA and its response_url host.
+        "forcelink.env": {
+            "FORCELINK_PUBLIC_URL": stack.url,
+            "SF_CLIENT_ID": CLIENT_ID,
+            "SF_LOGIN_URL": stack.sf_url,
+            "FORCELINK_CA_FILE": "/etc/forcelink/site-ca.pem",
+            "SLACK_RESPONSE_URL_PREFIX": stack.sf_url + "/hooks/",
+        },
+    }
+    host = docwalk.Host(work / "host", inst.root, json.dumps(edits))
+    stack.db_path = host.upper("/var/lib/forcelink/forcelink.db")
+    try:
+        ca = host.upper("/etc/forcelink/site-ca.pem")
+        ca.parent.mkdir(parents=True)
+        shutil.copy(stack.ca, ca)
+        ca.chmod(0o644)
+        for name in ("uat.secret", "support.secret"):
+            f = host.upper("/root/" + name)
+            f.parent.mkdir(exist_ok=True)
+            f.write_text(base64.b64encode(os.urandom(18)).decode() + "\n")
+            f.chmod(0o600)
+        skipped = {k: 0 for k, _ in NOT_RUN}
+        ran = []
+        for b in readme + man:
+            if b.kind == "synopsis":
+                continue
+            if b.kind == "text":
+                w = docwalk.first_word(b.text.splitlines()[0])
+                assert not shutil.which(w), \
+                    "a command not in docwalk.COMMANDS: %r" % b
+                continue
+            keep = []
+            for cmd in docwalk.logical_lines(b.text):
+                hit = [k for k, _ in NOT_RUN if cmd.startswith(k)]
+                if not hit:
+                    keep.append(cmd)
+                    continue
+                skipped[hit[0]] += 1
+                if cmd.startswith("apt-get"):
+                    assert packages_installed(cmd) == [], cmd
+                if cmd.startswith("./configure"):
+                    assert cmd.split()[1:] == NORMAL_FLAGS, cmd
+            if not keep:
+                continue
+            b.text = "".join(keep)
+            if b.where.startswith("forcelink-admin.8") and "man" not in ran:
+                # The man page adds the README's two example
+                # integrations again, and its unlink needs a link: begin
+                # it from the README's installation without them, with
+                # T0123ABCD's U0456EFGH linked through nginx.
+                r = host.run("forcelink-admin integration remove --force "
+                             "uat && forcelink-admin integration remove "
+                             "--force support")
+                assert r.returncode == 0, r.stdout + r.stderr
+                page = stack.link(team="T0123ABCD", user="U0456EFGH")
+                assert page.status == 200, page.text
+                ran.append("man")
+            if b.kind == "cron" and "--env-file" in b.text:
+                # The old crontab line (issue 16, item 5), until the
+                # timers replace it: it fails as the issue says.
+                skipped.setdefault("cron", 0)
+                skipped["cron"] += 1
+                continue
+            if b.kind == "cron":
+                env = docwalk.cron_env()
+                env["LOGNAME"] = b.user
+                r = host.run(b.text, user=b.user, env=env)
+                assert (r.returncode, r.stdout + r.stderr) == (0, ""), \
+                    "%r\nexit %d: %s%s" % (b, r.returncode, r.stdout,
+                                           r.stderr)
+            else:
+                r = host.run(b.text, user=b.user, stdin=b.stdin)
+                assert r.returncode == 0, "%r\nexit %d:\n%s%s" % (
+                    b, r.returncode, r.stdout, r.stderr)
+            ran.append(b.text)
+        assert all(n == 1 for n in skipped.values()), skipped
+        # The walk went through the whole installation: the programs
+        # served, doctor said ok, and the sockets are nginx's.
+        assert any("doctor" in t for t in ran)
+        assert (work / "host/run/forcelink/contact.sock").exists()
+        print("example blocks run: %d; commands not run: %d"
+              % (len(ran) - 1, len(NOT_RUN)))
+    finally:
+        host.close()
+        stack.stop()
