@@ -826,6 +826,7 @@ rs_checksum(const char *file, int *checked)
 	}
 	n = read(fd, buf, sizeof(buf) - 1);
 	close(fd);
+	buf[n > 0 ? n : 0] = '\0';
 	if (n < 2 * CRYPTO_HASHLEN || strspn(buf, "0123456789abcdef") <
 	    2 * CRYPTO_HASHLEN) {
 		admin_err("restore: %s does not hold a SHA-256 (64 lowercase "
@@ -1057,8 +1058,15 @@ cmd_restore(int argc, char *argv[])
 		    (rc = admin_open(&cfg, &st)) != ADMIN_OK)
 			goto out;
 	} else {
-		if ((rc = admin_open(&cfg, &st)) != ADMIN_OK ||
-		    (rc = admin_lock_file(&cfg)) != ADMIN_OK)
+		/* A file SQLite cannot open is not written into: the man
+		 * page says to move it away and restore into none. */
+		if ((rc = admin_open(&cfg, &st)) != ADMIN_OK) {
+			admin_err("restore: the database was not replaced; if "
+			    "it is damaged, stop the services, move it and its "
+			    "-wal and -shm away, and restore without --force");
+			goto out;
+		}
+		if ((rc = admin_lock_file(&cfg)) != ADMIN_OK)
 			goto out;
 		if ((sr = store_restore(st, stage)) != STORE_OK) {
 			if (sr == STORE_BUSY)

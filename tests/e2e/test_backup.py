@@ -262,6 +262,19 @@ def test_restore_refuses(linked, saved, tmp_path):
     assert r.returncode == 1 and "no such file" in r.stderr
     # Nothing was made beside the would-be database.
     assert list((tmp_path / "new").iterdir()) == []
+    # A live database SQLite cannot open is left alone, even with
+    # --force, and the message says what to do.
+    junk = tmp_path / "junk"
+    junk.mkdir()
+    (junk / "forcelink.db").write_bytes(b"not a database at all\n" * 300)
+    r = admin(linked, "restore", "--force", saved,
+              env={"FORCELINK_DB": str(junk / "forcelink.db")})
+    assert r.returncode == 1
+    assert "move it and its -wal and -shm away, and restore without " \
+        "--force" in r.stderr
+    assert (junk / "forcelink.db").read_bytes() == \
+        b"not a database at all\n" * 300
+    assert [p.name for p in junk.iterdir()] == ["forcelink.db"]
 
 
 def test_restore_census_names_missing_key(linked, saved, tmp_path):

@@ -400,8 +400,8 @@ def test_systemd_analyze_verify(inst, tmp_path):
 
 
 def test_systemd_analyze_security(inst, tmp_path):
-    """systemd-analyze security rates each service; "OK" (below 2.0) is
-    its best band.  pytest -s prints the scores."""
+    """systemd-analyze security rates each service "OK" (below 2.0) or
+    better.  pytest -s prints the scores."""
     if shutil.which("systemd-analyze") is None:
         pytest.skip("systemd-analyze is not installed "
                     "(Debian package systemd)")
@@ -414,7 +414,8 @@ def test_systemd_analyze_security(inst, tmp_path):
         assert m, r.stdout[-2000:] + r.stderr
         print("systemd-analyze security %s.service: %s %s"
               % (name, m.group(1), m.group(2)))
-        assert float(m.group(1)) < 2.0 and m.group(2) == "OK"
+        # The backup service, without network, rates "SAFE" (below 1.0).
+        assert float(m.group(1)) < 2.0 and m.group(2) in ("OK", "SAFE")
 
 
 def test_sysusers_and_tmpfiles(inst, tmp_path):
