@@ -201,6 +201,21 @@ def test_backup_errors(linked, tmp_path):
         r = admin(linked, "backup", *args)
         assert (r.returncode, r.stdout) == (rc, ""), r.stderr
         assert msg in r.stderr
+    # An empty store is backed up, and the report says there was no link
+    # to open.
+    empty = tmp_path / "empty.db"
+    src, c = linked.db(), sqlite3.connect(str(empty))
+    src.backup(c)
+    src.close()
+    c.execute("DELETE FROM sf_link")
+    c.commit()
+    c.close()
+    env = {"FORCELINK_DB": str(empty)}
+    o = backup(linked, tmp_path / "e", env=env)
+    assert (o["links"], o["newest_link_opens"]) == (0, None)
+    r = admin(linked, "backup", tmp_path / "e", env=env)
+    assert r.returncode == 0 and "(%d bytes, 0 links, none to open; " \
+        % o["bytes"] in r.stdout
     # No database: nothing is created.
     r = admin(linked, "backup", str(tmp_path / "b"),
               env={"FORCELINK_DB": str(tmp_path / "none.db")})
@@ -258,6 +273,17 @@ def test_restore_refuses(linked, saved, tmp_path):
     c.close()
     r = admin(linked, "restore", tmp_path / "other.db", env=target)
     assert r.returncode == 1 and "is not a forcelink database" in r.stderr
+    # A backup from a newer forcelink.
+    newer = tmp_path / "newer.db"
+    shutil.copyfile(saved, newer)
+    c = sqlite3.connect(str(newer))
+    c.execute("PRAGMA user_version = %d" % (SCHEMA + 1))
+    c.commit()
+    c.close()
+    r = admin(linked, "restore", newer, env=target)
+    assert r.returncode == 1
+    assert "has schema version %d, newer than this forcelink-admin " \
+        "knows (%d)" % (SCHEMA + 1, SCHEMA) in r.stderr
     r = admin(linked, "restore", tmp_path / "nothing.db", env=target)
     assert r.returncode == 1 and "no such file" in r.stderr
     # Nothing was made beside the would-be database.
