@@ -572,13 +572,24 @@ static int
 backup_print(const struct bk_opts *o, const struct bk_report *rep)
 {
 	struct json_object	*j, *a, *e;
+	char			*p, *q = NULL;
 	size_t			 i;
 
 	if (!o->json) {
+		/* The directory is the admin's argument: no control byte
+		 * reaches the terminal. */
+		if ((p = admin_clean(rep->path)) == NULL ||
+		    (q = admin_clean(rep->sum_path)) == NULL) {
+			free(p);
+			admin_err("out of memory");
+			return ADMIN_FAIL;
+		}
 		printf("backed up to %s (%lld bytes, %ld link%s%s; SHA-256 in "
-		    "%s)", rep->path, rep->bytes, rep->links,
+		    "%s)", p, rep->bytes, rep->links,
 		    rep->links == 1 ? "" : "s", rep->links == 0 ?
-		    ", none to open" : ", the newest opens", rep->sum_path);
+		    ", none to open" : ", the newest opens", q);
+		free(p);
+		free(q);
 		if (rep->nremoved > 0)
 			printf("; removed %zu older backup%s", rep->nremoved,
 			    rep->nremoved == 1 ? "" : "s");
@@ -990,6 +1001,7 @@ cmd_restore(int argc, char *argv[])
 	enum store_result sr;
 	char		 stage[PATH_MAX];
 	const char	*file;
+	char		*p, *q = NULL;
 	long		 links = 0, total, opened;
 	int		 rc, first, done, force = 0, loaded = 0, fd = -1;
 	int		 live, checked;
@@ -1091,9 +1103,18 @@ cmd_restore(int argc, char *argv[])
 		rc = ADMIN_FAIL;
 		goto out;
 	}
+	if ((p = admin_clean(file)) == NULL ||
+	    (q = admin_clean(cfg.db_path)) == NULL) {
+		free(p);
+		admin_err("out of memory");
+		rc = ADMIN_FAIL;
+		goto out;
+	}
 	printf("restored %s into %s (%ld link%s, every one opens; %s)\n",
-	    file, cfg.db_path, total, total == 1 ? "" : "s", checked ?
+	    p, q, total, total == 1 ? "" : "s", checked ?
 	    "checksum verified" : "no checksum file");
+	free(p);
+	free(q);
 	if (fflush(stdout) != 0 || ferror(stdout)) {
 		rc = ADMIN_FAIL;
 		goto out;

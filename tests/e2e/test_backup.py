@@ -183,6 +183,10 @@ def test_backup_text_and_keep(linked, tmp_path):
     for bad in ("0", "x"):
         r = admin(linked, "backup", d, "--keep", bad)
         assert r.returncode == 2 and "--keep takes a number" in r.stderr
+    # A directory name with a control byte is printed with "?".
+    r = admin(linked, "backup", tmp_path / "a\x1b[2Jb")
+    assert r.returncode == 0, r.stderr
+    assert "/a?[2Jb/forcelink-" in r.stdout and "\x1b" not in r.stdout
 
 
 def test_backup_errors(linked, tmp_path):

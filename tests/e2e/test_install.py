@@ -340,6 +340,8 @@ def test_timer_units(inst):
         "forcelink-backup": admin + " --env-file /dev/null --quiet backup "
         + backups + " --keep 14",
     }
+    when = {"forcelink-purge": "*-*-* 03:15:00",
+            "forcelink-backup": "*-*-* 02:30:00"}
     for name in TIMER_UNITS:
         svc = unit(inst, name + ".service")["Service"]
         assert svc["ExecStart"] == [want[name]]
@@ -352,9 +354,11 @@ def test_timer_units(inst):
         for k, v in HARDENING.items():
             if k != "RestrictAddressFamilies":
                 assert svc.get(k) == [v], (name, k)
+        # README: purge at 03:15, backup at 02:30, up to 30 minutes later.
         t = unit(inst, name + ".timer")
-        assert t["Timer"]["Persistent"] == ["true"]
-        assert len(t["Timer"]["OnCalendar"]) == 1
+        assert t["Timer"] == {
+            "OnCalendar": [when[name]], "RandomizedDelaySec": ["30min"],
+            "Persistent": ["true"]}
         assert t["Install"]["WantedBy"] == ["timers.target"]
     purge = unit(inst, "forcelink-purge.service")["Service"]
     # purge revokes expired pending logins at Salesforce.
