@@ -51,6 +51,8 @@ int	 cmd_stats(int argc, char *argv[]);
 int	 cmd_doctor(int argc, char *argv[]);
 int	 cmd_integration(int argc, char *argv[]);	/* integrations.c */
 int	 cmd_workspace(int argc, char *argv[]);		/* integrations.c */
+int	 cmd_backup(int argc, char *argv[]);		/* backup.c */
+int	 cmd_restore(int argc, char *argv[]);		/* backup.c */
 
 /*
  * --env-file: reads KEY=VALUE lines (as a systemd EnvironmentFile) from
@@ -59,8 +61,18 @@ int	 cmd_workspace(int argc, char *argv[]);		/* integrations.c */
  */
 int	 envfile_load(const char *path, char *err, size_t errsz);
 
-/* The value getopt_long returns for the global --env-file. */
+/* The values getopt_long returns for the global --env-file and
+ * --quiet. */
 #define ADMIN_OPT_ENV_FILE	0x7f00
+#define ADMIN_OPT_QUIET		0x7f01
+
+/*
+ * Records the global --quiet (main's options or any command's).  Once
+ * the command's options are read (admin_getopt), standard output goes
+ * to /dev/null and log lines below warnings are dropped: only what went
+ * wrong is printed, for scripts and timers.
+ */
+void	 admin_set_quiet(void);
 
 /*
  * Records the path of the global --env-file (main's options or any
@@ -94,13 +106,14 @@ int	 admin_usage(const char *synopsis);
  * getopt_long (a leading ":" is added here, so that a missing argument is
  * reported as such).  Options may come before, between or after the
  * operands (argv is permuted so that the operands come last; "--" ends
- * the options), and the global --env-file is accepted anywhere too.  An
+ * the options), and the global --env-file and --quiet are accepted
+ * anywhere too.  An
  * option with a value given twice is a usage error, except h->repeatable;
  * so is a second --env-file, here or before the command.  For each
  * option, fn(c, optarg, arg) is called; it returns 0, or an exit status
  * to stop with.  --help prints help on stdout and stops with ADMIN_OK
- * (*done set).  Once all options are read, the --env-file is loaded
- * (admin_env_load).  Returns ADMIN_OK with *optind_out the first operand,
+ * (*done set).  Once all options are read, --quiet takes effect and
+ * the --env-file is loaded (admin_env_load).  Returns ADMIN_OK with *optind_out the first operand,
  * or the exit status to stop with (an unknown or repeated option is
  * ADMIN_USAGE, after the usage lines).
  */

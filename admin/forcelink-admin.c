@@ -46,6 +46,10 @@ static const struct admin_command {
 	    "secret" },
 	{ "workspace", cmd_workspace,
 	    "map a workspace to an integration, list or unset mappings" },
+	{ "backup", cmd_backup,
+	    "copy the live database into a checked, checksummed file" },
+	{ "restore", cmd_restore,
+	    "replace the database with a backup (after a key census)" },
 };
 
 #define SYNOPSIS	ADMIN_PROG " [--env-file FILE] COMMAND [OPTION]... " \
@@ -61,7 +65,7 @@ usage_full(void)
 		printf("  %-11s %s\n", commands[i].name, commands[i].summary);
 	printf("\n"
 	    "Every command takes --help.  list, show, stats, purge, doctor,\n"
-	    "integration list and workspace list take --json.\n"
+	    "integration list, workspace list and backup take --json.\n"
 	    "\n"
 	    "Options:\n"
 	    "  --env-file FILE   read KEY=VALUE settings (as the service's\n"
@@ -69,6 +73,9 @@ usage_full(void)
 	    "                    else; they replace the environment's.\n"
 	    "                    Default: " ADMIN_ENV_DEFAULT "\n"
 	    "                    when it exists; /dev/null for none\n"
+	    "  --quiet           print nothing but errors (standard output\n"
+	    "                    is discarded); the exit status tells the\n"
+	    "                    outcome.  For scripts and timers\n"
 	    "  --help            this text\n"
 	    "  --version         the version and the schema version\n"
 	    "\n"
@@ -81,7 +88,8 @@ usage_full(void)
 }
 
 enum {
-	OPT_ENV_FILE = 256
+	OPT_ENV_FILE = 256,
+	OPT_QUIET
 };
 
 int
@@ -89,6 +97,7 @@ main(int argc, char *argv[])
 {
 	static const struct option longopts[] = {
 		{ "env-file",	required_argument, NULL, OPT_ENV_FILE },
+		{ "quiet",	no_argument,	   NULL, OPT_QUIET },
 		{ "help",	no_argument,	   NULL, 'h' },
 		{ "version",	no_argument,	   NULL, 'V' },
 		{ NULL,		0,		   NULL, 0 }
@@ -106,6 +115,10 @@ main(int argc, char *argv[])
 			 * options (which may follow) are read. */
 			if (admin_env_file(optarg) != ADMIN_OK)
 				return admin_usage(SYNOPSIS);
+			break;
+		case OPT_QUIET:
+			/* Applied by the command's option parser. */
+			admin_set_quiet();
 			break;
 		case 'h':
 			usage_full();

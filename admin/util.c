@@ -107,6 +107,42 @@ admin_env_load(void)
 	return ADMIN_OK;
 }
 
+/* The global --quiet: recorded where it is met, applied once every
+ * option of the command line is read (so --help still prints). */
+static int		 admin_quiet;
+
+void
+admin_set_quiet(void)
+{
+	admin_quiet = 1;
+}
+
+/* Applies --quiet.  Returns ADMIN_OK, or ADMIN_FAIL after one line. */
+static int
+admin_quiet_apply(void)
+{
+	int	 fd;
+
+	if (!admin_quiet)
+		return ADMIN_OK;
+	log_quiet();
+	if (fflush(stdout) != 0 ||
+	    (fd = open("/dev/null", O_WRONLY | O_CLOEXEC)) == -1) {
+		admin_err("--quiet: cannot open /dev/null: %s",
+		    strerror(errno));
+		return ADMIN_FAIL;
+	}
+	if (fd != STDOUT_FILENO) {
+		if (dup2(fd, STDOUT_FILENO) == -1) {
+			admin_err("--quiet: %s", strerror(errno));
+			close(fd);
+			return ADMIN_FAIL;
+		}
+		close(fd);
+	}
+	return ADMIN_OK;
+}
+
 /* Most long options of one command. */
 #define ADMIN_LONGOPTS_MAX	32
 
@@ -116,7 +152,7 @@ admin_getopt(int argc, char *argv[], const char *optstring,
     int (*fn)(int, const char *, void *), void *arg, int *optind_out,
     int *done)
 {
-	struct option	 lo[ADMIN_LONGOPTS_MAX + 2];
+	struct option	 lo[ADMIN_LONGOPTS_MAX + 3];
 	unsigned char	 seen[ADMIN_LONGOPTS_MAX + 1];
 	char		 os[64];
 	size_t		 n;
@@ -137,7 +173,11 @@ admin_getopt(int argc, char *argv[], const char *optstring,
 	lo[n].has_arg = required_argument;
 	lo[n].flag = NULL;
 	lo[n].val = ADMIN_OPT_ENV_FILE;
-	memset(&lo[n + 1], 0, sizeof(lo[0]));
+	lo[n + 1].name = "quiet";
+	lo[n + 1].has_arg = no_argument;
+	lo[n + 1].flag = NULL;
+	lo[n + 1].val = ADMIN_OPT_QUIET;
+	memset(&lo[n + 2], 0, sizeof(lo[0]));
 	memset(seen, 0, sizeof(seen));
 	optind = 0;	/* glibc: start over, the dispatcher parsed before */
 	opterr = 0;
@@ -164,6 +204,10 @@ admin_getopt(int argc, char *argv[], const char *optstring,
 				return admin_usage(h->synopsis);
 			continue;
 		}
+		if (c == ADMIN_OPT_QUIET) {
+			admin_set_quiet();
+			continue;
+		}
 		/* A second value would silently replace the first. */
 		if (lo[li].has_arg == required_argument && seen[li] &&
 		    (h->repeatable == NULL ||
@@ -175,7 +219,8 @@ admin_getopt(int argc, char *argv[], const char *optstring,
 		if ((rc = fn(c, optarg, arg)) != ADMIN_OK)
 			return rc;
 	}
-	if ((rc = admin_env_load()) != ADMIN_OK)
+	if ((rc = admin_quiet_apply()) != ADMIN_OK ||
+	    (rc = admin_env_load()) != ADMIN_OK)
 		return rc;
 	*optind_out = optind;
 	return ADMIN_OK;

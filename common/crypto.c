@@ -10,9 +10,11 @@
  * released.
  */
 #include <ctype.h>
+#include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <sodium.h>
 
@@ -227,6 +229,28 @@ void
 crypto_sha256(const char *s, unsigned char out[CRYPTO_HASHLEN])
 {
 	crypto_hash_sha256(out, (const unsigned char *)s, strlen(s));
+}
+
+int
+crypto_sha256_fd(int fd, unsigned char out[CRYPTO_HASHLEN])
+{
+	crypto_hash_sha256_state	 st;
+	unsigned char			 b[65536];
+	ssize_t				 n;
+
+	crypto_hash_sha256_init(&st);
+	for (;;) {
+		n = read(fd, b, sizeof(b));
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1)
+			return -1;
+		if (n == 0)
+			break;
+		crypto_hash_sha256_update(&st, b, (unsigned long long)n);
+	}
+	crypto_hash_sha256_final(&st, out);
+	return 0;
 }
 
 void

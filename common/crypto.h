@@ -79,6 +79,10 @@ void	 crypto_random_token(char *out, size_t nbytes);
  * cookies) by their hash only. */
 void	 crypto_sha256(const char *, unsigned char out[CRYPTO_HASHLEN]);
 
+/* SHA-256 of everything read from fd until end of file (a backup's
+ * checksum).  Returns 0, or -1 with errno set by read(2). */
+int	 crypto_sha256_fd(int fd, unsigned char out[CRYPTO_HASHLEN]);
+
 /* HMAC-SHA256 with a key of any length. */
 void	 crypto_hmac_sha256(const void *key, size_t keylen, const void *msg,
 	    size_t msglen, unsigned char out[32]);

@@ -21,6 +21,7 @@ static const char	*log_program = "forcelink";
 static int		 log_debug;
 static log_sink		 log_sink_fn;
 static void		*log_sink_arg;
+static int		 log_only_problems;	/* log_quiet() */
 
 static __thread char	 log_req[LOG_CTX_MAX];
 static __thread char	 log_team[LOG_CTX_MAX];
@@ -38,6 +39,12 @@ log_init(const char *program)
 	log_program = program;
 	d = getenv("FORCELINK_DEBUG");
 	log_debug = d != NULL && strcmp(d, "1") == 0;
+}
+
+void
+log_quiet(void)
+{
+	log_only_problems = 1;
 }
 
 static void
@@ -89,7 +96,8 @@ log_vline(enum log_level lvl, const char *event, const char *func,
 	size_t		 n, i, start, level;
 	int		 w;
 
-	if (lvl == LOGL_DEBUG && !log_debug)
+	if ((lvl == LOGL_DEBUG && !log_debug) ||
+	    (lvl > LOGL_WARN && log_only_problems))
 		return;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	gmtime_r(&ts.tv_sec, &tm);

@@ -30,6 +30,10 @@ enum log_level {
  * once at start, before any thread exists.  Reads FORCELINK_DEBUG. */
 void	 log_init(const char *program);
 
+/* From now on, drops the lines below LOGL_WARN (forcelink-admin --quiet:
+ * only what went wrong is printed). */
+void	 log_quiet(void);
+
 /* Sets this thread's request context.  Any argument may be NULL.  The
  * strings are copied (and truncated to 64 bytes). */
 void	 log_set_request(const char *request_id);

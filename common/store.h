@@ -233,6 +233,39 @@ enum store_probe_result store_probe(const char *path, int *version);
  * another reason (0).  Meaningful only right after a failure. */
 int		 store_busy_failed(struct store *);
 
+/*
+ * Backups (forcelink-admin backup and restore), with SQLite's online
+ * backup API.
+ *
+ * store_backup() copies st's database, as one consistent snapshot taken
+ * while other connections keep writing, into the file at path, which
+ * the caller created empty (and private).  The copy is left in rollback
+ * mode (journal_mode=DELETE): one self-contained file.  Returns
+ * STORE_OK, STORE_BUSY or STORE_ERROR (logged).
+ *
+ * store_restore() replaces st's database with the one in the file at
+ * path (opened read-only), in one write transaction under the write lock
+ * (synchronous=FULL): the other connections, in this process or others,
+ * see the old content or the new, never a mix, and prepare their
+ * statements again.  The file's owner and mode stay.  The page sizes
+ * must be equal (SQLite refuses otherwise; every forcelink database has
+ * SQLite's default).  Nothing is migrated or checked: the caller checks
+ * the source first.  Returns STORE_OK, STORE_BUSY or STORE_ERROR
+ * (logged).
+ */
+enum store_result store_backup(struct store *, const char *path);
+enum store_result store_restore(struct store *, const char *path);
+
+/*
+ * Opens an existing database read-only: nothing is created, migrated or
+ * switched to WAL (for a backup, whose bytes its checksum covers).  Its
+ * schema version must be this program's.  The read calls work on it
+ * (store_link_get, store_list_links, store_key_census,
+ * store_integrity_check, ...); writes fail.  Returns NULL on failure
+ * (logged).  Close with store_close().
+ */
+struct store	*store_open_readonly(const char *path, struct keyring *kr);
+
 /* The non-secret columns of one link, plus the id of the key that sealed
  * its tokens.  Strings are allocated and owned by the struct. */
 struct store_link_info {

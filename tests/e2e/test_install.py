@@ -65,6 +65,8 @@ NORMAL_DIRS = {
 MAKE_VARS = list(NORMAL_DIRS) + ["SQL_FILES"]
 # Each program's socket and service unit: forcelink-contact, ...
 UNITS = {prog: "forcelink-" + prog.replace("_", "-") for prog in PROGRAMS}
+# forcelink-admin's daily runs: a .service and a .timer each.
+TIMER_UNITS = ("forcelink-purge", "forcelink-backup")
 NGINX_FILES = ("forcelink-locations.conf", "forcelink-fastcgi.conf",
                "forcelink-upstreams.conf", "forcelink-site.conf")
 # The hardening every service must carry (README, "systemd").
@@ -170,6 +172,10 @@ def expected_files(i):
                     "forcelink.env.example")] = 0o644
     for unit in UNITS.values():
         for kind in ("socket", "service"):
+            exp[i.installed("systemdsystemunitdir",
+                            unit + "." + kind)] = 0o644
+    for unit in TIMER_UNITS:
+        for kind in ("service", "timer"):
             exp[i.installed("systemdsystemunitdir",
                             unit + "." + kind)] = 0o644
     exp[i.installed("sysusersdir", "forcelink.conf")] = 0o644
@@ -323,15 +329,58 @@ def test_units_say_what_the_readme_promises(inst):
         assert svc["SystemCallFilter"][0] == "@system-service"
 
 
+def test_timer_units(inst):
+    """The daily purge and backup (issue 16): forcelink-admin --quiet as
+    the services' user with their settings, hardened as they are, the
+    backup without any network."""
+    db_dir = inst.installed("localstatedir", "lib", "forcelink")
+    backups = inst.installed("localstatedir", "backups", "forcelink")
+    admin = inst.installed("sbindir", "forcelink-admin")
+    want = {
+        "forcelink-purge": admin + " --env-file /dev/null --quiet purge",
+        "forcelink-backup": admin + " --env-file /dev/null --quiet backup "
+        + backups + " --keep 14",
+    }
+    when = {"forcelink-purge": "*-*-* 03:15:00",
+            "forcelink-backup": "*-*-* 02:30:00"}
+    for name in TIMER_UNITS:
+        svc = unit(inst, name + ".service")["Service"]
+        assert svc["ExecStart"] == [want[name]]
+        assert svc["Type"] == ["oneshot"]
+        assert (svc["User"], svc["Group"]) == (["forcelink"], ["forcelink"])
+        assert svc["EnvironmentFile"] == [
+            inst.installed("sysconfdir", "forcelink", "forcelink.env")]
+        assert svc["Environment"] == [
+            "FORCELINK_DB=%s/forcelink.db" % db_dir]
+        for k, v in HARDENING.items():
+            if k != "RestrictAddressFamilies":
+                assert svc.get(k) == [v], (name, k)
+        # README: purge at 03:15, backup at 02:30, up to 30 minutes later.
+        t = unit(inst, name + ".timer")
+        assert t["Timer"] == {
+            "OnCalendar": [when[name]], "RandomizedDelaySec": ["30min"],
+            "Persistent": ["true"]}
+        assert t["Install"]["WantedBy"] == ["timers.target"]
+    purge = unit(inst, "forcelink-purge.service")["Service"]
+    # purge revokes expired pending logins at Salesforce.
+    assert purge["RestrictAddressFamilies"] == ["AF_UNIX AF_INET AF_INET6"]
+    assert purge["ReadWritePaths"] == [db_dir]
+    bk = unit(inst, "forcelink-backup.service")["Service"]
+    assert bk["PrivateNetwork"] == ["yes"]
+    assert bk["RestrictAddressFamilies"] == ["AF_UNIX"]
+    assert bk["ReadWritePaths"] == [db_dir, "-" + backups]
+
+
 def verify_dir(inst, tmp_path):
     """The installed units with the programs' paths moved into the
     DESTDIR: systemd-analyze verify checks that ExecStart exists."""
     d = tmp_path / "units"
     d.mkdir()
-    libexec = inst.dirs["pkglibexecdir"]
+    libexec, sbin = inst.dirs["pkglibexecdir"], inst.dirs["sbindir"]
     for f in inst.at("systemdsystemunitdir").iterdir():
         (d / f.name).write_text(f.read_text().replace(
-            "=" + libexec + "/", "=" + str(inst.at("pkglibexecdir")) + "/"))
+            "=" + libexec + "/", "=" + str(inst.at("pkglibexecdir")) + "/")
+            .replace("=" + sbin + "/", "=" + str(inst.at("sbindir")) + "/"))
     return d
 
 
@@ -349,20 +398,20 @@ def test_systemd_analyze_verify(inst, tmp_path):
     else:
         args = ["--man=no"]
     units = sorted(str(p) for p in d.iterdir())
-    assert len(units) == 2 * len(PROGRAMS)
+    assert len(units) == 2 * len(PROGRAMS) + 2 * len(TIMER_UNITS)
     r = run(["systemd-analyze", "verify"] + args + units, env=env)
     assert r.returncode == 0, r.stdout + r.stderr
     assert r.stdout + r.stderr == ""
 
 
 def test_systemd_analyze_security(inst, tmp_path):
-    """systemd-analyze security rates each service; "OK" (below 2.0) is
-    its best band.  pytest -s prints the scores."""
+    """systemd-analyze security rates each service "OK" (below 2.0) or
+    better.  pytest -s prints the scores."""
     if shutil.which("systemd-analyze") is None:
         pytest.skip("systemd-analyze is not installed "
                     "(Debian package systemd)")
     d = verify_dir(inst, tmp_path)
-    for name in UNITS.values():
+    for name in list(UNITS.values()) + list(TIMER_UNITS):
         r = run(["systemd-analyze", "security", "--offline=yes",
                  "--no-pager", str(d / (name + ".service"))])
         m = re.search(r"Overall exposure level for %s\.service: "
@@ -370,7 +419,8 @@ def test_systemd_analyze_security(inst, tmp_path):
         assert m, r.stdout[-2000:] + r.stderr
         print("systemd-analyze security %s.service: %s %s"
               % (name, m.group(1), m.group(2)))
-        assert float(m.group(1)) < 2.0 and m.group(2) == "OK"
+        # The backup service, without network, rates "SAFE" (below 1.0).
+        assert float(m.group(1)) < 2.0 and m.group(2) in ("OK", "SAFE")
 
 
 def test_sysusers_and_tmpfiles(inst, tmp_path):
@@ -400,6 +450,10 @@ def test_sysusers_and_tmpfiles(inst, tmp_path):
     st = (root / inst.dirs["sysconfdir"].lstrip("/") / "forcelink").stat()
     assert (st.st_mode & 0o7777, st.st_uid, st.st_gid) == (0o750, 0, gid)
     st = (root / home.lstrip("/")).stat()
+    assert (st.st_mode & 0o7777, st.st_uid, st.st_gid) == (0o700, uid, gid)
+    # forcelink-backup.service's directory.
+    st = (root / inst.installed("localstatedir", "backups", "forcelink")
+          .lstrip("/")).stat()
     assert (st.st_mode & 0o7777, st.st_uid, st.st_gid) == (0o700, uid, gid)
 
 

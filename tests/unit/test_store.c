@@ -2522,6 +2522,89 @@ START_TEST(test_integrity_check)
 }
 END_TEST
 
+/*
+ * store_backup: a snapshot of a database another connection keeps
+ * writing to, in rollback mode, opened read-only (no file appears beside
+ * it, a write fails) with its links opening; store_restore puts it back
+ * into a live database that another connection holds open, which then
+ * reads the restored content; store_open_readonly refuses another
+ * schema version.
+ */
+START_TEST(test_backup_restore)
+{
+	struct slack_user	 u1 = user("", "T1", "U1"), u2 = user("", "T1", "U2");
+	struct store		*st, *other, *ro;
+	struct keyring		*kr;
+	struct stat		 sb;
+	struct store_link	 l;
+	char			 bk[PATH_MAX + 16], p[PATH_MAX + 32], *mode;
+	int			 fd;
+
+	st = open_with(&key_a);
+	other = open_with(&key_a);
+	put(st, &u1, ACCESS1, REFRESH1);
+	snprintf(bk, sizeof(bk), "%s/backup.db", dir);
+	ck_assert_int_ge(fd = open(bk, O_RDWR | O_CREAT | O_EXCL, 0600), 0);
+	close(fd);
+	ck_assert_int_eq(store_backup(st, bk), STORE_OK);
+	/* Written after the snapshot: not in it. */
+	put(other, &u2, ACCESS2, REFRESH2);
+	ck_assert_ptr_nonnull(kr = keyring_from_keys(&key_a, 1));
+	ck_assert_ptr_nonnull(ro = store_open_readonly(bk, kr));
+	assert_link(ro, &u1, ACCESS1, REFRESH1, 1);
+	ck_assert_int_eq(store_link_get(ro, &u2, &l), STORE_NOTFOUND);
+	ck_assert_int_eq(store_link_remove(ro, &u1), STORE_ERROR);
+	store_close(ro);
+	snprintf(p, sizeof(p), "%s-wal", bk);
+	ck_assert_int_eq(stat(p, &sb), -1);
+	snprintf(p, sizeof(p), "%s-journal", bk);
+	ck_assert_int_eq(stat(p, &sb), -1);
+	ck_assert_int_eq(stat(bk, &sb), 0);
+	ck_assert_uint_eq(sb.st_mode & 07777, 0600);
+
+	/* Back into the live file: u2 is gone for every connection. */
+	ck_assert_int_eq(store_restore(st, bk), STORE_OK);
+	ck_assert_int_eq(store_link_get(other, &u2, &l), STORE_NOTFOUND);
+	assert_link(other, &u1, ACCESS1, REFRESH1, 1);
+	mode = raw_text("PRAGMA journal_mode");
+	ck_assert_str_eq(mode, "wal");
+	free(mode);
+	ck_assert_int_eq(raw_int("SELECT count(*) FROM sf_link"), 1);
+	/* The live database goes on as before. */
+	put(other, &u2, ACCESS2, REFRESH2);
+	assert_link(st, &u2, ACCESS2, REFRESH2, 1);
+
+	/* A missing source changes nothing. */
+	snprintf(p, sizeof(p), "%s/none.db", dir);
+	ck_assert_int_eq(store_restore(st, p), STORE_ERROR);
+	assert_link(st, &u2, ACCESS2, REFRESH2, 1);
+	store_close(other);
+	store_close(st);
+
+	/* Another schema version is not opened read-only. */
+	st = store_open(bk, &key_a);
+	ck_assert_ptr_nonnull(st);
+	store_close(st);
+	snprintf(p, sizeof(p), "PRAGMA user_version = %d",
+	    store_schema_version() + 1);
+	{
+		sqlite3	*db = NULL;
+
+		ck_assert_int_eq(sqlite3_open(bk, &db), SQLITE_OK);
+		ck_assert_int_eq(sqlite3_exec(db, p, NULL, NULL, NULL),
+		    SQLITE_OK);
+		sqlite3_close(db);
+	}
+	ck_assert_ptr_null(store_open_readonly(bk, kr));
+	keyring_free(kr);
+	unlink(bk);
+	snprintf(p, sizeof(p), "%s-wal", bk);
+	unlink(p);
+	snprintf(p, sizeof(p), "%s-shm", bk);
+	unlink(p);
+}
+END_TEST
+
 /* A refused take (wrong cookie, expired) hands out nothing and keeps the
  * search until the state is used or the row purged with its expiry. */
 START_TEST(test_search_expires_with_its_row)
@@ -4083,6 +4166,7 @@ suite(void)
 	tcase_add_test(tc, test_purge_counts);
 	tcase_add_test(tc, test_stats);
 	tcase_add_test(tc, test_integrity_check);
+	tcase_add_test(tc, test_backup_restore);
 	tcase_add_test(tc, test_busy);
 	suite_add_tcase(s, tc);
 
