@@ -864,10 +864,6 @@ def test_example_server_block_sends_hsts():
 
 # The command blocks that are not run, each found exactly once, and why.
 NOT_RUN = [
-    # Until forcelink-admin backup and restore replace them (issue 16,
-    # point 4: the placeholder DATE cannot run as written).
-    ("install -o forcelink -g forcelink -m 0600", "restore: placeholder"),
-    ("rm -f forcelink.db-wal", "restore: without its install line"),
     ("apt-get install build-essential",
      "installs packages: each one named must be installed (checked)"),
     ("apt-get install autoconf automake && autoreconf -fi",
@@ -996,12 +992,6 @@ def test_readme_and_man_examples_run_as_written(inst, tmp_path_factory):
                 page = stack.link(team="T0123ABCD", user="U0456EFGH")
                 assert page.status == 200, page.text
                 ran.append("man")
-            if b.kind == "cron" and "--env-file" in b.text:
-                # The old crontab line (issue 16, item 5), until the
-                # timers replace it: it fails as the issue says.
-                skipped.setdefault("cron", 0)
-                skipped["cron"] += 1
-                continue
             if b.kind == "cron":
                 env = docwalk.cron_env()
                 env["LOGNAME"] = b.user
@@ -1015,6 +1005,14 @@ def test_readme_and_man_examples_run_as_written(inst, tmp_path_factory):
                     b, r.returncode, r.stdout, r.stderr)
             ran.append(b.text)
         assert all(n == 1 for n in skipped.values()), skipped
+        # What the timers start, once, as systemd would (their units'
+        # User=, EnvironmentFile= and ExecStart=).
+        before = set(host.upper("/var/backups/forcelink").glob("*.db"))
+        r = host.run("systemctl start forcelink-purge.service "
+                     "forcelink-backup.service")
+        assert r.returncode == 0, r.stdout + r.stderr
+        made = set(host.upper("/var/backups/forcelink").glob("*.db")) - before
+        assert len(made) == 1, made
         # The walk went through the whole installation: the programs
         # served, doctor said ok, and the sockets are nginx's.
         assert any("doctor" in t for t in ran)
