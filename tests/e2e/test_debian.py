@@ -35,11 +35,16 @@ import re
 import shutil
 import stat
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
 
-from harness import PROGRAMS, ROOT
+from harness import (CLIENT_ID, NGINX_GROUP, PROGRAMS, ROOT, Stack,
+                     nginx_gid)
+from test_admin import DOCTOR_CHECKS
+from test_install import fill_env, listener as listening_socket, \
+    parse_env_file
 
 UNITS = ["forcelink-" + p.replace("_", "-") for p in PROGRAMS]
 NGINX_FILES = ("forcelink-locations.conf", "forcelink-fastcgi.conf",
@@ -165,6 +170,10 @@ def test_contents(debs):
     assert "/usr/lib/tmpfiles.d/forcelink.conf" in c
     assert "/usr/share/doc/forcelink/README.gz" in c
     assert "/usr/share/doc/forcelink/copyright" in c
+    sql = sorted(p.name for p in (debs.tree / "sql").glob("*.sql"))
+    assert sql and sorted(p[len("/usr/share/forcelink/sql/"):] for p in c
+                          if p.startswith("/usr/share/forcelink/sql/")) \
+        == sql
     for unit in UNITS:
         for kind in ("socket", "service"):
             assert "/lib/systemd/system/%s.%s" % (unit, kind) in c, unit
@@ -214,11 +223,11 @@ class Root:
     def __truediv__(self, rel):
         return self.path / rel.lstrip("/")
 
-    def dpkg(self, *args, ok=True):
+    def dpkg(self, *args, ok=True, confold=True):
+        force = ["--force-confold"] if confold else []
         return run(["dpkg", "--root=%s" % self.path,
-                    "--force-script-chrootless", "--force-depends",
-                    "--force-confold"] + list(args), ok=ok,
-                   stdin=subprocess.DEVNULL)
+                    "--force-script-chrootless", "--force-depends"] +
+                   force + list(args), ok=ok, stdin=subprocess.DEVNULL)
 
     def status(self):
         r = run(["dpkg-query", "--admindir=%s" % (self / "var/lib/dpkg"),
@@ -287,6 +296,12 @@ def test_install_makes_user_directories_and_enables_sockets(
         assert os.readlink(wants / (u + ".socket")) == \
             "/lib/systemd/system/%s.socket" % u
     assert not list((root / "/etc/systemd/system").glob("*/*.service"))
+    # Nothing else in /etc: no nginx configuration, no key, no secret.
+    assert sorted(p.name for p in (root / "/etc").iterdir()) == \
+        [".pwd.lock", "forcelink", "group", "gshadow", "passwd", "shadow",
+         "systemd"]
+    assert sorted(p.name for p in (root / "/etc/systemd/system").iterdir()
+                  ) == ["sockets.target.wants"]
     # Again (a reinstall): the scripts are idempotent, one user.
     install(root, debs.deb)
     assert root.ids() == (uid, gid)
@@ -331,9 +346,23 @@ def test_upgrade_keeps_settings_key_and_database(debs, tmp_path,
     install(root, debs.deb)
     saved = configured(root)
     ids = root.ids()
-    out = install(root, debs.upgrade)
+    # Both the package and the administrator changed forcelink.env: dpkg
+    # asks, and its default keeps the administrator's (here it reads the
+    # end of its input and stops before the postinst)...
+    r = root.dpkg("-i", debs.upgrade, ok=False, confold=False)
+    out = r.stdout + r.stderr
+    assert r.returncode != 0
     assert "Unpacking forcelink (%s) over (%s)" % (debs.new_version,
                                                    debs.version) in out
+    assert "'/etc/forcelink/forcelink.env'" in out
+    assert "N or O  : keep your currently-installed version" in out
+    assert "The default action is to keep your current version." in out
+    assert "[default=N]" in out
+    assert root.status() == "iU  %s" % debs.new_version
+    unchanged(saved)
+    # ... and --force-confold (apt-get -o Dpkg::Options::=--force-confold)
+    # keeps it without asking; the postinst runs the upgrade.
+    root.dpkg("--configure", "forcelink")
     assert root.status() == "ii  %s" % debs.new_version
     unchanged(saved)
     assert root.ids() == ids
@@ -484,3 +513,98 @@ def test_scripts_start_restart_and_stop_under_systemd(debs, tmp_path):
     # service again, then every service.
     assert c["prerm remove"] == ["deb-systemd-invoke stop " + started,
                                  "deb-systemd-invoke stop " + services]
+
+
+# ===========================================================================
+# doctor on the installed package
+
+def test_doctor_is_green_on_a_configured_install(debs, tmp_path):
+    """The package installed, then configured as the README's "The
+    environment file and the secrets" says (the key, the two secrets,
+    forcelink.env), the sockets as systemd makes them (root:www-data
+    0660) and a database made by the installed contact at its first
+    start: the installed forcelink-admin's doctor passes every check.
+    The scratch root is not a system of its own, so forcelink.env names
+    the files by their place in it, and Salesforce is the stand-in (its
+    CA in FORCELINK_CA_FILE)."""
+    gid_nginx = nginx_gid()
+    if gid_nginx is None:
+        pytest.skip("needs the group %s" % NGINX_GROUP)
+    root = Root(tmp_path / "root")
+    install(root, debs.deb)
+    uid, gid = root.ids()
+    s = Stack(tmp_path / "sf")
+    subprocess.run([str(ROOT / "tests/standin/mkcerts.sh"),
+                    str(s.dir / "tls")], check=True, capture_output=True)
+    s.ca = str(s.dir / "tls" / "ca.pem")
+    s.start_standin()
+    try:
+        conf = root / "/etc/forcelink"
+        run(["sh", "-ec", "cd %s && "
+             "(umask 027; head -c 32 /dev/urandom | base64 >key) && "
+             "install -m 0640 /dev/null slack_signing_secret && "
+             "install -m 0640 /dev/null sf_client_secret && "
+             "chgrp %d key slack_signing_secret sf_client_secret" %
+             (conf, gid)])
+        (conf / "slack_signing_secret").write_text(s.signing_secret + "\n")
+        (conf / "sf_client_secret").write_text(s.client_secret + "\n")
+        shutil.copy(s.ca, conf / "ca.pem")
+        env = conf / "forcelink.env"
+        text = env.read_text()
+        for path in ("/etc/forcelink/", "/var/lib/forcelink/"):
+            text = text.replace("=" + path, "=%s%s" % (root.path, path))
+        text = fill_env(text, {
+            "FORCELINK_PUBLIC_URL": "https://forcelink.example.com",
+            "SF_CLIENT_ID": CLIENT_ID,
+            "SF_LOGIN_URL": s.sf_url,
+            "FORCELINK_CA_FILE": str(conf / "ca.pem"),
+        })
+        env.write_text(text)
+        settings = parse_env_file(text)
+        assert settings["FORCELINK_KEY_FILE"] == str(conf / "key")
+        db = Path(settings["FORCELINK_DB"])
+        assert db.parent == root / "/var/lib/forcelink"
+        # systemd's sockets, and contact's first start (as its service
+        # does: the socket as standard input, the file's settings).
+        rundir = tmp_path / "run"
+        rundir.mkdir()
+        socks = []
+        for prog in PROGRAMS:
+            socks.append(listening_socket(rundir / (prog + ".sock")))
+            os.chown(rundir / (prog + ".sock"), 0, gid_nginx)
+        env_vars = dict(settings, PATH="/usr/sbin:/usr/bin:/sbin:/bin")
+        with open(tmp_path / "contact.log", "wb") as log:
+            p = subprocess.Popen([str(root / "/usr/libexec/forcelink/contact"),
+                                  "-w", "1", "-t", "1"],
+                                 stdin=socks[0].fileno(), stdout=log,
+                                 stderr=log, env=env_vars, cwd=str(db.parent))
+        try:
+            for _ in range(400):
+                if "event=worker.ready" in \
+                        (tmp_path / "contact.log").read_text() or \
+                        p.poll() is not None:
+                    break
+                time.sleep(0.025)
+        finally:
+            p.terminate()
+            p.wait(timeout=10)
+        log_text = (tmp_path / "contact.log").read_text()
+        assert db.exists(), log_text
+        # The service runs as forcelink: its database is forcelink's.
+        for f in db.parent.iterdir():
+            os.chown(f, uid, gid)
+        r = run([root / "/usr/sbin/forcelink-admin", "--env-file", env,
+                 "doctor"], ok=False,
+                env=dict(os.environ, FORCELINK_SOCKET_DIR=str(rundir)))
+        lines = r.stdout.splitlines()
+        print("\n".join(lines))
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert [ln.split()[1] for ln in lines if ln.split()[0] == "ok"] == \
+            [c for c in DOCTOR_CHECKS if c != "key.sample"]
+        assert [ln.split()[:2] for ln in lines
+                if ln.split()[0] != "ok"] == [["skip", "key.sample"]]
+        for sock in socks:
+            sock.close()
+    finally:
+        s.procs["standin"].terminate()
+        s.procs["standin"].wait(timeout=10)
