@@ -247,6 +247,29 @@ class Root:
         return int(pw[2]), int(self.entry("group", "forcelink")[2])
 
 
+def enabled(root):
+    """{link under /etc/systemd/system: its target}: what systemctl
+    enable (deb-systemd-helper) made in root."""
+    base = root / "/etc/systemd/system"
+    return {str(p.relative_to(base)): os.readlink(p)
+            for p in base.rglob("*") if p.is_symlink()} \
+        if base.exists() else {}
+
+
+def wanted_links(debs):
+    """The links enabling every socket and timer make install made:
+    TARGET.wants/UNIT for each WantedBy=TARGET of its [Install]."""
+    links = {}
+    for unit in (debs.tree / "gen").iterdir():
+        if unit.suffix in (".socket", ".timer"):
+            for target in re.findall(r"^WantedBy=(.+)$", unit.read_text(),
+                                     re.M):
+                for t in target.split():
+                    links["%s.wants/%s" % (t, unit.name)] = \
+                        "/lib/systemd/system/" + unit.name
+    return links
+
+
 def owner_mode(path):
     st = path.lstat()
     return (oct(stat.S_IMODE(st.st_mode)), st.st_uid, st.st_gid)
@@ -287,21 +310,16 @@ def test_install_makes_user_directories_and_enables_sockets(
         (root / "/etc/forcelink/forcelink.env.example").read_bytes()
     assert sorted(p.name for p in (root / "/etc/forcelink").iterdir()) == \
         ["forcelink.env", "forcelink.env.example"]
-    # The sockets are enabled (started at boot), the services are not:
-    # a socket starts its service.
-    wants = root / "/etc/systemd/system/sockets.target.wants"
-    assert sorted(p.name for p in wants.iterdir()) == \
-        sorted(u + ".socket" for u in UNITS)
-    for u in UNITS:
-        assert os.readlink(wants / (u + ".socket")) == \
-            "/lib/systemd/system/%s.socket" % u
-    assert not list((root / "/etc/systemd/system").glob("*/*.service"))
+    # The sockets (and any timer) are enabled, started at boot, the
+    # services are not: a socket (or a timer) starts its service.
+    assert enabled(root) == wanted_links(debs)
+    assert sorted(u + ".socket" for u in UNITS) == \
+        sorted(p.name for p in (root / "/etc/systemd/system"
+                                "/sockets.target.wants").iterdir())
     # Nothing else in /etc: no nginx configuration, no key, no secret.
     assert sorted(p.name for p in (root / "/etc").iterdir()) == \
         [".pwd.lock", "forcelink", "group", "gshadow", "passwd", "shadow",
          "systemd"]
-    assert sorted(p.name for p in (root / "/etc/systemd/system").iterdir()
-                  ) == ["sockets.target.wants"]
     # Again (a reinstall): the scripts are idempotent, one user.
     install(root, debs.deb)
     assert root.ids() == (uid, gid)
@@ -404,9 +422,7 @@ def test_remove_then_purge_keeps_the_database(debs, tmp_path,
     unchanged({p: v for p, v in saved.items()
                if p.name != "forcelink.env"})
     assert owner_mode(root / "/var/lib/forcelink") == ("0o700",) + ids
-    assert not (root / "/etc/systemd/system/sockets.target.wants").exists() \
-        or not list((root / "/etc/systemd/system/sockets.target.wants")
-                    .iterdir())
+    assert enabled(root) == {}
     # The user stays (files still belong to it).
     assert root.ids() == ids
     # A new install takes the kept database and user back as they are.
