@@ -8,7 +8,7 @@ FL_PY=/usr/bin/python3
 # Debian 12 packages forcelink needs to build, run and test (systemd for
 # systemd-analyze, -sysusers and -tmpfiles, which check the install;
 # dpkg-dev, debhelper, fakeroot and lintian build and check the Debian
-# package, tests/e2e/test_debian.py).
+# package, from a copy of the files git lists: tests/e2e/test_debian.py).
 FL_PACKAGES="build-essential autoconf automake pkg-config libfcgi-dev
 libcurl4-openssl-dev libjson-c-dev libsqlite3-dev libsodium-dev sqlite3
 nginx-light check python3-pytest python3-pytest-xdist openssl curl
