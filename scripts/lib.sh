@@ -6,13 +6,16 @@ FL_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 FL_PY=/usr/bin/python3
 
 # Debian 12 packages forcelink needs to build, run and test (systemd for
-# systemd-analyze, -sysusers and -tmpfiles, which check the install).
+# systemd-analyze, -sysusers and -tmpfiles, which check the install;
+# dpkg-dev, debhelper, fakeroot and lintian build and check the Debian
+# package, from a copy of the files git lists: tests/e2e/test_debian.py).
 FL_PACKAGES="build-essential autoconf automake pkg-config libfcgi-dev
 libcurl4-openssl-dev libjson-c-dev libsqlite3-dev libsodium-dev sqlite3
 nginx-light check python3-pytest python3-pytest-xdist openssl curl
 ca-certificates
 clang-14 libclang-rt-14-dev valgrind libasan8 libubsan1 mandoc
-chromium chromium-driver systemd jq"
+chromium chromium-driver systemd jq
+dpkg-dev debhelper fakeroot lintian git"
 
 fl_log() { printf '%s: %s\n' "${FL_PROG:-forcelink}" "$*" >&2; }
 
