@@ -316,6 +316,9 @@ def test_install_makes_user_directories_and_enables_sockets(
     assert sorted(u + ".socket" for u in UNITS) == \
         sorted(p.name for p in (root / "/etc/systemd/system"
                                 "/sockets.target.wants").iterdir())
+    assert ["forcelink-backup.timer", "forcelink-purge.timer"] == \
+        sorted(p.name for p in (root / "/etc/systemd/system"
+                                "/timers.target.wants").iterdir())
     # Nothing else in /etc: no nginx configuration, no key, no secret.
     assert sorted(p.name for p in (root / "/etc").iterdir()) == \
         [".pwd.lock", "forcelink", "group", "gshadow", "passwd", "shadow",

@@ -869,6 +869,13 @@ NOT_RUN = [
     ("apt-get install autoconf automake && autoreconf -fi",
      "installs packages (checked) and regenerates configure, which "
      "scripts/lib.sh does in its copy of the tree"),
+    ("apt-get install dpkg-dev debhelper",
+     "installs packages: each one named must be installed (checked)"),
+    ("dpkg-buildpackage -us -uc -b",
+     "test_debian.py builds the package so, from a copy of the tree"),
+    ("apt install ../forcelink_*.deb",
+     "test_debian.py installs, upgrades and purges the package with "
+     "dpkg --root, which needs no second machine"),
     ("./configure --prefix=/usr --sysconfdir=/etc --localstatedir=/var",
      "the inst fixture ran exactly this line (checked)"),
     ("make\n", "the inst fixture built the tree"),
