@@ -40,7 +40,7 @@ COMMANDS = {
     "cd", "umask", "install", "chgrp", "chown", "chmod", "editor", "ln",
     "rm", "cp", "mv", "mkdir", "head", "sqlite3", "nginx", "sha256sum",
     "forcelink-admin", "dpkg", "dpkg-buildpackage", "lintian", "curl",
-    "crontab", "systemd-analyze", "touch", "ls",
+    "crontab", "systemd-analyze", "touch", "ls", "for", "setpriv",
 }
 
 

@@ -926,6 +926,45 @@ def packages_installed(block):
     return sorted(set(names) - ok)
 
 
+def without_systemd(host, stack, b):
+    """The README's recipe for another supervisor, in place of the
+    systemd units: it serves, doctor is green, and SIGTERM stops it;
+    then the units take over again."""
+    units = " ".join("forcelink-%s.socket" % u.replace("_", "-")
+                     for u in PROGRAMS)
+    r = host.run("systemctl stop 'forcelink-*'")
+    assert r.returncode == 0, r.stderr
+    r = host.run(b.text)
+    assert r.returncode == 0, "%r\n%s%s" % (b, r.stdout, r.stderr)
+    socks = [host.run_dir / "forcelink" / (p + ".sock") for p in PROGRAMS]
+    for _ in range(200):
+        if all(listening(s) for s in socks):
+            break
+        time.sleep(0.05)
+    assert all(listening(s) for s in socks), host.run(
+        "cat /var/log/forcelink-*.log").stdout
+    r = host.run("forcelink-admin doctor")
+    assert r.returncode == 0, r.stdout + r.stderr
+    r = stack.slash("help", team="T0123ABCD", user="U0456EFGH")
+    assert r.status == 200 and "/contact" in r.json()["text"], r.text
+    r = host.run("pkill -TERM -f '^/usr/libexec/forcelink/'; "
+                 "for i in $(seq 100); do "
+                 "pgrep -f '^/usr/libexec/forcelink/' >/dev/null || exit 0; "
+                 "sleep 0.1; done; exit 1")
+    assert r.returncode == 0, "the programs did not stop on SIGTERM"
+    r = host.run("systemctl start " + units)
+    assert r.returncode == 0, r.stderr
+
+
+def listening(path):
+    with socket.socket(socket.AF_UNIX) as s:
+        try:
+            s.connect(str(path))
+            return True
+        except OSError:
+            return False
+
+
 def test_readme_and_man_examples_run_as_written(inst, tmp_path_factory):
     if not inst.normal:
         pytest.skip("the examples name the README's ./configure line")
@@ -999,6 +1038,10 @@ def test_readme_and_man_examples_run_as_written(inst, tmp_path_factory):
                 page = stack.link(team="T0123ABCD", user="U0456EFGH")
                 assert page.status == 200, page.text
                 ran.append("man")
+            if b.where == "README, Without systemd":
+                without_systemd(host, stack, b)
+                ran.append(b.text)
+                continue
             if b.kind == "cron":
                 env = docwalk.cron_env()
                 env["LOGNAME"] = b.user
