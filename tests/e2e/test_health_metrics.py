@@ -37,7 +37,7 @@ import time
 
 import pytest
 
-from harness import Stack
+from harness import ROOT, Stack
 
 TEAM = "T0E2E0001"
 WS2 = "T0E2E0002"
@@ -265,6 +265,73 @@ def test_healthz_fails_when_the_key_opens_nothing(stack):
     time.sleep(CACHE_SECS)
     for path in paths * 2:
         assert stack.get(path).status == 200, path
+
+
+def test_healthz_fails_when_the_database_cannot_be_read(stack):
+    """The links table gone (renamed away): /healthz is 503 naming the
+    "database" check, and /metrics says forcelink_database_up 0 and
+    leaves the database's figures out; back, both recover."""
+    paths = ["/healthz"] + ["/healthz/" + p for p in PROGRAMS]
+    with stack.db() as c:
+        c.execute("ALTER TABLE sf_link RENAME TO sf_link_away")
+    try:
+        time.sleep(1.1)
+        for path in paths * 2:
+            r = stack.get(path)
+            assert r.status == 503, (path, r.text)
+            body = r.json()
+            assert (body["status"], body["check"]) == ("fail", "database")
+            assert body["detail"] == "the database cannot be read"
+        m = scrape(stack)
+        assert v(m, "forcelink_database_up") == 0
+        assert not [k for k in m if k[0] in (
+            "forcelink_links", "forcelink_key_rows",
+            "forcelink_installations_needing_reinstall")]
+    finally:
+        with stack.db() as c:
+            c.execute("ALTER TABLE sf_link_away RENAME TO sf_link")
+    time.sleep(1.1)
+    for path in paths * 2:
+        assert stack.get(path).status == 200, path
+    assert v(scrape(stack), "forcelink_database_up") == 1
+
+
+def test_no_salesforce_call(stack):
+    """Neither route calls Salesforce: the stand-in's counters stay."""
+    time.sleep(1.1)             # no kept answer: every check runs
+    st0 = stack.sf_state()
+    for path in ["/healthz", "/metrics"] + ["/healthz/" + p
+                                            for p in PROGRAMS]:
+        for _ in range(3):
+            assert stack.get(path).status == 200
+    assert stack.sf_state() == st0
+
+
+def test_counters_file(stack):
+    """The counters live in $FORCELINK_DB-metrics, mode 0600."""
+    st = os.stat(str(stack.db_path) + "-metrics")
+    assert st.st_mode & 0o777 == 0o600
+    assert st.st_uid == os.getuid()
+
+
+def test_readme_names_every_metric(stack):
+    """The README's list of metrics is what /metrics serves: the same
+    families, with the same labels."""
+    readme = (ROOT / "README").read_text()
+    sec = readme[readme.index("\nHealth and metrics\n"):]
+    sec = sec[:sec.index("\nforcelink-admin\n")]
+    listed = {}
+    for name, labels in re.findall(
+            r"^  (forcelink_[a-z_]+)(?:\{([a-z_,]+)\})?", sec, re.M):
+        listed[name] = set(labels.split(",")) if labels else set()
+    served, m = {}, scrape(stack)
+    names = {n for n, _ in m}
+    for (name, pairs) in m:
+        base = re.sub(r"_(bucket|sum|count)$", "", name)
+        fam = base if base + "_bucket" in names else name
+        served.setdefault(fam, set()).update(
+            k for k, _ in pairs if k != "le")
+    assert listed == served
 
 
 def test_only_this_host_may_ask(stack):
