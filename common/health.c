@@ -47,7 +47,11 @@ health_id_ok(const char *s)
 	return 1;
 }
 
-int
+/*
+ * Runs the checks for program name, uncached, and writes the JSON body
+ * into b.  Returns the HTTP status: 200 or 503 (500 when b is full).
+ */
+static int
 health_check(struct session *s, const char *name, struct buf *b)
 {
 	struct store_link_info	 l;
@@ -94,36 +98,35 @@ health_check(struct session *s, const char *name, struct buf *b)
 	return rc == 0 ? status : 500;
 }
 
-/* /healthz: the cached answer, or a new one. */
+/* /healthz: the kept answer while it is fresh, or a new one. */
 static void
 health_answer(FCGX_Request *r, struct session *s, const char *name)
 {
 	struct buf	 b;
 	long long	 now = health_now_ms();
-	int		 status;
+	int		 status = 0;
 
-	pthread_mutex_lock(&health_mtx);
-	if (health_at >= 0 && now - health_at < HEALTH_CACHE_MS) {
-		status = health_status;
-		req_send(r, status, HEALTH_JSON, health_body,
-		    strlen(health_body));
-		pthread_mutex_unlock(&health_mtx);
-		return;
-	}
-	pthread_mutex_unlock(&health_mtx);
 	buf_init(&b, HEALTH_BODY_MAX - 1);
-	status = health_check(s, name, &b);
+	pthread_mutex_lock(&health_mtx);
+	if (health_at >= 0 && now - health_at < HEALTH_CACHE_MS &&
+	    buf_puts(&b, health_body) == 0)
+		status = health_status;
+	pthread_mutex_unlock(&health_mtx);
+	if (status == 0) {
+		buf_reset(&b);
+		if ((status = health_check(s, name, &b)) != 500) {
+			pthread_mutex_lock(&health_mtx);
+			memcpy(health_body, buf_cstr(&b), b.len + 1);
+			health_status = status;
+			health_at = now;
+			pthread_mutex_unlock(&health_mtx);
+		}
+	}
 	if (status == 500)
 		req_send(r, 500, "text/plain; charset=utf-8", "internal error\n",
 		    15);
-	else {
+	else
 		req_send(r, status, HEALTH_JSON, buf_cstr(&b), b.len);
-		pthread_mutex_lock(&health_mtx);
-		memcpy(health_body, buf_cstr(&b), b.len + 1);
-		health_status = status;
-		health_at = now;
-		pthread_mutex_unlock(&health_mtx);
-	}
 	buf_free(&b);
 }
 

@@ -34,7 +34,6 @@
 
 #include <fcgiapp.h>
 
-#include "buf.h"
 #include "session.h"
 
 /* How long a /healthz answer is reused, in milliseconds. */
@@ -46,12 +45,5 @@
  * answered (the request is done), 0 when the request is the program's.
  */
 int	 health_dispatch(FCGX_Request *r, struct session *s, const char *name);
-
-/*
- * Runs the checks of /healthz for program name (uncached) and writes the
- * JSON body into b.  Returns the HTTP status: 200 or 503 (500 when b is
- * full).
- */
-int	 health_check(struct session *s, const char *name, struct buf *b);
 
 #endif
