@@ -171,6 +171,8 @@ void	 metrics_ack(long ms);
 /* Counts one Salesforce call that took us microseconds. */
 void	 metrics_sf(enum metrics_sf_call, uint64_t us);
 
+/* Count one refresh, or one deferred answer, of this outcome (one out
+ * of range, such as the __MAX value, counts nothing). */
 void	 metrics_refresh(enum metrics_refresh);
 void	 metrics_deferred(enum metrics_deferred);
 

@@ -218,7 +218,8 @@ session_refresh(struct session *s, const struct slack_user *who,
 	sr = store_link_get(s->st, who, &now);
 	if (sr == STORE_NOTFOUND) {
 		r = SF_INVALID_GRANT;
-		mo = METRICS_REFRESH_SHARED;	/* logged out meanwhile */
+		/* Logged out meanwhile: no refresh, nothing counted. */
+		mo = METRICS_REFRESH__MAX;
 		goto out;
 	} else if (sr != STORE_OK)
 		goto out;

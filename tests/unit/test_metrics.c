@@ -298,6 +298,16 @@ START_TEST(test_outcomes_and_routes)
 	ck_assert_uint_eq(m->ack.sum_us, 5001000);
 	metrics_sf(METRICS_SF_REVOKE, 25000000);	/* past 20 s: +Inf */
 	ck_assert_uint_eq(m->sf[METRICS_SF_REVOKE].bucket[12], 1);
+	/* Out of range counts nothing, anywhere. */
+	{
+		struct metrics_shm	 before = *m;
+
+		metrics_refresh(METRICS_REFRESH__MAX);
+		metrics_deferred(METRICS_DEFERRED__MAX);
+		metrics_sf(METRICS_SF__MAX, 1000);
+		metrics_sf((enum metrics_sf_call)-1, 1000);
+		ck_assert(memcmp(&before, m, sizeof(before)) == 0);
+	}
 }
 END_TEST
 
