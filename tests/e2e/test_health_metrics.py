@@ -332,6 +332,28 @@ def test_readme_names_every_metric(stack):
         served.setdefault(fam, set()).update(
             k for k, _ in pairs if k != "le")
     assert listed == served
+    # The label values the README names, exactly.
+    values = {}
+    for (name, pairs) in m:
+        for k, val in pairs:
+            values.setdefault((name, k), set()).add(val)
+    assert values[("forcelink_requests_total", "route")] == {
+        "contact", "oauth_start", "oauth_callback", "slack_install",
+        "slack_oauth_redirect", "healthz", "metrics", "other"}
+    assert values[("forcelink_requests_total", "outcome")] == {
+        "2xx", "3xx", "4xx", "5xx", "none"}
+    assert values[("forcelink_salesforce_request_seconds_count",
+                   "call")] == {"query", "token_code", "token_refresh",
+                                "token_client", "userinfo", "revoke"}
+    assert values[("forcelink_refreshes_total", "outcome")] == {
+        "ok", "shared", "invalid_grant", "forged", "error"}
+    assert values[("forcelink_deferred_answers_total", "outcome")] == {
+        "posted", "failed", "dropped"}
+    # And the buckets.
+    bounds = re.search(r"buckets are ([0-9. \n]+) seconds", sec).group(1)
+    assert values[("forcelink_slack_ack_seconds_bucket", "le")] == \
+        {str(float(b)).rstrip("0").rstrip(".")
+         for b in bounds.split()} | {"+Inf"}
 
 
 def test_only_this_host_may_ask(stack):
