@@ -550,48 +550,31 @@ doctor_modes_secrets(struct doctor *d)
 		    detail);
 }
 
-/* key.sample: the key opens the most recently updated link. */
+/* key.sample: the key opens the most recently updated link (the same
+ * check as GET /healthz's, store_key_sample). */
 static void
 doctor_key_sample(struct doctor *d)
 {
-	struct store_link_list	 ll = { NULL, 0 };
-	struct store_link	 full;
-	const struct store_link_info *l;
+	struct store_link_info	 l;
 	enum store_result	 r;
-	size_t			 i;
 
-	if (store_list_links(d->st, NULL, NULL, NULL, &ll) != STORE_OK) {
-		doctor_report(d, "key.sample", DOC_FAIL, "cannot read the "
-		    "links (see the log line)");
-		return;
-	}
-	if (ll.n == 0) {
-		doctor_report(d, "key.sample", DOC_SKIP, "no links yet");
-		goto out;
-	}
-	l = &ll.v[0];
-	for (i = 1; i < ll.n; i++)
-		if (ll.v[i].updated_at > l->updated_at)
-			l = &ll.v[i];
-	r = store_link_get(d->st, &l->who, &full);
-	store_link_free(&full);
+	r = store_key_sample(d->st, &l);
 	if (r == STORE_OK)
 		doctor_report(d, "key.sample", DOC_OK, "the key opens the "
 		    "tokens of team %s user %s (the most recently updated "
-		    "link)", l->who.team_id, l->who.user_id);
+		    "link)", l.who.team_id, l.who.user_id);
 	else if (r == STORE_BADKEY)
 		doctor_report(d, "key.sample", DOC_FAIL, "the key does not "
 		    "open the tokens of team %s user %s (sealed under key id "
 		    "%s; the configured key's id is %s): wrong key?",
-		    l->who.team_id, l->who.user_id, l->key_id, d->keyid);
+		    l.who.team_id, l.who.user_id, l.key_id, d->keyid);
 	else if (r == STORE_NOTFOUND)
-		doctor_report(d, "key.sample", DOC_SKIP, "the sample link was "
-		    "deleted meanwhile");
+		doctor_report(d, "key.sample", DOC_SKIP, "no links yet");
 	else
 		doctor_report(d, "key.sample", DOC_FAIL, "cannot read the "
 		    "sample link (see the log line)");
-out:
-	store_link_list_free(&ll);
+	if (r == STORE_OK || r == STORE_BADKEY)
+		store_link_info_free(&l);
 }
 
 /*

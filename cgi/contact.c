@@ -33,6 +33,7 @@
 #include "form.h"
 #include "install.h"
 #include "log.h"
+#include "metrics.h"
 #include "proof.h"
 #include "render.h"
 #include "req.h"
@@ -117,6 +118,7 @@ contact_answered(struct contact *c)
 	log_event(LOGL_INFO, "slack.ack", "deferred=%d wait_ms=%ld ack_ms=%ld "
 	    "response_url=%s", c->acked ? 1 : 0, c->wait_ms, ms,
 	    c->response_url != NULL ? "yes" : "missing");
+	metrics_ack(ms);
 }
 
 static void
@@ -163,6 +165,7 @@ contact_reply(struct contact *c, const char *json)
 	if (!session_response_url_ok(c->s->cfg, c->response_url)) {
 		log_event(LOGL_WARN, "slack.deferred", "outcome=dropped "
 		    "why=\"response_url missing or outside %s\"", prefix);
+		metrics_deferred(METRICS_DEFERRED_DROPPED);
 		return;
 	}
 	http_response_init(&resp);
@@ -171,6 +174,8 @@ contact_reply(struct contact *c, const char *json)
 	log_event(hr == HTTP_OK && resp.status == 200 ? LOGL_INFO : LOGL_WARN,
 	    "slack.deferred", "outcome=%s status=%ld", http_result_str(hr),
 	    hr == HTTP_OK ? resp.status : 0L);
+	metrics_deferred(hr == HTTP_OK && resp.status == 200 ?
+	    METRICS_DEFERRED_POSTED : METRICS_DEFERRED_FAILED);
 	http_response_free(&resp);
 }
 

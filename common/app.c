@@ -8,14 +8,17 @@
 #include "app.h"
 #include "config.h"
 #include "crypto.h"
+#include "health.h"
 #include "http.h"
 #include "log.h"
+#include "metrics.h"
 #include "page.h"
 #include "req.h"
 #include "serve.h"
 
 static struct config	 app_cfg;
 static app_handler	 app_handle;
+static const char	*app_name;
 
 static void *
 app_thread_init(void *global)
@@ -29,15 +32,26 @@ app_thread_fini(void *ctx)
 	session_free(ctx);
 }
 
+/*
+ * Every request of every program comes here first: /healthz and
+ * /metrics are answered for all programs alike (health.h), the rest by
+ * the program's handler; each is counted by route and by the status
+ * its answer carried (metrics.h).
+ */
 static void
 app_dispatch(FCGX_Request *r, void *ctx)
 {
-	const char	*id;
+	enum metrics_route	 route;
+	const char		*id;
 
 	/* nginx passes its $request_id, so its log and ours can be joined. */
 	if ((id = req_param(r, "REQUEST_ID")) != NULL)
 		log_set_request(id);
-	app_handle(r, ctx);
+	route = metrics_route_of(req_param(r, "SCRIPT_NAME"));
+	req_status_clear();
+	if (!health_dispatch(r, ctx, app_name))
+		app_handle(r, ctx);
+	metrics_request(route, req_status_seen());
 }
 
 int
@@ -48,7 +62,7 @@ app_main(int argc, char *argv[], const char *name, app_handler handle)
 	};
 	struct serve_opts	 opts;
 	struct session		*probe;
-	char			 err[512];
+	char			 err[512], *mpath = NULL;
 	int			 rc;
 
 	/* The options first: -h and -V answer, and a wrong option is named,
@@ -75,8 +89,19 @@ app_main(int argc, char *argv[], const char *name, app_handler handle)
 		return EXIT_FAILURE;
 	}
 	session_free(probe);
+	/* The counters, shared with the workers forked below and with the
+	 * other programs (a failure is logged; they then count alone). */
+	if (asprintf(&mpath, "%s-metrics", app_cfg.db_path) == -1) {
+		fprintf(stderr, "%s: out of memory\n", name);
+		config_free(&app_cfg);
+		return EXIT_FAILURE;
+	}
+	metrics_open(mpath);
+	free(mpath);
 	app_handle = handle;
+	app_name = name;
 	rc = serve_main(&opts, &prog, &app_cfg);
+	metrics_close();
 	config_free(&app_cfg);
 	return rc;
 }

@@ -1,9 +1,10 @@
 /*
- * app: what the three FastCGI programs have in common around their
+ * app: what the FastCGI programs have in common around their
  * handlers: start-up (settings, libraries, a first database open that
  * applies migrations, so a misconfigured program stops before it serves
- * anything), one struct session per thread, and the per-request log
- * context.
+ * anything), one struct session per thread, the per-request log
+ * context, GET /healthz and GET /metrics (health.h) and the counters
+ * behind them (metrics.h, mapped before the workers start).
  */
 #ifndef FORCELINK_APP_H
 #define FORCELINK_APP_H

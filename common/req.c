@@ -127,6 +127,21 @@ req_body_str(enum req_body rc)
 	return "unknown";
 }
 
+/* The status of this thread's request, for the request counter. */
+static __thread int	 req_seen;
+
+int
+req_status_seen(void)
+{
+	return req_seen;
+}
+
+void
+req_status_clear(void)
+{
+	req_seen = 0;
+}
+
 const char *
 req_status_line(int status)
 {
@@ -151,8 +166,11 @@ req_status_line(int status)
 	size_t	 i;
 
 	for (i = 0; i < sizeof(lines) / sizeof(lines[0]); i++)
-		if (lines[i].code == status)
+		if (lines[i].code == status) {
+			req_seen = status;
 			return lines[i].line;
+		}
+	req_seen = 500;
 	return "500 Internal Server Error";
 }
 

@@ -57,8 +57,16 @@ int		 req_body_status(enum req_body);
 const char	*req_body_str(enum req_body);
 
 /* "200 OK", "404 Not Found", ... for the status codes forcelink uses;
- * "500 Internal Server Error" for any other. */
+ * "500 Internal Server Error" for any other.  Every status line the
+ * programs write comes from here, so it also records, for the calling
+ * thread, the status it returned (see req_status_seen). */
 const char	*req_status_line(int status);
+
+/* The status of the last line req_status_line() returned on this thread
+ * since req_status_clear(), or 0 (the request counter's outcome: see
+ * metrics.h).  app.c clears it before each request. */
+int		 req_status_seen(void);
+void		 req_status_clear(void);
 
 /*
  * Writes a complete response: status, Content-Type, Cache-Control:

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "metrics.h"
 #include "session.h"
 
 /* A login nonce is valid this long (SPEC §5: 10 minutes). */
@@ -204,16 +205,21 @@ session_refresh(struct session *s, const struct slack_user *who,
 	struct sf_error		 err;
 	enum store_result	 sr;
 	enum sf_result		 r = SF_ERROR;
+	enum metrics_refresh	 mo = METRICS_REFRESH_ERROR;
 	const char		*why = NULL;
 	int			 fd, vr;
 
 	memset(&now, 0, sizeof(now));
 	memset(&tok, 0, sizeof(tok));
-	if ((fd = session_lock(s, who)) == -1)
+	if ((fd = session_lock(s, who)) == -1) {
+		metrics_refresh(METRICS_REFRESH_ERROR);
 		return SF_TRANSIENT;
+	}
 	sr = store_link_get(s->st, who, &now);
 	if (sr == STORE_NOTFOUND) {
 		r = SF_INVALID_GRANT;
+		/* Logged out meanwhile: no refresh, nothing counted. */
+		mo = METRICS_REFRESH__MAX;
 		goto out;
 	} else if (sr != STORE_OK)
 		goto out;
@@ -225,6 +231,7 @@ session_refresh(struct session *s, const struct slack_user *who,
 		memset(&now, 0, sizeof(now));
 		log_event(LOGL_INFO, "sf.refresh", "outcome=shared");
 		r = SF_OK;
+		mo = METRICS_REFRESH_SHARED;
 		goto out;
 	}
 	r = sf_token_refresh(s->http, org, link->refresh_token, &tok, &err);
@@ -232,6 +239,7 @@ session_refresh(struct session *s, const struct slack_user *who,
 		log_event(LOGL_INFO, "sf.refresh", "outcome=invalid_grant "
 		    "desc=\"%s\"", err.message);
 		store_link_delete(s->st, who, link->version);
+		mo = METRICS_REFRESH_INVALID_GRANT;
 		goto out;
 	} else if (r != SF_OK) {
 		log_event(LOGL_WARN, "sf.refresh", "outcome=%s",
@@ -248,6 +256,7 @@ session_refresh(struct session *s, const struct slack_user *who,
 		log_event(LOGL_ERR, "sf.refresh", "outcome=forged why=\"%s\"",
 		    why != NULL ? why : "identity changed");
 		r = SF_MALFORMED;
+		mo = METRICS_REFRESH_FORGED;
 		goto out;
 	}
 	sr = store_link_update_tokens(s->st, who, link->version,
@@ -265,7 +274,9 @@ session_refresh(struct session *s, const struct slack_user *who,
 	link->version++;
 	log_event(LOGL_INFO, "sf.refresh", "outcome=ok rotated=%d",
 	    tok.refresh_token != NULL);
+	mo = METRICS_REFRESH_OK;
 out:
+	metrics_refresh(mo);
 	session_unlock(fd);
 	store_link_free(&now);
 	sf_tokens_free(&tok);

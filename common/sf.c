@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include <json-c/json.h>
 #include <json-c/json_visit.h>
@@ -32,6 +33,7 @@
 #include "form.h"
 #include "http.h"
 #include "log.h"
+#include "metrics.h"
 #include "sf.h"
 
 #define SF_JSON_DEPTH		16
@@ -940,14 +942,19 @@ sf_soql_contacts(struct buf *b, const char *needle)
  * the size cap; SF_ERROR for a URL that is not to be called.  Logs.
  */
 static enum sf_result
-sf_call(struct http *h, const char *what, const char *method,
-    const char *url, const char *bearer, const char *form,
-    struct http_response *resp)
+sf_call(struct http *h, const char *what, enum metrics_sf_call call,
+    const char *method, const char *url, const char *bearer,
+    const char *form, struct http_response *resp)
 {
+	struct timespec		 t0, t1;
 	enum http_result	 hr;
 
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	hr = http_request(h, method, url, bearer,
 	    form != NULL ? SF_FORM_TYPE : NULL, form, resp);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	metrics_sf(call, (uint64_t)((t1.tv_sec - t0.tv_sec) * 1000000LL +
+	    (t1.tv_nsec - t0.tv_nsec) / 1000));
 	switch (hr) {
 	case HTTP_OK:
 		return SF_OK;
@@ -1018,6 +1025,7 @@ enum sf_reply {
  */
 struct sf_request {
 	const char		*what;		/* the call, in log lines */
+	enum metrics_sf_call	 call;		/* and in the metrics */
 	const char		*base;
 	const char		*path;
 	const char		*bearer;
@@ -1098,7 +1106,8 @@ sf_do(struct http *h, const struct sf_request *rq, struct sf_error *err)
 	buf_init(&form, SF_BODY_MAX);
 	if (sf_build(rq, &url, &form) == -1)
 		goto out;
-	if ((rv = sf_call(h, rq->what, rq->form != NULL ? "POST" : "GET",
+	if ((rv = sf_call(h, rq->what, rq->call,
+	    rq->form != NULL ? "POST" : "GET",
 	    buf_cstr(&url), rq->bearer, rq->form != NULL ? buf_cstr(&form) :
 	    NULL, &resp)) != SF_OK)
 		goto out;
@@ -1116,11 +1125,12 @@ out:
 /* Posts a token request (kv: n keys and values) and reads the tokens. */
 static enum sf_result
 sf_token_post(struct http *h, const struct sf_org *org, const char *what,
-    const char *const *kv, size_t n, struct sf_tokens *out,
-    struct sf_error *err)
+    enum metrics_sf_call call, const char *const *kv, size_t n,
+    struct sf_tokens *out, struct sf_error *err)
 {
 	const struct sf_request	 rq = {
 		.what = what,
+		.call = call,
 		.base = org->login_url,
 		.path = "/services/oauth2/token",
 		.form = kv,
@@ -1146,7 +1156,8 @@ sf_token_code(struct http *h, const struct sf_org *org, const char *code,
 		"code_verifier", verifier,
 	};
 
-	return sf_token_post(h, org, "token_code", kv, NELEM(kv), out, err);
+	return sf_token_post(h, org, "token_code", METRICS_SF_TOKEN_CODE, kv,
+	    NELEM(kv), out, err);
 }
 
 enum sf_result
@@ -1160,8 +1171,8 @@ sf_token_refresh(struct http *h, const struct sf_org *org,
 		"client_secret", org->client_secret,
 	};
 
-	return sf_token_post(h, org, "token_refresh", kv, NELEM(kv), out,
-	    err);
+	return sf_token_post(h, org, "token_refresh",
+	    METRICS_SF_TOKEN_REFRESH, kv, NELEM(kv), out, err);
 }
 
 enum sf_result
@@ -1174,8 +1185,8 @@ sf_token_client(struct http *h, const struct sf_org *org,
 		"client_secret", org->client_secret,
 	};
 
-	return sf_token_post(h, org, "token_client", kv, NELEM(kv), out,
-	    err);
+	return sf_token_post(h, org, "token_client",
+	    METRICS_SF_TOKEN_CLIENT, kv, NELEM(kv), out, err);
 }
 
 enum sf_result
@@ -1184,6 +1195,7 @@ sf_revoke(struct http *h, const struct sf_org *org, const char *token)
 	const char *const	 kv[] = { "token", token };
 	const struct sf_request	 rq = {
 		.what = "revoke",
+		.call = METRICS_SF_REVOKE,
 		.base = org->login_url,
 		.path = "/services/oauth2/revoke",
 		.form = kv,
@@ -1200,6 +1212,7 @@ sf_userinfo(struct http *h, const char *instance_url,
 {
 	const struct sf_request	 rq = {
 		.what = "userinfo",
+		.call = METRICS_SF_USERINFO,
 		.base = instance_url,
 		.path = "/services/oauth2/userinfo",
 		.bearer = access_token,
@@ -1239,6 +1252,7 @@ sf_query_contacts(struct http *h, const struct sf_org *org,
 {
 	struct sf_request	 rq = {
 		.what = "query",
+		.call = METRICS_SF_QUERY,
 		.base = instance_url,
 		.bearer = access_token,
 		.reply = SF_REPLY_CONTACTS,

@@ -2755,6 +2755,8 @@ enum astmt {
 	ASTMT_FREELIST,
 	ASTMT_USER_VERSION,
 	ASTMT_INTEGRITY,
+	ASTMT_NEWEST,
+	ASTMT_STATS_INSTALLS,
 	ASTMT__MAX
 };
 
@@ -2803,6 +2805,16 @@ static const struct {
 	[ASTMT_FREELIST] = { "admin_freelist", "PRAGMA freelist_count" },
 	[ASTMT_USER_VERSION] = { "admin_user_version", "PRAGMA user_version" },
 	[ASTMT_INTEGRITY] = { "admin_integrity", "PRAGMA integrity_check" },
+	/* The columns of ASTMT_LIST; ties in the order doctor's key.sample
+	 * always broke them (the first in ASTMT_LIST's order). */
+	[ASTMT_NEWEST] = { "admin_newest",
+	    "SELECT enterprise_id, team_id, user_id, org, sf_user_id, "
+	    "sf_org_id, sf_username, instance_url, key_id, version, "
+	    "created_at, updated_at, last_used_at FROM sf_link "
+	    "ORDER BY updated_at DESC, team_id, user_id, enterprise_id "
+	    "LIMIT 1" },
+	[ASTMT_STATS_INSTALLS] = { "admin_stats_installs",
+	    "SELECT count(*), total(needs_reinstall != 0) FROM slack_install" },
 };
 
 /* Columns of ASTMT_LIST. */
@@ -3079,7 +3091,7 @@ out:
 	return NULL;
 }
 
-static void
+void
 store_link_info_free(struct store_link_info *l)
 {
 	free(l->org);
@@ -3191,6 +3203,37 @@ out:
 	sqlite3_finalize(s);
 	if (r != STORE_OK)
 		store_link_list_free(out);
+	return r;
+}
+
+enum store_result
+store_key_sample(struct store *st, struct store_link_info *info)
+{
+	struct store_link	 full;
+	sqlite3_stmt		*s = NULL;
+	enum store_result	 r = STORE_ERROR;
+	int			 rc;
+
+	memset(info, 0, sizeof(*info));
+	if ((s = store_aprepare(st, ASTMT_NEWEST)) == NULL ||
+	    (rc = store_astep(st, s, ASTMT_NEWEST)) == -1)
+		goto out;
+	if (rc == SQLITE_DONE) {
+		r = STORE_NOTFOUND;
+		goto out;
+	}
+	if (store_link_info_read(s, info) == -1)
+		goto out;
+	/* The statement is done with before the link is read: a read
+	 * transaction left open would pin the WAL. */
+	sqlite3_finalize(s);
+	s = NULL;
+	r = store_link_get(st, &info->who, &full);
+	store_link_free(&full);
+out:
+	sqlite3_finalize(s);
+	if (r != STORE_OK && r != STORE_BADKEY)
+		store_link_info_free(info);
 	return r;
 }
 
@@ -3400,6 +3443,10 @@ store_stats(struct store *st, time_t now, struct store_stats *ss)
 		goto out;
 	ss->replays_live = (long)v[0];
 	ss->replays_expired = (long)v[1];
+	if (store_arow(st, ASTMT_STATS_INSTALLS, 0, 0, v, 2) == -1)
+		goto out;
+	ss->installs = (long)v[0];
+	ss->installs_reinstall = (long)v[1];
 	if (store_arow(st, ASTMT_PAGE_SIZE, 0, 0, &v[0], 1) == -1 ||
 	    store_arow(st, ASTMT_PAGE_COUNT, 0, 0, &v[1], 1) == -1 ||
 	    store_arow(st, ASTMT_FREELIST, 0, 0, &v[2], 1) == -1 ||

@@ -298,6 +298,19 @@ enum store_result store_list_links(struct store *, const char *enterprise_id,
 	    const char *team_id, const char *user_id,
 	    struct store_link_list *out);
 void		 store_link_list_free(struct store_link_list *);
+void		 store_link_info_free(struct store_link_info *);
+
+/*
+ * Whether the keyring opens the most recently updated link (the
+ * "key.sample" of forcelink-admin doctor, and GET /healthz): reads that
+ * link's row into *info, then opens its tokens as store_link_get()
+ * does.  Returns STORE_OK (it opens) or STORE_BADKEY (it does not), both
+ * with *info filled (release with store_link_info_free); STORE_NOTFOUND
+ * when there is no link, or the link was deleted between the two reads;
+ * STORE_ERROR (logged) when the database cannot be read.
+ */
+enum store_result store_key_sample(struct store *,
+	    struct store_link_info *info);
 
 /*
  * Deletes the link of who whatever key sealed it (an admin may remove a
@@ -348,6 +361,9 @@ struct store_stats {
 	long			 login_expired;	/* purgeable */
 	long			 replays_live;
 	long			 replays_expired; /* purgeable */
+	long			 installs;	/* Slack installations */
+	long			 installs_reinstall; /* Slack refused their
+						   refresh token */
 	long			 page_size;
 	long			 page_count;
 	long			 freelist_count;

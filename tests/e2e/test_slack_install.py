@@ -149,11 +149,12 @@ def state_rows(stack):
 def db_content(stack):
     """The database's bytes on disk, by file: the database and its WAL.
     (The -shm file is shared memory in which readers, too, mark what
-    they read; it holds no content.)"""
+    they read, and -metrics the request counters (metrics.h): neither
+    holds content.)"""
     out = {}
     for p in sorted(stack.db_path.parent.iterdir()):
         if p.name.startswith(stack.db_path.name) and \
-                not p.name.endswith("-shm"):
+                not p.name.endswith(("-shm", "-metrics")):
             out[p.name] = hashlib.sha256(p.read_bytes()).hexdigest()
     assert stack.db_path.name in out, out
     return out

@@ -2430,13 +2430,25 @@ START_TEST(test_stats)
 	ck_assert_int_eq(ss.keys[ka].login_states, 1);
 	ck_assert_int_eq(ss.keys[kb].links, 1);
 	ck_assert_int_eq(ss.keys[kb].login_states, 0);
+	ck_assert_int_eq(ss.installs, 0);
+	ck_assert_int_eq(ss.installs_reinstall, 0);
 	store_stats_free(&ss);
 	ck_assert_ptr_null(ss.keys);
 	ck_assert_uint_eq(ss.nkeys, 0);
 
+	/* Installations: two, one of which Slack refused. */
+	iput(st, "", "T1", BOT1, BOTREF1, now + 3600);
+	iput(st, "", "T2", BOT2, BOTREF2, now + 3600);
+	ck_assert_int_eq(store_install_mark_reinstall(st, "", "T2", 1),
+	    STORE_OK);
+	ck_assert_int_eq(store_stats(st, now, &ss), 0);
+	ck_assert_int_eq(ss.installs, 2);
+	ck_assert_int_eq(ss.installs_reinstall, 1);
+	store_stats_free(&ss);
+
 	/* An empty database. */
 	raw_exec("DELETE FROM sf_link; DELETE FROM login_state; "
-	    "DELETE FROM slack_replay");
+	    "DELETE FROM slack_replay; DELETE FROM slack_install");
 	ck_assert_int_eq(store_stats(st, now, &ss), 0);
 	ck_assert_int_eq(ss.links, 0);
 	ck_assert_int_eq(ss.oldest_created, 0);
@@ -2446,6 +2458,50 @@ START_TEST(test_stats)
 	ck_assert_uint_eq(ss.nteams, 0);
 	ck_assert_uint_eq(ss.nkeys, 0);
 	store_stats_free(&ss);
+	store_close(st);
+}
+END_TEST
+
+/* store_key_sample(): the most recently updated link, opened. */
+START_TEST(test_key_sample)
+{
+	struct slack_user	 a = user("", "T1", "U1");
+	struct slack_user	 b = user("E1", "T2", "U2");
+	struct store_link_info	 l;
+	struct store		*st;
+
+	st = open_with(&key_a);
+	ck_assert_int_eq(store_key_sample(st, &l), STORE_NOTFOUND);
+	ck_assert_ptr_null(l.key_id);
+	store_close(st);
+	put_as(&key_a, &a, "a@example.com");
+	put_as(&key_b, &b, "b@example.com");
+	raw_exec("UPDATE sf_link SET updated_at = 5000 WHERE user_id = 'U1'");
+	raw_exec("UPDATE sf_link SET updated_at = 4000 WHERE user_id = 'U2'");
+	/* The newest (U1, key_a) opens under key_a, not under key_b. */
+	st = open_with(&key_a);
+	ck_assert_int_eq(store_key_sample(st, &l), STORE_OK);
+	ck_assert_str_eq(l.who.user_id, "U1");
+	ck_assert_str_eq(l.key_id, key_a.id);
+	store_link_info_free(&l);
+	store_close(st);
+	st = open_with(&key_b);
+	ck_assert_int_eq(store_key_sample(st, &l), STORE_BADKEY);
+	ck_assert_str_eq(l.who.user_id, "U1");
+	ck_assert_str_eq(l.who.team_id, "T1");
+	ck_assert_str_eq(l.key_id, key_a.id);
+	store_link_info_free(&l);
+	/* U2 updated later: now the sample, which key_b opens. */
+	raw_exec("UPDATE sf_link SET updated_at = 6000 WHERE user_id = 'U2'");
+	ck_assert_int_eq(store_key_sample(st, &l), STORE_OK);
+	ck_assert_str_eq(l.who.enterprise_id, "E1");
+	ck_assert_str_eq(l.key_id, key_b.id);
+	store_link_info_free(&l);
+	/* A table that cannot be read is an error, not "no links". */
+	raw_exec("ALTER TABLE sf_link RENAME TO sf_link_away");
+	ck_assert_int_eq(store_key_sample(st, &l), STORE_ERROR);
+	ck_assert_ptr_null(l.key_id);
+	raw_exec("ALTER TABLE sf_link_away RENAME TO sf_link");
 	store_close(st);
 }
 END_TEST
@@ -4165,6 +4221,7 @@ suite(void)
 	tcase_add_test(tc, test_link_remove);
 	tcase_add_test(tc, test_purge_counts);
 	tcase_add_test(tc, test_stats);
+	tcase_add_test(tc, test_key_sample);
 	tcase_add_test(tc, test_integrity_check);
 	tcase_add_test(tc, test_backup_restore);
 	tcase_add_test(tc, test_busy);
