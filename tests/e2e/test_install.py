@@ -906,6 +906,22 @@ class DocStack(ActivatedStack):
     def stop_programs(self):
         pass
 
+    def start_nginx(self):
+        # Up before the programs: /healthz would be 502, so any answer
+        # of nginx's own (404 for an unknown path) says it listens.
+        self.render_nginx()
+        self.procs["nginx"] = subprocess.Popen(
+            ["nginx", "-p", str(self.dir), "-c", str(self.dir / "nginx.conf"),
+             "-e", str(self.dir / "nginx-error.log")])
+        for _ in range(400):
+            try:
+                if self.get("/nowhere").status == 404:
+                    return
+            except OSError:
+                pass
+            time.sleep(0.025)
+        raise RuntimeError("nginx did not start")
+
     def render_nginx(self):
         super().render_nginx()
         ups = self.inst.at("pkgdatadir", "nginx",
