@@ -438,7 +438,8 @@ def test_timer_commands_as_the_services_user(linked, tmp_path):
         pytest.skip("needs root and setpriv")
     uid = 65534
     # The pytest directories are root's alone: a directory of its own.
-    base = Path(tempfile.mkdtemp(prefix="fl-timer-"))
+    # Not under TMPDIR, which scripts/test makes root-only (0700).
+    base = Path(tempfile.mkdtemp(prefix="fl-timer-", dir="/tmp"))
     os.chmod(base, 0o755)
     try:
         run_timer_commands(linked, base, uid)
