@@ -156,6 +156,10 @@ int	 admin_lock_file(const struct config *cfg);
  * ADMIN_BUSY when a lock held elsewhere was the cause, else ADMIN_FAIL. */
 int	 admin_store_fail(struct store *st, const char *what);
 
+/* Parses s, a whole decimal number in [lo, hi], into *out (an option's
+ * value).  Returns 0, or -1 for anything else (nothing stored). */
+int	 admin_number(const char *s, long lo, long hi, long *out);
+
 /* Whether s is a Slack id (1 to SLACK_ID_MAX of A-Z 0-9); with
  * allow_empty, "" passes too (an enterprise id outside Grid). */
 int	 admin_valid_id(const char *s, int allow_empty);

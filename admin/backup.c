@@ -253,21 +253,6 @@ bk_sha256_fd(int fd, char hex[2 * CRYPTO_HASHLEN + 1])
 	return 0;
 }
 
-/* Parses a whole decimal number in [lo, hi].  Returns 0 or -1. */
-static int
-bk_number(const char *s, long lo, long hi, long *out)
-{
-	char	*end;
-	long	 v;
-
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno != 0 || end == s || *end != '\0' || v < lo || v > hi)
-		return -1;
-	*out = v;
-	return 0;
-}
-
 /*
  * The key census of st, whose rows come from what: every key id a row is
  * sealed under must be one the configuration holds.  Fills kc[0..*n-1].
@@ -360,7 +345,7 @@ backup_opt(int c, const char *arg, void *v)
 
 	if (c == BK_OPT_JSON)
 		o->json = 1;
-	else if (c == BK_OPT_KEEP && bk_number(arg, 1, BK_KEEP_MAX,
+	else if (c == BK_OPT_KEEP && admin_number(arg, 1, BK_KEEP_MAX,
 	    &o->keep) == -1) {
 		admin_err("backup: --keep takes a number of backups from 1 to "
 		    "%d, not \"%.40s\"", BK_KEEP_MAX, arg);

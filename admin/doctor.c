@@ -224,7 +224,6 @@ static int
 doctor_opt(int c, const char *arg, void *v)
 {
 	struct doctor	*d = v;
-	char		*end;
 	long		 n;
 
 	switch (c) {
@@ -240,10 +239,7 @@ doctor_opt(int c, const char *arg, void *v)
 		d->sockets[d->nsockets++] = arg;
 		break;
 	case OPT_TIMEOUT:
-		errno = 0;
-		n = strtol(arg, &end, 10);
-		if (errno != 0 || end == arg || *end != '\0' || n < 1 ||
-		    n > DOCTOR_TIMEOUT_MAX) {
+		if (admin_number(arg, 1, DOCTOR_TIMEOUT_MAX, &n) == -1) {
 			admin_err("doctor: --timeout: not a number of seconds "
 			    "from 1 to %d: %.32s", DOCTOR_TIMEOUT_MAX, arg);
 			return admin_usage(doctor_help.synopsis);

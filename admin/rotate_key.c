@@ -73,21 +73,6 @@ RK_STR(REKEY_BATCH_DEFAULT) ")\n"
 NULL
 };
 
-/* Parses a whole decimal number in [lo, hi].  Returns 0 or -1. */
-static int
-rk_number(const char *s, long lo, long hi, int *out)
-{
-	char	*end;
-	long	 v;
-
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno != 0 || end == s || *end != '\0' || v < lo || v > hi)
-		return -1;
-	*out = (int)v;
-	return 0;
-}
-
 enum {
 	RK_OPT_NEW_KEY = 256,
 	RK_OPT_GRACE,
@@ -110,6 +95,7 @@ static int
 rk_opt(int c, const char *arg, void *v)
 {
 	struct rekey_opts	*o = v;
+	long			 n = 0;
 	int			 rc = 0;
 
 	switch (c) {
@@ -117,13 +103,16 @@ rk_opt(int c, const char *arg, void *v)
 		o->new_key_path = arg;
 		break;
 	case RK_OPT_GRACE:
-		rc = rk_number(arg, 0, REKEY_GRACE_MAX, &o->grace);
+		if ((rc = admin_number(arg, 0, REKEY_GRACE_MAX, &n)) == 0)
+			o->grace = (int)n;
 		break;
 	case RK_OPT_BATCH:
-		rc = rk_number(arg, 1, REKEY_BATCH_MAX, &o->batch);
+		if ((rc = admin_number(arg, 1, REKEY_BATCH_MAX, &n)) == 0)
+			o->batch = (int)n;
 		break;
 	case RK_OPT_PAUSE:
-		rc = rk_number(arg, 0, REKEY_PAUSE_MAX, &o->pause_ms);
+		if ((rc = admin_number(arg, 0, REKEY_PAUSE_MAX, &n)) == 0)
+			o->pause_ms = (int)n;
 		break;
 	}
 	if (rc == 0)

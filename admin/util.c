@@ -320,6 +320,20 @@ admin_store_fail(struct store *st, const char *what)
 }
 
 int
+admin_number(const char *s, long lo, long hi, long *out)
+{
+	char	*end;
+	long	 v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno != 0 || end == s || *end != '\0' || v < lo || v > hi)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+int
 admin_valid_id(const char *s, int allow_empty)
 {
 	if (s == NULL)

@@ -560,6 +560,11 @@ class Stack:
         r = self.slack("POST", "/_control/faults", faults)
         assert r.status == 200, r.text
 
+    def reset_slack_faults(self):
+        """Every Slack stand-in fault off (between tests)."""
+        self.slack_faults(**{k: None for k in self.slack(
+            "GET", "/_control/faults").json()})
+
     def slack_state(self):
         return self.slack("GET", "/_control/state").json()
 

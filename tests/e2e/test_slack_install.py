@@ -56,8 +56,7 @@ def stack(tmp_path_factory):
 @pytest.fixture(autouse=True)
 def _slack_faults(stack):
     """Slack stand-in faults from one test never leak into the next."""
-    stack.slack("POST", "/_control/faults", {k: None for k in stack.slack(
-        "GET", "/_control/faults").json()})
+    stack.reset_slack_faults()
     yield
 
 
