@@ -47,6 +47,17 @@ health_id_ok(const char *s)
 	return 1;
 }
 
+/* A failed check: logged once, and its JSON body in b.  Returns what
+ * buf_printf does. */
+static int
+health_fail(struct buf *b, const char *name, const char *check,
+    const char *detail)
+{
+	log_event(LOGL_ERR, "health", "check=%s msg=\"%s\"", check, detail);
+	return buf_printf(b, "{\"program\":\"%s\",\"status\":\"fail\","
+	    "\"check\":\"%s\",\"detail\":\"%s\"}\n", name, check, detail);
+}
+
 /*
  * Runs the checks for program name, uncached, and writes the JSON body
  * into b.  Returns the HTTP status: 200 or 503 (500 when b is full).
@@ -78,19 +89,13 @@ health_check(struct session *s, const char *name, struct buf *b)
 		break;
 	case STORE_BADKEY:
 		status = 503;
-		log_event(LOGL_ERR, "health", "check=key msg=\"the keyring "
-		    "does not open the most recently updated link\"");
-		rc = buf_printf(b, "{\"program\":\"%s\",\"status\":\"fail\","
-		    "\"check\":\"key\",\"detail\":\"the keyring does not "
-		    "open the most recently updated link\"}\n", name);
+		rc = health_fail(b, name, "key", "the keyring does not open "
+		    "the most recently updated link");
 		break;
 	default:
 		status = 503;
-		log_event(LOGL_ERR, "health", "check=database msg=\"the "
-		    "database cannot be read\"");
-		rc = buf_printf(b, "{\"program\":\"%s\",\"status\":\"fail\","
-		    "\"check\":\"database\",\"detail\":\"the database cannot "
-		    "be read\"}\n", name);
+		rc = health_fail(b, name, "database", "the database cannot be "
+		    "read");
 		break;
 	}
 	if (r == STORE_OK || r == STORE_BADKEY)
