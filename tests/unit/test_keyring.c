@@ -390,7 +390,7 @@ START_TEST(test_update_follows_file)
 		keyring_update(kr, &s);
 	}
 	ck_assert_str_eq(keyring_current(s)->id, k[2].id);
-	ck_assert_int_le(tu_now_ms() - t0, 2100);
+	TU_ASSERT_MS_LE(tu_now_ms() - t0, 2100);
 	keyring_release(s);
 	keyring_free(kr);
 }

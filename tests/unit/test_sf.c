@@ -395,7 +395,7 @@ START_TEST(test_parse_tokens_fail_deep_nesting)
 	/* Objects too. */
 	memset(s, '{', depth);
 	ck_assert_int_eq(sf_parse_tokens(s, depth, &t), SF_MALFORMED);
-	ck_assert_int_lt(tu_now_ms() - t0, 1000);
+	TU_ASSERT_MS_LT(tu_now_ms() - t0, 1000);
 	free(s);
 }
 END_TEST
