@@ -3,8 +3,8 @@
  *
  * This file owns the order of the steps, the rewriting of the key file,
  * the grace periods and the passes; the re-sealing itself, which needs
- * SQL and the associated data of each row, is in store.c.  What makes the
- * procedure safe:
+ * SQL and the associated data of each row, is in store_rekey.c.  What
+ * makes the procedure safe:
  *
  *  - Writers seal under the key that is current once their transaction
  *    holds the write lock, and look at the key file at most a second

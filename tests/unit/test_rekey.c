@@ -285,7 +285,7 @@ file_ids(const char *path, char *out, size_t n)
 	crypto_wipe(ks, sizeof(ks));
 }
 
-/* Associated data of a token, as store.c builds it: a tag and
+/* Associated data of a token, as store_seal.c builds it: a tag and
  * length-prefixed fields (enterprise, team, user, which, key id). */
 static size_t
 token_ad(unsigned char *b, const struct slack_user *u, const char *which,
@@ -928,7 +928,7 @@ START_TEST(test_worker_follows_key_file)
 		put(w, 1, 1);
 	} while (links_under(&key_b) == 0 && tu_now_ms() - t0 < 3000);
 	ck_assert_int_eq(links_under(&key_b), 1);
-	ck_assert_int_le(tu_now_ms() - t0, 2100);
+	TU_ASSERT_MS_LE(tu_now_ms() - t0, 2100);
 	/* The row under the previous key still opens. */
 	assert_link(w, 0, 1, 1, 1);
 	store_close(w);
@@ -1331,7 +1331,7 @@ assert_integration(struct store *st, const char *name, const char *token,
 	store_itoken_free(&t);
 }
 
-/* Associated data of an integration's sealed value, as store.c builds
+/* Associated data of an integration's sealed value, as store_integ.c builds
  * it. */
 static size_t
 integ_ad(unsigned char *b, const char *name, const char *column,

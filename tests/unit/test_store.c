@@ -1,5 +1,5 @@
 /*
- * test_store: common/store.c on real SQLite files in a scratch directory.
+ * test_store: common/store*.c on real SQLite files in a scratch directory.
  *
  * Besides the normal paths this goes after what an attacker or an
  * accident does to the file: ciphertext flipped, truncated, or moved to

@@ -1,0 +1,628 @@
+/*
+ * store_admin: what only forcelink-admin asks for: probing a file,
+ * listing and removing links, statistics and the integrity check.
+ */
+#include <sys/types.h>
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "store_int.h"
+
+/* --- Administration (forcelink-admin) ----------------------------------
+ *
+ * The calls only the admin tool makes (see the end of store.h).  They run
+ * once per admin command, not per request, so their statements are
+ * prepared when called and finalised before returning, from this fixed
+ * array, instead of joining the per-connection set above.  Nothing here
+ * reads a sealed column.
+ */
+
+/* Seconds in the windows of store_stats(). */
+#define STORE_DAY_SECS		86400
+
+enum astmt {
+	ASTMT_LIST,
+	ASTMT_REMOVE,
+	ASTMT_STATS_LINKS,
+	ASTMT_STATS_TEAMS,
+	ASTMT_STATS_LOGIN,
+	ASTMT_STATS_REPLAY,
+	ASTMT_STATS_KEYS,
+	ASTMT_PAGE_SIZE,
+	ASTMT_PAGE_COUNT,
+	ASTMT_FREELIST,
+	ASTMT_USER_VERSION,
+	ASTMT_INTEGRITY,
+	ASTMT_NEWEST,
+	ASTMT_STATS_INSTALLS,
+	ASTMT__MAX
+};
+
+static const struct {
+	const char	*name;	/* for logs */
+	const char	*sql;
+} astmts[ASTMT__MAX] = {
+	[ASTMT_LIST] = { "admin_list",
+	    "SELECT enterprise_id, team_id, user_id, org, sf_user_id, "
+	    "sf_org_id, sf_username, instance_url, key_id, version, "
+	    "created_at, updated_at, last_used_at FROM sf_link "
+	    "WHERE (?1 IS NULL OR enterprise_id = ?1) "
+	    "AND (?2 IS NULL OR team_id = ?2) "
+	    "AND (?3 IS NULL OR user_id = ?3) "
+	    "ORDER BY team_id, user_id, enterprise_id" },
+	[ASTMT_REMOVE] = { "admin_remove",
+	    "DELETE FROM sf_link "
+	    "WHERE enterprise_id = ?1 AND team_id = ?2 AND user_id = ?3" },
+	[ASTMT_STATS_LINKS] = { "admin_stats_links",
+	    "SELECT count(*), total(last_used_at >= ?1), "
+	    "total(last_used_at >= ?2), total(last_used_at IS NULL), "
+	    "coalesce(min(created_at), 0), coalesce(max(created_at), 0) "
+	    "FROM sf_link" },
+	[ASTMT_STATS_TEAMS] = { "admin_stats_teams",
+	    "SELECT enterprise_id, team_id, count(*) FROM sf_link "
+	    "GROUP BY enterprise_id, team_id ORDER BY team_id, enterprise_id" },
+	[ASTMT_STATS_LOGIN] = { "admin_stats_login",
+	    "SELECT total(expires_at > ?1 AND started_at IS NULL), "
+	    "total(expires_at > ?1 AND started_at IS NOT NULL "
+	    "AND used_at IS NULL), "
+	    "total(expires_at > ?1 AND used_at IS NOT NULL), "
+	    "total(expires_at <= ?1) FROM login_state" },
+	[ASTMT_STATS_REPLAY] = { "admin_stats_replay",
+	    "SELECT total(expires_at > ?1), total(expires_at <= ?1) "
+	    "FROM slack_replay" },
+	/* A used login state keeps its key_id but no longer its verifier:
+	 * only rows still holding something sealed count. */
+	[ASTMT_STATS_KEYS] = { "admin_stats_keys",
+	    "SELECT key_id, total(l), total(s) FROM ("
+	    "SELECT key_id, 1 AS l, 0 AS s FROM sf_link UNION ALL "
+	    "SELECT key_id, 0, 1 FROM login_state "
+	    "WHERE key_id IS NOT NULL AND verifier_ct IS NOT NULL) "
+	    "GROUP BY key_id ORDER BY key_id" },
+	[ASTMT_PAGE_SIZE] = { "admin_page_size", "PRAGMA page_size" },
+	[ASTMT_PAGE_COUNT] = { "admin_page_count", "PRAGMA page_count" },
+	[ASTMT_FREELIST] = { "admin_freelist", "PRAGMA freelist_count" },
+	[ASTMT_USER_VERSION] = { "admin_user_version", "PRAGMA user_version" },
+	[ASTMT_INTEGRITY] = { "admin_integrity", "PRAGMA integrity_check" },
+	/* The columns of ASTMT_LIST; ties in the order doctor's key.sample
+	 * always broke them (the first in ASTMT_LIST's order). */
+	[ASTMT_NEWEST] = { "admin_newest",
+	    "SELECT enterprise_id, team_id, user_id, org, sf_user_id, "
+	    "sf_org_id, sf_username, instance_url, key_id, version, "
+	    "created_at, updated_at, last_used_at FROM sf_link "
+	    "ORDER BY updated_at DESC, team_id, user_id, enterprise_id "
+	    "LIMIT 1" },
+	[ASTMT_STATS_INSTALLS] = { "admin_stats_installs",
+	    "SELECT count(*), total(needs_reinstall != 0) FROM slack_install" },
+};
+
+/* Columns of ASTMT_LIST. */
+enum {
+	ACOL_ENTERPRISE_ID,
+	ACOL_TEAM_ID,
+	ACOL_USER_ID,
+	ACOL_ORG,
+	ACOL_SF_USER_ID,
+	ACOL_SF_ORG_ID,
+	ACOL_SF_USERNAME,
+	ACOL_INSTANCE_URL,
+	ACOL_KEY_ID,
+	ACOL_VERSION,
+	ACOL_CREATED_AT,
+	ACOL_UPDATED_AT,
+	ACOL_LAST_USED_AT
+};
+
+/* Prepares admin statement id.  Returns the statement, or NULL after
+ * logging. */
+static sqlite3_stmt *
+store_aprepare(struct store *st, enum astmt id)
+{
+	sqlite3_stmt	*s = NULL;
+
+	if (sqlite3_prepare_v2(st->db, astmts[id].sql, -1, &s, NULL) !=
+	    SQLITE_OK) {
+		log_error("stmt=%s msg=\"%s\"", astmts[id].name,
+		    sqlite3_errmsg(st->db));
+		sqlite3_finalize(s);
+		return NULL;
+	}
+	return s;
+}
+
+/* Steps admin statement s (named by id).  Returns SQLITE_ROW or
+ * SQLITE_DONE, or -1 after logging. */
+static int
+store_astep(struct store *st, sqlite3_stmt *s, enum astmt id)
+{
+	int	 rc;
+
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW || rc == SQLITE_DONE)
+		return rc;
+	log_error("stmt=%s msg=\"%s\"", astmts[id].name,
+	    sqlite3_errmsg(st->db));
+	return -1;
+}
+
+/* Binds text s, or SQL NULL when s is NULL.  Returns 0 or -1 (logged). */
+static int
+store_abind_text(struct store *st, sqlite3_stmt *s, int col, const char *v)
+{
+	int	 rc;
+
+	if (v == NULL)
+		rc = sqlite3_bind_null(s, col);
+	else
+		rc = sqlite3_bind_text(s, col, v, -1, SQLITE_TRANSIENT);
+	if (rc == SQLITE_OK)
+		return 0;
+	log_error("col=%d bind msg=\"%s\"", col, sqlite3_errmsg(st->db));
+	return -1;
+}
+
+enum store_probe_result
+store_probe(const char *path, int *version)
+{
+	enum store_probe_result	 r = STORE_PROBE_ERROR;
+	struct stat		 sb;
+	sqlite3			*db = NULL;
+	sqlite3_stmt		*s = NULL;
+	int			 rc, persist = 1;
+
+	*version = 0;
+	if (path == NULL)
+		goto out;
+	if (stat(path, &sb) == -1) {
+		if (errno == ENOENT)
+			r = STORE_PROBE_MISSING;
+		else
+			log_error("path=\"%s\" msg=\"%s\"", path,
+			    strerror(errno));
+		goto out;
+	}
+	if (!S_ISREG(sb.st_mode)) {
+		log_error("path=\"%s\" msg=\"not a regular file\"", path);
+		goto out;
+	}
+	/* No SQLITE_OPEN_CREATE: the file exists, and must not appear if
+	 * it is removed meanwhile. */
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE |
+	    SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+		log_error("path=\"%s\" msg=\"%s\"", path, db != NULL ?
+		    sqlite3_errmsg(db) : "out of memory");
+		goto out;
+	}
+	/* As in store_configure(): closing must not delete the WAL. */
+	sqlite3_file_control(db, "main", SQLITE_FCNTL_PERSIST_WAL, &persist);
+	sqlite3_busy_timeout(db, STORE_BUSY_MS);
+	if ((rc = sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &s,
+	    NULL)) == SQLITE_OK)
+		rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		*version = sqlite3_column_int(s, 0);
+		r = STORE_PROBE_OK;
+	} else if ((rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED) {
+		log_error("path=\"%s\" msg=\"%s\"", path, sqlite3_errmsg(db));
+		r = STORE_PROBE_BUSY;
+	} else
+		log_error("path=\"%s\" msg=\"%s\"", path, sqlite3_errmsg(db));
+out:
+	sqlite3_finalize(s);
+	sqlite3_close(db);
+	return r;
+}
+
+void
+store_link_info_free(struct store_link_info *l)
+{
+	free(l->org);
+	free(l->sf_user_id);
+	free(l->sf_org_id);
+	free(l->sf_username);
+	free(l->instance_url);
+	free(l->key_id);
+	memset(l, 0, sizeof(*l));
+}
+
+void
+store_link_list_free(struct store_link_list *ll)
+{
+	size_t	 i;
+
+	if (ll == NULL)
+		return;
+	for (i = 0; i < ll->n; i++)
+		store_link_info_free(&ll->v[i]);
+	free(ll->v);
+	ll->v = NULL;
+	ll->n = 0;
+}
+
+/* Fills l from the row s (ASTMT_LIST) is on.  Returns 0, or -1 (logged;
+ * l may be half filled). */
+int
+store_link_info_read(sqlite3_stmt *s, struct store_link_info *l)
+{
+	if (store_col_id(s, ACOL_ENTERPRISE_ID, l->who.enterprise_id,
+	    sizeof(l->who.enterprise_id)) == -1 ||
+	    store_col_id(s, ACOL_TEAM_ID, l->who.team_id,
+	    sizeof(l->who.team_id)) == -1 ||
+	    store_col_id(s, ACOL_USER_ID, l->who.user_id,
+	    sizeof(l->who.user_id)) == -1) {
+		log_error("msg=\"malformed Slack user in sf_link\"");
+		return -1;
+	}
+	if ((l->org = store_col_dup(s, ACOL_ORG)) == NULL ||
+	    (l->sf_user_id = store_col_dup(s, ACOL_SF_USER_ID)) == NULL ||
+	    (l->sf_org_id = store_col_dup(s, ACOL_SF_ORG_ID)) == NULL ||
+	    (l->sf_username = store_col_dup(s, ACOL_SF_USERNAME)) == NULL ||
+	    (l->instance_url = store_col_dup(s, ACOL_INSTANCE_URL)) == NULL ||
+	    (l->key_id = store_col_dup(s, ACOL_KEY_ID)) == NULL)
+		return -1;
+	l->version = sqlite3_column_int64(s, ACOL_VERSION);
+	l->created_at = (time_t)sqlite3_column_int64(s, ACOL_CREATED_AT);
+	l->updated_at = (time_t)sqlite3_column_int64(s, ACOL_UPDATED_AT);
+	l->last_used_at = (time_t)sqlite3_column_int64(s, ACOL_LAST_USED_AT);
+	return 0;
+}
+
+/* Makes room for one more entry in ll (*cap entries allocated).  Returns
+ * 0, or -1 (logged) past STORE_LIST_MAX or on memory exhaustion. */
+int
+store_link_list_grow(struct store_link_list *ll, size_t *cap)
+{
+	struct store_link_info	*v;
+	size_t			 ncap;
+
+	if (ll->n < *cap)
+		return 0;
+	if (*cap >= STORE_LIST_MAX) {
+		log_error("max=%d msg=\"too many links to list\"",
+		    STORE_LIST_MAX);
+		return -1;
+	}
+	ncap = *cap == 0 ? 16 : *cap * 2;
+	if (ncap > STORE_LIST_MAX)
+		ncap = STORE_LIST_MAX;
+	if ((v = reallocarray(ll->v, ncap, sizeof(*v))) == NULL) {
+		log_error("msg=\"out of memory\"");
+		return -1;
+	}
+	ll->v = v;
+	*cap = ncap;
+	return 0;
+}
+
+enum store_result
+store_list_links(struct store *st, const char *enterprise_id,
+    const char *team_id, const char *user_id, struct store_link_list *out)
+{
+	sqlite3_stmt		*s = NULL;
+	enum store_result	 r = STORE_ERROR;
+	size_t			 cap = 0;
+	int			 rc;
+
+	out->v = NULL;
+	out->n = 0;
+	if ((s = store_aprepare(st, ASTMT_LIST)) == NULL ||
+	    store_abind_text(st, s, 1, enterprise_id) == -1 ||
+	    store_abind_text(st, s, 2, team_id) == -1 ||
+	    store_abind_text(st, s, 3, user_id) == -1)
+		goto out;
+	while ((rc = store_astep(st, s, ASTMT_LIST)) == SQLITE_ROW) {
+		if (store_link_list_grow(out, &cap) == -1)
+			goto out;
+		memset(&out->v[out->n], 0, sizeof(out->v[0]));
+		/* Counted before it is read, so a half-read row is freed. */
+		out->n++;
+		if (store_link_info_read(s, &out->v[out->n - 1]) == -1)
+			goto out;
+	}
+	if (rc == SQLITE_DONE)
+		r = STORE_OK;
+out:
+	sqlite3_finalize(s);
+	if (r != STORE_OK)
+		store_link_list_free(out);
+	return r;
+}
+
+enum store_result
+store_key_sample(struct store *st, struct store_link_info *info)
+{
+	struct store_link	 full;
+	sqlite3_stmt		*s = NULL;
+	enum store_result	 r = STORE_ERROR;
+	int			 rc;
+
+	memset(info, 0, sizeof(*info));
+	if ((s = store_aprepare(st, ASTMT_NEWEST)) == NULL ||
+	    (rc = store_astep(st, s, ASTMT_NEWEST)) == -1)
+		goto out;
+	if (rc == SQLITE_DONE) {
+		r = STORE_NOTFOUND;
+		goto out;
+	}
+	if (store_link_info_read(s, info) == -1)
+		goto out;
+	/* The statement is done with before the link is read: a read
+	 * transaction left open would pin the WAL. */
+	sqlite3_finalize(s);
+	s = NULL;
+	r = store_link_get(st, &info->who, &full);
+	store_link_free(&full);
+out:
+	sqlite3_finalize(s);
+	if (r != STORE_OK && r != STORE_BADKEY)
+		store_link_info_free(info);
+	return r;
+}
+
+enum store_result
+store_link_remove(struct store *st, const struct slack_user *who)
+{
+	sqlite3_stmt		*s = NULL;
+	enum store_result	 r = STORE_ERROR;
+
+	if (!store_who_ok(who))
+		return STORE_ERROR;
+	pthread_mutex_lock(&store_writer);
+	if ((s = store_aprepare(st, ASTMT_REMOVE)) == NULL ||
+	    store_abind_text(st, s, 1, who->enterprise_id) == -1 ||
+	    store_abind_text(st, s, 2, who->team_id) == -1 ||
+	    store_abind_text(st, s, 3, who->user_id) == -1 ||
+	    store_astep(st, s, ASTMT_REMOVE) == -1)
+		goto out;
+	r = sqlite3_changes(st->db) == 1 ? STORE_OK : STORE_NOTFOUND;
+out:
+	sqlite3_finalize(s);
+	pthread_mutex_unlock(&store_writer);
+	return r;
+}
+
+/* Runs one of the purge statements for now and adds what it deleted to
+ * *n.  Returns 0 or -1 (logged). */
+static int
+store_purge_one(struct store *st, enum stmt id, time_t now, long *n)
+{
+	int	 rc = -1;
+
+	if (store_bind_int(st, id, 1, (int64_t)now) == -1 ||
+	    store_step(st, id) == -1)
+		goto out;
+	*n += sqlite3_changes(st->db);
+	rc = 0;
+out:
+	store_reset(st, id);
+	return rc;
+}
+
+int
+store_purge_counts(struct store *st, time_t now, struct store_purged *p)
+{
+	int	 rc = -1;
+
+	p->login_states = p->replays = 0;
+	pthread_mutex_lock(&store_writer);
+	if (store_purge_one(st, STMT_PURGE_STATE, now,
+	    &p->login_states) == 0 &&
+	    store_purge_one(st, STMT_PURGE_REPLAY, now, &p->replays) == 0)
+		rc = 0;
+	pthread_mutex_unlock(&store_writer);
+	return rc;
+}
+
+void
+store_stats_free(struct store_stats *ss)
+{
+	size_t	 i;
+
+	if (ss == NULL)
+		return;
+	for (i = 0; i < ss->nkeys; i++)
+		free(ss->keys[i].key_id);
+	free(ss->keys);
+	free(ss->teams);
+	memset(ss, 0, sizeof(*ss));
+}
+
+/* Runs the one-row admin statement id, with now and now2 bound to ?1 and
+ * ?2 when it has them, and stores its first n columns (as integers) in
+ * v.  Returns 0 or -1 (logged). */
+static int
+store_arow(struct store *st, enum astmt id, time_t now, time_t now2,
+    int64_t *v, int n)
+{
+	sqlite3_stmt	*s;
+	int		 i, rc = -1;
+
+	if ((s = store_aprepare(st, id)) == NULL)
+		return -1;
+	if ((sqlite3_bind_parameter_count(s) >= 1 &&
+	    sqlite3_bind_int64(s, 1, (int64_t)now) != SQLITE_OK) ||
+	    (sqlite3_bind_parameter_count(s) >= 2 &&
+	    sqlite3_bind_int64(s, 2, (int64_t)now2) != SQLITE_OK)) {
+		log_error("stmt=%s bind msg=\"%s\"", astmts[id].name,
+		    sqlite3_errmsg(st->db));
+		goto out;
+	}
+	if (store_astep(st, s, id) != SQLITE_ROW) {
+		log_error("stmt=%s msg=\"no row\"", astmts[id].name);
+		goto out;
+	}
+	for (i = 0; i < n; i++)
+		v[i] = sqlite3_column_int64(s, i);
+	rc = 0;
+out:
+	sqlite3_finalize(s);
+	return rc;
+}
+
+/* The per-workspace counts of store_stats().  Returns 0 or -1. */
+static int
+store_stats_teams(struct store *st, struct store_stats *ss)
+{
+	struct store_team_count	*v;
+	sqlite3_stmt		*s;
+	size_t			 cap = 0;
+	int			 rc;
+
+	if ((s = store_aprepare(st, ASTMT_STATS_TEAMS)) == NULL)
+		return -1;
+	while ((rc = store_astep(st, s, ASTMT_STATS_TEAMS)) == SQLITE_ROW) {
+		if (ss->nteams == cap) {
+			cap = cap == 0 ? 16 : cap * 2;
+			if (cap > STORE_LIST_MAX || (v = reallocarray(ss->teams,
+			    cap, sizeof(*v))) == NULL) {
+				log_error("msg=\"too many workspaces or out of "
+				    "memory\"");
+				rc = -1;
+				break;
+			}
+			ss->teams = v;
+		}
+		v = &ss->teams[ss->nteams];
+		if (store_col_id(s, 0, v->enterprise_id,
+		    sizeof(v->enterprise_id)) == -1 ||
+		    store_col_id(s, 1, v->team_id, sizeof(v->team_id)) == -1) {
+			log_error("msg=\"malformed Slack ids in sf_link\"");
+			rc = -1;
+			break;
+		}
+		v->links = (long)sqlite3_column_int64(s, 2);
+		ss->nteams++;
+	}
+	sqlite3_finalize(s);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* The per-key counts of store_stats().  Returns 0 or -1. */
+static int
+store_stats_keys(struct store *st, struct store_stats *ss)
+{
+	struct store_stats_key	*v;
+	sqlite3_stmt		*s;
+	size_t			 cap = 0;
+	int			 rc;
+
+	if ((s = store_aprepare(st, ASTMT_STATS_KEYS)) == NULL)
+		return -1;
+	while ((rc = store_astep(st, s, ASTMT_STATS_KEYS)) == SQLITE_ROW) {
+		if (ss->nkeys == cap) {
+			cap = cap == 0 ? 4 : cap * 2;
+			if (cap > STORE_LIST_MAX || (v = reallocarray(ss->keys,
+			    cap, sizeof(*v))) == NULL) {
+				log_error("msg=\"too many keys or out of "
+				    "memory\"");
+				rc = -1;
+				break;
+			}
+			ss->keys = v;
+		}
+		v = &ss->keys[ss->nkeys];
+		if ((v->key_id = store_col_dup(s, 0)) == NULL) {
+			rc = -1;
+			break;
+		}
+		v->links = (long)sqlite3_column_int64(s, 1);
+		v->login_states = (long)sqlite3_column_int64(s, 2);
+		ss->nkeys++;
+	}
+	sqlite3_finalize(s);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+int
+store_stats(struct store *st, time_t now, struct store_stats *ss)
+{
+	int64_t	 v[6];
+	int	 rc = -1;
+
+	memset(ss, 0, sizeof(*ss));
+	/*
+	 * Each figure is read on its own, not in one read transaction: so
+	 * that a failure leaves SQLite's error code (which store_busy_failed
+	 * reads) as it was.  Writes between two queries may make them differ
+	 * by those writes, which statistics can live with.
+	 */
+	if (store_arow(st, ASTMT_STATS_LINKS, now - STORE_DAY_SECS,
+	    now - 30 * STORE_DAY_SECS, v, 6) == -1)
+		goto out;
+	ss->links = (long)v[0];
+	ss->links_used_24h = (long)v[1];
+	ss->links_used_30d = (long)v[2];
+	ss->links_never_used = (long)v[3];
+	ss->oldest_created = (time_t)v[4];
+	ss->newest_created = (time_t)v[5];
+	if (store_arow(st, ASTMT_STATS_LOGIN, now, 0, v, 4) == -1)
+		goto out;
+	ss->login_waiting = (long)v[0];
+	ss->login_started = (long)v[1];
+	ss->login_used = (long)v[2];
+	ss->login_expired = (long)v[3];
+	if (store_arow(st, ASTMT_STATS_REPLAY, now, 0, v, 2) == -1)
+		goto out;
+	ss->replays_live = (long)v[0];
+	ss->replays_expired = (long)v[1];
+	if (store_arow(st, ASTMT_STATS_INSTALLS, 0, 0, v, 2) == -1)
+		goto out;
+	ss->installs = (long)v[0];
+	ss->installs_reinstall = (long)v[1];
+	if (store_arow(st, ASTMT_PAGE_SIZE, 0, 0, &v[0], 1) == -1 ||
+	    store_arow(st, ASTMT_PAGE_COUNT, 0, 0, &v[1], 1) == -1 ||
+	    store_arow(st, ASTMT_FREELIST, 0, 0, &v[2], 1) == -1 ||
+	    store_arow(st, ASTMT_USER_VERSION, 0, 0, &v[3], 1) == -1)
+		goto out;
+	ss->page_size = (long)v[0];
+	ss->page_count = (long)v[1];
+	ss->freelist_count = (long)v[2];
+	ss->schema_version = (int)v[3];
+	if (store_stats_teams(st, ss) == -1 || store_stats_keys(st, ss) == -1)
+		goto out;
+	rc = 0;
+out:
+	if (rc == -1)
+		store_stats_free(ss);
+	return rc;
+}
+
+int
+store_integrity_check(struct store *st, char *msg, size_t msgsz)
+{
+	const unsigned char	*t;
+	sqlite3_stmt		*s;
+	int			 rc, r = -1, rows = 0;
+
+	snprintf(msg, msgsz, "%s", "");
+	if ((s = store_aprepare(st, ASTMT_INTEGRITY)) == NULL) {
+		snprintf(msg, msgsz, "%s", sqlite3_errmsg(st->db));
+		return -1;
+	}
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		t = sqlite3_column_text(s, 0);
+		if (rows++ == 0) {
+			snprintf(msg, msgsz, "%s", t != NULL ?
+			    (const char *)t : "");
+			r = t != NULL && strcmp((const char *)t, "ok") == 0 ?
+			    0 : 1;
+		}
+	}
+	if (rc != SQLITE_DONE) {
+		/* A file too damaged to walk is a finding, not a failure to
+		 * look; a lock or an I/O error is. */
+		snprintf(msg, msgsz, "%s", sqlite3_errmsg(st->db));
+		r = (rc & 0xff) == SQLITE_CORRUPT || (rc & 0xff) ==
+		    SQLITE_NOTADB ? 1 : -1;
+		log_error("stmt=%s msg=\"%s\"", astmts[ASTMT_INTEGRITY].name,
+		    msg);
+	} else if (rows > 1)
+		r = 1;
+	sqlite3_finalize(s);
+	return r;}

@@ -1,0 +1,396 @@
+/*
+ * store_int.h: the store's own interface between its files, never
+ * included outside common/store*.c.  store.h is the store's interface to
+ * the rest of forcelink.
+ *
+ * The store is one file per table family (store_link.c, store_login.c,
+ * store_replay.c, store_install.c, store_integ.c), the reports only the
+ * admin tool asks for (store_admin.c, store_backup.c), key rotation
+ * across all of them (store_rekey.c), the sealing (store_seal.c), the
+ * SQL (store_sql.c), and the connection with its statement helpers,
+ * keys and transactions (store.c).
+ */
+#ifndef STORE_INT_H
+#define STORE_INT_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <sqlite3.h>
+
+#include "config.h"
+#include "crypto.h"
+#include "keyring.h"
+#include "slack.h"
+#include "store.h"
+
+/* The one busy policy: wait at most this long for a lock. */
+#define STORE_BUSY_MS		5000
+/* Pause between attempts to switch a new file to WAL (see store_wal). */
+#define STORE_WAL_RETRY_MS	10
+/* Longest single nap while waiting for a lock, in microseconds. */
+#define STORE_BUSY_NAP_MAX_US	2000
+/* WAL pages after which a commit checkpoints (SQLite's default too). */
+#define STORE_WAL_FRAMES	1000
+/* How long that checkpoint waits for readers and writers. */
+#define STORE_CKPT_WAIT_MS	100
+
+/* Associated data: a version tag, then length-prefixed fields. */
+#define STORE_AD_TAG		"forcelink-v1"
+#define STORE_AD_MAX		256
+
+/* The two sealed columns, as their associated data names them.  The
+ * installation is sealed as the row (enterprise, team, "") through the
+ * same helpers as a link's tokens; no link has an empty user, and these
+ * column names are not a link's, so neither can open as the other. */
+#define STORE_INSTALL_BOT	"install_bot"
+#define STORE_INSTALL_REFRESH	"install_refresh"
+
+/* The most links store_list_links() returns: far beyond any workspace,
+ * but a ceiling all the same. */
+#define STORE_LIST_MAX		1000000
+
+/* A successful replay insert purges expired rows every this many. */
+#define STORE_PURGE_EVERY	64
+
+/*
+ * The statements.  Each connection prepares all of them once, in
+ * store_open(), and reuses them.  PRAGMA synchronous is not among them:
+ * SQLite applies it when the statement is compiled, not when it runs, so
+ * it goes through sqlite3_exec() each time (see store_sync()).
+ */
+enum stmt {
+	STMT_BEGIN,
+	STMT_COMMIT,
+	STMT_ROLLBACK,
+	STMT_LINK_GET,
+	STMT_LINK_PUT,
+	STMT_LINK_UPDATE,
+	STMT_LINK_DELETE,
+	STMT_LINK_TOUCH,
+	STMT_NONCE_ADD,
+	STMT_NONCE_GET,
+	STMT_NONCE_START,
+	STMT_STATE_GET,
+	STMT_STATE_USE,
+	STMT_REPLAY_ADD,
+	STMT_PURGE_STATE,
+	STMT_PURGE_REPLAY,
+	STMT_REKEY_LINKS,
+	STMT_REKEY_LINK_SET,
+	STMT_REKEY_STATES,
+	STMT_REKEY_STATE_SET,
+	STMT_KEY_CENSUS,
+	STMT_REKEY_SEARCHES,
+	STMT_REKEY_SEARCH_SET,
+	STMT_REKEY_INSTALLS,
+	STMT_REKEY_INSTALL_SET,
+	/* Searches remembered with a login link (sql/002_resume.sql). */
+	STMT_NONCE_ADD_SEARCH,
+	STMT_SEARCH_GET,
+	STMT_SEARCH_CLEAR,
+	/* Slack installations (sql/003_installations.sql). */
+	STMT_INSTALL_PUT,
+	STMT_INSTALL_GET,
+	STMT_INSTALL_FIND,
+	STMT_INSTALL_ANY,
+	STMT_INSTALL_UPDATE,
+	STMT_INSTALL_KEYID,
+	STMT_INSTALL_REINSTALL,
+	STMT_ISTATE_ADD,
+	STMT_ISTATE_GET,
+	STMT_ISTATE_COUNT,
+	STMT_ISTATE_DROP,
+	STMT_PURGE_ISTATE,
+	STMT_NONCE_PEEK,
+	STMT_STATE_PEEK,
+	STMT_STATE_ADVANCE,
+	STMT_STATE_VOID,
+	STMT_STATE_BURN,
+	STMT_PEND_PUT,
+	STMT_PEND_FIND,
+	STMT_PEND_CLEAR,
+	STMT_PEND_VOID,
+	STMT_PEND_MISS,
+	STMT_PEND_MISS_VOID,
+	STMT_PEND_LEFT,
+	STMT_PEND_DUE,
+	STMT_PEND_DROP,
+	STMT_REKEY_PENDING,
+	STMT_REKEY_PENDING_SET,
+	STMT__MAX
+};
+
+/* Columns of STMT_LINK_GET. */
+enum {
+	LCOL_ORG,
+	LCOL_SF_USER_ID,
+	LCOL_SF_ORG_ID,
+	LCOL_SF_USERNAME,
+	LCOL_INSTANCE_URL,
+	LCOL_KEY_ID,
+	LCOL_ACCESS_CT,
+	LCOL_REFRESH_CT,
+	LCOL_VERSION,
+	LCOL_CREATED_AT,
+	LCOL_UPDATED_AT,
+	LCOL_LAST_USED_AT
+};
+
+/* Columns of STMT_REKEY_LINKS. */
+enum {
+	RLCOL_ROWID,
+	RLCOL_ENTERPRISE_ID,
+	RLCOL_TEAM_ID,
+	RLCOL_USER_ID,
+	RLCOL_KEY_ID,
+	RLCOL_ACCESS_CT,
+	RLCOL_REFRESH_CT,
+	RLCOL_VERSION
+};
+
+/* Columns of STMT_REKEY_STATES. */
+enum {
+	RSCOL_ROWID,
+	RSCOL_STATE_HASH,
+	RSCOL_KEY_ID,
+	RSCOL_VERIFIER_CT
+};
+
+/* Columns of STMT_REKEY_SEARCHES. */
+enum {
+	RQCOL_ROWID,
+	RQCOL_NONCE_HASH,
+	RQCOL_KEY_ID,
+	RQCOL_TEXT_CT,
+	RQCOL_URL_CT
+};
+
+/* Columns of STMT_REKEY_INSTALLS. */
+enum {
+	RICOL_ROWID,
+	RICOL_ENTERPRISE_ID,
+	RICOL_TEAM_ID,
+	RICOL_KEY_ID,
+	RICOL_BOT_CT,
+	RICOL_REFRESH_CT,
+	RICOL_VERSION
+};
+
+/* Columns of STMT_NONCE_GET, STMT_NONCE_PEEK (the first five, then the
+ * names) and STMT_STATE_GET. */
+enum {
+	SCOL_ENTERPRISE_ID,
+	SCOL_TEAM_ID,
+	SCOL_USER_ID,
+	SCOL_EXPIRES_AT,
+	SCOL_CONSUMED_AT,	/* started_at or used_at */
+	SCOL_COOKIE_HASH,
+	SCOL_KEY_ID,
+	SCOL_VERIFIER_CT,
+	SCOL_LEG
+};
+enum {
+	NCOL_TEAM_DOMAIN = SCOL_COOKIE_HASH,
+	NCOL_USER_NAME
+};
+
+/* Columns of STMT_STATE_PEEK. */
+enum {
+	PKCOL_LEG,
+	PKCOL_TEAM_DOMAIN,
+	PKCOL_USER_NAME,
+	PKCOL_NONCE_HASH
+};
+
+/* Columns of STMT_PEND_FIND and STMT_PEND_DUE. */
+enum {
+	PCOL_ENTERPRISE_ID,	/* the first three as SCOL_ */
+	PCOL_TEAM_ID,
+	PCOL_USER_ID,
+	PCOL_EXPIRES_AT,
+	PCOL_NONCE_HASH,
+	PCOL_STATE_HASH,
+	PCOL_ORG,
+	PCOL_SF_USER_ID,
+	PCOL_SF_ORG_ID,
+	PCOL_SF_USERNAME,
+	PCOL_INSTANCE_URL,
+	PCOL_KEY_ID,
+	PCOL_ACCESS_CT,
+	PCOL_REFRESH_CT
+};
+
+/* Columns of STMT_SEARCH_GET. */
+enum {
+	RCOL_NONCE_HASH,
+	RCOL_CREATED_AT,
+	RCOL_KEY_ID,
+	RCOL_TEXT_CT,
+	RCOL_URL_CT
+};
+
+struct store {
+	sqlite3			*db;
+	sqlite3_stmt		*stmt[STMT__MAX];
+	struct keyring		*kr;		/* the keys, maybe shared */
+	struct keyring		*own_kr;	/* kr, when store_open made it */
+	struct keyring_snap	*keys;		/* kr's keys as last seen */
+	unsigned int		 nreplay;	/* replay inserts so far */
+	int			 busy_cap_ms;	/* current cap of store_busy */
+	long			 busy_waited_us; /* in the current wait */
+	int			 last_rc;	/* SQLite's code of the last
+						   failure */
+	sqlite3_stmt		**istmt;	/* integrations' statements */
+};
+
+/* One writer at a time per process (see the top of store.c). */
+extern pthread_mutex_t	 store_writer;
+
+/* Associated data under construction. */
+struct store_ad {
+	unsigned char	 b[STORE_AD_MAX];
+	size_t		 len;
+};
+
+/* A sealed value, as bound to a statement. */
+struct sealed {
+	unsigned char	*p;
+	size_t		 len;
+};
+
+/* One row of a rekey batch: what it was read as, and its new seals. */
+struct store_rekey_row {
+	struct slack_user	 who;		/* links */
+	char			 name[CONFIG_ORG_NAME_MAX + 1]; /* integ. */
+	unsigned char		 state_hash[CRYPTO_HASHLEN]; /* states */
+	int64_t			 version;	/* links */
+	char			 old_id[CRYPTO_KEYID_LEN + 1];
+	struct sealed		 old_a, old_b;	/* as read */
+	struct sealed		 new_a, new_b;	/* under new_id */
+};
+
+struct store_rekey {
+	enum store_rekey_table	 table;
+	char			 new_id[CRYPTO_KEYID_LEN + 1];
+	size_t			 n, cap;
+	struct store_rekey_row	*rows;
+};
+
+/* The SQL of statement id, and its name for logs (store_sql.c). */
+struct store_sql {
+	const char	*name;
+	const char	*sql;
+};
+extern const struct store_sql	 store_stmts[STMT__MAX];
+
+/* --- store.c: statements --------------------------------------------- */
+
+/* Statement id's reset and its bindings dropped; safe at any time. */
+void		 store_reset(struct store *, enum stmt);
+/* One step: SQLITE_ROW or SQLITE_DONE, or -1 (logged).  The caller
+ * resets. */
+int		 store_step(struct store *, enum stmt);
+/* A statement without rows, stepped and reset: 0 or -1 (logged). */
+int		 store_run(struct store *, enum stmt);
+/* The outcome of the last failed call: STORE_BUSY or STORE_ERROR. */
+enum store_result store_failure(const struct store *);
+/* Binds; each returns 0, or -1 after logging.  A NULL blob is SQL NULL;
+ * store_bind_user binds enterprise, team and user to 1, 2 and 3. */
+int		 store_bind_fail(struct store *, enum stmt);
+int		 store_bind_text(struct store *, enum stmt, int, const char *);
+int		 store_bind_blob(struct store *, enum stmt, int, const void *,
+		    size_t);
+int		 store_bind_int(struct store *, enum stmt, int, int64_t);
+int		 store_bind_user(struct store *, enum stmt,
+		    const struct slack_user *);
+/* Whether who can be a key (fields terminated, team and user set). */
+int		 store_who_ok(const struct slack_user *);
+/* Columns: an id copied into a buffer (0 or -1), the Slack user of a
+ * login_state row, an allocated copy of a text, an allocated copy of a
+ * sealed blob. */
+int		 store_col_id(sqlite3_stmt *, int, char *, size_t);
+int		 store_col_user(sqlite3_stmt *, struct slack_user *);
+char		*store_col_dup(sqlite3_stmt *, int);
+int		 store_col_blob(sqlite3_stmt *, int, struct sealed *);
+
+/* --- store.c: keys and transactions ----------------------------------- */
+
+/* The keys brought up to date with the keyring; the key new seals use;
+ * the key a row's key id (text column) names (NULL: logged). */
+void		 store_keys(struct store *);
+const struct crypto_key *store_key_current(const struct store *);
+const struct crypto_key *store_key_find(struct store *, sqlite3_stmt *,
+		    int, const char *);
+/* PRAGMA synchronous, outside a transaction. */
+int		 store_sync(struct store *, const char *);
+/* BEGIN IMMEDIATE under store_writer, and its end (commit or roll back);
+ * the write_ pair also makes the commit durable (synchronous=FULL). */
+int		 store_begin(struct store *);
+int		 store_end(struct store *, int);
+int		 store_write_begin(struct store *);
+int		 store_write_end(struct store *, int);
+int		 store_exec(sqlite3 *, const char *, const char *);
+int		 store_configure(struct store *, const char *);
+
+/* --- store_seal.c ------------------------------------------------------ */
+
+/* Associated data: the tag and the fields; a token's (row, which, key
+ * id); a verifier's (state hash, key id); a search's or pending link's
+ * (nonce hash, column, key id).  Each returns 0, or -1 (logged). */
+int		 store_ad_fields(struct store_ad *, const char *const *,
+		    size_t);
+int		 store_ad_token(struct store_ad *, const struct slack_user *,
+		    const char *, const char *);
+int		 store_ad_verifier(struct store_ad *,
+		    const unsigned char [CRYPTO_HASHLEN], const char *);
+int		 store_ad_search(struct store_ad *,
+		    const unsigned char [CRYPTO_HASHLEN], const char *,
+		    const char *);
+/* Seals under a key: 0, or -1 (logged). */
+int		 store_seal_token(const struct crypto_key *,
+		    const struct slack_user *, const char *, const char *,
+		    struct sealed *);
+int		 store_seal_search(const struct crypto_key *,
+		    const unsigned char [CRYPTO_HASHLEN], const char *,
+		    const char *, struct sealed *);
+/* Opens a sealed column: STORE_OK, STORE_BADKEY or STORE_ERROR (all but
+ * STORE_OK logged). */
+enum store_result store_open_token(const struct crypto_key *, sqlite3_stmt *,
+		    int, const struct slack_user *, const char *, char **);
+enum store_result store_open_row(sqlite3_stmt *, const struct crypto_key *,
+		    int, const unsigned char [CRYPTO_HASHLEN], const char *,
+		    char **);
+
+/* --- Shared between the table families -------------------------------- */
+
+/* store_link.c: a link with every field set; the write of one (the
+ * caller holds the transaction), *old the refresh token it replaced. */
+int		 store_link_complete(const struct store_link *);
+enum store_result store_link_write(struct store *, const struct slack_user *,
+		    const struct store_link *, char **);
+/* store_admin.c: a link row of STMT's admin list into l; growth of a
+ * list by one. */
+int		 store_link_info_read(sqlite3_stmt *, struct store_link_info *);
+int		 store_link_list_grow(struct store_link_list *, size_t *);
+/* store_integ.c: its statements, prepared when a connection opens and
+ * finalised when it closes; its rows' rotation (store_rekey_read). */
+int		 store_integ_prepare(struct store *);
+void		 store_integ_close(struct store *);
+enum store_result store_irekey_read(struct store *, enum store_rekey_table,
+		    int64_t *, int, struct store_rekey **,
+		    struct store_rekey_counts *);
+int		 store_irekey_set(struct store *, const struct store_rekey *,
+		    const struct store_rekey_row *);
+/* store_rekey.c: a batch emptied; a row added; a value opened under k
+ * and sealed again under cur; a link row read into a batch. */
+void		 store_rekey_clear(struct store_rekey *);
+struct store_rekey_row *store_rekey_add(struct store_rekey *);
+int		 store_reseal(const struct crypto_key *, const struct crypto_key *,
+		    const struct store_ad *, const struct store_ad *,
+		    const struct sealed *, struct sealed *, int *);
+int		 store_rekey_link(struct store *, sqlite3_stmt *,
+		    struct store_rekey *, struct store_rekey_counts *);
+
+#endif /* STORE_INT_H */

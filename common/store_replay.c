@@ -1,0 +1,79 @@
+/*
+ * store_replay: the slack_replay table (signatures already seen) and the
+ * purge of every expired row.
+ */
+#include <pthread.h>
+#include <stdint.h>
+
+#include "store_int.h"
+
+static int	store_purge_locked(struct store *, time_t);
+
+enum store_result
+store_replay_add(struct store *st,
+    const unsigned char sig_hash[CRYPTO_HASHLEN], time_t now,
+    time_t expires)
+{
+	enum store_result	 r = STORE_ERROR;
+	enum stmt		 id = STMT_REPLAY_ADD;
+
+	pthread_mutex_lock(&store_writer);
+	if (store_bind_blob(st, id, 1, sig_hash, CRYPTO_HASHLEN) == -1 ||
+	    store_bind_int(st, id, 2, (int64_t)expires) == -1 ||
+	    store_bind_int(st, id, 3, (int64_t)now) == -1 ||
+	    store_step(st, id) == -1)
+		goto out;
+	/* No change: the hash is there and has not expired. */
+	r = sqlite3_changes(st->db) == 1 ? STORE_OK : STORE_EXISTS;
+out:
+	store_reset(st, id);
+	/* Purge on the first insert and every STORE_PURGE_EVERY after, so
+	 * the table stays small without a separate job.  A failed purge is
+	 * logged and does not undo the insert. */
+	if (r == STORE_OK && st->nreplay++ % STORE_PURGE_EVERY == 0)
+		(void)store_purge_locked(st, now);
+	pthread_mutex_unlock(&store_writer);
+	return r;
+}
+
+int
+store_purge(struct store *st, time_t now)
+{
+	int	 n;
+
+	pthread_mutex_lock(&store_writer);
+	n = store_purge_locked(st, now);
+	pthread_mutex_unlock(&store_writer);
+	return n;
+}
+
+/* store_purge() for a caller that holds store_writer. */
+static int
+store_purge_locked(struct store *st, time_t now)
+{
+	int	 n = -1;
+
+	if (store_bind_int(st, STMT_PURGE_STATE, 1, (int64_t)now) == -1 ||
+	    store_step(st, STMT_PURGE_STATE) == -1)
+		goto out;
+	n = sqlite3_changes(st->db);
+	store_reset(st, STMT_PURGE_STATE);
+	if (store_bind_int(st, STMT_PURGE_REPLAY, 1, (int64_t)now) == -1 ||
+	    store_step(st, STMT_PURGE_REPLAY) == -1) {
+		n = -1;
+		goto out;
+	}
+	n += sqlite3_changes(st->db);
+	/* The install flow's states (sql/003_installations.sql). */
+	if (store_bind_int(st, STMT_PURGE_ISTATE, 1, (int64_t)now) == -1 ||
+	    store_step(st, STMT_PURGE_ISTATE) == -1) {
+		n = -1;
+		goto out;
+	}
+	n += sqlite3_changes(st->db);
+out:
+	store_reset(st, STMT_PURGE_STATE);
+	store_reset(st, STMT_PURGE_REPLAY);
+	store_reset(st, STMT_PURGE_ISTATE);
+	return n;
+}

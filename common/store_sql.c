@@ -1,0 +1,318 @@
+/*
+ * store_sql: the SQL of every statement of the store (enum stmt in
+ * store_int.h), in SQLite's dialect.
+ */
+#include "store_int.h"
+
+const struct store_sql	 store_stmts[STMT__MAX] = {
+	[STMT_BEGIN] = { "begin", "BEGIN IMMEDIATE" },
+	[STMT_COMMIT] = { "commit", "COMMIT" },
+	[STMT_ROLLBACK] = { "rollback", "ROLLBACK" },
+	[STMT_LINK_GET] = { "link_get",
+	    "SELECT org, sf_user_id, sf_org_id, sf_username, instance_url, "
+	    "key_id, access_token_ct, refresh_token_ct, version, created_at, "
+	    "updated_at, last_used_at FROM sf_link "
+	    "WHERE enterprise_id = ?1 AND team_id = ?2 AND user_id = ?3" },
+	[STMT_LINK_PUT] = { "link_put",
+	    "INSERT INTO sf_link (enterprise_id, team_id, user_id, org, "
+	    "sf_user_id, sf_org_id, sf_username, instance_url, key_id, "
+	    "access_token_ct, refresh_token_ct, version, created_at, "
+	    "updated_at, last_used_at) "
+	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, "
+	    "?13, NULL) "
+	    "ON CONFLICT (enterprise_id, team_id, user_id) DO UPDATE SET "
+	    "org = excluded.org, sf_user_id = excluded.sf_user_id, "
+	    "sf_org_id = excluded.sf_org_id, "
+	    "sf_username = excluded.sf_username, "
+	    "instance_url = excluded.instance_url, key_id = excluded.key_id, "
+	    "access_token_ct = excluded.access_token_ct, "
+	    "refresh_token_ct = excluded.refresh_token_ct, "
+	    "version = excluded.version, created_at = excluded.created_at, "
+	    "updated_at = excluded.updated_at, last_used_at = NULL" },
+	/* ?9 is the key id the row was read with: a NULL ?5 keeps the
+	 * refresh token, which must then be sealed under ?8 already. */
+	[STMT_LINK_UPDATE] = { "link_update",
+	    "UPDATE sf_link SET key_id = ?8, access_token_ct = ?4, "
+	    "refresh_token_ct = coalesce(?5, refresh_token_ct), "
+	    "version = version + 1, updated_at = ?6 "
+	    "WHERE enterprise_id = ?1 AND team_id = ?2 AND user_id = ?3 "
+	    "AND version = ?7 AND key_id = ?9" },
+	/* ?4 to ?11: the ids of the keys held (KEYRING_MAX), NULL where
+	 * there are fewer; a NULL never matches. */
+	[STMT_LINK_DELETE] = { "link_delete",
+	    "DELETE FROM sf_link "
+	    "WHERE enterprise_id = ?1 AND team_id = ?2 AND user_id = ?3 "
+	    "AND key_id IN (?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) "
+	    "AND (?12 < 0 OR version = ?12)" },
+	[STMT_LINK_TOUCH] = { "link_touch",
+	    "UPDATE sf_link SET last_used_at = ?4 "
+	    "WHERE enterprise_id = ?1 AND team_id = ?2 AND user_id = ?3" },
+	[STMT_NONCE_ADD] = { "nonce_add",
+	    "INSERT INTO login_state (enterprise_id, team_id, user_id, "
+	    "nonce_hash, created_at, expires_at) "
+	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6)" },
+	[STMT_NONCE_GET] = { "nonce_get",
+	    "SELECT enterprise_id, team_id, user_id, expires_at, started_at "
+	    "FROM login_state WHERE nonce_hash = ?1" },
+	[STMT_NONCE_START] = { "nonce_start",
+	    "UPDATE login_state SET started_at = ?2, state_hash = ?3, "
+	    "cookie_hash = ?4, verifier_ct = ?5, key_id = ?6, "
+	    "expires_at = ?7, leg = ?8 "
+	    "WHERE nonce_hash = ?1 AND started_at IS NULL" },
+	[STMT_STATE_GET] = { "state_get",
+	    "SELECT enterprise_id, team_id, user_id, expires_at, used_at, "
+	    "cookie_hash, key_id, verifier_ct, coalesce(leg, 'salesforce') "
+	    "FROM login_state WHERE state_hash = ?1" },
+	[STMT_STATE_USE] = { "state_use",
+	    "UPDATE login_state SET used_at = ?2, verifier_ct = NULL "
+	    "WHERE state_hash = ?1 AND used_at IS NULL" },
+	/* A row whose time is up may be taken over by the same hash. */
+	[STMT_REPLAY_ADD] = { "replay_add",
+	    "INSERT INTO slack_replay (sig_hash, expires_at) VALUES (?1, ?2) "
+	    "ON CONFLICT (sig_hash) DO UPDATE SET "
+	    "expires_at = excluded.expires_at "
+	    "WHERE slack_replay.expires_at <= ?3" },
+	/* A row with a pending link is left to store_pending_due(): its
+	 * tokens must be revoked at Salesforce before they are dropped. */
+	[STMT_PURGE_STATE] = { "purge_state",
+	    "DELETE FROM login_state WHERE expires_at <= ?1 "
+	    "AND pend_refresh_ct IS NULL" },
+	[STMT_PURGE_REPLAY] = { "purge_replay",
+	    "DELETE FROM slack_replay WHERE expires_at <= ?1" },
+	/*
+	 * Key rotation.  The rows not sealed under key ?1, in rowid order
+	 * after ?2; a changed row is written back only while it is still
+	 * exactly as read (version, key and both ciphertexts), so a
+	 * refresh, relink or logout in between always wins.  The version
+	 * stays: re-sealing changes no token.
+	 */
+	[STMT_REKEY_LINKS] = { "rekey_links",
+	    "SELECT rowid, enterprise_id, team_id, user_id, key_id, "
+	    "access_token_ct, refresh_token_ct, version FROM sf_link "
+	    "WHERE key_id <> ?1 AND rowid > ?2 ORDER BY rowid LIMIT ?3" },
+	[STMT_REKEY_LINK_SET] = { "rekey_link_set",
+	    "UPDATE sf_link SET key_id = ?4, access_token_ct = ?5, "
+	    "refresh_token_ct = ?6 "
+	    "WHERE enterprise_id = ?1 AND team_id = ?2 AND user_id = ?3 "
+	    "AND version = ?7 AND key_id = ?8 AND access_token_ct = ?9 "
+	    "AND refresh_token_ct = ?10" },
+	[STMT_REKEY_STATES] = { "rekey_states",
+	    "SELECT rowid, state_hash, key_id, verifier_ct FROM login_state "
+	    "WHERE verifier_ct IS NOT NULL AND "
+	    "(key_id IS NULL OR key_id <> ?1) AND rowid > ?2 "
+	    "ORDER BY rowid LIMIT ?3" },
+	[STMT_REKEY_STATE_SET] = { "rekey_state_set",
+	    "UPDATE login_state SET key_id = ?2, verifier_ct = ?3 "
+	    "WHERE state_hash = ?1 AND key_id = ?4 AND verifier_ct = ?5" },
+	[STMT_KEY_CENSUS] = { "key_census",
+	    "SELECT key_id, sum(l), sum(s), sum(i) FROM ("
+	    "SELECT key_id, 1 AS l, 0 AS s, 0 AS i FROM sf_link UNION ALL "
+	    "SELECT key_id, 0, 1, 0 FROM login_state "
+	    "WHERE verifier_ct IS NOT NULL UNION ALL "
+	    "SELECT search_key_id, 0, 1, 0 FROM login_state "
+	    "WHERE search_ct IS NOT NULL UNION ALL "
+	    "SELECT pend_key_id, 0, 1, 0 FROM login_state "
+	    "WHERE pend_refresh_ct IS NOT NULL UNION ALL "
+	    "SELECT key_id, 1, 0, 0 FROM slack_install UNION ALL "
+	    "SELECT key_id, 0, 0, 1 FROM sf_integration UNION ALL "
+	    "SELECT key_id, 0, 0, 1 FROM integration_token) "
+	    "GROUP BY key_id ORDER BY key_id" },
+	/* A Slack installation (sql/003_installations.sql): its bot token
+	 * and, with token rotation, its refresh token. */
+	[STMT_REKEY_INSTALLS] = { "rekey_installs",
+	    "SELECT rowid, enterprise_id, team_id, key_id, bot_token_ct, "
+	    "refresh_token_ct, version FROM slack_install "
+	    "WHERE key_id <> ?1 AND rowid > ?2 ORDER BY rowid LIMIT ?3" },
+	[STMT_REKEY_INSTALL_SET] = { "rekey_install_set",
+	    "UPDATE slack_install SET key_id = ?3, bot_token_ct = ?4, "
+	    "refresh_token_ct = ?5 "
+	    "WHERE enterprise_id = ?1 AND team_id = ?2 AND version = ?6 "
+	    "AND key_id = ?7 AND bot_token_ct = ?8 "
+	    "AND refresh_token_ct IS ?9" },
+	/* A remembered search (sql/002_resume.sql): both of its sealed
+	 * values, which share search_key_id, by the row's nonce hash. */
+	[STMT_REKEY_SEARCHES] = { "rekey_searches",
+	    "SELECT rowid, nonce_hash, search_key_id, search_ct, "
+	    "search_url_ct FROM login_state WHERE search_ct IS NOT NULL AND "
+	    "(search_key_id IS NULL OR search_key_id <> ?1) AND rowid > ?2 "
+	    "ORDER BY rowid LIMIT ?3" },
+	[STMT_REKEY_SEARCH_SET] = { "rekey_search_set",
+	    "UPDATE login_state SET search_key_id = ?2, search_ct = ?3, "
+	    "search_url_ct = ?4 WHERE nonce_hash = ?1 AND search_key_id = ?5 "
+	    "AND search_ct = ?6 AND search_url_ct = ?7" },
+	[STMT_NONCE_ADD_SEARCH] = { "nonce_add_search",
+	    "INSERT INTO login_state (enterprise_id, team_id, user_id, "
+	    "nonce_hash, created_at, expires_at, search_ct, search_url_ct, "
+	    "search_key_id, team_domain, user_name) "
+	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)" },
+	[STMT_SEARCH_GET] = { "search_get",
+	    "SELECT nonce_hash, created_at, search_key_id, search_ct, "
+	    "search_url_ct FROM login_state "
+	    "WHERE state_hash = ?1 AND search_ct IS NOT NULL" },
+	[STMT_SEARCH_CLEAR] = { "search_clear",
+	    "UPDATE login_state SET search_ct = NULL, search_url_ct = NULL, "
+	    "search_key_id = NULL WHERE state_hash = ?1" },
+	/* --- Slack installations --- */
+	[STMT_INSTALL_PUT] = { "install_put",
+	    "INSERT INTO slack_install (enterprise_id, team_id, app_id, "
+	    "team_name, enterprise_name, bot_user_id, bot_id, scopes, "
+	    "installer_user_id, key_id, bot_token_ct, refresh_token_ct, "
+	    "token_expires_at, needs_reinstall, version, created_at, "
+	    "updated_at) "
+	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, "
+	    "0, 1, ?14, ?14) "
+	    "ON CONFLICT (enterprise_id, team_id) DO UPDATE SET "
+	    "app_id = excluded.app_id, team_name = excluded.team_name, "
+	    "enterprise_name = excluded.enterprise_name, "
+	    "bot_user_id = excluded.bot_user_id, bot_id = excluded.bot_id, "
+	    "scopes = excluded.scopes, "
+	    "installer_user_id = excluded.installer_user_id, "
+	    "key_id = excluded.key_id, bot_token_ct = excluded.bot_token_ct, "
+	    "refresh_token_ct = excluded.refresh_token_ct, "
+	    "token_expires_at = excluded.token_expires_at, "
+	    "needs_reinstall = 0, version = slack_install.version + 1, "
+	    "created_at = excluded.created_at, "
+	    "updated_at = excluded.updated_at" },
+	[STMT_INSTALL_GET] = { "install_get",
+	    "SELECT app_id, team_name, enterprise_name, bot_user_id, bot_id, "
+	    "scopes, installer_user_id, key_id, bot_token_ct, "
+	    "refresh_token_ct, token_expires_at, needs_reinstall, version, "
+	    "created_at, updated_at FROM slack_install "
+	    "WHERE enterprise_id = ?1 AND team_id = ?2" },
+	/* The workspace's own row sorts before the org-wide one (''). */
+	[STMT_INSTALL_FIND] = { "install_find",
+	    "SELECT enterprise_id, team_id, token_expires_at, "
+	    "refresh_token_ct IS NOT NULL, needs_reinstall FROM slack_install "
+	    "WHERE enterprise_id = ?1 AND team_id IN (?2, '') "
+	    "ORDER BY team_id DESC LIMIT 1" },
+	[STMT_INSTALL_ANY] = { "install_any",
+	    "SELECT 1 FROM slack_install LIMIT 1" },
+	[STMT_INSTALL_UPDATE] = { "install_update",
+	    "UPDATE slack_install SET key_id = ?8, bot_token_ct = ?3, "
+	    "refresh_token_ct = coalesce(?4, refresh_token_ct), "
+	    "token_expires_at = ?5, "
+	    "version = version + 1, updated_at = ?6 "
+	    "WHERE enterprise_id = ?1 AND team_id = ?2 AND version = ?7 "
+	    /* The row is still under the key it was read with (?9); a kept
+	     * refresh token stays sealed under it, so without a new one the
+	     * key must not change. */
+	    "AND key_id = ?9 AND (?4 IS NOT NULL OR key_id = ?8)" },
+	[STMT_INSTALL_KEYID] = { "install_keyid",
+	    "SELECT key_id FROM slack_install "
+	    "WHERE enterprise_id = ?1 AND team_id = ?2" },
+	[STMT_INSTALL_REINSTALL] = { "install_reinstall",
+	    "UPDATE slack_install SET needs_reinstall = 1, "
+	    "version = version + 1, updated_at = ?3 "
+	    "WHERE enterprise_id = ?1 AND team_id = ?2 AND version = ?4" },
+	/* The install flow's used states (store_install_state_take). */
+	[STMT_ISTATE_ADD] = { "istate_add",
+	    "INSERT INTO slack_install_state (state_hash, cookie_hash, "
+	    "created_at, expires_at, used_at) VALUES (?1, ?2, ?3, ?4, ?5)" },
+	[STMT_ISTATE_GET] = { "istate_get",
+	    "SELECT 1 FROM slack_install_state WHERE state_hash = ?1" },
+	[STMT_ISTATE_COUNT] = { "istate_count",
+	    "SELECT count(*) FROM slack_install_state" },
+	/* Drops the ?1 rows that expire first (by the index
+	 * slack_install_state_expires). */
+	[STMT_ISTATE_DROP] = { "istate_drop",
+	    "DELETE FROM slack_install_state WHERE state_hash IN ("
+	    "SELECT state_hash FROM slack_install_state "
+	    "ORDER BY expires_at, state_hash LIMIT ?1)" },
+	[STMT_PURGE_ISTATE] = { "purge_istate",
+	    "DELETE FROM slack_install_state WHERE expires_at <= ?1" },
+	/* --- Proving who is in the browser (sql/005_link_proof.sql) --- */
+	[STMT_NONCE_PEEK] = { "nonce_peek",
+	    "SELECT enterprise_id, team_id, user_id, expires_at, started_at, "
+	    "team_domain, user_name FROM login_state WHERE nonce_hash = ?1" },
+	[STMT_STATE_PEEK] = { "state_peek",
+	    "SELECT coalesce(leg, 'salesforce'), team_domain, user_name, "
+	    "nonce_hash FROM login_state WHERE state_hash = ?1" },
+	/* A Sign in with Slack state that was just taken becomes the
+	 * Salesforce login's, on the same row and with the same cookie; a
+	 * void row (no cookie: STMT_STATE_VOID) never does. */
+	[STMT_STATE_ADVANCE] = { "state_advance",
+	    "UPDATE login_state SET state_hash = ?2, verifier_ct = ?3, "
+	    "key_id = ?4, expires_at = ?5, used_at = NULL, "
+	    "leg = 'salesforce' "
+	    "WHERE state_hash = ?1 AND leg = 'slack' AND used_at IS NOT NULL "
+	    "AND cookie_hash IS NOT NULL" },
+	/* Void: used, and without the verifier, the search and the cookie.
+	 * A taken state keeps its cookie (its row may be handed on), so a
+	 * row without one is how a void row is told from a taken one. */
+	[STMT_STATE_VOID] = { "state_void",
+	    "UPDATE login_state SET used_at = coalesce(used_at, ?2), "
+	    "verifier_ct = NULL, search_ct = NULL, search_url_ct = NULL, "
+	    "search_key_id = NULL, cookie_hash = NULL "
+	    "WHERE state_hash = ?1" },
+	[STMT_STATE_BURN] = { "state_burn",
+	    "UPDATE login_state SET used_at = ?2, verifier_ct = NULL, "
+	    "search_ct = NULL, search_url_ct = NULL, search_key_id = NULL, "
+	    "cookie_hash = NULL WHERE state_hash = ?1 AND used_at IS NULL" },
+	[STMT_PEND_PUT] = { "pend_put",
+	    "UPDATE login_state SET pend_org = ?2, pend_sf_user_id = ?3, "
+	    "pend_sf_org_id = ?4, pend_sf_username = ?5, "
+	    "pend_instance_url = ?6, pend_key_id = ?7, pend_access_ct = ?8, "
+	    "pend_refresh_ct = ?9, confirm_hash = ?10, confirm_tries = 0, "
+	    "expires_at = ?11 "
+	    "WHERE nonce_hash = ?1 AND used_at IS NOT NULL "
+	    "AND pend_refresh_ct IS NULL" },
+	[STMT_PEND_FIND] = { "pend_find",
+	    "SELECT enterprise_id, team_id, user_id, expires_at, nonce_hash, "
+	    "state_hash, pend_org, pend_sf_user_id, pend_sf_org_id, "
+	    "pend_sf_username, pend_instance_url, pend_key_id, "
+	    "pend_access_ct, pend_refresh_ct FROM login_state "
+	    "WHERE confirm_hash = ?1 AND pend_refresh_ct IS NOT NULL" },
+	[STMT_PEND_CLEAR] = { "pend_clear",
+	    "UPDATE login_state SET pend_org = NULL, pend_sf_user_id = NULL, "
+	    "pend_sf_org_id = NULL, pend_sf_username = NULL, "
+	    "pend_instance_url = NULL, pend_key_id = NULL, "
+	    "pend_access_ct = NULL, pend_refresh_ct = NULL, "
+	    "confirm_hash = NULL WHERE nonce_hash = ?1" },
+	/* Void: no code is taken any more, the search goes, and the row is
+	 * due for store_pending_due() at once. */
+	[STMT_PEND_VOID] = { "pend_void",
+	    "UPDATE login_state SET confirm_hash = NULL, "
+	    "expires_at = min(expires_at, ?2), search_ct = NULL, "
+	    "search_url_ct = NULL, search_key_id = NULL "
+	    "WHERE nonce_hash = ?1" },
+	[STMT_PEND_MISS] = { "pend_miss",
+	    "UPDATE login_state SET confirm_tries = confirm_tries + 1 "
+	    "WHERE enterprise_id = ?1 AND team_id = ?2 AND user_id = ?3 "
+	    "AND confirm_hash IS NOT NULL AND expires_at > ?4" },
+	[STMT_PEND_MISS_VOID] = { "pend_miss_void",
+	    "UPDATE login_state SET confirm_hash = NULL, expires_at = ?4, "
+	    "search_ct = NULL, search_url_ct = NULL, search_key_id = NULL "
+	    "WHERE enterprise_id = ?1 AND team_id = ?2 AND user_id = ?3 "
+	    "AND confirm_hash IS NOT NULL AND expires_at > ?4 "
+	    "AND confirm_tries >= ?5" },
+	[STMT_PEND_LEFT] = { "pend_left",
+	    "SELECT min(?5 - confirm_tries) FROM login_state "
+	    "WHERE enterprise_id = ?1 AND team_id = ?2 AND user_id = ?3 "
+	    "AND confirm_hash IS NOT NULL AND expires_at > ?4" },
+	[STMT_PEND_DUE] = { "pend_due",
+	    "SELECT enterprise_id, team_id, user_id, expires_at, nonce_hash, "
+	    "state_hash, pend_org, pend_sf_user_id, pend_sf_org_id, "
+	    "pend_sf_username, pend_instance_url, pend_key_id, "
+	    "pend_access_ct, pend_refresh_ct FROM login_state "
+	    "WHERE pend_refresh_ct IS NOT NULL AND expires_at <= ?1 "
+	    "ORDER BY expires_at LIMIT ?2" },
+	[STMT_PEND_DROP] = { "pend_drop",
+	    "UPDATE login_state SET pend_org = NULL, pend_sf_user_id = NULL, "
+	    "pend_sf_org_id = NULL, pend_sf_username = NULL, "
+	    "pend_instance_url = NULL, pend_key_id = NULL, "
+	    "pend_access_ct = NULL, pend_refresh_ct = NULL, "
+	    "confirm_hash = NULL WHERE nonce_hash = ?1 "
+	    "AND pend_refresh_ct IS NOT NULL" },
+	/* Key rotation of pending links: both tokens, which share
+	 * pend_key_id, by the row's nonce hash (as a search's). */
+	[STMT_REKEY_PENDING] = { "rekey_pending",
+	    "SELECT rowid, nonce_hash, pend_key_id, pend_access_ct, "
+	    "pend_refresh_ct FROM login_state "
+	    "WHERE pend_refresh_ct IS NOT NULL AND "
+	    "(pend_key_id IS NULL OR pend_key_id <> ?1) AND rowid > ?2 "
+	    "ORDER BY rowid LIMIT ?3" },
+	[STMT_REKEY_PENDING_SET] = { "rekey_pending_set",
+	    "UPDATE login_state SET pend_key_id = ?2, pend_access_ct = ?3, "
+	    "pend_refresh_ct = ?4 WHERE nonce_hash = ?1 AND pend_key_id = ?5 "
+	    "AND pend_access_ct = ?6 AND pend_refresh_ct = ?7" },
+};
