@@ -116,6 +116,16 @@ store_reset(struct store *st, enum stmt id)
 	sqlite3_clear_bindings(st->stmt[id]);
 }
 
+/* Resets statement s (may be NULL) and drops its bindings. */
+void
+store_ireset(sqlite3_stmt *s)
+{
+	if (s != NULL) {
+		sqlite3_reset(s);
+		sqlite3_clear_bindings(s);
+	}
+}
+
 /*
  * Steps a statement once.  Returns SQLITE_ROW or SQLITE_DONE, or -1 after
  * logging SQLite's message.  The caller resets the statement.
@@ -761,7 +771,7 @@ store_open_keyring(const char *path, struct keyring *kr)
 	}
 	if (store_configure(st, path) == -1 ||
 	    store_migrate(st->db, path) == -1 ||
-	    store_prepare(st) == -1 || store_integ_prepare(st) == -1)
+	    store_prepare(st) == -1)
 		goto out;
 	return st;
 out:
@@ -798,7 +808,6 @@ store_close(struct store *st)
 		return;
 	for (i = 0; i < STMT__MAX; i++)
 		sqlite3_finalize(st->stmt[i]);
-	store_integ_close(st);
 	if (sqlite3_close(st->db) != SQLITE_OK)
 		log_error("msg=\"%s\"", sqlite3_errmsg(st->db));
 	keyring_release(st->keys);
@@ -839,7 +848,7 @@ store_open_readonly(const char *path, struct keyring *kr)
 		    v, store_schema_version());
 		goto out;
 	}
-	if (store_prepare(st) == -1 || store_integ_prepare(st) == -1)
+	if (store_prepare(st) == -1)
 		goto out;
 	return st;
 out:

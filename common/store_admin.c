@@ -17,92 +17,14 @@
 
 /* --- Administration (forcelink-admin) ----------------------------------
  *
- * The calls only the admin tool makes (see the end of store.h).  They run
- * once per admin command, not per request, so their statements are
- * prepared when called and finalised before returning, from this fixed
- * array, instead of joining the per-connection set above.  Nothing here
- * reads a sealed column.
+ * The calls only the admin tool makes (see the end of store.h).  Nothing
+ * here reads a sealed column.
  */
 
 /* Seconds in the windows of store_stats(). */
 #define STORE_DAY_SECS		86400
 
-enum astmt {
-	ASTMT_LIST,
-	ASTMT_REMOVE,
-	ASTMT_STATS_LINKS,
-	ASTMT_STATS_TEAMS,
-	ASTMT_STATS_LOGIN,
-	ASTMT_STATS_REPLAY,
-	ASTMT_STATS_KEYS,
-	ASTMT_PAGE_SIZE,
-	ASTMT_PAGE_COUNT,
-	ASTMT_FREELIST,
-	ASTMT_USER_VERSION,
-	ASTMT_INTEGRITY,
-	ASTMT_NEWEST,
-	ASTMT_STATS_INSTALLS,
-	ASTMT__MAX
-};
-
-static const struct {
-	const char	*name;	/* for logs */
-	const char	*sql;
-} astmts[ASTMT__MAX] = {
-	[ASTMT_LIST] = { "admin_list",
-	    "SELECT enterprise_id, team_id, user_id, org, sf_user_id, "
-	    "sf_org_id, sf_username, instance_url, key_id, version, "
-	    "created_at, updated_at, last_used_at FROM sf_link "
-	    "WHERE (?1 IS NULL OR enterprise_id = ?1) "
-	    "AND (?2 IS NULL OR team_id = ?2) "
-	    "AND (?3 IS NULL OR user_id = ?3) "
-	    "ORDER BY team_id, user_id, enterprise_id" },
-	[ASTMT_REMOVE] = { "admin_remove",
-	    "DELETE FROM sf_link "
-	    "WHERE enterprise_id = ?1 AND team_id = ?2 AND user_id = ?3" },
-	[ASTMT_STATS_LINKS] = { "admin_stats_links",
-	    "SELECT count(*), total(last_used_at >= ?1), "
-	    "total(last_used_at >= ?2), total(last_used_at IS NULL), "
-	    "coalesce(min(created_at), 0), coalesce(max(created_at), 0) "
-	    "FROM sf_link" },
-	[ASTMT_STATS_TEAMS] = { "admin_stats_teams",
-	    "SELECT enterprise_id, team_id, count(*) FROM sf_link "
-	    "GROUP BY enterprise_id, team_id ORDER BY team_id, enterprise_id" },
-	[ASTMT_STATS_LOGIN] = { "admin_stats_login",
-	    "SELECT total(expires_at > ?1 AND started_at IS NULL), "
-	    "total(expires_at > ?1 AND started_at IS NOT NULL "
-	    "AND used_at IS NULL), "
-	    "total(expires_at > ?1 AND used_at IS NOT NULL), "
-	    "total(expires_at <= ?1) FROM login_state" },
-	[ASTMT_STATS_REPLAY] = { "admin_stats_replay",
-	    "SELECT total(expires_at > ?1), total(expires_at <= ?1) "
-	    "FROM slack_replay" },
-	/* A used login state keeps its key_id but no longer its verifier:
-	 * only rows still holding something sealed count. */
-	[ASTMT_STATS_KEYS] = { "admin_stats_keys",
-	    "SELECT key_id, total(l), total(s) FROM ("
-	    "SELECT key_id, 1 AS l, 0 AS s FROM sf_link UNION ALL "
-	    "SELECT key_id, 0, 1 FROM login_state "
-	    "WHERE key_id IS NOT NULL AND verifier_ct IS NOT NULL) "
-	    "GROUP BY key_id ORDER BY key_id" },
-	[ASTMT_PAGE_SIZE] = { "admin_page_size", "PRAGMA page_size" },
-	[ASTMT_PAGE_COUNT] = { "admin_page_count", "PRAGMA page_count" },
-	[ASTMT_FREELIST] = { "admin_freelist", "PRAGMA freelist_count" },
-	[ASTMT_USER_VERSION] = { "admin_user_version", "PRAGMA user_version" },
-	[ASTMT_INTEGRITY] = { "admin_integrity", "PRAGMA integrity_check" },
-	/* The columns of ASTMT_LIST; ties in the order doctor's key.sample
-	 * always broke them (the first in ASTMT_LIST's order). */
-	[ASTMT_NEWEST] = { "admin_newest",
-	    "SELECT enterprise_id, team_id, user_id, org, sf_user_id, "
-	    "sf_org_id, sf_username, instance_url, key_id, version, "
-	    "created_at, updated_at, last_used_at FROM sf_link "
-	    "ORDER BY updated_at DESC, team_id, user_id, enterprise_id "
-	    "LIMIT 1" },
-	[ASTMT_STATS_INSTALLS] = { "admin_stats_installs",
-	    "SELECT count(*), total(needs_reinstall != 0) FROM slack_install" },
-};
-
-/* Columns of ASTMT_LIST. */
+/* Columns of STMT_LINK_LIST. */
 enum {
 	ACOL_ENTERPRISE_ID,
 	ACOL_TEAM_ID,
@@ -119,34 +41,24 @@ enum {
 	ACOL_LAST_USED_AT
 };
 
-/* Prepares admin statement id.  Returns the statement, or NULL after
- * logging. */
+/* Admin statement id, prepared with the others. */
 static sqlite3_stmt *
-store_aprepare(struct store *st, enum astmt id)
+store_aprepare(struct store *st, enum stmt id)
 {
-	sqlite3_stmt	*s = NULL;
-
-	if (sqlite3_prepare_v2(st->db, astmts[id].sql, -1, &s, NULL) !=
-	    SQLITE_OK) {
-		log_error("stmt=%s msg=\"%s\"", astmts[id].name,
-		    sqlite3_errmsg(st->db));
-		sqlite3_finalize(s);
-		return NULL;
-	}
-	return s;
+	return st->stmt[id];
 }
 
 /* Steps admin statement s (named by id).  Returns SQLITE_ROW or
  * SQLITE_DONE, or -1 after logging. */
 static int
-store_astep(struct store *st, sqlite3_stmt *s, enum astmt id)
+store_astep(struct store *st, sqlite3_stmt *s, enum stmt id)
 {
 	int	 rc;
 
 	rc = sqlite3_step(s);
 	if (rc == SQLITE_ROW || rc == SQLITE_DONE)
 		return rc;
-	log_error("stmt=%s msg=\"%s\"", astmts[id].name,
+	log_error("stmt=%s msg=\"%s\"", store_stmts[id].name,
 	    sqlite3_errmsg(st->db));
 	return -1;
 }
@@ -245,7 +157,7 @@ store_link_list_free(struct store_link_list *ll)
 	ll->n = 0;
 }
 
-/* Fills l from the row s (ASTMT_LIST) is on.  Returns 0, or -1 (logged;
+/* Fills l from the row s (STMT_LINK_LIST) is on.  Returns 0, or -1 (logged;
  * l may be half filled). */
 int
 store_link_info_read(sqlite3_stmt *s, struct store_link_info *l)
@@ -311,12 +223,12 @@ store_list_links(struct store *st, const char *enterprise_id,
 
 	out->v = NULL;
 	out->n = 0;
-	if ((s = store_aprepare(st, ASTMT_LIST)) == NULL ||
+	if ((s = store_aprepare(st, STMT_LINK_LIST)) == NULL ||
 	    store_abind_text(st, s, 1, enterprise_id) == -1 ||
 	    store_abind_text(st, s, 2, team_id) == -1 ||
 	    store_abind_text(st, s, 3, user_id) == -1)
 		goto out;
-	while ((rc = store_astep(st, s, ASTMT_LIST)) == SQLITE_ROW) {
+	while ((rc = store_astep(st, s, STMT_LINK_LIST)) == SQLITE_ROW) {
 		if (store_link_list_grow(out, &cap) == -1)
 			goto out;
 		memset(&out->v[out->n], 0, sizeof(out->v[0]));
@@ -328,7 +240,7 @@ store_list_links(struct store *st, const char *enterprise_id,
 	if (rc == SQLITE_DONE)
 		r = STORE_OK;
 out:
-	sqlite3_finalize(s);
+	store_ireset(s);
 	if (r != STORE_OK)
 		store_link_list_free(out);
 	return r;
@@ -343,8 +255,8 @@ store_key_sample(struct store *st, struct store_link_info *info)
 	int			 rc;
 
 	memset(info, 0, sizeof(*info));
-	if ((s = store_aprepare(st, ASTMT_NEWEST)) == NULL ||
-	    (rc = store_astep(st, s, ASTMT_NEWEST)) == -1)
+	if ((s = store_aprepare(st, STMT_LINK_NEWEST)) == NULL ||
+	    (rc = store_astep(st, s, STMT_LINK_NEWEST)) == -1)
 		goto out;
 	if (rc == SQLITE_DONE) {
 		r = STORE_NOTFOUND;
@@ -354,12 +266,12 @@ store_key_sample(struct store *st, struct store_link_info *info)
 		goto out;
 	/* The statement is done with before the link is read: a read
 	 * transaction left open would pin the WAL. */
-	sqlite3_finalize(s);
+	store_ireset(s);
 	s = NULL;
 	r = store_link_get(st, &info->who, &full);
 	store_link_free(&full);
 out:
-	sqlite3_finalize(s);
+	store_ireset(s);
 	if (r != STORE_OK && r != STORE_BADKEY)
 		store_link_info_free(info);
 	return r;
@@ -374,15 +286,15 @@ store_link_remove(struct store *st, const struct slack_user *who)
 	if (!store_who_ok(who))
 		return STORE_ERROR;
 	pthread_mutex_lock(&store_writer);
-	if ((s = store_aprepare(st, ASTMT_REMOVE)) == NULL ||
+	if ((s = store_aprepare(st, STMT_LINK_REMOVE)) == NULL ||
 	    store_abind_text(st, s, 1, who->enterprise_id) == -1 ||
 	    store_abind_text(st, s, 2, who->team_id) == -1 ||
 	    store_abind_text(st, s, 3, who->user_id) == -1 ||
-	    store_astep(st, s, ASTMT_REMOVE) == -1)
+	    store_astep(st, s, STMT_LINK_REMOVE) == -1)
 		goto out;
 	r = sqlite3_changes(st->db) == 1 ? STORE_OK : STORE_NOTFOUND;
 out:
-	sqlite3_finalize(s);
+	store_ireset(s);
 	pthread_mutex_unlock(&store_writer);
 	return r;
 }
@@ -437,7 +349,7 @@ store_stats_free(struct store_stats *ss)
  * ?2 when it has them, and stores its first n columns (as integers) in
  * v.  Returns 0 or -1 (logged). */
 static int
-store_arow(struct store *st, enum astmt id, time_t now, time_t now2,
+store_arow(struct store *st, enum stmt id, time_t now, time_t now2,
     int64_t *v, int n)
 {
 	sqlite3_stmt	*s;
@@ -449,19 +361,19 @@ store_arow(struct store *st, enum astmt id, time_t now, time_t now2,
 	    sqlite3_bind_int64(s, 1, (int64_t)now) != SQLITE_OK) ||
 	    (sqlite3_bind_parameter_count(s) >= 2 &&
 	    sqlite3_bind_int64(s, 2, (int64_t)now2) != SQLITE_OK)) {
-		log_error("stmt=%s bind msg=\"%s\"", astmts[id].name,
+		log_error("stmt=%s bind msg=\"%s\"", store_stmts[id].name,
 		    sqlite3_errmsg(st->db));
 		goto out;
 	}
 	if (store_astep(st, s, id) != SQLITE_ROW) {
-		log_error("stmt=%s msg=\"no row\"", astmts[id].name);
+		log_error("stmt=%s msg=\"no row\"", store_stmts[id].name);
 		goto out;
 	}
 	for (i = 0; i < n; i++)
 		v[i] = sqlite3_column_int64(s, i);
 	rc = 0;
 out:
-	sqlite3_finalize(s);
+	store_ireset(s);
 	return rc;
 }
 
@@ -474,9 +386,9 @@ store_stats_teams(struct store *st, struct store_stats *ss)
 	size_t			 cap = 0;
 	int			 rc;
 
-	if ((s = store_aprepare(st, ASTMT_STATS_TEAMS)) == NULL)
+	if ((s = store_aprepare(st, STMT_STATS_TEAMS)) == NULL)
 		return -1;
-	while ((rc = store_astep(st, s, ASTMT_STATS_TEAMS)) == SQLITE_ROW) {
+	while ((rc = store_astep(st, s, STMT_STATS_TEAMS)) == SQLITE_ROW) {
 		if (ss->nteams == cap) {
 			cap = cap == 0 ? 16 : cap * 2;
 			if (cap > STORE_LIST_MAX || (v = reallocarray(ss->teams,
@@ -499,7 +411,7 @@ store_stats_teams(struct store *st, struct store_stats *ss)
 		v->links = (long)sqlite3_column_int64(s, 2);
 		ss->nteams++;
 	}
-	sqlite3_finalize(s);
+	store_ireset(s);
 	return rc == SQLITE_DONE ? 0 : -1;
 }
 
@@ -512,9 +424,9 @@ store_stats_keys(struct store *st, struct store_stats *ss)
 	size_t			 cap = 0;
 	int			 rc;
 
-	if ((s = store_aprepare(st, ASTMT_STATS_KEYS)) == NULL)
+	if ((s = store_aprepare(st, STMT_STATS_KEYS)) == NULL)
 		return -1;
-	while ((rc = store_astep(st, s, ASTMT_STATS_KEYS)) == SQLITE_ROW) {
+	while ((rc = store_astep(st, s, STMT_STATS_KEYS)) == SQLITE_ROW) {
 		if (ss->nkeys == cap) {
 			cap = cap == 0 ? 4 : cap * 2;
 			if (cap > STORE_LIST_MAX || (v = reallocarray(ss->keys,
@@ -535,7 +447,7 @@ store_stats_keys(struct store *st, struct store_stats *ss)
 		v->login_states = (long)sqlite3_column_int64(s, 2);
 		ss->nkeys++;
 	}
-	sqlite3_finalize(s);
+	store_ireset(s);
 	return rc == SQLITE_DONE ? 0 : -1;
 }
 
@@ -552,7 +464,7 @@ store_stats(struct store *st, time_t now, struct store_stats *ss)
 	 * reads) as it was.  Writes between two queries may make them differ
 	 * by those writes, which statistics can live with.
 	 */
-	if (store_arow(st, ASTMT_STATS_LINKS, now - STORE_DAY_SECS,
+	if (store_arow(st, STMT_STATS_LINKS, now - STORE_DAY_SECS,
 	    now - 30 * STORE_DAY_SECS, v, 6) == -1)
 		goto out;
 	ss->links = (long)v[0];
@@ -561,24 +473,24 @@ store_stats(struct store *st, time_t now, struct store_stats *ss)
 	ss->links_never_used = (long)v[3];
 	ss->oldest_created = (time_t)v[4];
 	ss->newest_created = (time_t)v[5];
-	if (store_arow(st, ASTMT_STATS_LOGIN, now, 0, v, 4) == -1)
+	if (store_arow(st, STMT_STATS_LOGIN, now, 0, v, 4) == -1)
 		goto out;
 	ss->login_waiting = (long)v[0];
 	ss->login_started = (long)v[1];
 	ss->login_used = (long)v[2];
 	ss->login_expired = (long)v[3];
-	if (store_arow(st, ASTMT_STATS_REPLAY, now, 0, v, 2) == -1)
+	if (store_arow(st, STMT_STATS_REPLAY, now, 0, v, 2) == -1)
 		goto out;
 	ss->replays_live = (long)v[0];
 	ss->replays_expired = (long)v[1];
-	if (store_arow(st, ASTMT_STATS_INSTALLS, 0, 0, v, 2) == -1)
+	if (store_arow(st, STMT_STATS_INSTALLS, 0, 0, v, 2) == -1)
 		goto out;
 	ss->installs = (long)v[0];
 	ss->installs_reinstall = (long)v[1];
-	if (store_arow(st, ASTMT_PAGE_SIZE, 0, 0, &v[0], 1) == -1 ||
-	    store_arow(st, ASTMT_PAGE_COUNT, 0, 0, &v[1], 1) == -1 ||
-	    store_arow(st, ASTMT_FREELIST, 0, 0, &v[2], 1) == -1 ||
-	    store_arow(st, ASTMT_USER_VERSION, 0, 0, &v[3], 1) == -1)
+	if (store_arow(st, STMT_PAGE_SIZE, 0, 0, &v[0], 1) == -1 ||
+	    store_arow(st, STMT_PAGE_COUNT, 0, 0, &v[1], 1) == -1 ||
+	    store_arow(st, STMT_FREELIST, 0, 0, &v[2], 1) == -1 ||
+	    store_arow(st, STMT_USER_VERSION, 0, 0, &v[3], 1) == -1)
 		goto out;
 	ss->page_size = (long)v[0];
 	ss->page_count = (long)v[1];
@@ -601,7 +513,7 @@ store_integrity_check(struct store *st, char *msg, size_t msgsz)
 	int			 rc, r = -1, rows = 0;
 
 	snprintf(msg, msgsz, "%s", "");
-	if ((s = store_aprepare(st, ASTMT_INTEGRITY)) == NULL) {
+	if ((s = store_aprepare(st, STMT_INTEGRITY)) == NULL) {
 		snprintf(msg, msgsz, "%s", sqlite3_errmsg(st->db));
 		return -1;
 	}
@@ -620,9 +532,9 @@ store_integrity_check(struct store *st, char *msg, size_t msgsz)
 		snprintf(msg, msgsz, "%s", sqlite3_errmsg(st->db));
 		r = (rc & 0xff) == SQLITE_CORRUPT || (rc & 0xff) ==
 		    SQLITE_NOTADB ? 1 : -1;
-		log_error("stmt=%s msg=\"%s\"", astmts[ASTMT_INTEGRITY].name,
+		log_error("stmt=%s msg=\"%s\"", store_stmts[STMT_INTEGRITY].name,
 		    msg);
 	} else if (rows > 1)
 		r = 1;
-	sqlite3_finalize(s);
+	store_ireset(s);
 	return r;}

@@ -119,6 +119,47 @@ enum stmt {
 	STMT_PEND_DROP,
 	STMT_REKEY_PENDING,
 	STMT_REKEY_PENDING_SET,
+	/* Salesforce integrations (sql/004_integrations.sql). */
+	STMT_WS_LOOKUP,
+	STMT_WS_GET,
+	STMT_WS_PUT,
+	STMT_WS_DEL,
+	STMT_WS_LIST,
+	STMT_WS_DEL_INTEG,
+	STMT_INTEG_GET,
+	STMT_INTEG_ADD,
+	STMT_INTEG_SET_SECRET,
+	STMT_INTEG_EXISTS,
+	STMT_INTEG_LIST,
+	STMT_INTEG_DEL,
+	STMT_LINKS_BY_ORG,
+	STMT_LINKS_DEL_ORG,
+	STMT_LINK_ORG,
+	STMT_STATE_SET_ORG,
+	STMT_STATE_ORG,
+	STMT_ITOKEN_GET,
+	STMT_ITOKEN_INS,
+	STMT_ITOKEN_UPD,
+	STMT_ITOKEN_DEL,
+	STMT_REKEY_INTEG,
+	STMT_REKEY_INTEG_SET,
+	STMT_REKEY_ITOKEN,
+	STMT_REKEY_ITOKEN_SET,
+	/* What only forcelink-admin asks for (store_admin.c). */
+	STMT_LINK_LIST,
+	STMT_LINK_REMOVE,
+	STMT_STATS_LINKS,
+	STMT_STATS_TEAMS,
+	STMT_STATS_LOGIN,
+	STMT_STATS_REPLAY,
+	STMT_STATS_KEYS,
+	STMT_PAGE_SIZE,
+	STMT_PAGE_COUNT,
+	STMT_FREELIST,
+	STMT_USER_VERSION,
+	STMT_INTEGRITY,
+	STMT_LINK_NEWEST,
+	STMT_STATS_INSTALLS,
 	STMT__MAX
 };
 
@@ -242,7 +283,6 @@ struct store {
 	long			 busy_waited_us; /* in the current wait */
 	int			 last_rc;	/* SQLite's code of the last
 						   failure */
-	sqlite3_stmt		**istmt;	/* integrations' statements */
 };
 
 /* One writer at a time per process (see the top of store.c). */
@@ -287,8 +327,10 @@ extern const struct store_sql	 store_stmts[STMT__MAX];
 
 /* --- store.c: statements --------------------------------------------- */
 
-/* Statement id's reset and its bindings dropped; safe at any time. */
+/* Statement id's reset and its bindings dropped; safe at any time.
+ * store_ireset does it to a statement pointer (NULL: nothing). */
 void		 store_reset(struct store *, enum stmt);
+void		 store_ireset(sqlite3_stmt *);
 /* One step: SQLITE_ROW or SQLITE_DONE, or -1 (logged).  The caller
  * resets. */
 int		 store_step(struct store *, enum stmt);
@@ -374,10 +416,7 @@ enum store_result store_link_write(struct store *, const struct slack_user *,
  * list by one. */
 int		 store_link_info_read(sqlite3_stmt *, struct store_link_info *);
 int		 store_link_list_grow(struct store_link_list *, size_t *);
-/* store_integ.c: its statements, prepared when a connection opens and
- * finalised when it closes; its rows' rotation (store_rekey_read). */
-int		 store_integ_prepare(struct store *);
-void		 store_integ_close(struct store *);
+/* store_integ.c: its rows' rotation (store_rekey_read). */
 enum store_result store_irekey_read(struct store *, enum store_rekey_table,
 		    int64_t *, int, struct store_rekey **,
 		    struct store_rekey_counts *);

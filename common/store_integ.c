@@ -16,218 +16,17 @@
 /* --- Salesforce integrations (sql/004_integrations.sql) ---------------
  *
  * Named app registrations, the workspace mappings and the integration
- * users' tokens (see store.h).  Their statements are a set of their own,
- * prepared with the others when a connection opens (a request then
- * allocates nothing that outlives it) and kept until it closes.  The
- * sealed values follow the links' rules: sealed inside the
- * write transaction under the key current then, opened with the key the
- * row's key id names, associated data naming the row and the column.
+ * users' tokens (see store.h).  The sealed values follow the links'
+ * rules: sealed inside the write transaction under the key current then,
+ * opened with the key the row's key id names, associated data naming the
+ * row and the column.
  */
-
-enum istmt {
-	ISTMT_WS_LOOKUP,
-	ISTMT_WS_GET,
-	ISTMT_WS_PUT,
-	ISTMT_WS_DEL,
-	ISTMT_WS_LIST,
-	ISTMT_WS_DEL_INTEG,
-	ISTMT_INTEG_GET,
-	ISTMT_INTEG_ADD,
-	ISTMT_INTEG_SET_SECRET,
-	ISTMT_INTEG_EXISTS,
-	ISTMT_INTEG_LIST,
-	ISTMT_INTEG_DEL,
-	ISTMT_LINKS_BY_ORG,
-	ISTMT_LINKS_DEL_ORG,
-	ISTMT_LINK_ORG,
-	ISTMT_STATE_SET_ORG,
-	ISTMT_STATE_ORG,
-	ISTMT_ITOKEN_GET,
-	ISTMT_ITOKEN_INS,
-	ISTMT_ITOKEN_UPD,
-	ISTMT_ITOKEN_DEL,
-	ISTMT_REKEY_INTEG,
-	ISTMT_REKEY_INTEG_SET,
-	ISTMT_REKEY_ITOKEN,
-	ISTMT_REKEY_ITOKEN_SET,
-	ISTMT__MAX
-};
-
-static const struct {
-	const char	*name;	/* for logs */
-	const char	*sql;
-} istmts[ISTMT__MAX] = {
-	/* The team's mapping first, then the enterprise's; a mapping to an
-	 * integration that is gone is skipped.  Two primary-key lookups. */
-	[ISTMT_WS_LOOKUP] = { "ws_lookup",
-	    "SELECT integration, iu FROM ("
-	    "SELECT 0 AS o, w.integration, "
-	    "coalesce(i.integration_user, 0) AS iu "
-	    "FROM workspace_integration w "
-	    "LEFT JOIN sf_integration i ON i.name = w.integration "
-	    "WHERE w.kind = 'team' AND w.slack_id = ?2 "
-	    "AND (w.integration = '' OR i.name IS NOT NULL) "
-	    "UNION ALL "
-	    "SELECT 1, w.integration, coalesce(i.integration_user, 0) "
-	    "FROM workspace_integration w "
-	    "LEFT JOIN sf_integration i ON i.name = w.integration "
-	    "WHERE w.kind = 'enterprise' AND w.slack_id = ?1 "
-	    "AND (w.integration = '' OR i.name IS NOT NULL)) "
-	    "ORDER BY o LIMIT 1" },
-	[ISTMT_WS_GET] = { "ws_get",
-	    "SELECT integration FROM workspace_integration "
-	    "WHERE kind = ?1 AND slack_id = ?2" },
-	[ISTMT_WS_PUT] = { "ws_put",
-	    "INSERT INTO workspace_integration (kind, slack_id, integration, "
-	    "updated_at) VALUES (?1, ?2, ?3, ?4) "
-	    "ON CONFLICT (kind, slack_id) DO UPDATE SET "
-	    "integration = excluded.integration, "
-	    "updated_at = excluded.updated_at" },
-	[ISTMT_WS_DEL] = { "ws_del",
-	    "DELETE FROM workspace_integration "
-	    "WHERE kind = ?1 AND slack_id = ?2" },
-	[ISTMT_WS_LIST] = { "ws_list",
-	    "SELECT w.kind, w.slack_id, w.integration, w.updated_at, "
-	    "(SELECT count(*) FROM sf_link l WHERE "
-	    "(w.kind = 'team' AND l.team_id = w.slack_id) OR "
-	    "(w.kind = 'enterprise' AND l.enterprise_id = w.slack_id)), "
-	    "(SELECT count(*) FROM sf_link l WHERE "
-	    "((w.kind = 'team' AND l.team_id = w.slack_id) OR "
-	    "(w.kind = 'enterprise' AND l.enterprise_id = w.slack_id)) "
-	    "AND l.org <> w.integration) "
-	    "FROM workspace_integration w "
-	    "WHERE ?1 IS NULL OR w.integration = ?1 "
-	    "ORDER BY w.kind DESC, w.slack_id" },
-	[ISTMT_WS_DEL_INTEG] = { "ws_del_integ",
-	    "DELETE FROM workspace_integration WHERE integration = ?1" },
-	[ISTMT_INTEG_GET] = { "integ_get",
-	    "SELECT login_url, client_id, key_id, client_secret_ct, "
-	    "api_version, integration_user FROM sf_integration "
-	    "WHERE name = ?1" },
-	/* Only the name's uniqueness is an expected conflict; a CHECK that
-	 * fails is an error (INSERT OR IGNORE would hide it). */
-	[ISTMT_INTEG_ADD] = { "integ_add",
-	    "INSERT INTO sf_integration (name, login_url, client_id, key_id, "
-	    "client_secret_ct, api_version, integration_user, created_at) "
-	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) "
-	    "ON CONFLICT (name) DO NOTHING" },
-	[ISTMT_INTEG_SET_SECRET] = { "integ_set_secret",
-	    "UPDATE sf_integration SET key_id = ?2, client_secret_ct = ?3 "
-	    "WHERE name = ?1" },
-	[ISTMT_INTEG_EXISTS] = { "integ_exists",
-	    "SELECT 1 FROM sf_integration WHERE name = ?1" },
-	[ISTMT_INTEG_LIST] = { "integ_list",
-	    "SELECT i.name, i.login_url, i.client_id, i.api_version, "
-	    "i.key_id, i.integration_user, i.created_at, "
-	    "(SELECT count(*) FROM workspace_integration w "
-	    "WHERE w.integration = i.name), "
-	    "(SELECT count(*) FROM sf_link l WHERE l.org = i.name), "
-	    "(SELECT t.sf_username FROM integration_token t "
-	    "WHERE t.integration = i.name) "
-	    "FROM sf_integration i ORDER BY i.name" },
-	[ISTMT_INTEG_DEL] = { "integ_del",
-	    "DELETE FROM sf_integration WHERE name = ?1" },
-	/* The columns of ASTMT_LIST, in its order (store_link_info_read). */
-	[ISTMT_LINKS_BY_ORG] = { "links_by_org",
-	    "SELECT enterprise_id, team_id, user_id, org, sf_user_id, "
-	    "sf_org_id, sf_username, instance_url, key_id, version, "
-	    "created_at, updated_at, last_used_at FROM sf_link "
-	    "WHERE org = ?1 ORDER BY team_id, user_id, enterprise_id" },
-	[ISTMT_LINKS_DEL_ORG] = { "links_del_org",
-	    "DELETE FROM sf_link WHERE org = ?1" },
-	[ISTMT_LINK_ORG] = { "link_org",
-	    "SELECT org FROM sf_link "
-	    "WHERE enterprise_id = ?1 AND team_id = ?2 AND user_id = ?3" },
-	[ISTMT_STATE_SET_ORG] = { "state_set_org",
-	    "UPDATE login_state SET org = ?2 WHERE state_hash = ?1" },
-	[ISTMT_STATE_ORG] = { "state_org",
-	    "SELECT org FROM login_state WHERE state_hash = ?1" },
-	[ISTMT_ITOKEN_GET] = { "itoken_get",
-	    "SELECT sf_user_id, sf_org_id, sf_username, instance_url, key_id, "
-	    "access_token_ct, version, fetched_at FROM integration_token "
-	    "WHERE integration = ?1" },
-	/* A token is written only over the version the caller read (?9):
-	 * inserted when it read none, else updated. */
-	[ISTMT_ITOKEN_INS] = { "itoken_ins",
-	    "INSERT INTO integration_token (integration, sf_user_id, "
-	    "sf_org_id, sf_username, instance_url, key_id, access_token_ct, "
-	    "fetched_at, version) "
-	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9 + 1) "
-	    "ON CONFLICT (integration) DO NOTHING" },
-	[ISTMT_ITOKEN_UPD] = { "itoken_upd",
-	    "UPDATE integration_token SET sf_user_id = ?2, sf_org_id = ?3, "
-	    "sf_username = ?4, instance_url = ?5, key_id = ?6, "
-	    "access_token_ct = ?7, fetched_at = ?8, version = ?9 + 1 "
-	    "WHERE integration = ?1 AND version = ?9" },
-	[ISTMT_ITOKEN_DEL] = { "itoken_del",
-	    "DELETE FROM integration_token WHERE integration = ?1" },
-	[ISTMT_REKEY_INTEG] = { "rekey_integ",
-	    "SELECT rowid, name, key_id, client_secret_ct FROM sf_integration "
-	    "WHERE key_id <> ?1 AND rowid > ?2 ORDER BY rowid LIMIT ?3" },
-	[ISTMT_REKEY_INTEG_SET] = { "rekey_integ_set",
-	    "UPDATE sf_integration SET key_id = ?2, client_secret_ct = ?3 "
-	    "WHERE name = ?1 AND key_id = ?4 AND client_secret_ct = ?5" },
-	[ISTMT_REKEY_ITOKEN] = { "rekey_itoken",
-	    "SELECT rowid, integration, key_id, access_token_ct, version "
-	    "FROM integration_token "
-	    "WHERE key_id <> ?1 AND rowid > ?2 ORDER BY rowid LIMIT ?3" },
-	[ISTMT_REKEY_ITOKEN_SET] = { "rekey_itoken_set",
-	    "UPDATE integration_token SET key_id = ?2, access_token_ct = ?3 "
-	    "WHERE integration = ?1 AND key_id = ?4 AND access_token_ct = ?5 "
-	    "AND version = ?6" },
-};
-
-/* Finalises the integrations' statements (store_close). */
-void
-store_integ_close(struct store *st)
-{
-	size_t	 i;
-
-	if (st->istmt == NULL)
-		return;
-	for (i = 0; i < ISTMT__MAX; i++)
-		sqlite3_finalize(st->istmt[i]);
-	free(st->istmt);
-	st->istmt = NULL;
-}
-
-/* Prepares every statement of istmts[] (store_open).  Returns 0 or -1
- * (logged). */
-int
-store_integ_prepare(struct store *st)
-{
-	size_t	 i;
-
-	if ((st->istmt = calloc(ISTMT__MAX, sizeof(*st->istmt))) == NULL) {
-		log_error("msg=\"out of memory\"");
-		return -1;
-	}
-	for (i = 0; i < ISTMT__MAX; i++)
-		if (sqlite3_prepare_v3(st->db, istmts[i].sql, -1,
-		    SQLITE_PREPARE_PERSISTENT, &st->istmt[i], NULL) !=
-		    SQLITE_OK) {
-			log_error("stmt=%s msg=\"%s\"", istmts[i].name,
-			    sqlite3_errmsg(st->db));
-			return -1;
-		}
-	return 0;
-}
 
 /* The prepared statement id; never NULL on an open connection. */
 static sqlite3_stmt *
-store_istmt(struct store *st, enum istmt id)
+store_istmt(struct store *st, enum stmt id)
 {
-	return st->istmt[id];
-}
-
-/* Resets statement s (may be NULL) and drops its bindings. */
-static void
-store_ireset(sqlite3_stmt *s)
-{
-	if (s != NULL) {
-		sqlite3_reset(s);
-		sqlite3_clear_bindings(s);
-	}
+	return st->stmt[id];
 }
 
 /* Binds text v (NULL binds SQL NULL) to parameter col of s.  Returns 0,
@@ -269,7 +68,7 @@ store_ibind_int(struct store *st, sqlite3_stmt *s, int col, int64_t v)
 /* Steps s (statement id).  Returns SQLITE_ROW or SQLITE_DONE, or -1
  * after logging. */
 static int
-store_istep(struct store *st, sqlite3_stmt *s, enum istmt id)
+store_istep(struct store *st, sqlite3_stmt *s, enum stmt id)
 {
 	int	 rc;
 
@@ -277,7 +76,7 @@ store_istep(struct store *st, sqlite3_stmt *s, enum istmt id)
 	if (rc == SQLITE_ROW || rc == SQLITE_DONE)
 		return rc;
 	st->last_rc = rc;
-	log_error("stmt=%s msg=\"%s\"", istmts[id].name,
+	log_error("stmt=%s msg=\"%s\"", store_stmts[id].name,
 	    sqlite3_errmsg(st->db));
 	return -1;
 }
@@ -383,11 +182,11 @@ store_workspace_integration(struct store *st, const char *enterprise_id,
 	name[0] = '\0';
 	if (integration_user != NULL)
 		*integration_user = 0;
-	if ((s = store_istmt(st, ISTMT_WS_LOOKUP)) == NULL)
+	if ((s = store_istmt(st, STMT_WS_LOOKUP)) == NULL)
 		return STORE_ERROR;
 	if (store_ibind_text(st, s, 1, enterprise_id) == -1 ||
 	    store_ibind_text(st, s, 2, team_id) == -1 ||
-	    (rc = store_istep(st, s, ISTMT_WS_LOOKUP)) == -1)
+	    (rc = store_istep(st, s, STMT_WS_LOOKUP)) == -1)
 		goto out;
 	if (rc == SQLITE_ROW) {
 		t = sqlite3_column_text(s, 0);
@@ -406,7 +205,7 @@ out:
 	return r;
 }
 
-/* Columns of ISTMT_INTEG_GET. */
+/* Columns of STMT_INTEG_GET. */
 enum {
 	GICOL_LOGIN_URL,
 	GICOL_CLIENT_ID,
@@ -426,11 +225,11 @@ store_integration_get(struct store *st, const char *name, struct sf_org *out)
 	memset(out, 0, sizeof(*out));
 	if (!store_iname_ok(name))
 		return STORE_NOTFOUND;
-	if ((s = store_istmt(st, ISTMT_INTEG_GET)) == NULL)
+	if ((s = store_istmt(st, STMT_INTEG_GET)) == NULL)
 		return STORE_ERROR;
 	store_keys(st);
 	if (store_ibind_text(st, s, 1, name) == -1 ||
-	    (rc = store_istep(st, s, ISTMT_INTEG_GET)) == -1)
+	    (rc = store_istep(st, s, STMT_INTEG_GET)) == -1)
 		goto out;
 	if (rc == SQLITE_DONE) {
 		r = STORE_NOTFOUND;
@@ -462,12 +261,12 @@ store_link_org(struct store *st, const struct slack_user *who, char **org)
 	int			 rc;
 
 	*org = NULL;
-	if (!store_who_ok(who) || (s = store_istmt(st, ISTMT_LINK_ORG)) == NULL)
+	if (!store_who_ok(who) || (s = store_istmt(st, STMT_LINK_ORG)) == NULL)
 		return STORE_ERROR;
 	if (store_ibind_text(st, s, 1, who->enterprise_id) == -1 ||
 	    store_ibind_text(st, s, 2, who->team_id) == -1 ||
 	    store_ibind_text(st, s, 3, who->user_id) == -1 ||
-	    (rc = store_istep(st, s, ISTMT_LINK_ORG)) == -1)
+	    (rc = store_istep(st, s, STMT_LINK_ORG)) == -1)
 		goto out;
 	if (rc == SQLITE_DONE)
 		r = STORE_NOTFOUND;
@@ -485,12 +284,12 @@ store_state_set_org(struct store *st,
 	sqlite3_stmt		*s;
 	enum store_result	 r = STORE_ERROR;
 
-	if (org == NULL || (s = store_istmt(st, ISTMT_STATE_SET_ORG)) == NULL)
+	if (org == NULL || (s = store_istmt(st, STMT_STATE_SET_ORG)) == NULL)
 		return STORE_ERROR;
 	pthread_mutex_lock(&store_writer);
 	if (store_ibind_blob(st, s, 1, state_hash, CRYPTO_HASHLEN) == -1 ||
 	    store_ibind_text(st, s, 2, org) == -1 ||
-	    store_istep(st, s, ISTMT_STATE_SET_ORG) == -1)
+	    store_istep(st, s, STMT_STATE_SET_ORG) == -1)
 		goto out;
 	r = sqlite3_changes(st->db) == 1 ? STORE_OK : STORE_NOTFOUND;
 out:
@@ -508,10 +307,10 @@ store_state_org(struct store *st,
 	int			 rc;
 
 	*org = NULL;
-	if ((s = store_istmt(st, ISTMT_STATE_ORG)) == NULL)
+	if ((s = store_istmt(st, STMT_STATE_ORG)) == NULL)
 		return STORE_ERROR;
 	if (store_ibind_blob(st, s, 1, state_hash, CRYPTO_HASHLEN) == -1 ||
-	    (rc = store_istep(st, s, ISTMT_STATE_ORG)) == -1)
+	    (rc = store_istep(st, s, STMT_STATE_ORG)) == -1)
 		goto out;
 	if (rc == SQLITE_DONE)
 		r = STORE_NOTFOUND;
@@ -526,7 +325,7 @@ out:
 
 /* --- Integrations: the integration users' tokens ------------------------ */
 
-/* Columns of ISTMT_ITOKEN_GET. */
+/* Columns of STMT_ITOKEN_GET. */
 enum {
 	TCOL_SF_USER_ID,
 	TCOL_SF_ORG_ID,
@@ -564,11 +363,11 @@ store_itoken_read(struct store *st, const char *name,
 	memset(out, 0, sizeof(*out));
 	if (!store_iname_ok(name))
 		return STORE_NOTFOUND;
-	if ((s = store_istmt(st, ISTMT_ITOKEN_GET)) == NULL)
+	if ((s = store_istmt(st, STMT_ITOKEN_GET)) == NULL)
 		return STORE_ERROR;
 	store_keys(st);
 	if (store_ibind_text(st, s, 1, name) == -1 ||
-	    (rc = store_istep(st, s, ISTMT_ITOKEN_GET)) == -1)
+	    (rc = store_istep(st, s, STMT_ITOKEN_GET)) == -1)
 		goto out;
 	if (rc == SQLITE_DONE) {
 		r = STORE_NOTFOUND;
@@ -615,10 +414,10 @@ store_integ_exists(struct store *st, const char *name)
 	sqlite3_stmt	*s;
 	int		 rc;
 
-	if ((s = store_istmt(st, ISTMT_INTEG_EXISTS)) == NULL)
+	if ((s = store_istmt(st, STMT_INTEG_EXISTS)) == NULL)
 		return -1;
 	if (store_ibind_text(st, s, 1, name) == -1 ||
-	    (rc = store_istep(st, s, ISTMT_INTEG_EXISTS)) == -1)
+	    (rc = store_istep(st, s, STMT_INTEG_EXISTS)) == -1)
 		rc = -1;
 	else
 		rc = rc == SQLITE_ROW;
@@ -634,7 +433,7 @@ store_itoken_put(struct store *st, const char *name,
 	const struct crypto_key	*k;
 	sqlite3_stmt		*s = NULL;
 	enum store_result	 r = STORE_ERROR;
-	enum istmt		 id;
+	enum stmt		 id;
 	int			 began = 0, e;
 
 	if (!store_iname_ok(name) || in == NULL || in->sf_user_id == NULL ||
@@ -642,9 +441,9 @@ store_itoken_put(struct store *st, const char *name,
 	    in->instance_url == NULL || in->access_token == NULL ||
 	    expect < 0)
 		goto out;
-	id = expect == 0 ? ISTMT_ITOKEN_INS : ISTMT_ITOKEN_UPD;
+	id = expect == 0 ? STMT_ITOKEN_INS : STMT_ITOKEN_UPD;
 	if ((s = store_istmt(st, id)) == NULL ||
-	    store_istmt(st, ISTMT_INTEG_EXISTS) == NULL)
+	    store_istmt(st, STMT_INTEG_EXISTS) == NULL)
 		goto out;
 	store_keys(st);
 	if (store_write_begin(st) == -1)
@@ -694,7 +493,7 @@ store_integration_add(struct store *st, const struct sf_org *in)
 	    in->client_id == NULL || in->client_secret == NULL ||
 	    in->api_version == NULL)
 		goto out;
-	if ((s = store_istmt(st, ISTMT_INTEG_ADD)) == NULL)
+	if ((s = store_istmt(st, STMT_INTEG_ADD)) == NULL)
 		goto out;
 	st->last_rc = 0;
 	store_keys(st);
@@ -714,7 +513,7 @@ store_integration_add(struct store *st, const struct sf_org *in)
 	    store_ibind_text(st, s, 6, in->api_version) == -1 ||
 	    store_ibind_int(st, s, 7, in->integration_user != 0) == -1 ||
 	    store_ibind_int(st, s, 8, (int64_t)time(NULL)) == -1 ||
-	    store_istep(st, s, ISTMT_INTEG_ADD) == -1)
+	    store_istep(st, s, STMT_INTEG_ADD) == -1)
 		goto out;
 	r = sqlite3_changes(st->db) == 1 ? STORE_OK : STORE_EXISTS;
 out:
@@ -731,7 +530,7 @@ store_integration_set_secret(struct store *st, const char *name,
 {
 	struct sealed		 ct = { NULL, 0 };
 	const struct crypto_key	*k;
-	sqlite3_stmt		*s = store_istmt(st, ISTMT_INTEG_SET_SECRET);
+	sqlite3_stmt		*s = store_istmt(st, STMT_INTEG_SET_SECRET);
 	enum store_result	 r = STORE_ERROR;
 	int			 began = 0;
 
@@ -749,7 +548,7 @@ store_integration_set_secret(struct store *st, const char *name,
 	if (store_ibind_text(st, s, 1, name) == -1 ||
 	    store_ibind_text(st, s, 2, k->id) == -1 ||
 	    store_ibind_blob(st, s, 3, ct.p, ct.len) == -1 ||
-	    store_istep(st, s, ISTMT_INTEG_SET_SECRET) == -1)
+	    store_istep(st, s, STMT_INTEG_SET_SECRET) == -1)
 		goto out;
 	r = sqlite3_changes(st->db) == 1 ? STORE_OK : STORE_NOTFOUND;
 out:
@@ -823,9 +622,9 @@ store_integration_list(struct store *st, struct store_integration_list *out)
 	out->v = NULL;
 	out->n = 0;
 	st->last_rc = 0;
-	if ((s = store_istmt(st, ISTMT_INTEG_LIST)) == NULL)
+	if ((s = store_istmt(st, STMT_INTEG_LIST)) == NULL)
 		return STORE_ERROR;
-	while ((rc = store_istep(st, s, ISTMT_INTEG_LIST)) == SQLITE_ROW) {
+	while ((rc = store_istep(st, s, STMT_INTEG_LIST)) == SQLITE_ROW) {
 		if (store_igrow((void **)&out->v, out->n, &cap,
 		    sizeof(*out->v)) == -1)
 			goto out;
@@ -883,11 +682,11 @@ store_workspace_read(struct store *st, const char *integration,
 
 	out->v = NULL;
 	out->n = 0;
-	if ((s = store_istmt(st, ISTMT_WS_LIST)) == NULL)
+	if ((s = store_istmt(st, STMT_WS_LIST)) == NULL)
 		return STORE_ERROR;
 	if (store_ibind_text(st, s, 1, integration) == -1)
 		goto out;
-	while ((rc = store_istep(st, s, ISTMT_WS_LIST)) == SQLITE_ROW) {
+	while ((rc = store_istep(st, s, STMT_WS_LIST)) == SQLITE_ROW) {
 		if (store_igrow((void **)&out->v, out->n, &cap,
 		    sizeof(*out->v)) == -1)
 			goto out;
@@ -946,9 +745,9 @@ store_workspace_set(struct store *st, int enterprise, const char *slack_id,
 	    strlen(integration) > CONFIG_ORG_NAME_MAX)
 		return STORE_ERROR;
 	st->last_rc = 0;
-	if ((get = store_istmt(st, ISTMT_WS_GET)) == NULL ||
-	    (put = store_istmt(st, ISTMT_WS_PUT)) == NULL ||
-	    store_istmt(st, ISTMT_INTEG_EXISTS) == NULL)
+	if ((get = store_istmt(st, STMT_WS_GET)) == NULL ||
+	    (put = store_istmt(st, STMT_WS_PUT)) == NULL ||
+	    store_istmt(st, STMT_INTEG_EXISTS) == NULL)
 		return STORE_ERROR;
 	if (store_begin(st) == -1)
 		goto out;
@@ -960,7 +759,7 @@ store_workspace_set(struct store *st, int enterprise, const char *slack_id,
 	}
 	if (store_ibind_text(st, get, 1, kind) == -1 ||
 	    store_ibind_text(st, get, 2, slack_id) == -1 ||
-	    (rc = store_istep(st, get, ISTMT_WS_GET)) == -1)
+	    (rc = store_istep(st, get, STMT_WS_GET)) == -1)
 		goto out;
 	if (rc == SQLITE_ROW && (prev = store_col_dup_empty(get, 0)) == NULL)
 		goto out;
@@ -969,7 +768,7 @@ store_workspace_set(struct store *st, int enterprise, const char *slack_id,
 	    store_ibind_text(st, put, 2, slack_id) == -1 ||
 	    store_ibind_text(st, put, 3, integration) == -1 ||
 	    store_ibind_int(st, put, 4, (int64_t)time(NULL)) == -1 ||
-	    store_istep(st, put, ISTMT_WS_PUT) == -1)
+	    store_istep(st, put, STMT_WS_PUT) == -1)
 		goto out;
 	r = STORE_OK;
 out:
@@ -992,13 +791,13 @@ store_workspace_unset(struct store *st, int enterprise, const char *slack_id)
 	enum store_result	 r = STORE_ERROR;
 
 	if (!store_slack_id_ok(slack_id) ||
-	    (s = store_istmt(st, ISTMT_WS_DEL)) == NULL)
+	    (s = store_istmt(st, STMT_WS_DEL)) == NULL)
 		return STORE_ERROR;
 	st->last_rc = 0;
 	pthread_mutex_lock(&store_writer);
 	if (store_ibind_text(st, s, 1, enterprise ? "enterprise" : "team") ==
 	    -1 || store_ibind_text(st, s, 2, slack_id) == -1 ||
-	    store_istep(st, s, ISTMT_WS_DEL) == -1)
+	    store_istep(st, s, STMT_WS_DEL) == -1)
 		goto out;
 	r = sqlite3_changes(st->db) == 1 ? STORE_OK : STORE_NOTFOUND;
 out:
@@ -1019,10 +818,10 @@ store_links_by_org(struct store *st, const char *name,
 
 	out->v = NULL;
 	out->n = 0;
-	if ((s = store_istmt(st, ISTMT_LINKS_BY_ORG)) == NULL ||
+	if ((s = store_istmt(st, STMT_LINKS_BY_ORG)) == NULL ||
 	    store_ibind_text(st, s, 1, name) == -1)
 		goto out;
-	while ((rc = store_istep(st, s, ISTMT_LINKS_BY_ORG)) == SQLITE_ROW) {
+	while ((rc = store_istep(st, s, STMT_LINKS_BY_ORG)) == SQLITE_ROW) {
 		if (store_link_list_grow(out, &cap) == -1)
 			goto out;
 		memset(&out->v[out->n], 0, sizeof(out->v[0]));
@@ -1041,7 +840,7 @@ out:
 
 /* Runs the one-parameter (name) delete id.  Returns 0 or -1. */
 static int
-store_idelete(struct store *st, enum istmt id, const char *name)
+store_idelete(struct store *st, enum stmt id, const char *name)
 {
 	sqlite3_stmt	*s;
 	int		 rc = -1;
@@ -1087,10 +886,10 @@ store_integration_remove(struct store *st, const char *name, int force,
 		r = STORE_CONFLICT;
 		goto out;
 	}
-	if (store_idelete(st, ISTMT_LINKS_DEL_ORG, name) == -1 ||
-	    store_idelete(st, ISTMT_WS_DEL_INTEG, name) == -1 ||
-	    store_idelete(st, ISTMT_ITOKEN_DEL, name) == -1 ||
-	    store_idelete(st, ISTMT_INTEG_DEL, name) == -1)
+	if (store_idelete(st, STMT_LINKS_DEL_ORG, name) == -1 ||
+	    store_idelete(st, STMT_WS_DEL_INTEG, name) == -1 ||
+	    store_idelete(st, STMT_ITOKEN_DEL, name) == -1 ||
+	    store_idelete(st, STMT_INTEG_DEL, name) == -1)
 		goto out;
 	r = STORE_OK;
 out:
@@ -1178,12 +977,12 @@ store_irekey_read(struct store *st, enum store_rekey_table table,
     struct store_rekey_counts *c)
 {
 	struct store_rekey	*b = NULL;
-	enum istmt		 id;
+	enum stmt		 id;
 	sqlite3_stmt		*s;
 	enum store_result	 r = STORE_ERROR;
 	int			 rc, itoken = table == STORE_REKEY_ITOKENS;
 
-	id = itoken ? ISTMT_REKEY_ITOKEN : ISTMT_REKEY_INTEG;
+	id = itoken ? STMT_REKEY_ITOKEN : STMT_REKEY_INTEG;
 	if (max < 1 || (s = store_istmt(st, id)) == NULL ||
 	    (b = calloc(1, sizeof(*b))) == NULL)
 		return STORE_ERROR;
@@ -1224,12 +1023,12 @@ int
 store_irekey_set(struct store *st, const struct store_rekey *b,
     const struct store_rekey_row *row)
 {
-	enum istmt	 id;
+	enum stmt	 id;
 	sqlite3_stmt	*s;
 	int		 rc = -1;
 
-	id = b->table == STORE_REKEY_ITOKENS ? ISTMT_REKEY_ITOKEN_SET :
-	    ISTMT_REKEY_INTEG_SET;
+	id = b->table == STORE_REKEY_ITOKENS ? STMT_REKEY_ITOKEN_SET :
+	    STMT_REKEY_INTEG_SET;
 	if ((s = store_istmt(st, id)) == NULL)
 		return -1;
 	if (store_ibind_text(st, s, 1, row->name) == -1 ||
@@ -1237,7 +1036,7 @@ store_irekey_set(struct store *st, const struct store_rekey *b,
 	    store_ibind_blob(st, s, 3, row->new_a.p, row->new_a.len) == -1 ||
 	    store_ibind_text(st, s, 4, row->old_id) == -1 ||
 	    store_ibind_blob(st, s, 5, row->old_a.p, row->old_a.len) == -1 ||
-	    (id == ISTMT_REKEY_ITOKEN_SET &&
+	    (id == STMT_REKEY_ITOKEN_SET &&
 	    store_ibind_int(st, s, 6, row->version) == -1) ||
 	    store_istep(st, s, id) == -1)
 		goto out;

@@ -315,4 +315,175 @@ const struct store_sql	 store_stmts[STMT__MAX] = {
 	    "UPDATE login_state SET pend_key_id = ?2, pend_access_ct = ?3, "
 	    "pend_refresh_ct = ?4 WHERE nonce_hash = ?1 AND pend_key_id = ?5 "
 	    "AND pend_access_ct = ?6 AND pend_refresh_ct = ?7" },
+	/* --- Salesforce integrations (sql/004_integrations.sql) --- */
+	/* The team's mapping first, then the enterprise's; a mapping to an
+	 * integration that is gone is skipped.  Two primary-key lookups. */
+	[STMT_WS_LOOKUP] = { "ws_lookup",
+	    "SELECT integration, iu FROM ("
+	    "SELECT 0 AS o, w.integration, "
+	    "coalesce(i.integration_user, 0) AS iu "
+	    "FROM workspace_integration w "
+	    "LEFT JOIN sf_integration i ON i.name = w.integration "
+	    "WHERE w.kind = 'team' AND w.slack_id = ?2 "
+	    "AND (w.integration = '' OR i.name IS NOT NULL) "
+	    "UNION ALL "
+	    "SELECT 1, w.integration, coalesce(i.integration_user, 0) "
+	    "FROM workspace_integration w "
+	    "LEFT JOIN sf_integration i ON i.name = w.integration "
+	    "WHERE w.kind = 'enterprise' AND w.slack_id = ?1 "
+	    "AND (w.integration = '' OR i.name IS NOT NULL)) "
+	    "ORDER BY o LIMIT 1" },
+	[STMT_WS_GET] = { "ws_get",
+	    "SELECT integration FROM workspace_integration "
+	    "WHERE kind = ?1 AND slack_id = ?2" },
+	[STMT_WS_PUT] = { "ws_put",
+	    "INSERT INTO workspace_integration (kind, slack_id, integration, "
+	    "updated_at) VALUES (?1, ?2, ?3, ?4) "
+	    "ON CONFLICT (kind, slack_id) DO UPDATE SET "
+	    "integration = excluded.integration, "
+	    "updated_at = excluded.updated_at" },
+	[STMT_WS_DEL] = { "ws_del",
+	    "DELETE FROM workspace_integration "
+	    "WHERE kind = ?1 AND slack_id = ?2" },
+	[STMT_WS_LIST] = { "ws_list",
+	    "SELECT w.kind, w.slack_id, w.integration, w.updated_at, "
+	    "(SELECT count(*) FROM sf_link l WHERE "
+	    "(w.kind = 'team' AND l.team_id = w.slack_id) OR "
+	    "(w.kind = 'enterprise' AND l.enterprise_id = w.slack_id)), "
+	    "(SELECT count(*) FROM sf_link l WHERE "
+	    "((w.kind = 'team' AND l.team_id = w.slack_id) OR "
+	    "(w.kind = 'enterprise' AND l.enterprise_id = w.slack_id)) "
+	    "AND l.org <> w.integration) "
+	    "FROM workspace_integration w "
+	    "WHERE ?1 IS NULL OR w.integration = ?1 "
+	    "ORDER BY w.kind DESC, w.slack_id" },
+	[STMT_WS_DEL_INTEG] = { "ws_del_integ",
+	    "DELETE FROM workspace_integration WHERE integration = ?1" },
+	[STMT_INTEG_GET] = { "integ_get",
+	    "SELECT login_url, client_id, key_id, client_secret_ct, "
+	    "api_version, integration_user FROM sf_integration "
+	    "WHERE name = ?1" },
+	/* Only the name's uniqueness is an expected conflict; a CHECK that
+	 * fails is an error (INSERT OR IGNORE would hide it). */
+	[STMT_INTEG_ADD] = { "integ_add",
+	    "INSERT INTO sf_integration (name, login_url, client_id, key_id, "
+	    "client_secret_ct, api_version, integration_user, created_at) "
+	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) "
+	    "ON CONFLICT (name) DO NOTHING" },
+	[STMT_INTEG_SET_SECRET] = { "integ_set_secret",
+	    "UPDATE sf_integration SET key_id = ?2, client_secret_ct = ?3 "
+	    "WHERE name = ?1" },
+	[STMT_INTEG_EXISTS] = { "integ_exists",
+	    "SELECT 1 FROM sf_integration WHERE name = ?1" },
+	[STMT_INTEG_LIST] = { "integ_list",
+	    "SELECT i.name, i.login_url, i.client_id, i.api_version, "
+	    "i.key_id, i.integration_user, i.created_at, "
+	    "(SELECT count(*) FROM workspace_integration w "
+	    "WHERE w.integration = i.name), "
+	    "(SELECT count(*) FROM sf_link l WHERE l.org = i.name), "
+	    "(SELECT t.sf_username FROM integration_token t "
+	    "WHERE t.integration = i.name) "
+	    "FROM sf_integration i ORDER BY i.name" },
+	[STMT_INTEG_DEL] = { "integ_del",
+	    "DELETE FROM sf_integration WHERE name = ?1" },
+	/* The columns of STMT_LINK_LIST, in its order (store_link_info_read). */
+	[STMT_LINKS_BY_ORG] = { "links_by_org",
+	    "SELECT enterprise_id, team_id, user_id, org, sf_user_id, "
+	    "sf_org_id, sf_username, instance_url, key_id, version, "
+	    "created_at, updated_at, last_used_at FROM sf_link "
+	    "WHERE org = ?1 ORDER BY team_id, user_id, enterprise_id" },
+	[STMT_LINKS_DEL_ORG] = { "links_del_org",
+	    "DELETE FROM sf_link WHERE org = ?1" },
+	[STMT_LINK_ORG] = { "link_org",
+	    "SELECT org FROM sf_link "
+	    "WHERE enterprise_id = ?1 AND team_id = ?2 AND user_id = ?3" },
+	[STMT_STATE_SET_ORG] = { "state_set_org",
+	    "UPDATE login_state SET org = ?2 WHERE state_hash = ?1" },
+	[STMT_STATE_ORG] = { "state_org",
+	    "SELECT org FROM login_state WHERE state_hash = ?1" },
+	[STMT_ITOKEN_GET] = { "itoken_get",
+	    "SELECT sf_user_id, sf_org_id, sf_username, instance_url, key_id, "
+	    "access_token_ct, version, fetched_at FROM integration_token "
+	    "WHERE integration = ?1" },
+	/* A token is written only over the version the caller read (?9):
+	 * inserted when it read none, else updated. */
+	[STMT_ITOKEN_INS] = { "itoken_ins",
+	    "INSERT INTO integration_token (integration, sf_user_id, "
+	    "sf_org_id, sf_username, instance_url, key_id, access_token_ct, "
+	    "fetched_at, version) "
+	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9 + 1) "
+	    "ON CONFLICT (integration) DO NOTHING" },
+	[STMT_ITOKEN_UPD] = { "itoken_upd",
+	    "UPDATE integration_token SET sf_user_id = ?2, sf_org_id = ?3, "
+	    "sf_username = ?4, instance_url = ?5, key_id = ?6, "
+	    "access_token_ct = ?7, fetched_at = ?8, version = ?9 + 1 "
+	    "WHERE integration = ?1 AND version = ?9" },
+	[STMT_ITOKEN_DEL] = { "itoken_del",
+	    "DELETE FROM integration_token WHERE integration = ?1" },
+	[STMT_REKEY_INTEG] = { "rekey_integ",
+	    "SELECT rowid, name, key_id, client_secret_ct FROM sf_integration "
+	    "WHERE key_id <> ?1 AND rowid > ?2 ORDER BY rowid LIMIT ?3" },
+	[STMT_REKEY_INTEG_SET] = { "rekey_integ_set",
+	    "UPDATE sf_integration SET key_id = ?2, client_secret_ct = ?3 "
+	    "WHERE name = ?1 AND key_id = ?4 AND client_secret_ct = ?5" },
+	[STMT_REKEY_ITOKEN] = { "rekey_itoken",
+	    "SELECT rowid, integration, key_id, access_token_ct, version "
+	    "FROM integration_token "
+	    "WHERE key_id <> ?1 AND rowid > ?2 ORDER BY rowid LIMIT ?3" },
+	[STMT_REKEY_ITOKEN_SET] = { "rekey_itoken_set",
+	    "UPDATE integration_token SET key_id = ?2, access_token_ct = ?3 "
+	    "WHERE integration = ?1 AND key_id = ?4 AND access_token_ct = ?5 "
+	    "AND version = ?6" },
+	/* --- What only forcelink-admin asks for (store_admin.c) --- */
+	[STMT_LINK_LIST] = { "admin_list",
+	    "SELECT enterprise_id, team_id, user_id, org, sf_user_id, "
+	    "sf_org_id, sf_username, instance_url, key_id, version, "
+	    "created_at, updated_at, last_used_at FROM sf_link "
+	    "WHERE (?1 IS NULL OR enterprise_id = ?1) "
+	    "AND (?2 IS NULL OR team_id = ?2) "
+	    "AND (?3 IS NULL OR user_id = ?3) "
+	    "ORDER BY team_id, user_id, enterprise_id" },
+	[STMT_LINK_REMOVE] = { "admin_remove",
+	    "DELETE FROM sf_link "
+	    "WHERE enterprise_id = ?1 AND team_id = ?2 AND user_id = ?3" },
+	[STMT_STATS_LINKS] = { "admin_stats_links",
+	    "SELECT count(*), total(last_used_at >= ?1), "
+	    "total(last_used_at >= ?2), total(last_used_at IS NULL), "
+	    "coalesce(min(created_at), 0), coalesce(max(created_at), 0) "
+	    "FROM sf_link" },
+	[STMT_STATS_TEAMS] = { "admin_stats_teams",
+	    "SELECT enterprise_id, team_id, count(*) FROM sf_link "
+	    "GROUP BY enterprise_id, team_id ORDER BY team_id, enterprise_id" },
+	[STMT_STATS_LOGIN] = { "admin_stats_login",
+	    "SELECT total(expires_at > ?1 AND started_at IS NULL), "
+	    "total(expires_at > ?1 AND started_at IS NOT NULL "
+	    "AND used_at IS NULL), "
+	    "total(expires_at > ?1 AND used_at IS NOT NULL), "
+	    "total(expires_at <= ?1) FROM login_state" },
+	[STMT_STATS_REPLAY] = { "admin_stats_replay",
+	    "SELECT total(expires_at > ?1), total(expires_at <= ?1) "
+	    "FROM slack_replay" },
+	/* A used login state keeps its key_id but no longer its verifier:
+	 * only rows still holding something sealed count. */
+	[STMT_STATS_KEYS] = { "admin_stats_keys",
+	    "SELECT key_id, total(l), total(s) FROM ("
+	    "SELECT key_id, 1 AS l, 0 AS s FROM sf_link UNION ALL "
+	    "SELECT key_id, 0, 1 FROM login_state "
+	    "WHERE key_id IS NOT NULL AND verifier_ct IS NOT NULL) "
+	    "GROUP BY key_id ORDER BY key_id" },
+	[STMT_PAGE_SIZE] = { "admin_page_size", "PRAGMA page_size" },
+	[STMT_PAGE_COUNT] = { "admin_page_count", "PRAGMA page_count" },
+	[STMT_FREELIST] = { "admin_freelist", "PRAGMA freelist_count" },
+	[STMT_USER_VERSION] = { "admin_user_version", "PRAGMA user_version" },
+	[STMT_INTEGRITY] = { "admin_integrity", "PRAGMA integrity_check" },
+	/* The columns of STMT_LINK_LIST; ties in the order doctor's key.sample
+	 * always broke them (the first in STMT_LINK_LIST's order). */
+	[STMT_LINK_NEWEST] = { "admin_newest",
+	    "SELECT enterprise_id, team_id, user_id, org, sf_user_id, "
+	    "sf_org_id, sf_username, instance_url, key_id, version, "
+	    "created_at, updated_at, last_used_at FROM sf_link "
+	    "ORDER BY updated_at DESC, team_id, user_id, enterprise_id "
+	    "LIMIT 1" },
+	[STMT_STATS_INSTALLS] = { "admin_stats_installs",
+	    "SELECT count(*), total(needs_reinstall != 0) FROM slack_install" },
 };
