@@ -190,10 +190,14 @@ store_bind_fail(struct store *st, enum stmt id)
 int
 store_bind_text(struct store *st, enum stmt id, int col, const char *s)
 {
-	if (sqlite3_bind_text64(st->stmt[id], col, s, strlen(s),
-	    SQLITE_TRANSIENT, SQLITE_UTF8) != SQLITE_OK)
-		return store_bind_fail(st, id);
-	return 0;
+	int	 rc;
+
+	if (s == NULL)
+		rc = sqlite3_bind_null(st->stmt[id], col);
+	else
+		rc = sqlite3_bind_text64(st->stmt[id], col, s, strlen(s),
+		    SQLITE_TRANSIENT, SQLITE_UTF8);
+	return rc == SQLITE_OK ? 0 : store_bind_fail(st, id);
 }
 
 /* Binds a blob; p == NULL binds SQL NULL. */
@@ -230,6 +234,61 @@ store_bind_user(struct store *st, enum stmt id, const struct slack_user *who)
 	return 0;
 }
 
+/* Binds SQL NULL. */
+int
+store_bind_null(struct store *st, enum stmt id, int col)
+{
+	if (sqlite3_bind_null(st->stmt[id], col) != SQLITE_OK)
+		return store_bind_fail(st, id);
+	return 0;
+}
+
+/* Rows the last statement of this connection changed. */
+int64_t
+store_changes(struct store *st)
+{
+	return (int64_t)sqlite3_changes(st->db);
+}
+
+/* Text column col of the row statement id is on; NULL for SQL NULL. */
+const char *
+store_col_text(struct store *st, enum stmt id, int col)
+{
+	return (const char *)sqlite3_column_text(st->stmt[id], col);
+}
+
+/* Integer column col; 0 for SQL NULL. */
+int64_t
+store_col_int(struct store *st, enum stmt id, int col)
+{
+	return (int64_t)sqlite3_column_int64(st->stmt[id], col);
+}
+
+/* Blob column col and its length; NULL (and *len 0) for SQL NULL or an
+ * empty blob. */
+const unsigned char *
+store_col_bytes(struct store *st, enum stmt id, int col, size_t *len)
+{
+	const unsigned char	*p;
+	int			 n;
+
+	p = sqlite3_column_blob(st->stmt[id], col);
+	n = sqlite3_column_bytes(st->stmt[id], col);
+	if (p == NULL || n <= 0) {
+		*len = 0;
+		return NULL;
+	}
+	*len = (size_t)n;
+	return p;
+}
+
+/* Whether column col is SQL NULL. */
+int
+store_col_null(struct store *st, enum stmt id, int col)
+{
+	return sqlite3_column_type(st->stmt[id], col) == SQLITE_NULL;
+}
+
 /*
  * Checks that who is usable as a key: every field NUL-terminated inside
  * its array, team and user not empty.  Returns 1 or 0 (logged).
@@ -250,7 +309,7 @@ store_who_ok(const struct slack_user *who)
 /* Copies text column col into dst (dstsz bytes).  Returns 0, or -1 when
  * it is NULL or does not fit. */
 int
-store_col_id(sqlite3_stmt *s, int col, char *dst, size_t dstsz)
+store_pcol_id(sqlite3_stmt *s, int col, char *dst, size_t dstsz)
 {
 	const unsigned char	*t;
 	int			 n;
@@ -267,13 +326,13 @@ store_col_id(sqlite3_stmt *s, int col, char *dst, size_t dstsz)
 /* Reads the Slack user of a login_state row into who.  Returns 0 or -1
  * (logged). */
 int
-store_col_user(sqlite3_stmt *s, struct slack_user *who)
+store_pcol_user(sqlite3_stmt *s, struct slack_user *who)
 {
-	if (store_col_id(s, SCOL_ENTERPRISE_ID, who->enterprise_id,
+	if (store_pcol_id(s, SCOL_ENTERPRISE_ID, who->enterprise_id,
 	    sizeof(who->enterprise_id)) == -1 ||
-	    store_col_id(s, SCOL_TEAM_ID, who->team_id,
+	    store_pcol_id(s, SCOL_TEAM_ID, who->team_id,
 	    sizeof(who->team_id)) == -1 ||
-	    store_col_id(s, SCOL_USER_ID, who->user_id,
+	    store_pcol_id(s, SCOL_USER_ID, who->user_id,
 	    sizeof(who->user_id)) == -1) {
 		log_error("msg=\"malformed Slack user in login_state\"");
 		return -1;
@@ -284,7 +343,7 @@ store_col_user(sqlite3_stmt *s, struct slack_user *who)
 /* Allocated copy of text column col.  Returns NULL (logged) when it is
  * NULL or memory is exhausted. */
 char *
-store_col_dup(sqlite3_stmt *s, int col)
+store_pcol_dup(sqlite3_stmt *s, int col)
 {
 	const unsigned char	*t;
 	char			*p;
@@ -300,7 +359,7 @@ store_col_dup(sqlite3_stmt *s, int col)
 /* Copies blob column col into *out (allocated).  Returns 0, or -1 when
  * it is NULL or empty (no sealed value is) or memory is exhausted. */
 int
-store_col_blob(sqlite3_stmt *s, int col, struct sealed *out)
+store_pcol_blob(sqlite3_stmt *s, int col, struct sealed *out)
 {
 	const void	*p = sqlite3_column_blob(s, col);
 	int		 n = sqlite3_column_bytes(s, col);
@@ -331,7 +390,7 @@ store_keys(struct store *st)
 }
 
 /* The key every new seal uses.  Valid until the next store_keys() or
- * store_key_find(). */
+ * store_pkey_find(). */
 const struct crypto_key *
 store_key_current(const struct store *st)
 {
@@ -347,7 +406,7 @@ store_key_current(const struct store *st)
  * before are invalid afterwards.
  */
 const struct crypto_key *
-store_key_find(struct store *st, sqlite3_stmt *s, int col, const char *what)
+store_pkey_find(struct store *st, sqlite3_stmt *s, int col, const char *what)
 {
 	const struct crypto_key	*k;
 	const char		*id;
@@ -362,6 +421,91 @@ store_key_find(struct store *st, sqlite3_stmt *s, int col, const char *what)
 		return k;
 	log_error("row=%s row_key_id=%.16s key_id=%s msg=\"%s sealed under "
 	    "another key: not one this program holds\"", what, id,
+	    store_key_current(st)->id, what);
+	return NULL;
+}
+
+/*
+ * The same five for statement id, through the engine's column helpers:
+ * an id copied into dst (dstsz bytes; -1 when NULL or too long), the
+ * Slack user of a login_state row (SCOL_*; -1 logged), an allocated copy
+ * of a text (NULL logged), an allocated copy of a sealed value (-1 when
+ * NULL, empty or out of memory), the key a row's key id names (NULL
+ * logged).
+ */
+int
+store_col_id(struct store *st, enum stmt id, int col, char *dst,
+    size_t dstsz)
+{
+	const char	*t;
+	size_t		 n;
+
+	if ((t = store_col_text(st, id, col)) == NULL ||
+	    (n = strlen(t)) >= dstsz)
+		return -1;
+	memcpy(dst, t, n + 1);
+	return 0;
+}
+
+int
+store_col_user(struct store *st, enum stmt id, struct slack_user *who)
+{
+	if (store_col_id(st, id, SCOL_ENTERPRISE_ID, who->enterprise_id,
+	    sizeof(who->enterprise_id)) == -1 ||
+	    store_col_id(st, id, SCOL_TEAM_ID, who->team_id,
+	    sizeof(who->team_id)) == -1 ||
+	    store_col_id(st, id, SCOL_USER_ID, who->user_id,
+	    sizeof(who->user_id)) == -1) {
+		log_error("msg=\"malformed Slack user in login_state\"");
+		return -1;
+	}
+	return 0;
+}
+
+char *
+store_col_dup(struct store *st, enum stmt id, int col)
+{
+	const char	*t;
+	char		*p;
+
+	if ((t = store_col_text(st, id, col)) == NULL ||
+	    (p = strdup(t)) == NULL) {
+		log_error("col=%d msg=\"missing value or out of memory\"", col);
+		return NULL;
+	}
+	return p;
+}
+
+int
+store_col_sealed(struct store *st, enum stmt id, int col, struct sealed *out)
+{
+	const unsigned char	*p;
+	size_t			 n;
+
+	if ((p = store_col_bytes(st, id, col, &n)) == NULL ||
+	    (out->p = malloc(n)) == NULL)
+		return -1;
+	memcpy(out->p, p, n);
+	out->len = n;
+	return 0;
+}
+
+const struct crypto_key *
+store_key_find(struct store *st, enum stmt id, int col, const char *what)
+{
+	const struct crypto_key	*k;
+	const char		*kid;
+
+	if ((kid = store_col_text(st, id, col)) == NULL)
+		kid = "";
+	if ((k = keyring_find(st->keys, kid)) != NULL)
+		return k;
+	(void)keyring_reload(st->kr);
+	store_keys(st);
+	if ((k = keyring_find(st->keys, kid)) != NULL)
+		return k;
+	log_error("row=%s row_key_id=%.16s key_id=%s msg=\"%s sealed under "
+	    "another key: not one this program holds\"", what, kid,
 	    store_key_current(st)->id, what);
 	return NULL;
 }

@@ -162,21 +162,21 @@ store_link_list_free(struct store_link_list *ll)
 int
 store_link_info_read(sqlite3_stmt *s, struct store_link_info *l)
 {
-	if (store_col_id(s, ACOL_ENTERPRISE_ID, l->who.enterprise_id,
+	if (store_pcol_id(s, ACOL_ENTERPRISE_ID, l->who.enterprise_id,
 	    sizeof(l->who.enterprise_id)) == -1 ||
-	    store_col_id(s, ACOL_TEAM_ID, l->who.team_id,
+	    store_pcol_id(s, ACOL_TEAM_ID, l->who.team_id,
 	    sizeof(l->who.team_id)) == -1 ||
-	    store_col_id(s, ACOL_USER_ID, l->who.user_id,
+	    store_pcol_id(s, ACOL_USER_ID, l->who.user_id,
 	    sizeof(l->who.user_id)) == -1) {
 		log_error("msg=\"malformed Slack user in sf_link\"");
 		return -1;
 	}
-	if ((l->org = store_col_dup(s, ACOL_ORG)) == NULL ||
-	    (l->sf_user_id = store_col_dup(s, ACOL_SF_USER_ID)) == NULL ||
-	    (l->sf_org_id = store_col_dup(s, ACOL_SF_ORG_ID)) == NULL ||
-	    (l->sf_username = store_col_dup(s, ACOL_SF_USERNAME)) == NULL ||
-	    (l->instance_url = store_col_dup(s, ACOL_INSTANCE_URL)) == NULL ||
-	    (l->key_id = store_col_dup(s, ACOL_KEY_ID)) == NULL)
+	if ((l->org = store_pcol_dup(s, ACOL_ORG)) == NULL ||
+	    (l->sf_user_id = store_pcol_dup(s, ACOL_SF_USER_ID)) == NULL ||
+	    (l->sf_org_id = store_pcol_dup(s, ACOL_SF_ORG_ID)) == NULL ||
+	    (l->sf_username = store_pcol_dup(s, ACOL_SF_USERNAME)) == NULL ||
+	    (l->instance_url = store_pcol_dup(s, ACOL_INSTANCE_URL)) == NULL ||
+	    (l->key_id = store_pcol_dup(s, ACOL_KEY_ID)) == NULL)
 		return -1;
 	l->version = sqlite3_column_int64(s, ACOL_VERSION);
 	l->created_at = (time_t)sqlite3_column_int64(s, ACOL_CREATED_AT);
@@ -401,9 +401,9 @@ store_stats_teams(struct store *st, struct store_stats *ss)
 			ss->teams = v;
 		}
 		v = &ss->teams[ss->nteams];
-		if (store_col_id(s, 0, v->enterprise_id,
+		if (store_pcol_id(s, 0, v->enterprise_id,
 		    sizeof(v->enterprise_id)) == -1 ||
-		    store_col_id(s, 1, v->team_id, sizeof(v->team_id)) == -1) {
+		    store_pcol_id(s, 1, v->team_id, sizeof(v->team_id)) == -1) {
 			log_error("msg=\"malformed Slack ids in sf_link\"");
 			rc = -1;
 			break;
@@ -439,7 +439,7 @@ store_stats_keys(struct store *st, struct store_stats *ss)
 			ss->keys = v;
 		}
 		v = &ss->keys[ss->nkeys];
-		if ((v->key_id = store_col_dup(s, 0)) == NULL) {
+		if ((v->key_id = store_pcol_dup(s, 0)) == NULL) {
 			rc = -1;
 			break;
 		}

@@ -173,24 +173,24 @@ store_install_read(struct store *st, const struct slack_user *who,
 	const struct crypto_key	*k;
 	enum store_result	 r;
 
-	/* store_key_find() logs a key we do not hold. */
-	if ((k = store_key_find(st, s, ICOL_KEY_ID, "installation")) == NULL)
+	/* store_pkey_find() logs a key we do not hold. */
+	if ((k = store_pkey_find(st, s, ICOL_KEY_ID, "installation")) == NULL)
 		return STORE_BADKEY;
-	if ((r = store_open_token(k, s, ICOL_BOT_CT, who, STORE_INSTALL_BOT,
+	if ((r = store_popen_token(k, s, ICOL_BOT_CT, who, STORE_INSTALL_BOT,
 	    &out->bot_token)) != STORE_OK)
 		return r;
 	if (sqlite3_column_type(s, ICOL_REFRESH_CT) != SQLITE_NULL &&
-	    (r = store_open_token(k, s, ICOL_REFRESH_CT, who,
+	    (r = store_popen_token(k, s, ICOL_REFRESH_CT, who,
 	    STORE_INSTALL_REFRESH, &out->refresh_token)) != STORE_OK)
 		return r;
-	if ((out->app_id = store_col_dup(s, ICOL_APP_ID)) == NULL ||
-	    (out->team_name = store_col_dup(s, ICOL_TEAM_NAME)) == NULL ||
-	    (out->enterprise_name = store_col_dup(s,
+	if ((out->app_id = store_pcol_dup(s, ICOL_APP_ID)) == NULL ||
+	    (out->team_name = store_pcol_dup(s, ICOL_TEAM_NAME)) == NULL ||
+	    (out->enterprise_name = store_pcol_dup(s,
 	    ICOL_ENTERPRISE_NAME)) == NULL ||
-	    (out->bot_user_id = store_col_dup(s, ICOL_BOT_USER_ID)) == NULL ||
-	    (out->bot_id = store_col_dup(s, ICOL_BOT_ID)) == NULL ||
-	    (out->scopes = store_col_dup(s, ICOL_SCOPES)) == NULL ||
-	    (out->installer_user_id = store_col_dup(s, ICOL_INSTALLER)) ==
+	    (out->bot_user_id = store_pcol_dup(s, ICOL_BOT_USER_ID)) == NULL ||
+	    (out->bot_id = store_pcol_dup(s, ICOL_BOT_ID)) == NULL ||
+	    (out->scopes = store_pcol_dup(s, ICOL_SCOPES)) == NULL ||
+	    (out->installer_user_id = store_pcol_dup(s, ICOL_INSTALLER)) ==
 	    NULL)
 		return STORE_ERROR;
 	/* NULL (never expires) reads as 0. */
@@ -271,9 +271,9 @@ store_install_find(struct store *st, const char *ent, const char *team,
 			return STORE_ERROR;
 		return STORE_NOTFOUND;
 	}
-	if (store_col_id(s, 0, out->enterprise_id,
+	if (store_pcol_id(s, 0, out->enterprise_id,
 	    sizeof(out->enterprise_id)) == -1 ||
-	    store_col_id(s, 1, out->team_id, sizeof(out->team_id)) == -1) {
+	    store_pcol_id(s, 1, out->team_id, sizeof(out->team_id)) == -1) {
 		log_error("msg=\"malformed installation key\"");
 		goto out;
 	}
@@ -308,12 +308,12 @@ store_install_update_tokens(struct store *st, const char *ent,
 		goto out;
 	began = 1;
 	/* Only a row under a key we hold can have been read, and so be
-	 * refreshed; store_key_find() logs one that is not. */
+	 * refreshed; store_pkey_find() logs one that is not. */
 	if (store_bind_text(st, STMT_INSTALL_KEYID, 1, ent) == -1 ||
 	    store_bind_text(st, STMT_INSTALL_KEYID, 2, team) == -1 ||
 	    (rc = store_step(st, STMT_INSTALL_KEYID)) == -1)
 		goto out;
-	if (rc != SQLITE_ROW || (k = store_key_find(st,
+	if (rc != SQLITE_ROW || (k = store_pkey_find(st,
 	    st->stmt[STMT_INSTALL_KEYID], 0, "installation")) == NULL) {
 		r = STORE_CONFLICT;
 		goto out;

@@ -325,45 +325,80 @@ struct store_sql {
 };
 extern const struct store_sql	 store_stmts[STMT__MAX];
 
-/* --- store.c: statements --------------------------------------------- */
+/* --- store.c: statements --------------------------------------------- *
+ *
+ * The one helper family every table file uses: a statement is named by
+ * its id, never by an engine's handle, so that the table files do not
+ * depend on the engine.  (The store_p* and store_i* helpers that take an
+ * sqlite3_stmt are the last of the older families, going away as the
+ * table files move to these.)
+ */
+
+/* What store_step() returns besides -1. */
+#define STORE_ROW	SQLITE_ROW	/* on a row: read its columns */
+#define STORE_DONE	SQLITE_DONE	/* no (more) rows */
 
 /* Statement id's reset and its bindings dropped; safe at any time.
  * store_ireset does it to a statement pointer (NULL: nothing). */
 void		 store_reset(struct store *, enum stmt);
 void		 store_ireset(sqlite3_stmt *);
-/* One step: SQLITE_ROW or SQLITE_DONE, or -1 (logged).  The caller
+/* One step: STORE_ROW or STORE_DONE, or -1 (logged).  The caller
  * resets. */
 int		 store_step(struct store *, enum stmt);
 /* A statement without rows, stepped and reset: 0 or -1 (logged). */
 int		 store_run(struct store *, enum stmt);
+/* Rows the last statement of the connection inserted, changed or
+ * deleted. */
+int64_t		 store_changes(struct store *);
 /* The outcome of the last failed call: STORE_BUSY or STORE_ERROR. */
 enum store_result store_failure(const struct store *);
-/* Binds; each returns 0, or -1 after logging.  A NULL blob is SQL NULL;
- * store_bind_user binds enterprise, team and user to 1, 2 and 3. */
+/* Binds to parameter col (from 1); each returns 0, or -1 after logging.
+ * A NULL text or blob binds SQL NULL; store_bind_user binds enterprise,
+ * team and user to 1, 2 and 3. */
 int		 store_bind_fail(struct store *, enum stmt);
 int		 store_bind_text(struct store *, enum stmt, int, const char *);
 int		 store_bind_blob(struct store *, enum stmt, int, const void *,
 		    size_t);
 int		 store_bind_int(struct store *, enum stmt, int, int64_t);
+int		 store_bind_null(struct store *, enum stmt, int);
 int		 store_bind_user(struct store *, enum stmt,
 		    const struct slack_user *);
 /* Whether who can be a key (fields terminated, team and user set). */
 int		 store_who_ok(const struct slack_user *);
-/* Columns: an id copied into a buffer (0 or -1), the Slack user of a
- * login_state row, an allocated copy of a text, an allocated copy of a
- * sealed blob. */
-int		 store_col_id(sqlite3_stmt *, int, char *, size_t);
-int		 store_col_user(sqlite3_stmt *, struct slack_user *);
-char		*store_col_dup(sqlite3_stmt *, int);
-int		 store_col_blob(sqlite3_stmt *, int, struct sealed *);
+/*
+ * Columns (from 0) of the row statement id is on, valid until it steps
+ * or resets: a text (NULL for SQL NULL), an integer (0 for NULL), a blob
+ * and its length (NULL for NULL or empty), whether it is NULL; an id
+ * copied into a buffer (0, or -1 when NULL or too long), the Slack user
+ * of a login_state row (SCOL_*), an allocated copy of a text, an
+ * allocated copy of a sealed value (-1 when NULL or empty).
+ */
+const char	*store_col_text(struct store *, enum stmt, int);
+int64_t		 store_col_int(struct store *, enum stmt, int);
+const unsigned char *store_col_bytes(struct store *, enum stmt, int,
+		    size_t *);
+int		 store_col_null(struct store *, enum stmt, int);
+int		 store_col_id(struct store *, enum stmt, int, char *, size_t);
+int		 store_col_user(struct store *, enum stmt, struct slack_user *);
+char		*store_col_dup(struct store *, enum stmt, int);
+int		 store_col_sealed(struct store *, enum stmt, int,
+		    struct sealed *);
+/* The older helpers on a statement pointer (going away). */
+int		 store_pcol_id(sqlite3_stmt *, int, char *, size_t);
+int		 store_pcol_user(sqlite3_stmt *, struct slack_user *);
+char		*store_pcol_dup(sqlite3_stmt *, int);
+int		 store_pcol_blob(sqlite3_stmt *, int, struct sealed *);
 
 /* --- store.c: keys and transactions ----------------------------------- */
 
 /* The keys brought up to date with the keyring; the key new seals use;
- * the key a row's key id (text column) names (NULL: logged). */
+ * the key a row's key id (text column col) names (NULL: logged, naming
+ * what). */
 void		 store_keys(struct store *);
 const struct crypto_key *store_key_current(const struct store *);
-const struct crypto_key *store_key_find(struct store *, sqlite3_stmt *,
+const struct crypto_key *store_key_find(struct store *, enum stmt, int,
+		    const char *);
+const struct crypto_key *store_pkey_find(struct store *, sqlite3_stmt *,
 		    int, const char *);
 /* PRAGMA synchronous, outside a transaction. */
 int		 store_sync(struct store *, const char *);
@@ -376,11 +411,16 @@ int		 store_write_end(struct store *, int);
 int		 store_exec(sqlite3 *, const char *, const char *);
 int		 store_configure(struct store *, const char *);
 
-/* --- store_seal.c ------------------------------------------------------ */
+/* --- store_seal.c ------------------------------------------------------ *
+ *
+ * Engine-independent: what is sealed and opened are bytes, and the
+ * associated data names the row, never where it is kept.
+ */
 
 /* Associated data: the tag and the fields; a token's (row, which, key
  * id); a verifier's (state hash, key id); a search's or pending link's
- * (nonce hash, column, key id).  Each returns 0, or -1 (logged). */
+ * (nonce hash, column, key id); an integration's (name, column, key id).
+ * Each returns 0, or -1 (logged). */
 int		 store_ad_fields(struct store_ad *, const char *const *,
 		    size_t);
 int		 store_ad_token(struct store_ad *, const struct slack_user *,
@@ -390,18 +430,50 @@ int		 store_ad_verifier(struct store_ad *,
 int		 store_ad_search(struct store_ad *,
 		    const unsigned char [CRYPTO_HASHLEN], const char *,
 		    const char *);
-/* Seals under a key: 0, or -1 (logged). */
+int		 store_ad_integ(struct store_ad *, const char *, const char *,
+		    const char *);
+/* The one seal and the one open, under key k with associated data ad:
+ * 0 or -1; STORE_OK (and an allocated plaintext: crypto_free_secret),
+ * STORE_BADKEY or STORE_ERROR; failures logged naming what. */
+int		 store_seal_value(const struct crypto_key *,
+		    const struct store_ad *, const char *, struct sealed *,
+		    const char *);
+enum store_result store_open_value(const struct crypto_key *,
+		    const struct store_ad *, const unsigned char *, size_t,
+		    char **, const char *);
+/* The same for each kind of row, building its associated data. */
 int		 store_seal_token(const struct crypto_key *,
 		    const struct slack_user *, const char *, const char *,
 		    struct sealed *);
+enum store_result store_open_token(const struct crypto_key *,
+		    const unsigned char *, size_t, const struct slack_user *,
+		    const char *, char **);
+int		 store_seal_verifier(const struct crypto_key *,
+		    const unsigned char [CRYPTO_HASHLEN], const char *,
+		    struct sealed *);
+enum store_result store_open_verifier(const struct crypto_key *,
+		    const unsigned char *, size_t,
+		    const unsigned char [CRYPTO_HASHLEN], char **);
 int		 store_seal_search(const struct crypto_key *,
 		    const unsigned char [CRYPTO_HASHLEN], const char *,
 		    const char *, struct sealed *);
-/* Opens a sealed column: STORE_OK, STORE_BADKEY or STORE_ERROR (all but
- * STORE_OK logged). */
-enum store_result store_open_token(const struct crypto_key *, sqlite3_stmt *,
+enum store_result store_open_search(const struct crypto_key *,
+		    const unsigned char *, size_t,
+		    const unsigned char [CRYPTO_HASHLEN], const char *, char **);
+int		 store_seal_integ(const struct crypto_key *, const char *,
+		    const char *, const char *, struct sealed *);
+enum store_result store_open_integ(const struct crypto_key *,
+		    const unsigned char *, size_t, const char *, const char *,
+		    char **);
+/* A value opened under k (ad_old) and sealed again under cur (ad_new):
+ * 0, or -1 with *open_failed set when it did not open. */
+int		 store_reseal(const struct crypto_key *, const struct crypto_key *,
+		    const struct store_ad *, const struct store_ad *,
+		    const struct sealed *, struct sealed *, int *);
+/* The older ones, from column col of an sqlite3_stmt (going away). */
+enum store_result store_popen_token(const struct crypto_key *, sqlite3_stmt *,
 		    int, const struct slack_user *, const char *, char **);
-enum store_result store_open_row(sqlite3_stmt *, const struct crypto_key *,
+enum store_result store_popen_row(sqlite3_stmt *, const struct crypto_key *,
 		    int, const unsigned char [CRYPTO_HASHLEN], const char *,
 		    char **);
 
@@ -422,13 +494,10 @@ enum store_result store_irekey_read(struct store *, enum store_rekey_table,
 		    struct store_rekey_counts *);
 int		 store_irekey_set(struct store *, const struct store_rekey *,
 		    const struct store_rekey_row *);
-/* store_rekey.c: a batch emptied; a row added; a value opened under k
- * and sealed again under cur; a link row read into a batch. */
+/* store_rekey.c: a batch emptied; a row added; a link row read into a
+ * batch. */
 void		 store_rekey_clear(struct store_rekey *);
 struct store_rekey_row *store_rekey_add(struct store_rekey *);
-int		 store_reseal(const struct crypto_key *, const struct crypto_key *,
-		    const struct store_ad *, const struct store_ad *,
-		    const struct sealed *, struct sealed *, int *);
 int		 store_rekey_link(struct store *, sqlite3_stmt *,
 		    struct store_rekey *, struct store_rekey_counts *);
 

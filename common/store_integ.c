@@ -91,35 +91,6 @@ store_iname_ok(const char *name)
 	    strlen(name) <= CONFIG_ORG_NAME_MAX;
 }
 
-/* Associated data of an integration's sealed value: the tag,
- * "integration", its name, the column and the key id. */
-static int
-store_ad_integ(struct store_ad *ad, const char *name, const char *column,
-    const char *key_id)
-{
-	const char *const f[] = { "integration", name, column, key_id };
-
-	return store_ad_fields(ad, f, sizeof(f) / sizeof(f[0]));
-}
-
-/* Seals value of integration name's column under key k.  Returns 0, or
- * -1 (logged). */
-static int
-store_seal_integ(const struct crypto_key *k, const char *name,
-    const char *column, const char *value, struct sealed *out)
-{
-	struct store_ad	 ad;
-
-	if (store_ad_integ(&ad, name, column, k->id) == -1)
-		return -1;
-	if (crypto_seal(k, ad.b, ad.len, value, strlen(value), &out->p,
-	    &out->len) == -1) {
-		log_error("column=%s msg=\"cannot seal\"", column);
-		return -1;
-	}
-	return 0;
-}
-
 /*
  * Opens the value of integration name's column in blob column col of s,
  * sealed under the key that text column kcol names.  Returns STORE_OK
@@ -127,36 +98,22 @@ store_seal_integ(const struct crypto_key *k, const char *name,
  * STORE_ERROR.
  */
 static enum store_result
-store_open_integ(struct store *st, sqlite3_stmt *s, int kcol, int col,
+store_popen_integ(struct store *st, sqlite3_stmt *s, int kcol, int col,
     const char *name, const char *column, char **out)
 {
 	const struct crypto_key	*k;
-	struct store_ad		 ad;
-	size_t			 len;
-	int			 rc;
 
 	*out = NULL;
-	if ((k = store_key_find(st, s, kcol, "integration")) == NULL)
+	if ((k = store_pkey_find(st, s, kcol, "integration")) == NULL)
 		return STORE_BADKEY;
-	if (store_ad_integ(&ad, name, column, k->id) == -1)
-		return STORE_ERROR;
-	rc = crypto_open(k, ad.b, ad.len, sqlite3_column_blob(s, col),
-	    (size_t)sqlite3_column_bytes(s, col), out, &len);
-	if (rc == -2) {
-		log_error("msg=\"out of memory\"");
-		return STORE_ERROR;
-	} else if (rc != 0) {
-		log_error("integration=%s column=%s msg=\"sealed value does "
-		    "not open: altered or wrong key\"", name, column);
-		return STORE_BADKEY;
-	}
-	return STORE_OK;
+	return store_open_integ(k, sqlite3_column_blob(s, col),
+	    (size_t)sqlite3_column_bytes(s, col), name, column, out);
 }
 
 /* Allocated copy of text column col, or "" for NULL.  NULL (logged) on
  * memory exhaustion. */
 static char *
-store_col_dup_empty(sqlite3_stmt *s, int col)
+store_pcol_dup_empty(sqlite3_stmt *s, int col)
 {
 	const unsigned char	*t;
 	char			*p;
@@ -235,14 +192,14 @@ store_integration_get(struct store *st, const char *name, struct sf_org *out)
 		r = STORE_NOTFOUND;
 		goto out;
 	}
-	if ((r = store_open_integ(st, s, GICOL_KEY_ID, GICOL_SECRET_CT, name,
+	if ((r = store_popen_integ(st, s, GICOL_KEY_ID, GICOL_SECRET_CT, name,
 	    "client_secret", &out->client_secret)) != STORE_OK)
 		goto out;
 	r = STORE_ERROR;
 	if ((out->name = strdup(name)) == NULL ||
-	    (out->login_url = store_col_dup(s, GICOL_LOGIN_URL)) == NULL ||
-	    (out->client_id = store_col_dup(s, GICOL_CLIENT_ID)) == NULL ||
-	    (out->api_version = store_col_dup(s, GICOL_API_VERSION)) == NULL)
+	    (out->login_url = store_pcol_dup(s, GICOL_LOGIN_URL)) == NULL ||
+	    (out->client_id = store_pcol_dup(s, GICOL_CLIENT_ID)) == NULL ||
+	    (out->api_version = store_pcol_dup(s, GICOL_API_VERSION)) == NULL)
 		goto out;
 	out->integration_user = sqlite3_column_int(s, GICOL_INTEGRATION_USER);
 	r = STORE_OK;
@@ -270,7 +227,7 @@ store_link_org(struct store *st, const struct slack_user *who, char **org)
 		goto out;
 	if (rc == SQLITE_DONE)
 		r = STORE_NOTFOUND;
-	else if ((*org = store_col_dup_empty(s, 0)) != NULL)
+	else if ((*org = store_pcol_dup_empty(s, 0)) != NULL)
 		r = STORE_OK;
 out:
 	store_ireset(s);
@@ -316,7 +273,7 @@ store_state_org(struct store *st,
 		r = STORE_NOTFOUND;
 	else if (sqlite3_column_type(s, 0) == SQLITE_NULL)
 		r = STORE_OK;
-	else if ((*org = store_col_dup_empty(s, 0)) != NULL)
+	else if ((*org = store_pcol_dup_empty(s, 0)) != NULL)
 		r = STORE_OK;
 out:
 	store_ireset(s);
@@ -373,14 +330,14 @@ store_itoken_read(struct store *st, const char *name,
 		r = STORE_NOTFOUND;
 		goto out;
 	}
-	if (open && (r = store_open_integ(st, s, TCOL_KEY_ID, TCOL_ACCESS_CT,
+	if (open && (r = store_popen_integ(st, s, TCOL_KEY_ID, TCOL_ACCESS_CT,
 	    name, "access", &out->access_token)) != STORE_OK)
 		goto out;
 	r = STORE_ERROR;
-	if ((out->sf_user_id = store_col_dup(s, TCOL_SF_USER_ID)) == NULL ||
-	    (out->sf_org_id = store_col_dup(s, TCOL_SF_ORG_ID)) == NULL ||
-	    (out->sf_username = store_col_dup(s, TCOL_SF_USERNAME)) == NULL ||
-	    (out->instance_url = store_col_dup(s, TCOL_INSTANCE_URL)) == NULL)
+	if ((out->sf_user_id = store_pcol_dup(s, TCOL_SF_USER_ID)) == NULL ||
+	    (out->sf_org_id = store_pcol_dup(s, TCOL_SF_ORG_ID)) == NULL ||
+	    (out->sf_username = store_pcol_dup(s, TCOL_SF_USERNAME)) == NULL ||
+	    (out->instance_url = store_pcol_dup(s, TCOL_INSTANCE_URL)) == NULL)
 		goto out;
 	out->version = sqlite3_column_int64(s, TCOL_VERSION);
 	out->fetched_at = (time_t)sqlite3_column_int64(s, TCOL_FETCHED_AT);
@@ -630,18 +587,18 @@ store_integration_list(struct store *st, struct store_integration_list *out)
 			goto out;
 		e = &out->v[out->n++];
 		memset(e, 0, sizeof(*e));
-		if ((e->name = store_col_dup(s, 0)) == NULL ||
-		    (e->login_url = store_col_dup(s, 1)) == NULL ||
-		    (e->client_id = store_col_dup(s, 2)) == NULL ||
-		    (e->api_version = store_col_dup(s, 3)) == NULL ||
-		    (e->key_id = store_col_dup(s, 4)) == NULL)
+		if ((e->name = store_pcol_dup(s, 0)) == NULL ||
+		    (e->login_url = store_pcol_dup(s, 1)) == NULL ||
+		    (e->client_id = store_pcol_dup(s, 2)) == NULL ||
+		    (e->api_version = store_pcol_dup(s, 3)) == NULL ||
+		    (e->key_id = store_pcol_dup(s, 4)) == NULL)
 			goto out;
 		e->integration_user = sqlite3_column_int(s, 5) != 0;
 		e->created_at = (time_t)sqlite3_column_int64(s, 6);
 		e->workspaces = (long)sqlite3_column_int64(s, 7);
 		e->links = (long)sqlite3_column_int64(s, 8);
 		if (sqlite3_column_type(s, 9) != SQLITE_NULL &&
-		    (e->token_user = store_col_dup(s, 9)) == NULL)
+		    (e->token_user = store_pcol_dup(s, 9)) == NULL)
 			goto out;
 	}
 	if (rc == SQLITE_DONE)
@@ -695,12 +652,12 @@ store_workspace_read(struct store *st, const char *integration,
 		kind = sqlite3_column_text(s, 0);
 		e->enterprise = kind != NULL &&
 		    strcmp((const char *)kind, "enterprise") == 0;
-		if (store_col_id(s, 1, e->slack_id,
+		if (store_pcol_id(s, 1, e->slack_id,
 		    sizeof(e->slack_id)) == -1) {
 			log_error("msg=\"malformed workspace mapping\"");
 			goto out;
 		}
-		if ((e->integration = store_col_dup(s, 2)) == NULL)
+		if ((e->integration = store_pcol_dup(s, 2)) == NULL)
 			goto out;
 		e->updated_at = (time_t)sqlite3_column_int64(s, 3);
 		e->links = (long)sqlite3_column_int64(s, 4);
@@ -761,7 +718,7 @@ store_workspace_set(struct store *st, int enterprise, const char *slack_id,
 	    store_ibind_text(st, get, 2, slack_id) == -1 ||
 	    (rc = store_istep(st, get, STMT_WS_GET)) == -1)
 		goto out;
-	if (rc == SQLITE_ROW && (prev = store_col_dup_empty(get, 0)) == NULL)
+	if (rc == SQLITE_ROW && (prev = store_pcol_dup_empty(get, 0)) == NULL)
 		goto out;
 	store_ireset(get);
 	if (store_ibind_text(st, put, 1, kind) == -1 ||
@@ -933,13 +890,13 @@ store_irekey_row(struct store *st, sqlite3_stmt *s, int itoken,
 	if ((row = store_rekey_add(b)) == NULL)
 		goto nomem;
 	/* Columns: rowid, name, key_id, sealed value[, version]. */
-	if (store_col_id(s, 1, row->name, sizeof(row->name)) == -1 ||
-	    row->name[0] == '\0' || store_col_blob(s, 3, &row->old_a) == -1) {
+	if (store_pcol_id(s, 1, row->name, sizeof(row->name)) == -1 ||
+	    row->name[0] == '\0' || store_pcol_blob(s, 3, &row->old_a) == -1) {
 		log_error("msg=\"malformed integration row: left as it is\"");
 		c->unopenable++;
 		goto skip;
 	}
-	if ((k = store_key_find(st, s, 2, "integration")) == NULL) {
+	if ((k = store_pkey_find(st, s, 2, "integration")) == NULL) {
 		c->unknown_key++;
 		goto skip;
 	}

@@ -38,18 +38,18 @@ store_link_read(struct store *st, const struct slack_user *who,
 	const struct crypto_key	*k;
 	enum store_result	 r;
 
-	if ((k = store_key_find(st, s, LCOL_KEY_ID, "link")) == NULL)
+	if ((k = store_pkey_find(st, s, LCOL_KEY_ID, "link")) == NULL)
 		return STORE_BADKEY;
-	if ((r = store_open_token(k, s, LCOL_ACCESS_CT, who, "access",
+	if ((r = store_popen_token(k, s, LCOL_ACCESS_CT, who, "access",
 	    &out->access_token)) != STORE_OK ||
-	    (r = store_open_token(k, s, LCOL_REFRESH_CT, who, "refresh",
+	    (r = store_popen_token(k, s, LCOL_REFRESH_CT, who, "refresh",
 	    &out->refresh_token)) != STORE_OK)
 		return r;
-	if ((out->org = store_col_dup(s, LCOL_ORG)) == NULL ||
-	    (out->sf_user_id = store_col_dup(s, LCOL_SF_USER_ID)) == NULL ||
-	    (out->sf_org_id = store_col_dup(s, LCOL_SF_ORG_ID)) == NULL ||
-	    (out->sf_username = store_col_dup(s, LCOL_SF_USERNAME)) == NULL ||
-	    (out->instance_url = store_col_dup(s, LCOL_INSTANCE_URL)) == NULL)
+	if ((out->org = store_pcol_dup(s, LCOL_ORG)) == NULL ||
+	    (out->sf_user_id = store_pcol_dup(s, LCOL_SF_USER_ID)) == NULL ||
+	    (out->sf_org_id = store_pcol_dup(s, LCOL_SF_ORG_ID)) == NULL ||
+	    (out->sf_username = store_pcol_dup(s, LCOL_SF_USERNAME)) == NULL ||
+	    (out->instance_url = store_pcol_dup(s, LCOL_INSTANCE_URL)) == NULL)
 		return STORE_ERROR;
 	out->version = sqlite3_column_int64(s, LCOL_VERSION);
 	out->created_at = (time_t)sqlite3_column_int64(s, LCOL_CREATED_AT);
@@ -106,13 +106,13 @@ store_link_old(struct store *st, const struct slack_user *who,
 		r = STORE_NOTFOUND;
 		goto out;
 	}
-	if ((k = store_key_find(st, s, LCOL_KEY_ID, "link")) == NULL) {
+	if ((k = store_pkey_find(st, s, LCOL_KEY_ID, "link")) == NULL) {
 		r = STORE_BADKEY;
 		goto out;
 	}
 	*version = sqlite3_column_int64(s, LCOL_VERSION);
 	snprintf(key_id, CRYPTO_KEYID_LEN + 1, "%s", k->id);
-	if (old_refresh != NULL && store_open_token(k, s, LCOL_REFRESH_CT,
+	if (old_refresh != NULL && store_popen_token(k, s, LCOL_REFRESH_CT,
 	    who, "refresh", old_refresh) != STORE_OK)
 		log_warn("msg=\"old refresh token unreadable\"");
 	r = STORE_OK;

@@ -62,7 +62,7 @@ store_nonce_check(struct store *st,
 		r = STORE_USED;
 	else if (sqlite3_column_int64(s, SCOL_EXPIRES_AT) <= (int64_t)now)
 		r = STORE_EXPIRED;
-	else if (store_col_user(s, who) == 0)
+	else if (store_pcol_user(s, who) == 0)
 		r = STORE_OK;
 out:
 	store_reset(st, STMT_NONCE_GET);
@@ -184,11 +184,11 @@ store_state_check(struct store *st, enum store_leg leg,
 	    cookie_hash, CRYPTO_HASHLEN))
 		goto out;
 	r = STORE_BADKEY;
-	if ((k = store_key_find(st, s, SCOL_KEY_ID, "login_state")) == NULL)
+	if ((k = store_pkey_find(st, s, SCOL_KEY_ID, "login_state")) == NULL)
 		goto out;
 	r = STORE_ERROR;
 	if (store_ad_verifier(&ad, state_hash, k->id) == -1 ||
-	    store_col_user(s, who) == -1)
+	    store_pcol_user(s, who) == -1)
 		goto out;
 	rc = crypto_open(k, ad.b, ad.len,
 	    sqlite3_column_blob(s, SCOL_VERIFIER_CT),
@@ -398,11 +398,11 @@ out:
  * STORE_BADKEY (logged) when it does not open, or STORE_ERROR (logged).
  */
 static enum store_result
-store_open_search(struct store *st, const struct crypto_key *k, int col,
+store_popen_search(struct store *st, const struct crypto_key *k, int col,
     const unsigned char nonce_hash[CRYPTO_HASHLEN], const char *column,
     char **out)
 {
-	return store_open_row(st->stmt[STMT_SEARCH_GET], k, col, nonce_hash,
+	return store_popen_row(st->stmt[STMT_SEARCH_GET], k, col, nonce_hash,
 	    column, out);
 }
 
@@ -436,12 +436,12 @@ store_search_read(struct store *st,
 		goto out;
 	}
 	memcpy(nh, sqlite3_column_blob(s, RCOL_NONCE_HASH), sizeof(nh));
-	/* store_key_find() logs a key we do not hold. */
-	if ((k = store_key_find(st, s, RCOL_KEY_ID, "search")) == NULL)
+	/* store_pkey_find() logs a key we do not hold. */
+	if ((k = store_pkey_find(st, s, RCOL_KEY_ID, "search")) == NULL)
 		o = STORE_BADKEY;
-	else if ((o = store_open_search(st, k, RCOL_TEXT_CT, nh, "search_ct",
+	else if ((o = store_popen_search(st, k, RCOL_TEXT_CT, nh, "search_ct",
 	    &out->text)) == STORE_OK)
-		o = store_open_search(st, k, RCOL_URL_CT, nh, "search_url_ct",
+		o = store_popen_search(st, k, RCOL_URL_CT, nh, "search_url_ct",
 		    &out->response_url);
 	if (o == STORE_ERROR)
 		goto out;
@@ -504,7 +504,7 @@ store_search_free(struct store_search *search)
 
 /* Copies text column col (NULL as "") into dst, cut to fit. */
 static void
-store_col_name(sqlite3_stmt *s, int col, char *dst, size_t dstsz)
+store_pcol_name(sqlite3_stmt *s, int col, char *dst, size_t dstsz)
 {
 	const unsigned char	*t = sqlite3_column_text(s, col);
 
@@ -530,10 +530,10 @@ store_nonce_peek(struct store *st,
 		r = STORE_USED;
 	else if (sqlite3_column_int64(s, SCOL_EXPIRES_AT) <= (int64_t)now)
 		r = STORE_EXPIRED;
-	else if (store_col_user(s, who) == 0) {
-		store_col_name(s, NCOL_TEAM_DOMAIN, names->team_domain,
+	else if (store_pcol_user(s, who) == 0) {
+		store_pcol_name(s, NCOL_TEAM_DOMAIN, names->team_domain,
 		    sizeof(names->team_domain));
-		store_col_name(s, NCOL_USER_NAME, names->user_name,
+		store_pcol_name(s, NCOL_USER_NAME, names->user_name,
 		    sizeof(names->user_name));
 		r = STORE_OK;
 	}
@@ -575,9 +575,9 @@ store_state_row(struct store *st,
 		*leg = strcmp((const char *)sqlite3_column_text(s, PKCOL_LEG),
 		    "slack") == 0 ? STORE_LEG_SLACK : STORE_LEG_SALESFORCE;
 	if (names != NULL) {
-		store_col_name(s, PKCOL_TEAM_DOMAIN, names->team_domain,
+		store_pcol_name(s, PKCOL_TEAM_DOMAIN, names->team_domain,
 		    sizeof(names->team_domain));
-		store_col_name(s, PKCOL_USER_NAME, names->user_name,
+		store_pcol_name(s, PKCOL_USER_NAME, names->user_name,
 		    sizeof(names->user_name));
 	}
 	r = STORE_OK;
@@ -742,7 +742,7 @@ store_pending_read(struct store *st, enum stmt id, int open,
 	enum store_result	 r = STORE_ERROR;
 
 	memset(p, 0, sizeof(*p));
-	if (store_col_user(s, &p->who) == -1 ||
+	if (store_pcol_user(s, &p->who) == -1 ||
 	    sqlite3_column_bytes(s, PCOL_NONCE_HASH) != CRYPTO_HASHLEN ||
 	    sqlite3_column_bytes(s, PCOL_STATE_HASH) != CRYPTO_HASHLEN) {
 		log_error("msg=\"malformed pending login_state row\"");
@@ -757,23 +757,23 @@ store_pending_read(struct store *st, enum stmt id, int open,
 		r = STORE_OK;
 		goto out;
 	}
-	if ((p->link.org = store_col_dup(s, PCOL_ORG)) == NULL ||
-	    (p->link.sf_user_id = store_col_dup(s, PCOL_SF_USER_ID)) ==
+	if ((p->link.org = store_pcol_dup(s, PCOL_ORG)) == NULL ||
+	    (p->link.sf_user_id = store_pcol_dup(s, PCOL_SF_USER_ID)) ==
 	    NULL ||
-	    (p->link.sf_org_id = store_col_dup(s, PCOL_SF_ORG_ID)) == NULL ||
-	    (p->link.sf_username = store_col_dup(s, PCOL_SF_USERNAME)) ==
+	    (p->link.sf_org_id = store_pcol_dup(s, PCOL_SF_ORG_ID)) == NULL ||
+	    (p->link.sf_username = store_pcol_dup(s, PCOL_SF_USERNAME)) ==
 	    NULL ||
-	    (p->link.instance_url = store_col_dup(s, PCOL_INSTANCE_URL)) ==
+	    (p->link.instance_url = store_pcol_dup(s, PCOL_INSTANCE_URL)) ==
 	    NULL)
 		goto out;
-	if ((k = store_key_find(st, s, PCOL_KEY_ID, "pending link")) ==
+	if ((k = store_pkey_find(st, s, PCOL_KEY_ID, "pending link")) ==
 	    NULL) {
 		r = STORE_BADKEY;
 		goto out;
 	}
-	if ((r = store_open_row(s, k, PCOL_ACCESS_CT, p->nonce_hash,
+	if ((r = store_popen_row(s, k, PCOL_ACCESS_CT, p->nonce_hash,
 	    "pend_access_ct", &p->link.access_token)) == STORE_OK)
-		r = store_open_row(s, k, PCOL_REFRESH_CT, p->nonce_hash,
+		r = store_popen_row(s, k, PCOL_REFRESH_CT, p->nonce_hash,
 		    "pend_refresh_ct", &p->link.refresh_token);
 out:
 	if (r != STORE_OK)

@@ -42,33 +42,6 @@ store_rekey_count(const struct store_rekey *b)
 	return b != NULL ? b->n : 0;
 }
 
-/*
- * Opens one sealed value of a row with key k and its associated data
- * under old_id, and seals it again under the current key cur with the
- * same associated data but cur's id.  The plaintext is wiped at once.
- * Returns 0, -1 when it does not open (*open_failed set) or on
- * memory exhaustion.
- */
-int
-store_reseal(const struct crypto_key *k, const struct crypto_key *cur,
-    const struct store_ad *ad_old, const struct store_ad *ad_new,
-    const struct sealed *in, struct sealed *out, int *open_failed)
-{
-	char	*pt = NULL;
-	size_t	 len;
-	int	 rc;
-
-	rc = crypto_open(k, ad_old->b, ad_old->len, in->p, in->len, &pt, &len);
-	if (rc != 0) {
-		*open_failed = rc == -1;
-		return -1;
-	}
-	rc = crypto_seal(cur, ad_new->b, ad_new->len, pt, len, &out->p,
-	    &out->len);
-	crypto_free_secret(pt);
-	return rc;
-}
-
 /* Makes room for one more row.  Returns the zeroed row or NULL. */
 struct store_rekey_row *
 store_rekey_add(struct store_rekey *b)
@@ -177,7 +150,7 @@ store_rekey_finish(struct store *st, sqlite3_stmt *s, struct store_rekey *b,
 		c->unopenable++;
 		goto skip;
 	}
-	if ((k = store_key_find(st, s, kind->keycol, kind->what)) == NULL) {
+	if ((k = store_pkey_find(st, s, kind->keycol, kind->what)) == NULL) {
 		c->unknown_key++;
 		goto skip;
 	}
@@ -224,14 +197,14 @@ store_rekey_link(struct store *st, sqlite3_stmt *s, struct store_rekey *b,
 		log_error("msg=\"out of memory\"");
 		return -1;
 	}
-	bad = store_col_id(s, RLCOL_ENTERPRISE_ID, row->who.enterprise_id,
+	bad = store_pcol_id(s, RLCOL_ENTERPRISE_ID, row->who.enterprise_id,
 	    sizeof(row->who.enterprise_id)) == -1 ||
-	    store_col_id(s, RLCOL_TEAM_ID, row->who.team_id,
+	    store_pcol_id(s, RLCOL_TEAM_ID, row->who.team_id,
 	    sizeof(row->who.team_id)) == -1 ||
-	    store_col_id(s, RLCOL_USER_ID, row->who.user_id,
+	    store_pcol_id(s, RLCOL_USER_ID, row->who.user_id,
 	    sizeof(row->who.user_id)) == -1 ||
-	    store_col_blob(s, RLCOL_ACCESS_CT, &row->old_a) == -1 ||
-	    store_col_blob(s, RLCOL_REFRESH_CT, &row->old_b) == -1;
+	    store_pcol_blob(s, RLCOL_ACCESS_CT, &row->old_a) == -1 ||
+	    store_pcol_blob(s, RLCOL_REFRESH_CT, &row->old_b) == -1;
 	row->version = sqlite3_column_int64(s, RLCOL_VERSION);
 	return store_rekey_finish(st, s, b, c, row, &store_rekey_links, bad);
 }
@@ -249,7 +222,7 @@ store_rekey_state(struct store *st, sqlite3_stmt *s, struct store_rekey *b,
 		return -1;
 	}
 	bad = sqlite3_column_bytes(s, RSCOL_STATE_HASH) != CRYPTO_HASHLEN ||
-	    store_col_blob(s, RSCOL_VERIFIER_CT, &row->old_a) == -1;
+	    store_pcol_blob(s, RSCOL_VERIFIER_CT, &row->old_a) == -1;
 	if (!bad)
 		memcpy(row->state_hash, sqlite3_column_blob(s,
 		    RSCOL_STATE_HASH), CRYPTO_HASHLEN);
@@ -270,13 +243,13 @@ store_rekey_install(struct store *st, sqlite3_stmt *s, struct store_rekey *b,
 		log_error("msg=\"out of memory\"");
 		return -1;
 	}
-	bad = store_col_id(s, RICOL_ENTERPRISE_ID, row->who.enterprise_id,
+	bad = store_pcol_id(s, RICOL_ENTERPRISE_ID, row->who.enterprise_id,
 	    sizeof(row->who.enterprise_id)) == -1 ||
-	    store_col_id(s, RICOL_TEAM_ID, row->who.team_id,
+	    store_pcol_id(s, RICOL_TEAM_ID, row->who.team_id,
 	    sizeof(row->who.team_id)) == -1 ||
-	    store_col_blob(s, RICOL_BOT_CT, &row->old_a) == -1 ||
+	    store_pcol_blob(s, RICOL_BOT_CT, &row->old_a) == -1 ||
 	    (sqlite3_column_type(s, RICOL_REFRESH_CT) != SQLITE_NULL &&
-	    store_col_blob(s, RICOL_REFRESH_CT, &row->old_b) == -1);
+	    store_pcol_blob(s, RICOL_REFRESH_CT, &row->old_b) == -1);
 	row->version = sqlite3_column_int64(s, RICOL_VERSION);
 	return store_rekey_finish(st, s, b, c, row, &store_rekey_installs,
 	    bad);
@@ -299,8 +272,8 @@ store_rekey_search(struct store *st, sqlite3_stmt *s, struct store_rekey *b,
 		return -1;
 	}
 	bad = sqlite3_column_bytes(s, RQCOL_NONCE_HASH) != CRYPTO_HASHLEN ||
-	    store_col_blob(s, RQCOL_TEXT_CT, &row->old_a) == -1 ||
-	    store_col_blob(s, RQCOL_URL_CT, &row->old_b) == -1;
+	    store_pcol_blob(s, RQCOL_TEXT_CT, &row->old_a) == -1 ||
+	    store_pcol_blob(s, RQCOL_URL_CT, &row->old_b) == -1;
 	if (!bad)
 		memcpy(row->state_hash, sqlite3_column_blob(s,
 		    RQCOL_NONCE_HASH), CRYPTO_HASHLEN);
@@ -357,7 +330,7 @@ store_rekey_read(struct store *st, enum store_rekey_table table,
 		r = store_failure(st);
 		goto out;
 	}
-	/* store_key_find() may have moved to newer keys; a batch sealed
+	/* store_pkey_find() may have moved to newer keys; a batch sealed
 	 * under two current keys would be wrong, so the caller retries. */
 	if (strcmp(b->new_id, store_key_current(st)->id) != 0) {
 		log_warn("msg=\"keys changed while reading: batch dropped\"");

@@ -92,7 +92,60 @@ store_ad_search(struct store_ad *ad,
 	return store_ad_fields(ad, f, sizeof(f) / sizeof(f[0]));
 }
 
-/* Seals a token of who under key k.  Returns 0, or -1 (logged). */
+/* Associated data of an integration's sealed value: the tag,
+ * "integration", its name, the column and the key id. */
+int
+store_ad_integ(struct store_ad *ad, const char *name, const char *column,
+    const char *key_id)
+{
+	const char *const f[] = { "integration", name, column, key_id };
+
+	return store_ad_fields(ad, f, sizeof(f) / sizeof(f[0]));
+}
+
+/*
+ * Seals value under key k with associated data ad.  Returns 0, or -1
+ * (logged, naming what: "token", "verifier", ...).
+ */
+int
+store_seal_value(const struct crypto_key *k, const struct store_ad *ad,
+    const char *value, struct sealed *out, const char *what)
+{
+	if (crypto_seal(k, ad->b, ad->len, value, strlen(value), &out->p,
+	    &out->len) == -1) {
+		log_error("msg=\"cannot seal %s\"", what);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Opens ct (len bytes), sealed under key k with associated data ad.
+ * Returns STORE_OK and *out (free with crypto_free_secret), STORE_BADKEY
+ * when it does not open, or STORE_ERROR (out of memory is not a wrong
+ * key); both logged, naming what.
+ */
+enum store_result
+store_open_value(const struct crypto_key *k, const struct store_ad *ad,
+    const unsigned char *ct, size_t len, char **out, const char *what)
+{
+	size_t	 n;
+	int	 rc;
+
+	*out = NULL;
+	rc = crypto_open(k, ad->b, ad->len, ct, len, out, &n);
+	if (rc == -2) {
+		log_error("msg=\"out of memory\"");
+		return STORE_ERROR;
+	} else if (rc != 0) {
+		log_error("msg=\"sealed %s does not open: altered or wrong "
+		    "key\"", what);
+		return STORE_BADKEY;
+	}
+	return STORE_OK;
+}
+
+/* A token of who ("access" or "refresh", or an installation's column). */
 int
 store_seal_token(const struct crypto_key *k, const struct slack_user *who,
     const char *which, const char *token, struct sealed *out)
@@ -101,45 +154,48 @@ store_seal_token(const struct crypto_key *k, const struct slack_user *who,
 
 	if (store_ad_token(&ad, who, which, k->id) == -1)
 		return -1;
-	if (crypto_seal(k, ad.b, ad.len, token, strlen(token),
-	    &out->p, &out->len) == -1) {
-		log_error("which=%s msg=\"cannot seal token\"", which);
-		return -1;
-	}
-	return 0;
+	return store_seal_value(k, &ad, token, out, "token");
 }
 
-/*
- * Opens the token of who in blob column col of s, sealed under key k (the
- * key of the row's key id).  Returns STORE_OK and *out (free with
- * crypto_free_secret), STORE_BADKEY (logged) when it does not open, or
- * STORE_ERROR (logged; out of memory is not a wrong key).
- */
 enum store_result
-store_open_token(const struct crypto_key *k, sqlite3_stmt *s, int col,
-    const struct slack_user *who, const char *which, char **out)
+store_open_token(const struct crypto_key *k, const unsigned char *ct,
+    size_t len, const struct slack_user *who, const char *which, char **out)
 {
 	struct store_ad	 ad;
-	size_t		 len;
-	int		 rc;
 
+	*out = NULL;
 	if (store_ad_token(&ad, who, which, k->id) == -1)
 		return STORE_ERROR;
-	rc = crypto_open(k, ad.b, ad.len, sqlite3_column_blob(s, col),
-	    (size_t)sqlite3_column_bytes(s, col), out, &len);
-	if (rc == -2) {
-		log_error("which=%s msg=\"out of memory\"", which);
-		return STORE_ERROR;
-	} else if (rc != 0) {
-		log_error("which=%s msg=\"sealed token does not open: "
-		    "altered or wrong key\"", which);
-		return STORE_BADKEY;
-	}
-	return STORE_OK;
+	return store_open_value(k, &ad, ct, len, out, "token");
 }
 
-/* Seals column's value s for the row of nonce_hash under key k.
- * Returns 0, or -1 (logged). */
+/* The PKCE verifier of the login state whose hash is state_hash. */
+int
+store_seal_verifier(const struct crypto_key *k,
+    const unsigned char state_hash[CRYPTO_HASHLEN], const char *verifier,
+    struct sealed *out)
+{
+	struct store_ad	 ad;
+
+	if (store_ad_verifier(&ad, state_hash, k->id) == -1)
+		return -1;
+	return store_seal_value(k, &ad, verifier, out, "verifier");
+}
+
+enum store_result
+store_open_verifier(const struct crypto_key *k, const unsigned char *ct,
+    size_t len, const unsigned char state_hash[CRYPTO_HASHLEN], char **out)
+{
+	struct store_ad	 ad;
+
+	*out = NULL;
+	if (store_ad_verifier(&ad, state_hash, k->id) == -1)
+		return STORE_ERROR;
+	return store_open_value(k, &ad, ct, len, out, "verifier");
+}
+
+/* A column of the login_state row of nonce_hash: a remembered search
+ * (search_ct, search_url_ct) or a pending link's tokens. */
 int
 store_seal_search(const struct crypto_key *k,
     const unsigned char nonce_hash[CRYPTO_HASHLEN], const char *column,
@@ -149,35 +205,88 @@ store_seal_search(const struct crypto_key *k,
 
 	if (store_ad_search(&ad, nonce_hash, column, k->id) == -1)
 		return -1;
-	if (crypto_seal(k, ad.b, ad.len, s, strlen(s), &out->p,
-	    &out->len) == -1) {
-		log_error("column=%s msg=\"cannot seal search\"", column);
-		return -1;
-	}
-	return 0;
+	return store_seal_value(k, &ad, s, out, "search");
 }
 
-/* store_open_search() for the row statement s is on. */
 enum store_result
-store_open_row(sqlite3_stmt *s, const struct crypto_key *k, int col,
+store_open_search(const struct crypto_key *k, const unsigned char *ct,
+    size_t len, const unsigned char nonce_hash[CRYPTO_HASHLEN],
+    const char *column, char **out)
+{
+	struct store_ad	 ad;
+
+	*out = NULL;
+	if (store_ad_search(&ad, nonce_hash, column, k->id) == -1)
+		return STORE_ERROR;
+	return store_open_value(k, &ad, ct, len, out, "search");
+}
+
+/* A column of integration name (its client secret, its user's token). */
+int
+store_seal_integ(const struct crypto_key *k, const char *name,
+    const char *column, const char *value, struct sealed *out)
+{
+	struct store_ad	 ad;
+
+	if (store_ad_integ(&ad, name, column, k->id) == -1)
+		return -1;
+	return store_seal_value(k, &ad, value, out, "value");
+}
+
+enum store_result
+store_open_integ(const struct crypto_key *k, const unsigned char *ct,
+    size_t len, const char *name, const char *column, char **out)
+{
+	struct store_ad	 ad;
+
+	*out = NULL;
+	if (store_ad_integ(&ad, name, column, k->id) == -1)
+		return STORE_ERROR;
+	return store_open_value(k, &ad, ct, len, out, "value");
+}
+
+/*
+ * Opens one sealed value of a row with key k and its associated data
+ * under old_id, and seals it again under the current key cur with the
+ * same associated data but cur's id.  The plaintext is wiped at once.
+ * Returns 0, -1 when it does not open (*open_failed set) or on
+ * memory exhaustion.
+ */
+int
+store_reseal(const struct crypto_key *k, const struct crypto_key *cur,
+    const struct store_ad *ad_old, const struct store_ad *ad_new,
+    const struct sealed *in, struct sealed *out, int *open_failed)
+{
+	char	*pt = NULL;
+	size_t	 len;
+	int	 rc;
+
+	rc = crypto_open(k, ad_old->b, ad_old->len, in->p, in->len, &pt, &len);
+	if (rc != 0) {
+		*open_failed = rc == -1;
+		return -1;
+	}
+	rc = crypto_seal(cur, ad_new->b, ad_new->len, pt, len, &out->p,
+	    &out->len);
+	crypto_free_secret(pt);
+	return rc;
+}
+
+/* Transitional, until every table family reads its columns through
+ * the engine-neutral helpers: the same, from column col of s. */
+enum store_result
+store_popen_token(const struct crypto_key *k, sqlite3_stmt *s, int col,
+    const struct slack_user *who, const char *which, char **out)
+{
+	return store_open_token(k, sqlite3_column_blob(s, col),
+	    (size_t)sqlite3_column_bytes(s, col), who, which, out);
+}
+
+enum store_result
+store_popen_row(sqlite3_stmt *s, const struct crypto_key *k, int col,
     const unsigned char nonce_hash[CRYPTO_HASHLEN], const char *column,
     char **out)
 {
-	struct store_ad	 ad;
-	size_t		 len;
-	int		 rc;
-
-	if (store_ad_search(&ad, nonce_hash, column, k->id) == -1)
-		return STORE_ERROR;
-	rc = crypto_open(k, ad.b, ad.len, sqlite3_column_blob(s, col),
-	    (size_t)sqlite3_column_bytes(s, col), out, &len);
-	if (rc == -2) {
-		log_error("column=%s msg=\"out of memory\"", column);
-		return STORE_ERROR;
-	} else if (rc != 0) {
-		log_error("column=%s msg=\"sealed search does not open: "
-		    "altered or wrong key\"", column);
-		return STORE_BADKEY;
-	}
-	return STORE_OK;
+	return store_open_search(k, sqlite3_column_blob(s, col),
+	    (size_t)sqlite3_column_bytes(s, col), nonce_hash, column, out);
 }
