@@ -14,7 +14,7 @@
  *   replay      store_replay_add(): the replay cache, one write
  *   link        store_link_get(): lookup and two decryptions
  *   mode        session_mode(): which integration the workspace uses
- *   org         config_sf_org() of the link's integration (for a named
+ *   org         org_find() of the link's integration (for a named
  *               one: a lookup and the decryption of its secret)
  *   http        http_request(): the HTTPS GET alone, kept-alive
  *   parse       sf_parse_contacts() of the reply
@@ -39,6 +39,7 @@
 #include "fields.h"
 #include "form.h"
 #include "http.h"
+#include "org.h"
 #include "render.h"
 #include "session.h"
 #include "sf.h"
@@ -198,8 +199,8 @@ main(int argc, char *argv[])
 		report("mode", &a, &b, n);
 		clocks_now(&a);
 		for (i = 0; i < n; i++) {
-			if (config_sf_org(&cfg, s->st, who.enterprise_id,
-			    who.team_id, l.org, &org) != CONFIG_ORG_OK) {
+			if (org_find(&cfg, s->st, who.enterprise_id,
+			    who.team_id, l.org, &org) != ORG_OK) {
 				store_link_free(&l);
 				goto out;
 			}

@@ -4,9 +4,9 @@
  * Each setting is read through config_get(), which handles the NAME /
  * NAME_FILE pair in one place, and then checked by a small validator.
  * The first problem found is reported as one line naming the variable.
- * It also owns config_sf_org(), the one way to a Salesforce integration:
- * the environment's default, or a named one from the store, with the
- * same validators for both (forcelink-admin uses them when it adds one).
+ * The validators of an integration's settings serve the environment's
+ * default, forcelink-admin when it adds one, and org.c when it reads one
+ * back from the store.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -23,7 +23,6 @@
 #include "crypto.h"
 #include "http.h"
 #include "log.h"
-#include "store.h"
 
 /* Longest value accepted from a variable or a _FILE. */
 #define CONFIG_VALUE_MAX	8192
@@ -170,8 +169,7 @@ config_printable(const char *s)
 	return 1;
 }
 
-/* Drops trailing slashes of a base URL. */
-static void
+void
 config_trim_slash(char *s)
 {
 	size_t	 n = strlen(s);
@@ -638,70 +636,4 @@ config_sf_org_free(struct sf_org *o)
 	crypto_free_secret(o->client_secret);
 	free(o->api_version);
 	memset(o, 0, sizeof(*o));
-}
-
-/* Copies src into *out.  Returns 0, or -1 on memory exhaustion (*out is
- * then empty). */
-static int
-config_sf_org_copy(const struct sf_org *src, struct sf_org *out)
-{
-	memset(out, 0, sizeof(*out));
-	if ((out->name = strdup(src->name)) == NULL ||
-	    (out->login_url = strdup(src->login_url)) == NULL ||
-	    (out->login_host = strdup(src->login_host)) == NULL ||
-	    (out->client_id = strdup(src->client_id)) == NULL ||
-	    (out->client_secret = strdup(src->client_secret)) == NULL ||
-	    (out->api_version = strdup(src->api_version)) == NULL) {
-		config_sf_org_free(out);
-		return -1;
-	}
-	out->integration_user = src->integration_user;
-	return 0;
-}
-
-enum config_org
-config_sf_org(const struct config *cfg, struct store *st,
-    const char *enterprise_id, const char *team_id, const char *org,
-    struct sf_org *out)
-{
-	char			 name[CONFIG_ORG_NAME_MAX + 1], host[256];
-	enum store_result	 sr;
-
-	memset(out, 0, sizeof(*out));
-	if (org != NULL)
-		snprintf(name, sizeof(name), "%s", org);
-	else if (st == NULL)
-		name[0] = '\0';
-	else if (store_workspace_integration(st, enterprise_id != NULL ?
-	    enterprise_id : "", team_id != NULL ? team_id : "", name,
-	    NULL) != STORE_OK)
-		return CONFIG_ORG_ERROR;
-	/* A link names its integration, so it can never be refreshed
-	 * against another one: a name that is not found is an error, not
-	 * the default. */
-	if (name[0] == '\0')
-		return config_sf_org_copy(&cfg->sf, out) == 0 ? CONFIG_ORG_OK :
-		    CONFIG_ORG_ERROR;
-	if (st == NULL || (org != NULL && strlen(org) > CONFIG_ORG_NAME_MAX))
-		return CONFIG_ORG_UNKNOWN;
-	sr = store_integration_get(st, name, out);
-	if (sr != STORE_OK)
-		return sr == STORE_NOTFOUND ? CONFIG_ORG_UNKNOWN :
-		    sr == STORE_BADKEY ? CONFIG_ORG_BADKEY : CONFIG_ORG_ERROR;
-	/* Validated when it was added; checked again, as anything read
-	 * back from a file. */
-	if (!config_login_url_ok(out->login_url, host, sizeof(host)) ||
-	    !config_api_version_ok(out->api_version) ||
-	    !config_client_id_ok(out->client_id)) {
-		log_error("integration=%s msg=\"stored settings are "
-		    "malformed\"", name);
-		config_sf_org_free(out);
-		return CONFIG_ORG_ERROR;
-	}
-	config_trim_slash(out->login_url);
-	if ((out->login_host = strdup(host)) == NULL) {
-		config_sf_org_free(out);
-		return CONFIG_ORG_ERROR;
-	}
-	return CONFIG_ORG_OK;
 }

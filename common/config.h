@@ -11,8 +11,8 @@
  * which the programs follow while they run (a rotation rewrites it), or
  * FORCELINK_KEY, which they read once.
  *
- * Salesforce settings are reached only through config_sf_org(), never as
- * globals.  The environment's settings are the default integration, named
+ * Salesforce settings are reached only through org_find() (org.h), never
+ * as globals.  The environment's settings are the default integration, named
  * ""; named integrations, and which workspace uses which, are kept in the
  * store (forcelink-admin integration, workspace) and looked up there on
  * every call, so that a change is seen by the next request.
@@ -106,32 +106,7 @@ int		 config_load(struct config *cfg, char *err, size_t errsz);
 /* Releases everything and wipes the secrets. */
 void		 config_free(struct config *cfg);
 
-struct store;
-
-/* Outcome of config_sf_org(). */
-enum config_org {
-	CONFIG_ORG_OK,
-	CONFIG_ORG_UNKNOWN,	/* no integration of that name (removed) */
-	CONFIG_ORG_BADKEY,	/* its secret does not open (wrong key) */
-	CONFIG_ORG_ERROR	/* store or memory failure (logged) */
-};
-
-/*
- * Finds a Salesforce integration.  With org not NULL: the one of that
- * name, as recorded on a link or a login ("" is the default).  With org
- * NULL: the workspace's, i.e. the mapping of team_id, else of
- * enterprise_id, else the default (store_workspace_integration).  The
- * store is read every time (one or two indexed reads and the opening of
- * one sealed secret), so forcelink-admin's changes apply to the next
- * request; st may be NULL, and then only the default is known.  On
- * CONFIG_ORG_OK *out holds a copy (release with config_sf_org_free);
- * otherwise *out is empty.
- */
-enum config_org	 config_sf_org(const struct config *, struct store *st,
-		    const char *enterprise_id, const char *team_id,
-		    const char *org, struct sf_org *out);
-
-/* Releases what config_sf_org() filled and wipes the secret. */
+/* Releases an integration's settings and wipes the secret. */
 void		 config_sf_org_free(struct sf_org *);
 
 /*
@@ -152,5 +127,8 @@ int		 config_login_url_ok(const char *s, char *host, size_t hostsz);
 int		 config_client_id_ok(const char *s);
 int		 config_api_version_ok(const char *s);
 int		 config_my_domain_ok(const char *host);
+
+/* Drops the trailing slashes of a base URL, in place. */
+void		 config_trim_slash(char *s);
 
 #endif

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "org.h"
 #include "metrics.h"
 #include "session.h"
 
@@ -334,7 +335,7 @@ session_open_link(struct session *s, const struct slack_user *who,
     const char *ws, struct store_link *link, struct sf_org *org)
 {
 	enum store_result	 sr;
-	enum config_org		 cr;
+	enum org_result		 cr;
 
 	memset(org, 0, sizeof(*org));
 	sr = store_link_get(s->st, who, link);
@@ -346,15 +347,15 @@ session_open_link(struct session *s, const struct slack_user *who,
 		    "workspace_integration=\"%s\"", link->org, ws);
 		return SESSION_MOVED;
 	}
-	cr = config_sf_org(s->cfg, s->st, who->enterprise_id, who->team_id,
+	cr = org_find(s->cfg, s->st, who->enterprise_id, who->team_id,
 	    link->org, org);
-	if (cr == CONFIG_ORG_OK)
+	if (cr == ORG_OK)
 		return SESSION_OK;
 	log_error("integration=\"%s\" msg=\"the link's integration %s\"",
-	    link->org, cr == CONFIG_ORG_UNKNOWN ? "is unknown" :
-	    cr == CONFIG_ORG_BADKEY ? "has a secret that does not open" :
+	    link->org, cr == ORG_UNKNOWN ? "is unknown" :
+	    cr == ORG_BADKEY ? "has a secret that does not open" :
 	    "cannot be read");
-	return cr == CONFIG_ORG_BADKEY ? SESSION_BADKEY : SESSION_ERROR;
+	return cr == ORG_BADKEY ? SESSION_BADKEY : SESSION_ERROR;
 }
 
 /* The refresh lock's id of integration name's token (session_lock_id):
@@ -527,15 +528,15 @@ session_iuser_call(struct session *s, session_fn fn, void *arg,
 	struct store_itoken	 tok;
 	struct store_link	 link;
 	enum session_result	 res;
-	enum config_org		 cr;
+	enum org_result		 cr;
 	enum sf_result		 r;
 	int64_t			 stale;
 
 	memset(&tok, 0, sizeof(tok));
 	memset(&link, 0, sizeof(link));
-	cr = config_sf_org(s->cfg, s->st, NULL, NULL, as->integration, &org);
-	if (cr != CONFIG_ORG_OK) {
-		res = cr == CONFIG_ORG_BADKEY ? SESSION_BADKEY : SESSION_ERROR;
+	cr = org_find(s->cfg, s->st, NULL, NULL, as->integration, &org);
+	if (cr != ORG_OK) {
+		res = cr == ORG_BADKEY ? SESSION_BADKEY : SESSION_ERROR;
 		goto out;
 	}
 	if ((res = session_itoken(s, &org, 0, &tok)) != SESSION_OK)
@@ -831,14 +832,14 @@ session_revoke_old(struct session *s, const struct slack_user *who,
     const char *oldorg, const char *old, const char *current)
 {
 	struct sf_org	 org;
-	enum config_org	 cr;
+	enum org_result	 cr;
 	enum sf_result	 r;
 
 	if (old == NULL || oldorg == NULL || strcmp(old, current) == 0)
 		return;
-	cr = config_sf_org(s->cfg, s->st, who->enterprise_id, who->team_id,
+	cr = org_find(s->cfg, s->st, who->enterprise_id, who->team_id,
 	    oldorg, &org);
-	if (cr != CONFIG_ORG_OK) {
+	if (cr != ORG_OK) {
 		log_event(LOGL_WARN, "sf.revoke", "reason=relink "
 		    "outcome=skipped why=\"integration '%s' of the replaced "
 		    "link is unusable\"", oldorg);
@@ -889,7 +890,7 @@ session_grant_get(struct session *s, const struct slack_user *who,
 	struct sf_org		 o;
 	const struct sf_org	*org = &o;
 	enum session_result	 res = SESSION_ERROR;
-	enum config_org		 cr;
+	enum org_result		 cr;
 	enum sf_result		 r;
 	const char		*why = NULL;
 	int			 vr, issued = 0;
@@ -899,11 +900,11 @@ session_grant_get(struct session *s, const struct slack_user *who,
 	memset(g, 0, sizeof(*g));
 	/* The integration the login started with: its client id is the
 	 * one the code was issued to. */
-	if ((cr = config_sf_org(s->cfg, s->st, who->enterprise_id,
-	    who->team_id, orgname, &o)) != CONFIG_ORG_OK) {
+	if ((cr = org_find(s->cfg, s->st, who->enterprise_id,
+	    who->team_id, orgname, &o)) != ORG_OK) {
 		log_error("integration=\"%s\" msg=\"the login's integration "
 		    "is %s\"", orgname != NULL ? orgname : "(workspace's)",
-		    cr == CONFIG_ORG_UNKNOWN ? "gone" : "unusable");
+		    cr == ORG_UNKNOWN ? "gone" : "unusable");
 		goto out;
 	}
 	r = sf_token_code(s->http, org, code, s->cfg->redirect_uri, verifier,
@@ -1065,12 +1066,12 @@ session_grant_revoke(struct session *s, const struct slack_user *who,
     const char *orgname, const char *refresh, const char *why)
 {
 	struct sf_org	 org;
-	enum config_org	 cr;
+	enum org_result	 cr;
 	enum sf_result	 r;
 
-	cr = config_sf_org(s->cfg, s->st, who->enterprise_id, who->team_id,
+	cr = org_find(s->cfg, s->st, who->enterprise_id, who->team_id,
 	    orgname, &org);
-	if (cr != CONFIG_ORG_OK) {
+	if (cr != ORG_OK) {
 		log_event(LOGL_WARN, "sf.revoke", "reason=%s outcome=skipped "
 		    "why=\"integration '%s' is unusable\"", why, orgname);
 		return -1;
@@ -1127,15 +1128,15 @@ enum session_result
 session_login_org(struct session *s, const struct slack_user *who,
     struct sf_org *org)
 {
-	enum config_org	 cr;
+	enum org_result	 cr;
 
-	cr = config_sf_org(s->cfg, s->st, who->enterprise_id, who->team_id,
+	cr = org_find(s->cfg, s->st, who->enterprise_id, who->team_id,
 	    NULL, org);
-	if (cr != CONFIG_ORG_OK)
+	if (cr != ORG_OK)
 		log_error("msg=\"the workspace's integration is unusable "
-		    "(%s)\"", cr == CONFIG_ORG_BADKEY ? "its secret does not "
+		    "(%s)\"", cr == ORG_BADKEY ? "its secret does not "
 		    "open" : "see above");
-	return cr == CONFIG_ORG_OK ? SESSION_OK : SESSION_ERROR;
+	return cr == ORG_OK ? SESSION_OK : SESSION_ERROR;
 }
 
 char *

@@ -136,7 +136,7 @@ void		 session_linked_free(struct session_linked *);
 
 /* --- Integrations (issue 6) ------------------------------------------
  *
- * A workspace uses one Salesforce integration (config_sf_org: its own
+ * A workspace uses one Salesforce integration (org_find: its own
  * mapping, else its enterprise's, else the default).  A link records the
  * integration it was made with, and every call made with it (refresh,
  * revoke, queries) uses that integration only.  When the workspace has
