@@ -9,6 +9,15 @@
  * across all of them (store_rekey.c), the sealing (store_seal.c), the
  * SQL (store_sql.c), and the connection with its statement helpers,
  * keys and transactions (store.c).
+ *
+ * Engines.  The table files name statements by id (enum stmt) and read
+ * and write them only through the helper family below, so that they do
+ * not know which engine runs them; the sealing takes and gives bytes.
+ * What is SQLite's alone: store.c's connection (open, settings,
+ * migrations, busy handling, checkpoints) and the helpers' bodies,
+ * store_sql.c's dialect, the backup API (store_backup.c) and the file
+ * reports of store_admin.c.  A second engine (issue 14: PostgreSQL
+ * through libpq) brings its own of each of those and nothing else.
  */
 #ifndef STORE_INT_H
 #define STORE_INT_H
