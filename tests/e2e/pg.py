@@ -144,6 +144,16 @@ class PgServer:
                         % (setup, select), database, superuser=superuser)
         return json.loads(out)
 
+    def queries(self, selects, database=None, setup=""):
+        """query() of several SELECTs ({name: select}) in one psql (one
+        connection: each costs the server a process and a SCRAM
+        exchange); returns {name: rows}."""
+        (row,) = self.query("SELECT %s" % ", ".join(
+            "(SELECT coalesce(json_agg(q), '[]') FROM (%s) q) AS \"%s\""
+            % (sel, name) for name, sel in selects.items()), database,
+            setup=setup)
+        return row
+
     def createdb(self, name):
         """A new empty database owned by forcelink."""
         self.psql("CREATE DATABASE %s;" % name)

@@ -52,23 +52,27 @@ def sqlite_migrate(db, upto):
                          "COMMIT;" % (f.read_text(), version))
 
 
-def pg_version(pg):
-    if pg.psql("SELECT to_regclass('forcelink_schema') IS NOT NULL",
-               DB).strip() == "f":
-        return 0
-    return int(pg.psql("SELECT version FROM forcelink_schema", DB))
-
-
-def pg_migrate(pg, upto):
-    v = pg_version(pg)
+def pg_migrate_script(upto):
+    """psql commands applying the migrations up to version upto as the
+    engine will: each in one transaction that takes the advisory lock,
+    reads the version (0 while forcelink_schema does not exist), and
+    applies the file and sets the version only when it is older."""
     script = []
     for version, f in migrations(PG_SQL):
-        if version <= v or version > upto:
-            continue
-        script.append("BEGIN;\nSELECT pg_advisory_xact_lock(%d) \\g /dev/null\n"
-                      "%s\nUPDATE forcelink_schema SET version = %d;\n"
-                      "COMMIT;" % (MIGRATE_LOCK, f.read_text(), version))
-    pg.psql("\n".join(script), DB)
+        if version > upto:
+            break
+        script.append(
+            "BEGIN;\n"
+            "SELECT pg_advisory_xact_lock(%d) \\g /dev/null\n"
+            "SELECT to_regclass('forcelink_schema') IS NOT NULL AS has "
+            "\\gset\n"
+            "\\if :has\nSELECT version AS v FROM forcelink_schema \\gset\n"
+            "\\else\n\\set v 0\n\\endif\n"
+            "SELECT :v < %d AS todo \\gset\n"
+            "\\if :todo\n%s\nUPDATE forcelink_schema SET version = %d;\n"
+            "\\endif\nCOMMIT;" % (MIGRATE_LOCK, version, f.read_text(),
+                                   version))
+    return "\n".join(script)
 
 
 VERSIONS = [v for v, _ in migrations(SQL)]
@@ -79,16 +83,13 @@ def twins(pg, tmp_path_factory):
     """Both databases migrated one version at a time: the SQLite one
     (open) and each version's schema on both."""
     pg.createdb(DB)
-    assert pg_version(pg) == 0
     lite = sqlite3.connect(str(tmp_path_factory.mktemp("schema") /
                                "twin.db"), isolation_level=None)
     schemas = {}
     for v in VERSIONS:
-        pg_migrate(pg, v)
         sqlite_migrate(lite, v)
-        schemas[v] = (sqlite_schema(lite), pg_schema(pg))
-    # Applied once: nothing left to apply.
-    pg_migrate(pg, VERSIONS[-1])
+        schemas[v] = (sqlite_schema(lite),
+                      pg_schema(pg, setup=pg_migrate_script(v)))
     return lite, schemas
 
 
@@ -126,7 +127,7 @@ def sqlite_schema(db):
     return objs, idx, version
 
 
-def pg_schema(pg):
+def pg_schema(pg, setup=""):
     """{name: (kind, [(column, notnull, identity)])}, the set of indexes
     as sqlite_schema() gives them, {name: relpersistence}, and the
     version in forcelink_schema: one psql for all."""
@@ -155,7 +156,8 @@ def pg_schema(pg):
         "JOIN pg_class i ON i.oid = x.indexrelid "
         "JOIN pg_namespace n ON n.oid = t.relnamespace "
         "WHERE n.nspname = 'public') r) AS idx, "
-        "(SELECT version FROM forcelink_schema) AS version", DB)
+        "(SELECT version FROM forcelink_schema) AS version", DB,
+        setup=setup)
     rels, cols, idx_rows = got["rels"], got["cols"], got["idx"]
     persistence = {}
     for r in rels:
@@ -230,10 +232,12 @@ def test_same_tables_views_columns_and_keys(twins, version):
 
 
 def test_applied_once(pg, twins):
-    """The last version is there on both, and applying the migrations
-    again applied none (it would fail: CREATE TABLE of a table there)."""
-    assert pg_version(pg) == VERSIONS[-1] == twins[0].execute(
-        "PRAGMA user_version").fetchone()[0]
+    """Applying every migration again changes nothing (each would fail:
+    CREATE TABLE of a table there): the version says they are applied."""
+    (got,) = pg.query("SELECT version FROM forcelink_schema", DB,
+                      setup=pg_migrate_script(VERSIONS[-1]))
+    assert got == {"version": VERSIONS[-1]} and twins[0].execute(
+        "PRAGMA user_version").fetchone()[0] == VERSIONS[-1]
 
 
 # --- The same rows, the same answers ----------------------------------------
@@ -399,32 +403,35 @@ def sqlite_rows(db, select):
             for r in cur]
 
 
-def pg_rows(pg, select, setup=""):
-    return [[(n, type(v), v) for n, v in r.items()]
-            for r in pg.query(select, DB, setup=setup)]
+def typed(rows):
+    """query() rows as sqlite_rows() gives them."""
+    return [[(n, type(v), v) for n, v in r.items()] for r in rows]
 
 
 def test_tables_read_back_alike(pg, filled):
     lite = sqlite_schema(filled)[0]
+    selects = {}
     for table in sorted({t for t, _ in ROWS}):
         _, cols, pk, _ = lite[table]
-        select = "SELECT %s FROM %s ORDER BY %s" % (
+        selects[table] = "SELECT %s FROM %s ORDER BY %s" % (
             ", ".join(c for c, _ in cols), table, ", ".join(pk))
+    got = pg.queries(selects, DB)
+    for table, select in selects.items():
         want = sqlite_rows(filled, select)
         assert len(want) == sum(t == table for t, _ in ROWS)
-        assert pg_rows(pg, select) == want, table
+        assert typed(got[table]) == want, table
 
 
-@pytest.mark.parametrize("view,order", [
-    ("links", "team_id, user_id"),
-    ("installations", "enterprise_id, team_id")])
-def test_views_read_alike(pg, filled, view, order):
-    select = "SELECT * FROM %s ORDER BY %s" % (view, order)
-    want = sqlite_rows(filled, select)
-    assert len(want) == 2
+def test_views_read_alike(pg, filled):
+    selects = {"links": "SELECT * FROM links ORDER BY team_id, user_id",
+               "installations": "SELECT * FROM installations "
+               "ORDER BY enterprise_id, team_id"}
     # The times are UTC whatever the session's time zone (+12:45 here).
-    assert pg_rows(pg, select,
-                   setup="SET TimeZone = 'Pacific/Chatham';") == want
+    got = pg.queries(selects, DB, setup="SET TimeZone = 'Pacific/Chatham';")
+    for view, select in selects.items():
+        want = sqlite_rows(filled, select)
+        assert len(want) == 2
+        assert typed(got[view]) == want, view
 
 
 def test_same_rows_refused(pg, filled):

@@ -11,7 +11,10 @@ stop.  The Debian package's own cluster is never started.
 import glob
 import os
 import pwd
+import shutil
 import stat
+import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -111,7 +114,7 @@ def test_listens_on_no_tcp_port(pg):
 def test_settings_for_throwaway_data(pg):
     names = ("fsync", "synchronous_commit", "full_page_writes",
              "wal_level", "shared_buffers", "password_encryption",
-             "TimeZone")
+             "TimeZone", "lc_collate")
     got = pg.query("SELECT name, setting, unit FROM pg_settings "
                    "WHERE name IN (%s) ORDER BY name" %
                    ", ".join("'%s'" % n for n in names))
@@ -121,7 +124,7 @@ def test_settings_for_throwaway_data(pg):
                    # 8 kB pages: 16 MB.
                    "shared_buffers": "2048",
                    "password_encryption": "scram-sha-256",
-                   "TimeZone": "UTC"}
+                   "TimeZone": "UTC", "lc_collate": "C"}
 
 
 def test_role_needs_its_password_file(pg, tmp_path):
@@ -222,3 +225,45 @@ def test_stop_and_remove(pg):
     pg.stop(remove=True)
     assert not d.exists()
     assert not [p for p in pids if pglib.alive(p)]
+
+
+def test_run_by_another_user(tmp_path):
+    """Run by a user other than root (a developer), the server runs as
+    that user and its files are that user's: here fltest-pg runs pgctl."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root to run pgctl as another user")
+    pw = pwd.getpwnam("fltest-pg")
+    d = Path(tempfile.mkdtemp(prefix="fl-pg.", dir="/tmp"))
+    os.chown(d, pw.pw_uid, pw.pw_gid)
+
+    def as_user(*argv):
+        r = subprocess.run(
+            ["setpriv", "--reuid=fltest-pg", "--regid=fltest-pg",
+             "--init-groups", "--"] + list(argv), capture_output=True,
+            text=True, timeout=120, cwd="/tmp", env=pglib._client_env())
+        assert r.returncode == 0, (argv, r.stdout, r.stderr)
+        return r.stdout
+    try:
+        as_user(str(pglib.PGCTL), "start", str(d))
+        s = pglib.PgServer(d)
+        for pid in s.pids():
+            assert pglib.uid_of(pid) == [pw.pw_uid] * 4
+        for f in ("password", "pgpass"):
+            st = (d / f).stat()
+            assert st.st_uid == pw.pw_uid and \
+                stat.S_IMODE(st.st_mode) == 0o600, f
+        out = as_user("bash", "-c", 'eval "$("$0" env "$1")" && '
+                      'exec "$2" -X -A -t -w -d "$FORCELINK_DB" '
+                      '-c "SELECT current_user"', str(pglib.PGCTL), str(d),
+                      str(pglib.PG_BIN / "psql"))
+        assert out.strip() == "forcelink"
+        pids = s.pids()
+        cpu = s.cpu()
+        as_user(str(pglib.PGCTL), "stop", str(d))
+        pglib.SERVER_CPU[0] += cpu[0]
+        pglib.SERVER_CPU[1] += cpu[1]
+        assert not [p for p in pids if pglib.alive(p)]
+    finally:
+        subprocess.run([str(pglib.PGCTL), "stop", str(d)],
+                       capture_output=True)
+        shutil.rmtree(d)
