@@ -27,9 +27,12 @@ def pg():
     if not pglib.available():
         pytest.fail("PostgreSQL 15 is not installed (scripts/lib.sh "
                     "installs postgresql-15)")
-    s = pglib.PgServer().start()
-    yield s
-    s.stop(remove=True)
+    s = pglib.PgServer()
+    try:
+        s.start()
+        yield s
+    finally:
+        s.stop(remove=True)
 
 
 @pytest.fixture(autouse=True)

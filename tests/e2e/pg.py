@@ -208,5 +208,7 @@ def alive(pid):
 
 
 def uid_of(pid):
-    """Real, effective, saved and filesystem uids of pid."""
-    return [int(x) for x in _status(pid)["Uid"].split()]
+    """Real, effective, saved and filesystem uids of pid; None once it
+    has exited (a backend or worker may end at any time)."""
+    uid = _status(pid).get("Uid")
+    return None if uid is None else [int(x) for x in uid.split()]
