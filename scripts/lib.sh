@@ -8,14 +8,17 @@ FL_PY=/usr/bin/python3
 # Debian 12 packages forcelink needs to build, run and test (systemd for
 # systemd-analyze, -sysusers and -tmpfiles, which check the install;
 # dpkg-dev, debhelper, fakeroot and lintian build and check the Debian
-# package, from a copy of the files git lists: tests/e2e/test_debian.py).
+# package, from a copy of the files git lists: tests/e2e/test_debian.py;
+# postgresql-15 for the tests' throwaway servers, tests/pg/pgctl, and
+# libpq-dev for the PostgreSQL store, issue 14).
 FL_PACKAGES="build-essential autoconf automake pkg-config libfcgi-dev
 libcurl4-openssl-dev libjson-c-dev libsqlite3-dev libsodium-dev sqlite3
 nginx-light check python3-pytest python3-pytest-xdist openssl curl
 ca-certificates
 clang-14 libclang-rt-14-dev valgrind libasan8 libubsan1 mandoc
 chromium chromium-driver systemd jq
-dpkg-dev debhelper fakeroot lintian git"
+dpkg-dev debhelper fakeroot lintian git
+postgresql-15 libpq-dev"
 
 fl_log() { printf '%s: %s\n' "${FL_PROG:-forcelink}" "$*" >&2; }
 
@@ -40,7 +43,11 @@ fl_ensure_packages() {
 	fl_log "installing:$missing"
 	export DEBIAN_FRONTEND=noninteractive
 	apt-get update -qq >/dev/null
-	# policy-rc.d keeps the nginx package from starting a system nginx.
+	# policy-rc.d keeps the nginx package from starting a system nginx,
+	# and postgresql-15 its cluster "main" (its postinst creates it and
+	# asks invoke-rc.d to start it: refused).  The tests never start
+	# it: tests/pg/pgctl runs initdb and pg_ctl on a directory of its
+	# own.
 	if [ ! -e /usr/sbin/policy-rc.d ]; then
 		printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
 		chmod +x /usr/sbin/policy-rc.d

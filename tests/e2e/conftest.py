@@ -10,6 +10,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from harness import Stack  # noqa: E402
+import pg as pglib  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -17,6 +18,21 @@ def stack(tmp_path_factory):
     s = Stack(tmp_path_factory.mktemp("stack")).start()
     yield s
     s.stop()
+
+
+@pytest.fixture(scope="module")
+def pg():
+    """A throwaway PostgreSQL server (tests/e2e/pg.py) for the module that
+    asks for it, removed with its directory afterwards."""
+    if not pglib.available():
+        pytest.fail("PostgreSQL 15 is not installed (scripts/lib.sh "
+                    "installs postgresql-15)")
+    s = pglib.PgServer()
+    try:
+        s.start()
+        yield s
+    finally:
+        s.stop(remove=True)
 
 
 @pytest.fixture(autouse=True)
@@ -34,7 +50,9 @@ def _module_cpu(request):
     """With FL_MODULE_CPU naming a file, appends "MODULE WALL USER SYS"
     (seconds) for each module: this pytest process's CPU and that of the
     children it waited for (the stack's programs, nginx, the stand-ins,
-    forcelink-admin).  scripts/test prints the costliest modules."""
+    forcelink-admin) and that of the PostgreSQL servers it stopped
+    (tests/e2e/pg.py: not children).  scripts/test prints the costliest
+    modules."""
     path = os.environ.get("FL_MODULE_CPU")
     if not path:
         yield
@@ -51,4 +69,5 @@ def _module_cpu(request):
 def _cpu():
     s = resource.getrusage(resource.RUSAGE_SELF)
     c = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return (s.ru_utime + c.ru_utime, s.ru_stime + c.ru_stime)
+    return (s.ru_utime + c.ru_utime + pglib.SERVER_CPU[0],
+            s.ru_stime + c.ru_stime + pglib.SERVER_CPU[1])

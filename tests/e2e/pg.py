@@ -1,0 +1,214 @@
+"""A throwaway PostgreSQL server for the tests (issue 14).
+
+PgServer drives tests/pg/pgctl: a cluster made with initdb in a fresh
+directory under /tmp, run as an unprivileged user (fltest-pg when the
+tests run as root), listening on a unix socket in that directory only,
+with a role and a database named forcelink whose password is in a file.
+The directory is under /tmp rather than pytest's tmp_path: the server's
+user must reach it (tmp_path's parents have mode 0700), and a unix
+socket's path has at most 107 bytes.
+
+The server is not a child of the tests (pg_ctl leaves it to init), so the
+CPU it uses is not in the tests' RUSAGE_CHILDREN: stop() adds it to
+SERVER_CPU, which conftest's FL_MODULE_CPU line counts.
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import urllib.parse
+from pathlib import Path
+
+from harness import ROOT
+
+PGCTL = ROOT / "tests" / "pg" / "pgctl"
+PG_BIN = Path("/usr/lib/postgresql/15/bin")
+# User and system CPU seconds of the servers stopped so far.
+SERVER_CPU = [0.0, 0.0]
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def available():
+    """Whether PostgreSQL 15 is installed (scripts/lib.sh installs it)."""
+    return (PG_BIN / "postgres").exists() and (PG_BIN / "psql").exists()
+
+
+class PgError(Exception):
+    """psql failed; .stderr says why."""
+
+    def __init__(self, stderr):
+        super().__init__(stderr.strip())
+        self.stderr = stderr
+
+
+def _client_env(extra=None):
+    """The environment for a client: ours without any PG* variable (a
+    PGHOST or PGPASSWORD of the caller would change what is tested)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
+    env.update(extra or {})
+    return env
+
+
+class PgServer:
+    def __init__(self, directory=None):
+        if directory is None:
+            directory = tempfile.mkdtemp(prefix="fl-pg.", dir="/tmp")
+            os.chmod(directory, 0o755)
+        self.dir = Path(directory)
+        self.env = {}
+
+    def pgctl(self, *args):
+        r = subprocess.run([str(PGCTL), args[0], str(self.dir)]
+                           + list(args[1:]), capture_output=True,
+                           text=True, timeout=120, env=_client_env())
+        assert r.returncode == 0, (args, r.stdout, r.stderr)
+        return r.stdout
+
+    def start(self):
+        self.pgctl("start")
+        # The variables of "pgctl env", as a shell would set them.
+        names = ("FORCELINK_DB", "FORCELINK_DB_PASSWORD_FILE", "PGPASSFILE")
+        out = subprocess.run(
+            ["bash", "-c", 'eval "$("$0" env "$1")" && printf "%s\\0"'
+             + "".join(' "$%s"' % n for n in names), str(PGCTL),
+             str(self.dir)], capture_output=True, text=True, check=True,
+            env=_client_env()).stdout.split("\0")
+        self.env = dict(zip(names, out))
+        assert all(self.env.get(n) for n in names), out
+        return self
+
+    def stop(self, remove=False):
+        """Stops the server (its CPU goes to SERVER_CPU); remove: and
+        deletes the directory."""
+        pid = self.postmaster_pid()
+        if pid is not None:
+            cpu = self.cpu()
+            SERVER_CPU[0] += cpu[0]
+            SERVER_CPU[1] += cpu[1]
+        if self.dir.exists():
+            self.pgctl("stop")
+            if remove:
+                shutil.rmtree(self.dir)
+
+    def restart(self):
+        self.pgctl("restart")
+        return self
+
+    @property
+    def uri(self):
+        """The libpq URI forcelink is given (FORCELINK_DB)."""
+        return self.env["FORCELINK_DB"]
+
+    def uri_for(self, database):
+        """The URI of another database of the server."""
+        query = urllib.parse.urlsplit(self.uri).query
+        return "postgresql:///%s?%s" % (urllib.parse.quote(database), query)
+
+    @property
+    def password(self):
+        return Path(self.env["FORCELINK_DB_PASSWORD_FILE"]).read_text() \
+            .strip()
+
+    def psql(self, sql, database=None, env=None, superuser=False,
+             uri=None):
+        """Runs sql (one or more statements, stopping at the first
+        error, which raises PgError) and returns psql's unaligned output.
+        As forcelink with its password file (env: another client
+        environment; uri: another URI), or as the superuser."""
+        opts = ["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-w"]
+        if superuser:
+            argv = [str(PGCTL), "psql", str(self.dir)] + opts
+            if database:
+                argv += ["-d", database]
+            cenv = _client_env()
+        else:
+            argv = [str(PG_BIN / "psql")] + opts + [
+                "-d", uri or (self.uri_for(database) if database
+                              else self.uri)]
+            cenv = _client_env(
+                {"PGPASSFILE": self.env["PGPASSFILE"]}
+                if env is None else env)
+        r = subprocess.run(argv, input=sql, capture_output=True, text=True,
+                           env=cenv, timeout=60)
+        if r.returncode != 0:
+            raise PgError(r.stderr)
+        return r.stdout
+
+    def query(self, select, database=None, setup="", superuser=False):
+        """The rows of a SELECT as dicts whose keys are in the column
+        order (through json_agg, which keeps it); setup: statements run
+        first in the same session (printing nothing)."""
+        out = self.psql("%s\nSELECT coalesce(json_agg(q), '[]') FROM (%s) q;"
+                        % (setup, select), database, superuser=superuser)
+        return json.loads(out)
+
+    def queries(self, selects, database=None, setup=""):
+        """query() of several SELECTs ({name: select}) in one psql (one
+        connection: each costs the server a process and a SCRAM
+        exchange); returns {name: rows}."""
+        (row,) = self.query("SELECT %s" % ", ".join(
+            "(SELECT coalesce(json_agg(q), '[]') FROM (%s) q) AS \"%s\""
+            % (sel, name) for name, sel in selects.items()), database,
+            setup=setup)
+        return row
+
+    def createdb(self, name):
+        """A new empty database owned by forcelink."""
+        self.psql("CREATE DATABASE %s;" % name)
+        return self.uri_for(name)
+
+    def postmaster_pid(self):
+        try:
+            return int((self.dir / "data" / "postmaster.pid").read_text()
+                       .split("\n", 1)[0])
+        except (OSError, ValueError):
+            return None
+
+    def pids(self):
+        """The postmaster and its children."""
+        pm = self.postmaster_pid()
+        if pm is None:
+            return []
+        out = [pm]
+        for p in os.listdir("/proc"):
+            if p.isdigit() and _status(int(p)).get("PPid") == str(pm):
+                out.append(int(p))
+        return out
+
+    def cpu(self):
+        """User and system CPU seconds of the server so far: the
+        postmaster's and its exited children's."""
+        pm = self.postmaster_pid()
+        try:
+            f = Path("/proc/%d/stat" % pm).read_text().rsplit(")", 1)[1] \
+                .split()
+        except (OSError, TypeError):
+            return (0.0, 0.0)
+        # Fields 14-17 of stat (utime stime cutime cstime), here from 3.
+        ut, st, cut, cst = (int(x) for x in f[11:15])
+        return ((ut + cut) / _TICK, (st + cst) / _TICK)
+
+
+def _status(pid):
+    """/proc/PID/status as a dict ({} once the process is gone)."""
+    try:
+        text = Path("/proc/%d/status" % pid).read_text()
+    except OSError:
+        return {}
+    return dict(ln.split(":\t", 1) for ln in text.splitlines()
+                if ":\t" in ln)
+
+
+def alive(pid):
+    """Whether pid is a process that has not exited (a zombie has)."""
+    st = _status(pid).get("State", "")
+    return st != "" and not st.startswith("Z")
+
+
+def uid_of(pid):
+    """Real, effective, saved and filesystem uids of pid; None once it
+    has exited (a backend or worker may end at any time)."""
+    uid = _status(pid).get("Uid")
+    return None if uid is None else [int(x) for x in uid.split()]
