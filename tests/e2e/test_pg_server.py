@@ -244,6 +244,12 @@ def test_run_by_another_user(tmp_path):
     pw = pwd.getpwnam("fltest-pg")
     d = Path(tempfile.mkdtemp(prefix="fl-pg.", dir="/tmp"))
     os.chown(d, pw.pw_uid, pw.pw_gid)
+    # The user runs its own copy of pgctl: the checkout may be in a
+    # directory only root can enter (a CI clone, mktemp -d), and pgctl
+    # reads nothing beside itself.
+    ctl = d.parent / (d.name + ".pgctl")
+    shutil.copyfile(pglib.PGCTL, ctl)
+    os.chmod(ctl, 0o755)
 
     def as_user(*argv):
         r = subprocess.run(
@@ -253,7 +259,7 @@ def test_run_by_another_user(tmp_path):
         assert r.returncode == 0, (argv, r.stdout, r.stderr)
         return r.stdout
     try:
-        as_user(str(pglib.PGCTL), "start", str(d))
+        as_user(str(ctl), "start", str(d))
         s = pglib.PgServer(d)
         pids = s.pids()
         assert pglib.uid_of(pids[0]) == [pw.pw_uid] * 4
@@ -265,12 +271,12 @@ def test_run_by_another_user(tmp_path):
                 stat.S_IMODE(st.st_mode) == 0o600, f
         out = as_user("bash", "-c", 'eval "$("$0" env "$1")" && '
                       'exec "$2" -X -A -t -w -d "$FORCELINK_DB" '
-                      '-c "SELECT current_user"', str(pglib.PGCTL), str(d),
+                      '-c "SELECT current_user"', str(ctl), str(d),
                       str(pglib.PG_BIN / "psql"))
         assert out.strip() == "forcelink"
         pids = s.pids()
         cpu = s.cpu()
-        as_user(str(pglib.PGCTL), "stop", str(d))
+        as_user(str(ctl), "stop", str(d))
         pglib.SERVER_CPU[0] += cpu[0]
         pglib.SERVER_CPU[1] += cpu[1]
         assert not [p for p in pids if pglib.alive(p)]
@@ -278,3 +284,4 @@ def test_run_by_another_user(tmp_path):
         subprocess.run([str(pglib.PGCTL), "stop", str(d)],
                        capture_output=True)
         shutil.rmtree(d)
+        ctl.unlink()
