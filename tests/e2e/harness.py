@@ -893,6 +893,15 @@ class Stack:
                 return out
             time.sleep(0.05)
 
+    def assert_acked_in_time(self, since, n=1, user=None):
+        """Exactly n answers went to Slack after log_mark() since (for
+        user when given), none of them late (late_acks): Slack's 3
+        seconds as forcelink keeps them.  Returns the acks."""
+        acks = self.acks(since, user=user, n=n)
+        assert len(acks) == n, acks
+        assert not late_acks(acks), late_acks(acks)
+        return acks
+
     # -- processes ----------------------------------------------------------
     def worker_pids(self, prog="contact"):
         """The pids of prog's live worker processes: its supervisor's

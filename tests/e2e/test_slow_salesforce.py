@@ -18,13 +18,15 @@ def test_answer_after_eleven_seconds_is_delivered(stack):
     assert stack.link(TEAM, user).status == 200
     stack.faults(delay=11)
     url = stack.response_url(TEAM)
+    mark = stack.log_mark()
     t0 = time.monotonic()
     r = stack.post_contact(stack.form("smith", TEAM, user,
                                       response_url=url), timeout=30)
-    acked = time.monotonic() - t0
     assert r.status == 200, r.text
-    assert acked < 3.0, acked
     assert "Searching" in r.json()["text"], r.text
+    # Slack's 3 seconds, as the worker kept them (the client's clock also
+    # holds what a busy machine adds around it).
+    stack.assert_acked_in_time(mark, 1, user)
     posts = stack.wait_hook(url, timeout=25)
     assert len(posts) == 1, posts
     msg = posts[0]["body"]
