@@ -350,7 +350,10 @@ START_TEST(test_deadline_during_blackhole)
 	 * transfer.
 	 */
 	TU_ASSERT_MS_LT(p.at - t0, 8000);
-	ck_assert_msg(rv == HTTP_TLS, "result %s", http_result_str(rv));
+	/* Under valgrind on a loaded machine the deadline can come after
+	 * the connect timeout, which then ends the transfer first. */
+	ck_assert_msg(rv == HTTP_TLS || (!tu_timed() && rv == HTTP_TIMEOUT),
+	    "result %s", http_result_str(rv));
 	TU_ASSERT_MS_LT(t1 - t0, 9500);
 	ck_assert_int_eq(r.status, 0);
 	http_response_free(&r);
