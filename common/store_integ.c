@@ -22,6 +22,12 @@
  * row and the column.
  */
 
+/*
+ * The older helpers on a statement pointer, used now only by the key
+ * rotation at the end of this file, which store_rekey.c's table-driven
+ * reader replaces: they go with it.
+ */
+
 /* The prepared statement id; never NULL on an open connection. */
 static sqlite3_stmt *
 store_istmt(struct store *st, enum stmt id)
@@ -92,34 +98,36 @@ store_iname_ok(const char *name)
 }
 
 /*
- * Opens the value of integration name's column in blob column col of s,
- * sealed under the key that text column kcol names.  Returns STORE_OK
- * and *out (free with crypto_free_secret), STORE_BADKEY (logged) or
- * STORE_ERROR.
+ * Opens the value of integration name's column in blob column col of the
+ * row statement id is on, sealed under the key that text column kcol
+ * names.  Returns STORE_OK and *out (free with crypto_free_secret),
+ * STORE_BADKEY (logged) or STORE_ERROR.
  */
 static enum store_result
-store_popen_integ(struct store *st, sqlite3_stmt *s, int kcol, int col,
+store_integ_open(struct store *st, enum stmt id, int kcol, int col,
     const char *name, const char *column, char **out)
 {
 	const struct crypto_key	*k;
+	const unsigned char	*ct;
+	size_t			 len;
 
 	*out = NULL;
-	if ((k = store_pkey_find(st, s, kcol, "integration")) == NULL)
+	if ((k = store_key_find(st, id, kcol, "integration")) == NULL)
 		return STORE_BADKEY;
-	return store_open_integ(k, sqlite3_column_blob(s, col),
-	    (size_t)sqlite3_column_bytes(s, col), name, column, out);
+	ct = store_col_bytes(st, id, col, &len);
+	return store_open_integ(k, ct, len, name, column, out);
 }
 
-/* Allocated copy of text column col, or "" for NULL.  NULL (logged) on
- * memory exhaustion. */
+/* Allocated copy of text column col of statement id, or "" for NULL.
+ * NULL (logged) on memory exhaustion. */
 static char *
-store_pcol_dup_empty(sqlite3_stmt *s, int col)
+store_col_dup_empty(struct store *st, enum stmt id, int col)
 {
-	const unsigned char	*t;
-	char			*p;
+	const char	*t;
+	char		*p;
 
-	t = sqlite3_column_text(s, col);
-	if ((p = strdup(t != NULL ? (const char *)t : "")) == NULL)
+	t = store_col_text(st, id, col);
+	if ((p = strdup(t != NULL ? t : "")) == NULL)
 		log_error("msg=\"out of memory\"");
 	return p;
 }
@@ -131,34 +139,31 @@ store_workspace_integration(struct store *st, const char *enterprise_id,
     const char *team_id, char name[CONFIG_ORG_NAME_MAX + 1],
     int *integration_user)
 {
-	sqlite3_stmt		*s;
 	enum store_result	 r = STORE_ERROR;
-	const unsigned char	*t;
+	const char		*t;
 	int			 rc;
 
 	name[0] = '\0';
 	if (integration_user != NULL)
 		*integration_user = 0;
-	if ((s = store_istmt(st, STMT_WS_LOOKUP)) == NULL)
-		return STORE_ERROR;
-	if (store_ibind_text(st, s, 1, enterprise_id) == -1 ||
-	    store_ibind_text(st, s, 2, team_id) == -1 ||
-	    (rc = store_istep(st, s, STMT_WS_LOOKUP)) == -1)
+	if (store_bind_text(st, STMT_WS_LOOKUP, 1, enterprise_id) == -1 ||
+	    store_bind_text(st, STMT_WS_LOOKUP, 2, team_id) == -1 ||
+	    (rc = store_step(st, STMT_WS_LOOKUP)) == -1)
 		goto out;
-	if (rc == SQLITE_ROW) {
-		t = sqlite3_column_text(s, 0);
-		if (t == NULL ||
-		    strlen((const char *)t) > CONFIG_ORG_NAME_MAX) {
+	if (rc == STORE_ROW) {
+		t = store_col_text(st, STMT_WS_LOOKUP, 0);
+		if (t == NULL || strlen(t) > CONFIG_ORG_NAME_MAX) {
 			log_error("msg=\"malformed workspace mapping\"");
 			goto out;
 		}
-		memcpy(name, t, strlen((const char *)t) + 1);
+		memcpy(name, t, strlen(t) + 1);
 		if (integration_user != NULL)
-			*integration_user = sqlite3_column_int(s, 1) != 0;
+			*integration_user =
+			    store_col_int(st, STMT_WS_LOOKUP, 1) != 0;
 	}
 	r = STORE_OK;
 out:
-	store_ireset(s);
+	store_reset(st, STMT_WS_LOOKUP);
 	return r;
 }
 
@@ -175,36 +180,38 @@ enum {
 enum store_result
 store_integration_get(struct store *st, const char *name, struct sf_org *out)
 {
-	sqlite3_stmt		*s;
 	enum store_result	 r = STORE_ERROR;
 	int			 rc;
 
 	memset(out, 0, sizeof(*out));
 	if (!store_iname_ok(name))
 		return STORE_NOTFOUND;
-	if ((s = store_istmt(st, STMT_INTEG_GET)) == NULL)
-		return STORE_ERROR;
 	store_keys(st);
-	if (store_ibind_text(st, s, 1, name) == -1 ||
-	    (rc = store_istep(st, s, STMT_INTEG_GET)) == -1)
+	if (store_bind_text(st, STMT_INTEG_GET, 1, name) == -1 ||
+	    (rc = store_step(st, STMT_INTEG_GET)) == -1)
 		goto out;
-	if (rc == SQLITE_DONE) {
+	if (rc == STORE_DONE) {
 		r = STORE_NOTFOUND;
 		goto out;
 	}
-	if ((r = store_popen_integ(st, s, GICOL_KEY_ID, GICOL_SECRET_CT, name,
-	    "client_secret", &out->client_secret)) != STORE_OK)
+	if ((r = store_integ_open(st, STMT_INTEG_GET, GICOL_KEY_ID,
+	    GICOL_SECRET_CT, name, "client_secret", &out->client_secret)) !=
+	    STORE_OK)
 		goto out;
 	r = STORE_ERROR;
 	if ((out->name = strdup(name)) == NULL ||
-	    (out->login_url = store_pcol_dup(s, GICOL_LOGIN_URL)) == NULL ||
-	    (out->client_id = store_pcol_dup(s, GICOL_CLIENT_ID)) == NULL ||
-	    (out->api_version = store_pcol_dup(s, GICOL_API_VERSION)) == NULL)
+	    (out->login_url = store_col_dup(st, STMT_INTEG_GET,
+	    GICOL_LOGIN_URL)) == NULL ||
+	    (out->client_id = store_col_dup(st, STMT_INTEG_GET,
+	    GICOL_CLIENT_ID)) == NULL ||
+	    (out->api_version = store_col_dup(st, STMT_INTEG_GET,
+	    GICOL_API_VERSION)) == NULL)
 		goto out;
-	out->integration_user = sqlite3_column_int(s, GICOL_INTEGRATION_USER);
+	out->integration_user = (int)store_col_int(st, STMT_INTEG_GET,
+	    GICOL_INTEGRATION_USER);
 	r = STORE_OK;
 out:
-	store_ireset(s);
+	store_reset(st, STMT_INTEG_GET);
 	if (r != STORE_OK)
 		config_sf_org_free(out);
 	return r;
@@ -213,24 +220,21 @@ out:
 enum store_result
 store_link_org(struct store *st, const struct slack_user *who, char **org)
 {
-	sqlite3_stmt		*s;
 	enum store_result	 r = STORE_ERROR;
 	int			 rc;
 
 	*org = NULL;
-	if (!store_who_ok(who) || (s = store_istmt(st, STMT_LINK_ORG)) == NULL)
+	if (!store_who_ok(who))
 		return STORE_ERROR;
-	if (store_ibind_text(st, s, 1, who->enterprise_id) == -1 ||
-	    store_ibind_text(st, s, 2, who->team_id) == -1 ||
-	    store_ibind_text(st, s, 3, who->user_id) == -1 ||
-	    (rc = store_istep(st, s, STMT_LINK_ORG)) == -1)
+	if (store_bind_user(st, STMT_LINK_ORG, who) == -1 ||
+	    (rc = store_step(st, STMT_LINK_ORG)) == -1)
 		goto out;
-	if (rc == SQLITE_DONE)
+	if (rc == STORE_DONE)
 		r = STORE_NOTFOUND;
-	else if ((*org = store_pcol_dup_empty(s, 0)) != NULL)
+	else if ((*org = store_col_dup_empty(st, STMT_LINK_ORG, 0)) != NULL)
 		r = STORE_OK;
 out:
-	store_ireset(s);
+	store_reset(st, STMT_LINK_ORG);
 	return r;
 }
 
@@ -238,19 +242,19 @@ enum store_result
 store_state_set_org(struct store *st,
     const unsigned char state_hash[CRYPTO_HASHLEN], const char *org)
 {
-	sqlite3_stmt		*s;
 	enum store_result	 r = STORE_ERROR;
 
-	if (org == NULL || (s = store_istmt(st, STMT_STATE_SET_ORG)) == NULL)
+	if (org == NULL)
 		return STORE_ERROR;
 	pthread_mutex_lock(&store_writer);
-	if (store_ibind_blob(st, s, 1, state_hash, CRYPTO_HASHLEN) == -1 ||
-	    store_ibind_text(st, s, 2, org) == -1 ||
-	    store_istep(st, s, STMT_STATE_SET_ORG) == -1)
+	if (store_bind_blob(st, STMT_STATE_SET_ORG, 1, state_hash,
+	    CRYPTO_HASHLEN) == -1 ||
+	    store_bind_text(st, STMT_STATE_SET_ORG, 2, org) == -1 ||
+	    store_step(st, STMT_STATE_SET_ORG) == -1)
 		goto out;
-	r = sqlite3_changes(st->db) == 1 ? STORE_OK : STORE_NOTFOUND;
+	r = store_changes(st) == 1 ? STORE_OK : STORE_NOTFOUND;
 out:
-	store_ireset(s);
+	store_reset(st, STMT_STATE_SET_ORG);
 	pthread_mutex_unlock(&store_writer);
 	return r;
 }
@@ -259,24 +263,22 @@ enum store_result
 store_state_org(struct store *st,
     const unsigned char state_hash[CRYPTO_HASHLEN], char **org)
 {
-	sqlite3_stmt		*s;
 	enum store_result	 r = STORE_ERROR;
 	int			 rc;
 
 	*org = NULL;
-	if ((s = store_istmt(st, STMT_STATE_ORG)) == NULL)
-		return STORE_ERROR;
-	if (store_ibind_blob(st, s, 1, state_hash, CRYPTO_HASHLEN) == -1 ||
-	    (rc = store_istep(st, s, STMT_STATE_ORG)) == -1)
+	if (store_bind_blob(st, STMT_STATE_ORG, 1, state_hash,
+	    CRYPTO_HASHLEN) == -1 ||
+	    (rc = store_step(st, STMT_STATE_ORG)) == -1)
 		goto out;
-	if (rc == SQLITE_DONE)
+	if (rc == STORE_DONE)
 		r = STORE_NOTFOUND;
-	else if (sqlite3_column_type(s, 0) == SQLITE_NULL)
+	else if (store_col_null(st, STMT_STATE_ORG, 0))
 		r = STORE_OK;
-	else if ((*org = store_pcol_dup_empty(s, 0)) != NULL)
+	else if ((*org = store_col_dup_empty(st, STMT_STATE_ORG, 0)) != NULL)
 		r = STORE_OK;
 out:
-	store_ireset(s);
+	store_reset(st, STMT_STATE_ORG);
 	return r;
 }
 
@@ -313,37 +315,39 @@ static enum store_result
 store_itoken_read(struct store *st, const char *name,
     struct store_itoken *out, int open)
 {
-	sqlite3_stmt		*s;
 	enum store_result	 r = STORE_ERROR;
 	int			 rc;
 
 	memset(out, 0, sizeof(*out));
 	if (!store_iname_ok(name))
 		return STORE_NOTFOUND;
-	if ((s = store_istmt(st, STMT_ITOKEN_GET)) == NULL)
-		return STORE_ERROR;
 	store_keys(st);
-	if (store_ibind_text(st, s, 1, name) == -1 ||
-	    (rc = store_istep(st, s, STMT_ITOKEN_GET)) == -1)
+	if (store_bind_text(st, STMT_ITOKEN_GET, 1, name) == -1 ||
+	    (rc = store_step(st, STMT_ITOKEN_GET)) == -1)
 		goto out;
-	if (rc == SQLITE_DONE) {
+	if (rc == STORE_DONE) {
 		r = STORE_NOTFOUND;
 		goto out;
 	}
-	if (open && (r = store_popen_integ(st, s, TCOL_KEY_ID, TCOL_ACCESS_CT,
-	    name, "access", &out->access_token)) != STORE_OK)
+	if (open && (r = store_integ_open(st, STMT_ITOKEN_GET, TCOL_KEY_ID,
+	    TCOL_ACCESS_CT, name, "access", &out->access_token)) != STORE_OK)
 		goto out;
 	r = STORE_ERROR;
-	if ((out->sf_user_id = store_pcol_dup(s, TCOL_SF_USER_ID)) == NULL ||
-	    (out->sf_org_id = store_pcol_dup(s, TCOL_SF_ORG_ID)) == NULL ||
-	    (out->sf_username = store_pcol_dup(s, TCOL_SF_USERNAME)) == NULL ||
-	    (out->instance_url = store_pcol_dup(s, TCOL_INSTANCE_URL)) == NULL)
+	if ((out->sf_user_id = store_col_dup(st, STMT_ITOKEN_GET,
+	    TCOL_SF_USER_ID)) == NULL ||
+	    (out->sf_org_id = store_col_dup(st, STMT_ITOKEN_GET,
+	    TCOL_SF_ORG_ID)) == NULL ||
+	    (out->sf_username = store_col_dup(st, STMT_ITOKEN_GET,
+	    TCOL_SF_USERNAME)) == NULL ||
+	    (out->instance_url = store_col_dup(st, STMT_ITOKEN_GET,
+	    TCOL_INSTANCE_URL)) == NULL)
 		goto out;
-	out->version = sqlite3_column_int64(s, TCOL_VERSION);
-	out->fetched_at = (time_t)sqlite3_column_int64(s, TCOL_FETCHED_AT);
+	out->version = store_col_int(st, STMT_ITOKEN_GET, TCOL_VERSION);
+	out->fetched_at = (time_t)store_col_int(st, STMT_ITOKEN_GET,
+	    TCOL_FETCHED_AT);
 	r = STORE_OK;
 out:
-	store_ireset(s);
+	store_reset(st, STMT_ITOKEN_GET);
 	if (r != STORE_OK)
 		store_itoken_free(out);
 	return r;
@@ -368,17 +372,14 @@ store_itoken_peek(struct store *st, const char *name,
 static int
 store_integ_exists(struct store *st, const char *name)
 {
-	sqlite3_stmt	*s;
-	int		 rc;
+	int	 rc;
 
-	if ((s = store_istmt(st, STMT_INTEG_EXISTS)) == NULL)
-		return -1;
-	if (store_ibind_text(st, s, 1, name) == -1 ||
-	    (rc = store_istep(st, s, STMT_INTEG_EXISTS)) == -1)
+	if (store_bind_text(st, STMT_INTEG_EXISTS, 1, name) == -1 ||
+	    (rc = store_step(st, STMT_INTEG_EXISTS)) == -1)
 		rc = -1;
 	else
-		rc = rc == SQLITE_ROW;
-	store_ireset(s);
+		rc = rc == STORE_ROW;
+	store_reset(st, STMT_INTEG_EXISTS);
 	return rc;
 }
 
@@ -388,7 +389,6 @@ store_itoken_put(struct store *st, const char *name,
 {
 	struct sealed		 ct = { NULL, 0 };
 	const struct crypto_key	*k;
-	sqlite3_stmt		*s = NULL;
 	enum store_result	 r = STORE_ERROR;
 	enum stmt		 id;
 	int			 began = 0, e;
@@ -397,11 +397,8 @@ store_itoken_put(struct store *st, const char *name,
 	    in->sf_org_id == NULL || in->sf_username == NULL ||
 	    in->instance_url == NULL || in->access_token == NULL ||
 	    expect < 0)
-		goto out;
+		return STORE_ERROR;
 	id = expect == 0 ? STMT_ITOKEN_INS : STMT_ITOKEN_UPD;
-	if ((s = store_istmt(st, id)) == NULL ||
-	    store_istmt(st, STMT_INTEG_EXISTS) == NULL)
-		goto out;
 	store_keys(st);
 	if (store_write_begin(st) == -1)
 		goto out;
@@ -415,20 +412,20 @@ store_itoken_put(struct store *st, const char *name,
 	k = store_key_current(st);
 	if (store_seal_integ(k, name, "access", in->access_token, &ct) == -1)
 		goto out;
-	if (store_ibind_text(st, s, 1, name) == -1 ||
-	    store_ibind_text(st, s, 2, in->sf_user_id) == -1 ||
-	    store_ibind_text(st, s, 3, in->sf_org_id) == -1 ||
-	    store_ibind_text(st, s, 4, in->sf_username) == -1 ||
-	    store_ibind_text(st, s, 5, in->instance_url) == -1 ||
-	    store_ibind_text(st, s, 6, k->id) == -1 ||
-	    store_ibind_blob(st, s, 7, ct.p, ct.len) == -1 ||
-	    store_ibind_int(st, s, 8, (int64_t)time(NULL)) == -1 ||
-	    store_ibind_int(st, s, 9, expect) == -1 ||
-	    store_istep(st, s, id) == -1)
+	if (store_bind_text(st, id, 1, name) == -1 ||
+	    store_bind_text(st, id, 2, in->sf_user_id) == -1 ||
+	    store_bind_text(st, id, 3, in->sf_org_id) == -1 ||
+	    store_bind_text(st, id, 4, in->sf_username) == -1 ||
+	    store_bind_text(st, id, 5, in->instance_url) == -1 ||
+	    store_bind_text(st, id, 6, k->id) == -1 ||
+	    store_bind_blob(st, id, 7, ct.p, ct.len) == -1 ||
+	    store_bind_int(st, id, 8, (int64_t)time(NULL)) == -1 ||
+	    store_bind_int(st, id, 9, expect) == -1 ||
+	    store_step(st, id) == -1)
 		goto out;
-	r = sqlite3_changes(st->db) == 1 ? STORE_OK : STORE_CONFLICT;
+	r = store_changes(st) == 1 ? STORE_OK : STORE_CONFLICT;
 out:
-	store_ireset(s);
+	store_reset(st, id);
 	if (began && store_write_end(st, r == STORE_OK) == -1)
 		r = STORE_ERROR;
 	free(ct.p);
@@ -442,16 +439,13 @@ store_integration_add(struct store *st, const struct sf_org *in)
 {
 	struct sealed		 ct = { NULL, 0 };
 	const struct crypto_key	*k;
-	sqlite3_stmt		*s = NULL;
 	enum store_result	 r = STORE_ERROR;
 	int			 began = 0;
 
 	if (in == NULL || !store_iname_ok(in->name) || in->login_url == NULL ||
 	    in->client_id == NULL || in->client_secret == NULL ||
 	    in->api_version == NULL)
-		goto out;
-	if ((s = store_istmt(st, STMT_INTEG_ADD)) == NULL)
-		goto out;
+		return STORE_ERROR;
 	st->last_rc = 0;
 	store_keys(st);
 	if (store_write_begin(st) == -1)
@@ -462,19 +456,20 @@ store_integration_add(struct store *st, const struct sf_org *in)
 	if (store_seal_integ(k, in->name, "client_secret", in->client_secret,
 	    &ct) == -1)
 		goto out;
-	if (store_ibind_text(st, s, 1, in->name) == -1 ||
-	    store_ibind_text(st, s, 2, in->login_url) == -1 ||
-	    store_ibind_text(st, s, 3, in->client_id) == -1 ||
-	    store_ibind_text(st, s, 4, k->id) == -1 ||
-	    store_ibind_blob(st, s, 5, ct.p, ct.len) == -1 ||
-	    store_ibind_text(st, s, 6, in->api_version) == -1 ||
-	    store_ibind_int(st, s, 7, in->integration_user != 0) == -1 ||
-	    store_ibind_int(st, s, 8, (int64_t)time(NULL)) == -1 ||
-	    store_istep(st, s, STMT_INTEG_ADD) == -1)
+	if (store_bind_text(st, STMT_INTEG_ADD, 1, in->name) == -1 ||
+	    store_bind_text(st, STMT_INTEG_ADD, 2, in->login_url) == -1 ||
+	    store_bind_text(st, STMT_INTEG_ADD, 3, in->client_id) == -1 ||
+	    store_bind_text(st, STMT_INTEG_ADD, 4, k->id) == -1 ||
+	    store_bind_blob(st, STMT_INTEG_ADD, 5, ct.p, ct.len) == -1 ||
+	    store_bind_text(st, STMT_INTEG_ADD, 6, in->api_version) == -1 ||
+	    store_bind_int(st, STMT_INTEG_ADD, 7,
+	    in->integration_user != 0) == -1 ||
+	    store_bind_int(st, STMT_INTEG_ADD, 8, (int64_t)time(NULL)) == -1 ||
+	    store_step(st, STMT_INTEG_ADD) == -1)
 		goto out;
-	r = sqlite3_changes(st->db) == 1 ? STORE_OK : STORE_EXISTS;
+	r = store_changes(st) == 1 ? STORE_OK : STORE_EXISTS;
 out:
-	store_ireset(s);
+	store_reset(st, STMT_INTEG_ADD);
 	if (began && store_write_end(st, r == STORE_OK) == -1)
 		r = STORE_ERROR;
 	free(ct.p);
@@ -487,12 +482,11 @@ store_integration_set_secret(struct store *st, const char *name,
 {
 	struct sealed		 ct = { NULL, 0 };
 	const struct crypto_key	*k;
-	sqlite3_stmt		*s = store_istmt(st, STMT_INTEG_SET_SECRET);
 	enum store_result	 r = STORE_ERROR;
 	int			 began = 0;
 
 	if (!store_iname_ok(name) || secret == NULL || *secret == '\0')
-		goto out;
+		return STORE_ERROR;
 	st->last_rc = 0;
 	store_keys(st);
 	if (store_write_begin(st) == -1)
@@ -502,14 +496,14 @@ store_integration_set_secret(struct store *st, const char *name,
 	k = store_key_current(st);
 	if (store_seal_integ(k, name, "client_secret", secret, &ct) == -1)
 		goto out;
-	if (store_ibind_text(st, s, 1, name) == -1 ||
-	    store_ibind_text(st, s, 2, k->id) == -1 ||
-	    store_ibind_blob(st, s, 3, ct.p, ct.len) == -1 ||
-	    store_istep(st, s, STMT_INTEG_SET_SECRET) == -1)
+	if (store_bind_text(st, STMT_INTEG_SET_SECRET, 1, name) == -1 ||
+	    store_bind_text(st, STMT_INTEG_SET_SECRET, 2, k->id) == -1 ||
+	    store_bind_blob(st, STMT_INTEG_SET_SECRET, 3, ct.p, ct.len) == -1 ||
+	    store_step(st, STMT_INTEG_SET_SECRET) == -1)
 		goto out;
-	r = sqlite3_changes(st->db) == 1 ? STORE_OK : STORE_NOTFOUND;
+	r = store_changes(st) == 1 ? STORE_OK : STORE_NOTFOUND;
 out:
-	store_ireset(s);
+	store_reset(st, STMT_INTEG_SET_SECRET);
 	if (began && store_write_end(st, r == STORE_OK) == -1)
 		r = STORE_ERROR;
 	free(ct.p);
@@ -567,11 +561,25 @@ store_igrow(void **v, size_t n, size_t *cap, size_t sz)
 	return 0;
 }
 
+/* Columns of STMT_INTEG_LIST. */
+enum {
+	ILCOL_NAME,
+	ILCOL_LOGIN_URL,
+	ILCOL_CLIENT_ID,
+	ILCOL_API_VERSION,
+	ILCOL_KEY_ID,
+	ILCOL_INTEGRATION_USER,
+	ILCOL_CREATED_AT,
+	ILCOL_WORKSPACES,
+	ILCOL_LINKS,
+	ILCOL_TOKEN_USER
+};
+
 enum store_result
 store_integration_list(struct store *st, struct store_integration_list *out)
 {
+	const enum stmt			 id = STMT_INTEG_LIST;
 	struct store_integration_info	*e;
-	sqlite3_stmt			*s;
 	enum store_result		 r = STORE_ERROR;
 	size_t				 cap = 0;
 	int				 rc;
@@ -579,32 +587,35 @@ store_integration_list(struct store *st, struct store_integration_list *out)
 	out->v = NULL;
 	out->n = 0;
 	st->last_rc = 0;
-	if ((s = store_istmt(st, STMT_INTEG_LIST)) == NULL)
-		return STORE_ERROR;
-	while ((rc = store_istep(st, s, STMT_INTEG_LIST)) == SQLITE_ROW) {
+	while ((rc = store_step(st, id)) == STORE_ROW) {
 		if (store_igrow((void **)&out->v, out->n, &cap,
 		    sizeof(*out->v)) == -1)
 			goto out;
 		e = &out->v[out->n++];
 		memset(e, 0, sizeof(*e));
-		if ((e->name = store_pcol_dup(s, 0)) == NULL ||
-		    (e->login_url = store_pcol_dup(s, 1)) == NULL ||
-		    (e->client_id = store_pcol_dup(s, 2)) == NULL ||
-		    (e->api_version = store_pcol_dup(s, 3)) == NULL ||
-		    (e->key_id = store_pcol_dup(s, 4)) == NULL)
+		if ((e->name = store_col_dup(st, id, ILCOL_NAME)) == NULL ||
+		    (e->login_url = store_col_dup(st, id,
+		    ILCOL_LOGIN_URL)) == NULL ||
+		    (e->client_id = store_col_dup(st, id,
+		    ILCOL_CLIENT_ID)) == NULL ||
+		    (e->api_version = store_col_dup(st, id,
+		    ILCOL_API_VERSION)) == NULL ||
+		    (e->key_id = store_col_dup(st, id, ILCOL_KEY_ID)) == NULL)
 			goto out;
-		e->integration_user = sqlite3_column_int(s, 5) != 0;
-		e->created_at = (time_t)sqlite3_column_int64(s, 6);
-		e->workspaces = (long)sqlite3_column_int64(s, 7);
-		e->links = (long)sqlite3_column_int64(s, 8);
-		if (sqlite3_column_type(s, 9) != SQLITE_NULL &&
-		    (e->token_user = store_pcol_dup(s, 9)) == NULL)
+		e->integration_user = store_col_int(st, id,
+		    ILCOL_INTEGRATION_USER) != 0;
+		e->created_at = (time_t)store_col_int(st, id, ILCOL_CREATED_AT);
+		e->workspaces = (long)store_col_int(st, id, ILCOL_WORKSPACES);
+		e->links = (long)store_col_int(st, id, ILCOL_LINKS);
+		if (!store_col_null(st, id, ILCOL_TOKEN_USER) &&
+		    (e->token_user = store_col_dup(st, id,
+		    ILCOL_TOKEN_USER)) == NULL)
 			goto out;
 	}
-	if (rc == SQLITE_DONE)
+	if (rc == STORE_DONE)
 		r = STORE_OK;
 out:
-	store_ireset(s);
+	store_reset(st, id);
 	if (r != STORE_OK)
 		store_integration_list_free(out);
 	return r;
@@ -624,49 +635,57 @@ store_workspace_list_free(struct store_workspace_list *l)
 	l->n = 0;
 }
 
+/* Columns of STMT_WS_LIST. */
+enum {
+	WLCOL_KIND,
+	WLCOL_SLACK_ID,
+	WLCOL_INTEGRATION,
+	WLCOL_UPDATED_AT,
+	WLCOL_LINKS,
+	WLCOL_OTHER
+};
+
 /* Lists the mappings (of integration only, when not NULL) into *out.
  * Returns STORE_OK or STORE_ERROR (*out empty). */
 static enum store_result
 store_workspace_read(struct store *st, const char *integration,
     struct store_workspace_list *out)
 {
+	const enum stmt		 id = STMT_WS_LIST;
 	struct store_workspace	*e;
-	sqlite3_stmt		*s;
 	enum store_result	 r = STORE_ERROR;
-	const unsigned char	*kind;
+	const char		*kind;
 	size_t			 cap = 0;
 	int			 rc;
 
 	out->v = NULL;
 	out->n = 0;
-	if ((s = store_istmt(st, STMT_WS_LIST)) == NULL)
-		return STORE_ERROR;
-	if (store_ibind_text(st, s, 1, integration) == -1)
+	if (store_bind_text(st, id, 1, integration) == -1)
 		goto out;
-	while ((rc = store_istep(st, s, STMT_WS_LIST)) == SQLITE_ROW) {
+	while ((rc = store_step(st, id)) == STORE_ROW) {
 		if (store_igrow((void **)&out->v, out->n, &cap,
 		    sizeof(*out->v)) == -1)
 			goto out;
 		e = &out->v[out->n++];
 		memset(e, 0, sizeof(*e));
-		kind = sqlite3_column_text(s, 0);
-		e->enterprise = kind != NULL &&
-		    strcmp((const char *)kind, "enterprise") == 0;
-		if (store_pcol_id(s, 1, e->slack_id,
+		kind = store_col_text(st, id, WLCOL_KIND);
+		e->enterprise = kind != NULL && strcmp(kind, "enterprise") == 0;
+		if (store_col_id(st, id, WLCOL_SLACK_ID, e->slack_id,
 		    sizeof(e->slack_id)) == -1) {
 			log_error("msg=\"malformed workspace mapping\"");
 			goto out;
 		}
-		if ((e->integration = store_pcol_dup(s, 2)) == NULL)
+		if ((e->integration = store_col_dup(st, id,
+		    WLCOL_INTEGRATION)) == NULL)
 			goto out;
-		e->updated_at = (time_t)sqlite3_column_int64(s, 3);
-		e->links = (long)sqlite3_column_int64(s, 4);
-		e->other = (long)sqlite3_column_int64(s, 5);
+		e->updated_at = (time_t)store_col_int(st, id, WLCOL_UPDATED_AT);
+		e->links = (long)store_col_int(st, id, WLCOL_LINKS);
+		e->other = (long)store_col_int(st, id, WLCOL_OTHER);
 	}
-	if (rc == SQLITE_DONE)
+	if (rc == STORE_DONE)
 		r = STORE_OK;
 out:
-	store_ireset(s);
+	store_reset(st, id);
 	if (r != STORE_OK)
 		store_workspace_list_free(out);
 	return r;
@@ -690,7 +709,6 @@ enum store_result
 store_workspace_set(struct store *st, int enterprise, const char *slack_id,
     const char *integration, char **previous)
 {
-	sqlite3_stmt		*get, *put;
 	enum store_result	 r = STORE_ERROR;
 	const char		*kind = enterprise ? "enterprise" : "team";
 	char			*prev = NULL;
@@ -702,10 +720,6 @@ store_workspace_set(struct store *st, int enterprise, const char *slack_id,
 	    strlen(integration) > CONFIG_ORG_NAME_MAX)
 		return STORE_ERROR;
 	st->last_rc = 0;
-	if ((get = store_istmt(st, STMT_WS_GET)) == NULL ||
-	    (put = store_istmt(st, STMT_WS_PUT)) == NULL ||
-	    store_istmt(st, STMT_INTEG_EXISTS) == NULL)
-		return STORE_ERROR;
 	if (store_begin(st) == -1)
 		goto out;
 	began = 1;
@@ -714,23 +728,24 @@ store_workspace_set(struct store *st, int enterprise, const char *slack_id,
 		r = e == 0 ? STORE_NOTFOUND : STORE_ERROR;
 		goto out;
 	}
-	if (store_ibind_text(st, get, 1, kind) == -1 ||
-	    store_ibind_text(st, get, 2, slack_id) == -1 ||
-	    (rc = store_istep(st, get, STMT_WS_GET)) == -1)
+	if (store_bind_text(st, STMT_WS_GET, 1, kind) == -1 ||
+	    store_bind_text(st, STMT_WS_GET, 2, slack_id) == -1 ||
+	    (rc = store_step(st, STMT_WS_GET)) == -1)
 		goto out;
-	if (rc == SQLITE_ROW && (prev = store_pcol_dup_empty(get, 0)) == NULL)
+	if (rc == STORE_ROW &&
+	    (prev = store_col_dup_empty(st, STMT_WS_GET, 0)) == NULL)
 		goto out;
-	store_ireset(get);
-	if (store_ibind_text(st, put, 1, kind) == -1 ||
-	    store_ibind_text(st, put, 2, slack_id) == -1 ||
-	    store_ibind_text(st, put, 3, integration) == -1 ||
-	    store_ibind_int(st, put, 4, (int64_t)time(NULL)) == -1 ||
-	    store_istep(st, put, STMT_WS_PUT) == -1)
+	store_reset(st, STMT_WS_GET);
+	if (store_bind_text(st, STMT_WS_PUT, 1, kind) == -1 ||
+	    store_bind_text(st, STMT_WS_PUT, 2, slack_id) == -1 ||
+	    store_bind_text(st, STMT_WS_PUT, 3, integration) == -1 ||
+	    store_bind_int(st, STMT_WS_PUT, 4, (int64_t)time(NULL)) == -1 ||
+	    store_step(st, STMT_WS_PUT) == -1)
 		goto out;
 	r = STORE_OK;
 out:
-	store_ireset(get);
-	store_ireset(put);
+	store_reset(st, STMT_WS_GET);
+	store_reset(st, STMT_WS_PUT);
 	if (began && store_end(st, r == STORE_OK) == -1)
 		r = STORE_ERROR;
 	if (r == STORE_OK && previous != NULL) {
@@ -744,21 +759,20 @@ out:
 enum store_result
 store_workspace_unset(struct store *st, int enterprise, const char *slack_id)
 {
-	sqlite3_stmt		*s;
 	enum store_result	 r = STORE_ERROR;
 
-	if (!store_slack_id_ok(slack_id) ||
-	    (s = store_istmt(st, STMT_WS_DEL)) == NULL)
+	if (!store_slack_id_ok(slack_id))
 		return STORE_ERROR;
 	st->last_rc = 0;
 	pthread_mutex_lock(&store_writer);
-	if (store_ibind_text(st, s, 1, enterprise ? "enterprise" : "team") ==
-	    -1 || store_ibind_text(st, s, 2, slack_id) == -1 ||
-	    store_istep(st, s, STMT_WS_DEL) == -1)
+	if (store_bind_text(st, STMT_WS_DEL, 1,
+	    enterprise ? "enterprise" : "team") == -1 ||
+	    store_bind_text(st, STMT_WS_DEL, 2, slack_id) == -1 ||
+	    store_step(st, STMT_WS_DEL) == -1)
 		goto out;
-	r = sqlite3_changes(st->db) == 1 ? STORE_OK : STORE_NOTFOUND;
+	r = store_changes(st) == 1 ? STORE_OK : STORE_NOTFOUND;
 out:
-	store_ireset(s);
+	store_reset(st, STMT_WS_DEL);
 	pthread_mutex_unlock(&store_writer);
 	return r;
 }
@@ -769,27 +783,28 @@ static int
 store_links_by_org(struct store *st, const char *name,
     struct store_link_list *out)
 {
-	sqlite3_stmt	*s;
-	size_t		 cap = 0;
-	int		 rc, ret = -1;
+	size_t	 cap = 0;
+	int	 rc, ret = -1;
 
 	out->v = NULL;
 	out->n = 0;
-	if ((s = store_istmt(st, STMT_LINKS_BY_ORG)) == NULL ||
-	    store_ibind_text(st, s, 1, name) == -1)
+	if (store_bind_text(st, STMT_LINKS_BY_ORG, 1, name) == -1)
 		goto out;
-	while ((rc = store_istep(st, s, STMT_LINKS_BY_ORG)) == SQLITE_ROW) {
+	while ((rc = store_step(st, STMT_LINKS_BY_ORG)) == STORE_ROW) {
 		if (store_link_list_grow(out, &cap) == -1)
 			goto out;
 		memset(&out->v[out->n], 0, sizeof(out->v[0]));
 		out->n++;
-		if (store_link_info_read(s, &out->v[out->n - 1]) == -1)
+		/* XXX merge: store_link_info_read(st, STMT_LINKS_BY_ORG, ...)
+		 * once store_admin.c takes a statement id. */
+		if (store_link_info_read(st->stmt[STMT_LINKS_BY_ORG],
+		    &out->v[out->n - 1]) == -1)
 			goto out;
 	}
-	if (rc == SQLITE_DONE)
+	if (rc == STORE_DONE)
 		ret = 0;
 out:
-	store_ireset(s);
+	store_reset(st, STMT_LINKS_BY_ORG);
 	if (ret == -1)
 		store_link_list_free(out);
 	return ret;
@@ -799,16 +814,11 @@ out:
 static int
 store_idelete(struct store *st, enum stmt id, const char *name)
 {
-	sqlite3_stmt	*s;
-	int		 rc = -1;
-
-	if ((s = store_istmt(st, id)) == NULL)
+	if (store_bind_text(st, id, 1, name) == -1) {
+		store_reset(st, id);
 		return -1;
-	if (store_ibind_text(st, s, 1, name) == 0 &&
-	    store_istep(st, s, id) != -1)
-		rc = 0;
-	store_ireset(s);
-	return rc;
+	}
+	return store_run(st, id);
 }
 
 enum store_result
