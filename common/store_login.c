@@ -48,7 +48,6 @@ store_nonce_check(struct store *st,
     const unsigned char nonce_hash[CRYPTO_HASHLEN], time_t now,
     struct slack_user *who)
 {
-	sqlite3_stmt		*s = st->stmt[STMT_NONCE_GET];
 	enum store_result	 r = STORE_ERROR;
 	int			 rc;
 
@@ -56,13 +55,14 @@ store_nonce_check(struct store *st,
 	    CRYPTO_HASHLEN) == -1 ||
 	    (rc = store_step(st, STMT_NONCE_GET)) == -1)
 		goto out;
-	if (rc == SQLITE_DONE)
+	if (rc == STORE_DONE)
 		r = STORE_NOTFOUND;
-	else if (sqlite3_column_type(s, SCOL_CONSUMED_AT) != SQLITE_NULL)
+	else if (!store_col_null(st, STMT_NONCE_GET, SCOL_CONSUMED_AT))
 		r = STORE_USED;
-	else if (sqlite3_column_int64(s, SCOL_EXPIRES_AT) <= (int64_t)now)
+	else if (store_col_int(st, STMT_NONCE_GET, SCOL_EXPIRES_AT) <=
+	    (int64_t)now)
 		r = STORE_EXPIRED;
-	else if (store_pcol_user(s, who) == 0)
+	else if (store_col_user(st, STMT_NONCE_GET, who) == 0)
 		r = STORE_OK;
 out:
 	store_reset(st, STMT_NONCE_GET);
@@ -94,7 +94,6 @@ store_nonce_start_leg(struct store *st, enum store_leg leg,
     const unsigned char cookie_hash[CRYPTO_HASHLEN],
     const char *verifier, time_t expires, struct slack_user *who)
 {
-	struct store_ad		 ad;
 	struct sealed		 v = { NULL, 0 };
 	struct slack_user	 u;
 	const struct crypto_key	*k;
@@ -115,13 +114,8 @@ store_nonce_start_leg(struct store *st, enum store_leg leg,
 	 * store_keys). */
 	store_keys(st);
 	k = store_key_current(st);
-	if (store_ad_verifier(&ad, state_hash, k->id) == -1)
+	if (store_seal_verifier(k, state_hash, verifier, &v) == -1)
 		goto out;
-	if (crypto_seal(k, ad.b, ad.len, verifier, strlen(verifier),
-	    &v.p, &v.len) == -1) {
-		log_error("msg=\"cannot seal verifier\"");
-		goto out;
-	}
 	if (store_bind_blob(st, id, 1, nonce_hash, CRYPTO_HASHLEN) == -1 ||
 	    store_bind_int(st, id, 2, (int64_t)now) == -1 ||
 	    store_bind_blob(st, id, 3, state_hash, CRYPTO_HASHLEN) == -1 ||
@@ -132,7 +126,7 @@ store_nonce_start_leg(struct store *st, enum store_leg leg,
 	    store_bind_text(st, id, 8, store_leg_name(leg)) == -1 ||
 	    store_step(st, id) == -1)
 		goto out;
-	if (sqlite3_changes(st->db) == 1)
+	if (store_changes(st) == 1)
 		r = STORE_OK;
 out:
 	store_reset(st, id);
@@ -156,9 +150,9 @@ store_state_check(struct store *st, enum store_leg leg,
     const unsigned char cookie_hash[CRYPTO_HASHLEN], time_t now,
     struct slack_user *who, char **verifier)
 {
-	sqlite3_stmt		*s = st->stmt[STMT_STATE_GET];
 	const struct crypto_key	*k;
-	struct store_ad		 ad;
+	const unsigned char	*ch, *ct;
+	const char		*lg;
 	enum store_result	 r = STORE_ERROR;
 	size_t			 len;
 	int			 rc;
@@ -169,41 +163,30 @@ store_state_check(struct store *st, enum store_leg leg,
 		goto out;
 	r = STORE_NOTFOUND;
 	/* A state of the other login is not one of this login's. */
-	if (rc == SQLITE_DONE || strcmp((const char *)sqlite3_column_text(s,
-	    SCOL_LEG), store_leg_name(leg)) != 0)
+	if (rc == STORE_DONE || (lg = store_col_text(st, STMT_STATE_GET,
+	    SCOL_LEG)) == NULL || strcmp(lg, store_leg_name(leg)) != 0)
 		goto out;
 	r = STORE_USED;
-	if (sqlite3_column_type(s, SCOL_CONSUMED_AT) != SQLITE_NULL)
+	if (!store_col_null(st, STMT_STATE_GET, SCOL_CONSUMED_AT))
 		goto out;
 	r = STORE_EXPIRED;
-	if (sqlite3_column_int64(s, SCOL_EXPIRES_AT) <= (int64_t)now)
+	if (store_col_int(st, STMT_STATE_GET, SCOL_EXPIRES_AT) <=
+	    (int64_t)now)
 		goto out;
 	r = STORE_MISMATCH;
-	if (sqlite3_column_bytes(s, SCOL_COOKIE_HASH) != CRYPTO_HASHLEN ||
-	    !crypto_equal(sqlite3_column_blob(s, SCOL_COOKIE_HASH),
-	    cookie_hash, CRYPTO_HASHLEN))
+	if ((ch = store_col_bytes(st, STMT_STATE_GET, SCOL_COOKIE_HASH,
+	    &len)) == NULL || len != CRYPTO_HASHLEN ||
+	    !crypto_equal(ch, cookie_hash, CRYPTO_HASHLEN))
 		goto out;
 	r = STORE_BADKEY;
-	if ((k = store_pkey_find(st, s, SCOL_KEY_ID, "login_state")) == NULL)
+	if ((k = store_key_find(st, STMT_STATE_GET, SCOL_KEY_ID,
+	    "login_state")) == NULL)
 		goto out;
 	r = STORE_ERROR;
-	if (store_ad_verifier(&ad, state_hash, k->id) == -1 ||
-	    store_pcol_user(s, who) == -1)
+	if (store_col_user(st, STMT_STATE_GET, who) == -1)
 		goto out;
-	rc = crypto_open(k, ad.b, ad.len,
-	    sqlite3_column_blob(s, SCOL_VERIFIER_CT),
-	    (size_t)sqlite3_column_bytes(s, SCOL_VERIFIER_CT), verifier,
-	    &len);
-	if (rc == -2) {
-		log_error("msg=\"out of memory\"");
-		goto out;
-	} else if (rc != 0) {
-		r = STORE_BADKEY;
-		log_error("msg=\"sealed verifier does not open: altered or "
-		    "wrong key\"");
-		goto out;
-	}
-	r = STORE_OK;
+	ct = store_col_bytes(st, STMT_STATE_GET, SCOL_VERIFIER_CT, &len);
+	r = store_open_verifier(k, ct, len, state_hash, verifier);
 out:
 	store_reset(st, STMT_STATE_GET);
 	return r;
@@ -272,7 +255,7 @@ store_state_take_leg(struct store *st, enum store_leg leg,
 	    store_bind_int(st, id, 2, (int64_t)now) == -1 ||
 	    store_step(st, id) == -1)
 		goto out;
-	if (sqlite3_changes(st->db) != 1)
+	if (store_changes(st) != 1)
 		goto out;
 	/* The search goes with the state, in this same transaction,
 	 * unless the caller leaves it on the row. */
@@ -335,10 +318,8 @@ store_nonce_add_search(struct store *st, const struct slack_user *who,
 static int
 store_bind_name(struct store *st, enum stmt id, int col, const char *name)
 {
-	if (name == NULL || *name == '\0')
-		return sqlite3_bind_null(st->stmt[id], col) == SQLITE_OK ? 0 :
-		    store_bind_fail(st, id);
-	return store_bind_text(st, id, col, name);
+	return store_bind_text(st, id, col, name != NULL && *name != '\0' ?
+	    name : NULL);
 }
 
 enum store_result
@@ -393,17 +374,21 @@ out:
 }
 
 /*
- * Opens column's value in blob column col of the row STMT_SEARCH_GET is
- * on.  Returns STORE_OK and *out (free with crypto_free_secret),
- * STORE_BADKEY (logged) when it does not open, or STORE_ERROR (logged).
+ * Opens column's value in blob column col of the row statement id is on,
+ * sealed for the row of nonce_hash.  Returns STORE_OK and *out (free with
+ * crypto_free_secret), STORE_BADKEY (logged) when it does not open, or
+ * STORE_ERROR (logged).
  */
 static enum store_result
-store_popen_search(struct store *st, const struct crypto_key *k, int col,
-    const unsigned char nonce_hash[CRYPTO_HASHLEN], const char *column,
-    char **out)
+store_open_col(struct store *st, enum stmt id, const struct crypto_key *k,
+    int col, const unsigned char nonce_hash[CRYPTO_HASHLEN],
+    const char *column, char **out)
 {
-	return store_popen_row(st->stmt[STMT_SEARCH_GET], k, col, nonce_hash,
-	    column, out);
+	const unsigned char	*ct;
+	size_t			 len;
+
+	ct = store_col_bytes(st, id, col, &len);
+	return store_open_search(k, ct, len, nonce_hash, column, out);
 }
 
 /*
@@ -416,10 +401,11 @@ static enum store_result
 store_search_read(struct store *st,
     const unsigned char state_hash[CRYPTO_HASHLEN], struct store_search *out)
 {
-	sqlite3_stmt		*s = st->stmt[STMT_SEARCH_GET];
 	const struct crypto_key	*k;
+	const unsigned char	*p;
 	unsigned char		 nh[CRYPTO_HASHLEN];
 	enum store_result	 r = STORE_ERROR, o;
+	size_t			 len;
 	int			 rc;
 
 	memset(out, 0, sizeof(*out));
@@ -428,25 +414,27 @@ store_search_read(struct store *st,
 	    (rc = store_step(st, STMT_SEARCH_GET)) == -1)
 		goto out;
 	r = STORE_OK;
-	if (rc != SQLITE_ROW)
+	if (rc != STORE_ROW)
 		goto out;
 	r = STORE_ERROR;
-	if (sqlite3_column_bytes(s, RCOL_NONCE_HASH) != CRYPTO_HASHLEN) {
+	if ((p = store_col_bytes(st, STMT_SEARCH_GET, RCOL_NONCE_HASH,
+	    &len)) == NULL || len != CRYPTO_HASHLEN) {
 		log_error("msg=\"malformed nonce hash in login_state\"");
 		goto out;
 	}
-	memcpy(nh, sqlite3_column_blob(s, RCOL_NONCE_HASH), sizeof(nh));
-	/* store_pkey_find() logs a key we do not hold. */
-	if ((k = store_pkey_find(st, s, RCOL_KEY_ID, "search")) == NULL)
+	memcpy(nh, p, sizeof(nh));
+	/* store_key_find() logs a key we do not hold. */
+	if ((k = store_key_find(st, STMT_SEARCH_GET, RCOL_KEY_ID,
+	    "search")) == NULL)
 		o = STORE_BADKEY;
-	else if ((o = store_popen_search(st, k, RCOL_TEXT_CT, nh, "search_ct",
-	    &out->text)) == STORE_OK)
-		o = store_popen_search(st, k, RCOL_URL_CT, nh, "search_url_ct",
-		    &out->response_url);
+	else if ((o = store_open_col(st, STMT_SEARCH_GET, k, RCOL_TEXT_CT,
+	    nh, "search_ct", &out->text)) == STORE_OK)
+		o = store_open_col(st, STMT_SEARCH_GET, k, RCOL_URL_CT, nh,
+		    "search_url_ct", &out->response_url);
 	if (o == STORE_ERROR)
 		goto out;
 	if (o == STORE_OK)
-		out->created_at = (time_t)sqlite3_column_int64(s,
+		out->created_at = (time_t)store_col_int(st, STMT_SEARCH_GET,
 		    RCOL_CREATED_AT);
 	else
 		store_search_free(out);
@@ -502,13 +490,15 @@ store_search_free(struct store_search *search)
 
 /* --- Proving who is in the browser (issue 11) ------------------------ */
 
-/* Copies text column col (NULL as "") into dst, cut to fit. */
+/* Copies text column col of statement id (NULL as "") into dst, cut to
+ * fit. */
 static void
-store_pcol_name(sqlite3_stmt *s, int col, char *dst, size_t dstsz)
+store_col_name(struct store *st, enum stmt id, int col, char *dst,
+    size_t dstsz)
 {
-	const unsigned char	*t = sqlite3_column_text(s, col);
+	const char	*t = store_col_text(st, id, col);
 
-	snprintf(dst, dstsz, "%s", t != NULL ? (const char *)t : "");
+	snprintf(dst, dstsz, "%s", t != NULL ? t : "");
 }
 
 enum store_result
@@ -516,7 +506,6 @@ store_nonce_peek(struct store *st,
     const unsigned char nonce_hash[CRYPTO_HASHLEN], time_t now,
     struct slack_user *who, struct store_names *names)
 {
-	sqlite3_stmt		*s = st->stmt[STMT_NONCE_PEEK];
 	enum store_result	 r = STORE_ERROR;
 	int			 rc;
 
@@ -524,17 +513,18 @@ store_nonce_peek(struct store *st,
 	    CRYPTO_HASHLEN) == -1 ||
 	    (rc = store_step(st, STMT_NONCE_PEEK)) == -1)
 		goto out;
-	if (rc == SQLITE_DONE)
+	if (rc == STORE_DONE)
 		r = STORE_NOTFOUND;
-	else if (sqlite3_column_type(s, SCOL_CONSUMED_AT) != SQLITE_NULL)
+	else if (!store_col_null(st, STMT_NONCE_PEEK, SCOL_CONSUMED_AT))
 		r = STORE_USED;
-	else if (sqlite3_column_int64(s, SCOL_EXPIRES_AT) <= (int64_t)now)
+	else if (store_col_int(st, STMT_NONCE_PEEK, SCOL_EXPIRES_AT) <=
+	    (int64_t)now)
 		r = STORE_EXPIRED;
-	else if (store_pcol_user(s, who) == 0) {
-		store_pcol_name(s, NCOL_TEAM_DOMAIN, names->team_domain,
-		    sizeof(names->team_domain));
-		store_pcol_name(s, NCOL_USER_NAME, names->user_name,
-		    sizeof(names->user_name));
+	else if (store_col_user(st, STMT_NONCE_PEEK, who) == 0) {
+		store_col_name(st, STMT_NONCE_PEEK, NCOL_TEAM_DOMAIN,
+		    names->team_domain, sizeof(names->team_domain));
+		store_col_name(st, STMT_NONCE_PEEK, NCOL_USER_NAME,
+		    names->user_name, sizeof(names->user_name));
 		r = STORE_OK;
 	}
 out:
@@ -552,8 +542,10 @@ store_state_row(struct store *st,
     const unsigned char state_hash[CRYPTO_HASHLEN], enum store_leg *leg,
     struct store_names *names, unsigned char nonce_hash[CRYPTO_HASHLEN])
 {
-	sqlite3_stmt		*s = st->stmt[STMT_STATE_PEEK];
+	const unsigned char	*p;
+	const char		*lg;
 	enum store_result	 r = STORE_ERROR;
+	size_t			 len;
 	int			 rc;
 
 	if (store_bind_blob(st, STMT_STATE_PEEK, 1, state_hash,
@@ -561,24 +553,26 @@ store_state_row(struct store *st,
 	    (rc = store_step(st, STMT_STATE_PEEK)) == -1)
 		goto out;
 	r = STORE_NOTFOUND;
-	if (rc == SQLITE_DONE)
+	if (rc == STORE_DONE)
 		goto out;
 	r = STORE_ERROR;
-	if (sqlite3_column_bytes(s, PKCOL_NONCE_HASH) != CRYPTO_HASHLEN) {
+	if ((p = store_col_bytes(st, STMT_STATE_PEEK, PKCOL_NONCE_HASH,
+	    &len)) == NULL || len != CRYPTO_HASHLEN) {
 		log_error("msg=\"malformed nonce hash in login_state\"");
 		goto out;
 	}
 	if (nonce_hash != NULL)
-		memcpy(nonce_hash, sqlite3_column_blob(s, PKCOL_NONCE_HASH),
-		    CRYPTO_HASHLEN);
-	if (leg != NULL)
-		*leg = strcmp((const char *)sqlite3_column_text(s, PKCOL_LEG),
-		    "slack") == 0 ? STORE_LEG_SLACK : STORE_LEG_SALESFORCE;
+		memcpy(nonce_hash, p, CRYPTO_HASHLEN);
+	if (leg != NULL) {
+		lg = store_col_text(st, STMT_STATE_PEEK, PKCOL_LEG);
+		*leg = lg != NULL && strcmp(lg, "slack") == 0 ?
+		    STORE_LEG_SLACK : STORE_LEG_SALESFORCE;
+	}
 	if (names != NULL) {
-		store_pcol_name(s, PKCOL_TEAM_DOMAIN, names->team_domain,
-		    sizeof(names->team_domain));
-		store_pcol_name(s, PKCOL_USER_NAME, names->user_name,
-		    sizeof(names->user_name));
+		store_col_name(st, STMT_STATE_PEEK, PKCOL_TEAM_DOMAIN,
+		    names->team_domain, sizeof(names->team_domain));
+		store_col_name(st, STMT_STATE_PEEK, PKCOL_USER_NAME,
+		    names->user_name, sizeof(names->user_name));
 	}
 	r = STORE_OK;
 out:
@@ -600,7 +594,6 @@ store_state_advance(struct store *st,
     const unsigned char new_hash[CRYPTO_HASHLEN], const char *verifier,
     time_t expires)
 {
-	struct store_ad		 ad;
 	struct sealed		 v = { NULL, 0 };
 	const struct crypto_key	*k;
 	enum store_result	 r = STORE_ERROR;
@@ -610,13 +603,8 @@ store_state_advance(struct store *st,
 	store_keys(st);
 	k = store_key_current(st);
 	/* The new verifier is sealed for the row's new state. */
-	if (store_ad_verifier(&ad, new_hash, k->id) == -1)
+	if (store_seal_verifier(k, new_hash, verifier, &v) == -1)
 		goto out;
-	if (crypto_seal(k, ad.b, ad.len, verifier, strlen(verifier), &v.p,
-	    &v.len) == -1) {
-		log_error("msg=\"cannot seal verifier\"");
-		goto out;
-	}
 	if (store_bind_blob(st, id, 1, old_hash, CRYPTO_HASHLEN) == -1 ||
 	    store_bind_blob(st, id, 2, new_hash, CRYPTO_HASHLEN) == -1 ||
 	    store_bind_blob(st, id, 3, v.p, v.len) == -1 ||
@@ -624,7 +612,7 @@ store_state_advance(struct store *st,
 	    store_bind_int(st, id, 5, (int64_t)expires) == -1 ||
 	    store_step(st, id) == -1)
 		goto out;
-	r = sqlite3_changes(st->db) == 1 ? STORE_OK : STORE_NOTFOUND;
+	r = store_changes(st) == 1 ? STORE_OK : STORE_NOTFOUND;
 out:
 	store_reset(st, id);
 	pthread_mutex_unlock(&store_writer);
@@ -644,7 +632,7 @@ store_state_unusable(struct store *st, enum stmt id,
 	    store_bind_int(st, id, 2, (int64_t)now) == -1 ||
 	    store_step(st, id) == -1)
 		goto out;
-	r = sqlite3_changes(st->db) == 1 ? STORE_OK : STORE_NOTFOUND;
+	r = store_changes(st) == 1 ? STORE_OK : STORE_NOTFOUND;
 out:
 	store_reset(st, id);
 	pthread_mutex_unlock(&store_writer);
@@ -708,7 +696,7 @@ store_pending_put(struct store *st,
 	    store_bind_int(st, id, 11, (int64_t)expires) == -1 ||
 	    store_step(st, id) == -1)
 		goto out;
-	r = sqlite3_changes(st->db) == 1 ? STORE_OK : STORE_NOTFOUND;
+	r = store_changes(st) == 1 ? STORE_OK : STORE_NOTFOUND;
 out:
 	store_reset(st, id);
 	if (began && store_write_end(st, r == STORE_OK) == -1)
@@ -737,43 +725,45 @@ static enum store_result
 store_pending_read(struct store *st, enum stmt id, int open,
     struct store_pending *p)
 {
-	sqlite3_stmt		*s = st->stmt[id];
 	const struct crypto_key	*k;
+	const unsigned char	*nh, *sh;
 	enum store_result	 r = STORE_ERROR;
+	size_t			 nlen, slen;
 
 	memset(p, 0, sizeof(*p));
-	if (store_pcol_user(s, &p->who) == -1 ||
-	    sqlite3_column_bytes(s, PCOL_NONCE_HASH) != CRYPTO_HASHLEN ||
-	    sqlite3_column_bytes(s, PCOL_STATE_HASH) != CRYPTO_HASHLEN) {
+	if (store_col_user(st, id, &p->who) == -1 ||
+	    (nh = store_col_bytes(st, id, PCOL_NONCE_HASH, &nlen)) == NULL ||
+	    nlen != CRYPTO_HASHLEN ||
+	    (sh = store_col_bytes(st, id, PCOL_STATE_HASH, &slen)) == NULL ||
+	    slen != CRYPTO_HASHLEN) {
 		log_error("msg=\"malformed pending login_state row\"");
 		goto out;
 	}
-	memcpy(p->nonce_hash, sqlite3_column_blob(s, PCOL_NONCE_HASH),
-	    CRYPTO_HASHLEN);
-	memcpy(p->state_hash, sqlite3_column_blob(s, PCOL_STATE_HASH),
-	    CRYPTO_HASHLEN);
-	p->expires_at = (time_t)sqlite3_column_int64(s, PCOL_EXPIRES_AT);
+	memcpy(p->nonce_hash, nh, CRYPTO_HASHLEN);
+	memcpy(p->state_hash, sh, CRYPTO_HASHLEN);
+	p->expires_at = (time_t)store_col_int(st, id, PCOL_EXPIRES_AT);
 	if (!open) {
 		r = STORE_OK;
 		goto out;
 	}
-	if ((p->link.org = store_pcol_dup(s, PCOL_ORG)) == NULL ||
-	    (p->link.sf_user_id = store_pcol_dup(s, PCOL_SF_USER_ID)) ==
+	if ((p->link.org = store_col_dup(st, id, PCOL_ORG)) == NULL ||
+	    (p->link.sf_user_id = store_col_dup(st, id, PCOL_SF_USER_ID)) ==
 	    NULL ||
-	    (p->link.sf_org_id = store_pcol_dup(s, PCOL_SF_ORG_ID)) == NULL ||
-	    (p->link.sf_username = store_pcol_dup(s, PCOL_SF_USERNAME)) ==
+	    (p->link.sf_org_id = store_col_dup(st, id, PCOL_SF_ORG_ID)) ==
 	    NULL ||
-	    (p->link.instance_url = store_pcol_dup(s, PCOL_INSTANCE_URL)) ==
-	    NULL)
+	    (p->link.sf_username = store_col_dup(st, id, PCOL_SF_USERNAME)) ==
+	    NULL ||
+	    (p->link.instance_url = store_col_dup(st, id,
+	    PCOL_INSTANCE_URL)) == NULL)
 		goto out;
-	if ((k = store_pkey_find(st, s, PCOL_KEY_ID, "pending link")) ==
+	if ((k = store_key_find(st, id, PCOL_KEY_ID, "pending link")) ==
 	    NULL) {
 		r = STORE_BADKEY;
 		goto out;
 	}
-	if ((r = store_popen_row(s, k, PCOL_ACCESS_CT, p->nonce_hash,
+	if ((r = store_open_col(st, id, k, PCOL_ACCESS_CT, p->nonce_hash,
 	    "pend_access_ct", &p->link.access_token)) == STORE_OK)
-		r = store_popen_row(s, k, PCOL_REFRESH_CT, p->nonce_hash,
+		r = store_open_col(st, id, k, PCOL_REFRESH_CT, p->nonce_hash,
 		    "pend_refresh_ct", &p->link.refresh_token);
 out:
 	if (r != STORE_OK)
@@ -837,7 +827,7 @@ store_pending_take(struct store *st,
 	    (rc = store_step(st, STMT_PEND_FIND)) == -1)
 		goto out;
 	r = STORE_NOTFOUND;
-	if (rc == SQLITE_DONE || sqlite3_column_int64(st->stmt[STMT_PEND_FIND],
+	if (rc == STORE_DONE || store_col_int(st, STMT_PEND_FIND,
 	    PCOL_EXPIRES_AT) <= (int64_t)now)
 		goto out;
 	/* Another Slack user's code: the row is void, and left (with its
@@ -919,13 +909,12 @@ enum store_result
 store_pending_miss(struct store *st, const struct slack_user *who,
     time_t now, int max, int *left, int *voided)
 {
-	sqlite3_stmt		*s = st->stmt[STMT_PEND_LEFT];
 	enum store_result	 r = STORE_ERROR;
 	const enum stmt		 ids[] = {
 		STMT_PEND_MISS, STMT_PEND_MISS_VOID, STMT_PEND_LEFT
 	};
 	size_t			 i;
-	int			 began = 0, rc = SQLITE_DONE;
+	int			 began = 0, rc = STORE_DONE;
 
 	*left = *voided = 0;
 	if (store_begin(st) == -1)
@@ -938,13 +927,13 @@ store_pending_miss(struct store *st, const struct slack_user *who,
 		    max) == -1) || (rc = store_step(st, ids[i])) == -1)
 			goto out;
 		if (ids[i] == STMT_PEND_MISS_VOID)
-			*voided = sqlite3_changes(st->db);
+			*voided = (int)store_changes(st);
 		if (ids[i] != STMT_PEND_LEFT)
 			store_reset(st, ids[i]);
 	}
 	/* min() over no rows is NULL: nothing is waiting any more. */
-	if (rc == SQLITE_ROW && sqlite3_column_type(s, 0) != SQLITE_NULL)
-		*left = sqlite3_column_int(s, 0);
+	if (rc == STORE_ROW && !store_col_null(st, STMT_PEND_LEFT, 0))
+		*left = (int)store_col_int(st, STMT_PEND_LEFT, 0);
 	r = STORE_OK;
 out:
 	for (i = 0; i < sizeof(ids) / sizeof(ids[0]); i++)
@@ -970,7 +959,7 @@ store_pending_due(struct store *st, time_t now, int max,
 	if (store_bind_int(st, STMT_PEND_DUE, 1, (int64_t)now) == -1 ||
 	    store_bind_int(st, STMT_PEND_DUE, 2, max) == -1)
 		goto out;
-	while ((rc = store_step(st, STMT_PEND_DUE)) == SQLITE_ROW) {
+	while ((rc = store_step(st, STMT_PEND_DUE)) == STORE_ROW) {
 		p = &v[*n];
 		/* One that does not open (a key we do not hold) cannot be
 		 * revoked by us: it stays, and is skipped (logged). */
@@ -1015,7 +1004,7 @@ store_pending_drop(struct store *st, const struct store_pending *p)
 	 * state is used by then), so what is there is what was revoked. */
 	pthread_mutex_lock(&store_writer);
 	if (store_pending_set(st, STMT_PEND_DROP, p->nonce_hash, -1) == 0)
-		r = sqlite3_changes(st->db) == 1 ? STORE_OK : STORE_NOTFOUND;
+		r = store_changes(st) == 1 ? STORE_OK : STORE_NOTFOUND;
 	pthread_mutex_unlock(&store_writer);
 	return r;
 }
