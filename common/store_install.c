@@ -56,9 +56,7 @@ store_bind_time(struct store *st, enum stmt id, int col, time_t t)
 {
 	if (t != 0)
 		return store_bind_int(st, id, col, (int64_t)t);
-	if (sqlite3_bind_null(st->stmt[id], col) != SQLITE_OK)
-		return store_bind_fail(st, id);
-	return 0;
+	return store_bind_null(st, id, col);
 }
 
 /* An empty string for NULL. */
@@ -169,36 +167,43 @@ static enum store_result
 store_install_read(struct store *st, const struct slack_user *who,
     struct store_install *out)
 {
-	sqlite3_stmt		*s = st->stmt[STMT_INSTALL_GET];
 	const struct crypto_key	*k;
+	const unsigned char	*ct;
 	enum store_result	 r;
+	enum stmt		 id = STMT_INSTALL_GET;
+	size_t			 len;
 
-	/* store_pkey_find() logs a key we do not hold. */
-	if ((k = store_pkey_find(st, s, ICOL_KEY_ID, "installation")) == NULL)
+	/* store_key_find() logs a key we do not hold. */
+	if ((k = store_key_find(st, id, ICOL_KEY_ID, "installation")) == NULL)
 		return STORE_BADKEY;
-	if ((r = store_popen_token(k, s, ICOL_BOT_CT, who, STORE_INSTALL_BOT,
+	ct = store_col_bytes(st, id, ICOL_BOT_CT, &len);
+	if ((r = store_open_token(k, ct, len, who, STORE_INSTALL_BOT,
 	    &out->bot_token)) != STORE_OK)
 		return r;
-	if (sqlite3_column_type(s, ICOL_REFRESH_CT) != SQLITE_NULL &&
-	    (r = store_popen_token(k, s, ICOL_REFRESH_CT, who,
-	    STORE_INSTALL_REFRESH, &out->refresh_token)) != STORE_OK)
-		return r;
-	if ((out->app_id = store_pcol_dup(s, ICOL_APP_ID)) == NULL ||
-	    (out->team_name = store_pcol_dup(s, ICOL_TEAM_NAME)) == NULL ||
-	    (out->enterprise_name = store_pcol_dup(s,
+	if (!store_col_null(st, id, ICOL_REFRESH_CT)) {
+		ct = store_col_bytes(st, id, ICOL_REFRESH_CT, &len);
+		if ((r = store_open_token(k, ct, len, who,
+		    STORE_INSTALL_REFRESH, &out->refresh_token)) != STORE_OK)
+			return r;
+	}
+	if ((out->app_id = store_col_dup(st, id, ICOL_APP_ID)) == NULL ||
+	    (out->team_name = store_col_dup(st, id, ICOL_TEAM_NAME)) == NULL ||
+	    (out->enterprise_name = store_col_dup(st, id,
 	    ICOL_ENTERPRISE_NAME)) == NULL ||
-	    (out->bot_user_id = store_pcol_dup(s, ICOL_BOT_USER_ID)) == NULL ||
-	    (out->bot_id = store_pcol_dup(s, ICOL_BOT_ID)) == NULL ||
-	    (out->scopes = store_pcol_dup(s, ICOL_SCOPES)) == NULL ||
-	    (out->installer_user_id = store_pcol_dup(s, ICOL_INSTALLER)) ==
-	    NULL)
+	    (out->bot_user_id = store_col_dup(st, id, ICOL_BOT_USER_ID)) ==
+	    NULL ||
+	    (out->bot_id = store_col_dup(st, id, ICOL_BOT_ID)) == NULL ||
+	    (out->scopes = store_col_dup(st, id, ICOL_SCOPES)) == NULL ||
+	    (out->installer_user_id = store_col_dup(st, id,
+	    ICOL_INSTALLER)) == NULL)
 		return STORE_ERROR;
 	/* NULL (never expires) reads as 0. */
-	out->expires_at = (time_t)sqlite3_column_int64(s, ICOL_EXPIRES_AT);
-	out->needs_reinstall = sqlite3_column_int(s, ICOL_NEEDS_REINSTALL);
-	out->version = sqlite3_column_int64(s, ICOL_VERSION);
-	out->created_at = (time_t)sqlite3_column_int64(s, ICOL_CREATED_AT);
-	out->updated_at = (time_t)sqlite3_column_int64(s, ICOL_UPDATED_AT);
+	out->expires_at = (time_t)store_col_int(st, id, ICOL_EXPIRES_AT);
+	out->needs_reinstall = (int)store_col_int(st, id,
+	    ICOL_NEEDS_REINSTALL);
+	out->version = store_col_int(st, id, ICOL_VERSION);
+	out->created_at = (time_t)store_col_int(st, id, ICOL_CREATED_AT);
+	out->updated_at = (time_t)store_col_int(st, id, ICOL_UPDATED_AT);
 	memcpy(out->enterprise_id, who->enterprise_id,
 	    sizeof(out->enterprise_id));
 	memcpy(out->team_id, who->team_id, sizeof(out->team_id));
@@ -221,7 +226,7 @@ store_install_get(struct store *st, const char *ent, const char *team,
 	    store_bind_text(st, id, 2, team) == -1 ||
 	    (rc = store_step(st, id)) == -1)
 		goto out;
-	r = rc == SQLITE_DONE ? STORE_NOTFOUND :
+	r = rc == STORE_DONE ? STORE_NOTFOUND :
 	    store_install_read(st, &who, out);
 out:
 	store_reset(st, id);
@@ -241,7 +246,7 @@ store_install_any(struct store *st, int *any)
 	store_reset(st, STMT_INSTALL_ANY);
 	if (rc == -1)
 		return -1;
-	*any = rc == SQLITE_ROW;
+	*any = rc == STORE_ROW;
 	return 0;
 }
 
@@ -249,7 +254,6 @@ enum store_result
 store_install_find(struct store *st, const char *ent, const char *team,
     struct store_install_ref *out, int *any)
 {
-	sqlite3_stmt		*s = st->stmt[STMT_INSTALL_FIND];
 	enum store_result	 r = STORE_ERROR;
 	enum stmt		 id = STMT_INSTALL_FIND;
 	int			 rc;
@@ -265,21 +269,21 @@ store_install_find(struct store *st, const char *ent, const char *team,
 	    store_bind_text(st, id, 2, team) == -1 ||
 	    (rc = store_step(st, id)) == -1)
 		goto out;
-	if (rc == SQLITE_DONE) {
+	if (rc == STORE_DONE) {
 		store_reset(st, id);
 		if (any != NULL && store_install_any(st, any) == -1)
 			return STORE_ERROR;
 		return STORE_NOTFOUND;
 	}
-	if (store_pcol_id(s, 0, out->enterprise_id,
+	if (store_col_id(st, id, 0, out->enterprise_id,
 	    sizeof(out->enterprise_id)) == -1 ||
-	    store_pcol_id(s, 1, out->team_id, sizeof(out->team_id)) == -1) {
+	    store_col_id(st, id, 1, out->team_id, sizeof(out->team_id)) == -1) {
 		log_error("msg=\"malformed installation key\"");
 		goto out;
 	}
-	out->expires_at = (time_t)sqlite3_column_int64(s, 2);
-	out->rotating = sqlite3_column_int(s, 3);
-	out->needs_reinstall = sqlite3_column_int(s, 4);
+	out->expires_at = (time_t)store_col_int(st, id, 2);
+	out->rotating = (int)store_col_int(st, id, 3);
+	out->needs_reinstall = (int)store_col_int(st, id, 4);
 	if (any != NULL)
 		*any = 1;
 	r = STORE_OK;
@@ -308,13 +312,13 @@ store_install_update_tokens(struct store *st, const char *ent,
 		goto out;
 	began = 1;
 	/* Only a row under a key we hold can have been read, and so be
-	 * refreshed; store_pkey_find() logs one that is not. */
+	 * refreshed; store_key_find() logs one that is not. */
 	if (store_bind_text(st, STMT_INSTALL_KEYID, 1, ent) == -1 ||
 	    store_bind_text(st, STMT_INSTALL_KEYID, 2, team) == -1 ||
 	    (rc = store_step(st, STMT_INSTALL_KEYID)) == -1)
 		goto out;
-	if (rc != SQLITE_ROW || (k = store_pkey_find(st,
-	    st->stmt[STMT_INSTALL_KEYID], 0, "installation")) == NULL) {
+	if (rc != STORE_ROW || (k = store_key_find(st, STMT_INSTALL_KEYID, 0,
+	    "installation")) == NULL) {
 		r = STORE_CONFLICT;
 		goto out;
 	}
@@ -339,7 +343,7 @@ store_install_update_tokens(struct store *st, const char *ent,
 	    store_bind_text(st, id, 9, rowkey) == -1 ||
 	    store_step(st, id) == -1)
 		goto out;
-	r = sqlite3_changes(st->db) == 1 ? STORE_OK : STORE_CONFLICT;
+	r = store_changes(st) == 1 ? STORE_OK : STORE_CONFLICT;
 out:
 	store_reset(st, STMT_INSTALL_KEYID);
 	store_reset(st, id);
@@ -367,7 +371,7 @@ store_install_mark_reinstall(struct store *st, const char *ent,
 	    store_bind_int(st, id, 4, expect) == -1 ||
 	    store_step(st, id) == -1)
 		goto out;
-	r = sqlite3_changes(st->db) == 1 ? STORE_OK : STORE_CONFLICT;
+	r = store_changes(st) == 1 ? STORE_OK : STORE_CONFLICT;
 out:
 	store_reset(st, id);
 	pthread_mutex_unlock(&store_writer);
@@ -388,14 +392,14 @@ store_install_state_room(struct store *st, time_t now, long cap,
 
 	if (store_bind_int(st, STMT_PURGE_ISTATE, 1, (int64_t)now) == -1 ||
 	    store_step(st, STMT_PURGE_ISTATE) == -1 ||
-	    store_step(st, STMT_ISTATE_COUNT) != SQLITE_ROW)
+	    store_step(st, STMT_ISTATE_COUNT) != STORE_ROW)
 		goto out;
-	n = sqlite3_column_int64(st->stmt[STMT_ISTATE_COUNT], 0);
+	n = store_col_int(st, STMT_ISTATE_COUNT, 0);
 	if (n >= cap) {
 		if (store_bind_int(st, STMT_ISTATE_DROP, 1, n - cap + 1) ==
 		    -1 || store_step(st, STMT_ISTATE_DROP) == -1)
 			goto out;
-		*dropped += sqlite3_changes(st->db);
+		*dropped += (long)store_changes(st);
 	}
 	rc = 0;
 out:
@@ -431,7 +435,7 @@ store_install_state_take(struct store *st,
 	    (rc = store_step(st, STMT_ISTATE_GET)) == -1)
 		goto out;
 	store_reset(st, STMT_ISTATE_GET);
-	if (rc == SQLITE_ROW) {
+	if (rc == STORE_ROW) {
 		r = STORE_USED;
 		goto out;
 	}

@@ -34,28 +34,36 @@ static enum store_result
 store_link_read(struct store *st, const struct slack_user *who,
     struct store_link *out)
 {
-	sqlite3_stmt		*s = st->stmt[STMT_LINK_GET];
 	const struct crypto_key	*k;
+	const unsigned char	*ct;
 	enum store_result	 r;
+	enum stmt		 id = STMT_LINK_GET;
+	size_t			 len;
 
-	if ((k = store_pkey_find(st, s, LCOL_KEY_ID, "link")) == NULL)
+	if ((k = store_key_find(st, id, LCOL_KEY_ID, "link")) == NULL)
 		return STORE_BADKEY;
-	if ((r = store_popen_token(k, s, LCOL_ACCESS_CT, who, "access",
-	    &out->access_token)) != STORE_OK ||
-	    (r = store_popen_token(k, s, LCOL_REFRESH_CT, who, "refresh",
+	ct = store_col_bytes(st, id, LCOL_ACCESS_CT, &len);
+	if ((r = store_open_token(k, ct, len, who, "access",
+	    &out->access_token)) != STORE_OK)
+		return r;
+	ct = store_col_bytes(st, id, LCOL_REFRESH_CT, &len);
+	if ((r = store_open_token(k, ct, len, who, "refresh",
 	    &out->refresh_token)) != STORE_OK)
 		return r;
-	if ((out->org = store_pcol_dup(s, LCOL_ORG)) == NULL ||
-	    (out->sf_user_id = store_pcol_dup(s, LCOL_SF_USER_ID)) == NULL ||
-	    (out->sf_org_id = store_pcol_dup(s, LCOL_SF_ORG_ID)) == NULL ||
-	    (out->sf_username = store_pcol_dup(s, LCOL_SF_USERNAME)) == NULL ||
-	    (out->instance_url = store_pcol_dup(s, LCOL_INSTANCE_URL)) == NULL)
+	if ((out->org = store_col_dup(st, id, LCOL_ORG)) == NULL ||
+	    (out->sf_user_id = store_col_dup(st, id, LCOL_SF_USER_ID)) ==
+	    NULL ||
+	    (out->sf_org_id = store_col_dup(st, id, LCOL_SF_ORG_ID)) == NULL ||
+	    (out->sf_username = store_col_dup(st, id, LCOL_SF_USERNAME)) ==
+	    NULL ||
+	    (out->instance_url = store_col_dup(st, id, LCOL_INSTANCE_URL)) ==
+	    NULL)
 		return STORE_ERROR;
-	out->version = sqlite3_column_int64(s, LCOL_VERSION);
-	out->created_at = (time_t)sqlite3_column_int64(s, LCOL_CREATED_AT);
-	out->updated_at = (time_t)sqlite3_column_int64(s, LCOL_UPDATED_AT);
+	out->version = store_col_int(st, id, LCOL_VERSION);
+	out->created_at = (time_t)store_col_int(st, id, LCOL_CREATED_AT);
+	out->updated_at = (time_t)store_col_int(st, id, LCOL_UPDATED_AT);
 	/* NULL (never used) reads as 0. */
-	out->last_used_at = (time_t)sqlite3_column_int64(s, LCOL_LAST_USED_AT);
+	out->last_used_at = (time_t)store_col_int(st, id, LCOL_LAST_USED_AT);
 	return STORE_OK;
 }
 
@@ -73,7 +81,7 @@ store_link_get(struct store *st, const struct slack_user *who,
 	if (store_bind_user(st, STMT_LINK_GET, who) == -1 ||
 	    (rc = store_step(st, STMT_LINK_GET)) == -1)
 		goto out;
-	r = rc == SQLITE_DONE ? STORE_NOTFOUND : store_link_read(st, who, out);
+	r = rc == STORE_DONE ? STORE_NOTFOUND : store_link_read(st, who, out);
 out:
 	store_reset(st, STMT_LINK_GET);
 	if (r != STORE_OK)
@@ -92,32 +100,37 @@ static enum store_result
 store_link_old(struct store *st, const struct slack_user *who,
     int64_t *version, char key_id[CRYPTO_KEYID_LEN + 1], char **old_refresh)
 {
-	sqlite3_stmt		*s = st->stmt[STMT_LINK_GET];
 	const struct crypto_key	*k;
+	const unsigned char	*ct;
 	enum store_result	 r = STORE_ERROR;
+	enum stmt		 id = STMT_LINK_GET;
+	size_t			 len;
 	int			 rc;
 
 	if (old_refresh != NULL)
 		*old_refresh = NULL;
-	if (store_bind_user(st, STMT_LINK_GET, who) == -1 ||
-	    (rc = store_step(st, STMT_LINK_GET)) == -1)
+	if (store_bind_user(st, id, who) == -1 ||
+	    (rc = store_step(st, id)) == -1)
 		goto out;
-	if (rc == SQLITE_DONE) {
+	if (rc == STORE_DONE) {
 		r = STORE_NOTFOUND;
 		goto out;
 	}
-	if ((k = store_pkey_find(st, s, LCOL_KEY_ID, "link")) == NULL) {
+	if ((k = store_key_find(st, id, LCOL_KEY_ID, "link")) == NULL) {
 		r = STORE_BADKEY;
 		goto out;
 	}
-	*version = sqlite3_column_int64(s, LCOL_VERSION);
+	*version = store_col_int(st, id, LCOL_VERSION);
 	snprintf(key_id, CRYPTO_KEYID_LEN + 1, "%s", k->id);
-	if (old_refresh != NULL && store_popen_token(k, s, LCOL_REFRESH_CT,
-	    who, "refresh", old_refresh) != STORE_OK)
-		log_warn("msg=\"old refresh token unreadable\"");
+	if (old_refresh != NULL) {
+		ct = store_col_bytes(st, id, LCOL_REFRESH_CT, &len);
+		if (store_open_token(k, ct, len, who, "refresh",
+		    old_refresh) != STORE_OK)
+			log_warn("msg=\"old refresh token unreadable\"");
+	}
 	r = STORE_OK;
 out:
-	store_reset(st, STMT_LINK_GET);
+	store_reset(st, id);
 	return r;
 }
 
@@ -302,7 +315,7 @@ store_link_update_tokens(struct store *st, const struct slack_user *who,
 	    store_bind_text(st, id, 9, row_id) == -1 ||
 	    store_step(st, id) == -1)
 		goto out;
-	r = sqlite3_changes(st->db) == 1 ? STORE_OK : STORE_CONFLICT;
+	r = store_changes(st) == 1 ? STORE_OK : STORE_CONFLICT;
 out:
 	store_reset(st, id);
 	if (began && store_write_end(st, r == STORE_OK) == -1)
@@ -339,7 +352,7 @@ store_link_delete(struct store *st, const struct slack_user *who,
 	if (store_bind_int(st, id, 12, expect < 0 ? -1 : expect) == -1 ||
 	    store_step(st, id) == -1)
 		goto out;
-	r = sqlite3_changes(st->db) == 1 ? STORE_OK : STORE_NOTFOUND;
+	r = store_changes(st) == 1 ? STORE_OK : STORE_NOTFOUND;
 out:
 	store_reset(st, id);
 	pthread_mutex_unlock(&store_writer);
@@ -359,7 +372,7 @@ store_link_touch(struct store *st, const struct slack_user *who)
 	    store_bind_int(st, id, 4, (int64_t)time(NULL)) == -1 ||
 	    store_step(st, id) == -1)
 		goto out;
-	r = sqlite3_changes(st->db) == 1 ? STORE_OK : STORE_NOTFOUND;
+	r = store_changes(st) == 1 ? STORE_OK : STORE_NOTFOUND;
 out:
 	store_reset(st, id);
 	pthread_mutex_unlock(&store_writer);

@@ -24,7 +24,7 @@ store_replay_add(struct store *st,
 	    store_step(st, id) == -1)
 		goto out;
 	/* No change: the hash is there and has not expired. */
-	r = sqlite3_changes(st->db) == 1 ? STORE_OK : STORE_EXISTS;
+	r = store_changes(st) == 1 ? STORE_OK : STORE_EXISTS;
 out:
 	store_reset(st, id);
 	/* Purge on the first insert and every STORE_PURGE_EVERY after, so
@@ -47,33 +47,27 @@ store_purge(struct store *st, time_t now)
 	return n;
 }
 
-/* store_purge() for a caller that holds store_writer. */
+/* store_purge() for a caller that holds store_writer: each purge in
+ * turn, its changes counted before it is reset. */
 static int
 store_purge_locked(struct store *st, time_t now)
 {
-	int	 n = -1;
+	static const enum stmt	 purge[] = {
+		STMT_PURGE_STATE,
+		STMT_PURGE_REPLAY,
+		/* The install flow's states (sql/003_installations.sql). */
+		STMT_PURGE_ISTATE
+	};
+	size_t			 i;
+	int			 n = 0, rc;
 
-	if (store_bind_int(st, STMT_PURGE_STATE, 1, (int64_t)now) == -1 ||
-	    store_step(st, STMT_PURGE_STATE) == -1)
-		goto out;
-	n = sqlite3_changes(st->db);
-	store_reset(st, STMT_PURGE_STATE);
-	if (store_bind_int(st, STMT_PURGE_REPLAY, 1, (int64_t)now) == -1 ||
-	    store_step(st, STMT_PURGE_REPLAY) == -1) {
-		n = -1;
-		goto out;
+	for (i = 0; i < sizeof(purge) / sizeof(purge[0]); i++) {
+		rc = store_bind_int(st, purge[i], 1, (int64_t)now);
+		if (rc == 0 && (rc = store_step(st, purge[i])) != -1)
+			n += (int)store_changes(st);
+		store_reset(st, purge[i]);
+		if (rc == -1)
+			return -1;
 	}
-	n += sqlite3_changes(st->db);
-	/* The install flow's states (sql/003_installations.sql). */
-	if (store_bind_int(st, STMT_PURGE_ISTATE, 1, (int64_t)now) == -1 ||
-	    store_step(st, STMT_PURGE_ISTATE) == -1) {
-		n = -1;
-		goto out;
-	}
-	n += sqlite3_changes(st->db);
-out:
-	store_reset(st, STMT_PURGE_STATE);
-	store_reset(st, STMT_PURGE_REPLAY);
-	store_reset(st, STMT_PURGE_ISTATE);
 	return n;
 }
