@@ -488,17 +488,16 @@ enum store_result store_link_write(struct store *, const struct slack_user *,
  * list by one. */
 int		 store_link_info_read(sqlite3_stmt *, struct store_link_info *);
 int		 store_link_list_grow(struct store_link_list *, size_t *);
-/* store_integ.c: its rows' rotation (store_rekey_read). */
+/* store_rekey.c: a batch emptied; a row added.  Transitional, with
+ * the two below: store_integ.c's own rotation, no longer called (every
+ * table is rotated by store_rekey.c), still compiles against them until
+ * it is removed; then this block goes and the two become static. */
+void		 store_rekey_clear(struct store_rekey *);
+struct store_rekey_row *store_rekey_add(struct store_rekey *);
 enum store_result store_irekey_read(struct store *, enum store_rekey_table,
 		    int64_t *, int, struct store_rekey **,
 		    struct store_rekey_counts *);
 int		 store_irekey_set(struct store *, const struct store_rekey *,
 		    const struct store_rekey_row *);
-/* store_rekey.c: a batch emptied; a row added; a link row read into a
- * batch. */
-void		 store_rekey_clear(struct store_rekey *);
-struct store_rekey_row *store_rekey_add(struct store_rekey *);
-int		 store_rekey_link(struct store *, sqlite3_stmt *,
-		    struct store_rekey *, struct store_rekey_counts *);
 
 #endif /* STORE_INT_H */
