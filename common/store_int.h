@@ -484,9 +484,10 @@ enum store_result store_popen_row(sqlite3_stmt *, const struct crypto_key *,
 int		 store_link_complete(const struct store_link *);
 enum store_result store_link_write(struct store *, const struct slack_user *,
 		    const struct store_link *, char **);
-/* store_admin.c: a link row of STMT's admin list into l; growth of a
- * list by one. */
-int		 store_link_info_read(sqlite3_stmt *, struct store_link_info *);
+/* store_admin.c: a link row into l, of statement id (STMT_LINK_LIST's
+ * columns); growth of a list by one. */
+int		 store_link_info_read(struct store *, enum stmt,
+		    struct store_link_info *);
 int		 store_link_list_grow(struct store_link_list *, size_t *);
 /* store_rekey.c: a batch emptied; a row added.  Transitional, with
  * the two below: store_integ.c's own rotation, no longer called (every
