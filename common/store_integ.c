@@ -783,7 +783,8 @@ store_links_by_org(struct store *st, const char *name,
 			goto out;
 		memset(&out->v[out->n], 0, sizeof(out->v[0]));
 		out->n++;
-		if (store_link_info_read(s, &out->v[out->n - 1]) == -1)
+		if (store_link_info_read(st, STMT_LINKS_BY_ORG,
+		    &out->v[out->n - 1]) == -1)
 			goto out;
 	}
 	if (rc == SQLITE_DONE)
