@@ -116,16 +116,6 @@ store_reset(struct store *st, enum stmt id)
 	sqlite3_clear_bindings(st->stmt[id]);
 }
 
-/* Resets statement s (may be NULL) and drops its bindings. */
-void
-store_ireset(sqlite3_stmt *s)
-{
-	if (s != NULL) {
-		sqlite3_reset(s);
-		sqlite3_clear_bindings(s);
-	}
-}
-
 /*
  * Steps a statement once.  Returns SQLITE_ROW or SQLITE_DONE, or -1 after
  * logging SQLite's message.  The caller resets the statement.
@@ -306,71 +296,6 @@ store_who_ok(const struct slack_user *who)
 	return 0;
 }
 
-/* Copies text column col into dst (dstsz bytes).  Returns 0, or -1 when
- * it is NULL or does not fit. */
-int
-store_pcol_id(sqlite3_stmt *s, int col, char *dst, size_t dstsz)
-{
-	const unsigned char	*t;
-	int			 n;
-
-	t = sqlite3_column_text(s, col);
-	n = sqlite3_column_bytes(s, col);
-	if (t == NULL || n < 0 || (size_t)n >= dstsz)
-		return -1;
-	memcpy(dst, t, (size_t)n);
-	dst[n] = '\0';
-	return 0;
-}
-
-/* Reads the Slack user of a login_state row into who.  Returns 0 or -1
- * (logged). */
-int
-store_pcol_user(sqlite3_stmt *s, struct slack_user *who)
-{
-	if (store_pcol_id(s, SCOL_ENTERPRISE_ID, who->enterprise_id,
-	    sizeof(who->enterprise_id)) == -1 ||
-	    store_pcol_id(s, SCOL_TEAM_ID, who->team_id,
-	    sizeof(who->team_id)) == -1 ||
-	    store_pcol_id(s, SCOL_USER_ID, who->user_id,
-	    sizeof(who->user_id)) == -1) {
-		log_error("msg=\"malformed Slack user in login_state\"");
-		return -1;
-	}
-	return 0;
-}
-
-/* Allocated copy of text column col.  Returns NULL (logged) when it is
- * NULL or memory is exhausted. */
-char *
-store_pcol_dup(sqlite3_stmt *s, int col)
-{
-	const unsigned char	*t;
-	char			*p;
-
-	if ((t = sqlite3_column_text(s, col)) == NULL ||
-	    (p = strdup((const char *)t)) == NULL) {
-		log_error("col=%d msg=\"missing value or out of memory\"", col);
-		return NULL;
-	}
-	return p;
-}
-
-/* Copies blob column col into *out (allocated).  Returns 0, or -1 when
- * it is NULL or empty (no sealed value is) or memory is exhausted. */
-int
-store_pcol_blob(sqlite3_stmt *s, int col, struct sealed *out)
-{
-	const void	*p = sqlite3_column_blob(s, col);
-	int		 n = sqlite3_column_bytes(s, col);
-
-	if (p == NULL || n <= 0 || (out->p = malloc((size_t)n)) == NULL)
-		return -1;
-	memcpy(out->p, p, (size_t)n);
-	out->len = (size_t)n;
-	return 0;
-}
-
 /* --- Keys ------------------------------------------------------------- */
 
 /*
@@ -390,7 +315,7 @@ store_keys(struct store *st)
 }
 
 /* The key every new seal uses.  Valid until the next store_keys() or
- * store_pkey_find(). */
+ * store_key_find(). */
 const struct crypto_key *
 store_key_current(const struct store *st)
 {
@@ -398,40 +323,11 @@ store_key_current(const struct store *st)
 }
 
 /*
- * The key to open a row with: the one whose id is in text column col of
- * s.  An id we do not hold makes us read the key file again first (a
- * rotation may have just added the key, and another worker seals under it
- * already).  Returns NULL, logged, when no key has that id: the row is
- * sealed under a key this program was not given.  Key pointers taken
- * before are invalid afterwards.
- */
-const struct crypto_key *
-store_pkey_find(struct store *st, sqlite3_stmt *s, int col, const char *what)
-{
-	const struct crypto_key	*k;
-	const char		*id;
-
-	if ((id = (const char *)sqlite3_column_text(s, col)) == NULL)
-		id = "";
-	if ((k = keyring_find(st->keys, id)) != NULL)
-		return k;
-	(void)keyring_reload(st->kr);
-	store_keys(st);
-	if ((k = keyring_find(st->keys, id)) != NULL)
-		return k;
-	log_error("row=%s row_key_id=%.16s key_id=%s msg=\"%s sealed under "
-	    "another key: not one this program holds\"", what, id,
-	    store_key_current(st)->id, what);
-	return NULL;
-}
-
-/*
- * The same five for statement id, through the engine's column helpers:
- * an id copied into dst (dstsz bytes; -1 when NULL or too long), the
- * Slack user of a login_state row (SCOL_*; -1 logged), an allocated copy
- * of a text (NULL logged), an allocated copy of a sealed value (-1 when
- * NULL, empty or out of memory), the key a row's key id names (NULL
- * logged).
+ * Columns of the row statement id is on, through the engine's column
+ * helpers: an id copied into dst (dstsz bytes; -1 when NULL or too
+ * long), the Slack user of a login_state row (SCOL_*; -1 logged), an
+ * allocated copy of a text (NULL logged), an allocated copy of a sealed
+ * value (-1 when NULL, empty or out of memory).
  */
 int
 store_col_id(struct store *st, enum stmt id, int col, char *dst,
@@ -490,6 +386,14 @@ store_col_sealed(struct store *st, enum stmt id, int col, struct sealed *out)
 	return 0;
 }
 
+/*
+ * The key to open a row with: the one whose id is in text column col of
+ * statement id's row.  An id we do not hold makes us read the key file
+ * again first (a rotation may have just added the key, and another
+ * worker seals under it already).  Returns NULL, logged, when no key has
+ * that id: the row is sealed under a key this program was not given.
+ * Key pointers taken before are invalid afterwards.
+ */
 const struct crypto_key *
 store_key_find(struct store *st, enum stmt id, int col, const char *what)
 {

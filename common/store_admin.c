@@ -41,43 +41,365 @@ enum {
 	ACOL_LAST_USED_AT
 };
 
-/* Admin statement id, prepared with the others. */
-static sqlite3_stmt *
-store_aprepare(struct store *st, enum stmt id)
+static int	store_stats_file(struct store *, struct store_stats *);
+
+void
+store_link_info_free(struct store_link_info *l)
 {
-	return st->stmt[id];
+	free(l->org);
+	free(l->sf_user_id);
+	free(l->sf_org_id);
+	free(l->sf_username);
+	free(l->instance_url);
+	free(l->key_id);
+	memset(l, 0, sizeof(*l));
 }
 
-/* Steps admin statement s (named by id).  Returns SQLITE_ROW or
- * SQLITE_DONE, or -1 after logging. */
-static int
-store_astep(struct store *st, sqlite3_stmt *s, enum stmt id)
+void
+store_link_list_free(struct store_link_list *ll)
 {
-	int	 rc;
+	size_t	 i;
 
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW || rc == SQLITE_DONE)
-		return rc;
-	log_error("stmt=%s msg=\"%s\"", store_stmts[id].name,
-	    sqlite3_errmsg(st->db));
-	return -1;
+	if (ll == NULL)
+		return;
+	for (i = 0; i < ll->n; i++)
+		store_link_info_free(&ll->v[i]);
+	free(ll->v);
+	ll->v = NULL;
+	ll->n = 0;
 }
 
-/* Binds text s, or SQL NULL when s is NULL.  Returns 0 or -1 (logged). */
-static int
-store_abind_text(struct store *st, sqlite3_stmt *s, int col, const char *v)
+/* Fills l from the row statement id (STMT_LINK_LIST's columns) is on.
+ * Returns 0, or -1 (logged; l may be half filled). */
+int
+store_link_info_read(struct store *st, enum stmt id,
+    struct store_link_info *l)
 {
-	int	 rc;
+	if (store_col_id(st, id, ACOL_ENTERPRISE_ID, l->who.enterprise_id,
+	    sizeof(l->who.enterprise_id)) == -1 ||
+	    store_col_id(st, id, ACOL_TEAM_ID, l->who.team_id,
+	    sizeof(l->who.team_id)) == -1 ||
+	    store_col_id(st, id, ACOL_USER_ID, l->who.user_id,
+	    sizeof(l->who.user_id)) == -1) {
+		log_error("msg=\"malformed Slack user in sf_link\"");
+		return -1;
+	}
+	if ((l->org = store_col_dup(st, id, ACOL_ORG)) == NULL ||
+	    (l->sf_user_id = store_col_dup(st, id, ACOL_SF_USER_ID)) == NULL ||
+	    (l->sf_org_id = store_col_dup(st, id, ACOL_SF_ORG_ID)) == NULL ||
+	    (l->sf_username = store_col_dup(st, id,
+	    ACOL_SF_USERNAME)) == NULL ||
+	    (l->instance_url = store_col_dup(st, id,
+	    ACOL_INSTANCE_URL)) == NULL ||
+	    (l->key_id = store_col_dup(st, id, ACOL_KEY_ID)) == NULL)
+		return -1;
+	l->version = store_col_int(st, id, ACOL_VERSION);
+	l->created_at = (time_t)store_col_int(st, id, ACOL_CREATED_AT);
+	l->updated_at = (time_t)store_col_int(st, id, ACOL_UPDATED_AT);
+	l->last_used_at = (time_t)store_col_int(st, id, ACOL_LAST_USED_AT);
+	return 0;
+}
 
-	if (v == NULL)
-		rc = sqlite3_bind_null(s, col);
-	else
-		rc = sqlite3_bind_text(s, col, v, -1, SQLITE_TRANSIENT);
-	if (rc == SQLITE_OK)
+/* Makes room for one more entry in ll (*cap entries allocated).  Returns
+ * 0, or -1 (logged) past STORE_LIST_MAX or on memory exhaustion. */
+int
+store_link_list_grow(struct store_link_list *ll, size_t *cap)
+{
+	struct store_link_info	*v;
+	size_t			 ncap;
+
+	if (ll->n < *cap)
 		return 0;
-	log_error("col=%d bind msg=\"%s\"", col, sqlite3_errmsg(st->db));
-	return -1;
+	if (*cap >= STORE_LIST_MAX) {
+		log_error("max=%d msg=\"too many links to list\"",
+		    STORE_LIST_MAX);
+		return -1;
+	}
+	ncap = *cap == 0 ? 16 : *cap * 2;
+	if (ncap > STORE_LIST_MAX)
+		ncap = STORE_LIST_MAX;
+	if ((v = reallocarray(ll->v, ncap, sizeof(*v))) == NULL) {
+		log_error("msg=\"out of memory\"");
+		return -1;
+	}
+	ll->v = v;
+	*cap = ncap;
+	return 0;
 }
+
+enum store_result
+store_list_links(struct store *st, const char *enterprise_id,
+    const char *team_id, const char *user_id, struct store_link_list *out)
+{
+	enum store_result	 r = STORE_ERROR;
+	size_t			 cap = 0;
+	int			 rc;
+
+	out->v = NULL;
+	out->n = 0;
+	if (store_bind_text(st, STMT_LINK_LIST, 1, enterprise_id) == -1 ||
+	    store_bind_text(st, STMT_LINK_LIST, 2, team_id) == -1 ||
+	    store_bind_text(st, STMT_LINK_LIST, 3, user_id) == -1)
+		goto out;
+	while ((rc = store_step(st, STMT_LINK_LIST)) == STORE_ROW) {
+		if (store_link_list_grow(out, &cap) == -1)
+			goto out;
+		memset(&out->v[out->n], 0, sizeof(out->v[0]));
+		/* Counted before it is read, so a half-read row is freed. */
+		out->n++;
+		if (store_link_info_read(st, STMT_LINK_LIST,
+		    &out->v[out->n - 1]) == -1)
+			goto out;
+	}
+	if (rc == STORE_DONE)
+		r = STORE_OK;
+out:
+	store_reset(st, STMT_LINK_LIST);
+	if (r != STORE_OK)
+		store_link_list_free(out);
+	return r;
+}
+
+enum store_result
+store_key_sample(struct store *st, struct store_link_info *info)
+{
+	struct store_link	 full;
+	enum store_result	 r = STORE_ERROR;
+	int			 rc;
+
+	memset(info, 0, sizeof(*info));
+	if ((rc = store_step(st, STMT_LINK_NEWEST)) == -1)
+		goto out;
+	if (rc == STORE_DONE) {
+		r = STORE_NOTFOUND;
+		goto out;
+	}
+	if (store_link_info_read(st, STMT_LINK_NEWEST, info) == -1)
+		goto out;
+	/* The statement is done with before the link is read: a read
+	 * transaction left open would pin the WAL. */
+	store_reset(st, STMT_LINK_NEWEST);
+	r = store_link_get(st, &info->who, &full);
+	store_link_free(&full);
+out:
+	store_reset(st, STMT_LINK_NEWEST);
+	if (r != STORE_OK && r != STORE_BADKEY)
+		store_link_info_free(info);
+	return r;
+}
+
+enum store_result
+store_link_remove(struct store *st, const struct slack_user *who)
+{
+	enum store_result	 r = STORE_ERROR;
+
+	if (!store_who_ok(who))
+		return STORE_ERROR;
+	pthread_mutex_lock(&store_writer);
+	if (store_bind_user(st, STMT_LINK_REMOVE, who) == -1 ||
+	    store_step(st, STMT_LINK_REMOVE) == -1)
+		goto out;
+	r = store_changes(st) == 1 ? STORE_OK : STORE_NOTFOUND;
+out:
+	store_reset(st, STMT_LINK_REMOVE);
+	pthread_mutex_unlock(&store_writer);
+	return r;
+}
+
+/* Runs one of the purge statements for now and adds what it deleted to
+ * *n.  Returns 0 or -1 (logged). */
+static int
+store_purge_one(struct store *st, enum stmt id, time_t now, long *n)
+{
+	int	 rc = -1;
+
+	if (store_bind_int(st, id, 1, (int64_t)now) == -1 ||
+	    store_step(st, id) == -1)
+		goto out;
+	*n += (long)store_changes(st);
+	rc = 0;
+out:
+	store_reset(st, id);
+	return rc;
+}
+
+int
+store_purge_counts(struct store *st, time_t now, struct store_purged *p)
+{
+	int	 rc = -1;
+
+	p->login_states = p->replays = 0;
+	pthread_mutex_lock(&store_writer);
+	if (store_purge_one(st, STMT_PURGE_STATE, now,
+	    &p->login_states) == 0 &&
+	    store_purge_one(st, STMT_PURGE_REPLAY, now, &p->replays) == 0)
+		rc = 0;
+	pthread_mutex_unlock(&store_writer);
+	return rc;
+}
+
+void
+store_stats_free(struct store_stats *ss)
+{
+	size_t	 i;
+
+	if (ss == NULL)
+		return;
+	for (i = 0; i < ss->nkeys; i++)
+		free(ss->keys[i].key_id);
+	free(ss->keys);
+	free(ss->teams);
+	memset(ss, 0, sizeof(*ss));
+}
+
+/* Runs the one-row admin statement id, with its nargs parameters bound
+ * to args, and stores its first n columns (as integers) in v.  Returns 0
+ * or -1 (logged). */
+static int
+store_arow(struct store *st, enum stmt id, const int64_t *args, int nargs,
+    int64_t *v, int n)
+{
+	int	 i, rc = -1;
+
+	for (i = 0; i < nargs; i++)
+		if (store_bind_int(st, id, i + 1, args[i]) == -1)
+			goto out;
+	if (store_step(st, id) != STORE_ROW) {
+		log_error("stmt=%s msg=\"no row\"", store_stmts[id].name);
+		goto out;
+	}
+	for (i = 0; i < n; i++)
+		v[i] = store_col_int(st, id, i);
+	rc = 0;
+out:
+	store_reset(st, id);
+	return rc;
+}
+
+/* The per-workspace counts of store_stats().  Returns 0 or -1. */
+static int
+store_stats_teams(struct store *st, struct store_stats *ss)
+{
+	struct store_team_count	*v;
+	size_t			 cap = 0;
+	int			 rc;
+
+	while ((rc = store_step(st, STMT_STATS_TEAMS)) == STORE_ROW) {
+		if (ss->nteams == cap) {
+			cap = cap == 0 ? 16 : cap * 2;
+			if (cap > STORE_LIST_MAX || (v = reallocarray(ss->teams,
+			    cap, sizeof(*v))) == NULL) {
+				log_error("msg=\"too many workspaces or out of "
+				    "memory\"");
+				rc = -1;
+				break;
+			}
+			ss->teams = v;
+		}
+		v = &ss->teams[ss->nteams];
+		if (store_col_id(st, STMT_STATS_TEAMS, 0, v->enterprise_id,
+		    sizeof(v->enterprise_id)) == -1 ||
+		    store_col_id(st, STMT_STATS_TEAMS, 1, v->team_id,
+		    sizeof(v->team_id)) == -1) {
+			log_error("msg=\"malformed Slack ids in sf_link\"");
+			rc = -1;
+			break;
+		}
+		v->links = (long)store_col_int(st, STMT_STATS_TEAMS, 2);
+		ss->nteams++;
+	}
+	store_reset(st, STMT_STATS_TEAMS);
+	return rc == STORE_DONE ? 0 : -1;
+}
+
+/* The per-key counts of store_stats().  Returns 0 or -1. */
+static int
+store_stats_keys(struct store *st, struct store_stats *ss)
+{
+	struct store_stats_key	*v;
+	size_t			 cap = 0;
+	int			 rc;
+
+	while ((rc = store_step(st, STMT_STATS_KEYS)) == STORE_ROW) {
+		if (ss->nkeys == cap) {
+			cap = cap == 0 ? 4 : cap * 2;
+			if (cap > STORE_LIST_MAX || (v = reallocarray(ss->keys,
+			    cap, sizeof(*v))) == NULL) {
+				log_error("msg=\"too many keys or out of "
+				    "memory\"");
+				rc = -1;
+				break;
+			}
+			ss->keys = v;
+		}
+		v = &ss->keys[ss->nkeys];
+		if ((v->key_id = store_col_dup(st, STMT_STATS_KEYS,
+		    0)) == NULL) {
+			rc = -1;
+			break;
+		}
+		v->links = (long)store_col_int(st, STMT_STATS_KEYS, 1);
+		v->login_states = (long)store_col_int(st, STMT_STATS_KEYS, 2);
+		ss->nkeys++;
+	}
+	store_reset(st, STMT_STATS_KEYS);
+	return rc == STORE_DONE ? 0 : -1;
+}
+
+int
+store_stats(struct store *st, time_t now, struct store_stats *ss)
+{
+	int64_t	 v[6], args[2];
+	int	 rc = -1;
+
+	memset(ss, 0, sizeof(*ss));
+	/*
+	 * Each figure is read on its own, not in one read transaction: so
+	 * that a failure leaves SQLite's error code (which store_busy_failed
+	 * reads) as it was.  Writes between two queries may make them differ
+	 * by those writes, which statistics can live with.
+	 */
+	args[0] = (int64_t)(now - STORE_DAY_SECS);
+	args[1] = (int64_t)(now - 30 * STORE_DAY_SECS);
+	if (store_arow(st, STMT_STATS_LINKS, args, 2, v, 6) == -1)
+		goto out;
+	ss->links = (long)v[0];
+	ss->links_used_24h = (long)v[1];
+	ss->links_used_30d = (long)v[2];
+	ss->links_never_used = (long)v[3];
+	ss->oldest_created = (time_t)v[4];
+	ss->newest_created = (time_t)v[5];
+	args[0] = (int64_t)now;
+	if (store_arow(st, STMT_STATS_LOGIN, args, 1, v, 4) == -1)
+		goto out;
+	ss->login_waiting = (long)v[0];
+	ss->login_started = (long)v[1];
+	ss->login_used = (long)v[2];
+	ss->login_expired = (long)v[3];
+	if (store_arow(st, STMT_STATS_REPLAY, args, 1, v, 2) == -1)
+		goto out;
+	ss->replays_live = (long)v[0];
+	ss->replays_expired = (long)v[1];
+	if (store_arow(st, STMT_STATS_INSTALLS, NULL, 0, v, 2) == -1)
+		goto out;
+	ss->installs = (long)v[0];
+	ss->installs_reinstall = (long)v[1];
+	if (store_stats_file(st, ss) == -1 ||
+	    store_stats_teams(st, ss) == -1 || store_stats_keys(st, ss) == -1)
+		goto out;
+	rc = 0;
+out:
+	if (rc == -1)
+		store_stats_free(ss);
+	return rc;
+}
+
+/* --- SQLite only ---------------------------------------------------------
+ *
+ * What only SQLite has: probing a database file before opening it, the
+ * file's own figures (PRAGMAs) in store_stats(), and its integrity check.
+ * Another engine gives its own versions of these three.
+ */
 
 enum store_probe_result
 store_probe(const char *path, int *version)
@@ -131,392 +453,33 @@ out:
 	return r;
 }
 
-void
-store_link_info_free(struct store_link_info *l)
-{
-	free(l->org);
-	free(l->sf_user_id);
-	free(l->sf_org_id);
-	free(l->sf_username);
-	free(l->instance_url);
-	free(l->key_id);
-	memset(l, 0, sizeof(*l));
-}
-
-void
-store_link_list_free(struct store_link_list *ll)
-{
-	size_t	 i;
-
-	if (ll == NULL)
-		return;
-	for (i = 0; i < ll->n; i++)
-		store_link_info_free(&ll->v[i]);
-	free(ll->v);
-	ll->v = NULL;
-	ll->n = 0;
-}
-
-/* Fills l from the row s (STMT_LINK_LIST) is on.  Returns 0, or -1 (logged;
- * l may be half filled). */
-int
-store_link_info_read(sqlite3_stmt *s, struct store_link_info *l)
-{
-	if (store_pcol_id(s, ACOL_ENTERPRISE_ID, l->who.enterprise_id,
-	    sizeof(l->who.enterprise_id)) == -1 ||
-	    store_pcol_id(s, ACOL_TEAM_ID, l->who.team_id,
-	    sizeof(l->who.team_id)) == -1 ||
-	    store_pcol_id(s, ACOL_USER_ID, l->who.user_id,
-	    sizeof(l->who.user_id)) == -1) {
-		log_error("msg=\"malformed Slack user in sf_link\"");
-		return -1;
-	}
-	if ((l->org = store_pcol_dup(s, ACOL_ORG)) == NULL ||
-	    (l->sf_user_id = store_pcol_dup(s, ACOL_SF_USER_ID)) == NULL ||
-	    (l->sf_org_id = store_pcol_dup(s, ACOL_SF_ORG_ID)) == NULL ||
-	    (l->sf_username = store_pcol_dup(s, ACOL_SF_USERNAME)) == NULL ||
-	    (l->instance_url = store_pcol_dup(s, ACOL_INSTANCE_URL)) == NULL ||
-	    (l->key_id = store_pcol_dup(s, ACOL_KEY_ID)) == NULL)
-		return -1;
-	l->version = sqlite3_column_int64(s, ACOL_VERSION);
-	l->created_at = (time_t)sqlite3_column_int64(s, ACOL_CREATED_AT);
-	l->updated_at = (time_t)sqlite3_column_int64(s, ACOL_UPDATED_AT);
-	l->last_used_at = (time_t)sqlite3_column_int64(s, ACOL_LAST_USED_AT);
-	return 0;
-}
-
-/* Makes room for one more entry in ll (*cap entries allocated).  Returns
- * 0, or -1 (logged) past STORE_LIST_MAX or on memory exhaustion. */
-int
-store_link_list_grow(struct store_link_list *ll, size_t *cap)
-{
-	struct store_link_info	*v;
-	size_t			 ncap;
-
-	if (ll->n < *cap)
-		return 0;
-	if (*cap >= STORE_LIST_MAX) {
-		log_error("max=%d msg=\"too many links to list\"",
-		    STORE_LIST_MAX);
-		return -1;
-	}
-	ncap = *cap == 0 ? 16 : *cap * 2;
-	if (ncap > STORE_LIST_MAX)
-		ncap = STORE_LIST_MAX;
-	if ((v = reallocarray(ll->v, ncap, sizeof(*v))) == NULL) {
-		log_error("msg=\"out of memory\"");
-		return -1;
-	}
-	ll->v = v;
-	*cap = ncap;
-	return 0;
-}
-
-enum store_result
-store_list_links(struct store *st, const char *enterprise_id,
-    const char *team_id, const char *user_id, struct store_link_list *out)
-{
-	sqlite3_stmt		*s = NULL;
-	enum store_result	 r = STORE_ERROR;
-	size_t			 cap = 0;
-	int			 rc;
-
-	out->v = NULL;
-	out->n = 0;
-	if ((s = store_aprepare(st, STMT_LINK_LIST)) == NULL ||
-	    store_abind_text(st, s, 1, enterprise_id) == -1 ||
-	    store_abind_text(st, s, 2, team_id) == -1 ||
-	    store_abind_text(st, s, 3, user_id) == -1)
-		goto out;
-	while ((rc = store_astep(st, s, STMT_LINK_LIST)) == SQLITE_ROW) {
-		if (store_link_list_grow(out, &cap) == -1)
-			goto out;
-		memset(&out->v[out->n], 0, sizeof(out->v[0]));
-		/* Counted before it is read, so a half-read row is freed. */
-		out->n++;
-		if (store_link_info_read(s, &out->v[out->n - 1]) == -1)
-			goto out;
-	}
-	if (rc == SQLITE_DONE)
-		r = STORE_OK;
-out:
-	store_ireset(s);
-	if (r != STORE_OK)
-		store_link_list_free(out);
-	return r;
-}
-
-enum store_result
-store_key_sample(struct store *st, struct store_link_info *info)
-{
-	struct store_link	 full;
-	sqlite3_stmt		*s = NULL;
-	enum store_result	 r = STORE_ERROR;
-	int			 rc;
-
-	memset(info, 0, sizeof(*info));
-	if ((s = store_aprepare(st, STMT_LINK_NEWEST)) == NULL ||
-	    (rc = store_astep(st, s, STMT_LINK_NEWEST)) == -1)
-		goto out;
-	if (rc == SQLITE_DONE) {
-		r = STORE_NOTFOUND;
-		goto out;
-	}
-	if (store_link_info_read(s, info) == -1)
-		goto out;
-	/* The statement is done with before the link is read: a read
-	 * transaction left open would pin the WAL. */
-	store_ireset(s);
-	s = NULL;
-	r = store_link_get(st, &info->who, &full);
-	store_link_free(&full);
-out:
-	store_ireset(s);
-	if (r != STORE_OK && r != STORE_BADKEY)
-		store_link_info_free(info);
-	return r;
-}
-
-enum store_result
-store_link_remove(struct store *st, const struct slack_user *who)
-{
-	sqlite3_stmt		*s = NULL;
-	enum store_result	 r = STORE_ERROR;
-
-	if (!store_who_ok(who))
-		return STORE_ERROR;
-	pthread_mutex_lock(&store_writer);
-	if ((s = store_aprepare(st, STMT_LINK_REMOVE)) == NULL ||
-	    store_abind_text(st, s, 1, who->enterprise_id) == -1 ||
-	    store_abind_text(st, s, 2, who->team_id) == -1 ||
-	    store_abind_text(st, s, 3, who->user_id) == -1 ||
-	    store_astep(st, s, STMT_LINK_REMOVE) == -1)
-		goto out;
-	r = sqlite3_changes(st->db) == 1 ? STORE_OK : STORE_NOTFOUND;
-out:
-	store_ireset(s);
-	pthread_mutex_unlock(&store_writer);
-	return r;
-}
-
-/* Runs one of the purge statements for now and adds what it deleted to
- * *n.  Returns 0 or -1 (logged). */
+/* The file's figures of store_stats(): page size and count, free pages,
+ * schema version.  Returns 0 or -1 (logged). */
 static int
-store_purge_one(struct store *st, enum stmt id, time_t now, long *n)
+store_stats_file(struct store *st, struct store_stats *ss)
 {
-	int	 rc = -1;
+	int64_t	 v[4];
 
-	if (store_bind_int(st, id, 1, (int64_t)now) == -1 ||
-	    store_step(st, id) == -1)
-		goto out;
-	*n += sqlite3_changes(st->db);
-	rc = 0;
-out:
-	store_reset(st, id);
-	return rc;
-}
-
-int
-store_purge_counts(struct store *st, time_t now, struct store_purged *p)
-{
-	int	 rc = -1;
-
-	p->login_states = p->replays = 0;
-	pthread_mutex_lock(&store_writer);
-	if (store_purge_one(st, STMT_PURGE_STATE, now,
-	    &p->login_states) == 0 &&
-	    store_purge_one(st, STMT_PURGE_REPLAY, now, &p->replays) == 0)
-		rc = 0;
-	pthread_mutex_unlock(&store_writer);
-	return rc;
-}
-
-void
-store_stats_free(struct store_stats *ss)
-{
-	size_t	 i;
-
-	if (ss == NULL)
-		return;
-	for (i = 0; i < ss->nkeys; i++)
-		free(ss->keys[i].key_id);
-	free(ss->keys);
-	free(ss->teams);
-	memset(ss, 0, sizeof(*ss));
-}
-
-/* Runs the one-row admin statement id, with now and now2 bound to ?1 and
- * ?2 when it has them, and stores its first n columns (as integers) in
- * v.  Returns 0 or -1 (logged). */
-static int
-store_arow(struct store *st, enum stmt id, time_t now, time_t now2,
-    int64_t *v, int n)
-{
-	sqlite3_stmt	*s;
-	int		 i, rc = -1;
-
-	if ((s = store_aprepare(st, id)) == NULL)
+	if (store_arow(st, STMT_PAGE_SIZE, NULL, 0, &v[0], 1) == -1 ||
+	    store_arow(st, STMT_PAGE_COUNT, NULL, 0, &v[1], 1) == -1 ||
+	    store_arow(st, STMT_FREELIST, NULL, 0, &v[2], 1) == -1 ||
+	    store_arow(st, STMT_USER_VERSION, NULL, 0, &v[3], 1) == -1)
 		return -1;
-	if ((sqlite3_bind_parameter_count(s) >= 1 &&
-	    sqlite3_bind_int64(s, 1, (int64_t)now) != SQLITE_OK) ||
-	    (sqlite3_bind_parameter_count(s) >= 2 &&
-	    sqlite3_bind_int64(s, 2, (int64_t)now2) != SQLITE_OK)) {
-		log_error("stmt=%s bind msg=\"%s\"", store_stmts[id].name,
-		    sqlite3_errmsg(st->db));
-		goto out;
-	}
-	if (store_astep(st, s, id) != SQLITE_ROW) {
-		log_error("stmt=%s msg=\"no row\"", store_stmts[id].name);
-		goto out;
-	}
-	for (i = 0; i < n; i++)
-		v[i] = sqlite3_column_int64(s, i);
-	rc = 0;
-out:
-	store_ireset(s);
-	return rc;
-}
-
-/* The per-workspace counts of store_stats().  Returns 0 or -1. */
-static int
-store_stats_teams(struct store *st, struct store_stats *ss)
-{
-	struct store_team_count	*v;
-	sqlite3_stmt		*s;
-	size_t			 cap = 0;
-	int			 rc;
-
-	if ((s = store_aprepare(st, STMT_STATS_TEAMS)) == NULL)
-		return -1;
-	while ((rc = store_astep(st, s, STMT_STATS_TEAMS)) == SQLITE_ROW) {
-		if (ss->nteams == cap) {
-			cap = cap == 0 ? 16 : cap * 2;
-			if (cap > STORE_LIST_MAX || (v = reallocarray(ss->teams,
-			    cap, sizeof(*v))) == NULL) {
-				log_error("msg=\"too many workspaces or out of "
-				    "memory\"");
-				rc = -1;
-				break;
-			}
-			ss->teams = v;
-		}
-		v = &ss->teams[ss->nteams];
-		if (store_pcol_id(s, 0, v->enterprise_id,
-		    sizeof(v->enterprise_id)) == -1 ||
-		    store_pcol_id(s, 1, v->team_id, sizeof(v->team_id)) == -1) {
-			log_error("msg=\"malformed Slack ids in sf_link\"");
-			rc = -1;
-			break;
-		}
-		v->links = (long)sqlite3_column_int64(s, 2);
-		ss->nteams++;
-	}
-	store_ireset(s);
-	return rc == SQLITE_DONE ? 0 : -1;
-}
-
-/* The per-key counts of store_stats().  Returns 0 or -1. */
-static int
-store_stats_keys(struct store *st, struct store_stats *ss)
-{
-	struct store_stats_key	*v;
-	sqlite3_stmt		*s;
-	size_t			 cap = 0;
-	int			 rc;
-
-	if ((s = store_aprepare(st, STMT_STATS_KEYS)) == NULL)
-		return -1;
-	while ((rc = store_astep(st, s, STMT_STATS_KEYS)) == SQLITE_ROW) {
-		if (ss->nkeys == cap) {
-			cap = cap == 0 ? 4 : cap * 2;
-			if (cap > STORE_LIST_MAX || (v = reallocarray(ss->keys,
-			    cap, sizeof(*v))) == NULL) {
-				log_error("msg=\"too many keys or out of "
-				    "memory\"");
-				rc = -1;
-				break;
-			}
-			ss->keys = v;
-		}
-		v = &ss->keys[ss->nkeys];
-		if ((v->key_id = store_pcol_dup(s, 0)) == NULL) {
-			rc = -1;
-			break;
-		}
-		v->links = (long)sqlite3_column_int64(s, 1);
-		v->login_states = (long)sqlite3_column_int64(s, 2);
-		ss->nkeys++;
-	}
-	store_ireset(s);
-	return rc == SQLITE_DONE ? 0 : -1;
-}
-
-int
-store_stats(struct store *st, time_t now, struct store_stats *ss)
-{
-	int64_t	 v[6];
-	int	 rc = -1;
-
-	memset(ss, 0, sizeof(*ss));
-	/*
-	 * Each figure is read on its own, not in one read transaction: so
-	 * that a failure leaves SQLite's error code (which store_busy_failed
-	 * reads) as it was.  Writes between two queries may make them differ
-	 * by those writes, which statistics can live with.
-	 */
-	if (store_arow(st, STMT_STATS_LINKS, now - STORE_DAY_SECS,
-	    now - 30 * STORE_DAY_SECS, v, 6) == -1)
-		goto out;
-	ss->links = (long)v[0];
-	ss->links_used_24h = (long)v[1];
-	ss->links_used_30d = (long)v[2];
-	ss->links_never_used = (long)v[3];
-	ss->oldest_created = (time_t)v[4];
-	ss->newest_created = (time_t)v[5];
-	if (store_arow(st, STMT_STATS_LOGIN, now, 0, v, 4) == -1)
-		goto out;
-	ss->login_waiting = (long)v[0];
-	ss->login_started = (long)v[1];
-	ss->login_used = (long)v[2];
-	ss->login_expired = (long)v[3];
-	if (store_arow(st, STMT_STATS_REPLAY, now, 0, v, 2) == -1)
-		goto out;
-	ss->replays_live = (long)v[0];
-	ss->replays_expired = (long)v[1];
-	if (store_arow(st, STMT_STATS_INSTALLS, 0, 0, v, 2) == -1)
-		goto out;
-	ss->installs = (long)v[0];
-	ss->installs_reinstall = (long)v[1];
-	if (store_arow(st, STMT_PAGE_SIZE, 0, 0, &v[0], 1) == -1 ||
-	    store_arow(st, STMT_PAGE_COUNT, 0, 0, &v[1], 1) == -1 ||
-	    store_arow(st, STMT_FREELIST, 0, 0, &v[2], 1) == -1 ||
-	    store_arow(st, STMT_USER_VERSION, 0, 0, &v[3], 1) == -1)
-		goto out;
 	ss->page_size = (long)v[0];
 	ss->page_count = (long)v[1];
 	ss->freelist_count = (long)v[2];
 	ss->schema_version = (int)v[3];
-	if (store_stats_teams(st, ss) == -1 || store_stats_keys(st, ss) == -1)
-		goto out;
-	rc = 0;
-out:
-	if (rc == -1)
-		store_stats_free(ss);
-	return rc;
+	return 0;
 }
 
 int
 store_integrity_check(struct store *st, char *msg, size_t msgsz)
 {
+	sqlite3_stmt		*s = st->stmt[STMT_INTEGRITY];
 	const unsigned char	*t;
-	sqlite3_stmt		*s;
 	int			 rc, r = -1, rows = 0;
 
 	snprintf(msg, msgsz, "%s", "");
-	if ((s = store_aprepare(st, STMT_INTEGRITY)) == NULL) {
-		snprintf(msg, msgsz, "%s", sqlite3_errmsg(st->db));
-		return -1;
-	}
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		t = sqlite3_column_text(s, 0);
 		if (rows++ == 0) {
@@ -536,5 +499,6 @@ store_integrity_check(struct store *st, char *msg, size_t msgsz)
 		    msg);
 	} else if (rows > 1)
 		r = 1;
-	store_ireset(s);
-	return r;}
+	store_reset(st, STMT_INTEGRITY);
+	return r;
+}

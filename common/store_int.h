@@ -338,19 +338,15 @@ extern const struct store_sql	 store_stmts[STMT__MAX];
  *
  * The one helper family every table file uses: a statement is named by
  * its id, never by an engine's handle, so that the table files do not
- * depend on the engine.  (The store_p* and store_i* helpers that take an
- * sqlite3_stmt are the last of the older families, going away as the
- * table files move to these.)
+ * depend on the engine.
  */
 
 /* What store_step() returns besides -1. */
 #define STORE_ROW	SQLITE_ROW	/* on a row: read its columns */
 #define STORE_DONE	SQLITE_DONE	/* no (more) rows */
 
-/* Statement id's reset and its bindings dropped; safe at any time.
- * store_ireset does it to a statement pointer (NULL: nothing). */
+/* Statement id's reset and its bindings dropped; safe at any time. */
 void		 store_reset(struct store *, enum stmt);
-void		 store_ireset(sqlite3_stmt *);
 /* One step: STORE_ROW or STORE_DONE, or -1 (logged).  The caller
  * resets. */
 int		 store_step(struct store *, enum stmt);
@@ -392,11 +388,6 @@ int		 store_col_user(struct store *, enum stmt, struct slack_user *);
 char		*store_col_dup(struct store *, enum stmt, int);
 int		 store_col_sealed(struct store *, enum stmt, int,
 		    struct sealed *);
-/* The older helpers on a statement pointer (going away). */
-int		 store_pcol_id(sqlite3_stmt *, int, char *, size_t);
-int		 store_pcol_user(sqlite3_stmt *, struct slack_user *);
-char		*store_pcol_dup(sqlite3_stmt *, int);
-int		 store_pcol_blob(sqlite3_stmt *, int, struct sealed *);
 
 /* --- store.c: keys and transactions ----------------------------------- */
 
@@ -407,8 +398,6 @@ void		 store_keys(struct store *);
 const struct crypto_key *store_key_current(const struct store *);
 const struct crypto_key *store_key_find(struct store *, enum stmt, int,
 		    const char *);
-const struct crypto_key *store_pkey_find(struct store *, sqlite3_stmt *,
-		    int, const char *);
 /* PRAGMA synchronous, outside a transaction. */
 int		 store_sync(struct store *, const char *);
 /* BEGIN IMMEDIATE under store_writer, and its end (commit or roll back);
@@ -479,12 +468,6 @@ enum store_result store_open_integ(const struct crypto_key *,
 int		 store_reseal(const struct crypto_key *, const struct crypto_key *,
 		    const struct store_ad *, const struct store_ad *,
 		    const struct sealed *, struct sealed *, int *);
-/* The older ones, from column col of an sqlite3_stmt (going away). */
-enum store_result store_popen_token(const struct crypto_key *, sqlite3_stmt *,
-		    int, const struct slack_user *, const char *, char **);
-enum store_result store_popen_row(sqlite3_stmt *, const struct crypto_key *,
-		    int, const unsigned char [CRYPTO_HASHLEN], const char *,
-		    char **);
 
 /* --- Shared between the table families -------------------------------- */
 
@@ -493,21 +476,10 @@ enum store_result store_popen_row(sqlite3_stmt *, const struct crypto_key *,
 int		 store_link_complete(const struct store_link *);
 enum store_result store_link_write(struct store *, const struct slack_user *,
 		    const struct store_link *, char **);
-/* store_admin.c: a link row of STMT's admin list into l; growth of a
- * list by one. */
-int		 store_link_info_read(sqlite3_stmt *, struct store_link_info *);
+/* store_admin.c: a link row into l, of statement id (STMT_LINK_LIST's
+ * columns); growth of a list by one. */
+int		 store_link_info_read(struct store *, enum stmt,
+		    struct store_link_info *);
 int		 store_link_list_grow(struct store_link_list *, size_t *);
-/* store_integ.c: its rows' rotation (store_rekey_read). */
-enum store_result store_irekey_read(struct store *, enum store_rekey_table,
-		    int64_t *, int, struct store_rekey **,
-		    struct store_rekey_counts *);
-int		 store_irekey_set(struct store *, const struct store_rekey *,
-		    const struct store_rekey_row *);
-/* store_rekey.c: a batch emptied; a row added; a link row read into a
- * batch. */
-void		 store_rekey_clear(struct store_rekey *);
-struct store_rekey_row *store_rekey_add(struct store_rekey *);
-int		 store_rekey_link(struct store *, sqlite3_stmt *,
-		    struct store_rekey *, struct store_rekey_counts *);
 
 #endif /* STORE_INT_H */

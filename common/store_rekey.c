@@ -2,6 +2,9 @@
  * store_rekey: key rotation (forcelink-admin rotate-key): the batches of
  * rows read under an old key, sealed again under the current one and
  * written back only while still exactly as read; and the key census.
+ *
+ * Every table is read and written by the same two functions, driven by
+ * store_rekey_defs: adding a table is one entry there.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -11,68 +14,50 @@
 #include "log.h"
 #include "store_int.h"
 
-/* Empties a batch (its rows' memory goes, its array stays). */
-void
-store_rekey_clear(struct store_rekey *b)
-{
-	size_t	 i;
+#define nitems(a)	(sizeof(a) / sizeof((a)[0]))
 
-	for (i = 0; i < b->n; i++) {
-		free(b->rows[i].old_a.p);
-		free(b->rows[i].old_b.p);
-		free(b->rows[i].new_a.p);
-		free(b->rows[i].new_b.p);
-	}
-	b->n = 0;
-}
+/* Columns of STMT_REKEY_INTEG and STMT_REKEY_ITOKEN (an integration's
+ * consumer secret, its integration user's token). */
+enum {
+	RNCOL_ROWID,
+	RNCOL_NAME,
+	RNCOL_KEY_ID,
+	RNCOL_SEALED,
+	RNCOL_VERSION		/* STMT_REKEY_ITOKEN only */
+};
 
-void
-store_rekey_free(struct store_rekey *b)
-{
-	if (b == NULL)
-		return;
-	store_rekey_clear(b);
-	free(b->rows);
-	free(b);
-}
+/* What names a row, in its associated data and in its update. */
+enum store_rekey_ident {
+	STORE_REKEY_WHO,	/* Slack ids: enterprise, team[, user] */
+	STORE_REKEY_HASH,	/* a login_state row's state or nonce hash */
+	STORE_REKEY_NAME	/* an integration's name */
+};
 
-size_t
-store_rekey_count(const struct store_rekey *b)
-{
-	return b != NULL ? b->n : 0;
-}
-
-/* Makes room for one more row.  Returns the zeroed row or NULL. */
-struct store_rekey_row *
-store_rekey_add(struct store_rekey *b)
-{
-	struct store_rekey_row	*p;
-	size_t			 ncap;
-
-	if (b->n == b->cap) {
-		ncap = b->cap == 0 ? 16 : b->cap * 2;
-		if ((p = reallocarray(b->rows, ncap, sizeof(*p))) == NULL)
-			return NULL;
-		b->rows = p;
-		b->cap = ncap;
-	}
-	p = &b->rows[b->n];
-	memset(p, 0, sizeof(*p));
-	return p;
-}
+/* The associated data of a row's sealed value which, under key_id. */
+typedef int	(*store_rekey_ad_fn)(struct store_ad *,
+		    const struct store_rekey_row *, const char *which,
+		    const char *key_id);
 
 /*
- * What sets the kinds of rekeyed rows apart once a row's sealed values
- * are read: the key id's column, a name for the logs, and how the
- * associated data of each value (named which_a, which_b) is built from
- * the row (its who or its hash) and a key id.
+ * One table's rotation.  Columns are those of its read statement, whose
+ * column 0 is always the rowid (the cursor), so 0 names no column;
+ * parameters are those of its update, from 1, so 0 names none either.
+ * The identity's parameters are always the first: 1 to 3 (Slack ids, in
+ * that order) or 1.
  */
-struct store_rekey_kind {
-	const char	*what;
-	int		 keycol;
-	int		(*ad)(struct store_ad *, const struct store_rekey_row *,
-			    const char *which, const char *key_id);
-	const char	*which_a, *which_b;
+struct store_rekey_def {
+	const char		*what;		/* the row, in logs */
+	enum stmt		 read, set;
+	enum store_rekey_ident	 ident;
+	int			 id[3];		/* the identity's columns */
+	int			 key, a, b, version;	/* columns */
+	int			 b_null;	/* b may be SQL NULL */
+	store_rekey_ad_fn	 ad;
+	const char		*which_a, *which_b;
+	struct {
+		int	 new_key, new_a, new_b, version, old_key, old_a,
+			 old_b;
+	}			 p;		/* parameters of set */
 };
 
 static int
@@ -97,23 +82,56 @@ store_rekey_ad_search(struct store_ad *ad, const struct store_rekey_row *row,
 	return store_ad_search(ad, row->state_hash, which, key_id);
 }
 
-static const struct store_rekey_kind store_rekey_links = {
-	"link", RLCOL_KEY_ID, store_rekey_ad_token, "access", "refresh"
-};
-static const struct store_rekey_kind store_rekey_states = {
-	"login_state", RSCOL_KEY_ID, store_rekey_ad_verifier, "verifier", NULL
-};
-static const struct store_rekey_kind store_rekey_searches = {
-	"search", RQCOL_KEY_ID, store_rekey_ad_search, "search_ct",
-	"search_url_ct"
-};
-static const struct store_rekey_kind store_rekey_pending = {
-	"pending link", RQCOL_KEY_ID, store_rekey_ad_search, "pend_access_ct",
-	"pend_refresh_ct"
-};
-static const struct store_rekey_kind store_rekey_installs = {
-	"installation", RICOL_KEY_ID, store_rekey_ad_token, STORE_INSTALL_BOT,
-	STORE_INSTALL_REFRESH
+static int
+store_rekey_ad_integ(struct store_ad *ad, const struct store_rekey_row *row,
+    const char *which, const char *key_id)
+{
+	return store_ad_integ(ad, row->name, which, key_id);
+}
+
+/*
+ * The tables, by enum store_rekey_table.  An installation is sealed as
+ * the row (enterprise, team, ""), its refresh token may be absent; a
+ * search and a pending link are named by the row's nonce hash.
+ */
+static const struct store_rekey_def store_rekey_defs[] = {
+	[STORE_REKEY_LINKS] = { "link", STMT_REKEY_LINKS, STMT_REKEY_LINK_SET,
+	    STORE_REKEY_WHO,
+	    { RLCOL_ENTERPRISE_ID, RLCOL_TEAM_ID, RLCOL_USER_ID },
+	    RLCOL_KEY_ID, RLCOL_ACCESS_CT, RLCOL_REFRESH_CT, RLCOL_VERSION, 0,
+	    store_rekey_ad_token, "access", "refresh",
+	    { 4, 5, 6, 7, 8, 9, 10 } },
+	[STORE_REKEY_STATES] = { "login_state", STMT_REKEY_STATES,
+	    STMT_REKEY_STATE_SET, STORE_REKEY_HASH, { RSCOL_STATE_HASH },
+	    RSCOL_KEY_ID, RSCOL_VERIFIER_CT, 0, 0, 0,
+	    store_rekey_ad_verifier, "verifier", NULL,
+	    { 2, 3, 0, 0, 4, 5, 0 } },
+	[STORE_REKEY_SEARCHES] = { "search", STMT_REKEY_SEARCHES,
+	    STMT_REKEY_SEARCH_SET, STORE_REKEY_HASH, { RQCOL_NONCE_HASH },
+	    RQCOL_KEY_ID, RQCOL_TEXT_CT, RQCOL_URL_CT, 0, 0,
+	    store_rekey_ad_search, "search_ct", "search_url_ct",
+	    { 2, 3, 4, 0, 5, 6, 7 } },
+	[STORE_REKEY_PENDING] = { "pending link", STMT_REKEY_PENDING,
+	    STMT_REKEY_PENDING_SET, STORE_REKEY_HASH, { RQCOL_NONCE_HASH },
+	    RQCOL_KEY_ID, RQCOL_TEXT_CT, RQCOL_URL_CT, 0, 0,
+	    store_rekey_ad_search, "pend_access_ct", "pend_refresh_ct",
+	    { 2, 3, 4, 0, 5, 6, 7 } },
+	[STORE_REKEY_INSTALLS] = { "installation", STMT_REKEY_INSTALLS,
+	    STMT_REKEY_INSTALL_SET, STORE_REKEY_WHO,
+	    { RICOL_ENTERPRISE_ID, RICOL_TEAM_ID, 0 },
+	    RICOL_KEY_ID, RICOL_BOT_CT, RICOL_REFRESH_CT, RICOL_VERSION, 1,
+	    store_rekey_ad_token, STORE_INSTALL_BOT, STORE_INSTALL_REFRESH,
+	    { 3, 4, 5, 6, 7, 8, 9 } },
+	[STORE_REKEY_INTEGRATIONS] = { "integration", STMT_REKEY_INTEG,
+	    STMT_REKEY_INTEG_SET, STORE_REKEY_NAME, { RNCOL_NAME },
+	    RNCOL_KEY_ID, RNCOL_SEALED, 0, 0, 0,
+	    store_rekey_ad_integ, "client_secret", NULL,
+	    { 2, 3, 0, 0, 4, 5, 0 } },
+	[STORE_REKEY_ITOKENS] = { "integration", STMT_REKEY_ITOKEN,
+	    STMT_REKEY_ITOKEN_SET, STORE_REKEY_NAME, { RNCOL_NAME },
+	    RNCOL_KEY_ID, RNCOL_SEALED, 0, RNCOL_VERSION, 0,
+	    store_rekey_ad_integ, "access", NULL,
+	    { 2, 3, 0, 6, 4, 5, 0 } },
 };
 
 /* Frees what a row of a batch holds (its slot stays). */
@@ -127,42 +145,166 @@ store_rekey_row_free(struct store_rekey_row *row)
 	memset(row, 0, sizeof(*row));
 }
 
+/* Empties a batch (its rows' memory goes, its array stays). */
+static void
+store_rekey_clear(struct store_rekey *b)
+{
+	size_t	 i;
+
+	for (i = 0; i < b->n; i++)
+		store_rekey_row_free(&b->rows[i]);
+	b->n = 0;
+}
+
+void
+store_rekey_free(struct store_rekey *b)
+{
+	if (b == NULL)
+		return;
+	store_rekey_clear(b);
+	free(b->rows);
+	free(b);
+}
+
+size_t
+store_rekey_count(const struct store_rekey *b)
+{
+	return b != NULL ? b->n : 0;
+}
+
+/* Makes room for one more row.  Returns the zeroed row or NULL. */
+static struct store_rekey_row *
+store_rekey_add(struct store_rekey *b)
+{
+	struct store_rekey_row	*p;
+	size_t			 ncap;
+
+	if (b->n == b->cap) {
+		ncap = b->cap == 0 ? 16 : b->cap * 2;
+		if ((p = reallocarray(b->rows, ncap, sizeof(*p))) == NULL)
+			return NULL;
+		b->rows = p;
+		b->cap = ncap;
+	}
+	p = &b->rows[b->n];
+	memset(p, 0, sizeof(*p));
+	return p;
+}
+
+/* Reads the identity of the row t's read statement is on into row.
+ * Returns 0, or -1 when it is malformed. */
+static int
+store_rekey_ident_read(struct store *st, const struct store_rekey_def *t,
+    struct store_rekey_row *row)
+{
+	const unsigned char	*h;
+	size_t			 n;
+
+	switch (t->ident) {
+	case STORE_REKEY_WHO:
+		return store_col_id(st, t->read, t->id[0],
+		    row->who.enterprise_id,
+		    sizeof(row->who.enterprise_id)) == -1 ||
+		    store_col_id(st, t->read, t->id[1], row->who.team_id,
+		    sizeof(row->who.team_id)) == -1 ||
+		    (t->id[2] != 0 && store_col_id(st, t->read, t->id[2],
+		    row->who.user_id, sizeof(row->who.user_id)) == -1) ?
+		    -1 : 0;
+	case STORE_REKEY_HASH:
+		if ((h = store_col_bytes(st, t->read, t->id[0], &n)) == NULL ||
+		    n != CRYPTO_HASHLEN)
+			return -1;
+		memcpy(row->state_hash, h, CRYPTO_HASHLEN);
+		return 0;
+	case STORE_REKEY_NAME:
+		return store_col_id(st, t->read, t->id[0], row->name,
+		    sizeof(row->name)) == -1 || row->name[0] == '\0' ? -1 : 0;
+	}
+	return -1;
+}
+
+/* Binds row's identity to the first parameters of t's update.  Returns 0
+ * or -1 (logged). */
+static int
+store_rekey_ident_bind(struct store *st, const struct store_rekey_def *t,
+    const struct store_rekey_row *row)
+{
+	switch (t->ident) {
+	case STORE_REKEY_WHO:
+		return store_bind_text(st, t->set, 1,
+		    row->who.enterprise_id) == -1 ||
+		    store_bind_text(st, t->set, 2, row->who.team_id) == -1 ||
+		    (t->id[2] != 0 && store_bind_text(st, t->set, 3,
+		    row->who.user_id) == -1) ? -1 : 0;
+	case STORE_REKEY_HASH:
+		return store_bind_blob(st, t->set, 1, row->state_hash,
+		    CRYPTO_HASHLEN);
+	case STORE_REKEY_NAME:
+		return store_bind_text(st, t->set, 1, row->name);
+	}
+	return -1;
+}
+
+/* Logs that the sealed value which of row does not open.  An
+ * integration's row is named (the operator's name for it), the others
+ * only by their kind. */
+static void
+store_rekey_log_unopenable(const struct store_rekey_def *t,
+    const struct store_rekey_row *row, const char *which)
+{
+	if (t->ident == STORE_REKEY_NAME)
+		log_error("integration=%s column=%s msg=\"sealed value does "
+		    "not open: altered or wrong key; left as it is\"",
+		    row->name, which);
+	else
+		log_error("row=%s msg=\"sealed value does not open: altered "
+		    "or wrong key; left as it is\"", t->what);
+}
+
 /*
- * Finishes row, the next slot of batch b, whose names (who or hash) and
- * sealed values (old_a, and old_b when there is a second) the caller read
- * from the row s is on: opens them with the key the row names and seals
- * them again under the current key, then adds the row to b.  A row that
- * was malformed (bad set), is under a key we do not hold, or does not
- * open is counted in *c and left out.  Returns 0, or -1 on memory
- * exhaustion (logged).
+ * Adds the row t's read statement is on to batch b: reads its identity,
+ * its sealed values and version, opens the values with the key the row
+ * names and seals them again under the current key.  A row that is
+ * malformed, under a key we do not hold, or does not open is counted in
+ * *c and left out.  Returns 0, or -1 on memory exhaustion (logged).
  */
 static int
-store_rekey_finish(struct store *st, sqlite3_stmt *s, struct store_rekey *b,
-    struct store_rekey_counts *c, struct store_rekey_row *row,
-    const struct store_rekey_kind *kind, int bad)
+store_rekey_row_read(struct store *st, const struct store_rekey_def *t,
+    struct store_rekey *b, struct store_rekey_counts *c)
 {
+	struct store_rekey_row	*row;
 	const struct crypto_key	*k, *cur;
 	struct store_ad		 ao, an;
+	int			 bad = 0;
 
-	if (bad) {
+	if ((row = store_rekey_add(b)) == NULL) {
+		log_error("msg=\"out of memory\"");
+		return -1;
+	}
+	if (store_rekey_ident_read(st, t, row) == -1 ||
+	    store_col_sealed(st, t->read, t->a, &row->old_a) == -1 ||
+	    (t->b != 0 && !(t->b_null && store_col_null(st, t->read, t->b)) &&
+	    store_col_sealed(st, t->read, t->b, &row->old_b) == -1)) {
 		log_error("row=%s msg=\"malformed row: left as it is\"",
-		    kind->what);
+		    t->what);
 		c->unopenable++;
 		goto skip;
 	}
-	if ((k = store_pkey_find(st, s, kind->keycol, kind->what)) == NULL) {
+	if (t->version != 0)
+		row->version = store_col_int(st, t->read, t->version);
+	if ((k = store_key_find(st, t->read, t->key, t->what)) == NULL) {
 		c->unknown_key++;
 		goto skip;
 	}
 	cur = store_key_current(st);
 	snprintf(row->old_id, sizeof(row->old_id), "%s", k->id);
-	if (kind->ad(&ao, row, kind->which_a, k->id) == -1 ||
-	    kind->ad(&an, row, kind->which_a, cur->id) == -1 ||
+	if (t->ad(&ao, row, t->which_a, k->id) == -1 ||
+	    t->ad(&an, row, t->which_a, cur->id) == -1 ||
 	    store_reseal(k, cur, &ao, &an, &row->old_a, &row->new_a,
 	    &bad) == -1 ||
 	    (row->old_b.p != NULL &&
-	    (kind->ad(&ao, row, kind->which_b, k->id) == -1 ||
-	    kind->ad(&an, row, kind->which_b, cur->id) == -1 ||
+	    (t->ad(&ao, row, t->which_b, k->id) == -1 ||
+	    t->ad(&an, row, t->which_b, cur->id) == -1 ||
 	    store_reseal(k, cur, &ao, &an, &row->old_b, &row->new_b,
 	    &bad) == -1))) {
 		if (!bad) {
@@ -170,8 +312,9 @@ store_rekey_finish(struct store *st, sqlite3_stmt *s, struct store_rekey *b,
 			log_error("msg=\"out of memory\"");
 			return -1;
 		}
-		log_error("row=%s msg=\"sealed value does not open: altered "
-		    "or wrong key; left as it is\"", kind->what);
+		/* The first value opened when the second did not. */
+		store_rekey_log_unopenable(t, row, row->new_a.p == NULL ?
+		    t->which_a : t->which_b);
 		c->unopenable++;
 		goto skip;
 	}
@@ -182,125 +325,21 @@ skip:
 	return 0;
 }
 
-/*
- * Adds the link row s is on to batch b, re-sealed under the current key
- * (store_rekey_finish).  Returns 0, or -1 on memory exhaustion (logged).
- */
-int
-store_rekey_link(struct store *st, sqlite3_stmt *s, struct store_rekey *b,
-    struct store_rekey_counts *c)
-{
-	struct store_rekey_row	*row;
-	int			 bad;
-
-	if ((row = store_rekey_add(b)) == NULL) {
-		log_error("msg=\"out of memory\"");
-		return -1;
-	}
-	bad = store_pcol_id(s, RLCOL_ENTERPRISE_ID, row->who.enterprise_id,
-	    sizeof(row->who.enterprise_id)) == -1 ||
-	    store_pcol_id(s, RLCOL_TEAM_ID, row->who.team_id,
-	    sizeof(row->who.team_id)) == -1 ||
-	    store_pcol_id(s, RLCOL_USER_ID, row->who.user_id,
-	    sizeof(row->who.user_id)) == -1 ||
-	    store_pcol_blob(s, RLCOL_ACCESS_CT, &row->old_a) == -1 ||
-	    store_pcol_blob(s, RLCOL_REFRESH_CT, &row->old_b) == -1;
-	row->version = sqlite3_column_int64(s, RLCOL_VERSION);
-	return store_rekey_finish(st, s, b, c, row, &store_rekey_links, bad);
-}
-
-/* store_rekey_link() for the login_state row s is on (its verifier). */
-static int
-store_rekey_state(struct store *st, sqlite3_stmt *s, struct store_rekey *b,
-    struct store_rekey_counts *c)
-{
-	struct store_rekey_row	*row;
-	int			 bad;
-
-	if ((row = store_rekey_add(b)) == NULL) {
-		log_error("msg=\"out of memory\"");
-		return -1;
-	}
-	bad = sqlite3_column_bytes(s, RSCOL_STATE_HASH) != CRYPTO_HASHLEN ||
-	    store_pcol_blob(s, RSCOL_VERIFIER_CT, &row->old_a) == -1;
-	if (!bad)
-		memcpy(row->state_hash, sqlite3_column_blob(s,
-		    RSCOL_STATE_HASH), CRYPTO_HASHLEN);
-	return store_rekey_finish(st, s, b, c, row, &store_rekey_states, bad);
-}
-
-/* store_rekey_link() for the Slack installation row s is on: its bot
- * token and, when there is one, its refresh token (row->who names the
- * installation: enterprise and team, no user). */
-static int
-store_rekey_install(struct store *st, sqlite3_stmt *s, struct store_rekey *b,
-    struct store_rekey_counts *c)
-{
-	struct store_rekey_row	*row;
-	int			 bad;
-
-	if ((row = store_rekey_add(b)) == NULL) {
-		log_error("msg=\"out of memory\"");
-		return -1;
-	}
-	bad = store_pcol_id(s, RICOL_ENTERPRISE_ID, row->who.enterprise_id,
-	    sizeof(row->who.enterprise_id)) == -1 ||
-	    store_pcol_id(s, RICOL_TEAM_ID, row->who.team_id,
-	    sizeof(row->who.team_id)) == -1 ||
-	    store_pcol_blob(s, RICOL_BOT_CT, &row->old_a) == -1 ||
-	    (sqlite3_column_type(s, RICOL_REFRESH_CT) != SQLITE_NULL &&
-	    store_pcol_blob(s, RICOL_REFRESH_CT, &row->old_b) == -1);
-	row->version = sqlite3_column_int64(s, RICOL_VERSION);
-	return store_rekey_finish(st, s, b, c, row, &store_rekey_installs,
-	    bad);
-}
-
-/* store_rekey_link() for the search remembered on the login_state row s
- * is on (its text and response_url; row->state_hash holds the nonce
- * hash, which names that row in their associated data), or for its
- * pending link's tokens, which are sealed the same way (kind says
- * which). */
-static int
-store_rekey_search(struct store *st, sqlite3_stmt *s, struct store_rekey *b,
-    struct store_rekey_counts *c, const struct store_rekey_kind *kind)
-{
-	struct store_rekey_row	*row;
-	int			 bad;
-
-	if ((row = store_rekey_add(b)) == NULL) {
-		log_error("msg=\"out of memory\"");
-		return -1;
-	}
-	bad = sqlite3_column_bytes(s, RQCOL_NONCE_HASH) != CRYPTO_HASHLEN ||
-	    store_pcol_blob(s, RQCOL_TEXT_CT, &row->old_a) == -1 ||
-	    store_pcol_blob(s, RQCOL_URL_CT, &row->old_b) == -1;
-	if (!bad)
-		memcpy(row->state_hash, sqlite3_column_blob(s,
-		    RQCOL_NONCE_HASH), CRYPTO_HASHLEN);
-	return store_rekey_finish(st, s, b, c, row, kind, bad);
-}
-
 enum store_result
 store_rekey_read(struct store *st, enum store_rekey_table table,
     int64_t *cursor, int max, struct store_rekey **out,
     struct store_rekey_counts *c)
 {
-	struct store_rekey	*b = NULL;
-	enum stmt		 id;
-	sqlite3_stmt		*s;
-	enum store_result	 r = STORE_ERROR;
-	int			 rc;
+	const struct store_rekey_def	*t;
+	struct store_rekey		*b = NULL;
+	enum store_result		 r = STORE_ERROR;
+	int				 rc;
 
 	*out = NULL;
 	memset(c, 0, sizeof(*c));
-	if (table == STORE_REKEY_INTEGRATIONS || table == STORE_REKEY_ITOKENS)
-		return store_irekey_read(st, table, cursor, max, out, c);
-	id = table == STORE_REKEY_LINKS ? STMT_REKEY_LINKS :
-	    table == STORE_REKEY_STATES ? STMT_REKEY_STATES :
-	    table == STORE_REKEY_SEARCHES ? STMT_REKEY_SEARCHES :
-	    table == STORE_REKEY_PENDING ? STMT_REKEY_PENDING :
-	    STMT_REKEY_INSTALLS;
-	s = st->stmt[id];
+	if ((size_t)table >= nitems(store_rekey_defs))
+		return STORE_ERROR;
+	t = &store_rekey_defs[table];
 	if (max < 1 || (b = calloc(1, sizeof(*b))) == NULL)
 		goto out;
 	st->last_rc = 0;
@@ -308,29 +347,21 @@ store_rekey_read(struct store *st, enum store_rekey_table table,
 	b->table = table;
 	snprintf(b->new_id, sizeof(b->new_id), "%s",
 	    store_key_current(st)->id);
-	if (store_bind_text(st, id, 1, b->new_id) == -1 ||
-	    store_bind_int(st, id, 2, *cursor) == -1 ||
-	    store_bind_int(st, id, 3, max) == -1)
+	if (store_bind_text(st, t->read, 1, b->new_id) == -1 ||
+	    store_bind_int(st, t->read, 2, *cursor) == -1 ||
+	    store_bind_int(st, t->read, 3, max) == -1)
 		goto out;
-	while ((rc = store_step(st, id)) == SQLITE_ROW) {
+	while ((rc = store_step(st, t->read)) == STORE_ROW) {
 		c->read++;
-		*cursor = sqlite3_column_int64(s, 0);
-		if ((table == STORE_REKEY_LINKS ?
-		    store_rekey_link(st, s, b, c) :
-		    table == STORE_REKEY_STATES ?
-		    store_rekey_state(st, s, b, c) :
-		    table == STORE_REKEY_SEARCHES ?
-		    store_rekey_search(st, s, b, c, &store_rekey_searches) :
-		    table == STORE_REKEY_PENDING ?
-		    store_rekey_search(st, s, b, c, &store_rekey_pending) :
-		    store_rekey_install(st, s, b, c)) == -1)
+		*cursor = store_col_int(st, t->read, 0);
+		if (store_rekey_row_read(st, t, b, c) == -1)
 			goto out;
 	}
 	if (rc == -1) {
 		r = store_failure(st);
 		goto out;
 	}
-	/* store_pkey_find() may have moved to newer keys; a batch sealed
+	/* store_key_find() may have moved to newer keys; a batch sealed
 	 * under two current keys would be wrong, so the caller retries. */
 	if (strcmp(b->new_id, store_key_current(st)->id) != 0) {
 		log_warn("msg=\"keys changed while reading: batch dropped\"");
@@ -341,7 +372,7 @@ store_rekey_read(struct store *st, enum store_rekey_table table,
 	b = NULL;
 	r = STORE_OK;
 out:
-	store_reset(st, id);
+	store_reset(st, t->read);
 	store_rekey_free(b);
 	return r;
 }
@@ -352,78 +383,27 @@ static int
 store_rekey_set(struct store *st, const struct store_rekey *b,
     const struct store_rekey_row *row)
 {
-	enum stmt	 id;
-	int		 rc = -1;
+	const struct store_rekey_def	*t = &store_rekey_defs[b->table];
+	int				 rc = -1;
 
-	if (b->table == STORE_REKEY_INTEGRATIONS ||
-	    b->table == STORE_REKEY_ITOKENS)
-		return store_irekey_set(st, b, row);
-	if (b->table == STORE_REKEY_LINKS) {
-		id = STMT_REKEY_LINK_SET;
-		if (store_bind_user(st, id, &row->who) == -1 ||
-		    store_bind_text(st, id, 4, b->new_id) == -1 ||
-		    store_bind_blob(st, id, 5, row->new_a.p,
-		    row->new_a.len) == -1 ||
-		    store_bind_blob(st, id, 6, row->new_b.p,
-		    row->new_b.len) == -1 ||
-		    store_bind_int(st, id, 7, row->version) == -1 ||
-		    store_bind_text(st, id, 8, row->old_id) == -1 ||
-		    store_bind_blob(st, id, 9, row->old_a.p,
-		    row->old_a.len) == -1 ||
-		    store_bind_blob(st, id, 10, row->old_b.p,
-		    row->old_b.len) == -1)
-			goto out;
-	} else if (b->table == STORE_REKEY_INSTALLS) {
-		id = STMT_REKEY_INSTALL_SET;
-		if (store_bind_text(st, id, 1, row->who.enterprise_id) == -1 ||
-		    store_bind_text(st, id, 2, row->who.team_id) == -1 ||
-		    store_bind_text(st, id, 3, b->new_id) == -1 ||
-		    store_bind_blob(st, id, 4, row->new_a.p,
-		    row->new_a.len) == -1 ||
-		    store_bind_blob(st, id, 5, row->new_b.p,
-		    row->new_b.len) == -1 ||
-		    store_bind_int(st, id, 6, row->version) == -1 ||
-		    store_bind_text(st, id, 7, row->old_id) == -1 ||
-		    store_bind_blob(st, id, 8, row->old_a.p,
-		    row->old_a.len) == -1 ||
-		    store_bind_blob(st, id, 9, row->old_b.p,
-		    row->old_b.len) == -1)
-			goto out;
-	} else if (b->table == STORE_REKEY_SEARCHES ||
-	    b->table == STORE_REKEY_PENDING) {
-		/* The same columns in the same places. */
-		id = b->table == STORE_REKEY_SEARCHES ? STMT_REKEY_SEARCH_SET :
-		    STMT_REKEY_PENDING_SET;
-		if (store_bind_blob(st, id, 1, row->state_hash,
-		    CRYPTO_HASHLEN) == -1 ||
-		    store_bind_text(st, id, 2, b->new_id) == -1 ||
-		    store_bind_blob(st, id, 3, row->new_a.p,
-		    row->new_a.len) == -1 ||
-		    store_bind_blob(st, id, 4, row->new_b.p,
-		    row->new_b.len) == -1 ||
-		    store_bind_text(st, id, 5, row->old_id) == -1 ||
-		    store_bind_blob(st, id, 6, row->old_a.p,
-		    row->old_a.len) == -1 ||
-		    store_bind_blob(st, id, 7, row->old_b.p,
-		    row->old_b.len) == -1)
-			goto out;
-	} else {
-		id = STMT_REKEY_STATE_SET;
-		if (store_bind_blob(st, id, 1, row->state_hash,
-		    CRYPTO_HASHLEN) == -1 ||
-		    store_bind_text(st, id, 2, b->new_id) == -1 ||
-		    store_bind_blob(st, id, 3, row->new_a.p,
-		    row->new_a.len) == -1 ||
-		    store_bind_text(st, id, 4, row->old_id) == -1 ||
-		    store_bind_blob(st, id, 5, row->old_a.p,
-		    row->old_a.len) == -1)
-			goto out;
-	}
-	if (store_step(st, id) == -1)
+	if (store_rekey_ident_bind(st, t, row) == -1 ||
+	    store_bind_text(st, t->set, t->p.new_key, b->new_id) == -1 ||
+	    store_bind_blob(st, t->set, t->p.new_a, row->new_a.p,
+	    row->new_a.len) == -1 ||
+	    (t->p.new_b != 0 && store_bind_blob(st, t->set, t->p.new_b,
+	    row->new_b.p, row->new_b.len) == -1) ||
+	    (t->p.version != 0 && store_bind_int(st, t->set, t->p.version,
+	    row->version) == -1) ||
+	    store_bind_text(st, t->set, t->p.old_key, row->old_id) == -1 ||
+	    store_bind_blob(st, t->set, t->p.old_a, row->old_a.p,
+	    row->old_a.len) == -1 ||
+	    (t->p.old_b != 0 && store_bind_blob(st, t->set, t->p.old_b,
+	    row->old_b.p, row->old_b.len) == -1) ||
+	    store_step(st, t->set) == -1)
 		goto out;
-	rc = sqlite3_changes(st->db) == 1;
+	rc = store_changes(st) == 1;
 out:
-	store_reset(st, id);
+	store_reset(st, t->set);
 	return rc;
 }
 
@@ -469,32 +449,30 @@ enum store_result
 store_key_census(struct store *st, struct store_key_count *out, size_t max,
     size_t *n)
 {
-	sqlite3_stmt		*s = st->stmt[STMT_KEY_CENSUS];
 	struct store_key_count	*e;
-	enum store_result	 r = STORE_ERROR;
-	const unsigned char	*t;
+	enum store_result	 r;
+	const char		*t;
 	int			 rc;
 
 	*n = 0;
 	if (max == 0)
 		return STORE_ERROR;
 	st->last_rc = 0;
-	while ((rc = store_step(st, STMT_KEY_CENSUS)) == SQLITE_ROW) {
+	while ((rc = store_step(st, STMT_KEY_CENSUS)) == STORE_ROW) {
 		/* Past max ids, the rest are added up in the last entry. */
 		if (*n < max) {
 			e = &out[(*n)++];
 			memset(e, 0, sizeof(*e));
-			t = sqlite3_column_text(s, 0);
-			if (t != NULL && sqlite3_column_bytes(s, 0) ==
-			    CRYPTO_KEYID_LEN)
+			t = store_col_text(st, STMT_KEY_CENSUS, 0);
+			if (t != NULL && strlen(t) == CRYPTO_KEYID_LEN)
 				memcpy(e->key_id, t, CRYPTO_KEYID_LEN);
 		} else {
 			e = &out[max - 1];
 			e->key_id[0] = '\0';
 		}
-		e->links += (long)sqlite3_column_int64(s, 1);
-		e->states += (long)sqlite3_column_int64(s, 2);
-		e->integrations += (long)sqlite3_column_int64(s, 3);
+		e->links += (long)store_col_int(st, STMT_KEY_CENSUS, 1);
+		e->states += (long)store_col_int(st, STMT_KEY_CENSUS, 2);
+		e->integrations += (long)store_col_int(st, STMT_KEY_CENSUS, 3);
 	}
 	r = rc == -1 ? store_failure(st) : STORE_OK;
 	store_reset(st, STMT_KEY_CENSUS);

@@ -272,21 +272,3 @@ store_reseal(const struct crypto_key *k, const struct crypto_key *cur,
 	return rc;
 }
 
-/* Transitional, until every table family reads its columns through
- * the engine-neutral helpers: the same, from column col of s. */
-enum store_result
-store_popen_token(const struct crypto_key *k, sqlite3_stmt *s, int col,
-    const struct slack_user *who, const char *which, char **out)
-{
-	return store_open_token(k, sqlite3_column_blob(s, col),
-	    (size_t)sqlite3_column_bytes(s, col), who, which, out);
-}
-
-enum store_result
-store_popen_row(sqlite3_stmt *s, const struct crypto_key *k, int col,
-    const unsigned char nonce_hash[CRYPTO_HASHLEN], const char *column,
-    char **out)
-{
-	return store_open_search(k, sqlite3_column_blob(s, col),
-	    (size_t)sqlite3_column_bytes(s, col), nonce_hash, column, out);
-}
