@@ -386,6 +386,20 @@ store_col_sealed(struct store *st, enum stmt id, int col, struct sealed *out)
 	return 0;
 }
 
+/* The token of who in blob column col, sealed under k (the key the row's
+ * key id names): as store_open_token(). */
+enum store_result
+store_col_token(struct store *st, enum stmt id, int col,
+    const struct crypto_key *k, const struct slack_user *who,
+    const char *which, char **out)
+{
+	const unsigned char	*ct;
+	size_t			 len;
+
+	ct = store_col_bytes(st, id, col, &len);
+	return store_open_token(k, ct, len, who, which, out);
+}
+
 /*
  * The key to open a row with: the one whose id is in text column col of
  * statement id's row.  An id we do not hold makes us read the key file

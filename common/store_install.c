@@ -168,24 +168,19 @@ store_install_read(struct store *st, const struct slack_user *who,
     struct store_install *out)
 {
 	const struct crypto_key	*k;
-	const unsigned char	*ct;
 	enum store_result	 r;
 	enum stmt		 id = STMT_INSTALL_GET;
-	size_t			 len;
 
 	/* store_key_find() logs a key we do not hold. */
 	if ((k = store_key_find(st, id, ICOL_KEY_ID, "installation")) == NULL)
 		return STORE_BADKEY;
-	ct = store_col_bytes(st, id, ICOL_BOT_CT, &len);
-	if ((r = store_open_token(k, ct, len, who, STORE_INSTALL_BOT,
-	    &out->bot_token)) != STORE_OK)
+	if ((r = store_col_token(st, id, ICOL_BOT_CT, k, who,
+	    STORE_INSTALL_BOT, &out->bot_token)) != STORE_OK)
 		return r;
-	if (!store_col_null(st, id, ICOL_REFRESH_CT)) {
-		ct = store_col_bytes(st, id, ICOL_REFRESH_CT, &len);
-		if ((r = store_open_token(k, ct, len, who,
-		    STORE_INSTALL_REFRESH, &out->refresh_token)) != STORE_OK)
-			return r;
-	}
+	if (!store_col_null(st, id, ICOL_REFRESH_CT) &&
+	    (r = store_col_token(st, id, ICOL_REFRESH_CT, k, who,
+	    STORE_INSTALL_REFRESH, &out->refresh_token)) != STORE_OK)
+		return r;
 	if ((out->app_id = store_col_dup(st, id, ICOL_APP_ID)) == NULL ||
 	    (out->team_name = store_col_dup(st, id, ICOL_TEAM_NAME)) == NULL ||
 	    (out->enterprise_name = store_col_dup(st, id,

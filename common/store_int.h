@@ -388,6 +388,11 @@ int		 store_col_user(struct store *, enum stmt, struct slack_user *);
 char		*store_col_dup(struct store *, enum stmt, int);
 int		 store_col_sealed(struct store *, enum stmt, int,
 		    struct sealed *);
+/* A token of who in a blob column, opened with key k (store_seal.c's
+ * store_open_token). */
+enum store_result store_col_token(struct store *, enum stmt, int,
+		    const struct crypto_key *, const struct slack_user *,
+		    const char *, char **);
 
 /* --- store.c: keys and transactions ----------------------------------- */
 

@@ -35,19 +35,14 @@ store_link_read(struct store *st, const struct slack_user *who,
     struct store_link *out)
 {
 	const struct crypto_key	*k;
-	const unsigned char	*ct;
 	enum store_result	 r;
 	enum stmt		 id = STMT_LINK_GET;
-	size_t			 len;
 
 	if ((k = store_key_find(st, id, LCOL_KEY_ID, "link")) == NULL)
 		return STORE_BADKEY;
-	ct = store_col_bytes(st, id, LCOL_ACCESS_CT, &len);
-	if ((r = store_open_token(k, ct, len, who, "access",
-	    &out->access_token)) != STORE_OK)
-		return r;
-	ct = store_col_bytes(st, id, LCOL_REFRESH_CT, &len);
-	if ((r = store_open_token(k, ct, len, who, "refresh",
+	if ((r = store_col_token(st, id, LCOL_ACCESS_CT, k, who, "access",
+	    &out->access_token)) != STORE_OK ||
+	    (r = store_col_token(st, id, LCOL_REFRESH_CT, k, who, "refresh",
 	    &out->refresh_token)) != STORE_OK)
 		return r;
 	if ((out->org = store_col_dup(st, id, LCOL_ORG)) == NULL ||
@@ -101,10 +96,8 @@ store_link_old(struct store *st, const struct slack_user *who,
     int64_t *version, char key_id[CRYPTO_KEYID_LEN + 1], char **old_refresh)
 {
 	const struct crypto_key	*k;
-	const unsigned char	*ct;
 	enum store_result	 r = STORE_ERROR;
 	enum stmt		 id = STMT_LINK_GET;
-	size_t			 len;
 	int			 rc;
 
 	if (old_refresh != NULL)
@@ -123,8 +116,7 @@ store_link_old(struct store *st, const struct slack_user *who,
 	*version = store_col_int(st, id, LCOL_VERSION);
 	snprintf(key_id, CRYPTO_KEYID_LEN + 1, "%s", k->id);
 	if (old_refresh != NULL) {
-		ct = store_col_bytes(st, id, LCOL_REFRESH_CT, &len);
-		if (store_open_token(k, ct, len, who, "refresh",
+		if (store_col_token(st, id, LCOL_REFRESH_CT, k, who, "refresh",
 		    old_refresh) != STORE_OK)
 			log_warn("msg=\"old refresh token unreadable\"");
 	}

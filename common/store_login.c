@@ -38,34 +38,51 @@ out:
 	return r;
 }
 
+/* Copies text column col of statement id (NULL as "") into dst, cut to
+ * fit. */
+static void
+store_col_name(struct store *st, enum stmt id, int col, char *dst,
+    size_t dstsz)
+{
+	const char	*t = store_col_text(st, id, col);
+
+	snprintf(dst, dstsz, "%s", t != NULL ? t : "");
+}
+
 /*
- * Inside store_nonce_start's transaction: looks the nonce up and decides.
- * Returns STORE_OK with *who, or STORE_NOTFOUND, STORE_USED,
- * STORE_EXPIRED, STORE_ERROR.
+ * Looks the nonce up with statement id (STMT_NONCE_GET, or
+ * STMT_NONCE_PEEK when names is not NULL, which also reads the names)
+ * and decides.  Returns STORE_OK with *who (and *names), or
+ * STORE_NOTFOUND, STORE_USED, STORE_EXPIRED, STORE_ERROR.
  */
 static enum store_result
-store_nonce_check(struct store *st,
+store_nonce_check(struct store *st, enum stmt id,
     const unsigned char nonce_hash[CRYPTO_HASHLEN], time_t now,
-    struct slack_user *who)
+    struct slack_user *who, struct store_names *names)
 {
 	enum store_result	 r = STORE_ERROR;
 	int			 rc;
 
-	if (store_bind_blob(st, STMT_NONCE_GET, 1, nonce_hash,
-	    CRYPTO_HASHLEN) == -1 ||
-	    (rc = store_step(st, STMT_NONCE_GET)) == -1)
+	if (store_bind_blob(st, id, 1, nonce_hash, CRYPTO_HASHLEN) == -1 ||
+	    (rc = store_step(st, id)) == -1)
 		goto out;
 	if (rc == STORE_DONE)
 		r = STORE_NOTFOUND;
-	else if (!store_col_null(st, STMT_NONCE_GET, SCOL_CONSUMED_AT))
+	else if (!store_col_null(st, id, SCOL_CONSUMED_AT))
 		r = STORE_USED;
-	else if (store_col_int(st, STMT_NONCE_GET, SCOL_EXPIRES_AT) <=
-	    (int64_t)now)
+	else if (store_col_int(st, id, SCOL_EXPIRES_AT) <= (int64_t)now)
 		r = STORE_EXPIRED;
-	else if (store_col_user(st, STMT_NONCE_GET, who) == 0)
+	else if (store_col_user(st, id, who) == 0) {
+		if (names != NULL) {
+			store_col_name(st, id, NCOL_TEAM_DOMAIN,
+			    names->team_domain, sizeof(names->team_domain));
+			store_col_name(st, id, NCOL_USER_NAME,
+			    names->user_name, sizeof(names->user_name));
+		}
 		r = STORE_OK;
+	}
 out:
-	store_reset(st, STMT_NONCE_GET);
+	store_reset(st, id);
 	return r;
 }
 
@@ -107,7 +124,8 @@ store_nonce_start_leg(struct store *st, enum store_leg leg,
 	if (store_begin(st) == -1)
 		goto out;
 	began = 1;
-	if ((r = store_nonce_check(st, nonce_hash, now, &u)) != STORE_OK)
+	if ((r = store_nonce_check(st, STMT_NONCE_GET, nonce_hash, now, &u,
+	    NULL)) != STORE_OK)
 		goto out;
 	r = STORE_ERROR;
 	/* Sealed under the key current once the lock is held (see
@@ -490,46 +508,13 @@ store_search_free(struct store_search *search)
 
 /* --- Proving who is in the browser (issue 11) ------------------------ */
 
-/* Copies text column col of statement id (NULL as "") into dst, cut to
- * fit. */
-static void
-store_col_name(struct store *st, enum stmt id, int col, char *dst,
-    size_t dstsz)
-{
-	const char	*t = store_col_text(st, id, col);
-
-	snprintf(dst, dstsz, "%s", t != NULL ? t : "");
-}
-
 enum store_result
 store_nonce_peek(struct store *st,
     const unsigned char nonce_hash[CRYPTO_HASHLEN], time_t now,
     struct slack_user *who, struct store_names *names)
 {
-	enum store_result	 r = STORE_ERROR;
-	int			 rc;
-
-	if (store_bind_blob(st, STMT_NONCE_PEEK, 1, nonce_hash,
-	    CRYPTO_HASHLEN) == -1 ||
-	    (rc = store_step(st, STMT_NONCE_PEEK)) == -1)
-		goto out;
-	if (rc == STORE_DONE)
-		r = STORE_NOTFOUND;
-	else if (!store_col_null(st, STMT_NONCE_PEEK, SCOL_CONSUMED_AT))
-		r = STORE_USED;
-	else if (store_col_int(st, STMT_NONCE_PEEK, SCOL_EXPIRES_AT) <=
-	    (int64_t)now)
-		r = STORE_EXPIRED;
-	else if (store_col_user(st, STMT_NONCE_PEEK, who) == 0) {
-		store_col_name(st, STMT_NONCE_PEEK, NCOL_TEAM_DOMAIN,
-		    names->team_domain, sizeof(names->team_domain));
-		store_col_name(st, STMT_NONCE_PEEK, NCOL_USER_NAME,
-		    names->user_name, sizeof(names->user_name));
-		r = STORE_OK;
-	}
-out:
-	store_reset(st, STMT_NONCE_PEEK);
-	return r;
+	return store_nonce_check(st, STMT_NONCE_PEEK, nonce_hash, now, who,
+	    names);
 }
 
 /*
