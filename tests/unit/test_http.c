@@ -135,6 +135,28 @@ START_TEST(test_url_host_fail_too_long)
 }
 END_TEST
 
+/* tu_timed (testutil.h), which the time bounds below go through: off
+ * exactly when valgrind's preload library is in LD_PRELOAD. */
+START_TEST(test_tu_timed)
+{
+	const char	*was = getenv("LD_PRELOAD");
+	char		*saved = was != NULL ? strdup(was) : NULL;
+
+	ck_assert(was == NULL || saved != NULL);
+	setenv("LD_PRELOAD", "/usr/libexec/valgrind/"
+	    "vgpreload_core-amd64-linux.so:/usr/libexec/valgrind/"
+	    "vgpreload_memcheck-amd64-linux.so", 1);
+	ck_assert_int_eq(tu_timed(), 0);
+	setenv("LD_PRELOAD", "/usr/lib/libfaketime.so.1", 1);
+	ck_assert_int_eq(tu_timed(), 1);
+	unsetenv("LD_PRELOAD");
+	ck_assert_int_eq(tu_timed(), 1);
+	if (saved != NULL)
+		setenv("LD_PRELOAD", saved, 1);
+	free(saved);
+}
+END_TEST
+
 START_TEST(test_result_str)
 {
 	ck_assert_str_eq(http_result_str(HTTP_OK), "ok");
@@ -536,6 +558,7 @@ suite(void)
 	    sizeof(host_table) / sizeof(host_table[0]));
 	tcase_add_test(tc, test_url_host_fail_too_long);
 	tcase_add_test(tc, test_result_str);
+	tcase_add_test(tc, test_tu_timed);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("local");
