@@ -333,6 +333,8 @@ struct store_sql {
 	const char	*sql;
 };
 extern const struct store_sql	 store_stmts[STMT__MAX];
+/* The same ids in PostgreSQL's dialect (store_sql_pg.c); NULL sql: none. */
+extern const struct store_sql	 store_stmts_pg[STMT__MAX];
 
 /* --- store.c: statements --------------------------------------------- *
  *
