@@ -2,7 +2,9 @@
  * store_pg: the store's PostgreSQL engine, through libpq (see store.h).
  *
  * One struct store is one server connection.  Each statement of
- * store_sql_pg.c is prepared once per connection under its name and run
+ * store_sql_pg.c is prepared on the connection, under its name, the
+ * first time it runs there (a worker thread uses a handful of the ninety:
+ * preparing them all cost the server more than the requests), and run
  * with PQexecPrepared when it is first stepped; its rows come back all at
  * once, in binary format, and the following steps walk them.  So a
  * statement's rows stay readable until it is reset, and several
@@ -349,19 +351,6 @@ pg_prepare(struct store *st, enum stmt id)
 		return pg_fail(st, store_stmts_pg[id].name, res);
 	PQclear(res);
 	ps->prepared = 1;
-	return 0;
-}
-
-/* Prepares every statement PostgreSQL has.  Returns 0 or -1 (logged). */
-static int
-pg_prepare_all(struct store *st)
-{
-	size_t	 i;
-
-	for (i = 0; i < STMT__MAX; i++)
-		if (store_stmts_pg[i].sql != NULL &&
-		    pg_prepare(st, (enum stmt)i) == -1)
-			return -1;
 	return 0;
 }
 
@@ -1018,7 +1007,7 @@ store_pg_open(struct store *st, const char *uri)
 		return -1;
 	}
 	if ((st->pg->conn = pg_connect(st->pg, uri)) == NULL ||
-	    pg_migrate(st) == -1 || pg_prepare_all(st) == -1)
+	    pg_migrate(st) == -1)
 		return -1;
 	return 0;
 }
