@@ -15,6 +15,7 @@ SERVER_CPU, which conftest's FL_MODULE_CPU line counts.
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -154,6 +155,52 @@ class PgServer:
             setup=setup)
         return row
 
+    def rows(self, select, params=(), database=None):
+        """(names, rows) of one SELECT with "?" placeholders bound to
+        params (bind()), read as sqlite3 reads its rows: tuples in the
+        column order, bytea as bytes, integers as int, NULL as None.
+        The types come from psql's \\gdesc of the same statement, so a
+        bytea is told from a text that looks like one."""
+        q = bind(select, params).strip().rstrip(";")
+        mark = "--fl-rows-%s--" % os.urandom(6).hex()
+        out = self.psql("%s \\gdesc\n\\echo %s\nSELECT coalesce("
+                        "json_agg(q), '[]') FROM (%s) q;\n" % (q, mark, q),
+                        database)
+        desc, _, data = out.partition(mark + "\n")
+        types = [ln.rsplit("|", 1) for ln in desc.splitlines() if ln]
+        names = [n for n, _ in types]
+        # json (not jsonb) keeps duplicate column names and their order.
+        rows = []
+        for pairs in json.loads(data, object_pairs_hook=list):
+            vals = [v for _, v in pairs]
+            assert len(vals) == len(types), (pairs, types)
+            rows.append(tuple(
+                bytes.fromhex(v[2:]) if t == "bytea" and v is not None
+                else v for (_, t), v in zip(types, vals)))
+        return names, rows
+
+    def execute(self, statement, params=(), database=None):
+        """Runs one INSERT, UPDATE or DELETE with "?" placeholders bound
+        to params; returns how many rows it changed (sqlite3's
+        rowcount)."""
+        q = bind(statement, params).strip().rstrip(";")
+        assert re.match(r"(?i)(insert|update|delete)\b", q), q
+        out = self.psql("WITH fl_changed AS (%s RETURNING 1) "
+                        "SELECT count(*) FROM fl_changed;" % q, database)
+        return int(out.strip())
+
+    def dump(self, database=None):
+        """Every row of the database as pg_dump --data-only writes it (a
+        plain-text SQL script, bytea in hex): what a backup of it holds."""
+        r = subprocess.run(
+            [str(PG_BIN / "pg_dump"), "--data-only", "--no-owner", "-w",
+             "-d", self.uri_for(database) if database else self.uri],
+            capture_output=True, timeout=60,
+            env=_client_env({"PGPASSFILE": self.env["PGPASSFILE"]}))
+        if r.returncode != 0:
+            raise PgError(r.stderr.decode(errors="replace"))
+        return r.stdout
+
     def createdb(self, name):
         """A new empty database owned by forcelink."""
         self.psql("CREATE DATABASE %s;" % name)
@@ -189,6 +236,47 @@ class PgServer:
         # Fields 14-17 of stat (utime stime cutime cstime), here from 3.
         ut, st, cut, cst = (int(x) for x in f[11:15])
         return ((ut + cut) / _TICK, (st + cst) / _TICK)
+
+
+def literal(value):
+    """value as an SQL literal of PostgreSQL (standard_conforming_strings
+    on, its default): NULL, TRUE/FALSE, a number, '\\x...'::bytea for
+    bytes, a quoted string."""
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return repr(value)
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return "'\\x%s'::bytea" % bytes(value).hex()
+    if isinstance(value, str):
+        assert "\0" not in value, value
+        return "'%s'" % value.replace("'", "''")
+    raise TypeError("no SQL literal for %r" % (value,))
+
+
+def bind(statement, params):
+    """statement with each "?" outside a quoted string or identifier
+    replaced by the literal of the next of params (sqlite3's qmark
+    style), so that one query text serves both engines."""
+    params = list(params)
+    out, i, quote = [], 0, None
+    for ch in statement:
+        if quote:
+            quote = None if ch == quote else quote
+        elif ch in "'\"":
+            quote = ch
+        elif ch == "?":
+            assert i < len(params), (statement, params)
+            out.append(literal(params[i]))
+            i += 1
+            continue
+        out.append(ch)
+    assert i == len(params), (statement, params)
+    return "".join(out)
 
 
 def _status(pid):
