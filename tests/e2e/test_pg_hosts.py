@@ -26,7 +26,10 @@ Through them, end to end:
    message for Slack that says to try again); no half-link (every link
    in the store works, every acknowledged login is in it); afterwards
    both hosts answer every search again by themselves, with the workers
-   they had (nothing restarted).
+   they had (nothing restarted);
+ - a server that does not answer (a transaction holding sf_link locked
+   for 5 s): searches on both hosts are still answered within Slack's
+   3 seconds, with their contacts or an apology.
 
 The figures measured are printed (pytest -s shows them).
 """
@@ -528,3 +531,47 @@ def test_postgresql_restart_under_load(stack, host_b, pg):
            "with contacts" % (
                t_up - t_down, len(res), len(during), kinds, len(linked),
                len(failed), back, len(res2)))
+
+
+def test_stuck_store_answers_in_time(stack, host_b, pg):
+    """A server that does not answer in time, as forcelink sees it: a
+    transaction holds sf_link locked for 5 seconds.  Searches on both
+    hosts meanwhile are answered within Slack's 3 seconds (the statement
+    and lock timeouts end the wait), with their contacts or an apology;
+    once the lock is gone, with their contacts."""
+    a, b = stack, host_b
+    hooks = load.Hooks(a)
+    user = "U0PGHSTUCK"
+    link(a, user)
+    marks = [a.log_mark(), b.log_mark()]
+    acc = [access_mark(a), access_mark(b)]
+    holder = threading.Thread(target=pg.psql, args=(
+        "BEGIN; LOCK TABLE sf_link IN ACCESS EXCLUSIVE MODE; "
+        "SELECT pg_sleep(5); COMMIT;",), kwargs={"database": a.database})
+    holder.start()
+    try:
+        for _ in range(100):
+            if a.sql("SELECT count(*) FROM pg_locks l JOIN pg_class c ON "
+                     "c.oid = l.relation WHERE c.relname = 'sf_link' AND "
+                     "l.mode = 'AccessExclusiveLock' AND l.granted")[0][0]:
+                break
+            time.sleep(0.05)
+        else:
+            raise AssertionError("the lock was not taken")
+        t0 = time.monotonic()
+        res = burst([a, b], user, 8, hooks)
+        secs = time.monotonic() - t0
+        locked = holder.is_alive()
+    finally:
+        holder.join(30)
+    assert locked, "the burst outlived the lock: it proves nothing"
+    assert {x[1] for x in res} <= {"contacts", "apology"}, res
+    acks = []
+    for h, m, am in zip((a, b), marks, acc):
+        acks += assert_all_acked(h, m, am)
+    assert search(a, user, hooks)[0] == "contacts"
+    assert search(b, user, hooks)[0] == "contacts"
+    figure("pg two hosts: store locked 5 s: 8 searches answered (%s) "
+           "within %.2f s, slowest ack %d ms" % (
+               sorted(x[1] for x in res), secs,
+               max(x["ack_ms"] for x in acks)))
