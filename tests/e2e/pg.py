@@ -19,6 +19,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+import threading
 import urllib.parse
 from pathlib import Path
 
@@ -59,6 +60,9 @@ class PgServer:
             os.chmod(directory, 0o755)
         self.dir = Path(directory)
         self.env = {}
+        # session(): one psql kept open per database, and its lock.
+        self._sessions = {}
+        self._lock = threading.Lock()
 
     def pgctl(self, *args):
         r = subprocess.run([str(PGCTL), args[0], str(self.dir)]
@@ -83,6 +87,7 @@ class PgServer:
     def stop(self, remove=False):
         """Stops the server (its CPU goes to SERVER_CPU); remove: and
         deletes the directory."""
+        self.close_sessions()
         pid = self.postmaster_pid()
         if pid is not None:
             cpu = self.cpu()
@@ -155,6 +160,72 @@ class PgServer:
             setup=setup)
         return row
 
+    def session(self, script, database=None):
+        """Runs script (psql input) as forcelink in a psql kept open for
+        database (a psql per call costs a process, a server process and
+        a SCRAM exchange each: most of a test's CPU on PostgreSQL), and
+        returns its output; raises PgError when the script's last SQL
+        statement failed.  A session whose connection was lost (the
+        server restarted) ends; the script is sent again to a new one
+        (the lost one never ran it)."""
+        end = "--fl-end-%s--" % os.urandom(6).hex()
+        err = "--fl-error-%s--" % os.urandom(6).hex()
+        text = ("%s\n\\if :ERROR\n\\echo %s\n\\endif\n\\echo %s\n"
+                % (script, err, end))
+        with self._lock:
+            for attempt in (1, 2):
+                p = self._sessions.get(database)
+                if p is None or p.poll() is not None:
+                    p = self._sessions[database] = subprocess.Popen(
+                        [str(PG_BIN / "psql"), "-X", "-q", "-A", "-t", "-w",
+                         "-v", "ON_ERROR_STOP=0", "-d",
+                         self.uri_for(database) if database else self.uri],
+                        stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                        stderr=subprocess.STDOUT, text=True,
+                        env=_client_env(
+                            {"PGPASSFILE": self.env["PGPASSFILE"],
+                             "PGOPTIONS": "-c statement_timeout=60s"}))
+                lines = []
+                try:
+                    p.stdin.write(text)
+                    p.stdin.flush()
+                    for ln in iter(p.stdout.readline, ""):
+                        if ln == end + "\n":
+                            break
+                        lines.append(ln)
+                    else:
+                        raise BrokenPipeError
+                except BrokenPipeError:
+                    self._end(p)
+                    if attempt == 2:
+                        raise PgError("".join(lines) or "psql ended")
+                    continue
+                out = "".join(lines)
+                if lines and lines[-1] == err + "\n":
+                    raise PgError(out)
+                return out
+
+    @staticmethod
+    def _end(p):
+        """Ends a session's psql and waits for it (its CPU then counts in
+        the tests' RUSAGE_CHILDREN)."""
+        try:
+            p.stdin.close()
+        except OSError:
+            pass
+        try:
+            p.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+        p.stdout.close()
+
+    def close_sessions(self):
+        with self._lock:
+            for p in self._sessions.values():
+                self._end(p)
+            self._sessions.clear()
+
     def rows(self, select, params=(), database=None):
         """(names, rows) of one SELECT with "?" placeholders bound to
         params (bind()), read as sqlite3 reads its rows: tuples in the
@@ -163,9 +234,9 @@ class PgServer:
         bytea is told from a text that looks like one."""
         q = bind(select, params).strip().rstrip(";")
         mark = "--fl-rows-%s--" % os.urandom(6).hex()
-        out = self.psql("%s \\gdesc\n\\echo %s\nSELECT coalesce("
-                        "json_agg(q), '[]') FROM (%s) q;\n" % (q, mark, q),
-                        database)
+        out = self.session("%s \\gdesc\n\\echo %s\nSELECT coalesce("
+                           "json_agg(q), '[]') FROM (%s) q;" % (q, mark, q),
+                           database)
         desc, _, data = out.partition(mark + "\n")
         types = [ln.rsplit("|", 1) for ln in desc.splitlines() if ln]
         names = [n for n, _ in types]
@@ -185,8 +256,8 @@ class PgServer:
         rowcount)."""
         q = bind(statement, params).strip().rstrip(";")
         assert re.match(r"(?i)(insert|update|delete)\b", q), q
-        out = self.psql("WITH fl_changed AS (%s RETURNING 1) "
-                        "SELECT count(*) FROM fl_changed;" % q, database)
+        out = self.session("WITH fl_changed AS (%s RETURNING 1) "
+                           "SELECT count(*) FROM fl_changed;" % q, database)
         return int(out.strip())
 
     def dump(self, database=None):

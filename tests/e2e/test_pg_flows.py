@@ -55,7 +55,8 @@ from test_salesforce import (  # noqa: F401
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory, pg):
-    s = Stack(tmp_path_factory.mktemp("pgflows"), pg=pg).start()
+    s = Stack(tmp_path_factory.mktemp("pgflows"), pg=pg, workers=1,
+              threads=2).start()
     yield s
     s.stop()
 
