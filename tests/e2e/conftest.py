@@ -35,6 +35,12 @@ def pg():
         s.stop(remove=True)
 
 
+def pytest_sessionfinish(session):
+    """The PostgreSQL server of this process under FL_E2E_ENGINE=postgresql
+    (pg.shared(); each pytest-xdist worker has its own) stops here."""
+    pglib.stop_shared()
+
+
 @pytest.fixture(autouse=True)
 def _reset_faults(request):
     """Faults from one test never leak into the next."""
@@ -50,15 +56,18 @@ def _module_cpu(request):
     """With FL_MODULE_CPU naming a file, appends "MODULE WALL USER SYS"
     (seconds) for each module: this pytest process's CPU and that of the
     children it waited for (the stack's programs, nginx, the stand-ins,
-    forcelink-admin) and that of the PostgreSQL servers it stopped
-    (tests/e2e/pg.py: not children).  scripts/test prints the costliest
-    modules."""
+    forcelink-admin) and that of the PostgreSQL servers it stopped or
+    shares (tests/e2e/pg.py: not children; the shared server's psql
+    sessions end with the module, so their backends count).
+    scripts/test prints the costliest modules."""
     path = os.environ.get("FL_MODULE_CPU")
     if not path:
         yield
+        pglib.close_shared_sessions()
         return
     t0, a0 = time.monotonic(), _cpu()
     yield
+    pglib.close_shared_sessions()
     a1 = _cpu()
     with open(path, "a") as f:
         f.write("%s %.1f %.1f %.1f\n" % (
@@ -69,5 +78,6 @@ def _module_cpu(request):
 def _cpu():
     s = resource.getrusage(resource.RUSAGE_SELF)
     c = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return (s.ru_utime + c.ru_utime + pglib.SERVER_CPU[0],
-            s.ru_stime + c.ru_stime + pglib.SERVER_CPU[1])
+    srv = pglib.shared_cpu()
+    return (s.ru_utime + c.ru_utime + pglib.SERVER_CPU[0] + srv[0],
+            s.ru_stime + c.ru_stime + pglib.SERVER_CPU[1] + srv[1])

@@ -200,13 +200,22 @@ class Stack:
     nginx stands for the load balancer: links and redirects name it),
     but its own nginx, port, programs, workers, directory and logs.
     Whatever a test reads from the store goes through sql() and
-    sql_exec(), on either engine."""
+    sql_exec(), on either engine.  With FL_E2E_ENGINE=postgresql in the
+    environment a Stack made without pg (and not a peer) runs on
+    PostgreSQL too: on pg.shared(), one server per pytest process
+    (started on first use, stopped at the end of the session), with a
+    database of its own; so a module that reads the store only through
+    sql() runs unchanged on either engine (scripts/test's e2e-pg stage)."""
 
     def __init__(self, tmp, env_overrides=None, workers=2, threads=4,
                  max_threads=None, slack=False, slack_rotate=False,
                  pg=None, database=None, peer=None):
         self.dir = Path(tmp)
         self.peer = peer
+        if pg is None and peer is None and "FL_E2E_ENGINE" in os.environ:
+            import pg as pglib      # not at the top: pg.py imports harness
+            if pglib.engine() == "postgresql":
+                pg = pglib.shared()
         if peer is not None:
             assert not slack and pg is None and database is None
             pg, database = peer.pg, peer.database

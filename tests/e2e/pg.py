@@ -13,6 +13,7 @@ CPU it uses is not in the tests' RUSAGE_CHILDREN: stop() adds it to
 SERVER_CPU, which conftest's FL_MODULE_CPU line counts.
 """
 
+import atexit
 import json
 import os
 import re
@@ -30,6 +31,56 @@ PG_BIN = Path("/usr/lib/postgresql/15/bin")
 # User and system CPU seconds of the servers stopped so far.
 SERVER_CPU = [0.0, 0.0]
 _TICK = os.sysconf("SC_CLK_TCK")
+
+
+# The server of this process under FL_E2E_ENGINE=postgresql (shared()).
+_SHARED = []
+
+
+def engine():
+    """The engine a Stack made without pg= runs on: FL_E2E_ENGINE, sqlite
+    (the default) or postgresql; any other value is a mistake."""
+    value = os.environ.get("FL_E2E_ENGINE") or "sqlite"
+    assert value in ("sqlite", "postgresql"), \
+        "FL_E2E_ENGINE=%s: sqlite or postgresql" % value
+    return value
+
+
+def shared():
+    """The PgServer every Stack of this process runs on under
+    FL_E2E_ENGINE=postgresql, started on first use (each pytest-xdist
+    worker is a process of its own, with a server of its own) and
+    stopped and removed by stop_shared(): at the end of the pytest
+    session (conftest), or at the latest when the process exits."""
+    if not _SHARED:
+        assert available(), ("FL_E2E_ENGINE=postgresql, but PostgreSQL 15 "
+                             "is not installed (scripts/lib.sh installs "
+                             "postgresql-15)")
+        s = PgServer()
+        # Listed before it starts: a start that fails half way still
+        # leaves a directory (and perhaps a server) to clean up.
+        _SHARED.append(s)
+        atexit.register(stop_shared)
+        s.start()
+    return _SHARED[0]
+
+
+def shared_cpu():
+    """User and system CPU seconds of the shared server so far (0 when
+    there is none: a stopped one's are in SERVER_CPU)."""
+    return _SHARED[0].cpu() if _SHARED else (0.0, 0.0)
+
+
+def close_shared_sessions():
+    """Ends the shared server's psql sessions (PgServer.session()): at the
+    end of a module, whose databases no other module reads."""
+    for s in _SHARED:
+        s.close_sessions()
+
+
+def stop_shared():
+    while _SHARED:
+        _SHARED.pop().stop(remove=True)
 
 
 def available():

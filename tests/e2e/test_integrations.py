@@ -358,10 +358,9 @@ def test_integration_user_searches_without_linking(orgs):
         ("GET", "/services/data/v62.0/query", 200, None, RUN_AS),
     ]
     assert not [k for k in view(stack) if k[0] == T3]
-    with stack.db() as c:
-        assert c.execute("SELECT integration, sf_username, sf_org_id, "
-                         "version FROM integration_token").fetchall() == [
-            ("bcc", RUN_AS, ORG_B, 1)]
+    assert stack.sql("SELECT integration, sf_username, sf_org_id, "
+                     "version FROM integration_token") == [
+        ("bcc", RUN_AS, ORG_B, 1)]
 
     # Every other answer says so too, and none needs a link.
     w = stack.slash("whoami", T3, "U0INT0007").json()
@@ -398,9 +397,7 @@ def test_integration_user_refetches_once_on_401(orgs):
         ("GET", "/services/oauth2/userinfo", 200, None, RUN_AS),
         ("GET", "/services/data/v62.0/query", 200, None, RUN_AS),
     ]
-    with stack.db() as c:
-        assert c.execute("SELECT version FROM integration_token").fetchone() \
-            == (2,)
+    assert stack.sql("SELECT version FROM integration_token") == [(2,)]
 
 
 def burst(stack, n, team=T3):
@@ -427,8 +424,7 @@ def burst(stack, n, team=T3):
 def test_integration_user_one_fetch_for_a_burst(orgs, how):
     o, stack = orgs, orgs.stack
     if how == "none cached":
-        with stack.db() as c:
-            assert c.execute("DELETE FROM integration_token").rowcount == 1
+        assert stack.sql_exec("DELETE FROM integration_token") == 1
     else:
         o.b.sf("POST", "/_control/expire_access_tokens")
     # A slow token endpoint keeps every request waiting on the one fetch.
@@ -584,6 +580,15 @@ ADMIN_ERRORS = [
 ]
 
 
+def admin_state(stack):
+    """What an admin command may change: the integrations, the mappings
+    and the number of links."""
+    return (stack.sql("SELECT name FROM sf_integration ORDER BY name"),
+            stack.sql("SELECT slack_id, integration FROM "
+                      "workspace_integration ORDER BY slack_id"),
+            stack.sql("SELECT count(*) FROM sf_link"))
+
+
 @pytest.mark.parametrize("args,rc,message", ADMIN_ERRORS,
                          ids=[" ".join(a[:3]) + "-%d" % i for i, (a, _, _)
                               in enumerate(ADMIN_ERRORS)])
@@ -592,20 +597,12 @@ def test_admin_errors(orgs, args, rc, message):
     (stack.dir / "two_lines").write_text("line one\nline two\n")
     args = [a.format(secret=orgs.a.secret_file,
                      twolines=stack.dir / "two_lines") for a in args]
-    with stack.db() as c:
-        before = c.execute("SELECT (SELECT group_concat(name) FROM "
-                           "sf_integration), (SELECT group_concat(slack_id "
-                           "|| integration) FROM workspace_integration), "
-                           "(SELECT count(*) FROM sf_link)").fetchone()
+    before = admin_state(stack)
     r = admin(stack, *args)
     assert r.returncode == rc, (r.returncode, r.stdout, r.stderr)
     assert r.stdout == ""
     assert "forcelink-admin: " in r.stderr and message in r.stderr, r.stderr
-    with stack.db() as c:
-        assert c.execute("SELECT (SELECT group_concat(name) FROM "
-                         "sf_integration), (SELECT group_concat(slack_id || "
-                         "integration) FROM workspace_integration), "
-                         "(SELECT count(*) FROM sf_link)").fetchone() == before
+    assert admin_state(stack) == before
 
 
 def test_set_secret_applies_to_the_next_request(orgs):
@@ -693,10 +690,8 @@ def test_doctor_and_a_secret_under_another_key(orgs):
     r = admin(stack, "doctor", "--json", env=sockets)
     checks = {c["check"]: c for c in json.loads(r.stdout)["checks"]}
     assert checks["key.ids"]["status"] == "ok", checks
-    with stack.db() as c:
-        sealed = c.execute("SELECT (SELECT count(*) FROM sf_integration) + "
-                           "(SELECT count(*) FROM integration_token)"
-                           ).fetchone()[0]
+    (sealed,), = stack.sql("SELECT (SELECT count(*) FROM sf_integration) "
+                           "+ (SELECT count(*) FROM integration_token)")
     assert sealed >= 3
     assert (" and %d integration secrets and tokens, all under the "
             "configured keys" % sealed) in checks["key.ids"]["detail"]

@@ -87,8 +87,7 @@ def text_of(r):
 
 
 def rows(stack, sql, *args):
-    with stack.db() as c:
-        return c.execute(sql, args).fetchall()
+    return stack.sql(sql, args)
 
 
 def slack_counts(stack):
@@ -149,7 +148,11 @@ def db_content(stack):
     """The database's bytes on disk, by file: the database and its WAL.
     (The -shm file is shared memory in which readers, too, mark what
     they read, and -metrics the request counters (metrics.h): neither
-    holds content.)"""
+    holds content.)  On PostgreSQL: every row, as pg_dump writes them
+    (less its \\restrict lines, whose key is new at every dump)."""
+    if stack.pg is not None:
+        dump = re.sub(rb"(?m)^\\(un)?restrict .*\n", b"", stack.store_bytes())
+        return {stack.database: hashlib.sha256(dump).hexdigest()}
     out = {}
     for p in sorted(stack.db_path.parent.iterdir()):
         if p.name.startswith(stack.db_path.name) and \
@@ -343,8 +346,7 @@ def test_installed_workspace_is_served_and_others_are_not(stack):
 def test_command_from_uninstalled_team_does_nothing_else(stack):
     """The clear answer and nothing else: no Salesforce call, no login
     state, no link lookup (nor its last-used stamp), nothing posted."""
-    with stack.db() as c:
-        c.execute("UPDATE sf_link SET last_used_at = 1000")
+    stack.sql_exec("UPDATE sf_link SET last_used_at = 1000")
     states = rows(stack, "SELECT count(*) FROM login_state")
     links = rows(stack, "SELECT * FROM sf_link ORDER BY user_id")
     sf = sf_counts(stack)
@@ -590,14 +592,16 @@ def test_used_states_are_capped(stack):
     def flood(i):
         return hashlib.sha256(b"flood %d" % i).digest()
 
-    with stack.db() as c:
-        c.execute("DELETE FROM slack_install_state")
-        c.executemany(
-            "INSERT INTO slack_install_state VALUES (?, ?, ?, ?, ?)",
-            [(os.urandom(32), os.urandom(32), now - 900, now - 300 + i,
-              now - 800) for i in range(50)] +
-            [(flood(i), os.urandom(32), now - 60, now + 540 + i, now - 30)
-             for i in range(STATE_CAP)])
+    stack.sql_exec("DELETE FROM slack_install_state")
+    table = ([(os.urandom(32), os.urandom(32), now - 900, now - 300 + i,
+               now - 800) for i in range(50)] +
+             [(flood(i), os.urandom(32), now - 60, now + 540 + i, now - 30)
+              for i in range(STATE_CAP)])
+    assert stack.sql_exec(
+        "INSERT INTO slack_install_state (state_hash, cookie_hash, "
+        "created_at, expires_at, used_at) VALUES "
+        + ", ".join(["(?, ?, ?, ?, ?)"] * len(table)),
+        [v for row in table for v in row]) == len(table)
     assert rows(stack, "SELECT count(*) FROM slack_install_state") == \
         [(STATE_CAP + 50,)]
     log0 = len(stack.log_text())
@@ -679,9 +683,8 @@ def test_add_to_slack_in_a_real_browser(stack, tmp_path):
 def make_due(stack, team, seconds=60):
     """The stored expiry of team's bot token moves to now + seconds (the
     expiry is not sealed: it is what forcelink reads to decide)."""
-    with stack.db() as c:
-        c.execute("UPDATE slack_install SET token_expires_at = ? "
-                  "WHERE team_id = ?", (int(time.time()) + seconds, team))
+    stack.sql_exec("UPDATE slack_install SET token_expires_at = ? "
+                   "WHERE team_id = ?", (int(time.time()) + seconds, team))
 
 
 def wait_for(pred, seconds=10):
