@@ -2,7 +2,9 @@
  * store_pg: the store's PostgreSQL engine, through libpq (see store.h).
  *
  * One struct store is one server connection.  Each statement of
- * store_sql_pg.c is prepared once per connection under its name and run
+ * store_sql_pg.c is prepared on the connection, under its name, the
+ * first time it runs there (a worker thread uses a handful of the ninety:
+ * preparing them all cost the server more than the requests), and run
  * with PQexecPrepared when it is first stepped; its rows come back all at
  * once, in binary format, and the following steps walk them.  So a
  * statement's rows stay readable until it is reset, and several
@@ -349,19 +351,6 @@ pg_prepare(struct store *st, enum stmt id)
 		return pg_fail(st, store_stmts_pg[id].name, res);
 	PQclear(res);
 	ps->prepared = 1;
-	return 0;
-}
-
-/* Prepares every statement PostgreSQL has.  Returns 0 or -1 (logged). */
-static int
-pg_prepare_all(struct store *st)
-{
-	size_t	 i;
-
-	for (i = 0; i < STMT__MAX; i++)
-		if (store_stmts_pg[i].sql != NULL &&
-		    pg_prepare(st, (enum stmt)i) == -1)
-			return -1;
 	return 0;
 }
 
@@ -805,6 +794,87 @@ const struct store_engine	 store_pg_engine = {
 	pg_lock_release
 };
 
+/* --- What the admin tool reports ------------------------------------------ */
+
+/* Runs sql (one row, one column) into buf as text.  0 or -1 (logged). */
+static int
+pg_value(struct store *st, const char *what, const char *sql, char *buf,
+    size_t bufsz)
+{
+	PGresult	*res;
+
+	res = PQexecParams(st->pg->conn, sql, 0, NULL, NULL, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1)
+		return pg_fail(st, what, res);
+	snprintf(buf, bufsz, "%s", PQgetisnull(res, 0, 0) ? "" :
+	    PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return 0;
+}
+
+/* Whether host (a connection's host or socket directory) is this
+ * machine: a unix socket or a loopback address. */
+static int
+pg_host_local(const char *host)
+{
+	return host[0] == '\0' || host[0] == '/' || host[0] == '@' ||
+	    strcmp(host, "localhost") == 0 || strncmp(host, "127.", 4) == 0 ||
+	    strcmp(host, "::1") == 0;
+}
+
+int
+store_server_info(struct store *st, struct store_server *out)
+{
+	PQconninfoOption	*o, *opts;
+	struct store_pg		*pg = st->pg;
+	char			 v[16];
+	const char		*h;
+
+	memset(out, 0, sizeof(*out));
+	if (st->eng != &store_pg_engine) {
+		log_error("msg=\"not a PostgreSQL store\"");
+		return -1;
+	}
+	if (pg_ready(st) == -1)
+		return -1;
+	h = PQhost(pg->conn);
+	snprintf(out->host, sizeof(out->host), "%s", h != NULL ? h : "");
+	snprintf(out->db, sizeof(out->db), "%s", PQdb(pg->conn));
+	snprintf(out->user, sizeof(out->user), "%s", PQuser(pg->conn));
+	out->local = pg_host_local(out->host);
+	out->ssl = PQsslInUse(pg->conn);
+	if ((opts = PQconninfo(pg->conn)) != NULL) {
+		for (o = opts; o->keyword != NULL; o++)
+			if (strcmp(o->keyword, "sslmode") == 0 && o->val != NULL)
+				snprintf(out->sslmode, sizeof(out->sslmode),
+				    "%s", o->val);
+		PQconninfoFree(opts);
+	}
+	if (pg_value(st, "server_version", "SHOW server_version",
+	    out->version, sizeof(out->version)) == -1 ||
+	    pg_value(st, "superuser", "SELECT rolsuper FROM pg_roles "
+	    "WHERE rolname = current_user", v, sizeof(v)) == -1)
+		return -1;
+	out->superuser = strcmp(v, "t") == 0;
+	if (pg_value(st, "checksums", "SHOW data_checksums", v,
+	    sizeof(v)) == -1)
+		return -1;
+	out->checksums = strcmp(v, "on") == 0;
+	if (pg_value(st, "size", "SELECT pg_database_size(current_database())",
+	    v, sizeof(v)) == -1)
+		return -1;
+	out->size_bytes = strtoll(v, NULL, 10);
+	/* Every table of the schema, with what the programs do to them. */
+	return pg_value(st, "privileges", "SELECT coalesce(string_agg("
+	    "c.relname || ':' || p, ', ' ORDER BY c.relname COLLATE \"C\", "
+	    "p), '') FROM pg_class c JOIN pg_namespace n "
+	    "ON n.oid = c.relnamespace CROSS JOIN unnest(ARRAY['SELECT', "
+	    "'INSERT', 'UPDATE', 'DELETE']) AS p "
+	    "WHERE n.nspname = current_schema() AND c.relkind = 'r' "
+	    "AND NOT has_table_privilege(c.oid, p)", out->missing,
+	    sizeof(out->missing));
+}
+
 /* --- Migrations ----------------------------------------------------------- */
 
 /* The schema version of the database (0 before the first migration), in
@@ -937,7 +1007,7 @@ store_pg_open(struct store *st, const char *uri)
 		return -1;
 	}
 	if ((st->pg->conn = pg_connect(st->pg, uri)) == NULL ||
-	    pg_migrate(st) == -1 || pg_prepare_all(st) == -1)
+	    pg_migrate(st) == -1)
 		return -1;
 	return 0;
 }
