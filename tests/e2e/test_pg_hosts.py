@@ -507,7 +507,12 @@ def test_postgresql_restart_under_load(stack, host_b, pg):
     # connection cut) and the start.  (stop() counts the server's CPU.)
     t_down = time.monotonic() - searches.t0
     pg.stop()
-    time.sleep(1.0)
+    # While there is no server, a burst: more searches at once than the
+    # pools have threads, so that they grow (a new thread has no
+    # connection yet, and cannot make one now).
+    t0 = time.monotonic()
+    outage = burst([a, b], user, 16, hooks)
+    time.sleep(max(0.0, 1.0 - (time.monotonic() - t0)))
     pg.start()
     t_up = time.monotonic() - searches.t0
     time.sleep(1.0)
@@ -522,6 +527,7 @@ def test_postgresql_restart_under_load(stack, host_b, pg):
     assert set(kinds) <= {"contacts", "apology"}, (kinds, [
         x for x in res if x[2] not in ("contacts", "apology")][:5])
     during = [x for x in res if t_down <= x[1] <= t_up]
+    assert [x[1] for x in outage] == ["apology"] * len(outage), outage
     # Every login that failed failed clearly: a forcelink page, or a
     # message in Slack (never an HTTP error Slack shows as a code).
     unclear = [(u, got, detail) for u, _, got, detail in logins
@@ -554,16 +560,19 @@ def test_postgresql_restart_under_load(stack, host_b, pg):
     # Back by itself: every search now works on both hosts, 16 at once on
     # each (every thread of the pools, whose connections the restart
     # broke, has to find its way back), with the same workers: nothing
-    # was restarted, no worker died.
+    # was restarted, no worker died or exited (not even when its pool
+    # grew while there was no server).
     res2 = burst([a, b], user, 32, hooks)
     assert [x[1] for x in res2] == ["contacts"] * 32, [
         x for x in res2 if x[1] != "contacts"][:5]
     assert [all_workers(a), all_workers(b)] == workers0
     figure("pg two hosts: PostgreSQL restart (%.2f s) under load: %d "
+           "searches at once without a server, all apologies; %d "
            "searches (%d during it): %s; logins: %d linked, %d failed "
            "cleanly (%s); slowest /contact at nginx %.2f s; back %.2f s "
            "after; %d searches at once then, all with contacts" % (
-               t_up - t_down, len(res), len(during), kinds, len(linked),
+               t_up - t_down, len(outage), len(res), len(during), kinds,
+               len(linked),
                len(failed), sorted({got for _, _, got, _ in logins
                                     if got != "linked"}), slowest, back,
                len(res2)))
