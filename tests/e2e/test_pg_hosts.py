@@ -507,13 +507,15 @@ def test_postgresql_restart_under_load(stack, host_b, pg):
     # connection cut) and the start.  (stop() counts the server's CPU.)
     t_down = time.monotonic() - searches.t0
     pg.stop()
-    # While there is no server, a burst: more searches at once than the
-    # pools have threads, so that they grow (a new thread has no
-    # connection yet, and cannot make one now).
-    t0 = time.monotonic()
-    outage = burst([a, b], user, 16, hooks)
-    time.sleep(max(0.0, 1.0 - (time.monotonic() - t0)))
-    pg.start()
+    try:
+        # While there is no server, a burst: more searches at once than
+        # the pools have threads, so that they grow (a new thread has no
+        # connection yet, and cannot make one now).
+        t0 = time.monotonic()
+        outage = burst([a, b], user, 16, hooks)
+        time.sleep(max(0.0, 1.0 - (time.monotonic() - t0)))
+    finally:
+        pg.start()
     t_up = time.monotonic() - searches.t0
     time.sleep(1.0)
     res = searches.stop()
