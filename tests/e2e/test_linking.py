@@ -12,7 +12,6 @@ altered ciphertext answered clearly without losing anything.
 
 import base64
 import calendar
-import contextlib
 import hashlib
 import json
 import os
@@ -538,19 +537,24 @@ def test_relink_replaces_link_and_revokes_old_refresh_token(stack):
 
 # -- the store ----------------------------------------------------------------
 def test_store_file_mode_schema_wal_and_ciphertext(stack):
+    """The file's mode, schema version and WAL (SQLite's: on PostgreSQL,
+    FL_E2E_ENGINE=postgresql, the schema version), and the sealed columns
+    (on either engine)."""
     link_user(stack, "U0LNKSTORE", "bob@example.com")
-    mode = stat.S_IMODE(os.stat(stack.db_path).st_mode)
-    assert mode == 0o600, oct(mode)
-    wal = stack.db_path.with_name(stack.db_path.name + "-wal")
-    if wal.exists():
-        assert stat.S_IMODE(wal.stat().st_mode) & 0o077 == 0
-    with contextlib.closing(stack.db()) as c:
-        assert c.execute("PRAGMA user_version").fetchone()[0] >= 1
-        assert c.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        rows = c.execute("SELECT access_token_ct, refresh_token_ct, key_id "
-                         "FROM sf_link").fetchall()
-        vrows = c.execute("SELECT verifier_ct FROM login_state WHERE "
-                          "verifier_ct IS NOT NULL").fetchall()
+    if stack.pg is None:
+        mode = stat.S_IMODE(os.stat(stack.db_path).st_mode)
+        assert mode == 0o600, oct(mode)
+        wal = stack.db_path.with_name(stack.db_path.name + "-wal")
+        if wal.exists():
+            assert stat.S_IMODE(wal.stat().st_mode) & 0o077 == 0
+        assert stack.sql("PRAGMA user_version")[0][0] >= 1
+        assert stack.sql("PRAGMA journal_mode") == [("wal",)]
+    else:
+        assert stack.sql("SELECT version FROM forcelink_schema")[0][0] >= 1
+    rows = stack.sql("SELECT access_token_ct, refresh_token_ct, key_id "
+                     "FROM sf_link")
+    vrows = stack.sql("SELECT verifier_ct FROM login_state WHERE "
+                      "verifier_ct IS NOT NULL")
     assert rows
     printable = re.compile(rb"^[\x20-\x7e]*$")
     for ct in [x for r in rows for x in r[:2]] + [r[0] for r in vrows]:
@@ -771,10 +775,9 @@ def test_signin_leg_sets_the_cookie_again_for_the_salesforce_leg(
     assert attrs.get("path") == "/oauth/", attrs
     assert "no-store" in r.headers["Cache-Control"]
     # The row's Salesforce leg lives as long as the cookie, from now.
-    with contextlib.closing(stack.db()) as c:
-        leg, expires = c.execute(
-            "SELECT leg, expires_at FROM login_state WHERE nonce_hash = ?",
-            (sha256(qs(url)["state"]),)).fetchone()
+    (leg, expires), = stack.sql(
+        "SELECT leg, expires_at FROM login_state WHERE nonce_hash = ?",
+        (sha256(qs(url)["state"]),))
     assert leg == "salesforce"
     assert t0 + 600 <= expires <= t1 + 600, (t0, expires, t1)
     # The login finishes with it.
