@@ -1484,6 +1484,7 @@ suite(void)
 	Suite	*s = suite_create("rekey");
 	TCase	*tc = tcase_create("rekey");
 
+	tu_db_init();
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, test_reseal_old_rows);

@@ -583,6 +583,8 @@ suite(void)
 	Suite	*s = suite_create("session");
 	TCase	*tc = tcase_create("session");
 
+	tu_db_init();
+
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, login_url_nonce_works_once);
 	tcase_add_loop_test(tc, login_url_search_kept_table, 0,

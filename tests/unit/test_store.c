@@ -4139,6 +4139,7 @@ suite(void)
 	TCase	*tc;
 
 	s = suite_create("store");
+	tu_db_init();
 
 	tc = tcase_create("open");
 	tcase_add_checked_fixture(tc, setup, teardown);

@@ -6,18 +6,29 @@
  * teardown.  On SQLite the raw helpers open the file afresh for every
  * call, as the tests always did (another connection than the store's,
  * closed at once).  On PostgreSQL they share one connection to the test's
- * database, opened at the first call and closed with the database: a
- * connection costs the server a process and a SCRAM exchange, and a test
- * may make dozens of raw calls.  Databases are made by CREATE DATABASE
- * ... STRATEGY file_copy from the database FL_TEST_PG_URI names: on
- * tests/pg/pgctl's server (fsync off) that takes about 16 ms and the drop
- * 6 ms, against 60-120 ms and 10-40 ms for the default WAL_LOG strategy.
- * No template with the schema already in place: every test's store_open
- * migrates an empty database, as a new installation's first start does.
+ * database, opened by tu_db_create() and closed with the database: a
+ * connection costs the server a process and its start (some 30 ms of the
+ * server's CPU on a loaded two-core machine), and a test may make dozens
+ * of raw calls.
+ *
+ * On PostgreSQL a program has one database (made by tu_db_init() in the
+ * runner, dropped when the runner exits), which tu_db_create() empties
+ * for each test: every schema the test role owns is dropped, with
+ * everything in it, and "public" made again as a new database has it
+ * (owned by pg_database_owner, USAGE for all).  A program runs its tests
+ * one after another, so a test has the database to itself, empty, as it
+ * would have a new one.  Measured on tests/pg/pgctl's server (fsync off,
+ * a loaded two-core machine): CREATE DATABASE (STRATEGY file_copy, the
+ * cheaper) and DROP DATABASE cost the server 80 ms of CPU a test, the
+ * default WAL_LOG strategy 125 ms; emptying a migrated database costs a
+ * few.  No template with the schema already in place: every test's
+ * store_open() migrates an empty database, as a new installation's first
+ * start does.
  */
 #include <sys/types.h>
 
 #include <errno.h>
+#include <signal.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,14 +48,12 @@
 static int		 engine = -1;
 /* SQLite: the current file. */
 static char		 file[PATH_MAX];
-/* PostgreSQL: the current database's name and URI, and the process that
- * made it (a child forked by a test inherits both, and must not drop
- * it). */
+/* PostgreSQL: the program's database, its URI, and the runner that made
+ * it (the processes Check forks for the tests inherit all three, and
+ * must not drop it). */
 static char		 pgname[64];
 static char		 pguri[2048];
-static pid_t		 pgowner;
-static unsigned		 pgserial;
-static int		 pgatexit;
+static pid_t		 pgrunner;
 /* PostgreSQL: the raw helpers' connection to the current database. */
 static PGconn		*raw;
 
@@ -114,15 +123,17 @@ pg_cmd(PGconn *c, const char *sql)
 
 /*
  * Writes into pguri FL_TEST_PG_URI with its database replaced by pgname:
- * "postgresql://[authority]/DB?params" -> ".../NAME?params".
+ * "postgresql://[authority]/DB?params" -> ".../NAME?params"; -1 when
+ * that is not a URI or too long.
  */
-static void
+static int
 pg_uri_for(void)
 {
 	const char	*u = getenv("FL_TEST_PG_URI"), *p, *slash, *q;
 	int		 n;
 
-	ck_assert_ptr_nonnull(p = strstr(u, "://"));
+	if ((p = strstr(u, "://")) == NULL)
+		return -1;
 	p += 3;
 	q = strchr(p, '?');
 	slash = strchr(p, '/');
@@ -130,7 +141,7 @@ pg_uri_for(void)
 		slash = q != NULL ? q : p + strlen(p);	/* no database */
 	n = snprintf(pguri, sizeof(pguri), "%.*s/%s%s", (int)(slash - u), u,
 	    pgname, q != NULL ? q : "");
-	ck_assert(n > 0 && (size_t)n < sizeof(pguri));
+	return n > 0 && (size_t)n < sizeof(pguri) ? 0 : -1;
 }
 
 static void
@@ -156,6 +167,34 @@ pg_drop(void)
 	PQfinish(a);
 }
 
+/*
+ * Drops the databases of test programs that are gone: one killed (a
+ * timeout, a crash of the runner) never ran its atexit handler.  Errors
+ * are ignored: another program may be dropping the same one.
+ */
+static void
+pg_sweep(PGconn *a)
+{
+	PGresult	*r;
+	char		 sql[128];
+	long		 pid;
+	int		 i;
+
+	r = PQexec(a, "SELECT datname FROM pg_database "
+	    "WHERE datname LIKE 'fltest\\_%'");
+	for (i = 0; PQresultStatus(r) == PGRES_TUPLES_OK &&
+	    i < PQntuples(r); i++) {
+		if (sscanf(PQgetvalue(r, i, 0), "fltest_%ld", &pid) != 1 ||
+		    pid <= 0 || pid == (long)getpid() ||
+		    kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+			continue;
+		snprintf(sql, sizeof(sql), "DROP DATABASE IF EXISTS \"%s\" "
+		    "WITH (FORCE)", PQgetvalue(r, i, 0));
+		PQclear(PQexec(a, sql));
+	}
+	PQclear(r);
+}
+
 static void
 pg_make(void)
 {
@@ -169,14 +208,14 @@ pg_make(void)
 	PQfinish(a);
 }
 
-/* At exit: the database of a test that ended before its teardown. */
+/* At the runner's exit: the program's database. */
 static void
 pg_atexit(void)
 {
 	PGconn	*a;
 	char	 sql[128];
 
-	if (pgname[0] == '\0' || getpid() != pgowner)
+	if (pgname[0] == '\0' || getpid() != pgrunner)
 		return;
 	pg_raw_close();
 	a = PQconnectdb(getenv("FL_TEST_PG_URI"));
@@ -187,17 +226,51 @@ pg_atexit(void)
 		PQclear(PQexec(a, sql));
 	}
 	PQfinish(a);
-	pgname[0] = '\0';
 }
 
 /* The raw helpers' connection to the current database. */
 static PGconn *
 pg_raw(void)
 {
-	ck_assert_msg(pgname[0] != '\0', "no current database");
+	ck_assert_msg(pgname[0] != '\0', "no current database "
+	    "(tu_db_init() not called from suite()?)");
 	if (raw == NULL)
 		raw = pg_connect(pguri);
 	return raw;
+}
+
+/*
+ * Empties the program's database for the next test, making it again if
+ * a test dropped it: the server processes of the stores a test left
+ * (one that failed before its store_close, a worker it killed whose
+ * statement still runs) are ended first, as DROP DATABASE's FORCE would;
+ * then every schema the test role owns goes, with all it holds (tables,
+ * views, sequences, functions, triggers), and "public" is made again as
+ * CREATE DATABASE makes it.
+ */
+static void
+pg_empty(void)
+{
+	PGconn	*c;
+
+	pg_raw_close();
+	c = PQconnectdb(pguri);
+	if (c == NULL || PQstatus(c) != CONNECTION_OK) {
+		PQfinish(c);
+		pg_make();
+	} else
+		raw = c;
+	pg_cmd(pg_raw(), "SELECT pg_terminate_backend(pid, 5000) FROM "
+	    "pg_stat_activity WHERE datname = current_database() "
+	    "AND pid <> pg_backend_pid()");
+	pg_cmd(raw, "DO $$DECLARE s name; BEGIN "
+	    "FOR s IN SELECT nspname FROM pg_namespace WHERE "
+	    "nspname = 'public' OR (nspowner = "
+	    "(SELECT oid FROM pg_roles WHERE rolname = current_user) AND "
+	    "nspname NOT LIKE 'pg\\_%') LOOP "
+	    "EXECUTE format('DROP SCHEMA %I CASCADE', s); END LOOP; END$$; "
+	    "CREATE SCHEMA public AUTHORIZATION pg_database_owner; "
+	    "GRANT USAGE ON SCHEMA public TO PUBLIC");
 }
 
 /* The result of sql, which must return rows. */
@@ -281,6 +354,49 @@ file_contains(const char *path, const char *needle)
 
 /* --- The current database --------------------------------------------------- */
 
+/* Outside any test, where Check's assertions cannot report: the
+ * program says why it cannot run, and exits. */
+static void
+init_fail(const char *what, PGconn *a)
+{
+	fprintf(stderr, "tu_db_init: %s: %s", what, a != NULL ?
+	    PQerrorMessage(a) : "out of memory\n");
+	exit(EXIT_FAILURE);
+}
+
+void
+tu_db_init(void)
+{
+	PGconn		*a;
+	PGresult	*r;
+	char		 sql[128];
+
+	if (!tu_db_pg())
+		return;
+	pgrunner = getpid();
+	/* Unique among the programs running at once. */
+	snprintf(pgname, sizeof(pgname), "fltest_%ld", (long)pgrunner);
+	if (pg_uri_for() == -1) {
+		fprintf(stderr, "tu_db_init: FL_TEST_PG_URI is not a "
+		    "postgresql:// URI\n");
+		exit(EXIT_FAILURE);
+	}
+	a = PQconnectdb(getenv("FL_TEST_PG_URI"));
+	if (a == NULL || PQstatus(a) != CONNECTION_OK)
+		init_fail("cannot connect to FL_TEST_PG_URI", a);
+	PQsetNoticeProcessor(a, pg_quiet, NULL);
+	pg_sweep(a);
+	snprintf(sql, sizeof(sql), "CREATE DATABASE \"%s\" "
+	    "STRATEGY file_copy", pgname);
+	r = PQexec(a, sql);
+	if (PQresultStatus(r) != PGRES_COMMAND_OK)
+		init_fail(sql, a);
+	PQclear(r);
+	PQfinish(a);
+	if (atexit(pg_atexit) != 0)
+		init_fail("atexit", NULL);
+}
+
 const char *
 tu_db_create(const char *path)
 {
@@ -289,16 +405,9 @@ tu_db_create(const char *path)
 		strcpy(file, path);
 		return file;
 	}
-	/* Unique among the processes of every program running at once. */
-	snprintf(pgname, sizeof(pgname), "fltest_%ld_%u", (long)getpid(),
-	    pgserial++);
-	pgowner = getpid();
-	pg_uri_for();
-	if (!pgatexit) {
-		ck_assert_int_eq(atexit(pg_atexit), 0);
-		pgatexit = 1;
-	}
-	pg_make();
+	ck_assert_msg(pgname[0] != '\0', "tu_db_init() was not called "
+	    "from suite()");
+	pg_empty();
 	return pguri;
 }
 
@@ -311,9 +420,8 @@ tu_db_destroy(void)
 		file[0] = '\0';
 		return;
 	}
-	if (pgname[0] != '\0')
-		pg_drop();
-	pgname[0] = '\0';
+	/* Emptied by the next test's tu_db_create(), dropped at exit. */
+	pg_raw_close();
 }
 
 void
@@ -328,12 +436,10 @@ tu_db_drop(void)
 void
 tu_db_recreate(void)
 {
-	if (!tu_db_pg()) {
+	if (tu_db_pg())
+		pg_empty();
+	else
 		lite_remove();
-		return;
-	}
-	pg_drop();
-	pg_make();
 }
 
 int

@@ -45,22 +45,31 @@ int	 tu_db_pg(void);
 void	 tu_db_skipped(const char *test, const char *why);
 
 /*
+ * Called from suite(), in the runner before Check forks any test: on
+ * PostgreSQL makes the program's database (dropped when the runner
+ * exits; those of programs that died are dropped here), which each test
+ * then has to itself (the tests of a program run one at a time).
+ */
+void	 tu_db_init(void);
+
+/*
  * Makes the current database and returns what the store is opened with:
  * on SQLite file itself (nothing is created: the store makes the file),
- * on PostgreSQL the URI of a new, empty database owned by the test's
- * role.  The string stays valid until tu_db_destroy().  A database a
- * test leaves behind (a failed assertion ends a forked test before its
- * teardown) is dropped when its process exits.
+ * on PostgreSQL the URI of the program's database, emptied: no schema
+ * object of a test before is left, and no connection to it (tu_db.c says
+ * how, and why not a CREATE DATABASE per test).  The string stays valid
+ * until tu_db_destroy().
  */
 const char	*tu_db_create(const char *file);
 
-/* Removes the current database: the file and its -wal, -shm and
- * -journal on SQLite; the database on PostgreSQL (its connections
- * ended). */
+/* Done with the current database: the file and its -wal, -shm and
+ * -journal removed on SQLite; on PostgreSQL the raw connection closed
+ * (the next tu_db_create() empties the database). */
 void	 tu_db_destroy(void);
 
-/* The current database removed (tu_db_drop) or removed and made again,
- * empty (tu_db_recreate), under the same path or URI. */
+/* The current database removed (tu_db_drop: the file, or the
+ * database), or made empty again (tu_db_recreate: no file, or no schema
+ * object), under the same path or URI. */
 void	 tu_db_drop(void);
 void	 tu_db_recreate(void);
 
