@@ -244,6 +244,10 @@ admin_open(const struct config *cfg, struct store **st)
 	int	 v = 0;
 
 	*st = NULL;
+	/* A server's database is never made by us: opening it says whether
+	 * it is there, reachable, and of a schema we know. */
+	if (store_is_uri(cfg->db_path))
+		goto open;
 	switch (store_probe(cfg->db_path, &v)) {
 	case STORE_PROBE_OK:
 		break;
@@ -266,6 +270,7 @@ admin_open(const struct config *cfg, struct store **st)
 		    "wrote it", cfg->db_path, v, store_schema_version());
 		return ADMIN_FAIL;
 	}
+open:
 	if ((*st = store_open_keyring(cfg->db_path, cfg->keyring)) == NULL) {
 		admin_err("database %s cannot be opened (see the line above)",
 		    cfg->db_path);
@@ -281,7 +286,8 @@ admin_lock_file(const struct config *cfg)
 	char		*path = NULL;
 	int		 fd, rc = ADMIN_FAIL;
 
-	if (geteuid() != 0 || stat(cfg->db_path, &sb) == -1 ||
+	if (geteuid() != 0 || store_is_uri(cfg->db_path) ||
+	    stat(cfg->db_path, &sb) == -1 ||
 	    (sb.st_uid == 0 && sb.st_gid == 0))
 		return ADMIN_OK;
 	/* The name session.c gives it. */

@@ -90,8 +90,11 @@ app_main(int argc, char *argv[], const char *name, app_handler handle)
 	}
 	session_free(probe);
 	/* The counters, shared with the workers forked below and with the
-	 * other programs (a failure is logged; they then count alone). */
-	if (asprintf(&mpath, "%s-metrics", app_cfg.db_path) == -1) {
+	 * other programs (a failure is logged; they then count alone).  They
+	 * count this host's requests: beside the SQLite file, or under the
+	 * run directory when the store is on a PostgreSQL server. */
+	if (asprintf(&mpath, "%s-metrics", store_is_uri(app_cfg.db_path) ?
+	    CONFIG_LOCAL_PREFIX : app_cfg.db_path) == -1) {
 		fprintf(stderr, "%s: out of memory\n", name);
 		config_free(&app_cfg);
 		return EXIT_FAILURE;

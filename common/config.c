@@ -334,7 +334,8 @@ out:
 static int
 config_load_service(struct config *cfg, char *err, size_t errsz)
 {
-	int	 rc = -1;
+	const char	*pwfile;
+	int		 rc = -1;
 
 	if (config_get("FORCELINK_PUBLIC_URL", &cfg->public_url, err,
 	    errsz) == -1)
@@ -358,6 +359,14 @@ config_load_service(struct config *cfg, char *err, size_t errsz)
 	    &cfg->db_path, err, errsz) == -1 ||
 	    config_get("FORCELINK_CA_FILE", &cfg->ca_file, err, errsz) == -1)
 		goto out;
+	/* Read by the store at every connect (store_pg.c); a file that is
+	 * not there is said now rather than at the first request. */
+	if ((pwfile = getenv("FORCELINK_DB_PASSWORD_FILE")) != NULL &&
+	    pwfile[0] != '\0' && access(pwfile, R_OK) == -1) {
+		config_fail(err, errsz, "FORCELINK_DB_PASSWORD_FILE: cannot "
+		    "read %s: %s", pwfile, strerror(errno));
+		goto out;
+	}
 	if (cfg->ca_file != NULL && access(cfg->ca_file, R_OK) == -1) {
 		config_fail(err, errsz, "FORCELINK_CA_FILE: cannot read %s: %s",
 		    cfg->ca_file, strerror(errno));

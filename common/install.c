@@ -617,7 +617,7 @@ install_bot_token(struct session *s, const char *ent, const char *team,
 	*token = in.bot_token;
 	in.bot_token = NULL;
 out:
-	session_unlock(fd);
+	session_unlock(s, fd);
 	store_install_free(&in);
 	return res;
 }

@@ -9,10 +9,8 @@
  * new login revokes the grant it replaces, freshly refreshed tokens
  * included), the call is tried once more with the new link.
  */
-#include <sys/file.h>
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,8 +25,11 @@
 
 /* A login nonce is valid this long (SPEC §5: 10 minutes). */
 #define SESSION_NONCE_TTL	600
-/* How long a caller waits for another worker's refresh of the same user. */
+/* How long a caller waits for another worker's refresh of the same user,
+ * and its first and longest nap between two tries. */
 #define SESSION_LOCK_WAIT_MS	25000
+#define SESSION_LOCK_NAP_US	2000
+#define SESSION_LOCK_NAP_MAX_US	32000
 
 static const char *const session_result_names[] = {
 	"ok", "unlinked", "revoked", "relink", "badkey", "refused", "forged",
@@ -49,10 +50,6 @@ session_new(const struct config *cfg)
 	if ((s = calloc(1, sizeof(*s))) == NULL)
 		return NULL;
 	s->cfg = cfg;
-	if (asprintf(&s->lock_path, "%s-refresh.lock", cfg->db_path) == -1) {
-		s->lock_path = NULL;
-		goto fail;
-	}
 	if ((s->st = store_open_keyring(cfg->db_path, cfg->keyring)) == NULL)
 		goto fail;
 	if ((s->http = http_new(cfg->ca_file)) == NULL)
@@ -66,48 +63,54 @@ fail:
 void
 session_free(struct session *s)
 {
+	int	 h;
+
 	if (s == NULL)
 		return;
+	for (h = 0; h < SESSION_LOCKS; h++)
+		session_unlock(s, h);
 	store_close(s->st);
 	http_free(s->http);
-	free(s->lock_path);
 	free(s);
 }
 
 int
 session_lock_id(struct session *s, const char *id)
 {
-	unsigned char	 h[CRYPTO_HASHLEN];
-	struct flock	 fl;
-	uint64_t	 off;
-	int		 fd, waited;
+	int	 h, rc, nap_us = SESSION_LOCK_NAP_US;
+	long	 waited_us;
 
-	crypto_sha256(id, h);
-	memcpy(&off, h, sizeof(off));
-	if ((fd = open(s->lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) ==
-	    -1) {
-		log_error("msg=\"open %s: %s\"", s->lock_path, strerror(errno));
+	for (h = 0; h < SESSION_LOCKS && s->locks[h] != NULL; h++)
+		continue;
+	if (h == SESSION_LOCKS) {
+		log_error("msg=\"refresh lock: more than %d held at once\"",
+		    SESSION_LOCKS);
 		return -1;
 	}
-	memset(&fl, 0, sizeof(fl));
-	fl.l_type = F_WRLCK;
-	fl.l_whence = SEEK_SET;
-	fl.l_start = (off_t)(off % (UINT64_C(1) << 40));
-	fl.l_len = 1;
-	for (waited = 0; fcntl(fd, F_OFD_SETLK, &fl) == -1; waited += 5) {
-		if ((errno != EAGAIN && errno != EACCES) ||
-		    waited >= SESSION_LOCK_WAIT_MS) {
-			log_error("msg=\"refresh lock: %s\"", errno == EAGAIN ||
-			    errno == EACCES ? "timed out" : strerror(errno));
-			close(fd);
+	for (waited_us = 0; (rc = store_lock_try(s->st, id)) == 0;
+	    waited_us += nap_us) {
+		if (waited_us >= SESSION_LOCK_WAIT_MS * 1000L) {
+			log_error("msg=\"refresh lock: timed out\"");
 			return -1;
 		}
 		/* Waiting here counts toward Slack's 3 seconds like an HTTP
 		 * wait does: acknowledge Slack once the deadline passes. */
 		http_deadline_check(s->http);
-		usleep(5000);
+		usleep((useconds_t)nap_us);
+		/* The holder is refreshing over the network: try often at
+		 * first, then less, so that many waiters do not busy the
+		 * store. */
+		if (nap_us < SESSION_LOCK_NAP_MAX_US)
+			nap_us *= 2;
 	}
-	return fd;
+	if (rc == -1)
+		return -1;
+	if ((s->locks[h] = strdup(id)) == NULL) {
+		store_lock_release(s->st, id);
+		log_error("msg=\"out of memory\"");
+		return -1;
+	}
+	return h;
 }
 
 /* The refresh lock of who (session_lock_id). */
@@ -122,10 +125,13 @@ session_lock(struct session *s, const struct slack_user *who)
 }
 
 void
-session_unlock(int fd)
+session_unlock(struct session *s, int h)
 {
-	if (fd != -1)
-		close(fd);
+	if (h < 0 || h >= SESSION_LOCKS || s->locks[h] == NULL)
+		return;
+	store_lock_release(s->st, s->locks[h]);
+	free(s->locks[h]);
+	s->locks[h] = NULL;
 }
 
 /* Replaces *dst with a copy of src (which may be NULL).  -1 on ENOMEM. */
@@ -278,7 +284,7 @@ session_refresh(struct session *s, const struct slack_user *who,
 	mo = METRICS_REFRESH_OK;
 out:
 	metrics_refresh(mo);
-	session_unlock(fd);
+	session_unlock(s, fd);
 	store_link_free(&now);
 	sf_tokens_free(&tok);
 	return r;
@@ -507,7 +513,7 @@ session_itoken(struct session *s, const struct sf_org *org, int64_t stale,
 	}
 	res = session_itoken_fetch(s, org, expect, tok);
 out:
-	session_unlock(fd);
+	session_unlock(s, fd);
 	store_itoken_free(&peek);
 	if (res != SESSION_OK)
 		store_itoken_free(tok);
@@ -816,7 +822,7 @@ session_logout(struct session *s, const struct slack_user *who)
 	res = sr == STORE_ERROR ? SESSION_ERROR : SESSION_OK;
 	log_event(LOGL_INFO, "link.deleted", "reason=logout");
 out:
-	session_unlock(fd);
+	session_unlock(s, fd);
 	store_link_free(&link);
 	config_sf_org_free(&org);
 	return res;
@@ -1006,7 +1012,7 @@ session_grant_store(struct session *s, const struct slack_user *who,
 	sr = store_link_org(s->st, who, &oldorg);
 	if (sr == STORE_OK || sr == STORE_NOTFOUND)
 		sr = store_link_put(s->st, who, link, &old);
-	session_unlock(fd);
+	session_unlock(s, fd);
 	if (sr != STORE_OK)
 		goto fail;
 	log_event(LOGL_INFO, "link.stored", "sf_user=%s sf_org=%s "
@@ -1041,7 +1047,7 @@ session_pending_store(struct session *s,
 		return STORE_ERROR;
 	sr = store_pending_link(s->st, code_hash, who, now, p, search,
 	    &oldorg, &old);
-	session_unlock(fd);
+	session_unlock(s, fd);
 	if (sr != STORE_OK)
 		goto out;
 	log_event(LOGL_INFO, "link.stored", "sf_user=%s sf_org=%s "

@@ -7,13 +7,13 @@
  * expired, and logging out.  The programs in cgi/ only parse requests and
  * render answers around these functions.
  *
- * Refreshes are single-flight across every thread and process that share
- * the database: the refresher holds an advisory lock (an open file
- * description lock on a lock file next to the database, one byte per
- * user hash), re-reads the link under it, and refreshes only if nobody
- * else did meanwhile; the others wait and use the refreshed token.  The
- * kernel drops the lock when a worker dies, so a killed refresher never
- * blocks anyone.  This matters because with refresh-token rotation a
+ * Refreshes are single-flight across every thread, process and host that
+ * share the database: the refresher holds the store's lock of that user
+ * (store_lock_try: a byte of a lock file beside a SQLite database, an
+ * advisory lock of a PostgreSQL server), re-reads the link under it, and
+ * refreshes only if nobody else did meanwhile; the others wait and use
+ * the refreshed token.  The lock goes with the connection, so a killed
+ * refresher never blocks anyone.  This matters because with refresh-token rotation a
  * refresh token presented twice makes Salesforce revoke the whole grant.
  * Replacing a link (a new login) and removing it (logout) take the same
  * lock, so a refresh never sees its link change between reading it and
@@ -34,27 +34,30 @@
 #define SESSION_COOKIE		"forcelink_oauth"
 #define SESSION_STATE_TTL	600
 
+/* The most refresh locks one session holds at once. */
+#define SESSION_LOCKS		4
+
 /* One thread's resources: the settings, a database connection and an
  * HTTP client. */
 struct session {
 	const struct config	*cfg;
 	struct store		*st;
 	struct http		*http;
-	char			*lock_path;
+	char			*locks[SESSION_LOCKS]; /* names held */
 };
 
 /*
  * The single-flight lock of every refresh (a user's Salesforce tokens, an
- * integration user's token, a Slack installation's bot token): an OFD
- * write lock on one byte of the refresh lock file, at an offset derived
- * from id, which names what is refreshed.  Ids whose hashes collide
- * merely refresh one after the other; the kernel drops the lock when the
- * process dies.  While it waits, the Slack deadline set on s->http (see
- * http_set_deadline) still fires.  Returns the descriptor to pass to
- * session_unlock(), or -1 (logged) on failure or after 25 s.
+ * integration user's token, a Slack installation's bot token): the
+ * store's lock named id, which names what is refreshed (store_lock_try;
+ * ids whose hashes collide merely refresh one after the other).  While it
+ * waits, the Slack deadline set on s->http (see http_set_deadline) still
+ * fires.  Returns a handle to pass to session_unlock(), or -1 (logged) on
+ * failure or after 25 s.  session_unlock() ignores -1; session_free()
+ * releases what is still held.
  */
 int	 session_lock_id(struct session *, const char *id);
-void	 session_unlock(int fd);
+void	 session_unlock(struct session *, int);
 
 enum session_result {
 	SESSION_OK,

@@ -1,74 +1,30 @@
 /*
- * store: everything forcelink keeps, in one SQLite file (see store.h).
+ * store: everything forcelink keeps (see store.h), in SQLite or
+ * PostgreSQL.
  *
- * This file is the connection: its settings, the migrations (sql/NNN_*.sql
- * compiled into schema.c), the statement helpers every table family
- * uses, the keys and the transactions.  The statements' SQL is in
- * store_sql.c, the sealing in store_seal.c, and each table family in a
- * file of its own (store_int.h lists them).
+ * This file is the helper family every table family uses (store_int.h),
+ * each call handed to the connection's engine (store_sqlite.c,
+ * store_pg.c), and what does not depend on the engine: the choice of
+ * engine, the keys and the columns made of several.  The statements'
+ * SQL is in store_sql.c and store_sql_pg.c, the sealing in
+ * store_seal.c, and each table family in a file of its own.
  *
  * Keys: a connection follows its program's keyring (keyring.h).  A row is
  * opened with the key its key id names, and every seal uses the key that
  * is current once the write transaction holds the lock (store_keys()), so
  * that a key rotation (rekey.c) knows when no row can appear under an old
  * key any more.  The re-sealing of a rotation is in store_rekey.c.
- *
- * Writers queue: within a process, every write (a transaction, or a
- * single statement that writes) holds store_writer, a mutex, so the
- * threads of a worker wait their turn on it instead of all trying the
- * file lock and napping; only the processes compete for the file lock.
- *
- * Busy policy, in one place: store_busy() waits for a lock in short
- * naps (many threads share the file, and SQLite's own handler would nap
- * up to 100 ms at a time) for at most STORE_BUSY_MS.  It is a cap, not a
- * retry loop: a lock held longer than
- * that makes the call fail with STORE_ERROR (logged), and the request is
- * answered with an error instead of hanging.  (The one statement SQLite
- * does not wait for by itself, the switch of a new file to WAL, is
- * retried by store_wal() within the same cap.)  Every read-then-write runs
- * in BEGIN IMMEDIATE, so the write lock is taken (or waited for) before
- * the read and a WAL snapshot can never go stale under us.
- *
- * Durability: the connection runs with synchronous=NORMAL, which in WAL
- * mode keeps the file consistent whatever happens; transactions that
- * write a token switch to synchronous=FULL first, because a refresh
- * token that Salesforce rotated cannot be fetched again.
- *
- * Checkpoints: every request writes (the replay cache), and with dozens
- * of threads reading at any instant SQLite's automatic checkpoint never
- * finds a moment when the WAL can start over: the file grew by about
- * 7 KB per request without end, and once past 1000 pages every commit
- * ran another checkpoint with its two fsyncs.  So store_wal_hook()
- * replaces it: once the WAL holds STORE_WAL_FRAMES pages, the committing
- * connection runs a RESTART checkpoint, which waits (at most
- * STORE_CKPT_WAIT_MS) for the readers to move to the newest snapshot, so
- * that the next writer starts the WAL over.
- *
- * Error discipline: an SQLite failure is logged once, where it happens,
- * with SQLite's message (which names tables and columns, never bound
- * values) and becomes STORE_ERROR.  Every statement is reset and its
- * bindings cleared after use on every path, so no connection keeps a
- * read transaction open between calls.
  */
-#include <sys/types.h>
-#include <sys/stat.h>
-
-#include <errno.h>
-#include <fcntl.h>
-#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
 
+#include "crypto.h"
 #include "log.h"
 #include "schema.h"
 #include "store_int.h"
 
-/* One writer at a time per process (see the top of this file). */
-pthread_mutex_t	 store_writer = PTHREAD_MUTEX_INITIALIZER;
 
 const char *
 store_result_str(enum store_result r)
@@ -108,34 +64,18 @@ store_schema_version(void)
 
 /* --- Statement helpers ------------------------------------------------ */
 
-/* Resets a statement and drops its bindings; safe to call at any time. */
 void
 store_reset(struct store *st, enum stmt id)
 {
-	sqlite3_reset(st->stmt[id]);
-	sqlite3_clear_bindings(st->stmt[id]);
+	st->eng->reset(st, id);
 }
 
-/*
- * Steps a statement once.  Returns SQLITE_ROW or SQLITE_DONE, or -1 after
- * logging SQLite's message.  The caller resets the statement.
- */
 int
 store_step(struct store *st, enum stmt id)
 {
-	int	 rc;
-
-	rc = sqlite3_step(st->stmt[id]);
-	if (rc == SQLITE_ROW || rc == SQLITE_DONE)
-		return rc;
-	st->last_rc = rc;
-	log_error("stmt=%s msg=\"%s\"", store_stmts[id].name,
-	    sqlite3_errmsg(st->db));
-	return -1;
+	return st->eng->step(st, id);
 }
 
-/* Runs a statement that returns no rows, then resets it.  Returns 0, or
- * -1 after logging. */
 int
 store_run(struct store *st, enum stmt id)
 {
@@ -146,71 +86,43 @@ store_run(struct store *st, enum stmt id)
 	return rc == -1 ? -1 : 0;
 }
 
-/* The outcome of a failed SQLite call: STORE_BUSY when another
- * connection held the lock past the busy cap, else STORE_ERROR. */
+/* The outcome of the last failed call: STORE_BUSY when a lock was held
+ * past the engine's cap, else STORE_ERROR. */
 enum store_result
 store_failure(const struct store *st)
 {
-	int	 rc = st->last_rc & 0xff;
-
-	return rc == SQLITE_BUSY || rc == SQLITE_LOCKED ? STORE_BUSY :
-	    STORE_ERROR;
+	return st->last_fail == STORE_BUSY ? STORE_BUSY : STORE_ERROR;
 }
 
 int
 store_busy_failed(struct store *st)
 {
-	int	 rc;
-
-	if (st == NULL || st->db == NULL)
-		return 0;
-	rc = sqlite3_errcode(st->db) & 0xff;
-	return rc == SQLITE_BUSY || rc == SQLITE_LOCKED;
-}
-
-/* Logs a failed bind.  Always returns -1. */
-int
-store_bind_fail(struct store *st, enum stmt id)
-{
-	log_error("stmt=%s bind msg=\"%s\"", store_stmts[id].name,
-	    sqlite3_errmsg(st->db));
-	return -1;
+	return st != NULL && st->eng->busy_failed(st);
 }
 
 int
 store_bind_text(struct store *st, enum stmt id, int col, const char *s)
 {
-	int	 rc;
-
-	if (s == NULL)
-		rc = sqlite3_bind_null(st->stmt[id], col);
-	else
-		rc = sqlite3_bind_text64(st->stmt[id], col, s, strlen(s),
-		    SQLITE_TRANSIENT, SQLITE_UTF8);
-	return rc == SQLITE_OK ? 0 : store_bind_fail(st, id);
+	return st->eng->bind_text(st, id, col, s);
 }
 
-/* Binds a blob; p == NULL binds SQL NULL. */
 int
 store_bind_blob(struct store *st, enum stmt id, int col, const void *p,
     size_t len)
 {
-	int	 rc;
-
-	if (p == NULL)
-		rc = sqlite3_bind_null(st->stmt[id], col);
-	else
-		rc = sqlite3_bind_blob64(st->stmt[id], col, p, len,
-		    SQLITE_TRANSIENT);
-	return rc == SQLITE_OK ? 0 : store_bind_fail(st, id);
+	return st->eng->bind_blob(st, id, col, p, len);
 }
 
 int
 store_bind_int(struct store *st, enum stmt id, int col, int64_t v)
 {
-	if (sqlite3_bind_int64(st->stmt[id], col, v) != SQLITE_OK)
-		return store_bind_fail(st, id);
-	return 0;
+	return st->eng->bind_int(st, id, col, v);
+}
+
+int
+store_bind_null(struct store *st, enum stmt id, int col)
+{
+	return st->eng->bind_text(st, id, col, NULL);
 }
 
 /* Binds who to parameters 1, 2 and 3 (enterprise, team, user). */
@@ -224,59 +136,34 @@ store_bind_user(struct store *st, enum stmt id, const struct slack_user *who)
 	return 0;
 }
 
-/* Binds SQL NULL. */
-int
-store_bind_null(struct store *st, enum stmt id, int col)
-{
-	if (sqlite3_bind_null(st->stmt[id], col) != SQLITE_OK)
-		return store_bind_fail(st, id);
-	return 0;
-}
-
-/* Rows the last statement of this connection changed. */
 int64_t
 store_changes(struct store *st)
 {
-	return (int64_t)sqlite3_changes(st->db);
+	return st->eng->changes(st);
 }
 
-/* Text column col of the row statement id is on; NULL for SQL NULL. */
 const char *
 store_col_text(struct store *st, enum stmt id, int col)
 {
-	return (const char *)sqlite3_column_text(st->stmt[id], col);
+	return st->eng->col_text(st, id, col);
 }
 
-/* Integer column col; 0 for SQL NULL. */
 int64_t
 store_col_int(struct store *st, enum stmt id, int col)
 {
-	return (int64_t)sqlite3_column_int64(st->stmt[id], col);
+	return st->eng->col_int(st, id, col);
 }
 
-/* Blob column col and its length; NULL (and *len 0) for SQL NULL or an
- * empty blob. */
 const unsigned char *
 store_col_bytes(struct store *st, enum stmt id, int col, size_t *len)
 {
-	const unsigned char	*p;
-	int			 n;
-
-	p = sqlite3_column_blob(st->stmt[id], col);
-	n = sqlite3_column_bytes(st->stmt[id], col);
-	if (p == NULL || n <= 0) {
-		*len = 0;
-		return NULL;
-	}
-	*len = (size_t)n;
-	return p;
+	return st->eng->col_bytes(st, id, col, len);
 }
 
-/* Whether column col is SQL NULL. */
 int
 store_col_null(struct store *st, enum stmt id, int col)
 {
-	return sqlite3_column_type(st->stmt[id], col) == SQLITE_NULL;
+	return st->eng->col_null(st, id, col);
 }
 
 /*
@@ -428,421 +315,132 @@ store_key_find(struct store *st, enum stmt id, int col, const char *what)
 	return NULL;
 }
 
-/* --- Transactions ----------------------------------------------------- */
 
-/* Sets PRAGMA synchronous (level "FULL" or "NORMAL"); only outside a
- * transaction.  Returns 0, or -1 after logging. */
-int
-store_sync(struct store *st, const char *level)
-{
-	char	 sql[40];
+/* --- Transactions and locks ------------------------------------------- */
 
-	snprintf(sql, sizeof(sql), "PRAGMA synchronous=%s", level);
-	if (sqlite3_exec(st->db, sql, NULL, NULL, NULL) != SQLITE_OK) {
-		log_error("level=%s msg=\"%s\"", level, sqlite3_errmsg(st->db));
-		return -1;
-	}
-	return 0;
-}
-
-/* BEGIN IMMEDIATE: takes this process's writer mutex, then the write
- * lock, waiting up to the busy timeout.  Returns 0, or -1 after logging
- * (and then holds neither). */
 int
 store_begin(struct store *st)
 {
-	pthread_mutex_lock(&store_writer);
-	if (store_run(st, STMT_BEGIN) == -1) {
-		pthread_mutex_unlock(&store_writer);
-		return -1;
-	}
-	return 0;
+	return st->eng->begin(st, 0);
 }
 
-/*
- * Ends the transaction store_begin() started: commits when commit is set,
- * else rolls back.  A failed commit is rolled back.  Returns 0, or -1 when
- * the commit failed (logged).
- */
 int
 store_end(struct store *st, int commit)
 {
-	int	 rc = 0;
-
-	if (commit && store_run(st, STMT_COMMIT) == -1)
-		rc = -1;
-	/* SQLite may have rolled back by itself (I/O error, full disk). */
-	if (!sqlite3_get_autocommit(st->db))
-		(void)store_run(st, STMT_ROLLBACK);
-	pthread_mutex_unlock(&store_writer);
-	return rc;
+	return st->eng->end(st, commit, 0);
 }
 
-/* Starts a transaction that writes a token: synchronous=FULL, then
- * BEGIN IMMEDIATE.  Returns 0, or -1 with the connection as before. */
 int
 store_write_begin(struct store *st)
 {
-	if (store_sync(st, "FULL") == -1)
-		return -1;
-	if (store_begin(st) == -1) {
-		(void)store_sync(st, "NORMAL");
-		return -1;
-	}
-	return 0;
+	return st->eng->begin(st, 1);
 }
 
-/* Ends what store_write_begin() started and goes back to
- * synchronous=NORMAL.  Returns as store_end(). */
 int
 store_write_end(struct store *st, int commit)
 {
-	int	 rc;
+	return st->eng->end(st, commit, 1);
+}
 
-	rc = store_end(st, commit);
-	(void)store_sync(st, "NORMAL");
-	return rc;
+void
+store_writer_lock(struct store *st)
+{
+	st->eng->writer_lock(st);
+}
+
+void
+store_writer_unlock(struct store *st)
+{
+	st->eng->writer_unlock(st);
+}
+
+/* A lock's key: 32 bits of the SHA-256 of its name.  Two names that
+ * share a key share a lock, which only makes one wait for the other. */
+static uint32_t
+store_lock_key(const char *name)
+{
+	unsigned char	 h[CRYPTO_HASHLEN];
+	uint32_t	 k;
+
+	crypto_sha256(name, h);
+	memcpy(&k, h, sizeof(k));
+	return k;
+}
+
+int
+store_lock_try(struct store *st, const char *name)
+{
+	return st->eng->lock_try(st, store_lock_key(name));
+}
+
+void
+store_lock_release(struct store *st, const char *name)
+{
+	st->eng->lock_release(st, store_lock_key(name));
 }
 
 /* --- Opening ---------------------------------------------------------- */
 
-/* Reads PRAGMA user_version.  Returns 0 and *v, or -1 after logging. */
-static int
-store_user_version(sqlite3 *db, int *v)
-{
-	sqlite3_stmt	*s = NULL;
-	int		 rc = -1;
-
-	if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &s, NULL) !=
-	    SQLITE_OK || sqlite3_step(s) != SQLITE_ROW) {
-		log_error("msg=\"%s\"", sqlite3_errmsg(db));
-		goto out;
-	}
-	*v = sqlite3_column_int(s, 0);
-	rc = 0;
-out:
-	sqlite3_finalize(s);
-	return rc;
-}
-
-/* sqlite3_exec() that logs failures with what it was doing.  Returns 0
- * or -1. */
 int
-store_exec(sqlite3 *db, const char *what, const char *sql)
+store_is_uri(const char *db)
 {
-	if (sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK)
-		return 0;
-	log_error("op=\"%s\" msg=\"%s\"", what, sqlite3_errmsg(db));
-	return -1;
+	return db != NULL && (strncmp(db, "postgresql://", 13) == 0 ||
+	    strncmp(db, "postgres://", 11) == 0);
 }
 
-/* Refuses a database newer than this program.  Returns 0 or -1 (with
- * the one clear log line an admin needs). */
-static int
-store_version_ok(const char *path, int v)
-{
-	if (v >= 0 && v <= store_schema_version())
-		return 0;
-	log_error("path=\"%s\" msg=\"database schema version %d is not one "
-	    "this program knows (it knows up to %d): refusing to use it; "
-	    "run the newer forcelink that wrote it\"", path, v,
-	    store_schema_version());
-	return -1;
-}
-
-/*
- * Applies migration m in its own BEGIN IMMEDIATE transaction.  The
- * version is read again inside it: another connection may have migrated
- * while we waited for the lock, and then there is nothing to do.
- * Returns 0, or -1 (logged; nothing is changed).
- */
-static int
-store_migrate_one(sqlite3 *db, const char *path,
-    const struct schema_migration *m)
-{
-	char	 sql[64];
-	int	 v, rc = -1;
-
-	if (store_exec(db, "begin migration", "BEGIN IMMEDIATE") == -1)
-		return -1;
-	if (store_user_version(db, &v) == -1 || store_version_ok(path, v) == -1)
-		goto out;
-	if (v >= m->version) {
-		rc = 0;
-		goto out;
-	}
-	if (v != m->version - 1) {
-		log_error("migration=%s version=%d msg=\"migrations out of "
-		    "order\"", m->name, v);
-		goto out;
-	}
-	snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", m->version);
-	if (store_exec(db, m->name, m->sql) == -1 ||
-	    store_exec(db, "set user_version", sql) == -1 ||
-	    store_exec(db, "commit migration", "COMMIT") == -1)
-		goto out;
-	log_event(LOGL_INFO, "store.migrated", "path=\"%s\" migration=%s "
-	    "version=%d", path, m->name, m->version);
-	rc = 0;
-out:
-	if (!sqlite3_get_autocommit(db))
-		(void)sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-	return rc;
-}
-
-/* Brings the schema up to store_schema_version().  Returns 0 or -1. */
-static int
-store_migrate(sqlite3 *db, const char *path)
-{
-	size_t	 i;
-	int	 v;
-
-	if (store_user_version(db, &v) == -1 || store_version_ok(path, v) == -1)
-		return -1;
-	for (i = 0; i < schema_nmigrations; i++) {
-		if (schema_migrations[i].version != (int)i + 1) {
-			log_error("migration=%s msg=\"migrations must be "
-			    "numbered 1, 2, ... without gaps\"",
-			    schema_migrations[i].name);
-			return -1;
-		}
-		if (schema_migrations[i].version > v &&
-		    store_migrate_one(db, path, &schema_migrations[i]) == -1)
-			return -1;
-	}
-	return 0;
-}
-
-/*
- * Creates the file with mode 0600 unless it exists; SQLite then gives
- * the -wal and -shm files the same mode.  An existing file is not opened
- * here at all: closing any descriptor of a file drops every POSIX lock
- * this process holds on it, including those of other threads' SQLite
- * connections, and SQLite's locking (and the -shm file) would silently
- * break.  Returns 0 or -1 (logged).
- */
-static int
-store_create_file(const char *path)
-{
-	struct stat	 sb;
-	int		 fd;
-
-	if (stat(path, &sb) == 0)
-		return 0;
-	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (fd == -1 && errno == EEXIST)
-		return 0;
-	if (fd == -1) {
-		log_error("path=\"%s\" msg=\"cannot create database: %s\"",
-		    path, strerror(errno));
-		return -1;
-	}
-	close(fd);
-	return 0;
-}
-
-/*
- * Runs PRAGMA journal_mode=WAL once.  Returns SQLITE_ROW with the
- * resulting mode copied into mode (size n), or SQLite's error code.
- */
-static int
-store_wal_try(sqlite3 *db, char *mode, size_t n)
-{
-	sqlite3_stmt		*s = NULL;
-	const unsigned char	*t;
-	int			 rc;
-
-	rc = sqlite3_prepare_v2(db, "PRAGMA journal_mode=WAL", -1, &s, NULL);
-	if (rc == SQLITE_OK && (rc = sqlite3_step(s)) == SQLITE_ROW) {
-		t = sqlite3_column_text(s, 0);
-		snprintf(mode, n, "%s", t != NULL ? (const char *)t : "");
-	}
-	sqlite3_finalize(s);
-	return rc;
-}
-
-/*
- * Puts the file in WAL mode.  On a new file this takes an exclusive
- * lock, and when several workers start together their lock upgrades can
- * deadlock; SQLite then returns SQLITE_BUSY at once instead of calling
- * the busy handler.  So this one statement is retried, every
- * STORE_WAL_RETRY_MS, within the same STORE_BUSY_MS cap.  Returns 0 or
- * -1 (logged).
- */
-static int
-store_wal(sqlite3 *db, const char *path)
-{
-	const struct timespec	 pause = { 0, STORE_WAL_RETRY_MS * 1000000L };
-	char			 mode[16];
-	int			 rc, waited;
-
-	for (waited = 0; ; waited += STORE_WAL_RETRY_MS) {
-		rc = store_wal_try(db, mode, sizeof(mode));
-		if ((rc & 0xff) != SQLITE_BUSY || waited >= STORE_BUSY_MS)
-			break;
-		nanosleep(&pause, NULL);
-	}
-	if (rc != SQLITE_ROW) {
-		log_error("path=\"%s\" msg=\"%s\"", path, sqlite3_errmsg(db));
-		return -1;
-	}
-	if (strcmp(mode, "wal") != 0) {
-		log_error("path=\"%s\" msg=\"WAL mode refused (journal mode "
-		    "%s): the database must be on a local file system\"",
-		    path, mode);
-		return -1;
-	}
-	return 0;
-}
-
-/*
- * The busy handler: SQLite calls it with count 0, 1, 2, ... while a lock
- * it needs is held elsewhere.  It naps 50 us, doubling up to
- * STORE_BUSY_NAP_MAX_US, and gives up (SQLITE_BUSY for the caller) once
- * the naps add up to busy_cap_ms.
- */
-static int
-store_busy(void *arg, int count)
-{
-	struct store	*st = arg;
-	struct timespec	 ts;
-	long		 us;
-
-	if (count == 0)
-		st->busy_waited_us = 0;
-	if (st->busy_waited_us >= st->busy_cap_ms * 1000L)
-		return 0;
-	us = count < 6 ? 50L << count : STORE_BUSY_NAP_MAX_US;
-	if (us > STORE_BUSY_NAP_MAX_US)
-		us = STORE_BUSY_NAP_MAX_US;
-	ts.tv_sec = 0;
-	ts.tv_nsec = us * 1000;
-	nanosleep(&ts, NULL);
-	st->busy_waited_us += us;
-	return 1;
-}
-
-/*
- * Runs after every commit with the number of pages in the WAL (see
- * "Checkpoints" above).  A checkpoint that cannot finish in time is not
- * an error: the next commit tries again, and the WAL merely grows until
- * then.  Always returns SQLITE_OK (the commit has happened).
- */
-static int
-store_wal_hook(void *arg, sqlite3 *db, const char *name, int nframes)
-{
-	struct store	*st = arg;
-	int		 rc;
-
-	if (nframes < STORE_WAL_FRAMES)
-		return SQLITE_OK;
-	st->busy_cap_ms = STORE_CKPT_WAIT_MS;
-	rc = sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_RESTART,
-	    NULL, NULL);
-	st->busy_cap_ms = STORE_BUSY_MS;
-	if (rc != SQLITE_OK && (rc & 0xff) != SQLITE_BUSY)
-		log_warn("frames=%d msg=\"checkpoint: %s\"", nframes,
-		    sqlite3_errmsg(db));
-	return SQLITE_OK;
-}
-
-/* Per-connection settings: busy cap, checkpoints, WAL, foreign keys,
- * synchronous.  Returns 0 or -1 (logged). */
 int
-store_configure(struct store *st, const char *path)
+store_is_sqlite(const struct store *st)
 {
-	sqlite3	*db = st->db;
-	int	 persist = 1;
-
-	st->busy_cap_ms = STORE_BUSY_MS;
-	sqlite3_busy_handler(db, store_busy, st);
-	sqlite3_wal_hook(db, store_wal_hook, st);
-	/*
-	 * Keep the -wal and -shm files when a connection closes.  Otherwise
-	 * the last connection of one process deletes them as it closes,
-	 * which races with processes that are opening the database at that
-	 * moment (program starts, restarts, sqlite3 in another terminal):
-	 * they can end up on different WAL indexes and stop seeing each
-	 * other's writes.
-	 */
-	sqlite3_file_control(db, "main", SQLITE_FCNTL_PERSIST_WAL, &persist);
-	/* No SQL may corrupt the file on purpose (writable_schema etc.). */
-	sqlite3_db_config(db, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL);
-	/*
-	 * A page cache of 512 KiB per connection (SQLite's default is 2 MB)
-	 * holds every interior page of even a million links; the rest is in
-	 * the kernel's cache.  Each worker thread has a connection, so the
-	 * default would let a worker's memory creep up by megabytes as the
-	 * replay table fills and empties.
-	 */
-	if (store_wal(db, path) == -1 ||
-	    store_exec(db, "settings", "PRAGMA foreign_keys=ON; "
-	    "PRAGMA synchronous=NORMAL; PRAGMA cache_size=-512") == -1)
-		return -1;
-	return 0;
+	return st->eng == &store_sqlite_engine;
 }
 
-/* Prepares every statement of store_stmts[].  Returns 0 or -1 (logged). */
-static int
-store_prepare(struct store *st)
+const char *
+store_engine_name(const struct store *st)
 {
-	size_t	 i;
-
-	for (i = 0; i < STMT__MAX; i++)
-		if (sqlite3_prepare_v3(st->db, store_stmts[i].sql, -1,
-		    SQLITE_PREPARE_PERSISTENT, &st->stmt[i], NULL) !=
-		    SQLITE_OK) {
-			log_error("stmt=%s msg=\"%s\"", store_stmts[i].name,
-			    sqlite3_errmsg(st->db));
-			return -1;
-		}
-	return 0;
+	return st->eng->name;
 }
 
-/*
- * Process-wide SQLite settings, before the first connection.  Memory
- * statistics are off: they put one global mutex around every allocation
- * SQLite makes, which every worker thread would then queue on.
- */
-static void
-store_global_init(void)
+/* A connection's common part, following kr, not yet open.  NULL
+ * (logged) when out of memory. */
+static struct store *
+store_new(const char *db, struct keyring *kr)
 {
-	(void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
-}
-static pthread_once_t	 store_once = PTHREAD_ONCE_INIT;
+	struct store	*st;
 
-struct store *
-store_open_keyring(const char *path, struct keyring *kr)
-{
-	struct store		*st = NULL;
-
-	pthread_once(&store_once, store_global_init);
-	if (path == NULL || kr == NULL || store_create_file(path) == -1)
-		goto out;
-	if ((st = calloc(1, sizeof(*st))) == NULL) {
+	if ((st = calloc(1, sizeof(*st))) == NULL ||
+	    (st->where = strdup(db)) == NULL) {
+		free(st);
 		log_error("msg=\"out of memory\"");
-		goto out;
+		return NULL;
 	}
 	st->kr = kr;
+	st->lock_fd = -1;
+	st->eng = store_is_uri(db) ? &store_pg_engine : &store_sqlite_engine;
 	store_keys(st);
-	if (sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE |
-	    SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
-		log_error("path=\"%s\" msg=\"%s\"", path, st->db != NULL ?
-		    sqlite3_errmsg(st->db) : "out of memory");
-		goto out;
-	}
-	if (store_configure(st, path) == -1 ||
-	    store_migrate(st->db, path) == -1 ||
-	    store_prepare(st) == -1)
-		goto out;
 	return st;
-out:
-	store_close(st);
-	return NULL;
 }
 
 struct store *
-store_open(const char *path, const struct crypto_key *key)
+store_open_keyring(const char *db, struct keyring *kr)
+{
+	struct store	*st;
+	int		 rc;
+
+	if (db == NULL || kr == NULL || (st = store_new(db, kr)) == NULL)
+		return NULL;
+	if (st->eng == &store_pg_engine)
+		rc = store_pg_open(st, db);
+	else
+		rc = store_sqlite_open(st, db);
+	if (rc == -1) {
+		store_close(st);
+		return NULL;
+	}
+	return st;
+}
+
+struct store *
+store_open(const char *db, const struct crypto_key *key)
 {
 	struct keyring	*kr;
 	struct store	*st;
@@ -853,7 +451,7 @@ store_open(const char *path, const struct crypto_key *key)
 		log_error("msg=\"out of memory\"");
 		return NULL;
 	}
-	if ((st = store_open_keyring(path, kr)) == NULL) {
+	if ((st = store_open_keyring(db, kr)) == NULL) {
 		keyring_free(kr);
 		return NULL;
 	}
@@ -861,59 +459,34 @@ store_open(const char *path, const struct crypto_key *key)
 	return st;
 }
 
-void
-store_close(struct store *st)
-{
-	size_t	 i;
-
-	if (st == NULL)
-		return;
-	for (i = 0; i < STMT__MAX; i++)
-		sqlite3_finalize(st->stmt[i]);
-	if (sqlite3_close(st->db) != SQLITE_OK)
-		log_error("msg=\"%s\"", sqlite3_errmsg(st->db));
-	keyring_release(st->keys);
-	keyring_free(st->own_kr);
-	free(st);
-}
-
 struct store *
 store_open_readonly(const char *path, struct keyring *kr)
 {
-	struct store		*st = NULL;
-	int			 v;
+	struct store	*st;
 
-	pthread_once(&store_once, store_global_init);
 	if (path == NULL || kr == NULL)
 		return NULL;
-	if ((st = calloc(1, sizeof(*st))) == NULL) {
-		log_error("msg=\"out of memory\"");
+	if (store_is_uri(path)) {
+		log_error("msg=\"a read-only open is for a SQLite file\"");
 		return NULL;
 	}
-	st->kr = kr;
-	store_keys(st);
-	if (sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READONLY |
-	    SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
-		log_error("path=\"%s\" msg=\"%s\"", path, st->db != NULL ?
-		    sqlite3_errmsg(st->db) : "out of memory");
-		goto out;
+	if ((st = store_new(path, kr)) == NULL)
+		return NULL;
+	if (store_sqlite_open_readonly(st, path) == -1) {
+		store_close(st);
+		return NULL;
 	}
-	st->busy_cap_ms = STORE_BUSY_MS;
-	sqlite3_busy_handler(st->db, store_busy, st);
-	sqlite3_db_config(st->db, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL);
-	if (store_user_version(st->db, &v) == -1)
-		goto out;
-	/* Nothing is migrated here: the statements need this very schema. */
-	if (v != store_schema_version()) {
-		log_error("path=\"%s\" msg=\"schema version %d, not this "
-		    "program's %d: open it read-write to migrate it\"", path,
-		    v, store_schema_version());
-		goto out;
-	}
-	if (store_prepare(st) == -1)
-		goto out;
 	return st;
-out:
-	store_close(st);
-	return NULL;
+}
+
+void
+store_close(struct store *st)
+{
+	if (st == NULL)
+		return;
+	st->eng->close(st);
+	keyring_release(st->keys);
+	keyring_free(st->own_kr);
+	free(st->where);
+	free(st);
 }

@@ -1,19 +1,29 @@
 /*
- * store: everything forcelink keeps, in one SQLite file.
+ * store: everything forcelink keeps, in one SQLite file (one host) or in
+ * a PostgreSQL database (several hosts).
  *
- * This is the only module that includes sqlite3.h.  It owns the schema
- * (sql/NNN_*.sql, compiled in and applied as versioned migrations through
- * PRAGMA user_version), the fixed set of statements (prepared once per
- * connection), busy handling (one place, with a cap) and the encryption
- * of tokens at rest.
+ * This is the only module that includes sqlite3.h and libpq-fe.h.  It
+ * owns the schema (sql/NNN_*.sql and sql/postgresql/NNN_*.sql, compiled
+ * in and applied as versioned migrations), the fixed set of statements
+ * (prepared once per connection), busy handling and timeouts (one place
+ * per engine, with a cap) and the encryption of tokens at rest, which is
+ * the same on both engines: a ciphertext moves between them unchanged.
+ *
+ * The engine is chosen by what names the database: a postgresql:// or
+ * postgres:// URI is a libpq connection URI (its password from the file
+ * FORCELINK_DB_PASSWORD_FILE names, or libpq's PGPASSFILE), anything else
+ * a SQLite file's path.
  *
  * One struct store is one connection and must be used by one thread at a
  * time; each worker thread opens its own.  The connections of a program
  * share one keyring (keyring.h): each row is opened with the key its key
- * id names, and every seal uses the current key.  Many processes share the file
- * through WAL mode.  Writes that read first run under BEGIN IMMEDIATE;
- * writes of tokens run with synchronous=FULL, because a rotated refresh
- * token that is lost cannot be fetched again.
+ * id names, and every seal uses the current key.  On SQLite many
+ * processes share the file through WAL mode, and writes that read first
+ * run under BEGIN IMMEDIATE; on PostgreSQL they run in a transaction
+ * that first takes one advisory lock, so in both there is one such
+ * writer at a time, on every host.  Writes of tokens are durable before
+ * they return (synchronous=FULL; synchronous_commit=on), because a
+ * rotated refresh token that is lost cannot be fetched again.
  *
  * What is stored:
  *  - links: one per Slack user (enterprise, team, user), with the
@@ -88,8 +98,9 @@ struct store_link {
 #define STORE_TOUCH_SECS	60
 
 /*
- * Opens (creating with mode 0600 when absent) the database at path,
- * applies pending migrations, sets WAL mode and the busy timeout, and
+ * Opens the database: a SQLite file at path (created with mode 0600 when
+ * absent; WAL mode and the busy timeout), or the PostgreSQL database a
+ * URI names (which must exist); applies pending migrations and
  * prepares the statements.  The connection seals with the keyring's
  * current key and opens each row with the key its key id names; it
  * follows the keyring as it is reloaded (keyring.h).  kr is shared, not
@@ -102,6 +113,24 @@ struct store	*store_open_keyring(const char *path, struct keyring *kr);
  * (tests and tools that hold one key). */
 struct store	*store_open(const char *path, const struct crypto_key *key);
 void		 store_close(struct store *);
+
+/* Whether db names a PostgreSQL database (a postgresql:// or postgres://
+ * URI) rather than a SQLite file; the name of a connection's engine,
+ * "sqlite" or "postgresql". */
+int		 store_is_uri(const char *db);
+const char	*store_engine_name(const struct store *);
+
+/*
+ * A lock across every process (and, on PostgreSQL, every host) that uses
+ * the store, named by any string: refresh single-flight.  Taken by one
+ * connection at a time; released by store_lock_release() or when the
+ * connection (or its process) ends.  SQLite: a byte lock of the file
+ * "<database>-refresh.lock"; PostgreSQL: a session advisory lock.
+ * store_lock_try() returns 1 when taken, 0 when another connection holds
+ * it, -1 (logged).  The caller waits and tries again.
+ */
+int		 store_lock_try(struct store *, const char *name);
+void		 store_lock_release(struct store *, const char *name);
 
 /* The schema version this program migrates to. */
 int		 store_schema_version(void);
@@ -210,6 +239,28 @@ int		 store_purge(struct store *, time_t now);
  * purging with counts, statistics and the integrity check.  None of these
  * reads or returns a secret.
  */
+
+/*
+ * What forcelink-admin doctor and stats report of a PostgreSQL store:
+ * where it is and how it is reached, and what the role may do.
+ * store_server_info() fills *out and returns 0; -1 (logged) on failure
+ * or for a SQLite store.
+ */
+struct store_server {
+	char		 host[256];	/* host name, or socket directory */
+	char		 db[128];
+	char		 user[128];
+	char		 version[64];	/* server_version */
+	char		 sslmode[16];	/* the connection's sslmode */
+	int		 ssl;		/* the connection is encrypted */
+	int		 local;		/* unix socket or loopback */
+	int		 superuser;	/* the role is one (it should not be) */
+	int		 checksums;	/* data_checksums on */
+	long long	 size_bytes;	/* pg_database_size */
+	char		 missing[512];	/* "table:privilege" the role lacks,
+					   comma-separated; "" when none */
+};
+int		 store_server_info(struct store *, struct store_server *);
 
 /* Outcome of store_probe(). */
 enum store_probe_result {

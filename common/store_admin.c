@@ -195,14 +195,14 @@ store_link_remove(struct store *st, const struct slack_user *who)
 
 	if (!store_who_ok(who))
 		return STORE_ERROR;
-	pthread_mutex_lock(&store_writer);
+	store_writer_lock(st);
 	if (store_bind_user(st, STMT_LINK_REMOVE, who) == -1 ||
 	    store_step(st, STMT_LINK_REMOVE) == -1)
 		goto out;
 	r = store_changes(st) == 1 ? STORE_OK : STORE_NOTFOUND;
 out:
 	store_reset(st, STMT_LINK_REMOVE);
-	pthread_mutex_unlock(&store_writer);
+	store_writer_unlock(st);
 	return r;
 }
 
@@ -229,12 +229,12 @@ store_purge_counts(struct store *st, time_t now, struct store_purged *p)
 	int	 rc = -1;
 
 	p->login_states = p->replays = 0;
-	pthread_mutex_lock(&store_writer);
+	store_writer_lock(st);
 	if (store_purge_one(st, STMT_PURGE_STATE, now,
 	    &p->login_states) == 0 &&
 	    store_purge_one(st, STMT_PURGE_REPLAY, now, &p->replays) == 0)
 		rc = 0;
-	pthread_mutex_unlock(&store_writer);
+	store_writer_unlock(st);
 	return rc;
 }
 
@@ -460,6 +460,14 @@ store_stats_file(struct store *st, struct store_stats *ss)
 {
 	int64_t	 v[4];
 
+	/* A server's database has no pages of ours to count. */
+	if (!store_is_sqlite(st)) {
+		ss->page_size = ss->page_count = ss->freelist_count = 0;
+		if (store_arow(st, STMT_USER_VERSION, NULL, 0, &v[3], 1) == -1)
+			return -1;
+		ss->schema_version = (int)v[3];
+		return 0;
+	}
 	if (store_arow(st, STMT_PAGE_SIZE, NULL, 0, &v[0], 1) == -1 ||
 	    store_arow(st, STMT_PAGE_COUNT, NULL, 0, &v[1], 1) == -1 ||
 	    store_arow(st, STMT_FREELIST, NULL, 0, &v[2], 1) == -1 ||
@@ -480,6 +488,12 @@ store_integrity_check(struct store *st, char *msg, size_t msgsz)
 	int			 rc, r = -1, rows = 0;
 
 	snprintf(msg, msgsz, "%s", "");
+	if (!store_is_sqlite(st)) {
+		snprintf(msg, msgsz, "not a SQLite file: the server checks "
+		    "its own pages (data checksums, amcheck)");
+		log_error("msg=\"%s\"", msg);
+		return -1;
+	}
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		t = sqlite3_column_text(s, 0);
 		if (rows++ == 0) {

@@ -59,6 +59,11 @@ store_backup(struct store *st, const char *path)
 	enum store_result	 r = STORE_ERROR;
 	sqlite3			*dst = NULL;
 
+	if (!store_is_sqlite(st)) {
+		log_error("msg=\"backups of a PostgreSQL store are the "
+		    "server's (pg_dump, base backups)\"");
+		return STORE_ERROR;
+	}
 	/* No SQLITE_OPEN_CREATE: the caller made the file, empty and
 	 * private, under a name nobody else uses. */
 	if (sqlite3_open_v2(path, &dst, SQLITE_OPEN_READWRITE |
@@ -92,6 +97,11 @@ store_restore(struct store *st, const char *path)
 	enum store_result	 r = STORE_ERROR;
 	sqlite3			*src = NULL;
 
+	if (!store_is_sqlite(st)) {
+		log_error("msg=\"backups of a PostgreSQL store are the "
+		    "server's (pg_dump, base backups)\"");
+		return STORE_ERROR;
+	}
 	if (sqlite3_open_v2(path, &src, SQLITE_OPEN_READONLY |
 	    SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
 		log_error("path=\"%s\" msg=\"%s\"", path, src != NULL ?

@@ -359,7 +359,7 @@ store_install_mark_reinstall(struct store *st, const char *ent,
 
 	if (!store_install_who(ent, team, &who))
 		return STORE_ERROR;
-	pthread_mutex_lock(&store_writer);
+	store_writer_lock(st);
 	if (store_bind_text(st, id, 1, ent) == -1 ||
 	    store_bind_text(st, id, 2, team) == -1 ||
 	    store_bind_int(st, id, 3, (int64_t)time(NULL)) == -1 ||
@@ -369,7 +369,7 @@ store_install_mark_reinstall(struct store *st, const char *ent,
 	r = store_changes(st) == 1 ? STORE_OK : STORE_CONFLICT;
 out:
 	store_reset(st, id);
-	pthread_mutex_unlock(&store_writer);
+	store_writer_unlock(st);
 	return r;
 }
 

@@ -6,18 +6,23 @@
  * The store is one file per table family (store_link.c, store_login.c,
  * store_replay.c, store_install.c, store_integ.c), the reports only the
  * admin tool asks for (store_admin.c, store_backup.c), key rotation
- * across all of them (store_rekey.c), the sealing (store_seal.c), the
- * SQL (store_sql.c), and the connection with its statement helpers,
- * keys and transactions (store.c).
+ * across all of them (store_rekey.c), the sealing (store_seal.c), and the
+ * helper family every one of them uses (store.c), which hands each call
+ * to the connection's engine.
  *
  * Engines.  The table files name statements by id (enum stmt) and read
  * and write them only through the helper family below, so that they do
  * not know which engine runs them; the sealing takes and gives bytes.
- * What is SQLite's alone: store.c's connection (open, settings,
- * migrations, busy handling, checkpoints) and the helpers' bodies,
- * store_sql.c's dialect, the backup API (store_backup.c) and the file
- * reports of store_admin.c.  A second engine (issue 14: PostgreSQL
- * through libpq) brings its own of each of those and nothing else.
+ * An engine is a struct store_engine and the SQL of every statement in
+ * its dialect:
+ *   - SQLite (store_sqlite.c, store_sql.c): a file; also the backup API
+ *     (store_backup.c) and the file reports of store_admin.c;
+ *   - PostgreSQL (store_pg.c, store_sql_pg.c): a server through libpq,
+ *     chosen by a postgresql:// or postgres:// FORCELINK_DB.
+ * Both give the same guarantees the table files rely on: a write
+ * transaction (store_begin) is the only writer anywhere while it lasts,
+ * a single statement is atomic, and a statement's rows stay readable
+ * until it is reset.
  */
 #ifndef STORE_INT_H
 #define STORE_INT_H
@@ -281,20 +286,62 @@ enum {
 	RCOL_URL_CT
 };
 
+struct store_pg;
+
+/*
+ * An engine: what the helper family of store.c hands each call to.  The
+ * calls mean what the helpers of the same name below say; begin and end
+ * take whether the transaction writes a token (durable), writer_lock and
+ * writer_unlock bracket a single statement that writes, lock_try and
+ * lock_release are store_lock_try()'s (store.h) on a 32-bit key.
+ */
+struct store_engine {
+	const char	*name;		/* "sqlite", "postgresql" */
+	void		 (*close)(struct store *);
+	void		 (*reset)(struct store *, enum stmt);
+	int		 (*step)(struct store *, enum stmt);
+	int		 (*bind_text)(struct store *, enum stmt, int,
+			    const char *);
+	int		 (*bind_blob)(struct store *, enum stmt, int,
+			    const void *, size_t);
+	int		 (*bind_int)(struct store *, enum stmt, int, int64_t);
+	const char	*(*col_text)(struct store *, enum stmt, int);
+	int64_t		 (*col_int)(struct store *, enum stmt, int);
+	const unsigned char *(*col_bytes)(struct store *, enum stmt, int,
+			    size_t *);
+	int		 (*col_null)(struct store *, enum stmt, int);
+	int64_t		 (*changes)(struct store *);
+	int		 (*busy_failed)(struct store *);
+	int		 (*begin)(struct store *, int);
+	int		 (*end)(struct store *, int, int);
+	void		 (*writer_lock)(struct store *);
+	void		 (*writer_unlock)(struct store *);
+	int		 (*lock_try)(struct store *, uint32_t);
+	void		 (*lock_release)(struct store *, uint32_t);
+};
+extern const struct store_engine	 store_sqlite_engine;
+extern const struct store_engine	 store_pg_engine;
+
 struct store {
-	sqlite3			*db;
+	const struct store_engine *eng;
+	sqlite3			*db;		/* SQLite's */
 	sqlite3_stmt		*stmt[STMT__MAX];
+	struct store_pg		*pg;		/* PostgreSQL's */
+	char			*where;		/* for logs: path or host */
 	struct keyring		*kr;		/* the keys, maybe shared */
 	struct keyring		*own_kr;	/* kr, when store_open made it */
 	struct keyring_snap	*keys;		/* kr's keys as last seen */
 	unsigned int		 nreplay;	/* replay inserts so far */
 	int			 busy_cap_ms;	/* current cap of store_busy */
 	long			 busy_waited_us; /* in the current wait */
-	int			 last_rc;	/* SQLite's code of the last
-						   failure */
+	enum store_result	 last_fail;	/* of the last failed call:
+						   STORE_BUSY or STORE_ERROR;
+						   STORE_OK once cleared */
+	int			 lock_fd;	/* SQLite's refresh lock file,
+						   -1 until first used */
 };
 
-/* One writer at a time per process (see the top of store.c). */
+/* One writer at a time per process (see the top of store_sqlite.c). */
 extern pthread_mutex_t	 store_writer;
 
 /* Associated data under construction. */
@@ -333,6 +380,9 @@ struct store_sql {
 	const char	*sql;
 };
 extern const struct store_sql	 store_stmts[STMT__MAX];
+/* The same in PostgreSQL's dialect (store_sql_pg.c); a NULL sql is a
+ * statement PostgreSQL does not have (SQLite's PRAGMAs). */
+extern const struct store_sql	 store_stmts_pg[STMT__MAX];
 
 /* --- store.c: statements --------------------------------------------- *
  *
@@ -342,8 +392,8 @@ extern const struct store_sql	 store_stmts[STMT__MAX];
  */
 
 /* What store_step() returns besides -1. */
-#define STORE_ROW	SQLITE_ROW	/* on a row: read its columns */
-#define STORE_DONE	SQLITE_DONE	/* no (more) rows */
+#define STORE_ROW	100	/* on a row: read its columns (SQLITE_ROW) */
+#define STORE_DONE	101	/* no (more) rows (SQLITE_DONE) */
 
 /* Statement id's reset and its bindings dropped; safe at any time. */
 void		 store_reset(struct store *, enum stmt);
@@ -355,12 +405,12 @@ int		 store_run(struct store *, enum stmt);
 /* Rows the last statement of the connection inserted, changed or
  * deleted. */
 int64_t		 store_changes(struct store *);
-/* The outcome of the last failed call: STORE_BUSY or STORE_ERROR. */
+/* The outcome of the last failed call: STORE_BUSY or STORE_ERROR
+ * (st->last_fail, which a caller may clear to STORE_OK first). */
 enum store_result store_failure(const struct store *);
 /* Binds to parameter col (from 1); each returns 0, or -1 after logging.
  * A NULL text or blob binds SQL NULL; store_bind_user binds enterprise,
  * team and user to 1, 2 and 3. */
-int		 store_bind_fail(struct store *, enum stmt);
 int		 store_bind_text(struct store *, enum stmt, int, const char *);
 int		 store_bind_blob(struct store *, enum stmt, int, const void *,
 		    size_t);
@@ -403,16 +453,38 @@ void		 store_keys(struct store *);
 const struct crypto_key *store_key_current(const struct store *);
 const struct crypto_key *store_key_find(struct store *, enum stmt, int,
 		    const char *);
-/* PRAGMA synchronous, outside a transaction. */
-int		 store_sync(struct store *, const char *);
-/* BEGIN IMMEDIATE under store_writer, and its end (commit or roll back);
- * the write_ pair also makes the commit durable (synchronous=FULL). */
+/* A write transaction, the only writer anywhere while it lasts, and its
+ * end (commit or roll back): 0 or -1 (logged); the write_ pair also
+ * makes the commit durable (it writes a token). */
 int		 store_begin(struct store *);
 int		 store_end(struct store *, int);
 int		 store_write_begin(struct store *);
 int		 store_write_end(struct store *, int);
+/* Around a single statement that writes: on SQLite the process's writer
+ * mutex (writers queue on it, not on the file lock); nothing on
+ * PostgreSQL, where a statement waits for its rows' locks itself. */
+void		 store_writer_lock(struct store *);
+void		 store_writer_unlock(struct store *);
+/* Whether the connection is SQLite's (store_admin.c, store_backup.c). */
+int		 store_is_sqlite(const struct store *);
+
+/* --- store_sqlite.c: what only SQLite's connection has ----------------- */
+
+/* PRAGMA synchronous, outside a transaction; an SQL script on a file
+ * (what names it for the log): each 0 or -1 (logged). */
+int		 store_sync(struct store *, const char *);
 int		 store_exec(sqlite3 *, const char *, const char *);
-int		 store_configure(struct store *, const char *);
+/* The file at path opened for st, read-write (created, migrated) or
+ * read-only (this very schema only): 0, or -1 (logged; the caller
+ * closes st). */
+int		 store_sqlite_open(struct store *, const char *);
+int		 store_sqlite_open_readonly(struct store *, const char *);
+
+/* --- store_pg.c --------------------------------------------------------- */
+
+/* Connects st to the server of URI uri, migrates and prepares: 0, or -1
+ * (logged; the caller closes st). */
+int		 store_pg_open(struct store *, const char *);
 
 /* --- store_seal.c ------------------------------------------------------ *
  *

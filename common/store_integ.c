@@ -181,7 +181,7 @@ store_state_set_org(struct store *st,
 
 	if (org == NULL)
 		return STORE_ERROR;
-	pthread_mutex_lock(&store_writer);
+	store_writer_lock(st);
 	if (store_bind_blob(st, STMT_STATE_SET_ORG, 1, state_hash,
 	    CRYPTO_HASHLEN) == -1 ||
 	    store_bind_text(st, STMT_STATE_SET_ORG, 2, org) == -1 ||
@@ -190,7 +190,7 @@ store_state_set_org(struct store *st,
 	r = store_changes(st) == 1 ? STORE_OK : STORE_NOTFOUND;
 out:
 	store_reset(st, STMT_STATE_SET_ORG);
-	pthread_mutex_unlock(&store_writer);
+	store_writer_unlock(st);
 	return r;
 }
 
@@ -381,7 +381,7 @@ store_integration_add(struct store *st, const struct sf_org *in)
 	    in->client_id == NULL || in->client_secret == NULL ||
 	    in->api_version == NULL)
 		return STORE_ERROR;
-	st->last_rc = 0;
+	st->last_fail = STORE_OK;
 	store_keys(st);
 	if (store_write_begin(st) == -1)
 		goto out;
@@ -422,7 +422,7 @@ store_integration_set_secret(struct store *st, const char *name,
 
 	if (!store_iname_ok(name) || secret == NULL || *secret == '\0')
 		return STORE_ERROR;
-	st->last_rc = 0;
+	st->last_fail = STORE_OK;
 	store_keys(st);
 	if (store_write_begin(st) == -1)
 		goto out;
@@ -521,7 +521,7 @@ store_integration_list(struct store *st, struct store_integration_list *out)
 
 	out->v = NULL;
 	out->n = 0;
-	st->last_rc = 0;
+	st->last_fail = STORE_OK;
 	while ((rc = store_step(st, id)) == STORE_ROW) {
 		if (store_igrow((void **)&out->v, out->n, &cap,
 		    sizeof(*out->v)) == -1)
@@ -629,7 +629,7 @@ out:
 enum store_result
 store_workspace_list(struct store *st, struct store_workspace_list *out)
 {
-	st->last_rc = 0;
+	st->last_fail = STORE_OK;
 	return store_workspace_read(st, NULL, out);
 }
 
@@ -654,7 +654,7 @@ store_workspace_set(struct store *st, int enterprise, const char *slack_id,
 	if (!store_slack_id_ok(slack_id) || integration == NULL ||
 	    strlen(integration) > CONFIG_ORG_NAME_MAX)
 		return STORE_ERROR;
-	st->last_rc = 0;
+	st->last_fail = STORE_OK;
 	if (store_begin(st) == -1)
 		goto out;
 	began = 1;
@@ -698,8 +698,8 @@ store_workspace_unset(struct store *st, int enterprise, const char *slack_id)
 
 	if (!store_slack_id_ok(slack_id))
 		return STORE_ERROR;
-	st->last_rc = 0;
-	pthread_mutex_lock(&store_writer);
+	st->last_fail = STORE_OK;
+	store_writer_lock(st);
 	if (store_bind_text(st, STMT_WS_DEL, 1,
 	    enterprise ? "enterprise" : "team") == -1 ||
 	    store_bind_text(st, STMT_WS_DEL, 2, slack_id) == -1 ||
@@ -708,7 +708,7 @@ store_workspace_unset(struct store *st, int enterprise, const char *slack_id)
 	r = store_changes(st) == 1 ? STORE_OK : STORE_NOTFOUND;
 out:
 	store_reset(st, STMT_WS_DEL);
-	pthread_mutex_unlock(&store_writer);
+	store_writer_unlock(st);
 	return r;
 }
 
@@ -769,7 +769,7 @@ store_integration_remove(struct store *st, const char *name, int force,
 		memset(unlinked, 0, sizeof(*unlinked));
 	if (!store_iname_ok(name))
 		return STORE_NOTFOUND;
-	st->last_rc = 0;
+	st->last_fail = STORE_OK;
 	if (store_begin(st) == -1) {
 		r = store_failure(st);
 		goto out;

@@ -330,7 +330,7 @@ store_link_delete(struct store *st, const struct slack_user *who,
 	if (!store_who_ok(who))
 		return STORE_ERROR;
 	store_keys(st);
-	pthread_mutex_lock(&store_writer);
+	store_writer_lock(st);
 	if (store_bind_user(st, id, who) == -1)
 		goto out;
 	/* Only a link sealed under a key we hold: one we cannot open was
@@ -347,7 +347,7 @@ store_link_delete(struct store *st, const struct slack_user *who,
 	r = store_changes(st) == 1 ? STORE_OK : STORE_NOTFOUND;
 out:
 	store_reset(st, id);
-	pthread_mutex_unlock(&store_writer);
+	store_writer_unlock(st);
 	return r;
 }
 
@@ -359,7 +359,7 @@ store_link_touch(struct store *st, const struct slack_user *who)
 
 	if (!store_who_ok(who))
 		return STORE_ERROR;
-	pthread_mutex_lock(&store_writer);
+	store_writer_lock(st);
 	if (store_bind_user(st, id, who) == -1 ||
 	    store_bind_int(st, id, 4, (int64_t)time(NULL)) == -1 ||
 	    store_step(st, id) == -1)
@@ -367,6 +367,6 @@ store_link_touch(struct store *st, const struct slack_user *who)
 	r = store_changes(st) == 1 ? STORE_OK : STORE_NOTFOUND;
 out:
 	store_reset(st, id);
-	pthread_mutex_unlock(&store_writer);
+	store_writer_unlock(st);
 	return r;
 }

@@ -24,7 +24,7 @@ store_nonce_add(struct store *st, const struct slack_user *who,
 
 	if (!store_who_ok(who))
 		return STORE_ERROR;
-	pthread_mutex_lock(&store_writer);
+	store_writer_lock(st);
 	if (store_bind_user(st, id, who) == -1 ||
 	    store_bind_blob(st, id, 4, nonce_hash, CRYPTO_HASHLEN) == -1 ||
 	    store_bind_int(st, id, 5, (int64_t)time(NULL)) == -1 ||
@@ -34,7 +34,7 @@ store_nonce_add(struct store *st, const struct slack_user *who,
 	r = STORE_OK;
 out:
 	store_reset(st, id);
-	pthread_mutex_unlock(&store_writer);
+	store_writer_unlock(st);
 	return r;
 }
 
@@ -358,7 +358,7 @@ store_nonce_add_login(struct store *st, const struct slack_user *who,
 	/* Seal under the writers' mutex with the keys brought up to date
 	 * there, as every write does (see store_keys), so that a rotation's
 	 * grace period covers this row too. */
-	pthread_mutex_lock(&store_writer);
+	store_writer_lock(st);
 	locked = 1;
 	store_keys(st);
 	k = store_key_current(st);
@@ -385,7 +385,7 @@ store_nonce_add_login(struct store *st, const struct slack_user *who,
 out:
 	store_reset(st, id);
 	if (locked)
-		pthread_mutex_unlock(&store_writer);
+		store_writer_unlock(st);
 	free(text.p);
 	free(url.p);
 	return r;
@@ -584,7 +584,7 @@ store_state_advance(struct store *st,
 	enum store_result	 r = STORE_ERROR;
 	enum stmt		 id = STMT_STATE_ADVANCE;
 
-	pthread_mutex_lock(&store_writer);
+	store_writer_lock(st);
 	store_keys(st);
 	k = store_key_current(st);
 	/* The new verifier is sealed for the row's new state. */
@@ -600,7 +600,7 @@ store_state_advance(struct store *st,
 	r = store_changes(st) == 1 ? STORE_OK : STORE_NOTFOUND;
 out:
 	store_reset(st, id);
-	pthread_mutex_unlock(&store_writer);
+	store_writer_unlock(st);
 	free(v.p);
 	return r;
 }
@@ -612,7 +612,7 @@ store_state_unusable(struct store *st, enum stmt id,
 {
 	enum store_result	 r = STORE_ERROR;
 
-	pthread_mutex_lock(&store_writer);
+	store_writer_lock(st);
 	if (store_bind_blob(st, id, 1, state_hash, CRYPTO_HASHLEN) == -1 ||
 	    store_bind_int(st, id, 2, (int64_t)now) == -1 ||
 	    store_step(st, id) == -1)
@@ -620,7 +620,7 @@ store_state_unusable(struct store *st, enum stmt id,
 	r = store_changes(st) == 1 ? STORE_OK : STORE_NOTFOUND;
 out:
 	store_reset(st, id);
-	pthread_mutex_unlock(&store_writer);
+	store_writer_unlock(st);
 	return r;
 }
 
@@ -987,10 +987,10 @@ store_pending_drop(struct store *st, const struct store_pending *p)
 
 	/* By the nonce hash alone: a row is given a pending link once (its
 	 * state is used by then), so what is there is what was revoked. */
-	pthread_mutex_lock(&store_writer);
+	store_writer_lock(st);
 	if (store_pending_set(st, STMT_PEND_DROP, p->nonce_hash, -1) == 0)
 		r = store_changes(st) == 1 ? STORE_OK : STORE_NOTFOUND;
-	pthread_mutex_unlock(&store_writer);
+	store_writer_unlock(st);
 	return r;
 }
 

@@ -342,7 +342,7 @@ store_rekey_read(struct store *st, enum store_rekey_table table,
 	t = &store_rekey_defs[table];
 	if (max < 1 || (b = calloc(1, sizeof(*b))) == NULL)
 		goto out;
-	st->last_rc = 0;
+	st->last_fail = STORE_OK;
 	store_keys(st);
 	b->table = table;
 	snprintf(b->new_id, sizeof(b->new_id), "%s",
@@ -418,7 +418,7 @@ store_rekey_write(struct store *st, const struct store_rekey *b,
 
 	if (b == NULL || b->n == 0)
 		return STORE_OK;
-	st->last_rc = 0;
+	st->last_fail = STORE_OK;
 	if (store_write_begin(st) == -1) {
 		r = store_failure(st);
 		goto out;
@@ -457,7 +457,7 @@ store_key_census(struct store *st, struct store_key_count *out, size_t max,
 	*n = 0;
 	if (max == 0)
 		return STORE_ERROR;
-	st->last_rc = 0;
+	st->last_fail = STORE_OK;
 	while ((rc = store_step(st, STMT_KEY_CENSUS)) == STORE_ROW) {
 		/* Past max ids, the rest are added up in the last entry. */
 		if (*n < max) {

@@ -17,7 +17,7 @@ store_replay_add(struct store *st,
 	enum store_result	 r = STORE_ERROR;
 	enum stmt		 id = STMT_REPLAY_ADD;
 
-	pthread_mutex_lock(&store_writer);
+	store_writer_lock(st);
 	if (store_bind_blob(st, id, 1, sig_hash, CRYPTO_HASHLEN) == -1 ||
 	    store_bind_int(st, id, 2, (int64_t)expires) == -1 ||
 	    store_bind_int(st, id, 3, (int64_t)now) == -1 ||
@@ -32,7 +32,7 @@ out:
 	 * logged and does not undo the insert. */
 	if (r == STORE_OK && st->nreplay++ % STORE_PURGE_EVERY == 0)
 		(void)store_purge_locked(st, now);
-	pthread_mutex_unlock(&store_writer);
+	store_writer_unlock(st);
 	return r;
 }
 
@@ -41,9 +41,9 @@ store_purge(struct store *st, time_t now)
 {
 	int	 n;
 
-	pthread_mutex_lock(&store_writer);
+	store_writer_lock(st);
 	n = store_purge_locked(st, now);
-	pthread_mutex_unlock(&store_writer);
+	store_writer_unlock(st);
 	return n;
 }
 

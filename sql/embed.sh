@@ -1,12 +1,21 @@
 #!/bin/sh
-# Turns the migration files named on the command line (sql/NNN_name.sql,
-# in order) into common/schema.c, so the schema is compiled into every
-# program.  The version of a migration is its NNN prefix.
+# Turns migration files into C: "embed.sh NAME FILE..." prints the array
+# NAME (and NAME's count, NAME with "_migrations" replaced by
+# "_nmigrations") of struct schema_migration, one entry per FILE
+# (sql/NNN_name.sql, in order), so the schema is compiled into every
+# program.  The version of a migration is its NNN prefix.  The Makefile
+# runs it once for sql/ (SQLite) and once for sql/postgresql/, into one
+# common/schema.c; the first run prints the header lines too.
 set -eu
-echo '/* Generated from the sql/ migrations by sql/embed.sh: do not edit. */'
-echo '#include <stddef.h>'
-echo '#include "schema.h"'
-echo 'const struct schema_migration schema_migrations[] = {'
+name=$1
+shift
+count=$(echo "$name" | sed 's/_migrations$/_nmigrations/')
+if [ "$name" = schema_migrations ]; then
+	echo '/* Generated from the sql/ migrations by sql/embed.sh: do not edit. */'
+	echo '#include <stddef.h>'
+	echo '#include "schema.h"'
+fi
+echo "const struct schema_migration $name[] = {"
 for f in "$@"; do
 	base=$(basename "$f")
 	version=$(echo "$base" | sed 's/^0*\([0-9][0-9]*\)_.*/\1/')
@@ -16,5 +25,5 @@ for f in "$@"; do
 	printf '\t},\n'
 done
 echo '};'
-echo 'const size_t schema_nmigrations ='
-echo '    sizeof(schema_migrations) / sizeof(schema_migrations[0]);'
+echo "const size_t $count ="
+echo "    sizeof($name) / sizeof($name[0]);"

@@ -62,7 +62,7 @@ NORMAL_DIRS = {
     "tmpfilesdir": "/usr/lib/tmpfiles.d",
     "NGINX_GROUP": "www-data",
 }
-MAKE_VARS = list(NORMAL_DIRS) + ["SQL_FILES"]
+MAKE_VARS = list(NORMAL_DIRS) + ["SQL_FILES", "PG_SQL_FILES"]
 # Each program's socket and service unit: forcelink-contact, ...
 UNITS = {prog: "forcelink-" + prog.replace("_", "-") for prog in PROGRAMS}
 # forcelink-admin's daily runs: a .service and a .timer each.
@@ -164,6 +164,9 @@ def expected_files(i):
         exp[i.installed("mandir", "man8", "forcelink-admin.8")] = 0o644
     for sql in i.dirs["SQL_FILES"].split():
         exp[i.installed("pkgdatadir", "sql", Path(sql).name)] = 0o644
+    for sql in i.dirs["PG_SQL_FILES"].split():
+        exp[i.installed("pkgdatadir", "sql", "postgresql",
+                        Path(sql).name)] = 0o644
     exp[i.installed("docdir", "README")] = 0o644
     for f in NGINX_FILES:
         exp[i.installed("pkgdatadir", "nginx", f)] = 0o644
@@ -210,7 +213,7 @@ def test_layout_is_exactly_the_expected_files(inst):
 def test_installed_snippets_are_the_sources(inst):
     """One source of truth: the installed nginx files are nginx/ with
     only their include paths moved to pkgdatadir (no change at all for
-    --prefix=/usr); the installed schema is sql/."""
+    --prefix=/usr); the installed schema is sql/ and sql/postgresql/."""
     for f in NGINX_FILES:
         src = (ROOT / "nginx" / f).read_text()
         want = src.replace("/usr/share/forcelink/nginx",
@@ -229,6 +232,11 @@ def test_installed_snippets_are_the_sources(inst):
     for sql in inst.dirs["SQL_FILES"].split():
         assert inst.at("pkgdatadir", "sql", Path(sql).name).read_bytes() \
             == (ROOT / sql).read_bytes()
+    assert inst.dirs["PG_SQL_FILES"].split()
+    for sql in inst.dirs["PG_SQL_FILES"].split():
+        assert inst.at("pkgdatadir", "sql", "postgresql",
+                       Path(sql).name).read_bytes() == \
+            (ROOT / sql).read_bytes()
 
 
 def test_reinstall_keeps_an_edited_env_file(inst, tmp_path):
