@@ -260,9 +260,11 @@ pg_empty(void)
 		pg_make();
 	} else
 		raw = c;
+	/* The test role's own: the server's (autovacuum) yield by
+	 * themselves. */
 	pg_cmd(pg_raw(), "SELECT pg_terminate_backend(pid, 5000) FROM "
 	    "pg_stat_activity WHERE datname = current_database() "
-	    "AND pid <> pg_backend_pid()");
+	    "AND usename = current_user AND pid <> pg_backend_pid()");
 	pg_cmd(raw, "DO $$DECLARE s name; BEGIN "
 	    "FOR s IN SELECT nspname FROM pg_namespace WHERE "
 	    "nspname = 'public' OR (nspowner = "
