@@ -258,8 +258,10 @@ pg_empty(void)
 	if (c == NULL || PQstatus(c) != CONNECTION_OK) {
 		PQfinish(c);
 		pg_make();
-	} else
+	} else {
+		PQsetNoticeProcessor(c, pg_quiet, NULL);
 		raw = c;
+	}
 	/* The test role's own: the server's (autovacuum) yield by
 	 * themselves. */
 	pg_cmd(pg_raw(), "SELECT pg_terminate_backend(pid, 5000) FROM "
