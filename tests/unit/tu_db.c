@@ -228,6 +228,16 @@ pg_atexit(void)
 	PQfinish(a);
 }
 
+/* Whether Check runs the tests in this one process (CK_FORK=no, as the
+ * valgrind and sanitizer stages do) rather than one process each. */
+static int
+pg_nofork(void)
+{
+	const char	*f = getenv("CK_FORK");
+
+	return f != NULL && strcmp(f, "no") == 0;
+}
+
 /* The raw helpers' connection to the current database. */
 static PGconn *
 pg_raw(void)
@@ -253,6 +263,9 @@ pg_empty(void)
 {
 	PGconn	*c;
 
+	if (raw != NULL && PQstatus(raw) == CONNECTION_OK &&
+	    PQtransactionStatus(raw) == PQTRANS_IDLE)
+		goto empty;
 	pg_raw_close();
 	c = PQconnectdb(pguri);
 	if (c == NULL || PQstatus(c) != CONNECTION_OK) {
@@ -262,6 +275,7 @@ pg_empty(void)
 		PQsetNoticeProcessor(c, pg_quiet, NULL);
 		raw = c;
 	}
+empty:
 	/* The test role's own: the server's (autovacuum) yield by
 	 * themselves. */
 	pg_cmd(pg_raw(), "SELECT pg_terminate_backend(pid, 5000) FROM "
@@ -424,8 +438,12 @@ tu_db_destroy(void)
 		file[0] = '\0';
 		return;
 	}
-	/* Emptied by the next test's tu_db_create(), dropped at exit. */
-	pg_raw_close();
+	/* Emptied by the next test's tu_db_create(), dropped at exit.  The
+	 * raw connection serves the next test too when the tests run in
+	 * this one process (CK_FORK=no): a connection costs the server
+	 * more than emptying the database does. */
+	if (!pg_nofork())
+		pg_raw_close();
 }
 
 void
