@@ -6,7 +6,8 @@
  * teardown.  On SQLite the raw helpers open the file afresh for every
  * call, as the tests always did (another connection than the store's,
  * closed at once).  On PostgreSQL they share one connection to the test's
- * database, opened by tu_db_create() and closed with the database: a
+ * database, opened by tu_db_create() and closed by tu_db_destroy(), or
+ * kept for the next test when all run in one process (CK_FORK=no): a
  * connection costs the server a process and its start (some 30 ms of the
  * server's CPU on a loaded two-core machine), and a test may make dozens
  * of raw calls.
