@@ -37,8 +37,15 @@ def pg():
 
 def pytest_sessionfinish(session):
     """The PostgreSQL server of this process under FL_E2E_ENGINE=postgresql
-    (pg.shared(); each pytest-xdist worker has its own) stops here."""
+    (pg.shared(); each pytest-xdist worker has its own) stops here.  With
+    FL_PG_SERVER_CPU naming a file, appends "USER SYS" (seconds) of every
+    server this process stopped: they are not its children, and
+    scripts/test adds them to the stage's CPU."""
     pglib.stop_shared()
+    path = os.environ.get("FL_PG_SERVER_CPU")
+    if path and any(pglib.SERVER_CPU):
+        with open(path, "a") as f:
+            f.write("%.2f %.2f\n" % tuple(pglib.SERVER_CPU))
 
 
 @pytest.fixture(autouse=True)
