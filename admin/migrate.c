@@ -15,6 +15,9 @@
  * Writes the programs make after the snapshot are not in the copy: the
  * man page's order is to rehearse with --dry-run while serving, then
  * stop the programs, run the real copy, and start them on PostgreSQL.
+ * The real copy checks that order: it commits only if SQLite's data
+ * version of the live file is what it was before the snapshot (nothing
+ * else committed to it meanwhile).
  */
 #include <sys/stat.h>
 
@@ -136,6 +139,24 @@ mg_snapshot_unlink(const char *path)
 		if ((size_t)snprintf(p, sizeof(p), "%s%s", path, suffix[i]) <
 		    sizeof(p))
 			(void)unlink(p);
+}
+
+/* The live database and its data version when the snapshot was
+ * taken. */
+struct mg_watch {
+	struct store	*live;
+	int64_t		 v0;
+};
+
+/* Whether nothing was committed to the live database since the
+ * snapshot (store_migrate asks right before its commit). */
+static int
+mg_unchanged(void *arg)
+{
+	struct mg_watch	*w = arg;
+	int64_t		 v;
+
+	return store_data_version(w->live, &v) == 0 && v == w->v0;
 }
 
 /* Totals of a report: rows, sealed values checked, opened. */
@@ -286,6 +307,7 @@ cmd_migrate_store(int argc, char *argv[])
 	struct store_migrate_report	*rep = NULL;
 	struct config			 cfg;
 	struct store			*live = NULL, *snap = NULL, *dst = NULL;
+	struct mg_watch			 w;
 	struct timespec			 t0, t1;
 	enum store_result		 sr;
 	char				 tmp[PATH_MAX];
@@ -336,6 +358,14 @@ cmd_migrate_store(int argc, char *argv[])
 		tmp[0] = '\0';
 		goto out;
 	}
+	/* Read before the snapshot: a commit in between is taken for one
+	 * after it (the copy is refused, never wrong). */
+	w.live = live;
+	if (store_data_version(live, &w.v0) == -1) {
+		admin_err("migrate-store: reading the database failed (see the "
+		    "line above)");
+		goto out;
+	}
 	if ((sr = store_backup(live, tmp)) != STORE_OK) {
 		if (sr == STORE_BUSY)
 			rc = admin_store_fail(live, "migrate-store: reading a "
@@ -345,14 +375,12 @@ cmd_migrate_store(int argc, char *argv[])
 			    "database failed (see the line above)");
 		goto out;
 	}
-	store_close(live);
-	live = NULL;
 	if ((snap = store_open_readonly(tmp, cfg.keyring)) == NULL) {
 		admin_err("migrate-store: the snapshot cannot be opened (see "
 		    "the line above)");
 		goto out;
 	}
-	sr = store_migrate(snap, dst, !o.dry_run, rep);
+	sr = store_migrate(snap, dst, !o.dry_run, mg_unchanged, &w, rep);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	switch (sr) {
 	case STORE_OK:
@@ -372,9 +400,17 @@ cmd_migrate_store(int argc, char *argv[])
 		rc = ADMIN_CONFIG;
 		break;
 	case STORE_CONFLICT:
-		admin_err("migrate-store: the copy's row counts differ from "
-		    "the snapshot's (see the lines above); rolled back, the "
-		    "target is as it was");
+		if (rep->source_changed)
+			admin_err("migrate-store: the database was written "
+			    "while it was being copied, and those writes are "
+			    "not in the copy: stop the programs and their "
+			    "sockets first (see migrate-store in "
+			    "forcelink-admin(8)); rolled back, the target is "
+			    "as it was");
+		else
+			admin_err("migrate-store: the copy's row counts differ "
+			    "from the snapshot's (see the lines above); rolled "
+			    "back, the target is as it was");
 		rc = ADMIN_FAIL;
 		break;
 	case STORE_BUSY:

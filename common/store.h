@@ -305,14 +305,23 @@ enum store_result store_restore(struct store *, const char *path);
  * dst's keyring (links' two tokens, installations' tokens, integrations'
  * secrets and tokens, login states' verifiers, searches and pending
  * links).  Only then, with commit set, does the transaction commit;
- * without it (a rehearsal) it is rolled back after the checks.
+ * without it (a rehearsal) it is rolled back after the checks.  Right
+ * before the commit, unchanged (when not NULL) is asked whether the
+ * database src was copied from is still as it was: 0 rolls back
+ * (STORE_CONFLICT, rep->source_changed), since rows written there after
+ * the copy was taken would be lost with the switch.
  *
  * Returns STORE_OK (rep complete; committed when commit was set),
  * STORE_EXISTS (rep->nonempty names dst's first table holding rows),
  * STORE_BADKEY (some sealed values do not open: rep->bad lists them by
  * table, column and key id, never a value), STORE_CONFLICT (a count
- * differs: rep says which), STORE_BUSY or STORE_ERROR (logged).  In all
- * but STORE_OK with commit, dst is left as it was.
+ * differs: rep says which; or the source changed), STORE_BUSY or
+ * STORE_ERROR (logged).  In all but STORE_OK with commit, dst is left as
+ * it was.
+ *
+ * store_data_version() gives a number of st's connection that changes
+ * whenever another connection commits to its SQLite file (SQLite's
+ * PRAGMA data_version): 0 and *v, or -1 (logged; PostgreSQL has none).
  */
 #define STORE_MIGRATE_TABLES	8
 #define STORE_MIGRATE_BAD_MAX	8
@@ -345,11 +354,14 @@ struct store_migrate_report {
 						   open, all groups */
 	const char		  *nonempty;	/* STORE_EXISTS's table */
 	int64_t			   nonempty_rows;
+	int			   source_changed;
 	int			   committed;
 };
 
 enum store_result store_migrate(struct store *src, struct store *dst,
-	    int commit, struct store_migrate_report *rep);
+	    int commit, int (*unchanged)(void *), void *arg,
+	    struct store_migrate_report *rep);
+int		 store_data_version(struct store *, int64_t *v);
 
 /*
  * Opens an existing database read-only: nothing is created, migrated or

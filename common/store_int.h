@@ -201,6 +201,9 @@ enum stmt {
 	STMT_MIG_SEALED_INSTALLS,
 	STMT_MIG_SEALED_INTEG,
 	STMT_MIG_SEALED_ITOKEN,
+	/* SQLite's count of other connections' commits (none on
+	 * PostgreSQL). */
+	STMT_MIG_DATA_VERSION,
 	STMT__MAX
 };
 

@@ -325,9 +325,24 @@ mig_check_sealed(struct store *st, enum stmt id,
 	return 0;
 }
 
+int
+store_data_version(struct store *st, int64_t *v)
+{
+	int	 rc;
+
+	if (!store_is_sqlite(st)) {
+		log_error("msg=\"a data version is SQLite's\"");
+		return -1;
+	}
+	if ((rc = store_step(st, STMT_MIG_DATA_VERSION)) == STORE_ROW)
+		*v = store_col_int(st, STMT_MIG_DATA_VERSION, 0);
+	store_reset(st, STMT_MIG_DATA_VERSION);
+	return rc == STORE_ROW ? 0 : -1;
+}
+
 enum store_result
 store_migrate(struct store *src, struct store *dst, int commit,
-    struct store_migrate_report *rep)
+    int (*unchanged)(void *), void *arg, struct store_migrate_report *rep)
 {
 	enum store_result	 r = STORE_ERROR;
 	int64_t			 n[STORE_MIGRATE_TABLES];
@@ -396,6 +411,13 @@ store_migrate(struct store *src, struct store *dst, int commit,
 	}
 	if (!commit)
 		goto out;
+	if (unchanged != NULL && !unchanged(arg)) {
+		log_error("msg=\"the source database was written after the "
+		    "copy was taken: not committed\"");
+		rep->source_changed = 1;
+		r = STORE_CONFLICT;
+		goto out;
+	}
 	began = 0;
 	if (store_write_end(dst, 1) == -1)
 		goto fail_dst;

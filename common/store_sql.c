@@ -568,4 +568,7 @@ const struct store_sql	 store_stmts[STMT__MAX] = {
 	    "SELECT rowid, integration, key_id, access_token_ct FROM "
 	    "integration_token WHERE rowid > ?1 ORDER BY rowid LIMIT "
 	    "?2" },
+	/* Changes whenever another connection commits to the file. */
+	[STMT_MIG_DATA_VERSION] = { "mig_data_version",
+	    "PRAGMA data_version" },
 };

@@ -26,10 +26,11 @@
  *  - BEGIN: the engine takes its advisory lock after it (BEGIN
  *    IMMEDIATE's writer lock); PRAGMA user_version is forcelink_schema.
  *
- * No counterpart: SQLite's file figures and integrity check
- * (STMT_PAGE_SIZE, STMT_PAGE_COUNT, STMT_FREELIST, STMT_INTEGRITY) have
- * no PostgreSQL statement of the same meaning; their sql is NULL, which
- * the engine does not prepare.
+ * No counterpart: SQLite's file figures, integrity check and data
+ * version (STMT_PAGE_SIZE, STMT_PAGE_COUNT, STMT_FREELIST,
+ * STMT_INTEGRITY, STMT_MIG_DATA_VERSION) have no PostgreSQL statement
+ * of the same meaning; their sql is NULL, which the engine does not
+ * prepare.
  */
 #include "store_int.h"
 
@@ -595,4 +596,7 @@ const struct store_sql	 store_stmts_pg[STMT__MAX] = {
 	    "SELECT rowid, integration, key_id, access_token_ct FROM "
 	    "integration_token WHERE rowid > $1 ORDER BY rowid LIMIT "
 	    "$2" },
+	/* SQLite's PRAGMA data_version: no counterpart (a server's
+	 * database has no single file whose writers it could count). */
+	[STMT_MIG_DATA_VERSION] = { "mig_data_version", NULL },
 };

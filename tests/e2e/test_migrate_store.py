@@ -12,12 +12,16 @@ rotated refresh token is the one presented at the next refresh, and the
 login started on SQLite finishes.  Before that, what the command refuses:
 a target that is not a URI or holds a password, a server it cannot
 reach, a configuration without the key the rows are sealed under (the
-target left empty), and afterwards a second copy into the now used
-database (left as it is).
+target left empty), a real copy while the programs still write (rolled
+back), and afterwards a second copy into the now used database (left as
+it is).
 """
 
+import contextlib
+import os
 import re
 import threading
+import time
 
 import pytest
 
@@ -96,14 +100,22 @@ def leftovers(stack):
             if ".migrate-" in p.name]
 
 
-def searches(stack, who):
-    r = stack.slash("smith", *who)
-    assert r.status == 200, r.text
-    return r.json()
+ACK = "Searching Salesforce\u2026"
 
 
 def answered(stack, who):
-    body = searches(stack, who)
+    """who's search is answered with contacts, not a login link: in the
+    HTTP answer, or (a worker's first request on PostgreSQL connects
+    first, and a busy machine may take 2.5 s) in the post to
+    response_url after the acknowledgement."""
+    url = stack.response_url(who[0])
+    r = stack.slash("smith", *who, response_url=url)
+    assert r.status == 200, r.text
+    body = r.json()
+    if body["text"] == ACK:
+        posts = stack.wait_hook(url)
+        assert len(posts) == 1 and posts[0]["status"] == 200, posts
+        body = posts[0]["body"]
     assert "Jane Smith" in body["text"], body
     assert "oauth/start" not in body["text"], body
 
@@ -154,11 +166,11 @@ def test_key_not_configured_leaves_target_empty(populated, pg):
     assert leftovers(stack) == []
 
 
-def test_rehearsal_while_serving(populated, pg):
-    """--dry-run copies and checks everything while the programs answer,
-    and leaves the target empty."""
-    stack = populated
-    uri = pg.createdb("mig")
+@contextlib.contextmanager
+def serving(stack):
+    """B searches again and again meanwhile (each request writes its
+    replay entry); yields the list of the answers that were not
+    right."""
     errors, done = [], threading.Event()
 
     def serve():
@@ -170,12 +182,21 @@ def test_rehearsal_while_serving(populated, pg):
     t = threading.Thread(target=serve)
     t.start()
     try:
-        rep = admin_json(stack, "migrate-store", "--dry-run", "--json",
-                         "--to", uri, env=pg_env(pg, uri) | {
-                             "FORCELINK_DB": str(stack.db_path)})
+        yield errors
     finally:
         done.set()
         t.join()
+
+
+def test_rehearsal_while_serving(populated, pg):
+    """--dry-run copies and checks everything while the programs answer,
+    and leaves the target empty."""
+    stack = populated
+    uri = pg.createdb("mig")
+    with serving(stack) as errors:
+        rep = admin_json(stack, "migrate-store", "--dry-run", "--json",
+                         "--to", uri, env=pg_env(pg, uri) | {
+                             "FORCELINK_DB": str(stack.db_path)})
     assert errors == []
     assert rep["dry_run"] is True and rep["committed"] is False
     assert rep["verified"] is True and rep["opened"] == rep["sealed"]
@@ -206,6 +227,30 @@ def test_rehearsal_while_serving(populated, pg):
                      r"and rolled back; the target is as it was$"
                      % re.escape(uri), r.stdout, re.M), r.stdout
     assert set(pg_counts(pg, "mig").values()) == {0}
+    assert leftovers(stack) == []
+
+
+def test_real_copy_while_serving_refused(populated, pg):
+    """Without --dry-run the copy commits only if nothing was written to
+    the SQLite file since its snapshot: with the programs still serving
+    it is rolled back."""
+    stack = populated
+    uri = pg.createdb("mig_live")
+    # Replay entries (valid for an hour), so that the copy takes long
+    # enough for requests to land in it.
+    with stack.db() as c:
+        c.executemany("INSERT INTO slack_replay VALUES (?, ?)",
+                      [(os.urandom(32), int(time.time()) + 3600)
+                       for _ in range(1000)])
+    with serving(stack) as errors:
+        r = admin(stack, "migrate-store", "--to", uri,
+                  env=pg_env(pg, uri) | {"FORCELINK_DB": str(stack.db_path)})
+    assert errors == []
+    assert r.returncode == 1, (r.stdout, r.stderr)
+    assert "the database was written while it was being copied" in \
+        r.stderr and "rolled back, the target is as it was" in r.stderr, \
+        r.stderr
+    assert set(pg_counts(pg, "mig_live").values()) == {0}
     assert leftovers(stack) == []
 
 

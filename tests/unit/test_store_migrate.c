@@ -542,7 +542,7 @@ START_TEST(test_copies_every_column)
 	ck_assert_ptr_nonnull(kr = keyring_from_keys(&key_a, 1));
 	ck_assert_ptr_nonnull(src = store_open_readonly(sqpath, kr));
 	ck_assert_ptr_nonnull(dst = store_open(uri, &key_a));
-	ck_assert_int_eq(store_migrate(src, dst, 1, &rep), STORE_OK);
+	ck_assert_int_eq(store_migrate(src, dst, 1, NULL, NULL, &rep), STORE_OK);
 	ck_assert_int_eq(rep.committed, 1);
 	ck_assert_int_eq(rep.nbad, 0);
 	for (i = 0; i < STORE_MIGRATE_TABLES; i++) {
@@ -618,13 +618,13 @@ START_TEST(test_dry_run_rolls_back)
 	populate();
 	ck_assert_ptr_nonnull(src = store_open(sqpath, &key_a));
 	ck_assert_ptr_nonnull(dst = store_open(uri, &key_a));
-	ck_assert_int_eq(store_migrate(src, dst, 0, &rep), STORE_OK);
+	ck_assert_int_eq(store_migrate(src, dst, 0, NULL, NULL, &rep), STORE_OK);
 	ck_assert_int_eq(rep.committed, 0);
 	ck_assert_int_eq(rep_table(&rep, "sf_link")->target, 2);
 	ck_assert_int_eq(rep_table(&rep, "sf_link")->opened, 4);
 	ck_assert_int_eq(target_rows(), 0);
 	/* The rehearsal leaves the target as empty as it found it. */
-	ck_assert_int_eq(store_migrate(src, dst, 1, &rep), STORE_OK);
+	ck_assert_int_eq(store_migrate(src, dst, 1, NULL, NULL, &rep), STORE_OK);
 	ck_assert_int_eq(rep.committed, 1);
 	ck_assert_int_gt(target_rows(), 8);
 	store_close(dst);
@@ -646,7 +646,7 @@ START_TEST(test_target_with_rows_refused)
 	hash_of(sig, "elsewhere");
 	ck_assert_int_eq(store_replay_add(dst, sig, time(NULL),
 	    time(NULL) + 300), STORE_OK);
-	ck_assert_int_eq(store_migrate(src, dst, 1, &rep), STORE_EXISTS);
+	ck_assert_int_eq(store_migrate(src, dst, 1, NULL, NULL, &rep), STORE_EXISTS);
 	ck_assert_str_eq(rep.nonempty, "slack_replay");
 	ck_assert_int_eq(rep.nonempty_rows, 1);
 	ck_assert_int_eq(rep.committed, 0);
@@ -671,7 +671,7 @@ START_TEST(test_unknown_key_rolls_back)
 	store_close(src);
 	ck_assert_ptr_nonnull(src = store_open(sqpath, &key_a));
 	ck_assert_ptr_nonnull(dst = store_open(uri, &key_a));
-	ck_assert_int_eq(store_migrate(src, dst, 1, &rep), STORE_BADKEY);
+	ck_assert_int_eq(store_migrate(src, dst, 1, NULL, NULL, &rep), STORE_BADKEY);
 	ck_assert_int_eq(rep.committed, 0);
 	ck_assert_int_eq(rep.nbad_values, 2);
 	ck_assert_int_eq(rep.nbad, 2);
@@ -697,7 +697,7 @@ START_TEST(test_unknown_key_rolls_back)
 		both[1] = key_b;
 		ck_assert_ptr_nonnull(kr = keyring_from_keys(both, 2));
 		ck_assert_ptr_nonnull(dst = store_open_keyring(uri, kr));
-		ck_assert_int_eq(store_migrate(src, dst, 1, &rep), STORE_OK);
+		ck_assert_int_eq(store_migrate(src, dst, 1, NULL, NULL, &rep), STORE_OK);
 		ck_assert_int_eq(rep_table(&rep, "sf_link")->opened, 6);
 		store_close(dst);
 		keyring_free(kr);
@@ -720,7 +720,7 @@ START_TEST(test_altered_value_rolls_back)
 	    "(SELECT access_token_ct FROM integration_token)");
 	ck_assert_ptr_nonnull(src = store_open(sqpath, &key_a));
 	ck_assert_ptr_nonnull(dst = store_open(uri, &key_a));
-	ck_assert_int_eq(store_migrate(src, dst, 1, &rep), STORE_BADKEY);
+	ck_assert_int_eq(store_migrate(src, dst, 1, NULL, NULL, &rep), STORE_BADKEY);
 	ck_assert_int_eq(rep.nbad, 1);
 	ck_assert_str_eq(rep.bad[0].table, "sf_integration");
 	ck_assert_str_eq(rep.bad[0].column, "client_secret_ct");
@@ -729,6 +729,69 @@ START_TEST(test_altered_value_rolls_back)
 	ck_assert_int_eq(target_rows(), 0);
 	store_close(dst);
 	store_close(src);
+}
+END_TEST
+
+/* What forcelink-admin asks before the commit: whether the live file
+ * is unchanged since the snapshot, by its data version. */
+struct watch {
+	struct store	*live, *writer;
+	int64_t		 v0;
+	int		 write, asked;
+};
+
+static int
+unchanged(void *arg)
+{
+	struct watch	*w = arg;
+	int64_t		 v;
+
+	w->asked++;
+	if (w->write)
+		put_link(w->writer, "T4", "U1", "late");
+	ck_assert_int_eq(store_data_version(w->live, &v), 0);
+	return v == w->v0;
+}
+
+START_TEST(test_source_written_meanwhile_rolls_back)
+{
+	struct store_migrate_report	 rep;
+	struct store			*src, *dst;
+	struct watch			 w;
+
+	populate();
+	memset(&w, 0, sizeof(w));
+	ck_assert_ptr_nonnull(w.live = store_open(sqpath, &key_a));
+	ck_assert_ptr_nonnull(w.writer = store_open(sqpath, &key_a));
+	ck_assert_int_eq(store_data_version(w.live, &w.v0), 0);
+	ck_assert_ptr_nonnull(src = store_open(sqpath, &key_a));
+	ck_assert_ptr_nonnull(dst = store_open(uri, &key_a));
+	/* A link made between the copy and the commit would be lost. */
+	w.write = 1;
+	ck_assert_int_eq(store_migrate(src, dst, 1, unchanged, &w, &rep),
+	    STORE_CONFLICT);
+	ck_assert_int_eq(w.asked, 1);
+	ck_assert_int_eq(rep.source_changed, 1);
+	ck_assert_int_eq(rep.committed, 0);
+	ck_assert_int_eq(target_rows(), 0);
+	/* Not asked for a rehearsal, which commits nothing anyway. */
+	ck_assert_int_eq(store_migrate(src, dst, 0, unchanged, &w, &rep),
+	    STORE_OK);
+	ck_assert_int_eq(w.asked, 1);
+	/* Nothing written since: committed. */
+	w.write = 0;
+	ck_assert_int_eq(store_data_version(w.live, &w.v0), 0);
+	ck_assert_int_eq(store_migrate(src, dst, 1, unchanged, &w, &rep),
+	    STORE_OK);
+	ck_assert_int_eq(w.asked, 2);
+	ck_assert_int_eq(rep.committed, 1);
+	ck_assert_int_eq(rep_table(&rep, "sf_link")->target, 3);
+	/* PostgreSQL has no data version. */
+	ck_assert_int_eq(store_data_version(dst, &w.v0), -1);
+	store_close(dst);
+	store_close(src);
+	store_close(w.writer);
+	store_close(w.live);
 }
 END_TEST
 
@@ -746,7 +809,7 @@ START_TEST(test_pages)
 		put_link(src, "T1", user, user);
 	}
 	ck_assert_ptr_nonnull(dst = store_open(uri, &key_a));
-	ck_assert_int_eq(store_migrate(src, dst, 1, &rep), STORE_OK);
+	ck_assert_int_eq(store_migrate(src, dst, 1, NULL, NULL, &rep), STORE_OK);
 	ck_assert_int_eq(rep_table(&rep, "sf_link")->copied, 1001);
 	ck_assert_int_eq(rep_table(&rep, "sf_link")->sealed, 2002);
 	ck_assert_int_eq(rep_table(&rep, "sf_link")->opened, 2002);
@@ -770,6 +833,7 @@ suite(void)
 	tcase_add_test(tc, test_target_with_rows_refused);
 	tcase_add_test(tc, test_unknown_key_rolls_back);
 	tcase_add_test(tc, test_altered_value_rolls_back);
+	tcase_add_test(tc, test_source_written_meanwhile_rolls_back);
 	tcase_add_test(tc, test_pages);
 	suite_add_tcase(s, tc);
 	return s;
