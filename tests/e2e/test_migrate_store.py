@@ -26,7 +26,7 @@ import time
 import pytest
 
 from harness import Stack
-from test_admin import admin, admin_json, other_key
+from test_admin import MAN, admin, admin_json, other_key
 
 # One workspace, the harness's default: the Slack stand-in installs only
 # the workspaces it knows, and once one is installed the others are
@@ -46,7 +46,8 @@ STARTED = {}
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
-    s = Stack(tmp_path_factory.mktemp("stack"), slack=True).start()
+    s = Stack(tmp_path_factory.mktemp("stack"), slack=True, workers=1,
+              threads=4).start()
     yield s
     s.stop()
 
@@ -120,16 +121,30 @@ def answered(stack, who):
     assert "oauth/start" not in body["text"], body
 
 
+def test_help(populated):
+    r = admin(populated, "migrate-store", "--help")
+    assert r.returncode == 0 and r.stderr == "", r.stderr
+    assert r.stdout.startswith("usage: forcelink-admin migrate-store "
+                               "[--dry-run] [--json] --to URI\n")
+    page = MAN.read_text()
+    assert "\n.Cm migrate-store" in page
+    for opt in set(re.findall(r"--([a-z][a-z-]+)", r.stdout)) - {"help"}:
+        assert "Fl -%s" % opt in page, opt
+    r = admin(populated, "--help")
+    assert re.search(r"^  migrate-store +copy the SQLite database", r.stdout,
+                     re.M), r.stdout
+
+
 def test_refused_before_copying(populated, pg):
     stack = populated
     r = admin(stack, "migrate-store", "--to", str(stack.dir / "x.db"))
     assert r.returncode == 2 and "PostgreSQL URI" in r.stderr, r.stderr
     r = admin(stack, "migrate-store")
     assert r.returncode == 2 and "--to" in r.stderr, r.stderr
-    # A password on the command line would be in the process list.
-    uri = pg.createdb("mig_pw")
-    with_pw = uri.replace("postgresql:///", "postgresql://forcelink:"
-                          "Sup3rS3cretPw@/", 1)
+    # A password on the command line would be in the process list: it
+    # is refused before any connection (the database need not exist).
+    with_pw = pg.uri_for("mig_pw").replace(
+        "postgresql:///", "postgresql://forcelink:Sup3rS3cretPw@/", 1)
     r = migrate(stack, pg, with_pw)
     assert r.returncode == 1, r.stderr
     assert "holds a password" in r.stderr, r.stderr
@@ -139,10 +154,8 @@ def test_refused_before_copying(populated, pg):
                 % (stack.dir / "no-such-socket-dir"))
     assert r.returncode == 1, r.stderr
     assert "cannot connect to the target" in r.stderr, r.stderr
-    # Nothing was copied anywhere, no snapshot is left.
+    # No snapshot is left.
     assert leftovers(stack) == []
-    assert pg.query("SELECT count(*) AS n FROM pg_tables WHERE "
-                    "tablename = 'sf_link'", "mig_pw") == [{"n": 0}]
 
 
 def test_key_not_configured_leaves_target_empty(populated, pg):
