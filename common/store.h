@@ -240,6 +240,28 @@ int		 store_purge(struct store *, time_t now);
  * reads or returns a secret.
  */
 
+/*
+ * What forcelink-admin doctor and stats report of a PostgreSQL store:
+ * where it is and how it is reached, and what the role may do.
+ * store_server_info() fills *out and returns 0; -1 (logged) on failure
+ * or for a SQLite store.
+ */
+struct store_server {
+	char		 host[256];	/* host name, or socket directory */
+	char		 db[128];
+	char		 user[128];
+	char		 version[64];	/* server_version */
+	char		 sslmode[16];	/* the connection's sslmode */
+	int		 ssl;		/* the connection is encrypted */
+	int		 local;		/* unix socket or loopback */
+	int		 superuser;	/* the role is one (it should not be) */
+	int		 checksums;	/* data_checksums on */
+	long long	 size_bytes;	/* pg_database_size */
+	char		 missing[512];	/* "table:privilege" the role lacks,
+					   comma-separated; "" when none */
+};
+int		 store_server_info(struct store *, struct store_server *);
+
 /* Outcome of store_probe(). */
 enum store_probe_result {
 	STORE_PROBE_OK,		/* the file is an SQLite database */

@@ -69,8 +69,9 @@
 #define STORE_PURGE_EVERY	64
 
 /*
- * The statements.  Each connection prepares all of them once, in
- * store_open(), and reuses them.  PRAGMA synchronous is not among them:
+ * The statements.  A SQLite connection prepares all of them once, in
+ * store_open(), a PostgreSQL one each when it first runs; both reuse
+ * them.  PRAGMA synchronous is not among them:
  * SQLite applies it when the statement is compiled, not when it runs, so
  * it goes through sqlite3_exec() each time (see store_sync()).
  */
