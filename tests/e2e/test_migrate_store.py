@@ -9,7 +9,8 @@ rotated a refresh token), then the programs stopped, the real copy, and
 the same stack started on PostgreSQL (FORCELINK_DB the URI,
 FORCELINK_DB_PASSWORD_FILE), where the links answer searches, the
 rotated refresh token is the one presented at the next refresh, and the
-login started on SQLite finishes.  Before that, what the command refuses:
+login started on SQLite finishes; a second host of the same database
+answers every migrated user too.  Before that, what the command refuses:
 a target that is not a URI or holds a password, a server it cannot
 reach, a configuration without the key the rows are sealed under (the
 target left empty), a real copy while the programs still write (rolled
@@ -20,6 +21,7 @@ it is).
 import contextlib
 import os
 import re
+import sqlite3
 import threading
 import time
 
@@ -72,7 +74,9 @@ def populated(stack):
 
 
 def sqlite_counts(stack):
-    with stack.db() as c:
+    """Rows per table of the stack's SQLite file (also once the stack
+    is on PostgreSQL)."""
+    with contextlib.closing(sqlite3.connect(str(stack.db_path))) as c:
         return {t: c.execute("SELECT count(*) FROM %s" % t).fetchone()[0]
                 for t in TABLES}
 
@@ -267,12 +271,12 @@ def test_real_copy_while_serving_refused(populated, pg):
     assert leftovers(stack) == []
 
 
-def test_switch_over_loses_nothing(populated, pg):
+def test_switch_over_loses_nothing(populated, pg, tmp_path_factory):
     """The documented order: after the rehearsal the service writes on
     (a new link, a rotated refresh token); stopped, copied, started on
-    PostgreSQL, it has all of it."""
+    PostgreSQL, it has all of it, and so has a second host."""
     stack = populated
-    uri = stack_uri = pg.uri_for("mig")
+    uri = pg.uri_for("mig")
     page = stack.link(*C)
     assert page.status == 200, page.text
     with stack.db() as c:
@@ -303,8 +307,10 @@ def test_switch_over_loses_nothing(populated, pg):
                      "SELECT user_id, key_id, access_token_ct::text AS a, "
                      "refresh_token_ct::text AS r FROM sf_link", "mig"))
     assert got == want and len(got) == 3
-    # The same stack on PostgreSQL.
-    stack.env_overrides.update(pg_env(pg, stack_uri))
+    # The same stack on PostgreSQL: FORCELINK_DB the URI, and the
+    # password file.
+    stack.pg, stack.database = pg, "mig"
+    assert stack.env()["FORCELINK_DB"] == uri
     stack.start_programs()
     for who in (A, B, C):
         answered(stack, who)
@@ -327,6 +333,14 @@ def test_switch_over_loses_nothing(populated, pg):
     links = admin_json(stack, "list", "--json")
     assert sorted(ln["user_id"] for ln in links) == sorted(
         u for _, u in (A, B, C, D))
+    # A second host of the same store serves the migrated links too.
+    b = Stack(tmp_path_factory.mktemp("hostB"), peer=stack, workers=1,
+              threads=2).start()
+    try:
+        for who in (A, B, C, D):
+            answered(b, who)
+    finally:
+        b.stop()
     # The SQLite file is as the copy left it: the way back.
     assert sqlite_counts(stack) == before
 
