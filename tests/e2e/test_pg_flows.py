@@ -22,35 +22,40 @@ import re
 import pytest
 
 from harness import ROOT, Stack
-# The tests below run here, on this module's stack (pytest collects every
-# test function in a module's namespace, in the order they were bound).
-# test_slack's first: its module fixture "linked" links before the
-# function fixture that clears the stand-in's faults, which a test of
-# test_salesforce's leaves on.
-from test_slack import linked, test_replayed_request  # noqa: F401
-from test_linking import (  # noqa: F401
-    test_callback_reused_state_no_second_exchange,
-    test_callback_success_page_and_links_row,
-    test_no_token_code_or_secret_on_disk_or_in_logs,
-    test_parallel_callbacks_one_exchange,
-    test_relink_replaces_link_and_revokes_old_refresh_token,
-    test_restart_keeps_links,
-    test_start_redirects_to_authorize_with_pkce_and_cookie,
-    test_start_refuses_used_unknown_expired_and_missing_nonce,
-    test_tampered_ciphertext_clear_message_nothing_deleted,
-    test_unlinked_search_gets_one_time_login_link,
-    test_wrong_key_clear_message_nothing_changed,
-)
-from test_salesforce import (  # noqa: F401
-    test_expired_session_refreshes_once,
-    test_failed_refresh_keeps_link,
-    test_logout_revokes_and_unlinks,
-    test_results_smith_links_and_fields,
-    test_revoked_refresh_token_relinks,
-    test_rotation_stores_new_refresh_token,
-    test_single_flight_refresh_20_concurrent,
-    test_whoami,
-)
+import test_linking
+import test_salesforce
+import test_slack
+
+# The tests below run here, on this module's stack: pytest collects every
+# test function (and fixture) in a module's namespace, in the order they
+# were bound.  test_slack's first: its module fixture "linked" links
+# before the function fixture that clears the stand-in's faults, which a
+# test of test_salesforce's leaves on.
+for _mod, _names in (
+        (test_slack, ("linked", "test_replayed_request")),
+        (test_linking, (
+            "test_unlinked_search_gets_one_time_login_link",
+            "test_start_redirects_to_authorize_with_pkce_and_cookie",
+            "test_start_refuses_used_unknown_expired_and_missing_nonce",
+            "test_callback_success_page_and_links_row",
+            "test_callback_reused_state_no_second_exchange",
+            "test_parallel_callbacks_one_exchange",
+            "test_relink_replaces_link_and_revokes_old_refresh_token",
+            "test_no_token_code_or_secret_on_disk_or_in_logs",
+            "test_restart_keeps_links",
+            "test_wrong_key_clear_message_nothing_changed",
+            "test_tampered_ciphertext_clear_message_nothing_deleted")),
+        (test_salesforce, (
+            "test_results_smith_links_and_fields",
+            "test_expired_session_refreshes_once",
+            "test_rotation_stores_new_refresh_token",
+            "test_single_flight_refresh_20_concurrent",
+            "test_revoked_refresh_token_relinks",
+            "test_failed_refresh_keeps_link",
+            "test_logout_revokes_and_unlinks",
+            "test_whoami"))):
+    for _name in _names:
+        globals()[_name] = getattr(_mod, _name)
 
 
 @pytest.fixture(scope="module")
