@@ -188,17 +188,20 @@ def serving(stack):
     """B searches again and again meanwhile (each request writes its
     replay entry); yields the list of the answers that were not
     right."""
-    errors, done = [], threading.Event()
+    errors, done, first = [], threading.Event(), threading.Event()
 
     def serve():
         while not done.is_set():
             r = stack.slash("smith", *B)
             if r.status != 200 or "Jane Smith" not in r.json()["text"]:
                 errors.append((r.status, r.text))
+            first.set()
 
     t = threading.Thread(target=serve)
     t.start()
     try:
+        # Serving already when the caller's copy starts.
+        assert first.wait(30)
         yield errors
     finally:
         done.set()
@@ -258,7 +261,7 @@ def test_real_copy_while_serving_refused(populated, pg):
     with stack.db() as c:
         c.executemany("INSERT INTO slack_replay VALUES (?, ?)",
                       [(os.urandom(32), int(time.time()) + 3600)
-                       for _ in range(1000)])
+                       for _ in range(2000)])
     with serving(stack) as errors:
         r = admin(stack, "migrate-store", "--to", uri,
                   env=pg_env(pg, uri) | {"FORCELINK_DB": str(stack.db_path)})
