@@ -28,7 +28,7 @@ import time
 import pytest
 
 from harness import Stack
-from test_admin import MAN, admin, admin_json, other_key
+from test_admin import MAN, OUTPUTS, admin, admin_json, other_key
 
 # One workspace, the harness's default: the Slack stand-in installs only
 # the workspaces it knows, and once one is installed the others are
@@ -365,3 +365,22 @@ def test_second_copy_refused(populated, pg):
               env=pg_env(pg, uri))
     assert r.returncode == 4 and "copies a SQLite file" in r.stderr, \
         r.stderr
+
+
+def test_zz_no_secret_in_any_output(populated, pg):
+    """Nothing migrate-store printed holds a secret of the run (tokens,
+    codes, verifiers, the key, the client and signing secrets, the
+    database's password)."""
+    stack = populated
+    probes, needles = stack.secret_probes(stack.secret_values() |
+                                          {pg.password})
+    hay = "\n".join(OUTPUTS).encode()
+    assert len(OUTPUTS) >= 10
+    hits = set()
+    for m in re.finditer(rb"[\x21-\x7e]{24,}", hay):
+        run = m.group(0)
+        for i in range(len(run) - 23):
+            if run[i:i + 24] in probes:
+                hits.add(probes[run[i:i + 24]][:8])
+    hits.update(what for needle, what in needles if needle in hay)
+    assert not hits, hits
