@@ -798,24 +798,31 @@ START_TEST(test_source_written_meanwhile_rolls_back)
 }
 END_TEST
 
-/* Many links: the check reads the target a page at a time. */
+/* The check reads the target a page at a time (1000 rows): login states
+ * without a sealed value fill the first page, and the sealed ones of
+ * populate() come after them, on the second. */
 START_TEST(test_pages)
 {
 	struct store_migrate_report	 rep;
 	struct store			*src, *dst;
-	char				 user[16];
-	int				 i;
+	char				 sql[512];
 
 	ck_assert_ptr_nonnull(src = store_open(sqpath, &key_a));
-	for (i = 0; i < 1001; i++) {
-		snprintf(user, sizeof(user), "U%05d", i);
-		put_link(src, "T1", user, user);
-	}
+	store_close(src);
+	snprintf(sql, sizeof(sql), "INSERT INTO login_state (nonce_hash, "
+	    "team_id, user_id, created_at, expires_at) "
+	    "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n "
+	    "WHERE i < 1000) SELECT randomblob(32), 'T9', 'U' || i, 0, %lld "
+	    "FROM n", (long long)time(NULL) + 3600);
+	sq_exec(sql);
+	populate();
+	ck_assert_ptr_nonnull(src = store_open(sqpath, &key_a));
 	ck_assert_ptr_nonnull(dst = store_open(uri, &key_a));
-	ck_assert_int_eq(store_migrate(src, dst, 1, NULL, NULL, &rep), STORE_OK);
-	ck_assert_int_eq(rep_table(&rep, "sf_link")->copied, 1001);
-	ck_assert_int_eq(rep_table(&rep, "sf_link")->sealed, 2002);
-	ck_assert_int_eq(rep_table(&rep, "sf_link")->opened, 2002);
+	ck_assert_int_eq(store_migrate(src, dst, 1, NULL, NULL, &rep),
+	    STORE_OK);
+	ck_assert_int_eq(rep_table(&rep, "login_state")->copied, 1003);
+	ck_assert_int_eq(rep_table(&rep, "login_state")->sealed, 5);
+	ck_assert_int_eq(rep_table(&rep, "login_state")->opened, 5);
 	store_close(dst);
 	store_close(src);
 }
