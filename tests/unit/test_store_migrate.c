@@ -10,8 +10,9 @@
  * or a byte it changed, shows: every row of the target must equal the
  * source's, column by column, as SQLite's own table_info lists them.
  * Then what the copy refuses and rolls back: a target that holds rows,
- * a value sealed under a key the target's keyring lacks, an altered one;
- * and --dry-run's rollback.
+ * a value sealed under a key the target's keyring lacks, an altered one,
+ * a source written between the copy and the commit; --dry-run's
+ * rollback; and a SQLite target (the copy assumes neither engine).
  */
 #include <sys/types.h>
 #include <sys/stat.h>
@@ -735,6 +736,43 @@ START_TEST(test_altered_value_rolls_back)
 }
 END_TEST
 
+/* store_migrate assumes neither engine: into a SQLite file, through the
+ * same statements in SQLite's dialect. */
+START_TEST(test_sqlite_target)
+{
+	struct store_migrate_report	 rep;
+	struct store_link		 got;
+	struct slack_user		 who;
+	struct store			*src, *dst;
+	char				 path[128];
+	size_t				 i;
+
+	populate();
+	snprintf(path, sizeof(path), "%s/target.db", sqdir);
+	ck_assert_ptr_nonnull(src = store_open(sqpath, &key_a));
+	ck_assert_ptr_nonnull(dst = store_open(path, &key_a));
+	ck_assert_int_eq(store_migrate(src, dst, 1, NULL, NULL, &rep),
+	    STORE_OK);
+	for (i = 0; i < STORE_MIGRATE_TABLES; i++) {
+		ck_assert_int_gt(rep.t[i].target, 0);
+		ck_assert_int_eq(rep.t[i].target, rep.t[i].source);
+		ck_assert_int_eq(rep.t[i].opened, rep.t[i].sealed);
+	}
+	who_of(&who, "T1", "U1");
+	memset(&got, 0, sizeof(got));
+	ck_assert_int_eq(store_link_get(dst, &who, &got), STORE_OK);
+	ck_assert_str_eq(got.access_token, "00D5g0000001!AQ.one");
+	ck_assert_int_gt(got.last_used_at, 0);
+	store_link_free(&got);
+	/* And a second time into it: it holds rows now. */
+	ck_assert_int_eq(store_migrate(src, dst, 1, NULL, NULL, &rep),
+	    STORE_EXISTS);
+	ck_assert_str_eq(rep.nonempty, "sf_link");
+	store_close(dst);
+	store_close(src);
+}
+END_TEST
+
 /* What forcelink-admin asks before the commit: whether the live file
  * is unchanged since the snapshot, by its data version. */
 struct watch {
@@ -844,6 +882,7 @@ suite(void)
 	tcase_add_test(tc, test_unknown_key_rolls_back);
 	tcase_add_test(tc, test_altered_value_rolls_back);
 	tcase_add_test(tc, test_source_written_meanwhile_rolls_back);
+	tcase_add_test(tc, test_sqlite_target);
 	tcase_add_test(tc, test_pages);
 	suite_add_tcase(s, tc);
 	return s;
