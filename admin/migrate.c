@@ -61,7 +61,7 @@ static const struct admin_cmd_help migrate_help = {
 	"while the programs keep serving, and copies it in one transaction\n"
 	"that commits only once every table holds as many rows as the\n"
 	"snapshot and every sealed value opens with the configured keys.\n"
-	"Sealed values are copied as they are, never decrypted.  A target\n"
+	"Sealed values are copied as they are, never sealed again.  A target\n"
 	"holding any forcelink row is refused.  Writes made after the\n"
 	"snapshot are not copied: stop the programs and their sockets for\n"
 	"the real copy, which is rolled back if the file was written while\n"
