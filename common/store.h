@@ -109,6 +109,17 @@ struct store_link {
  */
 struct store	*store_open_keyring(const char *path, struct keyring *kr);
 
+/*
+ * store_open_keyring() for a worker thread, after its program opened the
+ * store once at start (which migrated it): on PostgreSQL it connects
+ * (waiting longer than a request would) but opens even when the server
+ * does not answer; then the first call connects, as a later one does
+ * after a loss.  So a thread starts (and its worker lives) while the
+ * server is down, and its requests get an apology meanwhile.  On SQLite
+ * the same as store_open_keyring().
+ */
+struct store	*store_open_deferred(const char *db, struct keyring *kr);
+
 /* store_open_keyring() with a keyring of this one key, which is copied
  * (tests and tools that hold one key). */
 struct store	*store_open(const char *path, const struct crypto_key *key);

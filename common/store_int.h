@@ -558,9 +558,10 @@ int		 store_sqlite_open_readonly(struct store *, const char *);
 
 /* --- store_pg.c --------------------------------------------------------- */
 
-/* Connects st to the server of URI uri, migrates and prepares: 0, or -1
- * (logged; the caller closes st). */
-int		 store_pg_open(struct store *, const char *);
+/* Connects st to the server of URI uri and migrates; with deferred, tries
+ * to connect and does not fail when it cannot (the first call tries
+ * again): 0, or -1 (logged; the caller closes st). */
+int		 store_pg_open(struct store *, const char *, int);
 
 /* --- store_seal.c ------------------------------------------------------ *
  *

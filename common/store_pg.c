@@ -88,6 +88,9 @@
  * server's, and ours for an answer that does not come at all. */
 #define PG_TIMEOUT_MS		"2000"
 #define PG_CONNECT_S		"2"
+/* A worker thread's first connect, made as it starts rather than in a
+ * request (store_open_deferred): it may take longer on a busy host. */
+#define PG_CONNECT_START_S	"10"
 #define PG_ANSWER_MS		2500
 /* Least time between two attempts to reach a server that was down. */
 #define PG_RETRY_S		1
@@ -128,6 +131,7 @@ struct store_pg {
 	int		 wait_ms;	/* longest wait for an answer; 0:
 					   none (migrations) */
 	time_t		 tried_at;	/* last failed connect */
+	int		 ever;		/* has been connected */
 };
 
 /* --- Connecting ---------------------------------------------------------- */
@@ -241,7 +245,7 @@ pg_notice(void *arg, const PGresult *res)
  * connection, or NULL (logged).
  */
 static PGconn *
-pg_connect(struct store_pg *pg, const char *uri)
+pg_connect(struct store_pg *pg, const char *uri, const char *timeout_s)
 {
 	const char	*kw[6], *val[6];
 	char		 pw[PG_PASSWORD_MAX], where[256];
@@ -250,7 +254,7 @@ pg_connect(struct store_pg *pg, const char *uri)
 
 	if ((havepw = pg_password(pw, sizeof(pw))) == -1)
 		return NULL;
-	kw[n] = "connect_timeout";	val[n++] = PG_CONNECT_S;
+	kw[n] = "connect_timeout";	val[n++] = timeout_s;
 	kw[n] = "application_name";	val[n++] = "forcelink";
 	kw[n] = "options";		val[n++] = "-c statement_timeout="
 	    PG_TIMEOUT_MS " -c lock_timeout=" PG_TIMEOUT_MS;
@@ -484,7 +488,7 @@ pg_ready(struct store *st)
 		    "once a second)\"");
 		return -1;
 	}
-	if ((c = pg_connect(pg, pg->uri)) == NULL) {
+	if ((c = pg_connect(pg, pg->uri, PG_CONNECT_S)) == NULL) {
 		pg->tried_at = now;
 		st->last_fail = STORE_ERROR;
 		return -1;
@@ -492,8 +496,11 @@ pg_ready(struct store *st)
 	pg->tried_at = 0;
 	pg_drop(st);
 	pg->conn = c;
-	pg_where(c, where, sizeof(where));
-	log_event(LOGL_WARN, "store.reconnected", "db=\"%s\"", where);
+	if (pg->ever) {
+		pg_where(c, where, sizeof(where));
+		log_event(LOGL_WARN, "store.reconnected", "db=\"%s\"", where);
+	}
+	pg->ever = 1;
 	return 0;
 }
 
@@ -1100,7 +1107,7 @@ pg_migrate(struct store *st)
 }
 
 int
-store_pg_open(struct store *st, const char *uri)
+store_pg_open(struct store *st, const char *uri, int deferred)
 {
 	if (pg_uri_ok(uri) == -1)
 		return -1;
@@ -1110,8 +1117,17 @@ store_pg_open(struct store *st, const char *uri)
 		return -1;
 	}
 	st->pg->wait_ms = PG_ANSWER_MS;
-	if ((st->pg->conn = pg_connect(st->pg, uri)) == NULL ||
+	if (deferred) {
+		/* Connected now if the server answers, so that requests do
+		 * not pay for it; if not, the first call tries again. */
+		if ((st->pg->conn = pg_connect(st->pg, uri,
+		    PG_CONNECT_START_S)) != NULL)
+			st->pg->ever = 1;
+		return 0;
+	}
+	if ((st->pg->conn = pg_connect(st->pg, uri, PG_CONNECT_S)) == NULL ||
 	    pg_migrate(st) == -1)
 		return -1;
+	st->pg->ever = 1;
 	return 0;
 }

@@ -33,6 +33,7 @@
 #include <sqlite3.h>
 
 #include "crypto.h"
+#include "keyring.h"
 #include "store.h"
 #include "testutil.h"
 
@@ -608,6 +609,48 @@ START_TEST(test_server_down_then_back)
 }
 END_TEST
 
+/* A worker thread's store (store_open_deferred) opens while the server
+ * is down, its calls fail at once meanwhile, and it connects by itself
+ * once the server is back: no thread fails to start for it. */
+START_TEST(test_deferred_open_while_down)
+{
+	struct store		*st;
+	struct keyring		*kr;
+	struct slack_user	 who;
+	struct store_link	 got;
+	long			 t0;
+	int			 i, ok = 0;
+
+	ck_assert_ptr_nonnull(kr = keyring_from_keys(&key_a, 1));
+	ck_assert_ptr_nonnull(st = store_open(uri, &key_a));
+	who_of(&who, "T1", "U1");
+	put_get(st, &who, "before");
+	store_close(st);
+	pgctl("stop");
+	st = store_open_deferred(uri, kr);
+	ck_assert_ptr_nonnull(st);
+	memset(&got, 0, sizeof(got));
+	t0 = tu_now_ms();
+	ck_assert_int_eq(store_link_get(st, &who, &got), STORE_ERROR);
+	TU_ASSERT_MS_LT(tu_now_ms() - t0, 1000);
+	pgctl("start");
+	for (i = 0; i < 30 && !ok; i++) {
+		memset(&got, 0, sizeof(got));
+		if (store_link_get(st, &who, &got) == STORE_OK) {
+			ok = 1;
+			ck_assert_str_eq(got.refresh_token, "5Aep861.before");
+			store_link_free(&got);
+		} else
+			usleep(100000);
+	}
+	ck_assert(ok);
+	store_close(st);
+	/* A URI holding a password is refused even deferred. */
+	ck_assert_ptr_null(store_open_deferred("postgresql://u:pw@/x", kr));
+	keyring_free(kr);
+}
+END_TEST
+
 /* --- Sealed values move between engines --------------------------------- */
 
 /* The associated data names the row, not the engine: a link's sealed
@@ -704,6 +747,7 @@ suite(void)
 	tcase_add_test(tc, test_server_not_answering);
 	tcase_add_test(tc, test_reconnect_after_restart);
 	tcase_add_test(tc, test_server_down_then_back);
+	tcase_add_test(tc, test_deferred_open_while_down);
 	tcase_add_test(tc, test_ciphertext_moves);
 	suite_add_tcase(s, tc);
 	return s;
