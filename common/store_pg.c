@@ -96,8 +96,9 @@
 /* Least time between two attempts to reach a server that was down. */
 #define PG_RETRY_S		1
 
-/* The most parameters a statement has ($1 to $16). */
-#define PG_MAXPARAM		16
+/* The most parameters a statement has ($1 to $32: STMT_MIG_PUT_STATES
+ * inserts every column of login_state). */
+#define PG_MAXPARAM		32
 /* The longest password read from FORCELINK_DB_PASSWORD_FILE. */
 #define PG_PASSWORD_MAX		1024
 
