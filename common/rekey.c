@@ -425,9 +425,13 @@ rekey_open(struct rekey *rk)
 		    rk->o->db_path, strerror(errno));
 	if ((rk->kr = keyring_from_keys(rk->ring, rk->nring)) == NULL)
 		return rekey_fail(rk, REKEY_FAILED, "out of memory");
+	/* A server's database that cannot be opened is missing, out of
+	 * reach or refuses the role: FORCELINK_DB's fault, as a missing
+	 * file is. */
 	if ((rk->st = store_open_keyring(rk->o->db_path, rk->kr)) == NULL)
-		return rekey_fail(rk, REKEY_FAILED, "cannot open the database "
-		    "%s (see the line above)", rk->o->db_path);
+		return rekey_fail(rk, pg ? REKEY_CONFIG : REKEY_FAILED,
+		    "%scannot open the database %s (see the line above)",
+		    pg ? "FORCELINK_DB: " : "", rk->o->db_path);
 	if (pg) {
 		switch (store_lock_try(rk->st, REKEY_LOCK_NAME)) {
 		case 1:

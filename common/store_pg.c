@@ -27,7 +27,7 @@
  * Timeouts: a worker must answer Slack within 3 s, so no call may wait
  * on a stuck server longer than a fraction of that.  Each connection
  * runs with statement_timeout and lock_timeout PG_TIMEOUT_MS and connects
- * within PG_CONNECT_S; a call that runs into one fails (STORE_BUSY for a
+ * again within PG_CONNECT_S; a call that runs into one fails (STORE_BUSY for a
  * lock, logged) and the request is answered with an apology.  A server
  * that does not answer at all (stopped, or cut off by the network, where
  * the kernel would wait many minutes) is given PG_ANSWER_MS by our own
@@ -88,15 +88,17 @@
  * server's, and ours for an answer that does not come at all. */
 #define PG_TIMEOUT_MS		"2000"
 #define PG_CONNECT_S		"2"
-/* A worker thread's first connect, made as it starts rather than in a
- * request (store_open_deferred): it may take longer on a busy host. */
-#define PG_CONNECT_START_S	"10"
+/* The connect of store_open() and of a worker thread's store as the
+ * thread starts (store_open_deferred): not in a request, so it may take
+ * longer on a busy host; a reconnect within a call has PG_CONNECT_S. */
+#define PG_CONNECT_OPEN_S	"10"
 #define PG_ANSWER_MS		2500
 /* Least time between two attempts to reach a server that was down. */
 #define PG_RETRY_S		1
 
-/* The most parameters a statement has ($1 to $16). */
-#define PG_MAXPARAM		16
+/* The most parameters a statement has ($1 to $32: STMT_MIG_PUT_STATES
+ * inserts every column of login_state). */
+#define PG_MAXPARAM		32
 /* The longest password read from FORCELINK_DB_PASSWORD_FILE. */
 #define PG_PASSWORD_MAX		1024
 
@@ -1120,12 +1122,12 @@ store_pg_open(struct store *st, const char *uri, int deferred)
 		/* Connected now if the server answers, so that requests do
 		 * not pay for it; if not, the first call tries again. */
 		if ((st->pg->conn = pg_connect(st->pg, uri,
-		    PG_CONNECT_START_S)) != NULL)
+		    PG_CONNECT_OPEN_S)) != NULL)
 			st->pg->ever = 1;
 		return 0;
 	}
-	if ((st->pg->conn = pg_connect(st->pg, uri, PG_CONNECT_S)) == NULL ||
-	    pg_migrate(st) == -1)
+	if ((st->pg->conn = pg_connect(st->pg, uri, PG_CONNECT_OPEN_S)) ==
+	    NULL || pg_migrate(st) == -1)
 		return -1;
 	st->pg->ever = 1;
 	return 0;
