@@ -170,10 +170,13 @@ def test_contents(debs):
     assert "/usr/lib/tmpfiles.d/forcelink.conf" in c
     assert "/usr/share/doc/forcelink/README.gz" in c
     assert "/usr/share/doc/forcelink/copyright" in c
-    sql = sorted(p.name for p in (debs.tree / "sql").glob("*.sql"))
-    assert sql and sorted(p[len("/usr/share/forcelink/sql/"):] for p in c
-                          if p.startswith("/usr/share/forcelink/sql/")) \
-        == sql
+    # The schema of both engines: sql/ and sql/postgresql/.
+    sql = sorted(str(p.relative_to(debs.tree / "sql"))
+                 for p in (debs.tree / "sql").rglob("*.sql"))
+    assert sql and any(p.startswith("postgresql/") for p in sql)
+    assert sorted(p[len("/usr/share/forcelink/sql/"):] for p in c
+                  if p.startswith("/usr/share/forcelink/sql/")
+                  and p.endswith(".sql")) == sql
     for unit in UNITS:
         for kind in ("socket", "service"):
             assert "/lib/systemd/system/%s.%s" % (unit, kind) in c, unit
@@ -202,7 +205,7 @@ def test_contents(debs):
     # Depends: the libraries, and systemd for the maintainer scripts.
     info = run(["dpkg-deb", "-f", debs.deb, "Depends", "Recommends"]).stdout
     for dep in ("systemd", "libsodium23", "libsqlite3-0", "libfcgi0ldbl",
-                "libcurl4", "libjson-c5"):
+                "libcurl4", "libjson-c5", "libpq5"):
         assert re.search(r"(^|[ ,])%s( |,|$)" % dep, info, re.M), dep
     assert "Recommends: nginx" in info
 
