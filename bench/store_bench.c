@@ -380,7 +380,8 @@ fill_copy(const char *uri, const char *src, size_t n)
 	PQclear(res);
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		for (i = 0; i < ncol; i++) {
-			if (copy_field(&b, s, i) == -1 || copy_room(&b, 1))
+			if (copy_field(&b, s, i) == -1 ||
+			    copy_room(&b, 1) == -1)
 				goto abort;
 			b.p[b.len++] = i + 1 < ncol ? '\t' : '\n';
 		}
