@@ -53,6 +53,7 @@ int	 cmd_integration(int argc, char *argv[]);	/* integrations.c */
 int	 cmd_workspace(int argc, char *argv[]);		/* integrations.c */
 int	 cmd_backup(int argc, char *argv[]);		/* backup.c */
 int	 cmd_restore(int argc, char *argv[]);		/* backup.c */
+int	 cmd_migrate_store(int argc, char *argv[]);	/* migrate.c */
 
 /*
  * --env-file: reads KEY=VALUE lines (as a systemd EnvironmentFile) from

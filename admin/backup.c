@@ -733,6 +733,20 @@ out:
 	return rc;
 }
 
+/* backup and restore are of a SQLite file: a PostgreSQL store is backed
+ * up by its server's tools.  Returns ADMIN_OK or ADMIN_CONFIG (said). */
+static int
+bk_sqlite_only(const struct config *cfg, const char *what)
+{
+	if (!store_is_uri(cfg->db_path))
+		return ADMIN_OK;
+	admin_err("%s: FORCELINK_DB is a PostgreSQL database: back it up "
+	    "and restore it with the server's tools (pg_dump and pg_restore, "
+	    "or base backups with WAL archiving); the sealed tokens need the "
+	    "key file as well, which is never in the database", what);
+	return ADMIN_CONFIG;
+}
+
 int
 cmd_backup(int argc, char *argv[])
 {
@@ -766,7 +780,8 @@ cmd_backup(int argc, char *argv[])
 	if ((rc = admin_config(&cfg)) != ADMIN_OK)
 		goto out;
 	loaded = 1;
-	if ((rc = admin_open(&cfg, &st)) != ADMIN_OK ||
+	if ((rc = bk_sqlite_only(&cfg, "backup")) != ADMIN_OK ||
+	    (rc = admin_open(&cfg, &st)) != ADMIN_OK ||
 	    (rc = bk_dir(dir)) != ADMIN_OK ||
 	    (rc = bk_make(&cfg, st, dir, name, rep)) != ADMIN_OK)
 		goto out;
@@ -1005,7 +1020,8 @@ cmd_restore(int argc, char *argv[])
 	if ((rc = admin_config(&cfg)) != ADMIN_OK)
 		goto out;
 	loaded = 1;
-	if ((rc = rs_checksum(file, &checked)) != ADMIN_OK ||
+	if ((rc = bk_sqlite_only(&cfg, "restore")) != ADMIN_OK ||
+	    (rc = rs_checksum(file, &checked)) != ADMIN_OK ||
 	    (rc = rs_probe(file)) != ADMIN_OK)
 		goto out;
 	if (stat(cfg.db_path, &sb) == 0)

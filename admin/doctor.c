@@ -63,7 +63,7 @@ static const char *const doctor_programs[] = {
 static const char *const doctor_secret_files[] = {
 	"SF_CLIENT_SECRET_FILE", "SLACK_SIGNING_SECRET_FILE",
 	"SLACK_VERIFICATION_TOKEN_FILE", "SLACK_CLIENT_SECRET_FILE",
-	"SLACK_BOT_TOKEN_FILE"
+	"SLACK_BOT_TOKEN_FILE", "FORCELINK_DB_PASSWORD_FILE"
 };
 
 enum doctor_status {
@@ -345,6 +345,59 @@ doctor_public_url(struct doctor *d)
 		    "only: for a demo, not for Slack)" : "");
 }
 
+/* database, database.tls, database.role and schema on PostgreSQL: on
+ * success d->st is open. */
+static void
+doctor_database_pg(struct doctor *d)
+{
+	struct store_server	 si;
+
+	/* Opening migrates, as the programs do when they start. */
+	if ((d->st = store_open_keyring(d->cfg.db_path,
+	    d->cfg.keyring)) == NULL) {
+		doctor_report(d, "database", DOC_FAIL, "%s cannot be opened: "
+		    "the server is down or unreachable, the password "
+		    "(FORCELINK_DB_PASSWORD_FILE or PGPASSFILE) is wrong, the "
+		    "database does not exist, or its schema is newer than "
+		    "this program's (see the log line)", d->cfg.db_path);
+		return;
+	}
+	if (store_server_info(d->st, &si) == -1) {
+		doctor_report(d, "database", DOC_FAIL, "%s: the server does not "
+		    "answer (see the log line)", d->cfg.db_path);
+		return;
+	}
+	doctor_report(d, "database", DOC_OK, "PostgreSQL %s, database %s "
+	    "on %s as %s, %lld bytes, data checksums %s", si.version, si.db,
+	    si.host, si.user, si.size_bytes, si.checksums ? "on" : "off");
+	if (si.local)
+		doctor_report(d, "database.tls", DOC_OK, "%s is this machine "
+		    "(%s)", si.host, si.ssl ? "TLS" : "no TLS needed");
+	else if (strcmp(si.sslmode, "verify-full") == 0 && si.ssl)
+		doctor_report(d, "database.tls", DOC_OK, "TLS with "
+		    "sslmode=verify-full");
+	else
+		doctor_report(d, "database.tls", DOC_FAIL, "%s is another host "
+		    "reached with sslmode=%s%s: add sslmode=verify-full (and "
+		    "sslrootcert=FILE of the server's CA) to FORCELINK_DB, so "
+		    "that the tokens travel encrypted to the server that "
+		    "proves its name", si.host, si.sslmode[0] ? si.sslmode :
+		    "prefer", si.ssl ? " (encrypted, but the server's name "
+		    "is not verified)" : " (not encrypted)");
+	if (si.superuser)
+		doctor_report(d, "database.role", DOC_FAIL, "%s is a superuser: "
+		    "give forcelink a role of its own that owns its database "
+		    "and nothing more", si.user);
+	else if (si.missing[0] != '\0')
+		doctor_report(d, "database.role", DOC_FAIL, "%s lacks %s",
+		    si.user, si.missing);
+	else
+		doctor_report(d, "database.role", DOC_OK, "%s may read and write "
+		    "every table, and is not a superuser", si.user);
+	doctor_report(d, "schema", DOC_OK, "version %d, this program's (the "
+	    "store migrates on opening)", store_schema_version());
+}
+
 /* database and schema: on success d->st is open. */
 static void
 doctor_database(struct doctor *d)
@@ -353,6 +406,10 @@ doctor_database(struct doctor *d)
 	char		 msg[512];
 	int		 v = 0, rc;
 
+	if (store_is_uri(path)) {
+		doctor_database_pg(d);
+		return;
+	}
 	switch (store_probe(path, &v)) {
 	case STORE_PROBE_OK:
 		break;
@@ -413,6 +470,11 @@ doctor_modes_db(struct doctor *d)
 	int		 bad = 0;
 
 	detail[0] = '\0';
+	if (store_is_uri(d->cfg.db_path)) {
+		doctor_report(d, "modes.database", DOC_SKIP, "the store is on "
+		    "a PostgreSQL server, which keeps its own files");
+		return;
+	}
 	for (i = 0; i < 3; i++) {
 		snprintf(path, sizeof(path), "%s%s", d->cfg.db_path,
 		    suffix[i]);
@@ -455,6 +517,11 @@ doctor_modes_dir(struct doctor *d)
 	struct stat	 sb;
 	char		*copy, *dir, m[96];
 
+	if (store_is_uri(d->cfg.db_path)) {
+		doctor_report(d, "modes.directory", DOC_SKIP, "the store is on "
+		    "a PostgreSQL server");
+		return;
+	}
 	if ((copy = strdup(d->cfg.db_path)) == NULL)
 		return;
 	dir = dirname(copy);

@@ -50,6 +50,8 @@ static const struct admin_command {
 	    "copy the live database into a checked, checksummed file" },
 	{ "restore", cmd_restore,
 	    "replace the database with a backup (after a key census)" },
+	{ "migrate-store", cmd_migrate_store,
+	    "copy the SQLite database into an empty PostgreSQL one" },
 };
 
 #define SYNOPSIS	ADMIN_PROG " [--env-file FILE] COMMAND [OPTION]... " \
@@ -62,10 +64,11 @@ usage_full(void)
 
 	printf("usage: %s\n\nCommands:\n", SYNOPSIS);
 	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		printf("  %-11s %s\n", commands[i].name, commands[i].summary);
+		printf("  %-13s %s\n", commands[i].name, commands[i].summary);
 	printf("\n"
 	    "Every command takes --help.  list, show, stats, purge, doctor,\n"
-	    "integration list, workspace list and backup take --json.\n"
+	    "integration list, workspace list, backup and migrate-store take\n"
+	    "--json.\n"
 	    "\n"
 	    "Options:\n"
 	    "  --env-file FILE   read KEY=VALUE settings (as the service's\n"

@@ -245,6 +245,7 @@ stats_json(const struct config *cfg, const struct store_stats *ss,
 {
 	struct json_object	*o, *l, *r, *d, *k, *e;
 	size_t			 i;
+	int			 pg;
 
 	if ((o = json_object_new_object()) == NULL)
 		return admin_json_print(NULL);
@@ -275,11 +276,15 @@ stats_json(const struct config *cfg, const struct store_stats *ss,
 		    json_object_new_int64(f->db));
 		json_object_object_add(d, "wal_bytes", f->wal < 0 ? NULL :
 		    json_object_new_int64(f->wal));
-		json_object_object_add(d, "page_size",
+		/* A server's database has no pages of ours: null. */
+		pg = store_is_uri(cfg->db_path);
+		json_object_object_add(d, "engine", json_object_new_string(pg ?
+		    "postgresql" : "sqlite"));
+		json_object_object_add(d, "page_size", pg ? NULL :
 		    json_object_new_int64(ss->page_size));
-		json_object_object_add(d, "page_count",
+		json_object_object_add(d, "page_count", pg ? NULL :
 		    json_object_new_int64(ss->page_count));
-		json_object_object_add(d, "freelist_count",
+		json_object_object_add(d, "freelist_count", pg ? NULL :
 		    json_object_new_int64(ss->freelist_count));
 		json_object_object_add(d, "schema_version",
 		    json_object_new_int(ss->schema_version));
@@ -346,9 +351,14 @@ stats_text(const struct config *cfg, const struct store_stats *ss,
 		snprintf(wal, sizeof(wal), "none");
 	else
 		snprintf(wal, sizeof(wal), "%lld", f->wal);
-	snprintf(v, sizeof(v), "%s: size_bytes %lld, wal_bytes %s, page_size "
-	    "%ld, page_count %ld, freelist_count %ld", cfg->db_path, f->db,
-	    wal, ss->page_size, ss->page_count, ss->freelist_count);
+	if (store_is_uri(cfg->db_path))
+		snprintf(v, sizeof(v), "engine postgresql, %s: size_bytes %lld "
+		    "(the server's pg_database_size)", cfg->db_path, f->db);
+	else
+		snprintf(v, sizeof(v), "engine sqlite, %s: size_bytes %lld, "
+		    "wal_bytes %s, page_size %ld, page_count %ld, "
+		    "freelist_count %ld", cfg->db_path, f->db, wal,
+		    ss->page_size, ss->page_count, ss->freelist_count);
 	admin_kv("database", v, NULL);
 	snprintf(v, sizeof(v), "schema_version %d, schema_current %d (this "
 	    "program's)", ss->schema_version, store_schema_version());
@@ -371,6 +381,7 @@ cmd_stats(int argc, char *argv[])
 	struct config		 cfg;
 	struct store_stats	 ss;
 	struct stats_files	 f;
+	struct store_server	 si;
 	struct store		*st = NULL;
 	int			 rc, json, done, loaded = 0, have = 0;
 
@@ -387,8 +398,17 @@ cmd_stats(int argc, char *argv[])
 		goto out;
 	}
 	have = 1;
-	f.db = stats_size(cfg.db_path, "");
-	f.wal = stats_size(cfg.db_path, "-wal");
+	if (store_is_uri(cfg.db_path)) {
+		if (store_server_info(st, &si) == -1) {
+			rc = admin_store_fail(st, "reading the database's size");
+			goto out;
+		}
+		f.db = si.size_bytes;
+		f.wal = -1;
+	} else {
+		f.db = stats_size(cfg.db_path, "");
+		f.wal = stats_size(cfg.db_path, "-wal");
+	}
 	if ((json ? stats_json(&cfg, &ss, &f) : stats_text(&cfg, &ss, &f)) ==
 	    -1)
 		rc = ADMIN_FAIL;

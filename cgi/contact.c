@@ -515,7 +515,8 @@ contact_text_refused(enum fields_text t)
 
 /*
  * Checks a signed request (SPEC §4) and that its signature was not seen
- * before.  Returns 0, or -1 after answering.
+ * before.  Returns 0, -1 after answering, or 1 (not answered) when the
+ * signature is good but the store could not say whether it was seen.
  */
 static int
 contact_verify_signature(FCGX_Request *r, struct session *s,
@@ -546,8 +547,9 @@ contact_verify_signature(FCGX_Request *r, struct session *s,
 		contact_plain(r, 401, "replayed request\n");
 		return -1;
 	} else if (sr != STORE_OK) {
-		contact_plain(r, 503, "temporarily unavailable\n");
-		return -1;
+		log_event(LOGL_WARN, "slack.verify",
+		    "outcome=store_unavailable");
+		return 1;
 	}
 	return 0;
 }
@@ -676,6 +678,7 @@ contact_handle(FCGX_Request *r, struct session *s)
 	const char		*method, *bad = NULL, *ssl;
 	char			*json = NULL;
 	long			 wait_ms;
+	int			 sv;
 
 	buf_init(&body, SLACK_BODY_MAX);
 	method = req_param(r, "REQUEST_METHOD");
@@ -692,8 +695,28 @@ contact_handle(FCGX_Request *r, struct session *s)
 	}
 	/* Nothing in the body is decoded before a signature is checked. */
 	if (s->cfg->slack_signing_secret != NULL) {
-		if (contact_verify_signature(r, s, &body) == -1)
+		if ((sv = contact_verify_signature(r, s, &body)) == -1)
 			goto out;
+		if (sv == 1) {
+			/*
+			 * The store cannot tell whether this signature was
+			 * seen before (a PostgreSQL server restarting, say):
+			 * nothing is done, and Slack gets an apology it shows
+			 * the user.  Of any other status than 200 Slack shows
+			 * only an error code.
+			 */
+			memset(&c, 0, sizeof(c));
+			c.fcgi = r;
+			c.s = s;
+			c.taken = taken;
+			c.wait_ms = wait_ms;
+			if ((json = render_message("Something went wrong on "
+			    "our side. Please try again in a minute.")) != NULL)
+				contact_reply(&c, json);
+			else
+				contact_plain(r, 500, "out of memory\n");
+			goto out;
+		}
 		fr = form_parse(buf_cstr(&body), body.len, &f);
 	} else {
 		fr = form_parse(buf_cstr(&body), body.len, &f);

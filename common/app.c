@@ -23,7 +23,7 @@ static const char	*app_name;
 static void *
 app_thread_init(void *global)
 {
-	return session_new(global);
+	return session_new_thread(global);
 }
 
 static void

@@ -376,16 +376,24 @@ out:
 	return r;
 }
 
+/* The store lock of a rotation on a PostgreSQL store (store_lock_try). */
+#define REKEY_LOCK_NAME	"forcelink-admin rotate-key"
+
 /*
  * Makes sure only one rotation runs on a database: two at once, to
  * different keys, would each drop the other's key from the key file.
- * Returns REKEY_OK (the lock is held until the run ends) or REKEY_BUSY.
+ * On SQLite a lock file beside the database, taken before the database
+ * is opened; on PostgreSQL, where rotations may start on any host, a
+ * lock of the store's, taken once it is open (rekey_open).  Returns
+ * REKEY_OK (the lock is held until the run ends) or REKEY_BUSY.
  */
 static enum rekey_result
 rekey_lock(struct rekey *rk)
 {
 	char	 path[PATH_MAX];
 
+	if (store_is_uri(rk->o->db_path))
+		return REKEY_OK;
 	if (snprintf(path, sizeof(path), "%s-rotate.lock", rk->o->db_path) >=
 	    (int)sizeof(path))
 		return rekey_fail(rk, REKEY_CONFIG, "FORCELINK_DB: path too "
@@ -402,22 +410,40 @@ rekey_lock(struct rekey *rk)
 }
 
 /* Opens the database with the ring.  Returns REKEY_OK, REKEY_CONFIG (no
- * database there) or REKEY_FAILED. */
+ * database there), REKEY_BUSY (another rotation on a PostgreSQL store)
+ * or REKEY_FAILED. */
 static enum rekey_result
 rekey_open(struct rekey *rk)
 {
 	struct stat	 sb;
+	int		 pg = store_is_uri(rk->o->db_path);
 
-	/* store_open() would create a missing database; a rotation must
+	/* store_open() would create a missing SQLite file; a rotation must
 	 * not, it would only mean FORCELINK_DB is wrong. */
-	if (stat(rk->o->db_path, &sb) == -1)
+	if (!pg && stat(rk->o->db_path, &sb) == -1)
 		return rekey_fail(rk, REKEY_CONFIG, "FORCELINK_DB: %s: %s",
 		    rk->o->db_path, strerror(errno));
 	if ((rk->kr = keyring_from_keys(rk->ring, rk->nring)) == NULL)
 		return rekey_fail(rk, REKEY_FAILED, "out of memory");
+	/* A server's database that cannot be opened is missing, out of
+	 * reach or refuses the role: FORCELINK_DB's fault, as a missing
+	 * file is. */
 	if ((rk->st = store_open_keyring(rk->o->db_path, rk->kr)) == NULL)
-		return rekey_fail(rk, REKEY_FAILED, "cannot open the database "
-		    "%s (see the line above)", rk->o->db_path);
+		return rekey_fail(rk, pg ? REKEY_CONFIG : REKEY_FAILED,
+		    "%scannot open the database %s (see the line above)",
+		    pg ? "FORCELINK_DB: " : "", rk->o->db_path);
+	if (pg) {
+		switch (store_lock_try(rk->st, REKEY_LOCK_NAME)) {
+		case 1:
+			break;
+		case 0:
+			return rekey_fail(rk, REKEY_BUSY, "another rotate-key "
+			    "is running on %s", rk->o->db_path);
+		default:
+			return rekey_fail(rk, REKEY_FAILED, "cannot take the "
+			    "rotation lock (see the line above)");
+		}
+	}
 	return REKEY_OK;
 }
 

@@ -42,15 +42,18 @@ session_result_str(enum session_result r)
 	return session_result_names[r];
 }
 
-struct session *
-session_new(const struct config *cfg)
+/* session_new() and session_new_thread(). */
+static struct session *
+session_new_how(const struct config *cfg, int deferred)
 {
 	struct session	*s;
 
 	if ((s = calloc(1, sizeof(*s))) == NULL)
 		return NULL;
 	s->cfg = cfg;
-	if ((s->st = store_open_keyring(cfg->db_path, cfg->keyring)) == NULL)
+	if ((s->st = deferred ? store_open_deferred(cfg->db_path,
+	    cfg->keyring) : store_open_keyring(cfg->db_path,
+	    cfg->keyring)) == NULL)
 		goto fail;
 	if ((s->http = http_new(cfg->ca_file)) == NULL)
 		goto fail;
@@ -58,6 +61,18 @@ session_new(const struct config *cfg)
 fail:
 	session_free(s);
 	return NULL;
+}
+
+struct session *
+session_new(const struct config *cfg)
+{
+	return session_new_how(cfg, 0);
+}
+
+struct session *
+session_new_thread(const struct config *cfg)
+{
+	return session_new_how(cfg, 1);
 }
 
 void

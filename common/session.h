@@ -94,6 +94,10 @@ struct session_linked {
 /* Opens a database connection and an HTTP client for one thread.
  * Returns NULL on failure (logged). */
 struct session	*session_new(const struct config *);
+/* session_new() for a worker thread: its store connects on first use
+ * (store_open_deferred), so that no thread fails to start, and no
+ * worker exits, while a PostgreSQL server is down. */
+struct session	*session_new_thread(const struct config *);
 void		 session_free(struct session *);
 
 /* Makes a one-time login nonce for who and returns the login link

@@ -420,8 +420,9 @@ store_new(const char *db, struct keyring *kr)
 	return st;
 }
 
-struct store *
-store_open_keyring(const char *db, struct keyring *kr)
+/* store_open_keyring() and store_open_deferred(). */
+static struct store *
+store_open_how(const char *db, struct keyring *kr, int deferred)
 {
 	struct store	*st;
 	int		 rc;
@@ -429,7 +430,7 @@ store_open_keyring(const char *db, struct keyring *kr)
 	if (db == NULL || kr == NULL || (st = store_new(db, kr)) == NULL)
 		return NULL;
 	if (st->eng == &store_pg_engine)
-		rc = store_pg_open(st, db);
+		rc = store_pg_open(st, db, deferred);
 	else
 		rc = store_sqlite_open(st, db);
 	if (rc == -1) {
@@ -437,6 +438,18 @@ store_open_keyring(const char *db, struct keyring *kr)
 		return NULL;
 	}
 	return st;
+}
+
+struct store *
+store_open_keyring(const char *db, struct keyring *kr)
+{
+	return store_open_how(db, kr, 0);
+}
+
+struct store *
+store_open_deferred(const char *db, struct keyring *kr)
+{
+	return store_open_how(db, kr, 1);
 }
 
 struct store *

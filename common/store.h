@@ -109,6 +109,17 @@ struct store_link {
  */
 struct store	*store_open_keyring(const char *path, struct keyring *kr);
 
+/*
+ * store_open_keyring() for a worker thread, after its program opened the
+ * store once at start (which migrated it): on PostgreSQL it connects
+ * (waiting longer than a request would) but opens even when the server
+ * does not answer; then the first call connects, as a later one does
+ * after a loss.  So a thread starts (and its worker lives) while the
+ * server is down, and its requests get an apology meanwhile.  On SQLite
+ * the same as store_open_keyring().
+ */
+struct store	*store_open_deferred(const char *db, struct keyring *kr);
+
 /* store_open_keyring() with a keyring of this one key, which is copied
  * (tests and tools that hold one key). */
 struct store	*store_open(const char *path, const struct crypto_key *key);
@@ -240,6 +251,28 @@ int		 store_purge(struct store *, time_t now);
  * reads or returns a secret.
  */
 
+/*
+ * What forcelink-admin doctor and stats report of a PostgreSQL store:
+ * where it is and how it is reached, and what the role may do.
+ * store_server_info() fills *out and returns 0; -1 (logged) on failure
+ * or for a SQLite store.
+ */
+struct store_server {
+	char		 host[256];	/* host name, or socket directory */
+	char		 db[128];
+	char		 user[128];
+	char		 version[64];	/* server_version */
+	char		 sslmode[16];	/* the connection's sslmode */
+	int		 ssl;		/* the connection is encrypted */
+	int		 local;		/* unix socket or loopback */
+	int		 superuser;	/* the role is one (it should not be) */
+	int		 checksums;	/* data_checksums on */
+	long long	 size_bytes;	/* pg_database_size */
+	char		 missing[512];	/* "table:privilege" the role lacks,
+					   comma-separated; "" when none */
+};
+int		 store_server_info(struct store *, struct store_server *);
+
 /* Outcome of store_probe(). */
 enum store_probe_result {
 	STORE_PROBE_OK,		/* the file is an SQLite database */
@@ -284,6 +317,84 @@ int		 store_busy_failed(struct store *);
  */
 enum store_result store_backup(struct store *, const char *path);
 enum store_result store_restore(struct store *, const char *path);
+
+/*
+ * Moving a store to another database (forcelink-admin migrate-store):
+ * every row of every table of src inserted into dst, in one write
+ * transaction of dst, then checked there before it commits.  Neither
+ * engine is assumed: the rows go through the same statements on both.
+ *
+ * src must not change while this runs (rows read from a changing
+ * database are not one state of it): forcelink-admin gives it a copy,
+ * store_backup() into a private file opened with store_open_readonly().
+ * dst must hold no row of any table (its schema made by opening it):
+ * otherwise STORE_EXISTS and nothing is written.  Sealed columns are
+ * copied byte for byte, never opened and sealed again: their
+ * associated data names the row, not the database.  PostgreSQL numbers
+ * the copied rows' rowid itself, in the source's rowid order.
+ *
+ * Then, still inside the transaction: each table must hold as many rows
+ * as src's, and every sealed value of dst must open with the keys of
+ * dst's keyring (links' two tokens, installations' tokens, integrations'
+ * secrets and tokens, login states' verifiers, searches and pending
+ * links).  Only then, with commit set, does the transaction commit;
+ * without it (a rehearsal) it is rolled back after the checks.  Right
+ * before the commit, unchanged (when not NULL) is asked whether the
+ * database src was copied from is still as it was: 0 rolls back
+ * (STORE_CONFLICT, rep->source_changed), since rows written there after
+ * the copy was taken would be lost with the switch.
+ *
+ * Returns STORE_OK (rep complete; committed when commit was set),
+ * STORE_EXISTS (rep->nonempty names dst's first table holding rows),
+ * STORE_BADKEY (some sealed values do not open: rep->bad lists them by
+ * table, column and key id, never a value), STORE_CONFLICT (a count
+ * differs: rep says which; or the source changed), STORE_BUSY or
+ * STORE_ERROR (logged).  In all but STORE_OK with commit, dst is left as
+ * it was.
+ *
+ * store_data_version() gives a number of st's connection that changes
+ * whenever another connection commits to its SQLite file (SQLite's
+ * PRAGMA data_version): 0 and *v, or -1 (logged; PostgreSQL has none).
+ */
+#define STORE_MIGRATE_TABLES	8
+#define STORE_MIGRATE_BAD_MAX	8
+
+struct store_migrate_table {
+	const char	*name;		/* "sf_link", ... */
+	int64_t		 source;	/* rows in src */
+	int64_t		 copied;	/* rows inserted into dst */
+	int64_t		 target;	/* rows in dst before the commit */
+	int64_t		 sealed;	/* sealed values of dst checked */
+	int64_t		 opened;	/* of which opened */
+};
+
+/* Sealed values that did not open, grouped by table, column and key. */
+struct store_migrate_bad {
+	const char	*table;
+	const char	*column;
+	char		 key_id[CRYPTO_KEYID_LEN + 1];	/* "" malformed */
+	int		 key_missing;	/* 1: no key of that id; 0: the key
+					   is held but the value does not
+					   open (altered) */
+	int64_t		 values;
+};
+
+struct store_migrate_report {
+	struct store_migrate_table t[STORE_MIGRATE_TABLES];
+	struct store_migrate_bad   bad[STORE_MIGRATE_BAD_MAX];
+	size_t			   nbad;	/* entries of bad */
+	int64_t			   nbad_values;	/* values that did not
+						   open, all groups */
+	const char		  *nonempty;	/* STORE_EXISTS's table */
+	int64_t			   nonempty_rows;
+	int			   source_changed;
+	int			   committed;
+};
+
+enum store_result store_migrate(struct store *src, struct store *dst,
+	    int commit, int (*unchanged)(void *), void *arg,
+	    struct store_migrate_report *rep);
+int		 store_data_version(struct store *, int64_t *v);
 
 /*
  * Opens an existing database read-only: nothing is created, migrated or

@@ -69,8 +69,9 @@
 #define STORE_PURGE_EVERY	64
 
 /*
- * The statements.  Each connection prepares all of them once, in
- * store_open(), and reuses them.  PRAGMA synchronous is not among them:
+ * The statements.  A SQLite connection prepares all of them once, in
+ * store_open(), a PostgreSQL one each when it first runs; both reuse
+ * them.  PRAGMA synchronous is not among them:
  * SQLite applies it when the statement is compiled, not when it runs, so
  * it goes through sqlite3_exec() each time (see store_sync()).
  */
@@ -174,6 +175,36 @@ enum stmt {
 	STMT_INTEGRITY,
 	STMT_LINK_NEWEST,
 	STMT_STATS_INSTALLS,
+	/* Moving a store to another database (store_migrate.c): the rows
+	 * of every table, and each table's count; each table read whole,
+	 * in its columns' order, and inserted in the same order. */
+	STMT_MIG_COUNTS,
+	STMT_MIG_READ_LINKS,
+	STMT_MIG_PUT_LINKS,
+	STMT_MIG_READ_STATES,
+	STMT_MIG_PUT_STATES,
+	STMT_MIG_READ_REPLAY,
+	STMT_MIG_PUT_REPLAY,
+	STMT_MIG_READ_INSTALLS,
+	STMT_MIG_PUT_INSTALLS,
+	STMT_MIG_READ_ISTATES,
+	STMT_MIG_PUT_ISTATES,
+	STMT_MIG_READ_INTEG,
+	STMT_MIG_PUT_INTEG,
+	STMT_MIG_READ_WS,
+	STMT_MIG_PUT_WS,
+	STMT_MIG_READ_ITOKEN,
+	STMT_MIG_PUT_ITOKEN,
+	/* The sealed values of the copy, a page at a time by rowid, for
+	 * the check that each opens. */
+	STMT_MIG_SEALED_LINKS,
+	STMT_MIG_SEALED_STATES,
+	STMT_MIG_SEALED_INSTALLS,
+	STMT_MIG_SEALED_INTEG,
+	STMT_MIG_SEALED_ITOKEN,
+	/* SQLite's count of other connections' commits (none on
+	 * PostgreSQL). */
+	STMT_MIG_DATA_VERSION,
 	STMT__MAX
 };
 
@@ -285,6 +316,51 @@ enum {
 	RCOL_TEXT_CT,
 	RCOL_URL_CT
 };
+
+/*
+ * The columns store_migrate.c copies, per table: every column of the
+ * table in the order of its CREATE TABLE and ALTER TABLEs, the same on
+ * both engines, except PostgreSQL's rowid (an identity column the target
+ * numbers itself).  STMT_MIG_READ_* select them in this order and
+ * STMT_MIG_PUT_* insert them in this order ($1 or ?1 the first); the
+ * kinds say how each is read and bound: T text, I integer, B blob.
+ * test_store_migrate checks that each list is the whole table.
+ */
+#define STORE_MIG_LINKS_COLS \
+	"enterprise_id, team_id, user_id, org, sf_user_id, sf_org_id, " \
+	"sf_username, instance_url, key_id, access_token_ct, " \
+	"refresh_token_ct, version, created_at, updated_at, last_used_at"
+#define STORE_MIG_LINKS_KINDS		"TTTTTTTTTBBIIII"
+#define STORE_MIG_STATES_COLS \
+	"nonce_hash, enterprise_id, team_id, user_id, created_at, " \
+	"expires_at, started_at, state_hash, cookie_hash, verifier_ct, " \
+	"key_id, used_at, search_ct, search_url_ct, search_key_id, org, " \
+	"team_domain, user_name, leg, pend_org, pend_sf_user_id, " \
+	"pend_sf_org_id, pend_sf_username, pend_instance_url, pend_key_id, " \
+	"pend_access_ct, pend_refresh_ct, confirm_hash, confirm_tries"
+#define STORE_MIG_STATES_KINDS		"BTTTIIIBBBTIBBTTTTTTTTTTTBBBI"
+#define STORE_MIG_REPLAY_COLS		"sig_hash, expires_at"
+#define STORE_MIG_REPLAY_KINDS		"BI"
+#define STORE_MIG_INSTALLS_COLS \
+	"enterprise_id, team_id, app_id, team_name, enterprise_name, " \
+	"bot_user_id, bot_id, scopes, installer_user_id, key_id, " \
+	"bot_token_ct, refresh_token_ct, token_expires_at, " \
+	"needs_reinstall, version, created_at, updated_at"
+#define STORE_MIG_INSTALLS_KINDS	"TTTTTTTTTTBBIIIII"
+#define STORE_MIG_ISTATES_COLS \
+	"state_hash, cookie_hash, created_at, expires_at, used_at"
+#define STORE_MIG_ISTATES_KINDS		"BBIII"
+#define STORE_MIG_INTEG_COLS \
+	"name, login_url, client_id, key_id, client_secret_ct, " \
+	"api_version, integration_user, created_at"
+#define STORE_MIG_INTEG_KINDS		"TTTTBTII"
+#define STORE_MIG_WS_COLS		"kind, slack_id, integration, updated_at"
+#define STORE_MIG_WS_KINDS		"TTTI"
+#define STORE_MIG_ITOKEN_COLS \
+	"integration, sf_user_id, sf_org_id, sf_username, instance_url, " \
+	"key_id, access_token_ct, version, fetched_at"
+#define STORE_MIG_ITOKEN_KINDS		"TTTTTTBII"
+
 
 struct store_pg;
 
@@ -482,9 +558,10 @@ int		 store_sqlite_open_readonly(struct store *, const char *);
 
 /* --- store_pg.c --------------------------------------------------------- */
 
-/* Connects st to the server of URI uri, migrates and prepares: 0, or -1
- * (logged; the caller closes st). */
-int		 store_pg_open(struct store *, const char *);
+/* Connects st to the server of URI uri and migrates; with deferred, tries
+ * to connect and does not fail when it cannot (the first call tries
+ * again): 0, or -1 (logged; the caller closes st). */
+int		 store_pg_open(struct store *, const char *, int);
 
 /* --- store_seal.c ------------------------------------------------------ *
  *

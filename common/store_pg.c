@@ -2,7 +2,9 @@
  * store_pg: the store's PostgreSQL engine, through libpq (see store.h).
  *
  * One struct store is one server connection.  Each statement of
- * store_sql_pg.c is prepared once per connection under its name and run
+ * store_sql_pg.c is prepared on the connection, under its name, the
+ * first time it runs there (a worker thread uses a handful of the ninety:
+ * preparing them all cost the server more than the requests), and run
  * with PQexecPrepared when it is first stepped; its rows come back all at
  * once, in binary format, and the following steps walk them.  So a
  * statement's rows stay readable until it is reset, and several
@@ -25,10 +27,13 @@
  * Timeouts: a worker must answer Slack within 3 s, so no call may wait
  * on a stuck server longer than a fraction of that.  Each connection
  * runs with statement_timeout and lock_timeout PG_TIMEOUT_MS and connects
- * within PG_CONNECT_S; a call that runs into one fails (STORE_BUSY for a
- * lock, logged) and the request is answered with an apology.  The
+ * again within PG_CONNECT_S; a call that runs into one fails (STORE_BUSY for a
+ * lock, logged) and the request is answered with an apology.  A server
+ * that does not answer at all (stopped, or cut off by the network, where
+ * the kernel would wait many minutes) is given PG_ANSWER_MS by our own
+ * clock (pg_result), and the connection is then dropped.  The
  * migrations, which may be long and which every host waits for, lift
- * both for their own transaction.
+ * all three.
  *
  * Reconnecting: a connection the server closed (a restart, a failover,
  * an idle timeout) is noticed before the next statement is sent, when
@@ -57,6 +62,7 @@
 #include <endian.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -78,14 +84,21 @@
 #define PG_LOCK_WRITER		1
 #define PG_LOCK_MIGRATE		2
 
-/* Timeouts of a connection (see the top of this file), in ms and s. */
+/* Timeouts of a connection (see the top of this file), in ms and s: the
+ * server's, and ours for an answer that does not come at all. */
 #define PG_TIMEOUT_MS		"2000"
 #define PG_CONNECT_S		"2"
+/* The connect of store_open() and of a worker thread's store as the
+ * thread starts (store_open_deferred): not in a request, so it may take
+ * longer on a busy host; a reconnect within a call has PG_CONNECT_S. */
+#define PG_CONNECT_OPEN_S	"10"
+#define PG_ANSWER_MS		2500
 /* Least time between two attempts to reach a server that was down. */
 #define PG_RETRY_S		1
 
-/* The most parameters a statement has ($1 to $16). */
-#define PG_MAXPARAM		16
+/* The most parameters a statement has ($1 to $32: STMT_MIG_PUT_STATES
+ * inserts every column of login_state). */
+#define PG_MAXPARAM		32
 /* The longest password read from FORCELINK_DB_PASSWORD_FILE. */
 #define PG_PASSWORD_MAX		1024
 
@@ -116,7 +129,10 @@ struct store_pg {
 					   timeout */
 	int		 closing;	/* the server said it ends the
 					   session */
+	int		 wait_ms;	/* longest wait for an answer; 0:
+					   none (migrations) */
 	time_t		 tried_at;	/* last failed connect */
+	int		 ever;		/* has been connected */
 };
 
 /* --- Connecting ---------------------------------------------------------- */
@@ -230,7 +246,7 @@ pg_notice(void *arg, const PGresult *res)
  * connection, or NULL (logged).
  */
 static PGconn *
-pg_connect(struct store_pg *pg, const char *uri)
+pg_connect(struct store_pg *pg, const char *uri, const char *timeout_s)
 {
 	const char	*kw[6], *val[6];
 	char		 pw[PG_PASSWORD_MAX], where[256];
@@ -239,7 +255,7 @@ pg_connect(struct store_pg *pg, const char *uri)
 
 	if ((havepw = pg_password(pw, sizeof(pw))) == -1)
 		return NULL;
-	kw[n] = "connect_timeout";	val[n++] = PG_CONNECT_S;
+	kw[n] = "connect_timeout";	val[n++] = timeout_s;
 	kw[n] = "application_name";	val[n++] = "forcelink";
 	kw[n] = "options";		val[n++] = "-c statement_timeout="
 	    PG_TIMEOUT_MS " -c lock_timeout=" PG_TIMEOUT_MS;
@@ -311,6 +327,94 @@ pg_fail(struct store *st, const char *what, PGresult *res)
 	return -1;
 }
 
+/* Whether a result is a failure. */
+static int
+pg_failed(const PGresult *res)
+{
+	return PQresultStatus(res) != PGRES_COMMAND_OK &&
+	    PQresultStatus(res) != PGRES_TUPLES_OK;
+}
+
+/* Whether the connection is gone (lost, or dropped by pg_result). */
+static int
+pg_down(const struct store_pg *pg)
+{
+	return pg->conn == NULL || PQstatus(pg->conn) != CONNECTION_OK;
+}
+
+/* Drops the connection (the next call connects again). */
+static void
+pg_drop(struct store *st)
+{
+	size_t	 i;
+
+	for (i = 0; i < STMT__MAX; i++) {
+		PQclear(st->pg->s[i].res);
+		st->pg->s[i].res = NULL;
+		st->pg->s[i].prepared = 0;
+	}
+	PQfinish(st->pg->conn);
+	st->pg->conn = NULL;
+	st->pg->in_tx = 0;
+}
+
+/*
+ * The result of what was just sent (PQsend*) for what: the first failed
+ * result if any, else the last.  The server's own timeouts answer a slow
+ * statement; this waits at most PG_ANSWER_MS more for a server that does
+ * not answer at all (stopped, or cut off by the network, where the
+ * kernel would wait many minutes), then drops the connection.  Returns
+ * NULL (logged) when no result came.
+ */
+static PGresult *
+pg_result(struct store *st, const char *what)
+{
+	struct store_pg	*pg = st->pg;
+	struct pollfd	 pfd;
+	struct timespec	 t0, t;
+	PGresult	*res, *keep = NULL;
+	long		 left;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		while (PQisBusy(pg->conn)) {
+			clock_gettime(CLOCK_MONOTONIC, &t);
+			left = pg->wait_ms - ((t.tv_sec - t0.tv_sec) * 1000L +
+			    (t.tv_nsec - t0.tv_nsec) / 1000000L);
+			pfd.fd = PQsocket(pg->conn);
+			pfd.events = POLLIN;
+			if (pg->wait_ms > 0 && left <= 0) {
+				log_error("stmt=%s msg=\"PostgreSQL did not "
+				    "answer within %d ms: connection dropped\"",
+				    what, PG_ANSWER_MS);
+				st->last_fail = STORE_ERROR;
+				pg->busy = 0;
+				PQclear(keep);
+				pg_drop(st);
+				return NULL;
+			}
+			if (poll(&pfd, 1, pg->wait_ms > 0 ? (int)left : -1) ==
+			    -1 && errno != EINTR)
+				break;
+			if (!PQconsumeInput(pg->conn))
+				break;
+		}
+		if ((res = PQgetResult(pg->conn)) == NULL)
+			break;
+		if (keep != NULL && pg_failed(keep))
+			PQclear(res);
+		else {
+			PQclear(keep);
+			keep = res;
+		}
+		if (pg_down(pg))
+			break;
+	}
+	if (keep == NULL)
+		(void)pg_fail(st, what, NULL);
+	return keep;
+}
+
 /* Runs sql (no parameters, several statements allowed) for what.
  * Returns 0, or -1 (logged). */
 static int
@@ -318,7 +422,10 @@ pg_exec(struct store *st, const char *what, const char *sql)
 {
 	PGresult	*res;
 
-	res = PQexec(st->pg->conn, sql);
+	if (pg_down(st->pg) || !PQsendQuery(st->pg->conn, sql))
+		return pg_fail(st, what, NULL);
+	if ((res = pg_result(st, what)) == NULL)
+		return -1;
 	if (PQresultStatus(res) != PGRES_COMMAND_OK &&
 	    PQresultStatus(res) != PGRES_TUPLES_OK)
 		return pg_fail(st, what, res);
@@ -343,39 +450,16 @@ pg_prepare(struct store *st, enum stmt id)
 		    store_stmts_pg[id].name, PG_MAXPARAM);
 		return -1;
 	}
-	res = PQprepare(st->pg->conn, store_stmts_pg[id].name,
-	    store_stmts_pg[id].sql, ps->nparams, NULL);
+	if (pg_down(st->pg) || !PQsendPrepare(st->pg->conn,
+	    store_stmts_pg[id].name, store_stmts_pg[id].sql, ps->nparams, NULL))
+		return pg_fail(st, store_stmts_pg[id].name, NULL);
+	if ((res = pg_result(st, store_stmts_pg[id].name)) == NULL)
+		return -1;
 	if (PQresultStatus(res) != PGRES_COMMAND_OK)
 		return pg_fail(st, store_stmts_pg[id].name, res);
 	PQclear(res);
 	ps->prepared = 1;
 	return 0;
-}
-
-/* Prepares every statement PostgreSQL has.  Returns 0 or -1 (logged). */
-static int
-pg_prepare_all(struct store *st)
-{
-	size_t	 i;
-
-	for (i = 0; i < STMT__MAX; i++)
-		if (store_stmts_pg[i].sql != NULL &&
-		    pg_prepare(st, (enum stmt)i) == -1)
-			return -1;
-	return 0;
-}
-
-/* Forgets what the connection had prepared and the rows it held. */
-static void
-pg_forget(struct store *st)
-{
-	size_t	 i;
-
-	for (i = 0; i < STMT__MAX; i++) {
-		PQclear(st->pg->s[i].res);
-		st->pg->s[i].res = NULL;
-		st->pg->s[i].prepared = 0;
-	}
 }
 
 /*
@@ -405,18 +489,19 @@ pg_ready(struct store *st)
 		    "once a second)\"");
 		return -1;
 	}
-	if ((c = pg_connect(pg, pg->uri)) == NULL) {
+	if ((c = pg_connect(pg, pg->uri, PG_CONNECT_S)) == NULL) {
 		pg->tried_at = now;
 		st->last_fail = STORE_ERROR;
 		return -1;
 	}
 	pg->tried_at = 0;
-	pg_forget(st);
-	PQfinish(pg->conn);
+	pg_drop(st);
 	pg->conn = c;
-	pg->in_tx = 0;
-	pg_where(c, where, sizeof(where));
-	log_event(LOGL_WARN, "store.reconnected", "db=\"%s\"", where);
+	if (pg->ever) {
+		pg_where(c, where, sizeof(where));
+		log_event(LOGL_WARN, "store.reconnected", "db=\"%s\"", where);
+	}
+	pg->ever = 1;
 	return 0;
 }
 
@@ -452,8 +537,12 @@ pg_run(struct store *st, enum stmt id)
 		return -1;
 	if (!ps->prepared && pg_prepare(st, id) == -1)
 		return -1;
-	res = PQexecPrepared(pg->conn, store_stmts_pg[id].name, ps->nparams,
-	    (const char *const *)ps->val, ps->len, ps->fmt, 1);
+	if (pg_down(pg) || !PQsendQueryPrepared(pg->conn,
+	    store_stmts_pg[id].name, ps->nparams,
+	    (const char *const *)ps->val, ps->len, ps->fmt, 1))
+		return pg_fail(st, store_stmts_pg[id].name, NULL);
+	if ((res = pg_result(st, store_stmts_pg[id].name)) == NULL)
+		return -1;
 	status = PQresultStatus(res);
 	if (status == PGRES_COMMAND_OK)
 		pg->changes = strtoll(PQcmdTuples(res), NULL, 10);
@@ -663,7 +752,8 @@ pg_begin(struct store *st, int durable)
 	    "%d, %d)", durable ? "SET LOCAL synchronous_commit TO on; " : "",
 	    PG_LOCK_CLASS, PG_LOCK_WRITER);
 	if (pg_exec(st, "begin", sql) == -1) {
-		if (PQtransactionStatus(st->pg->conn) != PQTRANS_IDLE)
+		if (!pg_down(st->pg) &&
+		    PQtransactionStatus(st->pg->conn) != PQTRANS_IDLE)
 			(void)pg_exec(st, "rollback", "ROLLBACK");
 		return -1;
 	}
@@ -687,12 +777,16 @@ pg_end(struct store *st, int commit, int durable)
 	(void)durable;
 	pg->in_tx = 0;
 	if (!commit) {
-		if (PQtransactionStatus(pg->conn) != PQTRANS_IDLE)
+		if (!pg_down(pg) &&
+		    PQtransactionStatus(pg->conn) != PQTRANS_IDLE)
 			(void)pg_exec(st, "rollback", "ROLLBACK");
 		return 0;
 	}
-	res = PQexec(pg->conn, "COMMIT");
-	if (PQresultStatus(res) != PGRES_COMMAND_OK)
+	if (pg_down(pg) || !PQsendQuery(pg->conn, "COMMIT"))
+		rc = pg_fail(st, "commit", NULL);
+	else if ((res = pg_result(st, "commit")) == NULL)
+		rc = -1;
+	else if (PQresultStatus(res) != PGRES_COMMAND_OK)
 		rc = pg_fail(st, "commit", res);
 	else {
 		if (strcmp(PQcmdStatus(res), "COMMIT") != 0) {
@@ -703,7 +797,7 @@ pg_end(struct store *st, int commit, int durable)
 		}
 		PQclear(res);
 	}
-	if (PQtransactionStatus(pg->conn) != PQTRANS_IDLE)
+	if (!pg_down(pg) && PQtransactionStatus(pg->conn) != PQTRANS_IDLE)
 		(void)pg_exec(st, "rollback", "ROLLBACK");
 	return rc;
 }
@@ -735,7 +829,11 @@ pg_lock_call(struct store *st, const char *fn, uint32_t key, char *buf,
 	snprintf(sql, sizeof(sql), "SELECT %s(%d, $1::integer)", fn,
 	    PG_LOCK_NAMED);
 	params[0] = k;
-	res = PQexecParams(st->pg->conn, sql, 1, NULL, params, NULL, NULL, 0);
+	if (pg_down(st->pg) || !PQsendQueryParams(st->pg->conn, sql, 1, NULL,
+	    params, NULL, NULL, 0))
+		return pg_fail(st, fn, NULL);
+	if ((res = pg_result(st, fn)) == NULL)
+		return -1;
 	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1)
 		return pg_fail(st, fn, res);
 	snprintf(buf, bufsz, "%s", PQgetvalue(res, 0, 0));
@@ -761,7 +859,7 @@ pg_lock_release(struct store *st, uint32_t key)
 	char	 v[8];
 
 	/* A connection lost meanwhile lost the lock with it. */
-	if (PQstatus(st->pg->conn) != CONNECTION_OK)
+	if (pg_down(st->pg))
 		return;
 	if (pg_lock_call(st, "pg_advisory_unlock", key, v, sizeof(v)) == 0 &&
 	    strcmp(v, "t") != 0)
@@ -805,6 +903,91 @@ const struct store_engine	 store_pg_engine = {
 	pg_lock_release
 };
 
+/* --- What the admin tool reports ------------------------------------------ */
+
+/* Runs sql (one row, one column) into buf as text.  0 or -1 (logged). */
+static int
+pg_value(struct store *st, const char *what, const char *sql, char *buf,
+    size_t bufsz)
+{
+	PGresult	*res;
+
+	if (pg_down(st->pg) || !PQsendQueryParams(st->pg->conn, sql, 0, NULL,
+	    NULL, NULL, NULL, 0))
+		return pg_fail(st, what, NULL);
+	if ((res = pg_result(st, what)) == NULL)
+		return -1;
+	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1)
+		return pg_fail(st, what, res);
+	snprintf(buf, bufsz, "%s", PQgetisnull(res, 0, 0) ? "" :
+	    PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return 0;
+}
+
+/* Whether host (a connection's host or socket directory) is this
+ * machine: a unix socket or a loopback address. */
+static int
+pg_host_local(const char *host)
+{
+	return host[0] == '\0' || host[0] == '/' || host[0] == '@' ||
+	    strcmp(host, "localhost") == 0 || strncmp(host, "127.", 4) == 0 ||
+	    strcmp(host, "::1") == 0;
+}
+
+int
+store_server_info(struct store *st, struct store_server *out)
+{
+	PQconninfoOption	*o, *opts;
+	struct store_pg		*pg = st->pg;
+	char			 v[16];
+	const char		*h;
+
+	memset(out, 0, sizeof(*out));
+	if (st->eng != &store_pg_engine) {
+		log_error("msg=\"not a PostgreSQL store\"");
+		return -1;
+	}
+	if (pg_ready(st) == -1)
+		return -1;
+	h = PQhost(pg->conn);
+	snprintf(out->host, sizeof(out->host), "%s", h != NULL ? h : "");
+	snprintf(out->db, sizeof(out->db), "%s", PQdb(pg->conn));
+	snprintf(out->user, sizeof(out->user), "%s", PQuser(pg->conn));
+	out->local = pg_host_local(out->host);
+	out->ssl = PQsslInUse(pg->conn);
+	if ((opts = PQconninfo(pg->conn)) != NULL) {
+		for (o = opts; o->keyword != NULL; o++)
+			if (strcmp(o->keyword, "sslmode") == 0 && o->val != NULL)
+				snprintf(out->sslmode, sizeof(out->sslmode),
+				    "%s", o->val);
+		PQconninfoFree(opts);
+	}
+	if (pg_value(st, "server_version", "SHOW server_version",
+	    out->version, sizeof(out->version)) == -1 ||
+	    pg_value(st, "superuser", "SELECT rolsuper FROM pg_roles "
+	    "WHERE rolname = current_user", v, sizeof(v)) == -1)
+		return -1;
+	out->superuser = strcmp(v, "t") == 0;
+	if (pg_value(st, "checksums", "SHOW data_checksums", v,
+	    sizeof(v)) == -1)
+		return -1;
+	out->checksums = strcmp(v, "on") == 0;
+	if (pg_value(st, "size", "SELECT pg_database_size(current_database())",
+	    v, sizeof(v)) == -1)
+		return -1;
+	out->size_bytes = strtoll(v, NULL, 10);
+	/* Every table of the schema, with what the programs do to them. */
+	return pg_value(st, "privileges", "SELECT coalesce(string_agg("
+	    "c.relname || ':' || p, ', ' ORDER BY c.relname COLLATE \"C\", "
+	    "p), '') FROM pg_class c JOIN pg_namespace n "
+	    "ON n.oid = c.relnamespace CROSS JOIN unnest(ARRAY['SELECT', "
+	    "'INSERT', 'UPDATE', 'DELETE']) AS p "
+	    "WHERE n.nspname = current_schema() AND c.relkind = 'r' "
+	    "AND NOT has_table_privilege(c.oid, p)", out->missing,
+	    sizeof(out->missing));
+}
+
 /* --- Migrations ----------------------------------------------------------- */
 
 /* The schema version of the database (0 before the first migration), in
@@ -812,26 +995,19 @@ const struct store_engine	 store_pg_engine = {
 static int
 pg_version(struct store *st, int *v)
 {
-	PGresult	*res;
-	const char	*sql;
-	int		 exists;
+	char	 buf[16];
 
-	res = PQexec(st->pg->conn,
-	    "SELECT to_regclass('forcelink_schema') IS NOT NULL");
-	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1)
-		return pg_fail(st, "schema_exists", res);
-	exists = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
-	PQclear(res);
-	if (!exists) {
+	if (pg_value(st, "schema_exists", "SELECT to_regclass("
+	    "'forcelink_schema') IS NOT NULL", buf, sizeof(buf)) == -1)
+		return -1;
+	if (strcmp(buf, "t") != 0) {
 		*v = 0;
 		return 0;
 	}
-	sql = "SELECT version FROM forcelink_schema";
-	res = PQexec(st->pg->conn, sql);
-	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1)
-		return pg_fail(st, "schema_version", res);
-	*v = (int)strtol(PQgetvalue(res, 0, 0), NULL, 10);
-	PQclear(res);
+	if (pg_value(st, "schema_version", "SELECT version FROM "
+	    "forcelink_schema", buf, sizeof(buf)) == -1)
+		return -1;
+	*v = (int)strtol(buf, NULL, 10);
 	return 0;
 }
 
@@ -876,7 +1052,8 @@ pg_migrate_one(struct store *st, const struct schema_migration *m)
 	    "migration=%s version=%d", m->name, m->version);
 	rc = 0;
 out:
-	if (PQtransactionStatus(st->pg->conn) != PQTRANS_IDLE)
+	if (!pg_down(st->pg) &&
+	    PQtransactionStatus(st->pg->conn) != PQTRANS_IDLE)
 		(void)pg_exec(st, "rollback", "ROLLBACK");
 	return rc;
 }
@@ -914,10 +1091,14 @@ pg_migrate(struct store *st)
 	snprintf(sql, sizeof(sql), "SET statement_timeout = 0; "
 	    "SET lock_timeout = 0; SELECT pg_advisory_lock(%d, %d)",
 	    PG_LOCK_CLASS, PG_LOCK_MIGRATE);
-	if (pg_exec(st, "lock migrations", sql) == -1)
+	st->pg->wait_ms = 0;
+	if (pg_exec(st, "lock migrations", sql) == -1) {
+		st->pg->wait_ms = PG_ANSWER_MS;
 		return -1;
+	}
 	for (i = 0; i < schema_pg_nmigrations && rc == 0; i++)
 		rc = pg_migrate_one(st, &schema_pg_migrations[i]);
+	st->pg->wait_ms = PG_ANSWER_MS;
 	snprintf(sql, sizeof(sql), "SELECT pg_advisory_unlock(%d, %d); "
 	    "RESET statement_timeout; RESET lock_timeout", PG_LOCK_CLASS,
 	    PG_LOCK_MIGRATE);
@@ -927,7 +1108,7 @@ pg_migrate(struct store *st)
 }
 
 int
-store_pg_open(struct store *st, const char *uri)
+store_pg_open(struct store *st, const char *uri, int deferred)
 {
 	if (pg_uri_ok(uri) == -1)
 		return -1;
@@ -936,8 +1117,18 @@ store_pg_open(struct store *st, const char *uri)
 		log_error("msg=\"out of memory\"");
 		return -1;
 	}
-	if ((st->pg->conn = pg_connect(st->pg, uri)) == NULL ||
-	    pg_migrate(st) == -1 || pg_prepare_all(st) == -1)
+	st->pg->wait_ms = PG_ANSWER_MS;
+	if (deferred) {
+		/* Connected now if the server answers, so that requests do
+		 * not pay for it; if not, the first call tries again. */
+		if ((st->pg->conn = pg_connect(st->pg, uri,
+		    PG_CONNECT_OPEN_S)) != NULL)
+			st->pg->ever = 1;
+		return 0;
+	}
+	if ((st->pg->conn = pg_connect(st->pg, uri, PG_CONNECT_OPEN_S)) ==
+	    NULL || pg_migrate(st) == -1)
 		return -1;
+	st->pg->ever = 1;
 	return 0;
 }

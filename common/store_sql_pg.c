@@ -26,10 +26,11 @@
  *  - BEGIN: the engine takes its advisory lock after it (BEGIN
  *    IMMEDIATE's writer lock); PRAGMA user_version is forcelink_schema.
  *
- * No counterpart: SQLite's file figures and integrity check
- * (STMT_PAGE_SIZE, STMT_PAGE_COUNT, STMT_FREELIST, STMT_INTEGRITY) have
- * no PostgreSQL statement of the same meaning; their sql is NULL, which
- * the engine does not prepare.
+ * No counterpart: SQLite's file figures, integrity check and data
+ * version (STMT_PAGE_SIZE, STMT_PAGE_COUNT, STMT_FREELIST,
+ * STMT_INTEGRITY, STMT_MIG_DATA_VERSION) have no PostgreSQL statement
+ * of the same meaning; their sql is NULL, which the engine does not
+ * prepare.
  */
 #include "store_int.h"
 
@@ -512,4 +513,90 @@ const struct store_sql	 store_stmts_pg[STMT__MAX] = {
 	[STMT_STATS_INSTALLS] = { "admin_stats_installs",
 	    "SELECT count(*), count(*) FILTER (WHERE needs_reinstall <> 0) "
 	    "FROM slack_install" },
+	/* --- Moving a store to another database (store_migrate.c) --- */
+	/* One row: the rows of each table, in store_migrate.c's order. */
+	[STMT_MIG_COUNTS] = { "mig_counts",
+	    "SELECT (SELECT count(*) FROM sf_link), (SELECT count(*) "
+	    "FROM login_state), (SELECT count(*) FROM slack_replay), "
+	    "(SELECT count(*) FROM slack_install), (SELECT count(*) "
+	    "FROM slack_install_state), (SELECT count(*) FROM "
+	    "sf_integration), (SELECT count(*) FROM "
+	    "workspace_integration), (SELECT count(*) FROM "
+	    "integration_token)" },
+	[STMT_MIG_READ_LINKS] = { "mig_read_links",
+	    "SELECT " STORE_MIG_LINKS_COLS
+	    " FROM sf_link ORDER BY rowid" },
+	[STMT_MIG_PUT_LINKS] = { "mig_put_links",
+	    "INSERT INTO sf_link (" STORE_MIG_LINKS_COLS ") "
+	    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, "
+	    "$12, $13, $14, $15)" },
+	[STMT_MIG_READ_STATES] = { "mig_read_states",
+	    "SELECT " STORE_MIG_STATES_COLS
+	    " FROM login_state ORDER BY rowid" },
+	[STMT_MIG_PUT_STATES] = { "mig_put_states",
+	    "INSERT INTO login_state (" STORE_MIG_STATES_COLS ") "
+	    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, "
+	    "$12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, "
+	    "$23, $24, $25, $26, $27, $28, $29)" },
+	[STMT_MIG_READ_REPLAY] = { "mig_read_replay",
+	    "SELECT " STORE_MIG_REPLAY_COLS
+	    " FROM slack_replay ORDER BY sig_hash" },
+	[STMT_MIG_PUT_REPLAY] = { "mig_put_replay",
+	    "INSERT INTO slack_replay (" STORE_MIG_REPLAY_COLS ") "
+	    "VALUES ($1, $2)" },
+	[STMT_MIG_READ_INSTALLS] = { "mig_read_installs",
+	    "SELECT " STORE_MIG_INSTALLS_COLS
+	    " FROM slack_install ORDER BY rowid" },
+	[STMT_MIG_PUT_INSTALLS] = { "mig_put_installs",
+	    "INSERT INTO slack_install (" STORE_MIG_INSTALLS_COLS ") "
+	    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, "
+	    "$12, $13, $14, $15, $16, $17)" },
+	[STMT_MIG_READ_ISTATES] = { "mig_read_istates",
+	    "SELECT " STORE_MIG_ISTATES_COLS
+	    " FROM slack_install_state ORDER BY state_hash" },
+	[STMT_MIG_PUT_ISTATES] = { "mig_put_istates",
+	    "INSERT INTO slack_install_state (" STORE_MIG_ISTATES_COLS ") "
+	    "VALUES ($1, $2, $3, $4, $5)" },
+	[STMT_MIG_READ_INTEG] = { "mig_read_integ",
+	    "SELECT " STORE_MIG_INTEG_COLS
+	    " FROM sf_integration ORDER BY rowid" },
+	[STMT_MIG_PUT_INTEG] = { "mig_put_integ",
+	    "INSERT INTO sf_integration (" STORE_MIG_INTEG_COLS ") "
+	    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8)" },
+	[STMT_MIG_READ_WS] = { "mig_read_ws",
+	    "SELECT " STORE_MIG_WS_COLS
+	    " FROM workspace_integration ORDER BY kind COLLATE \"C\", "
+	    "slack_id COLLATE \"C\"" },
+	[STMT_MIG_PUT_WS] = { "mig_put_ws",
+	    "INSERT INTO workspace_integration (" STORE_MIG_WS_COLS ") "
+	    "VALUES ($1, $2, $3, $4)" },
+	[STMT_MIG_READ_ITOKEN] = { "mig_read_itoken",
+	    "SELECT " STORE_MIG_ITOKEN_COLS
+	    " FROM integration_token ORDER BY rowid" },
+	[STMT_MIG_PUT_ITOKEN] = { "mig_put_itoken",
+	    "INSERT INTO integration_token (" STORE_MIG_ITOKEN_COLS ") "
+	    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)" },
+	[STMT_MIG_SEALED_LINKS] = { "mig_sealed_links",
+	    "SELECT rowid, enterprise_id, team_id, user_id, key_id, "
+	    "access_token_ct, refresh_token_ct FROM sf_link WHERE "
+	    "rowid > $1 ORDER BY rowid LIMIT $2" },
+	[STMT_MIG_SEALED_STATES] = { "mig_sealed_states",
+	    "SELECT rowid, nonce_hash, state_hash, key_id, "
+	    "verifier_ct, search_key_id, search_ct, search_url_ct, "
+	    "pend_key_id, pend_access_ct, pend_refresh_ct FROM "
+	    "login_state WHERE rowid > $1 ORDER BY rowid LIMIT $2" },
+	[STMT_MIG_SEALED_INSTALLS] = { "mig_sealed_installs",
+	    "SELECT rowid, enterprise_id, team_id, key_id, "
+	    "bot_token_ct, refresh_token_ct FROM slack_install WHERE "
+	    "rowid > $1 ORDER BY rowid LIMIT $2" },
+	[STMT_MIG_SEALED_INTEG] = { "mig_sealed_integ",
+	    "SELECT rowid, name, key_id, client_secret_ct FROM "
+	    "sf_integration WHERE rowid > $1 ORDER BY rowid LIMIT $2" },
+	[STMT_MIG_SEALED_ITOKEN] = { "mig_sealed_itoken",
+	    "SELECT rowid, integration, key_id, access_token_ct FROM "
+	    "integration_token WHERE rowid > $1 ORDER BY rowid LIMIT "
+	    "$2" },
+	/* SQLite's PRAGMA data_version: no counterpart (a server's
+	 * database has no single file whose writers it could count). */
+	[STMT_MIG_DATA_VERSION] = { "mig_data_version", NULL },
 };

@@ -12,6 +12,7 @@ another app) for tests of several Salesforce integrations.
 """
 
 import base64
+import contextlib
 import grp
 import hashlib
 import hmac
@@ -186,9 +187,33 @@ class Response:
 
 
 class Stack:
+    """One forcelink host and what it talks to.
+
+    The store is SQLite (var/forcelink.db of the stack's directory) unless
+    pg names a running tests/e2e/pg.py PgServer: then FORCELINK_DB is the
+    URI of its database named database (created by start() when it does
+    not exist yet; by default one of the stack's own), with the password
+    file of the server.  peer: a started Stack this one is a second host
+    of, as behind a load balancer: the same store (its pg and database,
+    or its SQLite file), the same Salesforce stand-in, Slack signing
+    secret, Salesforce app, store key and public URL (the peer's own
+    nginx stands for the load balancer: links and redirects name it),
+    but its own nginx, port, programs, workers, directory and logs.
+    Whatever a test reads from the store goes through sql() and
+    sql_exec(), on either engine."""
+
     def __init__(self, tmp, env_overrides=None, workers=2, threads=4,
-                 max_threads=None, slack=False, slack_rotate=False):
+                 max_threads=None, slack=False, slack_rotate=False,
+                 pg=None, database=None, peer=None):
         self.dir = Path(tmp)
+        self.peer = peer
+        if peer is not None:
+            assert not slack and pg is None and database is None
+            pg, database = peer.pg, peer.database
+        self.pg = pg
+        self.database = database
+        if pg is not None and database is None:
+            self.database = "fl_" + secrets.token_hex(6)
         # slack: also start the Slack stand-in (tests/standin/slack.py)
         # and configure Slack app installation against it.
         self.slack_enabled, self.slack_rotate = slack, slack_rotate
@@ -197,14 +222,26 @@ class Stack:
         self.procs = {}
         self.workers, self.threads = workers, threads
         self.max_threads = max_threads
-        self.signing_secret = secrets.token_hex(16)
-        self.client_secret = secrets.token_urlsafe(24)
-        self.key = base64.b64encode(os.urandom(32)).decode()
+        if peer is None:
+            self.signing_secret = secrets.token_hex(16)
+            self.client_secret = secrets.token_urlsafe(24)
+            self.key = base64.b64encode(os.urandom(32)).decode()
+        else:
+            self.signing_secret = peer.signing_secret
+            self.client_secret = peer.client_secret
+            self.key = peer.key
         (self.dir / "sf_secret").write_text(self.client_secret)
         (self.dir / "key").write_text(self.key + "\n")
         self.port = free_port()
         self.url = "http://127.0.0.1:%d" % self.port
-        self.db_path = self.dir / "var" / "forcelink.db"
+        # What FORCELINK_PUBLIC_URL says: the URL browsers and Salesforce
+        # are sent to (local_path() makes a request of it to this host).
+        self.public_url = self.url if peer is None else peer.public_url
+        # The SQLite file (None on PostgreSQL); a peer's on SQLite is
+        # its peer's (two hosts of one machine may share one file).
+        self.db_path = (None if pg is not None else peer.db_path
+                        if peer is not None else
+                        self.dir / "var" / "forcelink.db")
         self.log_path = self.dir / "forcelink.log"
         self.env_overrides = env_overrides or {}
         self.opener = urllib.request.build_opener(NoRedirect)
@@ -212,13 +249,23 @@ class Stack:
 
     # -- starting and stopping ------------------------------------------
     def start(self):
-        subprocess.run([str(ROOT / "tests/standin/mkcerts.sh"),
-                        str(self.dir / "tls")], check=True)
-        self.ca = str(self.dir / "tls" / "ca.pem")
+        if self.peer is not None:
+            self.ca = self.peer.ca
+        else:
+            subprocess.run([str(ROOT / "tests/standin/mkcerts.sh"),
+                            str(self.dir / "tls")], check=True)
+            self.ca = str(self.dir / "tls" / "ca.pem")
         self.ctx = ssl.create_default_context(cafile=self.ca)
         self.sf_opener = urllib.request.build_opener(
             urllib.request.HTTPSHandler(context=self.ctx), NoRedirect)
-        self.start_standin()
+        if self.pg is not None and not self.pg.rows(
+                "SELECT 1 FROM pg_database WHERE datname = ?",
+                (self.database,))[1]:
+            self.pg.createdb(self.database)
+        if self.peer is not None:
+            self.sf_url = self.peer.sf_url
+        else:
+            self.start_standin()
         if self.slack_enabled:
             self.start_slack()
         self.start_programs()
@@ -235,7 +282,7 @@ class Stack:
             "--key", str(self.dir / "tls/server.key"),
             "--client-id", CLIENT_ID,
             "--client-secret-file", str(self.dir / "sf_secret"),
-            "--redirect-uri", self.url + "/oauth/callback",
+            "--redirect-uri", self.public_url + "/oauth/callback",
             "--ready-file", str(ready),
             "--log", str(self.dir / "standin.log")])
         for _ in waiting(START_SECS):
@@ -256,7 +303,7 @@ class Stack:
             "--key", str(self.dir / "tls/server.key"),
             "--client-id", SLACK_CLIENT_ID,
             "--client-secret-file", str(self.dir / "slack_secret"),
-            "--redirect-uri", self.url + "/slack/oauth_redirect",
+            "--redirect-uri", self.public_url + "/slack/oauth_redirect",
             "--ready-file", str(ready),
             "--log", str(self.dir / "slack-standin.log")] +
             (["--rotate"] if self.slack_rotate else []))
@@ -267,23 +314,31 @@ class Stack:
         self.slack_url = ready.read_text().splitlines()[1]
 
     def env(self):
+        # On PostgreSQL no PG* variable of the caller's (PGPASSFILE,
+        # PGHOST, ...) may change what is tested: only FORCELINK_DB and
+        # FORCELINK_DB_PASSWORD_FILE say where and how to connect.
         env = {k: v for k, v in os.environ.items()
-               if not k.startswith(("SLACK_", "SF_", "FORCELINK_"))}
+               if not k.startswith(("SLACK_", "SF_", "FORCELINK_"))
+               and (self.pg is None or not k.startswith("PG"))}
         env.update({
             "SLACK_SIGNING_SECRET": self.signing_secret,
             "SF_CLIENT_ID": CLIENT_ID,
             "SF_CLIENT_SECRET_FILE": str(self.dir / "sf_secret"),
             "SF_LOGIN_URL": self.sf_url,
             "SF_API_VERSION": "v62.0",
-            "FORCELINK_PUBLIC_URL": self.url,
+            "FORCELINK_PUBLIC_URL": self.public_url,
             "FORCELINK_KEY_FILE": str(self.dir / "key"),
-            "FORCELINK_DB": str(self.db_path),
+            "FORCELINK_DB": (str(self.db_path) if self.pg is None
+                             else self.pg.uri_for(self.database)),
             "FORCELINK_CA_FILE": self.ca,
             "SLACK_RESPONSE_URL_PREFIX": self.sf_url + "/hooks/",
             # Every test links through the code proof unless it says
             # otherwise (test_link_proof runs the other modes).
             "FORCELINK_LINK_PROOF": "code",
         })
+        if self.pg is not None:
+            env["FORCELINK_DB_PASSWORD_FILE"] = \
+                self.pg.env["FORCELINK_DB_PASSWORD_FILE"]
         if self.slack_enabled:
             env.update({
                 "SLACK_CLIENT_ID": SLACK_CLIENT_ID,
@@ -312,6 +367,10 @@ class Stack:
         for _ in waiting(START_SECS):
             if all(listening(self.dir / (p + ".sock")) for p in PROGRAMS):
                 return
+            # A supervisor that exited (a setting or store it refused)
+            # will not listen: say so now rather than after START_SECS.
+            if any(self.procs[p].poll() is not None for p in PROGRAMS):
+                break
             time.sleep(0.025)
         raise RuntimeError("programs did not start: " + self.log_text()[-2000:])
 
@@ -392,7 +451,8 @@ class Stack:
         (codes, access and refresh tokens, PKCE verifiers), the Slack
         signing secret, the Salesforce client secret and the store key."""
         vals = {self.signing_secret, self.client_secret, self.key}
-        if "standin" in self.procs:
+        if "standin" in self.procs or (
+                self.peer is not None and "standin" in self.peer.procs):
             r = self.sf("GET", "/_control/secrets")
             assert r.status == 200, r.text
             vals |= set(r.json())
@@ -454,6 +514,9 @@ class Stack:
                          or p.suffix == ".log")):
                 places.append((str(p.relative_to(self.dir)),
                                p.read_bytes()))
+        if self.pg is not None and self.pg.postmaster_pid() is not None:
+            places.append(("database " + self.database,
+                           self.pg.dump(self.database)))
         return places
 
     def secret_leaks(self, secrets=None, files=True):
@@ -475,6 +538,14 @@ class Stack:
         return found
 
     # -- HTTP -------------------------------------------------------------
+    def local_path(self, url):
+        """The path and query of url, a URL of forcelink's public URL
+        (or of this host), to request from this host."""
+        for base in (self.public_url, self.url):
+            if url.startswith(base + "/") or url.startswith(base + "?"):
+                return url[len(base):]
+        raise AssertionError("not a URL of this forcelink: " + url)
+
     def request(self, method, path, body=None, headers=None, timeout=15):
         req = urllib.request.Request(self.url + path, data=body,
                                      method=method, headers=headers or {})
@@ -605,10 +676,10 @@ class Stack:
                 return e.headers["Location"]
 
     def slack_redirect(self, location, cookie):
-        assert location.startswith(self.url + "/slack/oauth_redirect"), \
-            location
+        assert location.startswith(self.public_url +
+                                   "/slack/oauth_redirect"), location
         headers = {"Cookie": cookie} if cookie else {}
-        return self.get(location[len(self.url):], headers=headers)
+        return self.get(self.local_path(location), headers=headers)
 
     def install(self, team="T0E2E0001"):
         """Runs the whole install flow for team; returns the final page."""
@@ -617,11 +688,8 @@ class Stack:
         return self.slack_redirect(self.slack_authorize(url, team), cookie)
 
     def installations(self):
-        with self.db() as c:
-            c.row_factory = sqlite3.Row
-            return [dict(r) for r in c.execute(
-                "SELECT * FROM installations ORDER BY enterprise_id, "
-                "team_id")]
+        return self.sql("SELECT * FROM installations ORDER BY "
+                        "enterprise_id, team_id", dicts=True)
 
     def faults(self, **faults):
         r = self.sf("POST", "/_control/faults", faults)
@@ -659,7 +727,7 @@ class Stack:
     def start_page(self, login_url, method="GET"):
         """GET (or HEAD) /oauth/start: the page naming whom the link is
         for.  Returns (response, its form's fields, the CSRF cookie)."""
-        r = self.request(method, login_url[len(self.url):])
+        r = self.request(method, self.local_path(login_url))
         cookie = None
         sc = r.headers.get("Set-Cookie")
         if sc:
@@ -754,9 +822,10 @@ class Stack:
         GET of forcelink's callback with cookie; returns its Response
         (a redirect to Salesforce when the proof passed)."""
         location = self.slack_signin(authorize_url, team_id, user_id, action)
-        assert location.startswith(self.url + "/oauth/callback"), location
+        assert location.startswith(self.public_url + "/oauth/callback"), \
+            location
         headers = {"Cookie": cookie} if cookie else {}
-        return self.get(location[len(self.url):], headers=headers)
+        return self.get(self.local_path(location), headers=headers)
 
     def consent(self, authorize_url, sf_user="alice@example.com",
                 action="Allow"):
@@ -797,9 +866,10 @@ class Stack:
         the code mode the page shows a code; with confirm (the default,
         the honest path every older test takes) it is typed back in
         Slack as the Slack user the page names (finish())."""
-        assert location.startswith(self.url + "/oauth/callback"), location
+        assert location.startswith(self.public_url + "/oauth/callback"), \
+            location
         headers = {"Cookie": cookie} if cookie else {}
-        page = self.get(location[len(self.url):], headers=headers)
+        page = self.get(self.local_path(location), headers=headers)
         if not confirm or not self.page_code(page):
             page.confirmed = None
             return page
@@ -808,10 +878,10 @@ class Stack:
         user = re.search(r"<dt>Slack user</dt><dd>(?:[^<]* \()?"
                          r"([A-Z0-9]+)\)?</dd>", page.text).group(1)
         # The enterprise is not on the page: the pending row has it.
-        with self.db() as c:
-            row = c.execute("SELECT enterprise_id FROM login_state WHERE "
-                            "team_id = ? AND user_id = ? AND confirm_hash "
-                            "IS NOT NULL", (team, user)).fetchone()
+        rows = self.sql("SELECT enterprise_id FROM login_state WHERE "
+                        "team_id = ? AND user_id = ? AND confirm_hash "
+                        "IS NOT NULL", (team, user))
+        row = rows[0] if rows else None
         return self.finish(page, team, user,
                            enterprise_id=row[0] if row and row[0] else None)
 
@@ -853,12 +923,50 @@ class Stack:
 
     # -- what is on disk --------------------------------------------------
     def db(self):
+        """A sqlite3 connection to the store (SQLite only: on PostgreSQL
+        use sql() and sql_exec())."""
+        assert self.pg is None, "the store is on PostgreSQL: use sql()"
         return sqlite3.connect(str(self.db_path), timeout=10)
 
+    def sql(self, query, params=(), dicts=False):
+        """The rows of one SELECT on the store, on either engine: tuples
+        (dicts: dicts in the column order) as sqlite3 gives them, blobs
+        and bytea as bytes; params bind the query's "?" placeholders.
+        On PostgreSQL each call is one psql as the forcelink role."""
+        if self.pg is None:
+            with contextlib.closing(self.db()) as c:
+                cur = c.execute(query, params)
+                rows = cur.fetchall()
+                names = [d[0] for d in cur.description or ()]
+        else:
+            names, rows = self.pg.rows(query, params, self.database)
+        if dicts:
+            return [dict(zip(names, r)) for r in rows]
+        return rows
+
+    def sql_exec(self, statement, params=()):
+        """Runs one INSERT, UPDATE or DELETE on the store (committed);
+        returns how many rows it changed."""
+        if self.pg is None:
+            with contextlib.closing(self.db()) as c:
+                n = c.execute(statement, params).rowcount
+                c.commit()
+                return n
+        return self.pg.execute(statement, params, self.database)
+
+    def store_bytes(self):
+        """Every byte the store keeps: the SQLite file with its -wal and
+        -shm, or the PostgreSQL database's rows as pg_dump writes them."""
+        if self.pg is not None:
+            return self.pg.dump(self.database)
+        out = b""
+        for p in self.db_path.parent.iterdir():
+            if p.name.startswith(self.db_path.name):
+                out += p.read_bytes()
+        return out
+
     def links(self):
-        with self.db() as c:
-            c.row_factory = sqlite3.Row
-            return [dict(r) for r in c.execute("SELECT * FROM links")]
+        return self.sql("SELECT * FROM links", dicts=True)
 
     def log_text(self):
         try:
@@ -939,12 +1047,15 @@ class Stack:
         return x
 
     def disk_bytes(self):
-        """Every byte of the database, its WAL and the logs."""
+        """Every byte of the database, its WAL and the logs (on
+        PostgreSQL: the logs and the database's rows, store_bytes())."""
         out = b""
         for p in self.dir.rglob("*"):
             if p.is_file() and (p.name.startswith("forcelink.db")
                                 or p.suffix == ".log"):
                 out += p.read_bytes()
+        if self.pg is not None:
+            out += self.store_bytes()
         return out
 
 

@@ -15,9 +15,11 @@ SERVER_CPU, which conftest's FL_MODULE_CPU line counts.
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import tempfile
+import threading
 import urllib.parse
 from pathlib import Path
 
@@ -58,6 +60,9 @@ class PgServer:
             os.chmod(directory, 0o755)
         self.dir = Path(directory)
         self.env = {}
+        # session(): one psql kept open per database, and its lock.
+        self._sessions = {}
+        self._lock = threading.Lock()
 
     def pgctl(self, *args):
         r = subprocess.run([str(PGCTL), args[0], str(self.dir)]
@@ -82,6 +87,7 @@ class PgServer:
     def stop(self, remove=False):
         """Stops the server (its CPU goes to SERVER_CPU); remove: and
         deletes the directory."""
+        self.close_sessions()
         pid = self.postmaster_pid()
         if pid is not None:
             cpu = self.cpu()
@@ -154,6 +160,118 @@ class PgServer:
             setup=setup)
         return row
 
+    def session(self, script, database=None):
+        """Runs script (psql input) as forcelink in a psql kept open for
+        database (a psql per call costs a process, a server process and
+        a SCRAM exchange each: most of a test's CPU on PostgreSQL), and
+        returns its output; raises PgError when the script's last SQL
+        statement failed.  A session whose connection was lost (the
+        server restarted) ends; the script is sent again to a new one
+        (the lost one never ran it)."""
+        end = "--fl-end-%s--" % os.urandom(6).hex()
+        err = "--fl-error-%s--" % os.urandom(6).hex()
+        text = ("%s\n\\if :ERROR\n\\echo %s\n\\endif\n\\echo %s\n"
+                % (script, err, end))
+        with self._lock:
+            for attempt in (1, 2):
+                p = self._sessions.get(database)
+                if p is None or p.poll() is not None:
+                    p = self._sessions[database] = subprocess.Popen(
+                        [str(PG_BIN / "psql"), "-X", "-q", "-A", "-t", "-w",
+                         "-v", "ON_ERROR_STOP=0", "-d",
+                         self.uri_for(database) if database else self.uri],
+                        stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                        stderr=subprocess.STDOUT, text=True,
+                        env=_client_env(
+                            {"PGPASSFILE": self.env["PGPASSFILE"],
+                             "PGOPTIONS": "-c statement_timeout=60s"}))
+                lines = []
+                try:
+                    p.stdin.write(text)
+                    p.stdin.flush()
+                    for ln in iter(p.stdout.readline, ""):
+                        if ln == end + "\n":
+                            break
+                        lines.append(ln)
+                    else:
+                        raise BrokenPipeError
+                except BrokenPipeError:
+                    self._end(p)
+                    if attempt == 2:
+                        raise PgError("".join(lines) or "psql ended")
+                    continue
+                out = "".join(lines)
+                if lines and lines[-1] == err + "\n":
+                    raise PgError(out)
+                return out
+
+    @staticmethod
+    def _end(p):
+        """Ends a session's psql and waits for it (its CPU then counts in
+        the tests' RUSAGE_CHILDREN)."""
+        try:
+            p.stdin.close()
+        except OSError:
+            pass
+        try:
+            p.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+        p.stdout.close()
+
+    def close_sessions(self):
+        with self._lock:
+            for p in self._sessions.values():
+                self._end(p)
+            self._sessions.clear()
+
+    def rows(self, select, params=(), database=None):
+        """(names, rows) of one SELECT with "?" placeholders bound to
+        params (bind()), read as sqlite3 reads its rows: tuples in the
+        column order, bytea as bytes, integers as int, NULL as None.
+        The types come from psql's \\gdesc of the same statement, so a
+        bytea is told from a text that looks like one."""
+        q = bind(select, params).strip().rstrip(";")
+        mark = "--fl-rows-%s--" % os.urandom(6).hex()
+        out = self.session("%s \\gdesc\n\\echo %s\nSELECT coalesce("
+                           "json_agg(q), '[]') FROM (%s) q;" % (q, mark, q),
+                           database)
+        desc, _, data = out.partition(mark + "\n")
+        types = [ln.rsplit("|", 1) for ln in desc.splitlines() if ln]
+        names = [n for n, _ in types]
+        # json (not jsonb) keeps duplicate column names and their order.
+        rows = []
+        for pairs in json.loads(data, object_pairs_hook=list):
+            vals = [v for _, v in pairs]
+            assert len(vals) == len(types), (pairs, types)
+            rows.append(tuple(
+                bytes.fromhex(v[2:]) if t == "bytea" and v is not None
+                else v for (_, t), v in zip(types, vals)))
+        return names, rows
+
+    def execute(self, statement, params=(), database=None):
+        """Runs one INSERT, UPDATE or DELETE with "?" placeholders bound
+        to params; returns how many rows it changed (sqlite3's
+        rowcount)."""
+        q = bind(statement, params).strip().rstrip(";")
+        assert re.match(r"(?i)(insert|update|delete)\b", q), q
+        out = self.session("WITH fl_changed AS (%s RETURNING 1) "
+                           "SELECT count(*) FROM fl_changed;" % q, database)
+        return int(out.strip())
+
+    def dump(self, database=None):
+        """Every row of the database as pg_dump --data-only writes it (a
+        plain-text SQL script, bytea in hex): what a backup of it holds."""
+        r = subprocess.run(
+            [str(PG_BIN / "pg_dump"), "--data-only", "--no-owner", "-w",
+             "-d", self.uri_for(database) if database else self.uri],
+            capture_output=True, timeout=60,
+            env=_client_env({"PGPASSFILE": self.env["PGPASSFILE"]}))
+        if r.returncode != 0:
+            raise PgError(r.stderr.decode(errors="replace"))
+        return r.stdout
+
     def createdb(self, name):
         """A new empty database owned by forcelink."""
         self.psql("CREATE DATABASE %s;" % name)
@@ -189,6 +307,47 @@ class PgServer:
         # Fields 14-17 of stat (utime stime cutime cstime), here from 3.
         ut, st, cut, cst = (int(x) for x in f[11:15])
         return ((ut + cut) / _TICK, (st + cst) / _TICK)
+
+
+def literal(value):
+    """value as an SQL literal of PostgreSQL (standard_conforming_strings
+    on, its default): NULL, TRUE/FALSE, a number, '\\x...'::bytea for
+    bytes, a quoted string."""
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return repr(value)
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return "'\\x%s'::bytea" % bytes(value).hex()
+    if isinstance(value, str):
+        assert "\0" not in value, value
+        return "'%s'" % value.replace("'", "''")
+    raise TypeError("no SQL literal for %r" % (value,))
+
+
+def bind(statement, params):
+    """statement with each "?" outside a quoted string or identifier
+    replaced by the literal of the next of params (sqlite3's qmark
+    style), so that one query text serves both engines."""
+    params = list(params)
+    out, i, quote = [], 0, None
+    for ch in statement:
+        if quote:
+            quote = None if ch == quote else quote
+        elif ch in "'\"":
+            quote = ch
+        elif ch == "?":
+            assert i < len(params), (statement, params)
+            out.append(literal(params[i]))
+            i += 1
+            continue
+        out.append(ch)
+    assert i == len(params), (statement, params)
+    return "".join(out)
 
 
 def _status(pid):

@@ -96,10 +96,9 @@ def contact_lines(stack):
 
 
 def link_version(stack, user):
-    with stack.db() as c:
-        row = c.execute("SELECT version FROM sf_link WHERE team_id = ? AND "
-                        "user_id = ?", (TEAM, user)).fetchone()
-    return row[0] if row else None
+    rows = stack.sql("SELECT version FROM sf_link WHERE team_id = ? AND "
+                     "user_id = ?", (TEAM, user))
+    return rows[0][0] if rows else None
 
 
 def workers_of(stack):

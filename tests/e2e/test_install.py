@@ -896,6 +896,10 @@ NOT_RUN = [
     ("forcelink-admin rotate-key --new-key-file /root/forcelink-new.key\n",
      "step 2 of the FORCELINK_KEY procedure, whose other steps are prose; "
      "test_rotate.py::test_key_in_environment_two_restarts runs them all"),
+    ("forcelink-admin rotate-key --new-key-file /root/NEW.key\n",
+     "step 3 of the rotation on several hosts, whose other steps are "
+     "prose; test_pg_admin.py::test_key_rotation_on_two_hosts runs them "
+     "all on two hosts"),
 ]
 
 

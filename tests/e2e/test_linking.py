@@ -18,7 +18,6 @@ import json
 import os
 import re
 import secrets
-import sqlite3
 import stat
 import threading
 import time
@@ -121,32 +120,23 @@ def link_of(stack, user, team=TEAM):
 
 
 def raw_row(stack, user, team=TEAM):
-    with contextlib.closing(stack.db()) as c:
-        c.row_factory = sqlite3.Row
-        r = c.execute("SELECT * FROM sf_link WHERE team_id = ? AND "
-                      "user_id = ?", (team, user)).fetchone()
-        return dict(r) if r is not None else None
+    rows = stack.sql("SELECT * FROM sf_link WHERE team_id = ? AND "
+                     "user_id = ?", (team, user), dicts=True)
+    return rows[0] if rows else None
 
 
 def sql(stack, statement, args=()):
-    with contextlib.closing(stack.db()) as c:
-        cur = c.execute(statement, args)
-        c.commit()
-        return cur.rowcount
+    return stack.sql_exec(statement, args)
 
 
 def count_links(stack):
-    with contextlib.closing(stack.db()) as c:
-        return c.execute("SELECT count(*) FROM sf_link").fetchone()[0]
+    return stack.sql("SELECT count(*) FROM sf_link")[0][0]
 
 
 def db_files(stack):
-    """Bytes of the database file and its -wal/-shm companions."""
-    out = b""
-    for p in stack.db_path.parent.iterdir():
-        if p.name.startswith(stack.db_path.name):
-            out += p.read_bytes()
-    return out
+    """Bytes of the database file and its -wal/-shm companions (on
+    PostgreSQL: the database's rows, Stack.store_bytes())."""
+    return stack.store_bytes()
 
 
 def log_files(stack):
@@ -197,10 +187,9 @@ def test_unlinked_search_gets_one_time_login_link(stack):
     assert len(nonce) >= 22 and B64URL.match(nonce), nonce
     assert delta(before, counters(stack))["queries"] == 0
     # Stored as its hash only, bound to the Slack user, 10 minutes.
-    with contextlib.closing(stack.db()) as c:
-        rows = c.execute("SELECT team_id, user_id, expires_at, started_at, "
-                         "created_at FROM login_state WHERE nonce_hash = ?",
-                         (sha256(nonce),)).fetchall()
+    rows = stack.sql("SELECT team_id, user_id, expires_at, started_at, "
+                     "created_at FROM login_state WHERE nonce_hash = ?",
+                     (sha256(nonce),))
     assert len(rows) == 1, rows
     team_id, user_id, expires_at, started_at, created_at = rows[0]
     assert (team_id, user_id, started_at) == (TEAM, user, None)
@@ -246,10 +235,9 @@ def test_start_redirects_to_authorize_with_pkce_and_cookie(stack):
                if a.startswith("max-age=")]
     assert len(max_age) == 1 and 0 < max_age[0] <= 600, attrs
     # The row now holds hashes of state and cookie, never the values.
-    with contextlib.closing(stack.db()) as c:
-        row = c.execute("SELECT started_at, state_hash, cookie_hash, "
-                        "verifier_ct FROM login_state WHERE nonce_hash = ?",
-                        (sha256(lg.nonce),)).fetchone()
+    (row,) = stack.sql("SELECT started_at, state_hash, cookie_hash, "
+                       "verifier_ct FROM login_state WHERE nonce_hash = ?",
+                       (sha256(lg.nonce),))
     assert row[0] is not None
     assert row[1] == sha256(state) and row[2] == sha256(value)
     disk = db_files(stack)
@@ -316,9 +304,8 @@ def test_start_refuses_used_unknown_expired_and_missing_nonce(stack):
         r = stack.get(path)
         assert_page(r, 400)
         assert "<script>" not in r.text
-    with contextlib.closing(stack.db()) as c:
-        started = c.execute("SELECT started_at FROM login_state WHERE "
-                            "nonce_hash = ?", (sha256(nonce),)).fetchall()
+    started = stack.sql("SELECT started_at FROM login_state WHERE "
+                        "nonce_hash = ?", (sha256(nonce),))
     # The expired nonce was not started (it may have been purged).
     assert started in ([], [(None,)]), started
 
@@ -348,10 +335,9 @@ def test_callback_success_page_and_links_row(stack):
         t = calendar.timegm(time.strptime(row[k], "%Y-%m-%dT%H:%M:%SZ"))
         assert t0 - 2 <= t <= time.time() + 2, (k, row[k])
     # The state is spent; the verifier is gone from the row.
-    with contextlib.closing(stack.db()) as c:
-        used, vct = c.execute("SELECT used_at, verifier_ct FROM login_state "
-                              "WHERE state_hash = ?",
-                              (sha256(lg.state),)).fetchone()
+    ((used, vct),) = stack.sql("SELECT used_at, verifier_ct FROM "
+                               "login_state WHERE state_hash = ?",
+                               (sha256(lg.state),))
     assert used is not None and vct is None
     assert_search_works(stack, user)
 

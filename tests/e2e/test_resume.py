@@ -18,7 +18,6 @@ each keep their own, and neither the search nor the response_url is ever
 on disk in plain text.
 """
 
-import contextlib
 import hashlib
 import json
 import re
@@ -132,22 +131,17 @@ class Before:
 
     def row(self):
         """The login_state row of this link's nonce, as a dict."""
-        with contextlib.closing(self.stack.db()) as c:
-            cur = c.execute("SELECT created_at, expires_at, used_at, "
-                            "search_ct, search_url_ct, search_key_id "
-                            "FROM login_state WHERE nonce_hash = ?",
-                            (self.nonce_hash,))
-            names = [d[0] for d in cur.description]
-            r = cur.fetchone()
-            return dict(zip(names, r)) if r is not None else None
+        rows = self.stack.sql("SELECT created_at, expires_at, used_at, "
+                              "search_ct, search_url_ct, search_key_id "
+                              "FROM login_state WHERE nonce_hash = ?",
+                              (self.nonce_hash,), dicts=True)
+        return rows[0] if rows else None
 
     def age_by(self, seconds):
         """Makes the command look seconds older (the row's created_at)."""
-        with contextlib.closing(self.stack.db()) as c:
-            n = c.execute("UPDATE login_state SET created_at = created_at "
-                          "- ? WHERE nonce_hash = ?",
-                          (seconds, self.nonce_hash)).rowcount
-            c.commit()
+        n = self.stack.sql_exec("UPDATE login_state SET created_at = "
+                                "created_at - ? WHERE nonce_hash = ?",
+                                (seconds, self.nonce_hash))
         assert n == 1
 
     def browser(self, sf_user="alice@example.com"):

@@ -75,12 +75,11 @@ def link_row(stack, user):
 
 def token_row(stack, user):
     """The sealed tokens and version of user's link (None when unlinked)."""
-    with stack.db() as c:
-        row = c.execute(
-            "SELECT version, access_token_ct, refresh_token_ct, key_id, "
-            "created_at, updated_at FROM sf_link WHERE team_id = ? AND "
-            "user_id = ?", (TEAM, user)).fetchone()
-    return row
+    rows = stack.sql(
+        "SELECT version, access_token_ct, refresh_token_ct, key_id, "
+        "created_at, updated_at FROM sf_link WHERE team_id = ? AND "
+        "user_id = ?", (TEAM, user))
+    return rows[0] if rows else None
 
 
 def search(stack, text, user, timeout=15):

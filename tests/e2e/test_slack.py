@@ -43,8 +43,7 @@ def sf_counters(stack):
 
 
 def login_state_rows(stack):
-    with stack.db() as c:
-        return c.execute("SELECT count(*) FROM login_state").fetchone()[0]
+    return stack.sql("SELECT count(*) FROM login_state")[0][0]
 
 
 def secrets_of(stack):

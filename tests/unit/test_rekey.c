@@ -1,7 +1,9 @@
 /*
  * test_rekey: key rotation, common/rekey.c and the store's side of it.
  *
- * On real SQLite files in a scratch directory: rows under an old key are
+ * On real SQLite files in a scratch directory, or on a PostgreSQL database
+ * of each test's own when FL_TEST_PG_URI is set (tu_db.h): rows under an
+ * old key are
  * re-sealed under the new one (links, started logins and links pending
  * their code) and still open to the same tokens at the same version;
  * rows already under the new key are not touched; a row that a refresh
@@ -30,13 +32,13 @@
 #include <unistd.h>
 
 #include <check.h>
-#include <sqlite3.h>
 
 #include "crypto.h"
 #include "keyring.h"
 #include "rekey.h"
 #include "store.h"
 #include "testutil.h"
+#include "tu_db.h"
 
 #define NUSERS		7
 #define VERIFIER	"pkce-VERIFIER-plaintext-0123456789abcdefghijk"
@@ -45,6 +47,8 @@ static char			 dir[PATH_MAX];
 static char			 dbpath[PATH_MAX + 16];
 static char			 keypath[PATH_MAX + 16];
 static char			 newpath[PATH_MAX + 16];
+/* What the store is opened with: dbpath, or a PostgreSQL URI. */
+static const char		*db;
 static struct crypto_key	 key_a, key_b, key_c;
 
 static void
@@ -58,6 +62,7 @@ setup(void)
 	    tmp != NULL && *tmp != '\0' ? tmp : "/tmp");
 	ck_assert_ptr_nonnull(mkdtemp(dir));
 	snprintf(dbpath, sizeof(dbpath), "%s/forcelink.db", dir);
+	db = tu_db_create(dbpath);
 	snprintf(keypath, sizeof(keypath), "%s/key", dir);
 	snprintf(newpath, sizeof(newpath), "%s/newkey", dir);
 	tu_key_random(&key_a);
@@ -72,6 +77,7 @@ teardown(void)
 	struct dirent	*e;
 	char		 p[PATH_MAX * 2];
 
+	tu_db_destroy();
 	if ((d = opendir(dir)) != NULL) {
 		while ((e = readdir(d)) != NULL) {
 			if (e->d_name[0] == '.' && (e->d_name[1] == '\0' ||
@@ -154,75 +160,53 @@ open_ring(const struct crypto_key *first, const struct crypto_key *second,
 		ring[1] = *second;
 	*kr = keyring_from_keys(ring, second != NULL ? 2 : 1);
 	ck_assert_ptr_nonnull(*kr);
-	st = store_open_keyring(dbpath, *kr);
+	st = store_open_keyring(db, *kr);
 	ck_assert_ptr_nonnull(st);
 	crypto_wipe(ring, sizeof(ring));
 	return st;
 }
 
-static sqlite3 *
-raw_open(void)
-{
-	sqlite3	*db = NULL;
-
-	ck_assert_int_eq(sqlite3_open_v2(dbpath, &db, SQLITE_OPEN_READWRITE,
-	    NULL), SQLITE_OK);
-	sqlite3_busy_timeout(db, 5000);
-	return db;
-}
-
+/* The raw access of tu_db.h, on the test's database. */
 static int64_t
 raw_int(const char *sql)
 {
-	sqlite3		*db = raw_open();
-	sqlite3_stmt	*s = NULL;
-	int64_t		 v;
-
-	ck_assert_int_eq(sqlite3_prepare_v2(db, sql, -1, &s, NULL), SQLITE_OK);
-	ck_assert_int_eq(sqlite3_step(s), SQLITE_ROW);
-	v = sqlite3_column_int64(s, 0);
-	sqlite3_finalize(s);
-	sqlite3_close(db);
-	return v;
+	return tu_db_int(sql);
 }
 
 /* First column of the first row, allocated; "" when there is no row. */
 static char *
 raw_text(const char *sql)
 {
-	sqlite3			*db = raw_open();
-	sqlite3_stmt		*s = NULL;
-	const unsigned char	*t = NULL;
-	char			*v;
+	char	*v;
 
-	ck_assert_int_eq(sqlite3_prepare_v2(db, sql, -1, &s, NULL), SQLITE_OK);
-	if (sqlite3_step(s) == SQLITE_ROW)
-		t = sqlite3_column_text(s, 0);
-	v = strdup(t != NULL ? (const char *)t : "");
-	sqlite3_finalize(s);
-	sqlite3_close(db);
+	if ((v = tu_db_text_opt(sql)) == NULL)
+		ck_assert_ptr_nonnull(v = strdup(""));
 	return v;
 }
 
 static void
 raw_exec(const char *sql)
 {
-	sqlite3	*db = raw_open();
-
-	ck_assert_int_eq(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
-	sqlite3_close(db);
+	tu_db_exec(sql);
 }
 
 /* Everything stored about links and logins, to compare before/after. */
 static char *
 raw_snapshot(void)
 {
-	return raw_text("SELECT group_concat(x, ';') FROM ("
+	return raw_text(TU_SQL("SELECT group_concat(x, ';') FROM ("
 	    "SELECT user_id || '|' || key_id || '|' || hex(access_token_ct) "
 	    "|| '|' || hex(refresh_token_ct) || '|' || version AS x "
 	    "FROM sf_link UNION ALL SELECT hex(nonce_hash) || '|' || "
 	    "ifnull(key_id, '') || '|' || ifnull(hex(verifier_ct), '') "
-	    "FROM login_state ORDER BY 1)");
+	    "FROM login_state ORDER BY 1)",
+	    "SELECT string_agg(x, ';' ORDER BY x) FROM ("
+	    "SELECT user_id || '|' || key_id || '|' || "
+	    "encode(access_token_ct, 'hex') || '|' || "
+	    "encode(refresh_token_ct, 'hex') || '|' || version AS x "
+	    "FROM sf_link UNION ALL SELECT encode(nonce_hash, 'hex') || '|' "
+	    "|| coalesce(key_id, '') || '|' || "
+	    "coalesce(encode(verifier_ct, 'hex'), '') FROM login_state) s"));
 }
 
 /* Rows of sf_link under key id id. */
@@ -357,7 +341,7 @@ START_TEST(test_reseal_old_rows)
 	struct store			*a, *ring, *b;
 	int				 i;
 
-	a = store_open(dbpath, &key_a);
+	a = store_open(db, &key_a);
 	for (i = 0; i < NUSERS; i++)
 		put(a, i, 1);
 	start_login(a, 0);
@@ -375,7 +359,7 @@ START_TEST(test_reseal_old_rows)
 	ck_assert_int_eq(rekey_pass(ring, 2, 0, &c), REKEY_OK);
 	ck_assert_int_eq(c.read, 0);
 
-	b = store_open(dbpath, &key_b);
+	b = store_open(db, &key_b);
 	for (i = 0; i < NUSERS; i++)
 		assert_link(b, i, 1, 1, 1);
 	take_login(b, 0, STORE_OK);
@@ -413,7 +397,7 @@ START_TEST(test_reseal_remembered_search)
 	crypto_sha256("nonce-search", nh);
 	crypto_sha256("state-search", sh);
 	crypto_sha256("cookie-search", ch);
-	a = store_open(dbpath, &key_a);
+	a = store_open(db, &key_a);
 	ck_assert_int_eq(store_nonce_add_search(a, &u, nh, time(NULL) + 600,
 	    &in), STORE_OK);
 	ring = open_ring(&key_b, &key_a, &kr);
@@ -431,7 +415,7 @@ START_TEST(test_reseal_remembered_search)
 	ck_assert_int_eq(c.read, 0);
 
 	/* The new key alone starts the login and takes the search whole. */
-	b = store_open(dbpath, &key_b);
+	b = store_open(db, &key_b);
 	ck_assert_int_eq(store_nonce_start(b, nh, time(NULL), sh, ch,
 	    VERIFIER, time(NULL) + 600, &who), STORE_OK);
 	ck_assert_int_eq(store_state_take_search(b, sh, ch, time(NULL), &who,
@@ -478,7 +462,7 @@ START_TEST(test_reseal_pending_link)
 	l.instance_url = (char *)"https://example.my.salesforce.com";
 	l.access_token = acc;
 	l.refresh_token = ref;
-	a = store_open(dbpath, &key_a);
+	a = store_open(db, &key_a);
 	ck_assert_int_eq(store_nonce_add_login(a, &u, NULL, nh,
 	    time(NULL) + 600, NULL), STORE_OK);
 	ck_assert_int_eq(store_nonce_start_leg(a, STORE_LEG_SALESFORCE, nh,
@@ -502,7 +486,7 @@ START_TEST(test_reseal_pending_link)
 	/* The old key alone no longer opens it; the new one does. */
 	ck_assert_int_eq(store_pending_confirm(a, code, &u, time(NULL), &p,
 	    &search), STORE_BADKEY);
-	b = store_open(dbpath, &key_b);
+	b = store_open(db, &key_b);
 	ck_assert_int_eq(store_pending_confirm(b, code, &u, time(NULL), &p,
 	    &search), STORE_OK);
 	ck_assert_str_eq(p.link.access_token, acc);
@@ -531,7 +515,7 @@ START_TEST(test_reseal_installations)
 	tu_token(bot, "xoxe.xoxb-1-");
 	tu_token(ref, "xoxe-1-");
 	tu_token(plain, "xoxb-");
-	a = store_open(dbpath, &key_a);
+	a = store_open(db, &key_a);
 	memset(&in, 0, sizeof(in));
 	snprintf(in.team_id, sizeof(in.team_id), "T1");
 	in.app_id = (char *)"A0APP1";
@@ -561,7 +545,7 @@ START_TEST(test_reseal_installations)
 	    "key_id = '%s' AND version = 1", key_b.id);
 	ck_assert_int_eq(raw_int(q), 2);
 
-	b = store_open(dbpath, &key_b);
+	b = store_open(db, &key_b);
 	ck_assert_int_eq(store_install_get(b, "", "T1", &out), STORE_OK);
 	ck_assert_str_eq(out.bot_token, bot);
 	ck_assert_str_eq(out.refresh_token, ref);
@@ -588,23 +572,29 @@ START_TEST(test_new_rows_untouched)
 	struct store			*a, *b, *ring;
 	char				*before, *after;
 
-	a = store_open(dbpath, &key_a);
-	b = store_open(dbpath, &key_b);
+	a = store_open(db, &key_a);
+	b = store_open(db, &key_b);
 	put(b, 0, 1);
 	put(b, 1, 1);
 	put(a, 2, 1);
 	put(a, 3, 1);
-	before = raw_text("SELECT group_concat(hex(access_token_ct) || "
-	    "hex(refresh_token_ct) || version || updated_at) FROM sf_link "
-	    "WHERE user_id IN ('U0', 'U1')");
+	before = raw_text(TU_SQL("SELECT group_concat(hex(access_token_ct) "
+	    "|| hex(refresh_token_ct) || version || updated_at) FROM sf_link "
+	    "WHERE user_id IN ('U0', 'U1')", "SELECT string_agg("
+	    "encode(access_token_ct, 'hex') || encode(refresh_token_ct, 'hex') "
+	    "|| version || updated_at, ',' ORDER BY user_id) FROM sf_link "
+	    "WHERE user_id IN ('U0', 'U1')"));
 	ring = open_ring(&key_b, &key_a, &kr);
 	memset(&c, 0, sizeof(c));
 	ck_assert_int_eq(rekey_pass(ring, 100, 0, &c), REKEY_OK);
 	ck_assert_int_eq(c.read, 2);
 	ck_assert_int_eq(c.resealed, 2);
-	after = raw_text("SELECT group_concat(hex(access_token_ct) || "
-	    "hex(refresh_token_ct) || version || updated_at) FROM sf_link "
-	    "WHERE user_id IN ('U0', 'U1')");
+	after = raw_text(TU_SQL("SELECT group_concat(hex(access_token_ct) "
+	    "|| hex(refresh_token_ct) || version || updated_at) FROM sf_link "
+	    "WHERE user_id IN ('U0', 'U1')", "SELECT string_agg("
+	    "encode(access_token_ct, 'hex') || encode(refresh_token_ct, 'hex') "
+	    "|| version || updated_at, ',' ORDER BY user_id) FROM sf_link "
+	    "WHERE user_id IN ('U0', 'U1')"));
 	ck_assert_str_eq(before, after);
 	ck_assert_int_eq(links_under(&key_b), 4);
 	free(before);
@@ -628,7 +618,7 @@ START_TEST(test_changed_row_not_overwritten)
 	int64_t				 cursor = 0;
 	char				 acc[64], ref[64];
 
-	a = store_open(dbpath, &key_a);
+	a = store_open(db, &key_a);
 	put(a, 0, 1);
 	put(a, 1, 1);
 	put(a, 2, 1);
@@ -651,7 +641,7 @@ START_TEST(test_changed_row_not_overwritten)
 	memset(&c, 0, sizeof(c));
 	ck_assert_int_eq(rekey_pass(ring, 10, 0, &c), REKEY_OK);
 	ck_assert_int_eq(c.resealed, 1);
-	b = store_open(dbpath, &key_b);
+	b = store_open(db, &key_b);
 	assert_link(b, 0, 1, 1, 1);
 	assert_link(b, 1, 2, 2, 2);
 	assert_link(b, 2, 1, 1, 1);
@@ -673,7 +663,7 @@ START_TEST(test_relinked_row_not_overwritten)
 	struct slack_user		 u = user(0);
 	int64_t				 cursor = 0;
 
-	a = store_open(dbpath, &key_a);
+	a = store_open(db, &key_a);
 	put(a, 0, 1);
 	ring = open_ring(&key_b, &key_a, &kr);
 	ck_assert_int_eq(store_rekey_read(ring, STORE_REKEY_LINKS, &cursor,
@@ -700,12 +690,10 @@ START_TEST(test_ad_names_new_key)
 	struct store			*a, *ring;
 	struct slack_user		 u = user(4);
 	unsigned char			 ad[256], ct[512];
-	sqlite3				*db;
-	sqlite3_stmt			*s = NULL;
 	char				*pt = NULL, acc[64], ref[64], *id;
 	size_t				 adlen, ctlen, ptlen;
 
-	a = store_open(dbpath, &key_a);
+	a = store_open(db, &key_a);
 	put(a, 4, 1);
 	ring = open_ring(&key_b, &key_a, &kr);
 	memset(&c, 0, sizeof(c));
@@ -714,15 +702,8 @@ START_TEST(test_ad_names_new_key)
 	ck_assert_str_eq(id, key_b.id);
 	free(id);
 
-	db = raw_open();
-	ck_assert_int_eq(sqlite3_prepare_v2(db, "SELECT refresh_token_ct FROM "
-	    "sf_link WHERE user_id = 'U4'", -1, &s, NULL), SQLITE_OK);
-	ck_assert_int_eq(sqlite3_step(s), SQLITE_ROW);
-	ctlen = (size_t)sqlite3_column_bytes(s, 0);
-	ck_assert_uint_le(ctlen, sizeof(ct));
-	memcpy(ct, sqlite3_column_blob(s, 0), ctlen);
-	sqlite3_finalize(s);
-	sqlite3_close(db);
+	ctlen = tu_db_blob("SELECT refresh_token_ct FROM sf_link "
+	    "WHERE user_id = 'U4'", ct, sizeof(ct));
 
 	tokens(4, 1, acc, ref, sizeof(acc));
 	adlen = token_ad(ad, &u, "refresh", key_b.id);
@@ -751,16 +732,22 @@ START_TEST(test_unknown_and_altered_left_alone)
 	struct store			*a, *cst, *ring;
 	char				*before, *after;
 
-	a = store_open(dbpath, &key_a);
-	cst = store_open(dbpath, &key_c);
+	a = store_open(db, &key_a);
+	cst = store_open(db, &key_c);
 	put(cst, 0, 1);
 	put(a, 1, 1);
 	put(a, 2, 1);
-	raw_exec("UPDATE sf_link SET access_token_ct = "
-	    "zeroblob(length(access_token_ct)) WHERE user_id = 'U2'");
-	before = raw_text("SELECT group_concat(key_id || hex(access_token_ct) "
-	    "|| hex(refresh_token_ct)) FROM sf_link WHERE user_id IN "
-	    "('U0', 'U2')");
+	raw_exec(TU_SQL("UPDATE sf_link SET access_token_ct = "
+	    "zeroblob(length(access_token_ct)) WHERE user_id = 'U2'",
+	    "UPDATE sf_link SET access_token_ct = "
+	    "decode(repeat('00', length(access_token_ct)), 'hex') "
+	    "WHERE user_id = 'U2'"));
+	before = raw_text(TU_SQL("SELECT group_concat(key_id || "
+	    "hex(access_token_ct) || hex(refresh_token_ct)) FROM sf_link "
+	    "WHERE user_id IN ('U0', 'U2')", "SELECT string_agg(key_id || "
+	    "encode(access_token_ct, 'hex') || encode(refresh_token_ct, "
+	    "'hex'), ',' ORDER BY user_id) FROM sf_link "
+	    "WHERE user_id IN ('U0', 'U2')"));
 	ring = open_ring(&key_b, &key_a, &kr);
 	memset(&c, 0, sizeof(c));
 	ck_assert_int_eq(rekey_pass(ring, 10, 0, &c), REKEY_OK);
@@ -768,9 +755,12 @@ START_TEST(test_unknown_and_altered_left_alone)
 	ck_assert_int_eq(c.resealed, 1);
 	ck_assert_int_eq(c.unknown_key, 1);
 	ck_assert_int_eq(c.unopenable, 1);
-	after = raw_text("SELECT group_concat(key_id || hex(access_token_ct) "
-	    "|| hex(refresh_token_ct)) FROM sf_link WHERE user_id IN "
-	    "('U0', 'U2')");
+	after = raw_text(TU_SQL("SELECT group_concat(key_id || "
+	    "hex(access_token_ct) || hex(refresh_token_ct)) FROM sf_link "
+	    "WHERE user_id IN ('U0', 'U2')", "SELECT string_agg(key_id || "
+	    "encode(access_token_ct, 'hex') || encode(refresh_token_ct, "
+	    "'hex'), ',' ORDER BY user_id) FROM sf_link "
+	    "WHERE user_id IN ('U0', 'U2')"));
 	ck_assert_str_eq(before, after);
 	free(before);
 	free(after);
@@ -787,8 +777,8 @@ START_TEST(test_census)
 	struct store		*a, *b;
 	size_t			 n;
 
-	a = store_open(dbpath, &key_a);
-	b = store_open(dbpath, &key_b);
+	a = store_open(db, &key_a);
+	b = store_open(db, &key_b);
 	ck_assert_int_eq(store_key_census(a, kc, 4, &n), STORE_OK);
 	ck_assert_uint_eq(n, 0);
 	put(a, 0, 1);
@@ -823,7 +813,7 @@ START_TEST(test_refresh_moves_row_to_current_key)
 	struct slack_user	 u = user(0);
 	char			 acc[64], ref[64];
 
-	a = store_open(dbpath, &key_a);
+	a = store_open(db, &key_a);
 	put(a, 0, 1);
 	ring = open_ring(&key_b, &key_a, &kr);
 	assert_link(ring, 0, 1, 1, 1);
@@ -831,7 +821,7 @@ START_TEST(test_refresh_moves_row_to_current_key)
 	ck_assert_int_eq(store_link_update_tokens(ring, &u, 1, acc, NULL),
 	    STORE_OK);
 	ck_assert_int_eq(links_under(&key_b), 1);
-	b = store_open(dbpath, &key_b);
+	b = store_open(db, &key_b);
 	assert_link(b, 0, 2, 1, 2);
 	/* A stale version is a conflict, whatever the key. */
 	ck_assert_int_eq(store_link_update_tokens(ring, &u, 1, acc, NULL),
@@ -859,8 +849,8 @@ START_TEST(test_delete_under_previous_key)
 	struct store		*a, *c, *ring;
 	struct slack_user	 u0 = user(0), u1 = user(1);
 
-	a = store_open(dbpath, &key_a);
-	c = store_open(dbpath, &key_c);
+	a = store_open(db, &key_a);
+	c = store_open(db, &key_c);
 	put(a, 0, 1);
 	put(c, 1, 1);
 	ring = open_ring(&key_b, &key_a, &kr);
@@ -887,9 +877,9 @@ START_TEST(test_unknown_id_reloads_key_file)
 	write_keys(keypath, &key_a, NULL);
 	kr = keyring_from_file(keypath, err, sizeof(err));
 	ck_assert_ptr_nonnull(kr);
-	w = store_open_keyring(dbpath, kr);
+	w = store_open_keyring(db, kr);
 	ck_assert_ptr_nonnull(w);
-	b = store_open(dbpath, &key_b);
+	b = store_open(db, &key_b);
 	put(b, 0, 1);
 	ck_assert_int_eq(store_link_get(w, &u, &l), STORE_BADKEY);
 	/* rotate-key's first rewrite, then at once a read of that row. */
@@ -916,7 +906,7 @@ START_TEST(test_worker_follows_key_file)
 	write_keys(keypath, &key_a, NULL);
 	kr = keyring_from_file(keypath, err, sizeof(err));
 	ck_assert_ptr_nonnull(kr);
-	w = store_open_keyring(dbpath, kr);
+	w = store_open_keyring(db, kr);
 	ck_assert_ptr_nonnull(w);
 	put(w, 0, 1);
 	ck_assert_int_eq(links_under(&key_a), 1);
@@ -996,7 +986,7 @@ run(int batch, char *out, size_t n, char *err, size_t errsz)
 	fp = tmpfile();
 	ck_assert_ptr_nonnull(fp);
 	memset(&o, 0, sizeof(o));
-	o.db_path = dbpath;
+	o.db_path = db;
 	o.key_path = keypath;
 	o.new_key_path = newpath;
 	o.grace = 0;
@@ -1017,7 +1007,7 @@ START_TEST(test_run_complete)
 	char		 out[4096], err[1024], ids[64];
 	int		 i;
 
-	a = store_open(dbpath, &key_a);
+	a = store_open(db, &key_a);
 	for (i = 0; i < NUSERS; i++)
 		put(a, i, 1);
 	start_login(a, 0);
@@ -1037,7 +1027,7 @@ START_TEST(test_run_complete)
 	file_ids(keypath, ids, sizeof(ids));
 	ck_assert_str_eq(ids, key_b.id);
 	ck_assert_int_eq(links_under(&key_b), NUSERS);
-	b = store_open(dbpath, &key_b);
+	b = store_open(db, &key_b);
 	for (i = 0; i < NUSERS; i++)
 		assert_link(b, i, 1, 1, 1);
 	take_login(b, 0, STORE_OK);
@@ -1067,7 +1057,7 @@ START_TEST(test_run_env_keys)
 	size_t			 got;
 	int			 i;
 
-	a = store_open(dbpath, &key_a);
+	a = store_open(db, &key_a);
 	for (i = 0; i < NUSERS; i++)
 		put(a, i, 1);
 	store_close(a);
@@ -1075,7 +1065,7 @@ START_TEST(test_run_env_keys)
 	write_keys(newpath, &key_b, NULL);
 	file_ids(keypath, ids, sizeof(ids));
 	memset(&o, 0, sizeof(o));
-	o.db_path = dbpath;
+	o.db_path = db;
 	o.new_key_path = newpath;
 	o.batch = 3;
 
@@ -1122,7 +1112,7 @@ START_TEST(test_run_resumes)
 	char		 out[4096], err[1024], ids[64];
 	int		 i;
 
-	a = store_open(dbpath, &key_a);
+	a = store_open(db, &key_a);
 	for (i = 0; i < NUSERS; i++)
 		put(a, i, 1);
 	store_close(a);
@@ -1151,8 +1141,8 @@ START_TEST(test_run_refuses_unknown_key)
 	char		 out[4096], err[1024], ids[64], ids2[64];
 	char		*before, *after;
 
-	a = store_open(dbpath, &key_a);
-	c = store_open(dbpath, &key_c);
+	a = store_open(db, &key_a);
+	c = store_open(db, &key_c);
 	put(a, 0, 1);
 	put(c, 1, 1);
 	store_close(a);
@@ -1194,7 +1184,7 @@ START_TEST(test_run_bad_new_key_file)
 	char		*text;
 	struct crypto_key two[2] = { key_b, key_c };
 
-	a = store_open(dbpath, &key_a);
+	a = store_open(db, &key_a);
 	put(a, 0, 1);
 	store_close(a);
 	write_keys(keypath, &key_a, NULL);
@@ -1235,30 +1225,41 @@ START_TEST(test_run_full_keyring)
 	write_file(keypath, text, 0600);
 	crypto_free_secret(text);
 	write_keys(newpath, &key_b, NULL);
-	store_close(store_open(dbpath, &key_a));
+	store_close(store_open(db, &key_a));
 	ck_assert_int_eq(run(2, out, sizeof(out), err, sizeof(err)),
 	    REKEY_CONFIG);
 	ck_assert_ptr_nonnull(strstr(err, "already holds 8 keys"));
 }
 END_TEST
 
-/* Another rotation holds the lock: busy, nothing changed. */
+/* Another rotation holds the lock: busy, nothing changed.  On SQLite the
+ * lock file beside the database; on PostgreSQL the store's named lock of
+ * rotate-key (rekey.c), as a rotation on another host holds it. */
 START_TEST(test_run_other_rotation_running)
 {
-	char	 out[1024], err[1024], lock[PATH_MAX + 32], ids[64];
-	int	 fd;
+	struct store	*other = NULL;
+	char		 out[1024], err[1024], lock[PATH_MAX + 32], ids[64];
+	int		 fd = -1;
 
-	store_close(store_open(dbpath, &key_a));
+	store_close(store_open(db, &key_a));
 	write_keys(keypath, &key_a, NULL);
 	write_keys(newpath, &key_b, NULL);
-	snprintf(lock, sizeof(lock), "%s-rotate.lock", dbpath);
-	fd = open(lock, O_RDWR | O_CREAT, 0600);
-	ck_assert_int_ge(fd, 0);
-	ck_assert_int_eq(flock(fd, LOCK_EX), 0);
+	if (tu_db_pg()) {
+		ck_assert_ptr_nonnull(other = store_open(db, &key_a));
+		ck_assert_int_eq(store_lock_try(other,
+		    "forcelink-admin rotate-key"), 1);
+	} else {
+		snprintf(lock, sizeof(lock), "%s-rotate.lock", dbpath);
+		fd = open(lock, O_RDWR | O_CREAT, 0600);
+		ck_assert_int_ge(fd, 0);
+		ck_assert_int_eq(flock(fd, LOCK_EX), 0);
+	}
 	ck_assert_int_eq(run(2, out, sizeof(out), err, sizeof(err)),
 	    REKEY_BUSY);
 	ck_assert_ptr_nonnull(strstr(err, "another rotate-key is running"));
-	close(fd);
+	if (fd != -1)
+		close(fd);
+	store_close(other);
 	file_ids(keypath, ids, sizeof(ids));
 	ck_assert_str_eq(ids, key_a.id);
 }
@@ -1269,12 +1270,13 @@ START_TEST(test_run_no_database)
 {
 	char	 out[1024], err[1024];
 
+	tu_db_drop();
 	write_keys(keypath, &key_a, NULL);
 	write_keys(newpath, &key_b, NULL);
 	ck_assert_int_eq(run(2, out, sizeof(out), err, sizeof(err)),
 	    REKEY_CONFIG);
 	ck_assert_ptr_nonnull(strstr(err, "FORCELINK_DB"));
-	ck_assert_int_eq(access(dbpath, F_OK), -1);
+	ck_assert_int_eq(tu_db_exists(), 0);
 }
 END_TEST
 
@@ -1363,12 +1365,10 @@ START_TEST(test_reseal_integrations)
 	struct keyring			*kr;
 	struct store			*a, *ring, *b;
 	unsigned char			 ad[256], ct[512];
-	sqlite3				*db;
-	sqlite3_stmt			*st = NULL;
 	char				*pt = NULL, *id;
 	size_t				 adlen, ctlen, ptlen, n;
 
-	a = store_open(dbpath, &key_a);
+	a = store_open(db, &key_a);
 	put(a, 0, 1);
 	put_integration(a, "prod", NULL);
 	put_integration(a, "cc", ITOKEN);
@@ -1392,7 +1392,7 @@ START_TEST(test_reseal_integrations)
 	ck_assert_int_eq(rekey_pass(ring, 1, 0, &c), REKEY_OK);
 	ck_assert_int_eq(c.read, 0);
 
-	b = store_open(dbpath, &key_b);
+	b = store_open(db, &key_b);
 	assert_integration(b, "prod", NULL, STORE_OK);
 	assert_integration(b, "cc", ITOKEN, STORE_OK);
 	assert_integration(a, "cc", ITOKEN, STORE_BADKEY);
@@ -1400,15 +1400,8 @@ START_TEST(test_reseal_integrations)
 	ck_assert_str_eq(id, key_b.id);
 	free(id);
 
-	db = raw_open();
-	ck_assert_int_eq(sqlite3_prepare_v2(db, "SELECT client_secret_ct FROM "
-	    "sf_integration WHERE name = 'prod'", -1, &st, NULL), SQLITE_OK);
-	ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
-	ctlen = (size_t)sqlite3_column_bytes(st, 0);
-	ck_assert_uint_le(ctlen, sizeof(ct));
-	memcpy(ct, sqlite3_column_blob(st, 0), ctlen);
-	sqlite3_finalize(st);
-	sqlite3_close(db);
+	ctlen = tu_db_blob("SELECT client_secret_ct FROM sf_integration "
+	    "WHERE name = 'prod'", ct, sizeof(ct));
 	adlen = integ_ad(ad, "prod", "client_secret", key_b.id);
 	ck_assert_int_eq(crypto_open(&key_b, ad, adlen, ct, ctlen, &pt,
 	    &ptlen), 0);
@@ -1438,7 +1431,7 @@ START_TEST(test_refetched_itoken_not_overwritten)
 	struct store			*a, *ring, *b;
 	int64_t				 cursor = 0;
 
-	a = store_open(dbpath, &key_a);
+	a = store_open(db, &key_a);
 	put_integration(a, "cc", ITOKEN);
 	ring = open_ring(&key_b, &key_a, &kr);
 	ck_assert_int_eq(store_rekey_read(ring, STORE_REKEY_ITOKENS, &cursor,
@@ -1456,7 +1449,7 @@ START_TEST(test_refetched_itoken_not_overwritten)
 	memset(&c, 0, sizeof(c));
 	ck_assert_int_eq(rekey_pass(ring, 10, 0, &c), REKEY_OK);
 	ck_assert_int_eq(c.resealed, 2);	/* the token and the secret */
-	b = store_open(dbpath, &key_b);
+	b = store_open(db, &key_b);
 	assert_integration(b, "cc", "00Dxx!REFETCHED", STORE_OK);
 	store_close(a);
 	store_close(b);
@@ -1472,7 +1465,7 @@ START_TEST(test_run_with_integrations)
 	struct store	*a, *b, *c;
 	char		 out[4096], err[1024];
 
-	a = store_open(dbpath, &key_a);
+	a = store_open(db, &key_a);
 	put(a, 0, 1);
 	put_integration(a, "cc", ITOKEN);
 	store_close(a);
@@ -1482,11 +1475,11 @@ START_TEST(test_run_with_integrations)
 	    REKEY_OK);
 	ck_assert_msg(strstr(out, "done: 3 rows re-sealed") != NULL, "%s",
 	    out);
-	b = store_open(dbpath, &key_b);
+	b = store_open(db, &key_b);
 	assert_integration(b, "cc", ITOKEN, STORE_OK);
 	store_close(b);
 
-	c = store_open(dbpath, &key_c);
+	c = store_open(db, &key_c);
 	put_integration(c, "stray", NULL);
 	store_close(c);
 	write_keys(newpath, &key_a, NULL);
@@ -1503,6 +1496,7 @@ suite(void)
 	Suite	*s = suite_create("rekey");
 	TCase	*tc = tcase_create("rekey");
 
+	tu_db_init();
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, test_reseal_old_rows);

@@ -4,7 +4,8 @@
  * Salesforce that cannot be reached (the link stays), and a worker
  * killed while /contact confirm stores a pending link (it stays pending
  * or is stored, never neither).  The refresh paths run against the
- * stand-in in tests/e2e.
+ * stand-in in tests/e2e.  On SQLite, or on PostgreSQL when FL_TEST_PG_URI
+ * is set (tu_db.h).
  */
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -21,28 +22,26 @@
 
 #include "proof.h"
 #include "session.h"
+#include "testutil.h"
+#include "tu_db.h"
 
 static char			 dbpath[64];
+/* What the store is opened with: dbpath, or a PostgreSQL URI. */
+static const char		*store_db;
 static struct config		 cfg;
 static struct crypto_key	 cfg_key;
 static const struct slack_user	 alice = { "", "T0000001", "U0000001" };
 
+/* The configuration, without a database: for the tests of what needs
+ * none (response_url checks), which then cost no server a database. */
 static void
-setup(void)
+setup_cfg(void)
 {
-	int	 fd;
-
 	crypto_init();
 	http_init();
-	strcpy(dbpath, "/tmp/fl-session-XXXXXX");
-	fd = mkstemp(dbpath);
-	ck_assert_int_ne(fd, -1);
-	close(fd);
-	unlink(dbpath);
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.public_url = "https://fl.example.com";
 	cfg.redirect_uri = "https://fl.example.com/oauth/callback";
-	cfg.db_path = dbpath;
 	cfg.response_url_prefix = "https://hooks.slack.com/";
 	cfg.sf.name = "";
 	/* A closed local port: every Salesforce call fails fast. */
@@ -58,19 +57,36 @@ setup(void)
 }
 
 static void
+teardown_cfg(void)
+{
+	keyring_free(cfg.keyring);
+	cfg.keyring = NULL;
+}
+
+static void
+setup(void)
+{
+	int	 fd;
+
+	setup_cfg();
+	strcpy(dbpath, "/tmp/fl-session-XXXXXX");
+	fd = mkstemp(dbpath);
+	ck_assert_int_ne(fd, -1);
+	close(fd);
+	unlink(dbpath);
+	store_db = tu_db_create(dbpath);
+	cfg.db_path = (char *)store_db;
+}
+
+static void
 teardown(void)
 {
 	char	 p[128];
 
-	unlink(dbpath);
-	snprintf(p, sizeof(p), "%s-wal", dbpath);
-	unlink(p);
-	snprintf(p, sizeof(p), "%s-shm", dbpath);
-	unlink(p);
+	tu_db_destroy();
 	snprintf(p, sizeof(p), "%s-refresh.lock", dbpath);
 	unlink(p);
-	keyring_free(cfg.keyring);
-	cfg.keyring = NULL;
+	teardown_cfg();
 }
 
 /* Stores a link for alice directly, under key k. */
@@ -88,7 +104,7 @@ put_link(const struct crypto_key *k)
 	l.instance_url = "https://127.0.0.1:9";
 	l.access_token = "00D!access";
 	l.refresh_token = "refresh-1";
-	st = store_open(dbpath, k);
+	st = store_open(store_db, k);
 	ck_assert_ptr_nonnull(st);
 	ck_assert_int_eq(store_link_put(st, &alice, &l, NULL), STORE_OK);
 	store_close(st);
@@ -329,7 +345,7 @@ START_TEST(wrong_key_changes_nothing)
 	ck_assert_int_eq(session_logout(s, &alice), SESSION_BADKEY);
 	session_free(s);
 	/* The link is still there and still opens with its own key. */
-	st = store_open(dbpath, &other);
+	st = store_open(store_db, &other);
 	ck_assert_ptr_nonnull(st);
 	ck_assert_int_eq(store_link_get(st, &alice, &l), STORE_OK);
 	ck_assert_str_eq(l.refresh_token, "refresh-1");
@@ -384,42 +400,56 @@ kill_register(sqlite3 *db, char **err, const sqlite3_api_routines *api)
 	    kill_now, NULL, NULL);
 }
 
-/* SQL run on the file as it is: 0, or -1 with the error printed. */
-static int
-raw_sql(const char *sql)
-{
-	sqlite3	*db = NULL;
-	char	*err = NULL;
-	int	 rc;
+/*
+ * On PostgreSQL the trigger's function sleeps where SQLite's calls
+ * fl_kill() (a server cannot kill its client): the test kills the worker
+ * while its statement sleeps there, then ends the server process that
+ * ran it, which would otherwise sleep on holding the worker's
+ * transaction and locks (a server learns of its client's death only when
+ * it next talks to it), and waits until it is gone: the transaction is
+ * then rolled back, as SQLite rolls back the one a killed worker left in
+ * its WAL.
+ */
+/* The worker's statement timeout (2 s) does not end the sleep, however
+ * long a loaded machine takes to see it and kill the worker: a SIGKILL
+ * is at once. */
+#define KILL_FUNCTION_PG \
+	"CREATE FUNCTION kill_here() RETURNS trigger LANGUAGE plpgsql " \
+	"AS $$BEGIN LOOP BEGIN PERFORM pg_sleep(60); " \
+	"EXCEPTION WHEN query_canceled THEN NULL; END; END LOOP; END$$"
 
-	rc = sqlite3_open_v2(dbpath, &db, SQLITE_OPEN_READWRITE, NULL);
-	if (rc == SQLITE_OK) {
-		sqlite3_busy_timeout(db, 5000);
-		rc = sqlite3_exec(db, sql, NULL, NULL, &err);
+/* Kills worker pid once its statement sleeps in kill_here(), and the
+ * server process it left.  Fails the test if the worker exits first. */
+static void
+kill_asleep_pg(pid_t pid)
+{
+	char	 sql[160];
+	long	 t0 = tu_now_ms();
+	int64_t	 backend = 0;
+	int	 status;
+
+	while (backend == 0 && tu_now_ms() - t0 < 20000) {
+		if (waitpid(pid, &status, WNOHANG) == pid) {
+			/* It died somewhere else than in the trigger. */
+			ck_abort_msg("the worker exited (status %d) before "
+			    "reaching the trigger", status);
+		}
+		backend = tu_db_int("SELECT coalesce(max(pid), 0) FROM "
+		    "pg_stat_activity WHERE datname = current_database() "
+		    "AND wait_event = 'PgSleep'");
+		if (backend == 0)
+			usleep(2000);
 	}
-	if (rc != SQLITE_OK)
-		fprintf(stderr, "%s: %s\n", sql, err != NULL ? err :
-		    sqlite3_errmsg(db));
-	sqlite3_free(err);
-	sqlite3_close(db);
-	return rc == SQLITE_OK ? 0 : -1;
-}
-
-/* First column of the first row of sql, or -1. */
-static long
-raw_count(const char *sql)
-{
-	sqlite3		*db = NULL;
-	sqlite3_stmt	*st = NULL;
-	long		 n = -1;
-
-	if (sqlite3_open_v2(dbpath, &db, SQLITE_OPEN_READONLY, NULL) ==
-	    SQLITE_OK && sqlite3_prepare_v2(db, sql, -1, &st, NULL) ==
-	    SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
-		n = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	sqlite3_close(db);
-	return n;
+	ck_assert_int_ne(backend, 0);
+	ck_assert_int_eq(kill(pid, SIGKILL), 0);
+	snprintf(sql, sizeof(sql), "SELECT pg_terminate_backend(%lld)",
+	    (long long)backend);
+	ck_assert_int_eq(tu_db_int(sql), 1);
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM pg_stat_activity "
+	    "WHERE pid = %lld", (long long)backend);
+	while (tu_db_int(sql) != 0 && tu_now_ms() - t0 < 20000)
+		usleep(2000);
+	ck_assert_int_eq(tu_db_int(sql), 0);
 }
 
 /*
@@ -463,23 +493,35 @@ pending_login(char code[CRYPTO_CODE_MAX])
 	session_free(s);
 }
 
-/* Where the worker dies: a trigger that calls fl_kill() on one write of
- * the confirm. */
+/* Where the worker dies: a trigger that calls fl_kill() (SQLite) or
+ * kill_here() (PostgreSQL) on one write of the confirm. */
 static const struct {
 	const char	*name;
 	int		 linked;	/* alice has a link before */
 	const char	*trigger;
+	const char	*trigger_pg;
+	const char	*drop_pg;
 } kill_cases[] = {
 	{ "writing the link that replaces the old one", 1,
 	    "CREATE TRIGGER kill_here AFTER UPDATE ON sf_link "
-	    "BEGIN SELECT fl_kill(); END" },
+	    "BEGIN SELECT fl_kill(); END",
+	    "CREATE TRIGGER kill_here AFTER UPDATE ON sf_link "
+	    "FOR EACH ROW EXECUTE FUNCTION kill_here()",
+	    "DROP TRIGGER kill_here ON sf_link" },
 	{ "writing the first link", 0,
 	    "CREATE TRIGGER kill_here AFTER INSERT ON sf_link "
-	    "BEGIN SELECT fl_kill(); END" },
+	    "BEGIN SELECT fl_kill(); END",
+	    "CREATE TRIGGER kill_here AFTER INSERT ON sf_link "
+	    "FOR EACH ROW EXECUTE FUNCTION kill_here()",
+	    "DROP TRIGGER kill_here ON sf_link" },
 	{ "clearing the pending link", 1,
 	    "CREATE TRIGGER kill_here AFTER UPDATE OF pend_refresh_ct "
 	    "ON login_state WHEN new.pend_refresh_ct IS NULL "
-	    "BEGIN SELECT fl_kill(); END" },
+	    "BEGIN SELECT fl_kill(); END",
+	    "CREATE TRIGGER kill_here AFTER UPDATE OF pend_refresh_ct "
+	    "ON login_state FOR EACH ROW WHEN (NEW.pend_refresh_ct IS NULL) "
+	    "EXECUTE FUNCTION kill_here()",
+	    "DROP TRIGGER kill_here ON login_state" },
 };
 
 /*
@@ -502,25 +544,33 @@ START_TEST(confirm_killed_leaves_pending_or_linked)
 	if (kill_cases[_i].linked)
 		put_link(&cfg_key);
 	pending_login(code);
-	ck_assert_int_eq(raw_sql(kill_cases[_i].trigger), 0);
+	if (tu_db_pg()) {
+		ck_assert_int_eq(tu_db_try(KILL_FUNCTION_PG), 0);
+		ck_assert_int_eq(tu_db_try(kill_cases[_i].trigger_pg), 0);
+	} else
+		ck_assert_int_eq(tu_db_try(kill_cases[_i].trigger), 0);
 	if ((pid = fork()) == 0) {
-		sqlite3_auto_extension((void (*)(void))kill_register);
+		if (!tu_db_pg())
+			sqlite3_auto_extension((void (*)(void))kill_register);
 		if ((s = session_new(&cfg)) != NULL)
 			(void)proof_confirm(s, &alice, code, &out, &search,
 			    &left);
 		_exit(3);
 	}
 	ck_assert_int_ne(pid, -1);
+	if (tu_db_pg())
+		kill_asleep_pg(pid);
 	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
 	/* It died where the trigger is, not anywhere else. */
 	ck_assert_msg(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL,
 	    "%s: the worker was not killed (status %d)", kill_cases[_i].name,
 	    status);
-	ck_assert_int_eq(raw_sql("DROP TRIGGER kill_here"), 0);
-	ck_assert_msg(raw_count("SELECT count(*) FROM login_state WHERE "
+	ck_assert_int_eq(tu_db_try(TU_SQL("DROP TRIGGER kill_here",
+	    kill_cases[_i].drop_pg)), 0);
+	ck_assert_msg(tu_db_int("SELECT count(*) FROM login_state WHERE "
 	    "pend_refresh_ct IS NOT NULL AND confirm_hash IS NOT NULL") == 1,
 	    "%s: the grant is no longer pending", kill_cases[_i].name);
-	ck_assert_int_eq(raw_count("SELECT count(*) FROM sf_link"),
+	ck_assert_int_eq(tu_db_int("SELECT count(*) FROM sf_link"),
 	    kill_cases[_i].linked);
 	s = session_new(&cfg);
 	ck_assert_ptr_nonnull(s);
@@ -538,7 +588,7 @@ START_TEST(confirm_killed_leaves_pending_or_linked)
 	ck_assert_int_eq(store_link_get(s->st, &alice, &l), STORE_OK);
 	ck_assert_str_eq(l.refresh_token, "refresh-2");
 	store_link_free(&l);
-	ck_assert_int_eq(raw_count("SELECT count(*) FROM login_state WHERE "
+	ck_assert_int_eq(tu_db_int("SELECT count(*) FROM login_state WHERE "
 	    "pend_refresh_ct IS NOT NULL"), 0);
 	session_free(s);
 }
@@ -550,18 +600,23 @@ suite(void)
 	Suite	*s = suite_create("session");
 	TCase	*tc = tcase_create("session");
 
+	tu_db_init();
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, login_url_nonce_works_once);
 	tcase_add_loop_test(tc, login_url_search_kept_table, 0,
 	    sizeof(search_cases) / sizeof(search_cases[0]));
-	tcase_add_test(tc, response_url_ok);
-	tcase_add_loop_test(tc, response_url_table, 0,
-	    sizeof(response_url_cases) / sizeof(response_url_cases[0]));
 	tcase_add_test(tc, unlinked_user);
 	tcase_add_test(tc, wrong_key_changes_nothing);
 	tcase_add_test(tc, unreachable_salesforce_keeps_link);
 	tcase_add_loop_test(tc, confirm_killed_leaves_pending_or_linked, 0,
 	    sizeof(kill_cases) / sizeof(kill_cases[0]));
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("response_url");
+	tcase_add_checked_fixture(tc, setup_cfg, teardown_cfg);
+	tcase_add_test(tc, response_url_ok);
+	tcase_add_loop_test(tc, response_url_table, 0,
+	    sizeof(response_url_cases) / sizeof(response_url_cases[0]));
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -1,5 +1,8 @@
 /*
- * test_store: common/store*.c on real SQLite files in a scratch directory.
+ * test_store: common/store*.c on real SQLite files in a scratch directory,
+ * or, when FL_TEST_PG_URI is set, on a real PostgreSQL server, each test
+ * on a database of its own (tu_db.h); the few tests of SQLite's files,
+ * locks and pragmas are left out there, each with its reason printed.
  *
  * Besides the normal paths this goes after what an attacker or an
  * accident does to the file: ciphertext flipped, truncated, or moved to
@@ -31,6 +34,7 @@
 #include "slack.h"
 #include "store.h"
 #include "testutil.h"
+#include "tu_db.h"
 
 /* Tokens in the shapes Salesforce gives them, made afresh by setup(). */
 #define ACCESS1		access1
@@ -41,6 +45,8 @@
 
 static char			 dir[1024];
 static char			 dbpath[PATH_MAX];
+/* What the store is opened with: dbpath, or a PostgreSQL URI. */
+static const char		*db;
 static struct crypto_key	 key_a, key_b;
 /* Tokens and secrets in Slack's and Salesforce's shapes, made afresh by
  * setup() so that no test file holds one. */
@@ -63,6 +69,7 @@ setup(void)
 	    tmp != NULL && *tmp != '\0' ? tmp : "/tmp");
 	ck_assert_ptr_nonnull(mkdtemp(dir));
 	snprintf(dbpath, sizeof(dbpath), "%s/forcelink.db", dir);
+	db = tu_db_create(dbpath);
 	tu_key_random(&key_a);
 	tu_key_random(&key_b);
 	ck_assert_str_ne(key_a.id, key_b.id);
@@ -81,25 +88,12 @@ setup(void)
 	tu_token(itoken2, "00Dxx0000001gPL!AR");
 }
 
-/* Removes the database and its WAL and shared-memory files. */
-static void
-db_remove(void)
-{
-	char	 p[PATH_MAX + 8];
-
-	unlink(dbpath);
-	snprintf(p, sizeof(p), "%s-wal", dbpath);
-	unlink(p);
-	snprintf(p, sizeof(p), "%s-shm", dbpath);
-	unlink(p);
-}
-
 static void
 teardown(void)
 {
 	char	 p[PATH_MAX + 8];
 
-	db_remove();
+	tu_db_destroy();
 	snprintf(p, sizeof(p), "%s/stderr.log", dir);
 	unlink(p);
 	rmdir(dir);
@@ -110,7 +104,7 @@ open_with(const struct crypto_key *k)
 {
 	struct store	*st;
 
-	st = store_open(dbpath, k);
+	st = store_open(db, k);
 	ck_assert_ptr_nonnull(st);
 	return st;
 }
@@ -173,45 +167,32 @@ hash_of(const char *s, unsigned char h[CRYPTO_HASHLEN])
 	crypto_sha256(s, h);
 }
 
-/* --- Raw SQLite, as an admin (or an attacker) with the file would ----- */
+/* --- Raw SQL, as an admin (or an attacker) with the database would ---- */
 
+/* A connection of its own to the SQLite file, for the tests of SQLite's
+ * locks (never run on PostgreSQL). */
 static sqlite3 *
 raw_open(void)
 {
-	sqlite3	*db = NULL;
+	sqlite3	*sdb = NULL;
 
-	ck_assert_int_eq(sqlite3_open_v2(dbpath, &db, SQLITE_OPEN_READWRITE |
+	ck_assert(!tu_db_pg());
+	ck_assert_int_eq(sqlite3_open_v2(dbpath, &sdb, SQLITE_OPEN_READWRITE |
 	    SQLITE_OPEN_CREATE, NULL), SQLITE_OK);
-	sqlite3_busy_timeout(db, 5000);
-	return db;
+	sqlite3_busy_timeout(sdb, 5000);
+	return sdb;
 }
 
 static void
 raw_exec(const char *sql)
 {
-	sqlite3	*db = raw_open();
-	char	*err = NULL;
-	int	 rc;
-
-	rc = sqlite3_exec(db, sql, NULL, NULL, &err);
-	ck_assert_msg(rc == SQLITE_OK, "%s: %s", sql, err ? err : "?");
-	sqlite3_free(err);
-	sqlite3_close(db);
+	tu_db_exec(sql);
 }
 
 static int64_t
 raw_int(const char *sql)
 {
-	sqlite3		*db = raw_open();
-	sqlite3_stmt	*s = NULL;
-	int64_t		 v;
-
-	ck_assert_int_eq(sqlite3_prepare_v2(db, sql, -1, &s, NULL), SQLITE_OK);
-	ck_assert_int_eq(sqlite3_step(s), SQLITE_ROW);
-	v = sqlite3_column_int64(s, 0);
-	sqlite3_finalize(s);
-	sqlite3_close(db);
-	return v;
+	return tu_db_int(sql);
 }
 
 /* First column of the first row as an allocated string; NULL for SQL
@@ -219,18 +200,7 @@ raw_int(const char *sql)
 static char *
 raw_text(const char *sql)
 {
-	sqlite3			*db = raw_open();
-	sqlite3_stmt		*s = NULL;
-	const unsigned char	*t;
-	char			*v = NULL;
-
-	ck_assert_int_eq(sqlite3_prepare_v2(db, sql, -1, &s, NULL), SQLITE_OK);
-	ck_assert_int_eq(sqlite3_step(s), SQLITE_ROW);
-	if ((t = sqlite3_column_text(s, 0)) != NULL)
-		v = strdup((const char *)t);
-	sqlite3_finalize(s);
-	sqlite3_close(db);
-	return v;
+	return tu_db_text(sql);
 }
 
 /* Flips one bit of byte pos of blob column col in the rows of sql_where
@@ -238,40 +208,44 @@ raw_text(const char *sql)
 static void
 raw_flip(const char *table, const char *col, const char *where, int pos)
 {
-	sqlite3		*db = raw_open();
-	sqlite3_stmt	*s = NULL;
-	unsigned char	 b[512];
-	char		 sql[256];
-	int		 n;
-
-	snprintf(sql, sizeof(sql), "SELECT %s FROM %s WHERE %s", col, table,
-	    where);
-	ck_assert_int_eq(sqlite3_prepare_v2(db, sql, -1, &s, NULL), SQLITE_OK);
-	ck_assert_int_eq(sqlite3_step(s), SQLITE_ROW);
-	n = sqlite3_column_bytes(s, 0);
-	ck_assert_int_gt(n, pos);
-	ck_assert_int_le(n, (int)sizeof(b));
-	memcpy(b, sqlite3_column_blob(s, 0), (size_t)n);
-	sqlite3_finalize(s);
-	b[pos] ^= 0x01;
-	snprintf(sql, sizeof(sql), "UPDATE %s SET %s = ?1 WHERE %s", table,
-	    col, where);
-	ck_assert_int_eq(sqlite3_prepare_v2(db, sql, -1, &s, NULL), SQLITE_OK);
-	sqlite3_bind_blob(s, 1, b, n, SQLITE_TRANSIENT);
-	ck_assert_int_eq(sqlite3_step(s), SQLITE_DONE);
-	sqlite3_finalize(s);
-	sqlite3_close(db);
+	tu_db_flip(table, col, where, (size_t)pos);
 }
 
 /* A fingerprint of everything in sf_link, to prove nothing changed. */
 static char *
 raw_links_snapshot(void)
 {
-	return raw_text("SELECT group_concat(enterprise_id || '|' || team_id "
-	    "|| '|' || user_id || '|' || key_id || '|' || "
+	return raw_text(TU_SQL("SELECT group_concat(enterprise_id || '|' || "
+	    "team_id || '|' || user_id || '|' || key_id || '|' || "
 	    "hex(access_token_ct) || '|' || hex(refresh_token_ct) || '|' || "
 	    "version || '|' || created_at || '|' || updated_at, ';') "
-	    "FROM (SELECT * FROM sf_link ORDER BY user_id)");
+	    "FROM (SELECT * FROM sf_link ORDER BY user_id)",
+	    "SELECT string_agg(enterprise_id || '|' || team_id || '|' || "
+	    "user_id || '|' || key_id || '|' || encode(access_token_ct, "
+	    "'hex') || '|' || encode(refresh_token_ct, 'hex') || '|' || "
+	    "version || '|' || created_at || '|' || updated_at, ';' "
+	    "ORDER BY user_id) FROM sf_link"));
+}
+
+/* Adds a row to slack_replay for each of the n expiry times, under a
+ * random signature hash (the first all zero when zero is set). */
+static void
+replay_rows(int zero, const long long *expires, size_t n)
+{
+	unsigned char	 h[32];
+	char		 lit[128], sql[256];
+	size_t		 i;
+
+	for (i = 0; i < n; i++) {
+		if (zero && i == 0)
+			memset(h, 0, sizeof(h));
+		else
+			crypto_random(h, sizeof(h));
+		snprintf(sql, sizeof(sql), "INSERT INTO slack_replay VALUES "
+		    "(%s, %lld)", tu_db_blob_lit(h, sizeof(h), lit,
+		    sizeof(lit)), expires[i]);
+		raw_exec(sql);
+	}
 }
 
 /* Whether the file holds needle anywhere; a missing file holds nothing. */
@@ -384,18 +358,15 @@ START_TEST(test_migrate_idempotent)
 	st = open_with(&key_a);
 	put(st, &u, ACCESS1, REFRESH1);
 	store_close(st);
-	ck_assert_int_eq(raw_int("PRAGMA user_version"),
-	    store_schema_version());
-	objects = raw_int("SELECT count(*) FROM sqlite_master");
+	ck_assert_int_eq(tu_db_version(), store_schema_version());
+	objects = tu_db_objects();
 	ck_assert_int_ge(objects, 4);
 
 	/* A second and third open change nothing and lose nothing. */
 	store_close(open_with(&key_a));
 	st = open_with(&key_a);
-	ck_assert_int_eq(raw_int("PRAGMA user_version"),
-	    store_schema_version());
-	ck_assert_int_eq(raw_int("SELECT count(*) FROM sqlite_master"),
-	    objects);
+	ck_assert_int_eq(tu_db_version(), store_schema_version());
+	ck_assert_int_eq(tu_db_objects(), objects);
 	ck_assert_int_eq(store_link_get(st, &u, &l), STORE_OK);
 	ck_assert_str_eq(l.access_token, ACCESS1);
 	store_link_free(&l);
@@ -407,15 +378,15 @@ START_TEST(test_open_fail_newer_schema)
 {
 	int	 saved;
 
-	raw_exec("CREATE TABLE future (x); PRAGMA user_version = 999;");
+	raw_exec("CREATE TABLE future (x integer)");
+	tu_db_set_version(999);
 	saved = stderr_capture();
-	ck_assert_ptr_null(store_open(dbpath, &key_a));
+	ck_assert_ptr_null(store_open(db, &key_a));
 	ck_assert_int_eq(file_contains(stderr_restore(saved),
 	    "database schema version 999"), 1);
 	/* Nothing was touched. */
-	ck_assert_int_eq(raw_int("PRAGMA user_version"), 999);
-	ck_assert_int_eq(raw_int("SELECT count(*) FROM sqlite_master "
-	    "WHERE name = 'sf_link'"), 0);
+	ck_assert_int_eq(tu_db_version(), 999);
+	ck_assert_int_eq(tu_db_has("sf_link"), 0);
 }
 END_TEST
 
@@ -428,7 +399,7 @@ START_TEST(test_open_fail_not_a_database)
 	fputs("this is not an SQLite database, just some text that is long "
 	    "enough to have a header", f);
 	fclose(f);
-	ck_assert_ptr_null(store_open(dbpath, &key_a));
+	ck_assert_ptr_null(store_open(db, &key_a));
 }
 END_TEST
 
@@ -436,8 +407,15 @@ START_TEST(test_open_fail_bad_path)
 {
 	char	 p[PATH_MAX + 32];
 
-	snprintf(p, sizeof(p), "%s/no/such/dir/x.db", dir);
-	ck_assert_ptr_null(store_open(p, &key_a));
+	if (tu_db_pg()) {
+		/* A database that does not exist is not made. */
+		tu_db_drop();
+		ck_assert_ptr_null(store_open(db, &key_a));
+		ck_assert_int_eq(tu_db_exists(), 0);
+	} else {
+		snprintf(p, sizeof(p), "%s/no/such/dir/x.db", dir);
+		ck_assert_ptr_null(store_open(p, &key_a));
+	}
 	ck_assert_ptr_null(store_open(NULL, &key_a));
 }
 END_TEST
@@ -452,14 +430,15 @@ opener(void *arg)
 	struct store		*st;
 
 	pthread_barrier_wait(bar);
-	st = store_open(dbpath, &key_a);
+	st = store_open(db, &key_a);
 	store_close(st);
 	return st != NULL ? (void *)1 : NULL;
 }
 
 /*
  * Workers that start together on a fresh file all create, switch to WAL
- * and migrate it at once.  Every one of them must succeed.
+ * and migrate it at once (on PostgreSQL: an empty database).  Every one
+ * of them must succeed.
  */
 START_TEST(test_open_concurrent_migrate)
 {
@@ -469,7 +448,7 @@ START_TEST(test_open_concurrent_migrate)
 	int			 i, round, good;
 
 	for (round = 0; round < OPEN_ROUNDS; round++) {
-		db_remove();
+		tu_db_recreate();
 		good = 0;
 		pthread_barrier_init(&bar, NULL, OPENERS);
 		for (i = 0; i < OPENERS; i++)
@@ -481,10 +460,8 @@ START_TEST(test_open_concurrent_migrate)
 		}
 		pthread_barrier_destroy(&bar);
 		ck_assert_int_eq(good, OPENERS);
-		ck_assert_int_eq(raw_int("PRAGMA user_version"),
-		    store_schema_version());
-		ck_assert_int_eq(raw_int("SELECT count(*) FROM sqlite_master "
-		    "WHERE name = 'sf_link'"), 1);
+		ck_assert_int_eq(tu_db_version(), store_schema_version());
+		ck_assert_int_eq(tu_db_has("sf_link"), 1);
 	}
 }
 END_TEST
@@ -498,8 +475,7 @@ START_TEST(test_links_view)
 	};
 	struct slack_user	 u = user("E1", "T1", "U1");
 	struct store		*st;
-	sqlite3			*db;
-	sqlite3_stmt		*s = NULL;
+	struct tu_rows		*r;
 	char			*t;
 	int			 i;
 
@@ -508,28 +484,20 @@ START_TEST(test_links_view)
 	raw_exec("UPDATE sf_link SET created_at = 1795428000, "
 	    "updated_at = 1795428000 + 3661");
 
-	db = raw_open();
-	ck_assert_int_eq(sqlite3_prepare_v2(db, "SELECT * FROM links", -1,
-	    &s, NULL), SQLITE_OK);
-	ck_assert_int_eq(sqlite3_column_count(s),
-	    (int)(sizeof(cols) / sizeof(cols[0])));
-	for (i = 0; i < sqlite3_column_count(s); i++)
-		ck_assert_str_eq(sqlite3_column_name(s, i), cols[i]);
-	ck_assert_int_eq(sqlite3_step(s), SQLITE_ROW);
-	ck_assert_str_eq((const char *)sqlite3_column_text(s, 0), "T1");
-	ck_assert_str_eq((const char *)sqlite3_column_text(s, 1), "U1");
-	ck_assert_str_eq((const char *)sqlite3_column_text(s, 2), "E1");
-	ck_assert_str_eq((const char *)sqlite3_column_text(s, 6),
-	    "alice@example.com");
-	ck_assert_str_eq((const char *)sqlite3_column_text(s, 8), key_a.id);
-	ck_assert_str_eq((const char *)sqlite3_column_text(s, 9),
-	    "2026-11-23T10:00:00Z");
-	ck_assert_str_eq((const char *)sqlite3_column_text(s, 10),
-	    "2026-11-23T11:01:01Z");
-	ck_assert_int_eq(sqlite3_column_type(s, 11), SQLITE_NULL);
-	ck_assert_int_eq(sqlite3_step(s), SQLITE_DONE);
-	sqlite3_finalize(s);
-	sqlite3_close(db);
+	r = tu_db_rows("SELECT * FROM links");
+	ck_assert_int_eq(r->ncol, (int)(sizeof(cols) / sizeof(cols[0])));
+	for (i = 0; i < r->ncol; i++)
+		ck_assert_str_eq(r->name[i], cols[i]);
+	ck_assert_int_eq(r->nrow, 1);
+	ck_assert_str_eq(tu_rows_get(r, 0, 0), "T1");
+	ck_assert_str_eq(tu_rows_get(r, 0, 1), "U1");
+	ck_assert_str_eq(tu_rows_get(r, 0, 2), "E1");
+	ck_assert_str_eq(tu_rows_get(r, 0, 6), "alice@example.com");
+	ck_assert_str_eq(tu_rows_get(r, 0, 8), key_a.id);
+	ck_assert_str_eq(tu_rows_get(r, 0, 9), "2026-11-23T10:00:00Z");
+	ck_assert_str_eq(tu_rows_get(r, 0, 10), "2026-11-23T11:01:01Z");
+	ck_assert_ptr_null(tu_rows_get(r, 0, 11));
+	tu_rows_free(r);
 
 	ck_assert_int_eq(store_link_touch(st, &u), STORE_OK);
 	t = raw_text("SELECT last_used_at FROM links");
@@ -704,43 +672,46 @@ static const struct {
 	const char	*name;
 	const char	*sql;
 	const char	*team;
+	const char	*sql_pg;	/* PostgreSQL's, where it differs */
 } tamper_cases[] = {
 	{ "fail: access copied into refresh column",
 	    "UPDATE sf_link SET refresh_token_ct = access_token_ct "
-	    "WHERE user_id = 'U1'", "T1" },
+	    "WHERE user_id = 'U1'", "T1", NULL },
 	{ "fail: refresh copied into access column",
 	    "UPDATE sf_link SET access_token_ct = refresh_token_ct "
-	    "WHERE user_id = 'U1'", "T1" },
+	    "WHERE user_id = 'U1'", "T1", NULL },
 	{ "fail: columns swapped",
 	    "UPDATE sf_link SET access_token_ct = refresh_token_ct, "
-	    "refresh_token_ct = access_token_ct WHERE user_id = 'U1'", "T1" },
+	    "refresh_token_ct = access_token_ct WHERE user_id = 'U1'", "T1", NULL },
 	{ "fail: access copied from another user",
 	    "UPDATE sf_link SET access_token_ct = (SELECT access_token_ct "
-	    "FROM sf_link WHERE user_id = 'U2') WHERE user_id = 'U1'", "T1" },
+	    "FROM sf_link WHERE user_id = 'U2') WHERE user_id = 'U1'", "T1", NULL },
 	{ "fail: both tokens copied from another user",
 	    "UPDATE sf_link SET (access_token_ct, refresh_token_ct) = "
 	    "(SELECT access_token_ct, refresh_token_ct FROM sf_link "
-	    "WHERE user_id = 'U2') WHERE user_id = 'U1'", "T1" },
+	    "WHERE user_id = 'U2') WHERE user_id = 'U1'", "T1", NULL },
 	{ "fail: row moved to another team",
-	    "UPDATE sf_link SET team_id = 'T9' WHERE user_id = 'U1'", "T9" },
+	    "UPDATE sf_link SET team_id = 'T9' WHERE user_id = 'U1'", "T9", NULL },
 	{ "fail: row moved to another enterprise",
 	    "UPDATE sf_link SET enterprise_id = 'E2', team_id = 'T9' "
-	    "WHERE user_id = 'U1'", "T9" },
+	    "WHERE user_id = 'U1'", "T9", NULL },
 	{ "fail: truncated to 30 bytes",
 	    "UPDATE sf_link SET access_token_ct = substr(access_token_ct, 1, "
-	    "30) WHERE user_id = 'U1'", "T1" },
+	    "30) WHERE user_id = 'U1'", "T1", NULL },
 	{ "fail: last byte cut",
 	    "UPDATE sf_link SET refresh_token_ct = substr(refresh_token_ct, "
-	    "1, length(refresh_token_ct) - 1) WHERE user_id = 'U1'", "T1" },
+	    "1, length(refresh_token_ct) - 1) WHERE user_id = 'U1'", "T1", NULL },
 	{ "fail: empty blob",
 	    "UPDATE sf_link SET access_token_ct = zeroblob(0) "
-	    "WHERE user_id = 'U1'", "T1" },
+	    "WHERE user_id = 'U1'", "T1",
+	    "UPDATE sf_link SET access_token_ct = ''::bytea "
+	    "WHERE user_id = 'U1'" },
 	{ "fail: text instead of blob",
 	    "UPDATE sf_link SET access_token_ct = 'plain' "
-	    "WHERE user_id = 'U1'", "T1" },
+	    "WHERE user_id = 'U1'", "T1", NULL },
 	{ "fail: key id changed",
 	    "UPDATE sf_link SET key_id = '0000000000000000' "
-	    "WHERE user_id = 'U1'", "T1" },
+	    "WHERE user_id = 'U1'", "T1", NULL },
 };
 
 START_TEST(test_tampered)
@@ -757,7 +728,8 @@ START_TEST(test_tampered)
 	st = open_with(&key_a);
 	put(st, &u1, ACCESS1, REFRESH1);
 	put(st, &u2, ACCESS2, REFRESH2);
-	raw_exec(tamper_cases[_i].sql);
+	raw_exec(tu_db_pg() && tamper_cases[_i].sql_pg != NULL ?
+	    tamper_cases[_i].sql_pg : tamper_cases[_i].sql);
 	who = user(strstr(tamper_cases[_i].sql, "'E2'") ? "E2" : "E1",
 	    tamper_cases[_i].team, "U1");
 	before = raw_links_snapshot();
@@ -879,6 +851,15 @@ START_TEST(test_no_plaintext_on_disk)
 	ck_assert_int_eq(store_nonce_start(st, n, now, s, c, VERIFIER,
 	    now + 600, &got), STORE_OK);
 
+	if (tu_db_pg()) {
+		/* In no row of any table (what the server writes to its
+		 * files and its WAL). */
+		ck_assert_int_eq(tu_db_contains("005xx000001SvJVAA0"), 1);
+		for (i = 0; i < sizeof(secrets) / sizeof(secrets[0]); i++)
+			ck_assert_int_eq(tu_db_contains(secrets[i]), 0);
+		store_close(st);
+		return;
+	}
 	/* While open, most of it is in the WAL: look there too. */
 	ck_assert_int_eq(access(wal, F_OK), 0);
 	ck_assert_int_eq(file_contains(wal, "005xx000001SvJVAA0"), 1);
@@ -1050,10 +1031,10 @@ END_TEST
 static void
 where_state(const unsigned char s[CRYPTO_HASHLEN], char *out, size_t n)
 {
-	char	 hex[2 * CRYPTO_HASHLEN + 1];
+	char	 lit[2 * CRYPTO_HASHLEN + 32];
 
-	crypto_hex(s, CRYPTO_HASHLEN, hex);
-	snprintf(out, n, "state_hash = X'%s'", hex);
+	snprintf(out, n, "state_hash = %s", tu_db_blob_lit(s, CRYPTO_HASHLEN,
+	    lit, sizeof(lit)));
 }
 
 START_TEST(test_state_take_fail_badkey)
@@ -1124,7 +1105,7 @@ racer_run(void *arg)
 	struct store		*st;
 	char			*v = NULL;
 
-	st = store_open(dbpath, &key_a);
+	st = store_open(db, &key_a);
 	pthread_barrier_wait(rc->bar);
 	rc->r = st != NULL ? store_state_take(st, rc->state, rc->cookie,
 	    rc->now, &got, &v) : STORE_ERROR;
@@ -1185,7 +1166,7 @@ racer_child(int ready, int go, const unsigned char *s,
 	char			*v = NULL, ch;
 	enum store_result	 r = STORE_ERROR;
 
-	st = store_open(dbpath, &key_a);
+	st = store_open(db, &key_a);
 	(void)!write(ready, "r", 1);
 	(void)!read(go, &ch, 1);
 	if (st != NULL)
@@ -1266,8 +1247,7 @@ START_TEST(test_replay_purges_along_the_way)
 	unsigned char	 a[CRYPTO_HASHLEN];
 
 	st = open_with(&key_a);
-	raw_exec("INSERT INTO slack_replay VALUES (zeroblob(32), 100), "
-	    "(randomblob(32), 200), (randomblob(32), 5000)");
+	replay_rows(1, (const long long []){ 100, 200, 5000 }, 3);
 	hash_of("v0=cccc", a);
 	ck_assert_int_eq(store_replay_add(st, a, 1000, 1300), STORE_OK);
 	ck_assert_int_eq(raw_int("SELECT count(*) FROM slack_replay"), 2);
@@ -1284,9 +1264,7 @@ START_TEST(test_purge)
 	unsigned char		 h[CRYPTO_HASHLEN];
 
 	st = open_with(&key_a);
-	raw_exec("INSERT INTO slack_replay VALUES (randomblob(32), 100), "
-	    "(randomblob(32), 400), (randomblob(32), 500), "
-	    "(randomblob(32), 501)");
+	replay_rows(0, (const long long []){ 100, 400, 500, 501 }, 4);
 	hash_of("n1", h);
 	ck_assert_int_eq(store_nonce_add(st, &u, h, 499), STORE_OK);
 	hash_of("n2", h);
@@ -1305,7 +1283,9 @@ END_TEST
  * Every outcome, including the failures, must leave no statement holding
  * a read transaction: otherwise the WAL could never be reset and would
  * grow without bound.  A TRUNCATE checkpoint from another connection
- * succeeds only when no reader is left.
+ * succeeds only when no reader is left.  On PostgreSQL a transaction
+ * left open holds its snapshot (no row it could see is ever vacuumed)
+ * and its locks: no connection may be left in one.
  */
 START_TEST(test_no_reader_left_behind)
 {
@@ -1340,7 +1320,10 @@ START_TEST(test_no_reader_left_behind)
 	raw_flip("sf_link", "access_token_ct", "user_id = 'U1'", 30);
 	ck_assert_int_eq(store_link_get(a, &u, &l), STORE_BADKEY);
 
-	ck_assert_int_eq(raw_int("PRAGMA wal_checkpoint(TRUNCATE)"), 0);
+	ck_assert_int_eq(raw_int(TU_SQL("PRAGMA wal_checkpoint(TRUNCATE)",
+	    "SELECT count(*) FROM pg_stat_activity WHERE datname = "
+	    "current_database() AND xact_start IS NOT NULL "
+	    "AND pid <> pg_backend_pid()")), 0);
 	store_close(a);
 	store_close(b);
 }
@@ -1478,7 +1461,7 @@ START_TEST(test_probe)
 	ck_assert_int_eq(raw_int("PRAGMA user_version"), 0);
 	ck_assert_int_eq(raw_int("SELECT count(*) FROM sqlite_schema "
 	    "WHERE name = 'sf_link'"), 0);
-	db_remove();
+	tu_db_drop();
 	st = open_with(&key_a);
 	store_close(st);
 	ck_assert_int_eq(store_probe(dbpath, &v), STORE_PROBE_OK);
@@ -1487,7 +1470,7 @@ START_TEST(test_probe)
 	snprintf(p, sizeof(p), "%s-wal", dbpath);
 	ck_assert_int_eq(access(p, F_OK), 0);
 	/* Not a database; not a file. */
-	db_remove();
+	tu_db_drop();
 	ck_assert_ptr_nonnull(f = fopen(dbpath, "w"));
 	fputs("this is not an SQLite database, not at all, no. "
 	    "padding padding padding padding padding padding\n", f);
@@ -2116,23 +2099,37 @@ END_TEST
 /* Failures of the link write: each leaves everything as it was (the
  * login still waits for its code, with its search; the old link
  * stands), and a retry once the fault is gone links. */
+/* PostgreSQL's triggers call this function. */
+#define PLINK_FAULT_PG	"CREATE FUNCTION plink_fault() RETURNS trigger " \
+	"LANGUAGE plpgsql AS $$BEGIN RAISE EXCEPTION 'fault'; END$$; "
+
 static const struct {
 	const char	*name;
 	const char	*fault;		/* SQL run before the confirm */
 	const char	*mend;		/* SQL run after it; NULL: no retry */
 	int		 old_key_b;	/* the old link is under key_b */
 	enum store_result r;
+	const char	*fault_pg;	/* PostgreSQL's fault and mend */
+	const char	*mend_pg;
 } plink_fail_cases[] = {
 	{ "fail: link row refused", "CREATE TRIGGER plink_fault "
 	    "AFTER UPDATE ON sf_link BEGIN SELECT RAISE(ABORT, 'fault'); END",
-	    "DROP TRIGGER plink_fault", 0, STORE_ERROR },
+	    "DROP TRIGGER plink_fault", 0, STORE_ERROR,
+	    PLINK_FAULT_PG "CREATE TRIGGER plink_fault AFTER UPDATE ON sf_link "
+	    "FOR EACH ROW EXECUTE FUNCTION plink_fault()",
+	    "DROP TRIGGER plink_fault ON sf_link" },
 	{ "fail: pending columns not cleared", "CREATE TRIGGER plink_fault "
 	    "AFTER UPDATE OF pend_refresh_ct ON login_state "
 	    "WHEN new.pend_refresh_ct IS NULL "
 	    "BEGIN SELECT RAISE(ABORT, 'fault'); END",
-	    "DROP TRIGGER plink_fault", 0, STORE_ERROR },
+	    "DROP TRIGGER plink_fault", 0, STORE_ERROR,
+	    PLINK_FAULT_PG "CREATE TRIGGER plink_fault AFTER UPDATE OF "
+	    "pend_refresh_ct ON login_state FOR EACH ROW "
+	    "WHEN (NEW.pend_refresh_ct IS NULL) "
+	    "EXECUTE FUNCTION plink_fault()",
+	    "DROP TRIGGER plink_fault ON login_state" },
 	{ "fail: old link under a key we do not hold", NULL, NULL, 1,
-	    STORE_BADKEY },
+	    STORE_BADKEY, NULL, NULL },
 };
 
 START_TEST(test_pending_link_fail_table)
@@ -2151,7 +2148,8 @@ START_TEST(test_pending_link_fail_table)
 	st = open_with(&key_a);
 	plink_make(st, &u, "fail", now, code);
 	if (plink_fail_cases[_i].fault != NULL)
-		raw_exec(plink_fail_cases[_i].fault);
+		raw_exec(TU_SQL(plink_fail_cases[_i].fault,
+		    plink_fail_cases[_i].fault_pg));
 	ck_assert_int_eq(store_pending_link(st, code, &u, now, &p, &search,
 	    &oldorg, &oldref), plink_fail_cases[_i].r);
 	ck_assert_ptr_null(oldorg);
@@ -2167,7 +2165,8 @@ START_TEST(test_pending_link_fail_table)
 		store_close(st);
 		return;
 	}
-	raw_exec(plink_fail_cases[_i].mend);
+	raw_exec(TU_SQL(plink_fail_cases[_i].mend,
+	    plink_fail_cases[_i].mend_pg));
 	ck_assert_int_eq(store_pending_link(st, code, &u, now, &p, &search,
 	    &oldorg, &oldref), STORE_OK);
 	ck_assert_str_eq(oldref, REFRESH1);
@@ -2192,7 +2191,7 @@ START_TEST(test_pending_link_other_user)
 	struct slack_user	 them = user("", "T1", "U2");
 	struct store		*st;
 	unsigned char		 code[CRYPTO_HASHLEN];
-	char			*oldorg = NULL, *oldref = NULL;
+	char			*oldorg = NULL, *oldref = NULL, sql[160];
 	time_t			 now = time(NULL);
 
 	st = open_with(&key_a);
@@ -2207,9 +2206,10 @@ START_TEST(test_pending_link_other_user)
 	ck_assert_int_eq(store_link_get(st, &them, &l), STORE_NOTFOUND);
 	assert_link(st, &u, ACCESS1, REFRESH1, 1);
 	ck_assert_int_eq(plink_waiting(), 0);
-	ck_assert_int_eq(raw_int("SELECT count(*) FROM login_state WHERE "
-	    "pend_refresh_ct IS NOT NULL AND expires_at <= strftime('%s')"),
-	    1);
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM login_state WHERE "
+	    "pend_refresh_ct IS NOT NULL AND expires_at <= %lld",
+	    (long long)time(NULL));
+	ck_assert_int_eq(raw_int(sql), 1);
 	store_close(st);
 }
 END_TEST
@@ -2273,9 +2273,7 @@ START_TEST(test_purge_counts)
 	unsigned char		 h[CRYPTO_HASHLEN];
 
 	st = open_with(&key_a);
-	raw_exec("INSERT INTO slack_replay VALUES (randomblob(32), 100), "
-	    "(randomblob(32), 400), (randomblob(32), 500), "
-	    "(randomblob(32), 501)");
+	replay_rows(0, (const long long []){ 100, 400, 500, 501 }, 4);
 	hash_of("n1", h);
 	ck_assert_int_eq(store_nonce_add(st, &u, h, 499), STORE_OK);
 	hash_of("n2", h);
@@ -2353,7 +2351,7 @@ START_TEST(test_stats)
 				 n3[CRYPTO_HASHLEN], n4[CRYPTO_HASHLEN],
 				 s2[CRYPTO_HASHLEN], s3[CRYPTO_HASHLEN],
 				 ck[CRYPTO_HASHLEN];
-	char			*v = NULL;
+	char			*v = NULL, sql[160];
 	time_t			 now = time(NULL);
 	size_t			 ka, kb;
 
@@ -2366,10 +2364,12 @@ START_TEST(test_stats)
 	    "AND team_id = 'T1'");
 	raw_exec("UPDATE sf_link SET created_at = 3000 WHERE user_id = 'U2'");
 	raw_exec("UPDATE sf_link SET created_at = 2000 WHERE team_id = 'T2'");
-	raw_exec("UPDATE sf_link SET last_used_at = strftime('%s') - 3600 "
-	    "WHERE user_id = 'U2'");
-	raw_exec("UPDATE sf_link SET last_used_at = strftime('%s') - 864000 "
-	    "WHERE team_id = 'T2'");
+	snprintf(sql, sizeof(sql), "UPDATE sf_link SET last_used_at = %lld "
+	    "WHERE user_id = 'U2'", (long long)time(NULL) - 3600);
+	raw_exec(sql);
+	snprintf(sql, sizeof(sql), "UPDATE sf_link SET last_used_at = %lld "
+	    "WHERE team_id = 'T2'", (long long)time(NULL) - 864000);
+	raw_exec(sql);
 
 	st = open_with(&key_a);
 	/* Login states: one waiting, one started, one used, one expired. */
@@ -2391,9 +2391,8 @@ START_TEST(test_stats)
 	    STORE_OK);
 	crypto_free_secret(v);
 	ck_assert_int_eq(store_nonce_add(st, &w, n4, now - 1), STORE_OK);
-	raw_exec("INSERT INTO slack_replay VALUES (randomblob(32), 100), "
-	    "(randomblob(32), strftime('%s') + 300), "
-	    "(randomblob(32), strftime('%s') + 300)");
+	replay_rows(0, (const long long []){ 100, (long long)time(NULL) + 300,
+	    (long long)time(NULL) + 300 }, 3);
 
 	ck_assert_int_eq(store_stats(st, now, &ss), 0);
 	ck_assert_int_eq(ss.links, 3);
@@ -2408,9 +2407,17 @@ START_TEST(test_stats)
 	ck_assert_int_eq(ss.login_expired, 1);
 	ck_assert_int_eq(ss.replays_live, 2);
 	ck_assert_int_eq(ss.replays_expired, 1);
-	ck_assert_int_eq(ss.page_size, raw_int("PRAGMA page_size"));
-	ck_assert_int_eq(ss.page_count, raw_int("PRAGMA page_count"));
-	ck_assert_int_eq(ss.freelist_count, raw_int("PRAGMA freelist_count"));
+	if (tu_db_pg()) {
+		/* A server's database has no pages of ours to count. */
+		ck_assert_int_eq(ss.page_size, 0);
+		ck_assert_int_eq(ss.page_count, 0);
+		ck_assert_int_eq(ss.freelist_count, 0);
+	} else {
+		ck_assert_int_eq(ss.page_size, raw_int("PRAGMA page_size"));
+		ck_assert_int_eq(ss.page_count, raw_int("PRAGMA page_count"));
+		ck_assert_int_eq(ss.freelist_count,
+		    raw_int("PRAGMA freelist_count"));
+	}
 	ck_assert_int_eq(ss.schema_version, store_schema_version());
 	ck_assert_uint_eq(ss.nteams, 2);
 	ck_assert_str_eq(ss.teams[0].team_id, "T1");
@@ -2551,6 +2558,15 @@ START_TEST(test_integrity_check)
 	int		 fd;
 
 	st = open_with(&key_a);
+	if (tu_db_pg()) {
+		/* No pages of ours: refused, saying why (the server's own
+		 * checks are the administrator's). */
+		ck_assert_int_eq(store_integrity_check(st, msg, sizeof(msg)),
+		    -1);
+		ck_assert_ptr_nonnull(strstr(msg, "not a SQLite file"));
+		store_close(st);
+		return;
+	}
 	ck_assert_int_eq(store_integrity_check(st, msg, sizeof(msg)), 0);
 	ck_assert_str_eq(msg, "ok");
 	/* A tiny buffer still gets a terminated message. */
@@ -2644,12 +2660,12 @@ START_TEST(test_backup_restore)
 	snprintf(p, sizeof(p), "PRAGMA user_version = %d",
 	    store_schema_version() + 1);
 	{
-		sqlite3	*db = NULL;
+		sqlite3	*sdb = NULL;
 
-		ck_assert_int_eq(sqlite3_open(bk, &db), SQLITE_OK);
-		ck_assert_int_eq(sqlite3_exec(db, p, NULL, NULL, NULL),
+		ck_assert_int_eq(sqlite3_open(bk, &sdb), SQLITE_OK);
+		ck_assert_int_eq(sqlite3_exec(sdb, p, NULL, NULL, NULL),
 		    SQLITE_OK);
-		sqlite3_close(db);
+		sqlite3_close(sdb);
 	}
 	ck_assert_ptr_null(store_open_readonly(bk, kr));
 	keyring_free(kr);
@@ -2696,14 +2712,14 @@ END_TEST
 static sqlite3 *
 lock_exclusive(const char *path)
 {
-	sqlite3	*db = NULL;
+	sqlite3	*sdb = NULL;
 
-	ck_assert_int_eq(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE,
+	ck_assert_int_eq(sqlite3_open_v2(path, &sdb, SQLITE_OPEN_READWRITE,
 	    NULL), SQLITE_OK);
-	ck_assert_int_eq(sqlite3_exec(db, "PRAGMA locking_mode=EXCLUSIVE; "
+	ck_assert_int_eq(sqlite3_exec(sdb, "PRAGMA locking_mode=EXCLUSIVE; "
 	    "BEGIN EXCLUSIVE; SELECT count(*) FROM sqlite_schema", NULL, NULL,
 	    NULL), SQLITE_OK);
-	return db;
+	return sdb;
 }
 
 struct probe_run {
@@ -2801,7 +2817,7 @@ search_racer_run(void *arg)
 	char			*v = NULL;
 
 	memset(&got, 0, sizeof(got));
-	st = store_open(dbpath, &key_a);
+	st = store_open(db, &key_a);
 	pthread_barrier_wait(rc->bar);
 	rc->r = st != NULL ? store_state_take_search(st, rc->state,
 	    rc->cookie, rc->now, &who, &v, &got) : STORE_ERROR;
@@ -2988,6 +3004,13 @@ START_TEST(test_search_no_plaintext_on_disk)
 	snprintf(shm, sizeof(shm), "%s-shm", dbpath);
 	st = open_with(&key_a);
 	search_make(st, st, "disk", now, s, c);
+	if (tu_db_pg()) {
+		ck_assert_int_eq(tu_db_contains("T1"), 1);
+		ck_assert_int_eq(tu_db_contains("searched-plaintext"), 0);
+		ck_assert_int_eq(tu_db_contains("RESPONSEurlCAPABILITY"), 0);
+		store_close(st);
+		return;
+	}
 	ck_assert_int_eq(access(wal, F_OK), 0);
 	ck_assert_int_eq(file_contains(wal, "T1"), 1);
 	ck_assert_int_eq(file_contains(wal, "searched-plaintext"), 0);
@@ -3019,23 +3042,24 @@ START_TEST(test_migrate_from_1_keeps_logins)
 	struct store		*st;
 	unsigned char		 n[CRYPTO_HASHLEN], s[CRYPTO_HASHLEN];
 	unsigned char		 c[CRYPTO_HASHLEN];
-	char			 hex[2 * CRYPTO_HASHLEN + 1], sql[256];
+	const struct schema_migration *m;
+	char			 lit[2 * CRYPTO_HASHLEN + 32], sql[256];
 	char			*v = NULL;
 	time_t			 now = time(NULL);
 
-	ck_assert_int_eq(schema_migrations[0].version, 1);
-	raw_exec(schema_migrations[0].sql);
-	raw_exec("PRAGMA user_version = 1");
+	m = tu_db_pg() ? schema_pg_migrations : schema_migrations;
+	ck_assert_int_eq(m[0].version, 1);
+	raw_exec(m[0].sql);
+	tu_db_set_version(1);
 	hash_of("old nonce", n);
-	crypto_hex(n, CRYPTO_HASHLEN, hex);
 	snprintf(sql, sizeof(sql), "INSERT INTO login_state (nonce_hash, "
-	    "team_id, user_id, created_at, expires_at) VALUES (X'%s', 'T1', "
-	    "'U1', %lld, %lld)", hex, (long long)now, (long long)now + 600);
+	    "team_id, user_id, created_at, expires_at) VALUES (%s, 'T1', "
+	    "'U1', %lld, %lld)", tu_db_blob_lit(n, CRYPTO_HASHLEN, lit,
+	    sizeof(lit)), (long long)now, (long long)now + 600);
 	raw_exec(sql);
 
 	st = open_with(&key_a);
-	ck_assert_int_eq(raw_int("PRAGMA user_version"),
-	    store_schema_version());
+	ck_assert_int_eq(tu_db_version(), store_schema_version());
 	hash_of("old state", s);
 	hash_of("old cookie", c);
 	ck_assert_int_eq(store_nonce_start(st, n, now, s, c, VERIFIER,
@@ -3085,6 +3109,13 @@ START_TEST(test_install_no_plaintext_on_disk)
 	ck_assert_int_eq(store_install_update_tokens(st, "", "T1", 1, BOT2,
 	    BOTREF2, 2000), STORE_OK);
 	iput(st, "E1", "", BOTPLAIN, NULL, 0);
+	if (tu_db_pg()) {
+		ck_assert_int_eq(tu_db_contains("U0BOT1"), 1);
+		for (i = 0; i < sizeof(secrets) / sizeof(secrets[0]); i++)
+			ck_assert_int_eq(tu_db_contains(secrets[i]), 0);
+		store_close(st);
+		return;
+	}
 	ck_assert_int_eq(file_contains(wal, "U0BOT1"), 1);
 	for (i = 0; i < sizeof(secrets) / sizeof(secrets[0]); i++) {
 		ck_assert_int_eq(file_contains(dbpath, secrets[i]), 0);
@@ -3108,51 +3139,41 @@ START_TEST(test_installations_view)
 		"updated_at"
 	};
 	struct store		*st;
-	sqlite3			*db;
-	sqlite3_stmt		*s = NULL;
-	int			 i, rows = 0;
+	struct tu_rows		*r;
+	int			 i, row;
 
 	st = open_with(&key_a);
 	iput(st, "", "T1", BOT1, BOTREF1, 1795428000 + 43200);
 	iput(st, "E1", "", BOTPLAIN, NULL, 0);
 	raw_exec("UPDATE slack_install SET created_at = 1795428000, "
 	    "updated_at = 1795428000 + 3661");
-	db = raw_open();
-	ck_assert_int_eq(sqlite3_prepare_v2(db, "SELECT * FROM installations "
-	    "ORDER BY team_id DESC", -1, &s, NULL), SQLITE_OK);
-	ck_assert_int_eq(sqlite3_column_count(s),
-	    (int)(sizeof(cols) / sizeof(cols[0])));
-	for (i = 0; i < sqlite3_column_count(s); i++)
-		ck_assert_str_eq(sqlite3_column_name(s, i), cols[i]);
-	while (sqlite3_step(s) == SQLITE_ROW) {
-		for (i = 0; i < sqlite3_column_count(s); i++)
-			ck_assert_int_ne(sqlite3_column_type(s, i),
-			    SQLITE_BLOB);
-		if (rows++ == 0) {
-			ck_assert_str_eq((const char *)sqlite3_column_text(s,
-			    1), "T1");
-			ck_assert_int_eq(sqlite3_column_int(s, 2), 0);
-			ck_assert_int_eq(sqlite3_column_int(s, 11), 1);
-			ck_assert_str_eq((const char *)sqlite3_column_text(s,
-			    12), "2026-11-23T22:00:00Z");
+	r = tu_db_rows("SELECT * FROM installations ORDER BY team_id DESC");
+	ck_assert_int_eq(r->ncol, (int)(sizeof(cols) / sizeof(cols[0])));
+	for (i = 0; i < r->ncol; i++)
+		ck_assert_str_eq(r->name[i], cols[i]);
+	ck_assert_int_eq(r->nrow, 2);
+	for (row = 0; row < r->nrow; row++) {
+		for (i = 0; i < r->ncol; i++)
+			ck_assert_int_eq(tu_rows_blob(r, row, i), 0);
+		if (row == 0) {
+			ck_assert_str_eq(tu_rows_get(r, row, 1), "T1");
+			ck_assert_str_eq(tu_rows_get(r, row, 2), "0");
+			ck_assert_str_eq(tu_rows_get(r, row, 11), "1");
+			ck_assert_str_eq(tu_rows_get(r, row, 12),
+			    "2026-11-23T22:00:00Z");
 		} else {
-			ck_assert_str_eq((const char *)sqlite3_column_text(s,
-			    0), "E1");
-			ck_assert_int_eq(sqlite3_column_int(s, 2), 1);
-			ck_assert_int_eq(sqlite3_column_int(s, 11), 0);
-			ck_assert_int_eq(sqlite3_column_type(s, 12),
-			    SQLITE_NULL);
+			ck_assert_str_eq(tu_rows_get(r, row, 0), "E1");
+			ck_assert_str_eq(tu_rows_get(r, row, 2), "1");
+			ck_assert_str_eq(tu_rows_get(r, row, 11), "0");
+			ck_assert_ptr_null(tu_rows_get(r, row, 12));
 		}
-		ck_assert_str_eq((const char *)sqlite3_column_text(s, 10),
-		    key_a.id);
-		ck_assert_str_eq((const char *)sqlite3_column_text(s, 14),
+		ck_assert_str_eq(tu_rows_get(r, row, 10), key_a.id);
+		ck_assert_str_eq(tu_rows_get(r, row, 14),
 		    "2026-11-23T10:00:00Z");
-		ck_assert_str_eq((const char *)sqlite3_column_text(s, 15),
+		ck_assert_str_eq(tu_rows_get(r, row, 15),
 		    "2026-11-23T11:01:01Z");
 	}
-	ck_assert_int_eq(rows, 2);
-	sqlite3_finalize(s);
-	sqlite3_close(db);
+	tu_rows_free(r);
 	store_close(st);
 }
 END_TEST
@@ -3161,13 +3182,13 @@ END_TEST
 static int64_t
 istate_has(const char *s)
 {
-	char		 sql[256], hex[2 * CRYPTO_HASHLEN + 1];
+	char		 sql[256], lit[2 * CRYPTO_HASHLEN + 32];
 	unsigned char	 h[CRYPTO_HASHLEN];
 
 	hash_of(s, h);
-	crypto_hex(h, sizeof(h), hex);
 	snprintf(sql, sizeof(sql), "SELECT count(*) FROM slack_install_state "
-	    "WHERE state_hash = x'%s'", hex);
+	    "WHERE state_hash = %s", tu_db_blob_lit(h, sizeof(h), lit,
+	    sizeof(lit)));
 	return raw_int(sql);
 }
 
@@ -3477,10 +3498,15 @@ START_TEST(test_integration_sealed)
 	integ_add(st, "a", SECRET_A, 0, STORE_OK);
 	integ_add(st, "b", SECRET_B, 0, STORE_OK);
 	store_close(st);
-	ck_assert_int_eq(file_contains(dbpath, SECRET_A), 0);
-	snprintf(p, sizeof(p), "%s-wal", dbpath);
-	ck_assert_int_eq(file_contains(p, SECRET_A), 0);
-	ck_assert_int_eq(file_contains(p, "CONSUMER-SECRET"), 0);
+	if (tu_db_pg()) {
+		ck_assert_int_eq(tu_db_contains(SECRET_A), 0);
+		ck_assert_int_eq(tu_db_contains("CONSUMER-SECRET"), 0);
+	} else {
+		ck_assert_int_eq(file_contains(dbpath, SECRET_A), 0);
+		snprintf(p, sizeof(p), "%s-wal", dbpath);
+		ck_assert_int_eq(file_contains(p, SECRET_A), 0);
+		ck_assert_int_eq(file_contains(p, "CONSUMER-SECRET"), 0);
+	}
 
 	/* b's ciphertext copied onto a: does not open as a's. */
 	raw_exec("UPDATE sf_integration SET client_secret_ct = (SELECT "
@@ -3576,9 +3602,13 @@ START_TEST(test_itoken)
 	store_itoken_free(&t);
 	ck_assert_int_eq(store_itoken_put(st, "cc2", &in, 0), STORE_OK);
 	store_close(st);
-	ck_assert_int_eq(file_contains(dbpath, ITOKEN2), 0);
-	snprintf(p, sizeof(p), "%s-wal", dbpath);
-	ck_assert_int_eq(file_contains(p, ITOKEN2), 0);
+	if (tu_db_pg())
+		ck_assert_int_eq(tu_db_contains(ITOKEN2), 0);
+	else {
+		ck_assert_int_eq(file_contains(dbpath, ITOKEN2), 0);
+		snprintf(p, sizeof(p), "%s-wal", dbpath);
+		ck_assert_int_eq(file_contains(p, ITOKEN2), 0);
+	}
 
 	/* cc2's token copied onto cc: does not open; peek still works. */
 	raw_exec("UPDATE integration_token SET access_token_ct = (SELECT "
@@ -3730,11 +3760,17 @@ START_TEST(test_pending_put_and_confirm)
 	ck_assert_int_eq(raw_int("SELECT confirm_tries FROM login_state"), 0);
 	ck_assert_int_eq(raw_int("SELECT expires_at FROM login_state"),
 	    (int64_t)now + 600);
-	ck_assert_int_eq(file_contains(wal, "alice@example.com"), 1);
-	ck_assert_int_eq(file_contains(wal, ACCESS1), 0);
-	ck_assert_int_eq(file_contains(wal, REFRESH1), 0);
-	ck_assert_int_eq(file_contains(dbpath, ACCESS1), 0);
-	ck_assert_int_eq(file_contains(dbpath, REFRESH1), 0);
+	if (tu_db_pg()) {
+		ck_assert_int_eq(tu_db_contains("alice@example.com"), 1);
+		ck_assert_int_eq(tu_db_contains(ACCESS1), 0);
+		ck_assert_int_eq(tu_db_contains(REFRESH1), 0);
+	} else {
+		ck_assert_int_eq(file_contains(wal, "alice@example.com"), 1);
+		ck_assert_int_eq(file_contains(wal, ACCESS1), 0);
+		ck_assert_int_eq(file_contains(wal, REFRESH1), 0);
+		ck_assert_int_eq(file_contains(dbpath, ACCESS1), 0);
+		ck_assert_int_eq(file_contains(dbpath, REFRESH1), 0);
+	}
 
 	ck_assert_int_eq(store_pending_confirm(st, pd.code, &u, now, &p,
 	    &search), STORE_OK);
@@ -3991,7 +4027,7 @@ pending_racer_run(void *arg)
 	struct slack_user	 u = user("", "T1", "U1");
 	struct store		*st;
 
-	st = store_open(dbpath, &key_a);
+	st = store_open(db, &key_a);
 	pthread_barrier_wait(rc->bar);
 	rc->r = st != NULL ? store_pending_confirm(st, rc->code, &u, rc->now,
 	    &p, &search) : STORE_ERROR;
@@ -4119,15 +4155,18 @@ suite(void)
 	TCase	*tc;
 
 	s = suite_create("store");
+	tu_db_init();
 
 	tc = tcase_create("open");
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, test_result_str);
-	tcase_add_test(tc, test_open_mode_0600);
+	TU_ADD_SQLITE_ONLY(tc, test_open_mode_0600,
+	    "the modes of the database file and its -wal and -shm files");
 	tcase_add_test(tc, test_migrate_idempotent);
 	tcase_add_test(tc, test_open_fail_newer_schema);
-	tcase_add_test(tc, test_open_fail_not_a_database);
+	TU_ADD_SQLITE_ONLY(tc, test_open_fail_not_a_database,
+	    "a file that is not an SQLite database");
 	tcase_add_test(tc, test_open_fail_bad_path);
 	tcase_add_test(tc, test_open_concurrent_migrate);
 	tcase_add_test(tc, test_links_view);
@@ -4209,13 +4248,16 @@ suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, test_link_last_used);
-	tcase_add_test(tc, test_wal_bounded_under_readers);
+	TU_ADD_SQLITE_ONLY(tc, test_wal_bounded_under_readers,
+	    "the size of the WAL file under readers");
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("admin");
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 60);
-	tcase_add_test(tc, test_probe);
+	TU_ADD_SQLITE_ONLY(tc, test_probe,
+	    "store_probe() looks at SQLite files (missing, not a database, "
+	    "the WAL kept) before they are opened");
 	tcase_add_test(tc, test_list_links);
 	tcase_add_test(tc, test_list_links_fail_malformed_row);
 	tcase_add_test(tc, test_link_remove);
@@ -4223,8 +4265,10 @@ suite(void)
 	tcase_add_test(tc, test_stats);
 	tcase_add_test(tc, test_key_sample);
 	tcase_add_test(tc, test_integrity_check);
-	tcase_add_test(tc, test_backup_restore);
-	tcase_add_test(tc, test_busy);
+	TU_ADD_SQLITE_ONLY(tc, test_backup_restore,
+	    "store_backup() and store_restore() copy SQLite files");
+	TU_ADD_SQLITE_ONLY(tc, test_busy,
+	    "SQLite's file locks and busy timeout");
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("integrations");

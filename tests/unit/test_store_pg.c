@@ -22,6 +22,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +33,7 @@
 #include <sqlite3.h>
 
 #include "crypto.h"
+#include "keyring.h"
 #include "store.h"
 #include "testutil.h"
 
@@ -156,10 +158,13 @@ uri_of(char *out, size_t outsz, const char *name)
 {
 	const char	*q;
 
-	/* baseuri is postgresql:///forcelink?host=...&user=forcelink */
+	/* baseuri is postgresql:///forcelink?host=...&user=forcelink.
+	 * Under valgrind a SCRAM exchange alone takes seconds: the URI's
+	 * connect_timeout overrides the store's 2 s there. */
 	q = strchr(baseuri, '?');
 	ck_assert_ptr_nonnull(q);
-	snprintf(out, outsz, "postgresql:///%s%s", name, q);
+	snprintf(out, outsz, "postgresql:///%s%s%s", name, q,
+	    tu_timed() ? "" : "&connect_timeout=60");
 }
 
 /* A fresh database for the test, and its URI in uri. */
@@ -428,6 +433,7 @@ END_TEST
 START_TEST(test_named_locks)
 {
 	struct store	*a, *b;
+	int		 i, got = 0;
 
 	ck_assert_ptr_nonnull(a = store_open(uri, &key_a));
 	ck_assert_ptr_nonnull(b = store_open(uri, &key_a));
@@ -438,9 +444,13 @@ START_TEST(test_named_locks)
 	store_lock_release(a, "refresh T1 U1");
 	ck_assert_int_eq(store_lock_try(b, "refresh T1 U1"), 1);
 	ck_assert_int_eq(store_lock_try(a, "refresh T1 U1"), 0);
-	/* A connection that ends (a worker killed) lets go of its locks. */
+	/* A connection that ends (a worker killed) lets go of its locks, as
+	 * soon as the server has seen it end. */
 	store_close(b);
-	ck_assert_int_eq(store_lock_try(a, "refresh T1 U1"), 1);
+	for (i = 0; i < 200 && (got = store_lock_try(a, "refresh T1 U1")) == 0;
+	    i++)
+		usleep(10000);
+	ck_assert_int_eq(got, 1);
 	ck_assert_int_eq(store_lock_try(a, "refresh T1 U2"), 1);
 	store_close(a);
 }
@@ -509,6 +519,37 @@ START_TEST(test_stuck_table_times_out)
 }
 END_TEST
 
+/* A server that does not answer at all (its process stopped, as a
+ * network cut or a hung machine would look): the call gives up within
+ * PG_ANSWER_MS (2.5 s), drops the connection, and the next call, once
+ * the server is back, connects again. */
+START_TEST(test_server_not_answering)
+{
+	struct store		*st;
+	struct slack_user	 who;
+	struct store_link	 got;
+	long			 t0, ms;
+	pid_t			 pid;
+
+	ck_assert_ptr_nonnull(st = store_open(uri, &key_a));
+	who_of(&who, "T1", "U1");
+	put_get(st, &who, "s");
+	pid = (pid_t)raw_int("SELECT pid FROM pg_stat_activity WHERE "
+	    "datname = current_database() AND pid <> pg_backend_pid() "
+	    "AND application_name = 'forcelink'");
+	ck_assert_int_eq(kill(pid, SIGSTOP), 0);
+	memset(&got, 0, sizeof(got));
+	t0 = tu_now_ms();
+	ck_assert_int_eq(store_link_get(st, &who, &got), STORE_ERROR);
+	ms = tu_now_ms() - t0;
+	ck_assert_int_eq(kill(pid, SIGCONT), 0);
+	TU_ASSERT_MS_LT(ms, 3000);
+	ck_assert_int_ge(ms, 2400);
+	put_get(st, &who, "again");
+	store_close(st);
+}
+END_TEST
+
 /* --- Reconnecting ------------------------------------------------------- */
 
 /* The server restarts between two calls: the next call notices the
@@ -565,6 +606,48 @@ START_TEST(test_server_down_then_back)
 	ck_assert(ok);
 	put_get(st, &who, "back");
 	store_close(st);
+}
+END_TEST
+
+/* A worker thread's store (store_open_deferred) opens while the server
+ * is down, its calls fail at once meanwhile, and it connects by itself
+ * once the server is back: no thread fails to start for it. */
+START_TEST(test_deferred_open_while_down)
+{
+	struct store		*st;
+	struct keyring		*kr;
+	struct slack_user	 who;
+	struct store_link	 got;
+	long			 t0;
+	int			 i, ok = 0;
+
+	ck_assert_ptr_nonnull(kr = keyring_from_keys(&key_a, 1));
+	ck_assert_ptr_nonnull(st = store_open(uri, &key_a));
+	who_of(&who, "T1", "U1");
+	put_get(st, &who, "before");
+	store_close(st);
+	pgctl("stop");
+	st = store_open_deferred(uri, kr);
+	ck_assert_ptr_nonnull(st);
+	memset(&got, 0, sizeof(got));
+	t0 = tu_now_ms();
+	ck_assert_int_eq(store_link_get(st, &who, &got), STORE_ERROR);
+	TU_ASSERT_MS_LT(tu_now_ms() - t0, 1000);
+	pgctl("start");
+	for (i = 0; i < 30 && !ok; i++) {
+		memset(&got, 0, sizeof(got));
+		if (store_link_get(st, &who, &got) == STORE_OK) {
+			ok = 1;
+			ck_assert_str_eq(got.refresh_token, "5Aep861.before");
+			store_link_free(&got);
+		} else
+			usleep(100000);
+	}
+	ck_assert(ok);
+	store_close(st);
+	/* A URI holding a password is refused even deferred. */
+	ck_assert_ptr_null(store_open_deferred("postgresql://u:pw@/x", kr));
+	keyring_free(kr);
 }
 END_TEST
 
@@ -661,8 +744,10 @@ suite(void)
 	tcase_add_test(tc, test_named_locks);
 	tcase_add_test(tc, test_writer_lock_times_out);
 	tcase_add_test(tc, test_stuck_table_times_out);
+	tcase_add_test(tc, test_server_not_answering);
 	tcase_add_test(tc, test_reconnect_after_restart);
 	tcase_add_test(tc, test_server_down_then_back);
+	tcase_add_test(tc, test_deferred_open_while_down);
 	tcase_add_test(tc, test_ciphertext_moves);
 	suite_add_tcase(s, tc);
 	return s;
