@@ -6,9 +6,10 @@
  * The store is one file per table family (store_link.c, store_login.c,
  * store_replay.c, store_install.c, store_integ.c), the reports only the
  * admin tool asks for (store_admin.c, store_backup.c), key rotation
- * across all of them (store_rekey.c), the sealing (store_seal.c), and the
+ * across all of them (store_rekey.c), the sealing (store_seal.c), the
  * helper family every one of them uses (store.c), which hands each call
- * to the connection's engine.
+ * to the connection's engine, and the choice of engine with opening and
+ * closing (store_open.c).
  *
  * Engines.  The table files name statements by id (enum stmt) and read
  * and write them only through the helper family below, so that they do
