@@ -32,10 +32,7 @@
 #include "keyring.h"
 #include "store.h"
 #include "testutil.h"
-
-#ifndef FL_SRCDIR
-#define FL_SRCDIR "."
-#endif
+#include "tu_pgserver.h"
 
 static const char *const tables[STORE_MIGRATE_TABLES] = {
 	"sf_link", "login_state", "slack_replay", "slack_install",
@@ -43,95 +40,17 @@ static const char *const tables[STORE_MIGRATE_TABLES] = {
 	"integration_token"
 };
 
-/* The server, started once for the whole program (unchecked fixture). */
-static char		 srvdir[64];
-static char		 baseuri[512];
-static char		 pwfile[PATH_MAX];
-
 /* This test's target database, its source file and the keys. */
 static char		 dbname[64];
 static char		 uri[600];
 static char		 sqdir[64], sqpath[96];
 static struct crypto_key key_a, key_b;
 
-static void
-pgctl(const char *cmd)
-{
-	char	 line[PATH_MAX + 128];
-
-	snprintf(line, sizeof(line), "%s/tests/pg/pgctl %s %s >/dev/null",
-	    FL_SRCDIR, cmd, srvdir);
-	ck_assert_msg(system(line) == 0, "pgctl %s failed", cmd);
-}
-
-/* Sets the variables "pgctl env" prints, as a shell would. */
-static void
-pg_env(void)
-{
-	char	 line[2 * PATH_MAX + 256], buf[1024], *eq;
-	FILE	*f;
-
-	snprintf(line, sizeof(line), "bash -c 'eval \"$(\"$0\" env \"$1\")\" "
-	    "&& printf \"FORCELINK_DB=%%s\\nFORCELINK_DB_PASSWORD_FILE=%%s\\n"
-	    "PGPASSFILE=%%s\\n\" \"$FORCELINK_DB\" "
-	    "\"$FORCELINK_DB_PASSWORD_FILE\" \"$PGPASSFILE\"' "
-	    "%s/tests/pg/pgctl %s", FL_SRCDIR, srvdir);
-	ck_assert_ptr_nonnull(f = popen(line, "r"));
-	while (fgets(buf, sizeof(buf), f) != NULL) {
-		buf[strcspn(buf, "\n")] = '\0';
-		if ((eq = strchr(buf, '=')) == NULL)
-			continue;
-		*eq = '\0';
-		setenv(buf, eq + 1, 1);
-	}
-	ck_assert_int_eq(pclose(f), 0);
-}
-
+/* The program's server, started once (unchecked fixture; tu_pgserver.h). */
 static void
 server_start(void)
 {
-	snprintf(srvdir, sizeof(srvdir), "/tmp/fl-umg.XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(srvdir));
-	ck_assert_int_eq(chmod(srvdir, 0755), 0);
-	pgctl("start");
-	pg_env();
-	snprintf(baseuri, sizeof(baseuri), "%s", getenv("FORCELINK_DB"));
-	snprintf(pwfile, sizeof(pwfile), "%s",
-	    getenv("FORCELINK_DB_PASSWORD_FILE"));
-	ck_assert_int_eq(crypto_init(), 0);
-}
-
-static void
-server_stop(void)
-{
-	char	 line[PATH_MAX + 128];
-
-	pgctl("stop");
-	snprintf(line, sizeof(line), "rm -rf %s", srvdir);
-	(void)system(line);
-}
-
-static PGconn *
-raw_connect(const char *u)
-{
-	PGconn	*c;
-
-	c = PQconnectdb(u);
-	ck_assert_msg(PQstatus(c) == CONNECTION_OK, "raw connect: %s",
-	    PQerrorMessage(c));
-	return c;
-}
-
-static void
-raw_exec(PGconn *c, const char *sql)
-{
-	PGresult	*r;
-
-	r = PQexec(c, sql);
-	ck_assert_msg(PQresultStatus(r) == PGRES_COMMAND_OK ||
-	    PQresultStatus(r) == PGRES_TUPLES_OK, "%s: %s", sql,
-	    PQresultErrorMessage(r));
-	PQclear(r);
+	tu_pg_start("/tmp/fl-umg.XXXXXX");
 }
 
 /* Rows of every forcelink table of the target, added up. */
