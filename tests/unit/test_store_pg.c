@@ -188,6 +188,39 @@ START_TEST(test_open_postgresql)
 }
 END_TEST
 
+/* A token is written with synchronous_commit on whatever the server's
+ * default (pgctl's throwaway server has it off): a trigger records the
+ * setting every write of a link's row runs under. */
+START_TEST(test_token_writes_are_durable)
+{
+	struct store		*st;
+	struct slack_user	 who;
+	PGconn			*c;
+	long long		 off, on;
+
+	ck_assert_ptr_nonnull(st = store_open(uri, &key_a));
+	c = raw_connect(uri);
+	raw_exec(c, "CREATE TABLE sync_seen (v text)");
+	raw_exec(c, "CREATE FUNCTION sync_note() RETURNS trigger "
+	    "LANGUAGE plpgsql AS $$ BEGIN INSERT INTO sync_seen VALUES "
+	    "(current_setting('synchronous_commit')); RETURN NEW; END $$");
+	raw_exec(c, "CREATE TRIGGER sync_note AFTER INSERT OR UPDATE ON "
+	    "sf_link FOR EACH ROW EXECUTE FUNCTION sync_note()");
+	PQfinish(c);
+	ck_assert_int_eq(raw_int("SELECT count(*) FROM pg_settings WHERE "
+	    "name = 'synchronous_commit' AND setting = 'off'"), 1);
+	who_of(&who, "T1", "U1");
+	put_get(st, &who, "one");
+	ck_assert_int_eq(store_link_update_tokens(st, &who, 1,
+	    "00D5g0000001!AQ.two", "5Aep861.two"), STORE_OK);
+	store_close(st);
+	on = raw_int("SELECT count(*) FROM sync_seen WHERE v = 'on'");
+	off = raw_int("SELECT count(*) FROM sync_seen WHERE v <> 'on'");
+	ck_assert_int_eq(on, 2);
+	ck_assert_int_eq(off, 0);
+}
+END_TEST
+
 /* --- Passwords ------------------------------------------------------------ */
 
 /* Runs fn with stderr (the log) in a file; returns what was logged. */
@@ -652,6 +685,7 @@ suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_is_uri);
 	tcase_add_test(tc, test_open_postgresql);
+	tcase_add_test(tc, test_token_writes_are_durable);
 	tcase_add_test(tc, test_password_in_uri_refused);
 	tcase_add_test(tc, test_password_file);
 	tcase_add_test(tc, test_migrations);
