@@ -29,6 +29,7 @@
 
 #include "app.h"
 #include "buf.h"
+#include "fiber.h"
 #include "fields.h"
 #include "form.h"
 #include "install.h"
@@ -38,6 +39,7 @@
 #include "render.h"
 #include "req.h"
 #include "resume.h"
+#include "serve.h"
 #include "slack.h"
 
 /* Answer Slack this long after nginx got the request, at the latest (SPEC
@@ -205,6 +207,11 @@ contact_failure(struct contact *c, enum session_result res)
 		    "org may have reached its API limit, or your user may "
 		    "lack access. Please try again later.");
 	case SESSION_TRANSIENT:
+		/* The call was cut off because this worker is stopping. */
+		if (serve_stopping())
+			return render_message("forcelink is restarting, so "
+			    "this was not finished. Please try again in a "
+			    "minute.");
 		return render_message("Salesforce did not answer properly "
 		    "just now. Please try again in a minute.");
 	case SESSION_MOVED:
@@ -777,9 +784,9 @@ contact_handle(FCGX_Request *r, struct session *s)
 	    FIELDS_TEXT_OK)
 		json = contact_text_refused(tr);
 	else {
-		http_set_deadline(s->http, &deadline, contact_ack, &c);
+		fiber_set_deadline(&deadline, contact_ack, &c);
 		json = contact_run(&c);
-		http_set_deadline(s->http, NULL, NULL, NULL);
+		fiber_set_deadline(NULL, NULL, NULL);
 	}
 	session_as_free(&c.as);
 	if (json == NULL)

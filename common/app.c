@@ -19,17 +19,41 @@
 static struct config	 app_cfg;
 static app_handler	 app_handle;
 static const char	*app_name;
+static struct http_loop	*app_loop;	/* the worker's */
 
+/* In each worker: the loop that runs every outbound call of its fibers. */
+static int
+app_worker_init(void *global)
+{
+	const struct config	*cfg = global;
+
+	if ((app_loop = http_loop_start(cfg->ca_file)) == NULL) {
+		log_error("msg=\"cannot start the I/O loop; worker exits\"");
+		return -1;
+	}
+	return 0;
+}
+
+/* The worker stops: the calls its requests wait on end now, so each
+ * answers with an apology instead of being cut off. */
+static void
+app_worker_stop(void *global)
+{
+	(void)global;
+	if (app_loop != NULL)
+		http_loop_abort(app_loop);
+}
+
+/* A request thread's session, which its fibers share; the worker's
+ * loop runs its transfers. */
 static void *
 app_thread_init(void *global)
 {
-	return session_new_thread(global);
-}
+	struct session	*s;
 
-static void
-app_thread_fini(void *ctx)
-{
-	session_free(ctx);
+	if ((s = session_new_thread(global)) != NULL)
+		http_use_loop(s->http, app_loop);
+	return s;
 }
 
 /*
@@ -58,7 +82,8 @@ int
 app_main(int argc, char *argv[], const char *name, app_handler handle)
 {
 	struct serve_program	 prog = {
-		name, app_thread_init, app_thread_fini, app_dispatch
+		name, app_worker_init, app_worker_stop, app_thread_init,
+		app_dispatch
 	};
 	struct serve_opts	 opts;
 	struct session		*probe;

@@ -2,20 +2,19 @@
  * http: the one hardened libcurl wrapper for every outbound call (see
  * http.h).
  *
- * A struct http pairs one curl easy handle with one multi handle.  The
- * multi handle owns the connection cache and the easy handle keeps the
- * TLS session cache, so as long as a thread reuses its struct http, a
- * second request to the same Salesforce instance rides the connection the
- * first one opened.  The easy handle is added to the multi handle for one
- * transfer and removed afterwards; the per-request options (method, body,
- * headers) are set before and cleared after each transfer, while the
- * hardening set once in http_new() is never touched again, so there is no
- * code path that could turn verification off.
+ * Every easy handle, whoever drives it, is hardened once by
+ * http_harden() and never loses those options: the per-request options
+ * (method, body, headers, timeouts) are set before and cleared after
+ * each transfer, so there is no code path that could turn verification
+ * off.
  *
- * Transfers are driven with curl_multi_perform() and curl_multi_poll(),
- * waking at least every HTTP_POLL_MS, so the deadline function registered
- * with http_set_deadline() runs on the calling thread in time even when
- * the peer sends nothing at all.
+ * A transfer goes one of two ways.  In a fiber of a client tied to a
+ * worker's loop (http_use_loop), it is handed to the loop and the fiber
+ * waits, giving its thread to other requests (http_loop.c).  Anywhere
+ * else (forcelink-admin, the tests) the client drives it itself with its
+ * own easy and multi handle, waking at least every HTTP_POLL_MS so that
+ * a deadline set with fiber_set_deadline() runs in time even when the
+ * peer sends nothing at all.
  */
 #include <ctype.h>
 #include <pthread.h>
@@ -29,7 +28,9 @@
 
 #include "buf.h"
 #include "crypto.h"
+#include "fiber.h"
 #include "http.h"
+#include "http_int.h"
 #include "log.h"
 
 #ifndef PACKAGE_VERSION
@@ -41,7 +42,8 @@
 #define HTTP_POLL_MS		50
 #define HTTP_KEEPIDLE_SECS	60
 #define HTTP_KEEPINTVL_SECS	30
-/* Idle connections a client keeps (one per Salesforce host it talks to). */
+/* Idle connections a client driving its own transfers keeps (one per
+ * Salesforce host it talks to). */
 #define HTTP_MAXCONNECTS	4
 /* Longest URL and host name accepted. */
 #define HTTP_URL_MAX		16384
@@ -50,19 +52,15 @@
 #define HTTP_SYSTEM_CAPATH	"/etc/ssl/certs"
 
 struct http {
-	CURL		*easy;
+	CURL		*easy;		/* the direct way (no loop) */
 	CURLM		*multi;
-	char		 errbuf[CURL_ERROR_SIZE];
-	struct buf	*sink;		/* body of the transfer under way */
-	int		 toobig;	/* the sink reached its cap */
+	struct http_loop *loop;		/* NULL: transfers run on the caller */
 	long		 connects;	/* connections opened so far */
-	struct timespec	 deadline;
-	void		(*deadline_fn)(void *);
-	void		*deadline_arg;
-	int		 deadline_ran;
+	long		 connect_ms;	/* timeouts of this client's transfers */
+	long		 total_ms;
 };
 
-/* Hardening options of type long, set once per client. */
+/* Hardening options of type long, set once per easy handle. */
 static const struct {
 	CURLoption	 opt;
 	long		 val;
@@ -72,13 +70,14 @@ static const struct {
 	{ CURLOPT_SSL_VERIFYPEER,	1 },
 	{ CURLOPT_SSL_VERIFYHOST,	2 },
 	{ CURLOPT_SSLVERSION,		CURL_SSLVERSION_TLSv1_2 },
-	/* One request at a time per client: HTTP/2 would add a parser
-	 * and buy nothing. */
-	{ CURLOPT_HTTP_VERSION,		CURL_HTTP_VERSION_1_1 },
+	/* HTTP/2 where the peer offers it (ALPN): a worker's loop then
+	 * multiplexes every request to one host over one connection. */
+	{ CURLOPT_HTTP_VERSION,		CURL_HTTP_VERSION_2TLS },
+	/* A new request to a host waits for a connection being made to
+	 * learn whether it multiplexes, instead of opening another. */
+	{ CURLOPT_PIPEWAIT,		1 },
 	/* Threads: libcurl must not use signals for its timeouts. */
 	{ CURLOPT_NOSIGNAL,		1 },
-	{ CURLOPT_CONNECTTIMEOUT_MS,	HTTP_CONNECT_MS },
-	{ CURLOPT_TIMEOUT_MS,		HTTP_TOTAL_MS },
 	/*
 	 * No low-speed limit: libcurl counts the time a server takes to
 	 * start answering as a stall, so "1 byte/s for 10 s" cut off every
@@ -140,31 +139,29 @@ http_result_str(enum http_result r)
 static size_t
 http_write(char *p, size_t size, size_t nmemb, void *arg)
 {
-	struct http	*h = arg;
-	size_t		 n = size * nmemb, cap;
+	struct http_xfer	*x = arg;
+	size_t			 n = size * nmemb, cap;
 
-	cap = h->sink->max < HTTP_RESPONSE_MAX ? h->sink->max :
+	cap = x->sink->max < HTTP_RESPONSE_MAX ? x->sink->max :
 	    HTTP_RESPONSE_MAX;
-	if (h->sink->len > cap || n > cap - h->sink->len) {
-		h->toobig = 1;
+	if (x->sink->len > cap || n > cap - x->sink->len) {
+		x->toobig = 1;
 		return 0;
 	}
-	if (buf_append(h->sink, p, n) == -1)
+	if (buf_append(x->sink, p, n) == -1)
 		return 0;
 	return n;
 }
 
 /*
- * Sets the options every request of this client shares.  ca_file, when
- * set, is added to the system store rather than replacing it: CAINFO
- * names the extra bundle and CAPATH keeps the hashed system directory.
- * Returns 0, or -1 when libcurl refuses any of them (too old a libcurl
- * must not silently run without a hardening option).
+ * ca_file, when set, is added to the system store rather than replacing
+ * it: CAINFO names the extra bundle and CAPATH keeps the hashed system
+ * directory.  Too old a libcurl must not silently run without a
+ * hardening option, so any refusal fails.
  */
-static int
-http_setup(struct http *h, const char *ca_file)
+int
+http_harden(CURL *c, const char *ca_file)
 {
-	CURL	*c = h->easy;
 	size_t	 i;
 	int	 bad = 0;
 
@@ -178,17 +175,13 @@ http_setup(struct http *h, const char *ca_file)
 	    (curl_off_t)HTTP_RESPONSE_MAX) != CURLE_OK;
 	bad |= curl_easy_setopt(c, CURLOPT_USERAGENT, HTTP_USER_AGENT) !=
 	    CURLE_OK;
-	bad |= curl_easy_setopt(c, CURLOPT_ERRORBUFFER, h->errbuf) != CURLE_OK;
 	bad |= curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, http_write) !=
 	    CURLE_OK;
-	bad |= curl_easy_setopt(c, CURLOPT_WRITEDATA, h) != CURLE_OK;
 	if (ca_file != NULL) {
 		bad |= curl_easy_setopt(c, CURLOPT_CAINFO, ca_file) != CURLE_OK;
 		bad |= curl_easy_setopt(c, CURLOPT_CAPATH,
 		    HTTP_SYSTEM_CAPATH) != CURLE_OK;
 	}
-	bad |= curl_multi_setopt(h->multi, CURLMOPT_MAXCONNECTS,
-	    (long)HTTP_MAXCONNECTS) != CURLM_OK;
 	return bad ? -1 : 0;
 }
 
@@ -210,7 +203,11 @@ http_new(const char *ca_file)
 		log_error("msg=\"out of memory\"");
 		goto fail;
 	}
-	if (http_setup(h, ca_file) == -1) {
+	h->connect_ms = HTTP_CONNECT_MS;
+	h->total_ms = HTTP_TOTAL_MS;
+	if (http_harden(h->easy, ca_file) == -1 ||
+	    curl_multi_setopt(h->multi, CURLMOPT_MAXCONNECTS,
+	    (long)HTTP_MAXCONNECTS) != CURLM_OK) {
 		log_error("msg=\"libcurl refused a hardening option\"");
 		goto fail;
 	}
@@ -234,6 +231,12 @@ http_free(struct http *h)
 }
 
 void
+http_use_loop(struct http *h, struct http_loop *l)
+{
+	h->loop = l;
+}
+
+void
 http_response_init(struct http_response *r)
 {
 	r->status = 0;
@@ -246,57 +249,6 @@ http_response_free(struct http_response *r)
 	/* Token replies pass through here: wipe, whatever the body was. */
 	buf_free_secret(&r->body);
 	r->status = 0;
-}
-
-void
-http_set_deadline(struct http *h, const struct timespec *deadline,
-    void (*fn)(void *), void *arg)
-{
-	h->deadline_fn = fn;
-	h->deadline_arg = arg;
-	h->deadline_ran = 0;
-	if (fn != NULL && deadline != NULL)
-		h->deadline = *deadline;
-	else
-		h->deadline_fn = NULL;
-}
-
-/* Milliseconds from now until the deadline (negative once past). */
-static long
-http_deadline_ms(const struct http *h)
-{
-	struct timespec	 now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (long)(h->deadline.tv_sec - now.tv_sec) * 1000L +
-	    (h->deadline.tv_nsec - now.tv_nsec) / 1000000L;
-}
-
-int
-http_deadline_check(struct http *h)
-{
-	if (h->deadline_ran)
-		return 1;
-	if (h->deadline_fn == NULL || http_deadline_ms(h) > 0)
-		return 0;
-	/* Mark it first: fn runs once even if it starts a transfer. */
-	h->deadline_ran = 1;
-	h->deadline_fn(h->deadline_arg);
-	return 1;
-}
-
-/* How long one curl_multi_poll() may sleep. */
-static int
-http_wait_ms(const struct http *h)
-{
-	long	 ms;
-
-	if (h->deadline_fn == NULL || h->deadline_ran)
-		return HTTP_POLL_MS;
-	ms = http_deadline_ms(h);
-	if (ms < 0)
-		ms = 0;
-	return ms < HTTP_POLL_MS ? (int)ms : HTTP_POLL_MS;
 }
 
 long
@@ -478,17 +430,15 @@ http_headers(const char *bearer, const char *content_type)
 	return list;
 }
 
-/* Sets the options of one request.  Returns 0, or -1 (logged). */
-static int
-http_prepare(struct http *h, const char *method, const char *url,
-    struct curl_slist *hdrs, const char *body)
+int
+http_prepare(CURL *c, struct http_xfer *x)
 {
-	CURL	*c = h->easy;
-	int	 bad = 0;
+	const char	*body = x->body;
+	int		 bad = 0;
 
-	if (strcmp(method, "GET") == 0)
+	if (strcmp(x->method, "GET") == 0)
 		bad |= curl_easy_setopt(c, CURLOPT_HTTPGET, 1L) != CURLE_OK;
-	else if (strcmp(method, "POST") == 0) {
+	else if (strcmp(x->method, "POST") == 0) {
 		if (body == NULL)
 			body = "";
 		bad |= curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE,
@@ -500,66 +450,90 @@ http_prepare(struct http *h, const char *method, const char *url,
 		log_error("msg=\"unsupported method\"");
 		return -1;
 	}
-	bad |= curl_easy_setopt(c, CURLOPT_URL, url) != CURLE_OK;
-	bad |= curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs) != CURLE_OK;
+	bad |= curl_easy_setopt(c, CURLOPT_URL, x->url) != CURLE_OK;
+	bad |= curl_easy_setopt(c, CURLOPT_HTTPHEADER, x->hdrs) != CURLE_OK;
+	bad |= curl_easy_setopt(c, CURLOPT_WRITEDATA, x) != CURLE_OK;
+	bad |= curl_easy_setopt(c, CURLOPT_ERRORBUFFER, x->errbuf) !=
+	    CURLE_OK;
+	bad |= curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
+	    x->connect_ms) != CURLE_OK;
+	bad |= curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, x->total_ms) !=
+	    CURLE_OK;
 	if (bad)
 		log_error("msg=\"libcurl refused a request option\"");
 	return bad ? -1 : 0;
 }
 
 /* Forgets the per-request options, so that no pointer into the caller's
- * memory (body, headers) stays in the handle. */
-static void
-http_unprepare(struct http *h)
+ * memory (body, headers, buffers) stays in the handle. */
+void
+http_unprepare(CURL *c)
 {
-	CURL	*c = h->easy;
-
 	(void)curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
 	(void)curl_easy_setopt(c, CURLOPT_POSTFIELDS, NULL);
 	(void)curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)-1);
 	/* Setting POSTFIELDS switched the method to POST: back to GET. */
 	(void)curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
-	h->sink = NULL;
+	(void)curl_easy_setopt(c, CURLOPT_WRITEDATA, NULL);
+	(void)curl_easy_setopt(c, CURLOPT_ERRORBUFFER, NULL);
+}
+
+void
+http_collect(CURL *c, struct http_xfer *x, CURLcode cc)
+{
+	long	 n = 0;
+
+	x->cc = cc;
+	if (curl_easy_getinfo(c, CURLINFO_NUM_CONNECTS, &n) == CURLE_OK)
+		x->connects = n;
+	if (cc != CURLE_OK || curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE,
+	    &x->status) != CURLE_OK)
+		x->status = 0;
 }
 
 /*
- * Runs the transfer to its end, running the deadline function when it
- * falls due.  Returns libcurl's result for the transfer
- * (CURLE_FAILED_INIT when the multi interface itself failed, logged).
+ * Runs x on the client's own handles to its end, running the fiber
+ * deadline when it falls due.
  */
-static CURLcode
-http_drive(struct http *h)
+static void
+http_drive(struct http *h, struct http_xfer *x)
 {
 	CURLMsg		*msg;
 	CURLMcode	 mc;
-	CURLcode	 rc = CURLE_FAILED_INIT;
+	CURLcode	 cc = CURLE_FAILED_INIT;
 	int		 running = 1, left;
 
-	if ((mc = curl_multi_add_handle(h->multi, h->easy)) != CURLM_OK)
+	if (http_prepare(h->easy, x) == -1) {
+		x->cc = CURLE_FAILED_INIT;
 		goto out;
+	}
+	if ((mc = curl_multi_add_handle(h->multi, h->easy)) != CURLM_OK)
+		goto fail;
 	while (running) {
-		http_deadline_check(h);
+		(void)fiber_deadline_check();
 		if ((mc = curl_multi_perform(h->multi, &running)) != CURLM_OK)
 			break;
 		if (running && (mc = curl_multi_poll(h->multi, NULL, 0,
-		    http_wait_ms(h), NULL)) != CURLM_OK)
+		    HTTP_POLL_MS, NULL)) != CURLM_OK)
 			break;
 	}
 	while ((msg = curl_multi_info_read(h->multi, &left)) != NULL)
 		if (msg->msg == CURLMSG_DONE && msg->easy_handle == h->easy)
-			rc = msg->data.result;
+			cc = msg->data.result;
 	(void)curl_multi_remove_handle(h->multi, h->easy);
-out:
+fail:
 	if (mc != CURLM_OK)
 		log_error("msg=\"%s\"", curl_multi_strerror(mc));
-	return rc;
+	http_collect(h->easy, x, cc);
+out:
+	http_unprepare(h->easy);
 }
 
 /* Maps a libcurl result to ours. */
 static enum http_result
-http_map(const struct http *h, CURLcode cc)
+http_map(const struct http_xfer *x)
 {
-	switch (cc) {
+	switch (x->cc) {
 	case CURLE_OK:
 		return HTTP_OK;
 	case CURLE_OPERATION_TIMEDOUT:
@@ -585,7 +559,7 @@ http_map(const struct http *h, CURLcode cc)
 	case CURLE_FILESIZE_EXCEEDED:
 		return HTTP_TOOBIG;
 	case CURLE_WRITE_ERROR:
-		return h->toobig ? HTTP_TOOBIG : HTTP_ERROR;
+		return x->toobig ? HTTP_TOOBIG : HTTP_ERROR;
 	case CURLE_UNSUPPORTED_PROTOCOL:
 	case CURLE_URL_MALFORMAT:
 		return HTTP_REFUSED;
@@ -594,30 +568,25 @@ http_map(const struct http *h, CURLcode cc)
 	}
 }
 
-/* Collects the outcome of a transfer into resp and the counters; logs a
- * failure with the host only. */
+/* The outcome of x into resp and the counters; logs a failure with the
+ * host only. */
 static enum http_result
-http_finish(struct http *h, CURLcode cc, const char *host,
+http_finish(struct http *h, struct http_xfer *x, const char *host,
     struct http_response *resp)
 {
 	enum http_result	 rv;
-	long			 n = 0;
 
-	if (curl_easy_getinfo(h->easy, CURLINFO_NUM_CONNECTS, &n) == CURLE_OK)
-		h->connects += n;
-	if ((rv = http_map(h, cc)) == HTTP_OK &&
-	    curl_easy_getinfo(h->easy, CURLINFO_RESPONSE_CODE,
-	    &resp->status) != CURLE_OK)
-		rv = HTTP_ERROR;
-	if (rv == HTTP_OK) {
+	h->connects += x->connects;
+	resp->status = x->status;
+	if ((rv = http_map(x)) == HTTP_OK) {
 		log_event(LOGL_DEBUG, "http.response", "host=%s status=%ld "
 		    "bytes=%zu", host, resp->status, resp->body.len);
 		return rv;
 	}
 	/* libcurl's error text names the host and port, never the path. */
 	log_warn("host=%s result=%s curl=%d msg=\"%s\"", host,
-	    http_result_str(rv), (int)cc, h->errbuf[0] != '\0' ? h->errbuf :
-	    curl_easy_strerror(cc));
+	    http_result_str(rv), (int)x->cc, x->errbuf[0] != '\0' ?
+	    x->errbuf : curl_easy_strerror(x->cc));
 	buf_reset(&resp->body);
 	resp->status = 0;
 	return rv;
@@ -628,14 +597,14 @@ http_request(struct http *h, const char *method, const char *url,
     const char *bearer, const char *content_type, const char *body,
     struct http_response *resp)
 {
-	struct curl_slist	*hdrs = NULL;
+	struct http_xfer	 x;
 	enum http_result	 rv = HTTP_ERROR;
 	char			 host[HTTP_HOST_MAX];
-	CURLcode		 cc;
 
+	memset(&x, 0, sizeof(x));
 	buf_reset(&resp->body);
 	resp->status = 0;
-	http_deadline_check(h);
+	(void)fiber_deadline_check();
 	if (!http_url_ok(url, host, sizeof(host))) {
 		log_warn("msg=\"refused a URL that is not plain https\"");
 		rv = HTTP_REFUSED;
@@ -647,20 +616,27 @@ http_request(struct http *h, const char *method, const char *url,
 		    host);
 		goto out;
 	}
-	if ((hdrs = http_headers(bearer, content_type)) == NULL) {
+	if (strcmp(method, "GET") != 0 && strcmp(method, "POST") != 0) {
+		log_error("msg=\"unsupported method\"");
+		goto out;
+	}
+	if ((x.hdrs = http_headers(bearer, content_type)) == NULL) {
 		log_error("msg=\"out of memory\"");
 		goto out;
 	}
-	if (http_prepare(h, method, url, hdrs, body) == -1)
-		goto out;
-	h->sink = &resp->body;
-	h->toobig = 0;
-	h->errbuf[0] = '\0';
-	cc = http_drive(h);
-	rv = http_finish(h, cc, host, resp);
+	x.method = method;
+	x.url = url;
+	x.body = body;
+	x.sink = &resp->body;
+	x.connect_ms = h->connect_ms;
+	x.total_ms = h->total_ms;
+	if (h->loop != NULL && (x.waiter = fiber_self()) != NULL)
+		http_loop_run(h->loop, &x);
+	else
+		http_drive(h, &x);
+	rv = http_finish(h, &x, host, resp);
 out:
-	http_unprepare(h);
-	http_headers_free(hdrs);
+	http_headers_free(x.hdrs);
 	return rv;
 }
 
@@ -675,10 +651,7 @@ http_set_timeouts(struct http *h, long connect_ms, long total_ms)
 		connect_ms = HTTP_CONNECT_MS;
 	if (total_ms > HTTP_TOTAL_MS)
 		total_ms = HTTP_TOTAL_MS;
-	if (curl_easy_setopt(h->easy, CURLOPT_CONNECTTIMEOUT_MS,
-	    connect_ms) != CURLE_OK ||
-	    curl_easy_setopt(h->easy, CURLOPT_TIMEOUT_MS, total_ms) !=
-	    CURLE_OK)
-		return -1;
+	h->connect_ms = connect_ms;
+	h->total_ms = total_ms;
 	return 0;
 }

@@ -4,15 +4,17 @@
  * HTTPS only, no redirects, certificate and host name verification always
  * on (with FORCELINK_CA_FILE as an extra trust anchor when set), bounded
  * connect and total time, and a capped response size.  One struct http per
- * thread; it keeps its connections alive, so a worker thread talks to the
- * same Salesforce instance over one TLS connection for many requests.
+ * thread, which any of the thread's fibers may use.
  *
- * A transfer is driven through a curl multi handle so that a thread waiting
- * on a slow peer can still keep a promise made to Slack: http_set_deadline()
- * registers a function that runs, on the calling thread, once the deadline
- * passes while a transfer is under way (or when the next one starts, if it
- * has already passed).  contact uses it to acknowledge Slack with
- * "Searching…" after 2.5 s and deliver the result later.
+ * Two ways to run a transfer.  A worker's request fibers (fiber.h) share
+ * one I/O loop per worker process, a thread of its own that owns every
+ * outbound transfer of the worker through one libcurl multi handle
+ * (http_loop_start, http_use_loop): the fiber waits without holding its
+ * thread, requests to one host share its connections (multiplexed over
+ * HTTP/2 when the peer offers it, else a capped pool of HTTP/1.1
+ * keep-alive connections) and its TLS sessions.  Anywhere else a client
+ * runs its transfers itself, on the calling thread; a deadline set with
+ * fiber_set_deadline() still runs during the wait.
  */
 #ifndef FORCELINK_HTTP_H
 #define FORCELINK_HTTP_H
@@ -67,16 +69,32 @@ enum http_result http_request(struct http *, const char *method,
 void		 http_response_init(struct http_response *);
 void		 http_response_free(struct http_response *);
 
-/*
- * Registers fn(arg) to run once when the monotonic clock passes deadline
- * during (or before) a transfer on this client.  A NULL fn clears it.
- */
-void		 http_set_deadline(struct http *, const struct timespec *deadline,
-		    void (*fn)(void *), void *arg);
+/* --- The worker's I/O loop ------------------------------------------- */
 
-/* Runs the deadline function now if it is due and has not run.  Returns
- * 1 if it has run (now or before), 0 if still pending or none is set. */
-int		 http_deadline_check(struct http *);
+struct http_loop;
+
+/*
+ * Starts a worker's loop: one thread, one multi handle; ca_file as for
+ * http_new().  Call it in the worker process (after fork), before its
+ * request threads start.  Returns NULL on failure (logged).
+ */
+struct http_loop *http_loop_start(const char *ca_file);
+
+/*
+ * Ends every transfer in progress now, with HTTP_ERROR (a worker that was
+ * told to stop: its fibers answer with an apology instead of waiting);
+ * transfers submitted afterwards run, but for at most 2 s each, so that
+ * the apologies still reach Slack before the worker exits.  Any thread.
+ */
+void		 http_loop_abort(struct http_loop *);
+
+/* Transfers of a client run on loop l when made from a fiber.  l must
+ * outlive the client's transfers. */
+void		 http_use_loop(struct http *, struct http_loop *l);
+
+/* TLS connections the loop opened, and transfers in progress on it. */
+long		 http_loop_connections(struct http_loop *);
+int		 http_loop_running(struct http_loop *);
 
 /* Number of TLS connections this client opened (for benchmarks and
  * tests of connection reuse). */

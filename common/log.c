@@ -15,7 +15,7 @@
 #include "log.h"
 
 #define LOG_LINE_MAX	2048
-#define LOG_CTX_MAX	65
+#define LOG_CTX_MAX	((int)sizeof(((struct log_ctx *)0)->req))
 
 static const char	*log_program = "forcelink";
 static int		 log_debug;
@@ -61,6 +61,22 @@ log_copy(char *dst, const char *src)
 		dst[i] = (src[i] >= '!' && src[i] <= '~' && src[i] != '"') ?
 		    src[i] : '?';
 	dst[i] = '\0';
+}
+
+void
+log_ctx_save(struct log_ctx *c)
+{
+	memcpy(c->req, log_req, sizeof(c->req));
+	memcpy(c->team, log_team, sizeof(c->team));
+	memcpy(c->user, log_user, sizeof(c->user));
+}
+
+void
+log_ctx_load(const struct log_ctx *c)
+{
+	memcpy(log_req, c->req, sizeof(log_req));
+	memcpy(log_team, c->team, sizeof(log_team));
+	memcpy(log_user, c->user, sizeof(log_user));
 }
 
 void

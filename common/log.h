@@ -41,6 +41,18 @@ void	 log_set_user(const char *team_id, const char *user_id);
 void	 log_clear_request(void);
 
 /*
+ * A request's context, for a thread that runs several requests in turn
+ * (fibers): saved when one gives the thread up, loaded when it resumes.
+ */
+struct log_ctx {
+	char	 req[65];
+	char	 team[65];
+	char	 user[65];
+};
+void	 log_ctx_save(struct log_ctx *);
+void	 log_ctx_load(const struct log_ctx *);
+
+/*
  * Writes one line: "time=... prog=... req=... level=... event=EVENT" then
  * the team and user when set, then the caller's key=value pairs from fmt.
  * Values with spaces should be quoted by the caller ("msg=\"%s\"").

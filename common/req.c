@@ -142,6 +142,12 @@ req_status_clear(void)
 	req_seen = 0;
 }
 
+void
+req_status_set(int status)
+{
+	req_seen = status;
+}
+
 const char *
 req_status_line(int status)
 {

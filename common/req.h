@@ -67,6 +67,9 @@ const char	*req_status_line(int status);
  * metrics.h).  app.c clears it before each request. */
 int		 req_status_seen(void);
 void		 req_status_clear(void);
+/* Puts back what req_status_seen() returned, for a request that resumes
+ * on its thread after others ran there (serve.c's fibers). */
+void		 req_status_set(int);
 
 /*
  * Writes a complete response: status, Content-Type, Cache-Control:

@@ -1,12 +1,16 @@
 /*
- * serve: supervisor, worker processes and accept threads (see serve.h).
+ * serve: supervisor, worker processes, request threads and their fibers
+ * (see serve.h).
  *
  * The supervisor does nothing but keep workers alive and pass on a
  * shutdown; all request work happens in the workers.  Within a worker the
- * only shared state is the pool counters below, under one mutex.
+ * threads share only the counters below (atomics, and one mutex for
+ * starting and stopping).
  */
 #include <sys/types.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/time.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -15,6 +19,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <limits.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -38,7 +43,9 @@
 #include <sanitizer/lsan_interface.h>
 #endif
 
+#include "fiber.h"
 #include "log.h"
+#include "req.h"
 #include "serve.h"
 
 #ifndef PACKAGE_VERSION
@@ -46,59 +53,380 @@
 #endif
 
 #define SERVE_MAX_WORKERS	64
-#define SERVE_BACKLOG		1024
+#define SERVE_BACKLOG		4096
 #define SERVE_STACK		(512 * 1024)
-/* A pool that had to grow keeps its threads this long (see serve_idle). */
-#define SERVE_KEEP_SECS		10
-/* A state no thread took for this long is freed (see serve_trim). */
-#define SERVE_SPARE_SECS	60
+/* How long a connection may take to deliver a whole request, and how
+ * long a kept connection (FCGI_KEEP_CONN) may stay idle between two. */
+#define SERVE_REQUEST_MS	5000
+#define SERVE_KEEP_IDLE_MS	10000
+/* A blocked read or write on a request's connection gives up after this
+ * (only a peer that stops mid-record gets there: see serve_arrived). */
+#define SERVE_IO_TIMEOUT_SECS	5
+/* The most a request's records are looked ahead before libfcgi reads
+ * them (a Slack request is a few kilobytes). */
+#define SERVE_PEEK_MAX		(128 * 1024)
+/* How long a stopping worker gives its requests to finish. */
+#define SERVE_STOP_MS		3500
 
-/* Per worker: the pool of accept threads. */
+/* FastCGI record types serve_arrived() looks at (the FastCGI spec). */
+#define SERVE_FCGI_STDIN	5
+
+/* One request thread of a worker. */
+struct serve_thread {
+	pthread_t		 t;
+	struct fiber_sched	*sched;
+	void			*ctx;
+	int			 watching;	/* the listening socket */
+	int			 ready;		/* started (under pool_mtx) */
+	char			*peek;		/* SERVE_PEEK_MAX bytes */
+};
+
+/* One connection, from its accept until it is closed: its requests run
+ * one after the other in one fiber. */
+struct serve_job {
+	FCGX_Request		 req;
+	struct serve_thread	*thr;
+	struct log_ctx		 log;
+	int			 seen;		/* req_status_seen() */
+};
+
+/* Per worker. */
 static pthread_mutex_t		 pool_mtx = PTHREAD_MUTEX_INITIALIZER;
-static int			 pool_idle;	/* waiting in accept */
-static int			 pool_total;
+static pthread_cond_t		 pool_cond = PTHREAD_COND_INITIALIZER;
 static const struct serve_opts	*pool_opts;
 static const struct serve_program *pool_prog;
 static void			*pool_global;
 static int			 pool_fd;
-static time_t			 pool_grown;	/* last growth, monotonic s */
-/* Thread states (database connection, HTTP client with its open
- * connection to Salesforce) left by threads that exited, for the next new
- * thread; max_threads slots, NULL when it could not be allocated. */
-struct serve_spare {
-	void	*ctx;
-	time_t	 since;		/* when it was left, monotonic s */
-};
-static struct serve_spare	*pool_spare;
-static int			 pool_nspare;
+static struct serve_thread	*pool_threads;
+static int			 pool_running;	/* threads not ended */
+static int			 pool_held;	/* requests held (atomic) */
+static int			 pool_stopping;	/* atomic */
+static int			 pool_full;	/* -T reached, logged */
 
 /* Supervisor state, touched by signal handlers. */
 static volatile sig_atomic_t	 sup_stop;
 static volatile sig_atomic_t	 sup_child;
 
-static void	*serve_thread(void *);
 
-/* Seconds on the monotonic clock. */
-static time_t
-serve_now(void)
+/* A request's per-thread state follows its fiber on and off the thread. */
+static void
+serve_enter(void *arg)
 {
-	struct timespec	 ts;
+	struct serve_job	*j = arg;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec;
+	log_ctx_load(&j->log);
+	req_status_set(j->seen);
+}
+
+static void
+serve_leave(void *arg)
+{
+	struct serve_job	*j = arg;
+
+	log_ctx_save(&j->log);
+	j->seen = req_status_seen();
+	log_clear_request();
+	req_status_clear();
+}
+
+static const struct fiber_hooks	 serve_hooks = { serve_enter, serve_leave };
+
+/*
+ * Whether libfcgi can read the next request on fd without waiting on the
+ * peer: its records are buffered through the end of its stdin (nginx
+ * sends a request whole, the empty FCGI_STDIN record last), or the peer
+ * has closed its side (libfcgi then reads what there is and the end), or
+ * more than SERVE_PEEK_MAX bytes wait (libfcgi reads them; past that a
+ * stalled peer meets SERVE_IO_TIMEOUT_SECS).  libfcgi reads with plain
+ * blocking reads inside FCGX_Accept_r(), so a peer that stopped halfway
+ * would hold the thread, and every request on it, for as long as it
+ * liked.
+ *
+ * A management record (request id 0, such as FCGI_GET_VALUES) is refused
+ * before libfcgi sees it: nginx never sends one, and libfcgi 2.4.2
+ * answers FCGI_GET_VALUES into a 64-byte stack buffer without a bound.
+ * Returns 1 (hand it to libfcgi), 0 (wait for more), -1 (close it).
+ */
+static int
+serve_arrived(struct serve_thread *t, int fd, int closed)
+{
+	const unsigned char	*b;
+	ssize_t			 n;
+	size_t			 off = 0;
+
+	/* The thread's: its fibers look ahead one at a time. */
+	if (t->peek == NULL && (t->peek = malloc(SERVE_PEEK_MAX)) == NULL)
+		return 1;
+	b = (const unsigned char *)t->peek;
+	if ((n = recv(fd, t->peek, SERVE_PEEK_MAX, MSG_PEEK |
+	    MSG_DONTWAIT)) <= 0)
+		return n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK) &&
+		    !closed ? 0 : 1;
+	/* A record: version, type, id (2), content length (2), padding
+	 * length, reserved; then content and padding. */
+	while (off + 8 <= (size_t)n) {
+		if (b[off + 2] == 0 && b[off + 3] == 0) {
+			log_warn("msg=\"refused a FastCGI management record "
+			    "(type %d)\"", b[off + 1]);
+			return -1;
+		}
+		if (b[off + 1] == SERVE_FCGI_STDIN && b[off + 4] == 0 &&
+		    b[off + 5] == 0)
+			return 1;
+		off += 8 + ((size_t)b[off + 4] << 8 | b[off + 5]) + b[off + 6];
+	}
+	return n == SERVE_PEEK_MAX || closed ? 1 : 0;
+}
+
+/* Waits, in the job's fiber, until the next request on fd has arrived
+ * (serve_arrived), for at most ms.  Returns 0, or -1 (close it). */
+static int
+serve_wait_request(struct serve_thread *t, int fd, long ms)
+{
+	struct timespec	 now, end;
+	long		 left;
+	int		 ev, rc;
+
+	clock_gettime(CLOCK_MONOTONIC, &end);
+	end.tv_sec += ms / 1000;
+	end.tv_nsec += (ms % 1000) * 1000000L;
+	if (end.tv_nsec >= 1000000000L) {
+		end.tv_sec++;
+		end.tv_nsec -= 1000000000L;
+	}
+	if ((rc = serve_arrived(t, fd, 0)) != 0)
+		return rc == 1 ? 0 : -1;
+	for (;;) {
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		left = (end.tv_sec - now.tv_sec) * 1000L +
+		    (end.tv_nsec - now.tv_nsec) / 1000000L;
+		if (left <= 0 || __atomic_load_n(&pool_stopping,
+		    __ATOMIC_RELAXED))
+			return -1;
+		if ((ev = fiber_wait_fd(fd, POLLIN | POLLRDHUP, left)) == -1)
+			return -1;
+		if (ev != 0 && (rc = serve_arrived(t, fd, (ev & (POLLRDHUP |
+		    POLLHUP | POLLERR)) != 0)) != 0)
+			return rc == 1 ? 0 : -1;
+	}
+}
+
+static void	serve_listen_again(void);
+
+int
+serve_stopping(void)
+{
+	return __atomic_load_n(&pool_stopping, __ATOMIC_RELAXED);
+}
+
+/* One connection's fiber: its request, and the next ones while the peer
+ * keeps the connection (FCGI_KEEP_CONN). */
+static void
+serve_job(void *arg)
+{
+	struct serve_job	*j = arg;
+	long			 ms = SERVE_REQUEST_MS;
+
+	for (;;) {
+		if (serve_wait_request(j->thr, j->req.ipcFd, ms) == -1)
+			break;
+		/* The descriptor is set and kept: libfcgi reads from it
+		 * without accepting anything (see serve_on_listen). */
+		j->req.keepConnection = 1;
+		if (FCGX_Accept_r(&j->req) < 0)
+			break;
+		pool_prog->handle(&j->req, j->thr->ctx);
+		FCGX_Finish_r(&j->req);
+		log_clear_request();
+		if (j->req.ipcFd < 0 || __atomic_load_n(&pool_stopping,
+		    __ATOMIC_RELAXED))
+			break;
+		ms = SERVE_KEEP_IDLE_MS;
+	}
+	FCGX_Free(&j->req, 1);
+	free(j);
+	/* The thread's state is left clean (no leave hook after the end). */
+	log_clear_request();
+	req_status_clear();
+	if (__atomic_sub_fetch(&pool_held, 1, __ATOMIC_RELAXED) ==
+	    pool_opts->max_requests - 1)
+		serve_listen_again();
+}
+
+/*
+ * The listening socket is readable: take one connection (the other
+ * threads, woken one at a time by EPOLLEXCLUSIVE, take the next) and
+ * start its fiber.  libfcgi is given the connection already accepted,
+ * with a listening socket of -1, so that it reads the request but never
+ * accepts (FCGX_Accept_r reads from a request's ipcFd when it is set and
+ * the connection is kept).
+ */
+static void
+serve_on_listen(void *arg)
+{
+	struct serve_thread	*t = arg;
+	struct serve_job	*j;
+	struct timeval		 tv = { SERVE_IO_TIMEOUT_SECS, 0 };
+	int			 fd;
+
+	if (__atomic_load_n(&pool_held, __ATOMIC_RELAXED) >=
+	    pool_opts->max_requests) {
+		/* Full: the backlog holds the rest until one ends. */
+		fiber_sched_unwatch(t->sched, pool_fd);
+		t->watching = 0;
+		if (!__atomic_exchange_n(&pool_full, 1, __ATOMIC_RELAXED))
+			log_warn("msg=\"holding %d requests (-T); new requests "
+			    "wait in the socket's backlog\"",
+			    pool_opts->max_requests);
+		return;
+	}
+	if ((fd = accept4(pool_fd, NULL, NULL, SOCK_CLOEXEC)) == -1) {
+		if (errno != EAGAIN && errno != EWOULDBLOCK &&
+		    errno != ECONNABORTED && errno != EINTR)
+			log_error("msg=\"accept: %s\"", strerror(errno));
+		return;
+	}
+	(void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	(void)setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	if ((j = calloc(1, sizeof(*j))) == NULL ||
+	    FCGX_InitRequest(&j->req, -1, 0) != 0) {
+		log_error("msg=\"out of memory\"");
+		free(j);
+		close(fd);
+		return;
+	}
+	j->req.ipcFd = fd;
+	j->thr = t;
+	__atomic_add_fetch(&pool_held, 1, __ATOMIC_RELAXED);
+	if (fiber_spawn(t->sched, serve_job, j) == -1) {
+		__atomic_sub_fetch(&pool_held, 1, __ATOMIC_RELAXED);
+		close(fd);
+		free(j);
+	}
+}
+
+/* A request ended while the worker held -T: every thread that stopped
+ * listening looks again (serve_thread). */
+static void
+serve_listen_again(void)
+{
+	int	 i;
+
+	for (i = 0; i < pool_opts->threads; i++)
+		if (pool_threads[i].sched != NULL)
+			fiber_sched_kick(pool_threads[i].sched);
+}
+
+/*
+ * A request thread: a scheduler of fibers, one per connection, and the
+ * thread's state (the program's thread_init: its database connection
+ * and HTTP client, shared by its fibers).  It runs until the worker
+ * stops and its last request has ended.
+ */
+static void *
+serve_thread(void *arg)
+{
+	struct serve_thread	*t = arg;
+
+	if ((t->sched = fiber_sched_new(&serve_hooks)) == NULL ||
+	    (t->ctx = pool_prog->thread_init(pool_global)) == NULL) {
+		log_error("msg=\"thread start failed; worker exits\"");
+		exit(EXIT_FAILURE);
+	}
+	if (fiber_sched_watch(t->sched, pool_fd, 1, serve_on_listen, t) ==
+	    -1) {
+		log_error("msg=\"cannot watch the socket; worker exits\"");
+		exit(EXIT_FAILURE);
+	}
+	t->watching = 1;
+	pthread_mutex_lock(&pool_mtx);
+	t->ready = 1;
+	pthread_cond_broadcast(&pool_cond);
+	pthread_mutex_unlock(&pool_mtx);
+	for (;;) {
+		if (__atomic_load_n(&pool_stopping, __ATOMIC_RELAXED)) {
+			if (t->watching) {
+				fiber_sched_unwatch(t->sched, pool_fd);
+				t->watching = 0;
+			}
+			if (fiber_sched_live(t->sched) == 0)
+				break;
+		} else if (!t->watching && __atomic_load_n(&pool_held,
+		    __ATOMIC_RELAXED) < pool_opts->max_requests &&
+		    fiber_sched_watch(t->sched, pool_fd, 1, serve_on_listen,
+		    t) == 0) {
+			t->watching = 1;
+			__atomic_store_n(&pool_full, 0, __ATOMIC_RELAXED);
+		}
+		fiber_sched_block(t->sched);
+	}
+	pthread_mutex_lock(&pool_mtx);
+	pool_running--;
+	pthread_cond_broadcast(&pool_cond);
+	pthread_mutex_unlock(&pool_mtx);
+	return NULL;
+}
+
+/*
+ * The worker's main thread after the threads have started: it waits for
+ * SIGTERM (from the supervisor, or PDEATHSIG when the supervisor died),
+ * which every thread blocks.  Then the threads stop taking connections,
+ * the program's worker_stop ends the outbound calls in progress (their
+ * requests are answered with an apology), and the requests get up to
+ * SERVE_STOP_MS to finish before the process ends; requests cut off
+ * then end as by a crash, which the store is built to survive.  In a
+ * sanitizer build it first runs LeakSanitizer's check, which a process
+ * ending by _exit would never get (into forcelink.log, where the
+ * end-to-end harness looks).
+ */
+static void __attribute__((noreturn))
+serve_worker_wait(const sigset_t *stop)
+{
+	struct timespec	 end;
+	int		 i;
+
+	while (sigwaitinfo(stop, NULL) != SIGTERM)
+		continue;
+	log_event(LOGL_INFO, "worker.stop", "requests=%d",
+	    __atomic_load_n(&pool_held, __ATOMIC_RELAXED));
+	__atomic_store_n(&pool_stopping, 1, __ATOMIC_RELAXED);
+	if (pool_prog->worker_stop != NULL)
+		pool_prog->worker_stop(pool_global);
+	for (i = 0; i < pool_opts->threads; i++)
+		if (pool_threads[i].sched != NULL)
+			fiber_sched_kick(pool_threads[i].sched);
+	clock_gettime(CLOCK_REALTIME, &end);
+	end.tv_sec += SERVE_STOP_MS / 1000;
+	end.tv_nsec += (SERVE_STOP_MS % 1000) * 1000000L;
+	if (end.tv_nsec >= 1000000000L) {
+		end.tv_sec++;
+		end.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&pool_mtx);
+	while (pool_running > 0 && pthread_cond_timedwait(&pool_cond,
+	    &pool_mtx, &end) == 0)
+		continue;
+	pthread_mutex_unlock(&pool_mtx);
+	log_event(LOGL_INFO, "worker.exit", "requests=%d",
+	    __atomic_load_n(&pool_held, __ATOMIC_RELAXED));
+#ifdef SERVE_LSAN
+	if (__atomic_load_n(&pool_held, __ATOMIC_RELAXED) == 0 &&
+	    __lsan_do_recoverable_leak_check() != 0)
+		_exit(EXIT_FAILURE);
+#endif
+	_exit(EXIT_SUCCESS);
 }
 
 static int
-serve_spawn_thread(void)
+serve_spawn_thread(struct serve_thread *t)
 {
 	pthread_attr_t	 attr;
-	pthread_t	 t;
 	int		 rc;
 
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 	pthread_attr_setstacksize(&attr, SERVE_STACK);
-	rc = pthread_create(&t, &attr, serve_thread, NULL);
+	rc = pthread_create(&t->t, &attr, serve_thread, t);
 	pthread_attr_destroy(&attr);
 	if (rc != 0) {
 		log_error("msg=\"pthread_create: %s\"", strerror(rc));
@@ -107,194 +435,12 @@ serve_spawn_thread(void)
 	return 0;
 }
 
-/*
- * A thread took a request: keep at least one thread waiting in accept, so
- * a new request never queues behind requests that wait on Salesforce.
- * Threads are added only when every one is busy, so a steady load runs on
- * the same threads (and their database and HTTP connections).
- */
-static void
-serve_busy(void)
-{
-	pthread_mutex_lock(&pool_mtx);
-	pool_idle--;
-	if (pool_idle == 0) {
-		pool_grown = serve_now();
-		if (pool_total < pool_opts->max_threads &&
-		    serve_spawn_thread() == 0) {
-			pool_idle++;
-			pool_total++;
-		} else
-			log_warn("msg=\"all %d threads busy; new requests "
-			    "wait\"", pool_total);
-	}
-	pthread_mutex_unlock(&pool_mtx);
-}
-
-/*
- * A thread finished a request: it waits for the next one, or exits when
- * enough others already wait (the pool shrinks back after a burst).
- *
- * Under a steady load the number of requests a worker holds swings all
- * the time (the kernel hands each connection to whichever thread of any
- * worker waits), and a pool that shed every thread beyond -t at each dip
- * would start them again at the next rise, each time at the price of a
- * new database connection and a new TLS handshake with Salesforce.  So a
- * thread leaves only when at least -t others wait, at least as many
- * wait as are busy, and the pool has not had to grow for SERVE_KEEP_SECS:
- * a pool sized for the load keeps its threads, and one left over from a
- * burst gives a thread back with each request once the burst is over.
- * Returns 1 when this thread should exit.
- */
-static int
-serve_idle(void)
-{
-	int	 leave;
-
-	pthread_mutex_lock(&pool_mtx);
-	/* pool_total - pool_idle counts the busy threads, this one too. */
-	leave = pool_idle >= pool_opts->threads &&
-	    pool_idle >= pool_total - pool_idle &&
-	    serve_now() - pool_grown >= SERVE_KEEP_SECS;
-	if (leave)
-		pool_total--;
-	else
-		pool_idle++;
-	pthread_mutex_unlock(&pool_mtx);
-	return leave;
-}
-
-/*
- * A new thread takes the state an exited one left, if any, instead of
- * making its own: opening a database connection and a TLS connection to
- * Salesforce costs milliseconds and a handshake, and a pool that swings
- * with the load would pay them at every swing.  It also keeps the
- * process's descriptors steady: SQLite cannot close a connection's
- * database descriptor while other connections of the process hold locks
- * on the file, and parks it instead.  So a worker holds at most as many
- * states as it once had threads at the same time.
- */
-static void *
-serve_take_state(void)
-{
-	void	*ctx = NULL;
-
-	pthread_mutex_lock(&pool_mtx);
-	if (pool_nspare > 0)
-		ctx = pool_spare[--pool_nspare].ctx;
-	pthread_mutex_unlock(&pool_mtx);
-	return ctx != NULL ? ctx : pool_prog->thread_init(pool_global);
-}
-
-static void
-serve_give_state(void *ctx)
-{
-	pthread_mutex_lock(&pool_mtx);
-	if (pool_spare != NULL && pool_nspare < pool_opts->max_threads) {
-		pool_spare[pool_nspare].ctx = ctx;
-		pool_spare[pool_nspare++].since = serve_now();
-		ctx = NULL;
-	}
-	pthread_mutex_unlock(&pool_mtx);
-	if (ctx != NULL)
-		pool_prog->thread_fini(ctx);
-}
-
-static void *
-serve_thread(void *arg)
-{
-	FCGX_Request	 req;
-	void		*ctx;
-
-	(void)arg;
-	if ((ctx = serve_take_state()) == NULL) {
-		log_error("msg=\"thread start failed; worker exits\"");
-		exit(EXIT_FAILURE);
-	}
-	if (FCGX_InitRequest(&req, pool_fd, 0) != 0) {
-		log_error("msg=\"FCGX_InitRequest failed\"");
-		exit(EXIT_FAILURE);
-	}
-	for (;;) {
-		if (FCGX_Accept_r(&req) < 0) {
-			log_error("msg=\"accept failed; worker exits\"");
-			exit(EXIT_FAILURE);
-		}
-		serve_busy();
-		pool_prog->handle(&req, ctx);
-		FCGX_Finish_r(&req);
-		log_clear_request();
-		if (serve_idle())
-			break;
-	}
-	/* Close a connection the client asked to keep (FCGI_KEEP_CONN):
-	 * no other thread would ever read it, so the client would wait on
-	 * it for good and the descriptor would leak. */
-	FCGX_Free(&req, 1);
-	serve_give_state(ctx);
-	return NULL;
-}
-
-/*
- * The worker's main thread after the pool has started: it trims the spare
- * states every SERVE_KEEP_SECS and waits for SIGTERM (from the
- * supervisor, or PDEATHSIG when the supervisor died), which every thread
- * blocks, and ends the process at once; nothing a
- * worker holds needs a clean exit, and requests in flight are cut off
- * just as by a crash, which the store is built to survive.  In a
- * sanitizer build it first runs LeakSanitizer's check, which a process
- * ending by _exit would never get: what the threads hold is reachable
- * from their stacks, so only memory that is really lost is reported
- * (into forcelink.log, where the end-to-end harness looks).
- */
-/*
- * Frees the states no thread has taken for SERVE_SPARE_SECS, so that a
- * burst long past does not hold its connections and memory for good.
- * The stack is taken from the top, so the oldest states are at the
- * bottom; they are freed outside the lock.
- */
-static void
-serve_trim(void)
-{
-	void	*old[64];
-	time_t	 now = serve_now();
-	int	 n = 0, i;
-
-	pthread_mutex_lock(&pool_mtx);
-	while (n < pool_nspare && n < (int)(sizeof(old) / sizeof(old[0])) &&
-	    now - pool_spare[n].since >= SERVE_SPARE_SECS) {
-		old[n] = pool_spare[n].ctx;
-		n++;
-	}
-	for (i = n; i < pool_nspare; i++)
-		pool_spare[i - n] = pool_spare[i];
-	pool_nspare -= n;
-	pthread_mutex_unlock(&pool_mtx);
-	for (i = 0; i < n; i++)
-		pool_prog->thread_fini(old[i]);
-}
-
-static void __attribute__((noreturn))
-serve_worker_wait(const sigset_t *stop)
-{
-	struct timespec	 tick = { SERVE_KEEP_SECS, 0 };
-
-	while (sigtimedwait(stop, NULL, &tick) != SIGTERM)
-		serve_trim();
-	log_event(LOGL_INFO, "worker.stop", NULL);
-#ifdef SERVE_LSAN
-	if (__lsan_do_recoverable_leak_check() != 0)
-		_exit(EXIT_FAILURE);
-#endif
-	_exit(EXIT_SUCCESS);
-}
-
-/* A worker process: start the pool, then wait to be stopped. */
+/* A worker process: start the threads, then wait to be stopped. */
 static void
 serve_worker(int fd)
 {
 	sigset_t	 stop;
-	int		 i;
+	int		 i, fl;
 
 	/* Die with the supervisor, even if it is killed with SIGKILL. */
 	prctl(PR_SET_PDEATHSIG, SIGTERM);
@@ -305,10 +451,9 @@ serve_worker(int fd)
 		_exit(EXIT_FAILURE);
 	}
 	/* After FCGX_Init: libfcgi installs a SIGTERM handler that only
-	 * sets a flag, which would leave a worker blocked in accept alive.
-	 * SIGTERM stays blocked (the supervisor blocked it before the fork)
-	 * in every thread and is taken by serve_worker_wait; the threads
-	 * inherit this mask. */
+	 * sets a flag.  SIGTERM stays blocked (the supervisor blocked it
+	 * before the fork) in every thread and is taken by
+	 * serve_worker_wait; the threads inherit this mask. */
 	signal(SIGTERM, SIG_DFL);
 	signal(SIGUSR1, SIG_DFL);
 	signal(SIGINT, SIG_IGN);
@@ -317,19 +462,36 @@ serve_worker(int fd)
 	sigemptyset(&stop);
 	sigaddset(&stop, SIGTERM);
 	sigprocmask(SIG_SETMASK, &stop, NULL);
+	/* Every thread of every worker waits for the socket in its poll,
+	 * so an accept must never block: the one that loses the race for
+	 * a connection gets EAGAIN.  (The flag is the socket's, shared by
+	 * all workers, which all want it.) */
+	if ((fl = fcntl(fd, F_GETFL)) == -1 ||
+	    fcntl(fd, F_SETFL, fl | O_NONBLOCK) == -1) {
+		log_error("msg=\"fcntl: %s\"", strerror(errno));
+		_exit(EXIT_FAILURE);
+	}
 	pool_fd = fd;
-	/* Without it, exiting threads free their state (serve_give_state). */
-	pool_spare = calloc(pool_opts->max_threads, sizeof(*pool_spare));
+	if (pool_prog->worker_init != NULL &&
+	    pool_prog->worker_init(pool_global) == -1)
+		_exit(EXIT_FAILURE);
+	if ((pool_threads = calloc(pool_opts->threads,
+	    sizeof(*pool_threads))) == NULL)
+		_exit(EXIT_FAILURE);
 	pthread_mutex_lock(&pool_mtx);
 	for (i = 0; i < pool_opts->threads; i++)
-		if (serve_spawn_thread() == 0) {
-			pool_idle++;
-			pool_total++;
-		}
+		if (serve_spawn_thread(&pool_threads[i]) == 0)
+			pool_running++;
+	/* Each thread's scheduler is made before the worker says it is
+	 * ready, and before a stop can look for it. */
+	for (i = 0; i < pool_opts->threads; i++)
+		while (pool_threads[i].t != 0 && !pool_threads[i].ready)
+			pthread_cond_wait(&pool_cond, &pool_mtx);
 	pthread_mutex_unlock(&pool_mtx);
-	if (pool_total == 0)
+	if (pool_running == 0)
 		_exit(EXIT_FAILURE);
-	log_event(LOGL_INFO, "worker.ready", "threads=%d", pool_total);
+	log_event(LOGL_INFO, "worker.ready", "threads=%d max_requests=%d",
+	    pool_running, pool_opts->max_requests);
 	serve_worker_wait(&stop);
 }
 
@@ -420,6 +582,15 @@ serve_shutdown(pid_t *pids, int n)
 		}
 }
 
+/* The default of -t: one request thread per core. */
+static int
+serve_cores(void)
+{
+	long	 n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	return n < 1 ? 1 : n > 64 ? 64 : (int)n;
+}
+
 static void
 serve_usage(FILE *f, const char *name)
 {
@@ -432,12 +603,13 @@ serve_usage(FILE *f, const char *name)
 	    "  -g GROUP  group of the socket, a name or a number (default: "
 	    "this process's; nginx's group lets it connect)\n"
 	    "  -w N      worker processes (default 2)\n"
-	    "  -t N      accepting threads per worker (default 8)\n"
-	    "  -T N      most threads per worker, busy ones included "
-	    "(default 256)\n"
+	    "  -t N      request threads per worker (default: the number "
+	    "of cores, %d)\n"
+	    "  -T N      most requests a worker holds at once, waiting "
+	    "ones included (default 4096)\n"
 	    "  -h        this text;  -V  the version\n"
 	    "The settings come from the environment (forcelink.env; "
-	    "see the README).\n", name, name);
+	    "see the README).\n", name, name, serve_cores());
 }
 
 static int
@@ -489,8 +661,8 @@ serve_parse(int argc, char *argv[], const char *name, struct serve_opts *o)
 	o->socket_mode = 0660;
 	o->socket_group = (gid_t)-1;
 	o->workers = 2;
-	o->threads = 8;
-	o->max_threads = 256;
+	o->threads = serve_cores();
+	o->max_requests = 4096;
 	opterr = 0;
 	while ((c = getopt(argc, argv, ":s:m:g:w:t:T:hV")) != -1) {
 		switch (c) {
@@ -523,10 +695,10 @@ serve_parse(int argc, char *argv[], const char *name, struct serve_opts *o)
 				    "threads", optarg);
 			break;
 		case 'T':
-			if ((o->max_threads = serve_number(optarg, 1, 4096,
+			if ((o->max_requests = serve_number(optarg, 1, 65536,
 			    10)) == -1)
 				return serve_bad(name, "-T: not a number of "
-				    "threads", optarg);
+				    "requests", optarg);
 			break;
 		case 'h':
 			serve_usage(stdout, name);
@@ -544,7 +716,7 @@ serve_parse(int argc, char *argv[], const char *name, struct serve_opts *o)
 	}
 	if (optind != argc)
 		return serve_bad(name, "no operands are taken", argv[optind]);
-	if (o->max_threads < o->threads)
+	if (o->max_requests < o->threads)
 		return serve_bad(name, "-T is below -t", NULL);
 	return 0;
 }
@@ -602,6 +774,23 @@ serve_listen(const struct serve_opts *o)
 	return fd;
 }
 
+/*
+ * A worker holds up to -T requests, each with its FastCGI connection and
+ * often one to Salesforce: the soft limit on descriptors (1,024 by
+ * default) is raised to the hard one, which the admin sets (systemd's
+ * LimitNOFILE).
+ */
+static void
+serve_nofile(void)
+{
+	struct rlimit	 rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
 int
 serve_main(const struct serve_opts *o, const struct serve_program *prog,
     void *global)
@@ -614,6 +803,7 @@ serve_main(const struct serve_opts *o, const struct serve_program *prog,
 
 	if ((fd = serve_listen(o)) == -1)
 		return 1;
+	serve_nofile();
 	pool_opts = o;
 	pool_prog = prog;
 	pool_global = global;

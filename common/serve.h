@@ -4,21 +4,22 @@
  * A program is a supervisor process that owns the listening socket and
  * keeps a fixed number of worker processes alive (a worker that dies is
  * replaced, so a crash or a kill -9 costs only the requests in flight in
- * that worker).  Each worker runs a pool of threads that each block in
- * FCGX_Accept_r() on the shared socket and handle one request at a time.
+ * that worker).
  *
- * The 3-second rule (SPEC §4) shapes the pool: a request must never queue
- * behind requests that wait on a slow Salesforce.  So whenever the last
- * thread waiting in accept takes a request, the pool starts another one
- * (up to a hard cap per worker, -T), and when a request ends while enough
- * threads already wait and the pool has not had to grow for a while, its
- * thread exits.  A steady load thus runs on the same threads, which keep
- * their database and HTTP connections; a burst of slow requests grows the
- * pool for as long as it lasts.  A thread that exits leaves its state
- * (thread_init's result) to the next thread started, so a worker opens
- * at most as many database and Salesforce connections as it once had
- * threads at the same time, and thread_fini runs only when there is no
- * room to keep a state.
+ * A worker runs a fixed number of request threads (-t, one per core by
+ * default), and its program's I/O loop thread (worker_init; for the
+ * programs in cgi/, http.h's loop): -t + 2 threads with the main one,
+ * whatever the load.  Each request thread takes connections from the
+ * shared socket and runs each in a fiber of its own (fiber.h): the
+ * request's handler is ordinary code, and while it waits on Salesforce
+ * or Slack the thread runs other requests.  So a request never queues
+ * behind requests that wait on a slow peer (the 3-second rule, SPEC §4),
+ * and a burst of them costs a fiber's stack each, not a thread.  A
+ * worker holds at most -T requests at once; past that the socket's
+ * backlog holds the rest.
+ *
+ * A request is handed to libfcgi only once all of it has arrived, so a
+ * peer that stops halfway never blocks a thread (serve.c).
  *
  * The listening socket is either the one libfcgi expects on standard input
  * (systemd socket activation, spawn-fcgi) or a unix socket path given
@@ -31,12 +32,19 @@
 
 struct serve_program {
 	const char	*name;		/* for logs and usage */
-	/* Makes one thread's private state (database connection, HTTP
-	 * client).  Returns NULL on failure; the thread then exits. */
+	/* In each worker process before its threads start (may be NULL):
+	 * returns 0, or -1 to end the worker. */
+	int		 (*worker_init)(void *global);
+	/* When the worker is told to stop (may be NULL): end what its
+	 * requests wait on, so they finish with an answer. */
+	void		 (*worker_stop)(void *global);
+	/* Makes one thread's state (database connection, HTTP client),
+	 * which the thread's fibers share.  Returns NULL on failure; the
+	 * worker then exits. */
 	void		*(*thread_init)(void *global);
-	void		 (*thread_fini)(void *ctx);
-	/* Handles one accepted request.  The request is finished by the
-	 * caller afterwards (FCGX_Finish_r is harmless if done already). */
+	/* Handles one request, in a fiber of the thread whose ctx it gets.
+	 * The request is finished by the caller afterwards (FCGX_Finish_r
+	 * is harmless if done already). */
 	void		 (*handle)(FCGX_Request *, void *ctx);
 };
 
@@ -48,13 +56,13 @@ struct serve_opts {
 	mode_t		 socket_mode;	/* -m, default 0660 */
 	gid_t		 socket_group;	/* -g; (gid_t)-1: the process's */
 	int		 workers;	/* -w */
-	int		 threads;	/* -t, accepting threads per worker */
-	int		 max_threads;	/* -T, hard cap per worker */
+	int		 threads;	/* -t, request threads per worker */
+	int		 max_requests;	/* -T, requests a worker holds */
 };
 
 /*
  * Parses the command line of program name: -s socket, -m mode, -g group,
- * -w workers, -t threads, -T max threads; -h prints the usage and -V the
+ * -w workers, -t threads, -T most requests held; -h prints the usage and -V the
  * version on standard output.  It runs before the configuration is read,
  * so these work whatever the environment holds.  Returns 0 to go on, 1
  * when -h or -V was answered (exit 0), -1 after one line and the usage on
@@ -70,5 +78,9 @@ int	 serve_parse(int argc, char *argv[], const char *name,
  */
 int	 serve_main(const struct serve_opts *o, const struct serve_program *,
 	    void *global);
+
+/* 1 once this worker was told to stop (SIGTERM): requests still in it are
+ * being finished with an apology; else 0. */
+int	 serve_stopping(void);
 
 #endif

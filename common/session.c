@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fiber.h"
 #include "log.h"
 #include "org.h"
 #include "metrics.h"
@@ -28,8 +29,8 @@
 /* How long a caller waits for another worker's refresh of the same user,
  * and its first and longest nap between two tries. */
 #define SESSION_LOCK_WAIT_MS	25000
-#define SESSION_LOCK_NAP_US	2000
-#define SESSION_LOCK_NAP_MAX_US	32000
+#define SESSION_LOCK_NAP_MS	2
+#define SESSION_LOCK_NAP_MAX_MS	32
 
 static const char *const session_result_names[] = {
 	"ok", "unlinked", "revoked", "relink", "badkey", "refused", "forged",
@@ -92,31 +93,29 @@ session_free(struct session *s)
 int
 session_lock_id(struct session *s, const char *id)
 {
-	int	 h, rc, nap_us = SESSION_LOCK_NAP_US;
-	long	 waited_us;
+	int	 h, rc = 0, nap_ms = SESSION_LOCK_NAP_MS;
+	long	 waited_ms;
 
-	for (h = 0; h < SESSION_LOCKS && s->locks[h] != NULL; h++)
-		continue;
-	if (h == SESSION_LOCKS) {
-		log_error("msg=\"refresh lock: more than %d held at once\"",
-		    SESSION_LOCKS);
-		return -1;
-	}
-	for (waited_us = 0; (rc = store_lock_try(s->st, id)) == 0;
-	    waited_us += nap_us) {
-		if (waited_us >= SESSION_LOCK_WAIT_MS * 1000L) {
+	for (waited_ms = 0; ; waited_ms += nap_ms) {
+		/* A free handle first: the other fibers of this thread may
+		 * hold them all for a moment. */
+		for (h = 0; h < SESSION_LOCKS && s->locks[h] != NULL; h++)
+			continue;
+		if (h < SESSION_LOCKS &&
+		    (rc = store_lock_try(s->st, id)) != 0)
+			break;
+		if (waited_ms >= SESSION_LOCK_WAIT_MS) {
 			log_error("msg=\"refresh lock: timed out\"");
 			return -1;
 		}
-		/* Waiting here counts toward Slack's 3 seconds like an HTTP
-		 * wait does: acknowledge Slack once the deadline passes. */
-		http_deadline_check(s->http);
-		usleep((useconds_t)nap_us);
+		/* A fiber gives its thread to other requests meanwhile, and
+		 * Slack's deadline still runs during the nap. */
+		fiber_sleep(nap_ms);
 		/* The holder is refreshing over the network: try often at
 		 * first, then less, so that many waiters do not busy the
 		 * store. */
-		if (nap_us < SESSION_LOCK_NAP_MAX_US)
-			nap_us *= 2;
+		if (nap_ms < SESSION_LOCK_NAP_MAX_MS)
+			nap_ms *= 2;
 	}
 	if (rc == -1)
 		return -1;

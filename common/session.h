@@ -34,8 +34,9 @@
 #define SESSION_COOKIE		"forcelink_oauth"
 #define SESSION_STATE_TTL	600
 
-/* The most refresh locks one session holds at once. */
-#define SESSION_LOCKS		4
+/* The most refresh locks one session (the fibers of one thread) holds at
+ * once; more wait for a free one. */
+#define SESSION_LOCKS		32
 
 /* One thread's resources: the settings, a database connection and an
  * HTTP client. */
@@ -51,8 +52,8 @@ struct session {
  * integration user's token, a Slack installation's bot token): the
  * store's lock named id, which names what is refreshed (store_lock_try;
  * ids whose hashes collide merely refresh one after the other).  While it
- * waits, the Slack deadline set on s->http (see http_set_deadline) still
- * fires.  Returns a handle to pass to session_unlock(), or -1 (logged) on
+ * waits, a fiber gives its thread to other requests and its deadline
+ * (fiber_set_deadline) still runs.  Returns a handle to pass to session_unlock(), or -1 (logged) on
  * failure or after 25 s.  session_unlock() ignores -1; session_free()
  * releases what is still held.
  */

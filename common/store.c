@@ -367,14 +367,39 @@ store_lock_key(const char *name)
 	return k;
 }
 
+/*
+ * Both engines let a connection take a lock it already holds (an OFD
+ * byte lock, an advisory lock), but the fibers of one thread share its
+ * connection and must exclude each other like any two holders: so the
+ * keys a connection holds are kept here, and one of them asked again is
+ * busy, as is any key once STORE_HELD_MAX are held.
+ */
 int
 store_lock_try(struct store *st, const char *name)
 {
-	return st->eng->lock_try(st, store_lock_key(name));
+	uint32_t	 k = store_lock_key(name);
+	int		 i, rc;
+
+	for (i = 0; i < st->nheld; i++)
+		if (st->held[i] == k)
+			return 0;
+	if (st->nheld == STORE_HELD_MAX)
+		return 0;
+	if ((rc = st->eng->lock_try(st, k)) == 1)
+		st->held[st->nheld++] = k;
+	return rc;
 }
 
 void
 store_lock_release(struct store *st, const char *name)
 {
-	st->eng->lock_release(st, store_lock_key(name));
+	uint32_t	 k = store_lock_key(name);
+	int		 i;
+
+	for (i = 0; i < st->nheld && st->held[i] != k; i++)
+		continue;
+	if (i == st->nheld)
+		return;
+	st->held[i] = st->held[--st->nheld];
+	st->eng->lock_release(st, k);
 }

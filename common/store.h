@@ -138,7 +138,9 @@ const char	*store_engine_name(const struct store *);
  * connection (or its process) ends.  SQLite: a byte lock of the file
  * "<database>-refresh.lock"; PostgreSQL: a session advisory lock.
  * store_lock_try() returns 1 when taken, 0 when another connection holds
- * it, -1 (logged).  The caller waits and tries again.
+ * it, or this one does already (the fibers of a thread share their
+ * connection, and exclude each other too), -1 (logged).  The caller
+ * waits and tries again.  Releasing a lock not held does nothing.
  */
 int		 store_lock_try(struct store *, const char *name);
 void		 store_lock_release(struct store *, const char *name);

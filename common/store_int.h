@@ -399,6 +399,9 @@ struct store_engine {
 extern const struct store_engine	 store_sqlite_engine;
 extern const struct store_engine	 store_pg_engine;
 
+/* Named locks one connection holds at once (its fibers', store_lock_try). */
+#define STORE_HELD_MAX	64
+
 struct store {
 	const struct store_engine *eng;
 	sqlite3			*db;		/* SQLite's */
@@ -416,6 +419,8 @@ struct store {
 						   STORE_OK once cleared */
 	int			 lock_fd;	/* SQLite's refresh lock file,
 						   -1 until first used */
+	uint32_t		 held[STORE_HELD_MAX]; /* named locks' keys */
+	int			 nheld;
 };
 
 /* One writer at a time per process (see the top of store_sqlite.c). */

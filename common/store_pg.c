@@ -45,6 +45,14 @@
  * down is tried at most once every PG_RETRY_S per connection: calls in
  * between fail at once.
  *
+ * Fibers: the fibers of a request thread (fiber.h) share its connection,
+ * and a fiber gives the thread up while it waits for the server's answer
+ * (pg_result), so that a slow or stuck server holds up neither the other
+ * requests on the thread nor their 3-second deadlines.  The connection
+ * is theirs in turn (pg->turn): a fiber takes it when it binds or runs a
+ * statement or begins a transaction, and gives it back once none of its
+ * statements is active and no transaction is open.
+ *
  * Passwords: the URI must not hold one (it would be in the environment
  * and the process list of every program); it comes from the file
  * FORCELINK_DB_PASSWORD_FILE names (its first line), read at every
@@ -72,6 +80,7 @@
 #include <libpq-fe.h>
 
 #include "crypto.h"
+#include "fiber.h"
 #include "log.h"
 #include "schema.h"
 #include "store_int.h"
@@ -117,6 +126,7 @@ struct pg_stmt {
 	char		*val[PG_MAXPARAM];
 	int		 len[PG_MAXPARAM];
 	int		 fmt[PG_MAXPARAM];
+	int		 active;	/* bound or run, not yet reset */
 };
 
 struct store_pg {
@@ -133,6 +143,8 @@ struct store_pg {
 					   none (migrations) */
 	time_t		 tried_at;	/* last failed connect */
 	int		 ever;		/* has been connected */
+	struct fiber_lock turn;		/* whose fiber's the connection is */
+	int		 nactive;	/* its statements active */
 };
 
 /* --- Connecting ---------------------------------------------------------- */
@@ -370,7 +382,6 @@ static PGresult *
 pg_result(struct store *st, const char *what)
 {
 	struct store_pg	*pg = st->pg;
-	struct pollfd	 pfd;
 	struct timespec	 t0, t;
 	PGresult	*res, *keep = NULL;
 	long		 left;
@@ -381,8 +392,6 @@ pg_result(struct store *st, const char *what)
 			clock_gettime(CLOCK_MONOTONIC, &t);
 			left = pg->wait_ms - ((t.tv_sec - t0.tv_sec) * 1000L +
 			    (t.tv_nsec - t0.tv_nsec) / 1000000L);
-			pfd.fd = PQsocket(pg->conn);
-			pfd.events = POLLIN;
 			if (pg->wait_ms > 0 && left <= 0) {
 				log_error("stmt=%s msg=\"PostgreSQL did not "
 				    "answer within %d ms: connection dropped\"",
@@ -393,8 +402,11 @@ pg_result(struct store *st, const char *what)
 				pg_drop(st);
 				return NULL;
 			}
-			if (poll(&pfd, 1, pg->wait_ms > 0 ? (int)left : -1) ==
-			    -1 && errno != EINTR)
+			/* A fiber gives its thread to other requests while
+			 * the server works (poll(2) outside one). */
+			if (fiber_wait_fd(PQsocket(pg->conn), POLLIN,
+			    pg->wait_ms > 0 ? left : -1) == -1 &&
+			    errno != EINTR)
 				break;
 			if (!PQconsumeInput(pg->conn))
 				break;
@@ -507,6 +519,30 @@ pg_ready(struct store *st)
 
 /* --- The engine's calls -------------------------------------------------- */
 
+/* The calling fiber takes the connection, for statement id (or, with
+ * STMT__MAX, for a transaction or a call of its own). */
+static void
+pg_take(struct store *st, enum stmt id)
+{
+	struct store_pg	*pg = st->pg;
+
+	(void)fiber_lock_take(&pg->turn);
+	if (id != STMT__MAX && !pg->s[id].active) {
+		pg->s[id].active = 1;
+		pg->nactive++;
+	}
+}
+
+/* Gives the connection back once the caller has nothing going on it. */
+static void
+pg_give(struct store *st)
+{
+	struct store_pg	*pg = st->pg;
+
+	if (!pg->in_tx && pg->nactive == 0)
+		fiber_lock_give(&pg->turn);
+}
+
 static void
 pg_reset(struct store *st, enum stmt id)
 {
@@ -521,6 +557,11 @@ pg_reset(struct store *st, enum stmt id)
 		ps->val[i] = NULL;
 		ps->len[i] = ps->fmt[i] = 0;
 	}
+	if (ps->active) {
+		ps->active = 0;
+		st->pg->nactive--;
+	}
+	pg_give(st);
 }
 
 /* Runs statement id with its parameters.  Returns 0 with its result
@@ -558,6 +599,7 @@ pg_step(struct store *st, enum stmt id)
 {
 	struct pg_stmt	*ps = &st->pg->s[id];
 
+	pg_take(st, id);
 	if (ps->res == NULL) {
 		if (pg_run(st, id) == -1)
 			return -1;
@@ -573,6 +615,7 @@ pg_param(struct store *st, enum stmt id, int col)
 {
 	struct pg_stmt	*ps = &st->pg->s[id];
 
+	pg_take(st, id);
 	if (col < 1 || col > PG_MAXPARAM || (ps->prepared &&
 	    col > ps->nparams)) {
 		log_error("stmt=%s param=%d msg=\"no such parameter\"",
@@ -746,8 +789,11 @@ pg_begin(struct store *st, int durable)
 {
 	char	 sql[160];
 
-	if (pg_ready(st) == -1)
+	pg_take(st, STMT__MAX);
+	if (pg_ready(st) == -1) {
+		pg_give(st);
 		return -1;
+	}
 	snprintf(sql, sizeof(sql), "BEGIN; %sSELECT pg_advisory_xact_lock("
 	    "%d, %d)", durable ? "SET LOCAL synchronous_commit TO on; " : "",
 	    PG_LOCK_CLASS, PG_LOCK_WRITER);
@@ -755,6 +801,7 @@ pg_begin(struct store *st, int durable)
 		if (!pg_down(st->pg) &&
 		    PQtransactionStatus(st->pg->conn) != PQTRANS_IDLE)
 			(void)pg_exec(st, "rollback", "ROLLBACK");
+		pg_give(st);
 		return -1;
 	}
 	st->pg->in_tx = 1;
@@ -780,6 +827,7 @@ pg_end(struct store *st, int commit, int durable)
 		if (!pg_down(pg) &&
 		    PQtransactionStatus(pg->conn) != PQTRANS_IDLE)
 			(void)pg_exec(st, "rollback", "ROLLBACK");
+		pg_give(st);
 		return 0;
 	}
 	if (pg_down(pg) || !PQsendQuery(pg->conn, "COMMIT"))
@@ -799,6 +847,7 @@ pg_end(struct store *st, int commit, int durable)
 	}
 	if (!pg_down(pg) && PQtransactionStatus(pg->conn) != PQTRANS_IDLE)
 		(void)pg_exec(st, "rollback", "ROLLBACK");
+	pg_give(st);
 	return rc;
 }
 
@@ -845,12 +894,14 @@ static int
 pg_lock_try(struct store *st, uint32_t key)
 {
 	char	 v[8];
+	int	 rc = -1;
 
-	if (!st->pg->in_tx && pg_ready(st) == -1)
-		return -1;
-	if (pg_lock_call(st, "pg_try_advisory_lock", key, v, sizeof(v)) == -1)
-		return -1;
-	return strcmp(v, "t") == 0;
+	pg_take(st, STMT__MAX);
+	if ((st->pg->in_tx || pg_ready(st) == 0) && pg_lock_call(st,
+	    "pg_try_advisory_lock", key, v, sizeof(v)) == 0)
+		rc = strcmp(v, "t") == 0;
+	pg_give(st);
+	return rc;
 }
 
 static void
@@ -861,9 +912,11 @@ pg_lock_release(struct store *st, uint32_t key)
 	/* A connection lost meanwhile lost the lock with it. */
 	if (pg_down(st->pg))
 		return;
+	pg_take(st, STMT__MAX);
 	if (pg_lock_call(st, "pg_advisory_unlock", key, v, sizeof(v)) == 0 &&
 	    strcmp(v, "t") != 0)
 		log_warn("msg=\"named lock was not held at release\"");
+	pg_give(st);
 }
 
 static void

@@ -176,9 +176,13 @@ FL_PROGRAMS="contact oauth_start oauth_callback slack_oauth"
 fl_start_programs() {
 	local rundir=$1 prog
 	for prog in $FL_PROGRAMS; do
+		# -t and -T as the programs default them (one request
+		# thread per core; 4096 requests held) unless FL_THREADS
+		# or FL_MAX_REQUESTS say otherwise.
 		"$FL_BUILD/cgi/$prog" -s "$rundir/$prog.sock" -m 0660 \
-		    -w "${FL_WORKERS:-2}" -t "${FL_THREADS:-8}" \
-		    -T "${FL_MAX_THREADS:-256}" \
+		    -w "${FL_WORKERS:-2}" \
+		    ${FL_THREADS:+-t "$FL_THREADS"} \
+		    ${FL_MAX_REQUESTS:+-T "$FL_MAX_REQUESTS"} \
 		    2>>"$rundir/forcelink.log" &
 		echo $! >>"$rundir/pids"
 	done

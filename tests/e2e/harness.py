@@ -208,7 +208,7 @@ class Stack:
     sql() runs unchanged on either engine (scripts/test's e2e-pg stage)."""
 
     def __init__(self, tmp, env_overrides=None, workers=2, threads=4,
-                 max_threads=None, slack=False, slack_rotate=False,
+                 max_requests=None, slack=False, slack_rotate=False,
                  pg=None, database=None, peer=None):
         self.dir = Path(tmp)
         self.peer = peer
@@ -230,7 +230,7 @@ class Stack:
         self.dir.mkdir(parents=True, exist_ok=True)
         self.procs = {}
         self.workers, self.threads = workers, threads
-        self.max_threads = max_threads
+        self.max_requests = max_requests
         if peer is None:
             self.signing_secret = secrets.token_hex(16)
             self.client_secret = secrets.token_urlsafe(24)
@@ -369,7 +369,7 @@ class Stack:
             self.procs[prog] = subprocess.Popen(
                 [str(BUILD / "cgi" / prog), "-s", str(sock), "-m", "0660",
                  "-w", str(self.workers), "-t", str(self.threads)] +
-                (["-T", str(self.max_threads)] if self.max_threads else []),
+                (["-T", str(self.max_requests)] if self.max_requests else []),
                 env=env or self.env(), stdout=log, stderr=log,
                 cwd=str(self.dir))
         log.close()

@@ -1,9 +1,8 @@
 """Issue 3, point 5: concurrency, end to end through nginx.
 
-Every program runs several worker processes, each with its pool of
-threads (Stack(workers=4, ...); the pools grow to the -T cap under a
-burst), so concurrent requests really meet in different processes and
-threads:
+Every program runs several worker processes, each with its request
+threads (Stack(workers=4, ...)) and their fibers, so concurrent requests
+really meet in different processes, threads and fibers:
 
  - 20 bursts of 200 concurrent /contact searches for one user whose
    session has just expired, with refresh-token rotation on at the
@@ -12,8 +11,9 @@ threads:
    answered with the contacts, in time (FL_BURST and FL_BURST_ROUNDS
    change the figures);
  - 200 searches at once while Salesforce is slow: all acknowledged in
-   time, contacts delivered to response_url; and a request that waited
-   for a free thread is acknowledged as soon as a thread takes it;
+   time, contacts delivered to response_url, with at most -t + 2
+   threads in any worker; and a request that waited in the socket is
+   acknowledged as soon as a worker takes it;
  - mixed load at 50 requests/s (searches, whoami, logins with the whole
    OAuth flow, logouts, help) for FL_MIXED_SECONDS (10), sessions
    expiring all along: every answer is a proper one, none says
@@ -52,7 +52,7 @@ ROUNDS = int(os.environ.get("FL_BURST_ROUNDS", "20"))
 MIXED_SECONDS = float(os.environ.get("FL_MIXED_SECONDS", "10"))
 MIXED_RATE = float(os.environ.get("FL_MIXED_RATE", "50"))
 WORKERS, THREADS = 4, 8
-BURST_THREADS = 48
+BURST_THREADS = 2
 
 
 @pytest.fixture(scope="module")
@@ -65,12 +65,8 @@ def stack(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def burst_stack(tmp_path_factory):
-    """Pools that start with 48 threads per worker, for the burst of slow
-    searches: 200 requests meet 192 waiting threads in 4 processes.  (On
-    8-thread pools, which must grow by 168 threads first, the last of
-    them wait for a thread longer than Slack's 3 seconds on a loaded
-    machine under ASan, where opening a thread's database takes 45 ms;
-    that wait is covered by the capped-pool test below.)"""
+    """Two request threads per worker, for the burst of slow searches:
+    200 requests wait in fibers of 4 processes, not in 200 threads."""
     s = Stack(tmp_path_factory.mktemp("burst"), workers=WORKERS,
               threads=BURST_THREADS).start()
     yield s
@@ -268,8 +264,26 @@ def test_burst_of_slow_searches_all_acknowledged_in_time(burst_stack):
     stack.faults(delay=4)
     log0 = len(access_lines(stack))
     mark = stack.log_mark()
-    res = burst(stack, user, BURST, hooks)
+    sampler_stop = threading.Event()
+    peak = [0]
+
+    def sample():
+        while not sampler_stop.is_set():
+            for p in stack.worker_pids("contact"):
+                peak[0] = max(peak[0], threads_of(p))
+            time.sleep(0.05)
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    try:
+        res = burst(stack, user, BURST, hooks)
+    finally:
+        sampler_stop.set()
+        sampler.join()
     stack.faults(delay=None)
+    # Issue 13: the request threads (-t), the I/O loop and the main
+    # thread, whatever the load.
+    assert 0 < peak[0] <= BURST_THREADS + 2, peak
     assert [r[0] for r in res] == ["contacts"] * BURST, [
         r for r in res if r[0] != "contacts"][:5]
     assert [r[1] for r in res] == ["deferred"] * BURST
@@ -281,22 +295,25 @@ def test_burst_of_slow_searches_all_acknowledged_in_time(burst_stack):
     figure("slow burst: %d searches at once, Salesforce 4 s: all "
            "acknowledged, slowest ack %d ms in the worker (after waiting "
            "up to %d ms for it), %.2f s at nginx (%d over 3 s), client "
-           "%.2f s, all contacts delivered to response_url" % (
+           "%.2f s, all contacts delivered to response_url, at most %d "
+           "threads in a worker" % (
                BURST, max(a["ack_ms"] for a in acks),
                max(a["wait_ms"] for a in acks), max(rts),
-               sum(1 for t in rts if t >= 3.0), max(r[2] for r in res)))
+               sum(1 for t in rts if t >= 3.0), max(r[2] for r in res),
+               peak[0]))
 
 
 def test_request_that_waited_for_a_thread_is_acknowledged_at_once(
         tmp_path):
-    """A request that waited for a free thread gets its 2.5 s from when
-    nginx received it, not from when a thread took it.  One worker whose
-    pool may grow to two threads; two searches take both while Salesforce
-    takes 2.7 s, a third waits in the socket until one of them is done
-    (at about 2.8 s) and must then be acknowledged at once: before, it
-    was acknowledged 2.5 s after a thread took it, 5 s after it came."""
+    """A request that waited in the socket gets its 2.5 s from when nginx
+    received it, not from when a worker took it.  One worker that holds
+    at most two requests (-T 2); two searches take both while Salesforce
+    takes 2.7 s, a third waits in the socket's backlog until one of them
+    is done (at about 2.8 s) and must then be acknowledged at once:
+    before, it was acknowledged 2.5 s after it was taken, 5 s after it
+    came."""
     s = Stack(tmp_path / "capped", workers=1, threads=1,
-              max_threads=2).start()
+              max_requests=2).start()
     try:
         user = "U0CCCAPPED"
         link(s, user)
@@ -323,7 +340,7 @@ def test_request_that_waited_for_a_thread_is_acknowledged_at_once(
         assert [load.classify(k, m) for _, k, m in out] == \
             ["contacts"] * 3, out
         assert [k for _, k, _ in out] == ["deferred"] * 3
-        assert "all 2 threads busy" in s.log_text()
+        assert "holding 2 requests (-T)" in s.log_text()
         # The third waited for a thread past its deadline, and its ack
         # left as soon as a thread took it (late_acks: within 1.5 s, not 2.5 s).
         acks = s.acks(mark, user=user, n=3)

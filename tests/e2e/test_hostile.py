@@ -65,13 +65,16 @@ encoder below, the way a local process that can reach the socket could.
 
 What they found in libfcgi 2.4.2 (Debian 12), which parses the records
 inside FCGX_Accept_r(), before forcelink sees a request: a GET_VALUES
-record repeating a name overflows a stack buffer and kills the worker
-(test_fcgi_get_values_repeated_name); a peer that stalls mid-record holds
-an accept thread for as long as it likes (test_fcgi_stalled_peer_*); the
-padding of an empty PARAMS record and the content of an unknown
-management record are not skipped (RECORD_ROWS padding_on_params_end,
-unknown_management_record_content: a 400 or a closed connection).  Only
-nginx should reach the sockets (mode 0660).
+record repeating a name overflows a stack buffer and kills the worker,
+and a peer that stalls mid-record holds the reading thread for as long as
+it likes.  So forcelink now reads a connection's records ahead of libfcgi
+(common/serve.c): a request reaches libfcgi only once all of it has
+arrived (test_fcgi_stalled_peer_*), and a connection that sends a
+management record is closed (test_fcgi_get_values_repeated_name,
+RECORD_ROWS unknown_management_record*).  The padding of an empty PARAMS
+record is still not skipped by libfcgi (RECORD_ROWS
+padding_on_params_end: a 400).  Only nginx should reach the sockets
+(mode 0660).
 """
 
 import base64
@@ -224,16 +227,18 @@ def fcgi(stack, data, prog="contact", timeout=5, half_close=True):
 def fcgi_keep(stack, requests, prog="contact", timeout=5, pause=0):
     """Sends [(rid, bytes)] one after the other on one connection, each
     once the previous one's END_REQUEST arrived (libfcgi drops pipelined
-    input it has buffered) and pause more seconds passed, and returns one
-    Reply per request."""
+    input it has buffered) and pause more seconds passed (a number, or a
+    list: the pause before each request), and returns one Reply per
+    request."""
     s = socket.socket(socket.AF_UNIX)
     s.settimeout(timeout)
     s.connect(str(stack.dir / (prog + ".sock")))
     out, raw = [], b""
     try:
         for n, (rid, data) in enumerate(requests):
-            if n and pause:
-                time.sleep(pause)
+            wait = pause[n] if isinstance(pause, list) else pause
+            if n and wait:
+                time.sleep(wait)
             try:
                 s.sendall(data)
             except (BrokenPipeError, ConnectionResetError):
@@ -933,10 +938,12 @@ RECORD_ROWS = {
                                                      padding=8), 400),
     "params_split_in_1_byte_records": (lambda s: _split(*_ok_params(s)),
                                        "whoami"),
+    # Management records (request id 0) never come from nginx, and one of
+    # them overflows libfcgi (test_fcgi_get_values_repeated_name):
+    # forcelink closes a connection that sends one before libfcgi reads
+    # it (common/serve.c, serve_arrived).
     "unknown_management_record": (lambda s: record(11, 0) +
-                                  fcgi_request(*_ok_params(s)), "whoami"),
-    # libfcgi answers FCGI_UNKNOWN_TYPE but does not skip the record's
-    # content, which it then reads as a header: closed.
+                                  fcgi_request(*_ok_params(s)), "closed"),
     "unknown_management_record_content": (lambda s: record(
         11, 0, b"xyz") + fcgi_request(*_ok_params(s)), "closed"),
     "records_for_other_id": (lambda s: begin() + record(
@@ -1038,33 +1045,24 @@ def test_fcgi_keep_conn_params_do_not_carry_over(stack, users):
     w.healthy()
 
 
-def test_fcgi_kept_connection_of_a_retiring_thread_is_closed(tmp_path):
-    """With one thread per worker (-t 1), the thread that takes a request
-    starts a second one.  A grown pool keeps its threads while the pool
-    grew in the last SERVE_KEEP_SECS (10 s, common/serve.c), so the first
-    request's thread stays and serves the connection's next request; one
-    that comes after that time, with the second thread still waiting, is
-    answered and then its thread retires.  A connection kept alive
-    (FCGI_KEEP_CONN) by that request must then be closed, not left open
-    with nobody reading it: the client used to wait for its next answer
-    for good, and the worker lost the descriptor."""
-    stack = Stack(tmp_path / "retire", threads=1)
-    try:
-        stack.start()
-        # Distinct bodies, so no signature is a replay of another.
-        b1, b2, b3 = (stack.form("help", TEAM, u)
-                      for u in (UA, UB, "U0HOSTC"))
-        first, second, then = fcgi_keep(stack, [
-            (1, fcgi_request(slack_params(stack, b1), b1, keep=True)),
-            (2, fcgi_request(slack_params(stack, b2), b2, rid=2,
-                             keep=True)),
-            (3, fcgi_request(slack_params(stack, b3), b3, rid=3))],
-            timeout=10, pause=10.5)
-        assert first.http(1)[0] == 200
-        assert second.http(2)[0] == 200, second.raw
-        assert then.closed and then.raw == b"", then.raw
-    finally:
-        stack.stop()
+def test_fcgi_kept_connection_idle_too_long_is_closed(stack, users):
+    """A connection kept alive (FCGI_KEEP_CONN) is served by its own
+    fiber: its next request, a second later, is answered; one that comes
+    after the connection was idle for SERVE_KEEP_IDLE_MS (10 s,
+    common/serve.c) finds it closed, not held open with nobody reading
+    it (the client would wait for its answer for good, and the worker
+    would keep the descriptor)."""
+    # Distinct bodies, so no signature is a replay of another.
+    b1, b2, b3 = (stack.form("help", TEAM, u)
+                  for u in (UA, UB, "U0HOSTC"))
+    first, second, then = fcgi_keep(stack, [
+        (1, fcgi_request(slack_params(stack, b1), b1, keep=True)),
+        (2, fcgi_request(slack_params(stack, b2), b2, rid=2, keep=True)),
+        (3, fcgi_request(slack_params(stack, b3), b3, rid=3))],
+        timeout=15, pause=[0, 1, 10.5])
+    assert first.http(1)[0] == 200
+    assert second.http(2)[0] == 200, second.raw
+    assert then.closed and then.raw == b"", then.raw
 
 
 def test_records_other_programs(stack, users):
@@ -1087,30 +1085,34 @@ def test_records_other_programs(stack, users):
     w.healthy()
 
 
-def test_fcgi_stalled_peer_holds_one_thread_only(stack, users):
-    """A peer that sends half a record header and then nothing: libfcgi
-    waits for the rest inside FCGX_Accept_r() with no time limit, so one
-    accept thread waits with it.  The others keep serving, and the
-    thread is free again once the peer leaves.  (libfcgi gives forcelink
-    no hook to bound that wait; a peer that can reach the socket can hold
-    as many threads as it opens connections, which is why only nginx may
-    reach it.)"""
+def test_fcgi_stalled_peer_holds_no_thread(stack, users):
+    """A peer that sends half a record header and then nothing: its
+    connection waits in a fiber of its own for the rest (libfcgi would
+    wait for it inside FCGX_Accept_r() with no time limit, holding the
+    thread and every request on it), requests keep being answered
+    without waiting for it, and the connection is closed once
+    SERVE_REQUEST_MS (5 s, common/serve.c) passed without a whole
+    request."""
     w = Watch(stack)
     s = socket.socket(socket.AF_UNIX)
     s.connect(str(stack.dir / "contact.sock"))
     try:
+        t0 = time.monotonic()
         s.sendall(b"\x01\x01\x00")
         time.sleep(0.2)
         for _ in range(3):
             mark = stack.log_mark()
             for user in (UA, UB):
                 assert who(whoami(stack, user)) == {WHO[user]}
-            # Neither waited for the held thread (it would wait until
-            # the peer leaves): as the workers measured it.
+            # Neither waited for the stalled connection: as the workers
+            # measured it.
             acks = stack.acks(mark, n=2)
             assert len(acks) == 2 and all(
                 a["wait_ms"] < 1000 and a["ack_ms"] < 1000
                 for a in acks), acks
+        s.settimeout(15)
+        assert s.recv(100) == b""
+        assert 4.5 <= time.monotonic() - t0 < 12
     finally:
         s.close()
     w.healthy()
@@ -1131,16 +1133,14 @@ def test_fcgi_get_values_repeated_name(tmp_path):
     (Debian 12) answers management records inside FCGX_Accept_r(), in
     ProcessManagementRecord(), which writes one reply entry per name
     into a 64-byte stack buffer without a bound: 40 names overflow it
-    and the worker dies (the stack protector aborts it; under the
-    sanitizer build ASan's own stack check trips first).  forcelink
-    cannot intercept it: the record is read before libfcgi returns a
-    request.  The socket's permissions (0660, nginx's group) are the
-    defence, and nginx never sends management records.  What this test
-    holds forcelink to: the crash stays in the one worker, the
-    supervisor replaces it at once, and every later request is answered
-    correctly.  (With a fixed libfcgi the worker simply survives, which
-    passes too.)  A stack of its own, so that the crash cannot be taken
-    for a finding in another test."""
+    and the worker dies.  forcelink reads a connection's records ahead
+    of libfcgi (common/serve.c, serve_arrived) and closes one that
+    sends a management record, which nginx never does: the worker
+    survives, nothing is answered, and every later request is answered
+    correctly.  (Were the record to reach libfcgi, the crash would stay
+    in the one worker and the supervisor would replace it: that passes
+    too, and the log says which it was.)  A stack of its own, so that a
+    crash cannot be taken for a finding in another test."""
     stack = Stack(tmp_path / "getvalues")
     try:
         stack.start()

@@ -47,11 +47,11 @@ from harness import (ACK_MS, ACK_SLACK_MS, PROGRAMS, Stack, contact_names,
                      late_acks)
 from load import SMITHS, TEAM, figure
 
-# Per host: 2 workers of each program, pools of 2 threads, contact's
-# growing to 24 under the burst.  Every worker thread holds a connection
-# (which prepares every statement: about 65 ms of the server's CPU): at
-# most 2 hosts x (2 x 24 + 3 x 2 x 2) = 120 of the server's 200.
-WORKERS, THREADS, MAX_THREADS = 2, 2, 24
+# Per host: 2 workers of each program, 2 request threads each, whatever
+# the load (a burst waits in fibers, not threads).  Every request thread
+# holds a connection: 2 hosts x 4 programs x 2 x 2 = 32 of the server's
+# 200.
+WORKERS, THREADS = 2, 2
 BURST = 200
 LINK = re.compile(r"/oauth/start\?state=")
 
@@ -61,7 +61,7 @@ def stack(tmp_path_factory, pg):
     """Host A (named stack so that conftest resets the stand-in's faults
     before each test)."""
     s = Stack(tmp_path_factory.mktemp("hostA"), pg=pg, workers=WORKERS,
-              threads=THREADS, max_threads=MAX_THREADS).start()
+              threads=THREADS).start()
     yield s
     s.stop()
 
@@ -69,8 +69,7 @@ def stack(tmp_path_factory, pg):
 @pytest.fixture(scope="module")
 def host_b(tmp_path_factory, stack):
     s = Stack(tmp_path_factory.mktemp("hostB"), peer=stack,
-              workers=WORKERS, threads=THREADS,
-              max_threads=MAX_THREADS).start()
+              workers=WORKERS, threads=THREADS).start()
     yield s
     s.stop()
 

@@ -18,6 +18,7 @@
 #include <check.h>
 
 #include "buf.h"
+#include "fiber.h"
 #include "http.h"
 #include "testutil.h"
 #include "tls_server.h"
@@ -296,19 +297,19 @@ START_TEST(test_deadline_already_due)
 	h = tls_client(NULL);
 	http_response_init(&r);
 	past = in_ms(-10);
-	http_set_deadline(h, &past, deadline_fn, &p);
+	fiber_set_deadline(&past, deadline_fn, &p);
 	ck_assert_int_eq(p.runs, 0);
 	ck_assert_int_eq(http_request(h, "GET", url_for(port, "/"), NULL,
 	    NULL, NULL, &r), HTTP_CONNECT);
 	ck_assert_int_eq(p.runs, 1);
-	ck_assert_int_eq(http_deadline_check(h), 1);
+	ck_assert_int_eq(fiber_deadline_check(), 1);
 	/* It runs once, not once per request. */
 	ck_assert_int_eq(http_request(h, "GET", url_for(port, "/"), NULL,
 	    NULL, NULL, &r), HTTP_CONNECT);
 	ck_assert_int_eq(p.runs, 1);
 	/* Cleared: nothing pending, nothing ran. */
-	http_set_deadline(h, NULL, NULL, NULL);
-	ck_assert_int_eq(http_deadline_check(h), 0);
+	fiber_set_deadline(NULL, NULL, NULL);
+	ck_assert_int_eq(fiber_deadline_check(), 0);
 	http_response_free(&r);
 	http_free(h);
 	close(fd);
@@ -322,15 +323,15 @@ START_TEST(test_deadline_check_pending)
 	struct http		*h;
 
 	h = tls_client(NULL);
-	ck_assert_int_eq(http_deadline_check(h), 0);
+	ck_assert_int_eq(fiber_deadline_check(), 0);
 	later = in_ms(60000);
-	http_set_deadline(h, &later, deadline_fn, &p);
-	ck_assert_int_eq(http_deadline_check(h), 0);
+	fiber_set_deadline(&later, deadline_fn, &p);
+	ck_assert_int_eq(fiber_deadline_check(), 0);
 	ck_assert_int_eq(p.runs, 0);
 	later = in_ms(-1);
-	http_set_deadline(h, &later, deadline_fn, &p);
-	ck_assert_int_eq(http_deadline_check(h), 1);
-	ck_assert_int_eq(http_deadline_check(h), 1);
+	fiber_set_deadline(&later, deadline_fn, &p);
+	ck_assert_int_eq(fiber_deadline_check(), 1);
+	ck_assert_int_eq(fiber_deadline_check(), 1);
 	ck_assert_int_eq(p.runs, 1);
 	http_free(h);
 }
@@ -357,7 +358,7 @@ START_TEST(test_deadline_during_blackhole)
 	http_response_init(&r);
 	t0 = tu_now_ms();
 	dl = in_ms(200);
-	http_set_deadline(h, &dl, deadline_fn, &p);
+	fiber_set_deadline(&dl, deadline_fn, &p);
 	rv = http_request(h, "GET", url_for(port, "/"), NULL, NULL, NULL, &r);
 	t1 = tu_now_ms();
 	ck_assert_int_eq(p.runs, 1);
