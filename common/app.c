@@ -13,6 +13,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "page.h"
+#include "replay.h"
 #include "req.h"
 #include "serve.h"
 
@@ -54,6 +55,20 @@ app_dispatch(FCGX_Request *r, void *ctx)
 	metrics_request(route, req_status_seen());
 }
 
+/* A file of this host's, "$FORCELINK_DB-what" beside a SQLite file or
+ * var/forcelink-what under the run directory on PostgreSQL.  Returns it
+ * (the caller frees it), or NULL when out of memory. */
+static char *
+app_local_path(const char *what)
+{
+	char	*p;
+
+	if (asprintf(&p, "%s-%s", store_is_uri(app_cfg.db_path) ?
+	    CONFIG_LOCAL_PREFIX : app_cfg.db_path, what) == -1)
+		return NULL;
+	return p;
+}
+
 int
 app_main(int argc, char *argv[], const char *name, app_handler handle)
 {
@@ -62,7 +77,7 @@ app_main(int argc, char *argv[], const char *name, app_handler handle)
 	};
 	struct serve_opts	 opts;
 	struct session		*probe;
-	char			 err[512], *mpath = NULL;
+	char			 err[512], *mpath = NULL, *rpath = NULL;
 	int			 rc;
 
 	/* The options first: -h and -V answer, and a wrong option is named,
@@ -89,21 +104,26 @@ app_main(int argc, char *argv[], const char *name, app_handler handle)
 		return EXIT_FAILURE;
 	}
 	session_free(probe);
-	/* The counters, shared with the workers forked below and with the
-	 * other programs (a failure is logged; they then count alone).  They
-	 * count this host's requests: beside the SQLite file, or under the
-	 * run directory when the store is on a PostgreSQL server. */
-	if (asprintf(&mpath, "%s-metrics", store_is_uri(app_cfg.db_path) ?
-	    CONFIG_LOCAL_PREFIX : app_cfg.db_path) == -1) {
+	/* The counters and the replay cache, shared with the workers forked
+	 * below and with the other programs (a failure is logged: they then
+	 * count alone, and every signature goes to the store).  Both are
+	 * this host's: beside the SQLite file, or under the run directory
+	 * when the store is on a PostgreSQL server. */
+	if ((mpath = app_local_path("metrics")) == NULL ||
+	    (rpath = app_local_path("replay")) == NULL) {
 		fprintf(stderr, "%s: out of memory\n", name);
+		free(mpath);
 		config_free(&app_cfg);
 		return EXIT_FAILURE;
 	}
 	metrics_open(mpath);
+	replay_open(rpath);
 	free(mpath);
+	free(rpath);
 	app_handle = handle;
 	app_name = name;
 	rc = serve_main(&opts, &prog, &app_cfg);
+	replay_close();
 	metrics_close();
 	config_free(&app_cfg);
 	return rc;
