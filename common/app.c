@@ -4,6 +4,7 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "app.h"
 #include "config.h"
@@ -69,6 +70,16 @@ app_local_path(const char *what)
 	return p;
 }
 
+/* replay_open()'s history: whether the store holds live replay entries
+ * (when it cannot say, as if it did). */
+static int
+app_replay_history(void *arg)
+{
+	struct session	*s = arg;
+
+	return store_replay_live(s->st, time(NULL)) != 0;
+}
+
 int
 app_main(int argc, char *argv[], const char *name, app_handler handle)
 {
@@ -103,23 +114,25 @@ app_main(int argc, char *argv[], const char *name, app_handler handle)
 		config_free(&app_cfg);
 		return EXIT_FAILURE;
 	}
-	session_free(probe);
 	/* The counters and the replay cache, shared with the workers forked
 	 * below and with the other programs (a failure is logged: they then
 	 * count alone, and every signature goes to the store).  Both are
 	 * this host's: beside the SQLite file, or under the run directory
-	 * when the store is on a PostgreSQL server. */
+	 * when the store is on a PostgreSQL server.  A replay cache made now
+	 * asks the store whether signatures predate it. */
 	if ((mpath = app_local_path("metrics")) == NULL ||
 	    (rpath = app_local_path("replay")) == NULL) {
 		fprintf(stderr, "%s: out of memory\n", name);
 		free(mpath);
+		session_free(probe);
 		config_free(&app_cfg);
 		return EXIT_FAILURE;
 	}
 	metrics_open(mpath);
-	replay_open(rpath);
+	replay_open(rpath, app_replay_history, probe);
 	free(mpath);
 	free(rpath);
+	session_free(probe);
 	app_handle = handle;
 	app_name = name;
 	rc = serve_main(&opts, &prog, &app_cfg);

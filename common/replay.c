@@ -34,6 +34,9 @@
 static struct replay_hdr	*replay_p;
 static time_t			(*replay_clock)(void);
 static int			 replay_warned;
+/* replay_open()'s history(), for replay_build(). */
+static int			(*replay_history)(void *);
+static void			*replay_history_arg;
 
 static time_t
 replay_time(void)
@@ -94,7 +97,9 @@ replay_build(void *p, int cleared)
 	h->version = REPLAY_VERSION;
 	h->nbuckets = REPLAY_BUCKETS;
 	h->size = REPLAY_FILE_SIZE;
-	h->born = (int64_t)replay_time();
+	h->born = replay_history != NULL &&
+	    replay_history(replay_history_arg) == 0 ? 0 :
+	    (int64_t)replay_time();
 	memset(h->pad, 0, sizeof(h->pad));
 	__atomic_store_n(&h->magic, REPLAY_MAGIC, __ATOMIC_SEQ_CST);
 }
@@ -104,21 +109,28 @@ static const struct shmfile_layout	 replay_layout = {
 };
 
 int
-replay_open(const char *path)
+replay_open(const char *path, int (*history)(void *), void *arg)
 {
 	struct replay_hdr	*h;
 	int			 rebuilt;
 
 	replay_close();
-	if ((h = shmfile_open(path, &replay_layout, &rebuilt)) == NULL) {
+	replay_history = history;
+	replay_history_arg = arg;
+	h = shmfile_open(path, &replay_layout, &rebuilt);
+	replay_history = NULL;
+	replay_history_arg = NULL;
+	if (h == NULL) {
 		log_warn("msg=\"replay cache unusable: every signature goes "
 		    "to the store\"");
 		return -1;
 	}
-	if (rebuilt)
+	if (rebuilt && h->born != 0)
 		log_event(LOGL_INFO, "replay.made", "path=\"%s\" "
 		    "store_until_ts=%lld", path,
 		    (long long)h->born + SLACK_MAX_SKEW);
+	else if (rebuilt)
+		log_event(LOGL_INFO, "replay.made", "path=\"%s\"", path);
 	replay_p = h;
 	replay_warned = 0;
 	return 0;

@@ -52,11 +52,15 @@
  * has no free slot (the overflow is committed first, so that every
  * check of that bucket also asks the store while the overflowed entry
  * could be replayed; no live entry is evicted); for a request whose
- * timestamp is not later than the table's birth + SLACK_MAX_SKEW (it
- * may have been accepted before the table existed: by a version of
- * forcelink that wrote every signature to the store, or by a program
- * that could not use the file); when this process could not map the
- * file or sees its header damaged.
+ * timestamp is not later than the table's birth + SLACK_MAX_SKEW, when
+ * the table was made while the store held live replay entries (they may
+ * have been accepted without the table: by a version of forcelink that
+ * wrote every signature to the store, or by a program that could not
+ * use the file); when this process could not map the file or sees its
+ * header damaged.  Whatever a check sends to the store it also records
+ * in the cache (an entry, or its bucket's overflow), so the store holds
+ * nothing the cache does not know of, but for programs without the
+ * file.
  *
  * A fingerprint collision can only make a check refuse: for a new
  * signature the chance is at most REPLAY_WAYS live slots of its bucket
@@ -95,7 +99,8 @@ struct replay_hdr {
 	uint32_t	 version;
 	uint32_t	 nbuckets;	/* REPLAY_BUCKETS */
 	uint64_t	 size;		/* REPLAY_FILE_SIZE */
-	int64_t		 born;		/* when the table was (re)built */
+	int64_t		 born;		/* when the table was (re)built, or
+					   0: nothing predates it */
 	uint64_t	 pad[4];
 };
 struct replay_bucket {
@@ -113,11 +118,15 @@ enum replay_result {
 
 /*
  * Maps the cache at path (created when missing, rebuilt when its header
- * or size is wrong).  Call before forking the workers.  Returns 0, or -1
- * (logged) when the file cannot be used: every check then answers
- * REPLAY_EXACT.  Until it is called, and after replay_close(), likewise.
+ * or size is wrong).  Call before forking the workers.  When it makes
+ * the table it calls history(arg), under the file's lock: 0 when the
+ * store holds no live replay entry (nothing was accepted without the
+ * table), anything else (or history NULL) to send the requests that may
+ * predate the table to the store as well.  Returns 0, or -1 (logged)
+ * when the file cannot be used: every check then answers REPLAY_EXACT.
+ * Until it is called, and after replay_close(), likewise.
  */
-int	 replay_open(const char *path);
+int	 replay_open(const char *path, int (*history)(void *), void *arg);
 
 /* Unmaps the cache (tests, and a program that stops). */
 void	 replay_close(void);

@@ -254,6 +254,10 @@ enum store_result store_replay_check(struct store *,
 	    const unsigned char sig_hash[CRYPTO_HASHLEN], int64_t ts,
 	    time_t now);
 
+/* The number of replay entries of the store still live at now, or -1
+ * (logged): replay_open()'s history. */
+long		 store_replay_live(struct store *, time_t now);
+
 /* Deletes expired login states, install states and replay entries.
  * Returns the number of rows removed, or -1. */
 int		 store_purge(struct store *, time_t now);

@@ -11,9 +11,10 @@
  * the middle of a storm leaves a table that still refuses what it
  * accepted and accepts what is new; a damaged header, a wrong size, a
  * symbolic link, a directory and a file of another owner are never
- * trusted; and after a table is made, a signature the store accepted
- * before is refused (through the store), one the cache held is refused
- * after a rebuild that kept its slots.
+ * trusted; a table made while the store holds a live entry sends a
+ * signature stamped before it to the store, which refuses it, and one
+ * the cache held is refused after a rebuild that kept its slots; a
+ * table made over an empty store decides at once, writing no row.
  */
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -72,7 +73,7 @@ setup(void)
 	snprintf(path, sizeof(path), "%s/db-replay", dir);
 	replay_set_clock(fake_clock);
 	set_now(T0);
-	ck_assert_int_eq(replay_open(path), 0);
+	ck_assert_int_eq(replay_open(path, NULL, NULL), 0);
 	set_now(T0 + 1000);
 }
 
@@ -172,7 +173,7 @@ START_TEST(test_insert_replay_expiry)
 	ck_assert_int_eq(st.live, 1);
 	/* Seen from another "program" that opened the same file. */
 	replay_close();
-	ck_assert_int_eq(replay_open(path), 0);
+	ck_assert_int_eq(replay_open(path, NULL, NULL), 0);
 	ck_assert_int_eq(replay_check(h, ts), REPLAY_SEEN);
 	/* Its last second in which slack_verify() accepts it. */
 	set_now(ts + SLACK_MAX_SKEW);
@@ -501,7 +502,7 @@ START_TEST(test_sigkill_mid_storm)
 	}
 	/* The file is still valid for a program that starts now. */
 	replay_close();
-	ck_assert_int_eq(replay_open(path), 0);
+	ck_assert_int_eq(replay_open(path, NULL, NULL), 0);
 	ck_assert_int_eq(file_born(), T0);
 	hash_n(h, 1);
 	ck_assert_int_eq(replay_check(h, fake_now), REPLAY_NEW);
@@ -528,7 +529,7 @@ START_TEST(test_damaged_header)
 	hash_n(o, 2);
 	ck_assert_int_eq(replay_check(o, now), REPLAY_EXACT);
 	replay_close();
-	ck_assert_int_eq(replay_open(path), 0);
+	ck_assert_int_eq(replay_open(path, NULL, NULL), 0);
 	ck_assert_int_eq(file_born(), now);
 	ck_assert_int_eq(replay_check(h, now), REPLAY_SEEN);
 	ck_assert_int_eq(replay_check(o, now), REPLAY_EXACT);
@@ -550,15 +551,15 @@ START_TEST(test_wrong_layout)
 
 	replay_close();
 	poke(offsetof(struct replay_hdr, version), &v, sizeof(v));
-	ck_assert_int_eq(replay_open(path), 0);
+	ck_assert_int_eq(replay_open(path, NULL, NULL), 0);
 	ck_assert_int_eq(file_born(), fake_now);
 	replay_close();
 	v = REPLAY_BUCKETS / 2;
 	poke(offsetof(struct replay_hdr, nbuckets), &v, sizeof(v));
-	ck_assert_int_eq(replay_open(path), 0);
+	ck_assert_int_eq(replay_open(path, NULL, NULL), 0);
 	replay_close();
 	ck_assert_int_eq(truncate(path, 100), 0);
-	ck_assert_int_eq(replay_open(path), 0);
+	ck_assert_int_eq(replay_open(path, NULL, NULL), 0);
 	ck_assert_int_eq(stat(path, &sb), 0);
 	ck_assert_int_eq(sb.st_size, (off_t)REPLAY_FILE_SIZE);
 	ck_assert_int_ne(fd = open(path, O_RDONLY), -1);
@@ -588,13 +589,13 @@ START_TEST(test_not_ours)
 	ck_assert_int_ne(fd = open(target, O_CREAT | O_WRONLY, 0600), -1);
 	close(fd);
 	ck_assert_int_eq(symlink(target, path), 0);
-	ck_assert_int_eq(replay_open(path), -1);
+	ck_assert_int_eq(replay_open(path, NULL, NULL), -1);
 	ck_assert_int_eq(replay_check(h, fake_now), REPLAY_EXACT);
 	ck_assert_int_eq(stat(target, &sb), 0);
 	ck_assert_int_eq(sb.st_size, 0);
 	unlink(path);
 	ck_assert_int_eq(mkdir(path, 0700), 0);
-	ck_assert_int_eq(replay_open(path), -1);
+	ck_assert_int_eq(replay_open(path, NULL, NULL), -1);
 	ck_assert_int_eq(replay_check(h, fake_now), REPLAY_EXACT);
 	rmdir(path);
 	/* Another user's: made by us, then given away (which needs root;
@@ -604,13 +605,20 @@ START_TEST(test_not_ours)
 	ck_assert_msg(geteuid() == 0 || getuid() == 0,
 	    "the foreign-owner case needs root to chown the file");
 	ck_assert_int_eq(chown(path, 65534, 65534), 0);
-	ck_assert_int_eq(replay_open(path), -1);
+	ck_assert_int_eq(replay_open(path, NULL, NULL), -1);
 	ck_assert_int_eq(replay_check(h, fake_now), REPLAY_EXACT);
 	ck_assert_int_eq(stat(path, &sb), 0);
 	ck_assert_int_eq(sb.st_size, 0);
 	ck_assert_int_eq(sb.st_uid, 65534);
 }
 END_TEST
+
+/* replay_open()'s history, as app.c's. */
+static int
+store_history(void *arg)
+{
+	return store_replay_live(arg, fake_now) != 0;
+}
 
 /*
  * A table made after the store accepted a signature (an older forcelink
@@ -636,8 +644,9 @@ START_TEST(test_rebuild_old_timestamp)
 	hash_n(h, 1);
 	ck_assert_int_eq(store_replay_add(st, h, now - 5, now - 5 +
 	    2 * SLACK_MAX_SKEW + 1), STORE_OK);
-	/* The table is made now. */
-	ck_assert_int_eq(replay_open(path), 0);
+	/* The table is made now, while the store holds h. */
+	ck_assert_int_eq(replay_open(path, store_history, st), 0);
+	ck_assert_int_eq(file_born(), now);
 	ck_assert_int_eq(store_replay_check(st, h, now - 5, now),
 	    STORE_EXISTS);
 	/* Later, the cache alone accepts o; the header is damaged and
@@ -649,9 +658,36 @@ START_TEST(test_rebuild_old_timestamp)
 	replay_close();
 	poke(0, &bad, sizeof(bad));
 	set_now(fake_now + 1);
-	ck_assert_int_eq(replay_open(path), 0);
+	ck_assert_int_eq(replay_open(path, NULL, NULL), 0);
 	ck_assert_int_eq(store_replay_check(st, o, fake_now - 1, fake_now),
 	    STORE_EXISTS);
+	store_close(st);
+}
+END_TEST
+
+/* A table made while the store holds no live entry decides at once,
+ * and a new signature costs the store no row. */
+START_TEST(test_no_history)
+{
+	struct crypto_key	 key;
+	struct store		*st;
+	unsigned char		 h[REPLAY_HASHLEN];
+	char			 db[160];
+
+	ck_assert_int_eq(crypto_init(), 0);
+	tu_key_random(&key);
+	snprintf(db, sizeof(db), "%s/db", dir);
+	ck_assert_ptr_nonnull(st = store_open(db, &key));
+	replay_close();
+	unlink(path);
+	ck_assert_int_eq(replay_open(path, store_history, st), 0);
+	ck_assert_int_eq(file_born(), 0);
+	hash_n(h, 1);
+	ck_assert_int_eq(store_replay_check(st, h, fake_now, fake_now),
+	    STORE_OK);
+	ck_assert_int_eq(store_replay_check(st, h, fake_now, fake_now),
+	    STORE_EXISTS);
+	ck_assert_int_eq(store_replay_live(st, fake_now), 0);
 	store_close(st);
 }
 END_TEST
@@ -677,6 +713,7 @@ suite(void)
 	tcase_add_test(tc, test_wrong_layout);
 	tcase_add_test(tc, test_not_ours);
 	tcase_add_test(tc, test_rebuild_old_timestamp);
+	tcase_add_test(tc, test_no_history);
 	suite_add_tcase(s, tc);
 	return s;
 }
