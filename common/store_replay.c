@@ -32,7 +32,8 @@ out:
 	/* Purge on the first insert and every STORE_PURGE_EVERY after, so
 	 * the table stays small without a separate job.  A failed purge is
 	 * logged and does not undo the insert. */
-	if (r == STORE_OK && st->nreplay++ % STORE_PURGE_EVERY == 0)
+	if (r == STORE_OK && __atomic_fetch_add(&st->nreplay, 1,
+	    __ATOMIC_RELAXED) % STORE_PURGE_EVERY == 0)
 		(void)store_purge_locked(st, now);
 	store_writer_unlock(st);
 	return r;
@@ -49,8 +50,10 @@ store_replay_check(struct store *st,
 	if (r == REPLAY_SEEN)
 		return STORE_EXISTS;
 	if (r == REPLAY_NEW && !shared) {
-		/* The purge that store_replay_add() did along the way. */
-		if (st->nreplay++ % STORE_PURGE_EVERY == 0)
+		/* The purge that store_replay_add() does along the way
+		 * (atomic: a store handle may serve more than one thread). */
+		if (__atomic_fetch_add(&st->nreplay, 1, __ATOMIC_RELAXED) %
+		    STORE_PURGE_EVERY == 0)
 			(void)store_purge(st, now);
 		return STORE_OK;
 	}
