@@ -72,7 +72,9 @@
  * What the cache cannot keep: a table rebuilt (damaged, of another size
  * or version) or removed loses the signatures only it held, and the
  * window reopens for them, as it does on PostgreSQL for the UNLOGGED
- * table after a server crash.  A rebuild keeps the slots of a file of
+ * table after a server crash.  Removing the file while programs run
+ * splits them: one started after makes a new file and does not see
+ * what the running ones accept.  A rebuild keeps the slots of a file of
  * the right size whose header alone is wrong (a slot read from a
  * damaged file can only make a check refuse, or ask the store).  It
  * relies on the wall clock not stepping back while programs run, as the
