@@ -21,6 +21,16 @@
  * and an "overflowed" flag with the low 16 bits of the time until which
  * the bucket's overflow stays relevant.
  *
+ * Sizing.  229,376 slots.  An entry lives about SLACK_MAX_SKEW seconds
+ * (a timestamp is close to now), so 378 signed requests a second
+ * sustained fill it half (120,000 requests at any rate within five
+ * minutes, as a 30-second benchmark at 4,000 a second); a check finds
+ * its bucket full about once in 1,000 at 0.3 full (measured: 70 in
+ * 50,000), and more and more often beyond, going to the store.  Random buckets touch every
+ * page within a few thousand requests: each of k workers then counts
+ * 2 MiB / k of PSS (1 MiB with two; measured).  REPLAY_BUCKETS trades
+ * one for the other.
+ *
  * Expiry.  slack_verify() accepts a timestamp ts while |now - ts| <=
  * SLACK_MAX_SKEW, so a signature can pass only while now < E = ts +
  * SLACK_MAX_SKEW + 1: its entry must stay until E (today's store entries
