@@ -24,6 +24,7 @@
 #include "config.h"
 #include "log.h"
 #include "proof.h"
+#include "replay.h"
 #include "session.h"
 #include "store.h"
 
@@ -55,7 +56,8 @@ static const struct admin_cmd_help stats_help = {
 	ADMIN_PROG " stats [--json]",
 	"Prints the number of links (in all and per workspace), how many\n"
 	"were used in the last 24 hours and 30 days, the oldest and newest,\n"
-	"the login states in progress, the replay entries, the database's\n"
+	"the login states in progress, the replay entries (the store's, and\n"
+	"the live ones of this host's replay cache), the database's\n"
 	"size, pages and free pages, the WAL's size, the schema version, and\n"
 	"each key id in use with the rows it seals.\n"
 	"\n"
@@ -179,11 +181,30 @@ out:
 	return rc;
 }
 
-/* Sizes of the files of the database, -1 for one that does not exist. */
+/* Sizes of the files of the database, -1 for one that does not exist;
+ * and the live entries of this host's replay cache (replay.h), -1 when
+ * there is no valid cache file where the programs keep it. */
 struct stats_files {
 	long long	 db;
 	long long	 wal;
+	long		 cache_live;
 };
+
+/* The live entries of the replay cache of the programs of cfg, or -1. */
+static long
+stats_cache_live(const struct config *cfg)
+{
+	struct replay_stats	 rs;
+	char			*p;
+	int			 rc;
+
+	if (asprintf(&p, "%s-replay", store_is_uri(cfg->db_path) ?
+	    CONFIG_LOCAL_PREFIX : cfg->db_path) == -1)
+		return -1;
+	rc = replay_stats(p, time(NULL), &rs);
+	free(p);
+	return rc == 0 ? rs.live : -1;
+}
 
 static long long
 stats_size(const char *path, const char *suffix)
@@ -268,6 +289,8 @@ stats_json(const struct config *cfg, const struct store_stats *ss,
 		    json_object_new_int64(ss->replays_live));
 		json_object_object_add(r, "expired",
 		    json_object_new_int64(ss->replays_expired));
+		json_object_object_add(r, "cache_live", f->cache_live < 0 ?
+		    NULL : json_object_new_int64(f->cache_live));
 	}
 	json_object_object_add(o, "replays", r);
 	if ((d = json_object_new_object()) != NULL) {
@@ -344,8 +367,12 @@ stats_text(const struct config *cfg, const struct store_stats *ss,
 	    ss->login_waiting, ss->login_started, ss->login_used,
 	    ss->login_expired);
 	admin_kv("login_states", v, NULL);
-	snprintf(v, sizeof(v), "%ld live, %ld expired", ss->replays_live,
-	    ss->replays_expired);
+	if (f->cache_live < 0)
+		snprintf(v, sizeof(v), "%ld live, %ld expired, cache_live none",
+		    ss->replays_live, ss->replays_expired);
+	else
+		snprintf(v, sizeof(v), "%ld live, %ld expired, %ld cache_live",
+		    ss->replays_live, ss->replays_expired, f->cache_live);
 	admin_kv("replays", v, NULL);
 	if (f->wal < 0)
 		snprintf(wal, sizeof(wal), "none");
@@ -409,6 +436,7 @@ cmd_stats(int argc, char *argv[])
 		f.db = stats_size(cfg.db_path, "");
 		f.wal = stats_size(cfg.db_path, "-wal");
 	}
+	f.cache_live = stats_cache_live(&cfg);
 	if ((json ? stats_json(&cfg, &ss, &f) : stats_text(&cfg, &ss, &f)) ==
 	    -1)
 		rc = ADMIN_FAIL;

@@ -532,23 +532,26 @@ contact_verify_signature(FCGX_Request *r, struct session *s,
 	enum slack_verdict	 v;
 	unsigned char		 h[CRYPTO_HASHLEN];
 	enum store_result	 sr;
-	const char		*sig;
+	const char		*sig, *ts;
+	int64_t			 t;
 	time_t			 now = time(NULL);
 
 	sig = req_param(r, "HTTP_X_SLACK_SIGNATURE");
-	v = slack_verify(s->cfg->slack_signing_secret,
-	    req_param(r, "HTTP_X_SLACK_REQUEST_TIMESTAMP"), sig,
+	ts = req_param(r, "HTTP_X_SLACK_REQUEST_TIMESTAMP");
+	v = slack_verify(s->cfg->slack_signing_secret, ts, sig,
 	    buf_cstr(body), body->len, now);
+	if (v == SLACK_OK && slack_parse_ts(ts, &t) == -1)
+		v = SLACK_BAD_TIMESTAMP;
 	if (v != SLACK_OK) {
 		log_event(LOGL_WARN, "slack.verify", "outcome=%s",
 		    slack_verdict_str(v));
 		contact_plain(r, 401, "request verification failed\n");
 		return -1;
 	}
-	/* Any timestamp we accept is within SLACK_MAX_SKEW of now, so a
-	 * signature can only be replayed for 2 * SLACK_MAX_SKEW. */
+	/* The host's replay cache, then the store when it must decide
+	 * (store_replay_check). */
 	crypto_sha256(sig, h);
-	sr = store_replay_add(s->st, h, now, now + 2 * SLACK_MAX_SKEW + 1);
+	sr = store_replay_check(s->st, h, t, now);
 	if (sr == STORE_EXISTS) {
 		log_event(LOGL_WARN, "slack.verify", "outcome=replay");
 		contact_plain(r, 401, "replayed request\n");

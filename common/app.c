@@ -4,6 +4,7 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "app.h"
 #include "config.h"
@@ -13,6 +14,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "page.h"
+#include "replay.h"
 #include "req.h"
 #include "serve.h"
 
@@ -78,6 +80,30 @@ app_dispatch(FCGX_Request *r, void *ctx)
 	metrics_request(route, req_status_seen());
 }
 
+/* A file of this host's, "$FORCELINK_DB-what" beside a SQLite file or
+ * var/forcelink-what under the run directory on PostgreSQL.  Returns it
+ * (the caller frees it), or NULL when out of memory. */
+static char *
+app_local_path(const char *what)
+{
+	char	*p;
+
+	if (asprintf(&p, "%s-%s", store_is_uri(app_cfg.db_path) ?
+	    CONFIG_LOCAL_PREFIX : app_cfg.db_path, what) == -1)
+		return NULL;
+	return p;
+}
+
+/* replay_open()'s history: whether the store holds live replay entries
+ * (when it cannot say, as if it did). */
+static int
+app_replay_history(void *arg)
+{
+	struct session	*s = arg;
+
+	return store_replay_live(s->st, time(NULL)) != 0;
+}
+
 int
 app_main(int argc, char *argv[], const char *name, app_handler handle)
 {
@@ -87,7 +113,7 @@ app_main(int argc, char *argv[], const char *name, app_handler handle)
 	};
 	struct serve_opts	 opts;
 	struct session		*probe;
-	char			 err[512], *mpath = NULL;
+	char			 err[512], *mpath = NULL, *rpath = NULL;
 	int			 rc;
 
 	/* The options first: -h and -V answer, and a wrong option is named,
@@ -113,22 +139,29 @@ app_main(int argc, char *argv[], const char *name, app_handler handle)
 		config_free(&app_cfg);
 		return EXIT_FAILURE;
 	}
-	session_free(probe);
-	/* The counters, shared with the workers forked below and with the
-	 * other programs (a failure is logged; they then count alone).  They
-	 * count this host's requests: beside the SQLite file, or under the
-	 * run directory when the store is on a PostgreSQL server. */
-	if (asprintf(&mpath, "%s-metrics", store_is_uri(app_cfg.db_path) ?
-	    CONFIG_LOCAL_PREFIX : app_cfg.db_path) == -1) {
+	/* The counters and the replay cache, shared with the workers forked
+	 * below and with the other programs (a failure is logged: they then
+	 * count alone, and every signature goes to the store).  Both are
+	 * this host's: beside the SQLite file, or under the run directory
+	 * when the store is on a PostgreSQL server.  A replay cache made now
+	 * asks the store whether signatures predate it. */
+	if ((mpath = app_local_path("metrics")) == NULL ||
+	    (rpath = app_local_path("replay")) == NULL) {
 		fprintf(stderr, "%s: out of memory\n", name);
+		free(mpath);
+		session_free(probe);
 		config_free(&app_cfg);
 		return EXIT_FAILURE;
 	}
 	metrics_open(mpath);
+	replay_open(rpath, app_replay_history, probe);
 	free(mpath);
+	free(rpath);
+	session_free(probe);
 	app_handle = handle;
 	app_name = name;
 	rc = serve_main(&opts, &prog, &app_cfg);
+	replay_close();
 	metrics_close();
 	config_free(&app_cfg);
 	return rc;

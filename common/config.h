@@ -28,8 +28,9 @@
 #define CONFIG_DEFAULT_LOGIN_URL	"https://login.salesforce.com"
 #define CONFIG_DEFAULT_API_VERSION	"v62.0"
 #define CONFIG_DEFAULT_DB		"var/forcelink.db"
-/* Where a host keeps its own files (the metrics) when the store is on a
- * PostgreSQL server: "<prefix>-metrics", under the run directory. */
+/* Where a host keeps its own files (the metrics, the replay cache) when
+ * the store is on a PostgreSQL server: "<prefix>-metrics" and
+ * "<prefix>-replay", under the run directory. */
 #define CONFIG_LOCAL_PREFIX		"var/forcelink"
 #define CONFIG_DEFAULT_RESPONSE_PREFIX	"https://hooks.slack.com/"
 #define CONFIG_DEFAULT_SLACK_AUTHORIZE	"https://slack.com/oauth/v2/authorize"

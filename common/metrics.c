@@ -4,18 +4,14 @@
  * index computed from fixed enums and relaxed atomic additions on the
  * mapping, whose pointer is set once before the workers start.
  */
-#include <sys/file.h>
 #include <sys/mman.h>
-#include <sys/stat.h>
 
-#include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "log.h"
 #include "metrics.h"
+#include "shmfile.h"
 
 /* The counters before metrics_open() and when no file can be used. */
 static struct metrics_shm	 metrics_local = {
@@ -50,83 +46,40 @@ static const char *const metrics_deferred_names[METRICS_DEFERRED__MAX] = {
 #define METRICS_ADD(p, n)	__atomic_fetch_add((p), (n), __ATOMIC_RELAXED)
 #define METRICS_LOAD(p)		__atomic_load_n((p), __ATOMIC_RELAXED)
 
-/* Whether the header at m is ours. */
+/* Whether the header at p is ours. */
 static int
-metrics_valid(const struct metrics_shm *m)
+metrics_valid(const void *p)
 {
+	const struct metrics_shm	*m = p;
+
 	return m->magic == METRICS_MAGIC && m->version == METRICS_VERSION &&
 	    m->size == sizeof(*m);
 }
 
-/*
- * Maps the counters of the open file fd (locked by the caller), making
- * it the right size and rebuilding it empty when its header is wrong.
- * Returns the mapping, or NULL (logged).
- */
-static struct metrics_shm *
-metrics_map(int fd, const char *path)
+/* A fresh file: every count from zero. */
+static void
+metrics_build(void *p, int cleared)
 {
-	struct metrics_shm	*m;
-	struct stat		 sb;
-	int			 rebuild;
+	struct metrics_shm	*m = p;
 
-	if (fstat(fd, &sb) == -1) {
-		log_error("msg=\"fstat %s: %s\"", path, strerror(errno));
-		return NULL;
-	}
-	if (!S_ISREG(sb.st_mode) || sb.st_uid != geteuid()) {
-		log_error("msg=\"%s is not a regular file of this user: not "
-		    "used\"", path);
-		return NULL;
-	}
-	if ((sb.st_mode & 077) != 0 && fchmod(fd, 0600) == -1) {
-		log_error("msg=\"fchmod %s: %s\"", path, strerror(errno));
-		return NULL;
-	}
-	rebuild = sb.st_size != (off_t)sizeof(*m);
-	if (rebuild && ftruncate(fd, sizeof(*m)) == -1) {
-		log_error("msg=\"ftruncate %s: %s\"", path, strerror(errno));
-		return NULL;
-	}
-	m = mmap(NULL, sizeof(*m), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	if (m == MAP_FAILED) {
-		log_error("msg=\"mmap %s: %s\"", path, strerror(errno));
-		return NULL;
-	}
-	if (rebuild || !metrics_valid(m)) {
-		if (sb.st_size != 0)
-			log_warn("msg=\"%s was damaged or of another version: "
-			    "counting from zero\"", path);
-		memset(m, 0, sizeof(*m));
-		m->version = METRICS_VERSION;
-		m->size = sizeof(*m);
-		__atomic_store_n(&m->magic, METRICS_MAGIC, __ATOMIC_RELEASE);
-	}
-	return m;
+	(void)cleared;
+	memset(m, 0, sizeof(*m));
+	m->version = METRICS_VERSION;
+	m->size = sizeof(*m);
+	__atomic_store_n(&m->magic, METRICS_MAGIC, __ATOMIC_RELEASE);
 }
+
+static const struct shmfile_layout	 metrics_layout = {
+	"metrics", sizeof(struct metrics_shm), metrics_valid, metrics_build
+};
 
 int
 metrics_open(const char *path)
 {
-	struct metrics_shm	*m = NULL;
-	int			 fd;
+	struct metrics_shm	*m;
 
 	metrics_close();
-	if ((fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC,
-	    0600)) == -1)
-		log_error("msg=\"open %s: %s\"", path, strerror(errno));
-	else if (flock(fd, LOCK_EX) == -1)
-		log_error("msg=\"flock %s: %s\"", path, strerror(errno));
-	else {
-		m = metrics_map(fd, path);
-		/* Unlocked by hand: the mapping holds the open file, so
-		 * close() alone would keep the lock for the process's
-		 * life and the next program would wait for ever. */
-		flock(fd, LOCK_UN);
-	}
-	if (fd != -1)
-		close(fd);
-	if (m != NULL) {
+	if ((m = shmfile_open(path, &metrics_layout, NULL)) != NULL) {
 		metrics_p = m;
 		metrics_mapped = 1;
 		return 0;

@@ -11,9 +11,9 @@
  * start from zero when the file is made (Prometheus takes such a reset
  * as a restart).
  *
- * The file is distrusted like any input: it must be a regular file (no
- * symbolic link followed) owned by the service user, and begin with the
- * right magic number, layout version and size.  A file that fails the
+ * The file is distrusted like any input (shmfile.h): it must be a
+ * regular file (no symbolic link followed) owned by the service user,
+ * and begin with the right magic number, layout version and size.  A file that fails the
  * header or size check (damaged, or from another version) is rebuilt
  * empty, under an exclusive flock() so that programs starting together
  * agree; one that is not a regular file of ours is not touched, and the

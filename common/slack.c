@@ -26,9 +26,7 @@
 #define SLACK_SIG_PREFIX	"v0="
 #define SLACK_SIG_HEX		64
 
-/* Parses a timestamp of 1..SLACK_TS_DIGITS decimal digits.  Returns 0,
- * or -1 for anything else (signs, spaces, hex, too long). */
-static int
+int
 slack_parse_ts(const char *s, int64_t *out)
 {
 	int64_t	 v = 0;

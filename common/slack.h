@@ -10,6 +10,7 @@
 #define FORCELINK_SLACK_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <time.h>
 
 struct buf;
@@ -47,6 +48,11 @@ enum slack_verdict {
  */
 enum slack_verdict slack_verify(const char *secret, const char *ts,
 	    const char *sig, const char *body, size_t len, time_t now);
+
+/* Parses an X-Slack-Request-Timestamp of 1..SLACK_TS_DIGITS decimal
+ * digits into *out.  Returns 0, or -1 for anything else (signs, spaces,
+ * hex, too long). */
+int		 slack_parse_ts(const char *, int64_t *);
 
 /* Legacy: compares the body's token field with the configured
  * verification token in constant time. */

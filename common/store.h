@@ -241,6 +241,25 @@ enum store_result store_replay_add(struct store *,
 	    const unsigned char sig_hash[CRYPTO_HASHLEN], time_t now,
 	    time_t expires);
 
+/*
+ * Decides whether the signature whose SHA-256 is sig_hash, with the
+ * verified X-Slack-Request-Timestamp ts, is new (STORE_OK) or a replay
+ * (STORE_EXISTS), or STORE_ERROR when the store cannot say.  The host's
+ * replay cache (replay.h) answers first; the store is asked when the
+ * cache cannot decide, and always on PostgreSQL, whose slack_replay
+ * table is shared by every host (the cache then only refuses sooner).
+ * On SQLite a signature the cache accepts costs no write; every
+ * STORE_PURGE_EVERY of them purge expired rows, as store_replay_add()
+ * does.
+ */
+enum store_result store_replay_check(struct store *,
+	    const unsigned char sig_hash[CRYPTO_HASHLEN], int64_t ts,
+	    time_t now);
+
+/* The number of replay entries of the store still live at now, or -1
+ * (logged): replay_open()'s history. */
+long		 store_replay_live(struct store *, time_t now);
+
 /* Deletes expired login states, install states and replay entries.
  * Returns the number of rows removed, or -1. */
 int		 store_purge(struct store *, time_t now);

@@ -276,6 +276,17 @@ out:
 	return rc;
 }
 
+long
+store_replay_live(struct store *st, time_t now)
+{
+	int64_t	 args[1], v[2];
+
+	args[0] = (int64_t)now;
+	if (store_arow(st, STMT_STATS_REPLAY, args, 1, v, 2) == -1)
+		return -1;
+	return (long)v[0];
+}
+
 /* The per-workspace counts of store_stats().  Returns 0 or -1. */
 static int
 store_stats_teams(struct store *st, struct store_stats *ss)

@@ -1,10 +1,12 @@
 /*
- * store_replay: the slack_replay table (signatures already seen) and the
- * purge of every expired row.
+ * store_replay: the slack_replay table (signatures already seen), the
+ * host's replay cache in front of it (replay.h), and the purge of every
+ * expired row.
  */
 #include <pthread.h>
 #include <stdint.h>
 
+#include "replay.h"
 #include "store_int.h"
 
 static int	store_purge_locked(struct store *, time_t);
@@ -30,10 +32,36 @@ out:
 	/* Purge on the first insert and every STORE_PURGE_EVERY after, so
 	 * the table stays small without a separate job.  A failed purge is
 	 * logged and does not undo the insert. */
-	if (r == STORE_OK && st->nreplay++ % STORE_PURGE_EVERY == 0)
+	if (r == STORE_OK && __atomic_fetch_add(&st->nreplay, 1,
+	    __ATOMIC_RELAXED) % STORE_PURGE_EVERY == 0)
 		(void)store_purge_locked(st, now);
 	store_writer_unlock(st);
 	return r;
+}
+
+enum store_result
+store_replay_check(struct store *st,
+    const unsigned char sig_hash[CRYPTO_HASHLEN], int64_t ts, time_t now)
+{
+	enum replay_result	 r;
+	int			 shared = st->eng == &store_pg_engine;
+
+	r = replay_check(sig_hash, ts);
+	if (r == REPLAY_SEEN)
+		return STORE_EXISTS;
+	if (r == REPLAY_NEW && !shared) {
+		/* The purge that store_replay_add() does along the way
+		 * (atomic: a store handle may serve more than one thread). */
+		if (__atomic_fetch_add(&st->nreplay, 1, __ATOMIC_RELAXED) %
+		    STORE_PURGE_EVERY == 0)
+			(void)store_purge(st, now);
+		return STORE_OK;
+	}
+	/* Today's exact semantics: any timestamp accepted is within
+	 * SLACK_MAX_SKEW of now, so the signature can only be replayed
+	 * for 2 * SLACK_MAX_SKEW. */
+	return store_replay_add(st, sig_hash, now,
+	    now + 2 * SLACK_MAX_SKEW + 1);
 }
 
 int

@@ -537,8 +537,9 @@ def test_replay_concurrent_only_one_wins(stack, users):
 
 
 def test_replay_survives_a_restart(stack, users):
-    """The replay cache is in SQLite, not in a worker: a request replayed
-    after every program restarted is still refused."""
+    """The replay cache is in a file beside the store (and in the store
+    when it must decide), not in a worker: a request replayed after every
+    program restarted is still refused."""
     body = stack.form("whoami", TEAM, UA)
     ts, sig = stack.sign(body)
     assert stack.post_contact(body, ts=ts, sig=sig).status == 200
