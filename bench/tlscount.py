@@ -12,7 +12,9 @@ phases', whose connections are not new in this one.  A new connection is
 a TLS handshake: a full one unless its session was resumed.  Each is
 tied to the worker process that held its client port, from the samples
 of bench/sample.py (--sample, as many as there are); one that no sample
-saw is counted as unattributed.  The client is told by its User-Agent:
+saw is counted as unattributed, and so is one whose port a worker held
+only outside the connection's life (from SLACK_S before its first
+logged request, which nginx logs when it ends, to its last).  The client is told by its User-Agent:
 "forcelink/..." or "relay-bench".
 
 Prints, per client and host (NAME of the server port, or the port):
@@ -25,6 +27,10 @@ import json
 import re
 import statistics
 import sys
+
+# A request is logged when it ends: a connection's first may end the
+# 20-s total timeout of the programs' HTTP client after it was opened.
+SLACK_S = 30
 
 LINE = re.compile(r'^(\S+) (\d+) (\d+) (\S+) (\S+) (\S+) (\d+) (\d+) (\d+) '
                   r'"([^"]*)"')
@@ -54,11 +60,13 @@ def read(path):
                 m.groups()
             c = out.get(serial)
             if c is None:
-                c = out[serial] = {"t": float(msec), "sport": int(sport),
+                c = out[serial] = {"t": float(msec), "t_last": float(msec),
+                                   "sport": int(sport),
                                    "cport": int(cport), "reused": False,
                                    "protos": {}, "requests": 0,
                                    "client": client(ua)}
             c["t"] = min(c["t"], float(msec))
+            c["t_last"] = max(c["t_last"], float(msec))
             c["reused"] = c["reused"] or reused == "r"
             c["protos"][proto] = c["protos"].get(proto, 0) + 1
             c["requests"] += 1
@@ -100,7 +108,8 @@ def main():
     for serial, c in read(args[0]).items():
         if c["client"] is None or serial in old:
             continue
-        cand = owners.get((c["cport"], c["sport"]), [])
+        cand = [x for x in owners.get((c["cport"], c["sport"]), [])
+                if c["t"] - SLACK_S <= x[0] <= c["t_last"] + 2]
         pid = min(cand, key=lambda x: abs(x[0] - c["t"]))[1] if cand \
             else None
         g = groups.setdefault((c["client"], c["sport"]), {})
