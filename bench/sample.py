@@ -28,7 +28,8 @@ the maxima over the workers (pss_last_kb: the mean of their last
 samples); with REST_OUT (a sample taken before, at rest) also
 pss_rest_kb= (the mean at rest) and, with PARKED (how many requests each
 worker held), kb_per_parked= (the most, over the workers, of (PSS max -
-PSS at rest) / parked).
+PSS at rest) / parked; a worker not in REST_OUT, one started since, is
+taken from the mean at rest).
 """
 
 import json
@@ -118,9 +119,11 @@ def summary(args):
     if rest:
         line += " pss_rest_kb=%d" % (
             sum(w["pss_last_kb"] for w in rest.values()) / len(rest))
-        per = [(w["pss_max_kb"] - rest[pid]["pss_last_kb"]) /
+        mean = sum(w["pss_last_kb"] for w in rest.values()) / len(rest)
+        per = [(w["pss_max_kb"] - rest[pid]["pss_last_kb"]
+                if pid in rest else w["pss_max_kb"] - mean) /
                int(parked[pid]) for pid, w in ws.items()
-               if pid in rest and int(parked.get(pid, 0)) > 0]
+               if int(parked.get(pid, 0)) > 0]
         if per:
             line += " kb_per_parked=%.1f" % max(per)
     print(line + " per_worker=" + (",".join(
