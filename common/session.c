@@ -97,13 +97,23 @@ session_lock_id(struct session *s, const char *id)
 	long	 waited_ms;
 
 	for (waited_ms = 0; ; waited_ms += nap_ms) {
-		/* A free handle first: the other fibers of this thread may
-		 * hold them all for a moment. */
+		/* A free handle first (the other fibers of this thread may
+		 * hold them all for a moment), claimed before the try, which
+		 * may wait for the server while another fiber runs. */
 		for (h = 0; h < SESSION_LOCKS && s->locks[h] != NULL; h++)
 			continue;
-		if (h < SESSION_LOCKS &&
-		    (rc = store_lock_try(s->st, id)) != 0)
-			break;
+		if (h < SESSION_LOCKS) {
+			if ((s->locks[h] = strdup(id)) == NULL) {
+				log_error("msg=\"out of memory\"");
+				return -1;
+			}
+			if ((rc = store_lock_try(s->st, id)) == 1)
+				return h;
+			free(s->locks[h]);
+			s->locks[h] = NULL;
+			if (rc == -1)
+				return -1;
+		}
 		if (waited_ms >= SESSION_LOCK_WAIT_MS) {
 			log_error("msg=\"refresh lock: timed out\"");
 			return -1;
@@ -117,14 +127,6 @@ session_lock_id(struct session *s, const char *id)
 		if (nap_ms < SESSION_LOCK_NAP_MAX_MS)
 			nap_ms *= 2;
 	}
-	if (rc == -1)
-		return -1;
-	if ((s->locks[h] = strdup(id)) == NULL) {
-		store_lock_release(s->st, id);
-		log_error("msg=\"out of memory\"");
-		return -1;
-	}
-	return h;
 }
 
 /* The refresh lock of who (session_lock_id). */

@@ -385,8 +385,15 @@ store_lock_try(struct store *st, const char *name)
 			return 0;
 	if (st->nheld == STORE_HELD_MAX)
 		return 0;
-	if ((rc = st->eng->lock_try(st, k)) == 1)
-		st->held[st->nheld++] = k;
+	/* Marked before the engine is asked: on PostgreSQL the call waits
+	 * for the server, and another fiber asking meanwhile must find it
+	 * taken (the server would grant the same connection twice). */
+	st->held[st->nheld++] = k;
+	if ((rc = st->eng->lock_try(st, k)) != 1) {
+		for (i = 0; i < st->nheld && st->held[i] != k; i++)
+			continue;
+		st->held[i] = st->held[--st->nheld];
+	}
 	return rc;
 }
 

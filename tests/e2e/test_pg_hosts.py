@@ -197,12 +197,13 @@ def all_workers(stack):
 class Searches:
     """Client threads searching as user, each in turn on every host,
     until stop(); results: (host index, seconds from start, outcome,
-    text)."""
+    text); spans: (start, end) of each, in the same order."""
 
     def __init__(self, hosts, user, hooks, threads=2, pause=0.05):
         self.hosts, self.user, self.hooks = hosts, user, hooks
         self.pause = pause
         self.results = []
+        self.spans = []
         self.lock = threading.Lock()
         self.done = threading.Event()
         self.t0 = time.monotonic()
@@ -220,6 +221,7 @@ class Searches:
             kind, text = search(self.hosts[h], self.user, self.hooks)
             with self.lock:
                 self.results.append((h, t, kind, text))
+                self.spans.append((t, time.monotonic() - self.t0))
             time.sleep(self.pause)
 
     def stop(self):
@@ -427,7 +429,11 @@ def test_kill_9_every_worker_of_a_under_load_b_keeps_answering(
     assert [k for h, _, k, _ in res_both if h == 1] == \
         ["contacts"] * sum(1 for x in res_both if x[0] == 1), [
             x for x in res_both if x[0] == 1 and x[2] != "contacts"][:5]
-    during = [x for x in res_b if t_kill <= x[1] <= t_back]
+    # A comes back within a fraction of a second: a search on B that was
+    # under way at any moment of that is one B answered while A had no
+    # worker.
+    during = [x for x, (s0, s1) in zip(res_b, on_b.spans)
+              if s0 <= t_back and s1 >= t_kill]
     assert during, (t_kill, t_back, res_b)
     # ... each in time (every /contact B's nginx logged was answered by
     # a worker within Slack's 3 seconds).
@@ -463,6 +469,7 @@ class Linkers:
         self.hosts, self.prefix = hosts, prefix
         self.most, self.pause = most, pause
         self.results = []
+        self.spans = []
         self.lock = threading.Lock()
         self.done = threading.Event()
         self.threads = [threading.Thread(target=self.run, args=(i,))
@@ -582,9 +589,11 @@ def test_postgresql_restart_under_load(stack, host_b, pg):
 def test_stuck_store_answers_in_time(stack, host_b, pg):
     """A server that does not answer in time, as forcelink sees it: a
     transaction holds sf_link locked for 5 seconds.  Searches on both
-    hosts meanwhile are answered within Slack's 3 seconds (the statement
-    and lock timeouts end the wait), with their contacts or an apology;
-    once the lock is gone, with their contacts."""
+    hosts meanwhile are acknowledged within Slack's 3 seconds (the
+    statement and lock timeouts end each wait, and a request waiting for
+    its thread's connection is acknowledged from inside the wait), with
+    their contacts or an apology; once the lock is gone, with their
+    contacts."""
     a, b = stack, host_b
     hooks = load.Hooks(a)
     user = "U0PGHSTUCK"
@@ -607,10 +616,14 @@ def test_stuck_store_answers_in_time(stack, host_b, pg):
         t0 = time.monotonic()
         res = burst([a, b], user, 8, hooks)
         secs = time.monotonic() - t0
-        locked = holder.is_alive()
     finally:
         holder.join(30)
-    assert locked, "the burst outlived the lock: it proves nothing"
+    # The requests of one request thread take its connection in turn
+    # (common/store_pg.c), so those queued behind a stuck statement may
+    # get theirs after the lock is gone, with the contacts; each was
+    # acknowledged in time all the same (below).  At least one met the
+    # lock and was answered by a timeout, or the test proves nothing.
+    assert "apology" in {x[1] for x in res}, res
     assert {x[1] for x in res} <= {"contacts", "apology"}, res
     acks = []
     for h, m, am in zip((a, b), marks, acc):

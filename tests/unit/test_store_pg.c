@@ -33,6 +33,7 @@
 #include <sqlite3.h>
 
 #include "crypto.h"
+#include "fiber.h"
 #include "keyring.h"
 #include "store.h"
 #include "testutil.h"
@@ -404,6 +405,68 @@ START_TEST(test_named_locks)
 }
 END_TEST
 
+struct lock_fiber {
+	struct store	*st;
+	int		 got;
+	int		*holders, *most;
+};
+
+static void
+lock_fiber(void *arg)
+{
+	struct lock_fiber	*p = arg;
+
+	p->got = store_lock_try(p->st, "refresh T1 U9");
+	if (p->got != 1)
+		return;
+	if (++*p->holders > *p->most)
+		*p->most = *p->holders;
+	fiber_sleep(50);
+	--*p->holders;
+	store_lock_release(p->st, "refresh T1 U9");
+}
+
+/*
+ * The fibers of one thread share its connection, and the server grants a
+ * connection a lock it holds again: four fibers asking at once (each
+ * giving the thread up while the server answers) must still find one
+ * holder, and the lock free once it is released.
+ */
+START_TEST(test_named_lock_fibers_of_one_connection)
+{
+	struct fiber_sched	*sched;
+	struct lock_fiber	 p[4];
+	struct store		*st;
+	int			 i, holders = 0, most = 0, won = 0;
+	long			 t0;
+
+	ck_assert_ptr_nonnull(st = store_open(uri, &key_a));
+	ck_assert_ptr_nonnull(sched = fiber_sched_new(NULL));
+	for (i = 0; i < 4; i++) {
+		p[i].st = st;
+		p[i].got = -2;
+		p[i].holders = &holders;
+		p[i].most = &most;
+		ck_assert_int_eq(fiber_spawn(sched, lock_fiber, &p[i]), 0);
+	}
+	t0 = tu_now_ms();
+	while (fiber_sched_live(sched) > 0) {
+		ck_assert_msg(tu_now_ms() - t0 < 10000, "fibers never ended");
+		fiber_sched_block(sched);
+	}
+	for (i = 0; i < 4; i++) {
+		ck_assert_int_ne(p[i].got, -1);
+		won += p[i].got == 1;
+	}
+	ck_assert_int_eq(won, 1);
+	ck_assert_int_eq(most, 1);
+	ck_assert_int_eq(store_lock_try(st, "refresh T1 U9"), 1);
+	store_lock_release(st, "refresh T1 U9");
+	fiber_sched_free(sched);
+	store_close(st);
+}
+END_TEST
+
 /* A transaction that holds the writers' lock on one host makes a writer
  * on another give up within the lock timeout (2 s), not hang: a request
  * is then answered with an apology inside Slack's 3 seconds. */
@@ -691,6 +754,7 @@ suite(void)
 	tcase_add_test(tc, test_migrations);
 	tcase_add_test(tc, test_migrations_concurrent);
 	tcase_add_test(tc, test_named_locks);
+	tcase_add_test(tc, test_named_lock_fibers_of_one_connection);
 	tcase_add_test(tc, test_writer_lock_times_out);
 	tcase_add_test(tc, test_stuck_table_times_out);
 	tcase_add_test(tc, test_server_not_answering);
