@@ -139,7 +139,12 @@ contact_ack(void *arg)
 	struct contact	*c = arg;
 	char		*json;
 
-	if ((json = render_message(c->ack_text)) != NULL) {
+	/* Before the sub-command runs there is nothing to answer later:
+	 * a store too slow to say whether the request may run gets an
+	 * apology now, and the request ends there. */
+	if ((json = render_message(c->ack_text != NULL ? c->ack_text :
+	    "Something went wrong on our side. Please try again in a "
+	    "minute.")) != NULL) {
 		req_send(c->fcgi, 200, "application/json", json, strlen(json));
 		free(json);
 	}
@@ -522,12 +527,13 @@ contact_text_refused(enum fields_text t)
 
 /*
  * Checks a signed request (SPEC §4) and that its signature was not seen
- * before.  Returns 0, -1 after answering, or 1 (not answered) when the
- * signature is good but the store could not say whether it was seen.
+ * before.  Returns 0, -1 after answering (or when *acked says the
+ * deadline answered meanwhile), or 1 (not answered) when the signature
+ * is good but the store could not say whether it was seen.
  */
 static int
 contact_verify_signature(FCGX_Request *r, struct session *s,
-    const struct buf *body)
+    const struct buf *body, const int *acked)
 {
 	enum slack_verdict	 v;
 	unsigned char		 h[CRYPTO_HASHLEN];
@@ -552,6 +558,9 @@ contact_verify_signature(FCGX_Request *r, struct session *s,
 	 * (store_replay_check). */
 	crypto_sha256(sig, h);
 	sr = store_replay_check(s->st, h, t, now);
+	/* The deadline answered while the store was asked: nothing more. */
+	if (*acked)
+		return -1;
 	if (sr == STORE_EXISTS) {
 		log_event(LOGL_WARN, "slack.verify", "outcome=replay");
 		contact_plain(r, 401, "replayed request\n");
@@ -600,6 +609,9 @@ contact_authorize(struct contact *c, struct store_install_ref *ref)
 	char			*json;
 
 	a = install_authorize(c->s, &c->who, ref);
+	/* The deadline answered while the store was asked: nothing more. */
+	if (c->acked)
+		return INSTALL_AUTH_ERROR;
 	if (a == INSTALL_AUTH_OK || a == INSTALL_AUTH_OPEN)
 		return a;
 	if (a == INSTALL_AUTH_DENIED) {
@@ -697,6 +709,14 @@ contact_handle(FCGX_Request *r, struct session *s)
 		goto out;
 	}
 	wait_ms = contact_deadline(r, &taken, &deadline);
+	memset(&c, 0, sizeof(c));
+	c.fcgi = r;
+	c.s = s;
+	c.taken = taken;
+	c.wait_ms = wait_ms;
+	/* From here every wait (the store's included) keeps the 3 seconds:
+	 * before the sub-command runs, with an apology (contact_ack). */
+	fiber_set_deadline(&deadline, contact_ack, &c);
 	if ((rb = req_read_body(r, SLACK_BODY_MAX, &body)) != REQ_BODY_OK) {
 		log_event(LOGL_WARN, "request.body", "outcome=\"%s\"",
 		    req_body_str(rb));
@@ -705,7 +725,8 @@ contact_handle(FCGX_Request *r, struct session *s)
 	}
 	/* Nothing in the body is decoded before a signature is checked. */
 	if (s->cfg->slack_signing_secret != NULL) {
-		if ((sv = contact_verify_signature(r, s, &body)) == -1)
+		if ((sv = contact_verify_signature(r, s, &body,
+		    &c.acked)) == -1)
 			goto out;
 		if (sv == 1) {
 			/*
@@ -715,11 +736,6 @@ contact_handle(FCGX_Request *r, struct session *s)
 			 * the user.  Of any other status than 200 Slack shows
 			 * only an error code.
 			 */
-			memset(&c, 0, sizeof(c));
-			c.fcgi = r;
-			c.s = s;
-			c.taken = taken;
-			c.wait_ms = wait_ms;
 			if ((json = render_message("Something went wrong on "
 			    "our side. Please try again in a minute.")) != NULL)
 				contact_reply(&c, json);
@@ -758,11 +774,6 @@ contact_handle(FCGX_Request *r, struct session *s)
 		goto out;
 	}
 
-	memset(&c, 0, sizeof(c));
-	c.fcgi = r;
-	c.s = s;
-	c.taken = taken;
-	c.wait_ms = wait_ms;
 	snprintf(c.who.team_id, sizeof(c.who.team_id), "%s",
 	    form_get(&f, "team_id"));
 	snprintf(c.who.user_id, sizeof(c.who.user_id), "%s",
@@ -802,6 +813,7 @@ contact_handle(FCGX_Request *r, struct session *s)
 		contact_keep_token(&c, &ref);
 	contact_after(&c);
 out:
+	fiber_set_deadline(NULL, NULL, NULL);
 	free(json);
 	form_free(&f);
 	buf_free(&body);
