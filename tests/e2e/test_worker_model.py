@@ -151,7 +151,13 @@ def test_sigterm_answers_what_it_holds_with_an_apology(stack):
         posts = stack.wait_hook(url, timeout=5)
         assert len(posts) == 1 and RESTART in load.message_text(
             posts[0]["body"]), posts
-    text = stack.log_text()[mark:]
+    # It exits once they are all finished (the line follows the last
+    # answer by a moment).
+    for _ in range(100):
+        text = stack.log_text()[mark:]
+        if "event=worker.exit" in text:
+            break
+        time.sleep(0.05)
     assert "event=worker.exit requests=0" in text, text[-2000:]
     # The supervisor started a replacement, which serves.
     for _ in range(100):
