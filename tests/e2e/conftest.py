@@ -22,17 +22,23 @@ def stack(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def pg():
-    """A throwaway PostgreSQL server (tests/e2e/pg.py) for the module that
-    asks for it, removed with its directory afterwards."""
+    """The throwaway PostgreSQL server of this pytest process
+    (tests/e2e/pg.py shared(): each pytest-xdist worker has its own,
+    started on first use and removed at the end of the session), for the
+    module that asks for it: an initdb and a start (some 2 CPU-s) per
+    process rather than per module.  Each module's stacks and databases
+    have names of their own there, and what a module changes of the
+    server (a role's attribute, a restart) it puts back.  A server a
+    module left stopped is started again (same data) for the next one.
+    test_pg_server, which stops and removes its server, has its own."""
     if not pglib.available():
         pytest.fail("PostgreSQL 15 is not installed (scripts/lib.sh "
                     "installs postgresql-15)")
-    s = pglib.PgServer()
-    try:
+    s = pglib.shared()
+    pid = s.postmaster_pid()
+    if pid is None or not pglib.alive(pid):
         s.start()
-        yield s
-    finally:
-        s.stop(remove=True)
+    yield s
 
 
 def pytest_sessionfinish(session):

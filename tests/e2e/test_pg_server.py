@@ -1,11 +1,12 @@
 """The throwaway PostgreSQL server of the tests tells the truth (issue 14).
 
-tests/pg/pgctl (through tests/e2e/pg.py and conftest's pg fixture) must
-give what the PostgreSQL engine's tests will rely on: a server run as an
-unprivileged user, reachable on a unix socket in its directory and on no
-TCP port, a forcelink role that gets in with its password file and not
-without it, data that survives a restart, and nothing left running after
-stop.  The Debian package's own cluster is never started.
+tests/pg/pgctl (through tests/e2e/pg.py's PgServer, as conftest's pg
+fixture makes it) must give what the PostgreSQL engine's tests will rely
+on: a server run as an unprivileged user, reachable on a unix socket in
+its directory and on no TCP port, a forcelink role that gets in with its
+password file and not without it, data that survives a restart, and
+nothing left running after stop.  The Debian package's own cluster is
+never started.
 """
 
 import glob
@@ -57,6 +58,18 @@ def net_inodes(name):
         return {(int(f[6]), f[7] if len(f) > 7 else "")
                 for f in (ln.split() for ln in lines)}
     return {int(ln.split()[9]) for ln in lines}
+
+
+@pytest.fixture(scope="module")
+def pg():
+    """A server of this module's own (conftest's is shared by the modules
+    of a pytest process): the last tests stop and remove it."""
+    s = pglib.PgServer()
+    try:
+        s.start()
+        yield s
+    finally:
+        s.stop(remove=True)
 
 
 def test_runs_as_an_unprivileged_user(pg):
