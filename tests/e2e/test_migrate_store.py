@@ -185,15 +185,19 @@ def test_key_not_configured_leaves_target_empty(populated, pg):
 
 @contextlib.contextmanager
 def serving(stack):
-    """B searches again and again meanwhile (each request writes its
-    replay entry); yields the list of the answers that were not
-    right."""
+    """B searches again and again meanwhile, and asks for a login link
+    each time (which writes a login nonce: the replay cache, not the
+    SQLite file, keeps the signatures seen); yields the list of the
+    answers that were not right."""
     errors, done, first = [], threading.Event(), threading.Event()
 
     def serve():
         while not done.is_set():
             r = stack.slash("smith", *B)
             if r.status != 200 or "Jane Smith" not in r.json()["text"]:
+                errors.append((r.status, r.text))
+            r = stack.slash("login", *B)
+            if r.status != 200 or "/oauth/start?state=" not in r.text:
                 errors.append((r.status, r.text))
             first.set()
 

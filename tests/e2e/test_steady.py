@@ -341,9 +341,12 @@ def test_steady_state_over_many_requests(stack):
         assert after[prog][1] - before[prog][1] <= 0, (
             prog, before[prog], after[prog], sorted(set(fd_targets(
                 pids[prog])) - set(before_fds[prog])))
-        # The loop's cached connections (login host, instance,
-        # response_url host), an accepted FastCGI connection per thread
-        # at most now, and the listener.
-        assert after[prog][2] <= 1 + THREADS + 3, (prog, before[prog],
-                                                   after[prog])
+        # The listener, an accepted FastCGI connection per thread at most
+        # now, and the loop's idle connections, which it keeps for the
+        # next transfers (as many as were needed at once, up to
+        # HTTP_LOOP_MAXCONNECTS, 64, common/http_loop.c): the warm-up ran
+        # more at once than the measured run, so none more than before.
+        assert after[prog][2] <= max(before[prog][2], 1 + THREADS + 3), (
+            prog, before[prog], after[prog])
+        assert after[prog][2] <= 1 + THREADS + 64, (prog, after[prog])
     assert max(wal_sizes) <= WAL_MAX, wal_sizes

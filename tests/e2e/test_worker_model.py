@@ -5,8 +5,9 @@ common/fiber.c, common/http_loop.c).  What that promises beyond the
 test_concurrency.py, which also checks the thread count under a burst):
 
  - a worker killed with SIGKILL while 100 requests wait in it loses only
-   those: each gets nginx's error, nothing is half done, and the
-   replacement serves at once;
+   those: each gets nginx's error (or, if it was acknowledged already,
+   nothing more), nothing is half done, and the replacement serves at
+   once;
  - a worker told to stop (SIGTERM) answers the requests it holds with an
    apology before it exits, in the HTTP response for those not yet
    acknowledged and at their response_url for those already told
@@ -100,9 +101,17 @@ def test_kill_with_parked_requests_loses_only_those(stack):
             t.join(30)
     finally:
         stack.faults(delay=None)
-    # Each one got nginx's error for a worker that went away.
-    statuses = sorted({getattr(r, "status", repr(r)) for r in out})
-    assert statuses == [502], statuses
+    # Each one got nginx's error for a worker that went away, or, when
+    # it had waited 2.5 s already (a slow machine, the sanitizer build),
+    # its "Searching…" acknowledgement, and then nothing.
+    kinds = []
+    for r in out:
+        status = getattr(r, "status", repr(r))
+        if status == 200 and load.is_ack(r.json()):
+            kinds.append("ack")
+        else:
+            kinds.append(status)
+    assert set(kinds) <= {502, "ack"}, kinds
     # Nothing half done: the links are as they were, and no answer was
     # posted later by anyone.
     assert stack.links() == links0

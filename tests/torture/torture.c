@@ -50,7 +50,7 @@
  * "torture PATH KIND: N runs, F failures", then "torture: P passed, F
  * failed (N runs)".
  *
- * Slack's 3-second rule is switched off here (http_set_deadline is
+ * Slack's 3-second rule is switched off here (fiber_set_deadline is
  * wrapped): under valgrind a run may take longer than 2.5 s, and the
  * deferred answer goes to a response_url this test does not serve.
  */
@@ -174,19 +174,19 @@ static const char *const secrets[] = {
 
 /* --- The 3-second rule, switched off ----------------------------------- */
 
-void	__real_http_set_deadline(struct http *, const struct timespec *,
-	    void (*)(void *), void *);
-void	__wrap_http_set_deadline(struct http *, const struct timespec *,
-	    void (*)(void *), void *);
+void	__real_fiber_set_deadline(const struct timespec *, void (*)(void *),
+	    void *);
+void	__wrap_fiber_set_deadline(const struct timespec *, void (*)(void *),
+	    void *);
 
 void
-__wrap_http_set_deadline(struct http *h, const struct timespec *when,
-    void (*fn)(void *), void *arg)
+__wrap_fiber_set_deadline(const struct timespec *when, void (*fn)(void *),
+    void *arg)
 {
 	(void)when;
 	(void)fn;
 	(void)arg;
-	__real_http_set_deadline(h, NULL, NULL, NULL);
+	__real_fiber_set_deadline(NULL, NULL, NULL);
 }
 
 /* --- Finishing a request early ----------------------------------------
