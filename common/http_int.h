@@ -1,5 +1,6 @@
 /*
- * http_int: what http.c and http_loop.c share, and nobody else may see.
+ * http_int: what http.c, http_easy.c and http_loop.c share, and nobody
+ * else may see.
  *
  * A transfer is described by a struct http_xfer that lives on the
  * requesting fiber's stack: http.c fills in the request, the loop runs
@@ -39,6 +40,8 @@ struct http_xfer {
 	CURL			*easy;
 };
 
+/* --- http_easy.c: an easy handle's options --------------------------- */
+
 /* Hardens a new easy handle (the options no request may change).
  * Returns 0, or -1 when libcurl refuses one. */
 int		 http_harden(CURL *, const char *ca_file);
@@ -50,6 +53,8 @@ void		 http_unprepare(CURL *c);
 
 /* Reads the outcome of c's finished transfer (result cc) into x. */
 void		 http_collect(CURL *c, struct http_xfer *x, CURLcode cc);
+
+/* --- http_loop.c ------------------------------------------------------ */
 
 /* Runs x on loop l and waits (in the calling fiber) until it is done. */
 void		 http_loop_run(struct http_loop *l, struct http_xfer *x);
