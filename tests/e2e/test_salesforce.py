@@ -778,7 +778,8 @@ def test_connections_are_reused(stack):
     if not client_ports(sf_port):
         pytest.skip("cannot see TCP connections in /proc/net")
     searches = 3 * stack.workers * stack.threads
-    # Warm up, so every accept thread may hold a connection already.
+    # Warm up, so that every worker's loop may hold its connections
+    # already.
     for _ in range(stack.workers * stack.threads):
         ask(stack, "jane", user)
     before = state(stack)
@@ -791,7 +792,7 @@ def test_connections_are_reused(stack):
     assert d(before, after, "queries_ok") == searches
     new = ports1 - ports0
     # One connection per request would show `searches` new connections;
-    # kept-alive ones show at most one per accept thread, and after the
-    # warm-up normally none.
+    # kept-alive ones show at most a few per worker's loop (the requests
+    # of one moment), and after the warm-up normally none.
     assert len(new) <= stack.workers * stack.threads, (len(new), searches)
     assert len(new) < searches // 2, (len(new), searches)

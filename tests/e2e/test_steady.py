@@ -81,8 +81,9 @@ def fd_targets(pid):
 
 class Peak:
     """Samples each worker's thread count every 0.1 s while a run lasts
-    and keeps the highest.  A thread lives at least SERVE_KEEP_SECS, so
-    no peak falls between two samples."""
+    and keeps the highest (a worker's threads are started with it and
+    never come and go, so any thread a sample missed would be a new
+    kind of thread, which the next sample would catch)."""
 
     def __init__(self, pids):
         self.pids = pids
