@@ -89,12 +89,7 @@ contact_deadline(FCGX_Request *r, struct timespec *taken,
 		ms = age < ms ? ms - age : 0;
 	clock_gettime(CLOCK_MONOTONIC, taken);
 	*deadline = *taken;
-	deadline->tv_sec += ms / 1000;
-	deadline->tv_nsec += (ms % 1000) * 1000000L;
-	if (deadline->tv_nsec >= 1000000000L) {
-		deadline->tv_sec++;
-		deadline->tv_nsec -= 1000000000L;
-	}
+	fiber_add_ms(deadline, ms);
 	return age;
 }
 

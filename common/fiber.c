@@ -154,6 +154,17 @@ fiber_now(struct timespec *ts)
 	clock_gettime(CLOCK_MONOTONIC, ts);
 }
 
+void
+fiber_add_ms(struct timespec *ts, long ms)
+{
+	ts->tv_sec += ms / 1000;
+	ts->tv_nsec += (ms % 1000) * 1000000L;
+	if (ts->tv_nsec >= 1000000000L) {
+		ts->tv_sec++;
+		ts->tv_nsec -= 1000000000L;
+	}
+}
+
 static int
 fiber_before(const struct timespec *a, const struct timespec *b)
 {
@@ -789,12 +800,7 @@ fiber_sleep(long ms)
 		return;
 	}
 	fiber_now(&when);
-	when.tv_sec += ms / 1000;
-	when.tv_nsec += (ms % 1000) * 1000000L;
-	if (when.tv_nsec >= 1000000000L) {
-		when.tv_sec++;
-		when.tv_nsec -= 1000000000L;
-	}
+	fiber_add_ms(&when, ms);
 	f->slept = 0;
 	if (fiber_timer_arm(f->sched, &f->t_sleep, &when) == -1) {
 		/* No timer: sleep the thread rather than not at all. */
@@ -838,12 +844,8 @@ fiber_wait_fd(int fd, int events, long timeout_ms)
 		return -1;
 	}
 	fiber_now(&when);
-	when.tv_sec += timeout_ms / 1000;
-	when.tv_nsec += (timeout_ms % 1000) * 1000000L;
-	if (when.tv_nsec >= 1000000000L) {
-		when.tv_sec++;
-		when.tv_nsec -= 1000000000L;
-	}
+	if (timeout_ms > 0)
+		fiber_add_ms(&when, timeout_ms);
 	if (timeout_ms >= 0 && fiber_timer_arm(f->sched, &f->t_sleep,
 	    &when) == -1)
 		f->slept = 1;

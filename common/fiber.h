@@ -108,6 +108,9 @@ void		 fiber_sched_kick(struct fiber_sched *);
 /* Fibers created and not yet ended. */
 int		 fiber_sched_live(const struct fiber_sched *);
 
+/* Adds ms milliseconds (>= 0) to *ts, a time of any clock. */
+void		 fiber_add_ms(struct timespec *ts, long ms);
+
 /* The calling fiber, or NULL when not in one. */
 struct fiber	*fiber_self(void);
 

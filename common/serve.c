@@ -188,12 +188,7 @@ serve_wait_request(struct serve_thread *t, int fd, long ms)
 	int		 ev, rc;
 
 	clock_gettime(CLOCK_MONOTONIC, &end);
-	end.tv_sec += ms / 1000;
-	end.tv_nsec += (ms % 1000) * 1000000L;
-	if (end.tv_nsec >= 1000000000L) {
-		end.tv_sec++;
-		end.tv_nsec -= 1000000000L;
-	}
+	fiber_add_ms(&end, ms);
 	if ((rc = serve_arrived(t, fd, 0)) != 0)
 		return rc == 1 ? 0 : -1;
 	for (;;) {
@@ -396,12 +391,7 @@ serve_worker_wait(const sigset_t *stop)
 		if (pool_threads[i].sched != NULL)
 			fiber_sched_kick(pool_threads[i].sched);
 	clock_gettime(CLOCK_REALTIME, &end);
-	end.tv_sec += SERVE_STOP_MS / 1000;
-	end.tv_nsec += (SERVE_STOP_MS % 1000) * 1000000L;
-	if (end.tv_nsec >= 1000000000L) {
-		end.tv_sec++;
-		end.tv_nsec -= 1000000000L;
-	}
+	fiber_add_ms(&end, SERVE_STOP_MS);
 	pthread_mutex_lock(&pool_mtx);
 	while (pool_running > 0 && pthread_cond_timedwait(&pool_cond,
 	    &pool_mtx, &end) == 0)
