@@ -82,6 +82,31 @@ def wait_parked(stack, delays0, n, timeout=15):
     raise AssertionError("the queries never reached Salesforce")
 
 
+def test_open_files_limit_raised_to_the_hard_limit(tmp_path):
+    """A worker holds a connection or two per request, up to -T: it
+    raises its soft limit on open files to the hard one (README,
+    "Configuration").  Started with a soft limit of 256 under a higher
+    hard one, the workers run with the hard one."""
+    import resource
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard <= 256:
+        pytest.skip("the hard limit is too low to lower the soft one")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (256, hard))
+    try:
+        s = Stack(tmp_path / "nofile", workers=1, threads=1)
+        s.start()
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    try:
+        (pid,) = s.worker_pids("contact")
+        with open("/proc/%d/limits" % pid) as f:
+            line = [ln for ln in f if ln.startswith("Max open files")][0]
+        got_soft, got_hard = line.split()[3:5]
+        assert got_soft == got_hard != "256", line
+    finally:
+        s.stop()
+
+
 def test_threads_are_fixed_at_rest(stack):
     (pid,) = stack.worker_pids("contact")
     assert threads_of(pid) == THREADS + 2
