@@ -170,7 +170,7 @@ main(int argc, char *argv[])
 	unsigned char		 mac[32], h[CRYPTO_HASHLEN];
 	char			 body[1024], ts[32], sig[80], hex[65], e[512];
 	char			*json, *bearer = NULL;
-	const char		*bad;
+	const char		*bad, *val[SLASH__MAX];
 	CURL			*easy = NULL;
 	time_t			 now;
 	int			 i, n, rc = 1;
@@ -221,7 +221,7 @@ main(int argc, char *argv[])
 	clocks_now(&a);
 	for (i = 0; i < n; i++) {
 		if (form_parse(body, strlen(body), &f) != FORM_OK ||
-		    form_validate(&f, fields_contact, fields_ncontact,
+		    form_validate(&f, fields_slash, SLASH__MAX, val,
 		    &bad) != FORM_OK)
 			goto out;
 		form_free(&f);

@@ -159,6 +159,7 @@ struct callback {
 	FCGX_Request		*fcgi;
 	struct session		*s;
 	struct form		 f;
+	const char		*val[CALLBACK__MAX];	/* f's field map */
 	struct buf		 page;
 	unsigned char		 state_h[CRYPTO_HASHLEN];
 	struct slack_user	 who;
@@ -434,7 +435,7 @@ callback_slack(struct callback *c)
 	    &c->who, &verifier, NULL);
 	if (sr == STORE_OK)
 		log_set_user(c->who.team_id, c->who.user_id);
-	if ((err = form_get(&c->f, "error")) != NULL) {
+	if ((err = c->val[CALLBACK_ERROR]) != NULL) {
 		callback_slack_error(c, err);
 		goto out;
 	}
@@ -444,7 +445,7 @@ callback_slack(struct callback *c)
 		callback_state_fail(&c->page, sr);
 		goto out;
 	}
-	if ((code = form_get(&c->f, "code")) == NULL || *code == '\0') {
+	if ((code = c->val[CALLBACK_CODE]) == NULL || *code == '\0') {
 		callback_state_fail(&c->page, STORE_NOTFOUND);
 		goto out;
 	}
@@ -482,7 +483,7 @@ callback_salesforce(struct callback *c)
 	sr = callback_take_state(c->fcgi, c->s, STORE_LEG_SALESFORCE,
 	    c->state_h, &c->who, &verifier,
 	    (c->s->cfg->link_proof & CONFIG_PROOF_CODE) ? NULL : &c->search);
-	if ((err = form_get(&c->f, "error")) != NULL) {
+	if ((err = c->val[CALLBACK_ERROR]) != NULL) {
 		callback_sf_error(c, err, sr);
 		goto out;
 	}
@@ -493,7 +494,7 @@ callback_salesforce(struct callback *c)
 		goto out;
 	}
 	log_set_user(c->who.team_id, c->who.user_id);
-	if ((code = form_get(&c->f, "code")) == NULL || *code == '\0') {
+	if ((code = c->val[CALLBACK_CODE]) == NULL || *code == '\0') {
 		callback_state_fail(&c->page, STORE_NOTFOUND);
 		goto out;
 	}
@@ -542,14 +543,14 @@ callback_handle(FCGX_Request *r, struct session *s)
 		goto out;
 	}
 	if (q == NULL || fr != FORM_OK || form_validate(&c.f, fields_callback,
-	    fields_ncallback, NULL) != FORM_OK) {
+	    CALLBACK__MAX, c.val, NULL) != FORM_OK) {
 		page_error_next(&c.page, 400, "Invalid login answer", "This "
 		    "address did not come from Salesforce's login, so nothing "
 		    "was linked.", "Run `/contact login` in Slack to start "
 		    "again.");
 		goto out;
 	}
-	if ((state = form_get(&c.f, "state")) == NULL) {
+	if ((state = c.val[CALLBACK_STATE]) == NULL) {
 		callback_state_fail(&c.page, STORE_NOTFOUND);
 		goto out;
 	}

@@ -140,7 +140,7 @@ start_page(FCGX_Request *r, struct session *s, struct buf *page)
 	struct keyring_snap	*snap = NULL;
 	struct page_start	 ps;
 	enum store_result	 sr;
-	const char		*q, *nonce;
+	const char		*q, *nonce, *val[LOGIN__MAX];
 	char			 cookie[CRYPTO_TOKEN_MAX], csrf[65];
 	char			 header[1024], action[1024], to[512];
 	unsigned char		 nonce_h[CRYPTO_HASHLEN];
@@ -148,11 +148,12 @@ start_page(FCGX_Request *r, struct session *s, struct buf *page)
 	memset(&org, 0, sizeof(org));
 	q = req_param(r, "QUERY_STRING");
 	if (q == NULL || form_parse(q, strlen(q), &f) != FORM_OK ||
-	    form_validate(&f, fields_start, fields_nstart, NULL) != FORM_OK) {
+	    form_validate(&f, fields_login, LOGIN__MAX, val, NULL) !=
+	    FORM_OK) {
 		start_fail(page, STORE_NOTFOUND);
 		goto out;
 	}
-	nonce = form_get(&f, "state");
+	nonce = val[LOGIN_STATE];
 	crypto_sha256(nonce, nonce_h);
 	sr = store_nonce_peek(s->st, nonce_h, time(NULL), &who, &names);
 	if (sr != STORE_OK) {
@@ -210,22 +211,22 @@ start_read_post(FCGX_Request *r, struct session *s, struct form *f,
 {
 	struct buf		 body;
 	enum store_result	 sr = STORE_NOTFOUND;
-	const char		*hdr;
+	const char		*hdr, *val[CONTINUE__MAX];
 	char			 cookie[CRYPTO_TOKEN_MAX + 1];
 
 	buf_init(&body, START_BODY_MAX);
 	if (req_read_body(r, START_BODY_MAX, &body) != REQ_BODY_OK ||
 	    form_parse(buf_cstr(&body), body.len, f) != FORM_OK ||
-	    form_validate(f, fields_start_post, fields_nstart_post, NULL) !=
+	    form_validate(f, fields_continue, CONTINUE__MAX, val, NULL) !=
 	    FORM_OK)
 		goto out;
-	crypto_sha256(form_get(f, "state"), nonce_h);
+	crypto_sha256(val[CONTINUE_STATE], nonce_h);
 	sr = STORE_MISMATCH;
 	hdr = req_param(r, "HTTP_COOKIE");
 	if (hdr == NULL || form_cookie(hdr, START_CSRF_COOKIE, cookie,
 	    sizeof(cookie)) == -1)
 		goto out;
-	if (start_csrf_ok(s->cfg, cookie, nonce_h, form_get(f, "csrf")))
+	if (start_csrf_ok(s->cfg, cookie, nonce_h, val[CONTINUE_CSRF]))
 		sr = STORE_OK;
 	crypto_wipe(cookie, sizeof(cookie));
 out:

@@ -199,13 +199,13 @@ slack_done(struct buf *b, const struct install_done *d)
  * checked for the log line, and neither taken nor stored. */
 static void
 slack_slack_error(FCGX_Request *r, struct session *s, struct buf *page,
-    const struct form *f, const char *err)
+    const char *const *val, const char *err)
 {
 	char			 buf[INSTALL_COOKIE_MAX], next[600];
 	enum install_state	 is;
 
 	is = install_state_check(s->cfg->keyring, slack_cookie(r, buf,
-	    sizeof(buf)), form_get(f, "state"), time(NULL), NULL);
+	    sizeof(buf)), val[REDIRECT_STATE], time(NULL), NULL);
 	crypto_wipe(buf, sizeof(buf));
 	log_event(LOGL_INFO, "slack.install", "outcome=slack_error "
 	    "error=%s state=%s", err, install_state_str(is));
@@ -225,7 +225,8 @@ slack_slack_error(FCGX_Request *r, struct session *s, struct buf *page,
  * code, takes the state (install_state_take).  Returns the outcome,
  * logged when it is not INSTALL_STATE_OK. */
 static enum install_state
-slack_take_state(FCGX_Request *r, struct session *s, const struct form *f)
+slack_take_state(FCGX_Request *r, struct session *s,
+    const char *const *val)
 {
 	char			 buf[INSTALL_COOKIE_MAX];
 	const char		*cookie, *state, *code;
@@ -234,8 +235,8 @@ slack_take_state(FCGX_Request *r, struct session *s, const struct form *f)
 	long			 dropped = 0;
 
 	cookie = slack_cookie(r, buf, sizeof(buf));
-	state = form_get(f, "state");
-	code = form_get(f, "code");
+	state = val[REDIRECT_STATE];
+	code = val[REDIRECT_CODE];
 	is = install_state_check(s->cfg->keyring, cookie, state, now, NULL);
 	/* Nothing is written for a redirect without a code: there is
 	 * nothing to exchange, so no reuse to guard against. */
@@ -264,7 +265,7 @@ slack_redirect(FCGX_Request *r, struct session *s, struct buf *page)
 	enum install_state	 is;
 	enum install_result	 res;
 	enum form_result	 fr = FORM_OK;
-	const char		*q, *err;
+	const char		*q, *err, *val[REDIRECT__MAX];
 	char			 next[600];
 
 	memset(&done, 0, sizeof(done));
@@ -278,22 +279,22 @@ slack_redirect(FCGX_Request *r, struct session *s, struct buf *page)
 		goto out;
 	}
 	if (q == NULL || fr != FORM_OK || form_validate(&f,
-	    fields_slack_redirect, fields_nslack_redirect, NULL) != FORM_OK) {
+	    fields_redirect, REDIRECT__MAX, val, NULL) != FORM_OK) {
 		slack_again(s, next, sizeof(next));
 		page_error_next(page, 400, "Invalid installation answer",
 		    "This address did not come from Slack's installation "
 		    "page, so nothing was installed.", next);
 		goto out;
 	}
-	if ((err = form_get(&f, "error")) != NULL) {
-		slack_slack_error(r, s, page, &f, err);
+	if ((err = val[REDIRECT_ERROR]) != NULL) {
+		slack_slack_error(r, s, page, val, err);
 		goto out;
 	}
-	if ((is = slack_take_state(r, s, &f)) != INSTALL_STATE_OK) {
+	if ((is = slack_take_state(r, s, val)) != INSTALL_STATE_OK) {
 		slack_state_fail(s, page, is);
 		goto out;
 	}
-	res = install_complete(s, form_get(&f, "code"), &done);
+	res = install_complete(s, val[REDIRECT_CODE], &done);
 	log_event(res == INSTALL_OK ? LOGL_INFO : LOGL_WARN, "slack.install",
 	    "outcome=%s", install_result_str(res));
 	if (res != INSTALL_OK) {

@@ -48,27 +48,75 @@ enum fields_text fields_text_check(const char *, size_t len);
 /* A short name of a result, for logs. */
 const char	*fields_text_str(enum fields_text);
 
-/* POST /contact: what Slack sends with a slash command.  Fields we do not
- * read are declared too, so that a duplicate of any of them is refused. */
-extern const struct form_field	fields_contact[];
-extern const size_t		fields_ncontact;
+/*
+ * The tables, each with the enum that indexes it and the field map
+ * form_validate() fills (kcgi's fieldmap): a handler reads
+ * val[SLASH_TEXT], never a field by its name.  The tables are written
+ * with designated initializers, so an enum and its table cannot drift
+ * apart.
+ */
 
-/* GET /oauth/start?state=NONCE. */
-extern const struct form_field	fields_start[];
-extern const size_t		fields_nstart;
+/* POST /contact (and every slash command): what Slack sends.  Fields we
+ * do not read are declared too, so that a duplicate of any of them is
+ * refused. */
+enum fields_slash {
+	SLASH_TEAM_ID,
+	SLASH_USER_ID,
+	SLASH_ENTERPRISE_ID,
+	SLASH_USER_NAME,
+	SLASH_COMMAND,
+	SLASH_TEXT,
+	SLASH_RESPONSE_URL,
+	SLASH_TOKEN,
+	SLASH_SSL_CHECK,
+	SLASH_TEAM_DOMAIN,
+	SLASH_ENTERPRISE_NAME,
+	SLASH_CHANNEL_ID,
+	SLASH_CHANNEL_NAME,
+	SLASH_TRIGGER_ID,
+	SLASH_API_APP_ID,
+	SLASH_IS_ENTERPRISE_INSTALL,
+	SLASH__MAX
+};
+extern const struct form_field	fields_slash[SLASH__MAX];
+
+/* GET /oauth/start?state=NONCE: the login page. */
+enum fields_login {
+	LOGIN_STATE,
+	LOGIN__MAX
+};
+extern const struct form_field	fields_login[LOGIN__MAX];
 
 /* POST /oauth/start: the login page's Continue (the nonce again, and
  * the CSRF token bound to the page's cookie). */
-extern const struct form_field	fields_start_post[];
-extern const size_t		fields_nstart_post;
+enum fields_continue {
+	CONTINUE_STATE,
+	CONTINUE_CSRF,
+	CONTINUE__MAX
+};
+extern const struct form_field	fields_continue[CONTINUE__MAX];
 
-/* GET /oauth/callback: Salesforce's redirect (code and state, or error). */
-extern const struct form_field	fields_callback[];
-extern const size_t		fields_ncallback;
+/* GET /oauth/callback: Salesforce's redirect (code and state, or
+ * error). */
+enum fields_callback {
+	CALLBACK_STATE,
+	CALLBACK_CODE,
+	CALLBACK_ERROR,
+	CALLBACK_ERROR_DESCRIPTION,
+	CALLBACK_ERROR_URI,
+	CALLBACK__MAX
+};
+extern const struct form_field	fields_callback[CALLBACK__MAX];
 
 /* GET /slack/oauth_redirect: Slack's redirect after "Add to Slack" (code
  * and state, or error=access_denied and state). */
-extern const struct form_field	fields_slack_redirect[];
-extern const size_t		fields_nslack_redirect;
+enum fields_redirect {
+	REDIRECT_STATE,
+	REDIRECT_CODE,
+	REDIRECT_ERROR,
+	REDIRECT_ERROR_DESCRIPTION,
+	REDIRECT__MAX
+};
+extern const struct form_field	fields_redirect[REDIRECT__MAX];
 
 #endif

@@ -201,17 +201,19 @@ form_check(const struct form *f, const struct form_field *fd)
 
 enum form_result
 form_validate(const struct form *f, const struct form_field *table,
-    size_t n, const char **bad)
+    size_t n, const char **val, const char **bad)
 {
+	const struct form_pair	*p;
 	enum form_result	 rc;
 	size_t			 i;
 
 	if (bad != NULL)
 		*bad = NULL;
+	if (val != NULL)
+		for (i = 0; i < n; i++)
+			val[i] = NULL;
 	/* Duplicates first: they are an attack, not a typo. */
 	for (i = 0; i < n; i++) {
-		const struct form_pair	*p;
-
 		if (form_find(f, table[i].name, &p) > 1) {
 			if (bad != NULL)
 				*bad = table[i].name;
@@ -224,6 +226,11 @@ form_validate(const struct form *f, const struct form_field *table,
 				*bad = table[i].name;
 			return rc;
 		}
+	}
+	/* Only a form that passed as a whole fills the field map. */
+	for (i = 0; val != NULL && i < n; i++) {
+		form_find(f, table[i].name, &p);
+		val[i] = p != NULL ? p->val : NULL;
 	}
 	return FORM_OK;
 }

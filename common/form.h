@@ -9,7 +9,7 @@
  * request we must not act on.  Unknown keys are kept but ignored by
  * form_validate(); a declared key that appears twice is rejected, so two
  * layers can never disagree about which value counts.  Handlers read
- * fields only with form_get() after form_validate() succeeded.
+ * fields only from the field map form_validate() fills.
  */
 #ifndef FORCELINK_FORM_H
 #define FORCELINK_FORM_H
@@ -62,11 +62,16 @@ enum form_result form_parse(const char *, size_t len, struct form *f);
 /*
  * Checks the pairs against a table of n declared fields.  An empty value
  * of a field that is not required is accepted without calling its
- * validator (enterprise_id is empty outside Enterprise Grid).  On failure
- * *bad (when not NULL) names the offending field.
+ * validator (enterprise_id is empty outside Enterprise Grid).  On FORM_OK
+ * val (when not NULL; n entries) becomes the request's field map, kcgi
+ * style: val[i] is the value of table[i], or NULL when it is absent, so
+ * that a handler reads its fields by the table's enum (fields.h) and
+ * never by name.  On failure every val[i] is NULL and *bad (when not
+ * NULL) names the offending field.
  */
 enum form_result form_validate(const struct form *,
-	    const struct form_field *table, size_t n, const char **bad);
+	    const struct form_field *table, size_t n, const char **val,
+	    const char **bad);
 
 /* Returns the value of key, or NULL when it is absent.  With duplicates
  * (only possible for undeclared keys) the first one. */

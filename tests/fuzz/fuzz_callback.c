@@ -52,16 +52,19 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct form		 f;
 	enum form_result	 rc;
-	const char		*bad;
+	const char		*bad, *val[CALLBACK__MAX];
 	size_t			 i;
 
 	if (form_parse((const char *)data, size, &f) != FORM_OK)
 		return 0;
-	rc = form_validate(&f, fields_callback, fields_ncallback, &bad);
+	rc = form_validate(&f, fields_callback, CALLBACK__MAX, val, &bad);
 	if (rc == FORM_OK) {
 		FUZZ_REQUIRE(bad == NULL);
-		for (i = 0; i < fields_ncallback; i++)
+		for (i = 0; i < CALLBACK__MAX; i++) {
+			FUZZ_REQUIRE(val[i] == form_get(&f,
+			    fields_callback[i].name));
 			check_field(&f, &fields_callback[i]);
+		}
 	} else {
 		FUZZ_REQUIRE(bad != NULL);
 		FUZZ_REQUIRE(rc == FORM_DUPLICATE || rc == FORM_TOO_LONG ||

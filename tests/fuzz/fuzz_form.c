@@ -37,9 +37,11 @@ check_pairs(const struct form *f, const uint8_t *data, size_t size)
 	}
 }
 
-/* Asserts that every declared field passed what its table says. */
+/* Asserts that every declared field passed what its table says, and
+ * that the field map holds what a look-up by name finds. */
 static void
-check_valid(const struct form *f, const struct form_field *t, size_t n)
+check_valid(const struct form *f, const struct form_field *t, size_t n,
+    const char *const *val)
 {
 	const char	*v;
 	size_t		 i, j, count, len;
@@ -50,6 +52,7 @@ check_valid(const struct form *f, const struct form_field *t, size_t n)
 			count += strcmp(f->pairs[j].key, t[i].name) == 0;
 		FUZZ_REQUIRE(count <= 1);
 		v = form_get(f, t[i].name);
+		FUZZ_REQUIRE(val[i] == v);
 		FUZZ_REQUIRE((v != NULL) == (count == 1));
 		if (v == NULL || *v == '\0') {
 			FUZZ_REQUIRE(!t[i].required);
@@ -91,15 +94,20 @@ check_roundtrip(const struct form *f)
 static void
 check_table(const struct form *f, const struct form_field *t, size_t n)
 {
-	const char		*bad = "unset";
+	const char		*bad = "unset", *val[SLASH__MAX];
 	enum form_result	 rc;
+	size_t			 i;
 
-	rc = form_validate(f, t, n, &bad);
+	FUZZ_REQUIRE(n <= SLASH__MAX);
+	rc = form_validate(f, t, n, val, &bad);
 	FUZZ_REQUIRE(rc != FORM_BAD_ENCODING && rc != FORM_TOO_MANY);
 	FUZZ_REQUIRE((rc == FORM_OK) == (bad == NULL));
 	FUZZ_REQUIRE(form_result_str(rc) != NULL);
 	if (rc == FORM_OK)
-		check_valid(f, t, n);
+		check_valid(f, t, n, val);
+	else
+		for (i = 0; i < n; i++)
+			FUZZ_REQUIRE(val[i] == NULL);
 }
 
 int
@@ -116,8 +124,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	}
 	check_pairs(&f, data, size);
-	check_table(&f, fields_contact, fields_ncontact);
-	check_table(&f, fields_start, fields_nstart);
+	check_table(&f, fields_slash, SLASH__MAX);
+	check_table(&f, fields_login, LOGIN__MAX);
 	check_roundtrip(&f);
 	form_free(&f);
 	return 0;

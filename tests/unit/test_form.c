@@ -210,15 +210,83 @@ START_TEST(test_validate_table)
 	const char		*in = validate_cases[_i].in;
 
 	ck_assert_int_eq(form_parse(in, strlen(in), &f), FORM_OK);
-	rc = form_validate(&f, fields, NELEM(fields), &bad);
+	rc = form_validate(&f, fields, NELEM(fields), NULL, &bad);
 	ck_assert_msg(rc == validate_cases[_i].rc, "%s: got %s want %s", in,
 	    form_result_str(rc), form_result_str(validate_cases[_i].rc));
 	if (validate_cases[_i].bad == NULL)
 		ck_assert_ptr_null(bad);
 	else
 		ck_assert_str_eq(bad, validate_cases[_i].bad);
-	ck_assert_int_eq(form_validate(&f, fields, NELEM(fields), NULL), rc);
+	ck_assert_int_eq(form_validate(&f, fields, NELEM(fields), NULL, NULL),
+	    rc);
 	form_free(&f);
+}
+END_TEST
+
+/* The field map: val[i] is table[i]'s value (absent: NULL, even when an
+ * undeclared key or another field has a value), and a form that fails
+ * leaves no value in it. */
+START_TEST(test_validate_fieldmap)
+{
+	struct form	 f;
+	const char	*val[NELEM(fields)], *in;
+
+	in = "text=hi&user_id=U2&junk=x&team_id=T1&enterprise_id=";
+	ck_assert_int_eq(form_parse(in, strlen(in), &f), FORM_OK);
+	ck_assert_int_eq(form_validate(&f, fields, NELEM(fields), val, NULL),
+	    FORM_OK);
+	ck_assert_str_eq(val[0], "T1");
+	ck_assert_str_eq(val[1], "");
+	ck_assert_str_eq(val[2], "hi");
+	ck_assert_str_eq(val[3], "U2");
+	ck_assert_ptr_eq(val[0], form_get(&f, "team_id"));
+	form_free(&f);
+
+	in = "team_id=T1&user_id=U2";
+	ck_assert_int_eq(form_parse(in, strlen(in), &f), FORM_OK);
+	ck_assert_int_eq(form_validate(&f, fields, NELEM(fields), val, NULL),
+	    FORM_OK);
+	ck_assert_ptr_null(val[1]);
+	ck_assert_ptr_null(val[2]);
+	form_free(&f);
+
+	in = "team_id=T1&user_id=U2&text=123456789";
+	ck_assert_int_eq(form_parse(in, strlen(in), &f), FORM_OK);
+	ck_assert_int_eq(form_validate(&f, fields, NELEM(fields), val, NULL),
+	    FORM_TOO_LONG);
+	ck_assert_ptr_null(val[0]);
+	ck_assert_ptr_null(val[3]);
+	form_free(&f);
+}
+END_TEST
+
+/* Every table of fields.h has an entry for each value of its enum (the
+ * designated initializers leave none empty). */
+START_TEST(test_fields_tables_complete)
+{
+	static const struct {
+		const struct form_field	*t;
+		size_t			 n;
+	} tables[] = {
+		{ fields_slash, SLASH__MAX },
+		{ fields_login, LOGIN__MAX },
+		{ fields_continue, CONTINUE__MAX },
+		{ fields_callback, CALLBACK__MAX },
+		{ fields_redirect, REDIRECT__MAX },
+	};
+	size_t	 i, j;
+
+	for (i = 0; i < NELEM(tables); i++)
+		for (j = 0; j < tables[i].n; j++) {
+			ck_assert_ptr_nonnull(tables[i].t[j].name);
+			ck_assert_uint_gt(tables[i].t[j].maxlen, 0);
+		}
+	ck_assert_str_eq(fields_slash[SLASH_TEXT].name, "text");
+	ck_assert_str_eq(fields_slash[SLASH_RESPONSE_URL].name,
+	    "response_url");
+	ck_assert_str_eq(fields_callback[CALLBACK_CODE].name, "code");
+	ck_assert_str_eq(fields_redirect[REDIRECT_ERROR].name, "error");
+	ck_assert_str_eq(fields_continue[CONTINUE_CSRF].name, "csrf");
 }
 END_TEST
 
@@ -550,6 +618,8 @@ suite(void)
 	tcase_add_loop_test(tc, test_utf8_table, 0, NELEM(utf8_cases));
 	tcase_add_loop_test(tc, test_validators_table, 0,
 	    NELEM(valid_cases));
+	tcase_add_test(tc, test_validate_fieldmap);
+	tcase_add_test(tc, test_fields_tables_complete);
 	tcase_add_test(tc, test_validators_use_len);
 	tcase_add_test(tc, test_valid_token_length);
 	tcase_add_loop_test(tc, test_text_table, 0, NELEM(text_cases));
