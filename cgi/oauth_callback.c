@@ -419,36 +419,39 @@ out:
 	free(url);
 }
 
-/* Sign in with Slack came back: take its state (the search stays on
- * the row for the Salesforce leg), learn who signed in, and compare. */
-static void
-callback_slack(struct callback *c)
+/*
+ * The code of a redirect whose state was taken (sr): NULL, with the
+ * error page, when the state was not good or no code came with it.
+ */
+static const char *
+callback_code(struct callback *c, enum store_result sr, const char *leg)
+{
+	const char	*code = c->val[CALLBACK_CODE];
+
+	if (sr != STORE_OK) {
+		log_event(LOGL_WARN, "oauth.callback", "outcome=%s%s%s",
+		    store_result_str(sr), leg != NULL ? " leg=" : "",
+		    leg != NULL ? leg : "");
+		callback_state_fail(&c->page, sr);
+		return NULL;
+	}
+	if (code == NULL || *code == '\0') {
+		callback_state_fail(&c->page, STORE_NOTFOUND);
+		return NULL;
+	}
+	return code;
+}
+
+/* Who signed in with Slack (code and verifier): the same Slack user as
+ * the login's goes on to Salesforce, anyone else is refused. */
+static enum slackapi_result
+callback_slack_identify(struct callback *c, const char *code,
+    const char *verifier)
 {
 	struct slackapi_oidc_user	 u;
-	enum store_result		 sr;
-	enum slackapi_result		 sl = SLACKAPI_ERROR;
-	const char			*err, *code;
-	char				*verifier = NULL;
+	enum slackapi_result		 sl;
 
 	memset(&u, 0, sizeof(u));
-	sr = callback_take_state(c->fcgi, c->s, STORE_LEG_SLACK, c->state_h,
-	    &c->who, &verifier, NULL);
-	if (sr == STORE_OK)
-		log_set_user(c->who.team_id, c->who.user_id);
-	if ((err = c->val[CALLBACK_ERROR]) != NULL) {
-		callback_slack_error(c, err);
-		goto out;
-	}
-	if (sr != STORE_OK) {
-		log_event(LOGL_WARN, "oauth.callback", "outcome=%s leg=slack",
-		    store_result_str(sr));
-		callback_state_fail(&c->page, sr);
-		goto out;
-	}
-	if ((code = c->val[CALLBACK_CODE]) == NULL || *code == '\0') {
-		callback_state_fail(&c->page, STORE_NOTFOUND);
-		goto out;
-	}
 	sl = slackapi_oidc_identify_pkce(c->s->http, c->s->cfg, code,
 	    verifier, &u, NULL);
 	if (sl != SLACKAPI_OK) {
@@ -459,12 +462,58 @@ callback_slack(struct callback *c)
 		callback_slack_other(c);
 	else
 		callback_slack_hand_on(c);
-out:
+	slackapi_oidc_user_free(&u);
+	return sl;
+}
+
+/* Sign in with Slack came back: take its state (the search stays on
+ * the row for the Salesforce leg), learn who signed in, and compare. */
+static void
+callback_slack(struct callback *c)
+{
+	enum store_result	 sr;
+	enum slackapi_result	 sl = SLACKAPI_ERROR;
+	const char		*code;
+	char			*verifier = NULL;
+
+	sr = callback_take_state(c->fcgi, c->s, STORE_LEG_SLACK, c->state_h,
+	    &c->who, &verifier, NULL);
+	if (sr == STORE_OK)
+		log_set_user(c->who.team_id, c->who.user_id);
+	if (c->val[CALLBACK_ERROR] != NULL)
+		callback_slack_error(c, c->val[CALLBACK_ERROR]);
+	else if ((code = callback_code(c, sr, "slack")) != NULL)
+		sl = callback_slack_identify(c, code, verifier);
 	/* A login Slack did not answer is over: nothing stays usable. */
 	if (sr == STORE_OK && sl != SLACKAPI_OK)
 		(void)store_state_void(c->s->st, c->state_h, time(NULL));
 	crypto_free_secret(verifier);
-	slackapi_oidc_user_free(&u);
+}
+
+/* Exchanges the code for a grant with the integration /oauth/start used
+ * (NULL for a login started before integrations existed: the
+ * workspace's), and finishes with it. */
+static void
+callback_grant(struct callback *c, const char *code, const char *verifier)
+{
+	struct session_grant	 g;
+	enum session_result	 res;
+	char			*org = NULL;
+
+	memset(&g, 0, sizeof(g));
+	if (store_state_org(c->s->st, c->state_h, &org) != STORE_OK) {
+		callback_state_fail(&c->page, STORE_ERROR);
+		return;
+	}
+	res = session_grant_get(c->s, &c->who, org, code, verifier, &g);
+	log_event(res == SESSION_OK ? LOGL_INFO : LOGL_WARN, "oauth.callback",
+	    "outcome=%s", session_result_str(res));
+	if (res != SESSION_OK)
+		callback_link_fail(&c->page, res);
+	else
+		callback_finish(c, &g);
+	free(org);
+	session_grant_free(&g);
 }
 
 /* The Salesforce login came back: take its state, exchange the code,
@@ -472,106 +521,98 @@ out:
 static void
 callback_salesforce(struct callback *c)
 {
-	struct session_grant	 g;
 	enum store_result	 sr;
-	enum session_result	 res;
-	const char		*err, *code;
-	char			*verifier = NULL, *org = NULL;
+	const char		*code;
+	char			*verifier = NULL;
 
-	memset(&g, 0, sizeof(g));
 	/* In code mode the search waits on the row for the code. */
 	sr = callback_take_state(c->fcgi, c->s, STORE_LEG_SALESFORCE,
 	    c->state_h, &c->who, &verifier,
 	    (c->s->cfg->link_proof & CONFIG_PROOF_CODE) ? NULL : &c->search);
-	if ((err = c->val[CALLBACK_ERROR]) != NULL) {
-		callback_sf_error(c, err, sr);
-		goto out;
-	}
-	if (sr != STORE_OK) {
-		log_event(LOGL_WARN, "oauth.callback", "outcome=%s",
-		    store_result_str(sr));
-		callback_state_fail(&c->page, sr);
-		goto out;
-	}
-	log_set_user(c->who.team_id, c->who.user_id);
-	if ((code = c->val[CALLBACK_CODE]) == NULL || *code == '\0') {
-		callback_state_fail(&c->page, STORE_NOTFOUND);
-		goto out;
-	}
-	/* The integration /oauth/start used (NULL for a login started
-	 * before integrations existed: the workspace's). */
-	if (store_state_org(c->s->st, c->state_h, &org) != STORE_OK) {
-		callback_state_fail(&c->page, STORE_ERROR);
-		goto out;
-	}
-	res = session_grant_get(c->s, &c->who, org, code, verifier, &g);
-	log_event(res == SESSION_OK ? LOGL_INFO : LOGL_WARN, "oauth.callback",
-	    "outcome=%s", session_result_str(res));
-	if (res != SESSION_OK) {
-		callback_link_fail(&c->page, res);
-		goto out;
-	}
-	callback_finish(c, &g);
-out:
+	if (sr == STORE_OK)
+		log_set_user(c->who.team_id, c->who.user_id);
+	if (c->val[CALLBACK_ERROR] != NULL)
+		callback_sf_error(c, c->val[CALLBACK_ERROR], sr);
+	else if ((code = callback_code(c, sr, NULL)) != NULL)
+		callback_grant(c, code, verifier);
 	crypto_free_secret(verifier);
-	free(org);
-	session_grant_free(&g);
 }
 
+/*
+ * Reads the redirect's query: GET only, the fields of fields_callback,
+ * and a state.  Returns 0 with the state's hash in c->state_h, or -1
+ * with the error page in c->page.
+ */
+static int
+callback_read(struct callback *c)
+{
+	enum form_result	 fr;
+	const char		*method;
+
+	method = req_param(c->fcgi, "REQUEST_METHOD");
+	if (method == NULL || strcmp(method, "GET") != 0) {
+		page_error(&c->page, 405, "Method not allowed",
+		    "This address is only for Salesforce's login redirect.");
+		return -1;
+	}
+	fr = form_parse_fields(req_param(c->fcgi, "QUERY_STRING"), &c->f,
+	    fields_callback, CALLBACK__MAX, c->val, NULL);
+	if (fr == FORM_NOMEM) {
+		/* Our failure: the link itself may be fine. */
+		callback_state_fail(&c->page, STORE_ERROR);
+		return -1;
+	}
+	if (fr != FORM_OK) {
+		page_error_next(&c->page, 400, "Invalid login answer", "This "
+		    "address did not come from Salesforce's login, so nothing "
+		    "was linked.", "Run `/contact login` in Slack to start "
+		    "again.");
+		return -1;
+	}
+	if (c->val[CALLBACK_STATE] == NULL) {
+		callback_state_fail(&c->page, STORE_NOTFOUND);
+		return -1;
+	}
+	crypto_sha256(c->val[CALLBACK_STATE], c->state_h);
+	return 0;
+}
+
+/* After the page: the search kept with the login is answered, and
+ * pending logins that expired are revoked along the way. */
+static void
+callback_after(struct callback *c)
+{
+	if (c->how == PAGE_RESUME_SENT)
+		resume_run(c->s, &c->who, &c->search);
+	else if (c->search.text != NULL)
+		log_event(LOGL_INFO, "resume", "outcome=dropped why=\"no "
+		    "link made\"");
+	(void)proof_sweep(c->s, time(NULL), PROOF_SWEEP_SOME);
+}
+
+/* GET /oauth/callback: which login came back (an unknown state fails as
+ * Salesforce's), its leg, the page, then what follows the page. */
 static void
 callback_handle(FCGX_Request *r, struct session *s)
 {
 	struct callback		 c;
-	enum form_result	 fr = FORM_OK;
 	enum store_leg		 leg = STORE_LEG_SALESFORCE;
-	const char		*q, *method, *state;
 
 	memset(&c, 0, sizeof(c));
 	c.fcgi = r;
 	c.s = s;
 	buf_init(&c.page, PAGE_MAX);
-	method = req_param(r, "REQUEST_METHOD");
-	if (method == NULL || strcmp(method, "GET") != 0) {
-		page_error(&c.page, 405, "Method not allowed",
-		    "This address is only for Salesforce's login redirect.");
-		goto out;
+	if (callback_read(&c) == 0) {
+		(void)store_state_peek(s->st, c.state_h, &leg, &c.names);
+		if (leg == STORE_LEG_SLACK)
+			callback_slack(&c);
+		else
+			callback_salesforce(&c);
 	}
-	q = req_param(r, "QUERY_STRING");
-	if (q != NULL && (fr = form_parse(q, strlen(q), &c.f)) == FORM_NOMEM) {
-		/* Our failure: the link itself may be fine. */
-		callback_state_fail(&c.page, STORE_ERROR);
-		goto out;
-	}
-	if (q == NULL || fr != FORM_OK || form_validate(&c.f, fields_callback,
-	    CALLBACK__MAX, c.val, NULL) != FORM_OK) {
-		page_error_next(&c.page, 400, "Invalid login answer", "This "
-		    "address did not come from Salesforce's login, so nothing "
-		    "was linked.", "Run `/contact login` in Slack to start "
-		    "again.");
-		goto out;
-	}
-	if ((state = c.val[CALLBACK_STATE]) == NULL) {
-		callback_state_fail(&c.page, STORE_NOTFOUND);
-		goto out;
-	}
-	crypto_sha256(state, c.state_h);
-	/* Which login came back (an unknown state fails as Salesforce's). */
-	(void)store_state_peek(s->st, c.state_h, &leg, &c.names);
-	if (leg == STORE_LEG_SLACK)
-		callback_slack(&c);
-	else
-		callback_salesforce(&c);
-out:
 	req_send_raw(r, &c.page);
 	/* The page is complete: let the browser have it now. */
 	FCGX_Finish_r(r);
-	if (c.how == PAGE_RESUME_SENT)
-		resume_run(s, &c.who, &c.search);
-	else if (c.search.text != NULL)
-		log_event(LOGL_INFO, "resume", "outcome=dropped why=\"no "
-		    "link made\"");
-	/* Pending logins that expired are revoked along the way. */
-	(void)proof_sweep(s, time(NULL), PROOF_SWEEP_SOME);
+	callback_after(&c);
 	store_search_free(&c.search);
 	form_free(&c.f);
 	/* A redirect to Salesforce sets the login cookie again. */

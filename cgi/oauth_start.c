@@ -128,50 +128,39 @@ start_fail(struct buf *b, enum store_result sr)
 	}
 }
 
-/* GET: shows whom the link is for, and the Continue button.  Writes
- * nothing to the database. */
-static void
-start_page(FCGX_Request *r, struct session *s, struct buf *page)
+/* Where Continue leads, for the page's form-action: the origin of Sign
+ * in with Slack, or of who's Salesforce login.  0, or -1. */
+static int
+start_continue_to(struct session *s, const struct slack_user *who, char *to,
+    size_t tosz)
 {
-	struct form		 f = { NULL, 0 };
-	struct slack_user	 who;
-	struct store_names	 names;
-	struct sf_org		 org;
-	struct keyring_snap	*snap = NULL;
-	struct page_start	 ps;
-	enum store_result	 sr;
-	const char		*q, *nonce, *val[LOGIN__MAX];
-	char			 cookie[CRYPTO_TOKEN_MAX], csrf[65];
-	char			 header[1024], action[1024], to[512];
-	unsigned char		 nonce_h[CRYPTO_HASHLEN];
+	struct sf_org	 org;
+	int		 rc = -1;
 
 	memset(&org, 0, sizeof(org));
-	q = req_param(r, "QUERY_STRING");
-	if (q == NULL || form_parse(q, strlen(q), &f) != FORM_OK ||
-	    form_validate(&f, fields_login, LOGIN__MAX, val, NULL) !=
-	    FORM_OK) {
-		start_fail(page, STORE_NOTFOUND);
-		goto out;
+	if (s->cfg->link_proof & CONFIG_PROOF_SLACK) {
+		start_origin(s->cfg->slack_authorize_url, to, tosz);
+		rc = 0;
+	} else if (session_login_org(s, who, &org) == SESSION_OK) {
+		start_origin(org.login_url, to, tosz);
+		rc = 0;
 	}
-	nonce = val[LOGIN_STATE];
-	crypto_sha256(nonce, nonce_h);
-	sr = store_nonce_peek(s->st, nonce_h, time(NULL), &who, &names);
-	if (sr != STORE_OK) {
-		log_event(LOGL_WARN, "oauth.start", "outcome=%s",
-		    store_result_str(sr));
-		start_fail(page, sr);
-		goto out;
-	}
-	log_set_user(who.team_id, who.user_id);
-	/* Where Continue leads, for the page's form-action. */
-	if (s->cfg->link_proof & CONFIG_PROOF_SLACK)
-		start_origin(s->cfg->slack_authorize_url, to, sizeof(to));
-	else if (session_login_org(s, &who, &org) == SESSION_OK)
-		start_origin(org.login_url, to, sizeof(to));
-	else {
-		start_fail(page, STORE_ERROR);
-		goto out;
-	}
+	config_sf_org_free(&org);
+	return rc;
+}
+
+/* The login page for who's nonce: a fresh CSRF cookie, and the token
+ * bound to it and the nonce in the form. */
+static void
+start_show(struct session *s, struct buf *page, const struct slack_user *who,
+    const struct store_names *names, const char *nonce,
+    const unsigned char nonce_h[CRYPTO_HASHLEN], const char *to)
+{
+	struct keyring_snap	*snap = NULL;
+	struct page_start	 ps;
+	char			 cookie[CRYPTO_TOKEN_MAX], csrf[65];
+	char			 header[1024], action[1024];
+
 	crypto_random_token(cookie, 32);
 	keyring_update(s->cfg->keyring, &snap);
 	start_csrf(keyring_current(snap), cookie, nonce_h, csrf);
@@ -181,8 +170,8 @@ start_page(FCGX_Request *r, struct session *s, struct buf *page)
 	snprintf(action, sizeof(action), "%s/oauth/start",
 	    s->cfg->public_url);
 	memset(&ps, 0, sizeof(ps));
-	ps.who = (struct page_who){ who.team_id, who.user_id,
-	    names.team_domain, names.user_name };
+	ps.who = (struct page_who){ who->team_id, who->user_id,
+	    names->team_domain, names->user_name };
 	ps.action = action;
 	ps.state = nonce;
 	ps.csrf = csrf;
@@ -192,10 +181,43 @@ start_page(FCGX_Request *r, struct session *s, struct buf *page)
 	if (page_start(page, &ps, header) == -1)
 		start_fail(page, STORE_ERROR);
 	log_event(LOGL_INFO, "oauth.start", "outcome=page");
-out:
 	crypto_wipe(cookie, sizeof(cookie));
 	crypto_wipe(header, sizeof(header));
-	config_sf_org_free(&org);
+}
+
+/* GET: shows whom the link is for, and the Continue button.  Writes
+ * nothing to the database. */
+static void
+start_page(FCGX_Request *r, struct session *s, struct buf *page)
+{
+	struct form		 f;
+	struct slack_user	 who;
+	struct store_names	 names;
+	enum store_result	 sr;
+	const char		*val[LOGIN__MAX];
+	char			 to[512];
+	unsigned char		 nonce_h[CRYPTO_HASHLEN];
+
+	if (form_parse_fields(req_param(r, "QUERY_STRING"), &f, fields_login,
+	    LOGIN__MAX, val, NULL) != FORM_OK) {
+		start_fail(page, STORE_NOTFOUND);
+		goto out;
+	}
+	crypto_sha256(val[LOGIN_STATE], nonce_h);
+	sr = store_nonce_peek(s->st, nonce_h, time(NULL), &who, &names);
+	if (sr != STORE_OK) {
+		log_event(LOGL_WARN, "oauth.start", "outcome=%s",
+		    store_result_str(sr));
+		start_fail(page, sr);
+		goto out;
+	}
+	log_set_user(who.team_id, who.user_id);
+	if (start_continue_to(s, &who, to, sizeof(to)) == -1)
+		start_fail(page, STORE_ERROR);
+	else
+		start_show(s, page, &who, &names, val[LOGIN_STATE], nonce_h,
+		    to);
+out:
 	form_free(&f);
 }
 
@@ -251,28 +273,19 @@ start_first_url(struct session *s, const struct slack_user *who,
 	return session_login_authorize_url(s, who, state_h, state, verifier);
 }
 
-/* POST: Continue was clicked.  Consumes the nonce and redirects. */
+/* Starts the first login of the nonce's Slack user (leg): a fresh
+ * state, cookie and PKCE verifier, and the redirect to the login. */
 static void
-start_continue(FCGX_Request *r, struct session *s, struct buf *page)
+start_first_login(struct session *s, struct buf *page, enum store_leg leg,
+    const unsigned char nonce_h[CRYPTO_HASHLEN])
 {
-	struct form		 f = { NULL, 0 };
 	struct slack_user	 who;
 	enum store_result	 sr;
-	enum store_leg		 leg;
 	char			 state[CRYPTO_TOKEN_MAX], cookie[CRYPTO_TOKEN_MAX];
 	char			 verifier[CRYPTO_TOKEN_MAX], header[1024];
-	unsigned char		 nonce_h[CRYPTO_HASHLEN], state_h[CRYPTO_HASHLEN];
-	unsigned char		 cookie_h[CRYPTO_HASHLEN];
+	unsigned char		 state_h[CRYPTO_HASHLEN], cookie_h[CRYPTO_HASHLEN];
 	char			*url = NULL;
 
-	if ((sr = start_read_post(r, s, &f, nonce_h)) != STORE_OK) {
-		log_event(LOGL_WARN, "oauth.start", "outcome=%s method=POST",
-		    sr == STORE_MISMATCH ? "csrf_refused" : "malformed");
-		start_fail(page, sr);
-		goto out;
-	}
-	leg = (s->cfg->link_proof & CONFIG_PROOF_SLACK) ? STORE_LEG_SLACK :
-	    STORE_LEG_SALESFORCE;
 	crypto_random_token(state, 32);
 	crypto_random_token(cookie, 32);
 	crypto_random_token(verifier, 32);
@@ -302,6 +315,24 @@ out:
 	crypto_wipe(verifier, sizeof(verifier));
 	crypto_wipe(header, sizeof(header));
 	free(url);
+}
+
+/* POST: Continue was clicked.  Consumes the nonce and redirects. */
+static void
+start_continue(FCGX_Request *r, struct session *s, struct buf *page)
+{
+	struct form		 f = { NULL, 0 };
+	enum store_result	 sr;
+	unsigned char		 nonce_h[CRYPTO_HASHLEN];
+
+	if ((sr = start_read_post(r, s, &f, nonce_h)) != STORE_OK) {
+		log_event(LOGL_WARN, "oauth.start", "outcome=%s method=POST",
+		    sr == STORE_MISMATCH ? "csrf_refused" : "malformed");
+		start_fail(page, sr);
+	} else
+		start_first_login(s, page, (s->cfg->link_proof &
+		    CONFIG_PROOF_SLACK) ? STORE_LEG_SLACK :
+		    STORE_LEG_SALESFORCE, nonce_h);
 	form_free(&f);
 }
 

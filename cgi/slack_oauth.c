@@ -256,54 +256,54 @@ slack_take_state(FCGX_Request *r, struct session *s,
 	return is;
 }
 
+/* Exchanges the redirect's code for the installation, and says how
+ * it went. */
+static void
+slack_complete(struct session *s, struct buf *page, const char *code)
+{
+	struct install_done	 done;
+	enum install_result	 res;
+
+	memset(&done, 0, sizeof(done));
+	res = install_complete(s, code, &done);
+	log_event(res == INSTALL_OK ? LOGL_INFO : LOGL_WARN, "slack.install",
+	    "outcome=%s", install_result_str(res));
+	if (res != INSTALL_OK)
+		slack_install_fail(s, page, res);
+	else
+		slack_done(page, &done);
+	install_done_free(&done);
+}
+
 /* GET /slack/oauth_redirect */
 static void
 slack_redirect(FCGX_Request *r, struct session *s, struct buf *page)
 {
-	struct form		 f = { NULL, 0 };
-	struct install_done	 done;
+	struct form		 f;
 	enum install_state	 is;
-	enum install_result	 res;
-	enum form_result	 fr = FORM_OK;
-	const char		*q, *err, *val[REDIRECT__MAX];
+	enum form_result	 fr;
+	const char		*val[REDIRECT__MAX];
 	char			 next[600];
 
-	memset(&done, 0, sizeof(done));
 	if (s->cfg->slack_client_id == NULL) {
 		slack_unconfigured(page);
 		return;
 	}
-	q = req_param(r, "QUERY_STRING");
-	if (q != NULL && (fr = form_parse(q, strlen(q), &f)) == FORM_NOMEM) {
+	fr = form_parse_fields(req_param(r, "QUERY_STRING"), &f,
+	    fields_redirect, REDIRECT__MAX, val, NULL);
+	if (fr == FORM_NOMEM)
 		slack_state_fail(s, page, INSTALL_STATE_ERROR);
-		goto out;
-	}
-	if (q == NULL || fr != FORM_OK || form_validate(&f,
-	    fields_redirect, REDIRECT__MAX, val, NULL) != FORM_OK) {
+	else if (fr != FORM_OK) {
 		slack_again(s, next, sizeof(next));
 		page_error_next(page, 400, "Invalid installation answer",
 		    "This address did not come from Slack's installation "
 		    "page, so nothing was installed.", next);
-		goto out;
-	}
-	if ((err = val[REDIRECT_ERROR]) != NULL) {
-		slack_slack_error(r, s, page, val, err);
-		goto out;
-	}
-	if ((is = slack_take_state(r, s, val)) != INSTALL_STATE_OK) {
+	} else if (val[REDIRECT_ERROR] != NULL)
+		slack_slack_error(r, s, page, val, val[REDIRECT_ERROR]);
+	else if ((is = slack_take_state(r, s, val)) != INSTALL_STATE_OK)
 		slack_state_fail(s, page, is);
-		goto out;
-	}
-	res = install_complete(s, val[REDIRECT_CODE], &done);
-	log_event(res == INSTALL_OK ? LOGL_INFO : LOGL_WARN, "slack.install",
-	    "outcome=%s", install_result_str(res));
-	if (res != INSTALL_OK) {
-		slack_install_fail(s, page, res);
-		goto out;
-	}
-	slack_done(page, &done);
-out:
-	install_done_free(&done);
+	else
+		slack_complete(s, page, val[REDIRECT_CODE]);
 	form_free(&f);
 }
 

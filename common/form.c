@@ -235,6 +235,27 @@ form_validate(const struct form *f, const struct form_field *table,
 	return FORM_OK;
 }
 
+enum form_result
+form_parse_fields(const char *in, struct form *f,
+    const struct form_field *table, size_t n, const char **val,
+    const char **bad)
+{
+	enum form_result	 rc;
+	size_t			 i;
+
+	f->pairs = NULL;
+	f->npairs = 0;
+	if (bad != NULL)
+		*bad = NULL;
+	for (i = 0; val != NULL && i < n; i++)
+		val[i] = NULL;
+	if (in == NULL)
+		return FORM_BAD_ENCODING;
+	if ((rc = form_parse(in, strlen(in), f)) != FORM_OK)
+		return rc;
+	return form_validate(f, table, n, val, bad);
+}
+
 const char *
 form_get(const struct form *f, const char *key)
 {

@@ -73,6 +73,16 @@ enum form_result form_validate(const struct form *,
 	    const struct form_field *table, size_t n, const char **val,
 	    const char **bad);
 
+/*
+ * form_parse() of in (NULL: FORM_BAD_ENCODING), then form_validate()
+ * against the table: a query string or body read and checked in one
+ * call: val is the field map when it returns FORM_OK, all NULL
+ * otherwise.  *f is released with form_free() whatever the result.
+ */
+enum form_result form_parse_fields(const char *in, struct form *f,
+	    const struct form_field *table, size_t n, const char **val,
+	    const char **bad);
+
 /* Returns the value of key, or NULL when it is absent.  With duplicates
  * (only possible for undeclared keys) the first one. */
 const char	*form_get(const struct form *, const char *key);
