@@ -260,6 +260,46 @@ START_TEST(test_validate_fieldmap)
 }
 END_TEST
 
+/* A query read and checked in one call: the field map on success, all
+ * NULL (and nothing to free) on any failure, NULL input included. */
+START_TEST(test_parse_fields)
+{
+	struct form	 f;
+	const char	*val[NELEM(fields)], *bad = "unset";
+	size_t		 i;
+
+	for (i = 0; i < NELEM(fields); i++)
+		val[i] = "stale";
+	ck_assert_int_eq(form_parse_fields(NULL, &f, fields, NELEM(fields),
+	    val, &bad), FORM_BAD_ENCODING);
+	ck_assert_ptr_null(bad);
+	for (i = 0; i < NELEM(fields); i++)
+		ck_assert_ptr_null(val[i]);
+	ck_assert_uint_eq(f.npairs, 0);
+	form_free(&f);
+
+	ck_assert_int_eq(form_parse_fields("team_id=T1&user_id=%zz", &f,
+	    fields, NELEM(fields), val, &bad), FORM_BAD_ENCODING);
+	ck_assert_ptr_null(val[0]);
+	form_free(&f);
+
+	ck_assert_int_eq(form_parse_fields("team_id=T1", &f, fields,
+	    NELEM(fields), val, &bad), FORM_MISSING);
+	ck_assert_str_eq(bad, "user_id");
+	ck_assert_ptr_null(val[0]);
+	form_free(&f);
+
+	ck_assert_int_eq(form_parse_fields("user_id=U2&team_id=T1&text=x", &f,
+	    fields, NELEM(fields), val, &bad), FORM_OK);
+	ck_assert_ptr_null(bad);
+	ck_assert_str_eq(val[0], "T1");
+	ck_assert_ptr_null(val[1]);
+	ck_assert_str_eq(val[2], "x");
+	ck_assert_str_eq(val[3], "U2");
+	form_free(&f);
+}
+END_TEST
+
 /* Every table of fields.h has an entry for each value of its enum (the
  * designated initializers leave none empty). */
 START_TEST(test_fields_tables_complete)
@@ -619,6 +659,7 @@ suite(void)
 	tcase_add_loop_test(tc, test_validators_table, 0,
 	    NELEM(valid_cases));
 	tcase_add_test(tc, test_validate_fieldmap);
+	tcase_add_test(tc, test_parse_fields);
 	tcase_add_test(tc, test_fields_tables_complete);
 	tcase_add_test(tc, test_validators_use_len);
 	tcase_add_test(tc, test_valid_token_length);
