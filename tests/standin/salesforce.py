@@ -60,6 +60,7 @@ API_LIMIT = 15000               # shown in Sforce-Limit-Info
 APP_SCOPES = ("api", "refresh_token")
 KNOWN_SCOPES = ("api", "refresh_token", "offline_access")
 LATEST_VERSION = 67
+CONNS_KEPT = 10000              # connections listed by /_control/connections
 OLDEST_VERSION = 31
 
 _ID_SUFFIX = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
@@ -693,6 +694,10 @@ class State:
     def __init__(self, cfg):
         self.cfg = cfg
         self.lock = threading.Lock()
+        # Every TLS connection accepted since start (the last CONNS_KEPT),
+        # kept across resets: the tests compare serial numbers.
+        self.conns = []
+        self.conn_serial = 0
         # Every secret issued or received since start, kept across resets:
         # the tests search forcelink's logs and files for them.
         self.ledger = set()
@@ -734,6 +739,23 @@ class State:
 
     def now(self):
         return time.time() + self.offset
+
+    def conn_opened(self, tls):
+        """Records a connection whose handshake just ended."""
+        with self.lock:
+            self.conn_serial += 1
+            rec = {"serial": self.conn_serial, "tls": tls.version(),
+                   "resumed": bool(tls.session_reused), "requests": 0,
+                   "user_agent": None}
+            self.conns.append(rec)
+            del self.conns[:-CONNS_KEPT]
+        return rec
+
+    def conn_request(self, rec, user_agent):
+        with self.lock:
+            rec["requests"] += 1
+            if rec["user_agent"] is None:
+                rec["user_agent"] = user_agent
 
     def remember(self, secret):
         with self.lock:
@@ -1432,6 +1454,9 @@ class Handler(BaseHTTPRequestHandler):
         # API, not Slack's response_url): what, with which client id or
         # whose token, and the status.
         self.rec = None
+        conn = getattr(self.request, "standin_conn", None)
+        if conn is not None and not path.startswith("/_control/"):
+            self.st.conn_request(conn, self.headers.get("User-Agent"))
         if not path.startswith(("/_control/", "/hooks/")):
             self.rec = {"method": self.command, "path": path,
                         "client_id": None, "grant_type": None,
@@ -2046,6 +2071,9 @@ class Handler(BaseHTTPRequestHandler):
             out = st.state_json()["hooks"]
         elif m == "GET" and what == "secrets":
             out = st.ledger_json()
+        elif m == "GET" and what == "connections":
+            with st.lock:
+                out = [dict(c) for c in st.conns]
         elif m == "GET" and what == "requests":
             with st.lock:
                 out = list(st.requests)
@@ -2117,6 +2145,7 @@ class Server(ThreadingHTTPServer):
             self.log.write("%s TLS handshake failed: %s" % (
                 client_address[0], getattr(e, "reason", None) or e))
             return
+        tls.standin_conn = self.state.conn_opened(tls)
         try:
             self.RequestHandlerClass(tls, client_address, self)
         except (OSError, ssl.SSLError):
