@@ -27,8 +27,10 @@
  * Timeouts: a worker must answer Slack within 3 s, so no call may wait
  * on a stuck server longer than a fraction of that.  Each connection
  * runs with statement_timeout and lock_timeout PG_TIMEOUT_MS and connects
- * again within PG_CONNECT_S; a call that runs into one fails (STORE_BUSY for a
- * lock, logged) and the request is answered with an apology.  A server
+ * again within PG_CONNECT_S (by our clock: a fiber gives its thread to
+ * other requests while it connects, pg_connect_wait); a call that runs
+ * into one fails (STORE_BUSY for a lock, logged) and the request is
+ * answered with an apology.  A server
  * that does not answer at all (stopped, or cut off by the network, where
  * the kernel would wait many minutes) is given PG_ANSWER_MS by our own
  * clock (pg_result), and the connection is then dropped.  The
@@ -96,11 +98,11 @@
 /* Timeouts of a connection (see the top of this file), in ms and s: the
  * server's, and ours for an answer that does not come at all. */
 #define PG_TIMEOUT_MS		"2000"
-#define PG_CONNECT_S		"2"
+#define PG_CONNECT_S		2
 /* The connect of store_open() and of a worker thread's store as the
  * thread starts (store_open_deferred): not in a request, so it may take
  * longer on a busy host; a reconnect within a call has PG_CONNECT_S. */
-#define PG_CONNECT_OPEN_S	"10"
+#define PG_CONNECT_OPEN_S	10
 #define PG_ANSWER_MS		2500
 /* Least time between two attempts to reach a server that was down. */
 #define PG_RETRY_S		1
@@ -253,21 +255,89 @@ pg_notice(void *arg, const PGresult *res)
 }
 
 /*
- * Connects to uri.  Our settings come before the URI's, which may
- * override connect_timeout; the timeouts are per session.  Returns the
- * connection, or NULL (logged).
+ * Drives a connection that PQconnectStartParams() began to its end
+ * within ms milliseconds, waiting on its socket in the scheduler: a
+ * fiber gives its thread to the other requests meanwhile (poll(2)
+ * outside one), so a server that is slow to answer or gone stalls only
+ * the requests that need it.  libpq leaves the timeout of such a
+ * connection to its caller.  Returns 0 when connected, else -1 with a
+ * reason in *why (NULL: libpq's message says).
+ */
+static int
+pg_connect_wait(PGconn *c, long ms, const char **why)
+{
+	PostgresPollingStatusType	 ps = PGRES_POLLING_WRITING;
+	struct timespec			 end, now;
+	long				 left;
+	int				 ev;
+
+	*why = NULL;
+	if (PQstatus(c) == CONNECTION_BAD)
+		return -1;
+	clock_gettime(CLOCK_MONOTONIC, &end);
+	fiber_add_ms(&end, ms);
+	while (ps != PGRES_POLLING_OK) {
+		if (ps == PGRES_POLLING_FAILED)
+			return -1;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		left = (end.tv_sec - now.tv_sec) * 1000L +
+		    (end.tv_nsec - now.tv_nsec) / 1000000L;
+		if (left <= 0) {
+			*why = "no answer within the connect timeout";
+			return -1;
+		}
+		/* The socket may change from one attempt to the next. */
+		ev = fiber_wait_fd(PQsocket(c), ps == PGRES_POLLING_READING ?
+		    POLLIN : POLLOUT, left);
+		if (ev == -1 && errno != EINTR) {
+			*why = "cannot wait for the server";
+			return -1;
+		}
+		if (ev > 0)
+			ps = PQconnectPoll(c);
+	}
+	return 0;
+}
+
+/* The URI's connect_timeout in seconds (as libpq, at least 2), or dflt
+ * when it sets none. */
+static long
+pg_uri_timeout(const char *uri, long dflt)
+{
+	PQconninfoOption	*o, *opts;
+	long			 s = dflt;
+	char			*end;
+
+	if ((opts = PQconninfoParse(uri, NULL)) == NULL)
+		return dflt;
+	for (o = opts; o->keyword != NULL; o++)
+		if (strcmp(o->keyword, "connect_timeout") == 0 &&
+		    o->val != NULL && *o->val != '\0') {
+			s = strtol(o->val, &end, 10);
+			if (*end != '\0' || s <= 0)
+				s = dflt;
+			else if (s < 2)
+				s = 2;
+		}
+	PQconninfoFree(opts);
+	return s;
+}
+
+/*
+ * Connects to uri within timeout_s seconds, or the URI's own
+ * connect_timeout.  Our settings come before the URI's; the timeouts are
+ * per session.  Returns the connection, or NULL (logged).
  */
 static PGconn *
-pg_connect(struct store_pg *pg, const char *uri, const char *timeout_s)
+pg_connect(struct store_pg *pg, const char *uri, long timeout_s)
 {
-	const char	*kw[6], *val[6];
+	const char	*kw[5], *val[5], *why;
 	char		 pw[PG_PASSWORD_MAX], where[256];
 	PGconn		*c;
 	int		 n = 0, havepw;
 
 	if ((havepw = pg_password(pw, sizeof(pw))) == -1)
 		return NULL;
-	kw[n] = "connect_timeout";	val[n++] = timeout_s;
 	kw[n] = "application_name";	val[n++] = "forcelink";
 	kw[n] = "options";		val[n++] = "-c statement_timeout="
 	    PG_TIMEOUT_MS " -c lock_timeout=" PG_TIMEOUT_MS;
@@ -276,18 +346,21 @@ pg_connect(struct store_pg *pg, const char *uri, const char *timeout_s)
 		kw[n] = "password";	val[n++] = pw;
 	}
 	kw[n] = NULL;			val[n] = NULL;
-	c = PQconnectdbParams(kw, val, 1);
+	c = PQconnectStartParams(kw, val, 1);
 	if (havepw)
 		crypto_wipe(pw, sizeof(pw));
 	if (c == NULL) {
 		log_error("msg=\"PostgreSQL: out of memory\"");
 		return NULL;
 	}
-	if (PQstatus(c) != CONNECTION_OK) {
+	timeout_s = pg_uri_timeout(uri, timeout_s);
+	if (pg_connect_wait(c, timeout_s * 1000L, &why) == -1 ||
+	    PQstatus(c) != CONNECTION_OK) {
 		pg_where(c, where, sizeof(where));
+		if (why == NULL)
+			why = PQerrorMessage(c);
 		log_error("db=\"%s\" msg=\"cannot connect to PostgreSQL: %.*s\"",
-		    where, (int)strcspn(PQerrorMessage(c), "\n"),
-		    PQerrorMessage(c));
+		    where, (int)strcspn(why, "\n"), why);
 		PQfinish(c);
 		return NULL;
 	}

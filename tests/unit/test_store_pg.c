@@ -16,8 +16,12 @@
  * and a sealed value moving between the engines unchanged.
  */
 #include <sys/types.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+
+#include <netinet/in.h>
+#include <arpa/inet.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -620,6 +624,93 @@ START_TEST(test_server_down_then_back)
 }
 END_TEST
 
+struct connect_fiber {
+	const char	*uri;
+	struct keyring	*kr;
+	struct store	*st;
+	long		 ms;		/* how long the open took */
+	int		 done;
+};
+
+static void
+connect_fiber(void *arg)
+{
+	struct connect_fiber	*p = arg;
+	long			 t0 = tu_now_ms();
+
+	p->st = store_open_deferred(p->uri, p->kr);
+	p->ms = tu_now_ms() - t0;
+	p->done = 1;
+}
+
+struct tick_fiber {
+	const int	*stop;
+	int		 ticks;
+};
+
+static void
+tick_fiber(void *arg)
+{
+	struct tick_fiber	*p = arg;
+
+	while (!*p->stop) {
+		fiber_sleep(10);
+		p->ticks++;
+	}
+}
+
+/*
+ * Connecting waits in the scheduler: a fiber whose server does not
+ * answer (a port that takes the connection and never says a word, with
+ * connect_timeout=2 in the URI) gives its thread to the other fibers for
+ * the whole wait, and gives up at the timeout.
+ */
+START_TEST(test_connect_gives_the_thread_up)
+{
+	struct sockaddr_in	 a;
+	socklen_t		 alen = sizeof(a);
+	struct fiber_sched	*sched;
+	struct connect_fiber	 c;
+	struct tick_fiber	 t;
+	char			 hole[128];
+	int			 fd;
+	long			 t0;
+
+	ck_assert_int_ne(fd = socket(AF_INET, SOCK_STREAM, 0), -1);
+	memset(&a, 0, sizeof(a));
+	a.sin_family = AF_INET;
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	ck_assert_int_eq(listen(fd, 8), 0);
+	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&a, &alen), 0);
+	snprintf(hole, sizeof(hole), "postgresql://forcelink@127.0.0.1:%d/"
+	    "x?connect_timeout=2", ntohs(a.sin_port));
+	memset(&c, 0, sizeof(c));
+	c.uri = hole;
+	ck_assert_ptr_nonnull(c.kr = keyring_from_keys(&key_a, 1));
+	t.stop = &c.done;
+	t.ticks = 0;
+	ck_assert_ptr_nonnull(sched = fiber_sched_new(NULL));
+	ck_assert_int_eq(fiber_spawn(sched, connect_fiber, &c), 0);
+	ck_assert_int_eq(fiber_spawn(sched, tick_fiber, &t), 0);
+	t0 = tu_now_ms();
+	while (fiber_sched_live(sched) > 0) {
+		ck_assert_msg(tu_now_ms() - t0 < 10000, "fibers never ended");
+		fiber_sched_block(sched);
+	}
+	/* The open gave up at the URI's timeout, and meanwhile the other
+	 * fiber ran: at 10 ms a tick, well over 50 in 2 s. */
+	ck_assert_int_ge(c.ms, 1900);
+	TU_ASSERT_MS_LT(c.ms, 4000);
+	ck_assert_int_gt(t.ticks, 50);
+	ck_assert_ptr_nonnull(c.st);
+	store_close(c.st);
+	fiber_sched_free(sched);
+	keyring_free(c.kr);
+	close(fd);
+}
+END_TEST
+
 /* A worker thread's store (store_open_deferred) opens while the server
  * is down, its calls fail at once meanwhile, and it connects by itself
  * once the server is back: no thread fails to start for it. */
@@ -761,6 +852,7 @@ suite(void)
 	tcase_add_test(tc, test_reconnect_after_restart);
 	tcase_add_test(tc, test_server_down_then_back);
 	tcase_add_test(tc, test_deferred_open_while_down);
+	tcase_add_test(tc, test_connect_gives_the_thread_up);
 	tcase_add_test(tc, test_ciphertext_moves);
 	suite_add_tcase(s, tc);
 	return s;
