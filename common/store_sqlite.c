@@ -18,7 +18,12 @@
  * that makes the call fail with STORE_ERROR (logged), and the request is
  * answered with an error instead of hanging.  (The one statement SQLite
  * does not wait for by itself, the switch of a new file to WAL, is
- * retried by sq_wal() within the same cap.)  Every read-then-write runs
+ * retried by sq_wal() within the same cap.)  The naps hold the thread,
+ * not only the fiber: the fibers of a thread share its connection, and
+ * one that gave the thread up in the middle of a statement would let
+ * another run a statement on the same connection (PostgreSQL's engine
+ * takes a fiber lock around its statements for that reason; SQLite's
+ * waits are for another process's commit, and short).  Every read-then-write runs
  * in BEGIN IMMEDIATE, so the write lock is taken (or waited for) before
  * the read and a WAL snapshot can never go stale under us.
  *
