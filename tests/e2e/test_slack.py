@@ -11,6 +11,7 @@ import http.client
 import json
 import os
 import re
+import sqlite3
 import subprocess
 import threading
 import time
@@ -577,6 +578,49 @@ def test_slow_salesforce_deferred_answer(stack):
     posts = stack.wait_hook(url, timeout=12)
     assert time.monotonic() - t0 < 10.5
     _assert_hook_result(posts)
+
+
+def test_store_write_lock_held_past_the_deadline(stack):
+    """Another process holds the SQLite write lock for 4 s: a /contact
+    login waits for it and is acknowledged in time meanwhile.  Where it
+    waited decides what follows: for its one-time nonce, the answer goes
+    on ("Working on it…", then the login link at response_url once the
+    lock is released); for the replay check (which asks the database in
+    the first minutes of a replay cache), nothing is known of the request
+    yet, so it gets an apology and nothing else happens."""
+    if stack.pg is not None:
+        pytest.skip("SQLite's write lock")
+    user = "U0LOCKWAIT"
+    url = stack.response_url(TEAM)
+    out = {}
+    rows = login_state_rows(stack)
+    mark = stack.log_mark()
+    db = sqlite3.connect(str(stack.db_path), timeout=10,
+                         isolation_level=None)
+    try:
+        db.execute("BEGIN IMMEDIATE")
+        t = threading.Thread(target=_timed_slash,
+                             args=(stack, "login", user, url, out, 0))
+        t.start()
+        time.sleep(4)
+    finally:
+        db.execute("ROLLBACK")
+        db.close()
+    t.join(30)
+    body = assert_json_answer(out[0][1])
+    acks = stack.assert_acked_in_time(mark, 1, user)
+    assert acks[0]["deferred"], acks
+    if "Working on it" in body["text"]:
+        posts = stack.wait_hook(url, timeout=10)
+        assert len(posts) == 1, posts
+        assert "/oauth/start?state=" in posts[0]["body"]["text"], posts
+        assert login_state_rows(stack) == rows + 1
+    else:
+        assert body["text"].startswith("Something went wrong on our "
+                                       "side"), body
+        time.sleep(1)
+        assert stack.wait_hook(url, timeout=0.5) == []
+        assert login_state_rows(stack) == rows
 
 
 def _link_many(stack, users, sf_users):
