@@ -129,6 +129,26 @@ int	 admin_getopt(int argc, char *argv[], const char *optstring,
 	    int (*fn)(int c, const char *optarg, void *arg), void *arg,
 	    int *optind_out, int *done);
 
+/*
+ * A command made of sub-commands ("integration add ..."): the word each
+ * one answers to, the name it runs under (argv[0] becomes "integration
+ * add", for its messages and usage lines) and its function.
+ */
+struct admin_sub {
+	const char	*word;
+	const char	*name;
+	int		(*run)(int, char *[]);
+};
+
+/*
+ * Runs the one of the n subs that argv[1] names.  "cmd --help" (or -h)
+ * alone prints h on stdout; no word, or a word none answers to, is a
+ * usage error with one line saying which words there are.
+ */
+int	 admin_subcommand(int argc, char *argv[], const char *cmd,
+	    const struct admin_sub *subs, size_t n,
+	    const struct admin_cmd_help *h);
+
 /* Reads the configuration (config_load).  Returns ADMIN_OK, or
  * ADMIN_CONFIG after printing the one line naming the variable. */
 int	 admin_config(struct config *cfg);

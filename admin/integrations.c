@@ -802,33 +802,15 @@ out:
 int
 cmd_integration(int argc, char *argv[])
 {
-	if (argc >= 2 && strcmp(argv[1], "add") == 0) {
-		argv[1] = (char *)"integration add";
-		return integ_add(argc - 1, argv + 1);
-	}
-	if (argc >= 2 && strcmp(argv[1], "set-secret") == 0) {
-		argv[1] = (char *)"integration set-secret";
-		return integ_set_secret(argc - 1, argv + 1);
-	}
-	if (argc >= 2 && strcmp(argv[1], "list") == 0) {
-		argv[1] = (char *)"integration list";
-		return integ_list(argc - 1, argv + 1);
-	}
-	if (argc >= 2 && strcmp(argv[1], "remove") == 0) {
-		argv[1] = (char *)"integration remove";
-		return integ_remove(argc - 1, argv + 1);
-	}
-	if (argc == 2 && (strcmp(argv[1], "--help") == 0 ||
-	    strcmp(argv[1], "-h") == 0)) {
-		printf("usage: %s\n\n%s", integration_help.synopsis,
-		    integration_help.help);
-		return fflush(stdout) == 0 ? ADMIN_OK : ADMIN_FAIL;
-	}
-	if (argc < 2)
-		admin_err("integration: add, set-secret, list or remove?");
-	else
-		admin_err("integration: unknown command '%.64s'", argv[1]);
-	return admin_usage(integration_help.synopsis);
+	static const struct admin_sub	 subs[] = {
+		{ "add", "integration add", integ_add },
+		{ "set-secret", "integration set-secret", integ_set_secret },
+		{ "list", "integration list", integ_list },
+		{ "remove", "integration remove", integ_remove },
+	};
+
+	return admin_subcommand(argc, argv, "integration", subs,
+	    sizeof(subs) / sizeof(subs[0]), &integration_help);
 }
 
 /* --- workspace ---------------------------------------------------------- */
@@ -1096,27 +1078,12 @@ out:
 int
 cmd_workspace(int argc, char *argv[])
 {
-	if (argc >= 2 && strcmp(argv[1], "set-integration") == 0) {
-		argv[1] = (char *)"workspace set-integration";
-		return ws_set(argc - 1, argv + 1);
-	}
-	if (argc >= 2 && strcmp(argv[1], "list") == 0) {
-		argv[1] = (char *)"workspace list";
-		return ws_list(argc - 1, argv + 1);
-	}
-	if (argc >= 2 && strcmp(argv[1], "unset") == 0) {
-		argv[1] = (char *)"workspace unset";
-		return ws_unset(argc - 1, argv + 1);
-	}
-	if (argc == 2 && (strcmp(argv[1], "--help") == 0 ||
-	    strcmp(argv[1], "-h") == 0)) {
-		printf("usage: %s\n\n%s", workspace_help.synopsis,
-		    workspace_help.help);
-		return fflush(stdout) == 0 ? ADMIN_OK : ADMIN_FAIL;
-	}
-	if (argc < 2)
-		admin_err("workspace: set-integration, list or unset?");
-	else
-		admin_err("workspace: unknown command '%.64s'", argv[1]);
-	return admin_usage(workspace_help.synopsis);
+	static const struct admin_sub	 subs[] = {
+		{ "set-integration", "workspace set-integration", ws_set },
+		{ "list", "workspace list", ws_list },
+		{ "unset", "workspace unset", ws_unset },
+	};
+
+	return admin_subcommand(argc, argv, "workspace", subs,
+	    sizeof(subs) / sizeof(subs[0]), &workspace_help);
 }

@@ -59,6 +59,37 @@ admin_usage(const char *synopsis)
 	return ADMIN_USAGE;
 }
 
+int
+admin_subcommand(int argc, char *argv[], const char *cmd,
+    const struct admin_sub *subs, size_t n, const struct admin_cmd_help *h)
+{
+	char	 words[256];
+	size_t	 i, len = 0;
+
+	for (i = 0; argc >= 2 && i < n; i++)
+		if (strcmp(argv[1], subs[i].word) == 0) {
+			argv[1] = (char *)subs[i].name;
+			return subs[i].run(argc - 1, argv + 1);
+		}
+	if (argc == 2 && (strcmp(argv[1], "--help") == 0 ||
+	    strcmp(argv[1], "-h") == 0)) {
+		printf("usage: %s\n\n%s", h->synopsis, h->help);
+		return fflush(stdout) == 0 ? ADMIN_OK : ADMIN_FAIL;
+	}
+	if (argc >= 2) {
+		admin_err("%s: unknown command '%.64s'", cmd, argv[1]);
+		return admin_usage(h->synopsis);
+	}
+	/* "add, set-secret, list or remove" */
+	words[0] = '\0';
+	for (i = 0; i < n && len < sizeof(words); i++)
+		len += (size_t)snprintf(words + len, sizeof(words) - len,
+		    "%s%s", i == 0 ? "" : i + 1 == n ? " or " : ", ",
+		    subs[i].word);
+	admin_err("%s: %s?", cmd, words);
+	return admin_usage(h->synopsis);
+}
+
 /* The global --env-file: recorded where it is met, loaded once every
  * option of the command line is read. */
 static const char	*admin_env_path;
