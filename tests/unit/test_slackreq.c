@@ -45,13 +45,15 @@
 static char			 dbpath[64];
 static struct config		 cfg;
 static struct crypto_key	 cfg_key;
+/* The session slackreq_read is given: bare (no store: any use of one
+ * would crash the test), or with a store (store_up). */
+static struct session		 bare;
 static struct session		*sess;
+static struct session		*with_store;
 
 static void
 setup(void)
 {
-	int	 fd;
-
 	/* The store's migration lines too: the output stays quiet. */
 	tu_log_start();
 	crypto_init();
@@ -62,21 +64,37 @@ setup(void)
 	ck_assert_int_eq(crypto_key_from_base64(&cfg_key,
 	    "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="), 0);
 	ck_assert_ptr_nonnull(cfg.keyring = keyring_from_keys(&cfg_key, 1));
+	memset(&bare, 0, sizeof(bare));
+	bare.cfg = &cfg;
+	sess = &bare;
+}
+
+/* A request that gets as far as the replay check needs a store: a
+ * fresh database of the test's own. */
+static void
+store_up(void)
+{
+	int	 fd;
+
 	strcpy(dbpath, "/tmp/fl-slackreq-XXXXXX");
 	ck_assert_int_ne(fd = mkstemp(dbpath), -1);
 	close(fd);
 	unlink(dbpath);
 	cfg.db_path = (char *)tu_db_create(dbpath);
-	ck_assert_ptr_nonnull(sess = session_new(&cfg));
+	ck_assert_ptr_nonnull(with_store = session_new(&cfg));
+	sess = with_store;
 }
 
 static void
 teardown(void)
 {
 	tu_log_stop();
-	session_free(sess);
+	if (with_store != NULL) {
+		session_free(with_store);
+		with_store = NULL;
+		tu_db_destroy();
+	}
 	sess = NULL;
-	tu_db_destroy();
 	keyring_free(cfg.keyring);
 	cfg.keyring = NULL;
 }
@@ -181,6 +199,7 @@ static const struct {
 	int		 status;
 	const char	*answer;
 } refusals[] = {
+	/* Refused before the store is asked (the session has none). */
 	{ "GET", "GET", "=", BODY, SIGN_GOOD, 405, "POST only\n" },
 	{ "HEAD", "HEAD", "=", BODY, SIGN_GOOD, 405, "POST only\n" },
 	{ "no length", "POST", NULL, BODY, SIGN_GOOD, 411,
@@ -203,6 +222,7 @@ static const struct {
 	    SIGN_BAD, 401, "request verification failed\n" },
 	{ "no signature, malformed", "POST", "=", "%%%", SIGN_NONE, 401,
 	    "request verification failed\n" },
+#define REFUSED_BEFORE_THE_STORE	11
 	{ "malformed", "POST", "=", "team_id=%zz&user_id=U0001", SIGN_GOOD,
 	    400, "malformed form body\n" },
 	{ "encoded NUL", "POST", "=", "team_id=T0001&user_id=U0001&text=a%00",
@@ -228,6 +248,8 @@ START_TEST(refused)
 {
 	struct fx	 x;
 
+	if (_i >= REFUSED_BEFORE_THE_STORE)
+		store_up();
 	fx_make(&x, refusals[_i].method, refusals[_i].cl, refusals[_i].body,
 	    refusals[_i].sign);
 	fx_read(&x);
@@ -293,6 +315,7 @@ START_TEST(signed_fills_the_field_map)
 {
 	struct fx	 x;
 
+	store_up();
 	fx_make(&x, "POST", "=", BODY, SIGN_GOOD);
 	fx_read(&x);
 	assert_fields(&x);
@@ -313,6 +336,7 @@ START_TEST(replay_refused)
 {
 	struct fx	 x;
 
+	store_up();
 	fx_make(&x, "POST", "=", BODY, SIGN_GOOD);
 	fx_read(&x);
 	ck_assert_int_eq(x.rc, 0);
@@ -340,6 +364,7 @@ START_TEST(store_unavailable_apologises)
 	char			 text[256];
 	const char		*line;
 
+	store_up();
 	tu_db_exec("DROP TABLE slack_replay");
 	fx_make(&x, "POST", "=", BODY, SIGN_GOOD);
 	fx_read(&x);
@@ -387,7 +412,8 @@ START_TEST(legacy_token)
 
 	cfg.slack_signing_secret = NULL;
 	cfg.slack_verification_token = TOKEN;
-	/* Signatures mean nothing here: none is sent. */
+	/* Signatures mean nothing here: none is sent, and no store is
+	 * asked (the session has none). */
 	fx_make(&x, "POST", "=", legacy[_i].body, SIGN_NONE);
 	fx_read(&x);
 	if (legacy[_i].status == 0)
@@ -427,6 +453,7 @@ START_TEST(deadline_while_store_asked)
 	char			 text[256];
 	const char		*line;
 
+	store_up();
 	fx_make(&x, "POST", "=", BODY, SIGN_GOOD);
 	tu_req_start_ago(&x.r, 3000);
 	{
@@ -464,14 +491,22 @@ suite(void)
 	tu_db_init();
 	http_init();
 	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_add_loop_test(tc, refused, 0,
-	    sizeof(refusals) / sizeof(refusals[0]));
-	tcase_add_test(tc, table_too_long);
+	/* On PostgreSQL only what the engine changes: the replay check,
+	 * its failure and the deadline inside it. */
+	if (tu_db_pg()) {
+		tu_db_skipped("refused", "the same on either engine");
+		tu_db_skipped("table_too_long", "asks no store");
+		tu_db_skipped("legacy_token", "asks no store");
+	} else {
+		tcase_add_loop_test(tc, refused, 0,
+		    sizeof(refusals) / sizeof(refusals[0]));
+		tcase_add_test(tc, table_too_long);
+		tcase_add_loop_test(tc, legacy_token, 0,
+		    sizeof(legacy) / sizeof(legacy[0]));
+	}
 	tcase_add_test(tc, signed_fills_the_field_map);
 	tcase_add_test(tc, replay_refused);
 	tcase_add_test(tc, store_unavailable_apologises);
-	tcase_add_loop_test(tc, legacy_token, 0,
-	    sizeof(legacy) / sizeof(legacy[0]));
 	tcase_add_test(tc, deadline_while_store_asked);
 	suite_add_tcase(s, tc);
 	return s;
