@@ -2,6 +2,7 @@
  * tu_req: a FastCGI request made of memory and the log it leaves (see
  * tu_req.h), shared by the unit tests of the request path.
  */
+#include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -59,7 +60,7 @@ tu_empty(FCGX_Stream *s, int doclose)
 {
 	(void)doclose;
 	s->isClosed = 1;
-	s->FCGI_errno = 28;	/* ENOSPC */
+	s->FCGI_errno = ENOSPC;
 }
 
 void
