@@ -145,7 +145,9 @@ reply_json(struct reply *rp, const char *json)
 		reply_plain(rp, 500, "out of memory\n");
 		return;
 	}
-	if (!rp->answered) {
+	/* A request finished without an answer (a caller's slip) has no
+	 * response left to write into: the answer goes to response_url. */
+	if (!rp->answered && !rp->finished) {
 		/* It leaves when the request is finished: at once, as
 		 * nothing but reply_finish() or the handler's return
 		 * follows. */
@@ -169,7 +171,7 @@ reply_message(struct reply *rp, const char *text)
 void
 reply_plain(struct reply *rp, int status, const char *text)
 {
-	if (rp->answered)
+	if (rp->answered || rp->finished)
 		return;
 	rp->answered = 1;
 	req_send(rp->fcgi, status, "text/plain; charset=utf-8", text,

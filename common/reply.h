@@ -17,9 +17,9 @@
  * where it belongs, and the FastCGI request is finished in exactly one
  * place, reply_finish(), which runs at most once.
  *
- * Every answer is logged once ("slack.ack": deferred or not, how long the
- * request waited before it was taken and how long forcelink took) and
- * counted in the metrics.
+ * Every answer Slack shows (not a refusal: reply_plain) is logged once
+ * ("slack.ack": deferred or not, how long the request waited before it
+ * was taken and how long forcelink took) and counted in the metrics.
  */
 #ifndef FORCELINK_REPLY_H
 #define FORCELINK_REPLY_H
@@ -81,7 +81,7 @@ void	reply_json(struct reply *, const char *json);
 void	reply_message(struct reply *, const char *text);
 
 /* A plain-text HTTP answer (a refused request: 400, 401, 405 ...);
- * nothing when Slack was already answered. */
+ * nothing when Slack was already answered or the request finished. */
 void	reply_plain(struct reply *, int status, const char *text);
 
 /*

@@ -39,7 +39,7 @@ slackreq_signed(struct reply *rp, struct session *s, const struct buf *body)
 	if (v == SLACK_OK && slack_parse_ts(ts, &t) == -1)
 		v = SLACK_BAD_TIMESTAMP;
 	if (v != SLACK_OK) {
-		log_event(LOGL_WARN, "slack.verify", "outcome=%s",
+		log_event(LOGL_WARN, "slack.verify", "outcome=\"%s\"",
 		    slack_verdict_str(v));
 		reply_plain(rp, 401, "request verification failed\n");
 		return -1;
@@ -77,7 +77,7 @@ slackreq_token(struct reply *rp, struct session *s, const struct form *f)
 	v = slack_verify_token(s->cfg->slack_verification_token,
 	    f != NULL ? form_get(f, "token") : NULL);
 	if (v != SLACK_OK) {
-		log_event(LOGL_WARN, "slack.verify", "outcome=%s",
+		log_event(LOGL_WARN, "slack.verify", "outcome=\"%s\"",
 		    slack_verdict_str(v));
 		reply_plain(rp, 401, "request verification failed\n");
 		return -1;

@@ -478,7 +478,7 @@ def test_signature(stack, users, row):
     lines = [ln for ln in w.log().splitlines()
              if "event=slack.verify" in ln]
     assert len(lines) == 1, w.log()
-    assert lines[0].endswith("outcome=" + outcome), lines[0]
+    assert lines[0].endswith('outcome="%s"' % outcome), lines[0]
     if len(sig) > 10:
         assert sig[3:] not in w.log()
     w.untouched()
