@@ -193,6 +193,105 @@ def _make_contacts():
 
 CONTACTS = _make_contacts()
 
+# Account details (Industry, Phone, Website, BillingCity, owner), and the
+# accounts without contacts whose names hold what a search must escape.
+_ALICE, _BOB, _MALLORY = (u["id"] for u in USERS)
+_ACCOUNT_DETAILS = {
+    "acme": ("Manufacturing", "(415) 555-0100", "https://acme.example",
+             "San Francisco", _ALICE),
+    "globex": ("Energy", "+44 20 7946 0100", "https://globex.example",
+               "London", _BOB),
+    "initech": ("Technology", "(512) 555-0100", None, "Austin", _ALICE),
+    "umbrella": ("Biotechnology", "(312) 555-0100",
+                 "https://umbrella.example", "Chicago", _MALLORY),
+    "stark": ("Engineering", None, "https://stark.example", "New York",
+              _ALICE),
+    "wayne": ("Finance", "(609) 555-0100", "https://wayne.example",
+              "Gotham", _BOB),
+}
+_HOSTILE_ACCOUNTS = [
+    ("obrien", "O'Brien & Partners"), ("percent", "100% Organic Ltd"),
+    ("under", "Under_score Holdings"), ("backslash", "Back\\slash Systems"),
+    ("braces", "{x} Labs"), ("drop", "1; DROP TABLE Account"),
+    ("channel", "<!channel> & <b>Co</b>"),
+]
+
+
+def _complete_accounts(accounts, details, hostile, id15, owner=None):
+    """Adds the detail fields to accounts (in place: contacts share the
+    dicts), and the accounts of hostile, owned by owner, with ids from
+    id15 % n."""
+    for key, a in accounts.items():
+        ind, phone, web, city, owner = details.get(
+            key, (None, None, None, None, None))
+        a.update({"Industry": ind, "Phone": phone, "Website": web,
+                  "BillingCity": city, "OwnerId": owner})
+    for n, (key, name) in enumerate(hostile, 1):
+        accounts[key] = {"Id": sfid(id15 % n), "Name": name,
+                         "Industry": None, "Phone": None, "Website": None,
+                         "BillingCity": None, "OwnerId": owner}
+
+
+_complete_accounts(ACCOUNTS, _ACCOUNT_DETAILS, _HOSTILE_ACCOUNTS,
+                   "0015g00000Hx%03d", _ALICE)
+
+# Opportunities: (Name, StageName, CloseDate, Amount, CurrencyIsoCode,
+# owner, account key).  Alice owns twelve open ones (more than /pipeline's
+# ten) and two closed; their close dates are not in name or id order.
+_OPP_SEED = [
+    ("Acme renewal 2027", "Negotiation/Review", "2027-01-15", 120000.0,
+     "USD", _ALICE, "acme"),
+    ("O'Brien expansion", "Proposal/Price Quote", "2026-12-20", 45000.5,
+     "EUR", _ALICE, "obrien"),
+    ("100% uptime support", "Qualification", "2027-03-01", 9999.99, "USD",
+     _ALICE, "percent"),
+    ("Under_score pilot", "Prospecting", "2027-02-10", None, "GBP", _ALICE,
+     "under"),
+    ("{x} Labs platform", "Value Proposition", "2027-04-30", 250000.0,
+     "USD", _ALICE, "braces"),
+    ("<!channel> & <b>upsell</b>", "Needs Analysis", "2026-12-31", 1.0,
+     "USD", _ALICE, "channel"),
+    ("Back\\slash migration", "Id. Decision Makers", "2027-05-15",
+     70000.0, "JPY", _ALICE, "backslash"),
+    ("Initech licences", "Perception Analysis", "2027-01-02", 15000.0,
+     "USD", _ALICE, "initech"),
+    ("Stark turbines", "Prospecting", "2027-06-30", 3200000.0, "USD",
+     _ALICE, "stark"),
+    ("Acme safety audit", "Qualification", "2026-12-15", 8000.0, "USD",
+     _ALICE, "acme"),
+    ("Stark \U0001F680 launch", "Proposal/Price Quote", "2027-07-01",
+     560000.0, "EUR", _ALICE, "stark"),
+    ("No account deal", "Prospecting", "2027-08-08", 500.0, "USD", _ALICE,
+     None),
+    ("Acme 2025 deal", "Closed Won", "2025-11-30", 99000.0, "USD", _ALICE,
+     "acme"),
+    ("Initech lost bid", "Closed Lost", "2026-10-01", 12000.0, "USD",
+     _ALICE, "initech"),
+    ("Globex grid", "Negotiation/Review", "2027-01-20", 410000.0, "GBP",
+     _BOB, "globex"),
+    ("Wayne vault", "Qualification", "2027-02-14", 75000.0, "USD", _BOB,
+     "wayne"),
+    ("Umbrella trial", "Prospecting", "2027-03-03", 1000.0, "USD",
+     _MALLORY, "umbrella"),
+]
+
+
+def _make_opportunities(seed, accounts, id15):
+    out = []
+    for n, (name, stage, close, amount, cur, owner, acct) in enumerate(
+            seed, 1):
+        out.append({
+            "Id": sfid(id15 % n), "Name": name, "StageName": stage,
+            "CloseDate": close, "Amount": amount, "CurrencyIsoCode": cur,
+            "IsClosed": stage.startswith("Closed"), "OwnerId": owner,
+            "AccountId": accounts[acct]["Id"] if acct else None,
+            "Account": accounts[acct] if acct else None,
+        })
+    return out
+
+
+OPPORTUNITIES = _make_opportunities(_OPP_SEED, ACCOUNTS, "0065g00000Op%03d")
+
 # --org b: a second org, for tests that run two orgs side by side.  Its
 # ids, users, accounts and contacts are all its own; its Smiths are
 # others than org A's, so a search shows which org answered.  The last
@@ -232,6 +331,7 @@ def use_org_b():
     """Makes this process serve org B (see ORG_B): rebinds the module's
     org id, users, accounts and contacts before the server starts."""
     global ORG_ID15, ORG_ID, USERS, USERS_BY_NAME, ACCOUNTS, CONTACTS
+    global OPPORTUNITIES, MULTI_CURRENCY
     ORG_ID15 = ORG_B["org15"]
     ORG_ID = sfid(ORG_ID15)
     USERS = ORG_B["users"]
@@ -250,16 +350,64 @@ def use_org_b():
             "AccountId": ACCOUNTS[acct]["Id"] if acct else None,
         })
     CONTACTS = out
+    carol, dave = USERS[0]["id"], USERS[1]["id"]
+    _complete_accounts(ACCOUNTS, {
+        "northwind": ("Retail", "+44 20 7946 0200", "https://nw.example",
+                      "London", carol),
+        "contoso": ("Technology", "(206) 555-0200", None, "Seattle", dave),
+    }, [], "")
+    # One currency: no CurrencyIsoCode field.
+    MULTI_CURRENCY = False
+    OPPORTUNITIES = [dict(o, CurrencyIsoCode=None) for o in
+                     _make_opportunities([
+                         ("Northwind POS", "Prospecting", "2027-03-01",
+                          20000.0, None, carol, "northwind"),
+                         ("Contoso cloud", "Qualification", "2027-01-10",
+                          90000.0, None, dave, "contoso"),
+                     ], ACCOUNTS, "0068d00000Op%03d")]
 
 # --------------------------------------------------------------------------
 # SOQL: just enough of the language for forcelink's query, parsed for real.
 
-# Contact fields the stand-in knows, by lower-case name -> API name.
-CONTACT_FIELDS = {f.lower(): f for f in (
-    "Id", "Name", "FirstName", "LastName", "Title", "Email", "Phone",
-    "MobilePhone", "AccountId", "Account.Id", "Account.Name")}
-TEXT_FIELDS = {"Name", "FirstName", "LastName", "Title", "Email", "Phone",
-               "MobilePhone", "Account.Name"}
+# The objects the stand-in's SOQL knows: for each, its fields (API name ->
+# field type), by lower-case name.  Text types take LIKE; id and reference
+# fields take = and != with a 15- or 18-character id; booleans TRUE or
+# FALSE; dates and currency amounts are only selected and ordered by.
+TEXT_TYPES = {"string", "email", "phone", "url", "picklist", "textarea"}
+SOQL_OBJECTS = {
+    "Contact": {
+        "Id": "id", "Name": "string", "FirstName": "string",
+        "LastName": "string", "Title": "string", "Email": "email",
+        "Phone": "phone", "MobilePhone": "phone", "AccountId": "reference",
+        "Account.Id": "id", "Account.Name": "string"},
+    "Account": {
+        "Id": "id", "Name": "string", "Industry": "picklist",
+        "Phone": "phone", "Website": "url", "BillingCity": "string",
+        "OwnerId": "reference"},
+    "Opportunity": {
+        "Id": "id", "Name": "string", "StageName": "picklist",
+        "CloseDate": "date", "Amount": "currency",
+        "CurrencyIsoCode": "picklist", "IsClosed": "boolean",
+        "OwnerId": "reference", "AccountId": "reference",
+        "Account.Id": "id", "Account.Name": "string"},
+}
+# Org A has several currencies (CurrencyIsoCode exists); org B has one.
+MULTI_CURRENCY = True
+# Kept for readers of the old names.
+CONTACT_FIELDS = {f.lower(): f for f in SOQL_OBJECTS["Contact"]}
+TEXT_FIELDS = {f for f, t in SOQL_OBJECTS["Contact"].items()
+               if t in TEXT_TYPES}
+
+
+def soql_fields(obj):
+    """The fields of obj by lower-case name -> (API name, type)."""
+    out = {}
+    for name, kind in SOQL_OBJECTS[obj].items():
+        if name == "CurrencyIsoCode" and not MULTI_CURRENCY:
+            continue
+        out[name.lower()] = (name, kind)
+    return out
+
 
 ANY = object()                  # the LIKE wildcard %
 ONE = object()                  # the LIKE wildcard _
@@ -392,6 +540,10 @@ def tokenize(q):
         elif c == ",":
             toks.append(Tok("comma", ",", i, ","))
             i += 1
+        elif c == "=" or q.startswith("!=", i):
+            op = "=" if c == "=" else "!="
+            toks.append(Tok("op", op, i, op))
+            i += len(op)
         elif c == "'":
             items, end = read_literal(q, i)
             toks.append(Tok("string", items, i, q[i:end]))
@@ -409,13 +561,20 @@ def tokenize(q):
 
 
 class Query:
-    """A parsed query: fields (API names, in order), where, order, limit."""
+    """A parsed query: the object, fields (API names, in order), where (a
+    list of (field, type, op, value) joined by AND), order, limit."""
 
     def __init__(self):
+        self.obj = "Contact"
         self.fields = []
-        self.where = None       # (field, items) or None
+        self.where = []         # [(field, type, op, value)]
         self.order = None       # (field, descending, nulls_last) or None
         self.limit = None
+
+
+_KEYWORDS = ("FROM", "WHERE", "LIKE", "ORDER", "BY", "LIMIT", "SELECT",
+             "AND", "OR", "NOT")
+_ID_RE = re.compile(r"[A-Za-z0-9]{15}(?:[A-Za-z0-9]{3})?")
 
 
 class _Parser:
@@ -423,6 +582,7 @@ class _Parser:
         self.q = q
         self.toks = tokenize(q)
         self.i = 0
+        self.fields = None
 
     def peek(self):
         return self.toks[self.i]
@@ -446,48 +606,58 @@ class _Parser:
         if t.kind != "ident" or t.value.upper() != word:
             self.unexpected(t)
 
-    def field(self):
+    def field_token(self):
         t = self.take()
-        if t.kind != "ident" or t.value.upper() in (
-                "FROM", "WHERE", "LIKE", "ORDER", "BY", "LIMIT", "SELECT"):
+        if t.kind != "ident" or t.value.upper() in _KEYWORDS:
             self.unexpected(t)
-        name = CONTACT_FIELDS.get(t.value.lower())
-        if name is None:
+        return t
+
+    def resolve(self, t, obj):
+        """(API name, type) of field token t on obj."""
+        f = soql_fields(obj).get(t.value.lower())
+        if f is None:
             raise SoqlError(
                 "INVALID_FIELD", self.q, t.pos,
-                "No such column '%s' on entity 'Contact'. If you are "
+                "No such column '%s' on entity '%s'. If you are "
                 "attempting to use a custom field, be sure to append the "
                 "'__c' after the custom field name. Please reference your "
                 "WSDL or the describe call for the appropriate names."
-                % t.value)
-        return name, t
+                % (t.value, obj))
+        return f
 
     def parse(self):
         query = Query()
         self.keyword("SELECT")
-        while True:
-            name, t = self.field()
-            if name in query.fields:
-                raise SoqlError("MALFORMED_QUERY", self.q, t.pos,
-                                "duplicate field selected: %s" % name)
-            query.fields.append(name)
-            if self.peek().kind != "comma":
-                break
+        toks = [self.field_token()]
+        while self.peek().kind == "comma":
             self.take()
+            toks.append(self.field_token())
         self.keyword("FROM")
         t = self.take()
         if t.kind != "ident":
             self.unexpected(t)
-        if t.value.lower() != "contact":
+        obj = next((o for o in SOQL_OBJECTS if o.lower() == t.value.lower()),
+                   None)
+        if obj is None:
             raise SoqlError(
                 "INVALID_TYPE", self.q, t.pos,
                 "sObject type '%s' is not supported. If you are attempting "
                 "to use a custom object, be sure to append the '__c' after "
                 "the entity name. Please reference your WSDL or the describe "
                 "call for the appropriate names." % t.value)
+        query.obj = obj
+        for ft in toks:
+            name, _ = self.resolve(ft, obj)
+            if name in query.fields:
+                raise SoqlError("MALFORMED_QUERY", self.q, ft.pos,
+                                "duplicate field selected: %s" % name)
+            query.fields.append(name)
         if self.is_kw("WHERE"):
             self.take()
-            self.parse_where(query)
+            self.parse_cond(query)
+            while self.is_kw("AND"):
+                self.take()
+                self.parse_cond(query)
         if self.is_kw("ORDER"):
             self.take()
             self.keyword("BY")
@@ -503,20 +673,72 @@ class _Parser:
             self.unexpected(t)
         return query
 
-    def parse_where(self, query):
-        name, t = self.field()
-        if name not in TEXT_FIELDS:
-            raise SoqlError(
-                "INVALID_QUERY_FILTER_OPERATOR", self.q, t.pos,
-                "invalid operator on id field")
-        self.keyword("LIKE")
+    def parse_cond(self, query):
+        """field LIKE 'pattern' | field = value | field != value."""
+        name, kind = self.resolve(self.field_token(), query.obj)
+        start = self.peek()
+        if self.is_kw("LIKE"):
+            self.take()
+            if kind not in TEXT_TYPES:
+                raise SoqlError(
+                    "INVALID_QUERY_FILTER_OPERATOR", self.q, start.pos,
+                    "invalid operator on id field" if kind in (
+                        "id", "reference") else
+                    "invalid operator on field %s" % name)
+            t = self.take()
+            if t.kind != "string":
+                self.unexpected(t)
+            query.where.append((name, kind, "LIKE", t.value))
+            return
         t = self.take()
+        if t.kind != "op":
+            self.unexpected(t)
+        op, v = t.value, self.take()
+        query.where.append((name, kind, op, self.value(name, kind, v)))
+
+    def value(self, name, kind, t):
+        """The value compared with field name (of type kind)."""
+        if t.kind == "ident" and t.value.upper() == "NULL":
+            return None
+        if kind == "boolean":
+            if t.kind != "ident" or t.value.upper() not in ("TRUE", "FALSE"):
+                raise SoqlError(
+                    "MALFORMED_QUERY", self.q, t.pos,
+                    "value of filter criterion for field '%s' must be of "
+                    "type boolean and should not be enclosed in quotes"
+                    % name)
+            return t.value.upper() == "TRUE"
+        if kind in ("date", "currency"):
+            if t.kind != "int" or kind == "date":
+                raise SoqlError(
+                    "MALFORMED_QUERY", self.q, t.pos,
+                    "value of filter criterion for field '%s' must be of "
+                    "type %s and should not be enclosed in quotes"
+                    % (name, kind))
+            return int(t.value)
         if t.kind != "string":
             self.unexpected(t)
-        query.where = (name, t.value)
+        # Outside LIKE, % and _ are themselves and \% \_ are errors.
+        text = ""
+        for it in t.value:
+            if it is ANY:
+                text += "%"
+            elif it is ONE:
+                text += "_"
+            elif it in ("%", "_"):
+                raise SoqlError(
+                    "MALFORMED_QUERY", self.q, t.pos,
+                    "Invalid string literal %s. Illegal character sequence "
+                    "'\\%s' in string literal." % (t.text, it))
+            else:
+                text += it
+        if kind in ("id", "reference") and not _ID_RE.fullmatch(text):
+            raise SoqlError("INVALID_QUERY_FILTER_OPERATOR", self.q, t.pos,
+                            "invalid ID field: %s" % text)
+        return text
 
     def parse_order(self, query):
-        name, _ = self.field()
+        name, _ = self.resolve(self.field_token(), query.obj)
         desc = False
         nulls_last = None
         if self.is_kw("ASC") or self.is_kw("DESC"):
@@ -549,43 +771,68 @@ def like_regex(items):
     return re.compile("".join(parts), re.DOTALL | re.IGNORECASE)
 
 
-def field_value(contact, name):
+def field_value(row, name):
     if name.startswith("Account."):
-        acct = contact["Account"]
-        return acct[name[8:]] if acct else None
-    return contact[name]
+        acct = row["Account"]
+        return acct.get(name[8:]) if acct else None
+    return row.get(name)
+
+
+def _matches(row, cond):
+    name, kind, op, value = cond
+    v = field_value(row, name)
+    if op == "LIKE":
+        return v is not None and like_regex(value).fullmatch(v) is not None
+    if value is None:
+        eq = v is None
+    elif v is None:
+        eq = False
+    elif kind in ("id", "reference"):
+        eq = v[:15] == value[:15]
+    elif isinstance(value, str):
+        eq = v.casefold() == value.casefold()
+    else:
+        eq = v == value
+    return eq if op == "=" else not eq
+
+
+def soql_rows(obj):
+    """The seed rows of obj (of the org this process serves)."""
+    if obj == "Contact":
+        return list(CONTACTS)
+    if obj == "Account":
+        return list(ACCOUNTS.values())
+    return list(OPPORTUNITIES)
 
 
 def run_query(query, version):
     """Evaluate a parsed query against the seed data; returns the records."""
-    rows = list(CONTACTS)
-    if query.where:
-        rx = like_regex(query.where[1])
-        name = query.where[0]
-        rows = [c for c in rows if field_value(c, name) is not None and
-                rx.fullmatch(field_value(c, name))]
+    rows = [r for r in soql_rows(query.obj)
+            if all(_matches(r, c) for c in query.where)]
     if query.order:
         name, desc, nulls_last = query.order
         present = [c for c in rows if field_value(c, name) is not None]
         absent = [c for c in rows if field_value(c, name) is None]
-        present.sort(key=lambda c: field_value(c, name).casefold(),
+        present.sort(key=lambda c: (field_value(c, name).casefold()
+                                    if isinstance(field_value(c, name), str)
+                                    else field_value(c, name)),
                      reverse=desc)
         rows = present + absent if nulls_last else absent + present
     if query.limit is not None:
         rows = rows[:query.limit]
-    return [record_json(c, query.fields, version) for c in rows]
+    return [record_json(c, query.fields, version, query.obj) for c in rows]
 
 
-def record_json(contact, fields, version):
+def record_json(row, fields, version, obj="Contact"):
     rec = {"attributes": {
-        "type": "Contact",
-        "url": "/services/data/%s/sobjects/Contact/%s" % (
-            version, contact["Id"])}}
+        "type": obj,
+        "url": "/services/data/%s/sobjects/%s/%s" % (version, obj,
+                                                     row["Id"])}}
     for name in fields:
         if not name.startswith("Account."):
-            rec[name] = contact[name]
+            rec[name] = row.get(name)
             continue
-        acct = contact["Account"]
+        acct = row["Account"]
         if acct is None:
             rec["Account"] = None
             continue
@@ -594,7 +841,7 @@ def record_json(contact, fields, version):
                 "type": "Account",
                 "url": "/services/data/%s/sobjects/Account/%s" % (
                     version, acct["Id"])}}
-        rec["Account"][name[8:]] = acct[name[8:]]
+        rec["Account"][name[8:]] = acct.get(name[8:])
     return rec
 
 
@@ -1437,7 +1684,8 @@ class Handler(BaseHTTPRequestHandler):
                         "client_id": None, "grant_type": None,
                         "user": None, "token_known": None,
                         "grant": None, "prompt": None,
-                        "prompt_login": None, "remembered": None}
+                        "prompt_login": None, "remembered": None,
+                        "soql": None}
         try:
             self.route(path)
         except Reply as r:
@@ -1984,6 +2232,8 @@ class Handler(BaseHTTPRequestHandler):
             return self.send_api(200, base64.b64decode(
                 faults["query_body_b64"]), JSON_TYPE, faults, limit)
         q = self.query_params().get("q")
+        # The SOQL received, for tests of what forcelink sends.
+        self.note(soql=q)
         if not q:
             raise Reply(400, to_json(sf_error(400)), JSON_TYPE, limit)
         try:

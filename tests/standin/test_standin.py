@@ -793,18 +793,136 @@ def test_bad_escape_is_malformed_query(sf, access, literal):
     ("SELECT Id FROM Contact WHERE Name LIKE 'abc\\", "MALFORMED_QUERY"),
     ("SELECT FROM Contact", "MALFORMED_QUERY"),
     ("SELECT Id, FROM Contact", "MALFORMED_QUERY"),
-    ("SELECT Id FROM Contact WHERE Name = 'x'", "MALFORMED_QUERY"),
+    ("SELECT Id FROM Contact WHERE Name == 'x'", "MALFORMED_QUERY"),
+    ("SELECT Id FROM Contact WHERE Name = x", "MALFORMED_QUERY"),
+    ("SELECT Id FROM Contact WHERE Name != ", "MALFORMED_QUERY"),
+    ("SELECT Id FROM Contact WHERE Name = 'a\\%'", "MALFORMED_QUERY"),
+    ("SELECT Id FROM Contact WHERE Name LIKE 'a' AND", "MALFORMED_QUERY"),
+    ("SELECT Id FROM Contact WHERE AccountId LIKE '001%'",
+     "INVALID_QUERY_FILTER_OPERATOR"),
+    ("SELECT Id FROM Opportunity WHERE IsClosed = 'false'",
+     "MALFORMED_QUERY"),
+    ("SELECT Id FROM Opportunity WHERE IsClosed LIKE 'f%'",
+     "INVALID_QUERY_FILTER_OPERATOR"),
+    ("SELECT Id FROM Opportunity WHERE OwnerId = 'abc'",
+     "INVALID_QUERY_FILTER_OPERATOR"),
+    ("SELECT Id FROM Opportunity WHERE CloseDate = '2027-01-01'",
+     "MALFORMED_QUERY"),
+    ("SELECT Id FROM Opportunity LIMIT 5 OFFSET 5", "MALFORMED_QUERY"),
+    ("SELECT Title FROM Account", "INVALID_FIELD"),
+    ("SELECT StageName FROM Contact", "INVALID_FIELD"),
+    ("SELECT Id FROM Lead", "INVALID_TYPE"),
     ("SELECT Id FROM Contact WHERE Name LIKE x", "MALFORMED_QUERY"),
     ("SELECT Id FROM Contact LIMIT x", "MALFORMED_QUERY"),
     ("SELECT Id FROM Contact LIMIT 5 junk", "MALFORMED_QUERY"),
     ("SELECT Id FROM Contact; DROP", "MALFORMED_QUERY"),
     ("SELECT Id, Id FROM Contact", "MALFORMED_QUERY"),
     ("SELECT Secret__c FROM Contact", "INVALID_FIELD"),
-    ("SELECT Id FROM Account", "INVALID_TYPE"),
 ])
 def test_bad_soql(sf, access, soql, code):
     status, _, body = query(sf, access, soql)
     assert (status, json.loads(body)[0]["errorCode"]) == (400, code)
+
+
+# -- Accounts and opportunities (issue 15) --------------------------------
+
+ALICE_ID = "0055g00000Xa001"     # the 15-character form
+
+
+def records(sf, access, soql):
+    status, _, body = query(sf, access, soql)
+    assert status == 200, body
+    return json.loads(body)["records"]
+
+
+@pytest.mark.parametrize("literal, expected", [
+    ("%acme%", ["Acme Corporation"]),
+    ("%o\\'brien%", ["O'Brien & Partners"]),
+    ("%100\\%%", ["100% Organic Ltd"]),
+    ("%under\\_score%", ["Under_score Holdings"]),
+    ("%back\\\\slash%", ["Back\\slash Systems"]),
+    ("%{x}%", ["{x} Labs"]),
+    ("%1; DROP%", ["1; DROP TABLE Account"]),
+    ("%<!channel>%", ["<!channel> & <b>Co</b>"]),
+    ("%99999%", []),
+])
+def test_account_search(sf, access, literal, expected):
+    recs = records(sf, access, "SELECT Id, Name, Industry, Phone, Website, "
+                   "BillingCity, OwnerId FROM Account WHERE Name LIKE '%s' "
+                   "ORDER BY Name LIMIT 10" % literal)
+    assert [r["Name"] for r in recs] == expected
+    for r in recs:
+        assert r["attributes"] == {
+            "type": "Account",
+            "url": "/services/data/v62.0/sobjects/Account/" + r["Id"]}
+        assert list(r) == ["attributes", "Id", "Name", "Industry", "Phone",
+                           "Website", "BillingCity", "OwnerId"]
+
+
+def test_account_fields(sf, access):
+    (r,) = records(sf, access, "SELECT Name, Industry, Phone, Website, "
+                   "BillingCity FROM Account WHERE Name LIKE 'Initech'")
+    assert (r["Industry"], r["Phone"], r["Website"], r["BillingCity"]) == (
+        "Technology", "(512) 555-0100", None, "Austin")
+
+
+PIPELINE = ("SELECT Id, Name, StageName, CloseDate, Amount, CurrencyIsoCode, "
+            "Account.Name FROM Opportunity WHERE OwnerId = '%s' AND "
+            "IsClosed = false ORDER BY CloseDate LIMIT %d")
+
+
+def test_pipeline_query(sf, access):
+    recs = records(sf, access, PIPELINE % (ALICE_ID, 10))
+    # Twelve open, ten asked for, by close date; closed ones never.
+    assert [r["CloseDate"] for r in recs] == sorted(
+        r["CloseDate"] for r in recs)
+    assert len(recs) == 10
+    assert recs[0] == {
+        "attributes": {"type": "Opportunity", "url": "/services/data/v62.0/"
+                       "sobjects/Opportunity/" + recs[0]["Id"]},
+        "Id": recs[0]["Id"], "Name": "Acme safety audit",
+        "StageName": "Qualification", "CloseDate": "2026-12-15",
+        "Amount": 8000.0, "CurrencyIsoCode": "USD",
+        "Account": {"attributes": {
+            "type": "Account", "url": "/services/data/v62.0/sobjects/"
+            "Account/" + recs[0]["Account"]["attributes"]["url"][-18:]},
+            "Name": "Acme Corporation"}}
+    assert not any(r["StageName"].startswith("Closed") for r in recs)
+    # All twelve; the 18-character id matches as the 15 does; the one
+    # without an account has Account null; a null Amount stays null.
+    recs = records(sf, access, PIPELINE % (ALICE_ID + "AAB", 50))
+    assert len(recs) == 12
+    assert {r["Name"]: r["Account"] for r in recs}["No account deal"] is None
+    assert {r["Name"]: r["Amount"] for r in recs}["Under_score pilot"] \
+        is None
+    closed = records(sf, access, "SELECT Name FROM Opportunity WHERE "
+                     "OwnerId = '%s' AND IsClosed = true" % ALICE_ID)
+    assert sorted(r["Name"] for r in closed) == ["Acme 2025 deal",
+                                                 "Initech lost bid"]
+    # Another owner's, and LIMIT 1, and DESC.
+    recs = records(sf, access, "SELECT Name FROM Opportunity WHERE OwnerId "
+                   "= '0055g00000Xa002' AND IsClosed = false ORDER BY "
+                   "CloseDate DESC LIMIT 1")
+    assert [r["Name"] for r in recs] == ["Wayne vault"]
+    # The query is recorded as received.
+    status, _, body = sf.get("/_control/requests")
+    assert [r["soql"] for r in json.loads(body) if r["soql"]][-1].endswith(
+        "ORDER BY CloseDate DESC LIMIT 1")
+
+
+def test_equality_filters(sf, access):
+    # = on text is case-insensitive, and % is itself outside LIKE.
+    assert [r["Name"] for r in records(
+        sf, access, "SELECT Name FROM Account WHERE Name = "
+        "'100% ORGANIC LTD'")] == ["100% Organic Ltd"]
+    assert records(sf, access, "SELECT Name FROM Account WHERE Name = "
+                   "'100_ Organic Ltd'") == []
+    # != and null.
+    names = [r["Name"] for r in records(
+        sf, access, "SELECT Name FROM Opportunity WHERE AccountId = null")]
+    assert names == ["No account deal"]
+    assert len(records(sf, access, "SELECT Name FROM Opportunity WHERE "
+                       "AccountId != null")) == 16
 
 
 def test_query_returns_selected_fields_only(sf, access):
@@ -1391,6 +1509,23 @@ def test_a_token_of_one_org_is_refused_by_the_other(sf, sfb):
     status, _, body = query(sf, btok["access_token"],
                             "SELECT Id FROM Contact")
     assert (status, body) == (401, INVALID_SESSION)
+
+
+def test_org_b_has_one_currency(sfb):
+    """Org B is a single-currency org: Opportunity has no
+    CurrencyIsoCode, as in a real org without multiple currencies."""
+    sfb.control("reset")
+    _, btok = client_credentials(sfb)
+    status, _, body = query(sfb, btok["access_token"],
+                            "SELECT Name, CurrencyIsoCode FROM Opportunity")
+    assert (status, json.loads(body)[0]["errorCode"]) == (400,
+                                                          "INVALID_FIELD")
+    status, _, body = query(sfb, btok["access_token"],
+                            "SELECT Name, Amount FROM Opportunity ORDER BY "
+                            "Name")
+    assert [(r["Name"], r["Amount"]) for r in json.loads(body)[
+        "records"]] == [("Contoso cloud", 90000.0),
+                        ("Northwind POS", 20000.0)]
 
 
 def test_request_ledger(sf):
