@@ -29,6 +29,7 @@ verifier or secret value is ever written to the log.
 import argparse
 import base64
 import datetime
+from email.utils import parsedate_to_datetime
 import hashlib
 import hmac
 import http.cookies
@@ -46,6 +47,9 @@ import threading
 import time
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import sf_case  # noqa: E402
 
 # --------------------------------------------------------------------------
 # Fixed identities and limits
@@ -910,6 +914,11 @@ FAULT_TYPES = {
     "refresh_reply_delay": (int, float),
     "query_delay": (int, float),
     "remember_approvals": bool,
+    # Case (sf_case.py): required fields, a validation rule that fails
+    # ({"message", "fields", "when": {"field", "contains"}}), and
+    # Priority's picklist values.
+    "case_required": list, "case_validation": dict,
+    "case_priorities": list,
 }
 # prompt values that make the authorize page show whatever the browser's
 # session remembers (Salesforce: login, consent, select_account).
@@ -963,6 +972,9 @@ class State:
             # sid -> {"user": username, "approved": set of client ids}.
             self.sessions = {}
             self.user_overrides = {}    # username -> userinfo fields
+            # The Cases created (sf_case.py).
+            self.cases = sf_case.Cases(
+                lambda n: sfid("5005g00000Cs%03d" % n))
             self.api_usage = 0
             self.inflight_token = 0
             self.c = {
@@ -976,7 +988,8 @@ class State:
                 "revocations": [], "queries": 0, "queries_ok": 0,
                 "userinfo": 0, "max_inflight_token_requests": 0,
                 "client_credentials_ok": 0, "silent_approvals": 0,
-                "delays": 0,
+                "delays": 0, "case_creates": 0, "composites": 0,
+                "describes": 0,
             }
 
     def now(self):
@@ -1006,6 +1019,10 @@ class State:
                                       (want is int and
                                        isinstance(value, bool))):
                 return "fault '%s' has the wrong type" % key
+            err = sf_case.check_fault(key, value) if key.startswith(
+                "case_") else None
+            if err:
+                return err
             if key == "query_body_b64" and value is not None:
                 try:
                     base64.b64decode(value, validate=True)
@@ -2093,8 +2110,9 @@ class Handler(BaseHTTPRequestHandler):
     def api_faults(self):
         """Delay and blackhole for data, userinfo and identity calls."""
         faults = self.st.snapshot_faults()
+        self.api_body = b""
         if self.command == "POST":
-            self.read_body()
+            self.api_body = self.read_body()
         self.delay(faults.get("delay"))
         if faults.get("blackhole"):
             self.blackhole()
@@ -2211,6 +2229,8 @@ class Handler(BaseHTTPRequestHandler):
             body = {k: "/services/data/%s/%s" % (version, k)
                     for k in ("limits", "query", "sobjects", "search")}
             return self.send_api(200, to_json(body), JSON_TYPE, faults, limit)
+        if rest.startswith(("/sobjects/", "/composite")):
+            return self.sobjects(version, rest, faults, limit)
         if rest not in ("/query", "/query/"):
             raise Reply(404, to_json(sf_error(404)), JSON_TYPE, limit)
         if self.command != "GET":
@@ -2245,6 +2265,117 @@ class Handler(BaseHTTPRequestHandler):
         self.st.count("queries_ok")
         body = {"totalSize": len(records), "done": True, "records": records}
         self.send_api(200, to_json(body), JSON_TYPE, faults, limit)
+
+    # -- Case: describe, create, read, composite (sf_case.py) ----------
+
+    def sobjects(self, version, rest, faults, limit):
+        user = self.st.check_access(self.bearer())
+        owner = USERS_BY_NAME[user]["id"] if user in USERS_BY_NAME else None
+        if self.command == "POST":
+            try:
+                body = json.loads(self.api_body.decode("utf-8"))
+            except (UnicodeDecodeError, ValueError):
+                raise Reply(400, to_json([{
+                    "message": "Unexpected character: the body is not JSON",
+                    "errorCode": "JSON_PARSER_ERROR"}]), JSON_TYPE, limit)
+        else:
+            body = None
+        if rest == "/sobjects/Case/describe" and self.command == "GET":
+            return self.case_describe(version, faults, limit)
+        if rest == "/composite" and self.command == "POST":
+            problem = sf_case.composite_problem(body, version)
+            if problem:
+                raise Reply(400, to_json(problem), JSON_TYPE, limit)
+            self.st.count("composites")
+            made = []
+
+            def run_sub(method, url, sub_body):
+                return self.sobject_call(version, method, url, sub_body,
+                                         faults, owner, made)
+
+            def rollback():
+                with self.st.lock:
+                    for case_id in made:
+                        self.st.cases.remove(case_id)
+                        self.st.c["case_creates"] -= 1
+            out = sf_case.run_composite(body, run_sub, rollback)
+            self.note(composite=[(s["method"], s["url"])
+                                 for s in body["compositeRequest"]])
+            return self.send_api(200, to_json({"compositeResponse": out}),
+                                 JSON_TYPE, faults, limit)
+        url = "/services/data/%s%s" % (version, rest)
+        query = urllib.parse.urlsplit(self.path).query
+        if query:
+            url += "?" + query
+        status, out, hdrs = self.sobject_call(version, self.command, url,
+                                              body, faults, owner, [])
+        hdrs = dict(hdrs, **limit)
+        if status >= 400:
+            raise Reply(status, to_json(out), JSON_TYPE, hdrs)
+        self.send_api(status, to_json(out), JSON_TYPE, faults, hdrs)
+
+    def case_describe(self, version, faults, limit):
+        self.st.count("describes")
+        modified = sf_case.describe_modified(faults)
+        since = self.headers.get("If-Modified-Since")
+        hdrs = dict(limit, **{"Last-Modified": modified})
+        if since:
+            try:
+                t_since = parsedate_to_datetime(since)
+                t_mod = parsedate_to_datetime(modified)
+            except (TypeError, ValueError):
+                t_since = None
+            if t_since is not None and t_since >= t_mod:
+                raise Reply(304, b"", JSON_TYPE, hdrs)
+        self.send_api(200, to_json(sf_case.describe(version, faults)),
+                      JSON_TYPE, faults, hdrs)
+
+    def sobject_call(self, version, method, url, body, faults, owner, made):
+        """One sObject request (top level or a composite's subrequest):
+        returns (status, body, headers); notes created Case ids in made."""
+        parts = urllib.parse.urlsplit(url)
+        path = parts.path
+        params = dict(urllib.parse.parse_qsl(parts.query,
+                                             keep_blank_values=True))
+        base = "/services/data/%s" % version
+        if path in (base + "/sobjects/Case", base + "/sobjects/Case/") and \
+                method == "POST":
+            with self.st.lock:
+                account_ids = {a["Id"][:15] for a in ACCOUNTS.values()}
+            errs = sf_case.case_errors(body, faults, account_ids)
+            if errs:
+                return 400, errs, {}
+            with self.st.lock:
+                rec = self.st.cases.create(body, owner, self.st.now())
+                self.st.c["case_creates"] += 1
+            made.append(rec["Id"])
+            return 201, {"id": rec["Id"], "success": True, "errors": []}, {
+                "Location": "%s/sobjects/Case/%s" % (base, rec["Id"])}
+        m = re.fullmatch(re.escape(base) + r"/sobjects/Case/([^/]+)", path)
+        if m and method == "GET":
+            try:
+                fields = sf_case.read_fields(params.get("fields"))
+            except ValueError as e:
+                return 400, [{
+                    "message": "No such column '%s' on entity 'Case'. If you "
+                    "are attempting to use a custom field, be sure to append "
+                    "the '__c' after the custom field name. Please reference "
+                    "your WSDL or the describe call for the appropriate "
+                    "names." % e.args[0], "errorCode": "INVALID_FIELD"}], {}
+            with self.st.lock:
+                rec = self.st.cases.get(m.group(1))
+                rec = dict(rec) if rec else None
+            if rec is None:
+                return 404, sf_case.NOT_FOUND, {}
+            return 200, sf_case.case_record(rec, fields, version), {}
+        if path in (base + "/query", base + "/query/") and method == "GET":
+            try:
+                recs = run_query(parse_soql(params.get("q", "")), version)
+            except SoqlError as e:
+                return 400, [{"message": e.message, "errorCode": e.code}], {}
+            return 200, {"totalSize": len(recs), "done": True,
+                         "records": recs}, {}
+        return 404, sf_case.NOT_FOUND, {}
 
     # -- Slack response_url --------------------------------------------
 
@@ -2301,6 +2432,9 @@ class Handler(BaseHTTPRequestHandler):
                 out = list(st.requests)
         elif m == "GET" and what == "faults":
             out = st.snapshot_faults()
+        elif m == "GET" and what == "cases":
+            with st.lock:
+                out = st.cases.list()
         elif m == "GET" and what == "grants":
             out = st.grants_json()
         elif m == "GET" and what == "users":
