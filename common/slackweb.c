@@ -593,8 +593,8 @@ slackweb_views_open(struct http *h, const struct config *cfg,
     long retry_budget_ms, struct slackweb_view *out,
     struct slackweb_error *err)
 {
-	struct slackweb_call	 c = { cfg, "views.open", SLACKWEB_JSON_TYPE,
-	    NULL, NULL, NULL, out };
+	struct slackweb_call	 c = { cfg, "views.open",
+	    SLACKWEB_JSON_TYPE, NULL, NULL, NULL, out };
 	struct slackweb_error	 local;
 	enum slackweb_result	 rv = SLACKWEB_ERROR;
 
@@ -627,8 +627,8 @@ slackweb_views_update(struct http *h, const struct config *cfg,
     const char *view_json, long retry_budget_ms, struct slackweb_view *out,
     struct slackweb_error *err)
 {
-	struct slackweb_call	 c = { cfg, "views.update", SLACKWEB_JSON_TYPE,
-	    NULL, NULL, NULL, out };
+	struct slackweb_call	 c = { cfg, "views.update",
+	    SLACKWEB_JSON_TYPE, NULL, NULL, NULL, out };
 	struct slackweb_error	 local;
 	enum slackweb_result	 rv = SLACKWEB_ERROR;
 

@@ -96,7 +96,8 @@ struct slackweb_error {
 /* A view Slack opened or updated. */
 struct slackweb_view {
 	char	id[SLACKWEB_VIEW_ID_MAX + 1];	/* V + [A-Z0-9] */
-	char	hash[SLACKWEB_HASH_MAX + 1];	/* for the next update */
+	char	hash[SLACKWEB_HASH_MAX + 1];	/* for the next
+						   update */
 };
 
 /*

@@ -122,7 +122,7 @@ END_TEST
 static const struct {
 	const char		*name;
 	long			 status;
-	long			 retry_after;	/* the header's seconds */
+	long			 retry_after;	/* Retry-After, s */
 	const char		*body;
 	enum slackweb_result	 want;
 	const char		*code;		/* NULL: "" */
