@@ -486,6 +486,17 @@ config_link_proof_parse(const char *s)
 	}
 }
 
+int
+config_valid_bot_token(const char *s)
+{
+	size_t	 n = strlen(s);
+
+	if (!config_printable(s))
+		return 0;
+	return (n > 5 && strncmp(s, "xoxb-", 5) == 0) ||
+	    (n > 10 && strncmp(s, "xoxe.xoxb-", 10) == 0);
+}
+
 /*
  * FORCELINK_LINK_PROOF and SLACK_BOT_TOKEN (issue 11).  Runs after
  * config_load_slack_install(): "slack" needs the Slack app's client id
@@ -502,10 +513,14 @@ config_load_link_proof(struct config *cfg, char *err, size_t errsz)
 	    config_get_secret("SLACK_BOT_TOKEN", &cfg->slack_bot_token, err,
 	    errsz) == -1)
 		goto out;
+	/* The value itself is never part of the message: it is a secret,
+	 * and a user token pasted by mistake is one too. */
 	if (cfg->slack_bot_token != NULL &&
-	    !config_printable(cfg->slack_bot_token)) {
-		config_fail(err, errsz, "SLACK_BOT_TOKEN must be printable "
-		    "text without spaces");
+	    !config_valid_bot_token(cfg->slack_bot_token)) {
+		config_fail(err, errsz, "SLACK_BOT_TOKEN%s must be a bot token "
+		    "(xoxb-... or, with token rotation, xoxe.xoxb-...)",
+		    getenv("SLACK_BOT_TOKEN") == NULL ||
+		    *getenv("SLACK_BOT_TOKEN") == '\0' ? "_FILE" : "");
 		goto out;
 	}
 	if (v == NULL)

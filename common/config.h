@@ -85,7 +85,8 @@ struct config {
 	 */
 	int			 link_proof;
 	/* SLACK_BOT_TOKEN: the bot token of a single workspace without
-	 * installation (read for the email proof); NULL if unset. */
+	 * installation (the email proof, the Web API calls of slackweb.h);
+	 * NULL if unset; config_valid_bot_token() holds. */
 	char			*slack_bot_token;	/* secret */
 };
 
@@ -100,6 +101,15 @@ struct config {
  * CONFIG_PROOF_* bits, or 0 when s is malformed.
  */
 int		 config_link_proof_parse(const char *s);
+
+/*
+ * Returns 1 when s has the shape of a Slack bot token: printable ASCII
+ * without spaces, "xoxb-" or (with token rotation) "xoxe.xoxb-" and
+ * more; else 0 (a user token xoxp-, an app token xapp-, a refresh token
+ * xoxe-1-...).  SLACK_BOT_TOKEN must pass, and so must every token the
+ * Web API calls of slackweb.h send.
+ */
+int		 config_valid_bot_token(const char *s);
 
 /*
  * Fills *cfg from the environment.  Returns 0, or -1 with one line in err

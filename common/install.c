@@ -621,3 +621,28 @@ out:
 	store_install_free(&in);
 	return res;
 }
+
+enum install_result
+install_web_token(struct session *s, enum install_auth auth,
+    const struct store_install_ref *ref, char **token)
+{
+	*token = NULL;
+	switch (auth) {
+	case INSTALL_AUTH_OK:
+		return install_bot_token(s, ref->enterprise_id, ref->team_id,
+		    token);
+	case INSTALL_AUTH_OPEN:
+		if (s->cfg->slack_bot_token == NULL)
+			return INSTALL_NOTFOUND;
+		if ((*token = strdup(s->cfg->slack_bot_token)) == NULL) {
+			log_error("msg=\"out of memory\"");
+			return INSTALL_ERROR;
+		}
+		return INSTALL_OK;
+	case INSTALL_AUTH_DENIED:
+		return INSTALL_NOTFOUND;
+	case INSTALL_AUTH_ERROR:
+		break;
+	}
+	return INSTALL_ERROR;
+}

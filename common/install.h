@@ -128,6 +128,22 @@ enum install_result install_bot_token(struct session *,
 		    char **token);
 
 /*
+ * The bot token for the Web API calls made on a request's behalf
+ * (slackweb.h: modals, permalinks), given what install_authorize() said
+ * of its workspace (auth, and ref on INSTALL_AUTH_OK).  Installed: the
+ * installation's token (install_bot_token, refreshed when due), never
+ * SLACK_BOT_TOKEN.  No installation exists and none is required
+ * (INSTALL_AUTH_OPEN, a single workspace): SLACK_BOT_TOKEN.  *token is
+ * allocated (free with crypto_free_secret).  Returns INSTALL_OK;
+ * INSTALL_NOTFOUND when there is no token to use (open without
+ * SLACK_BOT_TOKEN, a workspace not installed, an installation gone
+ * meanwhile); otherwise as install_bot_token (INSTALL_REVOKED: install
+ * again).
+ */
+enum install_result install_web_token(struct session *, enum install_auth,
+		    const struct store_install_ref *ref, char **token);
+
+/*
  * The state of "Add to Slack" (OAuth's defence against a forged
  * redirect) lives in the browser until Slack sends it back:
  * GET /slack/install writes nothing, so that a crawler, a link preview

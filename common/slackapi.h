@@ -25,7 +25,9 @@
 struct http;
 
 /* The bot scopes asked for: the slash command only (answers go through
- * the command's response_url, so nothing else is needed). */
+ * the command's response_url, so nothing else is needed).  Message
+ * shortcuts need commands too; views.open, views.update and
+ * chat.getPermalink (slackweb.h) need no scope at all. */
 #define SLACKAPI_SCOPES		"commands"
 /* ... and with FORCELINK_LINK_PROOF=email, to read profiles' emails. */
 #define SLACKAPI_EMAIL_SCOPES	"users:read,users:read.email"

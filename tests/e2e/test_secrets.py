@@ -21,6 +21,7 @@ proves that the search finds a planted secret in each kind of place.
 import base64
 import json
 import re
+import secrets
 import socket
 import subprocess
 import urllib.parse
@@ -186,6 +187,40 @@ def test_secret_file_with_whitespace_stops_programs_and_doctor_says(
     assert checks[0]["status"] == "fail"
     assert line in checks[0]["detail"], checks[0]
     assert stack.client_secret not in r.stdout + r.stderr
+
+
+def test_bot_token_of_another_kind_stops_programs(stack, tmp_path):
+    """SLACK_BOT_TOKEN (or _FILE) holding a user's (xoxp-) or an app's
+    (xapp-) token: every program stops at start with one line naming the
+    variable read, never the value, and doctor's config check says the
+    same (README, SLACK_BOT_TOKEN)."""
+    user = "xoxp-%s" % secrets.token_hex(16)
+    app = "xapp-1-%s" % secrets.token_hex(16)
+    f = tmp_path / "bot_token_bad"
+    f.write_text(user + "\n")
+    f.chmod(0o600)
+    for var, value, env_value in (("SLACK_BOT_TOKEN_FILE", user, str(f)),
+                                  ("SLACK_BOT_TOKEN", app, app)):
+        env = stack.env()
+        env[var] = env_value
+        line = ("%s must be a bot token (xoxb-... or, with token "
+                "rotation, xoxe.xoxb-...)" % var)
+        (tmp_path / var).mkdir()
+        for prog in PROGRAMS:
+            err = start_refused(stack, prog, env, tmp_path / var)
+            assert err == "%s: %s\n" % (prog, line), err
+            assert value[5:] not in err
+        env["FORCELINK_SOCKET_DIR"] = str(stack.dir)
+        r = subprocess.run([str(BUILD / "admin" / "forcelink-admin"),
+                            "doctor", "--json"], env=env,
+                           capture_output=True, text=True, timeout=40,
+                           cwd=str(stack.dir))
+        assert r.returncode == 1, (r.stdout, r.stderr)
+        checks = json.loads(r.stdout)["checks"]
+        assert [(c["check"], c["status"]) for c in checks] == [
+            ("config", "fail")]
+        assert line in checks[0]["detail"]
+        assert value[5:] not in r.stdout + r.stderr
 
 
 def test_secret_file_with_one_crlf_is_the_secret(stack, tmp_path):

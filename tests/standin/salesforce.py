@@ -29,6 +29,7 @@ verifier or secret value is ever written to the log.
 import argparse
 import base64
 import datetime
+from email.utils import parsedate_to_datetime
 import hashlib
 import hmac
 import http.cookies
@@ -46,6 +47,9 @@ import threading
 import time
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import sf_case  # noqa: E402
 
 # --------------------------------------------------------------------------
 # Fixed identities and limits
@@ -194,6 +198,105 @@ def _make_contacts():
 
 CONTACTS = _make_contacts()
 
+# Account details (Industry, Phone, Website, BillingCity, owner), and the
+# accounts without contacts whose names hold what a search must escape.
+_ALICE, _BOB, _MALLORY = (u["id"] for u in USERS)
+_ACCOUNT_DETAILS = {
+    "acme": ("Manufacturing", "(415) 555-0100", "https://acme.example",
+             "San Francisco", _ALICE),
+    "globex": ("Energy", "+44 20 7946 0100", "https://globex.example",
+               "London", _BOB),
+    "initech": ("Technology", "(512) 555-0100", None, "Austin", _ALICE),
+    "umbrella": ("Biotechnology", "(312) 555-0100",
+                 "https://umbrella.example", "Chicago", _MALLORY),
+    "stark": ("Engineering", None, "https://stark.example", "New York",
+              _ALICE),
+    "wayne": ("Finance", "(609) 555-0100", "https://wayne.example",
+              "Gotham", _BOB),
+}
+_HOSTILE_ACCOUNTS = [
+    ("obrien", "O'Brien & Partners"), ("percent", "100% Organic Ltd"),
+    ("under", "Under_score Holdings"), ("backslash", "Back\\slash Systems"),
+    ("braces", "{x} Labs"), ("drop", "1; DROP TABLE Account"),
+    ("channel", "<!channel> & <b>Co</b>"),
+]
+
+
+def _complete_accounts(accounts, details, hostile, id15, owner=None):
+    """Adds the detail fields to accounts (in place: contacts share the
+    dicts), and the accounts of hostile, owned by owner, with ids from
+    id15 % n."""
+    for key, a in accounts.items():
+        ind, phone, web, city, owner = details.get(
+            key, (None, None, None, None, None))
+        a.update({"Industry": ind, "Phone": phone, "Website": web,
+                  "BillingCity": city, "OwnerId": owner})
+    for n, (key, name) in enumerate(hostile, 1):
+        accounts[key] = {"Id": sfid(id15 % n), "Name": name,
+                         "Industry": None, "Phone": None, "Website": None,
+                         "BillingCity": None, "OwnerId": owner}
+
+
+_complete_accounts(ACCOUNTS, _ACCOUNT_DETAILS, _HOSTILE_ACCOUNTS,
+                   "0015g00000Hx%03d", _ALICE)
+
+# Opportunities: (Name, StageName, CloseDate, Amount, CurrencyIsoCode,
+# owner, account key).  Alice owns twelve open ones (more than /pipeline's
+# ten) and two closed; their close dates are not in name or id order.
+_OPP_SEED = [
+    ("Acme renewal 2027", "Negotiation/Review", "2027-01-15", 120000.0,
+     "USD", _ALICE, "acme"),
+    ("O'Brien expansion", "Proposal/Price Quote", "2026-12-20", 45000.5,
+     "EUR", _ALICE, "obrien"),
+    ("100% uptime support", "Qualification", "2027-03-01", 9999.99, "USD",
+     _ALICE, "percent"),
+    ("Under_score pilot", "Prospecting", "2027-02-10", None, "GBP", _ALICE,
+     "under"),
+    ("{x} Labs platform", "Value Proposition", "2027-04-30", 250000.0,
+     "USD", _ALICE, "braces"),
+    ("<!channel> & <b>upsell</b>", "Needs Analysis", "2026-12-31", 1.0,
+     "USD", _ALICE, "channel"),
+    ("Back\\slash migration", "Id. Decision Makers", "2027-05-15",
+     70000.0, "JPY", _ALICE, "backslash"),
+    ("Initech licences", "Perception Analysis", "2027-01-02", 15000.0,
+     "USD", _ALICE, "initech"),
+    ("Stark turbines", "Prospecting", "2027-06-30", 3200000.0, "USD",
+     _ALICE, "stark"),
+    ("Acme safety audit", "Qualification", "2026-12-15", 8000.0, "USD",
+     _ALICE, "acme"),
+    ("Stark \U0001F680 launch", "Proposal/Price Quote", "2027-07-01",
+     560000.0, "EUR", _ALICE, "stark"),
+    ("No account deal", "Prospecting", "2027-08-08", 500.0, "USD", _ALICE,
+     None),
+    ("Acme 2025 deal", "Closed Won", "2025-11-30", 99000.0, "USD", _ALICE,
+     "acme"),
+    ("Initech lost bid", "Closed Lost", "2026-10-01", 12000.0, "USD",
+     _ALICE, "initech"),
+    ("Globex grid", "Negotiation/Review", "2027-01-20", 410000.0, "GBP",
+     _BOB, "globex"),
+    ("Wayne vault", "Qualification", "2027-02-14", 75000.0, "USD", _BOB,
+     "wayne"),
+    ("Umbrella trial", "Prospecting", "2027-03-03", 1000.0, "USD",
+     _MALLORY, "umbrella"),
+]
+
+
+def _make_opportunities(seed, accounts, id15):
+    out = []
+    for n, (name, stage, close, amount, cur, owner, acct) in enumerate(
+            seed, 1):
+        out.append({
+            "Id": sfid(id15 % n), "Name": name, "StageName": stage,
+            "CloseDate": close, "Amount": amount, "CurrencyIsoCode": cur,
+            "IsClosed": stage.startswith("Closed"), "OwnerId": owner,
+            "AccountId": accounts[acct]["Id"] if acct else None,
+            "Account": accounts[acct] if acct else None,
+        })
+    return out
+
+
+OPPORTUNITIES = _make_opportunities(_OPP_SEED, ACCOUNTS, "0065g00000Op%03d")
+
 # --org b: a second org, for tests that run two orgs side by side.  Its
 # ids, users, accounts and contacts are all its own; its Smiths are
 # others than org A's, so a search shows which org answered.  The last
@@ -233,6 +336,7 @@ def use_org_b():
     """Makes this process serve org B (see ORG_B): rebinds the module's
     org id, users, accounts and contacts before the server starts."""
     global ORG_ID15, ORG_ID, USERS, USERS_BY_NAME, ACCOUNTS, CONTACTS
+    global OPPORTUNITIES, MULTI_CURRENCY
     ORG_ID15 = ORG_B["org15"]
     ORG_ID = sfid(ORG_ID15)
     USERS = ORG_B["users"]
@@ -251,16 +355,64 @@ def use_org_b():
             "AccountId": ACCOUNTS[acct]["Id"] if acct else None,
         })
     CONTACTS = out
+    carol, dave = USERS[0]["id"], USERS[1]["id"]
+    _complete_accounts(ACCOUNTS, {
+        "northwind": ("Retail", "+44 20 7946 0200", "https://nw.example",
+                      "London", carol),
+        "contoso": ("Technology", "(206) 555-0200", None, "Seattle", dave),
+    }, [], "")
+    # One currency: no CurrencyIsoCode field.
+    MULTI_CURRENCY = False
+    OPPORTUNITIES = [dict(o, CurrencyIsoCode=None) for o in
+                     _make_opportunities([
+                         ("Northwind POS", "Prospecting", "2027-03-01",
+                          20000.0, None, carol, "northwind"),
+                         ("Contoso cloud", "Qualification", "2027-01-10",
+                          90000.0, None, dave, "contoso"),
+                     ], ACCOUNTS, "0068d00000Op%03d")]
 
 # --------------------------------------------------------------------------
 # SOQL: just enough of the language for forcelink's query, parsed for real.
 
-# Contact fields the stand-in knows, by lower-case name -> API name.
-CONTACT_FIELDS = {f.lower(): f for f in (
-    "Id", "Name", "FirstName", "LastName", "Title", "Email", "Phone",
-    "MobilePhone", "AccountId", "Account.Id", "Account.Name")}
-TEXT_FIELDS = {"Name", "FirstName", "LastName", "Title", "Email", "Phone",
-               "MobilePhone", "Account.Name"}
+# The objects the stand-in's SOQL knows: for each, its fields (API name ->
+# field type), by lower-case name.  Text types take LIKE; id and reference
+# fields take = and != with a 15- or 18-character id; booleans TRUE or
+# FALSE; dates and currency amounts are only selected and ordered by.
+TEXT_TYPES = {"string", "email", "phone", "url", "picklist", "textarea"}
+SOQL_OBJECTS = {
+    "Contact": {
+        "Id": "id", "Name": "string", "FirstName": "string",
+        "LastName": "string", "Title": "string", "Email": "email",
+        "Phone": "phone", "MobilePhone": "phone", "AccountId": "reference",
+        "Account.Id": "id", "Account.Name": "string"},
+    "Account": {
+        "Id": "id", "Name": "string", "Industry": "picklist",
+        "Phone": "phone", "Website": "url", "BillingCity": "string",
+        "OwnerId": "reference"},
+    "Opportunity": {
+        "Id": "id", "Name": "string", "StageName": "picklist",
+        "CloseDate": "date", "Amount": "currency",
+        "CurrencyIsoCode": "picklist", "IsClosed": "boolean",
+        "OwnerId": "reference", "AccountId": "reference",
+        "Account.Id": "id", "Account.Name": "string"},
+}
+# Org A has several currencies (CurrencyIsoCode exists); org B has one.
+MULTI_CURRENCY = True
+# Kept for readers of the old names.
+CONTACT_FIELDS = {f.lower(): f for f in SOQL_OBJECTS["Contact"]}
+TEXT_FIELDS = {f for f, t in SOQL_OBJECTS["Contact"].items()
+               if t in TEXT_TYPES}
+
+
+def soql_fields(obj):
+    """The fields of obj by lower-case name -> (API name, type)."""
+    out = {}
+    for name, kind in SOQL_OBJECTS[obj].items():
+        if name == "CurrencyIsoCode" and not MULTI_CURRENCY:
+            continue
+        out[name.lower()] = (name, kind)
+    return out
+
 
 ANY = object()                  # the LIKE wildcard %
 ONE = object()                  # the LIKE wildcard _
@@ -393,6 +545,10 @@ def tokenize(q):
         elif c == ",":
             toks.append(Tok("comma", ",", i, ","))
             i += 1
+        elif c == "=" or q.startswith("!=", i):
+            op = "=" if c == "=" else "!="
+            toks.append(Tok("op", op, i, op))
+            i += len(op)
         elif c == "'":
             items, end = read_literal(q, i)
             toks.append(Tok("string", items, i, q[i:end]))
@@ -410,13 +566,20 @@ def tokenize(q):
 
 
 class Query:
-    """A parsed query: fields (API names, in order), where, order, limit."""
+    """A parsed query: the object, fields (API names, in order), where (a
+    list of (field, type, op, value) joined by AND), order, limit."""
 
     def __init__(self):
+        self.obj = "Contact"
         self.fields = []
-        self.where = None       # (field, items) or None
+        self.where = []         # [(field, type, op, value)]
         self.order = None       # (field, descending, nulls_last) or None
         self.limit = None
+
+
+_KEYWORDS = ("FROM", "WHERE", "LIKE", "ORDER", "BY", "LIMIT", "SELECT",
+             "AND", "OR", "NOT")
+_ID_RE = re.compile(r"[A-Za-z0-9]{15}(?:[A-Za-z0-9]{3})?")
 
 
 class _Parser:
@@ -424,6 +587,7 @@ class _Parser:
         self.q = q
         self.toks = tokenize(q)
         self.i = 0
+        self.fields = None
 
     def peek(self):
         return self.toks[self.i]
@@ -447,48 +611,58 @@ class _Parser:
         if t.kind != "ident" or t.value.upper() != word:
             self.unexpected(t)
 
-    def field(self):
+    def field_token(self):
         t = self.take()
-        if t.kind != "ident" or t.value.upper() in (
-                "FROM", "WHERE", "LIKE", "ORDER", "BY", "LIMIT", "SELECT"):
+        if t.kind != "ident" or t.value.upper() in _KEYWORDS:
             self.unexpected(t)
-        name = CONTACT_FIELDS.get(t.value.lower())
-        if name is None:
+        return t
+
+    def resolve(self, t, obj):
+        """(API name, type) of field token t on obj."""
+        f = soql_fields(obj).get(t.value.lower())
+        if f is None:
             raise SoqlError(
                 "INVALID_FIELD", self.q, t.pos,
-                "No such column '%s' on entity 'Contact'. If you are "
+                "No such column '%s' on entity '%s'. If you are "
                 "attempting to use a custom field, be sure to append the "
                 "'__c' after the custom field name. Please reference your "
                 "WSDL or the describe call for the appropriate names."
-                % t.value)
-        return name, t
+                % (t.value, obj))
+        return f
 
     def parse(self):
         query = Query()
         self.keyword("SELECT")
-        while True:
-            name, t = self.field()
-            if name in query.fields:
-                raise SoqlError("MALFORMED_QUERY", self.q, t.pos,
-                                "duplicate field selected: %s" % name)
-            query.fields.append(name)
-            if self.peek().kind != "comma":
-                break
+        toks = [self.field_token()]
+        while self.peek().kind == "comma":
             self.take()
+            toks.append(self.field_token())
         self.keyword("FROM")
         t = self.take()
         if t.kind != "ident":
             self.unexpected(t)
-        if t.value.lower() != "contact":
+        obj = next((o for o in SOQL_OBJECTS if o.lower() == t.value.lower()),
+                   None)
+        if obj is None:
             raise SoqlError(
                 "INVALID_TYPE", self.q, t.pos,
                 "sObject type '%s' is not supported. If you are attempting "
                 "to use a custom object, be sure to append the '__c' after "
                 "the entity name. Please reference your WSDL or the describe "
                 "call for the appropriate names." % t.value)
+        query.obj = obj
+        for ft in toks:
+            name, _ = self.resolve(ft, obj)
+            if name in query.fields:
+                raise SoqlError("MALFORMED_QUERY", self.q, ft.pos,
+                                "duplicate field selected: %s" % name)
+            query.fields.append(name)
         if self.is_kw("WHERE"):
             self.take()
-            self.parse_where(query)
+            self.parse_cond(query)
+            while self.is_kw("AND"):
+                self.take()
+                self.parse_cond(query)
         if self.is_kw("ORDER"):
             self.take()
             self.keyword("BY")
@@ -504,20 +678,72 @@ class _Parser:
             self.unexpected(t)
         return query
 
-    def parse_where(self, query):
-        name, t = self.field()
-        if name not in TEXT_FIELDS:
-            raise SoqlError(
-                "INVALID_QUERY_FILTER_OPERATOR", self.q, t.pos,
-                "invalid operator on id field")
-        self.keyword("LIKE")
+    def parse_cond(self, query):
+        """field LIKE 'pattern' | field = value | field != value."""
+        name, kind = self.resolve(self.field_token(), query.obj)
+        start = self.peek()
+        if self.is_kw("LIKE"):
+            self.take()
+            if kind not in TEXT_TYPES:
+                raise SoqlError(
+                    "INVALID_QUERY_FILTER_OPERATOR", self.q, start.pos,
+                    "invalid operator on id field" if kind in (
+                        "id", "reference") else
+                    "invalid operator on field %s" % name)
+            t = self.take()
+            if t.kind != "string":
+                self.unexpected(t)
+            query.where.append((name, kind, "LIKE", t.value))
+            return
         t = self.take()
+        if t.kind != "op":
+            self.unexpected(t)
+        op, v = t.value, self.take()
+        query.where.append((name, kind, op, self.value(name, kind, v)))
+
+    def value(self, name, kind, t):
+        """The value compared with field name (of type kind)."""
+        if t.kind == "ident" and t.value.upper() == "NULL":
+            return None
+        if kind == "boolean":
+            if t.kind != "ident" or t.value.upper() not in ("TRUE", "FALSE"):
+                raise SoqlError(
+                    "MALFORMED_QUERY", self.q, t.pos,
+                    "value of filter criterion for field '%s' must be of "
+                    "type boolean and should not be enclosed in quotes"
+                    % name)
+            return t.value.upper() == "TRUE"
+        if kind in ("date", "currency"):
+            if t.kind != "int" or kind == "date":
+                raise SoqlError(
+                    "MALFORMED_QUERY", self.q, t.pos,
+                    "value of filter criterion for field '%s' must be of "
+                    "type %s and should not be enclosed in quotes"
+                    % (name, kind))
+            return int(t.value)
         if t.kind != "string":
             self.unexpected(t)
-        query.where = (name, t.value)
+        # Outside LIKE, % and _ are themselves and \% \_ are errors.
+        text = ""
+        for it in t.value:
+            if it is ANY:
+                text += "%"
+            elif it is ONE:
+                text += "_"
+            elif it in ("%", "_"):
+                raise SoqlError(
+                    "MALFORMED_QUERY", self.q, t.pos,
+                    "Invalid string literal %s. Illegal character sequence "
+                    "'\\%s' in string literal." % (t.text, it))
+            else:
+                text += it
+        if kind in ("id", "reference") and not _ID_RE.fullmatch(text):
+            raise SoqlError("INVALID_QUERY_FILTER_OPERATOR", self.q, t.pos,
+                            "invalid ID field: %s" % text)
+        return text
 
     def parse_order(self, query):
-        name, _ = self.field()
+        name, _ = self.resolve(self.field_token(), query.obj)
         desc = False
         nulls_last = None
         if self.is_kw("ASC") or self.is_kw("DESC"):
@@ -550,43 +776,68 @@ def like_regex(items):
     return re.compile("".join(parts), re.DOTALL | re.IGNORECASE)
 
 
-def field_value(contact, name):
+def field_value(row, name):
     if name.startswith("Account."):
-        acct = contact["Account"]
-        return acct[name[8:]] if acct else None
-    return contact[name]
+        acct = row["Account"]
+        return acct.get(name[8:]) if acct else None
+    return row.get(name)
+
+
+def _matches(row, cond):
+    name, kind, op, value = cond
+    v = field_value(row, name)
+    if op == "LIKE":
+        return v is not None and like_regex(value).fullmatch(v) is not None
+    if value is None:
+        eq = v is None
+    elif v is None:
+        eq = False
+    elif kind in ("id", "reference"):
+        eq = v[:15] == value[:15]
+    elif isinstance(value, str):
+        eq = v.casefold() == value.casefold()
+    else:
+        eq = v == value
+    return eq if op == "=" else not eq
+
+
+def soql_rows(obj):
+    """The seed rows of obj (of the org this process serves)."""
+    if obj == "Contact":
+        return list(CONTACTS)
+    if obj == "Account":
+        return list(ACCOUNTS.values())
+    return list(OPPORTUNITIES)
 
 
 def run_query(query, version):
     """Evaluate a parsed query against the seed data; returns the records."""
-    rows = list(CONTACTS)
-    if query.where:
-        rx = like_regex(query.where[1])
-        name = query.where[0]
-        rows = [c for c in rows if field_value(c, name) is not None and
-                rx.fullmatch(field_value(c, name))]
+    rows = [r for r in soql_rows(query.obj)
+            if all(_matches(r, c) for c in query.where)]
     if query.order:
         name, desc, nulls_last = query.order
         present = [c for c in rows if field_value(c, name) is not None]
         absent = [c for c in rows if field_value(c, name) is None]
-        present.sort(key=lambda c: field_value(c, name).casefold(),
+        present.sort(key=lambda c: (field_value(c, name).casefold()
+                                    if isinstance(field_value(c, name), str)
+                                    else field_value(c, name)),
                      reverse=desc)
         rows = present + absent if nulls_last else absent + present
     if query.limit is not None:
         rows = rows[:query.limit]
-    return [record_json(c, query.fields, version) for c in rows]
+    return [record_json(c, query.fields, version, query.obj) for c in rows]
 
 
-def record_json(contact, fields, version):
+def record_json(row, fields, version, obj="Contact"):
     rec = {"attributes": {
-        "type": "Contact",
-        "url": "/services/data/%s/sobjects/Contact/%s" % (
-            version, contact["Id"])}}
+        "type": obj,
+        "url": "/services/data/%s/sobjects/%s/%s" % (version, obj,
+                                                     row["Id"])}}
     for name in fields:
         if not name.startswith("Account."):
-            rec[name] = contact[name]
+            rec[name] = row.get(name)
             continue
-        acct = contact["Account"]
+        acct = row["Account"]
         if acct is None:
             rec["Account"] = None
             continue
@@ -595,7 +846,7 @@ def record_json(contact, fields, version):
                 "type": "Account",
                 "url": "/services/data/%s/sobjects/Account/%s" % (
                     version, acct["Id"])}}
-        rec["Account"][name[8:]] = acct[name[8:]]
+        rec["Account"][name[8:]] = acct.get(name[8:])
     return rec
 
 
@@ -664,6 +915,11 @@ FAULT_TYPES = {
     "refresh_reply_delay": (int, float),
     "query_delay": (int, float),
     "remember_approvals": bool,
+    # Case (sf_case.py): required fields, a validation rule that fails
+    # ({"message", "fields", "when": {"field", "contains"}}), and
+    # Priority's picklist values.
+    "case_required": list, "case_validation": dict,
+    "case_priorities": list,
 }
 # prompt values that make the authorize page show whatever the browser's
 # session remembers (Salesforce: login, consent, select_account).
@@ -721,6 +977,9 @@ class State:
             # sid -> {"user": username, "approved": set of client ids}.
             self.sessions = {}
             self.user_overrides = {}    # username -> userinfo fields
+            # The Cases created (sf_case.py).
+            self.cases = sf_case.Cases(
+                lambda n: sfid("5005g00000Cs%03d" % n))
             self.api_usage = 0
             self.inflight_token = 0
             self.c = {
@@ -734,7 +993,8 @@ class State:
                 "revocations": [], "queries": 0, "queries_ok": 0,
                 "userinfo": 0, "max_inflight_token_requests": 0,
                 "client_credentials_ok": 0, "silent_approvals": 0,
-                "delays": 0,
+                "delays": 0, "case_creates": 0, "composites": 0,
+                "describes": 0,
             }
 
     def now(self):
@@ -781,6 +1041,10 @@ class State:
                                       (want is int and
                                        isinstance(value, bool))):
                 return "fault '%s' has the wrong type" % key
+            err = sf_case.check_fault(key, value) if key.startswith(
+                "case_") else None
+            if err:
+                return err
             if key == "query_body_b64" and value is not None:
                 try:
                     base64.b64decode(value, validate=True)
@@ -1462,7 +1726,8 @@ class Handler(BaseHTTPRequestHandler):
                         "client_id": None, "grant_type": None,
                         "user": None, "token_known": None,
                         "grant": None, "prompt": None,
-                        "prompt_login": None, "remembered": None}
+                        "prompt_login": None, "remembered": None,
+                        "soql": None}
         try:
             self.route(path)
         except Reply as r:
@@ -1870,8 +2135,9 @@ class Handler(BaseHTTPRequestHandler):
     def api_faults(self):
         """Delay and blackhole for data, userinfo and identity calls."""
         faults = self.st.snapshot_faults()
+        self.api_body = b""
         if self.command == "POST":
-            self.read_body()
+            self.api_body = self.read_body()
         self.delay(faults.get("delay"))
         if faults.get("blackhole"):
             self.blackhole()
@@ -1988,6 +2254,8 @@ class Handler(BaseHTTPRequestHandler):
             body = {k: "/services/data/%s/%s" % (version, k)
                     for k in ("limits", "query", "sobjects", "search")}
             return self.send_api(200, to_json(body), JSON_TYPE, faults, limit)
+        if rest.startswith(("/sobjects/", "/composite")):
+            return self.sobjects(version, rest, faults, limit)
         if rest not in ("/query", "/query/"):
             raise Reply(404, to_json(sf_error(404)), JSON_TYPE, limit)
         if self.command != "GET":
@@ -2009,6 +2277,8 @@ class Handler(BaseHTTPRequestHandler):
             return self.send_api(200, base64.b64decode(
                 faults["query_body_b64"]), JSON_TYPE, faults, limit)
         q = self.query_params().get("q")
+        # The SOQL received, for tests of what forcelink sends.
+        self.note(soql=q)
         if not q:
             raise Reply(400, to_json(sf_error(400)), JSON_TYPE, limit)
         try:
@@ -2020,6 +2290,117 @@ class Handler(BaseHTTPRequestHandler):
         self.st.count("queries_ok")
         body = {"totalSize": len(records), "done": True, "records": records}
         self.send_api(200, to_json(body), JSON_TYPE, faults, limit)
+
+    # -- Case: describe, create, read, composite (sf_case.py) ----------
+
+    def sobjects(self, version, rest, faults, limit):
+        user = self.st.check_access(self.bearer())
+        owner = USERS_BY_NAME[user]["id"] if user in USERS_BY_NAME else None
+        if self.command == "POST":
+            try:
+                body = json.loads(self.api_body.decode("utf-8"))
+            except (UnicodeDecodeError, ValueError):
+                raise Reply(400, to_json([{
+                    "message": "Unexpected character: the body is not JSON",
+                    "errorCode": "JSON_PARSER_ERROR"}]), JSON_TYPE, limit)
+        else:
+            body = None
+        if rest == "/sobjects/Case/describe" and self.command == "GET":
+            return self.case_describe(version, faults, limit)
+        if rest == "/composite" and self.command == "POST":
+            problem = sf_case.composite_problem(body, version)
+            if problem:
+                raise Reply(400, to_json(problem), JSON_TYPE, limit)
+            self.st.count("composites")
+            made = []
+
+            def run_sub(method, url, sub_body):
+                return self.sobject_call(version, method, url, sub_body,
+                                         faults, owner, made)
+
+            def rollback():
+                with self.st.lock:
+                    for case_id in made:
+                        self.st.cases.remove(case_id)
+                        self.st.c["case_creates"] -= 1
+            out = sf_case.run_composite(body, run_sub, rollback)
+            self.note(composite=[(s["method"], s["url"])
+                                 for s in body["compositeRequest"]])
+            return self.send_api(200, to_json({"compositeResponse": out}),
+                                 JSON_TYPE, faults, limit)
+        url = "/services/data/%s%s" % (version, rest)
+        query = urllib.parse.urlsplit(self.path).query
+        if query:
+            url += "?" + query
+        status, out, hdrs = self.sobject_call(version, self.command, url,
+                                              body, faults, owner, [])
+        hdrs = dict(hdrs, **limit)
+        if status >= 400:
+            raise Reply(status, to_json(out), JSON_TYPE, hdrs)
+        self.send_api(status, to_json(out), JSON_TYPE, faults, hdrs)
+
+    def case_describe(self, version, faults, limit):
+        self.st.count("describes")
+        modified = sf_case.describe_modified(faults)
+        since = self.headers.get("If-Modified-Since")
+        hdrs = dict(limit, **{"Last-Modified": modified})
+        if since:
+            try:
+                t_since = parsedate_to_datetime(since)
+                t_mod = parsedate_to_datetime(modified)
+            except (TypeError, ValueError):
+                t_since = None
+            if t_since is not None and t_since >= t_mod:
+                raise Reply(304, b"", JSON_TYPE, hdrs)
+        self.send_api(200, to_json(sf_case.describe(version, faults)),
+                      JSON_TYPE, faults, hdrs)
+
+    def sobject_call(self, version, method, url, body, faults, owner, made):
+        """One sObject request (top level or a composite's subrequest):
+        returns (status, body, headers); notes created Case ids in made."""
+        parts = urllib.parse.urlsplit(url)
+        path = parts.path
+        params = dict(urllib.parse.parse_qsl(parts.query,
+                                             keep_blank_values=True))
+        base = "/services/data/%s" % version
+        if path in (base + "/sobjects/Case", base + "/sobjects/Case/") and \
+                method == "POST":
+            with self.st.lock:
+                account_ids = {a["Id"][:15] for a in ACCOUNTS.values()}
+            errs = sf_case.case_errors(body, faults, account_ids)
+            if errs:
+                return 400, errs, {}
+            with self.st.lock:
+                rec = self.st.cases.create(body, owner, self.st.now())
+                self.st.c["case_creates"] += 1
+            made.append(rec["Id"])
+            return 201, {"id": rec["Id"], "success": True, "errors": []}, {
+                "Location": "%s/sobjects/Case/%s" % (base, rec["Id"])}
+        m = re.fullmatch(re.escape(base) + r"/sobjects/Case/([^/]+)", path)
+        if m and method == "GET":
+            try:
+                fields = sf_case.read_fields(params.get("fields"))
+            except ValueError as e:
+                return 400, [{
+                    "message": "No such column '%s' on entity 'Case'. If you "
+                    "are attempting to use a custom field, be sure to append "
+                    "the '__c' after the custom field name. Please reference "
+                    "your WSDL or the describe call for the appropriate "
+                    "names." % e.args[0], "errorCode": "INVALID_FIELD"}], {}
+            with self.st.lock:
+                rec = self.st.cases.get(m.group(1))
+                rec = dict(rec) if rec else None
+            if rec is None:
+                return 404, sf_case.NOT_FOUND, {}
+            return 200, sf_case.case_record(rec, fields, version), {}
+        if path in (base + "/query", base + "/query/") and method == "GET":
+            try:
+                recs = run_query(parse_soql(params.get("q", "")), version)
+            except SoqlError as e:
+                return 400, [{"message": e.message, "errorCode": e.code}], {}
+            return 200, {"totalSize": len(recs), "done": True,
+                         "records": recs}, {}
+        return 404, sf_case.NOT_FOUND, {}
 
     # -- Slack response_url --------------------------------------------
 
@@ -2079,6 +2460,9 @@ class Handler(BaseHTTPRequestHandler):
                 out = list(st.requests)
         elif m == "GET" and what == "faults":
             out = st.snapshot_faults()
+        elif m == "GET" and what == "cases":
+            with st.lock:
+                out = st.cases.list()
         elif m == "GET" and what == "grants":
             out = st.grants_json()
         elif m == "GET" and what == "users":

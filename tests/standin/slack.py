@@ -23,9 +23,13 @@ OAuth", "oauth.v2.access", "Using token rotation", "auth.test",
     /api/openid.connect.userInfo, the claims by scope;
   * /api/users.info with a bot token, read from a directory of user
     profiles that tests fill in;
+  * views.open, views.update and chat.getPermalink with their rules
+    (trigger ids valid 3 s and once, view limits, hashes, 429 on demand),
+    every call recorded: see slack_web.py;
   * a test control API under /_control/ (reset, faults, clock, counters,
     users, the signed-in identity, minted bot tokens, the ledger of every
-    secret issued).
+    secret issued; trigger ids, messages, rate limits, the Web API's
+    calls and views).
 
 Python 3 standard library only.  See README.md beside this file (section
 "Slack stand-in").  No token, code or secret value is ever logged.
@@ -52,6 +56,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from salesforce import Log, Reply, safe_target, to_json, write_ready  # noqa
+from slack_web import WebApi, WebState  # noqa
 
 # --------------------------------------------------------------------------
 # Fixed identities and limits
@@ -222,6 +227,8 @@ class State:
             self.oidc_tokens = {}   # access token -> dict
             self.oidc_identity = {}
             self.directory = {}
+            # Modals, messages and the Web API's call record.
+            self.web = WebState()
             self.c = {
                 "authorize_requests": 0, "installs": 0, "denials": 0,
                 "oauth_access": {"authorization_code": 0,
@@ -587,7 +594,7 @@ def api_error(error, status=200):
     return Reply(status, to_json({"ok": False, "error": error}), JSON_TYPE)
 
 
-class Handler(BaseHTTPRequestHandler):
+class Handler(WebApi, BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     timeout = 60
 
@@ -758,6 +765,15 @@ class Handler(BaseHTTPRequestHandler):
         elif path == "/api/users.info":
             if m in ("GET", "POST"):
                 return self.users_info()
+        elif path == "/api/views.open":
+            if m == "POST":
+                return self.views_open()
+        elif path == "/api/views.update":
+            if m == "POST":
+                return self.views_update()
+        elif path == "/api/chat.getPermalink":
+            if m in ("GET", "POST"):
+                return self.chat_get_permalink()
         elif path.startswith("/api/"):
             raise api_error("unknown_method", 404)
         elif path.startswith("/_control/"):
@@ -1401,9 +1417,19 @@ class Handler(BaseHTTPRequestHandler):
                 st.offset += secs
                 out = {"clock_offset": st.offset}
         else:
-            raise Reply(404, to_json({"error": "no such control"}),
-                        JSON_TYPE)
+            out = self.web_control(what, m, arg)
+            if out is None:
+                raise Reply(404, to_json({"error": "no such control"}),
+                            JSON_TYPE)
         raise Reply(200, to_json(out), JSON_TYPE)
+
+    @staticmethod
+    def known_team(team):
+        return isinstance(team, str) and team in WORKSPACES_BY_ID
+
+    @staticmethod
+    def workspace_domain(team):
+        return WORKSPACES_BY_ID[team]["domain"]
 
 
 class Server(ThreadingHTTPServer):

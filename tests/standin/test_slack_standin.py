@@ -945,6 +945,309 @@ def test_faults_reject_unknown_keys_and_wrong_types(slack):
     assert slack.control("faults", method="GET") == {}
 
 
+# -- the Web API for modals and messages (issue 15) -----------------------
+
+def web(slack, method, token, args, as_form=False):
+    """Calls a Web API method with a JSON body (or a form, the view as a
+    JSON string); returns (status, headers, parsed reply)."""
+    h = {"Authorization": "Bearer " + token} if token else {}
+    if as_form:
+        args = {k: json.dumps(v) if isinstance(v, dict) else v
+                for k, v in args.items()}
+        h["Content-Type"] = "application/x-www-form-urlencoded"
+        body = urllib.parse.urlencode(args).encode()
+    else:
+        h["Content-Type"] = "application/json; charset=utf-8"
+        body = json.dumps(args).encode()
+    status, hd, raw = slack.request("POST", "/api/" + method, body, h)
+    assert hd["Content-Type"] == "application/json; charset=utf-8"
+    return status, hd, json.loads(raw)
+
+
+def trigger(slack, team="T0E2E0001", user="U0E2E0001"):
+    return slack.control("trigger", {"team_id": team,
+                                     "user_id": user})["trigger_id"]
+
+
+def modal(title="New case", blocks=None, **extra):
+    v = {"type": "modal", "title": {"type": "plain_text", "text": title},
+         "submit": {"type": "plain_text", "text": "Create"},
+         "blocks": blocks if blocks is not None else [{
+             "type": "input", "block_id": "subject",
+             "label": {"type": "plain_text", "text": "Subject"},
+             "element": {"type": "plain_text_input",
+                         "action_id": "subject"}}]}
+    v.update(extra)
+    return v
+
+
+def open_view(slack, token, view=None, team="T0E2E0001", **kw):
+    return web(slack, "views.open", token, {
+        "trigger_id": trigger(slack, team), "view": view or modal()}, **kw)
+
+
+def test_views_open_as_documented_and_recorded(slack):
+    token = bot_token(slack, scopes="commands")
+    for as_form in (False, True):
+        trig = trigger(slack, user="U0ALICE01")
+        assert re.fullmatch(r"\d+\.\d+\.[0-9a-f]{32}", trig)
+        status, _, r = web(slack, "views.open", token,
+                           {"trigger_id": trig, "view": modal()}, as_form)
+        assert status == 200 and r["ok"] is True, r
+        v = r["view"]
+        assert re.fullmatch(r"V[A-Z0-9]{10}", v["id"])
+        assert re.fullmatch(r"\d+\.[0-9a-f]{8}", v["hash"])
+        assert v["team_id"] == "T0E2E0001" and v["type"] == "modal"
+        assert v["title"] == {"type": "plain_text", "text": "New case"}
+        assert v["state"] == {"values": {}} and v["root_view_id"] == v["id"]
+    views = slack.control("views", method="GET")
+    assert [x["user_id"] for x in views] == ["U0ALICE01"] * 2
+    assert views[0]["view"] == modal() and views[0]["versions"] == [modal()]
+    calls = slack.control("web_calls", method="GET")
+    assert [(c["method"], c["team_id"], c["status"], c["ok"])
+            for c in calls] == [("views.open", "T0E2E0001", 200, True)] * 2
+    assert calls[0]["args"]["view"] == modal()
+    assert token not in json.dumps(calls)
+
+
+def test_trigger_id_valid_three_seconds_and_once(slack):
+    token = bot_token(slack, scopes="commands")
+    trig = trigger(slack)
+    assert web(slack, "views.open", token, {
+        "trigger_id": trig, "view": modal()})[2]["ok"]
+    # Once only.
+    assert web(slack, "views.open", token, {
+        "trigger_id": trig, "view": modal()})[2] == {
+            "ok": False, "error": "trigger_exchanged"}
+    # 3 s, on the stand-in's clock.
+    old = trigger(slack)
+    slack.control("advance", {"seconds": 2.9})
+    assert web(slack, "views.open", token, {
+        "trigger_id": old, "view": modal()})[2]["ok"]
+    old = trigger(slack)
+    slack.control("advance", {"seconds": 3.1})
+    assert web(slack, "views.open", token, {
+        "trigger_id": old, "view": modal()})[2] == {
+            "ok": False, "error": "expired_trigger_id"}
+    # Made up, or another workspace's: unknown.
+    for trig in ("1.2." + "0" * 32, trigger(slack, team="T0E2E0002")):
+        assert web(slack, "views.open", token, {
+            "trigger_id": trig, "view": modal()})[2] == {
+                "ok": False, "error": "invalid_trigger_id"}
+    # A refusal for the view does not spend the trigger.
+    trig = trigger(slack)
+    assert web(slack, "views.open", token, {"trigger_id": trig, "view": modal(
+        title="x" * 25)})[2]["error"] == "invalid_arguments"
+    assert web(slack, "views.open", token, {
+        "trigger_id": trig, "view": modal()})[2]["ok"]
+
+
+def test_web_api_token_rules(slack):
+    token = bot_token(slack, scopes="commands")
+    assert open_view(slack, None)[2] == {"ok": False, "error": "not_authed"}
+    assert open_view(slack, "xoxb-1-2-nope")[2] == {
+        "ok": False, "error": "invalid_auth"}
+    slack.control("revoke_token", {"token": token})
+    assert open_view(slack, token)[2] == {
+        "ok": False, "error": "token_revoked"}
+    # A user token may not open a bot's modal.
+    code = slack.code(user_scope="chat:write")
+    user = slack.exchange(code)["authed_user"]["access_token"]
+    assert open_view(slack, user)[2] == {
+        "ok": False, "error": "not_allowed_token_type"}
+    # None of the calls needs a scope beyond the token (commands is what
+    # an installation has).
+    assert open_view(slack, bot_token(slack, scopes=""))[2]["ok"]
+
+
+VIEW_LIMITS = [
+    # (view, error, a message that must be among response_metadata's)
+    (modal(title="x" * 25), "invalid_arguments",
+     "[ERROR] must be less than 25 characters "
+     "[json-pointer:/view/title/text]"),
+    (modal(blocks=[{"type": "divider"}] * 101), "invalid_arguments",
+     "[ERROR] no more than 100 items allowed [json-pointer:/view/blocks]"),
+    (modal(submit=None), "invalid_arguments",
+     "[ERROR] must provide submit when there are input blocks "
+     "[json-pointer:/view/submit]"),
+    (modal(submit={"type": "plain_text", "text": "s" * 25}),
+     "invalid_arguments", "[ERROR] must be less than 25 characters "
+     "[json-pointer:/view/submit/text]"),
+    (modal(type="home"), "invalid_arguments",
+     "[ERROR] must be one of: modal [json-pointer:/view/type]"),
+    (modal(private_metadata="p" * 3001), "invalid_arguments",
+     "[ERROR] must be less than 3001 characters "
+     "[json-pointer:/view/private_metadata]"),
+    (modal(callback_id="c" * 256), "invalid_arguments",
+     "[ERROR] must be less than 256 characters "
+     "[json-pointer:/view/callback_id]"),
+    (modal(blocks=[{"type": "divider", "block_id": "a"},
+                   {"type": "divider", "block_id": "a"}]),
+     "invalid_arguments",
+     "[ERROR] duplicate block_id: a [json-pointer:/view/blocks/1/block_id]"),
+    (modal(blocks=[{"type": "section", "text": {
+        "type": "mrkdwn", "text": "t" * 3001}}]), "invalid_arguments",
+     "[ERROR] must be less than 3001 characters "
+     "[json-pointer:/view/blocks/0/text/text]"),
+    (modal(blocks=[{"type": "input", "label": {
+        "type": "plain_text", "text": "L"}}]), "invalid_arguments",
+     "[ERROR] missing required field: element "
+     "[json-pointer:/view/blocks/0]"),
+    (modal(title={"type": "mrkdwn", "text": "x"}), "invalid_arguments",
+     "[ERROR] failed to match all allowed schemas "
+     "[json-pointer:/view/title]"),
+    (modal(blocks="none"), "invalid_arguments",
+     "[ERROR] missing required field: blocks [json-pointer:/view]"),
+    (modal(notes="n" * 250001), "view_too_large", None),
+]
+
+
+@pytest.mark.parametrize("view,error,message", VIEW_LIMITS)
+def test_view_limits(slack, view, error, message):
+    token = bot_token(slack, scopes="commands")
+    status, _, r = open_view(slack, token, {k: v for k, v in view.items()
+                                            if v is not None})
+    assert status == 200 and r["ok"] is False and r["error"] == error
+    if message:
+        assert message in r["response_metadata"]["messages"]
+    else:
+        assert "response_metadata" not in r
+    # views.update holds the same rules.
+    vid = open_view(slack, token)[2]["view"]["id"]
+    r = web(slack, "views.update", token, {
+        "view_id": vid, "view": {k: v for k, v in view.items()
+                                 if v is not None}})[2]
+    assert r["error"] == error
+
+
+def test_views_at_the_limits_pass(slack):
+    token = bot_token(slack, scopes="commands")
+    view = modal(title="t" * 24, blocks=[
+        {"type": "section", "block_id": "b%d" % i,
+         "text": {"type": "mrkdwn", "text": "x" * (3000 if i < 75 else 1)}}
+        for i in range(99)] + [modal()["blocks"][0]],
+        private_metadata="p" * 3000, callback_id="c" * 255)
+    # 75 sections of 3000 characters: within 250 kB.
+    r = open_view(slack, token, view)[2]
+    assert r["ok"], r
+
+
+def test_views_update_and_hash(slack):
+    token = bot_token(slack, scopes="commands")
+    v = open_view(slack, token, modal(external_id="case-1"))[2]["view"]
+    creating = modal(title="Creating…", blocks=[])
+    r = web(slack, "views.update", token, {
+        "view_id": v["id"], "hash": v["hash"], "view": creating})[2]
+    assert r["ok"] and r["view"]["id"] == v["id"]
+    assert r["view"]["hash"] != v["hash"]
+    # The old hash is stale now.
+    assert web(slack, "views.update", token, {
+        "view_id": v["id"], "hash": v["hash"], "view": modal()})[2] == {
+            "ok": False, "error": "hash_conflict"}
+    # Without a hash the update is unconditional; by external_id too.
+    done = modal(title="Case 00001026", blocks=[])
+    assert web(slack, "views.update", token, {
+        "view_id": v["id"], "view": done}, as_form=True)[2]["ok"]
+    assert web(slack, "views.update", token, {
+        "external_id": "case-1", "view": done})[2]["ok"]
+    views = slack.control("views", method="GET")
+    assert views[0]["versions"] == [modal(external_id="case-1"), creating,
+                                    done, done]
+    # Exactly one of view_id and external_id.
+    for args in ({}, {"view_id": v["id"], "external_id": "case-1"}):
+        args["view"] = done
+        assert web(slack, "views.update", token, args)[2][
+            "error"] == "invalid_arguments"
+    # Unknown, or another workspace's: not found.
+    other = bot_token(slack, team="T0E2E0002", scopes="commands")
+    for tok, vid in ((token, "VNOSUCHVIEW"), (other, v["id"])):
+        assert web(slack, "views.update", tok, {
+            "view_id": vid, "view": done})[2] == {
+                "ok": False, "error": "not_found"}
+    # external_id is unique per workspace.
+    assert open_view(slack, token, modal(external_id="case-1"))[2] == {
+        "ok": False, "error": "duplicate_external_id"}
+
+
+def test_ratelimit_on_demand(slack):
+    token = bot_token(slack, scopes="commands")
+    assert slack.control("ratelimit", {"method": "views.open", "count": 2,
+                                       "retry_after": 7}) == {
+        "views.open": 2}
+    trig = trigger(slack)
+    for _ in range(2):
+        status, hd, r = web(slack, "views.open", token, {
+            "trigger_id": trig, "view": modal()})
+        assert status == 429 and hd["Retry-After"] == "7"
+        assert r == {"ok": False, "error": "ratelimited"}
+    # The limit passed: the trigger was not spent by the 429s.
+    assert web(slack, "views.open", token, {
+        "trigger_id": trig, "view": modal()})[2]["ok"]
+    calls = slack.control("web_calls", method="GET")
+    assert [c["status"] for c in calls] == [429, 429, 200]
+    for bad in ({"method": "chat.postMessage"},
+                {"method": "views.open", "count": -1},
+                {"method": "views.open", "retry_after": "7"}):
+        status, _, _ = slack.request(
+            "POST", "/_control/ratelimit", json.dumps(bad).encode(),
+            {"Content-Type": "application/json"})
+        assert status == 400
+
+
+def permalink(slack, token, channel, ts, how="POST"):
+    h = {"Authorization": "Bearer " + token}
+    q = urllib.parse.urlencode({"channel": channel, "message_ts": ts})
+    if how == "GET":
+        status, _, body = slack.request(
+            "GET", "/api/chat.getPermalink?" + q, None, h)
+        return json.loads(body)
+    h["Content-Type"] = "application/x-www-form-urlencoded"
+    status, _, body = slack.request("POST", "/api/chat.getPermalink",
+                                    q.encode(), h)
+    assert status == 200
+    return json.loads(body)
+
+
+def test_chat_get_permalink(slack):
+    token = bot_token(slack, scopes="commands")
+    m = slack.control("messages", {"team_id": "T0E2E0001",
+                                   "channel": "C0SALES01", "text": "hi"})
+    assert re.fullmatch(r"\d{10}\.\d{6}", m["ts"])
+    for how in ("POST", "GET"):
+        assert permalink(slack, token, "C0SALES01", m["ts"], how) == {
+            "ok": True, "channel": "C0SALES01",
+            "permalink": "https://e2e.slack.com/archives/C0SALES01/p" +
+            m["ts"].replace(".", "")}
+    reply = slack.control("messages", {
+        "team_id": "T0E2E0001", "channel": "C0SALES01", "text": "re",
+        "thread_ts": m["ts"]})
+    assert permalink(slack, token, "C0SALES01", reply["ts"])[
+        "permalink"] == ("https://e2e.slack.com/archives/C0SALES01/p%s"
+                         "?thread_ts=%s&cid=C0SALES01" % (
+                             reply["ts"].replace(".", ""), m["ts"]))
+    assert permalink(slack, token, "C0SALES01", "1700000000.999999") == {
+        "ok": False, "error": "message_not_found"}
+    assert permalink(slack, token, "C0NOSUCH1", m["ts"]) == {
+        "ok": False, "error": "channel_not_found"}
+    # Another workspace's bot cannot see the channel; nor ours once the
+    # channel is one the bot is not in.
+    other = bot_token(slack, team="T0E2E0002", scopes="commands")
+    assert permalink(slack, other, "C0SALES01", m["ts"])[
+        "error"] == "channel_not_found"
+    slack.control("messages", {"team_id": "T0E2E0001",
+                               "channel": "C0SALES01", "visible": False})
+    assert permalink(slack, token, "C0SALES01", m["ts"])[
+        "error"] == "channel_not_found"
+    for bad in ({"team_id": "T0NOPE", "channel": "C1X"},
+                {"team_id": "T0E2E0001", "channel": "general"},
+                {"team_id": "T0E2E0001", "channel": "C1X",
+                 "thread_ts": "1"}):
+        status, _, _ = slack.request(
+            "POST", "/_control/messages", json.dumps(bad).encode(),
+            {"Content-Type": "application/json"})
+        assert status == 400
+
+
 def test_unknown_api_method(slack):
     status, _, body = slack.request("POST", "/api/chat.postMessage", b"")
     assert status == 404 and json.loads(body)["error"] == "unknown_method"

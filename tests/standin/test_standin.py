@@ -793,18 +793,385 @@ def test_bad_escape_is_malformed_query(sf, access, literal):
     ("SELECT Id FROM Contact WHERE Name LIKE 'abc\\", "MALFORMED_QUERY"),
     ("SELECT FROM Contact", "MALFORMED_QUERY"),
     ("SELECT Id, FROM Contact", "MALFORMED_QUERY"),
-    ("SELECT Id FROM Contact WHERE Name = 'x'", "MALFORMED_QUERY"),
+    ("SELECT Id FROM Contact WHERE Name == 'x'", "MALFORMED_QUERY"),
+    ("SELECT Id FROM Contact WHERE Name = x", "MALFORMED_QUERY"),
+    ("SELECT Id FROM Contact WHERE Name != ", "MALFORMED_QUERY"),
+    ("SELECT Id FROM Contact WHERE Name = 'a\\%'", "MALFORMED_QUERY"),
+    ("SELECT Id FROM Contact WHERE Name LIKE 'a' AND", "MALFORMED_QUERY"),
+    ("SELECT Id FROM Contact WHERE AccountId LIKE '001%'",
+     "INVALID_QUERY_FILTER_OPERATOR"),
+    ("SELECT Id FROM Opportunity WHERE IsClosed = 'false'",
+     "MALFORMED_QUERY"),
+    ("SELECT Id FROM Opportunity WHERE IsClosed LIKE 'f%'",
+     "INVALID_QUERY_FILTER_OPERATOR"),
+    ("SELECT Id FROM Opportunity WHERE OwnerId = 'abc'",
+     "INVALID_QUERY_FILTER_OPERATOR"),
+    ("SELECT Id FROM Opportunity WHERE CloseDate = '2027-01-01'",
+     "MALFORMED_QUERY"),
+    ("SELECT Id FROM Opportunity LIMIT 5 OFFSET 5", "MALFORMED_QUERY"),
+    ("SELECT Title FROM Account", "INVALID_FIELD"),
+    ("SELECT StageName FROM Contact", "INVALID_FIELD"),
+    ("SELECT Id FROM Lead", "INVALID_TYPE"),
     ("SELECT Id FROM Contact WHERE Name LIKE x", "MALFORMED_QUERY"),
     ("SELECT Id FROM Contact LIMIT x", "MALFORMED_QUERY"),
     ("SELECT Id FROM Contact LIMIT 5 junk", "MALFORMED_QUERY"),
     ("SELECT Id FROM Contact; DROP", "MALFORMED_QUERY"),
     ("SELECT Id, Id FROM Contact", "MALFORMED_QUERY"),
     ("SELECT Secret__c FROM Contact", "INVALID_FIELD"),
-    ("SELECT Id FROM Account", "INVALID_TYPE"),
 ])
 def test_bad_soql(sf, access, soql, code):
     status, _, body = query(sf, access, soql)
     assert (status, json.loads(body)[0]["errorCode"]) == (400, code)
+
+
+# -- Accounts and opportunities (issue 15) --------------------------------
+
+ALICE_ID = "0055g00000Xa001"     # the 15-character form
+
+
+def records(sf, access, soql):
+    status, _, body = query(sf, access, soql)
+    assert status == 200, body
+    return json.loads(body)["records"]
+
+
+@pytest.mark.parametrize("literal, expected", [
+    ("%acme%", ["Acme Corporation"]),
+    ("%o\\'brien%", ["O'Brien & Partners"]),
+    ("%100\\%%", ["100% Organic Ltd"]),
+    ("%under\\_score%", ["Under_score Holdings"]),
+    ("%back\\\\slash%", ["Back\\slash Systems"]),
+    ("%{x}%", ["{x} Labs"]),
+    ("%1; DROP%", ["1; DROP TABLE Account"]),
+    ("%<!channel>%", ["<!channel> & <b>Co</b>"]),
+    ("%99999%", []),
+])
+def test_account_search(sf, access, literal, expected):
+    recs = records(sf, access, "SELECT Id, Name, Industry, Phone, Website, "
+                   "BillingCity, OwnerId FROM Account WHERE Name LIKE '%s' "
+                   "ORDER BY Name LIMIT 10" % literal)
+    assert [r["Name"] for r in recs] == expected
+    for r in recs:
+        assert r["attributes"] == {
+            "type": "Account",
+            "url": "/services/data/v62.0/sobjects/Account/" + r["Id"]}
+        assert list(r) == ["attributes", "Id", "Name", "Industry", "Phone",
+                           "Website", "BillingCity", "OwnerId"]
+
+
+def test_account_fields(sf, access):
+    (r,) = records(sf, access, "SELECT Name, Industry, Phone, Website, "
+                   "BillingCity FROM Account WHERE Name LIKE 'Initech'")
+    assert (r["Industry"], r["Phone"], r["Website"], r["BillingCity"]) == (
+        "Technology", "(512) 555-0100", None, "Austin")
+
+
+PIPELINE = ("SELECT Id, Name, StageName, CloseDate, Amount, CurrencyIsoCode, "
+            "Account.Name FROM Opportunity WHERE OwnerId = '%s' AND "
+            "IsClosed = false ORDER BY CloseDate LIMIT %d")
+
+
+def test_pipeline_query(sf, access):
+    recs = records(sf, access, PIPELINE % (ALICE_ID, 10))
+    # Twelve open, ten asked for, by close date; closed ones never.
+    assert [r["CloseDate"] for r in recs] == sorted(
+        r["CloseDate"] for r in recs)
+    assert len(recs) == 10
+    assert recs[0] == {
+        "attributes": {"type": "Opportunity", "url": "/services/data/v62.0/"
+                       "sobjects/Opportunity/" + recs[0]["Id"]},
+        "Id": recs[0]["Id"], "Name": "Acme safety audit",
+        "StageName": "Qualification", "CloseDate": "2026-12-15",
+        "Amount": 8000.0, "CurrencyIsoCode": "USD",
+        "Account": {"attributes": {
+            "type": "Account", "url": "/services/data/v62.0/sobjects/"
+            "Account/" + recs[0]["Account"]["attributes"]["url"][-18:]},
+            "Name": "Acme Corporation"}}
+    assert not any(r["StageName"].startswith("Closed") for r in recs)
+    # All twelve; the 18-character id matches as the 15 does; the one
+    # without an account has Account null; a null Amount stays null.
+    recs = records(sf, access, PIPELINE % (ALICE_ID + "AAB", 50))
+    assert len(recs) == 12
+    assert {r["Name"]: r["Account"] for r in recs}["No account deal"] is None
+    assert {r["Name"]: r["Amount"] for r in recs}["Under_score pilot"] \
+        is None
+    closed = records(sf, access, "SELECT Name FROM Opportunity WHERE "
+                     "OwnerId = '%s' AND IsClosed = true" % ALICE_ID)
+    assert sorted(r["Name"] for r in closed) == ["Acme 2025 deal",
+                                                 "Initech lost bid"]
+    # Another owner's, and LIMIT 1, and DESC.
+    recs = records(sf, access, "SELECT Name FROM Opportunity WHERE OwnerId "
+                   "= '0055g00000Xa002' AND IsClosed = false ORDER BY "
+                   "CloseDate DESC LIMIT 1")
+    assert [r["Name"] for r in recs] == ["Wayne vault"]
+    # The query is recorded as received.
+    status, _, body = sf.get("/_control/requests")
+    assert [r["soql"] for r in json.loads(body) if r["soql"]][-1].endswith(
+        "ORDER BY CloseDate DESC LIMIT 1")
+
+
+def test_equality_filters(sf, access):
+    # = on text is case-insensitive, and % is itself outside LIKE.
+    assert [r["Name"] for r in records(
+        sf, access, "SELECT Name FROM Account WHERE Name = "
+        "'100% ORGANIC LTD'")] == ["100% Organic Ltd"]
+    assert records(sf, access, "SELECT Name FROM Account WHERE Name = "
+                   "'100_ Organic Ltd'") == []
+    # != and null.
+    names = [r["Name"] for r in records(
+        sf, access, "SELECT Name FROM Opportunity WHERE AccountId = null")]
+    assert names == ["No account deal"]
+    assert len(records(sf, access, "SELECT Name FROM Opportunity WHERE "
+                       "AccountId != null")) == 16
+
+
+# -- Case: describe, create, composite (issue 15) -------------------------
+
+V = "/services/data/v62.0"
+
+
+def api(sf, access, method, path, obj=None, headers=None):
+    h = {"Authorization": "Bearer " + access}
+    h.update(headers or {})
+    data = None
+    if obj is not None:
+        data = json.dumps(obj).encode()
+        h["Content-Type"] = "application/json"
+    status, hdrs, body = sf.request(method, V + path, data, h)
+    return status, hdrs, json.loads(body) if body else None
+
+
+def test_case_describe(sf, access):
+    status, hdrs, d = api(sf, access, "GET", "/sobjects/Case/describe")
+    assert status == 200 and d["name"] == "Case"
+    assert hdrs["Sforce-Limit-Info"].startswith("api-usage=")
+    f = {x["name"]: x for x in d["fields"]}
+    assert (f["Subject"]["type"], f["Subject"]["length"]) == ("string", 255)
+    assert (f["Description"]["type"], f["Description"]["length"]) == (
+        "textarea", 32000)
+    assert f["CaseNumber"]["createable"] is False
+    assert f["AccountId"]["referenceTo"] == ["Account"]
+    assert f["Priority"]["picklistValues"] == [
+        {"active": True, "defaultValue": v == "Medium", "label": v,
+         "validFor": None, "value": v} for v in ("High", "Medium", "Low")]
+    # Cached by Last-Modified; a changed picklist is a newer describe.
+    since = {"If-Modified-Since": hdrs["Last-Modified"]}
+    assert api(sf, access, "GET", "/sobjects/Case/describe",
+               headers=since)[0] == 304
+    sf.control("faults", {"case_priorities": ["P1", "P2 <urgent>"]})
+    status, _, d = api(sf, access, "GET", "/sobjects/Case/describe",
+                       headers=since)
+    assert status == 200
+    assert [v["value"] for v in {x["name"]: x for x in d["fields"]}[
+        "Priority"]["picklistValues"]] == ["P1", "P2 <urgent>"]
+    # Without a token: 401 as for queries.
+    status, _, body = sf.get(V + "/sobjects/Case/describe")
+    assert (status, body) == (401, INVALID_SESSION)
+
+
+def test_case_create_and_read(sf, access):
+    status, hdrs, r = api(sf, access, "POST", "/sobjects/Case/", {
+        "Subject": "Printer on fire", "Description": "Line 1\nLine 2",
+        "Priority": "High", "AccountId": ACME_ID})
+    assert status == 201 and r["success"] is True and r["errors"] == []
+    assert hdrs["Location"] == V + "/sobjects/Case/" + r["id"]
+    status, _, rec = api(sf, access, "GET", "/sobjects/Case/%s?fields="
+                         "CaseNumber,Subject,Status" % r["id"])
+    assert rec == {"attributes": {"type": "Case", "url": V +
+                                  "/sobjects/Case/" + r["id"]},
+                   "CaseNumber": "00001026", "Subject": "Printer on fire",
+                   "Status": "New"}
+    (case,) = json.loads(sf.get("/_control/cases")[2])
+    assert case["OwnerId"].startswith(ALICE_ID)
+    assert api(sf, access, "GET", "/sobjects/Case/5005g00000Cs999")[
+        :3:2] == (404, [{"errorCode": "NOT_FOUND",
+                         "message": "The requested resource does not exist"}])
+    assert api(sf, access, "GET", "/sobjects/Case/%s?fields=Secret__c"
+               % r["id"])[2][0]["errorCode"] == "INVALID_FIELD"
+
+
+ACME_ID = "0015g00000Bc001"
+CASE_ERRORS = [
+    # (faults, body, status, errors)
+    ({}, {"Subject": "s" * 256}, 400, [{
+        "message": "Subject: data value too large: %s (max length=255)"
+        % ("s" * 256), "errorCode": "STRING_TOO_LONG",
+        "fields": ["Subject"]}]),
+    ({"case_required": ["Subject"]}, {"Description": "d"}, 400, [{
+        "message": "Required fields are missing: [Subject]",
+        "errorCode": "REQUIRED_FIELD_MISSING", "fields": ["Subject"]}]),
+    ({"case_required": ["Subject", "Origin"]}, {"Subject": ""}, 400, [{
+        "message": "Required fields are missing: [Subject, Origin]",
+        "errorCode": "REQUIRED_FIELD_MISSING",
+        "fields": ["Subject", "Origin"]}]),
+    ({"case_validation": {"message": "Describe the impact first.",
+                          "fields": ["Description"]}}, {"Subject": "s"}, 400,
+     [{"message": "Describe the impact first.",
+       "errorCode": "FIELD_CUSTOM_VALIDATION_EXCEPTION",
+       "fields": ["Description"]}]),
+    ({"case_validation": {"message": "Not on Fridays."}}, {"Subject": "s"},
+     400, [{"message": "Not on Fridays.",
+            "errorCode": "FIELD_CUSTOM_VALIDATION_EXCEPTION",
+            "fields": []}]),
+    ({"case_validation": {"message": "No fire.", "when": {
+        "field": "Subject", "contains": "fire"}}}, {"Subject": "calm"}, 201,
+     None),
+    ({}, {"Subject": "s", "Priority": "Urgent"}, 400, [{
+        "message": "Priority: bad value for restricted picklist field: "
+        "Urgent", "errorCode": "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST",
+        "fields": ["Priority"]}]),
+    ({}, {"Subject": "s", "AccountId": "001x"}, 400, [{
+        "message": "Account ID: id value of incorrect type: 001x",
+        "errorCode": "MALFORMED_ID", "fields": ["AccountId"]}]),
+    ({}, {"Subject": "s", "AccountId": "0015g00000Bc999"}, 400, [{
+        "message": "invalid cross reference id",
+        "errorCode": "INVALID_CROSS_REFERENCE_KEY", "fields": ["AccountId"]}]),
+    ({}, {"Subject": "s", "CaseNumber": "1"}, 400, [{
+        "message": "Unable to create/update fields: CaseNumber. Please check "
+        "the security settings of this field and verify that it is "
+        "read/write for your profile or permission set.",
+        "errorCode": "INVALID_FIELD_FOR_INSERT_UPDATE",
+        "fields": ["CaseNumber"]}]),
+    ({}, {"Id": "5005g00000Cs001", "Subject": "s"}, 400, [{
+        "message": "The Id field should not be specified in the sobject "
+        "data.", "errorCode": "INVALID_FIELD"}]),
+    ({}, {"Subject": "s", "Secret__c": "x"}, 400, [{
+        "message": "No such column 'Secret__c' on sobject of type Case",
+        "errorCode": "INVALID_FIELD"}]),
+    ({}, {"Subject": ["s"]}, 400, None),
+]
+
+
+@pytest.mark.parametrize("faults, body, status, errors", CASE_ERRORS)
+def test_case_create_errors(sf, access, faults, body, status, errors):
+    sf.control("faults", faults)
+    got, _, r = api(sf, access, "POST", "/sobjects/Case", body)
+    assert got == status, r
+    if errors is not None:
+        assert r == errors
+    n = len(json.loads(sf.get("/_control/cases")[2]))
+    assert n == (1 if status == 201 else 0)
+
+
+def composite(sf, access, case, all_or_none=True, extra=()):
+    return api(sf, access, "POST", "/composite", {
+        "allOrNone": all_or_none, "compositeRequest": [
+            {"method": "POST", "url": V + "/sobjects/Case",
+             "referenceId": "refCase", "body": case},
+            {"method": "GET", "url": V + "/sobjects/Case/@{refCase.id}"
+             "?fields=CaseNumber", "referenceId": "refNumber"}] +
+        list(extra)})
+
+
+def test_composite_creates_and_reads_the_case_number(sf, access):
+    status, hdrs, r = composite(sf, access, {"Subject": "Composite"})
+    assert status == 200 and hdrs["Sforce-Limit-Info"]
+    created, number = r["compositeResponse"]
+    assert created["httpStatusCode"] == 201
+    assert created["referenceId"] == "refCase"
+    assert created["httpHeaders"] == {
+        "Location": V + "/sobjects/Case/" + created["body"]["id"]}
+    assert number == {"body": {
+        "attributes": {"type": "Case", "url": V + "/sobjects/Case/" +
+                       created["body"]["id"]},
+        "CaseNumber": "00001026"}, "httpHeaders": {}, "httpStatusCode": 200,
+        "referenceId": "refNumber"}
+    assert sf.state()["case_creates"] == 1
+
+
+HALTED = [{"errorCode": "PROCESSING_HALTED",
+           "message": "The transaction was rolled back since another "
+           "operation in the same transaction failed."}]
+
+
+def test_composite_all_or_none_failure(sf, access):
+    sf.control("faults", {"case_validation": {
+        "message": "Subject may not say fire.", "fields": ["Subject"],
+        "when": {"field": "Subject", "contains": "fire"}}})
+    # A Case that passes, then one that fails: 200 outside, the failure
+    # in its subrequest, the others halted, nothing kept.
+    status, _, r = api(sf, access, "POST", "/composite", {
+        "allOrNone": True, "compositeRequest": [
+            {"method": "POST", "url": V + "/sobjects/Case",
+             "referenceId": "ok1", "body": {"Subject": "calm"}},
+            {"method": "POST", "url": V + "/sobjects/Case",
+             "referenceId": "refCase", "body": {"Subject": "fire!"}},
+            {"method": "GET", "url": V + "/sobjects/Case/@{refCase.id}",
+             "referenceId": "refNumber"}]})
+    assert status == 200
+    assert [(x["referenceId"], x["httpStatusCode"], x["body"])
+            for x in r["compositeResponse"]] == [
+        ("ok1", 400, HALTED),
+        ("refCase", 400, [{"message": "Subject may not say fire.",
+                           "errorCode": "FIELD_CUSTOM_VALIDATION_EXCEPTION",
+                           "fields": ["Subject"]}]),
+        ("refNumber", 400, HALTED)]
+    assert json.loads(sf.get("/_control/cases")[2]) == []
+    assert sf.state()["case_creates"] == 0
+    # Without allOrNone the first Case stays, and the read of the failed
+    # one cannot resolve its reference.
+    status, _, r = composite(sf, access, {"Subject": "s" * 300}, False)
+    created, number = r["compositeResponse"]
+    assert created["body"][0]["errorCode"] == "STRING_TOO_LONG"
+    assert number["httpStatusCode"] == 400
+    assert number["body"] == [{
+        "errorCode": "PROCESSING_HALTED", "message": "Invalid reference "
+        "specified. No value for refCase.id found in refCase."}]
+
+
+@pytest.mark.parametrize("body, code", [
+    ([], "JSON_PARSER_ERROR"),
+    ({"compositeRequest": []}, "INVALID_INPUT"),
+    ({"allOrNone": "yes", "compositeRequest": [
+        {"method": "GET", "url": V + "/sobjects/Case/x",
+         "referenceId": "a"}]}, "JSON_PARSER_ERROR"),
+    ({"compositeRequest": [{"method": "GET", "url": V + "/query?q=x",
+                            "referenceId": "q%d" % i} for i in range(26)]},
+     "LIMIT_EXCEEDED"),
+    ({"compositeRequest": [{"method": "GET", "url": V + "/query?q=x",
+                            "referenceId": "q%d" % i} for i in range(6)]},
+     "LIMIT_EXCEEDED"),
+    ({"compositeRequest": [{"method": "GET", "url": V + "/sobjects/Case/x",
+                            "referenceId": "bad-ref"}]}, "INVALID_INPUT"),
+    ({"compositeRequest": [
+        {"method": "GET", "url": V + "/sobjects/Case/x", "referenceId": "a"},
+        {"method": "GET", "url": V + "/sobjects/Case/y",
+         "referenceId": "a"}]}, "INVALID_INPUT"),
+    ({"compositeRequest": [{"method": "GET", "url": "/services/data/v61.0/"
+                            "sobjects/Case/x", "referenceId": "a"}]},
+     "INVALID_INPUT"),
+    ({"compositeRequest": [{"method": "GET", "url": V + "/sobjects/Case/x",
+                            "referenceId": "a", "httpHeaders": {
+                                "Authorization": "Bearer x"}}]},
+     "INVALID_INPUT"),
+    ({"compositeRequest": [{"url": V + "/sobjects/Case/x",
+                            "referenceId": "a"}]}, "INVALID_INPUT"),
+])
+def test_composite_malformed_is_an_outer_400(sf, access, body, code):
+    status, _, r = api(sf, access, "POST", "/composite", body)
+    assert status == 400 and r[0]["errorCode"] == code
+
+
+def test_composite_runs_queries_and_records_subrequests(sf, access):
+    status, _, r = api(sf, access, "POST", "/composite", {
+        "compositeRequest": [{
+            "method": "GET", "referenceId": "acct", "url": V + "/query?q=" +
+            urllib.parse.quote("SELECT Id FROM Account WHERE Name LIKE "
+                               "'Acme%'")}, {
+            "method": "POST", "url": V + "/sobjects/Case",
+            "referenceId": "refCase", "body": {
+                "Subject": "For Acme",
+                "AccountId": "@{acct.records[0].Id}"}}]})
+    assert status == 200
+    assert [x["httpStatusCode"] for x in r["compositeResponse"]] == [200, 201]
+    (case,) = json.loads(sf.get("/_control/cases")[2])
+    assert case["AccountId"].startswith(ACME_ID)
+    (rec,) = [x for x in json.loads(sf.get("/_control/requests")[2])
+              if x["path"].endswith("/composite")]
+    assert rec["composite"] == [
+        ["GET", V + "/query?q=" + urllib.parse.quote(
+            "SELECT Id FROM Account WHERE Name LIKE 'Acme%'")],
+        ["POST", V + "/sobjects/Case"]]
 
 
 def test_query_returns_selected_fields_only(sf, access):
@@ -1391,6 +1758,23 @@ def test_a_token_of_one_org_is_refused_by_the_other(sf, sfb):
     status, _, body = query(sf, btok["access_token"],
                             "SELECT Id FROM Contact")
     assert (status, body) == (401, INVALID_SESSION)
+
+
+def test_org_b_has_one_currency(sfb):
+    """Org B is a single-currency org: Opportunity has no
+    CurrencyIsoCode, as in a real org without multiple currencies."""
+    sfb.control("reset")
+    _, btok = client_credentials(sfb)
+    status, _, body = query(sfb, btok["access_token"],
+                            "SELECT Name, CurrencyIsoCode FROM Opportunity")
+    assert (status, json.loads(body)[0]["errorCode"]) == (400,
+                                                          "INVALID_FIELD")
+    status, _, body = query(sfb, btok["access_token"],
+                            "SELECT Name, Amount FROM Opportunity ORDER BY "
+                            "Name")
+    assert [(r["Name"], r["Amount"]) for r in json.loads(body)[
+        "records"]] == [("Contoso cloud", 90000.0),
+                        ("Northwind POS", 20000.0)]
 
 
 def test_request_ledger(sf):

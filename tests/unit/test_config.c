@@ -12,6 +12,8 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "crypto.h"
+#include "testutil.h"
 
 #define KEY_B64	"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
 #define KEY2_B64 "ICEiIyQlJicoKSorLC0uLzAxMjM0NTY3ODk6Ozw9Pj8="
@@ -672,11 +674,97 @@ START_TEST(link_proof_bot_token_file)
 }
 END_TEST
 
+/*
+ * SLACK_BOT_TOKEN must have a bot token's shape (issue 15: the Web API
+ * calls send it, and a user or app token pasted by mistake would act as
+ * a person, or fail on every call).  A refusal names the variable read
+ * (SLACK_BOT_TOKEN or SLACK_BOT_TOKEN_FILE) and never the value.  The
+ * values are made at run time: no file of the tree holds a token.
+ */
+static const struct {
+	const char	*prefix;	/* then 24 random characters */
+	int		 file;
+	int		 ok;
+} bot_shape_cases[] = {
+	{ "xoxb-", 0, 1 },
+	{ "xoxb-", 1, 1 },
+	{ "xoxe.xoxb-1-", 0, 1 },
+	{ "xoxe.xoxb-1-", 1, 1 },
+	{ "xoxp-", 0, 0 },		/* a user token */
+	{ "xoxp-", 1, 0 },
+	{ "xapp-1-", 0, 0 },		/* an app-level token */
+	{ "xoxe-1-", 1, 0 },		/* a refresh token */
+	{ "xoxe.xoxp-1-", 0, 0 },	/* a rotating user token */
+	{ "XOXB-", 0, 0 },
+	{ "xoxb", 0, 0 },		/* no dash */
+	{ "", 0, 0 },			/* the random part alone */
+};
+
+START_TEST(bot_token_shape_table)
+{
+	struct config	 cfg;
+	char		 err[256] = "", path[] = "/tmp/fl-config-XXXXXX";
+	char		 tokbuf[TU_TOKEN_MAX], *v;
+	FILE		*fp;
+	int		 fd, rc;
+
+	good_env();
+	tu_token(tokbuf, bot_shape_cases[_i].prefix);
+	/* The random part, to look for in the error line. */
+	v = tokbuf + strlen(bot_shape_cases[_i].prefix);
+	if (bot_shape_cases[_i].file) {
+		fd = mkstemp(path);
+		ck_assert_int_ne(fd, -1);
+		fp = fdopen(fd, "w");
+		fprintf(fp, "%s\n", tokbuf);
+		fclose(fp);
+		setenv("SLACK_BOT_TOKEN_FILE", path, 1);
+	} else
+		setenv("SLACK_BOT_TOKEN", tokbuf, 1);
+	rc = config_load(&cfg, err, sizeof(err));
+	if (bot_shape_cases[_i].file)
+		unlink(path);
+	ck_assert_int_eq(config_valid_bot_token(tokbuf),
+	    bot_shape_cases[_i].ok);
+	if (bot_shape_cases[_i].ok) {
+		ck_assert_msg(rc == 0, "%s", err);
+		ck_assert_str_eq(cfg.slack_bot_token, tokbuf);
+		config_free(&cfg);
+		return;
+	}
+	ck_assert_int_eq(rc, -1);
+	ck_assert_ptr_nonnull(strstr(err, bot_shape_cases[_i].file ?
+	    "SLACK_BOT_TOKEN_FILE must be a bot token" :
+	    "SLACK_BOT_TOKEN must be a bot token"));
+	ck_assert_msg(strstr(err, v) == NULL, "the token is in \"%s\"",
+	    err);
+}
+END_TEST
+
+/* SLACK_BOT_TOKEN and SLACK_BOT_TOKEN_FILE together: refused. */
+START_TEST(bot_token_both_set)
+{
+	struct config	 cfg;
+	char		 err[256] = "", tokbuf[TU_TOKEN_MAX];
+
+	good_env();
+	tu_token(tokbuf, "xoxb-");
+	setenv("SLACK_BOT_TOKEN", tokbuf, 1);
+	setenv("SLACK_BOT_TOKEN_FILE", "/nonexistent", 1);
+	ck_assert_int_eq(config_load(&cfg, err, sizeof(err)), -1);
+	ck_assert_str_eq(err, "SLACK_BOT_TOKEN and SLACK_BOT_TOKEN_FILE are "
+	    "both set: set only one");
+}
+END_TEST
+
 static Suite *
 suite(void)
 {
 	Suite	*s = suite_create("config");
 	TCase	*tc = tcase_create("config");
+
+	/* tu_token() draws random bytes. */
+	crypto_init();
 
 	tcase_add_test(tc, good_defaults);
 	tcase_add_loop_test(tc, bad_setting_named, 0,
@@ -698,6 +786,9 @@ suite(void)
 	tcase_add_loop_test(tc, link_proof_load_table, 0,
 	    sizeof(proof_load_cases) / sizeof(proof_load_cases[0]));
 	tcase_add_test(tc, link_proof_bot_token_file);
+	tcase_add_loop_test(tc, bot_token_shape_table, 0,
+	    sizeof(bot_shape_cases) / sizeof(bot_shape_cases[0]));
+	tcase_add_test(tc, bot_token_both_set);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("integrations");

@@ -357,6 +357,109 @@ START_TEST(test_take)
 }
 END_TEST
 
+/*
+ * The bot token of the Web API calls (install_web_token): an installed
+ * workspace's own, never SLACK_BOT_TOKEN; SLACK_BOT_TOKEN only while no
+ * installation exists; none for a workspace not installed, and "install
+ * again" for an installation Slack refused.  The decisions come from
+ * install_authorize on a real store, as a request's would.
+ */
+START_TEST(test_web_token)
+{
+	static const struct slack_user	 in_ws = { "", "T0000001", "U1" };
+	static const struct slack_user	 out_ws = { "", "T0000009", "U1" };
+	struct config			 cfg;
+	struct session			 s;
+	struct store_install		 in, got;
+	struct store_install_ref	 ref;
+	char				 dir[PATH_MAX], db[PATH_MAX + 16];
+	char				 p[PATH_MAX + 32];
+	char				 bot[TU_TOKEN_MAX], single[TU_TOKEN_MAX];
+	char				*tok = (char *)"x";
+	const char			*tmp = getenv("TMPDIR");
+
+	snprintf(dir, sizeof(dir), "%s/test_install.XXXXXX",
+	    tmp != NULL && *tmp != '\0' ? tmp : "/tmp");
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(db, sizeof(db), "%s/forcelink.db", dir);
+	memset(&cfg, 0, sizeof(cfg));
+	memset(&s, 0, sizeof(s));
+	cfg.keyring = ring_a;
+	s.cfg = &cfg;
+	s.st = store_open(db, &key_a);
+	ck_assert_ptr_nonnull(s.st);
+	tu_token(bot, "xoxb-");
+	tu_token(single, "xoxb-");
+
+	/* No installation: SLACK_BOT_TOKEN, when set. */
+	ck_assert_int_eq(install_authorize(&s, &in_ws, &ref),
+	    INSTALL_AUTH_OPEN);
+	ck_assert_int_eq(install_web_token(&s, INSTALL_AUTH_OPEN, &ref,
+	    &tok), INSTALL_NOTFOUND);
+	ck_assert_ptr_null(tok);
+	cfg.slack_bot_token = single;
+	ck_assert_int_eq(install_web_token(&s, INSTALL_AUTH_OPEN, &ref,
+	    &tok), INSTALL_OK);
+	ck_assert_str_eq(tok, single);
+	ck_assert_ptr_ne(tok, single);
+	crypto_free_secret(tok);
+	ck_assert_int_eq(install_web_token(&s, INSTALL_AUTH_ERROR, &ref,
+	    &tok), INSTALL_ERROR);
+	ck_assert_ptr_null(tok);
+
+	/* Installed: the installation's token, never SLACK_BOT_TOKEN; a
+	 * workspace not installed gets none. */
+	memset(&in, 0, sizeof(in));
+	strcpy(in.team_id, "T0000001");
+	in.app_id = (char *)"A0000001";
+	in.team_name = (char *)"Team";
+	in.enterprise_name = (char *)"";
+	in.bot_user_id = (char *)"U0BOT1";
+	in.bot_id = (char *)"B0000001";
+	in.scopes = (char *)"commands";
+	in.installer_user_id = (char *)"U1";
+	in.bot_token = bot;
+	ck_assert_int_eq(store_install_put(s.st, &in), STORE_OK);
+	ck_assert_int_eq(install_authorize(&s, &in_ws, &ref),
+	    INSTALL_AUTH_OK);
+	ck_assert_int_eq(install_web_token(&s, INSTALL_AUTH_OK, &ref, &tok),
+	    INSTALL_OK);
+	ck_assert_str_eq(tok, bot);
+	crypto_free_secret(tok);
+	ck_assert_int_eq(install_authorize(&s, &out_ws, &ref),
+	    INSTALL_AUTH_DENIED);
+	ck_assert_int_eq(install_web_token(&s, INSTALL_AUTH_DENIED, &ref,
+	    &tok), INSTALL_NOTFOUND);
+	ck_assert_ptr_null(tok);
+	/* A ref whose installation is gone meanwhile. */
+	memset(&ref, 0, sizeof(ref));
+	strcpy(ref.team_id, "T0000002");
+	ck_assert_int_eq(install_web_token(&s, INSTALL_AUTH_OK, &ref, &tok),
+	    INSTALL_NOTFOUND);
+	ck_assert_ptr_null(tok);
+
+	/* Slack refused its refresh token: install again. */
+	ck_assert_int_eq(store_install_get(s.st, "", "T0000001", &got),
+	    STORE_OK);
+	ck_assert_int_eq(store_install_mark_reinstall(s.st, "", "T0000001",
+	    got.version), STORE_OK);
+	store_install_free(&got);
+	ck_assert_int_eq(install_authorize(&s, &in_ws, &ref),
+	    INSTALL_AUTH_OK);
+	ck_assert_int_eq(install_web_token(&s, INSTALL_AUTH_OK, &ref, &tok),
+	    INSTALL_REVOKED);
+	ck_assert_ptr_null(tok);
+
+	store_close(s.st);
+	unlink(db);
+	snprintf(p, sizeof(p), "%s-wal", db);
+	unlink(p);
+	snprintf(p, sizeof(p), "%s-shm", db);
+	unlink(p);
+	rmdir(dir);
+}
+END_TEST
+
 static Suite *
 suite(void)
 {
@@ -371,6 +474,7 @@ suite(void)
 	tcase_add_test(tc, test_keys);
 	tcase_add_test(tc, test_key_file_rotated_meanwhile);
 	tcase_add_test(tc, test_take);
+	tcase_add_test(tc, test_web_token);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -35,13 +35,20 @@ static void
 tls_answer(void *arg, const char *req, size_t head, size_t n)
 {
 	struct tls_server	*s = arg;
+	const char		*reply = s->reply;
+	size_t			 replylen = s->replylen;
 
 	(void)head;
 	pthread_mutex_lock(&s->mu);
 	snprintf(s->last, sizeof(s->last), "%.*s", (int)n, req);
+	if (s->seq != NULL) {
+		reply = s->seq[(size_t)s->requests < s->nseq ?
+		    (size_t)s->requests : s->nseq - 1];
+		replylen = strlen(reply);
+	}
 	s->requests++;
 	pthread_mutex_unlock(&s->mu);
-	sserver_write(&s->srv, s->reply, s->replylen);
+	sserver_write(&s->srv, reply, replylen);
 }
 
 static void *
@@ -69,6 +76,18 @@ tls_start(struct tls_server *s, const char *name, const char *reply,
 	    "s_server did not start");
 	s->port = s->srv.port;
 	ck_assert_int_eq(pthread_create(&s->thr, NULL, tls_responder, s), 0);
+}
+
+void
+tls_start_seq(struct tls_server *s, const char *name,
+    const char *const *replies, size_t n)
+{
+	ck_assert_uint_gt(n, 0);
+	tls_start(s, name, replies[0], strlen(replies[0]));
+	pthread_mutex_lock(&s->mu);
+	s->seq = replies;
+	s->nseq = n;
+	pthread_mutex_unlock(&s->mu);
 }
 
 void

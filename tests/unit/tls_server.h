@@ -40,6 +40,8 @@ struct tls_server {
 	pthread_mutex_t	 mu;		/* guards last and requests */
 	char		 last[4096];	/* the latest request, truncated */
 	int		 requests;	/* requests answered so far */
+	const char *const *seq;		/* tls_start_seq's replies */
+	size_t		 nseq;
 };
 
 /*
@@ -62,6 +64,11 @@ void		 tls_certs_teardown(void);
  */
 void		 tls_start(struct tls_server *s, const char *name,
 		    const char *reply, size_t replylen);
+
+/* Like tls_start, but the i-th request is answered with replies[i] (a
+ * C string), and every one after the n-th with the last. */
+void		 tls_start_seq(struct tls_server *s, const char *name,
+		    const char *const *replies, size_t n);
 
 /* Stops the server and its responder and releases what tls_start
  * took. */
