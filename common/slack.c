@@ -213,3 +213,112 @@ slack_link(struct buf *b, const char *url, const char *label)
 		return -1;
 	return buf_putc(b, '>');
 }
+
+/* Appends n bytes of s with Slack's three entities undone. */
+static int
+slack_put_unescaped(struct buf *b, const char *s, size_t n)
+{
+	static const struct {
+		const char	*ent;
+		size_t		 len;
+		char		 c;
+	} ents[] = {
+		{ "&amp;", 5, '&' },
+		{ "&lt;", 4, '<' },
+		{ "&gt;", 4, '>' },
+	};
+	size_t	 i, j;
+
+	for (i = 0; i < n; ) {
+		for (j = 0; j < sizeof(ents) / sizeof(ents[0]); j++)
+			if (n - i >= ents[j].len &&
+			    memcmp(s + i, ents[j].ent, ents[j].len) == 0)
+				break;
+		if (j < sizeof(ents) / sizeof(ents[0])) {
+			if (buf_putc(b, ents[j].c) == -1)
+				return -1;
+			i += ents[j].len;
+		} else if (buf_putc(b, s[i++]) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+/*
+ * One control sequence, without its brackets: target (tn bytes) and the
+ * label after "|" (ln bytes; label NULL without one).
+ */
+static int
+slack_put_sequence(struct buf *b, const char *target, size_t tn,
+    const char *label, size_t ln)
+{
+	size_t	 w;
+
+	if (label != NULL && ln == 0)
+		label = NULL;
+	if (tn > 0 && (target[0] == '@' || target[0] == '#')) {
+		/* A user or a channel: its name, else its id. */
+		if (buf_putc(b, target[0]) == -1)
+			return -1;
+		if (label != NULL)
+			return slack_put_unescaped(b, label +
+			    (label[0] == target[0]), ln - (label[0] == target[0]));
+		return slack_put_unescaped(b, target + 1, tn - 1);
+	}
+	if (tn > 0 && target[0] == '!') {
+		/* A special mention or a date: what Slack would show. */
+		if (label != NULL)
+			return slack_put_unescaped(b, label, ln);
+		for (w = 1; w < tn && target[w] != '^'; w++)
+			continue;
+		if (w < tn && w == 8 && memcmp(target, "!subteam", 8) == 0)
+			return buf_putc(b, '@') == -1 ? -1 :
+			    slack_put_unescaped(b, target + 9, tn - 9);
+		return buf_putc(b, '@') == -1 ? -1 :
+		    slack_put_unescaped(b, target + 1, w - 1);
+	}
+	/* A link: its label, and where it goes unless that is the label
+	 * (a mail address shows as the address). */
+	if (tn > 7 && strncmp(target, "mailto:", 7) == 0) {
+		target += 7;
+		tn -= 7;
+	}
+	if (label == NULL || (ln == tn && memcmp(label, target, tn) == 0))
+		return slack_put_unescaped(b, target, tn);
+	if (tn == 0)
+		return slack_put_unescaped(b, label, ln);
+	if (slack_put_unescaped(b, label, ln) == -1 ||
+	    buf_puts(b, " (") == -1 ||
+	    slack_put_unescaped(b, target, tn) == -1)
+		return -1;
+	return buf_putc(b, ')');
+}
+
+int
+slack_plain(struct buf *b, const char *text)
+{
+	const char	*run = text, *p, *end, *bar;
+	size_t		 i;
+
+	for (p = text; *p != '\0'; p++) {
+		if (*p != '<')
+			continue;
+		/* Its ">" before any other "<", within the bound. */
+		for (i = 1; i < SLACK_PLAIN_SEQ_MAX && p[i] != '\0' &&
+		    p[i] != '>' && p[i] != '<'; i++)
+			continue;
+		if (p[i] != '>')
+			continue;
+		end = p + i;
+		if (slack_put_unescaped(b, run, (size_t)(p - run)) == -1)
+			return -1;
+		bar = memchr(p + 1, '|', (size_t)(end - p - 1));
+		if (slack_put_sequence(b, p + 1, (size_t)((bar != NULL ? bar :
+		    end) - p - 1), bar != NULL ? bar + 1 : NULL, bar != NULL ?
+		    (size_t)(end - bar - 1) : 0) == -1)
+			return -1;
+		run = end + 1;
+		p = end;
+	}
+	return slack_put_unescaped(b, run, (size_t)(p - run));
+}

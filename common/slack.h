@@ -82,4 +82,30 @@ int	 slack_escape(struct buf *b, const char *s);
  */
 int	 slack_link(struct buf *b, const char *url, const char *label);
 
+/* Longest control sequence ("<...>") slack_plain() reads as one. */
+#define SLACK_PLAIN_SEQ_MAX	4096
+
+/*
+ * Appends the text of a Slack message (mrkdwn as Slack stores it, with
+ * its control sequences) to b as plain text, for a record kept outside
+ * Slack (a Case created from a message):
+ *
+ *	<@U123|name> <@U123>		@name @U123
+ *	<#C123|general> <#C123>		#general #C123
+ *	<!here> <!channel> <!everyone>	@here @channel @everyone
+ *	<!subteam^S123|@team>		@team
+ *	<!date^1392734382^{date}|Feb 18> Feb 18 (the fallback)
+ *	<https://x.example/|the site>	the site (https://x.example/)
+ *	<https://x.example/>		https://x.example/
+ *	<mailto:a@b.example|a@b.example> a@b.example
+ *	&amp; &lt; &gt;			& < >
+ *
+ * The entities are undone after the sequences are read, so "&lt;b&gt;"
+ * is the text "<b>", not a sequence.  A "<" without its ">" within
+ * SLACK_PLAIN_SEQ_MAX bytes, or with another "<" first, stays as it is.
+ * Mrkdwn's emphasis (*bold*, _italic_) is left alone: it reads well as
+ * it is.  Returns 0, or -1 past b's ceiling.
+ */
+int	 slack_plain(struct buf *b, const char *text);
+
 #endif

@@ -16,13 +16,17 @@
  *  - render_message: valid JSON in valid UTF-8 within Slack's limits,
  *    whose texts hold no raw '<' or '>' and only those three entities;
  *  - render_resumed, with the input as the search that message answers
- *    (both cut at Slack's limits): the same.
+ *    (both cut at Slack's limits): the same;
+ *  - slack_plain: never longer than its input, valid UTF-8 from valid
+ *    UTF-8, and the text slack_escape made of the input gives back
+ *    exactly the input.
  */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "buf.h"
+#include "form.h"
 #include "fuzz.h"
 #include "page.h"
 #include "render.h"
@@ -130,6 +134,27 @@ check_page_escape(const char *s)
 	buf_free(&b);
 }
 
+static void
+check_slack_plain(const char *s)
+{
+	struct buf	 b, e;
+	size_t		 len = strlen(s);
+
+	buf_init(&b, 1024 * 1024);
+	FUZZ_REQUIRE(slack_plain(&b, s) == 0);
+	FUZZ_REQUIRE(b.len <= len);
+	if (form_utf8_ok(s, len))
+		FUZZ_REQUIRE(form_utf8_ok(buf_cstr(&b), b.len));
+	buf_free(&b);
+	buf_init(&e, 1024 * 1024);
+	buf_init(&b, 1024 * 1024);
+	FUZZ_REQUIRE(slack_escape(&e, s) == 0);
+	FUZZ_REQUIRE(slack_plain(&b, buf_cstr(&e)) == 0);
+	FUZZ_REQUIRE(b.len == len && memcmp(buf_cstr(&b), s, len) == 0);
+	buf_free(&b);
+	buf_free(&e);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -139,6 +164,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	check_slack_escape(part[0]);
 	check_slack_link(part[0], part[1]);
 	check_page_escape(part[0]);
+	check_slack_plain(part[0]);
 	msg = render_message(part[0]);
 	fuzz_check_message(msg, NULL);
 	resumed = render_resumed(msg, part[0]);

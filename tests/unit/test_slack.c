@@ -4,6 +4,7 @@
  * escaping (common/slack.c).
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <check.h>
@@ -398,6 +399,83 @@ START_TEST(test_escape_ceiling_fails)
 }
 END_TEST
 
+/* A message's mrkdwn as Slack stores it, and the plain text made of it
+ * (slack_plain). */
+static const struct {
+	const char	*in;
+	const char	*want;
+} plain_cases[] = {
+	{ "", "" },
+	{ "no markup at all", "no markup at all" },
+	{ "Tom &amp; Jerry &lt;3 &gt;_&lt;", "Tom & Jerry <3 >_<" },
+	{ "&amp;lt; stays an entity", "&lt; stays an entity" },
+	{ "hi <@U0123ABC>!", "hi @U0123ABC!" },
+	{ "hi <@U0123ABC|alice>", "hi @alice" },
+	{ "in <#C0123|general> and <#C0456>", "in #general and #C0456" },
+	{ "<!here> <!channel> <!everyone>", "@here @channel @everyone" },
+	{ "<!here|@here> look", "@here look" },
+	{ "<!subteam^S0123|@ops> and <!subteam^S0456>", "@ops and @S0456" },
+	{ "due <!date^1392734382^{date_num}|2014-02-18>", "due 2014-02-18" },
+	{ "see <https://x.example/a?b=1&amp;c=2|the page>",
+	    "see the page (https://x.example/a?b=1&c=2)" },
+	{ "<https://x.example/>", "https://x.example/" },
+	{ "<https://x.example/|https://x.example/>", "https://x.example/" },
+	{ "<mailto:a@b.example|a@b.example>", "a@b.example" },
+	{ "<mailto:a@b.example>", "a@b.example" },
+	{ "<mailto:a@b.example|write to us>",
+	    "write to us (a@b.example)" },
+	{ "label &lt;b&gt; is text: <https://x.example/|&lt;b&gt;>",
+	    "label <b> is text: <b> (https://x.example/)" },
+	{ "unclosed < bracket", "unclosed < bracket" },
+	{ "a < b <@U1> c", "a < b @U1 c" },
+	{ "two <<@U1>", "two <@U1" },
+	{ "trailing <", "trailing <" },
+	{ "<>", "" },
+	{ "<|label>", "label" },
+	{ "<@U1|>", "@U1" },
+	{ "line one\nline <@U2|bob> two", "line one\nline @bob two" },
+	{ "caf\xc3\xa9 <#C1|\xe6\x97\xa5\xe6\x9c\xac>",
+	    "caf\xc3\xa9 #\xe6\x97\xa5\xe6\x9c\xac" },
+};
+
+START_TEST(test_plain_table)
+{
+	struct buf	 b;
+
+	buf_init(&b, 4096);
+	ck_assert_int_eq(slack_plain(&b, plain_cases[_i].in), 0);
+	ck_assert_msg(strcmp(buf_cstr(&b), plain_cases[_i].want) == 0,
+	    "%s: got \"%s\" want \"%s\"", plain_cases[_i].in, buf_cstr(&b),
+	    plain_cases[_i].want);
+	buf_free(&b);
+}
+END_TEST
+
+/* A "<" whose ">" is further than SLACK_PLAIN_SEQ_MAX bytes is text,
+ * and the output never outgrows its ceiling unnoticed. */
+START_TEST(test_plain_bounds)
+{
+	struct buf	 b;
+	char		*in;
+	size_t		 n = SLACK_PLAIN_SEQ_MAX + 10;
+
+	ck_assert_ptr_nonnull(in = malloc(n + 1));
+	in[0] = '<';
+	memset(in + 1, 'x', n - 2);
+	in[n - 1] = '>';
+	in[n] = '\0';
+	buf_init(&b, 2 * n);
+	ck_assert_int_eq(slack_plain(&b, in), 0);
+	ck_assert_str_eq(buf_cstr(&b), in);
+	buf_free(&b);
+	buf_init(&b, 8);
+	ck_assert_int_eq(slack_plain(&b, "<https://x.example/|long label>"),
+	    -1);
+	buf_free(&b);
+	free(in);
+}
+END_TEST
+
 static const struct {
 	const char	*url;
 	const char	*label;
@@ -468,6 +546,8 @@ suite(void)
 	tcase_add_test(tc, test_unescape_in_place);
 	tcase_add_loop_test(tc, test_escape_table, 0, NELEM(escape_cases));
 	tcase_add_test(tc, test_escape_ceiling_fails);
+	tcase_add_loop_test(tc, test_plain_table, 0, NELEM(plain_cases));
+	tcase_add_test(tc, test_plain_bounds);
 	tcase_add_loop_test(tc, test_link_table, 0, NELEM(link_cases));
 	tcase_add_test(tc, test_link_ceiling_fails);
 	suite_add_tcase(s, tc);
