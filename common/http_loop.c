@@ -4,8 +4,9 @@
  *
  * The thread sleeps in epoll_wait() on three kinds of descriptor: an
  * eventfd that fibers write when they hand over a transfer (or when the
- * worker aborts them), a timerfd that stands for libcurl's one timer, and
- * the sockets libcurl asks it to watch (CURLMOPT_SOCKETFUNCTION).  Each
+ * worker aborts them) while the loop sleeps, a timerfd that stands for
+ * libcurl's one timer, and the sockets libcurl asks it to watch
+ * (CURLMOPT_SOCKETFUNCTION).  Each
  * event goes to curl_multi_socket_action(), after which finished
  * transfers are collected: the outcome is copied into the fiber's
  * struct http_xfer, done is set and the fiber woken, all under the
@@ -63,6 +64,7 @@ struct http_loop {
 	int			 abort;		/* abort what runs now */
 	int			 stopping;	/* ever aborted */
 	int			 signalled;
+	int			 sleeping;	/* in (or going to) epoll_wait */
 	/* The loop's thread only (read with relaxed atomics elsewhere): */
 	struct http_xfer	*running;
 	int			 nrunning;
@@ -71,13 +73,14 @@ struct http_loop {
 	int			 nspare;
 };
 
-/* Wakes the loop's thread.  Caller holds l->mtx. */
+/* Wakes the loop's thread if it sleeps (awake, it looks at the queue
+ * before it sleeps again: see http_loop_main).  Caller holds l->mtx. */
 static void
 http_loop_signal_locked(struct http_loop *l)
 {
 	uint64_t	 one = 1;
 
-	if (l->signalled)
+	if (l->signalled || !l->sleeping)
 		return;
 	l->signalled = 1;
 	/* Cannot fail short of a closed descriptor: the counter is read
@@ -272,7 +275,8 @@ http_loop_start_one(struct http_loop *l, struct http_xfer *x, int stopping)
 	__atomic_store_n(&l->nrunning, l->nrunning + 1, __ATOMIC_RELAXED);
 }
 
-/* The eventfd: start what was handed over, abort when asked. */
+/* Starts what was handed over, aborts when asked; drains the eventfd
+ * if it was written. */
 static void
 http_loop_take(struct http_loop *l)
 {
@@ -281,8 +285,10 @@ http_loop_take(struct http_loop *l)
 	int			 abort, stopping;
 
 	pthread_mutex_lock(&l->mtx);
-	(void)read(l->efd, &n, sizeof(n));
-	l->signalled = 0;
+	if (l->signalled) {
+		(void)read(l->efd, &n, sizeof(n));
+		l->signalled = 0;
+	}
 	q = l->queue;
 	l->queue = l->tail = NULL;
 	abort = l->abort;
@@ -328,20 +334,30 @@ http_loop_main(void *arg)
 	struct http_loop	*l = arg;
 	struct epoll_event	 ev[HTTP_LOOP_EVENTS];
 	uint64_t		 n;
-	int			 i, k, running, flags;
+	int			 i, k, ms, running, flags;
 
 	for (;;) {
-		if ((k = epoll_wait(l->epfd, ev, HTTP_LOOP_EVENTS, -1)) == -1) {
+		/* Asleep only with nothing handed over: a fiber that hands
+		 * over a transfer while the loop is awake does not write
+		 * the eventfd (http_loop_signal_locked). */
+		pthread_mutex_lock(&l->mtx);
+		ms = l->queue != NULL || l->abort ? 0 : -1;
+		l->sleeping = ms != 0;
+		pthread_mutex_unlock(&l->mtx);
+		k = epoll_wait(l->epfd, ev, HTTP_LOOP_EVENTS, ms);
+		pthread_mutex_lock(&l->mtx);
+		l->sleeping = 0;
+		pthread_mutex_unlock(&l->mtx);
+		if (k == -1) {
 			if (errno != EINTR)
 				log_error("msg=\"epoll_wait: %s\"",
 				    strerror(errno));
-			continue;
+			k = 0;
 		}
+		http_loop_take(l);
 		for (i = 0; i < k; i++) {
-			if (ev[i].data.fd == l->efd) {
-				http_loop_take(l);
+			if (ev[i].data.fd == l->efd)
 				continue;
-			}
 			if (ev[i].data.fd == l->tfd) {
 				(void)read(l->tfd, &n, sizeof(n));
 				(void)curl_multi_socket_action(l->multi,
