@@ -216,7 +216,8 @@ render_record(struct buf *b, const char *instance_url, const char *id,
 	if (!render_set(instance_url) || id == NULL || !render_record_id(id))
 		return render_put(b, label, RENDER_FIELD_MAX, 0);
 	buf_init(&url, RENDER_BUF_MAX);
-	if (buf_printf(&url, "%s/%s", instance_url, id) == -1)
+	if (buf_puts(&url, instance_url) == -1 || buf_putc(&url, '/') == -1 ||
+	    buf_puts(&url, id) == -1)
 		goto out;
 	rc = render_put_link(b, buf_cstr(&url), label);
 out:
@@ -248,7 +249,7 @@ render_email(struct buf *b, const char *email)
 		rc = render_put(b, email, RENDER_FIELD_MAX, 0);
 		goto out;
 	}
-	if (buf_printf(&url, "mailto:%s", email) == -1)
+	if (buf_puts(&url, "mailto:") == -1 || buf_puts(&url, email) == -1)
 		goto out;
 	rc = render_put_link(b, buf_cstr(&url), email);
 out:
@@ -262,7 +263,7 @@ render_line(struct buf *b, const char *label, const char *value)
 {
 	if (!render_set(value))
 		return 0;
-	if (buf_printf(b, "\n%s", label) == -1)
+	if (buf_putc(b, '\n') == -1 || buf_puts(b, label) == -1)
 		return -1;
 	return render_put(b, value, RENDER_FIELD_MAX, 0);
 }
@@ -426,6 +427,13 @@ out:
 #define RENDER_OUT_MAX	(6 * (RENDER_TEXT_MAX + SLACK_MAX_BLOCKS * \
 	(SLACK_MAX_TEXT + 64)) + 256)
 
+/* The bytes a JSON string must escape: control bytes, '"' and '\\'. */
+static const unsigned char render_jesc[256] = {
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	['"'] = 1, ['\\'] = 1,
+};
+
 /* Appends s (len bytes) as a JSON string. */
 static int
 render_jstr(struct buf *b, const char *s, size_t len)
@@ -439,8 +447,7 @@ render_jstr(struct buf *b, const char *s, size_t len)
 	if (buf_putc(b, '"') == -1)
 		return -1;
 	while (i < len) {
-		for (run = i; run < len && p[run] >= 0x20 && p[run] != '"' &&
-		    p[run] != '\\'; run++)
+		for (run = i; run < len && !render_jesc[p[run]]; run++)
 			continue;
 		if (run > i && buf_append(b, s + i, run - i) == -1)
 			return -1;
