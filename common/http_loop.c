@@ -69,6 +69,8 @@ struct http_loop {
 	struct http_xfer	*running;
 	int			 nrunning;
 	long			 connects;
+	int			 due_now;	/* libcurl asked for 0 ms */
+	int			 armed;		/* the timerfd is set */
 	CURL			*spare[HTTP_LOOP_SPARE];
 	int			 nspare;
 };
@@ -165,8 +167,14 @@ http_loop_socket(CURL *e, curl_socket_t s, int what, void *arg,
 	return 0;
 }
 
-/* libcurl's one timer (CURLMOPT_TIMERFUNCTION): -1 stops it, 0 asks
- * for an action as soon as possible. */
+/*
+ * libcurl's one timer (CURLMOPT_TIMERFUNCTION): -1 stops it, 0 asks for
+ * an action as soon as possible, which the loop takes before it sleeps
+ * again (due_now; libcurl may not be called back from here) instead of
+ * through the timerfd: every transfer starts with a 0, and the timerfd
+ * cost three system calls for it (set, wake, read).  A timerfd that is
+ * not set is not stopped again.
+ */
 static int
 http_loop_timer(CURLM *m, long ms, void *arg)
 {
@@ -174,14 +182,21 @@ http_loop_timer(CURLM *m, long ms, void *arg)
 	struct itimerspec	 its;
 
 	(void)m;
+	if (ms == 0) {
+		l->due_now = 1;
+		return 0;
+	}
+	if (ms < 0 && !l->armed)
+		return 0;
 	memset(&its, 0, sizeof(its));
-	if (ms == 0)
-		its.it_value.tv_nsec = 1;
-	else if (ms > 0) {
+	if (ms > 0) {
 		its.it_value.tv_sec = ms / 1000;
 		its.it_value.tv_nsec = (ms % 1000) * 1000000L;
 	}
-	return timerfd_settime(l->tfd, 0, &its, NULL) == 0 ? 0 : -1;
+	if (timerfd_settime(l->tfd, 0, &its, NULL) == -1)
+		return -1;
+	l->armed = ms > 0;
+	return 0;
 }
 
 /* Hands x back to its fiber.  x is not to be touched afterwards. */
@@ -341,7 +356,7 @@ http_loop_main(void *arg)
 		 * over a transfer while the loop is awake does not write
 		 * the eventfd (http_loop_signal_locked). */
 		pthread_mutex_lock(&l->mtx);
-		ms = l->queue != NULL || l->abort ? 0 : -1;
+		ms = l->queue != NULL || l->abort || l->due_now ? 0 : -1;
 		l->sleeping = ms != 0;
 		pthread_mutex_unlock(&l->mtx);
 		k = epoll_wait(l->epfd, ev, HTTP_LOOP_EVENTS, ms);
@@ -360,6 +375,7 @@ http_loop_main(void *arg)
 				continue;
 			if (ev[i].data.fd == l->tfd) {
 				(void)read(l->tfd, &n, sizeof(n));
+				l->armed = 0;
 				(void)curl_multi_socket_action(l->multi,
 				    CURL_SOCKET_TIMEOUT, 0, &running);
 				continue;
@@ -372,6 +388,14 @@ http_loop_main(void *arg)
 			    ev[i].data.fd, flags, &running);
 		}
 		http_loop_collect(l);
+		/* Once per turn: events still get their turn if libcurl
+		 * keeps asking for 0 ms. */
+		if (l->due_now) {
+			l->due_now = 0;
+			(void)curl_multi_socket_action(l->multi,
+			    CURL_SOCKET_TIMEOUT, 0, &running);
+			http_loop_collect(l);
+		}
 	}
 	return NULL;
 }
