@@ -19,6 +19,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <limits.h>
+#include <malloc.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -462,6 +463,17 @@ serve_worker(int fd)
 		_exit(EXIT_FAILURE);
 	}
 	pool_fd = fd;
+#ifdef M_ARENA_MAX
+	/*
+	 * One malloc arena for the worker's threads: glibc gives each
+	 * thread an arena of its own, and each of the -t + 1 threads kept
+	 * about 2 MB of it touched, free or not (bench/profile.sh pss: PSS
+	 * 10.7 MB at rest and 11.3 MB under 50 connections with three
+	 * arenas, 8.5 and 9.1 with one).  The threads' small allocations
+	 * go through glibc's per-thread cache without the arena's lock.
+	 */
+	(void)mallopt(M_ARENA_MAX, 1);
+#endif
 	if (pool_prog->worker_init != NULL &&
 	    pool_prog->worker_init(pool_global) == -1)
 		_exit(EXIT_FAILURE);
