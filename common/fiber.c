@@ -108,11 +108,12 @@ __asm__(
 #include <ucontext.h>
 #endif
 
-/* Ended fibers whose stacks a scheduler keeps for the next ones: the
- * pages a request touched stay resident with each (20-30 KB), and a
- * steady load reuses the same few; a burst maps more and gives them
- * back when it ends. */
-#define FIBER_KEEP	4
+/* Ended fibers whose stacks a scheduler keeps for the next ones.  The
+ * pages a request touched stay resident with each (20-30 KB), but a
+ * stack mapped anew costs its page faults again: with 4 kept, eight
+ * connections on one thread cost 1.3 page faults per request
+ * (bench/profile.sh perf); with 16, none. */
+#define FIBER_KEEP	16
 /* Descriptors a scheduler watches for its own thread (fiber_sched_watch). */
 #define FIBER_WATCHES	4
 #define FIBER_EVENTS	64
