@@ -421,6 +421,17 @@ sf_j_hex(int c)
 	return -1;
 }
 
+/* Bytes that stand for themselves in a JSON string. */
+static const unsigned char sf_j_plain[256] = {
+#define SF_J16(v) v, v, v, v, v, v, v, v, v, v, v, v, v, v, v, v
+	SF_J16(0), SF_J16(0),
+	1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,	/* 0x20: '"' */
+	SF_J16(1), SF_J16(1),
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1,	/* 0x50: '\\' */
+	SF_J16(1), SF_J16(1),
+#undef SF_J16
+};
+
 /* A string; d->pos is at its opening quote.  Returns 0, or -1. */
 static int
 sf_j_string(struct sf_jdoc *d)
@@ -431,6 +442,10 @@ sf_j_string(struct sf_jdoc *d)
 	int			 esc = 0;
 
 	for (;;) {
+		/* Plain bytes (printable ASCII but the quote and the
+		 * backslash) a run at a time. */
+		while (i < d->len && sf_j_plain[s[i]])
+			i++;
 		if (i >= d->len)
 			return -1;
 		if (s[i] == '"')
