@@ -52,6 +52,14 @@ buf_grow(struct buf *b, size_t n)
 int
 buf_append(struct buf *b, const void *p, size_t n)
 {
+	/* Room already (the common case): no call to buf_grow. */
+	if (b->cap > b->len && n < b->cap - b->len) {
+		if (n > 0)
+			memcpy(b->data + b->len, p, n);
+		b->len += n;
+		b->data[b->len] = '\0';
+		return 0;
+	}
 	if (buf_grow(b, n) == -1)
 		return -1;
 	if (n > 0)
@@ -72,6 +80,11 @@ buf_putc(struct buf *b, int c)
 {
 	char	 ch = (char)c;
 
+	if (b->cap > b->len + 1) {
+		b->data[b->len++] = ch;
+		b->data[b->len] = '\0';
+		return 0;
+	}
 	return buf_append(b, &ch, 1);
 }
 
@@ -79,11 +92,21 @@ int
 buf_vprintf(struct buf *b, const char *fmt, va_list ap)
 {
 	va_list	 cp;
+	size_t	 room;
 	int	 n;
 
+	/* Formatted once when it fits the room there is (the common
+	 * case), twice when the buffer must grow first. */
+	room = b->cap > b->len ? b->cap - b->len : 0;
 	va_copy(cp, ap);
-	n = vsnprintf(NULL, 0, fmt, cp);
+	n = vsnprintf(room > 0 ? b->data + b->len : NULL, room, fmt, cp);
 	va_end(cp);
+	if (n >= 0 && (size_t)n < room) {
+		b->len += (size_t)n;
+		return 0;
+	}
+	if (room > 0)
+		b->data[b->len] = '\0';
 	if (n < 0 || buf_grow(b, (size_t)n) == -1)
 		return -1;
 	vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);

@@ -2,8 +2,13 @@
  * fiber: stacks, switches, wake-ups and timers of the request fibers
  * (see fiber.h).
  *
- * A switch is ucontext's swapcontext(): portable, and a few hundred
- * nanoseconds, which is nothing beside a request.  The scheduler runs
+ * A switch on x86-64 is fiber_swap_asm below: it saves the registers the
+ * ABI says a call preserves, swaps stack pointers and returns on the
+ * other stack, without a system call.  ucontext's swapcontext(), used
+ * on other machines, also saves and restores the signal mask with
+ * sigprocmask(2): two system calls per switch, five per warm /contact
+ * (bench/profile.sh strace), for a mask no fiber ever changes.  The
+ * scheduler runs
  * on the thread's own stack; a fiber always switches back to it, never
  * to another fiber, so the order of events is easy to follow: the
  * scheduler picks a runnable fiber, runs it until it waits or ends,
@@ -14,7 +19,10 @@
  * (timers, stacks, the deadline) is touched by the scheduler's thread
  * only.  A wake from another thread also writes the scheduler's eventfd,
  * once until the scheduler drains it, so that a thread asleep in
- * epoll_wait() gets up.
+ * epoll_wait() gets up; only when the thread is asleep there or about to
+ * be (sleeping, set under the mutex in the same breath as it found the
+ * ready list empty): a busy thread finds the fiber on the ready list
+ * before it sleeps again, and two system calls are saved.
  */
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -27,7 +35,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <ucontext.h>
 #include <unistd.h>
 
 /* AddressSanitizer must be told when the stack changes under it, or it
@@ -54,7 +61,58 @@
 #include "fiber.h"
 #include "log.h"
 
-/* Ended fibers whose stacks a scheduler keeps for the next ones. */
+/*
+ * The switch: fiber_swap_asm(save, load) pushes the callee-saved
+ * registers (rbp, rbx, r12-r15) and the SSE and x87 control words on
+ * the current stack, stores the stack pointer in *save, loads load as
+ * the stack pointer, pops the same from there and returns on that
+ * stack.  A new fiber's stack is laid out as if it had called it
+ * (fiber_stack_init).  Elsewhere, ucontext.
+ */
+#if defined(__x86_64__) && !defined(FIBER_UCONTEXT)
+#define FIBER_ASM 1
+void	 fiber_swap_asm(void **save, void *load)
+	    __attribute__((visibility("hidden")));
+__asm__(
+"	.text\n"
+"	.globl	fiber_swap_asm\n"
+"	.hidden	fiber_swap_asm\n"
+"	.type	fiber_swap_asm, @function\n"
+"	.p2align 4\n"
+"fiber_swap_asm:\n"
+"	pushq	%rbp\n"
+"	pushq	%rbx\n"
+"	pushq	%r12\n"
+"	pushq	%r13\n"
+"	pushq	%r14\n"
+"	pushq	%r15\n"
+"	subq	$8, %rsp\n"
+"	stmxcsr	(%rsp)\n"
+"	fnstcw	4(%rsp)\n"
+"	movq	%rsp, (%rdi)\n"
+"	movq	%rsi, %rsp\n"
+"	ldmxcsr	(%rsp)\n"
+"	fldcw	4(%rsp)\n"
+"	addq	$8, %rsp\n"
+"	popq	%r15\n"
+"	popq	%r14\n"
+"	popq	%r13\n"
+"	popq	%r12\n"
+"	popq	%rbx\n"
+"	popq	%rbp\n"
+"	ret\n"
+"	.size	fiber_swap_asm, .-fiber_swap_asm\n"
+"	.section .note.GNU-stack,\"\",@progbits\n"
+"	.text\n");
+#else
+#include <ucontext.h>
+#endif
+
+/* Ended fibers whose stacks a scheduler keeps for the next ones.  The
+ * pages a request touched stay resident with each (20-30 KB), but a
+ * stack mapped anew costs its page faults again: with 4 kept, eight
+ * connections on one thread cost 1.3 page faults per request
+ * (bench/profile.sh perf); with 16, none. */
 #define FIBER_KEEP	16
 /* Descriptors a scheduler watches for its own thread (fiber_sched_watch). */
 #define FIBER_WATCHES	4
@@ -94,7 +152,11 @@ struct fiber_deadline {
 };
 
 struct fiber {
+#ifdef FIBER_ASM
+	void			*sp;		/* saved while off the thread */
+#else
 	ucontext_t		 uc;
+#endif
 	struct fiber_sched	*sched;
 	void			(*fn)(void *);
 	void			*arg;
@@ -125,11 +187,16 @@ struct fiber_sched {
 	pthread_mutex_t		 mtx;
 	struct fiber		*ready, *ready_tail;	/* under mtx */
 	int			 signalled;		/* under mtx */
+	int			 sleeping;		/* under mtx */
 	int			 efd;
 	int			 epfd;		/* the thread's epoll */
 	struct fiber_watch	 w_wake;
 	struct fiber_watch	 watch[FIBER_WATCHES];
+#ifdef FIBER_ASM
+	void			*sp;		/* the scheduler's own */
+#else
 	ucontext_t		 uc;		/* the scheduler's own */
+#endif
 	struct fiber		*current;
 	const struct fiber_hooks *hooks;
 	int			 live;
@@ -291,7 +358,8 @@ fiber_wake(struct fiber *f)
 
 	pthread_mutex_lock(&s->mtx);
 	f->woken = 1;
-	if (fiber_queue_locked(s, f) && fiber_tls != s && !s->signalled)
+	if (fiber_queue_locked(s, f) && fiber_tls != s && s->sleeping &&
+	    !s->signalled)
 		signal = s->signalled = 1;
 	pthread_mutex_unlock(&s->mtx);
 	/* A full eventfd counter (never, at one write per drain) or a
@@ -378,11 +446,41 @@ fiber_main(void)
 	/* NULL: this stack is done with, its fake frames may go. */
 	__sanitizer_start_switch_fiber(NULL, s->main_bottom, s->main_size);
 #endif
+#ifdef FIBER_ASM
+	fiber_swap_asm(&f->sp, s->sp);
+#else
 	setcontext(&s->uc);
-	/* setcontext() returns only on failure, which cannot be handled
-	 * on a stack that is about to be reused. */
+#endif
+	/* Never resumed (setcontext() returns only on failure, which
+	 * cannot be handled on a stack that is about to be reused). */
 	abort();
 }
+
+#ifdef FIBER_ASM
+/*
+ * Lays out f's stack as fiber_swap_asm leaves a stack it switched away
+ * from, so that switching to it "returns" into fiber_main with the
+ * stack aligned as after a call (16 bytes, less the return address):
+ * from the top, a zero return address for fiber_main (unwinders stop
+ * there), fiber_main's address, six zeroed registers, and the control
+ * words (the defaults: all exceptions masked, round to nearest).
+ */
+static void
+fiber_stack_init(struct fiber *f)
+{
+	uintptr_t	*p;
+	uint32_t	 cw[2] = { 0x1f80, 0x037f };
+
+	p = (uintptr_t *)(void *)(f->map + f->sched->page + FIBER_STACK);
+	*--p = 0;
+	*--p = (uintptr_t)fiber_main;
+	p -= 6;
+	memset(p, 0, 6 * sizeof(*p));
+	p--;
+	memcpy(p, cw, sizeof(cw));
+	f->sp = p;
+}
+#endif
 
 /* Runs f until it waits or ends.  On the scheduler's thread, outside
  * any fiber. */
@@ -396,10 +494,14 @@ fiber_switch_in(struct fiber_sched *s, struct fiber *f)
 	__sanitizer_start_switch_fiber(&s->main_fake, f->map + s->page,
 	    FIBER_STACK);
 #endif
+#ifdef FIBER_ASM
+	fiber_swap_asm(&s->sp, f->sp);
+#else
 	if (swapcontext(&s->uc, &f->uc) == -1) {
 		log_error("msg=\"swapcontext: %s\"", strerror(errno));
 		abort();
 	}
+#endif
 #ifdef FIBER_ASAN
 	__sanitizer_finish_switch_fiber(s->main_fake, NULL, NULL);
 #endif
@@ -430,10 +532,14 @@ fiber_switch_out(struct fiber *f)
 	__sanitizer_start_switch_fiber(&f->fake_stack, s->main_bottom,
 	    s->main_size);
 #endif
+#ifdef FIBER_ASM
+	fiber_swap_asm(&f->sp, s->sp);
+#else
 	if (swapcontext(&f->uc, &s->uc) == -1) {
 		log_error("msg=\"swapcontext: %s\"", strerror(errno));
 		abort();
 	}
+#endif
 #ifdef FIBER_ASAN
 	__sanitizer_finish_switch_fiber(f->fake_stack, &s->main_bottom,
 	    &s->main_size);
@@ -501,6 +607,13 @@ fiber_sched_free(struct fiber_sched *s)
 int
 fiber_spawn(struct fiber_sched *s, void (*fn)(void *), void *arg)
 {
+#ifdef FIBER_ASM
+	struct fiber	*f;
+
+	if ((f = fiber_alloc(s)) == NULL)
+		return -1;
+	fiber_stack_init(f);
+#else
 	/* getcontext() returns twice as far as the compiler knows (it
 	 * never does here: makecontext replaces the context before any
 	 * switch), so f must not live in a register across it. */
@@ -517,6 +630,7 @@ fiber_spawn(struct fiber_sched *s, void (*fn)(void *), void *arg)
 	f->uc.uc_stack.ss_size = FIBER_STACK;
 	f->uc.uc_link = NULL;
 	makecontext(&f->uc, fiber_main, 0);
+#endif
 	f->fn = fn;
 	f->arg = arg;
 	f->ended = f->slept = f->woken = 0;
@@ -551,9 +665,11 @@ fiber_timers(struct fiber_sched *s)
 }
 
 /* How long the thread may sleep: 0 when a fiber is runnable, else
- * until the next timer (-1: none; at most a minute). */
+ * until the next timer (-1: none; at most a minute).  With sleep set,
+ * the thread is marked asleep when no fiber is runnable (fiber_wake
+ * then writes the eventfd), until fiber_sched_block wakes. */
 static int
-fiber_next_ms(struct fiber_sched *s)
+fiber_next_ms(struct fiber_sched *s, int sleep)
 {
 	struct timespec	 now;
 	long		 ms;
@@ -561,6 +677,8 @@ fiber_next_ms(struct fiber_sched *s)
 
 	pthread_mutex_lock(&s->mtx);
 	ready = s->ready != NULL;
+	if (!ready && sleep)
+		s->sleeping = 1;
 	pthread_mutex_unlock(&s->mtx);
 	if (ready)
 		return 0;
@@ -599,7 +717,7 @@ fiber_sched_run(struct fiber_sched *s)
 			break;
 		fiber_switch_in(s, f);
 	}
-	return fiber_next_ms(s);
+	return fiber_next_ms(s, 0);
 }
 
 int
@@ -663,12 +781,15 @@ fiber_sched_block(struct fiber_sched *s)
 	struct fiber_watch	*w;
 	int			 i, n, ms;
 
-	ms = fiber_next_ms(s);
+	ms = fiber_next_ms(s, 1);
 	if ((n = epoll_wait(s->epfd, ev, FIBER_EVENTS, ms)) == -1) {
 		if (errno != EINTR)
 			log_error("msg=\"epoll_wait: %s\"", strerror(errno));
 		n = 0;
 	}
+	pthread_mutex_lock(&s->mtx);
+	s->sleeping = 0;
+	pthread_mutex_unlock(&s->mtx);
 	for (i = 0; i < n; i++) {
 		w = ev[i].data.ptr;
 		switch (w->tag) {

@@ -145,7 +145,10 @@ static const struct fiber_hooks	 serve_hooks = { serve_enter, serve_leave };
  * A management record (request id 0, such as FCGI_GET_VALUES) is refused
  * before libfcgi sees it: nginx never sends one, and libfcgi 2.4.2
  * answers FCGI_GET_VALUES into a 64-byte stack buffer without a bound.
- * Returns 1 (hand it to libfcgi), 0 (wait for more), -1 (close it).
+ * Returns 1 (hand it to libfcgi: it is all there, or the peer's end
+ * follows what is), 2 (hand it to libfcgi, whose reads may wait: more
+ * than SERVE_PEEK_MAX bytes, or no look-ahead), 0 (wait for more), -1
+ * (close it).
  */
 static int
 serve_arrived(struct serve_thread *t, int fd, int closed)
@@ -156,12 +159,12 @@ serve_arrived(struct serve_thread *t, int fd, int closed)
 
 	/* The thread's: its fibers look ahead one at a time. */
 	if (t->peek == NULL && (t->peek = malloc(SERVE_PEEK_MAX)) == NULL)
-		return 1;
+		return 2;
 	b = (const unsigned char *)t->peek;
 	if ((n = recv(fd, t->peek, SERVE_PEEK_MAX, MSG_PEEK |
 	    MSG_DONTWAIT)) <= 0)
-		return n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK) &&
-		    !closed ? 0 : 1;
+		return n == 0 ? 1 : (errno == EAGAIN ||
+		    errno == EWOULDBLOCK) && !closed ? 0 : 2;
 	/* A record: version, type, id (2), content length (2), padding
 	 * length, reserved; then content and padding. */
 	while (off + 8 <= (size_t)n) {
@@ -175,7 +178,23 @@ serve_arrived(struct serve_thread *t, int fd, int closed)
 			return 1;
 		off += 8 + ((size_t)b[off + 4] << 8 | b[off + 5]) + b[off + 6];
 	}
-	return n == SERVE_PEEK_MAX || closed ? 1 : 0;
+	return n == SERVE_PEEK_MAX ? 2 : closed ? 1 : 0;
+}
+
+/*
+ * Hands the request on fd to libfcgi (rc as serve_arrived's, 1 or 2).
+ * Only when its reads may wait does the connection get a receive
+ * timeout: set for every connection, it cost a system call each, and
+ * nginx sends a request whole.  Returns 0.
+ */
+static int
+serve_ready(int fd, int rc)
+{
+	struct timeval	 tv = { SERVE_IO_TIMEOUT_SECS, 0 };
+
+	if (rc == 2)
+		(void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	return 0;
 }
 
 /* Waits, in the job's fiber, until the next request on fd has arrived
@@ -190,7 +209,7 @@ serve_wait_request(struct serve_thread *t, int fd, long ms)
 	clock_gettime(CLOCK_MONOTONIC, &end);
 	fiber_add_ms(&end, ms);
 	if ((rc = serve_arrived(t, fd, 0)) != 0)
-		return rc == 1 ? 0 : -1;
+		return rc > 0 ? serve_ready(fd, rc) : -1;
 	for (;;) {
 		clock_gettime(CLOCK_MONOTONIC, &now);
 		left = (end.tv_sec - now.tv_sec) * 1000L +
@@ -202,7 +221,7 @@ serve_wait_request(struct serve_thread *t, int fd, long ms)
 			return -1;
 		if (ev != 0 && (rc = serve_arrived(t, fd, (ev & (POLLRDHUP |
 		    POLLHUP | POLLERR)) != 0)) != 0)
-			return rc == 1 ? 0 : -1;
+			return rc > 0 ? serve_ready(fd, rc) : -1;
 	}
 }
 
@@ -281,7 +300,7 @@ serve_on_listen(void *arg)
 			log_error("msg=\"accept: %s\"", strerror(errno));
 		return;
 	}
-	(void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	/* Writes may wait on nginx; reads get theirs in serve_ready. */
 	(void)setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	if ((j = calloc(1, sizeof(*j))) == NULL ||
 	    FCGX_InitRequest(&j->req, -1, 0) != 0) {

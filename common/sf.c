@@ -5,11 +5,12 @@
  * form bodies of the token and revoke calls, the authorize URL, the SOQL
  * of the contact search with its two layers of escaping, and the strict
  * reading of every reply.  A reply is trusted only after all of it has
- * been parsed as strict JSON (json-c in strict mode with a depth limit,
- * plus the checks json-c leaves out: UTF-8 without overlongs or
- * surrogates, no raw control bytes, finite numbers, nothing after the
- * value) and every field used has the documented type and a bounded
- * length; anything else is SF_MALFORMED.  Token replies are additionally
+ * been parsed as strict JSON (strict grammar with a depth limit, UTF-8
+ * without overlongs or surrogates, no raw control bytes, finite numbers,
+ * nothing after the value: sf_j_parse for the replies whose fields are
+ * read, json-c in strict mode plus those checks for error replies and
+ * sf_json_parse_strict) and every field used has the documented type
+ * and a bounded length; anything else is SF_MALFORMED.  Token replies are additionally
  * verified (signature, Salesforce hosts) before the caller stores them.
  * Transport trouble of any kind is SF_TRANSIENT: the user gets a friendly
  * "try again" and the log gets the detail.
@@ -37,6 +38,10 @@
 #include "sf.h"
 
 #define SF_JSON_DEPTH		16
+/* Longest raw member name compared with its escapes decoded: a longer
+ * one decodes to more than a sixth of it, 21 bytes, longer than any name
+ * we look up. */
+#define SF_JKEY_MAX		128
 /* Longest strings accepted from a reply. */
 #define SF_TOKEN_MAX		4096	/* access and refresh tokens */
 #define SF_URL_MAX		1024	/* instance_url, identity URL */
@@ -302,69 +307,498 @@ out:
 	return obj;
 }
 
+/* ------------------------------------------------------------------ */
 /*
- * Copies string member f->key of obj into *out (allocated).  An optional
- * member that is absent, null or empty leaves *out NULL.  Returns SF_OK;
- * SF_MALFORMED when a required member is missing or empty, or the member
- * is not a string, is too long, holds a NUL or fails its validator;
- * SF_ERROR on memory exhaustion.
+ * The reader of the replies forcelink reads fields from (tokens,
+ * userinfo, the contact search).  One pass over the text checks all of
+ * it as sf_json_parse() does (strict grammar, well-formed UTF-8 without
+ * overlongs or surrogates, no raw control byte, at most SF_JSON_DEPTH
+ * levels, finite numbers, nothing but white space after the value) and
+ * records each value as a token: its type and where its text lies, and,
+ * for an object or array, where its members end.  Nothing is copied or
+ * decoded until a field is read: a string without escapes is copied
+ * once, into the caller's struct; one with escapes is decoded into it.
+ * A warm /contact spent 290,000 instructions in json-c's tree (parse,
+ * checks, copies and frees) where this takes a tenth (bench/profile.sh).
+ * Member lookup reads keys as json-c does: escapes decoded, and of two
+ * members with the same key the last one counts.
+ */
+
+enum sf_jtype {
+	SF_JNULL,
+	SF_JFALSE,
+	SF_JTRUE,
+	SF_JNUM,
+	SF_JSTR,
+	SF_JARR,
+	SF_JOBJ
+};
+
+struct sf_jtok {
+	uint32_t	 off;	/* a string's after its quote */
+	uint32_t	 len;	/* a string's text between the quotes */
+	uint32_t	 next;	/* the token after this value and its members */
+	uint8_t		 type;
+	uint8_t		 esc;	/* a string with escapes */
+	uint8_t		 isint;	/* a number without fraction or exponent */
+};
+
+struct sf_jdoc {
+	const char	*s;
+	size_t		 len, pos;
+	struct sf_jtok	*t;
+	size_t		 n, cap;
+};
+
+/* Longest number read (a longer one is refused: no reply has one). */
+#define SF_JNUM_MAX	64
+
+/* Appends a token of type at the current position.  Returns its index,
+ * or -1 on memory exhaustion. */
+static long
+sf_j_push(struct sf_jdoc *d, enum sf_jtype type)
+{
+	struct sf_jtok	*t;
+	size_t		 cap;
+
+	if (d->n == d->cap) {
+		cap = d->cap > 0 ? d->cap * 2 : 128;
+		if ((t = reallocarray(d->t, cap, sizeof(*t))) == NULL)
+			return -1;
+		d->t = t;
+		d->cap = cap;
+	}
+	t = &d->t[d->n];
+	t->off = (uint32_t)d->pos;
+	t->len = 0;
+	t->next = (uint32_t)(d->n + 1);
+	t->type = (uint8_t)type;
+	t->esc = t->isint = 0;
+	return (long)d->n++;
+}
+
+static void
+sf_j_ws(struct sf_jdoc *d)
+{
+	while (d->pos < d->len && sf_json_space((unsigned char)d->s[d->pos]))
+		d->pos++;
+}
+
+/* Length of the well-formed UTF-8 sequence of more than one byte at p
+ * (n bytes left): no overlong form, no surrogate, nothing past
+ * U+10FFFF.  0 when there is none. */
+static size_t
+sf_j_utf8(const unsigned char *p, size_t n)
+{
+	unsigned int	 c = p[0];
+
+	if (c < 0xc2 || c > 0xf4)
+		return 0;
+	if (c < 0xe0)
+		return n >= 2 && (p[1] & 0xc0) == 0x80 ? 2 : 0;
+	if (c < 0xf0) {
+		if (n < 3 || (p[1] & 0xc0) != 0x80 || (p[2] & 0xc0) != 0x80 ||
+		    (c == 0xe0 && p[1] < 0xa0) || (c == 0xed && p[1] >= 0xa0))
+			return 0;
+		return 3;
+	}
+	if (n < 4 || (p[1] & 0xc0) != 0x80 || (p[2] & 0xc0) != 0x80 ||
+	    (p[3] & 0xc0) != 0x80 || (c == 0xf0 && p[1] < 0x90) ||
+	    (c == 0xf4 && p[1] >= 0x90))
+		return 0;
+	return 4;
+}
+
+static int
+sf_j_hex(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* Bytes that stand for themselves in a JSON string. */
+static const unsigned char sf_j_plain[256] = {
+#define SF_J16(v) v, v, v, v, v, v, v, v, v, v, v, v, v, v, v, v
+	SF_J16(0), SF_J16(0),
+	1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,	/* 0x20: '"' */
+	SF_J16(1), SF_J16(1),
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1,	/* 0x50: '\\' */
+	SF_J16(1), SF_J16(1),
+#undef SF_J16
+};
+
+/* A string; d->pos is at its opening quote.  Returns 0, or -1. */
+static int
+sf_j_string(struct sf_jdoc *d)
+{
+	const unsigned char	*s = (const unsigned char *)d->s;
+	size_t			 i = d->pos + 1, k;
+	long			 t;
+	int			 esc = 0;
+
+	for (;;) {
+		/* Plain bytes (printable ASCII but the quote and the
+		 * backslash) a run at a time. */
+		while (i < d->len && sf_j_plain[s[i]])
+			i++;
+		if (i >= d->len)
+			return -1;
+		if (s[i] == '"')
+			break;
+		if (s[i] < 0x20)
+			return -1;
+		if (s[i] == '\\') {
+			if (i + 1 >= d->len)
+				return -1;
+			esc = 1;
+			switch (s[i + 1]) {
+			case '"': case '\\': case '/': case 'b': case 'f':
+			case 'n': case 'r': case 't':
+				i += 2;
+				continue;
+			case 'u':
+				if (i + 6 > d->len)
+					return -1;
+				for (k = 2; k < 6; k++)
+					if (sf_j_hex(s[i + k]) == -1)
+						return -1;
+				i += 6;
+				continue;
+			default:
+				return -1;
+			}
+		}
+		if (s[i] < 0x80) {
+			i++;
+			continue;
+		}
+		if ((k = sf_j_utf8(s + i, d->len - i)) == 0)
+			return -1;
+		i += k;
+	}
+	if ((t = sf_j_push(d, SF_JSTR)) == -1)
+		return -1;
+	d->t[t].off = (uint32_t)(d->pos + 1);
+	d->t[t].len = (uint32_t)(i - d->pos - 1);
+	d->t[t].esc = (uint8_t)esc;
+	d->pos = i + 1;
+	return 0;
+}
+
+/* A number (JSON's grammar; a finite double).  Returns 0, or -1. */
+static int
+sf_j_number(struct sf_jdoc *d)
+{
+	const char	*s = d->s;
+	char		 tmp[SF_JNUM_MAX + 1];
+	size_t		 i = d->pos, start = d->pos;
+	long		 t;
+	int		 isint = 1;
+
+	if (i < d->len && s[i] == '-')
+		i++;
+	if (i < d->len && s[i] == '0')
+		i++;
+	else if (i < d->len && s[i] >= '1' && s[i] <= '9')
+		while (i < d->len && isdigit((unsigned char)s[i]))
+			i++;
+	else
+		return -1;
+	if (i < d->len && s[i] == '.') {
+		isint = 0;
+		if (++i >= d->len || !isdigit((unsigned char)s[i]))
+			return -1;
+		while (i < d->len && isdigit((unsigned char)s[i]))
+			i++;
+	}
+	if (i < d->len && (s[i] == 'e' || s[i] == 'E')) {
+		isint = 0;
+		if (++i < d->len && (s[i] == '+' || s[i] == '-'))
+			i++;
+		if (i >= d->len || !isdigit((unsigned char)s[i]))
+			return -1;
+		while (i < d->len && isdigit((unsigned char)s[i]))
+			i++;
+	}
+	if (i - start > SF_JNUM_MAX)
+		return -1;
+	/* 1e999 is JSON but no finite double. */
+	memcpy(tmp, s + start, i - start);
+	tmp[i - start] = '\0';
+	if (!isint && !isfinite(strtod(tmp, NULL)))
+		return -1;
+	if ((t = sf_j_push(d, SF_JNUM)) == -1)
+		return -1;
+	d->t[t].len = (uint32_t)(i - start);
+	d->t[t].isint = (uint8_t)isint;
+	d->pos = i;
+	return 0;
+}
+
+/* A literal (true, false, null).  Returns 0, or -1. */
+static int
+sf_j_literal(struct sf_jdoc *d, const char *word, enum sf_jtype type)
+{
+	size_t	 n = strlen(word);
+
+	if (d->len - d->pos < n || memcmp(d->s + d->pos, word, n) != 0 ||
+	    sf_j_push(d, type) == -1)
+		return -1;
+	d->pos += n;
+	return 0;
+}
+
+/* One value, inside depth containers.  Returns 0, or -1. */
+static int
+sf_j_value(struct sf_jdoc *d, int depth)
+{
+	long	 t;
+	int	 obj;
+
+	sf_j_ws(d);
+	if (d->pos >= d->len)
+		return -1;
+	switch (d->s[d->pos]) {
+	case '{':
+	case '[':
+		break;
+	case '"':
+		return sf_j_string(d);
+	case 't':
+		return sf_j_literal(d, "true", SF_JTRUE);
+	case 'f':
+		return sf_j_literal(d, "false", SF_JFALSE);
+	case 'n':
+		return sf_j_literal(d, "null", SF_JNULL);
+	default:
+		return sf_j_number(d);
+	}
+	obj = d->s[d->pos] == '{';
+	if (depth >= SF_JSON_DEPTH ||
+	    (t = sf_j_push(d, obj ? SF_JOBJ : SF_JARR)) == -1)
+		return -1;
+	d->pos++;
+	sf_j_ws(d);
+	if (d->pos < d->len && d->s[d->pos] == (obj ? '}' : ']')) {
+		d->pos++;
+		d->t[t].next = (uint32_t)d->n;
+		return 0;
+	}
+	for (;;) {
+		if (obj) {
+			sf_j_ws(d);
+			if (d->pos >= d->len || d->s[d->pos] != '"' ||
+			    sf_j_string(d) == -1)
+				return -1;
+			sf_j_ws(d);
+			if (d->pos >= d->len || d->s[d->pos] != ':')
+				return -1;
+			d->pos++;
+		}
+		if (sf_j_value(d, depth + 1) == -1)
+			return -1;
+		sf_j_ws(d);
+		if (d->pos >= d->len)
+			return -1;
+		if (d->s[d->pos] == ',') {
+			d->pos++;
+			continue;
+		}
+		if (d->s[d->pos] != (obj ? '}' : ']'))
+			return -1;
+		d->pos++;
+		d->t[t].next = (uint32_t)d->n;
+		return 0;
+	}
+}
+
+/* Reads exactly len bytes of JSON into d (sf_j_free it).  Returns 0, or
+ * -1 when the text is not what sf_json_parse() accepts or memory ran
+ * out. */
+static int
+sf_j_parse(struct sf_jdoc *d, const char *s, size_t len)
+{
+	memset(d, 0, sizeof(*d));
+	d->s = s;
+	d->len = len;
+	if (s == NULL || len == 0 || len > HTTP_RESPONSE_MAX ||
+	    sf_j_value(d, 0) == -1)
+		return -1;
+	sf_j_ws(d);
+	return d->pos == len ? 0 : -1;
+}
+
+static void
+sf_j_free(struct sf_jdoc *d)
+{
+	free(d->t);
+	d->t = NULL;
+	d->n = d->cap = 0;
+}
+
+/* Decodes string token k into dst (room for its raw length: a decoded
+ * string is never longer).  Returns the decoded length.  A surrogate
+ * escape that is not half of a pair becomes U+FFFD, as json-c has it. */
+static size_t
+sf_j_decode(const struct sf_jdoc *d, size_t k, char *dst)
+{
+	const unsigned char	*s = (const unsigned char *)d->s + d->t[k].off;
+	size_t			 n = d->t[k].len, i = 0, o = 0;
+	unsigned long		 c, lo;
+
+	while (i < n) {
+		if (s[i] != '\\') {
+			dst[o++] = (char)s[i++];
+			continue;
+		}
+		switch (s[i + 1]) {
+		case 'b': dst[o++] = '\b'; i += 2; continue;
+		case 'f': dst[o++] = '\f'; i += 2; continue;
+		case 'n': dst[o++] = '\n'; i += 2; continue;
+		case 'r': dst[o++] = '\r'; i += 2; continue;
+		case 't': dst[o++] = '\t'; i += 2; continue;
+		case 'u': break;
+		default: dst[o++] = (char)s[i + 1]; i += 2; continue;
+		}
+		c = (unsigned long)(sf_j_hex(s[i + 2]) << 12 |
+		    sf_j_hex(s[i + 3]) << 8 | sf_j_hex(s[i + 4]) << 4 |
+		    sf_j_hex(s[i + 5]));
+		i += 6;
+		if (c >= 0xd800 && c <= 0xdbff && i + 6 <= n &&
+		    s[i] == '\\' && s[i + 1] == 'u') {
+			lo = (unsigned long)(sf_j_hex(s[i + 2]) << 12 |
+			    sf_j_hex(s[i + 3]) << 8 | sf_j_hex(s[i + 4]) << 4 |
+			    sf_j_hex(s[i + 5]));
+			if (lo >= 0xdc00 && lo <= 0xdfff) {
+				c = 0x10000 + ((c - 0xd800) << 10) +
+				    (lo - 0xdc00);
+				i += 6;
+			}
+		}
+		if (c >= 0xd800 && c <= 0xdfff)
+			c = 0xfffd;
+		/* Six escaped bytes (twelve for a pair) give at most
+		 * four: the output never overtakes the input. */
+		if (c < 0x80)
+			dst[o++] = (char)c;
+		else if (c < 0x800) {
+			dst[o++] = (char)(0xc0 | c >> 6);
+			dst[o++] = (char)(0x80 | (c & 0x3f));
+		} else if (c < 0x10000) {
+			dst[o++] = (char)(0xe0 | c >> 12);
+			dst[o++] = (char)(0x80 | ((c >> 6) & 0x3f));
+			dst[o++] = (char)(0x80 | (c & 0x3f));
+		} else {
+			dst[o++] = (char)(0xf0 | c >> 18);
+			dst[o++] = (char)(0x80 | ((c >> 12) & 0x3f));
+			dst[o++] = (char)(0x80 | ((c >> 6) & 0x3f));
+			dst[o++] = (char)(0x80 | (c & 0x3f));
+		}
+	}
+	return o;
+}
+
+/* Returns 1 when string token k, decoded, is key. */
+static int
+sf_j_keyeq(const struct sf_jdoc *d, size_t k, const char *key)
+{
+	char	 tmp[SF_JKEY_MAX];
+	size_t	 n = strlen(key);
+
+	if (!d->t[k].esc)
+		return d->t[k].len == n &&
+		    memcmp(d->s + d->t[k].off, key, n) == 0;
+	/* Longer, it cannot be one of ours (SF_JKEY_MAX). */
+	if (d->t[k].len > sizeof(tmp))
+		return 0;
+	return sf_j_decode(d, k, tmp) == n && memcmp(tmp, key, n) == 0;
+}
+
+/* The value of member key of object token o (the last such member), or
+ * -1 when o is no object or has none. */
+static long
+sf_j_get(const struct sf_jdoc *d, size_t o, const char *key)
+{
+	size_t	 i;
+	long	 found = -1;
+
+	if (d->t[o].type != SF_JOBJ)
+		return -1;
+	for (i = o + 1; i < d->t[o].next; i = d->t[i + 1].next)
+		if (sf_j_keyeq(d, i, key))
+			found = (long)i + 1;
+	return found;
+}
+
+/*
+ * Copies string member f->key of object token o into *out (allocated).
+ * An optional member that is absent, null or empty leaves *out NULL.
+ * Returns SF_OK; SF_MALFORMED when a required member is missing or
+ * empty, or the member is not a string, is too long, holds a NUL or
+ * fails its validator; SF_ERROR on memory exhaustion.
  */
 static enum sf_result
-sf_json_str(struct json_object *obj, const struct sf_field *f, char **out)
+sf_j_field(const struct sf_jdoc *d, size_t o, const struct sf_field *f,
+    char **out)
 {
-	struct json_object	*v;
-	const char		*s;
+	const struct sf_jtok	*v;
+	char			*s;
 	size_t			 len;
+	long			 k;
 
 	*out = NULL;
-	if (!json_object_object_get_ex(obj, f->key, &v) ||
-	    json_object_is_type(v, json_type_null))
+	if ((k = sf_j_get(d, o, f->key)) == -1 ||
+	    d->t[k].type == SF_JNULL)
 		return f->required ? SF_MALFORMED : SF_OK;
-	if (!json_object_is_type(v, json_type_string))
+	v = &d->t[k];
+	if (v->type != SF_JSTR)
 		return SF_MALFORMED;
-	s = json_object_get_string(v);
-	len = (size_t)json_object_get_string_len(v);
-	if (len > f->max || strlen(s) != len)
-		return SF_MALFORMED;
-	if (len == 0)
+	if (v->len == 0)
 		return f->required ? SF_MALFORMED : SF_OK;
-	if (f->valid != NULL && !f->valid(s, len))
+	/* Raw text no longer than max decodes no longer either. */
+	if (!v->esc && v->len > f->max)
 		return SF_MALFORMED;
-	if ((*out = strndup(s, len)) == NULL)
+	if ((s = malloc((size_t)v->len + 1)) == NULL)
 		return SF_ERROR;
+	if (v->esc)
+		len = sf_j_decode(d, (size_t)k, s);
+	else {
+		memcpy(s, d->s + v->off, v->len);
+		len = v->len;
+	}
+	s[len] = '\0';
+	/* An escape may hide a NUL (\u0000). */
+	if (len > f->max || memchr(s, '\0', len) != NULL ||
+	    (f->valid != NULL && !f->valid(s, len))) {
+		crypto_wipe(s, (size_t)v->len);
+		free(s);
+		return SF_MALFORMED;
+	}
+	*out = s;
 	return SF_OK;
 }
 
 /* Fills the char * members of the struct at base from a table of
- * fields.  Returns as sf_json_str; on failure some may be filled. */
+ * fields.  Returns as sf_j_field; on failure some may be filled. */
 static enum sf_result
-sf_json_fields(struct json_object *obj, const struct sf_field *f, size_t n,
-    void *base)
+sf_j_fields(const struct sf_jdoc *d, size_t o, const struct sf_field *f,
+    size_t n, void *base)
 {
 	enum sf_result	 rv;
 	size_t		 i;
 
-	if (!json_object_is_type(obj, json_type_object))
+	if (d->t[o].type != SF_JOBJ)
 		return SF_MALFORMED;
 	for (i = 0; i < n; i++)
-		if ((rv = sf_json_str(obj, &f[i],
+		if ((rv = sf_j_field(d, o, &f[i],
 		    (char **)((char *)base + f[i].off))) != SF_OK)
 			return rv;
 	return SF_OK;
-}
-
-/* Overwrites a string member in a parsed reply (a token) before the
- * reply is released. */
-static void
-sf_json_wipe(struct json_object *obj, const char *key)
-{
-	struct json_object	*v;
-
-	if (obj != NULL && json_object_is_type(obj, json_type_object) &&
-	    json_object_object_get_ex(obj, key, &v) &&
-	    json_object_is_type(v, json_type_string))
-		crypto_wipe((char *)(uintptr_t)json_object_get_string(v),
-		    (size_t)json_object_get_string_len(v));
 }
 
 /* ------------------------------------------------------------------ */
@@ -372,22 +806,19 @@ sf_json_wipe(struct json_object *obj, const char *key)
 
 /*
  * Parses a reply object into the struct at base through a field table.
- * Its access_token and refresh_token members, if any, are wiped before
- * the reply is released.  Returns as sf_json_fields; on failure some
- * members may be filled.
+ * Nothing but the struct's own strings holds a copy of a token.
+ * Returns as sf_j_fields; on failure some members may be filled.
  */
 static enum sf_result
 sf_parse_object(const char *s, size_t len, const struct sf_field *f,
     size_t n, void *base)
 {
-	struct json_object	*root;
-	enum sf_result		 rv = SF_MALFORMED;
+	struct sf_jdoc	 d;
+	enum sf_result	 rv = SF_MALFORMED;
 
-	if ((root = sf_json_parse(s, len)) != NULL)
-		rv = sf_json_fields(root, f, n, base);
-	sf_json_wipe(root, "access_token");
-	sf_json_wipe(root, "refresh_token");
-	json_object_put(root);
+	if (sf_j_parse(&d, s, len) == 0)
+		rv = sf_j_fields(&d, 0, f, n, base);
+	sf_j_free(&d);
 	return rv;
 }
 
@@ -410,20 +841,21 @@ sf_parse_tokens(const char *s, size_t len, struct sf_tokens *out)
 enum sf_result
 sf_parse_userinfo(const char *s, size_t len, struct sf_userinfo *out)
 {
-	struct json_object	*root, *v;
+	struct sf_jdoc		 d;
 	struct sf_userinfo	 u;
-	enum sf_result		 rv;
+	enum sf_result		 rv = SF_MALFORMED;
+	long			 k;
 
 	memset(&u, 0, sizeof(u));
-	rv = sf_parse_object(s, len, sf_userinfo_fields,
-	    NELEM(sf_userinfo_fields), &u);
-	/* The one boolean read: true only when it is the JSON true. */
-	if (rv == SF_OK && (root = sf_json_parse_strict(s, len)) != NULL) {
-		u.email_verified = json_object_object_get_ex(root,
-		    "email_verified", &v) && json_object_is_type(v,
-		    json_type_boolean) && json_object_get_boolean(v);
-		json_object_put(root);
+	if (sf_j_parse(&d, s, len) == 0 &&
+	    (rv = sf_j_fields(&d, 0, sf_userinfo_fields,
+	    NELEM(sf_userinfo_fields), &u)) == SF_OK) {
+		/* The one boolean read: true only when it is the JSON
+		 * true. */
+		k = sf_j_get(&d, 0, "email_verified");
+		u.email_verified = k != -1 && d.t[k].type == SF_JTRUE;
 	}
+	sf_j_free(&d);
 	if (rv == SF_OK)
 		*out = u;
 	else
@@ -445,68 +877,80 @@ sf_contact_free(struct sf_contact *c)
 	memset(c, 0, sizeof(*c));
 }
 
-/* Reads one record: its own fields and the Account (an object with Id
- * and Name, or null when the contact has none). */
+/* Reads one record, token k: its own fields and the Account (an object
+ * with Id and Name, or null when the contact has none). */
 static enum sf_result
-sf_parse_contact(struct json_object *rec, struct sf_contact *c)
+sf_parse_contact(const struct sf_jdoc *d, size_t k, struct sf_contact *c)
 {
-	struct json_object	*acct;
-	enum sf_result		 rv;
+	enum sf_result	 rv;
+	long		 acct;
 
-	if ((rv = sf_json_fields(rec, sf_contact_fields,
+	if ((rv = sf_j_fields(d, k, sf_contact_fields,
 	    NELEM(sf_contact_fields), c)) != SF_OK)
 		return rv;
-	if (!json_object_object_get_ex(rec, "Account", &acct) ||
-	    json_object_is_type(acct, json_type_null))
+	if ((acct = sf_j_get(d, k, "Account")) == -1 ||
+	    d->t[acct].type == SF_JNULL)
 		return SF_OK;
-	return sf_json_fields(acct, sf_account_fields,
+	return sf_j_fields(d, (size_t)acct, sf_account_fields,
 	    NELEM(sf_account_fields), c);
 }
 
-/* Reads totalSize and the records array of a query reply. */
+/* Reads totalSize (an integer, as json-c would type it) and the records
+ * array of a query reply, and counts the records. */
 static int
-sf_query_shape(struct json_object *root, struct json_object **records,
+sf_query_shape(const struct sf_jdoc *d, long *records, size_t *n,
     long *total)
 {
-	struct json_object	*v;
-	int64_t			 n;
+	const struct sf_jtok	*v;
+	long			 k;
+	size_t			 i;
+	int64_t			 t = 0;
+	int			 neg;
 
-	if (!json_object_is_type(root, json_type_object) ||
-	    !json_object_object_get_ex(root, "totalSize", &v) ||
-	    !json_object_is_type(v, json_type_int) ||
-	    !json_object_object_get_ex(root, "records", records) ||
-	    !json_object_is_type(*records, json_type_array))
+	if ((k = sf_j_get(d, 0, "totalSize")) == -1 ||
+	    d->t[k].type != SF_JNUM || !d->t[k].isint ||
+	    (*records = sf_j_get(d, 0, "records")) == -1 ||
+	    d->t[*records].type != SF_JARR)
 		return -1;
-	n = json_object_get_int64(v);
+	v = &d->t[k];
+	neg = d->s[v->off] == '-';
+	for (i = neg; i < v->len; i++) {
+		if (t > (INT64_MAX - 9) / 10)
+			return -1;
+		t = t * 10 + (d->s[v->off + i] - '0');
+	}
+	*n = 0;
+	for (i = (size_t)*records + 1; i < d->t[*records].next;
+	    i = d->t[i].next)
+		(*n)++;
 	/* A page never holds more records than the total. */
-	if (n < 0 || n > LONG_MAX ||
-	    (size_t)n < json_object_array_length(*records))
+	if ((neg && t != 0) || t > LONG_MAX || (size_t)t < *n)
 		return -1;
-	*total = (long)n;
+	*total = (long)t;
 	return 0;
 }
 
 enum sf_result
 sf_parse_contacts(const char *s, size_t len, struct sf_contacts *out)
 {
-	struct json_object	*root, *records;
+	struct sf_jdoc		 d;
 	struct sf_contacts	 cs;
 	enum sf_result		 rv = SF_MALFORMED;
-	size_t			 n;
+	size_t			 i, n;
+	long			 records;
 
 	memset(&cs, 0, sizeof(cs));
-	if ((root = sf_json_parse(s, len)) == NULL ||
-	    sf_query_shape(root, &records, &cs.total) == -1)
+	if (sf_j_parse(&d, s, len) == -1 ||
+	    sf_query_shape(&d, &records, &n, &cs.total) == -1)
 		goto out;
-	if ((n = json_object_array_length(records)) > SF_QUERY_LIMIT)
+	if (n > SF_QUERY_LIMIT)
 		n = SF_QUERY_LIMIT;
 	if ((cs.v = calloc(n > 0 ? n : 1, sizeof(*cs.v))) == NULL) {
 		rv = SF_ERROR;
 		goto out;
 	}
-	for (; cs.n < n; cs.n++)
-		if ((rv = sf_parse_contact(json_object_array_get_idx(records,
-		    cs.n), &cs.v[cs.n])) != SF_OK) {
+	for (i = (size_t)records + 1; cs.n < n; i = d.t[i].next, cs.n++)
+		if ((rv = sf_parse_contact(&d, i, &cs.v[cs.n])) != SF_OK) {
 			cs.n++;		/* free what it filled */
 			goto out;
 		}
@@ -514,7 +958,7 @@ sf_parse_contacts(const char *s, size_t len, struct sf_contacts *out)
 	memset(&cs, 0, sizeof(cs));
 	rv = SF_OK;
 out:
-	json_object_put(root);
+	sf_j_free(&d);
 	sf_contacts_free(&cs);
 	return rv;
 }

@@ -592,6 +592,104 @@ START_TEST(test_parse_contacts_fail_table)
 }
 END_TEST
 
+/* The contact search's reader (sf_j_parse, no json-c tree) against what
+ * a strict parser must refuse, byte for byte as the token replies'. */
+#define ONE_REC	"{\"totalSize\":1,\"done\":true,\"records\":[{\"Id\":" \
+	"\"003000000000001AAA\",\"Name\":"
+
+static const char *const contacts_lenient[] = {
+	ONE_REC "\"x\"}]} // c",
+	ONE_REC "\"x\"}]} /* c */",
+	ONE_REC "\"x\",\"n\":NaN}]}",
+	ONE_REC "\"x\",\"n\":-Infinity}]}",
+	ONE_REC "\"x\",\"n\":0x10}]}",
+	ONE_REC "\"x\",\"n\":1.}]}",
+	ONE_REC "\"x\",\"n\":.5}]}",
+	ONE_REC "\"x\",\"n\":01}]}",
+	ONE_REC "\"x\",\"n\":1e999}]}",
+	ONE_REC "\"x\",\"n\":[1,]}]}",
+	ONE_REC "\"x\",}]}",
+	ONE_REC "'x'}]}",
+	ONE_REC "\"a\tb\"}]}",			/* raw tab */
+	ONE_REC "\"a\\x\"}]}",			/* bad escape */
+	ONE_REC "\"a\\u12\"}]}",			/* short \\u */
+	ONE_REC "\"a\\u0000b\"}]}",		/* NUL in a field */
+	ONE_REC "\"\xc0\xaf\"}]}",			/* overlong */
+	ONE_REC "\"\xed\xa0\x80\"}]}",		/* surrogate */
+	ONE_REC "\"\xf4\x90\x80\x80\"}]}",	/* past U+10FFFF */
+	ONE_REC "\"\xe2\x82\"}]}",			/* cut short */
+	ONE_REC "\"x\"}]}\x01",
+	ONE_REC "\"x\"}]}]",
+	ONE_REC "\"x\"}]",
+	ONE_REC "\"x\"}]}{}",
+	"{\"totalSize\":1e0,\"done\":true,\"records\":[]}",
+	"{\"totalSize\":99999999999999999999,\"records\":[]}",
+	"{\"totalSize\":-0.0,\"records\":[]}",
+	"",
+	" ",
+};
+
+START_TEST(test_parse_contacts_fail_lenient_json)
+{
+	struct sf_contacts	 cs;
+	const char		*s = contacts_lenient[_i];
+
+	memset(&cs, 0, sizeof(cs));
+	ck_assert_msg(sf_parse_contacts(s, strlen(s), &cs) == SF_MALFORMED,
+	    "accepted %s", s);
+	ck_assert_ptr_null(cs.v);
+}
+END_TEST
+
+START_TEST(test_parse_contacts_unusual_but_valid)
+{
+	struct sf_contacts	 cs;
+	const char		*s;
+	char			*deep;
+	size_t			 n;
+	int			 i;
+
+	/* Escaped keys and values are read decoded; of two members with
+	 * one name the last counts; a lone surrogate escape reads as
+	 * U+FFFD; -0 is a total of 0; white space anywhere. */
+	s = " {\"totalSize\" : 1 ,\"records\":[ {\"I\\u0064\":"
+	    "\"003000000000001AAA\",\"Name\":\"first\",\"Name\":"
+	    "\"A\\ud800\\/\\ud83d\\ude00\\u00e9\",\"Title\":\"\\\"T\\\"\","
+	    "\"n\":[1.5e3,-0.25E-2,true,false,{}],\"Account\":null} ],"
+	    "\"done\":true}\r\n";
+	ck_assert_int_eq(sf_parse_contacts(s, strlen(s), &cs), SF_OK);
+	ck_assert_uint_eq(cs.n, 1);
+	ck_assert_str_eq(cs.v[0].id, "003000000000001AAA");
+	ck_assert_str_eq(cs.v[0].name,
+	    "A\xef\xbf\xbd/\xf0\x9f\x98\x80\xc3\xa9");
+	ck_assert_str_eq(cs.v[0].title, "\"T\"");
+	sf_contacts_free(&cs);
+	ck_assert_ptr_null(cs.v);
+	/* A number where a string belongs is refused, not skipped. */
+	s = ONE_REC "\"x\",\"Phone\":1.5e3}]}";
+	ck_assert_int_eq(sf_parse_contacts(s, strlen(s), &cs), SF_MALFORMED);
+	s = "{\"totalSize\":-0,\"records\":[]}";
+	ck_assert_int_eq(sf_parse_contacts(s, strlen(s), &cs), SF_OK);
+	ck_assert_int_eq(cs.total, 0);
+	sf_contacts_free(&cs);
+
+	/* Sixteen levels of nesting are read, seventeen are not. */
+	for (i = 16; i <= 17; i++) {
+		ck_assert_ptr_nonnull(deep = malloc(256));
+		n = (size_t)snprintf(deep, 256, "{\"totalSize\":0,"
+		    "\"records\":[],\"x\":");
+		memset(deep + n, '[', (size_t)i - 1);
+		memset(deep + n + i - 1, ']', (size_t)i - 1);
+		n += 2 * ((size_t)i - 1);
+		deep[n++] = '}';
+		ck_assert_int_eq(sf_parse_contacts(deep, n, &cs),
+		    i == 16 ? SF_OK : SF_MALFORMED);
+		sf_contacts_free(&cs);
+		free(deep);
+	}
+}
+END_TEST
+
 /* ------------------------------------------------------------------ */
 /* userinfo */
 
@@ -1376,6 +1474,9 @@ suite(void)
 	tcase_add_test(tc, test_parse_contacts_good);
 	tcase_add_test(tc, test_parse_contacts_empty);
 	tcase_add_test(tc, test_parse_contacts_capped);
+	tcase_add_test(tc, test_parse_contacts_unusual_but_valid);
+	tcase_add_loop_test(tc, test_parse_contacts_fail_lenient_json, 0,
+	    (int)(sizeof(contacts_lenient) / sizeof(contacts_lenient[0])));
 	tcase_add_loop_test(tc, test_parse_contacts_fail_table, 0,
 	    sizeof(contacts_bad) / sizeof(contacts_bad[0]));
 	tcase_add_test(tc, test_parse_userinfo_good);
