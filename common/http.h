@@ -43,6 +43,9 @@ enum http_result {
 
 struct http_response {
 	long		status;		/* HTTP status code */
+	long		retry_after;	/* Retry-After in seconds (a date
+					   is read as the seconds to it);
+					   0 when absent */
 	struct buf	body;		/* capped at HTTP_RESPONSE_MAX */
 };
 

@@ -10,6 +10,7 @@
  * turn verification off, and no pointer into a caller's memory stays in
  * a handle between two transfers.
  */
+#include <limits.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -185,9 +186,14 @@ http_unprepare(CURL *c)
 void
 http_collect(CURL *c, struct http_xfer *x, CURLcode cc)
 {
-	long	 n = 0;
+	curl_off_t	 ra = 0;
+	long		 n = 0;
 
 	x->cc = cc;
+	x->retry_after = 0;
+	if (cc == CURLE_OK && curl_easy_getinfo(c, CURLINFO_RETRY_AFTER,
+	    &ra) == CURLE_OK && ra > 0)
+		x->retry_after = ra > LONG_MAX ? LONG_MAX : (long)ra;
 	if (curl_easy_getinfo(c, CURLINFO_NUM_CONNECTS, &n) == CURLE_OK)
 		x->connects = n;
 	if (cc != CURLE_OK || curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE,

@@ -31,6 +31,7 @@ struct http_xfer {
 	int			 toobig;
 	CURLcode		 cc;
 	long			 status;
+	long			 retry_after;	/* Retry-After, seconds */
 	long			 connects;	/* connections it opened */
 	char			 errbuf[CURL_ERROR_SIZE];
 	/* The loop's: done under its mutex, the rest its thread's. */

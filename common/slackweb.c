@@ -547,9 +547,8 @@ slackweb_run(struct http *h, const struct slackweb_call *c,
 		hr = http_request(h, "POST", buf_cstr(&url), bearer, c->ctype,
 		    c->body, &resp);
 		if (hr == HTTP_OK) {
-			/* struct http hands over no headers yet: 0 is "no
-			 * Retry-After", read as SLACKWEB_RETRY_DEFAULT. */
-			rv = slackweb_read(c, resp.status, 0, &resp, err);
+			rv = slackweb_read(c, resp.status, resp.retry_after,
+			    &resp, err);
 			if (rv != SLACKWEB_OK)
 				slackweb_log(c, resp.status, rv, err);
 		} else if (hr == HTTP_TOOBIG) {
