@@ -5,6 +5,7 @@
  * write(2), so lines from concurrent threads and processes sharing the
  * same standard error never interleave.
  */
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -98,6 +99,27 @@ log_clear_request(void)
 	log_req[0] = log_team[0] = log_user[0] = '\0';
 }
 
+/*
+ * The process id every line carries.  glibc's getpid() is a system call
+ * each time (two per request, one per line), so it is read once, and
+ * again in the child of every fork(2) (pthread_atfork).
+ */
+static pid_t		 log_pid;
+static pthread_once_t	 log_pid_once = PTHREAD_ONCE_INIT;
+
+static void
+log_pid_forked(void)
+{
+	log_pid = getpid();
+}
+
+static void
+log_pid_init(void)
+{
+	log_pid = getpid();
+	(void)pthread_atfork(NULL, NULL, log_pid_forked);
+}
+
 /* The attribute lets the compiler check the callers' formats through. */
 static void	log_vline(enum log_level, const char *, const char *,
 		    const char *, va_list) __attribute__((format(printf, 4, 0)));
@@ -115,13 +137,14 @@ log_vline(enum log_level lvl, const char *event, const char *func,
 	if ((lvl == LOGL_DEBUG && !log_debug) ||
 	    (lvl > LOGL_WARN && log_only_problems))
 		return;
+	(void)pthread_once(&log_pid_once, log_pid_init);
 	clock_gettime(CLOCK_REALTIME, &ts);
 	gmtime_r(&ts.tv_sec, &tm);
 	w = snprintf(line, sizeof(line),
 	    "time=%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ prog=%s pid=%ld ",
 	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
 	    tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000L, log_program,
-	    (long)getpid());
+	    (long)log_pid);
 	level = n = w < 0 || (size_t)w >= sizeof(line) ? 0 : (size_t)w;
 	w = snprintf(line + n, sizeof(line) - n, "level=%s event=%s",
 	    log_level_names[lvl], event);
