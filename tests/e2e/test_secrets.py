@@ -199,15 +199,17 @@ def test_bot_token_of_another_kind_stops_programs(stack, tmp_path):
     f = tmp_path / "bot_token_bad"
     f.write_text(user + "\n")
     f.chmod(0o600)
-    for var, value, env_value in (("SLACK_BOT_TOKEN_FILE", user, str(f)),
-                                  ("SLACK_BOT_TOKEN", app, app)):
+    for i, (var, value, env_value) in enumerate((
+            ("SLACK_BOT_TOKEN_FILE", user, str(f)),
+            ("SLACK_BOT_TOKEN", app, app))):
         env = stack.env()
         env[var] = env_value
         line = ("%s must be a bot token (xoxb-... or, with token "
                 "rotation, xoxe.xoxb-...)" % var)
-        (tmp_path / var).mkdir()
+        # A short directory: a socket's path has at most 107 bytes.
+        (tmp_path / str(i)).mkdir()
         for prog in PROGRAMS:
-            err = start_refused(stack, prog, env, tmp_path / var)
+            err = start_refused(stack, prog, env, tmp_path / str(i))
             assert err == "%s: %s\n" % (prog, line), err
             assert value[5:] not in err
         env["FORCELINK_SOCKET_DIR"] = str(stack.dir)
