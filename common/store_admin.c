@@ -494,7 +494,7 @@ store_stats_file(struct store *st, struct store_stats *ss)
 int
 store_integrity_check(struct store *st, char *msg, size_t msgsz)
 {
-	sqlite3_stmt		*s = st->stmt[STMT_INTEGRITY];
+	sqlite3_stmt		*s;
 	const unsigned char	*t;
 	int			 rc, r = -1, rows = 0;
 
@@ -504,6 +504,12 @@ store_integrity_check(struct store *st, char *msg, size_t msgsz)
 		    "its own pages (data checksums, amcheck)");
 		log_error("msg=\"%s\"", msg);
 		return -1;
+	}
+	if ((s = store_sqlite_stmt(st, STMT_INTEGRITY)) == NULL) {
+		/* Too damaged to read its schema is a finding too. */
+		rc = sqlite3_errcode(st->db) & 0xff;
+		snprintf(msg, msgsz, "%s", sqlite3_errmsg(st->db));
+		return rc == SQLITE_CORRUPT || rc == SQLITE_NOTADB ? 1 : -1;
 	}
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		t = sqlite3_column_text(s, 0);

@@ -561,6 +561,9 @@ int		 store_exec(sqlite3 *, const char *, const char *);
  * closes st). */
 int		 store_sqlite_open(struct store *, const char *);
 int		 store_sqlite_open_readonly(struct store *, const char *);
+/* SQLite statement id of st, prepared on its first use; NULL (logged)
+ * when it cannot be. */
+sqlite3_stmt	*store_sqlite_stmt(struct store *, enum stmt);
 
 /* --- store_pg.c --------------------------------------------------------- */
 
