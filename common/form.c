@@ -21,7 +21,7 @@
 /* Longest value form_valid_token() accepts. */
 #define FORM_TOKEN_MAX	128
 
-static int
+int
 form_hexval(int c)
 {
 	if (c >= '0' && c <= '9')
@@ -368,12 +368,7 @@ form_cookie(const char *header, const char *name, char *out, size_t outsz)
 	return 0;
 }
 
-/*
- * Returns the length of the well-formed UTF-8 sequence at s (at most len
- * bytes), or 0 when there is none: a stray continuation byte, a truncated
- * sequence, an overlong form, a surrogate or a code point past U+10FFFF.
- */
-static size_t
+size_t
 form_utf8_seq(const unsigned char *s, size_t len)
 {
 	size_t	 n, i;

@@ -117,6 +117,18 @@ int	 form_valid_token(const char *, size_t);
 int	 form_valid_https_url(const char *, size_t);
 int	 form_valid_printable(const char *, size_t);
 
+/* The value of hex digit c (either case), or -1: the one reader of
+ * percent escapes, JSON's \u escapes and hex in URLs. */
+int	 form_hexval(int c);
+
+/*
+ * Returns the length of the well-formed UTF-8 sequence at s (at most len
+ * bytes, len > 0), or 0 when there is none: a stray continuation byte, a
+ * truncated sequence, an overlong form, a surrogate or a code point past
+ * U+10FFFF.  The one UTF-8 reader of the tree.
+ */
+size_t	 form_utf8_seq(const unsigned char *s, size_t len);
+
 /* Returns 1 when s (len bytes) is well-formed UTF-8 (no overlongs, no
  * surrogates, nothing past U+10FFFF), else 0. */
 int	 form_utf8_ok(const char *, size_t len);

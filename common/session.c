@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "fiber.h"
+#include "form.h"
 #include "log.h"
 #include "org.h"
 #include "metrics.h"
@@ -1208,19 +1209,6 @@ session_linked_free(struct session_linked *l)
 	memset(l, 0, sizeof(*l));
 }
 
-/* Returns the value of hex digit c, or -1. */
-static int
-session_hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /*
  * Returns 1 when path (a URL from the '/' after its host on) can only be
  * read one way: printable ASCII with no backslash or fragment; every '%'
@@ -1242,8 +1230,8 @@ session_url_path_plain(const char *path)
 			return 0;
 		if (c != '%')
 			continue;
-		if ((hi = session_hexval(p[1])) == -1 ||
-		    (lo = session_hexval(p[2])) == -1)
+		if ((hi = form_hexval(p[1])) == -1 ||
+		    (lo = form_hexval(p[2])) == -1)
 			return 0;
 		c = hi << 4 | lo;
 		if (c < ' ' || c >= 0x7f || c == '.' || c == '/' || c == '\\')

@@ -384,43 +384,6 @@ sf_j_ws(struct sf_jdoc *d)
 		d->pos++;
 }
 
-/* Length of the well-formed UTF-8 sequence of more than one byte at p
- * (n bytes left): no overlong form, no surrogate, nothing past
- * U+10FFFF.  0 when there is none. */
-static size_t
-sf_j_utf8(const unsigned char *p, size_t n)
-{
-	unsigned int	 c = p[0];
-
-	if (c < 0xc2 || c > 0xf4)
-		return 0;
-	if (c < 0xe0)
-		return n >= 2 && (p[1] & 0xc0) == 0x80 ? 2 : 0;
-	if (c < 0xf0) {
-		if (n < 3 || (p[1] & 0xc0) != 0x80 || (p[2] & 0xc0) != 0x80 ||
-		    (c == 0xe0 && p[1] < 0xa0) || (c == 0xed && p[1] >= 0xa0))
-			return 0;
-		return 3;
-	}
-	if (n < 4 || (p[1] & 0xc0) != 0x80 || (p[2] & 0xc0) != 0x80 ||
-	    (p[3] & 0xc0) != 0x80 || (c == 0xf0 && p[1] < 0x90) ||
-	    (c == 0xf4 && p[1] >= 0x90))
-		return 0;
-	return 4;
-}
-
-static int
-sf_j_hex(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Bytes that stand for themselves in a JSON string. */
 static const unsigned char sf_j_plain[256] = {
 #define SF_J16(v) v, v, v, v, v, v, v, v, v, v, v, v, v, v, v, v
@@ -465,7 +428,7 @@ sf_j_string(struct sf_jdoc *d)
 				if (i + 6 > d->len)
 					return -1;
 				for (k = 2; k < 6; k++)
-					if (sf_j_hex(s[i + k]) == -1)
+					if (form_hexval(s[i + k]) == -1)
 						return -1;
 				i += 6;
 				continue;
@@ -477,7 +440,7 @@ sf_j_string(struct sf_jdoc *d)
 			i++;
 			continue;
 		}
-		if ((k = sf_j_utf8(s + i, d->len - i)) == 0)
+		if ((k = form_utf8_seq(s + i, d->len - i)) == 0)
 			return -1;
 		i += k;
 	}
@@ -665,15 +628,15 @@ sf_j_decode(const struct sf_jdoc *d, size_t k, char *dst)
 		case 'u': break;
 		default: dst[o++] = (char)s[i + 1]; i += 2; continue;
 		}
-		c = (unsigned long)(sf_j_hex(s[i + 2]) << 12 |
-		    sf_j_hex(s[i + 3]) << 8 | sf_j_hex(s[i + 4]) << 4 |
-		    sf_j_hex(s[i + 5]));
+		c = (unsigned long)(form_hexval(s[i + 2]) << 12 |
+		    form_hexval(s[i + 3]) << 8 | form_hexval(s[i + 4]) << 4 |
+		    form_hexval(s[i + 5]));
 		i += 6;
 		if (c >= 0xd800 && c <= 0xdbff && i + 6 <= n &&
 		    s[i] == '\\' && s[i + 1] == 'u') {
-			lo = (unsigned long)(sf_j_hex(s[i + 2]) << 12 |
-			    sf_j_hex(s[i + 3]) << 8 | sf_j_hex(s[i + 4]) << 4 |
-			    sf_j_hex(s[i + 5]));
+			lo = (unsigned long)(form_hexval(s[i + 2]) << 12 |
+			    form_hexval(s[i + 3]) << 8 | form_hexval(s[i + 4]) << 4 |
+			    form_hexval(s[i + 5]));
 			if (lo >= 0xdc00 && lo <= 0xdfff) {
 				c = 0x10000 + ((c - 0xd800) << 10) +
 				    (lo - 0xdc00);

@@ -133,30 +133,49 @@ slack_verdict_str(enum slack_verdict v)
 	return "unknown";
 }
 
+/* Slack's three entities, and what each stands for. */
+static const struct {
+	const char	*ent;
+	size_t		 len;
+	char		 c;
+} slack_ents[] = {
+	{ "&amp;", 5, '&' },
+	{ "&lt;", 4, '<' },
+	{ "&gt;", 4, '>' },
+};
+
+/* The character the entity at s (n bytes left) stands for, else 0 (*len
+ * its length). */
+static char
+slack_entity(const char *s, size_t n, size_t *len)
+{
+	size_t	 i;
+
+	for (i = 0; i < sizeof(slack_ents) / sizeof(slack_ents[0]); i++)
+		if (n >= slack_ents[i].len &&
+		    memcmp(s, slack_ents[i].ent, slack_ents[i].len) == 0) {
+			*len = slack_ents[i].len;
+			return slack_ents[i].c;
+		}
+	return 0;
+}
+
 void
 slack_unescape(const char *in, char *out)
 {
-	static const struct {
-		const char	*ent;
-		size_t		 len;
-		char		 c;
-	} ents[] = {
-		{ "&amp;", 5, '&' },
-		{ "&lt;", 4, '<' },
-		{ "&gt;", 4, '>' },
-	};
-	size_t	 i;
+	size_t	 n = strlen(in), len;
+	char	 c;
 
 	/* One pass over the input: "&amp;lt;" becomes "&lt;", not "<". */
-	while (*in != '\0') {
-		for (i = 0; i < sizeof(ents) / sizeof(ents[0]); i++)
-			if (strncmp(in, ents[i].ent, ents[i].len) == 0)
-				break;
-		if (i < sizeof(ents) / sizeof(ents[0])) {
-			*out++ = ents[i].c;
-			in += ents[i].len;
-		} else
+	while (n > 0) {
+		if ((c = slack_entity(in, n, &len)) != 0) {
+			*out++ = c;
+			in += len;
+			n -= len;
+		} else {
 			*out++ = *in++;
+			n--;
+		}
 	}
 	*out = '\0';
 }
@@ -218,27 +237,15 @@ slack_link(struct buf *b, const char *url, const char *label)
 static int
 slack_put_unescaped(struct buf *b, const char *s, size_t n)
 {
-	static const struct {
-		const char	*ent;
-		size_t		 len;
-		char		 c;
-	} ents[] = {
-		{ "&amp;", 5, '&' },
-		{ "&lt;", 4, '<' },
-		{ "&gt;", 4, '>' },
-	};
-	size_t	 i, j;
+	size_t	 i, len;
+	char	 c;
 
 	for (i = 0; i < n; ) {
-		for (j = 0; j < sizeof(ents) / sizeof(ents[0]); j++)
-			if (n - i >= ents[j].len &&
-			    memcmp(s + i, ents[j].ent, ents[j].len) == 0)
-				break;
-		if (j < sizeof(ents) / sizeof(ents[0])) {
-			if (buf_putc(b, ents[j].c) == -1)
-				return -1;
-			i += ents[j].len;
-		} else if (buf_putc(b, s[i++]) == -1)
+		if ((c = slack_entity(s + i, n - i, &len)) != 0)
+			i += len;
+		else
+			c = s[i++];
+		if (buf_putc(b, c) == -1)
 			return -1;
 	}
 	return 0;
