@@ -158,9 +158,10 @@ fl_build() {
 # Writes to $2 configure's results of build $1 (its config.cache) as a
 # site file (CONFIG_SITE, which configure reads before its checks): a
 # configure of the same sources with the same compiler then runs only
-# the checks it has no result for (some 3.5 CPU-seconds, not 10).  The
-# environment's values (ac_cv_env_*) are left out: a configure with
-# other CFLAGS would take them for a changed environment and stop.
+# the checks it has no result for (measured: 6.6 CPU-seconds against
+# 9.3).  The environment's values (ac_cv_env_*) are left out: a
+# configure with other CFLAGS would take them for a changed environment
+# and stop.
 # Returns 1 when build $1 has no cache.
 fl_config_site() {
 	[ -s "$1/config.cache" ] || return 1
