@@ -384,11 +384,16 @@ class Stack:
         raise RuntimeError("programs did not start: " + self.log_text()[-2000:])
 
     def stop_programs(self):
-        for prog in PROGRAMS:
-            p = self.procs.pop(prog, None)
-            if p is not None:
-                p.terminate()
-                p.wait(timeout=STOP_SECS)
+        # All told at once, then waited for: each supervisor stops its
+        # workers and exits by itself (under ASan each exit runs
+        # LeakSanitizer's scan), so one after another only added up
+        # their waits.
+        stopping = [p for p in (self.procs.pop(prog, None)
+                                for prog in PROGRAMS) if p is not None]
+        for p in stopping:
+            p.terminate()
+        for p in stopping:
+            p.wait(timeout=STOP_SECS)
 
     def restart_programs(self, env=None):
         self.stop_programs()
@@ -424,14 +429,16 @@ class Stack:
         leaks = self.secret_leaks(files=False)
         self.stop_programs()
         leaks += self.secret_leaks(secrets=self._secrets, files=True)
-        for name in ("nginx", "standin", "slack"):
-            p = self.procs.pop(name, None)
-            if p is not None:
-                p.terminate()
-                try:
-                    p.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    p.kill()
+        stopping = [p for p in (self.procs.pop(name, None)
+                                for name in ("nginx", "standin", "slack"))
+                    if p is not None]
+        for p in stopping:
+            p.terminate()
+        for p in stopping:
+            try:
+                p.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                p.kill()
         for x in self.extra_standins:
             x.stop()
         reports = self.sanitizer_reports()
