@@ -586,6 +586,28 @@ slackweb_args_ok(const char *method, const char *bot_token)
 	return 1;
 }
 
+/* What views.open and views.update share once their arguments are
+ * checked: the body ({key: id, "hash", "view"}) and the call. */
+static enum slackweb_result
+slackweb_view_call(struct http *h, struct slackweb_call *c,
+    const char *bot_token, const char *key, const char *id,
+    const char *hash, const char *view_json, long retry_budget_ms,
+    struct slackweb_error *err)
+{
+	enum slackweb_result	 rv;
+
+	if ((c->body = slackweb_view_body(key, id, hash, view_json)) ==
+	    NULL) {
+		log_error("call=%s msg=\"the view is not a JSON object of at "
+		    "most %d bytes\"", c->method, SLACKWEB_VIEW_MAX);
+		return SLACKWEB_ERROR;
+	}
+	rv = slackweb_run(h, c, bot_token, retry_budget_ms, err);
+	free(c->body);
+	c->body = NULL;
+	return rv;
+}
+
 enum slackweb_result
 slackweb_views_open(struct http *h, const struct config *cfg,
     const char *bot_token, const char *trigger_id, const char *view_json,
@@ -609,15 +631,8 @@ slackweb_views_open(struct http *h, const struct config *cfg,
 		log_error("call=%s msg=\"bad trigger id\"", c.method);
 		return rv;
 	}
-	if ((c.body = slackweb_view_body("trigger_id", trigger_id, NULL,
-	    view_json)) == NULL) {
-		log_error("call=%s msg=\"the view is not a JSON object of at "
-		    "most %d bytes\"", c.method, SLACKWEB_VIEW_MAX);
-		return rv;
-	}
-	rv = slackweb_run(h, &c, bot_token, retry_budget_ms, err);
-	free(c.body);
-	return rv;
+	return slackweb_view_call(h, &c, bot_token, "trigger_id", trigger_id,
+	    NULL, view_json, retry_budget_ms, err);
 }
 
 enum slackweb_result
@@ -644,15 +659,8 @@ slackweb_views_update(struct http *h, const struct config *cfg,
 		log_error("call=%s msg=\"bad view id or hash\"", c.method);
 		return rv;
 	}
-	if ((c.body = slackweb_view_body("view_id", view_id, hash,
-	    view_json)) == NULL) {
-		log_error("call=%s msg=\"the view is not a JSON object of at "
-		    "most %d bytes\"", c.method, SLACKWEB_VIEW_MAX);
-		return rv;
-	}
-	rv = slackweb_run(h, &c, bot_token, retry_budget_ms, err);
-	free(c.body);
-	return rv;
+	return slackweb_view_call(h, &c, bot_token, "view_id", view_id, hash,
+	    view_json, retry_budget_ms, err);
 }
 
 enum slackweb_result
