@@ -827,11 +827,18 @@ struct store_search {
 	char	*text;		/* the search, Slack's escaping undone */
 	char	*response_url;	/* secret: posts into the user's Slack */
 	time_t	 created_at;	/* when the command (and the link) came */
+	/* The slash command that searched ("/contact", "/account",
+	 * "/pipeline"), or "/case" when text is the key of a Case form's
+	 * action row (a form submitted before linking).  NULL (rows made
+	 * before issue 15, or none given) is "/contact".  Not secret: kept
+	 * in plain text, at most STORE_SEARCH_COMMAND_MAX bytes. */
+	char	*command;
 };
 
 /* Longest search text and response_url store_nonce_add_search takes. */
 #define STORE_SEARCH_TEXT_MAX	4096
 #define STORE_SEARCH_URL_MAX	2048
+#define STORE_SEARCH_COMMAND_MAX	32
 
 /*
  * store_nonce_add() that also keeps search (text and response_url, both
@@ -1166,5 +1173,99 @@ enum store_result store_pending_drop(struct store *,
 	    const struct store_pending *p);
 
 void		 store_pending_free(struct store_pending *);
+
+/* --- Action rows (issue 15) --------------------------------------------
+ *
+ * What a Slack button, modal or message shortcut must remember lives in
+ * these rows, never in the message: Slack sends a button's value, a
+ * view's private_metadata and callback_id, and an action's block_id back
+ * from a client we do not control, so forcelink puts nothing in them but
+ * an opaque key into one of these rows.
+ *
+ *  - The key is STORE_ACTION_KEY_LEN characters of base64url (32 random
+ *    bytes); the store keeps only its SHA-256.
+ *  - A row belongs to one Slack user of one workspace (enterprise, team
+ *    and user it was made for): a look-up by anyone else is
+ *    STORE_MISMATCH, and it does not change the row.
+ *  - Its data (the caller's text, e.g. JSON) is sealed like a link's
+ *    tokens (XChaCha20-Poly1305 under the store's current key; the
+ *    associated data names the row by its key hash, the column and the
+ *    key id), so a database reader sees neither a card nor a form.
+ *  - It expires: past expires_at a look-up is STORE_EXPIRED, and
+ *    store_purge() deletes it.
+ *  - Its state is the handler's small integer (0 when made), moved only
+ *    by store_action_step(), a compare-and-set: of two steps from the
+ *    same state, exactly one succeeds.  That is what makes a second
+ *    submission of a Case form unable to create a second Case.
+ *  - It may back one Slack view: at most one row per view id.
+ *
+ * Key rotation (rekey), migrate-store, backup and the integrity check
+ * cover the table like every other sealed one.
+ */
+enum store_action_kind {
+	STORE_ACTION_SHARE = 1,	/* one search result card, to repost */
+	STORE_ACTION_MORE = 2,	/* a search's next page */
+	STORE_ACTION_CASE = 3	/* a Case form: its fields, where to answer */
+};
+
+#define STORE_ACTION_KEY_LEN	43
+/* Longest data a row takes. */
+#define STORE_ACTION_DATA_MAX	(64 * 1024)
+
+struct store_action {
+	enum store_action_kind	 kind;
+	int			 state;
+	char			*data;		/* opened; allocated, wiped on free */
+	char			 view_id[SLACK_ID_MAX + 1];	/* "" when none */
+	struct slack_user	 who;		/* whom the row belongs to */
+	time_t			 created_at;
+	time_t			 expires_at;
+};
+
+/*
+ * Makes a row of kind for who, holding data (sealed; at most
+ * STORE_ACTION_DATA_MAX bytes, "" allowed), state 0, until expires.
+ * Writes its new key (NUL-terminated) into key.  STORE_OK, or
+ * STORE_ERROR (also for data too long).
+ */
+enum store_result store_action_put(struct store *, const struct slack_user *,
+	    enum store_action_kind, const char *data, time_t expires,
+	    char key[STORE_ACTION_KEY_LEN + 1]);
+
+/*
+ * The row of key, for who, at now.  STORE_OK fills *out (release with
+ * store_action_free); STORE_NOTFOUND (no such row, a malformed key, or a
+ * row of another kind), STORE_MISMATCH (another user's row: *out is
+ * not filled), STORE_EXPIRED, STORE_BADKEY (sealed under a key the
+ * keyring lacks, or altered) or STORE_ERROR.
+ */
+enum store_result store_action_get(struct store *, const struct slack_user *,
+	    enum store_action_kind, const char *key, time_t now,
+	    struct store_action *out);
+
+/*
+ * Moves who's row of key from state from to state to, replacing its data
+ * when data is not NULL, all in one statement.  STORE_OK; STORE_CONFLICT
+ * when the row is not in state from; STORE_NOTFOUND, STORE_MISMATCH,
+ * STORE_EXPIRED or STORE_ERROR as store_action_get().
+ */
+enum store_result store_action_step(struct store *, const struct slack_user *,
+	    const char *key, int from, int to, const char *data, time_t now);
+
+/*
+ * Records that who's row of key backs the Slack view view_id.
+ * STORE_OK (also when it already did); STORE_EXISTS when another row
+ * backs that view; STORE_CONFLICT when this row backs another view;
+ * STORE_NOTFOUND, STORE_MISMATCH, STORE_EXPIRED or STORE_ERROR.
+ */
+enum store_result store_action_view(struct store *, const struct slack_user *,
+	    const char *key, const char *view_id, time_t now);
+
+/* Deletes who's row of key.  STORE_OK, STORE_NOTFOUND, STORE_MISMATCH or
+ * STORE_ERROR. */
+enum store_result store_action_drop(struct store *, const struct slack_user *,
+	    const char *key);
+
+void		 store_action_free(struct store_action *);
 
 #endif
