@@ -299,7 +299,7 @@ out:
  * memory exhaustion.
  */
 static struct curl_slist *
-http_headers(const char *bearer, const char *content_type)
+http_headers(const char *bearer, const char *content_type, const char *extra)
 {
 	struct curl_slist	*list = NULL;
 
@@ -311,6 +311,8 @@ http_headers(const char *bearer, const char *content_type)
 		return NULL;
 	if (bearer != NULL &&
 	    http_header_add(&list, "Authorization: Bearer ", bearer) == -1)
+		return NULL;
+	if (extra != NULL && http_header_add(&list, "", extra) == -1)
 		return NULL;
 	return list;
 }
@@ -422,6 +424,36 @@ http_request(struct http *h, const char *method, const char *url,
     const char *bearer, const char *content_type, const char *body,
     struct http_response *resp)
 {
+	return http_request_extra(h, method, url, bearer, content_type, body,
+	    NULL, resp);
+}
+
+/* Whether extra is one header line "Name: value": a token for the name
+ * (letters, digits, '-'), then ": ", then a value http_header_ok takes;
+ * none of the headers http_headers() sets itself. */
+static int
+http_extra_ok(const char *extra)
+{
+	static const char *const own[] = { "accept", "expect",
+	    "content-type", "authorization" };
+	size_t	 i, n;
+
+	for (n = 0; isalnum((unsigned char)extra[n]) || extra[n] == '-'; n++)
+		continue;
+	if (n == 0 || extra[n] != ':' || extra[n + 1] != ' ' ||
+	    !http_header_ok(extra + n + 2))
+		return 0;
+	for (i = 0; i < sizeof(own) / sizeof(own[0]); i++)
+		if (strlen(own[i]) == n && strncasecmp(extra, own[i], n) == 0)
+			return 0;
+	return 1;
+}
+
+enum http_result
+http_request_extra(struct http *h, const char *method, const char *url,
+    const char *bearer, const char *content_type, const char *body,
+    const char *extra, struct http_response *resp)
+{
 	struct http_xfer	 x;
 	enum http_result	 rv = HTTP_ERROR;
 	char			 host[HTTP_HOST_MAX];
@@ -436,7 +468,8 @@ http_request(struct http *h, const char *method, const char *url,
 		goto out;
 	}
 	if ((bearer != NULL && !http_header_ok(bearer)) ||
-	    (content_type != NULL && !http_header_ok(content_type))) {
+	    (content_type != NULL && !http_header_ok(content_type)) ||
+	    (extra != NULL && !http_extra_ok(extra))) {
 		log_error("host=%s msg=\"control byte in a header value\"",
 		    host);
 		goto out;
@@ -445,7 +478,7 @@ http_request(struct http *h, const char *method, const char *url,
 		log_error("msg=\"unsupported method\"");
 		goto out;
 	}
-	if ((x.hdrs = http_headers(bearer, content_type)) == NULL) {
+	if ((x.hdrs = http_headers(bearer, content_type, extra)) == NULL) {
 		log_error("msg=\"out of memory\"");
 		goto out;
 	}

@@ -69,6 +69,16 @@ enum http_result http_request(struct http *, const char *method,
 	    const char *url, const char *bearer, const char *content_type,
 	    const char *body, struct http_response *resp);
 
+/*
+ * http_request() with one more request header, extra ("Name: value"; NULL:
+ * none), e.g. "If-Modified-Since: <date>".  A malformed line (a name that
+ * is not a token, a control byte, a header http_request() sets itself)
+ * is refused with HTTP_ERROR before anything is sent.
+ */
+enum http_result http_request_extra(struct http *, const char *method,
+	    const char *url, const char *bearer, const char *content_type,
+	    const char *body, const char *extra, struct http_response *resp);
+
 void		 http_response_init(struct http_response *);
 void		 http_response_free(struct http_response *);
 

@@ -705,6 +705,15 @@ session_login_url_names(struct session *s, const struct slack_user *who,
     const struct store_names *names, const char *text,
     const char *response_url, char **url, int *kept)
 {
+	return session_login_url_command(s, who, names, NULL, text,
+	    response_url, url, kept);
+}
+
+enum session_result
+session_login_url_command(struct session *s, const struct slack_user *who,
+    const struct store_names *names, const char *command, const char *text,
+    const char *response_url, char **url, int *kept)
+{
 	struct store_search	 search;
 	char			 nonce[CRYPTO_TOKEN_MAX];
 	unsigned char		 h[CRYPTO_HASHLEN];
@@ -721,6 +730,7 @@ session_login_url_names(struct session *s, const struct slack_user *who,
 	    strlen(response_url) <= STORE_SEARCH_URL_MAX) {
 		search.text = (char *)text;
 		search.response_url = (char *)response_url;
+		search.command = (char *)command;
 	}
 	crypto_random_token(nonce, 32);
 	crypto_sha256(nonce, h);
@@ -1268,4 +1278,57 @@ session_response_url_ok(const struct config *cfg, const char *url)
 	    http_url_host(url, host, sizeof(host)) == 0 &&
 	    session_url_path_plain(url + strcspn(url + 8, "/") + 8) &&
 	    http_url_as_sent(url);
+}
+
+/* --- Cases (issue 15) ------------------------------------------------- */
+
+struct session_case_arg {
+	const struct sf_case_new	*c;
+	struct sf_case_picklist		*pick;
+	struct sf_case_result		*out;
+	struct sf_error			*err;
+};
+
+static enum sf_result
+session_case_describe_fn(struct session *s, const struct sf_org *org,
+    const struct store_link *link, void *arg)
+{
+	struct session_case_arg	*a = arg;
+
+	return sf_case_describe(s->http, org, link->instance_url,
+	    link->access_token, a->pick, a->err);
+}
+
+static enum sf_result
+session_case_create_fn(struct session *s, const struct sf_org *org,
+    const struct store_link *link, void *arg)
+{
+	struct session_case_arg	*a = arg;
+
+	return sf_case_create(s->http, org, link->instance_url,
+	    link->access_token, a->c, a->out, a->err);
+}
+
+enum session_result
+session_case_priorities(struct session *s, const struct slack_user *who,
+    struct sf_case_picklist *out, char **instance_url, struct session_as *as)
+{
+	struct sf_error		 err;
+	struct session_case_arg	 a = { NULL, out, NULL, &err };
+
+	return session_call(s, who, session_case_describe_fn, &a,
+	    instance_url, as);
+}
+
+enum session_result
+session_case_create(struct session *s, const struct slack_user *who,
+    const struct sf_case_new *c, struct sf_case_result *out,
+    char **instance_url, struct sf_error *err, struct session_as *as)
+{
+	struct session_case_arg	 a = { c, NULL, out, err };
+
+	memset(err, 0, sizeof(*err));
+	memset(out, 0, sizeof(*out));
+	return session_call(s, who, session_case_create_fn, &a, instance_url,
+	    as);
 }

@@ -26,6 +26,7 @@
 #include "config.h"
 #include "http.h"
 #include "sf.h"
+#include "sf_case.h"
 #include "slack.h"
 #include "store.h"
 
@@ -349,5 +350,38 @@ enum session_result session_login_url_names(struct session *,
  */
 int		 session_response_url_ok(const struct config *,
 		    const char *url);
+
+/* --- Cases (issue 15) -------------------------------------------------
+ *
+ * The Case form's two Salesforce calls (sf_case.h), run as
+ * session_search_as() runs a search: with who's link (refreshed once on
+ * SF_EXPIRED), or as the integration user; *as as there.
+ */
+
+/* The Priority picklist of who's org (the describe, cached).  On
+ * SESSION_OK *out is filled and *instance_url (may be NULL) allocated. */
+enum session_result session_case_priorities(struct session *,
+		    const struct slack_user *, struct sf_case_picklist *out,
+		    char **instance_url, struct session_as *as);
+
+/*
+ * Creates c in who's org with one composite call.  SESSION_OK when
+ * Salesforce answered: *out says whether the Case was created or why not;
+ * *instance_url (may be NULL) is allocated.  SESSION_REFUSED with *err
+ * when the composite itself was refused; SESSION_TRANSIENT when the
+ * answer did not come (the Case may exist).
+ */
+enum session_result session_case_create(struct session *,
+		    const struct slack_user *, const struct sf_case_new *c,
+		    struct sf_case_result *out, char **instance_url,
+		    struct sf_error *err, struct session_as *as);
+
+/* session_login_url_names() that keeps, with the search, the command it
+ * came from (store_search.command; NULL: "/contact"): "/case" keeps a
+ * Case form's key as text. */
+enum session_result session_login_url_command(struct session *,
+		    const struct slack_user *, const struct store_names *names,
+		    const char *command, const char *text,
+		    const char *response_url, char **url, int *kept);
 
 #endif
