@@ -1,0 +1,263 @@
+/*
+ * casejob: creating a submitted Case form's Case and showing what came
+ * of it (see casejob.h).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "casejob.h"
+#include "crypto.h"
+#include "http.h"
+#include "install.h"
+#include "log.h"
+#include "render.h"
+#include "slackweb.h"
+
+char *
+casejob_bot_token(struct session *s, const struct slack_user *who)
+{
+	struct store_install_ref ref;
+	enum install_auth	 a;
+	enum install_result	 r;
+	char			*tok = NULL;
+
+	memset(&ref, 0, sizeof(ref));
+	a = install_authorize(s, who, &ref);
+	if (a != INSTALL_AUTH_OK && a != INSTALL_AUTH_OPEN)
+		return NULL;
+	if ((r = install_web_token(s, a, &ref, &tok)) != INSTALL_OK) {
+		log_event(LOGL_WARN, "case.token", "outcome=%s",
+		    install_result_str(r));
+		crypto_free_secret(tok);
+		return NULL;
+	}
+	return tok;
+}
+
+/* Why a login is needed again, for a session result that needs one;
+ * NULL for a first login. */
+static const char *
+casejob_login_reason(enum session_result res)
+{
+	switch (res) {
+	case SESSION_REVOKED:
+		return "Your Salesforce session was revoked or expired.";
+	case SESSION_RELINK:
+		return "Salesforce no longer accepts your session.";
+	case SESSION_MOVED:
+		return "Your workspace now uses another Salesforce "
+		    "integration.";
+	default:
+		return NULL;
+	}
+}
+
+/* 1 when res is answered with a login link. */
+static int
+casejob_needs_login(enum session_result res)
+{
+	return res == SESSION_UNLINKED || res == SESSION_REVOKED ||
+	    res == SESSION_RELINK || res == SESSION_MOVED;
+}
+
+/* What to say at the top of the form for a call that failed with res
+ * (not a login). */
+static const char *
+casejob_failure(enum session_result res)
+{
+	switch (res) {
+	case SESSION_TRANSIENT:
+		return "Salesforce did not answer in time. It may have "
+		    "created the Case anyway: look in Salesforce before you "
+		    "submit again.";
+	case SESSION_REFUSED:
+		return "Salesforce refused the request: your org may have "
+		    "reached its API limit, or your user may not create "
+		    "Cases. Nothing was created.";
+	case SESSION_IUSER_REFUSED:
+		return "Salesforce refused forcelink's integration user for "
+		    "this workspace: your forcelink admin must fix the "
+		    "integration. Nothing was created.";
+	case SESSION_BADKEY:
+		return "forcelink cannot read your saved Salesforce link "
+		    "right now; please tell your admin. Nothing was created.";
+	default:
+		return "Something went wrong on our side, and the Case was "
+		    "not created. Please try again in a minute.";
+	}
+}
+
+/* Posts msg to f's response_url, when there is one forcelink may use. */
+static void
+casejob_post(struct session *s, const struct casefrm *f, const char *msg)
+{
+	struct http_response	 resp;
+	enum http_result	 hr;
+
+	if (msg == NULL || f->response_url == NULL ||
+	    !session_response_url_ok(s->cfg, f->response_url)) {
+		log_event(LOGL_WARN, "case.post", "outcome=dropped");
+		return;
+	}
+	http_response_init(&resp);
+	hr = http_request(s->http, "POST", f->response_url, NULL,
+	    "application/json", msg, &resp);
+	log_event(hr == HTTP_OK && resp.status == 200 ? LOGL_INFO : LOGL_WARN,
+	    "case.post", "outcome=%s status=%ld", http_result_str(hr),
+	    hr == HTTP_OK ? resp.status : 0L);
+	http_response_free(&resp);
+}
+
+/* Replaces view view_id with view.  Returns 1 when Slack took it. */
+static int
+casejob_show(struct session *s, const char *view_id, const char *token,
+    const char *view)
+{
+	struct slackweb_error	 err;
+	enum slackweb_result	 r;
+
+	if (view_id == NULL || view_id[0] == '\0' || token == NULL ||
+	    view == NULL)
+		return 0;
+	r = slackweb_views_update(s->http, s->cfg, token, view_id, NULL, view,
+	    0, NULL, &err);
+	log_event(r == SLACKWEB_OK ? LOGL_INFO : LOGL_WARN, "case.view",
+	    "outcome=%s code=%s", slackweb_result_str(r),
+	    err.code[0] != '\0' ? err.code : "-");
+	return r == SLACKWEB_OK;
+}
+
+/* The note for a Case put on the first of several accounts of a name. */
+static int
+casejob_note(struct casefrm *f, const struct sf_case_result *r)
+{
+	char	*note = NULL;
+	int	 rc;
+
+	if (r->accounts < 2)
+		return 0;
+	if (asprintf(&note, "More than one Salesforce account is named "
+	    "“%s”: this Case is on the one Salesforce listed first (%s). "
+	    "Change it in Salesforce if that is not the right one.",
+	    r->account_name, r->account_id) == -1)
+		return -1;
+	rc = casefrm_set(&f->note, note);
+	free(note);
+	return rc;
+}
+
+void
+casejob_create(struct session *s, const struct slack_user *who,
+    struct session_as *as, const struct store_names *names, const char *key,
+    struct casefrm *f, const char *view_id, const char *bot_token, int post)
+{
+	struct casefrm_problems	 pr;
+	struct sf_case_result	 r;
+	struct sf_case_new	 c;
+	struct sf_error		 err;
+	enum session_result	 res = SESSION_ERROR;
+	enum store_result	 sr;
+	enum casefrm_state	 to = CASEFRM_OPEN;
+	char			*desc = NULL, *inst = NULL, *url = NULL;
+	char			*data = NULL, *view = NULL, *msg = NULL;
+	int			 kept = 0;
+
+	memset(&pr, 0, sizeof(pr));
+	memset(&r, 0, sizeof(r));
+	if (casefrm_case(f, &c, &desc) == 0)
+		res = session_case_create(s, who, &c, &r, &inst, &err, as);
+	log_event(LOGL_INFO, "case.create", "outcome=%s created=%d errors=%zu "
+	    "first=%s integration=\"%s\" iuser=%d", session_result_str(res),
+	    r.created, r.nerr, r.nerr > 0 ? r.err[0].code : "-",
+	    as->integration, as->integration_user);
+	if (res == SESSION_OK && r.created) {
+		to = CASEFRM_CREATED;
+		if (casefrm_set(&f->case_id, r.id) == -1 ||
+		    casefrm_set(&f->case_number, r.number) == -1 ||
+		    casefrm_set(&f->instance_url, inst) == -1 ||
+		    casefrm_note(f, &r) == -1)
+			goto out;
+		view = casefrm_view_created(f, key);
+		msg = casefrm_message_created(f);
+	} else if (res == SESSION_OK) {
+		casefrm_map(&r, f->account, &pr);
+		view = casefrm_view_form(f, key, &pr);
+		msg = casefrm_message_problems(&pr);
+	} else if (casejob_needs_login(res)) {
+		to = CASEFRM_WAITING;
+		if (session_login_url_command(s, who, names, "/case", key,
+		    f->response_url, &url, &kept) != SESSION_OK)
+			goto out;
+		view = casefrm_view_login(key, url, casejob_login_reason(res),
+		    kept);
+		msg = render_login(url, casejob_login_reason(res));
+	} else {
+		snprintf(pr.top, sizeof(pr.top), "%s", casejob_failure(res));
+		view = casefrm_view_form(f, key, &pr);
+		msg = casefrm_message_problems(&pr);
+	}
+	if ((data = casefrm_data(f)) == NULL)
+		goto out;
+	sr = store_action_step(s->st, who, key, CASEFRM_CREATING, to, data,
+	    time(NULL));
+	if (sr != STORE_OK)
+		log_event(LOGL_WARN, "case.row", "outcome=%s to=%d",
+		    store_result_str(sr), (int)to);
+	if (!casejob_show(s, view_id, bot_token, view) || post)
+		casejob_post(s, f, msg);
+out:
+	if (data == NULL)
+		log_error("msg=\"out of memory: the Case form's outcome is "
+		    "not shown\"");
+	free(desc);
+	free(inst);
+	free(url);
+	crypto_free_secret(data);
+	free(view);
+	free(msg);
+}
+
+int
+casejob_resume(struct session *s, const struct slack_user *who,
+    const char *key)
+{
+	struct store_action	 row;
+	struct session_as	 as;
+	struct casefrm		 f;
+	enum store_result	 sr;
+	char			*tok = NULL;
+	int			 rc = -1;
+
+	memset(&row, 0, sizeof(row));
+	memset(&as, 0, sizeof(as));
+	casefrm_init(&f);
+	sr = store_action_get(s->st, who, STORE_ACTION_CASE, key, time(NULL),
+	    &row);
+	if (sr != STORE_OK || row.state != CASEFRM_WAITING ||
+	    casefrm_load(row.data, &f) == -1) {
+		log_event(LOGL_WARN, "case.resume", "outcome=%s state=%d",
+		    sr == STORE_OK ? "not_waiting" : store_result_str(sr),
+		    sr == STORE_OK ? row.state : -1);
+		goto out;
+	}
+	sr = store_action_step(s->st, who, key, CASEFRM_WAITING,
+	    CASEFRM_CREATING, NULL, time(NULL));
+	if (sr != STORE_OK) {
+		log_event(LOGL_INFO, "case.resume", "outcome=%s",
+		    store_result_str(sr));
+		goto out;
+	}
+	if (session_mode(s, who, &as) != SESSION_OK)
+		log_event(LOGL_WARN, "case.resume", "outcome=mode_unknown");
+	tok = casejob_bot_token(s, who);
+	casejob_create(s, who, &as, NULL, key, &f, row.view_id, tok, 1);
+	rc = 0;
+out:
+	crypto_free_secret(tok);
+	session_as_free(&as);
+	casefrm_free(&f);
+	store_action_free(&row);
+	return rc;
+}
