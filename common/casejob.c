@@ -177,7 +177,7 @@ casejob_create(struct session *s, const struct slack_user *who,
 		if (casefrm_set(&f->case_id, r.id) == -1 ||
 		    casefrm_set(&f->case_number, r.number) == -1 ||
 		    casefrm_set(&f->instance_url, inst) == -1 ||
-		    casefrm_note(f, &r) == -1)
+		    casejob_note(f, &r) == -1)
 			goto out;
 		view = casefrm_view_created(f, key);
 		msg = casefrm_message_created(f);

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "casejob.h"
 #include "http.h"
 #include "log.h"
 #include "render.h"
@@ -99,6 +100,12 @@ resume_run(struct session *s, const struct slack_user *who,
 	enum http_result	 hr;
 	char			*inst = NULL, *json = NULL, *msg = NULL;
 
+	/* A Case form submitted before linking: its own work. */
+	if (search->command != NULL && strcmp(search->command, "/case") ==
+	    0) {
+		(void)casejob_resume(s, who, search->text);
+		return;
+	}
 	memset(&found, 0, sizeof(found));
 	http_response_init(&resp);
 	res = session_search(s, who, search->text, &found, &inst, &err);

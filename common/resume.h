@@ -38,8 +38,10 @@ char		*resume_failure(enum session_result res);
 
 /*
  * Runs search with who's new link and posts the answer to its
- * response_url (which resume_how() allowed).  Every failure is logged
- * and ends here.
+ * response_url (which resume_how() allowed).  A search of command
+ * "/case" is a Case form kept with the login (its text the form's row
+ * key): the Case is created instead (casejob_resume).  Every failure is
+ * logged and ends here.
  */
 void		 resume_run(struct session *, const struct slack_user *who,
 		    const struct store_search *search);
