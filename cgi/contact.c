@@ -27,6 +27,8 @@
 #include <fcgiapp.h>
 
 #include "app.h"
+#include "casejob.h"
+#include "crypto.h"
 #include "fields.h"
 #include "install.h"
 #include "log.h"
@@ -37,6 +39,7 @@
 #include "serve.h"
 #include "slack.h"
 #include "slackreq.h"
+#include "slackweb.h"
 
 /* One request, with every input already validated and copied out of the
  * FastCGI request (which is gone once Slack has been acknowledged). */
@@ -47,6 +50,9 @@ struct contact {
 	char			 text[FIELDS_TEXT_MAX + 1];
 	const char		*command;
 	const char		*response_url;
+	const char		*trigger_id;	/* for views.open, or NULL */
+	enum install_auth	 auth;		/* what install_authorize said */
+	const struct store_install_ref *ref;	/* ... of this installation */
 	struct session_as	 as;		/* who the workspace runs as */
 	struct store_names	 names;		/* for the login pages */
 	struct store_search	 resume;	/* answered after the reply */
@@ -54,6 +60,8 @@ struct contact {
 	int			 sweep;		/* sweep pending logins after */
 	int			 found;		/* a search found (or not) */
 	int			 search;	/* a login link keeps it */
+	int			 quiet;		/* answered by the sub-command:
+						   nothing more to send */
 };
 
 /* The answer for a failed session call; NULL only on memory exhaustion. */
@@ -272,6 +280,130 @@ cmd_confirm(struct contact *c)
 	}
 }
 
+/* --- /case (issue 15) ------------------------------------------------- */
+
+/*
+ * "/case subject: details", the seed's one-liner: the Case is created at
+ * once (one composite call) and the answer says its number and link, or
+ * what Salesforce refused -- never a success for a failure.
+ */
+static char *
+case_oneliner(struct contact *c, struct casefrm *f)
+{
+	struct casefrm_problems	 pr;
+	struct sf_case_result	 r;
+	struct sf_case_new	 nc;
+	struct sf_error		 err;
+	enum session_result	 res;
+	char			*inst = NULL, *desc = NULL, *json;
+
+	reply_later(&c->rp, NULL, "Creating your Case in Salesforce…");
+	if (casefrm_check(f, &pr) > 0)
+		return casefrm_message_problems(&pr);
+	if (casefrm_case(f, &nc, &desc) == -1)
+		return render_message(REPLY_SORRY);
+	res = session_case_create(c->s, &c->who, &nc, &r, &inst, &err,
+	    &c->as);
+	log_event(LOGL_INFO, "cmd.case", "how=oneliner outcome=%s created=%d "
+	    "errors=%zu first=%s integration=\"%s\" iuser=%d",
+	    session_result_str(res), r.created, r.nerr, r.nerr > 0 ?
+	    r.err[0].code : "-", c->as.integration, c->as.integration_user);
+	if (res == SESSION_OK && r.created) {
+		if (casefrm_set(&f->case_id, r.id) == -1 ||
+		    casefrm_set(&f->case_number, r.number) == -1 ||
+		    casefrm_set(&f->instance_url, inst) == -1)
+			json = NULL;
+		else
+			json = casefrm_message_created(f);
+	} else if (res == SESSION_OK) {
+		casefrm_map(&r, f->account, &pr);
+		json = casefrm_message_problems(&pr);
+	} else if (res == SESSION_TRANSIENT)
+		json = render_message("Salesforce did not answer in time. It "
+		    "may have created the Case anyway: look in Salesforce "
+		    "before you try again.");
+	else
+		json = contact_failure(c, res);
+	free(inst);
+	free(desc);
+	return json;
+}
+
+/*
+ * /case without the one-liner: the form opens at once (views.open with
+ * the trigger_id, before any Salesforce call: the trigger lives 3 s),
+ * with the Priority values cached for the workspace's integration, or
+ * Salesforce's standard ones; Slack then gets an empty 200, and the
+ * values are checked with Salesforce after.
+ */
+static char *
+case_open(struct contact *c, struct casefrm *f)
+{
+	struct slackweb_view	 v;
+	enum slackweb_result	 wr;
+	enum install_result	 ir;
+	char			 key[STORE_ACTION_KEY_LEN + 1];
+	char			*tok = NULL, *json = NULL;
+
+	reply_later(&c->rp, NULL, "Opening the Case form…");
+	if (c->trigger_id == NULL || c->trigger_id[0] == '\0')
+		return render_message("Slack sent no trigger to open the Case "
+		    "form with. Type `/case subject: details` instead.");
+	ir = install_web_token(c->s, c->auth, c->ref, &tok);
+	if (ir != INSTALL_OK) {
+		log_event(LOGL_WARN, "cmd.case", "how=form outcome=no_token "
+		    "token=%s", install_result_str(ir));
+		json = render_message(ir == INSTALL_NOTFOUND ? "forcelink has "
+		    "no Slack bot token to open the Case form with: ask your "
+		    "admin to install the app (or set SLACK_BOT_TOKEN). "
+		    "Meanwhile, type `/case subject: details`." :
+		    "forcelink's Slack installation needs to be renewed: ask "
+		    "your admin to install the app again. Meanwhile, type "
+		    "`/case subject: details`.");
+		goto out;
+	}
+	if ((c->text[0] != '\0' && casefrm_set(&f->subject, c->text) == -1) ||
+	    casefrm_set(&f->response_url, c->response_url) == -1)
+		goto out;
+	wr = casejob_open(c->s, &c->who, f, c->as.integration, c->trigger_id,
+	    tok, key, &v);
+	log_event(wr == SLACKWEB_OK ? LOGL_INFO : LOGL_WARN, "cmd.case",
+	    "how=form outcome=%s", slackweb_result_str(wr));
+	if (wr != SLACKWEB_OK) {
+		json = render_message(casejob_open_message(wr));
+		goto out;
+	}
+	/* The form is open: Slack's answer is an empty 200. */
+	reply_plain(&c->rp, 200, "");
+	c->quiet = 1;
+	reply_finish(&c->rp);
+	casejob_refresh(c->s, &c->who, &c->as, f, key, &v, tok, 0);
+out:
+	crypto_free_secret(tok);
+	if (json == NULL && !c->quiet)
+		json = render_message(REPLY_SORRY);
+	return json;
+}
+
+/* /case: the one-liner, or the form. */
+static char *
+cmd_case(struct contact *c)
+{
+	struct casefrm	 f;
+	char		*json;
+	int		 one;
+
+	casefrm_init(&f);
+	if ((one = casefrm_oneliner(&f, c->text)) == -1)
+		json = render_message(REPLY_SORRY);
+	else if (one)
+		json = case_oneliner(c, &f);
+	else
+		json = case_open(c, &f);
+	casefrm_free(&f);
+	return json;
+}
+
 static const struct {
 	const char	*word;
 	char		*(*run)(struct contact *);
@@ -292,6 +424,8 @@ contact_pick(struct contact *c)
 {
 	size_t	 i, n;
 
+	if (strcmp(c->command, "/case") == 0)
+		return cmd_case(c);
 	if (c->text[0] == '\0')
 		return cmd_help(c);
 	for (i = 0; i < sizeof(contact_cmds) / sizeof(contact_cmds[0]); i++) {
@@ -408,6 +542,8 @@ contact_authorize(struct contact *c, struct store_install_ref *ref,
 
 	a = install_authorize(c->s, &c->who, ref);
 	*installed = a == INSTALL_AUTH_OK;
+	c->auth = a;
+	c->ref = ref;
 	/* The deadline answered while the store was asked: nothing more. */
 	if (reply_answered(&c->rp))
 		return -1;
@@ -485,6 +621,7 @@ contact_who(struct contact *c, const char *const *f)
 	    f[SLASH_USER_NAME] != NULL ? f[SLASH_USER_NAME] : "");
 	c->command = f[SLASH_COMMAND];
 	c->response_url = f[SLASH_RESPONSE_URL];
+	c->trigger_id = f[SLASH_TRIGGER_ID];
 	log_set_user(c->who.team_id, c->who.user_id);
 }
 
@@ -513,7 +650,8 @@ contact_handle(FCGX_Request *r, struct session *s)
 		json = contact_text_refused(tr);
 	else
 		json = contact_run(&c);
-	reply_json(&c.rp, json);
+	if (!c.quiet)
+		reply_json(&c.rp, json);
 	free(json);
 	if (installed)
 		contact_keep_token(&c, &ref);

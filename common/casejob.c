@@ -261,3 +261,119 @@ out:
 	store_action_free(&row);
 	return rc;
 }
+
+enum slackweb_result
+casejob_open(struct session *s, const struct slack_user *who,
+    struct casefrm *f, const char *integration, const char *trigger_id,
+    const char *bot_token, char key[STORE_ACTION_KEY_LEN + 1],
+    struct slackweb_view *v)
+{
+	struct slackweb_error	 werr;
+	enum slackweb_result	 wr = SLACKWEB_ERROR;
+	enum store_result	 sr;
+	char			*data = NULL, *view = NULL;
+
+	key[0] = '\0';
+	if (sf_case_cache_get(integration, &f->pri) == -1)
+		sf_case_standard(&f->pri);
+	if ((data = casefrm_data(f)) == NULL)
+		goto out;
+	sr = store_action_put(s->st, who, STORE_ACTION_CASE, data,
+	    time(NULL) + CASEJOB_ROW_TTL, key);
+	if (sr != STORE_OK) {
+		log_event(LOGL_ERR, "case.open", "outcome=store store=%s",
+		    store_result_str(sr));
+		goto out;
+	}
+	if ((view = casefrm_view_form(f, key, NULL)) == NULL)
+		goto drop;
+	wr = slackweb_views_open(s->http, s->cfg, bot_token, trigger_id, view,
+	    0, v, &werr);
+	log_event(wr == SLACKWEB_OK ? LOGL_INFO : LOGL_WARN, "case.open",
+	    "outcome=%s code=%s", slackweb_result_str(wr),
+	    werr.code[0] != '\0' ? werr.code : "-");
+	if (wr != SLACKWEB_OK)
+		goto drop;
+	/* Unbound, a submission could not be told from a forged one. */
+	if ((sr = store_action_view(s->st, who, key, v->id, time(NULL))) ==
+	    STORE_OK)
+		goto out;
+	log_event(LOGL_ERR, "case.open", "outcome=unbound store=%s",
+	    store_result_str(sr));
+	free(view);
+	view = casefrm_view_note("", "forcelink could not keep this form. "
+	    "Please close it and try again in a minute.");
+	(void)casejob_show(s, v->id, bot_token, view);
+	wr = SLACKWEB_ERROR;
+drop:
+	(void)store_action_drop(s->st, who, key);
+out:
+	crypto_free_secret(data);
+	free(view);
+	return wr;
+}
+
+const char *
+casejob_open_message(enum slackweb_result r)
+{
+	switch (r) {
+	case SLACKWEB_TRIGGER_EXPIRED:
+	case SLACKWEB_TRIGGER_INVALID:
+		return "Slack gave forcelink too little time to open the Case "
+		    "form. Please try again (or type `/case subject: "
+		    "details`).";
+	case SLACKWEB_RATELIMITED:
+		return "Slack is asking forcelink to slow down, so the Case "
+		    "form did not open. Please try again in a minute (or "
+		    "type `/case subject: details`).";
+	case SLACKWEB_ERROR:
+		return "Something went wrong on our side, and the Case form "
+		    "did not open. Please try again in a minute.";
+	default:
+		return slackweb_result_message(r);
+	}
+}
+
+void
+casejob_refresh(struct session *s, const struct slack_user *who,
+    struct session_as *as, struct casefrm *f, const char *key,
+    const struct slackweb_view *v, const char *bot_token, int changed)
+{
+	struct sf_case_picklist	 fresh;
+	struct slackweb_error	 werr;
+	enum slackweb_result	 wr;
+	enum session_result	 res;
+	enum store_result	 sr;
+	char			*data = NULL, *view = NULL;
+
+	res = session_case_priorities(s, who, &fresh, NULL, as);
+	if (res == SESSION_OK && !sf_case_picklist_same(&fresh, &f->pri)) {
+		f->pri = fresh;
+		changed = 1;
+	}
+	log_event(LOGL_INFO, "case.refresh", "priorities=%s changed=%d",
+	    session_result_str(res), changed);
+	if (!changed)
+		return;
+	if ((data = casefrm_data(f)) == NULL ||
+	    (view = casefrm_view_form(f, key, NULL)) == NULL) {
+		log_error("msg=\"out of memory: the Case form is not "
+		    "refreshed\"");
+		goto out;
+	}
+	sr = store_action_step(s->st, who, key, CASEFRM_OPEN, CASEFRM_OPEN,
+	    data, time(NULL));
+	if (sr != STORE_OK) {
+		log_event(LOGL_INFO, "case.refresh", "outcome=%s",
+		    store_result_str(sr));
+		goto out;
+	}
+	wr = slackweb_views_update(s->http, s->cfg, bot_token, v->id, v->hash,
+	    view, 0, NULL, &werr);
+	log_event(wr == SLACKWEB_OK ? LOGL_INFO : LOGL_WARN, "case.refresh",
+	    "outcome=%s code=%s", slackweb_result_str(wr),
+	    werr.code[0] != '\0' ? werr.code : "-");
+out:
+	crypto_free_secret(data);
+	free(view);
+}

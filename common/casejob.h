@@ -18,11 +18,43 @@
 
 #include "casefrm.h"
 #include "session.h"
+#include "slackweb.h"
 #include "store.h"
 
 /* How long a Case form's row lives: longer than anybody keeps a modal
  * open. */
 #define CASEJOB_ROW_TTL		(12 * 3600)
+
+/*
+ * Opens the Case form f for who at once: f's Priority values are the
+ * ones cached for integration (sf_case_cache_get), else Salesforce's
+ * standard ones; a row of f is made (its key into key), the view opened
+ * with trigger_id and bot_token (no Salesforce call comes first: the
+ * trigger lives 3 s), and the row bound to the view (*v: its id and
+ * hash).  SLACKWEB_OK; Slack's refusal (the row is dropped again); or
+ * SLACKWEB_ERROR for a failure of ours (logged).
+ */
+enum slackweb_result casejob_open(struct session *,
+		    const struct slack_user *who, struct casefrm *f,
+		    const char *integration, const char *trigger_id,
+		    const char *bot_token, char key[STORE_ACTION_KEY_LEN + 1],
+		    struct slackweb_view *v);
+
+/* What to tell the person whose form casejob_open() could not open. */
+const char	*casejob_open_message(enum slackweb_result);
+
+/*
+ * After Slack has its answer to the form just opened (key, *v): reads
+ * the Priority values from Salesforce as *as (a describe, usually a 304)
+ * and, when they differ from those f offers or changed is set (f was
+ * changed since: a permalink added), stores f in the row -- only while
+ * it is OPEN -- and updates the view with v's hash, so that a view the
+ * person submitted meanwhile is left alone.  Logged; nothing returned.
+ */
+void		 casejob_refresh(struct session *, const struct slack_user *who,
+		    struct session_as *as, struct casefrm *f, const char *key,
+		    const struct slackweb_view *v, const char *bot_token,
+		    int changed);
 
 /*
  * The bot token to call Slack's Web API for who's workspace
