@@ -43,4 +43,10 @@ struct action_route {
 	action_fn		 run;
 };
 
+/* The Case form (cgi/actions_case.c): view_submission and view_closed
+ * of callback_id "case", and the message shortcut "create_case". */
+void	actions_case_submit(struct action_req *);
+void	actions_case_closed(struct action_req *);
+void	actions_case_shortcut(struct action_req *);
+
 #endif

@@ -1,0 +1,313 @@
+/*
+ * actions_case: the Case form's interactivity (issue 15): its
+ * submission, its closing, and the message shortcut "Create Case from
+ * this message" that opens it (see casefrm.h for the form and its row,
+ * casejob.h for the work after a submission).
+ *
+ * A submission is trusted for nothing but its values: its
+ * private_metadata must be the key of a Case form row of the submitting
+ * user, bound to the very view submitted; anything else (a forged key,
+ * another person's, an expired one) is refused with a view that says
+ * so, and no Salesforce call is made.  The row's compare-and-set state
+ * makes a second submission of a view (Slack retries one it did not see
+ * answered in 3 s) find CREATING or CREATED, so one view creates at
+ * most one Case.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "actions.h"
+#include "casejob.h"
+#include "crypto.h"
+#include "log.h"
+#include "slackweb.h"
+
+/* The submission's answer: view (may be NULL: the apology) in its
+ * place. */
+static void
+case_update(struct action_req *a, const char *view)
+{
+	char	*body;
+
+	if (view == NULL || (body = casefrm_update_response(view)) == NULL) {
+		/* An empty answer would close the form: an error keeps it. */
+		reply_raw(&a->rp, "{\"response_action\":\"errors\",\"errors\":"
+		    "{\"case_subject\":\"Something went wrong on our side. "
+		    "Please try again in a minute.\"}}");
+		return;
+	}
+	reply_raw(&a->rp, body);
+	free(body);
+}
+
+/* The submission's answer: a note in place of the form. */
+static void
+case_note(struct action_req *a, const char *text)
+{
+	char	*view;
+
+	view = casefrm_view_note("", text);
+	case_update(a, view);
+	free(view);
+}
+
+/* What a row that cannot be used is told (the key is never echoed). */
+static void
+case_refuse(struct action_req *a, enum store_result sr, const char *why)
+{
+	log_event(LOGL_WARN, "case.submit", "outcome=refused why=%s",
+	    why != NULL ? why : store_result_str(sr));
+	switch (sr) {
+	case STORE_EXPIRED:
+		case_note(a, "This Case form has expired. Close it and run "
+		    "/case again.");
+		break;
+	case STORE_NOTFOUND:
+	case STORE_MISMATCH:
+	case STORE_CONFLICT:
+		case_note(a, "forcelink does not know this Case form, or it is "
+		    "not yours: nothing was created. Close it and run /case "
+		    "again.");
+		break;
+	default:
+		case_note(a, "Something went wrong on our side, and nothing "
+		    "was created. Please try again in a minute.");
+		break;
+	}
+}
+
+/* The answer for a row past OPEN: what it came to, never a new Case. */
+static void
+case_answer_state(struct action_req *a, const struct store_action *row,
+    const struct casefrm *f, const char *key)
+{
+	char	*view = NULL;
+
+	log_event(LOGL_INFO, "case.submit", "outcome=again state=%d",
+	    row->state);
+	if (row->state == CASEFRM_CREATED)
+		view = casefrm_view_created(f, key);
+	else if (row->state == CASEFRM_WAITING)
+		view = casefrm_view_note(key, "Your Case is waiting for your "
+		    "Salesforce login: once you have logged in, it is "
+		    "created.");
+	else
+		view = casefrm_view_note(key, "Creating your Case in "
+		    "Salesforce…");
+	case_update(a, view);
+	free(view);
+}
+
+/* 1 when who has no link (and the workspace is not in integration-user
+ * mode): the login link comes first, without asking Salesforce. */
+static int
+case_unlinked(struct action_req *a)
+{
+	struct store_link	 link;
+	enum store_result	 sr;
+
+	if (a->as.integration_user)
+		return 0;
+	memset(&link, 0, sizeof(link));
+	sr = store_link_get(a->s->st, &a->p.who, &link);
+	store_link_free(&link);
+	return sr == STORE_NOTFOUND;
+}
+
+/* An unlinked person's submission: the form is kept (WAITING) with a
+ * login that resumes it, and the modal shows the link. */
+static void
+case_login(struct action_req *a, struct casefrm *f, const char *key)
+{
+	struct store_names	 names;
+	enum store_result	 sr;
+	char			*url = NULL, *data = NULL, *view = NULL;
+	int			 kept = 0;
+
+	memset(&names, 0, sizeof(names));
+	snprintf(names.team_domain, sizeof(names.team_domain), "%s",
+	    a->p.team_domain);
+	snprintf(names.user_name, sizeof(names.user_name), "%s",
+	    a->p.user_name);
+	if ((data = casefrm_data(f)) == NULL ||
+	    session_login_url_command(a->s, &a->p.who, &names, "/case", key,
+	    f->response_url, &url, &kept) != SESSION_OK)
+		goto out;
+	sr = store_action_step(a->s->st, &a->p.who, key, CASEFRM_OPEN,
+	    CASEFRM_WAITING, data, time(NULL));
+	log_event(LOGL_INFO, "case.submit", "outcome=login kept=%d row=%s",
+	    kept, store_result_str(sr));
+	if (sr != STORE_OK)
+		goto out;
+	view = casefrm_view_login(key, url, NULL, kept);
+out:
+	case_update(a, view);
+	free(url);
+	crypto_free_secret(data);
+	free(view);
+}
+
+/* view_submission "case". */
+void
+actions_case_submit(struct action_req *a)
+{
+	struct casefrm_problems	 pr;
+	struct store_action	 row;
+	struct casefrm		 f;
+	enum store_result	 sr;
+	const char		*key = a->p.private_metadata;
+	const char		*v[CASEFRM__NBLOCKS];
+	char			*data = NULL, *view = NULL, *body = NULL;
+	char			*tok = NULL;
+	size_t			 i;
+	int			 n;
+
+	memset(&row, 0, sizeof(row));
+	casefrm_init(&f);
+	sr = store_action_get(a->s->st, &a->p.who, STORE_ACTION_CASE,
+	    key != NULL ? key : "", time(NULL), &row);
+	if (sr != STORE_OK) {
+		case_refuse(a, sr, NULL);
+		goto out;
+	}
+	/* A key of the same person's other form is not this view's. */
+	if (strcmp(row.view_id, a->p.view_id) != 0) {
+		case_refuse(a, STORE_MISMATCH, "other_view");
+		goto out;
+	}
+	if (casefrm_load(row.data, &f) == -1) {
+		case_refuse(a, STORE_ERROR, "data");
+		goto out;
+	}
+	if (row.state != CASEFRM_OPEN) {
+		case_answer_state(a, &row, &f, key);
+		goto out;
+	}
+	for (i = 0; i < CASEFRM__NBLOCKS; i++)
+		v[i] = payload_input(&a->p, casefrm_block_id(i),
+		    casefrm_action_id(i));
+	if ((n = casefrm_read(&f, v, &pr)) != 0) {
+		log_event(LOGL_INFO, "case.submit", "outcome=%s problems=%d",
+		    n < 0 ? "nomem" : "invalid", n);
+		body = n > 0 ? casefrm_errors_response(&pr) : NULL;
+		if (body != NULL)
+			reply_raw(&a->rp, body);
+		else
+			case_update(a, NULL);
+		goto out;
+	}
+	if (case_unlinked(a)) {
+		case_login(a, &f, key);
+		goto out;
+	}
+	if ((data = casefrm_data(&f)) == NULL ||
+	    (view = casefrm_view_note(key, "Creating your Case in "
+	    "Salesforce…")) == NULL ||
+	    (body = casefrm_update_response(view)) == NULL) {
+		case_update(a, NULL);
+		goto out;
+	}
+	/* Of two submissions of this view, exactly one gets here. */
+	sr = store_action_step(a->s->st, &a->p.who, key, CASEFRM_OPEN,
+	    CASEFRM_CREATING, data, time(NULL));
+	if (sr != STORE_OK) {
+		log_event(LOGL_INFO, "case.submit", "outcome=lost_race row=%s",
+		    store_result_str(sr));
+		reply_raw(&a->rp, body);
+		goto out;
+	}
+	reply_raw(&a->rp, body);
+	reply_finish(&a->rp);
+	if (install_web_token(a->s, a->auth, &a->ref, &tok) != INSTALL_OK)
+		tok = NULL;
+	casejob_create(a->s, &a->p.who, &a->as, NULL, key, &f, row.view_id,
+	    tok, 0);
+out:
+	crypto_free_secret(tok);
+	crypto_free_secret(data);
+	free(view);
+	free(body);
+	casefrm_free(&f);
+	store_action_free(&row);
+}
+
+/* view_closed "case": a form closed unsubmitted is forgotten (a row
+ * creating, created or waiting for a login is kept: its work goes on). */
+void
+actions_case_closed(struct action_req *a)
+{
+	struct store_action	 row;
+	enum store_result	 sr;
+	const char		*key = a->p.private_metadata;
+
+	memset(&row, 0, sizeof(row));
+	reply_raw(&a->rp, "");
+	sr = store_action_get(a->s->st, &a->p.who, STORE_ACTION_CASE,
+	    key != NULL ? key : "", time(NULL), &row);
+	if (sr == STORE_OK && row.state == CASEFRM_OPEN &&
+	    strcmp(row.view_id, a->p.view_id) == 0)
+		sr = store_action_drop(a->s->st, &a->p.who, key);
+	log_event(LOGL_INFO, "case.closed", "outcome=%s state=%d",
+	    store_result_str(sr), row.state);
+	store_action_free(&row);
+}
+
+/*
+ * message_action "create_case" (acknowledged already): the form opens
+ * at once with the message's first line as the subject and its text as
+ * the description (Slack's markup made plain); the message's permalink
+ * is asked for after, and added (shown in the form, appended to the
+ * description when the Case is created).
+ */
+void
+actions_case_shortcut(struct action_req *a)
+{
+	struct slackweb_error	 werr;
+	struct slackweb_view	 v;
+	struct casefrm		 f;
+	enum slackweb_result	 wr;
+	enum install_result	 ir;
+	char			 key[STORE_ACTION_KEY_LEN + 1];
+	char			*tok = NULL, *link = NULL;
+
+	casefrm_init(&f);
+	if ((ir = install_web_token(a->s, a->auth, &a->ref, &tok)) !=
+	    INSTALL_OK) {
+		log_event(LOGL_WARN, "case.shortcut", "outcome=no_token "
+		    "token=%s", install_result_str(ir));
+		reply_message(&a->rp, "forcelink has no Slack bot token to "
+		    "open the Case form with: ask your admin to install the "
+		    "app (or set SLACK_BOT_TOKEN).");
+		goto out;
+	}
+	if (casefrm_from_message(&f, a->p.message_text != NULL ?
+	    a->p.message_text : "") == -1 ||
+	    casefrm_set(&f.response_url, a->p.response_url) == -1) {
+		reply_message(&a->rp, REPLY_SORRY);
+		goto out;
+	}
+	wr = casejob_open(a->s, &a->p.who, &f, a->as.integration,
+	    a->p.trigger_id, tok, key, &v);
+	log_event(wr == SLACKWEB_OK ? LOGL_INFO : LOGL_WARN, "case.shortcut",
+	    "outcome=%s", slackweb_result_str(wr));
+	if (wr != SLACKWEB_OK) {
+		reply_message(&a->rp, casejob_open_message(wr));
+		goto out;
+	}
+	reply_finish(&a->rp);
+	wr = slackweb_permalink(a->s->http, a->s->cfg, tok, a->p.channel_id,
+	    a->p.message_ts, 0, &link, &werr);
+	log_event(wr == SLACKWEB_OK ? LOGL_INFO : LOGL_WARN, "case.permalink",
+	    "outcome=%s code=%s", slackweb_result_str(wr),
+	    werr.code[0] != '\0' ? werr.code : "-");
+	if (wr == SLACKWEB_OK && casefrm_set(&f.permalink, link) == -1)
+		wr = SLACKWEB_ERROR;
+	casejob_refresh(a->s, &a->p.who, &a->as, &f, key, &v, tok,
+	    wr == SLACKWEB_OK);
+out:
+	crypto_free_secret(tok);
+	free(link);
+	casefrm_free(&f);
+}
