@@ -511,11 +511,12 @@ sf_case_parse_composite(const char *s, size_t len,
 			    refs[i] == (const char *)SF_CASE_REF_CREATE, &r) ==
 			    -1)
 				goto out;
-		/* Only halts left: keep them, so there is a reason. */
+		/* The halts of a rolled back composite say nothing; kept
+		 * only when there is no other reason. */
 		for (i = k = 0; i < r.nerr; i++)
 			if (!sf_case_halted(&r.err[i]))
 				r.err[k++] = r.err[i];
-		if (k > 0)
+		if (k > 0 || r.account_missing)
 			r.nerr = k;
 		if (r.nerr == 0 && !r.account_missing)
 			goto out;
