@@ -821,7 +821,7 @@ casefrm_view_created(const struct casefrm *f, const char *key)
 	if (casefrm_record_url(&url, f) == -1 ||
 	    casefrm_section(blocks, "case_done", head, f->subject != NULL ?
 	    f->subject : "", "") == -1 ||
-	    casefrm_link_button(blocks, "case_open", "open_case",
+	    casefrm_link_button(blocks, "case_open", "open",
 	    "Open in Salesforce", buf_cstr(&url)) == -1 ||
 	    (f->note != NULL && casefrm_context(blocks, "case_note", "",
 	    f->note) == -1)) {
@@ -850,7 +850,7 @@ casefrm_view_login(const char *key, const char *url, const char *reason,
 	if ((blocks = json_object_new_array()) == NULL)
 		return NULL;
 	if (casefrm_section(blocks, "case_login", "", text, "") == -1 ||
-	    casefrm_link_button(blocks, "case_login_link", "login",
+	    casefrm_link_button(blocks, "case_login_link", "open",
 	    "Log in to Salesforce", url) == -1) {
 		json_object_put(blocks);
 		return NULL;
@@ -954,7 +954,7 @@ casefrm_message_created(const struct casefrm *f)
 	    buf_printf(&md, ":white_check_mark: Case *%s* was created: ",
 	    num) == -1 || slack_link(&md, buf_cstr(&url), subject) == -1 ||
 	    casefrm_raw(blocks, "section", "case_done", buf_cstr(&md)) ==
-	    -1 || casefrm_link_button(blocks, "case_open", "open_case",
+	    -1 || casefrm_link_button(blocks, "case_open", "open",
 	    "Open in Salesforce", buf_cstr(&url)) == -1 ||
 	    (f->note != NULL && casefrm_context(blocks, "case_note", "",
 	    f->note) == -1)) {
