@@ -8,7 +8,8 @@ REST API guide documents (developer.salesforce.com: "sObject Describe",
   * GET  /services/data/vXX.X/sobjects/Case/describe: the fields forcelink's
     Case form uses, with lengths, picklistValues (Priority: High, Medium
     (the default), Low, or what the case_priorities fault says), and
-    Last-Modified; If-Modified-Since at or after it answers 304;
+    Last-Modified (for a case_priorities list, when it was first
+    described); If-Modified-Since at or after it answers 304;
   * POST /services/data/vXX.X/sobjects/Case: 201 {"id","success":true,
     "errors":[]} with Location, or 400 with a JSON array of
     {"message","errorCode","fields"}: INVALID_FIELD (unknown field, or an
@@ -36,6 +37,9 @@ REST API guide documents (developer.salesforce.com: "sObject Describe",
 """
 
 import re
+import threading
+import time
+from email.utils import formatdate
 
 CASE_FIELDS = [
     # (name, label, type, length, createable, nillable, extra)
@@ -66,7 +70,6 @@ PICKLISTS = {
     "Origin": (["Phone", "Email", "Web"], None),
 }
 DESCRIBE_MODIFIED = "Mon, 01 Jun 2026 00:00:00 GMT"
-DESCRIBE_CHANGED = "Tue, 01 Dec 2026 00:00:00 GMT"   # with case_priorities
 FIRST_CASE_NUMBER = 1026
 COMPOSITE_MAX = 25
 COMPOSITE_QUERIES_MAX = 5
@@ -118,9 +121,21 @@ def describe(version, faults):
                      "rowTemplate": base + "/{ID}"}}
 
 
+# When each list of Priority values the case_priorities fault gave was
+# first described: the describe changed then, as it does when an admin
+# edits the picklist, so a client's If-Modified-Since from before it gets
+# the new values and one from after gets 304.
+_changed_at = {}
+_changed_lock = threading.Lock()
+
+
 def describe_modified(faults):
-    return DESCRIBE_CHANGED if faults.get("case_priorities") is not None \
-        else DESCRIBE_MODIFIED
+    values = faults.get("case_priorities")
+    if values is None:
+        return DESCRIBE_MODIFIED
+    with _changed_lock:
+        at = _changed_at.setdefault(tuple(values), time.time())
+    return formatdate(at, usegmt=True)
 
 
 def _error(code, message, fields):
