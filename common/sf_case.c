@@ -507,9 +507,9 @@ sf_case_parse_composite(const char *s, size_t len,
 	}
 	if (failed) {
 		for (i = 0; i < n; i++)
+			/* The create is the one before the read. */
 			if (status[i] >= 300 && sf_case_errors_read(bodies[i],
-			    refs[i] == (const char *)SF_CASE_REF_CREATE, &r) ==
-			    -1)
+			    i == n - 2, &r) == -1)
 				goto out;
 		/* The halts of a rolled back composite say nothing; kept
 		 * only when there is no other reason. */

@@ -959,11 +959,16 @@ def test_case_describe(sf, access):
     assert api(sf, access, "GET", "/sobjects/Case/describe",
                headers=since)[0] == 304
     sf.control("faults", {"case_priorities": ["P1", "P2 <urgent>"]})
-    status, _, d = api(sf, access, "GET", "/sobjects/Case/describe",
-                       headers=since)
+    status, hdrs2, d = api(sf, access, "GET", "/sobjects/Case/describe",
+                           headers=since)
     assert status == 200
     assert [v["value"] for v in {x["name"]: x for x in d["fields"]}[
         "Priority"]["picklistValues"]] == ["P1", "P2 <urgent>"]
+    # The change is dated when it was first described: a client asking
+    # with that date (or a later one, e.g. when it fetched) gets 304.
+    assert hdrs2["Last-Modified"] != hdrs["Last-Modified"]
+    assert api(sf, access, "GET", "/sobjects/Case/describe", headers={
+        "If-Modified-Since": hdrs2["Last-Modified"]})[0] == 304
     # Without a token: 401 as for queries.
     status, _, body = sf.get(V + "/sobjects/Case/describe")
     assert (status, body) == (401, INVALID_SESSION)
