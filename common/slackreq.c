@@ -71,8 +71,8 @@ slackreq_signed(struct reply *rp, struct session *s, const struct buf *body)
 
 /*
  * Legacy apps without a signing secret: the token field must match.  An
- * interactivity request carries it inside its payload's JSON instead;
- * a payload that is not JSON has none.  Returns 0, or -1 after
+ * interactivity request carries it inside its payload's JSON instead,
+ * and only there; a payload that is not JSON has none.  Returns 0, or -1 after
  * answering.
  */
 static int
@@ -82,9 +82,10 @@ slackreq_token(struct reply *rp, struct session *s, const struct form *f)
 	enum slack_verdict	 v;
 	const char		*tok = NULL, *payload;
 
-	if (f != NULL && (tok = form_get(f, "token")) == NULL &&
-	    (payload = form_get(f, "payload")) != NULL &&
-	    (root = sf_json_parse_strict(payload, strlen(payload))) != NULL &&
+	if (f != NULL && (payload = form_get(f, "payload")) == NULL)
+		tok = form_get(f, "token");
+	else if (f != NULL && (root = sf_json_parse_strict(payload,
+	    strlen(payload))) != NULL &&
 	    json_object_is_type(root, json_type_object) &&
 	    json_object_object_get_ex(root, "token", &v_tok) &&
 	    json_object_is_type(v_tok, json_type_string))

@@ -192,3 +192,37 @@ def test_not_installed_workspace_is_told_at_response_url(stack):
         assert len(log_lines(stack, "actions.route")) == routed
     finally:
         stack.restart_programs()
+
+
+def test_legacy_token_is_read_inside_the_payload(tmp_path):
+    """Without a signing secret (legacy apps) the verification token
+    Slack puts inside the payload's JSON must match: a wrong, missing or
+    non-string token, or one only in the form, is 401 and reaches no
+    handler."""
+    legacy = Stack(tmp_path / "legacy",
+                   env_overrides={"SLACK_SIGNING_SECRET": None,
+                                  "SLACK_VERIFICATION_TOKEN": "legacy-tok"})
+    try:
+        legacy.start()
+        p = legacy.payload("block_actions", TEAM, USER, token="legacy-tok")
+        p["actions"] = [{"action_id": "no-such-button", "value": ""}]
+        r = legacy.post_action(p, ts=None, sig=False)
+        assert r.status == 200, (r.status, r.text)
+        assert len(legacy.wait_hook(p["response_url"])) == 1
+        for tok in ("wrong-tok", "legacy-to", "", None, 7, ["legacy-tok"]):
+            bad = legacy.payload("block_actions", TEAM, USER, token=tok)
+            bad["actions"] = [{"action_id": "no-such-button", "value": ""}]
+            r = legacy.post_action(bad, ts=None, sig=False)
+            assert r.status == 401, (tok, r.status, r.text)
+            no_post(legacy, bad, wait=0.2)
+        # The token in the form, not in the payload, is not Slack's way.
+        bad = legacy.payload("block_actions", TEAM, USER, token=None)
+        bad["actions"] = [{"action_id": "no-such-button", "value": ""}]
+        body = ("token=legacy-tok&payload=" + urllib.parse.quote(
+            json.dumps(bad))).encode()
+        r = legacy.post_signed("/slack/actions", body, ts=None, sig=False)
+        assert r.status == 401, (r.status, r.text)
+        no_post(legacy, bad, wait=0.5)
+        assert "legacy-tok" not in legacy.log_text()
+    finally:
+        legacy.stop()
