@@ -24,6 +24,12 @@
 #include "log.h"
 #include "slackweb.h"
 
+/* What Slack gets when a submission is not answered in time: the form
+ * stays, and pressing Create again is safe (the row's state decides). */
+static const char case_slow[] = "{\"response_action\":\"errors\","
+    "\"errors\":{\"case_subject\":\"forcelink is slow right now: please "
+    "press Create again.\"}}";
+
 /* The submission's answer: view (may be NULL: the apology) in its
  * place. */
 static void
@@ -166,6 +172,7 @@ actions_case_submit(struct action_req *a)
 
 	memset(&row, 0, sizeof(row));
 	casefrm_init(&f);
+	reply_later_raw(&a->rp, case_slow);
 	sr = store_action_get(a->s->st, &a->p.who, STORE_ACTION_CASE,
 	    key != NULL ? key : "", time(NULL), &row);
 	if (sr != STORE_OK) {

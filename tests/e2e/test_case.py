@@ -97,11 +97,11 @@ def wait_for(pred, timeout=15):
     return pred()
 
 
-def open_form(stack, user=USER, text=""):
+def open_form(stack, user=USER, text="", **extra):
     """Runs /case as user; returns (Response, the view as Slack has it)."""
     before = {v["id"] for v in views(stack)}
     r = stack.slash(text, TEAM, user, command="/case",
-                    trigger_id=trigger(stack, user))
+                    trigger_id=trigger(stack, user), **extra)
     assert r.status == 200, r.text
     assert r.body == b"", r.text
     new = wait_for(lambda: [v for v in views(stack, user)
@@ -311,7 +311,8 @@ def test_account_by_exact_name(stack):
 
 
 def test_unlinked_user_case_created_after_linking(stack):
-    r, view = open_form(stack, LATE)
+    hook = stack.response_url(TEAM)
+    r, view = open_form(stack, LATE, response_url=hook)
     before = len(cases(stack))
     out = submit(stack, view, fill(subject="After linking"), user=LATE)
     assert out["response_action"] == "update"
@@ -333,6 +334,11 @@ def test_unlinked_user_case_created_after_linking(stack):
                              blocks_by_id(v["view"]) else None)(
         latest(stack, view["id"])))
     assert made[0]["CaseNumber"] in shown_text(done["view"])
+    # And privately where /case was typed.
+    posts = stack.wait_hook(hook)
+    assert len(posts) == 1
+    assert "Case %s was created" % made[0]["CaseNumber"] in \
+        json.dumps(posts[0])
     # Submitting the view again creates nothing more.
     submit(stack, view, fill(subject="After linking"), user=LATE)
     time.sleep(0.5)
@@ -439,7 +445,7 @@ def test_priorities_refreshed_after_the_form_opened(stack):
 def test_oneliner_creates_or_says_why_not(stack):
     before = len(cases(stack))
     r = stack.slash("Toner low: third floor", TEAM, USER, command="/case")
-    msg = r.json() if r.body else stack.wait_hook("")[-1]["body"]
+    msg = r.json()
     made = wait_for(lambda: [c for c in cases(stack)
                              if c["Subject"] == "Toner low"])
     assert made and made[0]["Description"] == "third floor"
