@@ -35,7 +35,7 @@ static const char *const metrics_out_names[METRICS_OUT__MAX] = {
 };
 static const char *const metrics_sf_names[METRICS_SF__MAX] = {
 	"query", "token_code", "token_refresh", "token_client", "userinfo",
-	"revoke"
+	"revoke", "case_describe", "case_create"
 };
 static const char *const metrics_refresh_names[METRICS_REFRESH__MAX] = {
 	"ok", "shared", "invalid_grant", "forged", "error"

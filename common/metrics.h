@@ -102,6 +102,8 @@ enum metrics_sf_call {
 	METRICS_SF_TOKEN_CLIENT,
 	METRICS_SF_USERINFO,
 	METRICS_SF_REVOKE,
+	METRICS_SF_CASE_DESCRIBE,	/* the Case describe (issue 15) */
+	METRICS_SF_CASE_CREATE,		/* the composite creating a Case */
 	METRICS_SF__MAX
 };
 
@@ -137,7 +139,7 @@ struct metrics_hist {
 
 /* The layout of the file.  METRICS_VERSION changes with it. */
 #define METRICS_MAGIC	0x53434952544d4c46ULL	/* "FLMTRICS" */
-#define METRICS_VERSION	2
+#define METRICS_VERSION	3
 struct metrics_shm {
 	uint64_t		 magic;
 	uint32_t		 version;

@@ -1229,9 +1229,7 @@ sf_pairs(struct buf *b, const char *const *kv, size_t n)
 	return 0;
 }
 
-/* Appends base (without trailing slashes) and path to b.  Returns 0, or
- * -1 past b's ceiling or without a base. */
-static int
+int
 sf_url(struct buf *b, const char *base, const char *path)
 {
 	size_t	 n;
@@ -1342,23 +1340,28 @@ sf_soql_contacts(struct buf *b, const char *needle)
 /* ------------------------------------------------------------------ */
 /* Calls. */
 
-/*
- * Sends one request; a form body goes as SF_FORM_TYPE.  Returns SF_OK
- * when a reply arrived (any status, in *resp); SF_TRANSIENT for
- * timeouts, connection and TLS failures; SF_MALFORMED for a reply past
- * the size cap; SF_ERROR for a URL that is not to be called.  Logs.
- */
+/* Sends one request; a form body goes as SF_FORM_TYPE (see sf_send). */
 static enum sf_result
 sf_call(struct http *h, const char *what, enum metrics_sf_call call,
     const char *method, const char *url, const char *bearer,
     const char *form, struct http_response *resp)
 {
+	return sf_send(h, what, call, method, url, bearer, form != NULL ?
+	    SF_FORM_TYPE : NULL, form, NULL, resp);
+}
+
+enum sf_result
+sf_send(struct http *h, const char *what, enum metrics_sf_call call,
+    const char *method, const char *url, const char *bearer,
+    const char *content_type, const char *body, const char *extra,
+    struct http_response *resp)
+{
 	struct timespec		 t0, t1;
 	enum http_result	 hr;
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	hr = http_request(h, method, url, bearer,
-	    form != NULL ? SF_FORM_TYPE : NULL, form, resp);
+	hr = http_request_extra(h, method, url, bearer, content_type, body,
+	    extra, resp);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	metrics_sf(call, (uint64_t)((t1.tv_sec - t0.tv_sec) * 1000000LL +
 	    (t1.tv_nsec - t0.tv_nsec) / 1000));
@@ -1377,12 +1380,7 @@ sf_call(struct http *h, const char *what, enum metrics_sf_call call,
 	}
 }
 
-/*
- * Classifies a reply that is not a success, lets adjust (may be NULL)
- * correct the class for one endpoint, and logs it (the code only: a
- * message may quote the user's search).
- */
-static enum sf_result
+enum sf_result
 sf_failed(const char *what, const struct http_response *resp,
     struct sf_error *err,
     enum sf_result (*adjust)(long, const struct sf_error *, enum sf_result))

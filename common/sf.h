@@ -14,9 +14,11 @@
 #include <stddef.h>
 
 #include "config.h"
+#include "metrics.h"
 
 struct buf;
 struct http;
+struct http_response;
 
 /* Results, in the order a caller usually branches on them. */
 enum sf_result {
@@ -180,6 +182,36 @@ enum sf_result	 sf_parse_error(long status, const char *, size_t,
 void		 sf_tokens_free(struct sf_tokens *);
 void		 sf_userinfo_free(struct sf_userinfo *);
 void		 sf_contacts_free(struct sf_contacts *);
+
+/* --- For the other Salesforce clients (common/sf_case.c) ------------ */
+
+/* Appends base (without trailing slashes) and path to b.  Returns 0, or
+ * -1 past b's ceiling or without a base. */
+int		 sf_url(struct buf *b, const char *base, const char *path);
+
+/*
+ * Sends one request (http_request_extra: body, may be NULL, as
+ * content_type; extra, may be NULL, one more header line), timed into
+ * the metrics as call.  Returns SF_OK when a reply arrived (any status,
+ * in *resp); SF_TRANSIENT for timeouts, connection and TLS failures;
+ * SF_MALFORMED for a reply past the size cap; SF_ERROR for a request
+ * that is not to be made.  Logs failures (what names the call).
+ */
+enum sf_result	 sf_send(struct http *, const char *what,
+		    enum metrics_sf_call call, const char *method,
+		    const char *url, const char *bearer,
+		    const char *content_type, const char *body,
+		    const char *extra, struct http_response *resp);
+
+/*
+ * Classifies a reply that is not a success (sf_parse_error), lets adjust
+ * (may be NULL) correct the class for one endpoint, and logs it (the
+ * code only: a message may quote the user's text).  Fills *err.
+ */
+enum sf_result	 sf_failed(const char *what, const struct http_response *,
+		    struct sf_error *err,
+		    enum sf_result (*adjust)(long, const struct sf_error *,
+		    enum sf_result));
 
 /* --- Strict JSON for the other Web API clients (common/slackapi.c) --- */
 

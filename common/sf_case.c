@@ -700,61 +700,6 @@ out:
 /* ------------------------------------------------------------------ */
 /* Calls. */
 
-/* base (no trailing slash) + path into u.  Returns 0, or -1. */
-static int
-sf_case_url(struct buf *u, const char *base, const char *path)
-{
-	size_t	 n;
-
-	if (base == NULL)
-		return -1;
-	for (n = strlen(base); n > 0 && base[n - 1] == '/'; n--)
-		continue;
-	return buf_append(u, base, n) == -1 || buf_puts(u, path) == -1 ?
-	    -1 : 0;
-}
-
-/* Sends one request and classifies the transport failure.  SF_OK when a
- * reply came (any status). */
-static enum sf_result
-sf_case_send(struct http *h, const char *what, const char *method,
-    const char *url, const char *token, const char *body, const char *extra,
-    struct http_response *resp)
-{
-	enum http_result	 hr;
-
-	hr = http_request_extra(h, method, url, token, body != NULL ?
-	    "application/json" : NULL, body, extra, resp);
-	switch (hr) {
-	case HTTP_OK:
-		return SF_OK;
-	case HTTP_TOOBIG:
-		log_warn("call=%s msg=\"reply too large\"", what);
-		return SF_MALFORMED;
-	case HTTP_REFUSED:
-	case HTTP_ERROR:
-		log_error("call=%s msg=\"request refused\"", what);
-		return SF_ERROR;
-	default:
-		log_warn("call=%s result=%s", what, http_result_str(hr));
-		return SF_TRANSIENT;
-	}
-}
-
-/* A failed reply's class, logged with its code only. */
-static enum sf_result
-sf_case_failed(const char *what, const struct http_response *resp,
-    struct sf_error *err)
-{
-	enum sf_result	 rv;
-
-	rv = sf_parse_error(resp->status, resp->body.data, resp->body.len,
-	    err);
-	log_warn("call=%s status=%ld code=\"%s\" result=%s", what,
-	    resp->status, err->code, sf_result_str(rv));
-	return rv;
-}
-
 enum sf_result
 sf_case_describe(struct http *h, const struct sf_org *org,
     const char *instance_url, const char *access_token,
@@ -779,15 +724,15 @@ sf_case_describe(struct http *h, const struct sf_org *org,
 		goto out;
 	snprintf(path, sizeof(path), "/services/data/%s/sobjects/Case/"
 	    "describe", org->api_version);
-	if (sf_case_url(&url, instance_url, path) == -1)
+	if (sf_url(&url, instance_url, path) == -1)
 		goto out;
 	if ((since = sf_case_cache_peek(org->name, instance_url, &cached)) !=
 	    0 && gmtime_r(&since, &tm) != NULL)
 		strftime(extra, sizeof(extra), "If-Modified-Since: "
 		    "%a, %d %b %Y %H:%M:%S GMT", &tm);
-	if ((rv = sf_case_send(h, "case_describe", "GET", buf_cstr(&url),
-	    access_token, NULL, extra[0] != '\0' ? extra : NULL, &resp)) !=
-	    SF_OK)
+	if ((rv = sf_send(h, "case_describe", METRICS_SF_CASE_DESCRIBE, "GET",
+	    buf_cstr(&url), access_token, NULL, NULL, extra[0] != '\0' ?
+	    extra : NULL, &resp)) != SF_OK)
 		goto out;
 	if (resp.status == 304 && extra[0] != '\0') {
 		sf_case_cache_put(org->name, instance_url, NULL, 0);
@@ -796,7 +741,7 @@ sf_case_describe(struct http *h, const struct sf_org *org,
 		goto out;
 	}
 	if (resp.status != 200) {
-		rv = sf_case_failed("case_describe", &resp, err);
+		rv = sf_failed("case_describe", &resp, err, NULL);
 		goto out;
 	}
 	if ((rv = sf_case_parse_describe(resp.body.data, resp.body.len,
@@ -836,16 +781,17 @@ sf_case_create(struct http *h, const struct sf_org *org,
 		goto out;
 	snprintf(path, sizeof(path), "/services/data/%s/composite",
 	    org->api_version);
-	if (sf_case_url(&url, instance_url, path) == -1 ||
+	if (sf_url(&url, instance_url, path) == -1 ||
 	    sf_case_composite_body(&body, org->api_version, c) == -1) {
 		log_error("call=case_create msg=\"cannot build the request\"");
 		goto out;
 	}
-	if ((rv = sf_case_send(h, "case_create", "POST", buf_cstr(&url),
-	    access_token, buf_cstr(&body), NULL, &resp)) != SF_OK)
+	if ((rv = sf_send(h, "case_create", METRICS_SF_CASE_CREATE, "POST",
+	    buf_cstr(&url), access_token, "application/json", buf_cstr(&body),
+	    NULL, &resp)) != SF_OK)
 		goto out;
 	if (resp.status != 200) {
-		rv = sf_case_failed("case_create", &resp, err);
+		rv = sf_failed("case_create", &resp, err, NULL);
 		goto out;
 	}
 	if ((rv = sf_case_parse_composite(resp.body.data, resp.body.len, c,

@@ -365,7 +365,8 @@ def test_readme_names_every_metric(stack):
         "2xx", "3xx", "4xx", "5xx", "none"}
     assert values[("forcelink_salesforce_request_seconds_count",
                    "call")] == {"query", "token_code", "token_refresh",
-                                "token_client", "userinfo", "revoke"}
+                                "token_client", "userinfo", "revoke",
+                                "case_describe", "case_create"}
     assert values[("forcelink_refreshes_total", "outcome")] == {
         "ok", "shared", "invalid_grant", "forged", "error"}
     assert values[("forcelink_deferred_answers_total", "outcome")] == {
