@@ -16,6 +16,7 @@
 #include "buf.h"
 #include "casefrm.h"
 #include "crypto.h"
+#include "jsonb.h"
 #include "slack.h"
 
 #define NELEM(a)	(sizeof(a) / sizeof((a)[0]))
@@ -420,63 +421,11 @@ casefrm_map(const struct sf_case_result *r, const char *account,
 /* ------------------------------------------------------------------ */
 /* JSON. */
 
-/* Adds key: v to o (v taken over, also on failure).  Returns 0, or -1. */
-static int
-casefrm_add(struct json_object *o, const char *key, struct json_object *v)
-{
-	if (v == NULL)
-		return -1;
-	if (json_object_object_add(o, key, v) != 0) {
-		json_object_put(v);
-		return -1;
-	}
-	return 0;
-}
-
-/* Appends v to arr (taken over).  Returns 0, or -1. */
-static int
-casefrm_push(struct json_object *arr, struct json_object *v)
-{
-	if (v == NULL)
-		return -1;
-	if (json_object_array_add(arr, v) != 0) {
-		json_object_put(v);
-		return -1;
-	}
-	return 0;
-}
-
-/* A text object {"type": type, "text": s}, or NULL. */
-static struct json_object *
-casefrm_text(const char *type, const char *s)
-{
-	struct json_object	*o;
-
-	if ((o = json_object_new_object()) == NULL)
-		return NULL;
-	if (casefrm_add(o, "type", json_object_new_string(type)) == -1 ||
-	    casefrm_add(o, "text", json_object_new_string(s)) == -1) {
-		json_object_put(o);
-		return NULL;
-	}
-	return o;
-}
-
 /* Prints o (and releases it) into an allocated string, or NULL. */
 static char *
 casefrm_print(struct json_object *o)
 {
-	const char	*s;
-	char		*out = NULL;
-
-	if (o == NULL)
-		return NULL;
-	s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
-	    JSON_C_TO_STRING_NOSLASHESCAPE);
-	if (s != NULL && strlen(s) <= CASEFRM_JSON_MAX)
-		out = strdup(s);
-	json_object_put(o);
-	return out;
+	return jsonb_print(o, CASEFRM_JSON_MAX);
 }
 
 /* mrkdwn from text: escaped, cut to what a section takes.  Returns the
@@ -494,7 +443,7 @@ casefrm_mrkdwn(const char *prefix, const char *text, const char *suffix)
 	if (sf_case_chars(buf_cstr(&b)) > CASEFRM_SECTION_MAX)
 		b.data[sf_case_prefix(buf_cstr(&b), CASEFRM_SECTION_MAX -
 		    1, b.len)] = '\0';
-	o = casefrm_text("mrkdwn", buf_cstr(&b));
+	o = jsonb_text("mrkdwn", buf_cstr(&b));
 out:
 	buf_free(&b);
 	return o;
@@ -508,8 +457,8 @@ casefrm_block(const char *type, const char *block_id)
 
 	if ((o = json_object_new_object()) == NULL)
 		return NULL;
-	if (casefrm_add(o, "type", json_object_new_string(type)) == -1 ||
-	    (block_id != NULL && casefrm_add(o, "block_id",
+	if (jsonb_add(o, "type", json_object_new_string(type)) == -1 ||
+	    (block_id != NULL && jsonb_add(o, "block_id",
 	    json_object_new_string(block_id)) == -1)) {
 		json_object_put(o);
 		return NULL;
@@ -530,18 +479,18 @@ casefrm_mrkdwn_block(struct json_object *blocks, const char *type,
 		return -1;
 	}
 	if (strcmp(type, "section") == 0) {
-		if (casefrm_add(blk, "text", o) == -1)
+		if (jsonb_add(blk, "text", o) == -1)
 			goto fail;
 	} else {
 		if ((els = json_object_new_array()) == NULL ||
-		    casefrm_add(blk, "elements", els) == -1) {
+		    jsonb_add(blk, "elements", els) == -1) {
 			json_object_put(o);
 			goto fail;
 		}
-		if (casefrm_push(els, o) == -1)
+		if (jsonb_push(els, o) == -1)
 			goto fail;
 	}
-	return casefrm_push(blocks, blk);
+	return jsonb_push(blocks, blk);
 fail:
 	json_object_put(blk);
 	return -1;
@@ -571,7 +520,7 @@ casefrm_raw(struct json_object *blocks, const char *type,
     const char *block_id, const char *mrkdwn)
 {
 	return casefrm_mrkdwn_block(blocks, type, block_id,
-	    casefrm_text("mrkdwn", mrkdwn));
+	    jsonb_text("mrkdwn", mrkdwn));
 }
 
 /* An actions block with one link button. */
@@ -584,19 +533,19 @@ casefrm_link_button(struct json_object *blocks, const char *block_id,
 	if ((a = casefrm_block("actions", block_id)) == NULL)
 		return -1;
 	if ((els = json_object_new_array()) == NULL ||
-	    casefrm_add(a, "elements", els) == -1 ||
+	    jsonb_add(a, "elements", els) == -1 ||
 	    (btn = casefrm_block("button", NULL)) == NULL ||
-	    casefrm_push(els, btn) == -1 ||
-	    casefrm_add(btn, "action_id", json_object_new_string(action_id)) ==
-	    -1 || casefrm_add(btn, "text", casefrm_text("plain_text",
-	    label)) == -1 || casefrm_add(btn, "url",
+	    jsonb_push(els, btn) == -1 ||
+	    jsonb_add(btn, "action_id", json_object_new_string(action_id)) ==
+	    -1 || jsonb_add(btn, "text", jsonb_text("plain_text",
+	    label)) == -1 || jsonb_add(btn, "url",
 	    json_object_new_string(url)) == -1 ||
-	    casefrm_add(btn, "style", json_object_new_string("primary")) ==
+	    jsonb_add(btn, "style", json_object_new_string("primary")) ==
 	    -1) {
 		json_object_put(a);
 		return -1;
 	}
-	return casefrm_push(blocks, a);
+	return jsonb_push(blocks, a);
 }
 
 /* The modal around blocks (taken over): title, callback_id, key, and a
@@ -610,18 +559,18 @@ casefrm_modal(const char *key, struct json_object *blocks, int submit)
 		json_object_put(blocks);
 		return NULL;
 	}
-	if (casefrm_add(v, "blocks", blocks) == -1 ||
-	    casefrm_add(v, "type", json_object_new_string("modal")) == -1 ||
-	    casefrm_add(v, "callback_id",
+	if (jsonb_add(v, "blocks", blocks) == -1 ||
+	    jsonb_add(v, "type", json_object_new_string("modal")) == -1 ||
+	    jsonb_add(v, "callback_id",
 	    json_object_new_string(CASEFRM_CALLBACK)) == -1 ||
-	    casefrm_add(v, "title", casefrm_text("plain_text",
+	    jsonb_add(v, "title", jsonb_text("plain_text",
 	    CASEFRM_TITLE)) == -1 ||
-	    casefrm_add(v, "close", casefrm_text("plain_text", submit ?
+	    jsonb_add(v, "close", jsonb_text("plain_text", submit ?
 	    "Cancel" : "Close")) == -1 ||
-	    casefrm_add(v, "private_metadata",
+	    jsonb_add(v, "private_metadata",
 	    json_object_new_string(key)) == -1 ||
-	    (submit && (casefrm_add(v, "submit", casefrm_text("plain_text",
-	    "Create")) == -1 || casefrm_add(v, "notify_on_close",
+	    (submit && (jsonb_add(v, "submit", jsonb_text("plain_text",
+	    "Create")) == -1 || jsonb_add(v, "notify_on_close",
 	    json_object_new_boolean(1)) == -1))) {
 		json_object_put(v);
 		return NULL;
@@ -638,12 +587,12 @@ casefrm_text_input(enum casefrm_block b, const char *value, int max,
 
 	if ((el = casefrm_block("plain_text_input", NULL)) == NULL)
 		return NULL;
-	if (casefrm_add(el, "action_id",
+	if (jsonb_add(el, "action_id",
 	    json_object_new_string(casefrm_inputs[b].action)) == -1 ||
-	    casefrm_add(el, "max_length", json_object_new_int(max)) == -1 ||
-	    (multiline && casefrm_add(el, "multiline",
+	    jsonb_add(el, "max_length", json_object_new_int(max)) == -1 ||
+	    (multiline && jsonb_add(el, "multiline",
 	    json_object_new_boolean(1)) == -1) ||
-	    (value != NULL && casefrm_add(el, "initial_value",
+	    (value != NULL && jsonb_add(el, "initial_value",
 	    json_object_new_string_len(value, (int)sf_case_prefix(value,
 	    (size_t)max, strlen(value)))) == -1)) {
 		json_object_put(el);
@@ -660,9 +609,9 @@ casefrm_option(const struct sf_case_picklist *p, size_t i)
 
 	if ((o = json_object_new_object()) == NULL)
 		return NULL;
-	if (casefrm_add(o, "text", casefrm_text("plain_text",
+	if (jsonb_add(o, "text", jsonb_text("plain_text",
 	    p->label[i])) == -1 ||
-	    casefrm_add(o, "value", json_object_new_string(p->value[i])) ==
+	    jsonb_add(o, "value", json_object_new_string(p->value[i])) ==
 	    -1) {
 		json_object_put(o);
 		return NULL;
@@ -682,17 +631,17 @@ casefrm_select(const struct casefrm *f)
 		return NULL;
 	chosen = f->priority != NULL ? sf_case_picklist_find(&f->pri,
 	    f->priority) : f->pri.def;
-	if (casefrm_add(el, "action_id", json_object_new_string(
+	if (jsonb_add(el, "action_id", json_object_new_string(
 	    casefrm_inputs[CASEFRM_PRIORITY].action)) == -1 ||
-	    casefrm_add(el, "placeholder", casefrm_text("plain_text",
+	    jsonb_add(el, "placeholder", jsonb_text("plain_text",
 	    "Choose a priority")) == -1 ||
 	    (opts = json_object_new_array()) == NULL ||
-	    casefrm_add(el, "options", opts) == -1)
+	    jsonb_add(el, "options", opts) == -1)
 		goto fail;
 	for (i = 0; i < f->pri.n; i++)
-		if (casefrm_push(opts, casefrm_option(&f->pri, i)) == -1)
+		if (jsonb_push(opts, casefrm_option(&f->pri, i)) == -1)
 			goto fail;
-	if (chosen >= 0 && casefrm_add(el, "initial_option",
+	if (chosen >= 0 && jsonb_add(el, "initial_option",
 	    casefrm_option(&f->pri, (size_t)chosen)) == -1)
 		goto fail;
 	return el;
@@ -716,14 +665,14 @@ casefrm_input(struct json_object *blocks, enum casefrm_block b,
 		json_object_put(el);
 		return -1;
 	}
-	if (casefrm_add(in, "element", el) == -1 ||
-	    casefrm_add(in, "label", casefrm_text("plain_text",
+	if (jsonb_add(in, "element", el) == -1 ||
+	    jsonb_add(in, "label", jsonb_text("plain_text",
 	    casefrm_inputs[b].label)) == -1 ||
-	    (optional && casefrm_add(in, "optional",
+	    (optional && jsonb_add(in, "optional",
 	    json_object_new_boolean(1)) == -1) ||
-	    (hint != NULL && casefrm_add(in, "hint", casefrm_text(
+	    (hint != NULL && jsonb_add(in, "hint", jsonb_text(
 	    "plain_text", hint)) == -1) ||
-	    casefrm_push(blocks, in) == -1) {
+	    jsonb_push(blocks, in) == -1) {
 		json_object_put(in);
 		return -1;
 	}
@@ -867,20 +816,20 @@ casefrm_errors_response(const struct casefrm_problems *pr)
 
 	if ((o = json_object_new_object()) == NULL)
 		return NULL;
-	if (casefrm_add(o, "response_action", json_object_new_string(
+	if (jsonb_add(o, "response_action", json_object_new_string(
 	    "errors")) == -1 || (errs = json_object_new_object()) == NULL ||
-	    casefrm_add(o, "errors", errs) == -1)
+	    jsonb_add(o, "errors", errs) == -1)
 		goto fail;
 	for (i = 0; i < CASEFRM__NBLOCKS; i++) {
 		if (pr->block[i][0] == '\0')
 			continue;
-		if (casefrm_add(errs, casefrm_inputs[i].block,
+		if (jsonb_add(errs, casefrm_inputs[i].block,
 		    json_object_new_string(pr->block[i])) == -1)
 			goto fail;
 		any = 1;
 	}
 	/* Only inputs can show an error: the top goes under Subject. */
-	if (!any && casefrm_add(errs, casefrm_inputs[CASEFRM_SUBJECT].block,
+	if (!any && jsonb_add(errs, casefrm_inputs[CASEFRM_SUBJECT].block,
 	    json_object_new_string(pr->top)) == -1)
 		goto fail;
 	return casefrm_print(o);
@@ -901,8 +850,8 @@ casefrm_update_response(const char *view_json)
 		json_object_put(v);
 		return NULL;
 	}
-	if (casefrm_add(o, "response_action", json_object_new_string(
-	    "update")) == -1 || casefrm_add(o, "view", v) == -1) {
+	if (jsonb_add(o, "response_action", json_object_new_string(
+	    "update")) == -1 || jsonb_add(o, "view", v) == -1) {
 		json_object_put(o);
 		return NULL;
 	}
@@ -920,10 +869,10 @@ casefrm_message(const char *text, struct json_object *blocks)
 		json_object_put(blocks);
 		return NULL;
 	}
-	if (casefrm_add(m, "blocks", blocks) == -1 ||
-	    casefrm_add(m, "response_type", json_object_new_string(
+	if (jsonb_add(m, "blocks", blocks) == -1 ||
+	    jsonb_add(m, "response_type", json_object_new_string(
 	    "ephemeral")) == -1 ||
-	    casefrm_add(m, "text", json_object_new_string(text)) == -1) {
+	    jsonb_add(m, "text", json_object_new_string(text)) == -1) {
 		json_object_put(m);
 		return NULL;
 	}
@@ -1033,19 +982,19 @@ casefrm_data(const struct casefrm *f)
 		return NULL;
 	for (i = 0; i < NELEM(casefrm_strings); i++)
 		if ((v = CASEFRM_FIELD(f, i)) != NULL &&
-		    casefrm_add(o, casefrm_strings[i].key,
+		    jsonb_add(o, casefrm_strings[i].key,
 		    json_object_new_string(v)) == -1)
 			goto fail;
 	if ((opts = json_object_new_array()) == NULL ||
-	    casefrm_add(o, "offered", opts) == -1 ||
-	    casefrm_add(o, "default", json_object_new_int(f->pri.def)) == -1)
+	    jsonb_add(o, "offered", opts) == -1 ||
+	    jsonb_add(o, "default", json_object_new_int(f->pri.def)) == -1)
 		goto fail;
 	for (i = 0; i < f->pri.n; i++) {
 		if ((pair = json_object_new_array()) == NULL ||
-		    casefrm_push(opts, pair) == -1 ||
-		    casefrm_push(pair, json_object_new_string(
+		    jsonb_push(opts, pair) == -1 ||
+		    jsonb_push(pair, json_object_new_string(
 		    f->pri.value[i])) == -1 ||
-		    casefrm_push(pair, json_object_new_string(
+		    jsonb_push(pair, json_object_new_string(
 		    f->pri.label[i])) == -1)
 			goto fail;
 	}

@@ -16,6 +16,7 @@
 #include "buf.h"
 #include "form.h"
 #include "http.h"
+#include "jsonb.h"
 #include "log.h"
 #include "sf_case.h"
 
@@ -580,19 +581,6 @@ sf_case_version_ok(const char *v)
 	return v != NULL && config_api_version_ok(v);
 }
 
-/* Adds key: a new string s to o.  Returns 0, or -1. */
-static int
-sf_case_add(struct json_object *o, const char *key, struct json_object *v)
-{
-	if (v == NULL)
-		return -1;
-	if (json_object_object_add(o, key, v) != 0) {
-		json_object_put(v);
-		return -1;
-	}
-	return 0;
-}
-
 /* A subrequest {method, url, referenceId[, body]} appended to arr;
  * body (may be NULL) is taken over.  Returns 0, or -1. */
 static int
@@ -606,18 +594,14 @@ sf_case_sub(struct json_object *arr, const char *method, const char *url,
 		return -1;
 	}
 	/* The body first, so that o owns it whatever fails after. */
-	if ((body != NULL && sf_case_add(o, "body", body) == -1) ||
-	    sf_case_add(o, "method", json_object_new_string(method)) == -1 ||
-	    sf_case_add(o, "url", json_object_new_string(url)) == -1 ||
-	    sf_case_add(o, "referenceId", json_object_new_string(ref)) == -1) {
+	if ((body != NULL && jsonb_add(o, "body", body) == -1) ||
+	    jsonb_add(o, "method", json_object_new_string(method)) == -1 ||
+	    jsonb_add(o, "url", json_object_new_string(url)) == -1 ||
+	    jsonb_add(o, "referenceId", json_object_new_string(ref)) == -1) {
 		json_object_put(o);
 		return -1;
 	}
-	if (json_object_array_add(arr, o) != 0) {
-		json_object_put(o);
-		return -1;
-	}
-	return 0;
+	return jsonb_push(arr, o);
 }
 
 /* The account subrequest's URL into u. */
@@ -646,8 +630,7 @@ sf_case_composite_body(struct buf *b, const char *version,
 {
 	struct json_object	*root = NULL, *subs, *fields;
 	struct buf		 u;
-	char			 url[128];
-	const char		*s;
+	char			 url[128], *text = NULL;
 	int			 rc = -1, acct;
 
 	buf_init(&u, SF_CASE_REQURL_MAX);
@@ -655,9 +638,9 @@ sf_case_composite_body(struct buf *b, const char *version,
 		goto out;
 	acct = c->account != NULL && c->account[0] != '\0';
 	if ((root = json_object_new_object()) == NULL ||
-	    sf_case_add(root, "allOrNone", json_object_new_boolean(1)) == -1 ||
+	    jsonb_add(root, "allOrNone", json_object_new_boolean(1)) == -1 ||
 	    (subs = json_object_new_array()) == NULL ||
-	    sf_case_add(root, "compositeRequest", subs) == -1)
+	    jsonb_add(root, "compositeRequest", subs) == -1)
 		goto out;
 	if (acct && (sf_case_account_url(&u, version, c->account) == -1 ||
 	    sf_case_sub(subs, "GET", buf_cstr(&u), SF_CASE_REF_ACCOUNT,
@@ -666,15 +649,15 @@ sf_case_composite_body(struct buf *b, const char *version,
 	if ((fields = json_object_new_object()) == NULL)
 		goto out;
 	if ((c->subject != NULL && c->subject[0] != '\0' &&
-	    sf_case_add(fields, "Subject",
+	    jsonb_add(fields, "Subject",
 	    json_object_new_string(c->subject)) == -1) ||
 	    (c->description != NULL && c->description[0] != '\0' &&
-	    sf_case_add(fields, "Description",
+	    jsonb_add(fields, "Description",
 	    json_object_new_string(c->description)) == -1) ||
 	    (c->priority != NULL && c->priority[0] != '\0' &&
-	    sf_case_add(fields, "Priority",
+	    jsonb_add(fields, "Priority",
 	    json_object_new_string(c->priority)) == -1) ||
-	    (acct && sf_case_add(fields, "AccountId", json_object_new_string(
+	    (acct && jsonb_add(fields, "AccountId", json_object_new_string(
 	    "@{" SF_CASE_REF_ACCOUNT ".records[0].Id}")) == -1)) {
 		json_object_put(fields);
 		goto out;
@@ -686,12 +669,13 @@ sf_case_composite_body(struct buf *b, const char *version,
 	    "@{" SF_CASE_REF_CREATE ".id}?fields=Id,CaseNumber", version);
 	if (sf_case_sub(subs, "GET", url, SF_CASE_REF_READ, NULL) == -1)
 		goto out;
-	if ((s = json_object_to_json_string_ext(root,
-	    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)) == NULL ||
-	    buf_puts(b, s) == -1)
+	text = jsonb_print(root, SF_CASE_BODY_MAX);
+	root = NULL;
+	if (text == NULL || buf_puts(b, text) == -1)
 		goto out;
 	rc = 0;
 out:
+	free(text);
 	json_object_put(root);
 	buf_free(&u);
 	return rc;

@@ -21,23 +21,9 @@
 
 #include "buf.h"
 #include "sf_case.h"
+#include "testutil.h"
 
 #define NELEM(a)	(sizeof(a) / sizeof((a)[0]))
-
-static char *
-dq(const char *sq)
-{
-	static char	 ring[4][16384];
-	static int	 next;
-	char		*out = ring[next++ % 4];
-	size_t		 i;
-
-	ck_assert_uint_lt(strlen(sq), sizeof(ring[0]));
-	for (i = 0; sq[i] != '\0'; i++)
-		out[i] = sq[i] == '\'' ? '"' : sq[i];
-	out[i] = '\0';
-	return out;
-}
 
 /* --- describe ---------------------------------------------------------- */
 
@@ -48,7 +34,7 @@ dq(const char *sq)
 START_TEST(test_describe_priority)
 {
 	struct sf_case_picklist	 p;
-	const char		*j = dq("{'name':'Case','fields':["
+	const char		*j = tu_dq("{'name':'Case','fields':["
 	    "{'name':'Subject','type':'string','picklistValues':[]},"
 	    "{'name':'Priority','type':'picklist','picklistValues':["
 	    PV("Urgent", "true", "false") ","
@@ -73,7 +59,7 @@ END_TEST
 START_TEST(test_describe_without_priority)
 {
 	struct sf_case_picklist	 p;
-	const char		*j = dq("{'fields':[{'name':'Subject'}]}");
+	const char		*j = tu_dq("{'fields':[{'name':'Subject'}]}");
 
 	ck_assert_int_eq(sf_case_parse_describe(j, strlen(j), &p), SF_OK);
 	ck_assert_uint_eq(p.n, 0);
@@ -146,7 +132,7 @@ static const char *const describe_bad[] = {
 START_TEST(test_describe_bad)
 {
 	struct sf_case_picklist	 p;
-	const char		*j = dq(describe_bad[_i]);
+	const char		*j = tu_dq(describe_bad[_i]);
 
 	ck_assert_int_eq(sf_case_parse_describe(j, strlen(j), &p),
 	    SF_MALFORMED);
@@ -339,7 +325,7 @@ static const struct sf_case_new with_acct = { "S", "D", "High", "Acme" };
 START_TEST(test_reply_created)
 {
 	struct sf_case_result	 r;
-	const char		*j = dq(REPLY(CREATED "," READ));
+	const char		*j = tu_dq(REPLY(CREATED "," READ));
 
 	ck_assert_int_eq(sf_case_parse_composite(j, strlen(j), &plain, &r),
 	    SF_OK);
@@ -354,7 +340,7 @@ END_TEST
 START_TEST(test_reply_created_account_ambiguous)
 {
 	struct sf_case_result	 r;
-	const char		*j = dq(REPLY("{'body':{'totalSize':2,'done':"
+	const char		*j = tu_dq(REPLY("{'body':{'totalSize':2,'done':"
 	    "true,'records':[{'attributes':{'type':'Account'},'Id':"
 	    "'0018d00000AcmeAAAB','Name':'Acme'},{'attributes':{},'Id':"
 	    "'0018d00000AcmeBBBB','Name':'ACME'}]},'httpHeaders':{},"
@@ -413,7 +399,7 @@ static const struct {
 START_TEST(test_reply_refused)
 {
 	struct sf_case_result	 r;
-	const char		*j = dq(refusals[_i].reply);
+	const char		*j = tu_dq(refusals[_i].reply);
 
 	ck_assert_msg(sf_case_parse_composite(j, strlen(j), &plain, &r) ==
 	    SF_OK, "%s", refusals[_i].name);
@@ -432,7 +418,7 @@ END_TEST
 START_TEST(test_reply_account_missing)
 {
 	struct sf_case_result	 r;
-	const char		*j = dq(REPLY(HALT("account") "," FAIL("[{"
+	const char		*j = tu_dq(REPLY(HALT("account") "," FAIL("[{"
 	    "'errorCode':'PROCESSING_HALTED','message':'Invalid reference "
 	    "specified. No value for account.records[0].Id found in "
 	    "account.'}]") "," HALT("readCase")));
@@ -448,7 +434,7 @@ END_TEST
 START_TEST(test_reply_message_kept_safe)
 {
 	struct sf_case_result	 r;
-	const char		*j = dq(REPLY(FAIL("[{'message':'a\\u0000b\\n"
+	const char		*j = tu_dq(REPLY(FAIL("[{'message':'a\\u0000b\\n"
 	    "c','errorCode':'FIELD_CUSTOM_VALIDATION_EXCEPTION'}]") ","
 	    HALT("readCase")));
 
@@ -509,7 +495,7 @@ static const char *const reply_bad[] = {
 START_TEST(test_reply_bad)
 {
 	struct sf_case_result	 r;
-	const char		*j = dq(reply_bad[_i]);
+	const char		*j = tu_dq(reply_bad[_i]);
 
 	ck_assert_msg(sf_case_parse_composite(j, strlen(j), &plain, &r) ==
 	    SF_MALFORMED, "row %d", _i);
@@ -520,8 +506,8 @@ START_TEST(test_reply_account_bad)
 {
 	struct sf_case_result	 r;
 	/* Answers without the account's subrequest, or a wrong total. */
-	const char		*a = dq(REPLY(CREATED "," READ));
-	const char		*b = dq(REPLY("{'body':{'totalSize':0,"
+	const char		*a = tu_dq(REPLY(CREATED "," READ));
+	const char		*b = tu_dq(REPLY("{'body':{'totalSize':0,"
 	    "'done':true,'records':[{'Id':'0018d00000AcmeAAAB','Name':"
 	    "'x'}]},'httpHeaders':{},'httpStatusCode':200,'referenceId':"
 	    "'account'}," CREATED "," READ));

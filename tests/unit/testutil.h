@@ -94,4 +94,24 @@ tu_token(char out[TU_TOKEN_MAX], const char *prefix)
 	return out;
 }
 
+/*
+ * JSON written with single quotes, for readable tables: returns sq with
+ * every ' made ", in one of eight rotating buffers of 16 KiB (so a few
+ * results can be used at once).
+ */
+static inline char *
+tu_dq(const char *sq)
+{
+	static char	 ring[8][16384];
+	static int	 next;
+	char		*out = ring[next++ % 8];
+	size_t		 i;
+
+	ck_assert_uint_lt(strlen(sq), sizeof(ring[0]));
+	for (i = 0; sq[i] != '\0'; i++)
+		out[i] = sq[i] == '\'' ? '"' : sq[i];
+	out[i] = '\0';
+	return out;
+}
+
 #endif
