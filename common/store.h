@@ -526,6 +526,8 @@ struct store_stats {
 	long			 installs;	/* Slack installations */
 	long			 installs_reinstall; /* Slack refused their
 						   refresh token */
+	long			 actions_live;	/* action rows (migration 6) */
+	long			 actions_expired; /* purgeable */
 	long			 page_size;
 	long			 page_count;
 	long			 freelist_count;
