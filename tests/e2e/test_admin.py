@@ -1028,6 +1028,27 @@ def doctor(stack, *args, rc, sockets_as_is=False, **kw):
     return d, {c["check"]: c for c in d["checks"]}
 
 
+def test_doctor_action_rows_under_another_key(linked):
+    """An action row (issue 15) sealed under a key the programs do not
+    hold fails key.ids, naming the key and the rows."""
+    h = os.urandom(32)
+    with linked.db() as c:
+        c.execute(ACTION_INSERT.replace("'0000000000000000'",
+                                        "'feedfacefeedface'"),
+                  action_row(h, 2 ** 40))
+    try:
+        d, checks = doctor(linked, rc=1)
+        assert checks["key.ids"]["status"] == "fail"
+        assert re.search(r"key id feedfacefeedface seals 1 action rows, "
+                         r"but is not in the configured keyring",
+                         checks["key.ids"]["detail"]), checks["key.ids"]
+    finally:
+        with linked.db() as c:
+            c.execute("DELETE FROM slack_action WHERE key_hash = ?", (h,))
+    d, checks = doctor(linked, rc=0)
+    assert checks["key.ids"]["status"] == "ok"
+
+
 def test_doctor_ok(linked):
     d, _ = doctor(linked, rc=0)
     assert [c["check"] for c in d["checks"]] == DOCTOR_CHECKS
