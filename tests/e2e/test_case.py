@@ -473,3 +473,22 @@ def test_views_open_refusals_are_told(stack):
     # No row is left behind for the forms that did not open.
     assert stack.sql("SELECT count(*) FROM slack_action WHERE view_id IS "
                      "NULL OR view_id = ''")[0][0] == 0
+
+
+def test_expired_session_refreshed_once_and_one_case(stack):
+    _, view = open_form(stack)
+    before = stack.sf_state()
+    assert stack.sf("POST", "/_control/expire_access_tokens").status == 200
+    submit(stack, view, fill(subject="After expiry"))
+    made = wait_for(lambda: [c for c in cases(stack)
+                             if c["Subject"] == "After expiry"])
+    assert len(made) == 1
+    after = stack.sf_state()
+    # Refused with 401 (nothing created), refreshed once, sent again.
+    assert after["refreshes_ok"] == before["refreshes_ok"] + 1
+    assert after["composites"] == before["composites"] + 1
+    assert after["case_creates"] == before["case_creates"] + 1
+    done = wait_for(lambda: (lambda v: v if "case_done" in
+                             blocks_by_id(v["view"]) else None)(
+        latest(stack, view["id"])))
+    assert made[0]["CaseNumber"] in shown_text(done["view"])
