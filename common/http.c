@@ -125,6 +125,7 @@ http_response_init(struct http_response *r)
 {
 	r->status = 0;
 	r->retry_after = 0;
+	r->last_modified = 0;
 	buf_init(&r->body, HTTP_RESPONSE_MAX);
 }
 
@@ -405,6 +406,7 @@ http_finish(struct http *h, struct http_xfer *x, const char *host,
 	h->connects += x->connects;
 	resp->status = x->status;
 	resp->retry_after = x->retry_after;
+	resp->last_modified = x->last_modified;
 	if ((rv = http_map(x)) == HTTP_OK) {
 		log_event(LOGL_DEBUG, "http.response", "host=%s status=%ld "
 		    "bytes=%zu", host, resp->status, resp->body.len);

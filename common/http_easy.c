@@ -70,6 +70,8 @@ static const struct {
 	{ CURLOPT_PIPEWAIT,		1 },
 	/* Threads: libcurl must not use signals for its timeouts. */
 	{ CURLOPT_NOSIGNAL,		1 },
+	/* Last-Modified read into a time (a describe's cache date). */
+	{ CURLOPT_FILETIME,		1 },
 	/*
 	 * No low-speed limit: libcurl counts the time a server takes to
 	 * start answering as a stall, so "1 byte/s for 10 s" cut off every
@@ -186,11 +188,15 @@ http_unprepare(CURL *c)
 void
 http_collect(CURL *c, struct http_xfer *x, CURLcode cc)
 {
-	curl_off_t	 ra = 0;
+	curl_off_t	 ra = 0, ft = -1;
 	long		 n = 0;
 
 	x->cc = cc;
 	x->retry_after = 0;
+	x->last_modified = 0;
+	if (cc == CURLE_OK && curl_easy_getinfo(c, CURLINFO_FILETIME_T,
+	    &ft) == CURLE_OK && ft > 0)
+		x->last_modified = (time_t)ft;
 	if (cc == CURLE_OK && curl_easy_getinfo(c, CURLINFO_RETRY_AFTER,
 	    &ra) == CURLE_OK && ra > 0)
 		x->retry_after = ra > LONG_MAX ? LONG_MAX : (long)ra;

@@ -32,6 +32,7 @@ struct http_xfer {
 	CURLcode		 cc;
 	long			 status;
 	long			 retry_after;	/* Retry-After, seconds */
+	time_t			 last_modified;	/* Last-Modified, 0: none */
 	long			 connects;	/* connections it opened */
 	char			 errbuf[CURL_ERROR_SIZE];
 	/* The loop's: done under its mutex, the rest its thread's. */

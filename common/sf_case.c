@@ -733,7 +733,11 @@ sf_case_describe(struct http *h, const struct sf_org *org,
 		log_warn("call=case_describe msg=\"malformed reply\"");
 		goto out;
 	}
-	sf_case_cache_put(org->name, instance_url, &p, now);
+	/* The describe's own date when it gives one (the clock that
+	 * dates its changes), else when we asked, less a second, so that
+	 * a change in that second is not taken for older. */
+	sf_case_cache_put(org->name, instance_url, &p,
+	    resp.last_modified > 0 ? resp.last_modified : now - 1);
 	*out = p;
 	log_event(LOGL_INFO, "sf.case_describe", "outcome=read values=%zu",
 	    p.n);

@@ -8,7 +8,8 @@
  *    thing only: the Priority picklist's active values and its default.
  *    Replies are kept in a small cache of the process, one entry per
  *    integration and instance; a later describe sends If-Modified-Since
- *    with the time the entry was fetched, and a 304 keeps the entry.  A
+ *    with the entry's Last-Modified (or, without one, the second before
+ *    it was fetched), and a 304 keeps the entry.  A
  *    Case form opens with the cached values (sf_case_cache_get) without
  *    any Salesforce call, because views.open must come within Slack's 3
  *    seconds; Salesforce's standard values (sf_case_standard) stand in

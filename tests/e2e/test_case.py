@@ -24,19 +24,22 @@ from the Salesforce stand-in's.
   - the message shortcut fills the form from the message (Slack markup
     made plain) and adds its permalink;
   - /case subject: details creates at once, and a refusal is never told
-    as a success; views.open's refusals are told in one sentence.
+    as a success; views.open's refusals are told in one sentence;
+  - an expired session is refreshed once and makes one Case; a workspace
+    in integration-user mode creates without anybody linking.
 """
 
 import json
 import re
 import secrets
+import subprocess
 import threading
 import time
 import urllib.parse
 
 import pytest
 
-from harness import Stack
+from harness import BUILD, Stack
 
 TEAM = "T0E2E0001"
 USER = "U0CASE0001"         # linked (alice)
@@ -419,7 +422,12 @@ def test_message_shortcut(stack):
 
 def test_priorities_refreshed_after_the_form_opened(stack):
     open_form(stack)        # the cache holds the standard values
-    time.sleep(1.1)         # Salesforce's dates have seconds
+    # Asked again with the describe's Last-Modified: 304, nothing read.
+    mark = stack.log_mark()
+    open_form(stack)
+    assert wait_for(lambda: "event=sf.case_describe" in stack.log_text()[
+        mark:])
+    assert "outcome=not_modified" in stack.log_text()[mark:]
     stack.faults(case_priorities=["P1", "P2 <urgent>"])
     try:
         _, view = open_form(stack)
@@ -440,6 +448,12 @@ def test_priorities_refreshed_after_the_form_opened(stack):
                                                            "P2 <urgent>"]
     finally:
         stack.faults(case_priorities=None)
+    # Salesforce's values back: the next form offers them again.
+    _, view = open_form(stack)
+    now = wait_for(lambda: (lambda v: v if len(v["versions"]) > 1
+                            else None)(latest(stack, view["id"])))
+    assert [o["value"] for o in blocks_by_id(now["view"])["case_priority"][
+        1]["element"]["options"]] == ["High", "Medium", "Low"]
 
 
 def test_oneliner_creates_or_says_why_not(stack):
@@ -492,3 +506,53 @@ def test_expired_session_refreshed_once_and_one_case(stack):
                              blocks_by_id(v["view"]) else None)(
         latest(stack, view["id"])))
     assert made[0]["CaseNumber"] in shown_text(done["view"])
+
+
+def test_integration_user_mode_creates_without_linking(stack):
+    """A workspace in integration-user mode: nobody links, the form is
+    submitted and the Case made in that integration's org as its Run-As
+    user."""
+    team, user = "T0E2E0002", "U0CASE0009"
+    b = stack.start_extra_standin("bcase", "3MVG9e2e.case_org_b", org="b",
+                                  run_as="integration@orgb.example")
+
+    def admin(*args):
+        r = subprocess.run([str(BUILD / "admin" / "forcelink-admin")] +
+                           list(args), env=stack.env(), cwd=str(stack.dir),
+                           capture_output=True, text=True, timeout=30)
+        assert r.returncode == 0, r.stderr
+    admin("integration", "add", "bcase", "--integration-user",
+          "--login-url", b.url, "--client-id", "3MVG9e2e.case_org_b",
+          "--client-secret-file", str(b.secret_file))
+    admin("workspace", "set-integration", team, "bcase")
+    assert stack.install(team).status == 200
+    before = {v["id"] for v in views(stack)}
+    r = stack.slash("", team, user, command="/case", trigger_id=stack.slack(
+        "POST", "/_control/trigger", {"team_id": team, "user_id": user})
+        .json()["trigger_id"])
+    assert r.status == 200 and r.body == b"", r.text
+    view = wait_for(lambda: [v for v in views(stack, user)
+                             if v["id"] not in before])[0]
+    state = {"case_subject": {"subject": {"type": "plain_text_input",
+                                          "value": "As the integration"}},
+             "case_priority": {"priority": {"type": "static_select",
+                                            "selected_option": {
+                                                "value": "Low"}}}}
+    p = stack.payload("view_submission", team, user, view={
+        "id": view["id"], "hash": view["hash"], "type": "modal",
+        "callback_id": "case",
+        "private_metadata": view["view"]["private_metadata"],
+        "state": {"values": state}})
+    out = json.loads(stack.post_action(p).body)
+    assert out["response_action"] == "update"
+    made = wait_for(lambda: [c for c in b.sf("GET", "/_control/cases")
+                             .json() if c["Subject"] == "As the integration"])
+    assert len(made) == 1 and made[0]["Priority"] == "Low"
+    done = wait_for(lambda: (lambda v: v if "case_done" in
+                             blocks_by_id(v["view"]) else None)(
+        latest(stack, view["id"])))
+    assert made[0]["CaseNumber"] in shown_text(done["view"])
+    assert not [c for c in cases(stack)
+                if c["Subject"] == "As the integration"]
+    assert stack.sql("SELECT count(*) FROM sf_link WHERE user_id = ?",
+                     (user,))[0][0] == 0

@@ -8,8 +8,8 @@ REST API guide documents (developer.salesforce.com: "sObject Describe",
   * GET  /services/data/vXX.X/sobjects/Case/describe: the fields forcelink's
     Case form uses, with lengths, picklistValues (Priority: High, Medium
     (the default), Low, or what the case_priorities fault says), and
-    Last-Modified (for a case_priorities list, when it was first
-    described); If-Modified-Since at or after it answers 304;
+    Last-Modified (June 2026, or when a describe first saw the
+    case_priorities fault set, changed or removed); If-Modified-Since at or after it answers 304;
   * POST /services/data/vXX.X/sobjects/Case: 201 {"id","success":true,
     "errors":[]} with Location, or 400 with a JSON array of
     {"message","errorCode","fields"}: INVALID_FIELD (unknown field, or an
@@ -121,21 +121,27 @@ def describe(version, faults):
                      "rowTemplate": base + "/{ID}"}}
 
 
-# When each list of Priority values the case_priorities fault gave was
-# first described: the describe changed then, as it does when an admin
-# edits the picklist, so a client's If-Modified-Since from before it gets
-# the new values and one from after gets 304.
-_changed_at = {}
-_changed_lock = threading.Lock()
+# The Priority values last described and when they changed: a describe
+# that finds them changed (the case_priorities fault set, changed or
+# removed) dates the change then, at least a second after the last one,
+# as a describe is once an admin edits the picklist; a client's
+# If-Modified-Since from before it gets the new values, one from then or
+# after gets 304.
+_last = {"key": None, "at": None}
+_last_lock = threading.Lock()
 
 
 def describe_modified(faults):
     values = faults.get("case_priorities")
-    if values is None:
-        return DESCRIBE_MODIFIED
-    with _changed_lock:
-        at = _changed_at.setdefault(tuple(values), time.time())
-    return formatdate(at, usegmt=True)
+    key = None if values is None else tuple(values)
+    with _last_lock:
+        if key != _last["key"]:
+            now = time.time()
+            if _last["at"] is not None:
+                now = max(now, _last["at"] + 1)
+            _last["key"], _last["at"] = key, now
+        at = _last["at"]
+    return DESCRIBE_MODIFIED if at is None else formatdate(at, usegmt=True)
 
 
 def _error(code, message, fields):
