@@ -472,7 +472,7 @@ http_request_extra(struct http *h, const char *method, const char *url,
 	if ((bearer != NULL && !http_header_ok(bearer)) ||
 	    (content_type != NULL && !http_header_ok(content_type)) ||
 	    (extra != NULL && !http_extra_ok(extra))) {
-		log_error("host=%s msg=\"control byte in a header value\"",
+		log_error("host=%s msg=\"a header that may not be sent\"",
 		    host);
 		goto out;
 	}

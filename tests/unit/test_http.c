@@ -487,6 +487,62 @@ START_TEST(test_tls_ok_with_ca_file)
 }
 END_TEST
 
+/* One more header: sent as given; a malformed one, or one of the
+ * headers http_request sets itself, refused before any connection. */
+START_TEST(test_extra_header)
+{
+	static const char *const bad[] = {
+		"If-Modified-Since:Mon", "If Modified: x", ": x",
+		"X-A: b\r\nX-Evil: 1", "Authorization: Bearer other",
+		"content-type: text/plain", "Accept: */*", "Expect: 100",
+	};
+	struct live	 l;
+	char		 req[4096];
+	size_t		 i;
+	int		 n;
+
+	live_start(&l, "server", "ca.pem", REPLY_OK, strlen(REPLY_OK));
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		ck_assert_msg(http_request_extra(l.h, "GET",
+		    url_for(l.s.port, "/"), "tok", NULL, NULL, bad[i],
+		    &l.r) == HTTP_ERROR, "%s", bad[i]);
+	ck_assert_int_eq(http_connections(l.h), 0);
+	ck_assert_int_eq(http_request_extra(l.h, "GET", url_for(l.s.port,
+	    "/d"), "tok", NULL, NULL, "If-Modified-Since: Mon, 01 Jun 2026 "
+	    "00:00:00 GMT", &l.r), HTTP_OK);
+	tls_last(&l.s, req, sizeof(req), &n);
+	ck_assert_ptr_nonnull(strstr(req, "\r\nIf-Modified-Since: Mon, 01 "
+	    "Jun 2026 00:00:00 GMT\r\n"));
+	ck_assert_ptr_nonnull(strstr(req, "\r\nAuthorization: Bearer tok"
+	    "\r\n"));
+	/* REPLY_OK has no Last-Modified. */
+	ck_assert(l.r.last_modified == 0);
+	live_stop(&l);
+}
+END_TEST
+
+/* A reply's Last-Modified is read into a time; a malformed one is none. */
+START_TEST(test_last_modified)
+{
+	static const char	 dated[] = "HTTP/1.1 200 OK\r\n"
+	    "Last-Modified: Mon, 01 Jun 2026 00:00:00 GMT\r\n"
+	    "Content-Length: 2\r\n\r\n{}";
+	static const char	 junk[] = "HTTP/1.1 200 OK\r\n"
+	    "Last-Modified: yesterday-ish\r\nContent-Length: 2\r\n\r\n{}";
+	struct live		 l;
+
+	live_start(&l, "server", "ca.pem", dated, strlen(dated));
+	ck_assert_int_eq(live_get(&l, "/", "tok"), HTTP_OK);
+	ck_assert_int_eq(l.r.status, 200);
+	ck_assert(l.r.last_modified == (time_t)1780272000);
+	live_stop(&l);
+	live_start(&l, "server", "ca.pem", junk, strlen(junk));
+	ck_assert_int_eq(live_get(&l, "/", "tok"), HTTP_OK);
+	ck_assert(l.r.last_modified == 0);
+	live_stop(&l);
+}
+END_TEST
+
 START_TEST(test_tls_connection_reused)
 {
 	struct live	 l;
@@ -580,6 +636,8 @@ suite(void)
 	tcase_add_loop_test(tc, test_tls_get_table, 0,
 	    sizeof(get_cases) / sizeof(get_cases[0]));
 	tcase_add_test(tc, test_tls_ok_with_ca_file);
+	tcase_add_test(tc, test_extra_header);
+	tcase_add_test(tc, test_last_modified);
 	tcase_add_test(tc, test_tls_connection_reused);
 	tcase_add_test(tc, test_tls_fail_toobig_streamed);
 	suite_add_tcase(s, tc);
