@@ -46,8 +46,8 @@ struct http_response {
 	long		retry_after;	/* Retry-After in seconds (a date
 					   is read as the seconds to it);
 					   0 when absent */
-	time_t		last_modified;	/* Last-Modified, 0 when absent or
-					   not a date */
+	time_t		last_modified;	/* a 2xx reply's Last-Modified; 0
+					   when absent or not a date */
 	struct buf	body;		/* capped at HTTP_RESPONSE_MAX */
 };
 
