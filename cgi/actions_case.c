@@ -84,6 +84,30 @@ case_refuse(struct action_req *a, enum store_result sr, const char *why)
 	}
 }
 
+/* The modal with a login link that resumes f's form (row key) once
+ * who has linked; NULL on failure (logged). */
+static char *
+case_login_view(struct action_req *a, const struct casefrm *f,
+    const char *key)
+{
+	struct store_names	 names;
+	char			*url = NULL, *view = NULL;
+	int			 kept = 0;
+
+	memset(&names, 0, sizeof(names));
+	snprintf(names.team_domain, sizeof(names.team_domain), "%s",
+	    a->p.team_domain);
+	snprintf(names.user_name, sizeof(names.user_name), "%s",
+	    a->p.user_name);
+	if (session_login_url_command(a->s, &a->p.who, &names, "/case", key,
+	    f->response_url, &url, &kept) == SESSION_OK)
+		view = casefrm_view_login(key, url, NULL, kept);
+	log_event(LOGL_INFO, "case.login", "kept=%d outcome=%s", kept,
+	    view != NULL ? "ok" : "error");
+	free(url);
+	return view;
+}
+
 /* The answer for a row past OPEN: what it came to, never a new Case. */
 static void
 case_answer_state(struct action_req *a, const struct store_action *row,
@@ -96,14 +120,33 @@ case_answer_state(struct action_req *a, const struct store_action *row,
 	if (row->state == CASEFRM_CREATED)
 		view = casefrm_view_created(f, key);
 	else if (row->state == CASEFRM_WAITING)
-		view = casefrm_view_note(key, "Your Case is waiting for your "
-		    "Salesforce login: once you have logged in, it is "
-		    "created.");
+		view = case_login_view(a, f, key);
 	else
 		view = casefrm_view_note(key, "Creating your Case in "
 		    "Salesforce…");
 	case_update(a, view);
 	free(view);
+}
+
+/* Another submission of this view moved its row first: the answer is
+ * what it came to, read again. */
+static void
+case_again(struct action_req *a, const char *key)
+{
+	struct store_action	 row;
+	struct casefrm		 f;
+	enum store_result	 sr;
+
+	memset(&row, 0, sizeof(row));
+	casefrm_init(&f);
+	sr = store_action_get(a->s->st, &a->p.who, STORE_ACTION_CASE, key,
+	    time(NULL), &row);
+	if (sr != STORE_OK || casefrm_load(row.data, &f) == -1)
+		case_refuse(a, sr == STORE_OK ? STORE_ERROR : sr, "again");
+	else
+		case_answer_state(a, &row, &f, key);
+	casefrm_free(&f);
+	store_action_free(&row);
 }
 
 /* 1 when who has no link (and the workspace is not in integration-user
@@ -122,36 +165,30 @@ case_unlinked(struct action_req *a)
 	return sr == STORE_NOTFOUND;
 }
 
-/* An unlinked person's submission: the form is kept (WAITING) with a
- * login that resumes it, and the modal shows the link. */
+/* An unlinked person's submission: the form is kept (WAITING) and the
+ * modal shows a login link that resumes it. */
 static void
 case_login(struct action_req *a, struct casefrm *f, const char *key)
 {
-	struct store_names	 names;
 	enum store_result	 sr;
-	char			*url = NULL, *data = NULL, *view = NULL;
-	int			 kept = 0;
+	char			*data = NULL, *view = NULL;
 
-	memset(&names, 0, sizeof(names));
-	snprintf(names.team_domain, sizeof(names.team_domain), "%s",
-	    a->p.team_domain);
-	snprintf(names.user_name, sizeof(names.user_name), "%s",
-	    a->p.user_name);
-	if ((data = casefrm_data(f)) == NULL ||
-	    session_login_url_command(a->s, &a->p.who, &names, "/case", key,
-	    f->response_url, &url, &kept) != SESSION_OK)
-		goto out;
+	if ((data = casefrm_data(f)) == NULL) {
+		case_update(a, NULL);
+		return;
+	}
 	sr = store_action_step(a->s->st, &a->p.who, key, CASEFRM_OPEN,
 	    CASEFRM_WAITING, data, time(NULL));
-	log_event(LOGL_INFO, "case.submit", "outcome=login kept=%d row=%s",
-	    kept, store_result_str(sr));
-	if (sr != STORE_OK)
-		goto out;
-	view = casefrm_view_login(key, url, NULL, kept);
-out:
-	case_update(a, view);
-	free(url);
 	crypto_free_secret(data);
+	log_event(LOGL_INFO, "case.submit", "outcome=login row=%s",
+	    store_result_str(sr));
+	if (sr == STORE_CONFLICT) {
+		case_again(a, key);
+		return;
+	}
+	if (sr == STORE_OK)
+		view = case_login_view(a, f, key);
+	case_update(a, view);
 	free(view);
 }
 
@@ -219,10 +256,14 @@ actions_case_submit(struct action_req *a)
 	/* Of two submissions of this view, exactly one gets here. */
 	sr = store_action_step(a->s->st, &a->p.who, key, CASEFRM_OPEN,
 	    CASEFRM_CREATING, data, time(NULL));
+	if (sr == STORE_CONFLICT) {
+		case_again(a, key);
+		goto out;
+	}
 	if (sr != STORE_OK) {
-		log_event(LOGL_INFO, "case.submit", "outcome=lost_race row=%s",
+		log_event(LOGL_ERR, "case.submit", "outcome=row row=%s",
 		    store_result_str(sr));
-		reply_raw(&a->rp, body);
+		case_update(a, NULL);
 		goto out;
 	}
 	reply_raw(&a->rp, body);

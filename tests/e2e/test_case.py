@@ -324,6 +324,11 @@ def test_unlinked_user_case_created_after_linking(stack):
     assert "/oauth/start?state=" in login
     assert "created and shown here" in shown_text(out["view"])
     assert len(cases(stack)) == before
+    # Submitted again (Slack retries an answer it missed): a login link
+    # again, not a second form waiting.
+    again = submit(stack, view, fill(subject="After linking"), user=LATE)
+    assert "case_login_link" in blocks_by_id(again["view"])
+    assert len(cases(stack)) == before
     # The person links, with the code shown and typed back in Slack.
     r, cookie = stack.start_login(login)
     assert r.status == 302, r.text
