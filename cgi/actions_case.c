@@ -121,6 +121,12 @@ case_answer_state(struct action_req *a, const struct store_action *row,
 		view = casefrm_view_created(f, key);
 	else if (row->state == CASEFRM_WAITING)
 		view = case_login_view(a, f, key);
+	else if (f->creating_at != 0 && (long long)time(NULL) -
+	    f->creating_at > CASEJOB_STUCK_SECS)
+		view = casefrm_view_note(key, "forcelink stopped while it was "
+		    "creating this Case, and cannot tell whether Salesforce "
+		    "created it. Look in Salesforce before you run /case "
+		    "again.");
 	else
 		view = casefrm_view_note(key, "Creating your Case in "
 		    "Salesforce…");
@@ -246,6 +252,7 @@ actions_case_submit(struct action_req *a)
 		case_login(a, &f, key);
 		goto out;
 	}
+	f.creating_at = (long long)time(NULL);
 	if ((data = casefrm_data(&f)) == NULL ||
 	    (view = casefrm_view_note(key, "Creating your Case in "
 	    "Salesforce…")) == NULL ||

@@ -985,7 +985,9 @@ casefrm_data(const struct casefrm *f)
 		    jsonb_add(o, casefrm_strings[i].key,
 		    json_object_new_string(v)) == -1)
 			goto fail;
-	if ((opts = json_object_new_array()) == NULL ||
+	if ((f->creating_at != 0 && jsonb_add(o, "creating_at",
+	    json_object_new_int64(f->creating_at)) == -1) ||
+	    (opts = json_object_new_array()) == NULL ||
 	    jsonb_add(o, "offered", opts) == -1 ||
 	    jsonb_add(o, "default", json_object_new_int(f->pri.def)) == -1)
 		goto fail;
@@ -1056,6 +1058,12 @@ casefrm_load(const char *data, struct casefrm *f)
 		    casefrm_set(&CASEFRM_FIELD(f, i),
 		    json_object_get_string(v)) == -1)
 			goto out;
+	}
+	if (json_object_object_get_ex(o, "creating_at", &v)) {
+		if (!json_object_is_type(v, json_type_int) ||
+		    json_object_get_int64(v) <= 0)
+			goto out;
+		f->creating_at = json_object_get_int64(v);
 	}
 	rc = casefrm_load_offered(o, &f->pri);
 out:

@@ -85,6 +85,9 @@ struct casefrm {
 	char			*case_number;
 	char			*instance_url;
 	char			*note;		/* e.g. an ambiguous Account */
+	/* When the row went to CREATING (0: never): a Case still
+	 * "creating" long after was cut off (a worker stopped). */
+	long long		 creating_at;
 };
 
 /* What is wrong with a form: a sentence for the top and one per input

@@ -198,6 +198,7 @@ casejob_create(struct session *s, const struct slack_user *who,
 		view = casefrm_view_form(f, key, &pr);
 		msg = casefrm_message_problems(&pr);
 	}
+	f->creating_at = 0;
 	if ((data = casefrm_data(f)) == NULL)
 		goto out;
 	sr = store_action_step(s->st, who, key, CASEFRM_CREATING, to, data,
@@ -227,7 +228,7 @@ casejob_resume(struct session *s, const struct slack_user *who,
 	struct session_as	 as;
 	struct casefrm		 f;
 	enum store_result	 sr;
-	char			*tok = NULL;
+	char			*tok = NULL, *data = NULL;
 	int			 rc = -1;
 
 	memset(&row, 0, sizeof(row));
@@ -242,8 +243,11 @@ casejob_resume(struct session *s, const struct slack_user *who,
 		    sr == STORE_OK ? row.state : -1);
 		goto out;
 	}
+	f.creating_at = (long long)time(NULL);
+	if ((data = casefrm_data(&f)) == NULL)
+		goto out;
 	sr = store_action_step(s->st, who, key, CASEFRM_WAITING,
-	    CASEFRM_CREATING, NULL, time(NULL));
+	    CASEFRM_CREATING, data, time(NULL));
 	if (sr != STORE_OK) {
 		log_event(LOGL_INFO, "case.resume", "outcome=%s",
 		    store_result_str(sr));
@@ -256,6 +260,7 @@ casejob_resume(struct session *s, const struct slack_user *who,
 	rc = 0;
 out:
 	crypto_free_secret(tok);
+	crypto_free_secret(data);
 	session_as_free(&as);
 	casefrm_free(&f);
 	store_action_free(&row);

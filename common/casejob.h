@@ -24,6 +24,10 @@
 /* How long a Case form's row lives: longer than anybody keeps a modal
  * open. */
 #define CASEJOB_ROW_TTL		(12 * 3600)
+/* A form still CREATING this long after it was submitted was cut off
+ * (its worker stopped): far longer than a create takes (a refresh and a
+ * composite, each bounded by HTTP_TOTAL_MS). */
+#define CASEJOB_STUCK_SECS	120
 
 /*
  * Opens the Case form f for who at once: f's Priority values are the

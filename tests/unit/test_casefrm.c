@@ -573,12 +573,14 @@ START_TEST(test_data_round_trip)
 	    "https://hooks.slack.com/commands/T1/2/x"), 0);
 	ck_assert_int_eq(casefrm_set(&f.permalink,
 	    "https://e2e.slack.com/archives/C1/p1"), 0);
+	f.creating_at = 1780272000LL;
 	data = casefrm_data(&f);
 	ck_assert_ptr_nonnull(data);
 	casefrm_init(&g);
 	ck_assert_int_eq(casefrm_load(data, &g), 0);
 	ck_assert_str_eq(g.subject, f.subject);
 	ck_assert_str_eq(g.response_url, f.response_url);
+	ck_assert(g.creating_at == f.creating_at);
 	ck_assert_ptr_null(g.description);
 	ck_assert(sf_case_picklist_same(&f.pri, &g.pri));
 	again = casefrm_data(&g);
@@ -593,6 +595,10 @@ START_TEST(test_data_round_trip)
 	ck_assert_int_eq(casefrm_load("{\"subject\":1,\"offered\":[],"
 	    "\"default\":-1}", &g), -1);
 	ck_assert_int_eq(casefrm_load("[]", &g), -1);
+	ck_assert_int_eq(casefrm_load("{\"creating_at\":\"1\",\"offered\":"
+	    "[],\"default\":-1}", &g), -1);
+	ck_assert_int_eq(casefrm_load("{\"creating_at\":-5,\"offered\":"
+	    "[],\"default\":-1}", &g), -1);
 	casefrm_free(&g);
 	casefrm_free(&f);
 }
