@@ -129,19 +129,26 @@ casejob_show(struct session *s, const char *view_id, const char *token,
 	return r == SLACKWEB_OK;
 }
 
-/* The note for a Case put on the first of several accounts of a name. */
+/* The note under a created Case: that it was made as the integration
+ * user (as), and that its Account was one of several of that name. */
 static int
-casejob_note(struct casefrm *f, const struct sf_case_result *r)
+casejob_note(struct casefrm *f, const struct sf_case_result *r,
+    const struct session_as *as)
 {
 	char	*note = NULL;
 	int	 rc;
 
-	if (r->accounts < 2)
+	if (r->accounts < 2 && !as->integration_user)
 		return 0;
-	if (asprintf(&note, "More than one Salesforce account is named "
-	    "“%s”: this Case is on the one Salesforce listed first (%s). "
-	    "Change it in Salesforce if that is not the right one.",
-	    r->account_name, r->account_id) == -1)
+	if (asprintf(&note, "%s%s%s%s%s%s%s",
+	    as->integration_user ? "Created in Salesforce as the integration "
+	    "user" : "", as->integration_user && as->username != NULL ? " " :
+	    "", as->integration_user && as->username != NULL ? as->username :
+	    "", as->integration_user ? ". " : "", r->accounts >= 2 ?
+	    "More than one Salesforce account has that name: this Case is "
+	    "on the one Salesforce listed first, " : "", r->accounts >= 2 ?
+	    r->account_name : "", r->accounts >= 2 ? ". Change it in "
+	    "Salesforce if that is not the right one." : "") == -1)
 		return -1;
 	rc = casefrm_set(&f->note, note);
 	free(note);
@@ -177,7 +184,7 @@ casejob_create(struct session *s, const struct slack_user *who,
 		if (casefrm_set(&f->case_id, r.id) == -1 ||
 		    casefrm_set(&f->case_number, r.number) == -1 ||
 		    casefrm_set(&f->instance_url, inst) == -1 ||
-		    casejob_note(f, &r) == -1)
+		    casejob_note(f, &r, as) == -1)
 			goto out;
 		view = casefrm_view_created(f, key);
 		msg = casefrm_message_created(f);

@@ -557,7 +557,42 @@ def test_integration_user_mode_creates_without_linking(stack):
                              blocks_by_id(v["view"]) else None)(
         latest(stack, view["id"])))
     assert made[0]["CaseNumber"] in shown_text(done["view"])
+    assert "as the integration user integration@orgb.example" in \
+        shown_text(done["view"])
     assert not [c for c in cases(stack)
                 if c["Subject"] == "As the integration"]
     assert stack.sql("SELECT count(*) FROM sf_link WHERE user_id = ?",
                      (user,))[0][0] == 0
+
+
+FOUND = {}      # account name -> the AccountId its Case got
+
+
+@pytest.mark.parametrize("typed,found", [
+    ("o'brien & partners", "O'Brien & Partners"),
+    ("100% Organic Ltd", "100% Organic Ltd"),
+    ("Back\\slash Systems", "Back\\slash Systems"),
+    ("{x} Labs", "{x} Labs"),
+    # Wildcards typed are letters: no account is named like this.
+    ("100_ Organic Ltd", None),
+    ("%", None),
+    ("Under%Holdings", None),
+    ("1; DROP TABLE Account' OR Name LIKE '%", None),
+])
+def test_account_names_are_literal(stack, typed, found):
+    _, view = open_form(stack)
+    subject = "Account " + secrets.token_hex(4)
+    submit(stack, view, fill(subject=subject, account=typed))
+    if found is None:
+        form = wait_for(lambda: (lambda v: v if "case_account_error" in
+                                 blocks_by_id(v["view"]) else None)(
+            latest(stack, view["id"])))
+        assert form, "no error under Account"
+        assert not [c for c in cases(stack) if c["Subject"] == subject]
+        return
+    made = wait_for(lambda: [c for c in cases(stack)
+                             if c["Subject"] == subject])
+    assert len(made) == 1 and made[0]["AccountId"], made
+    FOUND[found] = made[0]["AccountId"]
+    # Each name is its own account.
+    assert len(set(FOUND.values())) == len(FOUND)
