@@ -435,14 +435,25 @@ casefrm_mrkdwn(const char *prefix, const char *text, const char *suffix)
 {
 	struct json_object	*o = NULL;
 	struct buf		 b;
+	size_t			 cut, k;
 
-	buf_init(&b, 4 * CASEFRM_SECTION_MAX);
+	/* Escaping makes a byte at most five ("&amp;"). */
+	buf_init(&b, strlen(prefix) + 5 * strlen(text) + strlen(suffix) + 1);
 	if (buf_puts(&b, prefix) == -1 || slack_escape(&b, text) == -1 ||
 	    buf_puts(&b, suffix) == -1)
 		goto out;
-	if (sf_case_chars(buf_cstr(&b)) > CASEFRM_SECTION_MAX)
-		b.data[sf_case_prefix(buf_cstr(&b), CASEFRM_SECTION_MAX -
-		    1, b.len)] = '\0';
+	if (sf_case_chars(buf_cstr(&b)) > CASEFRM_SECTION_MAX) {
+		cut = sf_case_prefix(buf_cstr(&b), CASEFRM_SECTION_MAX - 1,
+		    b.len);
+		/* Not inside an entity: "&am" would show as it is. */
+		for (k = cut; k > 0 && cut - k < 5; k--)
+			if (b.data[k - 1] == '&') {
+				cut = k - 1;
+				break;
+			} else if (b.data[k - 1] == ';')
+				break;
+		b.data[cut] = '\0';
+	}
 	o = jsonb_text("mrkdwn", buf_cstr(&b));
 out:
 	buf_free(&b);
@@ -922,11 +933,12 @@ char *
 casefrm_message_problems(const struct casefrm_problems *pr)
 {
 	struct json_object	*blocks;
-	struct buf		 text;
+	struct buf		 text, esc;
 	char			*out = NULL;
 	size_t			 i;
 
 	buf_init(&text, 8192);
+	buf_init(&esc, 5 * 8192);
 	if (buf_puts(&text, "The Case was not created.") == -1)
 		goto out;
 	if (pr->top[0] != '\0' && (buf_putc(&text, ' ') == -1 ||
@@ -943,9 +955,15 @@ casefrm_message_problems(const struct casefrm_problems *pr)
 		json_object_put(blocks);
 		goto out;
 	}
-	out = casefrm_message(buf_cstr(&text), blocks);
+	/* The fallback text is mrkdwn too: Salesforce's words escaped. */
+	if (slack_escape(&esc, buf_cstr(&text)) == -1) {
+		json_object_put(blocks);
+		goto out;
+	}
+	out = casefrm_message(buf_cstr(&esc), blocks);
 out:
 	buf_free(&text);
+	buf_free(&esc);
 	return out;
 }
 

@@ -286,6 +286,34 @@ START_TEST(test_message_created)
 }
 END_TEST
 
+START_TEST(test_message_problems_escaped)
+{
+	struct casefrm_problems	 pr;
+	struct json_object	*m, *b;
+	char			*json;
+	size_t			 i;
+
+	memset(&pr, 0, sizeof(pr));
+	/* Salesforce's words, as hostile as they come, and long. */
+	for (i = 0; i + 10 < sizeof(pr.top); i += 10)
+		memcpy(pr.top + i, "<!channel>", 10);
+	snprintf(pr.block[CASEFRM_SUBJECT], sizeof(pr.block[0]),
+	    "&&&& <@U1> *x*");
+	json = casefrm_message_problems(&pr);
+	ck_assert_ptr_nonnull(json);
+	m = json_tokener_parse(json);
+	free(json);
+	ck_assert_ptr_nonnull(m);
+	ck_assert_ptr_null(strstr(str(m, "text"), "<!channel>"));
+	ck_assert_ptr_null(strstr(str(m, "text"), "<@U1>"));
+	ck_assert_ptr_nonnull(strstr(str(m, "text"), "Subject: &amp;&amp;"));
+	b = json_object_array_get_idx(member(m, "blocks"), 0);
+	ck_assert_ptr_null(strstr(str(member(b, "text"), "text"), "<!"));
+	ck_assert_uint_le(chars(str(member(b, "text"), "text")), 3000);
+	json_object_put(m);
+}
+END_TEST
+
 /* --- checks ------------------------------------------------------------- */
 
 static const struct {
@@ -642,6 +670,7 @@ suite(void)
 	tcase_add_test(tc, test_form_view_largest);
 	tcase_add_test(tc, test_notes_and_created);
 	tcase_add_test(tc, test_message_created);
+	tcase_add_test(tc, test_message_problems_escaped);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("checks");
 	tcase_add_loop_test(tc, test_checks, 0, NELEM(checks));
