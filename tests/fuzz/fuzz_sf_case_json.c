@@ -16,7 +16,8 @@
  * [A-Z0-9_], its message without control bytes, at most
  * SF_CASE_FIELDS_MAX field names of [A-Za-z0-9_.]; and whatever was
  * read, the Case form re-opened with it (casefrm_map, casefrm_view_form)
- * is JSON within Slack's view limits.
+ * is JSON within Slack's view limits, and the message saying why no Case
+ * was made has no raw "<" and only Slack's entities in its text.
  */
 #include <ctype.h>
 #include <stdint.h>
@@ -104,6 +105,17 @@ check_form(const struct sf_case_result *r)
 	FUZZ_REQUIRE(v != NULL);
 	FUZZ_REQUIRE(json_object_object_get_ex(v, "blocks", &blocks) &&
 	    json_object_array_length(blocks) <= 100);
+	json_object_put(v);
+	free(view);
+	/* The message saying so: Salesforce's words escaped everywhere. */
+	view = casefrm_message_problems(&pr);
+	FUZZ_REQUIRE(view != NULL);
+	v = json_tokener_parse(view);
+	FUZZ_REQUIRE(v != NULL);
+	FUZZ_REQUIRE(json_object_object_get_ex(v, "text", &blocks));
+	FUZZ_REQUIRE(strchr(json_object_get_string(blocks), '<') == NULL);
+	FUZZ_REQUIRE(fuzz_entities_ok(json_object_get_string(blocks),
+	    strlen(json_object_get_string(blocks)), fuzz_slack_entities));
 	json_object_put(v);
 	free(view);
 	casefrm_free(&f);
