@@ -234,10 +234,11 @@ cmd_search(struct contact *c)
 	else
 		snprintf(c->keep, sizeof(c->keep), "%d", page.limit);
 	res = search_run(c->s, &c->who, &page, &c->as, &json, &found, &err);
-	log_event(LOGL_INFO, "cmd.search", "kind=%s outcome=%s found=%zu "
-	    "error=%s integration=\"%s\" iuser=%d", sf_kind_str(page.kind),
+	log_event(LOGL_INFO, "cmd.search", "outcome=%s found=%zu error=%s "
+	    "kind=%s offset=%d integration=\"%s\" iuser=%d",
 	    session_result_str(res), found, err.code[0] ? err.code : "-",
-	    c->as.integration, c->as.integration_user);
+	    sf_kind_str(page.kind), page.offset, c->as.integration,
+	    c->as.integration_user);
 	c->found = res == SESSION_OK;
 	return res == SESSION_OK ? json : contact_failure(c, res);
 }
