@@ -272,7 +272,7 @@ bk_census(const struct config *cfg, struct store *st, const char *what,
 		return admin_store_fail(st, "counting the rows by key");
 	ids[0] = '\0';
 	for (i = 0; i < *n; i++) {
-		rows = kc[i].links + kc[i].states + kc[i].integrations;
+		rows = store_key_count_rows(&kc[i]);
 		if (rows == 0 || admin_key_known(cfg, kc[i].key_id))
 			continue;
 		missing += rows;
@@ -601,8 +601,7 @@ backup_print(const struct bk_opts *o, const struct bk_report *rep)
 			json_object_object_add(e, "key_id",
 			    admin_json_str(rep->kc[i].key_id));
 			json_object_object_add(e, "rows", json_object_new_int64(
-			    rep->kc[i].links + rep->kc[i].states +
-			    rep->kc[i].integrations));
+			    store_key_count_rows(&rep->kc[i])));
 			json_object_array_add(a, e);
 		}
 	json_object_object_add(j, "keys", a);

@@ -156,8 +156,7 @@ health_gauges(struct session *s, struct metrics_gauges *g)
 		len = strnlen(kc[i].key_id, METRICS_KEY_ID_MAX);
 		memcpy(g->key_id[i], kc[i].key_id, len);
 		g->key_id[i][len] = '\0';
-		g->key_rows[i] = kc[i].links + kc[i].states +
-		    kc[i].integrations;
+		g->key_rows[i] = store_key_count_rows(&kc[i]);
 	}
 	g->nkeys = n;
 	g->db_ok = 1;

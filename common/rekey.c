@@ -135,7 +135,7 @@ rekey_pass(struct store *st, int batch, int pause_ms,
 		STORE_REKEY_LINKS, STORE_REKEY_STATES, STORE_REKEY_SEARCHES,
 		STORE_REKEY_PENDING,
 		STORE_REKEY_INSTALLS, STORE_REKEY_INTEGRATIONS,
-		STORE_REKEY_ITOKENS
+		STORE_REKEY_ITOKENS, STORE_REKEY_ACTIONS
 	};
 	struct store_rekey_counts	 one;
 	struct store_rekey		*b = NULL;
@@ -469,7 +469,7 @@ rekey_count(struct rekey *rk, long *remaining, long *unknown,
 		    "rows by key (%s)", sr == STORE_BUSY ? "the database is "
 		    "locked" : "see the line above");
 	for (i = 0; i < n; i++) {
-		rows = kc[i].links + kc[i].states + kc[i].integrations;
+		rows = store_key_count_rows(&kc[i]);
 		if (strcmp(kc[i].key_id, rk->ring[0].id) == 0)
 			continue;
 		*remaining += rows;

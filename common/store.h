@@ -260,8 +260,8 @@ enum store_result store_replay_check(struct store *,
  * (logged): replay_open()'s history. */
 long		 store_replay_live(struct store *, time_t now);
 
-/* Deletes expired login states, install states and replay entries.
- * Returns the number of rows removed, or -1. */
+/* Deletes expired login states, install states, replay entries and
+ * action rows.  Returns the number of rows removed, or -1. */
 int		 store_purge(struct store *, time_t now);
 
 /* --- Administration (forcelink-admin) ----------------------------------
@@ -358,7 +358,7 @@ enum store_result store_restore(struct store *, const char *path);
  * as src's, and every sealed value of dst must open with the keys of
  * dst's keyring (links' two tokens, installations' tokens, integrations'
  * secrets and tokens, login states' verifiers, searches and pending
- * links).  Only then, with commit set, does the transaction commit;
+ * links, action rows' data).  Only then, with commit set, does the transaction commit;
  * without it (a rehearsal) it is rolled back after the checks.  Right
  * before the commit, unchanged (when not NULL) is asked whether the
  * database src was copied from is still as it was: 0 rolls back
@@ -377,7 +377,7 @@ enum store_result store_restore(struct store *, const char *path);
  * whenever another connection commits to its SQLite file (SQLite's
  * PRAGMA data_version): 0 and *v, or -1 (logged; PostgreSQL has none).
  */
-#define STORE_MIGRATE_TABLES	8
+#define STORE_MIGRATE_TABLES	9
 #define STORE_MIGRATE_BAD_MAX	8
 
 struct store_migrate_table {
@@ -484,6 +484,7 @@ enum store_result store_link_remove(struct store *, const struct slack_user *);
 struct store_purged {
 	long	login_states;	/* expired login nonces and states */
 	long	replays;	/* expired Slack signature hashes */
+	long	actions;	/* expired action rows (migration 6) */
 };
 
 /* store_purge(), counting each kind.  Returns 0 or -1 (logged; the
@@ -552,8 +553,9 @@ int		 store_integrity_check(struct store *, char *msg,
 /*
  * Key rotation (common/rekey.c drives it).  The sealed values of links
  * (both tokens), of started logins (the PKCE verifier), of searches
- * remembered with a login link (text and response_url) and of Slack
- * installations (bot and refresh tokens) that are not
+ * remembered with a login link (text and response_url), of Slack
+ * installations (bot and refresh tokens), of integrations and of action
+ * rows (their data) that are not
  * under the current key are read a batch at a time, opened with the key
  * their key id names and sealed again under the current key, with the
  * associated data now naming the current key's id.  The batch is then
@@ -570,7 +572,8 @@ enum store_rekey_table {
 	STORE_REKEY_PENDING,	/* links waiting for their proof (mig. 5) */
 	STORE_REKEY_INSTALLS,	/* Slack installations' bot tokens */
 	STORE_REKEY_INTEGRATIONS,	/* consumer secrets (migration 4) */
-	STORE_REKEY_ITOKENS		/* integration users' tokens */
+	STORE_REKEY_ITOKENS,		/* integration users' tokens */
+	STORE_REKEY_ACTIONS		/* action rows' data (migration 6) */
 };
 
 /*
@@ -616,15 +619,21 @@ size_t		 store_rekey_count(const struct store_rekey *);
 void		 store_rekey_free(struct store_rekey *);
 
 /* Rows per key id ("" when malformed): links, Slack installations and
- * integrations' sealed values, and sealed values of login states (a
- * started login's verifier, a remembered search). */
+ * integrations' sealed values, sealed values of login states (a
+ * started login's verifier, a remembered search), and action rows. */
 struct store_key_count {
 	char	 key_id[CRYPTO_KEYID_LEN + 1];
 	long	 links;
 	long	 states;
 	long	 integrations;	/* consumer secrets and integration users'
 				   tokens (migration 4) */
+	long	 actions;	/* action rows' data (migration 6) */
 };
+
+/* Every sealed row an entry counts: what a rotation must reseal before
+ * the key can go.  Callers add up through this, so a table added later
+ * is counted everywhere. */
+long		 store_key_count_rows(const struct store_key_count *);
 
 /*
  * Counts the sealed rows by key id, in key id order, into out[0..*n-1]
@@ -842,9 +851,14 @@ struct store_search {
 
 /*
  * store_nonce_add() that also keeps search (text and response_url, both
- * sealed; created_at is ignored: the row's time is used) on the nonce's
- * row.  search may be NULL.  Returns STORE_OK or STORE_ERROR (also for a
- * text or URL that is empty or too long).
+ * sealed; command in plain text; created_at is ignored: the row's time
+ * is used) on the nonce's row.  search may be NULL.  Returns STORE_OK or
+ * STORE_ERROR (also for a text or URL that is empty or too long, or a
+ * command that is not "/" and then 1 to STORE_SEARCH_COMMAND_MAX - 1
+ * printable ASCII characters without spaces).  Every call that hands a
+ * kept search back (store_state_take_search, store_state_take_leg,
+ * store_search_peek, store_pending_confirm, store_pending_link) gives
+ * its command with it, NULL when none was kept.
  */
 enum store_result store_nonce_add_search(struct store *,
 	    const struct slack_user *,

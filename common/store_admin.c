@@ -228,11 +228,12 @@ store_purge_counts(struct store *st, time_t now, struct store_purged *p)
 {
 	int	 rc = -1;
 
-	p->login_states = p->replays = 0;
+	p->login_states = p->replays = p->actions = 0;
 	store_writer_lock(st);
 	if (store_purge_one(st, STMT_PURGE_STATE, now,
 	    &p->login_states) == 0 &&
-	    store_purge_one(st, STMT_PURGE_REPLAY, now, &p->replays) == 0)
+	    store_purge_one(st, STMT_PURGE_REPLAY, now, &p->replays) == 0 &&
+	    store_purge_one(st, STMT_PURGE_ACTION, now, &p->actions) == 0)
 		rc = 0;
 	store_writer_unlock(st);
 	return rc;

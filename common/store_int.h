@@ -161,6 +161,16 @@ enum stmt {
 	STMT_REKEY_INTEG_SET,
 	STMT_REKEY_ITOKEN,
 	STMT_REKEY_ITOKEN_SET,
+	/* Action rows (sql/006_actions.sql, store_action.c). */
+	STMT_ACTION_PUT,
+	STMT_ACTION_GET,
+	STMT_ACTION_STEP,
+	STMT_ACTION_VIEW_OWNER,
+	STMT_ACTION_VIEW,
+	STMT_ACTION_DROP,
+	STMT_PURGE_ACTION,
+	STMT_REKEY_ACTIONS,
+	STMT_REKEY_ACTION_SET,
 	/* What only forcelink-admin asks for (store_admin.c). */
 	STMT_LINK_LIST,
 	STMT_LINK_REMOVE,
@@ -176,6 +186,7 @@ enum stmt {
 	STMT_INTEGRITY,
 	STMT_LINK_NEWEST,
 	STMT_STATS_INSTALLS,
+	STMT_STATS_ACTIONS,
 	/* Moving a store to another database (store_migrate.c): the rows
 	 * of every table, and each table's count; each table read whole,
 	 * in its columns' order, and inserted in the same order. */
@@ -196,6 +207,8 @@ enum stmt {
 	STMT_MIG_PUT_WS,
 	STMT_MIG_READ_ITOKEN,
 	STMT_MIG_PUT_ITOKEN,
+	STMT_MIG_READ_ACTIONS,
+	STMT_MIG_PUT_ACTIONS,
 	/* The sealed values of the copy, a page at a time by rowid, for
 	 * the check that each opens. */
 	STMT_MIG_SEALED_LINKS,
@@ -203,6 +216,7 @@ enum stmt {
 	STMT_MIG_SEALED_INSTALLS,
 	STMT_MIG_SEALED_INTEG,
 	STMT_MIG_SEALED_ITOKEN,
+	STMT_MIG_SEALED_ACTIONS,
 	/* SQLite's count of other connections' commits (none on
 	 * PostgreSQL). */
 	STMT_MIG_DATA_VERSION,
@@ -315,8 +329,34 @@ enum {
 	RCOL_CREATED_AT,
 	RCOL_KEY_ID,
 	RCOL_TEXT_CT,
-	RCOL_URL_CT
+	RCOL_URL_CT,
+	RCOL_COMMAND
 };
+
+/* Columns of STMT_ACTION_GET. */
+enum {
+	XCOL_KIND,
+	XCOL_ENTERPRISE_ID,
+	XCOL_TEAM_ID,
+	XCOL_USER_ID,
+	XCOL_VIEW_ID,
+	XCOL_STATE,
+	XCOL_KEY_ID,
+	XCOL_DATA_CT,
+	XCOL_CREATED_AT,
+	XCOL_EXPIRES_AT
+};
+
+/* Columns of STMT_REKEY_ACTIONS. */
+enum {
+	RXCOL_ROWID,
+	RXCOL_KEY_HASH,
+	RXCOL_KEY_ID,
+	RXCOL_DATA_CT
+};
+
+/* The sealed column of an action row, as its associated data names it. */
+#define STORE_ACTION_DATA	"data_ct"
 
 /*
  * The columns store_migrate.c copies, per table: every column of the
@@ -338,8 +378,9 @@ enum {
 	"key_id, used_at, search_ct, search_url_ct, search_key_id, org, " \
 	"team_domain, user_name, leg, pend_org, pend_sf_user_id, " \
 	"pend_sf_org_id, pend_sf_username, pend_instance_url, pend_key_id, " \
-	"pend_access_ct, pend_refresh_ct, confirm_hash, confirm_tries"
-#define STORE_MIG_STATES_KINDS		"BTTTIIIBBBTIBBTTTTTTTTTTTBBBI"
+	"pend_access_ct, pend_refresh_ct, confirm_hash, confirm_tries, " \
+	"search_command"
+#define STORE_MIG_STATES_KINDS		"BTTTIIIBBBTIBBTTTTTTTTTTTBBBIT"
 #define STORE_MIG_REPLAY_COLS		"sig_hash, expires_at"
 #define STORE_MIG_REPLAY_KINDS		"BI"
 #define STORE_MIG_INSTALLS_COLS \
@@ -361,6 +402,10 @@ enum {
 	"integration, sf_user_id, sf_org_id, sf_username, instance_url, " \
 	"key_id, access_token_ct, version, fetched_at"
 #define STORE_MIG_ITOKEN_KINDS		"TTTTTTBII"
+#define STORE_MIG_ACTIONS_COLS \
+	"key_hash, kind, enterprise_id, team_id, user_id, view_id, state, " \
+	"key_id, data_ct, created_at, expires_at"
+#define STORE_MIG_ACTIONS_KINDS		"BITTTTITBII"
 
 
 struct store_pg;
@@ -580,7 +625,8 @@ int		 store_pg_open(struct store *, const char *, int);
 
 /* Associated data: the tag and the fields; a token's (row, which, key
  * id); a verifier's (state hash, key id); a search's or pending link's
- * (nonce hash, column, key id); an integration's (name, column, key id).
+ * (nonce hash, column, key id); an integration's (name, column, key id);
+ * an action row's (key hash, column, key id).
  * Each returns 0, or -1 (logged). */
 int		 store_ad_fields(struct store_ad *, const char *const *,
 		    size_t);
@@ -592,6 +638,10 @@ int		 store_ad_search(struct store_ad *,
 		    const unsigned char [CRYPTO_HASHLEN], const char *,
 		    const char *);
 int		 store_ad_integ(struct store_ad *, const char *, const char *,
+		    const char *);
+/* An action row's (key hash, column, key id). */
+int		 store_ad_action(struct store_ad *,
+		    const unsigned char [CRYPTO_HASHLEN], const char *,
 		    const char *);
 /* The one seal and the one open, under key k with associated data ad:
  * 0 or -1; STORE_OK (and an allocated plaintext: crypto_free_secret),
@@ -626,6 +676,12 @@ int		 store_seal_integ(const struct crypto_key *, const char *,
 enum store_result store_open_integ(const struct crypto_key *,
 		    const unsigned char *, size_t, const char *, const char *,
 		    char **);
+int		 store_seal_action(const struct crypto_key *,
+		    const unsigned char [CRYPTO_HASHLEN], const char *,
+		    struct sealed *);
+enum store_result store_open_action(const struct crypto_key *,
+		    const unsigned char *, size_t,
+		    const unsigned char [CRYPTO_HASHLEN], char **);
 /* A value opened under k (ad_old) and sealed again under cur (ad_new):
  * 0, or -1 with *open_failed set when it did not open. */
 int		 store_reseal(const struct crypto_key *, const struct crypto_key *,

@@ -300,7 +300,27 @@ out:
 
 /* --- Searches remembered with a login link ---------------------------- */
 
-/* Whether search has a text and a response_url within bounds. */
+/* Whether command, when not NULL, is a slash command's name: "/" and
+ * then printable ASCII without spaces, STORE_SEARCH_COMMAND_MAX bytes at
+ * most.  It is kept in plain text and shown back. */
+static int
+store_command_ok(const char *command)
+{
+	size_t	 i, n;
+
+	if (command == NULL)
+		return 1;
+	n = strnlen(command, STORE_SEARCH_COMMAND_MAX + 1);
+	if (n < 2 || n > STORE_SEARCH_COMMAND_MAX || command[0] != '/')
+		return 0;
+	for (i = 1; i < n; i++)
+		if (command[i] <= ' ' || command[i] > '~')
+			return 0;
+	return 1;
+}
+
+/* Whether search has a text and a response_url within bounds, and a
+ * well-formed command or none. */
 static int
 store_search_ok(const struct store_search *search)
 {
@@ -316,6 +336,10 @@ store_search_ok(const struct store_search *search)
 	    u > STORE_SEARCH_URL_MAX) {
 		log_error("text_len=%zu url_len=%zu msg=\"search out of "
 		    "bounds\"", t, u);
+		return 0;
+	}
+	if (!store_command_ok(search->command)) {
+		log_error("msg=\"malformed search command\"");
 		return 0;
 	}
 	return 1;
@@ -378,6 +402,8 @@ store_nonce_add_login(struct store *st, const struct slack_user *who,
 	    store_bind_name(st, id, 10, names != NULL ? names->team_domain :
 	    NULL) == -1 ||
 	    store_bind_name(st, id, 11, names != NULL ? names->user_name :
+	    NULL) == -1 ||
+	    store_bind_name(st, id, 12, search != NULL ? search->command :
 	    NULL) == -1 ||
 	    store_step(st, id) == -1)
 		goto out;
@@ -451,10 +477,16 @@ store_search_read(struct store *st,
 		    "search_url_ct", &out->response_url);
 	if (o == STORE_ERROR)
 		goto out;
-	if (o == STORE_OK)
+	if (o == STORE_OK) {
 		out->created_at = (time_t)store_col_int(st, STMT_SEARCH_GET,
 		    RCOL_CREATED_AT);
-	else
+		/* NULL (rows made before migration 6, or no command given)
+		 * stays NULL: "/contact". */
+		if (!store_col_null(st, STMT_SEARCH_GET, RCOL_COMMAND) &&
+		    (out->command = store_col_dup(st, STMT_SEARCH_GET,
+		    RCOL_COMMAND)) == NULL)
+			goto out;
+	} else
 		store_search_free(out);
 	r = STORE_OK;
 out:
@@ -503,6 +535,7 @@ store_search_free(struct store_search *search)
 		return;
 	crypto_free_secret(search->text);
 	crypto_free_secret(search->response_url);
+	free(search->command);
 	memset(search, 0, sizeof(*search));
 }
 

@@ -51,6 +51,8 @@ static const struct mig_table {
 	    STORE_MIG_WS_KINDS },
 	{ "integration_token", STMT_MIG_READ_ITOKEN, STMT_MIG_PUT_ITOKEN,
 	    STORE_MIG_ITOKEN_KINDS },
+	{ "slack_action", STMT_MIG_READ_ACTIONS, STMT_MIG_PUT_ACTIONS,
+	    STORE_MIG_ACTIONS_KINDS },
 };
 
 /* How a sealed value's associated data names its row. */
@@ -58,7 +60,8 @@ enum mig_open {
 	MIG_TOKEN,	/* Slack ids: a link's or an installation's token */
 	MIG_VERIFIER,	/* a login state's state hash */
 	MIG_SEARCH,	/* a login state's nonce hash and the column */
-	MIG_INTEG	/* an integration's name and the column */
+	MIG_INTEG,	/* an integration's name and the column */
+	MIG_ACTION	/* an action row's key hash */
 };
 
 /*
@@ -108,6 +111,9 @@ static const struct mig_sealed {
 	    { 1, -1, -1 }, 2, 3, "client_secret" },
 	{ 7, "access_token_ct", STMT_MIG_SEALED_ITOKEN, MIG_INTEG,
 	    { 1, -1, -1 }, 2, 3, "access" },
+	/* STMT_MIG_SEALED_ACTIONS: rowid, key_hash, key_id, data_ct. */
+	{ 8, "data_ct", STMT_MIG_SEALED_ACTIONS, MIG_ACTION,
+	    { 1, -1, -1 }, 2, 3, STORE_ACTION_DATA },
 };
 
 /* The statements of the check, each with the sealed columns above. */
@@ -117,6 +123,7 @@ static const enum stmt mig_sealed_stmts[] = {
 	STMT_MIG_SEALED_INSTALLS,
 	STMT_MIG_SEALED_INTEG,
 	STMT_MIG_SEALED_ITOKEN,
+	STMT_MIG_SEALED_ACTIONS,
 };
 
 /* Reads the row counts of st's tables into n (STMT_MIG_COUNTS).
@@ -268,11 +275,14 @@ mig_open_one(struct store *st, const struct mig_sealed *s,
 		break;
 	case MIG_VERIFIER:
 	case MIG_SEARCH:
+	case MIG_ACTION:
 		h = store_col_bytes(st, s->stmt, s->id[0], &hlen);
 		if (h == NULL || hlen != CRYPTO_HASHLEN)
 			break;
 		if (s->kind == MIG_VERIFIER)
 			r = store_open_verifier(k, ct, len, h, &pt);
+		else if (s->kind == MIG_ACTION)
+			r = store_open_action(k, ct, len, h, &pt);
 		else
 			r = store_open_search(k, ct, len, h, s->which, &pt);
 		break;

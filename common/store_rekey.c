@@ -29,7 +29,8 @@ enum {
 /* What names a row, in its associated data and in its update. */
 enum store_rekey_ident {
 	STORE_REKEY_WHO,	/* Slack ids: enterprise, team[, user] */
-	STORE_REKEY_HASH,	/* a login_state row's state or nonce hash */
+	STORE_REKEY_HASH,	/* a login_state row's state or nonce hash,
+				   an action row's key hash */
 	STORE_REKEY_NAME	/* an integration's name */
 };
 
@@ -83,6 +84,13 @@ store_rekey_ad_search(struct store_ad *ad, const struct store_rekey_row *row,
 }
 
 static int
+store_rekey_ad_action(struct store_ad *ad, const struct store_rekey_row *row,
+    const char *which, const char *key_id)
+{
+	return store_ad_action(ad, row->state_hash, which, key_id);
+}
+
+static int
 store_rekey_ad_integ(struct store_ad *ad, const struct store_rekey_row *row,
     const char *which, const char *key_id)
 {
@@ -92,7 +100,8 @@ store_rekey_ad_integ(struct store_ad *ad, const struct store_rekey_row *row,
 /*
  * The tables, by enum store_rekey_table.  An installation is sealed as
  * the row (enterprise, team, ""), its refresh token may be absent; a
- * search and a pending link are named by the row's nonce hash.
+ * search and a pending link are named by the row's nonce hash, an action
+ * row by its key hash.
  */
 static const struct store_rekey_def store_rekey_defs[] = {
 	[STORE_REKEY_LINKS] = { "link", STMT_REKEY_LINKS, STMT_REKEY_LINK_SET,
@@ -132,6 +141,11 @@ static const struct store_rekey_def store_rekey_defs[] = {
 	    RNCOL_KEY_ID, RNCOL_SEALED, 0, RNCOL_VERSION, 0,
 	    store_rekey_ad_integ, "access", NULL,
 	    { 2, 3, 0, 6, 4, 5, 0 } },
+	[STORE_REKEY_ACTIONS] = { "action", STMT_REKEY_ACTIONS,
+	    STMT_REKEY_ACTION_SET, STORE_REKEY_HASH, { RXCOL_KEY_HASH },
+	    RXCOL_KEY_ID, RXCOL_DATA_CT, 0, 0, 0,
+	    store_rekey_ad_action, STORE_ACTION_DATA, NULL,
+	    { 2, 3, 0, 0, 4, 5, 0 } },
 };
 
 /* Frees what a row of a batch holds (its slot stays). */
@@ -473,8 +487,15 @@ store_key_census(struct store *st, struct store_key_count *out, size_t max,
 		e->links += (long)store_col_int(st, STMT_KEY_CENSUS, 1);
 		e->states += (long)store_col_int(st, STMT_KEY_CENSUS, 2);
 		e->integrations += (long)store_col_int(st, STMT_KEY_CENSUS, 3);
+		e->actions += (long)store_col_int(st, STMT_KEY_CENSUS, 4);
 	}
 	r = rc == -1 ? store_failure(st) : STORE_OK;
 	store_reset(st, STMT_KEY_CENSUS);
 	return r;
+}
+
+long
+store_key_count_rows(const struct store_key_count *e)
+{
+	return e->links + e->states + e->integrations + e->actions;
 }

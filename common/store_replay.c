@@ -84,7 +84,9 @@ store_purge_locked(struct store *st, time_t now)
 		STMT_PURGE_STATE,
 		STMT_PURGE_REPLAY,
 		/* The install flow's states (sql/003_installations.sql). */
-		STMT_PURGE_ISTATE
+		STMT_PURGE_ISTATE,
+		/* Action rows (sql/006_actions.sql). */
+		STMT_PURGE_ACTION
 	};
 	size_t			 i;
 	int			 n = 0, rc;

@@ -1,6 +1,7 @@
 /*
  * store_seal: the associated data and the sealing of every secret the
- * store keeps (tokens, verifiers, searches, integrations' values).  The
+ * store keeps (tokens, verifiers, searches, integrations' values, action
+ * rows' data).  The
  * associated data binds a ciphertext to its row's identity, never to the
  * engine, so a ciphertext means the same wherever the row is kept.
  */
@@ -100,6 +101,23 @@ store_ad_integ(struct store_ad *ad, const char *name, const char *column,
 {
 	const char *const f[] = { "integration", name, column, key_id };
 
+	return store_ad_fields(ad, f, sizeof(f) / sizeof(f[0]));
+}
+
+/*
+ * Associated data of an action row's sealed value: the tag, "action",
+ * the hex of the key hash (its row: the key itself is not kept), the
+ * column and the key id.  Returns 0 or -1.
+ */
+int
+store_ad_action(struct store_ad *ad,
+    const unsigned char key_hash[CRYPTO_HASHLEN], const char *column,
+    const char *key_id)
+{
+	char		 hex[CRYPTO_HASHLEN * 2 + 1];
+	const char *const f[] = { "action", hex, column, key_id };
+
+	crypto_hex(key_hash, CRYPTO_HASHLEN, hex);
 	return store_ad_fields(ad, f, sizeof(f) / sizeof(f[0]));
 }
 
@@ -243,6 +261,31 @@ store_open_integ(const struct crypto_key *k, const unsigned char *ct,
 	if (store_ad_integ(&ad, name, column, k->id) == -1)
 		return STORE_ERROR;
 	return store_open_value(k, &ad, ct, len, out, "value");
+}
+
+/* The data of the slack_action row of key_hash. */
+int
+store_seal_action(const struct crypto_key *k,
+    const unsigned char key_hash[CRYPTO_HASHLEN], const char *data,
+    struct sealed *out)
+{
+	struct store_ad	 ad;
+
+	if (store_ad_action(&ad, key_hash, STORE_ACTION_DATA, k->id) == -1)
+		return -1;
+	return store_seal_value(k, &ad, data, out, "action data");
+}
+
+enum store_result
+store_open_action(const struct crypto_key *k, const unsigned char *ct,
+    size_t len, const unsigned char key_hash[CRYPTO_HASHLEN], char **out)
+{
+	struct store_ad	 ad;
+
+	*out = NULL;
+	if (store_ad_action(&ad, key_hash, STORE_ACTION_DATA, k->id) == -1)
+		return STORE_ERROR;
+	return store_open_value(k, &ad, ct, len, out, "action data");
 }
 
 /*

@@ -132,18 +132,20 @@ const struct store_sql	 store_stmts_pg[STMT__MAX] = {
 	/* A key id may be NULL here (a login_state row's): first, as
 	 * SQLite sorts it. */
 	[STMT_KEY_CENSUS] = { "key_census",
-	    "SELECT key_id, sum(l)::bigint, sum(s)::bigint, sum(i)::bigint "
-	    "FROM ("
-	    "SELECT key_id, 1 AS l, 0 AS s, 0 AS i FROM sf_link UNION ALL "
-	    "SELECT key_id, 0, 1, 0 FROM login_state "
+	    "SELECT key_id, sum(l)::bigint, sum(s)::bigint, sum(i)::bigint, "
+	    "sum(a)::bigint FROM ("
+	    "SELECT key_id, 1 AS l, 0 AS s, 0 AS i, 0 AS a FROM sf_link "
+	    "UNION ALL "
+	    "SELECT key_id, 0, 1, 0, 0 FROM login_state "
 	    "WHERE verifier_ct IS NOT NULL UNION ALL "
-	    "SELECT search_key_id, 0, 1, 0 FROM login_state "
+	    "SELECT search_key_id, 0, 1, 0, 0 FROM login_state "
 	    "WHERE search_ct IS NOT NULL UNION ALL "
-	    "SELECT pend_key_id, 0, 1, 0 FROM login_state "
+	    "SELECT pend_key_id, 0, 1, 0, 0 FROM login_state "
 	    "WHERE pend_refresh_ct IS NOT NULL UNION ALL "
-	    "SELECT key_id, 1, 0, 0 FROM slack_install UNION ALL "
-	    "SELECT key_id, 0, 0, 1 FROM sf_integration UNION ALL "
-	    "SELECT key_id, 0, 0, 1 FROM integration_token) AS census "
+	    "SELECT key_id, 1, 0, 0, 0 FROM slack_install UNION ALL "
+	    "SELECT key_id, 0, 0, 1, 0 FROM sf_integration UNION ALL "
+	    "SELECT key_id, 0, 0, 1, 0 FROM integration_token UNION ALL "
+	    "SELECT key_id, 0, 0, 0, 1 FROM slack_action) AS census "
 	    "GROUP BY key_id ORDER BY key_id COLLATE \"C\" NULLS FIRST" },
 	[STMT_REKEY_INSTALLS] = { "rekey_installs",
 	    "SELECT rowid, enterprise_id, team_id, key_id, bot_token_ct, "
@@ -167,15 +169,17 @@ const struct store_sql	 store_stmts_pg[STMT__MAX] = {
 	[STMT_NONCE_ADD_SEARCH] = { "nonce_add_search",
 	    "INSERT INTO login_state (enterprise_id, team_id, user_id, "
 	    "nonce_hash, created_at, expires_at, search_ct, search_url_ct, "
-	    "search_key_id, team_domain, user_name) "
-	    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)" },
+	    "search_key_id, team_domain, user_name, search_command) "
+	    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, "
+	    "$12)" },
 	[STMT_SEARCH_GET] = { "search_get",
 	    "SELECT nonce_hash, created_at, search_key_id, search_ct, "
-	    "search_url_ct FROM login_state "
+	    "search_url_ct, search_command FROM login_state "
 	    "WHERE state_hash = $1 AND search_ct IS NOT NULL" },
 	[STMT_SEARCH_CLEAR] = { "search_clear",
 	    "UPDATE login_state SET search_ct = NULL, search_url_ct = NULL, "
-	    "search_key_id = NULL WHERE state_hash = $1" },
+	    "search_key_id = NULL, "
+	    "search_command = NULL WHERE state_hash = $1" },
 	/* --- Slack installations --- */
 	[STMT_INSTALL_PUT] = { "install_put",
 	    "INSERT INTO slack_install (enterprise_id, team_id, app_id, "
@@ -262,11 +266,13 @@ const struct store_sql	 store_stmts_pg[STMT__MAX] = {
 	[STMT_STATE_VOID] = { "state_void",
 	    "UPDATE login_state SET used_at = coalesce(used_at, $2), "
 	    "verifier_ct = NULL, search_ct = NULL, search_url_ct = NULL, "
-	    "search_key_id = NULL, cookie_hash = NULL "
+	    "search_key_id = NULL, "
+	    "search_command = NULL, cookie_hash = NULL "
 	    "WHERE state_hash = $1" },
 	[STMT_STATE_BURN] = { "state_burn",
 	    "UPDATE login_state SET used_at = $2, verifier_ct = NULL, "
 	    "search_ct = NULL, search_url_ct = NULL, search_key_id = NULL, "
+	    "search_command = NULL, "
 	    "cookie_hash = NULL WHERE state_hash = $1 AND used_at IS NULL" },
 	[STMT_PEND_PUT] = { "pend_put",
 	    "UPDATE login_state SET pend_org = $2, pend_sf_user_id = $3, "
@@ -292,7 +298,8 @@ const struct store_sql	 store_stmts_pg[STMT__MAX] = {
 	[STMT_PEND_VOID] = { "pend_void",
 	    "UPDATE login_state SET confirm_hash = NULL, "
 	    "expires_at = least(expires_at, $2), search_ct = NULL, "
-	    "search_url_ct = NULL, search_key_id = NULL "
+	    "search_url_ct = NULL, search_key_id = NULL, "
+	    "search_command = NULL "
 	    "WHERE nonce_hash = $1" },
 	[STMT_PEND_MISS] = { "pend_miss",
 	    "UPDATE login_state SET confirm_tries = confirm_tries + 1 "
@@ -300,7 +307,8 @@ const struct store_sql	 store_stmts_pg[STMT__MAX] = {
 	    "AND confirm_hash IS NOT NULL AND expires_at > $4" },
 	[STMT_PEND_MISS_VOID] = { "pend_miss_void",
 	    "UPDATE login_state SET confirm_hash = NULL, expires_at = $4, "
-	    "search_ct = NULL, search_url_ct = NULL, search_key_id = NULL "
+	    "search_ct = NULL, search_url_ct = NULL, search_key_id = NULL, "
+	    "search_command = NULL "
 	    "WHERE enterprise_id = $1 AND team_id = $2 AND user_id = $3 "
 	    "AND confirm_hash IS NOT NULL AND expires_at > $4 "
 	    "AND confirm_tries >= $5::bigint" },
@@ -454,6 +462,44 @@ const struct store_sql	 store_stmts_pg[STMT__MAX] = {
 	    "UPDATE integration_token SET key_id = $2, access_token_ct = $3 "
 	    "WHERE integration = $1 AND key_id = $4 AND access_token_ct = $5 "
 	    "AND version = $6" },
+	/* --- Action rows (sql/006_actions.sql, store_action.c) --- */
+	[STMT_ACTION_PUT] = { "action_put",
+	    "INSERT INTO slack_action (key_hash, kind, enterprise_id, "
+	    "team_id, user_id, state, key_id, data_ct, created_at, "
+	    "expires_at) VALUES ($4, $5, $1, $2, $3, 0, $6, $7, $8, $9)" },
+	[STMT_ACTION_GET] = { "action_get",
+	    "SELECT kind, enterprise_id, team_id, user_id, view_id, state, "
+	    "key_id, data_ct, created_at, expires_at FROM slack_action "
+	    "WHERE key_hash = $1" },
+	/* The compare-and-set: the row of $4, who's ($1 to $3), still in
+	 * state $5 and live at $7, moves to $6; new data $9 comes with the
+	 * id $8 of the key that sealed it, both NULL to keep the data. */
+	[STMT_ACTION_STEP] = { "action_step",
+	    "UPDATE slack_action SET state = $6, "
+	    "key_id = coalesce($8, key_id), data_ct = coalesce($9, data_ct) "
+	    "WHERE key_hash = $4 AND enterprise_id = $1 AND team_id = $2 "
+	    "AND user_id = $3 AND state = $5 AND expires_at > $7" },
+	[STMT_ACTION_VIEW_OWNER] = { "action_view_owner",
+	    "SELECT key_hash FROM slack_action WHERE view_id = $1" },
+	/* A row without a view gets $5; one with $5 already stays. */
+	[STMT_ACTION_VIEW] = { "action_view",
+	    "UPDATE slack_action SET view_id = $5 "
+	    "WHERE key_hash = $4 AND enterprise_id = $1 AND team_id = $2 "
+	    "AND user_id = $3 AND expires_at > $6 "
+	    "AND (view_id IS NULL OR view_id = $5)" },
+	[STMT_ACTION_DROP] = { "action_drop",
+	    "DELETE FROM slack_action WHERE key_hash = $4 "
+	    "AND enterprise_id = $1 AND team_id = $2 AND user_id = $3" },
+	[STMT_PURGE_ACTION] = { "purge_action",
+	    "DELETE FROM slack_action WHERE expires_at <= $1" },
+	/* Key rotation of action rows, by key hash, as a search's.  The
+	 * state is not compared: a rotation never changes it. */
+	[STMT_REKEY_ACTIONS] = { "rekey_actions",
+	    "SELECT rowid, key_hash, key_id, data_ct FROM slack_action "
+	    "WHERE key_id <> $1 AND rowid > $2 ORDER BY rowid LIMIT $3" },
+	[STMT_REKEY_ACTION_SET] = { "rekey_action_set",
+	    "UPDATE slack_action SET key_id = $2, data_ct = $3 "
+	    "WHERE key_hash = $1 AND key_id = $4 AND data_ct = $5" },
 	/* --- What only forcelink-admin asks for (store_admin.c) --- */
 	[STMT_LINK_LIST] = { "admin_list",
 	    "SELECT enterprise_id, team_id, user_id, org, sf_user_id, "
@@ -513,6 +559,9 @@ const struct store_sql	 store_stmts_pg[STMT__MAX] = {
 	[STMT_STATS_INSTALLS] = { "admin_stats_installs",
 	    "SELECT count(*), count(*) FILTER (WHERE needs_reinstall <> 0) "
 	    "FROM slack_install" },
+	[STMT_STATS_ACTIONS] = { "admin_stats_actions",
+	    "SELECT count(*) FILTER (WHERE expires_at > $1), "
+	    "count(*) FILTER (WHERE expires_at <= $1) FROM slack_action" },
 	/* --- Moving a store to another database (store_migrate.c) --- */
 	/* One row: the rows of each table, in store_migrate.c's order. */
 	[STMT_MIG_COUNTS] = { "mig_counts",
@@ -522,7 +571,7 @@ const struct store_sql	 store_stmts_pg[STMT__MAX] = {
 	    "FROM slack_install_state), (SELECT count(*) FROM "
 	    "sf_integration), (SELECT count(*) FROM "
 	    "workspace_integration), (SELECT count(*) FROM "
-	    "integration_token)" },
+	    "integration_token), (SELECT count(*) FROM slack_action)" },
 	[STMT_MIG_READ_LINKS] = { "mig_read_links",
 	    "SELECT " STORE_MIG_LINKS_COLS
 	    " FROM sf_link ORDER BY rowid" },
@@ -537,7 +586,7 @@ const struct store_sql	 store_stmts_pg[STMT__MAX] = {
 	    "INSERT INTO login_state (" STORE_MIG_STATES_COLS ") "
 	    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, "
 	    "$12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, "
-	    "$23, $24, $25, $26, $27, $28, $29)" },
+	    "$23, $24, $25, $26, $27, $28, $29, $30)" },
 	[STMT_MIG_READ_REPLAY] = { "mig_read_replay",
 	    "SELECT " STORE_MIG_REPLAY_COLS
 	    " FROM slack_replay ORDER BY sig_hash" },
@@ -576,6 +625,12 @@ const struct store_sql	 store_stmts_pg[STMT__MAX] = {
 	[STMT_MIG_PUT_ITOKEN] = { "mig_put_itoken",
 	    "INSERT INTO integration_token (" STORE_MIG_ITOKEN_COLS ") "
 	    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)" },
+	[STMT_MIG_READ_ACTIONS] = { "mig_read_actions",
+	    "SELECT " STORE_MIG_ACTIONS_COLS
+	    " FROM slack_action ORDER BY rowid" },
+	[STMT_MIG_PUT_ACTIONS] = { "mig_put_actions",
+	    "INSERT INTO slack_action (" STORE_MIG_ACTIONS_COLS ") "
+	    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)" },
 	[STMT_MIG_SEALED_LINKS] = { "mig_sealed_links",
 	    "SELECT rowid, enterprise_id, team_id, user_id, key_id, "
 	    "access_token_ct, refresh_token_ct FROM sf_link WHERE "
@@ -596,6 +651,9 @@ const struct store_sql	 store_stmts_pg[STMT__MAX] = {
 	    "SELECT rowid, integration, key_id, access_token_ct FROM "
 	    "integration_token WHERE rowid > $1 ORDER BY rowid LIMIT "
 	    "$2" },
+	[STMT_MIG_SEALED_ACTIONS] = { "mig_sealed_actions",
+	    "SELECT rowid, key_hash, key_id, data_ct FROM slack_action "
+	    "WHERE rowid > $1 ORDER BY rowid LIMIT $2" },
 	/* SQLite's PRAGMA data_version: no counterpart (a server's
 	 * database has no single file whose writers it could count). */
 	[STMT_MIG_DATA_VERSION] = { "mig_data_version", NULL },
