@@ -73,7 +73,7 @@ resume_failure(enum session_result res)
 	case SESSION_UNLINKED:
 	case SESSION_REVOKED:
 	case SESSION_RELINK:
-		return render_message("Salesforce no longer accepts your new "
+		return render_message("Salesforce no longer accepts your "
 		    "link. Please run `/contact login` to link again, then "
 		    "run your search again.");
 	default:
