@@ -56,7 +56,7 @@
 
 /* The programs whose sockets are checked by default. */
 static const char *const doctor_programs[] = {
-	"contact", "oauth_start", "oauth_callback", "slack_oauth"
+	"contact", "oauth_start", "oauth_callback", "slack_oauth", "actions"
 };
 
 /* The secrets besides the key that may be given as files. */
@@ -128,7 +128,8 @@ static const struct admin_cmd_help doctor_help = {
 	"                      \"status\", \"detail\"}]}\n"
 	"  --socket PATH       check this socket (repeatable) instead of\n"
 	"                      contact.sock, oauth_start.sock,\n"
-	"                      oauth_callback.sock and slack_oauth.sock in\n"
+	"                      oauth_callback.sock, slack_oauth.sock and\n"
+	"                      actions.sock in\n"
 	"                      $FORCELINK_SOCKET_DIR\n"
 	"                      (default " DOCTOR_SOCKET_DIR ")\n"
 	"  --timeout SECONDS   for the Salesforce request (1 to 20,\n"

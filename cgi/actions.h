@@ -11,26 +11,33 @@
  *  - view_submission and view_closed: by the view's callback_id;
  *  - message_action: by the shortcut's callback_id.
  *
- * A handler answers through a->rp like any command: reply_json() with a
- * message (ephemeral, to response_url when late) or with a
- * view_submission's response_action body, reply_finish() before work
- * Slack does not wait for.  Every Salesforce call comes after the
+ * A click (block_actions) or a shortcut (message_action) has been
+ * acknowledged with an empty 200 before its handler runs (Slack reads
+ * no body from that answer): its messages go to the payload's
+ * response_url through reply_json().  A view_submission's handler
+ * answers with reply_raw(): its response_action, or "" to close the
+ * modal; reply_later_raw() sets what the deadline answers meanwhile.  Every Salesforce call comes after the
  * acknowledgement.  The 3-second rule is reply.h's; a handler may call
  * reply_later() with its own "Working on it" text.
  */
 #ifndef FORCELINK_ACTIONS_H
 #define FORCELINK_ACTIONS_H
 
+#include "install.h"
 #include "payload.h"
 #include "reply.h"
 #include "session.h"
 
 struct action_req {
-	struct reply	 rp;
-	struct session	*s;
-	struct payload	 p;
-	struct session_as as;		/* filled by session_mode() before the
+	struct reply		 rp;
+	struct session		*s;
+	struct payload		 p;
+	struct session_as	 as;	/* filled by session_mode() before the
 					   handler runs */
+	/* What install_gate() said of the workspace: for
+	 * install_web_token(), the bot token of views.open and the like. */
+	enum install_auth	 auth;
+	struct store_install_ref ref;
 };
 
 typedef void	(*action_fn)(struct action_req *);

@@ -462,63 +462,6 @@ contact_text_refused(enum fields_text t)
 }
 
 /*
- * Authorization (issue 6): once any workspace has installed the app (or
- * FORCELINK_REQUIRE_INSTALL=1), a request from a workspace that has not
- * gets one clear answer and nothing else happens: no Salesforce call, no
- * login state, no link lookup.  Returns 0 when the request may run, or
- * -1 once it has been answered.
- */
-static int
-contact_authorize(struct contact *c, struct store_install_ref *ref,
-    int *installed)
-{
-	enum install_auth	 a;
-	char			 msg[1024];
-
-	a = install_authorize(c->s, &c->who, ref);
-	*installed = a == INSTALL_AUTH_OK;
-	/* The deadline answered while the store was asked: nothing more. */
-	if (reply_answered(&c->rp))
-		return -1;
-	if (a == INSTALL_AUTH_OK || a == INSTALL_AUTH_OPEN)
-		return 0;
-	if (a == INSTALL_AUTH_DENIED) {
-		log_event(LOGL_WARN, "slack.authorize", "outcome=not_installed "
-		    "enterprise=%s", c->who.enterprise_id[0] != '\0' ?
-		    c->who.enterprise_id : "-");
-		snprintf(msg, sizeof(msg), "This workspace has not installed "
-		    "forcelink. Ask an admin to install it: %s/slack/install",
-		    c->s->cfg->public_url);
-		reply_message(&c->rp, msg);
-	} else
-		reply_message(&c->rp, REPLY_SORRY);
-	return -1;
-}
-
-/*
- * With token rotation, a command from an installed workspace whose bot
- * token expires within INSTALL_REFRESH_AHEAD refreshes it, after Slack
- * has its answer (the request is finished first), so an installation in
- * use never lapses.  Single-flight: a burst of commands refreshes once.
- */
-static void
-contact_keep_token(struct contact *c, const struct store_install_ref *ref)
-{
-	enum install_result	 res;
-	char			*tok = NULL;
-
-	if (c->s->cfg->slack_client_id == NULL ||
-	    !install_token_due(ref, time(NULL)))
-		return;
-	reply_finish(&c->rp);
-	res = install_bot_token(c->s, ref->enterprise_id, ref->team_id, &tok);
-	if (res != INSTALL_OK)
-		log_event(LOGL_WARN, "slack.token", "outcome=%s",
-		    install_result_str(res));
-	crypto_free_secret(tok);
-}
-
-/*
  * After the answer is out: the search kept with a login that confirm
  * just linked is answered (to its own response_url), and after a confirm
  * pending logins that expired are revoked along the way.
@@ -566,9 +509,9 @@ contact_handle(FCGX_Request *r, struct session *s)
 	struct contact		 c;
 	struct slackreq		 q;
 	struct store_install_ref ref;
+	enum install_auth	 auth;
 	enum fields_text	 tr;
 	char			*json;
-	int			 installed;
 
 	memset(&c, 0, sizeof(c));
 	c.s = s;
@@ -576,7 +519,7 @@ contact_handle(FCGX_Request *r, struct session *s)
 	if (slackreq_read(&c.rp, s, fields_slash, SLASH__MAX, &q) == -1)
 		goto out;
 	contact_who(&c, q.field);
-	if (contact_authorize(&c, &ref, &installed) == -1)
+	if (install_gate(s, &c.rp, &c.who, &auth, &ref) == -1)
 		goto out;
 	reply_later(&c.rp, c.response_url, "Working on it…");
 	if ((tr = contact_set_text(&c, q.field[SLASH_TEXT])) != FIELDS_TEXT_OK)
@@ -585,8 +528,7 @@ contact_handle(FCGX_Request *r, struct session *s)
 		json = contact_run(&c);
 	reply_json(&c.rp, json);
 	free(json);
-	if (installed)
-		contact_keep_token(&c, &ref);
+	install_keep_token(s, &c.rp, auth, &ref);
 	contact_after(&c);
 out:
 	reply_end(&c.rp);

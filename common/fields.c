@@ -4,6 +4,7 @@
 #include <stddef.h>
 
 #include "fields.h"
+#include "payload.h"
 #include "slack.h"
 
 static const char *const fields_text_names[] = {
@@ -101,4 +102,8 @@ const struct form_field fields_redirect[REDIRECT__MAX] = {
 	[REDIRECT_CODE] =	{ "code", 1024, form_valid_printable, 0 },
 	[REDIRECT_ERROR] =	{ "error", 128, form_valid_printable, 0 },
 	[REDIRECT_ERROR_DESCRIPTION] = { "error_description", 1024, NULL, 0 },
+};
+
+const struct form_field fields_actions[ACTIONS__MAX] = {
+	[ACTIONS_PAYLOAD] =	{ "payload", PAYLOAD_MAX, NULL, 1 },
 };

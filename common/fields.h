@@ -119,4 +119,12 @@ enum fields_redirect {
 };
 extern const struct form_field	fields_redirect[REDIRECT__MAX];
 
+/* POST /slack/actions: Slack's interactivity request, a single field
+ * holding the payload's JSON (payload.h). */
+enum fields_actions {
+	ACTIONS_PAYLOAD,
+	ACTIONS__MAX
+};
+extern const struct form_field	fields_actions[ACTIONS__MAX];
+
 #endif

@@ -646,3 +646,49 @@ install_web_token(struct session *s, enum install_auth auth,
 	}
 	return INSTALL_ERROR;
 }
+
+int
+install_gate(struct session *s, struct reply *rp, const struct slack_user *who,
+    enum install_auth *auth, struct store_install_ref *ref)
+{
+	char	 msg[1024];
+	int	 acked = reply_answered(rp);
+
+	*auth = install_authorize(s, who, ref);
+	/* The deadline answered while the store was asked: nothing more.
+	 * (A click was acknowledged before: its answers follow at its
+	 * response_url.) */
+	if (!acked && reply_answered(rp))
+		return -1;
+	if (*auth == INSTALL_AUTH_OK || *auth == INSTALL_AUTH_OPEN)
+		return 0;
+	if (*auth == INSTALL_AUTH_DENIED) {
+		log_event(LOGL_WARN, "slack.authorize", "outcome=not_installed "
+		    "enterprise=%s", who->enterprise_id[0] != '\0' ?
+		    who->enterprise_id : "-");
+		snprintf(msg, sizeof(msg), "This workspace has not installed "
+		    "forcelink. Ask an admin to install it: %s/slack/install",
+		    s->cfg->public_url);
+		reply_message(rp, msg);
+	} else
+		reply_message(rp, REPLY_SORRY);
+	return -1;
+}
+
+void
+install_keep_token(struct session *s, struct reply *rp, enum install_auth auth,
+    const struct store_install_ref *ref)
+{
+	enum install_result	 res;
+	char			*tok = NULL;
+
+	if (auth != INSTALL_AUTH_OK || s->cfg->slack_client_id == NULL ||
+	    !install_token_due(ref, time(NULL)))
+		return;
+	reply_finish(rp);
+	res = install_bot_token(s, ref->enterprise_id, ref->team_id, &tok);
+	if (res != INSTALL_OK)
+		log_event(LOGL_WARN, "slack.token", "outcome=%s",
+		    install_result_str(res));
+	crypto_free_secret(tok);
+}

@@ -39,6 +39,7 @@
 
 #include "crypto.h"
 #include "keyring.h"
+#include "reply.h"
 #include "session.h"
 #include "slack.h"
 #include "store.h"
@@ -142,6 +143,28 @@ enum install_result install_bot_token(struct session *,
  */
 enum install_result install_web_token(struct session *, enum install_auth,
 		    const struct store_install_ref *ref, char **token);
+
+/*
+ * install_authorize() for a request answered through rp (reply.h):
+ * returns 0 when it may run, with *auth and *ref as install_authorize()
+ * filled them, or -1 once rp has answered: a workspace that has not
+ * installed forcelink gets one clear message naming SPEC's
+ * /slack/install; a store failure the apology.  Nothing else happens
+ * then: no Salesforce call, no login state, no link lookup.
+ */
+int		 install_gate(struct session *, struct reply *rp,
+		    const struct slack_user *who, enum install_auth *auth,
+		    struct store_install_ref *ref);
+
+/*
+ * After the answer: with token rotation, an installed workspace whose
+ * bot token expires within INSTALL_REFRESH_AHEAD has it refreshed
+ * (rp is finished first, so Slack has its answer), so that an
+ * installation in use never lapses.  Single-flight: a burst of requests
+ * refreshes once.
+ */
+void		 install_keep_token(struct session *, struct reply *rp,
+		    enum install_auth, const struct store_install_ref *);
 
 /*
  * The state of "Add to Slack" (OAuth's defence against a forged

@@ -27,7 +27,8 @@ static const double	 metrics_bounds[METRICS_NBUCKETS - 1] =
 
 static const char *const metrics_route_names[METRICS_ROUTE__MAX] = {
 	"contact", "oauth_start", "oauth_callback", "slack_install",
-	"slack_oauth_redirect", "healthz", "metrics", "other"
+	"slack_oauth_redirect", "healthz", "metrics", "other", "account",
+	"pipeline", "case", "slack_actions"
 };
 static const char *const metrics_out_names[METRICS_OUT__MAX] = {
 	"2xx", "3xx", "4xx", "5xx", "none"
@@ -124,6 +125,10 @@ metrics_route_of(const char *s)
 		{ "/slack/install", METRICS_ROUTE_SLACK_INSTALL },
 		{ "/slack/oauth_redirect", METRICS_ROUTE_SLACK_REDIRECT },
 		{ "/metrics", METRICS_ROUTE_METRICS },
+		{ "/account", METRICS_ROUTE_ACCOUNT },
+		{ "/pipeline", METRICS_ROUTE_PIPELINE },
+		{ "/case", METRICS_ROUTE_CASE },
+		{ "/slack/actions", METRICS_ROUTE_SLACK_ACTIONS },
 	};
 	size_t	 i;
 

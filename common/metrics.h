@@ -26,7 +26,8 @@
  *   forcelink_requests_total{route,outcome}      counter
  *	Requests the programs answered, by route (contact, oauth_start,
  *	oauth_callback, slack_install, slack_oauth_redirect, healthz,
- *	metrics, other) and outcome: the class of the HTTP status the
+ *	metrics, other, account, pipeline, case, slack_actions) and
+ *	outcome: the class of the HTTP status the
  *	program wrote (2xx, 3xx, 4xx, 5xx) or none when it wrote none.
  *   forcelink_slack_ack_seconds                  histogram
  *	From the moment a worker thread took a /contact request to
@@ -76,6 +77,12 @@ enum metrics_route {
 	METRICS_ROUTE_HEALTHZ,
 	METRICS_ROUTE_METRICS,
 	METRICS_ROUTE_OTHER,
+	/* Issue 15: the three slash commands contact serves besides
+	 * /contact, and the interactivity endpoint (cgi/actions). */
+	METRICS_ROUTE_ACCOUNT,
+	METRICS_ROUTE_PIPELINE,
+	METRICS_ROUTE_CASE,
+	METRICS_ROUTE_SLACK_ACTIONS,
 	METRICS_ROUTE__MAX
 };
 
@@ -130,7 +137,7 @@ struct metrics_hist {
 
 /* The layout of the file.  METRICS_VERSION changes with it. */
 #define METRICS_MAGIC	0x53434952544d4c46ULL	/* "FLMTRICS" */
-#define METRICS_VERSION	1
+#define METRICS_VERSION	2
 struct metrics_shm {
 	uint64_t		 magic;
 	uint32_t		 version;

@@ -4,7 +4,7 @@
  * POST /slack/actions carries a single form field, `payload`, holding
  * JSON.  slackreq_read() has verified the signature over the raw body
  * and refused a replay before this module sees a byte of it.  Here the
- * JSON is parsed strictly (sf_json_parse_strict: no duplicate keys, no
+ * JSON is parsed strictly (sf_json_parse_strict: well-formed UTF-8, no
  * trailing bytes, bounded depth) and every field a handler may read is
  * checked for its documented shape and copied into struct payload:
  * Slack ids are [A-Z0-9] of bounded length, a response_url must be
@@ -39,7 +39,7 @@
 struct json_object;
 
 /* Longest payload JSON taken (the form field, decoded). */
-#define PAYLOAD_MAX		(192 * 1024)
+#define PAYLOAD_MAX		(256 * 1024)
 /* Slack's own bounds on what we set and it echoes back. */
 #define PAYLOAD_ACTION_ID_MAX	255
 #define PAYLOAD_BLOCK_ID_MAX	255

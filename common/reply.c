@@ -59,11 +59,13 @@ static void
 reply_deadline(void *arg)
 {
 	struct reply	*rp = arg;
-	char		*json;
+	char		*json = NULL;
 
 	if (rp->answered)
 		return;
-	if ((json = render_message(rp->later != NULL ? rp->later :
+	if (rp->later_raw != NULL)
+		reply_now(rp, rp->later_raw);
+	else if ((json = render_message(rp->later != NULL ? rp->later :
 	    REPLY_SORRY)) != NULL)
 		reply_now(rp, json);
 	else
@@ -98,6 +100,34 @@ reply_later(struct reply *rp, const char *response_url, const char *text)
 	if (response_url != NULL)
 		rp->response_url = response_url;
 	rp->later = text;
+}
+
+void
+reply_later_raw(struct reply *rp, const char *json)
+{
+	rp->later_raw = json;
+}
+
+void
+reply_raw(struct reply *rp, const char *json)
+{
+	if (rp->answered || rp->finished) {
+		log_event(LOGL_WARN, "slack.ack", "outcome=dropped why=\"the "
+		    "deadline answered first\"");
+		return;
+	}
+	reply_now(rp, json);
+	reply_logged(rp, 0);
+}
+
+void
+reply_ack(struct reply *rp)
+{
+	if (!rp->answered && !rp->finished) {
+		req_send(rp->fcgi, 200, "text/plain; charset=utf-8", "", 0);
+		reply_logged(rp, 0);
+	}
+	reply_finish(rp);
 }
 
 int

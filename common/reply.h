@@ -42,6 +42,7 @@ struct reply {
 	struct session		*s;
 	const char		*response_url;	/* NULL: none (yet) */
 	const char		*later;		/* NULL: no answer can follow */
+	const char		*later_raw;	/* the deadline's answer as it is */
 	struct timespec		 taken;		/* when forcelink took it */
 	struct timespec		 deadline;	/* monotonic */
 	long			 wait_ms;	/* queued before; -1: unknown */
@@ -64,6 +65,20 @@ void	reply_start(struct reply *, FCGX_Request *r, struct session *);
  */
 void	reply_later(struct reply *, const char *response_url,
 	    const char *text);
+
+/*
+ * Interactivity (issue 15).  Slack reads no body from the answer to a
+ * click or a message shortcut: reply_ack() answers an empty 200 at once
+ * and finishes the request, and every message after goes to the
+ * response_url (reply_json).  A view_submission's answer is its body as
+ * it is (a response_action, or empty to close the modal): reply_raw()
+ * writes it, and reply_later_raw() sets what the deadline writes
+ * instead of a message (a "Working on it" view).  json must outlive the
+ * request.
+ */
+void	reply_ack(struct reply *);
+void	reply_raw(struct reply *, const char *json);
+void	reply_later_raw(struct reply *, const char *json);
 
 /* 1 once Slack has had its answer (by the deadline or reply_json). */
 int	reply_answered(const struct reply *);

@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include <fcgiapp.h>
+#include <json-c/json.h>
 
 #include "config.h"
 #include "crypto.h"
@@ -14,6 +15,7 @@
 #include "reply.h"
 #include "req.h"
 #include "session.h"
+#include "sf.h"
 #include "slack.h"
 #include "slackreq.h"
 #include "store.h"
@@ -67,15 +69,30 @@ slackreq_signed(struct reply *rp, struct session *s, const struct buf *body)
 	return 0;
 }
 
-/* Legacy apps without a signing secret: the token field must match.
- * Returns 0, or -1 after answering. */
+/*
+ * Legacy apps without a signing secret: the token field must match.  An
+ * interactivity request carries it inside its payload's JSON instead,
+ * and only there; a payload that is not JSON has none.  Returns 0, or -1 after
+ * answering.
+ */
 static int
 slackreq_token(struct reply *rp, struct session *s, const struct form *f)
 {
+	struct json_object	*root = NULL, *v_tok;
 	enum slack_verdict	 v;
+	const char		*tok = NULL, *payload;
 
-	v = slack_verify_token(s->cfg->slack_verification_token,
-	    f != NULL ? form_get(f, "token") : NULL);
+	if (f != NULL && (payload = form_get(f, "payload")) == NULL)
+		tok = form_get(f, "token");
+	else if (f != NULL && (root = sf_json_parse_strict(payload,
+	    strlen(payload))) != NULL &&
+	    json_object_is_type(root, json_type_object) &&
+	    json_object_object_get_ex(root, "token", &v_tok) &&
+	    json_object_is_type(v_tok, json_type_string))
+		tok = json_object_get_string(v_tok);
+	v = slack_verify_token(s->cfg->slack_verification_token, tok);
+	if (root != NULL)
+		json_object_put(root);
 	if (v != SLACK_OK) {
 		log_event(LOGL_WARN, "slack.verify", "outcome=\"%s\"",
 		    slack_verdict_str(v));
@@ -87,7 +104,7 @@ slackreq_token(struct reply *rp, struct session *s, const struct form *f)
 
 /* Reads the body; returns 0, or -1 after answering. */
 static int
-slackreq_body(struct reply *rp, struct slackreq *q)
+slackreq_body(struct reply *rp, size_t max, struct slackreq *q)
 {
 	enum req_body	 rb;
 	const char	*method;
@@ -97,7 +114,7 @@ slackreq_body(struct reply *rp, struct slackreq *q)
 		reply_plain(rp, 405, "POST only\n");
 		return -1;
 	}
-	if ((rb = req_read_body(rp->fcgi, SLACK_BODY_MAX, &q->body)) !=
+	if ((rb = req_read_body(rp->fcgi, max, &q->body)) !=
 	    REQ_BODY_OK) {
 		log_event(LOGL_WARN, "request.body", "outcome=\"%s\"",
 		    req_body_str(rb));
@@ -146,15 +163,23 @@ int
 slackreq_read(struct reply *rp, struct session *s,
     const struct form_field *table, size_t n, struct slackreq *q)
 {
+	return slackreq_read_max(rp, s, table, n, SLACK_BODY_MAX, q);
+}
+
+int
+slackreq_read_max(struct reply *rp, struct session *s,
+    const struct form_field *table, size_t n, size_t max,
+    struct slackreq *q)
+{
 	enum form_result	 fr;
 
 	memset(q, 0, sizeof(*q));
-	buf_init(&q->body, SLACK_BODY_MAX);
+	buf_init(&q->body, max);
 	if (n > SLACKREQ_FIELDS_MAX) {
 		reply_plain(rp, 500, "internal error\n");
 		return -1;
 	}
-	if (slackreq_body(rp, q) == -1)
+	if (slackreq_body(rp, max, q) == -1)
 		return -1;
 	/* Nothing in the body is decoded before a signature is checked. */
 	if (s->cfg->slack_signing_secret != NULL) {

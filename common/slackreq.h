@@ -12,8 +12,8 @@
  *    400 (req.h);
  *  - a bad signature or an old timestamp: 401, before any byte of the
  *    body is decoded; a signature seen before (the replay cache): 401;
- *  - without a signing secret (legacy apps), a wrong verification token:
- *    401;
+ *  - without a signing secret (legacy apps), a wrong verification token
+ *    (the form's, or inside an interactivity payload's JSON): 401;
  *  - a malformed body, a field missing, duplicated, too long or of the
  *    wrong shape: 400;
  *  - Slack's ssl_check: 200 and nothing else;
@@ -53,6 +53,12 @@ struct slackreq {
  */
 int	slackreq_read(struct reply *rp, struct session *,
 	    const struct form_field *table, size_t n, struct slackreq *q);
+
+/* slackreq_read() of a body of at most max bytes (slackreq_read: Slack's
+ * SLACK_BODY_MAX; an interactivity payload may be larger). */
+int	slackreq_read_max(struct reply *rp, struct session *,
+	    const struct form_field *table, size_t n, size_t max,
+	    struct slackreq *q);
 
 void	slackreq_free(struct slackreq *);
 

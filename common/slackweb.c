@@ -159,7 +159,7 @@ slackweb_charset(const char *s, size_t n, size_t max, int upper,
 }
 
 /* A view id: V and Slack's id alphabet ("VMHU10V25"). */
-static int
+int
 slackweb_valid_view_id(const char *s, size_t n)
 {
 	return n >= 2 && s[0] == 'V' &&
@@ -167,21 +167,21 @@ slackweb_valid_view_id(const char *s, size_t n)
 }
 
 /* A view hash ("156772938.1827394"). */
-static int
+int
 slackweb_valid_hash(const char *s, size_t n)
 {
 	return slackweb_charset(s, n, SLACKWEB_HASH_MAX, 0, "._-");
 }
 
 /* A trigger id ("398738663015.47445629121.803a0bc887a14d10d2..."). */
-static int
+int
 slackweb_valid_trigger(const char *s, size_t n)
 {
 	return slackweb_charset(s, n, SLACKWEB_TRIGGER_MAX, 0, ".");
 }
 
 /* A message timestamp: digits, one dot, digits ("1405894322.002768"). */
-static int
+int
 slackweb_valid_ts(const char *s)
 {
 	size_t	 a, b;

@@ -160,4 +160,15 @@ enum slackweb_result slackweb_parse_permalink(const struct config *,
 		    const char *channel, char **permalink,
 		    struct slackweb_error *err);
 
+/* The shapes Slack gives its ids, for every reader of Slack's JSON (this
+ * module's replies, interactivity payloads): a view id is V and Slack's
+ * id alphabet ("VMHU10V25"), a hash "156772938.1827394", a trigger id
+ * "398738663015.47445629121.803a0bc887a14d10d2...", each bounded by its
+ * _MAX above; a message timestamp is digits, one dot, digits.  Each
+ * returns 1 when s (n bytes; slackweb_valid_ts: a C string) has it. */
+int		 slackweb_valid_view_id(const char *s, size_t n);
+int		 slackweb_valid_hash(const char *s, size_t n);
+int		 slackweb_valid_trigger(const char *s, size_t n);
+int		 slackweb_valid_ts(const char *s);
+
 #endif

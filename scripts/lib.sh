@@ -191,7 +191,7 @@ fl_nginx_conf() {
 
 # The FastCGI programs: the three of SPEC §1 and slack_oauth (installing
 # the Slack app, issue 6).
-FL_PROGRAMS="contact oauth_start oauth_callback slack_oauth"
+FL_PROGRAMS="contact oauth_start oauth_callback slack_oauth actions"
 
 # Starts the FastCGI programs with sockets in $1.  PIDs go to $1/pids.
 # Environment: the settings of SPEC §2.

@@ -53,7 +53,8 @@ try:
 except OSError:
     SANITIZED = False
 PY = "/usr/bin/python3"
-PROGRAMS = ("contact", "oauth_start", "oauth_callback", "slack_oauth")
+PROGRAMS = ("contact", "oauth_start", "oauth_callback", "slack_oauth",
+            "actions")
 # What AddressSanitizer, LeakSanitizer and UBSan print.  scripts/test
 # runs this suite a second time against a --enable-sanitizers build
 # (FORCELINK_BUILD); the programs' stderr is forcelink.log, and a report
@@ -603,8 +604,10 @@ class Stack:
         return self.sf_url + "/hooks/commands/%s/%s" % (team,
                                                         secrets.token_hex(8))
 
-    def post_contact(self, body, ts=None, sig=None, headers=None,
-                     timeout=15):
+    def post_signed(self, path, body, ts=None, sig=None, headers=None,
+                    timeout=15):
+        """POSTs a form body to path as Slack does: signed unless sig is
+        given (False: no signature header at all)."""
         h = {"Content-Type": "application/x-www-form-urlencoded"}
         if sig is None:
             ts, sig = self.sign(body, ts)
@@ -613,7 +616,59 @@ class Stack:
         if sig is not False:
             h["X-Slack-Signature"] = sig
         h.update(headers or {})
-        return self.request("POST", "/contact", body, h, timeout=timeout)
+        return self.request("POST", path, body, h, timeout=timeout)
+
+    def post_contact(self, body, ts=None, sig=None, headers=None,
+                     timeout=15):
+        return self.post_signed("/contact", body, ts, sig, headers, timeout)
+
+    def payload(self, type_, team="T0E2E0001", user="U0E2E0001", **extra):
+        """An interactivity payload of type_ as Slack builds one (the
+        documented fields forcelink reads; a click and a shortcut get a
+        response_url at the stand-in, a view does not).  extra is merged
+        in at the top level."""
+        p = {
+            "type": type_,
+            "token": "legacy-token-unused",
+            "user": {"id": user, "username": "tester", "name": "tester",
+                     "team_id": team},
+            "team": {"id": team, "domain": "e2e"},
+            "enterprise": None,
+            "api_app_id": "A0E2E0001",
+            "trigger_id": "%d.%d.%s" % (int(time.time()), 42,
+                                        secrets.token_hex(16)),
+            "is_enterprise_install": False,
+        }
+        if type_ in ("block_actions", "message_action"):
+            p["response_url"] = self.response_url(team)
+            p["channel"] = {"id": "C0E2E0001", "name": "general"}
+        p.update(extra)
+        return p
+
+    def post_action(self, payload, ts=None, sig=None, headers=None,
+                    timeout=15):
+        """POSTs payload (a dict, or bytes/str sent as they are) to
+        /slack/actions as Slack does: one form field, signed."""
+        if isinstance(payload, dict):
+            payload = json.dumps(payload)
+        if isinstance(payload, str):
+            payload = payload.encode()
+        body = b"payload=" + urllib.parse.quote_from_bytes(payload,
+                                                           safe="").encode()
+        return self.post_signed("/slack/actions", body, ts, sig, headers,
+                                timeout)
+
+    def click(self, action_id, value="", team="T0E2E0001", user="U0E2E0001",
+              **extra):
+        """Presses a message button: a signed block_actions payload with
+        one action.  Returns (Response, payload)."""
+        p = self.payload("block_actions", team, user, **extra)
+        p["container"] = {"type": "message", "message_ts": "1700000000.000100",
+                          "channel_id": "C0E2E0001", "is_ephemeral": True}
+        p["actions"] = [{"type": "button", "action_id": action_id,
+                         "block_id": "b0", "value": value,
+                         "action_ts": "%.6f" % time.time()}]
+        return self.post_action(p), p
 
     def slash(self, text="", team="T0E2E0001", user="U0E2E0001", **extra):
         """Sends a correctly signed /contact and returns the Response."""

@@ -41,7 +41,8 @@ from harness import ROOT, Stack
 
 TEAM = "T0E2E0001"
 WS2 = "T0E2E0002"
-PROGRAMS = ("contact", "oauth_start", "oauth_callback", "slack_oauth")
+PROGRAMS = ("contact", "oauth_start", "oauth_callback", "slack_oauth",
+            "actions")
 PROM_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 # A /healthz answer is kept a second in each worker (HEALTH_CACHE_MS),
 # and the programs look at the key file once a second: past both, every
@@ -358,7 +359,8 @@ def test_readme_names_every_metric(stack):
             values.setdefault((name, k), set()).add(val)
     assert values[("forcelink_requests_total", "route")] == {
         "contact", "oauth_start", "oauth_callback", "slack_install",
-        "slack_oauth_redirect", "healthz", "metrics", "other"}
+        "slack_oauth_redirect", "healthz", "metrics", "other", "account",
+        "pipeline", "case", "slack_actions"}
     assert values[("forcelink_requests_total", "outcome")] == {
         "2xx", "3xx", "4xx", "5xx", "none"}
     assert values[("forcelink_salesforce_request_seconds_count",

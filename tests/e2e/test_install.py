@@ -233,11 +233,12 @@ def test_installed_snippets_are_the_sources(inst):
     locs = inst.at("pkgdatadir", "nginx",
                    "forcelink-locations.conf").read_text()
     includes = re.findall(r"^\s*include\s+(\S+);", locs, re.M)
-    # /contact, /oauth/start, /oauth/callback, /slack/install,
-    # /slack/oauth_redirect, /healthz, the four /healthz/PROGRAM and
-    # /metrics.
+    # /contact, /slack/actions, /oauth/start, /oauth/callback,
+    # /slack/install, /slack/oauth_redirect, /healthz, one
+    # /healthz/PROGRAM per program and /metrics.
     assert includes == [inst.installed("pkgdatadir", "nginx",
-                                       "forcelink-fastcgi.conf")] * 11
+                                       "forcelink-fastcgi.conf")] * \
+        (8 + len(PROGRAMS))
     for sql in inst.dirs["SQL_FILES"].split():
         assert inst.at("pkgdatadir", "sql", Path(sql).name).read_bytes() \
             == (ROOT / sql).read_bytes()

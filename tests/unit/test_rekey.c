@@ -386,7 +386,7 @@ START_TEST(test_reseal_remembered_search)
 	static const char	 url[] =
 	    "https://hooks.slack.com/commands/T1/1/rekeySEARCHurl";
 	struct store_rekey_counts c;
-	struct store_search	 in = { (char *)text, (char *)url, 0 }, got;
+	struct store_search	 in = { (char *)text, (char *)url, 0, NULL }, got;
 	struct slack_user	 u = user(1), who;
 	struct keyring		*kr;
 	struct store		*a, *ring, *b;

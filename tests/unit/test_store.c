@@ -1770,7 +1770,7 @@ search_make(struct store *st, struct store *st2, const char *name,
     unsigned char c[CRYPTO_HASHLEN])
 {
 	struct store_search	 in = { (char *)SEARCH_TEXT, (char *)SEARCH_URL,
-				    0 };
+				    0, NULL };
 	struct slack_user	 u = user("E1", "T1", "U1"), got;
 	unsigned char		 n[CRYPTO_HASHLEN];
 	char			 buf[128];
@@ -1850,7 +1850,7 @@ slack_leg_make(struct store *st, const char *name, time_t now,
     unsigned char s[CRYPTO_HASHLEN], unsigned char c[CRYPTO_HASHLEN])
 {
 	struct store_search	 in = { (char *)SEARCH_TEXT, (char *)SEARCH_URL,
-				    0 };
+				    0, NULL };
 	struct store_names	 names = { "e2e", "tester" };
 	struct slack_user	 u = user("", "T1", "U1"), got;
 	unsigned char		 n[CRYPTO_HASHLEN];
@@ -2012,7 +2012,7 @@ plink_make(struct store *st, const struct slack_user *u, const char *name,
     time_t now, unsigned char code[CRYPTO_HASHLEN])
 {
 	struct store_search	 in = { (char *)SEARCH_TEXT, (char *)SEARCH_URL,
-				    0 };
+				    0, NULL };
 	struct store_link	 l = link_in(ACCESS2, REFRESH2);
 	struct slack_user	 got;
 	unsigned char		 n[CRYPTO_HASHLEN], sh[CRYPTO_HASHLEN];
@@ -2966,27 +2966,27 @@ START_TEST(test_search_fail_invalid_input)
 	big[STORE_SEARCH_TEXT_MAX + 1] = '\0';
 	hash_of("nonce", n);
 	saved = stderr_capture();
-	in = (struct store_search){ (char *)"", (char *)SEARCH_URL, 0 };
+	in = (struct store_search){ (char *)"", (char *)SEARCH_URL, 0, NULL };
 	ck_assert_int_eq(store_nonce_add_search(st, &u, n, 1, &in),
 	    STORE_ERROR);
-	in = (struct store_search){ (char *)"x", (char *)"", 0 };
+	in = (struct store_search){ (char *)"x", (char *)"", 0, NULL };
 	ck_assert_int_eq(store_nonce_add_search(st, &u, n, 1, &in),
 	    STORE_ERROR);
-	in = (struct store_search){ NULL, (char *)SEARCH_URL, 0 };
+	in = (struct store_search){ NULL, (char *)SEARCH_URL, 0, NULL };
 	ck_assert_int_eq(store_nonce_add_search(st, &u, n, 1, &in),
 	    STORE_ERROR);
-	in = (struct store_search){ big, (char *)SEARCH_URL, 0 };
+	in = (struct store_search){ big, (char *)SEARCH_URL, 0, NULL };
 	ck_assert_int_eq(store_nonce_add_search(st, &u, n, 1, &in),
 	    STORE_ERROR);
 	big[STORE_SEARCH_URL_MAX + 1] = '\0';
-	in = (struct store_search){ (char *)"x", big, 0 };
+	in = (struct store_search){ (char *)"x", big, 0, NULL };
 	ck_assert_int_eq(store_nonce_add_search(st, &u, n, 1, &in),
 	    STORE_ERROR);
 	stderr_restore(saved);
 	ck_assert_int_eq(raw_int("SELECT count(*) FROM login_state"), 0);
 	/* At the limits it is taken. */
 	big[STORE_SEARCH_URL_MAX] = '\0';
-	in = (struct store_search){ (char *)"x", big, 0 };
+	in = (struct store_search){ (char *)"x", big, 0, NULL };
 	ck_assert_int_eq(store_nonce_add_search(st, &u, n, 1, &in), STORE_OK);
 	free(big);
 	store_close(st);
@@ -3700,7 +3700,7 @@ pending_make(struct store *st, const struct slack_user *u, const char *name,
     time_t now, int search, int put, struct pend *p)
 {
 	struct store_search	 in = { (char *)SEARCH_TEXT, (char *)SEARCH_URL,
-				    0 };
+				    0, NULL };
 	struct store_names	 names = { "acme", "alice" };
 	struct store_link	 l = link_in(ACCESS1, REFRESH1);
 	struct slack_user	 got;
