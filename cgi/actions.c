@@ -39,6 +39,8 @@ actions_link(struct action_req *a)
 
 static const struct action_route actions_routes[] = {
 	{ PAYLOAD_BLOCK_ACTIONS,	"open",		actions_link },
+	{ PAYLOAD_BLOCK_ACTIONS,	"share",	actions_share },
+	{ PAYLOAD_BLOCK_ACTIONS,	"more",		actions_more },
 };
 
 /* The handler for p: by action_id for a click, else by callback_id;

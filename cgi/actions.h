@@ -50,4 +50,9 @@ struct action_route {
 	action_fn		 run;
 };
 
+/* The buttons of search results (cgi/actions_search.c): "Share in
+ * channel" (action_id "share") and "More" ("more"). */
+void	actions_share(struct action_req *);
+void	actions_more(struct action_req *);
+
 #endif

@@ -1129,6 +1129,18 @@ out:
 }
 
 char *
+render_new_message(const char *json)
+{
+	char	*out;
+
+	/* Every message rendered here is an object: "{" first. */
+	if (json == NULL || json[0] != '{' || json[1] == '}' ||
+	    asprintf(&out, "{\"replace_original\":false,%s", json + 1) == -1)
+		return NULL;
+	return out;
+}
+
+char *
 render_message(const char *text)
 {
 	struct buf	 t;

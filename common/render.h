@@ -94,6 +94,12 @@ char	*render_shared(const char *card, const char *user_id);
 /* whoami: who the user is linked as. */
 char	*render_whoami(const char *instance_url, const struct sf_userinfo *);
 
+/* json (a message rendered here) as a new message: with
+ * "replace_original":false, for an answer at a button's response_url
+ * that must leave the message of the button as it is.  NULL when json
+ * is NULL or memory is exhausted. */
+char	*render_new_message(const char *json);
+
 /* A plain message (already human text, escaped here), e.g. "Searching…",
  * "Unlinked.", or a friendly error. */
 char	*render_message(const char *text);
