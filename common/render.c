@@ -524,9 +524,8 @@ static const unsigned char render_jesc[256] = {
 	['"'] = 1, ['\\'] = 1,
 };
 
-/* Appends s (len bytes) as a JSON string. */
-static int
-render_jstr(struct buf *b, const char *s, size_t len)
+int
+render_json_str(struct buf *b, const char *s, size_t len)
 {
 	static const char	 hex[] = "0123456789abcdef";
 	const unsigned char	*p = (const unsigned char *)s;
@@ -572,7 +571,7 @@ render_msg_open(struct buf *out, struct buf *text)
 {
 	render_clip(text, RENDER_TEXT_MAX, 1);
 	if (buf_puts(out, "{\"response_type\":\"ephemeral\",\"text\":") ==
-	    -1 || render_jstr(out, buf_cstr(text), text->len) == -1 ||
+	    -1 || render_json_str(out, buf_cstr(text), text->len) == -1 ||
 	    buf_puts(out, ",\"blocks\":[") == -1)
 		return -1;
 	return 0;
@@ -602,7 +601,7 @@ render_msg_section(struct buf *out, int first, const char *mrkdwn,
 	if ((!first && buf_putc(out, ',') == -1) ||
 	    buf_puts(out, "{\"type\":\"section\",\"text\":{\"type\":"
 	    "\"mrkdwn\",\"text\":") == -1 ||
-	    render_jstr(out, mrkdwn, len) == -1 ||
+	    render_json_str(out, mrkdwn, len) == -1 ||
 	    buf_puts(out, "}}") == -1)
 		goto out;
 	rc = 0;
@@ -942,16 +941,16 @@ render_msg_button(struct buf *out, int first, const char *label,
 {
 	if ((!first && buf_putc(out, ',') == -1) ||
 	    buf_puts(out, "{\"type\":\"button\",\"action_id\":") == -1 ||
-	    render_jstr(out, action_id, strlen(action_id)) == -1 ||
+	    render_json_str(out, action_id, strlen(action_id)) == -1 ||
 	    buf_puts(out, ",\"text\":{\"type\":\"plain_text\",\"text\":") ==
-	    -1 || render_jstr(out, label, strlen(label)) == -1 ||
+	    -1 || render_json_str(out, label, strlen(label)) == -1 ||
 	    buf_putc(out, '}') == -1)
 		return -1;
 	if (url != NULL && (buf_puts(out, ",\"url\":") == -1 ||
-	    render_jstr(out, url, strlen(url)) == -1))
+	    render_json_str(out, url, strlen(url)) == -1))
 		return -1;
 	if (value != NULL && (buf_puts(out, ",\"value\":") == -1 ||
-	    render_jstr(out, value, strlen(value)) == -1))
+	    render_json_str(out, value, strlen(value)) == -1))
 		return -1;
 	return buf_putc(out, '}');
 }
@@ -1063,12 +1062,12 @@ render_shared(const char *card, const char *user_id)
 	render_clip(&text, RENDER_TEXT_MAX, 1);
 	if (buf_puts(&out, "{\"response_type\":\"in_channel\","
 	    "\"replace_original\":false,\"text\":") == -1 ||
-	    render_jstr(&out, text.data, text.len) == -1 ||
+	    render_json_str(&out, text.data, text.len) == -1 ||
 	    buf_puts(&out, ",\"blocks\":[") == -1 ||
 	    render_msg_section(&out, 1, card, strlen(card)) == -1 ||
 	    buf_puts(&out, ",{\"type\":\"context\",\"elements\":[{\"type\":"
 	    "\"mrkdwn\",\"text\":") == -1 ||
-	    render_jstr(&out, line.data, line.len) == -1 ||
+	    render_json_str(&out, line.data, line.len) == -1 ||
 	    buf_puts(&out, "}]}") == -1)
 		goto out;
 	rc = 0;

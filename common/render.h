@@ -100,6 +100,12 @@ char	*render_whoami(const char *instance_url, const struct sf_userinfo *);
  * is NULL or memory is exhausted. */
 char	*render_new_message(const char *json);
 
+/* Appends s (len bytes) to b as a JSON string, escaped as json-c
+ * prints one (PLAIN, NOSLASHESCAPE).  Returns 0, or -1 past b's
+ * ceiling. */
+struct buf;
+int	 render_json_str(struct buf *b, const char *s, size_t len);
+
 /* A plain message (already human text, escaped here), e.g. "Searching…",
  * "Unlinked.", or a friendly error. */
 char	*render_message(const char *text);

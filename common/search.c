@@ -20,6 +20,7 @@
 
 #include <json-c/json.h>
 
+#include "buf.h"
 #include "http.h"
 #include "log.h"
 #include "render.h"
@@ -99,66 +100,45 @@ search_command(const char *command, const char *text,
 	return SEARCH_CMD_OK;
 }
 
-/* Adds val under key of obj, or releases val.  Returns 0, or -1. */
+/* Appends the JSON string s. */
 static int
-search_add(struct json_object *obj, const char *key, struct json_object *val)
+search_jstr(struct buf *b, const char *s)
 {
-	if (val == NULL)
-		return -1;
-	if (json_object_object_add(obj, key, val) != 0) {
-		json_object_put(val);
-		return -1;
-	}
-	return 0;
+	return render_json_str(b, s, strlen(s));
 }
 
-/* The row's JSON for page (next: -1 or the next OFFSET) and its cards;
- * NULL on memory exhaustion. */
+/* The row's JSON for page (next: -1 or the next OFFSET) and its cards,
+ * at most STORE_ACTION_DATA_MAX bytes; NULL when it does not fit or
+ * memory is exhausted. */
 static char *
 search_row_data(const struct search_page *page, int next,
     const struct render_cards *c)
 {
-	struct json_object	*o, *cards = NULL, *card;
-	const char		*s;
-	char			*out = NULL;
-	size_t			 i;
+	struct buf	 b;
+	size_t		 i;
 
-	if ((o = json_object_new_object()) == NULL)
-		return NULL;
-	if (search_add(o, "kind", json_object_new_string(
-	    sf_kind_str(page->kind))) == -1 ||
-	    search_add(o, "text", json_object_new_string(
-	    page->text != NULL ? page->text : "")) == -1 ||
-	    search_add(o, "limit", json_object_new_int(page->limit)) == -1 ||
-	    search_add(o, "next", json_object_new_int(next)) == -1 ||
-	    (cards = json_object_new_array()) == NULL)
-		goto out;
-	for (i = 0; i < c->n; i++) {
-		if ((card = json_object_new_array()) == NULL)
-			goto out;
-		if (json_object_array_add(cards, card) != 0) {
-			json_object_put(card);
-			goto out;
-		}
-		if (json_object_array_add(card,
-		    json_object_new_string(c->text[i])) != 0 ||
-		    json_object_array_add(card, c->url[i] != NULL ?
-		    json_object_new_string(c->url[i]) : NULL) != 0)
-			goto out;
-	}
-	if (search_add(o, "cards", cards) == -1) {
-		cards = NULL;
-		goto out;
-	}
-	cards = NULL;
-	s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
-	    JSON_C_TO_STRING_NOSLASHESCAPE);
-	if (s != NULL)
-		out = strdup(s);
-out:
-	json_object_put(cards);
-	json_object_put(o);
-	return out;
+	buf_init(&b, STORE_ACTION_DATA_MAX);
+	if (buf_puts(&b, "{\"kind\":") == -1 ||
+	    search_jstr(&b, sf_kind_str(page->kind)) == -1 ||
+	    buf_puts(&b, ",\"text\":") == -1 ||
+	    search_jstr(&b, page->text != NULL ? page->text : "") == -1 ||
+	    buf_printf(&b, ",\"limit\":%d,\"next\":%d,\"cards\":[",
+	    page->limit, next) == -1)
+		goto fail;
+	for (i = 0; i < c->n; i++)
+		if (buf_puts(&b, i > 0 ? ",[" : "[") == -1 ||
+		    search_jstr(&b, c->text[i]) == -1 ||
+		    buf_putc(&b, ',') == -1 ||
+		    (c->url[i] != NULL ? search_jstr(&b, c->url[i]) :
+		    buf_puts(&b, "null")) == -1 ||
+		    buf_putc(&b, ']') == -1)
+			goto fail;
+	if (buf_puts(&b, "]}") == -1)
+		goto fail;
+	return buf_detach(&b);
+fail:
+	buf_free(&b);
+	return NULL;
 }
 
 /*
@@ -175,15 +155,14 @@ search_keep(struct session *s, const struct slack_user *who,
 	char			*data;
 
 	key[0] = '\0';
-	if ((data = search_row_data(page, next, c)) != NULL &&
-	    strlen(data) <= STORE_ACTION_DATA_MAX)
+	if ((data = search_row_data(page, next, c)) != NULL)
 		sr = store_action_put(s->st, who, STORE_ACTION_SHARE, data,
 		    time(NULL) + SEARCH_ROW_TTL, key);
 	if (sr != STORE_OK) {
 		key[0] = '\0';
-		log_event(LOGL_WARN, "search.row", "outcome=%s bytes=%zu",
-		    data == NULL ? "nomem" : store_result_str(sr),
-		    data != NULL ? strlen(data) : 0);
+		log_event(LOGL_WARN, "search.row", "outcome=%s",
+		    data == NULL ? "too_large_or_nomem" :
+		    store_result_str(sr));
 	}
 	free(data);
 }
