@@ -351,3 +351,20 @@ def test_pipeline_single_currency(stack):
             assert got[-1] == got[-1].replace("CurrencyIsoCode", "")
     finally:
         stack.sf("POST", "/_control/currency", {"multi": True})
+
+
+@pytest.mark.parametrize("path", ["/contact", "/account", "/pipeline",
+                                  "/case"])
+def test_routes_reach_contact(stack, path):
+    """Each command's own route (its Slack Request URL) is served by the
+    contact program, as POST only, with /contact's body limit."""
+    body = stack.form("help", TEAM, "U0CMDROUTE", command=path)
+    r = stack.post_signed(path, body)
+    assert r.status == 200, r.text
+    assert "`%s login`" % path in r.json()["text"], r.text
+    assert stack.get(path).status == 403
+    r = stack.post_signed(path, b"text=" + b"x" * (65 * 1024))
+    assert r.status == 413
+    # Neither a longer nor a shorter path is a command.
+    assert stack.post_signed(path + "s", body).status == 404
+    assert stack.post_signed(path + "/", body).status == 404
