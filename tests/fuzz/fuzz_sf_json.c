@@ -269,7 +269,7 @@ check_contacts(const char *s, size_t len, const char *query)
 			continue;
 		FUZZ_REQUIRE(cs.n <= SF_QUERY_LIMIT);
 		FUZZ_REQUIRE(cs.n == 0 || cs.v != NULL);
-		FUZZ_REQUIRE(cs.kind == k);
+		FUZZ_REQUIRE((int)cs.kind == k);
 		for (i = 0; i < cs.n; i++) {
 			FUZZ_REQUIRE(sfid(cs.v[i].id));
 			FUZZ_REQUIRE(cs.v[i].name != NULL &&
