@@ -42,13 +42,15 @@ static const struct admin_cmd_help purge_help = {
 	ADMIN_PROG " purge [--json]",
 	"Revokes at Salesforce and drops the pending logins that expired or\n"
 	"were refused (FORCELINK_LINK_PROOF=code), deletes expired login\n"
-	"nonces and OAuth states and expired Slack replay entries (nothing\n"
-	"else in the database only expires), and prints how many of each.\n"
+	"nonces and OAuth states, expired Slack replay entries and expired\n"
+	"action rows (what buttons and forms remember; nothing else in the\n"
+	"database only expires), and prints how many of each.\n"
 	"A pending login whose revoke fails for now is kept (exit 1) for\n"
 	"the next purge.  Links are never purged.\n"
 	"\n"
 	"  --json   {\"login_states\": N, \"replays\": N,\n"
-	"            \"pending_revoked\": N, \"pending_kept\": N}\n",
+	"            \"pending_revoked\": N, \"pending_kept\": N,\n"
+	"            \"actions\": N}\n",
 	NULL
 };
 
@@ -57,9 +59,10 @@ static const struct admin_cmd_help stats_help = {
 	"Prints the number of links (in all and per workspace), how many\n"
 	"were used in the last 24 hours and 30 days, the oldest and newest,\n"
 	"the login states in progress, the replay entries (the store's, and\n"
-	"the live ones of this host's replay cache), the database's\n"
-	"size, pages and free pages, the WAL's size, the schema version, and\n"
-	"each key id in use with the rows it seals.\n"
+	"the live ones of this host's replay cache), the action rows (live\n"
+	"and expired), the database's size, pages and free pages, the WAL's\n"
+	"size, the schema version, and each key id in use with the rows it\n"
+	"seals.\n"
 	"\n"
 	"  --json   one JSON object\n",
 	NULL
@@ -111,6 +114,8 @@ purge_json(const struct store_purged *p, const struct proof_swept *sw)
 		    json_object_new_int64(sw->dropped));
 		json_object_object_add(o, "pending_kept",
 		    json_object_new_int64(sw->kept));
+		json_object_object_add(o, "actions",
+		    json_object_new_int64(p->actions));
 	}
 	return admin_json_print(o) == 0 ? ADMIN_OK : ADMIN_FAIL;
 }
@@ -122,6 +127,8 @@ purge_text(const struct store_purged *p, const struct proof_swept *sw)
 	printf("purged %ld expired login state%s and %ld expired replay "
 	    "entr%s\n", p->login_states, p->login_states == 1 ? "" : "s",
 	    p->replays, p->replays == 1 ? "y" : "ies");
+	printf("purged %ld expired action row%s\n", p->actions,
+	    p->actions == 1 ? "" : "s");
 	printf("revoked and dropped %ld expired pending login%s\n",
 	    sw->dropped, sw->dropped == 1 ? "" : "s");
 	if (sw->kept > 0)
@@ -168,8 +175,8 @@ cmd_purge(int argc, char *argv[])
 		goto out;
 	}
 	log_event(LOGL_INFO, "store.purged", "login_states=%ld replays=%ld "
-	    "pending_revoked=%ld pending_kept=%ld", p.login_states,
-	    p.replays, sw.dropped, sw.kept);
+	    "pending_revoked=%ld pending_kept=%ld actions=%ld",
+	    p.login_states, p.replays, sw.dropped, sw.kept, p.actions);
 	rc = json ? purge_json(&p, &sw) : purge_text(&p, &sw);
 	if (rc == ADMIN_OK && sw.kept > 0)
 		rc = ADMIN_FAIL;
@@ -293,6 +300,13 @@ stats_json(const struct config *cfg, const struct store_stats *ss,
 		    NULL : json_object_new_int64(f->cache_live));
 	}
 	json_object_object_add(o, "replays", r);
+	if ((r = json_object_new_object()) != NULL) {
+		json_object_object_add(r, "live",
+		    json_object_new_int64(ss->actions_live));
+		json_object_object_add(r, "expired",
+		    json_object_new_int64(ss->actions_expired));
+	}
+	json_object_object_add(o, "actions", r);
 	if ((d = json_object_new_object()) != NULL) {
 		json_object_object_add(d, "path", admin_json_str(cfg->db_path));
 		json_object_object_add(d, "size_bytes",
@@ -374,6 +388,9 @@ stats_text(const struct config *cfg, const struct store_stats *ss,
 		snprintf(v, sizeof(v), "%ld live, %ld expired, %ld cache_live",
 		    ss->replays_live, ss->replays_expired, f->cache_live);
 	admin_kv("replays", v, NULL);
+	snprintf(v, sizeof(v), "%ld live, %ld expired", ss->actions_live,
+	    ss->actions_expired);
+	admin_kv("actions", v, NULL);
 	if (f->wal < 0)
 		snprintf(wal, sizeof(wal), "none");
 	else

@@ -526,6 +526,8 @@ struct store_stats {
 	long			 installs;	/* Slack installations */
 	long			 installs_reinstall; /* Slack refused their
 						   refresh token */
+	long			 actions_live;	/* action rows (migration 6) */
+	long			 actions_expired; /* purgeable */
 	long			 page_size;
 	long			 page_count;
 	long			 freelist_count;
@@ -1252,6 +1254,12 @@ enum store_result store_action_put(struct store *, const struct slack_user *,
  * row of another kind), STORE_MISMATCH (another user's row: *out is
  * not filled), STORE_EXPIRED, STORE_BADKEY (sealed under a key the
  * keyring lacks, or altered) or STORE_ERROR.
+ *
+ * For every call taking a key: a key that is not STORE_ACTION_KEY_LEN
+ * characters of base64url (NULL too) is STORE_NOTFOUND before the
+ * database is asked; another user is anyone whose enterprise, team or
+ * user id differs; a row is expired from the second expires_at names on
+ * (store_purge()'s boundary too).  Only the owner's calls change a row.
  */
 enum store_result store_action_get(struct store *, const struct slack_user *,
 	    enum store_action_kind, const char *key, time_t now,
@@ -1259,24 +1267,28 @@ enum store_result store_action_get(struct store *, const struct slack_user *,
 
 /*
  * Moves who's row of key from state from to state to, replacing its data
- * when data is not NULL, all in one statement.  STORE_OK; STORE_CONFLICT
- * when the row is not in state from; STORE_NOTFOUND, STORE_MISMATCH,
- * STORE_EXPIRED or STORE_ERROR as store_action_get().
+ * when data is not NULL (sealed under the current key; at most
+ * STORE_ACTION_DATA_MAX bytes, else STORE_ERROR and nothing changes),
+ * all in one statement.  STORE_OK; STORE_CONFLICT when the row is not in
+ * state from; STORE_NOTFOUND, STORE_MISMATCH, STORE_EXPIRED or
+ * STORE_ERROR as store_action_get() (a row of any kind).
  */
 enum store_result store_action_step(struct store *, const struct slack_user *,
 	    const char *key, int from, int to, const char *data, time_t now);
 
 /*
- * Records that who's row of key backs the Slack view view_id.
- * STORE_OK (also when it already did); STORE_EXISTS when another row
- * backs that view; STORE_CONFLICT when this row backs another view;
- * STORE_NOTFOUND, STORE_MISMATCH, STORE_EXPIRED or STORE_ERROR.
+ * Records that who's row of key backs the Slack view view_id (1 to
+ * SLACK_ID_MAX letters and digits, else STORE_ERROR), in one write
+ * transaction.  STORE_OK (also when it already did); STORE_EXISTS when
+ * another row backs that view; STORE_CONFLICT when this row backs
+ * another view; STORE_NOTFOUND, STORE_MISMATCH, STORE_EXPIRED or
+ * STORE_ERROR.  A dropped or purged row frees its view.
  */
 enum store_result store_action_view(struct store *, const struct slack_user *,
 	    const char *key, const char *view_id, time_t now);
 
-/* Deletes who's row of key.  STORE_OK, STORE_NOTFOUND, STORE_MISMATCH or
- * STORE_ERROR. */
+/* Deletes who's row of key, expired or not.  STORE_OK, STORE_NOTFOUND,
+ * STORE_MISMATCH or STORE_ERROR. */
 enum store_result store_action_drop(struct store *, const struct slack_user *,
 	    const char *key);
 

@@ -396,6 +396,10 @@ store_stats(struct store *st, time_t now, struct store_stats *ss)
 		goto out;
 	ss->installs = (long)v[0];
 	ss->installs_reinstall = (long)v[1];
+	if (store_arow(st, STMT_STATS_ACTIONS, args, 1, v, 2) == -1)
+		goto out;
+	ss->actions_live = (long)v[0];
+	ss->actions_expired = (long)v[1];
 	if (store_stats_file(st, ss) == -1 ||
 	    store_stats_teams(st, ss) == -1 || store_stats_keys(st, ss) == -1)
 		goto out;

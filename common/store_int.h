@@ -4,7 +4,8 @@
  * the rest of forcelink.
  *
  * The store is one file per table family (store_link.c, store_login.c,
- * store_replay.c, store_install.c, store_integ.c), the reports only the
+ * store_replay.c, store_install.c, store_integ.c, store_action.c), the
+ * reports only the
  * admin tool asks for (store_admin.c, store_backup.c), key rotation
  * across all of them (store_rekey.c), the sealing (store_seal.c), the
  * helper family every one of them uses (store.c), which hands each call

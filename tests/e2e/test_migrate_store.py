@@ -41,7 +41,7 @@ D = (WS, "U0MIG0004")       # a login started on SQLite
 
 TABLES = ("sf_link", "login_state", "slack_replay", "slack_install",
           "slack_install_state", "sf_integration", "workspace_integration",
-          "integration_token")
+          "integration_token", "slack_action")
 
 STARTED = {}
 

@@ -327,6 +327,26 @@ ROWS = [
         instance_url="https://acme.my.salesforce.com",
         key_id="0123456789abcdef", access_token_ct=CT[:70], version=4,
         fetched_at=1700000000)),
+    # Migration 6: action rows, one bound to a view, one not (a second
+    # NULL view_id: NULLs are never equal); a search's command.
+    ("slack_action", dict(
+        key_hash=h(7, 1), kind=3, enterprise_id="E01", team_id="T01",
+        user_id="U01", view_id="V0123ABC", state=2,
+        key_id="0123456789abcdef", data_ct=CT[:90], created_at=1700000000,
+        expires_at=1700086400)),
+    ("slack_action", dict(
+        key_hash=h(8, 1), kind=1, team_id="T01", user_id="U02",
+        key_id="0123456789abcdef", data_ct=CT[90:130],
+        created_at=1700000001, expires_at=1700000601)),
+    ("slack_action", dict(
+        key_hash=h(9, 9), kind=2, team_id="T02", user_id="U03",
+        key_id="0123456789abcdef", data_ct=b"\x00" * 40,
+        created_at=1700000002, expires_at=1700000602)),
+    ("login_state", dict(
+        nonce_hash=h(10, 1), team_id="T01", user_id="U04",
+        created_at=1700000005, expires_at=1700000605, search_ct=CT[:20],
+        search_url_ct=CT[20:40], search_key_id="0123456789abcdef",
+        search_command="/account")),
 ]
 
 # Rows both engines must refuse (after ROWS): a key taken, a check broken,
@@ -359,6 +379,19 @@ REFUSED = [
     ("workspace_integration", dict(ROWS[12][1])),
     ("integration_token", dict(ROWS[14][1])),
     ("integration_token", dict(ROWS[14][1], integration="b", version=0)),
+    # slack_action: a key taken, a view taken, a kind out of range, a
+    # short hash, an empty user, a NOT NULL column missing.
+    ("slack_action", dict(ROWS[15][1], view_id="V0OTHER")),
+    ("slack_action", dict(ROWS[16][1], key_hash=h(11, 1),
+                          view_id="V0123ABC")),
+    ("slack_action", dict(ROWS[16][1], key_hash=h(11, 2), kind=4)),
+    ("slack_action", dict(ROWS[16][1], key_hash=h(11, 3), kind=0)),
+    ("slack_action", dict(ROWS[16][1], key_hash=b"\x01" * 31)),
+    ("slack_action", dict(ROWS[16][1], key_hash=h(11, 4), user_id="")),
+    ("slack_action", dict(ROWS[16][1], key_hash=h(11, 5), view_id="")),
+    ("slack_action", {k: v for k, v in ROWS[16][1].items()
+                      if k not in ("key_hash", "data_ct")} |
+     {"key_hash": h(11, 6)}),
 ]
 
 

@@ -2271,7 +2271,7 @@ END_TEST
 START_TEST(test_purge_counts)
 {
 	struct slack_user	 u = user("", "T1", "U1");
-	struct store_purged	 p = { -1, -1 };
+	struct store_purged	 p = { -1, -1, -1 };
 	struct store		*st;
 	unsigned char		 h[CRYPTO_HASHLEN];
 
@@ -2948,6 +2948,139 @@ START_TEST(test_search_fail_dropped_login_goes_on)
 	    "sealed search does not open"), 1);
 	store_close(a);
 	store_close(b);
+}
+END_TEST
+
+/*
+ * The slash command a kept search came from (issue 15) comes back with
+ * it on every path that hands a search back (the callback's take, the
+ * code page's look, Sign in with Slack's hand-on, the code's confirm),
+ * NULL when none was kept; it goes with the search; a malformed one is
+ * refused.
+ */
+static void
+command_login(struct store *st, const struct slack_user *u, const char *name,
+    const char *command, enum store_leg leg, time_t now,
+    unsigned char sh[CRYPTO_HASHLEN], unsigned char ch[CRYPTO_HASHLEN])
+{
+	struct store_search	 in = { (char *)SEARCH_TEXT, (char *)SEARCH_URL,
+				    0, (char *)command };
+	struct slack_user	 got;
+	unsigned char		 n[CRYPTO_HASHLEN];
+	char			 buf[128];
+
+	snprintf(buf, sizeof(buf), "cmd nonce %s", name);
+	hash_of(buf, n);
+	snprintf(buf, sizeof(buf), "cmd state %s", name);
+	hash_of(buf, sh);
+	snprintf(buf, sizeof(buf), "cmd cookie %s", name);
+	hash_of(buf, ch);
+	ck_assert_int_eq(store_nonce_add_login(st, u, NULL, n, now + 600,
+	    &in), STORE_OK);
+	ck_assert_int_eq(store_nonce_start_leg(st, leg, n, now, sh, ch,
+	    VERIFIER, now + 600, &got), STORE_OK);
+}
+
+START_TEST(test_search_command)
+{
+	static const char *const bad[] = {
+		"account", "/", "/a b", "/a\tb", "/\x01x", "/caf\xc3\xa9",
+		"/01234567890123456789012345678901"	/* 32 + 1 */
+	};
+	struct store_search	 got, in;
+	struct store_pending	 p;
+	struct store_link	 l = link_in(ACCESS2, REFRESH2);
+	struct slack_user	 u = user("E1", "T1", "U1"), who;
+	struct store		*st;
+	unsigned char		 sh[CRYPTO_HASHLEN], ch[CRYPTO_HASHLEN];
+	unsigned char		 s2[CRYPTO_HASHLEN], code[CRYPTO_HASHLEN];
+	unsigned char		 n[CRYPTO_HASHLEN];
+	char			*v = NULL, *oldorg = NULL, *oldref = NULL;
+	time_t			 now = time(NULL);
+	size_t			 i;
+
+	st = open_with(&key_a);
+	/* The callback's take, after the code page's look. */
+	command_login(st, &u, "take", "/account", STORE_LEG_SALESFORCE, now,
+	    sh, ch);
+	ck_assert_int_eq(store_search_peek(st, sh, &got), STORE_OK);
+	ck_assert_str_eq(got.command, "/account");
+	store_search_free(&got);
+	ck_assert_ptr_null(got.command);
+	ck_assert_int_eq(store_state_take_search(st, sh, ch, now, &who, &v,
+	    &got), STORE_OK);
+	ck_assert_str_eq(got.text, SEARCH_TEXT);
+	ck_assert_str_eq(got.command, "/account");
+	crypto_free_secret(v);
+	v = NULL;
+	store_search_free(&got);
+	/* Taken with the search. */
+	ck_assert_int_eq(raw_int("SELECT count(*) FROM login_state WHERE "
+	    "search_command IS NOT NULL"), 0);
+
+	/* Without a command: NULL ("/contact"). */
+	command_login(st, &u, "none", NULL, STORE_LEG_SALESFORCE, now, sh, ch);
+	ck_assert_int_eq(store_state_take_search(st, sh, ch, now, &who, &v,
+	    &got), STORE_OK);
+	ck_assert_str_eq(got.text, SEARCH_TEXT);
+	ck_assert_ptr_null(got.command);
+	crypto_free_secret(v);
+	v = NULL;
+	store_search_free(&got);
+
+	/* Sign in with Slack first: the command follows the hand-on. */
+	command_login(st, &u, "slack", "/case", STORE_LEG_SLACK, now, sh, ch);
+	ck_assert_int_eq(store_state_take_leg(st, STORE_LEG_SLACK, sh, ch, now,
+	    &who, &v, NULL), STORE_OK);
+	crypto_free_secret(v);
+	v = NULL;
+	hash_of("cmd state slack 2", s2);
+	ck_assert_int_eq(store_state_advance(st, sh, s2, "verifier-2",
+	    now + 600), STORE_OK);
+	ck_assert_int_eq(store_state_take_leg(st, STORE_LEG_SALESFORCE, s2, ch,
+	    now, &who, &v, &got), STORE_OK);
+	ck_assert_str_eq(got.command, "/case");
+	crypto_free_secret(v);
+	v = NULL;
+	store_search_free(&got);
+
+	/* A link waiting for its code: the confirm hands it back. */
+	command_login(st, &u, "code", "/pipeline", STORE_LEG_SALESFORCE, now,
+	    sh, ch);
+	ck_assert_int_eq(store_state_take_leg(st, STORE_LEG_SALESFORCE, sh, ch,
+	    now, &who, &v, NULL), STORE_OK);
+	crypto_free_secret(v);
+	v = NULL;
+	hash_of("cmd code", code);
+	ck_assert_int_eq(store_pending_put(st, sh, &l, code, now + 600),
+	    STORE_OK);
+	ck_assert_int_eq(store_pending_link(st, code, &u, now, &p, &got,
+	    &oldorg, &oldref), STORE_OK);
+	ck_assert_str_eq(got.text, SEARCH_TEXT);
+	ck_assert_str_eq(got.command, "/pipeline");
+	store_search_free(&got);
+	store_pending_free(&p);
+	free(oldorg);
+	crypto_free_secret(oldref);
+
+	/* Malformed: refused, nothing written. */
+	hash_of("cmd nonce bad", n);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		in = (struct store_search){ (char *)SEARCH_TEXT,
+		    (char *)SEARCH_URL, 0, (char *)bad[i] };
+		ck_assert_int_eq(store_nonce_add_login(st, &u, NULL, n,
+		    now + 600, &in), STORE_ERROR);
+	}
+	ck_assert_int_eq(raw_int("SELECT count(*) FROM login_state WHERE "
+	    "search_command IS NOT NULL"), 0);
+	/* At the limit it is taken. */
+	in.command = (char *)"/0123456789012345678901234567890";
+	ck_assert_uint_eq(strlen(in.command), STORE_SEARCH_COMMAND_MAX);
+	ck_assert_int_eq(store_nonce_add_login(st, &u, NULL, n, now + 600,
+	    &in), STORE_OK);
+	ck_assert_int_eq(raw_int("SELECT count(*) FROM login_state WHERE "
+	    "search_command IS NOT NULL"), 1);
+	store_close(st);
 }
 END_TEST
 
@@ -4214,6 +4347,7 @@ suite(void)
 	tcase_add_test(tc, test_search_taken_once_race);
 	tcase_add_test(tc, test_search_fail_dropped_login_goes_on);
 	tcase_add_test(tc, test_search_fail_invalid_input);
+	tcase_add_test(tc, test_search_command);
 	tcase_add_test(tc, test_search_no_plaintext_on_disk);
 	tcase_add_test(tc, test_slack_hand_on);
 	tcase_add_test(tc, test_slack_hand_on_fail_void);

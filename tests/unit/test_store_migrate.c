@@ -37,7 +37,7 @@
 static const char *const tables[STORE_MIGRATE_TABLES] = {
 	"sf_link", "login_state", "slack_replay", "slack_install",
 	"slack_install_state", "sf_integration", "workspace_integration",
-	"integration_token"
+	"integration_token", "slack_action"
 };
 
 /* This test's target database, its source file and the keys. */
@@ -198,6 +198,7 @@ populate(void)
 	struct store		*st;
 	time_t			 now = time(NULL);
 	char			 acc[64], ref[64], *v = NULL;
+	char			 akey[STORE_ACTION_KEY_LEN + 1];
 	long			 dropped;
 
 	ck_assert_ptr_nonnull(st = store_open(sqpath, &key_a));
@@ -218,6 +219,7 @@ populate(void)
 	search.text = "acme corp";
 	search.response_url = "https://hooks.slack.com/commands/T1/1/x";
 	search.created_at = 0;
+	search.command = "/account";
 	who_of(&who, "T1", "U3");
 	ck_assert_int_eq(store_nonce_add_search(st, &who, n1, now + 600,
 	    &search), STORE_OK);
@@ -274,6 +276,16 @@ populate(void)
 	it.instance_url = "https://a.my.salesforce.com";
 	it.access_token = "00D5g0000002!AQ.runas";
 	ck_assert_int_eq(store_itoken_put(st, "a", &it, 0), STORE_OK);
+	/* Action rows: a Case form bound to its view and stepped, and a
+	 * card to share. */
+	ck_assert_int_eq(store_action_put(st, &who, STORE_ACTION_CASE,
+	    "{\"subject\":\"migrated\"}", now + 600, akey), STORE_OK);
+	ck_assert_int_eq(store_action_view(st, &who, akey, "V0MIG", now),
+	    STORE_OK);
+	ck_assert_int_eq(store_action_step(st, &who, akey, 0, 2, NULL, now),
+	    STORE_OK);
+	ck_assert_int_eq(store_action_put(st, &who, STORE_ACTION_SHARE,
+	    "{\"card\":1}", now + 600, akey), STORE_OK);
 	store_close(st);
 	/* Columns no call above sets: their values are not in any
 	 * associated data, so the sealed values still open. */
@@ -484,8 +496,9 @@ START_TEST(test_copies_every_column)
 	ck_assert_int_eq(rep_table(&rep, "slack_install")->sealed, 2);
 	ck_assert_int_eq(rep_table(&rep, "sf_integration")->sealed, 1);
 	ck_assert_int_eq(rep_table(&rep, "integration_token")->sealed, 1);
-	ck_assert_int_eq(sealed, 13);
-	ck_assert_int_eq(opened, 13);
+	ck_assert_int_eq(rep_table(&rep, "slack_action")->sealed, 2);
+	ck_assert_int_eq(sealed, 15);
+	ck_assert_int_eq(opened, 15);
 	/* Byte for byte, every column. */
 	ck_assert_int_eq(sqlite3_open(sqpath, &db), SQLITE_OK);
 	c = raw_connect(uri);
@@ -655,6 +668,33 @@ START_TEST(test_altered_value_rolls_back)
 }
 END_TEST
 
+/* So is an action row's data moved to another action row: its
+ * associated data names its own row. */
+START_TEST(test_moved_action_rolls_back)
+{
+	struct store_migrate_report	 rep;
+	struct store			*src, *dst;
+
+	populate();
+	sq_exec("UPDATE slack_action SET data_ct = (SELECT data_ct FROM "
+	    "slack_action WHERE kind = 3) WHERE kind = 1");
+	ck_assert_ptr_nonnull(src = store_open(sqpath, &key_a));
+	ck_assert_ptr_nonnull(dst = store_open(uri, &key_a));
+	ck_assert_int_eq(store_migrate(src, dst, 1, NULL, NULL, &rep),
+	    STORE_BADKEY);
+	ck_assert_int_eq(rep.nbad, 1);
+	ck_assert_int_eq(rep.nbad_values, 1);
+	ck_assert_str_eq(rep.bad[0].table, "slack_action");
+	ck_assert_str_eq(rep.bad[0].column, "data_ct");
+	ck_assert_str_eq(rep.bad[0].key_id, key_a.id);
+	ck_assert_int_eq(rep.bad[0].key_missing, 0);
+	ck_assert_int_eq(rep_table(&rep, "slack_action")->opened, 1);
+	ck_assert_int_eq(target_rows(), 0);
+	store_close(dst);
+	store_close(src);
+}
+END_TEST
+
 /* store_migrate assumes neither engine: into a SQLite file, through the
  * same statements in SQLite's dialect. */
 START_TEST(test_sqlite_target)
@@ -800,6 +840,7 @@ suite(void)
 	tcase_add_test(tc, test_target_with_rows_refused);
 	tcase_add_test(tc, test_unknown_key_rolls_back);
 	tcase_add_test(tc, test_altered_value_rolls_back);
+	tcase_add_test(tc, test_moved_action_rolls_back);
 	tcase_add_test(tc, test_source_written_meanwhile_rolls_back);
 	tcase_add_test(tc, test_sqlite_target);
 	tcase_add_test(tc, test_pages);
