@@ -77,7 +77,8 @@ actions_more(struct action_req *a)
 	free(text);
 	if (res != SESSION_OK)
 		json = resume_failure(res);
-	else if (a->as.integration_user && a->as.username != NULL) {
+	else if (a->as.integration_user && a->as.username != NULL &&
+	    page.kind != SF_KIND_OPPORTUNITY) {
 		snprintf(line, sizeof(line), "Results from Salesforce as the "
 		    "integration user %.200s", a->as.username);
 		with = render_with_context(json, line);

@@ -391,6 +391,7 @@ def test_integration_user_pipeline_and_accounts(orgs):
         assert r.status == 200, r.text
         m = r.json()
         assert "cannot tell which opportunities are yours" in m["text"], m
+        assert not iuser_line(m).startswith("Results from Salesforce")
     got = o.since()
     assert got["a"] == [] and got["b"] == [] and got["d"] == []
     r = stack.slash("northwind", T3, "U0INT0021", command="/account")
