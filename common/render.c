@@ -929,7 +929,9 @@ render_results_head(struct buf *b, const struct render_page *pg, size_t n)
 	if (rc == -1)
 		return -1;
 	if (pg->more && pg->more_key == NULL)
-		return buf_puts(b, "; there are more: refine your search.");
+		return buf_puts(b, pg->kind == SF_KIND_OPPORTUNITY ?
+		    "; there are more." : "; there are more: refine your "
+		    "search.");
 	return 0;
 }
 

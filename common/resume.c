@@ -97,7 +97,7 @@ resume_run(struct session *s, const struct slack_user *who,
 	struct sf_error		 err;
 	enum session_result	 res;
 	const char		*command = NULL;
-	char			*json = NULL, *msg = NULL;
+	char			*json = NULL, *msg = NULL, shown[64];
 	size_t			 found = 0;
 
 	memset(&err, 0, sizeof(err));
@@ -112,8 +112,12 @@ resume_run(struct session *s, const struct slack_user *who,
 	    err.code[0] ? err.code : "-");
 	if (res != SESSION_OK)
 		json = resume_failure(res);
-	if (json == NULL || (msg = render_resumed(json, search->text)) ==
-	    NULL) {
+	/* A count is shown with its command: "/pipeline 5". */
+	if (page.text == NULL)
+		snprintf(shown, sizeof(shown), "%s %.10s", command,
+		    search->text);
+	if (json == NULL || (msg = render_resumed(json, page.text != NULL ?
+	    search->text : shown)) == NULL) {
 		log_error("msg=\"out of memory: the answer is not posted\"");
 		goto out;
 	}

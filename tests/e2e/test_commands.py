@@ -327,6 +327,29 @@ def test_unlinked_account_resumed_as_account(stack):
     assert "Industry: Manufacturing" in card[0]
 
 
+def test_unlinked_pipeline_resumed_as_pipeline(stack):
+    """A /pipeline before linking keeps its count (not the text) and is
+    answered as /pipeline, as the newly linked user's own."""
+    user = "U0CMDLATE2"
+    url = stack.response_url(TEAM)
+    r = stack.post_contact(stack.form("3", TEAM, user, command="/pipeline",
+                                      response_url=url))
+    m = re.search(r"(http://127\.0\.0\.1:\d+/oauth/start\?state=[A-Za-z0-9_-]+)",
+                  r.json()["text"])
+    assert m, r.text
+    assert stack.sql("SELECT search_command FROM login_state WHERE "
+                     "search_command IS NOT NULL") == [("/pipeline",)]
+    r2, cookie = stack.start_login(m.group(1))
+    location = stack.consent(r2.headers["Location"], "bob@example.com")
+    assert stack.callback(location, cookie).status == 200
+    posts = stack.wait_hook(url)
+    assert len(posts) == 1, posts
+    msg = posts[0]["body"]
+    assert msg["text"].startswith(
+        "Your search for \u201c/pipeline 3\u201d from before you linked:\n"
+        "Your 2 open opportunities, soonest close date first"), msg["text"]
+
+
 def test_pipeline_single_currency(stack):
     """Last in this module: the workers remember the org has one
     currency (SESSION_CURRENCY_TTL)."""

@@ -827,6 +827,12 @@ START_TEST(test_cards_pipeline_heads)
 	    "/006000000000003AAA|&lt;!here&gt;>*\nAccount: No account");
 	assert_no_mention(o);
 	json_object_put(o);
+	/* More, but no row to page with. */
+	o = parse_msg(page_json(SF_KIND_OPPORTUNITY, INSTANCE, NULL, &rs, 0,
+	    NULL, NULL));
+	ck_assert_str_eq(section_text(o, 0), "Your open opportunities "
+	    "1\xe2\x80\x93" "3, soonest close date first; there are more.");
+	json_object_put(o);
 	rs.n = 0;
 	rs.more = 0;
 	o = parse_msg(page_json(SF_KIND_OPPORTUNITY, INSTANCE, NULL, &rs, 0,
