@@ -5,7 +5,8 @@
  * A request is read, verified and validated in one call (slackreq.h)
  * and dispatched on its command (contact_commands: what the command's
  * own text does, and its help), then on its text: the sub-commands
- * (help, login, logout, whoami, confirm) work on every command.  Everything runs under the 3-second
+ * (help, login, logout, whoami, confirm) work on every command.
+ * Everything runs under the 3-second
  * rule (reply.h): if Salesforce (or the store) has not answered 2.5 s
  * after the request arrived, Slack gets "Searching…" from inside the
  * wait, and the result is POSTed to the request's response_url when it
