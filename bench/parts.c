@@ -24,9 +24,9 @@
  *   org         org_find() of the link's integration (for a named
  *               one: a lookup and the decryption of its secret)
  *   http        http_request(): the HTTPS GET alone, kept-alive
- *   parse       sf_parse_contacts() of the reply
- *   query       sf_query_contacts(): http + parse + the SOQL URL
- *   render      render_contacts()
+ *   parse       sf_parse_records() of the reply (contacts)
+ *   query       sf_query_records(): http + parse + the SOQL URL
+ *   render      render_cards() and render_results() (without a row)
  *   easy        the relay's way: curl_easy_perform() on one easy handle
  *
  * so that the difference between forcelink and the relay in scripts/bench
@@ -161,7 +161,12 @@ main(int argc, char *argv[])
 	struct session		*s = NULL;
 	struct slack_user	 who;
 	struct store_link	 l;
-	struct sf_contacts	 found;
+	struct sf_records	 found;
+	struct sf_search	 q = { SF_KIND_CONTACT, "smith", NULL,
+				    SF_QUERY_LIMIT, 0, 0 };
+	struct render_cards	 cards;
+	struct render_page	 pg = { SF_KIND_CONTACT, "smith", 0, 0,
+				    NULL, NULL };
 	struct sf_error		 err;
 	struct http_response	 resp;
 	struct form		 f = { NULL, 0 };
@@ -295,10 +300,10 @@ main(int argc, char *argv[])
 
 	clocks_now(&a);
 	for (i = 0; i < n; i++) {
-		if (sf_parse_contacts(resp.body.data, resp.body.len,
-		    &found) != SF_OK)
+		if (sf_parse_records(SF_KIND_CONTACT, SF_QUERY_LIMIT,
+		    resp.body.data, resp.body.len, &found) != SF_OK)
 			goto out;
-		sf_contacts_free(&found);
+		sf_records_free(&found);
 	}
 	clocks_now(&b);
 	report("parse", &a, &b, n);
@@ -306,25 +311,29 @@ main(int argc, char *argv[])
 
 	clocks_now(&a);
 	for (i = 0; i < n; i++) {
-		if (sf_query_contacts(s->http, &cfg.sf, cfg.sf.login_url,
-		    bearer, "smith", &found, &err) != SF_OK)
+		if (sf_query_records(s->http, &cfg.sf, cfg.sf.login_url,
+		    bearer, &q, &found, &err) != SF_OK)
 			goto out;
 		if (i < n - 1)
-			sf_contacts_free(&found);
+			sf_records_free(&found);
 	}
 	clocks_now(&b);
 	report("query", &a, &b, n);
 
 	clocks_now(&a);
 	for (i = 0; i < n; i++) {
-		if ((json = render_contacts(cfg.sf.login_url, "smith",
-		    &found)) == NULL)
+		if (render_cards(SF_KIND_CONTACT, cfg.sf.login_url, &found,
+		    &cards) == -1)
+			goto out;
+		json = render_results(&pg, &cards);
+		render_cards_free(&cards);
+		if (json == NULL)
 			goto out;
 		free(json);
 	}
 	clocks_now(&b);
 	report("render", &a, &b, n);
-	sf_contacts_free(&found);
+	sf_records_free(&found);
 
 	if ((easy = curl_easy_init()) == NULL)
 		goto out;

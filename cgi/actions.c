@@ -39,6 +39,8 @@ actions_link(struct action_req *a)
 
 static const struct action_route actions_routes[] = {
 	{ PAYLOAD_BLOCK_ACTIONS,	"open",		actions_link },
+	{ PAYLOAD_BLOCK_ACTIONS,	"share",	actions_share },
+	{ PAYLOAD_BLOCK_ACTIONS,	"more",		actions_more },
 	{ PAYLOAD_VIEW_SUBMISSION,	"case",		actions_case_submit },
 	{ PAYLOAD_VIEW_CLOSED,		"case",		actions_case_closed },
 	{ PAYLOAD_MESSAGE_ACTION,	"create_case",	actions_case_shortcut },

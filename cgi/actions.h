@@ -50,6 +50,11 @@ struct action_route {
 	action_fn		 run;
 };
 
+/* The buttons of search results (cgi/actions_search.c): "Share in
+ * channel" (action_id "share") and "More" ("more"). */
+void	actions_share(struct action_req *);
+void	actions_more(struct action_req *);
+
 /* The Case form (cgi/actions_case.c): view_submission and view_closed
  * of callback_id "case", and the message shortcut "create_case". */
 void	actions_case_submit(struct action_req *);

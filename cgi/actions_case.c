@@ -99,8 +99,8 @@ case_login_view(struct action_req *a, const struct casefrm *f,
 	    a->p.team_domain);
 	snprintf(names.user_name, sizeof(names.user_name), "%s",
 	    a->p.user_name);
-	if (session_login_url_command(a->s, &a->p.who, &names, "/case", key,
-	    f->response_url, &url, &kept) == SESSION_OK)
+	if (casejob_login_url(a->s, &a->p.who, &names, key, f, &url,
+	    &kept) == 0)
 		view = casefrm_view_login(key, url, NULL, kept);
 	log_event(LOGL_INFO, "case.login", "kept=%d outcome=%s", kept,
 	    view != NULL ? "ok" : "error");

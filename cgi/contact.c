@@ -1,8 +1,12 @@
 /*
- * contact: the Slack slash command /contact (SPEC §4, §7).
+ * contact: the Slack slash commands /contact, /account, /pipeline (and
+ * /case) (SPEC §4, §7, §9).
  *
  * A request is read, verified and validated in one call (slackreq.h)
- * and dispatched to a sub-command.  Everything runs under the 3-second
+ * and dispatched on its command (contact_commands: what the command's
+ * own text does, and its help), then on its text: the sub-commands
+ * (help, login, logout, whoami, confirm) work on every command.
+ * Everything runs under the 3-second
  * rule (reply.h): if Salesforce (or the store) has not answered 2.5 s
  * after the request arrived, Slack gets "Searching…" from inside the
  * wait, and the result is POSTed to the request's response_url when it
@@ -36,10 +40,23 @@
 #include "render.h"
 #include "reply.h"
 #include "resume.h"
+#include "search.h"
 #include "serve.h"
 #include "slack.h"
 #include "slackreq.h"
 #include "slackweb.h"
+
+struct contact;
+
+/* A slash command this program serves (contact_commands). */
+struct contact_command {
+	const char		*name;
+	struct render_usage	 usage;		/* its own text, for help */
+	char			*(*run)(struct contact *); /* that text */
+	const char		*keep;		/* kept with a login as */
+	int			 empty;		/* an empty text runs it (not
+						   the help) */
+};
 
 /* One request, with every input already validated and copied out of the
  * FastCGI request (which is gone once Slack has been acknowledged). */
@@ -48,7 +65,10 @@ struct contact {
 	struct session		*s;
 	struct slack_user	 who;
 	char			 text[FIELDS_TEXT_MAX + 1];
-	const char		*command;
+	const char		*command;	/* as Slack sent it */
+	const struct contact_command *cmd;	/* what it runs */
+	char			 keep[FIELDS_TEXT_MAX + 1]; /* the text a
+					   login keeps for the search */
 	const char		*response_url;
 	const char		*trigger_id;	/* for views.open, or NULL */
 	enum install_auth	 auth;		/* what install_gate() said */
@@ -68,6 +88,7 @@ struct contact {
 static char *
 contact_failure(struct contact *c, enum session_result res)
 {
+	struct store_search	 keep;
 	const char	*reason = NULL;
 	char		*url = NULL, *json;
 	int		 kept = 0;
@@ -109,8 +130,13 @@ contact_failure(struct contact *c, enum session_result res)
 	default:
 		return render_message(REPLY_SORRY);
 	}
-	if (session_login_url_names(c->s, &c->who, &c->names, c->search ?
-	    c->text : NULL, c->search ? c->response_url : NULL, &url,
+	memset(&keep, 0, sizeof(keep));
+	if (c->search) {
+		keep.text = c->keep;
+		keep.response_url = (char *)c->response_url;
+		keep.command = (char *)c->cmd->keep;
+	}
+	if (session_login_url_keep(c->s, &c->who, &c->names, &keep, &url,
 	    &kept) != SESSION_OK) {
 		free(url);
 		return render_message(REPLY_SORRY);
@@ -126,8 +152,8 @@ static char *
 cmd_help(struct contact *c)
 {
 	if (c->as.integration_user)
-		return render_help_iuser(c->command);
-	return render_help(c->command);
+		return render_help_iuser(c->command, &c->cmd->usage);
+	return render_help(c->command, &c->cmd->usage);
 }
 
 static char *
@@ -188,29 +214,44 @@ cmd_whoami(struct contact *c)
 	return json;
 }
 
+/*
+ * The command's own text: one page of a search (search.h), whose kind
+ * the command names.  A text the command cannot take (/pipeline with
+ * something else than a number) gets its usage, nothing sent.
+ */
 static char *
 cmd_search(struct contact *c)
 {
-	struct sf_contacts	 found;
+	struct search_page	 page;
 	struct sf_error		 err;
 	enum session_result	 res;
-	char			*inst = NULL, *json;
+	char			*json, msg[512];
+	size_t			 found = 0;
 
-	memset(&found, 0, sizeof(found));
+	if (search_command(c->cmd->name, c->text, &page, NULL) !=
+	    SEARCH_CMD_OK) {
+		snprintf(msg, sizeof(msg), "Usage: `%s %s` %s %s.",
+		    c->cmd->name, c->cmd->usage.args, "\xe2\x80\x94",
+		    c->cmd->usage.what);
+		return render_message(msg);
+	}
 	reply_later(&c->rp, NULL, "Searching Salesforce…");
 	c->search = 1;
-	res = session_search_as(c->s, &c->who, c->text, &found, &inst, &err,
-	    &c->as);
+	/* What a login keeps: the text, or for a count the count. */
+	if (page.text != NULL)
+		snprintf(c->keep, sizeof(c->keep), "%s", page.text);
+	else
+		snprintf(c->keep, sizeof(c->keep), "%d", page.limit);
+	res = search_run(c->s, &c->who, &page, &c->as, &json, &found, &err);
 	log_event(LOGL_INFO, "cmd.search", "outcome=%s found=%zu error=%s "
-	    "integration=\"%s\" iuser=%d", session_result_str(res), found.n,
-	    err.code[0] ? err.code : "-", c->as.integration,
+	    "kind=%s offset=%d integration=\"%s\" iuser=%d",
+	    session_result_str(res), found, err.code[0] ? err.code : "-",
+	    sf_kind_str(page.kind), page.offset, c->as.integration,
 	    c->as.integration_user);
-	c->found = res == SESSION_OK;
-	json = res == SESSION_OK ? render_contacts(inst, c->text, &found) :
-	    contact_failure(c, res);
-	sf_contacts_free(&found);
-	free(inst);
-	return json;
+	/* /pipeline as the integration user asks Salesforce nothing. */
+	c->found = res == SESSION_OK && !(page.kind == SF_KIND_OPPORTUNITY &&
+	    c->as.integration_user);
+	return res == SESSION_OK ? json : contact_failure(c, res);
 }
 
 /* What the reply to a confirm that linked says of the search kept with
@@ -416,16 +457,50 @@ static const struct {
 	{ "confirm",	cmd_confirm,	1 },
 };
 
+/*
+ * The slash commands this program serves: each one's name, the usage of
+ * its own text (for its help), what that text runs, and the command a
+ * login keeps with it (NULL: /contact, as kept searches were before).
+ * A command not listed runs as /contact.
+ */
+static const struct contact_command contact_commands[] = {
+	{ "/contact", { "smith", "search contacts whose name contains "
+	    "\xe2\x80\x9c" "smith" "\xe2\x80\x9d" }, cmd_search, NULL, 0 },
+	{ "/account", { "acme", "search accounts whose name contains "
+	    "\xe2\x80\x9c" "acme" "\xe2\x80\x9d" }, cmd_search, "/account", 0 },
+	{ "/pipeline", { "[N]", "your N (1 to 10, 10 when left out) open "
+	    "opportunities, soonest close date first" }, cmd_search,
+	    "/pipeline", 1 },
+	/* /case keeps nothing with a login itself: its form keeps its own
+	 * row (casejob.h), and the one-liner is typed again. */
+	{ "/case", { "[subject: details]", "open the Case form, or create "
+	    "a Case at once with \xe2\x80\x9c" "subject: details"
+	    "\xe2\x80\x9d" }, cmd_case, NULL, 1 },
+};
+
+/* The entry of command (as Slack sent it); /contact's when none. */
+static const struct contact_command *
+contact_command(const char *command)
+{
+	size_t	 i;
+
+	for (i = 0; command != NULL && i < sizeof(contact_commands) /
+	    sizeof(contact_commands[0]); i++)
+		if (strcmp(command, contact_commands[i].name) == 0)
+			return &contact_commands[i];
+	return &contact_commands[0];
+}
+
 /* Picks the sub-command: one of the words alone (or, for one that takes
- * them, followed by its words), help when empty, else a search for the
- * text. */
+ * them, followed by its words), help when empty (for /pipeline, whose
+ * text may be empty, its own page), else the command's own text. */
 static char *
 contact_pick(struct contact *c)
 {
 	size_t	 i, n;
 
-	if (strcmp(c->command, "/case") == 0)
-		return cmd_case(c);
+	if (c->text[0] == '\0' && c->cmd->empty)
+		return c->cmd->run(c);
 	if (c->text[0] == '\0')
 		return cmd_help(c);
 	for (i = 0; i < sizeof(contact_cmds) / sizeof(contact_cmds[0]); i++) {
@@ -435,7 +510,7 @@ contact_pick(struct contact *c)
 		    contact_cmds[i].word, n) == 0 && c->text[n] == ' '))
 			return contact_cmds[i].run(c);
 	}
-	return cmd_search(c);
+	return c->cmd->run(c);
 }
 
 /*
@@ -561,6 +636,7 @@ contact_who(struct contact *c, const char *const *f)
 	snprintf(c->names.user_name, sizeof(c->names.user_name), "%s",
 	    f[SLASH_USER_NAME] != NULL ? f[SLASH_USER_NAME] : "");
 	c->command = f[SLASH_COMMAND];
+	c->cmd = contact_command(c->command);
 	c->response_url = f[SLASH_RESPONSE_URL];
 	c->trigger_id = f[SLASH_TRIGGER_ID];
 	log_set_user(c->who.team_id, c->who.user_id);

@@ -36,6 +36,21 @@ casejob_bot_token(struct session *s, const struct slack_user *who)
 	return tok;
 }
 
+int
+casejob_login_url(struct session *s, const struct slack_user *who,
+    const struct store_names *names, const char *key,
+    const struct casefrm *f, char **url, int *kept)
+{
+	struct store_search	 keep;
+
+	memset(&keep, 0, sizeof(keep));
+	keep.text = (char *)key;
+	keep.response_url = f->response_url;
+	keep.command = (char *)"/case";
+	return session_login_url_keep(s, who, names, &keep, url, kept) ==
+	    SESSION_OK ? 0 : -1;
+}
+
 /* Why a login is needed again, for a session result that needs one;
  * NULL for a first login. */
 static const char *
@@ -194,8 +209,8 @@ casejob_create(struct session *s, const struct slack_user *who,
 		msg = casefrm_message_problems(&pr);
 	} else if (casejob_needs_login(res)) {
 		to = CASEFRM_WAITING;
-		if (session_login_url_command(s, who, names, "/case", key,
-		    f->response_url, &url, &kept) != SESSION_OK)
+		if (casejob_login_url(s, who, names, key, f, &url, &kept) ==
+		    -1)
 			goto out;
 		view = casefrm_view_login(key, url, casejob_login_reason(res),
 		    kept);

@@ -61,6 +61,17 @@ void		 casejob_refresh(struct session *, const struct slack_user *who,
 		    int changed);
 
 /*
+ * A login link for who (allocated into *url) that keeps form f, row key,
+ * to be created once who has linked (store_search.command "/case", its
+ * text the key, f's response_url: resume.h).  *kept says whether it
+ * was kept (not without a response_url forcelink may post to).
+ * Returns 0, or -1 (logged by the store).
+ */
+int		 casejob_login_url(struct session *, const struct slack_user *who,
+		    const struct store_names *names, const char *key,
+		    const struct casefrm *f, char **url, int *kept);
+
+/*
  * The bot token to call Slack's Web API for who's workspace
  * (install_authorize, install_web_token): allocated (free with
  * crypto_free_secret), or NULL (logged) when there is none.

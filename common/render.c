@@ -11,6 +11,7 @@
  * Lengths are counted in bytes, which is never less than Slack's count
  * of characters, so a text that fits here fits there.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -32,8 +33,9 @@
 #define RENDER_REASON_MAX	500
 /* Ceiling for scratch buffers: far above anything rendered. */
 #define RENDER_BUF_MAX		(256 * 1024)
-/* Slack rejects a button whose url is longer. */
+/* Slack rejects a button whose url or value is longer. */
 #define RENDER_BUTTON_URL_MAX	3000
+#define RENDER_BUTTON_VALUE_MAX	2000
 
 #define ELLIPSIS	"\xe2\x80\xa6"		/* U+2026 */
 #define LQUOTE		"\xe2\x80\x9c"		/* U+201C */
@@ -268,31 +270,119 @@ render_line(struct buf *b, const char *label, const char *value)
 	return render_put(b, value, RENDER_FIELD_MAX, 0);
 }
 
-/* Appends one contact as mrkdwn, cut to what one section may hold. */
+/* Appends "LABEL" and the record's Account, linked, or none_text. */
 static int
-render_contact(struct buf *b, const char *instance_url,
-    const struct sf_contact *c)
+render_account_line(struct buf *b, const char *label, const char *none_text,
+    const char *instance_url, const struct sf_record *r)
 {
-	const char	*name;
-
-	name = render_set(c->name) ? c->name : "(no name)";
-	if (buf_putc(b, '*') == -1 ||
-	    render_record(b, instance_url, c->id, name) == -1 ||
-	    buf_putc(b, '*') == -1 ||
-	    render_line(b, "", c->title) == -1 ||
-	    buf_puts(b, "\nAccount: ") == -1)
+	if (buf_puts(b, label) == -1)
 		return -1;
-	if (!render_set(c->account_id)) {
-		if (buf_puts(b, "No account") == -1)
-			return -1;
-	} else if (render_record(b, instance_url, c->account_id,
-	    render_set(c->account_name) ? c->account_name :
-	    "(unnamed account)") == -1)
+	if (!render_set(r->account_id))
+		return buf_puts(b, none_text);
+	return render_record(b, instance_url, r->account_id,
+	    render_set(r->account_name) ? r->account_name :
+	    "(unnamed account)");
+}
+
+/* A contact: title, account, email, phone, mobile. */
+static int
+render_card_contact(struct buf *b, const char *instance_url,
+    const struct sf_record *c)
+{
+	if (render_line(b, "", c->title) == -1 ||
+	    render_account_line(b, "\nAccount: ", "No account", instance_url,
+	    c) == -1)
 		return -1;
 	if (render_set(c->email) && render_email(b, c->email) == -1)
 		return -1;
 	if (render_line(b, "Phone: ", c->phone) == -1 ||
 	    render_line(b, "Mobile: ", c->mobile) == -1)
+		return -1;
+	return 0;
+}
+
+/* An account: industry, city, phone, website. */
+static int
+render_card_account(struct buf *b, const char *instance_url,
+    const struct sf_record *a)
+{
+	(void)instance_url;
+	if (render_line(b, "Industry: ", a->industry) == -1 ||
+	    render_line(b, "City: ", a->city) == -1 ||
+	    render_line(b, "Phone: ", a->phone) == -1 ||
+	    render_line(b, "Website: ", a->website) == -1)
+		return -1;
+	return 0;
+}
+
+/*
+ * Appends amount (the JSON number's text) grouped in thousands with two
+ * decimals, "1,234,567.50", after currency (an ISO code) when the org
+ * has several.  A number too large to print exactly to the cent is
+ * shown as Salesforce sent it.
+ */
+static int
+render_amount(struct buf *b, const char *amount, const char *currency)
+{
+	char		 digits[64], *end;
+	double		 v;
+	size_t		 n, i;
+	long long	 cents;
+
+	if (render_set(currency) && (buf_puts(b, currency) == -1 ||
+	    buf_putc(b, ' ') == -1))
+		return -1;
+	v = strtod(amount, &end);
+	if (*end != '\0' || !(v > -1e13 && v < 1e13))
+		return render_put(b, amount, RENDER_FIELD_MAX, 0);
+	cents = (long long)(v * 100 + (v < 0 ? -0.5 : 0.5));
+	if (cents < 0 && buf_putc(b, '-') == -1)
+		return -1;
+	if (cents < 0)
+		cents = -cents;
+	n = (size_t)snprintf(digits, sizeof(digits), "%lld", cents / 100);
+	for (i = 0; i < n; i++)
+		if ((i > 0 && (n - i) % 3 == 0 && buf_putc(b, ',') == -1) ||
+		    buf_putc(b, digits[i]) == -1)
+			return -1;
+	return buf_printf(b, ".%02lld", cents % 100);
+}
+
+/* An opportunity: stage, close date, amount, account. */
+static int
+render_card_opportunity(struct buf *b, const char *instance_url,
+    const struct sf_record *o)
+{
+	if (render_line(b, "Stage: ", o->stage) == -1 ||
+	    render_line(b, "Close date: ", o->close_date) == -1)
+		return -1;
+	if (render_set(o->amount) && (buf_puts(b, "\nAmount: ") == -1 ||
+	    render_amount(b, o->amount, o->currency) == -1))
+		return -1;
+	return render_account_line(b, "\nAccount: ", "No account",
+	    instance_url, o);
+}
+
+static int (*const render_card_body[SF_KIND__MAX])(struct buf *,
+    const char *, const struct sf_record *) = {
+	[SF_KIND_CONTACT] = render_card_contact,
+	[SF_KIND_ACCOUNT] = render_card_account,
+	[SF_KIND_OPPORTUNITY] = render_card_opportunity,
+};
+
+/* Appends one record as mrkdwn, its name linked, cut to what one section
+ * may hold. */
+static int
+render_card(struct buf *b, enum sf_kind kind, const char *instance_url,
+    const struct sf_record *r)
+{
+	const char	*name;
+
+	name = render_set(r->name) ? r->name : "(no name)";
+	if (buf_putc(b, '*') == -1 ||
+	    render_record(b, instance_url, r->id, name) == -1 ||
+	    buf_putc(b, '*') == -1 ||
+	    render_card_body[kind](b, instance_url, r) == -1)
 		return -1;
 	render_clip(b, SLACK_MAX_TEXT, 1);
 	return 0;
@@ -434,9 +524,8 @@ static const unsigned char render_jesc[256] = {
 	['"'] = 1, ['\\'] = 1,
 };
 
-/* Appends s (len bytes) as a JSON string. */
-static int
-render_jstr(struct buf *b, const char *s, size_t len)
+int
+render_json_str(struct buf *b, const char *s, size_t len)
 {
 	static const char	 hex[] = "0123456789abcdef";
 	const unsigned char	*p = (const unsigned char *)s;
@@ -482,7 +571,7 @@ render_msg_open(struct buf *out, struct buf *text)
 {
 	render_clip(text, RENDER_TEXT_MAX, 1);
 	if (buf_puts(out, "{\"response_type\":\"ephemeral\",\"text\":") ==
-	    -1 || render_jstr(out, buf_cstr(text), text->len) == -1 ||
+	    -1 || render_json_str(out, buf_cstr(text), text->len) == -1 ||
 	    buf_puts(out, ",\"blocks\":[") == -1)
 		return -1;
 	return 0;
@@ -512,7 +601,7 @@ render_msg_section(struct buf *out, int first, const char *mrkdwn,
 	if ((!first && buf_putc(out, ',') == -1) ||
 	    buf_puts(out, "{\"type\":\"section\",\"text\":{\"type\":"
 	    "\"mrkdwn\",\"text\":") == -1 ||
-	    render_jstr(out, mrkdwn, len) == -1 ||
+	    render_json_str(out, mrkdwn, len) == -1 ||
 	    buf_puts(out, "}}") == -1)
 		goto out;
 	rc = 0;
@@ -575,15 +664,38 @@ render_command_ok(const char *c)
 	return i > 1;
 }
 
-char *
-render_help(const char *command)
+/* The usage of /contact's own text. */
+static const struct render_usage render_contact_usage = {
+	"smith", "search contacts whose name contains " LQUOTE "smith" RQUOTE
+};
+
+/* Appends the lines of a help: the command's own use, then the
+ * sub-commands (lines, n of them) every command has. */
+static int
+render_help_lines(struct buf *b, const char *command,
+    const struct render_usage *usage, const struct render_usage *lines,
+    size_t n)
 {
-	static const struct {
-		const char	*args;
-		const char	*what;
-	} lines[] = {
-		{ "smith", "search contacts whose name contains "
-		    LQUOTE "smith" RQUOTE },
+	const char	*cmd;
+	size_t		 i;
+
+	cmd = render_command_ok(command) ? command : RENDER_DEFAULT_COMMAND;
+	if (usage == NULL || usage->args == NULL || usage->what == NULL)
+		usage = &render_contact_usage;
+	if (buf_printf(b, "\n" BULLET " `%s%s%s` " DASH " %s", cmd,
+	    *usage->args != '\0' ? " " : "", usage->args, usage->what) == -1)
+		return -1;
+	for (i = 0; i < n; i++)
+		if (buf_printf(b, "\n" BULLET " `%s %s` " DASH " %s", cmd,
+		    lines[i].args, lines[i].what) == -1)
+			return -1;
+	return 0;
+}
+
+char *
+render_help(const char *command, const struct render_usage *usage)
+{
+	static const struct render_usage lines[] = {
 		{ "login", "link your Salesforce account" },
 		{ "whoami", "show which Salesforce user you are linked as" },
 		{ "logout", "unlink your Salesforce account and revoke "
@@ -591,20 +703,15 @@ render_help(const char *command)
 		{ "help", "show this help" },
 	};
 	struct buf	 text;
-	const char	*cmd;
 	char		*out = NULL;
-	size_t		 i;
 
-	cmd = render_command_ok(command) ? command : RENDER_DEFAULT_COMMAND;
 	buf_init(&text, RENDER_BUF_MAX);
-	if (buf_puts(&text, "*forcelink* searches Salesforce contacts as you, "
+	if (buf_puts(&text, "*forcelink* searches Salesforce as you, "
 	    "with your own Salesforce access. Answers are visible only to "
-	    "you.") == -1)
+	    "you until you share one.") == -1 ||
+	    render_help_lines(&text, command, usage, lines,
+	    sizeof(lines) / sizeof(lines[0])) == -1)
 		goto out;
-	for (i = 0; i < sizeof(lines) / sizeof(lines[0]); i++)
-		if (buf_printf(&text, "\n" BULLET " `%s %s` " DASH " %s", cmd,
-		    lines[i].args, lines[i].what) == -1)
-			goto out;
 	out = render_single(&text);
 out:
 	buf_free(&text);
@@ -716,80 +823,259 @@ out:
 	return out;
 }
 
-/* Appends the line above the results: how many, for what. */
-static int
-render_contacts_head(struct buf *b, const char *query, size_t shown,
-    long total)
-{
-	int	 rc;
+/* --- Search results as cards (issue 15) ------------------------------- */
 
-	if (shown == 0)
-		rc = buf_puts(b, "No contacts match " LQUOTE);
-	else if (total > (long)shown)
-		rc = buf_printf(b, "Showing %zu of %ld contacts matching "
-		    LQUOTE, shown, total);
-	else
-		rc = buf_printf(b, "%zu contact%s matching " LQUOTE, shown,
-		    shown == 1 ? "" : "s");
-	if (rc == -1 ||
+/* The record's URL {instance_url}/{id} as a link button may hold it, or
+ * NULL (none usable, or memory exhausted). */
+static char *
+render_record_url(const char *instance_url, const char *id)
+{
+	struct buf	 url;
+
+	if (!render_set(instance_url) || id == NULL || !render_record_id(id))
+		return NULL;
+	buf_init(&url, RENDER_BUTTON_URL_MAX);
+	if (buf_puts(&url, instance_url) == -1 || buf_putc(&url, '/') == -1 ||
+	    buf_puts(&url, id) == -1) {
+		buf_free(&url);
+		return NULL;
+	}
+	return buf_detach(&url);
+}
+
+int
+render_cards(enum sf_kind kind, const char *instance_url,
+    const struct sf_records *rs, struct render_cards *out)
+{
+	struct buf	 b;
+	size_t		 i;
+
+	memset(out, 0, sizeof(*out));
+	if (kind < 0 || kind >= SF_KIND__MAX || rs == NULL)
+		return -1;
+	for (i = 0; i < rs->n && i < SF_QUERY_LIMIT; i++) {
+		buf_init(&b, RENDER_BUF_MAX);
+		if (render_card(&b, kind, instance_url, &rs->v[i]) == -1 ||
+		    (out->text[i] = buf_detach(&b)) == NULL) {
+			buf_free(&b);
+			render_cards_free(out);
+			return -1;
+		}
+		out->url[i] = render_record_url(instance_url, rs->v[i].id);
+		out->n++;
+	}
+	return 0;
+}
+
+void
+render_cards_free(struct render_cards *c)
+{
+	size_t	 i;
+
+	if (c == NULL)
+		return;
+	for (i = 0; i < c->n; i++) {
+		free(c->text[i]);
+		free(c->url[i]);
+	}
+	memset(c, 0, sizeof(*c));
+}
+
+/* Appends the user's text in quotes, cleaned, cut and escaped. */
+static int
+render_quoted(struct buf *b, const char *query)
+{
+	if (buf_puts(b, LQUOTE) == -1 ||
 	    render_put(b, query != NULL ? query : "", RENDER_QUERY_MAX,
 	    0) == -1)
 		return -1;
-	if (shown == 0)
-		return buf_puts(b, RQUOTE ".");
-	if (total > (long)shown)
-		return buf_puts(b, RQUOTE "; refine your search.");
 	return buf_puts(b, RQUOTE);
 }
 
-char *
-render_contacts(const char *instance_url, const char *query,
-    const struct sf_contacts *cs)
+/*
+ * Appends the line above the results: how many, for what, which of
+ * them when the search goes on past this page.  A first page with
+ * nothing more keeps the words /contact always had ("6 contacts
+ * matching “smith”").
+ */
+static int
+render_results_head(struct buf *b, const struct render_page *pg, size_t n)
 {
-	struct buf		 out, text, head, entry[SLACK_MAX_BLOCKS - 1];
-	size_t			 i, shown = 0, used = 0;
-	long			 total;
-	int			 rc = -1;
+	const char	*one = sf_kind_str(pg->kind);
+	const char	*many = sf_kind_plural(pg->kind);
+	int		 first = pg->offset + 1, last = pg->offset + (int)n;
+	int		 paged = pg->offset > 0 || pg->more, rc;
+
+	if (pg->kind == SF_KIND_OPPORTUNITY) {
+		if (n == 0)
+			return buf_puts(b, pg->offset == 0 ? "You have no open "
+			    "opportunities." : "No more open opportunities.");
+		rc = paged ? buf_printf(b, "Your open opportunities %d"
+		    "\xe2\x80\x93%d, soonest close date first", first, last) :
+		    buf_printf(b, "Your %zu open %s, soonest close date first",
+		    n, n == 1 ? one : many);
+	} else if (n == 0) {
+		if (buf_printf(b, "No %s%s match ", pg->offset > 0 ? "more " :
+		    "", many) == -1 || render_quoted(b, pg->query) == -1)
+			return -1;
+		return buf_putc(b, '.');
+	} else {
+		rc = paged ? buf_printf(b, "%c%s %d\xe2\x80\x93%d matching ",
+		    many[0] - 'a' + 'A', many + 1, first, last) :
+		    buf_printf(b, "%zu %s matching ", n, n == 1 ? one : many);
+		if (rc == 0)
+			rc = render_quoted(b, pg->query);
+	}
+	if (rc == -1)
+		return -1;
+	if (pg->more && pg->more_key == NULL)
+		return buf_puts(b, pg->kind == SF_KIND_OPPORTUNITY ?
+		    "; there are more." : "; there are more: refine your "
+		    "search.");
+	return 0;
+}
+
+/* Appends a button: label, action_id, and url (a link button) or value
+ * (a key), either NULL; first says whether it is the first element. */
+static int
+render_msg_button(struct buf *out, int first, const char *label,
+    const char *action_id, const char *url, const char *value)
+{
+	if ((!first && buf_putc(out, ',') == -1) ||
+	    buf_puts(out, "{\"type\":\"button\",\"action_id\":") == -1 ||
+	    render_json_str(out, action_id, strlen(action_id)) == -1 ||
+	    buf_puts(out, ",\"text\":{\"type\":\"plain_text\",\"text\":") ==
+	    -1 || render_json_str(out, label, strlen(label)) == -1 ||
+	    buf_putc(out, '}') == -1)
+		return -1;
+	if (url != NULL && (buf_puts(out, ",\"url\":") == -1 ||
+	    render_json_str(out, url, strlen(url)) == -1))
+		return -1;
+	if (value != NULL && (buf_puts(out, ",\"value\":") == -1 ||
+	    render_json_str(out, value, strlen(value)) == -1))
+		return -1;
+	return buf_putc(out, '}');
+}
+
+/* Appends the actions block of card i: "Open in Salesforce" (a link
+ * button, when the record has a URL) and "Share in channel" (value
+ * key:i, when there is a key); nothing when neither. */
+static int
+render_msg_card_actions(struct buf *out, const struct render_cards *c,
+    size_t i, const char *key)
+{
+	struct buf	 value;
+	int		 first = 1, rc = -1;
+
+	if (c->url[i] == NULL && key == NULL)
+		return 0;
+	buf_init(&value, RENDER_BUTTON_VALUE_MAX);
+	if (buf_puts(out, ",{\"type\":\"actions\",\"elements\":[") == -1)
+		goto out;
+	if (c->url[i] != NULL) {
+		if (render_msg_button(out, 1, "Open in Salesforce",
+		    RENDER_ACTION_OPEN, c->url[i], NULL) == -1)
+			goto out;
+		first = 0;
+	}
+	if (key != NULL && (buf_printf(&value, "%s:%zu", key, i) == -1 ||
+	    render_msg_button(out, first, "Share in channel",
+	    RENDER_ACTION_SHARE, NULL, buf_cstr(&value)) == -1))
+		goto out;
+	rc = buf_puts(out, "]}");
+out:
+	buf_free(&value);
+	return rc;
+}
+
+char *
+render_results(const struct render_page *pg, const struct render_cards *c)
+{
+	struct buf	 out, text, head;
+	size_t		 i;
+	int		 rc = -1;
 
 	buf_init(&out, RENDER_OUT_MAX);
 	buf_init(&text, RENDER_BUF_MAX);
 	buf_init(&head, RENDER_BUF_MAX);
-	for (i = 0; i < SLACK_MAX_BLOCKS - 1; i++)
-		buf_init(&entry[i], RENDER_BUF_MAX);
-	if (cs == NULL)
+	if (pg == NULL || c == NULL || pg->kind < 0 ||
+	    pg->kind >= SF_KIND__MAX || c->n > SF_QUERY_LIMIT)
 		goto out;
-	/* One section per contact, as many as both limits allow. */
-	for (i = 0; i < cs->n && shown < SLACK_MAX_BLOCKS - 1; i++) {
-		if (render_contact(&entry[shown], instance_url,
-		    &cs->v[i]) == -1)
-			goto out;
-		used += entry[shown].len + 2;
-		if (used > RENDER_TEXT_MAX - RENDER_HEAD_ROOM)
-			break;
-		shown++;
-	}
-	total = cs->total > (long)cs->n ? cs->total : (long)cs->n;
-	/* The fallback: the line above the results, then each. */
-	if (render_contacts_head(&head, query, shown, total) == -1 ||
+	/* The fallback: the line above the results, then each card (at
+	 * most SF_QUERY_LIMIT of at most SLACK_MAX_TEXT bytes: within
+	 * RENDER_TEXT_MAX). */
+	if (render_results_head(&head, pg, c->n) == -1 ||
 	    buf_append(&text, buf_cstr(&head), head.len) == -1)
 		goto out;
-	for (i = 0; i < shown; i++)
+	for (i = 0; i < c->n; i++)
 		if (buf_puts(&text, "\n\n") == -1 ||
-		    buf_append(&text, entry[i].data, entry[i].len) == -1)
+		    buf_puts(&text, c->text[i]) == -1)
 			goto out;
+	/* Blocks: the head, a section and an actions block per card, the
+	 * More button: at most 2 + 2 * SF_QUERY_LIMIT < SLACK_MAX_BLOCKS. */
 	if (render_msg_open(&out, &text) == -1 ||
 	    render_msg_section(&out, 1, buf_cstr(&head), head.len) == -1)
 		goto out;
-	for (i = 0; i < shown; i++)
-		if (render_msg_section(&out, 0, buf_cstr(&entry[i]),
-		    entry[i].len) == -1)
+	for (i = 0; i < c->n; i++)
+		if (render_msg_section(&out, 0, c->text[i],
+		    strlen(c->text[i])) == -1 ||
+		    render_msg_card_actions(&out, c, i, pg->key) == -1)
 			goto out;
+	if (pg->more && pg->more_key != NULL && (buf_puts(&out,
+	    ",{\"type\":\"actions\",\"elements\":[") == -1 ||
+	    render_msg_button(&out, 1, "More", RENDER_ACTION_MORE, NULL,
+	    pg->more_key) == -1 || buf_puts(&out, "]}") == -1))
+		goto out;
 	rc = 0;
 out:
 	buf_free(&text);
 	buf_free(&head);
-	for (i = 0; i < SLACK_MAX_BLOCKS - 1; i++)
-		buf_free(&entry[i]);
+	return render_msg_close(&out, rc);
+}
+
+/* Returns 1 when id is a Slack user id as payload.h checks them. */
+static int
+render_slack_id(const char *id)
+{
+	size_t	 i;
+
+	for (i = 0; id[i] != '\0'; i++)
+		if (i == SLACK_ID_MAX || !((id[i] >= 'A' && id[i] <= 'Z') ||
+		    (id[i] >= '0' && id[i] <= '9')))
+			return 0;
+	return i > 0;
+}
+
+char *
+render_shared(const char *card, const char *user_id)
+{
+	struct buf	 out, text, line;
+	int		 rc = -1;
+
+	buf_init(&out, RENDER_OUT_MAX);
+	buf_init(&text, RENDER_BUF_MAX);
+	buf_init(&line, RENDER_BUF_MAX);
+	if (card == NULL || user_id == NULL || !render_slack_id(user_id))
+		goto out;
+	if (buf_printf(&line, "Shared by <@%s>", user_id) == -1 ||
+	    buf_puts(&text, card) == -1 || buf_putc(&text, '\n') == -1 ||
+	    buf_append(&text, line.data, line.len) == -1)
+		goto out;
+	render_clip(&text, RENDER_TEXT_MAX, 1);
+	if (buf_puts(&out, "{\"response_type\":\"in_channel\","
+	    "\"replace_original\":false,\"text\":") == -1 ||
+	    render_json_str(&out, text.data, text.len) == -1 ||
+	    buf_puts(&out, ",\"blocks\":[") == -1 ||
+	    render_msg_section(&out, 1, card, strlen(card)) == -1 ||
+	    buf_puts(&out, ",{\"type\":\"context\",\"elements\":[{\"type\":"
+	    "\"mrkdwn\",\"text\":") == -1 ||
+	    render_json_str(&out, line.data, line.len) == -1 ||
+	    buf_puts(&out, "}]}") == -1)
+		goto out;
+	rc = 0;
+out:
+	buf_free(&text);
+	buf_free(&line);
 	return render_msg_close(&out, rc);
 }
 
@@ -840,6 +1126,18 @@ render_whoami(const char *instance_url, const struct sf_userinfo *ui)
 	out = render_single(&text);
 out:
 	buf_free(&text);
+	return out;
+}
+
+char *
+render_new_message(const char *json)
+{
+	char	*out;
+
+	/* Every message rendered here is an object: "{" first. */
+	if (json == NULL || json[0] != '{' || json[1] == '}' ||
+	    asprintf(&out, "{\"replace_original\":false,%s", json + 1) == -1)
+		return NULL;
 	return out;
 }
 
@@ -1071,34 +1369,24 @@ out:
 }
 
 char *
-render_help_iuser(const char *command)
+render_help_iuser(const char *command, const struct render_usage *usage)
 {
-	static const struct {
-		const char	*args;
-		const char	*what;
-	} lines[] = {
-		{ "smith", "search contacts whose name contains "
-		    LQUOTE "smith" RQUOTE },
+	static const struct render_usage lines[] = {
 		{ "whoami", "show which Salesforce user this workspace "
 		    "searches as" },
 		{ "help", "show this help" },
 	};
 	struct buf	 text;
-	const char	*cmd;
 	char		*out = NULL;
-	size_t		 i;
 
-	cmd = render_command_ok(command) ? command : RENDER_DEFAULT_COMMAND;
 	buf_init(&text, RENDER_BUF_MAX);
-	if (buf_puts(&text, "*forcelink* searches Salesforce contacts as the "
+	if (buf_puts(&text, "*forcelink* searches Salesforce as the "
 	    "integration user of this workspace, not as you: everyone here "
 	    "sees what that Salesforce user may see, and nobody needs to "
-	    "log in. Answers are visible only to you.") == -1)
+	    "log in. Answers are visible only to you until you share one.")
+	    == -1 || render_help_lines(&text, command, usage, lines,
+	    sizeof(lines) / sizeof(lines[0])) == -1)
 		goto out;
-	for (i = 0; i < sizeof(lines) / sizeof(lines[0]); i++)
-		if (buf_printf(&text, "\n" BULLET " `%s %s` " DASH " %s", cmd,
-		    lines[i].args, lines[i].what) == -1)
-			goto out;
 	out = render_single(&text);
 out:
 	buf_free(&text);

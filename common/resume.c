@@ -9,10 +9,10 @@
 #include <time.h>
 
 #include "casejob.h"
-#include "http.h"
 #include "log.h"
 #include "render.h"
 #include "resume.h"
+#include "search.h"
 
 /*
  * Decides what becomes of the search taken with the state, now that the
@@ -74,7 +74,7 @@ resume_failure(enum session_result res)
 	case SESSION_UNLINKED:
 	case SESSION_REVOKED:
 	case SESSION_RELINK:
-		return render_message("Salesforce no longer accepts your new "
+		return render_message("Salesforce no longer accepts your "
 		    "link. Please run `/contact login` to link again, then "
 		    "run your search again.");
 	default:
@@ -84,7 +84,8 @@ resume_failure(enum session_result res)
 }
 
 /*
- * Runs the search with who's new link and posts the answer, prefaced as
+ * Runs the search with who's new link, as the command that made it
+ * (search->command; NULL: /contact), and posts the answer, prefaced as
  * one to the earlier command, to its response_url (which the caller
  * checked is allowed).  Runs after the page was sent; every failure is
  * logged and ends here.
@@ -93,12 +94,12 @@ void
 resume_run(struct session *s, const struct slack_user *who,
     const struct store_search *search)
 {
-	struct sf_contacts	 found;
+	struct search_page	 page;
 	struct sf_error		 err;
-	struct http_response	 resp;
 	enum session_result	 res;
-	enum http_result	 hr;
-	char			*inst = NULL, *json = NULL, *msg = NULL;
+	const char		*command = NULL;
+	char			*json = NULL, *msg = NULL, shown[64];
+	size_t			 found = 0;
 
 	/* A Case form submitted before linking: its own work. */
 	if (search->command != NULL && strcmp(search->command, "/case") ==
@@ -106,27 +107,29 @@ resume_run(struct session *s, const struct slack_user *who,
 		(void)casejob_resume(s, who, search->text);
 		return;
 	}
-	memset(&found, 0, sizeof(found));
-	http_response_init(&resp);
-	res = session_search(s, who, search->text, &found, &inst, &err);
-	log_event(LOGL_INFO, "resume.search", "outcome=%s found=%zu error=%s",
-	    session_result_str(res), found.n, err.code[0] ? err.code : "-");
-	json = res == SESSION_OK ? render_contacts(inst, search->text,
-	    &found) : resume_failure(res);
-	if (json == NULL || (msg = render_resumed(json, search->text)) ==
-	    NULL) {
+	memset(&err, 0, sizeof(err));
+	if (search_command(search->command, search->text, &page,
+	    &command) != SEARCH_CMD_OK) {
+		log_event(LOGL_WARN, "resume.search", "outcome=unknown_command");
+		return;
+	}
+	res = search_run(s, who, &page, NULL, &json, &found, &err);
+	log_event(LOGL_INFO, "resume.search", "command=%s outcome=%s "
+	    "found=%zu error=%s", command, session_result_str(res), found,
+	    err.code[0] ? err.code : "-");
+	if (res != SESSION_OK)
+		json = resume_failure(res);
+	/* A count is shown with its command: "/pipeline 5". */
+	if (page.text == NULL)
+		snprintf(shown, sizeof(shown), "%s %.10s", command,
+		    search->text);
+	if (json == NULL || (msg = render_resumed(json, page.text != NULL ?
+	    search->text : shown)) == NULL) {
 		log_error("msg=\"out of memory: the answer is not posted\"");
 		goto out;
 	}
-	hr = http_request(s->http, "POST", search->response_url, NULL,
-	    "application/json", msg, &resp);
-	log_event(hr == HTTP_OK && resp.status == 200 ? LOGL_INFO : LOGL_WARN,
-	    "resume.post", "outcome=%s status=%ld", http_result_str(hr),
-	    hr == HTTP_OK ? resp.status : 0L);
+	(void)search_post(s, search->response_url, msg, "resume.post");
 out:
-	http_response_free(&resp);
-	sf_contacts_free(&found);
-	free(inst);
 	free(json);
 	free(msg);
 }

@@ -11,6 +11,7 @@
  */
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -705,16 +706,21 @@ session_login_url_names(struct session *s, const struct slack_user *who,
     const struct store_names *names, const char *text,
     const char *response_url, char **url, int *kept)
 {
-	return session_login_url_command(s, who, names, NULL, text,
-	    response_url, url, kept);
+	struct store_search	 keep;
+
+	memset(&keep, 0, sizeof(keep));
+	keep.text = (char *)text;
+	keep.response_url = (char *)response_url;
+	return session_login_url_keep(s, who, names, &keep, url, kept);
 }
 
 enum session_result
-session_login_url_command(struct session *s, const struct slack_user *who,
-    const struct store_names *names, const char *command, const char *text,
-    const char *response_url, char **url, int *kept)
+session_login_url_keep(struct session *s, const struct slack_user *who,
+    const struct store_names *names, const struct store_search *keep,
+    char **url, int *kept)
 {
 	struct store_search	 search;
+	const char		*text, *response_url, *command;
 	char			 nonce[CRYPTO_TOKEN_MAX];
 	unsigned char		 h[CRYPTO_HASHLEN];
 	int			 rc;
@@ -723,11 +729,15 @@ session_login_url_command(struct session *s, const struct slack_user *who,
 	if (kept != NULL)
 		*kept = 0;
 	memset(&search, 0, sizeof(search));
+	text = keep != NULL ? keep->text : NULL;
+	response_url = keep != NULL ? keep->response_url : NULL;
+	command = keep != NULL ? keep->command : NULL;
 	/* Only a search Slack will take an answer for is worth keeping. */
 	if (text != NULL && *text != '\0' &&
 	    strlen(text) <= STORE_SEARCH_TEXT_MAX &&
 	    session_response_url_ok(s->cfg, response_url) &&
-	    strlen(response_url) <= STORE_SEARCH_URL_MAX) {
+	    strlen(response_url) <= STORE_SEARCH_URL_MAX &&
+	    (command == NULL || strlen(command) <= STORE_SEARCH_COMMAND_MAX)) {
 		search.text = (char *)text;
 		search.response_url = (char *)response_url;
 		search.command = (char *)command;
@@ -750,43 +760,106 @@ session_login_url_command(struct session *s, const struct slack_user *who,
 	return SESSION_OK;
 }
 
-struct session_search_arg {
-	const char		*needle;
-	struct sf_contacts	*out;
+/*
+ * Whether an org (by instance) has several currencies, as a query has
+ * shown: an instance not listed is taken to have them, until Salesforce
+ * refuses CurrencyIsoCode there.  Per process, each entry for
+ * SESSION_CURRENCY_TTL seconds (an org may turn multi-currency on), the
+ * oldest replaced when full.
+ */
+#define SESSION_CURRENCY_SLOTS	64
+
+static struct {
+	char	*instance;
+	time_t	 at;
+} session_single[SESSION_CURRENCY_SLOTS];
+static pthread_mutex_t session_single_mu = PTHREAD_MUTEX_INITIALIZER;
+
+/* Returns 1 unless instance is known to have a single currency. */
+static int
+session_currency(const char *instance)
+{
+	time_t	 now = time(NULL);
+	size_t	 i;
+	int	 multi = 1;
+
+	pthread_mutex_lock(&session_single_mu);
+	for (i = 0; i < SESSION_CURRENCY_SLOTS; i++)
+		if (session_single[i].instance != NULL &&
+		    now - session_single[i].at < SESSION_CURRENCY_TTL &&
+		    strcmp(session_single[i].instance, instance) == 0)
+			multi = 0;
+	pthread_mutex_unlock(&session_single_mu);
+	return multi;
+}
+
+/* Records that instance has a single currency (nothing when memory is
+ * short: the next query asks again). */
+static void
+session_currency_single(const char *instance)
+{
+	size_t	 i, old = 0;
+	char	*dup;
+
+	if ((dup = strdup(instance)) == NULL)
+		return;
+	pthread_mutex_lock(&session_single_mu);
+	for (i = 0; i < SESSION_CURRENCY_SLOTS; i++) {
+		if (session_single[i].instance == NULL ||
+		    strcmp(session_single[i].instance, instance) == 0) {
+			old = i;
+			break;
+		}
+		if (session_single[i].at < session_single[old].at)
+			old = i;
+	}
+	free(session_single[old].instance);
+	session_single[old].instance = dup;
+	session_single[old].at = time(NULL);
+	pthread_mutex_unlock(&session_single_mu);
+}
+
+struct session_query_arg {
+	const struct sf_search	*q;
+	struct sf_records	*out;
 	struct sf_error		*err;
 };
 
 static enum sf_result
-session_search_fn(struct session *s, const struct sf_org *org,
+session_query_fn(struct session *s, const struct sf_org *org,
     const struct store_link *link, void *arg)
 {
-	struct session_search_arg	*a = arg;
+	struct session_query_arg	*a = arg;
+	struct sf_search		 q = *a->q;
+	enum sf_result			 r;
 
-	return sf_query_contacts(s->http, org, link->instance_url,
-	    link->access_token, a->needle, a->out, a->err);
+	if (q.kind == SF_KIND_OPPORTUNITY) {
+		q.owner_id = link->sf_user_id;
+		q.currency = session_currency(link->instance_url);
+	}
+	r = sf_query_records(s->http, org, link->instance_url,
+	    link->access_token, &q, a->out, a->err);
+	if (r == SF_REFUSED && q.currency &&
+	    strcmp(a->err->code, "INVALID_FIELD") == 0 &&
+	    strstr(a->err->message, "CurrencyIsoCode") != NULL) {
+		log_event(LOGL_INFO, "sf.currency", "outcome=single");
+		session_currency_single(link->instance_url);
+		q.currency = 0;
+		r = sf_query_records(s->http, org, link->instance_url,
+		    link->access_token, &q, a->out, a->err);
+	}
+	return r;
 }
 
 enum session_result
-session_search(struct session *s, const struct slack_user *who,
-    const char *needle, struct sf_contacts *out, char **instance_url,
-    struct sf_error *err)
-{
-	struct session_search_arg	 a = { needle, out, err };
-
-	memset(err, 0, sizeof(*err));
-	return session_call(s, who, session_search_fn, &a, instance_url,
-	    NULL);
-}
-
-enum session_result
-session_search_as(struct session *s, const struct slack_user *who,
-    const char *needle, struct sf_contacts *out, char **instance_url,
+session_query_as(struct session *s, const struct slack_user *who,
+    const struct sf_search *q, struct sf_records *out, char **instance_url,
     struct sf_error *err, struct session_as *as)
 {
-	struct session_search_arg	 a = { needle, out, err };
+	struct session_query_arg	 a = { q, out, err };
 
 	memset(err, 0, sizeof(*err));
-	return session_call(s, who, session_search_fn, &a, instance_url, as);
+	return session_call(s, who, session_query_fn, &a, instance_url, as);
 }
 
 static enum sf_result

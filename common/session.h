@@ -107,16 +107,6 @@ void		 session_free(struct session *);
 enum session_result session_login_url(struct session *,
 		    const struct slack_user *, char **url);
 
-/*
- * Searches who's contacts.  On SESSION_OK *out holds them and
- * *instance_url (allocated) the instance they came from.  *err, when the
- * result is SESSION_REFUSED, says what Salesforce answered.
- */
-enum session_result session_search(struct session *,
-		    const struct slack_user *, const char *needle,
-		    struct sf_contacts *out, char **instance_url,
-		    struct sf_error *err);
-
 /* Fetches who's Salesforce identity (userinfo). */
 enum session_result session_whoami(struct session *,
 		    const struct slack_user *, struct sf_userinfo *out,
@@ -185,13 +175,31 @@ enum session_result session_mode(struct session *, const struct slack_user *,
 		    struct session_as *as);
 void		 session_as_free(struct session_as *);
 
-/* session_search() and session_whoami() that fill *as (may be NULL):
- * as whom the call ran.  An *as that session_mode() filled is used as it
- * is (one look-up per request, not two). */
-enum session_result session_search_as(struct session *,
-		    const struct slack_user *, const char *needle,
-		    struct sf_contacts *out, char **instance_url,
+/*
+ * Runs one page of search q (sf.h) for who and fills *out; on
+ * SESSION_OK *instance_url (allocated) holds the instance the records
+ * came from.  *err, when the result is SESSION_REFUSED, says what
+ * Salesforce answered.  q's owner_id and currency are set here: for
+ * opportunities the owner is who's own Salesforce user (the link's
+ * sf_user_id; a call without one, in integration-user mode, is not
+ * made: SESSION_ERROR), and CurrencyIsoCode is selected unless the org
+ * is known to have one currency.  That is learnt, per instance and per
+ * process for SESSION_CURRENCY_TTL seconds, from Salesforce refusing
+ * the field (INVALID_FIELD, which it answers in a single-currency org),
+ * and the query is then made again without it, in the same call.
+ * *as (may be NULL) is filled as for session_whoami_as(), and one that
+ * session_mode() filled is used as it is.
+ */
+enum session_result session_query_as(struct session *,
+		    const struct slack_user *, const struct sf_search *q,
+		    struct sf_records *out, char **instance_url,
 		    struct sf_error *err, struct session_as *as);
+
+#define SESSION_CURRENCY_TTL	3600
+
+/* session_whoami() that fills *as (may be NULL): as whom the call ran.
+ * An *as that session_mode() filled is used as it is (one look-up per
+ * request, not two). */
 enum session_result session_whoami_as(struct session *,
 		    const struct slack_user *, struct sf_userinfo *out,
 		    char **instance_url, struct session_as *as);
@@ -340,6 +348,13 @@ enum session_result session_login_url_names(struct session *,
 		    const char *text, const char *response_url, char **url,
 		    int *kept);
 
+/* session_login_url_names() that keeps the search's text, response_url
+ * and command (keep may be NULL, its command NULL for /contact) under
+ * the same rules (issue 15: a search is resumed as its command). */
+enum session_result session_login_url_keep(struct session *,
+		    const struct slack_user *, const struct store_names *names,
+		    const struct store_search *keep, char **url, int *kept);
+
 /*
  * Whether forcelink may post to url: it starts with the configured
  * SLACK_RESPONSE_URL_PREFIX as it will be sent.  Refused (0): NULL; user
@@ -375,13 +390,5 @@ enum session_result session_case_create(struct session *,
 		    const struct slack_user *, const struct sf_case_new *c,
 		    struct sf_case_result *out, char **instance_url,
 		    struct sf_error *err, struct session_as *as);
-
-/* session_login_url_names() that keeps, with the search, the command it
- * came from (store_search.command; NULL: "/contact"): "/case" keeps a
- * Case form's key as text. */
-enum session_result session_login_url_command(struct session *,
-		    const struct slack_user *, const struct store_names *names,
-		    const char *command, const char *text,
-		    const char *response_url, char **url, int *kept);
 
 #endif

@@ -3,7 +3,9 @@
  *
  * Owns everything forcelink says to Salesforce and believes from it: the
  * form bodies of the token and revoke calls, the authorize URL, the SOQL
- * of the contact search with its two layers of escaping, and the strict
+ * of the searches (the user's text with its two layers of escaping; an
+ * owner id, a limit and an offset checked and printed as numbers and
+ * ids, never text), and the strict
  * reading of every reply.  A reply is trusted only after all of it has
  * been parsed as strict JSON (strict grammar with a depth limit, UTF-8
  * without overlongs or surrogates, no raw control bytes, finite numbers,
@@ -49,6 +51,9 @@
 #define SF_NAME_MAX		512	/* names, titles, e-mail, phones */
 #define SF_ISSUED_MAX		32	/* issued_at: milliseconds, digits */
 #define SF_SIGNATURE_MAX	128	/* base64 of an HMAC-SHA256 */
+#define SF_DATE_MAX		32	/* a date field: YYYY-MM-DD */
+/* Longest number read (a longer one is refused: no reply has one). */
+#define SF_JNUM_MAX		64
 /* Ceilings of what we build. */
 #define SF_BODY_MAX		(64 * 1024)	/* form bodies */
 #define SF_REQURL_MAX		(64 * 1024)	/* request URLs */
@@ -56,9 +61,6 @@
 
 #define SF_FORM_TYPE		"application/x-www-form-urlencoded"
 
-#define SF_SOQL_HEAD \
-	"SELECT Id, Name, Title, Email, Phone, MobilePhone, Account.Id, " \
-	"Account.Name FROM Contact WHERE Name LIKE '%"
 
 /* Host suffixes Salesforce serves instances and identity URLs from; the
  * leading dot makes the match end at a label boundary. */
@@ -77,55 +79,115 @@ struct sf_field {
 	int		 required;	/* absent, null or "" is malformed */
 	int		(*valid)(const char *, size_t);	/* NULL: any */
 	size_t		 off;		/* offset of the char * in the struct */
+	int		 number;	/* a JSON number, kept as its text */
 };
 
 static int	sf_valid_id(const char *, size_t);
 static int	sf_valid_opaque(const char *, size_t);
 static int	sf_valid_digits(const char *, size_t);
+static int	sf_valid_iso(const char *, size_t);
 
 static const struct sf_field sf_token_fields[] = {
 	{ "access_token", SF_TOKEN_MAX, 1, sf_valid_opaque,
-	    offsetof(struct sf_tokens, access_token) },
+	    offsetof(struct sf_tokens, access_token), 0 },
 	{ "refresh_token", SF_TOKEN_MAX, 0, sf_valid_opaque,
-	    offsetof(struct sf_tokens, refresh_token) },
+	    offsetof(struct sf_tokens, refresh_token), 0 },
 	{ "instance_url", SF_URL_MAX, 1, sf_valid_opaque,
-	    offsetof(struct sf_tokens, instance_url) },
+	    offsetof(struct sf_tokens, instance_url), 0 },
 	{ "id", SF_URL_MAX, 1, sf_valid_opaque,
-	    offsetof(struct sf_tokens, id) },
+	    offsetof(struct sf_tokens, id), 0 },
 	{ "issued_at", SF_ISSUED_MAX, 1, sf_valid_digits,
-	    offsetof(struct sf_tokens, issued_at) },
+	    offsetof(struct sf_tokens, issued_at), 0 },
 	{ "signature", SF_SIGNATURE_MAX, 1, sf_valid_opaque,
-	    offsetof(struct sf_tokens, signature) },
+	    offsetof(struct sf_tokens, signature), 0 },
 };
 
 static const struct sf_field sf_userinfo_fields[] = {
 	{ "user_id", SF_ID_MAX, 1, sf_valid_id,
-	    offsetof(struct sf_userinfo, user_id) },
+	    offsetof(struct sf_userinfo, user_id), 0 },
 	{ "organization_id", SF_ID_MAX, 1, sf_valid_id,
-	    offsetof(struct sf_userinfo, org_id) },
+	    offsetof(struct sf_userinfo, org_id), 0 },
 	{ "preferred_username", SF_NAME_MAX, 1, NULL,
-	    offsetof(struct sf_userinfo, username) },
+	    offsetof(struct sf_userinfo, username), 0 },
 	{ "name", SF_NAME_MAX, 0, NULL,
-	    offsetof(struct sf_userinfo, name) },
+	    offsetof(struct sf_userinfo, name), 0 },
 	{ "email", SF_NAME_MAX, 0, NULL,
-	    offsetof(struct sf_userinfo, email) },
+	    offsetof(struct sf_userinfo, email), 0 },
 };
+
+#define SF_REC(m)	offsetof(struct sf_record, m)
 
 static const struct sf_field sf_contact_fields[] = {
-	{ "Id", SF_ID_MAX, 1, sf_valid_id, offsetof(struct sf_contact, id) },
-	{ "Name", SF_NAME_MAX, 1, NULL, offsetof(struct sf_contact, name) },
-	{ "Title", SF_NAME_MAX, 0, NULL, offsetof(struct sf_contact, title) },
-	{ "Email", SF_NAME_MAX, 0, NULL, offsetof(struct sf_contact, email) },
-	{ "Phone", SF_NAME_MAX, 0, NULL, offsetof(struct sf_contact, phone) },
-	{ "MobilePhone", SF_NAME_MAX, 0, NULL,
-	    offsetof(struct sf_contact, mobile) },
+	{ "Id", SF_ID_MAX, 1, sf_valid_id, SF_REC(id), 0 },
+	{ "Name", SF_NAME_MAX, 1, NULL, SF_REC(name), 0 },
+	{ "Title", SF_NAME_MAX, 0, NULL, SF_REC(title), 0 },
+	{ "Email", SF_NAME_MAX, 0, NULL, SF_REC(email), 0 },
+	{ "Phone", SF_NAME_MAX, 0, NULL, SF_REC(phone), 0 },
+	{ "MobilePhone", SF_NAME_MAX, 0, NULL, SF_REC(mobile), 0 },
 };
 
+static const struct sf_field sf_account_record_fields[] = {
+	{ "Id", SF_ID_MAX, 1, sf_valid_id, SF_REC(id), 0 },
+	{ "Name", SF_NAME_MAX, 1, NULL, SF_REC(name), 0 },
+	{ "Industry", SF_NAME_MAX, 0, NULL, SF_REC(industry), 0 },
+	{ "BillingCity", SF_NAME_MAX, 0, NULL, SF_REC(city), 0 },
+	{ "Phone", SF_NAME_MAX, 0, NULL, SF_REC(phone), 0 },
+	{ "Website", SF_NAME_MAX, 0, NULL, SF_REC(website), 0 },
+};
+
+static const struct sf_field sf_opportunity_fields[] = {
+	{ "Id", SF_ID_MAX, 1, sf_valid_id, SF_REC(id), 0 },
+	{ "Name", SF_NAME_MAX, 1, NULL, SF_REC(name), 0 },
+	{ "StageName", SF_NAME_MAX, 0, NULL, SF_REC(stage), 0 },
+	{ "CloseDate", SF_DATE_MAX, 0, NULL, SF_REC(close_date), 0 },
+	{ "Amount", SF_JNUM_MAX, 0, NULL, SF_REC(amount), 1 },
+	{ "CurrencyIsoCode", 3, 0, sf_valid_iso, SF_REC(currency), 0 },
+};
+
+/* The Account of a contact or an opportunity. */
 static const struct sf_field sf_account_fields[] = {
-	{ "Id", SF_ID_MAX, 1, sf_valid_id,
-	    offsetof(struct sf_contact, account_id) },
-	{ "Name", SF_NAME_MAX, 1, NULL,
-	    offsetof(struct sf_contact, account_name) },
+	{ "Id", SF_ID_MAX, 1, sf_valid_id, SF_REC(account_id), 0 },
+	{ "Name", SF_NAME_MAX, 1, NULL, SF_REC(account_name), 0 },
+};
+
+/*
+ * A kind of search: its SOQL and how its records read.  The select list
+ * is head, then (opportunities in a multi-currency org) currency, then
+ * tail; the Account relationship is read when account is set.
+ */
+struct sf_kind_def {
+	const char		*name;
+	const char		*plural;
+	const char		*head;
+	const char		*currency;
+	const char		*tail;
+	const char		*where;		/* up to the needle or owner */
+	const char		*order;		/* after the closing quote */
+	const struct sf_field	*fields;
+	size_t			 nfields;
+	int			 account;
+	int			 like;		/* a needle, else an owner */
+};
+
+#define SF_FIELDS(f)	(f), sizeof(f) / sizeof((f)[0])
+
+static const struct sf_kind_def sf_kinds[SF_KIND__MAX] = {
+	[SF_KIND_CONTACT] = { "contact", "contacts",
+	    "SELECT Id, Name, Title, Email, Phone, MobilePhone", NULL,
+	    ", Account.Id, Account.Name FROM Contact",
+	    " WHERE Name LIKE '%", "%' ORDER BY Name, Id",
+	    SF_FIELDS(sf_contact_fields), 1, 1 },
+	[SF_KIND_ACCOUNT] = { "account", "accounts",
+	    "SELECT Id, Name, Industry, BillingCity, Phone, Website", NULL,
+	    " FROM Account",
+	    " WHERE Name LIKE '%", "%' ORDER BY Name, Id",
+	    SF_FIELDS(sf_account_record_fields), 0, 1 },
+	[SF_KIND_OPPORTUNITY] = { "opportunity", "opportunities",
+	    "SELECT Id, Name, StageName, CloseDate, Amount",
+	    ", CurrencyIsoCode", ", Account.Id, Account.Name FROM Opportunity",
+	    " WHERE OwnerId = '", "' AND IsClosed = false ORDER BY "
+	    "CloseDate, Amount DESC NULLS LAST, Id",
+	    SF_FIELDS(sf_opportunity_fields), 1, 0 },
 };
 
 #define NELEM(a)	(sizeof(a) / sizeof((a)[0]))
@@ -150,6 +212,31 @@ sf_result_str(enum sf_result r)
 		break;
 	}
 	return "error";
+}
+
+const char *
+sf_kind_str(enum sf_kind k)
+{
+	return k >= 0 && k < SF_KIND__MAX ? sf_kinds[k].name : "unknown";
+}
+
+const char *
+sf_kind_plural(enum sf_kind k)
+{
+	return k >= 0 && k < SF_KIND__MAX ? sf_kinds[k].plural : "records";
+}
+
+int
+sf_kind_parse(const char *s, enum sf_kind *k)
+{
+	int	 i;
+
+	for (i = 0; s != NULL && i < SF_KIND__MAX; i++)
+		if (strcmp(s, sf_kinds[i].name) == 0) {
+			*k = (enum sf_kind)i;
+			return 0;
+		}
+	return -1;
 }
 
 /* ------------------------------------------------------------------ */
@@ -191,6 +278,18 @@ sf_valid_digits(const char *s, size_t n)
 		if (!isdigit((unsigned char)s[i]))
 			return 0;
 	return n > 0;
+}
+
+/* A currency's ISO 4217 code: three capital letters. */
+static int
+sf_valid_iso(const char *s, size_t n)
+{
+	size_t	 i;
+
+	for (i = 0; i < n; i++)
+		if (s[i] < 'A' || s[i] > 'Z')
+			return 0;
+	return n == 3;
 }
 
 /* An API version as config.c accepts it: "v" digits "." digits. */
@@ -350,8 +449,6 @@ struct sf_jdoc {
 	size_t		 n, cap;
 };
 
-/* Longest number read (a longer one is refused: no reply has one). */
-#define SF_JNUM_MAX	64
 
 /* Appends a token of type at the current position.  Returns its index,
  * or -1 on memory exhaustion. */
@@ -719,7 +816,14 @@ sf_j_field(const struct sf_jdoc *d, size_t o, const struct sf_field *f,
 	    d->t[k].type == SF_JNULL)
 		return f->required ? SF_MALFORMED : SF_OK;
 	v = &d->t[k];
-	if (v->type != SF_JSTR)
+	/* A number is kept as the text the grammar checked (at most
+	 * SF_JNUM_MAX bytes, no escapes). */
+	if (f->number && v->type == SF_JNUM) {
+		if ((*out = strndup(d->s + v->off, v->len)) == NULL)
+			return SF_ERROR;
+		return SF_OK;
+	}
+	if (v->type != SF_JSTR || f->number)
 		return SF_MALFORMED;
 	if (v->len == 0)
 		return f->required ? SF_MALFORMED : SF_OK;
@@ -827,35 +931,43 @@ sf_parse_userinfo(const char *s, size_t len, struct sf_userinfo *out)
 }
 
 static void
-sf_contact_free(struct sf_contact *c)
+sf_record_free(struct sf_record *r)
 {
-	free(c->id);
-	free(c->name);
-	free(c->title);
-	free(c->email);
-	free(c->phone);
-	free(c->mobile);
-	free(c->account_id);
-	free(c->account_name);
-	memset(c, 0, sizeof(*c));
+	free(r->id);
+	free(r->name);
+	free(r->title);
+	free(r->email);
+	free(r->phone);
+	free(r->mobile);
+	free(r->industry);
+	free(r->city);
+	free(r->website);
+	free(r->stage);
+	free(r->close_date);
+	free(r->amount);
+	free(r->currency);
+	free(r->account_id);
+	free(r->account_name);
+	memset(r, 0, sizeof(*r));
 }
 
-/* Reads one record, token k: its own fields and the Account (an object
- * with Id and Name, or null when the contact has none). */
+/* Reads one record of kind def, token k: its own fields and, for a kind
+ * that has it, the Account (an object with Id and Name, or null when the
+ * record has none). */
 static enum sf_result
-sf_parse_contact(const struct sf_jdoc *d, size_t k, struct sf_contact *c)
+sf_parse_record(const struct sf_jdoc *d, size_t k,
+    const struct sf_kind_def *def, struct sf_record *r)
 {
 	enum sf_result	 rv;
 	long		 acct;
 
-	if ((rv = sf_j_fields(d, k, sf_contact_fields,
-	    NELEM(sf_contact_fields), c)) != SF_OK)
+	if ((rv = sf_j_fields(d, k, def->fields, def->nfields, r)) != SF_OK)
 		return rv;
-	if ((acct = sf_j_get(d, k, "Account")) == -1 ||
+	if (!def->account || (acct = sf_j_get(d, k, "Account")) == -1 ||
 	    d->t[acct].type == SF_JNULL)
 		return SF_OK;
 	return sf_j_fields(d, (size_t)acct, sf_account_fields,
-	    NELEM(sf_account_fields), c);
+	    NELEM(sf_account_fields), r);
 }
 
 /* Reads totalSize (an integer, as json-c would type it) and the records
@@ -894,35 +1006,44 @@ sf_query_shape(const struct sf_jdoc *d, long *records, size_t *n,
 }
 
 enum sf_result
-sf_parse_contacts(const char *s, size_t len, struct sf_contacts *out)
+sf_parse_records(enum sf_kind kind, int limit, const char *s, size_t len,
+    struct sf_records *out)
 {
 	struct sf_jdoc		 d;
-	struct sf_contacts	 cs;
+	struct sf_records	 rs;
 	enum sf_result		 rv = SF_MALFORMED;
 	size_t			 i, n;
-	long			 records;
+	long			 records, total;
 
-	memset(&cs, 0, sizeof(cs));
+	memset(&rs, 0, sizeof(rs));
+	memset(&d, 0, sizeof(d));
+	rs.kind = kind;
+	if (kind < 0 || kind >= SF_KIND__MAX || limit < 1 ||
+	    limit > SF_QUERY_LIMIT)
+		return SF_ERROR;
 	if (sf_j_parse(&d, s, len) == -1 ||
-	    sf_query_shape(&d, &records, &n, &cs.total) == -1)
+	    sf_query_shape(&d, &records, &n, &total) == -1)
 		goto out;
-	if (n > SF_QUERY_LIMIT)
-		n = SF_QUERY_LIMIT;
-	if ((cs.v = calloc(n > 0 ? n : 1, sizeof(*cs.v))) == NULL) {
+	if (n > (size_t)limit) {
+		n = (size_t)limit;
+		rs.more = 1;
+	}
+	if ((rs.v = calloc(n > 0 ? n : 1, sizeof(*rs.v))) == NULL) {
 		rv = SF_ERROR;
 		goto out;
 	}
-	for (i = (size_t)records + 1; cs.n < n; i = d.t[i].next, cs.n++)
-		if ((rv = sf_parse_contact(&d, i, &cs.v[cs.n])) != SF_OK) {
-			cs.n++;		/* free what it filled */
+	for (i = (size_t)records + 1; rs.n < n; i = d.t[i].next, rs.n++)
+		if ((rv = sf_parse_record(&d, i, &sf_kinds[kind],
+		    &rs.v[rs.n])) != SF_OK) {
+			rs.n++;		/* free what it filled */
 			goto out;
 		}
-	*out = cs;
-	memset(&cs, 0, sizeof(cs));
+	*out = rs;
+	memset(&rs, 0, sizeof(rs));
 	rv = SF_OK;
 out:
 	sf_j_free(&d);
-	sf_contacts_free(&cs);
+	sf_records_free(&rs);
 	return rv;
 }
 
@@ -1038,16 +1159,16 @@ sf_userinfo_free(struct sf_userinfo *u)
 }
 
 void
-sf_contacts_free(struct sf_contacts *cs)
+sf_records_free(struct sf_records *rs)
 {
 	size_t	 i;
 
-	if (cs == NULL)
+	if (rs == NULL)
 		return;
-	for (i = 0; i < cs->n; i++)
-		sf_contact_free(&cs->v[i]);
-	free(cs->v);
-	memset(cs, 0, sizeof(*cs));
+	for (i = 0; i < rs->n; i++)
+		sf_record_free(&rs->v[i]);
+	free(rs->v);
+	memset(rs, 0, sizeof(*rs));
 }
 
 /* ------------------------------------------------------------------ */
@@ -1324,13 +1445,32 @@ sf_soql_escape_like(struct buf *b, const char *needle)
 }
 
 int
-sf_soql_contacts(struct buf *b, const char *needle)
+sf_soql_search(struct buf *b, const struct sf_search *q)
 {
-	size_t	 mark = b->len;
+	const struct sf_kind_def	*def;
+	size_t				 mark = b->len;
+	int				 rc;
 
-	if (buf_puts(b, SF_SOQL_HEAD) == -1 ||
-	    sf_soql_escape_like(b, needle) == -1 ||
-	    buf_printf(b, "%%' ORDER BY Name LIMIT %d", SF_QUERY_LIMIT) == -1) {
+	if (q == NULL || q->kind < 0 || q->kind >= SF_KIND__MAX ||
+	    q->limit < 1 || q->limit > SF_QUERY_LIMIT || q->offset < 0 ||
+	    q->offset > SF_OFFSET_MAX)
+		return -1;
+	def = &sf_kinds[q->kind];
+	/* Only an id goes between the quotes of an owner: nothing to
+	 * escape, and nothing else accepted. */
+	if (def->like ? q->needle == NULL : (q->owner_id == NULL ||
+	    !sf_valid_id(q->owner_id, strlen(q->owner_id))))
+		return -1;
+	rc = buf_puts(b, def->head) == -1 ||
+	    (def->currency != NULL && q->currency &&
+	    buf_puts(b, def->currency) == -1) ||
+	    buf_puts(b, def->tail) == -1 || buf_puts(b, def->where) == -1 ||
+	    (def->like ? sf_soql_escape_like(b, q->needle) :
+	    buf_puts(b, q->owner_id)) == -1 ||
+	    buf_puts(b, def->order) == -1 ||
+	    buf_printf(b, " LIMIT %d", q->limit + 1) == -1 ||
+	    (q->offset > 0 && buf_printf(b, " OFFSET %d", q->offset) == -1);
+	if (rc) {
 		sf_cut(b, mark);
 		return -1;
 	}
@@ -1417,7 +1557,8 @@ enum sf_reply {
 	SF_REPLY_NONE,		/* nothing to read (revoke) */
 	SF_REPLY_TOKENS,	/* into a struct sf_tokens */
 	SF_REPLY_USERINFO,	/* into a struct sf_userinfo */
-	SF_REPLY_CONTACTS	/* into a struct sf_contacts */
+	SF_REPLY_RECORDS	/* into a struct sf_records (search says
+				   which kind and how many) */
 };
 
 /*
@@ -1440,6 +1581,7 @@ struct sf_request {
 				    enum sf_result);
 	enum sf_reply		 reply;
 	void			*out;
+	const struct sf_search	*search;	/* SF_REPLY_RECORDS */
 };
 
 /* Builds the URL and, for a POST, the form body of rq.  Returns 0, or -1
@@ -1478,8 +1620,9 @@ sf_read(const struct sf_request *rq, const struct http_response *resp)
 	case SF_REPLY_USERINFO:
 		rv = sf_parse_userinfo(s, len, rq->out);
 		break;
-	case SF_REPLY_CONTACTS:
-		rv = sf_parse_contacts(s, len, rq->out);
+	case SF_REPLY_RECORDS:
+		rv = sf_parse_records(rq->search->kind, rq->search->limit, s,
+		    len, rq->out);
 		break;
 	}
 	if (rv != SF_OK)
@@ -1629,19 +1772,19 @@ sf_userinfo(struct http *h, const char *instance_url,
 	return sf_do(h, &rq, err);
 }
 
-/* Appends the path and query of a contact search to path.  Returns 0, or
- * -1. */
+/* Appends the path and query of a search to path.  Returns 0, or -1. */
 static int
-sf_query_path(struct buf *path, const struct sf_org *org, const char *needle)
+sf_query_path(struct buf *path, const struct sf_org *org,
+    const struct sf_search *q)
 {
 	struct buf	 soql;
 	int		 rc = -1;
 
 	buf_init(&soql, SF_SOQL_MAX);
-	if (!sf_valid_version(org->api_version) || needle == NULL ||
+	if (!sf_valid_version(org->api_version) ||
 	    buf_printf(path, "/services/data/%s/query?q=",
 	    org->api_version) == -1 ||
-	    sf_soql_contacts(&soql, needle) == -1 ||
+	    sf_soql_search(&soql, q) == -1 ||
 	    form_urlencode(path, buf_cstr(&soql)) == -1)
 		goto out;
 	rc = 0;
@@ -1651,23 +1794,24 @@ out:
 }
 
 enum sf_result
-sf_query_contacts(struct http *h, const struct sf_org *org,
-    const char *instance_url, const char *access_token, const char *needle,
-    struct sf_contacts *out, struct sf_error *err)
+sf_query_records(struct http *h, const struct sf_org *org,
+    const char *instance_url, const char *access_token,
+    const struct sf_search *q, struct sf_records *out, struct sf_error *err)
 {
 	struct sf_request	 rq = {
 		.what = "query",
 		.call = METRICS_SF_QUERY,
 		.base = instance_url,
 		.bearer = access_token,
-		.reply = SF_REPLY_CONTACTS,
+		.reply = SF_REPLY_RECORDS,
 		.out = out,
+		.search = q,
 	};
 	struct buf		 path;
 	enum sf_result		 rv;
 
 	buf_init(&path, SF_REQURL_MAX);
-	if (sf_query_path(&path, org, needle) == 0)
+	if (sf_query_path(&path, org, q) == 0)
 		rq.path = buf_cstr(&path);
 	rv = sf_do(h, &rq, err);
 	buf_free(&path);

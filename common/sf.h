@@ -2,7 +2,9 @@
  * sf: the Salesforce REST and OAuth client.
  *
  * Builds the authorize URL, exchanges codes, refreshes and revokes
- * tokens, reads userinfo and runs the contact query.  Every reply is
+ * tokens, reads userinfo and runs the record searches (contacts,
+ * accounts, open opportunities: one query builder and one reply reader
+ * over the kinds).  Every reply is
  * parsed strictly (json-c with a depth limit and UTF-8 validation) into
  * plain structs; the parse functions are public so they can be tested and
  * fuzzed without a network.  Nothing here touches the store: the caller
@@ -33,8 +35,10 @@ enum sf_result {
 
 const char	*sf_result_str(enum sf_result);
 
-/* Most contacts asked for and shown. */
+/* Most records shown on one page of a search. */
 #define SF_QUERY_LIMIT	10
+/* SOQL's largest OFFSET: records past it cannot be paged to. */
+#define SF_OFFSET_MAX	2000
 
 /* A token endpoint reply (allocated strings; sf_tokens_free wipes). */
 struct sf_tokens {
@@ -57,21 +61,67 @@ struct sf_userinfo {
 	int	 email_verified; /* "email_verified": true */
 };
 
-struct sf_contact {
+/* What a search finds (issue 15). */
+enum sf_kind {
+	SF_KIND_CONTACT,	/* contacts whose Name contains the text */
+	SF_KIND_ACCOUNT,	/* accounts whose Name contains the text */
+	SF_KIND_OPPORTUNITY,	/* the user's open opportunities */
+	SF_KIND__MAX
+};
+
+/* "contact", "account", "opportunity" (also the plural used in
+ * messages: sf_kind_plural). */
+const char	*sf_kind_str(enum sf_kind);
+const char	*sf_kind_plural(enum sf_kind);
+/* The kind named s by sf_kind_str().  Returns 0, or -1. */
+int		 sf_kind_parse(const char *s, enum sf_kind *);
+
+/* One page of a search. */
+struct sf_search {
+	enum sf_kind	 kind;
+	const char	*needle;	/* contacts, accounts: a literal
+					   substring of the Name */
+	const char	*owner_id;	/* opportunities: OwnerId, a
+					   Salesforce user id */
+	int		 limit;		/* records shown, 1..SF_QUERY_LIMIT */
+	int		 offset;	/* records skipped, 0..SF_OFFSET_MAX */
+	int		 currency;	/* opportunities: select CurrencyIsoCode
+					   (only a multi-currency org has it) */
+};
+
+/*
+ * One record found.  Which members a kind fills: every kind id and name
+ * (never NULL); contacts title, email, phone, mobile; accounts industry,
+ * city (BillingCity), phone, website; opportunities stage (StageName),
+ * close_date (YYYY-MM-DD), amount (the JSON number's text as Salesforce
+ * sent it, NULL when null) and currency (CurrencyIsoCode, three capital
+ * letters, NULL in a single-currency org); contacts and opportunities
+ * account_id and account_name (NULL when the record has no Account).  An
+ * optional field that is null or "" is NULL.
+ */
+struct sf_record {
 	char	*id;
 	char	*name;
-	char	*title;		/* NULL when empty */
+	char	*title;
 	char	*email;
 	char	*phone;
 	char	*mobile;
-	char	*account_id;	/* NULL when the contact has no account */
+	char	*industry;
+	char	*city;
+	char	*website;
+	char	*stage;
+	char	*close_date;
+	char	*amount;
+	char	*currency;
+	char	*account_id;
 	char	*account_name;
 };
 
-struct sf_contacts {
-	struct sf_contact	*v;
-	size_t			 n;
-	long			 total;	/* totalSize: may exceed n */
+struct sf_records {
+	enum sf_kind		 kind;
+	struct sf_record	*v;
+	size_t			 n;	/* at most the search's limit */
+	int			 more;	/* more records match after these */
 };
 
 /* An error reply: errorCode/message of a REST error array or
@@ -145,18 +195,34 @@ enum sf_result	 sf_userinfo(struct http *, const char *instance_url,
 		    const char *access_token, struct sf_userinfo *out,
 		    struct sf_error *err);
 
-/* Runs the contact search for needle (a literal substring). */
-enum sf_result	 sf_query_contacts(struct http *, const struct sf_org *,
+/*
+ * Runs one page of a search (sf_soql_search) and reads the reply into
+ * *out.  A query for a field the org lacks (CurrencyIsoCode in a
+ * single-currency org) is SF_REFUSED with err->code "INVALID_FIELD".
+ */
+enum sf_result	 sf_query_records(struct http *, const struct sf_org *,
 		    const char *instance_url, const char *access_token,
-		    const char *needle, struct sf_contacts *out,
+		    const struct sf_search *, struct sf_records *out,
 		    struct sf_error *err);
 
 /*
- * Appends the SOQL query text for a contact search to b: needle is
- * escaped for a SOQL string literal (\ first, then ' " and \n \r \t \b
- * \f) and then for LIKE (\% \_).  Returns 0, or -1 past b's ceiling.
+ * Appends the SOQL of one page of a search to b.  It asks for one
+ * record more than the page shows (LIMIT limit + 1), which tells
+ * whether there are more, and skips offset records (OFFSET only when
+ * not 0).  Contacts and accounts:
+ *   SELECT ... FROM Contact|Account WHERE Name LIKE '%needle%'
+ *   ORDER BY Name, Id LIMIT ...
+ * with needle escaped for a SOQL string literal (\ first, then ' " and
+ * \n \r \t \b \f) and then for LIKE (\% \_), SPEC §7;
+ * opportunities:
+ *   SELECT ... FROM Opportunity WHERE OwnerId = 'owner_id' AND
+ *   IsClosed = false ORDER BY CloseDate, Amount DESC NULLS LAST, Id ...
+ * The Id ends every order, so pages neither repeat nor skip a record.
+ * Returns 0, or -1 past b's ceiling or for a search out of range (a
+ * limit or offset outside its bounds, no needle, an owner_id that is not
+ * a Salesforce id), leaving b as it was.
  */
-int		 sf_soql_contacts(struct buf *b, const char *needle);
+int		 sf_soql_search(struct buf *b, const struct sf_search *);
 
 /* Appends needle escaped as the inside of a SOQL LIKE literal. */
 int		 sf_soql_escape_like(struct buf *b, const char *needle);
@@ -165,7 +231,10 @@ int		 sf_soql_escape_like(struct buf *b, const char *needle);
  * on memory exhaustion) and fills *out only on SF_OK. */
 enum sf_result	 sf_parse_tokens(const char *, size_t, struct sf_tokens *);
 enum sf_result	 sf_parse_userinfo(const char *, size_t, struct sf_userinfo *);
-enum sf_result	 sf_parse_contacts(const char *, size_t, struct sf_contacts *);
+/* A query reply of kind: at most limit records are kept, and more is
+ * set when the reply holds more than limit. */
+enum sf_result	 sf_parse_records(enum sf_kind, int limit, const char *,
+		    size_t, struct sf_records *);
 
 /*
  * Classifies an error reply by status and body (either a REST error array
@@ -181,7 +250,7 @@ enum sf_result	 sf_parse_error(long status, const char *, size_t,
 
 void		 sf_tokens_free(struct sf_tokens *);
 void		 sf_userinfo_free(struct sf_userinfo *);
-void		 sf_contacts_free(struct sf_contacts *);
+void		 sf_records_free(struct sf_records *);
 
 /* --- For the other Salesforce clients (common/sf_case.c) ------------ */
 

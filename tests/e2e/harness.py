@@ -104,6 +104,8 @@ def contact_names(msg, strict=True):
     (an assertion); otherwise other sections are skipped."""
     names = set()
     for b in msg.get("blocks", [])[1:]:
+        if b.get("type") == "actions":     # a card's buttons (issue 15)
+            continue
         t = b.get("text", {}).get("text", "")
         m = re.match(r"\*<[^|>]+\|([^>]*)>\*", t)
         assert m or not strict, b

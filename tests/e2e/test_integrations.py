@@ -380,6 +380,28 @@ def test_integration_user_searches_without_linking(orgs):
         assert "oauth/start" not in m["text"]
 
 
+def test_integration_user_pipeline_and_accounts(orgs):
+    """Issue 15: /pipeline lists *my* opportunities, which an integration
+    user cannot know: a clear answer and no Salesforce call at all.
+    /account searches as the integration user, with its cards."""
+    o, stack = orgs, orgs.stack
+    o.mark()
+    for text in ("", "3"):
+        r = stack.slash(text, T3, "U0INT0020", command="/pipeline")
+        assert r.status == 200, r.text
+        m = r.json()
+        assert "cannot tell which opportunities are yours" in m["text"], m
+        assert not iuser_line(m).startswith("Results from Salesforce")
+    got = o.since()
+    assert got["a"] == [] and got["b"] == [] and got["d"] == []
+    r = stack.slash("northwind", T3, "U0INT0021", command="/account")
+    m = r.json()
+    assert iuser_line(m).startswith("Results from Salesforce " + IUSER)
+    assert "1 account matching \u201cnorthwind\u201d" in m["text"]
+    assert [b["type"] for b in m["blocks"]] == [
+        "context", "section", "section", "actions"]
+
+
 def cc_requests(reqs):
     return [r for r in reqs if r["grant_type"] == "client_credentials"]
 

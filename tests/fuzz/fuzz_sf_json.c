@@ -3,10 +3,10 @@
  *
  * Up to three leading decimal digits are the HTTP status (200 when there
  * are none); the rest is the reply body, handed to all four parsers:
- * sf_parse_tokens, sf_parse_userinfo, sf_parse_contacts and
+ * sf_parse_tokens, sf_parse_userinfo, sf_parse_records (every kind) and
  * sf_parse_error.  What a parser accepts is then used the way forcelink
  * uses it: a token reply goes through sf_tokens_verify, contacts through
- * render_contacts and userinfo through render_whoami, whose messages
+ * render_cards and render_results and userinfo through render_whoami, whose messages
  * must pass fuzz_check_message.
  *
  * Asserted beyond "no crash, no leak": accepted replies have every
@@ -252,30 +252,45 @@ check_userinfo(const char *s, size_t len)
 	sf_userinfo_free(&u);
 }
 
+/* The reply read as each kind of search, and each page rendered with
+ * its cards and buttons (a fixed key: the store is not fuzzed here). */
 static void
 check_contacts(const char *s, size_t len, const char *query)
 {
-	struct sf_contacts	 cs;
+	struct sf_records	 cs;
+	struct render_cards	 c;
+	struct render_page	 pg;
 	size_t			 i;
 	char			*msg;
+	int			 k;
 
-	if (sf_parse_contacts(s, len, &cs) != SF_OK)
-		return;
-	FUZZ_REQUIRE(cs.n <= SF_QUERY_LIMIT);
-	FUZZ_REQUIRE(cs.total >= 0 && (size_t)cs.total >= cs.n);
-	FUZZ_REQUIRE(cs.n == 0 || cs.v != NULL);
-	for (i = 0; i < cs.n; i++) {
-		FUZZ_REQUIRE(sfid(cs.v[i].id));
-		FUZZ_REQUIRE(cs.v[i].name != NULL && *cs.v[i].name != '\0');
-		FUZZ_REQUIRE((cs.v[i].account_id == NULL) ==
-		    (cs.v[i].account_name == NULL));
-		FUZZ_REQUIRE(cs.v[i].account_id == NULL ||
-		    sfid(cs.v[i].account_id));
+	for (k = 0; k < SF_KIND__MAX; k++) {
+		if (sf_parse_records(k, SF_QUERY_LIMIT, s, len, &cs) != SF_OK)
+			continue;
+		FUZZ_REQUIRE(cs.n <= SF_QUERY_LIMIT);
+		FUZZ_REQUIRE(cs.n == 0 || cs.v != NULL);
+		FUZZ_REQUIRE((int)cs.kind == k);
+		for (i = 0; i < cs.n; i++) {
+			FUZZ_REQUIRE(sfid(cs.v[i].id));
+			FUZZ_REQUIRE(cs.v[i].name != NULL &&
+			    *cs.v[i].name != '\0');
+			FUZZ_REQUIRE((cs.v[i].account_id == NULL) ==
+			    (cs.v[i].account_name == NULL));
+			FUZZ_REQUIRE(cs.v[i].account_id == NULL ||
+			    sfid(cs.v[i].account_id));
+		}
+		FUZZ_REQUIRE(render_cards(k, INSTANCE, &cs, &c) == 0);
+		memset(&pg, 0, sizeof(pg));
+		pg.kind = k;
+		pg.query = query;
+		pg.more = cs.more;
+		pg.key = pg.more_key = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+		msg = render_results(&pg, &c);
+		fuzz_check_message(msg, contact_links);
+		free(msg);
+		render_cards_free(&c);
+		sf_records_free(&cs);
 	}
-	msg = render_contacts(INSTANCE, query, &cs);
-	fuzz_check_message(msg, contact_links);
-	free(msg);
-	sf_contacts_free(&cs);
 }
 
 /* Safe to log: printable ASCII without '"' and '\'. */

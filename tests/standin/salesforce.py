@@ -573,12 +573,17 @@ class Query:
         self.obj = "Contact"
         self.fields = []
         self.where = []         # [(field, type, op, value)]
-        self.order = None       # (field, descending, nulls_last) or None
+        self.order = []         # [(field, descending, nulls_last)]
         self.limit = None
+        self.offset = None
 
 
 _KEYWORDS = ("FROM", "WHERE", "LIKE", "ORDER", "BY", "LIMIT", "SELECT",
-             "AND", "OR", "NOT")
+             "AND", "OR", "NOT", "OFFSET")
+# SOQL's largest OFFSET (the SOQL reference: "The maximum offset is
+# 2,000 rows. Requesting an offset greater than 2,000 results in a
+# NUMBER_OUTSIDE_VALID_RANGE error.")
+MAX_OFFSET = 2000
 _ID_RE = re.compile(r"[A-Za-z0-9]{15}(?:[A-Za-z0-9]{3})?")
 
 
@@ -667,12 +672,25 @@ class _Parser:
             self.take()
             self.keyword("BY")
             self.parse_order(query)
+            while self.peek().kind == "comma":
+                self.take()
+                self.parse_order(query)
         if self.is_kw("LIMIT"):
             self.take()
             t = self.take()
             if t.kind != "int":
                 self.unexpected(t)
             query.limit = int(t.value)
+        if self.is_kw("OFFSET"):
+            self.take()
+            t = self.take()
+            if t.kind != "int":
+                self.unexpected(t)
+            if int(t.value) > MAX_OFFSET:
+                raise SoqlError("NUMBER_OUTSIDE_VALID_RANGE", self.q, t.pos,
+                                "Maximum SOQL offset allowed is %d"
+                                % MAX_OFFSET)
+            query.offset = int(t.value)
         t = self.take()
         if t.kind != "eof":
             self.unexpected(t)
@@ -756,7 +774,7 @@ class _Parser:
             nulls_last = t.value.upper() == "LAST"
         if nulls_last is None:
             nulls_last = desc       # SOQL: nulls first ascending, last desc
-        query.order = (name, desc, nulls_last)
+        query.order.append((name, desc, nulls_last))
 
 
 def parse_soql(q):
@@ -814,8 +832,8 @@ def run_query(query, version):
     """Evaluate a parsed query against the seed data; returns the records."""
     rows = [r for r in soql_rows(query.obj)
             if all(_matches(r, c) for c in query.where)]
-    if query.order:
-        name, desc, nulls_last = query.order
+    # ORDER BY a, b, ...: stable sorts from the last key to the first.
+    for name, desc, nulls_last in reversed(query.order):
         present = [c for c in rows if field_value(c, name) is not None]
         absent = [c for c in rows if field_value(c, name) is None]
         present.sort(key=lambda c: (field_value(c, name).casefold()
@@ -823,6 +841,8 @@ def run_query(query, version):
                                     else field_value(c, name)),
                      reverse=desc)
         rows = present + absent if nulls_last else absent + present
+    if query.offset is not None:
+        rows = rows[query.offset:]
     if query.limit is not None:
         rows = rows[:query.limit]
     return [record_json(c, query.fields, version, query.obj) for c in rows]
@@ -960,7 +980,12 @@ class State:
         self.reset()
 
     def reset(self):
+        global MULTI_CURRENCY
         with self.lock:
+            # The org's currencies as it started (org B: one).
+            if not hasattr(self, "start_multi_currency"):
+                self.start_multi_currency = MULTI_CURRENCY
+            MULTI_CURRENCY = self.start_multi_currency
             self.offset = 0.0
             self.faults = {}
             self.rotate = self.cfg.rotate_refresh
@@ -2435,6 +2460,7 @@ class Handler(BaseHTTPRequestHandler):
     # -- control API ---------------------------------------------------
 
     def control(self, what):
+        global MULTI_CURRENCY
         m = self.command
         raw = self.read_body() if m == "POST" else b""
         try:
@@ -2491,6 +2517,18 @@ class Handler(BaseHTTPRequestHandler):
             out = {"expired": st.expire_access_tokens()}
         elif m == "POST" and what == "revoke_all":
             out = {"revoked_grants": st.revoke_all(arg.get("user"))}
+        elif m == "POST" and what == "currency":
+            # {"multi": bool}: a multi-currency org (Opportunity has
+            # CurrencyIsoCode) or a single-currency one (INVALID_FIELD).
+            # Without "multi", it only tells.
+            if "multi" in arg and not isinstance(arg["multi"], bool):
+                raise Reply(400, to_json({"error": "multi: a boolean"}),
+                            JSON_TYPE)
+            with st.lock:
+                MULTI_CURRENCY = arg.get("multi", MULTI_CURRENCY)
+            out = {"multi": MULTI_CURRENCY}
+        elif m == "GET" and what == "currency":
+            out = {"multi": MULTI_CURRENCY}
         elif m == "POST" and what == "advance":
             secs = arg.get("seconds")
             if not isinstance(secs, (int, float)) or isinstance(secs, bool):

@@ -808,7 +808,7 @@ def test_bad_escape_is_malformed_query(sf, access, literal):
      "INVALID_QUERY_FILTER_OPERATOR"),
     ("SELECT Id FROM Opportunity WHERE CloseDate = '2027-01-01'",
      "MALFORMED_QUERY"),
-    ("SELECT Id FROM Opportunity LIMIT 5 OFFSET 5", "MALFORMED_QUERY"),
+    ("SELECT Id FROM Opportunity LIMIT 5 OFFSET five", "MALFORMED_QUERY"),
     ("SELECT Title FROM Account", "INVALID_FIELD"),
     ("SELECT StageName FROM Contact", "INVALID_FIELD"),
     ("SELECT Id FROM Lead", "INVALID_TYPE"),
@@ -1763,6 +1763,41 @@ def test_a_token_of_one_org_is_refused_by_the_other(sf, sfb):
     status, _, body = query(sf, btok["access_token"],
                             "SELECT Id FROM Contact")
     assert (status, body) == (401, INVALID_SESSION)
+
+
+def test_pipeline_pages(sf, access):
+    """ORDER BY several fields (each with its direction and NULLS) and
+    OFFSET page through Alice's twelve open opportunities without a
+    repeat or a gap; past SOQL's 2,000 rows OFFSET is refused."""
+    q = ("SELECT Id, Name, CloseDate, Amount FROM Opportunity WHERE "
+         "OwnerId = '%s' AND IsClosed = false ORDER BY CloseDate, Amount "
+         "DESC NULLS LAST, Id LIMIT 5" % ALICE_ID)
+    pages = [records(sf, access, q + (" OFFSET %d" % o if o else ""))
+             for o in (0, 5, 10)]
+    assert [len(p) for p in pages] == [5, 5, 2]
+    flat = [r["Id"] for p in pages for r in p]
+    assert len(set(flat)) == 12
+    keys = [(r["CloseDate"], -(r["Amount"] or 0)) for p in pages for r in p]
+    assert keys == sorted(keys)
+    status, _, body = query(sf, access, q + " OFFSET 2001")
+    assert (status, json.loads(body)[0]["errorCode"]) == (
+        400, "NUMBER_OUTSIDE_VALID_RANGE")
+    assert records(sf, access, q + " OFFSET 2000") == []
+
+
+def test_currency_switch(sf, access):
+    """/_control/currency turns org A into a single-currency org (no
+    CurrencyIsoCode: INVALID_FIELD) and back; reset restores it."""
+    q = "SELECT Name, CurrencyIsoCode FROM Opportunity LIMIT 1"
+    assert sf.control("currency")["multi"] is True
+    assert records(sf, access, q)[0]["CurrencyIsoCode"]
+    assert sf.control("currency", {"multi": False}) == {"multi": False}
+    status, _, body = query(sf, access, q)
+    err = json.loads(body)[0]
+    assert (status, err["errorCode"]) == (400, "INVALID_FIELD")
+    assert "CurrencyIsoCode" in err["message"]
+    sf.control("reset")
+    assert sf.control("currency")["multi"] is True
 
 
 def test_org_b_has_one_currency(sfb):

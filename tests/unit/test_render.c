@@ -107,19 +107,86 @@ assert_no_mention(struct json_object *o)
 	ck_assert_ptr_null(strstr(s, "<@"));
 }
 
+/* Returns 1 when block i is a section. */
+static int
+is_section(struct json_object *o, size_t i)
+{
+	struct json_object	*v;
+
+	return json_object_object_get_ex(msg_block(o, i), "type", &v) &&
+	    strcmp(json_object_get_string(v), "section") == 0;
+}
+
+/* The text of the k-th section (0: the first), skipping the actions
+ * blocks of result cards. */
+static const char *
+nth_section(struct json_object *o, size_t k)
+{
+	size_t	 i;
+
+	for (i = 0; i < msg_nblocks(o); i++)
+		if (is_section(o, i) && k-- == 0)
+			return section_text(o, i);
+	ck_abort_msg("no section %zu", k);
+	return NULL;
+}
+
 /* The fallback text is exactly the sections joined by blank lines. */
 static void
 assert_text_is_blocks(struct json_object *o)
 {
 	struct buf	 b;
 	size_t		 i;
+	int		 first = 1;
 
 	buf_init(&b, 64 * 1024);
-	for (i = 0; i < msg_nblocks(o); i++)
-		ck_assert_int_eq(buf_printf(&b, "%s%s", i ? "\n\n" : "",
+	for (i = 0; i < msg_nblocks(o); i++) {
+		if (!is_section(o, i))
+			continue;
+		ck_assert_int_eq(buf_printf(&b, "%s%s", first ? "" : "\n\n",
 		    section_text(o, i)), 0);
+		first = 0;
+	}
 	ck_assert_str_eq(msg_text(o), buf_cstr(&b));
 	buf_free(&b);
+}
+
+/* The first page of a contact search as /contact shows it, without an
+ * action row (no Share or More buttons). */
+static char *
+render_contacts(const char *instance, const char *query,
+    const struct sf_records *rs)
+{
+	struct render_cards	 c;
+	struct render_page	 pg;
+	char			*json;
+
+	memset(&pg, 0, sizeof(pg));
+	pg.kind = SF_KIND_CONTACT;
+	pg.query = query;
+	pg.more = rs->more;
+	ck_assert_int_eq(render_cards(SF_KIND_CONTACT, instance, rs, &c), 0);
+	json = render_results(&pg, &c);
+	render_cards_free(&c);
+	return json;
+}
+
+/* A message of SLACK_MAX_BLOCKS sections "s0" ... "s49". */
+static char *
+full_message(void)
+{
+	struct buf	 b;
+	int		 i;
+
+	buf_init(&b, 64 * 1024);
+	ck_assert_int_eq(buf_puts(&b, "{\"response_type\":\"ephemeral\","
+	    "\"text\":\"s0\",\"blocks\":["), 0);
+	for (i = 0; i < SLACK_MAX_BLOCKS; i++)
+		ck_assert_int_eq(buf_printf(&b, "%s{\"type\":\"section\","
+		    "\"text\":{\"type\":\"mrkdwn\",\"text\":\"s%d\"}}",
+		    i ? "," : "", i), 0);
+	ck_assert_int_eq(buf_puts(&b, "]}"), 0);
+	return buf_detach(&b);
 }
 
 START_TEST(test_help)
@@ -127,7 +194,7 @@ START_TEST(test_help)
 	struct json_object	*o;
 	const char		*t;
 
-	o = parse_msg(render_help("/contact"));
+	o = parse_msg(render_help("/contact", NULL));
 	ck_assert_uint_eq(msg_nblocks(o), 1);
 	t = msg_text(o);
 	ck_assert_str_eq(section_text(o, 0), t);
@@ -144,11 +211,11 @@ START_TEST(test_help_command_name)
 {
 	struct json_object	*o;
 
-	o = parse_msg(render_help("/people"));
+	o = parse_msg(render_help("/people", NULL));
 	ck_assert_ptr_nonnull(strstr(msg_text(o), "`/people login`"));
 	ck_assert_ptr_null(strstr(msg_text(o), "/contact"));
 	json_object_put(o);
-	o = parse_msg(render_help(NULL));
+	o = parse_msg(render_help(NULL, NULL));
 	ck_assert_ptr_nonnull(strstr(msg_text(o), "`/contact whoami`"));
 	json_object_put(o);
 }
@@ -164,7 +231,7 @@ START_TEST(test_help_hostile_command_fails)
 	size_t			 i;
 
 	for (i = 0; i < NELEM(bad); i++) {
-		o = parse_msg(render_help(bad[i]));
+		o = parse_msg(render_help(bad[i], NULL));
 		ck_assert_ptr_nonnull(strstr(msg_text(o), "`/contact login`"));
 		assert_no_mention(o);
 		json_object_put(o);
@@ -252,14 +319,14 @@ START_TEST(test_login_null_url_fails)
 }
 END_TEST
 
-static struct sf_contact ann = {
+static struct sf_record ann = {
 	.id = "003000000000001AAA", .name = "Ann Smith", .title = "VP Sales",
 	.email = "ann@acme.example", .phone = "+1 555 0100",
 	.mobile = "+1 555 0101", .account_id = "001000000000001AAA",
 	.account_name = "Acme"
 };
 /* A null account and nothing else but a hostile name. */
-static struct sf_contact co = {
+static struct sf_record co = {
 	.id = "003000000000002AAA", .name = "<!channel> & Co"
 };
 
@@ -276,8 +343,8 @@ static struct sf_contact co = {
 
 START_TEST(test_contacts)
 {
-	struct sf_contact	 v[2];
-	struct sf_contacts	 cs = { .v = v, .n = 2, .total = 2 };
+	struct sf_record	 v[2];
+	struct sf_records	 cs = { .v = v, .n = 2, .more = 0 };
 	struct json_object	*o;
 
 	v[0] = ann;
@@ -286,21 +353,22 @@ START_TEST(test_contacts)
 	ck_assert_str_eq(msg_text(o),
 	    "2 contacts matching \xe2\x80\x9csmith\xe2\x80\x9d\n\n"
 	    ANN_TEXT "\n\n" CO_TEXT);
-	ck_assert_uint_eq(msg_nblocks(o), 3);
+	/* The head, then each card's section and its actions. */
+	ck_assert_uint_eq(msg_nblocks(o), 5);
 	ck_assert_str_eq(section_text(o, 0),
 	    "2 contacts matching \xe2\x80\x9csmith\xe2\x80\x9d");
 	ck_assert_str_eq(section_text(o, 1), ANN_TEXT);
-	ck_assert_str_eq(section_text(o, 2), CO_TEXT);
+	ck_assert_str_eq(section_text(o, 3), CO_TEXT);
 	assert_no_mention(o);
 	json_object_put(o);
 }
 END_TEST
 
 /* Fills n contacts that all look like ann. */
-static struct sf_contact *
+static struct sf_record *
 many(size_t n)
 {
-	struct sf_contact	*v;
+	struct sf_record	*v;
 	size_t			 i;
 
 	ck_assert_ptr_nonnull(v = calloc(n, sizeof(*v)));
@@ -314,23 +382,24 @@ many(size_t n)
 static const struct {
 	const char	*needle;
 	size_t		 n;		/* contacts handed over, like ann */
-	long		 total;		/* contacts matching */
+	int		 more;		/* more match */
 	const char	*head;
 	size_t		 blocks;
 } head_cases[] = {
-	{ "ann", 1, 1, "1 contact matching \xe2\x80\x9c" "ann\xe2\x80\x9d", 2 },
+	{ "ann", 1, 0, "1 contact matching \xe2\x80\x9c" "ann\xe2\x80\x9d", 3 },
 	{ "smith", 0, 0, "No contacts match \xe2\x80\x9csmith\xe2\x80\x9d.",
 	    1 },
 	{ "AT&T <!channel>", 0, 0, "No contacts match \xe2\x80\x9c"
 	    "AT&amp;T &lt;!channel&gt;\xe2\x80\x9d.", 1 },
-	{ "smith", 10, 57, "Showing 10 of 57 contacts matching "
-	    "\xe2\x80\x9csmith\xe2\x80\x9d; refine your search.", 11 },
+	{ "smith", 10, 1, "Contacts 1\xe2\x80\x93" "10 matching "
+	    "\xe2\x80\x9csmith\xe2\x80\x9d; there are more: refine your "
+	    "search.", 21 },
 };
 
 START_TEST(test_contacts_head_table)
 {
-	struct sf_contacts	 cs = { .v = NULL, .n = head_cases[_i].n,
-				    .total = head_cases[_i].total };
+	struct sf_records	 cs = { .v = NULL, .n = head_cases[_i].n,
+				    .more = head_cases[_i].more };
 	struct json_object	*o;
 
 	if (cs.n > 0)
@@ -347,19 +416,21 @@ START_TEST(test_contacts_head_table)
 }
 END_TEST
 
-START_TEST(test_contacts_sixty_within_block_limit)
+/* More records handed over than a page shows: SF_QUERY_LIMIT cards. */
+START_TEST(test_contacts_sixty_capped)
 {
-	struct sf_contacts	 cs = { .v = NULL, .n = 60, .total = 60 };
+	struct sf_records	 cs = { .v = NULL, .n = 60, .more = 1 };
 	struct json_object	*o;
 	size_t			 i;
 
 	cs.v = many(60);
 	o = parse_msg(render_contacts(INSTANCE, "smith", &cs));
-	ck_assert_uint_eq(msg_nblocks(o), SLACK_MAX_BLOCKS);
-	ck_assert_str_eq(section_text(o, 0), "Showing 49 of 60 contacts "
-	    "matching \xe2\x80\x9csmith\xe2\x80\x9d; refine your search.");
-	for (i = 1; i < SLACK_MAX_BLOCKS; i++)
-		ck_assert_str_eq(section_text(o, i), ANN_TEXT);
+	ck_assert_uint_eq(msg_nblocks(o), 1 + 2 * SF_QUERY_LIMIT);
+	ck_assert_str_eq(section_text(o, 0), "Contacts 1\xe2\x80\x93" "10 "
+	    "matching \xe2\x80\x9csmith\xe2\x80\x9d; there are more: refine "
+	    "your search.");
+	for (i = 1; i <= SF_QUERY_LIMIT; i++)
+		ck_assert_str_eq(nth_section(o, i), ANN_TEXT);
 	assert_text_is_blocks(o);
 	json_object_put(o);
 	free(cs.v);
@@ -368,8 +439,8 @@ END_TEST
 
 START_TEST(test_contacts_long_title_cut)
 {
-	struct sf_contact	 c = ann;
-	struct sf_contacts	 cs = { .v = &c, .n = 1, .total = 1 };
+	struct sf_record	 c = ann;
+	struct sf_records	 cs = { .v = &c, .n = 1, .more = 0 };
 	struct json_object	*o;
 	char			*title, want[300];
 	const char		*s;
@@ -405,8 +476,8 @@ static const struct {
 
 START_TEST(test_contacts_multibyte_cut)
 {
-	struct sf_contact	 c = ann;
-	struct sf_contacts	 cs = { .v = &c, .n = 1, .total = 1 };
+	struct sf_record	 c = ann;
+	struct sf_records	 cs = { .v = &c, .n = 1, .more = 0 };
 	struct json_object	*o;
 	struct buf		 title, want;
 	size_t			 i;
@@ -440,7 +511,7 @@ count_char(const char *s, char c)
 
 START_TEST(test_contacts_hostile_within_limits)
 {
-	struct sf_contacts	 cs = { .v = NULL, .n = 60, .total = 60 };
+	struct sf_records	 cs = { .v = NULL, .n = 60, .more = 0 };
 	struct json_object	*o, *t;
 	char			*amp;
 	const char		*s;
@@ -457,10 +528,9 @@ START_TEST(test_contacts_hostile_within_limits)
 	}
 	o = parse_msg(render_contacts(INSTANCE, amp, &cs));
 	n = msg_nblocks(o);
-	ck_assert_uint_ge(n, 2);
-	ck_assert_uint_lt(n, SLACK_MAX_BLOCKS);
-	for (i = 1; i < n; i++) {
-		s = section_text(o, i);
+	ck_assert_uint_eq(n, 1 + 2 * SF_QUERY_LIMIT);
+	for (i = 1; i <= SF_QUERY_LIMIT; i++) {
+		s = nth_section(o, i);
 		ck_assert_uint_le(strlen(s), SLACK_MAX_TEXT);
 		ck_assert_uint_gt(strlen(s), SLACK_MAX_TEXT / 2);
 		ck_assert_str_eq(s + strlen(s) - 3, ELLIPSIS);
@@ -472,9 +542,9 @@ START_TEST(test_contacts_hostile_within_limits)
 		ck_assert_uint_eq(count_char(s, '<'), count_char(s, '>'));
 	}
 	ck_assert(json_object_object_get_ex(o, "text", &t));
-	ck_assert_int_gt(json_object_get_string_len(t), 30000);
+	ck_assert_int_gt(json_object_get_string_len(t), 10 * 1500);
 	ck_assert_int_le(json_object_get_string_len(t), 39000);
-	ck_assert_int_eq(strncmp(section_text(o, 0), "Showing ", 8), 0);
+	ck_assert_int_eq(strncmp(section_text(o, 0), "10 contacts", 11), 0);
 	assert_text_is_blocks(o);
 	json_object_put(o);
 	free(cs.v);
@@ -486,7 +556,7 @@ END_TEST
 static const struct {
 	const char		*name;
 	const char		*instance;
-	struct sf_contact	 c;
+	struct sf_record	 c;
 	const char		*want;
 } alone_cases[] = {
 	{ "bad bytes cleaned", INSTANCE, { .id = "003000000000002AAA",
@@ -510,8 +580,8 @@ static const struct {
 
 START_TEST(test_contact_alone_table)
 {
-	struct sf_contact	 c = alone_cases[_i].c;
-	struct sf_contacts	 cs = { .v = &c, .n = 1, .total = 1 };
+	struct sf_record	 c = alone_cases[_i].c;
+	struct sf_records	 cs = { .v = &c, .n = 1, .more = 0 };
 	struct json_object	*o;
 	const char		*s;
 
@@ -519,6 +589,313 @@ START_TEST(test_contact_alone_table)
 	s = section_text(o, 1);
 	ck_assert_msg(strcmp(s, alone_cases[_i].want) == 0, "%s: \"%s\"",
 	    alone_cases[_i].name, s);
+	json_object_put(o);
+}
+END_TEST
+
+/* --- Cards, buttons, other kinds (issue 15) --------------------------- */
+
+#define KEY	"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+
+/* Block i's element j (an actions block's button). */
+static struct json_object *
+button(struct json_object *o, size_t i, size_t j)
+{
+	struct json_object	*b = msg_block(o, i), *v, *e;
+
+	ck_assert(json_object_object_get_ex(b, "type", &v));
+	ck_assert_str_eq(json_object_get_string(v), "actions");
+	ck_assert(json_object_object_get_ex(b, "elements", &e));
+	ck_assert_uint_gt(json_object_array_length(e), j);
+	return json_object_array_get_idx(e, j);
+}
+
+/* Member key of button b as a string, or NULL when absent. */
+static const char *
+bmember(struct json_object *b, const char *key)
+{
+	struct json_object	*v;
+
+	if (!json_object_object_get_ex(b, key, &v))
+		return NULL;
+	return json_object_get_string(v);
+}
+
+static const char *
+blabel(struct json_object *b)
+{
+	struct json_object	*t, *v;
+
+	ck_assert(json_object_object_get_ex(b, "text", &t));
+	ck_assert(json_object_object_get_ex(t, "type", &v));
+	ck_assert_str_eq(json_object_get_string(v), "plain_text");
+	ck_assert(json_object_object_get_ex(t, "text", &v));
+	ck_assert_uint_le(strlen(json_object_get_string(v)), 75);
+	return json_object_get_string(v);
+}
+
+static char *
+page_json(enum sf_kind kind, const char *inst, const char *query,
+    const struct sf_records *rs, int offset, const char *key,
+    const char *more_key)
+{
+	struct render_cards	 c;
+	struct render_page	 pg = { kind, query, offset, rs->more, key,
+				    more_key };
+	char			*json;
+
+	ck_assert_int_eq(render_cards(kind, inst, rs, &c), 0);
+	json = render_results(&pg, &c);
+	render_cards_free(&c);
+	return json;
+}
+
+START_TEST(test_cards_buttons)
+{
+	struct sf_record	 v[2] = { ann, co };
+	struct sf_records	 rs = { SF_KIND_CONTACT, v, 2, 1 };
+	struct json_object	*o, *b;
+
+	o = parse_msg(page_json(SF_KIND_CONTACT, INSTANCE, "smith", &rs, 0,
+	    KEY, KEY));
+	/* head, (section, actions) x 2, More */
+	ck_assert_uint_eq(msg_nblocks(o), 6);
+	ck_assert_str_eq(section_text(o, 0), "Contacts 1\xe2\x80\x93" "2 "
+	    "matching \xe2\x80\x9csmith\xe2\x80\x9d");
+	b = button(o, 2, 0);
+	ck_assert_str_eq(bmember(b, "action_id"), "open");
+	ck_assert_str_eq(blabel(b), "Open in Salesforce");
+	ck_assert_str_eq(bmember(b, "url"), INSTANCE "/003000000000001AAA");
+	ck_assert_ptr_null(bmember(b, "value"));
+	b = button(o, 2, 1);
+	ck_assert_str_eq(bmember(b, "action_id"), "share");
+	ck_assert_str_eq(blabel(b), "Share in channel");
+	ck_assert_str_eq(bmember(b, "value"), KEY ":0");
+	ck_assert_ptr_null(bmember(b, "url"));
+	ck_assert_str_eq(bmember(button(o, 4, 1), "value"), KEY ":1");
+	ck_assert_str_eq(bmember(button(o, 4, 0), "url"),
+	    INSTANCE "/003000000000002AAA");
+	b = button(o, 5, 0);
+	ck_assert_str_eq(bmember(b, "action_id"), "more");
+	ck_assert_str_eq(blabel(b), "More");
+	ck_assert_str_eq(bmember(b, "value"), KEY);
+	assert_text_is_blocks(o);
+	assert_no_mention(o);
+	json_object_put(o);
+}
+END_TEST
+
+/* No row: no Share, no More, only Open; a record without a usable id
+ * has no Open either (and no actions block at all). */
+START_TEST(test_cards_without_row)
+{
+	struct sf_record	 v[2] = { ann, ann };
+	struct sf_records	 rs = { SF_KIND_CONTACT, v, 2, 1 };
+	struct json_object	*o, *e;
+
+	v[1].id = "../evil";
+	o = parse_msg(page_json(SF_KIND_CONTACT, INSTANCE, "smith", &rs, 10,
+	    NULL, NULL));
+	ck_assert_uint_eq(msg_nblocks(o), 4);
+	ck_assert_str_eq(section_text(o, 0), "Contacts 11\xe2\x80\x93" "12 "
+	    "matching \xe2\x80\x9csmith\xe2\x80\x9d; there are more: refine "
+	    "your search.");
+	ck_assert(json_object_object_get_ex(msg_block(o, 2), "elements", &e));
+	ck_assert_uint_eq(json_object_array_length(e), 1);
+	ck_assert_str_eq(bmember(button(o, 2, 0), "action_id"), "open");
+	ck_assert(is_section(o, 3));
+	json_object_put(o);
+}
+END_TEST
+
+/* An instance URL too long for a button: the name is still linked, the
+ * button is left out. */
+START_TEST(test_cards_long_url)
+{
+	struct sf_record	 v[1] = { ann };
+	struct sf_records	 rs = { SF_KIND_CONTACT, v, 1, 0 };
+	struct json_object	*o;
+	char			*inst;
+
+	ck_assert_ptr_nonnull(inst = malloc(3100));
+	memcpy(inst, "https://", 8);
+	memset(inst + 8, 'a', 3000);
+	inst[3008] = '\0';
+	o = parse_msg(page_json(SF_KIND_CONTACT, inst, "x", &rs, 0, KEY,
+	    NULL));
+	ck_assert_uint_eq(msg_nblocks(o), 3);
+	ck_assert_uint_eq(json_object_array_length(json_object_object_get(
+	    msg_block(o, 2), "elements")), 1);
+	ck_assert_str_eq(bmember(button(o, 2, 0), "action_id"), "share");
+	json_object_put(o);
+	free(inst);
+}
+END_TEST
+
+static const struct sf_record acme = {
+	.id = "001000000000001AAA", .name = "O'Brien & <Partners>",
+	.industry = "Energy", .city = "Cork", .phone = "+353 21 000",
+	.website = "https://obrien.example",
+};
+
+START_TEST(test_cards_account)
+{
+	struct sf_record	 v[1] = { acme };
+	struct sf_records	 rs = { SF_KIND_ACCOUNT, v, 1, 0 };
+	struct json_object	*o;
+
+	o = parse_msg(page_json(SF_KIND_ACCOUNT, INSTANCE, "o'brien", &rs, 0,
+	    KEY, NULL));
+	ck_assert_str_eq(section_text(o, 0), "1 account matching "
+	    "\xe2\x80\x9co'brien\xe2\x80\x9d");
+	ck_assert_str_eq(section_text(o, 1), "*<" INSTANCE
+	    "/001000000000001AAA|O'Brien &amp; &lt;Partners&gt;>*\n"
+	    "Industry: Energy\nCity: Cork\nPhone: +353 21 000\n"
+	    "Website: https://obrien.example");
+	json_object_put(o);
+	rs.n = 0;
+	o = parse_msg(page_json(SF_KIND_ACCOUNT, INSTANCE, "%_", &rs, 0,
+	    NULL, NULL));
+	ck_assert_str_eq(msg_text(o), "No accounts match \xe2\x80\x9c%_"
+	    "\xe2\x80\x9d.");
+	ck_assert_uint_eq(msg_nblocks(o), 1);
+	json_object_put(o);
+}
+END_TEST
+
+/* Amounts: grouped, two decimals, the record's currency when the org
+ * has several, none in a single-currency org, nothing when null. */
+static const struct {
+	const char	*amount;
+	const char	*currency;
+	const char	*want;
+} amount_cases[] = {
+	{ "120000", "USD", "\nAmount: USD 120,000.00\n" },
+	{ "45000.5", "EUR", "\nAmount: EUR 45,000.50\n" },
+	{ "9999.995", NULL, "\nAmount: 10,000.00\n" },
+	{ "-1.5e3", NULL, "\nAmount: -1,500.00\n" },
+	{ "0", "JPY", "\nAmount: JPY 0.00\n" },
+	{ "3200000", NULL, "\nAmount: 3,200,000.00\n" },
+	{ "1e300", "USD", "\nAmount: USD 1e300\n" },
+	{ NULL, "USD", "\nAccount:" },
+};
+
+START_TEST(test_cards_opportunity_amounts)
+{
+	struct sf_record	 o1 = {
+		.id = "006000000000001AAA", .name = "Deal", .stage =
+		    "Negotiation/Review", .close_date = "2027-01-15",
+		.account_id = "001000000000001AAA", .account_name = "Acme",
+	};
+	struct sf_records	 rs = { SF_KIND_OPPORTUNITY, &o1, 1, 0 };
+	struct json_object	*o;
+	const char		*t;
+
+	o1.amount = (char *)amount_cases[_i].amount;
+	o1.currency = (char *)amount_cases[_i].currency;
+	o = parse_msg(page_json(SF_KIND_OPPORTUNITY, INSTANCE, NULL, &rs, 0,
+	    KEY, NULL));
+	ck_assert_str_eq(section_text(o, 0), "Your 1 open opportunity, "
+	    "soonest close date first");
+	t = section_text(o, 1);
+	ck_assert_msg(strstr(t, amount_cases[_i].want) != NULL, "%s", t);
+	ck_assert_int_eq(strncmp(t, "*<" INSTANCE "/006000000000001AAA|Deal>*"
+	    "\nStage: Negotiation/Review\nClose date: 2027-01-15", 78), 0);
+	ck_assert_ptr_nonnull(strstr(t, "Account: <" INSTANCE
+	    "/001000000000001AAA|Acme>"));
+	if (amount_cases[_i].amount == NULL)
+		ck_assert_ptr_null(strstr(t, "Amount"));
+	json_object_put(o);
+}
+END_TEST
+
+START_TEST(test_cards_pipeline_heads)
+{
+	struct sf_record	 v[3] = {
+		{ .id = "006000000000001AAA", .name = "A" },
+		{ .id = "006000000000002AAA", .name = "B" },
+		{ .id = "006000000000003AAA", .name = "<!here>" },
+	};
+	struct sf_records	 rs = { SF_KIND_OPPORTUNITY, v, 3, 1 };
+	struct json_object	*o;
+
+	o = parse_msg(page_json(SF_KIND_OPPORTUNITY, INSTANCE, NULL, &rs, 3,
+	    KEY, KEY));
+	ck_assert_str_eq(section_text(o, 0), "Your open opportunities "
+	    "4\xe2\x80\x93" "6, soonest close date first");
+	ck_assert_str_eq(section_text(o, 5), "*<" INSTANCE
+	    "/006000000000003AAA|&lt;!here&gt;>*\nAccount: No account");
+	assert_no_mention(o);
+	json_object_put(o);
+	/* More, but no row to page with. */
+	o = parse_msg(page_json(SF_KIND_OPPORTUNITY, INSTANCE, NULL, &rs, 0,
+	    NULL, NULL));
+	ck_assert_str_eq(section_text(o, 0), "Your open opportunities "
+	    "1\xe2\x80\x93" "3, soonest close date first; there are more.");
+	json_object_put(o);
+	rs.n = 0;
+	rs.more = 0;
+	o = parse_msg(page_json(SF_KIND_OPPORTUNITY, INSTANCE, NULL, &rs, 0,
+	    NULL, NULL));
+	ck_assert_str_eq(msg_text(o), "You have no open opportunities.");
+	json_object_put(o);
+	o = parse_msg(page_json(SF_KIND_OPPORTUNITY, INSTANCE, NULL, &rs, 10,
+	    NULL, NULL));
+	ck_assert_str_eq(msg_text(o), "No more open opportunities.");
+	json_object_put(o);
+}
+END_TEST
+
+START_TEST(test_shared)
+{
+	struct json_object	*o, *v, *b;
+	char			*json;
+
+	json = render_shared("*<" INSTANCE "/003000000000001AAA|Ann>*\n"
+	    "VP &amp; co", "U0ABC123");
+	ck_assert_ptr_nonnull(json);
+	ck_assert_ptr_nonnull(o = json_tokener_parse(json));
+	free(json);
+	ck_assert_int_eq(json_object_object_length(o), 4);
+	ck_assert_str_eq(json_object_get_string(json_object_object_get(o,
+	    "response_type")), "in_channel");
+	ck_assert(json_object_object_get_ex(o, "replace_original", &v));
+	ck_assert(json_object_is_type(v, json_type_boolean));
+	ck_assert(!json_object_get_boolean(v));
+	ck_assert_str_eq(msg_text(o), "*<" INSTANCE "/003000000000001AAA|Ann>*"
+	    "\nVP &amp; co\nShared by <@U0ABC123>");
+	ck_assert_uint_eq(msg_nblocks(o), 2);
+	ck_assert_str_eq(section_text(o, 0), "*<" INSTANCE
+	    "/003000000000001AAA|Ann>*\nVP &amp; co");
+	b = msg_block(o, 1);
+	ck_assert_str_eq(json_object_get_string(json_object_object_get(b,
+	    "type")), "context");
+	ck_assert_ptr_nonnull(strstr(json_object_to_json_string(b),
+	    "Shared by <@U0ABC123>"));
+	json_object_put(o);
+	/* Only a Slack id names the sharer. */
+	ck_assert_ptr_null(render_shared("x", "U1> <!channel"));
+	ck_assert_ptr_null(render_shared("x", ""));
+	ck_assert_ptr_null(render_shared("x", "u0abc"));
+	ck_assert_ptr_null(render_shared(NULL, "U1"));
+}
+END_TEST
+
+START_TEST(test_help_usage)
+{
+	static const struct render_usage pipeline = { "[N]", "your open "
+	    "opportunities" };
+	struct json_object	*o;
+
+	o = parse_msg(render_help("/pipeline", &pipeline));
+	ck_assert_ptr_nonnull(strstr(msg_text(o), "`/pipeline [N]` "
+	    "\xe2\x80\x94 your open opportunities"));
+	ck_assert_ptr_nonnull(strstr(msg_text(o), "`/pipeline logout`"));
+	ck_assert_ptr_null(strstr(msg_text(o), "smith"));
+	json_object_put(o);
+	o = parse_msg(render_help_iuser("/pipeline", &pipeline));
+	ck_assert_ptr_nonnull(strstr(msg_text(o), "`/pipeline [N]`"));
+	ck_assert_ptr_null(strstr(msg_text(o), "logout"));
 	json_object_put(o);
 }
 END_TEST
@@ -673,8 +1050,8 @@ END_TEST
 
 START_TEST(test_resumed_contacts)
 {
-	struct sf_contact	 v[2];
-	struct sf_contacts	 cs = { .v = v, .n = 2, .total = 2 };
+	struct sf_record	 v[2];
+	struct sf_records	 cs = { .v = v, .n = 2, .more = 0 };
 	struct json_object	*o, *plain;
 	char			*json;
 	struct buf		 want;
@@ -688,11 +1065,11 @@ START_TEST(test_resumed_contacts)
 	ck_assert_int_eq(buf_printf(&want, "%s\n%s", PREFACE("smith"),
 	    msg_text(plain)), 0);
 	ck_assert_str_eq(msg_text(o), want.data);
-	ck_assert_uint_eq(msg_nblocks(o), 3);
+	ck_assert_uint_eq(msg_nblocks(o), 5);
 	ck_assert_str_eq(section_text(o, 0), PREFACE("smith") "\n"
 	    "2 contacts matching " LQ "smith" RQ);
-	ck_assert_str_eq(section_text(o, 1), ANN_TEXT);
-	ck_assert_str_eq(section_text(o, 2), CO_TEXT);
+	ck_assert_str_eq(nth_section(o, 1), ANN_TEXT);
+	ck_assert_str_eq(nth_section(o, 2), CO_TEXT);
 	assert_text_is_blocks(o);
 	assert_no_mention(o);
 	buf_free(&want);
@@ -704,21 +1081,16 @@ END_TEST
 /* A full answer (50 blocks) stays at 50: the preface joins the first. */
 START_TEST(test_resumed_sixty_within_block_limit)
 {
-	struct sf_contacts	 cs = { .v = NULL, .n = 60, .total = 60 };
 	struct json_object	*o;
 	char			*json;
 
-	cs.v = many(60);
-	ck_assert_ptr_nonnull(json = render_contacts(INSTANCE, "smith", &cs));
+	json = full_message();
 	o = parse_msg(render_resumed(json, "smith"));
 	free(json);
 	ck_assert_uint_eq(msg_nblocks(o), SLACK_MAX_BLOCKS);
-	ck_assert_str_eq(section_text(o, 0), PREFACE("smith") "\nShowing 49 "
-	    "of 60 contacts matching " LQ "smith" RQ "; refine your search.");
-	ck_assert_str_eq(section_text(o, SLACK_MAX_BLOCKS - 1), ANN_TEXT);
-	assert_text_is_blocks(o);
+	ck_assert_str_eq(section_text(o, 0), PREFACE("smith") "\ns0");
+	ck_assert_str_eq(section_text(o, SLACK_MAX_BLOCKS - 1), "s49");
 	json_object_put(o);
-	free(cs.v);
 }
 END_TEST
 
@@ -861,8 +1233,8 @@ context_text(struct json_object *o, size_t i)
 
 START_TEST(test_with_context)
 {
-	struct sf_contact	 c = ann;
-	struct sf_contacts	 cs = { .v = &c, .n = 1, .total = 1 };
+	struct sf_record	 c = ann;
+	struct sf_records	 cs = { .v = &c, .n = 1, .more = 0 };
 	struct json_object	*o, *before;
 	char			*json, *with;
 
@@ -912,22 +1284,17 @@ END_TEST
  * first section, and the message stays within the limit. */
 START_TEST(test_with_context_full_message)
 {
-	struct sf_contacts	 cs = { .v = NULL, .n = 60, .total = 60 };
 	struct json_object	*o;
 	char			*json;
 
-	cs.v = many(60);
-	json = render_contacts(INSTANCE, "smith", &cs);
+	json = full_message();
 	o = parse_msg(render_with_context(json, "as the integration user u"));
 	free(json);
 	ck_assert_uint_eq(msg_nblocks(o), SLACK_MAX_BLOCKS);
-	ck_assert_str_eq(section_text(o, 0), "as the integration user u\n"
-	    "Showing 49 of 60 contacts matching \xe2\x80\x9csmith\xe2\x80\x9d;"
-	    " refine your search.");
+	ck_assert_str_eq(section_text(o, 0), "as the integration user u\ns0");
 	ck_assert_int_eq(strncmp(msg_text(o), "as the integration user u\n",
 	    26), 0);
 	json_object_put(o);
-	free(cs.v);
 }
 END_TEST
 
@@ -949,7 +1316,7 @@ START_TEST(test_help_iuser)
 	struct json_object	*o;
 	const char		*t;
 
-	o = parse_msg(render_help_iuser("/contact"));
+	o = parse_msg(render_help_iuser("/contact", NULL));
 	t = msg_text(o);
 	ck_assert_str_eq(section_text(o, 0), t);
 	ck_assert_ptr_nonnull(strstr(t, "as the integration user of this "
@@ -1010,7 +1377,16 @@ suite(void)
 	tcase_add_test(tc, test_contacts);
 	tcase_add_loop_test(tc, test_contacts_head_table, 0,
 	    NELEM(head_cases));
-	tcase_add_test(tc, test_contacts_sixty_within_block_limit);
+	tcase_add_test(tc, test_cards_buttons);
+	tcase_add_test(tc, test_cards_without_row);
+	tcase_add_test(tc, test_cards_long_url);
+	tcase_add_test(tc, test_cards_account);
+	tcase_add_loop_test(tc, test_cards_opportunity_amounts, 0,
+	    NELEM(amount_cases));
+	tcase_add_test(tc, test_cards_pipeline_heads);
+	tcase_add_test(tc, test_shared);
+	tcase_add_test(tc, test_help_usage);
+	tcase_add_test(tc, test_contacts_sixty_capped);
 	tcase_add_test(tc, test_contacts_long_title_cut);
 	tcase_add_loop_test(tc, test_contacts_multibyte_cut, 0,
 	    NELEM(cut_cases));

@@ -302,10 +302,21 @@ START_TEST(response_url_table)
 }
 END_TEST
 
+/* A contact search for "smith" as alice. */
+static enum session_result
+search_smith(struct session *s, struct sf_records *c, char **inst,
+    struct sf_error *err)
+{
+	struct sf_search	 q = { SF_KIND_CONTACT, "smith", NULL,
+				    SF_QUERY_LIMIT, 0, 0 };
+
+	return session_query_as(s, &alice, &q, c, inst, err, NULL);
+}
+
 START_TEST(unlinked_user)
 {
 	struct session		*s;
-	struct sf_contacts	 c;
+	struct sf_records	 c;
 	struct sf_userinfo	 ui;
 	struct sf_error		 err;
 	char			*inst = NULL;
@@ -314,7 +325,7 @@ START_TEST(unlinked_user)
 	memset(&ui, 0, sizeof(ui));
 	s = session_new(&cfg);
 	ck_assert_ptr_nonnull(s);
-	ck_assert_int_eq(session_search(s, &alice, "smith", &c, &inst, &err),
+	ck_assert_int_eq(search_smith(s, &c, &inst, &err),
 	    SESSION_UNLINKED);
 	ck_assert_int_eq(session_whoami(s, &alice, &ui, &inst),
 	    SESSION_UNLINKED);
@@ -328,7 +339,7 @@ START_TEST(wrong_key_changes_nothing)
 {
 	struct crypto_key	 other;
 	struct session		*s;
-	struct sf_contacts	 c;
+	struct sf_records	 c;
 	struct sf_error		 err;
 	struct store		*st;
 	struct store_link	 l;
@@ -340,7 +351,7 @@ START_TEST(wrong_key_changes_nothing)
 	put_link(&other);
 	s = session_new(&cfg);
 	ck_assert_ptr_nonnull(s);
-	ck_assert_int_eq(session_search(s, &alice, "smith", &c, &inst, &err),
+	ck_assert_int_eq(search_smith(s, &c, &inst, &err),
 	    SESSION_BADKEY);
 	ck_assert_int_eq(session_logout(s, &alice), SESSION_BADKEY);
 	session_free(s);
@@ -357,7 +368,7 @@ END_TEST
 START_TEST(unreachable_salesforce_keeps_link)
 {
 	struct session		*s;
-	struct sf_contacts	 c;
+	struct sf_records	 c;
 	struct sf_error		 err;
 	struct store_link	 l;
 	char			*inst = NULL;
@@ -366,7 +377,7 @@ START_TEST(unreachable_salesforce_keeps_link)
 	put_link(&cfg_key);
 	s = session_new(&cfg);
 	ck_assert_ptr_nonnull(s);
-	ck_assert_int_eq(session_search(s, &alice, "smith", &c, &inst, &err),
+	ck_assert_int_eq(search_smith(s, &c, &inst, &err),
 	    SESSION_TRANSIENT);
 	/* logout must not forget a grant it could not revoke */
 	ck_assert_int_eq(session_logout(s, &alice), SESSION_TRANSIENT);

@@ -74,6 +74,33 @@ buf_fill(struct buf *b, int c, size_t n)
 }
 
 /* ------------------------------------------------------------------ */
+/* The contact search as /contact runs it: the first page. */
+static enum sf_result
+parse_contacts(const char *s, size_t n, struct sf_records *out)
+{
+	return sf_parse_records(SF_KIND_CONTACT, SF_QUERY_LIMIT, s, n, out);
+}
+
+static enum sf_result
+query_contacts(struct http *h, const struct sf_org *o, const char *inst,
+    const char *tok, const char *needle, struct sf_records *out,
+    struct sf_error *err)
+{
+	struct sf_search	 q = { SF_KIND_CONTACT, needle, NULL,
+				    SF_QUERY_LIMIT, 0, 0 };
+
+	return sf_query_records(h, o, inst, tok, &q, out, err);
+}
+
+static int
+soql_contacts(struct buf *b, const char *needle)
+{
+	struct sf_search	 q = { SF_KIND_CONTACT, needle, NULL,
+				    SF_QUERY_LIMIT, 0, 0 };
+
+	return sf_soql_search(b, &q);
+}
+
 /* SOQL */
 
 static const struct {
@@ -120,12 +147,212 @@ START_TEST(test_soql_contacts_exact)
 	struct buf	 b;
 
 	buf_init(&b, 4096);
-	ck_assert_int_eq(sf_soql_contacts(&b, "O'Brien_%"), 0);
+	ck_assert_int_eq(soql_contacts(&b, "O'Brien_%"), 0);
 	ck_assert_str_eq(buf_cstr(&b),
 	    "SELECT Id, Name, Title, Email, Phone, MobilePhone, Account.Id, "
 	    "Account.Name FROM Contact WHERE Name LIKE '%O\\'Brien\\_\\%%' "
-	    "ORDER BY Name LIMIT 10");
+	    "ORDER BY Name, Id LIMIT 11");
 	buf_free(&b);
+}
+END_TEST
+
+/* The hostile texts of issue 15, as each search kind's SOQL has them:
+ * the needle escaped as SPEC §7 says, for contacts and accounts alike. */
+static const struct {
+	const char	*in;
+	const char	*like;
+} soql_hostile[] = {
+	{ "O'Brien", "O\\'Brien" },
+	{ "\\", "\\\\" },
+	{ "%", "\\%" },
+	{ "_", "\\_" },
+	{ "{x}", "{x}" },
+	{ "1; DROP", "1; DROP" },
+	{ "99999", "99999" },
+	{ "", "" },
+};
+
+START_TEST(test_soql_kinds_hostile)
+{
+	struct sf_search	 q = { SF_KIND_CONTACT, NULL, NULL, 10, 0, 0 };
+	struct buf		 b;
+	char			 want[1024];
+
+	q.needle = soql_hostile[_i].in;
+	buf_init(&b, 4096);
+	ck_assert_int_eq(sf_soql_search(&b, &q), 0);
+	snprintf(want, sizeof(want), "SELECT Id, Name, Title, Email, Phone, "
+	    "MobilePhone, Account.Id, Account.Name FROM Contact WHERE Name "
+	    "LIKE '%%%s%%' ORDER BY Name, Id LIMIT 11", soql_hostile[_i].like);
+	ck_assert_str_eq(buf_cstr(&b), want);
+	buf_reset(&b);
+	q.kind = SF_KIND_ACCOUNT;
+	q.limit = 3;
+	q.offset = 30;
+	ck_assert_int_eq(sf_soql_search(&b, &q), 0);
+	snprintf(want, sizeof(want), "SELECT Id, Name, Industry, BillingCity, "
+	    "Phone, Website FROM Account WHERE Name LIKE '%%%s%%' ORDER BY "
+	    "Name, Id LIMIT 4 OFFSET 30", soql_hostile[_i].like);
+	ck_assert_str_eq(buf_cstr(&b), want);
+	/* An opportunity search has no needle: the text never reaches it,
+	 * and an owner that is not an id is refused. */
+	buf_reset(&b);
+	q.kind = SF_KIND_OPPORTUNITY;
+	q.owner_id = soql_hostile[_i].in;
+	ck_assert_int_eq(sf_soql_search(&b, &q), -1);
+	ck_assert_uint_eq(b.len, 0);
+	buf_free(&b);
+}
+END_TEST
+
+START_TEST(test_soql_opportunities)
+{
+	struct sf_search	 q = { SF_KIND_OPPORTUNITY, "ignored",
+				    "0055g00000Ab001AAA", 5, 0, 1 };
+	struct buf		 b;
+
+	buf_init(&b, 4096);
+	ck_assert_int_eq(sf_soql_search(&b, &q), 0);
+	ck_assert_str_eq(buf_cstr(&b), "SELECT Id, Name, StageName, CloseDate, "
+	    "Amount, CurrencyIsoCode, Account.Id, Account.Name FROM "
+	    "Opportunity WHERE OwnerId = '0055g00000Ab001AAA' AND IsClosed = "
+	    "false ORDER BY CloseDate, Amount DESC NULLS LAST, Id LIMIT 6");
+	buf_reset(&b);
+	q.currency = 0;
+	q.owner_id = "0055g00000Ab001";
+	q.offset = SF_OFFSET_MAX;
+	ck_assert_int_eq(sf_soql_search(&b, &q), 0);
+	ck_assert_str_eq(buf_cstr(&b), "SELECT Id, Name, StageName, CloseDate, "
+	    "Amount, Account.Id, Account.Name FROM Opportunity WHERE OwnerId "
+	    "= '0055g00000Ab001' AND IsClosed = false ORDER BY CloseDate, "
+	    "Amount DESC NULLS LAST, Id LIMIT 6 OFFSET 2000");
+	buf_free(&b);
+}
+END_TEST
+
+/* Out of range: refused, the buffer as it was. */
+START_TEST(test_soql_bounds)
+{
+	static const struct sf_search bad[] = {
+		{ SF_KIND_CONTACT, "a", NULL, 0, 0, 0 },
+		{ SF_KIND_CONTACT, "a", NULL, SF_QUERY_LIMIT + 1, 0, 0 },
+		{ SF_KIND_CONTACT, "a", NULL, 1, -1, 0 },
+		{ SF_KIND_CONTACT, "a", NULL, 1, SF_OFFSET_MAX + 1, 0 },
+		{ SF_KIND_CONTACT, NULL, NULL, 1, 0, 0 },
+		{ SF_KIND_OPPORTUNITY, NULL, NULL, 1, 0, 0 },
+		{ SF_KIND_OPPORTUNITY, NULL, "0055g00000Ab00", 1, 0, 0 },
+		{ SF_KIND_OPPORTUNITY, NULL, "0055g00000Ab001' OR ''='", 1, 0,
+		    0 },
+		{ SF_KIND__MAX, "a", NULL, 1, 0, 0 },
+	};
+	struct buf	 b;
+	size_t		 i;
+
+	buf_init(&b, 4096);
+	ck_assert_int_eq(buf_puts(&b, "keep"), 0);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		ck_assert_msg(sf_soql_search(&b, &bad[i]) == -1, "case %zu", i);
+		ck_assert_str_eq(buf_cstr(&b), "keep");
+	}
+	buf_free(&b);
+}
+END_TEST
+
+START_TEST(test_parse_opportunities)
+{
+	struct sf_records	 rs;
+	const char		*s = json(
+	    "{'totalSize':3,'done':true,'records':["
+	    "{'attributes':{'type':'Opportunity'},'Id':'0065g00000Op001AAA',"
+	    "'Name':'Acme','StageName':'Qualification','CloseDate':"
+	    "'2026-12-15','Amount':8000.5,'CurrencyIsoCode':'EUR','Account':"
+	    "{'attributes':{},'Id':'0015g00000Hx001AAA','Name':'Acme Corp'}},"
+	    "{'Id':'0065g00000Op002AAA','Name':'Bare','StageName':null,"
+	    "'CloseDate':'2027-01-01','Amount':null,'Account':null},"
+	    "{'Id':'0065g00000Op003AAA','Name':'Big','Amount':-1.5e3}]}");
+
+	ck_assert_int_eq(sf_parse_records(SF_KIND_OPPORTUNITY, 2, s,
+	    strlen(s), &rs), SF_OK);
+	ck_assert_uint_eq(rs.n, 2);
+	ck_assert_int_eq(rs.more, 1);
+	ck_assert_int_eq(rs.kind, SF_KIND_OPPORTUNITY);
+	ck_assert_str_eq(rs.v[0].amount, "8000.5");
+	ck_assert_str_eq(rs.v[0].currency, "EUR");
+	ck_assert_str_eq(rs.v[0].stage, "Qualification");
+	ck_assert_str_eq(rs.v[0].close_date, "2026-12-15");
+	ck_assert_str_eq(rs.v[0].account_name, "Acme Corp");
+	ck_assert_ptr_null(rs.v[1].amount);
+	ck_assert_ptr_null(rs.v[1].currency);
+	ck_assert_ptr_null(rs.v[1].stage);
+	ck_assert_ptr_null(rs.v[1].account_id);
+	sf_records_free(&rs);
+}
+END_TEST
+
+/* A field of the wrong type or shape makes the whole reply malformed. */
+static const char *const opportunities_bad[] = {
+	"{'totalSize':1,'records':[{'Id':'0065g00000Op001AAA','Name':'x',"
+	    "'Amount':'8000'}]}",
+	"{'totalSize':1,'records':[{'Id':'0065g00000Op001AAA','Name':'x',"
+	    "'CurrencyIsoCode':'eur'}]}",
+	"{'totalSize':1,'records':[{'Id':'0065g00000Op001AAA','Name':'x',"
+	    "'CurrencyIsoCode':'EURO'}]}",
+	"{'totalSize':1,'records':[{'Id':'0065g00000Op001AAA','Name':'x',"
+	    "'Amount':true}]}",
+	"{'totalSize':1,'records':[{'Id':'0065g00000Op001AAA','Name':'x',"
+	    "'Account':{'Id':'bad','Name':'y'}}]}",
+};
+
+START_TEST(test_parse_opportunities_bad)
+{
+	struct sf_records	 rs;
+	const char		*s = json(opportunities_bad[_i]);
+
+	ck_assert_int_eq(sf_parse_records(SF_KIND_OPPORTUNITY, 10, s,
+	    strlen(s), &rs), SF_MALFORMED);
+}
+END_TEST
+
+START_TEST(test_parse_accounts)
+{
+	struct sf_records	 rs;
+	const char		*s = json(
+	    "{'totalSize':1,'done':true,'records':[{'Id':'0015g00000Hx001AAA',"
+	    "'Name':'O\\u0027Brien & Partners','Industry':'Energy',"
+	    "'BillingCity':'','Phone':null,'Website':'https://x.example',"
+	    "'Account':{'Id':'not read','Name':1}}]}");
+
+	ck_assert_int_eq(sf_parse_records(SF_KIND_ACCOUNT, 10, s, strlen(s),
+	    &rs), SF_OK);
+	ck_assert_uint_eq(rs.n, 1);
+	ck_assert_int_eq(rs.more, 0);
+	ck_assert_str_eq(rs.v[0].name, "O'Brien & Partners");
+	ck_assert_str_eq(rs.v[0].industry, "Energy");
+	ck_assert_ptr_null(rs.v[0].city);
+	ck_assert_ptr_null(rs.v[0].phone);
+	ck_assert_str_eq(rs.v[0].website, "https://x.example");
+	ck_assert_ptr_null(rs.v[0].account_id);
+	sf_records_free(&rs);
+	/* No limit out of range. */
+	ck_assert_int_eq(sf_parse_records(SF_KIND_ACCOUNT, 0, s, strlen(s),
+	    &rs), SF_ERROR);
+	ck_assert_int_eq(sf_parse_records(SF_KIND_ACCOUNT, 11, s, strlen(s),
+	    &rs), SF_ERROR);
+}
+END_TEST
+
+START_TEST(test_kind_names)
+{
+	enum sf_kind	 k;
+	int		 i;
+
+	for (i = 0; i < SF_KIND__MAX; i++) {
+		ck_assert_int_eq(sf_kind_parse(sf_kind_str(i), &k), 0);
+		ck_assert_int_eq(k, i);
+	}
+	ck_assert_int_eq(sf_kind_parse("Contact", &k), -1);
+	ck_assert_int_eq(sf_kind_parse(NULL, &k), -1);
+	ck_assert_str_eq(sf_kind_plural(SF_KIND_OPPORTUNITY), "opportunities");
 }
 END_TEST
 
@@ -136,7 +363,7 @@ START_TEST(test_soql_fail_ceiling)
 	/* Past the ceiling: -1 and the buffer as it was. */
 	buf_init(&b, 100);
 	ck_assert_int_eq(buf_puts(&b, "keep"), 0);
-	ck_assert_int_eq(sf_soql_contacts(&b, "smith"), -1);
+	ck_assert_int_eq(soql_contacts(&b, "smith"), -1);
 	ck_assert_str_eq(buf_cstr(&b), "keep");
 	ck_assert_uint_eq(b.len, 4);
 	buf_free(&b);
@@ -479,12 +706,12 @@ END_TEST
 
 START_TEST(test_parse_contacts_good)
 {
-	struct sf_contacts	 cs;
+	struct sf_records	 cs;
 	const char		*s = json(CONTACTS_GOOD);
 
-	ck_assert_int_eq(sf_parse_contacts(s, strlen(s), &cs), SF_OK);
+	ck_assert_int_eq(parse_contacts(s, strlen(s), &cs), SF_OK);
 	ck_assert_uint_eq(cs.n, 2);
-	ck_assert_int_eq(cs.total, 2);
+	ck_assert_int_eq(cs.more, 0);
 	ck_assert_str_eq(cs.v[0].id, "003000000000001AAA");
 	ck_assert_str_eq(cs.v[0].name, "Zo\xc3\xab O'Brien");
 	ck_assert_str_eq(cs.v[0].title, "CEO");
@@ -501,7 +728,7 @@ START_TEST(test_parse_contacts_good)
 	ck_assert_str_eq(cs.v[1].mobile, "+1 555 0101");
 	ck_assert_ptr_null(cs.v[1].account_id);
 	ck_assert_ptr_null(cs.v[1].account_name);
-	sf_contacts_free(&cs);
+	sf_records_free(&cs);
 	ck_assert_ptr_null(cs.v);
 	ck_assert_uint_eq(cs.n, 0);
 }
@@ -509,20 +736,20 @@ END_TEST
 
 START_TEST(test_parse_contacts_empty)
 {
-	struct sf_contacts	 cs;
+	struct sf_records	 cs;
 	const char		*s;
 
 	s = json("{'totalSize':0,'done':true,'records':[]}");
-	ck_assert_int_eq(sf_parse_contacts(s, strlen(s), &cs), SF_OK);
+	ck_assert_int_eq(parse_contacts(s, strlen(s), &cs), SF_OK);
 	ck_assert_uint_eq(cs.n, 0);
-	ck_assert_int_eq(cs.total, 0);
-	sf_contacts_free(&cs);
+	ck_assert_int_eq(cs.more, 0);
+	sf_records_free(&cs);
 }
 END_TEST
 
 START_TEST(test_parse_contacts_capped)
 {
-	struct sf_contacts	 cs;
+	struct sf_records	 cs;
 	struct buf		 b;
 	int			 i;
 
@@ -536,12 +763,12 @@ START_TEST(test_parse_contacts_capped)
 		    "\"0030000000000%02d\",\"Name\":\"C%d\",\"Account\":null}",
 		    i ? "," : "", i, i), 0);
 	ck_assert_int_eq(buf_puts(&b, "]}"), 0);
-	ck_assert_int_eq(sf_parse_contacts(b.data, b.len, &cs), SF_OK);
+	ck_assert_int_eq(parse_contacts(b.data, b.len, &cs), SF_OK);
 	ck_assert_uint_eq(cs.n, SF_QUERY_LIMIT);
-	ck_assert_int_eq(cs.total, 250);
+	ck_assert_int_eq(cs.more, 1);
 	ck_assert_str_eq(cs.v[9].name, "C9");
 	ck_assert_str_eq(cs.v[9].id, "003000000000009");
-	sf_contacts_free(&cs);
+	sf_records_free(&cs);
 	buf_free(&b);
 }
 END_TEST
@@ -582,11 +809,11 @@ static const char *const contacts_bad[] = {
 
 START_TEST(test_parse_contacts_fail_table)
 {
-	struct sf_contacts	 cs;
+	struct sf_records	 cs;
 	const char		*s = json(contacts_bad[_i]);
 
 	memset(&cs, 0, sizeof(cs));
-	ck_assert_msg(sf_parse_contacts(s, strlen(s), &cs) == SF_MALFORMED,
+	ck_assert_msg(parse_contacts(s, strlen(s), &cs) == SF_MALFORMED,
 	    "accepted %s", s);
 	ck_assert_ptr_null(cs.v);
 }
@@ -631,11 +858,11 @@ static const char *const contacts_lenient[] = {
 
 START_TEST(test_parse_contacts_fail_lenient_json)
 {
-	struct sf_contacts	 cs;
+	struct sf_records	 cs;
 	const char		*s = contacts_lenient[_i];
 
 	memset(&cs, 0, sizeof(cs));
-	ck_assert_msg(sf_parse_contacts(s, strlen(s), &cs) == SF_MALFORMED,
+	ck_assert_msg(parse_contacts(s, strlen(s), &cs) == SF_MALFORMED,
 	    "accepted %s", s);
 	ck_assert_ptr_null(cs.v);
 }
@@ -643,7 +870,7 @@ END_TEST
 
 START_TEST(test_parse_contacts_unusual_but_valid)
 {
-	struct sf_contacts	 cs;
+	struct sf_records	 cs;
 	const char		*s;
 	char			*deep;
 	size_t			 n;
@@ -657,21 +884,21 @@ START_TEST(test_parse_contacts_unusual_but_valid)
 	    "\"A\\ud800\\/\\ud83d\\ude00\\u00e9\",\"Title\":\"\\\"T\\\"\","
 	    "\"n\":[1.5e3,-0.25E-2,true,false,{}],\"Account\":null} ],"
 	    "\"done\":true}\r\n";
-	ck_assert_int_eq(sf_parse_contacts(s, strlen(s), &cs), SF_OK);
+	ck_assert_int_eq(parse_contacts(s, strlen(s), &cs), SF_OK);
 	ck_assert_uint_eq(cs.n, 1);
 	ck_assert_str_eq(cs.v[0].id, "003000000000001AAA");
 	ck_assert_str_eq(cs.v[0].name,
 	    "A\xef\xbf\xbd/\xf0\x9f\x98\x80\xc3\xa9");
 	ck_assert_str_eq(cs.v[0].title, "\"T\"");
-	sf_contacts_free(&cs);
+	sf_records_free(&cs);
 	ck_assert_ptr_null(cs.v);
 	/* A number where a string belongs is refused, not skipped. */
 	s = ONE_REC "\"x\",\"Phone\":1.5e3}]}";
-	ck_assert_int_eq(sf_parse_contacts(s, strlen(s), &cs), SF_MALFORMED);
+	ck_assert_int_eq(parse_contacts(s, strlen(s), &cs), SF_MALFORMED);
 	s = "{\"totalSize\":-0,\"records\":[]}";
-	ck_assert_int_eq(sf_parse_contacts(s, strlen(s), &cs), SF_OK);
-	ck_assert_int_eq(cs.total, 0);
-	sf_contacts_free(&cs);
+	ck_assert_int_eq(parse_contacts(s, strlen(s), &cs), SF_OK);
+	ck_assert_int_eq(cs.more, 0);
+	sf_records_free(&cs);
 
 	/* Sixteen levels of nesting are read, seventeen are not. */
 	for (i = 16; i <= 17; i++) {
@@ -682,9 +909,9 @@ START_TEST(test_parse_contacts_unusual_but_valid)
 		memset(deep + n + i - 1, ']', (size_t)i - 1);
 		n += 2 * ((size_t)i - 1);
 		deep[n++] = '}';
-		ck_assert_int_eq(sf_parse_contacts(deep, n, &cs),
+		ck_assert_int_eq(parse_contacts(deep, n, &cs),
 		    i == 16 ? SF_OK : SF_MALFORMED);
-		sf_contacts_free(&cs);
+		sf_records_free(&cs);
 		free(deep);
 	}
 }
@@ -1096,7 +1323,7 @@ START_TEST(test_calls_fail_locally)
 {
 	struct sf_org		 bad = org;
 	struct sf_userinfo	 u;
-	struct sf_contacts	 cs;
+	struct sf_records	 cs;
 	struct sf_error		 err;
 	struct http		*h;
 
@@ -1104,13 +1331,13 @@ START_TEST(test_calls_fail_locally)
 	/* A URL http.c refuses: our error, not Salesforce's. */
 	ck_assert_int_eq(sf_userinfo(h, "http://na1.salesforce.com", "tok",
 	    &u, &err), SF_ERROR);
-	ck_assert_int_eq(sf_query_contacts(h, &org, "http://x", "tok", "a",
+	ck_assert_int_eq(query_contacts(h, &org, "http://x", "tok", "a",
 	    &cs, &err), SF_ERROR);
 	/* An API version that would change the path. */
 	bad.api_version = "v62.0/../../x";
-	ck_assert_int_eq(sf_query_contacts(h, &bad, "https://127.0.0.1:1",
+	ck_assert_int_eq(query_contacts(h, &bad, "https://127.0.0.1:1",
 	    "tok", "a", &cs, &err), SF_ERROR);
-	ck_assert_int_eq(sf_query_contacts(h, &org, "https://127.0.0.1:1",
+	ck_assert_int_eq(query_contacts(h, &org, "https://127.0.0.1:1",
 	    "tok", NULL, &cs, &err), SF_ERROR);
 	ck_assert_int_eq(http_connections(h), 0);
 	http_free(h);
@@ -1121,7 +1348,7 @@ START_TEST(test_calls_transport_is_transient)
 {
 	struct sf_org		 local = org;
 	struct sf_tokens	 t;
-	struct sf_contacts	 cs;
+	struct sf_records	 cs;
 	struct http		*h;
 	char			 base[64];
 	int			 fd, port;
@@ -1138,7 +1365,7 @@ START_TEST(test_calls_transport_is_transient)
 	ck_assert_int_eq(sf_token_code(h, &local, "code", "https://h/cb",
 	    "verifier", &t, NULL), SF_TRANSIENT);
 	ck_assert_int_eq(sf_revoke(h, &local, "5Aep.ref"), SF_TRANSIENT);
-	ck_assert_int_eq(sf_query_contacts(h, &local, base, "tok", "smith",
+	ck_assert_int_eq(query_contacts(h, &local, base, "tok", "smith",
 	    &cs, NULL), SF_TRANSIENT);
 	http_free(h);
 	close(fd);
@@ -1381,20 +1608,20 @@ END_TEST
 START_TEST(test_wire_query)
 {
 	struct wire		 w;
-	struct sf_contacts	 cs;
+	struct sf_records	 cs;
 	char			 url[80];
 
 	wire_start(&w, reply_json("200 OK", json(CONTACTS_GOOD)));
 	snprintf(url, sizeof(url), "%s/", w.base);
-	ck_assert_int_eq(sf_query_contacts(w.h, &org, url, "00D!tok",
+	ck_assert_int_eq(query_contacts(w.h, &org, url, "00D!tok",
 	    "O'Brien 5%", &cs, NULL), SF_OK);
 	ck_assert_uint_eq(cs.n, 2);
 	assert_get(&w, "GET /services/data/v62.0/query?q="
 	    "SELECT%20Id%2C%20Name%2C%20Title%2C%20Email%2C%20Phone%2C%20"
 	    "MobilePhone%2C%20Account.Id%2C%20Account.Name%20FROM%20Contact"
 	    "%20WHERE%20Name%20LIKE%20%27%25O%5C%27Brien%205%5C%25%25%27%20"
-	    "ORDER%20BY%20Name%20LIMIT%2010 HTTP/1.1\r\n", "00D!tok");
-	sf_contacts_free(&cs);
+	    "ORDER%20BY%20Name%2C%20Id%20LIMIT%2011 HTTP/1.1\r\n", "00D!tok");
+	sf_records_free(&cs);
 	wire_stop(&w);
 }
 END_TEST
@@ -1416,11 +1643,11 @@ START_TEST(test_wire_query_table)
 {
 	const struct wire_case	*c = &query_table[_i];
 	struct wire		 w;
-	struct sf_contacts	 cs;
+	struct sf_records	 cs;
 	struct sf_error		 err;
 
 	wire_start(&w, reply_json(c->reply_status, json(c->reply_body)));
-	ck_assert_int_eq(sf_query_contacts(w.h, &org, w.base, "00D!tok", "a",
+	ck_assert_int_eq(query_contacts(w.h, &org, w.base, "00D!tok", "a",
 	    &cs, &err), c->want);
 	wire_stop(&w);
 }
@@ -1429,13 +1656,13 @@ END_TEST
 START_TEST(test_wire_tls_failure_is_transient)
 {
 	struct wire		 w;
-	struct sf_contacts	 cs;
+	struct sf_records	 cs;
 	struct http		*h;
 
 	/* The server's CA is not trusted by this client. */
 	wire_start(&w, "");
 	ck_assert_ptr_nonnull(h = http_new(NULL));
-	ck_assert_int_eq(sf_query_contacts(h, &org, w.base, "00D!tok", "a",
+	ck_assert_int_eq(query_contacts(h, &org, w.base, "00D!tok", "a",
 	    &cs, NULL), SF_TRANSIENT);
 	http_free(h);
 	wire_stop(&w);
@@ -1454,6 +1681,15 @@ suite(void)
 	tcase_add_loop_test(tc, test_soql_escape_table, 0,
 	    sizeof(soql_table) / sizeof(soql_table[0]));
 	tcase_add_test(tc, test_soql_contacts_exact);
+	tcase_add_loop_test(tc, test_soql_kinds_hostile, 0,
+	    sizeof(soql_hostile) / sizeof(soql_hostile[0]));
+	tcase_add_test(tc, test_soql_opportunities);
+	tcase_add_test(tc, test_soql_bounds);
+	tcase_add_test(tc, test_parse_opportunities);
+	tcase_add_loop_test(tc, test_parse_opportunities_bad, 0,
+	    sizeof(opportunities_bad) / sizeof(opportunities_bad[0]));
+	tcase_add_test(tc, test_parse_accounts);
+	tcase_add_test(tc, test_kind_names);
 	tcase_add_test(tc, test_soql_fail_ceiling);
 	tcase_add_test(tc, test_authorize_url_exact);
 	tcase_add_test(tc, test_authorize_url_encodes_values);
