@@ -261,7 +261,7 @@ callback_hold(struct callback *c, struct session_grant *g,
 	/* Without it the page only says less. */
 	(void)store_search_peek(c->s->st, c->state_h, &search);
 	page_code_resume(&c->page, g->link.sf_username, g->link.sf_org_id,
-	    g->link.instance_url, pw, code, search.text,
+	    g->link.instance_url, pw, code, resume_shown(&search),
 	    resume_expect(c->s, &search));
 	crypto_wipe(code, sizeof(code));
 	store_search_free(&search);
@@ -297,7 +297,7 @@ callback_finish(struct callback *c, struct session_grant *g)
 	if ((c->how = resume_how(c->s, &c->search)) == PAGE_RESUME_NONE)
 		store_search_free(&c->search);
 	page_linked_who(&c->page, linked.sf_username, linked.sf_org_id,
-	    linked.instance_url, &pw, c->search.text, c->how);
+	    linked.instance_url, &pw, resume_shown(&c->search), c->how);
 	session_linked_free(&linked);
 }
 

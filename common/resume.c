@@ -57,6 +57,15 @@ resume_expect(struct session *s, const struct store_search *search)
 	return resume_decide(s, search, 0);
 }
 
+const char *
+resume_shown(const struct store_search *search)
+{
+	if (search->text != NULL && search->command != NULL &&
+	    strcmp(search->command, "/case") == 0)
+		return "/case: the Case you submitted";
+	return search->text;
+}
+
 /* The answer to a resumed search that failed; NULL only on memory
  * exhaustion.  The person is back in Slack and did not just type it, so
  * each message says to run the search again. */

@@ -32,6 +32,14 @@ enum page_resume resume_how(struct session *, const struct store_search *);
 enum page_resume resume_expect(struct session *,
 		    const struct store_search *);
 
+/*
+ * What the login pages call search (borrowed; NULL when there is none):
+ * its text, or for a Case form kept with the login (command "/case",
+ * whose text is the form's opaque row key, not to be shown) the words
+ * "/case: the Case you submitted".
+ */
+const char	*resume_shown(const struct store_search *search);
+
 /* The answer to a resumed search that failed with res; NULL only on
  * memory exhaustion. */
 char		*resume_failure(enum session_result res);

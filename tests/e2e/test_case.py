@@ -335,6 +335,10 @@ def test_unlinked_user_case_created_after_linking(stack):
     page = stack.callback(stack.consent(r.headers["Location"],
                                         "bob@example.com"), cookie)
     assert page.status == 200
+    # The page names the Case, never the form's key.
+    key = view["view"]["private_metadata"]
+    assert key not in page.text
+    assert "/case: the Case you submitted" in page.text
     made = wait_for(lambda: [c for c in cases(stack)
                              if c["Subject"] == "After linking"])
     assert len(made) == 1
