@@ -600,3 +600,31 @@ def test_account_names_are_literal(stack, typed, found):
     FOUND[found] = made[0]["AccountId"]
     # Each name is its own account.
     assert len(set(FOUND.values())) == len(FOUND)
+
+
+def test_expired_trigger_is_told(stack):
+    trig = trigger(stack)
+    # Slack's clock moves 4 s: the trigger is past its 3 s.
+    stack.slack("POST", "/_control/advance", {"seconds": 4})
+    r = stack.slash("", TEAM, USER, command="/case", trigger_id=trig)
+    assert "too little time" in r.json()["text"]
+    assert [c for c in web_calls(stack, "views.open")
+            if c["error"] == "expired_trigger_id"]
+
+
+def test_without_a_bot_token(tmp_path):
+    """A single workspace without installation and without
+    SLACK_BOT_TOKEN: the form cannot open, and says what to do; the
+    one-liner works."""
+    s = Stack(tmp_path).start()
+    try:
+        s.link(TEAM, USER, sf_user="alice@example.com")
+        r = s.slash("", TEAM, USER, command="/case",
+                    trigger_id="1.2." + "0" * 32)
+        text = r.json()["text"]
+        assert "no Slack bot token" in text and "SLACK_BOT_TOKEN" in text
+        assert s.sql("SELECT count(*) FROM slack_action")[0][0] == 0
+        r = s.slash("No token: still works", TEAM, USER, command="/case")
+        assert "was created" in r.json()["text"]
+    finally:
+        s.stop()
