@@ -62,7 +62,7 @@ def stack(tmp_path_factory):
 def clean(stack):
     yield
     stack.faults(**{k: None for k in ("delay", "case_required",
-                                      "case_validation")})
+                                      "case_validation", "case_lengths")})
 
 
 def trigger(stack, user=USER):
@@ -269,6 +269,27 @@ def test_required_field_missing_under_its_input(stack):
                                    description="Here it is"))
     assert out["response_action"] == "update"
     assert wait_for(lambda: len(cases(stack)) == before + 1)
+
+
+def test_string_too_long_under_its_input(stack):
+    # An org whose fields are shorter than forcelink's checks know.
+    stack.faults(case_lengths={"Subject": 20, "Description": 10})
+    _, view = open_form(stack)
+    before = len(cases(stack))
+    submit(stack, view, fill(subject="A subject of 27 characters",
+                             description="Eleven char"))
+    form = wait_for(lambda: (lambda v: v if "case_subject_error" in
+                             blocks_by_id(v["view"]) else None)(
+        latest(stack, view["id"])))
+    ids = blocks_by_id(form["view"])
+    assert ids["case_subject_error"][0] == ids["case_subject"][0] + 1
+    assert "Too long for Salesforce: at most 20 characters." in shown_text(
+        {"blocks": [ids["case_subject_error"][1]]})
+    assert "Too long for Salesforce: at most 10 characters." in shown_text(
+        {"blocks": [ids["case_description_error"][1]]})
+    # Salesforce's message quotes the whole value: not shown as it is.
+    assert "data value too large" not in json.dumps(form["view"])
+    assert len(cases(stack)) == before
 
 
 def test_validation_rule_at_the_top_or_under_its_field(stack):

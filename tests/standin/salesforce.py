@@ -939,7 +939,7 @@ FAULT_TYPES = {
     # ({"message", "fields", "when": {"field", "contains"}}), and
     # Priority's picklist values.
     "case_required": list, "case_validation": dict,
-    "case_priorities": list,
+    "case_priorities": list, "case_lengths": dict,
 }
 # prompt values that make the authorize page show whatever the browser's
 # session remembers (Salesforce: login, consent, select_account).

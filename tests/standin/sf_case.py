@@ -15,7 +15,8 @@ REST API guide documents (developer.salesforce.com: "sObject Describe",
     {"message","errorCode","fields"}: INVALID_FIELD (unknown field, or an
     Id), INVALID_FIELD_FOR_INSERT_UPDATE (CaseNumber), JSON_PARSER_ERROR (a
     value of the wrong type), STRING_TOO_LONG (one error per field, "Subject:
-    data value too large: ... (max length=255)"),
+    data value too large: ... (max length=255)"; the case_lengths fault
+    shortens a field, as an org's custom field can be),
     INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST, MALFORMED_ID and
     INVALID_CROSS_REFERENCE_KEY for AccountId, REQUIRED_FIELD_MISSING
     ("Required fields are missing: [Subject]", the case_required fault),
@@ -95,7 +96,8 @@ def describe(version, faults):
     fields = []
     for name, label, kind, length, createable, nillable, extra in \
             CASE_FIELDS:
-        f = {"name": name, "label": label, "type": kind, "length": length,
+        f = {"name": name, "label": label, "type": kind,
+             "length": field_length(name, length, faults),
              "createable": createable, "updateable": createable,
              "nillable": nillable, "custom": False, "calculated": False,
              "autoNumber": False, "defaultedOnCreate": False,
@@ -178,6 +180,7 @@ def case_errors(body, faults, account_ids):
                      "errorCode": "JSON_PARSER_ERROR"}]
     errs = []
     for name, label, kind, length, _, _, _ in CASE_FIELDS:
+        length = field_length(name, length, faults)
         v = body.get(name)
         if isinstance(v, str) and len(v) > length:
             errs.append(_error("STRING_TOO_LONG",
@@ -219,6 +222,12 @@ def case_errors(body, faults, account_ids):
     return []
 
 
+def field_length(name, length, faults):
+    """The length of field name: its own, or what the case_lengths fault
+    gives it (an org whose field is shorter, as a custom one can be)."""
+    return (faults.get("case_lengths") or {}).get(name, length)
+
+
 def check_fault(key, value):
     """An error for a malformed Case fault value, or None."""
     if value is None:
@@ -229,6 +238,10 @@ def check_fault(key, value):
         if key == "case_required" and any(x not in FIELDS_BY_NAME
                                           for x in value):
             return "fault 'case_required' names an unknown Case field"
+    if key == "case_lengths":
+        if any(k not in FIELDS_BY_NAME or not isinstance(v, int) or
+               isinstance(v, bool) or v < 1 for k, v in value.items()):
+            return "fault 'case_lengths' maps Case fields to lengths"
     if key == "case_validation":
         if not isinstance(value.get("message"), str) or \
                 not all(isinstance(x, str) for x in value.get("fields", [])):

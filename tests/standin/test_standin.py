@@ -1002,6 +1002,10 @@ CASE_ERRORS = [
         "message": "Subject: data value too large: %s (max length=255)"
         % ("s" * 256), "errorCode": "STRING_TOO_LONG",
         "fields": ["Subject"]}]),
+    ({"case_lengths": {"Subject": 5}}, {"Subject": "s" * 6}, 400, [{
+        "message": "Subject: data value too large: ssssss (max length=5)",
+        "errorCode": "STRING_TOO_LONG", "fields": ["Subject"]}]),
+    ({"case_lengths": {"Subject": 5}}, {"Subject": "s" * 5}, 201, None),
     ({"case_required": ["Subject"]}, {"Description": "d"}, 400, [{
         "message": "Required fields are missing: [Subject]",
         "errorCode": "REQUIRED_FIELD_MISSING", "fields": ["Subject"]}]),
