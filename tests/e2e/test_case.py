@@ -26,7 +26,9 @@ from the Salesforce stand-in's.
   - /case subject: details creates at once, and a refusal is never told
     as a success; views.open's refusals are told in one sentence;
   - an expired session is refreshed once and makes one Case; a workspace
-    in integration-user mode creates without anybody linking.
+    in integration-user mode creates without anybody linking;
+  - every view forcelink answers a submission with passes the Slack
+    stand-in's rules for views, and every error names an input block.
 """
 
 import json
@@ -37,9 +39,18 @@ import threading
 import time
 import urllib.parse
 
+import sys
+from pathlib import Path
+
 import pytest
 
 from harness import BUILD, Stack
+
+# Slack's rules for a view, as the Slack stand-in enforces them on
+# views.open and views.update, held to the views forcelink answers a
+# submission with too (which no stand-in sees).
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "standin"))
+from slack_web import view_problems  # noqa: E402
 
 TEAM = "T0E2E0001"
 USER = "U0CASE0001"         # linked (alice)
@@ -141,7 +152,13 @@ def submit(stack, view, values, user=USER, metadata=None):
         "state": {"values": state}})
     r = stack.post_action(p)
     assert r.status == 200, r.text
-    return json.loads(r.body) if r.body else None
+    out = json.loads(r.body) if r.body else None
+    if out is not None and out.get("response_action") == "update":
+        assert view_problems(out["view"]) == [], out["view"]
+    if out is not None and out.get("response_action") == "errors":
+        ids = blocks_by_id(v["view"])
+        assert all(ids[b][1]["type"] == "input" for b in out["errors"])
+    return out
 
 
 def fill(subject="Printer on fire", description="Since Monday",
