@@ -255,15 +255,23 @@ cmd_search(struct contact *c)
 }
 
 /* What the reply to a confirm that linked says of the search kept with
- * the login (how resume_how() decided). */
+ * the login (how resume_how() decided), or of a Case form kept. */
 static const char *
-confirm_search_note(enum page_resume how)
+confirm_search_note(enum page_resume how, const struct store_search *kept)
 {
+	int	 form = kept->command != NULL &&
+		    strcmp(kept->command, "/case") == 0;
+
 	switch (how) {
 	case PAGE_RESUME_SENT:
-		return " The answer to your earlier search follows.";
+		return form ? " The Case you submitted is being created: it "
+		    "shows in its form and here." :
+		    " The answer to your earlier search follows.";
 	case PAGE_RESUME_TOO_OLD:
-		return " Your earlier search is too old to be answered now "
+		return form ? " The Case you submitted is too old to be "
+		    "created now (Slack takes answers only for 30 minutes "
+		    "after a command): please run /case again." :
+		    " Your earlier search is too old to be answered now "
 		    "(Slack takes answers only for 30 minutes after a "
 		    "command): please run it again.";
 	default:
@@ -296,7 +304,8 @@ cmd_confirm(struct contact *c)
 		c->resume_how = resume_how(c->s, &c->resume);
 		snprintf(msg, sizeof(msg), "Linked: Salesforce user %.200s "
 		    "(org %.40s) is now linked to you.%s", linked.sf_username,
-		    linked.sf_org_id, confirm_search_note(c->resume_how));
+		    linked.sf_org_id, confirm_search_note(c->resume_how,
+		    &c->resume));
 		session_linked_free(&linked);
 		return render_message(msg);
 	case PROOF_CONFIRM_MALFORMED:

@@ -377,6 +377,8 @@ def test_unlinked_user_case_created_after_linking(stack):
     key = view["view"]["private_metadata"]
     assert key not in page.text
     assert "/case: the Case you submitted" in page.text
+    assert "The Case you submitted is being created" in \
+        page.confirmed.json()["text"]
     made = wait_for(lambda: [c for c in cases(stack)
                              if c["Subject"] == "After linking"])
     assert len(made) == 1
