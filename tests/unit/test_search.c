@@ -88,19 +88,7 @@ setup(void)
 
 	crypto_init();
 	http_init();
-	memset(&cfg, 0, sizeof(cfg));
-	cfg.public_url = "https://fl.example.com";
-	cfg.response_url_prefix = "https://hooks.slack.com/";
-	cfg.sf.name = "";
-	cfg.sf.login_url = "https://127.0.0.1:9";
-	cfg.sf.login_host = "127.0.0.1";
-	cfg.sf.client_id = "id";
-	cfg.sf.client_secret = "secret";
-	cfg.sf.api_version = "v62.0";
-	ck_assert_int_eq(crypto_key_from_base64(&cfg_key,
-	    "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="), 0);
-	cfg.keyring = keyring_from_keys(&cfg_key, 1);
-	ck_assert_ptr_nonnull(cfg.keyring);
+	tu_session_config(&cfg, &cfg_key);
 	strcpy(dbpath, "/tmp/fl-search-XXXXXX");
 	fd = mkstemp(dbpath);
 	ck_assert_int_ne(fd, -1);

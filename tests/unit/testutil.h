@@ -14,7 +14,9 @@
 
 #include <check.h>
 
+#include "config.h"
 #include "crypto.h"
+#include "keyring.h"
 
 /* Returns the monotonic clock in milliseconds, for timing a call. */
 static inline long
@@ -65,6 +67,33 @@ tu_key_random(struct crypto_key *k)
 	ck_assert_ptr_nonnull(b64);
 	ck_assert_int_eq(crypto_key_from_base64(k, b64), 0);
 	free(b64);
+}
+
+/*
+ * Fills *cfg for a test of the session layer: public URL
+ * https://fl.example.com, response URLs under https://hooks.slack.com/,
+ * the default integration at a closed local port (every Salesforce call
+ * fails fast, unless a test points it at its own server), and a keyring
+ * of *key, a fixed key (release cfg->keyring with keyring_free).  No
+ * database: the caller sets db_path.  crypto_init() must have run.
+ */
+static inline void
+tu_session_config(struct config *cfg, struct crypto_key *key)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->public_url = "https://fl.example.com";
+	cfg->redirect_uri = "https://fl.example.com/oauth/callback";
+	cfg->response_url_prefix = "https://hooks.slack.com/";
+	cfg->sf.name = "";
+	cfg->sf.login_url = "https://127.0.0.1:9";
+	cfg->sf.login_host = "127.0.0.1";
+	cfg->sf.client_id = "id";
+	cfg->sf.client_secret = "secret";
+	cfg->sf.api_version = "v62.0";
+	ck_assert_int_eq(crypto_key_from_base64(key,
+	    "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="), 0);
+	cfg->keyring = keyring_from_keys(key, 1);
+	ck_assert_ptr_nonnull(cfg->keyring);
 }
 
 /* Longest token tu_token() makes, with its terminator. */
