@@ -34,10 +34,16 @@
  *    and one more Salesforce call per keystroke; a name costs nothing
  *    until the Case is created.
  *
- * Salesforce substitutes "@{ref.path}" anywhere in a composite's
- * subrequests, the bodies included, so a text holding that pattern would
- * not reach the Case as typed: sf_case_reference() finds one, and the
- * form refuses it (casefrm.h).
+ * Salesforce substitutes "@{ref.path}" in a subrequest's URL or body
+ * ("You can reference the referenceId in either the body or URL of a
+ * subrequest", REST API guide, Composite Subrequest), so a text holding
+ * that pattern would not reach the Case as typed: sf_case_reference()
+ * finds one, and the form refuses it (casefrm.h).
+ *
+ * An Account reference without a value is recognised by the create's
+ * PROCESSING_HALTED error naming it ("... No value for
+ * account.records[0].Id ..."); an error worded otherwise is still a
+ * refusal, shown as Salesforce's words at the top of the form.
  *
  * Replies are parsed as strictly as every other Salesforce reply
  * (sf_json_parse_strict), and every field used must have its documented
