@@ -668,3 +668,25 @@ def test_without_a_bot_token(tmp_path):
         assert "was created" in r.json()["text"]
     finally:
         s.stop()
+
+
+def test_nothing_in_the_clear(stack):
+    """What a form keeps (the person's text, the response_url) is sealed
+    in the store and never logged; no token or secret leaks either."""
+    hook = stack.response_url(TEAM)
+    subject = "Confidential " + secrets.token_hex(12)
+    details = "Details " + secrets.token_hex(12)
+    _, view = open_form(stack, response_url=hook)
+    # Kept while the form waits (submitted, not linked yet) and after.
+    _, late = open_form(stack, "U0CASE0077", response_url=hook)
+    submit(stack, late, fill(subject=subject, description=details),
+           user="U0CASE0077")
+    submit(stack, view, fill(subject=subject, description=details))
+    assert wait_for(lambda: [c for c in cases(stack)
+                             if c["Subject"] == subject])
+    stored = stack.store_bytes()
+    logged = stack.log_text()
+    for value in (subject, details, hook, urllib.parse.urlparse(hook).path):
+        assert value.encode() not in stored, value
+        assert value not in logged, value
+    assert stack.secret_leaks() == []
