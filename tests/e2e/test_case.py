@@ -28,7 +28,9 @@ from the Salesforce stand-in's.
   - an expired session is refreshed once and makes one Case; a workspace
     in integration-user mode creates without anybody linking;
   - every view forcelink answers a submission with passes the Slack
-    stand-in's rules for views, and every error names an input block.
+    stand-in's rules for views, and every error names an input block;
+  - what a form keeps (the person's text, the response_url) is sealed in
+    the store and never logged.
 """
 
 import json
