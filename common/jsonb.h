@@ -6,9 +6,9 @@
  * it on failure), and take a NULL value (a constructor that ran out of
  * memory) as a failure, so that a builder can chain them with || and
  * release only its root on the way out.  Printing makes the plain,
- * unescaped-slash text every peer of forcelink reads.  Used by the Case
- * form and request (casefrm.c, sf_case.c); render.c has its own older
- * copies of the same three steps.
+ * unescaped-slash text every peer of forcelink reads.  Used by every
+ * builder of json-c objects: the Slack messages (render.c), the Case
+ * form and request (casefrm.c, sf_case.c).
  */
 #ifndef FORCELINK_JSONB_H
 #define FORCELINK_JSONB_H

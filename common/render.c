@@ -19,6 +19,7 @@
 
 #include "buf.h"
 #include "form.h"
+#include "jsonb.h"
 #include "log.h"
 #include "render.h"
 #include "slack.h"
@@ -388,20 +389,6 @@ render_card(struct buf *b, enum sf_kind kind, const char *instance_url,
 	return 0;
 }
 
-/* Adds val under key, or releases val.  Returns 0, or -1. */
-static int
-render_add(struct json_object *obj, const char *key,
-    struct json_object *val)
-{
-	if (val == NULL)
-		return -1;
-	if (json_object_object_add(obj, key, val) != 0) {
-		json_object_put(val);
-		return -1;
-	}
-	return 0;
-}
-
 /* Appends val to an array of at most SLACK_MAX_BLOCKS entries, or
  * releases val.  Returns 0, or -1. */
 static int
@@ -414,27 +401,7 @@ render_push(struct json_object *arr, struct json_object *val)
 		json_object_put(val);
 		return -1;
 	}
-	if (json_object_array_add(arr, val) != 0) {
-		json_object_put(val);
-		return -1;
-	}
-	return 0;
-}
-
-/* Returns a text object {"type":type,"text":s}, or NULL. */
-static struct json_object *
-render_text_object(const char *type, const char *s)
-{
-	struct json_object	*o;
-
-	if ((o = json_object_new_object()) == NULL)
-		return NULL;
-	if (render_add(o, "type", json_object_new_string(type)) == -1 ||
-	    render_add(o, "text", json_object_new_string(s)) == -1) {
-		json_object_put(o);
-		return NULL;
-	}
-	return o;
+	return jsonb_push(arr, val);
 }
 
 /*
@@ -454,8 +421,8 @@ render_section(struct json_object *blocks, const char *mrkdwn)
 	render_clip(&t, SLACK_MAX_TEXT, 1);
 	if ((sec = json_object_new_object()) == NULL)
 		goto out;
-	if (render_add(sec, "type", json_object_new_string("section")) == -1 ||
-	    render_add(sec, "text", render_text_object("mrkdwn",
+	if (jsonb_add(sec, "type", json_object_new_string("section")) == -1 ||
+	    jsonb_add(sec, "text", jsonb_text("mrkdwn",
 	    buf_cstr(&t))) == -1)
 		goto out;
 	rc = render_push(blocks, sec);
@@ -481,12 +448,12 @@ render_json(struct buf *text, struct json_object *blocks)
 	render_clip(text, RENDER_TEXT_MAX, 1);
 	if ((msg = json_object_new_object()) == NULL)
 		goto out;
-	if (render_add(msg, "response_type",
+	if (jsonb_add(msg, "response_type",
 	    json_object_new_string("ephemeral")) == -1 ||
-	    render_add(msg, "text", json_object_new_string_len(
+	    jsonb_add(msg, "text", json_object_new_string_len(
 	    buf_cstr(text), (int)text->len)) == -1)
 		goto out;
-	if (render_add(msg, "blocks", blocks) == -1) {
+	if (jsonb_add(msg, "blocks", blocks) == -1) {
 		blocks = NULL;
 		goto out;
 	}
@@ -746,21 +713,21 @@ render_button(const char *url)
 
 	if ((btn = json_object_new_object()) == NULL)
 		goto out;
-	if (render_add(btn, "type", json_object_new_string("button")) == -1 ||
-	    render_add(btn, "text", render_text_object("plain_text",
+	if (jsonb_add(btn, "type", json_object_new_string("button")) == -1 ||
+	    jsonb_add(btn, "text", jsonb_text("plain_text",
 	    "Log in to Salesforce")) == -1 ||
-	    render_add(btn, "url", json_object_new_string(url)) == -1 ||
-	    render_add(btn, "style", json_object_new_string("primary")) == -1)
+	    jsonb_add(btn, "url", json_object_new_string(url)) == -1 ||
+	    jsonb_add(btn, "style", json_object_new_string("primary")) == -1)
 		goto out;
 	if ((elems = json_object_new_array()) == NULL ||
 	    render_push(elems, btn) == -1)
 		goto out;	/* render_push released btn */
 	btn = NULL;
 	if ((actions = json_object_new_object()) == NULL ||
-	    render_add(actions, "type",
+	    jsonb_add(actions, "type",
 	    json_object_new_string("actions")) == -1)
 		goto out;
-	if (render_add(actions, "elements", elems) == -1) {
+	if (jsonb_add(actions, "elements", elems) == -1) {
 		elems = NULL;	/* render_add released it */
 		goto out;
 	}
@@ -1188,7 +1155,7 @@ render_prepend(struct json_object *obj, const char *key, const char *line,
 	    (size_t)json_object_get_string_len(v)) == -1)
 		goto out;
 	render_clip(&t, max, 1);
-	rc = render_add(obj, key, json_object_new_string_len(buf_cstr(&t),
+	rc = jsonb_add(obj, key, json_object_new_string_len(buf_cstr(&t),
 	    (int)t.len));
 out:
 	buf_free(&t);
@@ -1225,7 +1192,7 @@ render_prepend_block(struct json_object *msg, const char *line)
 		if (render_push(arr, json_object_get(
 		    json_object_array_get_idx(blocks, i))) == -1)
 			goto out;
-	rc = render_add(msg, "blocks", arr);
+	rc = jsonb_add(msg, "blocks", arr);
 	arr = NULL;
 out:
 	json_object_put(arr);
@@ -1277,11 +1244,11 @@ render_context(const char *mrkdwn)
 
 	if ((ctx = json_object_new_object()) == NULL)
 		return NULL;
-	if (render_add(ctx, "type", json_object_new_string("context")) == -1 ||
+	if (jsonb_add(ctx, "type", json_object_new_string("context")) == -1 ||
 	    (elems = json_object_new_array()) == NULL ||
-	    render_push(elems, render_text_object("mrkdwn", mrkdwn)) == -1)
+	    render_push(elems, jsonb_text("mrkdwn", mrkdwn)) == -1)
 		goto out;
-	if (render_add(ctx, "elements", elems) == -1) {
+	if (jsonb_add(ctx, "elements", elems) == -1) {
 		elems = NULL;	/* render_add released it */
 		goto out;
 	}
@@ -1314,7 +1281,7 @@ render_prefix_section(struct json_object *b, const char *line)
 	    buf_puts(&s, json_object_get_string(v)) == -1)
 		goto out;
 	render_clip(&s, SLACK_MAX_TEXT, 1);
-	rc = render_add(t, "text", json_object_new_string(buf_cstr(&s)));
+	rc = jsonb_add(t, "text", json_object_new_string(buf_cstr(&s)));
 out:
 	buf_free(&s);
 	return rc;
