@@ -96,6 +96,9 @@ WORKSPACES = [
      "enterprise": "E0GRID0001"},
     {"id": "T0GRID0002", "name": "Grid Support", "domain": "gridsupport",
      "enterprise": "E0GRID0001"},
+    # scripts/run's demo workspace (scripts/slash plays its users).
+    {"id": "T0DEMO0001", "name": "Demo Workspace", "domain": "demo",
+     "enterprise": None},
 ]
 WORKSPACES_BY_ID = {w["id"]: w for w in WORKSPACES}
 DEFAULT_INSTALLER = "U0E2EADMIN"
