@@ -50,6 +50,14 @@ static const char	 peer_contacts[] =
 	"\"Id\":\"003000000000002AAA\",\"Name\":\"" SC_CONTACT2 "\","
 	"\"Title\":null,\"Email\":\"bob@example.com\",\"Phone\":null,"
 	"\"MobilePhone\":\"+1 555 0199\",\"Account\":null}]}";
+/* The page after the first (an OFFSET): the second contact alone. */
+static const char	 peer_contacts_next[] =
+	"{\"totalSize\":2,\"done\":true,\"records\":["
+	"{\"attributes\":{\"type\":\"Contact\",\"url\":"
+	"\"/services/data/" SC_API "/sobjects/Contact/003000000000002AAA\"},"
+	"\"Id\":\"003000000000002AAA\",\"Name\":\"" SC_CONTACT2 "\","
+	"\"Title\":null,\"Email\":\"bob@example.com\",\"Phone\":null,"
+	"\"MobilePhone\":\"+1 555 0199\",\"Account\":null}]}";
 static const char	 peer_expired[] =
 	"[{\"message\":\"Session expired or invalid\","
 	"\"errorCode\":\"INVALID_SESSION_ID\"}]";
@@ -59,6 +67,16 @@ static const char	 peer_bad_grant[] =
 static const char	 peer_not_found[] =
 	"[{\"errorCode\":\"NOT_FOUND\","
 	"\"message\":\"The requested resource does not exist\"}]";
+
+/* What the last unclassified response_url POST began with. */
+static char		 peer_post_text[200];
+
+/* Whether the len bytes at p hold s. */
+static int
+peer_has(const char *p, size_t len, const char *s)
+{
+	return memmem(p, len, s, strlen(s)) != NULL;
+}
 
 /* Whether the form body (len bytes) holds the pair kv ("key=value"). */
 static int
@@ -132,6 +150,44 @@ peer_token(const char *body, size_t len)
 		peer_send(400, peer_bad_grant);
 }
 
+/* Slack's response_url: counts what was posted, by what it carried. */
+static void
+peer_hook(const char *body, size_t len)
+{
+	int	 channel;
+
+	channel = peer_has(body, len, "\"in_channel\"");
+	pthread_mutex_lock(&peer_mu);
+	if (peer_has(body, len, SC_FOREIGN) || (channel &&
+	    !(peer_has(body, len, SC_CONTACT1) &&
+	    peer_has(body, len, "Shared by <@" SC_USER ">") &&
+	    !peer_has(body, len, SC_CONTACT2))))
+		peer_log.shared_bad++;
+	else if (channel)
+		peer_log.shared_own++;
+	else if (peer_has(body, len, SC_CONTACT2) &&
+	    peer_has(body, len, "\"replace_original\":false")) {
+		peer_log.next_page++;
+		peer_log.next_keyed += peer_has(body, len,
+		    "\"action_id\":\"share\"");
+	}
+	else if (peer_has(body, len, "Only the person who searched can use "
+	    "these buttons. Nothing was shared."))
+		peer_log.refused++;
+	else if (peer_has(body, len, "Something went wrong on our side") ||
+	    peer_has(body, len, "Salesforce did not answer properly"))
+		peer_log.post_error++;
+	else {
+		peer_log.post_other++;
+		snprintf(peer_post_text, sizeof(peer_post_text), "%.*s",
+		    (int)(len < sizeof(peer_post_text) - 1 ? len :
+		    sizeof(peer_post_text) - 1), body);
+	}
+	pthread_mutex_unlock(&peer_mu);
+	/* Slack answers a response_url POST with a plain "ok". */
+	peer_send(200, "ok");
+}
+
 /* Answers one request: method and path in line, headers in head. */
 static void
 peer_answer(const char *head, size_t headlen, const char *body,
@@ -172,13 +228,25 @@ peer_answer(const char *head, size_t headlen, const char *body,
 	    sizeof("GET /services/data/" SC_API "/query?q=") - 1) == 0) {
 		old = !peer_bearer(head, headlen, SC_AT_REFRESHED) &&
 		    !peer_bearer(head, headlen, SC_AT_NEW);
+		/* The request line alone: "OFFSET" in the query string. */
+		new = memchr(head, '\r', headlen) != NULL &&
+		    peer_has(head, (size_t)((const char *)memchr(head, '\r',
+		    headlen) - head), "OFFSET");
 		pthread_mutex_lock(&peer_mu);
 		if (old)
 			peer_log.expired++;
 		else
 			peer_log.queries++;
+		if (!old && new)
+			peer_log.paged++;
 		pthread_mutex_unlock(&peer_mu);
-		peer_send(old ? 401 : 200, old ? peer_expired : peer_contacts);
+		peer_send(old ? 401 : 200, old ? peer_expired : new ?
+		    peer_contacts_next : peer_contacts);
+		return;
+	}
+	if (strncmp(head, "POST " SC_HOOK " ", sizeof("POST " SC_HOOK " ") -
+	    1) == 0) {
+		peer_hook(body, bodylen);
 		return;
 	}
 	pthread_mutex_lock(&peer_mu);
@@ -284,6 +352,12 @@ peer_reset(void)
 	pthread_mutex_lock(&peer_mu);
 	memset(&peer_log, 0, sizeof(peer_log));
 	pthread_mutex_unlock(&peer_mu);
+}
+
+const char *
+peer_last_post(void)
+{
+	return peer_post_text;
 }
 
 void

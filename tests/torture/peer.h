@@ -27,6 +27,17 @@ struct peer_seen {
 	int	 queries;		/* queries answered with contacts */
 	int	 expired;		/* queries refused as expired */
 	int	 unexpected;		/* requests outside the scenario */
+	int	 paged;			/* of queries, with an OFFSET */
+	/* POSTs to the response_url (SC_HOOK), by what they carried: */
+	int	 shared_own;		/* Alice's card in the channel, shared
+					   by Alice */
+	int	 shared_bad;		/* anything else in the channel, or
+					   SC_FOREIGN anywhere */
+	int	 next_page;		/* a new message with SC_CONTACT2 */
+	int	 next_keyed;		/* ... of them, with a Share button */
+	int	 refused;		/* "only the person who searched" */
+	int	 post_error;		/* an apology */
+	int	 post_other;		/* anything else (peer_last_post) */
 };
 
 /*
@@ -43,5 +54,8 @@ const char	*peer_url(void);
 
 void		 peer_reset(void);
 void		 peer_get(struct peer_seen *);
+
+/* The start of the last response_url POST counted as post_other. */
+const char	*peer_last_post(void);
 
 #endif

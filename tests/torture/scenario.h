@@ -61,4 +61,17 @@
 #define SC_CONTACT1	"Ada Smith"
 #define SC_CONTACT2	"Bob Smithers"
 
+/*
+ * The buttons of search results (POST /slack/actions).  Alice's search
+ * "smith", one card a page, ran once in the set-up: its row holds her
+ * card of SC_CONTACT1 and the next OFFSET, 1, where "More" finds
+ * SC_CONTACT2.  Mallory, another user of the workspace, has a row of
+ * his own whose card (SC_FOREIGN) no press of Alice's may ever post,
+ * not even of his Share button (which she may have seen in a channel).
+ * Slack's response_url is the peer's SC_HOOK path.
+ */
+#define SC_MALLORY	"U0MALLORY"
+#define SC_FOREIGN	"Mallory Private Card 5e2f"
+#define SC_HOOK		"/hooks/actions/" SC_TEAM "/1/x"
+
 #endif

@@ -83,6 +83,7 @@
 #include "http.h"
 #include "peer.h"
 #include "scenario.h"
+#include "search.h"
 #include "session.h"
 #include "store.h"
 
@@ -98,12 +99,21 @@ enum path {
 	PATH_SEARCH,
 	PATH_LOGOUT,
 	PATH_CONFIRM,
+	PATH_SHARE,
+	PATH_MORE,
+	PATH_STEAL,
 	PATH__MAX
 };
 
 static const char *const path_names[PATH__MAX] = {
-	"link", "search", "logout", "confirm"
+	"link", "search", "logout", "confirm", "share", "more",
+	"steal"
 };
+
+/* The paths of POST /slack/actions: a button pressed in a search's
+ * results, answered at the response_url. */
+#define PATH_IS_ACTION(p)	((p) == PATH_SHARE || (p) == PATH_MORE || \
+				 (p) == PATH_STEAL)
 
 /* What the answer said. */
 enum outcome {
@@ -144,7 +154,7 @@ struct fake {
 	char		*envp[ENV_MAX + 1];
 	char		 env[ENV_MAX][512];
 	int		 nenv;
-	unsigned char	 body[2048];
+	unsigned char	 body[8192];
 	size_t		 bodylen;
 	unsigned char	 outbuf[OUT_MAX + 1];
 	unsigned char	 errbuf[256];
@@ -153,6 +163,12 @@ struct fake {
 static struct config		 cfg;
 static struct crypto_key	 cfg_key;
 static const struct slack_user	 alice = { "", SC_TEAM, SC_USER };
+static const struct slack_user	 mallory = { "", SC_TEAM, SC_MALLORY };
+/* The key of Alice's search row, made in the set-up (share, more). */
+static char			 alice_key[STORE_ACTION_KEY_LEN + 1];
+/* Mallory's (steal: Alice presses his Share button). */
+static char			 mallory_key[STORE_ACTION_KEY_LEN + 1];
+static char			 hook_prefix[80], hook_url[160];
 static char			 workdir[256];
 static char			 certdir[300];
 static char			 dbpath[PATH_MAX];
@@ -293,7 +309,7 @@ find_secret(const void *p, size_t len)
 /* --- Setting the scene ------------------------------------------------ */
 
 static int
-config_setup(void)
+config_setup(enum path p)
 {
 	static char	 signing[] = SC_SIGNING_SECRET;
 	static char	 public_url[] = "https://forcelink.example.com";
@@ -316,6 +332,11 @@ config_setup(void)
 	cfg.ca_file = cafile;
 	cfg.response_url_prefix = prefix;
 	snprintf(login, sizeof(login), "%s", peer_url());
+	/* A button's answer goes to its response_url: the peer's. */
+	snprintf(hook_prefix, sizeof(hook_prefix), "%s/hooks/", peer_url());
+	snprintf(hook_url, sizeof(hook_url), "%s" SC_HOOK, peer_url());
+	if (PATH_IS_ACTION(p))
+		cfg.response_url_prefix = hook_prefix;
 	cfg.sf.name = name;
 	cfg.sf.login_url = login;
 	cfg.sf.login_host = host;
@@ -406,6 +427,97 @@ template_pending(struct store *st, time_t now, time_t later)
 }
 
 /*
+ * Finds the value of the first button with action_id id in the message
+ * json (a search's results) and copies it into out (n bytes).  Returns 0
+ * or -1.
+ */
+static int
+button_value(const char *json, const char *id, char *out, size_t n)
+{
+	struct json_object	*msg, *blocks, *b, *els, *e, *v;
+	size_t			 i, j;
+	int			 rc = -1;
+
+	if ((msg = json_tokener_parse(json)) == NULL)
+		return -1;
+	if (!json_object_object_get_ex(msg, "blocks", &blocks))
+		goto out;
+	for (i = 0; i < json_object_array_length(blocks); i++) {
+		b = json_object_array_get_idx(blocks, i);
+		if (!json_object_object_get_ex(b, "elements", &els) &&
+		    !json_object_object_get_ex(b, "accessory", &els))
+			continue;
+		for (j = 0; j < (json_object_is_type(els, json_type_array) ?
+		    json_object_array_length(els) : 1); j++) {
+			e = json_object_is_type(els, json_type_array) ?
+			    json_object_array_get_idx(els, j) : els;
+			if (json_object_object_get_ex(e, "action_id", &v) &&
+			    strcmp(json_object_get_string(v), id) == 0 &&
+			    json_object_object_get_ex(e, "value", &v) &&
+			    (size_t)snprintf(out, n, "%s",
+			    json_object_get_string(v)) < n) {
+				rc = 0;
+				goto out;
+			}
+		}
+	}
+out:
+	json_object_put(msg);
+	return rc;
+}
+
+/*
+ * The buttons' rows: Alice's search "smith", one card a page, run once
+ * through the real code (search_run, as /contact runs it: the expired
+ * token refreshed, the row kept), its key taken from the More button of
+ * the message it rendered into alice_key; and Mallory's row with a card
+ * of his own (SC_FOREIGN).  Returns 0 or -1 (printed).
+ */
+static int
+template_search(time_t later)
+{
+	struct session		*s;
+	struct session_as	 as;
+	struct search_page	 page;
+	char			*json = NULL, *data = NULL, key[80];
+	size_t			 found = 0;
+	int			 rc = -1;
+
+	memset(&as, 0, sizeof(as));
+	memset(&page, 0, sizeof(page));
+	page.kind = SF_KIND_CONTACT;
+	page.text = SC_QUERY;
+	page.limit = 1;
+	if ((s = session_new(&cfg)) == NULL)
+		return -1;
+	if (session_mode(s, &alice, &as) != SESSION_OK ||
+	    search_run(s, &alice, &page, &as, &json, &found, NULL) !=
+	    SESSION_OK || found != 1 ||
+	    button_value(json, "more", alice_key, sizeof(alice_key)) == -1 ||
+	    button_value(json, "share", key, sizeof(key)) == -1 ||
+	    strncmp(key, alice_key, STORE_ACTION_KEY_LEN) != 0) {
+		fprintf(stderr, "torture: the set-up search failed: %s\n",
+		    json != NULL ? json : "-");
+		goto out;
+	}
+	if (asprintf(&data, "{\"kind\":\"%s\",\"text\":\"" SC_QUERY "\","
+	    "\"limit\":1,\"next\":1,\"cards\":[[\"*" SC_FOREIGN "*\",null]]}",
+	    sf_kind_str(SF_KIND_CONTACT)) == -1 ||
+	    store_action_put(s->st, &mallory, STORE_ACTION_SHARE, data, later,
+	    mallory_key) != STORE_OK) {
+		fprintf(stderr, "torture: Mallory's row failed\n");
+		goto out;
+	}
+	rc = 0;
+out:
+	free(data);
+	free(json);
+	session_as_free(&as);
+	session_free(s);
+	return rc;
+}
+
+/*
  * Builds the database every run starts from: Alice linked to the old
  * Salesforce user, and her login in flight (nonce taken, state and
  * cookie recorded with the verifier), valid for a year; for the confirm
@@ -449,6 +561,8 @@ template_build(enum path p, int full_wal)
 		goto out;
 	store_close(st);
 	st = NULL;
+	if (PATH_IS_ACTION(p) && template_search(later) == -1)
+		goto out;
 	if (sqlite3_open_v2(dbpath, &db, SQLITE_OPEN_READWRITE, NULL) !=
 	    SQLITE_OK || sqlite3_exec(db, "PRAGMA wal_checkpoint(TRUNCATE)",
 	    NULL, NULL, NULL) != SQLITE_OK ||
@@ -589,6 +703,81 @@ fake_contact(const char *text, int trigger)
 	fake_env("HTTP_X_SLACK_REQUEST_TIMESTAMP=%ld", ts);
 	fake_env("HTTP_X_SLACK_SIGNATURE=v0=%s", hex);
 	fake_env("REQUEST_ID=torture");
+}
+
+/* Signs body as Slack would and readies fk with it as a POST. */
+static void
+fake_signed(const char *body)
+{
+	unsigned char	 mac[32];
+	char		 base[sizeof(fk.body) + 64], hex[65];
+	long		 ts = (long)time(NULL);
+
+	snprintf(base, sizeof(base), "v0:%ld:%s", ts, body);
+	crypto_hmac_sha256(SC_SIGNING_SECRET, strlen(SC_SIGNING_SECRET),
+	    base, strlen(base), mac);
+	crypto_hex(mac, sizeof(mac), hex);
+	fake_init(body);
+	fake_env("REQUEST_METHOD=POST");
+	fake_env("CONTENT_TYPE=application/x-www-form-urlencoded");
+	fake_env("CONTENT_LENGTH=%zu", strlen(body));
+	fake_env("HTTP_X_SLACK_REQUEST_TIMESTAMP=%ld", ts);
+	fake_env("HTTP_X_SLACK_SIGNATURE=v0=%s", hex);
+	fake_env("REQUEST_ID=torture");
+}
+
+/* "payload=" and json form-encoded, into out (n bytes, truncated). */
+static void
+fake_payload_form(const char *json, char *out, size_t n)
+{
+	static const char	 hexd[] = "0123456789ABCDEF";
+	const unsigned char	*p;
+	size_t			 o;
+
+	o = (size_t)snprintf(out, n, "payload=");
+	for (p = (const unsigned char *)json; *p != '\0' && o + 4 < n; p++)
+		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		    (*p >= '0' && *p <= '9') || strchr("-._~", *p) != NULL)
+			out[o++] = (char)*p;
+		else {
+			out[o++] = '%';
+			out[o++] = hexd[*p >> 4];
+			out[o++] = hexd[*p & 15];
+		}
+	out[o] = '\0';
+}
+
+/* Alice pressing the button action_id (value) of her search's results;
+ * presses with another trigger (0-9) are no replay. */
+static void
+fake_press(const char *action_id, const char *value, int trigger)
+{
+	char	 json[1500], body[sizeof(fk.body)];
+
+	snprintf(json, sizeof(json), "{\"type\":\"block_actions\","
+	    "\"user\":{\"id\":\"" SC_USER "\",\"username\":\"alice\","
+	    "\"team_id\":\"" SC_TEAM "\"},\"team\":{\"id\":\"" SC_TEAM "\","
+	    "\"domain\":\"torture\"},\"api_app_id\":\"A0TORTURE\","
+	    "\"trigger_id\":\"13345224609.738474920.808893083%d\","
+	    "\"response_url\":\"%s\",\"channel\":{\"id\":\"C0TORTURE\","
+	    "\"name\":\"general\"},\"container\":{\"type\":\"message\"},"
+	    "\"actions\":[{\"type\":\"button\",\"action_id\":\"%s\","
+	    "\"block_id\":\"r1\",\"value\":\"%s\","
+	    "\"action_ts\":\"1700000000.00000%d\"}]}", trigger % 10, hook_url,
+	    action_id, value, trigger % 10);
+	fake_payload_form(json, body, sizeof(body));
+	fake_signed(body);
+}
+
+/* The press of path p: Alice's Share or More, or Mallory's Share. */
+static void
+fake_action(enum path p, int trigger)
+{
+	char	 v[STORE_ACTION_KEY_LEN + 8];
+
+	snprintf(v, sizeof(v), "%s%s", p == PATH_STEAL ? mallory_key :
+	    alice_key, p == PATH_MORE ? "" : ":0");
+	fake_press(p == PATH_MORE ? "more" : "share", v, trigger);
 }
 
 /* Salesforce sending Alice's browser back with the code. */
@@ -743,6 +932,69 @@ out:
 }
 
 /*
+ * Classifies the answer to a press (path p) by what reached Slack: the
+ * HTTP answer must be the empty acknowledgement (or, before it, a plain
+ * 500 or 503, or the apology of an unavailable replay cache), and what
+ * followed at the response_url one message at
+ * most: Alice's own card in the channel (share), the next page (more),
+ * the refusal of Mallory's button (steal), or an apology.  Another card
+ * in the channel, or anything else, is a failure of the run.
+ */
+static enum outcome
+action_outcome(enum path p, const struct answer *a,
+    const struct peer_seen *ps, char *why, size_t n)
+{
+	int	 posts, mine;
+
+	posts = ps->shared_own + ps->shared_bad + ps->next_page +
+	    ps->refused + ps->post_error + ps->post_other;
+	if (ps->shared_bad > 0) {
+		snprintf(why, n, "posted a share that is not Alice's card");
+		return OUT_BAD;
+	}
+	if (ps->post_other > 0) {
+		snprintf(why, n, "posted a misleading message: %.100s",
+		    peer_last_post());
+		return OUT_BAD;
+	}
+	if ((a->status == 503 && strcmp(a->body,
+	    "temporarily unavailable\n") == 0) ||
+	    (a->status == 500 && (strcmp(a->body, "out of memory\n") == 0 ||
+	    strcmp(a->body, "out of memory") == 0))) {
+		if (posts == 0)
+			return OUT_ERROR;
+		snprintf(why, n, "refused (%d) yet posted", a->status);
+		return OUT_BAD;
+	}
+	/* The replay cache unavailable (before the payload, and so its
+	 * response_url, is read): the apology a command gets, which Slack
+	 * does not show for a click; a readable error all the same. */
+	if (a->status == 200 && strcmp(a->type, "application/json") == 0 &&
+	    posts == 0)
+		return contact_outcome(p, a, why, n) == OUT_ERROR ? OUT_ERROR :
+		    OUT_BAD;
+	if (a->status != 200 || a->bodylen != 0 || strcmp(a->type,
+	    "text/plain; charset=utf-8") != 0) {
+		snprintf(why, n, "not the acknowledgement: %d %s: %.80s",
+		    a->status, a->type, a->body);
+		return OUT_BAD;
+	}
+	if (posts > 1) {
+		snprintf(why, n, "%d messages posted for one press", posts);
+		return OUT_BAD;
+	}
+	mine = p == PATH_SHARE ? ps->shared_own : p == PATH_MORE ?
+	    ps->next_page : ps->refused;
+	if (mine + ps->post_error != posts) {
+		snprintf(why, n, "posted what another press posts (%d shares, "
+		    "%d pages, %d refusals)", ps->shared_own, ps->next_page,
+		    ps->refused);
+		return OUT_BAD;
+	}
+	return posts == 1 && ps->post_error == 0 ? OUT_SUCCESS : OUT_ERROR;
+}
+
+/*
  * Classifies an /oauth/callback answer: the success page naming the new
  * Salesforce user and Alice, or a complete error page whose title does
  * not blame Salesforce or the login for what was our failure, or the
@@ -805,21 +1057,27 @@ row_is(const struct store_link *l, const char *user, const char *name,
 	    strcmp(l->refresh_token, refresh) == 0 && l->version == version;
 }
 
-/* The logins holding a pending grant after a run. */
+/* The logins holding a pending grant, and the action rows, after a
+ * run. */
 struct pending {
 	int	 held;		/* rows holding a pending grant */
 	int	 waiting;	/* ... whole, and waiting for their code */
+	int	 alice_rows;	/* action rows of Alice's */
+	int	 alice_orig;	/* ... her set-up search's row, state 0 */
+	int	 mallory_rows;	/* action rows of Mallory's, state 0 */
+	int	 other_rows;	/* rows of anybody else, or moved state */
 };
 
 /*
- * Counts the pending grants into *pd.  A row with half of one (some
- * pend_ columns cleared, others not) is broken.  Returns 0, or -1 with
- * why.
+ * Counts the pending grants and the action rows into *pd.  A row with
+ * half of a pending grant (some pend_ columns cleared, others not) is
+ * broken.  Returns 0, or -1 with why.
  */
 static int
 pending_read(sqlite3 *db, struct pending *pd, char *why, size_t n)
 {
 	sqlite3_stmt	*s = NULL;
+	unsigned char	 h[CRYPTO_HASHLEN];
 	int		 rc = -1;
 
 	if (sqlite3_prepare_v2(db, "SELECT "
@@ -841,6 +1099,30 @@ pending_read(sqlite3 *db, struct pending *pd, char *why, size_t n)
 		snprintf(why, n, "a half-cleared pending login");
 		goto out;
 	}
+	sqlite3_finalize(s);
+	s = NULL;
+	crypto_sha256(alice_key, h);
+	if (sqlite3_prepare_v2(db, "SELECT "
+	    "coalesce(sum(user_id = ?1), 0), "
+	    "coalesce(sum(user_id = ?1 AND key_hash = ?3 AND state = 0 AND "
+	    "kind = 1), 0), "
+	    "coalesce(sum(user_id = ?2 AND state = 0 AND kind = 1), 0), "
+	    "coalesce(sum(user_id NOT IN (?1, ?2) OR (kind <> 3 AND "
+	    "state <> 0) OR team_id <> '" SC_TEAM "'), 0) FROM slack_action",
+	    -1, &s, NULL) != SQLITE_OK ||
+	    sqlite3_bind_text(s, 1, SC_USER, -1, SQLITE_STATIC) != SQLITE_OK ||
+	    sqlite3_bind_text(s, 2, SC_MALLORY, -1, SQLITE_STATIC) !=
+	    SQLITE_OK ||
+	    sqlite3_bind_blob(s, 3, h, sizeof(h), SQLITE_STATIC) != SQLITE_OK ||
+	    sqlite3_step(s) != SQLITE_ROW) {
+		snprintf(why, n, "cannot count action rows: %s",
+		    sqlite3_errmsg(db));
+		goto out;
+	}
+	pd->alice_rows = sqlite3_column_int(s, 0);
+	pd->alice_orig = sqlite3_column_int(s, 1);
+	pd->mallory_rows = sqlite3_column_int(s, 2);
+	pd->other_rows = sqlite3_column_int(s, 3);
 	rc = 0;
 out:
 	sqlite3_finalize(s);
@@ -964,6 +1246,51 @@ judge_confirm(enum outcome o, enum row r, const struct peer_seen *ps,
 }
 
 /*
+ * Judges what a press left behind: the link as the set-up left it (the
+ * search refreshed it), no token call; the rows of the set-up whole and
+ * unmoved (a press changes no state), Mallory's untouched; share asks
+ * Salesforce nothing, more one page at the next OFFSET at most; a page
+ * posted with buttons has its row stored.  Returns 0, or -1 with why.
+ */
+static int
+judge_action(enum path p, enum outcome o, enum row r,
+    const struct peer_seen *ps, const struct pending *pd, char *why,
+    size_t n)
+{
+	if (r != ROW_REFRESHED || ps->refresh_grants > 0 ||
+	    ps->revoked_old + ps->revoked_new > 0 || ps->expired > 0) {
+		snprintf(why, n, "the link is %s after %d refreshes, %d "
+		    "revokes, %d expired", row_names[r], ps->refresh_grants,
+		    ps->revoked_old + ps->revoked_new, ps->expired);
+		return -1;
+	}
+	if (pd->alice_orig != 1 || pd->mallory_rows != 1 ||
+	    pd->other_rows != 0 || pd->alice_rows < 1 ||
+	    pd->alice_rows > (p == PATH_MORE ? 2 : 1)) {
+		snprintf(why, n, "action rows: Alice %d (set-up's %d), "
+		    "Mallory %d, other or moved %d", pd->alice_rows,
+		    pd->alice_orig, pd->mallory_rows, pd->other_rows);
+		return -1;
+	}
+	if (p != PATH_MORE && ps->queries > 0) {
+		snprintf(why, n, "%s queried Salesforce", path_names[p]);
+		return -1;
+	}
+	if (p == PATH_MORE && (ps->queries > 1 || ps->paged != ps->queries ||
+	    (o == OUT_SUCCESS && ps->queries != 1))) {
+		snprintf(why, n, "more: %d queries, %d with OFFSET",
+		    ps->queries, ps->paged);
+		return -1;
+	}
+	if (ps->next_keyed > 0 && pd->alice_rows != 2) {
+		snprintf(why, n, "a page posted with buttons, but its row was "
+		    "not kept");
+		return -1;
+	}
+	return 0;
+}
+
+/*
  * Judges what a run left behind for path p: the answer's outcome o, the
  * link row r, the pending grants pd, and what Salesforce saw.  Returns
  * 0, or -1 with why.
@@ -1024,6 +1351,10 @@ judge(enum path p, enum outcome o, enum row r, const struct peer_seen *ps,
 		return 0;
 	case PATH_CONFIRM:
 		return judge_confirm(o, r, ps, pd, why, n);
+	case PATH_SHARE:
+	case PATH_MORE:
+	case PATH_STEAL:
+		return judge_action(p, o, r, ps, pd, why, n);
 	default:
 		break;
 	}
@@ -1031,6 +1362,39 @@ judge(enum path p, enum outcome o, enum row r, const struct peer_seen *ps,
 	    o == OUT_SUCCESS ? "success" : o == OUT_UNCHANGED ? "unchanged" :
 	    "error", row_names[r]);
 	return -1;
+}
+
+/* After a press: the same press again, without faults, succeeds.
+ * Returns 0, or -1 with why. */
+static int
+follow_up_action(enum path p, struct session *s, char *why, size_t n)
+{
+	struct answer		 a;
+	struct peer_seen	 ps;
+	const char		*perr;
+	long			 ours;
+
+	peer_reset();
+	fake_action(p, 1);
+	ours = fault_live_ours();
+	torture_actions(&fk.req, s);
+	if (fault_live_ours() != ours) {
+		snprintf(why, n, "the next request leaked %ld allocations",
+		    fault_live_ours() - ours);
+		return -1;
+	}
+	if (answer_parse(&a, &perr) == -1) {
+		snprintf(why, n, "next request: %s", perr);
+		return -1;
+	}
+	peer_get(&ps);
+	if (action_outcome(p, &a, &ps, why, n) != OUT_SUCCESS) {
+		if (why[0] == '\0')
+			snprintf(why, n, "the next %s on this worker failed",
+			    path_names[p]);
+		return -1;
+	}
+	return 0;
 }
 
 /*
@@ -1055,6 +1419,8 @@ follow_up(enum path p, struct session *s, enum row r,
 	const char	*perr;
 	long		 ours;
 
+	if (PATH_IS_ACTION(p))
+		return follow_up_action(p, s, why, n);
 	if (p == PATH_LOGOUT && r == ROW_ABSENT)
 		want = OUT_NOT_LINKED;
 	if (p == PATH_CONFIRM && r == ROW_OLD && pd->waiting == 1)
@@ -1100,7 +1466,7 @@ run_one(enum path p, enum fault_kind kind, long n, int *failed)
 	struct session		*s = NULL;
 	struct answer		 a;
 	struct peer_seen	 ps;
-	struct pending		 pd = { 0, 0 };
+	struct pending		 pd;
 	enum outcome		 o = OUT_BAD;
 	enum row		 r = ROW_BROKEN;
 	const char		*perr, *sec;
@@ -1109,6 +1475,7 @@ run_one(enum path p, enum fault_kind kind, long n, int *failed)
 	int			 fds0;
 
 	*failed = 0;
+	memset(&pd, 0, sizeof(pd));
 	if (template_restore() == -1) {
 		snprintf(why, sizeof(why), "cannot restore the database");
 		goto fail;
@@ -1123,6 +1490,8 @@ run_one(enum path p, enum fault_kind kind, long n, int *failed)
 	}
 	if (p == PATH_LINK)
 		fake_callback();
+	else if (PATH_IS_ACTION(p))
+		fake_action(p, 0);
 	else
 		fake_contact(p == PATH_SEARCH ? SC_QUERY : p == PATH_LOGOUT ?
 		    "logout" : "confirm+" SC_CONFIRM_CODE, 0);
@@ -1130,6 +1499,8 @@ run_one(enum path p, enum fault_kind kind, long n, int *failed)
 	fault_arm(kind, n);
 	if (p == PATH_LINK)
 		torture_callback(&fk.req, s);
+	else if (PATH_IS_ACTION(p))
+		torture_actions(&fk.req, s);
 	else
 		torture_contact(&fk.req, s);
 	events = fault_events();
@@ -1148,13 +1519,14 @@ run_one(enum path p, enum fault_kind kind, long n, int *failed)
 		snprintf(why, sizeof(why), "a secret in the answer");
 		goto fail;
 	}
+	peer_get(&ps);
 	o = p == PATH_LINK ? callback_outcome(&a, why, sizeof(why)) :
+	    PATH_IS_ACTION(p) ? action_outcome(p, &a, &ps, why, sizeof(why)) :
 	    contact_outcome(p, &a, why, sizeof(why));
 	if (o == OUT_BAD)
 		goto fail;
 	if ((r = row_read(why, sizeof(why), &pd)) == ROW_BROKEN)
 		goto fail;
-	peer_get(&ps);
 	if (judge(p, o, r, &ps, &pd, why, sizeof(why)) == -1)
 		goto fail;
 	if (kind == FAULT_NONE || injected == 0) {
@@ -1236,7 +1608,7 @@ group_child(enum path p, enum fault_kind kind, long stride, long max,
 		_exit(2);
 	close(fd);
 	if (fault_init() == -1 || crypto_init() == -1 || http_init() == -1 ||
-	    peer_start(certdir) == -1 || config_setup() == -1 ||
+	    peer_start(certdir) == -1 || config_setup(p) == -1 ||
 	    template_build(p, kind >= FAULT_SQLMEM) == -1) {
 		say("  FAIL %s %s: setup failed (see %s)\n", path_names[p],
 		    fault_name(kind), logpath);
@@ -1338,7 +1710,7 @@ usage(void)
 {
 	fprintf(stderr, "usage: torture [-kv] [-m max] [-s stride] "
 	    "[-p path]... [-f fault]...\n"
-	    "paths: link search logout confirm\n"
+	    "paths: link search logout confirm share more\n"
 	    "faults: malloc malloc-all sqlite-malloc sqlite-malloc-all io "
 	    "io-all disk-full\n");
 	exit(2);
