@@ -68,6 +68,25 @@ static const char	 peer_not_found[] =
 	"[{\"errorCode\":\"NOT_FOUND\","
 	"\"message\":\"The requested resource does not exist\"}]";
 
+/* The composite create's answer (Salesforce's documented 200 body: the
+ * Case created, then read back for its CaseNumber). */
+static const char	 peer_composite[] =
+	"{\"compositeResponse\":[{\"body\":{\"id\":\"" SC_CASE_ID "\","
+	"\"success\":true,\"errors\":[]},\"httpHeaders\":{\"Location\":"
+	"\"/services/data/" SC_API "/sobjects/Case/" SC_CASE_ID "\"},"
+	"\"httpStatusCode\":201,\"referenceId\":\"newCase\"},"
+	"{\"body\":{\"attributes\":{\"type\":\"Case\",\"url\":"
+	"\"/services/data/" SC_API "/sobjects/Case/" SC_CASE_ID "\"},"
+	"\"Id\":\"" SC_CASE_ID "\",\"CaseNumber\":\"" SC_CASE_NUMBER "\"},"
+	"\"httpHeaders\":{},\"httpStatusCode\":200,"
+	"\"referenceId\":\"readCase\"}]}";
+/* Slack's answer to views.open and views.update. */
+static const char	 peer_view[] =
+	"{\"ok\":true,\"view\":{\"id\":\"" SC_VIEW "\",\"team_id\":"
+	"\"" SC_TEAM "\",\"type\":\"modal\",\"hash\":\"" SC_VIEW_HASH "\","
+	"\"callback_id\":\"case\"}}";
+static const char	 peer_bad_auth[] = "{\"ok\":false,\"error\":\"invalid_auth\"}";
+
 /* What the last unclassified response_url POST began with. */
 static char		 peer_post_text[200];
 
@@ -165,6 +184,8 @@ peer_hook(const char *body, size_t len)
 		peer_log.shared_bad++;
 	else if (channel)
 		peer_log.shared_own++;
+	else if (peer_has(body, len, SC_CASE_NUMBER))
+		peer_log.post_created++;
 	else if (peer_has(body, len, SC_CONTACT2) &&
 	    peer_has(body, len, "\"replace_original\":false")) {
 		peer_log.next_page++;
@@ -186,6 +207,31 @@ peer_hook(const char *body, size_t len)
 	pthread_mutex_unlock(&peer_mu);
 	/* Slack answers a response_url POST with a plain "ok". */
 	peer_send(200, "ok");
+}
+
+/* Slack's Web API: views.open and views.update for the bot token. */
+static void
+peer_slack(const char *head, size_t headlen, const char *body, size_t len)
+{
+	int	 open, update, ok;
+
+	open = strncmp(head, "POST /api/views.open ", 21) == 0 &&
+	    peer_has(body, len, "\"trigger_id\"");
+	update = strncmp(head, "POST /api/views.update ", 23) == 0 &&
+	    peer_has(body, len, "\"view_id\":\"" SC_VIEW "\"");
+	ok = peer_bearer(head, headlen, SC_BOT_TOKEN) && (open || update);
+	pthread_mutex_lock(&peer_mu);
+	if (!ok)
+		peer_log.unexpected++;
+	else if (open)
+		peer_log.views_open++;
+	else if (peer_has(body, len, SC_CASE_NUMBER))
+		peer_log.view_created++;
+	else
+		peer_log.view_other++;
+	pthread_mutex_unlock(&peer_mu);
+	/* Slack answers its Web API with 200, ok or not. */
+	peer_send(200, ok ? peer_view : peer_bad_auth);
 }
 
 /* Answers one request: method and path in line, headers in head. */
@@ -242,6 +288,27 @@ peer_answer(const char *head, size_t headlen, const char *body,
 		pthread_mutex_unlock(&peer_mu);
 		peer_send(old ? 401 : 200, old ? peer_expired : new ?
 		    peer_contacts_next : peer_contacts);
+		return;
+	}
+	if (strncmp(head, "POST /services/data/" SC_API "/composite ",
+	    sizeof("POST /services/data/" SC_API "/composite ") - 1) == 0) {
+		old = !peer_bearer(head, headlen, SC_AT_REFRESHED) &&
+		    !peer_bearer(head, headlen, SC_AT_NEW);
+		new = peer_has(body, bodylen, SC_SUBJECT);
+		pthread_mutex_lock(&peer_mu);
+		if (old)
+			peer_log.expired++;
+		else if (new)
+			peer_log.creates++;
+		else
+			peer_log.unexpected++;
+		pthread_mutex_unlock(&peer_mu);
+		peer_send(old ? 401 : new ? 200 : 400, old ? peer_expired :
+		    new ? peer_composite : peer_not_found);
+		return;
+	}
+	if (strncmp(head, "POST /api/views.", 16) == 0) {
+		peer_slack(head, headlen, body, bodylen);
 		return;
 	}
 	if (strncmp(head, "POST " SC_HOOK " ", sizeof("POST " SC_HOOK " ") -

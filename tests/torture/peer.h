@@ -38,6 +38,12 @@ struct peer_seen {
 	int	 refused;		/* "only the person who searched" */
 	int	 post_error;		/* an apology */
 	int	 post_other;		/* anything else (peer_last_post) */
+	int	 post_created;		/* a message naming SC_CASE_NUMBER */
+	/* Slack's Web API and the Case: */
+	int	 views_open;		/* views.open answered */
+	int	 view_created;		/* views.update naming SC_CASE_NUMBER */
+	int	 view_other;		/* any other views.update */
+	int	 creates;		/* composites that created the Case */
 };
 
 /*

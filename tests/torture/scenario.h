@@ -74,4 +74,18 @@
 #define SC_FOREIGN	"Mallory Private Card 5e2f"
 #define SC_HOOK		"/hooks/actions/" SC_TEAM "/1/x"
 
+/*
+ * The Case form (submit): opened for Alice in the set-up through the
+ * real code (casejob_open: its row, views.open at the peer, the row
+ * bound to SC_VIEW), then submitted.  The peer plays Slack's Web API
+ * (views.open, views.update) for SC_BOT_TOKEN and Salesforce's composite
+ * create, which answers SC_CASE_ID and SC_CASE_NUMBER.
+ */
+#define SC_BOT_TOKEN	"xoxb-1-torture-bot-6d1e0f2a"
+#define SC_VIEW		"V0TORTURE1"
+#define SC_VIEW_HASH	"1700000000.abcdEFGH"
+#define SC_SUBJECT	"Printer on fire"
+#define SC_CASE_ID	"500000000000001AAA"
+#define SC_CASE_NUMBER	"00001026"
+
 #endif

@@ -76,6 +76,8 @@
 #include <json-c/json.h>
 #include <sqlite3.h>
 
+#include "casefrm.h"
+#include "casejob.h"
 #include "config.h"
 #include "crypto.h"
 #include "fault.h"
@@ -102,18 +104,21 @@ enum path {
 	PATH_SHARE,
 	PATH_MORE,
 	PATH_STEAL,
+	PATH_SUBMIT,
 	PATH__MAX
 };
 
 static const char *const path_names[PATH__MAX] = {
 	"link", "search", "logout", "confirm", "share", "more",
-	"steal"
+	"steal", "submit"
 };
 
 /* The paths of POST /slack/actions: a button pressed in a search's
  * results, answered at the response_url. */
 #define PATH_IS_ACTION(p)	((p) == PATH_SHARE || (p) == PATH_MORE || \
 				 (p) == PATH_STEAL)
+/* The paths answered at the peer's response_url (and Web API). */
+#define PATH_SLACK(p)		(PATH_IS_ACTION(p) || (p) == PATH_SUBMIT)
 
 /* What the answer said. */
 enum outcome {
@@ -168,6 +173,8 @@ static const struct slack_user	 mallory = { "", SC_TEAM, SC_MALLORY };
 static char			 alice_key[STORE_ACTION_KEY_LEN + 1];
 /* Mallory's (steal: Alice presses his Share button). */
 static char			 mallory_key[STORE_ACTION_KEY_LEN + 1];
+/* The key of Alice's Case form (submit). */
+static char			 case_key[STORE_ACTION_KEY_LEN + 1];
 static char			 hook_prefix[80], hook_url[160];
 static char			 workdir[256];
 static char			 certdir[300];
@@ -185,7 +192,7 @@ static const char *const secrets[] = {
 	SC_AT_OLD, SC_RT_OLD, SC_AT_NEW, SC_RT_NEW, SC_AT_REFRESHED,
 	SC_RT_ROTATED, SC_CODE, SC_VERIFIER, SC_NONCE, SC_COOKIE,
 	SC_CLIENT_SECRET, SC_SIGNING_SECRET, SC_KEY, SC_CONFIRM_NONCE,
-	SC_CONFIRM_COOKIE, SC_CONFIRM_CODE
+	SC_CONFIRM_COOKIE, SC_CONFIRM_CODE, SC_BOT_TOKEN
 };
 
 /* --- The 3-second rule, switched off ----------------------------------- */
@@ -321,7 +328,8 @@ config_setup(enum path p)
 	static char	 client_id[] = SC_CLIENT_ID;
 	static char	 client_secret[] = SC_CLIENT_SECRET;
 	static char	 api[] = SC_API;
-	static char	 login[64];
+	static char	 login[64], slack_api[80];
+	static char	 bot[] = SC_BOT_TOKEN;
 
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.slack_signing_secret = signing;
@@ -335,8 +343,14 @@ config_setup(enum path p)
 	/* A button's answer goes to its response_url: the peer's. */
 	snprintf(hook_prefix, sizeof(hook_prefix), "%s/hooks/", peer_url());
 	snprintf(hook_url, sizeof(hook_url), "%s" SC_HOOK, peer_url());
-	if (PATH_IS_ACTION(p))
+	if (PATH_SLACK(p))
 		cfg.response_url_prefix = hook_prefix;
+	/* The Case form's views at Slack: the peer, with SLACK_BOT_TOKEN. */
+	snprintf(slack_api, sizeof(slack_api), "%s/api", peer_url());
+	if (p == PATH_SUBMIT) {
+		cfg.slack_api_url = slack_api;
+		cfg.slack_bot_token = bot;
+	}
 	cfg.sf.name = name;
 	cfg.sf.login_url = login;
 	cfg.sf.login_host = host;
@@ -518,6 +532,40 @@ out:
 }
 
 /*
+ * Alice's Case form, opened through the real code as /case opens it
+ * (casejob_open: the row made, views.open at the peer, the row bound to
+ * the view SC_VIEW), with the peer's response_url; its key into
+ * case_key.  Returns 0 or -1 (printed).
+ */
+static int
+template_case(void)
+{
+	struct session		*s;
+	struct session_as	 as;
+	struct casefrm		 f;
+	struct slackweb_view	 v;
+	enum slackweb_result	 wr = SLACKWEB_ERROR;
+
+	memset(&as, 0, sizeof(as));
+	memset(&v, 0, sizeof(v));
+	casefrm_init(&f);
+	if ((s = session_new(&cfg)) == NULL)
+		return -1;
+	if (session_mode(s, &alice, &as) == SESSION_OK &&
+	    casefrm_set(&f.response_url, hook_url) == 0)
+		wr = casejob_open(s, &alice, &f, as.integration,
+		    "13345224609.738474920.8088930838d88f0", SC_BOT_TOKEN,
+		    case_key, &v);
+	if (wr != SLACKWEB_OK || strcmp(v.id, SC_VIEW) != 0)
+		fprintf(stderr, "torture: the set-up form did not open: %s\n",
+		    slackweb_result_str(wr));
+	casefrm_free(&f);
+	session_as_free(&as);
+	session_free(s);
+	return wr == SLACKWEB_OK && strcmp(v.id, SC_VIEW) == 0 ? 0 : -1;
+}
+
+/*
  * Builds the database every run starts from: Alice linked to the old
  * Salesforce user, and her login in flight (nonce taken, state and
  * cookie recorded with the verifier), valid for a year; for the confirm
@@ -562,6 +610,8 @@ template_build(enum path p, int full_wal)
 	store_close(st);
 	st = NULL;
 	if (PATH_IS_ACTION(p) && template_search(later) == -1)
+		goto out;
+	if (p == PATH_SUBMIT && template_case() == -1)
 		goto out;
 	if (sqlite3_open_v2(dbpath, &db, SQLITE_OPEN_READWRITE, NULL) !=
 	    SQLITE_OK || sqlite3_exec(db, "PRAGMA wal_checkpoint(TRUNCATE)",
@@ -765,6 +815,33 @@ fake_press(const char *action_id, const char *value, int trigger)
 	    "\"block_id\":\"r1\",\"value\":\"%s\","
 	    "\"action_ts\":\"1700000000.00000%d\"}]}", trigger % 10, hook_url,
 	    action_id, value, trigger % 10);
+	fake_payload_form(json, body, sizeof(body));
+	fake_signed(body);
+}
+
+/* Alice submitting her Case form (another trigger 0-9: no replay). */
+static void
+fake_submit(int trigger)
+{
+	char	 json[2500], body[sizeof(fk.body)];
+
+	snprintf(json, sizeof(json), "{\"type\":\"view_submission\","
+	    "\"user\":{\"id\":\"" SC_USER "\",\"username\":\"alice\","
+	    "\"team_id\":\"" SC_TEAM "\"},\"team\":{\"id\":\"" SC_TEAM "\","
+	    "\"domain\":\"torture\"},\"api_app_id\":\"A0TORTURE\","
+	    "\"trigger_id\":\"13345224609.738474920.808893083%d\","
+	    "\"view\":{\"id\":\"" SC_VIEW "\",\"type\":\"modal\","
+	    "\"callback_id\":\"case\",\"hash\":\"" SC_VIEW_HASH "\","
+	    "\"private_metadata\":\"%s\",\"state\":{\"values\":{"
+	    "\"case_subject\":{\"subject\":{\"type\":\"plain_text_input\","
+	    "\"value\":\"" SC_SUBJECT "\"}},"
+	    "\"case_description\":{\"description\":{\"type\":"
+	    "\"plain_text_input\",\"value\":\"It smokes.\"}},"
+	    "\"case_priority\":{\"priority\":{\"type\":\"static_select\","
+	    "\"selected_option\":{\"text\":{\"type\":\"plain_text\","
+	    "\"text\":\"High\"},\"value\":\"High\"}}},"
+	    "\"case_account\":{\"account\":{\"type\":\"plain_text_input\","
+	    "\"value\":null}}}}}}", trigger % 10, case_key);
 	fake_payload_form(json, body, sizeof(body));
 	fake_signed(body);
 }
@@ -995,6 +1072,50 @@ action_outcome(enum path p, const struct answer *a,
 }
 
 /*
+ * Classifies the answer to a Case form's submission: the form replaced
+ * by "Creating your Case" (OUT_SUCCESS: accepted; what it came to is
+ * judged from the row and the peer), or a readable error that keeps the
+ * form or says nothing was created (or a plain 500 or 503, or the
+ * replay cache's apology).  Anything else fails the run.
+ */
+static enum outcome
+submit_outcome(const struct answer *a, char *why, size_t n)
+{
+	struct json_object	*msg = NULL, *v;
+	const char		*act;
+	enum outcome		 o = OUT_BAD;
+
+	if ((a->status == 503 && strcmp(a->body,
+	    "temporarily unavailable\n") == 0) ||
+	    (a->status == 500 && (strcmp(a->body, "out of memory\n") == 0 ||
+	    strcmp(a->body, "out of memory") == 0)))
+		return OUT_ERROR;
+	if (a->status != 200 || strcmp(a->type, "application/json") != 0 ||
+	    (msg = json_tokener_parse(a->body)) == NULL) {
+		snprintf(why, n, "answer %d %s: %.80s", a->status, a->type,
+		    a->body);
+		goto out;
+	}
+	if (!json_object_object_get_ex(msg, "response_action", &v)) {
+		if (contact_outcome(PATH_SUBMIT, a, why, n) == OUT_ERROR)
+			o = OUT_ERROR;
+		goto out;
+	}
+	act = json_object_get_string(v);
+	if (strcmp(act, "update") == 0 && strstr(a->body, "Creating your "
+	    "Case in Salesforce") != NULL)
+		o = OUT_SUCCESS;
+	else if ((strcmp(act, "errors") == 0 || strcmp(act, "update") == 0) &&
+	    strstr(a->body, "Something went wrong on our side") != NULL)
+		o = OUT_ERROR;
+	else
+		snprintf(why, n, "misleading answer: %.100s", a->body);
+out:
+	json_object_put(msg);
+	return o;
+}
+
+/*
  * Classifies an /oauth/callback answer: the success page naming the new
  * Salesforce user and Alice, or a complete error page whose title does
  * not blame Salesforce or the login for what was our failure, or the
@@ -1066,6 +1187,12 @@ struct pending {
 	int	 alice_orig;	/* ... her set-up search's row, state 0 */
 	int	 mallory_rows;	/* action rows of Mallory's, state 0 */
 	int	 other_rows;	/* rows of anybody else, or moved state */
+	/* submit: Alice's Case form row (-1: none) */
+	int	 case_state;	/* enum casefrm_state */
+	int	 case_numbered;	/* 1: SC_CASE_NUMBER, -1: another, 0: none */
+	long long case_creating_at;
+	int	 case_no_link;	/* created, but its instance URL lost: it
+				   cannot be shown (memory ran out) */
 };
 
 /*
@@ -1126,6 +1253,47 @@ pending_read(sqlite3 *db, struct pending *pd, char *why, size_t n)
 	rc = 0;
 out:
 	sqlite3_finalize(s);
+	return rc;
+}
+
+/*
+ * Reads Alice's Case form row into pd: its state, whether it names the
+ * Case, and when it went to CREATING.  Returns 0, or -1 with why.
+ */
+static int
+case_read(struct store *st, struct pending *pd, char *why, size_t n)
+{
+	struct store_action	 row;
+	struct casefrm		 f;
+	enum store_result	 sr;
+	int			 rc = -1;
+
+	memset(&row, 0, sizeof(row));
+	casefrm_init(&f);
+	pd->case_state = -1;
+	if ((sr = store_action_get(st, &alice, STORE_ACTION_CASE, case_key,
+	    time(NULL), &row)) != STORE_OK) {
+		snprintf(why, n, "the Case form's row: %s",
+		    store_result_str(sr));
+		goto out;
+	}
+	if (casefrm_load(row.data, &f) == -1) {
+		snprintf(why, n, "the Case form's row does not load");
+		goto out;
+	}
+	if (strcmp(row.view_id, SC_VIEW) != 0) {
+		snprintf(why, n, "the Case form's row left its view");
+		goto out;
+	}
+	pd->case_state = row.state;
+	pd->case_numbered = f.case_number == NULL ? 0 :
+	    strcmp(f.case_number, SC_CASE_NUMBER) == 0 ? 1 : -1;
+	pd->case_creating_at = f.creating_at;
+	pd->case_no_link = f.instance_url == NULL;
+	rc = 0;
+out:
+	casefrm_free(&f);
+	store_action_free(&row);
 	return rc;
 }
 
@@ -1198,6 +1366,9 @@ row_read(char *why, size_t n, struct pending *pd)
 	else
 		snprintf(why, n, "half-written link: user %s, version %lld",
 		    l.sf_user_id, (long long)l.version);
+	if (r != ROW_BROKEN && case_key[0] != '\0' &&
+	    case_read(st, pd, why, n) == -1)
+		r = ROW_BROKEN;
 out:
 	store_link_free(&l);
 	store_close(st);
@@ -1291,6 +1462,74 @@ judge_action(enum path p, enum outcome o, enum row r,
 }
 
 /*
+ * Judges what a submission left behind: the link old or refreshed (one
+ * refresh at most), the form's row OPEN with no Case, CREATING since a
+ * time, or CREATED naming the Case, which then was created in this run;
+ * an error answered before the row moved (OPEN, nothing created); a Case
+ * shown only when one was created; no other press's message.  Returns
+ * 0, or -1 with why.
+ */
+static int
+judge_submit(enum outcome o, enum row r, const struct peer_seen *ps,
+    const struct pending *pd, char *why, size_t n)
+{
+	long long	 now = (long long)time(NULL);
+
+	if ((r != ROW_OLD && r != ROW_REFRESHED) || ps->refresh_grants > 1 ||
+	    (r == ROW_REFRESHED && ps->refresh_grants != 1) ||
+	    ps->revoked_old + ps->revoked_new > 0 || ps->views_open > 0 ||
+	    ps->shared_own + ps->shared_bad + ps->next_page + ps->refused >
+	    0) {
+		snprintf(why, n, "the link is %s after %d refreshes, %d "
+		    "revokes; %d views opened; a press's message", row_names[r],
+		    ps->refresh_grants, ps->revoked_old + ps->revoked_new,
+		    ps->views_open);
+		return -1;
+	}
+	if (ps->creates > 1) {
+		snprintf(why, n, "%d Cases created by one submission",
+		    ps->creates);
+		return -1;
+	}
+	switch (pd->case_state) {
+	case CASEFRM_OPEN:
+		if (pd->case_numbered == 0 && pd->case_creating_at == 0)
+			break;
+		snprintf(why, n, "an OPEN form with a Case (%d) or a time",
+		    pd->case_numbered);
+		return -1;
+	case CASEFRM_CREATING:
+		if (pd->case_creating_at > now - 600 &&
+		    pd->case_creating_at <= now && pd->case_numbered == 0)
+			break;
+		snprintf(why, n, "CREATING without its time (%lld)",
+		    pd->case_creating_at);
+		return -1;
+	case CASEFRM_CREATED:
+		if (pd->case_numbered == 1 && ps->creates == 1)
+			break;
+		snprintf(why, n, "CREATED with case number %d after %d "
+		    "creates", pd->case_numbered, ps->creates);
+		return -1;
+	default:
+		snprintf(why, n, "the form's row is in state %d",
+		    pd->case_state);
+		return -1;
+	}
+	if (o == OUT_ERROR && (pd->case_state != CASEFRM_OPEN ||
+	    ps->creates > 0)) {
+		snprintf(why, n, "an error answered, yet the row is in state "
+		    "%d after %d creates", pd->case_state, ps->creates);
+		return -1;
+	}
+	if (ps->view_created + ps->post_created > 0 && ps->creates != 1) {
+		snprintf(why, n, "a Case shown that was not created");
+		return -1;
+	}
+	return 0;
+}
+
+/*
  * Judges what a run left behind for path p: the answer's outcome o, the
  * link row r, the pending grants pd, and what Salesforce saw.  Returns
  * 0, or -1 with why.
@@ -1353,6 +1592,8 @@ judge(enum path p, enum outcome o, enum row r, const struct peer_seen *ps,
 		return judge_confirm(o, r, ps, pd, why, n);
 	case PATH_SHARE:
 	case PATH_MORE:
+	case PATH_SUBMIT:
+		return judge_submit(o, r, ps, pd, why, n);
 	case PATH_STEAL:
 		return judge_action(p, o, r, ps, pd, why, n);
 	default:
@@ -1398,6 +1639,60 @@ follow_up_action(enum path p, struct session *s, char *why, size_t n)
 }
 
 /*
+ * After a submission that left the form's row as *pd, with creates
+ * Cases created: the same submission again, without faults.  An OPEN
+ * form is created now; a CREATING one is still creating; a CREATED one
+ * shows its Case; and the Case is never created twice.  Returns 0, or -1
+ * with why.
+ */
+static int
+follow_up_submit(struct session *s, const struct pending *pd, int creates,
+    char *why, size_t n)
+{
+	struct answer		 a;
+	struct peer_seen	 ps;
+	struct pending		 after;
+	const char		*perr;
+	long			 ours;
+
+	memset(&after, 0, sizeof(after));
+	peer_reset();
+	fake_submit(1);
+	ours = fault_live_ours();
+	torture_actions(&fk.req, s);
+	if (fault_live_ours() != ours) {
+		snprintf(why, n, "the next request leaked %ld allocations",
+		    fault_live_ours() - ours);
+		return -1;
+	}
+	if (answer_parse(&a, &perr) == -1) {
+		snprintf(why, n, "next request: %s", perr);
+		return -1;
+	}
+	peer_get(&ps);
+	if (creates + ps.creates > 1) {
+		snprintf(why, n, "the Case was created again by the next "
+		    "submission (the form was left %d)", pd->case_state);
+		return -1;
+	}
+	if (row_read(why, n, &after) == ROW_BROKEN)
+		return -1;
+	if (pd->case_state == CASEFRM_OPEN ? after.case_state !=
+	    CASEFRM_CREATED || ps.view_created != 1 :
+	    pd->case_state == CASEFRM_CREATING ? after.case_state !=
+	    CASEFRM_CREATING || strstr(a.body, "Creating your Case") == NULL :
+	    after.case_state != CASEFRM_CREATED ||
+	    (strstr(a.body, SC_CASE_NUMBER) == NULL && !(pd->case_no_link &&
+	    strstr(a.body, "Something went wrong on our side") != NULL))) {
+		snprintf(why, n, "the next submission of a form left %d: "
+		    "state %d, %d views updated, answer %.80s", pd->case_state,
+		    after.case_state, ps.view_created, a.body);
+		return -1;
+	}
+	return 0;
+}
+
+/*
  * After a run of path p that left the link r and the pending grants pd,
  * makes one more request on the same session, without faults, as the
  * worker's next request would: a search after link, search and a
@@ -1410,7 +1705,7 @@ follow_up_action(enum path p, struct session *s, char *why, size_t n)
  */
 static int
 follow_up(enum path p, struct session *s, enum row r,
-    const struct pending *pd, char *why, size_t n)
+    const struct pending *pd, int creates, char *why, size_t n)
 {
 	struct answer	 a;
 	struct pending	 after;
@@ -1421,6 +1716,8 @@ follow_up(enum path p, struct session *s, enum row r,
 
 	if (PATH_IS_ACTION(p))
 		return follow_up_action(p, s, why, n);
+	if (p == PATH_SUBMIT)
+		return follow_up_submit(s, pd, creates, why, n);
 	if (p == PATH_LOGOUT && r == ROW_ABSENT)
 		want = OUT_NOT_LINKED;
 	if (p == PATH_CONFIRM && r == ROW_OLD && pd->waiting == 1)
@@ -1492,6 +1789,8 @@ run_one(enum path p, enum fault_kind kind, long n, int *failed)
 		fake_callback();
 	else if (PATH_IS_ACTION(p))
 		fake_action(p, 0);
+	else if (p == PATH_SUBMIT)
+		fake_submit(0);
 	else
 		fake_contact(p == PATH_SEARCH ? SC_QUERY : p == PATH_LOGOUT ?
 		    "logout" : "confirm+" SC_CONFIRM_CODE, 0);
@@ -1499,7 +1798,7 @@ run_one(enum path p, enum fault_kind kind, long n, int *failed)
 	fault_arm(kind, n);
 	if (p == PATH_LINK)
 		torture_callback(&fk.req, s);
-	else if (PATH_IS_ACTION(p))
+	else if (PATH_SLACK(p))
 		torture_actions(&fk.req, s);
 	else
 		torture_contact(&fk.req, s);
@@ -1522,6 +1821,7 @@ run_one(enum path p, enum fault_kind kind, long n, int *failed)
 	peer_get(&ps);
 	o = p == PATH_LINK ? callback_outcome(&a, why, sizeof(why)) :
 	    PATH_IS_ACTION(p) ? action_outcome(p, &a, &ps, why, sizeof(why)) :
+	    p == PATH_SUBMIT ? submit_outcome(&a, why, sizeof(why)) :
 	    contact_outcome(p, &a, why, sizeof(why));
 	if (o == OUT_BAD)
 		goto fail;
@@ -1529,6 +1829,12 @@ run_one(enum path p, enum fault_kind kind, long n, int *failed)
 		goto fail;
 	if (judge(p, o, r, &ps, &pd, why, sizeof(why)) == -1)
 		goto fail;
+	/* An accepted submission succeeded when its Case was created, is
+	 * recorded and was shown. */
+	if (p == PATH_SUBMIT && o == OUT_SUCCESS &&
+	    (pd.case_state != CASEFRM_CREATED ||
+	    ps.view_created + ps.post_created == 0))
+		o = OUT_ERROR;
 	if (kind == FAULT_NONE || injected == 0) {
 		/* Nothing failed: the path must have succeeded. */
 		if (o != OUT_SUCCESS) {
@@ -1537,7 +1843,7 @@ run_one(enum path p, enum fault_kind kind, long n, int *failed)
 			goto fail;
 		}
 	}
-	if (follow_up(p, s, r, &pd, why, sizeof(why)) == -1)
+	if (follow_up(p, s, r, &pd, ps.creates, why, sizeof(why)) == -1)
 		goto fail;
 	session_free(s);
 	s = NULL;
@@ -1710,7 +2016,7 @@ usage(void)
 {
 	fprintf(stderr, "usage: torture [-kv] [-m max] [-s stride] "
 	    "[-p path]... [-f fault]...\n"
-	    "paths: link search logout confirm share more\n"
+	    "paths: link search logout confirm share more steal submit\n"
 	    "faults: malloc malloc-all sqlite-malloc sqlite-malloc-all io "
 	    "io-all disk-full\n");
 	exit(2);
