@@ -83,10 +83,6 @@ static const char *
 casejob_failure(enum session_result res)
 {
 	switch (res) {
-	case SESSION_TRANSIENT:
-		return "Salesforce did not answer in time. It may have "
-		    "created the Case anyway: look in Salesforce before you "
-		    "submit again.";
 	case SESSION_REFUSED:
 		return "Salesforce refused the request: your org may have "
 		    "reached its API limit, or your user may not create "
@@ -103,6 +99,12 @@ casejob_failure(enum session_result res)
 		    "not created. Please try again in a minute.";
 	}
 }
+
+/* What a create whose answer was lost says (SESSION_TRANSIENT): the
+ * Case may exist, and the form cannot be submitted again. */
+static const char casejob_unknown[] = "Salesforce did not answer in time, "
+    "so forcelink cannot tell whether it created the Case. Look in "
+    "Salesforce before you run /case again.";
 
 /* Posts msg to f's response_url, when there is one forcelink may use. */
 static void
@@ -194,7 +196,11 @@ casejob_create(struct session *s, const struct slack_user *who,
 	    "first=%s integration=\"%s\" iuser=%d", session_result_str(res),
 	    r.created, r.nerr, r.nerr > 0 ? r.err[0].code : "-",
 	    as->integration, as->integration_user);
-	if (res == SESSION_OK && r.created) {
+	/* Created is created, whatever failed after Salesforce answered
+	 * (the copy of the instance URL): the form must never open again
+	 * for a second Case.  Without the instance it has no link to show
+	 * (the views fail, and are not shown). */
+	if (r.created) {
 		to = CASEFRM_CREATED;
 		if (casefrm_set(&f->case_id, r.id) == -1 ||
 		    casefrm_set(&f->case_number, r.number) == -1 ||
@@ -207,6 +213,17 @@ casejob_create(struct session *s, const struct slack_user *who,
 		casefrm_map(&r, f->account, &pr);
 		view = casefrm_view_form(f, key, &pr);
 		msg = casefrm_message_problems(&pr);
+	} else if (res == SESSION_TRANSIENT) {
+		/*
+		 * The request may have reached Salesforce and the Case exist
+		 * (the answer was lost or late): the row stays CREATING with
+		 * its time, so that no submission of this form creates it
+		 * again (a late one is told what case_answer_state tells),
+		 * and the form gives way to a note without a submit button.
+		 */
+		to = CASEFRM_CREATING;
+		view = casefrm_view_note(key, casejob_unknown);
+		msg = render_message(casejob_unknown);
 	} else if (casejob_needs_login(res)) {
 		to = CASEFRM_WAITING;
 		if (casejob_login_url(s, who, names, key, f, &url, &kept) ==
@@ -220,18 +237,20 @@ casejob_create(struct session *s, const struct slack_user *who,
 		view = casefrm_view_form(f, key, &pr);
 		msg = casefrm_message_problems(&pr);
 	}
-	f->creating_at = 0;
-	if ((data = casefrm_data(f)) == NULL)
-		goto out;
-	sr = store_action_step(s->st, who, key, CASEFRM_CREATING, to, data,
-	    time(NULL));
-	if (sr != STORE_OK)
-		log_event(LOGL_WARN, "case.row", "outcome=%s to=%d",
-		    store_result_str(sr), (int)to);
+	if (to != CASEFRM_CREATING) {
+		f->creating_at = 0;
+		if ((data = casefrm_data(f)) == NULL)
+			goto out;
+		sr = store_action_step(s->st, who, key, CASEFRM_CREATING, to,
+		    data, time(NULL));
+		if (sr != STORE_OK)
+			log_event(LOGL_WARN, "case.row", "outcome=%s to=%d",
+			    store_result_str(sr), (int)to);
+	}
 	if (!casejob_show(s, view_id, bot_token, view) || post)
 		casejob_post(s, f, msg);
 out:
-	if (data == NULL)
+	if (data == NULL && to != CASEFRM_CREATING)
 		log_error("msg=\"out of memory: the Case form's outcome is "
 		    "not shown\"");
 	free(desc);

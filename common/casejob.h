@@ -5,13 +5,16 @@
  *
  * casejob_create() runs the one composite call that creates the Case
  * (session_case_create), moves the form's action row out of CREATING --
- * to CREATED, back to OPEN with Salesforce's refusal mapped onto the
- * inputs, or to WAITING with a new login link -- and shows the outcome:
- * views.update of the form's modal, and a message to the form's
+ * to CREATED (also when something of ours failed after Salesforce said
+ * so), back to OPEN with Salesforce's refusal mapped onto the inputs, or
+ * to WAITING with a new login link; or leaves it CREATING when
+ * Salesforce's answer was lost (the Case may exist) -- and shows the
+ * outcome: views.update of the form's modal, and a message to the form's
  * response_url when asked for or when the modal could not be updated
  * (the person closed it).  It never creates twice: the caller has moved
  * the row to CREATING with a compare-and-set, and a Case that may exist
- * (Salesforce did not answer) is said to maybe exist.
+ * (Salesforce did not answer) is said to maybe exist and its form is
+ * never open again.
  */
 #ifndef FORCELINK_CASEJOB_H
 #define FORCELINK_CASEJOB_H
