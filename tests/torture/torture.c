@@ -1592,10 +1592,10 @@ judge(enum path p, enum outcome o, enum row r, const struct peer_seen *ps,
 		return judge_confirm(o, r, ps, pd, why, n);
 	case PATH_SHARE:
 	case PATH_MORE:
-	case PATH_SUBMIT:
-		return judge_submit(o, r, ps, pd, why, n);
 	case PATH_STEAL:
 		return judge_action(p, o, r, ps, pd, why, n);
+	case PATH_SUBMIT:
+		return judge_submit(o, r, ps, pd, why, n);
 	default:
 		break;
 	}
@@ -1879,8 +1879,9 @@ static int
 log_check(enum path p, enum fault_kind kind)
 {
 	unsigned char	*log;
+	const char	*const keys[] = { alice_key, mallory_key, case_key };
 	const char	*sec;
-	size_t		 len;
+	size_t		 len, i;
 	int		 rc = 0;
 
 	if ((log = slurp(logpath, &len)) == NULL) {
@@ -1893,6 +1894,14 @@ log_check(enum path p, enum fault_kind kind)
 		    path_names[p], fault_name(kind), sec, logpath);
 		rc = -1;
 	}
+	/* The keys of the action rows are bearer keys: never logged. */
+	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		if (keys[i][0] != '\0' && memmem(log, len, keys[i],
+		    strlen(keys[i])) != NULL) {
+			say("  FAIL %s %s: an action row's key in the log %s\n",
+			    path_names[p], fault_name(kind), logpath);
+			rc = -1;
+		}
 	free(log);
 	return rc;
 }
