@@ -361,6 +361,27 @@ casejob_open_message(enum slackweb_result r)
 	}
 }
 
+enum install_result
+casejob_token(struct session *s, enum install_auth auth,
+    const struct store_install_ref *ref, const char *event, char **token,
+    const char **why)
+{
+	enum install_result	 ir;
+
+	*token = NULL;
+	*why = NULL;
+	if ((ir = install_web_token(s, auth, ref, token)) == INSTALL_OK)
+		return ir;
+	*token = NULL;
+	log_event(LOGL_WARN, event, "outcome=no_token token=%s",
+	    install_result_str(ir));
+	*why = ir == INSTALL_NOTFOUND ? "forcelink has no Slack bot token to "
+	    "open the Case form with: ask your admin to install the app (or "
+	    "set SLACK_BOT_TOKEN)." : "forcelink's Slack installation needs "
+	    "to be renewed: ask your admin to install the app again.";
+	return ir;
+}
+
 void
 casejob_refresh(struct session *s, const struct slack_user *who,
     struct session_as *as, struct casefrm *f, const char *key,
