@@ -104,26 +104,6 @@ casejob_failure(enum session_result res)
 	}
 }
 
-/* Posts msg to f's response_url, when there is one forcelink may use. */
-static void
-casejob_post(struct session *s, const struct casefrm *f, const char *msg)
-{
-	struct http_response	 resp;
-	enum http_result	 hr;
-
-	if (msg == NULL || f->response_url == NULL ||
-	    !session_response_url_ok(s->cfg, f->response_url)) {
-		log_event(LOGL_WARN, "case.post", "outcome=dropped");
-		return;
-	}
-	http_response_init(&resp);
-	hr = http_request(s->http, "POST", f->response_url, NULL,
-	    "application/json", msg, &resp);
-	log_event(hr == HTTP_OK && resp.status == 200 ? LOGL_INFO : LOGL_WARN,
-	    "case.post", "outcome=%s status=%ld", http_result_str(hr),
-	    hr == HTTP_OK ? resp.status : 0L);
-	http_response_free(&resp);
-}
 
 /* Replaces view view_id with view.  Returns 1 when Slack took it. */
 static int
@@ -229,7 +209,8 @@ casejob_create(struct session *s, const struct slack_user *who,
 		log_event(LOGL_WARN, "case.row", "outcome=%s to=%d",
 		    store_result_str(sr), (int)to);
 	if (!casejob_show(s, view_id, bot_token, view) || post)
-		casejob_post(s, f, msg);
+		(void)session_response_post(s, f->response_url, msg,
+		    "case.post");
 out:
 	if (data == NULL)
 		log_error("msg=\"out of memory: the Case form's outcome is "
