@@ -198,82 +198,127 @@ case_login(struct action_req *a, struct casefrm *f, const char *key)
 	free(view);
 }
 
-/* view_submission "case". */
-void
-actions_case_submit(struct action_req *a)
+/*
+ * The submitting user's form row for this view, opened into *f.
+ * Returns 0, or -1 once the submission is answered: another user's or
+ * another view's row, an expired one, or a form no longer open (a
+ * second submission).
+ */
+static int
+case_row(struct action_req *a, const char *key, struct store_action *row,
+    struct casefrm *f)
+{
+	enum store_result	 sr;
+
+	sr = store_action_get(a->s->st, &a->p.who, STORE_ACTION_CASE, key,
+	    time(NULL), row);
+	if (sr != STORE_OK) {
+		case_refuse(a, sr, NULL);
+		return -1;
+	}
+	/* A key of the same person's other form is not this view's. */
+	if (strcmp(row->view_id, a->p.view_id) != 0) {
+		case_refuse(a, STORE_MISMATCH, "other_view");
+		return -1;
+	}
+	if (casefrm_load(row->data, f) == -1) {
+		case_refuse(a, STORE_ERROR, "data");
+		return -1;
+	}
+	if (row->state != CASEFRM_OPEN) {
+		case_answer_state(a, row, f, key);
+		return -1;
+	}
+	return 0;
+}
+
+/* Reads the form's inputs into f and checks them here; returns 0, or -1
+ * once answered (Slack shows the problems under their inputs). */
+static int
+case_inputs(struct action_req *a, struct casefrm *f)
 {
 	struct casefrm_problems	 pr;
-	struct store_action	 row;
-	struct casefrm		 f;
-	enum store_result	 sr;
-	const char		*key = a->p.private_metadata;
 	const char		*v[CASEFRM__NBLOCKS];
-	char			*data = NULL, *view = NULL, *body = NULL;
-	char			*tok = NULL;
+	char			*body;
 	size_t			 i;
 	int			 n;
 
-	memset(&row, 0, sizeof(row));
-	casefrm_init(&f);
-	reply_later_raw(&a->rp, case_slow);
-	sr = store_action_get(a->s->st, &a->p.who, STORE_ACTION_CASE,
-	    key != NULL ? key : "", time(NULL), &row);
-	if (sr != STORE_OK) {
-		case_refuse(a, sr, NULL);
-		goto out;
-	}
-	/* A key of the same person's other form is not this view's. */
-	if (strcmp(row.view_id, a->p.view_id) != 0) {
-		case_refuse(a, STORE_MISMATCH, "other_view");
-		goto out;
-	}
-	if (casefrm_load(row.data, &f) == -1) {
-		case_refuse(a, STORE_ERROR, "data");
-		goto out;
-	}
-	if (row.state != CASEFRM_OPEN) {
-		case_answer_state(a, &row, &f, key);
-		goto out;
-	}
 	for (i = 0; i < CASEFRM__NBLOCKS; i++)
 		v[i] = payload_input(&a->p, casefrm_block_id(i),
 		    casefrm_action_id(i));
-	if ((n = casefrm_read(&f, v, &pr)) != 0) {
-		log_event(LOGL_INFO, "case.submit", "outcome=%s problems=%d",
-		    n < 0 ? "nomem" : "invalid", n);
-		body = n > 0 ? casefrm_errors_response(&pr) : NULL;
-		if (body != NULL)
-			reply_raw(&a->rp, body);
-		else
-			case_update(a, NULL);
-		goto out;
-	}
-	if (case_unlinked(a)) {
-		case_login(a, &f, key);
-		goto out;
-	}
-	f.creating_at = (long long)time(NULL);
-	if ((data = casefrm_data(&f)) == NULL ||
+	if ((n = casefrm_read(f, v, &pr)) == 0)
+		return 0;
+	log_event(LOGL_INFO, "case.submit", "outcome=%s problems=%d",
+	    n < 0 ? "nomem" : "invalid", n);
+	body = n > 0 ? casefrm_errors_response(&pr) : NULL;
+	if (body != NULL)
+		reply_raw(&a->rp, body);
+	else
+		case_update(a, NULL);
+	free(body);
+	return -1;
+}
+
+/*
+ * Moves the row from OPEN to CREATING with f's data and answers the
+ * modal "Creating…".  Of two submissions of this view, exactly one gets
+ * 0; the other, and any failure, -1 once answered.
+ */
+static int
+case_claim(struct action_req *a, const char *key, struct casefrm *f)
+{
+	enum store_result	 sr;
+	char			*data = NULL, *view = NULL, *body = NULL;
+	int			 rc = -1;
+
+	f->creating_at = (long long)time(NULL);
+	if ((data = casefrm_data(f)) == NULL ||
 	    (view = casefrm_view_note(key, "Creating your Case in "
 	    "Salesforce…")) == NULL ||
 	    (body = casefrm_update_response(view)) == NULL) {
 		case_update(a, NULL);
 		goto out;
 	}
-	/* Of two submissions of this view, exactly one gets here. */
 	sr = store_action_step(a->s->st, &a->p.who, key, CASEFRM_OPEN,
 	    CASEFRM_CREATING, data, time(NULL));
-	if (sr == STORE_CONFLICT) {
+	if (sr == STORE_CONFLICT)
 		case_again(a, key);
-		goto out;
-	}
-	if (sr != STORE_OK) {
+	else if (sr != STORE_OK) {
 		log_event(LOGL_ERR, "case.submit", "outcome=row row=%s",
 		    store_result_str(sr));
 		case_update(a, NULL);
+	} else {
+		reply_raw(&a->rp, body);
+		rc = 0;
+	}
+out:
+	crypto_free_secret(data);
+	free(view);
+	free(body);
+	return rc;
+}
+
+/* view_submission "case": the row, the checks, the login first for the
+ * unlinked, the claim, then the Case created after the answer. */
+void
+actions_case_submit(struct action_req *a)
+{
+	struct store_action	 row;
+	struct casefrm		 f;
+	const char		*key = a->p.private_metadata;
+	char			*tok = NULL;
+
+	memset(&row, 0, sizeof(row));
+	casefrm_init(&f);
+	reply_later_raw(&a->rp, case_slow);
+	if (case_row(a, key, &row, &f) == -1 || case_inputs(a, &f) == -1)
+		goto out;
+	if (case_unlinked(a)) {
+		case_login(a, &f, key);
 		goto out;
 	}
-	reply_raw(&a->rp, body);
+	if (case_claim(a, key, &f) == -1)
+		goto out;
 	reply_finish(&a->rp);
 	if (install_web_token(a->s, a->auth, &a->ref, &tok) != INSTALL_OK)
 		tok = NULL;
@@ -281,9 +326,6 @@ actions_case_submit(struct action_req *a)
 	    tok, 0);
 out:
 	crypto_free_secret(tok);
-	crypto_free_secret(data);
-	free(view);
-	free(body);
 	casefrm_free(&f);
 	store_action_free(&row);
 }
@@ -309,6 +351,26 @@ actions_case_closed(struct action_req *a)
 	store_action_free(&row);
 }
 
+/* The shortcut's message's link (chat.getPermalink) into f; returns 1
+ * when f has it (the form is then updated to say so), else 0. */
+static int
+case_permalink(struct action_req *a, const char *tok, struct casefrm *f)
+{
+	struct slackweb_error	 werr;
+	enum slackweb_result	 wr;
+	char			*link = NULL;
+
+	wr = slackweb_permalink(a->s->http, a->s->cfg, tok, a->p.channel_id,
+	    a->p.message_ts, 0, &link, &werr);
+	log_event(wr == SLACKWEB_OK ? LOGL_INFO : LOGL_WARN, "case.permalink",
+	    "outcome=%s code=%s", slackweb_result_str(wr),
+	    werr.code[0] != '\0' ? werr.code : "-");
+	if (wr == SLACKWEB_OK && casefrm_set(&f->permalink, link) == -1)
+		wr = SLACKWEB_ERROR;
+	free(link);
+	return wr == SLACKWEB_OK;
+}
+
 /*
  * message_action "create_case" (acknowledged already): the form opens
  * at once with the message's first line as the subject and its text as
@@ -319,22 +381,17 @@ actions_case_closed(struct action_req *a)
 void
 actions_case_shortcut(struct action_req *a)
 {
-	struct slackweb_error	 werr;
 	struct slackweb_view	 v;
 	struct casefrm		 f;
 	enum slackweb_result	 wr;
-	enum install_result	 ir;
+	const char		*why;
 	char			 key[STORE_ACTION_KEY_LEN + 1];
-	char			*tok = NULL, *link = NULL;
+	char			*tok = NULL;
 
 	casefrm_init(&f);
-	if ((ir = install_web_token(a->s, a->auth, &a->ref, &tok)) !=
-	    INSTALL_OK) {
-		log_event(LOGL_WARN, "case.shortcut", "outcome=no_token "
-		    "token=%s", install_result_str(ir));
-		reply_message(&a->rp, "forcelink has no Slack bot token to "
-		    "open the Case form with: ask your admin to install the "
-		    "app (or set SLACK_BOT_TOKEN).");
+	if (casejob_token(a->s, a->auth, &a->ref, "case.shortcut", &tok,
+	    &why) != INSTALL_OK) {
+		reply_message(&a->rp, why);
 		goto out;
 	}
 	if (casefrm_from_message(&f, a->p.message_text != NULL ?
@@ -352,17 +409,9 @@ actions_case_shortcut(struct action_req *a)
 		goto out;
 	}
 	reply_finish(&a->rp);
-	wr = slackweb_permalink(a->s->http, a->s->cfg, tok, a->p.channel_id,
-	    a->p.message_ts, 0, &link, &werr);
-	log_event(wr == SLACKWEB_OK ? LOGL_INFO : LOGL_WARN, "case.permalink",
-	    "outcome=%s code=%s", slackweb_result_str(wr),
-	    werr.code[0] != '\0' ? werr.code : "-");
-	if (wr == SLACKWEB_OK && casefrm_set(&f.permalink, link) == -1)
-		wr = SLACKWEB_ERROR;
 	casejob_refresh(a->s, &a->p.who, &a->as, &f, key, &v, tok,
-	    wr == SLACKWEB_OK);
+	    case_permalink(a, tok, &f));
 out:
 	crypto_free_secret(tok);
-	free(link);
 	casefrm_free(&f);
 }

@@ -391,25 +391,19 @@ case_open(struct contact *c, struct casefrm *f)
 {
 	struct slackweb_view	 v;
 	enum slackweb_result	 wr;
-	enum install_result	 ir;
-	char			 key[STORE_ACTION_KEY_LEN + 1];
+	const char		*why;
+	char			 key[STORE_ACTION_KEY_LEN + 1], msg[512];
 	char			*tok = NULL, *json = NULL;
 
 	reply_later(&c->rp, NULL, "Opening the Case form…");
 	if (c->trigger_id == NULL || c->trigger_id[0] == '\0')
 		return render_message("Slack sent no trigger to open the Case "
 		    "form with. Type `/case subject: details` instead.");
-	ir = install_web_token(c->s, c->auth, &c->ref, &tok);
-	if (ir != INSTALL_OK) {
-		log_event(LOGL_WARN, "cmd.case", "how=form outcome=no_token "
-		    "token=%s", install_result_str(ir));
-		json = render_message(ir == INSTALL_NOTFOUND ? "forcelink has "
-		    "no Slack bot token to open the Case form with: ask your "
-		    "admin to install the app (or set SLACK_BOT_TOKEN). "
-		    "Meanwhile, type `/case subject: details`." :
-		    "forcelink's Slack installation needs to be renewed: ask "
-		    "your admin to install the app again. Meanwhile, type "
-		    "`/case subject: details`.");
+	if (casejob_token(c->s, c->auth, &c->ref, "cmd.case", &tok, &why) !=
+	    INSTALL_OK) {
+		snprintf(msg, sizeof(msg), "%s Meanwhile, type `/case subject: "
+		    "details`.", why);
+		json = render_message(msg);
 		goto out;
 	}
 	if ((c->text[0] != '\0' && casefrm_set(&f->subject, c->text) == -1) ||

@@ -106,27 +106,6 @@ static const char casejob_unknown[] = "Salesforce did not answer in time, "
     "so forcelink cannot tell whether it created the Case. Look in "
     "Salesforce before you run /case again.";
 
-/* Posts msg to f's response_url, when there is one forcelink may use. */
-static void
-casejob_post(struct session *s, const struct casefrm *f, const char *msg)
-{
-	struct http_response	 resp;
-	enum http_result	 hr;
-
-	if (msg == NULL || f->response_url == NULL ||
-	    !session_response_url_ok(s->cfg, f->response_url)) {
-		log_event(LOGL_WARN, "case.post", "outcome=dropped");
-		return;
-	}
-	http_response_init(&resp);
-	hr = http_request(s->http, "POST", f->response_url, NULL,
-	    "application/json", msg, &resp);
-	log_event(hr == HTTP_OK && resp.status == 200 ? LOGL_INFO : LOGL_WARN,
-	    "case.post", "outcome=%s status=%ld", http_result_str(hr),
-	    hr == HTTP_OK ? resp.status : 0L);
-	http_response_free(&resp);
-}
-
 /* Replaces view view_id with view.  Returns 1 when Slack took it. */
 static int
 casejob_show(struct session *s, const char *view_id, const char *token,
@@ -248,7 +227,8 @@ casejob_create(struct session *s, const struct slack_user *who,
 			    store_result_str(sr), (int)to);
 	}
 	if (!casejob_show(s, view_id, bot_token, view) || post)
-		casejob_post(s, f, msg);
+		(void)session_response_post(s, f->response_url, msg,
+		    "case.post");
 out:
 	if (data == NULL && to != CASEFRM_CREATING)
 		log_error("msg=\"out of memory: the Case form's outcome is "
@@ -378,6 +358,27 @@ casejob_open_message(enum slackweb_result r)
 	default:
 		return slackweb_result_message(r);
 	}
+}
+
+enum install_result
+casejob_token(struct session *s, enum install_auth auth,
+    const struct store_install_ref *ref, const char *event, char **token,
+    const char **why)
+{
+	enum install_result	 ir;
+
+	*token = NULL;
+	*why = NULL;
+	if ((ir = install_web_token(s, auth, ref, token)) == INSTALL_OK)
+		return ir;
+	*token = NULL;
+	log_event(LOGL_WARN, event, "outcome=no_token token=%s",
+	    install_result_str(ir));
+	*why = ir == INSTALL_NOTFOUND ? "forcelink has no Slack bot token to "
+	    "open the Case form with: ask your admin to install the app (or "
+	    "set SLACK_BOT_TOKEN)." : "forcelink's Slack installation needs "
+	    "to be renewed: ask your admin to install the app again.";
+	return ir;
 }
 
 void

@@ -20,6 +20,7 @@
 #define FORCELINK_CASEJOB_H
 
 #include "casefrm.h"
+#include "install.h"
 #include "session.h"
 #include "slackweb.h"
 #include "store.h"
@@ -49,6 +50,16 @@ enum slackweb_result casejob_open(struct session *,
 
 /* What to tell the person whose form casejob_open() could not open. */
 const char	*casejob_open_message(enum slackweb_result);
+
+/*
+ * The bot token to open the form with (install_web_token, given what
+ * install_gate() said of the workspace): INSTALL_OK with *token, or
+ * another result (logged as event) with *why, what to tell the person
+ * (none at all to use, or an installation to renew).
+ */
+enum install_result casejob_token(struct session *, enum install_auth,
+		    const struct store_install_ref *, const char *event,
+		    char **token, const char **why);
 
 /*
  * After Slack has its answer to the form just opened (key, *v): reads

@@ -136,31 +136,19 @@ reply_answered(const struct reply *rp)
 	return rp->answered;
 }
 
-/* POSTs json to the request's response_url, when it is allowed. */
+/* POSTs json to the request's response_url, when it is allowed, and
+ * counts the outcome. */
 static void
 reply_post(struct reply *rp, const char *json)
 {
-	struct http_response	 resp;
-	enum http_result	 hr;
-	int			 ok;
+	static const enum metrics_deferred	 counted[] = {
+		[SESSION_POST_OK] = METRICS_DEFERRED_POSTED,
+		[SESSION_POST_FAILED] = METRICS_DEFERRED_FAILED,
+		[SESSION_POST_DROPPED] = METRICS_DEFERRED_DROPPED
+	};
 
-	if (!session_response_url_ok(rp->s->cfg, rp->response_url)) {
-		log_event(LOGL_WARN, "slack.deferred", "outcome=dropped "
-		    "why=\"response_url missing or outside %s\"",
-		    rp->s->cfg->response_url_prefix);
-		metrics_deferred(METRICS_DEFERRED_DROPPED);
-		return;
-	}
-	http_response_init(&resp);
-	hr = http_request(rp->s->http, "POST", rp->response_url, NULL,
-	    "application/json", json, &resp);
-	ok = hr == HTTP_OK && resp.status == 200;
-	log_event(ok ? LOGL_INFO : LOGL_WARN, "slack.deferred",
-	    "outcome=%s status=%ld", http_result_str(hr),
-	    hr == HTTP_OK ? resp.status : 0L);
-	metrics_deferred(ok ? METRICS_DEFERRED_POSTED :
-	    METRICS_DEFERRED_FAILED);
-	http_response_free(&resp);
+	metrics_deferred(counted[session_response_post(rp->s,
+	    rp->response_url, json, "slack.deferred")]);
 }
 
 void

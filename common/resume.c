@@ -137,7 +137,8 @@ resume_run(struct session *s, const struct slack_user *who,
 		log_error("msg=\"out of memory: the answer is not posted\"");
 		goto out;
 	}
-	(void)search_post(s, search->response_url, msg, "resume.post");
+	(void)session_response_post(s, search->response_url, msg,
+	    "resume.post");
 out:
 	free(json);
 	free(msg);

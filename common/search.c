@@ -406,26 +406,3 @@ out:
 	json_object_put(root);
 	return r;
 }
-
-int
-search_post(struct session *s, const char *url, const char *json,
-    const char *event)
-{
-	struct http_response	 resp;
-	enum http_result	 hr;
-	int			 ok;
-
-	if (json == NULL || !session_response_url_ok(s->cfg, url)) {
-		log_event(LOGL_WARN, event, "outcome=%s", json == NULL ?
-		    "nomem" : "response_url_refused");
-		return -1;
-	}
-	http_response_init(&resp);
-	hr = http_request(s->http, "POST", url, NULL, "application/json",
-	    json, &resp);
-	ok = hr == HTTP_OK && resp.status == 200;
-	log_event(ok ? LOGL_INFO : LOGL_WARN, event, "outcome=%s status=%ld",
-	    http_result_str(hr), hr == HTTP_OK ? resp.status : 0L);
-	http_response_free(&resp);
-	return ok ? 0 : -1;
-}

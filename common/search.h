@@ -93,12 +93,4 @@ enum search_press search_more(struct session *, const struct slack_user *who,
 /* The answer to a press that came to r (not SEARCH_PRESS_OK). */
 char		*search_press_message(enum search_press r);
 
-/*
- * POSTs json to url, a response_url, when session_response_url_ok()
- * allows it.  Returns 0 when Slack took it (200), -1 otherwise (logged
- * as event).
- */
-int		 search_post(struct session *, const char *url,
-		    const char *json, const char *event);
-
 #endif

@@ -1405,3 +1405,28 @@ session_case_create(struct session *s, const struct slack_user *who,
 	return session_call(s, who, session_case_create_fn, &a, instance_url,
 	    as);
 }
+
+enum session_post
+session_response_post(struct session *s, const char *url, const char *json,
+    const char *event)
+{
+	struct http_response	 resp;
+	enum http_result	 hr;
+	int			 ok;
+
+	if (json == NULL || !session_response_url_ok(s->cfg, url)) {
+		log_event(LOGL_WARN, event, "outcome=dropped why=\"%s\"",
+		    json == NULL ? "no message (out of memory)" :
+		    "response_url missing or outside "
+		    "SLACK_RESPONSE_URL_PREFIX");
+		return SESSION_POST_DROPPED;
+	}
+	http_response_init(&resp);
+	hr = http_request(s->http, "POST", url, NULL, "application/json",
+	    json, &resp);
+	ok = hr == HTTP_OK && resp.status == 200;
+	log_event(ok ? LOGL_INFO : LOGL_WARN, event, "outcome=%s status=%ld",
+	    http_result_str(hr), hr == HTTP_OK ? resp.status : 0L);
+	http_response_free(&resp);
+	return ok ? SESSION_POST_OK : SESSION_POST_FAILED;
+}

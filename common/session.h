@@ -366,6 +366,23 @@ enum session_result session_login_url_keep(struct session *,
 int		 session_response_url_ok(const struct config *,
 		    const char *url);
 
+/*
+ * POSTs json (a Slack message) to url, a response_url, when
+ * session_response_url_ok() allows it: the one poster of every answer
+ * that comes after Slack's acknowledgement (reply.h, resumed searches,
+ * button presses, Cases).  Returns SESSION_POST_OK when Slack took it
+ * (200), SESSION_POST_FAILED when the post failed, SESSION_POST_DROPPED
+ * when none was made (json NULL, url NULL or not allowed).  Logged as
+ * event: outcome and status, never the URL (a capability).
+ */
+enum session_post {
+	SESSION_POST_OK,
+	SESSION_POST_FAILED,
+	SESSION_POST_DROPPED
+};
+enum session_post session_response_post(struct session *, const char *url,
+		    const char *json, const char *event);
+
 /* --- Cases (issue 15) -------------------------------------------------
  *
  * The Case form's two Salesforce calls (sf_case.h), run as
