@@ -2,7 +2,7 @@
  * torture: counted fault injection over forcelink's request paths
  * (issue 3), the method of SQLite's and curl's torture tests.
  *
- * Three paths run through the real handlers (handlers.h) against a real
+ * The paths run through the real handlers (handlers.h) against a real
  * HTTPS Salesforce (peer.h) and a real SQLite file:
  *  - link:   GET /oauth/callback replacing an existing link (state and
  *            cookie check, code exchange, userinfo, store, revoke of the
@@ -15,7 +15,15 @@
  *            grant waits for its code (FORCELINK_LINK_PROOF=code): the
  *            code checked, the grant taken from its login and stored in
  *            place of the old link in one transaction, the old refresh
- *            token revoked, answer.
+ *            token revoked, answer;
+ *  - share, more, steal: POST /slack/actions, a button of Alice's
+ *            search results (made in the set-up by search_run): Share
+ *            (her card posted in the channel at the response_url), More
+ *            (the next page at OFFSET 1, its row, the post), and Share
+ *            pressed on Mallory's results (refused);
+ *  - submit: POST /slack/actions, the view_submission of Alice's Case
+ *            form (opened in the set-up by casejob_open): CREATING, the
+ *            composite create, CREATED, views.update.
  * For each path and each fault kind (fault.h) the run is repeated with
  * the fault on event N = 1, 2, ... until a run completes without reaching
  * event N.  For the SQLite faults every run starts with the WAL one
