@@ -26,6 +26,7 @@ static struct sserver	 peer_srv = { -1, -1, -1, 0 };
 static pthread_t	 peer_thr;
 static int		 peer_thr_started;
 static char		 peer_base[64];
+char			 sc_bot_token[SC_BOT_TOKEN_MAX];
 
 static pthread_mutex_t	 peer_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct peer_seen	 peer_log;
@@ -219,7 +220,7 @@ peer_slack(const char *head, size_t headlen, const char *body, size_t len)
 	    peer_has(body, len, "\"trigger_id\"");
 	update = strncmp(head, "POST /api/views.update ", 23) == 0 &&
 	    peer_has(body, len, "\"view_id\":\"" SC_VIEW "\"");
-	ok = peer_bearer(head, headlen, SC_BOT_TOKEN) && (open || update);
+	ok = peer_bearer(head, headlen, sc_bot_token) && (open || update);
 	pthread_mutex_lock(&peer_mu);
 	if (!ok)
 		peer_log.unexpected++;
@@ -365,7 +366,11 @@ peer_token_reply(char *out, size_t n, const char *access,
 int
 peer_start(const char *certdir)
 {
-	char	 cert[PATH_MAX], key[PATH_MAX];
+	char	 cert[PATH_MAX], key[PATH_MAX], rnd[CRYPTO_TOKEN_MAX];
+
+	crypto_random_token(rnd, 32);
+	snprintf(sc_bot_token, SC_BOT_TOKEN_MAX, "xoxb-%s", rnd);
+	crypto_wipe(rnd, sizeof(rnd));
 
 	snprintf(cert, sizeof(cert), "%s/server.pem", certdir);
 	snprintf(key, sizeof(key), "%s/server.key", certdir);

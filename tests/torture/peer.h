@@ -15,6 +15,8 @@
 #ifndef FORCELINK_PEER_H
 #define FORCELINK_PEER_H
 
+#include "crypto.h"
+
 /* What the peer was asked since the last peer_reset(). */
 struct peer_seen {
 	int	 code_grants;		/* codes exchanged for tokens */
@@ -53,6 +55,11 @@ struct peer_seen {
  * stderr).
  */
 int		 peer_start(const char *certdir);
+
+/* The bot token of this run ("xoxb-" and 32 random bytes, base64url),
+ * made by peer_start(): the one the peer accepts for Slack's Web API. */
+#define SC_BOT_TOKEN_MAX	(5 + CRYPTO_TOKEN_MAX)
+extern char	 sc_bot_token[SC_BOT_TOKEN_MAX];
 void		 peer_stop(void);
 
 /* "https://127.0.0.1:PORT": both the login and the instance URL. */

@@ -78,10 +78,11 @@
  * The Case form (submit): opened for Alice in the set-up through the
  * real code (casejob_open: its row, views.open at the peer, the row
  * bound to SC_VIEW), then submitted.  The peer plays Slack's Web API
- * (views.open, views.update) for SC_BOT_TOKEN and Salesforce's composite
- * create, which answers SC_CASE_ID and SC_CASE_NUMBER.
+ * (views.open, views.update) for the run's bot token (sc_bot_token,
+ * peer.h: made at random by peer_start, so that no token-shaped string
+ * is committed) and Salesforce's composite create, which answers
+ * SC_CASE_ID and SC_CASE_NUMBER.
  */
-#define SC_BOT_TOKEN	"xoxb-1-torture-bot-6d1e0f2a"
 #define SC_VIEW		"V0TORTURE1"
 #define SC_VIEW_HASH	"1700000000.abcdEFGH"
 #define SC_SUBJECT	"Printer on fire"

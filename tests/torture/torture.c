@@ -200,7 +200,7 @@ static const char *const secrets[] = {
 	SC_AT_OLD, SC_RT_OLD, SC_AT_NEW, SC_RT_NEW, SC_AT_REFRESHED,
 	SC_RT_ROTATED, SC_CODE, SC_VERIFIER, SC_NONCE, SC_COOKIE,
 	SC_CLIENT_SECRET, SC_SIGNING_SECRET, SC_KEY, SC_CONFIRM_NONCE,
-	SC_CONFIRM_COOKIE, SC_CONFIRM_CODE, SC_BOT_TOKEN
+	SC_CONFIRM_COOKIE, SC_CONFIRM_CODE, sc_bot_token
 };
 
 /* --- The 3-second rule, switched off ----------------------------------- */
@@ -337,7 +337,6 @@ config_setup(enum path p)
 	static char	 client_secret[] = SC_CLIENT_SECRET;
 	static char	 api[] = SC_API;
 	static char	 login[64], slack_api[80];
-	static char	 bot[] = SC_BOT_TOKEN;
 
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.slack_signing_secret = signing;
@@ -357,7 +356,7 @@ config_setup(enum path p)
 	snprintf(slack_api, sizeof(slack_api), "%s/api", peer_url());
 	if (p == PATH_SUBMIT) {
 		cfg.slack_api_url = slack_api;
-		cfg.slack_bot_token = bot;
+		cfg.slack_bot_token = sc_bot_token;
 	}
 	cfg.sf.name = name;
 	cfg.sf.login_url = login;
@@ -562,7 +561,7 @@ template_case(void)
 	if (session_mode(s, &alice, &as) == SESSION_OK &&
 	    casefrm_set(&f.response_url, hook_url) == 0)
 		wr = casejob_open(s, &alice, &f, as.integration,
-		    "13345224609.738474920.8088930838d88f0", SC_BOT_TOKEN,
+		    "13345224609.738474920.8088930838d88f0", sc_bot_token,
 		    case_key, &v);
 	if (wr != SLACKWEB_OK || strcmp(v.id, SC_VIEW) != 0)
 		fprintf(stderr, "torture: the set-up form did not open: %s\n",
