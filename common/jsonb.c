@@ -63,3 +63,19 @@ jsonb_print(struct json_object *o, size_t max)
 	json_object_put(o);
 	return out;
 }
+
+int
+jsonb_str(struct json_object *obj, const char *key, const char **s,
+    size_t *n)
+{
+	struct json_object	*v;
+
+	if (obj == NULL || !json_object_object_get_ex(obj, key, &v) ||
+	    json_object_is_type(v, json_type_null))
+		return 0;
+	if (!json_object_is_type(v, json_type_string))
+		return -1;
+	*s = json_object_get_string(v);
+	*n = (size_t)json_object_get_string_len(v);
+	return strlen(*s) == *n ? 1 : -1;
+}

@@ -1,5 +1,6 @@
 /*
- * jsonb: building JSON with json-c, the few steps every builder repeats.
+ * jsonb: building JSON with json-c, the few steps every builder repeats
+ * (and the one reader of a string member, below).
  *
  * json-c takes over a value added to an object or an array only when
  * the add succeeds; these helpers take it over in every case (releasing
@@ -27,6 +28,16 @@ int		 jsonb_push(struct json_object *arr, struct json_object *v);
 
 /* A new object {"type": type, "text": s}, or NULL. */
 struct json_object *jsonb_text(const char *type, const char *s);
+
+/*
+ * Reading: member key of obj (an object, or NULL: absent) as a string,
+ * borrowed from obj.  Returns 1 with *s and *n, 0 when it is absent or
+ * null, -1 when it is of another type or holds a NUL (a string a C
+ * reader would see cut short).  The one reader of a string member of
+ * Slack's JSON (slackapi.c, slackweb.c, payload.c).
+ */
+int		 jsonb_str(struct json_object *obj, const char *key,
+		    const char **s, size_t *n);
 
 /* o printed (plain, "/" unescaped) into an allocated string of at most
  * max bytes, and o released; NULL when o is NULL, on memory exhaustion

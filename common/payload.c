@@ -8,6 +8,7 @@
 #include <json-c/json.h>
 
 #include "form.h"
+#include "jsonb.h"
 #include "payload.h"
 #include "sf.h"
 
@@ -56,27 +57,6 @@ payload_valid_ts(const char *s, size_t n)
 	return slackweb_valid_ts(s);
 }
 
-/*
- * Member key of obj (an object, or NULL: absent) as a string: 1 with
- * *s and *n, 0 when it is absent or null, -1 when it is of another type
- * or holds a NUL.
- */
-static int
-payload_member(struct json_object *obj, const char *key, const char **s,
-    size_t *n)
-{
-	struct json_object	*v;
-
-	if (obj == NULL || !json_object_object_get_ex(obj, key, &v) ||
-	    json_object_is_type(v, json_type_null))
-		return 0;
-	if (!json_object_is_type(v, json_type_string))
-		return -1;
-	*s = json_object_get_string(v);
-	*n = (size_t)json_object_get_string_len(v);
-	return strlen(*s) == *n ? 1 : -1;
-}
-
 /* Member key of obj as an object: 1 with *out, 0 when absent or null,
  * -1 when of another type. */
 static int
@@ -111,7 +91,7 @@ payload_copy(struct json_object *obj, const char *key, const char *name,
 	int		 m;
 
 	out[0] = '\0';
-	if ((m = payload_member(obj, key, &s, &n)) == -1 || n >= outsz ||
+	if ((m = jsonb_str(obj, key, &s, &n)) == -1 || n >= outsz ||
 	    (n > 0 && valid != NULL && !valid(s, n)) ||
 	    ((m == 0 || n == 0) && required)) {
 		*bad = name;
@@ -131,7 +111,7 @@ payload_dup(struct json_object *obj, const char *key, const char *name,
 	const char	*s = "";
 	size_t		 n = 0;
 
-	if (payload_member(obj, key, &s, &n) == -1 || n > max) {
+	if (jsonb_str(obj, key, &s, &n) == -1 || n > max) {
 		*bad = name;
 		return -1;
 	}
@@ -292,7 +272,7 @@ payload_type(struct json_object *root, enum payload_type *t)
 	const char	*s;
 	size_t		 i, n;
 
-	if (payload_member(root, "type", &s, &n) != 1)
+	if (jsonb_str(root, "type", &s, &n) != 1)
 		return -1;
 	for (i = 0; i < sizeof(payload_type_names) /
 	    sizeof(payload_type_names[0]); i++)
@@ -366,10 +346,10 @@ payload_input(const struct payload *p, const char *block_id,
 	if (payload_object(p->values, block_id, &block) != 1 ||
 	    payload_object(block, action_id, &input) != 1)
 		return NULL;
-	if (payload_member(input, "value", &s, &n) == 1)
+	if (jsonb_str(input, "value", &s, &n) == 1)
 		return n > 0 ? s : NULL;
 	if (payload_object(input, "selected_option", &opt) == 1 &&
-	    payload_member(opt, "value", &s, &n) == 1)
+	    jsonb_str(opt, "value", &s, &n) == 1)
 		return n > 0 ? s : NULL;
 	return NULL;
 }

@@ -24,6 +24,7 @@
 #include "crypto.h"
 #include "form.h"
 #include "http.h"
+#include "jsonb.h"
 #include "keyring.h"
 #include "log.h"
 #include "sf.h"
@@ -129,19 +130,14 @@ static enum slackapi_result
 slackapi_str(struct json_object *obj, const char *key, size_t max,
     int required, int (*valid)(const char *, size_t), char **out)
 {
-	struct json_object	*v;
 	const char		*s;
 	size_t			 len;
+	int			 m;
 
 	*out = NULL;
-	if (!json_object_object_get_ex(obj, key, &v) ||
-	    json_object_is_type(v, json_type_null))
+	if ((m = jsonb_str(obj, key, &s, &len)) == 0)
 		return required ? SLACKAPI_MALFORMED : SLACKAPI_OK;
-	if (!json_object_is_type(v, json_type_string))
-		return SLACKAPI_MALFORMED;
-	s = json_object_get_string(v);
-	len = (size_t)json_object_get_string_len(v);
-	if (len > max || strlen(s) != len)
+	if (m == -1 || len > max)
 		return SLACKAPI_MALFORMED;
 	if (len == 0 && valid != NULL)
 		return required ? SLACKAPI_MALFORMED : SLACKAPI_OK;

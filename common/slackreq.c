@@ -11,6 +11,7 @@
 
 #include "config.h"
 #include "crypto.h"
+#include "jsonb.h"
 #include "log.h"
 #include "reply.h"
 #include "req.h"
@@ -78,18 +79,18 @@ slackreq_signed(struct reply *rp, struct session *s, const struct buf *body)
 static int
 slackreq_token(struct reply *rp, struct session *s, const struct form *f)
 {
-	struct json_object	*root = NULL, *v_tok;
+	struct json_object	*root = NULL;
 	enum slack_verdict	 v;
 	const char		*tok = NULL, *payload;
+	size_t			 n;
 
 	if (f != NULL && (payload = form_get(f, "payload")) == NULL)
 		tok = form_get(f, "token");
 	else if (f != NULL && (root = sf_json_parse_strict(payload,
 	    strlen(payload))) != NULL &&
 	    json_object_is_type(root, json_type_object) &&
-	    json_object_object_get_ex(root, "token", &v_tok) &&
-	    json_object_is_type(v_tok, json_type_string))
-		tok = json_object_get_string(v_tok);
+	    jsonb_str(root, "token", &tok, &n) != 1)
+		tok = NULL;
 	v = slack_verify_token(s->cfg->slack_verification_token, tok);
 	if (root != NULL)
 		json_object_put(root);

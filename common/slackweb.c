@@ -23,6 +23,7 @@
 #include "config.h"
 #include "fiber.h"
 #include "form.h"
+#include "jsonb.h"
 #include "http.h"
 #include "log.h"
 #include "sf.h"
@@ -346,22 +347,6 @@ out:
 	return rv;
 }
 
-/* Reads string member key of obj: 0 with *out and *n, or -1 when it is
- * absent or not a string. */
-static int
-slackweb_member(struct json_object *obj, const char *key, const char **out,
-    size_t *n)
-{
-	struct json_object	*v;
-
-	if (!json_object_object_get_ex(obj, key, &v) ||
-	    !json_object_is_type(v, json_type_string))
-		return -1;
-	*out = json_object_get_string(v);
-	*n = (size_t)json_object_get_string_len(v);
-	return 0;
-}
-
 enum slackweb_result
 slackweb_parse_view(long status, long retry_after, const char *s,
     size_t len, struct slackweb_view *out, struct slackweb_error *err)
@@ -384,9 +369,9 @@ slackweb_parse_view(long status, long retry_after, const char *s,
 	rv = SLACKWEB_MALFORMED;
 	if (!json_object_object_get_ex(root, "view", &view) ||
 	    !json_object_is_type(view, json_type_object) ||
-	    slackweb_member(view, "id", &id, &idn) == -1 ||
+	    jsonb_str(view, "id", &id, &idn) != 1 ||
 	    !slackweb_valid_view_id(id, idn) ||
-	    slackweb_member(view, "hash", &hash, &hashn) == -1 ||
+	    jsonb_str(view, "hash", &hash, &hashn) != 1 ||
 	    !slackweb_valid_hash(hash, hashn))
 		goto out;
 	memcpy(v.id, id, idn);
@@ -417,13 +402,13 @@ slackweb_parse_permalink(const struct config *cfg, long status,
 	    err)) != SLACKWEB_OK)
 		return rv;
 	rv = SLACKWEB_MALFORMED;
-	if (slackweb_member(root, "permalink", &p, &n) == -1 ||
+	if (jsonb_str(root, "permalink", &p, &n) != 1 ||
 	    !slackweb_valid_permalink(cfg, p, n))
 		goto out;
 	/* The channel is optional in the reply; when there, it is ours. */
 	if (json_object_object_get_ex(root, "channel", &v) &&
 	    !json_object_is_type(v, json_type_null)) {
-		if (slackweb_member(root, "channel", &ch, &chn) == -1 ||
+		if (jsonb_str(root, "channel", &ch, &chn) != 1 ||
 		    (channel != NULL && (chn != strlen(channel) ||
 		    memcmp(ch, channel, chn) != 0)))
 			goto out;

@@ -209,7 +209,9 @@ def test_legacy_token_is_read_inside_the_payload(tmp_path):
         r = legacy.post_action(p, ts=None, sig=False)
         assert r.status == 200, (r.status, r.text)
         assert len(legacy.wait_hook(p["response_url"])) == 1
-        for tok in ("wrong-tok", "legacy-to", "", None, 7, ["legacy-tok"]):
+        # "legacy-tok\0x" reads as the token to a C string reader.
+        for tok in ("wrong-tok", "legacy-to", "", None, 7, ["legacy-tok"],
+                    "legacy-tok\u0000x"):
             bad = legacy.payload("block_actions", TEAM, USER, token=tok)
             bad["actions"] = [{"action_id": "no-such-button", "value": ""}]
             r = legacy.post_action(bad, ts=None, sig=False)
