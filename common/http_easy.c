@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include <curl/curl.h>
+#include <openssl/ssl.h>
 
 #include "buf.h"
 #include "http.h"
@@ -183,6 +184,29 @@ http_unprepare(CURL *c)
 	(void)curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
 	(void)curl_easy_setopt(c, CURLOPT_WRITEDATA, NULL);
 	(void)curl_easy_setopt(c, CURLOPT_ERRORBUFFER, NULL);
+	(void)curl_easy_setopt(c, CURLOPT_PREREQFUNCTION, NULL);
+	(void)curl_easy_setopt(c, CURLOPT_PREREQDATA, NULL);
+}
+
+/*
+ * libcurl tells the protocol only with the answer; the loop needs it as
+ * soon as the connection is up, so it asks the TLS library (the one
+ * libcurl is built with, OpenSSL on Debian) which ALPN protocol the
+ * handshake chose.
+ */
+int
+http_alpn_h2(CURL *c)
+{
+	struct curl_tlssessioninfo	*tsi = NULL;
+	const unsigned char		*p = NULL;
+	unsigned int			 n = 0;
+
+	if (curl_easy_getinfo(c, CURLINFO_TLS_SSL_PTR, &tsi) != CURLE_OK ||
+	    tsi == NULL || tsi->backend != CURLSSLBACKEND_OPENSSL ||
+	    tsi->internals == NULL)
+		return -1;
+	SSL_get0_alpn_selected((const SSL *)tsi->internals, &p, &n);
+	return n == 2 && memcmp(p, "h2", 2) == 0;
 }
 
 void

@@ -12,7 +12,7 @@ FL_PY=/usr/bin/python3
 # postgresql-15 for the tests' throwaway servers, tests/pg/pgctl, and
 # libpq-dev for the PostgreSQL store, issue 14).
 FL_PACKAGES="build-essential autoconf automake pkg-config libfcgi-dev
-libcurl4-openssl-dev libjson-c-dev libsqlite3-dev libsodium-dev sqlite3
+libcurl4-openssl-dev libssl-dev libjson-c-dev libsqlite3-dev libsodium-dev sqlite3
 nginx-light check python3-pytest python3-pytest-xdist openssl curl
 ca-certificates
 clang-14 libclang-rt-14-dev valgrind libasan8 libubsan1 mandoc

@@ -129,17 +129,23 @@ def last_conn(stack):
 
 
 def test_connections_kept_and_tls_sessions_resumed(stack):
-    # Twenty searches one after another: one connection at most (none
-    # when the worker still holds one from before), kept alive.
+    # Twenty searches one after another: one connection kept alive for
+    # them (none new when the worker holds one from before).  A worker's
+    # first transfer to a host is its probe, made in the loop's pool for
+    # hosts that multiplex; this stand-in speaks HTTP/1.1 only, so the
+    # transfers after it use the other pool, with one more connection,
+    # which resumes the probe's TLS session: one full handshake at most.
     last = last_conn(stack)
     for _ in range(20):
         r, url = load.search(stack, USER)
         assert load.classify(*load.final_message(stack, r, url)) == \
             "contacts"
     seq = forcelink_conns(stack, last)
-    assert len(seq) <= 1, seq
+    assert len(seq) <= 2, seq
+    assert len([c for c in seq if not c["resumed"]]) <= 1, seq
+    assert sum(c["requests"] for c in seq) == 20, seq
     if seq:
-        assert seq[0]["requests"] == 20, seq
+        assert seq[-1]["requests"] >= 19, seq
     # Ten at once need up to ten connections on HTTP/1.1: new ones resume
     # the session the worker already has, which only a session cache
     # shared by the loop's handles can give (with the share switched off,
