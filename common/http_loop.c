@@ -374,70 +374,67 @@ http_loop_prereq(void *arg, char *remote_ip, char *local_ip,
 	return CURL_PREREQFUNC_OK;
 }
 
-/* Adds running transfer x to pool id's multi handle, or finishes it
- * when libcurl refuses. */
+/*
+ * Gives running transfer x an easy handle and adds it to pool id's multi
+ * handle (a probe with the handshake's callback), or finishes it when
+ * that fails.  A transfer that waits for a probe gets its handle only
+ * here: a held one costs no handle's buffers.
+ */
 static void
-http_loop_add(struct http_loop *l, struct http_xfer *x, enum http_pool_id id)
+http_loop_launch(struct http_loop *l, struct http_xfer *x,
+    enum http_pool_id id, int probe)
 {
 	CURLMcode	 mc;
+	CURLcode	 cc = CURLE_FAILED_INIT;
 
 	x->pool = id;
 	x->held = 0;
+	if ((x->easy = http_loop_easy(l)) == NULL) {
+		cc = CURLE_OUT_OF_MEMORY;
+		goto fail;
+	}
+	if (http_prepare(x->easy, x) == -1 ||
+	    curl_easy_setopt(x->easy, CURLOPT_PRIVATE, x) != CURLE_OK)
+		goto fail;
+	if (probe && (curl_easy_setopt(x->easy, CURLOPT_PREREQFUNCTION,
+	    http_loop_prereq) != CURLE_OK ||
+	    curl_easy_setopt(x->easy, CURLOPT_PREREQDATA, x) != CURLE_OK))
+		goto fail;
 	if ((mc = curl_multi_add_handle(l->pool[id].multi, x->easy)) ==
 	    CURLM_OK)
 		return;
 	log_error("msg=\"%s\"", curl_multi_strerror(mc));
+fail:
 	http_loop_unlink(l, x);
-	http_loop_finish(l, x, CURLE_FAILED_INIT, 0);
+	http_loop_finish(l, x, cc, 0);
 }
 
 static void
 http_loop_start_one(struct http_loop *l, struct http_xfer *x, int stopping)
 {
+	enum http_route	 route;
+
 	x->rprev = x->rnext = NULL;
 	x->loop = l;
+	x->easy = NULL;
 	x->held = 0;
 	if (stopping && x->total_ms > HTTP_LOOP_STOP_MS)
 		x->total_ms = HTTP_LOOP_STOP_MS;
 	if (stopping && x->connect_ms > HTTP_LOOP_STOP_MS)
 		x->connect_ms = HTTP_LOOP_STOP_MS;
-	if ((x->easy = http_loop_easy(l)) == NULL) {
-		http_loop_finish(l, x, CURLE_OUT_OF_MEMORY, 0);
-		return;
-	}
-	if (http_prepare(x->easy, x) == -1 ||
-	    curl_easy_setopt(x->easy, CURLOPT_PRIVATE, x) != CURLE_OK) {
-		http_loop_finish(l, x, CURLE_FAILED_INIT, 0);
-		return;
-	}
 	if ((x->rnext = l->running) != NULL)
 		x->rnext->rprev = x;
 	l->running = x;
 	__atomic_store_n(&l->nrunning, l->nrunning + 1, __ATOMIC_RELAXED);
-	switch (http_origin_route(l->origins, x, http_loop_now_ms())) {
-	case HTTP_ROUTE_MUX:
-		http_loop_add(l, x, HTTP_POOL_MUX);
-		break;
-	case HTTP_ROUTE_PROBE:
-		/* In the small pool: a host that multiplexes then carries
-		 * the waiting transfers on the probe's connection. */
-		if (curl_easy_setopt(x->easy, CURLOPT_PREREQFUNCTION,
-		    http_loop_prereq) != CURLE_OK ||
-		    curl_easy_setopt(x->easy, CURLOPT_PREREQDATA, x) !=
-		    CURLE_OK) {
-			http_loop_unlink(l, x);
-			http_loop_finish(l, x, CURLE_FAILED_INIT, 0);
-			break;
-		}
-		http_loop_add(l, x, HTTP_POOL_MUX);
-		break;
-	case HTTP_ROUTE_HOLD:
+	route = http_origin_route(l->origins, x, http_loop_now_ms());
+	if (route == HTTP_ROUTE_HOLD) {
 		x->held = 1;	/* running, in no pool yet */
-		break;
-	default:
-		http_loop_add(l, x, HTTP_POOL_OTHER);
-		break;
+		return;
 	}
+	/* A probe runs in the small pool: a host that multiplexes then
+	 * carries the waiting transfers on the probe's connection. */
+	http_loop_launch(l, x, route == HTTP_ROUTE_PLAIN ? HTTP_POOL_OTHER :
+	    HTTP_POOL_MUX, route == HTTP_ROUTE_PROBE);
 }
 
 /* Starts the transfers that waited for a probe, their timeouts less the
@@ -456,22 +453,13 @@ http_loop_release(struct http_loop *l)
 		if ((l->ready = x->hnext) == NULL)
 			l->readytail = NULL;
 		x->hnext = NULL;
-		waited = now - x->held_ms;
-		if (waited > 0) {
+		if ((waited = now - x->held_ms) > 0) {
 			x->connect_ms = x->connect_ms > waited ?
 			    x->connect_ms - waited : 1;
 			x->total_ms = x->total_ms > waited ?
 			    x->total_ms - waited : 1;
-			if (curl_easy_setopt(x->easy, CURLOPT_CONNECTTIMEOUT_MS,
-			    x->connect_ms) != CURLE_OK ||
-			    curl_easy_setopt(x->easy, CURLOPT_TIMEOUT_MS,
-			    x->total_ms) != CURLE_OK) {
-				http_loop_unlink(l, x);
-				http_loop_finish(l, x, CURLE_FAILED_INIT, 0);
-				continue;
-			}
 		}
-		http_loop_add(l, x, (enum http_pool_id)x->pool);
+		http_loop_launch(l, x, (enum http_pool_id)x->pool, 0);
 	}
 }
 
