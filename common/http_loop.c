@@ -58,10 +58,11 @@
  * burst of 50 held 1.5 MB at rest. */
 #define HTTP_LOOP_SPARE		8
 /* Connections to one host at once, and idle ones kept after use: in
- * the other pool (HTTP/1.1: one per transfer in flight) and in the
+ * the other pool (HTTP/1.1: one per transfer in flight; a burst's idle
+ * TLS connections, 64 kept, held megabytes of a worker at rest) and in the
  * multiplexed one (each carries up to 100 transfers). */
 #define HTTP_LOOP_HOST_CONNS	256
-#define HTTP_LOOP_MAXCONNECTS	64
+#define HTTP_LOOP_MAXCONNECTS	16
 #define HTTP_LOOP_MUX_CONNS	8
 #define HTTP_LOOP_MUX_MAXCONNECTS 16
 #define HTTP_LOOP_EVENTS	64

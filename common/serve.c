@@ -19,6 +19,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <limits.h>
+#include <malloc.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -55,6 +56,8 @@
 #define SERVE_MAX_WORKERS	64
 #define SERVE_BACKLOG		4096
 #define SERVE_STACK		(512 * 1024)
+/* How often an idle worker gives freed memory back (serve_idle). */
+#define SERVE_IDLE_SECS		1
 /* How long a connection may take to deliver a whole request, and how
  * long a kept connection (FCGI_KEEP_CONN) may stay idle between two. */
 #define SERVE_REQUEST_MS	5000
@@ -100,6 +103,7 @@ static int			 pool_fd;
 static struct serve_thread	*pool_threads;
 static int			 pool_running;	/* threads not ended */
 static int			 pool_held;	/* requests held (atomic) */
+static unsigned long		 pool_taken;	/* requests ever (atomic) */
 static int			 pool_stopping;	/* atomic */
 static int			 pool_full;	/* -T reached, logged */
 
@@ -312,6 +316,7 @@ serve_on_listen(void *arg)
 	j->req.ipcFd = fd;
 	j->thr = t;
 	__atomic_add_fetch(&pool_held, 1, __ATOMIC_RELAXED);
+	__atomic_add_fetch(&pool_taken, 1, __ATOMIC_RELAXED);
 	if (fiber_spawn(t->sched, serve_job, j) == -1) {
 		__atomic_sub_fetch(&pool_held, 1, __ATOMIC_RELAXED);
 		close(fd);
@@ -393,14 +398,37 @@ serve_thread(void *arg)
  * ending by _exit would never get (into forcelink.log, where the
  * end-to-end harness looks).
  */
+/*
+ * Once a second while the worker waits for its signal: when requests
+ * came since the last look and none is held now, the memory their
+ * threads freed goes back to the kernel.  glibc keeps the freed middle
+ * of each thread's arena mapped (only the top is trimmed on free), so a
+ * worker that had served a burst of slow searches kept its peak, tens of
+ * megabytes, at rest for good.
+ */
+static void
+serve_idle(unsigned long *seen)
+{
+	unsigned long	 taken;
+
+	taken = __atomic_load_n(&pool_taken, __ATOMIC_RELAXED);
+	if (taken == *seen || __atomic_load_n(&pool_held,
+	    __ATOMIC_RELAXED) != 0)
+		return;
+	*seen = taken;
+	(void)malloc_trim(0);
+}
+
 static void __attribute__((noreturn))
 serve_worker_wait(const sigset_t *stop)
 {
-	struct timespec	 end;
-	int		 i;
+	struct timespec	 end, tick = { SERVE_IDLE_SECS, 0 };
+	unsigned long	 seen = 0;
+	int		 i, sig;
 
-	while (sigwaitinfo(stop, NULL) != SIGTERM)
-		continue;
+	while ((sig = sigtimedwait(stop, NULL, &tick)) != SIGTERM)
+		if (sig == -1 && errno == EAGAIN)
+			serve_idle(&seen);
 	log_event(LOGL_INFO, "worker.stop", "requests=%d",
 	    __atomic_load_n(&pool_held, __ATOMIC_RELAXED));
 	__atomic_store_n(&pool_stopping, 1, __ATOMIC_RELAXED);
