@@ -510,8 +510,10 @@ form_valid_printable(const char *s, size_t len)
 	return 1;
 }
 
-int
-form_urlencode(struct buf *b, const char *s)
+/* Percent-encodes s; with soql set, a space becomes '+' and ',' and '\''
+ * stay as they are. */
+static int
+form_encode(struct buf *b, const char *s, int soql)
 {
 	static const char	 hex[] = "0123456789ABCDEF";
 	const unsigned char	*p;
@@ -520,8 +522,14 @@ form_urlencode(struct buf *b, const char *s)
 	for (p = (const unsigned char *)s; *p != '\0'; p++) {
 		if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
 		    (*p >= '0' && *p <= '9') || *p == '-' || *p == '.' ||
-		    *p == '_' || *p == '~') {
+		    *p == '_' || *p == '~' ||
+		    (soql && (*p == ',' || *p == '\''))) {
 			if (buf_putc(b, *p) == -1)
+				return -1;
+			continue;
+		}
+		if (soql && *p == ' ') {
+			if (buf_putc(b, '+') == -1)
 				return -1;
 			continue;
 		}
@@ -532,4 +540,16 @@ form_urlencode(struct buf *b, const char *s)
 			return -1;
 	}
 	return 0;
+}
+
+int
+form_urlencode(struct buf *b, const char *s)
+{
+	return form_encode(b, s, 0);
+}
+
+int
+form_soqlencode(struct buf *b, const char *s)
+{
+	return form_encode(b, s, 1);
 }

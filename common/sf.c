@@ -1785,7 +1785,7 @@ sf_query_path(struct buf *path, const struct sf_org *org,
 	    buf_printf(path, "/services/data/%s/query?q=",
 	    org->api_version) == -1 ||
 	    sf_soql_search(&soql, q) == -1 ||
-	    form_urlencode(path, buf_cstr(&soql)) == -1)
+	    form_soqlencode(path, buf_cstr(&soql)) == -1)
 		goto out;
 	rc = 0;
 out:

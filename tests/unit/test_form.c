@@ -3,6 +3,7 @@
  * headers and percent-encoding (common/form.c).
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <check.h>
@@ -553,6 +554,58 @@ START_TEST(test_urlencode_table)
 }
 END_TEST
 
+/* SOQL in q=: decoded as a form value ('+' a space, %XX a byte), each
+ * gives the statement back. */
+static const struct {
+	const char	*in;
+	const char	*want;
+} soqlenc_cases[] = {
+	{ "", "" },
+	{ "a b", "a+b" },
+	{ "a+b&c=d", "a%2Bb%26c%3Dd" },
+	{ "Id, Name", "Id,+Name" },
+	{ "LIKE '%O\\'Brien%'", "LIKE+'%25O%5C'Brien%25'" },
+	{ "#;/?:@()*!$", "%23%3B%2F%3F%3A%40%28%29%2A%21%24" },
+	{ "caf\xc3\xa9\n\t", "caf%C3%A9%0A%09" },
+};
+
+/* Decodes a form value in place. */
+static void
+form_value_decode(char *s)
+{
+	char	*w = s;
+	int	 hi, lo;
+
+	for (; *s != '\0'; s++) {
+		if (*s == '+')
+			*w++ = ' ';
+		else if (*s == '%' && (hi = form_hexval(s[1])) != -1 &&
+		    (lo = form_hexval(s[2])) != -1) {
+			*w++ = (char)(hi << 4 | lo);
+			s += 2;
+		} else
+			*w++ = *s;
+	}
+	*w = '\0';
+}
+
+START_TEST(test_soqlencode_table)
+{
+	struct buf	 b;
+	char		*d;
+
+	buf_init(&b, 1024);
+	ck_assert_int_eq(form_soqlencode(&b, soqlenc_cases[_i].in), 0);
+	ck_assert_str_eq(buf_cstr(&b), soqlenc_cases[_i].want);
+	d = strdup(buf_cstr(&b));
+	ck_assert_ptr_nonnull(d);
+	form_value_decode(d);
+	ck_assert_str_eq(d, soqlenc_cases[_i].in);
+	free(d);
+	buf_free(&b);
+}
+END_TEST
+
 START_TEST(test_urlencode_ceiling_fails)
 {
 	struct buf	 b;
@@ -673,6 +726,8 @@ suite(void)
 	tcase_add_loop_test(tc, test_urlencode_table, 0,
 	    NELEM(urlenc_cases));
 	tcase_add_test(tc, test_urlencode_ceiling_fails);
+	tcase_add_loop_test(tc, test_soqlencode_table, 0,
+	    sizeof(soqlenc_cases) / sizeof(soqlenc_cases[0]));
 	tcase_add_test(tc, test_result_str);
 	suite_add_tcase(s, tc);
 	return s;

@@ -1616,11 +1616,13 @@ START_TEST(test_wire_query)
 	ck_assert_int_eq(query_contacts(w.h, &org, url, "00D!tok",
 	    "O'Brien 5%", &cs, NULL), SF_OK);
 	ck_assert_uint_eq(cs.n, 2);
+	/* Spaces as '+', ',' and '\'' as they are (the documentation's
+	 * "q=SELECT+name+from+Account"); '%' and '\\' encoded. */
 	assert_get(&w, "GET /services/data/v62.0/query?q="
-	    "SELECT%20Id%2C%20Name%2C%20Title%2C%20Email%2C%20Phone%2C%20"
-	    "MobilePhone%2C%20Account.Id%2C%20Account.Name%20FROM%20Contact"
-	    "%20WHERE%20Name%20LIKE%20%27%25O%5C%27Brien%205%5C%25%25%27%20"
-	    "ORDER%20BY%20Name%2C%20Id%20LIMIT%2011 HTTP/1.1\r\n", "00D!tok");
+	    "SELECT+Id,+Name,+Title,+Email,+Phone,+"
+	    "MobilePhone,+Account.Id,+Account.Name+FROM+Contact"
+	    "+WHERE+Name+LIKE+'%25O%5C'Brien+5%5C%25%25'+"
+	    "ORDER+BY+Name,+Id+LIMIT+11 HTTP/1.1\r\n", "00D!tok");
 	sf_records_free(&cs);
 	wire_stop(&w);
 }
