@@ -8,6 +8,14 @@
  * only; every comparison of secrets goes through sodium_memcmp.  Anything
  * that held key material or a plaintext secret is wiped before it is
  * released.
+ *
+ * SHA-256 (and the HMACs over it) runs in OpenSSL's libcrypto, already
+ * loaded for libcurl's TLS, whose code uses the CPU's SHA instructions:
+ * libsodium's is portable C, and the signature of every Slack request is
+ * an HMAC of its body (34,000 instructions of a warm /contact in
+ * libsodium).  When OpenSSL cannot (a failed allocation), libsodium
+ * computes the same digest; test_crypto checks the published vectors on
+ * both.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -16,6 +24,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
+#include <pthread.h>
 #include <sodium.h>
 
 #include "crypto.h"
@@ -33,6 +43,9 @@ _Static_assert(CRYPTO_NONCELEN + CRYPTO_TAGLEN == CRYPTO_SEAL_OVERHEAD,
 /* Bounds on the random part of a token (see crypto_random_token). */
 #define CRYPTO_TOKEN_MIN_BYTES	16
 #define CRYPTO_TOKEN_MAX_BYTES	32
+
+/* Parts of an HMAC's message taken in one pass (more go to libsodium). */
+#define CRYPTO_HMAC_PARTS_MAX	8
 
 /* The key text is a few dozen characters; anything longer is not a key. */
 #define CRYPTO_KEYTEXT_MAX	4096
@@ -225,10 +238,97 @@ crypto_random_token(char *out, size_t nbytes)
 	sodium_memzero(raw, sizeof(raw));
 }
 
+/* SHA-256 in OpenSSL: fetched once; a digest context per thread,
+ * freed when the thread ends. */
+static pthread_once_t	 crypto_evp_once = PTHREAD_ONCE_INIT;
+static EVP_MD		*crypto_evp_md;
+static pthread_key_t	 crypto_evp_key;
+static int		 crypto_evp_ready;
+static int		 crypto_evp_off;	/* tests: libsodium only */
+
+static void
+crypto_evp_free(void *ctx)
+{
+	EVP_MD_CTX_free(ctx);
+}
+
+static void
+crypto_evp_init(void)
+{
+	if ((crypto_evp_md = EVP_MD_fetch(NULL, "SHA256", NULL)) == NULL)
+		return;
+	if (pthread_key_create(&crypto_evp_key, crypto_evp_free) != 0) {
+		EVP_MD_free(crypto_evp_md);
+		crypto_evp_md = NULL;
+		return;
+	}
+	crypto_evp_ready = 1;
+}
+
+/* SHA-256 of the n parts in OpenSSL.  Returns 0, or -1 (nothing
+ * written) when it cannot. */
+static int
+crypto_evp_sha256(const struct crypto_part *parts, size_t n,
+    unsigned char out[CRYPTO_HASHLEN])
+{
+	EVP_MD_CTX	*ctx;
+	unsigned int	 len = 0;
+	size_t		 i;
+
+	if (crypto_evp_off ||
+	    pthread_once(&crypto_evp_once, crypto_evp_init) != 0 ||
+	    !crypto_evp_ready)
+		return -1;
+	if ((ctx = pthread_getspecific(crypto_evp_key)) == NULL) {
+		if ((ctx = EVP_MD_CTX_new()) == NULL)
+			return -1;
+		if (pthread_setspecific(crypto_evp_key, ctx) != 0) {
+			EVP_MD_CTX_free(ctx);
+			return -1;
+		}
+	}
+	if (EVP_DigestInit_ex(ctx, crypto_evp_md, NULL) != 1)
+		return -1;
+	for (i = 0; i < n; i++)
+		if (EVP_DigestUpdate(ctx, parts[i].p, parts[i].len) != 1)
+			return -1;
+	if (EVP_DigestFinal_ex(ctx, out, &len) != 1 || len != CRYPTO_HASHLEN)
+		return -1;
+	return 0;
+}
+
+int
+crypto_sha256_engine(int openssl)
+{
+	crypto_evp_off = !openssl;
+	if (pthread_once(&crypto_evp_once, crypto_evp_init) != 0)
+		return 0;
+	return openssl && crypto_evp_ready;
+}
+
+/* SHA-256 of the n parts: OpenSSL, or libsodium when it cannot. */
+static void
+crypto_sha256_parts(const struct crypto_part *parts, size_t n,
+    unsigned char out[CRYPTO_HASHLEN])
+{
+	crypto_hash_sha256_state	 st;
+	size_t				 i;
+
+	if (crypto_evp_sha256(parts, n, out) == 0)
+		return;
+	crypto_hash_sha256_init(&st);
+	for (i = 0; i < n; i++)
+		crypto_hash_sha256_update(&st, parts[i].p, parts[i].len);
+	crypto_hash_sha256_final(&st, out);
+	sodium_memzero(&st, sizeof(st));
+}
+
 void
 crypto_sha256(const char *s, unsigned char out[CRYPTO_HASHLEN])
 {
-	crypto_hash_sha256(out, (const unsigned char *)s, strlen(s));
+	const struct crypto_part	 part = { s, strlen(s) };
+
+	crypto_sha256_parts(&part, 1, out);
 }
 
 int
@@ -253,8 +353,9 @@ crypto_sha256_fd(int fd, unsigned char out[CRYPTO_HASHLEN])
 	return 0;
 }
 
-void
-crypto_hmac_sha256_parts(const void *key, size_t keylen,
+/* libsodium's HMAC-SHA256, for more parts than the one below takes. */
+static void
+crypto_hmac_sodium(const void *key, size_t keylen,
     const struct crypto_part *parts, size_t n, unsigned char out[32])
 {
 	crypto_auth_hmacsha256_state	 st;
@@ -268,6 +369,46 @@ crypto_hmac_sha256_parts(const void *key, size_t keylen,
 		crypto_auth_hmacsha256_update(&st, parts[i].p, parts[i].len);
 	crypto_auth_hmacsha256_final(&st, out);
 	sodium_memzero(&st, sizeof(st));
+}
+
+/*
+ * HMAC-SHA256 as RFC 2104 builds it over SHA-256 (a key longer than the
+ * block is hashed first, a shorter one padded with zeros):
+ * H((K ^ opad) || H((K ^ ipad) || message)).
+ */
+void
+crypto_hmac_sha256_parts(const void *key, size_t keylen,
+    const struct crypto_part *parts, size_t n, unsigned char out[32])
+{
+	struct crypto_part	 p[1 + CRYPTO_HMAC_PARTS_MAX];
+	unsigned char		 k0[64], pad[64], inner[CRYPTO_HASHLEN];
+	const struct crypto_part kp = { key, keylen };
+	size_t			 i;
+
+	if (n > CRYPTO_HMAC_PARTS_MAX) {
+		crypto_hmac_sodium(key, keylen, parts, n, out);
+		return;
+	}
+	memset(k0, 0, sizeof(k0));
+	if (keylen > sizeof(k0))
+		crypto_sha256_parts(&kp, 1, k0);
+	else if (keylen > 0)
+		memcpy(k0, key, keylen);
+	for (i = 0; i < sizeof(pad); i++)
+		pad[i] = k0[i] ^ 0x36;
+	p[0].p = pad;
+	p[0].len = sizeof(pad);
+	for (i = 0; i < n; i++)
+		p[1 + i] = parts[i];
+	crypto_sha256_parts(p, 1 + n, inner);
+	for (i = 0; i < sizeof(pad); i++)
+		pad[i] = k0[i] ^ 0x5c;
+	p[1].p = inner;
+	p[1].len = sizeof(inner);
+	crypto_sha256_parts(p, 2, out);
+	sodium_memzero(k0, sizeof(k0));
+	sodium_memzero(pad, sizeof(pad));
+	sodium_memzero(inner, sizeof(inner));
 }
 
 void
@@ -346,10 +487,9 @@ crypto_hmac_sha256(const void *key, size_t keylen, const void *msg,
 void
 crypto_pkce_challenge(const char *verifier, char out[44])
 {
-	unsigned char	 h[crypto_hash_sha256_BYTES];
+	unsigned char	 h[CRYPTO_HASHLEN];
 
-	crypto_hash_sha256(h, (const unsigned char *)verifier,
-	    strlen(verifier));
+	crypto_sha256(verifier, h);
 	sodium_bin2base64(out, 44, h, sizeof(h),
 	    sodium_base64_VARIANT_URLSAFE_NO_PADDING);
 }

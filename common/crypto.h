@@ -83,6 +83,11 @@ void	 crypto_sha256(const char *, unsigned char out[CRYPTO_HASHLEN]);
  * checksum).  Returns 0, or -1 with errno set by read(2). */
 int	 crypto_sha256_fd(int fd, unsigned char out[CRYPTO_HASHLEN]);
 
+/* Tests: SHA-256 and HMAC-SHA256 in OpenSSL (openssl 1, the default)
+ * or in libsodium only (0); both give the same digests.  Returns 1 when
+ * OpenSSL is used from now on. */
+int	 crypto_sha256_engine(int openssl);
+
 /* HMAC-SHA256 with a key of any length. */
 void	 crypto_hmac_sha256(const void *key, size_t keylen, const void *msg,
 	    size_t msglen, unsigned char out[32]);

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include <check.h>
+#include <sodium.h>
 
 #include "crypto.h"
 #include "testutil.h"
@@ -370,6 +371,59 @@ START_TEST(test_hmac_parts_slack_vector)
 }
 END_TEST
 
+/* Random keys (0 to 150 bytes, past the 64-byte block) and messages in
+ * 0 to 12 parts (past the one-pass limit of 8): OpenSSL's digests are
+ * libsodium's. */
+START_TEST(test_engines_agree)
+{
+	unsigned char	 key[150], msg[12][300], a[32], b[32];
+	struct crypto_part parts[12];
+	char		 text[301];
+	size_t		 i, n, keylen;
+	int		 round;
+
+	/* OpenSSL is there (libcurl's TLS needs it): its path is tested. */
+	ck_assert_int_eq(crypto_sha256_engine(1), 1);
+	for (round = 0; round < 300; round++) {
+		keylen = randombytes_uniform(sizeof(key) + 1);
+		randombytes_buf(key, keylen);
+		n = randombytes_uniform(13);
+		for (i = 0; i < n; i++) {
+			parts[i].len = randombytes_uniform(301);
+			randombytes_buf(msg[i], parts[i].len);
+			parts[i].p = msg[i];
+		}
+		(void)crypto_sha256_engine(1);
+		crypto_hmac_sha256_parts(key, keylen, parts, n, a);
+		(void)crypto_sha256_engine(0);
+		crypto_hmac_sha256_parts(key, keylen, parts, n, b);
+		ck_assert_mem_eq(a, b, sizeof(a));
+		for (i = 0; i < sizeof(text) - 1; i++)
+			text[i] = (char)(1 + randombytes_uniform(255));
+		text[randombytes_uniform(sizeof(text))] = '\0';
+		(void)crypto_sha256_engine(1);
+		crypto_sha256(text, a);
+		(void)crypto_sha256_engine(0);
+		crypto_sha256(text, b);
+		ck_assert_mem_eq(a, b, sizeof(a));
+	}
+	(void)crypto_sha256_engine(1);
+}
+END_TEST
+
+static void
+setup_sodium(void)
+{
+	setup();
+	(void)crypto_sha256_engine(0);
+}
+
+static void
+teardown_sodium(void)
+{
+	(void)crypto_sha256_engine(1);
+}
+
 START_TEST(test_pkce_rfc7636)
 {
 	char	 c[44];
@@ -699,6 +753,17 @@ suite(void)
 
 	tc = tcase_create("digests");
 	tcase_add_checked_fixture(tc, setup, NULL);
+	tcase_add_test(tc, test_sha256_vector);
+	tcase_add_loop_test(tc, test_hmac_rfc4231, 0, NELEM(hmac_cases));
+	tcase_add_test(tc, test_hmac_slack_vector);
+	tcase_add_test(tc, test_hmac_parts_slack_vector);
+	tcase_add_test(tc, test_pkce_rfc7636);
+	tcase_add_test(tc, test_engines_agree);
+	suite_add_tcase(s, tc);
+
+	/* The same vectors on the fallback, libsodium alone. */
+	tc = tcase_create("digests in libsodium");
+	tcase_add_checked_fixture(tc, setup_sodium, teardown_sodium);
 	tcase_add_test(tc, test_sha256_vector);
 	tcase_add_loop_test(tc, test_hmac_rfc4231, 0, NELEM(hmac_cases));
 	tcase_add_test(tc, test_hmac_slack_vector);
