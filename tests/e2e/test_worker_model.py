@@ -206,44 +206,6 @@ def test_kill_with_parked_requests_loses_only_those(stack):
     assert load.classify(*load.final_message(stack, r, url)) == "contacts"
 
 
-def pss_kb(pid):
-    with open("/proc/%d/smaps_rollup" % pid) as f:
-        return int([ln for ln in f if ln.startswith("Pss:")][0].split()[1])
-
-
-def test_idle_worker_gives_memory_back(stack):
-    # A hundred searches parked at once (a TLS connection each to this
-    # HTTP/1.1 stand-in), then answered: the worker's peak is its
-    # threads' freed memory, which glibc keeps mapped unless trimmed.
-    (pid,) = stack.worker_pids("contact")
-    peak = [0]
-    done = threading.Event()
-
-    def sample():
-        while not done.is_set():
-            peak[0] = max(peak[0], pss_kb(pid))
-            time.sleep(0.1)
-    sampler = threading.Thread(target=sample)
-    sampler.start()
-    stack.faults(delay=3)
-    try:
-        d0 = stack.sf_state()["delays"]
-        ts, out, urls = send_searches(stack, 100)
-        wait_parked(stack, d0, 100)
-        for t in ts:
-            t.join(30)
-        for url in urls:
-            assert stack.wait_hook(url, timeout=10), url
-    finally:
-        stack.faults(delay=None)
-        done.set()
-        sampler.join()
-    # Idle for a few of its 1-s looks: most of the peak is gone.
-    time.sleep(3.5)
-    after = pss_kb(pid)
-    assert after < peak[0] * 0.6, (peak[0], after)
-
-
 def test_sigterm_answers_what_it_holds_with_an_apology(stack):
     (pid,) = stack.worker_pids("contact")
     stack.faults(delay=10)
