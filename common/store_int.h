@@ -460,6 +460,8 @@ struct store {
 	unsigned int		 nreplay;	/* replay inserts so far */
 	int			 busy_cap_ms;	/* current cap of store_busy */
 	long			 busy_waited_us; /* in the current wait */
+	int			 ckpt_due;	/* the WAL is long: checkpoint
+						   once the writer is done */
 	enum store_result	 last_fail;	/* of the last failed call:
 						   STORE_BUSY or STORE_ERROR;
 						   STORE_OK once cleared */

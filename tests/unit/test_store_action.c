@@ -15,7 +15,10 @@
  * rows, data too long, data of every byte but NUL, the data and the key
  * looked for in plain text in the database, a ciphertext altered or moved
  * to another row, a key rotation after which the new key alone opens
- * every row, and the purge taking only expired rows.
+ * every row, and the purge taking only expired rows.  And migration 7
+ * (sql/007_action_view_index.sql): the rows of a version 6 database
+ * come through unchanged, one view is still backed by one row at most,
+ * and a row without a view is no longer in the view's index.
  */
 #include <limits.h>
 #include <pthread.h>
@@ -31,6 +34,7 @@
 #include "crypto.h"
 #include "keyring.h"
 #include "rekey.h"
+#include "schema.h"
 #include "slack.h"
 #include "store.h"
 #include "testutil.h"
@@ -903,6 +907,107 @@ START_TEST(test_action_rekey_unknown_key)
 }
 END_TEST
 
+/* The rows of slack_action as text, in rowid order: every column. */
+static char *
+all_rows(void)
+{
+	return tu_db_text(TU_SQL(
+	    "SELECT group_concat(r, ';') FROM (SELECT rowid || '|' || "
+	    "hex(key_hash) || '|' || kind || '|' || enterprise_id || '|' || "
+	    "team_id || '|' || user_id || '|' || coalesce(view_id, '-') || "
+	    "'|' || state || '|' || key_id || '|' || hex(data_ct) || '|' || "
+	    "created_at || '|' || expires_at AS r FROM slack_action "
+	    "ORDER BY rowid)",
+	    "SELECT string_agg(rowid || '|' || encode(key_hash, 'hex') || "
+	    "'|' || kind || '|' || enterprise_id || '|' || team_id || '|' || "
+	    "user_id || '|' || coalesce(view_id, '-') || '|' || state || "
+	    "'|' || key_id || '|' || encode(data_ct, 'hex') || '|' || "
+	    "created_at || '|' || expires_at, ';' ORDER BY rowid) "
+	    "FROM slack_action"));
+}
+
+/*
+ * A database of version 6 with rows, one of them backing a view: opening
+ * it migrates (007), every row is as it was, under the same rowid (key
+ * rotation's cursor), the view still belongs to its row alone, a row
+ * without a view can still take a free one, and the view's index is
+ * partial: only rows with a view are in it.
+ */
+START_TEST(test_action_migrate_7)
+{
+	struct slack_user	 u = user("", "T1", "U1");
+	const struct schema_migration *m;
+	struct store		*st;
+	unsigned char		 h[CRYPTO_HASHLEN];
+	char			 keys[3][STORE_ACTION_KEY_LEN + 1];
+	char			 lit[2 * CRYPTO_HASHLEN + 32], sql[512];
+	char			*before, *after;
+	time_t			 now = time(NULL);
+	int			 i;
+
+	m = tu_db_pg() ? schema_pg_migrations : schema_migrations;
+	for (i = 0; i < 6; i++) {
+		ck_assert_int_eq(m[i].version, i + 1);
+		tu_db_exec(m[i].sql);
+	}
+	tu_db_set_version(6);
+	for (i = 0; i < 3; i++) {
+		memset(keys[i], 'A' + i, STORE_ACTION_KEY_LEN);
+		keys[i][STORE_ACTION_KEY_LEN] = '\0';
+		crypto_sha256(keys[i], h);
+		snprintf(sql, sizeof(sql), "INSERT INTO slack_action "
+		    "(key_hash, kind, team_id, user_id, view_id, key_id, "
+		    "data_ct, created_at, expires_at) VALUES (%s, 1, 'T1', "
+		    "'U1', %s, '0123456789abcdef', %s, %lld, %lld)",
+		    tu_db_blob_lit(h, sizeof(h), lit, sizeof(lit)),
+		    i == 1 ? "'V0OLD'" : "NULL", i == 2 ?
+		    TU_SQL("X'00ff'", "'\\x00ff'::bytea") :
+		    TU_SQL("X'01'", "'\\x01'::bytea"), (long long)now,
+		    (long long)now + 600);
+		tu_db_exec(sql);
+	}
+	ck_assert_ptr_nonnull(before = all_rows());
+
+	st = open_with(&key_a);
+	ck_assert_int_eq(tu_db_version(), store_schema_version());
+	ck_assert_int_ge(store_schema_version(), 7);
+	after = all_rows();
+	ck_assert_str_eq(after, before);
+	free(after);
+	free(before);
+
+	/* V0OLD stays its row's; a row without a view takes a free one. */
+	ck_assert_int_eq(store_action_view(st, &u, keys[0], "V0OLD", now),
+	    STORE_EXISTS);
+	ck_assert_int_eq(store_action_view(st, &u, keys[1], "V0OLD", now),
+	    STORE_OK);
+	ck_assert_int_eq(store_action_view(st, &u, keys[0], "V0NEW", now),
+	    STORE_OK);
+	ck_assert_int_eq(store_action_view(st, &u, keys[2], "V0NEW", now),
+	    STORE_EXISTS);
+	ck_assert_int_eq(tu_db_try("UPDATE slack_action SET view_id = "
+	    "'V0OLD' WHERE view_id IS NULL"), -1);
+	ck_assert_int_eq(tu_db_int("SELECT count(*) FROM slack_action WHERE "
+	    "view_id IS NULL"), 1);
+
+	/* The index over view_id leaves the rows without one out, and
+	 * nothing else indexes view_id. */
+	ck_assert_int_eq(tu_db_int(TU_SQL(
+	    "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND "
+	    "name = 'slack_action_view' AND "
+	    "sql LIKE '%WHERE view_id IS NOT NULL'",
+	    "SELECT count(*) FROM pg_indexes WHERE "
+	    "indexname = 'slack_action_view' AND "
+	    "indexdef LIKE '%UNIQUE%WHERE (view_id IS NOT NULL)'")), 1);
+	ck_assert_int_eq(tu_db_int(TU_SQL(
+	    "SELECT count(*) FROM pragma_index_list('slack_action') AS l, "
+	    "pragma_index_info(l.name) AS c WHERE c.name = 'view_id'",
+	    "SELECT count(*) FROM pg_indexes WHERE "
+	    "tablename = 'slack_action' AND indexdef LIKE '%(view_id)%'")), 1);
+	store_close(st);
+}
+END_TEST
+
 static Suite *
 suite(void)
 {
@@ -928,6 +1033,7 @@ suite(void)
 	tcase_add_test(tc, test_action_altered);
 	tcase_add_test(tc, test_action_rekey);
 	tcase_add_test(tc, test_action_rekey_unknown_key);
+	tcase_add_test(tc, test_action_migrate_7);
 	suite_add_tcase(s, tc);
 	return s;
 }
