@@ -34,7 +34,9 @@
  * write a token switch to synchronous=FULL first, because a refresh
  * token that Salesforce rotated cannot be fetched again.
  *
- * Checkpoints: every request writes (the replay cache), and with dozens
+ * Checkpoints: most requests write (every search page's slack_action
+ * row; before the replay cache moved to its own shared file, every
+ * request wrote), and with dozens
  * of threads reading at any instant SQLite's automatic checkpoint never
  * finds a moment when the WAL can start over: the file grew by about
  * 7 KB per request without end, and once past 1000 pages every commit
