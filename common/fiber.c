@@ -881,6 +881,25 @@ fiber_deadline_check(void)
 }
 
 void
+fiber_yield(void)
+{
+	struct fiber		*f = fiber_self();
+	struct fiber_sched	*s;
+
+	if (f == NULL)
+		return;
+	s = f->sched;
+	/* Queued at the tail at once: it runs again after every fiber that
+	 * was runnable before it.  A wake that comes meanwhile stays in
+	 * woken for the next fiber_wait(). */
+	pthread_mutex_lock(&s->mtx);
+	f->waiting = 1;
+	(void)fiber_queue_locked(s, f);
+	pthread_mutex_unlock(&s->mtx);
+	fiber_switch_out(f);
+}
+
+void
 fiber_wait(void)
 {
 	struct fiber		*f = fiber_self();

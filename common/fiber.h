@@ -123,6 +123,10 @@ struct fiber	*fiber_self(void);
  */
 void		 fiber_wait(void);
 
+/* Gives the thread to every fiber that is runnable now, then goes on
+ * (outside a fiber, nothing). */
+void		 fiber_yield(void);
+
 /* Makes f runnable; safe from any thread.  f must not have ended. */
 void		 fiber_wake(struct fiber *f);
 

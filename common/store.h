@@ -1242,7 +1242,13 @@ struct store_action {
  * Makes a row of kind for who, holding data (sealed; at most
  * STORE_ACTION_DATA_MAX bytes, "" allowed), state 0, until expires.
  * Writes its new key (NUL-terminated) into key.  STORE_OK, or
- * STORE_ERROR (also for data too long).
+ * STORE_ERROR (also for data too long).  On SQLite, in a fiber, the rows
+ * the fibers of one thread make at about the same time are written in
+ * one transaction (the first gives the others the thread once, then
+ * writes for all): one commit instead of one each, which also spares
+ * every other connection's page cache (SQLite empties it after each
+ * commit by another).  Each call still returns only once its row is
+ * committed.
  */
 enum store_result store_action_put(struct store *, const struct slack_user *,
 	    enum store_action_kind, const char *data, time_t expires,
@@ -1293,5 +1299,8 @@ enum store_result store_action_drop(struct store *, const struct slack_user *,
 	    const char *key);
 
 void		 store_action_free(struct store_action *);
+
+/* Transactions st has written for groups of rows (tests). */
+long		 store_action_groups(const struct store *);
 
 #endif

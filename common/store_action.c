@@ -21,6 +21,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "fiber.h"
 #include "log.h"
 #include "store_int.h"
 
@@ -195,17 +196,76 @@ store_action_read(struct store *st, const unsigned char h[CRYPTO_HASHLEN],
 	return STORE_OK;
 }
 
+/*
+ * Inserts one row (key hash h) with the current key; the caller holds
+ * the writer mutex or a write transaction.  Returns STORE_OK or
+ * STORE_ERROR (logged).
+ */
+static enum store_result
+store_action_insert(struct store *st, const struct store_action_row *w)
+{
+	struct sealed		 ct = { NULL, 0 };
+	const struct crypto_key	*k = store_key_current(st);
+	enum store_result	 r = STORE_ERROR;
+	enum stmt		 id = STMT_ACTION_PUT;
+
+	if (store_seal_action(k, w->h, w->data, &ct) == 0 &&
+	    store_bind_user(st, id, w->who) == 0 &&
+	    store_bind_blob(st, id, 4, w->h, CRYPTO_HASHLEN) == 0 &&
+	    store_bind_int(st, id, 5, (int64_t)w->kind) == 0 &&
+	    store_bind_text(st, id, 6, k->id) == 0 &&
+	    store_bind_blob(st, id, 7, ct.p, ct.len) == 0 &&
+	    store_bind_int(st, id, 8, (int64_t)time(NULL)) == 0 &&
+	    store_bind_int(st, id, 9, (int64_t)w->expires) == 0 &&
+	    store_step(st, id) != -1)
+		r = STORE_OK;
+	store_reset(st, id);
+	free(ct.p);
+	return r;
+}
+
+/*
+ * Writes the rows of the fibers of this thread that came to write one
+ * while the first of them let the others run: one transaction for all,
+ * so one commit, one set of index pages and one emptying of the other
+ * connections' page caches instead of one each.  Each row gets its own
+ * outcome; a failed commit fails them all.
+ */
+static void
+store_action_group(struct store *st)
+{
+	struct store_action_row	*w, *all;
+	int			 ok;
+
+	/* Rows that come from now on start the next group. */
+	all = st->arows;
+	st->arows = NULL;
+	st->arows_tail = &st->arows;
+	st->agroup = 0;
+	st->agroups++;
+	ok = store_begin(st) == 0;
+	if (ok) {
+		store_keys(st);
+		for (w = all; w != NULL; w = w->next)
+			w->r = store_action_insert(st, w);
+		ok = store_end(st, 1) == 0;
+	}
+	for (w = all; w != NULL; w = w->next) {
+		if (!ok)
+			w->r = STORE_ERROR;
+		w->done = 1;
+		if (w->waiter != fiber_self())
+			fiber_wake(w->waiter);
+	}
+}
+
 enum store_result
 store_action_put(struct store *st, const struct slack_user *who,
     enum store_action_kind kind, const char *data, time_t expires,
     char key[STORE_ACTION_KEY_LEN + 1])
 {
-	struct sealed		 ct = { NULL, 0 };
-	const struct crypto_key	*k;
-	unsigned char		 h[CRYPTO_HASHLEN];
+	struct store_action_row	 w;
 	char			 tok[CRYPTO_TOKEN_MAX];
-	enum store_result	 r = STORE_ERROR;
-	enum stmt		 id = STMT_ACTION_PUT;
 
 	key[0] = '\0';
 	if (!store_who_ok(who) || !store_action_data_ok(data))
@@ -215,36 +275,54 @@ store_action_put(struct store *st, const struct slack_user *who,
 		log_error("kind=%d msg=\"unknown action kind\"", (int)kind);
 		return STORE_ERROR;
 	}
+	memset(&w, 0, sizeof(w));
+	w.who = who;
+	w.kind = kind;
+	w.data = data;
+	w.expires = expires;
+	w.r = STORE_ERROR;
 	crypto_random_token(tok, STORE_ACTION_KEY_BYTES);
 	if (strlen(tok) != STORE_ACTION_KEY_LEN) {
 		log_error("msg=\"action key of an unexpected length\"");
 		goto out;
 	}
-	crypto_sha256(tok, h);
-	/* Sealed under the writers' mutex with the keys brought up to date
-	 * there, as every write does (see store_keys), so that a
-	 * rotation's grace period covers this row too. */
-	store_writer_lock(st);
-	store_keys(st);
-	k = store_key_current(st);
-	if (store_seal_action(k, h, data, &ct) == 0 &&
-	    store_bind_user(st, id, who) == 0 &&
-	    store_bind_blob(st, id, 4, h, CRYPTO_HASHLEN) == 0 &&
-	    store_bind_int(st, id, 5, (int64_t)kind) == 0 &&
-	    store_bind_text(st, id, 6, k->id) == 0 &&
-	    store_bind_blob(st, id, 7, ct.p, ct.len) == 0 &&
-	    store_bind_int(st, id, 8, (int64_t)time(NULL)) == 0 &&
-	    store_bind_int(st, id, 9, (int64_t)expires) == 0 &&
-	    store_step(st, id) != -1)
-		r = STORE_OK;
-	store_reset(st, id);
-	store_writer_unlock(st);
-	if (r == STORE_OK)
+	crypto_sha256(tok, w.h);
+	if (fiber_self() == NULL || !store_is_sqlite(st)) {
+		/* Sealed under the writers' mutex with the keys brought up
+		 * to date there, as every write does (see store_keys), so
+		 * that a rotation's grace period covers this row too. */
+		store_writer_lock(st);
+		store_keys(st);
+		w.r = store_action_insert(st, &w);
+		store_writer_unlock(st);
+	} else {
+		/* SQLite: the fibers of this thread that write a row at
+		 * about the same time share one transaction (the first
+		 * lets the others run first, then writes for all). */
+		w.waiter = fiber_self();
+		if (st->arows_tail == NULL)
+			st->arows_tail = &st->arows;
+		*st->arows_tail = &w;
+		st->arows_tail = &w.next;
+		if (!st->agroup) {
+			st->agroup = 1;
+			fiber_yield();
+			store_action_group(st);
+		}
+		while (!w.done)
+			fiber_wait();
+	}
+	if (w.r == STORE_OK)
 		memcpy(key, tok, STORE_ACTION_KEY_LEN + 1);
 out:
-	free(ct.p);
 	crypto_wipe(tok, sizeof(tok));
-	return r;
+	return w.r;
+}
+
+long
+store_action_groups(const struct store *st)
+{
+	return st->agroups;
 }
 
 enum store_result

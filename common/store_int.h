@@ -469,6 +469,25 @@ struct store {
 						   -1 until first used */
 	uint32_t		 held[STORE_HELD_MAX]; /* named locks' keys */
 	int			 nheld;
+	/* store_action.c: rows of this thread's fibers to be written in
+	 * one transaction, and whether a fiber is gathering them. */
+	struct store_action_row	*arows, **arows_tail;
+	int			 agroup;
+	long			 agroups;	/* transactions so far */
+};
+
+/* One slack_action row waiting for its group's transaction
+ * (store_action.c); on its writer's stack. */
+struct store_action_row {
+	const struct slack_user	*who;
+	enum store_action_kind	 kind;
+	const char		*data;
+	time_t			 expires;
+	unsigned char		 h[CRYPTO_HASHLEN];
+	struct fiber		*waiter;
+	enum store_result	 r;
+	int			 done;
+	struct store_action_row	*next;
 };
 
 /* One writer at a time per process (see the top of store_sqlite.c). */

@@ -79,6 +79,42 @@ START_TEST(test_spawn_runs_in_order)
 }
 END_TEST
 
+/* Records its id, yields, records its id + 10. */
+static void
+fib_yield(void *arg)
+{
+	struct step	*st = arg;
+
+	st->o->seen[st->o->n++] = st->id;
+	fiber_yield();
+	st->o->seen[st->o->n++] = st->id + 10;
+}
+
+/* A yield lets every fiber runnable at that moment run first, in order,
+ * and comes back; outside a fiber it does nothing. */
+START_TEST(test_yield_lets_the_others_run)
+{
+	struct fiber_sched	*s;
+	struct order		 o = { { 0 }, 0 };
+	struct step		 y = { &o, 0, 0 }, st[2] = {
+		{ &o, 1, 0 }, { &o, 2, 0 }
+	};
+	static const int	 want[] = { 0, 1, 2, 10 };
+	int			 i;
+
+	fiber_yield();
+	ck_assert_ptr_nonnull(s = fiber_sched_new(NULL));
+	ck_assert_int_eq(fiber_spawn(s, fib_yield, &y), 0);
+	for (i = 0; i < 2; i++)
+		ck_assert_int_eq(fiber_spawn(s, fib_record, &st[i]), 0);
+	run_all(s);
+	ck_assert_int_eq(o.n, 4);
+	for (i = 0; i < 4; i++)
+		ck_assert_int_eq(o.seen[i], want[i]);
+	fiber_sched_free(s);
+}
+END_TEST
+
 START_TEST(test_sleep_gives_the_thread_up)
 {
 	struct fiber_sched	*s;
@@ -543,6 +579,7 @@ suite(void)
 	TCase	*tc = tcase_create("fiber");
 
 	tcase_add_test(tc, test_spawn_runs_in_order);
+	tcase_add_test(tc, test_yield_lets_the_others_run);
 	tcase_add_test(tc, test_sleep_gives_the_thread_up);
 	tcase_add_test(tc, test_deadline_runs_inside_a_wait);
 	tcase_add_test(tc, test_deadlines_are_per_fiber);

@@ -32,6 +32,7 @@
 #include <check.h>
 
 #include "crypto.h"
+#include "fiber.h"
 #include "keyring.h"
 #include "rekey.h"
 #include "schema.h"
@@ -166,6 +167,82 @@ expect(struct store *st, const struct slack_user *who,
 	store_action_free(&a);
 	ck_assert_ptr_null(a.data);
 }
+
+/* One fiber's row: who and what it writes, and what it got. */
+struct grouped {
+	struct store		*st;
+	struct slack_user	 who;
+	const char		*data;
+	long			 after_ms;	/* waits first */
+	enum store_result	 r;
+	char			 key[STORE_ACTION_KEY_LEN + 1];
+};
+
+static void
+grouped_put(void *arg)
+{
+	struct grouped	*g = arg;
+
+	if (g->after_ms > 0)
+		fiber_sleep(g->after_ms);
+	g->r = store_action_put(g->st, &g->who, STORE_ACTION_SHARE, g->data,
+	    time(NULL) + 60, g->key);
+}
+
+/*
+ * Fibers of one thread that write rows at the same time share one
+ * transaction (SQLite); a row refused before (data too long) fails alone;
+ * a fiber that comes once the group was written starts another.  Every
+ * row is its owner's, with its own data.
+ */
+START_TEST(test_action_group)
+{
+	struct fiber_sched	*s;
+	struct store		*st;
+	struct grouped		 g[6];
+	char			 big[STORE_ACTION_DATA_MAX + 2], d[6][32];
+	long			 t0;
+	int			 i, sqlite = strncmp(db, "postgres", 8) != 0;
+
+	s = fiber_sched_new(NULL);
+	ck_assert_ptr_nonnull(s);
+	st = open_with(&key_a);
+	memset(big, 'x', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	memset(g, 0, sizeof(g));
+	for (i = 0; i < 6; i++) {
+		char	 uid[16];
+
+		snprintf(uid, sizeof(uid), "U0GROUP%02d", i);
+		snprintf(d[i], sizeof(d[i]), "{\"page\":%d}", i);
+		g[i].st = st;
+		g[i].who = user("", "T0GROUP01", uid);
+		g[i].data = i == 3 ? big : d[i];
+		g[i].after_ms = i == 5 ? 200 : 0;
+		ck_assert_int_eq(fiber_spawn(s, grouped_put, &g[i]), 0);
+	}
+	t0 = tu_now_ms();
+	while (fiber_sched_live(s) > 0) {
+		ck_assert_msg(tu_now_ms() - t0 < 10000, "fibers never ended");
+		fiber_sched_block(s);
+	}
+	for (i = 0; i < 6; i++) {
+		if (i == 3) {
+			ck_assert_int_eq(g[i].r, STORE_ERROR);
+			ck_assert_str_eq(g[i].key, "");
+			continue;
+		}
+		ck_assert_int_eq(g[i].r, STORE_OK);
+		expect(st, &g[i].who, STORE_ACTION_SHARE, g[i].key,
+		    time(NULL), d[i], 0);
+	}
+	ck_assert_int_eq(rows(), 5);
+	/* Fibers 0, 1, 2 and 4 in one transaction, 5 in its own. */
+	ck_assert_int_eq(store_action_groups(st), sqlite ? 2 : 0);
+	store_close(st);
+	fiber_sched_free(s);
+}
+END_TEST
 
 START_TEST(test_action_roundtrip)
 {
@@ -1034,6 +1111,7 @@ suite(void)
 	tcase_add_test(tc, test_action_rekey);
 	tcase_add_test(tc, test_action_rekey_unknown_key);
 	tcase_add_test(tc, test_action_migrate_7);
+	tcase_add_test(tc, test_action_group);
 	suite_add_tcase(s, tc);
 	return s;
 }
