@@ -387,18 +387,6 @@ serve_thread(void *arg)
 }
 
 /*
- * The worker's main thread after the threads have started: it waits for
- * SIGTERM (from the supervisor, or PDEATHSIG when the supervisor died),
- * which every thread blocks.  Then the threads stop taking connections,
- * the program's worker_stop ends the outbound calls in progress (their
- * requests are answered with an apology), and the requests get up to
- * SERVE_STOP_MS to finish before the process ends; requests cut off
- * then end as by a crash, which the store is built to survive.  In a
- * sanitizer build it first runs LeakSanitizer's check, which a process
- * ending by _exit would never get (into forcelink.log, where the
- * end-to-end harness looks).
- */
-/*
  * Once a second while the worker waits for its signal: when requests
  * came since the last look and none is held now, the memory their
  * threads freed goes back to the kernel.  glibc keeps the freed middle
@@ -419,6 +407,18 @@ serve_idle(unsigned long *seen)
 	(void)malloc_trim(0);
 }
 
+/*
+ * The worker's main thread after the threads have started: it waits for
+ * SIGTERM (from the supervisor, or PDEATHSIG when the supervisor died),
+ * which every thread blocks.  Then the threads stop taking connections,
+ * the program's worker_stop ends the outbound calls in progress (their
+ * requests are answered with an apology), and the requests get up to
+ * SERVE_STOP_MS to finish before the process ends; requests cut off
+ * then end as by a crash, which the store is built to survive.  In a
+ * sanitizer build it first runs LeakSanitizer's check, which a process
+ * ending by _exit would never get (into forcelink.log, where the
+ * end-to-end harness looks).
+ */
 static void __attribute__((noreturn))
 serve_worker_wait(const sigset_t *stop)
 {

@@ -136,6 +136,25 @@ def search(stack, user, text="smith", team=TEAM, timeout=30):
     return stack.post_contact(body, timeout=timeout), url
 
 
+def send_searches(stack, user, n, team=TEAM):
+    """Starts n signed searches at once; returns (threads, results,
+    response URLs): results[i] is set to the HTTP response (or the
+    exception) once search i is answered."""
+    urls = [stack.response_url(team) for _ in range(n)]
+    out = [None] * n
+
+    def one(i):
+        body = stack.form("smith", team, user, response_url=urls[i])
+        try:
+            out[i] = stack.post_contact(body, timeout=30)
+        except Exception as e:      # noqa: BLE001 - judged by the test
+            out[i] = e
+    ts = [threading.Thread(target=one, args=(i,)) for i in range(n)]
+    for t in ts:
+        t.start()
+    return ts, out, urls
+
+
 def link_flow(stack, user, sf_user, team=TEAM, timeout=30):
     """A browser's whole login: /contact login, /oauth/start (and Sign in
     with Slack in that mode), the consent page, /oauth/callback, and in

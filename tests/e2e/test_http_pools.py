@@ -27,7 +27,6 @@ timeout (10 s) after the burst, not two.
 import socket
 
 import subprocess
-import threading
 import time
 
 import pytest
@@ -128,23 +127,6 @@ def blackhole():
     return lst, filler, port
 
 
-def send_searches(stack, user, n):
-    """n signed searches at once; returns (threads, results, URLs)."""
-    urls = [stack.response_url(TEAM) for _ in range(n)]
-    out = [None] * n
-
-    def one(i):
-        body = stack.form("smith", TEAM, user, response_url=urls[i])
-        try:
-            out[i] = stack.post_contact(body, timeout=30)
-        except Exception as e:      # noqa: BLE001 - judged by the test
-            out[i] = e
-    ts = [threading.Thread(target=one, args=(i,)) for i in range(n)]
-    for t in ts:
-        t.start()
-    return ts, out, urls
-
-
 def front_conns(stack):
     """{connection: (requests, resumed, protocols)} of forcelink's
     requests in the front's access log."""
@@ -169,7 +151,7 @@ def test_a_burst_multiplexes_over_few_connections(stack):
 
     stack.faults(delay=3)
     try:
-        ts, out, urls = send_searches(stack, USER, BURST)
+        ts, out, urls = load.send_searches(stack, USER, BURST)
         for t in ts:
             t.join(40)
     finally:
@@ -212,7 +194,7 @@ def test_held_transfers_keep_their_own_timeout(stack):
                               "user_id = ?", ("https://127.0.0.1:%d" % port,
                                               BH_USER)) == 1
         t0 = time.monotonic()
-        ts, out, urls = send_searches(stack, BH_USER, 10)
+        ts, out, urls = load.send_searches(stack, BH_USER, 10)
         for t in ts:
             t.join(10)
         assert all(getattr(r, "status", None) == 200 and

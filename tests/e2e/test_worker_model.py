@@ -21,7 +21,6 @@ test_concurrency.py, which also checks the thread count under a burst):
 
 import os
 import signal
-import threading
 import time
 import urllib.parse
 
@@ -56,22 +55,8 @@ def threads_of(pid):
 
 
 def send_searches(stack, n):
-    """Starts n signed searches at once; returns (threads, results,
-    response URLs): results[i] is set to the HTTP response (or the
-    exception) once search i is answered."""
-    urls = [stack.response_url(TEAM) for _ in range(n)]
-    out = [None] * n
-
-    def one(i):
-        body = stack.form("smith", TEAM, USER, response_url=urls[i])
-        try:
-            out[i] = stack.post_contact(body, timeout=30)
-        except Exception as e:      # noqa: BLE001 - judged by the test
-            out[i] = e
-    ts = [threading.Thread(target=one, args=(i,)) for i in range(n)]
-    for t in ts:
-        t.start()
-    return ts, out, urls
+    """load.send_searches for this module's user."""
+    return load.send_searches(stack, USER, n)
 
 
 def wait_parked(stack, delays0, n, timeout=15):
