@@ -959,8 +959,8 @@ enum store_result store_install_get(struct store *,
  * else its enterprise's org-wide one.  One lookup by primary key; nothing
  * is decrypted.  Returns STORE_OK with *out (and *any = 1), STORE_NOTFOUND
  * or STORE_ERROR.  On STORE_NOTFOUND, when any is not NULL, *any says
- * whether any installation exists at all: a second statement, which
- * reads the first entry of the table's primary key and stops.
+ * whether any installation exists at all.  Both answers come from one
+ * statement, so a request's authorization is one read transaction.
  */
 enum store_result store_install_find(struct store *,
 	    const char *enterprise_id, const char *team_id,

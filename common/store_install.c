@@ -230,21 +230,6 @@ out:
 	return r;
 }
 
-/* Runs STMT_INSTALL_ANY: *any = whether any installation exists.
- * Returns 0 or -1 (logged). */
-static int
-store_install_any(struct store *st, int *any)
-{
-	int	 rc;
-
-	rc = store_step(st, STMT_INSTALL_ANY);
-	store_reset(st, STMT_INSTALL_ANY);
-	if (rc == -1)
-		return -1;
-	*any = rc == STORE_ROW;
-	return 0;
-}
-
 enum store_result
 store_install_find(struct store *st, const char *ent, const char *team,
     struct store_install_ref *out, int *any)
@@ -264,11 +249,12 @@ store_install_find(struct store *st, const char *ent, const char *team,
 	    store_bind_text(st, id, 2, team) == -1 ||
 	    (rc = store_step(st, id)) == -1)
 		goto out;
-	if (rc == STORE_DONE) {
-		store_reset(st, id);
-		if (any != NULL && store_install_any(st, any) == -1)
-			return STORE_ERROR;
-		return STORE_NOTFOUND;
+	/* No row: no installation at all; column 5 is 0: only others. */
+	if (rc == STORE_DONE || store_col_int(st, id, 5) == 0) {
+		if (any != NULL)
+			*any = rc == STORE_ROW;
+		r = STORE_NOTFOUND;
+		goto out;
 	}
 	if (store_col_id(st, id, 0, out->enterprise_id,
 	    sizeof(out->enterprise_id)) == -1 ||

@@ -183,14 +183,18 @@ const struct store_sql	 store_stmts[STMT__MAX] = {
 	    "refresh_token_ct, token_expires_at, needs_reinstall, version, "
 	    "created_at, updated_at FROM slack_install "
 	    "WHERE enterprise_id = ?1 AND team_id = ?2" },
-	/* The workspace's own row sorts before the org-wide one (''). */
+	/* The installation of a request: the workspace's own row sorts
+	 * before the org-wide one (''); when there is neither, a row of
+	 * NULL keys (column 5 is 0) says some other installation exists.
+	 * One statement, one read transaction (store_install_find). */
 	[STMT_INSTALL_FIND] = { "install_find",
 	    "SELECT enterprise_id, team_id, token_expires_at, "
-	    "refresh_token_ct IS NOT NULL, needs_reinstall FROM slack_install "
+	    "refresh_token_ct IS NOT NULL, needs_reinstall, 1 "
+	    "FROM slack_install "
 	    "WHERE enterprise_id = ?1 AND team_id IN (?2, '') "
-	    "ORDER BY team_id DESC LIMIT 1" },
-	[STMT_INSTALL_ANY] = { "install_any",
-	    "SELECT 1 FROM slack_install LIMIT 1" },
+	    "UNION ALL SELECT NULL, NULL, 0, 0, 0, 0 "
+	    "WHERE EXISTS (SELECT 1 FROM slack_install) "
+	    "ORDER BY 6 DESC, 2 DESC LIMIT 1" },
 	[STMT_INSTALL_UPDATE] = { "install_update",
 	    "UPDATE slack_install SET key_id = ?8, bot_token_ct = ?3, "
 	    "refresh_token_ct = coalesce(?4, refresh_token_ct), "

@@ -207,15 +207,16 @@ const struct store_sql	 store_stmts_pg[STMT__MAX] = {
 	    "refresh_token_ct, token_expires_at, needs_reinstall, version, "
 	    "created_at, updated_at FROM slack_install "
 	    "WHERE enterprise_id = $1 AND team_id = $2" },
-	/* The workspace's own row sorts before the org-wide one ('').
-	 * Column 3 is a boolean. */
+	/* As SQLite's (store_sql.c).  Column 3 is a boolean; a UNION
+	 * sorts by output columns only, so the collation is column 2's. */
 	[STMT_INSTALL_FIND] = { "install_find",
-	    "SELECT enterprise_id, team_id, token_expires_at, "
-	    "refresh_token_ct IS NOT NULL, needs_reinstall FROM slack_install "
+	    "SELECT enterprise_id, team_id COLLATE \"C\", token_expires_at, "
+	    "refresh_token_ct IS NOT NULL, needs_reinstall, 1 "
+	    "FROM slack_install "
 	    "WHERE enterprise_id = $1 AND team_id IN ($2, '') "
-	    "ORDER BY team_id COLLATE \"C\" DESC LIMIT 1" },
-	[STMT_INSTALL_ANY] = { "install_any",
-	    "SELECT 1 FROM slack_install LIMIT 1" },
+	    "UNION ALL SELECT NULL, NULL, 0, false, 0, 0 "
+	    "WHERE EXISTS (SELECT 1 FROM slack_install) "
+	    "ORDER BY 6 DESC, 2 DESC LIMIT 1" },
 	[STMT_INSTALL_UPDATE] = { "install_update",
 	    "UPDATE slack_install SET key_id = $8, bot_token_ct = $3, "
 	    "refresh_token_ct = coalesce($4, refresh_token_ct), "

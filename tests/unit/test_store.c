@@ -1734,13 +1734,16 @@ START_TEST(test_install_find)
 	ck_assert_int_eq(store_install_find(st, "", "T2", &ref, &any),
 	    STORE_NOTFOUND);
 	ck_assert_int_eq(any, 1);
-	/* Without any, the second statement is not needed. */
+	/* Without any, the same answers. */
 	ck_assert_int_eq(store_install_find(st, "", "T2", &ref, NULL),
 	    STORE_NOTFOUND);
 	ck_assert_int_eq(store_install_find(st, "", "T1", &ref, NULL),
 	    STORE_OK);
+	any = 0;
 	ck_assert_int_eq(store_install_find(st, "E2", "TG1", &ref, &any),
 	    STORE_NOTFOUND);
+	ck_assert_int_eq(any, 1);
+	ck_assert_str_eq(ref.team_id, "");
 	ck_assert_int_eq(store_install_find(st, "E2", "T1", &ref, &any),
 	    STORE_NOTFOUND);
 	/* A team of E1 that claims no enterprise is not E1's. */
