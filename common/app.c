@@ -22,8 +22,15 @@ static struct config	 app_cfg;
 static app_handler	 app_handle;
 static const char	*app_name;
 static struct http_loop	*app_loop;	/* the worker's */
+static struct store	*app_ckpt;	/* the main thread's, SQLite only */
 
-/* In each worker: the loop that runs every outbound call of its fibers. */
+/*
+ * In each worker: the loop that runs every outbound call of its fibers,
+ * and on SQLite a connection for the main thread, which runs the
+ * checkpoints (store_checkpoint_elsewhere) so that no request waits for
+ * one's copy and fsyncs.  Without that connection the checkpoints stay
+ * where they were, in the requests' threads.
+ */
 static int
 app_worker_init(void *global)
 {
@@ -33,7 +40,23 @@ app_worker_init(void *global)
 		log_error("msg=\"cannot start the I/O loop; worker exits\"");
 		return -1;
 	}
+	if (!store_is_uri(cfg->db_path)) {
+		if ((app_ckpt = store_open_keyring(cfg->db_path,
+		    cfg->keyring)) != NULL)
+			store_checkpoint_elsewhere(serve_wake);
+		else
+			log_warn("msg=\"no connection for checkpoints; the "
+			    "request threads run them\"");
+	}
 	return 0;
+}
+
+/* In the worker's main thread: the checkpoint a commit asked for. */
+static void
+app_worker_wake(void *global)
+{
+	(void)global;
+	store_checkpoint(app_ckpt);
 }
 
 /* The worker stops: the calls its requests wait on end now, so each
@@ -109,7 +132,7 @@ app_main(int argc, char *argv[], const char *name, app_handler handle)
 {
 	struct serve_program	 prog = {
 		name, app_worker_init, app_worker_stop, app_thread_init,
-		app_dispatch
+		app_dispatch, app_worker_wake
 	};
 	struct serve_opts	 opts;
 	struct session		*probe;

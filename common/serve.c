@@ -70,6 +70,9 @@
 #define SERVE_PEEK_MAX		(128 * 1024)
 /* How long a stopping worker gives its requests to finish. */
 #define SERVE_STOP_MS		3500
+/* The signal serve_wake() sends the worker's main thread; blocked in
+ * every thread, taken only by serve_worker_wait's sigtimedwait. */
+#define SERVE_SIG_WAKE		SIGUSR2
 
 /* FastCGI record types serve_arrived() looks at (the FastCGI spec). */
 #define SERVE_FCGI_STDIN	5
@@ -106,6 +109,8 @@ static int			 pool_held;	/* requests held (atomic) */
 static unsigned long		 pool_taken;	/* requests ever (atomic) */
 static int			 pool_stopping;	/* atomic */
 static int			 pool_full;	/* -T reached, logged */
+static pthread_t		 pool_main;	/* the worker's main thread */
+static int			 pool_woken;	/* serve_wake pending (atomic) */
 
 /* Supervisor state, touched by signal handlers. */
 static volatile sig_atomic_t	 sup_stop;
@@ -235,6 +240,13 @@ int
 serve_stopping(void)
 {
 	return __atomic_load_n(&pool_stopping, __ATOMIC_RELAXED);
+}
+
+void
+serve_wake(void)
+{
+	if (!__atomic_exchange_n(&pool_woken, 1, __ATOMIC_ACQ_REL))
+		(void)pthread_kill(pool_main, SERVE_SIG_WAKE);
 }
 
 /* One connection's fiber: its request, and the next ones while the peer
@@ -410,7 +422,9 @@ serve_idle(unsigned long *seen)
 /*
  * The worker's main thread after the threads have started: it waits for
  * SIGTERM (from the supervisor, or PDEATHSIG when the supervisor died),
- * which every thread blocks.  Then the threads stop taking connections,
+ * which every thread blocks, and meanwhile runs the program's
+ * worker_wake whenever serve_wake() asks and serve_idle() once a
+ * second.  Then the threads stop taking connections,
  * the program's worker_stop ends the outbound calls in progress (their
  * requests are answered with an apology), and the requests get up to
  * SERVE_STOP_MS to finish before the process ends; requests cut off
@@ -426,9 +440,15 @@ serve_worker_wait(const sigset_t *stop)
 	unsigned long	 seen = 0;
 	int		 i, sig;
 
-	while ((sig = sigtimedwait(stop, NULL, &tick)) != SIGTERM)
-		if (sig == -1 && errno == EAGAIN)
+	while ((sig = sigtimedwait(stop, NULL, &tick)) != SIGTERM) {
+		if (sig == SERVE_SIG_WAKE) {
+			/* Cleared first: a wake during the work is another. */
+			__atomic_store_n(&pool_woken, 0, __ATOMIC_RELEASE);
+			if (pool_prog->worker_wake != NULL)
+				pool_prog->worker_wake(pool_global);
+		} else if (sig == -1 && errno == EAGAIN)
 			serve_idle(&seen);
+	}
 	log_event(LOGL_INFO, "worker.stop", "requests=%d",
 	    __atomic_load_n(&pool_held, __ATOMIC_RELAXED));
 	__atomic_store_n(&pool_stopping, 1, __ATOMIC_RELAXED);
@@ -498,7 +518,9 @@ serve_worker(int fd)
 	signal(SIGPIPE, SIG_IGN);
 	sigemptyset(&stop);
 	sigaddset(&stop, SIGTERM);
+	sigaddset(&stop, SERVE_SIG_WAKE);
 	sigprocmask(SIG_SETMASK, &stop, NULL);
+	pool_main = pthread_self();
 	/* Every thread of every worker waits for the socket in its poll,
 	 * so an accept must never block: the one that loses the race for
 	 * a connection gets EAGAIN.  (The flag is the socket's, shared by

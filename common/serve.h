@@ -46,6 +46,10 @@ struct serve_program {
 	 * The request is finished by the caller afterwards (FCGX_Finish_r
 	 * is harmless if done already). */
 	void		 (*handle)(FCGX_Request *, void *ctx);
+	/* In the worker's main thread, after serve_wake() (may be NULL):
+	 * work that should hold no request thread, such as a database
+	 * checkpoint.  It may block; requests go on meanwhile. */
+	void		 (*worker_wake)(void *global);
 };
 
 #include <sys/types.h>
@@ -82,5 +86,11 @@ int	 serve_main(const struct serve_opts *o, const struct serve_program *,
 /* 1 once this worker was told to stop (SIGTERM): requests still in it are
  * being finished with an apology; else 0. */
 int	 serve_stopping(void);
+
+/* From any thread of a worker, once its program's worker_init has begun:
+ * has the main thread run the program's worker_wake soon (a signal, sent
+ * only when none is pending: calls before it runs count once).  Not
+ * after the worker was told to stop. */
+void	 serve_wake(void);
 
 #endif

@@ -125,6 +125,23 @@ struct store	*store_open_deferred(const char *db, struct keyring *kr);
 struct store	*store_open(const char *path, const struct crypto_key *key);
 void		 store_close(struct store *);
 
+/*
+ * Checkpoints of a SQLite file (copying its WAL back into it, with two
+ * fsyncs).  By default the connection whose commit made the WAL long runs
+ * one itself once its transaction is over, in the middle of some
+ * request.  A program with a thread to spare calls
+ * store_checkpoint_elsewhere(wake) once per process, before its other
+ * threads start: from then on such a commit only calls wake(), from
+ * whatever thread committed (it must be cheap and safe there; several
+ * calls may come before the checkpoint runs), and the woken thread calls
+ * store_checkpoint() with a connection of its own.  NULL goes back to the
+ * default.  store_checkpoint() does nothing on PostgreSQL or inside a
+ * transaction; a checkpoint that cannot run now is tried at the next
+ * wake.
+ */
+void		 store_checkpoint_elsewhere(void (*wake)(void));
+void		 store_checkpoint(struct store *);
+
 /* Whether db names a PostgreSQL database (a postgresql:// or postgres://
  * URI) rather than a SQLite file; the name of a connection's engine,
  * "sqlite" or "postgresql". */

@@ -1427,6 +1427,72 @@ START_TEST(test_wal_bounded_under_readers)
 }
 END_TEST
 
+static int	ckpt_wakes;
+
+static void
+ckpt_wake(void)
+{
+	__atomic_add_fetch(&ckpt_wakes, 1, __ATOMIC_RELAXED);
+}
+
+/* Frames in the WAL of the test's file, from a connection of its own (a
+ * PASSIVE checkpoint's figure; it copies, so only as a last look). */
+static int
+wal_frames(void)
+{
+	sqlite3	*c;
+	int	 nlog = -1, nckpt = -1;
+
+	ck_assert_int_eq(sqlite3_open_v2(dbpath, &c, SQLITE_OPEN_READWRITE,
+	    NULL), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_wal_checkpoint_v2(c, NULL,
+	    SQLITE_CHECKPOINT_PASSIVE, &nlog, &nckpt), SQLITE_OK);
+	sqlite3_close(c);
+	return nlog;
+}
+
+/*
+ * store_checkpoint_elsewhere(): a commit that makes the WAL long only
+ * calls the wake function and checkpoints nothing itself (the WAL grows
+ * past where the connection would have started it over), and
+ * store_checkpoint() on another connection does the work: the next
+ * commit starts the WAL over.
+ */
+START_TEST(test_checkpoint_elsewhere)
+{
+	struct store	*st, *other;
+	struct stat	 sb;
+	unsigned char	 h[CRYPTO_HASHLEN];
+	char		 wal[PATH_MAX + 8], name[32];
+	time_t		 now = time(NULL);
+	int		 i;
+
+	ckpt_wakes = 0;
+	store_checkpoint_elsewhere(ckpt_wake);
+	st = open_with(&key_a);
+	other = open_with(&key_a);
+	for (i = 0; i < 1500; i++) {
+		snprintf(name, sizeof(name), "ck=%d", i);
+		hash_of(name, h);
+		ck_assert_int_eq(store_replay_add(st, h, now, now + 600),
+		    STORE_OK);
+	}
+	ck_assert_int_gt(ckpt_wakes, 0);
+	snprintf(wal, sizeof(wal), "%s-wal", dbpath);
+	ck_assert_int_eq(stat(wal, &sb), 0);
+	/* About 3000 frames: more than test_wal_bounded_under_readers
+	 * allows when the committing connection checkpoints. */
+	ck_assert_int_gt(sb.st_size, 1500 * (4096 + 24));
+	store_checkpoint(other);
+	hash_of("ck=last", h);
+	ck_assert_int_eq(store_replay_add(st, h, now, now + 600), STORE_OK);
+	ck_assert_int_le(wal_frames(), 10);
+	store_checkpoint_elsewhere(NULL);
+	store_close(other);
+	store_close(st);
+}
+END_TEST
+
 /* --- Administration (forcelink-admin) --------------------------------- */
 
 /* Puts a link for who under key k with this Salesforce username. */
@@ -4390,6 +4456,8 @@ suite(void)
 	tcase_add_test(tc, test_link_last_used);
 	TU_ADD_SQLITE_ONLY(tc, test_wal_bounded_under_readers,
 	    "the size of the WAL file under readers");
+	TU_ADD_SQLITE_ONLY(tc, test_checkpoint_elsewhere,
+	    "SQLite's checkpoints");
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("admin");
