@@ -135,7 +135,8 @@ void		 store_close(struct store *);
  * whatever thread committed (it must be cheap and safe there; several
  * calls may come before the checkpoint runs), and the woken thread calls
  * store_checkpoint() with a connection of its own.  NULL goes back to the
- * default.  store_checkpoint() does nothing on PostgreSQL or inside a
+ * default, at any time (when that connection cannot be opened).
+ * store_checkpoint() does nothing on PostgreSQL or inside a
  * transaction; a checkpoint that cannot run now is tried at the next
  * wake.
  */
