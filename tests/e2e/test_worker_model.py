@@ -100,6 +100,21 @@ def test_threads_are_fixed_at_rest(stack):
     assert threads_of(pid) == THREADS + 2
 
 
+def test_a_wake_signal_from_outside_only_wakes(stack):
+    """SIGUSR2 is how a worker's threads ask its main thread for a
+    checkpoint (common/serve.c, serve_wake); one sent from outside is
+    taken the same way, where it used to end the worker: the worker
+    lives on, with its threads, and answers."""
+    (pid,) = stack.worker_pids("contact")
+    for _ in range(3):
+        os.kill(pid, signal.SIGUSR2)
+        time.sleep(0.05)
+    r = stack.post_contact(stack.form("whoami", TEAM, USER))
+    assert r.status == 200, r.text
+    assert stack.worker_pids("contact") == [pid]
+    assert threads_of(pid) == THREADS + 2
+
+
 def forcelink_conns(stack, after):
     """The stand-in's TLS connections from forcelink since serial
     after."""
