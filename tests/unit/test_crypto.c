@@ -724,6 +724,17 @@ START_TEST(test_code_norm)
 }
 END_TEST
 
+/* The published digest vectors, which each SHA-256 engine must meet. */
+static void
+add_digest_vectors(TCase *tc)
+{
+	tcase_add_test(tc, test_sha256_vector);
+	tcase_add_loop_test(tc, test_hmac_rfc4231, 0, NELEM(hmac_cases));
+	tcase_add_test(tc, test_hmac_slack_vector);
+	tcase_add_test(tc, test_hmac_parts_slack_vector);
+	tcase_add_test(tc, test_pkce_rfc7636);
+}
+
 static Suite *
 suite(void)
 {
@@ -753,22 +764,14 @@ suite(void)
 
 	tc = tcase_create("digests");
 	tcase_add_checked_fixture(tc, setup, NULL);
-	tcase_add_test(tc, test_sha256_vector);
-	tcase_add_loop_test(tc, test_hmac_rfc4231, 0, NELEM(hmac_cases));
-	tcase_add_test(tc, test_hmac_slack_vector);
-	tcase_add_test(tc, test_hmac_parts_slack_vector);
-	tcase_add_test(tc, test_pkce_rfc7636);
+	add_digest_vectors(tc);
 	tcase_add_test(tc, test_engines_agree);
 	suite_add_tcase(s, tc);
 
 	/* The same vectors on the fallback, libsodium alone. */
 	tc = tcase_create("digests in libsodium");
 	tcase_add_checked_fixture(tc, setup_sodium, teardown_sodium);
-	tcase_add_test(tc, test_sha256_vector);
-	tcase_add_loop_test(tc, test_hmac_rfc4231, 0, NELEM(hmac_cases));
-	tcase_add_test(tc, test_hmac_slack_vector);
-	tcase_add_test(tc, test_hmac_parts_slack_vector);
-	tcase_add_test(tc, test_pkce_rfc7636);
+	add_digest_vectors(tc);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("tokens and comparison");
