@@ -69,6 +69,25 @@ buf_append(struct buf *b, const void *p, size_t n)
 	return 0;
 }
 
+char *
+buf_room(struct buf *b, size_t n)
+{
+	if (buf_grow(b, n) == -1)
+		return NULL;
+	return b->data + b->len;
+}
+
+int
+buf_grew(struct buf *b, size_t k)
+{
+	/* buf_room() left cap > len whenever it gave room. */
+	if (b->data == NULL || k >= b->cap - b->len)
+		return k == 0 ? 0 : -1;
+	b->len += k;
+	b->data[b->len] = '\0';
+	return 0;
+}
+
 int
 buf_puts(struct buf *b, const char *s)
 {

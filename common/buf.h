@@ -29,6 +29,18 @@ void	 buf_init(struct buf *, size_t max);
  * ceiling or memory is exhausted; the buffer is unchanged on failure. */
 int	 buf_append(struct buf *, const void *, size_t n);
 
+/*
+ * For a reader that writes into the buffer itself instead of copying
+ * from a chunk of its own: buf_room() makes space for n more bytes
+ * (within the ceiling) and returns where they go, or NULL when the
+ * ceiling or memory says no (the buffer is unchanged).  buf_grew() then
+ * counts the k bytes written there and terminates the contents again
+ * (writing into the room overwrites the terminator); it returns 0, or
+ * -1 when k is more than the room there is (nothing is counted).
+ */
+char	*buf_room(struct buf *, size_t n);
+int	 buf_grew(struct buf *, size_t k);
+
 /* Appends a C string; same returns as buf_append. */
 int	 buf_puts(struct buf *, const char *);
 

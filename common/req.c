@@ -12,6 +12,9 @@
 #include "buf.h"
 #include "req.h"
 
+/* The most of a body read in one step (a Slack request is a few KB). */
+#define REQ_READ_STEP	(16 * 1024)
+
 const char *
 req_param(FCGX_Request *r, const char *name)
 {
@@ -69,22 +72,25 @@ req_content_length(const char *s, size_t max, size_t *len)
 enum req_body
 req_read_body(FCGX_Request *r, size_t max, struct buf *b)
 {
-	char		 chunk[8192];
-	size_t		 want, got = 0;
-	int		 n, ask;
+	size_t		 want, got = 0, ask;
+	char		*p;
+	int		 n;
 	enum req_body	 rc;
 
 	rc = req_content_length(req_param(r, "CONTENT_LENGTH"), max, &want);
 	if (rc != REQ_BODY_OK)
 		return rc;
+	/* Straight into b, REQ_READ_STEP at most at a time: the memory
+	 * grows with what arrives, not with what the length announced. */
 	while (got < want) {
-		ask = (int)(want - got < sizeof(chunk) ?
-		    want - got : sizeof(chunk));
-		n = FCGX_GetStr(chunk, ask, r->in);
+		ask = want - got < REQ_READ_STEP ? want - got : REQ_READ_STEP;
+		if ((p = buf_room(b, ask)) == NULL)
+			return REQ_BODY_NOMEM;
+		n = FCGX_GetStr(p, (int)ask, r->in);
 		if (n <= 0)
 			return REQ_BODY_SHORT;
-		if (buf_append(b, chunk, (size_t)n) == -1)
-			return REQ_BODY_NOMEM;
+		if (buf_grew(b, (size_t)n) == -1)
+			return REQ_BODY_SHORT;
 		got += (size_t)n;
 	}
 	return REQ_BODY_OK;

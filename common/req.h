@@ -49,7 +49,9 @@ enum req_body	 req_content_length(const char *s, size_t max, size_t *len);
 long		 req_age_ms(const char *start, const struct timespec *now);
 
 /* Reads the body (at most max bytes) into b, which the caller initialised
- * with a ceiling of at least max. */
+ * with a ceiling of at least max.  libfcgi copies it straight into b: a
+ * request thread holds no chunk of its own (a fiber's stack stays
+ * small: fiber.h). */
 enum req_body	 req_read_body(FCGX_Request *, size_t max, struct buf *b);
 
 /* The HTTP status that answers a body error, and a short text for it. */

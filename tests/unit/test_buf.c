@@ -72,6 +72,41 @@ START_TEST(binary_and_detach)
 }
 END_TEST
 
+/* A reader writing into the buffer itself: room within the ceiling
+ * only, counted only as far as it was given, always terminated. */
+START_TEST(room_then_grew)
+{
+	struct buf	 b;
+	char		*p;
+
+	buf_init(&b, 8);
+	ck_assert_int_eq(buf_grew(&b, 0), 0);
+	ck_assert_int_eq(buf_grew(&b, 1), -1);
+	ck_assert_uint_eq(b.len, 0);
+	p = buf_room(&b, 5);
+	ck_assert_ptr_nonnull(p);
+	memcpy(p, "abc", 3);
+	ck_assert_int_eq(buf_grew(&b, 3), 0);
+	ck_assert_str_eq(buf_cstr(&b), "abc");
+	/* Past the ceiling: no room, nothing changes. */
+	ck_assert_ptr_null(buf_room(&b, 6));
+	ck_assert_ptr_null(buf_room(&b, (size_t)-1));
+	ck_assert_str_eq(buf_cstr(&b), "abc");
+	p = buf_room(&b, 5);
+	ck_assert_ptr_nonnull(p);
+	memcpy(p, "defgh", 5);
+	/* More than the room there is: refused, nothing counted. */
+	ck_assert_int_eq(buf_grew(&b, b.cap - b.len), -1);
+	ck_assert_uint_eq(b.len, 3);
+	ck_assert_int_eq(buf_grew(&b, 5), 0);
+	ck_assert_str_eq(buf_cstr(&b), "abcdefgh");
+	ck_assert_uint_eq(b.len, 8);
+	ck_assert_ptr_null(buf_room(&b, 1));
+	ck_assert_ptr_nonnull(buf_room(&b, 0));
+	buf_free(&b);
+}
+END_TEST
+
 START_TEST(reset_keeps_ceiling)
 {
 	struct buf	 b;
@@ -100,6 +135,7 @@ suite(void)
 	tcase_add_test(tc, huge_length_does_not_wrap);
 	tcase_add_test(tc, binary_and_detach);
 	tcase_add_test(tc, reset_keeps_ceiling);
+	tcase_add_test(tc, room_then_grew);
 	suite_add_tcase(s, tc);
 	return s;
 }
