@@ -1,10 +1,13 @@
 /*
  * Unit tests of common/log.c: the line's fixed fields, in the process
- * that writes it, also after a fork (the pid is read once per process).
+ * that writes it, also after a fork (the pid is read once per process);
+ * threads logging at once each write whole lines of their own (the line
+ * is built in a buffer of the thread's).
  */
 #include <sys/types.h>
 #include <sys/wait.h>
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -80,6 +83,64 @@ START_TEST(pid_is_the_writers_after_fork)
 }
 END_TEST
 
+#define LOG_THREADS	4
+#define LOG_LINES	3000
+#define LOG_PAD		200
+
+/* Logs LOG_LINES lines whose x is LOG_PAD copies of the thread's digit. */
+static void *
+log_thread(void *arg)
+{
+	char	 pad[LOG_PAD + 1];
+	int	 i, t = (int)(long)arg;
+
+	memset(pad, '0' + t, LOG_PAD);
+	pad[LOG_PAD] = '\0';
+	for (i = 0; i < LOG_LINES; i++)
+		log_event(LOGL_INFO, "test.thread", "t=%d x=%s", t, pad);
+	return NULL;
+}
+
+static void
+threads_at_once(void)
+{
+	pthread_t	 th[LOG_THREADS];
+	long		 t;
+
+	for (t = 0; t < LOG_THREADS; t++)
+		ck_assert_int_eq(pthread_create(&th[t], NULL, log_thread,
+		    (void *)t), 0);
+	for (t = 0; t < LOG_THREADS; t++)
+		ck_assert_int_eq(pthread_join(th[t], NULL), 0);
+}
+
+START_TEST(threads_write_whole_lines)
+{
+	char	*out, *line, *save, *p;
+	int	 seen[LOG_THREADS] = { 0 }, t, i;
+
+	log_init("logtest");
+	out = captured(threads_at_once);
+	for (line = strtok_r(out, "\n", &save); line != NULL;
+	    line = strtok_r(NULL, "\n", &save)) {
+		ck_assert_msg(strncmp(line, "time=", 5) == 0, "%s", line);
+		ck_assert_ptr_nonnull(p = strstr(line,
+		    " level=info event=test.thread t="));
+		p += strlen(" level=info event=test.thread t=");
+		t = *p - '0';
+		ck_assert_msg(t >= 0 && t < LOG_THREADS && strncmp(p + 1,
+		    " x=", 3) == 0, "%s", line);
+		for (p += 4, i = 0; i < LOG_PAD; i++)
+			ck_assert_msg(p[i] == '0' + t, "%s", line);
+		ck_assert_msg(p[LOG_PAD] == '\0', "%s", line);
+		seen[t]++;
+	}
+	for (t = 0; t < LOG_THREADS; t++)
+		ck_assert_int_eq(seen[t], LOG_LINES);
+	free(out);
+}
+END_TEST
+
 static Suite *
 suite(void)
 {
@@ -87,6 +148,7 @@ suite(void)
 	TCase	*tc = tcase_create("log");
 
 	tcase_add_test(tc, pid_is_the_writers_after_fork);
+	tcase_add_test(tc, threads_write_whole_lines);
 	suite_add_tcase(s, tc);
 	return s;
 }
