@@ -208,14 +208,19 @@ class Stack:
     PostgreSQL too: on pg.shared(), one server per pytest process
     (started on first use, stopped at the end of the session), with a
     database of its own; so a module that reads the store only through
-    sql() runs unchanged on either engine (scripts/test's e2e-pg stage)."""
+    sql() runs unchanged on either engine (scripts/test's e2e-pg stage).
+    A subclass whose store is not the Stack's to choose (FOLLOWS_ENGINE
+    False) stays on SQLite."""
+
+    FOLLOWS_ENGINE = True
 
     def __init__(self, tmp, env_overrides=None, workers=2, threads=4,
                  max_requests=None, slack=False, slack_rotate=False,
                  pg=None, database=None, peer=None):
         self.dir = Path(tmp)
         self.peer = peer
-        if pg is None and peer is None and "FL_E2E_ENGINE" in os.environ:
+        if pg is None and peer is None and self.FOLLOWS_ENGINE and \
+                "FL_E2E_ENGINE" in os.environ:
             import pg as pglib      # not at the top: pg.py imports harness
             if pglib.engine() == "postgresql":
                 pg = pglib.shared()

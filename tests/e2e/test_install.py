@@ -664,6 +664,14 @@ class ActivatedStack(Stack):
             self.signing_secret + "\n")
 
     def env(self):
+        # Under FL_E2E_ENGINE=postgresql the Stack has a database of the
+        # shared server: the installed template's PostgreSQL lines then
+        # name it, as README tells an admin to.
+        db = {"FORCELINK_DB": str(self.db_path)}
+        if self.pg is not None:
+            db = {"FORCELINK_DB": self.pg.uri_for(self.database),
+                  "FORCELINK_DB_PASSWORD_FILE":
+                      self.pg.env["FORCELINK_DB_PASSWORD_FILE"]}
         text = fill_env(self.inst.env_template(), {
             "FORCELINK_PUBLIC_URL": self.url,
             "SLACK_SIGNING_SECRET_FILE":
@@ -672,7 +680,7 @@ class ActivatedStack(Stack):
             "SF_CLIENT_SECRET_FILE": str(self.dir / "sf_secret"),
             "SF_LOGIN_URL": self.sf_url,
             "FORCELINK_KEY_FILE": str(self.dir / "key"),
-            "FORCELINK_DB": str(self.db_path),
+            **db,
             "FORCELINK_CA_FILE": self.ca,
             "SLACK_RESPONSE_URL_PREFIX": self.sf_url + "/hooks/",
         })
@@ -916,7 +924,11 @@ NOT_RUN = [
 class DocStack(ActivatedStack):
     """The Salesforce stand-in and an nginx for the walk.  The programs
     are the installed ones the examples' systemctl lines start in the
-    namespace; nginx reaches them at their sockets under its /run."""
+    namespace; nginx reaches them at their sockets under its /run.  The
+    store is the SQLite file the README's commands make (db_path is set
+    to it), whatever FL_E2E_ENGINE says."""
+
+    FOLLOWS_ENGINE = False
 
     def __init__(self, tmp, inst, run_dir):
         super().__init__(tmp, inst)
