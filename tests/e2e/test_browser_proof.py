@@ -201,7 +201,9 @@ def test_two_links_in_one_browser(shots, stack):
     s.call("POST", "/window", {"handle": tab1})
     assert s.url == first
     s.click(s.find('button[type="submit"]'))
-    s.wait_url(stack.url + "/oauth/start")
+    # The link's own address (/oauth/start?state=...) starts with the
+    # refusal's: only the exact one says the POST's answer is shown.
+    s.wait_url(stack.url + "/oauth/start", exact=True)
     _, seen = look(b, s, "code-csrf-refused", 403, "Please use the login "
                    "page")
     assert "Open the login link from Slack again and click Continue." \

@@ -219,12 +219,15 @@ class Session:
     def click(self, el):
         self.call("POST", "/element/%s/click" % el, {})
 
-    def wait_url(self, prefix, timeout=15):
-        """Waits until the address bar starts with prefix; returns it."""
+    def wait_url(self, prefix, timeout=15, exact=False):
+        """Waits until the address bar starts with prefix (is prefix, with
+        exact: for a page whose address the one before also starts with,
+        as a form posted back to its own path without the query);
+        returns it."""
         end = time.time() + timeout
         while True:
             u = self.url
-            if u.startswith(prefix):
+            if u == prefix or (not exact and u.startswith(prefix)):
                 return u
             if time.time() > end:
                 raise AssertionError("still at %s, waiting for %s"
