@@ -534,12 +534,12 @@ def test_env_template_lists_every_setting(inst):
               "SLACK_CLIENT_ID", "SLACK_CLIENT_SECRET_FILE",
               "SLACK_AUTHORIZE_URL", "SLACK_API_URL",
               "FORCELINK_REQUIRE_INSTALL", "FORCELINK_LINK_PROOF",
-              "SLACK_BOT_TOKEN_FILE"):
+              "SLACK_BOT_TOKEN_FILE", "FORCELINK_DB_PASSWORD_FILE"):
         assert re.search(r"^#%s=" % k, text, re.M), k
     # Secrets only as files.
     for k in ("SLACK_SIGNING_SECRET", "SF_CLIENT_SECRET", "FORCELINK_KEY",
               "SLACK_VERIFICATION_TOKEN", "SLACK_CLIENT_SECRET",
-              "SLACK_BOT_TOKEN"):
+              "SLACK_BOT_TOKEN", "FORCELINK_DB_PASSWORD"):
         assert not re.search(r"^#?%s=" % k, text, re.M), k
 
 
